@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { PRESET_IDS, DEFAULT_PRESET } from './presets.ts';
+
+/** HTTP request bodies, validated at the edge before anything touches state. */
+const email = z.email().max(254).transform((e) => e.toLowerCase());
+const password = z.string().min(8, 'Use at least 8 characters.').max(1024);
+const name = z.string().trim().min(1, 'A name is required.').max(100);
+
+export const SetupBody = z.strictObject({ email, password, name });
+export const SessionBody = z.strictObject({ email, password: z.string().min(1).max(1024) });
+export const TokenBody = z.strictObject({ name });
+export const CreateProjectBody = z.strictObject({
+  name,
+  preset: z.enum(PRESET_IDS).default(DEFAULT_PRESET),
+});
+
+export type SetupInput = z.infer<typeof SetupBody>;
+export type CreateProjectInput = z.infer<typeof CreateProjectBody>;
+
+export interface UserView {
+  id: string;
+  email: string;
+  name: string;
+}
+
+export interface EnvironmentView {
+  id: string;
+  name: string;
+  kind: string;
+  position: number;
+  color: string;
+  draftId?: string;
+}
+
+export interface ProjectView {
+  id: string;
+  name: string;
+  preset: string;
+  createdAt: string;
+  environments: EnvironmentView[];
+}

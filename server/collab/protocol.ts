@@ -1,0 +1,80 @@
+import * as encoding from 'lib0/encoding';
+import * as decoding from 'lib0/decoding';
+
+/**
+ * The y-websocket wire protocol (y-protocols): a varUint message type, then its payload.
+ * Decoding is strict: a frame must be exactly one well-formed message, or it is refused.
+ */
+export const MESSAGE_SYNC = 0;
+export const MESSAGE_AWARENESS = 1;
+export const MESSAGE_AUTH = 2;
+export const MESSAGE_QUERY_AWARENESS = 3;
+
+export const SYNC_STEP1 = 0;
+export const SYNC_STEP2 = 1;
+export const SYNC_UPDATE = 2;
+
+export type Incoming =
+  | { type: 'sync-step1'; stateVector: Uint8Array }
+  | { type: 'update'; update: Uint8Array; step2: boolean }
+  | { type: 'awareness'; update: Uint8Array }
+  | { type: 'query-awareness' };
+
+export class MalformedMessage extends Error {}
+
+export function decodeMessage(frame: Uint8Array): Incoming {
+  try {
+    const d = decoding.createDecoder(frame);
+    const type = decoding.readVarUint(d);
+    let msg: Incoming;
+    if (type === MESSAGE_SYNC) {
+      const sub = decoding.readVarUint(d);
+      const payload = decoding.readVarUint8Array(d);
+      if (sub === SYNC_STEP1) msg = { type: 'sync-step1', stateVector: payload };
+      else if (sub === SYNC_STEP2 || sub === SYNC_UPDATE) msg = { type: 'update', update: payload, step2: sub === SYNC_STEP2 };
+      else throw new MalformedMessage(`unknown sync message ${sub}`);
+    } else if (type === MESSAGE_AWARENESS) {
+      msg = { type: 'awareness', update: decoding.readVarUint8Array(d) };
+    } else if (type === MESSAGE_QUERY_AWARENESS) {
+      msg = { type: 'query-awareness' };
+    } else {
+      throw new MalformedMessage(`unknown message type ${type}`);
+    }
+    if (decoding.hasContent(d)) throw new MalformedMessage('trailing bytes after the message');
+    return msg;
+  } catch (err) {
+    if (err instanceof MalformedMessage) throw err;
+    throw new MalformedMessage(err instanceof Error ? err.message : 'undecodable frame');
+  }
+}
+
+export function encodeSyncStep1(stateVector: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, MESSAGE_SYNC);
+  encoding.writeVarUint(e, SYNC_STEP1);
+  encoding.writeVarUint8Array(e, stateVector);
+  return encoding.toUint8Array(e);
+}
+
+export function encodeSyncStep2(update: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, MESSAGE_SYNC);
+  encoding.writeVarUint(e, SYNC_STEP2);
+  encoding.writeVarUint8Array(e, update);
+  return encoding.toUint8Array(e);
+}
+
+export function encodeUpdate(update: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, MESSAGE_SYNC);
+  encoding.writeVarUint(e, SYNC_UPDATE);
+  encoding.writeVarUint8Array(e, update);
+  return encoding.toUint8Array(e);
+}
+
+export function encodeAwareness(update: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, MESSAGE_AWARENESS);
+  encoding.writeVarUint8Array(e, update);
+  return encoding.toUint8Array(e);
+}

@@ -1,0 +1,268 @@
+import * as Y from 'yjs';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import { CLOSE, type CloseReason } from '#schema/errors.ts';
+import type { DraftStore } from '../store/drafts.ts';
+import {
+  decodeMessage,
+  encodeAwareness,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeUpdate,
+  MalformedMessage,
+} from './protocol.ts';
+
+/** One connected client, as the room sees it (the websocket stays outside). */
+export interface Peer {
+  readonly userId: string;
+  /** Decided at connect time; a read-only peer's changes are refused whole. */
+  readonly readOnly: boolean;
+  send(frame: Uint8Array): void;
+  close(reason: CloseReason, detail?: string): void;
+}
+
+/** Typed transaction origins, so persistence and audit know who did what. */
+export type Origin = { kind: 'connection'; peer: Peer } | { kind: 'load' } | { kind: 'server'; reason: string };
+
+export interface RoomOptions {
+  compactAfterUpdates: number;
+  log: (msg: string, err?: unknown) => void;
+}
+
+/** Updates applied to a doc per transaction while loading a long log (bounded memory and time per step). */
+const LOAD_BATCH = 500;
+
+/**
+ * One loaded draft: the Y.Doc, its awareness, its peers, and durable persistence.
+ * Every change is appended to the update log BEFORE it is sent to anyone (batched per tick).
+ */
+export class Room {
+  readonly draftId: string;
+  readonly doc: Y.Doc;
+  readonly awareness: awarenessProtocol.Awareness;
+  readonly peers = new Map<Peer, Set<number>>();
+  private readonly store: DraftStore;
+  private readonly opts: RoomOptions;
+  private pending: { update: Uint8Array; origin: Origin | null }[] = [];
+  private flushScheduled = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private lastSeq: number;
+  private loggedSinceCompaction: number;
+  private destroyed = false;
+
+  constructor(draftId: string, store: DraftStore, opts: RoomOptions) {
+    this.draftId = draftId;
+    this.store = store;
+    this.opts = opts;
+    this.doc = new Y.Doc({ gc: true });
+    const stored = store.load(draftId);
+    const loadOrigin: Origin = { kind: 'load' };
+    // Never Y.mergeUpdates a long log (quadratic): apply to the doc in bounded batches.
+    if (stored.state) Y.applyUpdate(this.doc, stored.state, loadOrigin);
+    for (let i = 0; i < stored.updates.length; i += LOAD_BATCH) {
+      const batch = stored.updates.slice(i, i + LOAD_BATCH);
+      this.doc.transact(() => {
+        for (const u of batch) Y.applyUpdate(this.doc, u, loadOrigin);
+      }, loadOrigin);
+    }
+    this.lastSeq = stored.lastSeq;
+    this.loggedSinceCompaction = stored.updates.length;
+
+    this.doc.on('update', this.onDocUpdate);
+    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this.awareness.setLocalState(null);
+    this.awareness.on('update', this.onAwarenessUpdate);
+    if (this.loggedSinceCompaction >= opts.compactAfterUpdates) this.compact();
+  }
+
+  get size(): number {
+    return this.peers.size;
+  }
+
+  /** True when every change made so far is in the log. */
+  get durable(): boolean {
+    return this.pending.length === 0;
+  }
+
+  join(peer: Peer): void {
+    this.peers.set(peer, new Set());
+    // Ask for what the client has that we lack (offline edits), and tell it who is here.
+    peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
+    const states = [...this.awareness.getStates().keys()];
+    if (states.length > 0) peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, states)));
+  }
+
+  leave(peer: Peer): void {
+    const ids = this.peers.get(peer);
+    if (!ids) return;
+    this.peers.delete(peer);
+    if (ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+  }
+
+  /** Handles one websocket frame from `peer`. Refusals close the peer; nothing of a refused frame is applied. */
+  receive(peer: Peer, frame: Uint8Array): void {
+    let msg;
+    try {
+      msg = decodeMessage(frame);
+    } catch (err) {
+      peer.close('malformed_message', (err as Error).message);
+      return;
+    }
+    switch (msg.type) {
+      case 'sync-step1': {
+        // What we send must already be durable: flush before answering.
+        this.flush();
+        let diff: Uint8Array;
+        try {
+          diff = Y.encodeStateAsUpdate(this.doc, msg.stateVector);
+        } catch {
+          peer.close('malformed_message', 'invalid state vector');
+          return;
+        }
+        peer.send(encodeSyncStep2(diff));
+        return;
+      }
+      case 'update':
+        this.applyFrom(peer, msg.update);
+        return;
+      case 'awareness':
+        try {
+          awarenessProtocol.applyAwarenessUpdate(this.awareness, msg.update, peer);
+        } catch {
+          peer.close('malformed_message', 'invalid awareness update');
+        }
+        return;
+      case 'query-awareness': {
+        const ids = [...this.awareness.getStates().keys()];
+        peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)));
+        return;
+      }
+    }
+  }
+
+  private applyFrom(peer: Peer, update: Uint8Array): void {
+    try {
+      // Decoding first proves the update is well-formed before it touches the document.
+      Y.decodeUpdate(update);
+    } catch {
+      peer.close('malformed_message', 'invalid Yjs update');
+      return;
+    }
+    if (peer.readOnly) {
+      // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
+      if (this.wouldChange(update)) peer.close('read_only', 'this connection may not change the draft');
+      return;
+    }
+    try {
+      Y.applyUpdate(this.doc, update, { kind: 'connection', peer } satisfies Origin);
+    } catch (err) {
+      this.opts.log(`draft ${this.draftId}: update refused`, err);
+      peer.close('malformed_message', 'the update could not be applied');
+    }
+  }
+
+  /** Applies `update` to a scratch copy and reports whether the document would change. */
+  private wouldChange(update: Uint8Array): boolean {
+    const scratch = new Y.Doc({ gc: false });
+    Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));
+    let changed = false;
+    scratch.on('update', () => {
+      changed = true;
+    });
+    try {
+      Y.applyUpdate(scratch, update);
+    } catch {
+      changed = true;
+    }
+    scratch.destroy();
+    return changed;
+  }
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    this.pending.push({ update, origin: (origin as Origin | null) ?? null });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  };
+
+  /** Appends pending updates in one transaction, then broadcasts them. On failure nothing is sent and it retries. */
+  flush(): boolean {
+    if (this.pending.length === 0) return true;
+    const batch = this.pending;
+    try {
+      this.lastSeq = this.store.append(
+        this.draftId,
+        batch.map((b) => b.update),
+      );
+    } catch (err) {
+      this.opts.log(`draft ${this.draftId}: could not append ${batch.length} update(s); retrying`, err);
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = null;
+        this.flush();
+      }, 1000);
+      return false;
+    }
+    this.pending = [];
+    this.loggedSinceCompaction += batch.length;
+    for (const { update, origin } of batch) {
+      const frame = encodeUpdate(update);
+      const from = origin?.kind === 'connection' ? origin.peer : null;
+      for (const peer of this.peers.keys()) if (peer !== from) peer.send(frame);
+    }
+    if (this.loggedSinceCompaction >= this.opts.compactAfterUpdates) setImmediate(() => this.compact());
+    return true;
+  }
+
+  /** Folds the log into the state row. The in-memory doc IS the merged state: no merging of the log needed. */
+  compact(): boolean {
+    if (this.destroyed || !this.flush()) return false;
+    if (this.loggedSinceCompaction === 0) return true;
+    try {
+      this.store.compact(this.draftId, Y.encodeStateAsUpdate(this.doc), this.lastSeq);
+      this.loggedSinceCompaction = 0;
+      return true;
+    } catch (err) {
+      this.opts.log(`draft ${this.draftId}: compaction failed (the log still holds everything)`, err);
+      return false;
+    }
+  }
+
+  private readonly onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    const ids = this.peers.get(origin as Peer);
+    if (ids) {
+      for (const id of added) ids.add(id);
+      for (const id of updated) ids.add(id);
+      for (const id of removed) ids.delete(id);
+    }
+    const changed = [...added, ...updated, ...removed];
+    const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
+    for (const peer of this.peers.keys()) peer.send(frame);
+  };
+
+  /** Closes every peer with `reason`. */
+  closeAll(reason: CloseReason): void {
+    for (const peer of [...this.peers.keys()]) {
+      this.leave(peer);
+      peer.close(reason);
+    }
+  }
+
+  /** Flushes and compacts; returns false (keeping the room) when storage fails. */
+  unload(): boolean {
+    if (!this.compact()) return false;
+    this.destroyed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.awareness.destroy();
+    this.doc.destroy();
+    return true;
+  }
+}
+
+export const closeCode = (reason: CloseReason): number => CLOSE[reason];
+export { MalformedMessage };

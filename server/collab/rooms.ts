@@ -1,0 +1,83 @@
+import type { WorkspaceContent } from '#schema/workspace.ts';
+import { draftContent } from '#schema/workspace.ts';
+import type { DraftStore } from '../store/drafts.ts';
+import { Room, type Peer, type RoomOptions } from './room.ts';
+
+/**
+ * The loaded drafts. Loading and unloading are synchronous (better-sqlite3), so no await
+ * can interleave between "is it loaded?" and "load it": one Room per draft, always.
+ * A room unloads when its last peer leaves; if its final write fails it stays loaded and retries.
+ */
+export class Rooms {
+  private readonly rooms = new Map<string, Room>();
+  private readonly store: DraftStore;
+  private readonly opts: RoomOptions;
+  private closing = false;
+
+  constructor(store: DraftStore, opts: RoomOptions) {
+    this.store = store;
+    this.opts = opts;
+  }
+
+  get loaded(): number {
+    return this.rooms.size;
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  private room(draftId: string): Room {
+    let room = this.rooms.get(draftId);
+    if (!room) {
+      room = new Room(draftId, this.store, this.opts);
+      this.rooms.set(draftId, room);
+    }
+    return room;
+  }
+
+  connect(draftId: string, peer: Peer): Room {
+    const room = this.room(draftId);
+    room.join(peer);
+    return room;
+  }
+
+  disconnect(room: Room, peer: Peer): void {
+    room.leave(peer);
+    if (room.size === 0 && this.rooms.get(room.draftId) === room) this.release(room);
+  }
+
+  private release(room: Room): void {
+    if (room.unload()) {
+      this.rooms.delete(room.draftId);
+    } else {
+      setTimeout(() => {
+        if (room.size === 0 && this.rooms.get(room.draftId) === room) this.release(room);
+      }, 1000).unref();
+    }
+  }
+
+  /** The draft's content now: from the loaded room, or read from storage without keeping it loaded. */
+  content(draftId: string): WorkspaceContent {
+    const loaded = this.rooms.get(draftId);
+    if (loaded) return draftContent(loaded.doc);
+    const room = new Room(draftId, this.store, this.opts);
+    try {
+      return draftContent(room.doc);
+    } finally {
+      room.unload();
+    }
+  }
+
+  /** Shutdown: peers are told to reconnect, every room is flushed and compacted. Returns false if a write failed. */
+  closeAll(): boolean {
+    this.closing = true;
+    let ok = true;
+    for (const room of [...this.rooms.values()]) {
+      room.closeAll('shutting_down');
+      if (room.unload()) this.rooms.delete(room.draftId);
+      else ok = false;
+    }
+    return ok;
+  }
+}

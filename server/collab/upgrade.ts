@@ -1,0 +1,114 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AppError, CLOSE, type CloseReason } from '#schema/errors.ts';
+import { ALL_ROLES, can } from '#schema/permissions.ts';
+import type { Accounts } from '../domain/accounts.ts';
+import type { Projects } from '../domain/projects.ts';
+import { authenticate } from '../http/authenticate.ts';
+import type { Peer } from './room.ts';
+import type { Rooms } from './rooms.ts';
+
+export interface CollabDeps {
+  accounts: Accounts;
+  projects: Projects;
+  rooms: Rooms;
+  maxFrameBytes: number;
+  allowedOrigins: readonly string[];
+  log: (msg: string, err?: unknown) => void;
+}
+
+const PATH = /^\/collab\/([A-Za-z0-9_-]{1,64})$/;
+const PING_MS = 30_000;
+
+function refuse(socket: Duplex, err: AppError): void {
+  const body = JSON.stringify({ error: { id: err.id, message: err.message } });
+  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[err.status] ?? 'Bad Request';
+  socket.end(
+    `HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * `GET /collab/:draftId` → websocket speaking the y-websocket protocol. Everything is
+ * decided before the upgrade: who (session cookie + Origin, or ?token=), which draft, and
+ * whether the connection may write (`?mode=read` asks for a read-only one).
+ */
+export function createCollabUpgrade(deps: CollabDeps) {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxFrameBytes });
+
+  function accept(ws: WebSocket, draftId: string, userId: string, readOnly: boolean): void {
+    let alive = true;
+    const peer: Peer = {
+      userId,
+      readOnly,
+      send(frame) {
+        if (ws.readyState === ws.OPEN) ws.send(frame);
+      },
+      close(reason: CloseReason, detail?: string) {
+        if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CLOSE[reason], (detail ?? reason).slice(0, 120));
+      },
+    };
+    const room = deps.rooms.connect(draftId, peer);
+    const ping = setInterval(() => {
+      if (!alive) return ws.terminate();
+      alive = false;
+      ws.ping();
+    }, PING_MS);
+    ws.on('pong', () => {
+      alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) return peer.close('malformed_message', 'frames must be binary');
+      const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      room.receive(peer, new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength));
+    });
+    // ws closes oversized frames itself (1009) and reports it here; nothing of the frame was read.
+    ws.on('error', (err) => deps.log(`collab ${draftId}: ${err.message}`));
+    ws.on('close', () => {
+      clearInterval(ping);
+      deps.rooms.disconnect(room, peer);
+    });
+  }
+
+  return {
+    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+      socket.on('error', () => socket.destroy());
+      try {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        const match = PATH.exec(url.pathname);
+        if (!match) throw new AppError('not_found');
+        if (deps.rooms.isClosing) throw new AppError('internal', 'The server is shutting down; reconnect shortly.');
+        const principal = authenticate(
+          deps.accounts,
+          {
+            authorization: req.headers.authorization,
+            cookie: req.headers.cookie,
+            queryToken: url.searchParams.get('token') ?? undefined,
+            origin: req.headers.origin,
+            host: req.headers.host,
+            // A browser sends cookies on cross-site websocket upgrades: always check the Origin.
+            needsOriginCheck: true,
+          },
+          deps.allowedOrigins,
+        );
+        const draftId = match[1]!;
+        deps.projects.draft(draftId);
+        const canEdit = can(ALL_ROLES, 'content.edit', { hasDraft: true });
+        if (!can(ALL_ROLES, 'content.read', { hasDraft: true })) throw new AppError('forbidden');
+        const readOnly = url.searchParams.get('mode') === 'read' || !canEdit;
+        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user.id, readOnly));
+      } catch (err) {
+        if (err instanceof AppError) refuse(socket, err);
+        else {
+          deps.log('collab upgrade failed', err);
+          refuse(socket, new AppError('internal'));
+        }
+      }
+    },
+    close(): void {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import path from 'node:path';
+
+/**
+ * The only place that reads the process environment. Everything else receives the frozen
+ * config (or the part it needs) as an argument. Every bad key is reported at once.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Extra origins allowed for cookie-authenticated writes and websocket upgrades. */
+  allowedOrigins: readonly string[];
+  /** Largest websocket frame the collab endpoint accepts (bytes). */
+  collabMaxFrameBytes: number;
+  /** Largest HTTP request body accepted (bytes). */
+  maxBodyBytes: number;
+  sessionTtlMs: number;
+  /** SQLite `synchronous` pragma: `normal` survives a process crash, `full` also a power loss. */
+  sqliteSynchronous: 'normal' | 'full';
+  /** Compact a draft's update log into its state row after this many logged updates. */
+  compactAfterUpdates: number;
+  /** Mark the session cookie `Secure` (set when served over https). */
+  secureCookies: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Env, cwd: string): Readonly<Config> {
+  const problems: string[] = [];
+
+  const int = (key: string, fallback: number, min: number, max: number): number => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const oneOf = <T extends string>(key: string, values: readonly T[], fallback: T): T => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    const v = raw.toLowerCase() as T;
+    if (!values.includes(v)) {
+      problems.push(`${key}=${JSON.stringify(raw)}: expected one of ${values.join(', ')}`);
+      return fallback;
+    }
+    return v;
+  };
+
+  const origins: string[] = [];
+  for (const raw of (env.ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    try {
+      const url = new URL(raw);
+      if (url.origin !== raw.replace(/\/$/, '')) throw new Error('has a path');
+      origins.push(url.origin);
+    } catch {
+      problems.push(`ALLOWED_ORIGINS: ${JSON.stringify(raw)} is not an origin like https://host:port`);
+    }
+  }
+
+  const config: Config = {
+    port: int('PORT', 3000, 0, 65535),
+    host: env.HOST || '0.0.0.0',
+    dataDir: path.resolve(cwd, env.DATA_DIR || 'data'),
+    allowedOrigins: Object.freeze(origins),
+    collabMaxFrameBytes: int('COLLAB_MAX_FRAME_BYTES', 2 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxBodyBytes: int('MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    sessionTtlMs: int('SESSION_TTL_DAYS', 30, 1, 365) * 24 * 3600 * 1000,
+    sqliteSynchronous: oneOf('SQLITE_SYNCHRONOUS', ['normal', 'full'] as const, 'normal'),
+    compactAfterUpdates: int('COMPACT_AFTER_UPDATES', 500, 10, 1_000_000),
+    secureCookies: oneOf('SECURE_COOKIES', ['true', 'false'] as const, 'false') === 'true',
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,77 @@
+import { AppError } from '#schema/errors.ts';
+import { PRESETS } from '#schema/presets.ts';
+import type { CreateProjectInput, EnvironmentView, ProjectView } from '#schema/api.ts';
+import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
+import type { Principal } from './accounts.ts';
+import { newId } from './ids.ts';
+
+export function projectView(r: ProjectRecord): ProjectView {
+  const draftByEnv = new Map(r.drafts.filter((d) => d.kind === 'authoring').map((d) => [d.environmentId, d.id]));
+  return {
+    id: r.project.id,
+    name: r.project.name,
+    preset: r.project.preset,
+    createdAt: new Date(r.project.createdAt).toISOString(),
+    environments: r.environments.map((e): EnvironmentView => {
+      const draftId = draftByEnv.get(e.id);
+      return {
+        id: e.id,
+        name: e.name,
+        kind: e.kind,
+        position: e.position,
+        color: e.color,
+        ...(draftId ? { draftId } : {}),
+      };
+    }),
+  };
+}
+
+export function createProjects(store: ProjectStore) {
+  return {
+    /** A project from a preset: its environments in order, and one draft for the authoring (first) one. */
+    create(by: Principal, input: CreateProjectInput): ProjectView {
+      const now = Date.now();
+      const projectId = newId('prj');
+      const envs = PRESETS[input.preset].stages.map((stage, position) => ({
+        id: newId('env'),
+        projectId,
+        name: stage.name,
+        kind: stage.kind,
+        color: stage.color,
+        position,
+      }));
+      const authoring = envs[0]!;
+      const record: ProjectRecord = {
+        project: { id: projectId, name: input.name, preset: input.preset, createdBy: by.user.id, createdAt: now },
+        environments: envs,
+        drafts: [{ id: newId('dft'), projectId, environmentId: authoring.id, kind: 'authoring', createdAt: now }],
+      };
+      store.insertProject(record);
+      return projectView(record);
+    },
+
+    list(): ProjectView[] {
+      return store.listProjects().map(projectView);
+    },
+
+    get(id: string): ProjectView {
+      const r = store.getProject(id);
+      if (!r) throw new AppError('project_not_found');
+      return projectView(r);
+    },
+
+    environment(id: string) {
+      const r = store.getEnvironment(id);
+      if (!r) throw new AppError('environment_not_found');
+      return r;
+    },
+
+    draft(id: string) {
+      const r = store.getDraft(id);
+      if (!r) throw new AppError('draft_not_found');
+      return r;
+    },
+  };
+}
+
+export type Projects = ReturnType<typeof createProjects>;

@@ -1,0 +1,58 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { AppError, ERRORS, type ErrorBody } from '#schema/errors.ts';
+import type { AppDeps, AppEnv } from './context.ts';
+import { authenticate } from './authenticate.ts';
+import { accountRoutes, publicAccountRoutes } from './routes/accounts.ts';
+import { projectRoutes } from './routes/projects.ts';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Builds the HTTP API without listening; `server/main.ts` serves it, tests call `app.request()`. */
+export function createApp(deps: AppDeps) {
+  const requireAuth = async function requireAuth(c: import('hono').Context<AppEnv>, next: () => Promise<void>) {
+    const principal = authenticate(
+      deps.accounts,
+      {
+        authorization: c.req.header('authorization'),
+        cookie: c.req.header('cookie'),
+        queryToken: undefined,
+        origin: c.req.header('origin'),
+        host: c.req.header('host'),
+        needsOriginCheck: !SAFE_METHODS.has(c.req.method),
+      },
+      deps.allowedOrigins,
+    );
+    c.set('principal', principal);
+    await next();
+  };
+
+  const api = new Hono<AppEnv>()
+    .use(
+      bodyLimit({
+        maxSize: deps.maxBodyBytes,
+        onError: () => {
+          throw new AppError('body_too_large', `The request body is larger than ${deps.maxBodyBytes} bytes.`);
+        },
+      }),
+    )
+    .get('/health', (c) => c.json({ ok: true }))
+    .route('/', publicAccountRoutes(deps))
+    .use(requireAuth)
+    .route('/', accountRoutes(deps))
+    .route('/', projectRoutes(deps));
+
+  const app = new Hono<AppEnv>().route('/api', api);
+  app.notFound((c) => c.json({ error: { id: 'not_found', message: ERRORS.not_found.message } } satisfies ErrorBody, 404));
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      const body: ErrorBody = { error: { id: err.id, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+      return c.json(body, err.status as 400);
+    }
+    deps.log(`${c.req.method} ${c.req.path} failed`, err);
+    return c.json({ error: { id: 'internal', message: ERRORS.internal.message } } satisfies ErrorBody, 500);
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

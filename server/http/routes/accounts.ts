@@ -1,0 +1,57 @@
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { SessionBody, SetupBody, TokenBody } from '#schema/api.ts';
+import type { AppDeps, AppEnv } from '../context.ts';
+import { SESSION_COOKIE } from '../authenticate.ts';
+import { readJson } from '../validate.ts';
+
+/** Routes that work without a principal: first-run set-up and signing in. */
+export function publicAccountRoutes(deps: AppDeps) {
+  const startSession = async (c: Context, email: string, password: string) => {
+    const s = await deps.accounts.signIn(email, password);
+    setCookie(c, SESSION_COOKIE, s.sessionToken, {
+      httpOnly: true,
+      sameSite: 'Lax',
+      path: '/',
+      secure: deps.secureCookies,
+      maxAge: Math.floor(deps.sessionTtlMs / 1000),
+    });
+    return s.user;
+  };
+
+  return new Hono<AppEnv>()
+    .get('/setup', (c) => c.json({ needed: deps.accounts.setupNeeded() }))
+    .post('/setup', async (c) => {
+      const body = await readJson(c, SetupBody);
+      await deps.accounts.setup(body);
+      // The new admin is signed in straight away.
+      const user = await startSession(c, body.email, body.password);
+      return c.json({ user }, 201);
+    })
+    .post('/session', async (c) => {
+      const body = await readJson(c, SessionBody);
+      const user = await startSession(c, body.email, body.password);
+      return c.json({ user });
+    })
+    .delete('/session', (c) => {
+      const token = getCookie(c, SESSION_COOKIE);
+      if (token) deps.accounts.signOut(token);
+      deleteCookie(c, SESSION_COOKIE, { path: '/' });
+      return c.body(null, 204);
+    });
+}
+
+/** Routes for the signed-in principal. */
+export function accountRoutes(deps: AppDeps) {
+  return new Hono<AppEnv>()
+    .get('/session', (c) => {
+      const p = c.get('principal');
+      return c.json({ user: p.user, isInstanceAdmin: p.isInstanceAdmin, via: p.via });
+    })
+    .post('/tokens', async (c) => {
+      const body = await readJson(c, TokenBody);
+      const t = deps.accounts.createToken(c.get('principal').user.id, body.name);
+      return c.json(t, 201);
+    })
+    .get('/tokens', (c) => c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) }));
+}

@@ -1,0 +1,108 @@
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import type { Config } from './config.ts';
+import { openDatabase } from './store/db.ts';
+import { createAccountStore } from './store/accounts.ts';
+import { createProjectStore } from './store/projects.ts';
+import { createDraftStore } from './store/drafts.ts';
+import { createAccounts } from './domain/accounts.ts';
+import { createProjects } from './domain/projects.ts';
+import { Rooms } from './collab/rooms.ts';
+import { createCollabUpgrade } from './collab/upgrade.ts';
+import { createApp } from './http/app.ts';
+
+type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
+
+export interface Running {
+  url: string;
+  port: number;
+  rooms: Rooms;
+  /** Stops accepting, tells peers to reconnect, flushes every draft and closes the database. */
+  close(): Promise<void>;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function log(msg: string, err?: unknown): void {
+  // Only messages and error texts: request bodies, tokens and cookies never reach the log.
+  const detail = err instanceof Error ? `: ${err.message}` : '';
+  console.error(`[stagecoach] ${msg}${detail}`);
+}
+
+/** The built SvelteKit app (adapter-node), if `vite build` has run. */
+async function loadWebHandler(): Promise<NodeHandler | null> {
+  const file = path.join(root, 'build', 'handler.js');
+  if (!fs.existsSync(file)) return null;
+  const mod = (await import(pathToFileURL(file).href)) as { handler: NodeHandler };
+  return mod.handler;
+}
+
+/** Wires the concrete pieces and listens: UI, API and sync on one port. */
+export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
+  const database = openDatabase(config.dataDir, config.sqliteSynchronous);
+  const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs });
+  const projects = createProjects(createProjectStore(database.db));
+  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log });
+  const app = createApp({
+    accounts,
+    projects,
+    rooms,
+    allowedOrigins: config.allowedOrigins,
+    maxBodyBytes: config.maxBodyBytes,
+    sessionTtlMs: config.sessionTtlMs,
+    secureCookies: config.secureCookies,
+    log,
+  });
+  const collab = createCollabUpgrade({
+    accounts,
+    projects,
+    rooms,
+    maxFrameBytes: config.collabMaxFrameBytes,
+    allowedOrigins: config.allowedOrigins,
+    log,
+  });
+
+  const api = getRequestListener(app.fetch);
+  const web = opts.web === false ? null : await loadWebHandler();
+  if (opts.web !== false && !web) log('no web build found (run `npm run build`); serving the API and sync only');
+
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?')) return void api(req, res);
+    if (!web) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
+      return;
+    }
+    web(req, res, () => res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found'));
+  });
+  server.on('upgrade', (req, socket, head) => collab.handleUpgrade(req, socket, head));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    rooms,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        if (!rooms.closeAll()) log('some drafts could not be compacted at shutdown; their update logs hold everything');
+        collab.close();
+        server.closeAllConnections();
+        await stopped;
+        database.close();
+      })();
+      return closing;
+    },
+  };
+}

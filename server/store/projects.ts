@@ -1,0 +1,66 @@
+import { asc, eq, inArray, desc } from 'drizzle-orm';
+import { projects, environments, drafts } from '#schema/db/tables.ts';
+import type { Db } from './db.ts';
+
+export type ProjectRow = typeof projects.$inferSelect;
+export type EnvironmentRow = typeof environments.$inferSelect;
+export type DraftRow = typeof drafts.$inferSelect;
+
+export interface ProjectRecord {
+  project: ProjectRow;
+  environments: EnvironmentRow[];
+  drafts: DraftRow[];
+}
+
+export function createProjectStore(db: Db) {
+  const load = (rows: ProjectRow[]): ProjectRecord[] => {
+    if (rows.length === 0) return [];
+    const ids = rows.map((p) => p.id);
+    const envs = db
+      .select()
+      .from(environments)
+      .where(inArray(environments.projectId, ids))
+      .orderBy(asc(environments.position))
+      .all();
+    const draftRows = db.select().from(drafts).where(inArray(drafts.projectId, ids)).all();
+    return rows.map((project) => ({
+      project,
+      environments: envs.filter((e) => e.projectId === project.id),
+      drafts: draftRows.filter((d) => d.projectId === project.id),
+    }));
+  };
+
+  return {
+    /** Writes the project, its environments and its authoring draft in one transaction. */
+    insertProject(record: ProjectRecord): void {
+      db.transaction((tx) => {
+        tx.insert(projects).values(record.project).run();
+        tx.insert(environments).values(record.environments).run();
+        if (record.drafts.length > 0) tx.insert(drafts).values(record.drafts).run();
+      });
+    },
+    listProjects(): ProjectRecord[] {
+      return load(db.select().from(projects).orderBy(desc(projects.createdAt)).all());
+    },
+    getProject(id: string): ProjectRecord | undefined {
+      return load(db.select().from(projects).where(eq(projects.id, id)).all())[0];
+    },
+    getEnvironment(id: string): { environment: EnvironmentRow; draft: DraftRow | undefined } | undefined {
+      const environment = db.select().from(environments).where(eq(environments.id, id)).get();
+      if (!environment) return undefined;
+      const draft = db.select().from(drafts).where(eq(drafts.environmentId, id)).get();
+      return { environment, draft };
+    },
+    getDraft(id: string): { draft: DraftRow; environment: EnvironmentRow } | undefined {
+      const row = db
+        .select({ draft: drafts, environment: environments })
+        .from(drafts)
+        .innerJoin(environments, eq(environments.id, drafts.environmentId))
+        .where(eq(drafts.id, id))
+        .get();
+      return row;
+    },
+  };
+}
+
+export type ProjectStore = ReturnType<typeof createProjectStore>;
