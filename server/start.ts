@@ -41,8 +41,8 @@ async function loadWebHandler(): Promise<NodeHandler | null> {
   return mod.handler;
 }
 
-/** Wires the concrete pieces and listens: UI, API and sync on one port. */
-export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
+/** The concrete pieces for one data folder, without listening (tests use `app.request()`). */
+export function createServices(config: Readonly<Config>) {
   const database = openDatabase(config.dataDir, config.sqliteSynchronous);
   const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs });
   const projects = createProjects(createProjectStore(database.db));
@@ -65,7 +65,12 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
     allowedOrigins: config.allowedOrigins,
     log,
   });
+  return { database, accounts, projects, rooms, app, collab };
+}
 
+/** Wires the concrete pieces and listens: UI, API and sync on one port. */
+export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
+  const { database, rooms, app, collab } = createServices(config);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web) log('no web build found (run `npm run build`); serving the API and sync only');

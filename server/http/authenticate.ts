@@ -43,8 +43,8 @@ export function authenticate(accounts: Accounts, c: Credentials, allowedOrigins:
   }
   const session = c.cookie ? parseCookies(c.cookie, SESSION_COOKIE)[SESSION_COOKIE] : undefined;
   if (!session) throw new AppError('unauthenticated');
-  if (c.needsOriginCheck && !originAllowed(c.origin, c.host, allowedOrigins)) throw new AppError('bad_origin');
   const p = accounts.fromSession(session);
   if (!p) throw new AppError('unauthenticated', 'Your session has ended: sign in again.');
+  if (c.needsOriginCheck && !originAllowed(c.origin, c.host, allowedOrigins)) throw new AppError('bad_origin');
   return p;
 }

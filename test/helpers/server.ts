@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '#server/config.ts';
+import { start, type Running } from '#server/start.ts';
+
+export function tempDataDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'stagecoach-test-'));
+}
+
+export function testConfig(dataDir: string, env: Record<string, string> = {}): Readonly<Config> {
+  return loadConfig({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...env }, process.cwd());
+}
+
+export interface Admin {
+  token: string;
+  email: string;
+  password: string;
+}
+
+export const ADMIN = { email: 'ada@example.com', password: 'correct horse battery', name: 'Ada' };
+
+/** POST /api/setup, then an API token for the admin. */
+export async function setupAdmin(baseUrl: string): Promise<Admin> {
+  const setup = await fetch(`${baseUrl}/api/setup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  });
+  if (setup.status !== 201) throw new Error(`setup failed: ${setup.status} ${await setup.text()}`);
+  const cookie = setup.headers.get('set-cookie')!.split(';')[0]!;
+  const res = await fetch(`${baseUrl}/api/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie, origin: baseUrl },
+    body: JSON.stringify({ name: 'tests' }),
+  });
+  const { token } = (await res.json()) as { token: string };
+  return { token, email: ADMIN.email, password: ADMIN.password };
+}
+
+export interface ProjectJson {
+  id: string;
+  name: string;
+  environments: { id: string; name: string; kind: string; position: number; color: string; draftId?: string }[];
+}
+
+export async function createProject(baseUrl: string, token: string, preset = 'five-stage'): Promise<ProjectJson> {
+  const res = await fetch(`${baseUrl}/api/projects`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ name: 'Support bots', preset }),
+  });
+  if (res.status !== 201) throw new Error(`create project failed: ${res.status}`);
+  return (await res.json()) as ProjectJson;
+}
+
+export async function startTestServer(dataDir = tempDataDir(), env: Record<string, string> = {}): Promise<Running & { dataDir: string }> {
+  const running = await start(testConfig(dataDir, env), { web: false });
+  return Object.assign(running, { dataDir });
+}

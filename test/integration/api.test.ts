@@ -1,0 +1,192 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createServices } from '#server/start.ts';
+import { PRESETS } from '#schema/presets.ts';
+import { ADMIN, tempDataDir, testConfig } from '../helpers/server.ts';
+
+let services: ReturnType<typeof createServices>;
+const ORIGIN = 'http://stagecoach.test';
+
+beforeEach(() => {
+  services = createServices(testConfig(tempDataDir(), { MAX_BODY_BYTES: '2048' }));
+});
+afterEach(() => {
+  services.rooms.closeAll();
+  services.database.close();
+});
+
+function call(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const headers: Record<string, string> = { host: 'stagecoach.test', ...init.headers };
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  return services.app.request(path, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+  });
+}
+
+async function setupAndCookie(): Promise<string> {
+  const res = await call('/api/setup', { method: 'POST', body: ADMIN });
+  expect(res.status).toBe(201);
+  return res.headers.get('set-cookie')!.split(';')[0]!;
+}
+
+async function bearer(): Promise<Record<string, string>> {
+  const cookie = await setupAndCookie();
+  const res = await call('/api/tokens', { method: 'POST', body: { name: 'ci' }, headers: { cookie, origin: ORIGIN } });
+  expect(res.status).toBe(201);
+  const { token } = (await res.json()) as { token: string };
+  return { authorization: `Bearer ${token}` };
+}
+
+describe('health and first-run set-up', () => {
+  it('answers health without auth', async () => {
+    const res = await call('/api/health');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true });
+  });
+
+  it('creates the first admin once (201), then 409', async () => {
+    expect(await (await call('/api/setup')).json()).toEqual({ needed: true });
+    const res = await call('/api/setup', { method: 'POST', body: ADMIN });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { user: { email: string; name: string } };
+    expect(body.user).toMatchObject({ email: ADMIN.email, name: ADMIN.name });
+    expect(JSON.stringify(body)).not.toContain(ADMIN.password);
+    expect(await (await call('/api/setup')).json()).toEqual({ needed: false });
+    const again = await call('/api/setup', { method: 'POST', body: { ...ADMIN, email: 'other@example.com' } });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { id: string } }).error.id).toBe('setup_done');
+  });
+
+  it('rejects a bad set-up body with a named error and creates nothing', async () => {
+    for (const body of [{}, { ...ADMIN, email: 'nope' }, { ...ADMIN, password: 'short' }, { ...ADMIN, extra: 1 }]) {
+      const res = await call('/api/setup', { method: 'POST', body });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { id: string } }).error.id).toBe('invalid_body');
+    }
+    const broken = await call('/api/setup', { method: 'POST', body: '{"email":' });
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: { id: string } }).error.id).toBe('invalid_json');
+    const big = await call('/api/setup', { method: 'POST', body: { ...ADMIN, name: 'x'.repeat(5000) } });
+    expect(big.status).toBe(413);
+    expect(await (await call('/api/setup')).json()).toEqual({ needed: true });
+  });
+});
+
+describe('sessions and tokens', () => {
+  it('signs in with an HttpOnly cookie, and signs out', async () => {
+    await setupAndCookie();
+    const wrong = await call('/api/session', { method: 'POST', body: { email: ADMIN.email, password: 'wrong password' } });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: { id: string } }).error.id).toBe('invalid_credentials');
+
+    const res = await call('/api/session', { method: 'POST', body: { email: ADMIN.email.toUpperCase(), password: ADMIN.password } });
+    expect(res.status).toBe(200);
+    const setCookie = res.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/^stagecoach_session=scs_/);
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Lax/);
+    const cookie = setCookie.split(';')[0]!;
+    expect((await call('/api/session', { headers: { cookie } })).status).toBe(200);
+
+    expect((await call('/api/session', { method: 'DELETE', headers: { cookie, origin: ORIGIN } })).status).toBe(204);
+    expect((await call('/api/session', { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('issues API tokens shown once, stored hashed, usable as Bearer', async () => {
+    const auth = await bearer();
+    const me = await call('/api/session', { headers: auth });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { via: string }).via).toBe('token');
+    const list = (await (await call('/api/tokens', { headers: auth })).json()) as { tokens: object[] };
+    expect(list.tokens).toHaveLength(1);
+    expect(JSON.stringify(list)).not.toContain(auth.authorization!.slice(7));
+    const stored = services.database.sqlite.prepare('SELECT token_hash FROM api_tokens').all() as { token_hash: string }[];
+    expect(stored[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('refuses every route but health and set-up without a session or token', async () => {
+    await setupAndCookie();
+    const routes: [string, string][] = [
+      ['GET', '/api/session'],
+      ['GET', '/api/tokens'],
+      ['POST', '/api/tokens'],
+      ['GET', '/api/projects'],
+      ['POST', '/api/projects'],
+      ['GET', '/api/projects/prj_x'],
+      ['GET', '/api/environments/env_x/content'],
+    ];
+    for (const [method, path] of routes) {
+      for (const headers of [{}, { authorization: 'Bearer sct_forged' }, { authorization: 'Basic abc' }, { cookie: 'stagecoach_session=scs_forged' }]) {
+        const res = await call(path, { method, headers, body: method === 'POST' ? { name: 'x' } : undefined });
+        expect(res.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(401);
+      }
+    }
+  });
+
+  it('refuses cookie-authenticated writes from another origin', async () => {
+    const cookie = await setupAndCookie();
+    for (const origin of [undefined, 'https://evil.example']) {
+      const headers: Record<string, string> = origin ? { cookie, origin } : { cookie };
+      const res = await call('/api/projects', { method: 'POST', body: { name: 'X' }, headers });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: { id: string } }).error.id).toBe('bad_origin');
+    }
+    expect((await call('/api/projects', { method: 'POST', body: { name: 'X' }, headers: { cookie, origin: ORIGIN } })).status).toBe(201);
+  });
+});
+
+describe('projects from presets', () => {
+  it('creates a five-stage project by default, with stable environment ids and a draft only in DEV', async () => {
+    const auth = await bearer();
+    const res = await call('/api/projects', { method: 'POST', body: { name: 'Support' }, headers: auth });
+    expect(res.status).toBe(201);
+    const project = (await res.json()) as { id: string; name: string; environments: { id: string; name: string; kind: string; position: number; color: string; draftId?: string }[] };
+    expect(project.name).toBe('Support');
+    expect(project.environments.map((e) => e.name)).toEqual(['DEV', 'TEST', 'UAT', 'STAGING', 'PRODUCTION']);
+    expect(project.environments.map((e) => e.kind)).toEqual(['dev', 'test', 'uat', 'staging', 'production']);
+    expect(project.environments.map((e) => e.position)).toEqual([0, 1, 2, 3, 4]);
+    expect(project.environments.map((e) => e.color)).toEqual(PRESETS['five-stage'].stages.map((s) => s.color));
+    expect(project.environments[0]!.draftId).toMatch(/^dft_/);
+    expect(project.environments.slice(1).every((e) => !('draftId' in e))).toBe(true);
+    expect(new Set(project.environments.map((e) => e.id)).size).toBe(5);
+
+    const got = await call(`/api/projects/${project.id}`, { headers: auth });
+    expect(await got.json()).toEqual(project);
+    const list = (await (await call('/api/projects', { headers: auth })).json()) as { projects: unknown[] };
+    expect(list.projects).toEqual([project]);
+  });
+
+  it('creates a three-stage project (Staging → UAT → Production)', async () => {
+    const auth = await bearer();
+    const res = await call('/api/projects', { method: 'POST', body: { name: 'HR', preset: 'three-stage' }, headers: auth });
+    const project = (await res.json()) as { environments: { name: string; draftId?: string }[] };
+    expect(project.environments.map((e) => e.name)).toEqual(['Staging', 'UAT', 'Production']);
+    expect(project.environments[0]!.draftId).toBeDefined();
+  });
+
+  it('rejects an unknown preset or a blank name, and answers 404 for unknown ids', async () => {
+    const auth = await bearer();
+    for (const body of [{ name: 'X', preset: 'seven-stage' }, { name: '   ' }, { preset: 'five-stage' }]) {
+      expect((await call('/api/projects', { method: 'POST', body, headers: auth })).status).toBe(400);
+    }
+    expect((await (await call('/api/projects', { headers: auth })).json()) as object).toEqual({ projects: [] });
+    const missing = await call('/api/projects/prj_nope', { headers: auth });
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { id: string } }).error.id).toBe('project_not_found');
+    expect((await call('/api/environments/env_nope/content', { headers: auth })).status).toBe(404);
+  });
+
+  it('serves each environment content: the live draft in DEV, empty sections elsewhere until a snapshot arrives', async () => {
+    const auth = await bearer();
+    const project = (await (await call('/api/projects', { method: 'POST', body: { name: 'S' }, headers: auth })).json()) as {
+      environments: { id: string }[];
+    };
+    const empty = { agents: {}, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} };
+    for (const env of project.environments) {
+      const res = await call(`/api/environments/${env.id}/content`, { headers: auth });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual(empty);
+    }
+  });
+});

@@ -1,0 +1,193 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import WebSocket from 'ws';
+import { addAgent, agentInstructions, sectionMap } from '#schema/workspace.ts';
+import { CLOSE } from '#schema/errors.ts';
+import { encodeUpdate } from '#server/collab/protocol.ts';
+import { connect, instructionsOf, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
+import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(env: Record<string, string> = {}) {
+  const server = await startTestServer(undefined, env);
+  cleanup.push(() => server.close());
+  const admin = await setupAdmin(server.url);
+  const project = await createProject(server.url, admin.token);
+  const dev = project.environments[0]!;
+  return { server, admin, project, dev, draftId: dev.draftId! };
+}
+
+function client(server: Server, draftId: string, token: string): Client {
+  const c = connect(server.url, draftId, { token });
+  cleanup.push(() => c.destroy());
+  return c;
+}
+
+
+async function content(server: Server, envId: string, token: string) {
+  const res = await fetch(`${server.url}/api/environments/${envId}/content`, { headers: { authorization: `Bearer ${token}` } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { agents: Record<string, { name: string; instructions: string }> };
+}
+
+/** Opens a raw websocket (no Yjs client) and resolves with the close code the server sends. */
+function rawSocket(url: string, headers: Record<string, string> = {}) {
+  const ws = new WebSocket(url, { headers });
+  cleanup.push(() => ws.terminate());
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  return { ws, opened, closed };
+}
+
+function refusedStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once('open', () => {
+      ws.terminate();
+      reject(new Error('the upgrade was accepted'));
+    });
+    ws.once('error', () => undefined);
+  });
+}
+
+describe('live co-editing through the server (stock y-websocket clients)', () => {
+  it('converges two clients, and a third that joins later gets the full state', async () => {
+    const { server, admin, draftId, dev } = await setup();
+    const a = client(server, draftId, admin.token);
+    const b = client(server, draftId, admin.token);
+    await Promise.all([synced(a), synced(b)]);
+
+    const id = addAgent(a.doc, 'Support agent');
+    await until(b.doc, (d) => instructionsOf(d, id) !== null);
+    agentInstructions(sectionMap(b.doc, 'agents').get(id)!)!.insert(0, 'Be kind. ');
+    agentInstructions(sectionMap(a.doc, 'agents').get(id)!)!.insert(0, 'Answer in English. ');
+    await until(a.doc, (d) => instructionsOf(d, id)!.length === 'Be kind. Answer in English. '.length);
+    await until(b.doc, (d) => instructionsOf(d, id)!.length === 'Be kind. Answer in English. '.length);
+    expect(instructionsOf(a.doc, id)).toBe(instructionsOf(b.doc, id));
+
+    const c = client(server, draftId, admin.token);
+    await synced(c);
+    expect(instructionsOf(c.doc, id)).toBe(instructionsOf(a.doc, id));
+    expect(Y.encodeStateVector(c.doc)).toEqual(Y.encodeStateVector(a.doc));
+
+    const json = await content(server, dev.id, admin.token);
+    expect(json.agents[id]).toEqual({ name: 'Support agent', instructions: instructionsOf(a.doc, id) });
+  });
+
+  it('keeps the draft across a server restart and unloads it after the last connection closes', async () => {
+    const { server, admin, draftId, dev } = await setup({ COMPACT_AFTER_UPDATES: '10' });
+    const a = client(server, draftId, admin.token);
+    const observer = client(server, draftId, admin.token);
+    await Promise.all([synced(a), synced(observer)]);
+    const id = addAgent(a.doc, 'Order bot');
+    const text = agentInstructions(sectionMap(a.doc, 'agents').get(id)!)!;
+    for (let i = 0; i < 25; i++) text.insert(text.length, `${i} `);
+    const expected = text.toString();
+    // The observer sees it only after the server logged it (append before broadcast).
+    await until(observer.doc, (d) => instructionsOf(d, id) === expected);
+    a.destroy();
+    observer.destroy();
+    await expect.poll(() => server.rooms.loaded).toBe(0);
+    await server.close();
+
+    const again = await startTestServer(server.dataDir);
+    cleanup.push(() => again.close());
+    const c = client(again, draftId, admin.token);
+    await synced(c);
+    expect(instructionsOf(c.doc, id)).toBe(expected);
+    expect((await content(again, dev.id, admin.token)).agents[id]?.instructions).toBe(expected);
+  });
+});
+
+describe('collab websocket refusals', () => {
+  it('refuses the upgrade without valid credentials, from a foreign origin, or to an unknown draft', async () => {
+    const { server, admin, draftId } = await setup();
+    const base = `${wsUrl(server.url)}/${draftId}`;
+    expect(await refusedStatus(base)).toBe(401);
+    expect(await refusedStatus(`${base}?token=sct_wrong`)).toBe(401);
+    expect(await refusedStatus(`${wsUrl(server.url)}/dft_unknown?token=${admin.token}`)).toBe(404);
+    expect(await refusedStatus(`${wsUrl(server.url)}/not/a/draft?token=${admin.token}`)).toBe(404);
+
+    const login = await fetch(`${server.url}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: admin.email, password: admin.password }),
+    });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    expect(await refusedStatus(base, { cookie })).toBe(403);
+    expect(await refusedStatus(base, { cookie, origin: 'https://evil.example' })).toBe(403);
+    const ok = rawSocket(base, { cookie, origin: server.url });
+    await ok.opened;
+  });
+
+  it('closes with 1009 on a frame over the limit, leaving the document unchanged', async () => {
+    const { server, admin, draftId, dev } = await setup({ COLLAB_MAX_FRAME_BYTES: '4096' });
+    const before = await content(server, dev.id, admin.token);
+    const sock = rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
+    await sock.opened;
+    const doc = new Y.Doc();
+    addAgent(doc, 'Huge');
+    agentInstructions(sectionMap(doc, 'agents').values().next().value!)!.insert(0, 'x'.repeat(10_000));
+    sock.ws.send(encodeUpdate(Y.encodeStateAsUpdate(doc)));
+    expect(await sock.closed).toBe(CLOSE.frame_too_large);
+    expect(await content(server, dev.id, admin.token)).toEqual(before);
+  });
+
+  it('closes with 4400 on malformed frames, leaving the document unchanged', async () => {
+    const { server, admin, draftId, dev } = await setup();
+    const before = await content(server, dev.id, admin.token);
+    const frames = [
+      new Uint8Array([0, 2, 5, 1, 2]), // update claims 5 bytes, has 2
+      new Uint8Array([0, 2, 3, 255, 255, 255]), // not a Yjs update
+      new Uint8Array([9]), // unknown message type
+      new Uint8Array([0, 7, 0]), // unknown sync step
+      new Uint8Array([1, 3, 1, 2, 3]), // garbage awareness update
+    ];
+    for (const frame of frames) {
+      const sock = rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
+      await sock.opened;
+      sock.ws.send(frame);
+      expect(await sock.closed).toBe(CLOSE.malformed_message);
+    }
+    const text = rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
+    await text.opened;
+    text.ws.send('hello');
+    expect(await text.closed).toBe(CLOSE.malformed_message);
+    expect(await content(server, dev.id, admin.token)).toEqual(before);
+  });
+
+  it('refuses a change from a read-only connection whole (4403) but lets it sync and read', async () => {
+    const { server, admin, draftId, dev } = await setup();
+    const writer = client(server, draftId, admin.token);
+    await synced(writer);
+    const id = addAgent(writer.doc, 'Existing');
+    await expect.poll(async () => Object.keys((await content(server, dev.id, admin.token)).agents)).toEqual([id]);
+
+    const reader = connect(server.url, draftId, { token: admin.token, mode: 'read' });
+    cleanup.push(() => reader.destroy());
+    await synced(reader);
+    expect(instructionsOf(reader.doc, id)).toBe('');
+    const closed = new Promise<number>((resolve) =>
+      reader.provider.once('connection-close', (event) => resolve(event?.code ?? 0)),
+    );
+    reader.provider.shouldConnect = true;
+    addAgent(reader.doc, 'Sneaky');
+    expect(await closed).toBe(CLOSE.read_only);
+    reader.provider.disconnect();
+    const after = await content(server, dev.id, admin.token);
+    expect(Object.keys(after.agents)).toEqual([id]);
+  });
+});
