@@ -117,7 +117,8 @@ describe('sessions and tokens', () => {
       ['GET', '/api/environments/env_x/content'],
     ];
     for (const [method, path] of routes) {
-      for (const headers of [{}, { authorization: 'Bearer sct_forged' }, { authorization: 'Basic abc' }, { cookie: 'stagecoach_session=scs_forged' }]) {
+      const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer sct_forged' }, { authorization: 'Basic abc' }, { cookie: 'stagecoach_session=scs_forged' }];
+      for (const headers of attempts) {
         const res = await call(path, { method, headers, body: method === 'POST' ? { name: 'x' } : undefined });
         expect(res.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(401);
       }
