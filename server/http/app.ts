@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError, ERRORS, type ErrorBody } from '#schema/errors.ts';
 import type { AppDeps, AppEnv } from './context.ts';
@@ -10,7 +10,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Builds the HTTP API without listening; `server/main.ts` serves it, tests call `app.request()`. */
 export function createApp(deps: AppDeps) {
-  const requireAuth = async function requireAuth(c: import('hono').Context<AppEnv>, next: () => Promise<void>) {
+  const requireAuth = async function requireAuth(c: Context<AppEnv>, next: () => Promise<void>) {
     const principal = authenticate(
       deps.accounts,
       {

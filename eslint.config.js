@@ -1,0 +1,56 @@
+// Lint with zero warnings (`npm run lint`). Dependency zones carry a message saying why.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import svelte from 'eslint-plugin-svelte';
+import globals from 'globals';
+
+// Patterns are regular expressions ('#' would start a comment in gitignore-style globs).
+const zone = (files, patterns) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns: patterns.map(({ regex, message }) => ({ regex, message })) }] },
+});
+
+export default tseslint.config(
+  { ignores: ['build/', '.svelte-kit/', 'node_modules/', 'test-results/', 'playwright-report/', 'data/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  ...svelte.configs['flat/recommended'],
+  {
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'no-console': 'off',
+      eqeqeq: ['error', 'always'],
+    },
+  },
+  {
+    files: ['**/*.svelte', '**/*.svelte.ts'],
+    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
+    rules: {
+      // Links are plain hrefs in an app without a base path.
+      'svelte/no-navigation-without-resolve': 'off',
+    },
+  },
+  zone(['schema/**'], [
+    { regex: '^(#server/|#web/|(\\.\\./)+(server|web)/)', message: 'schema/ is shared by server and web: it imports neither.' },
+  ]),
+  zone(['web/**'], [
+    { regex: '^(#server/|(\\.\\./)+server/|better-sqlite3$|drizzle-orm|hono(/|$)|ws$)', message: 'web/ talks to the server over HTTP and the websocket only.' },
+    { regex: '^#schema/db/', message: 'Database tables are server-only.' },
+  ]),
+  zone(['server/domain/**'], [
+    { regex: '^(hono(/|$)|@hono/|ws$|better-sqlite3$|drizzle-orm|\\.\\./(http|collab)/)', message: 'The domain imports no framework: HTTP and collab call it, the store serves it.' },
+  ]),
+  zone(['server/store/**'], [
+    { regex: '^(\\.\\./(http|collab|domain)/|hono(/|$)|ws$)', message: 'The store is the bottom layer: it knows only schema/db.' },
+  ]),
+  {
+    // Only the config file reads the environment; everything else gets values as arguments.
+    files: ['schema/**', 'server/**', 'web/**'],
+    ignores: ['server/config.ts', 'server/main.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration in server/config.ts and pass it in.' }],
+    },
+  },
+);

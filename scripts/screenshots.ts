@@ -1,0 +1,50 @@
+// Takes screenshots of the main pages against a running server: `npm run screenshots -- http://127.0.0.1:3000`.
+// Creates an account and a project if the instance is fresh. Output: test-results/screenshots/*.png.
+import fs from 'node:fs';
+import { chromium } from '@playwright/test';
+
+const base = process.argv[2] ?? 'http://127.0.0.1:3000';
+const out = 'test-results/screenshots';
+fs.mkdirSync(out, { recursive: true });
+const who = { name: 'Ada Admin', email: 'ada@example.com', password: 'correct horse battery' };
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined),
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+const shot = (name: string) => page.screenshot({ path: `${out}/${name}.png`, fullPage: true });
+
+await page.goto(`${base}/`);
+await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
+if (page.url().endsWith('/setup')) {
+  await shot('01-setup');
+  await page.getByLabel('Your name').fill(who.name);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Create admin account' }).click();
+} else if (page.url().includes('/signin')) {
+  await shot('02-signin');
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+await page.getByRole('heading', { name: 'Projects' }).waitFor();
+await shot('03-projects');
+await page.getByLabel('Name').fill('Customer support');
+await page.getByRole('button', { name: 'Create project' }).click();
+await page.getByTestId('env-column').first().waitFor();
+await shot('04-board');
+await page.getByTestId('env-column').first().getByRole('link').click();
+await page.getByRole('button', { name: '+ New agent' }).click();
+await page.getByLabel('Name', { exact: true }).fill('Support agent');
+await page.getByRole('textbox', { name: 'Instructions' }).click();
+await page.keyboard.type('You are the support agent of {{company}}.\nGreet the customer by name.\n');
+await page.getByTestId('connection-status').and(page.locator('[data-sync-status="connected"]')).waitFor();
+await shot('05-editor');
+await page.goto(page.url().replace(/environments\/.*/, ''));
+await page.getByTestId('env-column').nth(2).getByRole('link').click();
+await page.getByTestId('env-indicator').waitFor();
+await shot('06-readonly');
+await browser.close();
+console.log(`screenshots in ${out}/`);
