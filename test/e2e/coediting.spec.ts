@@ -1,20 +1,7 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { admin, hydrated, signIn } from './helpers.ts';
 
-const admin = { name: 'Ada Admin', email: 'ada@example.com', password: 'correct horse battery' };
-
-async function hydrated(page: Page) {
-  await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
-}
-
-async function signIn(page: Page) {
-  await page.goto('/signin');
-  await hydrated(page);
-  await page.getByLabel('Email').fill(admin.email);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Projects' })).toBeVisible();
-}
-
+// Runs first (files run in name order, one worker): it performs the instance's first-run set-up.
 test('first-run setup, sign in, five-stage project, two people co-edit one agent, reload keeps it', async ({ browser }) => {
   const first = await browser.newContext();
   const ann = await first.newPage();

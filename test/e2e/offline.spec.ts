@@ -1,0 +1,47 @@
+import { expect, test, type WebSocketRoute } from '@playwright/test';
+import { ensureAdmin, openNewProjectDraft, signIn } from './helpers.ts';
+
+test('the status shows offline when the connection drops, and text typed offline reaches the others on reconnect', async ({ browser, request }) => {
+  await ensureAdmin(request);
+  const annContext = await browser.newContext();
+  const ann = await annContext.newPage();
+
+  // Ann's sync connection goes through a switch the test controls.
+  let offline = false;
+  const live: WebSocketRoute[] = [];
+  await ann.routeWebSocket(/\/collab\//, (ws) => {
+    if (offline) return void ws.close({ code: 1006 });
+    ws.connectToServer();
+    live.push(ws);
+  });
+
+  await signIn(ann);
+  const url = await openNewProjectDraft(ann, 'Offline project');
+  await ann.getByRole('button', { name: '+ New agent' }).click();
+  await ann.getByRole('textbox', { name: 'Instructions' }).click();
+  await ann.keyboard.type('Online words.');
+
+  const bobContext = await browser.newContext();
+  const bob = await bobContext.newPage();
+  await signIn(bob);
+  await bob.goto(url);
+  const bobText = bob.getByRole('textbox', { name: 'Instructions' });
+  await expect(bobText).toContainText('Online words.');
+
+  offline = true;
+  for (const ws of live.splice(0)) await ws.close({ code: 1006 });
+  await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'offline');
+  await expect(ann.getByTestId('connection-status')).toContainText('Offline');
+
+  await ann.getByRole('textbox', { name: 'Instructions' }).click();
+  await ann.keyboard.press('Control+End');
+  await ann.keyboard.type(' Typed while offline.');
+  await expect(ann.getByRole('textbox', { name: 'Instructions' })).toContainText('Online words. Typed while offline.');
+
+  offline = false;
+  await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected', { timeout: 15_000 });
+  await expect(bobText).toContainText('Online words. Typed while offline.');
+
+  await annContext.close();
+  await bobContext.close();
+});
