@@ -12,6 +12,8 @@ export const TokenBody = z.strictObject({ name });
 export const CreateProjectBody = z.strictObject({
   name,
   preset: z.enum(PRESET_IDS).default(DEFAULT_PRESET),
+  /** Start the draft with the sample customer-support workspace. */
+  sample: z.boolean().default(false),
 });
 
 export type SetupInput = z.infer<typeof SetupBody>;

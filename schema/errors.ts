@@ -15,6 +15,8 @@ export const ERRORS = {
   project_not_found: { status: 404, message: 'No such project.' },
   environment_not_found: { status: 404, message: 'No such environment.' },
   draft_not_found: { status: 404, message: 'No such draft.' },
+  invalid_workspace: { status: 422, message: 'This is not a valid workspace: nothing was changed.' },
+  read_only_environment: { status: 409, message: 'This environment is read-only: its content arrives by Sync.' },
   setup_done: { status: 409, message: 'Stagecoach is already set up: sign in instead.' },
   email_taken: { status: 409, message: 'An account with this email already exists.' },
   internal: { status: 500, message: 'Something went wrong on the server. Try again.' },

@@ -1,7 +1,7 @@
-import type { WorkspaceContent } from '#schema/workspace.ts';
-import { draftContent } from '#schema/workspace.ts';
+import { draftContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftStore } from '../store/drafts.ts';
-import { Room, type Peer, type RoomOptions } from './room.ts';
+import type * as Y from 'yjs';
+import { Room, type Origin, type Peer, type RoomOptions } from './room.ts';
 
 /**
  * The loaded drafts. Loading and unloading are synchronous (better-sqlite3), so no await
@@ -66,6 +66,21 @@ export class Rooms {
       return draftContent(room.doc);
     } finally {
       room.unload();
+    }
+  }
+
+  /**
+   * Changes a draft from the server side (import; restore and hotfix ports later) in one
+   * transaction with a typed origin. It reaches connected peers live, after it is stored.
+   */
+  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean {
+    const loaded = this.rooms.get(draftId);
+    const room = loaded ?? new Room(draftId, this.store, this.opts);
+    try {
+      room.doc.transact(() => change(room.doc), { kind: 'server', reason } satisfies Origin);
+      return room.flush();
+    } finally {
+      if (!loaded) room.unload();
     }
   }
 

@@ -1,4 +1,7 @@
+import * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
+import { applyContent } from '#schema/content/ydoc.ts';
+import { sampleContent } from '#schema/content/sample.ts';
 import { PRESETS } from '#schema/presets.ts';
 import type { CreateProjectInput, EnvironmentView, ProjectView } from '#schema/api.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
@@ -26,6 +29,15 @@ export function projectView(r: ProjectRecord): ProjectView {
   };
 }
 
+/** The sample workspace as a Yjs state, written as the new draft's first state row. */
+function sampleState(): Uint8Array {
+  const doc = new Y.Doc();
+  applyContent(doc, sampleContent());
+  const state = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return state;
+}
+
 export function createProjects(store: ProjectStore) {
   return {
     /** A project from a preset: its environments in order, and one draft for the authoring (first) one. */
@@ -41,12 +53,13 @@ export function createProjects(store: ProjectStore) {
         position,
       }));
       const authoring = envs[0]!;
+      const draftId = newId('dft');
       const record: ProjectRecord = {
         project: { id: projectId, name: input.name, preset: input.preset, createdBy: by.user.id, createdAt: now },
         environments: envs,
-        drafts: [{ id: newId('dft'), projectId, environmentId: authoring.id, kind: 'authoring', createdAt: now }],
+        drafts: [{ id: draftId, projectId, environmentId: authoring.id, kind: 'authoring', createdAt: now }],
       };
-      store.insertProject(record);
+      store.insertProject(record, input.sample ? [{ draftId, state: sampleState() }] : []);
       return projectView(record);
     },
 

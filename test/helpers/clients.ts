@@ -1,5 +1,5 @@
 import * as Y from 'yjs';
-import { agentInstructions, sectionMap } from '#schema/workspace.ts';
+import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { WebsocketProvider } from 'y-websocket';
 
 /** A stock y-websocket client, as any third-party script would use it. */
@@ -58,5 +58,5 @@ export function until(doc: Y.Doc, predicate: (doc: Y.Doc) => boolean): Promise<v
 /** An agent's instructions in `doc`, or null while the agent is not there. */
 export function instructionsOf(doc: Y.Doc, agentId: string): string | null {
   const agent = sectionMap(doc, 'agents').get(agentId);
-  return agent ? (agentInstructions(agent)?.toString() ?? null) : null;
+  return agent ? (itemText(agent, 'instructions')?.toString() ?? null) : null;
 }

@@ -14,33 +14,52 @@ export class MemoryClient {
   readonly toServer: Uint8Array[] = [];
   readonly toClient: Uint8Array[] = [];
   closed: CloseReason | null = null;
-  readonly peer: Peer;
+  peer!: Peer;
+  online = false;
   private readonly room: Room;
+  private readonly opts: { readOnly?: boolean; userId?: string };
 
   constructor(room: Room, opts: { readOnly?: boolean; userId?: string } = {}) {
     this.room = room;
-    this.peer = {
-      userId: opts.userId ?? 'usr_test',
-      readOnly: opts.readOnly ?? false,
-      send: (frame) => {
-        if (!this.closed) this.toClient.push(frame);
-      },
-      close: (reason) => {
-        this.closed = reason;
-      },
-    };
+    this.opts = opts;
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
-      if (origin === this) return;
+      // Offline edits are not queued: the sync handshake on reconnect carries them.
+      if (origin === this || !this.online) return;
       const e = encoding.createEncoder();
       encoding.writeVarUint(e, 0);
       syncProtocol.writeUpdate(e, update);
       this.toServer.push(encoding.toUint8Array(e));
     });
-    room.join(this.peer);
+    this.connect();
+  }
+
+  /** Opens a new connection, like a websocket reconnecting: both sides send sync step 1. */
+  connect(): void {
+    const peer: Peer = {
+      userId: this.opts.userId ?? 'usr_test',
+      readOnly: this.opts.readOnly ?? false,
+      send: (frame) => {
+        if (this.peer === peer && this.online && !this.closed) this.toClient.push(frame);
+      },
+      close: (reason) => {
+        this.closed = reason;
+      },
+    };
+    this.peer = peer;
+    this.online = true;
+    this.room.join(peer);
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, 0);
     syncProtocol.writeSyncStep1(e, this.doc);
     this.toServer.push(encoding.toUint8Array(e));
+  }
+
+  /** Drops the connection: frames in flight in both directions are lost. */
+  disconnect(): void {
+    this.online = false;
+    this.toServer.length = 0;
+    this.toClient.length = 0;
+    this.room.leave(this.peer);
   }
 
   /** Delivers up to `n` queued frames to the server. */

@@ -1,5 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServices } from '#server/start.ts';
+import { canonicalContent } from '#schema/content/canonical.ts';
+import { toWorkspaceFile } from '#schema/content/file.ts';
+import { sampleContent } from '#schema/content/sample.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { PRESETS } from '#schema/presets.ts';
 import { ADMIN, tempDataDir, testConfig } from '../helpers/server.ts';
 
@@ -7,7 +11,7 @@ let services: ReturnType<typeof createServices>;
 const ORIGIN = 'http://stagecoach.test';
 
 beforeEach(() => {
-  services = createServices(testConfig(tempDataDir(), { MAX_BODY_BYTES: '2048' }));
+  services = createServices(testConfig(tempDataDir(), { MAX_BODY_BYTES: '65536' }));
 });
 afterEach(() => {
   services.rooms.closeAll();
@@ -67,7 +71,7 @@ describe('health and first-run set-up', () => {
     const broken = await call('/api/setup', { method: 'POST', body: '{"email":' });
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as { error: { id: string } }).error.id).toBe('invalid_json');
-    const big = await call('/api/setup', { method: 'POST', body: { ...ADMIN, name: 'x'.repeat(5000) } });
+    const big = await call('/api/setup', { method: 'POST', body: { ...ADMIN, name: 'x'.repeat(70_000) } });
     expect(big.status).toBe(413);
     expect(await (await call('/api/setup')).json()).toEqual({ needed: true });
   });
@@ -189,5 +193,73 @@ describe('projects from presets', () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual(empty);
     }
+  });
+});
+
+describe('sample projects, problems and import', () => {
+  async function project(auth: Record<string, string>, body: object) {
+    const res = await call('/api/projects', { method: 'POST', body: { name: 'S', ...body }, headers: auth });
+    expect(res.status).toBe(201);
+    return (await res.json()) as { environments: { id: string; draftId?: string }[] };
+  }
+
+  it('creates a project with the sample workspace, which has no problems', async () => {
+    const auth = await bearer();
+    const p = await project(auth, { sample: true });
+    const dev = p.environments[0]!.id;
+    const content = (await (await call(`/api/environments/${dev}/content`, { headers: auth })).json()) as WorkspaceContent;
+    expect(canonicalContent(content)).toEqual(canonicalContent(sampleContent()));
+    const problems = await call(`/api/environments/${dev}/problems`, { headers: auth });
+    expect(problems.status).toBe(200);
+    expect(await problems.json()).toEqual([]);
+  });
+
+  it('imports a workspace file into the draft and reports its problems as {section, itemId, field, message}', async () => {
+    const auth = await bearer();
+    const dev = (await project(auth, {})).environments[0]!.id;
+    const file = toWorkspaceFile(sampleContent(), { project: 'S' });
+    file.content.agents.agt_support!.instructions = 'Hi {{nobody}}';
+    const res = await call(`/api/environments/${dev}/content`, { method: 'PUT', body: file, headers: auth });
+    expect(res.status).toBe(200);
+    const { problems } = (await res.json()) as { problems: unknown[] };
+    expect(problems).toEqual([
+      { section: 'agents', itemId: 'agt_support', field: 'instructions', code: 'reference', message: expect.stringContaining('{{nobody}}') as string },
+    ]);
+    expect(await (await call(`/api/environments/${dev}/problems`, { headers: auth })).json()).toEqual(problems);
+    const content = (await (await call(`/api/environments/${dev}/content`, { headers: auth })).json()) as WorkspaceContent;
+    expect(Object.keys(content.knowledge).sort()).toEqual(['kb_returns', 'kb_shipping', 'kb_sizes']);
+  });
+
+  it('rule 7: refuses an invalid workspace with a clear error and changes nothing', async () => {
+    const auth = await bearer();
+    const dev = (await project(auth, { sample: true })).environments[0]!.id;
+    const before = await (await call(`/api/environments/${dev}/content`, { headers: auth })).json();
+    const bad: unknown[] = [
+      [],
+      { format: 'something-else', version: 1, content: {} },
+      { format: 'stagecoach.workspace', version: 99, content: {} },
+      { robots: {} },
+      { agents: { a1: { name: 'X', superpowers: true } } },
+      { agents: { a1: { name: 42 } } },
+      { agents: { 'bad id!': { name: 'X' } } },
+      { workflows: { w: { name: 'W', steps: [{ id: 's', type: 'message', text: 'x', color: 'red' }] } } },
+    ];
+    for (const body of bad) {
+      const res = await call(`/api/environments/${dev}/content`, { method: 'PUT', body, headers: auth });
+      expect(res.status, JSON.stringify(body)).toBe(422);
+      const err = ((await res.json()) as { error: { id: string; message: string; details: string[] } }).error;
+      expect(err.id).toBe('invalid_workspace');
+      expect(err.details.length).toBeGreaterThan(0);
+    }
+    expect(await (await call(`/api/environments/${dev}/content`, { headers: auth })).json()).toEqual(before);
+  });
+
+  it('rule 1: refuses to write content into an environment after the first', async () => {
+    const auth = await bearer();
+    const test = (await project(auth, {})).environments[1]!.id;
+    const res = await call(`/api/environments/${test}/content`, { method: 'PUT', body: sampleContent(), headers: auth });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: { id: string } }).error.id).toBe('read_only_environment');
+    expect(await (await call(`/api/environments/${test}/problems`, { headers: auth })).json()).toEqual([]);
   });
 });

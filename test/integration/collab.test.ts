@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import WebSocket from 'ws';
-import { addAgent, agentInstructions, sectionMap } from '#schema/workspace.ts';
+import { addItem, draftContent, itemText, sectionMap } from '#schema/content/ydoc.ts';
+import { sampleContent } from '#schema/content/sample.ts';
+import { canonicalContent } from '#schema/content/canonical.ts';
 import { CLOSE } from '#schema/errors.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { connect, instructionsOf, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
@@ -70,10 +72,10 @@ describe('live co-editing through the server (stock y-websocket clients)', () =>
     const b = client(server, draftId, admin.token);
     await Promise.all([synced(a), synced(b)]);
 
-    const id = addAgent(a.doc, 'Support agent');
+    const id = addItem(a.doc, 'agents', { name: 'Support agent' });
     await until(b.doc, (d) => instructionsOf(d, id) !== null);
-    agentInstructions(sectionMap(b.doc, 'agents').get(id)!)!.insert(0, 'Be kind. ');
-    agentInstructions(sectionMap(a.doc, 'agents').get(id)!)!.insert(0, 'Answer in English. ');
+    itemText(sectionMap(b.doc, 'agents').get(id), 'instructions')!.insert(0, 'Be kind. ');
+    itemText(sectionMap(a.doc, 'agents').get(id), 'instructions')!.insert(0, 'Answer in English. ');
     await until(a.doc, (d) => instructionsOf(d, id)!.length === 'Be kind. Answer in English. '.length);
     await until(b.doc, (d) => instructionsOf(d, id)!.length === 'Be kind. Answer in English. '.length);
     expect(instructionsOf(a.doc, id)).toBe(instructionsOf(b.doc, id));
@@ -92,8 +94,8 @@ describe('live co-editing through the server (stock y-websocket clients)', () =>
     const a = client(server, draftId, admin.token);
     const observer = client(server, draftId, admin.token);
     await Promise.all([synced(a), synced(observer)]);
-    const id = addAgent(a.doc, 'Order bot');
-    const text = agentInstructions(sectionMap(a.doc, 'agents').get(id)!)!;
+    const id = addItem(a.doc, 'agents', { name: 'Order bot' });
+    const text = itemText(sectionMap(a.doc, 'agents').get(id), 'instructions')!;
     for (let i = 0; i < 25; i++) text.insert(text.length, `${i} `);
     const expected = text.toString();
     // The observer sees it only after the server logged it (append before broadcast).
@@ -109,6 +111,25 @@ describe('live co-editing through the server (stock y-websocket clients)', () =>
     await synced(c);
     expect(instructionsOf(c.doc, id)).toBe(expected);
     expect((await content(again, dev.id, admin.token)).agents[id]?.instructions).toBe(expected);
+  });
+});
+
+describe('server-side changes reach connected clients live', () => {
+  it('an import through PUT /content arrives as one update in a connected stock client', async () => {
+    const { server, admin, draftId, dev } = await setup();
+    const a = client(server, draftId, admin.token);
+    await synced(a);
+    let updates = 0;
+    a.doc.on('update', () => updates++);
+    const res = await fetch(`${server.url}/api/environments/${dev.id}/content`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(sampleContent()),
+    });
+    expect(res.status).toBe(200);
+    await until(a.doc, (d) => sectionMap(d, 'knowledge').size === 3);
+    expect(updates).toBe(1);
+    expect(canonicalContent(draftContent(a.doc))).toEqual(canonicalContent(sampleContent()));
   });
 });
 
@@ -139,8 +160,8 @@ describe('collab websocket refusals', () => {
     const sock = rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
     await sock.opened;
     const doc = new Y.Doc();
-    addAgent(doc, 'Huge');
-    agentInstructions(sectionMap(doc, 'agents').values().next().value!)!.insert(0, 'x'.repeat(10_000));
+    addItem(doc, 'agents', { name: 'Huge' });
+    itemText(sectionMap(doc, 'agents').values().next().value, 'instructions')!.insert(0, 'x'.repeat(10_000));
     sock.ws.send(encodeUpdate(Y.encodeStateAsUpdate(doc)));
     expect(await sock.closed).toBe(CLOSE.frame_too_large);
     expect(await content(server, dev.id, admin.token)).toEqual(before);
@@ -173,7 +194,7 @@ describe('collab websocket refusals', () => {
     const { server, admin, draftId, dev } = await setup();
     const writer = client(server, draftId, admin.token);
     await synced(writer);
-    const id = addAgent(writer.doc, 'Existing');
+    const id = addItem(writer.doc, 'agents', { name: 'Existing' });
     await expect.poll(async () => Object.keys((await content(server, dev.id, admin.token)).agents)).toEqual([id]);
 
     const reader = connect(server.url, draftId, { token: admin.token, mode: 'read' });
@@ -184,7 +205,7 @@ describe('collab websocket refusals', () => {
       reader.provider.once('connection-close', (event) => resolve(event?.code ?? 0)),
     );
     reader.provider.shouldConnect = true;
-    addAgent(reader.doc, 'Sneaky');
+    addItem(reader.doc, 'agents', { name: 'Sneaky' });
     expect(await closed).toBe(CLOSE.read_only);
     reader.provider.disconnect();
     const after = await content(server, dev.id, admin.token);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { addAgent, agentInstructions, sectionMap } from '#schema/workspace.ts';
+import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, instructionsOf, synced, until, type Client } from '../helpers/clients.ts';
 import { createProject, setupAdmin, tempDataDir } from '../helpers/server.ts';
 import { exited, spawnServer } from '../helpers/process.ts';
@@ -30,8 +30,8 @@ describe('rule 6: nothing typed is lost when the server dies', () => {
     const observer = connect(first.url, draftId, { token: admin.token });
     clients.push(writer, observer);
     await Promise.all([synced(writer), synced(observer)]);
-    const id = addAgent(writer.doc, 'Refunds');
-    const text = agentInstructions(sectionMap(writer.doc, 'agents').get(id)!)!;
+    const id = addItem(writer.doc, 'agents', { name: 'Refunds' });
+    const text = itemText(sectionMap(writer.doc, 'agents').get(id), 'instructions')!;
     for (let i = 0; i < 200; i++) text.insert(text.length, `line ${i}\n`);
     const expected = text.toString();
     // Once the observer has it, the server has broadcast it, so it must be on disk.
@@ -49,7 +49,7 @@ describe('rule 6: nothing typed is lost when the server dies', () => {
     expect(instructionsOf(reader.doc, id)).toBe(expected);
 
     // A clean stop flushes and exits 0; the next start still has everything.
-    agentInstructions(sectionMap(reader.doc, 'agents').get(id)!)!.insert(0, 'v2 ');
+    itemText(sectionMap(reader.doc, 'agents').get(id), 'instructions')!.insert(0, 'v2 ');
     await expect
       .poll(async () => {
         const r = await fetch(`${second.url}/api/environments/${project.environments[0]!.id}/content`, {

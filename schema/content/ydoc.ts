@@ -1,0 +1,212 @@
+import * as Y from 'yjs';
+import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type FieldSpec, type Section, type StepType } from './spec.ts';
+
+/**
+ * The draft's Yjs layout: one Y.Map per section at the top level, keyed by item id; an item
+ * is a Y.Map whose values follow its FieldSpec (Y.Text for long text, Y.Array for lists and
+ * steps, plain values otherwise).
+ */
+export type ItemJson = Record<string, unknown>;
+export type WorkspaceContent = Record<Section, Record<string, ItemJson>>;
+export type YItem = Y.Map<unknown>;
+
+export function emptyContent(): WorkspaceContent {
+  return { agents: {}, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} };
+}
+
+export function sectionMap(doc: Y.Doc, section: Section): Y.Map<YItem> {
+  return doc.getMap(section);
+}
+
+/** The draft as plain JSON (Y.Text becomes a string); non-map entries are not items and are skipped. */
+export function draftContent(doc: Y.Doc): WorkspaceContent {
+  const content = emptyContent();
+  for (const section of SECTIONS) {
+    for (const [id, item] of sectionMap(doc, section)) {
+      if (item instanceof Y.Map) content[section][id] = item.toJSON() as ItemJson;
+    }
+  }
+  return content;
+}
+
+export function newId(): string {
+  const bytes = new Uint8Array(9);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export function defaultValue(spec: FieldSpec): unknown {
+  switch (spec.kind) {
+    case 'string':
+    case 'text':
+    case 'ref':
+      return '';
+    case 'enum':
+    case 'color':
+      return spec.default;
+    case 'number':
+      return spec.default;
+    case 'list':
+    case 'refs':
+    case 'pairs':
+    case 'steps':
+      return [];
+  }
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/** The Yjs value for a field from its JSON value (missing → the field's default). */
+export function toY(spec: FieldSpec, value: unknown): unknown {
+  const v = value === undefined ? defaultValue(spec) : value;
+  switch (spec.kind) {
+    case 'text':
+      return new Y.Text(str(v));
+    case 'list':
+    case 'refs':
+      return Y.Array.from(arr(v).map(str));
+    case 'pairs':
+      return Y.Array.from(arr(v).map((p) => new Y.Map(Object.entries({ name: str(obj(p).name), value: str(obj(p).value) }))));
+    case 'steps':
+      return Y.Array.from(arr(v).map((s) => newStep(obj(s))));
+    case 'number':
+      return typeof v === 'number' ? v : Number(v);
+    default:
+      return typeof v === 'string' ? v : str(v);
+  }
+}
+
+export function newStep(json: Record<string, unknown>): YItem {
+  const type = (json.type as StepType) in STEP_VARIANTS ? (json.type as StepType) : 'message';
+  const step = new Y.Map<unknown>();
+  step.set('id', typeof json.id === 'string' && json.id ? json.id : newId());
+  step.set('type', type);
+  for (const [field, spec] of Object.entries(STEP_VARIANTS[type].fields)) step.set(field, toY(spec, json[field]));
+  return step;
+}
+
+/** A new Y.Map item with every field of its section (defaults where `json` has none). */
+export function newItem(section: Section, json: ItemJson = {}): YItem {
+  const spec = SPECS[section];
+  const item = new Y.Map<unknown>();
+  const withDefaults = spec.variantKey && json[spec.variantKey] === undefined ? { ...json, [spec.variantKey]: defaultValue(spec.fields[spec.variantKey]!) } : json;
+  for (const [field, fspec] of Object.entries(fieldsOf(spec, withDefaults))) item.set(field, toY(fspec, withDefaults[field]));
+  return item;
+}
+
+/** Adds an item in one transaction, so collaborators never see half of it. Returns its id. */
+export function addItem(doc: Y.Doc, section: Section, json: ItemJson = {}, id: string = newId()): string {
+  doc.transact(() => sectionMap(doc, section).set(id, newItem(section, json)));
+  return id;
+}
+
+/** Switches a variant item (a channel's type): drops the old type's fields, adds the new one's, in one transaction. */
+export function setVariant(doc: Y.Doc, section: Section, item: YItem, value: string): void {
+  const spec = SPECS[section];
+  if (!spec.variantKey || !spec.variants?.[value]) return;
+  doc.transact(() => {
+    const before = fieldsOf(spec, item.toJSON() as ItemJson);
+    const after = fieldsOf(spec, { [spec.variantKey!]: value });
+    for (const key of Object.keys(before)) if (!(key in after)) item.delete(key);
+    item.set(spec.variantKey!, value);
+    for (const [key, fspec] of Object.entries(after)) if (!item.has(key)) item.set(key, toY(fspec, undefined));
+  });
+}
+
+/** Replaces a Y.Text's content with `next` by editing only the part that differs (keeps others' cursors). */
+export function patchText(text: Y.Text, next: string): void {
+  const prev = text.toString();
+  if (prev === next) return;
+  let start = 0;
+  while (start < prev.length && start < next.length && prev[start] === next[start]) start++;
+  let endPrev = prev.length;
+  let endNext = next.length;
+  while (endPrev > start && endNext > start && prev[endPrev - 1] === next[endNext - 1]) {
+    endPrev--;
+    endNext--;
+  }
+  if (endPrev > start) text.delete(start, endPrev - start);
+  if (endNext > start) text.insert(start, next.slice(start, endNext));
+}
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+function patchField(item: YItem, field: string, spec: FieldSpec, value: unknown): void {
+  const current = item.get(field);
+  if (spec.kind === 'text' && current instanceof Y.Text) return patchText(current, str(value));
+  if (spec.kind === 'steps' && current instanceof Y.Array) return patchSteps(current as Y.Array<YItem>, arr(value).map(obj));
+  const currentJson = current instanceof Y.AbstractType ? current.toJSON() : current;
+  const wanted = toY(spec, value);
+  const wantedJson = wanted instanceof Y.AbstractType ? (wanted as Y.AbstractType<unknown>).toJSON() : wanted;
+  if (!same(currentJson, wantedJson)) item.set(field, wanted);
+}
+
+function patchSteps(steps: Y.Array<YItem>, next: Record<string, unknown>[]): void {
+  const current = steps.toArray();
+  const sameOrder = current.length === next.length && current.every((s, i) => s instanceof Y.Map && s.get('id') === next[i]!.id && s.get('type') === next[i]!.type);
+  if (!sameOrder) {
+    // Order, membership or a step's type changed: rebuild the list (step text history is not kept).
+    steps.delete(0, steps.length);
+    steps.insert(0, next.map(newStep));
+    return;
+  }
+  current.forEach((step, i) => {
+    const type = step.get('type') as StepType;
+    for (const [field, spec] of Object.entries(STEP_VARIANTS[type].fields)) patchField(step, field, spec, next[i]![field]);
+  });
+}
+
+/** Patches one item in place so only the fields that differ change. */
+export function patchItem(section: Section, item: YItem, json: ItemJson): void {
+  const spec = SPECS[section];
+  const wanted = fieldsOf(spec, json);
+  for (const key of [...item.keys()]) if (!(key in wanted)) item.delete(key);
+  for (const [field, fspec] of Object.entries(wanted)) {
+    if (!item.has(field)) item.set(field, toY(fspec, json[field]));
+    else patchField(item, field, fspec, json[field]);
+  }
+}
+
+/**
+ * Makes the draft equal to `content` with the smallest change, in ONE transaction, so
+ * collaborators see it live as one change (import now; restore and hotfix ports later).
+ */
+export function applyContent(doc: Y.Doc, content: WorkspaceContent, origin: unknown = null): void {
+  doc.transact(() => {
+    for (const section of SECTIONS) {
+      const items = sectionMap(doc, section);
+      const next = content[section];
+      for (const id of [...items.keys()]) if (!(id in next)) items.delete(id);
+      for (const [id, json] of Object.entries(next)) {
+        const existing = items.get(id);
+        if (existing instanceof Y.Map) patchItem(section, existing, json);
+        else items.set(id, newItem(section, json));
+      }
+    }
+  }, origin);
+}
+
+/** A long-text field of an item, or null if the item has none there. */
+export function itemText(item: YItem | undefined, field: string): Y.Text | null {
+  const t = item?.get(field);
+  return t instanceof Y.Text ? t : null;
+}
+
+export interface ItemSummary {
+  id: string;
+  name: string;
+}
+
+/** The items of a section with their display names, sorted by name. */
+export function listItems(doc: Y.Doc, section: Section): ItemSummary[] {
+  const nameField = SPECS[section].nameField;
+  const out: ItemSummary[] = [];
+  for (const [id, item] of sectionMap(doc, section)) {
+    if (!(item instanceof Y.Map)) continue;
+    const name = item.get(nameField);
+    out.push({ id, name: typeof name === 'string' ? name : '' });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name) || (a.id < b.id ? -1 : 1));
+}
