@@ -67,8 +67,9 @@ function randomEdit(doc: Y.Doc, rnd: () => number): void {
     }
   } else if (value instanceof Y.Array && spec.kind === 'steps') {
     const steps = value as Y.Array<Y.Map<unknown>>;
-    if (steps.length === 0 || rnd() < 0.5) steps.insert(Math.floor(rnd() * (steps.length + 1)), [newStep({ type: pick(rnd, STEP_TYPES) })]);
-    else if (rnd() < 0.5) steps.delete(Math.floor(rnd() * steps.length), 1);
+    const op = rnd();
+    if (steps.length === 0 || op < 0.5) steps.insert(Math.floor(rnd() * (steps.length + 1)), [newStep({ type: pick(rnd, STEP_TYPES) })]);
+    else if (op < 0.75) steps.delete(Math.floor(rnd() * steps.length), 1);
     else {
       // A move is a delete plus an insert of a copy, in one transaction (what the editor does).
       const from = Math.floor(rnd() * steps.length);

@@ -1,47 +1,84 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
+import { IndexeddbPersistence } from 'y-indexeddb';
 import type { UserView } from '#schema/api.ts';
 import { CLOSE } from '#schema/errors.ts';
-import { listAgents, sectionMap, type AgentView } from '#schema/workspace.ts';
+import { SECTIONS, type Section } from '#schema/content/spec.ts';
+import { draftContent, listItems, sectionMap, type ItemSummary, type YItem } from '#schema/content/ydoc.ts';
+import { validateContent, type Problem } from '#schema/content/validate.ts';
 import { personColor } from './colors.ts';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'offline';
+
+export interface Place {
+  section: Section;
+  itemId: string | null;
+}
 
 export interface Presence {
   clientId: number;
   name: string;
   color: string;
-  agentId: string | null;
+  at: Place | null;
   self: boolean;
 }
 
+const PROBLEMS_DELAY_MS = 150;
+
 /**
- * One open draft in the browser. The Y.Doc, provider and awareness are plain fields (never
- * reactive state); the UI reads small derived views that observers keep up to date.
+ * One open draft in the browser. The Y.Doc, provider, local store and undo manager are plain
+ * fields (never reactive state); observers keep small reactive views up to date, and every
+ * observer is removed in destroy().
  */
 export class DraftSession {
   readonly doc = new Y.Doc();
   readonly provider: WebsocketProvider;
+  readonly local: IndexeddbPersistence;
+  /** Undoes only this person's changes: remote and loaded updates have other origins. */
+  readonly undoManager: Y.UndoManager;
   status = $state<ConnectionStatus>('connecting');
+  /** The server has sent its state at least once in this session. */
   synced = $state(false);
-  agents = $state<AgentView[]>([]);
+  /** The browser's copy (IndexedDB) has been loaded. */
+  savedLocally = $state(false);
+  items = $state<Record<Section, ItemSummary[]>>(emptyLists());
   people = $state<Presence[]>([]);
-  /** Set when the server refused this connection for good (e.g. read-only); tells what to do. */
+  problems = $state.raw<Problem[]>([]);
+  canUndo = $state(false);
+  canRedo = $state(false);
+  /** Set when the server refused this connection for good; says what to do. */
   refusal = $state<string | null>(null);
   private readonly cleanups: (() => void)[] = [];
 
   constructor(draftId: string, user: UserView) {
+    this.local = new IndexeddbPersistence(`stagecoach:${draftId}`, this.doc);
+    this.local.whenSynced.then(() => (this.savedLocally = true), () => undefined);
+
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/collab`;
-    this.provider = new WebsocketProvider(url, draftId, this.doc, { maxBackoffTime: 5000 });
+    this.provider = new WebsocketProvider(url, draftId, this.doc, { maxBackoffTime: 4000, connect: navigator.onLine });
     const awareness = this.provider.awareness;
     awareness.setLocalStateField('user', { id: user.id, name: user.name, ...personColor(user.id) });
 
-    const onStatus = ({ status }: { status: 'connected' | 'connecting' | 'disconnected' }) => {
-      this.status = status === 'connected' ? 'connected' : status === 'connecting' && this.status === 'connecting' ? 'connecting' : 'offline';
+    this.undoManager = new Y.UndoManager(SECTIONS.map((s) => sectionMap(this.doc, s)), { captureTimeout: 400 });
+    const onStack = () => {
+      this.canUndo = this.undoManager.undoStack.length > 0;
+      this.canRedo = this.undoManager.redoStack.length > 0;
     };
-    const onSync = (s: boolean) => (this.synced = s);
+    for (const ev of ['stack-item-added', 'stack-item-popped', 'stack-cleared'] as const) {
+      this.undoManager.on(ev, onStack);
+      this.cleanups.push(() => this.undoManager.off(ev, onStack));
+    }
+
+    const onStatus = ({ status }: { status: 'connected' | 'connecting' | 'disconnected' }) => {
+      if (status === 'connected') this.status = 'connected';
+      else if (this.status !== 'connecting' || status === 'disconnected') this.status = 'offline';
+    };
+    const onSync = (s: boolean) => {
+      if (s) this.synced = true;
+    };
     const onClose = (event: CloseEvent | null) => {
-      if (event?.code === CLOSE.read_only) this.refusal = 'This draft is read-only for you; your change was not saved. Reload the page.';
+      if (event?.code === CLOSE.read_only) this.refusal = 'This draft is read-only for you: your last change was not accepted. Reload the page.';
+      if (event?.code === CLOSE.malformed_message) this.refusal = 'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';
     };
     this.provider.on('status', onStatus);
     this.provider.on('sync', onSync);
@@ -52,23 +89,47 @@ export class DraftSession {
       this.provider.off('connection-close', onClose);
     });
 
-    const agents = sectionMap(this.doc, 'agents');
-    const onAgents = () => (this.agents = listAgents(this.doc));
-    agents.observeDeep(onAgents);
-    this.cleanups.push(() => agents.unobserveDeep(onAgents));
-    onAgents();
+    // y-websocket does not watch the browser's network state: do it, so going offline shows at once.
+    const goOffline = () => {
+      this.provider.disconnect();
+      this.status = 'offline';
+    };
+    const goOnline = () => this.provider.connect();
+    window.addEventListener('offline', goOffline);
+    window.addEventListener('online', goOnline);
+    this.cleanups.push(() => {
+      window.removeEventListener('offline', goOffline);
+      window.removeEventListener('online', goOnline);
+    });
+    if (!navigator.onLine) this.status = 'offline';
+
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const refresh = () => {
+      this.items = Object.fromEntries(SECTIONS.map((s) => [s, listItems(this.doc, s)])) as Record<Section, ItemSummary[]>;
+      // Validation of the whole draft is cheap but not free: at most once per short pause.
+      timer ??= setTimeout(() => {
+        timer = null;
+        this.problems = validateContent(draftContent(this.doc));
+      }, PROBLEMS_DELAY_MS);
+    };
+    this.doc.on('update', refresh);
+    this.cleanups.push(() => {
+      this.doc.off('update', refresh);
+      if (timer) clearTimeout(timer);
+    });
+    refresh();
 
     const onAwareness = () => {
       const people: Presence[] = [];
       for (const [clientId, state] of awareness.getStates()) {
         const u = (state as { user?: { name?: unknown; color?: unknown } }).user;
         if (!u || typeof u.name !== 'string') continue;
-        const agentId = (state as { agentId?: unknown }).agentId;
+        const at = (state as { at?: Partial<Place> }).at;
         people.push({
           clientId,
           name: u.name,
           color: typeof u.color === 'string' ? u.color : '#64748b',
-          agentId: typeof agentId === 'string' ? agentId : null,
+          at: at && SECTIONS.includes(at.section as Section) ? { section: at.section as Section, itemId: typeof at.itemId === 'string' ? at.itemId : null } : null,
           self: clientId === this.doc.clientID,
         });
       }
@@ -79,18 +140,33 @@ export class DraftSession {
     onAwareness();
   }
 
-  /** Tells the others which agent this person has open. */
-  focus(agentId: string | null): void {
-    this.provider.awareness.setLocalStateField('agentId', agentId);
+  /** Tells the others where this person is. */
+  moveTo(place: Place): void {
+    this.provider.awareness.setLocalStateField('at', place);
   }
 
-  agent(id: string): Y.Map<unknown> | undefined {
-    return sectionMap(this.doc, 'agents').get(id);
+  item(section: Section, id: string): YItem | undefined {
+    const item = sectionMap(this.doc, section).get(id);
+    return item instanceof Y.Map ? item : undefined;
+  }
+
+  undo(): void {
+    this.undoManager.undo();
+  }
+
+  redo(): void {
+    this.undoManager.redo();
   }
 
   destroy(): void {
     for (const c of this.cleanups.splice(0)) c();
+    this.undoManager.destroy();
     this.provider.destroy();
+    void this.local.destroy();
     this.doc.destroy();
   }
+}
+
+function emptyLists(): Record<Section, ItemSummary[]> {
+  return { agents: [], workflows: [], knowledge: [], integrations: [], channels: [], variables: [] };
 }
