@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { admin, hydrated, signIn } from './helpers.ts';
+import { admin, hydrated, signIn, textbox } from './helpers.ts';
 
 // Runs first (files run in name order, one worker): it performs the instance's first-run set-up.
 test('first-run setup, sign in, five-stage project, two people co-edit one agent, reload keeps it', async ({ browser }) => {
@@ -24,6 +24,7 @@ test('first-run setup, sign in, five-stage project, two people co-edit one agent
   // A five-stage project: the board shows one column per environment, authoring first.
   await ann.getByLabel('Name').fill('Customer support');
   await ann.getByRole('radio', { name: /Five stages/ }).check();
+  await ann.getByRole('checkbox', { name: /sample content/ }).uncheck();
   await ann.getByRole('button', { name: 'Create project' }).click();
   await expect(ann.getByRole('heading', { name: 'Customer support' })).toBeVisible();
   const columns = ann.getByTestId('env-column');
@@ -42,8 +43,8 @@ test('first-run setup, sign in, five-stage project, two people co-edit one agent
   await expect(ann.getByTestId('env-indicator')).toContainText('DEV');
   await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
   await ann.getByRole('button', { name: '+ New agent' }).click();
-  await ann.getByLabel('Name', { exact: true }).fill('Support agent');
-  await expect(ann.getByTestId('agent-item')).toHaveText(/Support agent/);
+  await ann.getByRole('textbox', { name: 'Name', exact: true }).fill('Support agent');
+  await expect(ann.getByTestId('item')).toHaveText(/Support agent/);
   const devUrl = ann.url();
 
   // A second person (another browser context) opens the same draft.
@@ -52,13 +53,14 @@ test('first-run setup, sign in, five-stage project, two people co-edit one agent
   await signIn(bob);
   await bob.goto(devUrl);
   await expect(bob.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
-  await expect(bob.getByTestId('agent-item')).toHaveText(/Support agent/);
+  await expect(bob.getByTestId('item')).toHaveText(/Support agent/);
+  await bob.getByTestId('item').click();
   await expect(ann.getByTestId('person')).toHaveCount(2);
   await expect(bob.getByTestId('person')).toHaveCount(2);
 
   // Both type into the same instructions and each sees the other's text.
-  const annText = ann.getByRole('textbox', { name: 'Instructions' });
-  const bobText = bob.getByRole('textbox', { name: 'Instructions' });
+  const annText = textbox(ann, 'Instructions');
+  const bobText = textbox(bob, 'Instructions');
   await annText.click();
   await ann.keyboard.type('Greet the customer by name.');
   await expect(bobText).toContainText('Greet the customer by name.');
@@ -70,7 +72,7 @@ test('first-run setup, sign in, five-stage project, two people co-edit one agent
   // Reload: the text is still there (it came back from the server).
   await ann.reload();
   await hydrated(ann);
-  await expect(ann.getByRole('textbox', { name: 'Instructions' })).toContainText('Greet the customer by name. Never promise refunds.');
+  await expect(textbox(ann, 'Instructions')).toContainText('Greet the customer by name. Never promise refunds.');
 
   await first.close();
   await second.close();

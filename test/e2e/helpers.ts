@@ -21,12 +21,37 @@ export async function signIn(page: Page): Promise<void> {
   await expect(page.getByRole('heading', { name: 'Projects' })).toBeVisible();
 }
 
-/** Creates a project through the UI and opens its authoring environment's editor. */
-export async function openNewProjectDraft(page: Page, name: string): Promise<string> {
+/** Creates a project through the UI (with or without the sample content) and opens its authoring environment's editor. */
+export async function openNewProjectDraft(page: Page, name: string, opts: { sample?: boolean } = {}): Promise<string> {
   await page.goto('/');
+  await hydrated(page);
   await page.getByLabel('Name').fill(name);
+  await page.getByRole('checkbox', { name: /sample content/ }).setChecked(opts.sample ?? false);
   await page.getByRole('button', { name: 'Create project' }).click();
   await page.getByTestId('env-column').first().getByRole('link', { name: 'Open editor' }).click();
   await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
   return page.url();
+}
+
+/** Opens an item of a section in the editor by its name. */
+export async function openItem(page: Page, section: string, name: string): Promise<void> {
+  await page.getByTestId(`section-${section}`).click();
+  await page.getByTestId('item').filter({ hasText: name }).first().click();
+  await expect(page.getByTestId('item-form').getByRole('heading', { name })).toBeVisible();
+}
+
+/** The CodeMirror editor of a long-text field, by its label. */
+export const textbox = (page: Page, label: string) => page.getByRole('textbox', { name: label, exact: true });
+
+/** A CodeMirror field's text, without other people's cursor labels (which live in the editor's DOM). */
+export function editorText(page: Page, label: string): Promise<string> {
+  return textbox(page, label).evaluate((el) =>
+    Array.from(el.querySelectorAll('.cm-line'))
+      .map((line) => {
+        const copy = line.cloneNode(true) as HTMLElement;
+        copy.querySelectorAll('.cm-ySelectionCaret, .cm-ySelectionInfo, .cm-widgetBuffer').forEach((n) => n.remove());
+        return (copy.textContent ?? '').replace(/[\u200b\u2060]/g, '');
+      })
+      .join('\n'),
+  );
 }

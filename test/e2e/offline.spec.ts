@@ -1,5 +1,5 @@
 import { expect, test, type WebSocketRoute } from '@playwright/test';
-import { ensureAdmin, openNewProjectDraft, signIn } from './helpers.ts';
+import { ensureAdmin, openNewProjectDraft, signIn, textbox } from './helpers.ts';
 
 test('the status shows offline when the connection drops, and text typed offline reaches the others on reconnect', async ({ browser, request }) => {
   await ensureAdmin(request);
@@ -18,14 +18,15 @@ test('the status shows offline when the connection drops, and text typed offline
   await signIn(ann);
   const url = await openNewProjectDraft(ann, 'Offline project');
   await ann.getByRole('button', { name: '+ New agent' }).click();
-  await ann.getByRole('textbox', { name: 'Instructions' }).click();
+  await textbox(ann, 'Instructions').click();
   await ann.keyboard.type('Online words.');
 
   const bobContext = await browser.newContext();
   const bob = await bobContext.newPage();
   await signIn(bob);
   await bob.goto(url);
-  const bobText = bob.getByRole('textbox', { name: 'Instructions' });
+  await bob.getByTestId('item').first().click();
+  const bobText = textbox(bob, 'Instructions');
   await expect(bobText).toContainText('Online words.');
 
   offline = true;
@@ -33,10 +34,10 @@ test('the status shows offline when the connection drops, and text typed offline
   await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'offline');
   await expect(ann.getByTestId('connection-status')).toContainText('Offline');
 
-  await ann.getByRole('textbox', { name: 'Instructions' }).click();
+  await textbox(ann, 'Instructions').click();
   await ann.keyboard.press('Control+End');
   await ann.keyboard.type(' Typed while offline.');
-  await expect(ann.getByRole('textbox', { name: 'Instructions' })).toContainText('Online words. Typed while offline.');
+  await expect(textbox(ann, 'Instructions')).toContainText('Online words. Typed while offline.');
 
   offline = false;
   await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected', { timeout: 15_000 });
