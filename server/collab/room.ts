@@ -40,6 +40,12 @@ export class Room {
   readonly doc: Y.Doc;
   readonly awareness: awarenessProtocol.Awareness;
   readonly peers = new Map<Peer, Set<number>>();
+  /**
+   * A replica every peer update is applied to first. Yjs can throw halfway through
+   * integrating a crafted update (after decoding it fine) and would then emit the half it
+   * applied; trying it on the shadow keeps the real document from ever seeing part of an update.
+   */
+  private shadow: Y.Doc;
   private readonly store: DraftStore;
   private readonly opts: RoomOptions;
   private pending: { update: Uint8Array; origin: Origin | null }[] = [];
@@ -66,6 +72,7 @@ export class Room {
     }
     this.lastSeq = stored.lastSeq;
     this.loggedSinceCompaction = stored.updates.length;
+    this.shadow = this.replica();
 
     this.doc.on('update', this.onDocUpdate);
     this.awareness = new awarenessProtocol.Awareness(this.doc);
@@ -153,11 +160,21 @@ export class Room {
       return;
     }
     try {
-      Y.applyUpdate(this.doc, update, { kind: 'connection', peer } satisfies Origin);
-    } catch (err) {
-      this.opts.log(`draft ${this.draftId}: update refused`, err);
+      Y.applyUpdate(this.shadow, update);
+    } catch {
+      // The shadow may now hold part of the update: rebuild it from the untouched document.
+      this.shadow.destroy();
+      this.shadow = this.replica();
       peer.close('malformed_message', 'the update could not be applied');
+      return;
     }
+    Y.applyUpdate(this.doc, update, { kind: 'connection', peer } satisfies Origin);
+  }
+
+  private replica(): Y.Doc {
+    const doc = new Y.Doc({ gc: true });
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(this.doc));
+    return doc;
   }
 
   /** Applies `update` to a scratch copy and reports whether the document would change. */
@@ -178,7 +195,10 @@ export class Room {
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
-    this.pending.push({ update, origin: (origin as Origin | null) ?? null });
+    const o = (origin as Origin | null) ?? null;
+    // Peer updates reached the shadow first; server-side changes (import, restore) join it here.
+    if (o?.kind !== 'connection') Y.applyUpdate(this.shadow, update);
+    this.pending.push({ update, origin: o });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
@@ -259,6 +279,7 @@ export class Room {
     this.destroyed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.awareness.destroy();
+    this.shadow.destroy();
     this.doc.destroy();
     return true;
   }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { addItem, draftContent, itemText, newStep, sectionMap, setVariant } from '#schema/content/ydoc.ts';
+import { addItem, applyContent, draftContent, itemText, newStep, sectionMap, setVariant } from '#schema/content/ydoc.ts';
+import { encodeUpdate } from '#server/collab/protocol.ts';
 import { SECTIONS, SPECS, STEP_TYPES, fieldsOf } from '#schema/content/spec.ts';
 import { sampleContent } from '#schema/content/sample.ts';
 import { validateContent } from '#schema/content/validate.ts';
@@ -227,6 +228,38 @@ describe('Room persistence', () => {
     reader.deliverUp();
     expect(reader.closed).toBe('read_only');
     expect(Y.encodeStateAsUpdate(room.doc)).toEqual(before);
+    room.unload();
+  });
+});
+
+describe('rule 7: hostile updates never corrupt the draft', () => {
+  it.each([7, 8, 9])('a mutated update is applied whole or refused (4400) with the document unchanged (seed %i)', (seed) => {
+    const { store, draftId } = fixture();
+    const room = new Room(draftId, store, opts());
+    const rnd = prng(seed);
+    const source = new Y.Doc();
+    applyContent(source, sampleContent());
+    const valid = Y.encodeStateAsUpdate(source);
+    let refused = 0;
+    for (let i = 0; i < 600; i++) {
+      const bytes = valid.slice();
+      for (let m = 0; m < 1 + Math.floor(rnd() * 4); m++) bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256);
+      const before = Y.encodeStateAsUpdate(room.doc);
+      const hostile = new MemoryClient(room);
+      hostile.deliverUp(); // its (empty) sync step 1
+      room.receive(hostile.peer, encodeUpdate(bytes));
+      if (hostile.closed) {
+        refused++;
+        expect(hostile.closed).toBe('malformed_message');
+        expect(Y.encodeStateAsUpdate(room.doc)).toEqual(before);
+      }
+      room.leave(hostile.peer);
+      // Whatever happened, the document still encodes and reloads to the same content.
+      const copy = new Y.Doc();
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(room.doc));
+      expect(draftContent(copy)).toEqual(draftContent(room.doc));
+    }
+    expect(refused).toBeGreaterThan(0);
     room.unload();
   });
 });
