@@ -29,7 +29,10 @@ if (page.url().endsWith('/setup')) {
   await page.getByLabel('Password').fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
-await page.getByRole('heading', { name: 'Projects' }).waitFor();
+await page.getByRole('heading', { name: 'Projects' }).waitFor().catch(async (err: unknown) => {
+  await shot('99-failure');
+  throw err;
+});
 await shot('03-projects');
 await page.getByLabel('Name').fill('Customer support');
 await page.getByRole('button', { name: 'Create project' }).click();
@@ -49,6 +52,7 @@ await page.getByTestId('step').first().waitFor();
 await shot('06-editor-workflow');
 await page.getByTestId('section-channels').click();
 await page.getByTestId('item').filter({ hasText: 'Website widget' }).click();
+await page.getByTestId('item-form').getByRole('heading', { name: 'Website widget' }).waitFor();
 await shot('07-editor-channel');
 await page.goto(page.url().replace(/environments\/.*/, ''));
 await page.getByTestId('env-column').nth(2).getByRole('link').click();
