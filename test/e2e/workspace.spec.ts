@@ -167,3 +167,24 @@ test('a sample project is complete and valid, and export then import round-trips
   await expect.poll(async () => JSON.stringify(canonicalContent(await read(emptyUrl)))).toBe(JSON.stringify(canonicalContent(await read(sampleUrl))));
   await context.close();
 });
+
+test('workflow steps can be added, reordered and removed, and others see the order', async ({ browser }) => {
+  const { ann, bob, close } = await twoPeople(browser, 'Steps');
+  await openItem(ann, 'workflows', 'Open a ticket');
+  await openItem(bob, 'workflows', 'Open a ticket');
+  const types = (page: typeof ann) => page.getByTestId('step').locator('select[aria-label$="type"]');
+  await expect(types(ann)).toHaveCount(2);
+
+  await ann.getByRole('combobox', { name: 'New step type' }).selectOption('set_variable');
+  await ann.getByRole('button', { name: '+ Add step' }).click();
+  await expect(types(bob)).toHaveCount(3);
+  await ann.getByRole('button', { name: 'Move step 3 up' }).click();
+  await expect(types(bob).nth(1)).toHaveValue('set_variable');
+  await expect(types(bob).nth(2)).toHaveValue('message');
+  await ann.getByRole('button', { name: 'Move step 1 down' }).click();
+  await expect(types(bob).nth(0)).toHaveValue('set_variable');
+  await bob.getByRole('button', { name: 'Remove step 1' }).click();
+  await expect(types(ann)).toHaveCount(2);
+  await expect(types(ann).nth(0)).toHaveValue('call_integration');
+  await close();
+});
