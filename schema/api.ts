@@ -31,7 +31,12 @@ export interface EnvironmentView {
   kind: string;
   position: number;
   color: string;
+  /** Only the authoring environment has a draft. */
   draftId?: string;
+  /** The current snapshot (null until something is synced here; always null for the authoring one). */
+  snapshotId: string | null;
+  /** Production only: what is live for end users. */
+  liveSnapshotId?: string | null;
 }
 
 export interface ProjectView {

@@ -17,6 +17,23 @@ export const ERRORS = {
   draft_not_found: { status: 404, message: 'No such draft.' },
   invalid_workspace: { status: 422, message: 'This is not a valid workspace: nothing was changed.' },
   read_only_environment: { status: 409, message: 'This environment is read-only: its content arrives by Sync.' },
+  draft_has_problems: { status: 422, message: 'The draft has problems: fix them before it can leave this environment.' },
+  nothing_to_sync: { status: 409, message: 'There is no snapshot here to sync yet.' },
+  nothing_to_publish: { status: 409, message: 'Nothing has been synced to production yet.' },
+  no_next_environment: { status: 409, message: 'This is the last environment: use Publish instead.' },
+  not_production: { status: 409, message: 'Only production publishes, hotfixes and has a live pointer.' },
+  target_moved: { status: 409, message: 'The target environment moved since you looked: reload and try again.' },
+  source_moved: { status: 409, message: 'The source environment moved while syncing: reload and try again.' },
+  not_in_history: { status: 409, message: 'That snapshot was never here: rollback only goes back in this environment’s own history.' },
+  would_undo_hotfix: { status: 409, message: 'This would undo a hotfix in production. Confirm to go ahead, or apply the hotfix to DEV first.' },
+  hotfix_open: { status: 409, message: 'A hotfix is already open in production: publish or discard it first.' },
+  no_hotfix: { status: 409, message: 'There is no open hotfix.' },
+  nothing_live: { status: 409, message: 'Nothing is live in production yet: publish first.' },
+  snapshot_not_found: { status: 404, message: 'No such snapshot.' },
+  snapshot_corrupt: { status: 500, message: 'A stored snapshot does not match its id: it was altered outside Stagecoach.' },
+  variable_not_found: { status: 404, message: 'No variable with this name in this environment’s content.' },
+  invalid_value: { status: 400, message: 'This value does not fit the variable’s type.' },
+  draft_closed: { status: 410, message: 'This draft is closed (a published or discarded hotfix).' },
   setup_done: { status: 409, message: 'Stagecoach is already set up: sign in instead.' },
   email_taken: { status: 409, message: 'An account with this email already exists.' },
   internal: { status: 500, message: 'Something went wrong on the server. Try again.' },
@@ -34,6 +51,8 @@ export const CLOSE = {
   read_only: 4403,
   /** The document could not be stored; the client should reconnect later. */
   storage_failed: 4500,
+  /** The draft was closed (a hotfix published or discarded); do not reconnect. */
+  draft_closed: 4410,
   /** The server is shutting down; reconnect. */
   shutting_down: 4503,
 } as const;

@@ -21,6 +21,8 @@ export interface Config {
   compactAfterUpdates: number;
   /** Mark the session cookie `Secure` (set when served over https). */
   secureCookies: boolean;
+  /** AES-256 key for secrets at rest; null = use (or create) DATA_DIR/secrets.key. */
+  secretsKey: Buffer | null;
 }
 
 export class ConfigError extends Error {
@@ -69,6 +71,13 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     }
   }
 
+  let secretsKey: Buffer | null = null;
+  if (env.SECRETS_KEY) {
+    const k = Buffer.from(env.SECRETS_KEY, 'base64');
+    if (k.length !== 32) problems.push('SECRETS_KEY: expected 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)');
+    else secretsKey = k;
+  }
+
   const config: Config = {
     port: int('PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -80,6 +89,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     sqliteSynchronous: oneOf('SQLITE_SYNCHRONOUS', ['normal', 'full'] as const, 'normal'),
     compactAfterUpdates: int('COMPACT_AFTER_UPDATES', 500, 10, 1_000_000),
     secureCookies: oneOf('SECURE_COOKIES', ['true', 'false'] as const, 'false') === 'true',
+    secretsKey,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -14,6 +14,16 @@ import { createProjects } from './domain/projects.ts';
 import { Rooms } from './collab/rooms.ts';
 import { createCollabUpgrade } from './collab/upgrade.ts';
 import { createApp } from './http/app.ts';
+import { randomBytes } from 'node:crypto';
+import { createReleaseStore } from './store/releases.ts';
+import { createHotfixStore } from './store/hotfixes.ts';
+import { createLocalStore } from './store/local.ts';
+import { createSnapshots } from './domain/snapshots.ts';
+import { createReleases } from './domain/releases.ts';
+import { createHotfixes } from './domain/hotfixes.ts';
+import { createDiffs } from './domain/diffs.ts';
+import { createLocalData } from './domain/local.ts';
+import { createSealer } from './domain/sealer.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -33,6 +43,19 @@ function log(msg: string, err?: unknown): void {
   console.error(`[stagecoach] ${msg}${detail}`);
 }
 
+/** The secrets key: from SECRETS_KEY, else DATA_DIR/secrets.key (created on first start, readable by the owner only). */
+function secretsKey(config: Readonly<Config>): Buffer {
+  if (config.secretsKey) return config.secretsKey;
+  const file = path.join(config.dataDir, 'secrets.key');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    fs.writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+  }
+  const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
+  if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
+  return key;
+}
+
 /** The built SvelteKit app (adapter-node), if `vite build` has run. */
 async function loadWebHandler(): Promise<NodeHandler | null> {
   const file = path.join(root, 'build', 'handler.js');
@@ -47,10 +70,24 @@ export function createServices(config: Readonly<Config>) {
   const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs });
   const projects = createProjects(createProjectStore(database.db));
   const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log });
+  const projectStore = createProjectStore(database.db);
+  const releaseStore = createReleaseStore(database.db);
+  const snapshots = createSnapshots(releaseStore);
+  const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
+  const hotfixes = createHotfixes({ projects: projectStore, store: createHotfixStore(database.db), releases: releaseStore, snapshots, drafts });
+  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard });
+  const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
+  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)) });
   const app = createApp({
     accounts,
     projects,
     rooms,
+    releases,
+    snapshots,
+    diffs,
+    hotfixes,
+    localData,
+    releaseStore,
     allowedOrigins: config.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,
@@ -65,7 +102,7 @@ export function createServices(config: Readonly<Config>) {
     allowedOrigins: config.allowedOrigins,
     log,
   });
-  return { database, accounts, projects, rooms, app, collab };
+  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots };
 }
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */

@@ -1,4 +1,5 @@
-import { SECTIONS, SPECS, STEP_VARIANTS, SYSTEM_VARIABLES, fieldsOf, type FieldSpec, type Section, type StepType } from './spec.ts';
+import { SECTIONS, SPECS, STEP_VARIANTS, SYSTEM_VARIABLES, VARIABLE_TYPES, fieldsOf, type FieldSpec, type Section, type StepType, type VariableType } from './spec.ts';
+import { valueFitsType } from './values.ts';
 import { normalizeContent, type Problem } from './normalize.ts';
 import { hasUnbalancedBraces, templateReferences } from './templates.ts';
 import type { ItemJson, WorkspaceContent } from './ydoc.ts';
@@ -109,13 +110,7 @@ function itemRules(ctx: Context, section: Section, itemId: string, item: ItemJso
     const v = item.defaultValue as string;
     if (v !== '') {
       const type = item.type as string;
-      const ok =
-        type === 'number' ? v.trim() !== '' && Number.isFinite(Number(v))
-        : type === 'boolean' ? v === 'true' || v === 'false'
-        : type === 'url' ? /^https?:\/\/\S+$/.test(v) && URL.canParse(v)
-        : type === 'json' ? (() => { try { JSON.parse(v); return true; } catch { return false; } })()
-        : true;
-      if (!ok) add('defaultValue', 'invalid', `Default value is not a valid ${type}${type === 'boolean' ? ' (true or false)' : ''}.`);
+      if (VARIABLE_TYPES.includes(type as VariableType) && !valueFitsType(type, v)) add('defaultValue', 'invalid', `Default value is not a valid ${type}${type === 'boolean' ? ' (true or false)' : ''}.`);
     }
   }
   if (section === 'integrations') {

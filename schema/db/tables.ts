@@ -1,4 +1,4 @@
-import { sqliteTable, text, integer, blob, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { sqliteTable, text, integer, blob, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 
 /** SQLite tables (server only). Times are epoch milliseconds. */
 
@@ -64,6 +64,12 @@ export const environments = sqliteTable(
     kind: text('kind').notNull(),
     position: integer('position').notNull(),
     color: text('color').notNull(),
+    /** The environment's current snapshot (what Sync moved here). */
+    snapshotId: text('snapshot_id'),
+    /** Production only: the snapshot that is live for end users (what Publish made live). */
+    liveSnapshotId: text('live_snapshot_id'),
+    /** Bumped on every change to environment-local data the delivery API serves (ETag). */
+    overlayRevision: integer('overlay_revision').notNull().default(0),
   },
   (t) => [uniqueIndex('environments_position').on(t.projectId, t.position)],
 );
@@ -81,6 +87,11 @@ export const drafts = sqliteTable(
       .references(() => environments.id, { onDelete: 'cascade' }),
     kind: text('kind').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** A hotfix draft: the live snapshot it was forked from. */
+    baseSnapshotId: text('base_snapshot_id'),
+    createdBy: text('created_by'),
+    /** Set when a hotfix draft is published or discarded; a closed draft takes no connections. */
+    closedAt: integer('closed_at'),
   },
   (t) => [index('drafts_environment').on(t.environmentId)],
 );
@@ -107,4 +118,129 @@ export const draftStates = sqliteTable('draft_states', {
   state: blob('state', { mode: 'buffer' }).notNull(),
   uptoSeq: integer('upto_seq').notNull(),
   updatedAt: integer('updated_at').notNull(),
+});
+
+/** Content-addressed items: id = SHA-256 of "item\0" + canonical JSON. Shared by every snapshot that holds the item. */
+export const blobs = sqliteTable('blobs', {
+  id: text('id').primaryKey(),
+  json: text('json').notNull(),
+});
+
+/**
+ * Frozen workspaces. id = SHA-256 of "tree\0" + the canonical tree (section → item id → blob id),
+ * so equal content has the same id; one row per project that froze it.
+ */
+export const snapshots = sqliteTable(
+  'snapshots',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    tree: text('tree').notNull(),
+    kind: text('kind').notNull(),
+    parentId: text('parent_id'),
+    sourceDraftId: text('source_draft_id'),
+    message: text('message'),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('snapshots_id').on(t.id)],
+);
+
+/** Append-only, hash-chained record of every pointer move (sync, publish, rollback, hotfix). */
+export const releases = sqliteTable(
+  'releases',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    environmentId: text('environment_id').notNull(),
+    kind: text('kind').notNull(),
+    pointer: text('pointer').notNull(),
+    fromSnapshotId: text('from_snapshot_id'),
+    toSnapshotId: text('to_snapshot_id').notNull(),
+    sourceEnvironmentId: text('source_environment_id'),
+    actorId: text('actor_id').notNull(),
+    message: text('message'),
+    /** JSON: extra facts (e.g. hotfix changes a confirmed promotion undid). */
+    detail: text('detail'),
+    createdAt: integer('created_at').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [index('releases_env').on(t.environmentId, t.seq)],
+);
+
+/** Environment-local: a variable's value in one environment (never promoted). */
+export const variableOverrides = sqliteTable(
+  'variable_overrides',
+  {
+    environmentId: text('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    value: text('value').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.name] })],
+);
+
+/** Environment-local secrets, AES-256-GCM encrypted (iv ‖ tag ‖ ciphertext). */
+export const secrets = sqliteTable(
+  'secrets',
+  {
+    environmentId: text('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    sealed: blob('sealed', { mode: 'buffer' }).notNull(),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.name] })],
+);
+
+/** Environment-local settings: guardrails and evaluators (JSON validated by schema/local.ts). */
+export const environmentSettings = sqliteTable('environment_settings', {
+  environmentId: text('environment_id')
+    .primaryKey()
+    .references(() => environments.id, { onDelete: 'cascade' }),
+  json: text('json').notNull(),
+  updatedBy: text('updated_by').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** Keys the runtime uses to read an environment through the delivery API; stored as SHA-256. */
+export const runtimeKeys = sqliteTable(
+  'runtime_keys',
+  {
+    id: text('id').primaryKey(),
+    environmentId: text('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    keyHash: text('key_hash').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('runtime_keys_hash').on(t.keyHash)],
+);
+
+/** A published hotfix: the field-level changes it made are tracked until DEV has them. */
+export const hotfixes = sqliteTable('hotfixes', {
+  id: text('id').primaryKey(),
+  projectId: text('project_id')
+    .notNull()
+    .references(() => projects.id, { onDelete: 'cascade' }),
+  environmentId: text('environment_id').notNull(),
+  draftId: text('draft_id').notNull(),
+  baseSnapshotId: text('base_snapshot_id').notNull(),
+  snapshotId: text('snapshot_id').notNull(),
+  publishedBy: text('published_by').notNull(),
+  publishedAt: integer('published_at').notNull(),
+  /** open: tracked as divergence; resolved: DEV has it; overridden: a confirmed promotion undid it. */
+  state: text('state').notNull(),
 });

@@ -84,6 +84,14 @@ export class Rooms {
     }
   }
 
+  /** A draft that closed (hotfix published or discarded): everyone is disconnected for good. */
+  close(draftId: string): void {
+    const room = this.rooms.get(draftId);
+    if (!room) return;
+    room.closeAll('draft_closed');
+    if (room.unload()) this.rooms.delete(draftId);
+  }
+
   /** Shutdown: peers are told to reconnect, every room is flushed and compacted. Returns false if a write failed. */
   closeAll(): boolean {
     this.closing = true;

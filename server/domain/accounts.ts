@@ -75,6 +75,13 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
       return { id, name, token };
     },
 
+    /** Display names for user ids (who moved what, on the board and in history). */
+    names(ids: Iterable<string>): Record<string, string> {
+      const out: Record<string, string> = {};
+      for (const id of new Set(ids)) out[id] = store.findUserById(id)?.name ?? 'a removed user';
+      return out;
+    },
+
     listTokens(userId: string) {
       return store.listTokens(userId).map((t) => ({
         id: t.id,

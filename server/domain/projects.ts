@@ -17,6 +17,7 @@ export function projectView(r: ProjectRecord): ProjectView {
     createdAt: new Date(r.project.createdAt).toISOString(),
     environments: r.environments.map((e): EnvironmentView => {
       const draftId = draftByEnv.get(e.id);
+      const isProduction = e.position === r.environments.length - 1;
       return {
         id: e.id,
         name: e.name,
@@ -24,6 +25,8 @@ export function projectView(r: ProjectRecord): ProjectView {
         position: e.position,
         color: e.color,
         ...(draftId ? { draftId } : {}),
+        snapshotId: e.snapshotId,
+        ...(isProduction ? { liveSnapshotId: e.liveSnapshotId } : {}),
       };
     }),
   };
@@ -51,13 +54,16 @@ export function createProjects(store: ProjectStore) {
         kind: stage.kind,
         color: stage.color,
         position,
+        snapshotId: null,
+        liveSnapshotId: null,
+        overlayRevision: 0,
       }));
       const authoring = envs[0]!;
       const draftId = newId('dft');
       const record: ProjectRecord = {
         project: { id: projectId, name: input.name, preset: input.preset, createdBy: by.user.id, createdAt: now },
         environments: envs,
-        drafts: [{ id: draftId, projectId, environmentId: authoring.id, kind: 'authoring', createdAt: now }],
+        drafts: [{ id: draftId, projectId, environmentId: authoring.id, kind: 'authoring', createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null }],
       };
       store.insertProject(record, input.sample ? [{ draftId, state: sampleState() }] : []);
       return projectView(record);
@@ -79,9 +85,11 @@ export function createProjects(store: ProjectStore) {
       return r;
     },
 
+    /** A draft that takes connections: it exists and is not closed. */
     draft(id: string) {
       const r = store.getDraft(id);
       if (!r) throw new AppError('draft_not_found');
+      if (r.draft.closedAt !== null) throw new AppError('draft_closed');
       return r;
     },
   };

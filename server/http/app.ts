@@ -5,6 +5,8 @@ import type { AppDeps, AppEnv } from './context.ts';
 import { authenticate } from './authenticate.ts';
 import { accountRoutes, publicAccountRoutes } from './routes/accounts.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { releaseRoutes } from './routes/releases.ts';
+import { deliveryRoutes, localRoutes } from './routes/local.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -38,9 +40,12 @@ export function createApp(deps: AppDeps) {
     )
     .get('/health', (c) => c.json({ ok: true }))
     .route('/', publicAccountRoutes(deps))
+    .route('/', deliveryRoutes(deps))
     .use(requireAuth)
     .route('/', accountRoutes(deps))
-    .route('/', projectRoutes(deps));
+    .route('/', projectRoutes(deps))
+    .route('/', releaseRoutes(deps))
+    .route('/', localRoutes(deps));
 
   const app = new Hono<AppEnv>().route('/api', api);
   app.notFound((c) => c.json({ error: { id: 'not_found', message: ERRORS.not_found.message } } satisfies ErrorBody, 404));

@@ -1,11 +1,23 @@
 import type { Principal, Accounts } from '../domain/accounts.ts';
 import type { Projects } from '../domain/projects.ts';
 import type { Rooms } from '../collab/rooms.ts';
+import type { Releases } from '../domain/releases.ts';
+import type { Snapshots } from '../domain/snapshots.ts';
+import type { Diffs } from '../domain/diffs.ts';
+import type { Hotfixes } from '../domain/hotfixes.ts';
+import type { LocalData } from '../domain/local.ts';
+import type { ReleaseStore } from '../store/releases.ts';
 
 export interface AppDeps {
   accounts: Accounts;
   projects: Projects;
   rooms: Rooms;
+  releases: Releases;
+  snapshots: Snapshots;
+  diffs: Diffs;
+  hotfixes: Hotfixes;
+  localData: LocalData;
+  releaseStore: ReleaseStore;
   allowedOrigins: readonly string[];
   maxBodyBytes: number;
   sessionTtlMs: number;

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { CreateProjectBody } from '#schema/api.ts';
 import { AppError } from '#schema/errors.ts';
 import { ALL_ROLES, can } from '#schema/permissions.ts';
-import { applyContent, emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { problemsJson, validateContent } from '#schema/content/validate.ts';
 import { parseWorkspaceFile } from '#schema/content/file.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
@@ -19,8 +19,8 @@ export function projectRoutes(deps: AppDeps) {
     .get('/environments/:envId/content', (c) => c.json(readContent(c.req.param('envId'))))
     .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.req.param('envId'))))))
     .put('/environments/:envId/content', async (c) => {
-      const { draft } = deps.projects.environment(c.req.param('envId'));
-      if (!draft) throw new AppError('read_only_environment');
+      const { environment, draft } = deps.projects.environment(c.req.param('envId'));
+      if (!draft || environment.position !== 0) throw new AppError('read_only_environment');
       if (!can(ALL_ROLES, 'content.edit', { hasDraft: true })) throw new AppError('forbidden');
       let body: unknown;
       try {
@@ -34,11 +34,11 @@ export function projectRoutes(deps: AppDeps) {
       return c.json({ problems: problemsJson(parsed.problems) });
     });
 
-  /** An environment's content: the live draft for the authoring one; later stages get snapshots (issue 4), empty until then. */
+  /** An environment's content: the live draft for the authoring one, else its current snapshot (empty before the first Sync). */
   function readContent(envId: string): WorkspaceContent {
-    const { draft } = deps.projects.environment(envId);
-    if (!can(ALL_ROLES, 'content.read', { hasDraft: draft !== undefined })) throw new AppError('forbidden');
-    return draft ? deps.rooms.content(draft.id) : emptyContent();
+    const { environment } = deps.projects.environment(envId);
+    if (!can(ALL_ROLES, 'content.read', { hasDraft: environment.position === 0 })) throw new AppError('forbidden');
+    return deps.localData.content(envId);
   }
 
   return routes;

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+/** Environment-local data: never promoted, never overwritten by a promotion. */
+export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,99}$/;
+
+export const VariableOverrideBody = z.strictObject({ value: z.string().max(10_000) });
+export const SecretBody = z.strictObject({ value: z.string().min(1, 'A secret cannot be empty.').max(65_536) });
+export const RuntimeKeyBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+
+export const EnvironmentSettings = z.strictObject({
+  guardrails: z.strictObject({
+    blockedTopics: z.array(z.string().trim().min(1).max(100)).max(100),
+    maxResponseChars: z.number().int().min(50).max(20_000),
+    redactPii: z.boolean(),
+    escalateBelowConfidence: z.number().min(0).max(1),
+  }),
+  evaluators: z
+    .array(
+      z.strictObject({
+        name: z.string().trim().min(1).max(100),
+        kind: z.enum(['llm_judge', 'keyword', 'regex']),
+        criterion: z.string().max(2000),
+        threshold: z.number().min(0).max(1),
+        enabled: z.boolean(),
+      }),
+    )
+    .max(50),
+});
+export type EnvironmentSettings = z.infer<typeof EnvironmentSettings>;
+
+export const DEFAULT_SETTINGS: EnvironmentSettings = {
+  guardrails: { blockedTopics: [], maxResponseChars: 2000, redactPii: true, escalateBelowConfidence: 0.4 },
+  evaluators: [],
+};
+
+export const SyncBody = z.strictObject({
+  expectedTargetSnapshotId: z.string().nullable().optional(),
+  message: z.string().trim().max(500).optional(),
+  confirmUndoHotfix: z.boolean().optional(),
+});
+export const PublishBody = z.strictObject({
+  expectedLiveSnapshotId: z.string().nullable().optional(),
+  message: z.string().trim().max(500).optional(),
+  confirmUndoHotfix: z.boolean().optional(),
+});
+export const RollbackBody = z.strictObject({
+  snapshotId: z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.'),
+  pointer: z.enum(['current', 'live']).optional(),
+  message: z.string().trim().max(500).optional(),
+  confirmUndoHotfix: z.boolean().optional(),
+});
+export const HotfixPublishBody = z.strictObject({ message: z.string().trim().max(500).optional() });

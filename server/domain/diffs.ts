@@ -1,0 +1,91 @@
+import { AppError } from '#schema/errors.ts';
+import { buildDiff, diffTrees, type ContentDiff, type Tree } from '#schema/content/diff.ts';
+import type { Section } from '#schema/content/spec.ts';
+import type { ItemJson } from '#schema/content/ydoc.ts';
+import type { ProjectStore } from '../store/projects.ts';
+import type { ReleaseStore } from '../store/releases.ts';
+import type { DraftAccess } from './releases.ts';
+import type { Snapshots } from './snapshots.ts';
+
+/**
+ * A side of a diff: `snapshot:<id>`, `env:<envId>` (its current snapshot; the authoring
+ * environment's is its live draft), `live:<envId>` (production's live snapshot), or
+ * `draft:<draftId>`.
+ */
+interface Side {
+  ref: string;
+  projectId: string;
+  snapshotId: string | null;
+  label: string;
+  tree: Tree;
+  read(section: Section, id: string): ItemJson;
+}
+
+const EMPTY_TREE: Tree = { agents: {}, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} };
+
+export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess }) {
+  const { projects, snapshots } = deps;
+
+  function snapshotSide(ref: string, projectId: string, snapshotId: string | null, label: string): Side {
+    if (!snapshotId) return { ref, projectId, snapshotId: null, label, tree: EMPTY_TREE, read: () => ({}) };
+    const tree = snapshots.tree(projectId, snapshotId);
+    let cache: Map<string, ItemJson> | null = null;
+    return {
+      ref,
+      projectId,
+      snapshotId,
+      label,
+      tree,
+      // Only the blobs that differ are ever read (buildDiff asks for exactly those).
+      read: (section, id) => {
+        cache ??= new Map();
+        const blobId = tree[section][id]!;
+        if (!cache.has(blobId)) for (const [k, v] of snapshots.readItems([blobId])) cache.set(k, v);
+        return cache.get(blobId)!;
+      },
+    };
+  }
+
+  function draftSide(ref: string, projectId: string, draftId: string, label: string): Side {
+    const content = deps.drafts.read(draftId);
+    return { ref, projectId, snapshotId: null, label, tree: snapshots.treeOfContent(content), read: (s, id) => content[s][id]! };
+  }
+
+  function resolve(ref: string): Side {
+    const [kind, id] = ref.split(':') as [string, string | undefined];
+    if (!id) throw new AppError('invalid_body', `“${ref}” is not a diff side: use snapshot:<id>, env:<envId>, live:<envId> or draft:<draftId>.`);
+    if (kind === 'snapshot') {
+      const row = deps.releases.findSnapshot(id);
+      if (!row) throw new AppError('snapshot_not_found');
+      return snapshotSide(ref, row.projectId, id, `snapshot ${id.slice(0, 8)}`);
+    }
+    if (kind === 'draft') {
+      const d = projects.getDraft(id);
+      if (!d) throw new AppError('draft_not_found');
+      return draftSide(ref, d.draft.projectId, id, `${d.environment.name} draft`);
+    }
+    const found = projects.getEnvironment(id);
+    if (!found) throw new AppError('environment_not_found');
+    const { environment: env, draft } = found;
+    if (kind === 'env') {
+      if (env.position === 0 && draft) return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
+      return snapshotSide(ref, env.projectId, env.snapshotId, env.name);
+    }
+    if (kind === 'live') return snapshotSide(ref, env.projectId, env.liveSnapshotId, `${env.name} (live)`);
+    throw new AppError('invalid_body', `Unknown diff side “${kind}”.`);
+  }
+
+  return {
+    resolve,
+    diff(fromRef: string, toRef: string): { from: Omit<Side, 'tree' | 'read'>; to: Omit<Side, 'tree' | 'read'>; diff: ContentDiff } {
+      const from = resolve(fromRef);
+      const to = resolve(toRef);
+      if (from.projectId !== to.projectId) throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
+      const diff = buildDiff(diffTrees(from.tree, to.tree), (side, s, id) => (side === 'before' ? from : to).read(s, id));
+      const strip = ({ ref, projectId, snapshotId, label }: Side) => ({ ref, projectId, snapshotId, label });
+      return { from: strip(from), to: strip(to), diff };
+    },
+  };
+}
+
+export type Diffs = ReturnType<typeof createDiffs>;

@@ -1,0 +1,145 @@
+import * as Y from 'yjs';
+import { AppError } from '#schema/errors.ts';
+import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { applyHotfixChanges, contains, hotfixChanges, missingFrom, type HotfixChange } from '#schema/content/hotfix.ts';
+import type { ProjectStore } from '../store/projects.ts';
+import type { HotfixStore } from '../store/hotfixes.ts';
+import type { ReleaseStore } from '../store/releases.ts';
+import type { Principal } from './accounts.ts';
+import type { Snapshots } from './snapshots.ts';
+import { releaseView, type DraftAccess, type HotfixGuard, type ReleaseView } from './releases.ts';
+import { newId } from './ids.ts';
+
+export interface DraftControl extends DraftAccess {
+  /** Changes a draft server-side in one transaction that connected editors see live. */
+  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean;
+  /** Disconnects everyone from a draft that just closed. */
+  close(draftId: string): void;
+}
+
+export interface Divergence {
+  hotfixId: string;
+  snapshotId: string;
+  publishedBy: string;
+  publishedAt: string;
+  /** The hotfix's changes that DEV does not contain yet. */
+  pending: HotfixChange[];
+}
+
+export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftControl }) {
+  const { projects, store, snapshots, drafts } = deps;
+
+  function production(envId: string) {
+    const env = projects.getEnvironment(envId)?.environment;
+    if (!env) throw new AppError('environment_not_found');
+    const all = projects.getProject(env.projectId)!.environments;
+    if (env.position !== all.length - 1) throw new AppError('not_production');
+    return { env, all };
+  }
+
+  const changesOf = (projectId: string, baseId: string, fixedId: string) => hotfixChanges(snapshots.content(projectId, baseId), snapshots.content(projectId, fixedId));
+
+  /** Open hotfixes and what of each DEV lacks; a hotfix whose changes all arrived is marked resolved. */
+  function divergence(projectId: string): Divergence[] {
+    const project = projects.getProject(projectId)!;
+    const devDraft = project.drafts.find((d) => d.kind === 'authoring');
+    const dev = devDraft ? drafts.read(devDraft.id) : null;
+    const prod = project.environments[project.environments.length - 1]!;
+    const prodCurrent = prod.snapshotId ? snapshots.content(projectId, prod.snapshotId) : null;
+    const out: Divergence[] = [];
+    for (const h of store.open(projectId)) {
+      const pending = changesOf(projectId, h.baseSnapshotId, h.snapshotId).filter((c) => !(dev && contains(dev, c)) && !(prodCurrent && contains(prodCurrent, c)));
+      if (pending.length === 0) {
+        store.setState(h.id, 'resolved');
+        continue;
+      }
+      out.push({ hotfixId: h.id, snapshotId: h.snapshotId, publishedBy: h.publishedBy, publishedAt: new Date(h.publishedAt).toISOString(), pending });
+    }
+    return out;
+  }
+
+  const guard: HotfixGuard = {
+    undoneBy(projectId: string, content: WorkspaceContent) {
+      return store
+        .open(projectId)
+        .map((h) => ({ hotfixId: h.id, changes: missingFrom(content, changesOf(projectId, h.baseSnapshotId, h.snapshotId)) }))
+        .filter((u) => u.changes.length > 0);
+    },
+    markOverridden(ids) {
+      for (const id of ids) store.setState(id, 'overridden');
+    },
+  };
+
+  return {
+    guard,
+    divergence,
+
+    openDraft(envId: string) {
+      production(envId);
+      return store.openDraft(envId) ?? null;
+    },
+
+    /** Forks a hotfix draft from production's live snapshot. */
+    start(by: Principal, envId: string): { draftId: string; baseSnapshotId: string } {
+      const { env } = production(envId);
+      if (!env.liveSnapshotId) throw new AppError('nothing_live');
+      if (store.openDraft(env.id)) throw new AppError('hotfix_open');
+      const doc = new Y.Doc();
+      applyContent(doc, snapshots.content(env.projectId, env.liveSnapshotId));
+      const draftId = newId('dft');
+      store.insertDraft(
+        { id: draftId, projectId: env.projectId, environmentId: env.id, kind: 'hotfix', createdAt: Date.now(), createdBy: by.user.id, baseSnapshotId: env.liveSnapshotId, closedAt: null },
+        Y.encodeStateAsUpdate(doc),
+      );
+      doc.destroy();
+      return { draftId, baseSnapshotId: env.liveSnapshotId };
+    },
+
+    /** Freezes the hotfix draft and makes it live directly; its changes are then tracked until DEV has them. */
+    publish(by: Principal, envId: string, opts: { message?: string }): ReleaseView {
+      const { env } = production(envId);
+      const draft = store.openDraft(env.id);
+      if (!draft || !draft.baseSnapshotId) throw new AppError('no_hotfix');
+      const snapshotId = snapshots.freeze(env.projectId, drafts.read(draft.id), {
+        kind: 'hotfix',
+        parentId: draft.baseSnapshotId,
+        sourceDraftId: draft.id,
+        message: opts.message ?? null,
+        createdBy: by.user.id,
+      });
+      const release = deps.releases.commitMove(
+        { projectId: env.projectId, environmentId: env.id, pointer: 'live', kind: 'hotfix', toSnapshotId: snapshotId, actorId: by.user.id, message: opts.message ?? null, detail: { baseSnapshotId: draft.baseSnapshotId } },
+        Date.now(),
+      );
+      const now = Date.now();
+      store.closeDraft(draft.id, now);
+      drafts.close(draft.id);
+      if (snapshotId !== draft.baseSnapshotId) {
+        store.insert({ id: newId('hfx'), projectId: env.projectId, environmentId: env.id, draftId: draft.id, baseSnapshotId: draft.baseSnapshotId, snapshotId, publishedBy: by.user.id, publishedAt: now, state: 'open' });
+      }
+      return releaseView(release);
+    },
+
+    discard(envId: string): void {
+      const { env } = production(envId);
+      const draft = store.openDraft(env.id);
+      if (!draft) throw new AppError('no_hotfix');
+      store.closeDraft(draft.id, Date.now());
+      drafts.close(draft.id);
+    },
+
+    /** Applies exactly the pending hotfix changes to the DEV draft as one transaction everyone sees live. */
+    applyToDev(envId: string): { applied: number; divergence: Divergence[] } {
+      const { env } = production(envId);
+      const devDraft = projects.getProject(env.projectId)!.drafts.find((d) => d.kind === 'authoring');
+      if (!devDraft) throw new AppError('draft_not_found');
+      const pending = divergence(env.projectId).flatMap((d) => d.pending);
+      if (pending.length > 0 && !drafts.edit(devDraft.id, 'hotfix-port', (doc) => applyHotfixChanges(doc, pending))) {
+        throw new AppError('internal', 'The DEV draft could not be stored. Try again.');
+      }
+      return { applied: pending.length, divergence: divergence(env.projectId) };
+    },
+  };
+}
+
+export type Hotfixes = ReturnType<typeof createHotfixes>;

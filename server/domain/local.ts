@@ -1,0 +1,187 @@
+import { AppError } from '#schema/errors.ts';
+import { SECTIONS } from '#schema/content/spec.ts';
+import { canonicalContent } from '#schema/content/canonical.ts';
+import { emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { typedValue, valueFitsType } from '#schema/content/values.ts';
+import { DEFAULT_SETTINGS, EnvironmentSettings, SECRET_NAME } from '#schema/local.ts';
+import type { LocalStore } from '../store/local.ts';
+import type { ProjectStore } from '../store/projects.ts';
+import type { Principal } from './accounts.ts';
+import type { DraftAccess } from './releases.ts';
+import type { Snapshots } from './snapshots.ts';
+import type { Sealer } from './sealer.ts';
+import { hashToken, newId, newSecretToken } from './ids.ts';
+
+export interface VariableView {
+  name: string;
+  type: string;
+  description: string;
+  defaultValue: string;
+  override: { value: string; updatedBy: string; updatedAt: string } | null;
+  effectiveValue: string;
+  /** An override whose variable is no longer in this environment's content. */
+  orphaned: boolean;
+}
+
+/**
+ * Environment-local data: variable overrides, secrets, guardrails and evaluators, runtime
+ * keys, and the delivery view. None of it is ever part of a snapshot or touched by a promotion.
+ */
+export function createLocalData(deps: { projects: ProjectStore; store: LocalStore; snapshots: Snapshots; drafts: DraftAccess; sealer: Sealer }) {
+  const { projects, store, snapshots, sealer } = deps;
+
+  function environment(envId: string) {
+    const found = projects.getEnvironment(envId);
+    if (!found) throw new AppError('environment_not_found');
+    return found;
+  }
+
+  /** What this environment holds now: the draft (authoring), else its current snapshot. */
+  function content(envId: string): WorkspaceContent {
+    const { environment: env, draft } = environment(envId);
+    if (env.position === 0 && draft) return deps.drafts.read(draft.id);
+    return env.snapshotId ? snapshots.content(env.projectId, env.snapshotId) : emptyContent();
+  }
+
+  function variables(envId: string, from: WorkspaceContent = content(envId)): VariableView[] {
+    const overrides = new Map(store.overrides(envId).map((o) => [o.name, o]));
+    const out: VariableView[] = Object.values(canonicalContent(from).variables).map((v) => {
+      const o = overrides.get(v.name as string);
+      overrides.delete(v.name as string);
+      return {
+        name: v.name as string,
+        type: v.type as string,
+        description: v.description as string,
+        defaultValue: v.defaultValue as string,
+        override: o ? { value: o.value, updatedBy: o.updatedBy, updatedAt: new Date(o.updatedAt).toISOString() } : null,
+        effectiveValue: o ? o.value : (v.defaultValue as string),
+        orphaned: false,
+      };
+    });
+    for (const o of overrides.values()) {
+      out.push({ name: o.name, type: 'string', description: '', defaultValue: '', override: { value: o.value, updatedBy: o.updatedBy, updatedAt: new Date(o.updatedAt).toISOString() }, effectiveValue: o.value, orphaned: true });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Secrets the content's integrations use by name, and which are not set here. */
+  function missingSecrets(envId: string, from: WorkspaceContent): { name: string; usedBy: { itemId: string; name: string }[] }[] {
+    const set = new Set(store.secrets(envId).map((s) => s.name));
+    const used = new Map<string, { itemId: string; name: string }[]>();
+    for (const [itemId, i] of Object.entries(canonicalContent(from).integrations)) {
+      if (i.authType === 'none' || !i.authSecret) continue;
+      const list = used.get(i.authSecret as string) ?? [];
+      list.push({ itemId, name: i.name as string });
+      used.set(i.authSecret as string, list);
+    }
+    return [...used].filter(([name]) => !set.has(name)).map(([name, usedBy]) => ({ name, usedBy }));
+  }
+
+  return {
+    content,
+    variables: (envId: string) => variables(envId),
+
+    setOverride(by: Principal, envId: string, name: string, value: string): VariableView {
+      const v = variables(envId).find((x) => x.name === name && !x.orphaned);
+      if (!v) throw new AppError('variable_not_found');
+      if (value !== '' && !valueFitsType(v.type, value)) throw new AppError('invalid_value', `“${value.slice(0, 40)}” is not a valid ${v.type}.`);
+      store.setOverride({ environmentId: envId, name, value, updatedBy: by.user.id, updatedAt: Date.now() });
+      return variables(envId).find((x) => x.name === name)!;
+    },
+
+    deleteOverride(envId: string, name: string): void {
+      environment(envId);
+      if (!store.deleteOverride(envId, name)) throw new AppError('variable_not_found', 'This variable has no override here.');
+    },
+
+    /** Names and dates only: a value is never returned once saved. */
+    secrets(envId: string) {
+      environment(envId);
+      return {
+        secrets: store.secrets(envId).map((s) => ({ name: s.name, updatedBy: s.updatedBy, updatedAt: new Date(s.updatedAt).toISOString() })).sort((a, b) => a.name.localeCompare(b.name)),
+        missing: missingSecrets(envId, content(envId)),
+      };
+    },
+
+    setSecret(by: Principal, envId: string, name: string, value: string) {
+      environment(envId);
+      if (!SECRET_NAME.test(name)) throw new AppError('invalid_body', 'A secret name is UPPER_SNAKE_CASE, like ORDERS_API_TOKEN.');
+      const now = Date.now();
+      store.setSecret({ environmentId: envId, name, sealed: sealer.seal(value, `${envId}/${name}`), updatedBy: by.user.id, updatedAt: now });
+      return { name, updatedBy: by.user.id, updatedAt: new Date(now).toISOString() };
+    },
+
+    deleteSecret(envId: string, name: string): void {
+      environment(envId);
+      if (!store.deleteSecret(envId, name)) throw new AppError('not_found', 'No secret with this name here.');
+    },
+
+    /** For the runtime's integration calls later; never sent through the HTTP API. */
+    revealSecret(envId: string, name: string): string | null {
+      const row = store.secrets(envId).find((s) => s.name === name);
+      return row ? sealer.open(row.sealed, `${envId}/${name}`) : null;
+    },
+
+    settings(envId: string): EnvironmentSettings {
+      environment(envId);
+      const row = store.settings(envId);
+      return row ? EnvironmentSettings.parse(JSON.parse(row.json)) : DEFAULT_SETTINGS;
+    },
+
+    setSettings(by: Principal, envId: string, settings: EnvironmentSettings): EnvironmentSettings {
+      environment(envId);
+      store.setSettings({ environmentId: envId, json: JSON.stringify(settings), updatedBy: by.user.id, updatedAt: Date.now() });
+      return settings;
+    },
+
+    createRuntimeKey(by: Principal, envId: string, name: string) {
+      environment(envId);
+      const key = newSecretToken('scr');
+      const id = newId('rtk');
+      store.insertRuntimeKey({ id, environmentId: envId, name, keyHash: hashToken(key), createdBy: by.user.id, createdAt: Date.now() });
+      return { id, name, key };
+    },
+    runtimeKeys(envId: string) {
+      environment(envId);
+      return store.runtimeKeys(envId).map((k) => ({ id: k.id, name: k.name, createdAt: new Date(k.createdAt).toISOString() }));
+    },
+    deleteRuntimeKey(envId: string, id: string): void {
+      if (!store.deleteRuntimeKey(envId, id)) throw new AppError('not_found', 'No such runtime key here.');
+    },
+
+    /**
+     * What the runtime reads: production's live snapshot (elsewhere the current one), with
+     * variables at their effective values. Secret values are never part of it.
+     */
+    delivery(envId: string, runtimeKey: string | undefined) {
+      const keyEnv = runtimeKey ? store.runtimeKeyEnvironment(hashToken(runtimeKey)) : undefined;
+      if (!keyEnv || keyEnv !== envId) throw new AppError('unauthenticated', 'Send a runtime key of this environment as "Authorization: Bearer <key>".');
+      const { environment: env } = environment(envId);
+      const all = projects.getProject(env.projectId)!.environments;
+      const isProduction = env.position === all.length - 1;
+      const snapshotId = isProduction ? env.liveSnapshotId : env.snapshotId;
+      if (!snapshotId) throw new AppError(isProduction ? 'nothing_live' : 'nothing_to_sync', isProduction ? 'Nothing is live in production yet.' : `${env.name} has no snapshot yet.`);
+      const etag = `"${snapshotId}.${env.overlayRevision}"`;
+      return {
+        etag,
+        build: () => {
+          const c = snapshots.content(env.projectId, snapshotId);
+          const vars = variables(envId, c).filter((v) => !v.orphaned);
+          return {
+            environment: { id: env.id, name: env.name, kind: env.kind },
+            snapshotId,
+            overlayRevision: env.overlayRevision,
+            variables: Object.fromEntries(vars.map((v) => [v.name, { type: v.type, value: typedValue(v.type, v.effectiveValue) }])),
+            settings: (() => {
+              const row = store.settings(envId);
+              return row ? (JSON.parse(row.json) as EnvironmentSettings) : DEFAULT_SETTINGS;
+            })(),
+            content: Object.fromEntries(SECTIONS.map((s) => [s, canonicalContent(c)[s]])),
+          };
+        },
+      };
+    },
+  };
+}
+
+export type LocalData = ReturnType<typeof createLocalData>;

@@ -1,0 +1,192 @@
+import { AppError } from '#schema/errors.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
+import type { HotfixChange } from '#schema/content/hotfix.ts';
+import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
+import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
+import type { Principal } from './accounts.ts';
+import type { Snapshots } from './snapshots.ts';
+
+/** How the domain reaches live drafts without knowing about websockets. */
+export interface DraftAccess {
+  read(draftId: string): WorkspaceContent;
+}
+
+/** What a promotion asks of hotfix tracking (see hotfixes.ts). */
+export interface HotfixGuard {
+  /** Hotfix changes live in production that `content` would undo. */
+  undoneBy(projectId: string, content: WorkspaceContent): { hotfixId: string; changes: HotfixChange[] }[];
+  markOverridden(hotfixIds: readonly string[]): void;
+}
+
+export interface ReleaseView {
+  seq: number;
+  environmentId: string;
+  kind: string;
+  pointer: Pointer;
+  fromSnapshotId: string | null;
+  toSnapshotId: string;
+  sourceEnvironmentId: string | null;
+  actorId: string;
+  message: string | null;
+  detail: unknown;
+  createdAt: string;
+  hash: string;
+}
+
+export const releaseView = (r: ReleaseRow): ReleaseView => ({
+  seq: r.seq,
+  environmentId: r.environmentId,
+  kind: r.kind,
+  pointer: r.pointer as Pointer,
+  fromSnapshotId: r.fromSnapshotId,
+  toSnapshotId: r.toSnapshotId,
+  sourceEnvironmentId: r.sourceEnvironmentId,
+  actorId: r.actorId,
+  message: r.message,
+  detail: r.detail ? (JSON.parse(r.detail) as unknown) : null,
+  createdAt: new Date(r.createdAt).toISOString(),
+  hash: r.hash,
+});
+
+export interface SyncResult {
+  snapshotId: string;
+  targetEnvironmentId: string;
+  /** True when the target already held this snapshot: nothing moved, nothing recorded. */
+  unchanged: boolean;
+  release: ReleaseView | null;
+}
+
+export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess; hotfixes: HotfixGuard }) {
+  const { projects, store, snapshots, drafts } = deps;
+
+  function pipeline(env: EnvironmentRow): EnvironmentRow[] {
+    return projects.getProject(env.projectId)!.environments;
+  }
+
+  /** Refuses a move into production that would undo a live hotfix, unless confirmed. */
+  function guardHotfix(projectId: string, content: WorkspaceContent, confirmed: boolean) {
+    const undone = deps.hotfixes.undoneBy(projectId, content);
+    if (undone.length > 0 && !confirmed) {
+      const changes = undone.flatMap((u) => u.changes);
+      throw new AppError('would_undo_hotfix', `This would undo ${changes.length} hotfix change${changes.length === 1 ? '' : 's'} in production. Confirm to go ahead, or apply the hotfix to DEV first.`, changes);
+    }
+    return undone;
+  }
+
+  return {
+    /**
+     * Sync: promotes to the next environment. Plan (freeze or pick the current snapshot,
+     * check hotfixes) happens first; the commit re-checks and writes pointer + record in one
+     * synchronous transaction.
+     */
+    sync(by: Principal, envId: string, opts: { expectedTargetSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean }): SyncResult {
+      const found = projects.getEnvironment(envId);
+      if (!found) throw new AppError('environment_not_found');
+      const { environment: env, draft } = found;
+      const all = pipeline(env);
+      const target = all.find((e) => e.position === env.position + 1);
+      if (!target) throw new AppError('no_next_environment');
+      const authoring = env.position === 0;
+
+      let snapshotId: string;
+      if (authoring) {
+        if (!draft) throw new AppError('draft_not_found');
+        snapshotId = snapshots.freeze(env.projectId, drafts.read(draft.id), {
+          kind: 'freeze',
+          parentId: target.snapshotId,
+          sourceDraftId: draft.id,
+          message: opts.message ?? null,
+          createdBy: by.user.id,
+        });
+      } else {
+        if (!env.snapshotId) throw new AppError('nothing_to_sync');
+        snapshotId = env.snapshotId;
+      }
+      if (opts.expectedTargetSnapshotId !== undefined && opts.expectedTargetSnapshotId !== target.snapshotId) {
+        throw new AppError('target_moved', undefined, { expected: opts.expectedTargetSnapshotId, actual: target.snapshotId });
+      }
+      if (target.snapshotId === snapshotId) return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
+      const isProduction = target.position === all.length - 1;
+      const undone = isProduction ? guardHotfix(env.projectId, snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
+
+      const release = store.commitMove(
+        {
+          projectId: env.projectId,
+          environmentId: target.id,
+          pointer: 'current',
+          kind: 'sync',
+          toSnapshotId: snapshotId,
+          ...(opts.expectedTargetSnapshotId !== undefined ? { expectedFrom: opts.expectedTargetSnapshotId } : {}),
+          ...(authoring ? {} : { source: { environmentId: env.id, pointer: 'current' as const } }),
+          actorId: by.user.id,
+          message: opts.message ?? null,
+          detail: undone.length > 0 ? { confirmedHotfixUndo: undone } : undefined,
+        },
+        Date.now(),
+      );
+      return { snapshotId, targetEnvironmentId: target.id, unchanged: false, release: releaseView(release) };
+    },
+
+    /** Publish (go-live): production's live pointer takes its synced snapshot. */
+    publish(by: Principal, envId: string, opts: { expectedLiveSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean }): ReleaseView {
+      const env = projects.getEnvironment(envId)?.environment;
+      if (!env) throw new AppError('environment_not_found');
+      const all = pipeline(env);
+      if (env.position !== all.length - 1) throw new AppError('not_production');
+      if (!env.snapshotId) throw new AppError('nothing_to_publish');
+      const undone = guardHotfix(env.projectId, snapshots.content(env.projectId, env.snapshotId), opts.confirmUndoHotfix === true);
+      const release = store.commitMove(
+        {
+          projectId: env.projectId,
+          environmentId: env.id,
+          pointer: 'live',
+          kind: 'publish',
+          toSnapshotId: env.snapshotId,
+          ...(opts.expectedLiveSnapshotId !== undefined ? { expectedFrom: opts.expectedLiveSnapshotId } : {}),
+          source: { environmentId: env.id, pointer: 'current' },
+          actorId: by.user.id,
+          message: opts.message ?? null,
+          detail: undone.length > 0 ? { confirmedHotfixUndo: undone } : undefined,
+        },
+        Date.now(),
+      );
+      deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
+      return releaseView(release);
+    },
+
+    /** Points an environment (production: its live pointer by default) back at a snapshot from its own history. */
+    rollback(by: Principal, envId: string, opts: { snapshotId: string; pointer?: Pointer; message?: string; confirmUndoHotfix?: boolean }): ReleaseView {
+      const env = projects.getEnvironment(envId)?.environment;
+      if (!env) throw new AppError('environment_not_found');
+      const all = pipeline(env);
+      const isProduction = env.position === all.length - 1;
+      if (env.position === 0) throw new AppError('read_only_environment', 'The authoring environment has a draft, not a pointer: restore content by editing it.');
+      const pointer: Pointer = opts.pointer ?? (isProduction ? 'live' : 'current');
+      if (pointer === 'live' && !isProduction) throw new AppError('not_production');
+      if (!store.wasEverAt(env.id, pointer, opts.snapshotId)) throw new AppError('not_in_history');
+      const undone = pointer === 'live' ? guardHotfix(env.projectId, snapshots.content(env.projectId, opts.snapshotId), opts.confirmUndoHotfix === true) : [];
+      const release = store.commitMove(
+        {
+          projectId: env.projectId,
+          environmentId: env.id,
+          pointer,
+          kind: 'rollback',
+          toSnapshotId: opts.snapshotId,
+          actorId: by.user.id,
+          message: opts.message ?? null,
+          detail: undone.length > 0 ? { confirmedHotfixUndo: undone } : undefined,
+        },
+        Date.now(),
+      );
+      deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
+      return releaseView(release);
+    },
+
+    history(envId: string): ReleaseView[] {
+      if (!projects.getEnvironment(envId)) throw new AppError('environment_not_found');
+      return store.history(envId).map(releaseView);
+    },
+  };
+}
+
+export type Releases = ReturnType<typeof createReleases>;

@@ -1,0 +1,115 @@
+import { AppError } from '#schema/errors.ts';
+import { SECTIONS, type Section } from '#schema/content/spec.ts';
+import { canonicalContent, canonicalJson } from '#schema/content/canonical.ts';
+import { normalizeItem } from '#schema/content/normalize.ts';
+import { problemsJson, validateContent } from '#schema/content/validate.ts';
+import { treeOf, type Tree } from '#schema/content/diff.ts';
+import { emptyContent, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import type { ReleaseStore, SnapshotRow } from '../store/releases.ts';
+import { hashItem, hashTree } from './hash.ts';
+
+export interface SnapshotMeta {
+  id: string;
+  kind: string;
+  parentId: string | null;
+  sourceDraftId: string | null;
+  message: string | null;
+  createdBy: string;
+  createdAt: string;
+}
+
+export const metaOf = (r: SnapshotRow): SnapshotMeta => ({
+  id: r.id,
+  kind: r.kind,
+  parentId: r.parentId,
+  sourceDraftId: r.sourceDraftId,
+  message: r.message,
+  createdBy: r.createdBy,
+  createdAt: new Date(r.createdAt).toISOString(),
+});
+
+/** Content address of one (already normalized) item. */
+export const addressOf = (section: Section, item: ItemJson): string => hashItem(canonicalJson(normalizeItem(section, '', item)));
+
+export function createSnapshots(store: ReleaseStore) {
+  function loadRow(projectId: string, id: string): SnapshotRow {
+    const row = store.getSnapshot(projectId, id);
+    if (!row) throw new AppError('snapshot_not_found');
+    return row;
+  }
+
+  /** The snapshot's tree, after checking that it hashes to the snapshot's id. */
+  function tree(projectId: string, id: string): Tree {
+    const row = loadRow(projectId, id);
+    if (hashTree(row.tree) !== row.id) throw new AppError('snapshot_corrupt');
+    return JSON.parse(row.tree) as Tree;
+  }
+
+  /** Reads blobs by id, checking each against its address. */
+  function readItems(ids: readonly string[]): Map<string, ItemJson> {
+    const raw = store.getBlobs([...new Set(ids)]);
+    const out = new Map<string, ItemJson>();
+    for (const id of new Set(ids)) {
+      const json = raw.get(id);
+      if (json === undefined || hashItem(json) !== id) throw new AppError('snapshot_corrupt');
+      out.set(id, JSON.parse(json) as ItemJson);
+    }
+    return out;
+  }
+
+  return {
+    tree,
+    readItems,
+
+    /**
+     * Freezes content: validate (problems block) → canonical form → one blob per item, stored
+     * only if new → a tree whose hash is the snapshot id. Equal content gives the same id.
+     */
+    freeze(projectId: string, content: WorkspaceContent, meta: { kind: string; parentId: string | null; sourceDraftId: string | null; message: string | null; createdBy: string }): string {
+      const problems = validateContent(content);
+      if (problems.length > 0) throw new AppError('draft_has_problems', `The draft has ${problems.length} problem${problems.length === 1 ? '' : 's'}: fix them before it can leave this environment.`, problemsJson(problems));
+      const canonical = canonicalContent(content);
+      const blobs = new Map<string, string>();
+      const t = {} as Tree;
+      for (const s of SECTIONS) {
+        t[s] = {};
+        for (const id of Object.keys(canonical[s]).sort()) {
+          const json = canonicalJson(canonical[s][id]);
+          const blobId = hashItem(json);
+          blobs.set(blobId, json);
+          t[s][id] = blobId;
+        }
+      }
+      const treeJson = canonicalJson(t);
+      const id = hashTree(treeJson);
+      if (!store.getSnapshot(projectId, id)) {
+        const known = store.knownBlobIds([...blobs.keys()]);
+        store.putSnapshot(
+          { projectId, id, tree: treeJson, kind: meta.kind, parentId: meta.parentId, sourceDraftId: meta.sourceDraftId, message: meta.message, createdBy: meta.createdBy, createdAt: Date.now() },
+          [...blobs].filter(([b]) => !known.has(b)).map(([b, json]) => ({ id: b, json })),
+        );
+      }
+      return id;
+    },
+
+    meta(projectId: string, id: string): SnapshotMeta {
+      return metaOf(loadRow(projectId, id));
+    },
+
+    /** The whole content of a snapshot, verified. */
+    content(projectId: string, id: string): WorkspaceContent {
+      const t = tree(projectId, id);
+      const items = readItems(SECTIONS.flatMap((s) => Object.values(t[s] ?? {})));
+      const out = emptyContent();
+      for (const s of SECTIONS) for (const [itemId, blobId] of Object.entries(t[s] ?? {})) out[s][itemId] = items.get(blobId)!;
+      return out;
+    },
+
+    /** The tree a piece of live content would have (for diffs against a draft). */
+    treeOfContent(content: WorkspaceContent): Tree {
+      return treeOf(content, addressOf);
+    },
+  };
+}
+
+export type Snapshots = ReturnType<typeof createSnapshots>;

@@ -1,0 +1,51 @@
+import { Hono } from 'hono';
+import { EnvironmentSettings, RuntimeKeyBody, SecretBody, VariableOverrideBody } from '#schema/local.ts';
+import type { AppDeps, AppEnv } from '../context.ts';
+import { readJson } from '../validate.ts';
+
+/** Environment-local data: variable overrides, secrets, guardrails/evaluators, runtime keys. */
+export function localRoutes(deps: AppDeps) {
+  const local = deps.localData;
+  return new Hono<AppEnv>()
+    .get('/environments/:envId/variables', (c) => c.json({ variables: local.variables(c.req.param('envId')) }))
+    .put('/environments/:envId/variables/:name', async (c) => {
+      const { value } = await readJson(c, VariableOverrideBody);
+      return c.json(local.setOverride(c.get('principal'), c.req.param('envId'), c.req.param('name'), value));
+    })
+    .delete('/environments/:envId/variables/:name', (c) => {
+      local.deleteOverride(c.req.param('envId'), c.req.param('name'));
+      return c.body(null, 204);
+    })
+    .get('/environments/:envId/secrets', (c) => c.json(local.secrets(c.req.param('envId'))))
+    .put('/environments/:envId/secrets/:name', async (c) => {
+      const { value } = await readJson(c, SecretBody);
+      return c.json(local.setSecret(c.get('principal'), c.req.param('envId'), c.req.param('name'), value));
+    })
+    .delete('/environments/:envId/secrets/:name', (c) => {
+      local.deleteSecret(c.req.param('envId'), c.req.param('name'));
+      return c.body(null, 204);
+    })
+    .get('/environments/:envId/settings', (c) => c.json(local.settings(c.req.param('envId'))))
+    .put('/environments/:envId/settings', async (c) => c.json(local.setSettings(c.get('principal'), c.req.param('envId'), await readJson(c, EnvironmentSettings))))
+    .post('/environments/:envId/runtime-keys', async (c) => {
+      const { name } = await readJson(c, RuntimeKeyBody);
+      return c.json(local.createRuntimeKey(c.get('principal'), c.req.param('envId'), name), 201);
+    })
+    .get('/environments/:envId/runtime-keys', (c) => c.json({ keys: local.runtimeKeys(c.req.param('envId')) }))
+    .delete('/environments/:envId/runtime-keys/:id', (c) => {
+      local.deleteRuntimeKey(c.req.param('envId'), c.req.param('id'));
+      return c.body(null, 204);
+    });
+}
+
+/** The delivery API: authenticated by a runtime key of the environment, not by a user. */
+export function deliveryRoutes(deps: AppDeps) {
+  return new Hono<AppEnv>().get('/delivery/:envId', (c) => {
+    const key = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+    const { etag, build } = deps.localData.delivery(c.req.param('envId'), key);
+    const headers = { ETag: etag, 'Cache-Control': 'no-cache' };
+    const match = c.req.header('if-none-match');
+    if (match && match.split(',').some((t) => t.trim() === etag)) return c.body(null, 304, headers);
+    return c.json(build(), 200, headers);
+  });
+}

@@ -1,0 +1,118 @@
+import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { blobs, environments, releases, snapshots } from '#schema/db/tables.ts';
+import { AppError } from '#schema/errors.ts';
+import { canonicalJson } from '#schema/content/canonical.ts';
+import { sha256 } from '../domain/hash.ts';
+import type { Db } from './db.ts';
+
+export type SnapshotRow = typeof snapshots.$inferSelect;
+export type ReleaseRow = typeof releases.$inferSelect;
+export type Pointer = 'current' | 'live';
+
+export interface Move {
+  projectId: string;
+  environmentId: string;
+  pointer: Pointer;
+  kind: 'sync' | 'publish' | 'rollback' | 'hotfix';
+  toSnapshotId: string;
+  /** Compare-and-swap: refuse if the pointer is not this (null = must be empty; undefined = don't check). */
+  expectedFrom?: string | null;
+  /** In-order rule: the source environment must still hold `toSnapshotId` at commit time. */
+  source?: { environmentId: string; pointer: Pointer };
+  actorId: string;
+  message: string | null;
+  detail: unknown;
+}
+
+const column = (p: Pointer): 'liveSnapshotId' | 'snapshotId' => (p === 'live' ? 'liveSnapshotId' : 'snapshotId');
+
+export function createReleaseStore(db: Db) {
+  return {
+    /** Blobs and snapshot rows are immutable and content-addressed: writing one twice is a no-op. */
+    putSnapshot(row: SnapshotRow, newBlobs: readonly { id: string; json: string }[]): void {
+      db.transaction((tx) => {
+        for (const b of newBlobs) tx.insert(blobs).values(b).onConflictDoNothing().run();
+        tx.insert(snapshots).values(row).onConflictDoNothing().run();
+      });
+    },
+    knownBlobIds(ids: readonly string[]): Set<string> {
+      if (ids.length === 0) return new Set();
+      const found = new Set<string>();
+      for (let i = 0; i < ids.length; i += 500) {
+        for (const r of db.select({ id: blobs.id }).from(blobs).where(inArray(blobs.id, ids.slice(i, i + 500))).all()) found.add(r.id);
+      }
+      return found;
+    },
+    getBlobs(ids: readonly string[]): Map<string, string> {
+      const out = new Map<string, string>();
+      for (let i = 0; i < ids.length; i += 500) {
+        for (const r of db.select().from(blobs).where(inArray(blobs.id, ids.slice(i, i + 500))).all()) out.set(r.id, r.json);
+      }
+      return out;
+    },
+    getSnapshot(projectId: string, id: string): SnapshotRow | undefined {
+      return db.select().from(snapshots).where(and(eq(snapshots.projectId, projectId), eq(snapshots.id, id))).get();
+    },
+    findSnapshot(id: string): SnapshotRow | undefined {
+      return db.select().from(snapshots).where(eq(snapshots.id, id)).get();
+    },
+
+    /**
+     * Moves one pointer and appends its release record in ONE synchronous transaction, after
+     * re-checking (inside it) that nothing moved since the plan was made.
+     */
+    commitMove(m: Move, now: number): ReleaseRow {
+      return db.transaction((tx) => {
+        const env = tx.select().from(environments).where(eq(environments.id, m.environmentId)).get();
+        if (!env) throw new AppError('environment_not_found');
+        const from = env[column(m.pointer)];
+        if (m.expectedFrom !== undefined && from !== m.expectedFrom) {
+          throw new AppError('target_moved', undefined, { expected: m.expectedFrom, actual: from });
+        }
+        if (m.source) {
+          const src = tx.select().from(environments).where(eq(environments.id, m.source.environmentId)).get();
+          if (src?.[column(m.source.pointer)] !== m.toSnapshotId) throw new AppError('source_moved');
+        }
+        tx.update(environments).set({ [column(m.pointer)]: m.toSnapshotId }).where(eq(environments.id, m.environmentId)).run();
+        const last = tx.select({ hash: releases.hash }).from(releases).where(eq(releases.projectId, m.projectId)).orderBy(desc(releases.seq)).limit(1).get();
+        const prevHash = last?.hash ?? '0'.repeat(64);
+        const record = {
+          projectId: m.projectId,
+          environmentId: m.environmentId,
+          kind: m.kind,
+          pointer: m.pointer,
+          fromSnapshotId: from ?? null,
+          toSnapshotId: m.toSnapshotId,
+          sourceEnvironmentId: m.source?.environmentId ?? null,
+          actorId: m.actorId,
+          message: m.message,
+          detail: m.detail === undefined ? null : JSON.stringify(m.detail),
+          createdAt: now,
+          prevHash,
+        };
+        const hash = sha256(prevHash + canonicalJson(record));
+        return tx.insert(releases).values({ ...record, hash }).returning().get();
+      });
+    },
+
+    history(environmentId: string, limit = 200): ReleaseRow[] {
+      return db.select().from(releases).where(eq(releases.environmentId, environmentId)).orderBy(desc(releases.seq)).limit(limit).all();
+    },
+    projectReleases(projectId: string): ReleaseRow[] {
+      return db.select().from(releases).where(eq(releases.projectId, projectId)).orderBy(asc(releases.seq)).all();
+    },
+    /** Did this environment's pointer ever point at the snapshot? (rollback only goes back in its own history) */
+    wasEverAt(environmentId: string, pointer: Pointer, snapshotId: string): boolean {
+      return (
+        db
+          .select({ seq: releases.seq })
+          .from(releases)
+          .where(and(eq(releases.environmentId, environmentId), eq(releases.pointer, pointer), eq(releases.toSnapshotId, snapshotId)))
+          .limit(1)
+          .get() !== undefined
+      );
+    },
+  };
+}
+
+export type ReleaseStore = ReturnType<typeof createReleaseStore>;
