@@ -6,7 +6,7 @@ import { problemsJson, validateContent } from '#schema/content/validate.ts';
 import { treeOf, type Tree } from '#schema/content/diff.ts';
 import { emptyContent, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { ReleaseStore, SnapshotRow } from '../store/releases.ts';
-import { hashItem, hashTree } from './hash.ts';
+import { hashItem, hashTree } from '../lib/hash.ts';
 
 export interface SnapshotMeta {
   id: string;

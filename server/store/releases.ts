@@ -2,7 +2,7 @@ import { and, asc, desc, eq, inArray } from 'drizzle-orm';
 import { blobs, environments, releases, snapshots } from '#schema/db/tables.ts';
 import { AppError } from '#schema/errors.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
-import { sha256 } from '../domain/hash.ts';
+import { sha256 } from '../lib/hash.ts';
 import type { Db } from './db.ts';
 
 export type SnapshotRow = typeof snapshots.$inferSelect;
