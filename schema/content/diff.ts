@@ -69,7 +69,9 @@ function stepsAsText(steps: unknown): string {
 
 function lineDiff(before: string, after: string): LinePart[] {
   const parts: LinePart[] = [];
-  for (const c of diffLines(before, after)) {
+  // A line is a line whether or not the text ends with a newline.
+  const eol = (t: string) => (t === '' || t.endsWith('\n') ? t : `${t}\n`);
+  for (const c of diffLines(eol(before), eol(after))) {
     const op = c.added ? 'add' : c.removed ? 'del' : 'same';
     for (const line of c.value.replace(/\n$/, '').split('\n')) parts.push({ op, text: line });
   }

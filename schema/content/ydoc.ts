@@ -138,9 +138,26 @@ function patchField(item: YItem, field: string, spec: FieldSpec, value: unknown)
   if (spec.kind === 'text' && current instanceof Y.Text) return patchText(current, str(value));
   if (spec.kind === 'steps' && current instanceof Y.Array) return patchSteps(current as Y.Array<YItem>, arr(value).map(obj));
   const currentJson = current instanceof Y.AbstractType ? current.toJSON() : current;
-  const wanted = toY(spec, value);
-  const wantedJson = wanted instanceof Y.AbstractType ? (wanted as Y.AbstractType<unknown>).toJSON() : wanted;
-  if (!same(currentJson, wantedJson)) item.set(field, wanted);
+  // Compare plain JSON: reading a Y type before it is in a document is not allowed.
+  if (!same(currentJson, plainOf(spec, value))) item.set(field, toY(spec, value));
+}
+
+/** The JSON a field's Y value will read as (what toY would build, without building it). */
+function plainOf(spec: FieldSpec, value: unknown): unknown {
+  const v = value === undefined ? defaultValue(spec) : value;
+  switch (spec.kind) {
+    case 'text':
+      return str(v);
+    case 'list':
+    case 'refs':
+      return arr(v).map(str);
+    case 'pairs':
+      return arr(v).map((p) => ({ name: str(obj(p).name), value: str(obj(p).value) }));
+    case 'number':
+      return typeof v === 'number' ? v : Number(v);
+    default:
+      return typeof v === 'string' ? v : str(v);
+  }
 }
 
 function patchSteps(steps: Y.Array<YItem>, next: Record<string, unknown>[]): void {
