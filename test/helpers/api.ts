@@ -6,8 +6,8 @@ import { ADMIN, tempDataDir, testConfig } from './server.ts';
 export async function apiFixture(env: Record<string, string> = {}) {
   const dataDir = tempDataDir();
   const services = createServices(testConfig(dataDir, env));
-  const raw = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
-    services.app.request(path, {
+  const raw = async (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Response> =>
+    await services.app.request(path, {
       method: init.method ?? 'GET',
       headers: { host: 'stagecoach.test', ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),

@@ -133,6 +133,35 @@ describe('server-side changes reach connected clients live', () => {
   });
 });
 
+describe('rule 1 on the websocket: only drafts take connections', () => {
+  it('has no sync endpoint for later stages, and a hotfix draft closes (4410) for good when published', async () => {
+    const { server, admin, project } = await setup();
+    const api = (method: string, path: string, body?: unknown) =>
+      fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    await api('PUT', `/environments/${project.environments[0]!.id}/content`, sampleContent());
+    for (const env of project.environments.slice(1)) {
+      expect(await refusedStatus(`${wsUrl(server.url)}/${env.id}?token=${admin.token}`)).toBe(404);
+    }
+    for (const env of project.environments.slice(0, 4)) expect((await api('POST', `/environments/${env.id}/sync`, {})).status).toBe(200);
+    const prod = project.environments[4]!;
+    expect((await api('POST', `/environments/${prod.id}/publish`, {})).status).toBe(200);
+    const { draftId } = (await (await api('POST', `/environments/${prod.id}/hotfix`)).json()) as { draftId: string };
+
+    const editor = client(server, draftId, admin.token);
+    await synced(editor);
+    itemText(sectionMap(editor.doc, 'agents').get('agt_support'), 'instructions')!.insert(0, 'HOTFIX ');
+    const closed = new Promise<number>((resolve) => editor.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
+    await expect.poll(async () => ((await (await api('GET', `/diff?from=live:${prod.id}&to=draft:${draftId}`)).json()) as { diff: { total: number } }).diff.total).toBe(1);
+    expect((await api('POST', `/environments/${prod.id}/hotfix/publish`, { message: 'fix' })).status).toBe(200);
+    expect(await closed).toBe(CLOSE.draft_closed);
+    editor.provider.disconnect();
+    expect(await refusedStatus(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`)).toBe(410);
+    const live = (await (await api('GET', `/projects/${project.id}`)).json()) as { environments: { liveSnapshotId: string }[] };
+    const snap = (await (await api('GET', `/snapshots/${live.environments[4]!.liveSnapshotId}`)).json()) as { content: { agents: Record<string, { instructions: string }> } };
+    expect(snap.content.agents.agt_support!.instructions.startsWith('HOTFIX You are')).toBe(true);
+  });
+});
+
 describe('collab websocket refusals', () => {
   it('refuses the upgrade without valid credentials, from a foreign origin, or to an unknown draft', async () => {
     const { server, admin, draftId } = await setup();
