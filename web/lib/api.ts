@@ -4,10 +4,13 @@ import type { ErrorBody, ErrorId } from '#schema/errors.ts';
 export class ApiError extends Error {
   readonly id: ErrorId | 'network';
   readonly status: number;
-  constructor(id: ErrorId | 'network', status: number, message: string) {
+  /** The error's `details` (e.g. the problems, or the hotfix changes a move would undo). */
+  readonly details: unknown;
+  constructor(id: ErrorId | 'network', status: number, message: string, details?: unknown) {
     super(message);
     this.id = id;
     this.status = status;
+    this.details = details;
   }
 }
 
@@ -28,7 +31,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   const body = (await res.json().catch(() => null)) as unknown;
   if (!res.ok) {
     const err = (body as ErrorBody | null)?.error;
-    throw new ApiError(err?.id ?? 'internal', res.status, err?.message ?? `The server answered ${res.status}. Try again.`);
+    throw new ApiError(err?.id ?? 'internal', res.status, err?.message ?? `The server answered ${res.status}. Try again.`, err?.details);
   }
   return body as T;
 }

@@ -1,0 +1,94 @@
+import { expect, test } from '@playwright/test';
+import { ensureAdmin, hydrated, openItem, openNewProjectDraft, signIn, textbox } from './helpers.ts';
+
+test.beforeEach(async ({ request }) => {
+  await ensureAdmin(request);
+});
+
+test('a reviewer sees what moves, syncs DEV to TEST, TEST is read-only, and the release goes all the way to live', async ({ page }) => {
+  await signIn(page);
+  const devUrl = await openNewProjectDraft(page, 'Release path', { sample: true });
+  const boardUrl = devUrl.replace(/\/environments\/.*/, '');
+
+  // The board shows what the next Sync would move, with a readable diff.
+  await page.goto(boardUrl);
+  await hydrated(page);
+  const columns = page.getByTestId('env-column');
+  await expect(columns.nth(0).getByTestId('pending-summary')).toHaveText('2 agents · 2 workflows · 3 articles · 2 integrations · 2 channels · 6 variables');
+  await columns.nth(0).getByRole('link', { name: 'View the changes' }).click();
+  await expect(page.getByRole('heading', { name: /What changes from TEST to DEV/ })).toBeVisible();
+  await expect(page.getByTestId('diff-item').filter({ has: page.locator('header strong', { hasText: /^Support agent$/ }) })).toContainText('New');
+  await page.goBack();
+
+  // Sync DEV → TEST with a note; TEST now shows the snapshot and who moved it.
+  await columns.nth(0).getByRole('textbox', { name: 'DEV sync note' }).fill('First release');
+  await columns.nth(0).getByTestId('sync').click();
+  await expect(columns.nth(1).getByTestId('pointer-current')).toContainText('First release');
+  await expect(columns.nth(1).getByTestId('pointer-current')).toContainText('sync by Ada Admin');
+  await expect(columns.nth(0).getByTestId('next-sync')).toContainText('TEST is up to date');
+
+  // TEST is read-only in the UI: content shown, no editor, no way to type into it.
+  await columns.nth(1).getByRole('link', { name: 'View TEST' }).click();
+  await expect(page.getByTestId('env-indicator')).toContainText('Read-only');
+  await expect(page.getByTestId('content-view')).toContainText('Support agent');
+  await expect(page.getByTestId('draft-editor')).toHaveCount(0);
+  await expect(page.locator('[contenteditable="true"]')).toHaveCount(0);
+  await page.getByRole('link', { name: 'History' }).click();
+  await expect(page.getByTestId('history')).toContainText('First release');
+
+  // Onwards to production and live.
+  await page.goto(boardUrl);
+  for (const i of [1, 2, 3]) {
+    await columns.nth(i).getByTestId('sync').click();
+    await expect(columns.nth(i + 1).getByTestId(i + 1 === 4 ? 'pointer-synced' : 'pointer-current')).toContainText('#');
+  }
+  await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('Nothing live yet');
+  await columns.nth(4).getByTestId('publish').click();
+  await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('publish by Ada Admin');
+  const synced = await columns.nth(1).getByTestId('pointer-current').locator('.snap').textContent();
+  await expect(columns.nth(4).getByTestId('pointer-live').locator('.snap')).toHaveText(synced!);
+
+  // A DEV change shows up as pending again.
+  await page.goto(devUrl);
+  await openItem(page, 'knowledge', 'Size guide');
+  await page.getByRole('textbox', { name: 'Title', exact: true }).fill('Size chart');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await page.goto(boardUrl);
+  await expect(columns.nth(0).getByTestId('pending-summary')).toHaveText('1 article');
+});
+
+test('a hotfix in production is published, shown as divergence, and applied to DEV', async ({ page }) => {
+  await signIn(page);
+  const devUrl = await openNewProjectDraft(page, 'Hotfix path', { sample: true });
+  const boardUrl = devUrl.replace(/\/environments\/.*/, '');
+  await page.goto(boardUrl);
+  await hydrated(page);
+  const columns = page.getByTestId('env-column');
+  for (const i of [0, 1, 2, 3]) {
+    await columns.nth(i).getByTestId('sync').click();
+    await expect(columns.nth(i + 1).getByTestId(i + 1 === 4 ? 'pointer-synced' : 'pointer-current')).toContainText('#');
+  }
+  await columns.nth(4).getByTestId('publish').click();
+  await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('publish');
+
+  await columns.nth(4).getByRole('button', { name: 'Start a hotfix' }).click();
+  await expect(page.getByTestId('env-indicator')).toContainText('Hotfix draft');
+  await openItem(page, 'channels', 'Website widget');
+  await textbox(page, 'Greeting').click();
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.type('We are closed today. ');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await page.getByRole('textbox', { name: 'Hotfix note' }).fill('Closed today');
+  await page.getByRole('button', { name: 'Publish hotfix' }).click();
+  await expect(page.getByTestId('content-view')).toBeVisible();
+
+  await page.goto(boardUrl);
+  await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('hotfix');
+  const banner = page.getByTestId('divergence');
+  await expect(banner).toContainText('greeting');
+  await banner.getByRole('button', { name: 'Apply to DEV' }).click();
+  await expect(banner).toHaveCount(0);
+  await page.goto(devUrl);
+  await openItem(page, 'channels', 'Website widget');
+  await expect(textbox(page, 'Greeting')).toContainText('We are closed today. Hi!');
+});

@@ -1,0 +1,50 @@
+import type { ProjectView } from '#schema/api.ts';
+import type { Section } from '#schema/content/spec.ts';
+import type { HotfixChange } from '#schema/content/hotfix.ts';
+
+/** Shapes of the release API as the web reads them (the server defines them in server/domain). */
+export interface SnapshotMeta {
+  id: string;
+  kind: string;
+  parentId: string | null;
+  message: string | null;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface ReleaseView {
+  seq: number;
+  environmentId: string;
+  kind: 'sync' | 'publish' | 'rollback' | 'hotfix';
+  pointer: 'current' | 'live';
+  fromSnapshotId: string | null;
+  toSnapshotId: string;
+  sourceEnvironmentId: string | null;
+  actorId: string;
+  message: string | null;
+  createdAt: string;
+}
+
+export interface PointerState {
+  snapshot: SnapshotMeta | null;
+  lastMove: ReleaseView | null;
+}
+
+export interface Board {
+  project: ProjectView;
+  stages: { environmentId: string; current: PointerState | null; live?: PointerState; problems?: number }[];
+  pending: { fromEnvironmentId: string; toEnvironmentId: string; counts: Record<Section, number>; total: number; canSync: boolean }[];
+  divergence: { hotfixId: string; snapshotId: string; publishedBy: string; publishedAt: string; pending: HotfixChange[] }[];
+  hotfixDraftId: string | null;
+  users: Record<string, string>;
+}
+
+export const shortId = (id: string | null | undefined) => (id ? id.slice(0, 8) : '—');
+
+export function timeAgo(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(iso).toLocaleDateString();
+}
