@@ -59,11 +59,11 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
   }
 
   const guard: HotfixGuard = {
-    undoneBy(projectId: string, content: WorkspaceContent) {
-      return store
-        .open(projectId)
-        .map((h) => ({ hotfixId: h.id, changes: missingFrom(content, changesOf(projectId, h.baseSnapshotId, h.snapshotId)) }))
-        .filter((u) => u.changes.length > 0);
+    undoneBy(projectId: string, content: () => WorkspaceContent) {
+      const open = store.open(projectId);
+      if (open.length === 0) return [];
+      const c = content();
+      return open.map((h) => ({ hotfixId: h.id, changes: missingFrom(c, changesOf(projectId, h.baseSnapshotId, h.snapshotId)) })).filter((u) => u.changes.length > 0);
     },
     markOverridden(ids) {
       for (const id of ids) store.setState(id, 'overridden');

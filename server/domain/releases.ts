@@ -13,8 +13,8 @@ export interface DraftAccess {
 
 /** What a promotion asks of hotfix tracking (see hotfixes.ts). */
 export interface HotfixGuard {
-  /** Hotfix changes live in production that `content` would undo. */
-  undoneBy(projectId: string, content: WorkspaceContent): { hotfixId: string; changes: HotfixChange[] }[];
+  /** Hotfix changes live in production that the content would undo (read only if a hotfix is open). */
+  undoneBy(projectId: string, content: () => WorkspaceContent): { hotfixId: string; changes: HotfixChange[] }[];
   markOverridden(hotfixIds: readonly string[]): void;
 }
 
@@ -64,7 +64,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
   }
 
   /** Refuses a move into production that would undo a live hotfix, unless confirmed. */
-  function guardHotfix(projectId: string, content: WorkspaceContent, confirmed: boolean) {
+  function guardHotfix(projectId: string, content: () => WorkspaceContent, confirmed: boolean) {
     const undone = deps.hotfixes.undoneBy(projectId, content);
     if (undone.length > 0 && !confirmed) {
       const changes = undone.flatMap((u) => u.changes);
@@ -107,7 +107,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       }
       if (target.snapshotId === snapshotId) return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
       const isProduction = target.position === all.length - 1;
-      const undone = isProduction ? guardHotfix(env.projectId, snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
+      const undone = isProduction ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
 
       const release = store.commitMove(
         {
@@ -134,7 +134,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       const all = pipeline(env);
       if (env.position !== all.length - 1) throw new AppError('not_production');
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
-      const undone = guardHotfix(env.projectId, snapshots.content(env.projectId, env.snapshotId), opts.confirmUndoHotfix === true);
+      const undone = guardHotfix(env.projectId, () => snapshots.content(env.projectId, env.snapshotId!), opts.confirmUndoHotfix === true);
       const release = store.commitMove(
         {
           projectId: env.projectId,
@@ -164,7 +164,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       const pointer: Pointer = opts.pointer ?? (isProduction ? 'live' : 'current');
       if (pointer === 'live' && !isProduction) throw new AppError('not_production');
       if (!store.wasEverAt(env.id, pointer, opts.snapshotId)) throw new AppError('not_in_history');
-      const undone = pointer === 'live' ? guardHotfix(env.projectId, snapshots.content(env.projectId, opts.snapshotId), opts.confirmUndoHotfix === true) : [];
+      const undone = pointer === 'live' ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, opts.snapshotId), opts.confirmUndoHotfix === true) : [];
       const release = store.commitMove(
         {
           projectId: env.projectId,
