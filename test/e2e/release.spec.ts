@@ -92,3 +92,42 @@ test('a hotfix in production is published, shown as divergence, and applied to D
   await openItem(page, 'channels', 'Website widget');
   await expect(textbox(page, 'Greeting')).toContainText('We are closed today. Hi!');
 });
+
+test('a promotion that would undo a live hotfix shows what it would undo and needs a confirmation', async ({ page }) => {
+  await signIn(page);
+  const devUrl = await openNewProjectDraft(page, 'Undo guard', { sample: true });
+  const boardUrl = devUrl.replace(/\/environments\/.*/, '');
+  const projectId = /projects\/([^/]+)/.exec(boardUrl)![1]!;
+  const project = (await (await page.request.get(`/api/projects/${projectId}`)).json()) as { environments: { id: string }[] };
+  const [dev, , , , prod] = project.environments.map((e) => e.id);
+  const post = (path: string, data: object = {}) => page.request.post(`/api/${path}`, { data, headers: { origin: new URL(boardUrl).origin } });
+  for (const env of project.environments.slice(0, 4)) expect((await post(`environments/${env.id}/sync`)).status()).toBe(200);
+  expect((await post(`environments/${prod}/publish`)).status()).toBe(200);
+  expect((await post(`environments/${prod}/hotfix`)).status()).toBe(201);
+  // The release manager edits the hotfix draft in the browser.
+  await page.goto(`${boardUrl}/environments/${prod}?tab=hotfix`);
+  await openItem(page, 'variables', 'max_refund_eur');
+  await page.getByRole('textbox', { name: 'Default value', exact: true }).fill('20');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await page.getByRole('button', { name: 'Publish hotfix' }).click();
+  await expect(page.getByTestId('content-view')).toBeVisible();
+
+  // DEV moves on without the hotfix and the new release reaches STAGING.
+  const content = (await (await page.request.get(`/api/environments/${dev}/content`)).json()) as { knowledge: Record<string, { title: string }> };
+  content.knowledge.kb_sizes!.title = 'Size chart';
+  expect((await page.request.put(`/api/environments/${dev}/content`, { data: content, headers: { origin: new URL(boardUrl).origin } })).status()).toBe(200);
+  for (const env of project.environments.slice(0, 3)) expect((await post(`environments/${env.id}/sync`)).status()).toBe(200);
+
+  await page.goto(boardUrl);
+  await hydrated(page);
+  const columns = page.getByTestId('env-column');
+  await columns.nth(3).getByTestId('sync').click();
+  const dialog = page.getByTestId('undo-hotfix-dialog');
+  await expect(dialog).toContainText('would undo a hotfix');
+  await expect(dialog).toContainText('variable “max_refund_eur”');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(columns.nth(3).getByTestId('next-sync')).toContainText('1 article');
+  await columns.nth(3).getByTestId('sync').click();
+  await dialog.getByRole('button', { name: 'Sync anyway' }).click();
+  await expect(columns.nth(3).getByTestId('next-sync')).toContainText('PRODUCTION is up to date');
+});
