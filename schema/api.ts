@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PRESET_IDS, DEFAULT_PRESET } from './presets.ts';
+import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
 
 /** HTTP request bodies, validated at the edge before anything touches state. */
 const email = z.email().max(254).transform((e) => e.toLowerCase());
@@ -15,6 +16,22 @@ export const CreateProjectBody = z.strictObject({
   /** Start the draft with the sample customer-support workspace. */
   sample: z.boolean().default(false),
 });
+
+export const CreateUserBody = z.strictObject({ email, name, password });
+const roleList = z.array(z.enum(ROLES)).max(ROLES.length);
+export const MemberBody = z.strictObject({
+  /** Roles per environment id; the key "*" grants roles in every environment of the project. */
+  roles: z.record(z.string().min(1).max(64), roleList),
+});
+export const InvitationBody = z.strictObject({
+  email,
+  name,
+  projectId: z.string().optional(),
+  template: z.enum(Object.keys(TEMPLATES) as [TemplateId, ...TemplateId[]]).optional(),
+  roles: z.record(z.string().min(1).max(64), roleList).optional(),
+  expiresInDays: z.number().int().min(1).max(30).default(7),
+});
+export const AcceptInvitationBody = z.strictObject({ password });
 
 export type SetupInput = z.infer<typeof SetupBody>;
 export type CreateProjectInput = z.infer<typeof CreateProjectBody>;

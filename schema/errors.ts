@@ -34,6 +34,16 @@ export const ERRORS = {
   variable_not_found: { status: 404, message: 'No variable with this name in this environment’s content.' },
   invalid_value: { status: 400, message: 'This value does not fit the variable’s type.' },
   draft_closed: { status: 410, message: 'This draft is closed (a published or discarded hotfix).' },
+  not_a_member: { status: 404, message: 'No such project (or you are not a member of it).' },
+  user_not_found: { status: 404, message: 'No such user.' },
+  invitation_invalid: { status: 410, message: 'This invitation link has expired or was already used. Ask for a new one.' },
+  approval_required: { status: 409, message: 'This Sync needs approval first: request it, and have an approver approve it.' },
+  approval_voided: { status: 409, message: 'The approval no longer holds: the source moved since it was given. Request again.' },
+  self_approval: { status: 403, message: 'You cannot approve your own request here: another approver must.' },
+  request_closed: { status: 409, message: 'This request is no longer open.' },
+  share_link_expired: { status: 410, message: 'This link has expired. Ask the team for a new one.' },
+  share_link_revoked: { status: 410, message: 'This link was revoked. Ask the team for a new one.' },
+  too_many_attempts: { status: 429, message: 'Too many failed sign-in attempts. Wait a few minutes and try again.' },
   setup_done: { status: 409, message: 'Stagecoach is already set up: sign in instead.' },
   email_taken: { status: 409, message: 'An account with this email already exists.' },
   internal: { status: 500, message: 'Something went wrong on the server. Try again.' },
@@ -51,6 +61,8 @@ export const CLOSE = {
   read_only: 4403,
   /** The document could not be stored; the client should reconnect later. */
   storage_failed: 4500,
+  /** The person's rights changed (role changed or removed): reconnect to get the new ones. */
+  rights_changed: 4401,
   /** The draft was closed (a hotfix published or discarded); do not reconnect. */
   draft_closed: 4410,
   /** The server is shutting down; reconnect. */

@@ -1,30 +1,43 @@
 /**
- * The one permission matrix: what each role may do in an environment. The server checks
- * it on every path and the web uses it to decide what to offer.
+ * The one permission matrix: what each role may do in an environment. Every server check
+ * and everything the web offers come from `can()`.
  *
- * Roles per environment arrive with membership (issue 5). Until then every account acts
- * with every role, so the only rule that bites is the structural one: content is edited
- * only in drafts, and only the authoring environment has one (PRODUCT.md rule 1).
+ * Roles are granted per environment. The instance admin holds every role everywhere.
  */
-export const ROLES = [
-  'viewer',
-  'editor',
-  'promoter',
-  'approver',
-  'publisher',
-  'environment_admin',
-  'project_admin',
-] as const;
+export const ROLES = ['viewer', 'editor', 'promoter', 'approver', 'publisher', 'environment_admin', 'project_admin'] as const;
 export type Role = (typeof ROLES)[number];
 
+export const ROLE_LABELS: Readonly<Record<Role, string>> = {
+  viewer: 'Viewer — reads the content',
+  editor: 'Editor — edits the draft (authoring, or a hotfix in production)',
+  promoter: 'Promoter — Syncs out of this environment',
+  approver: 'Approver — approves Syncs into this environment',
+  publisher: 'Publisher — Publishes, rolls back and hotfixes production',
+  environment_admin: 'Environment admin — variable values, secrets, keys, share links, guardrails',
+  project_admin: 'Project admin — members and gates',
+};
+
 export const ACTIONS = {
+  /** Read this environment's content, history, diffs; connect read-only. */
   'content.read': ['viewer', 'editor', 'promoter', 'approver', 'publisher', 'environment_admin', 'project_admin'],
+  /** Change a draft: the authoring environment's, or a hotfix in production. */
   'content.edit': ['editor'],
+  /** Sync out of this environment (and request it). */
+  'env.sync': ['promoter'],
+  /** Approve or reject a Sync INTO this environment (or a Publish, in production). */
+  'env.approve': ['approver'],
+  /** Publish, roll back, start and publish a hotfix (production); roll back (other stages). */
+  'env.publish': ['publisher'],
+  'env.rollback': ['publisher', 'promoter'],
+  /** Environment-local data: variable values, secrets, runtime keys, share links, guardrails/evaluators. */
+  'env.admin': ['environment_admin'],
+  /** Members, roles and gates of the project. */
+  'project.admin': ['project_admin'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Action = keyof typeof ACTIONS;
 
 export interface EnvironmentFacts {
-  /** Only drafts are editable: the authoring environment's draft (a hotfix later). */
+  /** Only drafts are editable: the authoring environment, or production while a hotfix is open. */
   hasDraft: boolean;
 }
 
@@ -34,5 +47,32 @@ export function can(roles: readonly Role[], action: Action, env: EnvironmentFact
   return roles.some((role) => allowed.includes(role));
 }
 
-/** Until per-environment membership exists, every signed-in account holds every role. */
 export const ALL_ROLES: readonly Role[] = ROLES;
+
+/**
+ * Role templates for the personas of the reference documents, by environment kind, so one
+ * template serves both presets. Applied when inviting someone; adjustable after.
+ */
+export const TEMPLATES = {
+  developer: { label: 'Developer / builder', byKind: { dev: ['viewer', 'editor', 'promoter'], test: ['viewer'] } },
+  qa: { label: 'QA / tester', byKind: { dev: ['viewer'], test: ['viewer', 'promoter', 'approver'], uat: ['viewer'] } },
+  business_owner: { label: 'Business owner / stakeholder', byKind: { uat: ['viewer', 'promoter', 'approver'], staging: ['viewer', 'approver'] } },
+  devops: { label: 'DevOps / final QA', byKind: { staging: ['viewer', 'promoter', 'environment_admin'], production: ['viewer', 'approver'] } },
+  release_manager: { label: 'Release manager', byKind: { staging: ['viewer'], production: ['viewer', 'editor', 'publisher', 'approver', 'environment_admin'] } },
+} as const satisfies Record<string, { label: string; byKind: Partial<Record<string, readonly Role[]>> }>;
+export type TemplateId = keyof typeof TEMPLATES;
+
+/**
+ * The roles a template grants in a project. In the three-stage preset the first stage
+ * (Staging) is the authoring one: it takes the template's `dev` roles.
+ */
+export function applyTemplate(template: TemplateId, envs: readonly { id: string; kind: string; position: number }[]): Record<string, Role[]> {
+  const byKind = TEMPLATES[template].byKind as Partial<Record<string, readonly Role[]>>;
+  const out: Record<string, Role[]> = {};
+  for (const e of envs) {
+    const kind = e.position === 0 ? 'dev' : e.kind;
+    const roles = byKind[kind] ?? [];
+    if (roles.length > 0) out[e.id] = [...roles];
+  }
+  return out;
+}

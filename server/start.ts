@@ -24,6 +24,8 @@ import { createHotfixes } from './domain/hotfixes.ts';
 import { createDiffs } from './domain/diffs.ts';
 import { createLocalData } from './domain/local.ts';
 import { createSealer } from './domain/sealer.ts';
+import { createAccess } from './domain/access.ts';
+import { createAccessStore } from './store/access.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -74,9 +76,11 @@ export function createServices(config: Readonly<Config>) {
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
-  const hotfixes = createHotfixes({ projects: projectStore, store: createHotfixStore(database.db), releases: releaseStore, snapshots, drafts });
+  const hotfixStore = createHotfixStore(database.db);
+  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts });
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
+  const access = createAccess({ store: createAccessStore(database.db), accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)) });
   const app = createApp({
     accounts,
@@ -88,6 +92,7 @@ export function createServices(config: Readonly<Config>) {
     hotfixes,
     localData,
     releaseStore,
+    access,
     allowedOrigins: config.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,
@@ -98,11 +103,12 @@ export function createServices(config: Readonly<Config>) {
     accounts,
     projects,
     rooms,
+    access,
     maxFrameBytes: config.collabMaxFrameBytes,
     allowedOrigins: config.allowedOrigins,
     log,
   });
-  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots };
+  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access };
 }
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */

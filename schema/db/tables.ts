@@ -244,3 +244,141 @@ export const hotfixes = sqliteTable('hotfixes', {
   /** open: tracked as divergence; resolved: DEV has it; overridden: a confirmed promotion undid it. */
   state: text('state').notNull(),
 });
+
+/** Who belongs to a project, with roles per environment: JSON {<environmentId>: [role, …]}. */
+export const projectMembers = sqliteTable(
+  'project_members',
+  {
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    roles: text('roles').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.userId] }), index('project_members_user').on(t.userId)],
+);
+
+/** Single-use, expiring invitations; the link's token is stored as SHA-256. */
+export const invitations = sqliteTable(
+  'invitations',
+  {
+    id: text('id').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    email: text('email').notNull(),
+    name: text('name').notNull(),
+    /** Optional membership to grant on acceptance: JSON {projectId, roles}. */
+    grant: text('grant'),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [uniqueIndex('invitations_token').on(t.tokenHash)],
+);
+
+/** Append-only, hash-chained audit events (approvals, member changes, share links …). */
+export const auditEvents = sqliteTable(
+  'audit_events',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    projectId: text('project_id'),
+    environmentId: text('environment_id'),
+    kind: text('kind').notNull(),
+    actorId: text('actor_id'),
+    subject: text('subject').notNull(),
+    createdAt: integer('created_at').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [index('audit_project').on(t.projectId, t.seq), index('audit_env').on(t.environmentId, t.seq)],
+);
+
+/** Four-eyes gate of an environment: approvals a Sync INTO it (or a Publish, in production) needs. */
+export const gatePolicies = sqliteTable('gate_policies', {
+  environmentId: text('environment_id')
+    .primaryKey()
+    .references(() => environments.id, { onDelete: 'cascade' }),
+  requiredApprovals: integer('required_approvals').notNull(),
+  allowSelfApproval: integer('allow_self_approval', { mode: 'boolean' }).notNull(),
+  updatedBy: text('updated_by').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** A request to move one exact snapshot into an environment, and its approvals. */
+export const promotionRequests = sqliteTable(
+  'promotion_requests',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    sourceEnvironmentId: text('source_environment_id').notNull(),
+    targetEnvironmentId: text('target_environment_id').notNull(),
+    snapshotId: text('snapshot_id').notNull(),
+    message: text('message'),
+    requestedBy: text('requested_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+    /** open → done | rejected | voided */
+    state: text('state').notNull(),
+    closedAt: integer('closed_at'),
+    closedReason: text('closed_reason'),
+  },
+  (t) => [index('requests_target').on(t.targetEnvironmentId, t.state)],
+);
+
+export const approvals = sqliteTable(
+  'approvals',
+  {
+    requestId: text('request_id')
+      .notNull()
+      .references(() => promotionRequests.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    decision: text('decision').notNull(),
+    comment: text('comment'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.userId] })],
+);
+
+/** Read-only links for stakeholders without an account; token stored as SHA-256. */
+export const shareLinks = sqliteTable(
+  'share_links',
+  {
+    id: text('id').primaryKey(),
+    environmentId: text('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    snapshotId: text('snapshot_id'),
+    label: text('label').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    allowFeedback: integer('allow_feedback', { mode: 'boolean' }).notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('share_links_token').on(t.tokenHash)],
+);
+
+/** Stakeholder feedback on items through a share link: environment-local, never promoted. */
+export const feedback = sqliteTable(
+  'feedback',
+  {
+    id: text('id').primaryKey(),
+    environmentId: text('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    shareLinkId: text('share_link_id').notNull(),
+    section: text('section').notNull(),
+    itemId: text('item_id').notNull(),
+    author: text('author').notNull(),
+    text: text('text').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('feedback_env').on(t.environmentId, t.createdAt)],
+);

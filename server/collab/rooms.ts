@@ -84,6 +84,13 @@ export class Rooms {
     }
   }
 
+  /** Closes every connection of a person, so they reconnect with their new rights. */
+  closeUser(userId: string): void {
+    for (const room of [...this.rooms.values()]) {
+      for (const peer of [...room.peers.keys()]) if (peer.userId === userId) peer.close('rights_changed');
+    }
+  }
+
   /** A draft that closed (hotfix published or discarded): everyone is disconnected for good. */
   close(draftId: string): void {
     const room = this.rooms.get(draftId);

@@ -2,9 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError, CLOSE, type CloseReason } from '#schema/errors.ts';
-import { ALL_ROLES, can } from '#schema/permissions.ts';
+import { can } from '#schema/permissions.ts';
 import type { Accounts } from '../domain/accounts.ts';
 import type { Projects } from '../domain/projects.ts';
+import type { Access } from '../domain/access.ts';
 import { authenticate } from '../http/authenticate.ts';
 import type { Peer } from './room.ts';
 import type { Rooms } from './rooms.ts';
@@ -13,6 +14,7 @@ export interface CollabDeps {
   accounts: Accounts;
   projects: Projects;
   rooms: Rooms;
+  access: Access;
   maxFrameBytes: number;
   allowedOrigins: readonly string[];
   log: (msg: string, err?: unknown) => void;
@@ -93,10 +95,12 @@ export function createCollabUpgrade(deps: CollabDeps) {
           deps.allowedOrigins,
         );
         const draftId = match[1]!;
-        deps.projects.draft(draftId);
-        const canEdit = can(ALL_ROLES, 'content.edit', { hasDraft: true });
-        if (!can(ALL_ROLES, 'content.read', { hasDraft: true })) throw new AppError('forbidden');
-        const readOnly = url.searchParams.get('mode') === 'read' || !canEdit;
+        const { environment } = deps.projects.draft(draftId);
+        // Read-only is decided here, once, from the one matrix: a viewer gets content, never a write path.
+        const roles = deps.access.rolesIn(principal, environment);
+        if (!deps.access.isMember(principal, environment.projectId)) throw new AppError('draft_not_found');
+        if (!can(roles, 'content.read', { hasDraft: true })) throw new AppError('forbidden', `You have no role in ${environment.name}.`);
+        const readOnly = url.searchParams.get('mode') === 'read' || !can(roles, 'content.edit', { hasDraft: true });
         wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user.id, readOnly));
       } catch (err) {
         if (err instanceof AppError) refuse(socket, err);

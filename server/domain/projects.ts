@@ -85,6 +85,13 @@ export function createProjects(store: ProjectStore) {
       return r;
     },
 
+    /** A draft, open or closed. */
+    draftRecord(id: string) {
+      const r = store.getDraft(id);
+      if (!r) throw new AppError('draft_not_found');
+      return r;
+    },
+
     /** A draft that takes connections: it exists and is not closed. */
     draft(id: string) {
       const r = store.getDraft(id);

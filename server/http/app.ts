@@ -6,6 +6,7 @@ import { authenticate } from './authenticate.ts';
 import { accountRoutes, publicAccountRoutes } from './routes/accounts.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { releaseRoutes } from './routes/releases.ts';
+import { accessRoutes } from './routes/access.ts';
 import { deliveryRoutes, localRoutes } from './routes/local.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -45,7 +46,8 @@ export function createApp(deps: AppDeps) {
     .route('/', accountRoutes(deps))
     .route('/', projectRoutes(deps))
     .route('/', releaseRoutes(deps))
-    .route('/', localRoutes(deps));
+    .route('/', localRoutes(deps))
+    .route('/', accessRoutes(deps));
 
   const app = new Hono<AppEnv>().route('/api', api);
   app.notFound((c) => c.json({ error: { id: 'not_found', message: ERRORS.not_found.message } } satisfies ErrorBody, 404));

@@ -7,6 +7,7 @@ import type { Diffs } from '../domain/diffs.ts';
 import type { Hotfixes } from '../domain/hotfixes.ts';
 import type { LocalData } from '../domain/local.ts';
 import type { ReleaseStore } from '../store/releases.ts';
+import type { Access } from '../domain/access.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -18,6 +19,7 @@ export interface AppDeps {
   hotfixes: Hotfixes;
   localData: LocalData;
   releaseStore: ReleaseStore;
+  access: Access;
   allowedOrigins: readonly string[];
   maxBodyBytes: number;
   sessionTtlMs: number;

@@ -18,6 +18,12 @@ export function createAccountStore(db: Db) {
         return true;
       });
     },
+    insertUser(row: UserRow): void {
+      db.insert(users).values(row).run();
+    },
+    listUsers(): UserRow[] {
+      return db.select().from(users).all();
+    },
     findUserByEmail(email: string): UserRow | undefined {
       return db.select().from(users).where(eq(users.email, email)).get();
     },

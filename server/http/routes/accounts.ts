@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { SessionBody, SetupBody, TokenBody } from '#schema/api.ts';
+import { AcceptInvitationBody, SessionBody, SetupBody, TokenBody } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { SESSION_COOKIE } from '../authenticate.ts';
 import { readJson } from '../validate.ts';
@@ -32,6 +32,13 @@ export function publicAccountRoutes(deps: AppDeps) {
       const body = await readJson(c, SessionBody);
       const user = await startSession(c, body.email, body.password);
       return c.json({ user });
+    })
+    .get('/invitations/:token', (c) => c.json(deps.access.invitation(c.req.param('token'))))
+    .post('/invitations/:token/accept', async (c) => {
+      const { password } = await readJson(c, AcceptInvitationBody);
+      const { email } = await deps.access.accept(c.req.param('token'), password);
+      const user = await startSession(c, email, password);
+      return c.json({ user }, 201);
     })
     .delete('/session', (c) => {
       const token = getCookie(c, SESSION_COOKIE);

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { EnvironmentSettings, RuntimeKeyBody, SecretBody, VariableOverrideBody } from '#schema/local.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
@@ -6,7 +6,39 @@ import { readJson } from '../validate.ts';
 /** Environment-local data: variable overrides, secrets, guardrails/evaluators, runtime keys. */
 export function localRoutes(deps: AppDeps) {
   const local = deps.localData;
+  const read = (c: Context<AppEnv>) => deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId')!);
+  const admin = (c: Context<AppEnv>) => deps.access.authorize(c.get('principal'), 'env.admin', c.req.param('envId')!);
   return new Hono<AppEnv>()
+    .use('/environments/:envId/variables/*', async (c, next) => {
+      if (c.req.method === 'GET') read(c);
+      else admin(c);
+      await next();
+    })
+    .use('/environments/:envId/variables', async (c, next) => {
+      read(c);
+      await next();
+    })
+    .use('/environments/:envId/settings', async (c, next) => {
+      if (c.req.method === 'GET') read(c);
+      else admin(c);
+      await next();
+    })
+    .use('/environments/:envId/secrets', async (c, next) => {
+      admin(c);
+      await next();
+    })
+    .use('/environments/:envId/secrets/*', async (c, next) => {
+      admin(c);
+      await next();
+    })
+    .use('/environments/:envId/runtime-keys', async (c, next) => {
+      admin(c);
+      await next();
+    })
+    .use('/environments/:envId/runtime-keys/*', async (c, next) => {
+      admin(c);
+      await next();
+    })
     .get('/environments/:envId/variables', (c) => c.json({ variables: local.variables(c.req.param('envId')) }))
     .put('/environments/:envId/variables/:name', async (c) => {
       const { value } = await readJson(c, VariableOverrideBody);

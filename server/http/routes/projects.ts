@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { CreateProjectBody } from '#schema/api.ts';
 import { AppError } from '#schema/errors.ts';
-import { ALL_ROLES, can } from '#schema/permissions.ts';
+import type { Principal } from '../../domain/accounts.ts';
 import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { problemsJson, validateContent } from '#schema/content/validate.ts';
 import { parseWorkspaceFile } from '#schema/content/file.ts';
@@ -11,17 +11,31 @@ import { readJson } from '../validate.ts';
 export function projectRoutes(deps: AppDeps) {
   const routes = new Hono<AppEnv>()
     .post('/projects', async (c) => {
+      deps.access.requireInstanceAdmin(c.get('principal'));
       const body = await readJson(c, CreateProjectBody);
-      return c.json(deps.projects.create(c.get('principal'), body), 201);
+      const project = deps.projects.create(c.get('principal'), body);
+      deps.access.addCreator(c.get('principal'), project.id);
+      return c.json(project, 201);
     })
-    .get('/projects', (c) => c.json({ projects: deps.projects.list() }))
-    .get('/projects/:id', (c) => c.json(deps.projects.get(c.req.param('id'))))
-    .get('/environments/:envId/content', (c) => c.json(readContent(c.req.param('envId'))))
-    .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.req.param('envId'))))))
+    .get('/projects', (c) => {
+      const visible = deps.access.visibleProjectIds(c.get('principal'));
+      return c.json({ projects: deps.projects.list().filter((p) => visible === 'all' || visible.has(p.id)) });
+    })
+    .get('/projects/:id', (c) => {
+      deps.access.requireMember(c.get('principal'), c.req.param('id'));
+      return c.json(deps.projects.get(c.req.param('id')));
+    })
+    .get('/projects/:id/my-roles', (c) => {
+      deps.access.requireMember(c.get('principal'), c.req.param('id'));
+      return c.json({ roles: deps.access.myRoles(c.get('principal'), c.req.param('id')), isProjectAdmin: deps.access.isProjectAdmin(c.get('principal'), c.req.param('id')) });
+    })
+    .get('/environments/:envId/content', (c) => c.json(readContent(c.get('principal'), c.req.param('envId'))))
+    .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.get('principal'), c.req.param('envId'))))))
     .put('/environments/:envId/content', async (c) => {
+      deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const { environment, draft } = deps.projects.environment(c.req.param('envId'));
       if (!draft || environment.position !== 0) throw new AppError('read_only_environment');
-      if (!can(ALL_ROLES, 'content.edit', { hasDraft: true })) throw new AppError('forbidden');
+      deps.access.authorize(c.get('principal'), 'content.edit', environment.id);
       let body: unknown;
       try {
         body = await c.req.json();
@@ -35,9 +49,8 @@ export function projectRoutes(deps: AppDeps) {
     });
 
   /** An environment's content: the live draft for the authoring one, else its current snapshot (empty before the first Sync). */
-  function readContent(envId: string): WorkspaceContent {
-    const { environment } = deps.projects.environment(envId);
-    if (!can(ALL_ROLES, 'content.read', { hasDraft: environment.position === 0 })) throw new AppError('forbidden');
+  function readContent(p: Principal, envId: string): WorkspaceContent {
+    deps.access.authorize(p, 'content.read', envId);
     return deps.localData.content(envId);
   }
 

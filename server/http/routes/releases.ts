@@ -4,31 +4,65 @@ import { HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/
 import { validateContent } from '#schema/content/validate.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
+import type { Principal } from '../../domain/accounts.ts';
 
 /** Snapshots, Sync, Publish, rollback, history, diffs, the board and hotfixes. */
 export function releaseRoutes(deps: AppDeps) {
-  const { releases, snapshots, diffs, hotfixes, projects, accounts, releaseStore } = deps;
+  const { releases, snapshots, diffs, hotfixes, projects, accounts, releaseStore, access } = deps;
+
+  /** A diff side names an environment (env:, live:), a draft or a snapshot: each needs read access. */
+  function authorizeSide(p: Principal, ref: string): void {
+    const [kind, id = ''] = ref.split(':');
+    if (kind === 'env' || kind === 'live') access.authorize(p, 'content.read', id);
+    else if (kind === 'draft') {
+      const d = projects.draftRecord(id);
+      access.authorize(p, 'content.read', d.environment.id);
+    } else if (kind === 'snapshot') {
+      const row = releaseStore.findSnapshot(id);
+      if (!row) throw new AppError('snapshot_not_found');
+      access.requireMember(p, row.projectId);
+    }
+  }
 
   return new Hono<AppEnv>()
-    .post('/environments/:envId/sync', async (c) => c.json(releases.sync(c.get('principal'), c.req.param('envId'), await readJson(c, SyncBody))))
-    .post('/environments/:envId/publish', async (c) => c.json({ release: releases.publish(c.get('principal'), c.req.param('envId'), await readJson(c, PublishBody)) }))
-    .post('/environments/:envId/rollback', async (c) => c.json({ release: releases.rollback(c.get('principal'), c.req.param('envId'), await readJson(c, RollbackBody)) }))
+    .post('/environments/:envId/sync', async (c) => {
+      access.authorize(c.get('principal'), 'env.sync', c.req.param('envId'));
+      return c.json(releases.sync(c.get('principal'), c.req.param('envId'), await readJson(c, SyncBody)));
+    })
+    .post('/environments/:envId/publish', async (c) => {
+      access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+      return c.json({ release: releases.publish(c.get('principal'), c.req.param('envId'), await readJson(c, PublishBody)) });
+    })
+    .post('/environments/:envId/rollback', async (c) => {
+      const body = await readJson(c, RollbackBody);
+      const env = access.authorize(c.get('principal'), 'env.rollback', c.req.param('envId'));
+      // Rolling back what is live for end users is a publisher's call.
+      const production = projects.get(env.projectId).environments.length - 1 === env.position;
+      if (production && (body.pointer ?? 'live') === 'live') access.authorize(c.get('principal'), 'env.publish', env.id);
+      return c.json({ release: releases.rollback(c.get('principal'), env.id, body) });
+    })
     .get('/environments/:envId/history', (c) => {
+      access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const history = releases.history(c.req.param('envId'));
-      return c.json({ history, users: accounts.names(history.map((h) => h.actorId)) });
+      const events = deps.access.auditFor(c.req.param('envId'));
+      return c.json({ history, events, users: accounts.names([...history.map((h) => h.actorId), ...events.map((e) => e.actorId ?? '')].filter(Boolean)) });
     })
     .get('/snapshots/:id', (c) => {
       const row = releaseStore.findSnapshot(c.req.param('id'));
       if (!row) throw new AppError('snapshot_not_found');
+      access.requireMember(c.get('principal'), row.projectId);
       return c.json({ ...snapshots.meta(row.projectId, row.id), projectId: row.projectId, content: snapshots.content(row.projectId, row.id) });
     })
     .get('/diff', (c) => {
       const from = c.req.query('from');
       const to = c.req.query('to');
       if (!from || !to) throw new AppError('invalid_body', 'Give both sides: /api/diff?from=<ref>&to=<ref>.');
+      authorizeSide(c.get('principal'), from);
+      authorizeSide(c.get('principal'), to);
       return c.json(diffs.diff(from, to));
     })
     .get('/projects/:id/board', (c) => {
+      access.requireMember(c.get('principal'), c.req.param('id'));
       const project = projects.get(c.req.param('id'));
       const envs = project.environments;
       const lastMove = (envId: string, pointer: 'current' | 'live') => releases.history(envId).find((r) => r.pointer === pointer) ?? null;
@@ -52,19 +86,32 @@ export function releaseRoutes(deps: AppDeps) {
       );
       return c.json({ project, stages, pending, divergence, hotfixDraftId: hotfixes.openDraft(prod.id)?.id ?? null, users });
     })
-    .post('/environments/:envId/hotfix', (c) => c.json(hotfixes.start(c.get('principal'), c.req.param('envId')), 201))
+    .post('/environments/:envId/hotfix', (c) => {
+      access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+      return c.json(hotfixes.start(c.get('principal'), c.req.param('envId')), 201);
+    })
     .get('/environments/:envId/hotfix', (c) => {
+      access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const d = hotfixes.openDraft(c.req.param('envId'));
       return c.json({ draftId: d?.id ?? null, baseSnapshotId: d?.baseSnapshotId ?? null, startedBy: d?.createdBy ?? null });
     })
-    .post('/environments/:envId/hotfix/publish', async (c) => c.json({ release: hotfixes.publish(c.get('principal'), c.req.param('envId'), await readJson(c, HotfixPublishBody)) }))
+    .post('/environments/:envId/hotfix/publish', async (c) => {
+      access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+      return c.json({ release: hotfixes.publish(c.get('principal'), c.req.param('envId'), await readJson(c, HotfixPublishBody)) });
+    })
     .delete('/environments/:envId/hotfix', (c) => {
+      access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
       hotfixes.discard(c.req.param('envId'));
       return c.body(null, 204);
     })
     .get('/environments/:envId/divergence', (c) => {
-      const env = projects.environment(c.req.param('envId')).environment;
+      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       return c.json({ divergence: hotfixes.divergence(env.projectId) });
     })
-    .post('/environments/:envId/hotfix/apply-to-dev', (c) => c.json(hotfixes.applyToDev(c.req.param('envId'))));
+    .post('/environments/:envId/hotfix/apply-to-dev', (c) => {
+      // It edits the DEV draft: an editor of DEV may do it.
+      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      access.authorize(c.get('principal'), 'content.edit', projects.get(env.projectId).environments[0]!.id);
+      return c.json(hotfixes.applyToDev(env.id));
+    });
 }

@@ -1,0 +1,192 @@
+import { AppError } from '#schema/errors.ts';
+import { ALL_ROLES, ROLES, applyTemplate, can, type Action, type Role, type TemplateId } from '#schema/permissions.ts';
+import type { UserView } from '#schema/api.ts';
+import type { AccessStore } from '../store/access.ts';
+import type { AccountStore } from '../store/accounts.ts';
+import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
+import type { HotfixStore } from '../store/hotfixes.ts';
+import { userView, type Principal } from './accounts.ts';
+import { hashPassword } from './passwords.ts';
+import { hashToken, newId, newSecretToken } from './ids.ts';
+
+export type RoleMap = Record<string, Role[]>;
+
+/**
+ * Who may do what, where. Every route and the websocket upgrade ask here, and here asks the
+ * one matrix in schema/permissions.ts.
+ */
+export function createAccess(deps: { store: AccessStore; accounts: AccountStore; projects: ProjectStore; hotfixes: HotfixStore; onRightsChanged: (userId: string) => void }) {
+  const { store, projects } = deps;
+
+  const parse = (json: string): RoleMap => JSON.parse(json) as RoleMap;
+
+  /** The person's roles in one environment ("*" entries apply everywhere in the project). */
+  function rolesIn(p: Principal, env: EnvironmentRow): Role[] {
+    if (p.isInstanceAdmin) return [...ALL_ROLES];
+    const m = store.member(env.projectId, p.user.id);
+    if (!m) return [];
+    const map = parse(m.roles);
+    return [...new Set([...(map[env.id] ?? []), ...(map['*'] ?? [])])];
+  }
+
+  function environment(envId: string): EnvironmentRow {
+    const env = projects.getEnvironment(envId)?.environment;
+    if (!env) throw new AppError('environment_not_found');
+    return env;
+  }
+
+  /** Drafts: the authoring environment's always; production's while a hotfix is open. */
+  function hasDraft(env: EnvironmentRow): boolean {
+    return env.position === 0 || deps.hotfixes.openDraft(env.id) !== undefined;
+  }
+
+  function isMember(p: Principal, projectId: string): boolean {
+    return p.isInstanceAdmin || store.member(projectId, p.user.id) !== undefined;
+  }
+
+  function isProjectAdmin(p: Principal, projectId: string): boolean {
+    if (p.isInstanceAdmin) return true;
+    const m = store.member(projectId, p.user.id);
+    return !!m && Object.values(parse(m.roles)).some((roles) => roles.includes('project_admin'));
+  }
+
+  function validateRoles(projectId: string, roles: RoleMap): RoleMap {
+    const envIds = new Set(projects.getProject(projectId)!.environments.map((e) => e.id));
+    const clean: RoleMap = {};
+    for (const [envId, list] of Object.entries(roles)) {
+      if (envId !== '*' && !envIds.has(envId)) throw new AppError('invalid_body', `“${envId}” is not an environment of this project.`);
+      const unique = [...new Set(list)].filter((r) => ROLES.includes(r));
+      if (unique.length > 0) clean[envId] = unique;
+    }
+    return clean;
+  }
+
+  return {
+    rolesIn,
+    hasDraft,
+    isMember,
+    isProjectAdmin,
+
+    /** Throws forbidden unless `p` may do `action` in the environment; returns the environment. */
+    authorize(p: Principal, action: Action, envId: string): EnvironmentRow {
+      const env = environment(envId);
+      if (!isMember(p, env.projectId)) throw new AppError('environment_not_found');
+      if (!can(rolesIn(p, env), action, { hasDraft: action === 'content.edit' ? hasDraft(env) : true })) {
+        throw new AppError('forbidden', `You may not do this in ${env.name} (${action}). Ask a project admin for the role.`);
+      }
+      return env;
+    },
+
+    /** Any member may see the project; outsiders are told it does not exist. */
+    requireMember(p: Principal, projectId: string): void {
+      if (!isMember(p, projectId)) throw new AppError('not_a_member');
+    },
+    requireProjectAdmin(p: Principal, projectId: string): void {
+      if (!isMember(p, projectId)) throw new AppError('not_a_member');
+      if (!isProjectAdmin(p, projectId)) throw new AppError('forbidden', 'Only a project admin may change members, roles and gates.');
+    },
+    requireInstanceAdmin(p: Principal): void {
+      if (!p.isInstanceAdmin) throw new AppError('forbidden', 'Only the instance admin may do this.');
+    },
+
+    /** The signed-in person's roles in each environment of a project (for what the UI offers). */
+    myRoles(p: Principal, projectId: string): Record<string, Role[]> {
+      const project = projects.getProject(projectId)!;
+      return Object.fromEntries(project.environments.map((e) => [e.id, rolesIn(p, e)]));
+    },
+
+    visibleProjectIds(p: Principal): Set<string> | 'all' {
+      if (p.isInstanceAdmin) return 'all';
+      return new Set(store.memberships(p.user.id).map((m) => m.projectId));
+    },
+
+    /** Audit events of one environment (approvals, share links …), newest first. */
+    auditFor(envId: string) {
+      return store.auditFor(envId).map((e) => ({ seq: e.seq, kind: e.kind, actorId: e.actorId, subject: JSON.parse(e.subject) as unknown, createdAt: new Date(e.createdAt).toISOString(), hash: e.hash }));
+    },
+
+    members(projectId: string) {
+      return store.members(projectId).map((m) => {
+        const u = deps.accounts.findUserById(m.userId);
+        return { user: u ? userView(u) : { id: m.userId, email: '', name: 'a removed user' }, roles: parse(m.roles), isInstanceAdmin: u?.isInstanceAdmin ?? false, updatedAt: new Date(m.updatedAt).toISOString() };
+      });
+    },
+
+    /** Sets a member's roles (adding them if new). Their open connections close so they reconnect with the new rights. */
+    setMember(by: Principal, projectId: string, userId: string, roles: RoleMap) {
+      if (!deps.accounts.findUserById(userId)) throw new AppError('user_not_found');
+      const clean = validateRoles(projectId, roles);
+      const now = Date.now();
+      store.putMember({ projectId, userId, roles: JSON.stringify(clean), updatedBy: by.user.id, updatedAt: now });
+      store.audit({ projectId, environmentId: null, kind: 'member.roles', actorId: by.user.id, subject: { userId, roles: clean } }, now);
+      deps.onRightsChanged(userId);
+      return clean;
+    },
+
+    removeMember(by: Principal, projectId: string, userId: string): void {
+      if (!store.deleteMember(projectId, userId)) throw new AppError('user_not_found', 'This person is not a member of the project.');
+      store.audit({ projectId, environmentId: null, kind: 'member.removed', actorId: by.user.id, subject: { userId } }, Date.now());
+      deps.onRightsChanged(userId);
+    },
+
+    /** The project's creator becomes its project admin with every role everywhere. */
+    addCreator(by: Principal, projectId: string): void {
+      store.putMember({ projectId, userId: by.user.id, roles: JSON.stringify({ '*': [...ALL_ROLES] }), updatedBy: by.user.id, updatedAt: Date.now() });
+    },
+
+    async createUser(by: Principal, input: { email: string; name: string; password: string }): Promise<UserView> {
+      if (deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
+      const row = { id: newId('usr'), email: input.email, name: input.name, passwordHash: await hashPassword(input.password), isInstanceAdmin: false, createdAt: Date.now() };
+      deps.accounts.insertUser(row);
+      store.audit({ projectId: null, environmentId: null, kind: 'user.created', actorId: by.user.id, subject: { userId: row.id, email: row.email } }, Date.now());
+      return userView(row);
+    },
+
+    listUsers(): UserView[] {
+      return deps.accounts.listUsers().map(userView);
+    },
+
+    /** An expiring, single-use invitation; optionally with a membership (a template or explicit roles). */
+    invite(by: Principal, input: { email: string; name: string; projectId?: string; template?: TemplateId; roles?: RoleMap; expiresInDays: number }) {
+      if (deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
+      let grant: { projectId: string; roles: RoleMap } | null = null;
+      if (input.projectId) {
+        const project = projects.getProject(input.projectId);
+        if (!project) throw new AppError('project_not_found');
+        const roles = input.roles ?? (input.template ? applyTemplate(input.template, project.environments) : {});
+        grant = { projectId: input.projectId, roles: validateRoles(input.projectId, roles) };
+      }
+      const token = newSecretToken('sci');
+      const now = Date.now();
+      const id = newId('inv');
+      store.insertInvitation({ id, tokenHash: hashToken(token), email: input.email, name: input.name, grant: grant ? JSON.stringify(grant) : null, createdBy: by.user.id, createdAt: now, expiresAt: now + input.expiresInDays * 86_400_000, usedAt: null });
+      store.audit({ projectId: grant?.projectId ?? null, environmentId: null, kind: 'invitation.created', actorId: by.user.id, subject: { invitationId: id, email: input.email, roles: grant?.roles ?? null } }, now);
+      return { id, token, path: `/invite/${token}`, expiresAt: new Date(now + input.expiresInDays * 86_400_000).toISOString() };
+    },
+
+    invitation(token: string) {
+      const inv = store.invitation(hashToken(token));
+      if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now()) throw new AppError('invitation_invalid');
+      return { email: inv.email, name: inv.name, expiresAt: new Date(inv.expiresAt).toISOString() };
+    },
+
+    /** Creates the account with the person's password and grants the invitation's roles. */
+    async accept(token: string, password: string): Promise<{ email: string }> {
+      const inv = store.invitation(hashToken(token));
+      if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now()) throw new AppError('invitation_invalid');
+      const passwordHash = await hashPassword(password);
+      if (!store.useInvitation(inv.id, Date.now())) throw new AppError('invitation_invalid');
+      if (deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');
+      const userId = newId('usr');
+      deps.accounts.insertUser({ id: userId, email: inv.email, name: inv.name, passwordHash, isInstanceAdmin: false, createdAt: Date.now() });
+      if (inv.grant) {
+        const grant = JSON.parse(inv.grant) as { projectId: string; roles: RoleMap };
+        store.putMember({ projectId: grant.projectId, userId, roles: JSON.stringify(grant.roles), updatedBy: inv.createdBy, updatedAt: Date.now() });
+      }
+      store.audit({ projectId: null, environmentId: null, kind: 'invitation.accepted', actorId: userId, subject: { invitationId: inv.id } }, Date.now());
+      return { email: inv.email };
+    },
+  };
+}
+
+export type Access = ReturnType<typeof createAccess>;
