@@ -34,8 +34,8 @@ export function releaseRoutes(deps: AppDeps) {
       return c.json({ release: releases.publish(c.get('principal'), c.req.param('envId'), await readJson(c, PublishBody)) });
     })
     .post('/environments/:envId/rollback', async (c) => {
-      const body = await readJson(c, RollbackBody);
       const env = access.authorize(c.get('principal'), 'env.rollback', c.req.param('envId'));
+      const body = await readJson(c, RollbackBody);
       // Rolling back what is live for end users is a publisher's call.
       const production = projects.get(env.projectId).environments.length - 1 === env.position;
       if (production && (body.pointer ?? 'live') === 'live') access.authorize(c.get('principal'), 'env.publish', env.id);

@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { ACTIONS, ROLES, can, type Action, type Role } from '#schema/permissions.ts';
+import { CLOSE } from '#schema/errors.ts';
+import { addItem } from '#schema/content/ydoc.ts';
+import { connect, synced, wsUrl } from '../helpers/clients.ts';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+
+/**
+ * Rule 4, walked in full: for every role held in one environment, every action on every
+ * environment is allowed exactly where schema/permissions.ts says — through the real HTTP
+ * API and the websocket. Probes change nothing: an allowed request stops at validation
+ * (400) or a precondition (409); a refused one must be 403.
+ */
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+let server: Server;
+let adminToken: string;
+let envs: { id: string; name: string; draftId?: string }[];
+let projectId: string;
+const tokens = new Map<string, string>();
+
+async function http(token: string, method: string, path: string, body?: string): Promise<number> {
+  const res = await fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  adminToken = (await setupAdmin(server.url)).token;
+  const p = (await (await fetch(`${server.url}/api/projects`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Matrix', sample: true }) })).json()) as { id: string; environments: typeof envs };
+  projectId = p.id;
+  envs = p.environments;
+  // Something in every stage, so reads and rollbacks have a subject.
+  for (const e of envs.slice(0, 4)) expect(await http(adminToken, 'POST', `/environments/${e.id}/sync`, '{}')).toBe(200);
+  for (const role of ROLES) {
+    for (const [i, env] of envs.entries()) {
+      const email = `${role}.${i}@example.com`;
+      const u = (await (await fetch(`${server.url}/api/users`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ email, name: `${role} ${env.name}`, password: 'correct horse battery' }) })).json()) as { id: string };
+      expect(await http(adminToken, 'PUT', `/projects/${projectId}/members/${u.id}`, JSON.stringify({ roles: { [env.id]: [role] } }))).toBe(200);
+      const login = await fetch(`${server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'correct horse battery' }) });
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const t = (await (await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { cookie, origin: server.url, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'matrix' }) })).json()) as { token: string };
+      tokens.set(`${role}@${i}`, t.token);
+    }
+  }
+}, 60_000);
+afterAll(() => server?.close());
+
+interface Probe {
+  action: Action;
+  name: string;
+  run: (token: string, envId: string) => Promise<number>;
+  /** Only meaningful in some stages (content writes exist only where there is a draft). */
+  only?: (position: number) => boolean;
+}
+
+const BAD = '{"bogus": true}';
+const PROBES: Probe[] = [
+  { action: 'content.read', name: 'GET content', run: (t, e) => http(t, 'GET', `/environments/${e}/content`) },
+  { action: 'content.read', name: 'GET history', run: (t, e) => http(t, 'GET', `/environments/${e}/history`) },
+  { action: 'content.edit', name: 'PUT content', run: (t, e) => http(t, 'PUT', `/environments/${e}/content`, '{not json'), only: (pos) => pos === 0 },
+  { action: 'env.sync', name: 'POST sync', run: (t, e) => http(t, 'POST', `/environments/${e}/sync`, BAD) },
+  { action: 'env.publish', name: 'POST publish', run: (t, e) => http(t, 'POST', `/environments/${e}/publish`, BAD) },
+  { action: 'env.publish', name: 'POST hotfix', run: (t, e) => http(t, 'POST', `/environments/${e}/hotfix/publish`, BAD) },
+  { action: 'env.rollback', name: 'POST rollback', run: (t, e) => http(t, 'POST', `/environments/${e}/rollback`, BAD) },
+  { action: 'env.admin', name: 'PUT variable', run: (t, e) => http(t, 'PUT', `/environments/${e}/variables/company`, BAD) },
+  { action: 'env.admin', name: 'GET secrets', run: (t, e) => http(t, 'GET', `/environments/${e}/secrets`) },
+  { action: 'env.admin', name: 'PUT secret', run: (t, e) => http(t, 'PUT', `/environments/${e}/secrets/X_KEY`, BAD) },
+  { action: 'env.admin', name: 'PUT settings', run: (t, e) => http(t, 'PUT', `/environments/${e}/settings`, BAD) },
+  { action: 'env.admin', name: 'POST runtime key', run: (t, e) => http(t, 'POST', `/environments/${e}/runtime-keys`, BAD) },
+];
+
+describe('rule 4: the permission matrix holds on every HTTP route', () => {
+  for (const role of ROLES) {
+    it(`${role}: allowed exactly where the matrix says, in every environment`, async () => {
+      const mismatches: string[] = [];
+      for (const [holder] of envs.entries()) {
+        const token = tokens.get(`${role}@${holder}`)!;
+        for (const [pos, env] of envs.entries()) {
+          const roles: Role[] = pos === holder ? [role] : [];
+          for (const probe of PROBES) {
+            if (probe.only && !probe.only(pos)) continue;
+            const allowed = can(roles, probe.action, { hasDraft: pos === 0 });
+            const status = await probe.run(token, env.id);
+            const ok = allowed ? ![401, 403, 404].includes(status) : status === 403;
+            if (!ok) mismatches.push(`${role} held in ${envs[holder]!.name}, ${probe.name} in ${env.name}: ${status} (expected ${allowed ? 'allowed' : '403'})`);
+          }
+        }
+      }
+      expect(mismatches).toEqual([]);
+    });
+  }
+
+  it('every action of the matrix is probed', () => {
+    expect(new Set(PROBES.map((p) => p.action))).toEqual(new Set(Object.keys(ACTIONS).filter((a) => a !== 'env.approve' && a !== 'project.admin')));
+  });
+
+  it('project-level: only project admins change members; only the instance admin creates projects and users; outsiders see nothing', async () => {
+    for (const role of ROLES) {
+      const t = tokens.get(`${role}@0`)!;
+      expect(await http(t, 'PUT', `/projects/${projectId}/members/usr_x`, BAD)).toBe(role === 'project_admin' ? 400 : 403);
+      expect(await http(t, 'POST', '/projects', JSON.stringify({ name: 'Mine' }))).toBe(403);
+      expect(await http(t, 'POST', '/users', JSON.stringify({ email: 'z@example.com', name: 'Z', password: 'correct horse' }))).toBe(403);
+      expect(await http(t, 'GET', `/projects/${projectId}/board`)).toBe(200);
+    }
+    // A member of no project sees no project and gets 404s, not hints.
+    const u = (await (await fetch(`${server.url}/api/users`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ email: 'outsider@example.com', name: 'Out', password: 'correct horse battery' }) })).json()) as { id: string };
+    expect(u.id).toBeDefined();
+    const login = await fetch(`${server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'outsider@example.com', password: 'correct horse battery' }) });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const list = (await (await fetch(`${server.url}/api/projects`, { headers: { cookie } })).json()) as { projects: unknown[] };
+    expect(list.projects).toEqual([]);
+    expect((await fetch(`${server.url}/api/projects/${projectId}`, { headers: { cookie } })).status).toBe(404);
+    expect((await fetch(`${server.url}/api/environments/${envs[0]!.id}/content`, { headers: { cookie } })).status).toBe(404);
+  });
+});
+
+describe('rule 4 on the websocket: read-only is decided at the upgrade, writes are refused whole', () => {
+  function upgradeStatus(token: string, draftId: string): Promise<number> {
+    return new Promise((resolve) => {
+      const ws = new WebSocket(`${wsUrl(server.url)}/${draftId}?token=${token}`);
+      ws.once('unexpected-response', (_q, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.once('open', () => {
+        resolve(101);
+        ws.terminate();
+      });
+      ws.once('error', () => undefined);
+    });
+  }
+
+  for (const role of ROLES) {
+    it(`${role}: connects to DEV exactly if it may read there, and writes exactly if it may edit`, async () => {
+      const draftId = envs[0]!.draftId!;
+      for (const [holder] of envs.entries()) {
+        const token = tokens.get(`${role}@${holder}`)!;
+        const roles: Role[] = holder === 0 ? [role] : [];
+        const status = await upgradeStatus(token, draftId);
+        if (!can(roles, 'content.read', { hasDraft: true })) {
+          expect(status, `${role}@${holder}`).toBe(403);
+          continue;
+        }
+        expect(status).toBe(101);
+        const c = connect(server.url, draftId, { token });
+        await synced(c);
+        const closed = new Promise<number>((resolve) => c.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
+        const before = Y.encodeStateVector(c.doc);
+        addItem(c.doc, 'knowledge', { title: `by ${role}`, body: 'x' });
+        if (can(roles, 'content.edit', { hasDraft: true })) {
+          await expect.poll(async () => Object.values(((await (await fetch(`${server.url}/api/environments/${draftId ? envs[0]!.id : ''}/content`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as { knowledge: Record<string, { title: string }> }).knowledge).some((k) => k.title === `by ${role}`)).toBe(true);
+        } else {
+          expect(await closed).toBe(CLOSE.read_only);
+        }
+        c.destroy();
+        expect(before.length).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it('a role change closes the person’s open connections (4401), and they come back with the new rights', async () => {
+    const draftId = envs[0]!.draftId!;
+    const token = tokens.get('editor@0')!;
+    const c = connect(server.url, draftId, { token });
+    await synced(c);
+    const closed = new Promise<number>((resolve) => c.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
+    const users = (await (await fetch(`${server.url}/api/projects/${projectId}/members`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as { members: { user: { id: string; email: string } }[] };
+    const editor = users.members.find((m) => m.user.email === 'editor.0@example.com')!;
+    expect(await http(adminToken, 'PUT', `/projects/${projectId}/members/${editor.user.id}`, JSON.stringify({ roles: { [envs[0]!.id]: ['viewer'] } }))).toBe(200);
+    expect(await closed).toBe(CLOSE.rights_changed);
+    c.destroy();
+    // Now read-only: a write is refused whole.
+    const again = connect(server.url, draftId, { token });
+    await synced(again);
+    const refused = new Promise<number>((resolve) => again.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
+    addItem(again.doc, 'knowledge', { title: 'after demotion', body: 'x' });
+    expect(await refused).toBe(CLOSE.read_only);
+    again.destroy();
+    expect(await http(adminToken, 'DELETE', `/projects/${projectId}/members/${editor.user.id}`)).toBe(204);
+    expect(await upgradeStatus(token, draftId)).toBe(404);
+  });
+});
