@@ -50,3 +50,10 @@ export const RollbackBody = z.strictObject({
   confirmUndoHotfix: z.boolean().optional(),
 });
 export const HotfixPublishBody = z.strictObject({ message: z.string().trim().max(500).optional() });
+
+export const GateBody = z.strictObject({
+  requiredApprovals: z.number().int().min(0).max(5),
+  allowSelfApproval: z.boolean().default(false),
+});
+export const RequestBody = z.strictObject({ message: z.string().trim().max(500).optional() });
+export const DecisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });

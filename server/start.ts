@@ -26,6 +26,7 @@ import { createLocalData } from './domain/local.ts';
 import { createSealer } from './domain/sealer.ts';
 import { createAccess } from './domain/access.ts';
 import { createAccessStore } from './store/access.ts';
+import { createApprovals } from './domain/approvals.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -78,9 +79,11 @@ export function createServices(config: Readonly<Config>) {
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
   const hotfixStore = createHotfixStore(database.db);
   const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts });
-  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard });
+  const accessStore = createAccessStore(database.db);
+  const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts });
+  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard, gates: approvals });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
-  const access = createAccess({ store: createAccessStore(database.db), accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
+  const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)) });
   const app = createApp({
     accounts,
@@ -93,6 +96,7 @@ export function createServices(config: Readonly<Config>) {
     localData,
     releaseStore,
     access,
+    approvals,
     allowedOrigins: config.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,
@@ -108,7 +112,7 @@ export function createServices(config: Readonly<Config>) {
     allowedOrigins: config.allowedOrigins,
     log,
   });
-  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access };
+  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals };
 }
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */

@@ -18,6 +18,15 @@ export interface HotfixGuard {
   markOverridden(hotfixIds: readonly string[]): void;
 }
 
+/** The four-eyes gate (see approvals.ts), asked before a move commits. */
+export interface GateCheck {
+  /** Throws unless the move has the approvals the target needs; returns the request to close. */
+  check(sourceEnvId: string, targetEnvId: string, snapshotId: string): string | null;
+  done(requestId: string | null): void;
+  /** An environment's pointer moved: requests out of it for other snapshots no longer hold. */
+  sourceMoved(envId: string, snapshotId: string | null): void;
+}
+
 export interface ReleaseView {
   seq: number;
   environmentId: string;
@@ -56,7 +65,7 @@ export interface SyncResult {
   release: ReleaseView | null;
 }
 
-export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess; hotfixes: HotfixGuard }) {
+export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess; hotfixes: HotfixGuard; gates: GateCheck }) {
   const { projects, store, snapshots, drafts } = deps;
 
   function pipeline(env: EnvironmentRow): EnvironmentRow[] {
@@ -106,6 +115,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
         throw new AppError('target_moved', undefined, { expected: opts.expectedTargetSnapshotId, actual: target.snapshotId });
       }
       if (target.snapshotId === snapshotId) return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
+      const requestId = deps.gates.check(env.id, target.id, snapshotId);
       const isProduction = target.position === all.length - 1;
       const undone = isProduction ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
 
@@ -120,10 +130,12 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
           ...(authoring ? {} : { source: { environmentId: env.id, pointer: 'current' as const } }),
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: undone.length > 0 ? { confirmedHotfixUndo: undone } : undefined,
+          detail: { ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}), ...(requestId ? { requestId } : {}) },
         },
         Date.now(),
       );
+      deps.gates.done(requestId);
+      deps.gates.sourceMoved(target.id, snapshotId);
       return { snapshotId, targetEnvironmentId: target.id, unchanged: false, release: releaseView(release) };
     },
 
@@ -134,6 +146,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       const all = pipeline(env);
       if (env.position !== all.length - 1) throw new AppError('not_production');
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
+      const requestId = deps.gates.check(env.id, env.id, env.snapshotId);
       const undone = guardHotfix(env.projectId, () => snapshots.content(env.projectId, env.snapshotId!), opts.confirmUndoHotfix === true);
       const release = store.commitMove(
         {
@@ -146,10 +159,11 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
           source: { environmentId: env.id, pointer: 'current' },
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: undone.length > 0 ? { confirmedHotfixUndo: undone } : undefined,
+          detail: { ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}), ...(requestId ? { requestId } : {}) },
         },
         Date.now(),
       );
+      deps.gates.done(requestId);
       deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
       return releaseView(release);
     },
@@ -179,6 +193,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
         Date.now(),
       );
       deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
+      if (pointer === 'current') deps.gates.sourceMoved(env.id, opts.snapshotId);
       return releaseView(release);
     },
 

@@ -92,6 +92,17 @@ export function createSnapshots(store: ReleaseStore) {
       return id;
     },
 
+    /** The id this content would freeze to, without storing anything. */
+    idOf(content: WorkspaceContent): string {
+      const canonical = canonicalContent(content);
+      const t = {} as Tree;
+      for (const s of SECTIONS) {
+        t[s] = {};
+        for (const id of Object.keys(canonical[s]).sort()) t[s][id] = hashItem(canonicalJson(canonical[s][id]));
+      }
+      return hashTree(canonicalJson(t));
+    },
+
     meta(projectId: string, id: string): SnapshotMeta {
       return metaOf(loadRow(projectId, id));
     },

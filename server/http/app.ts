@@ -7,6 +7,7 @@ import { accountRoutes, publicAccountRoutes } from './routes/accounts.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { accessRoutes } from './routes/access.ts';
+import { approvalRoutes } from './routes/approvals.ts';
 import { deliveryRoutes, localRoutes } from './routes/local.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -47,7 +48,8 @@ export function createApp(deps: AppDeps) {
     .route('/', projectRoutes(deps))
     .route('/', releaseRoutes(deps))
     .route('/', localRoutes(deps))
-    .route('/', accessRoutes(deps));
+    .route('/', accessRoutes(deps))
+    .route('/', approvalRoutes(deps));
 
   const app = new Hono<AppEnv>().route('/api', api);
   app.notFound((c) => c.json({ error: { id: 'not_found', message: ERRORS.not_found.message } } satisfies ErrorBody, 404));

@@ -8,6 +8,7 @@ import type { Hotfixes } from '../domain/hotfixes.ts';
 import type { LocalData } from '../domain/local.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Access } from '../domain/access.ts';
+import type { Approvals } from '../domain/approvals.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -20,6 +21,7 @@ export interface AppDeps {
   localData: LocalData;
   releaseStore: ReleaseStore;
   access: Access;
+  approvals: Approvals;
   allowedOrigins: readonly string[];
   maxBodyBytes: number;
   sessionTtlMs: number;

@@ -19,6 +19,8 @@ let adminToken: string;
 let envs: { id: string; name: string; draftId?: string }[];
 let projectId: string;
 const tokens = new Map<string, string>();
+/** A request whose target is the environment (by position), for probing the approve action. */
+const requestInto = new Map<number, string>();
 
 async function http(token: string, method: string, path: string, body?: string): Promise<number> {
   const res = await fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
@@ -34,6 +36,12 @@ beforeAll(async () => {
   envs = p.environments;
   // Something in every stage, so reads and rollbacks have a subject.
   for (const e of envs.slice(0, 4)) expect(await http(adminToken, 'POST', `/environments/${e.id}/sync`, '{}')).toBe(200);
+  for (const [i, e] of envs.entries()) {
+    if (i === 0) continue;
+    const source = i === envs.length - 1 ? e : envs[i - 1]!;
+    const res = await fetch(`${server.url}/api/environments/${source.id}/requests`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: '{}' });
+    requestInto.set(i, ((await res.json()) as { id: string }).id);
+  }
   for (const role of ROLES) {
     for (const [i, env] of envs.entries()) {
       const email = `${role}.${i}@example.com`;
@@ -51,7 +59,7 @@ afterAll(() => server?.close());
 interface Probe {
   action: Action;
   name: string;
-  run: (token: string, envId: string) => Promise<number>;
+  run: (token: string, envId: string, position: number) => Promise<number>;
   /** Only meaningful in some stages (content writes exist only where there is a draft). */
   only?: (position: number) => boolean;
 }
@@ -70,6 +78,7 @@ const PROBES: Probe[] = [
   { action: 'env.admin', name: 'PUT secret', run: (t, e) => http(t, 'PUT', `/environments/${e}/secrets/X_KEY`, BAD) },
   { action: 'env.admin', name: 'PUT settings', run: (t, e) => http(t, 'PUT', `/environments/${e}/settings`, BAD) },
   { action: 'env.admin', name: 'POST runtime key', run: (t, e) => http(t, 'POST', `/environments/${e}/runtime-keys`, BAD) },
+  { action: 'env.approve', name: 'POST approve', run: (t, _e, pos) => http(t, 'POST', `/requests/${requestInto.get(pos)}/approve`, BAD), only: (pos) => pos > 0 },
 ];
 
 describe('rule 4: the permission matrix holds on every HTTP route', () => {
@@ -83,7 +92,7 @@ describe('rule 4: the permission matrix holds on every HTTP route', () => {
           for (const probe of PROBES) {
             if (probe.only && !probe.only(pos)) continue;
             const allowed = can(roles, probe.action, { hasDraft: pos === 0 });
-            const status = await probe.run(token, env.id);
+            const status = await probe.run(token, env.id, pos);
             const ok = allowed ? ![401, 403, 404].includes(status) : status === 403;
             if (!ok) mismatches.push(`${role} held in ${envs[holder]!.name}, ${probe.name} in ${env.name}: ${status} (expected ${allowed ? 'allowed' : '403'})`);
           }
@@ -94,13 +103,15 @@ describe('rule 4: the permission matrix holds on every HTTP route', () => {
   }
 
   it('every action of the matrix is probed', () => {
-    expect(new Set(PROBES.map((p) => p.action))).toEqual(new Set(Object.keys(ACTIONS).filter((a) => a !== 'env.approve' && a !== 'project.admin')));
+    // project.admin is project-wide: the next test walks it.
+    expect(new Set(PROBES.map((p) => p.action))).toEqual(new Set(Object.keys(ACTIONS).filter((a) => a !== 'project.admin')));
   });
 
   it('project-level: only project admins change members; only the instance admin creates projects and users; outsiders see nothing', async () => {
     for (const role of ROLES) {
       const t = tokens.get(`${role}@0`)!;
       expect(await http(t, 'PUT', `/projects/${projectId}/members/usr_x`, BAD)).toBe(role === 'project_admin' ? 400 : 403);
+      expect(await http(t, 'PUT', `/environments/${envs[0]!.id}/gate`, BAD)).toBe(role === 'project_admin' ? 400 : 403);
       expect(await http(t, 'POST', '/projects', JSON.stringify({ name: 'Mine' }))).toBe(403);
       expect(await http(t, 'POST', '/users', JSON.stringify({ email: 'z@example.com', name: 'Z', password: 'correct horse' }))).toBe(403);
       expect(await http(t, 'GET', `/projects/${projectId}/board`)).toBe(200);

@@ -84,7 +84,34 @@ export function releaseRoutes(deps: AppDeps) {
       const users = accounts.names(
         stages.flatMap((s) => [s.current?.lastMove?.actorId, s.live?.lastMove?.actorId, s.current?.snapshot?.createdBy, s.live?.snapshot?.createdBy].filter((x): x is string => !!x)).concat(divergence.map((d) => d.publishedBy)),
       );
-      return c.json({ project, stages, pending, divergence, hotfixDraftId: hotfixes.openDraft(prod.id)?.id ?? null, users });
+      const requests = deps.approvals.requests(project.id);
+      const gates = Object.fromEntries(envs.map((e) => [e.id, deps.approvals.gate(e.id)]));
+      const members = access.members(project.id);
+      // Who may still approve each request: approvers of its target who have not decided (and are not the requester unless allowed).
+      const approvers = Object.fromEntries(
+        requests.map((r) => {
+          const target = projects.environment(r.targetEnvironmentId).environment;
+          const eligible = members
+            .filter((m) => (m.isInstanceAdmin ? true : [...(m.roles[target.id] ?? []), ...(m.roles['*'] ?? [])].includes('approver')))
+            .map((m) => m.user.id)
+            .filter((id) => !r.approvals.some((a) => a.userId === id) && (gates[target.id]!.allowSelfApproval || id !== r.requestedBy));
+          return [r.id, eligible];
+        }),
+      );
+      const names = accounts.names([...Object.keys(users), ...requests.flatMap((r) => [r.requestedBy, ...r.approvals.map((a) => a.userId)]), ...Object.values(approvers).flat()]);
+      return c.json({
+        project,
+        stages,
+        pending,
+        divergence,
+        hotfixDraftId: hotfixes.openDraft(prod.id)?.id ?? null,
+        requests,
+        gates,
+        approvers,
+        myRoles: access.myRoles(c.get('principal'), project.id),
+        isProjectAdmin: access.isProjectAdmin(c.get('principal'), project.id),
+        users: { ...users, ...names },
+      });
     })
     .post('/environments/:envId/hotfix', (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));

@@ -1,0 +1,186 @@
+import { AppError } from '#schema/errors.ts';
+import type { AccessStore, RequestRow } from '../store/access.ts';
+import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
+import type { Principal } from './accounts.ts';
+import type { DraftAccess } from './releases.ts';
+import type { Snapshots } from './snapshots.ts';
+import { newId } from './ids.ts';
+
+export interface GatePolicy {
+  requiredApprovals: number;
+  allowSelfApproval: boolean;
+}
+
+export interface RequestView {
+  id: string;
+  kind: 'sync' | 'publish';
+  sourceEnvironmentId: string;
+  targetEnvironmentId: string;
+  snapshotId: string;
+  message: string | null;
+  requestedBy: string;
+  createdAt: string;
+  state: string;
+  required: number;
+  approvals: { userId: string; decision: 'approve' | 'reject'; comment: string | null; createdAt: string }[];
+  /** The source still holds the requested snapshot, so approvals still count. */
+  valid: boolean;
+  approved: boolean;
+}
+
+const DEFAULT_GATE: GatePolicy = { requiredApprovals: 0, allowSelfApproval: false };
+
+/**
+ * Four eyes: a gate on an environment asks for N approvals of a Sync INTO it (a Publish, in
+ * production). A request names the exact snapshot; approvals bind to it and are void once
+ * the source moves on.
+ */
+export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess }) {
+  const { store, projects, snapshots } = deps;
+
+  const gate = (envId: string): GatePolicy => {
+    const g = store.gate(envId);
+    return g ? { requiredApprovals: g.requiredApprovals, allowSelfApproval: g.allowSelfApproval } : DEFAULT_GATE;
+  };
+
+  function env(id: string): EnvironmentRow {
+    const e = projects.getEnvironment(id)?.environment;
+    if (!e) throw new AppError('environment_not_found');
+    return e;
+  }
+
+  /** What the source holds now: DEV's draft as it would freeze, else the current snapshot (production: for a Publish). */
+  function sourceSnapshot(source: EnvironmentRow): string | null {
+    if (source.position === 0) {
+      const draft = projects.getEnvironment(source.id)!.draft!;
+      return snapshots.idOf(deps.drafts.read(draft.id));
+    }
+    return source.snapshotId;
+  }
+
+  function view(r: RequestRow, currentOfSource: () => string | null): RequestView {
+    const required = gate(r.targetEnvironmentId).requiredApprovals;
+    const approvals = store.approvals([r.id]).map((a) => ({ userId: a.userId, decision: a.decision as 'approve' | 'reject', comment: a.comment, createdAt: new Date(a.createdAt).toISOString() }));
+    const valid = r.state === 'open' && currentOfSource() === r.snapshotId;
+    return {
+      id: r.id,
+      kind: r.kind as 'sync' | 'publish',
+      sourceEnvironmentId: r.sourceEnvironmentId,
+      targetEnvironmentId: r.targetEnvironmentId,
+      snapshotId: r.snapshotId,
+      message: r.message,
+      requestedBy: r.requestedBy,
+      createdAt: new Date(r.createdAt).toISOString(),
+      state: r.state,
+      required,
+      approvals,
+      valid,
+      approved: valid && approvals.filter((a) => a.decision === 'approve').length >= required,
+    };
+  }
+
+  function target(source: EnvironmentRow): { target: EnvironmentRow; kind: 'sync' | 'publish' } {
+    const all = projects.getProject(source.projectId)!.environments;
+    const next = all.find((e) => e.position === source.position + 1);
+    return next ? { target: next, kind: 'sync' } : { target: source, kind: 'publish' };
+  }
+
+  return {
+    gate,
+
+    setGate(by: Principal, envId: string, policy: GatePolicy): GatePolicy {
+      const e = env(envId);
+      store.putGate({ environmentId: envId, requiredApprovals: policy.requiredApprovals, allowSelfApproval: policy.allowSelfApproval, updatedBy: by.user.id, updatedAt: Date.now() });
+      store.audit({ projectId: e.projectId, environmentId: envId, kind: 'gate.changed', actorId: by.user.id, subject: policy }, Date.now());
+      return policy;
+    },
+
+    /** Asks for the move out of `sourceEnvId` (a Sync; from production, a Publish) of exactly what it holds now. */
+    request(by: Principal, sourceEnvId: string, message: string | null): RequestView {
+      const source = env(sourceEnvId);
+      const { target: t, kind } = target(source);
+      // From DEV the request freezes the draft now: the approval is for exactly this content.
+      const draft = source.position === 0 ? projects.getEnvironment(source.id)!.draft! : null;
+      const snapshotId = draft
+        ? snapshots.freeze(source.projectId, deps.drafts.read(draft.id), { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
+        : source.snapshotId;
+      if (!snapshotId) throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
+      const now = Date.now();
+      // A new request replaces any older open one for the same move.
+      for (const r of store.openRequests(source.projectId)) {
+        if (r.sourceEnvironmentId === source.id && r.targetEnvironmentId === t.id) store.closeRequest(r.id, 'voided', 'replaced by a newer request', now);
+      }
+      const row: RequestRow = { id: newId('req'), projectId: source.projectId, kind, sourceEnvironmentId: source.id, targetEnvironmentId: t.id, snapshotId, message, requestedBy: by.user.id, createdAt: now, state: 'open', closedAt: null, closedReason: null };
+      store.insertRequest(row);
+      store.audit({ projectId: source.projectId, environmentId: t.id, kind: 'request.created', actorId: by.user.id, subject: { requestId: row.id, kind, snapshotId, sourceEnvironmentId: source.id } }, now);
+      return view(row, () => snapshotId);
+    },
+
+    requests(projectId: string): RequestView[] {
+      const cache = new Map<string, string | null>();
+      const current = (envId: string) => {
+        if (!cache.has(envId)) cache.set(envId, sourceSnapshot(env(envId)));
+        return cache.get(envId)!;
+      };
+      return store.openRequests(projectId).map((r) => view(r, () => current(r.sourceEnvironmentId)));
+    },
+
+    requestTarget(requestId: string): string {
+      const r = store.request(requestId);
+      if (!r) throw new AppError('not_found', 'No such request.');
+      return r.targetEnvironmentId;
+    },
+
+    /** Approve or reject, bound to the request's snapshot; a requester may not approve their own unless the gate allows. */
+    decide(by: Principal, requestId: string, decision: 'approve' | 'reject', comment: string | null): RequestView {
+      const r = store.request(requestId);
+      if (!r) throw new AppError('not_found', 'No such request.');
+      if (r.state !== 'open') throw new AppError('request_closed');
+      const now = Date.now();
+      if (sourceSnapshot(env(r.sourceEnvironmentId)) !== r.snapshotId) {
+        store.closeRequest(r.id, 'voided', 'the source moved', now);
+        throw new AppError('approval_voided');
+      }
+      if (decision === 'approve' && r.requestedBy === by.user.id && !gate(r.targetEnvironmentId).allowSelfApproval) throw new AppError('self_approval');
+      store.putApproval({ requestId: r.id, userId: by.user.id, decision, comment, createdAt: now });
+      if (decision === 'reject') store.closeRequest(r.id, 'rejected', comment ?? 'rejected', now);
+      store.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: `request.${decision === 'approve' ? 'approved' : 'rejected'}`, actorId: by.user.id, subject: { requestId: r.id, snapshotId: r.snapshotId, comment } }, now);
+      return view(store.request(r.id)!, () => r.snapshotId);
+    },
+
+    /**
+     * Called by Sync/Publish before they commit: passes if the target has no gate, else needs
+     * an approved request for exactly this snapshot from this source. Returns the request to close.
+     */
+    check(sourceEnvId: string, targetEnvId: string, snapshotId: string): string | null {
+      const g = gate(targetEnvId);
+      if (g.requiredApprovals === 0) return null;
+      const t = env(targetEnvId);
+      const open = store.openRequests(t.projectId).filter((r) => r.sourceEnvironmentId === sourceEnvId && r.targetEnvironmentId === targetEnvId);
+      const match = open.find((r) => r.snapshotId === snapshotId);
+      if (!match) {
+        if (open.length > 0) {
+          for (const r of open) store.closeRequest(r.id, 'voided', 'the source moved', Date.now());
+          throw new AppError('approval_voided');
+        }
+        throw new AppError('approval_required', `${t.name} needs ${g.requiredApprovals} approval${g.requiredApprovals === 1 ? '' : 's'} of this exact snapshot first: request it, and have an approver approve it.`);
+      }
+      const approvals = store.approvals([match.id]).filter((a) => a.decision === 'approve');
+      if (approvals.length < g.requiredApprovals) {
+        throw new AppError('approval_required', `${t.name} needs ${g.requiredApprovals} approval${g.requiredApprovals === 1 ? '' : 's'}; this request has ${approvals.length}.`);
+      }
+      return match.id;
+    },
+
+    done(requestId: string | null): void {
+      if (requestId) store.closeRequest(requestId, 'done', 'promoted', Date.now());
+    },
+
+    /** A pointer moved: requests out of that environment for another snapshot no longer hold. */
+    sourceMoved(envId: string, now: string | null): void {
+      store.voidRequestsFrom(envId, now, Date.now());
+    },
+  };
+}
+
+export type Approvals = ReturnType<typeof createApprovals>;
