@@ -57,3 +57,16 @@ export const GateBody = z.strictObject({
 });
 export const RequestBody = z.strictObject({ message: z.string().trim().max(500).optional() });
 export const DecisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
+
+export const ShareLinkBody = z.strictObject({
+  label: z.string().trim().min(1, 'A label is required (who is it for?).').max(100),
+  expiresInDays: z.number().int().min(1).max(90).default(14),
+  snapshotId: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  allowFeedback: z.boolean().default(false),
+});
+export const FeedbackBody = z.strictObject({
+  section: z.enum(['agents', 'workflows', 'knowledge', 'integrations', 'channels', 'variables']),
+  itemId: z.string().min(1).max(64),
+  author: z.string().trim().min(1).max(100),
+  text: z.string().trim().min(1).max(2000),
+});

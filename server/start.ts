@@ -27,6 +27,7 @@ import { createSealer } from './domain/sealer.ts';
 import { createAccess } from './domain/access.ts';
 import { createAccessStore } from './store/access.ts';
 import { createApprovals } from './domain/approvals.ts';
+import { createShares } from './domain/shares.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -85,6 +86,7 @@ export function createServices(config: Readonly<Config>) {
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)) });
+  const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData });
   const app = createApp({
     accounts,
     projects,
@@ -97,6 +99,7 @@ export function createServices(config: Readonly<Config>) {
     releaseStore,
     access,
     approvals,
+    shares,
     allowedOrigins: config.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,

@@ -79,7 +79,8 @@ export function createLocalData(deps: { projects: ProjectStore; store: LocalStor
 
   return {
     content,
-    variables: (envId: string) => variables(envId),
+    /** Variables with their values here; `from` = another content of this environment (a pinned snapshot). */
+    variables: (envId: string, from?: WorkspaceContent) => variables(envId, from),
 
     setOverride(by: Principal, envId: string, name: string, value: string): VariableView {
       const v = variables(envId).find((x) => x.name === name && !x.orphaned);

@@ -8,6 +8,7 @@ import { projectRoutes } from './routes/projects.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { accessRoutes } from './routes/access.ts';
 import { approvalRoutes } from './routes/approvals.ts';
+import { publicShareRoutes, shareRoutes } from './routes/shares.ts';
 import { deliveryRoutes, localRoutes } from './routes/local.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -43,13 +44,15 @@ export function createApp(deps: AppDeps) {
     .get('/health', (c) => c.json({ ok: true }))
     .route('/', publicAccountRoutes(deps))
     .route('/', deliveryRoutes(deps))
+    .route('/', publicShareRoutes(deps))
     .use(requireAuth)
     .route('/', accountRoutes(deps))
     .route('/', projectRoutes(deps))
     .route('/', releaseRoutes(deps))
     .route('/', localRoutes(deps))
     .route('/', accessRoutes(deps))
-    .route('/', approvalRoutes(deps));
+    .route('/', approvalRoutes(deps))
+    .route('/', shareRoutes(deps));
 
   const app = new Hono<AppEnv>().route('/api', api);
   app.notFound((c) => c.json({ error: { id: 'not_found', message: ERRORS.not_found.message } } satisfies ErrorBody, 404));

@@ -9,6 +9,7 @@ import type { LocalData } from '../domain/local.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Access } from '../domain/access.ts';
 import type { Approvals } from '../domain/approvals.ts';
+import type { Shares } from '../domain/shares.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -22,6 +23,7 @@ export interface AppDeps {
   releaseStore: ReleaseStore;
   access: Access;
   approvals: Approvals;
+  shares: Shares;
   allowedOrigins: readonly string[];
   maxBodyBytes: number;
   sessionTtlMs: number;

@@ -1,0 +1,118 @@
+import { AppError } from '#schema/errors.ts';
+import { canonicalContent } from '#schema/content/canonical.ts';
+import type { Section } from '#schema/content/spec.ts';
+import type { AccessStore, ShareLinkRow } from '../store/access.ts';
+import type { ProjectStore } from '../store/projects.ts';
+import type { ReleaseStore } from '../store/releases.ts';
+import type { Principal } from './accounts.ts';
+import type { LocalData } from './local.ts';
+import type { Snapshots } from './snapshots.ts';
+import { hashToken, newId, newSecretToken } from './ids.ts';
+
+const DAY = 86_400_000;
+
+export const shareLinkView = (l: ShareLinkRow) => ({
+  id: l.id,
+  environmentId: l.environmentId,
+  label: l.label,
+  snapshotId: l.snapshotId,
+  allowFeedback: l.allowFeedback,
+  createdBy: l.createdBy,
+  createdAt: new Date(l.createdAt).toISOString(),
+  expiresAt: new Date(l.expiresAt).toISOString(),
+  revokedAt: l.revokedAt ? new Date(l.revokedAt).toISOString() : null,
+});
+
+/**
+ * Read-only links for stakeholders without an account: to an environment (whatever is
+ * current there) or one pinned snapshot. The token is shown once and stored hashed; a link
+ * can read and, if allowed, leave feedback — nothing else.
+ */
+export function createShares(deps: { store: AccessStore; projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; local: LocalData }) {
+  const { store, projects } = deps;
+
+  function resolve(token: string): ShareLinkRow {
+    const link = store.shareLinkByToken(hashToken(token));
+    if (!link) throw new AppError('not_found', 'This link does not exist. Check that it was copied whole.');
+    if (link.revokedAt !== null) throw new AppError('share_link_revoked');
+    if (link.expiresAt < Date.now()) throw new AppError('share_link_expired');
+    return link;
+  }
+
+  return {
+    create(by: Principal, envId: string, input: { label: string; expiresInDays: number; snapshotId?: string; allowFeedback: boolean }) {
+      const env = projects.getEnvironment(envId)?.environment;
+      if (!env) throw new AppError('environment_not_found');
+      // A pinned link shows a snapshot this environment actually held.
+      if (input.snapshotId && !(deps.releases.wasEverAt(env.id, 'current', input.snapshotId) || deps.releases.wasEverAt(env.id, 'live', input.snapshotId))) {
+        throw new AppError('not_in_history', 'That snapshot was never in this environment: pin one from its history.');
+      }
+      const token = newSecretToken('scl');
+      const now = Date.now();
+      const row: ShareLinkRow = { id: newId('shr'), environmentId: env.id, snapshotId: input.snapshotId ?? null, label: input.label, tokenHash: hashToken(token), allowFeedback: input.allowFeedback, createdBy: by.user.id, createdAt: now, expiresAt: now + input.expiresInDays * DAY, revokedAt: null };
+      store.insertShareLink(row);
+      store.audit({ projectId: env.projectId, environmentId: env.id, kind: 'share_link.created', actorId: by.user.id, subject: { linkId: row.id, label: row.label, snapshotId: row.snapshotId, expiresAt: row.expiresAt } }, now);
+      return { ...shareLinkView(row), token, path: `/share/${token}` };
+    },
+
+    list(envId: string) {
+      return store.shareLinks(envId).map(shareLinkView);
+    },
+
+    environmentOf(linkId: string): string {
+      const l = store.shareLink(linkId);
+      if (!l) throw new AppError('not_found', 'No such share link.');
+      return l.environmentId;
+    },
+
+    revoke(by: Principal, linkId: string): void {
+      const l = store.shareLink(linkId);
+      if (!l) throw new AppError('not_found', 'No such share link.');
+      store.revokeShareLink(linkId, Date.now());
+      const env = projects.getEnvironment(l.environmentId)!.environment;
+      store.audit({ projectId: env.projectId, environmentId: env.id, kind: 'share_link.revoked', actorId: by.user.id, subject: { linkId, label: l.label } }, Date.now());
+    },
+
+    /** What a stakeholder sees: the content, variables at their effective values, never a secret value. */
+    view(token: string) {
+      const link = resolve(token);
+      const { environment: env } = projects.getEnvironment(link.environmentId)!;
+      const project = projects.getProject(env.projectId)!;
+      const isProduction = env.position === project.environments.length - 1;
+      const snapshotId = link.snapshotId ?? (isProduction ? (env.liveSnapshotId ?? env.snapshotId) : env.snapshotId);
+      const content = snapshotId ? canonicalContent(deps.snapshots.content(env.projectId, snapshotId)) : null;
+      return {
+        label: link.label,
+        expiresAt: new Date(link.expiresAt).toISOString(),
+        allowFeedback: link.allowFeedback,
+        pinned: link.snapshotId !== null,
+        project: { name: project.project.name },
+        environment: { name: env.name, kind: env.kind, color: env.color },
+        snapshot: snapshotId ? deps.snapshots.meta(env.projectId, snapshotId) : null,
+        content,
+        variables: content
+          ? deps.local
+              .variables(env.id, content)
+              .filter((v) => !v.orphaned)
+              .map((v) => ({ name: v.name, type: v.type, description: v.description, value: v.effectiveValue }))
+          : [],
+        feedback: link.allowFeedback ? store.feedback(env.id).filter((f) => f.shareLinkId === link.id).map((f) => ({ section: f.section, itemId: f.itemId, author: f.author, text: f.text, createdAt: new Date(f.createdAt).toISOString() })) : [],
+      };
+    },
+
+    /** Stakeholder feedback on an item: environment-local, never promoted. */
+    addFeedback(token: string, input: { section: Section; itemId: string; author: string; text: string }) {
+      const link = resolve(token);
+      if (!link.allowFeedback) throw new AppError('forbidden', 'This link does not take feedback.');
+      const row = { id: newId('fbk'), environmentId: link.environmentId, shareLinkId: link.id, section: input.section, itemId: input.itemId, author: input.author, text: input.text, createdAt: Date.now() };
+      store.insertFeedback(row);
+      return { ...row, createdAt: new Date(row.createdAt).toISOString() };
+    },
+
+    feedback(envId: string) {
+      return store.feedback(envId).map((f) => ({ id: f.id, section: f.section, itemId: f.itemId, author: f.author, text: f.text, shareLinkId: f.shareLinkId, createdAt: new Date(f.createdAt).toISOString() }));
+    },
+  };
+}
+
+export type Shares = ReturnType<typeof createShares>;

@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import WebSocket from 'ws';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { as } from '../helpers/users.ts';
+import { wsUrl } from '../helpers/clients.ts';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+let server: Server;
+afterEach(() => server?.close());
+
+const SECRET = 'sk-share-SECRET-9999';
+
+/** A sample release synced to UAT, a UAT secret and override, and a share link to UAT. */
+async function shared(body: object = {}) {
+  server = await startTestServer();
+  const admin = (await setupAdmin(server.url)).token;
+  const [, p] = await as<{ id: string; environments: { id: string; draftId?: string }[] }>(server.url, admin, 'POST', '/projects', { name: 'Shared', sample: true });
+  const [dev, test, uat] = p.environments as [{ id: string; draftId: string }, { id: string }, { id: string }];
+  await as(server.url, admin, 'POST', `/environments/${dev.id}/sync`, {});
+  await as(server.url, admin, 'POST', `/environments/${test.id}/sync`, {});
+  await as(server.url, admin, 'PUT', `/environments/${uat.id}/secrets/ORDERS_API_TOKEN`, { value: SECRET });
+  await as(server.url, admin, 'PUT', `/environments/${uat.id}/variables/company`, { value: 'Acme UAT' });
+  const [status, link] = await as<{ id: string; url: string; token: string; path: string; expiresAt: string }>(server.url, admin, 'POST', `/environments/${uat.id}/share-links`, { label: 'Business review', ...body });
+  expect(status).toBe(201);
+  return { admin, p, dev, uat, link };
+}
+const open = (token: string, init: RequestInit = {}) => fetch(`${server.url}/api/share/${token}`, init);
+
+describe('share links for stakeholders', () => {
+  it('shows the environment without any account: content, effective variables, banner facts — never secrets', async () => {
+    const { link } = await shared();
+    expect(link.url).toMatch(/\/share\/scl_[\w-]{43}$/);
+    expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(13.9 * 86_400_000);
+    const res = await open(link.token);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain(SECRET);
+    const view = JSON.parse(text) as { environment: { name: string; color: string }; snapshot: { id: string }; content: { agents: object }; variables: { name: string; value: string }[] };
+    expect(view.environment.name).toBe('UAT');
+    expect(view.snapshot.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(Object.keys(view.content.agents)).toHaveLength(2);
+    expect(view.variables.find((v) => v.name === 'company')!.value).toBe('Acme UAT');
+  });
+
+  it('stores only the token hash, expires, and can be revoked (410 with a clear reason)', async () => {
+    const { admin, uat, link } = await shared({ expiresInDays: 1 });
+    const list = await as<{ links: object[] }>(server.url, admin, 'GET', `/environments/${uat.id}/share-links`);
+    expect(JSON.stringify(list[1])).not.toContain(link.token);
+    const db = new Database(path.join(server.dataDir, 'stagecoach.sqlite'), { readonly: true });
+    const stored = JSON.stringify(db.prepare('SELECT * FROM share_links').all());
+    db.close();
+    expect(stored).not.toContain(link.token);
+    expect(stored).toContain(createHash('sha256').update(link.token).digest('hex'));
+    expect((await as(server.url, admin, 'DELETE', `/share-links/${link.id}`))[0]).toBe(204);
+    const revoked = await open(link.token);
+    expect(revoked.status).toBe(410);
+    expect(((await revoked.json()) as { error: { id: string } }).error.id).toBe('share_link_revoked');
+    expect((await open('scl_unknown')).status).toBe(404);
+    const [, history] = await as<{ events: { kind: string }[] }>(server.url, admin, 'GET', `/environments/${uat.id}/history`);
+    expect(history.events.map((e) => e.kind)).toEqual(['share_link.revoked', 'share_link.created']);
+  });
+
+  it('a link can never write: no mutating API with it, no websocket with it', async () => {
+    const { dev, uat, link } = await shared({ allowFeedback: false });
+    for (const [method, path] of [
+      ['PUT', `/environments/${dev.id}/content`],
+      ['POST', `/environments/${uat.id}/sync`],
+      ['PUT', `/environments/${uat.id}/variables/company`],
+      ['GET', `/environments/${uat.id}/secrets`],
+    ] as const) {
+      const res = await fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${link.token}`, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+      expect(res.status, `${method} ${path}`).toBe(401);
+    }
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${wsUrl(server.url)}/${dev.draftId}?token=${link.token}`);
+      ws.once('unexpected-response', (_q, r) => resolve(r.statusCode ?? 0));
+      ws.once('open', () => resolve(101));
+      ws.once('error', () => undefined);
+    });
+    expect(status).toBe(401);
+    expect((await open(link.token, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    const fb = await fetch(`${server.url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agt_support', author: 'Olga', text: 'Tone is off' }) });
+    expect(fb.status).toBe(403);
+  });
+
+  it('takes feedback when the link allows it; the team sees it in that environment only', async () => {
+    const { admin, dev, uat, link } = await shared({ allowFeedback: true });
+    const fb = await fetch(`${server.url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agt_support', author: 'Olga Owner', text: 'The greeting should be warmer.' }) });
+    expect(fb.status).toBe(201);
+    const [, mine] = await as<{ feedback: { author: string; text: string }[] }>(server.url, admin, 'GET', `/environments/${uat.id}/feedback`);
+    expect(mine.feedback).toMatchObject([{ author: 'Olga Owner', text: 'The greeting should be warmer.' }]);
+    expect((await as<{ feedback: unknown[] }>(server.url, admin, 'GET', `/environments/${dev.id}/feedback`))[1].feedback).toEqual([]);
+    const bad = await fetch(`${server.url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'robots', itemId: 'x', author: 'a', text: 'b' }) });
+    expect(bad.status).toBe(400);
+  });
+
+  it('pins one snapshot from the environment’s history, and refuses others', async () => {
+    const { admin, p, uat } = await shared();
+    const [, proj] = await as<{ environments: { snapshotId: string }[] }>(server.url, admin, 'GET', `/projects/${p.id}`);
+    const [ok, pinned] = await as<{ token: string; snapshotId: string }>(server.url, admin, 'POST', `/environments/${uat.id}/share-links`, { label: 'Pinned', snapshotId: proj.environments[2]!.snapshotId });
+    expect(ok).toBe(201);
+    const view = (await (await open(pinned.token)).json()) as { pinned: boolean; snapshot: { id: string } };
+    expect(view).toMatchObject({ pinned: true, snapshot: { id: proj.environments[2]!.snapshotId } });
+    expect((await as(server.url, admin, 'POST', `/environments/${uat.id}/share-links`, { label: 'Bad', snapshotId: 'f'.repeat(64) }))[0]).toBe(409);
+  });
+});
