@@ -10,6 +10,23 @@ export default defineConfig({
     sveltekit({
       adapter: adapter({ out: 'build' }),
       files: { src: 'web', assets: 'web/static' },
+      // The app's CSP: scripts only from here (SvelteKit hashes its inline boot script);
+      // styles inline too (Svelte style directives, CodeMirror); connections only to here (API, websocket).
+      csp: {
+        mode: 'hash',
+        directives: {
+          'default-src': ['self'],
+          'script-src': ['self'],
+          'style-src': ['self', 'unsafe-inline'],
+          'img-src': ['self', 'data:'],
+          'font-src': ['self'],
+          'connect-src': ['self'],
+          'object-src': ['none'],
+          'base-uri': ['self'],
+          'form-action': ['self'],
+          'frame-ancestors': ['none'],
+        },
+      },
     }),
   ],
   server: {

@@ -47,6 +47,15 @@ function log(msg: string, err?: unknown): void {
   console.error(`[stagecoach] ${msg}${detail}`);
 }
 
+/** On every response; the page's CSP comes from SvelteKit (vite.config.ts), the API's is the strictest. */
+const SECURITY_HEADERS: [string, string][] = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-Frame-Options', 'DENY'],
+  ['Referrer-Policy', 'same-origin'],
+  ['Cross-Origin-Opener-Policy', 'same-origin'],
+  ['Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=()'],
+];
+
 /** The secrets key: from SECRETS_KEY, else DATA_DIR/secrets.key (created on first start, readable by the owner only). */
 function secretsKey(config: Readonly<Config>): Buffer {
   if (config.secretsKey) return config.secretsKey;
@@ -127,7 +136,11 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
 
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
-    if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?')) return void api(req, res);
+    for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
+    if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?')) {
+      res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+      return void api(req, res);
+    }
     if (!web) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
       return;

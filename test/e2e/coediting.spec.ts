@@ -1,10 +1,11 @@
 import { expect, test } from '@playwright/test';
-import { admin, hydrated, signIn, textbox } from './helpers.ts';
+import { admin, hydrated, signIn, textbox, watchCsp } from './helpers.ts';
 
 // Runs first (files run in name order, one worker): it performs the instance's first-run set-up.
 test('first-run setup, sign in, five-stage project, two people co-edit one agent, reload keeps it', async ({ browser }) => {
   const first = await browser.newContext();
   const ann = await first.newPage();
+  const csp = watchCsp(ann);
 
   // First run: the UI offers to create the admin account.
   await ann.goto('/');
@@ -74,6 +75,8 @@ test('first-run setup, sign in, five-stage project, two people co-edit one agent
   await hydrated(ann);
   await expect(textbox(ann, 'Instructions')).toContainText('Greet the customer by name. Never promise refunds.');
 
+  // The app works entirely within its Content-Security-Policy.
+  expect(csp).toEqual([]);
   await first.close();
   await second.close();
 });

@@ -55,3 +55,12 @@ export function editorText(page: Page, label: string): Promise<string> {
       .join('\n'),
   );
 }
+
+/** Collects Content-Security-Policy violations the page reports, to assert there are none. */
+export function watchCsp(page: Page): string[] {
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+  });
+  return violations;
+}

@@ -4,16 +4,47 @@ import { AcceptInvitationBody, SessionBody, SetupBody, TokenBody } from '#schema
 import type { AppDeps, AppEnv } from '../context.ts';
 import { SESSION_COOKIE } from '../authenticate.ts';
 import { readJson } from '../validate.ts';
+import { createFailureLimiter } from '../rate-limit.ts';
+import { AppError } from '#schema/errors.ts';
+
+// Failed sign-ins: 5 per account and 30 per address in 15 minutes, then 429 until the window passes.
+const WINDOW_MS = 15 * 60_000;
+
+/** The caller's address as the socket saw it (a proxy in front makes this the proxy's). */
+function address(c: Context): string {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress ?? 'unknown';
+}
 
 /** Routes that work without a principal: first-run set-up and signing in. */
 export function publicAccountRoutes(deps: AppDeps) {
+  const perAccount = createFailureLimiter({ max: 5, windowMs: WINDOW_MS });
+  const perAddress = createFailureLimiter({ max: 30, windowMs: WINDOW_MS });
+
   const startSession = async (c: Context, email: string, password: string) => {
-    const s = await deps.accounts.signIn(email, password);
+    const wait = Math.max(perAccount.retryAfter(email), perAddress.retryAfter(address(c)));
+    if (wait > 0) {
+      c.header('Retry-After', String(wait));
+      throw new AppError('too_many_attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.`);
+    }
+    let s;
+    try {
+      s = await deps.accounts.signIn(email, password);
+    } catch (err) {
+      if (err instanceof AppError && err.id === 'invalid_credentials') {
+        perAccount.fail(email);
+        perAddress.fail(address(c));
+      }
+      throw err;
+    }
+    perAccount.reset(email);
+    // Secure behind https: configured, or the request came over https (directly or via a proxy).
+    const https = deps.secureCookies || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
     setCookie(c, SESSION_COOKIE, s.sessionToken, {
       httpOnly: true,
       sameSite: 'Lax',
       path: '/',
-      secure: deps.secureCookies,
+      secure: https,
       maxAge: Math.floor(deps.sessionTtlMs / 1000),
     });
     return s.user;
