@@ -50,12 +50,12 @@ export class DraftSession {
   refusal = $state<string | null>(null);
   private readonly cleanups: (() => void)[] = [];
 
-  constructor(draftId: string, user: UserView) {
+  constructor(draftId: string, user: UserView, readOnly = false) {
     this.local = new IndexeddbPersistence(`stagecoach:${draftId}`, this.doc);
     this.local.whenSynced.then(() => (this.savedLocally = true), () => undefined);
 
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/collab`;
-    this.provider = new WebsocketProvider(url, draftId, this.doc, { maxBackoffTime: 4000, connect: navigator.onLine });
+    this.provider = new WebsocketProvider(url, draftId, this.doc, { maxBackoffTime: 4000, connect: navigator.onLine, params: readOnly ? { mode: 'read' } : {} });
     const awareness = this.provider.awareness;
     awareness.setLocalStateField('user', { id: user.id, name: user.name, ...personColor(user.id) });
 

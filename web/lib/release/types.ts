@@ -1,6 +1,7 @@
 import type { ProjectView } from '#schema/api.ts';
 import type { Section } from '#schema/content/spec.ts';
 import type { HotfixChange } from '#schema/content/hotfix.ts';
+import type { Role } from '#schema/permissions.ts';
 
 /** Shapes of the release API as the web reads them (the server defines them in server/domain). */
 export interface SnapshotMeta {
@@ -30,12 +31,32 @@ export interface PointerState {
   lastMove: ReleaseView | null;
 }
 
+export interface RequestView {
+  id: string;
+  kind: 'sync' | 'publish';
+  sourceEnvironmentId: string;
+  targetEnvironmentId: string;
+  snapshotId: string;
+  requestedBy: string;
+  createdAt: string;
+  message: string | null;
+  required: number;
+  valid: boolean;
+  approved: boolean;
+  approvals: { userId: string; decision: 'approve' | 'reject'; comment: string | null }[];
+}
+
 export interface Board {
   project: ProjectView;
   stages: { environmentId: string; current: PointerState | null; live?: PointerState; problems?: number }[];
   pending: { fromEnvironmentId: string; toEnvironmentId: string; counts: Record<Section, number>; total: number; canSync: boolean }[];
   divergence: { hotfixId: string; snapshotId: string; publishedBy: string; publishedAt: string; pending: HotfixChange[] }[];
   hotfixDraftId: string | null;
+  requests: RequestView[];
+  gates: Record<string, { requiredApprovals: number; allowSelfApproval: boolean }>;
+  approvers: Record<string, string[]>;
+  myRoles: Record<string, Role[]>;
+  isProjectAdmin: boolean;
   users: Record<string, string>;
 }
 
