@@ -30,6 +30,11 @@ export default defineConfig({
       ],
     },
   },
+  // The first-run test needs an instance nobody has set up yet: it runs first, the rest after it.
+  projects: [
+    { name: 'first-run', testMatch: 'coediting.spec.ts' },
+    { name: 'app', testIgnore: 'coediting.spec.ts', dependencies: ['first-run'] },
+  ],
   webServer: {
     command: 'node test/e2e/serve.ts',
     url: `http://127.0.0.1:${port}/api/health`,

@@ -1,5 +1,7 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
 import { IndexeddbPersistence } from 'y-indexeddb';
 import type { UserView } from '#schema/api.ts';
 import { CLOSE } from '#schema/errors.ts';
@@ -148,6 +150,34 @@ export class DraftSession {
   item(section: Section, id: string): YItem | undefined {
     const item = sectionMap(this.doc, section).get(id);
     return item instanceof Y.Map ? item : undefined;
+  }
+
+  /**
+   * Resolves once the server holds everything typed here so far. The server answers a sync
+   * step 1 only after storing every update that came before it on this connection, so its
+   * step 2 is the receipt. Rejects when offline: the changes are then only on this device.
+   */
+  confirmSaved(timeoutMs = 10_000): Promise<void> {
+    const ws = this.provider.ws;
+    if (!this.provider.wsconnected || !ws) return Promise.reject(new Error('You are offline: your last changes are saved on this device only. Reconnect, then try again.'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.provider.off('sync', on);
+        reject(new Error('The server did not confirm your last changes. Check the connection and try again.'));
+      }, timeoutMs);
+      const on = (synced: boolean) => {
+        if (!synced) return;
+        clearTimeout(timer);
+        this.provider.off('sync', on);
+        resolve();
+      };
+      this.provider.synced = false;
+      this.provider.on('sync', on);
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 0);
+      syncProtocol.writeSyncStep1(e, this.doc);
+      ws.send(encoding.toUint8Array(e));
+    });
   }
 
   undo(): void {
