@@ -52,5 +52,11 @@ for (const w of WORKLOADS) {
   }
 }
 
-fs.writeFileSync('bench/RESULTS.md', `${lines.join('\n')}\n`);
+// Keep the sections of workloads this run did not cover (a run may be narrowed with BENCH_ONLY).
+const sections = (text: string) => new Map(text.split(/^(?=## )/m).slice(1).map((sec) => [sec.slice(3, sec.indexOf(' ', 3)), sec.trimEnd()]));
+const previous = fs.existsSync('bench/RESULTS.md') ? sections(fs.readFileSync('bench/RESULTS.md', 'utf8')) : new Map<string, string>();
+const current = sections(lines.join('\n'));
+const header = lines.join('\n').split(/^## /m)[0]!.trimEnd();
+const merged = [...new Set([...previous.keys(), ...current.keys()])].sort().map((id) => current.get(id) ?? previous.get(id)!);
+fs.writeFileSync('bench/RESULTS.md', `${[header, ...merged].join('\n\n')}\n`);
 console.log('\nwritten to bench/RESULTS.md');
