@@ -10,6 +10,7 @@ import { sampleContent } from '#schema/content/sample.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { connect, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { prng } from '../helpers/prng.ts';
 
 /**
  * Hostile clients from raw frames (rule 7). FUZZ_FRAMES=10000 (npm run soak) for the long run;
@@ -26,14 +27,6 @@ let draftId: string;
 let envId: string;
 let good: Client;
 
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   server = await startTestServer(undefined, { COLLAB_MAX_FRAME_BYTES: String(LIMIT) });

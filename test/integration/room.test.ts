@@ -12,6 +12,7 @@ import { createProjects } from '#server/domain/projects.ts';
 import { Room } from '#server/collab/room.ts';
 import { MemoryClient } from '../helpers/memory-peer.ts';
 import { tempDataDir } from '../helpers/server.ts';
+import { prng } from '../helpers/prng.ts';
 
 const open: OpenDatabase[] = [];
 afterEach(() => {
@@ -30,15 +31,6 @@ function fixture() {
 const logged: string[] = [];
 const opts = (compactAfterUpdates = 1000) => ({ compactAfterUpdates, log: (m: string) => void logged.push(m) });
 
-/** mulberry32: a tiny seeded PRNG so a failing seed replays exactly. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SECTION_LIST = [...SECTIONS];
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;

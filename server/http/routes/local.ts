@@ -8,37 +8,21 @@ export function localRoutes(deps: AppDeps) {
   const local = deps.localData;
   const read = (c: Context<AppEnv>) => deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId')!);
   const admin = (c: Context<AppEnv>) => deps.access.authorize(c.get('principal'), 'env.admin', c.req.param('envId')!);
+  /** Readers may read; changes (and secrets, keys, whatever their method) need the environment admin. */
+  const guard = (mode: 'read' | 'read-on-get' | 'admin') =>
+    async function authorizeLocal(c: Context<AppEnv>, next: () => Promise<void>) {
+      if (mode === 'read' || (mode === 'read-on-get' && c.req.method === 'GET')) read(c);
+      else admin(c);
+      await next();
+    };
   return new Hono<AppEnv>()
-    .use('/environments/:envId/variables/*', async (c, next) => {
-      if (c.req.method === 'GET') read(c);
-      else admin(c);
-      await next();
-    })
-    .use('/environments/:envId/variables', async (c, next) => {
-      read(c);
-      await next();
-    })
-    .use('/environments/:envId/settings', async (c, next) => {
-      if (c.req.method === 'GET') read(c);
-      else admin(c);
-      await next();
-    })
-    .use('/environments/:envId/secrets', async (c, next) => {
-      admin(c);
-      await next();
-    })
-    .use('/environments/:envId/secrets/*', async (c, next) => {
-      admin(c);
-      await next();
-    })
-    .use('/environments/:envId/runtime-keys', async (c, next) => {
-      admin(c);
-      await next();
-    })
-    .use('/environments/:envId/runtime-keys/*', async (c, next) => {
-      admin(c);
-      await next();
-    })
+    .use('/environments/:envId/variables', guard('read'))
+    .use('/environments/:envId/variables/*', guard('read-on-get'))
+    .use('/environments/:envId/settings', guard('read-on-get'))
+    .use('/environments/:envId/secrets', guard('admin'))
+    .use('/environments/:envId/secrets/*', guard('admin'))
+    .use('/environments/:envId/runtime-keys', guard('admin'))
+    .use('/environments/:envId/runtime-keys/*', guard('admin'))
     .get('/environments/:envId/variables', (c) => c.json({ variables: local.variables(c.req.param('envId')) }))
     .put('/environments/:envId/variables/:name', async (c) => {
       const { value } = await readJson(c, VariableOverrideBody);

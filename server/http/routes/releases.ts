@@ -74,10 +74,9 @@ export function releaseRoutes(deps: AppDeps) {
         ...(i === 0 ? { problems: validateContent(deps.localData.content(e.id)).length } : {}),
       }));
       const pending = envs.slice(0, -1).map((e, i) => {
-        const d = diffs.diff(`env:${e.id}`, `env:${envs[i + 1]!.id}`).diff;
         // What the next Sync moves is the change from the target's content to the source's.
-        const reverse = diffs.diff(`env:${envs[i + 1]!.id}`, `env:${e.id}`).diff;
-        return { fromEnvironmentId: e.id, toEnvironmentId: envs[i + 1]!.id, counts: reverse.counts, total: reverse.total, canSync: i === 0 ? true : e.snapshotId !== null, same: d.total === 0 };
+        const d = diffs.diff(`env:${envs[i + 1]!.id}`, `env:${e.id}`).diff;
+        return { fromEnvironmentId: e.id, toEnvironmentId: envs[i + 1]!.id, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
       });
       const prod = envs[envs.length - 1]!;
       const divergence = hotfixes.divergence(project.id);
