@@ -2,10 +2,12 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { cpuSeconds, memoryMb, percentile } from './stats.ts';
 import type { RunningServer } from './servers.ts';
-import { hello, seqOf, updateFrame, updateOf } from './wire.ts';
+import { hello, numbersOf, updateFrame, updateOf } from './wire.ts';
 
 export interface FanoutResult {
   server: string;
+  /** Updates per second the writers achieved (all writers together). */
+  throughput: number;
   samples: number;
   p50: number;
   p95: number;
@@ -42,66 +44,84 @@ async function replica(server: RunningServer): Promise<{ doc: Y.Doc; close(): vo
   return { doc, close: () => ws.close() };
 }
 
+const W = 1e6;
+
 /**
- * One writer sends `rate` updates/s for `seconds`; `observers` raw connections read every
- * frame and note when each sequence number arrives (no Y.Doc per observer).
+ * `writers` writers each send `rate` updates/s for `seconds` (writer w writes w × 1e6 + its
+ * sequence number); `observers` raw connections read every frame and note when each number
+ * arrives (no Y.Doc per observer).
  */
-export async function fanout(server: RunningServer, opts: { observers: number; rate: number; seconds: number }): Promise<FanoutResult> {
+export async function fanout(server: RunningServer, opts: { observers: number; writers?: number; rate: number; seconds: number }): Promise<FanoutResult> {
+  const writers = opts.writers ?? 1;
   const sent = new Map<number, number>();
   const latencies: number[] = [];
-  const lastSeen: number[] = [];
+  const lastSeen: number[][] = [];
   const sockets: WebSocket[] = [];
   for (let i = 0; i < opts.observers; i++) {
     const ws = await open(server.url(server.room));
-    lastSeen[i] = -1;
+    const seen = (lastSeen[i] = Array.from({ length: writers }, () => -1));
     ws.onmessage = (ev) => {
       const at = performance.now();
       const u = updateOf(server.wire, new Uint8Array(ev.data as ArrayBuffer));
       if (!u) return;
-      const seq = seqOf(u);
-      for (let s = lastSeen[i]! + 1; s <= seq; s++) {
-        const t = sent.get(s);
-        if (t !== undefined) latencies.push(at - t);
+      for (const v of numbersOf(u)) {
+        const w = Math.floor(v / W);
+        const seq = v % W;
+        for (let s = seen[w]! + 1; s <= seq; s++) {
+          const t = sent.get(w * W + s);
+          if (t !== undefined) latencies.push(at - t);
+        }
+        if (seq > seen[w]!) seen[w] = seq;
       }
-      if (seq > lastSeen[i]!) lastSeen[i] = seq;
     };
     for (const f of hello(server.wire, server.room)) ws.send(f);
     sockets.push(ws);
   }
   const replicas = [await replica(server), await replica(server)];
 
-  const writerDoc = new Y.Doc();
-  const writer = await open(server.url(server.room));
-  for (const f of hello(server.wire, server.room)) writer.send(f);
-  writerDoc.on('update', (update: Uint8Array) => writer.send(updateFrame(server.wire, server.room, update)));
+  const docs: Y.Doc[] = [];
+  const writerSockets: WebSocket[] = [];
+  for (let w = 0; w < writers; w++) {
+    const doc = new Y.Doc();
+    const ws = await open(server.url(server.room));
+    for (const f of hello(server.wire, server.room)) ws.send(f);
+    doc.on('update', (update: Uint8Array) => ws.send(updateFrame(server.wire, server.room, update)));
+    docs.push(doc);
+    writerSockets.push(ws);
+  }
 
   const cpu0 = cpuSeconds(server.pid);
   const t0 = performance.now();
-  const total = Math.round(opts.rate * opts.seconds);
-  for (let seq = 0; seq < total; seq++) {
-    const due = t0 + (seq * 1000) / opts.rate;
+  const perWriter = Math.round(opts.rate * opts.seconds);
+  // Writers take turns on one timeline: tick k sends writer k % writers' next update.
+  const interval = 1000 / (opts.rate * writers);
+  for (let k = 0; k < perWriter * writers; k++) {
+    const due = t0 + k * interval;
     const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    sent.set(seq, performance.now());
-    writerDoc.getMap('bench').set('seq', seq);
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const w = k % writers;
+    const seq = Math.floor(k / writers);
+    sent.set(w * W + seq, performance.now());
+    docs[w]!.getMap('bench').set(`w${w}`, w * W + seq);
   }
-  // Let the last updates arrive everywhere (bounded).
+  const sendWall = (performance.now() - t0) / 1000;
+  const done = () => lastSeen.every((seen) => seen.every((s) => s >= perWriter - 1));
   const deadline = performance.now() + 10_000;
-  while (performance.now() < deadline && lastSeen.some((s) => s < total - 1)) await new Promise((r) => setTimeout(r, 20));
+  while (performance.now() < deadline && !done()) await new Promise((r) => setTimeout(r, 20));
   const wall = (performance.now() - t0) / 1000;
   const cpuPct = ((cpuSeconds(server.pid) - cpu0) / wall) * 100;
   const peakRssMb = memoryMb(server.pid).peak;
-  while (performance.now() < deadline && replicas.some((r) => r.doc.getMap('bench').get('seq') !== total - 1)) await new Promise((r) => setTimeout(r, 20));
-  const sv = Y.encodeStateVector(writerDoc);
-  const converged = replicas.every((r) => r.doc.getMap('bench').get('seq') === total - 1 && Buffer.from(Y.encodeStateVector(r.doc)).equals(Buffer.from(sv)));
-  const missing = lastSeen.filter((s) => s < total - 1).length;
+  const last = (doc: Y.Doc) => docs.every((_, w) => doc.getMap('bench').get(`w${w}`) === w * W + perWriter - 1);
+  while (performance.now() < deadline && replicas.some((r) => !last(r.doc))) await new Promise((r) => setTimeout(r, 20));
+  const converged = replicas.every((r) => last(r.doc));
+  const missing = lastSeen.filter((seen) => seen.some((s) => s < perWriter - 1)).length;
 
-  for (const ws of sockets) ws.close();
-  writer.close();
+  for (const ws of [...sockets, ...writerSockets]) ws.close();
   for (const r of replicas) r.close();
   latencies.sort((a, b) => a - b);
   return {
     server: server.name,
+    throughput: (perWriter * writers) / sendWall,
     samples: latencies.length,
     p50: percentile(latencies, 50),
     p95: percentile(latencies, 95),

@@ -53,18 +53,11 @@ export function updateOf(wire: Wire, data: Uint8Array): Uint8Array | null {
   return decoding.readVarUint8Array(d);
 }
 
-/**
- * The highest sequence number a writer update carries, read from the update's structs (no
- * Y.Doc). The writer only ever sets numbers, and a repeated map key is encoded by origin,
- * not by key, so every number in the update counts.
- */
-export function seqOf(update: Uint8Array): number {
-  let max = -1;
+/** Every number a writer update carries (several writers: writer × 1e6 + sequence). */
+export function numbersOf(update: Uint8Array): number[] {
+  const out: number[] = [];
   for (const s of Y.decodeUpdate(update).structs) {
-    if (s instanceof Y.Item && s.content instanceof Y.ContentAny) {
-      const v = s.content.arr[0];
-      if (typeof v === 'number' && v > max) max = v;
-    }
+    if (s instanceof Y.Item && s.content instanceof Y.ContentAny) for (const v of s.content.arr) if (typeof v === 'number') out.push(v);
   }
-  return max;
+  return out;
 }
