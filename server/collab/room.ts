@@ -148,7 +148,8 @@ export class Room {
 
   private applyFrom(peer: Peer, update: Uint8Array): void {
     try {
-      // Decoding first proves the update is well-formed before it touches the document.
+      // Decoding first proves the update is well-formed before it touches the document, and
+      // turns most malformed frames away in O(update) instead of an O(document) shadow rebuild.
       Y.decodeUpdate(update);
     } catch {
       peer.close('malformed_message', 'invalid Yjs update');
