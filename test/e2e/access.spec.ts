@@ -43,6 +43,7 @@ test('an admin invites QA and a business owner; QA cannot edit DEV; the owner ap
 
   // QA can read DEV but not edit it: no edit controls, and the text cannot be typed into.
   const qa = await accept(browser, qaUrl);
+  await expect(qa.getByRole('button', { name: 'Create project' })).toHaveCount(0);
   await qa.getByRole('link', { name: 'Access path' }).click();
   await qa.getByTestId('env-column').first().getByRole('link', { name: 'View the draft' }).click();
   await expect(qa.getByTestId('read-only-note')).toBeVisible();

@@ -5,6 +5,8 @@ import { api, ApiError } from './api.ts';
 /** Who is signed in, shared by every page through context. */
 export class SessionState {
   user = $state<UserView | null>(null);
+  /** The instance admin creates projects and accounts; the UI offers that to nobody else. */
+  isInstanceAdmin = $state(false);
   loaded = $state(false);
   setupNeeded = $state(false);
 
@@ -12,7 +14,9 @@ export class SessionState {
     const setup = await api<{ needed: boolean }>('/setup');
     this.setupNeeded = setup.needed;
     try {
-      this.user = (await api<{ user: UserView }>('/session')).user;
+      const me = await api<{ user: UserView; isInstanceAdmin: boolean }>('/session');
+      this.user = me.user;
+      this.isInstanceAdmin = me.isInstanceAdmin;
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 401) throw err;
       this.user = null;
@@ -22,16 +26,19 @@ export class SessionState {
 
   async signIn(email: string, password: string): Promise<void> {
     this.user = (await api<{ user: UserView }>('/session', { method: 'POST', body: { email, password } })).user;
+    this.isInstanceAdmin = (await api<{ isInstanceAdmin: boolean }>('/session')).isInstanceAdmin;
   }
 
   async setup(name: string, email: string, password: string): Promise<void> {
     this.user = (await api<{ user: UserView }>('/setup', { method: 'POST', body: { name, email, password } })).user;
+    this.isInstanceAdmin = true;
     this.setupNeeded = false;
   }
 
   async signOut(): Promise<void> {
     await api('/session', { method: 'DELETE' });
     this.user = null;
+    this.isInstanceAdmin = false;
   }
 }
 
