@@ -63,3 +63,21 @@ export interface ProjectView {
   createdAt: string;
   environments: EnvironmentView[];
 }
+
+/** A request to move one exact snapshot into an environment, with its approvals (four eyes). */
+export interface RequestView {
+  id: string;
+  kind: 'sync' | 'publish';
+  sourceEnvironmentId: string;
+  targetEnvironmentId: string;
+  snapshotId: string;
+  message: string | null;
+  requestedBy: string;
+  createdAt: string;
+  state: string;
+  required: number;
+  approvals: { userId: string; decision: 'approve' | 'reject'; comment: string | null; createdAt: string }[];
+  /** The source still holds the requested snapshot, so approvals still count. */
+  valid: boolean;
+  approved: boolean;
+}

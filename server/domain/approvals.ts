@@ -1,4 +1,5 @@
 import { AppError } from '#schema/errors.ts';
+import type { RequestView } from '#schema/api.ts';
 import type { AccessStore, RequestRow } from '../store/access.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
@@ -9,23 +10,6 @@ import { newId } from './ids.ts';
 export interface GatePolicy {
   requiredApprovals: number;
   allowSelfApproval: boolean;
-}
-
-export interface RequestView {
-  id: string;
-  kind: 'sync' | 'publish';
-  sourceEnvironmentId: string;
-  targetEnvironmentId: string;
-  snapshotId: string;
-  message: string | null;
-  requestedBy: string;
-  createdAt: string;
-  state: string;
-  required: number;
-  approvals: { userId: string; decision: 'approve' | 'reject'; comment: string | null; createdAt: string }[];
-  /** The source still holds the requested snapshot, so approvals still count. */
-  valid: boolean;
-  approved: boolean;
 }
 
 const DEFAULT_GATE: GatePolicy = { requiredApprovals: 0, allowSelfApproval: false };

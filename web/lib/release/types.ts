@@ -2,6 +2,9 @@ import type { ProjectView } from '#schema/api.ts';
 import type { Section } from '#schema/content/spec.ts';
 import type { HotfixChange } from '#schema/content/hotfix.ts';
 import type { Role } from '#schema/permissions.ts';
+import type { RequestView } from '#schema/api.ts';
+
+export type { RequestView };
 
 /** Shapes of the release API as the web reads them (the server defines them in server/domain). */
 export interface SnapshotMeta {
@@ -29,21 +32,6 @@ export interface ReleaseView {
 export interface PointerState {
   snapshot: SnapshotMeta | null;
   lastMove: ReleaseView | null;
-}
-
-export interface RequestView {
-  id: string;
-  kind: 'sync' | 'publish';
-  sourceEnvironmentId: string;
-  targetEnvironmentId: string;
-  snapshotId: string;
-  requestedBy: string;
-  createdAt: string;
-  message: string | null;
-  required: number;
-  valid: boolean;
-  approved: boolean;
-  approvals: { userId: string; decision: 'approve' | 'reject'; comment: string | null }[];
 }
 
 export interface Board {
