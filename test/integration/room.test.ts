@@ -85,6 +85,17 @@ function randomEdit(doc: Y.Doc, rnd: () => number): void {
   }
 }
 
+/** Two peers joined and synced, with b's inbox emptied: what b gets next came from a. */
+function twoSyncedPeers(room: Room): [MemoryClient, MemoryClient] {
+  const a = new MemoryClient(room);
+  const b = new MemoryClient(room);
+  a.deliverUp();
+  b.deliverUp();
+  b.deliverDown();
+  b.toClient.length = 0;
+  return [a, b];
+}
+
 async function settle(room: Room, clients: MemoryClient[]): Promise<void> {
   for (let i = 0; i < 20; i++) {
     for (const c of clients) {
@@ -135,12 +146,7 @@ describe('Room persistence', () => {
   it('appends before it broadcasts: another peer gets nothing until the batch is stored', () => {
     const { store, draftId } = fixture();
     const room = new Room(draftId, store, opts());
-    const a = new MemoryClient(room);
-    const b = new MemoryClient(room);
-    a.deliverUp();
-    b.deliverUp();
-    b.deliverDown();
-    b.toClient.length = 0;
+    const [a, b] = twoSyncedPeers(room);
     addItem(a.doc, 'agents', { name: 'X' });
     a.deliverUp();
     expect(b.toClient).toHaveLength(0);
@@ -184,12 +190,7 @@ describe('Room persistence', () => {
       },
     };
     const room = new Room(draftId, flaky, opts());
-    const a = new MemoryClient(room);
-    const b = new MemoryClient(room);
-    a.deliverUp();
-    b.deliverUp();
-    b.deliverDown();
-    b.toClient.length = 0;
+    const [a, b] = twoSyncedPeers(room);
     addItem(a.doc, 'agents', { name: 'Survivor' });
     a.deliverUp();
     expect(room.flush()).toBe(false);
