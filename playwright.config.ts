@@ -1,7 +1,12 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { defineConfig } from '@playwright/test';
 
 const port = Number(process.env.E2E_PORT ?? 4317);
+// The browser tests run what `npm start` runs: the bundled server (dist/server.js) on a fresh data folder.
+// (Workers load this file too, so the folder is cleared by the server command, not here.)
+const dataDir = path.join(os.tmpdir(), `stagecoach-e2e-${port}`);
 // Debian's Chromium where it exists (Playwright's own download is impossible here); CHROMIUM_PATH overrides.
 const chromium = process.env.CHROMIUM_PATH ?? (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
 
@@ -36,9 +41,9 @@ export default defineConfig({
     { name: 'app', testIgnore: 'coediting.spec.ts', dependencies: ['first-run'] },
   ],
   webServer: {
-    command: 'node test/e2e/serve.ts',
+    command: `rm -rf '${dataDir}' && node dist/server.js`,
     url: `http://127.0.0.1:${port}/api/health`,
-    env: { E2E_PORT: String(port) },
+    env: { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir },
     reuseExistingServer: false,
     timeout: 30_000,
   },

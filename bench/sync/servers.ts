@@ -60,7 +60,7 @@ export async function startServer(name: ServerName): Promise<RunningServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`));
   const ws = `ws://127.0.0.1:${port}`;
   if (name === 'stagecoach') {
-    const child = await launch(['server/main.ts'], { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir, COLLAB_MAX_FRAME_BYTES: String(16 * 1024 * 1024) });
+    const child = await launch(['dist/server.js'], { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir, COLLAB_MAX_FRAME_BYTES: String(16 * 1024 * 1024) });
     const http = `http://127.0.0.1:${port}`;
     const json = { 'content-type': 'application/json' };
     const setup = await fetch(`${http}/api/setup`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'bench@example.com', password: 'bench bench bench', name: 'Bench' }) });

@@ -14,7 +14,9 @@ export interface OpenDatabase {
   close(): void;
 }
 
-const migrationsFolder = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+const here = path.dirname(fileURLToPath(import.meta.url));
+// From source this file is server/store/; in the bundle (dist/server.js) the repository root is one up.
+const migrationsFolder = [path.join(here, 'migrations'), path.join(here, '..', 'server', 'store', 'migrations')].find((p) => fs.existsSync(p))!;
 
 /** Opens (creating the folder if needed) and migrates the SQLite database in `dataDir`. */
 export function openDatabase(dataDir: string, synchronous: 'normal' | 'full'): OpenDatabase {
