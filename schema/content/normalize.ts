@@ -1,4 +1,5 @@
 import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type FieldSpec, type Section, type StepType } from './spec.ts';
+import { deepFreeze, memoOnFrozen } from './frozen.ts';
 import { emptyContent, defaultValue, type ItemJson, type WorkspaceContent } from './ydoc.ts';
 
 export interface Problem {
@@ -62,13 +63,33 @@ function normalizeField(spec: FieldSpec, value: unknown, report: (field: string,
   }
 }
 
-/** The item with exactly its section's fields, each of the right type. */
-export function normalizeItem(section: Section, itemId: string, raw: ItemJson, problems?: Problem[]): ItemJson {
+function normalizeFresh(section: Section, itemId: string, raw: ItemJson, problems?: Problem[]): ItemJson {
   const report = (field: string, message: string) => problems?.push({ section, itemId, field, message, code: 'type' });
   const spec = SPECS[section];
   const out: ItemJson = {};
-  for (const [field, fspec] of Object.entries(fieldsOf(spec, raw))) out[field] = normalizeField(fspec, raw[field], report, field);
+  // The variant (e.g. a channel's type) is normalized first: a missing or bad one becomes the
+  // default, and that default's fields are the ones the item gets.
+  if (spec.variantKey) out[spec.variantKey] = normalizeField(spec.fields[spec.variantKey]!, raw[spec.variantKey], report, spec.variantKey);
+  for (const [field, fspec] of Object.entries(fieldsOf(spec, out))) if (!(field in out)) out[field] = normalizeField(fspec, raw[field], report, field);
   return out;
+}
+
+/** Frozen (live draft) items: their normal form and type problems, computed once per item version. */
+const normalizedOnce = memoOnFrozen((_raw: ItemJson) => new Map<string, { item: ItemJson; problems: Problem[] }>());
+
+/** The item with exactly its section's fields, each of the right type. A frozen item gives a frozen result. */
+export function normalizeItem(section: Section, itemId: string, raw: ItemJson, problems?: Problem[]): ItemJson {
+  if (!Object.isFrozen(raw)) return normalizeFresh(section, itemId, raw, problems);
+  const bySection = normalizedOnce(raw);
+  const key = `${section}/${itemId}`;
+  let hit = bySection.get(key);
+  if (!hit) {
+    const found: Problem[] = [];
+    hit = { item: deepFreeze(normalizeFresh(section, itemId, raw, found)), problems: found };
+    bySection.set(key, hit);
+  }
+  problems?.push(...hit.problems);
+  return hit.item;
 }
 
 export function normalizeContent(content: WorkspaceContent, problems?: Problem[]): WorkspaceContent {

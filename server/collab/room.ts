@@ -1,6 +1,8 @@
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import { CLOSE, type CloseReason } from '#schema/errors.ts';
+import { LiveContent } from '#schema/content/live.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftStore } from '../store/drafts.ts';
 import {
   decodeMessage,
@@ -44,8 +46,9 @@ export class Room {
    * A replica every peer update is applied to first. Yjs can throw halfway through
    * integrating a crafted update (after decoding it fine) and would then emit the half it
    * applied; trying it on the shadow keeps the real document from ever seeing part of an update.
+   * Made on the first write from a peer (a draft only read, or only changed by the server, needs none).
    */
-  private shadow: Y.Doc;
+  private shadow: Y.Doc | null = null;
   private readonly store: DraftStore;
   private readonly opts: RoomOptions;
   private pending: { update: Uint8Array; origin: Origin | null }[] = [];
@@ -54,6 +57,8 @@ export class Room {
   private lastSeq: number;
   private loggedSinceCompaction: number;
   private destroyed = false;
+  /** Made on the first read, then kept up to date while the room is loaded (freezing reuses unchanged items). */
+  private live: LiveContent | null = null;
 
   constructor(draftId: string, store: DraftStore, opts: RoomOptions) {
     this.draftId = draftId;
@@ -72,7 +77,6 @@ export class Room {
     }
     this.lastSeq = stored.lastSeq;
     this.loggedSinceCompaction = stored.updates.length;
-    this.shadow = this.replica();
 
     this.doc.on('update', this.onDocUpdate);
     this.awareness = new awarenessProtocol.Awareness(this.doc);
@@ -83,6 +87,12 @@ export class Room {
 
   get size(): number {
     return this.peers.size;
+  }
+
+  /** The draft as JSON; unchanged items are the same frozen objects as in the previous read. */
+  content(): WorkspaceContent {
+    this.live ??= new LiveContent(this.doc);
+    return this.live.read();
   }
 
   /** True when every change made so far is in the log. */
@@ -160,12 +170,13 @@ export class Room {
       if (this.wouldChange(update)) peer.close('read_only', 'this connection may not change the draft');
       return;
     }
+    this.shadow ??= this.replica();
     try {
       Y.applyUpdate(this.shadow, update);
     } catch {
-      // The shadow may now hold part of the update: rebuild it from the untouched document.
+      // The shadow may now hold part of the update: drop it; the next write rebuilds it from the untouched document.
       this.shadow.destroy();
-      this.shadow = this.replica();
+      this.shadow = null;
       peer.close('malformed_message', 'the update could not be applied');
       return;
     }
@@ -198,7 +209,7 @@ export class Room {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     const o = (origin as Origin | null) ?? null;
     // Peer updates reached the shadow first; server-side changes (import, restore) join it here.
-    if (o?.kind !== 'connection') Y.applyUpdate(this.shadow, update);
+    if (o?.kind !== 'connection' && this.shadow) Y.applyUpdate(this.shadow, update);
     this.pending.push({ update, origin: o });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -280,7 +291,8 @@ export class Room {
     this.destroyed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.awareness.destroy();
-    this.shadow.destroy();
+    this.live?.destroy();
+    this.shadow?.destroy();
     this.doc.destroy();
     return true;
   }

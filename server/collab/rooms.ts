@@ -1,18 +1,24 @@
-import { draftContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftStore } from '../store/drafts.ts';
 import type * as Y from 'yjs';
 import { Room, type Origin, type Peer, type RoomOptions } from './room.ts';
+
+/** How long a draft read or changed over HTTP (nobody connected) stays loaded for the next request. */
+const IDLE_MS = 30_000;
 
 /**
  * The loaded drafts. Loading and unloading are synchronous (better-sqlite3), so no await
  * can interleave between "is it loaded?" and "load it": one Room per draft, always.
  * A room unloads when its last peer leaves; if its final write fails it stays loaded and retries.
+ * A room loaded for an HTTP read or edit stays for IDLE_MS, so repeated reads (problems,
+ * diffs, freezing a large draft) reuse its incrementally kept JSON instead of reloading.
  */
 export class Rooms {
   private readonly rooms = new Map<string, Room>();
   private readonly store: DraftStore;
   private readonly opts: RoomOptions;
   private closing = false;
+  private readonly idle = new Map<string, NodeJS.Timeout>();
 
   constructor(store: DraftStore, opts: RoomOptions) {
     this.store = store;
@@ -36,7 +42,25 @@ export class Rooms {
     return room;
   }
 
+  /** Loads the draft for a server-side read or edit; unloaded after IDLE_MS unless someone connects. */
+  private visit(draftId: string): Room {
+    const room = this.room(draftId);
+    clearTimeout(this.idle.get(draftId));
+    if (room.size === 0) {
+      this.idle.set(
+        draftId,
+        setTimeout(() => {
+          this.idle.delete(draftId);
+          if (room.size === 0 && this.rooms.get(draftId) === room) this.release(room);
+        }, IDLE_MS).unref(),
+      );
+    }
+    return room;
+  }
+
   connect(draftId: string, peer: Peer): Room {
+    clearTimeout(this.idle.get(draftId));
+    this.idle.delete(draftId);
     const room = this.room(draftId);
     room.join(peer);
     return room;
@@ -57,16 +81,9 @@ export class Rooms {
     }
   }
 
-  /** The draft's content now: from the loaded room, or read from storage without keeping it loaded. */
+  /** The draft's content now (unchanged items are the same frozen objects as in the last read). */
   content(draftId: string): WorkspaceContent {
-    const loaded = this.rooms.get(draftId);
-    if (loaded) return draftContent(loaded.doc);
-    const room = new Room(draftId, this.store, this.opts);
-    try {
-      return draftContent(room.doc);
-    } finally {
-      room.unload();
-    }
+    return this.visit(draftId).content();
   }
 
   /**
@@ -74,14 +91,9 @@ export class Rooms {
    * transaction with a typed origin. It reaches connected peers live, after it is stored.
    */
   edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean {
-    const loaded = this.rooms.get(draftId);
-    const room = loaded ?? new Room(draftId, this.store, this.opts);
-    try {
-      room.doc.transact(() => change(room.doc), { kind: 'server', reason } satisfies Origin);
-      return room.flush();
-    } finally {
-      if (!loaded) room.unload();
-    }
+    const room = this.visit(draftId);
+    room.doc.transact(() => change(room.doc), { kind: 'server', reason } satisfies Origin);
+    return room.flush();
   }
 
   /** Closes every connection of a person, so they reconnect with their new rights. */
@@ -102,6 +114,8 @@ export class Rooms {
   /** Shutdown: peers are told to reconnect, every room is flushed and compacted. Returns false if a write failed. */
   closeAll(): boolean {
     this.closing = true;
+    for (const timer of this.idle.values()) clearTimeout(timer);
+    this.idle.clear();
     let ok = true;
     for (const room of [...this.rooms.values()]) {
       room.closeAll('shutting_down');

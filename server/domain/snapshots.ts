@@ -2,6 +2,7 @@ import { AppError } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { canonicalContent, canonicalJson } from '#schema/content/canonical.ts';
 import { normalizeItem } from '#schema/content/normalize.ts';
+import { memoOnFrozen } from '#schema/content/frozen.ts';
 import { problemsJson, validateContent } from '#schema/content/validate.ts';
 import { treeOf, type Tree } from '#schema/content/diff.ts';
 import { emptyContent, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -28,8 +29,14 @@ export const metaOf = (r: SnapshotRow): SnapshotMeta => ({
   createdAt: new Date(r.createdAt).toISOString(),
 });
 
+/** An item's canonical JSON and blob id; computed once per frozen (live draft) item version. */
+const addressed = memoOnFrozen((item: ItemJson) => {
+  const json = canonicalJson(item);
+  return { json, blobId: hashItem(json) };
+});
+
 /** Content address of one (already normalized) item. */
-export const addressOf = (section: Section, item: ItemJson): string => hashItem(canonicalJson(normalizeItem(section, '', item)));
+export const addressOf = (section: Section, item: ItemJson): string => addressed(normalizeItem(section, '', item)).blobId;
 
 export function createSnapshots(store: ReleaseStore) {
   function loadRow(projectId: string, id: string): SnapshotRow {
@@ -74,8 +81,7 @@ export function createSnapshots(store: ReleaseStore) {
       for (const s of SECTIONS) {
         t[s] = {};
         for (const id of Object.keys(canonical[s]).sort()) {
-          const json = canonicalJson(canonical[s][id]);
-          const blobId = hashItem(json);
+          const { json, blobId } = addressed(canonical[s][id]!);
           blobs.set(blobId, json);
           t[s][id] = blobId;
         }
@@ -98,7 +104,7 @@ export function createSnapshots(store: ReleaseStore) {
       const t = {} as Tree;
       for (const s of SECTIONS) {
         t[s] = {};
-        for (const id of Object.keys(canonical[s]).sort()) t[s][id] = hashItem(canonicalJson(canonical[s][id]));
+        for (const id of Object.keys(canonical[s]).sort()) t[s][id] = addressed(canonical[s][id]!).blobId;
       }
       return hashTree(canonicalJson(t));
     },

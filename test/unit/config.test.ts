@@ -10,7 +10,7 @@ describe('configuration (read once, validated at boot)', () => {
       host: '0.0.0.0',
       dataDir: path.resolve('/srv/app', 'data'),
       allowedOrigins: [],
-      collabMaxFrameBytes: 2 * 1024 * 1024,
+      collabMaxFrameBytes: 16 * 1024 * 1024,
       sqliteSynchronous: 'normal',
       secureCookies: false,
     });

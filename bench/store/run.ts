@@ -1,0 +1,161 @@
+// Storage-side benchmarks, in process (no network): `npm run bench:store` (BENCH_ONLY=S5,S11,P1).
+// S5 cold load of a draft, S11 freezing a 5 MB workspace, P1 Sync and rollback by workspace size.
+// Prints tables and merges them into bench/RESULTS.md; asserts nothing.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as Y from 'yjs';
+import { loadConfig } from '#server/config.ts';
+import { createServices } from '#server/start.ts';
+import { applyContent, itemText, sectionMap } from '#schema/content/ydoc.ts';
+import type { Principal } from '#server/domain/accounts.ts';
+import { Room } from '#server/collab/room.ts';
+import { createDraftStore } from '#server/store/drafts.ts';
+import { Report, fmt } from '../results.ts';
+import { bigWorkspace, bigWorkspaceUpdate } from './workspace.ts';
+
+const only = (process.env.BENCH_ONLY ?? 'S5,S11,P1').split(',');
+const report = new Report('Storage benchmarks');
+const by: Principal = { user: { id: 'usr_bench', email: 'b@example.com', name: 'Bench' }, isInstanceAdmin: true, via: 'token' };
+
+function services() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagecoach-bench-'));
+  const s = createServices(loadConfig({ DATA_DIR: dir }, process.cwd()));
+  const project = s.projects.create(by, { name: 'Bench', preset: 'five-stage', sample: false });
+  return {
+    s,
+    project,
+    done() {
+      s.rooms.closeAll();
+      s.database.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function time(f: () => void): number {
+  const t = performance.now();
+  f();
+  return performance.now() - t;
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+if (only.includes('S5')) {
+  report.say();
+  report.say('## S5 — cold load of a draft (target: 100k-update log, no state row ≤ 1.5 s; 5 MB state + 1k tail ≤ 200 ms)');
+  report.say();
+  report.say('| draft in storage | load ms (median of 3; includes the compaction a long log triggers) | doc bytes |');
+  report.say('|---|---|---|');
+  const { s, project, done } = services();
+  const store = createDraftStore(s.database.sqlite);
+  const opts = { compactAfterUpdates: 1000, log: () => {} };
+  const draftId = project.environments[0]!.draftId!;
+
+  // 100k keystroke-sized updates from one typist, as the log holds them.
+  const typist = new Y.Doc();
+  const updates: Uint8Array[] = [];
+  typist.on('update', (u: Uint8Array) => updates.push(u));
+  applyContent(typist, bigWorkspace(0));
+  const text = itemText(sectionMap(typist, 'knowledge').values().next().value, 'body')!;
+  for (let i = updates.length; i < 100_000; i++) text.insert((i * 7) % (text.length + 1), 'abcdefghij'[i % 10]!);
+  const row = () => s.database.sqlite.prepare('DELETE FROM draft_states WHERE draft_id = ?').run(draftId);
+  const loads: number[] = [];
+  let loadedBytes = 0;
+  for (let r = 0; r < 3; r++) {
+    row();
+    s.database.sqlite.prepare('DELETE FROM draft_updates WHERE draft_id = ?').run(draftId);
+    for (let i = 0; i < updates.length; i += 5000) store.append(draftId, updates.slice(i, i + 5000));
+    let room!: Room;
+    loads.push(time(() => (room = new Room(draftId, store, opts))));
+    loadedBytes = Y.encodeStateAsUpdate(room.doc).length;
+    room.unload();
+  }
+  report.say(`| ${updates.length.toLocaleString('en')} updates, no state row | ${fmt(median(loads), 0)} | ${loadedBytes.toLocaleString('en')} |`);
+
+  const big = bigWorkspaceUpdate(2000);
+  const writer = new Y.Doc();
+  Y.applyUpdate(writer, big);
+  const tail: Uint8Array[] = [];
+  writer.on('update', (u: Uint8Array) => tail.push(u));
+  const body = itemText(sectionMap(writer, 'knowledge').get('kb_00000'), 'body')!;
+  for (let i = 0; i < 1000; i++) body.insert(i, 'x');
+  const tailed: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    row();
+    s.database.sqlite.prepare('DELETE FROM draft_updates WHERE draft_id = ?').run(draftId);
+    store.compact(draftId, big, 0);
+    store.append(draftId, tail);
+    let room!: Room;
+    tailed.push(time(() => (room = new Room(draftId, store, { ...opts, compactAfterUpdates: 100_000 }))));
+    loadedBytes = Y.encodeStateAsUpdate(room.doc).length;
+    room.unload();
+  }
+  report.say(`| ${(big.length / 1e6).toFixed(1)} MB state + ${tail.length.toLocaleString('en')} updates | ${fmt(median(tailed), 0)} | ${loadedBytes.toLocaleString('en')} |`);
+  done();
+}
+
+if (only.includes('S11')) {
+  report.say();
+  report.say('## S11 — freeze a 5 MB workspace (2,000 articles) by a Sync from DEV (target: ≤ 250 ms; unchanged ≤ 100 ms; after 10 edits ≤ 30 ms)');
+  report.say();
+  report.say('| freeze | ms (median of 5 rounds) |');
+  report.say('|---|---|');
+  const rows = { cold: [] as number[], first: [] as number[], unchanged: [] as number[], edited: [] as number[] };
+  for (let round = 0; round < 5; round++) {
+    const { s, project, done } = services();
+    const [dev] = project.environments;
+    const draftId = dev!.draftId!;
+    s.rooms.edit(draftId, 'bench', (doc) => applyContent(doc, bigWorkspace(2000)));
+    s.rooms.closeAll();
+    const reopen = () => createServices(loadConfig({ DATA_DIR: path.dirname(s.database.sqlite.name) }, process.cwd()));
+    const cold = reopen();
+    rows.cold.push(time(() => cold.releases.sync(by, dev!.id, {})));
+    cold.rooms.closeAll();
+    cold.database.close();
+    const again = reopen();
+    // Loaded by an edit, as when people are editing it; never read as JSON before this freeze.
+    again.rooms.edit(draftId, 'bench', (doc) => sectionMap(doc, 'knowledge').delete('kb_00001'));
+    rows.first.push(time(() => again.releases.sync(by, dev!.id, {})));
+    rows.unchanged.push(time(() => again.releases.sync(by, dev!.id, {})));
+    again.rooms.edit(draftId, 'bench', (doc) => {
+      for (let i = 0; i < 10; i++) itemText(sectionMap(doc, 'knowledge').get(`kb_${String(100 + i * 7).padStart(5, '0')}`), 'body')!.insert(0, `Edit ${round}. `);
+    });
+    rows.edited.push(time(() => again.releases.sync(by, dev!.id, {})));
+    again.rooms.closeAll();
+    again.database.close();
+    s.database.close();
+    done();
+  }
+  report.say(`| first, draft not loaded (read from SQLite, then frozen) | ${fmt(median(rows.cold), 0)} |`);
+  report.say(`| first, draft loaded (people are editing it) | ${fmt(median(rows.first), 0)} |`);
+  report.say(`| again, unchanged | ${fmt(median(rows.unchanged), 1)} |`);
+  report.say(`| again, after 10 edits | ${fmt(median(rows.edited), 1)} |`);
+}
+
+if (only.includes('P1')) {
+  report.say();
+  report.say('## P1 — Sync and rollback by workspace size, 200 rounds each, median (target: equal cost, each ≤ 5 ms)');
+  report.say();
+  report.say('| items | Sync TEST→UAT ms | rollback TEST ms |');
+  report.say('|---|---|---|');
+  for (const articles of [10, 10_000]) {
+    const { s, project, done } = services();
+    const [dev, test] = project.environments;
+    s.rooms.edit(dev!.draftId!, 'bench', (doc) => applyContent(doc, bigWorkspace(articles)));
+    s.releases.sync(by, dev!.id, {});
+    s.rooms.edit(dev!.draftId!, 'bench', (doc) => sectionMap(doc, 'knowledge').delete('kb_00000'));
+    s.releases.sync(by, dev!.id, {});
+    const [newer, older] = s.releases.history(test!.id).map((h) => h.toSnapshotId);
+    const syncs: number[] = [];
+    const rollbacks: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      rollbacks.push(time(() => s.releases.rollback(by, test!.id, { snapshotId: i % 2 === 0 ? older! : newer! })));
+      syncs.push(time(() => s.releases.sync(by, test!.id, {})));
+    }
+    const items = Object.values(s.snapshots.tree(project.id, newer!)).reduce((n, sec) => n + Object.keys(sec).length, 0);
+    report.say(`| ${items.toLocaleString('en')} | ${fmt(median(syncs), 3)} | ${fmt(median(rollbacks), 3)} |`);
+    done();
+  }
+}
+
+report.write();
