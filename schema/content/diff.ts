@@ -114,7 +114,7 @@ export function buildDiff(
     const changes: ItemChange[] = [
       ...d.added.map((id): ItemChange => {
         const after = read('after', s, id);
-        return { id, name: nameOf(s, after), kind: 'added', fields: itemFieldChanges(s, {}, after).filter((f) => f.after !== '' && canonicalJson(f.after) !== '[]') };
+        return { id, name: nameOf(s, after), kind: 'added', fields: itemFieldChanges(s, {}, after).filter((f) => f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]') };
       }),
       ...d.removed.map((id): ItemChange => ({ id, name: nameOf(s, read('before', s, id)), kind: 'removed', fields: [] })),
       ...d.changed.map((id): ItemChange => {

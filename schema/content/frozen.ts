@@ -15,7 +15,7 @@ export function deepFreeze<T>(value: T): T {
 export function memoOnFrozen<K extends object, V>(compute: (key: K) => V): (key: K) => V {
   const memo = new WeakMap<K, V>();
   return (key) => {
-    if (!Object.isFrozen(key)) return compute(key);
+    if (typeof key !== 'object' || key === null || !Object.isFrozen(key)) return compute(key);
     let v = memo.get(key);
     if (v === undefined) {
       v = compute(key);
