@@ -46,6 +46,7 @@ export const ERRORS = {
   too_many_attempts: { status: 429, message: 'Too many failed sign-in attempts. Wait a few minutes and try again.' },
   setup_done: { status: 409, message: 'Stagecoach is already set up: sign in instead.' },
   email_taken: { status: 409, message: 'An account with this email already exists.' },
+  storage_unavailable: { status: 503, message: 'The server cannot write to its database right now (locked or full). Nothing was changed: try again in a moment.' },
   internal: { status: 500, message: 'Something went wrong on the server. Try again.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Config } from './config.ts';
-import { openDatabase } from './store/db.ts';
+import { openDatabase, type OpenDatabase } from './store/db.ts';
 import { createAccountStore } from './store/accounts.ts';
 import { createProjectStore } from './store/projects.ts';
 import { createDraftStore } from './store/drafts.ts';
@@ -35,6 +35,8 @@ export interface Running {
   url: string;
   port: number;
   rooms: Rooms;
+  /** The SQLite connection (operations and fault tests: pragmas, checkpoints). */
+  sqlite: OpenDatabase['sqlite'];
   /** Stops accepting, tells peers to reconnect, flushes every draft and closes the database. */
   close(): Promise<void>;
 }
@@ -161,6 +163,7 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
     url: `http://${host}:${port}`,
     port,
     rooms,
+    sqlite: database.sqlite,
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

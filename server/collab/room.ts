@@ -32,6 +32,12 @@ export interface RoomOptions {
 
 /** Updates applied to a doc per transaction while loading a long log (bounded memory and time per step). */
 const LOAD_BATCH = 500;
+/** Sync step 2 answers kept per document version (by the asking state vector). */
+const MAX_CACHED_REPLIES = 8;
+/** Presence (awareness) changes are gathered for this long and sent to everyone as one frame. */
+export const PRESENCE_BATCH_MS = 50;
+/** How long a failed append waits before it is tried again. */
+const RETRY_MS = 1000;
 
 /**
  * One loaded draft: the Y.Doc, its awareness, its peers, and durable persistence.
@@ -54,6 +60,14 @@ export class Room {
   private pending: { update: Uint8Array; origin: Origin | null }[] = [];
   private flushScheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Sync step 1 requests that wait for the log to be writable again. */
+  private unanswered: { peer: Peer; stateVector: Uint8Array }[] = [];
+  private readonly replies = new Map<string, Uint8Array>();
+  /** Presence changes not yet sent (client ids), and the timer that sends them. */
+  private presence = new Set<number>();
+  private presenceTimer: NodeJS.Timeout | null = null;
+  /** Set while the log cannot be written; peers see it as the server's presence state. */
+  private storageFailingSince: string | null = null;
   private lastSeq: number;
   private loggedSinceCompaction: number;
   private destroyed = false;
@@ -125,19 +139,12 @@ export class Room {
       return;
     }
     switch (msg.type) {
-      case 'sync-step1': {
-        // What we send must already be durable: flush before answering.
-        this.flush();
-        let diff: Uint8Array;
-        try {
-          diff = Y.encodeStateAsUpdate(this.doc, msg.stateVector);
-        } catch {
-          peer.close('malformed_message', 'invalid state vector');
-          return;
-        }
-        peer.send(encodeSyncStep2(diff));
+      case 'sync-step1':
+        // What we send must already be durable (a client takes the answer as "saved"): if the
+        // log cannot be written now, the answer waits for the retry that succeeds.
+        if (this.flush()) this.answerSyncStep1(peer, msg.stateVector);
+        else this.unanswered.push({ peer, stateVector: msg.stateVector });
         return;
-      }
       case 'update':
         this.applyFrom(peer, msg.update);
         return;
@@ -154,6 +161,27 @@ export class Room {
         return;
       }
     }
+  }
+
+  /**
+   * Sync step 2 for a state vector. Answers are cached per state vector until the document
+   * next changes: 200 new clients (empty state vector) of a 5 MB draft cost one encoding.
+   */
+  private answerSyncStep1(peer: Peer, stateVector: Uint8Array): void {
+    if (!this.peers.has(peer)) return;
+    const key = Buffer.from(stateVector.buffer, stateVector.byteOffset, stateVector.byteLength).toString('latin1');
+    let frame = this.replies.get(key);
+    if (!frame) {
+      try {
+        frame = encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector));
+      } catch {
+        peer.close('malformed_message', 'invalid state vector');
+        return;
+      }
+      if (this.replies.size >= MAX_CACHED_REPLIES) this.replies.clear();
+      this.replies.set(key, frame);
+    }
+    peer.send(frame);
   }
 
   private applyFrom(peer: Peer, update: Uint8Array): void {
@@ -210,6 +238,7 @@ export class Room {
     const o = (origin as Origin | null) ?? null;
     // Peer updates reached the shadow first; server-side changes (import, restore) join it here.
     if (o?.kind !== 'connection' && this.shadow) Y.applyUpdate(this.shadow, update);
+    this.replies.clear();
     this.pending.push({ update, origin: o });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -230,14 +259,16 @@ export class Room {
         batch.map((b) => b.update),
       );
     } catch (err) {
-      this.opts.log(`draft ${this.draftId}: could not append ${batch.length} update(s); retrying`, err);
+      this.opts.log(`draft ${this.draftId}: could not append ${batch.length} update(s); keeping them in memory and retrying`, err);
+      this.storageFailing(true);
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = null;
         this.flush();
-      }, 1000);
+      }, RETRY_MS);
       return false;
     }
     this.pending = [];
+    if (this.storageFailingSince) this.storageFailing(false);
     this.loggedSinceCompaction += batch.length;
     for (const { update, origin } of batch) {
       const frame = encodeUpdate(update);
@@ -245,7 +276,25 @@ export class Room {
       for (const peer of this.peers.keys()) if (peer !== from) peer.send(frame);
     }
     if (this.loggedSinceCompaction >= this.opts.compactAfterUpdates) setImmediate(() => this.compact());
+    const waiting = this.unanswered;
+    this.unanswered = [];
+    for (const { peer, stateVector } of waiting) this.answerSyncStep1(peer, stateVector);
     return true;
+  }
+
+  /**
+   * Tells every peer (as the server's own presence state, which stock clients carry along)
+   * that changes are held in memory because the log cannot be written, and when that ends.
+   */
+  private storageFailing(failing: boolean): void {
+    if (failing === (this.storageFailingSince !== null)) return;
+    this.storageFailingSince = failing ? new Date().toISOString() : null;
+    this.awareness.setLocalState(failing ? { server: { storage: 'failing', since: this.storageFailingSince } } : null);
+  }
+
+  /** True while the update log cannot be written (changes are kept in memory and retried). */
+  get storageFailingNow(): boolean {
+    return this.storageFailingSince !== null;
   }
 
   /** Folds the log into the state row. The in-memory doc IS the merged state: no merging of the log needed. */
@@ -272,8 +321,18 @@ export class Room {
       for (const id of updated) ids.add(id);
       for (const id of removed) ids.delete(id);
     }
-    const changed = [...added, ...updated, ...removed];
-    const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed));
+    for (const id of added) this.presence.add(id);
+    for (const id of updated) this.presence.add(id);
+    for (const id of removed) this.presence.add(id);
+    this.presenceTimer ??= setTimeout(this.sendPresence, PRESENCE_BATCH_MS);
+  };
+
+  /** One frame with every presence change of the last PRESENCE_BATCH_MS, to every peer. */
+  private readonly sendPresence = (): void => {
+    this.presenceTimer = null;
+    if (this.presence.size === 0 || this.destroyed) return;
+    const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.presence]));
+    this.presence.clear();
     for (const peer of this.peers.keys()) peer.send(frame);
   };
 
@@ -290,6 +349,7 @@ export class Room {
     if (!this.compact()) return false;
     this.destroyed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.awareness.destroy();
     this.live?.destroy();
     this.shadow?.destroy();

@@ -62,6 +62,10 @@ export function createApp(deps: AppDeps) {
       return c.json(body, err.status as 400);
     }
     deps.log(`${c.req.method} ${c.req.path} failed`, err);
+    // SQLite busy, locked, full or failing I/O: the transaction rolled back, nothing changed.
+    if (/^SQLITE_(BUSY|LOCKED|FULL|IOERR)/.test((err as { code?: unknown }).code as string)) {
+      return c.json({ error: { id: 'storage_unavailable', message: ERRORS.storage_unavailable.message } } satisfies ErrorBody, 503);
+    }
     return c.json({ error: { id: 'internal', message: ERRORS.internal.message } } satisfies ErrorBody, 500);
   });
   return app;

@@ -25,7 +25,9 @@ export function openDatabase(dataDir: string, synchronous: 'normal' | 'full'): O
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
+  // Short: a write that waits blocks the event loop. A draft append that meets a lock held by
+  // another process fails fast, keeps its updates in memory and is retried (see Room.flush).
+  sqlite.pragma('busy_timeout = 200');
   const db = drizzle({ client: sqlite, schema: tables });
   migrate(db, { migrationsFolder });
   return {

@@ -45,6 +45,8 @@ export class DraftSession {
   savedLocally = $state(false);
   items = $state<Record<Section, ItemSummary[]>>(emptyLists());
   people = $state<Presence[]>([]);
+  /** The server says it cannot write its log right now (its presence state): changes wait in memory and on this device. */
+  serverCannotSave = $state(false);
   problems = $state.raw<Problem[]>([]);
   canUndo = $state(false);
   canRedo = $state(false);
@@ -123,7 +125,9 @@ export class DraftSession {
 
     const onAwareness = () => {
       const people: Presence[] = [];
+      let failing = false;
       for (const [clientId, state] of awareness.getStates()) {
+        if ((state as { server?: { storage?: unknown } }).server?.storage === 'failing') failing = true;
         const u = (state as { user?: { name?: unknown; color?: unknown } }).user;
         if (!u || typeof u.name !== 'string') continue;
         const at = (state as { at?: Partial<Place> }).at;
@@ -135,6 +139,7 @@ export class DraftSession {
           self: clientId === this.doc.clientID,
         });
       }
+      this.serverCannotSave = failing;
       this.people = people.sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name));
     };
     awareness.on('change', onAwareness);
