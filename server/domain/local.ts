@@ -29,6 +29,8 @@ export interface VariableView {
  */
 export function createLocalData(deps: { projects: ProjectStore; store: LocalStore; snapshots: Snapshots; drafts: DraftAccess; sealer: Sealer }) {
   const { projects, store, snapshots, sealer } = deps;
+  /** Delivery answers by environment, valid while their ETag is. */
+  const deliveryCache = new Map<string, { etag: string; body: string }>();
 
   function environment(envId: string) {
     const found = projects.getEnvironment(envId);
@@ -163,22 +165,30 @@ export function createLocalData(deps: { projects: ProjectStore; store: LocalStor
       const snapshotId = isProduction ? env.liveSnapshotId : env.snapshotId;
       if (!snapshotId) throw new AppError(isProduction ? 'nothing_live' : 'nothing_to_sync', isProduction ? 'Nothing is live in production yet.' : `${env.name} has no snapshot yet.`);
       const etag = `"${snapshotId}.${env.overlayRevision}"`;
+      const build = () => {
+        const c = snapshots.content(env.projectId, snapshotId);
+        const vars = variables(envId, c).filter((v) => !v.orphaned);
+        return {
+          environment: { id: env.id, name: env.name, kind: env.kind },
+          snapshotId,
+          overlayRevision: env.overlayRevision,
+          variables: Object.fromEntries(vars.map((v) => [v.name, { type: v.type, value: typedValue(v.type, v.effectiveValue) }])),
+          settings: (() => {
+            const row = store.settings(envId);
+            return row ? (JSON.parse(row.json) as EnvironmentSettings) : DEFAULT_SETTINGS;
+          })(),
+          content: Object.fromEntries(SECTIONS.map((s) => [s, canonicalContent(c)[s]])),
+        };
+      };
       return {
         etag,
-        build: () => {
-          const c = snapshots.content(env.projectId, snapshotId);
-          const vars = variables(envId, c).filter((v) => !v.orphaned);
-          return {
-            environment: { id: env.id, name: env.name, kind: env.kind },
-            snapshotId,
-            overlayRevision: env.overlayRevision,
-            variables: Object.fromEntries(vars.map((v) => [v.name, { type: v.type, value: typedValue(v.type, v.effectiveValue) }])),
-            settings: (() => {
-              const row = store.settings(envId);
-              return row ? (JSON.parse(row.json) as EnvironmentSettings) : DEFAULT_SETTINGS;
-            })(),
-            content: Object.fromEntries(SECTIONS.map((s) => [s, canonicalContent(c)[s]])),
-          };
+        /** The serialized answer; built once per ETag (snapshot + overlay revision), then served from memory. */
+        body: (): string => {
+          const cached = deliveryCache.get(envId);
+          if (cached?.etag === etag) return cached.body;
+          const body = JSON.stringify(build());
+          deliveryCache.set(envId, { etag, body });
+          return body;
         },
       };
     },
