@@ -19,7 +19,7 @@ export interface FanoutResult {
   note: string;
 }
 
-const open = (url: string): Promise<WebSocket> =>
+export const open = (url: string): Promise<WebSocket> =>
   new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.binaryType = 'arraybuffer';

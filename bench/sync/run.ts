@@ -1,63 +1,132 @@
-// The sync benchmark: `npm run bench` (BENCH_SECONDS shortens a run; BENCH_ONLY=S1,S2 picks workloads;
-// BENCH_SERVERS=stagecoach,hocuspocus picks servers).
-// Each server runs in its own process on loopback; the load client runs here. Prints one table
-// per workload with every server and ours/peer ratios, and writes bench/RESULTS.md.
-import fs from 'node:fs';
-import os from 'node:os';
+// The sync benchmark: `npm run bench` (BENCH_SECONDS shortens the timed workloads; BENCH_ONLY=S1,S9
+// picks workloads; BENCH_SERVERS=stagecoach,hocuspocus picks servers).
+// Each server runs in its own process on loopback (ours: the bundled dist/server.js, as npm start
+// runs it); the load clients run here. One table per workload with every server and our ratio to
+// each peer; the sections are merged into bench/RESULTS.md.
 import { fanout, type FanoutResult } from './fanout.ts';
-import { SERVERS, startServer } from './servers.ts';
+import { SERVERS, startServer, type RunningServer, type ServerName } from './servers.ts';
+import { idleDocuments, joinOnce, manyDocuments, presenceLoad, seedBig, thunderingHerd } from './workloads.ts';
+import { Report, fmt as f } from '../results.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
-const only = (process.env.BENCH_ONLY ?? 'S1,S2,S3').split(',');
+const only = (process.env.BENCH_ONLY ?? 'S1,S2,S3,S4,S7,S8,S9,S10').split(',');
 const servers = SERVERS.filter((s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(',').includes(s));
+const report = new Report('Sync benchmark');
+report.say(
+  `Servers: stagecoach (this repo; update log appended in SQLite before broadcast, auth, read-only checks), @y/websocket-server 0.1.1 (memory; and with its leveldb persistence), @hocuspocus/server 4.7.0 (memory; and with @hocuspocus/extension-database storing into SQLite). Latency = time from the writer's send to an observer's receipt.`,
+);
 
-const WORKLOADS = [
-  { id: 'S1', title: '1 writer at 20 updates/s, 49 observers', observers: 49, rate: 20, target: 'p50 ≤ 3 ms, p99 ≤ 12 ms, p99 no worse than either peer' },
-  { id: 'S2', title: '1 writer at 20 updates/s, 500 observers', observers: 500, rate: 20, target: 'p99 ≤ 40 ms' },
-  { id: 'S3', title: '20 writers × 50 updates/s into one document, 5 observers', observers: 5, writers: 20, rate: 50, target: '≥ 1,000 updates/s sustained at ≤ 40 % of one core, p99 ≤ 40 ms' },
-].filter((w) => only.includes(w.id));
-
-const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-const lines: string[] = [];
-const say = (s = '') => {
-  console.log(s);
-  lines.push(s);
-};
-
-say(`# Sync benchmark results`);
-say();
-say(`${new Date().toISOString()} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · ${Math.round(os.totalmem() / 2 ** 30)} GiB · Node ${process.version}`);
-say(`Servers: stagecoach (this repo; update log appended in SQLite before broadcast, auth, read-only checks), @y/websocket-server 0.1.1 (memory; and with its leveldb persistence), @hocuspocus/server 4.7.0 (memory; and with @hocuspocus/extension-database storing into SQLite). Latency = time from the writer's send to an observer's receipt, all observers pooled.`);
-
-for (const w of WORKLOADS) {
-  say();
-  say(`## ${w.id} — ${w.title}, ${seconds} s (target: ${w.target})`);
-  say();
-  say('| server | updates/s | samples | p50 ms | p95 ms | p99 ms | max ms | server CPU % of a core | peak RSS MB | replicas converged |');
-  say('|---|---|---|---|---|---|---|---|---|---|');
-  const results: FanoutResult[] = [];
+/** Runs `measure` against every server, each in a fresh process; prints one row each, then our ratios. */
+async function table<R extends object>(id: string, title: string, columns: string[], measure: (s: RunningServer) => Promise<R>, row: (r: R) => string[], ratio?: (ours: R, peer: R) => string) {
+  report.say();
+  report.say(`## ${id} — ${title}`);
+  report.say();
+  report.say(`| server | ${columns.join(' | ')} |`);
+  report.say(`|---|${columns.map(() => '---').join('|')}|`);
+  const results = new Map<ServerName, R>();
   for (const name of servers) {
     const server = await startServer(name);
+    let current = server;
     try {
-      const r = await fanout(server, { observers: w.observers, writers: 'writers' in w ? w.writers : 1, rate: w.rate, seconds });
-      results.push(r);
-      say(`| ${r.server} | ${f(r.throughput, 0)} | ${r.samples} | ${f(r.p50)} | ${f(r.p95)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.cpuPct, 1)} | ${f(r.peakRssMb, 0)} | ${r.converged ? 'yes' : `NO — failed run ${r.note}`} |`);
+      const r = await measure(server);
+      if ('server' in r && r.server instanceof Object) current = r.server as RunningServer;
+      results.set(name, r);
+      report.say(`| ${name} | ${row(r).join(' | ')} |`);
+    } catch (err) {
+      report.say(`| ${name} | failed: ${(err as Error).message} |`);
     } finally {
-      await server.stop();
+      await current.stop();
     }
   }
-  const ours = results.find((r) => r.server === 'stagecoach');
-  if (ours) {
-    say();
-    for (const peer of results.filter((r) => r !== ours)) say(`- p99 ours / ${peer.server}: ${f(ours.p99 / peer.p99)} · p50 ratio ${f(ours.p50 / peer.p50)} · CPU ratio ${f(ours.cpuPct / peer.cpuPct)}`);
+  const ours = results.get('stagecoach');
+  if (ours && ratio) {
+    report.say();
+    for (const [name, r] of results) if (name !== 'stagecoach') report.say(`- ours / ${name}: ${ratio(ours, r)}`);
   }
 }
 
-// Keep the sections of workloads this run did not cover (a run may be narrowed with BENCH_ONLY).
-const sections = (text: string) => new Map(text.split(/^(?=## )/m).slice(1).map((sec) => [sec.slice(3, sec.indexOf(' ', 3)), sec.trimEnd()]));
-const previous = fs.existsSync('bench/RESULTS.md') ? sections(fs.readFileSync('bench/RESULTS.md', 'utf8')) : new Map<string, string>();
-const current = sections(lines.join('\n'));
-const header = lines.join('\n').split(/^## /m)[0]!.trimEnd();
-const merged = [...new Set([...previous.keys(), ...current.keys()])].sort().map((id) => current.get(id) ?? previous.get(id)!);
-fs.writeFileSync('bench/RESULTS.md', `${[header, ...merged].join('\n\n')}\n`);
-console.log('\nwritten to bench/RESULTS.md');
+const FANOUT = [
+  { id: 'S1', title: '1 writer at 20 updates/s, 49 observers', observers: 49, writers: 1, rate: 20, target: 'p50 ≤ 3 ms, p99 ≤ 12 ms, p99 no worse than either peer' },
+  { id: 'S2', title: '1 writer at 20 updates/s, 500 observers', observers: 500, writers: 1, rate: 20, target: 'p99 ≤ 40 ms' },
+  { id: 'S3', title: '20 writers × 50 updates/s into one document, 5 observers', observers: 5, writers: 20, rate: 50, target: '≥ 1,000 updates/s sustained at ≤ 40 % of one core, p99 ≤ 40 ms' },
+];
+for (const w of FANOUT.filter((x) => only.includes(x.id))) {
+  await table<FanoutResult>(
+    w.id,
+    `${w.title}, ${seconds} s (target: ${w.target})`,
+    ['updates/s', 'samples', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'server CPU % of a core', 'peak RSS MB', 'replicas converged'],
+    (s) => fanout(s, { observers: w.observers, writers: w.writers, rate: w.rate, seconds }),
+    (r) => [f(r.throughput, 0), String(r.samples), f(r.p50), f(r.p95), f(r.p99), f(r.max), f(r.cpuPct, 1), f(r.peakRssMb, 0), r.converged ? 'yes' : `NO — failed run ${r.note}`],
+    (o, p) => `p99 ${f(o.p99 / p.p99)} · p50 ${f(o.p50 / p.p50)} · CPU ${f(o.cpuPct / p.cpuPct)}`,
+  );
+}
+
+if (only.includes('S4')) {
+  const s4 = Math.min(seconds, 30);
+  await table(
+    'S4',
+    `200 documents × 1 writer × 10 updates/s, one observer each, ${s4} s (target: ≥ 2,000 durable updates/s, append p99 ≤ 5 ms; latency includes the append)`,
+    ['delivered updates/s', 'of', 'p50 ms', 'p99 ms', 'max ms', 'server CPU %', 'peak RSS MB'],
+    (s) => manyDocuments(s, { docs: 200, rate: 10, seconds: s4 }),
+    (r) => [f(r.perSecond, 0), String(r.total), f(r.p50), f(r.p99), f(r.max), f(r.cpuPct, 1), f(r.peakRssMb, 0)],
+    (o, p) => `p99 ${f(o.p99 / p.p99)} · CPU ${f(o.cpuPct / p.cpuPct)}`,
+  );
+}
+
+if (only.includes('S7')) {
+  await table(
+    'S7',
+    '1,000 small documents with one connection each, then all disconnect (target: ≤ 15 KB per document+connection; ≤ 1 MB left after unload). RSS of the server process.',
+    ['RSS before MB', 'RSS open MB', 'KB per document+connection', 'MB left after all disconnect'],
+    (s) => idleDocuments(s, 1000),
+    (r) => [f(r.beforeMb, 0), f(r.openMb, 0), f(r.perDocKb, 1), f(r.leftMb, 1)],
+    (o, p) => `KB per document ${f(o.perDocKb / p.perDocKb)}`,
+  );
+}
+
+if (only.includes('S8')) {
+  await table(
+    'S8',
+    'a fresh client joins a 5 MB workspace document (2,000 articles), 10 joins one after another (target: synced ≤ 200 ms)',
+    ['document bytes', 'median ms', 'max ms'],
+    async (s) => {
+      const bytes = await seedBig(s, s.room);
+      const ms: number[] = [];
+      for (let i = 0; i < 10; i++) ms.push((await joinOnce(s, s.room)).ms);
+      ms.sort((a, b) => a - b);
+      return { bytes, median: ms[5]!, max: ms[9]! };
+    },
+    (r) => [r.bytes.toLocaleString('en'), f(r.median, 1), f(r.max, 1)],
+    (o, p) => `median ${f(o.median / p.median)}`,
+  );
+}
+
+if (only.includes('S9')) {
+  await table(
+    'S9',
+    '200 clients join a 5 MB document within 1 s, right after a restart (memory-only servers: no restart possible, document already loaded) (target: all synced p99 ≤ 3 s, peak RSS ≤ 600 MB)',
+    ['restarted', 'p50 ms', 'p99 ms', 'max ms', 'peak RSS MB'],
+    async (s) => {
+      await seedBig(s, s.room);
+      const server = s.restart ? await s.restart() : s;
+      const r = await thunderingHerd(server, server.room, 200, 1000);
+      return { ...r, restarted: s.restart !== null, server };
+    },
+    (r) => [r.restarted ? 'yes' : 'no', f(r.p50, 0), f(r.p99, 0), f(r.max, 0), f(r.peakRssMb, 0)],
+    (o, p) => `p99 ${f(o.p99 / p.p99)} · peak RSS ${f(o.peakRssMb / p.peakRssMb)}`,
+  );
+}
+
+if (only.includes('S10')) {
+  const s10 = Math.min(seconds, 30);
+  await table(
+    'S10',
+    `100 clients each sending presence at 1 Hz, 1 writer at 20 updates/s, ${s10} s (target: ≤ 10 % of one core)`,
+    ['server CPU % of a core', 'frames/s received by all clients'],
+    (s) => presenceLoad(s, 100, s10),
+    (r) => [f(r.cpuPct, 1), f(r.framesPerSecond, 0)],
+    (o, p) => `CPU ${f(o.cpuPct / p.cpuPct)}`,
+  );
+}
+
+report.write();

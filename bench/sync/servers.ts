@@ -16,6 +16,10 @@ export interface RunningServer {
   providerBase: string;
   params: Record<string, string>;
   room: string;
+  /** `n` documents to use (ours: one project's DEV draft each; the peers take any name). */
+  newRooms(n: number): Promise<string[]>;
+  /** Stops the process and starts it again on the same data (null for the memory-only servers). */
+  restart: (() => Promise<RunningServer>) | null;
   stop(): Promise<void>;
 }
 
@@ -45,40 +49,82 @@ function launch(args: string[], env: Record<string, string>): Promise<ChildProce
   });
 }
 
-const stopper = (child: ChildProcess, dir: string) => () =>
-  new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      fs.rmSync(dir, { recursive: true, force: true });
-      resolve();
+function stopper(child: ChildProcess, dir: string, keep = false): () => Promise<void> {
+  return () =>
+    new Promise<void>((resolve) => {
+      child.once('exit', () => {
+        if (!keep) fs.rmSync(dir, { recursive: true, force: true });
+        resolve();
+      });
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
     });
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  });
+}
 
-export async function startServer(name: ServerName): Promise<RunningServer> {
+interface Ours {
+  token: string;
+  room: string;
+}
+
+async function ourProject(http: string, token: string): Promise<string> {
+  const res = await fetch(`${http}/api/projects`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ name: 'Bench' }) });
+  const project = (await res.json()) as { environments: { draftId?: string }[] };
+  return project.environments[0]!.draftId!;
+}
+
+export async function startServer(name: ServerName, dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`)), ours?: Ours): Promise<RunningServer> {
   const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`));
   const ws = `ws://127.0.0.1:${port}`;
+  const named = (n: number) => Promise.resolve(Array.from({ length: n }, (_, i) => `bench-${i}`));
   if (name === 'stagecoach') {
-    const child = await launch(['dist/server.js'], { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir, COLLAB_MAX_FRAME_BYTES: String(16 * 1024 * 1024) });
+    const child = await launch(['dist/server.js'], { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir });
     const http = `http://127.0.0.1:${port}`;
-    const json = { 'content-type': 'application/json' };
-    const setup = await fetch(`${http}/api/setup`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'bench@example.com', password: 'bench bench bench', name: 'Bench' }) });
-    const cookie = setup.headers.get('set-cookie')!.split(';')[0]!;
-    const { token } = (await (await fetch(`${http}/api/tokens`, { method: 'POST', headers: { ...json, cookie, origin: http }, body: JSON.stringify({ name: 'bench' }) })).json()) as { token: string };
-    const auth = { ...json, authorization: `Bearer ${token}` };
-    const project = (await (await fetch(`${http}/api/projects`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'Bench' }) })).json()) as { environments: { draftId?: string }[] };
-    const room = project.environments[0]!.draftId!;
-    return { name, wire: 'y-websocket', pid: child.pid!, room, url: (r) => `${ws}/collab/${r}?token=${token}`, providerBase: `${ws}/collab`, params: { token }, stop: stopper(child, dir) };
+    if (!ours) {
+      const json = { 'content-type': 'application/json' };
+      const setup = await fetch(`${http}/api/setup`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'bench@example.com', password: 'bench bench bench', name: 'Bench' }) });
+      const cookie = setup.headers.get('set-cookie')!.split(';')[0]!;
+      const { token } = (await (await fetch(`${http}/api/tokens`, { method: 'POST', headers: { ...json, cookie, origin: http }, body: JSON.stringify({ name: 'bench' }) })).json()) as { token: string };
+      ours = { token, room: await ourProject(http, token) };
+    }
+    const { token, room } = ours;
+    return {
+      name,
+      wire: 'y-websocket',
+      pid: child.pid!,
+      room,
+      url: (r) => `${ws}/collab/${r}?token=${token}`,
+      providerBase: `${ws}/collab`,
+      params: { token },
+      newRooms: async (n) => {
+        const rooms: string[] = [];
+        for (let i = 0; i < n; i++) rooms.push(await ourProject(http, token));
+        return rooms;
+      },
+      restart: async () => {
+        await stopper(child, dir, true)();
+        return startServer(name, dir, ours);
+      },
+      stop: stopper(child, dir),
+    };
   }
   if (name.startsWith('y-websocket-server')) {
     const env: Record<string, string> = { PORT: String(port), HOST: '127.0.0.1' };
-    if (name.endsWith('leveldb')) env.YPERSISTENCE = dir;
+    const persistent = name.endsWith('leveldb');
+    if (persistent) env.YPERSISTENCE = dir;
     const child = await launch(['node_modules/@y/websocket-server/src/server.js'], env);
-    return { name, wire: 'y-websocket', pid: child.pid!, room: 'bench', url: (r) => `${ws}/${r}`, providerBase: ws, params: {}, stop: stopper(child, dir) };
+    const restart = async () => {
+      await stopper(child, dir, true)();
+      return startServer(name, dir);
+    };
+    return { name, wire: 'y-websocket', pid: child.pid!, room: 'bench', url: (r) => `${ws}/${r}`, providerBase: ws, params: {}, newRooms: named, restart: persistent ? restart : null, stop: stopper(child, dir) };
   }
   const args = ['bench/sync/peers/hocuspocus.ts', String(port)];
-  if (name.endsWith('sqlite')) args.push(path.join(dir, 'hocuspocus.sqlite'));
+  const persistent = name.endsWith('sqlite');
+  if (persistent) args.push(path.join(dir, 'hocuspocus.sqlite'));
   const child = await launch(args, {});
-  return { name, wire: 'hocuspocus', pid: child.pid!, room: 'bench', url: () => ws, providerBase: ws, params: {}, stop: stopper(child, dir) };
+  const restart = async () => {
+    await stopper(child, dir, true)();
+    return startServer(name, dir);
+  };
+  return { name, wire: 'hocuspocus', pid: child.pid!, room: 'bench', url: () => ws, providerBase: ws, params: {}, newRooms: named, restart: persistent ? restart : null, stop: stopper(child, dir) };
 }
