@@ -171,7 +171,7 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
         collab.close();
         server.closeAllConnections();
         await stopped;
-        database.close();
+        await database.close();
       })();
       return closing;
     },

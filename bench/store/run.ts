@@ -25,9 +25,9 @@ function services() {
   return {
     s,
     project,
-    done() {
+    async done() {
       s.rooms.closeAll();
-      s.database.close();
+      await s.database.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -91,7 +91,7 @@ if (only.includes('S5')) {
     room.unload();
   }
   report.say(`| ${(big.length / 1e6).toFixed(1)} MB state + ${tail.length.toLocaleString('en')} updates | ${fmt(median(tailed), 0)} | ${loadedBytes.toLocaleString('en')} |`);
-  done();
+  await done();
 }
 
 if (only.includes('S11')) {
@@ -111,7 +111,7 @@ if (only.includes('S11')) {
     const cold = reopen();
     rows.cold.push(time(() => cold.releases.sync(by, dev!.id, {})));
     cold.rooms.closeAll();
-    cold.database.close();
+    await cold.database.close();
     const again = reopen();
     // Loaded by an edit, as when people are editing it; never read as JSON before this freeze.
     again.rooms.edit(draftId, 'bench', (doc) => sectionMap(doc, 'knowledge').delete('kb_00001'));
@@ -122,9 +122,9 @@ if (only.includes('S11')) {
     });
     rows.edited.push(time(() => again.releases.sync(by, dev!.id, {})));
     again.rooms.closeAll();
-    again.database.close();
-    s.database.close();
-    done();
+    await again.database.close();
+    await s.database.close();
+    await done();
   }
   report.say(`| first, draft not loaded (read from SQLite, then frozen) | ${fmt(median(rows.cold), 0)} |`);
   report.say(`| first, draft loaded (people are editing it) | ${fmt(median(rows.first), 0)} |`);
@@ -154,7 +154,7 @@ if (only.includes('P1')) {
     }
     const items = Object.values(s.snapshots.tree(project.id, newer!)).reduce((n, sec) => n + Object.keys(sec).length, 0);
     report.say(`| ${items.toLocaleString('en')} | ${fmt(median(syncs), 3)} | ${fmt(median(rollbacks), 3)} |`);
-    done();
+    await done();
   }
 }
 

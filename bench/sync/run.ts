@@ -130,3 +130,5 @@ if (only.includes('S10')) {
 }
 
 report.write();
+// Stock clients and timers of finished workloads may linger: the run is over.
+process.exit(0);

@@ -77,7 +77,9 @@ export async function startServer(name: ServerName, dir = fs.mkdtempSync(path.jo
   const ws = `ws://127.0.0.1:${port}`;
   const named = (n: number) => Promise.resolve(Array.from({ length: n }, (_, i) => `bench-${i}`));
   if (name === 'stagecoach') {
-    const child = await launch(['dist/server.js'], { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir });
+    // BENCH_PROFILE=dir writes a CPU profile of our server per run (open it in Chrome DevTools).
+    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    const child = await launch([...profile, 'dist/server.js'], { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir });
     const http = `http://127.0.0.1:${port}`;
     if (!ours) {
       const json = { 'content-type': 'application/json' };

@@ -5,35 +5,46 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as tables from '#schema/db/tables.ts';
+import { startCheckpointer } from './checkpointer.ts';
 
 export type Db = BetterSQLite3Database<typeof tables>;
 
 export interface OpenDatabase {
   db: Db;
   sqlite: Database.Database;
-  close(): void;
+  close(): Promise<void>;
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // From source this file is server/store/; in the bundle (dist/server.js) the repository root is one up.
 const migrationsFolder = [path.join(here, 'migrations'), path.join(here, '..', 'server', 'store', 'migrations')].find((p) => fs.existsSync(p))!;
 
+/** How often the worker checkpoints the WAL into the database file. */
+const CHECKPOINT_EVERY_MS = 1000;
+
 /** Opens (creating the folder if needed) and migrates the SQLite database in `dataDir`. */
-export function openDatabase(dataDir: string, synchronous: 'normal' | 'full'): OpenDatabase {
+export function openDatabase(dataDir: string, synchronous: 'normal' | 'full', log: (msg: string) => void = console.error): OpenDatabase {
   fs.mkdirSync(dataDir, { recursive: true });
-  const sqlite = new Database(path.join(dataDir, 'stagecoach.sqlite'));
+  const file = path.join(dataDir, 'stagecoach.sqlite');
+  const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('foreign_keys = ON');
+  // Checkpoints run on a worker thread (checkpointer.ts), never inside a commit on the event loop.
+  sqlite.pragma('wal_autocheckpoint = 0');
+  sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   // Short: a write that waits blocks the event loop. A draft append that meets a lock held by
   // another process fails fast, keeps its updates in memory and is retried (see Room.flush).
   sqlite.pragma('busy_timeout = 200');
   const db = drizzle({ client: sqlite, schema: tables });
   migrate(db, { migrationsFolder });
+  const checkpointer = startCheckpointer(file, CHECKPOINT_EVERY_MS, log);
   return {
     db,
     sqlite,
-    close() {
+    async close() {
+      await checkpointer.stop();
+      // The last connection to close checkpoints the WAL into the database.
       if (sqlite.open) sqlite.close();
     },
   };

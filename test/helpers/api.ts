@@ -37,7 +37,7 @@ export async function apiFixture(env: Record<string, string> = {}) {
     ok,
     close() {
       services.rooms.closeAll();
-      services.database.close();
+      return services.database.close();
     },
   };
 }

@@ -13,9 +13,9 @@ const ORIGIN = 'http://stagecoach.test';
 beforeEach(() => {
   services = createServices(testConfig(tempDataDir(), { MAX_BODY_BYTES: '65536' }));
 });
-afterEach(() => {
+afterEach(async () => {
   services.rooms.closeAll();
-  services.database.close();
+  await services.database.close();
 });
 
 function call(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) {

@@ -30,7 +30,7 @@ describe('a 20 MB document over a throttled link', () => {
     for (let part = 0; part < 4; part++) {
       const before = Y.encodeStateVector(author);
       author.getText(`part${part}`).insert(0, `${part}`.repeat(5_000_000));
-      seed.send(encodeUpdate(Y.encodeStateAsUpdate(author, before)));
+      seed.send(new Uint8Array(encodeUpdate(Y.encodeStateAsUpdate(author, before))));
     }
     // The server answers a sync step 1 only once everything before it is in its log.
     seed.binaryType = 'arraybuffer';
@@ -40,7 +40,7 @@ describe('a 20 MB document over a throttled link', () => {
         if (type === 0 && sub === 1) resolve();
       };
     });
-    seed.send(encodeSyncStep1(Y.encodeStateVector(author)));
+    seed.send(new Uint8Array(encodeSyncStep1(Y.encodeStateVector(author))));
     await stored;
     const bytes = Y.encodeStateAsUpdate(author).length;
     expect(bytes).toBeGreaterThan(20_000_000);

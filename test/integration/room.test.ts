@@ -15,8 +15,8 @@ import { tempDataDir } from '../helpers/server.ts';
 import { prng } from '../helpers/prng.ts';
 
 const open: OpenDatabase[] = [];
-afterEach(() => {
-  for (const db of open.splice(0)) db.close();
+afterEach(async () => {
+  for (const db of open.splice(0)) await db.close();
 });
 
 function fixture() {
