@@ -7,6 +7,7 @@ import type { Accounts } from '../domain/accounts.ts';
 import type { Projects } from '../domain/projects.ts';
 import type { Access } from '../domain/access.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { sendBinary } from './framing.ts';
 import type { Peer } from './room.ts';
 import type { Rooms } from './rooms.ts';
 
@@ -45,7 +46,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
       userId,
       readOnly,
       send(frame) {
-        if (ws.readyState === ws.OPEN) ws.send(frame);
+        sendBinary(ws, frame);
       },
       close(reason: CloseReason, detail?: string) {
         if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CLOSE[reason], (detail ?? reason).slice(0, 120));
