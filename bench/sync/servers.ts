@@ -35,13 +35,41 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Preloaded into every server under test (ours and the peers alike): on SIGUSR2 it collects
+ * garbage and prints the live JS heap, so memory can be compared by what is live rather than
+ * by RSS (which V8 does not give back).
+ */
+const HEAP_PROBE = `process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); console.log('heap-bytes ' + process.memoryUsage().heapUsed + ' external ' + process.memoryUsage().external); });`;
+const PROBE_ARGS = ['--expose-gc', '--import', `data:text/javascript,${encodeURIComponent(HEAP_PROBE)}`];
+
+/** Live heap + external (MB) of a server launched here, after a full GC. */
+export function liveHeapMb(server: RunningServer): Promise<number> {
+  const child = children.get(server.pid)!;
+  return new Promise((resolve) => {
+    const on = (d: Buffer) => {
+      const m = /heap-bytes (\d+) external (\d+)/.exec(d.toString());
+      if (!m) return;
+      child.stdout!.off('data', on);
+      resolve((Number(m[1]) + Number(m[2])) / 2 ** 20);
+    };
+    child.stdout!.on('data', on);
+    child.kill('SIGUSR2');
+  });
+}
+
+const children = new Map<number, ChildProcess>();
+
 function launch(args: string[], env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...PROBE_ARGS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
       out += d.toString();
-      if (/running at/.test(out)) resolve(child);
+      if (/running at/.test(out)) {
+        children.set(child.pid!, child);
+        resolve(child);
+      }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);

@@ -4,7 +4,7 @@ import * as encoding from 'lib0/encoding';
 import { bigWorkspaceUpdate } from '../store/workspace.ts';
 import { open } from './fanout.ts';
 import { cpuSeconds, memoryMb, percentile } from './stats.ts';
-import type { RunningServer } from './servers.ts';
+import { liveHeapMb, type RunningServer } from './servers.ts';
 import { frame, hello, numbersOf, updateFrame, updateOf } from './wire.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -58,6 +58,7 @@ export async function idleDocuments(server: RunningServer, docs: number) {
   const rooms = await server.newRooms(docs);
   await sleep(1000);
   const before = memoryMb(server.pid).rss;
+  const heapBefore = await liveHeapMb(server);
   const sockets: WebSocket[] = [];
   let synced = 0;
   for (const room of rooms) {
@@ -74,10 +75,19 @@ export async function idleDocuments(server: RunningServer, docs: number) {
   while (synced < docs) await sleep(20);
   await sleep(1000);
   const open_ = memoryMb(server.pid).rss;
+  const heapOpen = await liveHeapMb(server);
   for (const s of sockets) s.close();
   await sleep(3000);
   const after = memoryMb(server.pid).rss;
-  return { perDocKb: ((open_ - before) * 1024) / docs, leftMb: after - before, beforeMb: before, openMb: open_ };
+  const heapAfter = await liveHeapMb(server);
+  return {
+    perDocKb: ((open_ - before) * 1024) / docs,
+    leftMb: after - before,
+    beforeMb: before,
+    openMb: open_,
+    heapPerDocKb: ((heapOpen - heapBefore) * 1024) / docs,
+    heapLeftMb: heapAfter - heapBefore,
+  };
 }
 
 /** Sends a 5 MB workspace (2,000 articles) into `room` and waits until the server has it (a fresh client gets it back). */
