@@ -29,11 +29,12 @@ export class Report {
     const before = sections(previous);
     const now = sections(text);
     const header = `# Benchmark results\n\nEach section says when and on what it was measured. \`npm run bench\` (sync: S1–S4, S7–S10), \`npm run bench:store\` (S5, S11, P1), \`npm run bench:delivery\` (D1).`;
-    const order = (id: string) => [id.replace(/\d+/, ''), Number(/\d+/.exec(id)?.[0] ?? 0)] as const;
+    // S…, then P…, then D…; by number within a letter; S4 before S4-append.
+    const order = (id: string) => [id[0]!, Number(/\d+/.exec(id)?.[0] ?? 0)] as const;
     const ids = [...new Set([...before.keys(), ...now.keys()])].sort((a, b) => {
       const [pa, na] = order(a);
       const [pb, nb] = order(b);
-      return pa === pb ? na - nb : pb.localeCompare(pa);
+      return pa !== pb ? pb.localeCompare(pa) : na !== nb ? na - nb : a.length - b.length;
     });
     const stamp = text.split(/^## /m)[0]!.split('\n').slice(2).join('\n').trim();
     const merged = ids.map((id) => (now.has(id) ? `${now.get(id)!}\n\n_${stamp}_` : before.get(id)!));

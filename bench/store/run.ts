@@ -10,11 +10,12 @@ import { createServices } from '#server/start.ts';
 import { applyContent, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import type { Principal } from '#server/domain/accounts.ts';
 import { Room } from '#server/collab/room.ts';
+import { encodeUpdate } from '#server/collab/protocol.ts';
 import { createDraftStore } from '#server/store/drafts.ts';
 import { Report, fmt } from '../results.ts';
 import { bigWorkspace, bigWorkspaceUpdate } from './workspace.ts';
 
-const only = (process.env.BENCH_ONLY ?? 'S5,S11,P1').split(',');
+const only = (process.env.BENCH_ONLY ?? 'S4,S5,S11,P1').split(',');
 const report = new Report('Storage benchmarks');
 const by: Principal = { user: { id: 'usr_bench', email: 'b@example.com', name: 'Bench' }, isInstanceAdmin: true, via: 'token' };
 
@@ -39,6 +40,48 @@ function time(f: () => void): number {
   return performance.now() - t;
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+if (only.includes('S4')) {
+  report.say();
+  report.say('## S4-append — the durable append alone: 200 loaded drafts × 1 writer × 10 updates/s for 20 s through Room (target: ≥ 2,000 durable updates/s, append p99 ≤ 5 ms)');
+  report.say();
+  const { s, done } = services();
+  const drafts = createDraftStore(s.database.sqlite);
+  const times: number[] = [];
+  const timed = { ...drafts, append: (id: string, updates: readonly Uint8Array[]) => {
+    const t = performance.now();
+    try {
+      return drafts.append(id, updates);
+    } finally {
+      times.push(performance.now() - t);
+    }
+  } };
+  s.database.sqlite.pragma('foreign_keys = OFF');
+  const peer = { userId: 'u', readOnly: false, send: () => {}, close: () => {} };
+  const rooms = Array.from({ length: 200 }, (_, i) => new Room(`bench_${i}`, timed, { compactAfterUpdates: 1000, log: () => {} }));
+  const writers = rooms.map((room) => {
+    room.join(peer);
+    const doc = new Y.Doc();
+    doc.on('update', (u: Uint8Array) => room.receive(peer, encodeUpdate(u)));
+    return doc;
+  });
+  const seconds = 20;
+  const t0 = performance.now();
+  const total = 200 * 10 * seconds;
+  for (let k = 0; k < total; k++) {
+    const wait = t0 + k * (1000 / 2000) - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    writers[k % 200]!.getMap('bench').set('n', k);
+  }
+  await new Promise((r) => setImmediate(r));
+  const wall = (performance.now() - t0) / 1000;
+  times.sort((a, b) => a - b);
+  report.say('| updates | per second | appends (transactions) | append p50 ms | append p99 ms | append max ms |');
+  report.say('|---|---|---|---|---|---|');
+  report.say(`| ${total.toLocaleString('en')} | ${fmt(total / wall, 0)} | ${times.length.toLocaleString('en')} | ${fmt(times[Math.floor(times.length / 2)]!, 3)} | ${fmt(times[Math.floor(times.length * 0.99)]!, 3)} | ${fmt(times[times.length - 1]!, 3)} |`);
+  for (const r of rooms) r.unload();
+  await done();
+}
 
 if (only.includes('S5')) {
   report.say();
