@@ -84,7 +84,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     dataDir: path.resolve(cwd, env.DATA_DIR || 'data'),
     allowedOrigins: Object.freeze(origins),
     collabMaxFrameBytes: int('COLLAB_MAX_FRAME_BYTES', 16 * 1024 * 1024, 1024, 256 * 1024 * 1024),
-    maxBodyBytes: int('MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxBodyBytes: int('MAX_BODY_BYTES', 16 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     sessionTtlMs: int('SESSION_TTL_DAYS', 30, 1, 365) * 24 * 3600 * 1000,
     sqliteSynchronous: oneOf('SQLITE_SYNCHRONOUS', ['normal', 'full'] as const, 'normal'),
     compactAfterUpdates: int('COMPACT_AFTER_UPDATES', 500, 10, 1_000_000),

@@ -90,9 +90,9 @@ export async function idleDocuments(server: RunningServer, docs: number) {
   };
 }
 
-/** Sends a 5 MB workspace (2,000 articles) into `room` and waits until the server has it (a fresh client gets it back). */
-export async function seedBig(server: RunningServer, room: string): Promise<number> {
-  const update = bigWorkspaceUpdate(2000);
+/** Sends a workspace of `articles` articles (2,000: 5 MB) into `room` and waits until the server has it (a fresh client gets it back). */
+export async function seedBig(server: RunningServer, room: string, articles = 2000): Promise<number> {
+  const update = bigWorkspaceUpdate(articles);
   const ws = await open(server.url(room));
   for (const f of hello(server.wire, room)) ws.send(f);
   ws.send(updateFrame(server.wire, room, update));

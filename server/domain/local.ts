@@ -30,7 +30,7 @@ export interface VariableView {
 export function createLocalData(deps: { projects: ProjectStore; store: LocalStore; snapshots: Snapshots; drafts: DraftAccess; sealer: Sealer }) {
   const { projects, store, snapshots, sealer } = deps;
   /** Delivery answers by environment, valid while their ETag is. */
-  const deliveryCache = new Map<string, { etag: string; body: string }>();
+  const deliveryCache = new Map<string, { etag: string; body: Uint8Array<ArrayBuffer> }>();
 
   function environment(envId: string) {
     const found = projects.getEnvironment(envId);
@@ -183,10 +183,10 @@ export function createLocalData(deps: { projects: ProjectStore; store: LocalStor
       return {
         etag,
         /** The serialized answer; built once per ETag (snapshot + overlay revision), then served from memory. */
-        body: (): string => {
+        body: (): Uint8Array<ArrayBuffer> => {
           const cached = deliveryCache.get(envId);
           if (cached?.etag === etag) return cached.body;
-          const body = JSON.stringify(build());
+          const body = new TextEncoder().encode(JSON.stringify(build()));
           deliveryCache.set(envId, { etag, body });
           return body;
         },
