@@ -46,6 +46,9 @@ export const ERRORS = {
   too_many_attempts: { status: 429, message: 'Too many failed sign-in attempts. Wait a few minutes and try again.' },
   setup_done: { status: 409, message: 'Stagecoach is already set up: sign in instead.' },
   email_taken: { status: 409, message: 'An account with this email already exists.' },
+  audience_not_found: { status: 404, message: 'There is no such audience in this environment.' },
+  audience_exists: { status: 409, message: 'This environment already has an audience with that name.' },
+  audience_missing: { status: 409, message: 'The content refers to audiences this environment does not have: create them there (same names), then try again.' },
   storage_unavailable: { status: 503, message: 'The server cannot write to its database right now (locked or full). Nothing was changed: try again in a moment.' },
   internal: { status: 500, message: 'Something went wrong on the server. Try again.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -70,3 +70,19 @@ export const FeedbackBody = z.strictObject({
   author: z.string().trim().min(1).max(100),
   text: z.string().trim().min(1).max(2000),
 });
+
+/** What an audience rule can test about a user (the runtime supplies these per conversation). */
+export const AUDIENCE_ATTRIBUTES = ['department', 'country', 'language', 'role', 'email_domain'] as const;
+export const AudienceRule = z.strictObject({
+  attribute: z.enum(AUDIENCE_ATTRIBUTES),
+  operator: z.enum(['is', 'is_not']),
+  values: z.array(z.string().trim().min(1).max(100)).min(1).max(100),
+});
+export type AudienceRule = z.infer<typeof AudienceRule>;
+/** A user is in the audience when every rule holds (no rules: everyone). */
+export const AudienceBody = z.strictObject({
+  name: z.string().trim().min(1, 'An audience needs a name.').max(80),
+  description: z.string().trim().max(300).default(''),
+  rules: z.array(AudienceRule).max(20).default([]),
+});
+export type AudienceBody = z.infer<typeof AudienceBody>;

@@ -28,6 +28,8 @@ import { createAccess } from './domain/access.ts';
 import { createAccessStore } from './store/access.ts';
 import { createApprovals } from './domain/approvals.ts';
 import { createShares } from './domain/shares.ts';
+import { createAudiences } from './domain/audiences.ts';
+import { createAudienceStore } from './store/audiences.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -93,10 +95,11 @@ export function createServices(config: Readonly<Config>) {
   const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts });
   const accessStore = createAccessStore(database.db);
   const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts });
-  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard, gates: approvals });
+  const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots });
+  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard, gates: approvals, audiences });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
-  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)) });
+  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences });
   const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData });
   const app = createApp({
     accounts,
@@ -111,6 +114,7 @@ export function createServices(config: Readonly<Config>) {
     access,
     approvals,
     shares,
+    audiences,
     allowedOrigins: config.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,

@@ -135,3 +135,8 @@ export function sampleContent(): WorkspaceContent {
     },
   };
 }
+
+/** The audience the sample refers to; a project made with the sample gets it in every environment (each with its own id). */
+export const SAMPLE_AUDIENCES = [
+  { name: 'customers', description: 'People who bought from the shop', rules: [{ attribute: 'role' as const, operator: 'is' as const, values: ['customer'] }] },
+];

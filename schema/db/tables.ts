@@ -213,6 +213,29 @@ export const environmentSettings = sqliteTable('environment_settings', {
   updatedAt: integer('updated_at').notNull(),
 });
 
+/**
+ * Environment-local audiences: the same name in every environment, its own id in each. Content
+ * refers to audiences by name; promotions check that the target has every name it refers to.
+ */
+export const audiences = sqliteTable(
+  'audiences',
+  {
+    id: text('id').primaryKey(),
+    environmentId: text('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    /** The name folded to lower case: unique per environment, what references match on. */
+    nameKey: text('name_key').notNull(),
+    description: text('description').notNull(),
+    /** JSON array of rules (schema/local.ts AudienceRule). */
+    rules: text('rules').notNull(),
+    updatedBy: text('updated_by').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('audiences_environment_name').on(t.environmentId, t.nameKey)],
+);
+
 /** Keys the runtime uses to read an environment through the delivery API; stored as SHA-256. */
 export const runtimeKeys = sqliteTable(
   'runtime_keys',

@@ -27,7 +27,15 @@ export interface VariableView {
  * Environment-local data: variable overrides, secrets, guardrails and evaluators, runtime
  * keys, and the delivery view. None of it is ever part of a snapshot or touched by a promotion.
  */
-export function createLocalData(deps: { projects: ProjectStore; store: LocalStore; snapshots: Snapshots; drafts: DraftAccess; sealer: Sealer }) {
+export function createLocalData(deps: {
+  projects: ProjectStore;
+  store: LocalStore;
+  snapshots: Snapshots;
+  drafts: DraftAccess;
+  sealer: Sealer;
+  /** Names → this environment's audience ids, for the delivery API. */
+  audiences: { resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }> };
+}) {
   const { projects, store, snapshots, sealer } = deps;
   /** Delivery answers by environment, valid while their ETag is. */
   const deliveryCache = new Map<string, { etag: string; body: Uint8Array<ArrayBuffer> }>();
@@ -173,6 +181,7 @@ export function createLocalData(deps: { projects: ProjectStore; store: LocalStor
           snapshotId,
           overlayRevision: env.overlayRevision,
           variables: Object.fromEntries(vars.map((v) => [v.name, { type: v.type, value: typedValue(v.type, v.effectiveValue) }])),
+          audiences: deps.audiences.resolved(envId),
           settings: (() => {
             const row = store.settings(envId);
             return row ? (JSON.parse(row.json) as EnvironmentSettings) : DEFAULT_SETTINGS;

@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { applyContent } from '#schema/content/ydoc.ts';
-import { sampleContent } from '#schema/content/sample.ts';
+import { SAMPLE_AUDIENCES, sampleContent } from '#schema/content/sample.ts';
 import { PRESETS } from '#schema/presets.ts';
 import type { CreateProjectInput, EnvironmentView, ProjectView } from '#schema/api.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
@@ -65,7 +65,10 @@ export function createProjects(store: ProjectStore) {
         environments: envs,
         drafts: [{ id: draftId, projectId, environmentId: authoring.id, kind: 'authoring', createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null }],
       };
-      store.insertProject(record, input.sample ? [{ draftId, state: sampleState() }] : []);
+      const sampleAudiences = input.sample
+        ? envs.flatMap((e) => SAMPLE_AUDIENCES.map((a) => ({ id: newId('aud'), environmentId: e.id, name: a.name, nameKey: a.name.toLowerCase(), description: a.description, rules: JSON.stringify(a.rules), updatedBy: by.user.id, updatedAt: now })))
+        : [];
+      store.insertProject(record, input.sample ? [{ draftId, state: sampleState() }] : [], sampleAudiences);
       return projectView(record);
     },
 

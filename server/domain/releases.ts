@@ -65,7 +65,13 @@ export interface SyncResult {
   release: ReleaseView | null;
 }
 
-export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess; hotfixes: HotfixGuard; gates: GateCheck }) {
+/** What a promotion needs from audiences: the target must have every audience the snapshot refers to. */
+export interface AudienceGuard {
+  requireFor(targetEnvId: string, projectId: string, snapshotId: string): void;
+  noteSnapshot(snapshotId: string, content: WorkspaceContent): void;
+}
+
+export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess; hotfixes: HotfixGuard; gates: GateCheck; audiences: AudienceGuard }) {
   const { projects, store, snapshots, drafts } = deps;
 
   function pipeline(env: EnvironmentRow): EnvironmentRow[] {
@@ -100,13 +106,15 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       let snapshotId: string;
       if (authoring) {
         if (!draft) throw new AppError('draft_not_found');
-        snapshotId = snapshots.freeze(env.projectId, drafts.read(draft.id), {
+        const content = drafts.read(draft.id);
+        snapshotId = snapshots.freeze(env.projectId, content, {
           kind: 'freeze',
           parentId: target.snapshotId,
           sourceDraftId: draft.id,
           message: opts.message ?? null,
           createdBy: by.user.id,
         });
+        deps.audiences.noteSnapshot(snapshotId, content);
       } else {
         if (!env.snapshotId) throw new AppError('nothing_to_sync');
         snapshotId = env.snapshotId;
@@ -115,6 +123,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
         throw new AppError('target_moved', undefined, { expected: opts.expectedTargetSnapshotId, actual: target.snapshotId });
       }
       if (target.snapshotId === snapshotId) return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
+      deps.audiences.requireFor(target.id, env.projectId, snapshotId);
       const requestId = deps.gates.check(env.id, target.id, snapshotId);
       const isProduction = target.position === all.length - 1;
       const undone = isProduction ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
@@ -146,6 +155,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       const all = pipeline(env);
       if (env.position !== all.length - 1) throw new AppError('not_production');
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
+      deps.audiences.requireFor(env.id, env.projectId, env.snapshotId);
       const requestId = deps.gates.check(env.id, env.id, env.snapshotId);
       const undone = guardHotfix(env.projectId, () => snapshots.content(env.projectId, env.snapshotId!), opts.confirmUndoHotfix === true);
       const release = store.commitMove(
@@ -178,6 +188,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       const pointer: Pointer = opts.pointer ?? (isProduction ? 'live' : 'current');
       if (pointer === 'live' && !isProduction) throw new AppError('not_production');
       if (!store.wasEverAt(env.id, pointer, opts.snapshotId)) throw new AppError('not_in_history');
+      deps.audiences.requireFor(env.id, env.projectId, opts.snapshotId);
       const undone = pointer === 'live' ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, opts.snapshotId), opts.confirmUndoHotfix === true) : [];
       const release = store.commitMove(
         {

@@ -10,6 +10,7 @@ import type { ReleaseStore } from '../store/releases.ts';
 import type { Access } from '../domain/access.ts';
 import type { Approvals } from '../domain/approvals.ts';
 import type { Shares } from '../domain/shares.ts';
+import type { Audiences } from '../domain/audiences.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -24,6 +25,7 @@ export interface AppDeps {
   access: Access;
   approvals: Approvals;
   shares: Shares;
+  audiences: Audiences;
   allowedOrigins: readonly string[];
   maxBodyBytes: number;
   sessionTtlMs: number;

@@ -1,5 +1,5 @@
 import { asc, eq, inArray, desc } from 'drizzle-orm';
-import { projects, environments, drafts, draftStates } from '#schema/db/tables.ts';
+import { projects, environments, drafts, draftStates, audiences } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
 export type ProjectRow = typeof projects.$inferSelect;
@@ -32,10 +32,11 @@ export function createProjectStore(db: Db) {
 
   return {
     /** Writes the project, its environments, its authoring draft and the draft's first state in one transaction. */
-    insertProject(record: ProjectRecord, initialStates: readonly { draftId: string; state: Uint8Array }[] = []): void {
+    insertProject(record: ProjectRecord, initialStates: readonly { draftId: string; state: Uint8Array }[] = [], initialAudiences: readonly (typeof audiences.$inferInsert)[] = []): void {
       db.transaction((tx) => {
         tx.insert(projects).values(record.project).run();
         tx.insert(environments).values(record.environments).run();
+        if (initialAudiences.length > 0) tx.insert(audiences).values([...initialAudiences]).run();
         if (record.drafts.length > 0) tx.insert(drafts).values(record.drafts).run();
         for (const s of initialStates) {
           tx.insert(draftStates).values({ draftId: s.draftId, state: Buffer.from(s.state), uptoSeq: 0, updatedAt: record.project.createdAt }).run();

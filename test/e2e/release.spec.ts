@@ -131,3 +131,29 @@ test('a promotion that would undo a live hotfix shows what it would undo and nee
   await dialog.getByRole('button', { name: 'Sync anyway' }).click();
   await expect(columns.nth(3).getByTestId('next-sync')).toContainText('PRODUCTION is up to date');
 });
+
+test('a Sync into a stage missing an audience names it, and the board creates it there and syncs', async ({ page }) => {
+  await signIn(page);
+  const devUrl = await openNewProjectDraft(page, 'Audience path', { sample: true });
+  const boardUrl = devUrl.replace(/\/environments\/.*/, '');
+  const projectId = new URL(boardUrl).pathname.split('/').pop()!;
+  const origin = { origin: new URL(boardUrl).origin };
+  const project = (await (await page.request.get(`/api/projects/${projectId}`)).json()) as { environments: { id: string }[] };
+  const test = project.environments[1]!.id;
+  const [customers] = ((await (await page.request.get(`/api/environments/${test}/audiences`)).json()) as { audiences: { id: string }[] }).audiences;
+  expect((await page.request.delete(`/api/environments/${test}/audiences/${customers!.id}`, { headers: origin })).status()).toBe(204);
+
+  await page.goto(boardUrl);
+  await hydrated(page);
+  const dev = page.getByTestId('env-column').nth(0);
+  await dev.getByTestId('sync').click();
+  await expect(dev.getByTestId('action-error')).toContainText('TEST has no audience named “customers”');
+  await dev.getByTestId('create-audiences').click();
+  await expect(page.getByTestId('env-column').nth(1).getByTestId('pointer-current')).toContainText('sync by Ada Admin');
+  await expect(dev.getByTestId('action-error')).toHaveCount(0);
+
+  await page.getByTestId('env-column').nth(1).getByRole('link', { name: 'View TEST' }).click();
+  await page.getByRole('link', { name: 'Audiences' }).click();
+  await expect(page.getByTestId('audience')).toContainText('customers');
+  await expect(page.getByTestId('audience')).toContainText('Created for a Sync');
+});

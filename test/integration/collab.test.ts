@@ -139,6 +139,8 @@ describe('rule 1 on the websocket: only drafts take connections', () => {
     const api = (method: string, path: string, body?: unknown) =>
       fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     await api('PUT', `/environments/${project.environments[0]!.id}/content`, sampleContent());
+    // The sample refers to the audience “customers”: every later stage needs its own.
+    for (const env of project.environments.slice(1)) expect((await api('POST', `/environments/${env.id}/audiences`, { name: 'customers' })).status).toBe(201);
     for (const env of project.environments.slice(1)) {
       expect(await refusedStatus(`${wsUrl(server.url)}/${env.id}?token=${admin.token}`)).toBe(404);
     }

@@ -78,6 +78,9 @@ const PROBES: Probe[] = [
   { action: 'env.admin', name: 'PUT secret', run: (t, e) => http(t, 'PUT', `/environments/${e}/secrets/X_KEY`, BAD) },
   { action: 'env.admin', name: 'PUT settings', run: (t, e) => http(t, 'PUT', `/environments/${e}/settings`, BAD) },
   { action: 'env.admin', name: 'POST runtime key', run: (t, e) => http(t, 'POST', `/environments/${e}/runtime-keys`, BAD) },
+  { action: 'content.read', name: 'GET audiences', run: (t, e) => http(t, 'GET', `/environments/${e}/audiences`) },
+  { action: 'env.admin', name: 'POST audience', run: (t, e) => http(t, 'POST', `/environments/${e}/audiences`, BAD) },
+  { action: 'env.admin', name: 'PUT audience', run: (t, e) => http(t, 'PUT', `/environments/${e}/audiences/aud_none`, BAD) },
   { action: 'env.approve', name: 'POST approve', run: (t, _e, pos) => http(t, 'POST', `/requests/${requestInto.get(pos)}/approve`, BAD), only: (pos) => pos > 0 },
 ];
 

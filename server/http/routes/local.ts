@@ -1,9 +1,9 @@
 import { Hono, type Context } from 'hono';
-import { EnvironmentSettings, RuntimeKeyBody, SecretBody, VariableOverrideBody } from '#schema/local.ts';
+import { AudienceBody, EnvironmentSettings, RuntimeKeyBody, SecretBody, VariableOverrideBody } from '#schema/local.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 
-/** Environment-local data: variable overrides, secrets, guardrails/evaluators, runtime keys. */
+/** Environment-local data: variable overrides, secrets, guardrails/evaluators, runtime keys, audiences. */
 export function localRoutes(deps: AppDeps) {
   const local = deps.localData;
   const read = (c: Context<AppEnv>) => deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId')!);
@@ -23,6 +23,15 @@ export function localRoutes(deps: AppDeps) {
     .use('/environments/:envId/secrets/*', guard('admin'))
     .use('/environments/:envId/runtime-keys', guard('admin'))
     .use('/environments/:envId/runtime-keys/*', guard('admin'))
+    .use('/environments/:envId/audiences', guard('read-on-get'))
+    .use('/environments/:envId/audiences/*', guard('read-on-get'))
+    .get('/environments/:envId/audiences', (c) => c.json({ audiences: deps.audiences.list(c.req.param('envId')) }))
+    .post('/environments/:envId/audiences', async (c) => c.json(deps.audiences.create(c.get('principal'), c.req.param('envId'), await readJson(c, AudienceBody)), 201))
+    .put('/environments/:envId/audiences/:id', async (c) => c.json(deps.audiences.update(c.get('principal'), c.req.param('envId'), c.req.param('id'), await readJson(c, AudienceBody))))
+    .delete('/environments/:envId/audiences/:id', (c) => {
+      deps.audiences.delete(c.req.param('envId'), c.req.param('id'));
+      return c.body(null, 204);
+    })
     .get('/environments/:envId/variables', (c) => c.json({ variables: local.variables(c.req.param('envId')) }))
     .put('/environments/:envId/variables/:name', async (c) => {
       const { value } = await readJson(c, VariableOverrideBody);

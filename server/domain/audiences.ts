@@ -1,0 +1,121 @@
+import { AppError } from '#schema/errors.ts';
+import { SECTIONS } from '#schema/content/spec.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
+import type { AudienceBody, AudienceRule } from '#schema/local.ts';
+import type { Principal } from './accounts.ts';
+import type { ProjectStore } from '../store/projects.ts';
+import type { AudienceRow, AudienceStore } from '../store/audiences.ts';
+import type { Snapshots } from './snapshots.ts';
+import { newId } from './ids.ts';
+
+export interface AudienceView {
+  id: string;
+  name: string;
+  description: string;
+  rules: AudienceRule[];
+  updatedBy: string;
+  updatedAt: string;
+}
+
+const view = (r: AudienceRow): AudienceView => ({
+  id: r.id,
+  name: r.name,
+  description: r.description,
+  rules: JSON.parse(r.rules) as AudienceRule[],
+  updatedBy: r.updatedBy,
+  updatedAt: new Date(r.updatedAt).toISOString(),
+});
+
+/** References match names case-insensitively (and ignoring surrounding space). */
+export const audienceKey = (name: string): string => name.trim().toLowerCase();
+
+/** Every audience name the content refers to (items' `audiences` lists), once each, in first-seen spelling. */
+export function referencedAudiences(content: WorkspaceContent): string[] {
+  const names = new Map<string, string>();
+  for (const s of SECTIONS) {
+    for (const item of Object.values(content[s])) {
+      const list = item.audiences;
+      if (!Array.isArray(list)) continue;
+      for (const n of list) if (typeof n === 'string' && n.trim() !== '' && !names.has(audienceKey(n))) names.set(audienceKey(n), n.trim());
+    }
+  }
+  return [...names.values()];
+}
+
+/**
+ * Audiences: environment-local (same name everywhere, own id in each environment). A
+ * promotion into an environment that lacks an audience its content refers to is refused
+ * with the missing names; the delivery API resolves names to that environment's ids.
+ */
+export function createAudiences(deps: { store: AudienceStore; projects: ProjectStore; snapshots: Snapshots }) {
+  const { store } = deps;
+  /** Snapshots never change, so the names a snapshot refers to are computed once. */
+  const namesBySnapshot = new Map<string, string[]>();
+
+  function environment(envId: string) {
+    const found = deps.projects.getEnvironment(envId);
+    if (!found) throw new AppError('environment_not_found');
+    return found.environment;
+  }
+
+  function namesOf(projectId: string, snapshotId: string): string[] {
+    let names = namesBySnapshot.get(snapshotId);
+    if (!names) {
+      names = referencedAudiences(deps.snapshots.content(projectId, snapshotId));
+      if (namesBySnapshot.size > 10_000) namesBySnapshot.clear();
+      namesBySnapshot.set(snapshotId, names);
+    }
+    return names;
+  }
+
+  function save(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {
+    const key = audienceKey(body.name);
+    const clash = store.byName(envId, key);
+    if (clash && clash.id !== id) throw new AppError('audience_exists', `${environment(envId).name} already has an audience named “${clash.name}”.`);
+    const row: AudienceRow = { id, environmentId: envId, name: body.name, nameKey: key, description: body.description, rules: JSON.stringify(body.rules), updatedBy: by.user.id, updatedAt: Date.now() };
+    store.put(row);
+    return view(row);
+  }
+
+  return {
+    list(envId: string): AudienceView[] {
+      environment(envId);
+      return store.list(envId).map(view).sort((a, b) => a.name.localeCompare(b.name));
+    },
+    create(by: Principal, envId: string, body: AudienceBody): AudienceView {
+      environment(envId);
+      return save(by, envId, newId('aud'), body);
+    },
+    update(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {
+      if (!store.get(envId, id)) throw new AppError('audience_not_found');
+      return save(by, envId, id, body);
+    },
+    delete(envId: string, id: string): void {
+      if (!store.delete(envId, id)) throw new AppError('audience_not_found');
+    },
+
+    /** Remembers the names of content just frozen (saves reading it back on the first Sync). */
+    noteSnapshot(snapshotId: string, content: WorkspaceContent): void {
+      if (!namesBySnapshot.has(snapshotId)) namesBySnapshot.set(snapshotId, referencedAudiences(content));
+    },
+
+    /** Refuses (409 audience_missing, with the names) to put a snapshot into an environment that lacks audiences it refers to. */
+    requireFor(targetEnvId: string, projectId: string, snapshotId: string): void {
+      const names = namesOf(projectId, snapshotId);
+      if (names.length === 0) return;
+      const have = new Set(store.list(targetEnvId).map((a) => a.nameKey));
+      const missing = names.filter((n) => !have.has(audienceKey(n)));
+      if (missing.length > 0) {
+        const env = environment(targetEnvId);
+        throw new AppError('audience_missing', `${env.name} has no audience${missing.length === 1 ? '' : 's'} named ${missing.map((n) => `“${n}”`).join(', ')}: create ${missing.length === 1 ? 'it' : 'them'} there, then try again.`, { environmentId: targetEnvId, missing });
+      }
+    },
+
+    /** For the delivery API: name → this environment's audience. */
+    resolved(envId: string): Record<string, { id: string; description: string; rules: AudienceRule[] }> {
+      return Object.fromEntries(store.list(envId).map((r) => [r.name, { id: r.id, description: r.description, rules: JSON.parse(r.rules) as AudienceRule[] }]));
+    },
+  };
+}
+
+export type Audiences = ReturnType<typeof createAudiences>;

@@ -1,0 +1,38 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { audiences, environments } from '#schema/db/tables.ts';
+import type { Db } from './db.ts';
+
+export type AudienceRow = typeof audiences.$inferSelect;
+
+/** Environment-local audiences. Every write bumps the environment's overlay revision (the delivery ETag). */
+export function createAudienceStore(db: Db) {
+  const bump = (tx: Pick<Db, 'update'>, environmentId: string) =>
+    tx.update(environments).set({ overlayRevision: sql`${environments.overlayRevision} + 1` }).where(eq(environments.id, environmentId)).run();
+  return {
+    list(environmentId: string): AudienceRow[] {
+      return db.select().from(audiences).where(eq(audiences.environmentId, environmentId)).all();
+    },
+    get(environmentId: string, id: string): AudienceRow | undefined {
+      return db.select().from(audiences).where(and(eq(audiences.environmentId, environmentId), eq(audiences.id, id))).get();
+    },
+    byName(environmentId: string, nameKey: string): AudienceRow | undefined {
+      return db.select().from(audiences).where(and(eq(audiences.environmentId, environmentId), eq(audiences.nameKey, nameKey))).get();
+    },
+    /** Inserts or replaces (by id) in one transaction with the revision bump. */
+    put(row: AudienceRow): void {
+      db.transaction((tx) => {
+        tx.insert(audiences).values(row).onConflictDoUpdate({ target: audiences.id, set: { name: row.name, nameKey: row.nameKey, description: row.description, rules: row.rules, updatedBy: row.updatedBy, updatedAt: row.updatedAt } }).run();
+        bump(tx, row.environmentId);
+      });
+    },
+    delete(environmentId: string, id: string): boolean {
+      return db.transaction((tx) => {
+        const r = tx.delete(audiences).where(and(eq(audiences.environmentId, environmentId), eq(audiences.id, id))).run();
+        if (r.changes > 0) bump(tx, environmentId);
+        return r.changes > 0;
+      });
+    },
+  };
+}
+
+export type AudienceStore = ReturnType<typeof createAudienceStore>;
