@@ -105,6 +105,30 @@ export function createLocalData(deps: {
       if (!store.deleteOverride(envId, name)) throw new AppError('variable_not_found', 'This variable has no override here.');
     },
 
+    /**
+     * Secrets of lower environments whose value equals one of production's (compared by keyed
+     * hash in memory; no value or hash leaves the server): a test bot must not hold production
+     * credentials.
+     */
+    sharedWithProduction(projectId: string): { environmentId: string; name: string; productionName: string }[] {
+      const envs = projects.getProject(projectId)?.environments ?? [];
+      const prod = envs[envs.length - 1];
+      if (!prod) return [];
+      const prints = (envId: string) =>
+        store.secrets(envId).flatMap((s) => {
+          try {
+            return [{ name: s.name, print: sealer.fingerprint(sealer.open(s.sealed, `${envId}/${s.name}`)) }];
+          } catch {
+            return []; // a row that does not open is reported by the secrets view, not here
+          }
+        });
+      const production = new Map(prints(prod.id).map((p) => [p.print, p.name]));
+      if (production.size === 0) return [];
+      return envs
+        .slice(0, -1)
+        .flatMap((e) => prints(e.id).flatMap((p) => (production.has(p.print) ? [{ environmentId: e.id, name: p.name, productionName: production.get(p.print)! }] : [])));
+    },
+
     /** Names and dates only: a value is never returned once saved. */
     secrets(envId: string) {
       environment(envId);

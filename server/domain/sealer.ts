@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 
 /**
  * AES-256-GCM for secrets at rest: iv (12) ‖ tag (16) ‖ ciphertext. The additional data binds
@@ -6,7 +6,13 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
  */
 export function createSealer(key: Buffer) {
   if (key.length !== 32) throw new Error('the secrets key must be 32 bytes');
+  // A separate key for fingerprints, so a fingerprint says nothing about the encryption key.
+  const fingerprintKey = createHmac('sha256', key).update('stagecoach secret fingerprint v1').digest();
   return {
+    /** A keyed hash of a value: equal values compare equal, and without the key nothing can be guessed from it. */
+    fingerprint(plaintext: string): string {
+      return createHmac('sha256', fingerprintKey).update(plaintext, 'utf8').digest('hex');
+    },
     seal(plaintext: string, slot: string): Buffer {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);

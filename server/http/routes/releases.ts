@@ -103,6 +103,7 @@ export function releaseRoutes(deps: AppDeps) {
         stages,
         pending,
         divergence,
+        sharedCredentials: deps.localData.sharedWithProduction(project.id),
         hotfixDraftId: hotfixes.openDraft(prod.id)?.id ?? null,
         requests,
         gates,

@@ -38,6 +38,8 @@ export interface Board {
   project: ProjectView;
   stages: { environmentId: string; current: PointerState | null; live?: PointerState; problems?: number }[];
   pending: { fromEnvironmentId: string; toEnvironmentId: string; counts: Record<Section, number>; total: number; canSync: boolean }[];
+  /** Secrets of lower environments holding the same value as one of production's (names only). */
+  sharedCredentials: { environmentId: string; name: string; productionName: string }[];
   divergence: { hotfixId: string; snapshotId: string; publishedBy: string; publishedAt: string; pending: HotfixChange[] }[];
   hotfixDraftId: string | null;
   requests: RequestView[];
