@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PRESET_IDS, DEFAULT_PRESET } from './presets.ts';
+import { PRESET_IDS, DEFAULT_PRESET, ENVIRONMENT_KINDS } from './presets.ts';
 import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
 
 /** HTTP request bodies, validated at the edge before anything touches state. */
@@ -10,12 +10,28 @@ const name = z.string().trim().min(1, 'A name is required.').max(100);
 export const SetupBody = z.strictObject({ email, password, name });
 export const SessionBody = z.strictObject({ email, password: z.string().min(1).max(1024) });
 export const TokenBody = z.strictObject({ name });
-export const CreateProjectBody = z.strictObject({
-  name,
-  preset: z.enum(PRESET_IDS).default(DEFAULT_PRESET),
-  /** Start the draft with the sample customer-support workspace. */
-  sample: z.boolean().default(false),
+/** One stage of a custom pipeline. */
+export const StageBody = z.strictObject({
+  name: z.string().trim().min(1, 'Every stage needs a name.').max(40),
+  kind: z.enum(ENVIRONMENT_KINDS),
+  color: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'A color is #rrggbb.'),
 });
+export const CreateProjectBody = z
+  .strictObject({
+    name,
+    /** A preset, or `custom` with `stages`. */
+    preset: z.enum([...PRESET_IDS, 'custom']).default(DEFAULT_PRESET),
+    /** For `custom`: 2 to 8 stages in order; the first is the authoring one, the last is production. */
+    stages: z.array(StageBody).min(2, 'A pipeline has at least 2 stages.').max(8, 'A pipeline has at most 8 stages.').optional(),
+    /** Start the draft with the sample customer-support workspace. */
+    sample: z.boolean().default(false),
+  })
+  .superRefine((body, ctx) => {
+    if (body.preset === 'custom' && !body.stages) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'A custom pipeline needs its stages (2 to 8).' });
+    if (body.preset !== 'custom' && body.stages) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'Stages are given only with the preset "custom".' });
+    const names = (body.stages ?? []).map((s) => s.name.toLowerCase());
+    if (new Set(names).size !== names.length) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'Stage names must differ.' });
+  });
 
 export const CreateUserBody = z.strictObject({ email, name, password });
 const roleList = z.array(z.enum(ROLES)).max(ROLES.length);

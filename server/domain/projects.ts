@@ -43,11 +43,12 @@ function sampleState(): Uint8Array {
 
 export function createProjects(store: ProjectStore) {
   return {
-    /** A project from a preset: its environments in order, and one draft for the authoring (first) one. */
+    /** A project from a preset (or custom stages): its environments in order, and one draft for the authoring (first) one. */
     create(by: Principal, input: CreateProjectInput): ProjectView {
       const now = Date.now();
       const projectId = newId('prj');
-      const envs = PRESETS[input.preset].stages.map((stage, position) => ({
+      const stages = input.preset === 'custom' ? input.stages! : PRESETS[input.preset].stages;
+      const envs = stages.map((stage, position) => ({
         id: newId('env'),
         projectId,
         name: stage.name,

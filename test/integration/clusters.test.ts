@@ -60,3 +60,39 @@ describe('projects are clusters', () => {
     expect((await api.ok<Board>('GET', `/api/projects/${p.id}/board`)).sharedCredentials).toEqual([]);
   });
 });
+
+describe('custom pipelines', () => {
+  it('take 2 to 8 stages with names, kinds and colors; the first authors, the last is production', async () => {
+    api = await apiFixture();
+    const stage = (name: string, kind = 'custom', color = '#0d9488') => ({ name, kind, color });
+    const two = await api.ok<{ preset: string; environments: (Env & { kind: string; color: string; draftId?: string })[] }>('POST', '/api/projects', {
+      name: 'Two',
+      preset: 'custom',
+      stages: [stage('Author', 'dev', '#2563eb'), stage('Live', 'production', '#dc2626')],
+    });
+    expect(two.preset).toBe('custom');
+    expect(two.environments.map((e) => [e.name, e.kind, e.color, e.position])).toEqual([
+      ['Author', 'dev', '#2563eb', 0],
+      ['Live', 'production', '#dc2626', 1],
+    ]);
+    expect(two.environments[0]!.draftId).toMatch(/^dft_/);
+    await api.ok('PUT', `/api/environments/${two.environments[0]!.id}/content`, { agents: {}, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} });
+    await api.ok('POST', `/api/environments/${two.environments[0]!.id}/sync`, {});
+    await api.ok('POST', `/api/environments/${two.environments[1]!.id}/publish`, {});
+
+    const eight = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Eight', preset: 'custom', stages: Array.from({ length: 8 }, (_, i) => stage(`S${i + 1}`)) });
+    expect(eight.environments).toHaveLength(8);
+    for (const bad of [
+      { preset: 'custom', stages: [stage('Only')] },
+      { preset: 'custom', stages: Array.from({ length: 9 }, (_, i) => stage(`S${i + 1}`)) },
+      { preset: 'custom', stages: [stage('Same'), stage('same')] },
+      { preset: 'custom', stages: [stage('A'), { name: 'B', kind: 'weird', color: '#000000' }] },
+      { preset: 'custom', stages: [stage('A'), stage('B', 'custom', 'red')] },
+      { preset: 'custom' },
+      { preset: 'five-stage', stages: [stage('A'), stage('B')] },
+    ]) {
+      const [status, body] = await api.call<{ error: { id: string } }>('POST', '/api/projects', { name: 'Bad', ...bad });
+      expect([status, body.error.id], JSON.stringify(bad)).toEqual([400, 'invalid_body']);
+    }
+  });
+});
