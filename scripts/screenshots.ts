@@ -134,5 +134,30 @@ const stranger = await (await browser.newContext({ viewport: { width: 1280, heig
 await stranger.goto(link);
 await stranger.getByTestId('content-view').waitFor();
 await stranger.screenshot({ path: `${out}/19-share-page.png`, fullPage: false });
+
+// Audiences of UAT; then a production credential reused in UAT, as the board shows it.
+await page.getByRole('link', { name: 'Audiences' }).click();
+await page.getByRole('button', { name: 'New audience' }).click();
+await page.getByLabel('Name', { exact: true }).fill('Employees');
+await page.getByLabel('Description').fill('Staff trying the bot before customers do');
+await page.getByRole('button', { name: 'Add a rule' }).click();
+await page.getByLabel('Values (comma separated)').fill('Sales, Support');
+await page.getByRole('button', { name: 'Save audience' }).click();
+await page.getByTestId('audience').filter({ hasText: 'Employees' }).waitFor();
+await shot('20-audiences');
+const origin = { origin: new URL(base).origin };
+const envs = ((await (await page.request.get(`${base}/api/projects/${board.split('/').pop()}`)).json()) as { environments: { id: string }[] }).environments;
+for (const e of [envs[2]!, envs[4]!]) {
+  const res = await page.request.put(`${base}/api/environments/${e.id}/secrets/ORDERS_API_TOKEN`, { data: { value: "sk_live_same_everywhere" }, headers: origin });
+  if (!res.ok()) throw new Error(`secret: ${res.status()} ${await res.text()}`);
+}
+await page.goto(board);
+await page.getByTestId('shared-credentials').waitFor();
+await shot('21-board-shared-credentials');
+// The new-project form with a custom pipeline.
+await page.goto(`${base}/`);
+await page.getByRole('radio', { name: /Custom/ }).check();
+await page.getByRole('button', { name: 'Add a stage before the last' }).click();
+await shot('22-custom-pipeline');
 await browser.close();
 console.log(`screenshots in ${out}/`);
