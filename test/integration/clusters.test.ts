@@ -65,7 +65,7 @@ describe('custom pipelines', () => {
   it('take 2 to 8 stages with names, kinds and colors; the first authors, the last is production', async () => {
     api = await apiFixture();
     const stage = (name: string, kind = 'custom', color = '#0d9488') => ({ name, kind, color });
-    const two = await api.ok<{ preset: string; environments: (Env & { kind: string; color: string; draftId?: string })[] }>('POST', '/api/projects', {
+    const two = await api.ok<{ preset: string; environments: (Env & { kind: string; color: string; position: number; draftId?: string })[] }>('POST', '/api/projects', {
       name: 'Two',
       preset: 'custom',
       stages: [stage('Author', 'dev', '#2563eb'), stage('Live', 'production', '#dc2626')],
