@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { PRESET_IDS, DEFAULT_PRESET, ENVIRONMENT_KINDS } from './presets.ts';
 import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
+import type { Section } from './content/spec.ts';
+import type { FlowRules } from './flow.ts';
 
 /** HTTP request bodies, validated at the edge before anything touches state. */
 const email = z.email().max(254).transform((e) => e.toLowerCase());
@@ -64,8 +66,10 @@ export interface EnvironmentView {
   kind: string;
   position: number;
   color: string;
-  /** Only the authoring environment has a draft. */
+  /** The environment's editable draft: the authoring one's, and (flow rules) a draft of the `down` sections edited there. */
   draftId?: string;
+  /** The sections that draft owns. */
+  draftSections?: Section[];
   /** The current snapshot (null until something is synced here; always null for the authoring one). */
   snapshotId: string | null;
   /** Production only: what is live for end users. */
@@ -77,6 +81,8 @@ export interface ProjectView {
   name: string;
   preset: string;
   createdAt: string;
+  /** Per section: how it moves (`up`, `down` from `sourceEnvId`, or `local`). */
+  flowRules: FlowRules;
   environments: EnvironmentView[];
 }
 

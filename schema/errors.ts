@@ -46,6 +46,7 @@ export const ERRORS = {
   too_many_attempts: { status: 429, message: 'Too many failed sign-in attempts. Wait a few minutes and try again.' },
   setup_done: { status: 409, message: 'Stagecoach is already set up: sign in instead.' },
   email_taken: { status: 409, message: 'An account with this email already exists.' },
+  section_read_only: { status: 409, message: 'Part of this change is in a section that is read-only here (it flows down from another environment).' },
   audience_not_found: { status: 404, message: 'There is no such audience in this environment.' },
   audience_exists: { status: 409, message: 'This environment already has an audience with that name.' },
   audience_missing: { status: 409, message: 'The content refers to audiences this environment does not have: create them there (same names), then try again.' },

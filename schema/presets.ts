@@ -1,3 +1,6 @@
+import type { Section } from './content/spec.ts';
+import type { FlowTemplate } from './flow.ts';
+
 /** Pipeline presets: the stages a new project starts with. The first stage is the authoring one. */
 export const ENVIRONMENT_KINDS = ['dev', 'test', 'uat', 'staging', 'production', 'custom'] as const;
 export type EnvironmentKind = (typeof ENVIRONMENT_KINDS)[number];
@@ -21,13 +24,15 @@ export const PRESETS = {
   },
   'three-stage': {
     label: 'Three stages: Staging → UAT → Production',
+    /** Knowledge is set up in Production (and UAT, to try it) and flows down: Production → UAT → Staging. */
+    flow: { knowledge: { direction: 'down', sourcePosition: 2, editablePositions: [2, 1] } },
     stages: [
       { name: 'Staging', kind: 'staging', color: '#0d9488' },
       { name: 'UAT', kind: 'uat', color: '#d97706' },
       { name: 'Production', kind: 'production', color: '#dc2626' },
     ],
   },
-} as const satisfies Record<string, { label: string; stages: readonly StageTemplate[] }>;
+} as const satisfies Record<string, { label: string; stages: readonly StageTemplate[]; flow?: Partial<Record<Section, FlowTemplate>> }>;
 
 export type PresetId = keyof typeof PRESETS;
 export const PRESET_IDS = Object.keys(PRESETS) as [PresetId, ...PresetId[]];

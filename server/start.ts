@@ -11,6 +11,8 @@ import { createProjectStore } from './store/projects.ts';
 import { createDraftStore } from './store/drafts.ts';
 import { createAccounts } from './domain/accounts.ts';
 import { createProjects } from './domain/projects.ts';
+import { draftSections } from '#schema/flow.ts';
+import { SECTIONS } from '#schema/content/spec.ts';
 import { Rooms } from './collab/rooms.ts';
 import { createCollabUpgrade } from './collab/upgrade.ts';
 import { createApp } from './http/app.ts';
@@ -86,8 +88,15 @@ export function createServices(config: Readonly<Config>) {
   const database = openDatabase(config.dataDir, config.sqliteSynchronous);
   const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs });
   const projects = createProjects(createProjectStore(database.db));
-  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log });
   const projectStore = createProjectStore(database.db);
+  // Flow rules: a draft that owns only some sections refuses changes to the others.
+  const readOnlySections = (draftId: string) => {
+    const draft = projectStore.getDraft(draftId)?.draft;
+    if (!draft?.sections) return new Set<string>();
+    const owned = draftSections(draft);
+    return new Set<string>(SECTIONS.filter((s) => !owned.includes(s)));
+  };
+  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log, readOnlySections });
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };

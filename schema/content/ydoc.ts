@@ -190,11 +190,13 @@ export function patchItem(section: Section, item: YItem, json: ItemJson): void {
  * Makes the draft equal to `content` with the smallest change, in ONE transaction, so
  * collaborators see it live as one change (import now; restore and hotfix ports later).
  */
-export function applyContent(doc: Y.Doc, content: WorkspaceContent, origin: unknown = null): void {
+export function applyContent(doc: Y.Doc, content: Partial<WorkspaceContent>, origin: unknown = null): void {
   doc.transact(() => {
     for (const section of SECTIONS) {
-      const items = sectionMap(doc, section);
       const next = content[section];
+      // A section the content leaves out is left as it is (flow rules: a draft's foreign sections).
+      if (!next) continue;
+      const items = sectionMap(doc, section);
       for (const id of [...items.keys()]) if (!(id in next)) items.delete(id);
       for (const [id, json] of Object.entries(next)) {
         const existing = items.get(id);

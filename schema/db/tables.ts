@@ -49,6 +49,8 @@ export const projects = sqliteTable('projects', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   preset: text('preset').notNull(),
+  /** JSON {<section>: FlowRule} (schema/flow.ts); sections not named flow `up`. */
+  flowRules: text('flow_rules').notNull().default('{}'),
   createdBy: text('created_by').notNull(),
   createdAt: integer('created_at').notNull(),
 });
@@ -74,7 +76,7 @@ export const environments = sqliteTable(
   (t) => [uniqueIndex('environments_position').on(t.projectId, t.position)],
 );
 
-/** A live Yjs document: the authoring environment's workspace (hotfixes later). */
+/** A live Yjs document: the authoring environment's workspace, a hotfix in production, or the `down` sections edited in a later environment (kind `section`). */
 export const drafts = sqliteTable(
   'drafts',
   {
@@ -92,6 +94,8 @@ export const drafts = sqliteTable(
     createdBy: text('created_by'),
     /** Set when a hotfix draft is published or discarded; a closed draft takes no connections. */
     closedAt: integer('closed_at'),
+    /** JSON list of the sections this draft owns (may change); null: every section (five-stage authoring, hotfix). */
+    sections: text('sections'),
   },
   (t) => [index('drafts_environment').on(t.environmentId)],
 );

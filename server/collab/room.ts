@@ -27,6 +27,8 @@ export type Origin = { kind: 'connection'; peer: Peer } | { kind: 'load' } | { k
 
 export interface RoomOptions {
   compactAfterUpdates: number;
+  /** Top-level types (sections) a peer may not change in this draft (flow rules: `down` sections below their source). */
+  readOnlySections?: (draftId: string) => ReadonlySet<string>;
   log: (msg: string, err?: unknown) => void;
 }
 
@@ -71,6 +73,7 @@ export class Room {
   private lastSeq: number;
   private loggedSinceCompaction: number;
   private destroyed = false;
+  private readonly readOnlySections: ReadonlySet<string>;
   /** Made on the first read, then kept up to date while the room is loaded (freezing reuses unchanged items). */
   private live: LiveContent | null = null;
 
@@ -78,6 +81,7 @@ export class Room {
     this.draftId = draftId;
     this.store = store;
     this.opts = opts;
+    this.readOnlySections = opts.readOnlySections?.(draftId) ?? new Set();
     this.doc = new Y.Doc({ gc: true });
     const stored = store.load(draftId);
     const loadOrigin: Origin = { kind: 'load' };
@@ -199,13 +203,29 @@ export class Room {
       return;
     }
     this.shadow ??= this.replica();
+    const shadow = this.shadow;
+    let touched: Set<string> | null = null;
+    const onTransaction = (tr: Y.Transaction) => {
+      touched = rootsChanged(shadow, tr);
+    };
+    if (this.readOnlySections.size > 0) shadow.on('afterTransaction', onTransaction);
     try {
-      Y.applyUpdate(this.shadow, update);
+      Y.applyUpdate(shadow, update);
     } catch {
       // The shadow may now hold part of the update: drop it; the next write rebuilds it from the untouched document.
       this.shadow.destroy();
       this.shadow = null;
       peer.close('malformed_message', 'the update could not be applied');
+      return;
+    } finally {
+      shadow.off('afterTransaction', onTransaction);
+    }
+    const forbidden = [...((touched as Set<string> | null) ?? [])].filter((root) => this.readOnlySections.has(root));
+    if (forbidden.length > 0) {
+      // Refused whole: the shadow took it, so drop the shadow; the document never saw it.
+      shadow.destroy();
+      this.shadow = null;
+      peer.close('read_only', `${forbidden.join(', ')} ${forbidden.length === 1 ? 'is' : 'are'} read-only in this draft (flow rules)`);
       return;
     }
     Y.applyUpdate(this.doc, update, { kind: 'connection', peer } satisfies Origin);
@@ -356,6 +376,19 @@ export class Room {
     this.doc.destroy();
     return true;
   }
+}
+
+/** The names of the top-level types a transaction changed (items added, changed or deleted anywhere below them). */
+function rootsChanged(doc: Y.Doc, tr: Y.Transaction): Set<string> {
+  const names = new Map<object, string>();
+  for (const [name, type] of doc.share) names.set(type, name);
+  const roots = new Set<string>();
+  for (const changed of tr.changed.keys()) {
+    let type: Y.AbstractType<Y.YEvent<any>> = changed; // eslint-disable-line @typescript-eslint/no-explicit-any -- Yjs types its parents so
+    while (type._item?.parent) type = type._item.parent as typeof type;
+    roots.add(names.get(type) ?? '?');
+  }
+  return roots;
 }
 
 export const closeCode = (reason: CloseReason): number => CLOSE[reason];

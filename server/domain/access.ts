@@ -35,9 +35,9 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
     return env;
   }
 
-  /** Drafts: the authoring environment's always; production's while a hotfix is open. */
+  /** Drafts: the authoring environment's always; a `section` draft where a `down` section is edited (flow rules); production's while a hotfix is open. */
   function hasDraft(env: EnvironmentRow): boolean {
-    return env.position === 0 || deps.hotfixes.openDraft(env.id) !== undefined;
+    return env.position === 0 || deps.projects.getEnvironment(env.id)?.draft !== undefined || deps.hotfixes.openDraft(env.id) !== undefined;
   }
 
   function isMember(p: Principal, projectId: string): boolean {

@@ -88,7 +88,7 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       applyContent(doc, snapshots.content(env.projectId, env.liveSnapshotId));
       const draftId = newId('dft');
       store.insertDraft(
-        { id: draftId, projectId: env.projectId, environmentId: env.id, kind: 'hotfix', createdAt: Date.now(), createdBy: by.user.id, baseSnapshotId: env.liveSnapshotId, closedAt: null },
+        { id: draftId, projectId: env.projectId, environmentId: env.id, kind: 'hotfix', createdAt: Date.now(), createdBy: by.user.id, baseSnapshotId: env.liveSnapshotId, closedAt: null, sections: null },
         Y.encodeStateAsUpdate(doc),
       );
       doc.destroy();

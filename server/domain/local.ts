@@ -6,6 +6,7 @@ import { typedValue, valueFitsType } from '#schema/content/values.ts';
 import { DEFAULT_SETTINGS, EnvironmentSettings, SECRET_NAME } from '#schema/local.ts';
 import type { LocalStore } from '../store/local.ts';
 import type { ProjectStore } from '../store/projects.ts';
+import { draftSections } from '#schema/flow.ts';
 import type { Principal } from './accounts.ts';
 import type { DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
@@ -46,11 +47,18 @@ export function createLocalData(deps: {
     return found;
   }
 
-  /** What this environment holds now: the draft (authoring), else its current snapshot. */
+  /**
+   * What this environment holds now: the draft (authoring), else its current snapshot, with the
+   * sections of its own `section` draft (flow rules: `down` sections edited here) taken live from that draft.
+   */
   function content(envId: string): WorkspaceContent {
     const { environment: env, draft } = environment(envId);
     if (env.position === 0 && draft) return deps.drafts.read(draft.id);
-    return env.snapshotId ? snapshots.content(env.projectId, env.snapshotId) : emptyContent();
+    const base = env.snapshotId ? snapshots.content(env.projectId, env.snapshotId) : emptyContent();
+    if (!draft) return base;
+    const live = deps.drafts.read(draft.id);
+    for (const s of draftSections(draft)) base[s] = live[s];
+    return base;
   }
 
   function variables(envId: string, from: WorkspaceContent = content(envId)): VariableView[] {

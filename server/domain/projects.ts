@@ -3,20 +3,24 @@ import { AppError } from '#schema/errors.ts';
 import { applyContent } from '#schema/content/ydoc.ts';
 import { SAMPLE_AUDIENCES, sampleContent } from '#schema/content/sample.ts';
 import { PRESETS } from '#schema/presets.ts';
+import { SECTIONS, type Section } from '#schema/content/spec.ts';
+import { draftSections, flowRules, sectionsEditableIn, upSections, type FlowRules, type FlowTemplate } from '#schema/flow.ts';
 import type { CreateProjectInput, EnvironmentView, ProjectView } from '#schema/api.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
 import { newId } from './ids.ts';
 
 export function projectView(r: ProjectRecord): ProjectView {
-  const draftByEnv = new Map(r.drafts.filter((d) => d.kind === 'authoring').map((d) => [d.environmentId, d.id]));
+  // Editable drafts per environment: the authoring one, and `section` drafts of `down` sections.
+  const draftByEnv = new Map(r.drafts.filter((d) => (d.kind === 'authoring' || d.kind === 'section') && d.closedAt === null).map((d) => [d.environmentId, d]));
   return {
     id: r.project.id,
     name: r.project.name,
     preset: r.project.preset,
     createdAt: new Date(r.project.createdAt).toISOString(),
+    flowRules: flowRules(JSON.parse(r.project.flowRules) as Partial<FlowRules>),
     environments: r.environments.map((e): EnvironmentView => {
-      const draftId = draftByEnv.get(e.id);
+      const draft = draftByEnv.get(e.id);
       const isProduction = e.position === r.environments.length - 1;
       return {
         id: e.id,
@@ -24,7 +28,7 @@ export function projectView(r: ProjectRecord): ProjectView {
         kind: e.kind,
         position: e.position,
         color: e.color,
-        ...(draftId ? { draftId } : {}),
+        ...(draft ? { draftId: draft.id, draftSections: draftSections(draft) } : {}),
         snapshotId: e.snapshotId,
         ...(isProduction ? { liveSnapshotId: e.liveSnapshotId } : {}),
       };
@@ -32,10 +36,12 @@ export function projectView(r: ProjectRecord): ProjectView {
   };
 }
 
-/** The sample workspace as a Yjs state, written as the new draft's first state row. */
-function sampleState(): Uint8Array {
+/** The sample workspace (only `sections` of it) as a Yjs state, written as a new draft's first state row. */
+function sampleState(sections: readonly Section[]): Uint8Array {
   const doc = new Y.Doc();
-  applyContent(doc, sampleContent());
+  const sample = sampleContent();
+  for (const s of SECTIONS) if (!sections.includes(s)) sample[s] = {};
+  applyContent(doc, sample);
   const state = Y.encodeStateAsUpdate(doc);
   doc.destroy();
   return state;
@@ -61,15 +67,30 @@ export function createProjects(store: ProjectStore) {
       }));
       const authoring = envs[0]!;
       const draftId = newId('dft');
+      // Flow rules: the preset's `down` sections get a draft in each environment that edits them.
+      const templates: Partial<Record<Section, FlowTemplate>> = input.preset !== 'custom' && 'flow' in PRESETS[input.preset] ? (PRESETS[input.preset] as { flow: Partial<Record<Section, FlowTemplate>> }).flow : {};
+      const stored: Partial<FlowRules> = {};
+      for (const [section, t] of Object.entries(templates) as [Section, FlowTemplate][]) {
+        stored[section] = { direction: 'down', sourceEnvId: envs[t.sourcePosition]!.id, editableEnvIds: t.editablePositions.map((p) => envs[p]!.id) };
+      }
+      const rules = flowRules(stored);
+      const owned = upSections(rules);
+      const draft = (id: string, environmentId: string, kind: string, sections: Section[] | null) => ({ id, projectId, environmentId, kind, createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: sections ? JSON.stringify(sections) : null });
+      const drafts = [draft(draftId, authoring.id, 'authoring', owned.length === SECTIONS.length ? null : owned)];
+      for (const e of envs.slice(1)) {
+        const sections = sectionsEditableIn(rules, e.id);
+        if (sections.length > 0) drafts.push(draft(newId('dft'), e.id, 'section', sections));
+      }
       const record: ProjectRecord = {
-        project: { id: projectId, name: input.name, preset: input.preset, createdBy: by.user.id, createdAt: now },
+        project: { id: projectId, name: input.name, preset: input.preset, flowRules: JSON.stringify(stored), createdBy: by.user.id, createdAt: now },
         environments: envs,
-        drafts: [{ id: draftId, projectId, environmentId: authoring.id, kind: 'authoring', createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null }],
+        drafts,
       };
       const sampleAudiences = input.sample
         ? envs.flatMap((e) => SAMPLE_AUDIENCES.map((a) => ({ id: newId('aud'), environmentId: e.id, name: a.name, nameKey: a.name.toLowerCase(), description: a.description, rules: JSON.stringify(a.rules), updatedBy: by.user.id, updatedAt: now })))
         : [];
-      store.insertProject(record, input.sample ? [{ draftId, state: sampleState() }] : [], sampleAudiences);
+      const states = input.sample ? drafts.map((d) => ({ draftId: d.id, state: sampleState(draftSections(d)) })) : [];
+      store.insertProject(record, states, sampleAudiences);
       return projectView(record);
     },
 

@@ -1,5 +1,7 @@
 import { AppError } from '#schema/errors.ts';
-import type { WorkspaceContent } from '#schema/content/ydoc.ts';
+import { emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { SECTIONS } from '#schema/content/spec.ts';
+import { draftSections } from '#schema/flow.ts';
 import type { HotfixChange } from '#schema/content/hotfix.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
@@ -107,6 +109,12 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       if (authoring) {
         if (!draft) throw new AppError('draft_not_found');
         const content = drafts.read(draft.id);
+        // Flow rules: the draft carries only the sections it owns; the target keeps its own of the others.
+        const owned = draftSections(draft);
+        if (owned.length < SECTIONS.length) {
+          const kept = target.snapshotId ? snapshots.content(env.projectId, target.snapshotId) : emptyContent();
+          for (const s of SECTIONS) if (!owned.includes(s)) content[s] = kept[s];
+        }
         snapshotId = snapshots.freeze(env.projectId, content, {
           kind: 'freeze',
           parentId: target.snapshotId,

@@ -1,4 +1,4 @@
-import { asc, eq, inArray, desc } from 'drizzle-orm';
+import { and, asc, eq, inArray, desc, ne } from 'drizzle-orm';
 import { projects, environments, drafts, draftStates, audiences } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -52,7 +52,8 @@ export function createProjectStore(db: Db) {
     getEnvironment(id: string): { environment: EnvironmentRow; draft: DraftRow | undefined } | undefined {
       const environment = db.select().from(environments).where(eq(environments.id, id)).get();
       if (!environment) return undefined;
-      const draft = db.select().from(drafts).where(eq(drafts.environmentId, id)).get();
+      // The environment's editable draft (authoring or section), not a hotfix.
+      const draft = db.select().from(drafts).where(and(eq(drafts.environmentId, id), ne(drafts.kind, 'hotfix'))).get();
       return { environment, draft };
     },
     getDraft(id: string): { draft: DraftRow; environment: EnvironmentRow } | undefined {

@@ -6,6 +6,8 @@ import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { problemsJson, validateContent } from '#schema/content/validate.ts';
 import { parseWorkspaceFile } from '#schema/content/file.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
+import { SECTIONS } from '#schema/content/spec.ts';
+import { draftSections } from '#schema/flow.ts';
 import { readJson } from '../validate.ts';
 
 export function projectRoutes(deps: AppDeps) {
@@ -34,7 +36,7 @@ export function projectRoutes(deps: AppDeps) {
     .put('/environments/:envId/content', async (c) => {
       deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const { environment, draft } = deps.projects.environment(c.req.param('envId'));
-      if (!draft || environment.position !== 0) throw new AppError('read_only_environment');
+      if (!draft) throw new AppError('read_only_environment');
       deps.access.authorize(c.get('principal'), 'content.edit', environment.id);
       let body: unknown;
       try {
@@ -44,6 +46,11 @@ export function projectRoutes(deps: AppDeps) {
       }
       const parsed = parseWorkspaceFile(body);
       if (!parsed.ok) throw new AppError('invalid_workspace', `This is not a valid workspace: ${parsed.errors.slice(0, 3).join(' ')}${parsed.errors.length > 3 ? ' …' : ''} Nothing was changed.`, parsed.errors);
+      // Flow rules: a draft takes only the sections it owns; the others must be empty in the file.
+      const owned = draftSections(draft);
+      const foreign = SECTIONS.filter((s) => !owned.includes(s) && Object.keys(parsed.content[s]).length > 0);
+      if (foreign.length > 0) throw new AppError('section_read_only', `${foreign.join(', ')} ${foreign.length === 1 ? 'is' : 'are'} read-only in ${environment.name}: leave ${foreign.length === 1 ? 'it' : 'them'} out of the file. Nothing was changed.`, { sections: foreign });
+      for (const s of SECTIONS) if (!owned.includes(s)) delete (parsed.content as Partial<WorkspaceContent>)[s];
       if (!deps.rooms.edit(draft.id, 'import', (doc) => applyContent(doc, parsed.content))) throw new AppError('internal', 'The draft could not be stored. Try again.');
       return c.json({ problems: problemsJson(parsed.problems) });
     });

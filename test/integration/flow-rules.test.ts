@@ -1,0 +1,112 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { addItem, sectionMap } from '#schema/content/ydoc.ts';
+import { CLOSE } from '#schema/errors.ts';
+import type { ProjectView } from '#schema/api.ts';
+import { SECTIONS } from '#schema/content/spec.ts';
+import { connect, synced, until, type Client } from '../helpers/clients.ts';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+
+/** Issue 7: flow rules. The three-stage preset: knowledge flows down from Production; everything else up from Staging. */
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(preset: string, sample = false) {
+  const server = await startTestServer();
+  cleanup.push(() => server.close());
+  const admin = await setupAdmin(server.url);
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<[number, T]> => {
+    const res = await fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return [res.status, (text ? JSON.parse(text) : null) as T];
+  };
+  const [, project] = await api<ProjectView>('POST', '/projects', { name: 'Cluster', preset, sample });
+  const client = (draftId: string): Client => {
+    const c = connect(server.url, draftId, { token: admin.token });
+    cleanup.push(() => c.destroy());
+    return c;
+  };
+  return { server, api, project, client };
+}
+
+const closeCode = (c: Client) => new Promise<number>((resolve) => c.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
+
+describe('flow rules', () => {
+  it('GET /api/projects/:id has the rules and, per environment with an editable draft, its draftId and sections', async () => {
+    const five = await setup('five-stage');
+    const [, p5] = await five.api<ProjectView>('GET', `/projects/${five.project.id}`);
+    expect(Object.values(p5.flowRules).every((r) => r.direction === 'up')).toBe(true);
+    expect(p5.environments[0]).toMatchObject({ draftId: expect.stringMatching(/^dft_/), draftSections: [...SECTIONS] });
+    expect(p5.environments.slice(1).every((e) => e.draftId === undefined)).toBe(true);
+
+    const three = await setup('three-stage');
+    const [, p3] = await three.api<ProjectView>('GET', `/projects/${three.project.id}`);
+    const [staging, uat, production] = p3.environments;
+    expect(p3.flowRules.knowledge).toEqual({ direction: 'down', sourceEnvId: production!.id, editableEnvIds: [production!.id, uat!.id] });
+    for (const s of SECTIONS.filter((x) => x !== 'knowledge')) expect(p3.flowRules[s]).toEqual({ direction: 'up' });
+    expect(staging!.draftSections).toEqual(SECTIONS.filter((x) => x !== 'knowledge'));
+    expect(uat).toMatchObject({ draftId: expect.stringMatching(/^dft_/), draftSections: ['knowledge'] });
+    expect(production).toMatchObject({ draftId: expect.stringMatching(/^dft_/), draftSections: ['knowledge'] });
+    expect(new Set([staging!.draftId, uat!.draftId, production!.draftId]).size).toBe(3);
+  });
+
+  it('a section a draft does not own is read-only on the websocket (refused whole, 4403) and over HTTP (409), and nothing changes', async () => {
+    const { api, project, client } = await setup('three-stage');
+    const [staging, uat] = project.environments;
+
+    // Staging: agents are its own; knowledge is not.
+    const editor = client(staging!.draftId!);
+    await synced(editor);
+    const agentId = addItem(editor.doc, 'agents', { name: 'Order bot' });
+    await expect.poll(async () => Object.keys((await api<{ agents: object }>('GET', `/environments/${staging!.id}/content`))[1].agents)).toEqual([agentId]);
+    const refused = closeCode(editor);
+    editor.doc.transact(() => {
+      addItem(editor.doc, 'agents', { name: 'Sneaky agent' });
+      addItem(editor.doc, 'knowledge', { title: 'Sneaky article', body: 'Written in Staging.' });
+    });
+    expect(await refused).toBe(CLOSE.read_only);
+    const [, after] = await api<{ agents: object; knowledge: object }>('GET', `/environments/${staging!.id}/content`);
+    expect(Object.keys(after.agents)).toEqual([agentId]);
+    expect(after.knowledge).toEqual({});
+
+    // UAT's own draft: knowledge only.
+    const uatEditor = client(uat!.draftId!);
+    await synced(uatEditor);
+    const articleId = addItem(uatEditor.doc, 'knowledge', { title: 'Returns', body: 'Thirty days.' });
+    await expect.poll(async () => Object.keys((await api<{ knowledge: object }>('GET', `/environments/${uat!.id}/content`))[1].knowledge)).toEqual([articleId]);
+    const refusedInUat = closeCode(uatEditor);
+    addItem(uatEditor.doc, 'agents', { name: 'Agent written in UAT' });
+    expect(await refusedInUat).toBe(CLOSE.read_only);
+    expect((await api<{ agents: object }>('GET', `/environments/${uat!.id}/content`))[1].agents).toEqual({});
+
+    // HTTP: a file with knowledge cannot go into Staging; knowledge alone can go into UAT.
+    const file = { agents: {}, workflows: {}, knowledge: { kb_1: { title: 'Shipping', body: 'Two days.', tags: [], audiences: [] } }, integrations: {}, channels: {}, variables: {} };
+    const [status, body] = await api<{ error: { id: string; details: { sections: string[] } } }>('PUT', `/environments/${staging!.id}/content`, file);
+    expect([status, body.error.id, body.error.details.sections]).toEqual([409, 'section_read_only', ['knowledge']]);
+    expect((await api('PUT', `/environments/${uat!.id}/content`, { ...file, agents: { a: { name: 'No' } } }))[0]).toBe(409);
+    expect((await api('PUT', `/environments/${uat!.id}/content`, file))[0]).toBe(200);
+    const [, uatContent] = await api<{ knowledge: Record<string, { title: string }> }>('GET', `/environments/${uat!.id}/content`);
+    expect(Object.values(uatContent.knowledge).map((a) => a.title)).toEqual(['Shipping']);
+  });
+
+  it('a Staging Sync does not carry knowledge: the target keeps its own', async () => {
+    const { server, api, project, client } = await setup('three-stage', true);
+    const [staging, uat] = project.environments;
+    // Knowledge that reached Staging's draft from elsewhere (as replication will put it there).
+    server.rooms.edit(staging!.draftId!, 'test', (doc) => addItem(doc, 'knowledge', { title: 'Only in Staging', body: 'Should not move up.' }));
+    const [status] = await api('POST', `/environments/${staging!.id}/sync`, {});
+    expect(status).toBe(200);
+    const [, p] = await api<ProjectView>('GET', `/projects/${project.id}`);
+    const [, snapshot] = await api<{ content: { agents: object; knowledge: object } }>('GET', `/snapshots/${p.environments[1]!.snapshotId}`);
+    expect(Object.keys(snapshot.content.agents).length).toBeGreaterThan(0);
+    expect(snapshot.content.knowledge).toEqual({});
+    // UAT shows its own knowledge (from its draft: the sample's articles), not Staging's.
+    const uatEditor = client(uat!.draftId!);
+    await synced(uatEditor);
+    await until(uatEditor.doc, (d) => sectionMap(d, 'knowledge').size > 0);
+    const [, uatContent] = await api<{ knowledge: Record<string, { title: string }> }>('GET', `/environments/${uat!.id}/content`);
+    expect(Object.values(uatContent.knowledge).map((a) => a.title)).not.toContain('Only in Staging');
+    expect(Object.keys(uatContent.knowledge).length).toBe(sectionMap(uatEditor.doc, 'knowledge').size);
+  });
+});
