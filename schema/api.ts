@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { PRESET_IDS, DEFAULT_PRESET, ENVIRONMENT_KINDS } from './presets.ts';
 import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
-import type { Section } from './content/spec.ts';
+import { SECTIONS, type Section } from './content/spec.ts';
 import type { FlowRules } from './flow.ts';
 
 /** HTTP request bodies, validated at the edge before anything touches state. */
@@ -34,6 +34,13 @@ export const CreateProjectBody = z
     const names = (body.stages ?? []).map((s) => s.name.toLowerCase());
     if (new Set(names).size !== names.length) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'Stage names must differ.' });
   });
+
+export const ResolveConflictBody = z.strictObject({
+  section: z.enum(SECTIONS),
+  itemId: z.string().min(1).max(100),
+  /** `upstream`: take the version that flowed down; `local`: keep this environment's. */
+  take: z.enum(['upstream', 'local']),
+});
 
 export const CreateUserBody = z.strictObject({ email, name, password });
 const roleList = z.array(z.enum(ROLES)).max(ROLES.length);

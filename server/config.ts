@@ -19,6 +19,8 @@ export interface Config {
   sqliteSynchronous: 'normal' | 'full';
   /** Compact a draft's update log into its state row after this many logged updates. */
   compactAfterUpdates: number;
+  /** Flow rules: how long after a change to a `down` section its replication runs (a burst of changes replicates once). */
+  replicationDelayMs: number;
   /** Mark the session cookie `Secure` (set when served over https). */
   secureCookies: boolean;
   /** AES-256 key for secrets at rest; null = use (or create) DATA_DIR/secrets.key. */
@@ -88,6 +90,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     sessionTtlMs: int('SESSION_TTL_DAYS', 30, 1, 365) * 24 * 3600 * 1000,
     sqliteSynchronous: oneOf('SQLITE_SYNCHRONOUS', ['normal', 'full'] as const, 'normal'),
     compactAfterUpdates: int('COMPACT_AFTER_UPDATES', 500, 10, 1_000_000),
+    replicationDelayMs: int('REPLICATION_DELAY_MS', 2000, 0, 60_000),
     secureCookies: oneOf('SECURE_COOKIES', ['true', 'false'] as const, 'false') === 'true',
     secretsKey,
   };

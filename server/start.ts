@@ -11,7 +11,9 @@ import { createProjectStore } from './store/projects.ts';
 import { createDraftStore } from './store/drafts.ts';
 import { createAccounts } from './domain/accounts.ts';
 import { createProjects } from './domain/projects.ts';
-import { draftSections } from '#schema/flow.ts';
+import { draftSections, flowRules, type FlowRules } from '#schema/flow.ts';
+import { createReplication, type Replication } from './domain/replication.ts';
+import { createReplicationStore } from './store/replication.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { Rooms } from './collab/rooms.ts';
 import { createCollabUpgrade } from './collab/upgrade.ts';
@@ -96,7 +98,20 @@ export function createServices(config: Readonly<Config>) {
     const owned = draftSections(draft);
     return new Set<string>(SECTIONS.filter((s) => !owned.includes(s)));
   };
-  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log, readOnlySections });
+  // Flow rules: a change to a draft of a project with `down` sections schedules its replication.
+  let replication: Replication | null = null;
+  const replicatedProject = new Map<string, string | null>();
+  const onDurable = (draftId: string) => {
+    let projectId = replicatedProject.get(draftId);
+    if (projectId === undefined) {
+      const project = projectStore.getProject(projectStore.getDraft(draftId)?.draft.projectId ?? '');
+      const rules = project ? flowRules(JSON.parse(project.project.flowRules) as Partial<FlowRules>) : null;
+      projectId = rules && SECTIONS.some((s) => rules[s].direction === 'down') ? project!.project.id : null;
+      replicatedProject.set(draftId, projectId);
+    }
+    if (projectId) replication?.schedule(projectId);
+  };
+  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log, readOnlySections, onDurable });
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
@@ -104,6 +119,7 @@ export function createServices(config: Readonly<Config>) {
   const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts });
   const accessStore = createAccessStore(database.db);
   const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts });
+  replication = createReplication({ projects: projectStore, releases: releaseStore, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
   const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots });
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard, gates: approvals, audiences });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
@@ -124,6 +140,7 @@ export function createServices(config: Readonly<Config>) {
     approvals,
     shares,
     audiences,
+    replication,
     allowedOrigins: config.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,
@@ -139,7 +156,7 @@ export function createServices(config: Readonly<Config>) {
     allowedOrigins: config.allowedOrigins,
     log,
   });
-  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals };
+  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication };
 }
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */

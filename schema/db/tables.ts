@@ -240,6 +240,28 @@ export const audiences = sqliteTable(
   (t) => [uniqueIndex('audiences_environment_name').on(t.environmentId, t.nameKey)],
 );
 
+/**
+ * Flow rules: for a draft that receives a `down` section, the upstream version of each item
+ * it last took (its blob id). The base of the three-way merge that keeps local work and finds
+ * conflicts. A row in conflict also holds the upstream blob that could not be taken.
+ */
+export const replicationBases = sqliteTable(
+  'replication_bases',
+  {
+    draftId: text('draft_id')
+      .notNull()
+      .references(() => drafts.id, { onDelete: 'cascade' }),
+    section: text('section').notNull(),
+    itemId: text('item_id').notNull(),
+    /** The upstream blob last taken (null: the item did not exist upstream). */
+    baseBlobId: text('base_blob_id'),
+    /** Set while in conflict: the upstream blob (or 'deleted') that local changes kept out. */
+    conflictBlobId: text('conflict_blob_id'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.draftId, t.section, t.itemId] })],
+);
+
 /** Keys the runtime uses to read an environment through the delivery API; stored as SHA-256. */
 export const runtimeKeys = sqliteTable(
   'runtime_keys',

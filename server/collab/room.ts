@@ -29,6 +29,8 @@ export interface RoomOptions {
   compactAfterUpdates: number;
   /** Top-level types (sections) a peer may not change in this draft (flow rules: `down` sections below their source). */
   readOnlySections?: (draftId: string) => ReadonlySet<string>;
+  /** Called after changes to the draft are in the log (flow rules: replication follows). */
+  onDurable?: (draftId: string) => void;
   log: (msg: string, err?: unknown) => void;
 }
 
@@ -296,6 +298,7 @@ export class Room {
       for (const peer of this.peers.keys()) if (peer !== from) peer.send(frame);
     }
     if (this.loggedSinceCompaction >= this.opts.compactAfterUpdates) setImmediate(() => this.compact());
+    this.opts.onDurable?.(this.draftId);
     const waiting = this.unanswered;
     this.unanswered = [];
     for (const { peer, stateVector } of waiting) this.answerSyncStep1(peer, stateVector);

@@ -1,6 +1,7 @@
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
-import { canonicalContent } from '#schema/content/canonical.ts';
+import { canonicalContent, canonicalJson } from '#schema/content/canonical.ts';
+import { sha256 } from '../lib/hash.ts';
 import { emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { typedValue, valueFitsType } from '#schema/content/values.ts';
 import { DEFAULT_SETTINGS, EnvironmentSettings, SECRET_NAME } from '#schema/local.ts';
@@ -199,14 +200,21 @@ export function createLocalData(deps: {
     delivery(envId: string, runtimeKey: string | undefined) {
       const keyEnv = runtimeKey ? store.runtimeKeyEnvironment(hashToken(runtimeKey)) : undefined;
       if (!keyEnv || keyEnv !== envId) throw new AppError('unauthenticated', 'Send a runtime key of this environment as "Authorization: Bearer <key>".');
-      const { environment: env } = environment(envId);
+      const { environment: env, draft } = environment(envId);
       const all = projects.getProject(env.projectId)!.environments;
       const isProduction = env.position === all.length - 1;
       const snapshotId = isProduction ? env.liveSnapshotId : env.snapshotId;
       if (!snapshotId) throw new AppError(isProduction ? 'nothing_live' : 'nothing_to_sync', isProduction ? 'Nothing is live in production yet.' : `${env.name} has no snapshot yet.`);
-      const etag = `"${snapshotId}.${env.overlayRevision}"`;
+      // Flow rules: sections edited in this environment's own draft (knowledge, in the
+      // three-stage preset) are served live from it, and their content address joins the ETag.
+      const own = draft && env.position > 0 ? draftSections(draft) : [];
+      const live = own.length > 0 ? deps.drafts.read(draft!.id) : null;
+      const ownTree = live ? snapshots.treeOfContent(live) : null;
+      const ownTag = ownTree ? `.${sha256(canonicalJson(Object.fromEntries(own.map((s) => [s, ownTree[s]])))).slice(0, 16)}` : '';
+      const etag = `"${snapshotId}.${env.overlayRevision}${ownTag}"`;
       const build = () => {
         const c = snapshots.content(env.projectId, snapshotId);
+        for (const s of own) c[s] = live![s];
         const vars = variables(envId, c).filter((v) => !v.orphaned);
         return {
           environment: { id: env.id, name: env.name, kind: env.kind },

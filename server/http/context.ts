@@ -11,6 +11,7 @@ import type { Access } from '../domain/access.ts';
 import type { Approvals } from '../domain/approvals.ts';
 import type { Shares } from '../domain/shares.ts';
 import type { Audiences } from '../domain/audiences.ts';
+import type { Replication } from '../domain/replication.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -26,6 +27,7 @@ export interface AppDeps {
   approvals: Approvals;
   shares: Shares;
   audiences: Audiences;
+  replication: Replication;
   allowedOrigins: readonly string[];
   maxBodyBytes: number;
   sessionTtlMs: number;

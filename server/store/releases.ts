@@ -35,6 +35,12 @@ export function createReleaseStore(db: Db) {
         tx.insert(snapshots).values(row).onConflictDoNothing().run();
       });
     },
+    /** Stores content-addressed blobs (already known ones are skipped). */
+    putBlobs(newBlobs: readonly { id: string; json: string }[]): void {
+      db.transaction((tx) => {
+        for (const b of newBlobs) tx.insert(blobs).values(b).onConflictDoNothing().run();
+      });
+    },
     knownBlobIds(ids: readonly string[]): Set<string> {
       if (ids.length === 0) return new Set();
       const found = new Set<string>();

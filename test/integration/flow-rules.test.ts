@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { addItem, sectionMap } from '#schema/content/ydoc.ts';
+import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { CLOSE } from '#schema/errors.ts';
 import type { ProjectView } from '#schema/api.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 async function setup(preset: string, sample = false) {
-  const server = await startTestServer();
+  const server = await startTestServer(undefined, { REPLICATION_DELAY_MS: '10' });
   cleanup.push(() => server.close());
   const admin = await setupAdmin(server.url);
   const api = async <T>(method: string, path: string, body?: unknown): Promise<[number, T]> => {
@@ -108,5 +108,86 @@ describe('flow rules', () => {
     const [, uatContent] = await api<{ knowledge: Record<string, { title: string }> }>('GET', `/environments/${uat!.id}/content`);
     expect(Object.values(uatContent.knowledge).map((a) => a.title)).not.toContain('Only in Staging');
     expect(Object.keys(uatContent.knowledge).length).toBe(sectionMap(uatEditor.doc, 'knowledge').size);
+  });
+
+  it('knowledge edited in Production reaches UAT and Staging by itself, read-only in Staging; UAT-only articles survive', async () => {
+    const { api, project, client } = await setup('three-stage');
+    const [staging, uat, production] = project.environments;
+    const titles = async (envId: string) => Object.values((await api<{ knowledge: Record<string, { title: string }> }>('GET', `/environments/${envId}/content`))[1].knowledge).map((a) => a.title).sort();
+
+    const inUat = client(uat!.draftId!);
+    await synced(inUat);
+    addItem(inUat.doc, 'knowledge', { title: 'Being tested in UAT', body: 'Draft text.' });
+    const inProduction = client(production!.draftId!);
+    await synced(inProduction);
+    addItem(inProduction.doc, 'knowledge', { title: 'Opening hours', body: 'Nine to five.' });
+
+    await expect.poll(() => titles(uat!.id)).toEqual(['Being tested in UAT', 'Opening hours']);
+    await expect.poll(() => titles(staging!.id)).toEqual(['Being tested in UAT', 'Opening hours']);
+    expect(await titles(production!.id)).toEqual(['Opening hours']);
+
+    // Read-only in Staging over the websocket: a change to the replicated article is refused whole.
+    const inStaging = client(staging!.draftId!);
+    await synced(inStaging);
+    await until(inStaging.doc, (d) => sectionMap(d, 'knowledge').size === 2);
+    const refused = closeCode(inStaging);
+    const [article] = [...sectionMap(inStaging.doc, 'knowledge').values()];
+    itemText(article, 'body')!.insert(0, 'Changed in Staging. ');
+    expect(await refused).toBe(CLOSE.read_only);
+    expect(await titles(staging!.id)).toEqual(['Being tested in UAT', 'Opening hours']);
+  });
+
+  it('an article changed in both UAT and Production since the last replication is a conflict: UAT keeps its version until someone resolves it', async () => {
+    const { api, project, client } = await setup('three-stage');
+    const [, uat, production] = project.environments;
+    const inProduction = client(production!.draftId!);
+    await synced(inProduction);
+    const id = addItem(inProduction.doc, 'knowledge', { title: 'Refunds', body: 'Within 30 days.' });
+    const bodyIn = async (envId: string) => (await api<{ knowledge: Record<string, { body: string }> }>('GET', `/environments/${envId}/content`))[1].knowledge[id]?.body;
+    await expect.poll(() => bodyIn(uat!.id)).toBe('Within 30 days.');
+
+    const inUat = client(uat!.draftId!);
+    await synced(inUat);
+    await until(inUat.doc, (d) => sectionMap(d, 'knowledge').has(id));
+    itemText(sectionMap(inUat.doc, 'knowledge').get(id), 'body')!.insert(0, 'UAT: ');
+    await expect.poll(() => bodyIn(uat!.id)).toBe('UAT: Within 30 days.');
+    itemText(sectionMap(inProduction.doc, 'knowledge').get(id), 'body')!.insert(0, 'Production: ');
+
+    type Conflicts = { conflicts: { section: string; itemId: string; name: string; upstream: { body: string } | null; local: { body: string } | null }[] };
+    await expect.poll(async () => (await api<Conflicts>('GET', `/environments/${uat!.id}/conflicts`))[1].conflicts.length).toBe(1);
+    const [, { conflicts }] = await api<Conflicts>('GET', `/environments/${uat!.id}/conflicts`);
+    expect(conflicts[0]).toMatchObject({ section: 'knowledge', itemId: id, name: 'Refunds', upstream: { body: 'Production: Within 30 days.' }, local: { body: 'UAT: Within 30 days.' } });
+    expect(await bodyIn(uat!.id)).toBe('UAT: Within 30 days.');
+
+    const [status, resolved] = await api<Conflicts>('POST', `/environments/${uat!.id}/conflicts/resolve`, { section: 'knowledge', itemId: id, take: 'upstream' });
+    expect([status, resolved.conflicts]).toEqual([200, []]);
+    expect(await bodyIn(uat!.id)).toBe('Production: Within 30 days.');
+    // From now on the article follows Production again.
+    itemText(sectionMap(inProduction.doc, 'knowledge').get(id), 'body')!.insert(0, 'v3 ');
+    await expect.poll(() => bodyIn(uat!.id)).toBe('v3 Production: Within 30 days.');
+  });
+
+  it('the delivery API serves knowledge live from the environment that edits it, and its ETag follows changes there', async () => {
+    const { server, api, project, client } = await setup('three-stage', true);
+    const [staging, uat, production] = project.environments;
+    expect((await api('POST', `/environments/${staging!.id}/sync`, {}))[0]).toBe(200);
+    expect((await api('POST', `/environments/${uat!.id}/sync`, {}))[0]).toBe(200);
+    expect((await api('POST', `/environments/${production!.id}/publish`, {}))[0]).toBe(200);
+    const [, { key }] = await api<{ key: string }>('POST', `/environments/${production!.id}/runtime-keys`, { name: 'runtime' });
+    const get = (etag?: string) => fetch(`${server.url}/api/delivery/${production!.id}`, { headers: { authorization: `Bearer ${key}`, ...(etag ? { 'if-none-match': etag } : {}) } });
+    const first = await get();
+    const etag = first.headers.get('etag')!;
+    const body = (await first.json()) as { content: { knowledge: Record<string, { title: string }>; agents: object } };
+    expect(Object.keys(body.content.agents).length).toBeGreaterThan(0);
+    const titles = Object.values(body.content.knowledge).map((a) => a.title);
+    expect(titles.length).toBeGreaterThan(0);
+    expect((await get(etag)).status).toBe(304);
+
+    const inProduction = client(production!.draftId!);
+    await synced(inProduction);
+    addItem(inProduction.doc, 'knowledge', { title: 'Holiday hours', body: 'Closed on the 25th.' });
+    await expect.poll(async () => (await get(etag)).status).toBe(200);
+    const next = (await (await get()).json()) as { content: { knowledge: Record<string, { title: string }> } };
+    expect(Object.values(next.content.knowledge).map((a) => a.title)).toContain('Holiday hours');
   });
 });

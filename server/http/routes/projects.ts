@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { CreateProjectBody } from '#schema/api.ts';
+import { CreateProjectBody, ResolveConflictBody } from '#schema/api.ts';
 import { AppError } from '#schema/errors.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -17,6 +17,8 @@ export function projectRoutes(deps: AppDeps) {
       const body = await readJson(c, CreateProjectBody);
       const project = deps.projects.create(c.get('principal'), body);
       deps.access.addCreator(c.get('principal'), project.id);
+      // Flow rules: lower environments take their `down` sections from the start.
+      deps.replication.schedule(project.id);
       return c.json(project, 201);
     })
     .get('/projects', (c) => {
@@ -30,6 +32,16 @@ export function projectRoutes(deps: AppDeps) {
     .get('/projects/:id/my-roles', (c) => {
       deps.access.requireMember(c.get('principal'), c.req.param('id'));
       return c.json({ roles: deps.access.myRoles(c.get('principal'), c.req.param('id')), isProjectAdmin: deps.access.isProjectAdmin(c.get('principal'), c.req.param('id')) });
+    })
+    .get('/environments/:envId/conflicts', (c) => {
+      deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      return c.json({ conflicts: deps.replication.conflicts(c.req.param('envId')) });
+    })
+    .post('/environments/:envId/conflicts/resolve', async (c) => {
+      deps.access.authorize(c.get('principal'), 'content.edit', c.req.param('envId'));
+      const body = await readJson(c, ResolveConflictBody);
+      deps.replication.resolve(c.req.param('envId'), body.section, body.itemId, body.take);
+      return c.json({ conflicts: deps.replication.conflicts(c.req.param('envId')) });
     })
     .get('/environments/:envId/content', (c) => c.json(readContent(c.get('principal'), c.req.param('envId'))))
     .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.get('principal'), c.req.param('envId'))))))

@@ -1,0 +1,185 @@
+import * as Y from 'yjs';
+import { AppError } from '#schema/errors.ts';
+import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
+import { flowRules, type FlowRules } from '#schema/flow.ts';
+import { newItem, patchItem, sectionMap, type ItemJson } from '#schema/content/ydoc.ts';
+import { canonicalJson } from '#schema/content/canonical.ts';
+import { normalizeItem } from '#schema/content/normalize.ts';
+import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.ts';
+import type { ReleaseStore } from '../store/releases.ts';
+import type { BaseRow, ReplicationStore } from '../store/replication.ts';
+import { hashItem } from '../lib/hash.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
+
+export interface ConflictView {
+  section: Section;
+  itemId: string;
+  name: string;
+  /** The version upstream (null: deleted upstream). */
+  upstream: ItemJson | null;
+  /** This environment's version (null: deleted here). */
+  local: ItemJson | null;
+}
+
+const DELETED = 'deleted';
+
+/**
+ * Replication of `down` sections (flow rules). Each environment below a section's source takes
+ * the version of the environment just above it: Production → UAT → Staging in the three-stage
+ * preset. A receiving draft that edits the section itself (UAT) gets a three-way merge against
+ * the upstream version it last took: items only it has stay, items only upstream changed are
+ * taken, items changed on both sides become conflicts (kept local, listed to resolve). A
+ * receiving draft that may not edit the section (Staging) simply equals upstream. Runs a
+ * short while after a change (batched), never touches environment-local data.
+ */
+export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore; store: ReplicationStore; drafts: { read(draftId: string): WorkspaceContent; edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean }; delayMs: number; log: (msg: string, err?: unknown) => void }) {
+  const timers = new Map<string, NodeJS.Timeout>();
+  let running = false;
+
+  const blobOf = (section: Section, item: ItemJson) => {
+    const json = canonicalJson(normalizeItem(section, '', item));
+    return { id: hashItem(json), json };
+  };
+
+  function chain(rules: FlowRules, section: Section, envs: EnvironmentRow[], drafts: DraftRow[]) {
+    const rule = rules[section];
+    const source = envs.find((e) => e.id === rule.sourceEnvId);
+    if (rule.direction !== 'down' || !source) return [];
+    const draftOf = (e: EnvironmentRow) => drafts.find((d) => d.environmentId === e.id && d.closedAt === null && (d.kind === 'authoring' || d.kind === 'section'));
+    // From the source down: each with its draft (every stage of a preset that receives a down section has one).
+    return envs
+      .filter((e) => e.position <= source.position)
+      .sort((a, b) => b.position - a.position)
+      .map((e) => ({ env: e, draft: draftOf(e) }))
+      .filter((x): x is { env: EnvironmentRow; draft: DraftRow } => x.draft !== undefined);
+  }
+
+  /** Makes `draft`'s `section` follow `upstream`; returns how many items changed. */
+  function receive(draft: DraftRow, section: Section, upstream: Record<string, ItemJson>, editsHere: boolean, now: number): number {
+    const local = deps.drafts.read(draft.id)[section];
+    const bases = new Map(deps.store.bases(draft.id, section).map((b) => [b.itemId, b]));
+    const take = new Map<string, ItemJson | null>();
+    const rows: BaseRow[] = [];
+    const newBlobs: { id: string; json: string }[] = [];
+    const ids = new Set([...Object.keys(upstream), ...Object.keys(local), ...bases.keys()]);
+    for (const itemId of ids) {
+      const up = upstream[itemId] ? blobOf(section, upstream[itemId]) : null;
+      const lo = local[itemId] ? blobOf(section, local[itemId]) : null;
+      const base = bases.get(itemId);
+      const ba = base?.baseBlobId ?? null;
+      const row = (baseBlobId: string | null, conflictBlobId: string | null): BaseRow => ({ draftId: draft.id, section, itemId, baseBlobId, conflictBlobId, updatedAt: now });
+      if ((up?.id ?? null) === (lo?.id ?? null)) {
+        if (base && (base.baseBlobId !== (up?.id ?? null) || base.conflictBlobId)) rows.push(row(up?.id ?? null, null));
+        else if (!base && up) rows.push(row(up.id, null));
+        continue;
+      }
+      if (!editsHere || (lo?.id ?? null) === ba) {
+        // Unchanged here since the last replication (or not editable here): upstream wins.
+        take.set(itemId, upstream[itemId] ?? null);
+        rows.push(row(up?.id ?? null, null));
+        continue;
+      }
+      if ((up?.id ?? null) === ba) continue; // only changed here: keep local work
+      // Changed on both sides since the last replication: a conflict, local kept.
+      if (up) newBlobs.push(up);
+      if (base?.conflictBlobId !== (up?.id ?? DELETED)) rows.push(row(ba, up?.id ?? DELETED));
+    }
+    if (take.size > 0) {
+      deps.drafts.edit(draft.id, 'replicate', (doc: Y.Doc) => {
+        const map = sectionMap(doc, section);
+        for (const [itemId, json] of take) {
+          if (json === null) map.delete(itemId);
+          else {
+            const existing = map.get(itemId);
+            if (existing instanceof Y.Map) patchItem(section, existing, json);
+            else map.set(itemId, newItem(section, json));
+          }
+        }
+      });
+    }
+    deps.releases.putBlobs(newBlobs);
+    deps.store.put(rows);
+    return take.size;
+  }
+
+  function replicateNow(projectId: string): void {
+    const project = deps.projects.getProject(projectId);
+    if (!project) return;
+    const rules = flowRules(JSON.parse(project.project.flowRules) as Partial<FlowRules>);
+    for (const section of SECTIONS) {
+      const steps = chain(rules, section, project.environments, project.drafts);
+      const editable = new Set(rules[section].editableEnvIds ?? []);
+      for (let i = 1; i < steps.length; i++) {
+        const upstream = deps.drafts.read(steps[i - 1]!.draft.id)[section];
+        const { draft, env } = steps[i]!;
+        const changed = receive(draft, section, upstream, editable.has(env.id), Date.now());
+        if (changed > 0) deps.log(`replicated ${changed} ${section} item(s) into ${env.name}`);
+      }
+    }
+  }
+
+  return {
+    /** Replicates a project's `down` sections a little later, once for a burst of changes. */
+    schedule(projectId: string): void {
+      if (timers.has(projectId)) return;
+      timers.set(
+        projectId,
+        setTimeout(() => {
+          timers.delete(projectId);
+          if (running) return void this.schedule(projectId);
+          running = true;
+          try {
+            replicateNow(projectId);
+          } catch (err) {
+            deps.log(`replication of ${projectId} failed; it is retried on the next change`, err);
+          } finally {
+            running = false;
+          }
+        }, deps.delayMs).unref(),
+      );
+    },
+
+    replicateNow,
+
+    /** Items changed both upstream and in this environment since the last replication. */
+    conflicts(envId: string): ConflictView[] {
+      const found = deps.projects.getEnvironment(envId);
+      if (!found) throw new AppError('environment_not_found');
+      if (!found.draft) return [];
+      const rows = deps.store.conflicts(found.draft.id);
+      const blobs = deps.releases.getBlobs(rows.map((r) => r.conflictBlobId!).filter((id) => id !== DELETED));
+      const local = deps.drafts.read(found.draft.id);
+      return rows.map((r) => {
+        const section = r.section as Section;
+        const upstream = r.conflictBlobId === DELETED ? null : (JSON.parse(blobs.get(r.conflictBlobId!) ?? 'null') as ItemJson | null);
+        const mine = local[section][r.itemId] ?? null;
+        const nameField = SPECS[section].nameField;
+        return { section, itemId: r.itemId, name: String((mine ?? upstream)?.[nameField] ?? r.itemId), upstream, local: mine };
+      });
+    },
+
+    /** Resolves a conflict: take the upstream version, or keep this environment's. */
+    resolve(envId: string, section: Section, itemId: string, take: 'upstream' | 'local'): void {
+      const found = deps.projects.getEnvironment(envId);
+      const row = found?.draft ? deps.store.conflicts(found.draft.id).find((r) => r.section === section && r.itemId === itemId) : undefined;
+      if (!found?.draft || !row) throw new AppError('not_found', 'There is no such conflict here.');
+      const upstreamId = row.conflictBlobId === DELETED ? null : row.conflictBlobId;
+      if (take === 'upstream') {
+        const json = upstreamId ? (JSON.parse(deps.releases.getBlobs([upstreamId]).get(upstreamId)!) as ItemJson) : null;
+        deps.drafts.edit(found.draft.id, 'replicate', (doc: Y.Doc) => {
+          const map = sectionMap(doc, section);
+          if (json === null) map.delete(itemId);
+          else {
+            const existing = map.get(itemId);
+            if (existing instanceof Y.Map) patchItem(section, existing, json);
+            else map.set(itemId, newItem(section, json));
+          }
+        });
+      }
+      // Either way the upstream version is now the base: later upstream changes merge again.
+      deps.store.put([{ ...row, baseBlobId: upstreamId, conflictBlobId: null, updatedAt: Date.now() }]);
+    },
+  };
+}
+
+export type Replication = ReturnType<typeof createReplication>;

@@ -1,0 +1,31 @@
+import { and, eq, isNotNull } from 'drizzle-orm';
+import { replicationBases } from '#schema/db/tables.ts';
+import type { Db } from './db.ts';
+
+export type BaseRow = typeof replicationBases.$inferSelect;
+
+/** The merge bases of replicated sections, per receiving draft (flow rules). */
+export function createReplicationStore(db: Db) {
+  return {
+    bases(draftId: string, section: string): BaseRow[] {
+      return db.select().from(replicationBases).where(and(eq(replicationBases.draftId, draftId), eq(replicationBases.section, section))).all();
+    },
+    conflicts(draftId: string): BaseRow[] {
+      return db.select().from(replicationBases).where(and(eq(replicationBases.draftId, draftId), isNotNull(replicationBases.conflictBlobId))).all();
+    },
+    /** Replaces the rows of the given items in one transaction. */
+    put(rows: readonly BaseRow[]): void {
+      if (rows.length === 0) return;
+      db.transaction((tx) => {
+        for (const r of rows) {
+          tx.insert(replicationBases)
+            .values(r)
+            .onConflictDoUpdate({ target: [replicationBases.draftId, replicationBases.section, replicationBases.itemId], set: { baseBlobId: r.baseBlobId, conflictBlobId: r.conflictBlobId, updatedAt: r.updatedAt } })
+            .run();
+        }
+      });
+    },
+  };
+}
+
+export type ReplicationStore = ReturnType<typeof createReplicationStore>;
