@@ -119,7 +119,7 @@ export function createServices(config: Readonly<Config>) {
   const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts });
   const accessStore = createAccessStore(database.db);
   const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts });
-  replication = createReplication({ projects: projectStore, releases: releaseStore, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
+  replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
   const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots });
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard, gates: approvals, audiences });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });

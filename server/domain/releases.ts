@@ -33,7 +33,8 @@ export interface ReleaseView {
   seq: number;
   environmentId: string;
   kind: string;
-  pointer: Pointer;
+  /** `section`: a replication record (flow rules), which moves no pointer. */
+  pointer: Pointer | 'section';
   fromSnapshotId: string | null;
   toSnapshotId: string;
   sourceEnvironmentId: string | null;

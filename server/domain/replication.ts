@@ -9,7 +9,8 @@ import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.t
 import type { ReleaseStore } from '../store/releases.ts';
 import type { BaseRow, ReplicationStore } from '../store/replication.ts';
 import { hashItem } from '../lib/hash.ts';
-import type { WorkspaceContent } from '#schema/content/ydoc.ts';
+import { emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import type { Snapshots } from './snapshots.ts';
 
 export interface ConflictView {
   section: Section;
@@ -32,7 +33,7 @@ const DELETED = 'deleted';
  * receiving draft that may not edit the section (Staging) simply equals upstream. Runs a
  * short while after a change (batched), never touches environment-local data.
  */
-export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore; store: ReplicationStore; drafts: { read(draftId: string): WorkspaceContent; edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean }; delayMs: number; log: (msg: string, err?: unknown) => void }) {
+export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; store: ReplicationStore; drafts: { read(draftId: string): WorkspaceContent; edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean }; delayMs: number; log: (msg: string, err?: unknown) => void }) {
   const timers = new Map<string, NodeJS.Timeout>();
   let running = false;
 
@@ -102,6 +103,19 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     return take.size;
   }
 
+  /** The environment's history gets a `replicate` record: a snapshot of the section as it now is there. */
+  function record(projectId: string, env: EnvironmentRow, from: EnvironmentRow, draft: DraftRow, section: Section, items: number): void {
+    const content = emptyContent();
+    content[section] = deps.drafts.read(draft.id)[section];
+    // Not validated: a half-written article upstream still replicates (it is not released by this).
+    const snapshotId = deps.snapshots.freeze(projectId, content, { kind: 'replicate', parentId: null, sourceDraftId: draft.id, message: null, createdBy: 'system' }, { validate: false });
+    const previous = deps.releases.history(env.id, 50).find((r) => r.kind === 'replicate');
+    deps.releases.recordReplication(
+      { projectId, environmentId: env.id, kind: 'replicate', toSnapshotId: snapshotId, fromSnapshotId: previous?.toSnapshotId ?? null, sourceEnvironmentId: from.id, actorId: 'system', message: `${items} ${SPECS[section].noun}${items === 1 ? '' : 's'} from ${from.name}`, detail: { section, items } },
+      Date.now(),
+    );
+  }
+
   function replicateNow(projectId: string): void {
     const project = deps.projects.getProject(projectId);
     if (!project) return;
@@ -113,7 +127,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
         const upstream = deps.drafts.read(steps[i - 1]!.draft.id)[section];
         const { draft, env } = steps[i]!;
         const changed = receive(draft, section, upstream, editable.has(env.id), Date.now());
-        if (changed > 0) deps.log(`replicated ${changed} ${section} item(s) into ${env.name}`);
+        if (changed > 0) record(project.project.id, env, steps[i - 1]!.env, draft, section, changed);
       }
     }
   }

@@ -13,7 +13,7 @@ export interface Move {
   projectId: string;
   environmentId: string;
   pointer: Pointer;
-  kind: 'sync' | 'publish' | 'rollback' | 'hotfix';
+  kind: 'sync' | 'publish' | 'rollback' | 'hotfix' | 'replicate';
   toSnapshotId: string;
   /** Compare-and-swap: refuse if the pointer is not this (null = must be empty; undefined = don't check). */
   expectedFrom?: string | null;
@@ -25,6 +25,28 @@ export interface Move {
 }
 
 const column = (p: Pointer): 'liveSnapshotId' | 'snapshotId' => (p === 'live' ? 'liveSnapshotId' : 'snapshotId');
+
+/** Appends a release record to the project's hash chain. */
+function appendTo(tx: Pick<Db, 'select' | 'insert'>, m: Omit<Move, 'pointer' | 'expectedFrom'> & { pointer: Pointer | 'section'; fromSnapshotId: string | null }, now: number): ReleaseRow {
+  const last = tx.select({ hash: releases.hash }).from(releases).where(eq(releases.projectId, m.projectId)).orderBy(desc(releases.seq)).limit(1).get();
+  const prevHash = last?.hash ?? '0'.repeat(64);
+  const record = {
+    projectId: m.projectId,
+    environmentId: m.environmentId,
+    kind: m.kind,
+    pointer: m.pointer,
+    fromSnapshotId: m.fromSnapshotId,
+    toSnapshotId: m.toSnapshotId,
+    sourceEnvironmentId: m.source?.environmentId ?? null,
+    actorId: m.actorId,
+    message: m.message,
+    detail: m.detail === undefined ? null : JSON.stringify(m.detail),
+    createdAt: now,
+    prevHash,
+  };
+  const hash = sha256(prevHash + canonicalJson(record));
+  return tx.insert(releases).values({ ...record, hash }).returning().get();
+}
 
 export function createReleaseStore(db: Db) {
   return {
@@ -80,25 +102,16 @@ export function createReleaseStore(db: Db) {
           if (src?.[column(m.source.pointer)] !== m.toSnapshotId) throw new AppError('source_moved');
         }
         tx.update(environments).set({ [column(m.pointer)]: m.toSnapshotId }).where(eq(environments.id, m.environmentId)).run();
-        const last = tx.select({ hash: releases.hash }).from(releases).where(eq(releases.projectId, m.projectId)).orderBy(desc(releases.seq)).limit(1).get();
-        const prevHash = last?.hash ?? '0'.repeat(64);
-        const record = {
-          projectId: m.projectId,
-          environmentId: m.environmentId,
-          kind: m.kind,
-          pointer: m.pointer,
-          fromSnapshotId: from ?? null,
-          toSnapshotId: m.toSnapshotId,
-          sourceEnvironmentId: m.source?.environmentId ?? null,
-          actorId: m.actorId,
-          message: m.message,
-          detail: m.detail === undefined ? null : JSON.stringify(m.detail),
-          createdAt: now,
-          prevHash,
-        };
-        const hash = sha256(prevHash + canonicalJson(record));
-        return tx.insert(releases).values({ ...record, hash }).returning().get();
+        return appendTo(tx, { ...m, fromSnapshotId: from ?? null }, now);
       });
+    },
+
+    /**
+     * A record that moves no pointer: replication of a `down` section into an environment
+     * (pointer `section`; its snapshot holds just that section). It joins the same hash chain.
+     */
+    recordReplication(m: Omit<Move, 'pointer' | 'expectedFrom' | 'source'> & { fromSnapshotId: string | null; sourceEnvironmentId: string }, now: number): ReleaseRow {
+      return db.transaction((tx) => appendTo(tx, { ...m, pointer: 'section', source: { environmentId: m.sourceEnvironmentId, pointer: 'current' } }, now));
     },
 
     history(environmentId: string, limit = 200): ReleaseRow[] {

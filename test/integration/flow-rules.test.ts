@@ -125,6 +125,14 @@ describe('flow rules', () => {
     await expect.poll(() => titles(uat!.id)).toEqual(['Being tested in UAT', 'Opening hours']);
     await expect.poll(() => titles(staging!.id)).toEqual(['Being tested in UAT', 'Opening hours']);
     expect(await titles(production!.id)).toEqual(['Opening hours']);
+    // Recorded in each receiving environment's history as `replicate`, moving no pointer.
+    type History = { history: { kind: string; pointer: string; sourceEnvironmentId: string; message: string }[] };
+    const [, uatHistory] = await api<History>('GET', `/environments/${uat!.id}/history`);
+    expect(uatHistory.history[0]).toMatchObject({ kind: 'replicate', pointer: 'section', sourceEnvironmentId: production!.id, message: '1 article from Production' });
+    const [, stagingHistory] = await api<History>('GET', `/environments/${staging!.id}/history`);
+    expect(stagingHistory.history.some((h) => h.kind === 'replicate' && h.sourceEnvironmentId === uat!.id)).toBe(true);
+    const [, after] = await api<ProjectView>('GET', `/projects/${project.id}`);
+    expect(after.environments.map((e) => e.snapshotId)).toEqual([null, null, null]);
 
     // Read-only in Staging over the websocket: a change to the replicated article is refused whole.
     const inStaging = client(staging!.draftId!);

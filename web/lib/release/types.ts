@@ -20,7 +20,8 @@ export interface ReleaseView {
   seq: number;
   environmentId: string;
   kind: 'sync' | 'publish' | 'rollback' | 'hotfix';
-  pointer: 'current' | 'live';
+  /** `section`: a replication record (flow rules): no pointer moved, the snapshot holds the replicated section. */
+  pointer: 'current' | 'live' | 'section';
   fromSnapshotId: string | null;
   toSnapshotId: string;
   sourceEnvironmentId: string | null;
