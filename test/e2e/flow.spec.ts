@@ -1,0 +1,41 @@
+import { expect, test } from '@playwright/test';
+import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+
+test.beforeEach(async ({ request }) => {
+  await ensureAdmin(request);
+});
+
+test('three stages: an admin edits knowledge in Production and sees it arrive, read-only, in Staging', async ({ page }) => {
+  await signIn(page);
+  await page.getByLabel('Name', { exact: true }).fill('KM cluster');
+  await page.getByRole('radio', { name: /Three stages/ }).check();
+  await page.getByRole('checkbox', { name: /sample content/ }).uncheck();
+  await page.getByRole('button', { name: 'Create project' }).click();
+  const columns = page.getByTestId('env-column');
+  await expect(columns).toHaveCount(3);
+  const boardUrl = page.url();
+
+  // Production edits knowledge in its own draft: only knowledge is there.
+  await columns.nth(2).getByTestId('edit-own-sections').click();
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(page.getByTestId('section-knowledge')).toBeVisible();
+  await expect(page.getByTestId('section-agents')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Create article' }).click();
+  await page.getByRole('textbox', { name: 'Title', exact: true }).fill('Opening hours');
+
+  // Staging: it arrives by itself, and cannot be changed there.
+  await page.goto(boardUrl);
+  await hydrated(page);
+  await columns.nth(0).getByRole('link', { name: 'Open editor' }).click();
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await page.getByTestId('section-knowledge').click();
+  await expect(page.getByTestId('section-flows-down')).toContainText('Knowledge flows down from UAT: read-only here');
+  await expect(page.getByTestId('item').filter({ hasText: 'Opening hours' })).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByRole('button', { name: /New article|Create article/ })).toHaveCount(0);
+  await page.getByTestId('item').filter({ hasText: 'Opening hours' }).click();
+  await expect(page.getByRole('textbox', { name: 'Title', exact: true })).toHaveValue('Opening hours');
+  await expect(page.getByRole('textbox', { name: 'Title', exact: true })).not.toBeEditable();
+  // Agents are Staging's own: still editable here.
+  await page.getByTestId('section-agents').click();
+  await expect(page.getByRole('button', { name: 'Create agent' })).toBeVisible();
+});
