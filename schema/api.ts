@@ -42,6 +42,13 @@ export const ResolveConflictBody = z.strictObject({
   take: z.enum(['upstream', 'local']),
 });
 
+export const PullBody = z.strictObject({
+  fromEnvironmentId: z.string().min(1).max(64),
+  section: z.enum(SECTIONS),
+  itemIds: z.array(z.string().min(1).max(100)).min(1, 'Choose at least one item.').max(500),
+  message: z.string().trim().max(500).optional(),
+});
+
 export const CreateUserBody = z.strictObject({ email, name, password });
 const roleList = z.array(z.enum(ROLES)).max(ROLES.length);
 export const MemberBody = z.strictObject({

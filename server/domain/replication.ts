@@ -1,7 +1,8 @@
 import * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
-import { flowRules, type FlowRules } from '#schema/flow.ts';
+import { draftSections as draftSectionsOf, flowRules, type FlowRules } from '#schema/flow.ts';
+import { itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
 import { newItem, patchItem, sectionMap, type ItemJson } from '#schema/content/ydoc.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
 import { normalizeItem } from '#schema/content/normalize.ts';
@@ -20,6 +21,14 @@ export interface ConflictView {
   upstream: ItemJson | null;
   /** This environment's version (null: deleted here). */
   local: ItemJson | null;
+}
+
+export interface PullItem {
+  itemId: string;
+  name: string;
+  /** What taking it would do here. */
+  kind: 'added' | 'changed' | 'same';
+  fields: FieldChange[];
 }
 
 const DELETED = 'deleted';
@@ -116,6 +125,20 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     );
   }
 
+  /** Pull is within a project, for a `down` section, from a lower environment that edits it into one above that edits it too. */
+  function pullSides(envId: string, fromEnvId: string, section: Section) {
+    const to = deps.projects.getEnvironment(envId);
+    const from = deps.projects.getEnvironment(fromEnvId);
+    if (!to || !from) throw new AppError('environment_not_found');
+    if (to.environment.projectId !== from.environment.projectId) throw new AppError('invalid_body', 'Pulls never cross projects: export a snapshot and import it instead.');
+    const project = deps.projects.getProject(to.environment.projectId)!;
+    const rule = flowRules(JSON.parse(project.project.flowRules) as Partial<FlowRules>)[section];
+    const edits = (e: { environment: EnvironmentRow; draft: DraftRow | undefined }) => e.draft && (rule.editableEnvIds ?? []).includes(e.environment.id) && draftSectionsOf(e.draft).includes(section);
+    if (rule.direction !== 'down' || !edits(to) || !edits(from)) throw new AppError('invalid_body', `Only a section that flows down can be pulled, between environments that both edit it.`);
+    if (from.environment.position >= to.environment.position) throw new AppError('invalid_body', 'Pull from an environment below this one.');
+    return { target: { env: to.environment, draft: to.draft! }, source: { env: from.environment, draft: from.draft! } };
+  }
+
   function replicateNow(projectId: string): void {
     const project = deps.projects.getProject(projectId);
     if (!project) return;
@@ -154,6 +177,51 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     },
 
     replicateNow,
+
+    /**
+     * Pull (flow rules): the chosen items of a `down` section from a lower environment's draft
+     * (UAT) into this environment's own draft (Production). Preview first: what each item
+     * would change here.
+     */
+    pullPreview(envId: string, fromEnvId: string, section: Section, itemIds?: readonly string[]): PullItem[] {
+      const { target, source } = pullSides(envId, fromEnvId, section);
+      const mine = deps.drafts.read(target.draft.id)[section];
+      const theirs = deps.drafts.read(source.draft.id)[section];
+      const ids = itemIds ?? Object.keys(theirs).filter((id) => !mine[id] || blobOf(section, mine[id]).id !== blobOf(section, theirs[id]!).id);
+      return ids.map((itemId) => {
+        const after = theirs[itemId];
+        if (!after) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${itemId}.`);
+        const before = mine[itemId];
+        const nameField = SPECS[section].nameField;
+        const fields = itemFieldChanges(section, before ?? {}, after).filter((f) => before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'));
+        return { itemId, name: String(after[nameField] ?? itemId), kind: !before ? 'added' : fields.length === 0 ? 'same' : 'changed', fields };
+      });
+    },
+
+    /** Takes exactly the chosen items; nothing else moves. Recorded in this environment's history as `pull`. */
+    pull(actorId: string, envId: string, fromEnvId: string, section: Section, itemIds: readonly string[], message: string | null): { pulled: number } {
+      const { target, source } = pullSides(envId, fromEnvId, section);
+      const theirs = deps.drafts.read(source.draft.id)[section];
+      const missing = itemIds.filter((id) => !theirs[id]);
+      if (missing.length > 0) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${missing.join(', ')}.`);
+      if (!deps.drafts.edit(target.draft.id, 'pull', (doc: Y.Doc) => {
+        const map = sectionMap(doc, section);
+        for (const id of itemIds) {
+          const existing = map.get(id);
+          if (existing instanceof Y.Map) patchItem(section, existing, theirs[id]!);
+          else map.set(id, newItem(section, theirs[id]!));
+        }
+      })) throw new AppError('storage_unavailable');
+      const content = emptyContent();
+      content[section] = Object.fromEntries(itemIds.map((id) => [id, theirs[id]!]));
+      const snapshotId = deps.snapshots.freeze(target.env.projectId, content, { kind: 'pull', parentId: null, sourceDraftId: source.draft.id, message, createdBy: actorId }, { validate: false });
+      const noun = `${itemIds.length} ${SPECS[section].noun}${itemIds.length === 1 ? '' : 's'}`;
+      deps.releases.recordReplication(
+        { projectId: target.env.projectId, environmentId: target.env.id, kind: 'pull', toSnapshotId: snapshotId, fromSnapshotId: null, sourceEnvironmentId: source.env.id, actorId, message: message ?? `Pulled ${noun} from ${source.env.name}`, detail: { section, itemIds } },
+        Date.now(),
+      );
+      return { pulled: itemIds.length };
+    },
 
     /** Items changed both upstream and in this environment since the last replication. */
     conflicts(envId: string): ConflictView[] {

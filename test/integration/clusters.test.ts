@@ -39,6 +39,11 @@ describe('projects are clusters', () => {
     expect((await api.call('GET', `/api/diff?from=env:${a.envs[1]!.id}&to=env:${bTest}`))[0]).toBe(400);
     const bEnvs = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${b.id}`)).environments;
     expect(bEnvs.every((e) => e.snapshotId === null)).toBe(true);
+    // Nor by a pull between two clusters' knowledge.
+    const d = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Cluster D', preset: 'three-stage', sample: true });
+    const e = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Cluster E', preset: 'three-stage', sample: true });
+    const [status, body] = await api.call<{ error: { message: string } }>('POST', `/api/environments/${d.environments[2]!.id}/pull`, { fromEnvironmentId: e.environments[1]!.id, section: 'knowledge', itemIds: ['kb_1'] });
+    expect([status, body.error.message]).toEqual([400, 'Pulls never cross projects: export a snapshot and import it instead.']);
   });
 
   it('the board warns when a lower environment holds the same credential value as production, by name only', async () => {

@@ -198,4 +198,39 @@ describe('flow rules', () => {
     const next = (await (await get()).json()) as { content: { knowledge: Record<string, { title: string }> } };
     expect(Object.values(next.content.knowledge).map((a) => a.title)).toContain('Holiday hours');
   });
+
+  it('pulling one article from UAT into Production moves exactly that article, after a preview of just it', async () => {
+    const { api, project, client } = await setup('three-stage');
+    const [staging, uat, production] = project.environments;
+    const inUat = client(uat!.draftId!);
+    await synced(inUat);
+    const wanted = addItem(inUat.doc, 'knowledge', { title: 'Ready for customers', body: 'Tested in UAT.' });
+    addItem(inUat.doc, 'knowledge', { title: 'Still in review', body: 'Not yet.' });
+    const titles = async (envId: string) => Object.values((await api<{ knowledge: Record<string, { title: string }> }>('GET', `/environments/${envId}/content`))[1].knowledge).map((a) => a.title).sort();
+    await expect.poll(() => titles(uat!.id)).toEqual(['Ready for customers', 'Still in review']);
+
+    type Preview = { items: { itemId: string; name: string; kind: string; fields: { field: string }[] }[] };
+    const [, all] = await api<Preview>('GET', `/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge`);
+    expect(all.items.map((i) => i.name).sort()).toEqual(['Ready for customers', 'Still in review']);
+    const [, one] = await api<Preview>('GET', `/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge&items=${wanted}`);
+    expect(one.items).toEqual([expect.objectContaining({ itemId: wanted, name: 'Ready for customers', kind: 'added' })]);
+    expect(one.items[0]!.fields.map((f) => f.field)).toEqual(expect.arrayContaining(['title', 'body']));
+
+    const [status] = await api('POST', `/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds: [wanted] });
+    expect(status).toBe(200);
+    expect(await titles(production!.id)).toEqual(['Ready for customers']);
+    const [, history] = await api<{ history: { kind: string; sourceEnvironmentId: string; message: string }[] }>('GET', `/environments/${production!.id}/history`);
+    expect(history.history[0]).toMatchObject({ kind: 'pull', sourceEnvironmentId: uat!.id, message: 'Pulled 1 article from UAT' });
+    // Nothing else moved: UAT keeps both, no pointer changed, and after replication UAT has no conflict.
+    await expect.poll(() => titles(staging!.id)).toEqual(['Ready for customers', 'Still in review']);
+    expect(await titles(uat!.id)).toEqual(['Ready for customers', 'Still in review']);
+    const [, p] = await api<ProjectView>('GET', `/projects/${project.id}`);
+    expect(p.environments.map((e) => e.snapshotId)).toEqual([null, null, null]);
+    expect((await api<{ conflicts: unknown[] }>('GET', `/environments/${uat!.id}/conflicts`))[1].conflicts).toEqual([]);
+
+    // Pulls go upward only, within the project, for a section that flows down.
+    expect((await api('POST', `/environments/${uat!.id}/pull`, { fromEnvironmentId: production!.id, section: 'knowledge', itemIds: [wanted] }))[0]).toBe(400);
+    expect((await api('POST', `/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'agents', itemIds: [wanted] }))[0]).toBe(400);
+    expect((await api('POST', `/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds: ['kb_nope'] }))[0]).toBe(404);
+  });
 });

@@ -1,12 +1,12 @@
 import { Hono } from 'hono';
-import { CreateProjectBody, ResolveConflictBody } from '#schema/api.ts';
+import { CreateProjectBody, PullBody, ResolveConflictBody } from '#schema/api.ts';
 import { AppError } from '#schema/errors.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { problemsJson, validateContent } from '#schema/content/validate.ts';
 import { parseWorkspaceFile } from '#schema/content/file.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
-import { SECTIONS } from '#schema/content/spec.ts';
+import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { draftSections } from '#schema/flow.ts';
 import { readJson } from '../validate.ts';
 
@@ -42,6 +42,23 @@ export function projectRoutes(deps: AppDeps) {
       const body = await readJson(c, ResolveConflictBody);
       deps.replication.resolve(c.req.param('envId'), body.section, body.itemId, body.take);
       return c.json({ conflicts: deps.replication.conflicts(c.req.param('envId')) });
+    })
+    .get('/environments/:envId/pull', (c) => {
+      const envId = c.req.param('envId');
+      const from = c.req.query('from') ?? '';
+      const section = (c.req.query('section') ?? 'knowledge') as Section;
+      if (!SECTIONS.includes(section)) throw new AppError('invalid_body', `Unknown section “${section}”.`);
+      deps.access.authorize(c.get('principal'), 'content.read', envId);
+      deps.access.authorize(c.get('principal'), 'content.read', from);
+      const items = c.req.query('items')?.split(',').filter(Boolean);
+      return c.json({ items: deps.replication.pullPreview(envId, from, section, items) });
+    })
+    .post('/environments/:envId/pull', async (c) => {
+      const envId = c.req.param('envId');
+      const body = await readJson(c, PullBody);
+      deps.access.authorize(c.get('principal'), 'content.edit', envId);
+      deps.access.authorize(c.get('principal'), 'content.read', body.fromEnvironmentId);
+      return c.json(deps.replication.pull(c.get('principal').user.id, envId, body.fromEnvironmentId, body.section, body.itemIds, body.message ?? null));
     })
     .get('/environments/:envId/content', (c) => c.json(readContent(c.get('principal'), c.req.param('envId'))))
     .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.get('principal'), c.req.param('envId'))))))
