@@ -95,6 +95,10 @@ describe('flow rules', () => {
     const [staging, uat] = project.environments;
     // Knowledge that reached Staging's draft from elsewhere (as replication will put it there).
     server.rooms.edit(staging!.draftId!, 'test', (doc) => addItem(doc, 'knowledge', { title: 'Only in Staging', body: 'Should not move up.' }));
+    // The board counts only what the Sync carries.
+    const [, board] = await api<{ pending: { counts: Record<string, number>; total: number }[] }>('GET', `/projects/${project.id}/board`);
+    expect(board.pending[0]!.counts.knowledge).toBe(0);
+    expect(board.pending[0]!.counts.agents).toBeGreaterThan(0);
     const [status] = await api('POST', `/environments/${staging!.id}/sync`, {});
     expect(status).toBe(200);
     const [, p] = await api<ProjectView>('GET', `/projects/${project.id}`);

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { upSections } from '#schema/flow.ts';
 import { AppError } from '#schema/errors.ts';
 import { HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/local.ts';
 import { validateContent } from '#schema/content/validate.ts';
@@ -73,10 +74,13 @@ export function releaseRoutes(deps: AppDeps) {
         ...(i === envs.length - 1 ? { live: { snapshot: meta(e.liveSnapshotId), lastMove: lastMove(e.id, 'live') } } : {}),
         ...(i === 0 ? { problems: validateContent(deps.localData.content(e.id)).length } : {}),
       }));
+      // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
+      const carried = new Set<string>(upSections(project.flowRules));
       const pending = envs.slice(0, -1).map((e, i) => {
         // What the next Sync moves is the change from the target's content to the source's.
         const d = diffs.diff(`env:${envs[i + 1]!.id}`, `env:${e.id}`).diff;
-        return { fromEnvironmentId: e.id, toEnvironmentId: envs[i + 1]!.id, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
+        const counts = Object.fromEntries(Object.entries(d.counts).map(([s, n]) => [s, carried.has(s) ? n : 0]));
+        return { fromEnvironmentId: e.id, toEnvironmentId: envs[i + 1]!.id, counts, total: Object.values(counts).reduce((a, b) => a + b, 0), canSync: i === 0 ? true : e.snapshotId !== null };
       });
       const prod = envs[envs.length - 1]!;
       const divergence = hotfixes.divergence(project.id);
