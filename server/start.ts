@@ -161,7 +161,7 @@ export function createServices(config: Readonly<Config>) {
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */
 export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
-  const { database, rooms, app, collab } = createServices(config);
+  const { database, rooms, app, collab, replication: replicator } = createServices(config);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web) log('no web build found (run `npm run build`); serving the API and sync only');
@@ -197,6 +197,7 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        replicator.stop();
         if (!rooms.closeAll()) log('some drafts could not be compacted at shutdown; their update logs hold everything');
         collab.close();
         server.closeAllConnections();

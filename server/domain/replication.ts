@@ -45,6 +45,7 @@ const DELETED = 'deleted';
 export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; store: ReplicationStore; drafts: { read(draftId: string): WorkspaceContent; edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean }; delayMs: number; log: (msg: string, err?: unknown) => void }) {
   const timers = new Map<string, NodeJS.Timeout>();
   let running = false;
+  let stopped = false;
 
   const blobOf = (section: Section, item: ItemJson) => {
     const json = canonicalJson(normalizeItem(section, '', item));
@@ -158,7 +159,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
   return {
     /** Replicates a project's `down` sections a little later, once for a burst of changes. */
     schedule(projectId: string): void {
-      if (timers.has(projectId)) return;
+      if (stopped || timers.has(projectId)) return;
       timers.set(
         projectId,
         setTimeout(() => {
@@ -177,6 +178,13 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     },
 
     replicateNow,
+
+    /** Shutdown: pending replications are dropped (the next change after a restart schedules them again). */
+    stop(): void {
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+      stopped = true;
+    },
 
     /**
      * Pull (flow rules): the chosen items of a `down` section from a lower environment's draft

@@ -36,6 +36,7 @@ export async function apiFixture(env: Record<string, string> = {}) {
     call,
     ok,
     close() {
+      services.replication.stop();
       services.rooms.closeAll();
       return services.database.close();
     },
