@@ -13,6 +13,7 @@ import { createAccounts } from './domain/accounts.ts';
 import { createProjects } from './domain/projects.ts';
 import { draftSections, flowRules, type FlowRules } from '#schema/flow.ts';
 import { createReplication, type Replication } from './domain/replication.ts';
+import { createPulls } from './domain/pull.ts';
 import { createReplicationStore } from './store/replication.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { Rooms } from './collab/rooms.ts';
@@ -141,6 +142,7 @@ export function createServices(config: Readonly<Config>) {
     shares,
     audiences,
     replication,
+    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts }),
     allowedOrigins: config.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,

@@ -207,6 +207,15 @@ export function applyContent(doc: Y.Doc, content: Partial<WorkspaceContent>, ori
   }, origin);
 }
 
+/** Makes one item equal to `json` (patching the one there, so concurrent typing elsewhere in it survives), or deletes it (null). */
+export function setItemJson(doc: Y.Doc, section: Section, itemId: string, json: ItemJson | null): void {
+  const map = sectionMap(doc, section);
+  if (json === null) return void map.delete(itemId);
+  const existing = map.get(itemId);
+  if (existing instanceof Y.Map) patchItem(section, existing, json);
+  else map.set(itemId, newItem(section, json));
+}
+
 /** A long-text field of an item, or null if the item has none there. */
 export function itemText(item: YItem | undefined, field: string): Y.Text | null {
   const t = item?.get(field);

@@ -1,17 +1,18 @@
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
-import { draftSections as draftSectionsOf, flowRules, type FlowRules } from '#schema/flow.ts';
-import { itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
-import { newItem, patchItem, sectionMap, type ItemJson } from '#schema/content/ydoc.ts';
-import { canonicalJson } from '#schema/content/canonical.ts';
-import { normalizeItem } from '#schema/content/normalize.ts';
+import { flowRules, type FlowRules } from '#schema/flow.ts';
+import { emptyContent, setItemJson, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { BaseRow, ReplicationStore } from '../store/replication.ts';
-import { hashItem } from '../lib/hash.ts';
-import { emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
-import type { Snapshots } from './snapshots.ts';
+import { itemBlob, type Snapshots } from './snapshots.ts';
+
+/** What replication and pulls need of drafts: read them, change them from the server side. */
+export interface DraftEdits {
+  read(draftId: string): WorkspaceContent;
+  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean;
+}
 
 export interface ConflictView {
   section: Section;
@@ -21,14 +22,6 @@ export interface ConflictView {
   upstream: ItemJson | null;
   /** This environment's version (null: deleted here). */
   local: ItemJson | null;
-}
-
-export interface PullItem {
-  itemId: string;
-  name: string;
-  /** What taking it would do here. */
-  kind: 'added' | 'changed' | 'same';
-  fields: FieldChange[];
 }
 
 const DELETED = 'deleted';
@@ -42,15 +35,11 @@ const DELETED = 'deleted';
  * receiving draft that may not edit the section (Staging) simply equals upstream. Runs a
  * short while after a change (batched), never touches environment-local data.
  */
-export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; store: ReplicationStore; drafts: { read(draftId: string): WorkspaceContent; edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean }; delayMs: number; log: (msg: string, err?: unknown) => void }) {
+export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; store: ReplicationStore; drafts: DraftEdits; delayMs: number; log: (msg: string, err?: unknown) => void }) {
   const timers = new Map<string, NodeJS.Timeout>();
-  let running = false;
   let stopped = false;
 
-  const blobOf = (section: Section, item: ItemJson) => {
-    const json = canonicalJson(normalizeItem(section, '', item));
-    return { id: hashItem(json), json };
-  };
+  const blobOf = itemBlob;
 
   function chain(rules: FlowRules, section: Section, envs: EnvironmentRow[], drafts: DraftRow[]) {
     const rule = rules[section];
@@ -90,22 +79,18 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
         rows.push(row(up?.id ?? null, null));
         continue;
       }
-      if ((up?.id ?? null) === ba) continue; // only changed here: keep local work
+      if ((up?.id ?? null) === ba) {
+        // Only changed here: keep local work (and forget a conflict upstream has since taken back).
+        if (base?.conflictBlobId) rows.push(row(ba, null));
+        continue;
+      }
       // Changed on both sides since the last replication: a conflict, local kept.
       if (up) newBlobs.push(up);
       if (base?.conflictBlobId !== (up?.id ?? DELETED)) rows.push(row(ba, up?.id ?? DELETED));
     }
     if (take.size > 0) {
       deps.drafts.edit(draft.id, 'replicate', (doc: Y.Doc) => {
-        const map = sectionMap(doc, section);
-        for (const [itemId, json] of take) {
-          if (json === null) map.delete(itemId);
-          else {
-            const existing = map.get(itemId);
-            if (existing instanceof Y.Map) patchItem(section, existing, json);
-            else map.set(itemId, newItem(section, json));
-          }
-        }
+        for (const [itemId, json] of take) setItemJson(doc, section, itemId, json);
       });
     }
     deps.releases.putBlobs(newBlobs);
@@ -124,20 +109,6 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       { projectId, environmentId: env.id, kind: 'replicate', toSnapshotId: snapshotId, fromSnapshotId: previous?.toSnapshotId ?? null, sourceEnvironmentId: from.id, actorId: 'system', message: `${items} ${SPECS[section].noun}${items === 1 ? '' : 's'} from ${from.name}`, detail: { section, items } },
       Date.now(),
     );
-  }
-
-  /** Pull is within a project, for a `down` section, from a lower environment that edits it into one above that edits it too. */
-  function pullSides(envId: string, fromEnvId: string, section: Section) {
-    const to = deps.projects.getEnvironment(envId);
-    const from = deps.projects.getEnvironment(fromEnvId);
-    if (!to || !from) throw new AppError('environment_not_found');
-    if (to.environment.projectId !== from.environment.projectId) throw new AppError('invalid_body', 'Pulls never cross projects: export a snapshot and import it instead.');
-    const project = deps.projects.getProject(to.environment.projectId)!;
-    const rule = flowRules(JSON.parse(project.project.flowRules) as Partial<FlowRules>)[section];
-    const edits = (e: { environment: EnvironmentRow; draft: DraftRow | undefined }) => e.draft && (rule.editableEnvIds ?? []).includes(e.environment.id) && draftSectionsOf(e.draft).includes(section);
-    if (rule.direction !== 'down' || !edits(to) || !edits(from)) throw new AppError('invalid_body', `Only a section that flows down can be pulled, between environments that both edit it.`);
-    if (from.environment.position >= to.environment.position) throw new AppError('invalid_body', 'Pull from an environment below this one.');
-    return { target: { env: to.environment, draft: to.draft! }, source: { env: from.environment, draft: from.draft! } };
   }
 
   function replicateNow(projectId: string): void {
@@ -164,14 +135,10 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
         projectId,
         setTimeout(() => {
           timers.delete(projectId);
-          if (running) return void this.schedule(projectId);
-          running = true;
           try {
             replicateNow(projectId);
           } catch (err) {
             deps.log(`replication of ${projectId} failed; it is retried on the next change`, err);
-          } finally {
-            running = false;
           }
         }, deps.delayMs).unref(),
       );
@@ -184,51 +151,6 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
       stopped = true;
-    },
-
-    /**
-     * Pull (flow rules): the chosen items of a `down` section from a lower environment's draft
-     * (UAT) into this environment's own draft (Production). Preview first: what each item
-     * would change here.
-     */
-    pullPreview(envId: string, fromEnvId: string, section: Section, itemIds?: readonly string[]): PullItem[] {
-      const { target, source } = pullSides(envId, fromEnvId, section);
-      const mine = deps.drafts.read(target.draft.id)[section];
-      const theirs = deps.drafts.read(source.draft.id)[section];
-      const ids = itemIds ?? Object.keys(theirs).filter((id) => !mine[id] || blobOf(section, mine[id]).id !== blobOf(section, theirs[id]!).id);
-      return ids.map((itemId) => {
-        const after = theirs[itemId];
-        if (!after) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${itemId}.`);
-        const before = mine[itemId];
-        const nameField = SPECS[section].nameField;
-        const fields = itemFieldChanges(section, before ?? {}, after).filter((f) => before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'));
-        return { itemId, name: String(after[nameField] ?? itemId), kind: !before ? 'added' : fields.length === 0 ? 'same' : 'changed', fields };
-      });
-    },
-
-    /** Takes exactly the chosen items; nothing else moves. Recorded in this environment's history as `pull`. */
-    pull(actorId: string, envId: string, fromEnvId: string, section: Section, itemIds: readonly string[], message: string | null): { pulled: number } {
-      const { target, source } = pullSides(envId, fromEnvId, section);
-      const theirs = deps.drafts.read(source.draft.id)[section];
-      const missing = itemIds.filter((id) => !theirs[id]);
-      if (missing.length > 0) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${missing.join(', ')}.`);
-      if (!deps.drafts.edit(target.draft.id, 'pull', (doc: Y.Doc) => {
-        const map = sectionMap(doc, section);
-        for (const id of itemIds) {
-          const existing = map.get(id);
-          if (existing instanceof Y.Map) patchItem(section, existing, theirs[id]!);
-          else map.set(id, newItem(section, theirs[id]!));
-        }
-      })) throw new AppError('storage_unavailable');
-      const content = emptyContent();
-      content[section] = Object.fromEntries(itemIds.map((id) => [id, theirs[id]!]));
-      const snapshotId = deps.snapshots.freeze(target.env.projectId, content, { kind: 'pull', parentId: null, sourceDraftId: source.draft.id, message, createdBy: actorId }, { validate: false });
-      const noun = `${itemIds.length} ${SPECS[section].noun}${itemIds.length === 1 ? '' : 's'}`;
-      deps.releases.recordReplication(
-        { projectId: target.env.projectId, environmentId: target.env.id, kind: 'pull', toSnapshotId: snapshotId, fromSnapshotId: null, sourceEnvironmentId: source.env.id, actorId, message: message ?? `Pulled ${noun} from ${source.env.name}`, detail: { section, itemIds } },
-        Date.now(),
-      );
-      return { pulled: itemIds.length };
     },
 
     /** Items changed both upstream and in this environment since the last replication. */
@@ -256,15 +178,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       const upstreamId = row.conflictBlobId === DELETED ? null : row.conflictBlobId;
       if (take === 'upstream') {
         const json = upstreamId ? (JSON.parse(deps.releases.getBlobs([upstreamId]).get(upstreamId)!) as ItemJson) : null;
-        deps.drafts.edit(found.draft.id, 'replicate', (doc: Y.Doc) => {
-          const map = sectionMap(doc, section);
-          if (json === null) map.delete(itemId);
-          else {
-            const existing = map.get(itemId);
-            if (existing instanceof Y.Map) patchItem(section, existing, json);
-            else map.set(itemId, newItem(section, json));
-          }
-        });
+        deps.drafts.edit(found.draft.id, 'replicate', (doc: Y.Doc) => setItemJson(doc, section, itemId, json));
       }
       // Either way the upstream version is now the base: later upstream changes merge again.
       deps.store.put([{ ...row, baseBlobId: upstreamId, conflictBlobId: null, updatedAt: Date.now() }]);

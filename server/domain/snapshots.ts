@@ -38,6 +38,12 @@ const addressed = memoOnFrozen((item: ItemJson) => {
 /** Content address of one (already normalized) item. */
 export const addressOf = (section: Section, item: ItemJson): string => addressed(normalizeItem(section, '', item)).blobId;
 
+/** An item as the blob it would be stored as: `{id, json}` (memoized for live draft items). */
+export const itemBlob = (section: Section, item: ItemJson): { id: string; json: string } => {
+  const { json, blobId } = addressed(normalizeItem(section, '', item));
+  return { id: blobId, json };
+};
+
 export function createSnapshots(store: ReleaseStore) {
   function loadRow(projectId: string, id: string): SnapshotRow {
     const row = store.getSnapshot(projectId, id);

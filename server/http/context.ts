@@ -12,6 +12,7 @@ import type { Approvals } from '../domain/approvals.ts';
 import type { Shares } from '../domain/shares.ts';
 import type { Audiences } from '../domain/audiences.ts';
 import type { Replication } from '../domain/replication.ts';
+import type { Pulls } from '../domain/pull.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -28,6 +29,7 @@ export interface AppDeps {
   shares: Shares;
   audiences: Audiences;
   replication: Replication;
+  pulls: Pulls;
   allowedOrigins: readonly string[];
   maxBodyBytes: number;
   sessionTtlMs: number;

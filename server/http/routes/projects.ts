@@ -51,14 +51,14 @@ export function projectRoutes(deps: AppDeps) {
       deps.access.authorize(c.get('principal'), 'content.read', envId);
       deps.access.authorize(c.get('principal'), 'content.read', from);
       const items = c.req.query('items')?.split(',').filter(Boolean);
-      return c.json({ items: deps.replication.pullPreview(envId, from, section, items) });
+      return c.json({ items: deps.pulls.preview(envId, from, section, items) });
     })
     .post('/environments/:envId/pull', async (c) => {
       const envId = c.req.param('envId');
       const body = await readJson(c, PullBody);
       deps.access.authorize(c.get('principal'), 'content.edit', envId);
       deps.access.authorize(c.get('principal'), 'content.read', body.fromEnvironmentId);
-      return c.json(deps.replication.pull(c.get('principal').user.id, envId, body.fromEnvironmentId, body.section, body.itemIds, body.message ?? null));
+      return c.json(deps.pulls.pull(c.get('principal').user.id, envId, body.fromEnvironmentId, body.section, body.itemIds, body.message ?? null));
     })
     .get('/environments/:envId/content', (c) => c.json(readContent(c.get('principal'), c.req.param('envId'))))
     .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.get('principal'), c.req.param('envId'))))))

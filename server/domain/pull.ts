@@ -1,0 +1,75 @@
+import { AppError } from '#schema/errors.ts';
+import { SPECS, type Section } from '#schema/content/spec.ts';
+import { draftSections, flowRules, type FlowRules } from '#schema/flow.ts';
+import { itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
+import { canonicalJson } from '#schema/content/canonical.ts';
+import { emptyContent, setItemJson } from '#schema/content/ydoc.ts';
+import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
+import type { ReleaseStore } from '../store/releases.ts';
+import type { DraftEdits } from './replication.ts';
+import { itemBlob, type Snapshots } from './snapshots.ts';
+
+export interface PullItem {
+  itemId: string;
+  name: string;
+  /** What taking it would do here. */
+  kind: 'added' | 'changed' | 'same';
+  fields: FieldChange[];
+}
+
+/**
+ * Pull (flow rules): chosen items of a `down` section from a lower environment's draft (UAT)
+ * into a higher one's (Production) — the way an article tested in UAT goes live without
+ * anything else moving. Within a project only, upward only, between drafts that both edit it.
+ */
+export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftEdits }) {
+  function sides(envId: string, fromEnvId: string, section: Section) {
+    const to = deps.projects.getEnvironment(envId);
+    const from = deps.projects.getEnvironment(fromEnvId);
+    if (!to || !from) throw new AppError('environment_not_found');
+    if (to.environment.projectId !== from.environment.projectId) throw new AppError('invalid_body', 'Pulls never cross projects: export a snapshot and import it instead.');
+    const project = deps.projects.getProject(to.environment.projectId)!;
+    const rule = flowRules(JSON.parse(project.project.flowRules) as Partial<FlowRules>)[section];
+    const edits = (e: { environment: EnvironmentRow; draft: DraftRow | undefined }) => !!e.draft && (rule.editableEnvIds ?? []).includes(e.environment.id) && draftSections(e.draft).includes(section);
+    if (rule.direction !== 'down' || !edits(to) || !edits(from)) throw new AppError('invalid_body', 'Only a section that flows down can be pulled, between environments that both edit it.');
+    if (from.environment.position >= to.environment.position) throw new AppError('invalid_body', 'Pull from an environment below this one.');
+    return { target: { env: to.environment, draft: to.draft! }, source: { env: from.environment, draft: from.draft! } };
+  }
+
+  return {
+    /** What taking each item (default: every one that differs) would change here. */
+    preview(envId: string, fromEnvId: string, section: Section, itemIds?: readonly string[]): PullItem[] {
+      const { target, source } = sides(envId, fromEnvId, section);
+      const mine = deps.drafts.read(target.draft.id)[section];
+      const theirs = deps.drafts.read(source.draft.id)[section];
+      const ids = itemIds ?? Object.keys(theirs).filter((id) => !mine[id] || itemBlob(section, mine[id]).id !== itemBlob(section, theirs[id]!).id);
+      return ids.map((itemId) => {
+        const after = theirs[itemId];
+        if (!after) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${itemId}.`);
+        const before = mine[itemId];
+        const fields = itemFieldChanges(section, before ?? {}, after).filter((f) => before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'));
+        return { itemId, name: String(after[SPECS[section].nameField] ?? itemId), kind: !before ? 'added' : fields.length === 0 ? 'same' : 'changed', fields };
+      });
+    },
+
+    /** Takes exactly the chosen items; nothing else moves. Recorded in this environment's history as `pull`. */
+    pull(actorId: string, envId: string, fromEnvId: string, section: Section, itemIds: readonly string[], message: string | null): { pulled: number } {
+      const { target, source } = sides(envId, fromEnvId, section);
+      const theirs = deps.drafts.read(source.draft.id)[section];
+      const missing = itemIds.filter((id) => !theirs[id]);
+      if (missing.length > 0) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${missing.join(', ')}.`);
+      if (!deps.drafts.edit(target.draft.id, 'pull', (doc) => itemIds.forEach((id) => setItemJson(doc, section, id, theirs[id]!)))) throw new AppError('storage_unavailable');
+      const content = emptyContent();
+      content[section] = Object.fromEntries(itemIds.map((id) => [id, theirs[id]!]));
+      const snapshotId = deps.snapshots.freeze(target.env.projectId, content, { kind: 'pull', parentId: null, sourceDraftId: source.draft.id, message, createdBy: actorId }, { validate: false });
+      const noun = `${itemIds.length} ${SPECS[section].noun}${itemIds.length === 1 ? '' : 's'}`;
+      deps.releases.recordReplication(
+        { projectId: target.env.projectId, environmentId: target.env.id, kind: 'pull', toSnapshotId: snapshotId, fromSnapshotId: null, sourceEnvironmentId: source.env.id, actorId, message: message ?? `Pulled ${noun} from ${source.env.name}`, detail: { section, itemIds } },
+        Date.now(),
+      );
+      return { pulled: itemIds.length };
+    },
+  };
+}
+
+export type Pulls = ReturnType<typeof createPulls>;
