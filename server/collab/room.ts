@@ -29,6 +29,8 @@ export interface RoomOptions {
   compactAfterUpdates: number;
   /** Top-level types (sections) a peer may not change in this draft (flow rules: `down` sections below their source). */
   readOnlySections?: (draftId: string) => ReadonlySet<string>;
+  /** Appends the updates of every room changed in a tick in one transaction (rooms flush alone without it). */
+  groupCommit?: { enqueue(room: Room): void };
   /** Called after changes to the draft are in the log (flow rules: replication follows). */
   onDurable?: (draftId: string) => void;
   log: (msg: string, err?: unknown) => void;
@@ -262,6 +264,7 @@ export class Room {
     if (o?.kind !== 'connection' && this.shadow) Y.applyUpdate(this.shadow, update);
     this.replies.clear();
     this.pending.push({ update, origin: o });
+    if (this.opts.groupCommit) return this.opts.groupCommit.enqueue(this);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
@@ -271,17 +274,19 @@ export class Room {
     }
   };
 
+  /** The updates not yet in the log, oldest first (a group commit appends them for several rooms at once). */
+  get pendingUpdates(): Uint8Array[] {
+    return this.pending.map((p) => p.update);
+  }
+
   /** Appends pending updates in one transaction, then broadcasts them. On failure nothing is sent and it retries. */
   flush(): boolean {
     if (this.pending.length === 0) return true;
-    const batch = this.pending;
+    let lastSeq: number;
     try {
-      this.lastSeq = this.store.append(
-        this.draftId,
-        batch.map((b) => b.update),
-      );
+      lastSeq = this.store.append(this.draftId, this.pendingUpdates);
     } catch (err) {
-      this.opts.log(`draft ${this.draftId}: could not append ${batch.length} update(s); keeping them in memory and retrying`, err);
+      this.opts.log(`draft ${this.draftId}: could not append ${this.pending.length} update(s); keeping them in memory and retrying`, err);
       this.storageFailing(true);
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = null;
@@ -289,7 +294,15 @@ export class Room {
       }, RETRY_MS);
       return false;
     }
-    this.pending = [];
+    this.appended(this.pending.length, lastSeq);
+    return true;
+  }
+
+  /** The first `count` pending updates are in the log (up to `lastSeq`): broadcast them, answer who waited. */
+  appended(count: number, lastSeq: number): void {
+    const batch = this.pending.slice(0, count);
+    this.pending = this.pending.slice(count);
+    this.lastSeq = lastSeq;
     if (this.storageFailingSince) this.storageFailing(false);
     this.loggedSinceCompaction += batch.length;
     for (const { update, origin } of batch) {
@@ -302,7 +315,6 @@ export class Room {
     const waiting = this.unanswered;
     this.unanswered = [];
     for (const { peer, stateVector } of waiting) this.answerSyncStep1(peer, stateVector);
-    return true;
   }
 
   /**

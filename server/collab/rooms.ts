@@ -2,6 +2,7 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftStore } from '../store/drafts.ts';
 import type * as Y from 'yjs';
 import { Room, type Origin, type Peer, type RoomOptions } from './room.ts';
+import { GroupCommit } from './group-commit.ts';
 
 /** How long a draft read or changed over HTTP (nobody connected) stays loaded for the next request. */
 const IDLE_MS = 30_000;
@@ -22,7 +23,8 @@ export class Rooms {
 
   constructor(store: DraftStore, opts: RoomOptions) {
     this.store = store;
-    this.opts = opts;
+    // Every room of this registry appends through one group commit per tick.
+    this.opts = { groupCommit: new GroupCommit(store), ...opts };
   }
 
   get loaded(): number {

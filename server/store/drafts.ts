@@ -35,6 +35,14 @@ export function createDraftStore(sqlite: Database.Database) {
     return last;
   });
 
+  const appendMany = sqlite.transaction((batches: readonly { draftId: string; updates: readonly Uint8Array[] }[], now: number): number[] =>
+    batches.map((b) => {
+      let last = 0;
+      for (const u of b.updates) last = Number(insertUpdate.run(b.draftId, u, now).lastInsertRowid);
+      return last;
+    }),
+  );
+
   const compact = sqlite.transaction((draftId: string, state: Uint8Array, uptoSeq: number, now: number) => {
     upsertState.run(draftId, state, uptoSeq, now);
     deleteUpdates.run(draftId, uptoSeq);
@@ -44,6 +52,10 @@ export function createDraftStore(sqlite: Database.Database) {
     /** Appends updates in one transaction; returns the last sequence number written. */
     append(draftId: string, updates: readonly Uint8Array[]): number {
       return append(draftId, updates, Date.now());
+    },
+    /** Appends several drafts' updates in ONE transaction (group commit); returns each draft's last sequence number. */
+    appendMany(batches: readonly { draftId: string; updates: readonly Uint8Array[] }[]): number[] {
+      return appendMany(batches, Date.now());
     },
     load(draftId: string): StoredDraft {
       const state = selectState.get(draftId);

@@ -1,0 +1,42 @@
+import type { DraftStore } from '../store/drafts.ts';
+import type { Room } from './room.ts';
+
+/**
+ * Group commit: the updates of every room changed in one tick are appended in ONE SQLite
+ * transaction (one WAL write instead of one per draft), then each room broadcasts its own.
+ * S4 (200 drafts × 10 updates/s) made 2,000 transactions a second without it. If the group's
+ * transaction fails, each room flushes alone, so one failing draft retries without holding
+ * the others back.
+ */
+export class GroupCommit {
+  private readonly waiting = new Set<Room>();
+  private scheduled = false;
+  private readonly store: DraftStore;
+
+  constructor(store: DraftStore) {
+    this.store = store;
+  }
+
+  enqueue(room: Room): void {
+    this.waiting.add(room);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.run);
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    const rooms = [...this.waiting].filter((r) => r.pendingUpdates.length > 0);
+    this.waiting.clear();
+    if (rooms.length === 0) return;
+    const batches = rooms.map((room) => ({ draftId: room.draftId, updates: room.pendingUpdates }));
+    let lastSeqs: number[];
+    try {
+      lastSeqs = this.store.appendMany(batches);
+    } catch {
+      for (const room of rooms) room.flush();
+      return;
+    }
+    rooms.forEach((room, i) => room.appended(batches[i]!.updates.length, lastSeqs[i]!));
+  };
+}
