@@ -39,7 +39,6 @@ export class Report {
     const stamp = text.split(/^## /m)[0]!.split('\n').slice(2).join('\n').trim();
     const merged = ids.map((id) => (now.has(id) ? `${now.get(id)!}\n\n_${stamp}_` : before.get(id)!));
     fs.writeFileSync(FILE, `${[header, ...merged].join('\n\n')}\n`);
-    console.log(`\nwritten to ${FILE}`);
   }
 }
 

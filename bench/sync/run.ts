@@ -43,6 +43,8 @@ async function table<R extends object>(id: string, title: string, columns: strin
     report.say();
     for (const [name, r] of results) if (name !== 'stagecoach') report.say(`- ours / ${name}: ${ratio(ours, r)}`);
   }
+  // Written after every workload: a run stopped halfway keeps what it measured.
+  report.write();
 }
 
 const FANOUT = [
