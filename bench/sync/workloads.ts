@@ -109,8 +109,8 @@ export async function seedBig(server: RunningServer, room: string, articles = 20
   throw new Error(`${server.name} did not keep the document within 10 s`);
 }
 
-/** A fresh raw client: ms from starting to connect until the full state (sync step 2) is in. */
-export async function joinOnce(server: RunningServer, room: string): Promise<{ ms: number; bytes: number }> {
+/** A fresh raw client: ms from starting to connect until a state of at least `minBytes` (the full document) is in. */
+export async function joinOnce(server: RunningServer, room: string, minBytes = 0): Promise<{ ms: number; bytes: number }> {
   const t0 = performance.now();
   const ws = await open(server.url(room));
   return new Promise((resolve, reject) => {
@@ -124,7 +124,7 @@ export async function joinOnce(server: RunningServer, room: string): Promise<{ m
     };
     ws.onmessage = (ev) => {
       const u = updateOf(server.wire, new Uint8Array(ev.data as ArrayBuffer));
-      if (u) {
+      if (u && u.length >= minBytes) {
         const ms = performance.now() - t0;
         clearTimeout(timer);
         ws.onclose = null;
@@ -137,13 +137,13 @@ export async function joinOnce(server: RunningServer, room: string): Promise<{ m
 }
 
 /** S9: `clients` fresh clients join `room` spread over `withinMs`; each one's time to the full state. */
-export async function thunderingHerd(server: RunningServer, room: string, clients: number, withinMs: number) {
+export async function thunderingHerd(server: RunningServer, room: string, clients: number, withinMs: number, minBytes: number) {
   const joins: Promise<{ ms: number }>[] = [];
   const t0 = performance.now();
   for (let i = 0; i < clients; i++) {
     const wait = t0 + (i * withinMs) / clients - performance.now();
     if (wait > 1) await sleep(wait);
-    joins.push(joinOnce(server, room));
+    joins.push(joinOnce(server, room, minBytes));
   }
   const l = sorted((await Promise.all(joins)).map((j) => j.ms));
   return { p50: percentile(l, 50), p99: percentile(l, 99), max: l[l.length - 1]!, peakRssMb: memoryMb(server.pid).peak };
