@@ -201,6 +201,15 @@ describe('flow rules', () => {
     await expect.poll(async () => (await get(etag)).status).toBe(200);
     const next = (await (await get()).json()) as { content: { knowledge: Record<string, { title: string }> } };
     expect(Object.values(next.content.knowledge).map((a) => a.title)).toContain('Holiday hours');
+
+    // A hotfix in Production changes the promoted sections only: knowledge has its own draft.
+    const [hotfixStatus, hotfix] = await api<{ draftId: string }>('POST', `/environments/${production!.id}/hotfix`, {});
+    expect(hotfixStatus).toBeLessThan(300);
+    const inHotfix = client(hotfix.draftId);
+    await synced(inHotfix);
+    const refused = closeCode(inHotfix);
+    addItem(inHotfix.doc, 'knowledge', { title: 'Through the hotfix', body: 'No.' });
+    expect(await refused).toBe(CLOSE.read_only);
   });
 
   it('pulling one article from UAT into Production moves exactly that article, after a preview of just it', async () => {
