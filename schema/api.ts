@@ -18,6 +18,11 @@ export const StageBody = z.strictObject({
   kind: z.enum(ENVIRONMENT_KINDS),
   color: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'A color is #rrggbb.'),
 });
+/** A project admin renames or recolors a stage (or changes its kind); position and content never change this way. */
+export const StagePatchBody = z
+  .strictObject({ name: StageBody.shape.name.optional(), kind: StageBody.shape.kind.optional(), color: StageBody.shape.color.optional() })
+  .refine((b) => b.name !== undefined || b.kind !== undefined || b.color !== undefined, 'Give a name, kind or color.');
+
 export const CreateProjectBody = z
   .strictObject({
     name,

@@ -118,6 +118,18 @@ export function createProjects(store: ProjectStore) {
     },
 
     /** A draft that takes connections: it exists and is not closed. */
+    /** Renames, recolors or re-kinds a stage; names stay distinct within the project. */
+    updateStage(envId: string, patch: { name?: string; kind?: string; color?: string }): ProjectView {
+      const found = store.getEnvironment(envId);
+      if (!found) throw new AppError('environment_not_found');
+      const project = store.getProject(found.environment.projectId)!;
+      if (patch.name && project.environments.some((e) => e.id !== envId && e.name.toLowerCase() === patch.name!.toLowerCase())) {
+        throw new AppError('invalid_body', `This project already has a stage named “${patch.name}”.`);
+      }
+      store.updateEnvironment(envId, patch);
+      return projectView(store.getProject(project.project.id)!);
+    },
+
     draft(id: string) {
       const r = store.getDraft(id);
       if (!r) throw new AppError('draft_not_found');

@@ -49,6 +49,9 @@ export function createProjectStore(db: Db) {
     getProject(id: string): ProjectRecord | undefined {
       return load(db.select().from(projects).where(eq(projects.id, id)).all())[0];
     },
+    updateEnvironment(id: string, patch: { name?: string; kind?: string; color?: string }): void {
+      db.update(environments).set(patch).where(eq(environments.id, id)).run();
+    },
     getEnvironment(id: string): { environment: EnvironmentRow; draft: DraftRow | undefined } | undefined {
       const environment = db.select().from(environments).where(eq(environments.id, id)).get();
       if (!environment) return undefined;

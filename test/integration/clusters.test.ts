@@ -85,6 +85,12 @@ describe('custom pipelines', () => {
     await api.ok('POST', `/api/environments/${two.environments[0]!.id}/sync`, {});
     await api.ok('POST', `/api/environments/${two.environments[1]!.id}/publish`, {});
 
+    // The project admin renames and recolors a stage later; names stay distinct.
+    const renamed = await api.ok<{ environments: { name: string; color: string }[] }>('PATCH', `/api/environments/${two.environments[1]!.id}`, { name: 'Production', color: '#b91c1c' });
+    expect(renamed.environments[1]).toMatchObject({ name: 'Production', color: '#b91c1c' });
+    expect((await api.call('PATCH', `/api/environments/${two.environments[1]!.id}`, { name: 'author' }))[0]).toBe(400);
+    expect((await api.call('PATCH', `/api/environments/${two.environments[1]!.id}`, { color: 'blue' }))[0]).toBe(400);
+    expect((await api.call('PATCH', `/api/environments/${two.environments[1]!.id}`, {}))[0]).toBe(400);
     const eight = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Eight', preset: 'custom', stages: Array.from({ length: 8 }, (_, i) => stage(`S${i + 1}`)) });
     expect(eight.environments).toHaveLength(8);
     for (const bad of [
