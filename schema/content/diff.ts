@@ -145,3 +145,10 @@ export function diffContent(a: WorkspaceContent, b: WorkspaceContent): ContentDi
   const address = (s: Section, item: ItemJson) => canonicalJson(normalizeItem(s, '', item));
   return buildDiff(diffTrees(treeOf(a, address), treeOf(b, address)), (side, s, id) => (side === 'before' ? a : b)[s][id]!);
 }
+
+/** The diff limited to some sections (flow rules: what a Sync carries); the others count as unchanged. */
+export function onlySections(diff: ContentDiff, keep: readonly Section[]): ContentDiff {
+  const sections = Object.fromEntries(SECTIONS.map((s) => [s, keep.includes(s) ? diff.sections[s] : []])) as Record<Section, ItemChange[]>;
+  const counts = Object.fromEntries(SECTIONS.map((s) => [s, sections[s].length])) as Record<Section, number>;
+  return { sections, counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
+}

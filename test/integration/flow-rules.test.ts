@@ -99,6 +99,12 @@ describe('flow rules', () => {
     const [, board] = await api<{ pending: { counts: Record<string, number>; total: number }[] }>('GET', `/projects/${project.id}/board`);
     expect(board.pending[0]!.counts.knowledge).toBe(0);
     expect(board.pending[0]!.counts.agents).toBeGreaterThan(0);
+    type Diff = { diff: { counts: Record<string, number>; total: number } };
+    const carried = SECTIONS.filter((x) => x !== 'knowledge').join(',');
+    const [, limited] = await api<Diff>('GET', `/diff?from=env:${uat!.id}&to=env:${staging!.id}&sections=${carried}`);
+    expect([limited.diff.counts.knowledge, limited.diff.total]).toEqual([0, board.pending[0]!.total]);
+    const [, whole] = await api<Diff>('GET', `/diff?from=env:${uat!.id}&to=env:${staging!.id}`);
+    expect(whole.diff.counts.knowledge).toBeGreaterThan(0);
     const [status] = await api('POST', `/environments/${staging!.id}/sync`, {});
     expect(status).toBe(200);
     const [, p] = await api<ProjectView>('GET', `/projects/${project.id}`);

@@ -1,5 +1,7 @@
 import { Hono } from 'hono';
 import { upSections } from '#schema/flow.ts';
+import { onlySections } from '#schema/content/diff.ts';
+import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { AppError } from '#schema/errors.ts';
 import { HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/local.ts';
 import { validateContent } from '#schema/content/validate.ts';
@@ -60,7 +62,10 @@ export function releaseRoutes(deps: AppDeps) {
       if (!from || !to) throw new AppError('invalid_body', 'Give both sides: /api/diff?from=<ref>&to=<ref>.');
       authorizeSide(c.get('principal'), from);
       authorizeSide(c.get('principal'), to);
-      return c.json(diffs.diff(from, to));
+      const result = diffs.diff(from, to);
+      // `sections=agents,workflows` limits it (the board asks for what a Sync carries).
+      const only = c.req.query('sections')?.split(',').filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
+      return c.json(only ? { ...result, diff: onlySections(result.diff, only) } : result);
     })
     .get('/projects/:id/board', (c) => {
       access.requireMember(c.get('principal'), c.req.param('id'));
@@ -75,12 +80,11 @@ export function releaseRoutes(deps: AppDeps) {
         ...(i === 0 ? { problems: validateContent(deps.localData.content(e.id)).length } : {}),
       }));
       // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
-      const carried = new Set<string>(upSections(project.flowRules));
+      const carried = upSections(project.flowRules);
       const pending = envs.slice(0, -1).map((e, i) => {
         // What the next Sync moves is the change from the target's content to the source's.
-        const d = diffs.diff(`env:${envs[i + 1]!.id}`, `env:${e.id}`).diff;
-        const counts = Object.fromEntries(Object.entries(d.counts).map(([s, n]) => [s, carried.has(s) ? n : 0]));
-        return { fromEnvironmentId: e.id, toEnvironmentId: envs[i + 1]!.id, counts, total: Object.values(counts).reduce((a, b) => a + b, 0), canSync: i === 0 ? true : e.snapshotId !== null };
+        const d = onlySections(diffs.diff(`env:${envs[i + 1]!.id}`, `env:${e.id}`).diff, carried);
+        return { fromEnvironmentId: e.id, toEnvironmentId: envs[i + 1]!.id, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
       });
       const prod = envs[envs.length - 1]!;
       const divergence = hotfixes.divergence(project.id);
