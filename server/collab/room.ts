@@ -399,8 +399,9 @@ function rootsChanged(doc: Y.Doc, tr: Y.Transaction): Set<string> {
   for (const [name, type] of doc.share) names.set(type, name);
   const roots = new Set<string>();
   for (const changed of tr.changed.keys()) {
-    let type: Y.AbstractType<Y.YEvent<any>> = changed; // eslint-disable-line @typescript-eslint/no-explicit-any -- Yjs types its parents so
-    while (type._item?.parent) type = type._item.parent as typeof type;
+    // Walk up through the items that hold nested types to the top-level one.
+    let type: { _item: Y.Item | null } = changed;
+    while (type._item?.parent) type = type._item.parent as unknown as { _item: Y.Item | null };
     roots.add(names.get(type) ?? '?');
   }
   return roots;

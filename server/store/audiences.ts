@@ -1,13 +1,13 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { audiences, environments } from '#schema/db/tables.ts';
+import { and, eq } from 'drizzle-orm';
+import { audiences } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
+import { bumpOverlay } from './local.ts';
 
 export type AudienceRow = typeof audiences.$inferSelect;
 
 /** Environment-local audiences. Every write bumps the environment's overlay revision (the delivery ETag). */
 export function createAudienceStore(db: Db) {
-  const bump = (tx: Pick<Db, 'update'>, environmentId: string) =>
-    tx.update(environments).set({ overlayRevision: sql`${environments.overlayRevision} + 1` }).where(eq(environments.id, environmentId)).run();
+  const bump = bumpOverlay;
   return {
     list(environmentId: string): AudienceRow[] {
       return db.select().from(audiences).where(eq(audiences.environmentId, environmentId)).all();

@@ -2,10 +2,13 @@ import { and, eq, sql } from 'drizzle-orm';
 import { environmentSettings, environments, runtimeKeys, secrets, variableOverrides } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
+/** Bumps an environment's overlay revision (the delivery ETag): every change to environment-local data does, in its transaction. */
+export const bumpOverlay = (tx: Pick<Db, 'update'>, environmentId: string) =>
+  tx.update(environments).set({ overlayRevision: sql`${environments.overlayRevision} + 1` }).where(eq(environments.id, environmentId)).run();
+
 /** Environment-local data. Every write bumps the environment's overlay revision (the delivery ETag). */
 export function createLocalStore(db: Db) {
-  const bump = (tx: Pick<Db, 'update'>, environmentId: string) =>
-    tx.update(environments).set({ overlayRevision: sql`${environments.overlayRevision} + 1` }).where(eq(environments.id, environmentId)).run();
+  const bump = bumpOverlay;
 
   return {
     overrides(environmentId: string) {
