@@ -10,7 +10,7 @@ import type { ProjectStore } from '../store/projects.ts';
 import { draftSections } from '#schema/flow.ts';
 import type { Principal } from './accounts.ts';
 import type { DraftAccess } from './releases.ts';
-import type { Snapshots } from './snapshots.ts';
+import { addressOf, type Snapshots } from './snapshots.ts';
 import type { Sealer } from './sealer.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 
@@ -209,8 +209,8 @@ export function createLocalData(deps: {
       // three-stage preset) are served live from it, and their content address joins the ETag.
       const own = draft && env.position > 0 ? draftSections(draft) : [];
       const live = own.length > 0 ? deps.drafts.read(draft!.id) : null;
-      const ownTree = live ? snapshots.treeOfContent(live) : null;
-      const ownTag = ownTree ? `.${sha256(canonicalJson(Object.fromEntries(own.map((s) => [s, ownTree[s]])))).slice(0, 16)}` : '';
+      // Addresses are memoized per unchanged draft item, so this is a walk over the own sections' ids.
+      const ownTag = live ? `.${sha256(canonicalJson(Object.fromEntries(own.map((s) => [s, Object.fromEntries(Object.entries(live[s]).map(([id, item]) => [id, addressOf(s, item)]))])))).slice(0, 16)}` : '';
       const etag = `"${snapshotId}.${env.overlayRevision}${ownTag}"`;
       const build = () => {
         const c = snapshots.content(env.projectId, snapshotId);

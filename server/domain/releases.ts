@@ -112,9 +112,10 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
         const content = drafts.read(draft.id);
         // Flow rules: the draft carries only the sections it owns; the target keeps its own of the others.
         const owned = draftSections(draft);
-        if (owned.length < SECTIONS.length) {
-          const kept = target.snapshotId ? snapshots.content(env.projectId, target.snapshotId) : emptyContent();
-          for (const s of SECTIONS) if (!owned.includes(s)) content[s] = kept[s];
+        const others = SECTIONS.filter((s) => !owned.includes(s));
+        if (others.length > 0) {
+          const kept = target.snapshotId ? snapshots.content(env.projectId, target.snapshotId, others) : emptyContent();
+          for (const s of others) content[s] = kept[s];
         }
         snapshotId = snapshots.freeze(env.projectId, content, {
           kind: 'freeze',

@@ -119,12 +119,12 @@ export function createSnapshots(store: ReleaseStore) {
       return metaOf(loadRow(projectId, id));
     },
 
-    /** The whole content of a snapshot, verified. */
-    content(projectId: string, id: string): WorkspaceContent {
+    /** The content of a snapshot (only `sections`, if given: only their blobs are read), verified. */
+    content(projectId: string, id: string, sections: readonly Section[] = SECTIONS): WorkspaceContent {
       const t = tree(projectId, id);
-      const items = readItems(SECTIONS.flatMap((s) => Object.values(t[s] ?? {})));
+      const items = readItems(sections.flatMap((s) => Object.values(t[s] ?? {})));
       const out = emptyContent();
-      for (const s of SECTIONS) for (const [itemId, blobId] of Object.entries(t[s] ?? {})) out[s][itemId] = items.get(blobId)!;
+      for (const s of sections) for (const [itemId, blobId] of Object.entries(t[s] ?? {})) out[s][itemId] = items.get(blobId)!;
       return out;
     },
 
