@@ -32,8 +32,18 @@ export function flowRules(stored: Partial<Record<Section, FlowRule>>): FlowRules
   return Object.fromEntries(SECTIONS.map((s) => [s, stored[s] ?? { direction: 'up' }])) as FlowRules;
 }
 
+/** The rules stored (as JSON) on a project row. */
+export const parseFlowRules = (json: string | undefined): FlowRules => flowRules(json ? (JSON.parse(json) as Partial<Record<Section, FlowRule>>) : {});
+
 /** The sections the authoring draft owns: every `up` section. */
 export const upSections = (rules: FlowRules): Section[] => SECTIONS.filter((s) => rules[s].direction === 'up');
+
+/**
+ * The sections an environment holds itself rather than by Sync: `down` (replicated into it,
+ * or edited there) and `local`. A snapshot carries none of them; an environment's content is
+ * its snapshot's `up` sections plus these, live from its own draft.
+ */
+export const heldSections = (rules: FlowRules): Section[] => SECTIONS.filter((s) => rules[s].direction !== 'up');
 
 /** The sections edited in `envId`'s own (non-authoring) draft: the `down` sections editable there. */
 export const sectionsEditableIn = (rules: FlowRules, envId: string): Section[] =>

@@ -11,7 +11,7 @@ import { createProjectStore } from './store/projects.ts';
 import { createDraftStore } from './store/drafts.ts';
 import { createAccounts } from './domain/accounts.ts';
 import { createProjects } from './domain/projects.ts';
-import { draftSections, flowRules, type FlowRules } from '#schema/flow.ts';
+import { draftSections, parseFlowRules } from '#schema/flow.ts';
 import { createReplication, type Replication } from './domain/replication.ts';
 import { createPulls } from './domain/pull.ts';
 import { createReplicationStore } from './store/replication.ts';
@@ -106,7 +106,7 @@ export function createServices(config: Readonly<Config>) {
     let projectId = replicatedProject.get(draftId);
     if (projectId === undefined) {
       const project = projectStore.getProject(projectStore.getDraft(draftId)?.draft.projectId ?? '');
-      const rules = project ? flowRules(JSON.parse(project.project.flowRules) as Partial<FlowRules>) : null;
+      const rules = project ? parseFlowRules(project.project.flowRules) : null;
       projectId = rules && SECTIONS.some((s) => rules[s].direction === 'down') ? project!.project.id : null;
       replicatedProject.set(draftId, projectId);
     }
@@ -142,7 +142,7 @@ export function createServices(config: Readonly<Config>) {
     shares,
     audiences,
     replication,
-    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts }),
+    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts, replication }),
     allowedOrigins: config.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,

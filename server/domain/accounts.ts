@@ -78,7 +78,7 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
     /** Display names for user ids (who moved what, on the board and in history). */
     names(ids: Iterable<string>): Record<string, string> {
       const out: Record<string, string> = {};
-      for (const id of new Set(ids)) out[id] = store.findUserById(id)?.name ?? 'a removed user';
+      for (const id of new Set(ids)) out[id] = id === 'system' ? 'Stagecoach (replication)' : (store.findUserById(id)?.name ?? 'a removed user');
       return out;
     },
 

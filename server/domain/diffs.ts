@@ -2,15 +2,16 @@ import { AppError } from '#schema/errors.ts';
 import { buildDiff, diffTrees, type ContentDiff, type Tree } from '#schema/content/diff.ts';
 import type { Section } from '#schema/content/spec.ts';
 import type { ItemJson } from '#schema/content/ydoc.ts';
-import type { ProjectStore } from '../store/projects.ts';
+import { heldSections, parseFlowRules } from '#schema/flow.ts';
+import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
 
 /**
- * A side of a diff: `snapshot:<id>`, `env:<envId>` (its current snapshot; the authoring
- * environment's is its live draft), `live:<envId>` (production's live snapshot), or
- * `draft:<draftId>`.
+ * A side of a diff: `snapshot:<id>`, `env:<envId>` (its current snapshot, with the sections it
+ * holds itself live from its draft; the authoring environment's is its live draft),
+ * `live:<envId>` (production's live snapshot, composed the same way), or `draft:<draftId>`.
  */
 interface Side {
   ref: string;
@@ -51,6 +52,17 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
     return { ref, projectId, snapshotId: null, label, tree: snapshots.treeOfContent(content), read: (s, id) => content[s][id]! };
   }
 
+  /** Flow rules: an environment's side is its snapshot's `up` sections plus the sections it holds itself, live from its draft. */
+  function environmentSide(ref: string, env: EnvironmentRow, draft: DraftRow | undefined, snapshotId: string | null, label: string): Side {
+    const side = snapshotSide(ref, env.projectId, snapshotId, label);
+    const held = heldSections(parseFlowRules(projects.flowRulesJson(env.projectId)));
+    if (held.length === 0) return side;
+    const own = draft ? draftSide(ref, env.projectId, draft.id, label) : null;
+    const tree = { ...side.tree };
+    for (const s of held) tree[s] = own?.tree[s] ?? {};
+    return { ...side, tree, read: (s, id) => (held.includes(s) ? own!.read(s, id) : side.read(s, id)) };
+  }
+
   function resolve(ref: string): Side {
     const [kind, id] = ref.split(':') as [string, string | undefined];
     if (!id) throw new AppError('invalid_body', `“${ref}” is not a diff side: use snapshot:<id>, env:<envId>, live:<envId> or draft:<draftId>.`);
@@ -69,9 +81,9 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
     const { environment: env, draft } = found;
     if (kind === 'env') {
       if (env.position === 0 && draft) return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
-      return snapshotSide(ref, env.projectId, env.snapshotId, env.name);
+      return environmentSide(ref, env, draft, env.snapshotId, env.name);
     }
-    if (kind === 'live') return snapshotSide(ref, env.projectId, env.liveSnapshotId, `${env.name} (live)`);
+    if (kind === 'live') return environmentSide(ref, env, draft, env.liveSnapshotId, `${env.name} (live)`);
     throw new AppError('invalid_body', `Unknown diff side “${kind}”.`);
   }
 

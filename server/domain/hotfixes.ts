@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
-import { flowRules, upSections, type FlowRules } from '#schema/flow.ts';
+import { parseFlowRules, upSections } from '#schema/flow.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { applyHotfixChanges, contains, hotfixChanges, missingFrom, type HotfixChange } from '#schema/content/hotfix.ts';
@@ -90,7 +90,7 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       applyContent(doc, snapshots.content(env.projectId, env.liveSnapshotId));
       const draftId = newId('dft');
       // Flow rules: a hotfix changes the sections that are promoted; `down` ones are edited in their own drafts.
-      const rules = flowRules(JSON.parse(deps.projects.getProject(env.projectId)!.project.flowRules) as Partial<FlowRules>);
+      const rules = parseFlowRules(deps.projects.flowRulesJson(env.projectId));
       const owned = upSections(rules);
       store.insertDraft(
         { id: draftId, projectId: env.projectId, environmentId: env.id, kind: 'hotfix', createdAt: Date.now(), createdBy: by.user.id, baseSnapshotId: env.liveSnapshotId, closedAt: null, sections: owned.length === SECTIONS.length ? null : JSON.stringify(owned) },

@@ -6,8 +6,8 @@ import { emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { typedValue, valueFitsType } from '#schema/content/values.ts';
 import { DEFAULT_SETTINGS, EnvironmentSettings, SECRET_NAME } from '#schema/local.ts';
 import type { LocalStore } from '../store/local.ts';
-import type { ProjectStore } from '../store/projects.ts';
-import { draftSections } from '#schema/flow.ts';
+import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
+import { heldSections, parseFlowRules } from '#schema/flow.ts';
 import type { Principal } from './accounts.ts';
 import type { DraftAccess } from './releases.ts';
 import { addressOf, type Snapshots } from './snapshots.ts';
@@ -48,18 +48,29 @@ export function createLocalData(deps: {
     return found;
   }
 
+  /** Flow rules: the sections this project's environments hold themselves (`down`, `local`). */
+  const heldIn = (projectId: string) => heldSections(parseFlowRules(projects.flowRulesJson(projectId)));
+
   /**
-   * What this environment holds now: the draft (authoring), else its current snapshot, with the
-   * sections of its own `section` draft (flow rules: `down` sections edited here) taken live from that draft.
+   * An environment's content with `snapshotId` in place: the snapshot's `up` sections plus the
+   * sections it holds itself, live from its own draft (empty where it has none).
    */
+  function compose(env: EnvironmentRow, draft: DraftRow | undefined, snapshotId: string | null): WorkspaceContent {
+    const held = heldIn(env.projectId);
+    const up = SECTIONS.filter((s) => !held.includes(s));
+    const out = snapshotId ? snapshots.content(env.projectId, snapshotId, up) : emptyContent();
+    if (draft && held.length > 0) {
+      const live = deps.drafts.read(draft.id);
+      for (const s of held) out[s] = live[s];
+    }
+    return out;
+  }
+
+  /** What this environment holds now: the whole draft (authoring), else its current snapshot composed as above. */
   function content(envId: string): WorkspaceContent {
     const { environment: env, draft } = environment(envId);
     if (env.position === 0 && draft) return deps.drafts.read(draft.id);
-    const base = env.snapshotId ? snapshots.content(env.projectId, env.snapshotId) : emptyContent();
-    if (!draft) return base;
-    const live = deps.drafts.read(draft.id);
-    for (const s of draftSections(draft)) base[s] = live[s];
-    return base;
+    return compose(env, draft, env.snapshotId);
   }
 
   function variables(envId: string, from: WorkspaceContent = content(envId)): VariableView[] {
@@ -98,6 +109,11 @@ export function createLocalData(deps: {
 
   return {
     content,
+    /** This environment's content with another of its snapshots in place (a pinned share link). */
+    contentWith(envId: string, snapshotId: string | null): WorkspaceContent {
+      const { environment: env, draft } = environment(envId);
+      return compose(env, draft, snapshotId);
+    },
     /** Variables with their values here; `from` = another content of this environment (a pinned snapshot). */
     variables: (envId: string, from?: WorkspaceContent) => variables(envId, from),
 
@@ -205,16 +221,14 @@ export function createLocalData(deps: {
       const isProduction = env.position === all.length - 1;
       const snapshotId = isProduction ? env.liveSnapshotId : env.snapshotId;
       if (!snapshotId) throw new AppError(isProduction ? 'nothing_live' : 'nothing_to_sync', isProduction ? 'Nothing is live in production yet.' : `${env.name} has no snapshot yet.`);
-      // Flow rules: sections edited in this environment's own draft (knowledge, in the
-      // three-stage preset) are served live from it, and their content address joins the ETag.
-      const own = draft && env.position > 0 ? draftSections(draft) : [];
-      const live = own.length > 0 ? deps.drafts.read(draft!.id) : null;
-      // Addresses are memoized per unchanged draft item, so this is a walk over the own sections' ids.
-      const ownTag = live ? `.${sha256(canonicalJson(Object.fromEntries(own.map((s) => [s, Object.fromEntries(Object.entries(live[s]).map(([id, item]) => [id, addressOf(s, item)]))])))).slice(0, 16)}` : '';
+      // Flow rules: the sections it holds itself are served live from its draft, and their
+      // content address joins the ETag (addresses are memoized per unchanged draft item).
+      const held = draft ? heldIn(env.projectId) : [];
+      const live = held.length > 0 ? deps.drafts.read(draft!.id) : null;
+      const ownTag = live ? `.${sha256(canonicalJson(Object.fromEntries(held.map((s) => [s, Object.fromEntries(Object.entries(live[s]).map(([id, item]) => [id, addressOf(s, item)]))])))).slice(0, 16)}` : '';
       const etag = `"${snapshotId}.${env.overlayRevision}${ownTag}"`;
       const build = () => {
-        const c = snapshots.content(env.projectId, snapshotId);
-        for (const s of own) c[s] = live![s];
+        const c = compose(env, draft, snapshotId);
         const vars = variables(envId, c).filter((v) => !v.orphaned);
         return {
           environment: { id: env.id, name: env.name, kind: env.kind },

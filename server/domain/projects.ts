@@ -4,7 +4,7 @@ import { applyContent } from '#schema/content/ydoc.ts';
 import { SAMPLE_AUDIENCES, sampleContent } from '#schema/content/sample.ts';
 import { PRESETS } from '#schema/presets.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
-import { draftSections, flowRules, sectionsEditableIn, upSections, type FlowRules, type FlowTemplate } from '#schema/flow.ts';
+import { draftSections, flowRules, parseFlowRules, sectionsEditableIn, upSections, type FlowRules, type FlowTemplate } from '#schema/flow.ts';
 import type { CreateProjectInput, EnvironmentView, ProjectView } from '#schema/api.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
@@ -18,7 +18,7 @@ export function projectView(r: ProjectRecord): ProjectView {
     name: r.project.name,
     preset: r.project.preset,
     createdAt: new Date(r.project.createdAt).toISOString(),
-    flowRules: flowRules(JSON.parse(r.project.flowRules) as Partial<FlowRules>),
+    flowRules: parseFlowRules(r.project.flowRules),
     environments: r.environments.map((e): EnvironmentView => {
       const draft = draftByEnv.get(e.id);
       const isProduction = e.position === r.environments.length - 1;

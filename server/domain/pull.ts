@@ -1,12 +1,12 @@
 import { AppError } from '#schema/errors.ts';
 import { SPECS, type Section } from '#schema/content/spec.ts';
-import { draftSections, flowRules, type FlowRules } from '#schema/flow.ts';
+import { draftSections, parseFlowRules } from '#schema/flow.ts';
 import { itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
-import { emptyContent, setItemJson } from '#schema/content/ydoc.ts';
+import { setItemJson } from '#schema/content/ydoc.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
-import type { DraftEdits } from './replication.ts';
+import type { DraftEdits, Replication } from './replication.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
 
 export interface PullItem {
@@ -22,14 +22,14 @@ export interface PullItem {
  * into a higher one's (Production) — the way an article tested in UAT goes live without
  * anything else moving. Within a project only, upward only, between drafts that both edit it.
  */
-export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftEdits }) {
+export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftEdits; replication: Pick<Replication, 'agreed'> }) {
   function sides(envId: string, fromEnvId: string, section: Section) {
     const to = deps.projects.getEnvironment(envId);
     const from = deps.projects.getEnvironment(fromEnvId);
     if (!to || !from) throw new AppError('environment_not_found');
     if (to.environment.projectId !== from.environment.projectId) throw new AppError('invalid_body', 'Pulls never cross projects: export a snapshot and import it instead.');
     const project = deps.projects.getProject(to.environment.projectId)!;
-    const rule = flowRules(JSON.parse(project.project.flowRules) as Partial<FlowRules>)[section];
+    const rule = parseFlowRules(project.project.flowRules)[section];
     const edits = (e: { environment: EnvironmentRow; draft: DraftRow | undefined }) => !!e.draft && (rule.editableEnvIds ?? []).includes(e.environment.id) && draftSections(e.draft).includes(section);
     if (rule.direction !== 'down' || !edits(to) || !edits(from)) throw new AppError('invalid_body', 'Only a section that flows down can be pulled, between environments that both edit it.');
     if (from.environment.position >= to.environment.position) throw new AppError('invalid_body', 'Pull from an environment below this one.');
@@ -58,13 +58,16 @@ export function createPulls(deps: { projects: ProjectStore; releases: ReleaseSto
       const theirs = deps.drafts.read(source.draft.id)[section];
       const missing = itemIds.filter((id) => !theirs[id]);
       if (missing.length > 0) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${missing.join(', ')}.`);
+      const meta = { kind: 'pull', sourceDraftId: source.draft.id, message, createdBy: actorId };
+      // The section here before and after, as snapshots: the history shows the pull as a diff.
+      const fromSnapshotId = deps.snapshots.freezeSection(target.env.projectId, section, deps.drafts.read(target.draft.id)[section], meta);
       if (!deps.drafts.edit(target.draft.id, 'pull', (doc) => itemIds.forEach((id) => setItemJson(doc, section, id, theirs[id]!)))) throw new AppError('storage_unavailable');
-      const content = emptyContent();
-      content[section] = Object.fromEntries(itemIds.map((id) => [id, theirs[id]!]));
-      const snapshotId = deps.snapshots.freeze(target.env.projectId, content, { kind: 'pull', parentId: null, sourceDraftId: source.draft.id, message, createdBy: actorId }, { validate: false });
+      // The environment pulled from replicates from this one: both now hold these versions.
+      if (source.env.position + 1 === target.env.position) deps.replication.agreed(source.draft, section, Object.fromEntries(itemIds.map((id) => [id, theirs[id]!])));
+      const toSnapshotId = deps.snapshots.freezeSection(target.env.projectId, section, deps.drafts.read(target.draft.id)[section], meta);
       const noun = `${itemIds.length} ${SPECS[section].noun}${itemIds.length === 1 ? '' : 's'}`;
       deps.releases.recordReplication(
-        { projectId: target.env.projectId, environmentId: target.env.id, kind: 'pull', toSnapshotId: snapshotId, fromSnapshotId: null, sourceEnvironmentId: source.env.id, actorId, message: message ?? `Pulled ${noun} from ${source.env.name}`, detail: { section, itemIds } },
+        { projectId: target.env.projectId, environmentId: target.env.id, kind: 'pull', toSnapshotId, fromSnapshotId, sourceEnvironmentId: source.env.id, actorId, message: message ?? `Pulled ${noun} from ${source.env.name}`, detail: { section, itemIds } },
         Date.now(),
       );
       return { pulled: itemIds.length };

@@ -1,7 +1,7 @@
 import { AppError } from '#schema/errors.ts';
-import { emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
-import { draftSections } from '#schema/flow.ts';
+import { parseFlowRules, upSections } from '#schema/flow.ts';
 import type { HotfixChange } from '#schema/content/hotfix.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
@@ -110,13 +110,10 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       if (authoring) {
         if (!draft) throw new AppError('draft_not_found');
         const content = drafts.read(draft.id);
-        // Flow rules: the draft carries only the sections it owns; the target keeps its own of the others.
-        const owned = draftSections(draft);
-        const others = SECTIONS.filter((s) => !owned.includes(s));
-        if (others.length > 0) {
-          const kept = target.snapshotId ? snapshots.content(env.projectId, target.snapshotId, others) : emptyContent();
-          for (const s of others) content[s] = kept[s];
-        }
+        // Flow rules: a snapshot carries only the `up` sections; the others (`down`, `local`)
+        // each environment holds itself, and they never move by Sync.
+        const carried = upSections(parseFlowRules(projects.flowRulesJson(env.projectId)));
+        for (const s of SECTIONS) if (!carried.includes(s)) content[s] = {};
         snapshotId = snapshots.freeze(env.projectId, content, {
           kind: 'freeze',
           parentId: target.snapshotId,

@@ -1,8 +1,8 @@
 import type * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
-import { flowRules, type FlowRules } from '#schema/flow.ts';
-import { emptyContent, setItemJson, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
+import { setItemJson, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { BaseRow, ReplicationStore } from '../store/replication.ts';
@@ -54,8 +54,8 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       .filter((x): x is { env: EnvironmentRow; draft: DraftRow } => x.draft !== undefined);
   }
 
-  /** Makes `draft`'s `section` follow `upstream`; returns how many items changed. */
-  function receive(draft: DraftRow, section: Section, upstream: Record<string, ItemJson>, editsHere: boolean, now: number): number {
+  /** Makes `draft`'s `section` follow `upstream`; returns how many items changed, and the section before. */
+  function receive(draft: DraftRow, section: Section, upstream: Record<string, ItemJson>, editsHere: boolean, now: number): { changed: number; before: Record<string, ItemJson> } {
     const local = deps.drafts.read(draft.id)[section];
     const bases = new Map(deps.store.bases(draft.id, section).map((b) => [b.itemId, b]));
     const take = new Map<string, ItemJson | null>();
@@ -95,18 +95,16 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     }
     deps.releases.putBlobs(newBlobs);
     deps.store.put(rows);
-    return take.size;
+    return { changed: take.size, before: local };
   }
 
-  /** The environment's history gets a `replicate` record: a snapshot of the section as it now is there. */
-  function record(projectId: string, env: EnvironmentRow, from: EnvironmentRow, draft: DraftRow, section: Section, items: number): void {
-    const content = emptyContent();
-    content[section] = deps.drafts.read(draft.id)[section];
-    // Not validated: a half-written article upstream still replicates (it is not released by this).
-    const snapshotId = deps.snapshots.freeze(projectId, content, { kind: 'replicate', parentId: null, sourceDraftId: draft.id, message: null, createdBy: 'system' }, { validate: false });
-    const previous = deps.releases.history(env.id, 50).find((r) => r.kind === 'replicate');
+  /** The environment's history gets a `replicate` record: the section there before and after, as snapshots (a diff shows what flowed). */
+  function record(projectId: string, env: EnvironmentRow, from: EnvironmentRow, draft: DraftRow, section: Section, before: Record<string, ItemJson>, items: number): void {
+    const meta = { kind: 'replicate', sourceDraftId: draft.id, message: null, createdBy: 'system' };
+    const fromSnapshotId = deps.snapshots.freezeSection(projectId, section, before, meta);
+    const toSnapshotId = deps.snapshots.freezeSection(projectId, section, deps.drafts.read(draft.id)[section], meta);
     deps.releases.recordReplication(
-      { projectId, environmentId: env.id, kind: 'replicate', toSnapshotId: snapshotId, fromSnapshotId: previous?.toSnapshotId ?? null, sourceEnvironmentId: from.id, actorId: 'system', message: `${items} ${SPECS[section].noun}${items === 1 ? '' : 's'} from ${from.name}`, detail: { section, items } },
+      { projectId, environmentId: env.id, kind: 'replicate', toSnapshotId, fromSnapshotId, sourceEnvironmentId: from.id, actorId: 'system', message: `${items} ${SPECS[section].noun}${items === 1 ? '' : 's'} from ${from.name}`, detail: { section, items } },
       Date.now(),
     );
   }
@@ -114,15 +112,15 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
   function replicateNow(projectId: string): void {
     const project = deps.projects.getProject(projectId);
     if (!project) return;
-    const rules = flowRules(JSON.parse(project.project.flowRules) as Partial<FlowRules>);
+    const rules = parseFlowRules(project.project.flowRules);
     for (const section of SECTIONS) {
       const steps = chain(rules, section, project.environments, project.drafts);
       const editable = new Set(rules[section].editableEnvIds ?? []);
       for (let i = 1; i < steps.length; i++) {
         const upstream = deps.drafts.read(steps[i - 1]!.draft.id)[section];
         const { draft, env } = steps[i]!;
-        const changed = receive(draft, section, upstream, editable.has(env.id), Date.now());
-        if (changed > 0) record(project.project.id, env, steps[i - 1]!.env, draft, section, changed);
+        const { changed, before } = receive(draft, section, upstream, editable.has(env.id), Date.now());
+        if (changed > 0) record(project.project.id, env, steps[i - 1]!.env, draft, section, before, changed);
       }
     }
   }
@@ -151,6 +149,15 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
       stopped = true;
+    },
+
+    /**
+     * `draft` and the environment just above it now agree on these items (a pull took them up
+     * as they are): they become the merge base, so the next change above flows down cleanly.
+     */
+    agreed(draft: DraftRow, section: Section, items: Record<string, ItemJson>): void {
+      const now = Date.now();
+      deps.store.put(Object.entries(items).map(([itemId, item]) => ({ draftId: draft.id, section, itemId, baseBlobId: blobOf(section, item).id, conflictBlobId: null, updatedAt: now })));
     },
 
     /** Items changed both upstream and in this environment since the last replication. */

@@ -80,7 +80,8 @@ export function createShares(deps: { store: AccessStore; projects: ProjectStore;
       const project = projects.getProject(env.projectId)!;
       const isProduction = env.position === project.environments.length - 1;
       const snapshotId = link.snapshotId ?? (isProduction ? (env.liveSnapshotId ?? env.snapshotId) : env.snapshotId);
-      const content = snapshotId ? canonicalContent(deps.snapshots.content(env.projectId, snapshotId)) : null;
+      // Flow rules: what a Sync moved is pinned; the sections the environment holds itself are shown as they are now.
+      const content = snapshotId ? canonicalContent(deps.local.contentWith(env.id, snapshotId)) : null;
       return {
         label: link.label,
         expiresAt: new Date(link.expiresAt).toISOString(),

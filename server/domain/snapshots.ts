@@ -104,6 +104,16 @@ export function createSnapshots(store: ReleaseStore) {
       return id;
     },
 
+    /**
+     * One section's items as a snapshot of their own (history records of replications and pulls:
+     * the section before and after). Not validated: a half-written article still flows.
+     */
+    freezeSection(projectId: string, section: Section, items: Record<string, ItemJson>, meta: { kind: string; sourceDraftId: string | null; message: string | null; createdBy: string }): string {
+      const content = emptyContent();
+      content[section] = items;
+      return this.freeze(projectId, content, { ...meta, parentId: null }, { validate: false });
+    },
+
     /** The id this content would freeze to, without storing anything. */
     idOf(content: WorkspaceContent): string {
       const canonical = canonicalContent(content);

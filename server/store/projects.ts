@@ -49,6 +49,10 @@ export function createProjectStore(db: Db) {
     getProject(id: string): ProjectRecord | undefined {
       return load(db.select().from(projects).where(eq(projects.id, id)).all())[0];
     },
+    /** A project's stored flow rules (JSON), without loading its environments. */
+    flowRulesJson(id: string): string | undefined {
+      return db.select({ flowRules: projects.flowRules }).from(projects).where(eq(projects.id, id)).get()?.flowRules;
+    },
     updateEnvironment(id: string, patch: { name?: string; kind?: string; color?: string }): void {
       db.update(environments).set(patch).where(eq(environments.id, id)).run();
     },

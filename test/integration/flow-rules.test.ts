@@ -103,13 +103,12 @@ describe('flow rules', () => {
     const carried = SECTIONS.filter((x) => x !== 'knowledge').join(',');
     const [, limited] = await api<Diff>('GET', `/diff?from=env:${uat!.id}&to=env:${staging!.id}&sections=${carried}`);
     expect([limited.diff.counts.knowledge, limited.diff.total]).toEqual([0, board.pending[0]!.total]);
-    const [, whole] = await api<Diff>('GET', `/diff?from=env:${uat!.id}&to=env:${staging!.id}`);
-    expect(whole.diff.counts.knowledge).toBeGreaterThan(0);
     const [status] = await api('POST', `/environments/${staging!.id}/sync`, {});
     expect(status).toBe(200);
     const [, p] = await api<ProjectView>('GET', `/projects/${project.id}`);
     const [, snapshot] = await api<{ content: { agents: object; knowledge: object } }>('GET', `/snapshots/${p.environments[1]!.snapshotId}`);
     expect(Object.keys(snapshot.content.agents).length).toBeGreaterThan(0);
+    // A snapshot carries only the sections that move up.
     expect(snapshot.content.knowledge).toEqual({});
     // UAT shows its own knowledge (from its draft: the sample's articles), not Staging's.
     const uatEditor = client(uat!.draftId!);
@@ -251,5 +250,62 @@ describe('flow rules', () => {
     expect((await api('POST', `/environments/${uat!.id}/pull`, { fromEnvironmentId: production!.id, section: 'knowledge', itemIds: [wanted] }))[0]).toBe(400);
     expect((await api('POST', `/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'agents', itemIds: [wanted] }))[0]).toBe(400);
     expect((await api('POST', `/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds: ['kb_nope'] }))[0]).toBe(404);
+  });
+  it('an environment’s content is its promoted up sections plus the knowledge it holds: a snapshot carries no knowledge; content, share link and diff compose; replications and pulls open as diffs', async () => {
+    const { server, api, project, client } = await setup('three-stage', true);
+    const [staging, uat, production] = project.environments;
+    const titles = (c: { knowledge: Record<string, { title: string }> }) => Object.values(c.knowledge).map((a) => a.title).sort();
+    type Content = { knowledge: Record<string, { title: string }>; agents: object };
+    // Knowledge flowed down from Production (the sample's articles) before anything was synced.
+    const [, production0] = await api<Content>('GET', `/environments/${production!.id}/content`);
+    await expect.poll(async () => titles((await api<Content>('GET', `/environments/${uat!.id}/content`))[1])).toEqual(titles(production0));
+    const inUat = client(uat!.draftId!);
+    await synced(inUat);
+    addItem(inUat.doc, 'knowledge', { title: 'UAT only', body: 'Being tried.' });
+    await expect.poll(async () => titles((await api<Content>('GET', `/environments/${uat!.id}/content`))[1])).toContain('UAT only');
+
+    expect((await api('POST', `/environments/${staging!.id}/sync`, {}))[0]).toBe(200);
+    expect((await api('POST', `/environments/${uat!.id}/sync`, {}))[0]).toBe(200);
+    const [, p] = await api<ProjectView>('GET', `/projects/${project.id}`);
+    const snapshotId = p.environments[2]!.snapshotId!;
+    // One snapshot moved UAT → Production, and it holds no knowledge: each environment has its own.
+    expect(p.environments[1]!.snapshotId).toBe(snapshotId);
+    expect((await api<{ content: Content }>('GET', `/snapshots/${snapshotId}`))[1].content.knowledge).toEqual({});
+    const [, uatNow] = await api<Content>('GET', `/environments/${uat!.id}/content`);
+    const [, productionNow] = await api<Content>('GET', `/environments/${production!.id}/content`);
+    expect(Object.keys(productionNow.agents).length).toBeGreaterThan(0);
+    expect(titles(uatNow)).toEqual([...titles(production0), 'UAT only'].sort());
+    expect(titles(productionNow)).toEqual(titles(production0));
+    // The same snapshot in place, asked by id: the same composition.
+    expect(titles((await api<Content>('GET', `/environments/${uat!.id}/content?snapshot=${snapshotId}`))[1])).toEqual(titles(uatNow));
+    expect((await api('GET', `/environments/${uat!.id}/content?snapshot=nope`))[0]).toBe(404);
+
+    // The diff between the two environments shows the one article only UAT has.
+    type Diff = { diff: { counts: Record<string, number>; total: number } };
+    const [, diff] = await api<Diff>('GET', `/diff?from=env:${production!.id}&to=env:${uat!.id}`);
+    expect([diff.diff.counts.knowledge, diff.diff.total]).toEqual([1, 1]);
+    // A stakeholder's share link to UAT shows UAT's knowledge.
+    const [, link] = await api<{ token: string }>('POST', `/environments/${uat!.id}/share-links`, { label: 'Review' });
+    const shared = (await (await fetch(`${server.url}/api/share/${link.token}`)).json()) as { content: Content };
+    expect(titles(shared.content)).toEqual(titles(uatNow));
+
+    // Pull the UAT-only article, then change it in Production: the pull, and the replication of the change below, each open as a diff of exactly it.
+    const wanted = Object.entries(uatNow.knowledge).find(([, a]) => a.title === 'UAT only')![0];
+    expect((await api('POST', `/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds: [wanted] }))[0]).toBe(200);
+    type History = { history: { kind: string; fromSnapshotId: string | null; toSnapshotId: string }[] };
+    const changes = async (envId: string, kind: string) => {
+      const record = (await api<History>('GET', `/environments/${envId}/history`))[1].history.find((h) => h.kind === kind);
+      if (!record) return null;
+      const [, d] = await api<{ diff: { total: number; sections: Record<string, { id: string; kind: string }[]> } }>('GET', `/diff?from=snapshot:${record.fromSnapshotId}&to=snapshot:${record.toSnapshotId}`);
+      return { total: d.diff.total, items: Object.entries(d.diff.sections).flatMap(([section, items]) => items.map((i) => `${section}/${i.id}/${i.kind}`)) };
+    };
+    expect(await changes(production!.id, 'pull')).toEqual({ total: 1, items: [`knowledge/${wanted}/added`] });
+    expect(await changes(production!.id, 'replicate')).toBeNull();
+    const inProduction = client(production!.draftId!);
+    await synced(inProduction);
+    await until(inProduction.doc, (d) => sectionMap(d, 'knowledge').has(wanted));
+    itemText(sectionMap(inProduction.doc, 'knowledge').get(wanted), 'body')!.insert(0, 'Live: ');
+    await expect.poll(() => changes(uat!.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
+    await expect.poll(() => changes(staging!.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
   });
 });

@@ -65,7 +65,20 @@ export function projectRoutes(deps: AppDeps) {
       deps.access.authorize(c.get('principal'), 'content.read', body.fromEnvironmentId);
       return c.json(deps.pulls.pull(c.get('principal').user.id, envId, body.fromEnvironmentId, body.section, body.itemIds, body.message ?? null));
     })
-    .get('/environments/:envId/content', (c) => c.json(readContent(c.get('principal'), c.req.param('envId'))))
+    .get('/environments/:envId/content', (c) => {
+      // `?snapshot=<id>` (one of this project's) or `?pointer=live` (production): that snapshot in
+      // place of the current one, with the sections the environment holds itself as they are now.
+      const envId = c.req.param('envId');
+      const snapshot = c.req.query('snapshot');
+      const pointer = c.req.query('pointer');
+      if (snapshot === undefined && pointer === undefined) return c.json(readContent(c.get('principal'), envId));
+      deps.access.authorize(c.get('principal'), 'content.read', envId);
+      const { environment } = deps.projects.environment(envId);
+      if (pointer !== undefined && pointer !== 'live' && pointer !== 'current') throw new AppError('invalid_body', 'pointer is current or live.');
+      const snapshotId = snapshot ?? (pointer === 'live' ? environment.liveSnapshotId : environment.snapshotId);
+      if (snapshot !== undefined) deps.snapshots.meta(environment.projectId, snapshot); // snapshot_not_found unless it is this project's
+      return c.json(deps.localData.contentWith(envId, snapshotId ?? null));
+    })
     .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.get('principal'), c.req.param('envId'))))))
     .put('/environments/:envId/content', async (c) => {
       deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
