@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PRESET_IDS, DEFAULT_PRESET, ENVIRONMENT_KINDS } from './presets.ts';
 import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
 import { SECTIONS, type Section } from './content/spec.ts';
-import type { FlowRules } from './flow.ts';
+import { flowTemplateProblems, type FlowRules, type FlowTemplate } from './flow.ts';
 
 /** HTTP request bodies, validated at the edge before anything touches state. */
 const email = z.email().max(254).transform((e) => e.toLowerCase());
@@ -23,6 +23,41 @@ export const StagePatchBody = z
   .strictObject({ name: StageBody.shape.name.optional(), kind: StageBody.shape.kind.optional(), color: StageBody.shape.color.optional() })
   .refine((b) => b.name !== undefined || b.kind !== undefined || b.color !== undefined, 'Give a name, kind or color.');
 
+/** A custom pipeline's rule for one section; stages are named as in `stages`. */
+export const FlowRuleBody = z.discriminatedUnion('direction', [
+  z.strictObject({ direction: z.literal('up') }),
+  z.strictObject({ direction: z.literal('local') }),
+  z.strictObject({
+    direction: z.literal('down'),
+    /** The stage whose version wins and flows down into every stage below it. */
+    source: z.string().trim().min(1).max(40),
+    /** Stages that edit it too (at or below the source); the source always does. */
+    editableIn: z.array(z.string().trim().min(1).max(40)).max(8).optional(),
+  }),
+]);
+
+/** A custom pipeline's rules by stage position, or the problems with them (stage names unknown, rules that cannot hold). */
+export function flowTemplatesOf(stages: readonly { name: string }[], rules: Partial<Record<Section, z.infer<typeof FlowRuleBody>>>): { templates: Partial<Record<Section, FlowTemplate>>; problems: string[] } {
+  const problems: string[] = [];
+  const position = (name: string) => {
+    const i = stages.findIndex((s) => s.name.toLowerCase() === name.toLowerCase());
+    if (i < 0) problems.push(`There is no stage named “${name}”.`);
+    return i;
+  };
+  const templates: Partial<Record<Section, FlowTemplate>> = {};
+  for (const [section, r] of Object.entries(rules) as [Section, z.infer<typeof FlowRuleBody>][]) {
+    if (r.direction !== 'down') {
+      templates[section] = { direction: r.direction };
+      continue;
+    }
+    const sourcePosition = position(r.source);
+    const editablePositions = [...new Set([sourcePosition, ...(r.editableIn ?? []).map(position)])];
+    templates[section] = { direction: 'down', sourcePosition, editablePositions };
+  }
+  if (problems.length === 0) problems.push(...flowTemplateProblems(templates, stages.length));
+  return { templates, problems };
+}
+
 export const CreateProjectBody = z
   .strictObject({
     name,
@@ -30,6 +65,8 @@ export const CreateProjectBody = z
     preset: z.enum([...PRESET_IDS, 'custom']).default(DEFAULT_PRESET),
     /** For `custom`: 2 to 8 stages in order; the first is the authoring one, the last is production. */
     stages: z.array(StageBody).min(2, 'A pipeline has at least 2 stages.').max(8, 'A pipeline has at most 8 stages.').optional(),
+    /** For `custom`: how each section moves (missing sections: `up`). */
+    flowRules: z.partialRecord(z.enum(SECTIONS), FlowRuleBody).optional(),
     /** Start the draft with the sample customer-support workspace. */
     sample: z.boolean().default(false),
   })
@@ -38,6 +75,8 @@ export const CreateProjectBody = z
     if (body.preset !== 'custom' && body.stages) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'Stages are given only with the preset "custom".' });
     const names = (body.stages ?? []).map((s) => s.name.toLowerCase());
     if (new Set(names).size !== names.length) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'Stage names must differ.' });
+    if (body.flowRules && body.preset !== 'custom') ctx.addIssue({ code: 'custom', path: ['flowRules'], message: 'Flow rules are given only with the preset "custom"; a preset has its own.' });
+    if (body.flowRules && body.stages) for (const message of flowTemplatesOf(body.stages, body.flowRules).problems) ctx.addIssue({ code: 'custom', path: ['flowRules'], message });
   });
 
 export const ResolveConflictBody = z.strictObject({

@@ -1,12 +1,12 @@
-import { SECTIONS, type Section } from './content/spec.ts';
+import { SECTIONS, SPECS, STEP_VARIANTS, type Fields, type Section } from './content/spec.ts';
 
 /**
  * Flow rules: per content section, how it moves through a project's pipeline.
  * - `up`: edited in the authoring (first) environment's draft, promoted by Sync and Publish.
- * - `down`: edited in a designated source environment (and, optionally, others above the
- *   bottom, to set it up and test it there) and replicated into every lower environment;
- *   read-only everywhere else.
- * - `local`: never moves (kept per environment).
+ * - `down`: edited in a designated source environment (and, optionally, others below it, to
+ *   set it up and test it there) and replicated into every lower environment; read-only
+ *   everywhere else.
+ * - `local`: never moves: every environment edits its own in its own draft.
  */
 export const FLOW_DIRECTIONS = ['up', 'down', 'local'] as const;
 export type FlowDirection = (typeof FLOW_DIRECTIONS)[number];
@@ -20,11 +20,44 @@ export interface FlowRule {
 }
 export type FlowRules = Record<Section, FlowRule>;
 
-/** How a preset's stages treat a section, by stage position (resolved to ids at project creation). */
-export interface FlowTemplate {
-  direction: 'down';
-  sourcePosition: number;
-  editablePositions: number[];
+/** How a pipeline's stages treat a section, by stage position (resolved to ids at project creation). */
+export type FlowTemplate = { direction: 'up' } | { direction: 'local' } | { direction: 'down'; sourcePosition: number; editablePositions: number[] };
+
+/** Which sections each section refers to by item id (a `ref`/`refs` field, workflow steps included). */
+export const ID_REFERENCES: Readonly<Record<Section, readonly Section[]>> = (() => {
+  const targets = (fields: Fields) => Object.values(fields).flatMap((f) => (f.kind === 'ref' || f.kind === 'refs' ? [f.to] : []));
+  const out = {} as Record<Section, Section[]>;
+  for (const s of SECTIONS) {
+    const spec = SPECS[s];
+    const fields = [spec.fields, ...Object.values(spec.variants ?? {}).map((v) => v.fields), ...(Object.values(spec.fields).some((f) => f.kind === 'steps') ? Object.values(STEP_VARIANTS).map((v) => v.fields) : [])];
+    out[s] = [...new Set(fields.flatMap(targets))].filter((t) => t !== s);
+  }
+  return out;
+})();
+
+const sameWay = (a: FlowTemplate, b: FlowTemplate) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * What is wrong with a pipeline's rules (`templates` by stage position, `stages` of them), in
+ * words for the admin: a `down` section needs a source above the first stage and is edited only
+ * at or below it; an item may refer by id only to a section that moves up, or one that moves
+ * the same way as its own (else a promoted item could point at nothing).
+ */
+export function flowTemplateProblems(templates: Partial<Record<Section, FlowTemplate>>, stages: number): string[] {
+  const rule = (s: Section): FlowTemplate => templates[s] ?? { direction: 'up' };
+  const out: string[] = [];
+  for (const s of SECTIONS) {
+    const r = rule(s);
+    if (r.direction !== 'down') continue;
+    if (r.sourcePosition < 1 || r.sourcePosition >= stages) out.push(`${s} flows down from its source to every stage below it: choose a source above the first stage.`);
+    if (r.editablePositions.some((p) => p < 0 || p > r.sourcePosition)) out.push(`${s} can be edited only in its source stage or below it.`);
+  }
+  for (const from of SECTIONS) {
+    for (const to of ID_REFERENCES[from]) {
+      if (rule(to).direction !== 'up' && !sameWay(rule(from), rule(to))) out.push(`${from} refer to ${to} by id: ${to} must move up, or the same way as ${from}.`);
+    }
+  }
+  return out;
 }
 
 /** The rules of a project whose stored rules are `stored` (missing sections: `up`). */
@@ -45,9 +78,19 @@ export const upSections = (rules: FlowRules): Section[] => SECTIONS.filter((s) =
  */
 export const heldSections = (rules: FlowRules): Section[] => SECTIONS.filter((s) => rules[s].direction !== 'up');
 
-/** The sections edited in `envId`'s own (non-authoring) draft: the `down` sections editable there. */
-export const sectionsEditableIn = (rules: FlowRules, envId: string): Section[] =>
-  SECTIONS.filter((s) => rules[s].direction === 'down' && (rules[s].editableEnvIds ?? []).includes(envId));
+/**
+ * The sections the draft of the stage at `position` owns (edits): the first stage's owns every
+ * `up` section; every stage owns its `local` sections and the `down` ones editable there.
+ */
+export const ownedAt = (templates: Partial<Record<Section, FlowTemplate>>, position: number): Section[] =>
+  SECTIONS.filter((s) => {
+    const r = templates[s] ?? { direction: 'up' };
+    return r.direction === 'up' ? position === 0 : r.direction === 'local' || r.editablePositions.includes(position);
+  });
+
+/** Whether the stage at `position` receives some `down` section (it lies below the section's source). */
+export const receivesAt = (templates: Partial<Record<Section, FlowTemplate>>, position: number): boolean =>
+  Object.values(templates).some((r) => r.direction === 'down' && position < r.sourcePosition);
 
 /** The sections a draft owns, from its stored JSON list (null: every section). */
 export const draftSections = (draft: { sections: string | null }): Section[] => (draft.sections ? (JSON.parse(draft.sections) as Section[]) : [...SECTIONS]);

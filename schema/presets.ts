@@ -34,6 +34,12 @@ export const PRESETS = {
   },
 } as const satisfies Record<string, { label: string; stages: readonly StageTemplate[]; flow?: Partial<Record<Section, FlowTemplate>> }>;
 
+/** A preset's flow rules by stage position (none: every section moves up). */
+export const presetFlow = (id: PresetId): Partial<Record<Section, FlowTemplate>> => {
+  const preset = PRESETS[id];
+  return 'flow' in preset ? structuredClone(preset.flow) as Partial<Record<Section, FlowTemplate>> : {};
+};
+
 export type PresetId = keyof typeof PRESETS;
 export const PRESET_IDS = Object.keys(PRESETS) as [PresetId, ...PresetId[]];
 export const DEFAULT_PRESET: PresetId = 'five-stage';

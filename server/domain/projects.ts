@@ -2,17 +2,17 @@ import * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { applyContent } from '#schema/content/ydoc.ts';
 import { SAMPLE_AUDIENCES, sampleContent } from '#schema/content/sample.ts';
-import { PRESETS } from '#schema/presets.ts';
+import { PRESETS, presetFlow } from '#schema/presets.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
-import { draftSections, flowRules, parseFlowRules, sectionsEditableIn, upSections, type FlowRules, type FlowTemplate } from '#schema/flow.ts';
-import type { CreateProjectInput, EnvironmentView, ProjectView } from '#schema/api.ts';
+import { draftSections, ownedAt, parseFlowRules, receivesAt, type FlowRules, type FlowTemplate } from '#schema/flow.ts';
+import { flowTemplatesOf, type CreateProjectInput, type EnvironmentView, type ProjectView } from '#schema/api.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
 import { newId } from './ids.ts';
 
 export function projectView(r: ProjectRecord): ProjectView {
-  // Editable drafts per environment: the authoring one, and `section` drafts of `down` sections.
-  const draftByEnv = new Map(r.drafts.filter((d) => (d.kind === 'authoring' || d.kind === 'section') && d.closedAt === null).map((d) => [d.environmentId, d]));
+  // Editable drafts per environment: the authoring one, and `section` drafts (`down` sections edited there, `local` ones); not receive-only ones.
+  const draftByEnv = new Map(r.drafts.filter((d) => d.closedAt === null && (d.kind === 'authoring' || (d.kind === 'section' && draftSections(d).length > 0))).map((d) => [d.environmentId, d]));
   return {
     id: r.project.id,
     name: r.project.name,
@@ -66,20 +66,20 @@ export function createProjects(store: ProjectStore) {
         overlayRevision: 0,
       }));
       const authoring = envs[0]!;
-      const draftId = newId('dft');
-      // Flow rules: the preset's `down` sections get a draft in each environment that edits them.
-      const templates: Partial<Record<Section, FlowTemplate>> = input.preset !== 'custom' && 'flow' in PRESETS[input.preset] ? (PRESETS[input.preset] as { flow: Partial<Record<Section, FlowTemplate>> }).flow : {};
+      // Flow rules by stage position (a preset's, or the custom pipeline's, checked at the edge).
+      const templates = input.preset === 'custom' ? flowTemplatesOf(input.stages!, input.flowRules ?? {}).templates : presetFlow(input.preset);
       const stored: Partial<FlowRules> = {};
       for (const [section, t] of Object.entries(templates) as [Section, FlowTemplate][]) {
-        stored[section] = { direction: 'down', sourceEnvId: envs[t.sourcePosition]!.id, editableEnvIds: t.editablePositions.map((p) => envs[p]!.id) };
+        if (t.direction === 'up') continue;
+        stored[section] = t.direction === 'local' ? { direction: 'local' } : { direction: 'down', sourceEnvId: envs[t.sourcePosition]!.id, editableEnvIds: t.editablePositions.map((p) => envs[p]!.id) };
       }
-      const rules = flowRules(stored);
-      const owned = upSections(rules);
-      const draft = (id: string, environmentId: string, kind: string, sections: Section[] | null) => ({ id, projectId, environmentId, kind, createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: sections ? JSON.stringify(sections) : null });
-      const drafts = [draft(draftId, authoring.id, 'authoring', owned.length === SECTIONS.length ? null : owned)];
+      // A draft per stage that edits something (its owned sections) or receives a `down` section
+      // (a receive-only draft owns nothing: replication alone writes it). The first stage's is the authoring draft.
+      const draft = (environmentId: string, kind: string, sections: Section[]) => ({ id: newId('dft'), projectId, environmentId, kind, createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: sections.length === SECTIONS.length ? null : JSON.stringify(sections) });
+      const drafts = [draft(authoring.id, 'authoring', ownedAt(templates, 0))];
       for (const e of envs.slice(1)) {
-        const sections = sectionsEditableIn(rules, e.id);
-        if (sections.length > 0) drafts.push(draft(newId('dft'), e.id, 'section', sections));
+        const owned = ownedAt(templates, e.position);
+        if (owned.length > 0 || receivesAt(templates, e.position)) drafts.push(draft(e.id, 'section', owned));
       }
       const record: ProjectRecord = {
         project: { id: projectId, name: input.name, preset: input.preset, flowRules: JSON.stringify(stored), createdBy: by.user.id, createdAt: now },
@@ -117,7 +117,6 @@ export function createProjects(store: ProjectStore) {
       return r;
     },
 
-    /** A draft that takes connections: it exists and is not closed. */
     /** Renames, recolors or re-kinds a stage; names stay distinct within the project. */
     updateStage(envId: string, patch: { name?: string; kind?: string; color?: string }): ProjectView {
       const found = store.getEnvironment(envId);
@@ -130,6 +129,7 @@ export function createProjects(store: ProjectStore) {
       return projectView(store.getProject(project.project.id)!);
     },
 
+    /** A draft that takes connections: it exists and is not closed. */
     draft(id: string) {
       const r = store.getDraft(id);
       if (!r) throw new AppError('draft_not_found');

@@ -308,4 +308,55 @@ describe('flow rules', () => {
     await expect.poll(() => changes(uat!.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
     await expect.poll(() => changes(staging!.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
   });
+  it('a custom pipeline declares its own rules: knowledge down from UAT (edited in QA too), channels local to every stage', async () => {
+    const { server, api } = await setup('five-stage');
+    const stage = (name: string, kind = 'custom') => ({ name, kind, color: '#0d9488' });
+    const stages = [stage('DEV', 'dev'), stage('QA', 'test'), stage('UAT', 'uat'), stage('PROD', 'production')];
+    const [status, project] = await api<ProjectView>('POST', '/projects', { name: 'Custom', preset: 'custom', sample: true, stages, flowRules: { knowledge: { direction: 'down', source: 'UAT', editableIn: ['qa'] }, channels: { direction: 'local' } } });
+    expect(status).toBe(201);
+    const [dev, qa, uat, prod] = project.environments;
+    expect(project.flowRules.knowledge).toEqual({ direction: 'down', sourceEnvId: uat!.id, editableEnvIds: [uat!.id, qa!.id] });
+    expect(project.flowRules.channels).toEqual({ direction: 'local' });
+    expect(project.environments.map((e) => e.draftSections)).toEqual([['agents', 'workflows', 'integrations', 'channels', 'variables'], ['knowledge', 'channels'], ['knowledge', 'channels'], ['channels']]);
+
+    // Knowledge edited in UAT reaches QA and DEV (read-only there); PROD, above the source, holds none.
+    server.rooms.edit(uat!.draftId!, 'test', (doc) => addItem(doc, 'knowledge', { title: 'Set up in UAT', body: 'Flows down.' }));
+    type Content = { knowledge: Record<string, { title: string }>; channels: Record<string, { name: string }>; agents: object };
+    const content = async (envId: string) => (await api<Content>('GET', `/environments/${envId}/content`))[1];
+    const titles = async (envId: string) => Object.values((await content(envId)).knowledge).map((a) => a.title);
+    await expect.poll(() => titles(dev!.id)).toContain('Set up in UAT');
+    expect(await titles(qa!.id)).toContain('Set up in UAT');
+    expect(await titles(prod!.id)).toEqual([]);
+
+    // A local channel changed in PROD stays there; a Sync moves none of DEV's channels.
+    const prodChannel = Object.keys((await content(prod!.id)).channels)[0]!;
+    server.rooms.edit(prod!.draftId!, 'test', (doc) => sectionMap(doc, 'channels').get(prodChannel)!.set('name', 'Production widget'));
+    server.rooms.edit(dev!.draftId!, 'test', (doc) => addItem(doc, 'channels', { name: 'DEV only', type: 'web_widget', title: 'Try me' }));
+    for (const env of [dev, qa, uat]) expect((await api('POST', `/environments/${env!.id}/sync`, {}))[0]).toBe(200);
+    const [, after] = await api<ProjectView>('GET', `/projects/${project.id}`);
+    const [, snapshot] = await api<{ content: Content }>('GET', `/snapshots/${after.environments[3]!.snapshotId}`);
+    expect([snapshot.content.channels, snapshot.content.knowledge]).toEqual([{}, {}]);
+    const names = async (envId: string) => Object.values((await content(envId)).channels).map((c) => c.name).sort();
+    expect(await names(prod!.id)).toContain('Production widget');
+    expect(await names(prod!.id)).not.toContain('DEV only');
+    expect(await names(qa!.id)).not.toContain('DEV only');
+    expect(Object.keys((await content(prod!.id)).agents).length).toBeGreaterThan(0);
+  });
+
+  it('custom rules that cannot hold are refused at creation with the reason, and nothing is created', async () => {
+    const { api } = await setup('five-stage');
+    const stages = ['A', 'B', 'C'].map((name) => ({ name, kind: 'custom', color: '#0d9488' }));
+    const refused = async (flowRules: object, preset = 'custom') => {
+      const [status, body] = await api<{ error: { id: string; message: string } }>('POST', '/projects', { name: 'Bad', preset, ...(preset === 'custom' ? { stages } : {}), flowRules });
+      return [status, body.error.id, body.error.message];
+    };
+    expect(await refused({ knowledge: { direction: 'down', source: 'A' } })).toEqual([400, 'invalid_body', expect.stringContaining('choose a source above the first stage')]);
+    expect(await refused({ knowledge: { direction: 'down', source: 'Nope' } })).toEqual([400, 'invalid_body', expect.stringContaining('There is no stage named “Nope”')]);
+    expect(await refused({ knowledge: { direction: 'down', source: 'B', editableIn: ['C'] } })).toEqual([400, 'invalid_body', expect.stringContaining('only in its source stage or below it')]);
+    expect(await refused({ workflows: { direction: 'local' } })).toEqual([400, 'invalid_body', expect.stringContaining('agents refer to workflows by id')]);
+    expect(await refused({ knowledge: { direction: 'sideways' } })).toEqual([400, 'invalid_body', expect.any(String)]);
+    expect(await refused({ knowledge: { direction: 'local' } }, 'three-stage')).toEqual([400, 'invalid_body', expect.stringContaining('only with the preset "custom"')]);
+    const [, list] = await api<{ projects: { name: string }[] }>('GET', '/projects');
+    expect(list.projects.map((p) => p.name)).toEqual(['Cluster']);
+  });
 });
