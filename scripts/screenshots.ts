@@ -158,6 +158,11 @@ await shot('21-board-shared-credentials');
 await page.goto(`${base}/`);
 await page.getByRole('radio', { name: /Custom/ }).check();
 await page.getByRole('button', { name: 'Add a stage before the last' }).click();
+await page.getByTestId('flow-rules').locator('summary').click();
+await page.getByLabel('How knowledge moves').selectOption('down');
+await page.getByLabel('Where knowledge is set up').selectOption({ label: 'Production' });
+await page.getByTestId('flow-rules').getByLabel('UAT').check();
+await page.getByLabel('How channels moves').selectOption('local');
 await shot('22-custom-pipeline');
 // Three stages: knowledge flows down from Production; UAT tries an article; Production pulls it.
 await page.getByRole('radio', { name: /Three stages/ }).check();
@@ -178,5 +183,12 @@ await page.getByTestId('section-knowledge').click();
 await page.getByTestId('item').first().click();
 await page.getByTestId('section-flows-down').waitFor();
 await shot('24-staging-knowledge-read-only');
+// Staging's history: each replication opens as a diff of what flowed.
+await page.goto(page.url().replace(/environments\/.*/, `environments/${km[0]!.id}?tab=history`));
+await page.getByTestId('history-changes').first().waitFor();
+await shot('25-staging-history-replications');
+await page.getByTestId('history-changes').first().click();
+await page.getByRole('heading', { name: /What changes/ }).waitFor();
+await shot('26-what-flowed');
 await browser.close();
 console.log(`screenshots in ${out}/`);

@@ -19,8 +19,8 @@ export interface SnapshotMeta {
 export interface ReleaseView {
   seq: number;
   environmentId: string;
-  kind: 'sync' | 'publish' | 'rollback' | 'hotfix';
-  /** `section`: a replication record (flow rules): no pointer moved, the snapshot holds the replicated section. */
+  kind: 'sync' | 'publish' | 'rollback' | 'hotfix' | 'replicate' | 'pull';
+  /** `section`: a replication or pull record (flow rules): no pointer moved; the snapshots hold that section before and after. */
   pointer: 'current' | 'live' | 'section';
   fromSnapshotId: string | null;
   toSnapshotId: string;
