@@ -163,7 +163,7 @@ export function createServices(config: Readonly<Config>) {
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */
 export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
-  const { database, rooms, app, collab, replication: replicator } = createServices(config);
+  const { database, rooms, app, collab, projects, replication: replicator } = createServices(config);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web) log('no web build found (run `npm run build`); serving the API and sync only');
@@ -188,6 +188,8 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  // Flow rules: a change stored just before the last stop replicates now (a project in sync is left as it is).
+  for (const p of projects.list()) if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
   let closing: Promise<void> | null = null;

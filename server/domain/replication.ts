@@ -144,7 +144,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
 
     replicateNow,
 
-    /** Shutdown: pending replications are dropped (the next change after a restart schedules them again). */
+    /** Shutdown: pending replications are dropped (the next start schedules every project with `down` sections again). */
     stop(): void {
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();

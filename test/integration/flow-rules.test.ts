@@ -359,4 +359,18 @@ describe('flow rules', () => {
     const [, list] = await api<{ projects: { name: string }[] }>('GET', '/projects');
     expect(list.projects.map((p) => p.name)).toEqual(['Cluster']);
   });
+  it('a change stored just before a stop replicates after the restart', async () => {
+    const first = await startTestServer(undefined, { REPLICATION_DELAY_MS: '60000' });
+    const admin = await setupAdmin(first.url);
+    const headers = { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' };
+    const project = (await (await fetch(`${first.url}/api/projects`, { method: 'POST', headers, body: JSON.stringify({ name: 'Restart', preset: 'three-stage' }) })).json()) as ProjectView;
+    const [, uat, production] = project.environments;
+    expect(first.rooms.edit(production!.draftId!, 'test', (doc) => addItem(doc, 'knowledge', { title: 'Written before the stop', body: 'Must reach UAT.' }))).toBe(true);
+    await first.close();
+
+    const second = await startTestServer(first.dataDir, { REPLICATION_DELAY_MS: '10' });
+    cleanup.push(() => second.close());
+    const titles = async () => Object.values(((await (await fetch(`${second.url}/api/environments/${uat!.id}/content`, { headers })).json()) as { knowledge: Record<string, { title: string }> }).knowledge).map((a) => a.title);
+    await expect.poll(titles).toEqual(['Written before the stop']);
+  });
 });
