@@ -9,6 +9,7 @@ import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { draftContent, listItems, sectionMap, type ItemSummary, type YItem } from '#schema/content/ydoc.ts';
 import { validateContent, type Problem } from '#schema/content/validate.ts';
 import { personColor } from './colors.ts';
+import { registerLocalCopy } from './local-copies.ts';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'offline';
 
@@ -56,6 +57,7 @@ export class DraftSession {
 
   constructor(draftId: string, user: UserView, readOnly = false) {
     this.local = new IndexeddbPersistence(`stagecoach:${draftId}`, this.doc);
+    this.cleanups.push(registerLocalCopy(draftId, this));
     this.local.whenSynced.then(() => (this.savedLocally = true), () => undefined);
 
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/collab`;
