@@ -97,3 +97,38 @@ test('an admin invites QA and a business owner; QA cannot edit DEV; the owner ap
   await stranger.reload();
   await expect(stranger.getByTestId('share-problem')).toContainText('This link was turned off');
 });
+
+test('a viewer made editor gets an editable draft without reloading, and loses it again the same way', async ({ page, browser, baseURL }) => {
+  const stamp = Date.now();
+  await signIn(page);
+  const url = await openNewProjectDraft(page, `Rights ${stamp}`);
+  const projectId = url.match(/projects\/([^/]+)/)![1]!;
+  const headers = { origin: baseURL! };
+  const user = await (await page.request.post('/api/users', { data: { email: `vic${stamp}@example.com`, name: 'Vic Viewer', password: 'correct horse battery' }, headers })).json();
+  const setRoles = async (roles: string[]) => expect((await page.request.put(`/api/projects/${projectId}/members/${user.id}`, { data: { roles: { '*': roles } }, headers })).status()).toBe(200);
+  await setRoles(['viewer']);
+
+  const vic = await (await browser.newContext()).newPage();
+  await vic.goto('/signin');
+  await hydrated(vic);
+  await vic.getByLabel('Email').fill(`vic${stamp}@example.com`);
+  await vic.getByLabel('Password').fill('correct horse battery');
+  await vic.getByRole('button', { name: 'Sign in' }).click();
+  await expect(vic.getByRole('heading', { name: 'Projects' })).toBeVisible();
+  await vic.goto(url);
+  await expect(vic.getByTestId('read-only-note')).toBeVisible();
+  await expect(vic.getByRole('button', { name: '+ New agent' })).toHaveCount(0);
+
+  await setRoles(['editor']);
+  await expect(vic.getByRole('button', { name: '+ New agent' })).toBeVisible();
+  await expect(vic.getByTestId('read-only-note')).toHaveCount(0);
+  await vic.getByRole('button', { name: '+ New agent' }).click();
+  await textbox(vic, 'Instructions').click();
+  await vic.keyboard.type('Written by Vic.');
+  await expect(vic.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await page.getByTestId('item').first().click();
+  await expect(textbox(page, 'Instructions')).toContainText('Written by Vic.');
+
+  await setRoles(['viewer']);
+  await expect(vic.getByTestId('read-only-note')).toBeVisible();
+});

@@ -55,7 +55,8 @@ export class DraftSession {
   refusal = $state<string | null>(null);
   private readonly cleanups: (() => void)[] = [];
 
-  constructor(draftId: string, user: UserView, readOnly = false) {
+  /** `onRightsChanged`: the server closed this connection because this person's roles changed (4401). */
+  constructor(draftId: string, user: UserView, readOnly = false, onRightsChanged: () => void = () => undefined) {
     this.local = new IndexeddbPersistence(`stagecoach:${draftId}`, this.doc);
     this.cleanups.push(registerLocalCopy(draftId, this));
     this.local.whenSynced.then(() => (this.savedLocally = true), () => undefined);
@@ -83,6 +84,7 @@ export class DraftSession {
       if (s) this.synced = true;
     };
     const onClose = (event: CloseEvent | null) => {
+      if (event?.code === CLOSE.rights_changed) onRightsChanged();
       if (event?.code === CLOSE.read_only) this.refusal = 'This draft is read-only for you: your last change was not accepted. Reload the page.';
       if (event?.code === CLOSE.malformed_message) this.refusal = 'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';
     };
