@@ -36,6 +36,11 @@ export const FlowRuleBody = z.discriminatedUnion('direction', [
   }),
 ]);
 
+export type FlowRuleInput = z.infer<typeof FlowRuleBody>;
+
+/** PUT /api/projects/:id/flow-rules: the whole set (missing sections move up). */
+export const FlowRulesBody = z.strictObject({ flowRules: z.partialRecord(z.enum(SECTIONS), FlowRuleBody) });
+
 /** A custom pipeline's rules by stage position, or the problems with them (stage names unknown, rules that cannot hold). */
 export function flowTemplatesOf(stages: readonly { name: string }[], rules: Partial<Record<Section, z.infer<typeof FlowRuleBody>>>): { templates: Partial<Record<Section, FlowTemplate>>; problems: string[] } {
   const problems: string[] = [];

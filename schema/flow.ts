@@ -65,6 +65,17 @@ export function flowRules(stored: Partial<Record<Section, FlowRule>>): FlowRules
   return Object.fromEntries(SECTIONS.map((s) => [s, stored[s] ?? { direction: 'up' }])) as FlowRules;
 }
 
+/** A project's rules by stage position (the inverse of resolving templates to environment ids). */
+export function templatesOf(rules: FlowRules, positionOf: (envId: string) => number): Partial<Record<Section, FlowTemplate>> {
+  const out: Partial<Record<Section, FlowTemplate>> = {};
+  for (const s of SECTIONS) {
+    const r = rules[s];
+    if (r.direction === 'local') out[s] = { direction: 'local' };
+    if (r.direction === 'down') out[s] = { direction: 'down', sourcePosition: positionOf(r.sourceEnvId!), editablePositions: (r.editableEnvIds ?? []).map(positionOf) };
+  }
+  return out;
+}
+
 /** The rules stored (as JSON) on a project row. */
 export const parseFlowRules = (json: string | undefined): FlowRules => flowRules(json ? (JSON.parse(json) as Partial<Record<Section, FlowRule>>) : {});
 

@@ -14,6 +14,7 @@ import { createProjects } from './domain/projects.ts';
 import { draftSections, parseFlowRules } from '#schema/flow.ts';
 import { createReplication, type Replication } from './domain/replication.ts';
 import { createPulls } from './domain/pull.ts';
+import { createFlowRuleChanges } from './domain/flow-rules.ts';
 import { createReplicationStore } from './store/replication.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { Rooms } from './collab/rooms.ts';
@@ -143,6 +144,18 @@ export function createServices(config: Readonly<Config>) {
     audiences,
     replication,
     pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts, replication }),
+    flowRules: createFlowRuleChanges({
+      projects: projectStore,
+      releases: releaseStore,
+      snapshots,
+      drafts,
+      contentWith: localData.contentWith,
+      openHotfix: (envId) => hotfixStore.openDraft(envId) !== undefined,
+      replication,
+      sourceMoved: (envId, snapshotId) => approvals.sourceMoved(envId, snapshotId),
+      audit: (e, now) => accessStore.audit(e, now),
+      onChanged: () => replicatedProject.clear(),
+    }),
     allowedOrigins: config.allowedOrigins,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,

@@ -105,11 +105,14 @@ export class Rooms {
     }
   }
 
-  /** A draft that closed (hotfix published or discarded): everyone is disconnected for good. */
-  close(draftId: string): void {
+  /**
+   * A draft that closed (hotfix published or discarded): everyone is disconnected for good.
+   * `rights_changed`: the draft's sections changed (flow rules); everyone reconnects to a room built anew.
+   */
+  close(draftId: string, reason: 'draft_closed' | 'rights_changed' = 'draft_closed'): void {
     const room = this.rooms.get(draftId);
     if (!room) return;
-    room.closeAll('draft_closed');
+    room.closeAll(reason);
     if (room.unload()) this.rooms.delete(draftId);
   }
 

@@ -160,6 +160,11 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       deps.store.put(Object.entries(items).map(([itemId, item]) => ({ draftId: draft.id, section, itemId, baseBlobId: blobOf(section, item).id, conflictBlobId: null, updatedAt: now })));
     },
 
+    /** A section's rule changed: its merge bases and conflicts in these drafts no longer hold. */
+    forget(draftIds: readonly string[], sections: readonly Section[]): void {
+      for (const d of draftIds) for (const s of sections) deps.store.forget(d, s);
+    },
+
     /** Items changed both upstream and in this environment since the last replication. */
     conflicts(envId: string): ConflictView[] {
       const found = deps.projects.getEnvironment(envId);

@@ -13,6 +13,7 @@ import type { Shares } from '../domain/shares.ts';
 import type { Audiences } from '../domain/audiences.ts';
 import type { Replication } from '../domain/replication.ts';
 import type { Pulls } from '../domain/pull.ts';
+import type { FlowRuleChanges } from '../domain/flow-rules.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -30,6 +31,7 @@ export interface AppDeps {
   audiences: Audiences;
   replication: Replication;
   pulls: Pulls;
+  flowRules: FlowRuleChanges;
   allowedOrigins: readonly string[];
   maxBodyBytes: number;
   sessionTtlMs: number;

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, desc, ne } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, desc, ne } from 'drizzle-orm';
 import { projects, environments, drafts, draftStates, audiences } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -49,6 +49,21 @@ export function createProjectStore(db: Db) {
     getProject(id: string): ProjectRecord | undefined {
       return load(db.select().from(projects).where(eq(projects.id, id)).all())[0];
     },
+    /**
+     * New flow rules and the drafts they need, in one transaction: drafts whose sections
+     * change, new drafts (with their first state), drafts no longer needed (closed).
+     */
+    changeFlowRules(projectId: string, rulesJson: string, change: { sections: { draftId: string; sections: string | null }[]; added: { row: DraftRow; state: Uint8Array }[]; closed: string[] }, now: number): void {
+      db.transaction((tx) => {
+        tx.update(projects).set({ flowRules: rulesJson }).where(eq(projects.id, projectId)).run();
+        for (const d of change.sections) tx.update(drafts).set({ sections: d.sections }).where(eq(drafts.id, d.draftId)).run();
+        for (const { row, state } of change.added) {
+          tx.insert(drafts).values(row).run();
+          tx.insert(draftStates).values({ draftId: row.id, state: Buffer.from(state), uptoSeq: 0, updatedAt: now }).run();
+        }
+        if (change.closed.length > 0) tx.update(drafts).set({ closedAt: now }).where(inArray(drafts.id, change.closed)).run();
+      });
+    },
     /** A project's stored flow rules (JSON), without loading its environments. */
     flowRulesJson(id: string): string | undefined {
       return db.select({ flowRules: projects.flowRules }).from(projects).where(eq(projects.id, id)).get()?.flowRules;
@@ -59,8 +74,8 @@ export function createProjectStore(db: Db) {
     getEnvironment(id: string): { environment: EnvironmentRow; draft: DraftRow | undefined } | undefined {
       const environment = db.select().from(environments).where(eq(environments.id, id)).get();
       if (!environment) return undefined;
-      // The environment's editable draft (authoring or section), not a hotfix.
-      const draft = db.select().from(drafts).where(and(eq(drafts.environmentId, id), ne(drafts.kind, 'hotfix'))).get();
+      // The environment's open draft (authoring or section), not a hotfix.
+      const draft = db.select().from(drafts).where(and(eq(drafts.environmentId, id), ne(drafts.kind, 'hotfix'), isNull(drafts.closedAt))).get();
       return { environment, draft };
     },
     getDraft(id: string): { draft: DraftRow; environment: EnvironmentRow } | undefined {

@@ -13,7 +13,7 @@ export interface Move {
   projectId: string;
   environmentId: string;
   pointer: Pointer;
-  kind: 'sync' | 'publish' | 'rollback' | 'hotfix' | 'replicate' | 'pull';
+  kind: 'sync' | 'publish' | 'rollback' | 'hotfix' | 'replicate' | 'pull' | 'compose';
   toSnapshotId: string;
   /** Compare-and-swap: refuse if the pointer is not this (null = must be empty; undefined = don't check). */
   expectedFrom?: string | null;

@@ -13,6 +13,10 @@ export function createReplicationStore(db: Db) {
     conflicts(draftId: string): BaseRow[] {
       return db.select().from(replicationBases).where(and(eq(replicationBases.draftId, draftId), isNotNull(replicationBases.conflictBlobId))).all();
     },
+    /** Forgets a section's merge bases and conflicts in a draft (its flow rule changed). */
+    forget(draftId: string, section: string): void {
+      db.delete(replicationBases).where(and(eq(replicationBases.draftId, draftId), eq(replicationBases.section, section))).run();
+    },
     /** Replaces the rows of the given items in one transaction. */
     put(rows: readonly BaseRow[]): void {
       if (rows.length === 0) return;

@@ -1,7 +1,7 @@
-import { expect, test, type WebSocketRoute } from '@playwright/test';
+import { expect, test, type Page, type WebSocketRoute } from '@playwright/test';
 import { ensureAdmin, openNewProjectDraft, signIn, textbox } from './helpers.ts';
 
-const localCopies = (page: import('@playwright/test').Page) => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? '').filter((n) => n.startsWith('stagecoach:')));
+const localCopies = (page: Page) => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? '').filter((n) => n.startsWith('stagecoach:')));
 
 test('signing out deletes this browser’s copies of drafts, and asks first when changes may not have reached the server', async ({ page, request }) => {
   await ensureAdmin(request);

@@ -373,4 +373,46 @@ describe('flow rules', () => {
     const titles = async () => Object.values(((await (await fetch(`${second.url}/api/environments/${uat!.id}/content`, { headers })).json()) as { knowledge: Record<string, { title: string }> }).knowledge).map((a) => a.title);
     await expect.poll(titles).toEqual(['Written before the stop']);
   });
+  it('a project admin changes the rules later and no environment’s content changes: knowledge starts to flow down from production, then moves up again', async () => {
+    const { api, project, client } = await setup('five-stage', true);
+    const envs = project.environments;
+    const [dev, , uat, , production] = envs;
+    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e.id}/sync`, {}))[0]).toBe(200);
+    expect((await api('POST', `/environments/${production!.id}/publish`, {}))[0]).toBe(200);
+    // What every stage shows (and production's live content), as objects: key order does not matter.
+    const shown = async () => Promise.all([...envs.map((e) => api<object>('GET', `/environments/${e.id}/content`)), api<object>('GET', `/environments/${production!.id}/content?pointer=live`)].map(async (r) => (await r)[1]));
+    const before = await shown();
+    const editor = client(dev!.draftId!);
+    await synced(editor);
+    const reconnect = closeCode(editor);
+
+    const [status, changed] = await api<ProjectView>('PUT', `/projects/${project.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } } });
+    expect(status).toBe(200);
+    expect(changed.flowRules.knowledge).toEqual({ direction: 'down', sourceEnvId: production!.id, editableEnvIds: [production!.id, uat!.id] });
+    expect(changed.environments.map((e) => e.draftSections ?? null)).toEqual([['agents', 'workflows', 'integrations', 'channels', 'variables'], null, ['knowledge'], null, ['knowledge']]);
+    expect(await reconnect).toBe(CLOSE.rights_changed);
+    expect(await shown()).toEqual(before);
+
+    // Knowledge edited in production now reaches every stage below it.
+    const inProduction = client(changed.environments[4]!.draftId!);
+    await synced(inProduction);
+    addItem(inProduction.doc, 'knowledge', { title: 'Set up in production', body: 'Flows down.' });
+    const titles = async (envId: string, query = '') => Object.values((await api<{ knowledge: Record<string, { title: string }> }>('GET', `/environments/${envId}/content${query}`))[1].knowledge).map((a) => a.title);
+    for (const e of envs.slice(0, 4)) await expect.poll(() => titles(e.id)).toContain('Set up in production');
+
+    // Back to moving up: every stage still shows the knowledge it had; the snapshots now carry it.
+    const again = await shown();
+    const [backStatus, back] = await api<ProjectView>('PUT', `/projects/${project.id}/flow-rules`, { flowRules: {} });
+    expect(backStatus).toBe(200);
+    expect(back.environments.map((e) => e.draftSections ?? null)).toEqual([[...SECTIONS], null, null, null, null]);
+    expect(await shown()).toEqual(again);
+    expect(await titles(production!.id, '?pointer=live')).toContain('Set up in production');
+    const [, history] = await api<{ history: { kind: string; pointer: string }[] }>('GET', `/environments/${production!.id}/history`);
+    expect(history.history.filter((h) => h.kind === 'compose').map((h) => h.pointer).sort()).toEqual(['current', 'live']);
+
+    // Rules that cannot hold change nothing.
+    const [badStatus] = await api('PUT', `/projects/${project.id}/flow-rules`, { flowRules: { workflows: { direction: 'local' } } });
+    expect(badStatus).toBe(400);
+    expect((await api<ProjectView>('GET', `/projects/${project.id}`))[1].flowRules.workflows).toEqual({ direction: 'up' });
+  });
 });

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { CreateProjectBody, PullBody, ResolveConflictBody, StagePatchBody } from '#schema/api.ts';
+import { CreateProjectBody, FlowRulesBody, PullBody, ResolveConflictBody, StagePatchBody } from '#schema/api.ts';
 import { AppError } from '#schema/errors.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -32,6 +32,11 @@ export function projectRoutes(deps: AppDeps) {
     .get('/projects/:id/my-roles', (c) => {
       deps.access.requireMember(c.get('principal'), c.req.param('id'));
       return c.json({ roles: deps.access.myRoles(c.get('principal'), c.req.param('id')), isProjectAdmin: deps.access.isProjectAdmin(c.get('principal'), c.req.param('id')) });
+    })
+    .put('/projects/:id/flow-rules', async (c) => {
+      deps.access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
+      const body = await readJson(c, FlowRulesBody);
+      return c.json(deps.flowRules.change(c.get('principal'), c.req.param('id'), body.flowRules));
     })
     .patch('/environments/:envId', async (c) => {
       const { environment } = deps.projects.environment(c.req.param('envId'));

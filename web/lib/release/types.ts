@@ -19,7 +19,7 @@ export interface SnapshotMeta {
 export interface ReleaseView {
   seq: number;
   environmentId: string;
-  kind: 'sync' | 'publish' | 'rollback' | 'hotfix' | 'replicate' | 'pull';
+  kind: 'sync' | 'publish' | 'rollback' | 'hotfix' | 'replicate' | 'pull' | 'compose';
   /** `section`: a replication or pull record (flow rules): no pointer moved; the snapshots hold that section before and after. */
   pointer: 'current' | 'live' | 'section';
   fromSnapshotId: string | null;

@@ -1,0 +1,146 @@
+import * as Y from 'yjs';
+import { AppError } from '#schema/errors.ts';
+import { SECTIONS, type Section } from '#schema/content/spec.ts';
+import { flowTemplatesOf, type FlowRuleInput, type ProjectView } from '#schema/api.ts';
+import { ownedAt, parseFlowRules, receivesAt, templatesOf, type FlowRules, type FlowTemplate } from '#schema/flow.ts';
+import { applyContent, emptyContent, setItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import type { DraftRow, ProjectStore } from '../store/projects.ts';
+import type { ReleaseStore, Pointer } from '../store/releases.ts';
+import type { Principal } from './accounts.ts';
+import type { DraftEdits } from './replication.ts';
+import type { Snapshots } from './snapshots.ts';
+import { newId } from './ids.ts';
+import { projectView } from './projects.ts';
+
+const isHeld = (t: Partial<Record<Section, FlowTemplate>>, s: Section) => (t[s]?.direction ?? 'up') !== 'up';
+
+/**
+ * Changing a project's flow rules after it was created, without changing what any environment
+ * holds: a section that stops moving up is seeded into each environment's own draft from what
+ * it showed; a section that starts moving up is folded into each pointer's snapshot (a new
+ * snapshot of the same content, recorded as `compose`), so nothing disappears until the next
+ * Sync. Drafts are added, re-scoped or closed to match; connected editors reconnect.
+ */
+export function createFlowRuleChanges(deps: {
+  projects: ProjectStore;
+  releases: ReleaseStore;
+  snapshots: Snapshots;
+  drafts: DraftEdits & { close(draftId: string, reason: 'rights_changed'): void };
+  /** An environment's content now, with a snapshot in place (composed under the current rules). */
+  contentWith(envId: string, snapshotId: string | null): WorkspaceContent;
+  openHotfix(envId: string): boolean;
+  replication: { forget(draftIds: readonly string[], sections: readonly Section[]): void; schedule(projectId: string): void };
+  sourceMoved(envId: string, snapshotId: string): void;
+  audit(e: { projectId: string; environmentId: null; kind: string; actorId: string; subject: unknown }, now: number): void;
+  onChanged(projectId: string): void;
+}) {
+  return {
+    change(by: Principal, projectId: string, input: Partial<Record<Section, FlowRuleInput>>): ProjectView {
+      const record = deps.projects.getProject(projectId);
+      if (!record) throw new AppError('project_not_found');
+      const envs = record.environments;
+      const { templates: next, problems } = flowTemplatesOf(envs, input);
+      if (problems.length > 0) throw new AppError('invalid_body', problems.join(' '), problems);
+      const production = envs[envs.length - 1]!;
+      if (deps.openHotfix(production.id)) throw new AppError('hotfix_open', 'A hotfix is open in production: publish or discard it before changing how sections move.');
+      const before = parseFlowRules(record.project.flowRules);
+      const prev = templatesOf(before, (id) => envs.find((e) => e.id === id)!.position);
+      const changed = SECTIONS.filter((s) => JSON.stringify(prev[s] ?? { direction: 'up' }) !== JSON.stringify(next[s] ?? { direction: 'up' }));
+      if (changed.length === 0) return projectView(record);
+      const nowHeld = changed.filter((s) => !isHeld(prev, s) && isHeld(next, s));
+      const nowUp = changed.filter((s) => isHeld(prev, s) && !isHeld(next, s));
+      const now = Date.now();
+
+      // What every later environment shows now (per pointer), before anything changes.
+      const openDraft = (envId: string) => record.drafts.find((d) => d.environmentId === envId && d.closedAt === null && (d.kind === 'authoring' || d.kind === 'section'));
+      const later = envs.slice(1).map((env) => {
+        const pointers = (['current', 'live'] as Pointer[]).flatMap((p) => {
+          const id = p === 'live' ? env.liveSnapshotId : env.snapshotId;
+          return id ? [{ pointer: p, snapshotId: id, content: deps.contentWith(env.id, id) }] : [];
+        });
+        return { env, draft: openDraft(env.id), pointers, shown: pointers.at(-1)?.content ?? deps.contentWith(env.id, null) };
+      });
+
+      // Drafts to match the new rules: re-scoped, added (seeded with what the stage showed), closed.
+      const scope = (sections: Section[]) => (sections.length === SECTIONS.length ? null : JSON.stringify(sections));
+      const plan = { sections: [] as { draftId: string; sections: string | null }[], added: [] as { row: DraftRow; state: Uint8Array }[], closed: [] as string[] };
+      const seeds: { draftId: string; content: WorkspaceContent }[] = [];
+      const authoring = openDraft(envs[0]!.id)!;
+      plan.sections.push({ draftId: authoring.id, sections: scope(ownedAt(next, 0)) });
+      for (const { env, draft, shown } of later) {
+        const owned = ownedAt(next, env.position);
+        const needed = owned.length > 0 || receivesAt(next, env.position);
+        const held = SECTIONS.filter((s) => isHeld(next, s));
+        if (!needed) {
+          if (draft) plan.closed.push(draft.id);
+        } else if (!draft) {
+          const seed = emptyContent();
+          for (const s of held) seed[s] = shown[s];
+          const row: DraftRow = { id: newId('dft'), projectId, environmentId: env.id, kind: 'section', createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: JSON.stringify(owned) };
+          plan.added.push({ row, state: stateOf(seed) });
+        } else {
+          plan.sections.push({ draftId: draft.id, sections: JSON.stringify(owned) });
+          if (nowHeld.length > 0) {
+            const seed = emptyContent();
+            for (const s of nowHeld) seed[s] = shown[s];
+            seeds.push({ draftId: draft.id, content: seed });
+          }
+        }
+      }
+
+      // Pointers whose snapshot lacks a section that now moves up: the same content, as a new snapshot.
+      const moves = later.flatMap(({ env, pointers }) =>
+        nowUp.length === 0
+          ? []
+          : pointers.flatMap(({ pointer, snapshotId, content }) => {
+              const kept = deps.snapshots.content(projectId, snapshotId);
+              for (const s of nowUp) kept[s] = content[s];
+              const toSnapshotId = deps.snapshots.freeze(projectId, kept, { kind: 'compose', parentId: snapshotId, sourceDraftId: null, message: null, createdBy: by.user.id }, { validate: false });
+              return toSnapshotId === snapshotId ? [] : [{ env, pointer, from: snapshotId, toSnapshotId }];
+            }),
+      );
+
+      const stored: Partial<FlowRules> = {};
+      for (const s of SECTIONS) {
+        const t = next[s];
+        if (t?.direction === 'local') stored[s] = { direction: 'local' };
+        if (t?.direction === 'down') stored[s] = { direction: 'down', sourceEnvId: envs[t.sourcePosition]!.id, editableEnvIds: t.editablePositions.map((p) => envs[p]!.id) };
+      }
+      deps.projects.changeFlowRules(projectId, JSON.stringify(stored), plan, now);
+      for (const { draftId, content } of seeds) {
+        deps.drafts.edit(draftId, 'flow_rules', (doc) => {
+          for (const s of SECTIONS) {
+            if (!nowHeld.includes(s)) continue;
+            const items = doc.getMap(s);
+            for (const id of [...items.keys()]) if (!(id in content[s])) items.delete(id);
+            for (const [id, item] of Object.entries(content[s])) setItemJson(doc, s, id, item);
+          }
+        });
+      }
+      const noun = changed.join(', ');
+      for (const m of moves) {
+        deps.releases.commitMove({ projectId, environmentId: m.env.id, pointer: m.pointer, kind: 'compose', toSnapshotId: m.toSnapshotId, expectedFrom: m.from, actorId: by.user.id, message: `Flow rules changed (${noun}): the same content, now carried by the snapshot`, detail: { sections: nowUp } }, now);
+        if (m.pointer === 'current') deps.sourceMoved(m.env.id, m.toSnapshotId);
+      }
+      // Everyone editing reconnects to drafts scoped by the new rules; old merge bases no longer hold.
+      const touched = [...plan.sections.map((d) => d.draftId), ...plan.closed];
+      for (const id of touched) deps.drafts.close(id, 'rights_changed');
+      deps.replication.forget(touched, changed);
+      deps.audit({ projectId, environmentId: null, kind: 'flow_rules.changed', actorId: by.user.id, subject: { before: JSON.parse(record.project.flowRules) as unknown, after: stored } }, now);
+      deps.onChanged(projectId);
+      deps.replication.schedule(projectId);
+      return projectView(deps.projects.getProject(projectId)!);
+    },
+  };
+}
+
+/** A new draft's first state: `content` (only the sections it holds are non-empty). */
+function stateOf(content: WorkspaceContent): Uint8Array {
+  const doc = new Y.Doc();
+  applyContent(doc, content);
+  const state = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return state;
+}
+
+export type FlowRuleChanges = ReturnType<typeof createFlowRuleChanges>;
