@@ -188,7 +188,7 @@ await page.goto(page.url().replace(/environments\/.*/, `environments/${km[0]!.id
 await page.getByTestId('history-changes').first().waitFor();
 await shot('25-staging-history-replications');
 await page.getByTestId('history-changes').first().click();
-await page.getByRole('heading', { name: /What changes/ }).waitFor();
+await page.getByRole('heading', { name: /^Replicated/ }).waitFor();
 await shot('26-what-flowed');
 await browser.close();
 console.log(`screenshots in ${out}/`);
