@@ -1,4 +1,4 @@
-import { expect, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test';
 
 export const admin = { name: 'Ada Admin', email: 'ada@example.com', password: 'correct horse battery' };
 
@@ -63,4 +63,24 @@ export function watchCsp(page: Page): string[] {
     if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
   });
   return violations;
+}
+
+/** Routes a page's sync connections through a switch: `drop()` closes them and refuses new ones until `restore()`. */
+export async function collabSwitch(page: Page): Promise<{ drop(): Promise<void>; restore(): void }> {
+  let offline = false;
+  const live: WebSocketRoute[] = [];
+  await page.routeWebSocket(/\/collab\//, (ws) => {
+    if (offline) return void ws.close({ code: 1006 });
+    ws.connectToServer();
+    live.push(ws);
+  });
+  return {
+    async drop() {
+      offline = true;
+      for (const ws of live.splice(0)) await ws.close({ code: 1006 });
+    },
+    restore() {
+      offline = false;
+    },
+  };
 }

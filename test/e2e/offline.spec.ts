@@ -1,5 +1,5 @@
-import { expect, test, type WebSocketRoute } from '@playwright/test';
-import { ensureAdmin, openNewProjectDraft, signIn, textbox } from './helpers.ts';
+import { expect, test } from '@playwright/test';
+import { collabSwitch, ensureAdmin, openNewProjectDraft, signIn, textbox } from './helpers.ts';
 
 test('the status shows offline when the connection drops, and text typed offline reaches the others on reconnect', async ({ browser, request }) => {
   await ensureAdmin(request);
@@ -7,13 +7,7 @@ test('the status shows offline when the connection drops, and text typed offline
   const ann = await annContext.newPage();
 
   // Ann's sync connection goes through a switch the test controls.
-  let offline = false;
-  const live: WebSocketRoute[] = [];
-  await ann.routeWebSocket(/\/collab\//, (ws) => {
-    if (offline) return void ws.close({ code: 1006 });
-    ws.connectToServer();
-    live.push(ws);
-  });
+  const network = await collabSwitch(ann);
 
   await signIn(ann);
   const url = await openNewProjectDraft(ann, 'Offline project');
@@ -29,8 +23,7 @@ test('the status shows offline when the connection drops, and text typed offline
   const bobText = textbox(bob, 'Instructions');
   await expect(bobText).toContainText('Online words.');
 
-  offline = true;
-  for (const ws of live.splice(0)) await ws.close({ code: 1006 });
+  await network.drop();
   await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'offline');
   await expect(ann.getByTestId('connection-status')).toContainText('Offline');
 
@@ -39,7 +32,7 @@ test('the status shows offline when the connection drops, and text typed offline
   await ann.keyboard.type(' Typed while offline.');
   await expect(textbox(ann, 'Instructions')).toContainText('Online words. Typed while offline.');
 
-  offline = false;
+  network.restore();
   await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected', { timeout: 15_000 });
   await expect(bobText).toContainText('Online words. Typed while offline.');
 

@@ -1,17 +1,11 @@
-import { expect, test, type Page, type WebSocketRoute } from '@playwright/test';
-import { ensureAdmin, openNewProjectDraft, signIn, textbox } from './helpers.ts';
+import { expect, test, type Page } from '@playwright/test';
+import { collabSwitch, ensureAdmin, openNewProjectDraft, signIn, textbox } from './helpers.ts';
 
 const localCopies = (page: Page) => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? '').filter((n) => n.startsWith('stagecoach:')));
 
 test('signing out deletes this browser’s copies of drafts, and asks first when changes may not have reached the server', async ({ page, request }) => {
   await ensureAdmin(request);
-  let offline = false;
-  const live: WebSocketRoute[] = [];
-  await page.routeWebSocket(/\/collab\//, (ws) => {
-    if (offline) return void ws.close({ code: 1006 });
-    ws.connectToServer();
-    live.push(ws);
-  });
+  const network = await collabSwitch(page);
   await signIn(page);
   await openNewProjectDraft(page, 'Shared laptop');
   await page.getByRole('button', { name: '+ New agent' }).click();
@@ -20,8 +14,7 @@ test('signing out deletes this browser’s copies of drafts, and asks first when
   await expect.poll(() => localCopies(page)).toHaveLength(1);
 
   // Offline: the sign-out asks first; saying no keeps everything.
-  offline = true;
-  for (const ws of live.splice(0)) await ws.close({ code: 1006 });
+  await network.drop();
   await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'offline');
   const asked = new Promise<string>((resolve) => page.once('dialog', (d) => void d.dismiss().then(() => resolve(d.message()))));
   await page.getByRole('button', { name: 'Sign out' }).click();
@@ -30,7 +23,7 @@ test('signing out deletes this browser’s copies of drafts, and asks first when
   expect(await localCopies(page)).toHaveLength(1);
 
   // Back online and synced: signing out deletes the copy.
-  offline = false;
+  network.restore();
   await page.reload();
   await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
   await page.getByRole('button', { name: 'Sign out' }).click();
