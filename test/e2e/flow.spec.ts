@@ -39,3 +39,34 @@ test('three stages: an admin edits knowledge in Production and sees it arrive, r
   await page.getByTestId('section-agents').click();
   await expect(page.getByRole('button', { name: 'Create agent' })).toBeVisible();
 });
+
+test('a custom pipeline keeps channels in each stage; later the admin lets knowledge flow down from the last stage in project settings', async ({ page }) => {
+  await signIn(page);
+  await page.getByLabel('Name', { exact: true }).fill(`Custom flow ${Date.now()}`);
+  await page.getByRole('radio', { name: /Custom/ }).check();
+  await page.getByRole('checkbox', { name: /sample content/ }).uncheck();
+  await page.getByTestId('flow-rules').locator('summary').click();
+  await page.getByLabel('How channels moves').selectOption('local');
+  await page.getByRole('button', { name: 'Create project' }).click();
+  const columns = page.getByTestId('env-column');
+  await expect(columns).toHaveCount(3);
+  // Every later stage edits its own channels.
+  await expect(columns.nth(2).getByTestId('edit-own-sections')).toContainText('Edit channels here');
+  const boardUrl = page.url();
+
+  await page.goto(`${boardUrl}/members`);
+  await hydrated(page);
+  const card = page.getByTestId('flow-rules-card');
+  await card.getByLabel('How knowledge moves').selectOption('down');
+  await card.getByLabel('Where knowledge is set up').selectOption({ label: 'Production' });
+  await card.getByRole('button', { name: 'Save flow rules' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Flow rules saved.' })).toBeVisible();
+
+  // Production now edits knowledge and channels; the first stage shows knowledge read-only.
+  await page.goto(boardUrl);
+  await hydrated(page);
+  await expect(columns.nth(2).getByTestId('edit-own-sections')).toContainText('Edit knowledge, channels here');
+  await columns.nth(0).getByRole('link', { name: 'Open editor' }).click();
+  await page.getByTestId('section-knowledge').click();
+  await expect(page.getByTestId('section-flows-down')).toContainText('read-only here');
+});
