@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import { SECTIONS, SPECS, type Section } from './spec.ts';
 import { canonicalJson } from './canonical.ts';
 import { normalizeItem } from './normalize.ts';
-import { newItem, patchItem, sectionMap, type ItemJson, type WorkspaceContent } from './ydoc.ts';
+import { itemJson, newItem, patchItem, sectionMap, type ItemJson, type WorkspaceContent } from './ydoc.ts';
 
 /**
  * One change a hotfix made in production, at field level: an item added or removed, or one
@@ -66,7 +66,7 @@ export function applyHotfixChanges(doc: Y.Doc, changes: readonly HotfixChange[],
         if (existing instanceof Y.Map) patchItem(c.section, existing, c.value as ItemJson);
         else items.set(c.itemId, newItem(c.section, c.value as ItemJson));
       } else if (existing instanceof Y.Map) {
-        patchItem(c.section, existing, { ...(existing.toJSON() as ItemJson), [c.field!]: c.value });
+        patchItem(c.section, existing, { ...itemJson(existing), [c.field!]: c.value });
       }
       // A field change to an item DEV has since removed cannot be applied; it stays listed.
     }

@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import { deepFreeze } from './frozen.ts';
 import { SECTIONS, type Section } from './spec.ts';
-import { emptyContent, sectionMap, type ItemJson, type WorkspaceContent } from './ydoc.ts';
+import { emptyContent, itemJson, sectionMap, type ItemJson, type WorkspaceContent } from './ydoc.ts';
 
 /**
  * The draft as plain JSON, kept up to date incrementally: an item's JSON is rebuilt only after
@@ -40,7 +40,7 @@ export class LiveContent {
         if (!(item instanceof Y.Map)) continue;
         let json = cache.get(id);
         if (!json) {
-          json = deepFreeze(item.toJSON() as ItemJson);
+          json = deepFreeze(itemJson(item));
           cache.set(id, json);
         }
         content[section][id] = json as ItemJson;

@@ -1,5 +1,6 @@
 import * as Y from 'yjs';
 import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type FieldSpec, type Section, type StepType } from './spec.ts';
+import { orderedSteps, orderedStepsJson, setStepOrder } from './steps.ts';
 
 /**
  * The draft's Yjs layout: one Y.Map per section at the top level, keyed by item id; an item
@@ -23,7 +24,7 @@ export function draftContent(doc: Y.Doc): WorkspaceContent {
   const content = emptyContent();
   for (const section of SECTIONS) {
     for (const [id, item] of sectionMap(doc, section)) {
-      if (item instanceof Y.Map) content[section][id] = item.toJSON() as ItemJson;
+      if (item instanceof Y.Map) content[section][id] = itemJson(item);
     }
   }
   return content;
@@ -107,7 +108,7 @@ export function setVariant(doc: Y.Doc, section: Section, item: YItem, value: str
   const spec = SPECS[section];
   if (!spec.variantKey || !spec.variants?.[value]) return;
   doc.transact(() => {
-    const before = fieldsOf(spec, item.toJSON() as ItemJson);
+    const before = fieldsOf(spec, itemJson(item));
     const after = fieldsOf(spec, { [spec.variantKey!]: value });
     for (const key of Object.keys(before)) if (!(key in after)) item.delete(key);
     item.set(spec.variantKey!, value);
@@ -161,18 +162,32 @@ function plainOf(spec: FieldSpec, value: unknown): unknown {
 }
 
 function patchSteps(steps: Y.Array<YItem>, next: Record<string, unknown>[]): void {
-  const current = steps.toArray();
-  const sameOrder = current.length === next.length && current.every((s, i) => s instanceof Y.Map && s.get('id') === next[i]!.id && s.get('type') === next[i]!.type);
-  if (!sameOrder) {
-    // Order, membership or a step's type changed: rebuild the list (step text history is not kept).
-    steps.delete(0, steps.length);
-    steps.insert(0, next.map(newStep));
-    return;
-  }
-  current.forEach((step, i) => {
-    const type = step.get('type') as StepType;
-    for (const [field, spec] of Object.entries(STEP_VARIANTS[type].fields)) patchField(step, field, spec, next[i]![field]);
+  const current = orderedSteps(steps);
+  const sameOrder = current.length === next.length && current.every((s, i) => s.get('id') === next[i]!.id && s.get('type') === next[i]!.type);
+  // Steps kept (same id and type) are patched in place, so text typed into them meanwhile stays;
+  // removed ones go, new (or re-typed) ones are added, and the keys then give the new order.
+  const byId = new Map(current.map((m) => [m.get('id'), m]));
+  const ordered = next.map((json) => {
+    const kept = byId.get(json.id);
+    if (kept && kept.get('type') === json.type) {
+      byId.delete(json.id);
+      const type = kept.get('type') as StepType;
+      for (const [field, spec] of Object.entries(STEP_VARIANTS[type].fields)) patchField(kept, field, spec, json[field]);
+      return kept;
+    }
+    const created = newStep(json);
+    steps.push([created]);
+    return created;
   });
+  for (const gone of byId.values()) steps.delete(steps.toArray().indexOf(gone), 1);
+  if (!sameOrder) setStepOrder(ordered);
+}
+
+/** An item as JSON: `toJSON()`, with workflow steps in their shown order (see steps.ts). */
+export function itemJson(item: YItem): ItemJson {
+  const json = item.toJSON() as ItemJson;
+  if (Array.isArray(json.steps)) json.steps = orderedStepsJson(json.steps);
+  return json;
 }
 
 /** Patches one item in place so only the fields that differ change. */
