@@ -103,5 +103,18 @@ export const ownedAt = (templates: Partial<Record<Section, FlowTemplate>>, posit
 export const receivesAt = (templates: Partial<Record<Section, FlowTemplate>>, position: number): boolean =>
   Object.values(templates).some((r) => r.direction === 'down' && position < r.sourcePosition);
 
+/** A draft's stored section list (null: every section), the inverse of `draftSections`. */
+export const storedSections = (sections: readonly Section[]): string | null => (sections.length === SECTIONS.length ? null : JSON.stringify(sections));
+
+/** Rules by stage position resolved to environment ids (as a project stores them; `up` is left out). */
+export function rulesFromTemplates(templates: Partial<Record<Section, FlowTemplate>>, envIds: readonly string[]): Partial<FlowRules> {
+  const out: Partial<FlowRules> = {};
+  for (const [s, t] of Object.entries(templates) as [Section, FlowTemplate][]) {
+    if (t.direction === 'local') out[s] = { direction: 'local' };
+    if (t.direction === 'down') out[s] = { direction: 'down', sourceEnvId: envIds[t.sourcePosition]!, editableEnvIds: t.editablePositions.map((p) => envIds[p]!) };
+  }
+  return out;
+}
+
 /** The sections a draft owns, from its stored JSON list (null: every section). */
 export const draftSections = (draft: { sections: string | null }): Section[] => (draft.sections ? (JSON.parse(draft.sections) as Section[]) : [...SECTIONS]);

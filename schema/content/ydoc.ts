@@ -190,6 +190,15 @@ export function itemJson(item: YItem): ItemJson {
   return json;
 }
 
+/** Content as a Yjs state (a new draft's first state row). */
+export function contentState(content: Partial<WorkspaceContent>): Uint8Array {
+  const doc = new Y.Doc();
+  applyContent(doc, content);
+  const state = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return state;
+}
+
 /** Patches one item in place so only the fields that differ change. */
 export function patchItem(section: Section, item: YItem, json: ItemJson): void {
   const spec = SPECS[section];

@@ -2,7 +2,7 @@ import { AppError } from '#schema/errors.ts';
 import { buildDiff, diffTrees, type ContentDiff, type Tree } from '#schema/content/diff.ts';
 import type { Section } from '#schema/content/spec.ts';
 import type { ItemJson } from '#schema/content/ydoc.ts';
-import { heldSections, parseFlowRules } from '#schema/flow.ts';
+import { heldSections } from '#schema/flow.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { DraftAccess } from './releases.ts';
@@ -55,7 +55,7 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
   /** Flow rules: an environment's side is its snapshot's `up` sections plus the sections it holds itself, live from its draft. */
   function environmentSide(ref: string, env: EnvironmentRow, draft: DraftRow | undefined, snapshotId: string | null, label: string): Side {
     const side = snapshotSide(ref, env.projectId, snapshotId, label);
-    const held = heldSections(parseFlowRules(projects.flowRulesJson(env.projectId)));
+    const held = heldSections(projects.flowRules(env.projectId));
     if (held.length === 0) return side;
     const own = draft ? draftSide(ref, env.projectId, draft.id, label) : null;
     const tree = { ...side.tree };

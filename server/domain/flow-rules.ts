@@ -1,9 +1,8 @@
-import * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { flowTemplatesOf, type FlowRuleInput, type ProjectView } from '#schema/api.ts';
-import { ownedAt, parseFlowRules, receivesAt, templatesOf, type FlowRules, type FlowTemplate } from '#schema/flow.ts';
-import { applyContent, emptyContent, setItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { ownedAt, parseFlowRules, receivesAt, rulesFromTemplates, storedSections, templatesOf, type FlowTemplate } from '#schema/flow.ts';
+import { contentState, emptyContent, setItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
@@ -62,11 +61,10 @@ export function createFlowRuleChanges(deps: {
       });
 
       // Drafts to match the new rules: re-scoped, added (seeded with what the stage showed), closed.
-      const scope = (sections: Section[]) => (sections.length === SECTIONS.length ? null : JSON.stringify(sections));
       const plan = { sections: [] as { draftId: string; sections: string | null }[], added: [] as { row: DraftRow; state: Uint8Array }[], closed: [] as string[] };
       const seeds: { draftId: string; content: WorkspaceContent }[] = [];
       const authoring = openDraft(envs[0]!.id)!;
-      plan.sections.push({ draftId: authoring.id, sections: scope(ownedAt(next, 0)) });
+      plan.sections.push({ draftId: authoring.id, sections: storedSections(ownedAt(next, 0)) });
       for (const { env, draft, shown } of later) {
         const owned = ownedAt(next, env.position);
         const needed = owned.length > 0 || receivesAt(next, env.position);
@@ -76,10 +74,10 @@ export function createFlowRuleChanges(deps: {
         } else if (!draft) {
           const seed = emptyContent();
           for (const s of held) seed[s] = shown[s];
-          const row: DraftRow = { id: newId('dft'), projectId, environmentId: env.id, kind: 'section', createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: JSON.stringify(owned) };
-          plan.added.push({ row, state: stateOf(seed) });
+          const row: DraftRow = { id: newId('dft'), projectId, environmentId: env.id, kind: 'section', createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: storedSections(owned) };
+          plan.added.push({ row, state: contentState(seed) });
         } else {
-          plan.sections.push({ draftId: draft.id, sections: JSON.stringify(owned) });
+          plan.sections.push({ draftId: draft.id, sections: storedSections(owned) });
           if (nowHeld.length > 0) {
             const seed = emptyContent();
             for (const s of nowHeld) seed[s] = shown[s];
@@ -100,12 +98,7 @@ export function createFlowRuleChanges(deps: {
             }),
       );
 
-      const stored: Partial<FlowRules> = {};
-      for (const s of SECTIONS) {
-        const t = next[s];
-        if (t?.direction === 'local') stored[s] = { direction: 'local' };
-        if (t?.direction === 'down') stored[s] = { direction: 'down', sourceEnvId: envs[t.sourcePosition]!.id, editableEnvIds: t.editablePositions.map((p) => envs[p]!.id) };
-      }
+      const stored = rulesFromTemplates(next, envs.map((e) => e.id));
       deps.projects.changeFlowRules(projectId, JSON.stringify(stored), plan, now);
       for (const { draftId, content } of seeds) {
         deps.drafts.edit(draftId, 'flow_rules', (doc) => {
@@ -132,15 +125,6 @@ export function createFlowRuleChanges(deps: {
       return projectView(deps.projects.getProject(projectId)!);
     },
   };
-}
-
-/** A new draft's first state: `content` (only the sections it holds are non-empty). */
-function stateOf(content: WorkspaceContent): Uint8Array {
-  const doc = new Y.Doc();
-  applyContent(doc, content);
-  const state = Y.encodeStateAsUpdate(doc);
-  doc.destroy();
-  return state;
 }
 
 export type FlowRuleChanges = ReturnType<typeof createFlowRuleChanges>;

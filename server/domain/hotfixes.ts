@@ -1,8 +1,7 @@
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
-import { parseFlowRules, upSections } from '#schema/flow.ts';
-import { SECTIONS } from '#schema/content/spec.ts';
-import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { storedSections, upSections } from '#schema/flow.ts';
+import { contentState, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { applyHotfixChanges, contains, hotfixChanges, missingFrom, type HotfixChange } from '#schema/content/hotfix.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
@@ -86,17 +85,14 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       const { env } = production(envId);
       if (!env.liveSnapshotId) throw new AppError('nothing_live');
       if (store.openDraft(env.id)) throw new AppError('hotfix_open');
-      const doc = new Y.Doc();
-      applyContent(doc, snapshots.content(env.projectId, env.liveSnapshotId));
       const draftId = newId('dft');
       // Flow rules: a hotfix changes the sections that are promoted; `down` ones are edited in their own drafts.
-      const rules = parseFlowRules(deps.projects.flowRulesJson(env.projectId));
+      const rules = deps.projects.flowRules(env.projectId);
       const owned = upSections(rules);
       store.insertDraft(
-        { id: draftId, projectId: env.projectId, environmentId: env.id, kind: 'hotfix', createdAt: Date.now(), createdBy: by.user.id, baseSnapshotId: env.liveSnapshotId, closedAt: null, sections: owned.length === SECTIONS.length ? null : JSON.stringify(owned) },
-        Y.encodeStateAsUpdate(doc),
+        { id: draftId, projectId: env.projectId, environmentId: env.id, kind: 'hotfix', createdAt: Date.now(), createdBy: by.user.id, baseSnapshotId: env.liveSnapshotId, closedAt: null, sections: storedSections(owned) },
+        contentState(snapshots.content(env.projectId, env.liveSnapshotId)),
       );
-      doc.destroy();
       return { draftId, baseSnapshotId: env.liveSnapshotId };
     },
 

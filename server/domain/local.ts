@@ -7,7 +7,7 @@ import { typedValue, valueFitsType } from '#schema/content/values.ts';
 import { DEFAULT_SETTINGS, EnvironmentSettings, SECRET_NAME } from '#schema/local.ts';
 import type { LocalStore } from '../store/local.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
-import { heldSections, parseFlowRules } from '#schema/flow.ts';
+import { heldSections } from '#schema/flow.ts';
 import type { Principal } from './accounts.ts';
 import type { DraftAccess } from './releases.ts';
 import { addressOf, type Snapshots } from './snapshots.ts';
@@ -49,7 +49,7 @@ export function createLocalData(deps: {
   }
 
   /** Flow rules: the sections this project's environments hold themselves (`down`, `local`). */
-  const heldIn = (projectId: string) => heldSections(parseFlowRules(projects.flowRulesJson(projectId)));
+  const heldIn = (projectId: string) => heldSections(projects.flowRules(projectId));
 
   /**
    * An environment's content with `snapshotId` in place: the snapshot's `up` sections plus the

@@ -1,10 +1,9 @@
-import * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
-import { applyContent } from '#schema/content/ydoc.ts';
+import { contentState } from '#schema/content/ydoc.ts';
 import { SAMPLE_AUDIENCES, sampleContent } from '#schema/content/sample.ts';
 import { PRESETS, presetFlow } from '#schema/presets.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
-import { draftSections, ownedAt, parseFlowRules, receivesAt, type FlowRules, type FlowTemplate } from '#schema/flow.ts';
+import { draftSections, ownedAt, parseFlowRules, receivesAt, rulesFromTemplates, storedSections } from '#schema/flow.ts';
 import { flowTemplatesOf, type CreateProjectInput, type EnvironmentView, type ProjectView } from '#schema/api.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
@@ -38,13 +37,9 @@ export function projectView(r: ProjectRecord): ProjectView {
 
 /** The sample workspace (only `sections` of it) as a Yjs state, written as a new draft's first state row. */
 function sampleState(sections: readonly Section[]): Uint8Array {
-  const doc = new Y.Doc();
   const sample = sampleContent();
   for (const s of SECTIONS) if (!sections.includes(s)) sample[s] = {};
-  applyContent(doc, sample);
-  const state = Y.encodeStateAsUpdate(doc);
-  doc.destroy();
-  return state;
+  return contentState(sample);
 }
 
 export function createProjects(store: ProjectStore) {
@@ -68,14 +63,10 @@ export function createProjects(store: ProjectStore) {
       const authoring = envs[0]!;
       // Flow rules by stage position (a preset's, or the custom pipeline's, checked at the edge).
       const templates = input.preset === 'custom' ? flowTemplatesOf(input.stages!, input.flowRules ?? {}).templates : presetFlow(input.preset);
-      const stored: Partial<FlowRules> = {};
-      for (const [section, t] of Object.entries(templates) as [Section, FlowTemplate][]) {
-        if (t.direction === 'up') continue;
-        stored[section] = t.direction === 'local' ? { direction: 'local' } : { direction: 'down', sourceEnvId: envs[t.sourcePosition]!.id, editableEnvIds: t.editablePositions.map((p) => envs[p]!.id) };
-      }
+      const stored = rulesFromTemplates(templates, envs.map((e) => e.id));
       // A draft per stage that edits something (its owned sections) or receives a `down` section
       // (a receive-only draft owns nothing: replication alone writes it). The first stage's is the authoring draft.
-      const draft = (environmentId: string, kind: string, sections: Section[]) => ({ id: newId('dft'), projectId, environmentId, kind, createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: sections.length === SECTIONS.length ? null : JSON.stringify(sections) });
+      const draft = (environmentId: string, kind: string, sections: Section[]) => ({ id: newId('dft'), projectId, environmentId, kind, createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: storedSections(sections) });
       const drafts = [draft(authoring.id, 'authoring', ownedAt(templates, 0))];
       for (const e of envs.slice(1)) {
         const owned = ownedAt(templates, e.position);

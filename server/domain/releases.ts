@@ -1,7 +1,7 @@
 import { AppError } from '#schema/errors.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
-import { parseFlowRules, upSections } from '#schema/flow.ts';
+import { upSections } from '#schema/flow.ts';
 import type { HotfixChange } from '#schema/content/hotfix.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
@@ -112,7 +112,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
         const content = drafts.read(draft.id);
         // Flow rules: a snapshot carries only the `up` sections; the others (`down`, `local`)
         // each environment holds itself, and they never move by Sync.
-        const carried = upSections(parseFlowRules(projects.flowRulesJson(env.projectId)));
+        const carried = upSections(projects.flowRules(env.projectId));
         for (const s of SECTIONS) if (!carried.includes(s)) content[s] = {};
         snapshotId = snapshots.freeze(env.projectId, content, {
           kind: 'freeze',

@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray, isNull, desc, ne } from 'drizzle-orm';
 import { projects, environments, drafts, draftStates, audiences } from '#schema/db/tables.ts';
+import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
 import type { Db } from './db.ts';
 
 export type ProjectRow = typeof projects.$inferSelect;
@@ -64,9 +65,9 @@ export function createProjectStore(db: Db) {
         if (change.closed.length > 0) tx.update(drafts).set({ closedAt: now }).where(inArray(drafts.id, change.closed)).run();
       });
     },
-    /** A project's stored flow rules (JSON), without loading its environments. */
-    flowRulesJson(id: string): string | undefined {
-      return db.select({ flowRules: projects.flowRules }).from(projects).where(eq(projects.id, id)).get()?.flowRules;
+    /** A project's flow rules, without loading its environments. */
+    flowRules(id: string): FlowRules {
+      return parseFlowRules(db.select({ flowRules: projects.flowRules }).from(projects).where(eq(projects.id, id)).get()?.flowRules);
     },
     updateEnvironment(id: string, patch: { name?: string; kind?: string; color?: string }): void {
       db.update(environments).set(patch).where(eq(environments.id, id)).run();
