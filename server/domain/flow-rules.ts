@@ -2,7 +2,7 @@ import { AppError } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { flowTemplatesOf, type FlowRuleInput, type ProjectView } from '#schema/api.ts';
 import { ownedAt, parseFlowRules, receivesAt, rulesFromTemplates, storedSections, templatesOf, type FlowTemplate } from '#schema/flow.ts';
-import { contentState, emptyContent, setItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { applyContent, contentState, emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
@@ -62,13 +62,13 @@ export function createFlowRuleChanges(deps: {
 
       // Drafts to match the new rules: re-scoped, added (seeded with what the stage showed), closed.
       const plan = { sections: [] as { draftId: string; sections: string | null }[], added: [] as { row: DraftRow; state: Uint8Array }[], closed: [] as string[] };
-      const seeds: { draftId: string; content: WorkspaceContent }[] = [];
+      const seeds: { draftId: string; content: Partial<WorkspaceContent> }[] = [];
+      const held = SECTIONS.filter((s) => isHeld(next, s));
       const authoring = openDraft(envs[0]!.id)!;
       plan.sections.push({ draftId: authoring.id, sections: storedSections(ownedAt(next, 0)) });
       for (const { env, draft, shown } of later) {
         const owned = ownedAt(next, env.position);
         const needed = owned.length > 0 || receivesAt(next, env.position);
-        const held = SECTIONS.filter((s) => isHeld(next, s));
         if (!needed) {
           if (draft) plan.closed.push(draft.id);
         } else if (!draft) {
@@ -78,11 +78,7 @@ export function createFlowRuleChanges(deps: {
           plan.added.push({ row, state: contentState(seed) });
         } else {
           plan.sections.push({ draftId: draft.id, sections: storedSections(owned) });
-          if (nowHeld.length > 0) {
-            const seed = emptyContent();
-            for (const s of nowHeld) seed[s] = shown[s];
-            seeds.push({ draftId: draft.id, content: seed });
-          }
+          if (nowHeld.length > 0) seeds.push({ draftId: draft.id, content: Object.fromEntries(nowHeld.map((s) => [s, shown[s]])) });
         }
       }
 
@@ -101,14 +97,8 @@ export function createFlowRuleChanges(deps: {
       const stored = rulesFromTemplates(next, envs.map((e) => e.id));
       deps.projects.changeFlowRules(projectId, JSON.stringify(stored), plan, now);
       for (const { draftId, content } of seeds) {
-        deps.drafts.edit(draftId, 'flow_rules', (doc) => {
-          for (const s of SECTIONS) {
-            if (!nowHeld.includes(s)) continue;
-            const items = doc.getMap(s);
-            for (const id of [...items.keys()]) if (!(id in content[s])) items.delete(id);
-            for (const [id, item] of Object.entries(content[s])) setItemJson(doc, s, id, item);
-          }
-        });
+        // Only the sections given change (each becomes exactly what the stage showed).
+        deps.drafts.edit(draftId, 'flow_rules', (doc) => applyContent(doc, content));
       }
       const noun = changed.join(', ');
       for (const m of moves) {
