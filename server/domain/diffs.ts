@@ -63,13 +63,25 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
     return { ...side, tree, read: (s, id) => (held.includes(s) ? own!.read(s, id) : side.read(s, id)) };
   }
 
-  function resolve(ref: string): Side {
+  function parse(ref: string): [string, string] {
     const [kind, id] = ref.split(':') as [string, string | undefined];
     if (!id) throw new AppError('invalid_body', `“${ref}” is not a diff side: use snapshot:<id>, env:<envId>, live:<envId> or draft:<draftId>.`);
+    return [kind, id];
+  }
+
+  /** A side's project; a snapshot id alone does not say (equal content has one id in every project). */
+  function projectOf(ref: string): string | null {
+    const [kind, id] = parse(ref);
+    if (kind === 'snapshot') return null;
+    if (kind === 'draft') return projects.getDraft(id)?.draft.projectId ?? null;
+    return projects.getEnvironment(id)?.environment.projectId ?? null;
+  }
+
+  function resolve(ref: string, projectId: string): Side {
+    const [kind, id] = parse(ref);
     if (kind === 'snapshot') {
-      const row = deps.releases.findSnapshot(id);
-      if (!row) throw new AppError('snapshot_not_found');
-      return snapshotSide(ref, row.projectId, id, `snapshot ${id.slice(0, 8)}`);
+      if (!deps.releases.getSnapshot(projectId, id)) throw new AppError('snapshot_not_found');
+      return snapshotSide(ref, projectId, id, `snapshot ${id.slice(0, 8)}`);
     }
     if (kind === 'draft') {
       const d = projects.getDraft(id);
@@ -88,10 +100,11 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
   }
 
   return {
-    resolve,
-    diff(fromRef: string, toRef: string): { from: Omit<Side, 'tree' | 'read'>; to: Omit<Side, 'tree' | 'read'>; diff: ContentDiff } {
-      const from = resolve(fromRef);
-      const to = resolve(toRef);
+    projectOf,
+    /** A diff within `projectId` (snapshot sides are that project's). */
+    diff(fromRef: string, toRef: string, projectId: string): { from: Omit<Side, 'tree' | 'read'>; to: Omit<Side, 'tree' | 'read'>; diff: ContentDiff } {
+      const from = resolve(fromRef, projectId);
+      const to = resolve(toRef, projectId);
       if (from.projectId !== to.projectId) throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
       const diff = buildDiff(diffTrees(from.tree, to.tree), (side, s, id) => (side === 'before' ? from : to).read(s, id));
       const strip = ({ ref, projectId, snapshotId, label }: Side) => ({ ref, projectId, snapshotId, label });

@@ -81,8 +81,9 @@ export function createReleaseStore(db: Db) {
     getSnapshot(projectId: string, id: string): SnapshotRow | undefined {
       return db.select().from(snapshots).where(and(eq(snapshots.projectId, projectId), eq(snapshots.id, id))).get();
     },
-    findSnapshot(id: string): SnapshotRow | undefined {
-      return db.select().from(snapshots).where(eq(snapshots.id, id)).get();
+    /** Every project's row of a snapshot id (equal content in two projects has one id, a row in each). */
+    findSnapshots(id: string): SnapshotRow[] {
+      return db.select().from(snapshots).where(eq(snapshots.id, id)).all();
     },
 
     /**

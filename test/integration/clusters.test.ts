@@ -106,4 +106,21 @@ describe('custom pipelines', () => {
       expect([status, body.error.id], JSON.stringify(bad)).toEqual([400, 'invalid_body']);
     }
   });
+  it('the same content in two projects has one snapshot id, and each project reads and diffs its own', async () => {
+    api = await apiFixture();
+    const a = await project('Twin A', true);
+    const b = await project('Twin B', true);
+    const first = (await api.ok<{ snapshotId: string }>('POST', `/api/environments/${a.dev.id}/sync`, {})).snapshotId;
+    const second = (await api.ok<{ snapshotId: string }>('POST', `/api/environments/${b.dev.id}/sync`, {})).snapshotId;
+    expect(second).toBe(first);
+    expect((await api.ok<{ projectId: string }>('GET', `/api/snapshots/${first}?project=${b.id}`)).projectId).toBe(b.id);
+    expect((await api.ok<{ projectId: string }>('GET', `/api/snapshots/${first}?project=${a.id}`)).projectId).toBe(a.id);
+    // A diff of snapshot sides in B, and one mixing B's environment with the shared id, stay in B.
+    const d1 = await api.ok<{ from: { projectId: string } }>('GET', `/api/diff?project=${b.id}&from=snapshot:${first}&to=snapshot:${second}`);
+    const d2 = await api.ok<{ from: { projectId: string }; to: { projectId: string } }>('GET', `/api/diff?from=env:${b.envs[1]!.id}&to=snapshot:${first}`);
+    expect([d1.from.projectId, d2.from.projectId, d2.to.projectId]).toEqual([b.id, b.id, b.id]);
+    // A snapshot another project does not hold is not found there.
+    const c = await project('Empty C', false);
+    expect((await api.call('GET', `/api/snapshots/${first}?project=${c.id}`))[0]).toBe(404);
+  });
 });

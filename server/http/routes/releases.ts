@@ -13,18 +13,26 @@ import type { Principal } from '../../domain/accounts.ts';
 export function releaseRoutes(deps: AppDeps) {
   const { releases, snapshots, diffs, hotfixes, projects, accounts, releaseStore, access } = deps;
 
+  /**
+   * The project whose row of a snapshot id to read: `hint` (the page's project) if given, else
+   * the first project holding it that this person is a member of (equal content in two projects
+   * has one id and a row in each).
+   */
+  function snapshotProject(p: Principal, id: string, hint?: string): string {
+    const visible = access.visibleProjectIds(p);
+    const row = releaseStore.findSnapshots(id).find((r) => (hint === undefined || r.projectId === hint) && (visible === 'all' || visible.has(r.projectId)));
+    if (!row) throw new AppError('snapshot_not_found');
+    return row.projectId;
+  }
+
   /** A diff side names an environment (env:, live:), a draft or a snapshot: each needs read access. */
-  function authorizeSide(p: Principal, ref: string): void {
+  function authorizeSide(p: Principal, ref: string, projectId: string): void {
     const [kind, id = ''] = ref.split(':');
     if (kind === 'env' || kind === 'live') access.authorize(p, 'content.read', id);
     else if (kind === 'draft') {
       const d = projects.draftRecord(id);
       access.authorize(p, 'content.read', d.environment.id);
-    } else if (kind === 'snapshot') {
-      const row = releaseStore.findSnapshot(id);
-      if (!row) throw new AppError('snapshot_not_found');
-      access.requireMember(p, row.projectId);
-    }
+    } else if (kind === 'snapshot') access.requireMember(p, projectId);
   }
 
   return new Hono<AppEnv>()
@@ -51,18 +59,20 @@ export function releaseRoutes(deps: AppDeps) {
       return c.json({ history, events, users: accounts.names([...history.map((h) => h.actorId), ...events.map((e) => e.actorId ?? '')].filter(Boolean)) });
     })
     .get('/snapshots/:id', (c) => {
-      const row = releaseStore.findSnapshot(c.req.param('id'));
-      if (!row) throw new AppError('snapshot_not_found');
-      access.requireMember(c.get('principal'), row.projectId);
-      return c.json({ ...snapshots.meta(row.projectId, row.id), projectId: row.projectId, content: snapshots.content(row.projectId, row.id) });
+      // `?project=<id>` says which project's snapshot (the same content has the same id in every project).
+      const id = c.req.param('id');
+      const projectId = snapshotProject(c.get('principal'), id, c.req.query('project'));
+      return c.json({ ...snapshots.meta(projectId, id), projectId, content: snapshots.content(projectId, id) });
     })
     .get('/diff', (c) => {
       const from = c.req.query('from');
       const to = c.req.query('to');
       if (!from || !to) throw new AppError('invalid_body', 'Give both sides: /api/diff?from=<ref>&to=<ref>.');
-      authorizeSide(c.get('principal'), from);
-      authorizeSide(c.get('principal'), to);
-      const result = diffs.diff(from, to);
+      // The project: given (`project=`), else an environment's or draft's side's, else the snapshot's.
+      const projectId = c.req.query('project') ?? diffs.projectOf(from) ?? diffs.projectOf(to) ?? snapshotProject(c.get('principal'), from.slice('snapshot:'.length));
+      authorizeSide(c.get('principal'), from, projectId);
+      authorizeSide(c.get('principal'), to, projectId);
+      const result = diffs.diff(from, to, projectId);
       // `sections=agents,workflows` limits it (the board asks for what a Sync carries).
       const only = c.req.query('sections')?.split(',').filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
       return c.json(only ? { ...result, diff: onlySections(result.diff, only) } : result);
@@ -83,7 +93,7 @@ export function releaseRoutes(deps: AppDeps) {
       const carried = upSections(project.flowRules);
       const pending = envs.slice(0, -1).map((e, i) => {
         // What the next Sync moves is the change from the target's content to the source's.
-        const d = onlySections(diffs.diff(`env:${envs[i + 1]!.id}`, `env:${e.id}`).diff, carried);
+        const d = onlySections(diffs.diff(`env:${envs[i + 1]!.id}`, `env:${e.id}`, project.id).diff, carried);
         return { fromEnvironmentId: e.id, toEnvironmentId: envs[i + 1]!.id, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
       });
       const prod = envs[envs.length - 1]!;
