@@ -70,3 +70,33 @@ test('a custom pipeline keeps channels in each stage; later the admin lets knowl
   await page.getByTestId('section-knowledge').click();
   await expect(page.getByTestId('section-flows-down')).toContainText('read-only here');
 });
+
+test('Production pulls one article tested in UAT: only that one arrives, and the history opens the pull as a diff', async ({ page, baseURL }) => {
+  await signIn(page);
+  await page.getByLabel('Name', { exact: true }).fill(`Pull ${Date.now()}`);
+  await page.getByRole('radio', { name: /Three stages/ }).check();
+  await page.getByRole('checkbox', { name: /sample content/ }).uncheck();
+  await page.getByRole('button', { name: 'Create project' }).click();
+  const columns = page.getByTestId('env-column');
+  await expect(columns).toHaveCount(3);
+  const project = await (await page.request.get(`/api/projects/${page.url().split('/').pop()}`)).json();
+  const [, uat] = project.environments as { id: string }[];
+  const article = (title: string) => ({ title, body: `${title}.`, tags: [], audiences: [] });
+  const put = await page.request.put(`/api/environments/${uat!.id}/content`, { data: { knowledge: { kb_ready: article('Ready for customers'), kb_review: article('Still in review') } }, headers: { origin: baseURL! } });
+  expect(put.status()).toBe(200);
+
+  await columns.nth(2).getByTestId('edit-own-sections').click();
+  const panel = page.getByTestId('pull-panel');
+  await panel.locator('summary').click();
+  await panel.getByRole('checkbox', { name: /Ready for customers/ }).check();
+  await panel.getByRole('button', { name: 'Pull 1 article' }).click();
+  await expect(panel.getByRole('status')).toHaveText('Pulled 1 article from UAT.');
+  await expect(page.getByTestId('item').filter({ hasText: 'Ready for customers' })).toBeVisible();
+  await expect(page.getByTestId('item').filter({ hasText: 'Still in review' })).toHaveCount(0);
+
+  await page.goto(`${page.url().split('?')[0]}?tab=history`);
+  await page.getByTestId('history-changes').first().click();
+  await expect(page.getByRole('heading', { name: /^Pulled/ })).toBeVisible();
+  await expect(page.getByText('1 item differ.')).toBeVisible();
+  await expect(page.getByText('Ready for customers').first()).toBeVisible();
+});
