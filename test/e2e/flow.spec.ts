@@ -100,3 +100,27 @@ test('Production pulls one article tested in UAT: only that one arrives, and the
   await expect(page.getByText('1 item differ.')).toBeVisible();
   await expect(page.getByText('Ready for customers').first()).toBeVisible();
 });
+
+test('an article changed in both UAT and Production shows as a conflict in UAT; taking Production’s resolves it', async ({ page, baseURL }) => {
+  await signIn(page);
+  await page.getByLabel('Name', { exact: true }).fill(`Conflict ${Date.now()}`);
+  await page.getByRole('radio', { name: /Three stages/ }).check();
+  await page.getByRole('checkbox', { name: /sample content/ }).uncheck();
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await expect(page.getByTestId('env-column')).toHaveCount(3);
+  const project = await (await page.request.get(`/api/projects/${page.url().split('/').pop()}`)).json();
+  const [, uat, production] = project.environments as { id: string }[];
+  const put = async (envId: string, body: string) => expect((await page.request.put(`/api/environments/${envId}/content`, { data: { knowledge: { kb_refunds: { title: 'Refunds', body, tags: [], audiences: [] } } }, headers: { origin: baseURL! } })).status()).toBe(200);
+  const bodyIn = async (envId: string) => ((await (await page.request.get(`/api/environments/${envId}/content`)).json()) as { knowledge: Record<string, { body: string }> }).knowledge.kb_refunds?.body;
+  await put(production!.id, 'Within 30 days.');
+  await expect.poll(() => bodyIn(uat!.id), { timeout: 15_000 }).toBe('Within 30 days.');
+  await put(uat!.id, 'UAT: within 30 days.');
+  await put(production!.id, 'Production: within 45 days.');
+
+  await page.goto(`${page.url()}/environments/${uat!.id}?tab=editor`);
+  const conflict = page.getByTestId('conflict');
+  await expect(conflict).toContainText('Refunds', { timeout: 15_000 });
+  await conflict.getByRole('button', { name: /Take Production/ }).click();
+  await expect(page.getByTestId('conflict')).toHaveCount(0);
+  await expect.poll(() => bodyIn(uat!.id)).toBe('Production: within 45 days.');
+});
