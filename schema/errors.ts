@@ -52,6 +52,13 @@ export const ERRORS = {
   audience_missing: { status: 409, message: 'The content refers to audiences this environment does not have: create them there (same names), then try again.' },
   storage_unavailable: { status: 503, message: 'The server cannot write to its database right now (locked or full). Nothing was changed: try again in a moment.' },
   internal: { status: 500, message: 'Something went wrong on the server. Try again.' },
+  unsupported_media_type: { status: 415, message: 'Send JSON: this route accepts only Content-Type: application/json.' },
+  weak_password: { status: 400, message: 'This password is too easy to guess: choose a longer one, or a few unrelated words.' },
+  too_many_connections: { status: 429, message: 'Too many open connections: close some tabs or wait, then try again.' },
+  rate_limited: { status: 429, message: 'Too many requests: wait a moment and try again.' },
+  limit_reached: { status: 409, message: 'A limit of this server was reached: remove something first, or ask an admin to raise the limit.' },
+  audience_in_use: { status: 409, message: 'This audience is still named by the content of this environment: change that content first.' },
+  reset_link_invalid: { status: 410, message: 'This password-reset link has expired or was already used. Ask an admin for a new one.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;
@@ -72,6 +79,20 @@ export const CLOSE = {
   draft_closed: 4410,
   /** The server is shutting down; reconnect. */
   shutting_down: 4503,
+  /** The sign-in behind the connection ended (sign-out, expiry, token revoked, user removed). */
+  session_ended: 4401,
+  /** A presence (awareness) state larger than COLLAB_MAX_PRESENCE_BYTES; nothing of it was applied. */
+  presence_too_large: 4413,
+  /** A presence change for a client id this connection did not introduce, or more client ids than one connection may hold. */
+  presence_refused: 4406,
+  /** More messages of one kind than a connection may send (presence updates, sync requests). */
+  too_many_messages: 4420,
+  /** The client did not read what the server sent: its unsent data passed the bound and was freed. */
+  too_slow: 4429,
+  /** An update whose shape does not fit the content spec (unknown top-level type, too deep, wrong Yjs type); refused whole. */
+  invalid_shape: 4422,
+  /** An update that depends on changes the server does not have (pending structs or deletes); refused whole. */
+  incomplete_update: 4424,
 } as const;
 
 export type CloseReason = keyof typeof CLOSE;

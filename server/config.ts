@@ -25,6 +25,27 @@ export interface Config {
   secureCookies: boolean;
   /** AES-256 key for secrets at rest; null = use (or create) DATA_DIR/secrets.key. */
   secretsKey: Buffer | null;
+  /** Where users reach this server (absolute links: share links, invitations, reset links); null = http://localhost:<port>. */
+  publicUrl: string | null;
+  /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
+  trustProxy: boolean;
+  /** Largest presence (awareness) state of one client id, in bytes of its JSON. */
+  collabMaxPresenceBytes: number;
+  /** Presence updates a connection may send per second (a burst of twice this is allowed). */
+  collabPresencePerSecond: number;
+  /** A socket whose unsent data passes this many bytes is closed (4429 too_slow). */
+  collabMaxBufferedBytes: number;
+  /** Open collab websockets per user, and per server. */
+  collabMaxConnectionsPerUser: number;
+  collabMaxConnections: number;
+  /** Active (unexpired, unrevoked) share links per environment. */
+  maxShareLinksPerEnvironment: number;
+  /** Feedback posts per share link per minute (the poster is anonymous). */
+  feedbackPerLinkPerMinute: number;
+  /** Secrets per environment. */
+  maxSecretsPerEnvironment: number;
+  /** Snapshots kept only by approval requests that were voided, rejected or left open this long are deleted. */
+  approvalSnapshotRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -80,6 +101,18 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     else secretsKey = k;
   }
 
+  let publicUrl: string | null = null;
+  if (env.PUBLIC_URL) {
+    try {
+      const url = new URL(env.PUBLIC_URL);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
+      if (url.search || url.hash || url.username || url.password) throw new Error('has more than an origin and a path');
+      publicUrl = url.href.replace(/\/$/, '');
+    } catch {
+      problems.push(`PUBLIC_URL=${JSON.stringify(env.PUBLIC_URL)}: expected an absolute http(s) URL like https://stagecoach.example.com`);
+    }
+  }
+
   const config: Config = {
     port: int('PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -93,7 +126,20 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     replicationDelayMs: int('REPLICATION_DELAY_MS', 2000, 0, 60_000),
     secureCookies: oneOf('SECURE_COOKIES', ['true', 'false'] as const, 'false') === 'true',
     secretsKey,
+    publicUrl,
+    trustProxy: oneOf('TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
+    collabMaxPresenceBytes: int('COLLAB_MAX_PRESENCE_BYTES', 8 * 1024, 256, 1024 * 1024),
+    collabPresencePerSecond: int('COLLAB_PRESENCE_PER_SECOND', 30, 1, 10_000),
+    collabMaxBufferedBytes: 0,
+    collabMaxConnectionsPerUser: int('COLLAB_MAX_CONNECTIONS_PER_USER', 100, 1, 100_000),
+    collabMaxConnections: int('COLLAB_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    maxShareLinksPerEnvironment: int('MAX_SHARE_LINKS_PER_ENVIRONMENT', 200, 1, 100_000),
+    feedbackPerLinkPerMinute: int('FEEDBACK_PER_LINK_PER_MINUTE', 20, 1, 10_000),
+    maxSecretsPerEnvironment: int('MAX_SECRETS_PER_ENVIRONMENT', 500, 1, 100_000),
+    approvalSnapshotRetentionDays: int('APPROVAL_SNAPSHOT_RETENTION_DAYS', 30, 1, 3650),
   };
+  // Unsent data a socket may hold: by default two of the largest frames (one full state in flight, one more).
+  config.collabMaxBufferedBytes = int('COLLAB_MAX_BUFFERED_BYTES', 2 * config.collabMaxFrameBytes, 64 * 1024, 1024 * 1024 * 1024);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }
