@@ -113,7 +113,13 @@ export function createServices(config: Readonly<Config>) {
     }
     if (projectId) replication?.schedule(projectId);
   };
-  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log, readOnlySections, onDurable });
+  const rooms = new Rooms(createDraftStore(database.sqlite), {
+    compactAfterUpdates: config.compactAfterUpdates,
+    log,
+    readOnlySections,
+    onDurable,
+    presence: { maxStateBytes: config.collabMaxPresenceBytes, perSecond: config.collabPresencePerSecond },
+  });
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
@@ -168,6 +174,9 @@ export function createServices(config: Readonly<Config>) {
     rooms,
     access,
     maxFrameBytes: config.collabMaxFrameBytes,
+    maxBufferedBytes: config.collabMaxBufferedBytes,
+    maxConnectionsPerUser: config.collabMaxConnectionsPerUser,
+    maxConnections: config.collabMaxConnections,
     allowedOrigins: config.allowedOrigins,
     log,
   });

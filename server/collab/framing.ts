@@ -36,9 +36,10 @@ interface WsInternals {
   _sender?: { _queue?: unknown[]; _state?: number } | null;
 }
 
-export function sendBinary(ws: WebSocket, data: Uint8Array): void {
+/** `written` runs once the frame left the process (handed to the kernel), or failed; never if the socket is not open. */
+export function sendBinary(ws: WebSocket, data: Uint8Array, written?: () => void): void {
   if (ws.readyState !== WebSocket.OPEN) return;
   const { _socket: socket, _sender: sender } = ws as unknown as WsInternals;
-  if (socket && !socket.destroyed && sender && Array.isArray(sender._queue) && sender._queue.length === 0 && sender._state === 0) socket.write(frameOf(data));
-  else ws.send(data);
+  if (socket && !socket.destroyed && sender && Array.isArray(sender._queue) && sender._queue.length === 0 && sender._state === 0) socket.write(frameOf(data), written);
+  else ws.send(data, written);
 }

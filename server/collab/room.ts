@@ -12,13 +12,18 @@ import {
   encodeUpdate,
   MalformedMessage,
 } from './protocol.ts';
+import { PresenceGate, type PresenceLimits } from './presence.ts';
+import { SyncReplies } from './sync-replies.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
 export interface Peer {
   readonly userId: string;
+  /** The authenticated user's name: the name this peer's presence shows, whatever it sends. */
+  readonly userName: string;
   /** Decided at connect time; a read-only peer's changes are refused whole. */
   readonly readOnly: boolean;
-  send(frame: Uint8Array): void;
+  /** `drained` runs once the frame left the process (backs "one full-state reply in flight"). */
+  send(frame: Uint8Array, drained?: () => void): void;
   close(reason: CloseReason, detail?: string): void;
 }
 
@@ -27,6 +32,8 @@ export type Origin = { kind: 'connection'; peer: Peer } | { kind: 'load' } | { k
 
 export interface RoomOptions {
   compactAfterUpdates: number;
+  /** Bounds on each connection's presence (awareness) states. */
+  presence: PresenceLimits;
   /** Top-level types (sections) a peer may not change in this draft (flow rules: `down` sections below their source). */
   readOnlySections?: (draftId: string) => ReadonlySet<string>;
   /** Appends the updates of every room changed in a tick in one transaction (rooms flush alone without it). */
@@ -53,7 +60,9 @@ export class Room {
   readonly draftId: string;
   readonly doc: Y.Doc;
   readonly awareness: awarenessProtocol.Awareness;
-  readonly peers = new Map<Peer, Set<number>>();
+  readonly peers = new Set<Peer>();
+  /** Every presence message passes it: sizes, owned client ids, rate, the authenticated name. */
+  private readonly presenceGate: PresenceGate;
   /**
    * A replica every peer update is applied to first. Yjs can throw halfway through
    * integrating a crafted update (after decoding it fine) and would then emit the half it
@@ -66,8 +75,8 @@ export class Room {
   private pending: { update: Uint8Array; origin: Origin | null }[] = [];
   private flushScheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
-  /** Sync step 1 requests that wait for the log to be writable again. */
-  private unanswered: { peer: Peer; stateVector: Uint8Array }[] = [];
+  /** Sync step 1 requests: one reply in flight per peer, answered only once the log holds everything before them. */
+  private readonly syncReplies: SyncReplies<Peer>;
   private readonly replies = new Map<string, Uint8Array>();
   /** Presence changes not yet sent (client ids), and the timer that sends them. */
   private presence = new Set<number>();
@@ -104,6 +113,13 @@ export class Room {
     this.awareness = new awarenessProtocol.Awareness(this.doc);
     this.awareness.setLocalState(null);
     this.awareness.on('update', this.onAwarenessUpdate);
+    this.presenceGate = new PresenceGate(this.awareness, opts.presence);
+    // What we send must already be durable (a client takes the answer as "saved"): if the log
+    // cannot be written now, the answer waits for the retry that succeeds.
+    this.syncReplies = new SyncReplies<Peer>(
+      () => this.flush(),
+      (peer, stateVector, drained) => this.answerSyncStep1(peer, stateVector, drained),
+    );
     if (this.loggedSinceCompaction >= opts.compactAfterUpdates) this.compact();
   }
 
@@ -123,7 +139,8 @@ export class Room {
   }
 
   join(peer: Peer): void {
-    this.peers.set(peer, new Set());
+    this.peers.add(peer);
+    this.presenceGate.join(peer);
     // Ask for what the client has that we lack (offline edits), and tell it who is here.
     peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
     const states = [...this.awareness.getStates().keys()];
@@ -131,10 +148,9 @@ export class Room {
   }
 
   leave(peer: Peer): void {
-    const ids = this.peers.get(peer);
-    if (!ids) return;
-    this.peers.delete(peer);
-    if (ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+    if (!this.peers.delete(peer)) return;
+    this.syncReplies.forget(peer);
+    this.presenceGate.leave(peer);
   }
 
   /** Handles one websocket frame from `peer`. Refusals close the peer; nothing of a refused frame is applied. */
@@ -148,22 +164,16 @@ export class Room {
     }
     switch (msg.type) {
       case 'sync-step1':
-        // What we send must already be durable (a client takes the answer as "saved"): if the
-        // log cannot be written now, the answer waits for the retry that succeeds.
-        if (this.flush()) this.answerSyncStep1(peer, msg.stateVector);
-        else this.unanswered.push({ peer, stateVector: msg.stateVector });
+        this.syncReplies.request(peer, msg.stateVector);
         return;
       case 'update':
         this.applyFrom(peer, msg.update);
         return;
       case 'awareness':
-        try {
-          awarenessProtocol.applyAwarenessUpdate(this.awareness, msg.update, peer);
-        } catch {
-          peer.close('malformed_message', 'invalid awareness update');
-        }
+        this.presenceGate.receive(peer, msg.update);
         return;
       case 'query-awareness': {
+        if (!this.presenceGate.mayQuery(peer)) return;
         const ids = [...this.awareness.getStates().keys()];
         peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)));
         return;
@@ -175,7 +185,7 @@ export class Room {
    * Sync step 2 for a state vector. Answers are cached per state vector until the document
    * next changes: 200 new clients (empty state vector) of a 5 MB draft cost one encoding.
    */
-  private answerSyncStep1(peer: Peer, stateVector: Uint8Array): void {
+  private answerSyncStep1(peer: Peer, stateVector: Uint8Array, drained: () => void): void {
     if (!this.peers.has(peer)) return;
     const key = Buffer.from(stateVector.buffer, stateVector.byteOffset, stateVector.byteLength).toString('latin1');
     let frame = this.replies.get(key);
@@ -189,7 +199,7 @@ export class Room {
       if (this.replies.size >= MAX_CACHED_REPLIES) this.replies.clear();
       this.replies.set(key, frame);
     }
-    peer.send(frame);
+    peer.send(frame, drained);
   }
 
   private applyFrom(peer: Peer, update: Uint8Array): void {
@@ -312,9 +322,7 @@ export class Room {
     }
     if (this.loggedSinceCompaction >= this.opts.compactAfterUpdates) setImmediate(() => this.compact());
     this.opts.onDurable?.(this.draftId);
-    const waiting = this.unanswered;
-    this.unanswered = [];
-    for (const { peer, stateVector } of waiting) this.answerSyncStep1(peer, stateVector);
+    this.syncReplies.retry();
   }
 
   /**
@@ -346,16 +354,7 @@ export class Room {
     }
   }
 
-  private readonly onAwarenessUpdate = (
-    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
-  ): void => {
-    const ids = this.peers.get(origin as Peer);
-    if (ids) {
-      for (const id of added) ids.add(id);
-      for (const id of updated) ids.add(id);
-      for (const id of removed) ids.delete(id);
-    }
+  private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }): void => {
     for (const id of added) this.presence.add(id);
     for (const id of updated) this.presence.add(id);
     for (const id of removed) this.presence.add(id);
@@ -368,7 +367,8 @@ export class Room {
     if (this.presence.size === 0 || this.destroyed) return;
     const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.presence]));
     this.presence.clear();
-    for (const peer of this.peers.keys()) peer.send(frame);
+    this.presenceGate.prune();
+    for (const peer of this.peers) peer.send(frame);
   };
 
   /** Closes every peer with `reason`. */
@@ -385,6 +385,7 @@ export class Room {
     this.destroyed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
+    this.presenceGate.destroy();
     this.awareness.destroy();
     this.live?.destroy();
     this.shadow?.destroy();

@@ -7,7 +7,8 @@ import type { Accounts } from '../domain/accounts.ts';
 import type { Projects } from '../domain/projects.ts';
 import type { Access } from '../domain/access.ts';
 import { authenticate } from '../http/authenticate.ts';
-import { sendBinary } from './framing.ts';
+import { sendWithin } from './backpressure.ts';
+import { ConnectionLimits } from './connection-limits.ts';
 import type { Peer } from './room.ts';
 import type { Rooms } from './rooms.ts';
 
@@ -17,6 +18,10 @@ export interface CollabDeps {
   rooms: Rooms;
   access: Access;
   maxFrameBytes: number;
+  /** A socket holding more unsent bytes than this is dropped (4429). */
+  maxBufferedBytes: number;
+  maxConnectionsPerUser: number;
+  maxConnections: number;
   allowedOrigins: readonly string[];
   log: (msg: string, err?: unknown) => void;
 }
@@ -26,7 +31,7 @@ const PING_MS = 30_000;
 
 function refuse(socket: Duplex, err: AppError): void {
   const body = JSON.stringify({ error: { id: err.id, message: err.message } });
-  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 410: 'Gone', 503: 'Service Unavailable' }[err.status] ?? 'Bad Request';
+  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 410: 'Gone', 429: 'Too Many Requests', 503: 'Service Unavailable' }[err.status] ?? 'Bad Request';
   socket.end(
     `HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
@@ -39,14 +44,18 @@ function refuse(socket: Duplex, err: AppError): void {
  */
 export function createCollabUpgrade(deps: CollabDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxFrameBytes });
+  const limits = new ConnectionLimits({ perUser: deps.maxConnectionsPerUser, perServer: deps.maxConnections });
 
-  function accept(ws: WebSocket, draftId: string, userId: string, readOnly: boolean): void {
+  function accept(ws: WebSocket, draftId: string, user: { id: string; name: string }, readOnly: boolean): void {
     let alive = true;
     const peer: Peer = {
-      userId,
+      userId: user.id,
+      userName: user.name,
       readOnly,
-      send(frame) {
-        sendBinary(ws, frame);
+      send(frame, drained) {
+        if (sendWithin(ws, frame, deps.maxBufferedBytes, drained) === 'too_slow') {
+          deps.log(`collab ${draftId}: dropped a connection that did not read (over ${deps.maxBufferedBytes} bytes unsent)`);
+        }
       },
       close(reason: CloseReason, detail?: string) {
         if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CLOSE[reason], (detail ?? reason).slice(0, 120));
@@ -102,7 +111,10 @@ export function createCollabUpgrade(deps: CollabDeps) {
         if (!deps.access.isMember(principal, environment.projectId)) throw new AppError('draft_not_found');
         if (!can(roles, 'content.read', { hasDraft: true })) throw new AppError('forbidden', `You have no role in ${environment.name}.`);
         const readOnly = url.searchParams.get('mode') === 'read' || !can(roles, 'content.edit', { hasDraft: true });
-        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user.id, readOnly));
+        // Counted from here, while still connecting, until the socket closes however it ends.
+        const release = limits.acquire(principal.user.id);
+        socket.once('close', release);
+        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user, readOnly));
       } catch (err) {
         if (err instanceof AppError) refuse(socket, err);
         else {

@@ -37,9 +37,12 @@ export class MemoryClient {
   connect(): void {
     const peer: Peer = {
       userId: this.opts.userId ?? 'usr_test',
+      userName: 'Test',
       readOnly: this.opts.readOnly ?? false,
-      send: (frame) => {
+      send: (frame, drained) => {
         if (this.peer === peer && this.online && !this.closed) this.toClient.push(frame);
+        // Queued in memory is as good as written to the kernel: one reply in flight never holds back the next.
+        drained?.();
       },
       close: (reason) => {
         this.closed = reason;
