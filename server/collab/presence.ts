@@ -61,9 +61,10 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
  * - a state is at most `maxStateBytes` of JSON, checked on the declared length BEFORE anything
  *   is decoded (over it: closed 4413, nothing of the message applied);
  * - at most MAX_CLIENT_IDS client ids, the ones it introduced itself (one more: closed 4406). An
- *   id held by an earlier connection of the SAME user moves to the new one: a client that
- *   reconnected before the server noticed its old socket died keeps its presence. An id that
- *   left is taken only with a newer clock than its last state (a late echo cannot revive it);
+ *   id is taken only with a clock newer than its last state: an echo (same clock) never moves
+ *   an id, and one that left cannot be revived by a late echo. An id held by another connection
+ *   of the SAME user moves with a newer clock: a client that reconnected before the server
+ *   noticed its old socket died gets its presence back at its next change or renewal (15 s);
  * - a token bucket (`perSecond`, burst 2×): a message over the rate is deferred, only the latest
  *   kept, and applied when a token is back: an editor dragging a selection keeps its final
  *   cursor, a flood costs at most `perSecond` parses a second;
@@ -155,7 +156,7 @@ export class PresenceGate {
     return true;
   }
 
-  /** Whether `peer` may set `clientId`: not the server's, not another user's connection's. */
+  /** Whether `peer` may set `clientId`: not the server's, not another user's connection's (admit decides on a same user's). */
   private mayTouch(peer: PresencePeer, clientId: number): boolean {
     if (clientId === this.awareness.clientID) return false;
     const owner = this.owners.get(clientId);
@@ -205,8 +206,9 @@ export class PresenceGate {
       const owner = this.owners.get(clientId);
       if (owner !== peer) {
         const last = this.awareness.meta.get(clientId);
-        // Nothing to take: a removal of a state nobody holds, or a state older than one already seen (an echo).
-        if (state === null || (!owner && last && clock <= last.clock)) continue;
+        // Nothing to take: a removal, or a state no newer than one already seen. Stock clients
+        // send back every state they receive (with its clock): such an echo must not move an id.
+        if (state === null || (last && clock <= last.clock)) continue;
         if (conn.ids.size >= MAX_CLIENT_IDS) return { close: 'presence_refused', detail: `at most ${MAX_CLIENT_IDS} presence client ids per connection` };
         if (owner) this.connections.get(owner)?.ids.delete(clientId);
         this.owners.set(clientId, peer);

@@ -1,0 +1,137 @@
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import { encodeAwareness, encodeSyncStep1, encodeUpdate } from '#server/collab/protocol.ts';
+import { wsUrl } from './clients.ts';
+
+/** A raw `ws` client on a draft (binary frames, no y-websocket logic). */
+export function rawSocket(httpUrl: string, draftId: string, token: string, query = ''): Promise<WebSocket> {
+  const ws = new WebSocket(`${wsUrl(httpUrl)}/${draftId}?token=${token}${query}`);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+/** Resolves with the close code of `ws` (1006 when the connection just dropped). */
+export function closed(ws: WebSocket): Promise<number> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve(1006);
+  return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+}
+
+/** An awareness message setting `states` (client id → [clock, JSON text]) as one frame. */
+export function awarenessFrame(states: [clientId: number, clock: number, json: string][]): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, states.length);
+  for (const [id, clock, json] of states) {
+    encoding.writeVarUint(e, id);
+    encoding.writeVarUint(e, clock);
+    encoding.writeVarString(e, json);
+  }
+  return encodeAwareness(encoding.toUint8Array(e));
+}
+
+/**
+ * Writes a draft of about `bytes` bytes (one text of that length, in updates under `chunk`
+ * bytes each) over a raw connection, and resolves once the server has it in its log (it
+ * answers a sync step 1 only then). Returns the author's doc.
+ */
+export async function bigDraft(httpUrl: string, draftId: string, token: string, bytes: number, chunk = 4_000_000): Promise<Y.Doc> {
+  const ws = await rawSocket(httpUrl, draftId, token);
+  const author = new Y.Doc();
+  for (let done = 0; done < bytes; done += chunk) {
+    const before = Y.encodeStateVector(author);
+    author.getText('big').insert(done, 'x'.repeat(Math.min(chunk, bytes - done)));
+    ws.send(encodeUpdate(Y.encodeStateAsUpdate(author, before)));
+  }
+  const stored = new Promise<void>((resolve) => {
+    ws.on('message', (data: Buffer) => {
+      if (data[0] === 0 && data[1] === 1) resolve();
+    });
+  });
+  ws.send(encodeSyncStep1(Y.encodeStateVector(author)));
+  await stored;
+  ws.close();
+  await closed(ws);
+  return author;
+}
+
+/**
+ * Measures the server's own answer time to `GET /api/health`, one request after another,
+ * while an attack runs; `stop()` resolves with the slowest answer (ms) and how many there were.
+ */
+export function healthProbe(httpUrl: string): { stop(): Promise<{ maxMs: number; count: number }> } {
+  let running = true;
+  let maxMs = 0;
+  let count = 0;
+  const loop = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      const res = await fetch(`${httpUrl}/api/health`);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`health answered ${res.status}`);
+      maxMs = Math.max(maxMs, performance.now() - t0);
+      count++;
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { maxMs, count };
+    },
+  };
+}
+
+/** Resident memory of this process (the test server runs in it), in MB. */
+export const rssMb = (): number => process.memoryUsage().rss / 1e6;
+
+/** Tracks the highest RSS seen until `stop()` (sampled every 20 ms; a sample, not a wait). */
+export function rssPeak(): { stop(): number } {
+  let peak = rssMb();
+  const timer = setInterval(() => (peak = Math.max(peak, rssMb())), 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, rssMb());
+    },
+  };
+}
+
+/** A client frame (binary, masked with the all-zero key, which RFC 6455 allows) of under 64 KiB. */
+function clientFrame(payload: Uint8Array): Buffer {
+  if (payload.length >= 65536) throw new Error('clientFrame: payload too large');
+  const head = payload.length < 126 ? Buffer.from([0x82, 0x80 | payload.length]) : Buffer.from([0x82, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([head, Buffer.alloc(4), payload]);
+}
+
+/**
+ * A websocket client on a plain TCP socket that does the handshake, sends `frames`, and then
+ * never reads again: nothing in it resumes the socket (ws's client would, when its parser
+ * drains), so the kernel's receive buffer stays small and the server's queue is what grows.
+ * Resolves with the socket (resume it to see how the server ended the connection).
+ */
+export function stalledClient(httpUrl: string, draftId: string, token: string, frames: Uint8Array[]): Promise<net.Socket> {
+  const { hostname, port } = new URL(httpUrl);
+  const socket = net.connect(Number(port), hostname);
+  return new Promise((resolve, reject) => {
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
+      socket.pause();
+      for (const f of frames) socket.write(clientFrame(f));
+      resolve(socket);
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write(
+      `GET /collab/${draftId}?token=${token} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+  });
+}

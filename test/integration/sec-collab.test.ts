@@ -1,0 +1,125 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { connect, synced, wsUrl, type Client } from '../helpers/clients.ts';
+import { awarenessFrame, closed, rawSocket } from '../helpers/collab-attack.ts';
+import { as, userWithToken } from '../helpers/users.ts';
+import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+
+/** Issue 12: who a presence says it is (point 12), and how many sockets a user may hold (point 8). */
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(env: Record<string, string> = {}) {
+  const server = await startTestServer(undefined, env);
+  cleanup.push(() => server.close());
+  const admin = await setupAdmin(server.url);
+  const project = await createProject(server.url, admin.token);
+  const dev = project.environments[0]!;
+  const [, me] = await as<{ user: { id: string; name: string } }>(server.url, admin.token, 'GET', '/session');
+  return { server, admin, adminUser: me.user, projectId: project.id, envId: dev.id, draftId: dev.draftId! };
+}
+
+function client(url: string, draftId: string, token: string): Client {
+  const c = connect(url, draftId, { token });
+  cleanup.push(() => c.destroy());
+  return c;
+}
+
+/** Resolves with the state of `clientId` as `observer` sees it, once it has one matching `predicate`. */
+function stateOf(observer: Client, clientId: number, predicate: (s: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
+  const awareness = observer.provider.awareness;
+  return new Promise((resolve) => {
+    const check = () => {
+      const s = awareness.getStates().get(clientId);
+      if (!s || !predicate(s)) return;
+      awareness.off('change', check);
+      resolve(s);
+    };
+    awareness.on('change', check);
+    check();
+  });
+}
+
+describe('SEC-12: presence cannot be spoofed', () => {
+  it("SEC-12 a peer's presence shows its authenticated user's id and name, whatever it sends, and never a `server` field", async () => {
+    const { server, admin, adminUser, projectId, envId, draftId } = await setup();
+    const bob = await userWithToken(server.url, admin.token, 'bob@example.com', 'Bob');
+    expect((await as(server.url, admin.token, 'PUT', `/projects/${projectId}/members/${bob.id}`, { roles: { [envId]: ['viewer'] } }))[0]).toBe(200);
+
+    const observer = client(server.url, draftId, admin.token);
+    const mallory = client(server.url, draftId, bob.token);
+    await Promise.all([synced(observer), synced(mallory)]);
+    // A viewer (stock client) claims to be the admin, and claims the server cannot save.
+    mallory.provider.awareness.setLocalState({
+      user: { id: adminUser.id, name: adminUser.name, color: '#ff0000' },
+      server: { storage: 'failing', since: new Date().toISOString() },
+      at: { section: 'agents', itemId: null },
+    });
+    const seen = await stateOf(observer, mallory.doc.clientID, (s) => 'at' in s);
+    expect(seen.user).toEqual({ id: bob.id, name: 'Bob', color: '#ff0000' });
+    expect(seen).not.toHaveProperty('server');
+    expect(seen.at).toEqual({ section: 'agents', itemId: null });
+
+    // A state without any `user` still says who it is.
+    mallory.provider.awareness.setLocalState({ cursor: 3 });
+    const bare = await stateOf(observer, mallory.doc.clientID, (s) => 'cursor' in s);
+    expect(bare).toEqual({ cursor: 3, user: { id: bob.id, name: 'Bob' } });
+
+    // A raw client cannot change the observer's presence (another connection's client id), nor the server's.
+    observer.provider.awareness.setLocalStateField('user', { name: 'Ada' });
+    await stateOf(mallory, observer.doc.clientID);
+    const raw = await rawSocket(server.url, draftId, bob.token);
+    cleanup.push(() => raw.terminate());
+    raw.send(awarenessFrame([[observer.doc.clientID, 1_000_000, JSON.stringify({ user: { name: 'Ada (hacked)' } })]]));
+    raw.send(awarenessFrame([[observer.doc.clientID, 1_000_001, 'null']]));
+    // A later frame of its own shows its earlier ones were handled (frames of a connection are handled in order).
+    raw.send(awarenessFrame([[424242, 1, JSON.stringify({ marker: true })]]));
+    await stateOf(mallory, 424242);
+    expect(raw.readyState).toBe(WebSocket.OPEN);
+    expect(mallory.provider.awareness.getStates().get(observer.doc.clientID)?.user).toMatchObject({ name: 'Ada', id: adminUser.id });
+  });
+});
+
+describe('SEC-8: websocket connections per user and per server', () => {
+  /** Opens a raw socket; resolves with 'open' or the HTTP status of the refusal (and its error id). */
+  function attempt(url: string, draftId: string, token: string): Promise<{ ws?: WebSocket; status?: number; id?: string }> {
+    return new Promise((resolve) => {
+      const ws = new WebSocket(`${wsUrl(url)}/${draftId}?token=${token}`);
+      ws.once('open', () => {
+        cleanup.push(() => ws.terminate());
+        resolve({ ws });
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode, id: (JSON.parse(body) as { error: { id: string } }).error.id }));
+      });
+      ws.once('error', () => undefined);
+    });
+  }
+
+  it('SEC-8 over COLLAB_MAX_CONNECTIONS_PER_USER / COLLAB_MAX_CONNECTIONS, upgrades are refused with 429 too_many_connections, counting sockets still connecting', async () => {
+    const { server, admin, projectId, envId, draftId } = await setup({ COLLAB_MAX_CONNECTIONS_PER_USER: '3', COLLAB_MAX_CONNECTIONS: '5' });
+    const bob = await userWithToken(server.url, admin.token, 'bob@example.com', 'Bob');
+    expect((await as(server.url, admin.token, 'PUT', `/projects/${projectId}/members/${bob.id}`, { roles: { [envId]: ['viewer'] } }))[0]).toBe(200);
+
+    // Ten upgrades at once: none has finished its handshake when the next arrives.
+    const burst = await Promise.all(Array.from({ length: 10 }, () => attempt(server.url, draftId, admin.token)));
+    const opened = burst.filter((a) => a.ws);
+    expect(opened).toHaveLength(3);
+    expect(burst.filter((a) => a.status === 429 && a.id === 'too_many_connections')).toHaveLength(7);
+
+    // The server-wide limit: Bob gets two more, then the server is full for everyone.
+    const bobs = await Promise.all(Array.from({ length: 3 }, () => attempt(server.url, draftId, bob.token)));
+    expect(bobs.filter((a) => a.ws)).toHaveLength(2);
+    expect(bobs.filter((a) => a.status === 429 && a.id === 'too_many_connections')).toHaveLength(1);
+
+    // A socket that closes frees its place, however it ended.
+    opened[0]!.ws!.terminate();
+    await closed(opened[0]!.ws!);
+    await expect.poll(async () => (await attempt(server.url, draftId, admin.token)).ws !== undefined).toBe(true);
+    expect((await attempt(server.url, draftId, admin.token)).status).toBe(429);
+  });
+});
