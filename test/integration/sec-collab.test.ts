@@ -82,6 +82,22 @@ describe('SEC-12: presence cannot be spoofed', () => {
   });
 });
 
+describe('SEC-1: client ids stay with the connection that introduced them', () => {
+  it('SEC-1 stock clients send back every state they receive: that echo never moves a client id, so when one of two tabs of the same user closes, its presence goes', async () => {
+    const { server, admin, draftId } = await setup();
+    const tabA = client(server.url, draftId, admin.token);
+    const tabB = client(server.url, draftId, admin.token);
+    const watcher = client(server.url, draftId, admin.token);
+    await Promise.all([synced(tabA), synced(tabB), synced(watcher)]);
+    tabA.provider.awareness.setLocalStateField('tab', 'A');
+    // B has received A's state (and echoed it to the server) once it shows there.
+    await stateOf(tabB, tabA.doc.clientID, (s) => s.tab === 'A');
+    await stateOf(watcher, tabA.doc.clientID, (s) => s.tab === 'A');
+    tabA.provider.disconnect();
+    await expect.poll(() => watcher.provider.awareness.getStates().has(tabA.doc.clientID)).toBe(false);
+  });
+});
+
 describe('SEC-8: websocket connections per user and per server', () => {
   /** Opens a raw socket; resolves with 'open' or the HTTP status of the refusal (and its error id). */
   function attempt(url: string, draftId: string, token: string): Promise<{ ws?: WebSocket; status?: number; id?: string }> {
