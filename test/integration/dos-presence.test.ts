@@ -49,8 +49,6 @@ describe('SEC-1: presence is bounded', () => {
     const { server, viewer, draftId, observer } = await setup();
     const seen = seenIds(observer);
     const huge = JSON.stringify({ user: { name: 'Vera' }, blob: 'x'.repeat(STATE_BYTES) });
-    // Built before the clock starts: the attackers run in this process, their work is not the server's.
-    const frames = Array.from({ length: ATTACKERS }, (_, a) => Array.from({ length: FRAMES_EACH }, (_, f) => awarenessFrame([[1_000_000 + a * 100 + f, 1, huge]])));
     await fetch(`${server.url}/api/health`);
     const rss0 = rssMb();
     const peak = rssPeak();
@@ -60,8 +58,15 @@ describe('SEC-1: presence is bounded', () => {
       Array.from({ length: ATTACKERS }, async (_, a) => {
         const ws = await rawSocket(server.url, draftId, viewer.token);
         const code = closed(ws);
-        for (const frame of frames[a]!) if (ws.readyState === WebSocket.OPEN) ws.send(frame);
-        return await code;
+        // One frame at a time (the next once the server has read this one, or closed): the attackers
+        // run in this process, and their own copies of the frames should not be what RSS measures.
+        for (let f = 0; f < FRAMES_EACH && ws.readyState === WebSocket.OPEN; f++) {
+          ws.send(awarenessFrame([[1_000_000 + a * 100 + f, 1, huge]]));
+          ws.ping();
+          await Promise.race([new Promise((resolve) => ws.once('pong', resolve)), code]);
+        }
+        // Still open after all its frames were read: not refused (0).
+        return ws.readyState === WebSocket.OPEN ? (ws.terminate(), 0) : await code;
       }),
     );
     const during = await health.stop();
