@@ -113,7 +113,8 @@ export function createCollabUpgrade(deps: CollabDeps) {
         const readOnly = url.searchParams.get('mode') === 'read' || !can(roles, 'content.edit', { hasDraft: true });
         // Counted from here, while still connecting, until the socket closes however it ends.
         const release = limits.acquire(principal.user.id);
-        socket.once('close', release);
+        if (socket.closed) release();
+        else socket.once('close', release);
         wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user, readOnly));
       } catch (err) {
         if (err instanceof AppError) refuse(socket, err);
