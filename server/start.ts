@@ -19,6 +19,7 @@ import { createReplicationStore } from './store/replication.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { Rooms } from './collab/rooms.ts';
 import { createCollabUpgrade } from './collab/upgrade.ts';
+import { ReplyBudget } from './collab/reply-budget.ts';
 import { createApp } from './http/app.ts';
 import { randomBytes } from 'node:crypto';
 import { createReleaseStore } from './store/releases.ts';
@@ -119,6 +120,7 @@ export function createServices(config: Readonly<Config>) {
     readOnlySections,
     onDurable,
     presence: { maxStateBytes: config.collabMaxPresenceBytes, perSecond: config.collabPresencePerSecond },
+    replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);

@@ -14,6 +14,7 @@ import {
 } from './protocol.ts';
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
+import type { ReplyBudget } from './reply-budget.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
 export interface Peer {
@@ -34,6 +35,8 @@ export interface RoomOptions {
   compactAfterUpdates: number;
   /** Bounds on each connection's presence (awareness) states. */
   presence: PresenceLimits;
+  /** Bytes of fresh full-state replies per user and second, shared by every room (none: unbounded). */
+  replyBudget?: ReplyBudget;
   /** Top-level types (sections) a peer may not change in this draft (flow rules: `down` sections below their source). */
   readOnlySections?: (draftId: string) => ReadonlySet<string>;
   /** Appends the updates of every room changed in a tick in one transaction (rooms flush alone without it). */
@@ -185,21 +188,25 @@ export class Room {
    * Sync step 2 for a state vector. Answers are cached per state vector until the document
    * next changes: 200 new clients (empty state vector) of a 5 MB draft cost one encoding.
    */
-  private answerSyncStep1(peer: Peer, stateVector: Uint8Array, drained: () => void): void {
-    if (!this.peers.has(peer)) return;
+  private answerSyncStep1(peer: Peer, stateVector: Uint8Array, drained: () => void): number {
+    if (!this.peers.has(peer)) return 0;
     const key = Buffer.from(stateVector.buffer, stateVector.byteOffset, stateVector.byteLength).toString('latin1');
     let frame = this.replies.get(key);
     if (!frame) {
+      const waitMs = this.opts.replyBudget?.wait(peer.userId) ?? 0;
+      if (waitMs > 0) return waitMs;
       try {
         frame = encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector));
       } catch {
         peer.close('malformed_message', 'invalid state vector');
-        return;
+        return 0;
       }
+      this.opts.replyBudget?.charge(peer.userId, frame.length);
       if (this.replies.size >= MAX_CACHED_REPLIES) this.replies.clear();
       this.replies.set(key, frame);
     }
     peer.send(frame, drained);
+    return 0;
   }
 
   private applyFrom(peer: Peer, update: Uint8Array): void {
@@ -386,6 +393,7 @@ export class Room {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
     this.presenceGate.destroy();
+    this.syncReplies.destroy();
     this.awareness.destroy();
     this.live?.destroy();
     this.shadow?.destroy();

@@ -12,10 +12,15 @@ export class SyncReplies<P> {
   private readonly waiting = new Map<P, Uint8Array>();
   /** True when a reply may go out now (the room's log holds everything before it). */
   private readonly ready: () => boolean;
-  /** Sends the reply; calls `drained` once it left the process (never, if the connection went away). */
-  private readonly reply: (peer: P, stateVector: Uint8Array, drained: () => void) => void;
+  /**
+   * Sends the reply and returns 0, calling `drained` once it left the process (never, if the
+   * connection went away); or returns how many ms to wait before it may be sent (the user's budget).
+   */
+  private readonly reply: (peer: P, stateVector: Uint8Array, drained: () => void) => number;
+  /** Connections waiting for their user's budget, and the timer that tries again. */
+  private readonly later = new Map<P, NodeJS.Timeout>();
 
-  constructor(ready: () => boolean, reply: (peer: P, stateVector: Uint8Array, drained: () => void) => void) {
+  constructor(ready: () => boolean, reply: (peer: P, stateVector: Uint8Array, drained: () => void) => number) {
     this.ready = ready;
     this.reply = reply;
   }
@@ -33,19 +38,38 @@ export class SyncReplies<P> {
   forget(peer: P): void {
     this.sending.delete(peer);
     this.waiting.delete(peer);
+    clearTimeout(this.later.get(peer));
+    this.later.delete(peer);
+  }
+
+  /** The room unloads. */
+  destroy(): void {
+    for (const timer of this.later.values()) clearTimeout(timer);
+    this.later.clear();
   }
 
   private pump(peer: P): void {
-    if (this.sending.has(peer) || !this.waiting.has(peer)) return;
+    if (this.sending.has(peer) || this.later.has(peer) || !this.waiting.has(peer)) return;
     // ready() may flush, and a flush answers waiting connections itself (retry): look again after it.
     if (!this.ready() || this.sending.has(peer)) return;
     const stateVector = this.waiting.get(peer);
     if (!stateVector) return;
     this.waiting.delete(peer);
     this.sending.add(peer);
-    this.reply(peer, stateVector, () => {
+    const waitMs = this.reply(peer, stateVector, () => {
       this.sending.delete(peer);
       this.pump(peer);
     });
+    if (waitMs === 0) return;
+    // Not sent: keep it unless a newer request came in meanwhile, and try again when the budget allows.
+    this.sending.delete(peer);
+    if (!this.waiting.has(peer)) this.waiting.set(peer, stateVector);
+    this.later.set(
+      peer,
+      setTimeout(() => {
+        this.later.delete(peer);
+        this.pump(peer);
+      }, waitMs),
+    );
   }
 }

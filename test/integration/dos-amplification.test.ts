@@ -13,6 +13,11 @@ import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts
 const SOAK = process.env.SOAK === '1';
 const REQUESTS = SOAK ? 1400 : Number(process.env.AMPLIFICATION_REQUESTS ?? 300);
 const DRAFT_BYTES = 5_000_000;
+/** Connections of one user that read every reply and ask again at once, each time with a new state vector. */
+const READERS = SOAK ? 100 : 40;
+/** Full replies the reading attack lasts for (its clock: at the budget, 5 MB replies come at about 6 a second). */
+const REPLIES = SOAK ? 60 : 20;
+const BUDGET = 32 * 1024 * 1024;
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -69,5 +74,39 @@ describe('SEC-3: no amplification', () => {
     expect(fullReplies).toBeLessThan(Math.min(20, REQUESTS / 4));
     expect(during.maxMs).toBeLessThan(1500);
     expect(peakMb - rss0).toBeLessThan(500);
+  });
+
+  it(`SEC-3 ${READERS} connections of one user that read each full reply and ask again with a new state vector are held to COLLAB_FULL_STATE_BYTES_PER_SECOND of fresh encodings; /api/health keeps answering`, { timeout: 180_000 }, async () => {
+    const server = await startTestServer();
+    cleanup.push(() => server.close());
+    const admin = await setupAdmin(server.url);
+    const draftId = (await createProject(server.url, admin.token)).environments[0]!.draftId!;
+    await bigDraft(server.url, draftId, admin.token, DRAFT_BYTES);
+    const sockets = await Promise.all(Array.from({ length: READERS }, () => rawSocket(server.url, draftId, admin.token, '&mode=read')));
+    cleanup.push(() => sockets.forEach((ws) => ws.terminate()));
+
+    let next = 0;
+    let fresh = 0;
+    let attacking = true;
+    await fetch(`${server.url}/api/health`);
+    const health = healthProbe(server.url);
+    const t0 = performance.now();
+    for (const ws of sockets) {
+      ws.on('message', (data: Buffer) => {
+        if (data[0] !== 0 || data[1] !== 1) return;
+        fresh += data.length;
+        if (attacking) ws.send(encodeSyncStep1(strangerVector(next++)));
+      });
+      ws.send(encodeSyncStep1(strangerVector(next++)));
+    }
+    await expect.poll(() => fresh, { timeout: 120_000, interval: 50 }).toBeGreaterThanOrEqual(REPLIES * DRAFT_BYTES);
+    attacking = false;
+    const seconds = (performance.now() - t0) / 1000;
+    const during = await health.stop();
+    console.log(`SEC-3 reading flood, ${READERS} connections: ${(fresh / 1e6).toFixed(0)} MB of full replies in ${seconds.toFixed(1)} s; /api/health max ${during.maxMs.toFixed(0)} ms over ${during.count} answers`);
+
+    // Fresh encodings: at most one second's worth up front, then the rate, plus the one that went into debt.
+    expect(fresh).toBeLessThanOrEqual(BUDGET * (seconds + 1) + 2 * DRAFT_BYTES);
+    expect(during.maxMs).toBeLessThan(1500);
   });
 });
