@@ -14,7 +14,7 @@ const SOAK = process.env.SOAK === '1';
 const REQUESTS = SOAK ? 1400 : Number(process.env.AMPLIFICATION_REQUESTS ?? 300);
 const DRAFT_BYTES = 5_000_000;
 /** Connections of one user that read every reply and ask again at once, each time with a new state vector. */
-const READERS = SOAK ? 100 : 40;
+const READERS = SOAK ? 90 : 40;
 /** Full replies the reading attack lasts for (its clock: at the budget, 5 MB replies come at about 6 a second). */
 const REPLIES = SOAK ? 60 : 20;
 const BUDGET = 32 * 1024 * 1024;
