@@ -54,17 +54,19 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
  * Awareness (issue 12, points 1 and 12).
  *
  * A stock y-websocket client sends back every presence change it receives (everyone's states,
- * the server's too), so entries for client ids that another connection holds, or the server's,
- * are skipped unread: never applied, never an error, and free (no token, no decoding).
+ * the server's too, each with its clock), so entries it may not set (see mayTouch: the server's
+ * id, ids another user's connection holds, and any id it does not hold at a clock no newer than
+ * the last one seen) are skipped unread: never applied, never an error, free (no token, no
+ * decoding, no size check: a state the server rewrote may be a little over the limit).
  *
  * For the entries a connection may set:
  * - a state is at most `maxStateBytes` of JSON, checked on the declared length BEFORE anything
  *   is decoded (over it: closed 4413, nothing of the message applied);
- * - at most MAX_CLIENT_IDS client ids, the ones it introduced itself (one more: closed 4406). An
- *   id is taken only with a clock newer than its last state: an echo (same clock) never moves
- *   an id, and one that left cannot be revived by a late echo. An id held by another connection
- *   of the SAME user moves with a newer clock: a client that reconnected before the server
- *   noticed its old socket died gets its presence back at its next change or renewal (15 s);
+ * - at most MAX_CLIENT_IDS client ids, the ones it introduced itself (one more: closed 4406).
+ *   Because only a newer clock takes an id, an echo never moves one, and a client that left
+ *   cannot be revived by a late echo. An id held by another connection of the SAME user moves
+ *   with a newer clock: a client that reconnected before the server noticed its old socket died
+ *   gets its presence back at its next change or renewal (15 s);
  * - a token bucket (`perSecond`, burst 2×): a message over the rate is deferred, only the latest
  *   kept, and applied when a token is back: an editor dragging a selection keeps its final
  *   cursor, a flood costs at most `perSecond` parses a second;
@@ -156,11 +158,20 @@ export class PresenceGate {
     return true;
   }
 
-  /** Whether `peer` may set `clientId`: not the server's, not another user's connection's (admit decides on a same user's). */
-  private mayTouch(peer: PresencePeer, clientId: number): boolean {
+  /**
+   * Whether `peer` may set `clientId` at `clock`: never the server's id or one another user's
+   * connection holds; an id it does not hold only with a clock newer than the last one seen.
+   * Stock clients send back every state they receive, with its clock: such an echo (of someone
+   * else's state, or of a client that just left) must neither move an id nor be held against
+   * the sender (a state the server rewrote may be a little over the size limit).
+   */
+  private mayTouch(peer: PresencePeer, clientId: number, clock: number): boolean {
     if (clientId === this.awareness.clientID) return false;
     const owner = this.owners.get(clientId);
-    return !owner || owner === peer || owner.userId === peer.userId;
+    if (owner === peer) return true;
+    if (owner && owner.userId !== peer.userId) return false;
+    const last = this.awareness.meta.get(clientId);
+    return !last || clock > last.clock;
   }
 
   /**
@@ -178,7 +189,7 @@ export class PresenceGate {
         const length = decoding.readVarUint(d);
         // lib0 would read past the end of this frame into the rest of its buffer.
         if (length > d.arr.length - d.pos) return { close: 'malformed_message', detail: 'truncated awareness update' };
-        if (!this.mayTouch(peer, clientId)) {
+        if (!this.mayTouch(peer, clientId, clock)) {
           d.pos += length;
           continue;
         }
@@ -205,10 +216,8 @@ export class PresenceGate {
       if (state !== null && !isPlainObject(state)) return { close: 'presence_refused', detail: 'a presence state must be an object' };
       const owner = this.owners.get(clientId);
       if (owner !== peer) {
-        const last = this.awareness.meta.get(clientId);
-        // Nothing to take: a removal, or a state no newer than one already seen. Stock clients
-        // send back every state they receive (with its clock): such an echo must not move an id.
-        if (state === null || (last && clock <= last.clock)) continue;
+        // Removing a state it does not hold takes nothing.
+        if (state === null) continue;
         if (conn.ids.size >= MAX_CLIENT_IDS) return { close: 'presence_refused', detail: `at most ${MAX_CLIENT_IDS} presence client ids per connection` };
         if (owner) this.connections.get(owner)?.ids.delete(clientId);
         this.owners.set(clientId, peer);

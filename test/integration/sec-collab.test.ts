@@ -83,16 +83,23 @@ describe('SEC-12: presence cannot be spoofed', () => {
 });
 
 describe('SEC-1: client ids stay with the connection that introduced them', () => {
-  it('SEC-1 stock clients send back every state they receive: that echo never moves a client id, so when one of two tabs of the same user closes, its presence goes', async () => {
+  it('SEC-1 stock clients send back every state they receive: that echo is not held against them (even over the size limit after the server’s rewrite) and never moves a client id, so when one of two tabs of the same user closes, its presence goes', async () => {
     const { server, admin, draftId } = await setup();
     const tabA = client(server.url, draftId, admin.token);
     const tabB = client(server.url, draftId, admin.token);
     const watcher = client(server.url, draftId, admin.token);
     await Promise.all([synced(tabA), synced(tabB), synced(watcher)]);
-    tabA.provider.awareness.setLocalStateField('tab', 'A');
+    let closes = 0;
+    tabB.provider.on('connection-close', () => void closes++);
+    // Just under the size limit as sent; the server's rewrite (user id and name) takes it over.
+    tabA.provider.awareness.setLocalState({ tab: 'A', pad: 'x'.repeat(8192 - 30) });
     // B has received A's state (and echoed it to the server) once it shows there.
     await stateOf(tabB, tabA.doc.clientID, (s) => s.tab === 'A');
     await stateOf(watcher, tabA.doc.clientID, (s) => s.tab === 'A');
+    // B's next state reaches the watcher after its echo was handled: the echo did not get B closed (4413).
+    tabB.provider.awareness.setLocalStateField('probe', 1);
+    await stateOf(watcher, tabB.doc.clientID, (s) => s.probe === 1);
+    expect(closes).toBe(0);
     tabA.provider.disconnect();
     await expect.poll(() => watcher.provider.awareness.getStates().has(tabA.doc.clientID)).toBe(false);
   });
