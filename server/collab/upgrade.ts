@@ -30,7 +30,7 @@ const PATH = /^\/collab\/([A-Za-z0-9_-]{1,64})$/;
 const PING_MS = 30_000;
 
 function refuse(socket: Duplex, err: AppError): void {
-  const body = JSON.stringify({ error: { id: err.id, message: err.message } });
+  const body = JSON.stringify({ error: { id: err.id, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
   const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 410: 'Gone', 429: 'Too Many Requests', 503: 'Service Unavailable' }[err.status] ?? 'Bad Request';
   socket.end(
     `HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -107,7 +107,7 @@ describe('SEC-1: client ids stay with the connection that introduced them', () =
 
 describe('SEC-8: websocket connections per user and per server', () => {
   /** Opens a raw socket; resolves with 'open' or the HTTP status of the refusal (and its error id). */
-  function attempt(url: string, draftId: string, token: string): Promise<{ ws?: WebSocket; status?: number; id?: string }> {
+  function attempt(url: string, draftId: string, token: string): Promise<{ ws?: WebSocket; status?: number; id?: string; details?: unknown }> {
     return new Promise((resolve) => {
       const ws = new WebSocket(`${wsUrl(url)}/${draftId}?token=${token}`);
       ws.once('open', () => {
@@ -117,7 +117,10 @@ describe('SEC-8: websocket connections per user and per server', () => {
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode, id: (JSON.parse(body) as { error: { id: string } }).error.id }));
+        res.on('end', () => {
+          const { error } = JSON.parse(body) as { error: { id: string; details?: unknown } };
+          resolve({ status: res.statusCode, id: error.id, details: error.details });
+        });
       });
       ws.once('error', () => undefined);
     });
@@ -133,11 +136,13 @@ describe('SEC-8: websocket connections per user and per server', () => {
     const opened = burst.filter((a) => a.ws);
     expect(opened).toHaveLength(3);
     expect(burst.filter((a) => a.status === 429 && a.id === 'too_many_connections')).toHaveLength(7);
+    expect(burst.find((a) => a.status === 429)!.details).toEqual({ limit: 'COLLAB_MAX_CONNECTIONS_PER_USER', max: 3 });
 
     // The server-wide limit: Bob gets two more, then the server is full for everyone.
     const bobs = await Promise.all(Array.from({ length: 3 }, () => attempt(server.url, draftId, bob.token)));
     expect(bobs.filter((a) => a.ws)).toHaveLength(2);
     expect(bobs.filter((a) => a.status === 429 && a.id === 'too_many_connections')).toHaveLength(1);
+    expect(bobs.find((a) => a.status === 429)!.details).toEqual({ limit: 'COLLAB_MAX_CONNECTIONS', max: 5 });
 
     // A socket that closes frees its place, however it ended.
     opened[0]!.ws!.terminate();
