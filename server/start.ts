@@ -19,6 +19,7 @@ import { createReplicationStore } from './store/replication.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { Rooms } from './collab/rooms.ts';
 import { createCollabUpgrade } from './collab/upgrade.ts';
+import { OpenCredentials } from './collab/credentials.ts';
 import { createApp } from './http/app.ts';
 import { randomBytes } from 'node:crypto';
 import { createReleaseStore } from './store/releases.ts';
@@ -90,7 +91,9 @@ async function loadWebHandler(): Promise<NodeHandler | null> {
 /** The concrete pieces for one data folder, without listening (tests use `app.request()`). */
 export function createServices(config: Readonly<Config>) {
   const database = openDatabase(config.dataDir, config.sqliteSynchronous);
-  const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs });
+  // Sync sockets by the sign-in that opened them: they close when it ends (sign-out, revocation, expiry, removal).
+  const credentials = new OpenCredentials();
+  const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs, onEnded: (e) => credentials.closeFor(e) });
   const projects = createProjects(createProjectStore(database.db));
   const projectStore = createProjectStore(database.db);
   // Flow rules: a draft that owns only some sections refuses changes to the others.
@@ -167,6 +170,7 @@ export function createServices(config: Readonly<Config>) {
     projects,
     rooms,
     access,
+    credentials,
     maxFrameBytes: config.collabMaxFrameBytes,
     allowedOrigins: config.allowedOrigins,
     log,
