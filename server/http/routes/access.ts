@@ -40,6 +40,6 @@ export function accessRoutes(deps: AppDeps) {
       if (body.projectId) access.requireProjectAdmin(c.get('principal'), body.projectId);
       else access.requireInstanceAdmin(c.get('principal'));
       const inv = access.invite(c.get('principal'), body);
-      return c.json({ id: inv.id, token: inv.token, url: new URL(inv.path, c.req.url).toString(), path: inv.path, expiresAt: inv.expiresAt }, 201);
+      return c.json({ id: inv.id, token: inv.token, url: deps.absoluteUrl(inv.path), path: inv.path, expiresAt: inv.expiresAt }, 201);
     });
 }
