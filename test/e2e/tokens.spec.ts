@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, openNewProjectDraft, signIn } from './helpers.ts';
 
 test('SEC-16 API tokens: created with an expiry and shown once, listed, revoked after a confirmation; the revoked token answers 401', async ({ page, request }, testInfo) => {
   await ensureAdmin(request);
@@ -43,4 +43,17 @@ test('SEC-16 API tokens: created with an expiry and shown once, listed, revoked 
   await hydrated(page);
   await expect(page.getByTestId('token-list')).toBeVisible();
   await expect(page.getByTestId('token-row').filter({ hasText: name })).toHaveCount(0);
+});
+
+test('SEC-17 signing out in one tab ends the live editor in another: it says so and stops reconnecting', async ({ page, context, request }) => {
+  await ensureAdmin(request);
+  await signIn(page);
+  await openNewProjectDraft(page, `Signed out elsewhere ${Date.now()}`);
+  const other = await context.newPage();
+  await other.goto('/');
+  await hydrated(other);
+  await other.getByRole('button', { name: 'Sign out' }).click();
+  await expect(other).toHaveURL(/\/signin/);
+  await expect(page.getByRole('alert')).toContainText('Your sign-in ended');
+  await expect(page.getByTestId('connection-status')).not.toHaveAttribute('data-sync-status', 'connected');
 });
