@@ -11,7 +11,8 @@ const name = z.string().trim().min(1, 'A name is required.').max(100);
 
 export const SetupBody = z.strictObject({ email, password, name });
 export const SessionBody = z.strictObject({ email, password: z.string().min(1).max(1024) });
-export const TokenBody = z.strictObject({ name });
+/** `expiresInDays` absent: the token lasts until revoked. */
+export const TokenBody = z.strictObject({ name, expiresInDays: z.number().int('Whole days.').min(1).max(3650).optional() });
 /** One stage of a custom pipeline. */
 export const StageBody = z.strictObject({
   name: z.string().trim().min(1, 'Every stage needs a name.').max(40),

@@ -19,6 +19,7 @@ import { createReplicationStore } from './store/replication.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { Rooms } from './collab/rooms.ts';
 import { createCollabUpgrade } from './collab/upgrade.ts';
+import { OpenCredentials } from './collab/credentials.ts';
 import { createApp } from './http/app.ts';
 import { randomBytes } from 'node:crypto';
 import { createReleaseStore } from './store/releases.ts';
@@ -36,6 +37,8 @@ import { createApprovals } from './domain/approvals.ts';
 import { createShares } from './domain/shares.ts';
 import { createAudiences } from './domain/audiences.ts';
 import { createAudienceStore } from './store/audiences.ts';
+import { privateDir, tightenFile } from './store/private-files.ts';
+import { absoluteUrl, defaultPublicUrl } from './lib/urls.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -71,9 +74,10 @@ function secretsKey(config: Readonly<Config>): Buffer {
   if (config.secretsKey) return config.secretsKey;
   const file = path.join(config.dataDir, 'secrets.key');
   if (!fs.existsSync(file)) {
-    fs.mkdirSync(config.dataDir, { recursive: true });
+    privateDir(config.dataDir, log);
     fs.writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
   }
+  tightenFile(file, log);
   const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
   return key;
@@ -89,8 +93,13 @@ async function loadWebHandler(): Promise<NodeHandler | null> {
 
 /** The concrete pieces for one data folder, without listening (tests use `app.request()`). */
 export function createServices(config: Readonly<Config>) {
-  const database = openDatabase(config.dataDir, config.sqliteSynchronous);
-  const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs });
+  const database = openDatabase(config.dataDir, config.sqliteSynchronous, log);
+  // Links people are sent: PUBLIC_URL, else this server's interface and the port it is bound to (known once listening).
+  let boundPort = config.port;
+  const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.host, boundPort);
+  // Sync sockets by the sign-in that opened them: they close when it ends (sign-out, revocation, expiry, removal).
+  const credentials = new OpenCredentials();
+  const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs, onEnded: (e) => credentials.closeFor(e) });
   const projects = createProjects(createProjectStore(database.db));
   const projectStore = createProjectStore(database.db);
   // Flow rules: a draft that owns only some sections refuses changes to the others.
@@ -161,22 +170,25 @@ export function createServices(config: Readonly<Config>) {
     sessionTtlMs: config.sessionTtlMs,
     secureCookies: config.secureCookies,
     log,
+    absoluteUrl: (p: string) => absoluteUrl(publicUrl(), p),
   });
   const collab = createCollabUpgrade({
     accounts,
     projects,
     rooms,
     access,
+    credentials,
     maxFrameBytes: config.collabMaxFrameBytes,
     allowedOrigins: config.allowedOrigins,
     log,
   });
-  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication };
+  // boundTo: called once listening, for the port links name when PUBLIC_URL is unset.
+  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication, boundTo: (port: number) => void (boundPort = port) };
 }
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */
 export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
-  const { database, rooms, app, collab, projects, replication: replicator } = createServices(config);
+  const { database, rooms, app, collab, projects, replication: replicator, boundTo } = createServices(config);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web) log('no web build found (run `npm run build`); serving the API and sync only');
@@ -201,6 +213,7 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  boundTo(port);
   // Flow rules: a change stored just before the last stop replicates now (a project in sync is left as it is).
   for (const p of projects.list()) if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

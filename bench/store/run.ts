@@ -17,7 +17,7 @@ import { bigWorkspace, bigWorkspaceUpdate } from './workspace.ts';
 
 const only = (process.env.BENCH_ONLY ?? 'S4,S5,S11,P1').split(',');
 const report = new Report('Storage benchmarks');
-const by: Principal = { user: { id: 'usr_bench', email: 'b@example.com', name: 'Bench' }, isInstanceAdmin: true, via: 'token' };
+const by: Principal = { user: { id: 'usr_bench', email: 'b@example.com', name: 'Bench' }, isInstanceAdmin: true, via: 'token', credential: { kind: 'token', id: 'tok_bench', expiresAt: null } };
 
 function services() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagecoach-bench-'));

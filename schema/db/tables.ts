@@ -41,6 +41,8 @@ export const apiTokens = sqliteTable(
     tokenHash: text('token_hash').notNull(),
     createdAt: integer('created_at').notNull(),
     lastUsedAt: integer('last_used_at'),
+    /** Null: never expires (the owner revokes it). */
+    expiresAt: integer('expires_at'),
   },
   (t) => [uniqueIndex('api_tokens_hash').on(t.tokenHash)],
 );

@@ -3,19 +3,21 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError, CLOSE, type CloseReason } from '#schema/errors.ts';
 import { can } from '#schema/permissions.ts';
-import type { Accounts } from '../domain/accounts.ts';
+import type { Accounts, Credential } from '../domain/accounts.ts';
 import type { Projects } from '../domain/projects.ts';
 import type { Access } from '../domain/access.ts';
 import { authenticate } from '../http/authenticate.ts';
 import { sendBinary } from './framing.ts';
 import type { Peer } from './room.ts';
 import type { Rooms } from './rooms.ts';
+import type { OpenCredentials } from './credentials.ts';
 
 export interface CollabDeps {
   accounts: Accounts;
   projects: Projects;
   rooms: Rooms;
   access: Access;
+  credentials: OpenCredentials;
   maxFrameBytes: number;
   allowedOrigins: readonly string[];
   log: (msg: string, err?: unknown) => void;
@@ -40,7 +42,7 @@ function refuse(socket: Duplex, err: AppError): void {
 export function createCollabUpgrade(deps: CollabDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxFrameBytes });
 
-  function accept(ws: WebSocket, draftId: string, userId: string, readOnly: boolean): void {
+  function accept(ws: WebSocket, draftId: string, userId: string, readOnly: boolean, credential: Credential): void {
     let alive = true;
     const peer: Peer = {
       userId,
@@ -53,6 +55,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
       },
     };
     const room = deps.rooms.connect(draftId, peer);
+    const forget = deps.credentials.open(credential, userId, () => peer.close('session_ended'));
     const ping = setInterval(() => {
       if (!alive) return ws.terminate();
       alive = false;
@@ -70,6 +73,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
     ws.on('error', (err) => deps.log(`collab ${draftId}: ${err.message}`));
     ws.on('close', () => {
       clearInterval(ping);
+      forget();
       deps.rooms.disconnect(room, peer);
     });
   }
@@ -102,7 +106,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
         if (!deps.access.isMember(principal, environment.projectId)) throw new AppError('draft_not_found');
         if (!can(roles, 'content.read', { hasDraft: true })) throw new AppError('forbidden', `You have no role in ${environment.name}.`);
         const readOnly = url.searchParams.get('mode') === 'read' || !can(roles, 'content.edit', { hasDraft: true });
-        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user.id, readOnly));
+        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user.id, readOnly, principal.credential));
       } catch (err) {
         if (err instanceof AppError) refuse(socket, err);
         else {

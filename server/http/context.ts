@@ -37,6 +37,8 @@ export interface AppDeps {
   sessionTtlMs: number;
   secureCookies: boolean;
   log: (msg: string, err?: unknown) => void;
+  /** An absolute URL for a path of this server, from PUBLIC_URL (server/lib/urls.ts); never from the request. */
+  absoluteUrl: (path: string) => string;
 }
 
 export interface AppEnv {

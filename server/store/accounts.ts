@@ -1,4 +1,4 @@
-import { and, eq, gt, lt, count } from 'drizzle-orm';
+import { and, eq, gt, lt, count, isNull, or } from 'drizzle-orm';
 import { users, sessions, apiTokens } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -33,14 +33,14 @@ export function createAccountStore(db: Db) {
     insertSession(row: typeof sessions.$inferInsert): void {
       db.insert(sessions).values(row).run();
     },
-    findSessionUser(tokenHash: string, now: number): UserRow | undefined {
-      const row = db
-        .select({ user: users })
+    /** The user behind an unexpired session, with the session's end. */
+    findSession(tokenHash: string, now: number): { user: UserRow; expiresAt: number } | undefined {
+      return db
+        .select({ user: users, expiresAt: sessions.expiresAt })
         .from(sessions)
         .innerJoin(users, eq(users.id, sessions.userId))
         .where(and(eq(sessions.tokenHash, tokenHash), gt(sessions.expiresAt, now)))
         .get();
-      return row?.user;
     },
     deleteSession(tokenHash: string): void {
       db.delete(sessions).where(eq(sessions.tokenHash, tokenHash)).run();
@@ -51,22 +51,32 @@ export function createAccountStore(db: Db) {
     insertToken(row: typeof apiTokens.$inferInsert): void {
       db.insert(apiTokens).values(row).run();
     },
-    findTokenUser(tokenHash: string, now: number): UserRow | undefined {
+    /** The user behind an unexpired API token, with the token's id and end (null: never). */
+    findToken(tokenHash: string, now: number): { user: UserRow; tokenId: string; expiresAt: number | null } | undefined {
       const row = db
-        .select({ user: users, tokenId: apiTokens.id })
+        .select({ user: users, tokenId: apiTokens.id, expiresAt: apiTokens.expiresAt })
         .from(apiTokens)
         .innerJoin(users, eq(users.id, apiTokens.userId))
-        .where(eq(apiTokens.tokenHash, tokenHash))
+        .where(and(eq(apiTokens.tokenHash, tokenHash), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
         .get();
       if (!row) return undefined;
       db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
-      return row.user;
+      return row;
+    },
+    /** Deletes one of the user's tokens; false if they have none with that id. */
+    deleteToken(userId: string, id: string): boolean {
+      return db.delete(apiTokens).where(and(eq(apiTokens.id, id), eq(apiTokens.userId, userId))).run().changes > 0;
+    },
+    /** Deletes the account; its sessions, tokens and memberships go with it (foreign keys cascade). */
+    deleteUser(id: string): boolean {
+      return db.delete(users).where(eq(users.id, id)).run().changes > 0;
     },
     listTokens(userId: string) {
       return db
-        .select({ id: apiTokens.id, name: apiTokens.name, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt })
+        .select({ id: apiTokens.id, name: apiTokens.name, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt, expiresAt: apiTokens.expiresAt })
         .from(apiTokens)
         .where(eq(apiTokens.userId, userId))
+        .orderBy(apiTokens.createdAt, apiTokens.id)
         .all();
     },
   };

@@ -23,7 +23,7 @@ function fixture() {
   const database = openDatabase(tempDataDir(), 'normal');
   open.push(database);
   const projects = createProjects(createProjectStore(database.db));
-  const project = projects.create({ user: { id: 'usr_1', email: 'a@b.c', name: 'A' }, isInstanceAdmin: true, via: 'token' }, { name: 'P', preset: 'five-stage', sample: false });
+  const project = projects.create({ user: { id: 'usr_1', email: 'a@b.c', name: 'A' }, isInstanceAdmin: true, via: 'token', credential: { kind: 'token', id: 'tok_1', expiresAt: null } }, { name: 'P', preset: 'five-stage', sample: false });
   const draftId = project.environments[0]!.draftId!;
   return { database, store: createDraftStore(database.sqlite), draftId };
 }

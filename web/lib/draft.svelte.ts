@@ -84,6 +84,12 @@ export class DraftSession {
       if (s) this.synced = true;
     };
     const onClose = (event: CloseEvent | null) => {
+      // 4401 is shared with rights_changed; the reason tells them apart. Retrying could only meet 401 at the upgrade.
+      if (event?.code === CLOSE.session_ended && event.reason === 'session_ended') {
+        this.provider.disconnect();
+        this.refusal = 'Your sign-in ended (signed out, expired or removed): sign in again to go on editing.';
+        return;
+      }
       if (event?.code === CLOSE.rights_changed) onRightsChanged();
       if (event?.code === CLOSE.read_only) this.refusal = 'This draft is read-only for you: your last change was not accepted. Reload the page.';
       if (event?.code === CLOSE.malformed_message) this.refusal = 'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';

@@ -88,8 +88,12 @@ export function accountRoutes(deps: AppDeps) {
     })
     .post('/tokens', async (c) => {
       const body = await readJson(c, TokenBody);
-      const t = deps.accounts.createToken(c.get('principal').user.id, body.name);
+      const t = deps.accounts.createToken(c.get('principal').user.id, body.name, body.expiresInDays);
       return c.json(t, 201);
     })
-    .get('/tokens', (c) => c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) }));
+    .get('/tokens', (c) => c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) }))
+    .delete('/tokens/:id', (c) => {
+      deps.accounts.revokeToken(c.get('principal').user.id, c.req.param('id'));
+      return c.body(null, 204);
+    });
 }
