@@ -36,6 +36,8 @@ import { createApprovals } from './domain/approvals.ts';
 import { createShares } from './domain/shares.ts';
 import { createAudiences } from './domain/audiences.ts';
 import { createAudienceStore } from './store/audiences.ts';
+import { createVisibility } from './domain/visibility.ts';
+import { createBoard } from './domain/board.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -128,6 +130,7 @@ export function createServices(config: Readonly<Config>) {
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences });
   const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData });
+  const visibility = createVisibility({ access, projects: projectStore, releases: releaseStore, openRequests: (projectId) => accessStore.openRequests(projectId) });
   const app = createApp({
     accounts,
     projects,
@@ -161,6 +164,8 @@ export function createServices(config: Readonly<Config>) {
     sessionTtlMs: config.sessionTtlMs,
     secureCookies: config.secureCookies,
     log,
+    visibility,
+    board: createBoard({ projects, releases, snapshots, diffs, hotfixes, accounts, approvals, access, localData, visibility }),
   });
   const collab = createCollabUpgrade({
     accounts,

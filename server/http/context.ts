@@ -14,6 +14,8 @@ import type { Audiences } from '../domain/audiences.ts';
 import type { Replication } from '../domain/replication.ts';
 import type { Pulls } from '../domain/pull.ts';
 import type { FlowRuleChanges } from '../domain/flow-rules.ts';
+import type { Visibility } from '../domain/visibility.ts';
+import type { Board } from '../domain/board.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -37,6 +39,8 @@ export interface AppDeps {
   sessionTtlMs: number;
   secureCookies: boolean;
   log: (msg: string, err?: unknown) => void;
+  visibility: Visibility;
+  board: Board;
 }
 
 export interface AppEnv {

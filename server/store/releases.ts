@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, or } from 'drizzle-orm';
 import { blobs, environments, releases, snapshots } from '#schema/db/tables.ts';
 import { AppError } from '#schema/errors.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
@@ -131,6 +131,15 @@ export function createReleaseStore(db: Db) {
           .limit(1)
           .get() !== undefined
       );
+    },
+    /** The environments whose release records name the snapshot (moved to or from it): every one that held it. */
+    environmentsHolding(projectId: string, snapshotId: string): string[] {
+      return db
+        .selectDistinct({ environmentId: releases.environmentId })
+        .from(releases)
+        .where(and(eq(releases.projectId, projectId), or(eq(releases.toSnapshotId, snapshotId), eq(releases.fromSnapshotId, snapshotId))))
+        .all()
+        .map((r) => r.environmentId);
     },
   };
 }
