@@ -83,7 +83,7 @@ export function createBoard(deps: {
         pending,
         divergence,
         sharedCredentials: visibility.canSeeSharedCredentials(p, project.id) ? localData.sharedWithProduction(project.id) : [],
-        hotfixDraftId: hotfixes.openDraft(prod.id)?.id ?? null,
+        hotfixDraftId: readable.has(prod.id) ? (hotfixes.openDraft(prod.id)?.id ?? null) : null,
         requests,
         gates,
         approvers,

@@ -44,6 +44,7 @@ export interface Board {
   /** Secrets of lower environments holding the same value as one of production's (names only); only production's secrets managers get any. */
   sharedCredentials: { environmentId: string; name: string; productionName: string }[];
   divergence: { hotfixId: string; snapshotId: string; publishedBy: string; publishedAt: string; pending: HotfixChange[] }[];
+  /** The open hotfix (null also for callers who may not read production). */
   hotfixDraftId: string | null;
   requests: RequestView[];
   gates: Record<string, { requiredApprovals: number; allowSelfApproval: boolean }>;
