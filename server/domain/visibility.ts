@@ -29,21 +29,19 @@ export function createVisibility(deps: {
   }
 
   /**
-   * Every environment that holds or held a snapshot: its pointers now, its release records
-   * (to or from: replications and pulls included), the draft it was frozen from (a Sync out of
-   * DEV, a hotfix), and the source and target of an open request to move it.
+   * Does one of `envIds` hold or has it held the snapshot: its pointers now, the draft it was
+   * frozen from (a Sync out of DEV, a hotfix), the source or target of an open request to move
+   * it, or its release records (to or from: replications and pulls included; asked last, through
+   * the per-environment index, only for the environments the caller may read).
    */
-  function holders(projectId: string, snapshotId: string): Set<string> {
+  function heldByAny(projectId: string, envIds: Set<string>, snapshotId: string): boolean {
     const row = releases.getSnapshot(projectId, snapshotId);
-    if (!row) return new Set();
-    const out = new Set(releases.environmentsHolding(projectId, snapshotId));
-    for (const e of environments(projectId)) if (e.snapshotId === snapshotId || e.liveSnapshotId === snapshotId) out.add(e.id);
-    if (row.sourceDraftId) {
-      const d = projects.getDraft(row.sourceDraftId);
-      if (d) out.add(d.environment.id);
-    }
-    for (const r of deps.openRequests(projectId)) if (r.snapshotId === snapshotId) out.add(r.sourceEnvironmentId).add(r.targetEnvironmentId);
-    return out;
+    if (!row || envIds.size === 0) return false;
+    if (environments(projectId).some((e) => envIds.has(e.id) && (e.snapshotId === snapshotId || e.liveSnapshotId === snapshotId))) return true;
+    const source = row.sourceDraftId ? projects.getDraft(row.sourceDraftId) : undefined;
+    if (source && envIds.has(source.environment.id)) return true;
+    if (deps.openRequests(projectId).some((r) => r.snapshotId === snapshotId && (envIds.has(r.sourceEnvironmentId) || envIds.has(r.targetEnvironmentId)))) return true;
+    return releases.heldByAny([...envIds], snapshotId);
   }
 
   return {
@@ -55,10 +53,7 @@ export function createVisibility(deps: {
      * or held it. Callers answer `snapshot_not_found` otherwise, as for an unknown id.
      */
     canReadSnapshot(p: Principal, projectId: string, snapshotId: string): boolean {
-      const readable = where(p, projectId, 'content.read');
-      if (readable.size === 0) return false;
-      for (const e of holders(projectId, snapshotId)) if (readable.has(e)) return true;
-      return false;
+      return heldByAny(projectId, where(p, projectId, 'content.read'), snapshotId);
     },
 
     /** The hotfix divergence: production readers, and those who must port it (editors of the authoring draft). */

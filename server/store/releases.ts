@@ -132,14 +132,17 @@ export function createReleaseStore(db: Db) {
           .get() !== undefined
       );
     },
-    /** The environments whose release records name the snapshot (moved to or from it): every one that held it. */
-    environmentsHolding(projectId: string, snapshotId: string): string[] {
-      return db
-        .selectDistinct({ environmentId: releases.environmentId })
-        .from(releases)
-        .where(and(eq(releases.projectId, projectId), or(eq(releases.toSnapshotId, snapshotId), eq(releases.fromSnapshotId, snapshotId))))
-        .all()
-        .map((r) => r.environmentId);
+    /** Did one of these environments ever hold the snapshot (a release record of theirs moved to or from it)? */
+    heldByAny(environmentIds: readonly string[], snapshotId: string): boolean {
+      if (environmentIds.length === 0) return false;
+      return (
+        db
+          .select({ seq: releases.seq })
+          .from(releases)
+          .where(and(inArray(releases.environmentId, [...environmentIds]), or(eq(releases.toSnapshotId, snapshotId), eq(releases.fromSnapshotId, snapshotId))))
+          .limit(1)
+          .get() !== undefined
+      );
     },
   };
 }
