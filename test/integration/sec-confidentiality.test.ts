@@ -146,4 +146,17 @@ describe('confidentiality (issue 12)', () => {
     expect(b.divergence).toHaveLength(1);
     expect(b.stages[3]!.current).toBeNull();
   });
+
+  it('SEC-10 approvers of a gated stage read the snapshot they are asked to approve before their stage holds it; others still get 404', async () => {
+    const p = await project((envs) => ({ testApprover: { [envs[1]!.id]: ['viewer', 'approver'] }, uatViewer: { [envs[2]!.id]: ['viewer'] } }));
+    const [dev, test] = p.envs as [Env, Env];
+    expect((await p.call(p.admin, 'PUT', `/environments/${test.id}/gate`, { requiredApprovals: 1 }))[0]).toBe(200);
+    const [status, request] = await p.call<{ snapshotId: string }>(p.admin, 'POST', `/environments/${dev.id}/requests`, { message: 'please look' });
+    expect(status).toBe(201);
+    const path = `/diff?from=env:${test.id}&to=snapshot:${request.snapshotId}`;
+    expect((await p.call(p.members.testApprover!, 'GET', path))[0]).toBe(200);
+    expect((await p.call(p.members.testApprover!, 'GET', `/projects/${p.projectId}/requests`))[1]).toMatchObject({ requests: [{ snapshotId: request.snapshotId, message: 'please look' }] });
+    expect((await p.call(p.members.uatViewer!, 'GET', `/snapshots/${request.snapshotId}`))[0]).toBe(404);
+    expect((await p.call(p.members.uatViewer!, 'GET', `/projects/${p.projectId}/requests`))[1]).toEqual({ requests: [] });
+  });
 });
