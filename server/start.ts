@@ -39,6 +39,8 @@ import { createAudiences } from './domain/audiences.ts';
 import { createAudienceStore } from './store/audiences.ts';
 import { privateDir, tightenFile } from './store/private-files.ts';
 import { absoluteUrl, defaultPublicUrl } from './lib/urls.ts';
+import { createVisibility } from './domain/visibility.ts';
+import { createBoard } from './domain/board.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -137,6 +139,7 @@ export function createServices(config: Readonly<Config>) {
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences });
   const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData });
+  const visibility = createVisibility({ access, projects: projectStore, releases: releaseStore, openRequests: (projectId) => accessStore.openRequests(projectId) });
   const app = createApp({
     accounts,
     projects,
@@ -171,6 +174,8 @@ export function createServices(config: Readonly<Config>) {
     secureCookies: config.secureCookies,
     log,
     absoluteUrl: (p: string) => absoluteUrl(publicUrl(), p),
+    visibility,
+    board: createBoard({ projects, releases, snapshots, diffs, hotfixes, accounts, approvals, access, localData, visibility }),
   });
   const collab = createCollabUpgrade({
     accounts,

@@ -14,6 +14,8 @@ import type { Audiences } from '../domain/audiences.ts';
 import type { Replication } from '../domain/replication.ts';
 import type { Pulls } from '../domain/pull.ts';
 import type { FlowRuleChanges } from '../domain/flow-rules.ts';
+import type { Visibility } from '../domain/visibility.ts';
+import type { Board } from '../domain/board.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -39,6 +41,8 @@ export interface AppDeps {
   log: (msg: string, err?: unknown) => void;
   /** An absolute URL for a path of this server, from PUBLIC_URL (server/lib/urls.ts); never from the request. */
   absoluteUrl: (path: string) => string;
+  visibility: Visibility;
+  board: Board;
 }
 
 export interface AppEnv {

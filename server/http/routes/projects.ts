@@ -81,7 +81,8 @@ export function projectRoutes(deps: AppDeps) {
       const { environment } = deps.projects.environment(envId);
       if (pointer !== undefined && pointer !== 'live' && pointer !== 'current') throw new AppError('invalid_body', 'pointer is current or live.');
       const snapshotId = snapshot ?? (pointer === 'live' ? environment.liveSnapshotId : environment.snapshotId);
-      if (snapshot !== undefined) deps.snapshots.meta(environment.projectId, snapshot); // snapshot_not_found unless it is this project's
+      // Someone else's content (a production hotfix asked for through DEV) is answered like an unknown id.
+      if (snapshot !== undefined && !deps.visibility.canReadSnapshot(c.get('principal'), environment.projectId, snapshot)) throw new AppError('snapshot_not_found');
       return c.json(deps.localData.contentWith(envId, snapshotId ?? null));
     })
     .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.get('principal'), c.req.param('envId'))))))
