@@ -36,6 +36,8 @@ import { createApprovals } from './domain/approvals.ts';
 import { createShares } from './domain/shares.ts';
 import { createAudiences } from './domain/audiences.ts';
 import { createAudienceStore } from './store/audiences.ts';
+import { createPasswordResets } from './domain/password-resets.ts';
+import { createPasswordResetStore } from './store/password-resets.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -128,6 +130,8 @@ export function createServices(config: Readonly<Config>) {
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences });
   const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData });
+  // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
+  const allowedOrigins = config.publicUrl ? [...config.allowedOrigins, new URL(config.publicUrl).origin] : config.allowedOrigins;
   const app = createApp({
     accounts,
     projects,
@@ -156,7 +160,10 @@ export function createServices(config: Readonly<Config>) {
       audit: (e, now) => accessStore.audit(e, now),
       onChanged: () => replicatedProject.clear(),
     }),
-    allowedOrigins: config.allowedOrigins,
+    passwordResets: createPasswordResets({ store: createPasswordResetStore(database.db), accounts: createAccountStore(database.db) }),
+    allowedOrigins,
+    trustProxy: config.trustProxy,
+    publicUrl: config.publicUrl,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,
     secureCookies: config.secureCookies,
@@ -168,7 +175,8 @@ export function createServices(config: Readonly<Config>) {
     rooms,
     access,
     maxFrameBytes: config.collabMaxFrameBytes,
-    allowedOrigins: config.allowedOrigins,
+    allowedOrigins,
+    trustProxy: config.trustProxy,
     log,
   });
   return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication };

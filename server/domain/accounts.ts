@@ -3,12 +3,16 @@ import type { SetupInput, UserView } from '#schema/api.ts';
 import type { AccountStore, UserRow } from '../store/accounts.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.ts';
+import { assertStrongPassword } from './password-strength.ts';
 
 export interface Principal {
   user: UserView;
   isInstanceAdmin: boolean;
   via: 'session' | 'token';
 }
+
+/** How stale a token's lastUsedAt may be: one write a minute per token, not one per request. */
+const TOKEN_TOUCH_MS = 60_000;
 
 export function userView(u: UserRow): UserView {
   return { id: u.id, email: u.email, name: u.name };
@@ -27,6 +31,7 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
     /** Creates the first (instance admin) account; refused once any account exists. */
     async setup(input: SetupInput): Promise<UserView> {
       if (store.countUsers() > 0) throw new AppError('setup_done');
+      await assertStrongPassword(input.password, [input.email, input.name]);
       const row: UserRow = {
         id: newId('usr'),
         email: input.email,
@@ -62,9 +67,19 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
       return u ? principal(u, 'session') : null;
     },
 
-    fromApiToken(token: string): Principal | null {
-      const u = store.findTokenUser(hashToken(token), Date.now());
-      return u ? principal(u, 'token') : null;
+    fromApiToken(token: string, now = Date.now()): Principal | null {
+      const found = store.findTokenUser(hashToken(token));
+      if (!found) return null;
+      // lastUsedAt is a hint for the owner, so a read must never depend on writing it: it is
+      // written at most once a minute, and a locked or full database only skips it.
+      if (found.lastUsedAt === null || now - found.lastUsedAt >= TOKEN_TOUCH_MS) {
+        try {
+          store.touchToken(found.tokenId, now);
+        } catch {
+          // Storage is failing; the request goes on, the next one tries again.
+        }
+      }
+      return principal(found.user, 'token');
     },
 
     /** Creates a personal API token; the secret is returned once and stored only hashed. */

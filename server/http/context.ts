@@ -14,6 +14,7 @@ import type { Audiences } from '../domain/audiences.ts';
 import type { Replication } from '../domain/replication.ts';
 import type { Pulls } from '../domain/pull.ts';
 import type { FlowRuleChanges } from '../domain/flow-rules.ts';
+import type { PasswordResets } from '../domain/password-resets.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -32,7 +33,12 @@ export interface AppDeps {
   replication: Replication;
   pulls: Pulls;
   flowRules: FlowRuleChanges;
+  passwordResets: PasswordResets;
   allowedOrigins: readonly string[];
+  /** TRUST_PROXY: the client's address and scheme come from X-Forwarded-For / -Proto (server/http/client.ts). */
+  trustProxy: boolean;
+  /** PUBLIC_URL, for absolute links (password-reset links). */
+  publicUrl: string | null;
   maxBodyBytes: number;
   sessionTtlMs: number;
   secureCookies: boolean;

@@ -51,16 +51,17 @@ export function createAccountStore(db: Db) {
     insertToken(row: typeof apiTokens.$inferInsert): void {
       db.insert(apiTokens).values(row).run();
     },
-    findTokenUser(tokenHash: string, now: number): UserRow | undefined {
-      const row = db
-        .select({ user: users, tokenId: apiTokens.id })
+    /** The token's user, and when the token was last used (reading never writes: see touchToken). */
+    findTokenUser(tokenHash: string): { user: UserRow; tokenId: string; lastUsedAt: number | null } | undefined {
+      return db
+        .select({ user: users, tokenId: apiTokens.id, lastUsedAt: apiTokens.lastUsedAt })
         .from(apiTokens)
         .innerJoin(users, eq(users.id, apiTokens.userId))
         .where(eq(apiTokens.tokenHash, tokenHash))
         .get();
-      if (!row) return undefined;
-      db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
-      return row.user;
+    },
+    touchToken(tokenId: string, now: number): void {
+      db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, tokenId)).run();
     },
     listTokens(userId: string) {
       return db
