@@ -1,11 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import path from 'node:path';
 import { addItem, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
 
 /**
- * Issue 12, point 21: storage faults tell the truth. The database is made full the way
- * storage-faults.test.ts does it (max_page_count = the pages it has).
+ * Issue 12, point 21: storage faults tell the truth. Faults are made the way
+ * storage-faults.test.ts makes them: a write lock held by another process, a full database
+ * (max_page_count = the pages it has).
  */
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -23,7 +26,7 @@ function fillDisk(server: Server): () => void {
 const agentNames = (content: { agents: Record<string, { name: string }> }) => Object.values(content.agents).map((a) => a.name);
 
 describe('SEC-21 storage faults tell the truth', () => {
-  it('SEC-21 a read with an API token works while the database is full (lastUsedAt is best-effort)', async () => {
+  it('SEC-21 a read with an API token works while the database refuses writes (lastUsedAt is best-effort)', async () => {
     const server = await startTestServer();
     cleanup.push(() => server.close());
     const admin = await setupAdmin(server.url);
@@ -33,13 +36,16 @@ describe('SEC-21 storage faults tell the truth', () => {
     const created = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { cookie, origin: server.url, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reader' }) });
     const { token } = (await created.json()) as { token: string };
 
-    const restore = fillDisk(server);
-    // Make sure the database really refuses writes now.
-    const write = await fetch(`${server.url}/api/projects`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x'.repeat(100), sample: true }) });
+    // Another process holds the write lock (a full disk refuses the same writes; see storage-faults.test.ts).
+    const other = new Database(path.join(server.dataDir, 'stagecoach.sqlite'));
+    cleanup.push(() => other.close());
+    other.pragma('journal_mode = WAL');
+    other.exec('BEGIN IMMEDIATE');
+    const write = await fetch(`${server.url}/api/projects`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'While locked' }) });
     expect(write.status).toBe(503);
     const read = await fetch(`${server.url}/api/projects`, { headers: { authorization: `Bearer ${token}` } });
     expect(read.status).toBe(200);
-    restore();
+    other.exec('COMMIT');
   });
 
   it('SEC-21 an import that cannot be stored answers 503 storage_unavailable and changes nothing, now or later', async () => {
