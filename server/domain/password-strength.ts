@@ -48,7 +48,7 @@ export async function assertStrongPassword(password: string, userInputs: readonl
   if (result.score >= MIN_SCORE) return;
   const { warning, suggestions } = result.feedback;
   const why = [warning, ...suggestions].filter(Boolean).join(' ');
-  throw new AppError('weak_password', `This password is too easy to guess${why ? `: ${why}` : '.'} Choose a longer one, or a few unrelated words.`, {
+  throw new AppError('weak_password', `This password is too easy to guess. ${why || 'Choose a longer one, or a few unrelated words.'}`, {
     score: result.score,
     minScore: MIN_SCORE,
     warning: warning ?? null,
