@@ -119,8 +119,10 @@ export function createServices(config: Readonly<Config>) {
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
+  // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
+  const durableDrafts = { ...drafts, edit: rooms.editDurably.bind(rooms) };
   const hotfixStore = createHotfixStore(database.db);
-  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts });
+  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts });
   const accessStore = createAccessStore(database.db);
   const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts });
   replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
@@ -147,7 +149,7 @@ export function createServices(config: Readonly<Config>) {
     shares,
     audiences,
     replication,
-    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts, replication }),
+    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts: durableDrafts, replication }),
     flowRules: createFlowRuleChanges({
       projects: projectStore,
       releases: releaseStore,
