@@ -114,6 +114,8 @@ export const InvitationBody = z.strictObject({
   expiresInDays: z.number().int().min(1).max(30).default(7),
 });
 export const AcceptInvitationBody = z.strictObject({ password });
+/** POST /api/password-reset/:token: the new password. */
+export const PasswordResetBody = z.strictObject({ password });
 
 export type SetupInput = z.infer<typeof SetupBody>;
 export type CreateProjectInput = z.infer<typeof CreateProjectBody>;

@@ -41,6 +41,8 @@ import { privateDir, tightenFile } from './store/private-files.ts';
 import { absoluteUrl, defaultPublicUrl } from './lib/urls.ts';
 import { createVisibility } from './domain/visibility.ts';
 import { createBoard } from './domain/board.ts';
+import { createPasswordResets } from './domain/password-resets.ts';
+import { createPasswordResetStore } from './store/password-resets.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -128,8 +130,10 @@ export function createServices(config: Readonly<Config>) {
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
+  // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
+  const durableDrafts = { ...drafts, edit: rooms.editDurably.bind(rooms) };
   const hotfixStore = createHotfixStore(database.db);
-  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts });
+  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts });
   const accessStore = createAccessStore(database.db);
   const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts });
   replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
@@ -140,6 +144,8 @@ export function createServices(config: Readonly<Config>) {
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences });
   const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData });
   const visibility = createVisibility({ access, projects: projectStore, releases: releaseStore, openRequests: (projectId) => accessStore.openRequests(projectId) });
+  // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
+  const allowedOrigins = config.publicUrl ? [...config.allowedOrigins, new URL(config.publicUrl).origin] : config.allowedOrigins;
   const app = createApp({
     accounts,
     projects,
@@ -155,7 +161,7 @@ export function createServices(config: Readonly<Config>) {
     shares,
     audiences,
     replication,
-    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts, replication }),
+    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts: durableDrafts, replication }),
     flowRules: createFlowRuleChanges({
       projects: projectStore,
       releases: releaseStore,
@@ -168,7 +174,9 @@ export function createServices(config: Readonly<Config>) {
       audit: (e, now) => accessStore.audit(e, now),
       onChanged: () => replicatedProject.clear(),
     }),
-    allowedOrigins: config.allowedOrigins,
+    passwordResets: createPasswordResets({ store: createPasswordResetStore(database.db), accounts: createAccountStore(database.db) }),
+    allowedOrigins,
+    trustProxy: config.trustProxy,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,
     secureCookies: config.secureCookies,
@@ -184,7 +192,8 @@ export function createServices(config: Readonly<Config>) {
     access,
     credentials,
     maxFrameBytes: config.collabMaxFrameBytes,
-    allowedOrigins: config.allowedOrigins,
+    allowedOrigins,
+    trustProxy: config.trustProxy,
     log,
   });
   // boundTo: called once listening, for the port links name when PUBLIC_URL is unset.

@@ -433,3 +433,19 @@ export const feedback = sqliteTable(
   },
   (t) => [index('feedback_env').on(t.environmentId, t.createdAt)],
 );
+
+/** Single-use password-reset links an instance admin issues; the link holds a random token, the row only its SHA-256. */
+export const passwordResets = sqliteTable(
+  'password_resets',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [index('password_resets_user').on(t.userId)],
+);

@@ -298,6 +298,26 @@ export class Room {
     return true;
   }
 
+  /**
+   * A server-side change that must be all or nothing (an import answered 503 changed nothing):
+   * logged first, then applied and broadcast. False, with the document untouched and nothing
+   * sent, when the log cannot be written.
+   */
+  applyLogged(update: Uint8Array, origin: Origin): boolean {
+    if (!this.flush()) return false;
+    let lastSeq: number;
+    try {
+      lastSeq = this.store.append(this.draftId, [update]);
+    } catch (err) {
+      this.opts.log(`draft ${this.draftId}: could not append a server change; refused, nothing changed`, err);
+      return false;
+    }
+    Y.applyUpdate(this.doc, update, origin);
+    // The flush above emptied `pending`: all it holds now is this update, already in the log.
+    this.appended(this.pending.length, lastSeq);
+    return true;
+  }
+
   /** The first `count` pending updates are in the log (up to `lastSeq`): broadcast them, answer who waited. */
   appended(count: number, lastSeq: number): void {
     const batch = this.pending.slice(0, count);

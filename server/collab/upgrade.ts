@@ -7,6 +7,7 @@ import type { Accounts, Credential } from '../domain/accounts.ts';
 import type { Projects } from '../domain/projects.ts';
 import type { Access } from '../domain/access.ts';
 import { authenticate } from '../http/authenticate.ts';
+import { hopOf, requestScheme } from '../http/client.ts';
 import { sendBinary } from './framing.ts';
 import type { Peer } from './room.ts';
 import type { Rooms } from './rooms.ts';
@@ -20,6 +21,8 @@ export interface CollabDeps {
   credentials: OpenCredentials;
   maxFrameBytes: number;
   allowedOrigins: readonly string[];
+  /** TRUST_PROXY: the scheme the browser used comes from X-Forwarded-Proto (the Origin check compares it). */
+  trustProxy?: boolean;
   log: (msg: string, err?: unknown) => void;
 }
 
@@ -94,6 +97,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
             queryToken: url.searchParams.get('token') ?? undefined,
             origin: req.headers.origin,
             host: req.headers.host,
+            scheme: requestScheme(hopOf(req), deps.trustProxy ?? false),
             // A browser sends cookies on cross-site websocket upgrades: always check the Origin.
             needsOriginCheck: true,
           },

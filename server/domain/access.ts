@@ -7,6 +7,7 @@ import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
 import { userView, type Principal } from './accounts.ts';
 import { hashPassword } from './passwords.ts';
+import { assertStrongPassword } from './password-strength.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 
 export type RoleMap = Record<string, Role[]>;
@@ -136,10 +137,18 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
 
     async createUser(by: Principal, input: { email: string; name: string; password: string }): Promise<UserView> {
       if (deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
+      await assertStrongPassword(input.password, [input.email, input.name]);
       const row = { id: newId('usr'), email: input.email, name: input.name, passwordHash: await hashPassword(input.password), isInstanceAdmin: false, createdAt: Date.now() };
       deps.accounts.insertUser(row);
       store.audit({ projectId: null, environmentId: null, kind: 'user.created', actorId: by.user.id, subject: { userId: row.id, email: row.email } }, Date.now());
       return userView(row);
+    },
+
+    /** One account (instance admins manage accounts: unlock, reset links). */
+    user(id: string): UserView {
+      const u = deps.accounts.findUserById(id);
+      if (!u) throw new AppError('user_not_found');
+      return userView(u);
     },
 
     listUsers(): UserView[] {
@@ -174,6 +183,7 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
     async accept(token: string, password: string): Promise<{ email: string }> {
       const inv = store.invitation(hashToken(token));
       if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now()) throw new AppError('invitation_invalid');
+      await assertStrongPassword(password, [inv.email, inv.name]);
       const passwordHash = await hashPassword(password);
       if (!store.useInvitation(inv.id, Date.now())) throw new AppError('invitation_invalid');
       if (deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');

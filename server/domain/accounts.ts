@@ -3,6 +3,7 @@ import type { SetupInput, UserView } from '#schema/api.ts';
 import type { AccountStore, UserRow } from '../store/accounts.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.ts';
+import { assertStrongPassword } from './password-strength.ts';
 
 /** The sign-in a request or socket came with: a session (id = its token's hash) or an API token; `expiresAt` null = never. */
 export interface Credential {
@@ -22,6 +23,8 @@ export interface Principal {
 }
 
 const DAY_MS = 86_400_000;
+/** How stale a token's lastUsedAt may be: one write a minute per token, not one per request. */
+const TOKEN_TOUCH_MS = 60_000;
 
 export function userView(u: UserRow): UserView {
   return { id: u.id, email: u.email, name: u.name };
@@ -45,6 +48,7 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
     /** Creates the first (instance admin) account; refused once any account exists. */
     async setup(input: SetupInput): Promise<UserView> {
       if (store.countUsers() > 0) throw new AppError('setup_done');
+      await assertStrongPassword(input.password, [input.email, input.name]);
       const row: UserRow = {
         id: newId('usr'),
         email: input.email,
@@ -84,9 +88,19 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
       return s ? principal(s.user, { kind: 'session', id, expiresAt: s.expiresAt }) : null;
     },
 
-    fromApiToken(token: string): Principal | null {
-      const t = store.findToken(hashToken(token), Date.now());
-      return t ? principal(t.user, { kind: 'token', id: t.tokenId, expiresAt: t.expiresAt }) : null;
+    fromApiToken(token: string, now = Date.now()): Principal | null {
+      const t = store.findToken(hashToken(token), now);
+      if (!t) return null;
+      // lastUsedAt is a hint for the owner, so a read must never depend on writing it: it is
+      // written at most once a minute, and a locked or full database only skips it.
+      if (t.lastUsedAt === null || now - t.lastUsedAt >= TOKEN_TOUCH_MS) {
+        try {
+          store.touchToken(t.tokenId, now);
+        } catch {
+          // Storage is failing; the request goes on, the next one tries again.
+        }
+      }
+      return principal(t.user, { kind: 'token', id: t.tokenId, expiresAt: t.expiresAt });
     },
 
     /**

@@ -136,7 +136,7 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       if (!devDraft) throw new AppError('draft_not_found');
       const pending = divergence(env.projectId).flatMap((d) => d.pending);
       if (pending.length > 0 && !drafts.edit(devDraft.id, 'hotfix-port', (doc) => applyHotfixChanges(doc, pending))) {
-        throw new AppError('internal', 'The DEV draft could not be stored. Try again.');
+        throw new AppError('storage_unavailable');
       }
       return { applied: pending.length, divergence: divergence(env.projectId) };
     },

@@ -16,6 +16,7 @@ import type { Pulls } from '../domain/pull.ts';
 import type { FlowRuleChanges } from '../domain/flow-rules.ts';
 import type { Visibility } from '../domain/visibility.ts';
 import type { Board } from '../domain/board.ts';
+import type { PasswordResets } from '../domain/password-resets.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -34,7 +35,10 @@ export interface AppDeps {
   replication: Replication;
   pulls: Pulls;
   flowRules: FlowRuleChanges;
+  passwordResets: PasswordResets;
   allowedOrigins: readonly string[];
+  /** TRUST_PROXY: the client's address and scheme come from X-Forwarded-For / -Proto (server/http/client.ts). */
+  trustProxy: boolean;
   maxBodyBytes: number;
   sessionTtlMs: number;
   secureCookies: boolean;

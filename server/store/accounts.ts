@@ -51,17 +51,17 @@ export function createAccountStore(db: Db) {
     insertToken(row: typeof apiTokens.$inferInsert): void {
       db.insert(apiTokens).values(row).run();
     },
-    /** The user behind an unexpired API token, with the token's id and end (null: never). */
-    findToken(tokenHash: string, now: number): { user: UserRow; tokenId: string; expiresAt: number | null } | undefined {
-      const row = db
-        .select({ user: users, tokenId: apiTokens.id, expiresAt: apiTokens.expiresAt })
+    /** The user behind an unexpired API token, with the token's id, end (null: never) and last use. Reading never writes: see touchToken. */
+    findToken(tokenHash: string, now: number): { user: UserRow; tokenId: string; expiresAt: number | null; lastUsedAt: number | null } | undefined {
+      return db
+        .select({ user: users, tokenId: apiTokens.id, expiresAt: apiTokens.expiresAt, lastUsedAt: apiTokens.lastUsedAt })
         .from(apiTokens)
         .innerJoin(users, eq(users.id, apiTokens.userId))
         .where(and(eq(apiTokens.tokenHash, tokenHash), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
         .get();
-      if (!row) return undefined;
-      db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
-      return row;
+    },
+    touchToken(tokenId: string, now: number): void {
+      db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, tokenId)).run();
     },
     /** Deletes one of the user's tokens; false if they have none with that id. */
     deleteToken(userId: string, id: string): boolean {
