@@ -3,9 +3,15 @@ import { PRESET_IDS, DEFAULT_PRESET, ENVIRONMENT_KINDS } from './presets.ts';
 import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
 import { SECTIONS, type Section } from './content/spec.ts';
 import { flowTemplateProblems, type FlowRules, type FlowTemplate } from './flow.ts';
+import { EMAIL_MAX, isEmailAddress } from './email.ts';
 
 /** HTTP request bodies, validated at the edge before anything touches state. */
-const email = z.email().max(254).transform((e) => e.toLowerCase());
+// A scanner, length first, rather than z.email(): its pattern backtracks on long hostile input.
+const email = z
+  .string()
+  .max(EMAIL_MAX, { abort: true })
+  .refine(isEmailAddress, 'Enter an email address.')
+  .transform((e) => e.toLowerCase());
 const password = z.string().min(8, 'Use at least 8 characters.').max(1024);
 const name = z.string().trim().min(1, 'A name is required.').max(100);
 
