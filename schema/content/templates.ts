@@ -61,18 +61,16 @@ function scan(text: string): Reference[] {
   return found;
 }
 
-export function templateReferences(text: string): string[] {
-  return scan(text).map((r) => r.name);
-}
-
-/** True when a `{{` has no closing `}}` (or the reverse), e.g. `Hello {{name`. */
-export function hasUnbalancedBraces(text: string): boolean {
+/** A template's references (in order) and whether a `{{` or `}}` is left without its pair (`Hello {{name`), read in one pass. */
+export function readTemplate(text: string): { references: string[]; unbalanced: boolean } {
+  const found = scan(text);
+  // Unbalanced: a `{{` or `}}` outside every reference (the text between references, joined, as the old pattern's replace left it).
   let stripped = '';
   let from = 0;
-  for (const r of scan(text)) {
+  for (const r of found) {
     stripped += text.slice(from, r.start);
     from = r.end;
   }
   stripped += text.slice(from);
-  return stripped.includes('{{') || stripped.includes('}}');
+  return { references: found.map((r) => r.name), unbalanced: stripped.includes('{{') || stripped.includes('}}') };
 }

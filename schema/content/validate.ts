@@ -1,7 +1,7 @@
 import { SECTIONS, SPECS, STEP_VARIANTS, SYSTEM_VARIABLES, VARIABLE_TYPES, fieldsOf, type FieldSpec, type Section, type StepType, type VariableType } from './spec.ts';
 import { valueFitsType } from './values.ts';
 import { normalizeContent, type Problem } from './normalize.ts';
-import { hasUnbalancedBraces, templateReferences } from './templates.ts';
+import { readTemplate } from './templates.ts';
 import type { ItemJson, WorkspaceContent } from './ydoc.ts';
 
 export type { Problem } from './normalize.ts';
@@ -101,8 +101,9 @@ function valueProblems(ctx: Context, section: Section, itemId: string, path: str
 }
 
 function templateProblems(ctx: Context, text: string, label: string, add: (code: Problem['code'], message: string) => void): void {
-  if (hasUnbalancedBraces(text)) add('template', `${label} has a {{ without a matching }} (or the reverse).`);
-  const unknown = new Set(templateReferences(text).filter((name) => !ctx.variableNames.has(name)));
+  const { references, unbalanced } = readTemplate(text);
+  if (unbalanced) add('template', `${label} has a {{ without a matching }} (or the reverse).`);
+  const unknown = new Set(references.filter((name) => !ctx.variableNames.has(name)));
   for (const name of unknown) {
     add('reference', name === '' ? `${label} has an empty {{ }} reference.` : `${label} uses {{${quoted(name)}}}, but there is no variable named “${quoted(name)}”. Create it under Variables or fix the name.`);
   }

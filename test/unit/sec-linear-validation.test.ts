@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { sampleContent } from '#schema/content/sample.ts';
 import { validateContent } from '#schema/content/validate.ts';
-import { hasUnbalancedBraces, templateReferences } from '#schema/content/templates.ts';
+import { readTemplate } from '#schema/content/templates.ts';
 import { isEmailAddress } from '#schema/email.ts';
 import { CreateUserBody } from '#schema/api.ts';
 import { adversarialAddresses, adversarialTexts, hostileContent, timed } from '../helpers/hostile.ts';
+import { prng } from '../helpers/prng.ts';
 
 /** Issue 12 point 5: every check on user text is linear (1 MB of adversarial text, each well under a second). */
 describe('SEC-5 linear validation', () => {
@@ -34,6 +36,8 @@ describe('SEC-5 linear validation', () => {
   });
 
   it('SEC-5 templates keep their meaning', async () => {
+    const templateReferences = (t: string) => readTemplate(t).references;
+    const hasUnbalancedBraces = (t: string) => readTemplate(t).unbalanced;
     expect(templateReferences('Hi {{ name }}, {{user.email}} {{x y}} {{}} {{{z}}} {{\tw\n}}')).toEqual(['name', 'user.email', '', 'z', 'w']);
     expect(hasUnbalancedBraces('Hello {{name')).toBe(true);
     expect(hasUnbalancedBraces('Hello name}}')).toBe(true);
@@ -43,6 +47,27 @@ describe('SEC-5 linear validation', () => {
     expect(hasUnbalancedBraces('{{a}}{{\u00a0b\u3000}}')).toBe(false);
     expect(hasUnbalancedBraces('{ x } {{y}}')).toBe(false);
     for (const text of Object.values(adversarialTexts())) expect((await timed(() => hasUnbalancedBraces(text))).ms).toBeLessThan(1000);
+  });
+
+  it('SEC-5 the email scanner accepts exactly what z.email() accepted (seeded random addresses)', () => {
+    const random = prng(7);
+    const alphabet = ['a', 'B', '1', '.', '@', '-', "'", '+', '_', ' ', 'é', 'co'];
+    for (let n = 0; n < 20_000; n++) {
+      const text = Array.from({ length: 1 + Math.floor(random() * 12) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      expect(isEmailAddress(text), JSON.stringify(text)).toBe(z.regexes.email.test(text));
+    }
+  });
+
+  it('SEC-5 the template scanner finds exactly what the old pattern found (seeded random texts)', () => {
+    // The old, backtracking pattern: fine on short texts, so it is the reference here.
+    const OLD = /\{\{\s*([^{}\s]*)\s*\}\}/g;
+    const random = prng(12);
+    const alphabet = ['{', '}', ' ', '\t', '\u3000', 'a', 'b.c', '_'];
+    for (let n = 0; n < 20_000; n++) {
+      const text = Array.from({ length: Math.floor(random() * 14) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      const stripped = text.replace(OLD, '');
+      expect(readTemplate(text), JSON.stringify(text)).toEqual({ references: [...text.matchAll(OLD)].map((m) => m[1]), unbalanced: stripped.includes('{{') || stripped.includes('}}') });
+    }
   });
 
   it('SEC-5 email addresses are checked in linear time, length first, with the same answers', async () => {
