@@ -20,7 +20,7 @@ const RAW_MAX = 1000;
 export const normalizeName = (text: string): string => text.normalize('NFC').replace(/\s+/gu, ' ').trim();
 
 /** Why `name` (normalized) cannot be a display name, or null. */
-export function hiddenCharacterProblem(name: string): string | null {
+function hiddenCharacterProblem(name: string): string | null {
   const found = HIDDEN.exec(name);
   if (!found) return null;
   const char = found[0];
