@@ -137,7 +137,8 @@ export function createServices(config: Readonly<Config>) {
   const accessStore = createAccessStore(database.db);
   const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts });
   replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
-  const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots });
+  // Deleting an audience looks at what its environment holds (composed by localData, created below).
+  const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard, gates: approvals, audiences });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });

@@ -109,6 +109,13 @@ export function createLocalData(deps: {
 
   return {
     content,
+    /** What the environment's pointers hold: current, and (production) live where it is another snapshot. */
+    pointedContents(envId: string): { pointer: 'current' | 'live'; content: WorkspaceContent }[] {
+      const { environment: env, draft } = environment(envId);
+      const out: { pointer: 'current' | 'live'; content: WorkspaceContent }[] = [{ pointer: 'current', content: content(envId) }];
+      if (env.liveSnapshotId && env.liveSnapshotId !== env.snapshotId) out.push({ pointer: 'live', content: compose(env, draft, env.liveSnapshotId) });
+      return out;
+    },
     /** This environment's content with another of its snapshots in place (a pinned share link). */
     contentWith(envId: string, snapshotId: string | null): WorkspaceContent {
       const { environment: env, draft } = environment(envId);

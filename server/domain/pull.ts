@@ -1,7 +1,7 @@
 import { AppError } from '#schema/errors.ts';
 import { SPECS, type Section } from '#schema/content/spec.ts';
 import { draftSections, parseFlowRules } from '#schema/flow.ts';
-import { itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
+import { diffBudget, itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
 import { setItemJson } from '#schema/content/ydoc.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
@@ -43,11 +43,13 @@ export function createPulls(deps: { projects: ProjectStore; releases: ReleaseSto
       const mine = deps.drafts.read(target.draft.id)[section];
       const theirs = deps.drafts.read(source.draft.id)[section];
       const ids = itemIds ?? Object.keys(theirs).filter((id) => !mine[id] || itemBlob(section, mine[id]).id !== itemBlob(section, theirs[id]!).id);
+      // One time budget for all the items' line diffs, as for any diff.
+      const budget = diffBudget();
       return ids.map((itemId) => {
         const after = theirs[itemId];
         if (!after) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${itemId}.`);
         const before = mine[itemId];
-        const fields = itemFieldChanges(section, before ?? {}, after).filter((f) => before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'));
+        const fields = itemFieldChanges(section, before ?? {}, after, budget).filter((f) => before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'));
         return { itemId, name: String(after[SPECS[section].nameField] ?? itemId), kind: !before ? 'added' : fields.length === 0 ? 'same' : 'changed', fields };
       });
     },
