@@ -8,10 +8,25 @@ import { z } from 'zod';
  * A name is NFC-normalized, its runs of white space become one space, and it is trimmed. It may
  * not hold control, format (`\p{Cf}`: zero-width characters, bidi controls), private-use,
  * unassigned or other default-ignorable characters (variation selectors, Hangul fillers): they
- * are refused with a message saying which one and where, never silently removed. One cost: emoji
- * built with a zero-width joiner or a variation selector are refused too.
+ * are refused with a message saying which one and where, never silently removed. The one
+ * exception is what emoji are made of: a zero-width joiner between two pictographs (👩‍💻) and
+ * the emoji variation selector after one (❤️) draw nothing of their own.
  */
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Cn}\p{Default_Ignorable_Code_Point}]/u;
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Cn}\p{Default_Ignorable_Code_Point}]/gu;
+const PICTOGRAPH = /\p{Extended_Pictographic}/u;
+const ZWJ = '\u200d';
+const EMOJI_PRESENTATION = '\ufe0f';
+
+/** True when the hidden character at `index` is part of an emoji sequence (see above). */
+function inEmoji(name: string, index: number, char: string): boolean {
+  const before = [...name.slice(0, index)];
+  let prev = before.at(-1) ?? '';
+  if (char === EMOJI_PRESENTATION) return PICTOGRAPH.test(prev) || /^[#*0-9]$/.test(prev);
+  if (char !== ZWJ) return false;
+  if (prev === EMOJI_PRESENTATION || /\p{Emoji_Modifier}/u.test(prev)) prev = before.at(-2) ?? '';
+  const next = String.fromCodePoint(name.codePointAt(index + 1) ?? 0);
+  return PICTOGRAPH.test(prev) && PICTOGRAPH.test(next);
+}
 const BIDI = /\p{Bidi_Control}/u;
 /** Far above any name's limit: the text is cut off before it is normalized or scanned. */
 const RAW_MAX = 1000;
@@ -21,7 +36,12 @@ export const normalizeName = (text: string): string => text.normalize('NFC').rep
 
 /** Why `name` (normalized) cannot be a display name, or null. */
 function hiddenCharacterProblem(name: string): string | null {
-  const found = HIDDEN.exec(name);
+  let found: RegExpExecArray | null = null;
+  for (const match of name.matchAll(HIDDEN)) {
+    if (inEmoji(name, match.index, match[0])) continue;
+    found = match;
+    break;
+  }
   if (!found) return null;
   const char = found[0];
   const code = `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;

@@ -36,6 +36,13 @@ describe('SEC-14 display names', () => {
     expect(CreateProjectBody.safeParse({ name: 'PROD\u202eNOITCU' }).error!.issues[0]!.message).toContain('changes the writing direction (U+202E, character 5)');
   });
 
+  it('SEC-14 emoji keep their joiners and presentation selectors (they draw nothing of their own), nothing else does', () => {
+    for (const name of ['Support 👩\u200d💻', 'Love ❤\ufe0f', 'Team 👨🏽\u200d🚀', '#\ufe0f\u20e3 one']) {
+      expect(CreateProjectBody.safeParse({ name }).success, name).toBe(true);
+    }
+    for (const name of ['A\u200d💻', '👩\u200dB', 'PROD\ufe0f', '👩\u200d\u200d💻']) expect(CreateProjectBody.safeParse({ name }).success, name).toBe(false);
+  });
+
   it('SEC-14 names are NFC-normalized, with runs of white space made one space', () => {
     expect(SetupBody.parse({ email: 'a@b.co', password: PASSWORD, name: ' Rene\u0301\u00a0\u00a0Dupont ' }).name).toBe('René Dupont');
     expect(StagePatchBody.parse({ name: 'Cafe\u0301\tQA' }).name).toBe('Café QA');
