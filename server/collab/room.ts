@@ -13,6 +13,7 @@ import {
   MalformedMessage,
 } from './protocol.ts';
 import { checkTransaction, wouldChange, type Refusal } from './update-guard.ts';
+import { dismantleTooDeep } from './dismantle.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
 export interface Peer {
@@ -242,13 +243,40 @@ export class Room {
    * the document. Yjs commits whatever a throwing transaction did before it threw.
    */
   edit(origin: Origin, change: (doc: Y.Doc) => void): void {
+    let updates: Uint8Array[];
+    let dismantled = 0;
+    try {
+      updates = this.onShadow((shadow) => shadow.transact(() => change(shadow)));
+    } catch (err) {
+      // A value nested too deep (from before updates were checked) overflows Yjs's recursive
+      // delete: take it apart bottom-up first, then try the change once more.
+      if (!(err instanceof RangeError)) throw err;
+      updates = this.onShadow((shadow) => {
+        dismantled = dismantleTooDeep(shadow);
+        if (dismantled === 0) throw err;
+        shadow.transact(() => change(shadow));
+      });
+    }
+    this.fromShadow = true;
+    try {
+      // One by one: merged, the dismantling steps would be one (recursing) transaction again.
+      for (const update of updates) Y.applyUpdate(this.doc, update, origin);
+    } finally {
+      this.fromShadow = false;
+    }
+    // Replayed from the log in one load batch, the dismantling would recurse again: fold it into the state now.
+    if (dismantled > 0) this.compact();
+  }
+
+  /** Runs `work` on the shadow and returns the updates it made; if it throws, the shadow is dropped (the document saw none of it). */
+  private onShadow(work: (shadow: Y.Doc) => void): Uint8Array[] {
     this.shadow ??= this.replica();
     const shadow = this.shadow;
     const updates: Uint8Array[] = [];
     const collect = (u: Uint8Array) => void updates.push(u);
     shadow.on('update', collect);
     try {
-      shadow.transact(() => change(shadow));
+      work(shadow);
     } catch (err) {
       shadow.destroy();
       this.shadow = null;
@@ -256,13 +284,7 @@ export class Room {
     } finally {
       shadow.off('update', collect);
     }
-    if (updates.length === 0) return;
-    this.fromShadow = true;
-    try {
-      Y.applyUpdate(this.doc, updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates), origin);
-    } finally {
-      this.fromShadow = false;
-    }
+    return updates;
   }
 
   private replica(): Y.Doc {

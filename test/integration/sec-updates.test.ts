@@ -10,7 +10,12 @@ import { addItem, itemText, sectionMap, type WorkspaceContent } from '#schema/co
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
 import { sendFrames } from '../helpers/raw-socket.ts';
-import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { setupAdmin, startTestServer, tempDataDir } from '../helpers/server.ts';
+import { openDatabase } from '#server/store/db.ts';
+import { createDraftStore } from '#server/store/drafts.ts';
+import { createProjectStore } from '#server/store/projects.ts';
+import { createProjects } from '#server/domain/projects.ts';
+import { Room } from '#server/collab/room.ts';
 
 /**
  * Issue 12, points 7 and 11: updates are checked against the content spec's layout on the
@@ -149,12 +154,46 @@ describe('SEC-7 poison documents are refused', () => {
     const repaired = sampleContent();
     delete repaired.agents.agt_support;
     repaired.knowledge = Object.fromEntries(Object.entries(repaired.knowledge).map(([k, v]) => [k, { ...v, title: `${String(v.title)} (revised)` }]));
+    const t0 = performance.now();
     const [status] = await api('PUT', `/environments/${dev.id}/content`, repaired);
+    console.log(`SEC-7: the repair import of a 20,000-deep poisoned item answered ${status} in ${(performance.now() - t0).toFixed(0)} ms`);
     const [, after] = await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`);
-    console.log(`SEC-7 repair import of a 20,000-deep poisoned item answered ${status}`);
-    if (status === 200) expect(after).toEqual(JSON.parse(JSON.stringify(repaired)));
-    else expect(after).toEqual(current);
+    // One change or nothing: never the poisoned item gone and the rest not applied (before: exactly that).
+    if (status !== 200) expect(after).toEqual(current);
+    expect([status, after]).toEqual([200, JSON.parse(JSON.stringify(repaired))]);
     expect(await everyReadAnswers(api, first.project)).toEqual([200, 200, 200, 200]);
+
+    // The repaired draft loads again after a restart (the bottom-up removal was folded into its state).
+    await cleanup.pop()!();
+    const again = await startTestServer(dataDir);
+    cleanup.push(() => again.close());
+    expect((await apiOf(again, first.token)<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1]).toEqual(after);
+  });
+});
+
+describe('SEC-7 a server-side change is one change or nothing', () => {
+  it('SEC-7 a change that throws halfway (after adding and deleting items) leaves the draft and its log as they were', async () => {
+    const database = openDatabase(tempDataDir(), 'normal');
+    cleanup.push(() => database.close());
+    const projects = createProjects(createProjectStore(database.db));
+    const project = projects.create({ user: { id: 'usr_1', email: 'a@b.c', name: 'A' }, isInstanceAdmin: true, via: 'token' }, { name: 'P', preset: 'five-stage', sample: true });
+    const store = createDraftStore(database.sqlite);
+    const room = new Room(project.environments[0]!.draftId!, store, { compactAfterUpdates: 1000, log: () => undefined });
+    const before = Y.encodeStateAsUpdate(room.doc);
+    expect(() =>
+      room.edit({ kind: 'server', reason: 'import' }, (doc) => {
+        sectionMap(doc, 'agents').delete('agt_support');
+        addItem(doc, 'knowledge', { title: 'Half' });
+        throw new Error('the change failed halfway');
+      }),
+    ).toThrow('halfway');
+    expect(room.flush()).toBe(true);
+    expect(Y.encodeStateAsUpdate(room.doc)).toEqual(before);
+    expect(store.load(room.draftId).updates).toEqual([]);
+    // The next change goes through whole.
+    room.edit({ kind: 'server', reason: 'import' }, (doc) => addItem(doc, 'knowledge', { title: 'Whole' }));
+    expect(Object.values(room.content().knowledge).map((a) => a.title)).toContain('Whole');
+    room.unload();
   });
 });
 
