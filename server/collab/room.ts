@@ -101,6 +101,13 @@ export class Room {
         for (const u of batch) Y.applyUpdate(this.doc, u, loadOrigin);
       }, loadOrigin);
     }
+    // Pending structs or deletes in the log (accepted before updates were checked) would apply
+    // later, inside someone else's change, and delete what they type: they are dropped.
+    if (this.doc.store.pendingStructs || this.doc.store.pendingDs) {
+      opts.log(`draft ${draftId}: dropped pending changes that depend on updates the server never had`);
+      this.doc.store.pendingStructs = null;
+      this.doc.store.pendingDs = null;
+    }
     this.lastSeq = stored.lastSeq;
     this.loggedSinceCompaction = stored.updates.length;
 

@@ -8,7 +8,8 @@ import type { ProjectView } from '#schema/api.ts';
 import { sampleContent } from '#schema/content/sample.ts';
 import { addItem, itemText, sectionMap, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
-import { connect, synced, until, type Client } from '../helpers/clients.ts';
+import { WebsocketProvider } from 'y-websocket';
+import { connect, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { sendFrames } from '../helpers/raw-socket.ts';
 import { setupAdmin, startTestServer, tempDataDir } from '../helpers/server.ts';
 import { openDatabase } from '#server/store/db.ts';
@@ -233,6 +234,41 @@ describe('SEC-11 section ownership cannot be bypassed with pending deletes', () 
     const titles = async () => Object.values((await api<WorkspaceContent>('GET', `/environments/${staging!.id}/content`))[1].knowledge).map((a) => `${String(a.title)}: ${String(a.body)}`).sort();
     await expect.poll(async () => Object.keys((await api<WorkspaceContent>('GET', `/environments/${staging!.id}/content`))[1].agents).length).toBe(1);
     expect(await titles()).toEqual(['Opening hours: Nine to five.', 'Returns: Thirty days, with the receipt.']);
+  });
+
+  it('SEC-11 a pending delete set already in the log (accepted before the check) is dropped at load: what an editor types afterwards stays', async () => {
+    const first = await setup('five-stage');
+    const dev = first.project.environments[0]!;
+    const editor = client(first.server, dev.draftId!, first.token);
+    await synced(editor);
+    const agentId = addItem(editor.doc, 'agents', { name: 'Greeter', instructions: 'Hello' });
+    await expect.poll(async () => Object.keys((await first.api<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1].agents)).toEqual([agentId]);
+    // A delete set for the editor's next clocks, as an older server would have stored it.
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarUint(e, editor.doc.clientID);
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarUint(e, Y.getState(editor.doc.store, editor.doc.clientID));
+    encoding.writeVarUint(e, 1000);
+    editor.provider.destroy();
+    const dataDir = first.server.dataDir;
+    await cleanup.pop()!(); // the client
+    await cleanup.pop()!(); // the server
+    const db = new Database(path.join(dataDir, 'stagecoach.sqlite'));
+    db.prepare('INSERT INTO draft_updates (draft_id, "update", created_at) VALUES (?, ?, ?)').run(dev.draftId!, Buffer.from(encoding.toUint8Array(e)), Date.now());
+    db.close();
+
+    // The same editor (same document, same client id) comes back and types.
+    const server = await startTestServer(dataDir);
+    cleanup.push(() => server.close());
+    const provider = new WebsocketProvider(wsUrl(server.url), dev.draftId!, editor.doc, { params: { token: first.token }, disableBc: true, WebSocketPolyfill: WebSocket });
+    cleanup.push(() => provider.destroy());
+    await synced({ doc: editor.doc, provider, destroy: () => provider.destroy() });
+    itemText(sectionMap(editor.doc, 'agents').get(agentId), 'instructions')!.insert(5, ' world');
+    const api = apiOf(server, first.token);
+    await expect.poll(async () => (await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1].agents[agentId]?.instructions).toBe('Hello world');
+    expect(itemText(sectionMap(editor.doc, 'agents').get(agentId), 'instructions')!.toString()).toBe('Hello world');
   });
 
   it('SEC-11 an update with a struct whose origin the server does not have (pending structs) is refused whole (4424)', async () => {
