@@ -57,10 +57,11 @@ export class Room {
   readonly awareness: awarenessProtocol.Awareness;
   readonly peers = new Map<Peer, Set<number>>();
   /**
-   * A replica every peer update is applied to first. Yjs can throw halfway through
-   * integrating a crafted update (after decoding it fine) and would then emit the half it
-   * applied; trying it on the shadow keeps the real document from ever seeing part of an update.
-   * Made on the first write from a peer (a draft only read, or only changed by the server, needs none).
+   * A replica every peer update and server edit is applied to first. Yjs can throw halfway
+   * through integrating a crafted update (after decoding it fine) or through a change, and
+   * would then emit the half it applied; trying it on the shadow keeps the real document from
+   * ever seeing part of one, and lets update-guard.ts inspect the transaction before it counts.
+   * Made on the first write (a draft only read needs none).
    */
   private shadow: Y.Doc | null = null;
   /** Set while a server edit made on the shadow is applied to the document (the shadow has it already). */
