@@ -93,7 +93,7 @@ export class DraftSession {
     const onClose = (event: CloseEvent | null) => {
       if (event?.code === CLOSE.rights_changed) onRightsChanged();
       if (event?.code === CLOSE.read_only) this.refusal = 'This draft is read-only for you: your last change was not accepted. Reload the page.';
-      if (event?.code === CLOSE.malformed_message) this.refusal = 'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';
+      if (event?.code === CLOSE.malformed_message || event?.code === CLOSE.invalid_shape) this.refusal = 'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';
     };
     this.provider.on('status', onStatus);
     this.provider.on('sync', onSync);
