@@ -2,7 +2,8 @@ import { diffLines } from 'diff';
 import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type Section, type StepType } from './spec.ts';
 import { canonicalJson } from './canonical.ts';
 import { normalizeItem } from './normalize.ts';
-import { emptySection, type ItemJson, type WorkspaceContent } from './ydoc.ts';
+import type { ItemJson, WorkspaceContent } from './ydoc.ts';
+import { emptySection } from './ids.ts';
 
 /** A snapshot's tree: section → item id → blob id (the item's content address). */
 export type Tree = Record<Section, Record<string, string>>;

@@ -1,6 +1,7 @@
 import * as Y from 'yjs';
 import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type FieldSpec, type Section, type StepType } from './spec.ts';
 import { orderedSteps, orderedStepsJson, setStepOrder } from './steps.ts';
+import { emptySection } from './ids.ts';
 
 /**
  * The draft's Yjs layout: one Y.Map per section at the top level, keyed by item id; an item
@@ -10,9 +11,6 @@ import { orderedSteps, orderedStepsJson, setStepOrder } from './steps.ts';
 export type ItemJson = Record<string, unknown>;
 export type WorkspaceContent = Record<Section, Record<string, ItemJson>>;
 export type YItem = Y.Map<unknown>;
-
-/** An empty section: null-prototype, so an id like `__proto__` or `constructor` is plain data in it. */
-export const emptySection = <T = ItemJson>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
 export function emptyContent(): WorkspaceContent {
   return { agents: emptySection(), workflows: emptySection(), knowledge: emptySection(), integrations: emptySection(), channels: emptySection(), variables: emptySection() };

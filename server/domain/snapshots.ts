@@ -5,7 +5,8 @@ import { normalizeItem } from '#schema/content/normalize.ts';
 import { memoOnFrozen } from '#schema/content/frozen.ts';
 import { problemsJson, validateContent } from '#schema/content/validate.ts';
 import { treeOf, type Tree } from '#schema/content/diff.ts';
-import { emptyContent, emptySection, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { emptyContent, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { emptySection } from '#schema/content/ids.ts';
 import type { ReleaseStore, SnapshotRow } from '../store/releases.ts';
 import { hashItem, hashTree } from '../lib/hash.ts';
 
