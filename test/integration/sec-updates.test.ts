@@ -6,7 +6,8 @@ import * as encoding from 'lib0/encoding';
 import { CLOSE } from '#schema/errors.ts';
 import type { ProjectView } from '#schema/api.ts';
 import { sampleContent } from '#schema/content/sample.ts';
-import { addItem, itemText, sectionMap, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { addItem, applyContent, draftContent, itemText, sectionMap, setVariant, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { moveStep } from '#schema/content/steps.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { WebsocketProvider } from 'y-websocket';
 import { connect, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
@@ -126,6 +127,26 @@ describe('SEC-7 poison documents are refused', () => {
     expect(await everyReadAnswers(api, project)).toEqual([200, 200, 200, 200]);
     const [syncStatus, syncBody] = await api('POST', `/environments/${dev.id}/sync`, {});
     expect([syncStatus, syncBody]).toEqual([200, expect.anything()]);
+  });
+
+  it('SEC-7 everything the spec allows passes the check: every section, every channel type, every step type, headers, steps moved and retyped, from one raw update', async () => {
+    const { server, token, api, project } = await setup('five-stage');
+    const dev = project.environments[0]!;
+    const doc = new Y.Doc();
+    const content = sampleContent();
+    content.channels.ch_slack = { name: 'Slack', type: 'slack', workspace: 'acme', channel: '#help', botName: 'Bot' };
+    content.channels.ch_teams = { name: 'Teams', type: 'teams', tenant: 'acme', botName: 'Bot' };
+    content.workflows.wf_order_status!.steps = [...(content.workflows.wf_order_status!.steps as object[]), { id: 'st_set', type: 'set_variable', variable: 'var_company', value: 'Acme' }];
+    applyContent(doc, content);
+    doc.transact(() => {
+      const channel = sectionMap(doc, 'channels').get('ch_slack')!;
+      setVariant(doc, 'channels', channel, 'email');
+      const steps = sectionMap(doc, 'workflows').get('wf_order_status')!.get('steps') as Y.Array<Y.Map<unknown>>;
+      moveStep(doc, steps, 0, 3);
+    });
+    expect(await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(Y.encodeStateAsUpdate(doc))])).toBe(0);
+    const [, stored] = await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`);
+    expect(stored).toEqual(JSON.parse(JSON.stringify(draftContent(doc))));
   });
 
   it('SEC-7 a draft poisoned before the check (20,000 maps deep, written into the log) still reads, reports the field, and a repair import is one change or nothing', async () => {
