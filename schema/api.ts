@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PRESET_IDS, DEFAULT_PRESET, ENVIRONMENT_KINDS } from './presets.ts';
 import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
 import { SECTIONS, type Section } from './content/spec.ts';
+import { isItemId } from './content/ids.ts';
 import { flowTemplateProblems, type FlowRules, type FlowTemplate } from './flow.ts';
 import { EMAIL_MAX, isEmailAddress } from './email.ts';
 import { displayName, lookAlikes, nameKey, sameNameMessage } from './names.ts';
@@ -101,10 +102,13 @@ export const ResolveConflictBody = z.strictObject({
   take: z.enum(['upstream', 'local']),
 });
 
+/** An item id as content uses them (no inherited name like `constructor`: see content/ids.ts). */
+const ItemId = z.string().refine(isItemId, 'An item id is 1–64 letters, digits, _ or -, and not a reserved name.');
+
 export const PullBody = z.strictObject({
   fromEnvironmentId: z.string().min(1).max(64),
   section: z.enum(SECTIONS),
-  itemIds: z.array(z.string().min(1).max(100)).min(1, 'Choose at least one item.').max(500),
+  itemIds: z.array(ItemId).min(1, 'Choose at least one item.').max(500),
   message: z.string().trim().max(500).optional(),
 });
 

@@ -3,6 +3,7 @@ import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type Section, type StepType }
 import { canonicalJson } from './canonical.ts';
 import { normalizeItem } from './normalize.ts';
 import type { ItemJson, WorkspaceContent } from './ydoc.ts';
+import { emptySection } from './ids.ts';
 
 /** A snapshot's tree: section → item id → blob id (the item's content address). */
 export type Tree = Record<Section, Record<string, string>>;
@@ -20,9 +21,9 @@ export function diffTrees(a: Tree, b: Tree): Record<Section, TreeDelta> {
     const before = a[s] ?? {};
     const after = b[s] ?? {};
     out[s] = {
-      added: Object.keys(after).filter((id) => !(id in before)).sort(),
-      removed: Object.keys(before).filter((id) => !(id in after)).sort(),
-      changed: Object.keys(after).filter((id) => id in before && before[id] !== after[id]).sort(),
+      added: Object.keys(after).filter((id) => !Object.hasOwn(before, id)).sort(),
+      removed: Object.keys(before).filter((id) => !Object.hasOwn(after, id)).sort(),
+      changed: Object.keys(after).filter((id) => Object.hasOwn(before, id) && before[id] !== after[id]).sort(),
     };
   }
   return out;
@@ -62,7 +63,7 @@ function stepsAsText(steps: unknown): string {
   if (!Array.isArray(steps)) return '';
   return steps
     .map((s: Record<string, unknown>, i) => {
-      const variant = STEP_VARIANTS[s.type as StepType];
+      const variant = typeof s.type === 'string' && Object.hasOwn(STEP_VARIANTS, s.type) ? STEP_VARIANTS[s.type as StepType] : undefined;
       const fields = variant ? Object.keys(variant.fields).map((f) => `${variant.fields[f]!.label}: ${JSON.stringify(s[f] ?? '')}`) : [];
       return `${i + 1}. ${variant?.label ?? String(s.type)} — ${fields.join(', ')}`;
     })
@@ -163,7 +164,7 @@ export function buildDiff(
 export function treeOf(content: WorkspaceContent, address: (section: Section, item: ItemJson) => string): Tree {
   const tree = {} as Tree;
   for (const s of SECTIONS) {
-    tree[s] = {};
+    tree[s] = emptySection();
     for (const [id, item] of Object.entries(content[s])) tree[s][id] = address(s, item);
   }
   return tree;

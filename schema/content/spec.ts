@@ -265,6 +265,7 @@ export const SYSTEM_VARIABLES = ['user.id', 'user.name', 'user.email', 'conversa
 /** The fields an item of `spec` has, given its variant (channel type). */
 export function fieldsOf(spec: ItemSpec, item: Readonly<Record<string, unknown>>): Fields {
   if (!spec.variantKey || !spec.variants) return spec.fields;
-  const v = spec.variants[String(item[spec.variantKey])];
+  const key = String(item[spec.variantKey]);
+  const v = Object.hasOwn(spec.variants, key) ? spec.variants[key] : undefined;
   return v ? { ...spec.fields, ...v.fields } : spec.fields;
 }

@@ -56,14 +56,14 @@ function valueProblems(ctx: Context, section: Section, itemId: string, path: str
     }
     case 'refs':
       for (const id of value as string[]) {
-        if (!(id in ctx.content[spec.to])) add('reference', `${label} refers to a ${SPECS[spec.to].noun} that does not exist (was it removed?).`);
+        if (!Object.hasOwn(ctx.content[spec.to], id)) add('reference', `${label} refers to a ${SPECS[spec.to].noun} that does not exist (was it removed?).`);
       }
       return;
     case 'ref': {
       const id = value as string;
       if (id === '') {
         if (spec.required) add('required', `${label} is required.`);
-      } else if (!(id in ctx.content[spec.to])) {
+      } else if (!Object.hasOwn(ctx.content[spec.to], id)) {
         add('reference', `${label} refers to a ${SPECS[spec.to].noun} that does not exist (was it removed?).`);
       }
       return;

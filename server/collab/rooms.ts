@@ -90,11 +90,11 @@ export class Rooms {
 
   /**
    * Changes a draft from the server side (import; restore and hotfix ports later) in one
-   * transaction with a typed origin. It reaches connected peers live, after it is stored.
+   * transaction with a typed origin, or not at all if `change` throws. It reaches connected peers live, after it is stored.
    */
   edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean {
     const room = this.visit(draftId);
-    room.doc.transact(() => change(room.doc), { kind: 'server', reason } satisfies Origin);
+    room.edit({ kind: 'server', reason } satisfies Origin, change);
     return room.flush();
   }
 

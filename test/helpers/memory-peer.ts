@@ -47,6 +47,7 @@ export class MemoryClient {
     };
     this.peer = peer;
     this.online = true;
+    this.closed = null;
     this.room.join(peer);
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, 0);
