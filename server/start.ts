@@ -131,7 +131,7 @@ export function createServices(config: Readonly<Config>) {
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
   // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
-  const durableDrafts = { ...drafts, edit: rooms.editDurably.bind(rooms) };
+  const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<typeof rooms.edit>[2]) => rooms.edit(id, reason, change, true) };
   const hotfixStore = createHotfixStore(database.db);
   const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts });
   const accessStore = createAccessStore(database.db);

@@ -248,9 +248,13 @@ export class Room {
   /**
    * Changes the draft from the server side (import, replication, pulls) as one change or not
    * at all: the change runs on the shadow first, and only if it completes does its update reach
-   * the document. Yjs commits whatever a throwing transaction did before it threw.
+   * the document (Yjs commits whatever a throwing transaction did before it threw).
+   * `durable` (changes that answer a caller: import, pull, hotfix port): the change is also in
+   * the log before the document or anyone sees it, and false means the log could not be written
+   * and nothing changed; otherwise a failed append keeps the change in memory and retries.
    */
-  edit(origin: Origin, change: (doc: Y.Doc) => void): void {
+  edit(origin: Origin, change: (doc: Y.Doc) => void, durable = false): boolean {
+    if (durable && !this.flush()) return false;
     let updates: Uint8Array[];
     let dismantled = 0;
     try {
@@ -265,6 +269,19 @@ export class Room {
         shadow.transact(() => change(shadow));
       });
     }
+    if (updates.length === 0) return true;
+    let lastSeq = 0;
+    if (durable) {
+      try {
+        lastSeq = this.store.append(this.draftId, updates);
+      } catch (err) {
+        this.opts.log(`draft ${this.draftId}: could not append a server change; refused, nothing changed`, err);
+        // The shadow took the change the document never will: rebuild it on the next write.
+        this.shadow?.destroy();
+        this.shadow = null;
+        return false;
+      }
+    }
     this.fromShadow = true;
     try {
       // One by one: merged, the dismantling steps would be one (recursing) transaction again.
@@ -272,8 +289,11 @@ export class Room {
     } finally {
       this.fromShadow = false;
     }
+    // The flush above emptied `pending`: all it holds now is this change, already in the log.
+    if (durable) this.appended(this.pending.length, lastSeq);
     // Replayed from the log in one load batch, the dismantling would recurse again: fold it into the state now.
     if (dismantled > 0) this.compact();
+    return true;
   }
 
   /** Runs `work` on the shadow and returns the updates it made; if it throws, the shadow is dropped (the document saw none of it). */
@@ -337,26 +357,6 @@ export class Room {
       }, RETRY_MS);
       return false;
     }
-    this.appended(this.pending.length, lastSeq);
-    return true;
-  }
-
-  /**
-   * A server-side change that must be all or nothing (an import answered 503 changed nothing):
-   * logged first, then applied and broadcast. False, with the document untouched and nothing
-   * sent, when the log cannot be written.
-   */
-  applyLogged(update: Uint8Array, origin: Origin): boolean {
-    if (!this.flush()) return false;
-    let lastSeq: number;
-    try {
-      lastSeq = this.store.append(this.draftId, [update]);
-    } catch (err) {
-      this.opts.log(`draft ${this.draftId}: could not append a server change; refused, nothing changed`, err);
-      return false;
-    }
-    Y.applyUpdate(this.doc, update, origin);
-    // The flush above emptied `pending`: all it holds now is this update, already in the log.
     this.appended(this.pending.length, lastSeq);
     return true;
   }

@@ -1,6 +1,6 @@
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftStore } from '../store/drafts.ts';
-import * as Y from 'yjs';
+import type * as Y from 'yjs';
 import { Room, type Origin, type Peer, type RoomOptions } from './room.ts';
 import { GroupCommit } from './group-commit.ts';
 
@@ -89,34 +89,13 @@ export class Rooms {
   }
 
   /**
-   * Changes a draft from the server side (import; restore and hotfix ports later) in one
-   * transaction with a typed origin, or not at all if `change` throws. It reaches connected peers live, after it is stored.
+   * Changes a draft from the server side in one transaction with a typed origin, or not at all
+   * if `change` throws (Room.edit). It reaches connected peers live, after it is stored.
+   * `durable`: stored before anyone sees it; false = the log could not be written, nothing changed.
    */
-  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean {
+  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void, durable = false): boolean {
     const room = this.visit(draftId);
-    room.edit({ kind: 'server', reason } satisfies Origin, change);
-    return room.flush();
-  }
-
-  /**
-   * Like `edit`, but all or nothing (imports): the change is made on a copy of the document,
-   * appended to the log, and only then applied to the live document and sent to peers. False
-   * when the log cannot be written: then nothing changed and nobody saw anything, where `edit`
-   * would keep the change in memory (visible to reads) and store it on a later retry.
-   */
-  editDurably(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean {
-    const room = this.visit(draftId);
-    const scratch = new Y.Doc({ gc: true });
-    // Its own client id (sharing the live doc's would make Yjs think two clients collide and renumber it).
-    Y.applyUpdate(scratch, Y.encodeStateAsUpdate(room.doc));
-    let update: Uint8Array | null = null;
-    scratch.on('update', (u: Uint8Array) => {
-      update = u;
-    });
-    scratch.transact(() => change(scratch));
-    scratch.destroy();
-    if (!update) return true;
-    return room.applyLogged(update, { kind: 'server', reason } satisfies Origin);
+    return room.edit({ kind: 'server', reason } satisfies Origin, change, durable) && (durable || room.flush());
   }
 
   /** Closes every connection of a person, so they reconnect with their new rights. */

@@ -105,7 +105,7 @@ export function projectRoutes(deps: AppDeps) {
       if (foreign.length > 0) throw new AppError('section_read_only', `${foreign.join(', ')} ${foreign.length === 1 ? 'is' : 'are'} read-only in ${environment.name}: leave ${foreign.length === 1 ? 'it' : 'them'} out of the file. Nothing was changed.`, { sections: foreign });
       for (const s of SECTIONS) if (!owned.includes(s)) delete (parsed.content as Partial<WorkspaceContent>)[s];
       // All or nothing: stored before anyone (a read, a peer) sees it; a failure changed nothing.
-      if (!deps.rooms.editDurably(draft.id, 'import', (doc) => applyContent(doc, parsed.content))) throw new AppError('storage_unavailable');
+      if (!deps.rooms.edit(draft.id, 'import', (doc) => applyContent(doc, parsed.content), true)) throw new AppError('storage_unavailable');
       return c.json({ problems: problemsJson(parsed.problems) });
     });
 
