@@ -126,8 +126,8 @@ export function createServices(config: Readonly<Config>) {
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard, gates: approvals, audiences });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
-  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences });
-  const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData });
+  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
+  const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
   const app = createApp({
     accounts,
     projects,

@@ -8,6 +8,7 @@ import type { HotfixStore } from '../store/hotfixes.ts';
 import { userView, type Principal } from './accounts.ts';
 import { hashPassword } from './passwords.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
+import { LIMITS, requireBelow } from './limits.ts';
 
 export type RoleMap = Record<string, Role[]>;
 
@@ -156,8 +157,14 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
         const roles = input.roles ?? (input.template ? applyTemplate(input.template, project.environments) : {});
         grant = { projectId: input.projectId, roles: validateRoles(input.projectId, roles) };
       }
-      const token = newSecretToken('sci');
       const now = Date.now();
+      if (grant) {
+        const projectId = grant.projectId;
+        const pending = store.pendingInvitations(now).filter((i) => i.grant !== null && (JSON.parse(i.grant) as { projectId: string }).projectId === projectId).length;
+        const max = LIMITS.MAX_PENDING_INVITATIONS_PER_PROJECT;
+        requireBelow('MAX_PENDING_INVITATIONS_PER_PROJECT', max, pending, `This project already has ${max} open invitations: wait for them to be used or to expire.`);
+      }
+      const token = newSecretToken('sci');
       const id = newId('inv');
       store.insertInvitation({ id, tokenHash: hashToken(token), email: input.email, name: input.name, grant: grant ? JSON.stringify(grant) : null, createdBy: by.user.id, createdAt: now, expiresAt: now + input.expiresInDays * 86_400_000, usedAt: null });
       store.audit({ projectId: grant?.projectId ?? null, environmentId: null, kind: 'invitation.created', actorId: by.user.id, subject: { invitationId: id, email: input.email, roles: grant?.roles ?? null } }, now);

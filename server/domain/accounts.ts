@@ -3,6 +3,7 @@ import type { SetupInput, UserView } from '#schema/api.ts';
 import type { AccountStore, UserRow } from '../store/accounts.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.ts';
+import { LIMITS, requireBelow } from './limits.ts';
 
 export interface Principal {
   user: UserView;
@@ -69,6 +70,8 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
 
     /** Creates a personal API token; the secret is returned once and stored only hashed. */
     createToken(userId: string, name: string): { id: string; name: string; token: string } {
+      const max = LIMITS.MAX_API_TOKENS_PER_USER;
+      requireBelow('MAX_API_TOKENS_PER_USER', max, store.countTokens(userId), `You already have ${max} API tokens: revoke one first.`);
       const token = newSecretToken('sct');
       const id = newId('tok');
       store.insertToken({ id, userId, name, tokenHash: hashToken(token), createdAt: Date.now() });

@@ -62,6 +62,9 @@ export function createAccountStore(db: Db) {
       db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run();
       return row.user;
     },
+    countTokens(userId: string): number {
+      return db.select({ n: count() }).from(apiTokens).where(eq(apiTokens.userId, userId)).get()?.n ?? 0;
+    },
     listTokens(userId: string) {
       return db
         .select({ id: apiTokens.id, name: apiTokens.name, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt })

@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { as } from '../helpers/users.ts';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+let server: Server | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+type Refusal = { error: { id: string; details?: { limit: string; max: number } } };
+
+/** A server (with these limits) and a five-stage project; returns the admin token and environment ids. */
+async function project(env: Record<string, string> = {}) {
+  server = await startTestServer(undefined, env);
+  const admin = (await setupAdmin(server.url)).token;
+  const [, p] = await as<{ id: string; environments: { id: string }[] }>(server.url, admin, 'POST', '/projects', { name: 'Limits', sample: true });
+  const [dev, test, uat] = p.environments.map((e) => e.id) as [string, string, string];
+  return { url: server.url, admin, projectId: p.id, dev, test, uat };
+}
+
+const count = (table: string, where = '1', ...params: unknown[]) => (server!.sqlite.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get(...params) as { n: number }).n;
+
+describe('SEC-8 limits on what a user can multiply', () => {
+  it('SEC-8 the 201st active share link of an environment is refused (409 limit_reached) and nothing is stored; revoking makes room', async () => {
+    const { url, admin, uat } = await project();
+    for (let i = 0; i < 200; i++) expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: `link ${i}` }))[0]).toBe(201);
+    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'one more' });
+    expect(status).toBe(409);
+    expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_SHARE_LINKS_PER_ENVIRONMENT', max: 200 } });
+    expect(count('share_links', 'environment_id = ?', uat)).toBe(200);
+    // Revoked and expired links do not count.
+    const [, list] = await as<{ links: { id: string }[] }>(url, admin, 'GET', `/environments/${uat}/share-links`);
+    expect((await as(url, admin, 'DELETE', `/share-links/${list.links[0]!.id}`))[0]).toBe(204);
+    server!.sqlite.prepare('UPDATE share_links SET expires_at = ? WHERE id = ?').run(Date.now() - 1, list.links[1]!.id);
+    expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'after revoking' }))[0]).toBe(201);
+    expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'after expiry' }))[0]).toBe(201);
+    expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'full again' }))[0]).toBe(409);
+  });
+
+  it('SEC-8 share links per environment follow MAX_SHARE_LINKS_PER_ENVIRONMENT; other environments have their own count', async () => {
+    const { url, admin, uat, test } = await project({ MAX_SHARE_LINKS_PER_ENVIRONMENT: '3' });
+    for (let i = 0; i < 3; i++) expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: `link ${i}` }))[0]).toBe(201);
+    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'fourth' });
+    expect(status).toBe(409);
+    expect(body.error.details).toEqual({ limit: 'MAX_SHARE_LINKS_PER_ENVIRONMENT', max: 3 });
+    expect((await as(url, admin, 'POST', `/environments/${test}/share-links`, { label: 'elsewhere' }))[0]).toBe(201);
+    expect(count('audit_events', "kind = 'share_link.created'")).toBe(4);
+  });
+
+  it('SEC-8 the 21st feedback post through one link in a minute is refused (429 rate_limited, Retry-After) and not stored', async () => {
+    const { url, admin, uat } = await project();
+    const [, link] = await as<{ token: string }>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
+    const post = (text: string) => fetch(`${url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text }) });
+    // In parallel: every post is counted, none slips past the check.
+    const answers = await Promise.all(Array.from({ length: 25 }, (_, i) => post(`note ${i}`)));
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 201)).toHaveLength(20);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(5);
+    const refused = answers.find((r) => r.status === 429)!;
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(((await refused.json()) as Refusal).error).toMatchObject({ id: 'rate_limited', details: { limit: 'FEEDBACK_PER_LINK_PER_MINUTE', max: 20 } });
+    expect(count('feedback')).toBe(20);
+    // A minute later (rows moved back in time) the link takes feedback again.
+    server!.sqlite.prepare('UPDATE feedback SET created_at = created_at - 60000').run();
+    expect((await post('a minute later')).status).toBe(201);
+  });
+
+  it('SEC-8 a link keeps at most MAX_FEEDBACK_PER_LINK posts (409 limit_reached); a post over 2,000 characters is refused', async () => {
+    const { url, admin, uat } = await project({ FEEDBACK_PER_LINK_PER_MINUTE: '10000' });
+    const [, link] = await as<{ id: string; token: string }>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
+    const post = (text: string) => fetch(`${url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text }) });
+    expect((await post('x'.repeat(2001))).status).toBe(400);
+    const insert = server!.sqlite.prepare('INSERT INTO feedback (id, environment_id, share_link_id, section, item_id, author, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    server!.sqlite.transaction(() => {
+      for (let i = 0; i < 999; i++) insert.run(`fbk_${i}`, uat, link.id, 'agents', 'agent_triage', 'Stakeholder', `old ${i}`, Date.now() - 3_600_000);
+    })();
+    expect((await post('the thousandth')).status).toBe(201);
+    const refused = await post('one too many');
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as Refusal).error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_FEEDBACK_PER_LINK', max: 1000 } });
+    expect(count('feedback')).toBe(1000);
+  });
+
+  it('SEC-8 the secret over MAX_SECRETS_PER_ENVIRONMENT is refused (409 limit_reached); replacing a value at the limit still works', async () => {
+    const { url, admin, uat, test } = await project({ MAX_SECRETS_PER_ENVIRONMENT: '3' });
+    for (const name of ['A_KEY', 'B_KEY', 'C_KEY']) expect((await as(url, admin, 'PUT', `/environments/${uat}/secrets/${name}`, { value: 'v1' }))[0]).toBe(200);
+    const [status, body] = await as<Refusal>(url, admin, 'PUT', `/environments/${uat}/secrets/D_KEY`, { value: 'v1' });
+    expect(status).toBe(409);
+    expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_SECRETS_PER_ENVIRONMENT', max: 3 } });
+    expect(count('secrets', 'environment_id = ?', uat)).toBe(3);
+    expect((await as(url, admin, 'PUT', `/environments/${uat}/secrets/B_KEY`, { value: 'v2' }))[0]).toBe(200);
+    expect((await as(url, admin, 'PUT', `/environments/${test}/secrets/D_KEY`, { value: 'v1' }))[0]).toBe(200);
+    expect((await as(url, admin, 'DELETE', `/environments/${uat}/secrets/A_KEY`))[0]).toBe(204);
+    expect((await as(url, admin, 'PUT', `/environments/${uat}/secrets/D_KEY`, { value: 'v1' }))[0]).toBe(200);
+  });
+
+  it('SEC-8 the 501st secret of an environment is refused at the default limit', async () => {
+    const { url, admin, uat } = await project();
+    // 500 rows written directly (the route is the same as above); the 501st goes through the API.
+    const put = server!.sqlite.prepare('INSERT INTO secrets (environment_id, name, sealed, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)');
+    server!.sqlite.transaction(() => {
+      for (let i = 0; i < 500; i++) put.run(uat, `KEY_${i}`, Buffer.from('not opened'), 'usr_test', Date.now());
+    })();
+    const [status, body] = await as<Refusal>(url, admin, 'PUT', `/environments/${uat}/secrets/ONE_MORE`, { value: 'v' });
+    expect(status).toBe(409);
+    expect(body.error.details).toEqual({ limit: 'MAX_SECRETS_PER_ENVIRONMENT', max: 500 });
+    expect(count('secrets', 'environment_id = ?', uat)).toBe(500);
+  });
+
+  it('SEC-8 the 51st runtime key of an environment is refused (409 limit_reached) and not stored', async () => {
+    const { url, admin, uat } = await project();
+    for (let i = 0; i < 50; i++) expect((await as(url, admin, 'POST', `/environments/${uat}/runtime-keys`, { name: `key ${i}` }))[0]).toBe(201);
+    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${uat}/runtime-keys`, { name: 'one more' });
+    expect(status).toBe(409);
+    expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_RUNTIME_KEYS_PER_ENVIRONMENT', max: 50 } });
+    expect(count('runtime_keys', 'environment_id = ?', uat)).toBe(50);
+  });
+
+  it('SEC-8 the 201st audience of an environment is refused (409 limit_reached); editing one at the limit still works', async () => {
+    const { url, admin, uat } = await project();
+    const have = count('audiences', 'environment_id = ?', uat);
+    let last = '';
+    for (let i = have; i < 200; i++) {
+      const [status, a] = await as<{ id: string }>(url, admin, 'POST', `/environments/${uat}/audiences`, { name: `Audience ${i}` });
+      expect(status).toBe(201);
+      last = a.id;
+    }
+    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${uat}/audiences`, { name: 'One more' });
+    expect(status).toBe(409);
+    expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_AUDIENCES_PER_ENVIRONMENT', max: 200 } });
+    expect(count('audiences', 'environment_id = ?', uat)).toBe(200);
+    expect((await as(url, admin, 'PUT', `/environments/${uat}/audiences/${last}`, { name: 'Renamed' }))[0]).toBe(200);
+  });
+
+  it('SEC-8 the 201st open invitation into a project is refused (409 limit_reached); used or expired ones do not count', async () => {
+    const { url, admin, projectId } = await project();
+    const invite = (i: number | string) => as<Refusal & { id: string }>(url, admin, 'POST', '/invitations', { email: `person${i}@example.com`, name: `Person ${i}`, projectId, template: 'qa' });
+    const insert = server!.sqlite.prepare('INSERT INTO invitations (id, token_hash, email, name, "grant", created_by, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const grant = JSON.stringify({ projectId, roles: {} });
+    server!.sqlite.transaction(() => {
+      for (let i = 0; i < 199; i++) insert.run(`inv_${i}`, `hash_${i}`, `p${i}@example.com`, 'P', grant, 'usr_x', Date.now(), Date.now() + 86_400_000, null);
+      insert.run('inv_used', 'hash_used', 'used@example.com', 'P', grant, 'usr_x', Date.now(), Date.now() + 86_400_000, Date.now());
+      insert.run('inv_expired', 'hash_expired', 'expired@example.com', 'P', grant, 'usr_x', Date.now(), Date.now() - 1, null);
+    })();
+    expect((await invite(200))[0]).toBe(201);
+    const [status, body] = await invite(201);
+    expect(status).toBe(409);
+    expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_PENDING_INVITATIONS_PER_PROJECT', max: 200 } });
+    expect(count('invitations')).toBe(202);
+  });
+
+  it('SEC-8 the 101st API token of a user is refused (409 limit_reached)', async () => {
+    const { url, admin } = await project();
+    const have = count('api_tokens');
+    for (let i = have; i < 100; i++) expect((await as(url, admin, 'POST', '/tokens', { name: `token ${i}` }))[0]).toBe(201);
+    const [status, body] = await as<Refusal>(url, admin, 'POST', '/tokens', { name: 'one more' });
+    expect(status).toBe(409);
+    expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_API_TOKENS_PER_USER', max: 100 } });
+    expect(count('api_tokens')).toBe(100);
+  });
+
+  it('SEC-8 the 61st approval request out of an environment in an hour is refused (429 rate_limited) before anything is frozen', async () => {
+    const { url, admin, dev } = await project();
+    const insert = server!.sqlite.prepare("INSERT INTO promotion_requests (id, project_id, kind, source_environment_id, target_environment_id, snapshot_id, requested_by, created_at, state) VALUES (?, (SELECT project_id FROM environments WHERE id = ?), 'sync', ?, ?, ?, 'usr_x', ?, 'voided')");
+    server!.sqlite.transaction(() => {
+      for (let i = 0; i < 59; i++) insert.run(`req_${i}`, dev, dev, dev, '0'.repeat(64), Date.now() - 60_000);
+    })();
+    expect((await as(url, admin, 'POST', `/environments/${dev}/requests`, {}))[0]).toBe(201);
+    const snapshots = count('snapshots');
+    const res = await fetch(`${url}/api/environments/${dev}/requests`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
+    expect(res.status).toBe(429);
+    expect(((await res.json()) as Refusal).error).toMatchObject({ id: 'rate_limited', details: { limit: 'APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR', max: 60 } });
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(3000);
+    expect(count('promotion_requests')).toBe(60);
+    expect(count('snapshots')).toBe(snapshots);
+  });
+});
