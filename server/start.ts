@@ -36,6 +36,8 @@ import { createApprovals } from './domain/approvals.ts';
 import { createShares } from './domain/shares.ts';
 import { createAudiences } from './domain/audiences.ts';
 import { createAudienceStore } from './store/audiences.ts';
+import { createRetention } from './domain/retention.ts';
+import { createRetentionStore } from './store/retention.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -127,6 +129,11 @@ export function createServices(config: Readonly<Config>) {
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
+  const retention = createRetention({
+    store: createRetentionStore(database.db),
+    retentionDays: config.approvalSnapshotRetentionDays,
+    expired: (r, now) => accessStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
+  });
   const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
   const app = createApp({
     accounts,
@@ -171,12 +178,12 @@ export function createServices(config: Readonly<Config>) {
     allowedOrigins: config.allowedOrigins,
     log,
   });
-  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication };
+  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication, retention };
 }
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */
 export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
-  const { database, rooms, app, collab, projects, replication: replicator } = createServices(config);
+  const { database, rooms, app, collab, projects, replication: replicator, retention } = createServices(config);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web) log('no web build found (run `npm run build`); serving the API and sync only');
@@ -203,6 +210,14 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
   const { port } = server.address() as AddressInfo;
   // Flow rules: a change stored just before the last stop replicates now (a project in sync is left as it is).
   for (const p of projects.list()) if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
+  // Snapshots of abandoned approval requests: swept at start, then daily.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweep = () => {
+    sweeping = retention.sweep().catch((err: unknown) => log('the approval snapshot retention sweep failed; it runs again tomorrow', err));
+  };
+  sweep();
+  const daily = setInterval(sweep, 86_400_000);
+  daily.unref();
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
   let closing: Promise<void> | null = null;
@@ -215,6 +230,9 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         replicator.stop();
+        clearInterval(daily);
+        retention.stop();
+        await sweeping;
         if (!rooms.closeAll()) log('some drafts could not be compacted at shutdown; their update logs hold everything');
         collab.close();
         server.closeAllConnections();

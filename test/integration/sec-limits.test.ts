@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { sampleContent } from '#schema/content/sample.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 
@@ -178,3 +179,70 @@ describe('SEC-8 limits on what a user can multiply', () => {
     expect(count('snapshots')).toBe(snapshots);
   });
 });
+
+describe('SEC-8 retention of snapshots from abandoned approval requests', () => {
+  it('SEC-8 a restart sweeps snapshots only abandoned requests held (voided, rejected, open too long) with their requests and blobs; live, history and recent ones stay', async () => {
+    const { url, admin, dev, test } = await project();
+    const [, other] = await as<{ environments: { id: string }[] }>(url, admin, 'POST', '/projects', { name: 'Other', sample: true });
+    const otherDev = other.environments[0]!.id;
+    /** DEV's draft with the size chart retitled, then an approval request of exactly that. */
+    const request = async (envId: string, title: string) => {
+      const content = sampleContent();
+      content.knowledge.kb_sizes!.title = title;
+      expect((await as(url, admin, 'PUT', `/environments/${envId}/content`, content))[0]).toBe(200);
+      const [status, r] = await as<{ id: string; snapshotId: string }>(url, admin, 'POST', `/environments/${envId}/requests`, {});
+      expect(status).toBe(201);
+      return r;
+    };
+    const voided = await request(dev, 'Sizes v1');
+    const rejected = await request(dev, 'Sizes v2'); // replaces (voids) the first
+    expect((await as(url, admin, 'POST', `/requests/${rejected.id}/reject`, { comment: 'not yet' }))[0]).toBe(200);
+    const synced = await request(dev, 'Sizes shipped');
+    const [, sync] = await as<{ snapshotId: string }>(url, admin, 'POST', `/environments/${dev}/sync`, {});
+    expect(sync.snapshotId).toBe(synced.snapshotId); // TEST holds it now: history
+    const replaced = await request(dev, 'Sizes v3');
+    const recent = await request(dev, 'Sizes v4'); // open, within retention
+    const stale = await request(otherDev, 'Sizes elsewhere'); // open, in the other project, for too long
+
+    const blobOf = (projectId: string, snapshotId: string) => (JSON.parse((server!.sqlite.prepare('SELECT tree FROM snapshots WHERE project_id = ? AND id = ?').get(projectId, snapshotId) as { tree: string }).tree) as { knowledge: Record<string, string> }).knowledge.kb_sizes!;
+    const projectOf = (envId: string) => (server!.sqlite.prepare('SELECT project_id AS p FROM environments WHERE id = ?').get(envId) as { p: string }).p;
+    const [a, b] = [projectOf(dev), projectOf(otherDev)];
+    const gone = { [voided.id]: [a, voided.snapshotId], [rejected.id]: [a, rejected.snapshotId], [replaced.id]: [a, replaced.snapshotId], [stale.id]: [b, stale.snapshotId] } as Record<string, [string, string]>;
+    const kept = { [synced.id]: [a, synced.snapshotId], [recent.id]: [a, recent.snapshotId] } as Record<string, [string, string]>;
+    const goneBlobs = Object.values(gone).map(([p, s]) => blobOf(p, s));
+    const keptBlobs = Object.values(kept).map(([p, s]) => blobOf(p, s));
+    const hasSnapshot = (p: string, s: string) => server!.sqlite.prepare('SELECT 1 FROM snapshots WHERE project_id = ? AND id = ?').get(p, s) !== undefined;
+    const hasBlob = (id: string) => server!.sqlite.prepare('SELECT 1 FROM blobs WHERE id = ?').get(id) !== undefined;
+    const totals = () => [count('snapshots'), count('blobs'), count('promotion_requests'), count('approvals')];
+
+    // Within retention a restart deletes nothing.
+    const before = totals();
+    const dataDir = server!.dataDir;
+    await server!.close();
+    server = await startTestServer(dataDir);
+    expect(totals()).toEqual(before);
+
+    // 31 days later (the rows' times moved back): the synced request's snapshot is held by TEST and its history.
+    const old = Date.now() - 31 * 86_400_000;
+    server.sqlite.prepare("UPDATE promotion_requests SET closed_at = ? WHERE state IN ('voided', 'rejected')").run(old);
+    server.sqlite.prepare("UPDATE promotion_requests SET created_at = ? WHERE id = ?").run(old, stale.id);
+    await server.close();
+    server = await startTestServer(dataDir);
+    await expect.poll(() => count('promotion_requests')).toBe(1);
+    expect(count('promotion_requests', 'id = ?', recent.id)).toBe(1);
+    expect(count('approvals')).toBe(0); // the rejection went with its request
+    for (const [p, s] of Object.values(gone)) expect(hasSnapshot(p, s), s).toBe(false);
+    for (const [p, s] of Object.values(kept)) expect(hasSnapshot(p, s), s).toBe(true);
+    for (const id of goneBlobs) expect(hasBlob(id)).toBe(false);
+    for (const id of keptBlobs) expect(hasBlob(id)).toBe(true);
+    // Nothing left dangling: every remaining snapshot's blobs are there, and the pipeline reads as before.
+    for (const row of server!.sqlite.prepare('SELECT tree FROM snapshots').all() as { tree: string }[]) {
+      for (const section of Object.values(JSON.parse(row.tree) as Record<string, Record<string, string>>)) for (const blob of Object.values(section)) expect(hasBlob(blob)).toBe(true);
+    }
+    const [status, testContent] = await as<{ knowledge: { kb_sizes: { title: string } } }>(url.replace(/:\d+$/, `:${server.port}`), admin, 'GET', `/environments/${test}/content`);
+    expect(status).toBe(200);
+    expect(testContent.knowledge.kb_sizes.title).toBe('Sizes shipped');
+    expect(count('audit_events', "kind = 'request.expired'")).toBe(1);
+  });
+});
+
