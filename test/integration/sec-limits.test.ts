@@ -2,6 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
+import { apiFixture, type Env } from '../helpers/api.ts';
+import { createRetention } from '#server/domain/retention.ts';
+import { createRetentionStore } from '#server/store/retention.ts';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server | undefined;
@@ -243,6 +246,57 @@ describe('SEC-8 retention of snapshots from abandoned approval requests', () => 
     expect(status).toBe(200);
     expect(testContent.knowledge.kb_sizes.title).toBe('Sizes shipped');
     expect(count('audit_events', "kind = 'request.expired'")).toBe(1);
+  });
+
+  /** An abandoned request's snapshot in a services fixture, and a sweep whose scan runs `during` at its first pause. */
+  async function sweepWith(during: (api: Awaited<ReturnType<typeof apiFixture>>, dev: string) => Promise<void>) {
+    const api = await apiFixture();
+    try {
+      const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Race', sample: true });
+      const dev = p.environments[0]!.id;
+      const content = sampleContent();
+      content.knowledge.kb_sizes!.title = 'Sizes abandoned';
+      await api.ok('PUT', `/api/environments/${dev}/content`, content);
+      const abandoned = await api.ok<{ id: string; snapshotId: string }>('POST', `/api/environments/${dev}/requests`, {});
+      const sqlite = api.services.database.sqlite;
+      sqlite.prepare("UPDATE promotion_requests SET state = 'voided', closed_at = ? WHERE id = ?").run(Date.now() - 31 * 86_400_000, abandoned.id);
+      const tree = JSON.parse((sqlite.prepare('SELECT tree FROM snapshots WHERE id = ?').get(abandoned.snapshotId) as { tree: string }).tree) as { knowledge: Record<string, string> };
+      let paused = 0;
+      const retention = createRetention({
+        store: createRetentionStore(api.services.database.db),
+        retentionDays: 30,
+        expired: () => {},
+        pause: async () => {
+          if (paused++ === 0) await during(api, dev);
+        },
+      });
+      const result = await retention.sweep();
+      expect(paused).toBeGreaterThan(0);
+      const has = (sql: string, id: string) => sqlite.prepare(sql).get(id) !== undefined;
+      return { result, snapshotKept: has('SELECT 1 FROM snapshots WHERE id = ?', abandoned.snapshotId), blobKept: has('SELECT 1 FROM blobs WHERE id = ?', tree.knowledge.kb_sizes!), requestKept: has('SELECT 1 FROM promotion_requests WHERE id = ?', abandoned.id) };
+    } finally {
+      await api.close();
+    }
+  }
+
+  it('SEC-8 a request made during the sweep for the same content keeps the snapshot (re-checked in the deleting transaction)', async () => {
+    const { result, snapshotKept, blobKept, requestKept } = await sweepWith(async (api, dev) => {
+      await api.ok('POST', `/api/environments/${dev}/requests`, {}); // the draft still holds exactly that content
+    });
+    expect({ snapshotKept, blobKept, requestKept }).toEqual({ snapshotKept: true, blobKept: true, requestKept: false });
+    expect(result.snapshots).toBe(0);
+  });
+
+  it('SEC-8 a snapshot frozen during the sweep that reuses a doomed blob keeps that blob', async () => {
+    const { result, snapshotKept, blobKept } = await sweepWith(async (api, dev) => {
+      const content = sampleContent();
+      content.knowledge.kb_sizes!.title = 'Sizes abandoned';
+      content.knowledge.kb_returns!.title = 'Returns, changed meanwhile';
+      await api.ok('PUT', `/api/environments/${dev}/content`, content);
+      await api.ok('POST', `/api/environments/${dev}/requests`, {});
+    });
+    expect({ snapshotKept, blobKept }).toEqual({ snapshotKept: false, blobKept: true });
+    expect(result.snapshots).toBe(1);
   });
 });
 
