@@ -50,6 +50,8 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
       const now = Date.now();
       const expiresAt = now + opts.sessionTtlMs;
       store.deleteExpiredSessions(now);
+      // Bounded per user: the oldest sign-ins end (a stolen password cannot lock the owner out with a refusal).
+      store.trimSessions(user.id, LIMITS.MAX_SESSIONS_PER_USER - 1);
       store.insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, createdAt: now, expiresAt });
       return { sessionToken, user: userView(user), expiresAt };
     },

@@ -19,6 +19,10 @@ export const LIMITS = {
   MAX_API_TOKENS_PER_USER: 100,
   /** Approval requests out of one environment per hour: each one from the authoring stage freezes a snapshot. */
   APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR: 60,
+  /** Invitations into one project per day: each accepted one is a new account, and used ones no longer count as open. */
+  INVITATIONS_PER_PROJECT_PER_DAY: 200,
+  /** Sessions kept per user: signing in again past this ends the oldest (never refused: the owner must always get in). */
+  MAX_SESSIONS_PER_USER: 50,
 } as const;
 
 /** Refuses (409 limit_reached, details `{limit, max}`) to add one more when `count` already reached `max`. */

@@ -41,6 +41,10 @@ export function createAccessStore(db: Db) {
     pendingInvitations(now: number): InvitationRow[] {
       return db.select().from(invitations).where(and(isNull(invitations.usedAt), gt(invitations.expiresAt, now))).all();
     },
+    /** Invitations made since `since`, used or not. */
+    invitationsSince(since: number): InvitationRow[] {
+      return db.select().from(invitations).where(gt(invitations.createdAt, since)).all();
+    },
     /** Marks it used only if still unused: single use even under concurrent accepts. */
     useInvitation(id: string, now: number): boolean {
       return db.update(invitations).set({ usedAt: now }).where(and(eq(invitations.id, id), isNull(invitations.usedAt))).run().changes > 0;

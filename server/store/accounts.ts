@@ -1,4 +1,4 @@
-import { and, eq, gt, lt, count } from 'drizzle-orm';
+import { and, eq, gt, lt, count, desc, notInArray } from 'drizzle-orm';
 import { users, sessions, apiTokens } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -44,6 +44,11 @@ export function createAccountStore(db: Db) {
     },
     deleteSession(tokenHash: string): void {
       db.delete(sessions).where(eq(sessions.tokenHash, tokenHash)).run();
+    },
+    /** Ends the user's oldest sessions so that at most `keep` remain. */
+    trimSessions(userId: string, keep: number): void {
+      const newest = db.select({ tokenHash: sessions.tokenHash }).from(sessions).where(eq(sessions.userId, userId)).orderBy(desc(sessions.createdAt)).limit(keep).all().map((r) => r.tokenHash);
+      db.delete(sessions).where(newest.length > 0 ? and(eq(sessions.userId, userId), notInArray(sessions.tokenHash, newest)) : eq(sessions.userId, userId)).run();
     },
     deleteExpiredSessions(now: number): void {
       db.delete(sessions).where(lt(sessions.expiresAt, now)).run();

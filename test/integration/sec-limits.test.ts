@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
-import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { ADMIN, setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 import { apiFixture, type Env } from '../helpers/api.ts';
 import { createRetention } from '#server/domain/retention.ts';
@@ -145,15 +145,50 @@ describe('SEC-8 limits on what a user can multiply', () => {
     const insert = server!.sqlite.prepare('INSERT INTO invitations (id, token_hash, email, name, "grant", created_by, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const grant = JSON.stringify({ projectId, roles: {} });
     server!.sqlite.transaction(() => {
-      for (let i = 0; i < 199; i++) insert.run(`inv_${i}`, `hash_${i}`, `p${i}@example.com`, 'P', grant, 'usr_x', Date.now(), Date.now() + 86_400_000, null);
-      insert.run('inv_used', 'hash_used', 'used@example.com', 'P', grant, 'usr_x', Date.now(), Date.now() + 86_400_000, Date.now());
-      insert.run('inv_expired', 'hash_expired', 'expired@example.com', 'P', grant, 'usr_x', Date.now(), Date.now() - 1, null);
+      // Made two days ago (the daily rate, tested below, is not what refuses here).
+      const made = Date.now() - 2 * 86_400_000;
+      for (let i = 0; i < 199; i++) insert.run(`inv_${i}`, `hash_${i}`, `p${i}@example.com`, 'P', grant, 'usr_x', made, Date.now() + 86_400_000, null);
+      insert.run('inv_used', 'hash_used', 'used@example.com', 'P', grant, 'usr_x', made, Date.now() + 86_400_000, Date.now());
+      insert.run('inv_expired', 'hash_expired', 'expired@example.com', 'P', grant, 'usr_x', made, Date.now() - 1, null);
     })();
     expect((await invite(200))[0]).toBe(201);
     const [status, body] = await invite(201);
     expect(status).toBe(409);
     expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_PENDING_INVITATIONS_PER_PROJECT', max: 200 } });
     expect(count('invitations')).toBe(202);
+  });
+
+  it('SEC-8 the 201st invitation into a project in a day is refused (429 rate_limited): used ones count here, so a project admin cannot mint accounts without end', async () => {
+    const { url, admin, projectId } = await project();
+    const insert = server!.sqlite.prepare('INSERT INTO invitations (id, token_hash, email, name, "grant", created_by, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const grant = JSON.stringify({ projectId, roles: {} });
+    server!.sqlite.transaction(() => {
+      for (let i = 0; i < 199; i++) insert.run(`inv_${i}`, `hash_${i}`, `p${i}@example.com`, 'P', grant, 'usr_x', Date.now() - 3_600_000, Date.now() + 86_400_000, Date.now());
+      insert.run('inv_yesterday', 'hash_yesterday', 'y@example.com', 'P', grant, 'usr_x', Date.now() - 86_400_001, Date.now() + 86_400_000, Date.now());
+    })();
+    const invite = (i: number) => fetch(`${url}/api/invitations`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ email: `person${i}@example.com`, name: `Person ${i}`, projectId, template: 'qa' }) });
+    expect((await invite(1)).status).toBe(201);
+    const refused = await invite(2);
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as Refusal).error).toMatchObject({ id: 'rate_limited', details: { limit: 'INVITATIONS_PER_PROJECT_PER_DAY', max: 200 } });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(80_000);
+    expect(count('invitations')).toBe(201);
+  });
+
+  it('SEC-8 a user keeps at most 50 sessions: signing in again ends the oldest, never refuses the owner', async () => {
+    const { url } = await project();
+    const userId = (server!.sqlite.prepare('SELECT id FROM users').get() as { id: string }).id;
+    const insert = server!.sqlite.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
+    server!.sqlite.transaction(() => {
+      for (let i = 0; i < 60; i++) insert.run(`old_${i}`, userId, Date.now() - 3_600_000 + i, Date.now() + 86_400_000);
+    })();
+    const res = await fetch(`${url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }) });
+    expect(res.status).toBe(200);
+    expect(count('sessions', 'user_id = ?', userId)).toBe(50);
+    expect(count('sessions', "token_hash = 'old_59'")).toBe(1);
+    expect(count('sessions', "token_hash = 'old_0'")).toBe(0);
+    const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
+    expect((await fetch(`${url}/api/session`, { headers: { cookie } })).status).toBe(200);
   });
 
   it('SEC-8 the 101st API token of a user is refused (409 limit_reached)', async () => {
