@@ -21,6 +21,8 @@ export const LIMITS = {
   APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR: 60,
   /** Invitations into one project per day: each accepted one is a new account, and used ones no longer count as open. */
   INVITATIONS_PER_PROJECT_PER_DAY: 200,
+  /** Hotfixes started per production environment per day: each start copies the live content into a new draft. */
+  HOTFIXES_PER_ENVIRONMENT_PER_DAY: 20,
   /** Sessions kept per user: signing in again past this ends the oldest (never refused: the owner must always get in). */
   MAX_SESSIONS_PER_USER: 50,
 } as const;

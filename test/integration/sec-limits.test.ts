@@ -191,6 +191,23 @@ describe('SEC-8 limits on what a user can multiply', () => {
     expect((await fetch(`${url}/api/session`, { headers: { cookie } })).status).toBe(200);
   });
 
+  it('SEC-8 the 21st hotfix started in production in a day is refused (429 rate_limited): each start copies the live content', async () => {
+    const { url, admin, projectId } = await project();
+    const envs = (server!.sqlite.prepare('SELECT id FROM environments WHERE project_id = ? ORDER BY position').all(projectId) as { id: string }[]).map((e) => e.id);
+    for (const e of envs.slice(0, -1)) expect((await as(url, admin, 'POST', `/environments/${e}/sync`, {}))[0]).toBe(200);
+    const prod = envs[envs.length - 1]!;
+    expect((await as(url, admin, 'POST', `/environments/${prod}/publish`, {}))[0]).toBe(200);
+    for (let i = 0; i < 20; i++) {
+      expect((await as(url, admin, 'POST', `/environments/${prod}/hotfix`))[0]).toBe(201);
+      expect((await as(url, admin, 'DELETE', `/environments/${prod}/hotfix`))[0]).toBe(204);
+    }
+    const drafts = count('drafts');
+    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${prod}/hotfix`);
+    expect(status).toBe(429);
+    expect(body.error).toMatchObject({ id: 'rate_limited', details: { limit: 'HOTFIXES_PER_ENVIRONMENT_PER_DAY', max: 20 } });
+    expect(count('drafts')).toBe(drafts);
+  });
+
   it('SEC-8 the 101st API token of a user is refused (409 limit_reached)', async () => {
     const { url, admin } = await project();
     const have = count('api_tokens');
