@@ -3,8 +3,11 @@ import type { Tree } from '#schema/content/diff.ts';
 import type { AbandonedRequest, RetentionStore } from '../store/retention.ts';
 
 const DAY = 86_400_000;
-/** Snapshot trees read per step of the blob scan; the event loop runs between steps. */
-const SCAN_PAGE = 100;
+/**
+ * Snapshot trees read per step of the blob scan; the event loop runs between steps. Small:
+ * a 2,000-item tree is ~170 KB of JSON (500 such snapshots, 100 a page, blocked 300 ms).
+ */
+const SCAN_PAGE = 10;
 
 export interface SweepResult {
   requests: number;
@@ -57,7 +60,12 @@ export function createRetention(deps: {
     // Plan: the candidate snapshots, and the blobs no other snapshot names.
     const candidates = unreferenced();
     const blobs = new Set<string>();
-    for (const s of candidates.values()) for (const b of blobIdsOf(store.tree(s.projectId, s.id) ?? '{}')) blobs.add(b);
+    let read = 0;
+    for (const s of candidates.values()) {
+      for (const b of blobIdsOf(store.tree(s.projectId, s.id) ?? '{}')) blobs.add(b);
+      if (++read % SCAN_PAGE === 0) await pause();
+      if (stopped) return { requests: 0, snapshots: 0, blobs: 0 };
+    }
     const mark = store.lastSnapshotRow();
     for (let after = 0; after < mark && blobs.size > 0; ) {
       const page = store.treesAfter(after, mark, SCAN_PAGE);

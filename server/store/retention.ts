@@ -23,7 +23,9 @@ export function createRetentionStore(db: Db) {
     /**
      * Every snapshot of the project that something other than an abandoned request holds: an
      * environment pointer, a release record (from or to), a hotfix or its draft, a pinned share
-     * link, another snapshot's parent, or a request that is done or within retention.
+     * link, or a request that is done or within retention. (A snapshot's parent is always a
+     * pointer's snapshot, so a release record holds it; reading parent_id would also read
+     * every tree, which comes before it in the row.)
      */
     referencedSnapshotIds(projectId: string, cutoff: number): Set<string> {
       const rows = db.all<{ id: string | null }>(sql`
@@ -35,7 +37,6 @@ export function createRetentionStore(db: Db) {
         UNION SELECT snapshot_id FROM hotfixes WHERE project_id = ${projectId}
         UNION SELECT base_snapshot_id FROM drafts WHERE project_id = ${projectId}
         UNION SELECT s.snapshot_id FROM share_links s JOIN environments e ON e.id = s.environment_id WHERE e.project_id = ${projectId}
-        UNION SELECT parent_id FROM snapshots WHERE project_id = ${projectId}
         UNION SELECT snapshot_id FROM promotion_requests WHERE project_id = ${projectId}
           AND NOT ((state IN ('voided', 'rejected') AND closed_at < ${cutoff}) OR (state = 'open' AND created_at < ${cutoff}))`);
       return new Set(rows.flatMap((r) => (r.id ? [r.id] : [])));
