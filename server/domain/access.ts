@@ -172,7 +172,7 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
       const id = newId('inv');
       store.insertInvitation({ id, tokenHash: hashToken(token), email: input.email, name: input.name, grant: grant ? JSON.stringify(grant) : null, createdBy: by.user.id, createdAt: now, expiresAt: now + input.expiresInDays * DAY, usedAt: null });
       store.audit({ projectId: grant?.projectId ?? null, environmentId: null, kind: 'invitation.created', actorId: by.user.id, subject: { invitationId: id, email: input.email, roles: grant?.roles ?? null } }, now);
-      return { id, token, path: `/invite/${token}`, expiresAt: new Date(now + input.expiresInDays * 86_400_000).toISOString() };
+      return { id, token, path: `/invite/${token}`, expiresAt: new Date(now + input.expiresInDays * DAY).toISOString() };
     },
 
     invitation(token: string) {
