@@ -115,7 +115,7 @@ export function createServices(config: Readonly<Config>) {
     }
     if (projectId) replication?.schedule(projectId);
   };
-  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log, readOnlySections, onDurable });
+  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log, readOnlySections, onDurable, maxDraftBytes: config.collabMaxDraftBytes });
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
