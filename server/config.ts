@@ -46,6 +46,8 @@ export interface Config {
   maxSecretsPerEnvironment: number;
   /** Snapshots kept only by approval requests that were voided, rejected or left open this long are deleted. */
   approvalSnapshotRetentionDays: number;
+  /** Largest a draft may grow (bytes of its encoded Yjs state); a peer update past it is refused (4507 draft_too_large). */
+  collabMaxDraftBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -137,6 +139,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     feedbackPerLinkPerMinute: int('FEEDBACK_PER_LINK_PER_MINUTE', 20, 1, 10_000),
     maxSecretsPerEnvironment: int('MAX_SECRETS_PER_ENVIRONMENT', 500, 1, 100_000),
     approvalSnapshotRetentionDays: int('APPROVAL_SNAPSHOT_RETENTION_DAYS', 30, 1, 3650),
+    collabMaxDraftBytes: int('COLLAB_MAX_DRAFT_BYTES', 64 * 1024 * 1024, 1024 * 1024, 4 * 1024 * 1024 * 1024),
   };
   // Unsent data a socket may hold: by default two of the largest frames (one full state in flight, one more).
   config.collabMaxBufferedBytes = int('COLLAB_MAX_BUFFERED_BYTES', 2 * config.collabMaxFrameBytes, 64 * 1024, 1024 * 1024 * 1024);

@@ -43,6 +43,8 @@ import { createVisibility } from './domain/visibility.ts';
 import { createBoard } from './domain/board.ts';
 import { createPasswordResets } from './domain/password-resets.ts';
 import { createPasswordResetStore } from './store/password-resets.ts';
+import { createRetention } from './domain/retention.ts';
+import { createRetentionStore } from './store/retention.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -126,7 +128,7 @@ export function createServices(config: Readonly<Config>) {
     }
     if (projectId) replication?.schedule(projectId);
   };
-  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log, readOnlySections, onDurable });
+  const rooms = new Rooms(createDraftStore(database.sqlite), { compactAfterUpdates: config.compactAfterUpdates, log, readOnlySections, onDurable, maxDraftBytes: config.collabMaxDraftBytes });
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
@@ -142,8 +144,13 @@ export function createServices(config: Readonly<Config>) {
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard, gates: approvals, audiences });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
-  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences });
-  const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData });
+  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
+  const retention = createRetention({
+    store: createRetentionStore(database.db),
+    retentionDays: config.approvalSnapshotRetentionDays,
+    expired: (r, now) => accessStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
+  });
+  const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
   const visibility = createVisibility({ access, projects: projectStore, releases: releaseStore, openRequests: (projectId) => accessStore.openRequests(projectId) });
   // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
   const allowedOrigins = config.publicUrl ? [...config.allowedOrigins, new URL(config.publicUrl).origin] : config.allowedOrigins;
@@ -198,12 +205,12 @@ export function createServices(config: Readonly<Config>) {
     log,
   });
   // boundTo: called once listening, for the port links name when PUBLIC_URL is unset.
-  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication, boundTo: (port: number) => void (boundPort = port) };
+  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication, retention, boundTo: (port: number) => void (boundPort = port) };
 }
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */
 export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
-  const { database, rooms, app, collab, projects, replication: replicator, boundTo } = createServices(config);
+  const { database, rooms, app, collab, projects, replication: replicator, retention, boundTo } = createServices(config);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web) log('no web build found (run `npm run build`); serving the API and sync only');
@@ -231,6 +238,14 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
   boundTo(port);
   // Flow rules: a change stored just before the last stop replicates now (a project in sync is left as it is).
   for (const p of projects.list()) if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
+  // Snapshots of abandoned approval requests: swept at start, then daily.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweep = () => {
+    sweeping = retention.sweep().catch((err: unknown) => log('the approval snapshot retention sweep failed; it runs again tomorrow', err));
+  };
+  sweep();
+  const daily = setInterval(sweep, 86_400_000);
+  daily.unref();
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
   let closing: Promise<void> | null = null;
@@ -243,6 +258,9 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         replicator.stop();
+        clearInterval(daily);
+        retention.stop();
+        await sweeping;
         if (!rooms.closeAll()) log('some drafts could not be compacted at shutdown; their update logs hold everything');
         collab.close();
         server.closeAllConnections();

@@ -4,6 +4,7 @@ import { CLOSE, type CloseReason } from '#schema/errors.ts';
 import { LiveContent } from '#schema/content/live.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftStore } from '../store/drafts.ts';
+import { DraftBudget } from './draft-size.ts';
 import {
   decodeMessage,
   encodeAwareness,
@@ -36,6 +37,8 @@ export interface RoomOptions {
   /** Called after changes to the draft are in the log (flow rules: replication follows). */
   onDurable?: (draftId: string) => void;
   log: (msg: string, err?: unknown) => void;
+  /** Largest a draft may grow (bytes of its encoded state); a peer update past it is refused whole (draft_too_large). */
+  maxDraftBytes?: number;
 }
 
 /** Updates applied to a doc per transaction while loading a long log (bounded memory and time per step). */
@@ -85,6 +88,7 @@ export class Room {
   private readonly readOnlySections: ReadonlySet<string>;
   /** Made on the first read, then kept up to date while the room is loaded (freezing reuses unchanged items). */
   private live: LiveContent | null = null;
+  private readonly budget: DraftBudget;
 
   constructor(draftId: string, store: DraftStore, opts: RoomOptions) {
     this.draftId = draftId;
@@ -111,6 +115,7 @@ export class Room {
     }
     this.lastSeq = stored.lastSeq;
     this.loggedSinceCompaction = stored.updates.length;
+    this.budget = new DraftBudget(opts.maxDraftBytes ?? Infinity, (stored.state?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.byteLength, 0));
 
     this.doc.on('update', this.onDocUpdate);
     this.awareness = new awarenessProtocol.Awareness(this.doc);
@@ -217,6 +222,10 @@ export class Room {
     if (peer.readOnly) {
       // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
       if (wouldChange(this.doc, decoded)) peer.close('read_only', 'this connection may not change the draft');
+      return;
+    }
+    if (!this.budget.admits(update.byteLength, () => Y.encodeStateAsUpdate(this.doc).byteLength)) {
+      peer.close('draft_too_large', `this draft may not grow past ${this.budget.max} bytes`);
       return;
     }
     this.shadow ??= this.replica();
@@ -326,6 +335,7 @@ export class Room {
     // Peer updates and server edits reached the shadow first; anything else joins it here.
     if (o?.kind !== 'connection' && !this.fromShadow && this.shadow) Y.applyUpdate(this.shadow, update);
     this.replies.clear();
+    this.budget.grew(update.byteLength);
     this.pending.push({ update, origin: o });
     if (this.opts.groupCommit) return this.opts.groupCommit.enqueue(this);
     if (!this.flushScheduled) {
@@ -400,7 +410,9 @@ export class Room {
     if (this.destroyed || !this.flush()) return false;
     if (this.loggedSinceCompaction === 0) return true;
     try {
-      this.store.compact(this.draftId, Y.encodeStateAsUpdate(this.doc), this.lastSeq);
+      const state = Y.encodeStateAsUpdate(this.doc);
+      this.store.compact(this.draftId, state, this.lastSeq);
+      this.budget.measured(state.byteLength);
       this.loggedSinceCompaction = 0;
       return true;
     } catch (err) {

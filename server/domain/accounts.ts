@@ -14,6 +14,7 @@ export interface Credential {
 
 /** What ended, so live connections opened with it can be closed (sign-out, revocation, a removed user). */
 export type Ended = { kind: 'session' | 'token' | 'user'; id: string };
+import { LIMITS, requireBelow } from './limits.ts';
 
 export interface Principal {
   user: UserView;
@@ -71,6 +72,8 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
       const now = Date.now();
       const expiresAt = now + opts.sessionTtlMs;
       store.deleteExpiredSessions(now);
+      // Bounded per user: the oldest sign-ins end, with their sockets (a stolen password cannot lock the owner out with a refusal).
+      for (const id of store.trimSessions(user.id, LIMITS.MAX_SESSIONS_PER_USER - 1)) ended({ kind: 'session', id });
       store.insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, createdAt: now, expiresAt });
       return { sessionToken, user: userView(user), expiresAt };
     },
@@ -109,6 +112,8 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
      * so a limit is the creator's choice (the UI offers 90 days first).
      */
     createToken(userId: string, name: string, expiresInDays?: number): { id: string; name: string; token: string; expiresAt: string | null } {
+      const max = LIMITS.MAX_API_TOKENS_PER_USER;
+      requireBelow('MAX_API_TOKENS_PER_USER', max, store.countTokens(userId), `You already have ${max} API tokens: revoke one first.`);
       const token = newSecretToken('sct');
       const id = newId('tok');
       const now = Date.now();

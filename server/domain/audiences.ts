@@ -7,6 +7,7 @@ import type { ProjectStore } from '../store/projects.ts';
 import type { AudienceRow, AudienceStore } from '../store/audiences.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
+import { LIMITS, requireBelow } from './limits.ts';
 
 export interface AudienceView {
   id: string;
@@ -125,7 +126,9 @@ export function createAudiences(deps: {
       return store.list(envId).map(view).sort((a, b) => a.name.localeCompare(b.name));
     },
     create(by: Principal, envId: string, body: AudienceBody): AudienceView {
-      environment(envId);
+      const env = environment(envId);
+      const max = LIMITS.MAX_AUDIENCES_PER_ENVIRONMENT;
+      requireBelow('MAX_AUDIENCES_PER_ENVIRONMENT', max, store.count(envId), `${env.name} already has ${max} audiences: delete one first.`);
       return save(by, envId, newId('aud'), body);
     },
     update(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {

@@ -66,6 +66,9 @@ export function createApp(deps: AppDeps) {
   app.onError((err, c) => {
     if (err instanceof AppError) {
       const body: ErrorBody = { error: { id: err.id, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+      // A rate limit says when to come back (server/domain/limits.ts requireRate).
+      const retryAfter = (err.details as { retryAfter?: unknown } | undefined)?.retryAfter;
+      if (err.status === 429 && typeof retryAfter === 'number') c.header('Retry-After', String(retryAfter));
       return c.json(body, err.status as 400);
     }
     deps.log(`${c.req.method} ${c.req.path} failed`, err);

@@ -1,4 +1,4 @@
-import { and, eq, gt, lt, count, isNull, or } from 'drizzle-orm';
+import { and, eq, gt, lt, count, desc, isNull, notInArray, or } from 'drizzle-orm';
 import { users, sessions, apiTokens } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -45,6 +45,12 @@ export function createAccountStore(db: Db) {
     deleteSession(tokenHash: string): void {
       db.delete(sessions).where(eq(sessions.tokenHash, tokenHash)).run();
     },
+    /** Ends the user's oldest sessions so that at most `keep` remain; returns the ended sessions' hashes. */
+    trimSessions(userId: string, keep: number): string[] {
+      const newest = db.select({ tokenHash: sessions.tokenHash }).from(sessions).where(eq(sessions.userId, userId)).orderBy(desc(sessions.createdAt)).limit(keep).all().map((r) => r.tokenHash);
+      const older = newest.length > 0 ? and(eq(sessions.userId, userId), notInArray(sessions.tokenHash, newest)) : eq(sessions.userId, userId);
+      return db.delete(sessions).where(older).returning({ tokenHash: sessions.tokenHash }).all().map((r) => r.tokenHash);
+    },
     deleteExpiredSessions(now: number): void {
       db.delete(sessions).where(lt(sessions.expiresAt, now)).run();
     },
@@ -70,6 +76,9 @@ export function createAccountStore(db: Db) {
     /** Deletes the account; its sessions, tokens and memberships go with it (foreign keys cascade). */
     deleteUser(id: string): boolean {
       return db.delete(users).where(eq(users.id, id)).run().changes > 0;
+    },
+    countTokens(userId: string): number {
+      return db.select({ n: count() }).from(apiTokens).where(eq(apiTokens.userId, userId)).get()?.n ?? 0;
     },
     listTokens(userId: string) {
       return db

@@ -179,6 +179,17 @@ describe('SEC-17 sign-out ends live access', () => {
     expect(await upgradeStatus({ cookie: dave.cookie })).toBe(401);
   });
 
+  it('SEC-17 a session ended by the per-user session limit (SEC-8: a new sign-in ends the oldest) closes its sockets too', async () => {
+    const fay = await member('fay@example.com', projectId);
+    const socket = await open({ cookie: fay.cookie });
+    // Fill the other 49 places with newer sessions, so the next sign-in ends the socket's one.
+    const insert = server.sqlite.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
+    for (let i = 0; i < 49; i++) insert.run(`newer_${i}`, fay.id, Date.now() + 1000 + i, Date.now() + 86_400_000);
+    await signIn('fay@example.com');
+    expect(await socket.closed).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
+    expect(await upgradeStatus({ cookie: fay.cookie })).toBe(401);
+  });
+
   it('SEC-17 removing a user (DELETE /api/users/:id) ends every session, token and socket of theirs', async () => {
     const erin = await member('erin@example.com', projectId);
     const [, t] = await call('POST', '/tokens', withCookie(erin.cookie), { name: 'script' });

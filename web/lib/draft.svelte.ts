@@ -100,6 +100,7 @@ export class DraftSession {
       if (event?.code === CLOSE.rights_changed) onRightsChanged();
       if (event?.code === CLOSE.read_only) this.refusal = 'This draft is read-only for you: your last change was not accepted. Reload the page.';
       if (event?.code === CLOSE.malformed_message || event?.code === CLOSE.invalid_shape) this.refusal = 'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';
+      if (event?.code === CLOSE.draft_too_large) this.refusal = 'This draft has reached its size limit: your last change was not accepted. Remove content (or ask an admin to raise COLLAB_MAX_DRAFT_BYTES), then reload the page.';
     };
     this.provider.on('status', onStatus);
     this.provider.on('sync', onSync);
