@@ -2,19 +2,28 @@ import { z } from 'zod';
 import { PRESET_IDS, DEFAULT_PRESET, ENVIRONMENT_KINDS } from './presets.ts';
 import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
 import { SECTIONS, type Section } from './content/spec.ts';
+import { isItemId } from './content/ids.ts';
 import { flowTemplateProblems, type FlowRules, type FlowTemplate } from './flow.ts';
+import { EMAIL_MAX, isEmailAddress } from './email.ts';
+import { displayName, lookAlikes, nameKey, sameNameMessage } from './names.ts';
 
 /** HTTP request bodies, validated at the edge before anything touches state. */
-const email = z.email().max(254).transform((e) => e.toLowerCase());
+// A scanner, length first, rather than z.email(): its pattern backtracks on long hostile input.
+const email = z
+  .string()
+  .max(EMAIL_MAX, { abort: true })
+  .refine(isEmailAddress, 'Enter an email address.')
+  .transform((e) => e.toLowerCase());
 const password = z.string().min(8, 'Use at least 8 characters.').max(1024);
-const name = z.string().trim().min(1, 'A name is required.').max(100);
+const name = displayName(100);
 
 export const SetupBody = z.strictObject({ email, password, name });
 export const SessionBody = z.strictObject({ email, password: z.string().min(1).max(1024) });
-export const TokenBody = z.strictObject({ name });
+/** `expiresInDays` absent: the token lasts until revoked. */
+export const TokenBody = z.strictObject({ name, expiresInDays: z.number().int('Whole days.').min(1).max(3650).optional() });
 /** One stage of a custom pipeline. */
 export const StageBody = z.strictObject({
-  name: z.string().trim().min(1, 'Every stage needs a name.').max(40),
+  name: displayName(40, 'Every stage needs a name.'),
   kind: z.enum(ENVIRONMENT_KINDS),
   color: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'A color is #rrggbb.'),
 });
@@ -45,7 +54,7 @@ export const FlowRulesBody = z.strictObject({ flowRules: z.partialRecord(z.enum(
 export function flowTemplatesOf(stages: readonly { name: string }[], rules: Partial<Record<Section, z.infer<typeof FlowRuleBody>>>): { templates: Partial<Record<Section, FlowTemplate>>; problems: string[] } {
   const problems: string[] = [];
   const position = (name: string) => {
-    const i = stages.findIndex((s) => s.name.toLowerCase() === name.toLowerCase());
+    const i = stages.findIndex((s) => nameKey(s.name) === nameKey(name));
     if (i < 0) problems.push(`There is no stage named “${name}”.`);
     return i;
   };
@@ -78,8 +87,10 @@ export const CreateProjectBody = z
   .superRefine((body, ctx) => {
     if (body.preset === 'custom' && !body.stages) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'A custom pipeline needs its stages (2 to 8).' });
     if (body.preset !== 'custom' && body.stages) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'Stages are given only with the preset "custom".' });
-    const names = (body.stages ?? []).map((s) => s.name.toLowerCase());
-    if (new Set(names).size !== names.length) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'Stage names must differ.' });
+    const stages = body.stages ?? [];
+    for (const i of lookAlikes(stages.map((s) => s.name))) {
+      ctx.addIssue({ code: 'custom', path: ['stages', i, 'name'], message: sameNameMessage(stages[i]!.name) });
+    }
     if (body.flowRules && body.preset !== 'custom') ctx.addIssue({ code: 'custom', path: ['flowRules'], message: 'Flow rules are given only with the preset "custom"; a preset has its own.' });
     if (body.flowRules && body.stages) for (const message of flowTemplatesOf(body.stages, body.flowRules).problems) ctx.addIssue({ code: 'custom', path: ['flowRules'], message });
   });
@@ -91,10 +102,13 @@ export const ResolveConflictBody = z.strictObject({
   take: z.enum(['upstream', 'local']),
 });
 
+/** An item id as content uses them (no inherited name like `constructor`: see content/ids.ts). */
+const ItemId = z.string().refine(isItemId, 'An item id is 1–64 letters, digits, _ or -, and not a reserved name.');
+
 export const PullBody = z.strictObject({
   fromEnvironmentId: z.string().min(1).max(64),
   section: z.enum(SECTIONS),
-  itemIds: z.array(z.string().min(1).max(100)).min(1, 'Choose at least one item.').max(500),
+  itemIds: z.array(ItemId).min(1, 'Choose at least one item.').max(500),
   message: z.string().trim().max(500).optional(),
 });
 
@@ -113,6 +127,8 @@ export const InvitationBody = z.strictObject({
   expiresInDays: z.number().int().min(1).max(30).default(7),
 });
 export const AcceptInvitationBody = z.strictObject({ password });
+/** POST /api/password-reset/:token: the new password. */
+export const PasswordResetBody = z.strictObject({ password });
 
 export type SetupInput = z.infer<typeof SetupBody>;
 export type CreateProjectInput = z.infer<typeof CreateProjectBody>;

@@ -93,6 +93,8 @@ export const CLOSE = {
   invalid_shape: 4422,
   /** An update that depends on changes the server does not have (pending structs or deletes); refused whole. */
   incomplete_update: 4424,
+  /** An update that would grow the draft past COLLAB_MAX_DRAFT_BYTES; refused whole. */
+  draft_too_large: 4507,
 } as const;
 
 export type CloseReason = keyof typeof CLOSE;

@@ -7,8 +7,9 @@ import { build } from 'rolldown';
 await build({
   input: 'server/main.ts',
   platform: 'node',
-  // Native addon: loaded from node_modules at run time.
-  external: [/^node:/, 'better-sqlite3'],
+  // Native addon: loaded from node_modules at run time. The password estimator's dictionaries
+  // too: they are imported only on the first password check (dynamic import, no chunk to split).
+  external: [/^node:/, 'better-sqlite3', /^@zxcvbn-ts\//],
   output: { file: 'dist/server.js', format: 'esm', sourcemap: true },
   logLevel: 'warn',
 });

@@ -48,6 +48,8 @@ export interface Config {
   approvalSnapshotRetentionDays: number;
   /** Bytes of full-state replies a user may have encoded afresh (not from the reply cache) per second, over all their connections. */
   collabFullStateBytesPerSecond: number;
+  /** Largest a draft may grow (bytes of its encoded Yjs state); a peer update past it is refused (4507 draft_too_large). */
+  collabMaxDraftBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -140,6 +142,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     maxSecretsPerEnvironment: int('MAX_SECRETS_PER_ENVIRONMENT', 500, 1, 100_000),
     approvalSnapshotRetentionDays: int('APPROVAL_SNAPSHOT_RETENTION_DAYS', 30, 1, 3650),
     collabFullStateBytesPerSecond: int('COLLAB_FULL_STATE_BYTES_PER_SECOND', 32 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    collabMaxDraftBytes: int('COLLAB_MAX_DRAFT_BYTES', 64 * 1024 * 1024, 1024 * 1024, 4 * 1024 * 1024 * 1024),
   };
   // Unsent data a socket may hold: by default two of the largest frames (one full state in flight, one more).
   config.collabMaxBufferedBytes = int('COLLAB_MAX_BUFFERED_BYTES', 2 * config.collabMaxFrameBytes, 64 * 1024, 1024 * 1024 * 1024);

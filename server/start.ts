@@ -20,6 +20,7 @@ import { SECTIONS } from '#schema/content/spec.ts';
 import { Rooms } from './collab/rooms.ts';
 import { createCollabUpgrade } from './collab/upgrade.ts';
 import { ReplyBudget } from './collab/reply-budget.ts';
+import { OpenCredentials } from './collab/credentials.ts';
 import { createApp } from './http/app.ts';
 import { randomBytes } from 'node:crypto';
 import { createReleaseStore } from './store/releases.ts';
@@ -37,6 +38,14 @@ import { createApprovals } from './domain/approvals.ts';
 import { createShares } from './domain/shares.ts';
 import { createAudiences } from './domain/audiences.ts';
 import { createAudienceStore } from './store/audiences.ts';
+import { privateDir, tightenFile } from './store/private-files.ts';
+import { absoluteUrl, defaultPublicUrl } from './lib/urls.ts';
+import { createVisibility } from './domain/visibility.ts';
+import { createBoard } from './domain/board.ts';
+import { createPasswordResets } from './domain/password-resets.ts';
+import { createPasswordResetStore } from './store/password-resets.ts';
+import { createRetention } from './domain/retention.ts';
+import { createRetentionStore } from './store/retention.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -72,9 +81,10 @@ function secretsKey(config: Readonly<Config>): Buffer {
   if (config.secretsKey) return config.secretsKey;
   const file = path.join(config.dataDir, 'secrets.key');
   if (!fs.existsSync(file)) {
-    fs.mkdirSync(config.dataDir, { recursive: true });
+    privateDir(config.dataDir, log);
     fs.writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
   }
+  tightenFile(file, log);
   const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
   return key;
@@ -90,8 +100,13 @@ async function loadWebHandler(): Promise<NodeHandler | null> {
 
 /** The concrete pieces for one data folder, without listening (tests use `app.request()`). */
 export function createServices(config: Readonly<Config>) {
-  const database = openDatabase(config.dataDir, config.sqliteSynchronous);
-  const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs });
+  const database = openDatabase(config.dataDir, config.sqliteSynchronous, log);
+  // Links people are sent: PUBLIC_URL, else this server's interface and the port it is bound to (known once listening).
+  let boundPort = config.port;
+  const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.host, boundPort);
+  // Sync sockets by the sign-in that opened them: they close when it ends (sign-out, revocation, expiry, removal).
+  const credentials = new OpenCredentials();
+  const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs, onEnded: (e) => credentials.closeFor(e) });
   const projects = createProjects(createProjectStore(database.db));
   const projectStore = createProjectStore(database.db);
   // Flow rules: a draft that owns only some sections refuses changes to the others.
@@ -119,23 +134,35 @@ export function createServices(config: Readonly<Config>) {
     log,
     readOnlySections,
     onDurable,
+    maxDraftBytes: config.collabMaxDraftBytes,
     presence: { maxStateBytes: config.collabMaxPresenceBytes, perSecond: config.collabPresencePerSecond },
     replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
+  // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
+  const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<typeof rooms.edit>[2]) => rooms.edit(id, reason, change, true) };
   const hotfixStore = createHotfixStore(database.db);
-  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts });
+  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts });
   const accessStore = createAccessStore(database.db);
   const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts });
   replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
-  const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots });
+  // Deleting an audience looks at what its environment holds (composed by localData, created below).
+  const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, drafts, hotfixes: hotfixes.guard, gates: approvals, audiences });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
-  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences });
-  const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData });
+  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
+  const retention = createRetention({
+    store: createRetentionStore(database.db),
+    retentionDays: config.approvalSnapshotRetentionDays,
+    expired: (r, now) => accessStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
+  });
+  const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
+  const visibility = createVisibility({ access, projects: projectStore, releases: releaseStore, openRequests: (projectId) => accessStore.openRequests(projectId) });
+  // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
+  const allowedOrigins = config.publicUrl ? [...config.allowedOrigins, new URL(config.publicUrl).origin] : config.allowedOrigins;
   const app = createApp({
     accounts,
     projects,
@@ -151,7 +178,7 @@ export function createServices(config: Readonly<Config>) {
     shares,
     audiences,
     replication,
-    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts, replication }),
+    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts: durableDrafts, replication }),
     flowRules: createFlowRuleChanges({
       projects: projectStore,
       releases: releaseStore,
@@ -164,30 +191,38 @@ export function createServices(config: Readonly<Config>) {
       audit: (e, now) => accessStore.audit(e, now),
       onChanged: () => replicatedProject.clear(),
     }),
-    allowedOrigins: config.allowedOrigins,
+    passwordResets: createPasswordResets({ store: createPasswordResetStore(database.db), accounts: createAccountStore(database.db) }),
+    allowedOrigins,
+    trustProxy: config.trustProxy,
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,
     secureCookies: config.secureCookies,
     log,
+    absoluteUrl: (p: string) => absoluteUrl(publicUrl(), p),
+    visibility,
+    board: createBoard({ projects, releases, snapshots, diffs, hotfixes, accounts, approvals, access, localData, visibility }),
   });
   const collab = createCollabUpgrade({
     accounts,
     projects,
     rooms,
     access,
+    credentials,
     maxFrameBytes: config.collabMaxFrameBytes,
     maxBufferedBytes: config.collabMaxBufferedBytes,
     maxConnectionsPerUser: config.collabMaxConnectionsPerUser,
     maxConnections: config.collabMaxConnections,
-    allowedOrigins: config.allowedOrigins,
+    allowedOrigins,
+    trustProxy: config.trustProxy,
     log,
   });
-  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication };
+  // boundTo: called once listening, for the port links name when PUBLIC_URL is unset.
+  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication, retention, boundTo: (port: number) => void (boundPort = port) };
 }
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */
 export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
-  const { database, rooms, app, collab, projects, replication: replicator } = createServices(config);
+  const { database, rooms, app, collab, projects, replication: replicator, retention, boundTo } = createServices(config);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web) log('no web build found (run `npm run build`); serving the API and sync only');
@@ -212,8 +247,17 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  boundTo(port);
   // Flow rules: a change stored just before the last stop replicates now (a project in sync is left as it is).
   for (const p of projects.list()) if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
+  // Snapshots of abandoned approval requests: swept at start, then daily.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweep = () => {
+    sweeping = retention.sweep().catch((err: unknown) => log('the approval snapshot retention sweep failed; it runs again tomorrow', err));
+  };
+  sweep();
+  const daily = setInterval(sweep, 86_400_000);
+  daily.unref();
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
   let closing: Promise<void> | null = null;
@@ -226,6 +270,9 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         replicator.stop();
+        clearInterval(daily);
+        retention.stop();
+        await sweeping;
         if (!rooms.closeAll()) log('some drafts could not be compacted at shutdown; their update logs hold everything');
         collab.close();
         server.closeAllConnections();

@@ -14,10 +14,11 @@ import { encodeUpdate } from '#server/collab/protocol.ts';
 import { createDraftStore } from '#server/store/drafts.ts';
 import { Report, fmt } from '../results.ts';
 import { bigWorkspace, bigWorkspaceUpdate } from './workspace.ts';
+import { setNumber } from '../sync/content.ts';
 
 const only = (process.env.BENCH_ONLY ?? 'S4,S5,S11,P1').split(',');
 const report = new Report('Storage benchmarks');
-const by: Principal = { user: { id: 'usr_bench', email: 'b@example.com', name: 'Bench' }, isInstanceAdmin: true, via: 'token' };
+const by: Principal = { user: { id: 'usr_bench', email: 'b@example.com', name: 'Bench' }, isInstanceAdmin: true, via: 'token', credential: { kind: 'token', id: 'tok_bench', expiresAt: null } };
 
 function services() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagecoach-bench-'));
@@ -71,7 +72,7 @@ if (only.includes('S4')) {
   for (let k = 0; k < total; k++) {
     const wait = t0 + k * (1000 / 2000) - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    writers[k % 200]!.getMap('bench').set('n', k);
+    setNumber(writers[k % 200]!, 'bench', k);
   }
   await new Promise((r) => setImmediate(r));
   const wall = (performance.now() - t0) / 1000;

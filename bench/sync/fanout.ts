@@ -3,6 +3,7 @@ import { WebsocketProvider } from 'y-websocket';
 import { cpuSeconds, memoryMb, percentile } from './stats.ts';
 import type { RunningServer } from './servers.ts';
 import { hello, numbersOf, updateFrame, updateOf } from './wire.ts';
+import { numberAt, setNumber } from './content.ts';
 
 export interface FanoutResult {
   server: string;
@@ -102,7 +103,7 @@ export async function fanout(server: RunningServer, opts: { observers: number; w
     const w = k % writers;
     const seq = Math.floor(k / writers);
     sent.set(w * W + seq, performance.now());
-    docs[w]!.getMap('bench').set(`w${w}`, w * W + seq);
+    setNumber(docs[w]!, `bench_w${w}`, w * W + seq);
   }
   const sendWall = (performance.now() - t0) / 1000;
   const done = () => lastSeen.every((seen) => seen.every((s) => s >= perWriter - 1));
@@ -111,7 +112,7 @@ export async function fanout(server: RunningServer, opts: { observers: number; w
   const wall = (performance.now() - t0) / 1000;
   const cpuPct = ((cpuSeconds(server.pid) - cpu0) / wall) * 100;
   const peakRssMb = memoryMb(server.pid).peak;
-  const last = (doc: Y.Doc) => docs.every((_, w) => doc.getMap('bench').get(`w${w}`) === w * W + perWriter - 1);
+  const last = (doc: Y.Doc) => docs.every((_, w) => numberAt(doc, `bench_w${w}`) === w * W + perWriter - 1);
   while (performance.now() < deadline && replicas.some((r) => !last(r.doc))) await new Promise((r) => setTimeout(r, 20));
   const converged = replicas.every((r) => last(r.doc));
   const missing = lastSeen.filter((seen) => seen.some((s) => s < perWriter - 1)).length;

@@ -112,7 +112,7 @@ export async function startServer(name: ServerName, dir = fs.mkdtempSync(path.jo
     const http = `http://127.0.0.1:${port}`;
     if (!ours) {
       const json = { 'content-type': 'application/json' };
-      const setup = await fetch(`${http}/api/setup`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'bench@example.com', password: 'bench bench bench', name: 'Bench' }) });
+      const setup = await fetch(`${http}/api/setup`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'bench@example.com', password: 'bench quartz meadow lantern', name: 'Bench' }) });
       const cookie = setup.headers.get('set-cookie')!.split(';')[0]!;
       const { token } = (await (await fetch(`${http}/api/tokens`, { method: 'POST', headers: { ...json, cookie, origin: http }, body: JSON.stringify({ name: 'bench' }) })).json()) as { token: string };
       ours = { token, room: await ourProject(http, token) };

@@ -6,6 +6,7 @@ import { open } from './fanout.ts';
 import { cpuSeconds, memoryMb, percentile } from './stats.ts';
 import { liveHeapMb, type RunningServer } from './servers.ts';
 import { frame, hello, numbersOf, updateFrame, updateOf } from './wire.ts';
+import { setNumber, setTitle } from './content.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
@@ -42,7 +43,7 @@ export async function manyDocuments(server: RunningServer, opts: { docs: number;
     const w = writers[k % opts.docs]!;
     const seq = Math.floor(k / opts.docs);
     w.sent.set(seq, performance.now());
-    w.doc.getMap('bench').set('n', seq);
+    setNumber(w.doc, 'bench', seq);
   }
   const deadline = performance.now() + 10_000;
   while (latencies.length < total && performance.now() < deadline) await sleep(20);
@@ -68,7 +69,7 @@ export async function idleDocuments(server: RunningServer, docs: number) {
     };
     for (const f of hello(server.wire, room)) ws.send(f);
     const doc = new Y.Doc();
-    doc.getMap('bench').set('title', `Document ${room}`);
+    setTitle(doc, 'bench', `Document ${room}`);
     ws.send(updateFrame(server.wire, room, Y.encodeStateAsUpdate(doc)));
     sockets.push(ws);
   }
@@ -181,7 +182,7 @@ export async function presenceLoad(server: RunningServer, clients: number, secon
   for (let t = 0; t < ticks; t++) {
     const wait = t0 + t * 50 - performance.now();
     if (wait > 1) await sleep(wait);
-    doc.getMap('bench').set('n', t);
+    setNumber(doc, 'bench', t);
     for (let i = t % 20; i < clients; i += 20) presence(sockets[i]!, i, t);
   }
   const wall = (performance.now() - t0) / 1000;

@@ -3,6 +3,7 @@ import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type Section, type StepType }
 import { canonicalJson } from './canonical.ts';
 import { normalizeItem } from './normalize.ts';
 import type { ItemJson, WorkspaceContent } from './ydoc.ts';
+import { emptySection } from './ids.ts';
 
 /** A snapshot's tree: section → item id → blob id (the item's content address). */
 export type Tree = Record<Section, Record<string, string>>;
@@ -20,9 +21,9 @@ export function diffTrees(a: Tree, b: Tree): Record<Section, TreeDelta> {
     const before = a[s] ?? {};
     const after = b[s] ?? {};
     out[s] = {
-      added: Object.keys(after).filter((id) => !(id in before)).sort(),
-      removed: Object.keys(before).filter((id) => !(id in after)).sort(),
-      changed: Object.keys(after).filter((id) => id in before && before[id] !== after[id]).sort(),
+      added: Object.keys(after).filter((id) => !Object.hasOwn(before, id)).sort(),
+      removed: Object.keys(before).filter((id) => !Object.hasOwn(after, id)).sort(),
+      changed: Object.keys(after).filter((id) => Object.hasOwn(before, id) && before[id] !== after[id]).sort(),
     };
   }
   return out;
@@ -36,11 +37,13 @@ export interface LinePart {
 export interface FieldChange {
   field: string;
   label: string;
-  /** `text`: long text or a list rendered as lines, with `lines`; `value`: a short value. */
+  /** `text`: long text or a list rendered as lines, with `lines` (or a `note`); `value`: a short value. */
   kind: 'text' | 'value';
   before: unknown;
   after: unknown;
   lines?: LinePart[];
+  /** A text too different (or too costly) to diff line by line: shown as replaced whole, with this note instead of `lines`. */
+  note?: string;
 }
 
 export interface ItemChange {
@@ -60,26 +63,52 @@ function stepsAsText(steps: unknown): string {
   if (!Array.isArray(steps)) return '';
   return steps
     .map((s: Record<string, unknown>, i) => {
-      const variant = STEP_VARIANTS[s.type as StepType];
+      const variant = typeof s.type === 'string' && Object.hasOwn(STEP_VARIANTS, s.type) ? STEP_VARIANTS[s.type as StepType] : undefined;
       const fields = variant ? Object.keys(variant.fields).map((f) => `${variant.fields[f]!.label}: ${JSON.stringify(s[f] ?? '')}`) : [];
       return `${i + 1}. ${variant?.label ?? String(s.type)} — ${fields.join(', ')}`;
     })
     .join('\n');
 }
 
-function lineDiff(before: string, after: string): LinePart[] {
-  const parts: LinePart[] = [];
+/**
+ * Line diffs are bounded: Myers' algorithm costs (N + M) · D for D changed lines, so two
+ * 16,000-line texts that share nothing took 30 s. Past DIFF_MAX_EDIT_LINES changed lines, or once
+ * the time budget of the whole diff is spent (very long lines make each comparison costly), a text
+ * is shown as replaced whole, with a note. The line bound decides in practice and does not depend
+ * on the machine's load; the time budget is the backstop.
+ */
+export const DIFF_MAX_EDIT_LINES = 1000;
+export const DIFF_BUDGET_MS = 500;
+
+/** The time one diff (all its items and fields) may spend on line diffs. */
+export interface DiffBudget {
+  until: number;
+}
+export const diffBudget = (ms = DIFF_BUDGET_MS): DiffBudget => ({ until: Date.now() + ms });
+
+const linesOf = (t: string): string[] => (t === '' ? [] : t.replace(/\n$/, '').split('\n'));
+
+function lineDiff(before: string, after: string, budget: DiffBudget): Pick<FieldChange, 'lines' | 'note'> {
+  // A text added or removed whole costs nothing to show: every line is new (or gone).
+  if (before === '' || after === '') return { lines: before === '' ? linesOf(after).map((text) => ({ op: 'add', text })) : linesOf(before).map((text) => ({ op: 'del', text })) };
   // A line is a line whether or not the text ends with a newline.
-  const eol = (t: string) => (t === '' || t.endsWith('\n') ? t : `${t}\n`);
-  for (const c of diffLines(eol(before), eol(after))) {
+  const eol = (t: string) => (t.endsWith('\n') ? t : `${t}\n`);
+  const left = budget.until - Date.now();
+  const changes = left > 0 ? diffLines(eol(before), eol(after), { maxEditLength: DIFF_MAX_EDIT_LINES, timeout: left }) : undefined;
+  if (!changes) {
+    const [b, a] = [linesOf(before).length, linesOf(after).length];
+    return { note: `Too many changes to show line by line: the whole text was replaced (${b.toLocaleString('en')} line${b === 1 ? '' : 's'} before, ${a.toLocaleString('en')} after).` };
+  }
+  const parts: LinePart[] = [];
+  for (const c of changes) {
     const op = c.added ? 'add' : c.removed ? 'del' : 'same';
     for (const line of c.value.replace(/\n$/, '').split('\n')) parts.push({ op, text: line });
   }
-  return parts;
+  return { lines: parts };
 }
 
-/** Field-level changes of one item (both sides normalized to their section's fields). */
-export function itemFieldChanges(section: Section, beforeRaw: ItemJson, afterRaw: ItemJson): FieldChange[] {
+/** Field-level changes of one item (both sides normalized to their section's fields); line diffs share `budget`. */
+export function itemFieldChanges(section: Section, beforeRaw: ItemJson, afterRaw: ItemJson, budget = diffBudget()): FieldChange[] {
   const before = normalizeItem(section, '', beforeRaw);
   const after = normalizeItem(section, '', afterRaw);
   const spec = SPECS[section];
@@ -89,8 +118,8 @@ export function itemFieldChanges(section: Section, beforeRaw: ItemJson, afterRaw
     const b = before[field];
     const a = after[field];
     if (canonicalJson(b ?? null) === canonicalJson(a ?? null)) continue;
-    if (fspec.kind === 'text') out.push({ field, label: fspec.label, kind: 'text', before: b, after: a, lines: lineDiff(String(b ?? ''), String(a ?? '')) });
-    else if (fspec.kind === 'steps') out.push({ field, label: fspec.label, kind: 'text', before: b, after: a, lines: lineDiff(stepsAsText(b), stepsAsText(a)) });
+    if (fspec.kind === 'text') out.push({ field, label: fspec.label, kind: 'text', before: b, after: a, ...lineDiff(String(b ?? ''), String(a ?? ''), budget) });
+    else if (fspec.kind === 'steps') out.push({ field, label: fspec.label, kind: 'text', before: b, after: a, ...lineDiff(stepsAsText(b), stepsAsText(a), budget) });
     else out.push({ field, label: fspec.label, kind: 'value', before: b, after: a });
   }
   return out;
@@ -105,6 +134,7 @@ const nameOf = (section: Section, item: ItemJson | undefined): string => String(
 export function buildDiff(
   delta: Record<Section, TreeDelta>,
   read: (side: 'before' | 'after', section: Section, id: string) => ItemJson,
+  budget = diffBudget(),
 ): ContentDiff {
   const sections = {} as Record<Section, ItemChange[]>;
   const counts = {} as Record<Section, number>;
@@ -114,13 +144,13 @@ export function buildDiff(
     const changes: ItemChange[] = [
       ...d.added.map((id): ItemChange => {
         const after = read('after', s, id);
-        return { id, name: nameOf(s, after), kind: 'added', fields: itemFieldChanges(s, {}, after).filter((f) => f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]') };
+        return { id, name: nameOf(s, after), kind: 'added', fields: itemFieldChanges(s, {}, after, budget).filter((f) => f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]') };
       }),
       ...d.removed.map((id): ItemChange => ({ id, name: nameOf(s, read('before', s, id)), kind: 'removed', fields: [] })),
       ...d.changed.map((id): ItemChange => {
         const before = read('before', s, id);
         const after = read('after', s, id);
-        return { id, name: nameOf(s, after), kind: 'changed', fields: itemFieldChanges(s, before, after) };
+        return { id, name: nameOf(s, after), kind: 'changed', fields: itemFieldChanges(s, before, after, budget) };
       }),
     ].sort((x, y) => x.name.localeCompare(y.name));
     sections[s] = changes;
@@ -134,7 +164,7 @@ export function buildDiff(
 export function treeOf(content: WorkspaceContent, address: (section: Section, item: ItemJson) => string): Tree {
   const tree = {} as Tree;
   for (const s of SECTIONS) {
-    tree[s] = {};
+    tree[s] = emptySection();
     for (const [id, item] of Object.entries(content[s])) tree[s][id] = address(s, item);
   }
   return tree;

@@ -2,6 +2,7 @@ import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type Section, type StepType }
 import { canonicalContent } from './canonical.ts';
 import { validateContent, type Problem } from './validate.ts';
 import type { WorkspaceContent } from './ydoc.ts';
+import { ITEM_ID, isPrototypeName } from './ids.ts';
 
 /** The export file: the draft's canonical content with a small envelope. */
 export const FILE_FORMAT = 'stagecoach.workspace';
@@ -46,19 +47,20 @@ export function parseWorkspaceFile(data: unknown): ParsedFile {
       continue;
     }
     for (const [id, item] of Object.entries(items)) {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) errors.push(`${section}: item id "${id.slice(0, 70)}" must be 1–64 letters, digits, _ or -.`);
+      if (!ITEM_ID.test(id)) errors.push(`${section}: item id "${id.slice(0, 70)}" must be 1–64 letters, digits, _ or -.`);
+      else if (isPrototypeName(id)) errors.push(`${section}: item id "${id}" is a reserved name.`);
       if (!isObject(item)) {
         errors.push(`${section}/${id} is not an object.`);
         continue;
       }
       const known = fieldsOf(SPECS[section], item);
-      for (const key of Object.keys(item)) if (!(key in known)) errors.push(`${section}/${id}: unknown field "${key}".`);
+      for (const key of Object.keys(item)) if (!Object.hasOwn(known, key)) errors.push(`${section}/${id}: unknown field "${key}".`);
       if (section === 'workflows' && Array.isArray(item.steps)) {
         item.steps.forEach((step: unknown, i) => {
           if (!isObject(step)) return;
+          if (typeof step.type !== 'string' || !Object.hasOwn(STEP_VARIANTS, step.type)) return;
           const variant = STEP_VARIANTS[step.type as StepType];
-          if (!variant) return;
-          for (const key of Object.keys(step)) if (key !== 'id' && key !== 'type' && !(key in variant.fields)) errors.push(`${section}/${id}: step ${i + 1} has an unknown field "${key}".`);
+          for (const key of Object.keys(step)) if (key !== 'id' && key !== 'type' && !Object.hasOwn(variant.fields, key)) errors.push(`${section}/${id}: step ${i + 1} has an unknown field "${key}".`);
         });
       }
     }

@@ -3,6 +3,7 @@ import { SECTIONS, SPECS, type Section } from './spec.ts';
 import { canonicalJson } from './canonical.ts';
 import { normalizeItem } from './normalize.ts';
 import { itemJson, newItem, patchItem, sectionMap, type ItemJson, type WorkspaceContent } from './ydoc.ts';
+import { own } from './ids.ts';
 
 /**
  * One change a hotfix made in production, at field level: an item added or removed, or one
@@ -29,8 +30,8 @@ export function hotfixChanges(base: WorkspaceContent, fixed: WorkspaceContent): 
     const nameField = SPECS[section].nameField;
     const ids = new Set([...Object.keys(base[section]), ...Object.keys(fixed[section])]);
     for (const itemId of [...ids].sort()) {
-      const before = norm(section, itemId, base[section][itemId]);
-      const after = norm(section, itemId, fixed[section][itemId]);
+      const before = norm(section, itemId, own(base[section], itemId));
+      const after = norm(section, itemId, own(fixed[section], itemId));
       if (!before && after) out.push({ section, itemId, name: String(after[nameField]), kind: 'added', field: null, value: after });
       else if (before && !after) out.push({ section, itemId, name: String(before[nameField]), kind: 'removed', field: null, value: null });
       else if (before && after) {
@@ -45,7 +46,7 @@ export function hotfixChanges(base: WorkspaceContent, fixed: WorkspaceContent): 
 
 /** Does `content` hold what the change set? */
 export function contains(content: WorkspaceContent, c: HotfixChange): boolean {
-  const item = norm(c.section, c.itemId, content[c.section][c.itemId]);
+  const item = norm(c.section, c.itemId, own(content[c.section], c.itemId));
   if (c.kind === 'removed') return item === undefined;
   if (!item) return false;
   if (c.kind === 'added') return same(item, c.value);

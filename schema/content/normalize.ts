@@ -1,6 +1,7 @@
 import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type FieldSpec, type Section, type StepType } from './spec.ts';
 import { deepFreeze, memoOnFrozen } from './frozen.ts';
 import { emptyContent, defaultValue, type ItemJson, type WorkspaceContent } from './ydoc.ts';
+import { own } from './ids.ts';
 
 export interface Problem {
   section: Section;
@@ -50,13 +51,13 @@ function normalizeField(spec: FieldSpec, value: unknown, report: (field: string,
       return value.map((s, i) => {
         const o = (s && typeof s === 'object' ? s : {}) as Record<string, unknown>;
         const id = typeof o.id === 'string' && o.id ? o.id : `#${i + 1}`;
-        const type = typeof o.type === 'string' && o.type in STEP_VARIANTS ? (o.type as StepType) : null;
+        const type = typeof o.type === 'string' && Object.hasOwn(STEP_VARIANTS, o.type) ? (o.type as StepType) : null;
         if (!type) {
           report(`${field}.${id}.type`, `Step ${i + 1} has an unknown type.`);
           return { id, type: 'message', text: '' };
         }
         const step: Record<string, unknown> = { id, type };
-        for (const [k, fs] of Object.entries(STEP_VARIANTS[type].fields)) step[k] = normalizeField(fs, o[k], report, `${field}.${id}.${k}`);
+        for (const [k, fs] of Object.entries(STEP_VARIANTS[type].fields)) step[k] = normalizeField(fs, own(o, k), report, `${field}.${id}.${k}`);
         return step;
       });
     }
@@ -69,8 +70,8 @@ function normalizeFresh(section: Section, itemId: string, raw: ItemJson, problem
   const out: ItemJson = {};
   // The variant (e.g. a channel's type) is normalized first: a missing or bad one becomes the
   // default, and that default's fields are the ones the item gets.
-  if (spec.variantKey) out[spec.variantKey] = normalizeField(spec.fields[spec.variantKey]!, raw[spec.variantKey], report, spec.variantKey);
-  for (const [field, fspec] of Object.entries(fieldsOf(spec, out))) if (!(field in out)) out[field] = normalizeField(fspec, raw[field], report, field);
+  if (spec.variantKey) out[spec.variantKey] = normalizeField(spec.fields[spec.variantKey]!, own(raw, spec.variantKey), report, spec.variantKey);
+  for (const [field, fspec] of Object.entries(fieldsOf(spec, out))) if (!Object.hasOwn(out, field)) out[field] = normalizeField(fspec, own(raw, field), report, field);
   return out;
 }
 

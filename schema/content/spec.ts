@@ -3,19 +3,26 @@
  * the Yjs layout, reading a draft as JSON, validation, the canonical form and the editor's
  * forms, so they cannot drift apart.
  */
+import { isEmailAddress } from '../email.ts';
+
 export const SECTIONS = ['agents', 'workflows', 'knowledge', 'integrations', 'channels', 'variables'] as const;
 export type Section = (typeof SECTIONS)[number];
 
+/** What a short text must look like: a RegExp that cannot backtrack, or a hand-written scanner where a pattern would. */
+export interface TextCheck {
+  test(text: string): boolean;
+}
+
 export type FieldSpec =
   /** A short plain string (last writer wins per field). */
-  | { kind: 'string'; label: string; required?: boolean; max?: number; pattern?: RegExp; patternHint?: string; placeholder?: string; help?: string }
+  | { kind: 'string'; label: string; required?: boolean; max?: number; pattern?: TextCheck; patternHint?: string; placeholder?: string; help?: string }
   /** Long text, co-edited character by character (Y.Text). `template`: may hold {{variable}} references. */
   | { kind: 'text'; label: string; required?: boolean; template?: boolean; max?: number; placeholder?: string; help?: string; lines?: number }
   | { kind: 'enum'; label: string; values: readonly string[]; labels?: Readonly<Record<string, string>>; default: string; help?: string }
   | { kind: 'number'; label: string; min: number; max: number; integer?: boolean; default: number; unit?: string; help?: string }
   | { kind: 'color'; label: string; default: string }
   /** A list of short strings (Y.Array<string>), e.g. tags, domains, audience names. */
-  | { kind: 'list'; label: string; itemLabel: string; pattern?: RegExp; patternHint?: string; help?: string }
+  | { kind: 'list'; label: string; itemLabel: string; pattern?: TextCheck; patternHint?: string; help?: string }
   /** References to items of another section, by their stable id (Y.Array<string>). */
   | { kind: 'refs'; label: string; to: Section; help?: string }
   /** One reference to an item of another section, by id ('' for none). */
@@ -233,7 +240,7 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
       email: {
         label: 'Email',
         fields: {
-          address: { kind: 'string', label: 'Inbox address', required: true, max: 254, pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/, patternHint: 'an email address' },
+          address: { kind: 'string', label: 'Inbox address', required: true, max: 254, pattern: { test: isEmailAddress }, patternHint: 'an email address' },
           senderName: { kind: 'string', label: 'Sender name', max: 100 },
           signature: { kind: 'text', label: 'Signature', template: true, lines: 3 },
         },
@@ -258,6 +265,7 @@ export const SYSTEM_VARIABLES = ['user.id', 'user.name', 'user.email', 'conversa
 /** The fields an item of `spec` has, given its variant (channel type). */
 export function fieldsOf(spec: ItemSpec, item: Readonly<Record<string, unknown>>): Fields {
   if (!spec.variantKey || !spec.variants) return spec.fields;
-  const v = spec.variants[String(item[spec.variantKey])];
+  const key = String(item[spec.variantKey]);
+  const v = Object.hasOwn(spec.variants, key) ? spec.variants[key] : undefined;
   return v ? { ...spec.fields, ...v.fields } : spec.fields;
 }

@@ -1,13 +1,16 @@
 import { SECTIONS, SPECS, STEP_VARIANTS, SYSTEM_VARIABLES, VARIABLE_TYPES, fieldsOf, type FieldSpec, type Section, type StepType, type VariableType } from './spec.ts';
 import { valueFitsType } from './values.ts';
 import { normalizeContent, type Problem } from './normalize.ts';
-import { hasUnbalancedBraces, templateReferences } from './templates.ts';
+import { readTemplate } from './templates.ts';
 import type { ItemJson, WorkspaceContent } from './ydoc.ts';
 
 export type { Problem } from './normalize.ts';
 
 const COLOR = /^#[0-9a-f]{6}$/i;
 const HEADER_NAME = /^[A-Za-z0-9-]{1,100}$/;
+
+/** A user's text inside a message, cut short: a problem message should not carry a megabyte. */
+const quoted = (text: string): string => (text.length > 80 ? `${text.slice(0, 80)}…` : text);
 
 interface Context {
   content: WorkspaceContent;
@@ -23,7 +26,8 @@ function valueProblems(ctx: Context, section: Section, itemId: string, path: str
     case 'text': {
       const s = value as string;
       if (spec.required && s.trim() === '') return add('required', `${label} is required.`);
-      if (spec.max !== undefined && s.length > spec.max) add('too_long', `${label} is too long (at most ${spec.max} characters).`);
+      // Length first: a pattern never sees more than the field may hold.
+      if (spec.max !== undefined && s.length > spec.max) return add('too_long', `${label} is too long (at most ${spec.max} characters).`);
       if (spec.kind === 'string' && spec.pattern && s !== '' && !spec.pattern.test(s)) add('invalid', `${label} must be ${spec.patternHint ?? 'valid'}.`);
       if (spec.kind === 'text' && spec.template) templateProblems(ctx, s, label, add);
       return;
@@ -44,22 +48,22 @@ function valueProblems(ctx: Context, section: Section, itemId: string, path: str
       const seen = new Set<string>();
       for (const entry of value as string[]) {
         if (entry.trim() === '') add('invalid', `${label} has an empty ${spec.itemLabel}.`);
-        else if (spec.pattern && !spec.pattern.test(entry)) add('invalid', `“${entry}” is not a valid ${spec.itemLabel} (${spec.patternHint ?? 'invalid'}).`);
-        if (seen.has(entry)) add('duplicate', `${label} lists “${entry}” twice.`);
+        else if (spec.pattern && !spec.pattern.test(entry)) add('invalid', `“${quoted(entry)}” is not a valid ${spec.itemLabel} (${spec.patternHint ?? 'invalid'}).`);
+        if (seen.has(entry)) add('duplicate', `${label} lists “${quoted(entry)}” twice.`);
         seen.add(entry);
       }
       return;
     }
     case 'refs':
       for (const id of value as string[]) {
-        if (!(id in ctx.content[spec.to])) add('reference', `${label} refers to a ${SPECS[spec.to].noun} that does not exist (was it removed?).`);
+        if (!Object.hasOwn(ctx.content[spec.to], id)) add('reference', `${label} refers to a ${SPECS[spec.to].noun} that does not exist (was it removed?).`);
       }
       return;
     case 'ref': {
       const id = value as string;
       if (id === '') {
         if (spec.required) add('required', `${label} is required.`);
-      } else if (!(id in ctx.content[spec.to])) {
+      } else if (!Object.hasOwn(ctx.content[spec.to], id)) {
         add('reference', `${label} refers to a ${SPECS[spec.to].noun} that does not exist (was it removed?).`);
       }
       return;
@@ -97,10 +101,11 @@ function valueProblems(ctx: Context, section: Section, itemId: string, path: str
 }
 
 function templateProblems(ctx: Context, text: string, label: string, add: (code: Problem['code'], message: string) => void): void {
-  if (hasUnbalancedBraces(text)) add('template', `${label} has a {{ without a matching }} (or the reverse).`);
-  const unknown = new Set(templateReferences(text).filter((name) => !ctx.variableNames.has(name)));
+  const { references, unbalanced } = readTemplate(text);
+  if (unbalanced) add('template', `${label} has a {{ without a matching }} (or the reverse).`);
+  const unknown = new Set(references.filter((name) => !ctx.variableNames.has(name)));
   for (const name of unknown) {
-    add('reference', name === '' ? `${label} has an empty {{ }} reference.` : `${label} uses {{${name}}}, but there is no variable named “${name}”. Create it under Variables or fix the name.`);
+    add('reference', name === '' ? `${label} has an empty {{ }} reference.` : `${label} uses {{${quoted(name)}}}, but there is no variable named “${quoted(name)}”. Create it under Variables or fix the name.`);
   }
 }
 
@@ -141,16 +146,29 @@ export function validateContent(raw: WorkspaceContent): Problem[] {
       const name = (item[spec.nameField] as string).trim().toLowerCase();
       if (name === '') continue;
       if (byName.has(name)) {
-        out.push({ section, itemId, field: spec.nameField, message: `Another ${spec.noun} is already named “${item[spec.nameField] as string}”.`, code: 'duplicate' });
+        out.push({ section, itemId, field: spec.nameField, message: `Another ${spec.noun} is already named “${quoted(item[spec.nameField] as string)}”.`, code: 'duplicate' });
       } else byName.set(name, itemId);
     }
   }
-  // A malformed value is reported once, as malformed: not also as missing or invalid.
-  const malformed = out.filter((p) => p.code === 'type').map((p) => ({ at: `${p.section}/${p.itemId}/${p.field}`, under: `${p.section}/${p.itemId}/${p.field.replace(/\.type$/, '')}.` }));
+  // A malformed value is reported once, as malformed: not also as missing or invalid, at its
+  // field or under it (`steps.<id>.type` covers `steps.<id>.…`). Looked up by key, so many
+  // problems or long step ids cost linear time. A problem's path can be under a malformed one
+  // only at its first dot (`headers.`, `steps.`) or its last (`steps.<id>.`): step ids may hold dots.
+  const key = (p: Problem, field: string) => `${p.section}\u0000${p.itemId}\u0000${field}`;
+  const malformedAt = new Set<string>();
+  const malformedUnder = new Set<string>();
+  for (const p of out) {
+    if (p.code !== 'type') continue;
+    malformedAt.add(key(p, p.field));
+    malformedUnder.add(key(p, `${p.field.endsWith('.type') ? p.field.slice(0, -'.type'.length) : p.field}.`));
+  }
+  if (malformedAt.size === 0) return out;
   return out.filter((p) => {
     if (p.code === 'type') return true;
-    const at = `${p.section}/${p.itemId}/${p.field}`;
-    return !malformed.some((m) => at === m.at || at.startsWith(m.under));
+    if (malformedAt.has(key(p, p.field))) return false;
+    const first = p.field.indexOf('.');
+    const last = p.field.lastIndexOf('.');
+    return first === -1 || !(malformedUnder.has(key(p, p.field.slice(0, first + 1))) || malformedUnder.has(key(p, p.field.slice(0, last + 1))));
   });
 }
 

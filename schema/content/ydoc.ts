@@ -1,6 +1,7 @@
 import * as Y from 'yjs';
 import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type FieldSpec, type Section, type StepType } from './spec.ts';
 import { orderedSteps, orderedStepsJson, setStepOrder } from './steps.ts';
+import { emptySection } from './ids.ts';
 
 /**
  * The draft's Yjs layout: one Y.Map per section at the top level, keyed by item id; an item
@@ -12,7 +13,7 @@ export type WorkspaceContent = Record<Section, Record<string, ItemJson>>;
 export type YItem = Y.Map<unknown>;
 
 export function emptyContent(): WorkspaceContent {
-  return { agents: {}, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} };
+  return { agents: emptySection(), workflows: emptySection(), knowledge: emptySection(), integrations: emptySection(), channels: emptySection(), variables: emptySection() };
 }
 
 export function sectionMap(doc: Y.Doc, section: Section): Y.Map<YItem> {
@@ -80,7 +81,7 @@ export function toY(spec: FieldSpec, value: unknown): unknown {
 }
 
 export function newStep(json: Record<string, unknown>): YItem {
-  const type = (json.type as StepType) in STEP_VARIANTS ? (json.type as StepType) : 'message';
+  const type = typeof json.type === 'string' && Object.hasOwn(STEP_VARIANTS, json.type) ? (json.type as StepType) : 'message';
   const step = new Y.Map<unknown>();
   step.set('id', typeof json.id === 'string' && json.id ? json.id : newId());
   step.set('type', type);
@@ -106,11 +107,11 @@ export function addItem(doc: Y.Doc, section: Section, json: ItemJson = {}, id: s
 /** Switches a variant item (a channel's type): drops the old type's fields, adds the new one's, in one transaction. */
 export function setVariant(doc: Y.Doc, section: Section, item: YItem, value: string): void {
   const spec = SPECS[section];
-  if (!spec.variantKey || !spec.variants?.[value]) return;
+  if (!spec.variantKey || !spec.variants || !Object.hasOwn(spec.variants, value)) return;
   doc.transact(() => {
     const before = fieldsOf(spec, itemJson(item));
     const after = fieldsOf(spec, { [spec.variantKey!]: value });
-    for (const key of Object.keys(before)) if (!(key in after)) item.delete(key);
+    for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) item.delete(key);
     item.set(spec.variantKey!, value);
     for (const [key, fspec] of Object.entries(after)) if (!item.has(key)) item.set(key, toY(fspec, undefined));
   });
@@ -138,7 +139,7 @@ function patchField(item: YItem, field: string, spec: FieldSpec, value: unknown)
   const current = item.get(field);
   if (spec.kind === 'text' && current instanceof Y.Text) return patchText(current, str(value));
   if (spec.kind === 'steps' && current instanceof Y.Array) return patchSteps(current as Y.Array<YItem>, arr(value).map(obj));
-  const currentJson = current instanceof Y.AbstractType ? current.toJSON() : current;
+  const currentJson = boundedJson(current, ITEM_JSON_DEPTH);
   // Compare plain JSON: reading a Y type before it is in a document is not allowed.
   if (!same(currentJson, plainOf(spec, value))) item.set(field, toY(spec, value));
 }
@@ -183,9 +184,36 @@ function patchSteps(steps: Y.Array<YItem>, next: Record<string, unknown>[]): voi
   if (!sameOrder) setStepOrder(ordered);
 }
 
-/** An item as JSON: `toJSON()`, with workflow steps in their shown order (see steps.ts). */
+/**
+ * A Yjs value as JSON, at most `depth` levels of maps and arrays deep: what lies deeper is left
+ * out (normalizing then reports the field as malformed). `toJSON()` recurses without bound, so
+ * one item nested 20,000 deep (from before updates were checked) would fail every read of the draft.
+ */
+function boundedJson(value: unknown, depth: number): unknown {
+  if (value instanceof Y.Text) return value.toString();
+  if (value instanceof Y.Array) return depth > 0 ? value.toArray().flatMap((v) => wrapDefined(boundedJson(v, depth - 1))) : undefined;
+  if (value instanceof Y.Map) return depth > 0 ? boundedEntries(value.entries(), depth) : undefined;
+  if (value instanceof Y.AbstractType) return undefined;
+  if (Array.isArray(value)) return depth > 0 ? value.flatMap((v) => wrapDefined(boundedJson(v, depth - 1))) : undefined;
+  if (value !== null && typeof value === 'object') return depth > 0 ? boundedEntries(Object.entries(value), depth) : undefined;
+  return value;
+}
+const wrapDefined = (v: unknown): unknown[] => (v === undefined ? [] : [v]);
+function boundedEntries(entries: Iterable<[string, unknown]>, depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of entries) {
+    const json = boundedJson(v, depth - 1);
+    if (json !== undefined) out[k] = json;
+  }
+  return { ...out };
+}
+
+/** Maps and arrays an item's JSON holds at most (steps → step → a value), with one level to spare. */
+const ITEM_JSON_DEPTH = 4;
+
+/** An item as JSON (depth-bounded), with workflow steps in their shown order (see steps.ts). */
 export function itemJson(item: YItem): ItemJson {
-  const json = item.toJSON() as ItemJson;
+  const json = (boundedJson(item, ITEM_JSON_DEPTH) ?? {}) as ItemJson;
   if (Array.isArray(json.steps)) json.steps = orderedStepsJson(json.steps);
   return json;
 }
@@ -203,7 +231,7 @@ export function contentState(content: Partial<WorkspaceContent>): Uint8Array {
 export function patchItem(section: Section, item: YItem, json: ItemJson): void {
   const spec = SPECS[section];
   const wanted = fieldsOf(spec, json);
-  for (const key of [...item.keys()]) if (!(key in wanted)) item.delete(key);
+  for (const key of [...item.keys()]) if (!Object.hasOwn(wanted, key)) item.delete(key);
   for (const [field, fspec] of Object.entries(wanted)) {
     if (!item.has(field)) item.set(field, toY(fspec, json[field]));
     else patchField(item, field, fspec, json[field]);
@@ -221,7 +249,7 @@ export function applyContent(doc: Y.Doc, content: Partial<WorkspaceContent>, ori
       // A section the content leaves out is left as it is (flow rules: a draft's foreign sections).
       if (!next) continue;
       const items = sectionMap(doc, section);
-      for (const id of [...items.keys()]) if (!(id in next)) items.delete(id);
+      for (const id of [...items.keys()]) if (!Object.hasOwn(next, id)) items.delete(id);
       for (const [id, json] of Object.entries(next)) {
         const existing = items.get(id);
         if (existing instanceof Y.Map) patchItem(section, existing, json);

@@ -41,6 +41,8 @@ export const apiTokens = sqliteTable(
     tokenHash: text('token_hash').notNull(),
     createdAt: integer('created_at').notNull(),
     lastUsedAt: integer('last_used_at'),
+    /** Null: never expires (the owner revokes it). */
+    expiresAt: integer('expires_at'),
   },
   (t) => [uniqueIndex('api_tokens_hash').on(t.tokenHash)],
 );
@@ -430,4 +432,20 @@ export const feedback = sqliteTable(
     createdAt: integer('created_at').notNull(),
   },
   (t) => [index('feedback_env').on(t.environmentId, t.createdAt)],
+);
+
+/** Single-use password-reset links an instance admin issues; the link holds a random token, the row only its SHA-256. */
+export const passwordResets = sqliteTable(
+  'password_resets',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    usedAt: integer('used_at'),
+  },
+  (t) => [index('password_resets_user').on(t.userId)],
 );

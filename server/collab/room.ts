@@ -4,6 +4,7 @@ import { CLOSE, type CloseReason } from '#schema/errors.ts';
 import { LiveContent } from '#schema/content/live.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftStore } from '../store/drafts.ts';
+import { DraftBudget } from './draft-size.ts';
 import {
   decodeMessage,
   encodeAwareness,
@@ -15,6 +16,8 @@ import {
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
 import type { ReplyBudget } from './reply-budget.ts';
+import { checkTransaction, wouldChange, type Refusal } from './update-guard.ts';
+import { dismantleTooDeep } from './dismantle.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
 export interface Peer {
@@ -44,6 +47,8 @@ export interface RoomOptions {
   /** Called after changes to the draft are in the log (flow rules: replication follows). */
   onDurable?: (draftId: string) => void;
   log: (msg: string, err?: unknown) => void;
+  /** Largest a draft may grow (bytes of its encoded state); a peer update past it is refused whole (draft_too_large). */
+  maxDraftBytes?: number;
 }
 
 /** Updates applied to a doc per transaction while loading a long log (bounded memory and time per step). */
@@ -67,12 +72,15 @@ export class Room {
   /** Every presence message passes it: sizes, owned client ids, rate, the authenticated name. */
   private readonly presenceGate: PresenceGate;
   /**
-   * A replica every peer update is applied to first. Yjs can throw halfway through
-   * integrating a crafted update (after decoding it fine) and would then emit the half it
-   * applied; trying it on the shadow keeps the real document from ever seeing part of an update.
-   * Made on the first write from a peer (a draft only read, or only changed by the server, needs none).
+   * A replica every peer update and server edit is applied to first. Yjs can throw halfway
+   * through integrating a crafted update (after decoding it fine) or through a change, and
+   * would then emit the half it applied; trying it on the shadow keeps the real document from
+   * ever seeing part of one, and lets update-guard.ts inspect the transaction before it counts.
+   * Made on the first write (a draft only read needs none).
    */
   private shadow: Y.Doc | null = null;
+  /** Set while a server edit made on the shadow is applied to the document (the shadow has it already). */
+  private fromShadow = false;
   private readonly store: DraftStore;
   private readonly opts: RoomOptions;
   private pending: { update: Uint8Array; origin: Origin | null }[] = [];
@@ -92,6 +100,7 @@ export class Room {
   private readonly readOnlySections: ReadonlySet<string>;
   /** Made on the first read, then kept up to date while the room is loaded (freezing reuses unchanged items). */
   private live: LiveContent | null = null;
+  private readonly budget: DraftBudget;
 
   constructor(draftId: string, store: DraftStore, opts: RoomOptions) {
     this.draftId = draftId;
@@ -109,8 +118,16 @@ export class Room {
         for (const u of batch) Y.applyUpdate(this.doc, u, loadOrigin);
       }, loadOrigin);
     }
+    // Pending structs or deletes in the log (accepted before updates were checked) would apply
+    // later, inside someone else's change, and delete what they type: they are dropped.
+    if (this.doc.store.pendingStructs || this.doc.store.pendingDs) {
+      opts.log(`draft ${draftId}: dropped pending changes that depend on updates the server never had`);
+      this.doc.store.pendingStructs = null;
+      this.doc.store.pendingDs = null;
+    }
     this.lastSeq = stored.lastSeq;
     this.loggedSinceCompaction = stored.updates.length;
+    this.budget = new DraftBudget(opts.maxDraftBytes ?? Infinity, (stored.state?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.byteLength, 0));
 
     this.doc.on('update', this.onDocUpdate);
     this.awareness = new awarenessProtocol.Awareness(this.doc);
@@ -210,46 +227,118 @@ export class Room {
   }
 
   private applyFrom(peer: Peer, update: Uint8Array): void {
+    let decoded;
     try {
       // Decoding first proves the update is well-formed before it touches the document, and
       // turns most malformed frames away in O(update) instead of an O(document) shadow rebuild.
-      Y.decodeUpdate(update);
+      decoded = Y.decodeUpdate(update);
     } catch {
       peer.close('malformed_message', 'invalid Yjs update');
       return;
     }
     if (peer.readOnly) {
       // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
-      if (this.wouldChange(update)) peer.close('read_only', 'this connection may not change the draft');
+      if (wouldChange(this.doc, decoded)) peer.close('read_only', 'this connection may not change the draft');
+      return;
+    }
+    if (!this.budget.admits(update.byteLength, () => Y.encodeStateAsUpdate(this.doc).byteLength)) {
+      peer.close('draft_too_large', `this draft may not grow past ${this.budget.max} bytes`);
       return;
     }
     this.shadow ??= this.replica();
     const shadow = this.shadow;
-    let touched: Set<string> | null = null;
+    let refusal: Refusal | null = null;
     const onTransaction = (tr: Y.Transaction) => {
-      touched = rootsChanged(shadow, tr);
+      refusal ??= checkTransaction(shadow, tr, this.readOnlySections);
     };
-    if (this.readOnlySections.size > 0) shadow.on('afterTransaction', onTransaction);
+    shadow.on('afterTransaction', onTransaction);
     try {
       Y.applyUpdate(shadow, update);
     } catch {
-      // The shadow may now hold part of the update: drop it; the next write rebuilds it from the untouched document.
-      this.shadow.destroy();
-      this.shadow = null;
-      peer.close('malformed_message', 'the update could not be applied');
-      return;
+      refusal = { reason: 'malformed_message', detail: 'the update could not be applied' };
     } finally {
       shadow.off('afterTransaction', onTransaction);
     }
-    const forbidden = [...((touched as Set<string> | null) ?? [])].filter((root) => this.readOnlySections.has(root));
-    if (forbidden.length > 0) {
-      // Refused whole: the shadow took it, so drop the shadow; the document never saw it.
+    if (refusal) {
+      // Refused whole: the shadow took it (or part of it), so drop the shadow; the next write
+      // rebuilds it from the document, which never saw the update.
       shadow.destroy();
       this.shadow = null;
-      peer.close('read_only', `${forbidden.join(', ')} ${forbidden.length === 1 ? 'is' : 'are'} read-only in this draft (flow rules)`);
+      const { reason, detail } = refusal as Refusal;
+      peer.close(reason, detail);
       return;
     }
     Y.applyUpdate(this.doc, update, { kind: 'connection', peer } satisfies Origin);
+  }
+
+  /**
+   * Changes the draft from the server side (import, replication, pulls) as one change or not
+   * at all: the change runs on the shadow first, and only if it completes does its update reach
+   * the document (Yjs commits whatever a throwing transaction did before it threw).
+   * `durable` (changes that answer a caller: import, pull, hotfix port): the change is also in
+   * the log before the document or anyone sees it, and false means the log could not be written
+   * and nothing changed; otherwise a failed append keeps the change in memory and retries.
+   */
+  edit(origin: Origin, change: (doc: Y.Doc) => void, durable = false): boolean {
+    if (durable && !this.flush()) return false;
+    let updates: Uint8Array[];
+    let dismantled = 0;
+    try {
+      updates = this.onShadow((shadow) => shadow.transact(() => change(shadow)));
+    } catch (err) {
+      // A value nested too deep (from before updates were checked) overflows Yjs's recursive
+      // delete: take it apart bottom-up first, then try the change once more.
+      if (!(err instanceof RangeError)) throw err;
+      updates = this.onShadow((shadow) => {
+        dismantled = dismantleTooDeep(shadow);
+        if (dismantled === 0) throw err;
+        shadow.transact(() => change(shadow));
+      });
+    }
+    if (updates.length === 0) return true;
+    let lastSeq = 0;
+    if (durable) {
+      try {
+        lastSeq = this.store.append(this.draftId, updates);
+      } catch (err) {
+        this.opts.log(`draft ${this.draftId}: could not append a server change; refused, nothing changed`, err);
+        // The shadow took the change the document never will: rebuild it on the next write.
+        this.shadow?.destroy();
+        this.shadow = null;
+        return false;
+      }
+    }
+    this.fromShadow = true;
+    try {
+      // One by one: merged, the dismantling steps would be one (recursing) transaction again.
+      for (const update of updates) Y.applyUpdate(this.doc, update, origin);
+    } finally {
+      this.fromShadow = false;
+    }
+    // The flush above emptied `pending`: all it holds now is this change, already in the log.
+    if (durable) this.appended(this.pending.length, lastSeq);
+    // Replayed from the log in one load batch, the dismantling would recurse again: fold it into the state now.
+    if (dismantled > 0) this.compact();
+    return true;
+  }
+
+  /** Runs `work` on the shadow and returns the updates it made; if it throws, the shadow is dropped (the document saw none of it). */
+  private onShadow(work: (shadow: Y.Doc) => void): Uint8Array[] {
+    this.shadow ??= this.replica();
+    const shadow = this.shadow;
+    const updates: Uint8Array[] = [];
+    const collect = (u: Uint8Array) => void updates.push(u);
+    shadow.on('update', collect);
+    try {
+      work(shadow);
+    } catch (err) {
+      shadow.destroy();
+      this.shadow = null;
+      throw err;
+    } finally {
+      shadow.off('update', collect);
+    }
+    return updates;
   }
 
   private replica(): Y.Doc {
@@ -258,28 +347,12 @@ export class Room {
     return doc;
   }
 
-  /** Applies `update` to a scratch copy and reports whether the document would change. */
-  private wouldChange(update: Uint8Array): boolean {
-    const scratch = new Y.Doc({ gc: false });
-    Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));
-    let changed = false;
-    scratch.on('update', () => {
-      changed = true;
-    });
-    try {
-      Y.applyUpdate(scratch, update);
-    } catch {
-      changed = true;
-    }
-    scratch.destroy();
-    return changed;
-  }
-
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     const o = (origin as Origin | null) ?? null;
-    // Peer updates reached the shadow first; server-side changes (import, restore) join it here.
-    if (o?.kind !== 'connection' && this.shadow) Y.applyUpdate(this.shadow, update);
+    // Peer updates and server edits reached the shadow first; anything else joins it here.
+    if (o?.kind !== 'connection' && !this.fromShadow && this.shadow) Y.applyUpdate(this.shadow, update);
     this.replies.clear();
+    this.budget.grew(update.byteLength);
     this.pending.push({ update, origin: o });
     if (this.opts.groupCommit) return this.opts.groupCommit.enqueue(this);
     if (!this.flushScheduled) {
@@ -352,7 +425,9 @@ export class Room {
     if (this.destroyed || !this.flush()) return false;
     if (this.loggedSinceCompaction === 0) return true;
     try {
-      this.store.compact(this.draftId, Y.encodeStateAsUpdate(this.doc), this.lastSeq);
+      const state = Y.encodeStateAsUpdate(this.doc);
+      this.store.compact(this.draftId, state, this.lastSeq);
+      this.budget.measured(state.byteLength);
       this.loggedSinceCompaction = 0;
       return true;
     } catch (err) {
@@ -400,20 +475,6 @@ export class Room {
     this.doc.destroy();
     return true;
   }
-}
-
-/** The names of the top-level types a transaction changed (items added, changed or deleted anywhere below them). */
-function rootsChanged(doc: Y.Doc, tr: Y.Transaction): Set<string> {
-  const names = new Map<object, string>();
-  for (const [name, type] of doc.share) names.set(type, name);
-  const roots = new Set<string>();
-  for (const changed of tr.changed.keys()) {
-    // Walk up through the items that hold nested types to the top-level one.
-    let type: { _item: Y.Item | null } = changed;
-    while (type._item?.parent) type = type._item.parent as unknown as { _item: Y.Item | null };
-    roots.add(names.get(type) ?? '?');
-  }
-  return roots;
 }
 
 export const closeCode = (reason: CloseReason): number => CLOSE[reason];

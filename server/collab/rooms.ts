@@ -89,13 +89,13 @@ export class Rooms {
   }
 
   /**
-   * Changes a draft from the server side (import; restore and hotfix ports later) in one
-   * transaction with a typed origin. It reaches connected peers live, after it is stored.
+   * Changes a draft from the server side in one transaction with a typed origin, or not at all
+   * if `change` throws (Room.edit). It reaches connected peers live, after it is stored.
+   * `durable`: stored before anyone sees it; false = the log could not be written, nothing changed.
    */
-  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean {
+  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void, durable = false): boolean {
     const room = this.visit(draftId);
-    room.doc.transact(() => change(room.doc), { kind: 'server', reason } satisfies Origin);
-    return room.flush();
+    return room.edit({ kind: 'server', reason } satisfies Origin, change, durable) && (durable || room.flush());
   }
 
   /** Closes every connection of a person, so they reconnect with their new rights. */

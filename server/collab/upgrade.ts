@@ -3,26 +3,31 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError, CLOSE, type CloseReason } from '#schema/errors.ts';
 import { can } from '#schema/permissions.ts';
-import type { Accounts } from '../domain/accounts.ts';
+import type { Accounts, Credential } from '../domain/accounts.ts';
 import type { Projects } from '../domain/projects.ts';
 import type { Access } from '../domain/access.ts';
 import { authenticate } from '../http/authenticate.ts';
 import { sendWithin } from './backpressure.ts';
 import { ConnectionLimits } from './connection-limits.ts';
+import { hopOf, requestScheme } from '../http/client.ts';
 import type { Peer } from './room.ts';
 import type { Rooms } from './rooms.ts';
+import type { OpenCredentials } from './credentials.ts';
 
 export interface CollabDeps {
   accounts: Accounts;
   projects: Projects;
   rooms: Rooms;
   access: Access;
+  credentials: OpenCredentials;
   maxFrameBytes: number;
   /** A socket holding more unsent bytes than this is dropped (4429). */
   maxBufferedBytes: number;
   maxConnectionsPerUser: number;
   maxConnections: number;
   allowedOrigins: readonly string[];
+  /** TRUST_PROXY: the scheme the browser used comes from X-Forwarded-Proto (the Origin check compares it). */
+  trustProxy?: boolean;
   log: (msg: string, err?: unknown) => void;
 }
 
@@ -46,7 +51,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxFrameBytes });
   const limits = new ConnectionLimits({ perUser: deps.maxConnectionsPerUser, perServer: deps.maxConnections });
 
-  function accept(ws: WebSocket, draftId: string, user: { id: string; name: string }, readOnly: boolean): void {
+  function accept(ws: WebSocket, draftId: string, user: { id: string; name: string }, readOnly: boolean, credential: Credential): void {
     let alive = true;
     const peer: Peer = {
       userId: user.id,
@@ -62,6 +67,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
       },
     };
     const room = deps.rooms.connect(draftId, peer);
+    const forget = deps.credentials.open(credential, user.id, () => peer.close('session_ended'));
     const ping = setInterval(() => {
       if (!alive) return ws.terminate();
       alive = false;
@@ -79,6 +85,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
     ws.on('error', (err) => deps.log(`collab ${draftId}: ${err.message}`));
     ws.on('close', () => {
       clearInterval(ping);
+      forget();
       deps.rooms.disconnect(room, peer);
     });
   }
@@ -99,6 +106,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
             queryToken: url.searchParams.get('token') ?? undefined,
             origin: req.headers.origin,
             host: req.headers.host,
+            scheme: requestScheme(hopOf(req), deps.trustProxy ?? false),
             // A browser sends cookies on cross-site websocket upgrades: always check the Origin.
             needsOriginCheck: true,
           },
@@ -115,7 +123,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
         const release = limits.acquire(principal.user.id);
         if (socket.closed) release();
         else socket.once('close', release);
-        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user, readOnly));
+        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user, readOnly, principal.credential));
       } catch (err) {
         if (err instanceof AppError) refuse(socket, err);
         else {

@@ -7,9 +7,13 @@ import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
 import { userView, type Principal } from './accounts.ts';
 import { hashPassword } from './passwords.ts';
+import { assertStrongPassword } from './password-strength.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
+import { LIMITS, requireBelow, requireRate } from './limits.ts';
 
 export type RoleMap = Record<string, Role[]>;
+
+const DAY = 86_400_000;
 
 /**
  * Who may do what, where. Every route and the websocket upgrade ask here, and here asks the
@@ -136,10 +140,18 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
 
     async createUser(by: Principal, input: { email: string; name: string; password: string }): Promise<UserView> {
       if (deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
+      await assertStrongPassword(input.password, [input.email, input.name]);
       const row = { id: newId('usr'), email: input.email, name: input.name, passwordHash: await hashPassword(input.password), isInstanceAdmin: false, createdAt: Date.now() };
       deps.accounts.insertUser(row);
       store.audit({ projectId: null, environmentId: null, kind: 'user.created', actorId: by.user.id, subject: { userId: row.id, email: row.email } }, Date.now());
       return userView(row);
+    },
+
+    /** One account (instance admins manage accounts: unlock, reset links). */
+    user(id: string): UserView {
+      const u = deps.accounts.findUserById(id);
+      if (!u) throw new AppError('user_not_found');
+      return userView(u);
     },
 
     listUsers(): UserView[] {
@@ -156,12 +168,20 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
         const roles = input.roles ?? (input.template ? applyTemplate(input.template, project.environments) : {});
         grant = { projectId: input.projectId, roles: validateRoles(input.projectId, roles) };
       }
-      const token = newSecretToken('sci');
       const now = Date.now();
+      if (grant) {
+        const projectId = grant.projectId;
+        const into = <R extends { grant: string | null }>(rows: R[]) => rows.filter((i) => i.grant !== null && (JSON.parse(i.grant) as { projectId: string }).projectId === projectId);
+        const max = LIMITS.MAX_PENDING_INVITATIONS_PER_PROJECT;
+        requireBelow('MAX_PENDING_INVITATIONS_PER_PROJECT', max, into(store.pendingInvitations(now)).length, `This project already has ${max} open invitations: wait for them to be used or to expire.`);
+        const perDay = LIMITS.INVITATIONS_PER_PROJECT_PER_DAY;
+        requireRate('INVITATIONS_PER_PROJECT_PER_DAY', perDay, into(store.invitationsSince(now - DAY)).map((i) => i.createdAt), DAY, now, `At most ${perDay} invitations a day go out for this project: try again tomorrow.`);
+      }
+      const token = newSecretToken('sci');
       const id = newId('inv');
-      store.insertInvitation({ id, tokenHash: hashToken(token), email: input.email, name: input.name, grant: grant ? JSON.stringify(grant) : null, createdBy: by.user.id, createdAt: now, expiresAt: now + input.expiresInDays * 86_400_000, usedAt: null });
+      store.insertInvitation({ id, tokenHash: hashToken(token), email: input.email, name: input.name, grant: grant ? JSON.stringify(grant) : null, createdBy: by.user.id, createdAt: now, expiresAt: now + input.expiresInDays * DAY, usedAt: null });
       store.audit({ projectId: grant?.projectId ?? null, environmentId: null, kind: 'invitation.created', actorId: by.user.id, subject: { invitationId: id, email: input.email, roles: grant?.roles ?? null } }, now);
-      return { id, token, path: `/invite/${token}`, expiresAt: new Date(now + input.expiresInDays * 86_400_000).toISOString() };
+      return { id, token, path: `/invite/${token}`, expiresAt: new Date(now + input.expiresInDays * DAY).toISOString() };
     },
 
     invitation(token: string) {
@@ -174,6 +194,7 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
     async accept(token: string, password: string): Promise<{ email: string }> {
       const inv = store.invitation(hashToken(token));
       if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now()) throw new AppError('invitation_invalid');
+      await assertStrongPassword(password, [inv.email, inv.name]);
       const passwordHash = await hashPassword(password);
       if (!store.useInvitation(inv.id, Date.now())) throw new AppError('invitation_invalid');
       if (deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');

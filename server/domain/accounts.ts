@@ -3,22 +3,44 @@ import type { SetupInput, UserView } from '#schema/api.ts';
 import type { AccountStore, UserRow } from '../store/accounts.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.ts';
+import { assertStrongPassword } from './password-strength.ts';
+
+/** The sign-in a request or socket came with: a session (id = its token's hash) or an API token; `expiresAt` null = never. */
+export interface Credential {
+  kind: 'session' | 'token';
+  id: string;
+  expiresAt: number | null;
+}
+
+/** What ended, so live connections opened with it can be closed (sign-out, revocation, a removed user). */
+export type Ended = { kind: 'session' | 'token' | 'user'; id: string };
+import { LIMITS, requireBelow } from './limits.ts';
 
 export interface Principal {
   user: UserView;
   isInstanceAdmin: boolean;
   via: 'session' | 'token';
+  credential: Credential;
 }
+
+const DAY_MS = 86_400_000;
+/** How stale a token's lastUsedAt may be: one write a minute per token, not one per request. */
+const TOKEN_TOUCH_MS = 60_000;
 
 export function userView(u: UserRow): UserView {
   return { id: u.id, email: u.email, name: u.name };
 }
 
-function principal(u: UserRow, via: Principal['via']): Principal {
-  return { user: userView(u), isInstanceAdmin: u.isInstanceAdmin, via };
+function principal(u: UserRow, credential: Credential): Principal {
+  return { user: userView(u), isInstanceAdmin: u.isInstanceAdmin, via: credential.kind, credential };
 }
 
-export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number }) {
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number; onEnded?: (ended: Ended) => void }) {
+  const ended = (e: Ended) => opts.onEnded?.(e);
   return {
     setupNeeded(): boolean {
       return store.countUsers() === 0;
@@ -27,6 +49,7 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
     /** Creates the first (instance admin) account; refused once any account exists. */
     async setup(input: SetupInput): Promise<UserView> {
       if (store.countUsers() > 0) throw new AppError('setup_done');
+      await assertStrongPassword(input.password, [input.email, input.name]);
       const row: UserRow = {
         id: newId('usr'),
         email: input.email,
@@ -49,30 +72,68 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
       const now = Date.now();
       const expiresAt = now + opts.sessionTtlMs;
       store.deleteExpiredSessions(now);
+      // Bounded per user: the oldest sign-ins end, with their sockets (a stolen password cannot lock the owner out with a refusal).
+      for (const id of store.trimSessions(user.id, LIMITS.MAX_SESSIONS_PER_USER - 1)) ended({ kind: 'session', id });
       store.insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, createdAt: now, expiresAt });
       return { sessionToken, user: userView(user), expiresAt };
     },
 
+    /** Ends the session; the sockets it opened close too. */
     signOut(sessionToken: string): void {
-      store.deleteSession(hashToken(sessionToken));
+      const id = hashToken(sessionToken);
+      store.deleteSession(id);
+      ended({ kind: 'session', id });
     },
 
     fromSession(sessionToken: string): Principal | null {
-      const u = store.findSessionUser(hashToken(sessionToken), Date.now());
-      return u ? principal(u, 'session') : null;
+      const id = hashToken(sessionToken);
+      const s = store.findSession(id, Date.now());
+      return s ? principal(s.user, { kind: 'session', id, expiresAt: s.expiresAt }) : null;
     },
 
-    fromApiToken(token: string): Principal | null {
-      const u = store.findTokenUser(hashToken(token), Date.now());
-      return u ? principal(u, 'token') : null;
+    fromApiToken(token: string, now = Date.now()): Principal | null {
+      const t = store.findToken(hashToken(token), now);
+      if (!t) return null;
+      // lastUsedAt is a hint for the owner, so a read must never depend on writing it: it is
+      // written at most once a minute, and a locked or full database only skips it.
+      if (t.lastUsedAt === null || now - t.lastUsedAt >= TOKEN_TOUCH_MS) {
+        try {
+          store.touchToken(t.tokenId, now);
+        } catch {
+          // Storage is failing; the request goes on, the next one tries again.
+        }
+      }
+      return principal(t.user, { kind: 'token', id: t.tokenId, expiresAt: t.expiresAt });
     },
 
-    /** Creates a personal API token; the secret is returned once and stored only hashed. */
-    createToken(userId: string, name: string): { id: string; name: string; token: string } {
+    /**
+     * Creates a personal API token; the secret is returned once and stored only hashed.
+     * Without `expiresInDays` it lasts until revoked: scripts and CI break silently on expiry,
+     * so a limit is the creator's choice (the UI offers 90 days first).
+     */
+    createToken(userId: string, name: string, expiresInDays?: number): { id: string; name: string; token: string; expiresAt: string | null } {
+      const max = LIMITS.MAX_API_TOKENS_PER_USER;
+      requireBelow('MAX_API_TOKENS_PER_USER', max, store.countTokens(userId), `You already have ${max} API tokens: revoke one first.`);
       const token = newSecretToken('sct');
       const id = newId('tok');
-      store.insertToken({ id, userId, name, tokenHash: hashToken(token), createdAt: Date.now() });
-      return { id, name, token };
+      const now = Date.now();
+      const expiresAt = expiresInDays === undefined ? null : now + expiresInDays * DAY_MS;
+      store.insertToken({ id, userId, name, tokenHash: hashToken(token), createdAt: now, expiresAt });
+      return { id, name, token, expiresAt: iso(expiresAt) };
+    },
+
+    /** Revokes one of the user's own tokens (another's, or unknown: not_found); its sockets close. */
+    revokeToken(userId: string, id: string): void {
+      if (!store.deleteToken(userId, id)) throw new AppError('not_found', 'You have no API token with this id.');
+      ended({ kind: 'token', id });
+    },
+
+    /** Instance admin: removes another account; its sessions, tokens and memberships go with it, and so do its sockets. */
+    removeUser(by: Principal, id: string): void {
+      if (!by.isInstanceAdmin) throw new AppError('forbidden', 'Only the instance admin removes accounts.');
+      if (id === by.user.id) throw new AppError('forbidden', 'You cannot remove your own account.');
+      if (!store.deleteUser(id)) throw new AppError('user_not_found');
+      ended({ kind: 'user', id });
     },
 
     /** Display names for user ids (who moved what, on the board and in history). */
@@ -86,8 +147,9 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
       return store.listTokens(userId).map((t) => ({
         id: t.id,
         name: t.name,
-        createdAt: new Date(t.createdAt).toISOString(),
-        lastUsedAt: t.lastUsedAt ? new Date(t.lastUsedAt).toISOString() : null,
+        createdAt: iso(t.createdAt),
+        lastUsedAt: iso(t.lastUsedAt),
+        expiresAt: iso(t.expiresAt),
       }));
     },
   };

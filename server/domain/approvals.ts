@@ -6,6 +6,9 @@ import type { Principal } from './accounts.ts';
 import type { DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
+import { LIMITS, requireRate } from './limits.ts';
+
+const HOUR = 3_600_000;
 
 export interface GatePolicy {
   requiredApprovals: number;
@@ -83,13 +86,16 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
     request(by: Principal, sourceEnvId: string, message: string | null): RequestView {
       const source = env(sourceEnvId);
       const { target: t, kind } = target(source);
+      // Each request may freeze a snapshot: bounded before anything is frozen.
+      const now = Date.now();
+      const perHour = LIMITS.APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR;
+      requireRate('APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR', perHour, store.requestTimesFrom(source.id, now - HOUR), HOUR, now, `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`);
       // From DEV the request freezes the draft now: the approval is for exactly this content.
       const draft = source.position === 0 ? projects.getEnvironment(source.id)!.draft! : null;
       const snapshotId = draft
         ? snapshots.freeze(source.projectId, deps.drafts.read(draft.id), { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
         : source.snapshotId;
       if (!snapshotId) throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
-      const now = Date.now();
       // A new request replaces any older open one for the same move.
       for (const r of store.openRequests(source.projectId)) {
         if (r.sourceEnvironmentId === source.id && r.targetEnvironmentId === t.id) store.closeRequest(r.id, 'voided', 'replaced by a newer request', now);

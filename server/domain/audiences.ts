@@ -1,5 +1,5 @@
 import { AppError } from '#schema/errors.ts';
-import { SECTIONS } from '#schema/content/spec.ts';
+import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { AudienceBody, AudienceRule } from '#schema/local.ts';
 import type { Principal } from './accounts.ts';
@@ -7,6 +7,7 @@ import type { ProjectStore } from '../store/projects.ts';
 import type { AudienceRow, AudienceStore } from '../store/audiences.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
+import { LIMITS, requireBelow } from './limits.ts';
 
 export interface AudienceView {
   id: string;
@@ -42,12 +43,41 @@ export function referencedAudiences(content: WorkspaceContent): string[] {
   return [...names.values()];
 }
 
+/** Where content names an audience: which pointer's content, which item, which field. */
+export interface AudienceUse {
+  /** `current`: what the environment holds now (the draft, in the authoring one); `live`: production's published snapshot, where it differs. */
+  pointer: 'current' | 'live';
+  section: Section;
+  itemId: string;
+  name: string;
+  field: 'audiences';
+}
+
+/** Every item of `content` whose `audiences` list names `key` (compared as audience names are). */
+export function audienceUses(content: WorkspaceContent, key: string, pointer: AudienceUse['pointer']): AudienceUse[] {
+  const uses: AudienceUse[] = [];
+  for (const section of SECTIONS) {
+    for (const [itemId, item] of Object.entries(content[section])) {
+      const list = item.audiences;
+      if (!Array.isArray(list) || !list.some((n) => typeof n === 'string' && audienceKey(n) === key)) continue;
+      uses.push({ pointer, section, itemId, name: String(item[SPECS[section].nameField] ?? '') || itemId, field: 'audiences' });
+    }
+  }
+  return uses;
+}
+
 /**
  * Audiences: environment-local (same name everywhere, own id in each environment). A
  * promotion into an environment that lacks an audience its content refers to is refused
  * with the missing names; the delivery API resolves names to that environment's ids.
  */
-export function createAudiences(deps: { store: AudienceStore; projects: ProjectStore; snapshots: Snapshots }) {
+export function createAudiences(deps: {
+  store: AudienceStore;
+  projects: ProjectStore;
+  snapshots: Snapshots;
+  /** What an environment's pointers hold: current (and live, in production, where it differs). */
+  contents: (envId: string) => { pointer: AudienceUse['pointer']; content: WorkspaceContent }[];
+}) {
   const { store } = deps;
   /** Snapshots never change, so the names a snapshot refers to are computed once. */
   const namesBySnapshot = new Map<string, string[]>();
@@ -68,6 +98,19 @@ export function createAudiences(deps: { store: AudienceStore; projects: ProjectS
     return names;
   }
 
+  /**
+   * Refuses (409 audience_in_use, with every use) to take away a name that the current or live
+   * content of the environment refers to: a delivery would then lack it, and promotions into
+   * the environment would answer audience_missing for content that is already there.
+   */
+  function requireUnused(envId: string, row: AudienceRow): void {
+    const uses = deps.contents(envId).flatMap(({ pointer, content }) => audienceUses(content, row.nameKey, pointer));
+    if (uses.length === 0) return;
+    const names = [...new Set(uses.map((u) => `“${u.name}”`))];
+    const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+    throw new AppError('audience_in_use', `The audience “${row.name}” is named by ${shown} in ${environment(envId).name}: take it out of ${uses.length === 1 ? 'that item' : 'those items'} first.`, { audience: row.name, uses });
+  }
+
   function save(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {
     const key = audienceKey(body.name);
     const clash = store.byName(envId, key);
@@ -83,14 +126,22 @@ export function createAudiences(deps: { store: AudienceStore; projects: ProjectS
       return store.list(envId).map(view).sort((a, b) => a.name.localeCompare(b.name));
     },
     create(by: Principal, envId: string, body: AudienceBody): AudienceView {
-      environment(envId);
+      const env = environment(envId);
+      const max = LIMITS.MAX_AUDIENCES_PER_ENVIRONMENT;
+      requireBelow('MAX_AUDIENCES_PER_ENVIRONMENT', max, store.count(envId), `${env.name} already has ${max} audiences: delete one first.`);
       return save(by, envId, newId('aud'), body);
     },
     update(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {
-      if (!store.get(envId, id)) throw new AppError('audience_not_found');
+      const row = store.get(envId, id);
+      if (!row) throw new AppError('audience_not_found');
+      // A rename takes the old name away just as a delete does (a change of case does not).
+      if (audienceKey(body.name) !== row.nameKey) requireUnused(envId, row);
       return save(by, envId, id, body);
     },
     delete(envId: string, id: string): void {
+      const row = store.get(envId, id);
+      if (!row) throw new AppError('audience_not_found');
+      requireUnused(envId, row);
       if (!store.delete(envId, id)) throw new AppError('audience_not_found');
     },
 

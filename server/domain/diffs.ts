@@ -1,12 +1,14 @@
 import { AppError } from '#schema/errors.ts';
 import { buildDiff, diffTrees, type ContentDiff, type Tree } from '#schema/content/diff.ts';
-import type { Section } from '#schema/content/spec.ts';
+import { SECTIONS, type Section } from '#schema/content/spec.ts';
+import { canonicalJson } from '#schema/content/canonical.ts';
 import type { ItemJson } from '#schema/content/ydoc.ts';
 import { heldSections } from '#schema/flow.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
+import { hashTree } from '../lib/hash.ts';
 
 /**
  * A side of a diff: `snapshot:<id>`, `env:<envId>` (its current snapshot, with the sections it
@@ -19,16 +21,21 @@ interface Side {
   snapshotId: string | null;
   label: string;
   tree: Tree;
+  /** The tree's address when known without hashing (a plain snapshot side: its id). */
+  treeId: string | null;
   read(section: Section, id: string): ItemJson;
 }
 
 const EMPTY_TREE: Tree = { agents: {}, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} };
 
+/** Counts per (from tree, to tree) pair; a bound keeps a busy instance's cache small. */
+const COUNT_CACHE_MAX = 1024;
+
 export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess }) {
   const { projects, snapshots } = deps;
 
   function snapshotSide(ref: string, projectId: string, snapshotId: string | null, label: string): Side {
-    if (!snapshotId) return { ref, projectId, snapshotId: null, label, tree: EMPTY_TREE, read: () => ({}) };
+    if (!snapshotId) return { ref, projectId, snapshotId: null, label, tree: EMPTY_TREE, treeId: 'empty', read: () => ({}) };
     const tree = snapshots.tree(projectId, snapshotId);
     let cache: Map<string, ItemJson> | null = null;
     return {
@@ -37,6 +44,7 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
       snapshotId,
       label,
       tree,
+      treeId: snapshotId,
       // Only the blobs that differ are ever read (buildDiff asks for exactly those).
       read: (section, id) => {
         cache ??= new Map();
@@ -49,7 +57,7 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
 
   function draftSide(ref: string, projectId: string, draftId: string, label: string): Side {
     const content = deps.drafts.read(draftId);
-    return { ref, projectId, snapshotId: null, label, tree: snapshots.treeOfContent(content), read: (s, id) => content[s][id]! };
+    return { ref, projectId, snapshotId: null, label, tree: snapshots.treeOfContent(content), treeId: null, read: (s, id) => content[s][id]! };
   }
 
   /** Flow rules: an environment's side is its snapshot's `up` sections plus the sections it holds itself, live from its draft. */
@@ -60,7 +68,7 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
     const own = draft ? draftSide(ref, env.projectId, draft.id, label) : null;
     const tree = { ...side.tree };
     for (const s of held) tree[s] = own?.tree[s] ?? {};
-    return { ...side, tree, read: (s, id) => (held.includes(s) ? own!.read(s, id) : side.read(s, id)) };
+    return { ...side, tree, treeId: null, read: (s, id) => (held.includes(s) ? own!.read(s, id) : side.read(s, id)) };
   }
 
   function parse(ref: string): [string, string] {
@@ -99,10 +107,34 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
     throw new AppError('invalid_body', `Unknown diff side “${kind}”.`);
   }
 
+  const countCache = new Map<string, Record<Section, number>>();
+  /** A composed or draft tree is addressed like a snapshot (hash of its canonical JSON): equal trees share a cache entry. */
+  const addressOfTree = (side: Side) => side.treeId ?? hashTree(canonicalJson(side.tree));
+
   return {
     projectOf,
+    /**
+     * How many items differ per section (added, removed or changed), from the trees alone: item
+     * addresses are compared and no blob is read or line-diffed, so the board costs the same for
+     * two 16,000-line texts as for two words. Cached per (from, to) tree pair.
+     */
+    counts(fromRef: string, toRef: string, projectId: string, sections: readonly Section[] = SECTIONS): { counts: Record<Section, number>; total: number } {
+      const from = resolve(fromRef, projectId);
+      const to = resolve(toRef, projectId);
+      if (from.projectId !== to.projectId) throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
+      const key = `${addressOfTree(from)}>${addressOfTree(to)}`;
+      let all = countCache.get(key);
+      if (!all) {
+        const delta = diffTrees(from.tree, to.tree);
+        all = Object.fromEntries(SECTIONS.map((s) => [s, delta[s].added.length + delta[s].removed.length + delta[s].changed.length])) as Record<Section, number>;
+        if (countCache.size >= COUNT_CACHE_MAX) countCache.delete(countCache.keys().next().value!);
+        countCache.set(key, all);
+      }
+      const counts = Object.fromEntries(SECTIONS.map((s) => [s, sections.includes(s) ? all[s] : 0])) as Record<Section, number>;
+      return { counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
+    },
     /** A diff within `projectId` (snapshot sides are that project's). */
-    diff(fromRef: string, toRef: string, projectId: string): { from: Omit<Side, 'tree' | 'read'>; to: Omit<Side, 'tree' | 'read'>; diff: ContentDiff } {
+    diff(fromRef: string, toRef: string, projectId: string): { from: Omit<Side, 'tree' | 'read' | 'treeId'>; to: Omit<Side, 'tree' | 'read' | 'treeId'>; diff: ContentDiff } {
       const from = resolve(fromRef, projectId);
       const to = resolve(toRef, projectId);
       if (from.projectId !== to.projectId) throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');

@@ -10,6 +10,9 @@ import type { Principal } from './accounts.ts';
 import type { Snapshots } from './snapshots.ts';
 import { releaseView, type DraftAccess, type HotfixGuard, type ReleaseView } from './releases.ts';
 import { newId } from './ids.ts';
+import { LIMITS, requireRate } from './limits.ts';
+
+const DAY = 86_400_000;
 
 export interface DraftControl extends DraftAccess {
   /** Changes a draft server-side in one transaction that connected editors see live. */
@@ -85,12 +88,16 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       const { env } = production(envId);
       if (!env.liveSnapshotId) throw new AppError('nothing_live');
       if (store.openDraft(env.id)) throw new AppError('hotfix_open');
+      // Each start copies the live content into a new draft (kept after a discard): bounded per day.
+      const now = Date.now();
+      const perDay = LIMITS.HOTFIXES_PER_ENVIRONMENT_PER_DAY;
+      requireRate('HOTFIXES_PER_ENVIRONMENT_PER_DAY', perDay, store.startedSince(env.id, now - DAY), DAY, now, `At most ${perDay} hotfixes a day start in ${env.name}: finish this one with what it needs, or try again tomorrow.`);
       const draftId = newId('dft');
       // Flow rules: a hotfix changes the sections that are promoted; `down` ones are edited in their own drafts.
       const rules = deps.projects.flowRules(env.projectId);
       const owned = upSections(rules);
       store.insertDraft(
-        { id: draftId, projectId: env.projectId, environmentId: env.id, kind: 'hotfix', createdAt: Date.now(), createdBy: by.user.id, baseSnapshotId: env.liveSnapshotId, closedAt: null, sections: storedSections(owned) },
+        { id: draftId, projectId: env.projectId, environmentId: env.id, kind: 'hotfix', createdAt: now, createdBy: by.user.id, baseSnapshotId: env.liveSnapshotId, closedAt: null, sections: storedSections(owned) },
         contentState(snapshots.content(env.projectId, env.liveSnapshotId)),
       );
       return { draftId, baseSnapshotId: env.liveSnapshotId };
@@ -136,7 +143,7 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       if (!devDraft) throw new AppError('draft_not_found');
       const pending = divergence(env.projectId).flatMap((d) => d.pending);
       if (pending.length > 0 && !drafts.edit(devDraft.id, 'hotfix-port', (doc) => applyHotfixChanges(doc, pending))) {
-        throw new AppError('internal', 'The DEV draft could not be stored. Try again.');
+        throw new AppError('storage_unavailable');
       }
       return { applied: pending.length, divergence: divergence(env.projectId) };
     },

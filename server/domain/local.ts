@@ -13,6 +13,7 @@ import type { DraftAccess } from './releases.ts';
 import { addressOf, type Snapshots } from './snapshots.ts';
 import type { Sealer } from './sealer.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
+import { LIMITS, requireBelow } from './limits.ts';
 
 export interface VariableView {
   name: string;
@@ -37,6 +38,7 @@ export function createLocalData(deps: {
   sealer: Sealer;
   /** Names → this environment's audience ids, for the delivery API. */
   audiences: { resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }> };
+  limits: { maxSecretsPerEnvironment: number };
 }) {
   const { projects, store, snapshots, sealer } = deps;
   /** Delivery answers by environment, valid while their ETag is. */
@@ -109,6 +111,13 @@ export function createLocalData(deps: {
 
   return {
     content,
+    /** What the environment's pointers hold: current, and (production) live where it is another snapshot. */
+    pointedContents(envId: string): { pointer: 'current' | 'live'; content: WorkspaceContent }[] {
+      const { environment: env, draft } = environment(envId);
+      const out: { pointer: 'current' | 'live'; content: WorkspaceContent }[] = [{ pointer: 'current', content: content(envId) }];
+      if (env.liveSnapshotId && env.liveSnapshotId !== env.snapshotId) out.push({ pointer: 'live', content: compose(env, draft, env.liveSnapshotId) });
+      return out;
+    },
     /** This environment's content with another of its snapshots in place (a pinned share link). */
     contentWith(envId: string, snapshotId: string | null): WorkspaceContent {
       const { environment: env, draft } = environment(envId);
@@ -164,8 +173,11 @@ export function createLocalData(deps: {
     },
 
     setSecret(by: Principal, envId: string, name: string, value: string) {
-      environment(envId);
+      const { environment: env } = environment(envId);
       if (!SECRET_NAME.test(name)) throw new AppError('invalid_body', 'A secret name is UPPER_SNAKE_CASE, like ORDERS_API_TOKEN.');
+      // Replacing a value is always allowed; only a new name counts against the limit.
+      const max = deps.limits.maxSecretsPerEnvironment;
+      if (!store.hasSecret(envId, name)) requireBelow('MAX_SECRETS_PER_ENVIRONMENT', max, store.secretCount(envId), `${env.name} already has ${max} secrets: delete one first.`);
       const now = Date.now();
       store.setSecret({ environmentId: envId, name, sealed: sealer.seal(value, `${envId}/${name}`), updatedBy: by.user.id, updatedAt: now });
       return { name, updatedBy: by.user.id, updatedAt: new Date(now).toISOString() };
@@ -195,7 +207,9 @@ export function createLocalData(deps: {
     },
 
     createRuntimeKey(by: Principal, envId: string, name: string) {
-      environment(envId);
+      const { environment: env } = environment(envId);
+      const max = LIMITS.MAX_RUNTIME_KEYS_PER_ENVIRONMENT;
+      requireBelow('MAX_RUNTIME_KEYS_PER_ENVIRONMENT', max, store.runtimeKeyCount(envId), `${env.name} already has ${max} runtime keys: delete one first.`);
       const key = newSecretToken('scr');
       const id = newId('rtk');
       store.insertRuntimeKey({ id, environmentId: envId, name, keyHash: hashToken(key), createdBy: by.user.id, createdAt: Date.now() });

@@ -5,6 +5,7 @@ import { PRESETS, presetFlow } from '#schema/presets.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { draftSections, ownedAt, parseFlowRules, receivesAt, rulesFromTemplates, storedSections } from '#schema/flow.ts';
 import { flowTemplatesOf, type CreateProjectInput, type EnvironmentView, type ProjectView } from '#schema/api.ts';
+import { nameKey, sameNameMessage } from '#schema/names.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
 import { newId } from './ids.ts';
@@ -113,8 +114,9 @@ export function createProjects(store: ProjectStore) {
       const found = store.getEnvironment(envId);
       if (!found) throw new AppError('environment_not_found');
       const project = store.getProject(found.environment.projectId)!;
-      if (patch.name && project.environments.some((e) => e.id !== envId && e.name.toLowerCase() === patch.name!.toLowerCase())) {
-        throw new AppError('invalid_body', `This project already has a stage named “${patch.name}”.`);
+      if (patch.name && project.environments.some((e) => e.id !== envId && nameKey(e.name) === nameKey(patch.name!))) {
+        const message = sameNameMessage(patch.name);
+        throw new AppError('invalid_body', message, [{ path: 'name', message }]);
       }
       store.updateEnvironment(envId, patch);
       return projectView(store.getProject(project.project.id)!);

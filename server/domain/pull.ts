@@ -1,9 +1,10 @@
 import { AppError } from '#schema/errors.ts';
 import { SPECS, type Section } from '#schema/content/spec.ts';
 import { draftSections, parseFlowRules } from '#schema/flow.ts';
-import { itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
+import { diffBudget, itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
 import { setItemJson } from '#schema/content/ydoc.ts';
+import { own } from '#schema/content/ids.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { DraftEdits, Replication } from './replication.ts';
@@ -42,12 +43,14 @@ export function createPulls(deps: { projects: ProjectStore; releases: ReleaseSto
       const { target, source } = sides(envId, fromEnvId, section);
       const mine = deps.drafts.read(target.draft.id)[section];
       const theirs = deps.drafts.read(source.draft.id)[section];
-      const ids = itemIds ?? Object.keys(theirs).filter((id) => !mine[id] || itemBlob(section, mine[id]).id !== itemBlob(section, theirs[id]!).id);
+      const ids = itemIds ?? Object.keys(theirs).filter((id) => !own(mine, id) || itemBlob(section, mine[id]!).id !== itemBlob(section, theirs[id]!).id);
+      // One time budget for all the items' line diffs, as for any diff.
+      const budget = diffBudget();
       return ids.map((itemId) => {
-        const after = theirs[itemId];
+        const after = own(theirs, itemId);
         if (!after) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${itemId}.`);
-        const before = mine[itemId];
-        const fields = itemFieldChanges(section, before ?? {}, after).filter((f) => before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'));
+        const before = own(mine, itemId);
+        const fields = itemFieldChanges(section, before ?? {}, after, budget).filter((f) => before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'));
         return { itemId, name: String(after[SPECS[section].nameField] ?? itemId), kind: !before ? 'added' : fields.length === 0 ? 'same' : 'changed', fields };
       });
     },
@@ -56,7 +59,7 @@ export function createPulls(deps: { projects: ProjectStore; releases: ReleaseSto
     pull(actorId: string, envId: string, fromEnvId: string, section: Section, itemIds: readonly string[], message: string | null): { pulled: number } {
       const { target, source } = sides(envId, fromEnvId, section);
       const theirs = deps.drafts.read(source.draft.id)[section];
-      const missing = itemIds.filter((id) => !theirs[id]);
+      const missing = itemIds.filter((id) => !own(theirs, id));
       if (missing.length > 0) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${missing.join(', ')}.`);
       const meta = { kind: 'pull', sourceDraftId: source.draft.id, message, createdBy: actorId };
       // The section here before and after, as snapshots: the history shows the pull as a diff.

@@ -3,6 +3,7 @@ import { AppError } from '#schema/errors.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
 import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
 import { setItemJson, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { own } from '#schema/content/ids.ts';
 import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { BaseRow, ReplicationStore } from '../store/replication.ts';
@@ -63,8 +64,10 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     const newBlobs: { id: string; json: string }[] = [];
     const ids = new Set([...Object.keys(upstream), ...Object.keys(local), ...bases.keys()]);
     for (const itemId of ids) {
-      const up = upstream[itemId] ? blobOf(section, upstream[itemId]) : null;
-      const lo = local[itemId] ? blobOf(section, local[itemId]) : null;
+      const upItem = own(upstream, itemId);
+      const loItem = own(local, itemId);
+      const up = upItem ? blobOf(section, upItem) : null;
+      const lo = loItem ? blobOf(section, loItem) : null;
       const base = bases.get(itemId);
       const ba = base?.baseBlobId ?? null;
       const row = (baseBlobId: string | null, conflictBlobId: string | null): BaseRow => ({ draftId: draft.id, section, itemId, baseBlobId, conflictBlobId, updatedAt: now });
@@ -75,7 +78,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       }
       if (!editsHere || (lo?.id ?? null) === ba) {
         // Unchanged here since the last replication (or not editable here): upstream wins.
-        take.set(itemId, upstream[itemId] ?? null);
+        take.set(itemId, upItem ?? null);
         rows.push(row(up?.id ?? null, null));
         continue;
       }
@@ -176,7 +179,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       return rows.map((r) => {
         const section = r.section as Section;
         const upstream = r.conflictBlobId === DELETED ? null : (JSON.parse(blobs.get(r.conflictBlobId!) ?? 'null') as ItemJson | null);
-        const mine = local[section][r.itemId] ?? null;
+        const mine = own(local[section], r.itemId) ?? null;
         const nameField = SPECS[section].nameField;
         return { section, itemId: r.itemId, name: String((mine ?? upstream)?.[nameField] ?? r.itemId), upstream, local: mine };
       });

@@ -8,8 +8,10 @@ import type { Principal } from './accounts.ts';
 import type { LocalData } from './local.ts';
 import type { Snapshots } from './snapshots.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
+import { LIMITS, requireBelow, requireRate } from './limits.ts';
 
 const DAY = 86_400_000;
+const MINUTE = 60_000;
 
 export const shareLinkView = (l: ShareLinkRow) => ({
   id: l.id,
@@ -28,7 +30,14 @@ export const shareLinkView = (l: ShareLinkRow) => ({
  * current there) or one pinned snapshot. The token is shown once and stored hashed; a link
  * can read and, if allowed, leave feedback — nothing else.
  */
-export function createShares(deps: { store: AccessStore; projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; local: LocalData }) {
+export function createShares(deps: {
+  store: AccessStore;
+  projects: ProjectStore;
+  releases: ReleaseStore;
+  snapshots: Snapshots;
+  local: LocalData;
+  limits: { maxShareLinksPerEnvironment: number; feedbackPerLinkPerMinute: number };
+}) {
   const { store, projects } = deps;
 
   function resolve(token: string): ShareLinkRow {
@@ -47,8 +56,10 @@ export function createShares(deps: { store: AccessStore; projects: ProjectStore;
       if (input.snapshotId && !(deps.releases.wasEverAt(env.id, 'current', input.snapshotId) || deps.releases.wasEverAt(env.id, 'live', input.snapshotId))) {
         throw new AppError('not_in_history', 'That snapshot was never in this environment: pin one from its history.');
       }
-      const token = newSecretToken('scl');
       const now = Date.now();
+      const max = deps.limits.maxShareLinksPerEnvironment;
+      requireBelow('MAX_SHARE_LINKS_PER_ENVIRONMENT', max, store.activeShareLinkCount(env.id, now), `${env.name} already has ${max} active share links: revoke one first.`);
+      const token = newSecretToken('scl');
       const row: ShareLinkRow = { id: newId('shr'), environmentId: env.id, snapshotId: input.snapshotId ?? null, label: input.label, tokenHash: hashToken(token), allowFeedback: input.allowFeedback, createdBy: by.user.id, createdAt: now, expiresAt: now + input.expiresInDays * DAY, revokedAt: null };
       store.insertShareLink(row);
       store.audit({ projectId: env.projectId, environmentId: env.id, kind: 'share_link.created', actorId: by.user.id, subject: { linkId: row.id, label: row.label, snapshotId: row.snapshotId, expiresAt: row.expiresAt } }, now);
@@ -97,7 +108,7 @@ export function createShares(deps: { store: AccessStore; projects: ProjectStore;
               .filter((v) => !v.orphaned)
               .map((v) => ({ name: v.name, type: v.type, description: v.description, value: v.effectiveValue }))
           : [],
-        feedback: link.allowFeedback ? store.feedback(env.id).filter((f) => f.shareLinkId === link.id).map((f) => ({ section: f.section, itemId: f.itemId, author: f.author, text: f.text, createdAt: new Date(f.createdAt).toISOString() })) : [],
+        feedback: link.allowFeedback ? store.feedbackOfLink(env.id, link.id).map((f) => ({ section: f.section, itemId: f.itemId, author: f.author, text: f.text, createdAt: new Date(f.createdAt).toISOString() })) : [],
       };
     },
 
@@ -105,7 +116,14 @@ export function createShares(deps: { store: AccessStore; projects: ProjectStore;
     addFeedback(token: string, input: { section: Section; itemId: string; author: string; text: string }) {
       const link = resolve(token);
       if (!link.allowFeedback) throw new AppError('forbidden', 'This link does not take feedback.');
-      const row = { id: newId('fbk'), environmentId: link.environmentId, shareLinkId: link.id, section: input.section, itemId: input.itemId, author: input.author, text: input.text, createdAt: Date.now() };
+      // The poster is anonymous: the link itself is what is limited, in rate and in what it keeps.
+      // Counted and stored in one synchronous step, so parallel posts cannot slip past the count.
+      const now = Date.now();
+      const perMinute = deps.limits.feedbackPerLinkPerMinute;
+      requireRate('FEEDBACK_PER_LINK_PER_MINUTE', perMinute, store.feedbackTimesOfLink(link.environmentId, link.id, now - MINUTE), MINUTE, now, `This link takes at most ${perMinute} feedback posts a minute: wait a moment and send it again.`);
+      const kept = LIMITS.MAX_FEEDBACK_PER_LINK;
+      requireBelow('MAX_FEEDBACK_PER_LINK', kept, store.feedbackCountOfLink(link.environmentId, link.id), `This link already holds ${kept} feedback posts: ask the team for a new link.`);
+      const row = { id: newId('fbk'), environmentId: link.environmentId, shareLinkId: link.id, section: input.section, itemId: input.itemId, author: input.author, text: input.text, createdAt: now };
       store.insertFeedback(row);
       return { ...row, createdAt: new Date(row.createdAt).toISOString() };
     },

@@ -6,6 +6,7 @@ import { memoOnFrozen } from '#schema/content/frozen.ts';
 import { problemsJson, validateContent } from '#schema/content/validate.ts';
 import { treeOf, type Tree } from '#schema/content/diff.ts';
 import { emptyContent, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { emptySection } from '#schema/content/ids.ts';
 import type { ReleaseStore, SnapshotRow } from '../store/releases.ts';
 import { hashItem, hashTree } from '../lib/hash.ts';
 
@@ -85,7 +86,7 @@ export function createSnapshots(store: ReleaseStore) {
       const blobs = new Map<string, string>();
       const t = {} as Tree;
       for (const s of SECTIONS) {
-        t[s] = {};
+        t[s] = emptySection();
         for (const id of Object.keys(canonical[s]).sort()) {
           const { json, blobId } = addressed(canonical[s][id]!);
           blobs.set(blobId, json);
@@ -119,7 +120,7 @@ export function createSnapshots(store: ReleaseStore) {
       const canonical = canonicalContent(content);
       const t = {} as Tree;
       for (const s of SECTIONS) {
-        t[s] = {};
+        t[s] = emptySection();
         for (const id of Object.keys(canonical[s]).sort()) t[s][id] = addressed(canonical[s][id]!).blobId;
       }
       return hashTree(canonicalJson(t));

@@ -3,6 +3,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { AppError, ERRORS, type ErrorBody } from '#schema/errors.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { authenticate } from './authenticate.ts';
+import { hopOfContext, requestScheme } from './client.ts';
+import { jsonOnly } from './json-only.ts';
+import { createSignInLimiter } from './rate-limit.ts';
 import { accountRoutes, publicAccountRoutes } from './routes/accounts.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { releaseRoutes } from './routes/releases.ts';
@@ -24,6 +27,7 @@ export function createApp(deps: AppDeps) {
         queryToken: undefined,
         origin: c.req.header('origin'),
         host: c.req.header('host'),
+        scheme: requestScheme(hopOfContext(c), deps.trustProxy),
         needsOriginCheck: !SAFE_METHODS.has(c.req.method),
       },
       deps.allowedOrigins,
@@ -32,6 +36,8 @@ export function createApp(deps: AppDeps) {
     await next();
   };
 
+  // One limiter for sign-ins and for the admin's unlock.
+  const signIns = createSignInLimiter();
   const api = new Hono<AppEnv>()
     .use(
       bodyLimit({
@@ -41,12 +47,13 @@ export function createApp(deps: AppDeps) {
         },
       }),
     )
+    .use(jsonOnly())
     .get('/health', (c) => c.json({ ok: true }))
-    .route('/', publicAccountRoutes(deps))
+    .route('/', publicAccountRoutes(deps, signIns))
     .route('/', deliveryRoutes(deps))
     .route('/', publicShareRoutes(deps))
     .use(requireAuth)
-    .route('/', accountRoutes(deps))
+    .route('/', accountRoutes(deps, signIns))
     .route('/', projectRoutes(deps))
     .route('/', releaseRoutes(deps))
     .route('/', localRoutes(deps))
@@ -59,6 +66,9 @@ export function createApp(deps: AppDeps) {
   app.onError((err, c) => {
     if (err instanceof AppError) {
       const body: ErrorBody = { error: { id: err.id, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+      // A rate limit says when to come back (server/domain/limits.ts requireRate).
+      const retryAfter = (err.details as { retryAfter?: unknown } | undefined)?.retryAfter;
+      if (err.status === 429 && typeof retryAfter === 'number') c.header('Retry-After', String(retryAfter));
       return c.json(body, err.status as 400);
     }
     deps.log(`${c.req.method} ${c.req.path} failed`, err);

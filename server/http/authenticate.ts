@@ -11,21 +11,30 @@ export interface Credentials {
   queryToken: string | undefined;
   origin: string | undefined;
   host: string | undefined;
+  /** The scheme the request arrived with (`requestScheme`): an Origin must match scheme, host and port. */
+  scheme: 'http' | 'https';
   /** Cookie credentials on a state-changing request must come from our own origin. */
   needsOriginCheck: boolean;
 }
 
-/** An Origin is ours when it names the host the request was sent to, or one configured in ALLOWED_ORIGINS. */
-export function originAllowed(origin: string | undefined, host: string | undefined, allowed: readonly string[]): boolean {
+/**
+ * An Origin is ours when it is exactly (scheme, host and port) the origin the request was sent
+ * to, or one configured in ALLOWED_ORIGINS (PUBLIC_URL's origin is added there at start-up).
+ * Comparing the host alone let a page on http://host post to https://host, or another port's.
+ */
+export function originAllowed(origin: string | undefined, host: string | undefined, scheme: 'http' | 'https', allowed: readonly string[]): boolean {
   if (!origin) return false;
   let url: URL;
+  let own: URL;
   try {
     url = new URL(origin);
+    if (allowed.includes(url.origin)) return true;
+    if (host === undefined) return false;
+    own = new URL(`${scheme}://${host}`);
   } catch {
     return false;
   }
-  if (allowed.includes(url.origin)) return true;
-  return host !== undefined && url.host === host;
+  return url.origin === own.origin;
 }
 
 /**
@@ -45,6 +54,6 @@ export function authenticate(accounts: Accounts, c: Credentials, allowedOrigins:
   if (!session) throw new AppError('unauthenticated');
   const p = accounts.fromSession(session);
   if (!p) throw new AppError('unauthenticated', 'Your session has ended: sign in again.');
-  if (c.needsOriginCheck && !originAllowed(c.origin, c.host, allowedOrigins)) throw new AppError('bad_origin');
+  if (c.needsOriginCheck && !originAllowed(c.origin, c.host, c.scheme, allowedOrigins)) throw new AppError('bad_origin');
   return p;
 }

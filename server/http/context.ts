@@ -14,6 +14,9 @@ import type { Audiences } from '../domain/audiences.ts';
 import type { Replication } from '../domain/replication.ts';
 import type { Pulls } from '../domain/pull.ts';
 import type { FlowRuleChanges } from '../domain/flow-rules.ts';
+import type { Visibility } from '../domain/visibility.ts';
+import type { Board } from '../domain/board.ts';
+import type { PasswordResets } from '../domain/password-resets.ts';
 
 export interface AppDeps {
   accounts: Accounts;
@@ -32,11 +35,18 @@ export interface AppDeps {
   replication: Replication;
   pulls: Pulls;
   flowRules: FlowRuleChanges;
+  passwordResets: PasswordResets;
   allowedOrigins: readonly string[];
+  /** TRUST_PROXY: the client's address and scheme come from X-Forwarded-For / -Proto (server/http/client.ts). */
+  trustProxy: boolean;
   maxBodyBytes: number;
   sessionTtlMs: number;
   secureCookies: boolean;
   log: (msg: string, err?: unknown) => void;
+  /** An absolute URL for a path of this server, from PUBLIC_URL (server/lib/urls.ts); never from the request. */
+  absoluteUrl: (path: string) => string;
+  visibility: Visibility;
+  board: Board;
 }
 
 export interface AppEnv {

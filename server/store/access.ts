@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, count, desc, eq, gt, inArray, isNull } from 'drizzle-orm';
 import { approvals, auditEvents, feedback, gatePolicies, invitations, projectMembers, promotionRequests, shareLinks } from '#schema/db/tables.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
 import { sha256 } from '../lib/hash.ts';
@@ -37,6 +37,14 @@ export function createAccessStore(db: Db) {
     invitation(tokenHash: string): InvitationRow | undefined {
       return db.select().from(invitations).where(eq(invitations.tokenHash, tokenHash)).get();
     },
+    /** Unused, unexpired invitations (few: each project's are bounded). */
+    pendingInvitations(now: number): InvitationRow[] {
+      return db.select().from(invitations).where(and(isNull(invitations.usedAt), gt(invitations.expiresAt, now))).all();
+    },
+    /** Invitations made since `since`, used or not. */
+    invitationsSince(since: number): InvitationRow[] {
+      return db.select().from(invitations).where(gt(invitations.createdAt, since)).all();
+    },
     /** Marks it used only if still unused: single use even under concurrent accepts. */
     useInvitation(id: string, now: number): boolean {
       return db.update(invitations).set({ usedAt: now }).where(and(eq(invitations.id, id), isNull(invitations.usedAt))).run().changes > 0;
@@ -71,6 +79,10 @@ export function createAccessStore(db: Db) {
     request(id: string): RequestRow | undefined {
       return db.select().from(promotionRequests).where(eq(promotionRequests.id, id)).get();
     },
+    /** When requests out of an environment were made since `since`. */
+    requestTimesFrom(sourceEnvironmentId: string, since: number): number[] {
+      return db.select({ t: promotionRequests.createdAt }).from(promotionRequests).where(and(eq(promotionRequests.sourceEnvironmentId, sourceEnvironmentId), gt(promotionRequests.createdAt, since))).all().map((r) => r.t);
+    },
     openRequests(projectId: string): RequestRow[] {
       return db.select().from(promotionRequests).where(and(eq(promotionRequests.projectId, projectId), eq(promotionRequests.state, 'open'))).all();
     },
@@ -104,6 +116,10 @@ export function createAccessStore(db: Db) {
     shareLinks(environmentId: string): ShareLinkRow[] {
       return db.select().from(shareLinks).where(eq(shareLinks.environmentId, environmentId)).orderBy(desc(shareLinks.createdAt)).all();
     },
+    /** Links that still open: neither revoked nor expired. */
+    activeShareLinkCount(environmentId: string, now: number): number {
+      return db.select({ n: count() }).from(shareLinks).where(and(eq(shareLinks.environmentId, environmentId), isNull(shareLinks.revokedAt), gt(shareLinks.expiresAt, now))).get()?.n ?? 0;
+    },
     revokeShareLink(id: string, now: number): boolean {
       return db.update(shareLinks).set({ revokedAt: now }).where(and(eq(shareLinks.id, id), isNull(shareLinks.revokedAt))).run().changes > 0;
     },
@@ -112,6 +128,17 @@ export function createAccessStore(db: Db) {
     },
     feedback(environmentId: string): FeedbackRow[] {
       return db.select().from(feedback).where(eq(feedback.environmentId, environmentId)).orderBy(desc(feedback.createdAt)).all();
+    },
+    /** One link's feedback (the environment narrows it to the feedback_env index). */
+    feedbackOfLink(environmentId: string, shareLinkId: string): FeedbackRow[] {
+      return db.select().from(feedback).where(and(eq(feedback.environmentId, environmentId), eq(feedback.shareLinkId, shareLinkId))).orderBy(desc(feedback.createdAt)).all();
+    },
+    feedbackCountOfLink(environmentId: string, shareLinkId: string): number {
+      return db.select({ n: count() }).from(feedback).where(and(eq(feedback.environmentId, environmentId), eq(feedback.shareLinkId, shareLinkId))).get()?.n ?? 0;
+    },
+    /** When the link's posts since `since` were made. */
+    feedbackTimesOfLink(environmentId: string, shareLinkId: string, since: number): number[] {
+      return db.select({ t: feedback.createdAt }).from(feedback).where(and(eq(feedback.environmentId, environmentId), eq(feedback.shareLinkId, shareLinkId), gt(feedback.createdAt, since))).all().map((r) => r.t);
     },
   };
 }

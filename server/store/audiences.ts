@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, count, eq } from 'drizzle-orm';
 import { audiences } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 import { bumpOverlay } from './local.ts';
@@ -11,6 +11,9 @@ export function createAudienceStore(db: Db) {
   return {
     list(environmentId: string): AudienceRow[] {
       return db.select().from(audiences).where(eq(audiences.environmentId, environmentId)).all();
+    },
+    count(environmentId: string): number {
+      return db.select({ n: count() }).from(audiences).where(eq(audiences.environmentId, environmentId)).get()?.n ?? 0;
     },
     get(environmentId: string, id: string): AudienceRow | undefined {
       return db.select().from(audiences).where(and(eq(audiences.environmentId, environmentId), eq(audiences.id, id))).get();

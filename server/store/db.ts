@@ -6,6 +6,7 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as tables from '#schema/db/tables.ts';
 import { startCheckpointer } from './checkpointer.ts';
+import { privateDir, privateFile, tightenFile } from './private-files.ts';
 
 export type Db = BetterSQLite3Database<typeof tables>;
 
@@ -49,8 +50,10 @@ const CHECKPOINT_EVERY_MS = 1000;
 
 /** Opens (creating the folder if needed) and migrates the SQLite database in `dataDir`. */
 export function openDatabase(dataDir: string, synchronous: 'normal' | 'full', log: (msg: string) => void = console.error): OpenDatabase {
-  fs.mkdirSync(dataDir, { recursive: true });
+  privateDir(dataDir, log);
   const file = path.join(dataDir, 'stagecoach.sqlite');
+  privateFile(file, log);
+  for (const extra of ['-wal', '-shm']) tightenFile(file + extra, log);
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull } from 'drizzle-orm';
 import { drafts, draftStates, hotfixes } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -9,6 +9,10 @@ export function createHotfixStore(db: Db) {
   return {
     openDraft(environmentId: string): DraftRow | undefined {
       return db.select().from(drafts).where(and(eq(drafts.environmentId, environmentId), eq(drafts.kind, 'hotfix'), isNull(drafts.closedAt))).get();
+    },
+    /** When hotfix drafts of the environment were started since `since`. */
+    startedSince(environmentId: string, since: number): number[] {
+      return db.select({ t: drafts.createdAt }).from(drafts).where(and(eq(drafts.environmentId, environmentId), eq(drafts.kind, 'hotfix'), gt(drafts.createdAt, since))).all().map((r) => r.t);
     },
     /** A new hotfix draft and its first state (the live snapshot's content) in one transaction. */
     insertDraft(row: DraftRow, state: Uint8Array): void {

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import { environmentSettings, environments, runtimeKeys, secrets, variableOverrides } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -30,6 +30,12 @@ export function createLocalStore(db: Db) {
     secrets(environmentId: string) {
       return db.select().from(secrets).where(eq(secrets.environmentId, environmentId)).all();
     },
+    secretCount(environmentId: string): number {
+      return db.select({ n: count() }).from(secrets).where(eq(secrets.environmentId, environmentId)).get()?.n ?? 0;
+    },
+    hasSecret(environmentId: string, name: string): boolean {
+      return db.select({ name: secrets.name }).from(secrets).where(and(eq(secrets.environmentId, environmentId), eq(secrets.name, name))).get() !== undefined;
+    },
     setSecret(row: typeof secrets.$inferInsert): void {
       db.transaction((tx) => {
         tx.insert(secrets).values(row).onConflictDoUpdate({ target: [secrets.environmentId, secrets.name], set: { sealed: row.sealed, updatedBy: row.updatedBy, updatedAt: row.updatedAt } }).run();
@@ -54,6 +60,9 @@ export function createLocalStore(db: Db) {
     },
     insertRuntimeKey(row: typeof runtimeKeys.$inferInsert): void {
       db.insert(runtimeKeys).values(row).run();
+    },
+    runtimeKeyCount(environmentId: string): number {
+      return db.select({ n: count() }).from(runtimeKeys).where(eq(runtimeKeys.environmentId, environmentId)).get()?.n ?? 0;
     },
     runtimeKeys(environmentId: string) {
       return db.select({ id: runtimeKeys.id, name: runtimeKeys.name, createdAt: runtimeKeys.createdAt }).from(runtimeKeys).where(eq(runtimeKeys.environmentId, environmentId)).all();

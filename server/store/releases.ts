@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, or } from 'drizzle-orm';
 import { blobs, environments, releases, snapshots } from '#schema/db/tables.ts';
 import { AppError } from '#schema/errors.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
@@ -128,6 +128,18 @@ export function createReleaseStore(db: Db) {
           .select({ seq: releases.seq })
           .from(releases)
           .where(and(eq(releases.environmentId, environmentId), eq(releases.pointer, pointer), eq(releases.toSnapshotId, snapshotId)))
+          .limit(1)
+          .get() !== undefined
+      );
+    },
+    /** Did one of these environments ever hold the snapshot (a release record of theirs moved to or from it)? */
+    heldByAny(environmentIds: readonly string[], snapshotId: string): boolean {
+      if (environmentIds.length === 0) return false;
+      return (
+        db
+          .select({ seq: releases.seq })
+          .from(releases)
+          .where(and(inArray(releases.environmentId, [...environmentIds]), or(eq(releases.toSnapshotId, snapshotId), eq(releases.fromSnapshotId, snapshotId))))
           .limit(1)
           .get() !== undefined
       );

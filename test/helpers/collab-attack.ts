@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { encodeAwareness, encodeSyncStep1, encodeUpdate } from '#server/collab/protocol.ts';
+import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { wsUrl } from './clients.ts';
 
 /** A raw `ws` client on a draft (binary frames, no y-websocket logic). */
@@ -34,16 +35,21 @@ export function awarenessFrame(states: [clientId: number, clock: number, json: s
 }
 
 /**
- * Writes a draft of about `bytes` bytes (one text of that length, in updates under `chunk`
+ * Writes a draft of about `bytes` bytes (one agent's instructions of that length, in updates under `chunk`
  * bytes each) over a raw connection, and resolves once the server has it in its log (it
  * answers a sync step 1 only then). Returns the author's doc.
  */
 export async function bigDraft(httpUrl: string, draftId: string, token: string, bytes: number, chunk = 4_000_000): Promise<Y.Doc> {
   const ws = await rawSocket(httpUrl, draftId, token);
   const author = new Y.Doc();
+  // Shaped as the content spec wants (anything else is refused 4422): one agent's instructions.
+  let before = Y.encodeStateVector(author);
+  const id = addItem(author, 'agents', { name: 'Big' });
+  ws.send(encodeUpdate(Y.encodeStateAsUpdate(author, before)));
+  const text = itemText(sectionMap(author, 'agents').get(id), 'instructions')!;
   for (let done = 0; done < bytes; done += chunk) {
-    const before = Y.encodeStateVector(author);
-    author.getText('big').insert(done, 'x'.repeat(Math.min(chunk, bytes - done)));
+    before = Y.encodeStateVector(author);
+    text.insert(done, 'x'.repeat(Math.min(chunk, bytes - done)));
     ws.send(encodeUpdate(Y.encodeStateAsUpdate(author, before)));
   }
   const stored = new Promise<void>((resolve) => {

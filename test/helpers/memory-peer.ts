@@ -50,6 +50,7 @@ export class MemoryClient {
     };
     this.peer = peer;
     this.online = true;
+    this.closed = null;
     this.room.join(peer);
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, 0);

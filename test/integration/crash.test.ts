@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
+import type * as Y from 'yjs';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, instructionsOf, synced, until, type Client } from '../helpers/clients.ts';
 import { createProject, setupAdmin, tempDataDir } from '../helpers/server.ts';
@@ -80,12 +81,15 @@ describe('rule 6: nothing typed is lost when the server dies', () => {
     clients.push(...writers, observer);
     await Promise.all([...writers, observer].map(synced));
 
-    // Load: each writer appends its next number to its own list every 20 ms, whatever the server does.
+    // Load: each writer appends its next number to a list of its own agent every 20 ms, whatever the server does.
+    // (A list field of an item: updates must fit the content spec's layout.)
+    const list = (c: Client, i: number) => sectionMap(c.doc, 'agents').get(`writer${i}`)?.get('audiences') as Y.Array<string> | undefined;
+    writers.forEach((w, i) => addItem(w.doc, 'agents', { name: `Writer ${i}` }, `writer${i}`));
     const load = writers.map((w, i) => {
       let n = 0;
-      return setInterval(() => w.doc.getArray<number>(`writer${i}`).push([n++]), 20);
+      return setInterval(() => list(w, i)!.push([String(n++)]), 20);
     });
-    const seen = (c: Client) => writers.map((_, i) => c.doc.getArray<number>(`writer${i}`).toArray());
+    const seen = (c: Client) => writers.map((_, i) => (list(c, i)?.toArray() ?? []).map(Number));
     await until(observer.doc, () => seen(observer).every((l) => l.length >= 60));
     first.child.kill('SIGKILL');
     await exited(first.child);
@@ -103,7 +107,7 @@ describe('rule 6: nothing typed is lost when the server dies', () => {
 
     // The writers come back with what the server never got; everyone ends equal.
     for (const w of writers) w.provider.connect();
-    const full = writers.map((w, i) => w.doc.getArray<number>(`writer${i}`).length);
+    const full = writers.map((w, i) => list(w, i)!.length);
     const complete = (c: Client) => seen(c).every((l, i) => l.length === full[i]);
     await Promise.all([until(reader.doc, () => complete(reader)), until(observer.doc, () => complete(observer))]);
     for (let i = 0; i < writers.length; i++) {

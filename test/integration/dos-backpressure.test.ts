@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { encodeUpdate } from '#server/collab/protocol.ts';
+import { addItem, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, synced, until } from '../helpers/clients.ts';
 import { awarenessFrame, healthProbe, rawSocket, rssMb, rssPeak, stalledClient } from '../helpers/collab-attack.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
@@ -41,7 +42,12 @@ describe('SEC-2: back-pressure', () => {
     const writer = await rawSocket(server.url, draftId, admin.token);
     cleanup.push(() => writer.terminate());
     const author = new Y.Doc();
-    const flood = author.getMap('flood');
+    // One agent whose name and description are replaced again and again (shaped as the spec wants).
+    const start = Y.encodeStateVector(author);
+    const agentId = addItem(author, 'agents', { name: 'Flood' });
+    writer.send(encodeUpdate(Y.encodeStateAsUpdate(author, start)));
+    const flood = sectionMap(author, 'agents').get(agentId)!;
+    const seen = (d: Y.Doc, n: number) => sectionMap(d, 'agents').get(agentId)?.get('description') === `#${n}`;
     await fetch(`${server.url}/api/health`);
     const rss0 = rssMb();
     const peak = rssPeak();
@@ -52,12 +58,12 @@ describe('SEC-2: back-pressure', () => {
     for (let n = 1; observer.provider.awareness.getStates().has(slowId) && written < MAX_BYTES; n++) {
       const before = Y.encodeStateVector(author);
       author.transact(() => {
-        flood.set('value', String.fromCharCode(97 + (n % 26)).repeat(CHUNK));
-        flood.set('n', n);
+        flood.set('name', String.fromCharCode(97 + (n % 26)).repeat(CHUNK));
+        flood.set('description', `#${n}`);
       });
       writer.send(encodeUpdate(Y.encodeStateAsUpdate(author, before)));
       written += CHUNK;
-      await until(observer.doc, (d) => d.getMap('flood').get('n') === n);
+      await until(observer.doc, (d) => seen(d, n));
     }
     const during = await health.stop();
     const peakMb = peak.stop();

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { encodeSyncStep1, encodeUpdate } from '#server/collab/protocol.ts';
+import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { synced, wsUrl } from '../helpers/clients.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
 import { throttledProxy } from '../helpers/throttle.ts';
@@ -27,9 +28,11 @@ describe('a 20 MB document over a throttled link', () => {
     const seed = new WebSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
     await new Promise((resolve) => (seed.onopen = resolve));
     const author = new Y.Doc();
+    // Four agents whose instructions hold 5 MB each (updates must fit the content spec's layout).
+    for (let part = 0; part < 4; part++) addItem(author, 'agents', { name: `Part ${part}` }, `part${part}`);
     for (let part = 0; part < 4; part++) {
-      const before = Y.encodeStateVector(author);
-      author.getText(`part${part}`).insert(0, `${part}`.repeat(5_000_000));
+      const before = part === 0 ? new Uint8Array([0]) : Y.encodeStateVector(author);
+      itemText(sectionMap(author, 'agents').get(`part${part}`), 'instructions')!.insert(0, `${part}`.repeat(5_000_000));
       seed.send(new Uint8Array(encodeUpdate(Y.encodeStateAsUpdate(author, before))));
     }
     // The server answers a sync step 1 only once everything before it is in its log.
@@ -54,7 +57,7 @@ describe('a 20 MB document over a throttled link', () => {
     provider.on('connection-close', () => void closes++);
     await synced({ doc, provider, destroy: () => provider.destroy() });
     seed.close();
-    expect(doc.getText('part3').length).toBe(5_000_000);
+    expect(itemText(sectionMap(doc, 'agents').get('part3'), 'instructions')!.length).toBe(5_000_000);
     expect(Y.encodeStateAsUpdate(doc).length).toBe(bytes);
     expect(closes).toBe(0);
   });

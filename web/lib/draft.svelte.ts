@@ -29,6 +29,13 @@ export interface Presence {
 const PROBLEMS_DELAY_MS = 150;
 
 /**
+ * y-websocket stops reconnecting on 44xx closes; 4424 (an edit sent before this browser's sync
+ * step 2 after a reconnect, depending on offline edits the server did not have yet) is the one
+ * a reconnect fixes: the new handshake carries everything.
+ */
+const shouldReconnect = (event: CloseEvent): boolean => event.code === CLOSE.incomplete_update || !(event.code >= 4400 && event.code < 4500);
+
+/**
  * One open draft in the browser. The Y.Doc, provider, local store and undo manager are plain
  * fields (never reactive state); observers keep small reactive views up to date, and every
  * observer is removed in destroy().
@@ -62,7 +69,7 @@ export class DraftSession {
     this.local.whenSynced.then(() => (this.savedLocally = true), () => undefined);
 
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/collab`;
-    this.provider = new WebsocketProvider(url, draftId, this.doc, { maxBackoffTime: 4000, connect: navigator.onLine, params: readOnly ? { mode: 'read' } : {} });
+    this.provider = new WebsocketProvider(url, draftId, this.doc, { maxBackoffTime: 4000, connect: navigator.onLine, params: readOnly ? { mode: 'read' } : {}, shouldReconnect });
     const awareness = this.provider.awareness;
     awareness.setLocalStateField('user', { id: user.id, name: user.name, ...personColor(user.id) });
 
@@ -84,9 +91,16 @@ export class DraftSession {
       if (s) this.synced = true;
     };
     const onClose = (event: CloseEvent | null) => {
+      // 4401 is shared with rights_changed; the reason tells them apart. Retrying could only meet 401 at the upgrade.
+      if (event?.code === CLOSE.session_ended && event.reason === 'session_ended') {
+        this.provider.disconnect();
+        this.refusal = 'Your sign-in ended (signed out, expired or removed): sign in again to go on editing.';
+        return;
+      }
       if (event?.code === CLOSE.rights_changed) onRightsChanged();
       if (event?.code === CLOSE.read_only) this.refusal = 'This draft is read-only for you: your last change was not accepted. Reload the page.';
-      if (event?.code === CLOSE.malformed_message) this.refusal = 'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';
+      if (event?.code === CLOSE.malformed_message || event?.code === CLOSE.invalid_shape) this.refusal = 'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';
+      if (event?.code === CLOSE.draft_too_large) this.refusal = 'This draft has reached its size limit: your last change was not accepted. Remove content (or ask an admin to raise COLLAB_MAX_DRAFT_BYTES), then reload the page.';
     };
     this.provider.on('status', onStatus);
     this.provider.on('sync', onSync);

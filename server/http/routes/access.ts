@@ -16,6 +16,10 @@ export function accessRoutes(deps: AppDeps) {
       access.requireInstanceAdmin(c.get('principal'));
       return c.json({ users: access.listUsers() });
     })
+    .delete('/users/:id', (c) => {
+      deps.accounts.removeUser(c.get('principal'), c.req.param('id'));
+      return c.body(null, 204);
+    })
     .get('/roles', (c) => c.json({ roles: ROLE_LABELS, templates: Object.fromEntries(Object.entries(TEMPLATES).map(([id, t]) => [id, { label: t.label, byKind: t.byKind }])) }))
     .get('/projects/:id/members', (c) => {
       access.requireMember(c.get('principal'), c.req.param('id'));
@@ -36,6 +40,6 @@ export function accessRoutes(deps: AppDeps) {
       if (body.projectId) access.requireProjectAdmin(c.get('principal'), body.projectId);
       else access.requireInstanceAdmin(c.get('principal'));
       const inv = access.invite(c.get('principal'), body);
-      return c.json({ id: inv.id, token: inv.token, url: new URL(inv.path, c.req.url).toString(), path: inv.path, expiresAt: inv.expiresAt }, 201);
+      return c.json({ id: inv.id, token: inv.token, url: deps.absoluteUrl(inv.path), path: inv.path, expiresAt: inv.expiresAt }, 201);
     });
 }

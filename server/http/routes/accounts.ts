@@ -1,43 +1,27 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { AcceptInvitationBody, SessionBody, SetupBody, TokenBody } from '#schema/api.ts';
+import { AcceptInvitationBody, PasswordResetBody, SessionBody, SetupBody, TokenBody } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { SESSION_COOKIE } from '../authenticate.ts';
 import { readJson } from '../validate.ts';
-import { createFailureLimiter } from '../rate-limit.ts';
+import type { SignInLimiter } from '../rate-limit.ts';
+import { clientAddress, hopOfContext } from '../client.ts';
+import { sameOrigin } from '../same-origin.ts';
 import { AppError } from '#schema/errors.ts';
 
-// Failed sign-ins: 5 per account and 30 per address in 15 minutes, then 429 until the window passes.
-const WINDOW_MS = 15 * 60_000;
-
-/** The caller's address as the socket saw it (a proxy in front makes this the proxy's). */
-function address(c: Context): string {
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  return incoming?.socket?.remoteAddress ?? 'unknown';
-}
-
-/** Routes that work without a principal: first-run set-up and signing in. */
-export function publicAccountRoutes(deps: AppDeps) {
-  const perAccount = createFailureLimiter({ max: 5, windowMs: WINDOW_MS });
-  const perAddress = createFailureLimiter({ max: 30, windowMs: WINDOW_MS });
+/** Routes that work without a principal: first-run set-up, signing in and out, invitations, password resets. */
+export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
+  const origin = sameOrigin(deps);
 
   const startSession = async (c: Context, email: string, password: string) => {
-    const wait = Math.max(perAccount.retryAfter(email), perAddress.retryAfter(address(c)));
-    if (wait > 0) {
-      c.header('Retry-After', String(wait));
-      throw new AppError('too_many_attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 60)} minute${wait > 60 ? 's' : ''}.`);
+    // Counted before the password is checked (signIn awaits argon2): parallel guesses all count.
+    const begun = signIns.begin(email, clientAddress(hopOfContext(c), deps.trustProxy));
+    if ('wait' in begun) {
+      c.header('Retry-After', String(begun.wait));
+      throw new AppError('too_many_attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(begun.wait / 60)} minute${begun.wait > 60 ? 's' : ''}.`);
     }
-    let s;
-    try {
-      s = await deps.accounts.signIn(email, password);
-    } catch (err) {
-      if (err instanceof AppError && err.id === 'invalid_credentials') {
-        perAccount.fail(email);
-        perAddress.fail(address(c));
-      }
-      throw err;
-    }
-    perAccount.reset(email);
+    const s = await deps.accounts.signIn(email, password);
+    begun.attempt.succeeded();
     // Secure behind https: configured, or the request came over https (directly or via a proxy).
     const https = deps.secureCookies || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
     setCookie(c, SESSION_COOKIE, s.sessionToken, {
@@ -52,26 +36,35 @@ export function publicAccountRoutes(deps: AppDeps) {
 
   return new Hono<AppEnv>()
     .get('/setup', (c) => c.json({ needed: deps.accounts.setupNeeded() }))
-    .post('/setup', async (c) => {
+    .post('/setup', origin, async (c) => {
       const body = await readJson(c, SetupBody);
       await deps.accounts.setup(body);
       // The new admin is signed in straight away.
       const user = await startSession(c, body.email, body.password);
       return c.json({ user }, 201);
     })
-    .post('/session', async (c) => {
+    .post('/session', origin, async (c) => {
       const body = await readJson(c, SessionBody);
       const user = await startSession(c, body.email, body.password);
       return c.json({ user });
     })
     .get('/invitations/:token', (c) => c.json(deps.access.invitation(c.req.param('token'))))
-    .post('/invitations/:token/accept', async (c) => {
+    .post('/invitations/:token/accept', origin, async (c) => {
       const { password } = await readJson(c, AcceptInvitationBody);
       const { email } = await deps.access.accept(c.req.param('token'), password);
       const user = await startSession(c, email, password);
       return c.json({ user }, 201);
     })
-    .delete('/session', (c) => {
+    .get('/password-reset/:token', (c) => c.json(deps.passwordResets.check(c.req.param('token'))))
+    .post('/password-reset/:token', origin, async (c) => {
+      const { password } = await readJson(c, PasswordResetBody);
+      const { email } = await deps.passwordResets.complete(c.req.param('token'), password);
+      // A new password from an admin's link also lifts any sign-in lock on the account.
+      signIns.unlock(email);
+      const user = await startSession(c, email, password);
+      return c.json({ user });
+    })
+    .delete('/session', origin, (c) => {
       const token = getCookie(c, SESSION_COOKIE);
       if (token) deps.accounts.signOut(token);
       deleteCookie(c, SESSION_COOKIE, { path: '/' });
@@ -80,7 +73,7 @@ export function publicAccountRoutes(deps: AppDeps) {
 }
 
 /** Routes for the signed-in principal. */
-export function accountRoutes(deps: AppDeps) {
+export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
   return new Hono<AppEnv>()
     .get('/session', (c) => {
       const p = c.get('principal');
@@ -88,8 +81,22 @@ export function accountRoutes(deps: AppDeps) {
     })
     .post('/tokens', async (c) => {
       const body = await readJson(c, TokenBody);
-      const t = deps.accounts.createToken(c.get('principal').user.id, body.name);
+      const t = deps.accounts.createToken(c.get('principal').user.id, body.name, body.expiresInDays);
       return c.json(t, 201);
     })
-    .get('/tokens', (c) => c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) }));
+    .get('/tokens', (c) => c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) }))
+    .delete('/tokens/:id', (c) => {
+      deps.accounts.revokeToken(c.get('principal').user.id, c.req.param('id'));
+      return c.body(null, 204);
+    })
+    .post('/users/:id/unlock', (c) => {
+      deps.access.requireInstanceAdmin(c.get('principal'));
+      signIns.unlock(deps.access.user(c.req.param('id')).email);
+      return c.body(null, 204);
+    })
+    .post('/users/:id/password-reset', (c) => {
+      deps.access.requireInstanceAdmin(c.get('principal'));
+      const link = deps.passwordResets.issue(c.get('principal'), c.req.param('id'));
+      return c.json({ url: deps.absoluteUrl(link.path), path: link.path, expiresAt: link.expiresAt }, 201);
+    });
 }

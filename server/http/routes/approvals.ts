@@ -25,7 +25,9 @@ export function approvalRoutes(deps: AppDeps) {
     })
     .get('/projects/:id/requests', (c) => {
       access.requireMember(c.get('principal'), c.req.param('id'));
-      return c.json({ requests: approvals.requests(c.req.param('id')) });
+      // A request (its message and snapshot) is shown to readers of its source or target.
+      const readable = deps.visibility.readable(c.get('principal'), c.req.param('id'));
+      return c.json({ requests: approvals.requests(c.req.param('id')).filter((r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId)) });
     })
     .post('/requests/:id/approve', async (c) => {
       access.authorize(c.get('principal'), 'env.approve', approvals.requestTarget(c.req.param('id')));

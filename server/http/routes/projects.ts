@@ -81,7 +81,8 @@ export function projectRoutes(deps: AppDeps) {
       const { environment } = deps.projects.environment(envId);
       if (pointer !== undefined && pointer !== 'live' && pointer !== 'current') throw new AppError('invalid_body', 'pointer is current or live.');
       const snapshotId = snapshot ?? (pointer === 'live' ? environment.liveSnapshotId : environment.snapshotId);
-      if (snapshot !== undefined) deps.snapshots.meta(environment.projectId, snapshot); // snapshot_not_found unless it is this project's
+      // Someone else's content (a production hotfix asked for through DEV) is answered like an unknown id.
+      if (snapshot !== undefined && !deps.visibility.canReadSnapshot(c.get('principal'), environment.projectId, snapshot)) throw new AppError('snapshot_not_found');
       return c.json(deps.localData.contentWith(envId, snapshotId ?? null));
     })
     .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.get('principal'), c.req.param('envId'))))))
@@ -103,7 +104,8 @@ export function projectRoutes(deps: AppDeps) {
       const foreign = SECTIONS.filter((s) => !owned.includes(s) && Object.keys(parsed.content[s]).length > 0);
       if (foreign.length > 0) throw new AppError('section_read_only', `${foreign.join(', ')} ${foreign.length === 1 ? 'is' : 'are'} read-only in ${environment.name}: leave ${foreign.length === 1 ? 'it' : 'them'} out of the file. Nothing was changed.`, { sections: foreign });
       for (const s of SECTIONS) if (!owned.includes(s)) delete (parsed.content as Partial<WorkspaceContent>)[s];
-      if (!deps.rooms.edit(draft.id, 'import', (doc) => applyContent(doc, parsed.content))) throw new AppError('internal', 'The draft could not be stored. Try again.');
+      // All or nothing: stored before anyone (a read, a peer) sees it; a failure changed nothing.
+      if (!deps.rooms.edit(draft.id, 'import', (doc) => applyContent(doc, parsed.content), true)) throw new AppError('storage_unavailable');
       return c.json({ problems: problemsJson(parsed.problems) });
     });
 

@@ -1,26 +1,23 @@
 import { Hono } from 'hono';
-import { upSections } from '#schema/flow.ts';
 import { onlySections } from '#schema/content/diff.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { AppError } from '#schema/errors.ts';
 import { HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/local.ts';
-import { validateContent } from '#schema/content/validate.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import type { Principal } from '../../domain/accounts.ts';
 
 /** Snapshots, Sync, Publish, rollback, history, diffs, the board and hotfixes. */
 export function releaseRoutes(deps: AppDeps) {
-  const { releases, snapshots, diffs, hotfixes, projects, accounts, releaseStore, access } = deps;
+  const { releases, snapshots, diffs, hotfixes, projects, accounts, releaseStore, access, visibility } = deps;
 
   /**
    * The project whose row of a snapshot id to read: `hint` (the page's project) if given, else
-   * the first project holding it that this person is a member of (equal content in two projects
-   * has one id and a row in each).
+   * the first project holding it where this person may read it (equal content in two projects
+   * has one id and a row in each). A snapshot they may not read is answered like an unknown id.
    */
   function snapshotProject(p: Principal, id: string, hint?: string): string {
-    const visible = access.visibleProjectIds(p);
-    const row = releaseStore.findSnapshots(id).find((r) => (hint === undefined || r.projectId === hint) && (visible === 'all' || visible.has(r.projectId)));
+    const row = releaseStore.findSnapshots(id).find((r) => (hint === undefined || r.projectId === hint) && visibility.canReadSnapshot(p, r.projectId, id));
     if (!row) throw new AppError('snapshot_not_found');
     return row.projectId;
   }
@@ -32,7 +29,7 @@ export function releaseRoutes(deps: AppDeps) {
     else if (kind === 'draft') {
       const d = projects.draftRecord(id);
       access.authorize(p, 'content.read', d.environment.id);
-    } else if (kind === 'snapshot') access.requireMember(p, projectId);
+    } else if (kind === 'snapshot' && !visibility.canReadSnapshot(p, projectId, id)) throw new AppError('snapshot_not_found');
   }
 
   return new Hono<AppEnv>()
@@ -77,60 +74,7 @@ export function releaseRoutes(deps: AppDeps) {
       const only = c.req.query('sections')?.split(',').filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
       return c.json(only ? { ...result, diff: onlySections(result.diff, only) } : result);
     })
-    .get('/projects/:id/board', (c) => {
-      access.requireMember(c.get('principal'), c.req.param('id'));
-      const project = projects.get(c.req.param('id'));
-      const envs = project.environments;
-      const lastMove = (envId: string, pointer: 'current' | 'live') => releases.history(envId).find((r) => r.pointer === pointer) ?? null;
-      const meta = (id: string | null | undefined) => (id ? snapshots.meta(project.id, id) : null);
-      const stages = envs.map((e, i) => ({
-        environmentId: e.id,
-        current: i === 0 ? null : { snapshot: meta(e.snapshotId), lastMove: lastMove(e.id, 'current') },
-        ...(i === envs.length - 1 ? { live: { snapshot: meta(e.liveSnapshotId), lastMove: lastMove(e.id, 'live') } } : {}),
-        ...(i === 0 ? { problems: validateContent(deps.localData.content(e.id)).length } : {}),
-      }));
-      // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
-      const carried = upSections(project.flowRules);
-      const pending = envs.slice(0, -1).map((e, i) => {
-        // What the next Sync moves is the change from the target's content to the source's.
-        const d = onlySections(diffs.diff(`env:${envs[i + 1]!.id}`, `env:${e.id}`, project.id).diff, carried);
-        return { fromEnvironmentId: e.id, toEnvironmentId: envs[i + 1]!.id, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
-      });
-      const prod = envs[envs.length - 1]!;
-      const divergence = hotfixes.divergence(project.id);
-      const users = accounts.names(
-        stages.flatMap((s) => [s.current?.lastMove?.actorId, s.live?.lastMove?.actorId, s.current?.snapshot?.createdBy, s.live?.snapshot?.createdBy].filter((x): x is string => !!x)).concat(divergence.map((d) => d.publishedBy)),
-      );
-      const requests = deps.approvals.requests(project.id);
-      const gates = Object.fromEntries(envs.map((e) => [e.id, deps.approvals.gate(e.id)]));
-      const members = access.members(project.id);
-      // Who may still approve each request: approvers of its target who have not decided (and are not the requester unless allowed).
-      const approvers = Object.fromEntries(
-        requests.map((r) => {
-          const target = projects.environment(r.targetEnvironmentId).environment;
-          const eligible = members
-            .filter((m) => (m.isInstanceAdmin ? true : [...(m.roles[target.id] ?? []), ...(m.roles['*'] ?? [])].includes('approver')))
-            .map((m) => m.user.id)
-            .filter((id) => !r.approvals.some((a) => a.userId === id) && (gates[target.id]!.allowSelfApproval || id !== r.requestedBy));
-          return [r.id, eligible];
-        }),
-      );
-      const names = accounts.names([...Object.keys(users), ...requests.flatMap((r) => [r.requestedBy, ...r.approvals.map((a) => a.userId)]), ...Object.values(approvers).flat()]);
-      return c.json({
-        project,
-        stages,
-        pending,
-        divergence,
-        sharedCredentials: deps.localData.sharedWithProduction(project.id),
-        hotfixDraftId: hotfixes.openDraft(prod.id)?.id ?? null,
-        requests,
-        gates,
-        approvers,
-        myRoles: access.myRoles(c.get('principal'), project.id),
-        isProjectAdmin: access.isProjectAdmin(c.get('principal'), project.id),
-        users: { ...users, ...names },
-      });
-    })
+    .get('/projects/:id/board', (c) => c.json(deps.board.read(c.get('principal'), c.req.param('id'))))
     .post('/environments/:envId/hotfix', (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
       return c.json(hotfixes.start(c.get('principal'), c.req.param('envId')), 201);
@@ -151,6 +95,8 @@ export function releaseRoutes(deps: AppDeps) {
     })
     .get('/environments/:envId/divergence', (c) => {
       const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      // Hotfix values are production content: its readers, and the editors who must port it, see them.
+      if (!visibility.canSeeDivergence(c.get('principal'), env.projectId)) throw new AppError('forbidden', 'Only readers of production and editors of the authoring draft see a hotfix’s changes.');
       return c.json({ divergence: hotfixes.divergence(env.projectId) });
     })
     .post('/environments/:envId/hotfix/apply-to-dev', (c) => {

@@ -10,7 +10,7 @@ export function shareRoutes(deps: AppDeps) {
     .post('/environments/:envId/share-links', async (c) => {
       access.authorize(c.get('principal'), 'env.admin', c.req.param('envId'));
       const link = shares.create(c.get('principal'), c.req.param('envId'), await readJson(c, ShareLinkBody));
-      return c.json({ ...link, url: new URL(link.path, c.req.url).toString() }, 201);
+      return c.json({ ...link, url: deps.absoluteUrl(link.path) }, 201);
     })
     .get('/environments/:envId/share-links', (c) => {
       access.authorize(c.get('principal'), 'env.admin', c.req.param('envId'));

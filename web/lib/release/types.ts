@@ -37,11 +37,14 @@ export interface PointerState {
 
 export interface Board {
   project: ProjectView;
-  stages: { environmentId: string; current: PointerState | null; live?: PointerState; problems?: number }[];
-  pending: { fromEnvironmentId: string; toEnvironmentId: string; counts: Record<Section, number>; total: number; canSync: boolean }[];
-  /** Secrets of lower environments holding the same value as one of production's (names only). */
+  /** `readable: false`: the caller may not read that stage's content; its pointers and problems are left out (null). */
+  stages: { environmentId: string; readable: boolean; current: PointerState | null; live?: PointerState | null; problems?: number }[];
+  /** `counts`/`total` are null unless the caller may read both stages. */
+  pending: { fromEnvironmentId: string; toEnvironmentId: string; counts: Record<Section, number> | null; total: number | null; canSync: boolean }[];
+  /** Secrets of lower environments holding the same value as one of production's (names only); only production's secrets managers get any. */
   sharedCredentials: { environmentId: string; name: string; productionName: string }[];
   divergence: { hotfixId: string; snapshotId: string; publishedBy: string; publishedAt: string; pending: HotfixChange[] }[];
+  /** The open hotfix (null also for callers who may not read production). */
   hotfixDraftId: string | null;
   requests: RequestView[];
   gates: Record<string, { requiredApprovals: number; allowSelfApproval: boolean }>;

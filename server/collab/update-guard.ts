@@ -1,0 +1,143 @@
+import * as Y from 'yjs';
+import type { CloseReason } from '#schema/errors.ts';
+import { SECTIONS, type Section } from '#schema/content/spec.ts';
+import { isItemId } from '#schema/content/ids.ts';
+import { ITEM_FIELD_KINDS, MAX_NESTING, PAIR_FIELDS, STEP_FIELD_KINDS, arrayOfMaps, arrayOfStrings, type FieldKind } from '#schema/content/layout.ts';
+
+/**
+ * What a peer's update may do to a draft, decided from the update or from the shadow's
+ * transaction alone: the cost follows the update, never the document.
+ */
+export interface Refusal {
+  reason: CloseReason;
+  detail: string;
+}
+
+type Decoded = ReturnType<typeof Y.decodeUpdate>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Yjs types are parameterized by their event type
+type Type = Y.AbstractType<any>;
+
+/**
+ * Whether applying `update` would change `doc` (a read-only peer's sync step 2 must not):
+ * its structs against the state vector, its deletes against the items they name. The work is
+ * O(update) plus the deleted items its delete ranges cover; the document is never copied.
+ */
+export function wouldChange(doc: Y.Doc, update: Decoded): boolean {
+  for (const struct of update.structs) {
+    if (struct instanceof Y.Skip) continue;
+    if (struct.id.clock + struct.length > Y.getState(doc.store, struct.id.client)) return true;
+  }
+  for (const [client, ranges] of update.ds.clients) {
+    const have = Y.getState(doc.store, client);
+    const structs = doc.store.clients.get(client);
+    for (const { clock, len } of ranges) {
+      if (len === 0) continue;
+      // Deleting what the server does not have yet is a change too (a pending delete).
+      if (!structs || clock + len > have) return true;
+      for (let i = Y.findIndexSS(structs, clock); i < structs.length && structs[i]!.id.clock < clock + len; i++) {
+        if (!structs[i]!.deleted) return true;
+      }
+    }
+  }
+  return false;
+}
+
+const shape = (detail: string): Refusal => ({ reason: 'invalid_shape', detail });
+
+const typeOf = (content: unknown, kind: typeof Y.Map | typeof Y.Array | typeof Y.Text): boolean =>
+  content instanceof Y.ContentType && content.type instanceof kind;
+const isChars = (content: unknown): boolean => content instanceof Y.ContentString || content instanceof Y.ContentFormat;
+const plain = (content: unknown, kind: 'string' | 'number'): boolean => content instanceof Y.ContentAny && content.arr.every((v) => typeof v === kind);
+
+/** Whether an item's content is a value of one of `kinds` (as ydoc.ts writes it). */
+function fits(kinds: ReadonlySet<FieldKind>, content: unknown): boolean {
+  for (const kind of kinds) {
+    if (kind === 'text' ? typeOf(content, Y.Text) : arrayOfMaps(kind) || arrayOfStrings(kind) ? typeOf(content, Y.Array) : plain(content, kind === 'number' ? 'number' : 'string')) return true;
+  }
+  return false;
+}
+
+/** The top-level type above `type`, or null when it sits deeper than the layout allows (the walk stops there). */
+function rootOf(type: Type): Type | null {
+  let t = type;
+  for (let depth = 0; t._item; depth++) {
+    if (depth >= MAX_NESTING) return null;
+    t = t._item.parent as Type;
+  }
+  return t;
+}
+
+/** One new item against the layout: where it sits (section, item, field, entry) decides what it may hold. */
+function checkItem(item: Y.Item, names: ReadonlyMap<Type, string>): Refusal | null {
+  const chain: Y.Item[] = [item];
+  let parent = item.parent as Type;
+  while (parent._item) {
+    // Bounded: a chain 20,000 maps deep costs as much as one MAX_NESTING deep.
+    if (chain.length > MAX_NESTING) return shape('nests deeper than the content spec allows');
+    chain.unshift(parent._item);
+    parent = parent._item.parent as Type;
+  }
+  const name = names.get(parent) ?? '?';
+  if (!(SECTIONS as readonly string[]).includes(name)) return shape(`unknown top-level type "${name.slice(0, 70)}"`);
+  const section = name as Section;
+  const keys = chain.map((i) => i.parentSub);
+  const bad = (what: string) => shape(`${section}: ${what}`);
+  const at = chain.length - 1;
+  if (at === 0) return typeof keys[0] === 'string' && isItemId(keys[0]) && typeOf(item.content, Y.Map) ? null : bad(`an item must be a map under an id of 1–64 letters, digits, _ or - (got "${String(keys[0]).slice(0, 70)}")`);
+  const field = keys[1];
+  const kinds = typeof field === 'string' ? ITEM_FIELD_KINDS[section].get(field) : undefined;
+  if (!kinds) return bad(`unknown field "${String(field).slice(0, 70)}"`);
+  if (at === 1) return fits(kinds, item.content) ? null : bad(`${field} has the wrong type for a ${[...kinds].join(' or ')} field`);
+  const value = chain[1]!.content;
+  if (at === 2) {
+    if (keys[2] !== null) return bad(`${field} is not a map`);
+    if (typeOf(value, Y.Text)) return isChars(item.content) ? null : bad(`${field} holds only text`);
+    if ([...kinds].some(arrayOfMaps)) return typeOf(item.content, Y.Map) ? null : bad(`${field} holds only maps`);
+    return plain(item.content, 'string') ? null : bad(`${field} holds only strings`);
+  }
+  const key = keys[3];
+  if (at === 3) {
+    if (typeof key !== 'string') return bad(`an entry of ${field} is a map`);
+    if (kinds.has('pairs')) return PAIR_FIELDS.has(key) && plain(item.content, 'string') ? null : bad(`a ${field} entry has only a name and a value`);
+    const stepKinds = kinds.has('steps') ? STEP_FIELD_KINDS.get(key) : undefined;
+    return stepKinds && fits(stepKinds, item.content) ? null : bad(`a step of ${field} has no field "${key.slice(0, 70)}" of this type`);
+  }
+  return keys[4] === null && typeOf(chain[3]!.content, Y.Text) && isChars(item.content) ? null : bad(`${field}: a step's ${String(key)} holds only text`);
+}
+
+/**
+ * Checks one transaction on the shadow (a peer's update applied there first): every new item
+ * fits the content spec's layout, the sections it changed may be changed here, and nothing
+ * is left pending (an honest client never sends a struct or delete the server cannot place;
+ * a pending delete would be applied later, inside someone else's change). Only what the
+ * transaction added or changed is inspected.
+ */
+export function checkTransaction(doc: Y.Doc, tr: Y.Transaction, readOnlySections: ReadonlySet<string>): Refusal | null {
+  const names = new Map<Type, string>();
+  for (const [name, type] of doc.share) names.set(type, name);
+  for (const [client, after] of tr.afterState) {
+    const before = tr.beforeState.get(client) ?? 0;
+    if (after <= before) continue;
+    const structs = doc.store.clients.get(client)!;
+    for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
+      const struct = structs[i]!;
+      if (!(struct instanceof Y.Item) || struct.deleted) continue;
+      const refusal = checkItem(struct, names);
+      if (refusal) return refusal;
+    }
+  }
+  // What the transaction changed (items added, changed or deleted), by section: ownership is
+  // checked on what happened, whatever the update claimed.
+  const touched = new Set<string>();
+  for (const type of tr.changed.keys()) {
+    const root = rootOf(type);
+    if (!root) return shape('nests deeper than the content spec allows');
+    const name = names.get(root) ?? '?';
+    if (!(SECTIONS as readonly string[]).includes(name)) return shape(`unknown top-level type "${name.slice(0, 70)}"`);
+    touched.add(name);
+  }
+  const forbidden = [...touched].filter((s) => readOnlySections.has(s));
+  if (forbidden.length > 0) return { reason: 'read_only', detail: `${forbidden.join(', ')} ${forbidden.length === 1 ? 'is' : 'are'} read-only in this draft (flow rules)` };
+  if (doc.store.pendingStructs || doc.store.pendingDs) return { reason: 'incomplete_update', detail: 'the update depends on changes the server does not have' };
+  return null;
+}

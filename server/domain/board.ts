@@ -1,0 +1,98 @@
+import { upSections } from '#schema/flow.ts';
+import { validateContent } from '#schema/content/validate.ts';
+import type { Accounts, Principal } from './accounts.ts';
+import type { Access } from './access.ts';
+import type { Approvals } from './approvals.ts';
+import type { Diffs } from './diffs.ts';
+import type { Hotfixes } from './hotfixes.ts';
+import type { LocalData } from './local.ts';
+import type { Projects } from './projects.ts';
+import type { Releases } from './releases.ts';
+import type { Snapshots } from './snapshots.ts';
+import type { Visibility } from './visibility.ts';
+
+/**
+ * Everything the pipeline board shows, cut to what the caller may read: a stage whose content
+ * they may not read shows its name and color only (no snapshot, message, mover or problems),
+ * a pending Sync shows counts only to readers of both stages, the hotfix divergence only to
+ * production readers and editors of the authoring draft, the production-credentials warning
+ * only to production's secrets managers.
+ */
+export function createBoard(deps: {
+  projects: Projects;
+  releases: Releases;
+  snapshots: Snapshots;
+  diffs: Diffs;
+  hotfixes: Hotfixes;
+  accounts: Accounts;
+  approvals: Approvals;
+  access: Access;
+  localData: LocalData;
+  visibility: Visibility;
+}) {
+  const { projects, releases, snapshots, diffs, hotfixes, accounts, approvals, access, localData, visibility } = deps;
+
+  return {
+    read(p: Principal, projectId: string) {
+      access.requireMember(p, projectId);
+      const project = projects.get(projectId);
+      const envs = project.environments;
+      const readable = visibility.readable(p, project.id);
+      const lastMove = (envId: string, pointer: 'current' | 'live') => releases.history(envId).find((r) => r.pointer === pointer) ?? null;
+      const meta = (id: string | null | undefined) => (id ? snapshots.meta(project.id, id) : null);
+      const pointer = (envId: string, id: string | null | undefined, which: 'current' | 'live') => (readable.has(envId) ? { snapshot: meta(id), lastMove: lastMove(envId, which) } : null);
+      const stages = envs.map((e, i) => ({
+        environmentId: e.id,
+        readable: readable.has(e.id),
+        current: i === 0 ? null : pointer(e.id, e.snapshotId, 'current'),
+        ...(i === envs.length - 1 ? { live: pointer(e.id, e.liveSnapshotId, 'live') } : {}),
+        ...(i === 0 && readable.has(e.id) ? { problems: validateContent(localData.content(e.id)).length } : {}),
+      }));
+      // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
+      const carried = upSections(project.flowRules);
+      const pending = envs.slice(0, -1).map((e, i) => {
+        const target = envs[i + 1]!;
+        // What the next Sync moves is the change from the target's content to the source's; counted from trees, never line-diffed.
+        const d = readable.has(e.id) && readable.has(target.id) ? diffs.counts(`env:${target.id}`, `env:${e.id}`, project.id, carried) : { counts: null, total: null };
+        return { fromEnvironmentId: e.id, toEnvironmentId: target.id, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
+      });
+      const prod = envs[envs.length - 1]!;
+      const divergence = visibility.canSeeDivergence(p, project.id) ? hotfixes.divergence(project.id) : [];
+      const users = accounts.names(
+        stages.flatMap((s) => [s.current?.lastMove?.actorId, s.live?.lastMove?.actorId, s.current?.snapshot?.createdBy, s.live?.snapshot?.createdBy].filter((x): x is string => !!x)).concat(divergence.map((d) => d.publishedBy)),
+      );
+      // A request (its message, its snapshot) is shown to readers of its source or target.
+      const requests = approvals.requests(project.id).filter((r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId));
+      const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
+      const members = access.members(project.id);
+      // Who may still approve each request: approvers of its target who have not decided (and are not the requester unless allowed).
+      const approvers = Object.fromEntries(
+        requests.map((r) => {
+          const target = projects.environment(r.targetEnvironmentId).environment;
+          const eligible = members
+            .filter((m) => (m.isInstanceAdmin ? true : [...(m.roles[target.id] ?? []), ...(m.roles['*'] ?? [])].includes('approver')))
+            .map((m) => m.user.id)
+            .filter((id) => !r.approvals.some((a) => a.userId === id) && (gates[target.id]!.allowSelfApproval || id !== r.requestedBy));
+          return [r.id, eligible];
+        }),
+      );
+      const names = accounts.names([...Object.keys(users), ...requests.flatMap((r) => [r.requestedBy, ...r.approvals.map((a) => a.userId)]), ...Object.values(approvers).flat()]);
+      return {
+        project,
+        stages,
+        pending,
+        divergence,
+        sharedCredentials: visibility.canSeeSharedCredentials(p, project.id) ? localData.sharedWithProduction(project.id) : [],
+        hotfixDraftId: readable.has(prod.id) ? (hotfixes.openDraft(prod.id)?.id ?? null) : null,
+        requests,
+        gates,
+        approvers,
+        myRoles: access.myRoles(p, project.id),
+        isProjectAdmin: access.isProjectAdmin(p, project.id),
+        users: { ...users, ...names },
+      };
+    },
+  };
+}
+
+export type Board = ReturnType<typeof createBoard>;

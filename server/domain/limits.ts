@@ -1,0 +1,44 @@
+import { AppError } from '#schema/errors.ts';
+
+/**
+ * Bounds on what a user can multiply that have no configuration key: each is far above honest
+ * use and low enough that a hostile holder of the weakest role that creates it cannot grow the
+ * database or an answer without limit. The configurable ones live in server/config.ts; both
+ * kinds are listed, with why, in docs/sec/limits.md.
+ */
+export const LIMITS = {
+  /** Feedback posts kept per share link (the poster is anonymous; each post is at most ~2.2 KB). */
+  MAX_FEEDBACK_PER_LINK: 1000,
+  /** Runtime keys per environment (an environment admin creates them). */
+  MAX_RUNTIME_KEYS_PER_ENVIRONMENT: 50,
+  /** Audiences per environment (an environment admin creates them; each is ~40 KB at most). */
+  MAX_AUDIENCES_PER_ENVIRONMENT: 200,
+  /** Unused, unexpired invitations into one project (a project admin creates them). */
+  MAX_PENDING_INVITATIONS_PER_PROJECT: 200,
+  /** Personal API tokens per user (any signed-in user creates them). */
+  MAX_API_TOKENS_PER_USER: 100,
+  /** Approval requests out of one environment per hour: each one from the authoring stage freezes a snapshot. */
+  APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR: 60,
+  /** Invitations into one project per day: each accepted one is a new account, and used ones no longer count as open. */
+  INVITATIONS_PER_PROJECT_PER_DAY: 200,
+  /** Hotfixes started per production environment per day: each start copies the live content into a new draft. */
+  HOTFIXES_PER_ENVIRONMENT_PER_DAY: 20,
+  /** Sessions kept per user: signing in again past this ends the oldest (never refused: the owner must always get in). */
+  MAX_SESSIONS_PER_USER: 50,
+} as const;
+
+/** Refuses (409 limit_reached, details `{limit, max}`) to add one more when `count` already reached `max`. */
+export function requireBelow(limit: string, max: number, count: number, message: string): void {
+  if (count >= max) throw new AppError('limit_reached', message, { limit, max });
+}
+
+/**
+ * Refuses (429 rate_limited) an action that already happened `max` times in the window; the
+ * answer's Retry-After (from details.retryAfter, seconds) is when the oldest one leaves it.
+ */
+export function requireRate(limit: string, max: number, times: readonly number[], windowMs: number, now: number, message: string): void {
+  const recent = times.filter((t) => now - t < windowMs);
+  if (recent.length < max) return;
+  const retryAfter = Math.max(1, Math.ceil((Math.min(...recent) + windowMs - now) / 1000));
+  throw new AppError('rate_limited', message, { limit, max, retryAfter });
+}

@@ -1,0 +1,80 @@
+import { can, type Action } from '#schema/permissions.ts';
+import type { ProjectStore } from '../store/projects.ts';
+import type { ReleaseStore } from '../store/releases.ts';
+import type { Access } from './access.ts';
+import type { Principal } from './accounts.ts';
+
+/**
+ * What a member may read across a project, where one environment's role is not enough to
+ * decide: snapshots (addressed by id from anywhere), the hotfix divergence and the
+ * production credentials warning. Content is confidential per environment: a production-only
+ * hotfix must not reach a DEV-only member through its snapshot id, a diff side or the board.
+ */
+export function createVisibility(deps: {
+  access: Access;
+  projects: ProjectStore;
+  releases: ReleaseStore;
+  /** Open promotion requests: their approvers judge a snapshot before the target holds it. */
+  openRequests(projectId: string): readonly { snapshotId: string; sourceEnvironmentId: string; targetEnvironmentId: string }[];
+}) {
+  const { access, projects, releases } = deps;
+
+  function environments(projectId: string) {
+    return projects.getProject(projectId)?.environments ?? [];
+  }
+
+  /** The environments of the project where `p` may do `action` (content.edit counts only where a draft can exist). */
+  function where(p: Principal, projectId: string, action: Action): Set<string> {
+    return new Set(environments(projectId).filter((e) => can(access.rolesIn(p, e), action, { hasDraft: action === 'content.edit' ? access.hasDraft(e) : true })).map((e) => e.id));
+  }
+
+  /**
+   * Does one of `envIds` hold or has it held the snapshot: its pointers now, the draft it was
+   * frozen from (a Sync out of DEV, a hotfix), the source or target of an open request to move
+   * it, or its release records (to or from: replications and pulls included; asked last, through
+   * the per-environment index, only for the environments the caller may read).
+   */
+  function heldByAny(projectId: string, envIds: Set<string>, snapshotId: string): boolean {
+    const row = releases.getSnapshot(projectId, snapshotId);
+    if (!row || envIds.size === 0) return false;
+    if (environments(projectId).some((e) => envIds.has(e.id) && (e.snapshotId === snapshotId || e.liveSnapshotId === snapshotId))) return true;
+    const source = row.sourceDraftId ? projects.getDraft(row.sourceDraftId) : undefined;
+    if (source && envIds.has(source.environment.id)) return true;
+    if (deps.openRequests(projectId).some((r) => r.snapshotId === snapshotId && (envIds.has(r.sourceEnvironmentId) || envIds.has(r.targetEnvironmentId)))) return true;
+    return releases.heldByAny([...envIds], snapshotId);
+  }
+
+  return {
+    /** Environments whose content `p` may read. */
+    readable: (p: Principal, projectId: string): Set<string> => where(p, projectId, 'content.read'),
+
+    /**
+     * A snapshot is readable only by someone who may read content in an environment that holds
+     * or held it. Callers answer `snapshot_not_found` otherwise, as for an unknown id.
+     */
+    canReadSnapshot(p: Principal, projectId: string, snapshotId: string): boolean {
+      return heldByAny(projectId, where(p, projectId, 'content.read'), snapshotId);
+    },
+
+    /** The hotfix divergence: production readers, and those who must port it (editors of the authoring draft). */
+    canSeeDivergence(p: Principal, projectId: string): boolean {
+      const envs = environments(projectId);
+      const [first, prod] = [envs[0], envs[envs.length - 1]];
+      if (!first || !prod) return false;
+      return where(p, projectId, 'content.read').has(prod.id) || where(p, projectId, 'content.edit').has(first.id);
+    },
+
+    /**
+     * Which lower secret equals a production one is itself a production secret: anyone else
+     * could set guesses and read the answer (a 4-digit PIN in 10,000 tries). Only production's
+     * secrets managers are told.
+     */
+    canSeeSharedCredentials(p: Principal, projectId: string): boolean {
+      const envs = environments(projectId);
+      const prod = envs[envs.length - 1];
+      return !!prod && where(p, projectId, 'env.admin').has(prod.id);
+    },
+  };
+}
+
+export type Visibility = ReturnType<typeof createVisibility>;

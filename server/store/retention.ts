@@ -1,0 +1,87 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from './db.ts';
+
+export interface AbandonedRequest {
+  id: string;
+  projectId: string;
+  snapshotId: string;
+  targetEnvironmentId: string;
+  state: string;
+}
+
+/** What the snapshot retention rule reads and deletes (server/domain/retention.ts decides). */
+export function createRetentionStore(db: Db) {
+  return {
+    /** Requests given up on before `cutoff`: voided or rejected then, or still open since then. */
+    abandonedRequests(cutoff: number): AbandonedRequest[] {
+      return db.all<AbandonedRequest>(sql`
+        SELECT id, project_id AS projectId, snapshot_id AS snapshotId, target_environment_id AS targetEnvironmentId, state
+        FROM promotion_requests
+        WHERE (state IN ('voided', 'rejected') AND closed_at < ${cutoff}) OR (state = 'open' AND created_at < ${cutoff})`);
+    },
+
+    /**
+     * Every snapshot of the project that something other than an abandoned request holds: an
+     * environment pointer, a release record (from or to), a hotfix or its draft, a pinned share
+     * link, or a request that is done or within retention. (A snapshot's parent is always a
+     * pointer's snapshot, so a release record holds it; reading parent_id would also read
+     * every tree, which comes before it in the row.)
+     */
+    referencedSnapshotIds(projectId: string, cutoff: number): Set<string> {
+      const rows = db.all<{ id: string | null }>(sql`
+        SELECT snapshot_id AS id FROM environments WHERE project_id = ${projectId}
+        UNION SELECT live_snapshot_id FROM environments WHERE project_id = ${projectId}
+        UNION SELECT to_snapshot_id FROM releases WHERE project_id = ${projectId}
+        UNION SELECT from_snapshot_id FROM releases WHERE project_id = ${projectId}
+        UNION SELECT base_snapshot_id FROM hotfixes WHERE project_id = ${projectId}
+        UNION SELECT snapshot_id FROM hotfixes WHERE project_id = ${projectId}
+        UNION SELECT base_snapshot_id FROM drafts WHERE project_id = ${projectId}
+        UNION SELECT s.snapshot_id FROM share_links s JOIN environments e ON e.id = s.environment_id WHERE e.project_id = ${projectId}
+        UNION SELECT snapshot_id FROM promotion_requests WHERE project_id = ${projectId}
+          AND NOT ((state IN ('voided', 'rejected') AND closed_at < ${cutoff}) OR (state = 'open' AND created_at < ${cutoff}))`);
+      return new Set(rows.flatMap((r) => (r.id ? [r.id] : [])));
+    },
+
+    tree(projectId: string, id: string): string | undefined {
+      return db.get<{ tree: string } | undefined>(sql`SELECT tree FROM snapshots WHERE project_id = ${projectId} AND id = ${id}`)?.tree;
+    },
+
+    /** The newest snapshot row's rowid: rows above it were frozen after a scan began. */
+    lastSnapshotRow(): number {
+      return db.get<{ n: number | null }>(sql`SELECT max(rowid) AS n FROM snapshots`)?.n ?? 0;
+    },
+
+    /** Snapshot trees in rowid order, `limit` at a time (a scan that yields between pages). */
+    treesAfter(row: number, upTo: number, limit: number): { row: number; projectId: string; id: string; tree: string }[] {
+      return db.all(sql`SELECT rowid AS row, project_id AS projectId, id, tree FROM snapshots WHERE rowid > ${row} AND rowid <= ${upTo} ORDER BY rowid LIMIT ${limit}`);
+    },
+
+    /** Of these blob ids, the ones a replication merge base or conflict names (they must stay). */
+    blobsNamedByReplication(ids: readonly string[]): Set<string> {
+      const out = new Set<string>();
+      for (let i = 0; i < ids.length; i += 400) {
+        const page = ids.slice(i, i + 400);
+        const list = sql.join(page.map((id) => sql`${id}`), sql`, `);
+        for (const r of db.all<{ id: string }>(sql`SELECT base_blob_id AS id FROM replication_bases WHERE base_blob_id IN (${list}) UNION SELECT conflict_blob_id FROM replication_bases WHERE conflict_blob_id IN (${list})`)) out.add(r.id);
+      }
+      return out;
+    },
+
+    /** Runs `fn` in one synchronous transaction (the re-check and the deletes see one state). */
+    atomically<T>(fn: () => T): T {
+      return db.transaction(() => fn());
+    },
+
+    deleteRequest(id: string): void {
+      db.run(sql`DELETE FROM promotion_requests WHERE id = ${id}`);
+    },
+    deleteSnapshot(projectId: string, id: string): void {
+      db.run(sql`DELETE FROM snapshots WHERE project_id = ${projectId} AND id = ${id}`);
+    },
+    deleteBlob(id: string): void {
+      db.run(sql`DELETE FROM blobs WHERE id = ${id}`);
+    },
+  };
+}
+
+export type RetentionStore = ReturnType<typeof createRetentionStore>;

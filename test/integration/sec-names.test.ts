@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { as } from '../helpers/users.ts';
+
+/** Issue 12 point 14 through the server: names that look alike are refused (stages, people, projects). */
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+type Refusal = { error: { id: string; message: string; details: { path: string; message: string }[] } };
+const stage = (name: string, kind = 'custom') => ({ name, kind, color: '#123456' });
+
+describe('SEC-14 names that look alike are refused', () => {
+  it('SEC-14 a stage named PRODUCTION plus a zero-width space is refused beside PRODUCTION, at creation and on rename; names are stored NFC', { timeout: 30_000 }, async () => {
+    const server = await startTestServer();
+    cleanup.push(() => server.close());
+    const admin = await setupAdmin(server.url);
+    const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
+
+    const [status, body] = await call<Refusal>('POST', '/projects', { name: 'Bots', preset: 'custom', stages: [stage('DEV', 'dev'), stage('PRODUCTION\u200b'), stage('PRODUCTION', 'production')] });
+    expect(status).toBe(400);
+    expect(body.error.id).toBe('invalid_body');
+    expect(body.error.details).toContainEqual({ path: 'stages.1.name', message: expect.stringContaining('invisible character (U+200B, character 11)') as string });
+    const twin = await call<Refusal>('POST', '/projects', { name: 'Bots', preset: 'custom', stages: [stage('DEV', 'dev'), stage('ＰＲＯＤＵＣＴＩＯＮ'), stage('production', 'production')] });
+    expect(twin[0]).toBe(400);
+    expect(twin[1].error.details).toContainEqual({ path: 'stages.2.name', message: expect.stringContaining('looks like') as string });
+
+    // The preset's stages, renamed.
+    const [, project] = await call<{ id: string; name: string; environments: { id: string; name: string }[] }>('POST', '/projects', { name: 'Cafe\u0301 bots' });
+    expect(project.name).toBe('Café bots');
+    const [dev, , uat] = project.environments;
+    for (const name of ['PRODUCTION\u200b', 'PRODUCTION\u202e', 'production', 'Production\u00a0', 'ＰＲＯＤＵＣＴＩＯＮ']) {
+      const [s, b] = await call<Refusal>('PATCH', `/environments/${uat!.id}`, { name });
+      expect([s, b.error.id], name).toEqual([400, 'invalid_body']);
+      expect(b.error.details[0]!.path, name).toBe('name');
+    }
+    const [, renamed] = await call<{ environments: { name: string }[] }>('PATCH', `/environments/${uat!.id}`, { name: 'Acceptance\u3000 te\u0301st' });
+    expect(renamed.environments[2]!.name).toBe('Acceptance tést');
+    // Its own name in another case is fine (it is the same stage).
+    expect((await call('PATCH', `/environments/${dev!.id}`, { name: 'dev' }))[0]).toBe(200);
+    // A flow rule names stages the way they are compared.
+    expect((await call('PUT', `/projects/${project.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'ＰＲＯＤＵＣＴＩＯＮ' } } }))[0]).toBe(200);
+  });
+
+  it('SEC-14 user names (set-up, user creation, invitations) and project names refuse hidden characters and are stored NFC', { timeout: 30_000 }, async () => {
+    const server = await startTestServer();
+    cleanup.push(() => server.close());
+    const setup = await fetch(`${server.url}/api/setup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ada@example.com', password: 'violet tractor sunbeam ledger', name: 'Ada\u200b' }),
+    });
+    expect(setup.status).toBe(400);
+    const admin = await setupAdmin(server.url);
+    const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
+    const password = 'violet tractor sunbeam ledger';
+    const [s1, b1] = await call<Refusal>('POST', '/users', { email: 'eve@example.com', name: 'Ada\u202e', password });
+    expect([s1, b1.error.details[0]!.path]).toEqual([400, 'name']);
+    expect(b1.error.details[0]!.message).toContain('changes the writing direction (U+202E');
+    expect((await call<Refusal>('POST', '/invitations', { email: 'eve@example.com', name: '\u2066Ada' }))[0]).toBe(400);
+    expect((await call<Refusal>('POST', '/projects', { name: 'Bots\u200d' }))[0]).toBe(400);
+    const [s2, user] = await call<{ name: string }>('POST', '/users', { email: 'rene@example.com', name: 'Rene\u0301', password });
+    expect([s2, user.name]).toEqual([201, 'René']);
+  });
+});

@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { addItem, sectionMap } from '#schema/content/ydoc.ts';
+import { connect, synced, until, type Client } from '../helpers/clients.ts';
+import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+
+/**
+ * Issue 12, point 21: storage faults tell the truth. Faults are made the way
+ * storage-faults.test.ts makes them: a write lock held by another process, a full database
+ * (max_page_count = the pages it has).
+ */
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+
+function fillDisk(server: Server): () => void {
+  const pages = server.sqlite.pragma('page_count', { simple: true }) as number;
+  server.sqlite.pragma(`max_page_count = ${pages}`);
+  return () => server.sqlite.pragma('max_page_count = 1073741823');
+}
+
+const agentNames = (content: { agents: Record<string, { name: string }> }) => Object.values(content.agents).map((a) => a.name);
+
+describe('SEC-21 storage faults tell the truth', () => {
+  it('SEC-21 a read with an API token works while the database refuses writes (lastUsedAt is best-effort)', async () => {
+    const server = await startTestServer();
+    cleanup.push(() => server.close());
+    const admin = await setupAdmin(server.url);
+    // A token never used yet: its first use wants to write lastUsedAt.
+    const login = await fetch(`${server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: admin.email, password: admin.password }) });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const created = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { cookie, origin: server.url, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reader' }) });
+    const { token } = (await created.json()) as { token: string };
+
+    // Another process holds the write lock (a full disk refuses the same writes; see storage-faults.test.ts).
+    const other = new Database(path.join(server.dataDir, 'stagecoach.sqlite'));
+    cleanup.push(() => other.close());
+    other.pragma('journal_mode = WAL');
+    other.exec('BEGIN IMMEDIATE');
+    const write = await fetch(`${server.url}/api/projects`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'While locked' }) });
+    expect(write.status).toBe(503);
+    const read = await fetch(`${server.url}/api/projects`, { headers: { authorization: `Bearer ${token}` } });
+    expect(read.status).toBe(200);
+    other.exec('COMMIT');
+  });
+
+  it('SEC-21 an import that cannot be stored answers 503 storage_unavailable and changes nothing, now or later', async () => {
+    const server = await startTestServer();
+    cleanup.push(() => server.close());
+    const admin = await setupAdmin(server.url);
+    const project = await createProject(server.url, admin.token);
+    const dev = project.environments[0]!;
+    const auth = { authorization: `Bearer ${admin.token}` };
+    const content = async (s: Server) => (await (await fetch(`${s.url}/api/environments/${dev.id}/content`, { headers: auth })).json()) as { agents: Record<string, { name: string }> };
+    const put = (name: string, instructions: string) =>
+      fetch(`${server.url}/api/environments/${dev.id}/content`, {
+        method: 'PUT',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ agents: { ag_imported: { name, instructions, fallbackMessage: 'Sorry.' } }, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} }),
+      });
+
+    // An editor is connected: it must not see what was not stored either.
+    const editor: Client = connect(server.url, dev.draftId!, { token: admin.token });
+    cleanup.push(() => editor.destroy());
+    await synced(editor);
+    addItem(editor.doc, 'agents', { name: 'Typed before' });
+    await expect.poll(async () => agentNames(await content(server))).toEqual(['Typed before']);
+
+    const restore = fillDisk(server);
+    const refused = await put('Refused import', 'x'.repeat(256 * 1024));
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { id: string } }).error.id).toBe('storage_unavailable');
+    expect(agentNames(await content(server))).toEqual(['Typed before']);
+    restore();
+
+    // A later, stored change reaches the editor; the refused import never does, and never is committed.
+    const ok = await put('Stored import', 'fits');
+    expect(ok.status).toBe(200);
+    await until(editor.doc, (d) => [...sectionMap(d, 'agents').values()].some((a) => (a as { get(k: string): unknown }).get('name') === 'Stored import'));
+    expect(agentNames(await content(server))).toEqual(['Stored import']);
+    await server.close();
+    const again = await startTestServer(server.dataDir);
+    cleanup.push(() => again.close());
+    expect(agentNames(await content(again))).toEqual(['Stored import']);
+  });
+});
