@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { displayName } from './names.ts';
 
 /** Environment-local data: never promoted, never overwritten by a promotion. */
 export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,99}$/;
 
 export const VariableOverrideBody = z.strictObject({ value: z.string().max(10_000) });
 export const SecretBody = z.strictObject({ value: z.string().min(1, 'A secret cannot be empty.').max(65_536) });
-export const RuntimeKeyBody = z.strictObject({ name: z.string().trim().min(1).max(100) });
+export const RuntimeKeyBody = z.strictObject({ name: displayName(100) });
 
 export const EnvironmentSettings = z.strictObject({
   guardrails: z.strictObject({
@@ -17,7 +18,7 @@ export const EnvironmentSettings = z.strictObject({
   evaluators: z
     .array(
       z.strictObject({
-        name: z.string().trim().min(1).max(100),
+        name: displayName(100),
         kind: z.enum(['llm_judge', 'keyword', 'regex']),
         criterion: z.string().max(2000),
         threshold: z.number().min(0).max(1),
@@ -59,7 +60,7 @@ export const RequestBody = z.strictObject({ message: z.string().trim().max(500).
 export const DecisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
 
 export const ShareLinkBody = z.strictObject({
-  label: z.string().trim().min(1, 'A label is required (who is it for?).').max(100),
+  label: displayName(100, 'A label is required (who is it for?).'),
   expiresInDays: z.number().int().min(1).max(90).default(14),
   snapshotId: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   allowFeedback: z.boolean().default(false),
@@ -67,7 +68,7 @@ export const ShareLinkBody = z.strictObject({
 export const FeedbackBody = z.strictObject({
   section: z.enum(['agents', 'workflows', 'knowledge', 'integrations', 'channels', 'variables']),
   itemId: z.string().min(1).max(64),
-  author: z.string().trim().min(1).max(100),
+  author: displayName(100),
   text: z.string().trim().min(1).max(2000),
 });
 

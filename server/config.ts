@@ -25,7 +25,7 @@ export interface Config {
   secureCookies: boolean;
   /** AES-256 key for secrets at rest; null = use (or create) DATA_DIR/secrets.key. */
   secretsKey: Buffer | null;
-  /** Where users reach this server (absolute links: share links, invitations, reset links); null = http://localhost:<port>. */
+  /** Where users reach this server (absolute links: share links, invitations, reset links); null = http://<HOST>:<bound port> (localhost when HOST is 0.0.0.0 or ::). */
   publicUrl: string | null;
   /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
   trustProxy: boolean;

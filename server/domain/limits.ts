@@ -4,14 +4,14 @@ import { AppError } from '#schema/errors.ts';
  * Bounds on what a user can multiply that have no configuration key: each is far above honest
  * use and low enough that a hostile holder of the weakest role that creates it cannot grow the
  * database or an answer without limit. The configurable ones live in server/config.ts; both
- * kinds are listed, with why, in docs/sec/limits.md.
+ * kinds are listed, with why, in docs/security/limits.md.
  */
 export const LIMITS = {
   /** Feedback posts kept per share link (the poster is anonymous; each post is at most ~2.2 KB). */
   MAX_FEEDBACK_PER_LINK: 1000,
   /** Runtime keys per environment (an environment admin creates them). */
   MAX_RUNTIME_KEYS_PER_ENVIRONMENT: 50,
-  /** Audiences per environment (an environment admin creates them; each is ~40 KB at most). */
+  /** Audiences per environment (an environment admin creates them; each holds up to ~200 KB of rules: 20 rules × 100 values × 100 characters). */
   MAX_AUDIENCES_PER_ENVIRONMENT: 200,
   /** Unused, unexpired invitations into one project (a project admin creates them). */
   MAX_PENDING_INVITATIONS_PER_PROJECT: 200,

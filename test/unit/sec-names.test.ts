@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { CreateProjectBody, CreateUserBody, InvitationBody, SetupBody, StagePatchBody } from '#schema/api.ts';
 import { PRESETS } from '#schema/presets.ts';
+import { EnvironmentSettings, FeedbackBody, RuntimeKeyBody, ShareLinkBody } from '#schema/local.ts';
 import { displayName, lookAlikes, nameKey } from '#schema/names.ts';
 
 /** Issue 12 point 14: names that look alike are refused. */
 const PASSWORD = 'violet tractor sunbeam ledger';
+const EvaluatorsShape = EnvironmentSettings.shape.evaluators;
 const stage = (name: string) => ({ name, kind: 'custom', color: '#123456' });
 const HIDDEN = {
   'zero-width space': 'PRODUCTION\u200b',
@@ -34,6 +36,18 @@ describe('SEC-14 display names', () => {
       expect(InvitationBody.safeParse({ email: 'a@b.co', name }).success, what).toBe(false);
     }
     expect(CreateProjectBody.safeParse({ name: 'PROD\u202eNOITCU' }).error!.issues[0]!.message).toContain('changes the writing direction (U+202E, character 5)');
+  });
+
+  it('SEC-14 the other names people read (runtime keys, share-link labels, evaluators, anonymous feedback authors) follow the same rule', () => {
+    const evaluator = (name: string) => ({ name, kind: 'keyword', criterion: 'x', threshold: 0.5, enabled: true });
+    for (const [what, name] of Object.entries(HIDDEN)) {
+      expect(RuntimeKeyBody.safeParse({ name }).success, what).toBe(false);
+      expect(ShareLinkBody.safeParse({ label: name }).success, what).toBe(false);
+      expect(FeedbackBody.safeParse({ section: 'agents', itemId: 'a1', author: name, text: 'Looks good' }).success, what).toBe(false);
+      expect(EvaluatorsShape.safeParse([evaluator(name)]).success, what).toBe(false);
+    }
+    expect(FeedbackBody.parse({ section: 'agents', itemId: 'a1', author: ' Rene\u0301 ', text: 'ok' }).author).toBe('René');
+    expect(EvaluatorsShape.safeParse([evaluator('Tone check')]).success).toBe(true);
   });
 
   it('SEC-14 emoji keep their joiners and presentation selectors (they draw nothing of their own), nothing else does', () => {
