@@ -24,6 +24,8 @@ export async function rawSocket(httpUrl: string, draftId: string, token: string,
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    // A connection that fails before its upgrade (no HTTP answer) closes without opening.
+    ws.once('close', (c) => reject(new Error(`closed before it opened: ${c}`)));
   });
   return {
     ws,

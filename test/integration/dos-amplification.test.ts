@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { encodeSyncStep1 } from '#server/collab/protocol.ts';
-import { bigDraft, healthProbe, rawSocket, rssMb, rssPeak } from '../helpers/collab-attack.ts';
+import { bigDraft } from '../helpers/collab-attack.ts';
+import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
+import { rawSocket } from '../helpers/raw-socket.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
 
 /**
@@ -41,7 +43,7 @@ describe('SEC-3: no amplification', () => {
     const draftId = (await createProject(server.url, admin.token)).environments[0]!.draftId!;
     const author = await bigDraft(server.url, draftId, admin.token, DRAFT_BYTES);
 
-    const ws = await rawSocket(server.url, draftId, admin.token, '&mode=read');
+    const { ws } = await rawSocket(server.url, draftId, admin.token, '&mode=read');
     cleanup.push(() => ws.terminate());
     let fullReplies = 0;
     let bytes = 0;
@@ -82,7 +84,7 @@ describe('SEC-3: no amplification', () => {
     const admin = await setupAdmin(server.url);
     const draftId = (await createProject(server.url, admin.token)).environments[0]!.draftId!;
     await bigDraft(server.url, draftId, admin.token, DRAFT_BYTES);
-    const sockets = await Promise.all(Array.from({ length: READERS }, () => rawSocket(server.url, draftId, admin.token, '&mode=read')));
+    const sockets = await Promise.all(Array.from({ length: READERS }, async () => (await rawSocket(server.url, draftId, admin.token, '&mode=read')).ws));
     cleanup.push(() => sockets.forEach((ws) => ws.terminate()));
 
     let next = 0;

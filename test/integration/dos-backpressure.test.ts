@@ -3,7 +3,9 @@ import * as Y from 'yjs';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { addItem, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, synced, until } from '../helpers/clients.ts';
-import { awarenessFrame, healthProbe, rawSocket, rssMb, rssPeak, stalledClient } from '../helpers/collab-attack.ts';
+import { awarenessFrame, stalledClient } from '../helpers/collab-attack.ts';
+import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
+import { rawSocket } from '../helpers/raw-socket.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
 
 /**
@@ -40,7 +42,7 @@ describe('SEC-2: back-pressure', () => {
     const slowClosed = new Promise<void>((resolve) => slow.once('close', () => resolve()));
 
     const writer = await rawSocket(server.url, draftId, admin.token);
-    cleanup.push(() => writer.terminate());
+    cleanup.push(() => writer.ws.terminate());
     const author = new Y.Doc();
     // One agent whose name and description are replaced again and again (shaped as the spec wants).
     const start = Y.encodeStateVector(author);
