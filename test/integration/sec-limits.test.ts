@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import WebSocket from 'ws';
 import { sampleContent } from '#schema/content/sample.ts';
 import { setItemJson } from '#schema/content/ydoc.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { CLOSE } from '#schema/errors.ts';
-import { wsUrl } from '../helpers/clients.ts';
+import { rawSocket } from '../helpers/raw-socket.ts';
 import { ADMIN, setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 import { apiFixture, type Env } from '../helpers/api.ts';
@@ -217,17 +216,15 @@ describe('SEC-8 limits on what a user can multiply', () => {
   it('SEC-8 an update that would grow a draft past COLLAB_MAX_DRAFT_BYTES is refused whole (4507 draft_too_large); what came before stays', async () => {
     const { url, admin, dev } = await project({ COLLAB_MAX_DRAFT_BYTES: String(1024 * 1024) });
     const draftId = (server!.sqlite.prepare('SELECT id FROM drafts WHERE environment_id = ?').get(dev) as { id: string }).id;
-    const ws = new WebSocket(`${wsUrl(url)}/${draftId}?token=${admin}`);
-    await new Promise((resolve) => ws.once('open', resolve));
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    const raw = await rawSocket(url, draftId, admin);
     // Four 300 KB articles from a raw client: the fourth would pass 1 MiB.
     const author = new Y.Doc();
     for (let i = 0; i < 4; i++) {
       const before = Y.encodeStateVector(author);
       setItemJson(author, 'knowledge', `kb_big_${i}`, { title: `Big ${i}`, body: `${i}`.repeat(300_000), tags: [], audiences: [] });
-      ws.send(encodeUpdate(Y.encodeStateAsUpdate(author, before)));
+      raw.send(encodeUpdate(Y.encodeStateAsUpdate(author, before)));
     }
-    const { code, reason } = await closed;
+    const { code, reason } = await raw.closedWith;
     expect(code).toBe(CLOSE.draft_too_large);
     expect(reason).toContain('1048576');
     const [, content] = await as<{ knowledge: Record<string, { title: string }> }>(url, admin, 'GET', `/environments/${dev}/content`);
