@@ -58,3 +58,13 @@ export async function startTestServer(dataDir = tempDataDir(), env: Record<strin
   const running = await start(testConfig(dataDir, env), { web: false });
   return Object.assign(running, { dataDir });
 }
+
+/** A test server (closed by `cleanup`) with an admin and a five-stage project; `dev` is its first stage. */
+export async function serverWithProject(cleanup: (() => unknown)[], env: Record<string, string> = {}) {
+  const server = await startTestServer(undefined, env);
+  cleanup.push(() => server.close());
+  const admin = await setupAdmin(server.url);
+  const project = await createProject(server.url, admin.token);
+  const dev = project.environments[0]!;
+  return { server, admin, project, dev, draftId: dev.draftId! };
+}

@@ -1,12 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CLOSE } from '#schema/errors.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, type Client } from '../helpers/clients.ts';
 import { awarenessFrame } from '../helpers/collab-attack.ts';
 import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
 import { as, userWithToken } from '../helpers/users.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { serverWithProject } from '../helpers/server.ts';
 
 /**
  * Issue 12, point 1: presence (awareness) is bounded. Before: a viewer sending 8 MB states grew
@@ -18,23 +19,16 @@ const ATTACKERS = SOAK ? 12 : 3;
 const FRAMES_EACH = SOAK ? 8 : 2;
 const STATE_BYTES = 8_000_000;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 async function setup(env: Record<string, string> = {}) {
-  const server = await startTestServer(undefined, env);
-  cleanup.push(() => server.close());
-  const admin = await setupAdmin(server.url);
-  const project = await createProject(server.url, admin.token);
-  const dev = project.environments[0]!;
+  const { server, admin, project, dev, draftId } = await serverWithProject(cleanup, env);
   const viewer = await userWithToken(server.url, admin.token, 'viewer@example.com', 'Vera');
   expect((await as(server.url, admin.token, 'PUT', `/projects/${project.id}/members/${viewer.id}`, { roles: { [dev.id]: ['viewer'] } }))[0]).toBe(200);
-  const observer = connect(server.url, dev.draftId!, { token: admin.token });
+  const observer = connect(server.url, draftId, { token: admin.token });
   cleanup.push(() => observer.destroy());
   await synced(observer);
-  return { server, admin, viewer, draftId: dev.draftId!, observer };
+  return { server, admin, viewer, draftId, observer };
 }
 
 /** Every client id `observer` has ever been told about. */

@@ -1,11 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { CLOSE } from '#schema/errors.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { healthProbe, rssMb } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { serverWithProject } from '../helpers/server.ts';
 
 /**
  * Issue 12, point 4: deciding whether a read-only peer's update would change the draft costs
@@ -14,17 +15,11 @@ import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts
  */
 const SOAK = process.env.SOAK === '1';
 const FRAMES = SOAK ? 4000 : 200;
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 describe('SEC-4 read-only checks cost the update, not the document', () => {
   it(`SEC-4 ${FRAMES} no-op sync step 2 frames from a read-only socket on a 5 MB draft: accepted, /api/health keeps answering, and a real change is still refused 4403`, { timeout: 120_000 }, async () => {
-    const server = await startTestServer();
-    cleanup.push(() => server.close());
-    const admin = await setupAdmin(server.url);
-    const draftId = (await createProject(server.url, admin.token)).environments[0]!.draftId!;
+    const { server, admin, draftId } = await serverWithProject(cleanup);
 
     // 5 MB of instructions in 10,000 separate inserts (10,000 structs, some deleted), from a raw editor.
     const author = new Y.Doc();

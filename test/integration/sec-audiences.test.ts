@@ -1,13 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 
 /** Issue 12 point 15: an audience that the live or current content of its environment names stays. */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 interface Use {
   pointer: 'current' | 'live';

@@ -1,25 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, wsUrl, type Client } from '../helpers/clients.ts';
 import { awarenessFrame } from '../helpers/collab-attack.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
 import { as, userWithToken } from '../helpers/users.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { serverWithProject } from '../helpers/server.ts';
 
 /** Issue 12: who a presence says it is (point 12), and how many sockets a user may hold (point 8). */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 async function setup(env: Record<string, string> = {}) {
-  const server = await startTestServer(undefined, env);
-  cleanup.push(() => server.close());
-  const admin = await setupAdmin(server.url);
-  const project = await createProject(server.url, admin.token);
-  const dev = project.environments[0]!;
+  const { server, admin, project, dev, draftId } = await serverWithProject(cleanup, env);
   const [, me] = await as<{ user: { id: string; name: string } }>(server.url, admin.token, 'GET', '/session');
-  return { server, admin, adminUser: me.user, projectId: project.id, envId: dev.id, draftId: dev.draftId! };
+  return { server, admin, adminUser: me.user, projectId: project.id, envId: dev.id, draftId };
 }
 
 function client(url: string, draftId: string, token: string): Client {

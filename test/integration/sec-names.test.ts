@@ -1,12 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 
 /** Issue 12 point 14 through the server: names that look alike are refused (stages, people, projects). */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 type Refusal = { error: { id: string; message: string; details: { path: string; message: string }[] } };
 const stage = (name: string, kind = 'custom') => ({ name, kind, color: '#123456' });

@@ -1,19 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { addItem, sectionMap } from '#schema/content/ydoc.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { serverWithProject, setupAdmin, startTestServer } from '../helpers/server.ts';
 
 /**
  * Issue 12, point 21: storage faults tell the truth. Faults are made the way
  * storage-faults.test.ts makes them: a write lock held by another process, a full database
  * (max_page_count = the pages it has).
  */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -49,11 +47,7 @@ describe('SEC-21 storage faults tell the truth', () => {
   });
 
   it('SEC-21 an import that cannot be stored answers 503 storage_unavailable and changes nothing, now or later', async () => {
-    const server = await startTestServer();
-    cleanup.push(() => server.close());
-    const admin = await setupAdmin(server.url);
-    const project = await createProject(server.url, admin.token);
-    const dev = project.environments[0]!;
+    const { server, admin, dev } = await serverWithProject(cleanup);
     const auth = { authorization: `Bearer ${admin.token}` };
     const content = async (s: Server) => (await (await fetch(`${s.url}/api/environments/${dev.id}/content`, { headers: auth })).json()) as { agents: Record<string, { name: string }> };
     const put = (name: string, instructions: string) =>

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
@@ -10,6 +10,7 @@ import { addItem, applyContent, draftContent, itemText, sectionMap, setVariant, 
 import { moveStep } from '#schema/content/steps.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { WebsocketProvider } from 'y-websocket';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { sendFrames } from '../helpers/raw-socket.ts';
 import { setupAdmin, startTestServer, tempDataDir } from '../helpers/server.ts';
@@ -24,10 +25,7 @@ import { Room } from '#server/collab/room.ts';
  * shadow (refused whole: 4422 for a shape the spec does not have, 4424 for an update that
  * leaves something pending), and reads of a draft poisoned before that still answer.
  */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
