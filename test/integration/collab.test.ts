@@ -8,21 +8,20 @@ import { encodeUpdate } from '#server/collab/protocol.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, instructionsOf, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
-import { serverWithProject, startTestServer } from '../helpers/server.ts';
+import { serverWithProject, testServer, type TestServer } from '../helpers/server.ts';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
 const cleanup = cleanupAfterEach();
 
 const setup = (env: Record<string, string> = {}) => serverWithProject(cleanup, env);
 
-function client(server: Server, draftId: string, token: string): Client {
+function client(server: TestServer, draftId: string, token: string): Client {
   const c = connect(server.url, draftId, { token });
   cleanup.push(() => c.destroy());
   return c;
 }
 
 
-async function content(server: Server, envId: string, token: string) {
+async function content(server: TestServer, envId: string, token: string) {
   const res = await fetch(`${server.url}/api/environments/${envId}/content`, { headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(200);
   return (await res.json()) as { agents: Record<string, { name: string; instructions: string }> };
@@ -75,8 +74,7 @@ describe('live co-editing through the server (stock y-websocket clients)', () =>
     await expect.poll(() => server.rooms.loaded).toBe(0);
     await server.close();
 
-    const again = await startTestServer(server.dataDir);
-    cleanup.push(() => again.close());
+    const again = await testServer(cleanup, {}, server.dataDir);
     const c = client(again, draftId, admin.token);
     await synced(c);
     expect(instructionsOf(c.doc, id)).toBe(expected);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
 import type { ContentDiff } from '#schema/content/diff.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { setupAdmin, testServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 import { adversarialAddresses, adversarialTexts, hostileContent, numberedLines, timed } from '../helpers/hostile.ts';
 
@@ -22,8 +22,7 @@ interface Env {
 }
 
 async function sampleProject() {
-  const server = await startTestServer();
-  cleanup.push(() => server.close());
+  const server = await testServer(cleanup);
   const admin = await setupAdmin(server.url);
   const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
   const [status, project] = await call<{ id: string; environments: Env[] }>('POST', '/projects', { name: 'Support', sample: true });

@@ -5,14 +5,13 @@ import { setItemJson } from '#schema/content/ydoc.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { CLOSE } from '#schema/errors.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { ADMIN, setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as } from '../helpers/users.ts';
+import { ADMIN, setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
+import { as, cookieOf, postJson, signIn } from '../helpers/users.ts';
 import { apiFixture, type Env } from '../helpers/api.ts';
 import { createRetention } from '#server/domain/retention.ts';
 import { createRetentionStore } from '#server/store/retention.ts';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-let server: Server | undefined;
+let server: TestServer | undefined;
 afterEach(async () => {
   await server?.close();
   server = undefined;
@@ -61,7 +60,7 @@ describe('SEC-8 limits on what a user can multiply', () => {
   it('SEC-8 the 21st feedback post through one link in a minute is refused (429 rate_limited, Retry-After) and not stored', async () => {
     const { url, admin, uat } = await project();
     const [, link] = await as<{ token: string }>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
-    const post = (text: string) => fetch(`${url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text }) });
+    const post = (text: string) => postJson(`${url}/api/share/${link.token}/feedback`, { section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text });
     // In parallel: every post is counted, none slips past the check.
     const answers = await Promise.all(Array.from({ length: 25 }, (_, i) => post(`note ${i}`)));
     const statuses = answers.map((r) => r.status).sort();
@@ -80,7 +79,7 @@ describe('SEC-8 limits on what a user can multiply', () => {
   it('SEC-8 a link keeps at most MAX_FEEDBACK_PER_LINK posts (409 limit_reached); a post over 2,000 characters is refused', async () => {
     const { url, admin, uat } = await project({ FEEDBACK_PER_LINK_PER_MINUTE: '10000' });
     const [, link] = await as<{ id: string; token: string }>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
-    const post = (text: string) => fetch(`${url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text }) });
+    const post = (text: string) => postJson(`${url}/api/share/${link.token}/feedback`, { section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text });
     expect((await post('x'.repeat(2001))).status).toBe(400);
     const insert = server!.sqlite.prepare('INSERT INTO feedback (id, environment_id, share_link_id, section, item_id, author, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     server!.sqlite.transaction(() => {
@@ -187,13 +186,12 @@ describe('SEC-8 limits on what a user can multiply', () => {
     server!.sqlite.transaction(() => {
       for (let i = 0; i < 60; i++) insert.run(`old_${i}`, userId, Date.now() - 3_600_000 + i, Date.now() + 86_400_000);
     })();
-    const res = await fetch(`${url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }) });
+    const res = await signIn(url, ADMIN.email);
     expect(res.status).toBe(200);
     expect(count('sessions', 'user_id = ?', userId)).toBe(50);
     expect(count('sessions', "token_hash = 'old_59'")).toBe(1);
     expect(count('sessions', "token_hash = 'old_0'")).toBe(0);
-    const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-    expect((await fetch(`${url}/api/session`, { headers: { cookie } })).status).toBe(200);
+    expect((await fetch(`${url}/api/session`, { headers: { cookie: cookieOf(res)! } })).status).toBe(200);
   });
 
   it('SEC-8 the 21st hotfix started in production in a day is refused (429 rate_limited): each start copies the live content', async () => {

@@ -2,40 +2,35 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSE } from '#schema/errors.ts';
 import { wsUrl } from '../helpers/clients.ts';
 import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { createProject, setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
+import { as, cookieOf, PASSPHRASE, signIn } from '../helpers/users.ts';
 
 /**
  * Issue 12, points 16 and 17: a token or session that ends takes its live access with it.
  * Real server on port 0, real SQLite, raw `ws` sockets carrying the cookie or ?token= as a
  * browser or a script would.
  */
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-let server: Server;
+let server: TestServer;
 let adminToken: string;
 let draftId: string;
-const PASSPHRASE = 'violet tractor sunbeam ledger';
-
-const json = { 'content-type': 'application/json' };
-
-async function signIn(email: string): Promise<string> {
-  const res = await fetch(`${server.url}/api/session`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: PASSPHRASE }) });
+/** Signs `email` in (password PASSPHRASE) and returns the session cookie. */
+async function sessionOf(email: string): Promise<string> {
+  const res = await signIn(server.url, email);
   expect(res.status).toBe(200);
-  return res.headers.get('set-cookie')!.split(';')[0]!;
+  return cookieOf(res)!;
 }
 
 /** An account with a role everywhere in the project (so it may open the draft), and a signed-in cookie. */
 async function member(email: string, projectId: string): Promise<{ id: string; cookie: string }> {
-  const created = await fetch(`${server.url}/api/users`, { method: 'POST', headers: { ...json, authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ email, name: email, password: PASSPHRASE }) });
-  expect(created.status).toBe(201);
-  const { id } = (await created.json()) as { id: string };
-  const roles = await fetch(`${server.url}/api/projects/${projectId}/members/${id}`, { method: 'PUT', headers: { ...json, authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ roles: { '*': ['viewer', 'editor'] } }) });
-  expect(roles.status).toBe(200);
-  return { id, cookie: await signIn(email) };
+  const [created, { id }] = await as<{ id: string }>(server.url, adminToken, 'POST', '/users', { email, name: email, password: PASSPHRASE });
+  expect(created).toBe(201);
+  expect((await as(server.url, adminToken, 'PUT', `/projects/${projectId}/members/${id}`, { roles: { '*': ['viewer', 'editor'] } }))[0]).toBe(200);
+  return { id, cookie: await sessionOf(email) };
 }
 
 /** Cookie writes carry our Origin (point 18 checks it on DELETE /api/session too). */
 function withCookie(cookie: string): Record<string, string> {
-  return { ...json, cookie, origin: server.url };
+  return { 'content-type': 'application/json', cookie, origin: server.url };
 }
 
 async function call(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<[number, Record<string, unknown> | null]> {
@@ -130,7 +125,7 @@ describe('SEC-17 sign-out ends live access', () => {
   it('SEC-17 signing out closes the sockets that session opened (4401), and only those', async () => {
     const carol = await member('carol@example.com', projectId);
     const laptop = carol.cookie;
-    const phone = await signIn('carol@example.com');
+    const phone = await sessionOf('carol@example.com');
     const onLaptop = await open({ cookie: laptop });
     const onPhone = await open({ cookie: phone });
     expect((await call('DELETE', '/session', withCookie(laptop)))[0]).toBe(204);
@@ -155,7 +150,7 @@ describe('SEC-17 sign-out ends live access', () => {
     // Fill the other 49 places with newer sessions, so the next sign-in ends the socket's one.
     const insert = server.sqlite.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
     for (let i = 0; i < 49; i++) insert.run(`newer_${i}`, fay.id, Date.now() + 1000 + i, Date.now() + 86_400_000);
-    await signIn('fay@example.com');
+    await sessionOf('fay@example.com');
     expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect(await status({ cookie: fay.cookie })).toBe(401);
   });

@@ -13,7 +13,7 @@ import { WebsocketProvider } from 'y-websocket';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { sendFrames } from '../helpers/raw-socket.ts';
-import { setupAdmin, startTestServer, tempDataDir } from '../helpers/server.ts';
+import { setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers/server.ts';
 import { openDatabase } from '#server/store/db.ts';
 import { createDraftStore } from '#server/store/drafts.ts';
 import { createProjectStore } from '#server/store/projects.ts';
@@ -27,11 +27,9 @@ import { Room } from '#server/collab/room.ts';
  */
 const cleanup = cleanupAfterEach();
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 async function setup(preset: string, env: Record<string, string> = {}, sample = false) {
-  const server = await startTestServer(undefined, env);
-  cleanup.push(() => server.close());
+  const server = await testServer(cleanup, env);
   const admin = await setupAdmin(server.url);
   const api = apiOf(server, admin.token);
   // The sample: content that syncs as it is (its audiences exist in every stage).
@@ -39,7 +37,7 @@ async function setup(preset: string, env: Record<string, string> = {}, sample = 
   return { server, token: admin.token, api, project };
 }
 
-function apiOf(server: Server, token: string) {
+function apiOf(server: TestServer, token: string) {
   return async <T = Record<string, unknown>>(method: string, p: string, body?: unknown): Promise<[number, T]> => {
     const res = await fetch(`${server.url}/api${p}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
@@ -47,7 +45,7 @@ function apiOf(server: Server, token: string) {
   };
 }
 
-function client(server: Server, draftId: string, token: string): Client {
+function client(server: TestServer, draftId: string, token: string): Client {
   const c = connect(server.url, draftId, { token });
   cleanup.push(() => c.destroy());
   return c;
@@ -162,8 +160,7 @@ describe('SEC-7 poison documents are refused', () => {
     db.prepare('INSERT INTO draft_updates (draft_id, "update", created_at) VALUES (?, ?, ?)').run(dev.draftId!, Buffer.from(poison), Date.now());
     db.close();
 
-    const server = await startTestServer(dataDir);
-    cleanup.push(() => server.close());
+    const server = await testServer(cleanup, {}, dataDir);
     const api = apiOf(server, first.token);
     expect(await everyReadAnswers(api, first.project)).toEqual([200, 200, 200, 200]);
     const [, problems] = await api<{ itemId: string; field: string; code: string }[]>('GET', `/environments/${dev.id}/problems`);
@@ -185,8 +182,7 @@ describe('SEC-7 poison documents are refused', () => {
 
     // The repaired draft loads again after a restart (the bottom-up removal was folded into its state).
     await cleanup.pop()!();
-    const again = await startTestServer(dataDir);
-    cleanup.push(() => again.close());
+    const again = await testServer(cleanup, {}, dataDir);
     expect((await apiOf(again, first.token)<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1]).toEqual(after);
   });
 });
@@ -279,8 +275,7 @@ describe('SEC-11 section ownership cannot be bypassed with pending deletes', () 
     db.close();
 
     // The same editor (same document, same client id) comes back and types.
-    const server = await startTestServer(dataDir);
-    cleanup.push(() => server.close());
+    const server = await testServer(cleanup, {}, dataDir);
     const provider = new WebsocketProvider(wsUrl(server.url), dev.draftId!, editor.doc, { params: { token: first.token }, disableBc: true, WebSocketPolyfill: WebSocket });
     cleanup.push(() => provider.destroy());
     await synced({ doc: editor.doc, provider, destroy: () => provider.destroy() });
