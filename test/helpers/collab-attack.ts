@@ -1,26 +1,10 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { encodeAwareness, encodeSyncStep1, encodeUpdate } from '#server/collab/protocol.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
-import { wsUrl } from './clients.ts';
-
-/** A raw `ws` client on a draft (binary frames, no y-websocket logic). */
-export function rawSocket(httpUrl: string, draftId: string, token: string, query = ''): Promise<WebSocket> {
-  const ws = new WebSocket(`${wsUrl(httpUrl)}/${draftId}?token=${token}${query}`);
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-/** Resolves with the close code of `ws` (1006 when the connection just dropped). */
-export function closed(ws: WebSocket): Promise<number> {
-  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve(1006);
-  return new Promise((resolve) => ws.once('close', (code) => resolve(code)));
-}
+import { rawSocket } from './raw-socket.ts';
 
 /** An awareness message setting `states` (client id → [clock, JSON text]) as one frame. */
 export function awarenessFrame(states: [clientId: number, clock: number, json: string][]): Uint8Array {
@@ -40,7 +24,7 @@ export function awarenessFrame(states: [clientId: number, clock: number, json: s
  * answers a sync step 1 only then). Returns the author's doc.
  */
 export async function bigDraft(httpUrl: string, draftId: string, token: string, bytes: number, chunk = 4_000_000): Promise<Y.Doc> {
-  const ws = await rawSocket(httpUrl, draftId, token);
+  const { ws, closed } = await rawSocket(httpUrl, draftId, token);
   const author = new Y.Doc();
   // Shaped as the content spec wants (anything else is refused 4422): one agent's instructions.
   let before = Y.encodeStateVector(author);
@@ -60,50 +44,8 @@ export async function bigDraft(httpUrl: string, draftId: string, token: string, 
   ws.send(encodeSyncStep1(Y.encodeStateVector(author)));
   await stored;
   ws.close();
-  await closed(ws);
+  await closed;
   return author;
-}
-
-/**
- * Measures the server's own answer time to `GET /api/health`, one request after another,
- * while an attack runs; `stop()` resolves with the slowest answer (ms) and how many there were.
- */
-export function healthProbe(httpUrl: string): { stop(): Promise<{ maxMs: number; count: number }> } {
-  let running = true;
-  let maxMs = 0;
-  let count = 0;
-  const loop = (async () => {
-    while (running) {
-      const t0 = performance.now();
-      const res = await fetch(`${httpUrl}/api/health`);
-      await res.arrayBuffer();
-      if (res.status !== 200) throw new Error(`health answered ${res.status}`);
-      maxMs = Math.max(maxMs, performance.now() - t0);
-      count++;
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return { maxMs, count };
-    },
-  };
-}
-
-/** Resident memory of this process (the test server runs in it), in MB. */
-export const rssMb = (): number => process.memoryUsage().rss / 1e6;
-
-/** Tracks the highest RSS seen until `stop()` (sampled every 20 ms; a sample, not a wait). */
-export function rssPeak(): { stop(): number } {
-  let peak = rssMb();
-  const timer = setInterval(() => (peak = Math.max(peak, rssMb())), 20);
-  return {
-    stop() {
-      clearInterval(timer);
-      return Math.max(peak, rssMb());
-    },
-  };
 }
 
 /** A client frame (binary, masked with the all-zero key, which RFC 6455 allows) of under 64 KiB. */

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '#server/config.ts';
 import { start, type Running } from '#server/start.ts';
+import { cookieOf, createToken, PASSPHRASE, postJson } from './users.ts';
 
 export function tempDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'stagecoach-test-'));
@@ -18,23 +19,13 @@ export interface Admin {
   password: string;
 }
 
-export const ADMIN = { email: 'ada@example.com', password: 'correct horse battery', name: 'Ada' };
+export const ADMIN = { email: 'ada@example.com', password: PASSPHRASE, name: 'Ada' };
 
 /** POST /api/setup, then an API token for the admin. */
 export async function setupAdmin(baseUrl: string): Promise<Admin> {
-  const setup = await fetch(`${baseUrl}/api/setup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(ADMIN),
-  });
+  const setup = await postJson(`${baseUrl}/api/setup`, ADMIN);
   if (setup.status !== 201) throw new Error(`setup failed: ${setup.status} ${await setup.text()}`);
-  const cookie = setup.headers.get('set-cookie')!.split(';')[0]!;
-  const res = await fetch(`${baseUrl}/api/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie, origin: baseUrl },
-    body: JSON.stringify({ name: 'tests' }),
-  });
-  const { token } = (await res.json()) as { token: string };
+  const token = await createToken(baseUrl, cookieOf(setup)!);
   return { token, email: ADMIN.email, password: ADMIN.password };
 }
 
@@ -54,7 +45,25 @@ export async function createProject(baseUrl: string, token: string, preset = 'fi
   return (await res.json()) as ProjectJson;
 }
 
-export async function startTestServer(dataDir = tempDataDir(), env: Record<string, string> = {}): Promise<Running & { dataDir: string }> {
+export type TestServer = Running & { dataDir: string };
+
+export async function startTestServer(dataDir = tempDataDir(), env: Record<string, string> = {}): Promise<TestServer> {
   const running = await start(testConfig(dataDir, env), { web: false });
   return Object.assign(running, { dataDir });
+}
+
+/** startTestServer, closed by `cleanup` (see cleanupAfterEach). */
+export async function testServer(cleanup: (() => unknown)[], env: Record<string, string> = {}, dataDir = tempDataDir()): Promise<TestServer> {
+  const server = await startTestServer(dataDir, env);
+  cleanup.push(() => server.close());
+  return server;
+}
+
+/** A test server (closed by `cleanup`) with an admin and a five-stage project; `dev` is its first stage. */
+export async function serverWithProject(cleanup: (() => unknown)[], env: Record<string, string> = {}) {
+  const server = await testServer(cleanup, env);
+  const admin = await setupAdmin(server.url);
+  const project = await createProject(server.url, admin.token);
+  const dev = project.environments[0]!;
+  return { server, admin, project, dev, draftId: dev.draftId! };
 }

@@ -1,17 +1,33 @@
+/** The password of every account tests create (a passphrase, so the weak-password check lets it through). */
+export const PASSPHRASE = 'correct horse battery';
+
+/** POSTs `body` as JSON (point 18 refuses JSON routes any other Content-Type), with any other `headers`. */
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+}
+
+/** POST /api/session (`headers` e.g. an Origin or X-Forwarded-For). */
+export function signIn(baseUrl: string, email: string, password = PASSPHRASE, headers: Record<string, string> = {}): Promise<Response> {
+  return postJson(`${baseUrl}/api/session`, { email, password }, headers);
+}
+
+/** The session cookie an answer sets (name=value), if it sets one. */
+export const cookieOf = (res: Response): string | undefined => res.headers.get('set-cookie')?.split(';')[0];
+
+/** A new API token for the session `cookie` (written with our Origin, as the web app would). */
+export async function createToken(baseUrl: string, cookie: string, name = 'tests'): Promise<string> {
+  const res = await postJson(`${baseUrl}/api/tokens`, { name }, { cookie, origin: baseUrl });
+  if (res.status !== 201) throw new Error(`create token: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
 /** Creates an account through the API (as the instance admin) and returns its id and an API token. */
 export async function userWithToken(baseUrl: string, adminToken: string, email: string, name = email): Promise<{ id: string; token: string; cookie: string }> {
-  const created = await fetch(`${baseUrl}/api/users`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ email, name, password: 'correct horse battery' }),
-  });
+  const created = await postJson(`${baseUrl}/api/users`, { email, name, password: PASSPHRASE }, { authorization: `Bearer ${adminToken}` });
   if (created.status !== 201) throw new Error(`create user: ${created.status}`);
   const { id } = (await created.json()) as { id: string };
-  const login = await fetch(`${baseUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'correct horse battery' }) });
-  const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-  const t = await fetch(`${baseUrl}/api/tokens`, { method: 'POST', headers: { cookie, origin: baseUrl, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'tests' }) });
-  const { token } = (await t.json()) as { token: string };
-  return { id, token, cookie };
+  const cookie = cookieOf(await signIn(baseUrl, email))!;
+  return { id, token: await createToken(baseUrl, cookie), cookie };
 }
 
 /** fetch against the API with a bearer token; returns [status, json]. */

@@ -1,68 +1,37 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import WebSocket from 'ws';
 import { addItem, draftContent, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { sampleContent } from '#schema/content/sample.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
 import { CLOSE } from '#schema/errors.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, instructionsOf, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
+import { serverWithProject, testServer, type TestServer } from '../helpers/server.ts';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
-async function setup(env: Record<string, string> = {}) {
-  const server = await startTestServer(undefined, env);
-  cleanup.push(() => server.close());
-  const admin = await setupAdmin(server.url);
-  const project = await createProject(server.url, admin.token);
-  const dev = project.environments[0]!;
-  return { server, admin, project, dev, draftId: dev.draftId! };
-}
+const setup = (env: Record<string, string> = {}) => serverWithProject(cleanup, env);
 
-function client(server: Server, draftId: string, token: string): Client {
+function client(server: TestServer, draftId: string, token: string): Client {
   const c = connect(server.url, draftId, { token });
   cleanup.push(() => c.destroy());
   return c;
 }
 
 
-async function content(server: Server, envId: string, token: string) {
+async function content(server: TestServer, envId: string, token: string) {
   const res = await fetch(`${server.url}/api/environments/${envId}/content`, { headers: { authorization: `Bearer ${token}` } });
   expect(res.status).toBe(200);
   return (await res.json()) as { agents: Record<string, { name: string; instructions: string }> };
 }
 
-/** Opens a raw websocket (no Yjs client) and resolves with the close code the server sends. */
-function rawSocket(url: string, headers: Record<string, string> = {}) {
-  const ws = new WebSocket(url, { headers });
-  cleanup.push(() => ws.terminate());
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
-  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  return { ws, opened, closed };
-}
-
-function refusedStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      ws.terminate();
-    });
-    ws.once('open', () => {
-      ws.terminate();
-      reject(new Error('the upgrade was accepted'));
-    });
-    ws.once('error', () => undefined);
-  });
+/** A raw websocket (no Yjs client), terminated after the test. */
+async function rawSocket(url: string, headers: Record<string, string> = {}) {
+  const sock = await openRawSocket(url, headers);
+  cleanup.push(() => sock.ws.terminate());
+  return sock;
 }
 
 describe('live co-editing through the server (stock y-websocket clients)', () => {
@@ -105,8 +74,7 @@ describe('live co-editing through the server (stock y-websocket clients)', () =>
     await expect.poll(() => server.rooms.loaded).toBe(0);
     await server.close();
 
-    const again = await startTestServer(server.dataDir);
-    cleanup.push(() => again.close());
+    const again = await testServer(cleanup, {}, server.dataDir);
     const c = client(again, draftId, admin.token);
     await synced(c);
     expect(instructionsOf(c.doc, id)).toBe(expected);
@@ -142,7 +110,7 @@ describe('rule 1 on the websocket: only drafts take connections', () => {
     // The sample refers to the audience “customers”: every later stage needs its own.
     for (const env of project.environments.slice(1)) expect((await api('POST', `/environments/${env.id}/audiences`, { name: 'customers' })).status).toBe(201);
     for (const env of project.environments.slice(1)) {
-      expect(await refusedStatus(`${wsUrl(server.url)}/${env.id}?token=${admin.token}`)).toBe(404);
+      expect(await upgradeStatus(`${wsUrl(server.url)}/${env.id}?token=${admin.token}`)).toBe(404);
     }
     for (const env of project.environments.slice(0, 4)) expect((await api('POST', `/environments/${env.id}/sync`, {})).status).toBe(200);
     const prod = project.environments[4]!;
@@ -157,7 +125,7 @@ describe('rule 1 on the websocket: only drafts take connections', () => {
     expect((await api('POST', `/environments/${prod.id}/hotfix/publish`, { message: 'fix' })).status).toBe(200);
     expect(await closed).toBe(CLOSE.draft_closed);
     editor.provider.disconnect();
-    expect(await refusedStatus(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`)).toBe(410);
+    expect(await upgradeStatus(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`)).toBe(410);
     const live = (await (await api('GET', `/projects/${project.id}`)).json()) as { environments: { liveSnapshotId: string }[] };
     const snap = (await (await api('GET', `/snapshots/${live.environments[4]!.liveSnapshotId}`)).json()) as { content: { agents: Record<string, { instructions: string }> } };
     expect(snap.content.agents.agt_support!.instructions.startsWith('HOTFIX You are')).toBe(true);
@@ -168,10 +136,10 @@ describe('collab websocket refusals', () => {
   it('refuses the upgrade without valid credentials, from a foreign origin, or to an unknown draft', async () => {
     const { server, admin, draftId } = await setup();
     const base = `${wsUrl(server.url)}/${draftId}`;
-    expect(await refusedStatus(base)).toBe(401);
-    expect(await refusedStatus(`${base}?token=sct_wrong`)).toBe(401);
-    expect(await refusedStatus(`${wsUrl(server.url)}/dft_unknown?token=${admin.token}`)).toBe(404);
-    expect(await refusedStatus(`${wsUrl(server.url)}/not/a/draft?token=${admin.token}`)).toBe(404);
+    expect(await upgradeStatus(base)).toBe(401);
+    expect(await upgradeStatus(`${base}?token=sct_wrong`)).toBe(401);
+    expect(await upgradeStatus(`${wsUrl(server.url)}/dft_unknown?token=${admin.token}`)).toBe(404);
+    expect(await upgradeStatus(`${wsUrl(server.url)}/not/a/draft?token=${admin.token}`)).toBe(404);
 
     const login = await fetch(`${server.url}/api/session`, {
       method: 'POST',
@@ -179,17 +147,15 @@ describe('collab websocket refusals', () => {
       body: JSON.stringify({ email: admin.email, password: admin.password }),
     });
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    expect(await refusedStatus(base, { cookie })).toBe(403);
-    expect(await refusedStatus(base, { cookie, origin: 'https://evil.example' })).toBe(403);
-    const ok = rawSocket(base, { cookie, origin: server.url });
-    await ok.opened;
+    expect(await upgradeStatus(base, { cookie })).toBe(403);
+    expect(await upgradeStatus(base, { cookie, origin: 'https://evil.example' })).toBe(403);
+    await rawSocket(base, { cookie, origin: server.url });
   });
 
   it('closes with 1009 on a frame over the limit, leaving the document unchanged', async () => {
     const { server, admin, draftId, dev } = await setup({ COLLAB_MAX_FRAME_BYTES: '4096' });
     const before = await content(server, dev.id, admin.token);
-    const sock = rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
-    await sock.opened;
+    const sock = await rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
     const doc = new Y.Doc();
     addItem(doc, 'agents', { name: 'Huge' });
     itemText(sectionMap(doc, 'agents').values().next().value, 'instructions')!.insert(0, 'x'.repeat(10_000));
@@ -209,13 +175,11 @@ describe('collab websocket refusals', () => {
       new Uint8Array([1, 3, 1, 2, 3]), // garbage awareness update
     ];
     for (const frame of frames) {
-      const sock = rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
-      await sock.opened;
+      const sock = await rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
       sock.ws.send(frame);
       expect(await sock.closed).toBe(CLOSE.malformed_message);
     }
-    const text = rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
-    await text.opened;
+    const text = await rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
     text.ws.send('hello');
     expect(await text.closed).toBe(CLOSE.malformed_message);
     expect(await content(server, dev.id, admin.token)).toEqual(before);

@@ -1,9 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { encodeSyncStep1 } from '#server/collab/protocol.ts';
-import { bigDraft, healthProbe, rawSocket, rssMb, rssPeak } from '../helpers/collab-attack.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { bigDraft } from '../helpers/collab-attack.ts';
+import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
+import { rawSocket } from '../helpers/raw-socket.ts';
+import { serverWithProject } from '../helpers/server.ts';
 
 /**
  * Issue 12, point 3: no amplification. Before: 14 KB of sync step 1 frames with distinct state
@@ -19,10 +22,7 @@ const READERS = SOAK ? 90 : 40;
 const REPLIES = SOAK ? 60 : 20;
 const BUDGET = 32 * 1024 * 1024;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 /** A state vector naming one client the draft never saw: each one distinct, each answered with the whole draft. */
 function strangerVector(i: number): Uint8Array {
@@ -35,13 +35,10 @@ function strangerVector(i: number): Uint8Array {
 
 describe('SEC-3: no amplification', () => {
   it(`SEC-3 ${REQUESTS} sync step 1 frames with distinct state vectors on a 5 MB draft get one full-state reply in flight at a time, coalesced; RSS and /api/health stay bounded`, { timeout: 180_000 }, async () => {
-    const server = await startTestServer();
-    cleanup.push(() => server.close());
-    const admin = await setupAdmin(server.url);
-    const draftId = (await createProject(server.url, admin.token)).environments[0]!.draftId!;
+    const { server, admin, draftId } = await serverWithProject(cleanup);
     const author = await bigDraft(server.url, draftId, admin.token, DRAFT_BYTES);
 
-    const ws = await rawSocket(server.url, draftId, admin.token, '&mode=read');
+    const { ws } = await rawSocket(server.url, draftId, admin.token, '&mode=read');
     cleanup.push(() => ws.terminate());
     let fullReplies = 0;
     let bytes = 0;
@@ -77,12 +74,9 @@ describe('SEC-3: no amplification', () => {
   });
 
   it(`SEC-3 ${READERS} connections of one user that read each full reply and ask again with a new state vector are held to COLLAB_FULL_STATE_BYTES_PER_SECOND of fresh encodings; /api/health keeps answering`, { timeout: 180_000 }, async () => {
-    const server = await startTestServer();
-    cleanup.push(() => server.close());
-    const admin = await setupAdmin(server.url);
-    const draftId = (await createProject(server.url, admin.token)).environments[0]!.draftId!;
+    const { server, admin, draftId } = await serverWithProject(cleanup);
     await bigDraft(server.url, draftId, admin.token, DRAFT_BYTES);
-    const sockets = await Promise.all(Array.from({ length: READERS }, () => rawSocket(server.url, draftId, admin.token, '&mode=read')));
+    const sockets = await Promise.all(Array.from({ length: READERS }, async () => (await rawSocket(server.url, draftId, admin.token, '&mode=read')).ws));
     cleanup.push(() => sockets.forEach((ws) => ws.terminate()));
 
     let next = 0;

@@ -1,10 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { addItem, sectionMap } from '#schema/content/ydoc.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until } from '../helpers/clients.ts';
-import { awarenessFrame, healthProbe, rawSocket, rssMb, rssPeak, stalledClient } from '../helpers/collab-attack.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { awarenessFrame, stalledClient } from '../helpers/collab-attack.ts';
+import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
+import { rawSocket } from '../helpers/raw-socket.ts';
+import { serverWithProject } from '../helpers/server.ts';
 
 /**
  * Issue 12, point 2: back-pressure. Before: a socket that never reads made the server queue
@@ -17,17 +20,11 @@ const CHUNK = 256 * 1024;
 /** Written to the room at most: well past the bound plus what the kernel's socket buffers absorb. */
 const MAX_BYTES = SOAK ? 400_000_000 : 60_000_000;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 describe('SEC-2: back-pressure', () => {
   it(`SEC-2 a socket that never reads is dropped once its unsent data passes COLLAB_MAX_BUFFERED_BYTES (${BOUND} bytes); memory stays bounded, others are served, /api/health keeps answering`, { timeout: 180_000 }, async () => {
-    const server = await startTestServer(undefined, SOAK ? {} : { COLLAB_MAX_BUFFERED_BYTES: String(BOUND) });
-    cleanup.push(() => server.close());
-    const admin = await setupAdmin(server.url);
-    const draftId = (await createProject(server.url, admin.token)).environments[0]!.draftId!;
+    const { server, admin, draftId } = await serverWithProject(cleanup, SOAK ? {} : { COLLAB_MAX_BUFFERED_BYTES: String(BOUND) });
     const observer = connect(server.url, draftId, { token: admin.token });
     cleanup.push(() => observer.destroy());
     await synced(observer);
@@ -40,7 +37,7 @@ describe('SEC-2: back-pressure', () => {
     const slowClosed = new Promise<void>((resolve) => slow.once('close', () => resolve()));
 
     const writer = await rawSocket(server.url, draftId, admin.token);
-    cleanup.push(() => writer.terminate());
+    cleanup.push(() => writer.ws.terminate());
     const author = new Y.Doc();
     // One agent whose name and description are replaced again and again (shaped as the spec wants).
     const start = Y.encodeStateVector(author);

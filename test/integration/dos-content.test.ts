@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
 import type { ContentDiff } from '#schema/content/diff.ts';
-import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { setupAdmin, testServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 import { adversarialAddresses, adversarialTexts, hostileContent, numberedLines, timed } from '../helpers/hostile.ts';
 
@@ -13,10 +14,7 @@ import { adversarialAddresses, adversarialTexts, hostileContent, numberedLines, 
  * ten such long texts at once; the default runs four cases and one text.
  */
 const SOAK = process.env.SOAK === '1';
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 interface Env {
   id: string;
@@ -24,8 +22,7 @@ interface Env {
 }
 
 async function sampleProject() {
-  const server = await startTestServer();
-  cleanup.push(() => server.close());
+  const server = await testServer(cleanup);
   const admin = await setupAdmin(server.url);
   const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
   const [status, project] = await call<{ id: string; environments: Env[] }>('POST', '/projects', { name: 'Support', sample: true });

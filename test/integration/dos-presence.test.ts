@@ -1,10 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CLOSE } from '#schema/errors.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, type Client } from '../helpers/clients.ts';
-import { awarenessFrame, closed, healthProbe, rawSocket, rssMb, rssPeak } from '../helpers/collab-attack.ts';
+import { awarenessFrame } from '../helpers/collab-attack.ts';
+import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
+import { rawSocket } from '../helpers/raw-socket.ts';
 import { as, userWithToken } from '../helpers/users.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { serverWithProject } from '../helpers/server.ts';
 
 /**
  * Issue 12, point 1: presence (awareness) is bounded. Before: a viewer sending 8 MB states grew
@@ -16,23 +19,16 @@ const ATTACKERS = SOAK ? 12 : 3;
 const FRAMES_EACH = SOAK ? 8 : 2;
 const STATE_BYTES = 8_000_000;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 async function setup(env: Record<string, string> = {}) {
-  const server = await startTestServer(undefined, env);
-  cleanup.push(() => server.close());
-  const admin = await setupAdmin(server.url);
-  const project = await createProject(server.url, admin.token);
-  const dev = project.environments[0]!;
+  const { server, admin, project, dev, draftId } = await serverWithProject(cleanup, env);
   const viewer = await userWithToken(server.url, admin.token, 'viewer@example.com', 'Vera');
   expect((await as(server.url, admin.token, 'PUT', `/projects/${project.id}/members/${viewer.id}`, { roles: { [dev.id]: ['viewer'] } }))[0]).toBe(200);
-  const observer = connect(server.url, dev.draftId!, { token: admin.token });
+  const observer = connect(server.url, draftId, { token: admin.token });
   cleanup.push(() => observer.destroy());
   await synced(observer);
-  return { server, admin, viewer, draftId: dev.draftId!, observer };
+  return { server, admin, viewer, draftId, observer };
 }
 
 /** Every client id `observer` has ever been told about. */
@@ -56,17 +52,16 @@ describe('SEC-1: presence is bounded', () => {
 
     const codes = await Promise.all(
       Array.from({ length: ATTACKERS }, async (_, a) => {
-        const ws = await rawSocket(server.url, draftId, viewer.token);
-        const code = closed(ws);
+        const raw = await rawSocket(server.url, draftId, viewer.token);
         // One frame at a time (the next once the server has read this one, or closed): the attackers
         // run in this process, and their own copies of the frames should not be what RSS measures.
-        for (let f = 0; f < FRAMES_EACH && ws.readyState === WebSocket.OPEN; f++) {
-          ws.send(awarenessFrame([[1_000_000 + a * 100 + f, 1, huge]]));
-          ws.ping();
-          await Promise.race([new Promise((resolve) => ws.once('pong', resolve)), code]);
+        for (let f = 0; f < FRAMES_EACH; f++) {
+          raw.send(awarenessFrame([[1_000_000 + a * 100 + f, 1, huge]]));
+          if (!(await raw.handled())) return await raw.closed;
         }
         // Still open after all its frames were read: not refused (0).
-        return ws.readyState === WebSocket.OPEN ? (ws.terminate(), 0) : await code;
+        raw.ws.terminate();
+        return 0;
       }),
     );
     const during = await health.stop();
@@ -92,17 +87,16 @@ describe('SEC-1: presence is bounded', () => {
 
   it('SEC-1 a connection holds at most 4 client ids, the ones it introduced: a fifth closes it 4406', async () => {
     const { server, viewer, draftId, observer } = await setup();
-    const ws = await rawSocket(server.url, draftId, viewer.token);
-    const code = closed(ws);
-    for (let i = 0; i < 5; i++) ws.send(awarenessFrame([[2_000_000 + i, 1, JSON.stringify({ n: i })]]));
-    expect(await code).toBe(CLOSE.presence_refused);
+    const raw = await rawSocket(server.url, draftId, viewer.token);
+    for (let i = 0; i < 5; i++) raw.send(awarenessFrame([[2_000_000 + i, 1, JSON.stringify({ n: i })]]));
+    expect(await raw.closed).toBe(CLOSE.presence_refused);
     // Its states go with it.
     await expect.poll(() => [...observer.provider.awareness.getStates().keys()].filter((id) => id >= 2_000_000 && id < 2_000_005)).toEqual([]);
   });
 
   it('SEC-1 presence updates are rate-limited per connection: over the burst they are deferred (the latest applied later) and a query for everyone’s presence goes unanswered', async () => {
     const { server, viewer, draftId, observer } = await setup({ COLLAB_PRESENCE_PER_SECOND: '10' });
-    const ws = await rawSocket(server.url, draftId, viewer.token);
+    const { ws } = await rawSocket(server.url, draftId, viewer.token);
     cleanup.push(() => ws.terminate());
     const id = 3_000_000;
     for (let n = 0; n < 100; n++) ws.send(awarenessFrame([[id, n + 1, JSON.stringify({ n })]]));

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { ACTIONS, ROLES, can, type Action, type Role } from '#schema/permissions.ts';
 import { CLOSE } from '#schema/errors.ts';
 import { addItem } from '#schema/content/ydoc.ts';
 import { connect, synced, wsUrl } from '../helpers/clients.ts';
+import { upgradeStatus } from '../helpers/raw-socket.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 
 /**
@@ -132,20 +132,7 @@ describe('rule 4: the permission matrix holds on every HTTP route', () => {
 });
 
 describe('rule 4 on the websocket: read-only is decided at the upgrade, writes are refused whole', () => {
-  function upgradeStatus(token: string, draftId: string): Promise<number> {
-    return new Promise((resolve) => {
-      const ws = new WebSocket(`${wsUrl(server.url)}/${draftId}?token=${token}`);
-      ws.once('unexpected-response', (_q, res) => {
-        resolve(res.statusCode ?? 0);
-        ws.terminate();
-      });
-      ws.once('open', () => {
-        resolve(101);
-        ws.terminate();
-      });
-      ws.once('error', () => undefined);
-    });
-  }
+  const statusOf = (token: string, draftId: string) => upgradeStatus(`${wsUrl(server.url)}/${draftId}?token=${token}`);
 
   for (const role of ROLES) {
     it(`${role}: connects to DEV exactly if it may read there, and writes exactly if it may edit`, async () => {
@@ -153,7 +140,7 @@ describe('rule 4 on the websocket: read-only is decided at the upgrade, writes a
       for (const [holder] of envs.entries()) {
         const token = tokens.get(`${role}@${holder}`)!;
         const roles: Role[] = holder === 0 ? [role] : [];
-        const status = await upgradeStatus(token, draftId);
+        const status = await statusOf(token, draftId);
         if (!can(roles, 'content.read', { hasDraft: true })) {
           expect(status, `${role}@${holder}`).toBe(403);
           continue;
@@ -194,6 +181,6 @@ describe('rule 4 on the websocket: read-only is decided at the upgrade, writes a
     expect(await refused).toBe(CLOSE.read_only);
     again.destroy();
     expect(await http(adminToken, 'DELETE', `/projects/${projectId}/members/${editor.user.id}`)).toBe(204);
-    expect(await upgradeStatus(token, draftId)).toBe(404);
+    expect(await statusOf(token, draftId)).toBe(404);
   });
 });

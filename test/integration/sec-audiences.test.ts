@@ -1,13 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
-import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { setupAdmin, testServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 
 /** Issue 12 point 15: an audience that the live or current content of its environment names stays. */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 interface Use {
   pointer: 'current' | 'live';
@@ -20,8 +18,7 @@ type Refusal = { error: { id: string; message: string; details: { audience: stri
 
 describe('SEC-15 audiences in use stay', () => {
   it('SEC-15 deleting (or renaming) an audience the current or live content names is refused with where it is used; once unused it goes', { timeout: 60_000 }, async () => {
-    const server = await startTestServer();
-    cleanup.push(() => server.close());
+    const server = await testServer(cleanup);
     const admin = await setupAdmin(server.url);
     const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
     const [, project] = await call<{ id: string; environments: { id: string }[] }>('POST', '/projects', { name: 'Support', sample: true });

@@ -1,24 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, wsUrl, type Client } from '../helpers/clients.ts';
-import { awarenessFrame, closed, rawSocket } from '../helpers/collab-attack.ts';
+import { awarenessFrame } from '../helpers/collab-attack.ts';
+import { rawSocket } from '../helpers/raw-socket.ts';
 import { as, userWithToken } from '../helpers/users.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { serverWithProject } from '../helpers/server.ts';
 
 /** Issue 12: who a presence says it is (point 12), and how many sockets a user may hold (point 8). */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 async function setup(env: Record<string, string> = {}) {
-  const server = await startTestServer(undefined, env);
-  cleanup.push(() => server.close());
-  const admin = await setupAdmin(server.url);
-  const project = await createProject(server.url, admin.token);
-  const dev = project.environments[0]!;
+  const { server, admin, project, dev, draftId } = await serverWithProject(cleanup, env);
   const [, me] = await as<{ user: { id: string; name: string } }>(server.url, admin.token, 'GET', '/session');
-  return { server, admin, adminUser: me.user, projectId: project.id, envId: dev.id, draftId: dev.draftId! };
+  return { server, admin, adminUser: me.user, projectId: project.id, envId: dev.id, draftId };
 }
 
 function client(url: string, draftId: string, token: string): Client {
@@ -70,7 +65,7 @@ describe('SEC-12: presence cannot be spoofed', () => {
     // A raw client cannot change the observer's presence (another connection's client id), nor the server's.
     observer.provider.awareness.setLocalStateField('user', { name: 'Ada' });
     await stateOf(mallory, observer.doc.clientID);
-    const raw = await rawSocket(server.url, draftId, bob.token);
+    const { ws: raw } = await rawSocket(server.url, draftId, bob.token);
     cleanup.push(() => raw.terminate());
     raw.send(awarenessFrame([[observer.doc.clientID, 1_000_000, JSON.stringify({ user: { name: 'Ada (hacked)' } })]]));
     raw.send(awarenessFrame([[observer.doc.clientID, 1_000_001, 'null']]));
@@ -107,12 +102,13 @@ describe('SEC-1: client ids stay with the connection that introduced them', () =
 
 describe('SEC-8: websocket connections per user and per server', () => {
   /** Opens a raw socket; resolves with 'open' or the HTTP status of the refusal (and its error id). */
-  function attempt(url: string, draftId: string, token: string): Promise<{ ws?: WebSocket; status?: number; id?: string; details?: unknown }> {
+  function attempt(url: string, draftId: string, token: string): Promise<{ ws?: WebSocket; closed?: Promise<number>; status?: number; id?: string; details?: unknown }> {
     return new Promise((resolve) => {
       const ws = new WebSocket(`${wsUrl(url)}/${draftId}?token=${token}`);
+      const closed = new Promise<number>((done) => ws.once('close', done));
       ws.once('open', () => {
         cleanup.push(() => ws.terminate());
-        resolve({ ws });
+        resolve({ ws, closed });
       });
       ws.once('unexpected-response', (_req, res) => {
         let body = '';
@@ -146,7 +142,7 @@ describe('SEC-8: websocket connections per user and per server', () => {
 
     // A socket that closes frees its place, however it ended.
     opened[0]!.ws!.terminate();
-    await closed(opened[0]!.ws!);
+    await opened[0]!.closed;
     await expect.poll(async () => (await attempt(server.url, draftId, admin.token)).ws !== undefined).toBe(true);
     expect((await attempt(server.url, draftId, admin.token)).status).toBe(429);
   });

@@ -1,21 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { ADMIN, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { ADMIN, setupAdmin, testServer } from '../helpers/server.ts';
+import { cookieOf, createToken, PASSPHRASE, signIn } from '../helpers/users.ts';
 
 /** Issue 12, point 18: no login CSRF. Real server on port 0, requests shaped as a browser would send them. */
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
-});
-
-async function server(env: Record<string, string> = {}) {
-  const s = await startTestServer(undefined, env);
-  servers.push(s);
-  return s;
-}
+const cleanup = cleanupAfterEach();
+const server = (env: Record<string, string> = {}) => testServer(cleanup, env);
 
 const errorId = async (res: Response) => ((await res.json()) as { error: { id: string } }).error.id;
-const cookieOf = (res: Response) => res.headers.get('set-cookie')?.split(';')[0];
 
 describe('SEC-18 no login CSRF', () => {
   it('SEC-18 JSON routes refuse bodies that are not application/json (415), so cross-site forms cannot sign anyone in', async () => {
@@ -34,7 +26,7 @@ describe('SEC-18 no login CSRF', () => {
     // JSON with a charset is JSON.
     expect((await fetch(`${s.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8' }, body: credentials })).status).toBe(200);
     // Authenticated routes too (a bearer token is no excuse for a non-JSON body).
-    const admin = await setupAdminToken(s.url);
+    const admin = await createToken(s.url, cookieOf(await signIn(s.url, ADMIN.email))!, 'cli'); // signing in again, as a CLI would
     const res = await fetch(`${s.url}/api/projects`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'text/plain' }, body: JSON.stringify({ name: 'Sneaky' }) });
     expect(res.status).toBe(415);
     // A request without a body needs no Content-Type.
@@ -62,7 +54,7 @@ describe('SEC-18 no login CSRF', () => {
 
     const invite = await fetch(`${s.url}/api/invitations`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ email: 'bo@example.com', name: 'Bo' }) });
     const { token } = (await invite.json()) as { token: string };
-    const accept = await fetch(`${s.url}/api/invitations/${token}/accept`, { method: 'POST', headers: evil, body: JSON.stringify({ password: 'violet tractor sunbeam ledger' }) });
+    const accept = await fetch(`${s.url}/api/invitations/${token}/accept`, { method: 'POST', headers: evil, body: JSON.stringify({ password: PASSPHRASE }) });
     expect(accept.status).toBe(403);
     expect((await fetch(`${s.url}/api/invitations/${token}`)).status).toBe(200);
 
@@ -77,7 +69,7 @@ describe('SEC-18 no login CSRF', () => {
   it('SEC-18 the Origin check compares scheme, host and port, not the host alone', async () => {
     const s = await server();
     await setupAdmin(s.url);
-    const login = await fetch(`${s.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }) });
+    const login = await signIn(s.url, ADMIN.email);
     const cookie = cookieOf(login)!;
     const host = new URL(s.url).host;
     const hostname = new URL(s.url).hostname;
@@ -95,18 +87,10 @@ describe('SEC-18 no login CSRF', () => {
     const s = await server({ TRUST_PROXY: 'true', PUBLIC_URL: 'https://stagecoach.example.com' });
     await setupAdmin(s.url);
     const host = new URL(s.url).host;
-    const signIn = (origin: string, headers: Record<string, string> = {}) =>
-      fetch(`${s.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', origin, ...headers }, body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }) });
-    expect((await signIn(`https://${host}`, { 'x-forwarded-proto': 'https' })).status).toBe(200);
-    expect((await signIn(`https://${host}`)).status).toBe(403);
-    expect((await signIn('https://stagecoach.example.com')).status).toBe(200);
-    expect((await signIn('http://stagecoach.example.com')).status).toBe(403);
+    const signInFrom = (origin: string, headers: Record<string, string> = {}) => signIn(s.url, ADMIN.email, ADMIN.password, { origin, ...headers });
+    expect((await signInFrom(`https://${host}`, { 'x-forwarded-proto': 'https' })).status).toBe(200);
+    expect((await signInFrom(`https://${host}`)).status).toBe(403);
+    expect((await signInFrom('https://stagecoach.example.com')).status).toBe(200);
+    expect((await signInFrom('http://stagecoach.example.com')).status).toBe(403);
   });
 });
-
-/** An API token for the set-up admin (signing in again, as a CLI would). */
-async function setupAdminToken(url: string): Promise<string> {
-  const login = await fetch(`${url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }) });
-  const res = await fetch(`${url}/api/tokens`, { method: 'POST', headers: { cookie: cookieOf(login)!, origin: url, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cli' }) });
-  return ((await res.json()) as { token: string }).token;
-}

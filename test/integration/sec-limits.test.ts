@@ -1,19 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import WebSocket from 'ws';
 import { sampleContent } from '#schema/content/sample.ts';
 import { setItemJson } from '#schema/content/ydoc.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { CLOSE } from '#schema/errors.ts';
-import { wsUrl } from '../helpers/clients.ts';
-import { ADMIN, setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as } from '../helpers/users.ts';
+import { rawSocket } from '../helpers/raw-socket.ts';
+import { ADMIN, setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
+import { as, cookieOf, postJson, signIn } from '../helpers/users.ts';
 import { apiFixture, type Env } from '../helpers/api.ts';
 import { createRetention } from '#server/domain/retention.ts';
 import { createRetentionStore } from '#server/store/retention.ts';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-let server: Server | undefined;
+let server: TestServer | undefined;
 afterEach(async () => {
   await server?.close();
   server = undefined;
@@ -62,7 +60,7 @@ describe('SEC-8 limits on what a user can multiply', () => {
   it('SEC-8 the 21st feedback post through one link in a minute is refused (429 rate_limited, Retry-After) and not stored', async () => {
     const { url, admin, uat } = await project();
     const [, link] = await as<{ token: string }>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
-    const post = (text: string) => fetch(`${url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text }) });
+    const post = (text: string) => postJson(`${url}/api/share/${link.token}/feedback`, { section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text });
     // In parallel: every post is counted, none slips past the check.
     const answers = await Promise.all(Array.from({ length: 25 }, (_, i) => post(`note ${i}`)));
     const statuses = answers.map((r) => r.status).sort();
@@ -81,7 +79,7 @@ describe('SEC-8 limits on what a user can multiply', () => {
   it('SEC-8 a link keeps at most MAX_FEEDBACK_PER_LINK posts (409 limit_reached); a post over 2,000 characters is refused', async () => {
     const { url, admin, uat } = await project({ FEEDBACK_PER_LINK_PER_MINUTE: '10000' });
     const [, link] = await as<{ id: string; token: string }>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
-    const post = (text: string) => fetch(`${url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text }) });
+    const post = (text: string) => postJson(`${url}/api/share/${link.token}/feedback`, { section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text });
     expect((await post('x'.repeat(2001))).status).toBe(400);
     const insert = server!.sqlite.prepare('INSERT INTO feedback (id, environment_id, share_link_id, section, item_id, author, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     server!.sqlite.transaction(() => {
@@ -188,13 +186,12 @@ describe('SEC-8 limits on what a user can multiply', () => {
     server!.sqlite.transaction(() => {
       for (let i = 0; i < 60; i++) insert.run(`old_${i}`, userId, Date.now() - 3_600_000 + i, Date.now() + 86_400_000);
     })();
-    const res = await fetch(`${url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }) });
+    const res = await signIn(url, ADMIN.email);
     expect(res.status).toBe(200);
     expect(count('sessions', 'user_id = ?', userId)).toBe(50);
     expect(count('sessions', "token_hash = 'old_59'")).toBe(1);
     expect(count('sessions', "token_hash = 'old_0'")).toBe(0);
-    const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-    expect((await fetch(`${url}/api/session`, { headers: { cookie } })).status).toBe(200);
+    expect((await fetch(`${url}/api/session`, { headers: { cookie: cookieOf(res)! } })).status).toBe(200);
   });
 
   it('SEC-8 the 21st hotfix started in production in a day is refused (429 rate_limited): each start copies the live content', async () => {
@@ -217,17 +214,15 @@ describe('SEC-8 limits on what a user can multiply', () => {
   it('SEC-8 an update that would grow a draft past COLLAB_MAX_DRAFT_BYTES is refused whole (4507 draft_too_large); what came before stays', async () => {
     const { url, admin, dev } = await project({ COLLAB_MAX_DRAFT_BYTES: String(1024 * 1024) });
     const draftId = (server!.sqlite.prepare('SELECT id FROM drafts WHERE environment_id = ?').get(dev) as { id: string }).id;
-    const ws = new WebSocket(`${wsUrl(url)}/${draftId}?token=${admin}`);
-    await new Promise((resolve) => ws.once('open', resolve));
-    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    const raw = await rawSocket(url, draftId, admin);
     // Four 300 KB articles from a raw client: the fourth would pass 1 MiB.
     const author = new Y.Doc();
     for (let i = 0; i < 4; i++) {
       const before = Y.encodeStateVector(author);
       setItemJson(author, 'knowledge', `kb_big_${i}`, { title: `Big ${i}`, body: `${i}`.repeat(300_000), tags: [], audiences: [] });
-      ws.send(encodeUpdate(Y.encodeStateAsUpdate(author, before)));
+      raw.send(encodeUpdate(Y.encodeStateAsUpdate(author, before)));
     }
-    const { code, reason } = await closed;
+    const { code, reason } = await raw.closedWith;
     expect(code).toBe(CLOSE.draft_too_large);
     expect(reason).toContain('1048576');
     const [, content] = await as<{ knowledge: Record<string, { title: string }> }>(url, admin, 'GET', `/environments/${dev}/content`);

@@ -1,20 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as } from '../helpers/users.ts';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { setupAdmin, testServer } from '../helpers/server.ts';
+import { as, PASSPHRASE, postJson } from '../helpers/users.ts';
 
 /** Issue 12 point 14 through the server: names that look alike are refused (stages, people, projects). */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 type Refusal = { error: { id: string; message: string; details: { path: string; message: string }[] } };
 const stage = (name: string, kind = 'custom') => ({ name, kind, color: '#123456' });
 
 describe('SEC-14 names that look alike are refused', () => {
   it('SEC-14 a stage named PRODUCTION plus a zero-width space is refused beside PRODUCTION, at creation and on rename; names are stored NFC', { timeout: 30_000 }, async () => {
-    const server = await startTestServer();
-    cleanup.push(() => server.close());
+    const server = await testServer(cleanup);
     const admin = await setupAdmin(server.url);
     const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
 
@@ -44,17 +41,12 @@ describe('SEC-14 names that look alike are refused', () => {
   });
 
   it('SEC-14 user names (set-up, user creation, invitations) and project names refuse hidden characters and are stored NFC', { timeout: 30_000 }, async () => {
-    const server = await startTestServer();
-    cleanup.push(() => server.close());
-    const setup = await fetch(`${server.url}/api/setup`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'ada@example.com', password: 'violet tractor sunbeam ledger', name: 'Ada\u200b' }),
-    });
+    const server = await testServer(cleanup);
+    const setup = await postJson(`${server.url}/api/setup`, { email: 'ada@example.com', password: PASSPHRASE, name: 'Ada\u200b' });
     expect(setup.status).toBe(400);
     const admin = await setupAdmin(server.url);
     const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
-    const password = 'violet tractor sunbeam ledger';
+    const password = PASSPHRASE;
     const [s1, b1] = await call<Refusal>('POST', '/users', { email: 'eve@example.com', name: 'Ada\u202e', password });
     expect([s1, b1.error.details[0]!.path]).toEqual([400, 'name']);
     expect(b1.error.details[0]!.message).toContain('changes the writing direction (U+202E');

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
+import { postJson } from '../helpers/users.ts';
 
 /** Issue 12, point 20: common and trivially weak passwords are refused (400 weak_password, saying why) wherever a password is set. */
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-let server: Server | undefined;
+let server: TestServer | undefined;
 afterEach(async () => {
   await server?.close();
   server = undefined;
@@ -13,8 +13,7 @@ interface ErrorJson {
   error: { id: string; message: string; details?: { score: number; minScore: number; warning: string | null; suggestions: string[] } };
 }
 
-const send = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${server!.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+const send = (path: string, body: unknown, headers: Record<string, string> = {}) => postJson(`${server!.url}${path}`, body, headers);
 
 describe('SEC-20 weak passwords', () => {
   it('SEC-20 set-up, user creation and invitation accept refuse common and personal passwords with the reason; passphrases pass', async () => {

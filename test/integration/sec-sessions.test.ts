@@ -1,41 +1,36 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { CLOSE } from '#schema/errors.ts';
 import { wsUrl } from '../helpers/clients.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
+import { createProject, setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
+import { as, cookieOf, PASSPHRASE, signIn } from '../helpers/users.ts';
 
 /**
  * Issue 12, points 16 and 17: a token or session that ends takes its live access with it.
  * Real server on port 0, real SQLite, raw `ws` sockets carrying the cookie or ?token= as a
  * browser or a script would.
  */
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-let server: Server;
+let server: TestServer;
 let adminToken: string;
 let draftId: string;
-const PASSPHRASE = 'violet tractor sunbeam ledger';
-
-const json = { 'content-type': 'application/json' };
-
-async function signIn(email: string): Promise<string> {
-  const res = await fetch(`${server.url}/api/session`, { method: 'POST', headers: json, body: JSON.stringify({ email, password: PASSPHRASE }) });
+/** Signs `email` in (password PASSPHRASE) and returns the session cookie. */
+async function sessionOf(email: string): Promise<string> {
+  const res = await signIn(server.url, email);
   expect(res.status).toBe(200);
-  return res.headers.get('set-cookie')!.split(';')[0]!;
+  return cookieOf(res)!;
 }
 
 /** An account with a role everywhere in the project (so it may open the draft), and a signed-in cookie. */
 async function member(email: string, projectId: string): Promise<{ id: string; cookie: string }> {
-  const created = await fetch(`${server.url}/api/users`, { method: 'POST', headers: { ...json, authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ email, name: email, password: PASSPHRASE }) });
-  expect(created.status).toBe(201);
-  const { id } = (await created.json()) as { id: string };
-  const roles = await fetch(`${server.url}/api/projects/${projectId}/members/${id}`, { method: 'PUT', headers: { ...json, authorization: `Bearer ${adminToken}` }, body: JSON.stringify({ roles: { '*': ['viewer', 'editor'] } }) });
-  expect(roles.status).toBe(200);
-  return { id, cookie: await signIn(email) };
+  const [created, { id }] = await as<{ id: string }>(server.url, adminToken, 'POST', '/users', { email, name: email, password: PASSPHRASE });
+  expect(created).toBe(201);
+  expect((await as(server.url, adminToken, 'PUT', `/projects/${projectId}/members/${id}`, { roles: { '*': ['viewer', 'editor'] } }))[0]).toBe(200);
+  return { id, cookie: await sessionOf(email) };
 }
 
 /** Cookie writes carry our Origin (point 18 checks it on DELETE /api/session too). */
 function withCookie(cookie: string): Record<string, string> {
-  return { ...json, cookie, origin: server.url };
+  return { 'content-type': 'application/json', cookie, origin: server.url };
 }
 
 async function call(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<[number, Record<string, unknown> | null]> {
@@ -44,43 +39,13 @@ async function call(method: string, path: string, headers: Record<string, string
   return [res.status, text ? (JSON.parse(text) as Record<string, unknown>) : null];
 }
 
-interface Socket {
-  ws: WebSocket;
-  closed: Promise<{ code: number; reason: string }>;
-}
-
-/** Opens a raw sync socket with a cookie (and our Origin) or a ?token=; resolves once it is open. */
-function open(auth: { cookie: string } | { token: string }): Promise<Socket> {
+/** Where a raw sync socket connects, with a cookie (and our Origin) or a ?token=. */
+function target(auth: { cookie: string } | { token: string }): [url: string, headers: Record<string, string>] {
   const url = `${wsUrl(server.url)}/${draftId}${'token' in auth ? `?token=${auth.token}` : ''}`;
-  const ws = new WebSocket(url, 'cookie' in auth ? { headers: { cookie: auth.cookie, origin: server.url } } : {});
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, closed }));
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-    ws.once('error', reject);
-  });
+  return [url, 'cookie' in auth ? { cookie: auth.cookie, origin: server.url } : {}];
 }
-
-/** The HTTP status the upgrade answers (101 when it opens). */
-function upgradeStatus(auth: { cookie: string } | { token: string }): Promise<number> {
-  return open(auth).then(
-    (s) => {
-      s.ws.terminate();
-      return 101;
-    },
-    (err: Error) => Number(/\d{3}/.exec(err.message)?.[0] ?? 0),
-  );
-}
-
-/** A socket still answers: a ping comes back as a pong. */
-function stillOpen(s: Socket): Promise<boolean> {
-  if (s.ws.readyState !== WebSocket.OPEN) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    s.ws.once('pong', () => resolve(true));
-    s.ws.once('close', () => resolve(false));
-    s.ws.ping();
-  });
-}
+const open = (auth: { cookie: string } | { token: string }) => openRawSocket(...target(auth));
+const status = (auth: { cookie: string } | { token: string }) => upgradeStatus(...target(auth));
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -122,19 +87,19 @@ describe('SEC-16 API tokens can be revoked and expire', () => {
     expect((await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` }))[0]).toBe(200);
 
     expect((await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie)))[0]).toBe(204);
-    expect(await ciSocket.closed).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
+    expect(await ciSocket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect((await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` }))[0]).toBe(401);
-    expect(await upgradeStatus({ token: ci!.token as string })).toBe(401);
+    expect(await status({ token: ci!.token as string })).toBe(401);
     // Only that token's connections ended.
-    expect(await stillOpen(foreverSocket)).toBe(true);
-    expect(await stillOpen(cookieSocket)).toBe(true);
+    expect(await foreverSocket.handled()).toBe(true);
+    expect(await cookieSocket.handled()).toBe(true);
     const [, after] = await call('GET', '/tokens', withCookie(alice.cookie));
     expect((after!.tokens as { name: string }[]).map((t) => t.name)).toEqual(['forever']);
     expect((await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie)))[0]).toBe(404);
     // A token may revoke itself (a script cleaning up after itself).
     expect((await call('DELETE', `/tokens/${forever!.id as string}`, { authorization: `Bearer ${forever!.token as string}` }))[0]).toBe(204);
-    expect((await foreverSocket.closed).code).toBe(CLOSE.session_ended);
-    expect(await stillOpen(cookieSocket)).toBe(true);
+    expect(await foreverSocket.closed).toBe(CLOSE.session_ended);
+    expect(await cookieSocket.handled()).toBe(true);
     cookieSocket.ws.close();
   });
 
@@ -147,9 +112,9 @@ describe('SEC-16 API tokens can be revoked and expire', () => {
     // A day is too long to wait: move the expiry close (as if the day had passed but a moment).
     server.sqlite.prepare('UPDATE api_tokens SET expires_at = ? WHERE id = ?').run(Date.now() + 400, t!.id);
     const socket = await open({ token });
-    expect(await socket.closed).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
+    expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect((await call('GET', '/session', { authorization: `Bearer ${token}` }))[0]).toBe(401);
-    expect(await upgradeStatus({ token })).toBe(401);
+    expect(await status({ token })).toBe(401);
     // Still listed (with its expiry), until its owner deletes it.
     const [, list] = await call('GET', '/tokens', withCookie(bob.cookie));
     expect((list!.tokens as { name: string }[]).map((x) => x.name)).toEqual(['short']);
@@ -160,13 +125,13 @@ describe('SEC-17 sign-out ends live access', () => {
   it('SEC-17 signing out closes the sockets that session opened (4401), and only those', async () => {
     const carol = await member('carol@example.com', projectId);
     const laptop = carol.cookie;
-    const phone = await signIn('carol@example.com');
+    const phone = await sessionOf('carol@example.com');
     const onLaptop = await open({ cookie: laptop });
     const onPhone = await open({ cookie: phone });
     expect((await call('DELETE', '/session', withCookie(laptop)))[0]).toBe(204);
-    expect(await onLaptop.closed).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
-    expect(await upgradeStatus({ cookie: laptop })).toBe(401);
-    expect(await stillOpen(onPhone)).toBe(true);
+    expect(await onLaptop.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
+    expect(await status({ cookie: laptop })).toBe(401);
+    expect(await onPhone.handled()).toBe(true);
     onPhone.ws.close();
   });
 
@@ -175,8 +140,8 @@ describe('SEC-17 sign-out ends live access', () => {
     // SESSION_TTL_DAYS is at least a day: move this session's end close instead of waiting.
     server.sqlite.prepare('UPDATE sessions SET expires_at = ? WHERE user_id = ?').run(Date.now() + 400, dave.id);
     const socket = await open({ cookie: dave.cookie });
-    expect(await socket.closed).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
-    expect(await upgradeStatus({ cookie: dave.cookie })).toBe(401);
+    expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
+    expect(await status({ cookie: dave.cookie })).toBe(401);
   });
 
   it('SEC-17 a session ended by the per-user session limit (SEC-8: a new sign-in ends the oldest) closes its sockets too', async () => {
@@ -185,9 +150,9 @@ describe('SEC-17 sign-out ends live access', () => {
     // Fill the other 49 places with newer sessions, so the next sign-in ends the socket's one.
     const insert = server.sqlite.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
     for (let i = 0; i < 49; i++) insert.run(`newer_${i}`, fay.id, Date.now() + 1000 + i, Date.now() + 86_400_000);
-    await signIn('fay@example.com');
-    expect(await socket.closed).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
-    expect(await upgradeStatus({ cookie: fay.cookie })).toBe(401);
+    await sessionOf('fay@example.com');
+    expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
+    expect(await status({ cookie: fay.cookie })).toBe(401);
   });
 
   it('SEC-17 removing a user (DELETE /api/users/:id) ends every session, token and socket of theirs', async () => {
@@ -199,12 +164,12 @@ describe('SEC-17 sign-out ends live access', () => {
     // Not by themselves, and only by the instance admin.
     expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${t!.token as string}` }))[0]).toBe(403);
     expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` }))[0]).toBe(204);
-    expect((await byCookie.closed).code).toBe(CLOSE.session_ended);
-    expect((await byToken.closed).code).toBe(CLOSE.session_ended);
+    expect(await byCookie.closed).toBe(CLOSE.session_ended);
+    expect(await byToken.closed).toBe(CLOSE.session_ended);
     expect((await call('GET', '/session', { authorization: `Bearer ${t!.token as string}` }))[0]).toBe(401);
     expect((await call('GET', '/session', { cookie: erin.cookie }))[0]).toBe(401);
     expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` }))[0]).toBe(404);
-    expect(await stillOpen(admins)).toBe(true);
+    expect(await admins.handled()).toBe(true);
     admins.ws.close();
   });
 });

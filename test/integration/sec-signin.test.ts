@@ -1,30 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { ADMIN, setupAdmin, startTestServer } from '../helpers/server.ts';
-import { userWithToken } from '../helpers/users.ts';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { ADMIN, setupAdmin, testServer } from '../helpers/server.ts';
+import { as, PASSPHRASE, postJson, signIn, userWithToken } from '../helpers/users.ts';
 
 /** Issue 12, point 19: the sign-in limit holds under concurrency; nobody can lock the owner out; unlock and reset links. */
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-const servers: Server[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.close();
-});
+const cleanup = cleanupAfterEach();
+const server = (env: Record<string, string> = {}) => testServer(cleanup, env);
 
-async function server(env: Record<string, string> = {}) {
-  const s = await startTestServer(undefined, env);
-  servers.push(s);
-  return s;
-}
-
-function signIn(s: Server, email: string, password: string, headers: Record<string, string> = {}) {
-  return fetch(`${s.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, password }) });
-}
 const from = (address: string) => ({ 'x-forwarded-for': address });
 
 describe('SEC-19 sign-in limits', () => {
   it('SEC-19 60 parallel wrong guesses: only 5 are checked, the other 55 wait (429), counted before the password check', async () => {
     const s = await server();
     await setupAdmin(s.url);
-    const answers = await Promise.all(Array.from({ length: 60 }, () => signIn(s, ADMIN.email, 'not the password at all')));
+    const answers = await Promise.all(Array.from({ length: 60 }, () => signIn(s.url, ADMIN.email, 'not the password at all')));
     const statuses = answers.map((r) => r.status);
     expect(statuses.filter((x) => x === 401)).toHaveLength(5);
     expect(statuses.filter((x) => x === 429)).toHaveLength(55);
@@ -36,55 +25,55 @@ describe('SEC-19 sign-in limits', () => {
     const admin = await setupAdmin(s.url);
     const owner = await userWithToken(s.url, admin.token, 'owner@example.com', 'Owner');
     // The owner has signed in from 10.0.0.1 (userWithToken signs in from the socket's address; once more from the proxy's hop).
-    expect((await signIn(s, 'owner@example.com', 'correct horse battery', from('10.0.0.1'))).status).toBe(200);
+    expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('10.0.0.1'))).status).toBe(200);
 
     // One attacker address: 5 guesses, then that address waits; the owner's address does not.
-    for (let i = 0; i < 5; i++) expect((await signIn(s, 'owner@example.com', `guess ${i}`, from('203.0.113.1'))).status).toBe(401);
-    expect((await signIn(s, 'owner@example.com', 'guess 5', from('203.0.113.1'))).status).toBe(429);
+    for (let i = 0; i < 5; i++) expect((await signIn(s.url, 'owner@example.com', `guess ${i}`, from('203.0.113.1'))).status).toBe(401);
+    expect((await signIn(s.url, 'owner@example.com', 'guess 5', from('203.0.113.1'))).status).toBe(429);
     // A forged first hop does not make a new address: only the one our proxy appended counts.
-    expect((await signIn(s, 'owner@example.com', 'guess 6', from('198.51.100.9, 203.0.113.1'))).status).toBe(429);
-    expect((await signIn(s, 'owner@example.com', 'correct horse battery', from('10.0.0.1'))).status).toBe(200);
+    expect((await signIn(s.url, 'owner@example.com', 'guess 6', from('198.51.100.9, 203.0.113.1'))).status).toBe(429);
+    expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('10.0.0.1'))).status).toBe(200);
 
     // Many addresses: 5 each until the per-account ceiling (100 an hour) holds for new addresses.
     const guesses: Promise<Response>[] = [];
-    for (let a = 2; a <= 25; a++) for (let i = 0; i < 5; i++) guesses.push(signIn(s, 'owner@example.com', `guess ${a}-${i}`, from(`203.0.113.${a}`)));
+    for (let a = 2; a <= 25; a++) for (let i = 0; i < 5; i++) guesses.push(signIn(s.url, 'owner@example.com', `guess ${a}-${i}`, from(`203.0.113.${a}`)));
     const statuses = (await Promise.all(guesses)).map((r) => r.status);
     expect(statuses.filter((x) => x === 401)).toHaveLength(95);
     expect(statuses.filter((x) => x === 429)).toHaveLength(25);
     // A new address, even with the right password, waits now …
-    expect((await signIn(s, 'owner@example.com', 'correct horse battery', from('192.0.2.50'))).status).toBe(429);
+    expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('192.0.2.50'))).status).toBe(429);
     // … but the owner's own address still signs in.
-    expect((await signIn(s, 'owner@example.com', 'correct horse battery', from('10.0.0.1'))).status).toBe(200);
+    expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('10.0.0.1'))).status).toBe(200);
 
     // Only an instance admin unlocks, and then the new address may sign in.
-    const [denied] = await post(s, owner.token, `/api/users/${owner.id}/unlock`);
+    const [denied] = await as(s.url, owner.token, 'POST', `/users/${owner.id}/unlock`);
     expect(denied).toBe(403);
-    const [unlocked] = await post(s, admin.token, `/api/users/${owner.id}/unlock`);
+    const [unlocked] = await as(s.url, admin.token, 'POST', `/users/${owner.id}/unlock`);
     expect(unlocked).toBe(204);
-    expect((await signIn(s, 'owner@example.com', 'correct horse battery', from('192.0.2.50'))).status).toBe(200);
-    expect((await post(s, admin.token, '/api/users/usr_nobody/unlock'))[0]).toBe(404);
+    expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('192.0.2.50'))).status).toBe(200);
+    expect((await as(s.url, admin.token, 'POST', '/users/usr_nobody/unlock'))[0]).toBe(404);
   });
 
   it('SEC-19 without TRUST_PROXY, X-Forwarded-For is ignored: a guesser cannot pose as new addresses', async () => {
     const s = await server();
     await setupAdmin(s.url);
-    for (let i = 0; i < 5; i++) expect((await signIn(s, ADMIN.email, `guess ${i}`, from(`203.0.113.${i}`))).status).toBe(401);
-    expect((await signIn(s, ADMIN.email, 'guess 5', from('203.0.113.99'))).status).toBe(429);
+    for (let i = 0; i < 5; i++) expect((await signIn(s.url, ADMIN.email, `guess ${i}`, from(`203.0.113.${i}`))).status).toBe(401);
+    expect((await signIn(s.url, ADMIN.email, 'guess 5', from('203.0.113.99'))).status).toBe(429);
   });
 
   it('SEC-19 an instance admin issues a single-use password-reset link; using it sets the password, signs in and ends every other session', async () => {
     const s = await server({ PUBLIC_URL: 'https://stagecoach.example.com' });
     const admin = await setupAdmin(s.url);
     const bo = await userWithToken(s.url, admin.token, 'bo@example.com', 'Bo');
-    expect((await post(s, bo.token, `/api/users/${bo.id}/password-reset`))[0]).toBe(403);
+    expect((await as(s.url, bo.token, 'POST', `/users/${bo.id}/password-reset`))[0]).toBe(403);
 
-    const [status, link] = await post<{ url: string; expiresAt: string }>(s, admin.token, `/api/users/${bo.id}/password-reset`);
+    const [status, link] = await as<{ url: string; expiresAt: string }>(s.url, admin.token, 'POST', `/users/${bo.id}/password-reset`);
     expect(status).toBe(201);
     expect(link.url).toMatch(/^https:\/\/stagecoach\.example\.com\/reset\/scr_[A-Za-z0-9_-]{43}$/);
     expect(Date.parse(link.expiresAt)).toBeGreaterThan(Date.now());
     const token = link.url.split('/').at(-1)!;
     const reset = (password: string, headers: Record<string, string> = {}) =>
-      fetch(`${s.url}/api/password-reset/${token}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ password }) });
+      postJson(`${s.url}/api/password-reset/${token}`, { password }, headers);
 
     expect(await (await fetch(`${s.url}/api/password-reset/${token}`)).json()).toEqual({ email: 'bo@example.com' });
     // A weak password is refused and the link still works; so is a foreign Origin.
@@ -99,8 +88,8 @@ describe('SEC-19 sign-in limits', () => {
     expect((await fetch(`${s.url}/api/session`, { headers: { cookie } })).status).toBe(200);
     // Every other session ended; the old password is gone; the new one works.
     expect((await fetch(`${s.url}/api/session`, { headers: { cookie: bo.cookie } })).status).toBe(401);
-    expect((await signIn(s, 'bo@example.com', 'correct horse battery')).status).toBe(401);
-    expect((await signIn(s, 'bo@example.com', 'amber whistle galaxy forklift')).status).toBe(200);
+    expect((await signIn(s.url, 'bo@example.com', PASSPHRASE)).status).toBe(401);
+    expect((await signIn(s.url, 'bo@example.com', 'amber whistle galaxy forklift')).status).toBe(200);
     // Single use.
     expect((await fetch(`${s.url}/api/password-reset/${token}`)).status).toBe(410);
     const again = await reset('another quiet harbor lantern');
@@ -108,15 +97,9 @@ describe('SEC-19 sign-in limits', () => {
     expect(((await again.json()) as { error: { id: string } }).error.id).toBe('reset_link_invalid');
 
     // A newer link voids the older one.
-    const [, first] = await post<{ url: string }>(s, admin.token, `/api/users/${bo.id}/password-reset`);
-    const [, second] = await post<{ url: string }>(s, admin.token, `/api/users/${bo.id}/password-reset`);
+    const [, first] = await as<{ url: string }>(s.url, admin.token, 'POST', `/users/${bo.id}/password-reset`);
+    const [, second] = await as<{ url: string }>(s.url, admin.token, 'POST', `/users/${bo.id}/password-reset`);
     expect((await fetch(`${s.url}/api/password-reset/${first.url.split('/').at(-1)}`)).status).toBe(410);
     expect((await fetch(`${s.url}/api/password-reset/${second.url.split('/').at(-1)}`)).status).toBe(200);
   });
 });
-
-async function post<T = unknown>(s: Server, token: string, path: string): Promise<[number, T]> {
-  const res = await fetch(`${s.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  return [res.status, (text ? JSON.parse(text) : null) as T];
-}

@@ -1,23 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { addItem, sectionMap } from '#schema/content/ydoc.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { serverWithProject, setupAdmin, testServer, type TestServer } from '../helpers/server.ts';
+import { cookieOf, createToken, signIn } from '../helpers/users.ts';
 
 /**
  * Issue 12, point 21: storage faults tell the truth. Faults are made the way
  * storage-faults.test.ts makes them: a write lock held by another process, a full database
  * (max_page_count = the pages it has).
  */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
 
-function fillDisk(server: Server): () => void {
+function fillDisk(server: TestServer): () => void {
   const pages = server.sqlite.pragma('page_count', { simple: true }) as number;
   server.sqlite.pragma(`max_page_count = ${pages}`);
   return () => server.sqlite.pragma('max_page_count = 1073741823');
@@ -27,14 +25,10 @@ const agentNames = (content: { agents: Record<string, { name: string }> }) => Ob
 
 describe('SEC-21 storage faults tell the truth', () => {
   it('SEC-21 a read with an API token works while the database refuses writes (lastUsedAt is best-effort)', async () => {
-    const server = await startTestServer();
-    cleanup.push(() => server.close());
+    const server = await testServer(cleanup);
     const admin = await setupAdmin(server.url);
     // A token never used yet: its first use wants to write lastUsedAt.
-    const login = await fetch(`${server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: admin.email, password: admin.password }) });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    const created = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { cookie, origin: server.url, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'reader' }) });
-    const { token } = (await created.json()) as { token: string };
+    const token = await createToken(server.url, cookieOf(await signIn(server.url, admin.email))!, 'reader');
 
     // Another process holds the write lock (a full disk refuses the same writes; see storage-faults.test.ts).
     const other = new Database(path.join(server.dataDir, 'stagecoach.sqlite'));
@@ -49,13 +43,9 @@ describe('SEC-21 storage faults tell the truth', () => {
   });
 
   it('SEC-21 an import that cannot be stored answers 503 storage_unavailable and changes nothing, now or later', async () => {
-    const server = await startTestServer();
-    cleanup.push(() => server.close());
-    const admin = await setupAdmin(server.url);
-    const project = await createProject(server.url, admin.token);
-    const dev = project.environments[0]!;
+    const { server, admin, dev } = await serverWithProject(cleanup);
     const auth = { authorization: `Bearer ${admin.token}` };
-    const content = async (s: Server) => (await (await fetch(`${s.url}/api/environments/${dev.id}/content`, { headers: auth })).json()) as { agents: Record<string, { name: string }> };
+    const content = async (s: TestServer) => (await (await fetch(`${s.url}/api/environments/${dev.id}/content`, { headers: auth })).json()) as { agents: Record<string, { name: string }> };
     const put = (name: string, instructions: string) =>
       fetch(`${server.url}/api/environments/${dev.id}/content`, {
         method: 'PUT',
@@ -83,8 +73,7 @@ describe('SEC-21 storage faults tell the truth', () => {
     await until(editor.doc, (d) => [...sectionMap(d, 'agents').values()].some((a) => (a as { get(k: string): unknown }).get('name') === 'Stored import'));
     expect(agentNames(await content(server))).toEqual(['Stored import']);
     await server.close();
-    const again = await startTestServer(server.dataDir);
-    cleanup.push(() => again.close());
+    const again = await testServer(cleanup, {}, server.dataDir);
     expect(agentNames(await content(again))).toEqual(['Stored import']);
   });
 });

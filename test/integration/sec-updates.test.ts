@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
@@ -10,9 +10,10 @@ import { addItem, applyContent, draftContent, itemText, sectionMap, setVariant, 
 import { moveStep } from '#schema/content/steps.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { WebsocketProvider } from 'y-websocket';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { sendFrames } from '../helpers/raw-socket.ts';
-import { setupAdmin, startTestServer, tempDataDir } from '../helpers/server.ts';
+import { setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers/server.ts';
 import { openDatabase } from '#server/store/db.ts';
 import { createDraftStore } from '#server/store/drafts.ts';
 import { createProjectStore } from '#server/store/projects.ts';
@@ -24,16 +25,11 @@ import { Room } from '#server/collab/room.ts';
  * shadow (refused whole: 4422 for a shape the spec does not have, 4424 for an update that
  * leaves something pending), and reads of a draft poisoned before that still answer.
  */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 async function setup(preset: string, env: Record<string, string> = {}, sample = false) {
-  const server = await startTestServer(undefined, env);
-  cleanup.push(() => server.close());
+  const server = await testServer(cleanup, env);
   const admin = await setupAdmin(server.url);
   const api = apiOf(server, admin.token);
   // The sample: content that syncs as it is (its audiences exist in every stage).
@@ -41,7 +37,7 @@ async function setup(preset: string, env: Record<string, string> = {}, sample = 
   return { server, token: admin.token, api, project };
 }
 
-function apiOf(server: Server, token: string) {
+function apiOf(server: TestServer, token: string) {
   return async <T = Record<string, unknown>>(method: string, p: string, body?: unknown): Promise<[number, T]> => {
     const res = await fetch(`${server.url}/api${p}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
@@ -49,7 +45,7 @@ function apiOf(server: Server, token: string) {
   };
 }
 
-function client(server: Server, draftId: string, token: string): Client {
+function client(server: TestServer, draftId: string, token: string): Client {
   const c = connect(server.url, draftId, { token });
   cleanup.push(() => c.destroy());
   return c;
@@ -164,8 +160,7 @@ describe('SEC-7 poison documents are refused', () => {
     db.prepare('INSERT INTO draft_updates (draft_id, "update", created_at) VALUES (?, ?, ?)').run(dev.draftId!, Buffer.from(poison), Date.now());
     db.close();
 
-    const server = await startTestServer(dataDir);
-    cleanup.push(() => server.close());
+    const server = await testServer(cleanup, {}, dataDir);
     const api = apiOf(server, first.token);
     expect(await everyReadAnswers(api, first.project)).toEqual([200, 200, 200, 200]);
     const [, problems] = await api<{ itemId: string; field: string; code: string }[]>('GET', `/environments/${dev.id}/problems`);
@@ -187,8 +182,7 @@ describe('SEC-7 poison documents are refused', () => {
 
     // The repaired draft loads again after a restart (the bottom-up removal was folded into its state).
     await cleanup.pop()!();
-    const again = await startTestServer(dataDir);
-    cleanup.push(() => again.close());
+    const again = await testServer(cleanup, {}, dataDir);
     expect((await apiOf(again, first.token)<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1]).toEqual(after);
   });
 });
@@ -281,8 +275,7 @@ describe('SEC-11 section ownership cannot be bypassed with pending deletes', () 
     db.close();
 
     // The same editor (same document, same client id) comes back and types.
-    const server = await startTestServer(dataDir);
-    cleanup.push(() => server.close());
+    const server = await testServer(cleanup, {}, dataDir);
     const provider = new WebsocketProvider(wsUrl(server.url), dev.draftId!, editor.doc, { params: { token: first.token }, disableBc: true, WebSocketPolyfill: WebSocket });
     cleanup.push(() => provider.destroy());
     await synced({ doc: editor.doc, provider, destroy: () => provider.destroy() });

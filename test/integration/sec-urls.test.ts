@@ -1,27 +1,19 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createProject, setupAdmin, startTestServer, tempDataDir } from '../helpers/server.ts';
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { createProject, setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers/server.ts';
 
 /**
  * Issue 12, point 22: links people receive are built from configuration, never from the
  * Host header a client chooses; the data folder and the database files are the owner's alone.
  */
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-const running: Server[] = [];
-afterEach(async () => {
-  for (const s of running.splice(0)) await s.close();
-});
-
-async function serve(env: Record<string, string> = {}, dataDir = tempDataDir()): Promise<Server> {
-  const s = await startTestServer(dataDir, env);
-  running.push(s);
-  return s;
-}
+const cleanup = cleanupAfterEach();
+const serve = (env: Record<string, string> = {}, dataDir = tempDataDir()) => testServer(cleanup, env, dataDir);
 
 /** A JSON POST with a Host header of our choosing (fetch never lets a caller set Host). */
-function post(server: Server, host: string, token: string, apiPath: string, body: unknown): Promise<{ status: number; json: { url: string; path: string } }> {
+function post(server: TestServer, host: string, token: string, apiPath: string, body: unknown): Promise<{ status: number; json: { url: string; path: string } }> {
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(`${server.url}/api${apiPath}`, { method: 'POST', headers: { host, 'x-forwarded-host': host, authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
@@ -36,7 +28,7 @@ function post(server: Server, host: string, token: string, apiPath: string, body
 }
 
 /** Creates a share link and an invitation while claiming to be evil.example; returns both URLs. */
-async function linksWithHost(server: Server, host: string): Promise<{ share: string; invite: string }> {
+async function linksWithHost(server: TestServer, host: string): Promise<{ share: string; invite: string }> {
   const token = (await setupAdmin(server.url)).token;
   const project = await createProject(server.url, token);
   const production = project.environments.at(-1)!;
@@ -79,7 +71,7 @@ describe('SEC-22 URLs come from PUBLIC_URL, files are private', () => {
       expect(mode(path.join(fresh, f)), f).toBe(0o600);
     }
     await server.close();
-    running.length = 0;
+    cleanup.length = 0; // closed already
 
     // An existing folder (and database) left open to others by an earlier version or a careless copy.
     fs.chmodSync(fresh, 0o755);

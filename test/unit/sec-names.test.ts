@@ -3,9 +3,9 @@ import { CreateProjectBody, CreateUserBody, InvitationBody, SetupBody, StagePatc
 import { PRESETS } from '#schema/presets.ts';
 import { EnvironmentSettings, FeedbackBody, RuntimeKeyBody, ShareLinkBody } from '#schema/local.ts';
 import { displayName, lookAlikes, nameKey } from '#schema/names.ts';
+import { PASSPHRASE } from '../helpers/users.ts';
 
 /** Issue 12 point 14: names that look alike are refused. */
-const PASSWORD = 'violet tractor sunbeam ledger';
 const EvaluatorsShape = EnvironmentSettings.shape.evaluators;
 const stage = (name: string) => ({ name, kind: 'custom', color: '#123456' });
 const HIDDEN = {
@@ -31,8 +31,8 @@ describe('SEC-14 display names', () => {
       expect(created.error!.issues[0]!.message, what).toMatch(/may not hold (an invisible character|a character that changes the writing direction|a control character) \(U\+[0-9A-F]{4,5}, character \d+\)/);
       expect(StagePatchBody.safeParse({ name }).success, what).toBe(false);
       expect(CreateProjectBody.safeParse({ name }).success, what).toBe(false);
-      expect(SetupBody.safeParse({ email: 'a@b.co', password: PASSWORD, name }).success, what).toBe(false);
-      expect(CreateUserBody.safeParse({ email: 'a@b.co', password: PASSWORD, name }).success, what).toBe(false);
+      expect(SetupBody.safeParse({ email: 'a@b.co', password: PASSPHRASE, name }).success, what).toBe(false);
+      expect(CreateUserBody.safeParse({ email: 'a@b.co', password: PASSPHRASE, name }).success, what).toBe(false);
       expect(InvitationBody.safeParse({ email: 'a@b.co', name }).success, what).toBe(false);
     }
     expect(CreateProjectBody.safeParse({ name: 'PROD\u202eNOITCU' }).error!.issues[0]!.message).toContain('changes the writing direction (U+202E, character 5)');
@@ -58,7 +58,7 @@ describe('SEC-14 display names', () => {
   });
 
   it('SEC-14 names are NFC-normalized, with runs of white space made one space', () => {
-    expect(SetupBody.parse({ email: 'a@b.co', password: PASSWORD, name: ' Rene\u0301\u00a0\u00a0Dupont ' }).name).toBe('René Dupont');
+    expect(SetupBody.parse({ email: 'a@b.co', password: PASSPHRASE, name: ' Rene\u0301\u00a0\u00a0Dupont ' }).name).toBe('René Dupont');
     expect(StagePatchBody.parse({ name: 'Cafe\u0301\tQA' }).name).toBe('Café QA');
     expect(displayName(5).safeParse('Cafe\u0301s').success).toBe(true); // 6 code units, 5 characters after NFC
   });

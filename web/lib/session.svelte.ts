@@ -29,6 +29,18 @@ export class SessionState {
     this.isInstanceAdmin = (await api<{ isInstanceAdmin: boolean }>('/session')).isInstanceAdmin;
   }
 
+  /** Sets the password with a reset link: the answer signs this browser in (and out everywhere else). */
+  async resetPassword(token: string, password: string): Promise<void> {
+    this.user = (await api<{ user: UserView }>(`/password-reset/${token}`, { method: 'POST', body: { password } })).user;
+    this.isInstanceAdmin = (await api<{ isInstanceAdmin: boolean }>('/session')).isInstanceAdmin;
+  }
+
+  /** Accepts an invitation with a password: the new account is signed in (and no instance admin). */
+  async acceptInvitation(token: string, password: string): Promise<void> {
+    this.user = (await api<{ user: UserView }>(`/invitations/${token}/accept`, { method: 'POST', body: { password } })).user;
+    this.isInstanceAdmin = false;
+  }
+
   async setup(name: string, email: string, password: string): Promise<void> {
     this.user = (await api<{ user: UserView }>('/setup', { method: 'POST', body: { name, email, password } })).user;
     this.isInstanceAdmin = true;
