@@ -22,7 +22,7 @@ describe('security basics', () => {
     expect((await signIn('someone@example.com', 'nope nope')).status).toBe(401);
   });
 
-  it('sends security headers, and a Secure session cookie behind https', async () => {
+  it('sends security headers, and a Secure session cookie behind https (X-Forwarded-Proto believed only with TRUST_PROXY)', async () => {
     server = await startTestServer();
     await setupAdmin(server.url);
     const res = await fetch(`${server.url}/api/health`);
@@ -31,7 +31,11 @@ describe('security basics', () => {
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
     const plain = await signIn(ADMIN.email, ADMIN.password);
     expect(plain.headers.get('set-cookie')).not.toMatch(/Secure/);
-    const proxied = await signIn(ADMIN.email, ADMIN.password, { 'x-forwarded-proto': 'https' });
+    const forged = await signIn(ADMIN.email, ADMIN.password, { 'x-forwarded-proto': 'https' });
+    expect(forged.headers.get('set-cookie')).not.toMatch(/Secure/);
+    await server.close();
+    server = await startTestServer(server.dataDir, { TRUST_PROXY: 'true' });
+    const proxied = await signIn(ADMIN.email, ADMIN.password, { 'x-forwarded-proto': 'https', origin: 'https://' + new URL(server.url).host });
     expect(proxied.headers.get('set-cookie')).toMatch(/HttpOnly.*Secure|Secure.*HttpOnly/);
   });
 });

@@ -5,7 +5,7 @@ import type { AppDeps, AppEnv } from '../context.ts';
 import { SESSION_COOKIE } from '../authenticate.ts';
 import { readJson } from '../validate.ts';
 import type { SignInLimiter } from '../rate-limit.ts';
-import { clientAddress, hopOfContext } from '../client.ts';
+import { clientAddress, hopOfContext, requestScheme } from '../client.ts';
 import { sameOrigin } from '../same-origin.ts';
 import { AppError } from '#schema/errors.ts';
 
@@ -16,14 +16,12 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
   const startSession = async (c: Context, email: string, password: string) => {
     // Counted before the password is checked (signIn awaits argon2): parallel guesses all count.
     const begun = signIns.begin(email, clientAddress(hopOfContext(c), deps.trustProxy));
-    if ('wait' in begun) {
-      c.header('Retry-After', String(begun.wait));
-      throw new AppError('too_many_attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(begun.wait / 60)} minute${begun.wait > 60 ? 's' : ''}.`);
-    }
+    // The error handler turns details.retryAfter into the Retry-After header, as for every 429.
+    if ('wait' in begun) throw new AppError('too_many_attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(begun.wait / 60)} minute${begun.wait > 60 ? 's' : ''}.`, { retryAfter: begun.wait });
     const s = await deps.accounts.signIn(email, password);
     begun.attempt.succeeded();
-    // Secure behind https: configured, or the request came over https (directly or via a proxy).
-    const https = deps.secureCookies || new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+    // Secure behind https: configured, or the request came over https (directly, or via a trusted proxy).
+    const https = deps.secureCookies || requestScheme(hopOfContext(c), deps.trustProxy) === 'https';
     setCookie(c, SESSION_COOKIE, s.sessionToken, {
       httpOnly: true,
       sameSite: 'Lax',
