@@ -2,6 +2,7 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import type { CloseReason } from '#schema/errors.ts';
+import { TokenBucket } from '../lib/rates.ts';
 
 /** What the presence gate needs to know of a connection (the room's Peer is one). */
 export interface PresencePeer {
@@ -29,8 +30,8 @@ const FORGET_AFTER_MS = 60_000;
 interface Connection {
   /** Client ids this connection introduced (or took over from an earlier connection of the same user). */
   readonly ids: Set<number>;
-  tokens: number;
-  refilledAt: number;
+  /** Presence messages it may send: `perSecond`, in bursts of twice that. */
+  readonly rate: TokenBucket;
   /** The latest presence message that arrived while the bucket was empty; applied when a token is back. */
   deferred: Uint8Array | null;
   timer: NodeJS.Timeout | null;
@@ -88,7 +89,7 @@ export class PresenceGate {
   }
 
   join(peer: PresencePeer): void {
-    this.connections.set(peer, { ids: new Set(), tokens: 2 * this.limits.perSecond, refilledAt: performance.now(), deferred: null, timer: null });
+    this.connections.set(peer, { ids: new Set(), rate: new TokenBucket(this.limits.perSecond, 2 * this.limits.perSecond), deferred: null, timer: null });
   }
 
   /** The connection is gone: its states are removed (and that removal is broadcast by the room). */
@@ -122,7 +123,7 @@ export class PresenceGate {
   /** One `query-awareness` message: true if it may be answered now (it costs a token; over the rate it is ignored). */
   mayQuery(peer: PresencePeer): boolean {
     const conn = this.connections.get(peer);
-    return conn !== undefined && this.take(conn);
+    return conn !== undefined && conn.rate.take();
   }
 
   /** One presence message from `peer`: applied (rewritten), deferred, or refused with a close. */
@@ -133,7 +134,7 @@ export class PresenceGate {
     const entries = this.scan(peer, update);
     if (!Array.isArray(entries)) return peer.close(entries.close, entries.detail);
     if (entries.length === 0) return;
-    if (!this.take(conn)) {
+    if (!conn.rate.take()) {
       conn.deferred = update;
       conn.timer ??= setTimeout(() => {
         conn.timer = null;
@@ -146,16 +147,6 @@ export class PresenceGate {
     const verdict = this.admit(peer, conn, entries);
     if (verdict instanceof Uint8Array) awarenessProtocol.applyAwarenessUpdate(this.awareness, verdict, peer);
     else if (verdict) peer.close(verdict.close, verdict.detail);
-  }
-
-  private take(conn: Connection): boolean {
-    const now = performance.now();
-    const burst = 2 * this.limits.perSecond;
-    conn.tokens = Math.min(burst, conn.tokens + ((now - conn.refilledAt) * this.limits.perSecond) / 1000);
-    conn.refilledAt = now;
-    if (conn.tokens < 1) return false;
-    conn.tokens -= 1;
-    return true;
   }
 
   /**

@@ -1,3 +1,5 @@
+import { TokenBucket } from '../lib/rates.ts';
+
 /**
  * How many bytes of full-state replies each user may have encoded afresh per second, over all
  * their connections and drafts (issue 12, point 3). Coalescing bounds one connection to one
@@ -8,7 +10,8 @@
  */
 export class ReplyBudget {
   private readonly bytesPerSecond: number;
-  private readonly users = new Map<string, { tokens: number; at: number }>();
+  /** Full (one second's worth) at first: opening a large draft costs nothing extra. */
+  private readonly users = new Map<string, TokenBucket>();
 
   constructor(bytesPerSecond: number) {
     this.bytesPerSecond = bytesPerSecond;
@@ -16,24 +19,19 @@ export class ReplyBudget {
 
   /** Milliseconds until `userId` may have another fresh encoding (0: now). */
   wait(userId: string): number {
-    const account = this.refill(userId);
-    return account.tokens >= 0 ? 0 : Math.ceil((-account.tokens / this.bytesPerSecond) * 1000);
+    return this.bucket(userId).waitMs();
   }
 
   charge(userId: string, bytes: number): void {
-    this.refill(userId).tokens -= bytes;
+    this.bucket(userId).charge(bytes);
   }
 
-  private refill(userId: string): { tokens: number; at: number } {
-    const now = performance.now();
-    let account = this.users.get(userId);
-    if (!account) {
-      // Full (one second's worth): opening a large draft costs nothing extra.
-      account = { tokens: this.bytesPerSecond, at: now };
-      this.users.set(userId, account);
+  private bucket(userId: string): TokenBucket {
+    let bucket = this.users.get(userId);
+    if (!bucket) {
+      bucket = new TokenBucket(this.bytesPerSecond, this.bytesPerSecond);
+      this.users.set(userId, bucket);
     }
-    account.tokens = Math.min(this.bytesPerSecond, account.tokens + ((now - account.at) * this.bytesPerSecond) / 1000);
-    account.at = now;
-    return account;
+    return bucket;
   }
 }

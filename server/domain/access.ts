@@ -10,10 +10,10 @@ import { hashPassword } from './passwords.ts';
 import { assertStrongPassword } from './password-strength.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { LIMITS, requireBelow, requireRate } from './limits.ts';
+import { DAY } from '../lib/time.ts';
 
 export type RoleMap = Record<string, Role[]>;
 
-const DAY = 86_400_000;
 
 /**
  * Who may do what, where. Every route and the websocket upgrade ask here, and here asks the

@@ -15,6 +15,7 @@ export interface Credential {
 /** What ended, so live connections opened with it can be closed (sign-out, revocation, a removed user). */
 export type Ended = { kind: 'session' | 'token' | 'user'; id: string };
 import { LIMITS, requireBelow } from './limits.ts';
+import { DAY } from '../lib/time.ts';
 
 export interface Principal {
   user: UserView;
@@ -23,7 +24,6 @@ export interface Principal {
   credential: Credential;
 }
 
-const DAY_MS = 86_400_000;
 /** How stale a token's lastUsedAt may be: one write a minute per token, not one per request. */
 const TOKEN_TOUCH_MS = 60_000;
 
@@ -117,7 +117,7 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
       const token = newSecretToken('sct');
       const id = newId('tok');
       const now = Date.now();
-      const expiresAt = expiresInDays === undefined ? null : now + expiresInDays * DAY_MS;
+      const expiresAt = expiresInDays === undefined ? null : now + expiresInDays * DAY;
       store.insertToken({ id, userId, name, tokenHash: hashToken(token), createdAt: now, expiresAt });
       return { id, name, token, expiresAt: iso(expiresAt) };
     },

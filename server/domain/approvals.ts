@@ -7,8 +7,8 @@ import type { DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
+import { HOUR } from '../lib/time.ts';
 
-const HOUR = 3_600_000;
 
 export interface GatePolicy {
   requiredApprovals: number;

@@ -11,8 +11,8 @@ import type { Snapshots } from './snapshots.ts';
 import { releaseView, type DraftAccess, type HotfixGuard, type ReleaseView } from './releases.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
+import { DAY } from '../lib/time.ts';
 
-const DAY = 86_400_000;
 
 export interface DraftControl extends DraftAccess {
   /** Changes a draft server-side in one transaction that connected editors see live. */

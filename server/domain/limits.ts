@@ -1,4 +1,5 @@
 import { AppError } from '#schema/errors.ts';
+import { windowRetryAfter } from '../lib/rates.ts';
 
 /**
  * Bounds on what a user can multiply that have no configuration key: each is far above honest
@@ -37,8 +38,6 @@ export function requireBelow(limit: string, max: number, count: number, message:
  * answer's Retry-After (from details.retryAfter, seconds) is when the oldest one leaves it.
  */
 export function requireRate(limit: string, max: number, times: readonly number[], windowMs: number, now: number, message: string): void {
-  const recent = times.filter((t) => now - t < windowMs);
-  if (recent.length < max) return;
-  const retryAfter = Math.max(1, Math.ceil((Math.min(...recent) + windowMs - now) / 1000));
-  throw new AppError('rate_limited', message, { limit, max, retryAfter });
+  const retryAfter = windowRetryAfter(times, max, windowMs, now);
+  if (retryAfter > 0) throw new AppError('rate_limited', message, { limit, max, retryAfter });
 }

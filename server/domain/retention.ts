@@ -1,8 +1,8 @@
 import { SECTIONS } from '#schema/content/spec.ts';
 import type { Tree } from '#schema/content/diff.ts';
 import type { AbandonedRequest, RetentionStore } from '../store/retention.ts';
+import { DAY } from '../lib/time.ts';
 
-const DAY = 86_400_000;
 /**
  * Snapshot trees read per step of the blob scan; the event loop runs between steps. Small:
  * a 2,000-item tree is ~170 KB of JSON (500 such snapshots, 100 a page, blocked 300 ms).

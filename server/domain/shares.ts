@@ -9,9 +9,8 @@ import type { LocalData } from './local.ts';
 import type { Snapshots } from './snapshots.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { LIMITS, requireBelow, requireRate } from './limits.ts';
+import { DAY, MINUTE } from '../lib/time.ts';
 
-const DAY = 86_400_000;
-const MINUTE = 60_000;
 
 export const shareLinkView = (l: ShareLinkRow) => ({
   id: l.id,

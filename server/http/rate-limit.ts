@@ -1,3 +1,5 @@
+import { windowRetryAfter } from '../lib/rates.ts';
+
 /**
  * Sign-in attempts counted per key in a sliding window. In memory: one process serves one
  * instance; a restart forgets (documented in the README).
@@ -11,8 +13,7 @@ export function createAttemptCounter(opts: { max: number; windowMs: number }) {
       const list = recent(key, now);
       if (list.length === 0) attempts.delete(key);
       else attempts.set(key, list);
-      if (list.length < opts.max) return 0;
-      return Math.max(1, Math.ceil((list[0]! + opts.windowMs - now) / 1000));
+      return windowRetryAfter(list, opts.max, opts.windowMs, now);
     },
     add(key: string, now: number): void {
       const list = recent(key, now);
