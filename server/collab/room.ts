@@ -16,7 +16,7 @@ import {
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
 import type { ReplyBudget } from './reply-budget.ts';
-import { checkTransaction, wouldChange, type Refusal } from './update-guard.ts';
+import { checkTransaction, wouldChange, type DeleteSet, type Refusal } from './update-guard.ts';
 import { dismantleTooDeep } from './dismantle.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
@@ -101,6 +101,8 @@ export class Room {
   /** Made on the first read, then kept up to date while the room is loaded (freezing reuses unchanged items). */
   private live: LiveContent | null = null;
   private readonly budget: DraftBudget;
+  /** The document's delete set, for read-only peers' updates (update-guard.ts wouldChange); made on demand, dropped on every change. */
+  private deleted: DeleteSet | null = null;
 
   constructor(draftId: string, store: DraftStore, opts: RoomOptions) {
     this.draftId = draftId;
@@ -238,7 +240,7 @@ export class Room {
     }
     if (peer.readOnly) {
       // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
-      if (wouldChange(this.doc, decoded)) peer.close('read_only', 'this connection may not change the draft');
+      if (wouldChange(this.doc, decoded, () => (this.deleted ??= Y.createDeleteSetFromStructStore(this.doc.store)))) peer.close('read_only', 'this connection may not change the draft');
       return;
     }
     if (!this.budget.admits(update.byteLength, () => Y.encodeStateAsUpdate(this.doc).byteLength)) {
@@ -352,6 +354,7 @@ export class Room {
     // Peer updates and server edits reached the shadow first; anything else joins it here.
     if (o?.kind !== 'connection' && !this.fromShadow && this.shadow) Y.applyUpdate(this.shadow, update);
     this.replies.clear();
+    this.deleted = null;
     this.budget.grew(update.byteLength);
     this.pending.push({ update, origin: o });
     if (this.opts.groupCommit) return this.opts.groupCommit.enqueue(this);

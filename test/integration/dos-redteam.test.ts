@@ -1,0 +1,90 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import { CLOSE } from '#schema/errors.ts';
+import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
+import { encodeUpdate } from '#server/collab/protocol.ts';
+import { healthProbe } from '../helpers/collab-attack.ts';
+import { rawSocket } from '../helpers/raw-socket.ts';
+import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { as, userWithToken } from '../helpers/users.ts';
+
+/**
+ * Red-team findings on the merged issue 12 code (denial of service). `npm run soak` (SOAK=1)
+ * runs the attacks at full size.
+ */
+const SOAK = process.env.SOAK === '1';
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(env: Record<string, string> = {}) {
+  const server = await startTestServer(undefined, env);
+  cleanup.push(() => server.close());
+  const admin = await setupAdmin(server.url);
+  const project = await createProject(server.url, admin.token);
+  const dev = project.environments[0]!;
+  const viewer = await userWithToken(server.url, admin.token, 'viewer@example.com', 'Vera');
+  expect((await as(server.url, admin.token, 'PUT', `/projects/${project.id}/members/${viewer.id}`, { roles: { [dev.id]: ['viewer'] } }))[0]).toBe(200);
+  return { server, admin, viewer, draftId: dev.draftId! };
+}
+
+/** A Yjs update (v1) with no structs and, for `client`, `ranges` copies of the delete range [clock, clock + len). */
+function repeatedDeletes(client: number, clock: number, len: number, ranges: number): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 0); // no structs
+  encoding.writeVarUint(e, 1); // one client in the delete set
+  encoding.writeVarUint(e, client);
+  encoding.writeVarUint(e, ranges);
+  for (let i = 0; i < ranges; i++) {
+    encoding.writeVarUint(e, clock);
+    encoding.writeVarUint(e, len);
+  }
+  return encoding.toUint8Array(e);
+}
+
+describe('red team: read-only checks', () => {
+  const DELETED = SOAK ? 200_000 : 50_000;
+  const RANGES = 2_000;
+  const FRAMES = SOAK ? 40 : 8;
+
+  it(`SEC-4 a read-only socket repeating one delete range ${RANGES} times per frame over ${DELETED} deleted items (${FRAMES} frames of ~8 KB) costs the update, not ranges × document: /api/health keeps answering`, { timeout: 120_000 }, async () => {
+    const { server, admin, viewer, draftId } = await setup();
+    // An editor's ordinary history: characters typed one by one at the start, then all deleted
+    // (each one its own item: nothing merges them).
+    const author = new Y.Doc();
+    const id = addItem(author, 'agents', { name: 'Typist' });
+    const text = itemText(sectionMap(author, 'agents').get(id), 'instructions')!;
+    author.transact(() => {
+      for (let i = 0; i < DELETED; i++) text.insert(0, 'a');
+    });
+    text.delete(0, text.length);
+    const editor = await rawSocket(server.url, draftId, admin.token);
+    editor.send(encodeUpdate(Y.encodeStateAsUpdate(author)));
+    expect(await editor.handled()).toBe(true);
+    editor.ws.terminate();
+
+    // The viewer says "delete what is already deleted", the same range again and again: no change.
+    const reader = await rawSocket(server.url, draftId, viewer.token);
+    const frame = encodeUpdate(repeatedDeletes(author.clientID, Y.getState(author.store, author.clientID) - DELETED, DELETED, RANGES));
+    const probe = healthProbe(server.url);
+    const t0 = performance.now();
+    for (let i = 0; i < FRAMES; i++) reader.send(frame);
+    const ok = await reader.handled();
+    const ms = performance.now() - t0;
+    const { maxMs, count } = await probe.stop();
+    console.log(`SEC-4 red team: ${FRAMES} frames of ${frame.length} bytes (${RANGES} × the same range over ${DELETED} deleted items) handled in ${ms.toFixed(0)} ms; /api/health worst ${maxMs.toFixed(1)} ms over ${count} asks`);
+    expect(ok).toBe(true); // a no-op: accepted
+    expect(maxMs).toBeLessThan(1500);
+    expect(ms / FRAMES).toBeLessThan(200);
+
+    // A real delete is still refused.
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(author));
+    const sv = Y.encodeStateVector(copy);
+    sectionMap(copy, 'agents').delete(id);
+    reader.send(encodeUpdate(Y.encodeStateAsUpdate(copy, sv)));
+    expect(await reader.closed).toBe(CLOSE.read_only);
+  });
+});
