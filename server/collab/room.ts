@@ -92,6 +92,8 @@ export class Room {
   /** Presence changes not yet sent (client ids), and the timer that sends them. */
   private presence = new Set<number>();
   private presenceTimer: NodeJS.Timeout | null = null;
+  /** Everyone's presence as one frame (the answer to query-awareness), until presence next changes. */
+  private everyone: Uint8Array | null = null;
   /** Set while the log cannot be written; peers see it as the server's presence state. */
   private storageFailingSince: string | null = null;
   private lastSeq: number;
@@ -196,8 +198,13 @@ export class Room {
         return;
       case 'query-awareness': {
         if (!this.presenceGate.mayQuery(peer)) return;
-        const ids = [...this.awareness.getStates().keys()];
-        peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)));
+        // Everyone's presence may be megabytes (4 states of 8 KiB per connection): a 1-byte
+        // question must not buy that without bound, so answers draw on the user's budget of
+        // full-state bytes like sync step 2 replies do (over it, the question is ignored).
+        if ((this.opts.replyBudget?.wait(peer.userId) ?? 0) > 0) return;
+        this.everyone ??= encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()]));
+        this.opts.replyBudget?.charge(peer.userId, this.everyone.length);
+        peer.send(this.everyone);
         return;
       }
     }
@@ -440,6 +447,7 @@ export class Room {
   }
 
   private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }): void => {
+    this.everyone = null;
     for (const id of added) this.presence.add(id);
     for (const id of updated) this.presence.add(id);
     for (const id of removed) this.presence.add(id);

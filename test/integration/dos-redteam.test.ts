@@ -4,7 +4,7 @@ import * as encoding from 'lib0/encoding';
 import { CLOSE } from '#schema/errors.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
-import { healthProbe } from '../helpers/collab-attack.ts';
+import { awarenessFrame, healthProbe, rssMb } from '../helpers/collab-attack.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as, userWithToken } from '../helpers/users.ts';
@@ -86,5 +86,37 @@ describe('red team: read-only checks', () => {
     sectionMap(copy, 'agents').delete(id);
     reader.send(encodeUpdate(Y.encodeStateAsUpdate(copy, sv)));
     expect(await reader.closed).toBe(CLOSE.read_only);
+  });
+});
+
+describe('red team: presence amplification', () => {
+  const CONNECTIONS = SOAK ? 100 : 25;
+  const QUERIES = 60; // each connection's burst (2 × COLLAB_PRESENCE_PER_SECOND)
+
+  it(`SEC-1 ${CONNECTIONS} viewer connections each holding 4 presence states of ~8 KB, then each asking for everyone's presence ${QUERIES} times (1-byte frames): the answers are bounded, /api/health keeps answering`, { timeout: 120_000 }, async () => {
+    const { server, viewer, draftId } = await setup();
+    const sockets = await Promise.all(Array.from({ length: CONNECTIONS }, () => rawSocket(server.url, draftId, viewer.token)));
+    cleanup.push(() => sockets.forEach((s) => s.ws.terminate()));
+    let received = 0;
+    for (const s of sockets) s.ws.on('message', (data: Buffer) => (received += data.length));
+    const state = JSON.stringify({ pad: 'p'.repeat(7_900) });
+    sockets.forEach((s, i) => s.send(awarenessFrame([0, 1, 2, 3].map((k) => [4_000_000 + i * 4 + k, 1, state]))));
+    expect((await Promise.all(sockets.map((s) => s.handled()))).every(Boolean)).toBe(true);
+
+    const rssBefore = rssMb();
+    const probe = healthProbe(server.url);
+    const t0 = performance.now();
+    received = 0;
+    for (const s of sockets) for (let q = 0; q < QUERIES; q++) s.send(new Uint8Array([3]));
+    await Promise.all(sockets.map((s) => s.handled()));
+    const ms = performance.now() - t0;
+    const { maxMs, count } = await probe.stop();
+    console.log(
+      `SEC-1 red team: ${CONNECTIONS * QUERIES} query-awareness frames (1 byte each) answered with ${(received / 1e6).toFixed(0)} MB in ${ms.toFixed(0)} ms; ` +
+        `/api/health worst ${maxMs.toFixed(1)} ms over ${count} asks; RSS ${rssBefore.toFixed(0)} → ${rssMb().toFixed(0)} MB`,
+    );
+    expect(maxMs).toBeLessThan(1500);
+    // A query is answered within the user's budget of fresh full-state bytes (COLLAB_FULL_STATE_BYTES_PER_SECOND, 32 MiB).
+    expect(received).toBeLessThan(200e6);
   });
 });
