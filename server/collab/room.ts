@@ -16,7 +16,7 @@ import {
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
 import type { ReplyBudget } from './reply-budget.ts';
-import { checkTransaction, wouldChange, type DeleteSet, type Refusal } from './update-guard.ts';
+import { checkTransaction, disorderedDeletes, wouldChange, type DeleteSet, type Refusal } from './update-guard.ts';
 import { dismantleTooDeep } from './dismantle.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
@@ -248,6 +248,10 @@ export class Room {
     if (peer.readOnly) {
       // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
       if (wouldChange(this.doc, decoded, () => (this.deleted ??= Y.createDeleteSetFromStructStore(this.doc.store)))) peer.close('read_only', 'this connection may not change the draft');
+      return;
+    }
+    if (disorderedDeletes(decoded)) {
+      peer.close('malformed_message', 'delete ranges out of order or overlapping');
       return;
     }
     if (!this.budget.admits(update.byteLength, () => Y.encodeStateAsUpdate(this.doc).byteLength)) {
