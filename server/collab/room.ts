@@ -16,7 +16,7 @@ import {
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
 import type { ReplyBudget } from './reply-budget.ts';
-import { checkTransaction, disorderedDeletes, wouldChange, type DeleteSet, type Refusal } from './update-guard.ts';
+import { checkTransaction, disorderedDeletes, readOnlyWouldChange, type DeleteSet, type Refusal } from './update-guard.ts';
 import { dismantleTooDeep } from './dismantle.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
@@ -236,6 +236,19 @@ export class Room {
   }
 
   private applyFrom(peer: Peer, update: Uint8Array): void {
+    if (peer.readOnly) {
+      // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
+      // Checked without decoding the update (a decoded struct is an object; a frame holds millions).
+      let changes;
+      try {
+        changes = readOnlyWouldChange(this.doc, update, () => (this.deleted ??= Y.createDeleteSetFromStructStore(this.doc.store)));
+      } catch {
+        peer.close('malformed_message', 'invalid Yjs update');
+        return;
+      }
+      if (changes) peer.close('read_only', 'this connection may not change the draft');
+      return;
+    }
     let decoded;
     try {
       // Decoding first proves the update is well-formed before it touches the document, and
@@ -243,11 +256,6 @@ export class Room {
       decoded = Y.decodeUpdate(update);
     } catch {
       peer.close('malformed_message', 'invalid Yjs update');
-      return;
-    }
-    if (peer.readOnly) {
-      // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
-      if (wouldChange(this.doc, decoded, () => (this.deleted ??= Y.createDeleteSetFromStructStore(this.doc.store)))) peer.close('read_only', 'this connection may not change the draft');
       return;
     }
     if (disorderedDeletes(decoded)) {

@@ -4,7 +4,7 @@ import * as encoding from 'lib0/encoding';
 import { CLOSE } from '#schema/errors.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
-import { awarenessFrame, healthProbe, rssMb } from '../helpers/collab-attack.ts';
+import { awarenessFrame, healthProbe, rssMb, rssPeak } from '../helpers/collab-attack.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as, userWithToken } from '../helpers/users.ts';
@@ -123,5 +123,43 @@ describe('red team: presence amplification', () => {
     expect(maxMs).toBeLessThan(1500);
     // A query is answered within the user's budget of fresh full-state bytes (COLLAB_FULL_STATE_BYTES_PER_SECOND, 32 MiB).
     expect(received).toBeLessThan(200e6);
+  });
+});
+
+/** A Yjs update (v1) of `count` one-clock GC structs of a client the server never saw: 2 bytes a struct, one object each once decoded. */
+function tinyStructs(count: number): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1); // one client
+  encoding.writeVarUint(e, count);
+  encoding.writeVarUint(e, 987_654_321); // client
+  encoding.writeVarUint(e, 0); // first clock
+  for (let i = 0; i < count; i++) {
+    encoding.writeUint8(e, 0); // GC
+    encoding.writeVarUint(e, 1); // length
+  }
+  encoding.writeVarUint(e, 0); // no deletes
+  return encoding.toUint8Array(e);
+}
+
+describe('red team: huge numbers of tiny structs', () => {
+  const STRUCTS = 8_000_000; // 16 MB: just under the default frame limit (16 MiB)
+  const SOCKETS = SOAK ? 8 : 2;
+
+  it(`SEC-4 a read-only socket's frame of ${STRUCTS} tiny structs (16 MB) is refused 4403 without decoding them all, on ${SOCKETS} sockets at once: /api/health keeps answering`, { timeout: 120_000 }, async () => {
+    const { server, viewer, draftId } = await setup();
+    const frame = encodeUpdate(tinyStructs(STRUCTS));
+    const sockets = await Promise.all(Array.from({ length: SOCKETS }, () => rawSocket(server.url, draftId, viewer.token)));
+    cleanup.push(() => sockets.forEach((s) => s.ws.terminate()));
+    const rssBefore = rssMb();
+    const peak = rssPeak();
+    const probe = healthProbe(server.url);
+    const t0 = performance.now();
+    for (const s of sockets) s.send(frame);
+    const codes = await Promise.all(sockets.map((s) => s.closed));
+    const ms = performance.now() - t0;
+    const { maxMs, count } = await probe.stop();
+    console.log(`SEC-4 red team: ${SOCKETS} frames of ${(frame.length / 1e6).toFixed(1)} MB (${STRUCTS} GC structs each) from a viewer refused in ${ms.toFixed(0)} ms; /api/health worst ${maxMs.toFixed(1)} ms over ${count} asks; RSS ${rssBefore.toFixed(0)} → peak ${peak.stop().toFixed(0)} MB`);
+    expect(codes).toEqual(sockets.map(() => CLOSE.read_only));
+    expect(maxMs).toBeLessThan(1500);
   });
 });
