@@ -1,5 +1,6 @@
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
+import * as decoding from 'lib0/decoding';
 import { CLOSE, type CloseReason } from '#schema/errors.ts';
 import { LiveContent } from '#schema/content/live.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -57,6 +58,18 @@ const LOAD_BATCH = 500;
 const MAX_CACHED_REPLIES = 8;
 /** Presence (awareness) changes are gathered for this long and sent to everyone as one frame. */
 export const PRESENCE_BATCH_MS = 50;
+/** Clients a sync step 1 may name beyond the draft's own (its sender's edits not sent yet: honest clients have one or a few). */
+const MAX_UNKNOWN_CLIENTS = 1024;
+
+/** How many clients a state vector names, read from its first number alone (Infinity if it has none). */
+function clientsNamed(stateVector: Uint8Array): number {
+  try {
+    return decoding.readVarUint(decoding.createDecoder(stateVector));
+  } catch {
+    return Infinity;
+  }
+}
+
 /** How long a failed append waits before it is tried again. */
 const RETRY_MS = 1000;
 
@@ -188,6 +201,14 @@ export class Room {
     }
     switch (msg.type) {
       case 'sync-step1':
+        // A state vector names the clients its sender knows: this draft's and a few of its own
+        // not sent yet. Yjs decodes it into a Map before encoding the (maybe tiny) reply, so its
+        // cost follows its length, not the reply's: 2.5 million made-up clients (12 MB) cost a
+        // second each time. Counted before anything is decoded.
+        if (clientsNamed(msg.stateVector) > this.doc.store.clients.size + MAX_UNKNOWN_CLIENTS) {
+          peer.close('malformed_message', 'the state vector names more clients than this draft has');
+          return;
+        }
         this.syncReplies.request(peer, msg.stateVector);
         return;
       case 'update':

@@ -3,7 +3,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { CLOSE } from '#schema/errors.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
-import { encodeUpdate } from '#server/collab/protocol.ts';
+import { encodeSyncStep1, encodeUpdate } from '#server/collab/protocol.ts';
 import { awarenessFrame, healthProbe, rssMb, rssPeak } from '../helpers/collab-attack.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
@@ -160,6 +160,40 @@ describe('red team: huge numbers of tiny structs', () => {
     const { maxMs, count } = await probe.stop();
     console.log(`SEC-4 red team: ${SOCKETS} frames of ${(frame.length / 1e6).toFixed(1)} MB (${STRUCTS} GC structs each) from a viewer refused in ${ms.toFixed(0)} ms; /api/health worst ${maxMs.toFixed(1)} ms over ${count} asks; RSS ${rssBefore.toFixed(0)} → peak ${peak.stop().toFixed(0)} MB`);
     expect(codes).toEqual(sockets.map(() => CLOSE.read_only));
+    expect(maxMs).toBeLessThan(1500);
+  });
+});
+
+/** A state vector naming `count` clients (none of them the draft's). */
+function hugeStateVector(count: number, seed: number): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, count);
+  for (let i = 0; i < count; i++) {
+    encoding.writeVarUint(e, 1_000_000 + seed + i * 7);
+    encoding.writeVarUint(e, 1);
+  }
+  return encoding.toUint8Array(e);
+}
+
+describe('red team: sync step 1 with huge state vectors', () => {
+  const CLIENTS = 2_500_000; // ~12 MB: under the default frame limit
+  const FRAMES = SOAK ? 10 : 3;
+
+  it(`SEC-3 a viewer's sync step 1 naming ${CLIENTS} clients (~12 MB; the reply is 23 bytes, so the reply budget never bites) is refused without decoding it, ${FRAMES} times: /api/health keeps answering`, { timeout: 120_000 }, async () => {
+    const { server, viewer, draftId } = await setup();
+    const frames = Array.from({ length: FRAMES }, (_, i) => encodeSyncStep1(hugeStateVector(CLIENTS, i)));
+    const sockets = await Promise.all(frames.map(() => rawSocket(server.url, draftId, viewer.token)));
+    cleanup.push(() => sockets.forEach((s) => s.ws.terminate()));
+    const rssBefore = rssMb();
+    const peak = rssPeak();
+    const probe = healthProbe(server.url);
+    const t0 = performance.now();
+    sockets.forEach((s, i) => s.send(frames[i]!));
+    const codes = await Promise.all(sockets.map(async (s) => ((await s.handled()) ? 'still open' : await s.closed)));
+    const ms = performance.now() - t0;
+    const { maxMs, count } = await probe.stop();
+    console.log(`SEC-3 red team: ${FRAMES} sync step 1 frames of ${(frames[0]!.length / 1e6).toFixed(1)} MB (${CLIENTS} clients each) from a viewer handled in ${ms.toFixed(0)} ms; /api/health worst ${maxMs.toFixed(1)} ms over ${count} asks; RSS ${rssBefore.toFixed(0)} → peak ${peak.stop().toFixed(0)} MB`);
+    expect(codes).toEqual(sockets.map(() => CLOSE.malformed_message));
     expect(maxMs).toBeLessThan(1500);
   });
 });
