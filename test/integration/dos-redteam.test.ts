@@ -197,3 +197,45 @@ describe('red team: sync step 1 with huge state vectors', () => {
     expect(maxMs).toBeLessThan(1500);
   });
 });
+
+/** An awareness message of `count` entries for `clientId` at clock 0 with an empty state: each one skipped as a stale echo. */
+function staleEchoes(clientId: number, count: number): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 1); // awareness message
+  const inner = encoding.createEncoder();
+  encoding.writeVarUint(inner, count);
+  for (let i = 0; i < count; i++) {
+    encoding.writeVarUint(inner, clientId);
+    encoding.writeVarUint(inner, 0);
+    encoding.writeVarUint(inner, 0);
+  }
+  encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
+  return encoding.toUint8Array(e);
+}
+
+describe('red team: presence messages of millions of entries', () => {
+  const ENTRIES = 5_000_000; // 15 MB: under the default frame limit
+  const FRAMES = SOAK ? 40 : 8;
+
+  it(`SEC-1 a viewer's presence messages of ${ENTRIES} stale echoes each (${FRAMES} frames, skipped unread, no token, no close) are refused by their entry count: /api/health keeps answering`, { timeout: 120_000 }, async () => {
+    const { server, viewer, draftId } = await setup();
+    // A client id the room has seen (clock 5), now gone: an entry at clock 0 is a stale echo.
+    const first = await rawSocket(server.url, draftId, viewer.token);
+    first.send(awarenessFrame([[7, 5, '{}']]));
+    expect(await first.handled()).toBe(true);
+    first.ws.close();
+    await first.closed;
+    const frame = staleEchoes(7, ENTRIES);
+    const sockets = await Promise.all([0, 1].map(() => rawSocket(server.url, draftId, viewer.token)));
+    cleanup.push(() => sockets.forEach((s) => s.ws.terminate()));
+    const probe = healthProbe(server.url);
+    const t0 = performance.now();
+    for (let i = 0; i < FRAMES / 2; i++) for (const s of sockets) s.send(frame);
+    const codes = await Promise.all(sockets.map(async (s) => ((await s.handled()) ? 'still open' : await s.closed)));
+    const ms = performance.now() - t0;
+    const { maxMs, count } = await probe.stop();
+    console.log(`SEC-1 red team: ${FRAMES} presence frames of ${(frame.length / 1e6).toFixed(1)} MB (${ENTRIES} stale echoes each) handled in ${ms.toFixed(0)} ms; /api/health worst ${maxMs.toFixed(1)} ms over ${count} asks`);
+    expect(codes).toEqual([CLOSE.malformed_message, CLOSE.malformed_message]);
+    expect(maxMs).toBeLessThan(1500);
+  });
+});
