@@ -41,6 +41,13 @@ export interface RoomOptions {
   presence: PresenceLimits;
   /** Bytes of fresh full-state replies per user and second, shared by every room (none: unbounded). */
   replyBudget?: ReplyBudget;
+  /**
+   * Bytes of shadow rebuilds each user's refused updates may cost per second (none: unbounded).
+   * A refused update drops the shadow, and the next write copies the whole draft into a new one:
+   * a 13-byte refused update costs O(document). Its user is charged the draft's size; while in
+   * debt, their updates are refused 4420 before they can cost another copy.
+   */
+  refusalBudget?: ReplyBudget;
   /** Top-level types (sections) a peer may not change in this draft (flow rules: `down` sections below their source). */
   readOnlySections?: (draftId: string) => ReadonlySet<string>;
   /** Appends the updates of every room changed in a tick in one transaction (rooms flush alone without it). */
@@ -283,6 +290,10 @@ export class Room {
       peer.close('malformed_message', 'delete ranges out of order or overlapping');
       return;
     }
+    if ((this.opts.refusalBudget?.wait(peer.userId) ?? 0) > 0) {
+      peer.close('too_many_messages', 'too many refused updates: wait a moment, then reconnect');
+      return;
+    }
     if (!this.budget.admits(update.byteLength, () => Y.encodeStateAsUpdate(this.doc).byteLength)) {
       peer.close('draft_too_large', `this draft may not grow past ${this.budget.max} bytes`);
       return;
@@ -306,6 +317,7 @@ export class Room {
       // rebuilds it from the document, which never saw the update.
       shadow.destroy();
       this.shadow = null;
+      this.opts.refusalBudget?.charge(peer.userId, this.budget.size);
       const { reason, detail } = refusal as Refusal;
       peer.close(reason, detail);
       return;

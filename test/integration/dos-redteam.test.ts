@@ -239,3 +239,44 @@ describe('red team: presence messages of millions of entries', () => {
     expect(maxMs).toBeLessThan(1500);
   });
 });
+
+describe('red team: refused updates', () => {
+  const ROUNDS = SOAK ? 20 : 4;
+  const SOCKETS = 60;
+
+  it(`SEC-7 an editor's refused updates (${ROUNDS} rounds of ${SOCKETS} sockets, each closed 4424 and opened again) on a 5 MB draft of 20,000 structs: each refusal must not cost a copy of the document, /api/health keeps answering`, { timeout: 120_000 }, async () => {
+    const { server, admin, viewer, draftId } = await setup({}, 'editor');
+    const author = new Y.Doc();
+    const ids = Array.from({ length: 10 }, (_, i) => addItem(author, 'agents', { name: `Agent ${i}` }));
+    for (let n = 0; n < 20_000; n++) itemText(sectionMap(author, 'agents').get(ids[n % 10]!), 'instructions')!.insert(0, `${n % 10}`.repeat(250));
+    const editor = await rawSocket(server.url, draftId, admin.token);
+    editor.send(encodeUpdate(Y.encodeStateAsUpdate(author)));
+    expect(await editor.handled()).toBe(true);
+    editor.ws.terminate();
+
+    // An update that depends on a change the server never had (a struct of client 1 from clock 5).
+    const orphan = new Y.Doc();
+    orphan.clientID = 1;
+    const text = orphan.getText('x');
+    text.insert(0, 'aaaaa');
+    const sv = Y.encodeStateVector(orphan);
+    text.insert(5, 'b');
+    const frame = encodeUpdate(Y.encodeStateAsUpdate(orphan, sv));
+
+    const probe = healthProbe(server.url);
+    const t0 = performance.now();
+    const codes: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const sockets = await Promise.all(Array.from({ length: SOCKETS }, () => rawSocket(server.url, draftId, viewer.token)));
+      for (const s of sockets) s.send(frame);
+      codes.push(...(await Promise.all(sockets.map((s) => s.closed))));
+    }
+    const ms = performance.now() - t0;
+    const { maxMs, count } = await probe.stop();
+    console.log(`SEC-7 red team: ${ROUNDS * SOCKETS} refused updates of ${frame.length} bytes handled in ${ms.toFixed(0)} ms (${(ms / ROUNDS / SOCKETS).toFixed(1)} ms each); /api/health worst ${maxMs.toFixed(1)} ms over ${count} asks`);
+    // Refused whole each time; once the user's refusals have cost a second's worth of copies, refused before costing another (4420).
+    expect(codes.every((c) => c === CLOSE.incomplete_update || c === CLOSE.too_many_messages)).toBe(true);
+    expect(codes).toContain(CLOSE.incomplete_update);
+    expect(maxMs).toBeLessThan(1500);
+  });
+});
