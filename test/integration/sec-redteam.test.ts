@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
+import { itemText, sectionMap } from '#schema/content/ydoc.ts';
+import { createSnapshots } from '#server/domain/snapshots.ts';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { as, userWithToken } from '../helpers/users.ts';
+
+/** Red-team findings on the merged issue 12 code (confidentiality). */
+type Running = Awaited<ReturnType<typeof startTestServer>>;
+interface Env {
+  id: string;
+  snapshotId: string | null;
+  liveSnapshotId?: string | null;
+}
+
+let server: Running | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+describe('red team: confidentiality', () => {
+  it('SEC-10 snapshot ids are content addresses: a DEV-only member must not get production’s, or they confirm guesses of a production-only hotfix offline (a 4-digit PIN in 10,000 hashes)', async () => {
+    server = await startTestServer();
+    const url = server.url;
+    const admin = (await setupAdmin(url)).token;
+    const [, created] = await as<{ id: string; environments: Env[] }>(url, admin, 'POST', '/projects', { name: 'Confidential', sample: true });
+    const envs = created.environments;
+    const [dev, , , , prod] = envs as [Env, Env, Env, Env, Env];
+    const spy = await userWithToken(url, admin, 'spy@example.com', 'Spy');
+    expect((await as(url, admin, 'PUT', `/projects/${created.id}/members/${spy.id}`, { roles: { [dev.id]: ['viewer'] } }))[0]).toBe(200);
+    for (const e of envs.slice(0, 4)) expect((await as(url, admin, 'POST', `/environments/${e.id}/sync`, { message: 'release' }))[0]).toBe(200);
+    expect((await as(url, admin, 'POST', `/environments/${prod.id}/publish`, {}))[0]).toBe(200);
+    // A hotfix made in production only: a door code in the widget's greeting.
+    const [, hotfix] = await as<{ draftId: string }>(url, admin, 'POST', `/environments/${prod.id}/hotfix`);
+    server.rooms.edit(hotfix.draftId, 'test', (doc) => itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'Door code 4821. '));
+    expect((await as(url, admin, 'POST', `/environments/${prod.id}/hotfix/publish`, { message: 'door code' }))[0]).toBe(200);
+
+    // The DEV viewer reads what they may: DEV's content (what was released) and the project.
+    const [, content] = await as<WorkspaceContent>(url, spy.token, 'GET', `/environments/${dev.id}/content`);
+    const [, project] = await as<{ environments: Env[] }>(url, spy.token, 'GET', `/projects/${created.id}`);
+    const [, board] = await as<{ project: { environments: Env[] } }>(url, spy.token, 'GET', `/projects/${created.id}/board`);
+    const idOf = createSnapshots(undefined as never).idOf;
+    const shown = new Set([...project.environments, ...board.project.environments].flatMap((e) => [e.snapshotId, e.liveSnapshotId]).filter(Boolean));
+    let found: string | null = null;
+    for (let n = 0; n < 10_000 && !found; n++) {
+      const guess = structuredClone(content);
+      const widget = guess.channels.ch_widget as Record<string, unknown>;
+      widget.greeting = `Door code ${String(n).padStart(4, '0')}. ${widget.greeting as string}`;
+      if (shown.has(idOf(guess))) found = String(n).padStart(4, '0');
+    }
+    expect(found).toBe(null);
+    expect(project.environments[3]!.snapshotId ?? null).toBe(null); // staging: not theirs either
+    // Their own stage still shows its snapshot.
+    expect(project.environments[0]!.snapshotId ?? null).toBe(envs[0]!.snapshotId ?? null);
+  });
+});
