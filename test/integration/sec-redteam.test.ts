@@ -51,6 +51,12 @@ describe('red team: confidentiality', () => {
     }
     expect(found).toBe(null);
     expect(project.environments[3]!.snapshotId ?? null).toBe(null); // staging: not theirs either
+    // Nor does any other answer they may read name it.
+    const hot = (await as<{ environments: Env[] }>(url, admin, 'GET', `/projects/${created.id}`))[1].environments[4]!.liveSnapshotId!;
+    for (const path of [`/environments/${dev.id}/history`, `/projects/${created.id}/requests`, `/environments/${dev.id}/hotfix`, `/environments/${dev.id}/divergence`, `/environments/${dev.id}/conflicts`, `/projects`, `/projects/${created.id}/board`]) {
+      const [, body] = await as(url, spy.token, 'GET', path);
+      expect(JSON.stringify(body), path).not.toContain(hot);
+    }
     // Their own stage still shows its snapshot.
     expect(project.environments[0]!.snapshotId ?? null).toBe(envs[0]!.snapshotId ?? null);
   });
