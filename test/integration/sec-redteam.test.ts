@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { itemText, sectionMap } from '#schema/content/ydoc.ts';
@@ -59,5 +60,39 @@ describe('red team: confidentiality', () => {
     }
     // Their own stage still shows its snapshot.
     expect(project.environments[0]!.snapshotId ?? null).toBe(envs[0]!.snapshotId ?? null);
+  });
+});
+
+/** An anonymous POST to `path` declaring a JSON body of `length` bytes and sending all but its last byte. */
+function almostABody(httpUrl: string, path: string, length: number, body: Buffer): Promise<net.Socket> {
+  const { hostname, port } = new URL(httpUrl);
+  const socket = net.connect(Number(port), hostname);
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`);
+    socket.write(body.subarray(0, length - 1), () => resolve(socket));
+  });
+}
+
+describe('red team: anonymous request bodies', () => {
+  const SOCKETS = 30;
+  const LENGTH = 16 * 1024 * 1024 - 1024; // under MAX_BODY_BYTES (16 MiB)
+
+  it(`SEC-8 ${SOCKETS} anonymous sign-in requests each sending all but the last byte of a ${LENGTH}-byte body: the server does not hold 16 MiB for each`, { timeout: 120_000 }, async () => {
+    server = await startTestServer();
+    await setupAdmin(server.url);
+    const body = Buffer.alloc(LENGTH, 0x20);
+    const rssBefore = process.memoryUsage().rss / 1e6;
+    const sockets: net.Socket[] = [];
+    try {
+      for (let i = 0; i < SOCKETS; i++) sockets.push(await almostABody(server.url, '/api/session', LENGTH, body));
+      // Let the server read what was written (it answers /api/health only after this turn's reads).
+      for (let i = 0; i < 3; i++) await fetch(`${server.url}/api/health`);
+      const grown = process.memoryUsage().rss / 1e6 - rssBefore;
+      console.log(`SEC-8 red team: ${SOCKETS} unfinished ${(LENGTH / 1e6).toFixed(0)} MB bodies to POST /api/session: RSS +${grown.toFixed(0)} MB`);
+      expect(grown).toBeLessThan(200);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
   });
 });
