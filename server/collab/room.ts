@@ -17,7 +17,7 @@ import {
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
 import type { ReplyBudget } from './reply-budget.ts';
-import { checkTransaction, disorderedDeletes, readOnlyWouldChange, type DeleteSet, type Refusal } from './update-guard.ts';
+import { checkTransaction, disorderedDeletes, MAX_STRUCTS_PER_UPDATE, readOnlyWouldChange, tooManyStructs, type DeleteSet, type Refusal } from './update-guard.ts';
 import { dismantleTooDeep } from './dismantle.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
@@ -279,6 +279,10 @@ export class Room {
     }
     let decoded;
     try {
+      if (tooManyStructs(update)) {
+        peer.close('malformed_message', `an update holds at most ${MAX_STRUCTS_PER_UPDATE} structs`);
+        return;
+      }
       // Decoding first proves the update is well-formed before it touches the document, and
       // turns most malformed frames away in O(update) instead of an O(document) shadow rebuild.
       decoded = Y.decodeUpdate(update);

@@ -164,6 +164,27 @@ describe('red team: huge numbers of tiny structs', () => {
     expect(codes).toEqual(sockets.map(() => CLOSE.read_only));
     expect(maxMs).toBeLessThan(1500);
   });
+
+  it(`SEC-4 an editor's frames of ${STRUCTS} tiny structs (16 MB each, ${SOCKETS + 1} of them) are refused 4400 before they are decoded: /api/health keeps answering, RSS stays bounded`, { timeout: 120_000 }, async () => {
+    const { server, viewer, draftId } = await setup({}, 'editor');
+    const frame = encodeUpdate(tinyStructs(STRUCTS));
+    const sockets = await Promise.all(Array.from({ length: SOCKETS + 1 }, () => rawSocket(server.url, draftId, viewer.token)));
+    cleanup.push(() => sockets.forEach((s) => s.ws.terminate()));
+    const rssBefore = rssMb();
+    const peak = rssPeak();
+    const probe = healthProbe(server.url);
+    const t0 = performance.now();
+    for (const s of sockets) s.send(frame);
+    const codes = await Promise.all(sockets.map(async (s) => ((await s.handled()) ? 'accepted' : await s.closed)));
+    const ms = performance.now() - t0;
+    const { maxMs, count } = await probe.stop();
+    const top = peak.stop();
+    console.log(`SEC-4 red team: ${sockets.length} frames of ${(frame.length / 1e6).toFixed(1)} MB (${STRUCTS} GC structs each) from an editor handled in ${ms.toFixed(0)} ms; /api/health worst ${maxMs.toFixed(1)} ms over ${count} asks; RSS ${rssBefore.toFixed(0)} → peak ${top.toFixed(0)} MB`);
+    // Refused (or, past two full frames of one user in flight, dropped 4420 first).
+    expect(codes.every((c) => c === CLOSE.malformed_message || c === CLOSE.too_many_messages)).toBe(true);
+    expect(maxMs).toBeLessThan(1500);
+    expect(top - rssBefore).toBeLessThan(500);
+  });
 });
 
 /** A state vector naming `count` clients (none of them the draft's). */
