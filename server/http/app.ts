@@ -62,6 +62,31 @@ export function createApp(deps: AppDeps) {
     })(c, next);
   };
 
+  /**
+   * Bytes of request bodies each account may have arriving at once: twice MAX_BODY_BYTES. A body
+   * is held in memory until its last byte, so one account's connections (any account: it takes
+   * no role to POST /api/tokens) each sending all but the last byte of 16 MiB made the server hold
+   * 16 MiB each (30 connections: +500 MB). Counted by the declared length (a chunked body counts
+   * as the largest allowed) from before the body is read until the answer.
+   */
+  const bodyBytesInFlight = new Map<string, number>();
+  const limitBodiesPerAccount = async function limitBodiesPerAccount(c: Context<AppEnv>, next: () => Promise<void>) {
+    const length = c.req.header('content-length');
+    const declared = length !== undefined ? Number(length) || 0 : c.req.header('transfer-encoding') !== undefined ? deps.maxBodyBytes : 0;
+    if (declared === 0) return next();
+    const id = c.get('principal').user.id;
+    const held = bodyBytesInFlight.get(id) ?? 0;
+    if (held + declared > 2 * deps.maxBodyBytes) throw new AppError('rate_limited', 'Too many large requests of this account are still arriving: wait for them to finish.');
+    bodyBytesInFlight.set(id, held + declared);
+    try {
+      await next();
+    } finally {
+      const left = (bodyBytesInFlight.get(id) ?? declared) - declared;
+      if (left > 0) bodyBytesInFlight.set(id, left);
+      else bodyBytesInFlight.delete(id);
+    }
+  };
+
   // One limiter for sign-ins and for the admin's unlock.
   const signIns = createSignInLimiter();
   const api = new Hono<AppEnv>()
@@ -72,6 +97,7 @@ export function createApp(deps: AppDeps) {
     .route('/', deliveryRoutes(deps))
     .route('/', publicShareRoutes(deps))
     .use(requireAuth)
+    .use(limitBodiesPerAccount)
     .route('/', accountRoutes(deps, signIns))
     .route('/', projectRoutes(deps))
     .route('/', releaseRoutes(deps))

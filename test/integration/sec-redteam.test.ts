@@ -64,13 +64,17 @@ describe('red team: confidentiality', () => {
 });
 
 /** An anonymous POST to `path` declaring a JSON body of `length` bytes and sending all but its last byte. */
-function almostABody(httpUrl: string, path: string, length: number, body: Buffer): Promise<net.Socket> {
+function almostABody(httpUrl: string, path: string, length: number, body: Buffer, token?: string): Promise<net.Socket> {
   const { hostname, port } = new URL(httpUrl);
   const socket = net.connect(Number(port), hostname);
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`);
+    const auth = token ? `Authorization: Bearer ${token}\r\n` : '';
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${auth}Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`);
+    // Written, or answered (refused before the body was read): either way the server has what it will hold.
     socket.write(body.subarray(0, length - 1), () => resolve(socket));
+    socket.once('data', () => resolve(socket));
+    socket.once('close', () => resolve(socket));
   });
 }
 
@@ -90,6 +94,29 @@ describe('red team: anonymous request bodies', () => {
       for (let i = 0; i < 3; i++) await fetch(`${server.url}/api/health`);
       const grown = process.memoryUsage().rss / 1e6 - rssBefore;
       console.log(`SEC-8 red team: ${SOCKETS} unfinished ${(LENGTH / 1e6).toFixed(0)} MB bodies to POST /api/session: RSS +${grown.toFixed(0)} MB`);
+      expect(grown).toBeLessThan(200);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+});
+
+describe('red team: request bodies of one account', () => {
+  const SOCKETS = 30;
+  const LENGTH = 16 * 1024 * 1024 - 1024; // under MAX_BODY_BYTES (16 MiB)
+
+  it(`SEC-8 ${SOCKETS} requests of one account with no role (POST /api/tokens) each sending all but the last byte of a ${LENGTH}-byte body: what the server holds is bounded per account`, { timeout: 120_000 }, async () => {
+    server = await startTestServer();
+    const admin = (await setupAdmin(server.url)).token;
+    const nobody = await userWithToken(server.url, admin, 'nobody@example.com', 'Nobody');
+    const body = Buffer.alloc(LENGTH, 0x20);
+    const rssBefore = process.memoryUsage().rss / 1e6;
+    const sockets: net.Socket[] = [];
+    try {
+      for (let i = 0; i < SOCKETS; i++) sockets.push(await almostABody(server.url, '/api/tokens', LENGTH, body, nobody.token));
+      for (let i = 0; i < 3; i++) await fetch(`${server.url}/api/health`);
+      const grown = process.memoryUsage().rss / 1e6 - rssBefore;
+      console.log(`SEC-8 red team: ${SOCKETS} unfinished ${(LENGTH / 1e6).toFixed(0)} MB bodies from one account: RSS +${grown.toFixed(0)} MB`);
       expect(grown).toBeLessThan(200);
     } finally {
       for (const s of sockets) s.destroy();
