@@ -85,6 +85,8 @@ export const CLOSE = {
   presence_too_large: 4413,
   /** A presence change for a client id this connection did not introduce, or more client ids than one connection may hold. */
   presence_refused: 4406,
+  /** The person is over a budget of theirs: refused updates that each cost a copy of the draft, or bytes of unfinished frames; reconnect in a moment. */
+  too_many_messages: 4420,
   /** The client did not read what the server sent: its unsent data passed the bound and was freed. */
   too_slow: 4429,
   /** An update whose shape does not fit the content spec (unknown top-level type, too deep, wrong Yjs type); refused whole. */

@@ -137,6 +137,7 @@ export function createServices(config: Readonly<Config>) {
     maxDraftBytes: config.collabMaxDraftBytes,
     presence: { maxStateBytes: config.collabMaxPresenceBytes, perSecond: config.collabPresencePerSecond },
     replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
+    refusalBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
   const releaseStore = createReleaseStore(database.db);
   const snapshots = createSnapshots(releaseStore);

@@ -20,6 +20,11 @@ export class DraftBudget {
     this.estimate = initialBytes;
   }
 
+  /** The draft's size by the estimate (an upper bound of its encoded state). */
+  get size(): number {
+    return this.estimate;
+  }
+
   /** May an update of `bytes` be applied? `measure` encodes the draft (called rarely, see above). */
   admits(bytes: number, measure: () => number): boolean {
     if (this.estimate + bytes <= this.max) return true;

@@ -1,5 +1,6 @@
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
+import * as decoding from 'lib0/decoding';
 import { CLOSE, type CloseReason } from '#schema/errors.ts';
 import { LiveContent } from '#schema/content/live.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -16,7 +17,7 @@ import {
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
 import type { ReplyBudget } from './reply-budget.ts';
-import { checkTransaction, wouldChange, type Refusal } from './update-guard.ts';
+import { checkTransaction, disorderedDeletes, MAX_STRUCTS_PER_UPDATE, readOnlyWouldChange, tooManyStructs, type DeleteSet, type Refusal } from './update-guard.ts';
 import { dismantleTooDeep } from './dismantle.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
@@ -40,6 +41,13 @@ export interface RoomOptions {
   presence: PresenceLimits;
   /** Bytes of fresh full-state replies per user and second, shared by every room (none: unbounded). */
   replyBudget?: ReplyBudget;
+  /**
+   * Bytes of shadow rebuilds each user's refused updates may cost per second (none: unbounded).
+   * A refused update drops the shadow, and the next write copies the whole draft into a new one:
+   * a 13-byte refused update costs O(document). Its user is charged the draft's size; while in
+   * debt, their updates are refused 4420 before they can cost another copy.
+   */
+  refusalBudget?: ReplyBudget;
   /** Top-level types (sections) a peer may not change in this draft (flow rules: `down` sections below their source). */
   readOnlySections?: (draftId: string) => ReadonlySet<string>;
   /** Appends the updates of every room changed in a tick in one transaction (rooms flush alone without it). */
@@ -57,6 +65,18 @@ const LOAD_BATCH = 500;
 const MAX_CACHED_REPLIES = 8;
 /** Presence (awareness) changes are gathered for this long and sent to everyone as one frame. */
 export const PRESENCE_BATCH_MS = 50;
+/** Clients a sync step 1 may name beyond the draft's own (its sender's edits not sent yet: honest clients have one or a few). */
+const MAX_UNKNOWN_CLIENTS = 1024;
+
+/** How many clients a state vector names, read from its first number alone (Infinity if it has none). */
+function clientsNamed(stateVector: Uint8Array): number {
+  try {
+    return decoding.readVarUint(decoding.createDecoder(stateVector));
+  } catch {
+    return Infinity;
+  }
+}
+
 /** How long a failed append waits before it is tried again. */
 const RETRY_MS = 1000;
 
@@ -92,6 +112,8 @@ export class Room {
   /** Presence changes not yet sent (client ids), and the timer that sends them. */
   private presence = new Set<number>();
   private presenceTimer: NodeJS.Timeout | null = null;
+  /** Everyone's presence as one frame (the answer to query-awareness), until presence next changes. */
+  private everyone: Uint8Array | null = null;
   /** Set while the log cannot be written; peers see it as the server's presence state. */
   private storageFailingSince: string | null = null;
   private lastSeq: number;
@@ -101,6 +123,8 @@ export class Room {
   /** Made on the first read, then kept up to date while the room is loaded (freezing reuses unchanged items). */
   private live: LiveContent | null = null;
   private readonly budget: DraftBudget;
+  /** The document's delete set, for read-only peers' updates (update-guard.ts wouldChange); made on demand, dropped on every change. */
+  private deleted: DeleteSet | null = null;
 
   constructor(draftId: string, store: DraftStore, opts: RoomOptions) {
     this.draftId = draftId;
@@ -184,6 +208,14 @@ export class Room {
     }
     switch (msg.type) {
       case 'sync-step1':
+        // A state vector names the clients its sender knows: this draft's and a few of its own
+        // not sent yet. Yjs decodes it into a Map before encoding the (maybe tiny) reply, so its
+        // cost follows its length, not the reply's: 2.5 million made-up clients (12 MB) cost a
+        // second each time. Counted before anything is decoded.
+        if (clientsNamed(msg.stateVector) > this.doc.store.clients.size + MAX_UNKNOWN_CLIENTS) {
+          peer.close('malformed_message', 'the state vector names more clients than this draft has');
+          return;
+        }
         this.syncReplies.request(peer, msg.stateVector);
         return;
       case 'update':
@@ -194,8 +226,13 @@ export class Room {
         return;
       case 'query-awareness': {
         if (!this.presenceGate.mayQuery(peer)) return;
-        const ids = [...this.awareness.getStates().keys()];
-        peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)));
+        // Everyone's presence may be megabytes (4 states of 8 KiB per connection): a 1-byte
+        // question must not buy that without bound, so answers draw on the user's budget of
+        // full-state bytes like sync step 2 replies do (over it, the question is ignored).
+        if ((this.opts.replyBudget?.wait(peer.userId) ?? 0) > 0) return;
+        this.everyone ??= encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()]));
+        this.opts.replyBudget?.charge(peer.userId, this.everyone.length);
+        peer.send(this.everyone);
         return;
       }
     }
@@ -227,8 +264,25 @@ export class Room {
   }
 
   private applyFrom(peer: Peer, update: Uint8Array): void {
+    if (peer.readOnly) {
+      // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
+      // Checked without decoding the update (a decoded struct is an object; a frame holds millions).
+      let changes;
+      try {
+        changes = readOnlyWouldChange(this.doc, update, () => (this.deleted ??= Y.createDeleteSetFromStructStore(this.doc.store)));
+      } catch {
+        peer.close('malformed_message', 'invalid Yjs update');
+        return;
+      }
+      if (changes) peer.close('read_only', 'this connection may not change the draft');
+      return;
+    }
     let decoded;
     try {
+      if (tooManyStructs(update)) {
+        peer.close('malformed_message', `an update holds at most ${MAX_STRUCTS_PER_UPDATE} structs`);
+        return;
+      }
       // Decoding first proves the update is well-formed before it touches the document, and
       // turns most malformed frames away in O(update) instead of an O(document) shadow rebuild.
       decoded = Y.decodeUpdate(update);
@@ -236,9 +290,12 @@ export class Room {
       peer.close('malformed_message', 'invalid Yjs update');
       return;
     }
-    if (peer.readOnly) {
-      // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
-      if (wouldChange(this.doc, decoded)) peer.close('read_only', 'this connection may not change the draft');
+    if (disorderedDeletes(decoded)) {
+      peer.close('malformed_message', 'delete ranges out of order or overlapping');
+      return;
+    }
+    if ((this.opts.refusalBudget?.wait(peer.userId) ?? 0) > 0) {
+      peer.close('too_many_messages', 'too many refused updates: wait a moment, then reconnect');
       return;
     }
     if (!this.budget.admits(update.byteLength, () => Y.encodeStateAsUpdate(this.doc).byteLength)) {
@@ -264,6 +321,7 @@ export class Room {
       // rebuilds it from the document, which never saw the update.
       shadow.destroy();
       this.shadow = null;
+      this.opts.refusalBudget?.charge(peer.userId, this.budget.size);
       const { reason, detail } = refusal as Refusal;
       peer.close(reason, detail);
       return;
@@ -352,6 +410,7 @@ export class Room {
     // Peer updates and server edits reached the shadow first; anything else joins it here.
     if (o?.kind !== 'connection' && !this.fromShadow && this.shadow) Y.applyUpdate(this.shadow, update);
     this.replies.clear();
+    this.deleted = null;
     this.budget.grew(update.byteLength);
     this.pending.push({ update, origin: o });
     if (this.opts.groupCommit) return this.opts.groupCommit.enqueue(this);
@@ -437,6 +496,7 @@ export class Room {
   }
 
   private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }): void => {
+    this.everyone = null;
     for (const id of added) this.presence.add(id);
     for (const id of updated) this.presence.add(id);
     for (const id of removed) this.presence.add(id);

@@ -1,4 +1,5 @@
 import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
 import type { CloseReason } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { isItemId } from '#schema/content/ids.ts';
@@ -14,28 +15,157 @@ export interface Refusal {
 }
 
 type Decoded = ReturnType<typeof Y.decodeUpdate>;
+/** A document's delete set (yjs does not export the class's type). */
+export type DeleteSet = ReturnType<typeof Y.createDeleteSetFromStructStore>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Yjs types are parameterized by their event type
 type Type = Y.AbstractType<any>;
 
 /**
- * Whether applying `update` would change `doc` (a read-only peer's sync step 2 must not):
- * its structs against the state vector, its deletes against the items they name. The work is
- * O(update) plus the deleted items its delete ranges cover; the document is never copied.
+ * Whether a read-only peer's `update` (Yjs v1, not decoded) would change `doc`: it must not.
+ * An honest read-only client answers sync step 1 with what it has that the server lacks, that
+ * is no structs at all and a delete set of what is deleted already; any struct counts as a
+ * change. The update is read by hand, nothing allocated per struct or range, stopping at the
+ * first change: decoding a 16 MB frame of 8 million tiny structs took 2 s and 800 MB. Delete
+ * ranges are looked up in `deleted`, the document's own delete set (sorted and merged per
+ * client, see Room), never walked. The work is O(update × log document); the document is
+ * never copied. Throws on a malformed update.
  */
-export function wouldChange(doc: Y.Doc, update: Decoded): boolean {
-  for (const struct of update.structs) {
-    if (struct instanceof Y.Skip) continue;
-    if (struct.id.clock + struct.length > Y.getState(doc.store, struct.id.client)) return true;
+export function readOnlyWouldChange(doc: Y.Doc, update: Uint8Array, deleted: () => DeleteSet): boolean {
+  const d = decoding.createDecoder(update);
+  const blocks = decoding.readVarUint(d);
+  for (let i = 0; i < blocks; i++) {
+    if (decoding.readVarUint(d) > 0) return true; // structs
+    decoding.readVarUint(d); // client
+    decoding.readVarUint(d); // clock
   }
-  for (const [client, ranges] of update.ds.clients) {
+  const clients = decoding.readVarUint(d);
+  for (let i = 0; i < clients; i++) {
+    const client = decoding.readVarUint(d);
     const have = Y.getState(doc.store, client);
-    const structs = doc.store.clients.get(client);
-    for (const { clock, len } of ranges) {
+    const ranges = decoding.readVarUint(d);
+    for (let j = 0; j < ranges; j++) {
+      const clock = decoding.readVarUint(d);
+      const len = decoding.readVarUint(d);
       if (len === 0) continue;
       // Deleting what the server does not have yet is a change too (a pending delete).
-      if (!structs || clock + len > have) return true;
-      for (let i = Y.findIndexSS(structs, clock); i < structs.length && structs[i]!.id.clock < clock + len; i++) {
-        if (!structs[i]!.deleted) return true;
+      if (clock + len > have) return true;
+      if (!coveredBy(deleted().clients.get(client), clock, len)) return true;
+    }
+  }
+  if (decoding.hasContent(d)) throw new Error('trailing bytes after the update');
+  return false;
+}
+
+/** Whether [clock, clock + len) lies inside one of `ranges` (sorted by clock, adjacent ranges merged). */
+function coveredBy(ranges: readonly { clock: number; len: number }[] | undefined, clock: number, len: number): boolean {
+  if (!ranges) return false;
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const r = ranges[mid]!;
+    if (clock < r.clock) hi = mid - 1;
+    else if (clock >= r.clock + r.len) lo = mid + 1;
+    else return clock + len <= r.clock + r.len;
+  }
+  return false;
+}
+
+/**
+ * Whether the update's delete ranges are out of order or overlap for some client. Yjs walks
+ * every struct a range covers, once per range: one range repeated a thousand times over many
+ * deleted items costs a thousand walks of them (seconds, for 8 KB). No Yjs encoder writes such
+ * a delete set (every one is sorted and merged first), so it is refused in O(update) instead.
+ */
+export function disorderedDeletes(update: Decoded): boolean {
+  for (const ranges of update.ds.clients.values()) {
+    let end = 0;
+    for (const { clock, len } of ranges) {
+      if (clock < end) return true;
+      end = clock + len;
+    }
+  }
+  return false;
+}
+
+/**
+ * Structs one peer update may hold. Decoding makes an object of each (a 16 MB frame of 8
+ * million one-clock GC structs took 2 s and 1 GB, then applying it twice as long), so the count
+ * is read by hand first, stopping past the bound. Honest updates hold far fewer: typing and
+ * pasting make one struct per run, and a full draft of thousands of items tens of thousands.
+ */
+export const MAX_STRUCTS_PER_UPDATE = 250_000;
+
+const skipString = (d: decoding.Decoder): void => {
+  const len = decoding.readVarUint(d);
+  if (len > d.arr.length - d.pos) throw new Error('truncated update');
+  d.pos += len;
+};
+
+const skipId = (d: decoding.Decoder): void => {
+  decoding.readVarUint(d); // client
+  decoding.readVarUint(d); // clock
+};
+
+/**
+ * Whether `update` (Yjs v1) holds more than `max` structs, read without decoding them (the
+ * layout of yjs's readClientsStructRefs and readItemContent). Throws on a malformed update.
+ */
+export function tooManyStructs(update: Uint8Array, max = MAX_STRUCTS_PER_UPDATE): boolean {
+  const d = decoding.createDecoder(update);
+  let seen = 0;
+  const blocks = decoding.readVarUint(d);
+  for (let b = 0; b < blocks; b++) {
+    const count = decoding.readVarUint(d);
+    seen += count;
+    if (seen > max) return true;
+    decoding.readVarUint(d); // client
+    decoding.readVarUint(d); // clock
+    for (let i = 0; i < count; i++) {
+      const info = decoding.readUint8(d);
+      const ref = info & 31;
+      if (ref === 0 || ref === 10) {
+        decoding.readVarUint(d); // GC or Skip: a length
+        continue;
+      }
+      if (info & 128) skipId(d); // origin
+      if (info & 64) skipId(d); // right origin
+      if ((info & (128 | 64)) === 0) {
+        if (decoding.readVarUint(d) === 1) skipString(d); // parent: a top-level name
+        else skipId(d); // parent: an item id
+        if (info & 32) skipString(d); // parentSub
+      }
+      switch (ref) {
+        case 1: // deleted: a length
+          decoding.readVarUint(d);
+          break;
+        case 2: // JSON: strings
+          for (let n = decoding.readVarUint(d); n > 0; n--) skipString(d);
+          break;
+        case 3: // binary
+        case 4: // string
+        case 5: // embed (JSON text)
+          skipString(d);
+          break;
+        case 6: // format: key, JSON text
+          skipString(d);
+          skipString(d);
+          break;
+        case 7: {
+          // type: its ref, and a node name for XmlElement (3) and XmlHook (5)
+          const typeRef = decoding.readVarUint(d);
+          if (typeRef === 3 || typeRef === 5) skipString(d);
+          break;
+        }
+        case 8: // any: values
+          for (let n = decoding.readVarUint(d); n > 0; n--) decoding.readAny(d);
+          break;
+        case 9: // doc: guid, options
+          skipString(d);
+          decoding.readAny(d);
+          break;
+        default:
+          throw new Error(`unknown content ${ref}`);
       }
     }
   }

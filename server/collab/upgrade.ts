@@ -9,6 +9,7 @@ import type { Access } from '../domain/access.ts';
 import { authenticate } from '../http/authenticate.ts';
 import { sendWithin } from './backpressure.ts';
 import { ConnectionLimits } from './connection-limits.ts';
+import { UnfinishedFrames } from './unfinished-frames.ts';
 import { hopOf, requestScheme } from '../http/client.ts';
 import type { Peer } from './room.ts';
 import type { Rooms } from './rooms.ts';
@@ -50,9 +51,30 @@ function refuse(socket: Duplex, err: AppError): void {
 export function createCollabUpgrade(deps: CollabDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxFrameBytes });
   const limits = new ConnectionLimits({ perUser: deps.maxConnectionsPerUser, perServer: deps.maxConnections });
+  // Two frames of the largest size in flight per user: an honest client sends one at a time.
+  const unfinished = new UnfinishedFrames(2 * deps.maxFrameBytes);
 
-  function accept(ws: WebSocket, draftId: string, user: { id: string; name: string }, readOnly: boolean, credential: Credential): void {
+  function accept(ws: WebSocket, socket: Duplex, draftId: string, user: { id: string; name: string }, readOnly: boolean, credential: Credential): void {
     let alive = true;
+    const inFlight = unfinished.track(user.id);
+    // Set when a message completes; the count is zeroed then.
+    let completed = false;
+    // After ws parsed the bytes (its listener came first): a chunk that completed a message is not
+    // counted (the start of the next frame in its tail goes uncounted: at most one chunk).
+    socket.on('data', (chunk: Buffer) => {
+      if (completed) {
+        completed = false;
+        return;
+      }
+      if (inFlight.received(chunk.length)) return;
+      // After this turn: a frame over the limit is ws's to refuse (1009), and ws reports that a few ticks later.
+      setImmediate(() => {
+        if (ws.readyState !== ws.OPEN) return;
+        deps.log(`collab ${draftId}: dropped a connection whose user sent over ${2 * deps.maxFrameBytes} bytes of unfinished frames`);
+        ws.close(CLOSE.too_many_messages, 'too many bytes of unfinished frames');
+        ws.terminate();
+      });
+    });
     const peer: Peer = {
       userId: user.id,
       userName: user.name,
@@ -73,10 +95,13 @@ export function createCollabUpgrade(deps: CollabDeps) {
       alive = false;
       ws.ping();
     }, PING_MS);
+    // Control frames (pings, pongs) do not zero the count: they may come between the fragments of a message.
     ws.on('pong', () => {
       alive = true;
     });
     ws.on('message', (data, isBinary) => {
+      completed = true;
+      inFlight.finished();
       if (!isBinary) return peer.close('malformed_message', 'frames must be binary');
       const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       room.receive(peer, new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength));
@@ -84,6 +109,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
     // ws closes oversized frames itself (1009) and reports it here; nothing of the frame was read.
     ws.on('error', (err) => deps.log(`collab ${draftId}: ${err.message}`));
     ws.on('close', () => {
+      inFlight.finished();
       clearInterval(ping);
       forget();
       deps.rooms.disconnect(room, peer);
@@ -123,7 +149,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
         const release = limits.acquire(principal.user.id);
         if (socket.closed) release();
         else socket.once('close', release);
-        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, draftId, principal.user, readOnly, principal.credential));
+        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, socket, draftId, principal.user, readOnly, principal.credential));
       } catch (err) {
         if (err instanceof AppError) refuse(socket, err);
         else {

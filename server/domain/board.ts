@@ -78,7 +78,7 @@ export function createBoard(deps: {
       );
       const names = accounts.names([...Object.keys(users), ...requests.flatMap((r) => [r.requestedBy, ...r.approvals.map((a) => a.userId)]), ...Object.values(approvers).flat()]);
       return {
-        project,
+        project: visibility.projectFor(p, project),
         stages,
         pending,
         divergence,

@@ -1,4 +1,5 @@
 import { can, type Action } from '#schema/permissions.ts';
+import type { ProjectView } from '#schema/api.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Access } from './access.ts';
@@ -54,6 +55,20 @@ export function createVisibility(deps: {
      */
     canReadSnapshot(p: Principal, projectId: string, snapshotId: string): boolean {
       return heldByAny(projectId, where(p, projectId, 'content.read'), snapshotId);
+    },
+
+    /**
+     * The project as `p` may see it: a snapshot id is a content address (SHA-256 of the content),
+     * so a stage's ids are shown only to readers of that stage. Anyone else holding them could
+     * confirm guesses offline (the rest of a hotfixed production is DEV's content: a 4-digit
+     * code in 10,000 hashes).
+     */
+    projectFor(p: Principal, view: ProjectView): ProjectView {
+      const readable = where(p, view.id, 'content.read');
+      return {
+        ...view,
+        environments: view.environments.map((e) => (readable.has(e.id) ? e : { ...e, snapshotId: null, ...('liveSnapshotId' in e ? { liveSnapshotId: null } : {}) })),
+      };
     },
 
     /** The hotfix divergence: production readers, and those who must port it (editors of the authoring draft). */

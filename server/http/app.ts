@@ -15,11 +15,13 @@ import { publicShareRoutes, shareRoutes } from './routes/shares.ts';
 import { deliveryRoutes, localRoutes } from './routes/local.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Largest body of a request without a valid credential (the anonymous routes take a few KB). */
+const ANONYMOUS_BODY_BYTES = 64 * 1024;
 
 /** Builds the HTTP API without listening; `server/main.ts` serves it, tests call `app.request()`. */
 export function createApp(deps: AppDeps) {
-  const requireAuth = async function requireAuth(c: Context<AppEnv>, next: () => Promise<void>) {
-    const principal = authenticate(
+  const principalOf = (c: Context<AppEnv>) =>
+    authenticate(
       deps.accounts,
       {
         authorization: c.req.header('authorization'),
@@ -32,27 +34,70 @@ export function createApp(deps: AppDeps) {
       },
       deps.allowedOrigins,
     );
-    c.set('principal', principal);
+  const requireAuth = async function requireAuth(c: Context<AppEnv>, next: () => Promise<void>) {
+    c.set('principal', principalOf(c));
     await next();
+  };
+  /**
+   * What an anonymous request (sign-in, set-up, invitation, reset link, share feedback) sends is
+   * small; with the signed-in limit, anyone could make the server hold MAX_BODY_BYTES for every
+   * connection that sends all but the last byte of a body (30 connections: +500 MB).
+   */
+  const limitBodies = async function limitBodies(c: Context<AppEnv>, next: () => Promise<void>) {
+    let signedIn = false;
+    if (c.req.header('authorization') !== undefined || c.req.header('cookie') !== undefined) {
+      try {
+        principalOf(c);
+        signedIn = true;
+      } catch {
+        // anonymous (or refused later by requireAuth)
+      }
+    }
+    const maxSize = signedIn ? deps.maxBodyBytes : Math.min(deps.maxBodyBytes, ANONYMOUS_BODY_BYTES);
+    return bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new AppError('body_too_large', `The request body is larger than ${maxSize} bytes.`);
+      },
+    })(c, next);
+  };
+
+  /**
+   * Bytes of request bodies each account may have arriving at once: twice MAX_BODY_BYTES. A body
+   * is held in memory until its last byte, so one account's connections (any account: it takes
+   * no role to POST /api/tokens) each sending all but the last byte of 16 MiB made the server hold
+   * 16 MiB each (30 connections: +500 MB). Counted by the declared length (a chunked body counts
+   * as the largest allowed) from before the body is read until the answer.
+   */
+  const bodyBytesInFlight = new Map<string, number>();
+  const limitBodiesPerAccount = async function limitBodiesPerAccount(c: Context<AppEnv>, next: () => Promise<void>) {
+    const length = c.req.header('content-length');
+    const declared = length !== undefined ? Number(length) || 0 : c.req.header('transfer-encoding') !== undefined ? deps.maxBodyBytes : 0;
+    if (declared === 0) return next();
+    const id = c.get('principal').user.id;
+    const held = bodyBytesInFlight.get(id) ?? 0;
+    if (held + declared > 2 * deps.maxBodyBytes) throw new AppError('rate_limited', 'Too many large requests of this account are still arriving: wait for them to finish.');
+    bodyBytesInFlight.set(id, held + declared);
+    try {
+      await next();
+    } finally {
+      const left = (bodyBytesInFlight.get(id) ?? declared) - declared;
+      if (left > 0) bodyBytesInFlight.set(id, left);
+      else bodyBytesInFlight.delete(id);
+    }
   };
 
   // One limiter for sign-ins and for the admin's unlock.
   const signIns = createSignInLimiter();
   const api = new Hono<AppEnv>()
-    .use(
-      bodyLimit({
-        maxSize: deps.maxBodyBytes,
-        onError: () => {
-          throw new AppError('body_too_large', `The request body is larger than ${deps.maxBodyBytes} bytes.`);
-        },
-      }),
-    )
+    .use(limitBodies)
     .use(jsonOnly())
     .get('/health', (c) => c.json({ ok: true }))
     .route('/', publicAccountRoutes(deps, signIns))
     .route('/', deliveryRoutes(deps))
     .route('/', publicShareRoutes(deps))
     .use(requireAuth)
+    .use(limitBodiesPerAccount)
     .route('/', accountRoutes(deps, signIns))
     .route('/', projectRoutes(deps))
     .route('/', releaseRoutes(deps))

@@ -23,11 +23,11 @@ export function projectRoutes(deps: AppDeps) {
     })
     .get('/projects', (c) => {
       const visible = deps.access.visibleProjectIds(c.get('principal'));
-      return c.json({ projects: deps.projects.list().filter((p) => visible === 'all' || visible.has(p.id)) });
+      return c.json({ projects: deps.projects.list().filter((p) => visible === 'all' || visible.has(p.id)).map((p) => deps.visibility.projectFor(c.get('principal'), p)) });
     })
     .get('/projects/:id', (c) => {
       deps.access.requireMember(c.get('principal'), c.req.param('id'));
-      return c.json(deps.projects.get(c.req.param('id')));
+      return c.json(deps.visibility.projectFor(c.get('principal'), deps.projects.get(c.req.param('id'))));
     })
     .get('/projects/:id/my-roles', (c) => {
       deps.access.requireMember(c.get('principal'), c.req.param('id'));

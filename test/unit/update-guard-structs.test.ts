@@ -1,0 +1,36 @@
+import { expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { tooManyStructs } from '#server/collab/update-guard.ts';
+
+it('SEC-4 tooManyStructs counts the structs of an update without decoding it, like Y.decodeUpdate (every content type, GC, Skip)', () => {
+  const a = new Y.Doc();
+  const m = a.getMap('agents');
+  const t = new Y.Text();
+  m.set('x', t);
+  t.insert(0, 'hello');
+  t.format(1, 2, { bold: { deep: [1, { a: 'b' }] } });
+  t.insertEmbed(2, { image: 'x' });
+  m.set('arr', Y.Array.from([1, 'a', { b: null }, new Uint8Array([1, 2])]));
+  m.set('bin', new Uint8Array([5, 6]));
+  const x = new Y.XmlElement('p');
+  m.set('xml', x);
+  x.insert(0, [new Y.XmlText('hi')]);
+  m.set('hook', new Y.XmlHook('h'));
+  m.set('frag', new Y.XmlFragment());
+  m.set('sub', new Y.Doc({ guid: 'g' }));
+  for (let i = 0; i < 50; i++) t.insert(0, String(i));
+  t.delete(3, 20);
+  m.delete('bin');
+  a.getArray('arr2').insert(0, ['q', 2, true, null]);
+  const u = Y.encodeStateAsUpdate(a);
+  const n = Y.decodeUpdate(u).structs.length;
+  expect(tooManyStructs(u, n)).toBe(false);
+  expect(tooManyStructs(u, n - 1)).toBe(true);
+  const b = new Y.Doc({ gc: false });
+  Y.applyUpdate(b, u);
+  b.getText('t').insert(0, 'zz');
+  const u2 = Y.mergeUpdates([u, Y.encodeStateAsUpdate(b)]);
+  const n2 = Y.decodeUpdate(u2).structs.length;
+  expect(tooManyStructs(u2, n2)).toBe(false);
+  expect(tooManyStructs(u2, n2 - 1)).toBe(true);
+});
