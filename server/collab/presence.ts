@@ -24,6 +24,12 @@ export interface PresenceLimits {
  * the id its doc had at creation, across reconnects); a few leave room for odd clients.
  */
 export const MAX_CLIENT_IDS = 4;
+/**
+ * Client ids one person may hold in a draft, over all their connections (a few tabs and
+ * devices). Every state is sent to every peer: without it, one viewer's 100 connections of
+ * 4 × 8 KiB states made each presence change 3.2 MB for each of the room's peers.
+ */
+export const MAX_CLIENT_IDS_PER_USER = 16;
 /** Clocks of client ids that left are kept this long, so a late echo of their last state cannot bring them back. */
 const FORGET_AFTER_MS = 60_000;
 
@@ -63,7 +69,8 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
  * For the entries a connection may set:
  * - a state is at most `maxStateBytes` of JSON, checked on the declared length BEFORE anything
  *   is decoded (over it: closed 4413, nothing of the message applied);
- * - at most MAX_CLIENT_IDS client ids, the ones it introduced itself (one more: closed 4406).
+ * - at most MAX_CLIENT_IDS client ids, the ones it introduced itself, and MAX_CLIENT_IDS_PER_USER
+ *   over the person's connections to the draft (one more: closed 4406).
  *   Because only a newer clock takes an id, an echo never moves one, and a client that left
  *   cannot be revived by a late echo. An id held by another connection of the SAME user moves
  *   with a newer clock: a client that reconnected before the server noticed its old socket died
@@ -198,6 +205,13 @@ export class PresenceGate {
     return entries;
   }
 
+  /** Client ids the person holds over their connections to this draft (new ids are rare: rate-limited, at most 4 a connection). */
+  private idsOf(userId: string): number {
+    let n = 0;
+    for (const [peer, conn] of this.connections) if (peer.userId === userId) n += conn.ids.size;
+    return n;
+  }
+
   /** Decodes the entries, takes ownership of new ids, and re-encodes the message rewritten; null when nothing is left to apply. */
   private admit(peer: PresencePeer, conn: Connection, entries: Entry[]): Uint8Array | Refusal | null {
     const kept: { clientId: number; clock: number; state: Record<string, unknown> | null }[] = [];
@@ -214,6 +228,8 @@ export class PresenceGate {
         // Removing a state it does not hold takes nothing.
         if (state === null) continue;
         if (conn.ids.size >= MAX_CLIENT_IDS) return { close: 'presence_refused', detail: `at most ${MAX_CLIENT_IDS} presence client ids per connection` };
+        // An id moving between the person's own connections does not add one.
+        if (!owner && this.idsOf(peer.userId) >= MAX_CLIENT_IDS_PER_USER) return { close: 'presence_refused', detail: `at most ${MAX_CLIENT_IDS_PER_USER} presence client ids per person in a draft` };
         if (owner) this.connections.get(owner)?.ids.delete(clientId);
         this.owners.set(clientId, peer);
         conn.ids.add(clientId);
