@@ -33,6 +33,8 @@ export interface Config {
   collabMaxPresenceBytes: number;
   /** Presence updates a connection may send per second (a burst of twice this is allowed). */
   collabPresencePerSecond: number;
+  /** Presence client ids one person may hold in a draft, over all their connections. */
+  collabMaxPresenceIdsPerUser: number;
   /** A socket whose unsent data passes this many bytes is closed (4429 too_slow). */
   collabMaxBufferedBytes: number;
   /** Open collab websockets per user, and per server. */
@@ -134,6 +136,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     trustProxy: oneOf('TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
     collabMaxPresenceBytes: int('COLLAB_MAX_PRESENCE_BYTES', 8 * 1024, 256, 1024 * 1024),
     collabPresencePerSecond: int('COLLAB_PRESENCE_PER_SECOND', 30, 1, 10_000),
+    collabMaxPresenceIdsPerUser: int('COLLAB_MAX_PRESENCE_IDS_PER_USER', 16, 4, 100_000),
     collabMaxBufferedBytes: 0,
     collabMaxConnectionsPerUser: int('COLLAB_MAX_CONNECTIONS_PER_USER', 100, 1, 100_000),
     collabMaxConnections: int('COLLAB_MAX_CONNECTIONS', 10_000, 1, 1_000_000),

@@ -135,7 +135,7 @@ export function createServices(config: Readonly<Config>) {
     readOnlySections,
     onDurable,
     maxDraftBytes: config.collabMaxDraftBytes,
-    presence: { maxStateBytes: config.collabMaxPresenceBytes, perSecond: config.collabPresencePerSecond },
+    presence: { maxStateBytes: config.collabMaxPresenceBytes, perSecond: config.collabPresencePerSecond, idsPerUser: config.collabMaxPresenceIdsPerUser },
     replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
     refusalBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });

@@ -59,7 +59,7 @@ if (only.includes('S4')) {
   } };
   s.database.sqlite.pragma('foreign_keys = OFF');
   const peer = { userId: 'u', userName: 'U', readOnly: false, send: () => {}, close: () => {} };
-  const rooms = Array.from({ length: 200 }, (_, i) => new Room(`bench_${i}`, timed, { compactAfterUpdates: 1000, log: () => {}, presence: { maxStateBytes: 8192, perSecond: 30 } }));
+  const rooms = Array.from({ length: 200 }, (_, i) => new Room(`bench_${i}`, timed, { compactAfterUpdates: 1000, log: () => {}, presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 } }));
   const writers = rooms.map((room) => {
     room.join(peer);
     const doc = new Y.Doc();
@@ -92,7 +92,7 @@ if (only.includes('S5')) {
   report.say('|---|---|---|');
   const { s, project, done } = services();
   const store = createDraftStore(s.database.sqlite);
-  const opts = { compactAfterUpdates: 1000, log: () => {}, presence: { maxStateBytes: 8192, perSecond: 30 } };
+  const opts = { compactAfterUpdates: 1000, log: () => {}, presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 } };
   const draftId = project.environments[0]!.draftId!;
 
   // 100k keystroke-sized updates from one typist, as the log holds them.

@@ -108,7 +108,7 @@ export async function startServer(name: ServerName, dir = fs.mkdtempSync(path.jo
     // BENCH_PROFILE=dir writes a CPU profile of our server per run (open it in Chrome DevTools).
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
     // One bench user opens hundreds of sockets (S9, S10): above the default per-user limit, which is not what is measured.
-    const child = await launch([...profile, 'dist/server.js'], { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir, COLLAB_MAX_CONNECTIONS_PER_USER: '100000' });
+    const child = await launch([...profile, 'dist/server.js'], { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir, COLLAB_MAX_CONNECTIONS_PER_USER: '100000', COLLAB_MAX_PRESENCE_IDS_PER_USER: '100000' });
     const http = `http://127.0.0.1:${port}`;
     if (!ours) {
       const json = { 'content-type': 'application/json' };

@@ -17,6 +17,8 @@ export interface PresenceLimits {
   maxStateBytes: number;
   /** Presence messages a connection may send per second; a burst of twice this is allowed (COLLAB_PRESENCE_PER_SECOND). */
   perSecond: number;
+  /** Client ids one person may hold in a draft over all their connections (COLLAB_MAX_PRESENCE_IDS_PER_USER). */
+  idsPerUser: number;
 }
 
 /**
@@ -24,12 +26,6 @@ export interface PresenceLimits {
  * the id its doc had at creation, across reconnects); a few leave room for odd clients.
  */
 export const MAX_CLIENT_IDS = 4;
-/**
- * Client ids one person may hold in a draft, over all their connections (a few tabs and
- * devices). Every state is sent to every peer: without it, one viewer's 100 connections of
- * 4 × 8 KiB states made each presence change 3.2 MB for each of the room's peers.
- */
-export const MAX_CLIENT_IDS_PER_USER = 16;
 /** Clocks of client ids that left are kept this long, so a late echo of their last state cannot bring them back. */
 const FORGET_AFTER_MS = 60_000;
 
@@ -69,8 +65,10 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
  * For the entries a connection may set:
  * - a state is at most `maxStateBytes` of JSON, checked on the declared length BEFORE anything
  *   is decoded (over it: closed 4413, nothing of the message applied);
- * - at most MAX_CLIENT_IDS client ids, the ones it introduced itself, and MAX_CLIENT_IDS_PER_USER
- *   over the person's connections to the draft (one more: closed 4406).
+ * - at most MAX_CLIENT_IDS client ids, the ones it introduced itself, and at most `idsPerUser`
+ *   over the person's connections to the draft (one more: closed 4406). Every
+ *   state is sent to every peer: without a per-person bound, one viewer's 100 connections of
+ *   4 × 8 KiB states made each presence change 3.2 MB for each of the room's peers.
  *   Because only a newer clock takes an id, an echo never moves one, and a client that left
  *   cannot be revived by a late echo. An id held by another connection of the SAME user moves
  *   with a newer clock: a client that reconnected before the server noticed its old socket died
@@ -229,7 +227,7 @@ export class PresenceGate {
         if (state === null) continue;
         if (conn.ids.size >= MAX_CLIENT_IDS) return { close: 'presence_refused', detail: `at most ${MAX_CLIENT_IDS} presence client ids per connection` };
         // An id moving between the person's own connections does not add one.
-        if (!owner && this.idsOf(peer.userId) >= MAX_CLIENT_IDS_PER_USER) return { close: 'presence_refused', detail: `at most ${MAX_CLIENT_IDS_PER_USER} presence client ids per person in a draft` };
+        if (!owner && this.idsOf(peer.userId) >= this.limits.idsPerUser) return { close: 'presence_refused', detail: `at most ${this.limits.idsPerUser} presence client ids per person in a draft` };
         if (owner) this.connections.get(owner)?.ids.delete(clientId);
         this.owners.set(clientId, peer);
         conn.ids.add(clientId);

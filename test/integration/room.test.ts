@@ -29,7 +29,7 @@ function fixture() {
 }
 
 const logged: string[] = [];
-const opts = (compactAfterUpdates = 1000) => ({ compactAfterUpdates, log: (m: string) => void logged.push(m), presence: { maxStateBytes: 8192, perSecond: 30 } });
+const opts = (compactAfterUpdates = 1000) => ({ compactAfterUpdates, log: (m: string) => void logged.push(m), presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 } });
 
 
 const SECTION_LIST = [...SECTIONS];

@@ -194,7 +194,7 @@ describe('SEC-7 a server-side change is one change or nothing', () => {
     const projects = createProjects(createProjectStore(database.db));
     const project = projects.create({ user: { id: 'usr_1', email: 'a@b.c', name: 'A' }, isInstanceAdmin: true, via: 'token', credential: { kind: 'token', id: 'tok_1', expiresAt: null } }, { name: 'P', preset: 'five-stage', sample: true });
     const store = createDraftStore(database.sqlite);
-    const room = new Room(project.environments[0]!.draftId!, store, { compactAfterUpdates: 1000, log: () => undefined, presence: { maxStateBytes: 8192, perSecond: 30 } });
+    const room = new Room(project.environments[0]!.draftId!, store, { compactAfterUpdates: 1000, log: () => undefined, presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 } });
     const before = Y.encodeStateAsUpdate(room.doc);
     expect(() =>
       room.edit({ kind: 'server', reason: 'import' }, (doc) => {
