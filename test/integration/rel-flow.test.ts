@@ -68,6 +68,28 @@ describe('REL-6 knowledge flows down without phantom conflicts', () => {
     expect(await conflicts(uat.id)).toEqual([]);
   });
 
+  it('REL-6 after the rules change to move knowledge down from Production, the first edit of an article every stage holds flows down, no conflict', async () => {
+    const server = await startTestServer(undefined, { REPLICATION_DELAY_MS: String(DELAY_MS) });
+    cleanup.push(() => server.close());
+    const admin = await setupAdmin(server.url);
+    const api = <T>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
+    const [, project] = await api<ProjectView>('POST', '/projects', { name: 'Support', preset: 'five-stage', sample: true });
+    const envs = project.environments;
+    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e.id}/sync`, {}))[0]).toBe(200);
+    const [status, changed] = await api<ProjectView>('PUT', `/projects/${project.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } } });
+    expect(status).toBe(200);
+    const [, , uat, , production] = changed.environments;
+    const inProduction = connect(server.url, production!.draftId!, { token: admin.token });
+    cleanup.push(() => inProduction.destroy());
+    await synced(inProduction);
+    await until(inProduction.doc, (d) => sectionMap(d, 'knowledge').has('kb_returns'));
+    itemText(sectionMap(inProduction.doc, 'knowledge').get('kb_returns'), 'body')!.insert(0, 'Updated in Production. ');
+
+    const bodyIn = async (envId: string) => (await api<Knowledge>('GET', `/environments/${envId}/content`))[1].knowledge.kb_returns?.body;
+    for (const e of changed.environments.slice(0, 4)) await expect.poll(() => bodyIn(e.id), within).toMatch(/^Updated in Production\. /);
+    expect((await api<Conflicts>('GET', `/environments/${uat!.id}/conflicts`))[1].conflicts).toEqual([]);
+  });
+
   it('REL-6 a sample article changed in both UAT and Production is still a conflict: UAT keeps its version', async () => {
     const { uat, production, bodyIn, conflicts, editor } = await threeStage(true);
     const inUat = await editor(uat.draftId!);
