@@ -28,7 +28,7 @@ export function createFlowRuleChanges(deps: {
   /** An environment's content now, with a snapshot in place (composed under the current rules). */
   contentWith(envId: string, snapshotId: string | null): WorkspaceContent;
   openHotfix(envId: string): boolean;
-  replication: { forget(draftIds: readonly string[], sections: readonly Section[]): void; schedule(projectId: string): void };
+  replication: { forget(draftIds: readonly string[], sections: readonly Section[]): void; settle(projectId: string): void; schedule(projectId: string): void };
   sourceMoved(envId: string, snapshotId: string): void;
   audit(e: { projectId: string; environmentId: null; kind: string; actorId: string; subject: unknown }, now: number): void;
   onChanged(projectId: string): void;
@@ -109,6 +109,8 @@ export function createFlowRuleChanges(deps: {
       const touched = [...plan.sections.map((d) => d.draftId), ...plan.closed];
       for (const id of touched) deps.drafts.close(id, 'rights_changed');
       deps.replication.forget(touched, changed);
+      // What neighbouring stages were seeded with alike is their new merge base (no phantom conflict on the first edit).
+      deps.replication.settle(projectId);
       deps.audit({ projectId, environmentId: null, kind: 'flow_rules.changed', actorId: by.user.id, subject: { before: JSON.parse(record.project.flowRules) as unknown, after: stored } }, now);
       deps.onChanged(projectId);
       deps.replication.schedule(projectId);

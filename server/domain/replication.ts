@@ -55,6 +55,12 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       .filter((x): x is { env: EnvironmentRow; draft: DraftRow } => x.draft !== undefined);
   }
 
+  /** Both sides hold the same version (`blobId`, null: neither has the item): it is the merge base, unless it already is. */
+  function agreement(draft: DraftRow, section: Section, itemId: string, blobId: string | null, base: BaseRow | undefined, now: number): BaseRow | null {
+    if (base ? base.baseBlobId === blobId && !base.conflictBlobId : blobId === null) return null;
+    return { draftId: draft.id, section, itemId, baseBlobId: blobId, conflictBlobId: null, updatedAt: now };
+  }
+
   /** Makes `draft`'s `section` follow `upstream`; returns how many items changed, and the section before. */
   function receive(draft: DraftRow, section: Section, upstream: Record<string, ItemJson>, editsHere: boolean, now: number): { changed: number; before: Record<string, ItemJson> } {
     const local = deps.drafts.read(draft.id)[section];
@@ -72,8 +78,8 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       const ba = base?.baseBlobId ?? null;
       const row = (baseBlobId: string | null, conflictBlobId: string | null): BaseRow => ({ draftId: draft.id, section, itemId, baseBlobId, conflictBlobId, updatedAt: now });
       if ((up?.id ?? null) === (lo?.id ?? null)) {
-        if (base && (base.baseBlobId !== (up?.id ?? null) || base.conflictBlobId)) rows.push(row(up?.id ?? null, null));
-        else if (!base && up) rows.push(row(up.id, null));
+        const agreed = agreement(draft, section, itemId, up?.id ?? null, base, now);
+        if (agreed) rows.push(agreed);
         continue;
       }
       if (!editsHere || (lo?.id ?? null) === ba) {
@@ -112,20 +118,25 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     );
   }
 
-  function replicateNow(projectId: string): void {
+  type Step = { env: EnvironmentRow; draft: DraftRow };
+  /** Visits each receiving stage of each `down` section, from the source down, with the stage just above it. */
+  function eachStep(projectId: string, visit: (section: Section, from: Step, to: Step, editsHere: boolean) => void): void {
     const project = deps.projects.getProject(projectId);
     if (!project) return;
     const rules = parseFlowRules(project.project.flowRules);
     for (const section of SECTIONS) {
       const steps = chain(rules, section, project.environments, project.drafts);
       const editable = new Set(rules[section].editableEnvIds ?? []);
-      for (let i = 1; i < steps.length; i++) {
-        const upstream = deps.drafts.read(steps[i - 1]!.draft.id)[section];
-        const { draft, env } = steps[i]!;
-        const { changed, before } = receive(draft, section, upstream, editable.has(env.id), Date.now());
-        if (changed > 0) record(project.project.id, env, steps[i - 1]!.env, draft, section, before, changed);
-      }
+      for (let i = 1; i < steps.length; i++) visit(section, steps[i - 1]!, steps[i]!, editable.has(steps[i]!.env.id));
     }
+  }
+
+  function replicateNow(projectId: string): void {
+    eachStep(projectId, (section, from, to, editsHere) => {
+      const upstream = deps.drafts.read(from.draft.id)[section];
+      const { changed, before } = receive(to.draft, section, upstream, editsHere, Date.now());
+      if (changed > 0) record(projectId, to.env, from.env, to.draft, section, before, changed);
+    });
   }
 
   return {
@@ -146,6 +157,28 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     },
 
     replicateNow,
+
+    /**
+     * Content just arrived without replication (the sample at creation, an import): items a stage
+     * and the stage above it already hold alike become merge bases now, so a change on one side
+     * before the next replication flows instead of looking changed on both. Takes nothing.
+     */
+    settle(projectId: string): void {
+      const now = Date.now();
+      eachStep(projectId, (section, from, to) => {
+        const upstream = deps.drafts.read(from.draft.id)[section];
+        const local = deps.drafts.read(to.draft.id)[section];
+        const bases = new Map(deps.store.bases(to.draft.id, section).map((b) => [b.itemId, b]));
+        const rows: BaseRow[] = [];
+        for (const [itemId, item] of Object.entries(upstream)) {
+          const mine = own(local, itemId);
+          const blobId = blobOf(section, item).id;
+          const agreed = mine && blobOf(section, mine).id === blobId ? agreement(to.draft, section, itemId, blobId, bases.get(itemId), now) : null;
+          if (agreed) rows.push(agreed);
+        }
+        deps.store.put(rows);
+      });
+    },
 
     /** Shutdown: pending replications are dropped (the next start schedules every project with `down` sections again). */
     stop(): void {

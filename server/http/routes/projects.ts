@@ -17,7 +17,9 @@ export function projectRoutes(deps: AppDeps) {
       const body = await readJson(c, CreateProjectBody);
       const project = deps.projects.create(c.get('principal'), body);
       deps.access.addCreator(c.get('principal'), project.id);
-      // Flow rules: lower environments take their `down` sections from the start.
+      // Flow rules: the sample's items, alike in every stage that edits a `down` section, are its
+      // merge bases from the start; lower environments take their `down` sections shortly.
+      deps.replication.settle(project.id);
       deps.replication.schedule(project.id);
       return c.json(project, 201);
     })
@@ -106,6 +108,8 @@ export function projectRoutes(deps: AppDeps) {
       for (const s of SECTIONS) if (!owned.includes(s)) delete (parsed.content as Partial<WorkspaceContent>)[s];
       // All or nothing: stored before anyone (a read, a peer) sees it; a failure changed nothing.
       if (!deps.rooms.edit(draft.id, 'import', (doc) => applyContent(doc, parsed.content), true)) throw new AppError('storage_unavailable');
+      // Imported items a neighbouring stage already holds alike get their merge base now (flow rules).
+      deps.replication.settle(environment.projectId);
       return c.json({ problems: problemsJson(parsed.problems) });
     });
 
