@@ -130,9 +130,11 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
     publish(by: Principal, envId: string, opts: { message?: string }): ReleaseView {
       const { env, draft, baseSnapshotId } = openHotfix(envId);
       requireLiveUnmoved(env, draft.id, baseSnapshotId);
+      // Read once: what is checked against the approvals is exactly what freezes, even while editors type.
+      const content = drafts.read(draft.id);
       // Four eyes: a gated production needs an approved hotfix request for exactly what this draft freezes to.
-      const requestId = deps.gates.check(env.id, env.id, snapshots.idOf(drafts.read(draft.id)), { hotfix: true });
-      const snapshotId = snapshots.freeze(env.projectId, drafts.read(draft.id), {
+      const requestId = deps.gates.check(env.id, env.id, snapshots.idOf(content), { hotfix: true });
+      const snapshotId = snapshots.freeze(env.projectId, content, {
         kind: 'hotfix',
         parentId: baseSnapshotId,
         sourceDraftId: draft.id,
