@@ -168,7 +168,7 @@ export interface ProjectView {
 /** A request to move one exact snapshot into an environment, with its approvals (four eyes). */
 export interface RequestView {
   id: string;
-  kind: 'sync' | 'publish';
+  kind: 'sync' | 'publish' | 'hotfix';
   sourceEnvironmentId: string;
   targetEnvironmentId: string;
   snapshotId: string;

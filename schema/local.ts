@@ -56,7 +56,8 @@ export const GateBody = z.strictObject({
   requiredApprovals: z.number().int().min(0).max(5),
   allowSelfApproval: z.boolean().default(false),
 });
-export const RequestBody = z.strictObject({ message: z.string().trim().max(500).optional() });
+/** `hotfix: true` (production): the request is for the open hotfix, bound to what its draft would freeze to. */
+export const RequestBody = z.strictObject({ message: z.string().trim().max(500).optional(), hotfix: z.boolean().optional() });
 export const DecisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
 
 export const ShareLinkBody = z.strictObject({

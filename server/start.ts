@@ -145,9 +145,9 @@ export function createServices(config: Readonly<Config>) {
   // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
   const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<typeof rooms.edit>[2]) => rooms.edit(id, reason, change, true) };
   const hotfixStore = createHotfixStore(database.db);
-  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts });
   const accessStore = createAccessStore(database.db);
-  const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts });
+  const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId) });
+  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals });
   replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
   // Deleting an audience looks at what its environment holds (composed by localData, created below).
   const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });

@@ -1,7 +1,7 @@
 import { AppError } from '#schema/errors.ts';
 import type { RequestView } from '#schema/api.ts';
 import type { AccessStore, RequestRow } from '../store/access.ts';
-import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
+import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
 import type { DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
@@ -17,12 +17,14 @@ export interface GatePolicy {
 
 const DEFAULT_GATE: GatePolicy = { requiredApprovals: 0, allowSelfApproval: false };
 
+type RequestKind = RequestView['kind'];
+
 /**
  * Four eyes: a gate on an environment asks for N approvals of a Sync INTO it (a Publish, in
  * production). A request names the exact snapshot; approvals bind to it and are void once
  * the source moves on.
  */
-export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess }) {
+export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess; hotfixDraft: (envId: string) => DraftRow | undefined }) {
   const { store, projects, snapshots } = deps;
 
   const gate = (envId: string): GatePolicy => {
@@ -36,8 +38,15 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
     return e;
   }
 
-  /** What the source holds now: DEV's draft as it would freeze, else the current snapshot (production: for a Publish). */
-  function sourceSnapshot(source: EnvironmentRow): string | null {
+  /**
+   * What the source holds now: DEV's draft as it would freeze, else the current snapshot
+   * (production: for a Publish); for a hotfix request, production's open hotfix as it would freeze.
+   */
+  function sourceSnapshot(source: EnvironmentRow, kind: RequestKind): string | null {
+    if (kind === 'hotfix') {
+      const hotfix = deps.hotfixDraft(source.id);
+      return hotfix ? snapshots.idOf(deps.drafts.read(hotfix.id)) : null;
+    }
     if (source.position === 0) {
       const draft = projects.getEnvironment(source.id)!.draft!;
       return snapshots.idOf(deps.drafts.read(draft.id));
@@ -51,7 +60,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
     const valid = r.state === 'open' && currentOfSource() === r.snapshotId;
     return {
       id: r.id,
-      kind: r.kind as 'sync' | 'publish',
+      kind: r.kind as RequestKind,
       sourceEnvironmentId: r.sourceEnvironmentId,
       targetEnvironmentId: r.targetEnvironmentId,
       snapshotId: r.snapshotId,
@@ -66,7 +75,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
     };
   }
 
-  function target(source: EnvironmentRow): { target: EnvironmentRow; kind: 'sync' | 'publish' } {
+  function target(source: EnvironmentRow): { target: EnvironmentRow; kind: RequestKind } {
     const all = projects.getProject(source.projectId)!.environments;
     const next = all.find((e) => e.position === source.position + 1);
     return next ? { target: next, kind: 'sync' } : { target: source, kind: 'publish' };
@@ -82,23 +91,33 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       return policy;
     },
 
-    /** Asks for the move out of `sourceEnvId` (a Sync; from production, a Publish) of exactly what it holds now. */
-    request(by: Principal, sourceEnvId: string, message: string | null): RequestView {
+    /**
+     * Asks for the move out of `sourceEnvId` (a Sync; from production, a Publish) of exactly what
+     * it holds now; with `hotfix`, for publishing production's open hotfix as it is now.
+     */
+    request(by: Principal, sourceEnvId: string, message: string | null, opts: { hotfix?: boolean } = {}): RequestView {
       const source = env(sourceEnvId);
-      const { target: t, kind } = target(source);
+      const { target: t, kind: moveKind } = target(source);
+      if (opts.hotfix && moveKind !== 'publish') throw new AppError('not_production');
+      const hotfix = opts.hotfix ? deps.hotfixDraft(source.id) : undefined;
+      if (opts.hotfix && !hotfix) throw new AppError('no_hotfix');
+      const kind: RequestKind = hotfix ? 'hotfix' : moveKind;
       // Each request may freeze a snapshot: bounded before anything is frozen.
       const now = Date.now();
       const perHour = LIMITS.APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR;
       requireRate('APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR', perHour, store.requestTimesFrom(source.id, now - HOUR), HOUR, now, `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`);
       // From DEV the request freezes the draft now: the approval is for exactly this content.
       const draft = source.position === 0 ? projects.getEnvironment(source.id)!.draft! : null;
-      const snapshotId = draft
-        ? snapshots.freeze(source.projectId, deps.drafts.read(draft.id), { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
-        : source.snapshotId;
+      // A hotfix request freezes the hotfix draft as its publish would (kind, parent), so approvers can read exactly it.
+      const snapshotId = hotfix
+        ? snapshots.freeze(source.projectId, deps.drafts.read(hotfix.id), { kind: 'hotfix', parentId: hotfix.baseSnapshotId, sourceDraftId: hotfix.id, message, createdBy: by.user.id })
+        : draft
+          ? snapshots.freeze(source.projectId, deps.drafts.read(draft.id), { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
+          : source.snapshotId;
       if (!snapshotId) throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
       // A new request replaces any older open one for the same move.
       for (const r of store.openRequests(source.projectId)) {
-        if (r.sourceEnvironmentId === source.id && r.targetEnvironmentId === t.id) store.closeRequest(r.id, 'voided', 'replaced by a newer request', now);
+        if (r.sourceEnvironmentId === source.id && r.targetEnvironmentId === t.id && r.kind === kind) store.closeRequest(r.id, 'voided', 'replaced by a newer request', now);
       }
       const row: RequestRow = { id: newId('req'), projectId: source.projectId, kind, sourceEnvironmentId: source.id, targetEnvironmentId: t.id, snapshotId, message, requestedBy: by.user.id, createdAt: now, state: 'open', closedAt: null, closedReason: null };
       store.insertRequest(row);
@@ -108,11 +127,12 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
 
     requests(projectId: string): RequestView[] {
       const cache = new Map<string, string | null>();
-      const current = (envId: string) => {
-        if (!cache.has(envId)) cache.set(envId, sourceSnapshot(env(envId)));
-        return cache.get(envId)!;
+      const current = (envId: string, kind: RequestKind) => {
+        const key = `${kind}:${envId}`;
+        if (!cache.has(key)) cache.set(key, sourceSnapshot(env(envId), kind));
+        return cache.get(key)!;
       };
-      return store.openRequests(projectId).map((r) => view(r, () => current(r.sourceEnvironmentId)));
+      return store.openRequests(projectId).map((r) => view(r, () => current(r.sourceEnvironmentId, r.kind as RequestKind)));
     },
 
     requestTarget(requestId: string): string {
@@ -127,7 +147,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       if (!r) throw new AppError('not_found', 'No such request.');
       if (r.state !== 'open') throw new AppError('request_closed');
       const now = Date.now();
-      if (sourceSnapshot(env(r.sourceEnvironmentId)) !== r.snapshotId) {
+      if (sourceSnapshot(env(r.sourceEnvironmentId), r.kind as RequestKind) !== r.snapshotId) {
         store.closeRequest(r.id, 'voided', 'the source moved', now);
         throw new AppError('approval_voided');
       }
@@ -140,13 +160,14 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
 
     /**
      * Called by Sync/Publish before they commit: passes if the target has no gate, else needs
-     * an approved request for exactly this snapshot from this source. Returns the request to close.
+     * an approved request for exactly this snapshot from this source (a hotfix publish: a hotfix
+     * request, so a Publish and a hotfix never void each other's requests). Returns the request to close.
      */
-    check(sourceEnvId: string, targetEnvId: string, snapshotId: string): string | null {
+    check(sourceEnvId: string, targetEnvId: string, snapshotId: string, opts: { hotfix?: boolean } = {}): string | null {
       const g = gate(targetEnvId);
       if (g.requiredApprovals === 0) return null;
       const t = env(targetEnvId);
-      const open = store.openRequests(t.projectId).filter((r) => r.sourceEnvironmentId === sourceEnvId && r.targetEnvironmentId === targetEnvId);
+      const open = store.openRequests(t.projectId).filter((r) => r.sourceEnvironmentId === sourceEnvId && r.targetEnvironmentId === targetEnvId && (r.kind === 'hotfix') === (opts.hotfix === true));
       const match = open.find((r) => r.snapshotId === snapshotId);
       if (!match) {
         if (open.length > 0) {

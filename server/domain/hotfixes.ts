@@ -1,14 +1,14 @@
 import type * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { storedSections, upSections } from '#schema/flow.ts';
-import { contentState, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { applyContent, contentState, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { applyHotfixChanges, contains, hotfixChanges, missingFrom, type HotfixChange } from '#schema/content/hotfix.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Snapshots } from './snapshots.ts';
-import { releaseView, type DraftAccess, type HotfixGuard, type ReleaseView } from './releases.ts';
+import { releaseView, type DraftAccess, type GateCheck, type HotfixGuard, type ReleaseView } from './releases.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
@@ -30,7 +30,7 @@ export interface Divergence {
   pending: HotfixChange[];
 }
 
-export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftControl }) {
+export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftControl; gates: GateCheck }) {
   const { projects, store, snapshots, drafts } = deps;
 
   function production(envId: string) {
@@ -74,6 +74,29 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
     },
   };
 
+  /** The open hotfix of production, with the live snapshot it was forked from. */
+  function openHotfix(envId: string) {
+    const { env } = production(envId);
+    const draft = store.openDraft(env.id);
+    if (!draft || !draft.baseSnapshotId) throw new AppError('no_hotfix');
+    return { env, draft, baseSnapshotId: draft.baseSnapshotId };
+  }
+
+  /**
+   * A hotfix replaces live wholesale, so publishing it after live moved would silently undo that
+   * Publish or rollback: refused, naming what of the newer live the hotfix lacks.
+   */
+  function requireLiveUnmoved(env: { projectId: string; liveSnapshotId: string | null; name: string }, draftId: string, baseSnapshotId: string): void {
+    if (env.liveSnapshotId === baseSnapshotId) return;
+    const live = env.liveSnapshotId ? snapshots.content(env.projectId, env.liveSnapshotId) : null;
+    const lost = live ? missingFrom(drafts.read(draftId), hotfixChanges(snapshots.content(env.projectId, baseSnapshotId), live)) : [];
+    throw new AppError(
+      'live_moved',
+      `${env.name} went live with something else since this hotfix started; publishing it would undo ${lost.length} change${lost.length === 1 ? '' : 's'}. Rebase the hotfix onto what is live now, or discard it.`,
+      { baseSnapshotId, liveSnapshotId: env.liveSnapshotId, lost },
+    );
+  }
+
   return {
     guard,
     divergence,
@@ -105,27 +128,52 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
 
     /** Freezes the hotfix draft and makes it live directly; its changes are then tracked until DEV has them. */
     publish(by: Principal, envId: string, opts: { message?: string }): ReleaseView {
-      const { env } = production(envId);
-      const draft = store.openDraft(env.id);
-      if (!draft || !draft.baseSnapshotId) throw new AppError('no_hotfix');
-      const snapshotId = snapshots.freeze(env.projectId, drafts.read(draft.id), {
+      const { env, draft, baseSnapshotId } = openHotfix(envId);
+      requireLiveUnmoved(env, draft.id, baseSnapshotId);
+      // Read once: what is checked against the approvals is exactly what freezes, even while editors type.
+      const content = drafts.read(draft.id);
+      // Four eyes: a gated production needs an approved hotfix request for exactly what this draft freezes to.
+      const requestId = deps.gates.check(env.id, env.id, snapshots.idOf(content), { hotfix: true });
+      const snapshotId = snapshots.freeze(env.projectId, content, {
         kind: 'hotfix',
-        parentId: draft.baseSnapshotId,
+        parentId: baseSnapshotId,
         sourceDraftId: draft.id,
         message: opts.message ?? null,
         createdBy: by.user.id,
       });
       const release = deps.releases.commitMove(
-        { projectId: env.projectId, environmentId: env.id, pointer: 'live', kind: 'hotfix', toSnapshotId: snapshotId, actorId: by.user.id, message: opts.message ?? null, detail: { baseSnapshotId: draft.baseSnapshotId } },
+        // Compare-and-swap on the base: a Publish or rollback racing this one fails it with target_moved.
+        { projectId: env.projectId, environmentId: env.id, pointer: 'live', kind: 'hotfix', toSnapshotId: snapshotId, expectedFrom: baseSnapshotId, actorId: by.user.id, message: opts.message ?? null, detail: { baseSnapshotId, ...(requestId ? { requestId } : {}) } },
         Date.now(),
       );
+      deps.gates.done(requestId);
       const now = Date.now();
       store.closeDraft(draft.id, now);
       drafts.close(draft.id);
-      if (snapshotId !== draft.baseSnapshotId) {
-        store.insert({ id: newId('hfx'), projectId: env.projectId, environmentId: env.id, draftId: draft.id, baseSnapshotId: draft.baseSnapshotId, snapshotId, publishedBy: by.user.id, publishedAt: now, state: 'open' });
+      if (snapshotId !== baseSnapshotId) {
+        store.insert({ id: newId('hfx'), projectId: env.projectId, environmentId: env.id, draftId: draft.id, baseSnapshotId, snapshotId, publishedBy: by.user.id, publishedAt: now, state: 'open' });
       }
       return releaseView(release);
+    },
+
+    /**
+     * Moves the open hotfix onto what is live now: a three-way apply of its changes (base = the
+     * live it was forked from) onto the newer live, in one transaction its editors see live. Where
+     * both changed the same field, the hotfix's value wins: it is the newer intent, and the editor reviews it before publishing.
+     */
+    rebase(envId: string): { draftId: string; baseSnapshotId: string; applied: number } {
+      const { env, draft, baseSnapshotId } = openHotfix(envId);
+      if (!env.liveSnapshotId) throw new AppError('nothing_live');
+      if (env.liveSnapshotId === baseSnapshotId) return { draftId: draft.id, baseSnapshotId, applied: 0 };
+      const changes = hotfixChanges(snapshots.content(env.projectId, baseSnapshotId), drafts.read(draft.id));
+      const live = snapshots.content(env.projectId, env.liveSnapshotId);
+      const ok = drafts.edit(draft.id, 'hotfix-port', (doc) => {
+        applyContent(doc, live);
+        applyHotfixChanges(doc, changes);
+      });
+      if (!ok) throw new AppError('storage_unavailable');
+      store.setDraftBase(draft.id, env.liveSnapshotId);
+      return { draftId: draft.id, baseSnapshotId: env.liveSnapshotId, applied: changes.length };
     },
 
     discard(envId: string): void {

@@ -23,7 +23,7 @@ export interface HotfixGuard {
 /** The four-eyes gate (see approvals.ts), asked before a move commits. */
 export interface GateCheck {
   /** Throws unless the move has the approvals the target needs; returns the request to close. */
-  check(sourceEnvId: string, targetEnvId: string, snapshotId: string): string | null;
+  check(sourceEnvId: string, targetEnvId: string, snapshotId: string, opts?: { hotfix?: boolean }): string | null;
   done(requestId: string | null): void;
   /** An environment's pointer moved: requests out of it for other snapshots no longer hold. */
   sourceMoved(envId: string, snapshotId: string | null): void;

@@ -92,7 +92,8 @@ export function createAccessStore(db: Db) {
     /** Voids open requests whose source moved: their approvals were for another snapshot. */
     voidRequestsFrom(sourceEnvironmentId: string, exceptSnapshotId: string | null, now: number): string[] {
       const open = db.select().from(promotionRequests).where(and(eq(promotionRequests.sourceEnvironmentId, sourceEnvironmentId), eq(promotionRequests.state, 'open'))).all();
-      const voided = open.filter((r) => r.snapshotId !== exceptSnapshotId).map((r) => r.id);
+      // A hotfix request follows the hotfix draft, not the pointer: it is checked when the hotfix publishes.
+      const voided = open.filter((r) => r.kind !== 'hotfix' && r.snapshotId !== exceptSnapshotId).map((r) => r.id);
       if (voided.length > 0) db.update(promotionRequests).set({ state: 'voided', closedReason: 'the source moved', closedAt: now }).where(inArray(promotionRequests.id, voided)).run();
       return voided;
     },

@@ -21,6 +21,10 @@ export function createHotfixStore(db: Db) {
         tx.insert(draftStates).values({ draftId: row.id, state: Buffer.from(state), uptoSeq: 0, updatedAt: row.createdAt }).run();
       });
     },
+    /** A rebased hotfix now starts from another live snapshot. */
+    setDraftBase(draftId: string, baseSnapshotId: string): void {
+      db.update(drafts).set({ baseSnapshotId }).where(eq(drafts.id, draftId)).run();
+    },
     closeDraft(draftId: string, now: number): void {
       db.update(drafts).set({ closedAt: now }).where(eq(drafts.id, draftId)).run();
     },

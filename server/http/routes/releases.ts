@@ -88,6 +88,10 @@ export function releaseRoutes(deps: AppDeps) {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
       return c.json({ release: hotfixes.publish(c.get('principal'), c.req.param('envId'), await readJson(c, HotfixPublishBody)) });
     })
+    .post('/environments/:envId/hotfix/rebase', (c) => {
+      access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+      return c.json(hotfixes.rebase(c.req.param('envId')));
+    })
     .delete('/environments/:envId/hotfix', (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
       hotfixes.discard(c.req.param('envId'));
