@@ -59,6 +59,7 @@ export const ERRORS = {
   limit_reached: { status: 409, message: 'A limit of this server was reached: remove something first, or ask an admin to raise the limit.' },
   audience_in_use: { status: 409, message: 'This audience is still named by the content of this environment: change that content first.' },
   reset_link_invalid: { status: 410, message: 'This password-reset link has expired or was already used. Ask an admin for a new one.' },
+  rules_moved: { status: 409, message: 'The flow rules changed since you looked: reload and try again.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;
