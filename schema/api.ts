@@ -48,7 +48,11 @@ export const FlowRuleBody = z.discriminatedUnion('direction', [
 export type FlowRuleInput = z.infer<typeof FlowRuleBody>;
 
 /** PUT /api/projects/:id/flow-rules: the whole set (missing sections move up). */
-export const FlowRulesBody = z.strictObject({ flowRules: z.partialRecord(z.enum(SECTIONS), FlowRuleBody) });
+export const FlowRulesBody = z.strictObject({
+  flowRules: z.partialRecord(z.enum(SECTIONS), FlowRuleBody),
+  /** The `flowRulesVersion` the caller saw: a change made since answers 409 rules_moved. */
+  expectedVersion: z.string().max(64).optional(),
+});
 
 /** A custom pipeline's rules by stage position, or the problems with them (stage names unknown, rules that cannot hold). */
 export function flowTemplatesOf(stages: readonly { name: string }[], rules: Partial<Record<Section, z.infer<typeof FlowRuleBody>>>): { templates: Partial<Record<Section, FlowTemplate>>; problems: string[] } {
@@ -162,6 +166,8 @@ export interface ProjectView {
   createdAt: string;
   /** Per section: how it moves (`up`, `down` from `sourceEnvId`, or `local`). */
   flowRules: FlowRules;
+  /** Changes whenever the flow rules change: sent back as `expectedVersion` with a change. */
+  flowRulesVersion: string;
   environments: EnvironmentView[];
 }
 

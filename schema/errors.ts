@@ -60,6 +60,7 @@ export const ERRORS = {
   audience_in_use: { status: 409, message: 'This audience is still named by the content of this environment: change that content first.' },
   reset_link_invalid: { status: 410, message: 'This password-reset link has expired or was already used. Ask an admin for a new one.' },
   live_moved: { status: 409, message: 'Production went live with something else since this hotfix started: rebase the hotfix onto what is live now, or discard it.' },
+  rules_moved: { status: 409, message: 'The flow rules changed since you looked: reload and try again.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;

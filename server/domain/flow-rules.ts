@@ -9,7 +9,7 @@ import type { Principal } from './accounts.ts';
 import type { DraftEdits } from './replication.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
-import { projectView } from './projects.ts';
+import { flowRulesVersion, projectView } from './projects.ts';
 
 const isHeld = (t: Partial<Record<Section, FlowTemplate>>, s: Section) => (t[s]?.direction ?? 'up') !== 'up';
 
@@ -19,6 +19,7 @@ const isHeld = (t: Partial<Record<Section, FlowTemplate>>, s: Section) => (t[s]?
  * it showed; a section that starts moving up is folded into each pointer's snapshot (a new
  * snapshot of the same content, recorded as `compose`), so nothing disappears until the next
  * Sync. Drafts are added, re-scoped or closed to match; connected editors reconnect.
+ * Planned first (reads only), then written: draft seeds, then one transaction for all the rest.
  */
 export function createFlowRuleChanges(deps: {
   projects: ProjectStore;
@@ -32,11 +33,14 @@ export function createFlowRuleChanges(deps: {
   sourceMoved(envId: string, snapshotId: string): void;
   audit(e: { projectId: string; environmentId: null; kind: string; actorId: string; subject: unknown }, now: number): void;
   onChanged(projectId: string): void;
+  /** Runs the writes of a change in one synchronous SQLite transaction. */
+  atomically<T>(fn: () => T): T;
 }) {
   return {
-    change(by: Principal, projectId: string, input: Partial<Record<Section, FlowRuleInput>>): ProjectView {
+    change(by: Principal, projectId: string, input: Partial<Record<Section, FlowRuleInput>>, expectedVersion?: string): ProjectView {
       const record = deps.projects.getProject(projectId);
       if (!record) throw new AppError('project_not_found');
+      if (expectedVersion !== undefined && expectedVersion !== flowRulesVersion(record.project.flowRules)) throw new AppError('rules_moved');
       const envs = record.environments;
       const { templates: next, problems } = flowTemplatesOf(envs, input);
       if (problems.length > 0) throw new AppError('invalid_body', problems.join(' '), problems);
@@ -82,36 +86,47 @@ export function createFlowRuleChanges(deps: {
         }
       }
 
-      // Pointers whose snapshot lacks a section that now moves up: the same content, as a new snapshot.
+      // Pointers whose snapshot lacks a section that now moves up: the same content, as a new snapshot (frozen in the transaction).
       const moves = later.flatMap(({ env, pointers }) =>
         nowUp.length === 0
           ? []
           : pointers.flatMap(({ pointer, snapshotId, content }) => {
               const kept = deps.snapshots.content(projectId, snapshotId);
               for (const s of nowUp) kept[s] = content[s];
-              const toSnapshotId = deps.snapshots.freeze(projectId, kept, { kind: 'compose', parentId: snapshotId, sourceDraftId: null, message: null, createdBy: by.user.id }, { validate: false });
-              return toSnapshotId === snapshotId ? [] : [{ env, pointer, from: snapshotId, toSnapshotId }];
+              return deps.snapshots.idOf(kept) === snapshotId ? [] : [{ env, pointer, from: snapshotId, content: kept }];
             }),
       );
-
       const stored = rulesFromTemplates(next, envs.map((e) => e.id));
-      deps.projects.changeFlowRules(projectId, JSON.stringify(stored), plan, now);
-      for (const { draftId, content } of seeds) {
-        // Only the sections given change (each becomes exactly what the stage showed).
-        deps.drafts.edit(draftId, 'flow_rules', (doc) => applyContent(doc, content));
-      }
       const noun = changed.join(', ');
-      for (const m of moves) {
-        deps.releases.commitMove({ projectId, environmentId: m.env.id, pointer: m.pointer, kind: 'compose', toSnapshotId: m.toSnapshotId, expectedFrom: m.from, actorId: by.user.id, message: `Flow rules changed (${noun}): the same content, now carried by the snapshot`, detail: { sections: nowUp } }, now);
-        if (m.pointer === 'current') deps.sourceMoved(m.env.id, m.toSnapshotId);
-      }
-      // Everyone editing reconnects to drafts scoped by the new rules; old merge bases no longer hold.
       const touched = [...plan.sections.map((d) => d.draftId), ...plan.closed];
+
+      // Draft seeds first, each stored before it counts (durable): a section that stops moving up
+      // gets exactly what the stage showed, in a draft that does not own that section yet, so
+      // nothing reads it until the transaction below commits the new rules. If a seed cannot be
+      // stored, nothing else was written; if the transaction fails after seeds were stored, the
+      // seeded drafts hold an unowned copy of what their stage already shows, which nothing reads
+      // and the next change that holds the section overwrites.
+      for (const { draftId, content } of seeds) {
+        if (!deps.drafts.edit(draftId, 'flow_rules', (doc) => applyContent(doc, content))) throw new AppError('storage_unavailable');
+      }
+      // Everything else in ONE transaction: the rules (compare-and-swap on what the plan read),
+      // the drafts, the composed snapshots and the pointer moves (each re-checked), voided
+      // requests, replication bases and the audit record. A failure anywhere leaves none of it.
+      deps.atomically(() => {
+        deps.projects.changeFlowRules(projectId, record.project.flowRules, JSON.stringify(stored), plan, now);
+        for (const m of moves) {
+          const toSnapshotId = deps.snapshots.freeze(projectId, m.content, { kind: 'compose', parentId: m.from, sourceDraftId: null, message: null, createdBy: by.user.id }, { validate: false });
+          deps.releases.commitMove({ projectId, environmentId: m.env.id, pointer: m.pointer, kind: 'compose', toSnapshotId, expectedFrom: m.from, actorId: by.user.id, message: `Flow rules changed (${noun}): the same content, now carried by the snapshot`, detail: { sections: nowUp } }, now);
+          if (m.pointer === 'current') deps.sourceMoved(m.env.id, toSnapshotId);
+        }
+        // Old merge bases no longer hold.
+        deps.replication.forget(touched, changed);
+        deps.audit({ projectId, environmentId: null, kind: 'flow_rules.changed', actorId: by.user.id, subject: { before: JSON.parse(record.project.flowRules) as unknown, after: stored } }, now);
+      });
+      // After the commit: everyone editing reconnects to drafts scoped by the new rules.
       for (const id of touched) deps.drafts.close(id, 'rights_changed');
-      deps.replication.forget(touched, changed);
       // What neighbouring stages were seeded with alike is their new merge base (no phantom conflict on the first edit).
       deps.replication.settle(projectId);
-      deps.audit({ projectId, environmentId: null, kind: 'flow_rules.changed', actorId: by.user.id, subject: { before: JSON.parse(record.project.flowRules) as unknown, after: stored } }, now);
       deps.onChanged(projectId);
       deps.replication.schedule(projectId);
       return projectView(deps.projects.getProject(projectId)!);

@@ -43,23 +43,29 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
 
   const changesOf = (projectId: string, baseId: string, fixedId: string) => hotfixChanges(snapshots.content(projectId, baseId), snapshots.content(projectId, fixedId));
 
-  /** Open hotfixes and what of each DEV lacks; a hotfix whose changes all arrived is marked resolved. */
-  function divergence(projectId: string): Divergence[] {
+  /** Each open hotfix with its changes that neither DEV nor production's current content holds yet. */
+  function pendingOf(projectId: string) {
     const project = projects.getProject(projectId)!;
     const devDraft = project.drafts.find((d) => d.kind === 'authoring');
     const dev = devDraft ? drafts.read(devDraft.id) : null;
     const prod = project.environments[project.environments.length - 1]!;
     const prodCurrent = prod.snapshotId ? snapshots.content(projectId, prod.snapshotId) : null;
-    const out: Divergence[] = [];
-    for (const h of store.open(projectId)) {
-      const pending = changesOf(projectId, h.baseSnapshotId, h.snapshotId).filter((c) => !(dev && contains(dev, c)) && !(prodCurrent && contains(prodCurrent, c)));
-      if (pending.length === 0) {
-        store.setState(h.id, 'resolved');
-        continue;
-      }
-      out.push({ hotfixId: h.id, snapshotId: h.snapshotId, publishedBy: h.publishedBy, publishedAt: new Date(h.publishedAt).toISOString(), pending });
-    }
-    return out;
+    return store.open(projectId).map((h) => ({ h, pending: changesOf(projectId, h.baseSnapshotId, h.snapshotId).filter((c) => !(dev && contains(dev, c)) && !(prodCurrent && contains(prodCurrent, c))) }));
+  }
+
+  /**
+   * Open hotfixes and what of each DEV lacks; one whose changes all arrived is left out. A read:
+   * it writes nothing (the board and GET …/divergence call it); `settle` records the resolution.
+   */
+  function divergence(projectId: string): Divergence[] {
+    return pendingOf(projectId)
+      .filter(({ pending }) => pending.length > 0)
+      .map(({ h, pending }) => ({ hotfixId: h.id, snapshotId: h.snapshotId, publishedBy: h.publishedBy, publishedAt: new Date(h.publishedAt).toISOString(), pending }));
+  }
+
+  /** Marks resolved the open hotfixes whose changes all arrived: called by the writes that bring them (the port into DEV). */
+  function settle(projectId: string): void {
+    for (const { h, pending } of pendingOf(projectId)) if (pending.length === 0) store.setState(h.id, 'resolved');
   }
 
   const guard: HotfixGuard = {
@@ -193,6 +199,7 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       if (pending.length > 0 && !drafts.edit(devDraft.id, 'hotfix-port', (doc) => applyHotfixChanges(doc, pending))) {
         throw new AppError('storage_unavailable');
       }
+      settle(env.projectId);
       return { applied: pending.length, divergence: divergence(env.projectId) };
     },
   };

@@ -9,6 +9,10 @@ import { nameKey, sameNameMessage } from '#schema/names.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
 import { newId } from './ids.ts';
+import { sha256 } from '../lib/hash.ts';
+
+/** The version of a project's stored flow rules: their content's hash (equal rules, equal version). */
+export const flowRulesVersion = (rulesJson: string): string => sha256(rulesJson).slice(0, 16);
 
 export function projectView(r: ProjectRecord): ProjectView {
   // Editable drafts per environment: the authoring one, and `section` drafts (`down` sections edited there, `local` ones); not receive-only ones.
@@ -19,6 +23,7 @@ export function projectView(r: ProjectRecord): ProjectView {
     preset: r.project.preset,
     createdAt: new Date(r.project.createdAt).toISOString(),
     flowRules: parseFlowRules(r.project.flowRules),
+    flowRulesVersion: flowRulesVersion(r.project.flowRules),
     environments: r.environments.map((e): EnvironmentView => {
       const draft = draftByEnv.get(e.id);
       const isProduction = e.position === r.environments.length - 1;

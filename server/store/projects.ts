@@ -1,6 +1,7 @@
 import { and, asc, eq, inArray, isNull, desc, ne } from 'drizzle-orm';
 import { projects, environments, drafts, draftStates, audiences } from '#schema/db/tables.ts';
 import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
+import { AppError } from '#schema/errors.ts';
 import type { Db } from './db.ts';
 
 export type ProjectRow = typeof projects.$inferSelect;
@@ -54,9 +55,11 @@ export function createProjectStore(db: Db) {
      * New flow rules and the drafts they need, in one transaction: drafts whose sections
      * change, new drafts (with their first state), drafts no longer needed (closed).
      */
-    changeFlowRules(projectId: string, rulesJson: string, change: { sections: { draftId: string; sections: string | null }[]; added: { row: DraftRow; state: Uint8Array }[]; closed: string[] }, now: number): void {
+    changeFlowRules(projectId: string, expectedJson: string, rulesJson: string, change: { sections: { draftId: string; sections: string | null }[]; added: { row: DraftRow; state: Uint8Array }[]; closed: string[] }, now: number): void {
       db.transaction((tx) => {
-        tx.update(projects).set({ flowRules: rulesJson }).where(eq(projects.id, projectId)).run();
+        // Compare-and-swap on the rules the plan was made from: a change committed since answers 409.
+        const swapped = tx.update(projects).set({ flowRules: rulesJson }).where(and(eq(projects.id, projectId), eq(projects.flowRules, expectedJson))).run();
+        if (swapped.changes !== 1) throw new AppError('rules_moved');
         for (const d of change.sections) tx.update(drafts).set({ sections: d.sections }).where(eq(drafts.id, d.draftId)).run();
         for (const { row, state } of change.added) {
           tx.insert(drafts).values(row).run();
@@ -64,6 +67,10 @@ export function createProjectStore(db: Db) {
         }
         if (change.closed.length > 0) tx.update(drafts).set({ closedAt: now }).where(inArray(drafts.id, change.closed)).run();
       });
+    },
+    /** Runs `fn` in one synchronous transaction: the stores' own transactions inside it become savepoints, all committed or none. */
+    atomically<T>(fn: () => T): T {
+      return db.transaction(() => fn());
     },
     /** A project's flow rules, without loading its environments. */
     flowRules(id: string): FlowRules {

@@ -38,7 +38,7 @@ export function projectRoutes(deps: AppDeps) {
     .put('/projects/:id/flow-rules', async (c) => {
       deps.access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
       const body = await readJson(c, FlowRulesBody);
-      return c.json(deps.flowRules.change(c.get('principal'), c.req.param('id'), body.flowRules));
+      return c.json(deps.flowRules.change(c.get('principal'), c.req.param('id'), body.flowRules, body.expectedVersion));
     })
     .patch('/environments/:envId', async (c) => {
       const { environment } = deps.projects.environment(c.req.param('envId'));
