@@ -3,7 +3,7 @@ import type { RequestView } from '#schema/api.ts';
 import type { AccessStore, RequestRow } from '../store/access.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
-import type { DraftAccess } from './releases.ts';
+import { requireSourceSeen, type DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
@@ -83,7 +83,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
     },
 
     /** Asks for the move out of `sourceEnvId` (a Sync; from production, a Publish) of exactly what it holds now. */
-    request(by: Principal, sourceEnvId: string, message: string | null): RequestView {
+    request(by: Principal, sourceEnvId: string, message: string | null, expectedSourceSnapshotId?: string): RequestView {
       const source = env(sourceEnvId);
       const { target: t, kind } = target(source);
       // Each request may freeze a snapshot: bounded before anything is frozen.
@@ -92,8 +92,11 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       requireRate('APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR', perHour, store.requestTimesFrom(source.id, now - HOUR), HOUR, now, `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`);
       // From DEV the request freezes the draft now: the approval is for exactly this content.
       const draft = source.position === 0 ? projects.getEnvironment(source.id)!.draft! : null;
-      const snapshotId = draft
-        ? snapshots.freeze(source.projectId, deps.drafts.read(draft.id), { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
+      const content = draft ? deps.drafts.read(draft.id) : null;
+      // Checked before anything is frozen: a request from a stale board asks for nothing.
+      requireSourceSeen(source, expectedSourceSnapshotId, content ? snapshots.idOf(content) : source.snapshotId);
+      const snapshotId = draft && content
+        ? snapshots.freeze(source.projectId, content, { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
         : source.snapshotId;
       if (!snapshotId) throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
       // A new request replaces any older open one for the same move.

@@ -20,8 +20,8 @@ export function approvalRoutes(deps: AppDeps) {
       const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const production = projects.get(env.projectId).environments.length - 1 === env.position;
       access.authorize(c.get('principal'), production ? 'env.publish' : 'env.sync', env.id);
-      const { message } = await readJson(c, RequestBody);
-      return c.json(approvals.request(c.get('principal'), env.id, message ?? null), 201);
+      const { message, expectedSourceSnapshotId } = await readJson(c, RequestBody);
+      return c.json(approvals.request(c.get('principal'), env.id, message ?? null, expectedSourceSnapshotId), 201);
     })
     .get('/projects/:id/requests', (c) => {
       access.requireMember(c.get('principal'), c.req.param('id'));
