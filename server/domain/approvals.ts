@@ -3,7 +3,7 @@ import type { RequestView } from '#schema/api.ts';
 import type { AccessStore, RequestRow } from '../store/access.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
-import { requireSourceSeen, type DraftAccess } from './releases.ts';
+import { carriedBySync, requireSourceSeen, type DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
@@ -93,8 +93,10 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       // From DEV the request freezes the draft now: the approval is for exactly this content.
       const draft = source.position === 0 ? projects.getEnvironment(source.id)!.draft! : null;
       const content = draft ? deps.drafts.read(draft.id) : null;
-      // Checked before anything is frozen: a request from a stale board asks for nothing.
-      requireSourceSeen(source, expectedSourceSnapshotId, content ? snapshots.idOf(content) : source.snapshotId);
+      // Checked before anything is frozen, against what a Sync would move (the board's candidate):
+      // a request from a stale board asks for nothing.
+      const candidate = content ? snapshots.idOf(carriedBySync(structuredClone(content), projects.flowRules(source.projectId))) : source.snapshotId;
+      requireSourceSeen(source, expectedSourceSnapshotId, candidate);
       const snapshotId = draft && content
         ? snapshots.freeze(source.projectId, content, { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
         : source.snapshotId;

@@ -1,7 +1,7 @@
 import { AppError } from '#schema/errors.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
-import { upSections } from '#schema/flow.ts';
+import { upSections, type FlowRules } from '#schema/flow.ts';
 import type { HotfixChange } from '#schema/content/hotfix.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
@@ -74,6 +74,14 @@ export interface AudienceGuard {
   noteSnapshot(snapshotId: string, content: WorkspaceContent): void;
 }
 
+/** What a Sync out of the authoring environment carries of its draft: the `up` sections only. */
+export function carriedBySync(content: WorkspaceContent, rules: FlowRules): WorkspaceContent {
+  // Flow rules: the others (`down`, `local`) each environment holds itself; they never move by Sync.
+  const up = upSections(rules);
+  for (const s of SECTIONS) if (!up.includes(s)) content[s] = {};
+  return content;
+}
+
 /**
  * What the caller saw in the source (absent: not checked) must be what would move: else a
  * stale board would promote content nobody reviewed.
@@ -101,14 +109,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
     return undone;
   }
 
-  /** What a Sync out of the authoring environment carries: its draft's `up` sections only. */
-  function carried(projectId: string, draftId: string): WorkspaceContent {
-    const content = drafts.read(draftId);
-    // Flow rules: the others (`down`, `local`) each environment holds itself; they never move by Sync.
-    const up = upSections(projects.flowRules(projectId));
-    for (const s of SECTIONS) if (!up.includes(s)) content[s] = {};
-    return content;
-  }
+  const carried = (projectId: string, draftId: string) => carriedBySync(drafts.read(draftId), projects.flowRules(projectId));
 
   return {
     /**

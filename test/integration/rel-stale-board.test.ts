@@ -71,4 +71,23 @@ describe('REL-1: what moves is what was reviewed', () => {
     // Absent: no check (API compatibility).
     expect((await as(server.url, admin, 'POST', `/environments/${dev}/sync`, {}))[0]).toBe(200);
   });
+
+  it('REL-1 with a section that does not move by Sync (channels local), the board\'s candidate is what a Sync and a request from the authoring stage are checked against', async () => {
+    server = await startTestServer();
+    const admin = (await setupAdmin(server.url)).token;
+    const stage = (name: string, kind: string) => ({ name, kind, color: '#0d9488' });
+    const stages = [stage('DEV', 'dev'), stage('QA', 'test'), stage('PROD', 'production')];
+    // The sample's channels stay in DEV's draft: a Sync does not carry them.
+    const [created, p] = await as<{ id: string; environments: { id: string }[] }>(server.url, admin, 'POST', '/projects', { name: 'Local channels', preset: 'custom', sample: true, stages, flowRules: { channels: { direction: 'local' } } });
+    expect(created).toBe(201);
+    const first = p.environments[0]!.id;
+    const [, board] = await as<Board>(server.url, admin, 'GET', `/projects/${p.id}/board`);
+    const candidate = board.pending.find((m) => m.fromEnvironmentId === first)!.fromSnapshotId!;
+    expect(candidate).toMatch(/^[0-9a-f]{64}$/);
+    const [requested] = await as(server.url, admin, 'POST', `/environments/${first}/requests`, { expectedSourceSnapshotId: candidate });
+    expect(requested).toBe(201);
+    const [synced, result] = await as<{ snapshotId: string }>(server.url, admin, 'POST', `/environments/${first}/sync`, { expectedSourceSnapshotId: candidate, expectedTargetSnapshotId: null });
+    expect(synced).toBe(200);
+    expect(result.snapshotId).toBe(candidate);
+  });
 });
