@@ -34,7 +34,11 @@ export const DEFAULT_SETTINGS: EnvironmentSettings = {
   evaluators: [],
 };
 
+/** The snapshot the caller saw in the source (a Sync or a request moves it; absent: not checked). */
+const expectedSource = z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.').optional();
+
 export const SyncBody = z.strictObject({
+  expectedSourceSnapshotId: expectedSource,
   expectedTargetSnapshotId: z.string().nullable().optional(),
   message: z.string().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),
@@ -57,7 +61,7 @@ export const GateBody = z.strictObject({
   allowSelfApproval: z.boolean().default(false),
 });
 /** `hotfix: true` (production): the request is for the open hotfix, bound to what its draft would freeze to. */
-export const RequestBody = z.strictObject({ message: z.string().trim().max(500).optional(), hotfix: z.boolean().optional() });
+export const RequestBody = z.strictObject({ expectedSourceSnapshotId: expectedSource, message: z.string().trim().max(500).optional(), hotfix: z.boolean().optional() });
 export const DecisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
 
 export const ShareLinkBody = z.strictObject({

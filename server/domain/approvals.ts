@@ -3,7 +3,7 @@ import type { RequestView } from '#schema/api.ts';
 import type { AccessStore, RequestRow } from '../store/access.ts';
 import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
-import type { DraftAccess } from './releases.ts';
+import { carriedBySync, requireSourceSeen, type DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
@@ -95,7 +95,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
      * Asks for the move out of `sourceEnvId` (a Sync; from production, a Publish) of exactly what
      * it holds now; with `hotfix`, for publishing production's open hotfix as it is now.
      */
-    request(by: Principal, sourceEnvId: string, message: string | null, opts: { hotfix?: boolean } = {}): RequestView {
+    request(by: Principal, sourceEnvId: string, message: string | null, opts: { hotfix?: boolean; expectedSourceSnapshotId?: string } = {}): RequestView {
       const source = env(sourceEnvId);
       const { target: t, kind: moveKind } = target(source);
       if (opts.hotfix && moveKind !== 'publish') throw new AppError('not_production');
@@ -108,11 +108,18 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       requireRate('APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR', perHour, store.requestTimesFrom(source.id, now - HOUR), HOUR, now, `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`);
       // From DEV the request freezes the draft now: the approval is for exactly this content.
       const draft = source.position === 0 ? projects.getEnvironment(source.id)!.draft! : null;
+      const content = draft && !hotfix ? deps.drafts.read(draft.id) : null;
+      if (!hotfix) {
+        // Checked before anything is frozen, against what a Sync would move (the board's candidate):
+        // a request from a stale board asks for nothing.
+        const candidate = content ? snapshots.idOf(carriedBySync(structuredClone(content), projects.flowRules(source.projectId))) : source.snapshotId;
+        requireSourceSeen(source, opts.expectedSourceSnapshotId, candidate);
+      }
       // A hotfix request freezes the hotfix draft as its publish would (kind, parent), so approvers can read exactly it.
       const snapshotId = hotfix
         ? snapshots.freeze(source.projectId, deps.drafts.read(hotfix.id), { kind: 'hotfix', parentId: hotfix.baseSnapshotId, sourceDraftId: hotfix.id, message, createdBy: by.user.id })
-        : draft
-          ? snapshots.freeze(source.projectId, deps.drafts.read(draft.id), { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
+        : draft && content
+          ? snapshots.freeze(source.projectId, content, { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
           : source.snapshotId;
       if (!snapshotId) throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
       // A new request replaces any older open one for the same move.

@@ -54,7 +54,10 @@ export function createBoard(deps: {
         const target = envs[i + 1]!;
         // What the next Sync moves is the change from the target's content to the source's; counted from trees, never line-diffed.
         const d = readable.has(e.id) && readable.has(target.id) ? diffs.counts(`env:${target.id}`, `env:${e.id}`, project.id, carried) : { counts: null, total: null };
-        return { fromEnvironmentId: e.id, toEnvironmentId: target.id, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
+        // The ids the caller saw, sent back with the action (a stale board is refused); a stage's ids only to its readers.
+        const fromSnapshotId = readable.has(e.id) ? releases.candidate(e.id) : null;
+        const toSnapshotId = readable.has(target.id) ? target.snapshotId : null;
+        return { fromEnvironmentId: e.id, toEnvironmentId: target.id, fromSnapshotId, toSnapshotId, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
       });
       const prod = envs[envs.length - 1]!;
       const divergence = visibility.canSeeDivergence(p, project.id) ? hotfixes.divergence(project.id) : [];

@@ -1,7 +1,7 @@
 import { AppError } from '#schema/errors.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
-import { upSections } from '#schema/flow.ts';
+import { upSections, type FlowRules } from '#schema/flow.ts';
 import type { HotfixChange } from '#schema/content/hotfix.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
@@ -74,6 +74,24 @@ export interface AudienceGuard {
   noteSnapshot(snapshotId: string, content: WorkspaceContent): void;
 }
 
+/** What a Sync out of the authoring environment carries of its draft: the `up` sections only. */
+export function carriedBySync(content: WorkspaceContent, rules: FlowRules): WorkspaceContent {
+  // Flow rules: the others (`down`, `local`) each environment holds itself; they never move by Sync.
+  const up = upSections(rules);
+  for (const s of SECTIONS) if (!up.includes(s)) content[s] = {};
+  return content;
+}
+
+/**
+ * What the caller saw in the source (absent: not checked) must be what would move: else a
+ * stale board would promote content nobody reviewed.
+ */
+export function requireSourceSeen(source: { name: string }, expected: string | undefined, actual: string | null): void {
+  if (expected !== undefined && expected !== actual) {
+    throw new AppError('source_moved', `${source.name} changed since you looked: what would move is not what you saw. Reload and review it again.`, { expected });
+  }
+}
+
 export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess; hotfixes: HotfixGuard; gates: GateCheck; audiences: AudienceGuard }) {
   const { projects, store, snapshots, drafts } = deps;
 
@@ -91,13 +109,26 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
     return undone;
   }
 
+  const carried = (projectId: string, draftId: string) => carriedBySync(drafts.read(draftId), projects.flowRules(projectId));
+
   return {
+    /**
+     * The snapshot a Sync out of the environment would move: the authoring draft as it would
+     * freeze (content addressing, nothing stored), else its current snapshot.
+     */
+    candidate(envId: string): string | null {
+      const found = projects.getEnvironment(envId);
+      if (!found) throw new AppError('environment_not_found');
+      if (found.environment.position > 0) return found.environment.snapshotId;
+      return found.draft ? snapshots.idOf(carried(found.environment.projectId, found.draft.id)) : null;
+    },
+
     /**
      * Sync: promotes to the next environment. Plan (freeze or pick the current snapshot,
      * check hotfixes) happens first; the commit re-checks and writes pointer + record in one
      * synchronous transaction.
      */
-    sync(by: Principal, envId: string, opts: { expectedTargetSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean }): SyncResult {
+    sync(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedTargetSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean }): SyncResult {
       const found = projects.getEnvironment(envId);
       if (!found) throw new AppError('environment_not_found');
       const { environment: env, draft } = found;
@@ -107,13 +138,21 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       const authoring = env.position === 0;
 
       let snapshotId: string;
+      let content: WorkspaceContent | null = null;
       if (authoring) {
         if (!draft) throw new AppError('draft_not_found');
-        const content = drafts.read(draft.id);
-        // Flow rules: a snapshot carries only the `up` sections; the others (`down`, `local`)
-        // each environment holds itself, and they never move by Sync.
-        const carried = upSections(projects.flowRules(env.projectId));
-        for (const s of SECTIONS) if (!carried.includes(s)) content[s] = {};
+        content = carried(env.projectId, draft.id);
+        snapshotId = snapshots.idOf(content);
+      } else {
+        if (!env.snapshotId) throw new AppError('nothing_to_sync');
+        snapshotId = env.snapshotId;
+      }
+      // Checked before anything is frozen: a stale caller moves nothing.
+      requireSourceSeen(env, opts.expectedSourceSnapshotId, snapshotId);
+      if (opts.expectedTargetSnapshotId !== undefined && opts.expectedTargetSnapshotId !== target.snapshotId) {
+        throw new AppError('target_moved', undefined, { expected: opts.expectedTargetSnapshotId, actual: target.snapshotId });
+      }
+      if (content && draft) {
         snapshotId = snapshots.freeze(env.projectId, content, {
           kind: 'freeze',
           parentId: target.snapshotId,
@@ -122,12 +161,6 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
           createdBy: by.user.id,
         });
         deps.audiences.noteSnapshot(snapshotId, content);
-      } else {
-        if (!env.snapshotId) throw new AppError('nothing_to_sync');
-        snapshotId = env.snapshotId;
-      }
-      if (opts.expectedTargetSnapshotId !== undefined && opts.expectedTargetSnapshotId !== target.snapshotId) {
-        throw new AppError('target_moved', undefined, { expected: opts.expectedTargetSnapshotId, actual: target.snapshotId });
       }
       if (target.snapshotId === snapshotId) return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
       deps.audiences.requireFor(target.id, env.projectId, snapshotId);

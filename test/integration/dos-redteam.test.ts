@@ -306,7 +306,9 @@ describe('red team: refused updates', () => {
     // Refused whole each time; once the user's refusals have cost a second's worth of copies, refused before costing another (4420).
     expect(codes.every((c) => c === CLOSE.incomplete_update || c === CLOSE.too_many_messages)).toBe(true);
     expect(codes).toContain(CLOSE.incomplete_update);
-    expect(maxMs).toBeLessThan(1500);
+    // Generous: 60 upgrades a round share the event loop with the probe (alone ~0.2 s; before the fix 1.9 s
+    // at a tenth of the soak size); on two cores busy with other test files it reached 1.6 s.
+    expect(maxMs).toBeLessThan(3000);
   });
 });
 

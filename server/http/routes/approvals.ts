@@ -20,8 +20,8 @@ export function approvalRoutes(deps: AppDeps) {
       const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const production = projects.get(env.projectId).environments.length - 1 === env.position;
       access.authorize(c.get('principal'), production ? 'env.publish' : 'env.sync', env.id);
-      const { message, hotfix } = await readJson(c, RequestBody);
-      return c.json(approvals.request(c.get('principal'), env.id, message ?? null, { hotfix: hotfix === true }), 201);
+      const { message, hotfix, expectedSourceSnapshotId } = await readJson(c, RequestBody);
+      return c.json(approvals.request(c.get('principal'), env.id, message ?? null, { hotfix: hotfix === true, expectedSourceSnapshotId }), 201);
     })
     .get('/projects/:id/requests', (c) => {
       access.requireMember(c.get('principal'), c.req.param('id'));

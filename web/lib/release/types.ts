@@ -39,8 +39,12 @@ export interface Board {
   project: ProjectView;
   /** `readable: false`: the caller may not read that stage's content; its pointers and problems are left out (null). */
   stages: { environmentId: string; readable: boolean; current: PointerState | null; live?: PointerState | null; problems?: number }[];
-  /** `counts`/`total` are null unless the caller may read both stages. */
-  pending: { fromEnvironmentId: string; toEnvironmentId: string; counts: Record<Section, number> | null; total: number | null; canSync: boolean }[];
+  /**
+   * `counts`/`total` are null unless the caller may read both stages. `fromSnapshotId`: what a
+   * Sync would move (the authoring draft as it would freeze); `toSnapshotId`: the target's
+   * current; each null unless the caller may read that stage.
+   */
+  pending: { fromEnvironmentId: string; toEnvironmentId: string; fromSnapshotId: string | null; toSnapshotId: string | null; counts: Record<Section, number> | null; total: number | null; canSync: boolean }[];
   /** Secrets of lower environments holding the same value as one of production's (names only); only production's secrets managers get any. */
   sharedCredentials: { environmentId: string; name: string; productionName: string }[];
   divergence: { hotfixId: string; snapshotId: string; publishedBy: string; publishedAt: string; pending: HotfixChange[] }[];
