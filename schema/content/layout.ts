@@ -1,4 +1,5 @@
 import { SECTIONS, SPECS, STEP_VARIANTS, type FieldSpec, type Fields, type Section } from './spec.ts';
+import type * as Y from 'yjs';
 import { ORDER_KEY } from './steps.ts';
 
 /**
@@ -7,6 +8,10 @@ import { ORDER_KEY } from './steps.ts';
  * (plain value, Y.Text, or Y.Array) → pair or step map → a step's Y.Text. Nothing nests deeper.
  */
 export type FieldKind = FieldSpec['kind'];
+
+/** Any shared type (map, array, text) of a draft, when the walk does not care which. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Yjs types are parameterized by their event type
+export type YType = Y.AbstractType<any>;
 
 /** Levels of shared types below a section's map that the layout uses (item, list, step, step text). */
 export const MAX_NESTING = 4;

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { SECTIONS } from '#schema/content/spec.ts';
-import { MAX_NESTING } from '#schema/content/layout.ts';
+import { MAX_NESTING, type YType } from '#schema/content/layout.ts';
 
 /**
  * Yjs deletes and garbage-collects a nested type recursively (Item.delete → ContentType.delete,
@@ -11,20 +11,18 @@ import { MAX_NESTING } from '#schema/content/layout.ts';
  */
 const LEVELS_PER_TRANSACTION = 200;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Yjs types are parameterized by their event type
-type Type = Y.AbstractType<any>;
 
 /** Types nested deeper than the layout allows, deepest first (an iterative walk: no recursion over the depth). */
-function tooDeep(doc: Y.Doc): { type: Type; depth: number }[] {
-  const found: { type: Type; depth: number }[] = [];
-  const stack: { type: Type; depth: number }[] = SECTIONS.map((s) => ({ type: doc.getMap(s) as Type, depth: 0 }));
+function tooDeep(doc: Y.Doc): { type: YType; depth: number }[] {
+  const found: { type: YType; depth: number }[] = [];
+  const stack: { type: YType; depth: number }[] = SECTIONS.map((s) => ({ type: doc.getMap(s) as YType, depth: 0 }));
   while (stack.length > 0) {
     const { type, depth } = stack.pop()!;
     if (depth > MAX_NESTING) found.push({ type, depth });
     const children: Y.Item[] = [...type._map.values()];
     for (let item = type._start; item; item = item.right) children.push(item);
     for (const item of children) {
-      if (!item.deleted && item.content instanceof Y.ContentType) stack.push({ type: item.content.type as Type, depth: depth + 1 });
+      if (!item.deleted && item.content instanceof Y.ContentType) stack.push({ type: item.content.type as YType, depth: depth + 1 });
     }
   }
   return found.sort((a, b) => b.depth - a.depth);

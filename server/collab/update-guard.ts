@@ -3,7 +3,7 @@ import * as decoding from 'lib0/decoding';
 import type { CloseReason } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { isItemId } from '#schema/content/ids.ts';
-import { ITEM_FIELD_KINDS, MAX_NESTING, PAIR_FIELDS, STEP_FIELD_KINDS, arrayOfMaps, arrayOfStrings, type FieldKind } from '#schema/content/layout.ts';
+import { ITEM_FIELD_KINDS, MAX_NESTING, PAIR_FIELDS, STEP_FIELD_KINDS, arrayOfMaps, arrayOfStrings, type FieldKind, type YType } from '#schema/content/layout.ts';
 
 /**
  * What a peer's update may do to a draft, decided from the update or from the shadow's
@@ -17,8 +17,6 @@ export interface Refusal {
 type Decoded = ReturnType<typeof Y.decodeUpdate>;
 /** A document's delete set (yjs does not export the class's type). */
 export type DeleteSet = ReturnType<typeof Y.createDeleteSetFromStructStore>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Yjs types are parameterized by their event type
-type Type = Y.AbstractType<any>;
 
 /**
  * Whether a read-only peer's `update` (Yjs v1, not decoded) would change `doc`: it must not.
@@ -188,24 +186,24 @@ function fits(kinds: ReadonlySet<FieldKind>, content: unknown): boolean {
 }
 
 /** The top-level type above `type`, or null when it sits deeper than the layout allows (the walk stops there). */
-function rootOf(type: Type): Type | null {
+function rootOf(type: YType): YType | null {
   let t = type;
   for (let depth = 0; t._item; depth++) {
     if (depth >= MAX_NESTING) return null;
-    t = t._item.parent as Type;
+    t = t._item.parent as YType;
   }
   return t;
 }
 
 /** One new item against the layout: where it sits (section, item, field, entry) decides what it may hold. */
-function checkItem(item: Y.Item, names: ReadonlyMap<Type, string>): Refusal | null {
+function checkItem(item: Y.Item, names: ReadonlyMap<YType, string>): Refusal | null {
   const chain: Y.Item[] = [item];
-  let parent = item.parent as Type;
+  let parent = item.parent as YType;
   while (parent._item) {
     // Bounded: a chain 20,000 maps deep costs as much as one MAX_NESTING deep.
     if (chain.length > MAX_NESTING) return shape('nests deeper than the content spec allows');
     chain.unshift(parent._item);
-    parent = parent._item.parent as Type;
+    parent = parent._item.parent as YType;
   }
   const name = names.get(parent) ?? '?';
   if (!(SECTIONS as readonly string[]).includes(name)) return shape(`unknown top-level type "${name.slice(0, 70)}"`);
@@ -243,7 +241,7 @@ function checkItem(item: Y.Item, names: ReadonlyMap<Type, string>): Refusal | nu
  * transaction added or changed is inspected.
  */
 export function checkTransaction(doc: Y.Doc, tr: Y.Transaction, readOnlySections: ReadonlySet<string>): Refusal | null {
-  const names = new Map<Type, string>();
+  const names = new Map<YType, string>();
   for (const [name, type] of doc.share) names.set(type, name);
   for (const [client, after] of tr.afterState) {
     const before = tr.beforeState.get(client) ?? 0;

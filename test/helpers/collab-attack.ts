@@ -61,7 +61,15 @@ function clientFrame(payload: Uint8Array): Buffer {
  * drains), so the kernel's receive buffer stays small and the server's queue is what grows.
  * Resolves with the socket (resume it to see how the server ended the connection).
  */
-export function stalledClient(httpUrl: string, draftId: string, token: string, frames: Uint8Array[]): Promise<net.Socket> {
+export async function stalledClient(httpUrl: string, draftId: string, token: string, frames: Uint8Array[]): Promise<net.Socket> {
+  const socket = await tcpUpgrade(httpUrl, draftId, token);
+  socket.pause();
+  for (const f of frames) socket.write(clientFrame(f));
+  return socket;
+}
+
+/** A plain TCP socket upgraded to a sync websocket (the 101 read, nothing else), for tests that write frames by hand. */
+export function tcpUpgrade(httpUrl: string, draftId: string, token: string): Promise<net.Socket> {
   const { hostname, port } = new URL(httpUrl);
   const socket = net.connect(Number(port), hostname);
   return new Promise((resolve, reject) => {
@@ -71,8 +79,6 @@ export function stalledClient(httpUrl: string, draftId: string, token: string, f
       if (!head.includes('\r\n\r\n')) return;
       socket.off('data', onData);
       if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
-      socket.pause();
-      for (const f of frames) socket.write(clientFrame(f));
       resolve(socket);
     };
     socket.on('data', onData);

@@ -1,12 +1,11 @@
-import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { CLOSE } from '#schema/errors.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { encodeSyncStep1, encodeUpdate } from '#server/collab/protocol.ts';
-import { awarenessFrame } from '../helpers/collab-attack.ts';
+import { awarenessFrame, tcpUpgrade } from '../helpers/collab-attack.ts';
 import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
@@ -317,31 +316,15 @@ describe('red team: refused updates', () => {
  * `payload` bytes (the same buffer for every socket: the test's own memory stays small).
  * Resolves once the bytes are written.
  */
-function almostAFrame(httpUrl: string, draftId: string, token: string, payload: number, body: Buffer): Promise<net.Socket> {
-  const { hostname, port } = new URL(httpUrl);
-  const socket = net.connect(Number(port), hostname);
-  return new Promise((resolve, reject) => {
-    let head = '';
-    const onData = (chunk: Buffer) => {
-      head += chunk.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      socket.off('data', onData);
-      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
-      const header = Buffer.alloc(14);
-      header[0] = 0x82;
-      header[1] = 0x80 | 127;
-      header.writeBigUInt64BE(BigInt(payload), 2);
-      // mask key 0 (bytes 10–13)
-      socket.write(header);
-      socket.write(body.subarray(0, payload - 1), () => resolve(socket));
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.write(
-      `GET /collab/${draftId}?token=${token} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    );
-  });
+async function almostAFrame(httpUrl: string, draftId: string, token: string, payload: number, body: Buffer): Promise<net.Socket> {
+  const socket = await tcpUpgrade(httpUrl, draftId, token);
+  const header = Buffer.alloc(14);
+  header[0] = 0x82;
+  header[1] = 0x80 | 127;
+  header.writeBigUInt64BE(BigInt(payload), 2);
+  // mask key 0 (bytes 10–13)
+  socket.write(header);
+  return new Promise((resolve) => socket.write(body.subarray(0, payload - 1), () => resolve(socket)));
 }
 
 describe('red team: frames never finished', () => {
