@@ -25,6 +25,7 @@ test('REL-1 a stale board refuses to Sync what nobody reviewed, says which stage
   expect((await page.request.post(`/api/environments/${dev}/sync`, { data: {}, headers })).status()).toBe(200);
 
   // QA clicks "Sync to UAT" on the board as loaded: refused in words, UAT unchanged.
+  const seenSnap = await columns.nth(1).getByTestId('pointer-current').locator('.snap').textContent();
   await columns.nth(1).getByTestId('sync').click();
   const refusal = columns.nth(1).getByTestId('action-error');
   await expect(refusal).toContainText('TEST changed since you loaded this board');
@@ -35,6 +36,7 @@ test('REL-1 a stale board refuses to Sync what nobody reviewed, says which stage
   // Reload shows what TEST holds now; the Sync then moves exactly that.
   await refusal.getByTestId('reload-board').click();
   await expect(refusal).toHaveCount(0);
+  await expect(columns.nth(1).getByTestId('pointer-current').locator('.snap')).not.toHaveText(seenSnap!);
   const testSnap = await columns.nth(1).getByTestId('pointer-current').locator('.snap').textContent();
   await columns.nth(1).getByTestId('sync').click();
   await expect(columns.nth(2).getByTestId('pointer-current').locator('.snap')).toHaveText(testSnap!);
