@@ -61,6 +61,8 @@ export const ERRORS = {
   reset_link_invalid: { status: 410, message: 'This password-reset link has expired or was already used. Ask an admin for a new one.' },
   live_moved: { status: 409, message: 'Production went live with something else since this hotfix started: rebase the hotfix onto what is live now, or discard it.' },
   rules_moved: { status: 409, message: 'The flow rules changed since you looked: reload and try again.' },
+  secrets_missing: { status: 409, message: 'The content names secrets this environment does not have: add them first, or confirm going ahead without them.' },
+  pull_overwrites_newer: { status: 409, message: 'The target changed these items after the source did: pulling would overwrite newer content. Review the diff and confirm the overwrite.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;
