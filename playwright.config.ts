@@ -1,14 +1,14 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defineConfig } from '@playwright/test';
+import { findChromium } from './scripts/chromium.ts';
 
 const port = Number(process.env.E2E_PORT ?? 4317);
 // The browser tests run what `npm start` runs: the bundled server (dist/server.js) on a fresh data folder.
 // (Workers load this file too, so the folder is cleared by the server command, not here.)
 const dataDir = path.join(os.tmpdir(), `stagecoach-e2e-${port}`);
-// Debian's Chromium where it exists (Playwright's own download is impossible here); CHROMIUM_PATH overrides.
-const chromium = process.env.CHROMIUM_PATH ?? (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
+// CHROMIUM_PATH, a system Chromium, or Playwright's own (`npm test` makes sure one exists: scripts/ensure-browser.ts).
+const chromium = findChromium();
 
 export default defineConfig({
   testDir: 'test/e2e',
