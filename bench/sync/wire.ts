@@ -1,6 +1,7 @@
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
+import * as sync from 'y-protocols/sync';
 
 /**
  * Frames of the two wire formats the benchmark speaks: y-websocket (ours and
@@ -21,8 +22,7 @@ export function frame(wire: Wire, room: string, write: (e: encoding.Encoder) => 
 export function hello(wire: Wire, room: string): Uint8Array<ArrayBuffer>[] {
   const step1 = frame(wire, room, (e) => {
     encoding.writeVarUint(e, 0);
-    encoding.writeVarUint(e, 0);
-    encoding.writeVarUint8Array(e, Y.encodeStateVector(new Y.Doc()));
+    sync.writeSyncStep1(e, new Y.Doc());
   });
   if (wire === 'y-websocket') return [step1];
   const auth = frame(wire, room, (e) => {
@@ -36,8 +36,7 @@ export function hello(wire: Wire, room: string): Uint8Array<ArrayBuffer>[] {
 export function updateFrame(wire: Wire, room: string, update: Uint8Array): Uint8Array<ArrayBuffer> {
   return frame(wire, room, (e) => {
     encoding.writeVarUint(e, 0);
-    encoding.writeVarUint(e, 2);
-    encoding.writeVarUint8Array(e, update);
+    sync.writeUpdate(e, update);
   });
 }
 

@@ -1,5 +1,6 @@
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
+import * as sync from 'y-protocols/sync';
 
 /**
  * The y-websocket wire protocol (y-protocols): a varUint message type, then its payload.
@@ -10,9 +11,9 @@ export const MESSAGE_AWARENESS = 1;
 export const MESSAGE_AUTH = 2;
 export const MESSAGE_QUERY_AWARENESS = 3;
 
-export const SYNC_STEP1 = 0;
-export const SYNC_STEP2 = 1;
-export const SYNC_UPDATE = 2;
+export const SYNC_STEP1 = sync.messageYjsSyncStep1;
+export const SYNC_STEP2 = sync.messageYjsSyncStep2;
+export const SYNC_UPDATE = sync.messageYjsUpdate;
 
 export type Incoming =
   | { type: 'sync-step1'; stateVector: Uint8Array }
@@ -48,33 +49,28 @@ export function decodeMessage(frame: Uint8Array): Incoming {
   }
 }
 
-export function encodeSyncStep1(stateVector: Uint8Array): Uint8Array {
+/** One frame: the message type, then what `write` puts after it. */
+function frame(type: number, write: (e: encoding.Encoder) => void): Uint8Array {
   const e = encoding.createEncoder();
-  encoding.writeVarUint(e, MESSAGE_SYNC);
-  encoding.writeVarUint(e, SYNC_STEP1);
-  encoding.writeVarUint8Array(e, stateVector);
+  encoding.writeVarUint(e, type);
+  write(e);
   return encoding.toUint8Array(e);
 }
 
-export function encodeSyncStep2(update: Uint8Array): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, MESSAGE_SYNC);
-  encoding.writeVarUint(e, SYNC_STEP2);
-  encoding.writeVarUint8Array(e, update);
-  return encoding.toUint8Array(e);
-}
+// y-protocols' writers take a Y.Doc; the server sends state vectors and updates it already
+// encoded once for many peers (sync-replies.ts), so only `writeUpdate` fits as it is.
+export const encodeSyncStep1 = (stateVector: Uint8Array): Uint8Array =>
+  frame(MESSAGE_SYNC, (e) => {
+    encoding.writeVarUint(e, SYNC_STEP1);
+    encoding.writeVarUint8Array(e, stateVector);
+  });
 
-export function encodeUpdate(update: Uint8Array): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, MESSAGE_SYNC);
-  encoding.writeVarUint(e, SYNC_UPDATE);
-  encoding.writeVarUint8Array(e, update);
-  return encoding.toUint8Array(e);
-}
+export const encodeSyncStep2 = (update: Uint8Array): Uint8Array =>
+  frame(MESSAGE_SYNC, (e) => {
+    encoding.writeVarUint(e, SYNC_STEP2);
+    encoding.writeVarUint8Array(e, update);
+  });
 
-export function encodeAwareness(update: Uint8Array): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, MESSAGE_AWARENESS);
-  encoding.writeVarUint8Array(e, update);
-  return encoding.toUint8Array(e);
-}
+export const encodeUpdate = (update: Uint8Array): Uint8Array => frame(MESSAGE_SYNC, (e) => sync.writeUpdate(e, update));
+
+export const encodeAwareness = (update: Uint8Array): Uint8Array => frame(MESSAGE_AWARENESS, (e) => encoding.writeVarUint8Array(e, update));
