@@ -5,12 +5,13 @@
 import { build } from 'rolldown';
 
 await build({
-  input: 'server/main.ts',
+  // The WAL checkpoint worker is a file of its own: a worker thread loads it by path.
+  input: { server: 'server/main.ts', 'checkpoint-worker': 'server/store/checkpoint-worker.ts' },
   platform: 'node',
   // Native addon: loaded from node_modules at run time. The password estimator's dictionaries
   // too: they are imported only on the first password check (dynamic import, no chunk to split).
   external: [/^node:/, 'better-sqlite3', /^@zxcvbn-ts\//],
-  output: { file: 'dist/server.js', format: 'esm', sourcemap: true },
+  output: { dir: 'dist', entryFileNames: '[name].js', format: 'esm', sourcemap: true },
   logLevel: 'warn',
 });
-console.log('server bundled into dist/server.js');
+console.log('server bundled into dist/server.js (and dist/checkpoint-worker.js)');
