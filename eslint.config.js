@@ -42,6 +42,16 @@ export default tseslint.config(
   zone(['server/domain/**'], [
     { regex: '^(hono(/|$)|@hono/|ws$|better-sqlite3$|drizzle-orm|\\.\\./(http|collab)/)', message: 'The domain imports no framework: HTTP and collab call it, the store serves it.' },
   ]),
+  zone(['server/http/**'], [
+    { regex: '^((\\.\\./)+store/|better-sqlite3$|drizzle-orm)', message: 'Routes call the domain; only the domain talks to the store.' },
+    { regex: '^(\\.\\./)+collab/(?!rooms\\.ts$)', message: 'Routes reach live drafts through the domain (or the Rooms registry), not collab internals.' },
+  ]),
+  zone(['server/collab/**'], [
+    { regex: '^(\\.\\./http/|hono(/|$)|@hono/)', message: 'The websocket server does not depend on the HTTP API: shared request handling lives in server/request/.' },
+  ]),
+  zone(['server/request/**'], [
+    { regex: '^(\\.\\./(http|collab|store)/|hono(/(?!utils/)|$)|@hono/|ws$)', message: 'server/request/ reads who is calling and from where, for HTTP and websocket alike: it depends on neither (hono/utils is plain functions).' },
+  ]),
   zone(['server/store/**'], [
     { regex: '^(\\.\\./(http|collab|domain)/|hono(/|$)|ws$)', message: 'The store is the bottom layer: it knows only schema/db.' },
   ]),

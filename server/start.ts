@@ -173,7 +173,6 @@ export function createServices(config: Readonly<Config>) {
     diffs,
     hotfixes,
     localData,
-    releaseStore,
     access,
     approvals,
     shares,

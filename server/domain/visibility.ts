@@ -1,5 +1,6 @@
 import { can, type Action } from '#schema/permissions.ts';
 import type { ProjectView } from '#schema/api.ts';
+import { AppError } from '#schema/errors.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Access } from './access.ts';
@@ -55,6 +56,17 @@ export function createVisibility(deps: {
      */
     canReadSnapshot(p: Principal, projectId: string, snapshotId: string): boolean {
       return heldByAny(projectId, where(p, projectId, 'content.read'), snapshotId);
+    },
+
+    /**
+     * The project whose row of a snapshot id to read: `hint` (the page's project) if given, else
+     * the first project holding it where `p` may read it (equal content in two projects has one
+     * id and a row in each). A snapshot they may not read is answered like an unknown id.
+     */
+    snapshotProject(p: Principal, snapshotId: string, hint?: string): string {
+      const row = releases.findSnapshots(snapshotId).find((r) => (hint === undefined || r.projectId === hint) && this.canReadSnapshot(p, r.projectId, snapshotId));
+      if (!row) throw new AppError('snapshot_not_found');
+      return row.projectId;
     },
 
     /**

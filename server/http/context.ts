@@ -6,7 +6,6 @@ import type { Snapshots } from '../domain/snapshots.ts';
 import type { Diffs } from '../domain/diffs.ts';
 import type { Hotfixes } from '../domain/hotfixes.ts';
 import type { LocalData } from '../domain/local.ts';
-import type { ReleaseStore } from '../store/releases.ts';
 import type { Access } from '../domain/access.ts';
 import type { Approvals } from '../domain/approvals.ts';
 import type { Shares } from '../domain/shares.ts';
@@ -27,7 +26,6 @@ export interface AppDeps {
   diffs: Diffs;
   hotfixes: Hotfixes;
   localData: LocalData;
-  releaseStore: ReleaseStore;
   access: Access;
   approvals: Approvals;
   shares: Shares;
@@ -37,7 +35,7 @@ export interface AppDeps {
   flowRules: FlowRuleChanges;
   passwordResets: PasswordResets;
   allowedOrigins: readonly string[];
-  /** TRUST_PROXY: the client's address and scheme come from X-Forwarded-For / -Proto (server/http/client.ts). */
+  /** TRUST_PROXY: the client's address and scheme come from X-Forwarded-For / -Proto (server/request/client.ts). */
   trustProxy: boolean;
   maxBodyBytes: number;
   sessionTtlMs: number;

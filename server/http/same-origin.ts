@@ -1,8 +1,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { AppError } from '#schema/errors.ts';
-import { originAllowed, SESSION_COOKIE } from './authenticate.ts';
-import { hopOfContext, requestScheme } from './client.ts';
+import { originAllowed, SESSION_COOKIE } from '../request/authenticate.ts';
+import { hopOfContext, requestScheme } from '../request/client.ts';
 
 /** Whether the request's Origin is this server's own (scheme, host, port) or an allowed one. */
 export function originOk(c: Context, opts: { allowedOrigins: readonly string[]; trustProxy: boolean }): boolean {

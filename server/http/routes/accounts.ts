@@ -2,10 +2,10 @@ import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { AcceptInvitationBody, PasswordResetBody, SessionBody, SetupBody, TokenBody } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
-import { SESSION_COOKIE } from '../authenticate.ts';
+import { SESSION_COOKIE } from '../../request/authenticate.ts';
 import { readJson } from '../validate.ts';
 import type { SignInLimiter } from '../rate-limit.ts';
-import { clientAddress, hopOfContext, requestScheme } from '../client.ts';
+import { clientAddress, hopOfContext, requestScheme } from '../../request/client.ts';
 import { sameOrigin } from '../same-origin.ts';
 import { AppError } from '#schema/errors.ts';
 

@@ -9,18 +9,8 @@ import type { Principal } from '../../domain/accounts.ts';
 
 /** Snapshots, Sync, Publish, rollback, history, diffs, the board and hotfixes. */
 export function releaseRoutes(deps: AppDeps) {
-  const { releases, snapshots, diffs, hotfixes, projects, accounts, releaseStore, access, visibility } = deps;
+  const { releases, snapshots, diffs, hotfixes, projects, accounts, access, visibility } = deps;
 
-  /**
-   * The project whose row of a snapshot id to read: `hint` (the page's project) if given, else
-   * the first project holding it where this person may read it (equal content in two projects
-   * has one id and a row in each). A snapshot they may not read is answered like an unknown id.
-   */
-  function snapshotProject(p: Principal, id: string, hint?: string): string {
-    const row = releaseStore.findSnapshots(id).find((r) => (hint === undefined || r.projectId === hint) && visibility.canReadSnapshot(p, r.projectId, id));
-    if (!row) throw new AppError('snapshot_not_found');
-    return row.projectId;
-  }
 
   /** A diff side names an environment (env:, live:), a draft or a snapshot: each needs read access. */
   function authorizeSide(p: Principal, ref: string, projectId: string): void {
@@ -58,7 +48,7 @@ export function releaseRoutes(deps: AppDeps) {
     .get('/snapshots/:id', (c) => {
       // `?project=<id>` says which project's snapshot (the same content has the same id in every project).
       const id = c.req.param('id');
-      const projectId = snapshotProject(c.get('principal'), id, c.req.query('project'));
+      const projectId = visibility.snapshotProject(c.get('principal'), id, c.req.query('project'));
       return c.json({ ...snapshots.meta(projectId, id), projectId, content: snapshots.content(projectId, id) });
     })
     .get('/diff', (c) => {
@@ -66,7 +56,7 @@ export function releaseRoutes(deps: AppDeps) {
       const to = c.req.query('to');
       if (!from || !to) throw new AppError('invalid_body', 'Give both sides: /api/diff?from=<ref>&to=<ref>.');
       // The project: given (`project=`), else an environment's or draft's side's, else the snapshot's.
-      const projectId = c.req.query('project') ?? diffs.projectOf(from) ?? diffs.projectOf(to) ?? snapshotProject(c.get('principal'), from.slice('snapshot:'.length));
+      const projectId = c.req.query('project') ?? diffs.projectOf(from) ?? diffs.projectOf(to) ?? visibility.snapshotProject(c.get('principal'), from.slice('snapshot:'.length));
       authorizeSide(c.get('principal'), from, projectId);
       authorizeSide(c.get('principal'), to, projectId);
       const result = diffs.diff(from, to, projectId);
