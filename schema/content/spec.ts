@@ -40,6 +40,10 @@ export interface Variant {
 }
 
 export interface ItemSpec {
+  /** The section's title in the UI ("Agents"). */
+  title: string;
+  /** One sentence saying what the section holds, under its title in the editor. */
+  blurb: string;
   /** Singular noun for the UI ("agent"). */
   noun: string;
   /** The field that names an item; names are unique within a section. */
@@ -122,6 +126,8 @@ export const CHANNEL_TYPES = ['web_widget', 'slack', 'teams', 'email'] as const;
 
 export const SPECS: Readonly<Record<Section, ItemSpec>> = {
   agents: {
+    title: 'Agents',
+    blurb: 'Who talks to your users: instructions, behavior, tone, and what each may use.',
     noun: 'agent',
     nameField: 'name',
     fields: {
@@ -142,6 +148,8 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
     },
   },
   workflows: {
+    title: 'Workflows',
+    blurb: 'Step-by-step flows an agent runs: ask, check, call an integration, hand off.',
     noun: 'workflow',
     nameField: 'name',
     fields: {
@@ -159,6 +167,8 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
     },
   },
   knowledge: {
+    title: 'Knowledge',
+    blurb: 'Articles the agents answer from, in Markdown.',
     noun: 'article',
     nameField: 'title',
     fields: {
@@ -169,6 +179,8 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
     },
   },
   integrations: {
+    title: 'Integrations',
+    blurb: 'API calls the agents and workflows may make. Credentials are secret NAMES, set per environment.',
     noun: 'integration',
     nameField: 'name',
     fields: {
@@ -197,6 +209,8 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
     },
   },
   channels: {
+    title: 'Channels',
+    blurb: 'Where users meet the agents: the web widget, Slack, Teams, email.',
     noun: 'channel',
     nameField: 'name',
     fields: {
@@ -248,6 +262,8 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
     },
   },
   variables: {
+    title: 'Variables',
+    blurb: 'Named values used in templates as {{name}}; each environment may override the value.',
     noun: 'variable',
     nameField: 'name',
     fields: {
