@@ -75,8 +75,6 @@ export const CLOSE = {
   malformed_message: 4400,
   /** The connection may read but sent a change; the change was refused whole. */
   read_only: 4403,
-  /** The document could not be stored; the client should reconnect later. */
-  storage_failed: 4500,
   /** The person's rights changed (role changed or removed): reconnect to get the new ones. */
   rights_changed: 4401,
   /** The draft was closed (a hotfix published or discarded); do not reconnect. */

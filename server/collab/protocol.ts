@@ -8,7 +8,6 @@ import * as sync from 'y-protocols/sync';
  */
 export const MESSAGE_SYNC = 0;
 export const MESSAGE_AWARENESS = 1;
-export const MESSAGE_AUTH = 2;
 export const MESSAGE_QUERY_AWARENESS = 3;
 
 export const SYNC_STEP1 = sync.messageYjsSyncStep1;

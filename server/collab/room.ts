@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
-import { CLOSE, type CloseReason } from '#schema/errors.ts';
+import type { CloseReason } from '#schema/errors.ts';
 import { LiveContent } from '#schema/content/live.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftStore } from '../store/drafts.ts';
@@ -12,7 +12,6 @@ import {
   encodeSyncStep1,
   encodeSyncStep2,
   encodeUpdate,
-  MalformedMessage,
 } from './protocol.ts';
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
@@ -537,5 +536,3 @@ export class Room {
   }
 }
 
-export const closeCode = (reason: CloseReason): number => CLOSE[reason];
-export { MalformedMessage };

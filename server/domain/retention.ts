@@ -107,4 +107,3 @@ export function createRetention(deps: {
   };
 }
 
-export type Retention = ReturnType<typeof createRetention>;
