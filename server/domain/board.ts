@@ -47,6 +47,8 @@ export function createBoard(deps: {
         current: i === 0 ? null : pointer(e.id, e.snapshotId, 'current'),
         ...(i === envs.length - 1 ? { live: pointer(e.id, e.liveSnapshotId, 'live') } : {}),
         ...(i === 0 && readable.has(e.id) ? { problems: validateContent(localData.content(e.id)).length } : {}),
+        // Variable names only (never values): overrides a Sync left behind a type change.
+        invalidOverrides: readable.has(e.id) ? localData.invalidOverrides(e.id) : [],
       }));
       // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
       const carried = upSections(project.flowRules);
