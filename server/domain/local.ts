@@ -7,7 +7,8 @@ import { overrideProblem, typedValue, valueFitsType } from '#schema/content/valu
 import { DEFAULT_SETTINGS, EnvironmentSettings, SECRET_NAME } from '#schema/local.ts';
 import type { LocalStore } from '../store/local.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
-import { heldSections } from '#schema/flow.ts';
+import { heldSections, sectionsNotArrived } from '#schema/flow.ts';
+import { validateContent, type Problem } from '#schema/content/validate.ts';
 import type { Principal } from './accounts.ts';
 import type { DraftAccess } from './releases.ts';
 import { addressOf, type Snapshots } from './snapshots.ts';
@@ -126,6 +127,11 @@ export function createLocalData(deps: {
   return {
     content,
     pointedContents,
+    /** The problems of what this environment holds now; before its first Sync, references into what only a Sync brings wait for it. */
+    problems(envId: string): Problem[] {
+      const { environment: env } = environment(envId);
+      return validateContent(content(envId), { notArrived: sectionsNotArrived(projects.flowRules(env.projectId), env.position, env.snapshotId) });
+    },
     /** This environment's content with another of its snapshots in place (a pinned share link). */
     contentWith(envId: string, snapshotId: string | null): WorkspaceContent {
       const { environment: env, draft } = environment(envId);
