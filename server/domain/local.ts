@@ -272,7 +272,8 @@ export function createLocalData(deps: {
           environment: { id: env.id, name: env.name, kind: env.kind },
           snapshotId,
           overlayRevision: env.overlayRevision,
-          variables: Object.fromEntries(vars.map((v) => [v.name, { type: v.type, value: typedValue(v.type, v.effectiveValue) }])),
+          // A default that does not parse (a variable held live in an environment, never validated by a freeze) is served as no value, never a 500.
+          variables: Object.fromEntries(vars.map((v) => [v.name, { type: v.type, value: valueFitsType(v.type, v.effectiveValue) ? typedValue(v.type, v.effectiveValue) : null }])),
           /** Overrides served at the snapshot's default because they no longer fit: names and reasons, never the value. */
           invalidOverrides: vars.flatMap((v) => (v.invalidOverride ? [{ key: v.name, reason: v.invalidOverride }] : [])),
           audiences: deps.audiences.resolved(envId),
