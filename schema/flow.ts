@@ -83,6 +83,13 @@ export const parseFlowRules = (json: string | undefined): FlowRules => flowRules
 export const upSections = (rules: FlowRules): Section[] => SECTIONS.filter((s) => rules[s].direction === 'up');
 
 /**
+ * The sections not in place yet at the stage at `position`: before its first Sync a later stage
+ * holds none of the `up` sections (what it holds itself, a sample's or an import's articles, is
+ * there already). The problems of that stage leave references into them unjudged.
+ */
+export const sectionsNotArrived = (rules: FlowRules, position: number, snapshotId: string | null): Section[] => (position === 0 || snapshotId !== null ? [] : upSections(rules));
+
+/**
  * The sections an environment holds itself rather than by Sync: `down` (replicated into it,
  * or edited there) and `local`. A snapshot carries none of them; an environment's content is
  * its snapshot's `up` sections plus these, live from its own draft.

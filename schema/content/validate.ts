@@ -15,6 +15,8 @@ const quoted = (text: string): string => (text.length > 80 ? `${text.slice(0, 80
 interface Context {
   content: WorkspaceContent;
   variableNames: Set<string>;
+  /** Sections not in place yet (a stage before its first Sync): references into them are not judged. */
+  notArrived: readonly Section[];
   out: Problem[];
 }
 
@@ -55,6 +57,7 @@ function valueProblems(ctx: Context, section: Section, itemId: string, path: str
       return;
     }
     case 'refs':
+      if (ctx.notArrived.includes(spec.to)) return;
       for (const id of value as string[]) {
         if (!Object.hasOwn(ctx.content[spec.to], id)) add('reference', `${label} refers to a ${SPECS[spec.to].noun} that does not exist (was it removed?).`);
       }
@@ -63,7 +66,7 @@ function valueProblems(ctx: Context, section: Section, itemId: string, path: str
       const id = value as string;
       if (id === '') {
         if (spec.required) add('required', `${label} is required.`);
-      } else if (!Object.hasOwn(ctx.content[spec.to], id)) {
+      } else if (!ctx.notArrived.includes(spec.to) && !Object.hasOwn(ctx.content[spec.to], id)) {
         add('reference', `${label} refers to a ${SPECS[spec.to].noun} that does not exist (was it removed?).`);
       }
       return;
@@ -103,6 +106,7 @@ function valueProblems(ctx: Context, section: Section, itemId: string, path: str
 function templateProblems(ctx: Context, text: string, label: string, add: (code: Problem['code'], message: string) => void): void {
   const { references, unbalanced } = readTemplate(text);
   if (unbalanced) add('template', `${label} has a {{ without a matching }} (or the reverse).`);
+  if (ctx.notArrived.includes('variables')) return;
   const unknown = new Set(references.filter((name) => !ctx.variableNames.has(name)));
   for (const name of unknown) {
     add('reference', name === '' ? `${label} has an empty {{ }} reference.` : `${label} uses {{${quoted(name)}}}, but there is no variable named “${quoted(name)}”. Create it under Variables or fix the name.`);
@@ -130,12 +134,16 @@ function itemRules(ctx: Context, section: Section, itemId: string, item: ItemJso
  * Every problem in the content: malformed values (`type`), missing required fields,
  * invalid values, duplicate names, and broken references (items, steps and {{variables}}).
  * Returned in a stable order: section, then item, then field.
+ *
+ * `notArrived`: sections the content cannot hold yet (see `sectionsNotArrived` in flow.ts). A
+ * later stage's own `down` article may name a variable that only its first Sync brings: that
+ * reference is judged once the variables are there, not reported as broken before.
  */
-export function validateContent(raw: WorkspaceContent): Problem[] {
+export function validateContent(raw: WorkspaceContent, opts: { notArrived?: readonly Section[] } = {}): Problem[] {
   const out: Problem[] = [];
   const content = normalizeContent(raw, out);
   const variableNames = new Set<string>([...SYSTEM_VARIABLES, ...Object.values(content.variables).map((v) => v.name as string)]);
-  const ctx: Context = { content, variableNames, out };
+  const ctx: Context = { content, variableNames, notArrived: opts.notArrived ?? [], out };
 
   for (const section of SECTIONS) {
     const spec = SPECS[section];

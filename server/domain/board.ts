@@ -1,5 +1,4 @@
 import { upSections } from '#schema/flow.ts';
-import { validateContent } from '#schema/content/validate.ts';
 import type { Accounts, Principal } from './accounts.ts';
 import type { Access } from './access.ts';
 import type { Approvals } from './approvals.ts';
@@ -46,7 +45,9 @@ export function createBoard(deps: {
         readable: readable.has(e.id),
         current: i === 0 ? null : pointer(e.id, e.snapshotId, 'current'),
         ...(i === envs.length - 1 ? { live: pointer(e.id, e.liveSnapshotId, 'live') } : {}),
-        ...(i === 0 && readable.has(e.id) ? { problems: validateContent(localData.content(e.id)).length } : {}),
+        ...(i === 0 && readable.has(e.id) ? { problems: localData.problems(e.id).length } : {}),
+        // Variable names only (never values): overrides a Sync left behind a type change.
+        invalidOverrides: readable.has(e.id) ? localData.invalidOverrides(e.id) : [],
       }));
       // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
       const carried = upSections(project.flowRules);

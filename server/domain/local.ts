@@ -3,11 +3,12 @@ import { SECTIONS } from '#schema/content/spec.ts';
 import { canonicalContent, canonicalJson } from '#schema/content/canonical.ts';
 import { sha256 } from '../lib/hash.ts';
 import { emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
-import { typedValue, valueFitsType } from '#schema/content/values.ts';
+import { overrideProblem, typedValue, valueFitsType } from '#schema/content/values.ts';
 import { DEFAULT_SETTINGS, EnvironmentSettings, SECRET_NAME } from '#schema/local.ts';
 import type { LocalStore } from '../store/local.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
-import { heldSections } from '#schema/flow.ts';
+import { heldSections, sectionsNotArrived } from '#schema/flow.ts';
+import { validateContent, type Problem } from '#schema/content/validate.ts';
 import type { Principal } from './accounts.ts';
 import type { DraftAccess } from './releases.ts';
 import { addressOf, type Snapshots } from './snapshots.ts';
@@ -21,9 +22,12 @@ export interface VariableView {
   description: string;
   defaultValue: string;
   override: { value: string; updatedBy: string; updatedAt: string } | null;
+  /** The override's value when it fits the variable's type, else the default. */
   effectiveValue: string;
   /** An override whose variable is no longer in this environment's content. */
   orphaned: boolean;
+  /** Why the override no longer fits the variable's type (a Sync changed it), in words; null when it fits or there is none. */
+  invalidOverride: string | null;
 }
 
 /**
@@ -80,20 +84,31 @@ export function createLocalData(deps: {
     const out: VariableView[] = Object.values(canonicalContent(from).variables).map((v) => {
       const o = overrides.get(v.name as string);
       overrides.delete(v.name as string);
+      // Judged against this content's type: an override set for a string breaks nothing when a Sync makes it a number.
+      const invalidOverride = o ? overrideProblem(v.type as string, o.value) : null;
       return {
         name: v.name as string,
         type: v.type as string,
         description: v.description as string,
         defaultValue: v.defaultValue as string,
         override: o ? { value: o.value, updatedBy: o.updatedBy, updatedAt: new Date(o.updatedAt).toISOString() } : null,
-        effectiveValue: o ? o.value : (v.defaultValue as string),
+        effectiveValue: o && !invalidOverride ? o.value : (v.defaultValue as string),
         orphaned: false,
+        invalidOverride,
       };
     });
     for (const o of overrides.values()) {
-      out.push({ name: o.name, type: 'string', description: '', defaultValue: '', override: { value: o.value, updatedBy: o.updatedBy, updatedAt: new Date(o.updatedAt).toISOString() }, effectiveValue: o.value, orphaned: true });
+      out.push({ name: o.name, type: 'string', description: '', defaultValue: '', override: { value: o.value, updatedBy: o.updatedBy, updatedAt: new Date(o.updatedAt).toISOString() }, effectiveValue: o.value, orphaned: true, invalidOverride: null });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** What the environment's pointers hold: current, and (production) live where it is another snapshot. */
+  function pointedContents(envId: string): { pointer: 'current' | 'live'; content: WorkspaceContent }[] {
+    const { environment: env, draft } = environment(envId);
+    const out: { pointer: 'current' | 'live'; content: WorkspaceContent }[] = [{ pointer: 'current', content: content(envId) }];
+    if (env.liveSnapshotId && env.liveSnapshotId !== env.snapshotId) out.push({ pointer: 'live', content: compose(env, draft, env.liveSnapshotId) });
+    return out;
   }
 
   /** Secrets the content's integrations use by name, and which are not set here. */
@@ -111,12 +126,11 @@ export function createLocalData(deps: {
 
   return {
     content,
-    /** What the environment's pointers hold: current, and (production) live where it is another snapshot. */
-    pointedContents(envId: string): { pointer: 'current' | 'live'; content: WorkspaceContent }[] {
-      const { environment: env, draft } = environment(envId);
-      const out: { pointer: 'current' | 'live'; content: WorkspaceContent }[] = [{ pointer: 'current', content: content(envId) }];
-      if (env.liveSnapshotId && env.liveSnapshotId !== env.snapshotId) out.push({ pointer: 'live', content: compose(env, draft, env.liveSnapshotId) });
-      return out;
+    pointedContents,
+    /** The problems of what this environment holds now; before its first Sync, references into what only a Sync brings wait for it. */
+    problems(envId: string): Problem[] {
+      const { environment: env } = environment(envId);
+      return validateContent(content(envId), { notArrived: sectionsNotArrived(projects.flowRules(env.projectId), env.position, env.snapshotId) });
     },
     /** This environment's content with another of its snapshots in place (a pinned share link). */
     contentWith(envId: string, snapshotId: string | null): WorkspaceContent {
@@ -125,6 +139,16 @@ export function createLocalData(deps: {
     },
     /** Variables with their values here; `from` = another content of this environment (a pinned snapshot). */
     variables: (envId: string, from?: WorkspaceContent) => variables(envId, from),
+
+    /**
+     * The variables whose override here no longer fits their type, in what the environment's
+     * pointers hold (production: current and live). Names only: for the board.
+     */
+    invalidOverrides(envId: string): string[] {
+      if (store.overrides(envId).length === 0) return [];
+      const keys = pointedContents(envId).flatMap(({ content: c }) => variables(envId, c).filter((v) => v.invalidOverride).map((v) => v.name));
+      return [...new Set(keys)].sort();
+    },
 
     setOverride(by: Principal, envId: string, name: string, value: string): VariableView {
       const v = variables(envId).find((x) => x.name === name && !x.orphaned);
@@ -248,7 +272,10 @@ export function createLocalData(deps: {
           environment: { id: env.id, name: env.name, kind: env.kind },
           snapshotId,
           overlayRevision: env.overlayRevision,
-          variables: Object.fromEntries(vars.map((v) => [v.name, { type: v.type, value: typedValue(v.type, v.effectiveValue) }])),
+          // A default that does not parse (a variable held live in an environment, never validated by a freeze) is served as no value, never a 500.
+          variables: Object.fromEntries(vars.map((v) => [v.name, { type: v.type, value: valueFitsType(v.type, v.effectiveValue) ? typedValue(v.type, v.effectiveValue) : null }])),
+          /** Overrides served at the snapshot's default because they no longer fit: names and reasons, never the value. */
+          invalidOverrides: vars.flatMap((v) => (v.invalidOverride ? [{ key: v.name, reason: v.invalidOverride }] : [])),
           audiences: deps.audiences.resolved(envId),
           settings: (() => {
             const row = store.settings(envId);

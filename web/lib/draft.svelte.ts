@@ -6,7 +6,7 @@ import { IndexeddbPersistence } from 'y-indexeddb';
 import type { UserView } from '#schema/api.ts';
 import { CLOSE } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
-import { draftContent, listItems, sectionMap, type ItemSummary, type YItem } from '#schema/content/ydoc.ts';
+import { draftContent, listItems, sectionMap, type ItemSummary, type WorkspaceContent, type YItem } from '#schema/content/ydoc.ts';
 import { validateContent, type Problem } from '#schema/content/validate.ts';
 import { personColor } from './colors.ts';
 import { registerLocalCopy } from './local-copies.ts';
@@ -61,6 +61,12 @@ export class DraftSession {
   /** Set when the server refused this connection for good; says what to do. */
   refusal = $state<string | null>(null);
   private readonly cleanups: (() => void)[] = [];
+  /**
+   * What this draft's sections are judged against: the environment's other sections (a later
+   * stage's draft holds only its own) and those not arrived there yet. Plain, not reactive: it
+   * changes only through judgeAgainst().
+   */
+  private around: { content: Partial<WorkspaceContent>; notArrived: readonly Section[] } = { content: {}, notArrived: [] };
 
   /** `onRightsChanged`: the server closed this connection because this person's roles changed (4401). */
   constructor(draftId: string, user: UserView, readOnly = false, onRightsChanged: () => void = () => undefined) {
@@ -131,7 +137,7 @@ export class DraftSession {
       // Validation of the whole draft is cheap but not free: at most once per short pause.
       timer ??= setTimeout(() => {
         timer = null;
-        this.problems = validateContent(draftContent(this.doc));
+        this.validate();
       }, PROBLEMS_DELAY_MS);
     };
     this.doc.on('update', refresh);
@@ -209,6 +215,16 @@ export class DraftSession {
 
   redo(): void {
     this.undoManager.redo();
+  }
+
+  private validate(): void {
+    this.problems = validateContent({ ...draftContent(this.doc), ...this.around.content }, { notArrived: this.around.notArrived });
+  }
+
+  /** Judges this draft's sections within its environment: `content` = the sections it does not hold (see `around`). */
+  judgeAgainst(content: Partial<WorkspaceContent>, notArrived: readonly Section[]): void {
+    this.around = { content, notArrived };
+    this.validate();
   }
 
   destroy(): void {

@@ -3,7 +3,7 @@ import { CreateProjectBody, FlowRulesBody, PullBody, ResolveConflictBody, StageP
 import { AppError } from '#schema/errors.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
-import { problemsJson, validateContent } from '#schema/content/validate.ts';
+import { problemsJson } from '#schema/content/validate.ts';
 import { parseWorkspaceFile } from '#schema/content/file.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
@@ -87,7 +87,10 @@ export function projectRoutes(deps: AppDeps) {
       if (snapshot !== undefined && !deps.visibility.canReadSnapshot(c.get('principal'), environment.projectId, snapshot)) throw new AppError('snapshot_not_found');
       return c.json(deps.localData.contentWith(envId, snapshotId ?? null));
     })
-    .get('/environments/:envId/problems', (c) => c.json(problemsJson(validateContent(readContent(c.get('principal'), c.req.param('envId'))))))
+    .get('/environments/:envId/problems', (c) => {
+      deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      return c.json(problemsJson(deps.localData.problems(c.req.param('envId'))));
+    })
     .put('/environments/:envId/content', async (c) => {
       deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const { environment, draft } = deps.projects.environment(c.req.param('envId'));

@@ -38,7 +38,8 @@ export interface PointerState {
 export interface Board {
   project: ProjectView;
   /** `readable: false`: the caller may not read that stage's content; its pointers and problems are left out (null). */
-  stages: { environmentId: string; readable: boolean; current: PointerState | null; live?: PointerState | null; problems?: number }[];
+  /** `invalidOverrides`: variables whose value set in that stage no longer fits their type (names only; the default is served). */
+  stages: { environmentId: string; readable: boolean; current: PointerState | null; live?: PointerState | null; problems?: number; invalidOverrides?: string[] }[];
   /**
    * `counts`/`total` are null unless the caller may read both stages. `fromSnapshotId`: what a
    * Sync would move (the authoring draft as it would freeze); `toSnapshotId`: the target's
