@@ -6,7 +6,7 @@ import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 
 /**
- * Issue 13 point 6: a `down` section flows from Production without phantom conflicts. The delay
+ * REL-6: a `down` section flows from Production without phantom conflicts. The delay
  * is long enough that the first edit lands in the same batch as the project's first
  * replication, as when someone edits right after creating or importing.
  */

@@ -4,7 +4,7 @@ import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import type { ProjectView } from '#schema/api.ts';
 import { apiFixture, type ApiFixture, type Env } from '../helpers/api.ts';
 
-/** Issue 13 point 14: reads never write; a flow-rule change is all or nothing, and two admins cannot interleave. */
+/** REL-14: reads never write; a flow-rule change is all or nothing, and two admins cannot interleave. */
 let api: ApiFixture;
 afterEach(() => api?.close());
 
