@@ -26,7 +26,7 @@ async function accept(browser: Browser, url: string): Promise<Page> {
   return page;
 }
 
-test('an admin invites QA and a business owner; QA cannot edit DEV; the owner approves a Sync into STAGING; a stakeholder reads UAT through a link', async ({ page, browser }) => {
+test('[R4] [GATE-1] [SHARE-2] an admin invites QA and a business owner; QA cannot edit DEV; the owner approves a Sync into STAGING; a stakeholder reads UAT through a link', async ({ page, browser }) => {
   const stamp = Date.now();
   await signIn(page);
   const devUrl = await openNewProjectDraft(page, 'Access path', { sample: true });
@@ -98,7 +98,7 @@ test('an admin invites QA and a business owner; QA cannot edit DEV; the owner ap
   await expect(stranger.getByTestId('share-problem')).toContainText('This link was turned off');
 });
 
-test('a viewer made editor gets an editable draft without reloading, and loses it again the same way', async ({ page, browser, baseURL }) => {
+test('[R4] a viewer made editor gets an editable draft without reloading, and loses it again the same way', async ({ page, browser, baseURL }) => {
   const stamp = Date.now();
   await signIn(page);
   const url = await openNewProjectDraft(page, `Rights ${stamp}`);

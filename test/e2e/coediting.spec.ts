@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { admin, hydrated, signIn, textbox, watchCsp } from './helpers.ts';
 
 // Runs first (the 'first-run' project in playwright.config.ts): it performs the instance's first-run set-up.
-test('first-run setup, sign in, five-stage project, two people co-edit one agent, reload keeps it', async ({ browser }) => {
+test('[R6] first-run setup, sign in, five-stage project, two people co-edit one agent, reload keeps it', async ({ browser }) => {
   const first = await browser.newContext();
   const ann = await first.newPage();
   const csp = watchCsp(ann);

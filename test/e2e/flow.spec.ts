@@ -5,7 +5,7 @@ test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
 });
 
-test('three stages: an admin edits knowledge in Production and sees it arrive, read-only, in Staging', async ({ page }) => {
+test('[FLOW-4] three stages: an admin edits knowledge in Production and sees it arrive, read-only, in Staging', async ({ page }) => {
   await signIn(page);
   await page.getByLabel('Name', { exact: true }).fill('KM cluster');
   await page.getByRole('radio', { name: /Three stages/ }).check();
@@ -40,7 +40,7 @@ test('three stages: an admin edits knowledge in Production and sees it arrive, r
   await expect(page.getByRole('button', { name: 'Create agent' })).toBeVisible();
 });
 
-test('a custom pipeline keeps channels in each stage; later the admin lets knowledge flow down from the last stage in project settings', async ({ page }) => {
+test('[FLOW-1] [FLOW-8] a custom pipeline keeps channels in each stage; later the admin lets knowledge flow down from the last stage in project settings', async ({ page }) => {
   await signIn(page);
   await page.getByLabel('Name', { exact: true }).fill(`Custom flow ${Date.now()}`);
   await page.getByRole('radio', { name: /Custom/ }).check();
@@ -71,7 +71,7 @@ test('a custom pipeline keeps channels in each stage; later the admin lets knowl
   await expect(page.getByTestId('section-flows-down')).toContainText('read-only here');
 });
 
-test('Production pulls one article tested in UAT: only that one arrives, and the history opens the pull as a diff', async ({ page, baseURL }) => {
+test('[FLOW-6] Production pulls one article tested in UAT: only that one arrives, and the history opens the pull as a diff', async ({ page, baseURL }) => {
   await signIn(page);
   await page.getByLabel('Name', { exact: true }).fill(`Pull ${Date.now()}`);
   await page.getByRole('radio', { name: /Three stages/ }).check();
@@ -101,7 +101,7 @@ test('Production pulls one article tested in UAT: only that one arrives, and the
   await expect(page.getByText('Ready for customers').first()).toBeVisible();
 });
 
-test('an article changed in both UAT and Production shows as a conflict in UAT; taking Production’s resolves it', async ({ page, baseURL }) => {
+test('[FLOW-5] an article changed in both UAT and Production shows as a conflict in UAT; taking Production’s resolves it', async ({ page, baseURL }) => {
   await signIn(page);
   await page.getByLabel('Name', { exact: true }).fill(`Conflict ${Date.now()}`);
   await page.getByRole('radio', { name: /Three stages/ }).check();

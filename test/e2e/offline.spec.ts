@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { collabSwitch, ensureAdmin, openNewProjectDraft, signIn, textbox } from './helpers.ts';
 
-test('the status shows offline when the connection drops, and text typed offline reaches the others on reconnect', async ({ browser, request }) => {
+test('[R6] the status shows offline when the connection drops, and text typed offline reaches the others on reconnect', async ({ browser, request }) => {
   await ensureAdmin(request);
   const annContext = await browser.newContext();
   const ann = await annContext.newPage();

@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { ensureAdmin, hydrated, signIn } from './helpers.ts';
 
-/** Issue 12, point 19: an instance admin issues a password-reset link from the members page; the person sets a new password with it. */
+/** SEC-19: an instance admin issues a password-reset link from the members page; the person sets a new password with it. */
 test('SEC-19 an instance admin issues a reset link on the members page; the link sets a new password and signs the person in', async ({ page, browser, baseURL }) => {
   await ensureAdmin(page.request);
   await signIn(page);

@@ -5,7 +5,7 @@ test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
 });
 
-test('a reviewer sees what moves, syncs DEV to TEST, TEST is read-only, and the release goes all the way to live', async ({ page }) => {
+test('[R1] a reviewer sees what moves, syncs DEV to TEST, TEST is read-only, and the release goes all the way to live', async ({ page }) => {
   await signIn(page);
   const devUrl = await openNewProjectDraft(page, 'Release path', { sample: true });
   const boardUrl = devUrl.replace(/\/environments\/.*/, '');
@@ -57,7 +57,7 @@ test('a reviewer sees what moves, syncs DEV to TEST, TEST is read-only, and the 
   await expect(columns.nth(0).getByTestId('pending-summary')).toHaveText('1 article');
 });
 
-test('a hotfix in production is published, shown as divergence, and applied to DEV', async ({ page }) => {
+test('[HOT-2] [HOT-3] [HOT-4] a hotfix in production is published, shown as divergence, and applied to DEV', async ({ page }) => {
   await signIn(page);
   const devUrl = await openNewProjectDraft(page, 'Hotfix path', { sample: true });
   const boardUrl = devUrl.replace(/\/environments\/.*/, '');
@@ -93,7 +93,7 @@ test('a hotfix in production is published, shown as divergence, and applied to D
   await expect(textbox(page, 'Greeting')).toContainText('We are closed today. Hi!');
 });
 
-test('a promotion that would undo a live hotfix shows what it would undo and needs a confirmation', async ({ page }) => {
+test('[HOT-5] a promotion that would undo a live hotfix shows what it would undo and needs a confirmation', async ({ page }) => {
   await signIn(page);
   const devUrl = await openNewProjectDraft(page, 'Undo guard', { sample: true });
   const boardUrl = devUrl.replace(/\/environments\/.*/, '');
@@ -132,7 +132,7 @@ test('a promotion that would undo a live hotfix shows what it would undo and nee
   await expect(columns.nth(3).getByTestId('next-sync')).toContainText('PRODUCTION is up to date');
 });
 
-test('a Sync into a stage missing an audience names it, and the board creates it there and syncs', async ({ page }) => {
+test('[R3] a Sync into a stage missing an audience names it, and the board creates it there and syncs', async ({ page }) => {
   await signIn(page);
   const devUrl = await openNewProjectDraft(page, 'Audience path', { sample: true });
   const boardUrl = devUrl.replace(/\/environments\/.*/, '');

@@ -22,7 +22,7 @@ async function twoPeople(browser: Browser, project: string) {
   return { ann, bob, annContext, bobContext, close: () => Promise.all([annContext.close(), bobContext.close()]) };
 }
 
-test('two people edit different fields of one workflow and the same instructions at once, and converge', async ({ browser }) => {
+test('[R6] two people edit different fields of one workflow and the same instructions at once, and converge', async ({ browser }) => {
   const { ann, bob, close } = await twoPeople(browser, 'Concurrent edits');
   await openItem(ann, 'workflows', 'Order status');
   await openItem(bob, 'workflows', 'Order status');
@@ -55,7 +55,7 @@ test('two people edit different fields of one workflow and the same instructions
   await close();
 });
 
-test('a person goes offline, keeps editing, and on reconnect both see every edit', async ({ browser }) => {
+test('[R6] a person goes offline, keeps editing, and on reconnect both see every edit', async ({ browser }) => {
   const { ann, bob, annContext, close } = await twoPeople(browser, 'Offline edits');
   await openItem(ann, 'knowledge', 'Shipping times');
   await openItem(bob, 'knowledge', 'Shipping times');

@@ -1,7 +1,7 @@
 import { sampleContent } from '#schema/content/sample.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 
-/** Hostile content for the linear-validation and bounded-diff tests (issue 12, points 5 and 6). */
+/** Hostile content for the linear-validation and bounded-diff tests (SEC-5, SEC-6). */
 const MB = 1 << 20;
 /** `unit` repeated to (about) `bytes`. */
 const fill = (unit: string, bytes: number) => unit.repeat(Math.ceil(bytes / unit.length));

@@ -1,7 +1,7 @@
 /** The password of every account tests create (a passphrase, so the weak-password check lets it through). */
 export const PASSPHRASE = 'correct horse battery';
 
-/** POSTs `body` as JSON (point 18 refuses JSON routes any other Content-Type), with any other `headers`. */
+/** POSTs `body` as JSON (SEC-18 refuses JSON routes any other Content-Type), with any other `headers`. */
 export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 }

@@ -63,7 +63,7 @@ describe('health and first-run set-up', () => {
     expect(((await again.json()) as { error: { id: string } }).error.id).toBe('setup_done');
   });
 
-  it('rejects a bad set-up body with a named error and creates nothing', async () => {
+  it('[R7] rejects a bad set-up body with a named error and creates nothing', async () => {
     for (const body of [{}, { ...ADMIN, email: 'nope' }, { ...ADMIN, password: 'short' }, { ...ADMIN, extra: 1 }]) {
       const res = await call('/api/setup', { method: 'POST', body });
       expect(res.status).toBe(400);
@@ -110,7 +110,7 @@ describe('sessions and tokens', () => {
     expect(stored[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('refuses every route but health and set-up without a session or token', async () => {
+  it('[R7] refuses every route but health and set-up without a session or token', async () => {
     await setupAndCookie();
     const routes: [string, string][] = [
       ['GET', '/api/session'],
@@ -171,7 +171,7 @@ describe('projects from presets', () => {
     expect(project.environments[0]!.draftId).toBeDefined();
   });
 
-  it('rejects an unknown preset or a blank name, and answers 404 for unknown ids', async () => {
+  it('[R7] rejects an unknown preset or a blank name, and answers 404 for unknown ids', async () => {
     const auth = await bearer();
     for (const body of [{ name: 'X', preset: 'seven-stage' }, { name: '   ' }, { preset: 'five-stage' }]) {
       expect((await call('/api/projects', { method: 'POST', body, headers: auth })).status).toBe(400);
@@ -231,7 +231,7 @@ describe('sample projects, problems and import', () => {
     expect(Object.keys(content.knowledge).sort()).toEqual(['kb_returns', 'kb_shipping', 'kb_sizes']);
   });
 
-  it('rule 7: refuses an invalid workspace with a clear error and changes nothing', async () => {
+  it('[R7] refuses an invalid workspace with a clear error and changes nothing', async () => {
     const auth = await bearer();
     const dev = (await project(auth, { sample: true })).environments[0]!.id;
     const before = await (await call(`/api/environments/${dev}/content`, { headers: auth })).json();
@@ -255,7 +255,7 @@ describe('sample projects, problems and import', () => {
     expect(await (await call(`/api/environments/${dev}/content`, { headers: auth })).json()).toEqual(before);
   });
 
-  it('rule 1: refuses to write content into an environment after the first', async () => {
+  it('[R1] refuses to write content into an environment after the first', async () => {
     const auth = await bearer();
     const test = (await project(auth, {})).environments[1]!.id;
     const res = await call(`/api/environments/${test}/content`, { method: 'PUT', body: sampleContent(), headers: auth });

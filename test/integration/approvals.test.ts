@@ -24,8 +24,8 @@ async function gated(required = 1) {
   return { admin, projectId: p.id, dev, test, uat, staging, qa, owner, owner2 };
 }
 
-describe('rule 4: four eyes on a gated environment', () => {
-  it('a Sync into a gated environment needs an approved request; the requester cannot approve it; a second person can', async () => {
+describe('[R4] four eyes on a gated environment', () => {
+  it('[GATE-1] [GATE-2] [GATE-4] a Sync into a gated environment needs an approved request; the requester cannot approve it; a second person can', async () => {
     const g = await gated();
     const [refused, body] = await as<{ error: { id: string } }>(server.url, g.qa.token, 'POST', `/environments/${g.test}/sync`, {});
     expect(refused).toBe(409);
@@ -55,7 +55,7 @@ describe('rule 4: four eyes on a gated environment', () => {
     expect((await as<{ requests: unknown[] }>(server.url, g.admin, 'GET', `/projects/${g.projectId}/requests`))[1].requests).toEqual([]);
   });
 
-  it('moving the source voids the approval', async () => {
+  it('[GATE-3] moving the source voids the approval', async () => {
     const g = await gated();
     const [, req] = await as<{ id: string }>(server.url, g.qa.token, 'POST', `/environments/${g.test}/requests`, {});
     expect((await as(server.url, g.owner.token, 'POST', `/requests/${req.id}/approve`, {}))[0]).toBe(200);
@@ -72,7 +72,7 @@ describe('rule 4: four eyes on a gated environment', () => {
     expect(lateBody.error.id).toBe('request_closed');
   });
 
-  it('a request from DEV is for the draft as it was: editing the draft voids it', async () => {
+  it('[GATE-3] a request from DEV is for the draft as it was: editing the draft voids it', async () => {
     const g = await gated();
     expect((await as(server.url, g.admin, 'PUT', `/environments/${g.test}/gate`, { requiredApprovals: 1, allowSelfApproval: false }))[0]).toBe(200);
     const [, req] = await as<{ id: string }>(server.url, g.admin, 'POST', `/environments/${g.dev}/requests`, {});
@@ -84,7 +84,7 @@ describe('rule 4: four eyes on a gated environment', () => {
     expect(body.error.id).toBe('approval_voided');
   });
 
-  it('two approvals when the gate says two; a rejection closes the request with its comment', async () => {
+  it('[GATE-4] two approvals when the gate says two; a rejection closes the request with its comment', async () => {
     const g = await gated(2);
     const [, req] = await as<{ id: string }>(server.url, g.qa.token, 'POST', `/environments/${g.test}/requests`, {});
     await as(server.url, g.owner.token, 'POST', `/requests/${req.id}/approve`, {});

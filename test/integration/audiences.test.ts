@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiFixture, type ApiFixture, type Env } from '../helpers/api.ts';
 
-/** Issue 7: audiences are environment-local; content refers to them by name (rule 3: promotions never touch them). */
+/** Audiences are environment-local; content refers to them by name (R3: promotions never touch them). */
 let api: ApiFixture;
 afterEach(() => api?.close());
 
@@ -40,7 +40,7 @@ describe('audiences per environment', () => {
     expect(await list(p.prod.id)).toHaveLength(1);
   });
 
-  it('a Sync into an environment missing a referred audience is refused with its name, and nothing moves', async () => {
+  it('[R3] a Sync into an environment missing a referred audience is refused with its name, and nothing moves', async () => {
     api = await apiFixture();
     const p = await project(true);
     // The sample refers to “customers”; a sample project has it everywhere. Take it away from TEST.

@@ -3,7 +3,7 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { apiFixture, type ApiFixture, type Env } from '../helpers/api.ts';
 
-/** Issue 7: a project is a cluster. Nothing crosses projects except an explicit export and import. */
+/** FLOW-9: a project is a cluster. Nothing crosses projects except an explicit export and import. */
 let api: ApiFixture;
 afterEach(() => api?.close());
 
@@ -14,7 +14,7 @@ async function project(name: string, sample: boolean) {
 const ids = (c: WorkspaceContent) => SECTIONS.flatMap((s) => Object.keys(c[s]).map((id) => `${s}/${id}`)).sort();
 
 describe('projects are clusters', () => {
-  it('export of a snapshot and import into another project keeps item ids and lists problems; no promotion path crosses projects', async () => {
+  it('[FLOW-9] export of a snapshot and import into another project keeps item ids and lists problems; no promotion path crosses projects', async () => {
     api = await apiFixture();
     const a = await project('Cluster A', true);
     const b = await project('Cluster B', false);
@@ -106,7 +106,7 @@ describe('custom pipelines', () => {
       expect([status, body.error.id], JSON.stringify(bad)).toEqual([400, 'invalid_body']);
     }
   });
-  it('the same content in two projects has one snapshot id, and each project reads and diffs its own', async () => {
+  it('[R5] the same content in two projects has one snapshot id, and each project reads and diffs its own', async () => {
     api = await apiFixture();
     const a = await project('Twin A', true);
     const b = await project('Twin B', true);

@@ -35,7 +35,7 @@ async function rawSocket(url: string, headers: Record<string, string> = {}) {
 }
 
 describe('live co-editing through the server (stock y-websocket clients)', () => {
-  it('converges two clients, and a third that joins later gets the full state', async () => {
+  it('[R6] converges two clients, and a third that joins later gets the full state', async () => {
     const { server, admin, draftId, dev } = await setup();
     const a = client(server, draftId, admin.token);
     const b = client(server, draftId, admin.token);
@@ -58,7 +58,7 @@ describe('live co-editing through the server (stock y-websocket clients)', () =>
     expect(json.agents[id]).toMatchObject({ name: 'Support agent', instructions: instructionsOf(a.doc, id) });
   });
 
-  it('keeps the draft across a server restart and unloads it after the last connection closes', async () => {
+  it('[R6] keeps the draft across a server restart and unloads it after the last connection closes', async () => {
     const { server, admin, draftId, dev } = await setup({ COMPACT_AFTER_UPDATES: '10' });
     const a = client(server, draftId, admin.token);
     const observer = client(server, draftId, admin.token);
@@ -101,8 +101,8 @@ describe('server-side changes reach connected clients live', () => {
   });
 });
 
-describe('rule 1 on the websocket: only drafts take connections', () => {
-  it('has no sync endpoint for later stages, and a hotfix draft closes (4410) for good when published', async () => {
+describe('[R1] on the websocket: only drafts take connections', () => {
+  it('[R1] [HOT-2] has no sync endpoint for later stages, and a hotfix draft closes (4410) for good when published', async () => {
     const { server, admin, project } = await setup();
     const api = (method: string, path: string, body?: unknown) =>
       fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -133,7 +133,7 @@ describe('rule 1 on the websocket: only drafts take connections', () => {
 });
 
 describe('collab websocket refusals', () => {
-  it('refuses the upgrade without valid credentials, from a foreign origin, or to an unknown draft', async () => {
+  it('[R7] refuses the upgrade without valid credentials, from a foreign origin, or to an unknown draft', async () => {
     const { server, admin, draftId } = await setup();
     const base = `${wsUrl(server.url)}/${draftId}`;
     expect(await upgradeStatus(base)).toBe(401);
@@ -152,7 +152,7 @@ describe('collab websocket refusals', () => {
     await rawSocket(base, { cookie, origin: server.url });
   });
 
-  it('closes with 1009 on a frame over the limit, leaving the document unchanged', async () => {
+  it('[R7] closes with 1009 on a frame over the limit, leaving the document unchanged', async () => {
     const { server, admin, draftId, dev } = await setup({ COLLAB_MAX_FRAME_BYTES: '4096' });
     const before = await content(server, dev.id, admin.token);
     const sock = await rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
@@ -164,7 +164,7 @@ describe('collab websocket refusals', () => {
     expect(await content(server, dev.id, admin.token)).toEqual(before);
   });
 
-  it('closes with 4400 on malformed frames, leaving the document unchanged', async () => {
+  it('[R7] closes with 4400 on malformed frames, leaving the document unchanged', async () => {
     const { server, admin, draftId, dev } = await setup();
     const before = await content(server, dev.id, admin.token);
     const frames = [
@@ -185,7 +185,7 @@ describe('collab websocket refusals', () => {
     expect(await content(server, dev.id, admin.token)).toEqual(before);
   });
 
-  it('refuses a change from a read-only connection whole (4403) but lets it sync and read', async () => {
+  it('[R1] refuses a change from a read-only connection whole (4403) but lets it sync and read', async () => {
     const { server, admin, draftId, dev } = await setup();
     const writer = client(server, draftId, admin.token);
     await synced(writer);

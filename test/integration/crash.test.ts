@@ -19,8 +19,8 @@ async function serve(dataDir: string) {
   return s;
 }
 
-describe('rule 6: nothing typed is lost when the server dies', () => {
-  it('keeps every broadcast update after kill -9, and SIGTERM shuts down cleanly', async () => {
+describe('[R6] nothing typed is lost when the server dies', () => {
+  it('[R6] keeps every broadcast update after kill -9, and SIGTERM shuts down cleanly', async () => {
     const dataDir = tempDataDir();
     const first = await serve(dataDir);
     const admin = await setupAdmin(first.url);
@@ -69,7 +69,7 @@ describe('rule 6: nothing typed is lost when the server dies', () => {
     expect(instructionsOf(last.doc, id)).toBe(`v2 ${expected}`);
   });
 
-  it('kill -9 under write load (5 writers, ~250 updates/s): every broadcast update survives, and all clients converge after reconnecting', async () => {
+  it('[R6] kill -9 under write load (5 writers, ~250 updates/s): every broadcast update survives, and all clients converge after reconnecting', async () => {
     const dataDir = tempDataDir();
     const first = await serve(dataDir);
     const port = new URL(first.url).port;

@@ -9,7 +9,7 @@ import { rawSocket } from '../helpers/raw-socket.ts';
 import { serverWithProject } from '../helpers/server.ts';
 
 /**
- * Issue 12, point 3: no amplification. Before: 14 KB of sync step 1 frames with distinct state
+ * SEC-3: no amplification. Before: 14 KB of sync step 1 frames with distinct state
  * vectors on a 5 MB draft grew RSS to 10.9 GB and blocked /api/health for 36 s. npm test sends
  * a few hundred; `npm run soak` (SOAK=1) the issue's 14 KB (about 1,400 frames).
  */

@@ -10,7 +10,7 @@ import { rawSocket } from '../helpers/raw-socket.ts';
 import { serverWithProject } from '../helpers/server.ts';
 
 /**
- * Issue 12, point 2: back-pressure. Before: a socket that never reads made the server queue
+ * SEC-2: back-pressure. Before: a socket that never reads made the server queue
  * without bound (framing wrote regardless of the buffer). npm test uses a 1 MiB bound to stay
  * fast; `npm run soak` (SOAK=1) the default (2 × the 16 MiB frame limit).
  */

@@ -7,7 +7,7 @@ import { as } from '../helpers/users.ts';
 import { adversarialAddresses, adversarialTexts, hostileContent, numberedLines, timed } from '../helpers/hostile.ts';
 
 /**
- * Issue 12, points 5 and 6 through the real server: hostile content costs linear time on every
+ * SEC-5 and SEC-6 through the real server: hostile content costs linear time on every
  * path that validates it (import, problems, board, Sync), and a diff of two very different long
  * texts is bounded. While a request runs, `/api/health` is asked too: its answer time is printed,
  * and the RSS after each test. `SOAK=1` (npm run soak) runs every text × address case and diffs

@@ -10,7 +10,7 @@ import { as, userWithToken } from '../helpers/users.ts';
 import { serverWithProject } from '../helpers/server.ts';
 
 /**
- * Issue 12, point 1: presence (awareness) is bounded. Before: a viewer sending 8 MB states grew
+ * SEC-1: presence (awareness) is bounded. Before: a viewer sending 8 MB states grew
  * RSS from 98 MB to 3.7 GB, and it stayed at 7 GB after they left. `npm run soak` (SOAK=1)
  * runs the attack at full size.
  */

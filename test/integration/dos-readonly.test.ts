@@ -9,7 +9,7 @@ import { rawSocket } from '../helpers/raw-socket.ts';
 import { serverWithProject } from '../helpers/server.ts';
 
 /**
- * Issue 12, point 4: deciding whether a read-only peer's update would change the draft costs
+ * SEC-4: deciding whether a read-only peer's update would change the draft costs
  * the update, not the document. Before: every frame from a read-only socket copied the draft
  * into a scratch document (~10 ms a frame on 5 MB). `npm run soak` (SOAK=1) sends 20× more frames.
  */

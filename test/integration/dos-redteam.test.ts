@@ -12,7 +12,7 @@ import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts
 import { as, userWithToken } from '../helpers/users.ts';
 
 /**
- * Red-team findings on the merged issue 12 code (denial of service). `npm run soak` (SOAK=1)
+ * Red-team findings on the merged security-model code (SEC-1 … SEC-8: denial of service). `npm run soak` (SOAK=1)
  * runs the attacks at full size.
  */
 const SOAK = process.env.SOAK === '1';

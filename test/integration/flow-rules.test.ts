@@ -6,7 +6,7 @@ import { SECTIONS } from '#schema/content/spec.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 
-/** Issue 7: flow rules. The three-stage preset: knowledge flows down from Production; everything else up from Staging. */
+/** FLOW-1 … FLOW-8: flow rules. The three-stage preset: knowledge flows down from Production; everything else up from Staging. */
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
@@ -33,7 +33,7 @@ async function setup(preset: string, sample = false) {
 const closeCode = (c: Client) => new Promise<number>((resolve) => c.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
 
 describe('flow rules', () => {
-  it('GET /api/projects/:id has the rules and, per environment with an editable draft, its draftId and sections', async () => {
+  it('[FLOW-1] [FLOW-2] GET /api/projects/:id has the rules and, per environment with an editable draft, its draftId and sections', async () => {
     const five = await setup('five-stage');
     const [, p5] = await five.api<ProjectView>('GET', `/projects/${five.project.id}`);
     expect(Object.values(p5.flowRules).every((r) => r.direction === 'up')).toBe(true);
@@ -51,7 +51,7 @@ describe('flow rules', () => {
     expect(new Set([staging!.draftId, uat!.draftId, production!.draftId]).size).toBe(3);
   });
 
-  it('a section a draft does not own is read-only on the websocket (refused whole, 4403) and over HTTP (409), and nothing changes', async () => {
+  it('[FLOW-2] [R1] a section a draft does not own is read-only on the websocket (refused whole, 4403) and over HTTP (409), and nothing changes', async () => {
     const { api, project, client } = await setup('three-stage');
     const [staging, uat] = project.environments;
 
@@ -90,7 +90,7 @@ describe('flow rules', () => {
     expect(Object.values(uatContent.knowledge).map((a) => a.title)).toEqual(['Shipping']);
   });
 
-  it('a Staging Sync does not carry knowledge: the target keeps its own', async () => {
+  it('[FLOW-3] a Staging Sync does not carry knowledge: the target keeps its own', async () => {
     const { server, api, project, client } = await setup('three-stage', true);
     const [staging, uat] = project.environments;
     // Knowledge that reached Staging's draft from elsewhere (as replication will put it there).
@@ -119,7 +119,7 @@ describe('flow rules', () => {
     expect(Object.keys(uatContent.knowledge).length).toBe(sectionMap(uatEditor.doc, 'knowledge').size);
   });
 
-  it('knowledge edited in Production reaches UAT and Staging by itself, read-only in Staging; UAT-only articles survive', async () => {
+  it('[FLOW-4] [FLOW-5] knowledge edited in Production reaches UAT and Staging by itself, read-only in Staging; UAT-only articles survive', async () => {
     const { api, project, client } = await setup('three-stage');
     const [staging, uat, production] = project.environments;
     const titles = async (envId: string) => Object.values((await api<{ knowledge: Record<string, { title: string }> }>('GET', `/environments/${envId}/content`))[1].knowledge).map((a) => a.title).sort();
@@ -154,7 +154,7 @@ describe('flow rules', () => {
     expect(await titles(staging!.id)).toEqual(['Being tested in UAT', 'Opening hours']);
   });
 
-  it('an article changed in both UAT and Production since the last replication is a conflict: UAT keeps its version until someone resolves it', async () => {
+  it('[FLOW-5] an article changed in both UAT and Production since the last replication is a conflict: UAT keeps its version until someone resolves it', async () => {
     const { api, project, client } = await setup('three-stage');
     const [, uat, production] = project.environments;
     const inProduction = client(production!.draftId!);
@@ -184,7 +184,7 @@ describe('flow rules', () => {
     await expect.poll(() => bodyIn(uat!.id)).toBe('v3 Production: Within 30 days.');
   });
 
-  it('the delivery API serves knowledge live from the environment that edits it, and its ETag follows changes there', async () => {
+  it('[FLOW-3] the delivery API serves knowledge live from the environment that edits it, and its ETag follows changes there', async () => {
     const { server, api, project, client } = await setup('three-stage', true);
     const [staging, uat, production] = project.environments;
     expect((await api('POST', `/environments/${staging!.id}/sync`, {}))[0]).toBe(200);
@@ -217,7 +217,7 @@ describe('flow rules', () => {
     expect(await refused).toBe(CLOSE.read_only);
   });
 
-  it('pulling one article from UAT into Production moves exactly that article, after a preview of just it', async () => {
+  it('[FLOW-6] pulling one article from UAT into Production moves exactly that article, after a preview of just it', async () => {
     const { api, project, client } = await setup('three-stage');
     const [staging, uat, production] = project.environments;
     const inUat = client(uat!.draftId!);
@@ -251,7 +251,7 @@ describe('flow rules', () => {
     expect((await api('POST', `/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'agents', itemIds: [wanted] }))[0]).toBe(400);
     expect((await api('POST', `/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds: ['kb_nope'] }))[0]).toBe(404);
   });
-  it('an environment’s content is its promoted up sections plus the knowledge it holds: a snapshot carries no knowledge; content, share link and diff compose; replications and pulls open as diffs', async () => {
+  it('[FLOW-3] [FLOW-4] an environment’s content is its promoted up sections plus the knowledge it holds: a snapshot carries no knowledge; content, share link and diff compose; replications and pulls open as diffs', async () => {
     const { server, api, project, client } = await setup('three-stage', true);
     const [staging, uat, production] = project.environments;
     const titles = (c: { knowledge: Record<string, { title: string }> }) => Object.values(c.knowledge).map((a) => a.title).sort();
@@ -308,7 +308,7 @@ describe('flow rules', () => {
     await expect.poll(() => changes(uat!.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
     await expect.poll(() => changes(staging!.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
   });
-  it('a custom pipeline declares its own rules: knowledge down from UAT (edited in QA too), channels local to every stage', async () => {
+  it('[FLOW-1] a custom pipeline declares its own rules: knowledge down from UAT (edited in QA too), channels local to every stage', async () => {
     const { server, api } = await setup('five-stage');
     const stage = (name: string, kind = 'custom') => ({ name, kind, color: '#0d9488' });
     const stages = [stage('DEV', 'dev'), stage('QA', 'test'), stage('UAT', 'uat'), stage('PROD', 'production')];
@@ -343,7 +343,7 @@ describe('flow rules', () => {
     expect(Object.keys((await content(prod!.id)).agents).length).toBeGreaterThan(0);
   });
 
-  it('custom rules that cannot hold are refused at creation with the reason, and nothing is created', async () => {
+  it('[FLOW-7] custom rules that cannot hold are refused at creation with the reason, and nothing is created', async () => {
     const { api } = await setup('five-stage');
     const stages = ['A', 'B', 'C'].map((name) => ({ name, kind: 'custom', color: '#0d9488' }));
     const refused = async (flowRules: object, preset = 'custom') => {
@@ -359,7 +359,7 @@ describe('flow rules', () => {
     const [, list] = await api<{ projects: { name: string }[] }>('GET', '/projects');
     expect(list.projects.map((p) => p.name)).toEqual(['Cluster']);
   });
-  it('a change stored just before a stop replicates after the restart', async () => {
+  it('[FLOW-4] a change stored just before a stop replicates after the restart', async () => {
     const first = await startTestServer(undefined, { REPLICATION_DELAY_MS: '60000' });
     const admin = await setupAdmin(first.url);
     const headers = { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' };
@@ -373,7 +373,7 @@ describe('flow rules', () => {
     const titles = async () => Object.values(((await (await fetch(`${second.url}/api/environments/${uat!.id}/content`, { headers })).json()) as { knowledge: Record<string, { title: string }> }).knowledge).map((a) => a.title);
     await expect.poll(titles).toEqual(['Written before the stop']);
   });
-  it('a project admin changes the rules later and no environment’s content changes: knowledge starts to flow down from production, then moves up again', async () => {
+  it('[FLOW-8] a project admin changes the rules later and no environment’s content changes: knowledge starts to flow down from production, then moves up again', async () => {
     const { api, project, client } = await setup('five-stage', true);
     const envs = project.environments;
     const [dev, , uat, , production] = envs;

@@ -13,7 +13,7 @@ import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts
 import { prng } from '../helpers/prng.ts';
 
 /**
- * Hostile clients from raw frames (rule 7). FUZZ_FRAMES=10000 (npm run soak) for the long run;
+ * Hostile clients from raw frames (R7). FUZZ_FRAMES=10000 (npm run soak) for the long run;
  * npm test runs a few hundred. Every frame goes to a connection of its own kind; afterwards
  * nothing was written, and a well-behaved client was served throughout.
  */
@@ -74,8 +74,8 @@ function send(frame: Uint8Array | string, query = ''): Promise<number> {
   });
 }
 
-describe('rule 7: thousands of fuzzed frames change nothing and stop nobody', () => {
-  it(`${FRAMES} hostile frames: random, truncated, oversized, read-only writes, huge awareness`, async () => {
+describe('[R7] thousands of fuzzed frames change nothing and stop nobody', () => {
+  it(`[R7] ${FRAMES} hostile frames: random, truncated, oversized, read-only writes, huge awareness`, async () => {
     const before = { content: JSON.stringify(draftContent(good.doc)), log: logRows() };
     const rnd = prng(99);
     const valid = Y.encodeStateAsUpdate(good.doc);

@@ -33,7 +33,7 @@ async function publishHotfix(p: Awaited<ReturnType<typeof live>>) {
 }
 
 describe('hotfix in production', () => {
-  it('publishes a hotfix straight to live, tracks its divergence, applies it to DEV in one change, and clears', async () => {
+  it('[HOT-2] [HOT-3] [HOT-4] publishes a hotfix straight to live, tracks its divergence, applies it to DEV in one change, and clears', async () => {
     api = await apiFixture();
     const p = await live();
     const before = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!;
@@ -67,7 +67,7 @@ describe('hotfix in production', () => {
     expect(d.divergence).toEqual([]);
   });
 
-  it('divergence clears by itself when DEV gets the same values by hand', async () => {
+  it('[HOT-3] divergence clears by itself when DEV gets the same values by hand', async () => {
     api = await apiFixture();
     const p = await live();
     await publishHotfix(p);
@@ -82,7 +82,7 @@ describe('hotfix in production', () => {
     expect(d.divergence).toEqual([]);
   });
 
-  it('refuses a Sync or Publish that would undo a hotfix unless confirmed, listing what would be undone', async () => {
+  it('[HOT-5] refuses a Sync or Publish that would undo a hotfix unless confirmed, listing what would be undone', async () => {
     api = await apiFixture();
     const p = await live();
     await publishHotfix(p);
@@ -107,7 +107,7 @@ describe('hotfix in production', () => {
     expect((await api.ok<Divergence>('GET', `/api/environments/${p.prod.id}/divergence`)).divergence).toEqual([]);
   });
 
-  it('a promotion that carries the hotfix values passes without confirmation', async () => {
+  it('[HOT-5] a promotion that carries the hotfix values passes without confirmation', async () => {
     api = await apiFixture();
     const p = await live();
     await publishHotfix(p);
@@ -117,7 +117,7 @@ describe('hotfix in production', () => {
     await api.ok('POST', `/api/environments/${p.prod.id}/publish`, {});
   });
 
-  it('only production has hotfixes, and a hotfix needs something live', async () => {
+  it('[HOT-1] only production has hotfixes, and a hotfix needs something live', async () => {
     api = await apiFixture();
     const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'X', sample: true });
     expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.environments[1]!.id}/hotfix`))[1].error.id).toBe('not_production');

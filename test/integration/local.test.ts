@@ -16,8 +16,8 @@ async function pipeline() {
   return { id: p.id, dev, test, uat, staging, prod, promote };
 }
 
-describe('rule 3: promotion never touches environment-local data of the target', () => {
-  it('keeps overrides, secrets, settings and runtime keys of every stage through Sync and Publish', async () => {
+describe('[R3] promotion never touches environment-local data of the target', () => {
+  it('[R3] keeps overrides, secrets, settings and runtime keys of every stage through Sync and Publish', async () => {
     api = await apiFixture();
     const p = await pipeline();
     await p.promote();

@@ -8,7 +8,7 @@ import { upgradeStatus } from '../helpers/raw-socket.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 
 /**
- * Rule 4, walked in full: for every role held in one environment, every action on every
+ * R4, walked in full: for every role held in one environment, every action on every
  * environment is allowed exactly where schema/permissions.ts says — through the real HTTP
  * API and the websocket. Probes change nothing: an allowed request stops at validation
  * (400) or a precondition (409); a refused one must be 403.
@@ -84,9 +84,9 @@ const PROBES: Probe[] = [
   { action: 'env.approve', name: 'POST approve', run: (t, _e, pos) => http(t, 'POST', `/requests/${requestInto.get(pos)}/approve`, BAD), only: (pos) => pos > 0 },
 ];
 
-describe('rule 4: the permission matrix holds on every HTTP route', () => {
+describe('[R4] the permission matrix holds on every HTTP route', () => {
   for (const role of ROLES) {
-    it(`${role}: allowed exactly where the matrix says, in every environment`, async () => {
+    it(`[R4] ${role}: allowed exactly where the matrix says, in every environment`, async () => {
       const mismatches: string[] = [];
       for (const [holder] of envs.entries()) {
         const token = tokens.get(`${role}@${holder}`)!;
@@ -105,12 +105,12 @@ describe('rule 4: the permission matrix holds on every HTTP route', () => {
     });
   }
 
-  it('every action of the matrix is probed', () => {
+  it('[R4] every action of the matrix is probed', () => {
     // project.admin is project-wide: the next test walks it.
     expect(new Set(PROBES.map((p) => p.action))).toEqual(new Set(Object.keys(ACTIONS).filter((a) => a !== 'project.admin')));
   });
 
-  it('project-level: only project admins change members; only the instance admin creates projects and users; outsiders see nothing', async () => {
+  it('[R4] project-level: only project admins change members; only the instance admin creates projects and users; outsiders see nothing', async () => {
     for (const role of ROLES) {
       const t = tokens.get(`${role}@0`)!;
       expect(await http(t, 'PUT', `/projects/${projectId}/members/usr_x`, BAD)).toBe(role === 'project_admin' ? 400 : 403);
@@ -131,11 +131,11 @@ describe('rule 4: the permission matrix holds on every HTTP route', () => {
   });
 });
 
-describe('rule 4 on the websocket: read-only is decided at the upgrade, writes are refused whole', () => {
+describe('[R4] on the websocket: read-only is decided at the upgrade, writes are refused whole', () => {
   const statusOf = (token: string, draftId: string) => upgradeStatus(`${wsUrl(server.url)}/${draftId}?token=${token}`);
 
   for (const role of ROLES) {
-    it(`${role}: connects to DEV exactly if it may read there, and writes exactly if it may edit`, async () => {
+    it(`[R4] [R1] ${role}: connects to DEV exactly if it may read there, and writes exactly if it may edit`, async () => {
       const draftId = envs[0]!.draftId!;
       for (const [holder] of envs.entries()) {
         const token = tokens.get(`${role}@${holder}`)!;
@@ -162,7 +162,7 @@ describe('rule 4 on the websocket: read-only is decided at the upgrade, writes a
     });
   }
 
-  it('a role change closes the person’s open connections (4401), and they come back with the new rights', async () => {
+  it('[R4] a role change closes the person’s open connections (4401), and they come back with the new rights', async () => {
     const draftId = envs[0]!.draftId!;
     const token = tokens.get('editor@0')!;
     const c = connect(server.url, draftId, { token });

@@ -6,7 +6,7 @@ import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 
 /**
- * Issue 13 point 6: a `down` section flows from Production without phantom conflicts. The delay
+ * REL-6: a `down` section flows from Production without phantom conflicts. The delay
  * is long enough that the first edit lands in the same batch as the project's first
  * replication, as when someone edits right after creating or importing.
  */
@@ -41,7 +41,7 @@ async function threeStage(sample: boolean) {
 const within = { timeout: DELAY_MS + 5000 };
 
 describe('REL-6 knowledge flows down without phantom conflicts', () => {
-  it('REL-6 a fresh three-stage sample project: one edit of a sample article in Production reaches UAT and Staging, no conflict', async () => {
+  it('REL-6 [FLOW-5] a fresh three-stage sample project: one edit of a sample article in Production reaches UAT and Staging, no conflict', async () => {
     const { staging, uat, production, bodyIn, conflicts, editor } = await threeStage(true);
     const inProduction = await editor(production.draftId!);
     await until(inProduction.doc, (d) => sectionMap(d, 'knowledge').has('kb_shipping'));
@@ -53,7 +53,7 @@ describe('REL-6 knowledge flows down without phantom conflicts', () => {
     expect(await conflicts(staging.id)).toEqual([]);
   });
 
-  it('REL-6 an article imported into Production, then edited there, flows down; the same file imported into UAT too is no conflict', async () => {
+  it('REL-6 [FLOW-5] an article imported into Production, then edited there, flows down; the same file imported into UAT too is no conflict', async () => {
     const { api, staging, uat, production, bodyIn, conflicts, editor } = await threeStage(false);
     const file = { knowledge: { kb_hours: { title: 'Opening hours', body: 'Nine to five.', tags: [], audiences: [] } } };
     // A team seeds both stages that edit knowledge from one file, then corrects it in Production.
@@ -68,7 +68,7 @@ describe('REL-6 knowledge flows down without phantom conflicts', () => {
     expect(await conflicts(uat.id)).toEqual([]);
   });
 
-  it('REL-6 after the rules change to move knowledge down from Production, the first edit of an article every stage holds flows down, no conflict', async () => {
+  it('REL-6 [FLOW-5] [FLOW-8] after the rules change to move knowledge down from Production, the first edit of an article every stage holds flows down, no conflict', async () => {
     const server = await startTestServer(undefined, { REPLICATION_DELAY_MS: String(DELAY_MS) });
     cleanup.push(() => server.close());
     const admin = await setupAdmin(server.url);
@@ -90,7 +90,7 @@ describe('REL-6 knowledge flows down without phantom conflicts', () => {
     expect((await api<Conflicts>('GET', `/environments/${uat!.id}/conflicts`))[1].conflicts).toEqual([]);
   });
 
-  it('REL-6 a sample article changed in both UAT and Production is still a conflict: UAT keeps its version', async () => {
+  it('REL-6 [FLOW-5] a sample article changed in both UAT and Production is still a conflict: UAT keeps its version', async () => {
     const { uat, production, bodyIn, conflicts, editor } = await threeStage(true);
     const inUat = await editor(uat.draftId!);
     await until(inUat.doc, (d) => sectionMap(d, 'knowledge').has('kb_shipping'));

@@ -48,7 +48,7 @@ async function typeHotfix(l: Awaited<ReturnType<typeof live>>): Promise<Client> 
 }
 
 describe('hotfix publish in real use', () => {
-  it('REL-3 a Publish made while a hotfix is open is not undone: 409 live_moved naming it; after a rebase the hotfix publishes and live holds both', async () => {
+  it('REL-3 [HOT-6] a Publish made while a hotfix is open is not undone: 409 live_moved naming it; after a rebase the hotfix publishes and live holds both', async () => {
     const l = await live();
     const client = await typeHotfix(l);
 
@@ -79,7 +79,7 @@ describe('hotfix publish in real use', () => {
     expect(content.channels.ch_widget!.greeting).toMatch(/^URGENT: store closed today\. /);
   });
 
-  it('REL-4 a hotfix publish obeys production’s four-eyes gate: 409 approval_required, then a hotfix request approved by another approver publishes it', async () => {
+  it('REL-4 [HOT-7] [GATE-1] a hotfix publish obeys production’s four-eyes gate: 409 approval_required, then a hotfix request approved by another approver publishes it', async () => {
     const l = await live();
     const approver = await userWithToken(l.server.url, l.admin, 'approver@example.com', 'Ada Approver');
     expect((await l.api('PUT', `/projects/${l.projectId}/members/${approver.id}`, { roles: { [l.prod]: ['viewer', 'approver'] } }))[0]).toBe(200);

@@ -4,7 +4,7 @@ import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import type { ProjectView } from '#schema/api.ts';
 import { apiFixture, type ApiFixture, type Env } from '../helpers/api.ts';
 
-/** Issue 13 point 14: reads never write; a flow-rule change is all or nothing, and two admins cannot interleave. */
+/** REL-14: reads never write; a flow-rule change is all or nothing, and two admins cannot interleave. */
 let api: ApiFixture;
 afterEach(() => api?.close());
 
@@ -25,7 +25,7 @@ async function live() {
 const shown = (envs: readonly Env[]) => Promise.all([...envs.map((e) => api.ok(`GET`, `/api/environments/${e.id}/content`)), api.ok('GET', `/api/environments/${envs.at(-1)!.id}/content?pointer=live`)]);
 
 describe('REL-14 reads are pure; flow-rule changes are planned, then committed once', () => {
-  it('REL-14 (a) reading the hotfix divergence and the board twice changes no row, even when a hotfix has fully arrived in DEV', async () => {
+  it('REL-14 [HOT-3] (a) reading the hotfix divergence and the board twice changes no row, even when a hotfix has fully arrived in DEV', async () => {
     api = await apiFixture();
     const { p, dev, prod } = await live();
     const { draftId } = await api.ok<{ draftId: string }>('POST', `/api/environments/${prod.id}/hotfix`);
@@ -44,7 +44,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
     expect(dump()).toEqual(before);
   });
 
-  it('REL-14 (b) two flow-rule changes made from the same version: one 200, the other 409 rules_moved, and the loser changes no stage', async () => {
+  it('REL-14 [FLOW-8] (b) two flow-rule changes made from the same version: one 200, the other 409 rules_moved, and the loser changes no stage', async () => {
     api = await apiFixture({ REPLICATION_DELAY_MS: '60000' });
     const { p } = await live();
     const seen = await api.ok<ProjectView>('GET', `/api/projects/${p.id}`);
@@ -63,7 +63,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
     expect((await api.ok<ProjectView>('GET', `/api/projects/${p.id}`)).flowRules.knowledge.direction).toBe('down');
   });
 
-  it('REL-14 (c) a flow-rule change whose storage fails midway leaves no partial state, and succeeds whole once storage is back', async () => {
+  it('REL-14 [FLOW-8] (c) a flow-rule change whose storage fails midway leaves no partial state, and succeeds whole once storage is back', async () => {
     api = await apiFixture({ REPLICATION_DELAY_MS: '60000' });
     const { p, prod } = await live();
     const down = await api.ok<ProjectView & { environments: Env[] }>('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } } });

@@ -43,7 +43,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
     expect(history.history[1]!.sourceEnvironmentId).toBe(p.envs[3]!.id);
   });
 
-  it('rule 5: identical content gives the identical id, any change a new one, and unchanged items are not stored again', async () => {
+  it('[R5] identical content gives the identical id, any change a new one, and unchanged items are not stored again', async () => {
     api = await apiFixture();
     const p = await project();
     const a = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.dev.id}/sync`, {});
@@ -63,7 +63,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
     expect(blobCount()).toBe(blobs + 1);
   });
 
-  it('rule 5: a snapshot altered in the database is detected when read', async () => {
+  it('[R5] a snapshot altered in the database is detected when read', async () => {
     api = await apiFixture();
     const p = await project();
     const { snapshotId } = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.dev.id}/sync`, {});
@@ -73,7 +73,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
     expect(body.error.id).toBe('snapshot_corrupt');
   });
 
-  it('a draft with problems cannot leave DEV: 422 with the problems, and nothing moves', async () => {
+  it('[R7] a draft with problems cannot leave DEV: 422 with the problems, and nothing moves', async () => {
     api = await apiFixture();
     const p = await project();
     const broken = sampleContent();
@@ -97,8 +97,8 @@ describe('content-addressed snapshots and Sync through every stage', () => {
   });
 });
 
-describe('rule 2: promotions are atomic and never lose one', () => {
-  it('refuses a Sync whose expected target moved (compare-and-swap), changing nothing', async () => {
+describe('[R2] promotions are atomic and never lose one', () => {
+  it('[R2] refuses a Sync whose expected target moved (compare-and-swap), changing nothing', async () => {
     api = await apiFixture();
     const p = await project();
     const a = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.dev.id}/sync`, {});
@@ -113,7 +113,7 @@ describe('rule 2: promotions are atomic and never lose one', () => {
     expect((await envs(p.id))[1]!.snapshotId).toBe(ok.snapshotId);
   });
 
-  it('two concurrent Syncs both land, each with its record, chained in order', async () => {
+  it('[R2] two concurrent Syncs both land, each with its record, chained in order', async () => {
     api = await apiFixture();
     const p = await project();
     await api.ok('POST', `/api/environments/${p.dev.id}/sync`, {});
@@ -152,8 +152,8 @@ describe('rule 2: promotions are atomic and never lose one', () => {
   });
 });
 
-describe('rule 1: every environment after the first is read-only for content', () => {
-  it('refuses content writes to later stages and has no draft for them', async () => {
+describe('[R1] every environment after the first is read-only for content', () => {
+  it('[R1] refuses content writes to later stages and has no draft for them', async () => {
     api = await apiFixture();
     const p = await project();
     for (const env of p.envs.slice(1)) {

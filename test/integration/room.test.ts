@@ -110,9 +110,9 @@ async function settle(room: Room, clients: MemoryClient[]): Promise<void> {
   throw new Error('the network did not settle');
 }
 
-describe('rule 6: seeded random edits, disconnects and delivery orders converge (in memory, through a real Room)', () => {
+describe('[R6] seeded random edits, disconnects and delivery orders converge (in memory, through a real Room)', () => {
   for (const seed of [1, 2, 3, 42, 1337, 2024, 77, 9001]) {
-    it(`all replicas end equal and well-formed, and the stored log reloads the same (seed ${seed})`, async () => {
+    it(`[R6] all replicas end equal and well-formed, and the stored log reloads the same (seed ${seed})`, async () => {
       const { store, draftId } = fixture();
       const rnd = prng(seed);
       const room = new Room(draftId, store, opts(60));
@@ -150,7 +150,7 @@ describe('rule 6: seeded random edits, disconnects and delivery orders converge 
 });
 
 describe('Room persistence', () => {
-  it('appends before it broadcasts: another peer gets nothing until the batch is stored', () => {
+  it('[R6] appends before it broadcasts: another peer gets nothing until the batch is stored', () => {
     const { store, draftId } = fixture();
     const room = new Room(draftId, store, opts());
     const [a, b] = twoSyncedPeers(room);
@@ -164,7 +164,7 @@ describe('Room persistence', () => {
     room.unload();
   });
 
-  it('compacts the log into the state row in the background, without losing anything', async () => {
+  it('[R6] compacts the log into the state row in the background, without losing anything', async () => {
     const { store, draftId, database } = fixture();
     const room = new Room(draftId, store, opts(20));
     const a = new MemoryClient(room);
@@ -186,7 +186,7 @@ describe('Room persistence', () => {
     reloaded.unload();
   });
 
-  it('keeps updates pending, sends nothing, and retries when the store fails', () => {
+  it('[R6] keeps updates pending, sends nothing, and retries when the store fails', () => {
     const { store, draftId } = fixture();
     let failing = true;
     const flaky: DraftStore = {
@@ -210,7 +210,7 @@ describe('Room persistence', () => {
     expect(logged.some((m) => m.includes('could not append'))).toBe(true);
   });
 
-  it('rule 1: a read-only peer syncs, but a change from it is refused whole', () => {
+  it('[R1] a read-only peer syncs, but a change from it is refused whole', () => {
     const { store, draftId } = fixture();
     const room = new Room(draftId, store, opts());
     const writer = new MemoryClient(room);
@@ -232,8 +232,8 @@ describe('Room persistence', () => {
   });
 });
 
-describe('rule 7: hostile updates never corrupt the draft', () => {
-  it.each([7, 8, 9])('a mutated update is applied whole or refused (4400, 4422, 4424) with the document unchanged (seed %i)', (seed) => {
+describe('[R7] hostile updates never corrupt the draft', () => {
+  it.each([7, 8, 9])('[R7] a mutated update is applied whole or refused (4400, 4422, 4424) with the document unchanged (seed %i)', (seed) => {
     const { store, draftId } = fixture();
     const room = new Room(draftId, store, opts());
     const rnd = prng(seed);

@@ -4,7 +4,7 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { setupAdmin, testServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 
-/** Issue 12 point 15: an audience that the live or current content of its environment names stays. */
+/** SEC-15: an audience that the live or current content of its environment names stays. */
 const cleanup = cleanupAfterEach();
 
 interface Use {

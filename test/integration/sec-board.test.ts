@@ -18,7 +18,7 @@ afterEach(async () => {
 /** 16,000 lines that share nothing with the other version: the worst case of a line diff. */
 const text = (tag: string) => Array.from({ length: 16_000 }, (_, i) => `line ${i} of the ${tag} version`).join('\n');
 
-describe('the board under large texts (issue 12)', () => {
+describe('SEC-6 the board under large texts', () => {
   it('SEC-6 the board counts what a Sync carries from snapshot trees: two 16,000-line texts cost no line diff, and the counts stay right', async () => {
     server = await startTestServer();
     const url = server.url;

@@ -7,7 +7,7 @@ import { rawSocket } from '../helpers/raw-socket.ts';
 import { as, userWithToken } from '../helpers/users.ts';
 import { serverWithProject } from '../helpers/server.ts';
 
-/** Issue 12: who a presence says it is (point 12), and how many sockets a user may hold (point 8). */
+/** Who a presence says it is (SEC-12), and how many sockets a user may hold (SEC-8). */
 const cleanup = cleanupAfterEach();
 
 async function setup(env: Record<string, string> = {}) {

@@ -44,7 +44,7 @@ async function project(roles: (envs: Env[]) => Record<string, Record<string, str
 
 const strip = (v: unknown) => JSON.stringify(v).replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>');
 
-describe('confidentiality (issue 12)', () => {
+describe('SEC-9 SEC-10 confidentiality', () => {
   it('SEC-9 a DEV environment admin learns nothing about production secrets from guesses; production secrets managers still see the warning', async () => {
     const p = await project((envs) => ({ devAdmin: { [envs[0]!.id]: ['viewer', 'environment_admin'] }, prodSecrets: { [envs[4]!.id]: ['environment_admin'] } }));
     const [dev, prod] = [p.envs[0]!, p.envs[4]!];

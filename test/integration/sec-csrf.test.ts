@@ -3,7 +3,7 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { ADMIN, setupAdmin, testServer } from '../helpers/server.ts';
 import { cookieOf, createToken, PASSPHRASE, signIn } from '../helpers/users.ts';
 
-/** Issue 12, point 18: no login CSRF. Real server on port 0, requests shaped as a browser would send them. */
+/** SEC-18: no login CSRF. Real server on port 0, requests shaped as a browser would send them. */
 const cleanup = cleanupAfterEach();
 const server = (env: Record<string, string> = {}) => testServer(cleanup, env);
 

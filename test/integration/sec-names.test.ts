@@ -3,7 +3,7 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { setupAdmin, testServer } from '../helpers/server.ts';
 import { as, PASSPHRASE, postJson } from '../helpers/users.ts';
 
-/** Issue 12 point 14 through the server: names that look alike are refused (stages, people, projects). */
+/** SEC-14 through the server: names that look alike are refused (stages, people, projects). */
 const cleanup = cleanupAfterEach();
 
 type Refusal = { error: { id: string; message: string; details: { path: string; message: string }[] } };

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
 import { postJson } from '../helpers/users.ts';
 
-/** Issue 12, point 20: common and trivially weak passwords are refused (400 weak_password, saying why) wherever a password is set. */
+/** SEC-20: common and trivially weak passwords are refused (400 weak_password, saying why) wherever a password is set. */
 let server: TestServer | undefined;
 afterEach(async () => {
   await server?.close();

@@ -7,7 +7,7 @@ import type { ProjectView } from '#schema/api.ts';
 import { apiFixture, type ApiFixture } from '../helpers/api.ts';
 
 /**
- * Issue 12, point 13: ids named like members every object inherits (`constructor`, `toString`,
+ * SEC-13: ids named like members every object inherits (`constructor`, `toString`,
  * `__proto__`, `valueOf`, `hasOwnProperty`) are plain data: never found where they are not,
  * never dropped where they are, and refused where ids enter (import 422, pull 400, websocket 4422).
  */

@@ -6,7 +6,7 @@ import { createSnapshots } from '#server/domain/snapshots.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as, userWithToken } from '../helpers/users.ts';
 
-/** Red-team findings on the merged issue 12 code (confidentiality). */
+/** Red-team findings on the merged security-model code (SEC-9 … SEC-15: confidentiality). */
 type Running = Awaited<ReturnType<typeof startTestServer>>;
 interface Env {
   id: string;

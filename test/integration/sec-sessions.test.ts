@@ -6,7 +6,7 @@ import { createProject, setupAdmin, startTestServer, type TestServer } from '../
 import { as, cookieOf, PASSPHRASE, signIn } from '../helpers/users.ts';
 
 /**
- * Issue 12, points 16 and 17: a token or session that ends takes its live access with it.
+ * SEC-16 and SEC-17: a token or session that ends takes its live access with it.
  * Real server on port 0, real SQLite, raw `ws` sockets carrying the cookie or ?token= as a
  * browser or a script would.
  */
@@ -28,7 +28,7 @@ async function member(email: string, projectId: string): Promise<{ id: string; c
   return { id, cookie: await sessionOf(email) };
 }
 
-/** Cookie writes carry our Origin (point 18 checks it on DELETE /api/session too). */
+/** Cookie writes carry our Origin (SEC-18 checks it on DELETE /api/session too). */
 function withCookie(cookie: string): Record<string, string> {
   return { 'content-type': 'application/json', cookie, origin: server.url };
 }

@@ -3,7 +3,7 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { ADMIN, setupAdmin, testServer } from '../helpers/server.ts';
 import { as, PASSPHRASE, postJson, signIn, userWithToken } from '../helpers/users.ts';
 
-/** Issue 12, point 19: the sign-in limit holds under concurrency; nobody can lock the owner out; unlock and reset links. */
+/** SEC-19: the sign-in limit holds under concurrency; nobody can lock the owner out; unlock and reset links. */
 const cleanup = cleanupAfterEach();
 const server = (env: Record<string, string> = {}) => testServer(cleanup, env);
 

@@ -8,7 +8,7 @@ import { serverWithProject, setupAdmin, testServer, type TestServer } from '../h
 import { cookieOf, createToken, signIn } from '../helpers/users.ts';
 
 /**
- * Issue 12, point 21: storage faults tell the truth. Faults are made the way
+ * SEC-21: storage faults tell the truth. Faults are made the way
  * storage-faults.test.ts makes them: a write lock held by another process, a full database
  * (max_page_count = the pages it has).
  */

@@ -21,7 +21,7 @@ import { createProjects } from '#server/domain/projects.ts';
 import { Room } from '#server/collab/room.ts';
 
 /**
- * Issue 12, points 7 and 11: updates are checked against the content spec's layout on the
+ * SEC-7 and SEC-11: updates are checked against the content spec's layout on the
  * shadow (refused whole: 4422 for a shape the spec does not have, 4424 for an update that
  * leaves something pending), and reads of a draft poisoned before that still answer.
  */

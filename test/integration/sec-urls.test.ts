@@ -6,7 +6,7 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { createProject, setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers/server.ts';
 
 /**
- * Issue 12, point 22: links people receive are built from configuration, never from the
+ * SEC-22: links people receive are built from configuration, never from the
  * Host header a client chooses; the data folder and the database files are the owner's alone.
  */
 const cleanup = cleanupAfterEach();

@@ -9,7 +9,7 @@ const signIn = (email: string, password: string, headers: Record<string, string>
   fetch(`${server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, password }) });
 
 describe('security basics', () => {
-  it('rate-limits failed sign-ins per account (429 with Retry-After), and the right password waits too', async () => {
+  it('SEC-19 rate-limits failed sign-ins per account (429 with Retry-After), and the right password waits too', async () => {
     server = await startTestServer();
     await setupAdmin(server.url);
     for (let i = 0; i < 5; i++) expect((await signIn(ADMIN.email, 'wrong password')).status).toBe(401);

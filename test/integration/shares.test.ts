@@ -30,7 +30,7 @@ async function shared(body: object = {}) {
 const open = (token: string, init: RequestInit = {}) => fetch(`${server.url}/api/share/${token}`, init);
 
 describe('share links for stakeholders', () => {
-  it('shows the environment without any account: content, effective variables, banner facts — never secrets', async () => {
+  it('[SHARE-2] shows the environment without any account: content, effective variables, banner facts — never secrets', async () => {
     const { link } = await shared();
     expect(link.url).toMatch(/\/share\/scl_[\w-]{43}$/);
     expect(Date.parse(link.expiresAt) - Date.now()).toBeGreaterThan(13.9 * 86_400_000);
@@ -45,7 +45,7 @@ describe('share links for stakeholders', () => {
     expect(view.variables.find((v) => v.name === 'company')!.value).toBe('Acme UAT');
   });
 
-  it('stores only the token hash, expires, and can be revoked (410 with a clear reason)', async () => {
+  it('[SHARE-3] stores only the token hash, expires, and can be revoked (410 with a clear reason)', async () => {
     const { admin, uat, link } = await shared({ expiresInDays: 1 });
     const list = await as<{ links: object[] }>(server.url, admin, 'GET', `/environments/${uat.id}/share-links`);
     expect(JSON.stringify(list[1])).not.toContain(link.token);
@@ -63,7 +63,7 @@ describe('share links for stakeholders', () => {
     expect(history.events.map((e) => e.kind)).toEqual(['share_link.revoked', 'share_link.created']);
   });
 
-  it('a link can never write: no mutating API with it, no websocket with it', async () => {
+  it('[SHARE-1] a link can never write: no mutating API with it, no websocket with it', async () => {
     const { dev, uat, link } = await shared({ allowFeedback: false });
     for (const [method, path] of [
       ['PUT', `/environments/${dev.id}/content`],
@@ -86,7 +86,7 @@ describe('share links for stakeholders', () => {
     expect(fb.status).toBe(403);
   });
 
-  it('takes feedback when the link allows it; the team sees it in that environment only', async () => {
+  it('[SHARE-4] takes feedback when the link allows it; the team sees it in that environment only', async () => {
     const { admin, dev, uat, link } = await shared({ allowFeedback: true });
     const fb = await fetch(`${server.url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agt_support', author: 'Olga Owner', text: 'The greeting should be warmer.' }) });
     expect(fb.status).toBe(201);
@@ -97,7 +97,7 @@ describe('share links for stakeholders', () => {
     expect(bad.status).toBe(400);
   });
 
-  it('pins one snapshot from the environment’s history, and refuses others', async () => {
+  it('[SHARE-5] pins one snapshot from the environment’s history, and refuses others', async () => {
     const { admin, p, uat } = await shared();
     const [, proj] = await as<{ environments: { snapshotId: string }[] }>(server.url, admin, 'GET', `/projects/${p.id}`);
     const [ok, pinned] = await as<{ token: string; snapshotId: string }>(server.url, admin, 'POST', `/environments/${uat.id}/share-links`, { label: 'Pinned', snapshotId: proj.environments[2]!.snapshotId });

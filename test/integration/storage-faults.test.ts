@@ -7,7 +7,7 @@ import { connect, instructionsOf, synced, until, type Client } from '../helpers/
 import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
 
 /**
- * Storage faults at the SQLite level (issue 6): the database locked by another process, the
+ * Storage faults at the SQLite level (R6): the database locked by another process, the
  * database full. The document stays in memory, clients are told through the server's presence
  * state, appends are retried, nothing acknowledged is lost and the server keeps serving.
  */
@@ -71,8 +71,8 @@ function type(doc: Y.Doc, agentId: string, text: string): void {
   itemText(sectionMap(doc, 'agents').get(agentId), 'instructions')!.insert(0, text);
 }
 
-describe('storage faults (issue 6)', () => {
-  it('a database locked by another process: changes stay in memory, clients are told, appends retry, nothing is lost', async () => {
+describe('[R6] storage faults', () => {
+  it('[R6] a database locked by another process: changes stay in memory, clients are told, appends retry, nothing is lost', async () => {
     const { server, admin, client } = await setup();
     const writer = client();
     const reader = client();
@@ -113,7 +113,7 @@ describe('storage faults (issue 6)', () => {
     expect(instructionsOf(later.doc, agentId)).toBe('typed while locked. ');
   });
 
-  it('a full database (SQLITE_FULL): the server does not crash, tells clients, and saves everything once there is room', async () => {
+  it('[R6] a full database (SQLITE_FULL): the server does not crash, tells clients, and saves everything once there is room', async () => {
     const { server, client } = await setup();
     const writer = client();
     const reader = client();

@@ -42,7 +42,7 @@ describe('applying content to a draft (import, restore)', () => {
     expect(updates).toBe(1);
   });
 
-  it('changes only what differs, so a concurrent edit elsewhere in the same text survives', () => {
+  it('[R6] changes only what differs, so a concurrent edit elsewhere in the same text survives', () => {
     const alice = new Y.Doc();
     applyContent(alice, sampleContent());
     const bob = new Y.Doc();

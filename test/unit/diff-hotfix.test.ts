@@ -26,8 +26,8 @@ function memoryStore() {
 }
 const meta = { kind: 'freeze', parentId: null, sourceDraftId: null, message: null, createdBy: 'u' };
 
-describe('canonicalization and hashing (rule 5)', () => {
-  it('gives the same id for the same content and a new id for any change', () => {
+describe('[R5] canonicalization and hashing', () => {
+  it('[R5] gives the same id for the same content and a new id for any change', () => {
     const { store, blobs } = memoryStore();
     const snapshots = createSnapshots(store);
     const a = snapshots.freeze('p', sampleContent(), meta);
@@ -49,7 +49,7 @@ describe('canonicalization and hashing (rule 5)', () => {
     expect(canonicalContent(snapshots.content('p', a))).toEqual(canonicalContent(sampleContent()));
   });
 
-  it('separates item and tree addresses by a type prefix', () => {
+  it('[R5] separates item and tree addresses by a type prefix', () => {
     expect(hashItem('{}')).not.toBe(hashTree('{}'));
   });
 });
@@ -79,7 +79,7 @@ describe('hotfix divergence detection', () => {
   fixed.knowledge.kb_closed = { title: 'Closed today', body: 'Back tomorrow.', tags: [], audiences: [] };
   const changes = hotfixChanges(base, fixed);
 
-  it('lists field-level changes, added and removed items', () => {
+  it('[HOT-3] lists field-level changes, added and removed items', () => {
     expect(changes.map((c) => [c.section, c.itemId, c.kind, c.field])).toEqual([
       ['agents', 'agt_support', 'changed', 'fallbackMessage'],
       ['knowledge', 'kb_closed', 'added', null],
@@ -87,7 +87,7 @@ describe('hotfix divergence detection', () => {
     ]);
   });
 
-  it('knows what DEV lacks, and nothing once DEV has the same values (even with other edits)', () => {
+  it('[HOT-3] knows what DEV lacks, and nothing once DEV has the same values (even with other edits)', () => {
     expect(missingFrom(base, changes)).toHaveLength(3);
     const dev = structuredClone(fixed);
     dev.agents.agt_support!.tone = 'formal';
@@ -95,7 +95,7 @@ describe('hotfix divergence detection', () => {
     expect(contains(fixed, changes[0]!)).toBe(true);
   });
 
-  it('applies exactly the changes to a draft in one transaction, keeping DEV’s other edits', () => {
+  it('[HOT-4] applies exactly the changes to a draft in one transaction, keeping DEV’s other edits', () => {
     const doc = new Y.Doc();
     const dev = sampleContent();
     dev.agents.agt_support!.tone = 'concise';

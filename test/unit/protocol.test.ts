@@ -3,7 +3,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { decodeMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, MalformedMessage } from '#server/collab/protocol.ts';
 
-describe('y-websocket message decoding (rule 7: bad input gets a clear error)', () => {
+describe('[R7] y-websocket message decoding: bad input gets a clear error', () => {
   it('round-trips the four message kinds', () => {
     const doc = new Y.Doc();
     doc.getText('t').insert(0, 'hi');
@@ -16,7 +16,7 @@ describe('y-websocket message decoding (rule 7: bad input gets a clear error)', 
     expect(decodeMessage(new Uint8Array([3]))).toEqual({ type: 'query-awareness' });
   });
 
-  it('refuses empty, truncated, unknown and over-long frames', () => {
+  it('[R7] refuses empty, truncated, unknown and over-long frames', () => {
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, 0);
     encoding.writeVarUint(e, 2);

@@ -3,7 +3,7 @@ import { sampleContent } from '#schema/content/sample.ts';
 import { DIFF_BUDGET_MS, DIFF_MAX_EDIT_LINES, diffContent, itemFieldChanges } from '#schema/content/diff.ts';
 import { numberedLines, timed } from '../helpers/hostile.ts';
 
-/** Issue 12 point 6 (the diff part): a line diff's work is bounded; past the bound a text shows as replaced whole, with a note. */
+/** SEC-6 (the diff part): a line diff's work is bounded; past the bound a text shows as replaced whole, with a note. */
 describe('SEC-6 bounded diffs', () => {
   it('SEC-6 two 16,000-line texts that share nothing diff in well under a second, as replaced whole with a note', async () => {
     const { ms, result } = await timed(() => itemFieldChanges('knowledge', { title: 'A', body: numberedLines('old', 16_000) }, { title: 'A', body: numberedLines('new', 16_000) }));

@@ -8,7 +8,7 @@ import { CreateUserBody } from '#schema/api.ts';
 import { adversarialAddresses, adversarialTexts, hostileContent, timed } from '../helpers/hostile.ts';
 import { prng } from '../helpers/prng.ts';
 
-/** Issue 12 point 5: every check on user text is linear (1 MB of adversarial text, each well under a second). */
+/** SEC-5: every check on user text is linear (1 MB of adversarial text, each well under a second). */
 describe('SEC-5 linear validation', () => {
   it('SEC-5 validateContent takes well under a second on 1 MB of adversarial text in every template and pattern field', async () => {
     for (const [name, text] of Object.entries(adversarialTexts())) {

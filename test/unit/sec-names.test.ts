@@ -5,7 +5,7 @@ import { EnvironmentSettings, FeedbackBody, RuntimeKeyBody, ShareLinkBody } from
 import { displayName, lookAlikes, nameKey } from '#schema/names.ts';
 import { PASSPHRASE } from '../helpers/users.ts';
 
-/** Issue 12 point 14: names that look alike are refused. */
+/** SEC-14: names that look alike are refused. */
 const EvaluatorsShape = EnvironmentSettings.shape.evaluators;
 const stage = (name: string) => ({ name, kind: 'custom', color: '#123456' });
 const HIDDEN = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { assertStrongPassword } from '#server/domain/password-strength.ts';
 
-/** Issue 12, point 20: the estimator runs on the event loop, so its cost per call is bounded whatever the input. */
+/** SEC-20: the estimator runs on the event loop, so its cost per call is bounded whatever the input. */
 describe('SEC-20 password estimator cost', () => {
   it('SEC-20 adversarial passwords of any length are estimated in bounded time, and P@ssw0rd-style l33t is still caught', async () => {
     await assertStrongPassword('violet tractor sunbeam ledger', []); // loads the dictionaries once

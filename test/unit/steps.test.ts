@@ -22,8 +22,8 @@ function pair() {
   return { a, b, sync, id, steps, shown };
 }
 
-describe('workflow step order (nothing typed is lost)', () => {
-  it('a step moved by one person while another types into it keeps the typing, in its new place', () => {
+describe('[R6] workflow step order (nothing typed is lost)', () => {
+  it('[R6] a step moved by one person while another types into it keeps the typing, in its new place', () => {
     const { a, b, sync, steps, shown } = pair();
     moveStep(a, steps(a), 2, 0);
     const stepInB = orderedSteps(steps(b))[2]!;
@@ -34,7 +34,7 @@ describe('workflow step order (nothing typed is lost)', () => {
     expect(steps(a).length).toBe(3);
   });
 
-  it('two people moving the same step at once converge on one order with every step once', () => {
+  it('[R6] two people moving the same step at once converge on one order with every step once', () => {
     const { a, b, sync, steps, shown } = pair();
     moveStep(a, steps(a), 0, 2);
     moveStep(b, steps(b), 0, 1);
@@ -57,7 +57,7 @@ describe('workflow step order (nothing typed is lost)', () => {
     expect(json).not.toContain(`"${ORDER_KEY}"`);
   });
 
-  it('an import that reorders steps keeps the steps it keeps (text typed into them meanwhile stays)', () => {
+  it('[R6] an import that reorders steps keeps the steps it keeps (text typed into them meanwhile stays)', () => {
     const { a, b, sync, id, steps, shown } = pair();
     const content = draftContent(a);
     const wf = content.workflows[id]!;
