@@ -7,7 +7,7 @@ import { PRESET_IDS } from '#schema/presets.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 
-/** Issue 13 point 13: a fresh sample project has no problems anywhere, whatever its preset. */
+/** REL-13: a fresh sample project has no problems anywhere, whatever its preset. */
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();

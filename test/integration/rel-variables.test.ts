@@ -4,7 +4,7 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { as } from '../helpers/users.ts';
 
-/** Issue 13 point 5: an override that no longer fits its variable's type. */
+/** REL-5: an override that no longer fits its variable's type. */
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
