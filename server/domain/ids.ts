@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '../lib/hash.ts';
 
 /** Random, URL-safe ids with a readable prefix (`prj_…`, `env_…`). */
 export function newId(prefix: string): string {
@@ -11,6 +12,4 @@ export function newSecretToken(prefix: string): string {
 }
 
 /** Secret tokens are stored only as their SHA-256. */
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
+export const hashToken = sha256;
