@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type FieldSpec, type Section, type StepType } from './spec.ts';
 import { orderedSteps, orderedStepsJson, setStepOrder } from './steps.ts';
-import { emptySection } from './ids.ts';
+import { emptySection, newItemId } from './ids.ts';
 
 /**
  * The draft's Yjs layout: one Y.Map per section at the top level, keyed by item id; an item
@@ -29,12 +29,6 @@ export function draftContent(doc: Y.Doc): WorkspaceContent {
     }
   }
   return content;
-}
-
-export function newId(): string {
-  const bytes = new Uint8Array(9);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export function defaultValue(spec: FieldSpec): unknown {
@@ -83,7 +77,7 @@ export function toY(spec: FieldSpec, value: unknown): unknown {
 export function newStep(json: Record<string, unknown>): YItem {
   const type = typeof json.type === 'string' && Object.hasOwn(STEP_VARIANTS, json.type) ? (json.type as StepType) : 'message';
   const step = new Y.Map<unknown>();
-  step.set('id', typeof json.id === 'string' && json.id ? json.id : newId());
+  step.set('id', typeof json.id === 'string' && json.id ? json.id : newItemId());
   step.set('type', type);
   for (const [field, spec] of Object.entries(STEP_VARIANTS[type].fields)) step.set(field, toY(spec, json[field]));
   return step;
@@ -99,7 +93,7 @@ export function newItem(section: Section, json: ItemJson = {}): YItem {
 }
 
 /** Adds an item in one transaction, so collaborators never see half of it. Returns its id. */
-export function addItem(doc: Y.Doc, section: Section, json: ItemJson = {}, id: string = newId()): string {
+export function addItem(doc: Y.Doc, section: Section, json: ItemJson = {}, id: string = newItemId()): string {
   doc.transact(() => sectionMap(doc, section).set(id, newItem(section, json)));
   return id;
 }
