@@ -55,6 +55,8 @@ export const RollbackBody = z.strictObject({
   confirmUndoHotfix: z.boolean().optional(),
 });
 export const HotfixPublishBody = z.strictObject({ message: z.string().trim().max(500).optional() });
+/** Discarding the open hotfix: `message` is the reason, kept in the environment's history. */
+export const HotfixDiscardBody = HotfixPublishBody;
 
 export const GateBody = z.strictObject({
   requiredApprovals: z.number().int().min(0).max(5),
