@@ -44,6 +44,8 @@ export const SyncBody = z.strictObject({
   confirmUndoHotfix: z.boolean().optional(),
 });
 export const PublishBody = z.strictObject({
+  /** The synced snapshot the caller saw (what would go live); absent: not checked. */
+  expectedSourceSnapshotId: expectedSource,
   expectedLiveSnapshotId: z.string().nullable().optional(),
   message: z.string().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),

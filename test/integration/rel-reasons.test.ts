@@ -29,7 +29,7 @@ async function twoReleases() {
   const prodEnv = async () => (await api<{ environments: Env[] }>('GET', `/projects/${p.id}`))[1].environments[4]!;
   const history = async () => (await api<History>('GET', `/environments/${prod}/history`))[1];
   const hotfixOpen = async () => (await api<{ draftId: string | null }>('GET', `/environments/${prod}/hotfix`))[1].draftId;
-  return { api, prod, prodEnv, history, hotfixOpen };
+  return { api, dev: envs[0]!, prod, prodEnv, history, hotfixOpen, syncAll };
 }
 
 const tooLong = 'x'.repeat(501);
@@ -86,5 +86,24 @@ describe('production actions carry a reason', () => {
     expect(body.error.id).toBe('target_moved');
     expect((await t.prodEnv()).liveSnapshotId).toBe(release1);
     expect((await t.history()).history[0]).toMatchObject({ kind: 'rollback', message: 'back' });
+  });
+
+  it('REL-1 a Publish carries the synced snapshot the caller reviewed: when production was synced meanwhile, 409 source_moved and nothing goes live', async () => {
+    const t = await twoReleases();
+    const { snapshotId: reviewed, liveSnapshotId: release1 } = await t.prodEnv();
+    // Someone syncs a third release into production while the caller reviews the second.
+    const third = sampleContent();
+    third.variables.var_max_refund!.defaultValue = '40';
+    expect((await t.api('PUT', `/environments/${t.dev}/content`, third))[0]).toBe(200);
+    await t.syncAll();
+    expect((await t.prodEnv()).snapshotId).not.toBe(reviewed);
+    const [status, body] = await t.api<{ error: { id: string } }>('POST', `/environments/${t.prod}/publish`, { expectedSourceSnapshotId: reviewed, expectedLiveSnapshotId: release1, message: 'reviewed' });
+    expect(status).toBe(409);
+    expect(body.error.id).toBe('source_moved');
+    expect((await t.prodEnv()).liveSnapshotId).toBe(release1);
+    // What the caller saw now: it goes live.
+    const now = (await t.prodEnv()).snapshotId!;
+    expect((await t.api('POST', `/environments/${t.prod}/publish`, { expectedSourceSnapshotId: now, expectedLiveSnapshotId: release1, message: 'reviewed again' }))[0]).toBe(200);
+    expect((await t.prodEnv()).liveSnapshotId).toBe(now);
   });
 });
