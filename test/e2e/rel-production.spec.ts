@@ -97,7 +97,8 @@ test('REL-11 Publish and rollback confirm naming the environment, with the diff 
   await prodColumn.getByTestId('publish').click();
   const dialog = page.getByTestId('publish-dialog');
   await expect(dialog).toBeVisible();
-  await expect(dialog.getByRole('heading')).toContainText('Go live in PRODUCTION');
+  // Named by its heading (aria-labelledby), modal.
+  await expect(page.getByRole('dialog', { name: /^Go live in PRODUCTION: publish #/ })).toHaveAttribute('aria-modal', 'true');
   await expect(dialog.getByTestId('confirm-diff')).toContainText('Support agent');
   await expect(dialog.getByTestId('confirm-ok')).toBeDisabled();
   await expect(dialog.getByTestId('confirm-reason')).toBeFocused();
@@ -122,7 +123,7 @@ test('REL-11 Publish and rollback confirm naming the environment, with the diff 
   await expect(history).toContainText('Launch of the support agent');
   await history.locator('li').filter({ hasText: 'Launch of the support agent' }).getByRole('button', { name: 'Roll back to this' }).click();
   const rollback = page.getByTestId('rollback-dialog');
-  await expect(rollback.getByRole('heading')).toContainText('Roll back what is live in PRODUCTION');
+  await expect(page.getByRole('dialog', { name: /^Roll back what is live in PRODUCTION to #/ })).toBeVisible();
   await expect(rollback.getByTestId('confirm-diff')).toContainText('Size guide');
   await expect(rollback.getByTestId('confirm-ok')).toBeDisabled();
   await rollback.getByTestId('confirm-reason').fill('The new title confused customers');
