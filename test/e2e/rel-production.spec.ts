@@ -83,6 +83,19 @@ test('REL-3 a hotfix publish after someone else went live says what went live an
   };
   expect(live.content.knowledge.kb_sizes!.title).toBe('Size chart');
   expect(live.content.variables.var_max_refund!.defaultValue).toBe('20');
+
+  // Discarding a hotfix confirms too, with a reason kept in the history.
+  await p.post(`environments/${p.prod}/hotfix`);
+  await page.goto(`/projects/${p.projectId}/environments/${p.prod}?tab=hotfix`);
+  await hydrated(page);
+  await page.getByTestId('hotfix-discard').click();
+  const discard = page.getByRole('dialog', { name: 'Discard the hotfix in PRODUCTION?' });
+  await expect(discard.getByTestId('confirm-ok')).toBeDisabled();
+  await discard.getByTestId('confirm-reason').fill('Opened by mistake');
+  await discard.getByTestId('confirm-ok').click();
+  await expect(page.getByTestId('content-view')).toBeVisible();
+  await page.getByRole('link', { name: 'History' }).click();
+  await expect(page.getByTestId('events')).toContainText('hotfix discarded “Opened by mistake”');
 });
 
 test('REL-11 Publish and rollback confirm naming the environment, with the diff and a reason kept in the history; revoking a share link asks first', async ({ page, baseURL }) => {
