@@ -191,8 +191,11 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       const draft = store.openDraft(env.id);
       if (!draft) throw new AppError('no_hotfix');
       const now = Date.now();
-      store.closeDraft(draft.id, now);
-      deps.audit({ projectId: env.projectId, environmentId: env.id, kind: 'hotfix.discarded', actorId: by.user.id, subject: { draftId: draft.id, baseSnapshotId: draft.baseSnapshotId, message: opts.message ?? null } }, now);
+      // Closed and recorded together: a discard is never without its who and why.
+      projects.atomically(() => {
+        store.closeDraft(draft.id, now);
+        deps.audit({ projectId: env.projectId, environmentId: env.id, kind: 'hotfix.discarded', actorId: by.user.id, subject: { draftId: draft.id, baseSnapshotId: draft.baseSnapshotId, message: opts.message ?? null } }, now);
+      });
       drafts.close(draft.id);
     },
 
