@@ -44,6 +44,8 @@ export const SyncBody = z.strictObject({
   confirmUndoHotfix: z.boolean().optional(),
 });
 export const PublishBody = z.strictObject({
+  /** The synced snapshot the caller saw (what would go live); absent: not checked. */
+  expectedSourceSnapshotId: expectedSource,
   expectedLiveSnapshotId: z.string().nullable().optional(),
   message: z.string().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),
@@ -55,6 +57,8 @@ export const RollbackBody = z.strictObject({
   confirmUndoHotfix: z.boolean().optional(),
 });
 export const HotfixPublishBody = z.strictObject({ message: z.string().trim().max(500).optional() });
+/** Discarding the open hotfix: `message` is the reason, kept in the environment's history. */
+export const HotfixDiscardBody = HotfixPublishBody;
 
 export const GateBody = z.strictObject({
   requiredApprovals: z.number().int().min(0).max(5),

@@ -147,7 +147,7 @@ export function createServices(config: Readonly<Config>) {
   const hotfixStore = createHotfixStore(database.db);
   const accessStore = createAccessStore(database.db);
   const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId) });
-  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals });
+  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => accessStore.audit(e, now) });
   replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
   // Deleting an audience looks at what its environment holds (composed by localData, created below).
   const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });

@@ -30,7 +30,10 @@ export interface Divergence {
   pending: HotfixChange[];
 }
 
-export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftControl; gates: GateCheck }) {
+/** An audit event (access store): a discard moves no pointer, so its reason is kept there. */
+export type AuditSink = (e: { projectId: string; environmentId: string; kind: string; actorId: string; subject: unknown }, now: number) => void;
+
+export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftControl; gates: GateCheck; audit: AuditSink }) {
   const { projects, store, snapshots, drafts } = deps;
 
   function production(envId: string) {
@@ -182,11 +185,17 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       return { draftId: draft.id, baseSnapshotId: env.liveSnapshotId, applied: changes.length };
     },
 
-    discard(envId: string): void {
+    /** Closes the open hotfix unpublished; who and why goes to the environment's history (`hotfix.discarded`). */
+    discard(by: Principal, envId: string, opts: { message?: string } = {}): void {
       const { env } = production(envId);
       const draft = store.openDraft(env.id);
       if (!draft) throw new AppError('no_hotfix');
-      store.closeDraft(draft.id, Date.now());
+      const now = Date.now();
+      // Closed and recorded together: a discard is never without its who and why.
+      projects.atomically(() => {
+        store.closeDraft(draft.id, now);
+        deps.audit({ projectId: env.projectId, environmentId: env.id, kind: 'hotfix.discarded', actorId: by.user.id, subject: { draftId: draft.id, baseSnapshotId: draft.baseSnapshotId, message: opts.message ?? null } }, now);
+      });
       drafts.close(draft.id);
     },
 

@@ -189,12 +189,14 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
     },
 
     /** Publish (go-live): production's live pointer takes its synced snapshot. */
-    publish(by: Principal, envId: string, opts: { expectedLiveSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean }): ReleaseView {
+    publish(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedLiveSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean }): ReleaseView {
       const env = projects.getEnvironment(envId)?.environment;
       if (!env) throw new AppError('environment_not_found');
       const all = pipeline(env);
       if (env.position !== all.length - 1) throw new AppError('not_production');
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
+      // What goes live is what the caller reviewed: a Sync into production meanwhile refuses it.
+      requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
       deps.audiences.requireFor(env.id, env.projectId, env.snapshotId);
       const requestId = deps.gates.check(env.id, env.id, env.snapshotId);
       const undone = guardHotfix(env.projectId, () => snapshots.content(env.projectId, env.snapshotId!), opts.confirmUndoHotfix === true);

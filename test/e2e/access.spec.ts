@@ -93,7 +93,9 @@ test('[R4] [GATE-1] [SHARE-2] an admin invites QA and a business owner; QA canno
   await expect(stranger.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
 
   // Revoked: a clear page, not an error dump.
-  await page.getByRole('button', { name: 'Revoke' }).click();
+  await page.getByRole('button', { name: 'Revoke…' }).click();
+  await page.getByTestId('share-revoke-dialog').getByRole('button', { name: 'Revoke link' }).click();
+  await expect(page.getByTestId('share-panel')).toContainText('revoked');
   await stranger.reload();
   await expect(stranger.getByTestId('share-problem')).toContainText('This link was turned off');
 });

@@ -44,6 +44,8 @@ test('[R1] a reviewer sees what moves, syncs DEV to TEST, TEST is read-only, and
   }
   await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('Nothing live yet');
   await columns.nth(4).getByTestId('publish').click();
+  await page.getByTestId('publish-dialog').getByTestId('confirm-reason').fill('First release');
+  await page.getByTestId('publish-dialog').getByTestId('confirm-ok').click();
   await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('publish by Ada Admin');
   const synced = await columns.nth(1).getByTestId('pointer-current').locator('.snap').textContent();
   await expect(columns.nth(4).getByTestId('pointer-live').locator('.snap')).toHaveText(synced!);
@@ -69,6 +71,8 @@ test('[HOT-2] [HOT-3] [HOT-4] a hotfix in production is published, shown as dive
     await expect(columns.nth(i + 1).getByTestId(i + 1 === 4 ? 'pointer-synced' : 'pointer-current')).toContainText('#');
   }
   await columns.nth(4).getByTestId('publish').click();
+  await page.getByTestId('publish-dialog').getByTestId('confirm-reason').fill('First release');
+  await page.getByTestId('publish-dialog').getByTestId('confirm-ok').click();
   await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('publish');
 
   await columns.nth(4).getByRole('button', { name: 'Start a hotfix' }).click();
@@ -78,8 +82,9 @@ test('[HOT-2] [HOT-3] [HOT-4] a hotfix in production is published, shown as dive
   await page.keyboard.press('Control+Home');
   await page.keyboard.type('We are closed today. ');
   await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
-  await page.getByRole('textbox', { name: 'Hotfix note' }).fill('Closed today');
-  await page.getByRole('button', { name: 'Publish hotfix' }).click();
+  await page.getByTestId('hotfix-publish').click();
+  await page.getByTestId('hotfix-publish-dialog').getByTestId('confirm-reason').fill('Closed today');
+  await page.getByTestId('hotfix-publish-dialog').getByTestId('confirm-ok').click();
   await expect(page.getByTestId('content-view')).toBeVisible();
 
   await page.goto(boardUrl);
@@ -109,7 +114,9 @@ test('[HOT-5] a promotion that would undo a live hotfix shows what it would undo
   await openItem(page, 'variables', 'max_refund_eur');
   await page.getByRole('textbox', { name: 'Default value', exact: true }).fill('20');
   await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
-  await page.getByRole('button', { name: 'Publish hotfix' }).click();
+  await page.getByTestId('hotfix-publish').click();
+  await page.getByTestId('hotfix-publish-dialog').getByTestId('confirm-reason').fill('Refund limit');
+  await page.getByTestId('hotfix-publish-dialog').getByTestId('confirm-ok').click();
   await expect(page.getByTestId('content-view')).toBeVisible();
 
   // DEV moves on without the hotfix and the new release reaches STAGING.

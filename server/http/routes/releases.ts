@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { onlySections } from '#schema/content/diff.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { AppError } from '#schema/errors.ts';
-import { HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/local.ts';
+import { HotfixDiscardBody, HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/local.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import type { Principal } from '../../domain/accounts.ts';
@@ -82,9 +82,11 @@ export function releaseRoutes(deps: AppDeps) {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
       return c.json(hotfixes.rebase(c.req.param('envId')));
     })
-    .delete('/environments/:envId/hotfix', (c) => {
+    .delete('/environments/:envId/hotfix', async (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
-      hotfixes.discard(c.req.param('envId'));
+      // The body (the reason) is optional: a bare DELETE still discards.
+      const body = (await c.req.text()).trim() ? await readJson(c, HotfixDiscardBody) : {};
+      hotfixes.discard(c.get('principal'), c.req.param('envId'), body);
       return c.body(null, 204);
     })
     .get('/environments/:envId/divergence', (c) => {
