@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Locator, type Page } from '@playwright/test';
 import { ensureAdmin, signIn } from './helpers.ts';
 
 test.beforeEach(async ({ request }) => {
@@ -22,6 +22,14 @@ async function threeStage(page: Page, name: string) {
   const put = async (envId: string, knowledge: Record<string, ReturnType<typeof article>>) => expect((await page.request.put(`/api/environments/${envId}/content`, { data: { knowledge }, headers: { origin } })).status()).toBe(200);
   const bodyIn = async (envId: string, id: string) => ((await (await page.request.get(`/api/environments/${envId}/content`)).json()) as { knowledge: Record<string, { body: string }> }).knowledge[id]?.body;
   return { boardUrl, uat: uat!.id, production: production!.id, put, bodyIn };
+}
+
+/** The box's (first) changed word lies inside the box as it is scrolled: readable without searching. */
+async function markInView(box: Locator) {
+  const outer = (await box.boundingBox())!;
+  const mark = (await box.locator('mark').first().boundingBox())!;
+  expect(mark.y).toBeGreaterThanOrEqual(outer.y);
+  expect(mark.y + mark.height).toBeLessThanOrEqual(outer.y + outer.height);
 }
 
 async function shoot(page: Page, name: string) {
@@ -74,21 +82,27 @@ test('REL-8 a long article changed around character 300 on both sides: the confl
   const intro = 'Customers may return any item in its original packaging. '.repeat(5);
   const long = (days: string) => `${intro}Refunds are paid within ${days} days of receiving the parcel. ${'Store credit is offered as an alternative on request. '.repeat(6)}The end.`;
   expect(long('thirty').indexOf('thirty')).toBeGreaterThan(280);
-  await put(production, { kb_refunds: article('Refunds', long('thirty')) });
+  // And a far longer one, changed deep down: its boxes open scrolled to the difference.
+  const terms = (court: string) => `${'Every order is subject to these terms and conditions of sale.\n'.repeat(60)}Disputes go to the courts of ${court}.\n${'Nothing here limits your statutory rights.\n'.repeat(20)}`;
+  await put(production, { kb_refunds: article('Refunds', long('thirty')), kb_terms: article('Terms', terms('Paris')) });
   await expect.poll(() => bodyIn(uat, 'kb_refunds'), { timeout: 15_000 }).toBe(long('thirty'));
-  await put(uat, { kb_refunds: article('Refunds', long('forty')) });
-  await put(production, { kb_refunds: article('Refunds', long('sixty')) });
+  await put(uat, { kb_refunds: article('Refunds', long('forty')), kb_terms: article('Terms', terms('Lyon')) });
+  await put(production, { kb_refunds: article('Refunds', long('sixty')), kb_terms: article('Terms', terms('Nice')) });
 
   await page.goto(`${boardUrl}/environments/${uat}?tab=editor`);
-  const conflict = page.getByTestId('conflict');
-  await expect(conflict).toContainText('Refunds', { timeout: 15_000 });
+  await expect(page.getByTestId('conflict')).toHaveCount(2, { timeout: 15_000 });
+  const deep = page.getByTestId('conflict').filter({ hasText: 'Terms' });
+  await expect(deep.getByTestId('diff-before').locator('mark')).toHaveText('Nice');
+  await markInView(deep.getByTestId('diff-before'));
+  await markInView(deep.getByTestId('diff-after'));
+  const conflict = page.getByTestId('conflict').filter({ hasText: 'Refunds' });
   // Both versions whole, the changed words marked on each side.
   await expect(conflict.getByTestId('diff-before')).toHaveText(long('sixty'));
   await expect(conflict.getByTestId('diff-after')).toHaveText(long('forty'));
   await expect(conflict.getByTestId('diff-before').locator('mark')).toHaveText('sixty');
   await expect(conflict.getByTestId('diff-after').locator('mark')).toHaveText('forty');
-  await expect(conflict.getByTestId('diff-before').locator('mark')).toBeVisible();
-  await expect(conflict.getByTestId('diff-after').locator('mark')).toBeVisible();
+  await markInView(conflict.getByTestId('diff-before'));
+  await markInView(conflict.getByTestId('diff-after'));
   await expect(conflict.getByText('Production', { exact: true })).toBeVisible();
   await expect(conflict.getByText('Here', { exact: true })).toBeVisible();
   await shoot(page, 'rel-8-conflict');
@@ -98,8 +112,10 @@ test('REL-8 a long article changed around character 300 on both sides: the confl
   const upper = await conflict.getByTestId('diff-before').boundingBox();
   const lower = await conflict.getByTestId('diff-after').boundingBox();
   expect(lower!.y).toBeGreaterThan(upper!.y + upper!.height - 1);
+  await markInView(conflict.getByTestId('diff-before'));
+  await markInView(conflict.getByTestId('diff-after'));
   await page.setViewportSize({ width: 1280, height: 720 });
   await conflict.getByRole('button', { name: /Take Production/ }).click();
-  await expect(page.getByTestId('conflict')).toHaveCount(0);
+  await expect(page.getByTestId('conflict')).toHaveCount(1);
   await expect.poll(() => bodyIn(uat, 'kb_refunds')).toBe(long('sixty'));
 });
