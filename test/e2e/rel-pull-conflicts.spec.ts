@@ -49,7 +49,7 @@ test('REL-7 the pull preview shows the diff and marks what Production changed af
 
   await page.goto(`${boardUrl}/environments/${production}?tab=editor`);
   const panel = page.getByTestId('pull-panel');
-  await panel.locator('summary').first().click();
+  await panel.locator('summary').click();
   const refunds = panel.getByTestId('pull-item').filter({ hasText: 'Refunds' });
   await expect(refunds.getByTestId('newer-here')).toHaveText('Production changed this after UAT did');
   await expect(refunds.getByTestId('diff-before')).toHaveText('Refunds within 45 days, the newer Production wording.');
