@@ -114,6 +114,8 @@ export const PullBody = z.strictObject({
   section: z.enum(SECTIONS),
   itemIds: z.array(ItemId).min(1, 'Choose at least one item.').max(500),
   message: z.string().trim().max(500).optional(),
+  /** Take items this environment changed after the source did (the preview's `newerHere`) all the same. */
+  confirmOverwrite: z.boolean().optional(),
 });
 
 export const CreateUserBody = z.strictObject({ email, name, password });

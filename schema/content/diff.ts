@@ -1,4 +1,4 @@
-import { diffLines } from 'diff';
+import { diffLines, diffWordsWithSpace } from 'diff';
 import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type Section, type StepType } from './spec.ts';
 import { canonicalJson } from './canonical.ts';
 import { normalizeItem } from './normalize.ts';
@@ -107,6 +107,20 @@ function lineDiff(before: string, after: string, budget: DiffBudget): Pick<Field
   return { lines: parts };
 }
 
+/** Past this many changed words, two texts are shown side by side whole, without marks (as DIFF_MAX_EDIT_LINES bounds line diffs). */
+export const DIFF_MAX_EDIT_WORDS = 4000;
+
+/**
+ * Two texts as word-level parts, for showing them side by side with the changed words marked
+ * (the whole texts: each side is its `same` parts plus its `del` or `add` ones). Undefined when
+ * too different or once `budget` is spent: shown whole then, unmarked.
+ */
+export function wordDiff(before: string, after: string, budget: DiffBudget): LinePart[] | undefined {
+  const left = budget.until - Date.now();
+  const changes = left > 0 ? diffWordsWithSpace(before, after, { maxEditLength: DIFF_MAX_EDIT_WORDS, timeout: left }) : undefined;
+  return changes?.map((c) => ({ op: c.added ? 'add' : c.removed ? 'del' : 'same', text: c.value }));
+}
+
 /** Field-level changes of one item (both sides normalized to their section's fields); line diffs share `budget`. */
 export function itemFieldChanges(section: Section, beforeRaw: ItemJson, afterRaw: ItemJson, budget = diffBudget()): FieldChange[] {
   const before = normalizeItem(section, '', beforeRaw);
@@ -158,6 +172,13 @@ export function buildDiff(
     total += changes.length;
   }
   return { sections, counts, total };
+}
+
+/** A diff of one item alone (a conflict, a pull choice), to show on its own. */
+export function itemDiff(section: Section, change: ItemChange): ContentDiff {
+  const sections = Object.fromEntries(SECTIONS.map((s) => [s, s === section ? [change] : []])) as Record<Section, ItemChange[]>;
+  const counts = Object.fromEntries(SECTIONS.map((s) => [s, sections[s].length])) as Record<Section, number>;
+  return { sections, counts, total: 1 };
 }
 
 /** The tree of plain content, with `address` computing each item's content address. */

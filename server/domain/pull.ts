@@ -3,7 +3,7 @@ import { SPECS, type Section } from '#schema/content/spec.ts';
 import { draftSections, parseFlowRules } from '#schema/flow.ts';
 import { diffBudget, itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
-import { setItemJson } from '#schema/content/ydoc.ts';
+import { setItemJson, type ItemJson } from '#schema/content/ydoc.ts';
 import { own } from '#schema/content/ids.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
@@ -16,6 +16,8 @@ export interface PullItem {
   /** What taking it would do here. */
   kind: 'added' | 'changed' | 'same';
   fields: FieldChange[];
+  /** This environment changed the item after the source's version was made (see `Replication.unseenBelow`): taking it needs `confirmOverwrite`. */
+  newerHere: boolean;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface PullItem {
  * into a higher one's (Production) — the way an article tested in UAT goes live without
  * anything else moving. Within a project only, upward only, between drafts that both edit it.
  */
-export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftEdits; replication: Pick<Replication, 'agreed'> }) {
+export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftEdits; replication: Pick<Replication, 'agreed' | 'unseenBelow'> }) {
   function sides(envId: string, fromEnvId: string, section: Section) {
     const to = deps.projects.getEnvironment(envId);
     const from = deps.projects.getEnvironment(fromEnvId);
@@ -37,30 +39,44 @@ export function createPulls(deps: { projects: ProjectStore; releases: ReleaseSto
     return { target: { env: to.environment, draft: to.draft! }, source: { env: from.environment, draft: from.draft! } };
   }
 
+  /** The source holds the item in another version than this environment (or this one lacks it). */
+  const differs = (section: Section, mine: Record<string, ItemJson>, theirs: Record<string, ItemJson>, id: string) => !own(mine, id) || itemBlob(section, mine[id]!).id !== itemBlob(section, theirs[id]!).id;
+
   return {
     /** What taking each item (default: every one that differs) would change here. */
     preview(envId: string, fromEnvId: string, section: Section, itemIds?: readonly string[]): PullItem[] {
       const { target, source } = sides(envId, fromEnvId, section);
       const mine = deps.drafts.read(target.draft.id)[section];
       const theirs = deps.drafts.read(source.draft.id)[section];
-      const ids = itemIds ?? Object.keys(theirs).filter((id) => !own(mine, id) || itemBlob(section, mine[id]!).id !== itemBlob(section, theirs[id]!).id);
+      const ids = itemIds ?? Object.keys(theirs).filter((id) => differs(section, mine, theirs, id));
       // One time budget for all the items' line diffs, as for any diff.
       const budget = diffBudget();
+      const newer = new Set(deps.replication.unseenBelow(target.env.id, section, ids));
       return ids.map((itemId) => {
         const after = own(theirs, itemId);
         if (!after) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${itemId}.`);
         const before = own(mine, itemId);
         const fields = itemFieldChanges(section, before ?? {}, after, budget).filter((f) => before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'));
-        return { itemId, name: String(after[SPECS[section].nameField] ?? itemId), kind: !before ? 'added' : fields.length === 0 ? 'same' : 'changed', fields };
+        return { itemId, name: String(after[SPECS[section].nameField] ?? itemId), kind: !before ? 'added' : fields.length === 0 ? 'same' : 'changed', fields, newerHere: fields.length > 0 && newer.has(itemId) };
       });
     },
 
     /** Takes exactly the chosen items; nothing else moves. Recorded in this environment's history as `pull`. */
-    pull(actorId: string, envId: string, fromEnvId: string, section: Section, itemIds: readonly string[], message: string | null): { pulled: number } {
+    pull(actorId: string, envId: string, fromEnvId: string, section: Section, itemIds: readonly string[], { message, confirmOverwrite }: { message: string | null; confirmOverwrite: boolean }): { pulled: number } {
       const { target, source } = sides(envId, fromEnvId, section);
       const theirs = deps.drafts.read(source.draft.id)[section];
       const missing = itemIds.filter((id) => !own(theirs, id));
       if (missing.length > 0) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${missing.join(', ')}.`);
+      if (!confirmOverwrite) {
+        // Taking a version alike to this one overwrites nothing, however the merge base stands.
+        const mine = deps.drafts.read(target.draft.id)[section];
+        const differ = itemIds.filter((id) => differs(section, mine, theirs, id));
+        const newer = deps.replication.unseenBelow(target.env.id, section, differ);
+        if (newer.length > 0) {
+          const names = newer.map((id) => `“${String(own(mine, id)?.[SPECS[section].nameField] ?? id)}”`).join(', ');
+          throw new AppError('pull_overwrites_newer', `${target.env.name} changed ${names} after ${source.env.name} did: pulling would overwrite the newer version here. Review the diff and confirm the overwrite.`, { itemIds: newer });
+        }
+      }
       const meta = { kind: 'pull', sourceDraftId: source.draft.id, message, createdBy: actorId };
       // The section here before and after, as snapshots: the history shows the pull as a diff.
       const fromSnapshotId = deps.snapshots.freezeSection(target.env.projectId, section, deps.drafts.read(target.draft.id)[section], meta);

@@ -196,6 +196,29 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       deps.store.put(Object.entries(items).map(([itemId, item]) => ({ draftId: draft.id, section, itemId, baseBlobId: blobOf(section, item).id, conflictBlobId: null, updatedAt: now })));
     },
 
+    /**
+     * Of these items, those `envId`'s draft holds in a version the stage just below it never took:
+     * changed (or deleted) there since the merge base, the version both last held. Replication hands
+     * a change down within its delay, so an edit below made after one here is made on top of it
+     * (the merge base moves to it); one of these is therefore newer here than anything below it.
+     */
+    unseenBelow(envId: string, section: Section, itemIds: readonly string[]): string[] {
+      const found = deps.projects.getEnvironment(envId);
+      const project = found && deps.projects.getProject(found.environment.projectId);
+      if (!found?.draft || !project) return [];
+      const steps = chain(parseFlowRules(project.project.flowRules), section, project.environments, project.drafts);
+      const at = steps.findIndex((s) => s.env.id === envId);
+      const below = at >= 0 ? steps[at + 1] : undefined;
+      // Not in the chain, or its last stage: nothing below takes from it.
+      if (!below) return [];
+      const bases = new Map(deps.store.bases(below.draft.id, section).map((b) => [b.itemId, b.baseBlobId]));
+      const local = deps.drafts.read(found.draft.id)[section];
+      return itemIds.filter((id) => {
+        const mine = own(local, id);
+        return (mine ? blobOf(section, mine).id : null) !== (bases.get(id) ?? null);
+      });
+    },
+
     /** A section's rule changed: its merge bases and conflicts in these drafts no longer hold. */
     forget(draftIds: readonly string[], sections: readonly Section[]): void {
       for (const d of draftIds) for (const s of sections) deps.store.forget(d, s);

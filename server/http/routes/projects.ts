@@ -70,7 +70,7 @@ export function projectRoutes(deps: AppDeps) {
       const body = await readJson(c, PullBody);
       deps.access.authorize(c.get('principal'), 'content.edit', envId);
       deps.access.authorize(c.get('principal'), 'content.read', body.fromEnvironmentId);
-      return c.json(deps.pulls.pull(c.get('principal').user.id, envId, body.fromEnvironmentId, body.section, body.itemIds, body.message ?? null));
+      return c.json(deps.pulls.pull(c.get('principal').user.id, envId, body.fromEnvironmentId, body.section, body.itemIds, { message: body.message ?? null, confirmOverwrite: body.confirmOverwrite ?? false }));
     })
     .get('/environments/:envId/content', (c) => {
       // `?snapshot=<id>` (one of this project's) or `?pointer=live` (production): that snapshot in
