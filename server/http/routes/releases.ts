@@ -104,8 +104,9 @@ export function releaseRoutes(deps: AppDeps) {
       return c.json({ divergence: hotfixes.divergence(env.projectId) });
     })
     .post('/environments/:envId/hotfix/apply-to-dev', (c) => {
-      // It edits the DEV draft: an editor of DEV may do it.
-      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      // It writes the hotfix's changes into the DEV draft: an editor of DEV may, without reading
+      // the rest of production (the changes are the divergence, which DEV's editors see to port it).
+      const { environment: env } = projects.environment(c.req.param('envId'));
       access.authorize(c.get('principal'), 'content.edit', projects.get(env.projectId).environments[0]!.id);
       return c.json(hotfixes.applyToDev(env.id));
     });
