@@ -36,6 +36,35 @@ export const ACTIONS = {
 } as const satisfies Record<string, readonly Role[]>;
 export type Action = keyof typeof ACTIONS;
 
+/** What each action lets a person do, in words, followed by an environment's name: a person never sees an action id. */
+export const ACTION_WORDS: Readonly<Record<Action, string>> = {
+  'content.read': 'read the content of',
+  'content.edit': 'edit the draft of',
+  'env.sync': 'Sync out of',
+  'env.approve': 'approve moves into',
+  'env.publish': 'Publish or hotfix',
+  'env.rollback': 'roll back',
+  'env.admin': 'manage the secrets, keys, values and share links of',
+  'project.admin': 'manage members and gates in',
+};
+
+/** Who can grant a role, by name: "a project admin (Ada Admin)", "a project admin (Ada Admin or Bo Boss)". */
+export function projectAdminsInWords(names: readonly string[]): string {
+  if (names.length === 0) return 'a project admin';
+  const shown = names.length > 3 ? [...names.slice(0, 3), `${names.length - 3} more`] : [...names];
+  return `a project admin (${shown.length === 1 ? shown[0] : `${shown.slice(0, -1).join(', ')} or ${shown.at(-1)}`})`;
+}
+
+/** The sentence shown where something is out of reach: who to ask, for what, in words (reading, unless `action` says otherwise). */
+export function askForAccess(adminNames: readonly string[], envName: string, action: Action = 'content.read'): string {
+  return `Ask ${projectAdminsInWords(adminNames)} for ${action === 'content.read' ? 'access to' : `the right to ${ACTION_WORDS[action]}`} ${envName}.`;
+}
+
+/** Members holding `project_admin` somewhere: they grant roles. */
+export function projectAdminIds(members: readonly { userId: string; roles: Record<string, readonly Role[]> }[]): string[] {
+  return members.filter((m) => Object.values(m.roles).some((roles) => roles.includes('project_admin'))).map((m) => m.userId);
+}
+
 export interface EnvironmentFacts {
   /** Only drafts are editable: the authoring environment, or production while a hotfix is open. */
   hasDraft: boolean;

@@ -267,6 +267,8 @@ describe('REL-9 each persona does its whole job with its template alone', () => 
       for (const s of p.job) await s.run(w);
       const [status, body] = await p.refused.run(w);
       expect(status, `${p.persona} must not ${p.refused.does}: ${JSON.stringify(body)}`).toBe(p.refused.status);
+      // A refusal reaches people as is: in words, naming who grants the role, never a permission id.
+      if (status === 403) expect((body as { error: { message: string } }).error.message).toMatch(/^You may not [^()]+\. Ask a project admin \(Ada\) for /);
     });
   }
 });
