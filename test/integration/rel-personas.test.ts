@@ -117,6 +117,7 @@ const PERSONAS: Persona[] = [
           await ok(w.admin, 'POST', `/environments/${w.prod}/hotfix/publish`, { message: 'store closed' });
           const board = await ok<{ divergence: unknown[] }>(w.me, 'GET', `/projects/${w.projectId}/board`);
           expect(board.divergence).toHaveLength(1);
+          expect((await ok<{ divergence: unknown[] }>(w.me, 'GET', `/environments/${w.prod}/divergence`)).divergence).toEqual(board.divergence);
           expect((await ok<{ applied: number }>(w.me, 'POST', `/environments/${w.prod}/hotfix/apply-to-dev`)).applied).toBe(1);
           expect((await ok<{ divergence: unknown[] }>(w.me, 'GET', `/projects/${w.projectId}/board`)).divergence).toEqual([]);
         },

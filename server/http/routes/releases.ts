@@ -98,8 +98,10 @@ export function releaseRoutes(deps: AppDeps) {
       return c.body(null, 204);
     })
     .get('/environments/:envId/divergence', (c) => {
-      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-      // Hotfix values are production content: its readers, and the editors who must port it, see them.
+      // Hotfix values are production content: its readers, and the editors who must port it (who
+      // may not read the rest of production), see them, whichever stage of the project is named.
+      const { environment: env } = projects.environment(c.req.param('envId'));
+      if (!access.isMember(c.get('principal'), env.projectId)) throw new AppError('environment_not_found');
       if (!visibility.canSeeDivergence(c.get('principal'), env.projectId)) throw new AppError('forbidden', 'Only readers of production and editors of the authoring draft see a hotfix’s changes.');
       return c.json({ divergence: hotfixes.divergence(env.projectId) });
     })
