@@ -1,5 +1,5 @@
 import { AppError } from '#schema/errors.ts';
-import { ALL_ROLES, ROLES, applyTemplate, can, type Action, type Role, type TemplateId } from '#schema/permissions.ts';
+import { ACTION_WORDS, ALL_ROLES, ROLES, applyTemplate, askForAccess, can, projectAdminIds, projectAdminsInWords, type Action, type Role, type TemplateId } from '#schema/permissions.ts';
 import type { UserView } from '#schema/api.ts';
 import type { AccessStore } from '../store/access.ts';
 import type { AccountStore } from '../store/accounts.ts';
@@ -54,6 +54,12 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
     return !!m && Object.values(parse(m.roles)).some((roles) => roles.includes('project_admin'));
   }
 
+  /** The names of the project's admins, who grant roles (said in refusals instead of a permission id). */
+  function adminNames(projectId: string): string[] {
+    const ids = projectAdminIds(store.members(projectId).map((m) => ({ userId: m.userId, roles: parse(m.roles) })));
+    return ids.map((id) => deps.accounts.findUserById(id)?.name).filter((n): n is string => n !== undefined);
+  }
+
   function validateRoles(projectId: string, roles: RoleMap): RoleMap {
     const envIds = new Set(projects.getProject(projectId)!.environments.map((e) => e.id));
     const clean: RoleMap = {};
@@ -76,7 +82,9 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
       const env = environment(envId);
       if (!isMember(p, env.projectId)) throw new AppError('environment_not_found');
       if (!can(rolesIn(p, env), action, { hasDraft: action === 'content.edit' ? hasDraft(env) : true })) {
-        throw new AppError('forbidden', `You may not do this in ${env.name} (${action}). Ask a project admin for the role.`);
+        // In words, naming who grants it: the message reaches people (the web shows it as is).
+        const ask = action === 'content.read' ? askForAccess(adminNames(env.projectId), env.name) : `Ask ${projectAdminsInWords(adminNames(env.projectId))} for the role.`;
+        throw new AppError('forbidden', `You may not ${ACTION_WORDS[action]} ${env.name}. ${ask}`);
       }
       return env;
     },

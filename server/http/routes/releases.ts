@@ -90,14 +90,17 @@ export function releaseRoutes(deps: AppDeps) {
       return c.body(null, 204);
     })
     .get('/environments/:envId/divergence', (c) => {
-      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-      // Hotfix values are production content: its readers, and the editors who must port it, see them.
+      // Hotfix values are production content: its readers, and the editors who must port it (who
+      // may not read the rest of production), see them, whichever stage of the project is named.
+      const { environment: env } = projects.environment(c.req.param('envId'));
+      if (!access.isMember(c.get('principal'), env.projectId)) throw new AppError('environment_not_found');
       if (!visibility.canSeeDivergence(c.get('principal'), env.projectId)) throw new AppError('forbidden', 'Only readers of production and editors of the authoring draft see a hotfix’s changes.');
       return c.json({ divergence: hotfixes.divergence(env.projectId) });
     })
     .post('/environments/:envId/hotfix/apply-to-dev', (c) => {
-      // It edits the DEV draft: an editor of DEV may do it.
-      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      // It writes the hotfix's changes into the DEV draft: an editor of DEV may, without reading
+      // the rest of production (the changes are the divergence, which DEV's editors see to port it).
+      const { environment: env } = projects.environment(c.req.param('envId'));
       access.authorize(c.get('principal'), 'content.edit', projects.get(env.projectId).environments[0]!.id);
       return c.json(hotfixes.applyToDev(env.id));
     });
