@@ -109,15 +109,17 @@ export function createLocalData(deps: {
     return [...used].filter(([name]) => !set.has(name)).map(([name, usedBy]) => ({ name, usedBy }));
   }
 
+  function pointed(envId: string): { pointer: 'current' | 'live'; content: WorkspaceContent }[] {
+    const { environment: env, draft } = environment(envId);
+    const out: { pointer: 'current' | 'live'; content: WorkspaceContent }[] = [{ pointer: 'current', content: content(envId) }];
+    if (env.liveSnapshotId && env.liveSnapshotId !== env.snapshotId) out.push({ pointer: 'live', content: compose(env, draft, env.liveSnapshotId) });
+    return out;
+  }
+
   return {
     content,
     /** What the environment's pointers hold: current, and (production) live where it is another snapshot. */
-    pointedContents(envId: string): { pointer: 'current' | 'live'; content: WorkspaceContent }[] {
-      const { environment: env, draft } = environment(envId);
-      const out: { pointer: 'current' | 'live'; content: WorkspaceContent }[] = [{ pointer: 'current', content: content(envId) }];
-      if (env.liveSnapshotId && env.liveSnapshotId !== env.snapshotId) out.push({ pointer: 'live', content: compose(env, draft, env.liveSnapshotId) });
-      return out;
-    },
+    pointedContents: (envId: string) => pointed(envId),
     /** This environment's content with another of its snapshots in place (a pinned share link). */
     contentWith(envId: string, snapshotId: string | null): WorkspaceContent {
       const { environment: env, draft } = environment(envId);
@@ -161,6 +163,17 @@ export function createLocalData(deps: {
       return envs
         .slice(0, -1)
         .flatMap((e) => prints(e.id).flatMap((p) => (production.has(p.print) ? [{ environmentId: e.id, name: p.name, productionName: production.get(p.print)! }] : [])));
+    },
+
+    /** Secret names the environment's content (with `snapshotId` in place) uses and it lacks: names only, never values. */
+    missingSecretsWith(envId: string, snapshotId: string): string[] {
+      const { environment: env, draft } = environment(envId);
+      return missingSecrets(envId, compose(env, draft, snapshotId)).map((m) => m.name).sort();
+    },
+    /** The same for what the environment holds now (production: its current and live content). */
+    missingSecretNames(envId: string): string[] {
+      const names = new Set(pointed(envId).flatMap((p) => missingSecrets(envId, p.content).map((m) => m.name)));
+      return [...names].sort();
     },
 
     /** Names and dates only: a value is never returned once saved. */
