@@ -15,8 +15,11 @@ test('REL-12 the board names the secrets production lacks, refuses the Sync unti
   await page.goto(`/projects/${project.id}`);
   await hydrated(page);
   const columns = page.getByTestId('env-column');
-  await expect(columns.nth(4).getByTestId('missing-secrets')).toHaveText(/1 secret missing: HELPDESK_API_KEY\.\s+Add it/);
-  await expect(columns.nth(4).getByTestId('missing-secrets').getByRole('link', { name: 'Add it' })).toHaveAttribute('href', `/projects/${project.id}/environments/${prod}?tab=secrets`);
+  // STAGING holds the content and has neither secret; PRODUCTION holds nothing yet, so nothing is missing there.
+  const staging = project.environments[3]!.id;
+  await expect(columns.nth(3).getByTestId('missing-secrets')).toHaveText(/2 secrets missing: HELPDESK_API_KEY, ORDERS_API_TOKEN\.\s+Add them/);
+  await expect(columns.nth(3).getByTestId('missing-secrets').getByRole('link', { name: 'Add them' })).toHaveAttribute('href', `/projects/${project.id}/environments/${staging}?tab=secrets`);
+  await expect(columns.nth(4).getByTestId('missing-secrets')).toHaveCount(0);
 
   await columns.nth(3).getByTestId('sync').click();
   const refusal = columns.nth(3).getByTestId('action-error');
@@ -31,4 +34,6 @@ test('REL-12 the board names the secrets production lacks, refuses the Sync unti
   await refusal.getByTestId('go-ahead-without-secrets').click();
   await expect(columns.nth(4).getByTestId('pointer-synced')).toContainText('#');
   await expect(refusal).toHaveCount(0);
+  await expect(columns.nth(4).getByTestId('missing-secrets')).toHaveText(/1 secret missing: HELPDESK_API_KEY\.\s+Add it/);
+  await page.screenshot({ path: test.info().outputPath('rel-12-after-390.png'), fullPage: true });
 });
