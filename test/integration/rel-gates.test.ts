@@ -93,6 +93,26 @@ describe('REL-2 gates pass in projects with down or local sections', () => {
     expect(history.history.map((h) => h.detail.requestId)).toEqual([req.id]);
   });
 
+  it('REL-2 the move and the closing of its request are one transaction: if closing the request fails, the pointer does not move; once it can, both happen', async () => {
+    const g = await gatedProject({ preset: 'three-stage' }, 1);
+    const [staging, uat] = g.envs;
+    const [, req] = await g.api<Req>(g.admin, 'POST', `/environments/${staging!.id}/requests`, {});
+    expect((await g.api(g.approver, 'POST', `/requests/${req.id}/approve`, {}))[0]).toBe(200);
+    // Storage refuses to mark the request done (as a full disk would, midway).
+    g.server.sqlite.exec(`CREATE TRIGGER refuse_done BEFORE UPDATE OF state ON promotion_requests WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    const [failed] = await g.api(g.admin, 'POST', `/environments/${staging!.id}/sync`, {});
+    expect(failed).toBeGreaterThanOrEqual(500);
+    const uatNow = async () => (await g.api<{ environments: { id: string; snapshotId: string | null }[] }>(g.admin, 'GET', `/projects/${g.project.id}`))[1].environments.find((e) => e.id === uat!.id)!.snapshotId;
+    expect(await uatNow()).toBeNull();
+    expect((await g.api<{ history: unknown[] }>(g.admin, 'GET', `/environments/${uat!.id}/history`))[1].history).toEqual([]);
+    expect(await g.openRequests()).toEqual([expect.objectContaining({ id: req.id, valid: true, approved: true })]);
+
+    g.server.sqlite.exec('DROP TRIGGER refuse_done');
+    expect((await g.api(g.admin, 'POST', `/environments/${staging!.id}/sync`, {}))[0]).toBe(200);
+    expect(await uatNow()).toBe(req.snapshotId);
+    expect(await g.openRequests()).toEqual([]);
+  });
+
   it('REL-2 the board, the request and the Sync agree on the candidate; after the move the board shows nothing left to move', async () => {
     const g = await gatedProject({ preset: 'three-stage' }, 1);
     const [staging] = g.envs;
