@@ -42,6 +42,8 @@ export const SyncBody = z.strictObject({
   expectedTargetSnapshotId: z.string().nullable().optional(),
   message: z.string().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),
+  /** Into production: go ahead although its integrations name secrets production lacks (else 409 secrets_missing). */
+  confirmMissingSecrets: z.boolean().optional(),
 });
 export const PublishBody = z.strictObject({
   /** The synced snapshot the caller saw (what would go live); absent: not checked. */
@@ -49,6 +51,7 @@ export const PublishBody = z.strictObject({
   expectedLiveSnapshotId: z.string().nullable().optional(),
   message: z.string().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),
+  confirmMissingSecrets: z.boolean().optional(),
 });
 export const RollbackBody = z.strictObject({
   snapshotId: z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.'),

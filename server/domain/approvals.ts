@@ -3,7 +3,8 @@ import type { RequestView } from '#schema/api.ts';
 import type { AccessStore, RequestRow } from '../store/access.ts';
 import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
-import { carriedBySync, requireSourceSeen, type DraftAccess } from './releases.ts';
+import { requireSourceSeen, type DraftAccess } from './releases.ts';
+import type { Candidates } from './candidates.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
@@ -24,7 +25,7 @@ type RequestKind = RequestView['kind'];
  * production). A request names the exact snapshot; approvals bind to it and are void once
  * the source moves on.
  */
-export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess; hotfixDraft: (envId: string) => DraftRow | undefined }) {
+export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess; hotfixDraft: (envId: string) => DraftRow | undefined; candidates: Candidates }) {
   const { store, projects, snapshots } = deps;
 
   const gate = (envId: string): GatePolicy => {
@@ -39,19 +40,15 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
   }
 
   /**
-   * What the source holds now: DEV's draft as it would freeze, else the current snapshot
-   * (production: for a Publish); for a hotfix request, production's open hotfix as it would freeze.
+   * What the source would move now: the stage's candidate (candidates.ts: what a Sync or Publish
+   * out of it moves); for a hotfix request, production's open hotfix as it would freeze.
    */
   function sourceSnapshot(source: EnvironmentRow, kind: RequestKind): string | null {
     if (kind === 'hotfix') {
       const hotfix = deps.hotfixDraft(source.id);
       return hotfix ? snapshots.idOf(deps.drafts.read(hotfix.id)) : null;
     }
-    if (source.position === 0) {
-      const draft = projects.getEnvironment(source.id)!.draft!;
-      return snapshots.idOf(deps.drafts.read(draft.id));
-    }
-    return source.snapshotId;
+    return deps.candidates.id(source.id);
   }
 
   function view(r: RequestRow, currentOfSource: () => string | null): RequestView {
@@ -106,21 +103,18 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       const now = Date.now();
       const perHour = LIMITS.APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR;
       requireRate('APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR', perHour, store.requestTimesFrom(source.id, now - HOUR), HOUR, now, `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`);
-      // From DEV the request freezes the draft now: the approval is for exactly this content.
-      const draft = source.position === 0 ? projects.getEnvironment(source.id)!.draft! : null;
-      const content = draft && !hotfix ? deps.drafts.read(draft.id) : null;
-      if (!hotfix) {
-        // Checked before anything is frozen, against what a Sync would move (the board's candidate):
-        // a request from a stale board asks for nothing.
-        const candidate = content ? snapshots.idOf(carriedBySync(structuredClone(content), projects.flowRules(source.projectId))) : source.snapshotId;
-        requireSourceSeen(source, opts.expectedSourceSnapshotId, candidate);
-      }
-      // A hotfix request freezes the hotfix draft as its publish would (kind, parent), so approvers can read exactly it.
+      // Bound to what a Sync out of the source would move (from the authoring stage: its draft as a
+      // Sync freezes it, `up` sections only), so the approval matches that Sync.
+      const candidate = hotfix ? null : deps.candidates.of(source.id);
+      // Checked before anything is frozen: a request from a stale board asks for nothing.
+      if (candidate) requireSourceSeen(source, opts.expectedSourceSnapshotId, candidate.snapshotId);
+      const draftId = source.position === 0 ? projects.getEnvironment(source.id)?.draft?.id ?? null : null;
+      // A request freezes what it names as the move would (kind, parent), so approvers can read exactly it.
       const snapshotId = hotfix
         ? snapshots.freeze(source.projectId, deps.drafts.read(hotfix.id), { kind: 'hotfix', parentId: hotfix.baseSnapshotId, sourceDraftId: hotfix.id, message, createdBy: by.user.id })
-        : draft && content
-          ? snapshots.freeze(source.projectId, content, { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draft.id, message, createdBy: by.user.id })
-          : source.snapshotId;
+        : candidate?.content
+          ? snapshots.freeze(source.projectId, candidate.content, { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draftId, message, createdBy: by.user.id })
+          : (candidate?.snapshotId ?? null);
       if (!snapshotId) throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
       // A new request replaces any older open one for the same move.
       for (const r of store.openRequests(source.projectId)) {
@@ -190,8 +184,21 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       return match.id;
     },
 
-    done(requestId: string | null): void {
-      if (requestId) store.closeRequest(requestId, 'done', 'promoted', Date.now());
+    /**
+     * Inside the move's transaction (see GateCheck.settle): the satisfied request is done, other
+     * open requests for the same move are voided (their move happened or can no longer happen as
+     * asked), and requests out of the moved environment for another snapshot no longer hold.
+     */
+    settle(move: { requestId: string | null; sourceEnvId: string; targetEnvId: string; hotfix?: boolean; movedTo?: string }): void {
+      const now = Date.now();
+      if (move.requestId) store.closeRequest(move.requestId, 'done', 'promoted', now);
+      const t = env(move.targetEnvId);
+      for (const r of store.openRequests(t.projectId)) {
+        if (r.id !== move.requestId && r.sourceEnvironmentId === move.sourceEnvId && r.targetEnvironmentId === move.targetEnvId && (r.kind === 'hotfix') === (move.hotfix === true)) {
+          store.closeRequest(r.id, 'voided', 'the move was made', now);
+        }
+      }
+      if (move.movedTo !== undefined) store.voidRequestsFrom(move.targetEnvId, move.movedTo, now);
     },
 
     /** A pointer moved: requests out of that environment for another snapshot no longer hold. */

@@ -15,7 +15,8 @@ import type { Visibility } from './visibility.ts';
  * they may not read shows its name and color only (no snapshot, message, mover or problems),
  * a pending Sync shows counts only to readers of both stages, the hotfix divergence only to
  * production readers and editors of the authoring draft, the production-credentials warning
- * only to production's secrets managers.
+ * only to production's secrets managers. A stage's missing secrets (names its integrations use
+ * that it lacks) go to its readers.
  */
 export function createBoard(deps: {
   projects: Projects;
@@ -48,6 +49,8 @@ export function createBoard(deps: {
         ...(i === 0 && readable.has(e.id) ? { problems: localData.problems(e.id).length } : {}),
         // Variable names only (never values): overrides a Sync left behind a type change.
         invalidOverrides: readable.has(e.id) ? localData.invalidOverrides(e.id) : [],
+        // Names only, to readers of the stage: its integrations name them in content they can read; values never leave the secrets store.
+        missingSecrets: readable.has(e.id) ? localData.missingSecretNames(e.id) : [],
       }));
       // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
       const carried = upSections(project.flowRules);

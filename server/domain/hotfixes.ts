@@ -154,8 +154,8 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
         // Compare-and-swap on the base: a Publish or rollback racing this one fails it with target_moved.
         { projectId: env.projectId, environmentId: env.id, pointer: 'live', kind: 'hotfix', toSnapshotId: snapshotId, expectedFrom: baseSnapshotId, actorId: by.user.id, message: opts.message ?? null, detail: { baseSnapshotId, ...(requestId ? { requestId } : {}) } },
         Date.now(),
+        () => deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: env.id, hotfix: true }),
       );
-      deps.gates.done(requestId);
       const now = Date.now();
       store.closeDraft(draft.id, now);
       drafts.close(draft.id);

@@ -187,6 +187,17 @@ export function createLocalData(deps: {
         .flatMap((e) => prints(e.id).flatMap((p) => (production.has(p.print) ? [{ environmentId: e.id, name: p.name, productionName: production.get(p.print)! }] : [])));
     },
 
+    /** Secret names the environment's content (with `snapshotId` in place) uses and it lacks: names only, never values. */
+    missingSecretsWith(envId: string, snapshotId: string): string[] {
+      const { environment: env, draft } = environment(envId);
+      return missingSecrets(envId, compose(env, draft, snapshotId)).map((m) => m.name).sort();
+    },
+    /** The same for what the environment holds now (production: its current and live content). */
+    missingSecretNames(envId: string): string[] {
+      const names = new Set(pointedContents(envId).flatMap((p) => missingSecrets(envId, p.content).map((m) => m.name)));
+      return [...names].sort();
+    },
+
     /** Names and dates only: a value is never returned once saved. */
     secrets(envId: string) {
       environment(envId);

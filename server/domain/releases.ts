@@ -1,12 +1,11 @@
 import { AppError } from '#schema/errors.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
-import { SECTIONS } from '#schema/content/spec.ts';
-import { upSections, type FlowRules } from '#schema/flow.ts';
 import type { HotfixChange } from '#schema/content/hotfix.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Snapshots } from './snapshots.ts';
+import type { Candidates } from './candidates.ts';
 
 /** How the domain reaches live drafts without knowing about websockets. */
 export interface DraftAccess {
@@ -24,9 +23,18 @@ export interface HotfixGuard {
 export interface GateCheck {
   /** Throws unless the move has the approvals the target needs; returns the request to close. */
   check(sourceEnvId: string, targetEnvId: string, snapshotId: string, opts?: { hotfix?: boolean }): string | null;
-  done(requestId: string | null): void;
+  /**
+   * Run inside the move's transaction: the satisfied request closes, the other open requests for
+   * this move are voided, and requests out of the moved environment for other snapshots no longer hold.
+   */
+  settle(move: { requestId: string | null; sourceEnvId: string; targetEnvId: string; hotfix?: boolean; movedTo?: string }): void;
   /** An environment's pointer moved: requests out of it for other snapshots no longer hold. */
   sourceMoved(envId: string, snapshotId: string | null): void;
+}
+
+/** Which secrets a snapshot's integrations name that an environment does not have (see local.ts). */
+export interface SecretsGuard {
+  missingFor(envId: string, snapshotId: string): string[];
 }
 
 export interface ReleaseView {
@@ -74,14 +82,6 @@ export interface AudienceGuard {
   noteSnapshot(snapshotId: string, content: WorkspaceContent): void;
 }
 
-/** What a Sync out of the authoring environment carries of its draft: the `up` sections only. */
-export function carriedBySync(content: WorkspaceContent, rules: FlowRules): WorkspaceContent {
-  // Flow rules: the others (`down`, `local`) each environment holds itself; they never move by Sync.
-  const up = upSections(rules);
-  for (const s of SECTIONS) if (!up.includes(s)) content[s] = {};
-  return content;
-}
-
 /**
  * What the caller saw in the source (absent: not checked) must be what would move: else a
  * stale board would promote content nobody reviewed.
@@ -92,8 +92,8 @@ export function requireSourceSeen(source: { name: string }, expected: string | u
   }
 }
 
-export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess; hotfixes: HotfixGuard; gates: GateCheck; audiences: AudienceGuard }) {
-  const { projects, store, snapshots, drafts } = deps;
+export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; hotfixes: HotfixGuard; gates: GateCheck; audiences: AudienceGuard; candidates: Candidates; secrets: SecretsGuard }) {
+  const { projects, store, snapshots } = deps;
 
   function pipeline(env: EnvironmentRow): EnvironmentRow[] {
     return projects.getProject(env.projectId)!.environments;
@@ -109,26 +109,28 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
     return undone;
   }
 
-  const carried = (projectId: string, draftId: string) => carriedBySync(drafts.read(draftId), projects.flowRules(projectId));
+  /**
+   * Refuses to put content into production (its current, or live) that names secrets production
+   * lacks, unless confirmed: its integrations would fail on the first call. Names only, never values.
+   */
+  function guardSecrets(target: EnvironmentRow, snapshotId: string, confirmed: boolean): string[] {
+    const missing = deps.secrets.missingFor(target.id, snapshotId);
+    if (missing.length > 0 && !confirmed) {
+      throw new AppError('secrets_missing', `${target.name} lacks ${missing.length} secret${missing.length === 1 ? '' : 's'} this content's integrations use (${missing.join(', ')}): add ${missing.length === 1 ? 'it' : 'them'} in ${target.name}'s secrets first, or confirm going ahead without ${missing.length === 1 ? 'it' : 'them'}.`, { environmentId: target.id, missing });
+    }
+    return missing;
+  }
 
   return {
-    /**
-     * The snapshot a Sync out of the environment would move: the authoring draft as it would
-     * freeze (content addressing, nothing stored), else its current snapshot.
-     */
-    candidate(envId: string): string | null {
-      const found = projects.getEnvironment(envId);
-      if (!found) throw new AppError('environment_not_found');
-      if (found.environment.position > 0) return found.environment.snapshotId;
-      return found.draft ? snapshots.idOf(carried(found.environment.projectId, found.draft.id)) : null;
-    },
+    /** The snapshot a Sync out of the environment would move (see candidates.ts; nothing stored). */
+    candidate: (envId: string): string | null => deps.candidates.id(envId),
 
     /**
      * Sync: promotes to the next environment. Plan (freeze or pick the current snapshot,
      * check hotfixes) happens first; the commit re-checks and writes pointer + record in one
      * synchronous transaction.
      */
-    sync(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedTargetSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean }): SyncResult {
+    sync(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedTargetSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean; confirmMissingSecrets?: boolean }): SyncResult {
       const found = projects.getEnvironment(envId);
       if (!found) throw new AppError('environment_not_found');
       const { environment: env, draft } = found;
@@ -137,16 +139,11 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       if (!target) throw new AppError('no_next_environment');
       const authoring = env.position === 0;
 
-      let snapshotId: string;
-      let content: WorkspaceContent | null = null;
-      if (authoring) {
-        if (!draft) throw new AppError('draft_not_found');
-        content = carried(env.projectId, draft.id);
-        snapshotId = snapshots.idOf(content);
-      } else {
-        if (!env.snapshotId) throw new AppError('nothing_to_sync');
-        snapshotId = env.snapshotId;
-      }
+      if (authoring && !draft) throw new AppError('draft_not_found');
+      // What moves is what requests were made for and approvals bound to: the one candidate.
+      const { snapshotId: candidate, content } = deps.candidates.of(env.id);
+      if (!candidate) throw new AppError('nothing_to_sync');
+      let snapshotId = candidate;
       // Checked before anything is frozen: a stale caller moves nothing.
       requireSourceSeen(env, opts.expectedSourceSnapshotId, snapshotId);
       if (opts.expectedTargetSnapshotId !== undefined && opts.expectedTargetSnapshotId !== target.snapshotId) {
@@ -164,9 +161,11 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       }
       if (target.snapshotId === snapshotId) return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
       deps.audiences.requireFor(target.id, env.projectId, snapshotId);
-      const requestId = deps.gates.check(env.id, target.id, snapshotId);
       const isProduction = target.position === all.length - 1;
       const undone = isProduction ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
+      const missing = isProduction ? guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true) : [];
+      // The gate last: a refusal above leaves the approved request as it is, for the confirmed retry.
+      const requestId = deps.gates.check(env.id, target.id, snapshotId);
 
       const release = store.commitMove(
         {
@@ -179,17 +178,16 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
           ...(authoring ? {} : { source: { environmentId: env.id, pointer: 'current' as const } }),
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: { ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}), ...(requestId ? { requestId } : {}) },
+          detail: { ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}), ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}), ...(requestId ? { requestId } : {}) },
         },
         Date.now(),
+        () => deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: target.id, movedTo: snapshotId }),
       );
-      deps.gates.done(requestId);
-      deps.gates.sourceMoved(target.id, snapshotId);
       return { snapshotId, targetEnvironmentId: target.id, unchanged: false, release: releaseView(release) };
     },
 
     /** Publish (go-live): production's live pointer takes its synced snapshot. */
-    publish(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedLiveSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean }): ReleaseView {
+    publish(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedLiveSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean; confirmMissingSecrets?: boolean }): ReleaseView {
       const env = projects.getEnvironment(envId)?.environment;
       if (!env) throw new AppError('environment_not_found');
       const all = pipeline(env);
@@ -198,8 +196,9 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       // What goes live is what the caller reviewed: a Sync into production meanwhile refuses it.
       requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
       deps.audiences.requireFor(env.id, env.projectId, env.snapshotId);
-      const requestId = deps.gates.check(env.id, env.id, env.snapshotId);
       const undone = guardHotfix(env.projectId, () => snapshots.content(env.projectId, env.snapshotId!), opts.confirmUndoHotfix === true);
+      const missing = guardSecrets(env, env.snapshotId, opts.confirmMissingSecrets === true);
+      const requestId = deps.gates.check(env.id, env.id, env.snapshotId);
       const release = store.commitMove(
         {
           projectId: env.projectId,
@@ -211,11 +210,12 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
           source: { environmentId: env.id, pointer: 'current' },
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: { ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}), ...(requestId ? { requestId } : {}) },
+          detail: { ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}), ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}), ...(requestId ? { requestId } : {}) },
         },
         Date.now(),
+        // The live pointer moved, not production's current: no request out of production loses its snapshot.
+        () => deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: env.id }),
       );
-      deps.gates.done(requestId);
       deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
       return releaseView(release);
     },
@@ -244,9 +244,9 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
           detail: undone.length > 0 ? { confirmedHotfixUndo: undone } : undefined,
         },
         Date.now(),
+        pointer === 'current' ? () => deps.gates.sourceMoved(env.id, opts.snapshotId) : undefined,
       );
       deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
-      if (pointer === 'current') deps.gates.sourceMoved(env.id, opts.snapshotId);
       return releaseView(release);
     },
 

@@ -88,9 +88,11 @@ export function createReleaseStore(db: Db) {
 
     /**
      * Moves one pointer and appends its release record in ONE synchronous transaction, after
-     * re-checking (inside it) that nothing moved since the plan was made.
+     * re-checking (inside it) that nothing moved since the plan was made. `alongside` writes
+     * what must stand or fall with the move (closing the request it satisfied) in that same
+     * transaction: one SQLite connection, so the other stores' writes join it.
      */
-    commitMove(m: Move, now: number): ReleaseRow {
+    commitMove(m: Move, now: number, alongside?: () => void): ReleaseRow {
       return db.transaction((tx) => {
         const env = tx.select().from(environments).where(eq(environments.id, m.environmentId)).get();
         if (!env) throw new AppError('environment_not_found');
@@ -103,7 +105,9 @@ export function createReleaseStore(db: Db) {
           if (src?.[column(m.source.pointer)] !== m.toSnapshotId) throw new AppError('source_moved');
         }
         tx.update(environments).set({ [column(m.pointer)]: m.toSnapshotId }).where(eq(environments.id, m.environmentId)).run();
-        return appendTo(tx, { ...m, fromSnapshotId: from ?? null }, now);
+        const row = appendTo(tx, { ...m, fromSnapshotId: from ?? null }, now);
+        alongside?.();
+        return row;
       });
     },
 

@@ -1,9 +1,15 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Locator } from '@playwright/test';
 import { ensureAdmin, hydrated, openItem, openNewProjectDraft, signIn, textbox } from './helpers.ts';
 
 test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
 });
+
+/** The sample's integrations name two secrets PRODUCTION lacks: the board names them and goes ahead only when told. */
+async function goAheadWithoutSecrets(column: Locator) {
+  await expect(column.getByTestId('action-error')).toContainText('2 secrets this content’s integrations use: HELPDESK_API_KEY, ORDERS_API_TOKEN');
+  await column.getByTestId('go-ahead-without-secrets').click();
+}
 
 test('[R1] a reviewer sees what moves, syncs DEV to TEST, TEST is read-only, and the release goes all the way to live', async ({ page }) => {
   await signIn(page);
@@ -40,12 +46,14 @@ test('[R1] a reviewer sees what moves, syncs DEV to TEST, TEST is read-only, and
   await page.goto(boardUrl);
   for (const i of [1, 2, 3]) {
     await columns.nth(i).getByTestId('sync').click();
+    if (i === 3) await goAheadWithoutSecrets(columns.nth(3));
     await expect(columns.nth(i + 1).getByTestId(i + 1 === 4 ? 'pointer-synced' : 'pointer-current')).toContainText('#');
   }
   await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('Nothing live yet');
   await columns.nth(4).getByTestId('publish').click();
   await page.getByTestId('publish-dialog').getByTestId('confirm-reason').fill('First release');
   await page.getByTestId('publish-dialog').getByTestId('confirm-ok').click();
+  await goAheadWithoutSecrets(columns.nth(4));
   await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('publish by Ada Admin');
   const synced = await columns.nth(1).getByTestId('pointer-current').locator('.snap').textContent();
   await expect(columns.nth(4).getByTestId('pointer-live').locator('.snap')).toHaveText(synced!);
@@ -68,11 +76,13 @@ test('[HOT-2] [HOT-3] [HOT-4] a hotfix in production is published, shown as dive
   const columns = page.getByTestId('env-column');
   for (const i of [0, 1, 2, 3]) {
     await columns.nth(i).getByTestId('sync').click();
+    if (i === 3) await goAheadWithoutSecrets(columns.nth(3));
     await expect(columns.nth(i + 1).getByTestId(i + 1 === 4 ? 'pointer-synced' : 'pointer-current')).toContainText('#');
   }
   await columns.nth(4).getByTestId('publish').click();
   await page.getByTestId('publish-dialog').getByTestId('confirm-reason').fill('First release');
   await page.getByTestId('publish-dialog').getByTestId('confirm-ok').click();
+  await goAheadWithoutSecrets(columns.nth(4));
   await expect(columns.nth(4).getByTestId('pointer-live')).toContainText('publish');
 
   await columns.nth(4).getByRole('button', { name: 'Start a hotfix' }).click();
@@ -106,8 +116,8 @@ test('[HOT-5] a promotion that would undo a live hotfix shows what it would undo
   const project = (await (await page.request.get(`/api/projects/${projectId}`)).json()) as { environments: { id: string }[] };
   const [dev, , , , prod] = project.environments.map((e) => e.id);
   const post = (path: string, data: object = {}) => page.request.post(`/api/${path}`, { data, headers: { origin: new URL(boardUrl).origin } });
-  for (const env of project.environments.slice(0, 4)) expect((await post(`environments/${env.id}/sync`)).status()).toBe(200);
-  expect((await post(`environments/${prod}/publish`)).status()).toBe(200);
+  for (const env of project.environments.slice(0, 4)) expect((await post(`environments/${env.id}/sync`, { confirmMissingSecrets: true })).status()).toBe(200);
+  expect((await post(`environments/${prod}/publish`, { confirmMissingSecrets: true })).status()).toBe(200);
   expect((await post(`environments/${prod}/hotfix`)).status()).toBe(201);
   // The release manager edits the hotfix draft in the browser.
   await page.goto(`${boardUrl}/environments/${prod}?tab=hotfix`);
@@ -136,6 +146,7 @@ test('[HOT-5] a promotion that would undo a live hotfix shows what it would undo
   await expect(columns.nth(3).getByTestId('next-sync')).toContainText('1 article');
   await columns.nth(3).getByTestId('sync').click();
   await dialog.getByRole('button', { name: 'Sync anyway' }).click();
+  await goAheadWithoutSecrets(columns.nth(3));
   await expect(columns.nth(3).getByTestId('next-sync')).toContainText('PRODUCTION is up to date');
 });
 

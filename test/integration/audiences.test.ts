@@ -64,8 +64,8 @@ describe('audiences per environment', () => {
   it('the delivery API resolves names to that environment’s ids', async () => {
     api = await apiFixture();
     const p = await project(true);
-    for (const e of p.envs.slice(0, 4)) await api.ok('POST', `/api/environments/${e.id}/sync`, {});
-    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, {});
+    for (const e of p.envs.slice(0, 4)) await api.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
+    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });
     const { key } = await api.ok<{ key: string }>('POST', `/api/environments/${p.prod.id}/runtime-keys`, { name: 'runtime' });
     const read = async () => (await (await api.raw(`/api/delivery/${p.prod.id}`, { headers: { authorization: `Bearer ${key}` } })).json()) as { audiences: Record<string, { id: string }>; content: { knowledge: Record<string, { audiences: string[] }> } };
     const [prodCustomers] = await list(p.prod.id);

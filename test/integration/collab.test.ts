@@ -112,9 +112,9 @@ describe('[R1] on the websocket: only drafts take connections', () => {
     for (const env of project.environments.slice(1)) {
       expect(await upgradeStatus(`${wsUrl(server.url)}/${env.id}?token=${admin.token}`)).toBe(404);
     }
-    for (const env of project.environments.slice(0, 4)) expect((await api('POST', `/environments/${env.id}/sync`, {})).status).toBe(200);
+    for (const env of project.environments.slice(0, 4)) expect((await api('POST', `/environments/${env.id}/sync`, { confirmMissingSecrets: true })).status).toBe(200);
     const prod = project.environments[4]!;
-    expect((await api('POST', `/environments/${prod.id}/publish`, {})).status).toBe(200);
+    expect((await api('POST', `/environments/${prod.id}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
     const { draftId } = (await (await api('POST', `/environments/${prod.id}/hotfix`)).json()) as { draftId: string };
 
     const editor = client(server, draftId, admin.token);

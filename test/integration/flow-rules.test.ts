@@ -188,8 +188,8 @@ describe('flow rules', () => {
     const { server, api, project, client } = await setup('three-stage', true);
     const [staging, uat, production] = project.environments;
     expect((await api('POST', `/environments/${staging!.id}/sync`, {}))[0]).toBe(200);
-    expect((await api('POST', `/environments/${uat!.id}/sync`, {}))[0]).toBe(200);
-    expect((await api('POST', `/environments/${production!.id}/publish`, {}))[0]).toBe(200);
+    expect((await api('POST', `/environments/${uat!.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
+    expect((await api('POST', `/environments/${production!.id}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
     const [, { key }] = await api<{ key: string }>('POST', `/environments/${production!.id}/runtime-keys`, { name: 'runtime' });
     const get = (etag?: string) => fetch(`${server.url}/api/delivery/${production!.id}`, { headers: { authorization: `Bearer ${key}`, ...(etag ? { 'if-none-match': etag } : {}) } });
     const first = await get();
@@ -265,7 +265,7 @@ describe('flow rules', () => {
     await expect.poll(async () => titles((await api<Content>('GET', `/environments/${uat!.id}/content`))[1])).toContain('UAT only');
 
     expect((await api('POST', `/environments/${staging!.id}/sync`, {}))[0]).toBe(200);
-    expect((await api('POST', `/environments/${uat!.id}/sync`, {}))[0]).toBe(200);
+    expect((await api('POST', `/environments/${uat!.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
     const [, p] = await api<ProjectView>('GET', `/projects/${project.id}`);
     const snapshotId = p.environments[2]!.snapshotId!;
     // One snapshot moved UAT → Production, and it holds no knowledge: each environment has its own.
@@ -332,7 +332,7 @@ describe('flow rules', () => {
     const prodChannel = Object.keys((await content(prod!.id)).channels)[0]!;
     server.rooms.edit(prod!.draftId!, 'test', (doc) => sectionMap(doc, 'channels').get(prodChannel)!.set('name', 'Production widget'));
     server.rooms.edit(dev!.draftId!, 'test', (doc) => addItem(doc, 'channels', { name: 'DEV only', type: 'web_widget', title: 'Try me' }));
-    for (const env of [dev, qa, uat]) expect((await api('POST', `/environments/${env!.id}/sync`, {}))[0]).toBe(200);
+    for (const env of [dev, qa, uat]) expect((await api('POST', `/environments/${env!.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
     const [, after] = await api<ProjectView>('GET', `/projects/${project.id}`);
     const [, snapshot] = await api<{ content: Content }>('GET', `/snapshots/${after.environments[3]!.snapshotId}`);
     expect([snapshot.content.channels, snapshot.content.knowledge]).toEqual([{}, {}]);
@@ -377,8 +377,8 @@ describe('flow rules', () => {
     const { api, project, client } = await setup('five-stage', true);
     const envs = project.environments;
     const [dev, , uat, , production] = envs;
-    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e.id}/sync`, {}))[0]).toBe(200);
-    expect((await api('POST', `/environments/${production!.id}/publish`, {}))[0]).toBe(200);
+    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
+    expect((await api('POST', `/environments/${production!.id}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
     // What every stage shows (and production's live content), as objects: key order does not matter.
     const shown = async () => Promise.all([...envs.map((e) => api<object>('GET', `/environments/${e.id}/content`)), api<object>('GET', `/environments/${production!.id}/content?pointer=live`)].map(async (r) => (await r)[1]));
     const before = await shown();

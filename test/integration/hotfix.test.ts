@@ -11,11 +11,11 @@ async function live() {
   const p = await api.ok<{ id: string; environments: Env[] }>('POST', '/api/projects', { name: 'Hotfix', sample: true });
   const [dev, test, uat, staging, prod] = p.environments as [Env, Env, Env, Env, Env];
   const promote = async (body: object = {}) => {
-    for (const e of [dev, test, uat]) await api.ok('POST', `/api/environments/${e.id}/sync`, {});
-    return api.call<{ error?: { id: string; details: unknown[] } }>('POST', `/api/environments/${staging.id}/sync`, body);
+    for (const e of [dev, test, uat]) await api.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
+    return api.call<{ error?: { id: string; details: unknown[] } }>('POST', `/api/environments/${staging.id}/sync`, { confirmMissingSecrets: true, ...body });
   };
   await promote();
-  await api.ok('POST', `/api/environments/${prod.id}/publish`, {});
+  await api.ok('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true });
   return { id: p.id, dev, prod, promote };
 }
 
@@ -98,11 +98,11 @@ describe('hotfix in production', () => {
 
     const [ok] = await p.promote({ confirmUndoHotfix: true });
     expect(ok).toBe(200);
-    const [pubStatus, pubBody] = await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/publish`, {});
+    const [pubStatus, pubBody] = await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });
     expect(pubStatus).toBe(409);
     expect(pubBody.error.id).toBe('would_undo_hotfix');
     expect((await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!.liveSnapshotId).toBe(prodBefore.liveSnapshotId);
-    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmUndoHotfix: true });
+    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmUndoHotfix: true, confirmMissingSecrets: true });
     // The hotfix was knowingly overridden: no longer tracked.
     expect((await api.ok<Divergence>('GET', `/api/environments/${p.prod.id}/divergence`)).divergence).toEqual([]);
   });
@@ -114,7 +114,7 @@ describe('hotfix in production', () => {
     await api.ok('POST', `/api/environments/${p.prod.id}/hotfix/apply-to-dev`);
     const [status] = await p.promote();
     expect(status).toBe(200);
-    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, {});
+    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });
   });
 
   it('[HOT-1] only production has hotfixes, and a hotfix needs something live', async () => {

@@ -11,7 +11,7 @@ async function pipeline() {
   const p = await api.ok<{ id: string; environments: Env[] }>('POST', '/api/projects', { name: 'Local', sample: true });
   const [dev, test, uat, staging, prod] = p.environments as [Env, Env, Env, Env, Env];
   const promote = async () => {
-    for (const e of [dev, test, uat, staging]) await api.ok('POST', `/api/environments/${e.id}/sync`, {});
+    for (const e of [dev, test, uat, staging]) await api.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
   };
   return { id: p.id, dev, test, uat, staging, prod, promote };
 }
@@ -49,7 +49,7 @@ describe('[R3] promotion never touches environment-local data of the target', ()
     next.variables.var_company!.defaultValue = 'Acme Group';
     await api.ok('PUT', `/api/environments/${p.dev.id}/content`, next);
     await p.promote();
-    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, {});
+    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });
 
     const after = await snapshot();
     // Only the variables' structure (the new default) may differ: the overrides themselves did not move.
@@ -96,7 +96,7 @@ describe('secrets', () => {
     api = await apiFixture();
     const p = await pipeline();
     await p.promote();
-    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, {});
+    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });
     let list = await api.ok<{ missing: { name: string }[] }>('GET', `/api/environments/${p.prod.id}/secrets`);
     expect(list.missing.map((m) => m.name).sort()).toEqual(['HELPDESK_API_KEY', 'ORDERS_API_TOKEN']);
     const saved = await api.ok('PUT', `/api/environments/${p.prod.id}/secrets/ORDERS_API_TOKEN`, { value: SECRET });
@@ -133,7 +133,7 @@ describe('delivery API', () => {
     const get = (env: string, k: string, etag?: string) => api.raw(`/api/delivery/${env}`, { headers: { authorization: `Bearer ${k}`, ...(etag ? { 'if-none-match': etag } : {}) } });
 
     expect((await get(p.prod.id, key)).status).toBe(409); // nothing live yet
-    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, {});
+    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });
     const first = await get(p.prod.id, key);
     expect(first.status).toBe(200);
     const etag = first.headers.get('etag')!;

@@ -35,7 +35,7 @@ beforeAll(async () => {
   projectId = p.id;
   envs = p.environments;
   // Something in every stage, so reads and rollbacks have a subject.
-  for (const e of envs.slice(0, 4)) expect(await http(adminToken, 'POST', `/environments/${e.id}/sync`, '{}')).toBe(200);
+  for (const e of envs.slice(0, 4)) expect(await http(adminToken, 'POST', `/environments/${e.id}/sync`, '{"confirmMissingSecrets":true}')).toBe(200);
   for (const [i, e] of envs.entries()) {
     if (i === 0) continue;
     const source = i === envs.length - 1 ? e : envs[i - 1]!;

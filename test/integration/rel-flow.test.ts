@@ -75,7 +75,7 @@ describe('REL-6 knowledge flows down without phantom conflicts', () => {
     const api = <T>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
     const [, project] = await api<ProjectView>('POST', '/projects', { name: 'Support', preset: 'five-stage', sample: true });
     const envs = project.environments;
-    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e.id}/sync`, {}))[0]).toBe(200);
+    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
     const [status, changed] = await api<ProjectView>('PUT', `/projects/${project.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } } });
     expect(status).toBe(200);
     const [, , uat, , production] = changed.environments;

@@ -21,8 +21,8 @@ async function live() {
   const envs = p.environments.map((e) => e.id);
   const prod = envs[4]!;
   const release = async () => {
-    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e}/sync`, {}))[0]).toBe(200);
-    expect((await api('POST', `/environments/${prod}/publish`, {}))[0]).toBe(200);
+    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
+    expect((await api('POST', `/environments/${prod}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
   };
   await release();
   const liveId = async () => (await api<{ environments: Env[] }>('GET', `/projects/${p.id}`))[1].environments[4]!.liveSnapshotId!;

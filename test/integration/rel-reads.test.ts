@@ -15,9 +15,9 @@ const dump = () => Object.fromEntries(TABLES.map((t) => [t, api.services.databas
 /** A five-stage sample project with its release synced through and live in production. */
 async function live() {
   const p = await api.ok<ProjectView & { environments: Env[] }>('POST', '/api/projects', { name: 'Reads', sample: true });
-  for (const e of p.environments.slice(0, 4)) await api.ok('POST', `/api/environments/${e.id}/sync`, {});
+  for (const e of p.environments.slice(0, 4)) await api.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
   const prod = p.environments[4]!;
-  await api.ok('POST', `/api/environments/${prod.id}/publish`, {});
+  await api.ok('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true });
   return { p, dev: p.environments[0]!, prod };
 }
 

@@ -23,7 +23,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
     expect(first.snapshotId).toMatch(/^[0-9a-f]{64}$/);
     expect(first.targetEnvironmentId).toBe(p.envs[1]!.id);
     for (let i = 1; i < 4; i++) {
-      const r = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.envs[i]!.id}/sync`, {});
+      const r = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.envs[i]!.id}/sync`, { confirmMissingSecrets: true });
       expect(r.snapshotId).toBe(first.snapshotId);
     }
     const after = await envs(p.id);
@@ -31,7 +31,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
     expect(after[0]!.snapshotId).toBeNull();
     expect(after[4]!.liveSnapshotId).toBeNull();
 
-    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, {});
+    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });
     expect((await envs(p.id))[4]!.liveSnapshotId).toBe(first.snapshotId);
 
     const snap = await api.ok<{ id: string; message: string; kind: string; createdBy: string; content: WorkspaceContent }>('GET', `/api/snapshots/${first.snapshotId}`);
@@ -92,8 +92,8 @@ describe('content-addressed snapshots and Sync through every stage', () => {
     const p = await project();
     expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.envs[1]!.id}/sync`, {}))[1].error.id).toBe('nothing_to_sync');
     expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/sync`, {}))[1].error.id).toBe('no_next_environment');
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/publish`, {}))[1].error.id).toBe('nothing_to_publish');
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.envs[1]!.id}/publish`, {}))[1].error.id).toBe('not_production');
+    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true }))[1].error.id).toBe('nothing_to_publish');
+    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.envs[1]!.id}/publish`, { confirmMissingSecrets: true }))[1].error.id).toBe('not_production');
   });
 });
 

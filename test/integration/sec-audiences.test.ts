@@ -48,12 +48,12 @@ describe('SEC-15 audiences in use stay', () => {
     expect((await call<Refusal>('DELETE', `/environments/${test}/audiences/${testCustomers.id}`))[1].error.details.uses[0]).toMatchObject({ pointer: 'current' });
 
     // Production: live names it, current no longer does.
-    for (const e of envs.slice(1, 4)) expect((await call('POST', `/environments/${e.id}/sync`, {}))[0]).toBe(200);
-    expect((await call('POST', `/environments/${prod}/publish`, {}))[0]).toBe(200);
+    for (const e of envs.slice(1, 4)) expect((await call('POST', `/environments/${e.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
+    expect((await call('POST', `/environments/${prod}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
     const unnamed = sampleContent();
     for (const item of [...Object.values(unnamed.agents), ...Object.values(unnamed.knowledge)]) item.audiences = [];
     expect((await call('PUT', `/environments/${dev}/content`, unnamed))[0]).toBe(200);
-    for (const e of envs.slice(0, 4)) expect((await call('POST', `/environments/${e.id}/sync`, {}))[0]).toBe(200);
+    for (const e of envs.slice(0, 4)) expect((await call('POST', `/environments/${e.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
     const prodCustomers = await customers(prod);
     const live = await call<Refusal>('DELETE', `/environments/${prod}/audiences/${prodCustomers.id}`);
     expect([live[0], live[1].error.id]).toEqual([409, 'audience_in_use']);

@@ -79,8 +79,8 @@ describe('SEC-9 SEC-10 confidentiality', () => {
       prodViewer: { [envs[4]!.id]: ['viewer'] },
     }));
     const [dev, , , staging, prod] = p.envs as [Env, Env, Env, Env, Env];
-    for (const e of p.envs.slice(0, 4)) expect((await p.call(p.admin, 'POST', `/environments/${e.id}/sync`, { message: 'first release' }))[0]).toBe(200);
-    expect((await p.call(p.admin, 'POST', `/environments/${prod.id}/publish`, {}))[0]).toBe(200);
+    for (const e of p.envs.slice(0, 4)) expect((await p.call(p.admin, 'POST', `/environments/${e.id}/sync`, { message: 'first release', confirmMissingSecrets: true }))[0]).toBe(200);
+    expect((await p.call(p.admin, 'POST', `/environments/${prod.id}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
     // A hotfix made in production only.
     const [, hotfix] = await p.call<{ draftId: string }>(p.admin, 'POST', `/environments/${prod.id}/hotfix`);
     server!.rooms.edit(hotfix.draftId, 'test', (doc) => itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'URGENT: store closed today. '));

@@ -30,8 +30,8 @@ describe('red team: confidentiality', () => {
     const [dev, , , , prod] = envs as [Env, Env, Env, Env, Env];
     const spy = await userWithToken(url, admin, 'spy@example.com', 'Spy');
     expect((await as(url, admin, 'PUT', `/projects/${created.id}/members/${spy.id}`, { roles: { [dev.id]: ['viewer'] } }))[0]).toBe(200);
-    for (const e of envs.slice(0, 4)) expect((await as(url, admin, 'POST', `/environments/${e.id}/sync`, { message: 'release' }))[0]).toBe(200);
-    expect((await as(url, admin, 'POST', `/environments/${prod.id}/publish`, {}))[0]).toBe(200);
+    for (const e of envs.slice(0, 4)) expect((await as(url, admin, 'POST', `/environments/${e.id}/sync`, { message: 'release', confirmMissingSecrets: true }))[0]).toBe(200);
+    expect((await as(url, admin, 'POST', `/environments/${prod.id}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
     // A hotfix made in production only: a door code in the widget's greeting.
     const [, hotfix] = await as<{ draftId: string }>(url, admin, 'POST', `/environments/${prod.id}/hotfix`);
     server.rooms.edit(hotfix.draftId, 'test', (doc) => itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'Door code 4821. '));

@@ -38,8 +38,8 @@ export interface PointerState {
 export interface Board {
   project: ProjectView;
   /** `readable: false`: the caller may not read that stage's content; its pointers and problems are left out (null). */
-  /** `invalidOverrides`: variables whose value set in that stage no longer fits their type (names only; the default is served). */
-  stages: { environmentId: string; readable: boolean; current: PointerState | null; live?: PointerState | null; problems?: number; invalidOverrides?: string[] }[];
+  /** `invalidOverrides`: variables whose value set in that stage no longer fits their type (names only; the default is served). `missingSecrets`: names of secrets the stage's integrations use that it lacks (names only; [] where the caller may not read the stage). */
+  stages: { environmentId: string; readable: boolean; current: PointerState | null; live?: PointerState | null; problems?: number; invalidOverrides?: string[]; missingSecrets: string[] }[];
   /**
    * `counts`/`total` are null unless the caller may read both stages. `fromSnapshotId`: what a
    * Sync would move (the authoring draft as it would freeze); `toSnapshotId`: the target's
