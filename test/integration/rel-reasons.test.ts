@@ -18,10 +18,10 @@ async function twoReleases() {
   const envs = p.environments.map((e) => e.id);
   const prod = envs[4]!;
   const syncAll = async () => {
-    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e}/sync`, {}))[0]).toBe(200);
+    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
   };
   await syncAll();
-  expect((await api('POST', `/environments/${prod}/publish`, { message: 'first' }))[0]).toBe(200);
+  expect((await api('POST', `/environments/${prod}/publish`, { message: 'first', confirmMissingSecrets: true }))[0]).toBe(200);
   const next = sampleContent();
   next.variables.var_max_refund!.defaultValue = '35';
   expect((await api('PUT', `/environments/${envs[0]}/content`, next))[0]).toBe(200);
@@ -43,7 +43,7 @@ describe('production actions carry a reason', () => {
     // Publish.
     expect((await t.api('POST', `/environments/${t.prod}/publish`, { message: tooLong }))[0]).toBe(400);
     expect((await t.prodEnv()).liveSnapshotId).toBe(release1);
-    expect((await t.api('POST', `/environments/${t.prod}/publish`, { message: 'Refund limit raised for the sale' }))[0]).toBe(200);
+    expect((await t.api('POST', `/environments/${t.prod}/publish`, { message: 'Refund limit raised for the sale', confirmMissingSecrets: true }))[0]).toBe(200);
     expect((await t.history()).history[0]).toMatchObject({ kind: 'publish', pointer: 'live', toSnapshotId: release2, message: 'Refund limit raised for the sale' });
 
     // Rollback.
@@ -77,11 +77,11 @@ describe('production actions carry a reason', () => {
   it('REL-1 a Publish carries the live snapshot the caller saw: when live moved meanwhile, 409 target_moved and nothing changes', async () => {
     const t = await twoReleases();
     const release1 = (await t.prodEnv()).liveSnapshotId!;
-    expect((await t.api('POST', `/environments/${t.prod}/publish`, { expectedLiveSnapshotId: release1, message: 'theirs' }))[0]).toBe(200);
+    expect((await t.api('POST', `/environments/${t.prod}/publish`, { expectedLiveSnapshotId: release1, message: 'theirs', confirmMissingSecrets: true }))[0]).toBe(200);
     const release2 = (await t.prodEnv()).liveSnapshotId!;
     expect((await t.api('POST', `/environments/${t.prod}/rollback`, { snapshotId: release1, message: 'back' }))[0]).toBe(200);
     // The stale caller saw release-2 live; live is release-1 now.
-    const [status, body] = await t.api<{ error: { id: string } }>('POST', `/environments/${t.prod}/publish`, { expectedLiveSnapshotId: release2, message: 'mine' });
+    const [status, body] = await t.api<{ error: { id: string } }>('POST', `/environments/${t.prod}/publish`, { expectedLiveSnapshotId: release2, message: 'mine', confirmMissingSecrets: true });
     expect(status).toBe(409);
     expect(body.error.id).toBe('target_moved');
     expect((await t.prodEnv()).liveSnapshotId).toBe(release1);
@@ -97,13 +97,13 @@ describe('production actions carry a reason', () => {
     expect((await t.api('PUT', `/environments/${t.dev}/content`, third))[0]).toBe(200);
     await t.syncAll();
     expect((await t.prodEnv()).snapshotId).not.toBe(reviewed);
-    const [status, body] = await t.api<{ error: { id: string } }>('POST', `/environments/${t.prod}/publish`, { expectedSourceSnapshotId: reviewed, expectedLiveSnapshotId: release1, message: 'reviewed' });
+    const [status, body] = await t.api<{ error: { id: string } }>('POST', `/environments/${t.prod}/publish`, { expectedSourceSnapshotId: reviewed, expectedLiveSnapshotId: release1, message: 'reviewed', confirmMissingSecrets: true });
     expect(status).toBe(409);
     expect(body.error.id).toBe('source_moved');
     expect((await t.prodEnv()).liveSnapshotId).toBe(release1);
     // What the caller saw now: it goes live.
     const now = (await t.prodEnv()).snapshotId!;
-    expect((await t.api('POST', `/environments/${t.prod}/publish`, { expectedSourceSnapshotId: now, expectedLiveSnapshotId: release1, message: 'reviewed again' }))[0]).toBe(200);
+    expect((await t.api('POST', `/environments/${t.prod}/publish`, { expectedSourceSnapshotId: now, expectedLiveSnapshotId: release1, message: 'reviewed again', confirmMissingSecrets: true }))[0]).toBe(200);
     expect((await t.prodEnv()).liveSnapshotId).toBe(now);
   });
 });

@@ -40,7 +40,7 @@ describe('REL-13 the sample is clean everywhere', () => {
     const [, project] = await api<ProjectView>('POST', '/projects', { name: 'Support', preset: 'three-stage', sample: true });
     const [staging, uat, production] = project.environments as [ProjectView['environments'][number], ProjectView['environments'][number], ProjectView['environments'][number]];
     expect((await api('POST', `/environments/${staging.id}/sync`, {}))[0]).toBe(200);
-    expect((await api('POST', `/environments/${uat.id}/sync`, {}))[0]).toBe(200);
+    expect((await api('POST', `/environments/${uat.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
     for (const env of [staging, uat, production]) expect((await api<Problems>('GET', `/environments/${env.id}/problems`))[1], env.name).toEqual([]);
 
     // Staging renames the variable and moves it on: UAT's own article now names one that is not there.

@@ -37,8 +37,8 @@ describe('REL-5 an override that no longer fits its variable', () => {
     const envs = project.environments;
     const [dev, prod] = [envs[0]!, envs[envs.length - 1]!];
     const releaseAll = async () => {
-      for (const e of envs.slice(0, -1)) expect((await api('POST', `/environments/${e.id}/sync`, {}))[0]).toBe(200);
-      expect((await api('POST', `/environments/${prod.id}/publish`, {}))[0]).toBe(200);
+      for (const e of envs.slice(0, -1)) expect((await api('POST', `/environments/${e.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
+      expect((await api('POST', `/environments/${prod.id}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
     };
     await releaseAll();
     expect((await api('PUT', `/environments/${prod.id}/variables/company`, { value: OVERRIDE }))[0]).toBe(200);
