@@ -184,6 +184,37 @@ describe('flow rules', () => {
     await expect.poll(() => bodyIn(uat!.id)).toBe('v3 Production: Within 30 days.');
   });
 
+  it('REL-8 [FLOW-5] a conflict on a long article answers both whole versions: a difference 300 characters in is there to show', async () => {
+    const { api, project, client } = await setup('three-stage');
+    const [, uat, production] = project.environments;
+    const long = `${'Our refund policy covers every order placed online or in a store. '.repeat(5)}Refunds take five working days.`;
+    const inProduction = client(production!.draftId!);
+    await synced(inProduction);
+    const id = addItem(inProduction.doc, 'knowledge', { title: 'Refunds', body: long });
+    const inUat = client(uat!.draftId!);
+    await synced(inUat);
+    await until(inUat.doc, (d) => sectionMap(d, 'knowledge').has(id));
+    const at = long.indexOf('five');
+    expect(at).toBeGreaterThan(300);
+    const edit = (c: Client, word: string) => {
+      const body = itemText(sectionMap(c.doc, 'knowledge').get(id), 'body')!;
+      c.doc.transact(() => {
+        body.delete(at, 'five'.length);
+        body.insert(at, word);
+      });
+    };
+    edit(inUat, 'three');
+    const bodyIn = async (envId: string) => (await api<{ knowledge: Record<string, { body: string }> }>('GET', `/environments/${envId}/content`))[1].knowledge[id]?.body;
+    await expect.poll(() => bodyIn(uat!.id)).toContain('three working days');
+    edit(inProduction, 'ten');
+
+    type Conflicts = { conflicts: { itemId: string; upstream: { body: string } | null; local: { body: string } | null }[] };
+    await expect.poll(async () => (await api<Conflicts>('GET', `/environments/${uat!.id}/conflicts`))[1].conflicts.length).toBe(1);
+    const [, { conflicts }] = await api<Conflicts>('GET', `/environments/${uat!.id}/conflicts`);
+    expect(conflicts[0]!.upstream!.body).toBe(long.replace('five working', 'ten working'));
+    expect(conflicts[0]!.local!.body).toBe(long.replace('five working', 'three working'));
+  });
+
   it('[FLOW-3] the delivery API serves knowledge live from the environment that edits it, and its ETag follows changes there', async () => {
     const { server, api, project, client } = await setup('three-stage', true);
     const [staging, uat, production] = project.environments;
