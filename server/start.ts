@@ -34,7 +34,11 @@ import { createDiffs } from './domain/diffs.ts';
 import { createLocalData } from './domain/local.ts';
 import { createSealer } from './domain/sealer.ts';
 import { createAccess } from './domain/access.ts';
-import { createAccessStore } from './store/access.ts';
+import { createMemberStore } from './store/members.ts';
+import { createInvitationStore } from './store/invitations.ts';
+import { createAuditStore } from './store/audit.ts';
+import { createGateStore } from './store/gates.ts';
+import { createShareStore } from './store/shares.ts';
 import { createApprovals } from './domain/approvals.ts';
 import { createShares } from './domain/shares.ts';
 import { createAudiences } from './domain/audiences.ts';
@@ -146,25 +150,26 @@ export function createServices(config: Readonly<Config>) {
   // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
   const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<typeof rooms.edit>[2]) => rooms.edit(id, reason, change, true) };
   const hotfixStore = createHotfixStore(database.db);
-  const accessStore = createAccessStore(database.db);
+  const auditStore = createAuditStore(database.db);
+  const gateStore = createGateStore(database.db);
   const candidates = createCandidates({ projects: projectStore, snapshots, drafts });
-  const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), candidates });
-  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => accessStore.audit(e, now) });
+  const approvals = createApprovals({ store: { ...gateStore, ...auditStore }, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), candidates });
+  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => auditStore.audit(e, now) });
   replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
   // Deleting an audience looks at what its environment holds (composed by localData, created below).
   const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
   // Secrets: localData is created below; asked only when a move is made.
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, hotfixes: hotfixes.guard, gates: approvals, audiences, candidates, secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) } });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
-  const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
+  const access = createAccess({ store: { ...createMemberStore(database.db), ...createInvitationStore(database.db), ...auditStore }, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
   const retention = createRetention({
     store: createRetentionStore(database.db),
     retentionDays: config.approvalSnapshotRetentionDays,
-    expired: (r, now) => accessStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
+    expired: (r, now) => auditStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
   });
-  const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
-  const visibility = createVisibility({ access, projects: projectStore, releases: releaseStore, openRequests: (projectId) => accessStore.openRequests(projectId) });
+  const shares = createShares({ store: { ...createShareStore(database.db), ...auditStore }, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
+  const visibility = createVisibility({ access, projects: projectStore, releases: releaseStore, openRequests: (projectId) => gateStore.openRequests(projectId) });
   // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
   const allowedOrigins = config.publicUrl ? [...config.allowedOrigins, new URL(config.publicUrl).origin] : config.allowedOrigins;
   const app = createApp({
@@ -191,7 +196,7 @@ export function createServices(config: Readonly<Config>) {
       openHotfix: (envId) => hotfixStore.openDraft(envId) !== undefined,
       replication,
       sourceMoved: (envId, snapshotId) => approvals.sourceMoved(envId, snapshotId),
-      audit: (e, now) => accessStore.audit(e, now),
+      audit: (e, now) => auditStore.audit(e, now),
       onChanged: () => replicatedProject.clear(),
       atomically: (fn) => projectStore.atomically(fn),
     }),

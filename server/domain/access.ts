@@ -1,7 +1,9 @@
 import { AppError } from '#schema/errors.ts';
 import { ACTION_WORDS, ALL_ROLES, ROLES, applyTemplate, askForAccess, can, projectAdminIds, projectAdminsInWords, type Action, type Role, type TemplateId } from '#schema/permissions.ts';
 import type { UserView } from '#schema/api.ts';
-import type { AccessStore } from '../store/access.ts';
+import type { MemberStore } from '../store/members.ts';
+import type { InvitationStore } from '../store/invitations.ts';
+import type { AuditStore } from '../store/audit.ts';
 import type { AccountStore } from '../store/accounts.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
@@ -19,7 +21,7 @@ export type RoleMap = Record<string, Role[]>;
  * Who may do what, where. Every route and the websocket upgrade ask here, and here asks the
  * one matrix in schema/permissions.ts.
  */
-export function createAccess(deps: { store: AccessStore; accounts: AccountStore; projects: ProjectStore; hotfixes: HotfixStore; onRightsChanged: (userId: string) => void }) {
+export function createAccess(deps: { store: MemberStore & InvitationStore & AuditStore; accounts: AccountStore; projects: ProjectStore; hotfixes: HotfixStore; onRightsChanged: (userId: string) => void }) {
   const { store, projects } = deps;
 
   const parse = (json: string): RoleMap => JSON.parse(json) as RoleMap;
