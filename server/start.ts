@@ -24,6 +24,7 @@ import { OpenCredentials } from './collab/credentials.ts';
 import { createApp } from './http/app.ts';
 import { randomBytes } from 'node:crypto';
 import { createReleaseStore } from './store/releases.ts';
+import { createSnapshotStore } from './store/snapshots.ts';
 import { createHotfixStore } from './store/hotfixes.ts';
 import { createLocalStore } from './store/local.ts';
 import { createSnapshots } from './domain/snapshots.ts';
@@ -145,7 +146,8 @@ export function createServices(config: Readonly<Config>) {
     refusalBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
   const releaseStore = createReleaseStore(database.db);
-  const snapshots = createSnapshots(releaseStore);
+  const snapshotStore = createSnapshotStore(database.db);
+  const snapshots = createSnapshots(snapshotStore);
   const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
   // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
   const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<typeof rooms.edit>[2]) => rooms.edit(id, reason, change, true) };
@@ -155,12 +157,12 @@ export function createServices(config: Readonly<Config>) {
   const candidates = createCandidates({ projects: projectStore, snapshots, drafts });
   const approvals = createApprovals({ store: { ...gateStore, ...auditStore }, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), candidates });
   const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => auditStore.audit(e, now) });
-  replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
+  replication = createReplication({ projects: projectStore, releases: { ...releaseStore, ...snapshotStore }, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
   // Deleting an audience looks at what its environment holds (composed by localData, created below).
   const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
   // Secrets: localData is created below; asked only when a move is made.
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, hotfixes: hotfixes.guard, gates: approvals, audiences, candidates, secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) } });
-  const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
+  const diffs = createDiffs({ projects: projectStore, releases: snapshotStore, snapshots, drafts });
   const access = createAccess({ store: { ...createMemberStore(database.db), ...createInvitationStore(database.db), ...auditStore }, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
   const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
   const retention = createRetention({
@@ -169,7 +171,7 @@ export function createServices(config: Readonly<Config>) {
     expired: (r, now) => auditStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
   });
   const shares = createShares({ store: { ...createShareStore(database.db), ...auditStore }, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
-  const visibility = createVisibility({ access, projects: projectStore, releases: releaseStore, openRequests: (projectId) => gateStore.openRequests(projectId) });
+  const visibility = createVisibility({ access, projects: projectStore, releases: { ...releaseStore, ...snapshotStore }, openRequests: (projectId) => gateStore.openRequests(projectId) });
   // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
   const allowedOrigins = config.publicUrl ? [...config.allowedOrigins, new URL(config.publicUrl).origin] : config.allowedOrigins;
   const app = createApp({
