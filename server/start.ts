@@ -110,7 +110,7 @@ export function createServices(config: Readonly<Config>) {
   const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.host, boundPort);
   // Sync sockets by the sign-in that opened them: they close when it ends (sign-out, revocation, expiry, removal).
   const credentials = new OpenCredentials();
-  // Stores: each built once, over the one SQLite connection (so one store's writes can join another's transaction).
+  // Stores: each built once, here, over the one SQLite connection (so one store's writes can join another's transaction).
   const accountStore = createAccountStore(database.db);
   const projectStore = createProjectStore(database.db);
   const releaseStore = createReleaseStore(database.db);
@@ -121,6 +121,12 @@ export function createServices(config: Readonly<Config>) {
   const memberStore = createMemberStore(database.db);
   const invitationStore = createInvitationStore(database.db);
   const shareStore = createShareStore(database.db);
+  const draftStore = createDraftStore(database.sqlite);
+  const replicationStore = createReplicationStore(database.db);
+  const audienceStore = createAudienceStore(database.db);
+  const localStore = createLocalStore(database.db);
+  const retentionStore = createRetentionStore(database.db);
+  const passwordResetStore = createPasswordResetStore(database.db);
 
   const accounts = createAccounts(accountStore, { sessionTtlMs: config.sessionTtlMs, onEnded: (e) => credentials.closeFor(e) });
   const projects = createProjects(projectStore);
@@ -133,10 +139,10 @@ export function createServices(config: Readonly<Config>) {
   };
   // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
   const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) => rooms.edit(id, reason, change, true) };
-  const replication = createReplication({ projects: projectStore, releases: { ...releaseStore, ...snapshotStore }, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
+  const replication = createReplication({ projects: projectStore, releases: { ...releaseStore, ...snapshotStore }, snapshots, store: replicationStore, drafts, delayMs: config.replicationDelayMs, log });
   // Flow rules decide which sections a draft's peers may write and what follows a durable change (replication).
   const draftPolicy = createDraftPolicy({ projects: projectStore, replication });
-  const rooms = new Rooms(createDraftStore(database.sqlite), {
+  const rooms = new Rooms(draftStore, {
     compactAfterUpdates: config.compactAfterUpdates,
     log,
     policy: draftPolicy,
@@ -149,14 +155,14 @@ export function createServices(config: Readonly<Config>) {
   const approvals = createApprovals({ store: { ...gateStore, ...auditStore }, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), candidates });
   const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => auditStore.audit(e, now) });
   // Deleting an audience looks at what its environment holds (composed by localData, created below).
-  const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
+  const audiences = createAudiences({ store: audienceStore, projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
   // Secrets: localData is created below; asked only when a move is made.
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, hotfixes: hotfixes.guard, gates: approvals, audiences, candidates, secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) } });
   const diffs = createDiffs({ projects: projectStore, releases: snapshotStore, snapshots, drafts });
   const access = createAccess({ store: { ...memberStore, ...invitationStore, ...auditStore }, accounts: accountStore, projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
-  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
+  const localData = createLocalData({ projects: projectStore, store: localStore, snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
   const retention = createRetention({
-    store: createRetentionStore(database.db),
+    store: retentionStore,
     retentionDays: config.approvalSnapshotRetentionDays,
     expired: (r, now) => auditStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
   });
@@ -192,7 +198,7 @@ export function createServices(config: Readonly<Config>) {
       onChanged: () => draftPolicy.rulesChanged(),
       atomically: (fn) => projectStore.atomically(fn),
     }),
-    passwordResets: createPasswordResets({ store: createPasswordResetStore(database.db), accounts: accountStore }),
+    passwordResets: createPasswordResets({ store: passwordResetStore, accounts: accountStore }),
     allowedOrigins,
     trustProxy: config.trustProxy,
     maxBodyBytes: config.maxBodyBytes,
