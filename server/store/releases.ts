@@ -53,8 +53,9 @@ export function createReleaseStore(db: Db) {
     /**
      * Moves one pointer and appends its release record in ONE synchronous transaction, after
      * re-checking (inside it) that nothing moved since the plan was made. `alongside` writes
-     * what must stand or fall with the move (closing the request it satisfied) in that same
-     * transaction: one SQLite connection, so the other stores' writes join it.
+     * what must stand or fall with the move (closing the request it satisfied: domain/approvals.ts
+     * `settle`, through store/gates.ts) in that same transaction: one SQLite connection, so the
+     * other stores' writes join it.
      */
     commitMove(m: Move, now: number, alongside?: () => void): ReleaseRow {
       return db.transaction((tx) => {
