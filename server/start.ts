@@ -11,12 +11,10 @@ import { createProjectStore } from './store/projects.ts';
 import { createDraftStore } from './store/drafts.ts';
 import { createAccounts } from './domain/accounts.ts';
 import { createProjects } from './domain/projects.ts';
-import { draftSections, parseFlowRules } from '#schema/flow.ts';
-import { createReplication, type Replication } from './domain/replication.ts';
+import { createReplication } from './domain/replication.ts';
 import { createPulls } from './domain/pull.ts';
-import { createFlowRuleChanges } from './domain/flow-rules.ts';
+import { createDraftPolicy, createFlowRuleChanges } from './domain/flow-rules.ts';
 import { createReplicationStore } from './store/replication.ts';
-import { SECTIONS } from '#schema/content/spec.ts';
 import { Rooms } from './collab/rooms.ts';
 import { createCollabUpgrade } from './collab/upgrade.ts';
 import { ReplyBudget } from './collab/reply-budget.ts';
@@ -24,6 +22,7 @@ import { OpenCredentials } from './collab/credentials.ts';
 import { createApp } from './http/app.ts';
 import { randomBytes } from 'node:crypto';
 import { createReleaseStore } from './store/releases.ts';
+import { createSnapshotStore } from './store/snapshots.ts';
 import { createHotfixStore } from './store/hotfixes.ts';
 import { createLocalStore } from './store/local.ts';
 import { createSnapshots } from './domain/snapshots.ts';
@@ -34,7 +33,11 @@ import { createDiffs } from './domain/diffs.ts';
 import { createLocalData } from './domain/local.ts';
 import { createSealer } from './domain/sealer.ts';
 import { createAccess } from './domain/access.ts';
-import { createAccessStore } from './store/access.ts';
+import { createMemberStore } from './store/members.ts';
+import { createInvitationStore } from './store/invitations.ts';
+import { createAuditStore } from './store/audit.ts';
+import { createGateStore } from './store/gates.ts';
+import { createShareStore } from './store/shares.ts';
 import { createApprovals } from './domain/approvals.ts';
 import { createShares } from './domain/shares.ts';
 import { createAudiences } from './domain/audiences.ts';
@@ -107,64 +110,64 @@ export function createServices(config: Readonly<Config>) {
   const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.host, boundPort);
   // Sync sockets by the sign-in that opened them: they close when it ends (sign-out, revocation, expiry, removal).
   const credentials = new OpenCredentials();
-  const accounts = createAccounts(createAccountStore(database.db), { sessionTtlMs: config.sessionTtlMs, onEnded: (e) => credentials.closeFor(e) });
-  const projects = createProjects(createProjectStore(database.db));
+  // Stores: each built once, here, over the one SQLite connection (so one store's writes can join another's transaction).
+  const accountStore = createAccountStore(database.db);
   const projectStore = createProjectStore(database.db);
-  // Flow rules: a draft that owns only some sections refuses changes to the others.
-  const readOnlySections = (draftId: string) => {
-    const draft = projectStore.getDraft(draftId)?.draft;
-    if (!draft?.sections) return new Set<string>();
-    const owned = draftSections(draft);
-    return new Set<string>(SECTIONS.filter((s) => !owned.includes(s)));
+  const releaseStore = createReleaseStore(database.db);
+  const snapshotStore = createSnapshotStore(database.db);
+  const hotfixStore = createHotfixStore(database.db);
+  const auditStore = createAuditStore(database.db);
+  const gateStore = createGateStore(database.db);
+  const memberStore = createMemberStore(database.db);
+  const invitationStore = createInvitationStore(database.db);
+  const shareStore = createShareStore(database.db);
+  const draftStore = createDraftStore(database.sqlite);
+  const replicationStore = createReplicationStore(database.db);
+  const audienceStore = createAudienceStore(database.db);
+  const localStore = createLocalStore(database.db);
+  const retentionStore = createRetentionStore(database.db);
+  const passwordResetStore = createPasswordResetStore(database.db);
+
+  const accounts = createAccounts(accountStore, { sessionTtlMs: config.sessionTtlMs, onEnded: (e) => credentials.closeFor(e) });
+  const projects = createProjects(projectStore);
+  const snapshots = createSnapshots(snapshotStore);
+  // Live drafts as the domain reaches them: through the Rooms registry below (asked only once requests and replication run).
+  const drafts = {
+    read: (id: string) => rooms.content(id),
+    edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) => rooms.edit(id, reason, change),
+    close: (id: string, reason?: Parameters<Rooms['close']>[1]) => rooms.close(id, reason),
   };
-  // Flow rules: a change to a draft of a project with `down` sections schedules its replication.
-  let replication: Replication | null = null;
-  const replicatedProject = new Map<string, string | null>();
-  const onDurable = (draftId: string) => {
-    let projectId = replicatedProject.get(draftId);
-    if (projectId === undefined) {
-      const project = projectStore.getProject(projectStore.getDraft(draftId)?.draft.projectId ?? '');
-      const rules = project ? parseFlowRules(project.project.flowRules) : null;
-      projectId = rules && SECTIONS.some((s) => rules[s].direction === 'down') ? project!.project.id : null;
-      replicatedProject.set(draftId, projectId);
-    }
-    if (projectId) replication?.schedule(projectId);
-  };
-  const rooms = new Rooms(createDraftStore(database.sqlite), {
+  // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
+  const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) => rooms.edit(id, reason, change, true) };
+  const replication = createReplication({ projects: projectStore, releases: { ...releaseStore, ...snapshotStore }, snapshots, store: replicationStore, drafts, delayMs: config.replicationDelayMs, log });
+  // Flow rules decide which sections a draft's peers may write and what follows a durable change (replication).
+  const draftPolicy = createDraftPolicy({ projects: projectStore, replication });
+  const rooms = new Rooms(draftStore, {
     compactAfterUpdates: config.compactAfterUpdates,
     log,
-    readOnlySections,
-    onDurable,
+    policy: draftPolicy,
     maxDraftBytes: config.collabMaxDraftBytes,
     presence: { maxStateBytes: config.collabMaxPresenceBytes, perSecond: config.collabPresencePerSecond, idsPerUser: config.collabMaxPresenceIdsPerUser },
     replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
     refusalBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
-  const releaseStore = createReleaseStore(database.db);
-  const snapshots = createSnapshots(releaseStore);
-  const drafts = { read: (id: string) => rooms.content(id), edit: rooms.edit.bind(rooms), close: rooms.close.bind(rooms) };
-  // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
-  const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<typeof rooms.edit>[2]) => rooms.edit(id, reason, change, true) };
-  const hotfixStore = createHotfixStore(database.db);
-  const accessStore = createAccessStore(database.db);
   const candidates = createCandidates({ projects: projectStore, snapshots, drafts });
-  const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), candidates });
-  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => accessStore.audit(e, now) });
-  replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
+  const approvals = createApprovals({ store: { ...gateStore, ...auditStore }, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), candidates });
+  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => auditStore.audit(e, now) });
   // Deleting an audience looks at what its environment holds (composed by localData, created below).
-  const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
+  const audiences = createAudiences({ store: audienceStore, projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
   // Secrets: localData is created below; asked only when a move is made.
   const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, hotfixes: hotfixes.guard, gates: approvals, audiences, candidates, secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) } });
-  const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
-  const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
-  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
+  const diffs = createDiffs({ projects: projectStore, releases: snapshotStore, snapshots, drafts });
+  const access = createAccess({ store: { ...memberStore, ...invitationStore, ...auditStore }, accounts: accountStore, projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
+  const localData = createLocalData({ projects: projectStore, store: localStore, snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
   const retention = createRetention({
-    store: createRetentionStore(database.db),
+    store: retentionStore,
     retentionDays: config.approvalSnapshotRetentionDays,
-    expired: (r, now) => accessStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
+    expired: (r, now) => auditStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
   });
-  const shares = createShares({ store: accessStore, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
-  const visibility = createVisibility({ access, projects: projectStore, releases: releaseStore, openRequests: (projectId) => accessStore.openRequests(projectId) });
+  const shares = createShares({ store: { ...shareStore, ...auditStore }, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
+  const visibility = createVisibility({ access, projects: projectStore, releases: { ...releaseStore, ...snapshotStore }, openRequests: (projectId) => gateStore.openRequests(projectId) });
   // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
   const allowedOrigins = config.publicUrl ? [...config.allowedOrigins, new URL(config.publicUrl).origin] : config.allowedOrigins;
   const app = createApp({
@@ -191,11 +194,11 @@ export function createServices(config: Readonly<Config>) {
       openHotfix: (envId) => hotfixStore.openDraft(envId) !== undefined,
       replication,
       sourceMoved: (envId, snapshotId) => approvals.sourceMoved(envId, snapshotId),
-      audit: (e, now) => accessStore.audit(e, now),
-      onChanged: () => replicatedProject.clear(),
+      audit: (e, now) => auditStore.audit(e, now),
+      onChanged: () => draftPolicy.rulesChanged(),
       atomically: (fn) => projectStore.atomically(fn),
     }),
-    passwordResets: createPasswordResets({ store: createPasswordResetStore(database.db), accounts: createAccountStore(database.db) }),
+    passwordResets: createPasswordResets({ store: passwordResetStore, accounts: accountStore }),
     allowedOrigins,
     trustProxy: config.trustProxy,
     maxBodyBytes: config.maxBodyBytes,

@@ -34,6 +34,14 @@ export interface Peer {
 /** Typed transaction origins, so persistence and audit know who did what. */
 export type Origin = { kind: 'connection'; peer: Peer } | { kind: 'load' } | { kind: 'server'; reason: string };
 
+/** What flow rules decide about a live draft (domain/flow-rules.ts createDraftPolicy implements it). */
+export interface DraftPolicy {
+  /** Top-level types (sections) a peer may not change in this draft (`down` sections below their source); asked when the room loads. */
+  readOnlySections(draftId: string): ReadonlySet<string>;
+  /** Called after changes to the draft are in the log (replication follows). */
+  onDurable(draftId: string): void;
+}
+
 export interface RoomOptions {
   compactAfterUpdates: number;
   /** Bounds on each connection's presence (awareness) states. */
@@ -47,12 +55,10 @@ export interface RoomOptions {
    * debt, their updates are refused 4420 before they can cost another copy.
    */
   refusalBudget?: ReplyBudget;
-  /** Top-level types (sections) a peer may not change in this draft (flow rules: `down` sections below their source). */
-  readOnlySections?: (draftId: string) => ReadonlySet<string>;
+  /** What the domain's flow rules decide about each draft (none: every section writable, nothing follows). */
+  policy?: DraftPolicy;
   /** Appends the updates of every room changed in a tick in one transaction (rooms flush alone without it). */
   groupCommit?: { enqueue(room: Room): void };
-  /** Called after changes to the draft are in the log (flow rules: replication follows). */
-  onDurable?: (draftId: string) => void;
   log: (msg: string, err?: unknown) => void;
   /** Largest a draft may grow (bytes of its encoded state); a peer update past it is refused whole (draft_too_large). */
   maxDraftBytes?: number;
@@ -129,7 +135,7 @@ export class Room {
     this.draftId = draftId;
     this.store = store;
     this.opts = opts;
-    this.readOnlySections = opts.readOnlySections?.(draftId) ?? new Set();
+    this.readOnlySections = opts.policy?.readOnlySections(draftId) ?? new Set();
     this.doc = new Y.Doc({ gc: true });
     const stored = store.load(draftId);
     const loadOrigin: Origin = { kind: 'load' };
@@ -459,7 +465,7 @@ export class Room {
       for (const peer of this.peers.keys()) if (peer !== from) peer.send(frame);
     }
     if (this.loggedSinceCompaction >= this.opts.compactAfterUpdates) setImmediate(() => this.compact());
-    this.opts.onDurable?.(this.draftId);
+    this.opts.policy?.onDurable(this.draftId);
     this.syncReplies.retry();
   }
 

@@ -13,6 +13,7 @@ const IDLE_MS = 30_000;
  * A room unloads when its last peer leaves; if its final write fails it stays loaded and retries.
  * A room loaded for an HTTP read or edit stays for IDLE_MS, so repeated reads (problems,
  * diffs, freezing a large draft) reuse its incrementally kept JSON instead of reloading.
+ * What flow rules decide about a draft reaches every room through `opts.policy` (DraftPolicy).
  */
 export class Rooms {
   private readonly rooms = new Map<string, Room>();

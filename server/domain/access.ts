@@ -1,13 +1,13 @@
 import { AppError } from '#schema/errors.ts';
 import { ACTION_WORDS, ALL_ROLES, ROLES, applyTemplate, askForAccess, can, projectAdminIds, projectAdminsInWords, type Action, type Role, type TemplateId } from '#schema/permissions.ts';
 import type { UserView } from '#schema/api.ts';
-import type { AccessStore } from '../store/access.ts';
+import type { MemberStore } from '../store/members.ts';
+import type { InvitationStore } from '../store/invitations.ts';
+import type { AuditStore } from '../store/audit.ts';
 import type { AccountStore } from '../store/accounts.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
-import { userView, type Principal } from './accounts.ts';
-import { hashPassword } from './passwords.ts';
-import { assertStrongPassword } from './password-strength.ts';
+import { newUser, userView, type Principal } from './accounts.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { LIMITS, requireBelow, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
@@ -19,7 +19,7 @@ export type RoleMap = Record<string, Role[]>;
  * Who may do what, where. Every route and the websocket upgrade ask here, and here asks the
  * one matrix in schema/permissions.ts.
  */
-export function createAccess(deps: { store: AccessStore; accounts: AccountStore; projects: ProjectStore; hotfixes: HotfixStore; onRightsChanged: (userId: string) => void }) {
+export function createAccess(deps: { store: MemberStore & InvitationStore & AuditStore; accounts: AccountStore; projects: ProjectStore; hotfixes: HotfixStore; onRightsChanged: (userId: string) => void }) {
   const { store, projects } = deps;
 
   const parse = (json: string): RoleMap => JSON.parse(json) as RoleMap;
@@ -148,8 +148,7 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
 
     async createUser(by: Principal, input: { email: string; name: string; password: string }): Promise<UserView> {
       if (deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
-      await assertStrongPassword(input.password, [input.email, input.name]);
-      const row = { id: newId('usr'), email: input.email, name: input.name, passwordHash: await hashPassword(input.password), isInstanceAdmin: false, createdAt: Date.now() };
+      const row = await newUser(input, false);
       deps.accounts.insertUser(row);
       store.audit({ projectId: null, environmentId: null, kind: 'user.created', actorId: by.user.id, subject: { userId: row.id, email: row.email } }, Date.now());
       return userView(row);
@@ -202,12 +201,11 @@ export function createAccess(deps: { store: AccessStore; accounts: AccountStore;
     async accept(token: string, password: string): Promise<{ email: string }> {
       const inv = store.invitation(hashToken(token));
       if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now()) throw new AppError('invitation_invalid');
-      await assertStrongPassword(password, [inv.email, inv.name]);
-      const passwordHash = await hashPassword(password);
+      const user = await newUser({ email: inv.email, name: inv.name, password }, false);
       if (!store.useInvitation(inv.id, Date.now())) throw new AppError('invitation_invalid');
       if (deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');
-      const userId = newId('usr');
-      deps.accounts.insertUser({ id: userId, email: inv.email, name: inv.name, passwordHash, isInstanceAdmin: false, createdAt: Date.now() });
+      const userId = user.id;
+      deps.accounts.insertUser(user);
       if (inv.grant) {
         const grant = JSON.parse(inv.grant) as { projectId: string; roles: RoleMap };
         store.putMember({ projectId: grant.projectId, userId, roles: JSON.stringify(grant.roles), updatedBy: inv.createdBy, updatedAt: Date.now() });

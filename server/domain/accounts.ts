@@ -31,6 +31,16 @@ export function userView(u: UserRow): UserView {
   return { id: u.id, email: u.email, name: u.name };
 }
 
+/**
+ * A new account's row, made in one place for set-up, an instance admin's createUser and an
+ * accepted invitation: the password must be strong (it may not echo the email or name) and is
+ * stored only hashed. The caller stores it (AccountStore.insertUser, or insertFirstUser at set-up).
+ */
+export async function newUser(input: { email: string; name: string; password: string }, isInstanceAdmin: boolean): Promise<UserRow> {
+  await assertStrongPassword(input.password, [input.email, input.name]);
+  return { id: newId('usr'), email: input.email, name: input.name, passwordHash: await hashPassword(input.password), isInstanceAdmin, createdAt: Date.now() };
+}
+
 function principal(u: UserRow, credential: Credential): Principal {
   return { user: userView(u), isInstanceAdmin: u.isInstanceAdmin, via: credential.kind, credential };
 }
@@ -49,15 +59,7 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
     /** Creates the first (instance admin) account; refused once any account exists. */
     async setup(input: SetupInput): Promise<UserView> {
       if (store.countUsers() > 0) throw new AppError('setup_done');
-      await assertStrongPassword(input.password, [input.email, input.name]);
-      const row: UserRow = {
-        id: newId('usr'),
-        email: input.email,
-        name: input.name,
-        passwordHash: await hashPassword(input.password),
-        isInstanceAdmin: true,
-        createdAt: Date.now(),
-      };
+      const row = await newUser(input, true);
       // Re-checked inside the transaction: two set-ups racing through the hash both pass the first check.
       if (!store.insertFirstUser(row)) throw new AppError('setup_done');
       return userView(row);

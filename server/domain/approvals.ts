@@ -1,6 +1,7 @@
 import { AppError } from '#schema/errors.ts';
 import type { RequestView } from '#schema/api.ts';
-import type { AccessStore, RequestRow } from '../store/access.ts';
+import type { GateStore, RequestRow } from '../store/gates.ts';
+import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
 import { requireSourceSeen, type DraftAccess } from './releases.ts';
@@ -25,7 +26,7 @@ type RequestKind = RequestView['kind'];
  * production). A request names the exact snapshot; approvals bind to it and are void once
  * the source moves on.
  */
-export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess; hotfixDraft: (envId: string) => DraftRow | undefined; candidates: Candidates }) {
+export function createApprovals(deps: { store: GateStore & AuditStore; projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess; hotfixDraft: (envId: string) => DraftRow | undefined; candidates: Candidates }) {
   const { store, projects, snapshots } = deps;
 
   const gate = (envId: string): GatePolicy => {

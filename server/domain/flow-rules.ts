@@ -1,12 +1,12 @@
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { flowTemplatesOf, type FlowRuleInput, type ProjectView } from '#schema/api.ts';
-import { ownedAt, parseFlowRules, receivesAt, rulesFromTemplates, storedSections, templatesOf, type FlowTemplate } from '#schema/flow.ts';
+import { draftSections, ownedAt, parseFlowRules, receivesAt, rulesFromTemplates, storedSections, templatesOf, type FlowTemplate } from '#schema/flow.ts';
 import { applyContent, contentState, emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { DraftRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
-import type { DraftEdits } from './replication.ts';
+import type { DraftEdits, Replication } from './replication.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { flowRulesVersion, projectView } from './projects.ts';
@@ -135,3 +135,35 @@ export function createFlowRuleChanges(deps: {
 }
 
 export type FlowRuleChanges = ReturnType<typeof createFlowRuleChanges>;
+
+/**
+ * What flow rules decide about live drafts; the Rooms registry takes it as its DraftPolicy
+ * (collab/room.ts). A draft that owns only some sections refuses changes to the others, and a
+ * change to a draft of a project with `down` sections, once durable, schedules its replication.
+ */
+export function createDraftPolicy(deps: { projects: ProjectStore; replication: Pick<Replication, 'schedule'> }) {
+  // Draft id → the project its changes replicate in (null: none), asked once per draft until the rules change.
+  const replicatedProject = new Map<string, string | null>();
+  return {
+    readOnlySections(draftId: string): ReadonlySet<string> {
+      const draft = deps.projects.getDraft(draftId)?.draft;
+      if (!draft?.sections) return new Set<string>();
+      const owned = draftSections(draft);
+      return new Set<string>(SECTIONS.filter((s) => !owned.includes(s)));
+    },
+    onDurable(draftId: string): void {
+      let projectId = replicatedProject.get(draftId);
+      if (projectId === undefined) {
+        const project = deps.projects.getProject(deps.projects.getDraft(draftId)?.draft.projectId ?? '');
+        const rules = project ? parseFlowRules(project.project.flowRules) : null;
+        projectId = rules && SECTIONS.some((s) => rules[s].direction === 'down') ? project!.project.id : null;
+        replicatedProject.set(draftId, projectId);
+      }
+      if (projectId) deps.replication.schedule(projectId);
+    },
+    /** A project's flow rules changed: which drafts replicate is asked again. */
+    rulesChanged(): void {
+      replicatedProject.clear();
+    },
+  };
+}

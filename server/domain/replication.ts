@@ -6,6 +6,7 @@ import { setItemJson, type ItemJson, type WorkspaceContent } from '#schema/conte
 import { own } from '#schema/content/ids.ts';
 import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
+import type { SnapshotStore } from '../store/snapshots.ts';
 import type { BaseRow, ReplicationStore } from '../store/replication.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
 
@@ -36,7 +37,7 @@ const DELETED = 'deleted';
  * receiving draft that may not edit the section (Staging) simply equals upstream. Runs a
  * short while after a change (batched), never touches environment-local data.
  */
-export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; store: ReplicationStore; drafts: DraftEdits; delayMs: number; log: (msg: string, err?: unknown) => void }) {
+export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore & SnapshotStore; snapshots: Snapshots; store: ReplicationStore; drafts: DraftEdits; delayMs: number; log: (msg: string, err?: unknown) => void }) {
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 

@@ -1,7 +1,8 @@
 import { AppError } from '#schema/errors.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
 import type { Section } from '#schema/content/spec.ts';
-import type { AccessStore, ShareLinkRow } from '../store/access.ts';
+import type { ShareStore, ShareLinkRow } from '../store/shares.ts';
+import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
@@ -30,7 +31,7 @@ export const shareLinkView = (l: ShareLinkRow) => ({
  * can read and, if allowed, leave feedback — nothing else.
  */
 export function createShares(deps: {
-  store: AccessStore;
+  store: ShareStore & AuditStore;
   projects: ProjectStore;
   releases: ReleaseStore;
   snapshots: Snapshots;

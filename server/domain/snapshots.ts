@@ -7,7 +7,7 @@ import { problemsJson, validateContent } from '#schema/content/validate.ts';
 import { treeOf, type Tree } from '#schema/content/diff.ts';
 import { emptyContent, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
 import { emptySection } from '#schema/content/ids.ts';
-import type { ReleaseStore, SnapshotRow } from '../store/releases.ts';
+import type { SnapshotStore, SnapshotRow } from '../store/snapshots.ts';
 import { hashItem, hashTree } from '../lib/hash.ts';
 
 export interface SnapshotMeta {
@@ -45,7 +45,7 @@ export const itemBlob = (section: Section, item: ItemJson): { id: string; json: 
   return { id: blobId, json };
 };
 
-export function createSnapshots(store: ReleaseStore) {
+export function createSnapshots(store: SnapshotStore) {
   function loadRow(projectId: string, id: string): SnapshotRow {
     const row = store.getSnapshot(projectId, id);
     if (!row) throw new AppError('snapshot_not_found');

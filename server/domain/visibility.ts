@@ -3,6 +3,7 @@ import type { ProjectView } from '#schema/api.ts';
 import { AppError } from '#schema/errors.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
+import type { SnapshotStore } from '../store/snapshots.ts';
 import type { Access } from './access.ts';
 import type { Principal } from './accounts.ts';
 
@@ -15,7 +16,7 @@ import type { Principal } from './accounts.ts';
 export function createVisibility(deps: {
   access: Access;
   projects: ProjectStore;
-  releases: ReleaseStore;
+  releases: ReleaseStore & SnapshotStore;
   /** Open promotion requests: their approvers judge a snapshot before the target holds it. */
   openRequests(projectId: string): readonly { snapshotId: string; sourceEnvironmentId: string; targetEnvironmentId: string }[];
 }) {

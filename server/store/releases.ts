@@ -1,11 +1,10 @@
 import { and, asc, desc, eq, inArray, or } from 'drizzle-orm';
-import { blobs, environments, releases, snapshots } from '#schema/db/tables.ts';
+import { environments, releases } from '#schema/db/tables.ts';
 import { AppError } from '#schema/errors.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
 import { sha256 } from '../lib/hash.ts';
 import type { Db } from './db.ts';
 
-export type SnapshotRow = typeof snapshots.$inferSelect;
 export type ReleaseRow = typeof releases.$inferSelect;
 export type Pointer = 'current' | 'live';
 
@@ -48,49 +47,15 @@ function appendTo(tx: Pick<Db, 'select' | 'insert'>, m: Omit<Move, 'pointer' | '
   return tx.insert(releases).values({ ...record, hash }).returning().get();
 }
 
+/** Release records: the pointer moves of each environment, one hash chain per project. */
 export function createReleaseStore(db: Db) {
   return {
-    /** Blobs and snapshot rows are immutable and content-addressed: writing one twice is a no-op. */
-    putSnapshot(row: SnapshotRow, newBlobs: readonly { id: string; json: string }[]): void {
-      db.transaction((tx) => {
-        for (const b of newBlobs) tx.insert(blobs).values(b).onConflictDoNothing().run();
-        tx.insert(snapshots).values(row).onConflictDoNothing().run();
-      });
-    },
-    /** Stores content-addressed blobs (already known ones are skipped). */
-    putBlobs(newBlobs: readonly { id: string; json: string }[]): void {
-      db.transaction((tx) => {
-        for (const b of newBlobs) tx.insert(blobs).values(b).onConflictDoNothing().run();
-      });
-    },
-    knownBlobIds(ids: readonly string[]): Set<string> {
-      if (ids.length === 0) return new Set();
-      const found = new Set<string>();
-      for (let i = 0; i < ids.length; i += 500) {
-        for (const r of db.select({ id: blobs.id }).from(blobs).where(inArray(blobs.id, ids.slice(i, i + 500))).all()) found.add(r.id);
-      }
-      return found;
-    },
-    getBlobs(ids: readonly string[]): Map<string, string> {
-      const out = new Map<string, string>();
-      for (let i = 0; i < ids.length; i += 500) {
-        for (const r of db.select().from(blobs).where(inArray(blobs.id, ids.slice(i, i + 500))).all()) out.set(r.id, r.json);
-      }
-      return out;
-    },
-    getSnapshot(projectId: string, id: string): SnapshotRow | undefined {
-      return db.select().from(snapshots).where(and(eq(snapshots.projectId, projectId), eq(snapshots.id, id))).get();
-    },
-    /** Every project's row of a snapshot id (equal content in two projects has one id, a row in each). */
-    findSnapshots(id: string): SnapshotRow[] {
-      return db.select().from(snapshots).where(eq(snapshots.id, id)).all();
-    },
-
     /**
      * Moves one pointer and appends its release record in ONE synchronous transaction, after
      * re-checking (inside it) that nothing moved since the plan was made. `alongside` writes
-     * what must stand or fall with the move (closing the request it satisfied) in that same
-     * transaction: one SQLite connection, so the other stores' writes join it.
+     * what must stand or fall with the move (closing the request it satisfied: domain/approvals.ts
+     * `settle`, through store/gates.ts) in that same transaction: one SQLite connection, so the
+     * other stores' writes join it.
      */
     commitMove(m: Move, now: number, alongside?: () => void): ReleaseRow {
       return db.transaction((tx) => {

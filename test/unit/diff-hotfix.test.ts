@@ -7,7 +7,7 @@ import { applyContent, draftContent } from '#schema/content/ydoc.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
 import { createSnapshots } from '#server/domain/snapshots.ts';
 import { hashItem, hashTree } from '#server/lib/hash.ts';
-import type { ReleaseStore } from '#server/store/releases.ts';
+import type { SnapshotStore } from '#server/store/snapshots.ts';
 
 /** An in-memory stand-in for the blob/snapshot tables, to test hashing without a database. */
 function memoryStore() {
@@ -21,7 +21,7 @@ function memoryStore() {
     knownBlobIds: (ids: string[]) => new Set(ids.filter((i) => blobs.has(i))),
     getBlobs: (ids: string[]) => new Map(ids.filter((i) => blobs.has(i)).map((i) => [i, blobs.get(i)!])),
     getSnapshot: (_p: string, id: string) => snaps.get(id),
-  } as unknown as ReleaseStore;
+  } as unknown as SnapshotStore;
   return { store, blobs };
 }
 const meta = { kind: 'freeze', parentId: null, sourceDraftId: null, message: null, createdBy: 'u' };

@@ -6,10 +6,10 @@ import { addItem, applyContent, draftContent, itemText, sectionMap, type YItem }
 import { validateContent } from '#schema/content/validate.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { createSnapshots } from '#server/domain/snapshots.ts';
-import type { ReleaseStore } from '#server/store/releases.ts';
+import type { SnapshotStore } from '#server/store/snapshots.ts';
 import { prng } from '../helpers/prng.ts';
 
-const snapshots = createSnapshots({} as ReleaseStore);
+const snapshots = createSnapshots({} as SnapshotStore);
 
 describe('incremental freezing: the live JSON of a draft (S11)', () => {
   it('hands back the same frozen object for an unchanged item and a new one after a change inside it', () => {

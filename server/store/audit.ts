@@ -1,0 +1,30 @@
+import { desc, eq } from 'drizzle-orm';
+import { auditEvents } from '#schema/db/tables.ts';
+import { canonicalJson } from '#schema/content/canonical.ts';
+import { sha256 } from '../lib/hash.ts';
+import type { Db } from './db.ts';
+
+export type AuditRow = typeof auditEvents.$inferSelect;
+
+/** The audit log: one hash chain for the whole instance. */
+export function createAuditStore(db: Db) {
+  return {
+    /** Appends an audit event; its hash chains to the previous event of the whole instance. */
+    audit(e: { projectId: string | null; environmentId: string | null; kind: string; actorId: string | null; subject: unknown }, now: number): AuditRow {
+      return db.transaction((tx) => {
+        const last = tx.select({ hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1).get();
+        const prevHash = last?.hash ?? '0'.repeat(64);
+        const row = { projectId: e.projectId, environmentId: e.environmentId, kind: e.kind, actorId: e.actorId, subject: canonicalJson(e.subject ?? null), createdAt: now, prevHash };
+        return tx.insert(auditEvents).values({ ...row, hash: sha256(prevHash + canonicalJson(row)) }).returning().get();
+      });
+    },
+    auditFor(environmentId: string, limit = 200): AuditRow[] {
+      return db.select().from(auditEvents).where(eq(auditEvents.environmentId, environmentId)).orderBy(desc(auditEvents.seq)).limit(limit).all();
+    },
+    auditOfProject(projectId: string, limit = 500): AuditRow[] {
+      return db.select().from(auditEvents).where(eq(auditEvents.projectId, projectId)).orderBy(desc(auditEvents.seq)).limit(limit).all();
+    },
+  };
+}
+
+export type AuditStore = ReturnType<typeof createAuditStore>;
