@@ -9,6 +9,8 @@ import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
 import { HOUR } from '../lib/time.ts';
+import { requireEnvironment } from './require.ts';
+import { isAuthoring } from '#schema/pipeline.ts';
 
 
 export interface GatePolicy {
@@ -34,9 +36,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
   };
 
   function env(id: string): EnvironmentRow {
-    const e = projects.getEnvironment(id)?.environment;
-    if (!e) throw new AppError('environment_not_found');
-    return e;
+    return requireEnvironment(projects, id).environment;
   }
 
   /**
@@ -108,7 +108,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       const candidate = hotfix ? null : deps.candidates.of(source.id);
       // Checked before anything is frozen: a request from a stale board asks for nothing.
       if (candidate) requireSourceSeen(source, opts.expectedSourceSnapshotId, candidate.snapshotId);
-      const draftId = source.position === 0 ? projects.getEnvironment(source.id)?.draft?.id ?? null : null;
+      const draftId = isAuthoring(source) ? projects.getEnvironment(source.id)?.draft?.id ?? null : null;
       // A request freezes what it names as the move would (kind, parent), so approvers can read exactly it.
       const snapshotId = hotfix
         ? snapshots.freeze(source.projectId, deps.drafts.read(hotfix.id), { kind: 'hotfix', parentId: hotfix.baseSnapshotId, sourceDraftId: hotfix.id, message, createdBy: by.user.id })

@@ -9,6 +9,7 @@ import type { ReleaseStore } from '../store/releases.ts';
 import type { DraftAccess } from './releases.ts';
 import type { Snapshots } from './snapshots.ts';
 import { hashTree } from '../lib/hash.ts';
+import { requireDraft, requireEnvironment } from './require.ts';
 
 /**
  * A side of a diff: `snapshot:<id>`, `env:<envId>` (its current snapshot, with the sections it
@@ -92,13 +93,10 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
       return snapshotSide(ref, projectId, id, `snapshot ${id.slice(0, 8)}`);
     }
     if (kind === 'draft') {
-      const d = projects.getDraft(id);
-      if (!d) throw new AppError('draft_not_found');
+      const d = requireDraft(projects, id);
       return draftSide(ref, d.draft.projectId, id, `${d.environment.name} draft`);
     }
-    const found = projects.getEnvironment(id);
-    if (!found) throw new AppError('environment_not_found');
-    const { environment: env, draft } = found;
+    const { environment: env, draft } = requireEnvironment(projects, id);
     if (kind === 'env') {
       if (env.position === 0 && draft) return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
       return environmentSide(ref, env, draft, env.snapshotId, env.name);

@@ -12,6 +12,8 @@ import { releaseView, type DraftAccess, type GateCheck, type HotfixGuard, type R
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
+import { isProduction, productionOf } from '#schema/pipeline.ts';
+import { requireEnvironment } from './require.ts';
 
 
 export interface DraftControl extends DraftAccess {
@@ -37,10 +39,9 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
   const { projects, store, snapshots, drafts } = deps;
 
   function production(envId: string) {
-    const env = projects.getEnvironment(envId)?.environment;
-    if (!env) throw new AppError('environment_not_found');
+    const env = requireEnvironment(projects, envId).environment;
     const all = projects.getProject(env.projectId)!.environments;
-    if (env.position !== all.length - 1) throw new AppError('not_production');
+    if (!isProduction(env, { environments: all })) throw new AppError('not_production');
     return { env, all };
   }
 
@@ -51,7 +52,7 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
     const project = projects.getProject(projectId)!;
     const devDraft = project.drafts.find((d) => d.kind === 'authoring');
     const dev = devDraft ? drafts.read(devDraft.id) : null;
-    const prod = project.environments[project.environments.length - 1]!;
+    const prod = productionOf(project.environments)!;
     const prodCurrent = prod.snapshotId ? snapshots.content(projectId, prod.snapshotId) : null;
     return store.open(projectId).map((h) => ({ h, pending: changesOf(projectId, h.baseSnapshotId, h.snapshotId).filter((c) => !(dev && contains(dev, c)) && !(prodCurrent && contains(prodCurrent, c))) }));
   }

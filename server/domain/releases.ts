@@ -6,6 +6,8 @@ import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Snapshots } from './snapshots.ts';
 import type { Candidates } from './candidates.ts';
+import { requireEnvironment } from './require.ts';
+import { isAuthoring, isProduction } from '#schema/pipeline.ts';
 
 /** How the domain reaches live drafts without knowing about websockets. */
 export interface DraftAccess {
@@ -131,13 +133,11 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
      * synchronous transaction.
      */
     sync(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedTargetSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean; confirmMissingSecrets?: boolean }): SyncResult {
-      const found = projects.getEnvironment(envId);
-      if (!found) throw new AppError('environment_not_found');
-      const { environment: env, draft } = found;
+      const { environment: env, draft } = requireEnvironment(projects, envId);
       const all = pipeline(env);
       const target = all.find((e) => e.position === env.position + 1);
       if (!target) throw new AppError('no_next_environment');
-      const authoring = env.position === 0;
+      const authoring = isAuthoring(env);
 
       if (authoring && !draft) throw new AppError('draft_not_found');
       // What moves is what requests were made for and approvals bound to: the one candidate.
@@ -161,9 +161,9 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       }
       if (target.snapshotId === snapshotId) return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
       deps.audiences.requireFor(target.id, env.projectId, snapshotId);
-      const isProduction = target.position === all.length - 1;
-      const undone = isProduction ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
-      const missing = isProduction ? guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true) : [];
+      const intoProduction = isProduction(target, { environments: all });
+      const undone = intoProduction ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
+      const missing = intoProduction ? guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true) : [];
       // The gate last: a refusal above leaves the approved request as it is, for the confirmed retry.
       const requestId = deps.gates.check(env.id, target.id, snapshotId);
 
@@ -188,10 +188,9 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
 
     /** Publish (go-live): production's live pointer takes its synced snapshot. */
     publish(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedLiveSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean; confirmMissingSecrets?: boolean }): ReleaseView {
-      const env = projects.getEnvironment(envId)?.environment;
-      if (!env) throw new AppError('environment_not_found');
+      const env = requireEnvironment(projects, envId).environment;
       const all = pipeline(env);
-      if (env.position !== all.length - 1) throw new AppError('not_production');
+      if (!isProduction(env, { environments: all })) throw new AppError('not_production');
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
       // What goes live is what the caller reviewed: a Sync into production meanwhile refuses it.
       requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
@@ -222,13 +221,12 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
 
     /** Points an environment (production: its live pointer by default) back at a snapshot from its own history. */
     rollback(by: Principal, envId: string, opts: { snapshotId: string; pointer?: Pointer; message?: string; confirmUndoHotfix?: boolean }): ReleaseView {
-      const env = projects.getEnvironment(envId)?.environment;
-      if (!env) throw new AppError('environment_not_found');
+      const env = requireEnvironment(projects, envId).environment;
       const all = pipeline(env);
-      const isProduction = env.position === all.length - 1;
-      if (env.position === 0) throw new AppError('read_only_environment', 'The authoring environment has a draft, not a pointer: restore content by editing it.');
-      const pointer: Pointer = opts.pointer ?? (isProduction ? 'live' : 'current');
-      if (pointer === 'live' && !isProduction) throw new AppError('not_production');
+      const production = isProduction(env, { environments: all });
+      if (isAuthoring(env)) throw new AppError('read_only_environment', 'The authoring environment has a draft, not a pointer: restore content by editing it.');
+      const pointer: Pointer = opts.pointer ?? (production ? 'live' : 'current');
+      if (pointer === 'live' && !production) throw new AppError('not_production');
       if (!store.wasEverAt(env.id, pointer, opts.snapshotId)) throw new AppError('not_in_history');
       deps.audiences.requireFor(env.id, env.projectId, opts.snapshotId);
       const undone = pointer === 'live' ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, opts.snapshotId), opts.confirmUndoHotfix === true) : [];
@@ -251,7 +249,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
     },
 
     history(envId: string): ReleaseView[] {
-      if (!projects.getEnvironment(envId)) throw new AppError('environment_not_found');
+      requireEnvironment(projects, envId);
       return store.history(envId).map(releaseView);
     },
   };

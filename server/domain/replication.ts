@@ -8,6 +8,8 @@ import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.t
 import type { ReleaseStore } from '../store/releases.ts';
 import type { BaseRow, ReplicationStore } from '../store/replication.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
+import { requireEnvironment } from './require.ts';
+import { openDraftOf } from '#schema/pipeline.ts';
 
 /** What replication and pulls need of drafts: read them, change them from the server side. */
 export interface DraftEdits {
@@ -46,7 +48,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     const rule = rules[section];
     const source = envs.find((e) => e.id === rule.sourceEnvId);
     if (rule.direction !== 'down' || !source) return [];
-    const draftOf = (e: EnvironmentRow) => drafts.find((d) => d.environmentId === e.id && d.closedAt === null && (d.kind === 'authoring' || d.kind === 'section'));
+    const draftOf = (e: EnvironmentRow) => openDraftOf(drafts, e.id);
     // From the source down: each with its draft (every stage of a preset that receives a down section has one).
     return envs
       .filter((e) => e.position <= source.position)
@@ -226,8 +228,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
 
     /** Items changed both upstream and in this environment since the last replication. */
     conflicts(envId: string): ConflictView[] {
-      const found = deps.projects.getEnvironment(envId);
-      if (!found) throw new AppError('environment_not_found');
+      const found = requireEnvironment(deps.projects, envId);
       if (!found.draft) return [];
       const rows = deps.store.conflicts(found.draft.id);
       const blobs = deps.releases.getBlobs(rows.map((r) => r.conflictBlobId!).filter((id) => id !== DELETED));

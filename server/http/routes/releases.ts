@@ -6,6 +6,7 @@ import { HotfixDiscardBody, HotfixPublishBody, PublishBody, RollbackBody, SyncBo
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import type { Principal } from '../../domain/accounts.ts';
+import { isProduction } from '#schema/pipeline.ts';
 
 /** Snapshots, Sync, Publish, rollback, history, diffs, the board and hotfixes. */
 export function releaseRoutes(deps: AppDeps) {
@@ -35,7 +36,7 @@ export function releaseRoutes(deps: AppDeps) {
       const env = access.authorize(c.get('principal'), 'env.rollback', c.req.param('envId'));
       const body = await readJson(c, RollbackBody);
       // Rolling back what is live for end users is a publisher's call.
-      const production = projects.get(env.projectId).environments.length - 1 === env.position;
+      const production = isProduction(env, projects.get(env.projectId));
       if (production && (body.pointer ?? 'live') === 'live') access.authorize(c.get('principal'), 'env.publish', env.id);
       return c.json({ release: releases.rollback(c.get('principal'), env.id, body) });
     })
