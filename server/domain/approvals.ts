@@ -3,7 +3,8 @@ import type { RequestView } from '#schema/api.ts';
 import type { AccessStore, RequestRow } from '../store/access.ts';
 import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
-import { requireSourceSeen, type DraftAccess } from './releases.ts';
+import { requireSourceSeen } from './releases.ts';
+import type { Drafts } from './ports.ts';
 import type { Candidates } from './candidates.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
@@ -27,7 +28,7 @@ type RequestKind = RequestView['kind'];
  * production). A request names the exact snapshot; approvals bind to it and are void once
  * the source moves on.
  */
-export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess; hotfixDraft: (envId: string) => DraftRow | undefined; candidates: Candidates }) {
+export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'>; hotfixDraft: (envId: string) => DraftRow | undefined; candidates: Candidates }) {
   const { store, projects, snapshots } = deps;
 
   const gate = (envId: string): GatePolicy => {

@@ -3,7 +3,7 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { upSections, type FlowRules } from '#schema/flow.ts';
 import type { ProjectStore } from '../store/projects.ts';
-import type { DraftAccess } from './releases.ts';
+import type { Drafts } from './ports.ts';
 import type { Snapshots } from './snapshots.ts';
 
 /** What a Sync out of the authoring environment carries of its draft: the `up` sections only. */
@@ -26,7 +26,7 @@ export interface Candidate {
  * checks and the board: if two of them computed it apart (a request froze the whole draft, a
  * Sync only its `up` sections), an approved request could never match its Sync.
  */
-export function createCandidates(deps: { projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess }) {
+export function createCandidates(deps: { projects: ProjectStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'> }) {
   const { projects, snapshots, drafts } = deps;
 
   function of(envId: string): Candidate {

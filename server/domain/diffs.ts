@@ -6,7 +6,7 @@ import type { ItemJson } from '#schema/content/ydoc.ts';
 import { heldSections } from '#schema/flow.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
-import type { DraftAccess } from './releases.ts';
+import type { Drafts } from './ports.ts';
 import type { Snapshots } from './snapshots.ts';
 import { hashTree } from '../lib/hash.ts';
 import { requireDraft, requireEnvironment } from './require.ts';
@@ -32,7 +32,7 @@ const EMPTY_TREE: Tree = { agents: {}, workflows: {}, knowledge: {}, integration
 /** Counts per (from tree, to tree) pair; a bound keeps a busy instance's cache small. */
 const COUNT_CACHE_MAX = 1024;
 
-export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftAccess }) {
+export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'> }) {
   const { projects, snapshots } = deps;
 
   function snapshotSide(ref: string, projectId: string, snapshotId: string | null, label: string): Side {

@@ -6,7 +6,7 @@ import { applyContent, contentState, emptyContent, type WorkspaceContent } from 
 import type { DraftRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
-import type { DraftEdits } from './replication.ts';
+import type { Drafts } from './ports.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { flowRulesVersion, projectView } from './projects.ts';
@@ -27,7 +27,7 @@ export function createFlowRuleChanges(deps: {
   projects: ProjectStore;
   releases: ReleaseStore;
   snapshots: Snapshots;
-  drafts: DraftEdits & { close(draftId: string, reason: 'rights_changed'): void };
+  drafts: Drafts;
   /** An environment's content now, with a snapshot in place (composed under the current rules). */
   contentWith(envId: string, snapshotId: string | null): WorkspaceContent;
   openHotfix(envId: string): boolean;

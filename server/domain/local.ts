@@ -10,7 +10,7 @@ import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.t
 import { heldSections, sectionsNotArrived } from '#schema/flow.ts';
 import { validateContent, type Problem } from '#schema/content/validate.ts';
 import type { Principal } from './accounts.ts';
-import type { DraftAccess } from './releases.ts';
+import type { Drafts } from './ports.ts';
 import { addressOf, type Snapshots } from './snapshots.ts';
 import type { Sealer } from './sealer.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
@@ -38,7 +38,7 @@ export function createLocalData(deps: {
   projects: ProjectStore;
   store: LocalStore;
   snapshots: Snapshots;
-  drafts: DraftAccess;
+  drafts: Pick<Drafts, 'read'>;
   sealer: Sealer;
   /** Names → this environment's audience ids, for the delivery API. */
   audiences: { resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }> };

@@ -7,7 +7,8 @@ import { setItemJson, type ItemJson } from '#schema/content/ydoc.ts';
 import { own } from '#schema/content/ids.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
-import type { DraftEdits, Replication } from './replication.ts';
+import type { Replication } from './replication.ts';
+import type { Drafts } from './ports.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
 
 export interface PullItem {
@@ -25,7 +26,7 @@ export interface PullItem {
  * into a higher one's (Production) — the way an article tested in UAT goes live without
  * anything else moving. Within a project only, upward only, between drafts that both edit it.
  */
-export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftEdits; replication: Pick<Replication, 'agreed' | 'unseenBelow'> }) {
+export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read' | 'edit'>; replication: Pick<Replication, 'agreed' | 'unseenBelow'> }) {
   function sides(envId: string, fromEnvId: string, section: Section) {
     const to = deps.projects.getEnvironment(envId);
     const from = deps.projects.getEnvironment(fromEnvId);

@@ -9,11 +9,6 @@ import type { Candidates } from './candidates.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring, isProduction } from '#schema/pipeline.ts';
 
-/** How the domain reaches live drafts without knowing about websockets. */
-export interface DraftAccess {
-  read(draftId: string): WorkspaceContent;
-}
-
 /** What a promotion asks of hotfix tracking (see hotfixes.ts). */
 export interface HotfixGuard {
   /** Hotfix changes live in production that the content would undo (read only if a hotfix is open). */

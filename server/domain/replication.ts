@@ -2,7 +2,7 @@ import type * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
 import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
-import { setItemJson, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { setItemJson, type ItemJson } from '#schema/content/ydoc.ts';
 import { own } from '#schema/content/ids.ts';
 import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
@@ -10,12 +10,7 @@ import type { BaseRow, ReplicationStore } from '../store/replication.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
 import { requireEnvironment } from './require.ts';
 import { openDraftOf } from '#schema/pipeline.ts';
-
-/** What replication and pulls need of drafts: read them, change them from the server side. */
-export interface DraftEdits {
-  read(draftId: string): WorkspaceContent;
-  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean;
-}
+import type { Drafts } from './ports.ts';
 
 export interface ConflictView {
   section: Section;
@@ -38,7 +33,7 @@ const DELETED = 'deleted';
  * receiving draft that may not edit the section (Staging) simply equals upstream. Runs a
  * short while after a change (batched), never touches environment-local data.
  */
-export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; store: ReplicationStore; drafts: DraftEdits; delayMs: number; log: (msg: string, err?: unknown) => void }) {
+export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; store: ReplicationStore; drafts: Pick<Drafts, 'read' | 'edit'>; delayMs: number; log: (msg: string, err?: unknown) => void }) {
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 
