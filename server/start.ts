@@ -28,7 +28,7 @@ import { createHotfixStore } from './store/hotfixes.ts';
 import { createLocalStore } from './store/local.ts';
 import { createSnapshots } from './domain/snapshots.ts';
 import { createReleases } from './domain/releases.ts';
-import { createCandidates } from './domain/candidates.ts';
+import { createComposition } from './domain/composition.ts';
 import { createHotfixes } from './domain/hotfixes.ts';
 import { createDiffs } from './domain/diffs.ts';
 import { createLocalData } from './domain/local.ts';
@@ -147,17 +147,17 @@ export function createServices(config: Readonly<Config>) {
   const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<typeof rooms.edit>[2]) => rooms.edit(id, reason, change, true) };
   const hotfixStore = createHotfixStore(database.db);
   const accessStore = createAccessStore(database.db);
-  const candidates = createCandidates({ projects: projectStore, snapshots, drafts });
-  const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), candidates });
+  const composition = createComposition({ projects: projectStore, snapshots, drafts });
+  const approvals = createApprovals({ store: accessStore, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), composition });
   const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => accessStore.audit(e, now) });
   replication = createReplication({ projects: projectStore, releases: releaseStore, snapshots, store: createReplicationStore(database.db), drafts, delayMs: config.replicationDelayMs, log });
-  // Deleting an audience looks at what its environment holds (composed by localData, created below).
-  const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
+  // Deleting an audience looks at what its environment holds.
+  const audiences = createAudiences({ store: createAudienceStore(database.db), projects: projectStore, snapshots, contents: (envId) => composition.pointedContents(envId) });
   // Secrets: localData is created below; asked only when a move is made.
-  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, hotfixes: hotfixes.guard, gates: approvals, audiences, candidates, secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) } });
+  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, hotfixes: hotfixes.guard, gates: approvals, audiences, composition, secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) } });
   const diffs = createDiffs({ projects: projectStore, releases: releaseStore, snapshots, drafts });
   const access = createAccess({ store: accessStore, accounts: createAccountStore(database.db), projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
-  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
+  const localData = createLocalData({ projects: projectStore, store: createLocalStore(database.db), composition, sealer: createSealer(secretsKey(config)), audiences, limits: config });
   const retention = createRetention({
     store: createRetentionStore(database.db),
     retentionDays: config.approvalSnapshotRetentionDays,
@@ -187,7 +187,7 @@ export function createServices(config: Readonly<Config>) {
       releases: releaseStore,
       snapshots,
       drafts: durableDrafts,
-      contentWith: localData.contentWith,
+      contentWith: composition.contentWith,
       openHotfix: (envId) => hotfixStore.openDraft(envId) !== undefined,
       replication,
       sourceMoved: (envId, snapshotId) => approvals.sourceMoved(envId, snapshotId),

@@ -5,7 +5,7 @@ import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.t
 import type { Principal } from './accounts.ts';
 import { requireSourceSeen } from './releases.ts';
 import type { Drafts } from './ports.ts';
-import type { Candidates } from './candidates.ts';
+import type { Composition } from './composition.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
@@ -28,7 +28,7 @@ type RequestKind = RequestView['kind'];
  * production). A request names the exact snapshot; approvals bind to it and are void once
  * the source moves on.
  */
-export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'>; hotfixDraft: (envId: string) => DraftRow | undefined; candidates: Candidates }) {
+export function createApprovals(deps: { store: AccessStore; projects: ProjectStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'>; hotfixDraft: (envId: string) => DraftRow | undefined; composition: Pick<Composition, 'candidate' | 'candidateId'> }) {
   const { store, projects, snapshots } = deps;
 
   const gate = (envId: string): GatePolicy => {
@@ -41,7 +41,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
   }
 
   /**
-   * What the source would move now: the stage's candidate (candidates.ts: what a Sync or Publish
+   * What the source would move now: the stage's candidate (composition.ts: what a Sync or Publish
    * out of it moves); for a hotfix request, production's open hotfix as it would freeze.
    */
   function sourceSnapshot(source: EnvironmentRow, kind: RequestKind): string | null {
@@ -49,7 +49,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       const hotfix = deps.hotfixDraft(source.id);
       return hotfix ? snapshots.idOf(deps.drafts.read(hotfix.id)) : null;
     }
-    return deps.candidates.id(source.id);
+    return deps.composition.candidateId(source.id);
   }
 
   function view(r: RequestRow, currentOfSource: () => string | null): RequestView {
@@ -106,7 +106,7 @@ export function createApprovals(deps: { store: AccessStore; projects: ProjectSto
       requireRate('APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR', perHour, store.requestTimesFrom(source.id, now - HOUR), HOUR, now, `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`);
       // Bound to what a Sync out of the source would move (from the authoring stage: its draft as a
       // Sync freezes it, `up` sections only), so the approval matches that Sync.
-      const candidate = hotfix ? null : deps.candidates.of(source.id);
+      const candidate = hotfix ? null : deps.composition.candidate(source.id);
       // Checked before anything is frozen: a request from a stale board asks for nothing.
       if (candidate) requireSourceSeen(source, opts.expectedSourceSnapshotId, candidate.snapshotId);
       const draftId = isAuthoring(source) ? projects.getEnvironment(source.id)?.draft?.id ?? null : null;

@@ -10,6 +10,8 @@ import type { Drafts } from './ports.ts';
 import type { Snapshots } from './snapshots.ts';
 import { hashTree } from '../lib/hash.ts';
 import { requireDraft, requireEnvironment } from './require.ts';
+import { composeShown } from '#schema/composition.ts';
+import { isAuthoring } from '#schema/pipeline.ts';
 
 /**
  * A side of a diff: `snapshot:<id>`, `env:<envId>` (its current snapshot, with the sections it
@@ -61,14 +63,14 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
     return { ref, projectId, snapshotId: null, label, tree: snapshots.treeOfContent(content), treeId: null, read: (s, id) => content[s][id]! };
   }
 
-  /** Flow rules: an environment's side is its snapshot's `up` sections plus the sections it holds itself, live from its draft. */
+  /** An environment's side: what it shows (schema/composition.ts), as a tree of item addresses. */
   function environmentSide(ref: string, env: EnvironmentRow, draft: DraftRow | undefined, snapshotId: string | null, label: string): Side {
     const side = snapshotSide(ref, env.projectId, snapshotId, label);
-    const held = heldSections(projects.flowRules(env.projectId));
+    const rules = projects.flowRules(env.projectId);
+    const held = heldSections(rules);
     if (held.length === 0) return side;
     const own = draft ? draftSide(ref, env.projectId, draft.id, label) : null;
-    const tree = { ...side.tree };
-    for (const s of held) tree[s] = own?.tree[s] ?? {};
+    const tree = composeShown(rules, side.tree, own?.tree ?? null, () => ({}));
     return { ...side, tree, treeId: null, read: (s, id) => (held.includes(s) ? own!.read(s, id) : side.read(s, id)) };
   }
 
@@ -98,7 +100,7 @@ export function createDiffs(deps: { projects: ProjectStore; releases: ReleaseSto
     }
     const { environment: env, draft } = requireEnvironment(projects, id);
     if (kind === 'env') {
-      if (env.position === 0 && draft) return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
+      if (isAuthoring(env) && draft) return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
       return environmentSide(ref, env, draft, env.snapshotId, env.name);
     }
     if (kind === 'live') return environmentSide(ref, env, draft, env.liveSnapshotId, `${env.name} (live)`);

@@ -5,7 +5,7 @@ import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Snapshots } from './snapshots.ts';
-import type { Candidates } from './candidates.ts';
+import type { Composition } from './composition.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring, isProduction } from '#schema/pipeline.ts';
 
@@ -89,7 +89,7 @@ export function requireSourceSeen(source: { name: string }, expected: string | u
   }
 }
 
-export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; hotfixes: HotfixGuard; gates: GateCheck; audiences: AudienceGuard; candidates: Candidates; secrets: SecretsGuard }) {
+export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; hotfixes: HotfixGuard; gates: GateCheck; audiences: AudienceGuard; composition: Pick<Composition, 'candidate' | 'candidateId'>; secrets: SecretsGuard }) {
   const { projects, store, snapshots } = deps;
 
   function pipeline(env: EnvironmentRow): EnvironmentRow[] {
@@ -119,8 +119,8 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
   }
 
   return {
-    /** The snapshot a Sync out of the environment would move (see candidates.ts; nothing stored). */
-    candidate: (envId: string): string | null => deps.candidates.id(envId),
+    /** The snapshot a Sync out of the environment would move (see composition.ts; nothing stored). */
+    candidate: (envId: string): string | null => deps.composition.candidateId(envId),
 
     /**
      * Sync: promotes to the next environment. Plan (freeze or pick the current snapshot,
@@ -136,7 +136,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
 
       if (authoring && !draft) throw new AppError('draft_not_found');
       // What moves is what requests were made for and approvals bound to: the one candidate.
-      const { snapshotId: candidate, content } = deps.candidates.of(env.id);
+      const { snapshotId: candidate, content } = deps.composition.candidate(env.id);
       if (!candidate) throw new AppError('nothing_to_sync');
       let snapshotId = candidate;
       // Checked before anything is frozen: a stale caller moves nothing.

@@ -11,7 +11,7 @@ import { hashToken, newId, newSecretToken } from './ids.ts';
 import { LIMITS, requireBelow, requireRate } from './limits.ts';
 import { DAY, MINUTE } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
-import { isProduction } from '#schema/pipeline.ts';
+import { shownSnapshotId } from '#schema/composition.ts';
 
 
 export const shareLinkView = (l: ShareLinkRow) => ({
@@ -89,7 +89,7 @@ export function createShares(deps: {
       const link = resolve(token);
       const { environment: env } = projects.getEnvironment(link.environmentId)!;
       const project = projects.getProject(env.projectId)!;
-      const snapshotId = link.snapshotId ?? (isProduction(env, project) ? (env.liveSnapshotId ?? env.snapshotId) : env.snapshotId);
+      const snapshotId = link.snapshotId ?? shownSnapshotId(env, project);
       // Flow rules: what a Sync moved is pinned; the sections the environment holds itself are shown as they are now.
       const content = snapshotId ? canonicalContent(deps.local.contentWith(env.id, snapshotId)) : null;
       return {
