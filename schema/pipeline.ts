@@ -10,6 +10,9 @@ export const isAuthoring = (env: { position: number }): boolean => env.position 
 /** Production: the last stage of its project. */
 export const isProduction = (env: { position: number }, project: { environments: readonly unknown[] }): boolean => env.position === project.environments.length - 1;
 
+/** A project's authoring stage (its first). */
+export const authoringOf = <E>(environments: readonly E[]): E | undefined => environments[0];
+
 /** A project's production stage (its last). */
 export const productionOf = <E>(environments: readonly E[]): E | undefined => environments[environments.length - 1];
 

@@ -5,7 +5,7 @@ import type { ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Access } from './access.ts';
 import type { Principal } from './accounts.ts';
-import { productionOf } from '#schema/pipeline.ts';
+import { authoringOf, productionOf } from '#schema/pipeline.ts';
 
 /**
  * What a member may read across a project, where one environment's role is not enough to
@@ -87,7 +87,7 @@ export function createVisibility(deps: {
     /** The hotfix divergence: production readers, and those who must port it (editors of the authoring draft). */
     canSeeDivergence(p: Principal, projectId: string): boolean {
       const envs = environments(projectId);
-      const [first, prod] = [envs[0], productionOf(envs)];
+      const [first, prod] = [authoringOf(envs), productionOf(envs)];
       if (!first || !prod) return false;
       return where(p, projectId, 'content.read').has(prod.id) || where(p, projectId, 'content.edit').has(first.id);
     },
