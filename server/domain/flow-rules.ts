@@ -10,7 +10,7 @@ import type { Drafts } from './ports.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { flowRulesVersion, projectView } from './projects.ts';
-import { openDraftOf, productionOf } from '#schema/pipeline.ts';
+import { authoringOf, openDraftOf, productionOf } from '#schema/pipeline.ts';
 import { requireProject } from './require.ts';
 
 const isHeld = (t: Partial<Record<Section, FlowTemplate>>, s: Section) => (t[s]?.direction ?? 'up') !== 'up';
@@ -69,7 +69,7 @@ export function createFlowRuleChanges(deps: {
       const plan = { sections: [] as { draftId: string; sections: string | null }[], added: [] as { row: DraftRow; state: Uint8Array }[], closed: [] as string[] };
       const seeds: { draftId: string; content: Partial<WorkspaceContent> }[] = [];
       const held = SECTIONS.filter((s) => isHeld(next, s));
-      const authoring = openDraft(envs[0]!.id)!;
+      const authoring = openDraft(authoringOf(envs)!.id)!;
       plan.sections.push({ draftId: authoring.id, sections: storedSections(ownedAt(next, 0)) });
       for (const { env, draft, shown } of later) {
         const owned = ownedAt(next, env.position);

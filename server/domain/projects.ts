@@ -11,7 +11,7 @@ import type { Principal } from './accounts.ts';
 import { newId } from './ids.ts';
 import { sha256 } from '../lib/hash.ts';
 import { requireDraft, requireEnvironment, requireProject } from './require.ts';
-import { isProduction } from '#schema/pipeline.ts';
+import { authoringOf, isProduction } from '#schema/pipeline.ts';
 
 /** The version of a project's stored flow rules: their content's hash (equal rules, equal version). */
 export const flowRulesVersion = (rulesJson: string): string => sha256(rulesJson).slice(0, 16);
@@ -68,7 +68,7 @@ export function createProjects(store: ProjectStore) {
         liveSnapshotId: null,
         overlayRevision: 0,
       }));
-      const authoring = envs[0]!;
+      const authoring = authoringOf(envs)!;
       // Flow rules by stage position (a preset's, or the custom pipeline's, checked at the edge).
       const templates = input.preset === 'custom' ? flowTemplatesOf(input.stages!, input.flowRules ?? {}).templates : presetFlow(input.preset);
       const stored = rulesFromTemplates(templates, envs.map((e) => e.id));
