@@ -1,3 +1,5 @@
+import { isAuthoring } from './pipeline.ts';
+
 /**
  * The one permission matrix: what each role may do in an environment. Every server check
  * and everything the web offers come from `can()`.
@@ -104,7 +106,7 @@ export function applyTemplate(template: TemplateId, envs: readonly { id: string;
   const last = Math.max(...envs.map((e) => e.position));
   const out: Record<string, Role[]> = {};
   for (const e of envs) {
-    const kind = e.position === 0 ? 'dev' : e.kind;
+    const kind = isAuthoring(e) ? 'dev' : e.kind;
     const roles = new Set([...(byKind[kind] ?? []), ...(e.position === last - 1 ? (byKind.intoProduction ?? []) : [])]);
     if (roles.size > 0) out[e.id] = [...roles];
   }

@@ -27,7 +27,7 @@ import { createHotfixStore } from './store/hotfixes.ts';
 import { createLocalStore } from './store/local.ts';
 import { createSnapshots } from './domain/snapshots.ts';
 import { createReleases } from './domain/releases.ts';
-import { createCandidates } from './domain/candidates.ts';
+import { createComposition } from './domain/composition.ts';
 import { createHotfixes } from './domain/hotfixes.ts';
 import { createDiffs } from './domain/diffs.ts';
 import { createLocalData } from './domain/local.ts';
@@ -151,16 +151,16 @@ export function createServices(config: Readonly<Config>) {
     replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
     refusalBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
-  const candidates = createCandidates({ projects: projectStore, snapshots, drafts });
-  const approvals = createApprovals({ store: { ...gateStore, ...auditStore }, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), candidates });
+  const composition = createComposition({ projects: projectStore, snapshots, drafts });
+  const approvals = createApprovals({ store: { ...gateStore, ...auditStore }, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), composition });
   const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => auditStore.audit(e, now) });
-  // Deleting an audience looks at what its environment holds (composed by localData, created below).
-  const audiences = createAudiences({ store: audienceStore, projects: projectStore, snapshots, contents: (envId) => localData.pointedContents(envId) });
+  // Deleting an audience looks at what its environment holds.
+  const audiences = createAudiences({ store: audienceStore, projects: projectStore, snapshots, contents: (envId) => composition.pointedContents(envId) });
   // Secrets: localData is created below; asked only when a move is made.
-  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, hotfixes: hotfixes.guard, gates: approvals, audiences, candidates, secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) } });
+  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, hotfixes: hotfixes.guard, gates: approvals, audiences, composition, secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) } });
   const diffs = createDiffs({ projects: projectStore, releases: snapshotStore, snapshots, drafts });
   const access = createAccess({ store: { ...memberStore, ...invitationStore, ...auditStore }, accounts: accountStore, projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
-  const localData = createLocalData({ projects: projectStore, store: localStore, snapshots, drafts, sealer: createSealer(secretsKey(config)), audiences, limits: config });
+  const localData = createLocalData({ projects: projectStore, store: localStore, composition, sealer: createSealer(secretsKey(config)), audiences, limits: config });
   const retention = createRetention({
     store: retentionStore,
     retentionDays: config.approvalSnapshotRetentionDays,
@@ -190,7 +190,7 @@ export function createServices(config: Readonly<Config>) {
       releases: releaseStore,
       snapshots,
       drafts: durableDrafts,
-      contentWith: localData.contentWith,
+      contentWith: composition.contentWith,
       openHotfix: (envId) => hotfixStore.openDraft(envId) !== undefined,
       replication,
       sourceMoved: (envId, snapshotId) => approvals.sourceMoved(envId, snapshotId),

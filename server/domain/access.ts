@@ -11,6 +11,8 @@ import { newUser, userView, type Principal } from './accounts.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { LIMITS, requireBelow, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
+import { isAuthoring } from '#schema/pipeline.ts';
+import { requireEnvironment } from './require.ts';
 
 export type RoleMap = Record<string, Role[]>;
 
@@ -34,14 +36,12 @@ export function createAccess(deps: { store: MemberStore & InvitationStore & Audi
   }
 
   function environment(envId: string): EnvironmentRow {
-    const env = projects.getEnvironment(envId)?.environment;
-    if (!env) throw new AppError('environment_not_found');
-    return env;
+    return requireEnvironment(projects, envId).environment;
   }
 
   /** Drafts: the authoring environment's always; a `section` draft where a `down` section is edited (flow rules); production's while a hotfix is open. */
   function hasDraft(env: EnvironmentRow): boolean {
-    return env.position === 0 || deps.projects.getEnvironment(env.id)?.draft !== undefined || deps.hotfixes.openDraft(env.id) !== undefined;
+    return isAuthoring(env) || deps.projects.getEnvironment(env.id)?.draft !== undefined || deps.hotfixes.openDraft(env.id) !== undefined;
   }
 
   function isMember(p: Principal, projectId: string): boolean {

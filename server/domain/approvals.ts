@@ -4,12 +4,15 @@ import type { GateStore, RequestRow } from '../store/gates.ts';
 import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
-import { requireSourceSeen, type DraftAccess } from './releases.ts';
-import type { Candidates } from './candidates.ts';
+import { requireSourceSeen } from './releases.ts';
+import type { Drafts } from './ports.ts';
+import type { Composition } from './composition.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
 import { HOUR } from '../lib/time.ts';
+import { requireEnvironment } from './require.ts';
+import { isAuthoring } from '#schema/pipeline.ts';
 
 
 export interface GatePolicy {
@@ -26,7 +29,7 @@ type RequestKind = RequestView['kind'];
  * production). A request names the exact snapshot; approvals bind to it and are void once
  * the source moves on.
  */
-export function createApprovals(deps: { store: GateStore & AuditStore; projects: ProjectStore; snapshots: Snapshots; drafts: DraftAccess; hotfixDraft: (envId: string) => DraftRow | undefined; candidates: Candidates }) {
+export function createApprovals(deps: { store: GateStore & AuditStore; projects: ProjectStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'>; hotfixDraft: (envId: string) => DraftRow | undefined; composition: Pick<Composition, 'candidate' | 'candidateId'> }) {
   const { store, projects, snapshots } = deps;
 
   const gate = (envId: string): GatePolicy => {
@@ -35,13 +38,11 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
   };
 
   function env(id: string): EnvironmentRow {
-    const e = projects.getEnvironment(id)?.environment;
-    if (!e) throw new AppError('environment_not_found');
-    return e;
+    return requireEnvironment(projects, id).environment;
   }
 
   /**
-   * What the source would move now: the stage's candidate (candidates.ts: what a Sync or Publish
+   * What the source would move now: the stage's candidate (composition.ts: what a Sync or Publish
    * out of it moves); for a hotfix request, production's open hotfix as it would freeze.
    */
   function sourceSnapshot(source: EnvironmentRow, kind: RequestKind): string | null {
@@ -49,7 +50,7 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
       const hotfix = deps.hotfixDraft(source.id);
       return hotfix ? snapshots.idOf(deps.drafts.read(hotfix.id)) : null;
     }
-    return deps.candidates.id(source.id);
+    return deps.composition.candidateId(source.id);
   }
 
   function view(r: RequestRow, currentOfSource: () => string | null): RequestView {
@@ -106,10 +107,10 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
       requireRate('APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR', perHour, store.requestTimesFrom(source.id, now - HOUR), HOUR, now, `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`);
       // Bound to what a Sync out of the source would move (from the authoring stage: its draft as a
       // Sync freezes it, `up` sections only), so the approval matches that Sync.
-      const candidate = hotfix ? null : deps.candidates.of(source.id);
+      const candidate = hotfix ? null : deps.composition.candidate(source.id);
       // Checked before anything is frozen: a request from a stale board asks for nothing.
       if (candidate) requireSourceSeen(source, opts.expectedSourceSnapshotId, candidate.snapshotId);
-      const draftId = source.position === 0 ? projects.getEnvironment(source.id)?.draft?.id ?? null : null;
+      const draftId = isAuthoring(source) ? projects.getEnvironment(source.id)?.draft?.id ?? null : null;
       // A request freezes what it names as the move would (kind, parent), so approvers can read exactly it.
       const snapshotId = hotfix
         ? snapshots.freeze(source.projectId, deps.drafts.read(hotfix.id), { kind: 'hotfix', parentId: hotfix.baseSnapshotId, sourceDraftId: hotfix.id, message, createdBy: by.user.id })

@@ -8,6 +8,7 @@ import type { AudienceRow, AudienceStore } from '../store/audiences.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireBelow } from './limits.ts';
+import { requireEnvironment } from './require.ts';
 
 export interface AudienceView {
   id: string;
@@ -83,9 +84,7 @@ export function createAudiences(deps: {
   const namesBySnapshot = new Map<string, string[]>();
 
   function environment(envId: string) {
-    const found = deps.projects.getEnvironment(envId);
-    if (!found) throw new AppError('environment_not_found');
-    return found.environment;
+    return requireEnvironment(deps.projects, envId).environment;
   }
 
   function namesOf(projectId: string, snapshotId: string): string[] {

@@ -6,9 +6,12 @@ import type { ItemJson } from '#schema/content/ydoc.ts';
 import { heldSections } from '#schema/flow.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { SnapshotStore } from '../store/snapshots.ts';
-import type { DraftAccess } from './releases.ts';
+import type { Drafts } from './ports.ts';
 import type { Snapshots } from './snapshots.ts';
 import { hashTree } from '../lib/hash.ts';
+import { requireDraft, requireEnvironment } from './require.ts';
+import { composeShown } from '#schema/composition.ts';
+import { isAuthoring } from '#schema/pipeline.ts';
 
 /**
  * A side of a diff: `snapshot:<id>`, `env:<envId>` (its current snapshot, with the sections it
@@ -31,7 +34,7 @@ const EMPTY_TREE: Tree = { agents: {}, workflows: {}, knowledge: {}, integration
 /** Counts per (from tree, to tree) pair; a bound keeps a busy instance's cache small. */
 const COUNT_CACHE_MAX = 1024;
 
-export function createDiffs(deps: { projects: ProjectStore; releases: SnapshotStore; snapshots: Snapshots; drafts: DraftAccess }) {
+export function createDiffs(deps: { projects: ProjectStore; releases: SnapshotStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'> }) {
   const { projects, snapshots } = deps;
 
   function snapshotSide(ref: string, projectId: string, snapshotId: string | null, label: string): Side {
@@ -60,14 +63,14 @@ export function createDiffs(deps: { projects: ProjectStore; releases: SnapshotSt
     return { ref, projectId, snapshotId: null, label, tree: snapshots.treeOfContent(content), treeId: null, read: (s, id) => content[s][id]! };
   }
 
-  /** Flow rules: an environment's side is its snapshot's `up` sections plus the sections it holds itself, live from its draft. */
+  /** An environment's side: what it shows (schema/composition.ts), as a tree of item addresses. */
   function environmentSide(ref: string, env: EnvironmentRow, draft: DraftRow | undefined, snapshotId: string | null, label: string): Side {
     const side = snapshotSide(ref, env.projectId, snapshotId, label);
-    const held = heldSections(projects.flowRules(env.projectId));
+    const rules = projects.flowRules(env.projectId);
+    const held = heldSections(rules);
     if (held.length === 0) return side;
     const own = draft ? draftSide(ref, env.projectId, draft.id, label) : null;
-    const tree = { ...side.tree };
-    for (const s of held) tree[s] = own?.tree[s] ?? {};
+    const tree = composeShown(rules, side.tree, own?.tree ?? null, () => ({}));
     return { ...side, tree, treeId: null, read: (s, id) => (held.includes(s) ? own!.read(s, id) : side.read(s, id)) };
   }
 
@@ -92,15 +95,12 @@ export function createDiffs(deps: { projects: ProjectStore; releases: SnapshotSt
       return snapshotSide(ref, projectId, id, `snapshot ${id.slice(0, 8)}`);
     }
     if (kind === 'draft') {
-      const d = projects.getDraft(id);
-      if (!d) throw new AppError('draft_not_found');
+      const d = requireDraft(projects, id);
       return draftSide(ref, d.draft.projectId, id, `${d.environment.name} draft`);
     }
-    const found = projects.getEnvironment(id);
-    if (!found) throw new AppError('environment_not_found');
-    const { environment: env, draft } = found;
+    const { environment: env, draft } = requireEnvironment(projects, id);
     if (kind === 'env') {
-      if (env.position === 0 && draft) return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
+      if (isAuthoring(env) && draft) return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
       return environmentSide(ref, env, draft, env.snapshotId, env.name);
     }
     if (kind === 'live') return environmentSide(ref, env, draft, env.liveSnapshotId, `${env.name} (live)`);

@@ -6,10 +6,13 @@ import { applyContent, contentState, emptyContent, type WorkspaceContent } from 
 import type { DraftRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
-import type { DraftEdits, Replication } from './replication.ts';
+import type { Replication } from './replication.ts';
+import type { Drafts } from './ports.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { flowRulesVersion, projectView } from './projects.ts';
+import { authoringOf, openDraftOf, productionOf } from '#schema/pipeline.ts';
+import { requireProject } from './require.ts';
 
 const isHeld = (t: Partial<Record<Section, FlowTemplate>>, s: Section) => (t[s]?.direction ?? 'up') !== 'up';
 
@@ -25,7 +28,7 @@ export function createFlowRuleChanges(deps: {
   projects: ProjectStore;
   releases: ReleaseStore;
   snapshots: Snapshots;
-  drafts: DraftEdits & { close(draftId: string, reason: 'rights_changed'): void };
+  drafts: Drafts;
   /** An environment's content now, with a snapshot in place (composed under the current rules). */
   contentWith(envId: string, snapshotId: string | null): WorkspaceContent;
   openHotfix(envId: string): boolean;
@@ -38,13 +41,12 @@ export function createFlowRuleChanges(deps: {
 }) {
   return {
     change(by: Principal, projectId: string, input: Partial<Record<Section, FlowRuleInput>>, expectedVersion?: string): ProjectView {
-      const record = deps.projects.getProject(projectId);
-      if (!record) throw new AppError('project_not_found');
+      const record = requireProject(deps.projects, projectId);
       if (expectedVersion !== undefined && expectedVersion !== flowRulesVersion(record.project.flowRules)) throw new AppError('rules_moved');
       const envs = record.environments;
       const { templates: next, problems } = flowTemplatesOf(envs, input);
       if (problems.length > 0) throw new AppError('invalid_body', problems.join(' '), problems);
-      const production = envs[envs.length - 1]!;
+      const production = productionOf(envs)!;
       if (deps.openHotfix(production.id)) throw new AppError('hotfix_open', 'A hotfix is open in production: publish or discard it before changing how sections move.');
       const before = parseFlowRules(record.project.flowRules);
       const prev = templatesOf(before, (id) => envs.find((e) => e.id === id)!.position);
@@ -55,7 +57,7 @@ export function createFlowRuleChanges(deps: {
       const now = Date.now();
 
       // What every later environment shows now (per pointer), before anything changes.
-      const openDraft = (envId: string) => record.drafts.find((d) => d.environmentId === envId && d.closedAt === null && (d.kind === 'authoring' || d.kind === 'section'));
+      const openDraft = (envId: string) => openDraftOf(record.drafts, envId);
       const later = envs.slice(1).map((env) => {
         const pointers = (['current', 'live'] as Pointer[]).flatMap((p) => {
           const id = p === 'live' ? env.liveSnapshotId : env.snapshotId;
@@ -68,7 +70,7 @@ export function createFlowRuleChanges(deps: {
       const plan = { sections: [] as { draftId: string; sections: string | null }[], added: [] as { row: DraftRow; state: Uint8Array }[], closed: [] as string[] };
       const seeds: { draftId: string; content: Partial<WorkspaceContent> }[] = [];
       const held = SECTIONS.filter((s) => isHeld(next, s));
-      const authoring = openDraft(envs[0]!.id)!;
+      const authoring = openDraft(authoringOf(envs)!.id)!;
       plan.sections.push({ draftId: authoring.id, sections: storedSections(ownedAt(next, 0)) });
       for (const { env, draft, shown } of later) {
         const owned = ownedAt(next, env.position);

@@ -1,4 +1,3 @@
-import type * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { storedSections, upSections } from '#schema/flow.ts';
 import { applyContent, contentState, type WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -8,18 +7,14 @@ import type { HotfixStore } from '../store/hotfixes.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Snapshots } from './snapshots.ts';
-import { releaseView, type DraftAccess, type GateCheck, type HotfixGuard, type ReleaseView } from './releases.ts';
+import { releaseView, type GateCheck, type HotfixGuard, type ReleaseView } from './releases.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
+import { isProduction, productionOf } from '#schema/pipeline.ts';
+import { requireEnvironment } from './require.ts';
+import type { Drafts } from './ports.ts';
 
-
-export interface DraftControl extends DraftAccess {
-  /** Changes a draft server-side in one transaction that connected editors see live. */
-  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean;
-  /** Disconnects everyone from a draft that just closed. */
-  close(draftId: string): void;
-}
 
 export interface Divergence {
   hotfixId: string;
@@ -33,14 +28,13 @@ export interface Divergence {
 /** An audit event (access store): a discard moves no pointer, so its reason is kept there. */
 export type AuditSink = (e: { projectId: string; environmentId: string; kind: string; actorId: string; subject: unknown }, now: number) => void;
 
-export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftControl; gates: GateCheck; audit: AuditSink }) {
+export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStore; releases: ReleaseStore; snapshots: Snapshots; drafts: Drafts; gates: GateCheck; audit: AuditSink }) {
   const { projects, store, snapshots, drafts } = deps;
 
   function production(envId: string) {
-    const env = projects.getEnvironment(envId)?.environment;
-    if (!env) throw new AppError('environment_not_found');
+    const env = requireEnvironment(projects, envId).environment;
     const all = projects.getProject(env.projectId)!.environments;
-    if (env.position !== all.length - 1) throw new AppError('not_production');
+    if (!isProduction(env, { environments: all })) throw new AppError('not_production');
     return { env, all };
   }
 
@@ -51,7 +45,7 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
     const project = projects.getProject(projectId)!;
     const devDraft = project.drafts.find((d) => d.kind === 'authoring');
     const dev = devDraft ? drafts.read(devDraft.id) : null;
-    const prod = project.environments[project.environments.length - 1]!;
+    const prod = productionOf(project.environments)!;
     const prodCurrent = prod.snapshotId ? snapshots.content(projectId, prod.snapshotId) : null;
     return store.open(projectId).map((h) => ({ h, pending: changesOf(projectId, h.baseSnapshotId, h.snapshotId).filter((c) => !(dev && contains(dev, c)) && !(prodCurrent && contains(prodCurrent, c))) }));
   }

@@ -10,6 +10,8 @@ import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
 import { newId } from './ids.ts';
 import { sha256 } from '../lib/hash.ts';
+import { requireDraft, requireEnvironment, requireProject } from './require.ts';
+import { authoringOf, isProduction } from '#schema/pipeline.ts';
 
 /** The version of a project's stored flow rules: their content's hash (equal rules, equal version). */
 export const flowRulesVersion = (rulesJson: string): string => sha256(rulesJson).slice(0, 16);
@@ -26,7 +28,7 @@ export function projectView(r: ProjectRecord): ProjectView {
     flowRulesVersion: flowRulesVersion(r.project.flowRules),
     environments: r.environments.map((e): EnvironmentView => {
       const draft = draftByEnv.get(e.id);
-      const isProduction = e.position === r.environments.length - 1;
+      const production = isProduction(e, r);
       return {
         id: e.id,
         name: e.name,
@@ -35,7 +37,7 @@ export function projectView(r: ProjectRecord): ProjectView {
         color: e.color,
         ...(draft ? { draftId: draft.id, draftSections: draftSections(draft) } : {}),
         snapshotId: e.snapshotId,
-        ...(isProduction ? { liveSnapshotId: e.liveSnapshotId } : {}),
+        ...(production ? { liveSnapshotId: e.liveSnapshotId } : {}),
       };
     }),
   };
@@ -66,7 +68,7 @@ export function createProjects(store: ProjectStore) {
         liveSnapshotId: null,
         overlayRevision: 0,
       }));
-      const authoring = envs[0]!;
+      const authoring = authoringOf(envs)!;
       // Flow rules by stage position (a preset's, or the custom pipeline's, checked at the edge).
       const templates = input.preset === 'custom' ? flowTemplatesOf(input.stages!, input.flowRules ?? {}).templates : presetFlow(input.preset);
       const stored = rulesFromTemplates(templates, envs.map((e) => e.id));
@@ -96,28 +98,17 @@ export function createProjects(store: ProjectStore) {
     },
 
     get(id: string): ProjectView {
-      const r = store.getProject(id);
-      if (!r) throw new AppError('project_not_found');
-      return projectView(r);
+      return projectView(requireProject(store, id));
     },
 
-    environment(id: string) {
-      const r = store.getEnvironment(id);
-      if (!r) throw new AppError('environment_not_found');
-      return r;
-    },
+    environment: (id: string) => requireEnvironment(store, id),
 
     /** A draft, open or closed. */
-    draftRecord(id: string) {
-      const r = store.getDraft(id);
-      if (!r) throw new AppError('draft_not_found');
-      return r;
-    },
+    draftRecord: (id: string) => requireDraft(store, id),
 
     /** Renames, recolors or re-kinds a stage; names stay distinct within the project. */
     updateStage(envId: string, patch: { name?: string; kind?: string; color?: string }): ProjectView {
-      const found = store.getEnvironment(envId);
-      if (!found) throw new AppError('environment_not_found');
+      const found = requireEnvironment(store, envId);
       const project = store.getProject(found.environment.projectId)!;
       if (patch.name && project.environments.some((e) => e.id !== envId && nameKey(e.name) === nameKey(patch.name!))) {
         const message = sameNameMessage(patch.name);
@@ -129,8 +120,7 @@ export function createProjects(store: ProjectStore) {
 
     /** A draft that takes connections: it exists and is not closed. */
     draft(id: string) {
-      const r = store.getDraft(id);
-      if (!r) throw new AppError('draft_not_found');
+      const r = requireDraft(store, id);
       if (r.draft.closedAt !== null) throw new AppError('draft_closed');
       return r;
     },

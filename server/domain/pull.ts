@@ -7,8 +7,10 @@ import { setItemJson, type ItemJson } from '#schema/content/ydoc.ts';
 import { own } from '#schema/content/ids.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
-import type { DraftEdits, Replication } from './replication.ts';
+import type { Replication } from './replication.ts';
+import type { Drafts } from './ports.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
+import { requireEnvironment } from './require.ts';
 
 export interface PullItem {
   itemId: string;
@@ -25,11 +27,10 @@ export interface PullItem {
  * into a higher one's (Production) — the way an article tested in UAT goes live without
  * anything else moving. Within a project only, upward only, between drafts that both edit it.
  */
-export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: DraftEdits; replication: Pick<Replication, 'agreed' | 'unseenBelow'> }) {
+export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read' | 'edit'>; replication: Pick<Replication, 'agreed' | 'unseenBelow'> }) {
   function sides(envId: string, fromEnvId: string, section: Section) {
-    const to = deps.projects.getEnvironment(envId);
-    const from = deps.projects.getEnvironment(fromEnvId);
-    if (!to || !from) throw new AppError('environment_not_found');
+    const to = requireEnvironment(deps.projects, envId);
+    const from = requireEnvironment(deps.projects, fromEnvId);
     if (to.environment.projectId !== from.environment.projectId) throw new AppError('invalid_body', 'Pulls never cross projects: export a snapshot and import it instead.');
     const project = deps.projects.getProject(to.environment.projectId)!;
     const rule = parseFlowRules(project.project.flowRules)[section];

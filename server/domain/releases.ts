@@ -5,12 +5,9 @@ import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseRow, ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Snapshots } from './snapshots.ts';
-import type { Candidates } from './candidates.ts';
-
-/** How the domain reaches live drafts without knowing about websockets. */
-export interface DraftAccess {
-  read(draftId: string): WorkspaceContent;
-}
+import type { Composition } from './composition.ts';
+import { requireEnvironment } from './require.ts';
+import { isAuthoring, isProduction } from '#schema/pipeline.ts';
 
 /** What a promotion asks of hotfix tracking (see hotfixes.ts). */
 export interface HotfixGuard {
@@ -92,7 +89,7 @@ export function requireSourceSeen(source: { name: string }, expected: string | u
   }
 }
 
-export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; hotfixes: HotfixGuard; gates: GateCheck; audiences: AudienceGuard; candidates: Candidates; secrets: SecretsGuard }) {
+export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; hotfixes: HotfixGuard; gates: GateCheck; audiences: AudienceGuard; composition: Pick<Composition, 'candidate' | 'candidateId'>; secrets: SecretsGuard }) {
   const { projects, store, snapshots } = deps;
 
   function pipeline(env: EnvironmentRow): EnvironmentRow[] {
@@ -122,8 +119,8 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
   }
 
   return {
-    /** The snapshot a Sync out of the environment would move (see candidates.ts; nothing stored). */
-    candidate: (envId: string): string | null => deps.candidates.id(envId),
+    /** The snapshot a Sync out of the environment would move (see composition.ts; nothing stored). */
+    candidate: (envId: string): string | null => deps.composition.candidateId(envId),
 
     /**
      * Sync: promotes to the next environment. Plan (freeze or pick the current snapshot,
@@ -131,17 +128,15 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
      * synchronous transaction.
      */
     sync(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedTargetSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean; confirmMissingSecrets?: boolean }): SyncResult {
-      const found = projects.getEnvironment(envId);
-      if (!found) throw new AppError('environment_not_found');
-      const { environment: env, draft } = found;
+      const { environment: env, draft } = requireEnvironment(projects, envId);
       const all = pipeline(env);
       const target = all.find((e) => e.position === env.position + 1);
       if (!target) throw new AppError('no_next_environment');
-      const authoring = env.position === 0;
+      const authoring = isAuthoring(env);
 
       if (authoring && !draft) throw new AppError('draft_not_found');
       // What moves is what requests were made for and approvals bound to: the one candidate.
-      const { snapshotId: candidate, content } = deps.candidates.of(env.id);
+      const { snapshotId: candidate, content } = deps.composition.candidate(env.id);
       if (!candidate) throw new AppError('nothing_to_sync');
       let snapshotId = candidate;
       // Checked before anything is frozen: a stale caller moves nothing.
@@ -161,9 +156,9 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       }
       if (target.snapshotId === snapshotId) return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
       deps.audiences.requireFor(target.id, env.projectId, snapshotId);
-      const isProduction = target.position === all.length - 1;
-      const undone = isProduction ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
-      const missing = isProduction ? guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true) : [];
+      const intoProduction = isProduction(target, { environments: all });
+      const undone = intoProduction ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
+      const missing = intoProduction ? guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true) : [];
       // The gate last: a refusal above leaves the approved request as it is, for the confirmed retry.
       const requestId = deps.gates.check(env.id, target.id, snapshotId);
 
@@ -188,10 +183,9 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
 
     /** Publish (go-live): production's live pointer takes its synced snapshot. */
     publish(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedLiveSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean; confirmMissingSecrets?: boolean }): ReleaseView {
-      const env = projects.getEnvironment(envId)?.environment;
-      if (!env) throw new AppError('environment_not_found');
+      const env = requireEnvironment(projects, envId).environment;
       const all = pipeline(env);
-      if (env.position !== all.length - 1) throw new AppError('not_production');
+      if (!isProduction(env, { environments: all })) throw new AppError('not_production');
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
       // What goes live is what the caller reviewed: a Sync into production meanwhile refuses it.
       requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
@@ -222,13 +216,12 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
 
     /** Points an environment (production: its live pointer by default) back at a snapshot from its own history. */
     rollback(by: Principal, envId: string, opts: { snapshotId: string; pointer?: Pointer; message?: string; confirmUndoHotfix?: boolean }): ReleaseView {
-      const env = projects.getEnvironment(envId)?.environment;
-      if (!env) throw new AppError('environment_not_found');
+      const env = requireEnvironment(projects, envId).environment;
       const all = pipeline(env);
-      const isProduction = env.position === all.length - 1;
-      if (env.position === 0) throw new AppError('read_only_environment', 'The authoring environment has a draft, not a pointer: restore content by editing it.');
-      const pointer: Pointer = opts.pointer ?? (isProduction ? 'live' : 'current');
-      if (pointer === 'live' && !isProduction) throw new AppError('not_production');
+      const production = isProduction(env, { environments: all });
+      if (isAuthoring(env)) throw new AppError('read_only_environment', 'The authoring environment has a draft, not a pointer: restore content by editing it.');
+      const pointer: Pointer = opts.pointer ?? (production ? 'live' : 'current');
+      if (pointer === 'live' && !production) throw new AppError('not_production');
       if (!store.wasEverAt(env.id, pointer, opts.snapshotId)) throw new AppError('not_in_history');
       deps.audiences.requireFor(env.id, env.projectId, opts.snapshotId);
       const undone = pointer === 'live' ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, opts.snapshotId), opts.confirmUndoHotfix === true) : [];
@@ -251,7 +244,7 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
     },
 
     history(envId: string): ReleaseView[] {
-      if (!projects.getEnvironment(envId)) throw new AppError('environment_not_found');
+      requireEnvironment(projects, envId);
       return store.history(envId).map(releaseView);
     },
   };

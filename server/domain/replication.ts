@@ -2,19 +2,16 @@ import type * as Y from 'yjs';
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
 import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
-import { setItemJson, type ItemJson, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import { setItemJson, type ItemJson } from '#schema/content/ydoc.ts';
 import { own } from '#schema/content/ids.ts';
 import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { SnapshotStore } from '../store/snapshots.ts';
 import type { BaseRow, ReplicationStore } from '../store/replication.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
-
-/** What replication and pulls need of drafts: read them, change them from the server side. */
-export interface DraftEdits {
-  read(draftId: string): WorkspaceContent;
-  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean;
-}
+import { requireEnvironment } from './require.ts';
+import { openDraftOf } from '#schema/pipeline.ts';
+import type { Drafts } from './ports.ts';
 
 export interface ConflictView {
   section: Section;
@@ -37,7 +34,7 @@ const DELETED = 'deleted';
  * receiving draft that may not edit the section (Staging) simply equals upstream. Runs a
  * short while after a change (batched), never touches environment-local data.
  */
-export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore & SnapshotStore; snapshots: Snapshots; store: ReplicationStore; drafts: DraftEdits; delayMs: number; log: (msg: string, err?: unknown) => void }) {
+export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore & SnapshotStore; snapshots: Snapshots; store: ReplicationStore; drafts: Pick<Drafts, 'read' | 'edit'>; delayMs: number; log: (msg: string, err?: unknown) => void }) {
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 
@@ -47,7 +44,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     const rule = rules[section];
     const source = envs.find((e) => e.id === rule.sourceEnvId);
     if (rule.direction !== 'down' || !source) return [];
-    const draftOf = (e: EnvironmentRow) => drafts.find((d) => d.environmentId === e.id && d.closedAt === null && (d.kind === 'authoring' || d.kind === 'section'));
+    const draftOf = (e: EnvironmentRow) => openDraftOf(drafts, e.id);
     // From the source down: each with its draft (every stage of a preset that receives a down section has one).
     return envs
       .filter((e) => e.position <= source.position)
@@ -227,8 +224,7 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
 
     /** Items changed both upstream and in this environment since the last replication. */
     conflicts(envId: string): ConflictView[] {
-      const found = deps.projects.getEnvironment(envId);
-      if (!found) throw new AppError('environment_not_found');
+      const found = requireEnvironment(deps.projects, envId);
       if (!found.draft) return [];
       const rows = deps.store.conflicts(found.draft.id);
       const blobs = deps.releases.getBlobs(rows.map((r) => r.conflictBlobId!).filter((id) => id !== DELETED));

@@ -11,6 +11,8 @@ import type { Snapshots } from './snapshots.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { LIMITS, requireBelow, requireRate } from './limits.ts';
 import { DAY, MINUTE } from '../lib/time.ts';
+import { requireEnvironment } from './require.ts';
+import { shownSnapshotId } from '#schema/composition.ts';
 
 
 export const shareLinkView = (l: ShareLinkRow) => ({
@@ -50,8 +52,7 @@ export function createShares(deps: {
 
   return {
     create(by: Principal, envId: string, input: { label: string; expiresInDays: number; snapshotId?: string; allowFeedback: boolean }) {
-      const env = projects.getEnvironment(envId)?.environment;
-      if (!env) throw new AppError('environment_not_found');
+      const env = requireEnvironment(projects, envId).environment;
       // A pinned link shows a snapshot this environment actually held.
       if (input.snapshotId && !(deps.releases.wasEverAt(env.id, 'current', input.snapshotId) || deps.releases.wasEverAt(env.id, 'live', input.snapshotId))) {
         throw new AppError('not_in_history', 'That snapshot was never in this environment: pin one from its history.');
@@ -89,8 +90,7 @@ export function createShares(deps: {
       const link = resolve(token);
       const { environment: env } = projects.getEnvironment(link.environmentId)!;
       const project = projects.getProject(env.projectId)!;
-      const isProduction = env.position === project.environments.length - 1;
-      const snapshotId = link.snapshotId ?? (isProduction ? (env.liveSnapshotId ?? env.snapshotId) : env.snapshotId);
+      const snapshotId = link.snapshotId ?? shownSnapshotId(env, project);
       // Flow rules: what a Sync moved is pinned; the sections the environment holds itself are shown as they are now.
       const content = snapshotId ? canonicalContent(deps.local.contentWith(env.id, snapshotId)) : null;
       return {

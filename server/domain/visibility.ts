@@ -6,6 +6,7 @@ import type { ReleaseStore } from '../store/releases.ts';
 import type { SnapshotStore } from '../store/snapshots.ts';
 import type { Access } from './access.ts';
 import type { Principal } from './accounts.ts';
+import { authoringOf, productionOf } from '#schema/pipeline.ts';
 
 /**
  * What a member may read across a project, where one environment's role is not enough to
@@ -87,7 +88,7 @@ export function createVisibility(deps: {
     /** The hotfix divergence: production readers, and those who must port it (editors of the authoring draft). */
     canSeeDivergence(p: Principal, projectId: string): boolean {
       const envs = environments(projectId);
-      const [first, prod] = [envs[0], envs[envs.length - 1]];
+      const [first, prod] = [authoringOf(envs), productionOf(envs)];
       if (!first || !prod) return false;
       return where(p, projectId, 'content.read').has(prod.id) || where(p, projectId, 'content.edit').has(first.id);
     },
@@ -99,7 +100,7 @@ export function createVisibility(deps: {
      */
     canSeeSharedCredentials(p: Principal, projectId: string): boolean {
       const envs = environments(projectId);
-      const prod = envs[envs.length - 1];
+      const prod = productionOf(envs);
       return !!prod && where(p, projectId, 'env.admin').has(prod.id);
     },
   };

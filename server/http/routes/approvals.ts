@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { DecisionBody, GateBody, RequestBody } from '#schema/local.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
+import { isProduction } from '#schema/pipeline.ts';
 
 /** Four eyes: gates per environment, promotion requests, approvals and rejections. */
 export function approvalRoutes(deps: AppDeps) {
@@ -18,7 +19,7 @@ export function approvalRoutes(deps: AppDeps) {
     })
     .post('/environments/:envId/requests', async (c) => {
       const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-      const production = projects.get(env.projectId).environments.length - 1 === env.position;
+      const production = isProduction(env, projects.get(env.projectId));
       access.authorize(c.get('principal'), production ? 'env.publish' : 'env.sync', env.id);
       const { message, hotfix, expectedSourceSnapshotId } = await readJson(c, RequestBody);
       return c.json(approvals.request(c.get('principal'), env.id, message ?? null, { hotfix: hotfix === true, expectedSourceSnapshotId }), 201);

@@ -6,6 +6,7 @@ import { HotfixDiscardBody, HotfixPublishBody, PublishBody, RollbackBody, SyncBo
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import type { Principal } from '../../domain/accounts.ts';
+import { authoringOf, isProduction } from '#schema/pipeline.ts';
 
 /** Snapshots, Sync, Publish, rollback, history, diffs, the board and hotfixes. */
 export function releaseRoutes(deps: AppDeps) {
@@ -35,7 +36,7 @@ export function releaseRoutes(deps: AppDeps) {
       const env = access.authorize(c.get('principal'), 'env.rollback', c.req.param('envId'));
       const body = await readJson(c, RollbackBody);
       // Rolling back what is live for end users is a publisher's call.
-      const production = projects.get(env.projectId).environments.length - 1 === env.position;
+      const production = isProduction(env, projects.get(env.projectId));
       if (production && (body.pointer ?? 'live') === 'live') access.authorize(c.get('principal'), 'env.publish', env.id);
       return c.json({ release: releases.rollback(c.get('principal'), env.id, body) });
     })
@@ -101,7 +102,7 @@ export function releaseRoutes(deps: AppDeps) {
       // It writes the hotfix's changes into the DEV draft: an editor of DEV may, without reading
       // the rest of production (the changes are the divergence, which DEV's editors see to port it).
       const { environment: env } = projects.environment(c.req.param('envId'));
-      access.authorize(c.get('principal'), 'content.edit', projects.get(env.projectId).environments[0]!.id);
+      access.authorize(c.get('principal'), 'content.edit', authoringOf(projects.get(env.projectId).environments)!.id);
       return c.json(hotfixes.applyToDev(env.id));
     });
 }

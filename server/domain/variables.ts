@@ -1,0 +1,85 @@
+import { AppError } from '#schema/errors.ts';
+import { canonicalContent } from '#schema/content/canonical.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
+import { overrideProblem, valueFitsType } from '#schema/content/values.ts';
+import type { LocalStore } from '../store/local.ts';
+import type { ProjectStore } from '../store/projects.ts';
+import type { Principal } from './accounts.ts';
+import type { Composition } from './composition.ts';
+import { requireEnvironment } from './require.ts';
+
+export interface VariableView {
+  name: string;
+  type: string;
+  description: string;
+  defaultValue: string;
+  override: { value: string; updatedBy: string; updatedAt: string } | null;
+  /** The override's value when it fits the variable's type, else the default. */
+  effectiveValue: string;
+  /** An override whose variable is no longer in this environment's content. */
+  orphaned: boolean;
+  /** Why the override no longer fits the variable's type (a Sync changed it), in words; null when it fits or there is none. */
+  invalidOverride: string | null;
+}
+
+/**
+ * Variable overrides: an environment's own values for the content's variables. Environment-local:
+ * never part of a snapshot, never touched by a promotion.
+ */
+export function createVariables(deps: { projects: ProjectStore; store: LocalStore; composition: Composition }) {
+  const { store, composition } = deps;
+
+  /** Variables with their values here; `from` = another content of this environment (a pinned snapshot). */
+  function variables(envId: string, from: WorkspaceContent = composition.content(envId)): VariableView[] {
+    const overrides = new Map(store.overrides(envId).map((o) => [o.name, o]));
+    const out: VariableView[] = Object.values(canonicalContent(from).variables).map((v) => {
+      const o = overrides.get(v.name as string);
+      overrides.delete(v.name as string);
+      // Judged against this content's type: an override set for a string breaks nothing when a Sync makes it a number.
+      const invalidOverride = o ? overrideProblem(v.type as string, o.value) : null;
+      return {
+        name: v.name as string,
+        type: v.type as string,
+        description: v.description as string,
+        defaultValue: v.defaultValue as string,
+        override: o ? { value: o.value, updatedBy: o.updatedBy, updatedAt: new Date(o.updatedAt).toISOString() } : null,
+        effectiveValue: o && !invalidOverride ? o.value : (v.defaultValue as string),
+        orphaned: false,
+        invalidOverride,
+      };
+    });
+    for (const o of overrides.values()) {
+      out.push({ name: o.name, type: 'string', description: '', defaultValue: '', override: { value: o.value, updatedBy: o.updatedBy, updatedAt: new Date(o.updatedAt).toISOString() }, effectiveValue: o.value, orphaned: true, invalidOverride: null });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  return {
+    variables: (envId: string, from?: WorkspaceContent) => variables(envId, from),
+
+    /**
+     * The variables whose override here no longer fits their type, in what the environment's
+     * pointers hold (production: current and live). Names only: for the board.
+     */
+    invalidOverrides(envId: string): string[] {
+      if (store.overrides(envId).length === 0) return [];
+      const keys = composition.pointedContents(envId).flatMap(({ content: c }) => variables(envId, c).filter((v) => v.invalidOverride).map((v) => v.name));
+      return [...new Set(keys)].sort();
+    },
+
+    setOverride(by: Principal, envId: string, name: string, value: string): VariableView {
+      const v = variables(envId).find((x) => x.name === name && !x.orphaned);
+      if (!v) throw new AppError('variable_not_found');
+      if (value !== '' && !valueFitsType(v.type, value)) throw new AppError('invalid_value', `“${value.slice(0, 40)}” is not a valid ${v.type}.`);
+      store.setOverride({ environmentId: envId, name, value, updatedBy: by.user.id, updatedAt: Date.now() });
+      return variables(envId).find((x) => x.name === name)!;
+    },
+
+    deleteOverride(envId: string, name: string): void {
+      requireEnvironment(deps.projects, envId);
+      if (!store.deleteOverride(envId, name)) throw new AppError('variable_not_found', 'This variable has no override here.');
+    },
+  };
+}
+
+export type Variables = ReturnType<typeof createVariables>;
