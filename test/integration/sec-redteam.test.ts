@@ -4,7 +4,8 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { createSnapshots } from '#server/domain/snapshots.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as, userWithToken } from '../helpers/users.ts';
+import { overTheWire } from '../helpers/fixture.ts';
+import { userWithToken } from '../helpers/users.ts';
 
 /** Red-team findings on the merged security-model code (SEC-9 … SEC-15: confidentiality). */
 type Running = Awaited<ReturnType<typeof startTestServer>>;
@@ -25,22 +26,22 @@ describe('red team: confidentiality', () => {
     server = await startTestServer();
     const url = server.url;
     const admin = (await setupAdmin(url)).token;
-    const [, created] = await as<{ id: string; environments: Env[] }>(url, admin, 'POST', '/projects', { name: 'Confidential', sample: true });
+    const { body: created } = await overTheWire(url, admin).call<{ id: string; environments: Env[] }>('POST', '/api/projects', { name: 'Confidential', sample: true });
     const envs = created.environments;
     const [dev, , , , prod] = envs as [Env, Env, Env, Env, Env];
     const spy = await userWithToken(url, admin, 'spy@example.com', 'Spy');
-    expect((await as(url, admin, 'PUT', `/projects/${created.id}/members/${spy.id}`, { roles: { [dev.id]: ['viewer'] } }))[0]).toBe(200);
-    for (const e of envs.slice(0, 4)) expect((await as(url, admin, 'POST', `/environments/${e.id}/sync`, { message: 'release', confirmMissingSecrets: true }))[0]).toBe(200);
-    expect((await as(url, admin, 'POST', `/environments/${prod.id}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
+    expect((await overTheWire(url, admin).call('PUT', `/api/projects/${created.id}/members/${spy.id}`, { roles: { [dev.id]: ['viewer'] } })).status).toBe(200);
+    for (const e of envs.slice(0, 4)) expect((await overTheWire(url, admin).call('POST', `/api/environments/${e.id}/sync`, { message: 'release', confirmMissingSecrets: true })).status).toBe(200);
+    expect((await overTheWire(url, admin).call('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
     // A hotfix made in production only: a door code in the widget's greeting.
-    const [, hotfix] = await as<{ draftId: string }>(url, admin, 'POST', `/environments/${prod.id}/hotfix`);
+    const { body: hotfix } = await overTheWire(url, admin).call<{ draftId: string }>('POST', `/api/environments/${prod.id}/hotfix`);
     server.rooms.edit(hotfix.draftId, 'test', (doc) => itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'Door code 4821. '));
-    expect((await as(url, admin, 'POST', `/environments/${prod.id}/hotfix/publish`, { message: 'door code' }))[0]).toBe(200);
+    expect((await overTheWire(url, admin).call('POST', `/api/environments/${prod.id}/hotfix/publish`, { message: 'door code' })).status).toBe(200);
 
     // The DEV viewer reads what they may: DEV's content (what was released) and the project.
-    const [, content] = await as<WorkspaceContent>(url, spy.token, 'GET', `/environments/${dev.id}/content`);
-    const [, project] = await as<{ environments: Env[] }>(url, spy.token, 'GET', `/projects/${created.id}`);
-    const [, board] = await as<{ project: { environments: Env[] } }>(url, spy.token, 'GET', `/projects/${created.id}/board`);
+    const { body: content } = await overTheWire(url, spy.token).call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
+    const { body: project } = await overTheWire(url, spy.token).call<{ environments: Env[] }>('GET', `/api/projects/${created.id}`);
+    const { body: board } = await overTheWire(url, spy.token).call<{ project: { environments: Env[] } }>('GET', `/api/projects/${created.id}/board`);
     const idOf = createSnapshots(undefined as never).idOf;
     const shown = new Set([...project.environments, ...board.project.environments].flatMap((e) => [e.snapshotId, e.liveSnapshotId]).filter(Boolean));
     let found: string | null = null;
@@ -53,9 +54,9 @@ describe('red team: confidentiality', () => {
     expect(found).toBe(null);
     expect(project.environments[3]!.snapshotId ?? null).toBe(null); // staging: not theirs either
     // Nor does any other answer they may read name it.
-    const hot = (await as<{ environments: Env[] }>(url, admin, 'GET', `/projects/${created.id}`))[1].environments[4]!.liveSnapshotId!;
+    const hot = (await overTheWire(url, admin).call<{ environments: Env[] }>('GET', `/api/projects/${created.id}`)).body.environments[4]!.liveSnapshotId!;
     for (const path of [`/environments/${dev.id}/history`, `/projects/${created.id}/requests`, `/environments/${dev.id}/hotfix`, `/environments/${dev.id}/divergence`, `/environments/${dev.id}/conflicts`, `/projects`, `/projects/${created.id}/board`]) {
-      const [, body] = await as(url, spy.token, 'GET', path);
+      const { body } = await overTheWire(url, spy.token).call('GET', `/api${path}`);
       expect(JSON.stringify(body), path).not.toContain(hot);
     }
     // Their own stage still shows its snapshot.

@@ -3,7 +3,8 @@ import { CLOSE } from '#schema/errors.ts';
 import { wsUrl } from '../helpers/clients.ts';
 import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
 import { createProject, setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
-import { as, cookieOf, PASSPHRASE, signIn } from '../helpers/users.ts';
+import { overTheWire } from '../helpers/fixture.ts';
+import { cookieOf, PASSPHRASE, signIn } from '../helpers/users.ts';
 
 /**
  * SEC-16 and SEC-17: a token or session that ends takes its live access with it.
@@ -22,9 +23,9 @@ async function sessionOf(email: string): Promise<string> {
 
 /** An account with a role everywhere in the project (so it may open the draft), and a signed-in cookie. */
 async function member(email: string, projectId: string): Promise<{ id: string; cookie: string }> {
-  const [created, { id }] = await as<{ id: string }>(server.url, adminToken, 'POST', '/users', { email, name: email, password: PASSPHRASE });
+  const { status: created, body: { id } } = await overTheWire(server.url, adminToken).call<{ id: string }>('POST', '/api/users', { email, name: email, password: PASSPHRASE });
   expect(created).toBe(201);
-  expect((await as(server.url, adminToken, 'PUT', `/projects/${projectId}/members/${id}`, { roles: { '*': ['viewer', 'editor'] } }))[0]).toBe(200);
+  expect((await overTheWire(server.url, adminToken).call('PUT', `/api/projects/${projectId}/members/${id}`, { roles: { '*': ['viewer', 'editor'] } })).status).toBe(200);
   return { id, cookie: await sessionOf(email) };
 }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { ADMIN, setupAdmin, testServer } from '../helpers/server.ts';
-import { as, PASSPHRASE, postJson, signIn, userWithToken } from '../helpers/users.ts';
+import { overTheWire } from '../helpers/fixture.ts';
+import { PASSPHRASE, postJson, signIn, userWithToken } from '../helpers/users.ts';
 
 /** SEC-19: the sign-in limit holds under concurrency; nobody can lock the owner out; unlock and reset links. */
 const cleanup = cleanupAfterEach();
@@ -46,12 +47,12 @@ describe('SEC-19 sign-in limits', () => {
     expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('10.0.0.1'))).status).toBe(200);
 
     // Only an instance admin unlocks, and then the new address may sign in.
-    const [denied] = await as(s.url, owner.token, 'POST', `/users/${owner.id}/unlock`);
+    const { status: denied } = await overTheWire(s.url, owner.token).call('POST', `/api/users/${owner.id}/unlock`);
     expect(denied).toBe(403);
-    const [unlocked] = await as(s.url, admin.token, 'POST', `/users/${owner.id}/unlock`);
+    const { status: unlocked } = await overTheWire(s.url, admin.token).call('POST', `/api/users/${owner.id}/unlock`);
     expect(unlocked).toBe(204);
     expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('192.0.2.50'))).status).toBe(200);
-    expect((await as(s.url, admin.token, 'POST', '/users/usr_nobody/unlock'))[0]).toBe(404);
+    expect((await overTheWire(s.url, admin.token).call('POST', '/api/users/usr_nobody/unlock')).status).toBe(404);
   });
 
   it('SEC-19 without TRUST_PROXY, X-Forwarded-For is ignored: a guesser cannot pose as new addresses', async () => {
@@ -65,9 +66,9 @@ describe('SEC-19 sign-in limits', () => {
     const s = await server({ PUBLIC_URL: 'https://stagecoach.example.com' });
     const admin = await setupAdmin(s.url);
     const bo = await userWithToken(s.url, admin.token, 'bo@example.com', 'Bo');
-    expect((await as(s.url, bo.token, 'POST', `/users/${bo.id}/password-reset`))[0]).toBe(403);
+    expect((await overTheWire(s.url, bo.token).call('POST', `/api/users/${bo.id}/password-reset`)).status).toBe(403);
 
-    const [status, link] = await as<{ url: string; expiresAt: string }>(s.url, admin.token, 'POST', `/users/${bo.id}/password-reset`);
+    const { status, body: link } = await overTheWire(s.url, admin.token).call<{ url: string; expiresAt: string }>('POST', `/api/users/${bo.id}/password-reset`);
     expect(status).toBe(201);
     expect(link.url).toMatch(/^https:\/\/stagecoach\.example\.com\/reset\/scr_[A-Za-z0-9_-]{43}$/);
     expect(Date.parse(link.expiresAt)).toBeGreaterThan(Date.now());
@@ -97,8 +98,8 @@ describe('SEC-19 sign-in limits', () => {
     expect(((await again.json()) as { error: { id: string } }).error.id).toBe('reset_link_invalid');
 
     // A newer link voids the older one.
-    const [, first] = await as<{ url: string }>(s.url, admin.token, 'POST', `/users/${bo.id}/password-reset`);
-    const [, second] = await as<{ url: string }>(s.url, admin.token, 'POST', `/users/${bo.id}/password-reset`);
+    const { body: first } = await overTheWire(s.url, admin.token).call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
+    const { body: second } = await overTheWire(s.url, admin.token).call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
     expect((await fetch(`${s.url}/api/password-reset/${first.url.split('/').at(-1)}`)).status).toBe(410);
     expect((await fetch(`${s.url}/api/password-reset/${second.url.split('/').at(-1)}`)).status).toBe(200);
   });
