@@ -29,10 +29,3 @@ export async function userWithToken(baseUrl: string, adminToken: string, email: 
   const cookie = cookieOf(await signIn(baseUrl, email))!;
   return { id, token: await createToken(baseUrl, cookie), cookie };
 }
-
-/** fetch against the API with a bearer token; returns [status, json]. */
-export async function as<T = Record<string, unknown>>(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<[number, T]> {
-  const res = await fetch(`${baseUrl}/api${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return [res.status, (text ? JSON.parse(text) : null) as T];
-}

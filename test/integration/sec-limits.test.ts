@@ -6,9 +6,8 @@ import { encodeUpdate } from '#server/collab/protocol.ts';
 import { CLOSE } from '#schema/errors.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
 import { ADMIN, setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
 import { cookieOf, postJson, signIn } from '../helpers/users.ts';
-import { apiFixture, type Env } from '../helpers/api.ts';
+import { inProcessInstance, overTheWire, type Env, type Instance } from '../helpers/fixture.ts';
 import { createRetention } from '#server/domain/retention.ts';
 import { createRetentionStore } from '#server/store/retention.ts';
 
@@ -323,8 +322,8 @@ describe('SEC-8 retention of snapshots from abandoned approval requests', () => 
   });
 
   /** An abandoned request's snapshot in a services fixture, and a sweep whose scan runs `during` at its first pause. */
-  async function sweepWith(during: (api: Awaited<ReturnType<typeof apiFixture>>, dev: string) => Promise<void>) {
-    const api = await apiFixture();
+  async function sweepWith(during: (api: Instance, dev: string) => Promise<void>) {
+    const api = await inProcessInstance();
     try {
       const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Race', sample: true });
       const dev = p.environments[0]!.id;
