@@ -30,18 +30,29 @@ async function setup(preset: string, sample = false) {
 const closeCode = (c: Client) => new Promise<number>((resolve) => c.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
 
 describe('flow rules', () => {
-  it('[FLOW-1] [FLOW-2] GET /api/projects/:id has the rules and, per environment with an editable draft, its draftId and sections', async () => {
-    const five = await setup('five-stage');
-    const { body: p5 } = await five.api.call<ProjectView>('GET', `/api/projects/${five.project.id}`);
+  /** GET /api/projects/:id of a fresh project of `preset`. */
+  const projectOf = async (preset: string) => {
+    const { api, project } = await setup(preset);
+    return (await api.call<ProjectView>('GET', `/api/projects/${project.id}`)).body;
+  };
+
+  it('[FLOW-1] GET /api/projects/:id has every section’s rule: all up in five stages; knowledge down from Production (edited in UAT too) in three', async () => {
+    const p5 = await projectOf('five-stage');
     expect(Object.values(p5.flowRules).every((r) => r.direction === 'up')).toBe(true);
+
+    const p3 = await projectOf('three-stage');
+    const [, uat, production] = p3.environments;
+    expect(p3.flowRules.knowledge).toEqual({ direction: 'down', sourceEnvId: production!.id, editableEnvIds: [production!.id, uat!.id] });
+    for (const s of SECTIONS.filter((x) => x !== 'knowledge')) expect(p3.flowRules[s]).toEqual({ direction: 'up' });
+  });
+
+  it('[FLOW-2] GET /api/projects/:id names, per environment with an editable draft, its draftId and the sections that draft owns', async () => {
+    const p5 = await projectOf('five-stage');
     expect(p5.environments[0]).toMatchObject({ draftId: expect.stringMatching(/^dft_/), draftSections: [...SECTIONS] });
     expect(p5.environments.slice(1).every((e) => e.draftId === undefined)).toBe(true);
 
-    const three = await setup('three-stage');
-    const { body: p3 } = await three.api.call<ProjectView>('GET', `/api/projects/${three.project.id}`);
+    const p3 = await projectOf('three-stage');
     const [staging, uat, production] = p3.environments;
-    expect(p3.flowRules.knowledge).toEqual({ direction: 'down', sourceEnvId: production!.id, editableEnvIds: [production!.id, uat!.id] });
-    for (const s of SECTIONS.filter((x) => x !== 'knowledge')) expect(p3.flowRules[s]).toEqual({ direction: 'up' });
     expect(staging!.draftSections).toEqual(SECTIONS.filter((x) => x !== 'knowledge'));
     expect(uat).toMatchObject({ draftId: expect.stringMatching(/^dft_/), draftSections: ['knowledge'] });
     expect(production).toMatchObject({ draftId: expect.stringMatching(/^dft_/), draftSections: ['knowledge'] });
@@ -279,11 +290,13 @@ describe('flow rules', () => {
     expect((await api.call('POST', `/api/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'agents', itemIds: [wanted] })).status).toBe(400);
     expect((await api.call('POST', `/api/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds: ['kb_nope'] })).status).toBe(404);
   });
-  it('[FLOW-3] [FLOW-4] an environment’s content is its promoted up sections plus the knowledge it holds: a snapshot carries no knowledge; content, share link and diff compose; replications and pulls open as diffs', async () => {
+  type Content = { knowledge: Record<string, { title: string }>; agents: object };
+  const titles = (c: { knowledge: Record<string, { title: string }> }) => Object.values(c.knowledge).map((a) => a.title).sort();
+
+  /** A three-stage sample project whose UAT drafted one article of its own, then one Sync moved UAT → Production (Staging's went first). */
+  async function uatOnlyArticleReleased() {
     const { server, api, project, client } = await setup('three-stage', true);
     const [staging, uat, production] = project.environments;
-    const titles = (c: { knowledge: Record<string, { title: string }> }) => Object.values(c.knowledge).map((a) => a.title).sort();
-    type Content = { knowledge: Record<string, { title: string }>; agents: object };
     // Knowledge flowed down from Production (the sample's articles) before anything was synced.
     const { body: production0 } = await api.call<Content>('GET', `/api/environments/${production!.id}/content`);
     await expect.poll(async () => titles((await api.call<Content>('GET', `/api/environments/${uat!.id}/content`)).body)).toEqual(titles(production0));
@@ -295,47 +308,68 @@ describe('flow rules', () => {
     expect((await api.call('POST', `/api/environments/${staging!.id}/sync`, {})).status).toBe(200);
     expect((await api.call('POST', `/api/environments/${uat!.id}/sync`, { confirmMissingSecrets: true })).status).toBe(200);
     const { body: p } = await api.call<ProjectView>('GET', `/api/projects/${project.id}`);
-    const snapshotId = p.environments[2]!.snapshotId!;
+    const { body: uatNow } = await api.call<Content>('GET', `/api/environments/${uat!.id}/content`);
+    const wanted = Object.entries(uatNow.knowledge).find(([, a]) => a.title === 'UAT only')![0];
+    return { server, api, client, p, staging: staging!, uat: uat!, production: production!, production0, uatNow, wanted, snapshotId: p.environments[2]!.snapshotId! };
+  }
+
+  /** The `kind` record of an environment's history, opened as a diff: its total and its items. */
+  const changesOf = (api: Awaited<ReturnType<typeof setup>>['api']) => async (envId: string, kind: string) => {
+    type History = { history: { kind: string; fromSnapshotId: string | null; toSnapshotId: string }[] };
+    const record = (await api.call<History>('GET', `/api/environments/${envId}/history`)).body.history.find((h) => h.kind === kind);
+    if (!record) return null;
+    const { body: d } = await api.call<{ diff: { total: number; sections: Record<string, { id: string; kind: string }[]> } }>('GET', `/api/diff?from=snapshot:${record.fromSnapshotId}&to=snapshot:${record.toSnapshotId}`);
+    return { total: d.diff.total, items: Object.entries(d.diff.sections).flatMap(([section, items]) => items.map((i) => `${section}/${i.id}/${i.kind}`)) };
+  };
+
+  it('[FLOW-3] a snapshot carries no knowledge: after a Sync UAT → Production each shows its promoted up sections plus the knowledge it holds', async () => {
+    const { api, p, production, production0, uatNow, snapshotId } = await uatOnlyArticleReleased();
     // One snapshot moved UAT → Production, and it holds no knowledge: each environment has its own.
     expect(p.environments[1]!.snapshotId).toBe(snapshotId);
     expect((await api.call<{ content: Content }>('GET', `/api/snapshots/${snapshotId}`)).body.content.knowledge).toEqual({});
-    const { body: uatNow } = await api.call<Content>('GET', `/api/environments/${uat!.id}/content`);
-    const { body: productionNow } = await api.call<Content>('GET', `/api/environments/${production!.id}/content`);
+    const { body: productionNow } = await api.call<Content>('GET', `/api/environments/${production.id}/content`);
     expect(Object.keys(productionNow.agents).length).toBeGreaterThan(0);
     expect(titles(uatNow)).toEqual([...titles(production0), 'UAT only'].sort());
     expect(titles(productionNow)).toEqual(titles(production0));
+  });
+
+  it('[FLOW-3] content asked by snapshot id, the diff between two environments and a share link compose an environment the same way', async () => {
+    const { server, api, uat, production, uatNow, snapshotId } = await uatOnlyArticleReleased();
     // The same snapshot in place, asked by id: the same composition.
-    expect(titles((await api.call<Content>('GET', `/api/environments/${uat!.id}/content?snapshot=${snapshotId}`)).body)).toEqual(titles(uatNow));
-    expect((await api.call('GET', `/api/environments/${uat!.id}/content?snapshot=nope`)).status).toBe(404);
+    expect(titles((await api.call<Content>('GET', `/api/environments/${uat.id}/content?snapshot=${snapshotId}`)).body)).toEqual(titles(uatNow));
+    expect((await api.call('GET', `/api/environments/${uat.id}/content?snapshot=nope`)).status).toBe(404);
 
     // The diff between the two environments shows the one article only UAT has.
     type Diff = { diff: { counts: Record<string, number>; total: number } };
-    const { body: diff } = await api.call<Diff>('GET', `/api/diff?from=env:${production!.id}&to=env:${uat!.id}`);
+    const { body: diff } = await api.call<Diff>('GET', `/api/diff?from=env:${production.id}&to=env:${uat.id}`);
     expect([diff.diff.counts.knowledge, diff.diff.total]).toEqual([1, 1]);
     // A stakeholder's share link to UAT shows UAT's knowledge.
-    const { body: link } = await api.call<{ token: string }>('POST', `/api/environments/${uat!.id}/share-links`, { label: 'Review' });
+    const { body: link } = await api.call<{ token: string }>('POST', `/api/environments/${uat.id}/share-links`, { label: 'Review' });
     const shared = (await (await fetch(`${server.url}/api/share/${link.token}`)).json()) as { content: Content };
     expect(titles(shared.content)).toEqual(titles(uatNow));
+  });
 
-    // Pull the UAT-only article, then change it in Production: the pull, and the replication of the change below, each open as a diff of exactly it.
-    const wanted = Object.entries(uatNow.knowledge).find(([, a]) => a.title === 'UAT only')![0];
-    expect((await api.call('POST', `/api/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds: [wanted] })).status).toBe(200);
-    type History = { history: { kind: string; fromSnapshotId: string | null; toSnapshotId: string }[] };
-    const changes = async (envId: string, kind: string) => {
-      const record = (await api.call<History>('GET', `/api/environments/${envId}/history`)).body.history.find((h) => h.kind === kind);
-      if (!record) return null;
-      const { body: d } = await api.call<{ diff: { total: number; sections: Record<string, { id: string; kind: string }[]> } }>('GET', `/api/diff?from=snapshot:${record.fromSnapshotId}&to=snapshot:${record.toSnapshotId}`);
-      return { total: d.diff.total, items: Object.entries(d.diff.sections).flatMap(([section, items]) => items.map((i) => `${section}/${i.id}/${i.kind}`)) };
-    };
-    expect(await changes(production!.id, 'pull')).toEqual({ total: 1, items: [`knowledge/${wanted}/added`] });
-    expect(await changes(production!.id, 'replicate')).toBeNull();
-    const inProduction = client(production!.draftId!);
+  it('[FLOW-6] a pull is recorded in the taking environment’s history and opens as a diff of exactly the pulled article', async () => {
+    const { api, uat, production, wanted } = await uatOnlyArticleReleased();
+    const changes = changesOf(api);
+    expect((await api.call('POST', `/api/environments/${production.id}/pull`, { fromEnvironmentId: uat.id, section: 'knowledge', itemIds: [wanted] })).status).toBe(200);
+    expect(await changes(production.id, 'pull')).toEqual({ total: 1, items: [`knowledge/${wanted}/added`] });
+    expect(await changes(production.id, 'replicate')).toBeNull();
+  });
+
+  it('[FLOW-4] the replication of a change in Production is recorded below it and opens as a diff of exactly the changed article', async () => {
+    const { api, client, staging, uat, production, wanted } = await uatOnlyArticleReleased();
+    const changes = changesOf(api);
+    // The UAT-only article, pulled into Production, then changed there.
+    expect((await api.call('POST', `/api/environments/${production.id}/pull`, { fromEnvironmentId: uat.id, section: 'knowledge', itemIds: [wanted] })).status).toBe(200);
+    const inProduction = client(production.draftId!);
     await synced(inProduction);
     await until(inProduction.doc, (d) => sectionMap(d, 'knowledge').has(wanted));
     itemText(sectionMap(inProduction.doc, 'knowledge').get(wanted), 'body')!.insert(0, 'Live: ');
-    await expect.poll(() => changes(uat!.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
-    await expect.poll(() => changes(staging!.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
+    await expect.poll(() => changes(uat.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
+    await expect.poll(() => changes(staging.id, 'replicate')).toEqual({ total: 1, items: [`knowledge/${wanted}/changed`] });
   });
+
   it('[FLOW-1] a custom pipeline declares its own rules: knowledge down from UAT (edited in QA too), channels local to every stage', async () => {
     const { server, api } = await setup('five-stage');
     const stage = (name: string, kind = 'custom') => ({ name, kind, color: '#0d9488' });
