@@ -4,6 +4,7 @@ import type * as Y from 'yjs';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, instructionsOf, synced, until, type Client } from '../helpers/clients.ts';
 import { createProject, setupAdmin, tempDataDir } from '../helpers/server.ts';
+import { overTheWire } from '../helpers/fixture.ts';
 import { exited, spawnServer } from '../helpers/process.ts';
 
 const children: ChildProcess[] = [];
@@ -53,10 +54,8 @@ describe('[R6] nothing typed is lost when the server dies', () => {
     itemText(sectionMap(reader.doc, 'agents').get(id), 'instructions')!.insert(0, 'v2 ');
     await expect
       .poll(async () => {
-        const r = await fetch(`${second.url}/api/environments/${project.environments[0]!.id}/content`, {
-          headers: { authorization: `Bearer ${admin.token}` },
-        });
-        return ((await r.json()) as { agents: Record<string, { instructions: string }> }).agents[id]?.instructions;
+        const { body } = await overTheWire(second.url, admin.token).call<{ agents: Record<string, { instructions: string }> }>('GET', `/api/environments/${project.environments[0]!.id}/content`);
+        return body.agents[id]?.instructions;
       })
       .toBe(`v2 ${expected}`);
     second.child.kill('SIGTERM');

@@ -71,7 +71,7 @@ describe('share links for stakeholders', () => {
       ['PUT', `/environments/${uat.id}/variables/company`],
       ['GET', `/environments/${uat.id}/secrets`],
     ] as const) {
-      const res = await fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${link.token}`, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+      const res = await overTheWire(server.url, link.token).call(method, `/api${path}`, method === 'GET' ? undefined : {});
       expect(res.status, `${method} ${path}`).toBe(401);
     }
     const status = await new Promise<number>((resolve) => {
