@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
-import { userWithToken } from '../helpers/users.ts';
+import { newUser, overTheWire } from '../helpers/fixture.ts';
 
 /**
  * Issue 13 point 2: in projects with `down` or `local` sections a request froze the whole
@@ -27,7 +26,7 @@ async function gatedProject(body: Record<string, unknown>, gated: number) {
   expect(status).toBe(201);
   const envs = project.environments;
   const target = envs[gated]!;
-  const approver = await userWithToken(server.url, admin, 'approver@example.com', 'Avery Approver');
+  const approver = await newUser(overTheWire(server.url, admin), 'approver@example.com', 'Avery Approver');
   expect((await api(admin).call('PUT', `/api/projects/${project.id}/members/${approver.id}`, { roles: { [target.id]: ['viewer', 'approver'] } })).status).toBe(200);
   expect((await api(admin).call('PUT', `/api/environments/${target.id}/gate`, { requiredApprovals: 1, allowSelfApproval: false })).status).toBe(200);
   // The sample's knowledge (a `down` section) has reached the first stage: its draft holds more than a Sync carries.

@@ -4,8 +4,7 @@ import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
 import { setupAdmin, testServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
-import { userWithToken } from '../helpers/users.ts';
+import { newUser, overTheWire } from '../helpers/fixture.ts';
 
 const cleanup = cleanupAfterEach();
 
@@ -82,7 +81,7 @@ describe('hotfix publish in real use', () => {
 
   it('REL-4 [HOT-7] [GATE-1] a hotfix publish obeys production’s four-eyes gate: 409 approval_required, then a hotfix request approved by another approver publishes it', async () => {
     const l = await live();
-    const approver = await userWithToken(l.server.url, l.admin, 'approver@example.com', 'Ada Approver');
+    const approver = await newUser(overTheWire(l.server.url, l.admin), 'approver@example.com', 'Ada Approver');
     expect((await l.api.call('PUT', `/api/projects/${l.projectId}/members/${approver.id}`, { roles: { [l.prod]: ['viewer', 'approver'] } })).status).toBe(200);
     expect((await l.api.call('PUT', `/api/environments/${l.prod}/gate`, { requiredApprovals: 1, allowSelfApproval: false })).status).toBe(200);
     const before = await l.liveId();

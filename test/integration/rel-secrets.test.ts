@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
-import { userWithToken } from '../helpers/users.ts';
+import { newUser, overTheWire } from '../helpers/fixture.ts';
 
 /**
  * Issue 13 point 12: production went live with two secrets its integrations name missing, with
@@ -87,7 +86,7 @@ describe('REL-12 missing secrets are named before production changes', () => {
     expect(missingOf(adminBoard)).toEqual(Object.fromEntries(p.envs.map((e) => [e.id, e.id === p.prod.id ? ['HELPDESK_API_KEY'] : SAMPLE_SECRETS])));
 
     // A production viewer (no environment admin role: may not open its secrets) sees the names, no value.
-    const viewer = await userWithToken(p.server.url, p.admin, 'viewer@example.com', 'Vera Viewer');
+    const viewer = await newUser(overTheWire(p.server.url, p.admin), 'viewer@example.com', 'Vera Viewer');
     const dev = p.envs[0]!;
     expect((await p.api.call('PUT', `/api/projects/${p.project.id}/members/${viewer.id}`, { roles: { [p.prod.id]: ['viewer'] } })).status).toBe(200);
     expect((await p.api.call('GET', `/api/environments/${p.prod.id}/secrets`, undefined, { as: viewer.token })).status).toBe(403);

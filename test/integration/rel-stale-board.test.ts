@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
-import { userWithToken } from '../helpers/users.ts';
+import { newUser, overTheWire } from '../helpers/fixture.ts';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
@@ -17,7 +16,7 @@ describe('REL-1: what moves is what was reviewed', () => {
     const admin = (await setupAdmin(server.url)).token;
     const { body: p } = await overTheWire(server.url, admin).call<{ id: string; environments: { id: string }[] }>('POST', '/api/projects', { name: 'Stale', sample: true });
     const [dev, test, uat] = p.environments.map((e) => e.id) as [string, string, string];
-    const qa = await userWithToken(server.url, admin, 'qa@example.com', 'Quinn QA');
+    const qa = await newUser(overTheWire(server.url, admin), 'qa@example.com', 'Quinn QA');
     await overTheWire(server.url, admin).call('PUT', `/api/projects/${p.id}/members/${qa.id}`, { roles: { [test]: ['viewer', 'promoter'], [uat]: ['viewer'] } });
     // Change A reaches TEST.
     expect((await overTheWire(server.url, admin).call('POST', `/api/environments/${dev}/sync`, {})).status).toBe(200);

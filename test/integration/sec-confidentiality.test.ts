@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
-import { userWithToken } from '../helpers/users.ts';
+import { newUser, overTheWire } from '../helpers/fixture.ts';
 
 type Running = Awaited<ReturnType<typeof startTestServer>>;
 interface Env {
@@ -36,7 +35,7 @@ async function project(roles: (envs: Env[]) => Record<string, Record<string, str
   const envs = created.environments;
   const members: Record<string, string> = {};
   for (const [name, map] of Object.entries(roles(envs))) {
-    const u = await userWithToken(url, admin, `${name}@example.com`, name);
+    const u = await newUser(overTheWire(url, admin), `${name}@example.com`, name);
     expect((await call(admin).call('PUT', `/api/projects/${created.id}/members/${u.id}`, { roles: map })).status).toBe(200);
     members[name] = u.token;
   }

@@ -4,8 +4,7 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { createSnapshots } from '#server/domain/snapshots.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
-import { userWithToken } from '../helpers/users.ts';
+import { newUser, overTheWire } from '../helpers/fixture.ts';
 
 /** Red-team findings on the merged security-model code (SEC-9 … SEC-15: confidentiality). */
 type Running = Awaited<ReturnType<typeof startTestServer>>;
@@ -29,7 +28,7 @@ describe('red team: confidentiality', () => {
     const { body: created } = await overTheWire(url, admin).call<{ id: string; environments: Env[] }>('POST', '/api/projects', { name: 'Confidential', sample: true });
     const envs = created.environments;
     const [dev, , , , prod] = envs as [Env, Env, Env, Env, Env];
-    const spy = await userWithToken(url, admin, 'spy@example.com', 'Spy');
+    const spy = await newUser(overTheWire(url, admin), 'spy@example.com', 'Spy');
     expect((await overTheWire(url, admin).call('PUT', `/api/projects/${created.id}/members/${spy.id}`, { roles: { [dev.id]: ['viewer'] } })).status).toBe(200);
     for (const e of envs.slice(0, 4)) expect((await overTheWire(url, admin).call('POST', `/api/environments/${e.id}/sync`, { message: 'release', confirmMissingSecrets: true })).status).toBe(200);
     expect((await overTheWire(url, admin).call('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
@@ -109,7 +108,7 @@ describe('red team: request bodies of one account', () => {
   it(`SEC-8 ${SOCKETS} requests of one account with no role (POST /api/tokens) each sending all but the last byte of a ${LENGTH}-byte body: what the server holds is bounded per account`, { timeout: 120_000 }, async () => {
     server = await startTestServer();
     const admin = (await setupAdmin(server.url)).token;
-    const nobody = await userWithToken(server.url, admin, 'nobody@example.com', 'Nobody');
+    const nobody = await newUser(overTheWire(server.url, admin), 'nobody@example.com', 'Nobody');
     const body = Buffer.alloc(LENGTH, 0x20);
     const rssBefore = process.memoryUsage().rss / 1e6;
     const sockets: net.Socket[] = [];

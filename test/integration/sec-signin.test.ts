@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { ADMIN, setupAdmin, testServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
-import { PASSPHRASE, postJson, signIn, userWithToken } from '../helpers/users.ts';
+import { newUser, overTheWire } from '../helpers/fixture.ts';
+import { PASSPHRASE, postJson, signIn } from '../helpers/users.ts';
 
 /** SEC-19: the sign-in limit holds under concurrency; nobody can lock the owner out; unlock and reset links. */
 const cleanup = cleanupAfterEach();
@@ -24,8 +24,8 @@ describe('SEC-19 sign-in limits', () => {
   it('SEC-19 guessing from other addresses cannot lock the owner out of their own address; an admin unlocks the account (TRUST_PROXY: last X-Forwarded-For hop)', async () => {
     const s = await server({ TRUST_PROXY: 'true' });
     const admin = await setupAdmin(s.url);
-    const owner = await userWithToken(s.url, admin.token, 'owner@example.com', 'Owner');
-    // The owner has signed in from 10.0.0.1 (userWithToken signs in from the socket's address; once more from the proxy's hop).
+    const owner = await newUser(overTheWire(s.url, admin.token), 'owner@example.com', 'Owner');
+    // The owner has signed in from 10.0.0.1 (newUser signs in from the socket's address; once more from the proxy's hop).
     expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('10.0.0.1'))).status).toBe(200);
 
     // One attacker address: 5 guesses, then that address waits; the owner's address does not.
@@ -65,7 +65,7 @@ describe('SEC-19 sign-in limits', () => {
   it('SEC-19 an instance admin issues a single-use password-reset link; using it sets the password, signs in and ends every other session', async () => {
     const s = await server({ PUBLIC_URL: 'https://stagecoach.example.com' });
     const admin = await setupAdmin(s.url);
-    const bo = await userWithToken(s.url, admin.token, 'bo@example.com', 'Bo');
+    const bo = await newUser(overTheWire(s.url, admin.token), 'bo@example.com', 'Bo');
     expect((await overTheWire(s.url, bo.token).call('POST', `/api/users/${bo.id}/password-reset`)).status).toBe(403);
 
     const { status, body: link } = await overTheWire(s.url, admin.token).call<{ url: string; expiresAt: string }>('POST', `/api/users/${bo.id}/password-reset`);
