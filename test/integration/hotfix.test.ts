@@ -33,14 +33,19 @@ async function publishHotfix(p: Awaited<ReturnType<typeof live>>) {
 }
 
 describe('hotfix in production', () => {
-  it('[HOT-2] [HOT-3] [HOT-4] publishes a hotfix straight to live, tracks its divergence, applies it to DEV in one change, and clears', async () => {
+  it('[HOT-1] one hotfix at a time: a second is 409 hotfix_open until the first is discarded', async () => {
     api = await inProcessInstance();
     const p = await live();
-    const before = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!;
     expect((await api.call('POST', `/api/environments/${p.prod.id}/hotfix`)).status).toBe(201);
     expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/hotfix`)).body.error.id).toBe('hotfix_open');
     await api.ok('DELETE', `/api/environments/${p.prod.id}/hotfix`);
+    await publishHotfix(p);
+  });
 
+  it('[HOT-2] publishes a hotfix straight to live: a hotfix snapshot on the live pointer, forked from the live one; the production pointer stays', async () => {
+    api = await inProcessInstance();
+    const p = await live();
+    const before = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!;
     const { release } = await publishHotfix(p);
     expect(release).toMatchObject({ kind: 'hotfix', pointer: 'live' });
     const after = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!;
@@ -48,13 +53,23 @@ describe('hotfix in production', () => {
     expect(after.snapshotId).toBe(before.snapshotId);
     const snap = await api.ok<{ kind: string; parentId: string }>('GET', `/api/snapshots/${release.toSnapshotId}`);
     expect(snap).toMatchObject({ kind: 'hotfix', parentId: before.liveSnapshotId });
+  });
 
-    let d = await api.ok<Divergence>('GET', `/api/environments/${p.prod.id}/divergence`);
+  it('[HOT-3] a published hotfix’s changes that DEV does not hold are its divergence, field by field', async () => {
+    api = await inProcessInstance();
+    const p = await live();
+    await publishHotfix(p);
+    const d = await api.ok<Divergence>('GET', `/api/environments/${p.prod.id}/divergence`);
     expect(d.divergence[0]!.pending.map((c) => [c.section, c.itemId, c.kind, c.field])).toEqual([
       ['channels', 'ch_widget', 'changed', 'greeting'],
       ['variables', 'var_max_refund', 'changed', 'defaultValue'],
     ]);
+  });
 
+  it('[HOT-4] apply to DEV ports exactly the hotfix into the DEV draft in one change, and the divergence clears', async () => {
+    api = await inProcessInstance();
+    const p = await live();
+    await publishHotfix(p);
     // Applying to DEV is one Yjs transaction with a typed origin.
     const devDraft = p.dev.draftId!;
     const applied = await api.ok<{ applied: number; divergence: unknown[] }>('POST', `/api/environments/${p.prod.id}/hotfix/apply-to-dev`);
@@ -63,7 +78,7 @@ describe('hotfix in production', () => {
     expect(dev.channels.ch_widget!.greeting.startsWith('URGENT: store closed today. Hi!')).toBe(true);
     expect(dev.variables.var_max_refund!.defaultValue).toBe('20');
     expect(devDraft).toBeDefined();
-    d = await api.ok<Divergence>('GET', `/api/environments/${p.prod.id}/divergence`);
+    const d = await api.ok<Divergence>('GET', `/api/environments/${p.prod.id}/divergence`);
     expect(d.divergence).toEqual([]);
   });
 
