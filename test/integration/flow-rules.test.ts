@@ -4,7 +4,7 @@ import { CLOSE } from '#schema/errors.ts';
 import type { ProjectView } from '#schema/api.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
-import { overTheWire } from '../helpers/fixture.ts';
+import { overTheWire, type Client as ApiClient } from '../helpers/fixture.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 
 /** FLOW-1 … FLOW-8: flow rules. The three-stage preset: knowledge flows down from Production; everything else up from Staging. */
@@ -314,7 +314,7 @@ describe('flow rules', () => {
   }
 
   /** The `kind` record of an environment's history, opened as a diff: its total and its items. */
-  const changesOf = (api: Awaited<ReturnType<typeof setup>>['api']) => async (envId: string, kind: string) => {
+  const changesOf = (api: ApiClient) => async (envId: string, kind: string) => {
     type History = { history: { kind: string; fromSnapshotId: string | null; toSnapshotId: string }[] };
     const record = (await api.call<History>('GET', `/api/environments/${envId}/history`)).body.history.find((h) => h.kind === kind);
     if (!record) return null;

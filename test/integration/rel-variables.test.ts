@@ -43,11 +43,8 @@ describe('REL-5 an override that no longer fits its variable', () => {
     await releaseAll();
     expect((await api.call('PUT', `/api/environments/${prod.id}/variables/company`, { value: OVERRIDE })).status).toBe(200);
     const { body: { key } } = await api.call<{ key: string }>('POST', `/api/environments/${prod.id}/runtime-keys`, { name: 'runtime' });
-    const deliver = async (): Promise<[number, Delivery]> => {
-      const res = await fetch(`${server.url}/api/delivery/${prod.id}`, { headers: { authorization: `Bearer ${key}` } });
-      return [res.status, (await res.json()) as Delivery];
-    };
-    expect((await deliver())[1].variables.company).toEqual({ type: 'string', value: OVERRIDE });
+    const deliver = () => overTheWire(server.url, key).call<Delivery>('GET', `/api/delivery/${prod.id}`);
+    expect((await deliver()).body.variables.company).toEqual({ type: 'string', value: OVERRIDE });
 
     // DEV turns `company` into a number; the structure moves all the way to live.
     const { body: content } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
@@ -55,7 +52,7 @@ describe('REL-5 an override that no longer fits its variable', () => {
     expect((await api.call('PUT', `/api/environments/${dev.id}/content`, content)).status).toBe(200);
     await releaseAll();
 
-    const [status, body] = await deliver();
+    const { status, body } = await deliver();
     expect(status).toBe(200);
     expect(body.variables.company).toEqual({ type: 'number', value: 42 });
     expect(body.invalidOverrides).toEqual([{ key: 'company', reason: expect.stringMatching(/now a number/) }]);
@@ -72,7 +69,7 @@ describe('REL-5 an override that no longer fits its variable', () => {
     // A new override that does not fit is still refused; one that fits clears the problem.
     expect((await api.call<{ error: { id: string } }>('PUT', `/api/environments/${prod.id}/variables/company`, { value: 'abc' })).body.error.id).toBe('invalid_value');
     expect((await api.call('PUT', `/api/environments/${prod.id}/variables/company`, { value: '7' })).status).toBe(200);
-    const [, fixed] = await deliver();
+    const { body: fixed } = await deliver();
     expect(fixed.variables.company).toEqual({ type: 'number', value: 7 });
     expect(fixed.invalidOverrides).toEqual([]);
 
@@ -94,9 +91,8 @@ describe('REL-5 an override that no longer fits its variable', () => {
     expect((await api.call('PUT', `/api/environments/${dev!.id}/content`, content)).status).toBe(200);
     expect((await api.call('POST', `/api/environments/${dev!.id}/sync`, {})).status).toBe(200);
     const { body: { key } } = await api.call<{ key: string }>('POST', `/api/environments/${test!.id}/runtime-keys`, { name: 'runtime' });
-    const res = await fetch(`${server.url}/api/delivery/${test!.id}`, { headers: { authorization: `Bearer ${key}` } });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as Delivery;
+    const { status, body } = await overTheWire(server.url, key).call<Delivery>('GET', `/api/delivery/${test!.id}`);
+    expect(status).toBe(200);
     expect(body.variables.company).toEqual({ type: 'json', value: { name: 'Acme' } });
     expect(body.invalidOverrides).toEqual([{ key: 'company', reason: 'Override no longer fits: the variable is now JSON.' }]);
   });

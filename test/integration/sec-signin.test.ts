@@ -76,7 +76,7 @@ describe('SEC-19 sign-in limits', () => {
     const reset = (password: string, headers: Record<string, string> = {}) =>
       postJson(`${s.url}/api/password-reset/${token}`, { password }, headers);
 
-    expect(await (await fetch(`${s.url}/api/password-reset/${token}`)).json()).toEqual({ email: 'bo@example.com' });
+    expect((await overTheWire(s.url, '').call('GET', `/api/password-reset/${token}`)).body).toEqual({ email: 'bo@example.com' });
     // A weak password is refused and the link still works; so is a foreign Origin.
     const weak = await reset('password1');
     expect(weak.status).toBe(400);
@@ -86,13 +86,13 @@ describe('SEC-19 sign-in limits', () => {
     const done = await reset('amber whistle galaxy forklift');
     expect(done.status).toBe(200);
     const cookie = done.headers.get('set-cookie')!.split(';')[0]!;
-    expect((await fetch(`${s.url}/api/session`, { headers: { cookie } })).status).toBe(200);
+    expect((await overTheWire(s.url, '').call('GET', '/api/session', undefined, { headers: { cookie } })).status).toBe(200);
     // Every other session ended; the old password is gone; the new one works.
-    expect((await fetch(`${s.url}/api/session`, { headers: { cookie: bo.cookie } })).status).toBe(401);
+    expect((await overTheWire(s.url, '').call('GET', '/api/session', undefined, { headers: { cookie: bo.cookie } })).status).toBe(401);
     expect((await signIn(s.url, 'bo@example.com', PASSPHRASE)).status).toBe(401);
     expect((await signIn(s.url, 'bo@example.com', 'amber whistle galaxy forklift')).status).toBe(200);
     // Single use.
-    expect((await fetch(`${s.url}/api/password-reset/${token}`)).status).toBe(410);
+    expect((await overTheWire(s.url, '').call('GET', `/api/password-reset/${token}`)).status).toBe(410);
     const again = await reset('another quiet harbor lantern');
     expect(again.status).toBe(410);
     expect(((await again.json()) as { error: { id: string } }).error.id).toBe('reset_link_invalid');
@@ -100,7 +100,7 @@ describe('SEC-19 sign-in limits', () => {
     // A newer link voids the older one.
     const { body: first } = await overTheWire(s.url, admin.token).call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
     const { body: second } = await overTheWire(s.url, admin.token).call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
-    expect((await fetch(`${s.url}/api/password-reset/${first.url.split('/').at(-1)}`)).status).toBe(410);
-    expect((await fetch(`${s.url}/api/password-reset/${second.url.split('/').at(-1)}`)).status).toBe(200);
+    expect((await overTheWire(s.url, '').call('GET', `/api/password-reset/${first.url.split('/').at(-1)}`)).status).toBe(410);
+    expect((await overTheWire(s.url, '').call('GET', `/api/password-reset/${second.url.split('/').at(-1)}`)).status).toBe(200);
   });
 });
