@@ -99,15 +99,25 @@ describe('server-side changes reach connected clients live', () => {
 });
 
 describe('[R1] on the websocket: only drafts take connections', () => {
-  it('[R1] [HOT-2] has no sync endpoint for later stages, and a hotfix draft closes (4410) for good when published', async () => {
+  /** The sample in DEV, and the audience it refers to in every later stage (so it can move on). */
+  async function sampleReady() {
     const { server, admin, project } = await setup();
     const api = overTheWire(server.url, admin.token);
     await api.call('PUT', `/api/environments/${project.environments[0]!.id}/content`, sampleContent());
     // The sample refers to the audience “customers”: every later stage needs its own.
     for (const env of project.environments.slice(1)) expect((await api.call('POST', `/api/environments/${env.id}/audiences`, { name: 'customers' })).status).toBe(201);
+    return { server, admin, project, api };
+  }
+
+  it('[R1] has no sync endpoint for later stages: an upgrade to one is 404', async () => {
+    const { server, admin, project } = await sampleReady();
     for (const env of project.environments.slice(1)) {
       expect(await upgradeStatus(`${wsUrl(server.url)}/${env.id}?token=${admin.token}`)).toBe(404);
     }
+  });
+
+  it('[HOT-2] a hotfix draft closes (4410) for good when published, and live holds what it had', async () => {
+    const { server, admin, project, api } = await sampleReady();
     for (const env of project.environments.slice(0, 4)) expect((await api.call('POST', `/api/environments/${env.id}/sync`, { confirmMissingSecrets: true })).status).toBe(200);
     const prod = project.environments[4]!;
     expect((await api.call('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
