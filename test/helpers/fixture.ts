@@ -1,6 +1,6 @@
 import type { ProjectView } from '#schema/api.ts';
 import { createServices } from '#server/start.ts';
-import { ADMIN, setupAdmin, tempDataDir, testConfig } from './server.ts';
+import { ADMIN, setupAdmin, tempDataDir, testConfig, testServer } from './server.ts';
 import { cookieOf, PASSPHRASE } from './users.ts';
 
 /**
@@ -111,9 +111,18 @@ export async function newUser(admin: Client, email: string, name = email): Promi
   return { ...admin.as(token), id, cookie };
 }
 
-/** A project made by `client` (a preset, the sample content or not). */
+/** A project made by `client` (five stages unless `preset` says otherwise; the sample content or not). */
 export async function newProject(client: Client, options: { name?: string; preset?: string; sample?: boolean } = {}): Promise<ProjectView> {
-  return await client.ok<ProjectView>('POST', '/api/projects', { name: 'Support bots', ...options });
+  return await client.ok<ProjectView>('POST', '/api/projects', { name: 'Support bots', preset: 'five-stage', ...options });
+}
+
+/** A test server (closed by `cleanup`) with an admin and a five-stage project; `dev` is its first stage. */
+export async function serverWithProject(cleanup: (() => unknown)[], env: Record<string, string> = {}) {
+  const server = await testServer(cleanup, env);
+  const admin = await setupAdmin(server.url);
+  const project = await newProject(overTheWire(server.url, admin.token));
+  const dev = project.environments[0]!;
+  return { server, admin, project, dev, draftId: dev.draftId! };
 }
 
 /** An environment as the project answers list it. */

@@ -8,8 +8,8 @@ import { encodeUpdate } from '#server/collab/protocol.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, instructionsOf, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
-import { overTheWire } from '../helpers/fixture.ts';
-import { serverWithProject, testServer, type TestServer } from '../helpers/server.ts';
+import { overTheWire, serverWithProject } from '../helpers/fixture.ts';
+import { testServer, type TestServer } from '../helpers/server.ts';
 import { cookieOf, signIn } from '../helpers/users.ts';
 
 const cleanup = cleanupAfterEach();

@@ -6,8 +6,7 @@ import { connect, synced, type Client } from '../helpers/clients.ts';
 import { awarenessFrame } from '../helpers/collab-attack.ts';
 import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { newUser, overTheWire } from '../helpers/fixture.ts';
-import { serverWithProject } from '../helpers/server.ts';
+import { newUser, overTheWire, serverWithProject } from '../helpers/fixture.ts';
 
 /**
  * SEC-1: presence (awareness) is bounded. Before: a viewer sending 8 MB states grew

@@ -4,8 +4,7 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, wsUrl, type Client } from '../helpers/clients.ts';
 import { awarenessFrame } from '../helpers/collab-attack.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { newUser, overTheWire } from '../helpers/fixture.ts';
-import { serverWithProject } from '../helpers/server.ts';
+import { newUser, overTheWire, serverWithProject } from '../helpers/fixture.ts';
 
 /** Who a presence says it is (SEC-12), and how many sockets a user may hold (SEC-8). */
 const cleanup = cleanupAfterEach();

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSE } from '#schema/errors.ts';
 import { wsUrl } from '../helpers/clients.ts';
 import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
-import { createProject, setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
+import { setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
+import { newProject, overTheWire } from '../helpers/fixture.ts';
 import { cookieOf, PASSPHRASE, signIn } from '../helpers/users.ts';
 
 /**
@@ -50,7 +50,7 @@ const status = (auth: { cookie: string } | { token: string }) => upgradeStatus(.
 beforeAll(async () => {
   server = await startTestServer();
   adminToken = (await setupAdmin(server.url)).token;
-  const project = await createProject(server.url, adminToken);
+  const project = await newProject(overTheWire(server.url, adminToken));
   draftId = project.environments[0]!.draftId!;
   projectId = project.id;
 });

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { addItem, sectionMap } from '#schema/content/ydoc.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
-import { overTheWire } from '../helpers/fixture.ts';
-import { serverWithProject, setupAdmin, testServer, type TestServer } from '../helpers/server.ts';
+import { overTheWire, serverWithProject } from '../helpers/fixture.ts';
+import { setupAdmin, testServer, type TestServer } from '../helpers/server.ts';
 import { cookieOf, createToken, signIn } from '../helpers/users.ts';
 
 /**

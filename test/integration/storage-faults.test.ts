@@ -4,8 +4,8 @@ import path from 'node:path';
 import type * as Y from 'yjs';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, instructionsOf, synced, until, type Client } from '../helpers/clients.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
-import { overTheWire } from '../helpers/fixture.ts';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { newProject, overTheWire } from '../helpers/fixture.ts';
 
 /**
  * Storage faults at the SQLite level (R6): the database locked by another process, the
@@ -21,7 +21,7 @@ async function setup() {
   const server = await startTestServer();
   cleanup.push(() => server.close());
   const admin = await setupAdmin(server.url);
-  const project = await createProject(server.url, admin.token);
+  const project = await newProject(overTheWire(server.url, admin.token));
   const draftId = project.environments[0]!.draftId!;
   const client = (): Client => {
     const c = connect(server.url, draftId, { token: admin.token });
