@@ -424,15 +424,14 @@ describe('flow rules', () => {
   it('[FLOW-4] a change stored just before a stop replicates after the restart', async () => {
     const first = await startTestServer(undefined, { REPLICATION_DELAY_MS: '60000' });
     const admin = await setupAdmin(first.url);
-    const headers = { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' };
-    const project = (await (await fetch(`${first.url}/api/projects`, { method: 'POST', headers, body: JSON.stringify({ name: 'Restart', preset: 'three-stage' }) })).json()) as ProjectView;
+    const { body: project } = await overTheWire(first.url, admin.token).call<ProjectView>('POST', '/api/projects', { name: 'Restart', preset: 'three-stage' });
     const [, uat, production] = project.environments;
     expect(first.rooms.edit(production!.draftId!, 'test', (doc) => addItem(doc, 'knowledge', { title: 'Written before the stop', body: 'Must reach UAT.' }))).toBe(true);
     await first.close();
 
     const second = await startTestServer(first.dataDir, { REPLICATION_DELAY_MS: '10' });
     cleanup.push(() => second.close());
-    const titles = async () => Object.values(((await (await fetch(`${second.url}/api/environments/${uat!.id}/content`, { headers })).json()) as { knowledge: Record<string, { title: string }> }).knowledge).map((a) => a.title);
+    const titles = async () => Object.values((await overTheWire(second.url, admin.token).call<{ knowledge: Record<string, { title: string }> }>('GET', `/api/environments/${uat!.id}/content`)).body.knowledge).map((a) => a.title);
     await expect.poll(titles).toEqual(['Written before the stop']);
   });
   it('[FLOW-8] a project admin changes the rules later and no environment’s content changes: knowledge starts to flow down from production, then moves up again', async () => {

@@ -64,11 +64,11 @@ describe('SEC-19 sign-in limits', () => {
 
   it('SEC-19 an instance admin issues a single-use password-reset link; using it sets the password, signs in and ends every other session', async () => {
     const s = await server({ PUBLIC_URL: 'https://stagecoach.example.com' });
-    const admin = await setupAdmin(s.url);
-    const bo = await newUser(overTheWire(s.url, admin.token), 'bo@example.com', 'Bo');
-    expect((await overTheWire(s.url, bo.token).call('POST', `/api/users/${bo.id}/password-reset`)).status).toBe(403);
+    const api = overTheWire(s.url, (await setupAdmin(s.url)).token);
+    const bo = await newUser(api, 'bo@example.com', 'Bo');
+    expect((await bo.call('POST', `/api/users/${bo.id}/password-reset`)).status).toBe(403);
 
-    const { status, body: link } = await overTheWire(s.url, admin.token).call<{ url: string; expiresAt: string }>('POST', `/api/users/${bo.id}/password-reset`);
+    const { status, body: link } = await api.call<{ url: string; expiresAt: string }>('POST', `/api/users/${bo.id}/password-reset`);
     expect(status).toBe(201);
     expect(link.url).toMatch(/^https:\/\/stagecoach\.example\.com\/reset\/scr_[A-Za-z0-9_-]{43}$/);
     expect(Date.parse(link.expiresAt)).toBeGreaterThan(Date.now());
@@ -76,7 +76,7 @@ describe('SEC-19 sign-in limits', () => {
     const reset = (password: string, headers: Record<string, string> = {}) =>
       postJson(`${s.url}/api/password-reset/${token}`, { password }, headers);
 
-    expect((await overTheWire(s.url, '').call('GET', `/api/password-reset/${token}`)).body).toEqual({ email: 'bo@example.com' });
+    expect((await api.as('').call('GET', `/api/password-reset/${token}`)).body).toEqual({ email: 'bo@example.com' });
     // A weak password is refused and the link still works; so is a foreign Origin.
     const weak = await reset('password1');
     expect(weak.status).toBe(400);
@@ -86,21 +86,21 @@ describe('SEC-19 sign-in limits', () => {
     const done = await reset('amber whistle galaxy forklift');
     expect(done.status).toBe(200);
     const cookie = done.headers.get('set-cookie')!.split(';')[0]!;
-    expect((await overTheWire(s.url, '').call('GET', '/api/session', undefined, { headers: { cookie } })).status).toBe(200);
+    expect((await api.as('').call('GET', '/api/session', undefined, { headers: { cookie } })).status).toBe(200);
     // Every other session ended; the old password is gone; the new one works.
-    expect((await overTheWire(s.url, '').call('GET', '/api/session', undefined, { headers: { cookie: bo.cookie } })).status).toBe(401);
+    expect((await api.as('').call('GET', '/api/session', undefined, { headers: { cookie: bo.cookie } })).status).toBe(401);
     expect((await signIn(s.url, 'bo@example.com', PASSPHRASE)).status).toBe(401);
     expect((await signIn(s.url, 'bo@example.com', 'amber whistle galaxy forklift')).status).toBe(200);
     // Single use.
-    expect((await overTheWire(s.url, '').call('GET', `/api/password-reset/${token}`)).status).toBe(410);
+    expect((await api.as('').call('GET', `/api/password-reset/${token}`)).status).toBe(410);
     const again = await reset('another quiet harbor lantern');
     expect(again.status).toBe(410);
     expect(((await again.json()) as { error: { id: string } }).error.id).toBe('reset_link_invalid');
 
     // A newer link voids the older one.
-    const { body: first } = await overTheWire(s.url, admin.token).call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
-    const { body: second } = await overTheWire(s.url, admin.token).call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
-    expect((await overTheWire(s.url, '').call('GET', `/api/password-reset/${first.url.split('/').at(-1)}`)).status).toBe(410);
-    expect((await overTheWire(s.url, '').call('GET', `/api/password-reset/${second.url.split('/').at(-1)}`)).status).toBe(200);
+    const { body: first } = await api.call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
+    const { body: second } = await api.call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
+    expect((await api.as('').call('GET', `/api/password-reset/${first.url.split('/').at(-1)}`)).status).toBe(410);
+    expect((await api.as('').call('GET', `/api/password-reset/${second.url.split('/').at(-1)}`)).status).toBe(200);
   });
 });
