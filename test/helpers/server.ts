@@ -29,22 +29,6 @@ export async function setupAdmin(baseUrl: string): Promise<Admin> {
   return { token, email: ADMIN.email, password: ADMIN.password };
 }
 
-export interface ProjectJson {
-  id: string;
-  name: string;
-  environments: { id: string; name: string; kind: string; position: number; color: string; draftId?: string }[];
-}
-
-export async function createProject(baseUrl: string, token: string, preset = 'five-stage'): Promise<ProjectJson> {
-  const res = await fetch(`${baseUrl}/api/projects`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ name: 'Support bots', preset }),
-  });
-  if (res.status !== 201) throw new Error(`create project failed: ${res.status}`);
-  return (await res.json()) as ProjectJson;
-}
-
 export type TestServer = Running & { dataDir: string };
 
 export async function startTestServer(dataDir = tempDataDir(), env: Record<string, string> = {}): Promise<TestServer> {
@@ -57,13 +41,4 @@ export async function testServer(cleanup: (() => unknown)[], env: Record<string,
   const server = await startTestServer(dataDir, env);
   cleanup.push(() => server.close());
   return server;
-}
-
-/** A test server (closed by `cleanup`) with an admin and a five-stage project; `dev` is its first stage. */
-export async function serverWithProject(cleanup: (() => unknown)[], env: Record<string, string> = {}) {
-  const server = await testServer(cleanup, env);
-  const admin = await setupAdmin(server.url);
-  const project = await createProject(server.url, admin.token);
-  const dev = project.environments[0]!;
-  return { server, admin, project, dev, draftId: dev.draftId! };
 }

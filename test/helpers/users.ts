@@ -20,19 +20,3 @@ export async function createToken(baseUrl: string, cookie: string, name = 'tests
   if (res.status !== 201) throw new Error(`create token: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { token: string }).token;
 }
-
-/** Creates an account through the API (as the instance admin) and returns its id and an API token. */
-export async function userWithToken(baseUrl: string, adminToken: string, email: string, name = email): Promise<{ id: string; token: string; cookie: string }> {
-  const created = await postJson(`${baseUrl}/api/users`, { email, name, password: PASSPHRASE }, { authorization: `Bearer ${adminToken}` });
-  if (created.status !== 201) throw new Error(`create user: ${created.status}`);
-  const { id } = (await created.json()) as { id: string };
-  const cookie = cookieOf(await signIn(baseUrl, email))!;
-  return { id, token: await createToken(baseUrl, cookie), cookie };
-}
-
-/** fetch against the API with a bearer token; returns [status, json]. */
-export async function as<T = Record<string, unknown>>(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<[number, T]> {
-  const res = await fetch(`${baseUrl}/api${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return [res.status, (text ? JSON.parse(text) : null) as T];
-}

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiFixture, type ApiFixture, type Env } from '../helpers/api.ts';
+import { inProcessInstance, type Env, type Instance } from '../helpers/fixture.ts';
 
 /** Audiences are environment-local; content refers to them by name (R3: promotions never touch them). */
-let api: ApiFixture;
+let api: Instance;
 afterEach(() => api?.close());
 
 type Audience = { id: string; name: string; description: string; rules: unknown[] };
@@ -15,7 +15,7 @@ async function project(sample: boolean) {
 
 describe('audiences per environment', () => {
   it('are created, renamed and deleted per environment; names are unique there (any case); bad bodies change nothing', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project(false);
     const staff = await api.ok<Audience>('POST', `/api/environments/${p.test.id}/audiences`, {
       name: 'Staff',
@@ -23,10 +23,10 @@ describe('audiences per environment', () => {
       rules: [{ attribute: 'department', operator: 'is', values: ['Sales', 'Support'] }],
     });
     expect(staff.id).toMatch(/^aud_/);
-    const [status, body] = await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.test.id}/audiences`, { name: ' staff ' });
+    const { status, body } = await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.test.id}/audiences`, { name: ' staff ' });
     expect([status, body.error.id]).toEqual([409, 'audience_exists']);
-    expect((await api.call('POST', `/api/environments/${p.test.id}/audiences`, { name: 'X', rules: [{ attribute: 'shoe_size', operator: 'is', values: ['9'] }] }))[0]).toBe(400);
-    expect((await api.call('POST', `/api/environments/${p.test.id}/audiences`, { name: '' }))[0]).toBe(400);
+    expect((await api.call('POST', `/api/environments/${p.test.id}/audiences`, { name: 'X', rules: [{ attribute: 'shoe_size', operator: 'is', values: ['9'] }] })).status).toBe(400);
+    expect((await api.call('POST', `/api/environments/${p.test.id}/audiences`, { name: '' })).status).toBe(400);
     expect(await list(p.test.id)).toEqual([expect.objectContaining({ name: 'Staff', description: 'Employees' })]);
 
     const renamed = await api.ok<Audience>('PUT', `/api/environments/${p.test.id}/audiences/${staff.id}`, { name: 'Employees' });
@@ -34,19 +34,19 @@ describe('audiences per environment', () => {
     // The same name elsewhere is another audience, with its own id.
     const other = await api.ok<Audience>('POST', `/api/environments/${p.prod.id}/audiences`, { name: 'Employees' });
     expect(other.id).not.toBe(staff.id);
-    expect((await api.call('DELETE', `/api/environments/${p.test.id}/audiences/${staff.id}`))[0]).toBe(204);
-    expect((await api.call('DELETE', `/api/environments/${p.test.id}/audiences/${staff.id}`))[0]).toBe(404);
+    expect((await api.call('DELETE', `/api/environments/${p.test.id}/audiences/${staff.id}`)).status).toBe(204);
+    expect((await api.call('DELETE', `/api/environments/${p.test.id}/audiences/${staff.id}`)).status).toBe(404);
     expect(await list(p.test.id)).toEqual([]);
     expect(await list(p.prod.id)).toHaveLength(1);
   });
 
   it('[R3] a Sync into an environment missing a referred audience is refused with its name, and nothing moves', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project(true);
     // The sample refers to “customers”; a sample project has it everywhere. Take it away from TEST.
     const [customers] = await list(p.test.id);
     await api.ok('DELETE', `/api/environments/${p.test.id}/audiences/${customers!.id}`);
-    const [status, body] = await api.call<{ error: { id: string; message: string; details: { environmentId: string; missing: string[] } } }>('POST', `/api/environments/${p.dev.id}/sync`, {});
+    const { status, body } = await api.call<{ error: { id: string; message: string; details: { environmentId: string; missing: string[] } } }>('POST', `/api/environments/${p.dev.id}/sync`, {});
     expect(status).toBe(409);
     expect(body.error.id).toBe('audience_missing');
     expect(body.error.details).toEqual({ environmentId: p.test.id, missing: ['customers'] });
@@ -62,7 +62,7 @@ describe('audiences per environment', () => {
   });
 
   it('the delivery API resolves names to that environment’s ids', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project(true);
     for (const e of p.envs.slice(0, 4)) await api.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
     await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });

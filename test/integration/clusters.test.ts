@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
-import { apiFixture, type ApiFixture, type Env } from '../helpers/api.ts';
+import { inProcessInstance, type Env, type Instance } from '../helpers/fixture.ts';
 
 /** FLOW-9: a project is a cluster. Nothing crosses projects except an explicit export and import. */
-let api: ApiFixture;
+let api: Instance;
 afterEach(() => api?.close());
 
 async function project(name: string, sample: boolean) {
@@ -15,7 +15,7 @@ const ids = (c: WorkspaceContent) => SECTIONS.flatMap((s) => Object.keys(c[s]).m
 
 describe('projects are clusters', () => {
   it('[FLOW-9] export of a snapshot and import into another project keeps item ids and lists problems; no promotion path crosses projects', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const a = await project('Cluster A', true);
     const b = await project('Cluster B', false);
     const { snapshotId } = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${a.dev.id}/sync`, {});
@@ -34,20 +34,20 @@ describe('projects are clusters', () => {
 
     // Nothing of A can be moved into B's pipeline by any promotion path.
     const bTest = b.envs[1]!.id;
-    expect((await api.call('POST', `/api/environments/${bTest}/rollback`, { snapshotId }))[0]).toBe(409);
-    expect((await api.call('POST', `/api/environments/${b.prod.id}/rollback`, { snapshotId, pointer: 'live' }))[0]).toBe(409);
-    expect((await api.call('GET', `/api/diff?from=env:${a.envs[1]!.id}&to=env:${bTest}`))[0]).toBe(400);
+    expect((await api.call('POST', `/api/environments/${bTest}/rollback`, { snapshotId })).status).toBe(409);
+    expect((await api.call('POST', `/api/environments/${b.prod.id}/rollback`, { snapshotId, pointer: 'live' })).status).toBe(409);
+    expect((await api.call('GET', `/api/diff?from=env:${a.envs[1]!.id}&to=env:${bTest}`)).status).toBe(400);
     const bEnvs = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${b.id}`)).environments;
     expect(bEnvs.every((e) => e.snapshotId === null)).toBe(true);
     // Nor by a pull between two clusters' knowledge.
     const d = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Cluster D', preset: 'three-stage', sample: true });
     const e = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Cluster E', preset: 'three-stage', sample: true });
-    const [status, body] = await api.call<{ error: { message: string } }>('POST', `/api/environments/${d.environments[2]!.id}/pull`, { fromEnvironmentId: e.environments[1]!.id, section: 'knowledge', itemIds: ['kb_1'] });
+    const { status, body } = await api.call<{ error: { message: string } }>('POST', `/api/environments/${d.environments[2]!.id}/pull`, { fromEnvironmentId: e.environments[1]!.id, section: 'knowledge', itemIds: ['kb_1'] });
     expect([status, body.error.message]).toEqual([400, 'Pulls never cross projects: export a snapshot and import it instead.']);
   });
 
   it('the board warns when a lower environment holds the same credential value as production, by name only', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project('Credentials', false);
     const uat = p.envs[2]!;
     const secret = 'sk_live_51Hxyz-super-secret';
@@ -57,7 +57,7 @@ describe('projects are clusters', () => {
     expect((await api.ok<Board>('GET', `/api/projects/${p.id}/board`)).sharedCredentials).toEqual([]);
 
     await api.ok('PUT', `/api/environments/${uat.id}/secrets/ORDERS_TOKEN`, { value: secret });
-    const [, raw] = await api.call<Board>('GET', `/api/projects/${p.id}/board`);
+    const { body: raw } = await api.call<Board>('GET', `/api/projects/${p.id}/board`);
     expect(raw.sharedCredentials).toEqual([{ environmentId: uat.id, name: 'ORDERS_TOKEN', productionName: 'ORDERS_API_TOKEN' }]);
     expect(JSON.stringify(raw)).not.toContain(secret);
 
@@ -68,7 +68,7 @@ describe('projects are clusters', () => {
 
 describe('custom pipelines', () => {
   it('take 2 to 8 stages with names, kinds and colors; the first authors, the last is production', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const stage = (name: string, kind = 'custom', color = '#0d9488') => ({ name, kind, color });
     const two = await api.ok<{ preset: string; environments: (Env & { kind: string; color: string; position: number; draftId?: string })[] }>('POST', '/api/projects', {
       name: 'Two',
@@ -88,9 +88,9 @@ describe('custom pipelines', () => {
     // The project admin renames and recolors a stage later; names stay distinct.
     const renamed = await api.ok<{ environments: { name: string; color: string }[] }>('PATCH', `/api/environments/${two.environments[1]!.id}`, { name: 'Production', color: '#b91c1c' });
     expect(renamed.environments[1]).toMatchObject({ name: 'Production', color: '#b91c1c' });
-    expect((await api.call('PATCH', `/api/environments/${two.environments[1]!.id}`, { name: 'author' }))[0]).toBe(400);
-    expect((await api.call('PATCH', `/api/environments/${two.environments[1]!.id}`, { color: 'blue' }))[0]).toBe(400);
-    expect((await api.call('PATCH', `/api/environments/${two.environments[1]!.id}`, {}))[0]).toBe(400);
+    expect((await api.call('PATCH', `/api/environments/${two.environments[1]!.id}`, { name: 'author' })).status).toBe(400);
+    expect((await api.call('PATCH', `/api/environments/${two.environments[1]!.id}`, { color: 'blue' })).status).toBe(400);
+    expect((await api.call('PATCH', `/api/environments/${two.environments[1]!.id}`, {})).status).toBe(400);
     const eight = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Eight', preset: 'custom', stages: Array.from({ length: 8 }, (_, i) => stage(`S${i + 1}`)) });
     expect(eight.environments).toHaveLength(8);
     for (const bad of [
@@ -102,12 +102,12 @@ describe('custom pipelines', () => {
       { preset: 'custom' },
       { preset: 'five-stage', stages: [stage('A'), stage('B')] },
     ]) {
-      const [status, body] = await api.call<{ error: { id: string } }>('POST', '/api/projects', { name: 'Bad', ...bad });
+      const { status, body } = await api.call<{ error: { id: string } }>('POST', '/api/projects', { name: 'Bad', ...bad });
       expect([status, body.error.id], JSON.stringify(bad)).toEqual([400, 'invalid_body']);
     }
   });
   it('[R5] the same content in two projects has one snapshot id, and each project reads and diffs its own', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const a = await project('Twin A', true);
     const b = await project('Twin B', true);
     const first = (await api.ok<{ snapshotId: string }>('POST', `/api/environments/${a.dev.id}/sync`, {})).snapshotId;
@@ -121,6 +121,6 @@ describe('custom pipelines', () => {
     expect([d1.from.projectId, d2.from.projectId, d2.to.projectId]).toEqual([b.id, b.id, b.id]);
     // A snapshot another project does not hold is not found there.
     const c = await project('Empty C', false);
-    expect((await api.call('GET', `/api/snapshots/${first}?project=${c.id}`))[0]).toBe(404);
+    expect((await api.call('GET', `/api/snapshots/${first}?project=${c.id}`)).status).toBe(404);
   });
 });

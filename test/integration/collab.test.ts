@@ -8,7 +8,9 @@ import { encodeUpdate } from '#server/collab/protocol.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, instructionsOf, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
-import { serverWithProject, testServer, type TestServer } from '../helpers/server.ts';
+import { overTheWire, serverWithProject } from '../helpers/fixture.ts';
+import { testServer, type TestServer } from '../helpers/server.ts';
+import { cookieOf, signIn } from '../helpers/users.ts';
 
 const cleanup = cleanupAfterEach();
 
@@ -22,9 +24,9 @@ function client(server: TestServer, draftId: string, token: string): Client {
 
 
 async function content(server: TestServer, envId: string, token: string) {
-  const res = await fetch(`${server.url}/api/environments/${envId}/content`, { headers: { authorization: `Bearer ${token}` } });
-  expect(res.status).toBe(200);
-  return (await res.json()) as { agents: Record<string, { name: string; instructions: string }> };
+  const { status, body } = await overTheWire(server.url, token).call<{ agents: Record<string, { name: string; instructions: string }> }>('GET', `/api/environments/${envId}/content`);
+  expect(status).toBe(200);
+  return body;
 }
 
 /** A raw websocket (no Yjs client), terminated after the test. */
@@ -89,12 +91,7 @@ describe('server-side changes reach connected clients live', () => {
     await synced(a);
     let updates = 0;
     a.doc.on('update', () => updates++);
-    const res = await fetch(`${server.url}/api/environments/${dev.id}/content`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(sampleContent()),
-    });
-    expect(res.status).toBe(200);
+    expect((await overTheWire(server.url, admin.token).call('PUT', `/api/environments/${dev.id}/content`, sampleContent())).status).toBe(200);
     await until(a.doc, (d) => sectionMap(d, 'knowledge').size === 3);
     expect(updates).toBe(1);
     expect(canonicalContent(draftContent(a.doc))).toEqual(canonicalContent(sampleContent()));
@@ -102,32 +99,41 @@ describe('server-side changes reach connected clients live', () => {
 });
 
 describe('[R1] on the websocket: only drafts take connections', () => {
-  it('[R1] [HOT-2] has no sync endpoint for later stages, and a hotfix draft closes (4410) for good when published', async () => {
+  /** The sample in DEV, and the audience it refers to in every later stage (so it can move on). */
+  async function sampleReady() {
     const { server, admin, project } = await setup();
-    const api = (method: string, path: string, body?: unknown) =>
-      fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    await api('PUT', `/environments/${project.environments[0]!.id}/content`, sampleContent());
+    const api = overTheWire(server.url, admin.token);
+    await api.call('PUT', `/api/environments/${project.environments[0]!.id}/content`, sampleContent());
     // The sample refers to the audience “customers”: every later stage needs its own.
-    for (const env of project.environments.slice(1)) expect((await api('POST', `/environments/${env.id}/audiences`, { name: 'customers' })).status).toBe(201);
+    for (const env of project.environments.slice(1)) expect((await api.call('POST', `/api/environments/${env.id}/audiences`, { name: 'customers' })).status).toBe(201);
+    return { server, admin, project, api };
+  }
+
+  it('[R1] has no sync endpoint for later stages: an upgrade to one is 404', async () => {
+    const { server, admin, project } = await sampleReady();
     for (const env of project.environments.slice(1)) {
       expect(await upgradeStatus(`${wsUrl(server.url)}/${env.id}?token=${admin.token}`)).toBe(404);
     }
-    for (const env of project.environments.slice(0, 4)) expect((await api('POST', `/environments/${env.id}/sync`, { confirmMissingSecrets: true })).status).toBe(200);
+  });
+
+  it('[HOT-2] a hotfix draft closes (4410) for good when published, and live holds what it had', async () => {
+    const { server, admin, project, api } = await sampleReady();
+    for (const env of project.environments.slice(0, 4)) expect((await api.call('POST', `/api/environments/${env.id}/sync`, { confirmMissingSecrets: true })).status).toBe(200);
     const prod = project.environments[4]!;
-    expect((await api('POST', `/environments/${prod.id}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
-    const { draftId } = (await (await api('POST', `/environments/${prod.id}/hotfix`)).json()) as { draftId: string };
+    expect((await api.call('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
+    const { draftId } = (await api.call<{ draftId: string }>('POST', `/api/environments/${prod.id}/hotfix`)).body;
 
     const editor = client(server, draftId, admin.token);
     await synced(editor);
     itemText(sectionMap(editor.doc, 'agents').get('agt_support'), 'instructions')!.insert(0, 'HOTFIX ');
     const closed = new Promise<number>((resolve) => editor.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
-    await expect.poll(async () => ((await (await api('GET', `/diff?from=live:${prod.id}&to=draft:${draftId}`)).json()) as { diff: { total: number } }).diff.total).toBe(1);
-    expect((await api('POST', `/environments/${prod.id}/hotfix/publish`, { message: 'fix' })).status).toBe(200);
+    await expect.poll(async () => (await api.call<{ diff: { total: number } }>('GET', `/api/diff?from=live:${prod.id}&to=draft:${draftId}`)).body.diff.total).toBe(1);
+    expect((await api.call('POST', `/api/environments/${prod.id}/hotfix/publish`, { message: 'fix' })).status).toBe(200);
     expect(await closed).toBe(CLOSE.draft_closed);
     editor.provider.disconnect();
     expect(await upgradeStatus(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`)).toBe(410);
-    const live = (await (await api('GET', `/projects/${project.id}`)).json()) as { environments: { liveSnapshotId: string }[] };
-    const snap = (await (await api('GET', `/snapshots/${live.environments[4]!.liveSnapshotId}`)).json()) as { content: { agents: Record<string, { instructions: string }> } };
+    const { body: live } = await api.call<{ environments: { liveSnapshotId: string }[] }>('GET', `/api/projects/${project.id}`);
+    const { body: snap } = await api.call<{ content: { agents: Record<string, { instructions: string }> } }>('GET', `/api/snapshots/${live.environments[4]!.liveSnapshotId}`);
     expect(snap.content.agents.agt_support!.instructions.startsWith('HOTFIX You are')).toBe(true);
   });
 });
@@ -141,12 +147,7 @@ describe('collab websocket refusals', () => {
     expect(await upgradeStatus(`${wsUrl(server.url)}/dft_unknown?token=${admin.token}`)).toBe(404);
     expect(await upgradeStatus(`${wsUrl(server.url)}/not/a/draft?token=${admin.token}`)).toBe(404);
 
-    const login = await fetch(`${server.url}/api/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: admin.email, password: admin.password }),
-    });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = cookieOf(await signIn(server.url, admin.email, admin.password))!;
     expect(await upgradeStatus(base, { cookie })).toBe(403);
     expect(await upgradeStatus(base, { cookie, origin: 'https://evil.example' })).toBe(403);
     await rawSocket(base, { cookie, origin: server.url });

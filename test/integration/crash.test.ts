@@ -3,7 +3,8 @@ import type { ChildProcess } from 'node:child_process';
 import type * as Y from 'yjs';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, instructionsOf, synced, until, type Client } from '../helpers/clients.ts';
-import { createProject, setupAdmin, tempDataDir } from '../helpers/server.ts';
+import { setupAdmin, tempDataDir } from '../helpers/server.ts';
+import { newProject, overTheWire } from '../helpers/fixture.ts';
 import { exited, spawnServer } from '../helpers/process.ts';
 
 const children: ChildProcess[] = [];
@@ -24,7 +25,7 @@ describe('[R6] nothing typed is lost when the server dies', () => {
     const dataDir = tempDataDir();
     const first = await serve(dataDir);
     const admin = await setupAdmin(first.url);
-    const project = await createProject(first.url, admin.token);
+    const project = await newProject(overTheWire(first.url, admin.token));
     const draftId = project.environments[0]!.draftId!;
 
     const writer = connect(first.url, draftId, { token: admin.token });
@@ -53,10 +54,8 @@ describe('[R6] nothing typed is lost when the server dies', () => {
     itemText(sectionMap(reader.doc, 'agents').get(id), 'instructions')!.insert(0, 'v2 ');
     await expect
       .poll(async () => {
-        const r = await fetch(`${second.url}/api/environments/${project.environments[0]!.id}/content`, {
-          headers: { authorization: `Bearer ${admin.token}` },
-        });
-        return ((await r.json()) as { agents: Record<string, { instructions: string }> }).agents[id]?.instructions;
+        const { body } = await overTheWire(second.url, admin.token).call<{ agents: Record<string, { instructions: string }> }>('GET', `/api/environments/${project.environments[0]!.id}/content`);
+        return body.agents[id]?.instructions;
       })
       .toBe(`v2 ${expected}`);
     second.child.kill('SIGTERM');
@@ -74,7 +73,7 @@ describe('[R6] nothing typed is lost when the server dies', () => {
     const first = await serve(dataDir);
     const port = new URL(first.url).port;
     const admin = await setupAdmin(first.url);
-    const project = await createProject(first.url, admin.token);
+    const project = await newProject(overTheWire(first.url, admin.token));
     const draftId = project.environments[0]!.draftId!;
     const writers = Array.from({ length: 5 }, () => connect(first.url, draftId, { token: admin.token }));
     const observer = connect(first.url, draftId, { token: admin.token });

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { encodeSyncStep1 } from '#server/collab/protocol.ts';
+import { serverWithProject } from '../helpers/fixture.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { bigDraft } from '../helpers/collab-attack.ts';
 import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { serverWithProject } from '../helpers/server.ts';
 
 /**
  * SEC-3: no amplification. Before: 14 KB of sync step 1 frames with distinct state

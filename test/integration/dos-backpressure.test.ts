@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { addItem, sectionMap } from '#schema/content/ydoc.ts';
+import { serverWithProject } from '../helpers/fixture.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until } from '../helpers/clients.ts';
 import { awarenessFrame, stalledClient } from '../helpers/collab-attack.ts';
 import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { serverWithProject } from '../helpers/server.ts';
 
 /**
  * SEC-2: back-pressure. Before: a socket that never reads made the server queue

@@ -3,7 +3,7 @@ import { sampleContent } from '#schema/content/sample.ts';
 import type { ContentDiff } from '#schema/content/diff.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { setupAdmin, testServer } from '../helpers/server.ts';
-import { as } from '../helpers/users.ts';
+import { overTheWire, type Reply } from '../helpers/fixture.ts';
 import { adversarialAddresses, adversarialTexts, hostileContent, numberedLines, timed } from '../helpers/hostile.ts';
 
 /**
@@ -24,10 +24,10 @@ interface Env {
 async function sampleProject() {
   const server = await testServer(cleanup);
   const admin = await setupAdmin(server.url);
-  const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
-  const [status, project] = await call<{ id: string; environments: Env[] }>('POST', '/projects', { name: 'Support', sample: true });
+  const api = overTheWire(server.url, admin.token);
+  const { status, body: project } = await api.call<{ id: string; environments: Env[] }>('POST', '/api/projects', { name: 'Support', sample: true });
   expect(status).toBe(201);
-  return { server, call, project, dev: project.environments[0]!, test: project.environments[1]! };
+  return { server, api, project, dev: project.environments[0]!, test: project.environments[1]! };
 }
 
 /** Runs `request` and, while it runs, one `/api/health`; returns both times. */
@@ -41,7 +41,7 @@ async function withHealth<T>(url: string, request: () => Promise<T>): Promise<{ 
 
 describe('SEC-5 linear validation through the server', () => {
   it('SEC-5 1 MB of adversarial text: import, problems, board and Sync each answer well under the bound', { timeout: 120_000 }, async () => {
-    const { server, call, project, dev } = await sampleProject();
+    const { server, api, project, dev } = await sampleProject();
     const texts = adversarialTexts();
     const addresses = adversarialAddresses();
     const cases: [string, string][] = SOAK
@@ -53,20 +53,20 @@ describe('SEC-5 linear validation through the server', () => {
           [texts['unclosed references']!, addresses['dots after the at']!],
         ];
     for (const [i, [text, address]] of cases.entries()) {
-      const steps: [string, () => Promise<[number, unknown]>, number][] = [
-        ['import', () => call('PUT', `/environments/${dev.id}/content`, hostileContent(text, address)), 200],
-        ['problems', () => call('GET', `/environments/${dev.id}/problems`), 200],
-        ['board', () => call('GET', `/projects/${project.id}/board`), 200],
-        ['Sync', () => call('POST', `/environments/${dev.id}/sync`, {}), 422],
+      const steps: [string, () => Promise<Reply<unknown>>, number][] = [
+        ['import', () => api.call('PUT', `/api/environments/${dev.id}/content`, hostileContent(text, address)), 200],
+        ['problems', () => api.call('GET', `/api/environments/${dev.id}/problems`), 200],
+        ['board', () => api.call('GET', `/api/projects/${project.id}/board`), 200],
+        ['Sync', () => api.call('POST', `/api/environments/${dev.id}/sync`, {}), 422],
       ];
       for (const [name, request, status] of steps) {
         const { ms, healthMs, result } = await withHealth(server.url, request);
         console.log(`SEC-5 case ${i + 1} ${name}: ${ms.toFixed(0)} ms (/api/health meanwhile: ${healthMs.toFixed(0)} ms)`);
-        expect(result[0], name).toBe(status);
+        expect(result.status, name).toBe(status);
         expect(ms, name).toBeLessThan(3000);
         expect(healthMs, name).toBeLessThan(3000);
       }
-      const [, problems] = await call<{ field: string; code: string }[]>('GET', `/environments/${dev.id}/problems`);
+      const { body: problems } = await api.call<{ field: string; code: string }[]>('GET', `/api/environments/${dev.id}/problems`);
       expect(problems).toContainEqual(expect.objectContaining({ field: 'address', code: 'too_long' }));
     }
     console.log(`SEC-5 RSS after ${cases.length} cases: ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
@@ -75,7 +75,7 @@ describe('SEC-5 linear validation through the server', () => {
 
 describe('SEC-6 bounded diffs through the server', () => {
   it('SEC-6 GET /api/diff of two 16,000-line texts answers well under a second, the text as replaced whole with a note', { timeout: 120_000 }, async () => {
-    const { server, call, project, dev, test } = await sampleProject();
+    const { server, api, project, dev, test } = await sampleProject();
     const articleId = Object.keys(sampleContent().knowledge)[0]!;
     const withBody = (tag: string) => {
       const c = sampleContent();
@@ -83,24 +83,24 @@ describe('SEC-6 bounded diffs through the server', () => {
       for (let i = 1; i < (SOAK ? 10 : 1); i++) c.knowledge[`kb_long${i}`] = { title: `Long ${i}`, body: numberedLines(`${tag}${i}`, 16_000), tags: [], audiences: [] };
       return c;
     };
-    expect((await call('PUT', `/environments/${dev.id}/content`, withBody('old')))[0]).toBe(200);
-    expect((await call('POST', `/environments/${dev.id}/sync`, {}))[0]).toBe(200);
-    expect((await call('PUT', `/environments/${dev.id}/content`, withBody('new')))[0]).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${dev.id}/content`, withBody('old'))).status).toBe(200);
+    expect((await api.call('POST', `/api/environments/${dev.id}/sync`, {})).status).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${dev.id}/content`, withBody('new'))).status).toBe(200);
 
-    const { ms, healthMs, result } = await withHealth(server.url, () => call<{ diff: ContentDiff }>('GET', `/diff?from=env:${test.id}&to=env:${dev.id}`));
+    const { ms, healthMs, result } = await withHealth(server.url, () => api.call<{ diff: ContentDiff }>('GET', `/api/diff?from=env:${test.id}&to=env:${dev.id}`));
     console.log(`SEC-6 GET /api/diff, 2 × 16,000 lines: ${ms.toFixed(0)} ms (/api/health meanwhile: ${healthMs.toFixed(0)} ms)`);
-    expect(result[0]).toBe(200);
+    expect(result.status).toBe(200);
     expect(ms).toBeLessThan(1000);
-    const item = result[1].diff.sections.knowledge.find((k) => k.id === articleId);
+    const item = result.body.diff.sections.knowledge.find((k) => k.id === articleId);
     expect(item).toMatchObject({ kind: 'changed' });
     const body = item!.fields.find((f) => f.field === 'body')!;
     expect(body.lines).toBeUndefined();
     expect(body.note).toMatch(/whole text was replaced/);
 
     // The board diffs what the next Sync moves: bounded the same way.
-    const board = await withHealth(server.url, () => call('GET', `/projects/${project.id}/board`));
+    const board = await withHealth(server.url, () => api.call('GET', `/api/projects/${project.id}/board`));
     console.log(`SEC-6 board with that change pending: ${board.ms.toFixed(0)} ms (/api/health meanwhile: ${board.healthMs.toFixed(0)} ms)`);
-    expect(board.result[0]).toBe(200);
+    expect(board.result.status).toBe(200);
     expect(board.ms).toBeLessThan(3000);
     console.log(`SEC-6 RSS after: ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`);
   });

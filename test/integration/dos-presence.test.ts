@@ -6,8 +6,7 @@ import { connect, synced, type Client } from '../helpers/clients.ts';
 import { awarenessFrame } from '../helpers/collab-attack.ts';
 import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { as, userWithToken } from '../helpers/users.ts';
-import { serverWithProject } from '../helpers/server.ts';
+import { newUser, overTheWire, serverWithProject } from '../helpers/fixture.ts';
 
 /**
  * SEC-1: presence (awareness) is bounded. Before: a viewer sending 8 MB states grew
@@ -23,8 +22,8 @@ const cleanup = cleanupAfterEach();
 
 async function setup(env: Record<string, string> = {}) {
   const { server, admin, project, dev, draftId } = await serverWithProject(cleanup, env);
-  const viewer = await userWithToken(server.url, admin.token, 'viewer@example.com', 'Vera');
-  expect((await as(server.url, admin.token, 'PUT', `/projects/${project.id}/members/${viewer.id}`, { roles: { [dev.id]: ['viewer'] } }))[0]).toBe(200);
+  const viewer = await newUser(overTheWire(server.url, admin.token), 'viewer@example.com', 'Vera');
+  expect((await overTheWire(server.url, admin.token).call('PUT', `/api/projects/${project.id}/members/${viewer.id}`, { roles: { [dev.id]: ['viewer'] } })).status).toBe(200);
   const observer = connect(server.url, draftId, { token: admin.token });
   cleanup.push(() => observer.destroy());
   await synced(observer);

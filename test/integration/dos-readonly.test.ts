@@ -3,10 +3,10 @@ import * as Y from 'yjs';
 import { CLOSE } from '#schema/errors.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
+import { serverWithProject } from '../helpers/fixture.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { healthProbe, rssMb } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { serverWithProject } from '../helpers/server.ts';
 
 /**
  * SEC-4: deciding whether a read-only peer's update would change the draft costs

@@ -8,8 +8,8 @@ import { encodeSyncStep1, encodeUpdate } from '#server/collab/protocol.ts';
 import { awarenessFrame, tcpUpgrade } from '../helpers/collab-attack.ts';
 import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as, userWithToken } from '../helpers/users.ts';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { newProject, newUser, overTheWire } from '../helpers/fixture.ts';
 
 /**
  * Red-team findings on the merged security-model code (SEC-1 … SEC-8: denial of service). `npm run soak` (SOAK=1)
@@ -25,10 +25,10 @@ async function setup(env: Record<string, string> = {}, role = 'viewer') {
   const server = await startTestServer(undefined, env);
   cleanup.push(() => server.close());
   const admin = await setupAdmin(server.url);
-  const project = await createProject(server.url, admin.token);
+  const project = await newProject(overTheWire(server.url, admin.token));
   const dev = project.environments[0]!;
-  const viewer = await userWithToken(server.url, admin.token, 'viewer@example.com', 'Vera');
-  expect((await as(server.url, admin.token, 'PUT', `/projects/${project.id}/members/${viewer.id}`, { roles: { [dev.id]: [role] } }))[0]).toBe(200);
+  const viewer = await newUser(overTheWire(server.url, admin.token), 'viewer@example.com', 'Vera');
+  expect((await overTheWire(server.url, admin.token).call('PUT', `/api/projects/${project.id}/members/${viewer.id}`, { roles: { [dev.id]: [role] } })).status).toBe(200);
   return { server, admin, viewer, draftId: dev.draftId! };
 }
 

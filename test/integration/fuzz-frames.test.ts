@@ -9,7 +9,8 @@ import { addItem, draftContent } from '#schema/content/ydoc.ts';
 import { sampleContent } from '#schema/content/sample.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { connect, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { newProject, overTheWire } from '../helpers/fixture.ts';
 import { prng } from '../helpers/prng.ts';
 
 /**
@@ -31,10 +32,10 @@ let good: Client;
 beforeAll(async () => {
   server = await startTestServer(undefined, { COLLAB_MAX_FRAME_BYTES: String(LIMIT) });
   token = (await setupAdmin(server.url)).token;
-  const project = await createProject(server.url, token);
+  const project = await newProject(overTheWire(server.url, token));
   draftId = project.environments[0]!.draftId!;
   envId = project.environments[0]!.id;
-  await fetch(`${server.url}/api/environments/${envId}/content`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(sampleContent()) });
+  await overTheWire(server.url, token).call('PUT', `/api/environments/${envId}/content`, sampleContent());
   good = connect(server.url, draftId, { token });
   await synced(good);
 });

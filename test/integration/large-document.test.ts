@@ -3,8 +3,9 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { encodeSyncStep1, encodeUpdate } from '#server/collab/protocol.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
+import { newProject, overTheWire } from '../helpers/fixture.ts';
 import { synced, wsUrl } from '../helpers/clients.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { throttledProxy } from '../helpers/throttle.ts';
 
 /**
@@ -22,7 +23,7 @@ describe('a 20 MB document over a throttled link', () => {
     const server = await startTestServer();
     cleanup.push(() => server.close());
     const admin = await setupAdmin(server.url);
-    const draftId = (await createProject(server.url, admin.token)).environments[0]!.draftId!;
+    const draftId = (await newProject(overTheWire(server.url, admin.token))).environments[0]!.draftId!;
 
     // 20 MB in four updates of 5 MB (each under the 16 MiB frame limit), from a raw client.
     const seed = new WebSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);

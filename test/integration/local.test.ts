@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
-import { apiFixture, type ApiFixture, type Env } from '../helpers/api.ts';
+import { inProcessInstance, type Env, type Instance } from '../helpers/fixture.ts';
 
-let api: ApiFixture;
+let api: Instance;
 afterEach(() => api?.close());
 
 const SECRET = 'sk-live-TOP-SECRET-4242';
@@ -18,7 +18,7 @@ async function pipeline() {
 
 describe('[R3] promotion never touches environment-local data of the target', () => {
   it('[R3] keeps overrides, secrets, settings and runtime keys of every stage through Sync and Publish', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await pipeline();
     await p.promote();
     const targets = [p.test, p.uat, p.staging, p.prod];
@@ -68,14 +68,14 @@ describe('[R3] promotion never touches environment-local data of the target', ()
 
 describe('variable overrides', () => {
   it('validates against the variable type, needs an existing variable, and shows orphans', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await pipeline();
     await p.promote();
     const bad = await api.call<{ error: { id: string } }>('PUT', `/api/environments/${p.test.id}/variables/max_refund_eur`, { value: 'lots' });
-    expect(bad[0]).toBe(400);
-    expect(bad[1].error.id).toBe('invalid_value');
-    expect((await api.call('PUT', `/api/environments/${p.test.id}/variables/nope`, { value: 'x' }))[0]).toBe(404);
-    expect((await api.call('PUT', `/api/environments/${p.test.id}/variables/company`, { value: 1 }))[0]).toBe(400);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.id).toBe('invalid_value');
+    expect((await api.call('PUT', `/api/environments/${p.test.id}/variables/nope`, { value: 'x' })).status).toBe(404);
+    expect((await api.call('PUT', `/api/environments/${p.test.id}/variables/company`, { value: 1 })).status).toBe(400);
     const v = await api.ok<{ effectiveValue: string; override: { value: string } }>('PUT', `/api/environments/${p.test.id}/variables/max_refund_eur`, { value: '75' });
     expect(v.effectiveValue).toBe('75');
 
@@ -87,13 +87,13 @@ describe('variable overrides', () => {
     await api.ok('POST', `/api/environments/${p.dev.id}/sync`, {});
     const list = await api.ok<{ variables: { name: string; orphaned: boolean; effectiveValue: string }[] }>('GET', `/api/environments/${p.test.id}/variables`);
     expect(list.variables.find((x) => x.name === 'max_refund_eur')).toMatchObject({ orphaned: true, effectiveValue: '75' });
-    expect((await api.call('DELETE', `/api/environments/${p.test.id}/variables/max_refund_eur`))[0]).toBe(204);
+    expect((await api.call('DELETE', `/api/environments/${p.test.id}/variables/max_refund_eur`)).status).toBe(204);
   });
 });
 
 describe('secrets', () => {
   it('are never returned, never in a snapshot, encrypted at rest, and missing ones are listed', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await pipeline();
     await p.promote();
     await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });
@@ -103,13 +103,13 @@ describe('secrets', () => {
     expect(JSON.stringify(saved)).not.toContain(SECRET);
     list = await api.ok('GET', `/api/environments/${p.prod.id}/secrets`);
     expect(list.missing.map((m) => m.name)).toEqual(['HELPDESK_API_KEY']);
-    expect((await api.call('PUT', `/api/environments/${p.prod.id}/secrets/lower_case`, { value: 'x' }))[0]).toBe(400);
-    expect((await api.call('PUT', `/api/environments/${p.prod.id}/secrets/EMPTY`, { value: '' }))[0]).toBe(400);
+    expect((await api.call('PUT', `/api/environments/${p.prod.id}/secrets/lower_case`, { value: 'x' })).status).toBe(400);
+    expect((await api.call('PUT', `/api/environments/${p.prod.id}/secrets/EMPTY`, { value: '' })).status).toBe(400);
     expect(api.services.localData.revealSecret(p.prod.id, 'ORDERS_API_TOKEN')).toBe(SECRET);
 
     const key = (await api.ok<{ key: string }>('POST', `/api/environments/${p.prod.id}/runtime-keys`, { name: 'bot' })).key;
     const responses = await Promise.all([
-      ...[`/api/projects/${p.id}`, `/api/projects/${p.id}/board`, `/api/environments/${p.prod.id}/content`, `/api/environments/${p.prod.id}/history`, `/api/environments/${p.prod.id}/secrets`, `/api/environments/${p.prod.id}/variables`, `/api/diff?from=env:${p.dev.id}&to=live:${p.prod.id}`].map(async (path) => JSON.stringify((await api.call('GET', path))[1])),
+      ...[`/api/projects/${p.id}`, `/api/projects/${p.id}/board`, `/api/environments/${p.prod.id}/content`, `/api/environments/${p.prod.id}/history`, `/api/environments/${p.prod.id}/secrets`, `/api/environments/${p.prod.id}/variables`, `/api/diff?from=env:${p.dev.id}&to=live:${p.prod.id}`].map(async (path) => JSON.stringify((await api.call('GET', path)).body)),
       (async () => (await api.raw(`/api/delivery/${p.prod.id}`, { headers: { authorization: `Bearer ${key}` } })).text())(),
     ]);
     for (const body of responses) expect(body).not.toContain(SECRET);
@@ -125,7 +125,7 @@ describe('secrets', () => {
 
 describe('delivery API', () => {
   it('serves the live snapshot with effective variables, with ETag and 304, to runtime keys of that environment only', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await pipeline();
     await p.promote();
     const key = (await api.ok<{ key: string }>('POST', `/api/environments/${p.prod.id}/runtime-keys`, { name: 'bot' })).key;

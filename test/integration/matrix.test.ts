@@ -5,7 +5,8 @@ import { CLOSE } from '#schema/errors.ts';
 import { addItem } from '#schema/content/ydoc.ts';
 import { connect, synced, wsUrl } from '../helpers/clients.ts';
 import { upgradeStatus } from '../helpers/raw-socket.ts';
-import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { adminOf, newUser, type Client as ApiClient } from '../helpers/fixture.ts';
+import { startTestServer } from '../helpers/server.ts';
 
 /**
  * R4, walked in full: for every role held in one environment, every action on every
@@ -15,6 +16,7 @@ import { setupAdmin, startTestServer } from '../helpers/server.ts';
  */
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
+let admin: ApiClient;
 let adminToken: string;
 let envs: { id: string; name: string; draftId?: string }[];
 let projectId: string;
@@ -22,6 +24,7 @@ const tokens = new Map<string, string>();
 /** A request whose target is the environment (by position), for probing the approve action. */
 const requestInto = new Map<number, string>();
 
+/** A probe's status. Its body goes as written (malformed JSON on purpose), so it goes round the fixture's JSON client. */
 async function http(token: string, method: string, path: string, body?: string): Promise<number> {
   const res = await fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
   await res.arrayBuffer();
@@ -30,8 +33,9 @@ async function http(token: string, method: string, path: string, body?: string):
 
 beforeAll(async () => {
   server = await startTestServer();
-  adminToken = (await setupAdmin(server.url)).token;
-  const p = (await (await fetch(`${server.url}/api/projects`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Matrix', sample: true }) })).json()) as { id: string; environments: typeof envs };
+  admin = await adminOf(server.url);
+  adminToken = admin.token;
+  const { body: p } = await admin.call<{ id: string; environments: typeof envs }>('POST', '/api/projects', { name: 'Matrix', sample: true });
   projectId = p.id;
   envs = p.environments;
   // Something in every stage, so reads and rollbacks have a subject.
@@ -39,18 +43,13 @@ beforeAll(async () => {
   for (const [i, e] of envs.entries()) {
     if (i === 0) continue;
     const source = i === envs.length - 1 ? e : envs[i - 1]!;
-    const res = await fetch(`${server.url}/api/environments/${source.id}/requests`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: '{}' });
-    requestInto.set(i, ((await res.json()) as { id: string }).id);
+    requestInto.set(i, (await admin.call<{ id: string }>('POST', `/api/environments/${source.id}/requests`, {})).body.id);
   }
   for (const role of ROLES) {
     for (const [i, env] of envs.entries()) {
-      const email = `${role}.${i}@example.com`;
-      const u = (await (await fetch(`${server.url}/api/users`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ email, name: `${role} ${env.name}`, password: 'correct horse battery' }) })).json()) as { id: string };
+      const u = await newUser(admin, `${role}.${i}@example.com`, `${role} ${env.name}`);
       expect(await http(adminToken, 'PUT', `/projects/${projectId}/members/${u.id}`, JSON.stringify({ roles: { [env.id]: [role] } }))).toBe(200);
-      const login = await fetch(`${server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'correct horse battery' }) });
-      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-      const t = (await (await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { cookie, origin: server.url, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'matrix' }) })).json()) as { token: string };
-      tokens.set(`${role}@${i}`, t.token);
+      tokens.set(`${role}@${i}`, u.token);
     }
   }
 }, 60_000);
@@ -120,14 +119,13 @@ describe('[R4] the permission matrix holds on every HTTP route', () => {
       expect(await http(t, 'GET', `/projects/${projectId}/board`)).toBe(200);
     }
     // A member of no project sees no project and gets 404s, not hints.
-    const u = (await (await fetch(`${server.url}/api/users`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ email: 'outsider@example.com', name: 'Out', password: 'correct horse battery' }) })).json()) as { id: string };
+    const u = await newUser(admin, 'outsider@example.com', 'Out');
     expect(u.id).toBeDefined();
-    const login = await fetch(`${server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'outsider@example.com', password: 'correct horse battery' }) });
-    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    const list = (await (await fetch(`${server.url}/api/projects`, { headers: { cookie } })).json()) as { projects: unknown[] };
+    const withCookie = { headers: { cookie: u.cookie } };
+    const list = (await admin.as('').call<{ projects: unknown[] }>('GET', '/api/projects', undefined, withCookie)).body;
     expect(list.projects).toEqual([]);
-    expect((await fetch(`${server.url}/api/projects/${projectId}`, { headers: { cookie } })).status).toBe(404);
-    expect((await fetch(`${server.url}/api/environments/${envs[0]!.id}/content`, { headers: { cookie } })).status).toBe(404);
+    expect((await admin.as('').call('GET', `/api/projects/${projectId}`, undefined, withCookie)).status).toBe(404);
+    expect((await admin.as('').call('GET', `/api/environments/${envs[0]!.id}/content`, undefined, withCookie)).status).toBe(404);
   });
 });
 
@@ -152,7 +150,7 @@ describe('[R4] on the websocket: read-only is decided at the upgrade, writes are
         const before = Y.encodeStateVector(c.doc);
         addItem(c.doc, 'knowledge', { title: `by ${role}`, body: 'x' });
         if (can(roles, 'content.edit', { hasDraft: true })) {
-          await expect.poll(async () => Object.values(((await (await fetch(`${server.url}/api/environments/${draftId ? envs[0]!.id : ''}/content`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as { knowledge: Record<string, { title: string }> }).knowledge).some((k) => k.title === `by ${role}`)).toBe(true);
+          await expect.poll(async () => Object.values((await admin.call<{ knowledge: Record<string, { title: string }> }>('GET', `/api/environments/${draftId ? envs[0]!.id : ''}/content`)).body.knowledge).some((k) => k.title === `by ${role}`)).toBe(true);
         } else {
           expect(await closed).toBe(CLOSE.read_only);
         }
@@ -168,7 +166,7 @@ describe('[R4] on the websocket: read-only is decided at the upgrade, writes are
     const c = connect(server.url, draftId, { token });
     await synced(c);
     const closed = new Promise<number>((resolve) => c.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
-    const users = (await (await fetch(`${server.url}/api/projects/${projectId}/members`, { headers: { authorization: `Bearer ${adminToken}` } })).json()) as { members: { user: { id: string; email: string } }[] };
+    const { body: users } = await admin.call<{ members: { user: { id: string; email: string } }[] }>('GET', `/api/projects/${projectId}/members`);
     const editor = users.members.find((m) => m.user.email === 'editor.0@example.com')!;
     expect(await http(adminToken, 'PUT', `/projects/${projectId}/members/${editor.user.id}`, JSON.stringify({ roles: { [envs[0]!.id]: ['viewer'] } }))).toBe(200);
     expect(await closed).toBe(CLOSE.rights_changed);

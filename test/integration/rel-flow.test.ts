@@ -3,7 +3,7 @@ import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import type { ProjectView } from '#schema/api.ts';
 import { connect, synced, until } from '../helpers/clients.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as } from '../helpers/users.ts';
+import { overTheWire } from '../helpers/fixture.ts';
 
 /**
  * REL-6: a `down` section flows from Production without phantom conflicts. The delay
@@ -23,12 +23,12 @@ async function threeStage(sample: boolean) {
   const server = await startTestServer(undefined, { REPLICATION_DELAY_MS: String(DELAY_MS) });
   cleanup.push(() => server.close());
   const admin = await setupAdmin(server.url);
-  const api = <T>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
-  const [status, project] = await api<ProjectView>('POST', '/projects', { name: 'Support', preset: 'three-stage', sample });
+  const api = overTheWire(server.url, admin.token);
+  const { status, body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'Support', preset: 'three-stage', sample });
   expect(status).toBe(201);
   const [staging, uat, production] = project.environments;
-  const bodyIn = async (envId: string, id: string) => (await api<Knowledge>('GET', `/environments/${envId}/content`))[1].knowledge[id]?.body;
-  const conflicts = async (envId: string) => (await api<Conflicts>('GET', `/environments/${envId}/conflicts`))[1].conflicts;
+  const bodyIn = async (envId: string, id: string) => (await api.call<Knowledge>('GET', `/api/environments/${envId}/content`)).body.knowledge[id]?.body;
+  const conflicts = async (envId: string) => (await api.call<Conflicts>('GET', `/api/environments/${envId}/conflicts`)).body.conflicts;
   const editor = async (draftId: string) => {
     const c = connect(server.url, draftId, { token: admin.token });
     cleanup.push(() => c.destroy());
@@ -57,8 +57,8 @@ describe('REL-6 knowledge flows down without phantom conflicts', () => {
     const { api, staging, uat, production, bodyIn, conflicts, editor } = await threeStage(false);
     const file = { knowledge: { kb_hours: { title: 'Opening hours', body: 'Nine to five.', tags: [], audiences: [] } } };
     // A team seeds both stages that edit knowledge from one file, then corrects it in Production.
-    expect((await api('PUT', `/environments/${uat.id}/content`, file))[0]).toBe(200);
-    expect((await api('PUT', `/environments/${production.id}/content`, file))[0]).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${uat.id}/content`, file)).status).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${production.id}/content`, file)).status).toBe(200);
     const inProduction = await editor(production.draftId!);
     await until(inProduction.doc, (d) => sectionMap(d, 'knowledge').has('kb_hours'));
     itemText(sectionMap(inProduction.doc, 'knowledge').get('kb_hours'), 'body')!.insert(0, 'Mon–Fri: ');
@@ -72,11 +72,11 @@ describe('REL-6 knowledge flows down without phantom conflicts', () => {
     const server = await startTestServer(undefined, { REPLICATION_DELAY_MS: String(DELAY_MS) });
     cleanup.push(() => server.close());
     const admin = await setupAdmin(server.url);
-    const api = <T>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
-    const [, project] = await api<ProjectView>('POST', '/projects', { name: 'Support', preset: 'five-stage', sample: true });
+    const api = overTheWire(server.url, admin.token);
+    const { body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'Support', preset: 'five-stage', sample: true });
     const envs = project.environments;
-    for (const e of envs.slice(0, 4)) expect((await api('POST', `/environments/${e.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
-    const [status, changed] = await api<ProjectView>('PUT', `/projects/${project.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } } });
+    for (const e of envs.slice(0, 4)) expect((await api.call('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true })).status).toBe(200);
+    const { status, body: changed } = await api.call<ProjectView>('PUT', `/api/projects/${project.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } } });
     expect(status).toBe(200);
     const [, , uat, , production] = changed.environments;
     const inProduction = connect(server.url, production!.draftId!, { token: admin.token });
@@ -85,9 +85,9 @@ describe('REL-6 knowledge flows down without phantom conflicts', () => {
     await until(inProduction.doc, (d) => sectionMap(d, 'knowledge').has('kb_returns'));
     itemText(sectionMap(inProduction.doc, 'knowledge').get('kb_returns'), 'body')!.insert(0, 'Updated in Production. ');
 
-    const bodyIn = async (envId: string) => (await api<Knowledge>('GET', `/environments/${envId}/content`))[1].knowledge.kb_returns?.body;
+    const bodyIn = async (envId: string) => (await api.call<Knowledge>('GET', `/api/environments/${envId}/content`)).body.knowledge.kb_returns?.body;
     for (const e of changed.environments.slice(0, 4)) await expect.poll(() => bodyIn(e.id), within).toMatch(/^Updated in Production\. /);
-    expect((await api<Conflicts>('GET', `/environments/${uat!.id}/conflicts`))[1].conflicts).toEqual([]);
+    expect((await api.call<Conflicts>('GET', `/api/environments/${uat!.id}/conflicts`)).body.conflicts).toEqual([]);
   });
 
   it('REL-6 [FLOW-5] a sample article changed in both UAT and Production is still a conflict: UAT keeps its version', async () => {

@@ -3,7 +3,7 @@ import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import type { ProjectView } from '#schema/api.ts';
 import { connect, synced, until } from '../helpers/clients.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as } from '../helpers/users.ts';
+import { overTheWire } from '../helpers/fixture.ts';
 
 /** Issue 13 point 7: a pull never overwrites newer content here without a diff and a confirmation. */
 const DELAY_MS = 500;
@@ -21,11 +21,11 @@ async function threeStage() {
   const server = await startTestServer(undefined, { REPLICATION_DELAY_MS: String(DELAY_MS) });
   cleanup.push(() => server.close());
   const admin = await setupAdmin(server.url);
-  const api = <T>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
-  const [status, project] = await api<ProjectView>('POST', '/projects', { name: 'Support', preset: 'three-stage', sample: true });
+  const api = overTheWire(server.url, admin.token);
+  const { status, body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'Support', preset: 'three-stage', sample: true });
   expect(status).toBe(201);
   const [, uat, production] = project.environments;
-  const bodyIn = async (envId: string, id: string) => (await api<Knowledge>('GET', `/environments/${envId}/content`))[1].knowledge[id]?.body;
+  const bodyIn = async (envId: string, id: string) => (await api.call<Knowledge>('GET', `/api/environments/${envId}/content`)).body.knowledge[id]?.body;
   /** Prepends `text` to an article's body, as an editor in that environment types it. */
   const edit = async (draftId: string, itemId: string, text: string) => {
     const c = connect(server.url, draftId, { token: admin.token });
@@ -34,8 +34,8 @@ async function threeStage() {
     await until(c.doc, (d) => sectionMap(d, 'knowledge').has(itemId));
     itemText(sectionMap(c.doc, 'knowledge').get(itemId), 'body')!.insert(0, text);
   };
-  const preview = async () => (await api<Preview>('GET', `/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge`))[1].items;
-  const pull = (itemIds: string[], confirmOverwrite?: boolean) => api<ErrorBody>('POST', `/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds, confirmOverwrite });
+  const preview = async () => (await api.call<Preview>('GET', `/api/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge`)).body.items;
+  const pull = (itemIds: string[], confirmOverwrite?: boolean) => api.call<ErrorBody>('POST', `/api/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds, confirmOverwrite });
   return { api, uat: uat!, production: production!, bodyIn, edit, preview, pull };
 }
 
@@ -47,7 +47,7 @@ describe('REL-7 pulling never overwrites newer content unasked', () => {
     await expect.poll(() => bodyIn(uat.id, 'kb_returns')).toMatch(/^Only UAT changed this\. /);
     await edit(production.draftId!, 'kb_shipping', 'Production wording. ');
     // Replication finds the article changed on both sides: UAT keeps its (older) version.
-    await expect.poll(async () => (await api<{ conflicts: { itemId: string }[] }>('GET', `/environments/${uat.id}/conflicts`))[1].conflicts.map((c) => c.itemId), within).toEqual(['kb_shipping']);
+    await expect.poll(async () => (await api.call<{ conflicts: { itemId: string }[] }>('GET', `/api/environments/${uat.id}/conflicts`)).body.conflicts.map((c) => c.itemId), within).toEqual(['kb_shipping']);
 
     const items = await preview();
     const shipping = items.find((i) => i.itemId === 'kb_shipping')!;
@@ -59,7 +59,7 @@ describe('REL-7 pulling never overwrites newer content unasked', () => {
     expect(items.find((i) => i.itemId === 'kb_returns')).toMatchObject({ kind: 'changed', newerHere: false });
 
     // Without the confirmation: refused, naming only the newer item, and nothing moves (not even the other one).
-    const [status, refused] = await pull(['kb_shipping', 'kb_returns']);
+    const { status, body: refused } = await pull(['kb_shipping', 'kb_returns']);
     expect(status).toBe(409);
     expect(refused.error.id).toBe('pull_overwrites_newer');
     expect(refused.error.details).toEqual({ itemIds: ['kb_shipping'] });
@@ -67,11 +67,11 @@ describe('REL-7 pulling never overwrites newer content unasked', () => {
     expect(await bodyIn(production.id, 'kb_returns')).not.toMatch(/^Only UAT/);
 
     // An item that is not newer here pulls without one.
-    expect((await pull(['kb_returns']))[0]).toBe(200);
+    expect((await pull(['kb_returns'])).status).toBe(200);
     expect(await bodyIn(production.id, 'kb_returns')).toMatch(/^Only UAT changed this\. /);
 
     // Confirmed: UAT's version lands.
-    expect((await pull(['kb_shipping'], true))[0]).toBe(200);
+    expect((await pull(['kb_shipping'], true)).status).toBe(200);
     expect(await bodyIn(production.id, 'kb_shipping')).toMatch(/^UAT wording\. /);
     expect((await preview()).map((i) => i.itemId)).toEqual([]);
   });
@@ -84,7 +84,7 @@ describe('REL-7 pulling never overwrites newer content unasked', () => {
     await expect.poll(() => bodyIn(uat.id, 'kb_shipping')).toMatch(/^UAT on top\. Production wording\. /);
 
     expect((await preview()).find((i) => i.itemId === 'kb_shipping')).toMatchObject({ kind: 'changed', newerHere: false });
-    expect((await pull(['kb_shipping']))[0]).toBe(200);
+    expect((await pull(['kb_shipping'])).status).toBe(200);
     expect(await bodyIn(production.id, 'kb_shipping')).toMatch(/^UAT on top\. Production wording\. /);
   });
 });

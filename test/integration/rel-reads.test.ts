@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import type { ProjectView } from '#schema/api.ts';
-import { apiFixture, type ApiFixture, type Env } from '../helpers/api.ts';
+import { inProcessInstance, type Env, type Instance } from '../helpers/fixture.ts';
 
 /** REL-14: reads never write; a flow-rule change is all or nothing, and two admins cannot interleave. */
-let api: ApiFixture;
+let api: Instance;
 afterEach(() => api?.close());
 
 /** Every row the release path keeps (sessions and tokens left out: a request may touch their last use). */
@@ -26,7 +26,7 @@ const shown = (envs: readonly Env[]) => Promise.all([...envs.map((e) => api.ok(`
 
 describe('REL-14 reads are pure; flow-rule changes are planned, then committed once', () => {
   it('REL-14 [HOT-3] (a) reading the hotfix divergence and the board twice changes no row, even when a hotfix has fully arrived in DEV', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const { p, dev, prod } = await live();
     const { draftId } = await api.ok<{ draftId: string }>('POST', `/api/environments/${prod.id}/hotfix`);
     api.services.rooms.edit(draftId, 'test', (doc) => itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'URGENT: '));
@@ -45,17 +45,17 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
   });
 
   it('REL-14 [FLOW-8] (b) two flow-rule changes made from the same version: one 200, the other 409 rules_moved, and the loser changes no stage', async () => {
-    api = await apiFixture({ REPLICATION_DELAY_MS: '60000' });
+    api = await inProcessInstance({ REPLICATION_DELAY_MS: '60000' });
     const { p } = await live();
     const seen = await api.ok<ProjectView>('GET', `/api/projects/${p.id}`);
     expect(seen.flowRulesVersion).toEqual(expect.any(String));
     const first = await api.call<ProjectView>('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } }, expectedVersion: seen.flowRulesVersion });
-    expect(first[0]).toBe(200);
-    expect(first[1].flowRulesVersion).not.toBe(seen.flowRulesVersion);
+    expect(first.status).toBe(200);
+    expect(first.body.flowRulesVersion).not.toBe(seen.flowRulesVersion);
     const after = await shown(p.environments);
     const rows = dump();
 
-    const [status, body] = await api.call<{ error: { id: string } }>('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: { knowledge: { direction: 'local' } }, expectedVersion: seen.flowRulesVersion });
+    const { status, body } = await api.call<{ error: { id: string } }>('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: { knowledge: { direction: 'local' } }, expectedVersion: seen.flowRulesVersion });
     expect(status).toBe(409);
     expect(body.error.id).toBe('rules_moved');
     expect(await shown(p.environments)).toEqual(after);
@@ -64,7 +64,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
   });
 
   it('REL-14 [FLOW-8] (c) a flow-rule change whose storage fails midway leaves no partial state, and succeeds whole once storage is back', async () => {
-    api = await apiFixture({ REPLICATION_DELAY_MS: '60000' });
+    api = await inProcessInstance({ REPLICATION_DELAY_MS: '60000' });
     const { p, prod } = await live();
     const down = await api.ok<ProjectView & { environments: Env[] }>('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } } });
     // Knowledge edited in production: moving it up again composes new snapshots for production's pointers.
@@ -76,7 +76,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
     // The disk fails on the first release record, after the rules and drafts were written in the old code.
     const sqlite = api.services.database.sqlite;
     sqlite.exec(`CREATE TRIGGER fail_releases BEFORE INSERT ON releases BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
-    const [status] = await api.call('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: {} });
+    const { status } = await api.call('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: {} });
     expect(status).toBeGreaterThanOrEqual(500);
     expect(dump()).toEqual(rows);
     expect(await shown(p.environments)).toEqual(shownBefore);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as } from '../helpers/users.ts';
+import { overTheWire } from '../helpers/fixture.ts';
 
 /** REL-5: an override that no longer fits its variable's type. */
 const cleanup: (() => unknown)[] = [];
@@ -32,47 +32,44 @@ describe('REL-5 an override that no longer fits its variable', () => {
     const server = await startTestServer();
     cleanup.push(() => server.close());
     const admin = await setupAdmin(server.url);
-    const api = <T>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
-    const [, project] = await api<ProjectView>('POST', '/projects', { name: 'Support', preset: 'five-stage', sample: true });
+    const api = overTheWire(server.url, admin.token);
+    const { body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'Support', preset: 'five-stage', sample: true });
     const envs = project.environments;
     const [dev, prod] = [envs[0]!, envs[envs.length - 1]!];
     const releaseAll = async () => {
-      for (const e of envs.slice(0, -1)) expect((await api('POST', `/environments/${e.id}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
-      expect((await api('POST', `/environments/${prod.id}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
+      for (const e of envs.slice(0, -1)) expect((await api.call('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true })).status).toBe(200);
+      expect((await api.call('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
     };
     await releaseAll();
-    expect((await api('PUT', `/environments/${prod.id}/variables/company`, { value: OVERRIDE }))[0]).toBe(200);
-    const [, { key }] = await api<{ key: string }>('POST', `/environments/${prod.id}/runtime-keys`, { name: 'runtime' });
-    const deliver = async (): Promise<[number, Delivery]> => {
-      const res = await fetch(`${server.url}/api/delivery/${prod.id}`, { headers: { authorization: `Bearer ${key}` } });
-      return [res.status, (await res.json()) as Delivery];
-    };
-    expect((await deliver())[1].variables.company).toEqual({ type: 'string', value: OVERRIDE });
+    expect((await api.call('PUT', `/api/environments/${prod.id}/variables/company`, { value: OVERRIDE })).status).toBe(200);
+    const { body: { key } } = await api.call<{ key: string }>('POST', `/api/environments/${prod.id}/runtime-keys`, { name: 'runtime' });
+    const deliver = () => overTheWire(server.url, key).call<Delivery>('GET', `/api/delivery/${prod.id}`);
+    expect((await deliver()).body.variables.company).toEqual({ type: 'string', value: OVERRIDE });
 
     // DEV turns `company` into a number; the structure moves all the way to live.
-    const [, content] = await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`);
+    const { body: content } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
     content.variables.var_company = { ...content.variables.var_company, type: 'number', defaultValue: '42' };
-    expect((await api('PUT', `/environments/${dev.id}/content`, content))[0]).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${dev.id}/content`, content)).status).toBe(200);
     await releaseAll();
 
-    const [status, body] = await deliver();
+    const { status, body } = await deliver();
     expect(status).toBe(200);
     expect(body.variables.company).toEqual({ type: 'number', value: 42 });
     expect(body.invalidOverrides).toEqual([{ key: 'company', reason: expect.stringMatching(/now a number/) }]);
     expect(JSON.stringify(body.invalidOverrides)).not.toContain(OVERRIDE);
 
-    const [, board] = await api<Board>('GET', `/projects/${project.id}/board`);
+    const { body: board } = await api.call<Board>('GET', `/api/projects/${project.id}/board`);
     expect(board.stages.find((s) => s.environmentId === prod.id)!.invalidOverrides).toEqual(['company']);
     expect(board.stages.find((s) => s.environmentId === dev.id)!.invalidOverrides).toEqual([]);
 
-    const [, vars] = await api<Variables>('GET', `/environments/${prod.id}/variables`);
+    const { body: vars } = await api.call<Variables>('GET', `/api/environments/${prod.id}/variables`);
     const company = vars.variables.find((v) => v.name === 'company')!;
     expect(company).toMatchObject({ type: 'number', override: { value: OVERRIDE }, effectiveValue: '42', invalidOverride: 'Override no longer fits: the variable is now a number.' });
 
     // A new override that does not fit is still refused; one that fits clears the problem.
-    expect((await api<{ error: { id: string } }>('PUT', `/environments/${prod.id}/variables/company`, { value: 'abc' }))[1].error.id).toBe('invalid_value');
-    expect((await api('PUT', `/environments/${prod.id}/variables/company`, { value: '7' }))[0]).toBe(200);
-    const [, fixed] = await deliver();
+    expect((await api.call<{ error: { id: string } }>('PUT', `/api/environments/${prod.id}/variables/company`, { value: 'abc' })).body.error.id).toBe('invalid_value');
+    expect((await api.call('PUT', `/api/environments/${prod.id}/variables/company`, { value: '7' })).status).toBe(200);
+    const { body: fixed } = await deliver();
     expect(fixed.variables.company).toEqual({ type: 'number', value: 7 });
     expect(fixed.invalidOverrides).toEqual([]);
 
@@ -84,19 +81,18 @@ describe('REL-5 an override that no longer fits its variable', () => {
     const server = await startTestServer();
     cleanup.push(() => server.close());
     const admin = await setupAdmin(server.url);
-    const api = <T>(method: string, path: string, body?: unknown) => as<T>(server.url, admin.token, method, path, body);
-    const [, project] = await api<ProjectView>('POST', '/projects', { name: 'Support', preset: 'five-stage', sample: true });
+    const api = overTheWire(server.url, admin.token);
+    const { body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'Support', preset: 'five-stage', sample: true });
     const [dev, test] = project.environments;
-    expect((await api('POST', `/environments/${dev!.id}/sync`, {}))[0]).toBe(200);
-    expect((await api('PUT', `/environments/${test!.id}/variables/company`, { value: 'not json' }))[0]).toBe(200);
-    const [, content] = await api<WorkspaceContent>('GET', `/environments/${dev!.id}/content`);
+    expect((await api.call('POST', `/api/environments/${dev!.id}/sync`, {})).status).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${test!.id}/variables/company`, { value: 'not json' })).status).toBe(200);
+    const { body: content } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev!.id}/content`);
     content.variables.var_company = { ...content.variables.var_company, type: 'json', defaultValue: '{"name":"Acme"}' };
-    expect((await api('PUT', `/environments/${dev!.id}/content`, content))[0]).toBe(200);
-    expect((await api('POST', `/environments/${dev!.id}/sync`, {}))[0]).toBe(200);
-    const [, { key }] = await api<{ key: string }>('POST', `/environments/${test!.id}/runtime-keys`, { name: 'runtime' });
-    const res = await fetch(`${server.url}/api/delivery/${test!.id}`, { headers: { authorization: `Bearer ${key}` } });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as Delivery;
+    expect((await api.call('PUT', `/api/environments/${dev!.id}/content`, content)).status).toBe(200);
+    expect((await api.call('POST', `/api/environments/${dev!.id}/sync`, {})).status).toBe(200);
+    const { body: { key } } = await api.call<{ key: string }>('POST', `/api/environments/${test!.id}/runtime-keys`, { name: 'runtime' });
+    const { status, body } = await overTheWire(server.url, key).call<Delivery>('GET', `/api/delivery/${test!.id}`);
+    expect(status).toBe(200);
     expect(body.variables.company).toEqual({ type: 'json', value: { name: 'Acme' } });
     expect(body.invalidOverrides).toEqual([{ key: 'company', reason: 'Override no longer fits: the variable is now JSON.' }]);
   });

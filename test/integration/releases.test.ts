@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
-import { apiFixture, type ApiFixture, type Env } from '../helpers/api.ts';
+import { inProcessInstance, type Env, type Instance } from '../helpers/fixture.ts';
 
-let api: ApiFixture;
+let api: Instance;
 afterEach(() => api?.close());
 
 async function project(sample = true) {
@@ -17,7 +17,7 @@ const blobCount = () => (api.services.database.sqlite.prepare('SELECT count(*) A
 
 describe('content-addressed snapshots and Sync through every stage', () => {
   it('moves the same snapshot id DEV → TEST → UAT → STAGING → PRODUCTION, then Publish makes it live', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     const first = await api.ok<{ snapshotId: string; targetEnvironmentId: string; unchanged: boolean }>('POST', `/api/environments/${p.dev.id}/sync`, { message: 'First release' });
     expect(first.snapshotId).toMatch(/^[0-9a-f]{64}$/);
@@ -44,7 +44,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
   });
 
   it('[R5] identical content gives the identical id, any change a new one, and unchanged items are not stored again', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     const a = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.dev.id}/sync`, {});
     const blobs = blobCount();
@@ -64,22 +64,22 @@ describe('content-addressed snapshots and Sync through every stage', () => {
   });
 
   it('[R5] a snapshot altered in the database is detected when read', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     const { snapshotId } = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.dev.id}/sync`, {});
     api.services.database.sqlite.prepare("UPDATE blobs SET json = replace(json, 'Shipping', 'Sh1pping')").run();
-    const [status, body] = await api.call<{ error: { id: string } }>('GET', `/api/snapshots/${snapshotId}`);
+    const { status, body } = await api.call<{ error: { id: string } }>('GET', `/api/snapshots/${snapshotId}`);
     expect(status).toBe(500);
     expect(body.error.id).toBe('snapshot_corrupt');
   });
 
   it('[R7] a draft with problems cannot leave DEV: 422 with the problems, and nothing moves', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     const broken = sampleContent();
     broken.agents.agt_support!.instructions = 'Hello {{nobody}}';
     await setDraft(p.dev.id, broken);
-    const [status, body] = await api.call<{ error: { id: string; details: { itemId: string; field: string }[] } }>('POST', `/api/environments/${p.dev.id}/sync`, {});
+    const { status, body } = await api.call<{ error: { id: string; details: { itemId: string; field: string }[] } }>('POST', `/api/environments/${p.dev.id}/sync`, {});
     expect(status).toBe(422);
     expect(body.error.id).toBe('draft_has_problems');
     expect(body.error.details).toMatchObject([{ itemId: 'agt_support', field: 'instructions' }]);
@@ -88,24 +88,24 @@ describe('content-addressed snapshots and Sync through every stage', () => {
   });
 
   it('only the current snapshot of stage n moves to n+1; the last stage has no Sync; empty stages have nothing to sync', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.envs[1]!.id}/sync`, {}))[1].error.id).toBe('nothing_to_sync');
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/sync`, {}))[1].error.id).toBe('no_next_environment');
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true }))[1].error.id).toBe('nothing_to_publish');
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.envs[1]!.id}/publish`, { confirmMissingSecrets: true }))[1].error.id).toBe('not_production');
+    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.envs[1]!.id}/sync`, {})).body.error.id).toBe('nothing_to_sync');
+    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/sync`, {})).body.error.id).toBe('no_next_environment');
+    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true })).body.error.id).toBe('nothing_to_publish');
+    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.envs[1]!.id}/publish`, { confirmMissingSecrets: true })).body.error.id).toBe('not_production');
   });
 });
 
 describe('[R2] promotions are atomic and never lose one', () => {
   it('[R2] refuses a Sync whose expected target moved (compare-and-swap), changing nothing', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     const a = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.dev.id}/sync`, {});
     const changed = sampleContent();
     changed.variables.var_company!.defaultValue = 'Acme Corp';
     await setDraft(p.dev.id, changed);
-    const [status, body] = await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.dev.id}/sync`, { expectedTargetSnapshotId: null });
+    const { status, body } = await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.dev.id}/sync`, { expectedTargetSnapshotId: null });
     expect(status).toBe(409);
     expect(body.error.id).toBe('target_moved');
     expect((await envs(p.id))[1]!.snapshotId).toBe(a.snapshotId);
@@ -114,7 +114,7 @@ describe('[R2] promotions are atomic and never lose one', () => {
   });
 
   it('[R2] two concurrent Syncs both land, each with its record, chained in order', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     await api.ok('POST', `/api/environments/${p.dev.id}/sync`, {});
     const c2 = sampleContent();
@@ -126,15 +126,15 @@ describe('[R2] promotions are atomic and never lose one', () => {
       api.call<{ snapshotId: string }>('POST', `/api/environments/${p.envs[1]!.id}/sync`, {}),
       api.call<{ snapshotId: string }>('POST', `/api/environments/${p.dev.id}/sync`, { message: 'concurrent' }),
     ]);
-    expect([r1[0], r2[0]]).toEqual([200, 200]);
+    expect([r1.status, r2.status]).toEqual([200, 200]);
     const rows = api.services.database.sqlite.prepare('SELECT seq, prev_hash, hash, environment_id FROM releases ORDER BY seq').all() as { prev_hash: string; hash: string; environment_id: string }[];
     expect(rows).toHaveLength(3);
     rows.forEach((r, i) => expect(r.prev_hash).toBe(i === 0 ? '0'.repeat(64) : rows[i - 1]!.hash));
-    expect((await envs(p.id))[2]!.snapshotId).toBe(r1[1].snapshotId);
+    expect((await envs(p.id))[2]!.snapshotId).toBe(r1.body.snapshotId);
   });
 
   it('rolls an environment back to a snapshot from its own history only', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     const a = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.dev.id}/sync`, {});
     const c2 = sampleContent();
@@ -145,8 +145,8 @@ describe('[R2] promotions are atomic and never lose one', () => {
     await api.ok('POST', `/api/environments/${test}/rollback`, { snapshotId: a.snapshotId, message: 'bad size chart' });
     expect((await envs(p.id))[1]!.snapshotId).toBe(a.snapshotId);
     const uat = p.envs[2]!.id;
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${uat}/rollback`, { snapshotId: b.snapshotId }))[1].error.id).toBe('not_in_history');
-    expect((await api.call('POST', `/api/environments/${test}/rollback`, { snapshotId: 'nope' }))[0]).toBe(400);
+    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${uat}/rollback`, { snapshotId: b.snapshotId })).body.error.id).toBe('not_in_history');
+    expect((await api.call('POST', `/api/environments/${test}/rollback`, { snapshotId: 'nope' })).status).toBe(400);
     const h = await api.ok<{ history: { kind: string; toSnapshotId: string; fromSnapshotId: string }[] }>('GET', `/api/environments/${test}/history`);
     expect(h.history[0]).toMatchObject({ kind: 'rollback', toSnapshotId: a.snapshotId, fromSnapshotId: b.snapshotId });
   });
@@ -154,11 +154,11 @@ describe('[R2] promotions are atomic and never lose one', () => {
 
 describe('[R1] every environment after the first is read-only for content', () => {
   it('[R1] refuses content writes to later stages and has no draft for them', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     for (const env of p.envs.slice(1)) {
       expect(env.draftId).toBeUndefined();
-      const [status, body] = await api.call<{ error: { id: string } }>('PUT', `/api/environments/${env.id}/content`, sampleContent());
+      const { status, body } = await api.call<{ error: { id: string } }>('PUT', `/api/environments/${env.id}/content`, sampleContent());
       expect(status).toBe(409);
       expect(body.error.id).toBe('read_only_environment');
     }
@@ -167,7 +167,7 @@ describe('[R1] every environment after the first is read-only for content', () =
 
 describe('diffs', () => {
   it('diffs DEV draft, environments and snapshots at item and field level with a line diff', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     const { snapshotId } = await api.ok<{ snapshotId: string }>('POST', `/api/environments/${p.dev.id}/sync`, {});
     const next = sampleContent();
@@ -188,11 +188,11 @@ describe('diffs', () => {
     expect(d.diff.sections.variables![0]).toMatchObject({ id: 'var_new', kind: 'added' });
     const same = await api.ok<Diff>('GET', `/api/diff?from=snapshot:${snapshotId}&to=env:${p.envs[1]!.id}`);
     expect(same.diff.total).toBe(0);
-    expect((await api.call('GET', `/api/diff?from=env:${p.dev.id}`))[0]).toBe(400);
+    expect((await api.call('GET', `/api/diff?from=env:${p.dev.id}`)).status).toBe(400);
   });
 
   it('the board shows each stage, what the next Sync moves, and the DEV problems count', async () => {
-    api = await apiFixture();
+    api = await inProcessInstance();
     const p = await project();
     type Board = { pending: { total: number; counts: Record<string, number> }[]; stages: { problems?: number; current: { snapshot: { id: string } | null; lastMove: { kind: string } | null } | null }[] };
     let board = await api.ok<Board>('GET', `/api/projects/${p.id}/board`);

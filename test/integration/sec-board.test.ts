@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { sampleContent } from '#schema/content/sample.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as } from '../helpers/users.ts';
+import { overTheWire } from '../helpers/fixture.ts';
 
 type Running = Awaited<ReturnType<typeof startTestServer>>;
 interface Board {
@@ -23,20 +23,20 @@ describe('SEC-6 the board under large texts', () => {
     server = await startTestServer();
     const url = server.url;
     const token = (await setupAdmin(url)).token;
-    const call = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => as<T>(url, token, method, path, body);
-    const [, project] = await call<{ id: string; environments: { id: string }[] }>('POST', '/projects', { name: 'Long texts', sample: true });
+    const api = overTheWire(url, token);
+    const { body: project } = await api.call<{ id: string; environments: { id: string }[] }>('POST', '/api/projects', { name: 'Long texts', sample: true });
     const [dev, test] = project.environments as [{ id: string }, { id: string }];
 
     const content = sampleContent();
     content.knowledge.kb_shipping!.body = text('old');
-    expect((await call('PUT', `/environments/${dev.id}/content`, content))[0]).toBe(200);
-    expect((await call('POST', `/environments/${dev.id}/sync`, {}))[0]).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${dev.id}/content`, content)).status).toBe(200);
+    expect((await api.call('POST', `/api/environments/${dev.id}/sync`, {})).status).toBe(200);
     content.knowledge.kb_shipping!.body = text('new');
-    expect((await call('PUT', `/environments/${dev.id}/content`, content))[0]).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${dev.id}/content`, content)).status).toBe(200);
 
     const read = async () => {
       const started = performance.now();
-      const [status, board] = await call<Board>('GET', `/projects/${project.id}/board`);
+      const { status, body: board } = await api.call<Board>('GET', `/api/projects/${project.id}/board`);
       return { status, board, ms: performance.now() - started };
     };
     // The server's own health answer while the first board read runs.
@@ -61,7 +61,7 @@ describe('SEC-6 the board under large texts', () => {
     expect(again.board.pending).toEqual(first.board.pending);
     // The same counts as the full diff of those sides (an empty side: no line diff to wait for).
     const uat = project.environments[2]!;
-    const [, diff] = await call<{ diff: { counts: Record<string, number>; total: number } }>('GET', `/diff?from=env:${uat.id}&to=env:${test.id}`);
+    const { body: diff } = await api.call<{ diff: { counts: Record<string, number>; total: number } }>('GET', `/api/diff?from=env:${uat.id}&to=env:${test.id}`);
     expect([diff.diff.counts, diff.diff.total]).toEqual([first.board.pending[1]!.counts, first.board.pending[1]!.total]);
   });
 });

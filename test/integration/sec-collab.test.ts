@@ -4,15 +4,14 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, wsUrl, type Client } from '../helpers/clients.ts';
 import { awarenessFrame } from '../helpers/collab-attack.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
-import { as, userWithToken } from '../helpers/users.ts';
-import { serverWithProject } from '../helpers/server.ts';
+import { newUser, overTheWire, serverWithProject } from '../helpers/fixture.ts';
 
 /** Who a presence says it is (SEC-12), and how many sockets a user may hold (SEC-8). */
 const cleanup = cleanupAfterEach();
 
 async function setup(env: Record<string, string> = {}) {
   const { server, admin, project, dev, draftId } = await serverWithProject(cleanup, env);
-  const [, me] = await as<{ user: { id: string; name: string } }>(server.url, admin.token, 'GET', '/session');
+  const { body: me } = await overTheWire(server.url, admin.token).call<{ user: { id: string; name: string } }>('GET', '/api/session');
   return { server, admin, adminUser: me.user, projectId: project.id, envId: dev.id, draftId };
 }
 
@@ -40,8 +39,8 @@ function stateOf(observer: Client, clientId: number, predicate: (s: Record<strin
 describe('SEC-12: presence cannot be spoofed', () => {
   it("SEC-12 a peer's presence shows its authenticated user's id and name, whatever it sends, and never a `server` field", async () => {
     const { server, admin, adminUser, projectId, envId, draftId } = await setup();
-    const bob = await userWithToken(server.url, admin.token, 'bob@example.com', 'Bob');
-    expect((await as(server.url, admin.token, 'PUT', `/projects/${projectId}/members/${bob.id}`, { roles: { [envId]: ['viewer'] } }))[0]).toBe(200);
+    const bob = await newUser(overTheWire(server.url, admin.token), 'bob@example.com', 'Bob');
+    expect((await overTheWire(server.url, admin.token).call('PUT', `/api/projects/${projectId}/members/${bob.id}`, { roles: { [envId]: ['viewer'] } })).status).toBe(200);
 
     const observer = client(server.url, draftId, admin.token);
     const mallory = client(server.url, draftId, bob.token);
@@ -124,8 +123,8 @@ describe('SEC-8: websocket connections per user and per server', () => {
 
   it('SEC-8 over COLLAB_MAX_CONNECTIONS_PER_USER / COLLAB_MAX_CONNECTIONS, upgrades are refused with 429 too_many_connections, counting sockets still connecting', async () => {
     const { server, admin, projectId, envId, draftId } = await setup({ COLLAB_MAX_CONNECTIONS_PER_USER: '3', COLLAB_MAX_CONNECTIONS: '5' });
-    const bob = await userWithToken(server.url, admin.token, 'bob@example.com', 'Bob');
-    expect((await as(server.url, admin.token, 'PUT', `/projects/${projectId}/members/${bob.id}`, { roles: { [envId]: ['viewer'] } }))[0]).toBe(200);
+    const bob = await newUser(overTheWire(server.url, admin.token), 'bob@example.com', 'Bob');
+    expect((await overTheWire(server.url, admin.token).call('PUT', `/api/projects/${projectId}/members/${bob.id}`, { roles: { [envId]: ['viewer'] } })).status).toBe(200);
 
     // Ten upgrades at once: none has finished its handshake when the next arrives.
     const burst = await Promise.all(Array.from({ length: 10 }, () => attempt(server.url, draftId, admin.token)));

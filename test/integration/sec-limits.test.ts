@@ -6,8 +6,8 @@ import { encodeUpdate } from '#server/collab/protocol.ts';
 import { CLOSE } from '#schema/errors.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
 import { ADMIN, setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
-import { as, cookieOf, postJson, signIn } from '../helpers/users.ts';
-import { apiFixture, type Env } from '../helpers/api.ts';
+import { cookieOf, postJson, signIn } from '../helpers/users.ts';
+import { inProcessInstance, overTheWire, type Env, type Instance } from '../helpers/fixture.ts';
 import { createRetention } from '#server/domain/retention.ts';
 import { createRetentionStore } from '#server/store/retention.ts';
 
@@ -19,47 +19,47 @@ afterEach(async () => {
 
 type Refusal = { error: { id: string; details?: { limit: string; max: number } } };
 
-/** A server (with these limits) and a five-stage project; returns the admin token and environment ids. */
+/** A server (with these limits) and a five-stage project; returns the admin token, a client as the admin and environment ids. */
 async function project(env: Record<string, string> = {}) {
   server = await startTestServer(undefined, env);
   const admin = (await setupAdmin(server.url)).token;
-  const [, p] = await as<{ id: string; environments: { id: string }[] }>(server.url, admin, 'POST', '/projects', { name: 'Limits', sample: true });
+  const { body: p } = await overTheWire(server.url, admin).call<{ id: string; environments: { id: string }[] }>('POST', '/api/projects', { name: 'Limits', sample: true });
   const [dev, test, uat] = p.environments.map((e) => e.id) as [string, string, string];
-  return { url: server.url, admin, projectId: p.id, dev, test, uat };
+  return { url: server.url, admin, api: overTheWire(server.url, admin), projectId: p.id, dev, test, uat };
 }
 
 const count = (table: string, where = '1', ...params: unknown[]) => (server!.sqlite.prepare(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get(...params) as { n: number }).n;
 
 describe('SEC-8 limits on what a user can multiply', () => {
   it('SEC-8 the 201st active share link of an environment is refused (409 limit_reached) and nothing is stored; revoking makes room', async () => {
-    const { url, admin, uat } = await project();
-    for (let i = 0; i < 200; i++) expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: `link ${i}` }))[0]).toBe(201);
-    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'one more' });
+    const { api, uat } = await project();
+    for (let i = 0; i < 200; i++) expect((await api.call('POST', `/api/environments/${uat}/share-links`, { label: `link ${i}` })).status).toBe(201);
+    const { status, body } = await api.call<Refusal>('POST', `/api/environments/${uat}/share-links`, { label: 'one more' });
     expect(status).toBe(409);
     expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_SHARE_LINKS_PER_ENVIRONMENT', max: 200 } });
     expect(count('share_links', 'environment_id = ?', uat)).toBe(200);
     // Revoked and expired links do not count.
-    const [, list] = await as<{ links: { id: string }[] }>(url, admin, 'GET', `/environments/${uat}/share-links`);
-    expect((await as(url, admin, 'DELETE', `/share-links/${list.links[0]!.id}`))[0]).toBe(204);
+    const { body: list } = await api.call<{ links: { id: string }[] }>('GET', `/api/environments/${uat}/share-links`);
+    expect((await api.call('DELETE', `/api/share-links/${list.links[0]!.id}`)).status).toBe(204);
     server!.sqlite.prepare('UPDATE share_links SET expires_at = ? WHERE id = ?').run(Date.now() - 1, list.links[1]!.id);
-    expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'after revoking' }))[0]).toBe(201);
-    expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'after expiry' }))[0]).toBe(201);
-    expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'full again' }))[0]).toBe(409);
+    expect((await api.call('POST', `/api/environments/${uat}/share-links`, { label: 'after revoking' })).status).toBe(201);
+    expect((await api.call('POST', `/api/environments/${uat}/share-links`, { label: 'after expiry' })).status).toBe(201);
+    expect((await api.call('POST', `/api/environments/${uat}/share-links`, { label: 'full again' })).status).toBe(409);
   });
 
   it('SEC-8 share links per environment follow MAX_SHARE_LINKS_PER_ENVIRONMENT; other environments have their own count', async () => {
-    const { url, admin, uat, test } = await project({ MAX_SHARE_LINKS_PER_ENVIRONMENT: '3' });
-    for (let i = 0; i < 3; i++) expect((await as(url, admin, 'POST', `/environments/${uat}/share-links`, { label: `link ${i}` }))[0]).toBe(201);
-    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'fourth' });
+    const { api, uat, test } = await project({ MAX_SHARE_LINKS_PER_ENVIRONMENT: '3' });
+    for (let i = 0; i < 3; i++) expect((await api.call('POST', `/api/environments/${uat}/share-links`, { label: `link ${i}` })).status).toBe(201);
+    const { status, body } = await api.call<Refusal>('POST', `/api/environments/${uat}/share-links`, { label: 'fourth' });
     expect(status).toBe(409);
     expect(body.error.details).toEqual({ limit: 'MAX_SHARE_LINKS_PER_ENVIRONMENT', max: 3 });
-    expect((await as(url, admin, 'POST', `/environments/${test}/share-links`, { label: 'elsewhere' }))[0]).toBe(201);
+    expect((await api.call('POST', `/api/environments/${test}/share-links`, { label: 'elsewhere' })).status).toBe(201);
     expect(count('audit_events', "kind = 'share_link.created'")).toBe(4);
   });
 
   it('SEC-8 the 21st feedback post through one link in a minute is refused (429 rate_limited, Retry-After) and not stored', async () => {
-    const { url, admin, uat } = await project();
-    const [, link] = await as<{ token: string }>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
+    const { url, api, uat } = await project();
+    const { body: link } = await api.call<{ token: string }>('POST', `/api/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
     const post = (text: string) => postJson(`${url}/api/share/${link.token}/feedback`, { section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text });
     // In parallel: every post is counted, none slips past the check.
     const answers = await Promise.all(Array.from({ length: 25 }, (_, i) => post(`note ${i}`)));
@@ -77,8 +77,8 @@ describe('SEC-8 limits on what a user can multiply', () => {
   });
 
   it('SEC-8 a link keeps at most MAX_FEEDBACK_PER_LINK posts (409 limit_reached); a post over 2,000 characters is refused', async () => {
-    const { url, admin, uat } = await project({ FEEDBACK_PER_LINK_PER_MINUTE: '10000' });
-    const [, link] = await as<{ id: string; token: string }>(url, admin, 'POST', `/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
+    const { url, api, uat } = await project({ FEEDBACK_PER_LINK_PER_MINUTE: '10000' });
+    const { body: link } = await api.call<{ id: string; token: string }>('POST', `/api/environments/${uat}/share-links`, { label: 'Review', allowFeedback: true });
     const post = (text: string) => postJson(`${url}/api/share/${link.token}/feedback`, { section: 'agents', itemId: 'agent_triage', author: 'Stakeholder', text });
     expect((await post('x'.repeat(2001))).status).toBe(400);
     const insert = server!.sqlite.prepare('INSERT INTO feedback (id, environment_id, share_link_id, section, item_id, author, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
@@ -93,59 +93,59 @@ describe('SEC-8 limits on what a user can multiply', () => {
   });
 
   it('SEC-8 the secret over MAX_SECRETS_PER_ENVIRONMENT is refused (409 limit_reached); replacing a value at the limit still works', async () => {
-    const { url, admin, uat, test } = await project({ MAX_SECRETS_PER_ENVIRONMENT: '3' });
-    for (const name of ['A_KEY', 'B_KEY', 'C_KEY']) expect((await as(url, admin, 'PUT', `/environments/${uat}/secrets/${name}`, { value: 'v1' }))[0]).toBe(200);
-    const [status, body] = await as<Refusal>(url, admin, 'PUT', `/environments/${uat}/secrets/D_KEY`, { value: 'v1' });
+    const { api, uat, test } = await project({ MAX_SECRETS_PER_ENVIRONMENT: '3' });
+    for (const name of ['A_KEY', 'B_KEY', 'C_KEY']) expect((await api.call('PUT', `/api/environments/${uat}/secrets/${name}`, { value: 'v1' })).status).toBe(200);
+    const { status, body } = await api.call<Refusal>('PUT', `/api/environments/${uat}/secrets/D_KEY`, { value: 'v1' });
     expect(status).toBe(409);
     expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_SECRETS_PER_ENVIRONMENT', max: 3 } });
     expect(count('secrets', 'environment_id = ?', uat)).toBe(3);
-    expect((await as(url, admin, 'PUT', `/environments/${uat}/secrets/B_KEY`, { value: 'v2' }))[0]).toBe(200);
-    expect((await as(url, admin, 'PUT', `/environments/${test}/secrets/D_KEY`, { value: 'v1' }))[0]).toBe(200);
-    expect((await as(url, admin, 'DELETE', `/environments/${uat}/secrets/A_KEY`))[0]).toBe(204);
-    expect((await as(url, admin, 'PUT', `/environments/${uat}/secrets/D_KEY`, { value: 'v1' }))[0]).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${uat}/secrets/B_KEY`, { value: 'v2' })).status).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${test}/secrets/D_KEY`, { value: 'v1' })).status).toBe(200);
+    expect((await api.call('DELETE', `/api/environments/${uat}/secrets/A_KEY`)).status).toBe(204);
+    expect((await api.call('PUT', `/api/environments/${uat}/secrets/D_KEY`, { value: 'v1' })).status).toBe(200);
   });
 
   it('SEC-8 the 501st secret of an environment is refused at the default limit', async () => {
-    const { url, admin, uat } = await project();
+    const { api, uat } = await project();
     // 500 rows written directly (the route is the same as above); the 501st goes through the API.
     const put = server!.sqlite.prepare('INSERT INTO secrets (environment_id, name, sealed, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)');
     server!.sqlite.transaction(() => {
       for (let i = 0; i < 500; i++) put.run(uat, `KEY_${i}`, Buffer.from('not opened'), 'usr_test', Date.now());
     })();
-    const [status, body] = await as<Refusal>(url, admin, 'PUT', `/environments/${uat}/secrets/ONE_MORE`, { value: 'v' });
+    const { status, body } = await api.call<Refusal>('PUT', `/api/environments/${uat}/secrets/ONE_MORE`, { value: 'v' });
     expect(status).toBe(409);
     expect(body.error.details).toEqual({ limit: 'MAX_SECRETS_PER_ENVIRONMENT', max: 500 });
     expect(count('secrets', 'environment_id = ?', uat)).toBe(500);
   });
 
   it('SEC-8 the 51st runtime key of an environment is refused (409 limit_reached) and not stored', async () => {
-    const { url, admin, uat } = await project();
-    for (let i = 0; i < 50; i++) expect((await as(url, admin, 'POST', `/environments/${uat}/runtime-keys`, { name: `key ${i}` }))[0]).toBe(201);
-    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${uat}/runtime-keys`, { name: 'one more' });
+    const { api, uat } = await project();
+    for (let i = 0; i < 50; i++) expect((await api.call('POST', `/api/environments/${uat}/runtime-keys`, { name: `key ${i}` })).status).toBe(201);
+    const { status, body } = await api.call<Refusal>('POST', `/api/environments/${uat}/runtime-keys`, { name: 'one more' });
     expect(status).toBe(409);
     expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_RUNTIME_KEYS_PER_ENVIRONMENT', max: 50 } });
     expect(count('runtime_keys', 'environment_id = ?', uat)).toBe(50);
   });
 
   it('SEC-8 the 201st audience of an environment is refused (409 limit_reached); editing one at the limit still works', async () => {
-    const { url, admin, uat } = await project();
+    const { api, uat } = await project();
     const have = count('audiences', 'environment_id = ?', uat);
     let last = '';
     for (let i = have; i < 200; i++) {
-      const [status, a] = await as<{ id: string }>(url, admin, 'POST', `/environments/${uat}/audiences`, { name: `Audience ${i}` });
+      const { status, body: a } = await api.call<{ id: string }>('POST', `/api/environments/${uat}/audiences`, { name: `Audience ${i}` });
       expect(status).toBe(201);
       last = a.id;
     }
-    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${uat}/audiences`, { name: 'One more' });
+    const { status, body } = await api.call<Refusal>('POST', `/api/environments/${uat}/audiences`, { name: 'One more' });
     expect(status).toBe(409);
     expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_AUDIENCES_PER_ENVIRONMENT', max: 200 } });
     expect(count('audiences', 'environment_id = ?', uat)).toBe(200);
-    expect((await as(url, admin, 'PUT', `/environments/${uat}/audiences/${last}`, { name: 'Renamed' }))[0]).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${uat}/audiences/${last}`, { name: 'Renamed' })).status).toBe(200);
   });
 
   it('SEC-8 the 201st open invitation into a project is refused (409 limit_reached); used or expired ones do not count', async () => {
-    const { url, admin, projectId } = await project();
-    const invite = (i: number | string) => as<Refusal & { id: string }>(url, admin, 'POST', '/invitations', { email: `person${i}@example.com`, name: `Person ${i}`, projectId, template: 'qa' });
+    const { api, projectId } = await project();
+    const invite = (i: number | string) => api.call<Refusal & { id: string }>('POST', '/api/invitations', { email: `person${i}@example.com`, name: `Person ${i}`, projectId, template: 'qa' });
     const insert = server!.sqlite.prepare('INSERT INTO invitations (id, token_hash, email, name, "grant", created_by, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const grant = JSON.stringify({ projectId, roles: {} });
     server!.sqlite.transaction(() => {
@@ -155,8 +155,8 @@ describe('SEC-8 limits on what a user can multiply', () => {
       insert.run('inv_used', 'hash_used', 'used@example.com', 'P', grant, 'usr_x', made, Date.now() + 86_400_000, Date.now());
       insert.run('inv_expired', 'hash_expired', 'expired@example.com', 'P', grant, 'usr_x', made, Date.now() - 1, null);
     })();
-    expect((await invite(200))[0]).toBe(201);
-    const [status, body] = await invite(201);
+    expect((await invite(200)).status).toBe(201);
+    const { status, body } = await invite(201);
     expect(status).toBe(409);
     expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_PENDING_INVITATIONS_PER_PROJECT', max: 200 } });
     expect(count('invitations')).toBe(202);
@@ -195,24 +195,24 @@ describe('SEC-8 limits on what a user can multiply', () => {
   });
 
   it('SEC-8 the 21st hotfix started in production in a day is refused (429 rate_limited): each start copies the live content', async () => {
-    const { url, admin, projectId } = await project();
+    const { api, projectId } = await project();
     const envs = (server!.sqlite.prepare('SELECT id FROM environments WHERE project_id = ? ORDER BY position').all(projectId) as { id: string }[]).map((e) => e.id);
-    for (const e of envs.slice(0, -1)) expect((await as(url, admin, 'POST', `/environments/${e}/sync`, { confirmMissingSecrets: true }))[0]).toBe(200);
+    for (const e of envs.slice(0, -1)) expect((await api.call('POST', `/api/environments/${e}/sync`, { confirmMissingSecrets: true })).status).toBe(200);
     const prod = envs[envs.length - 1]!;
-    expect((await as(url, admin, 'POST', `/environments/${prod}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
+    expect((await api.call('POST', `/api/environments/${prod}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
     for (let i = 0; i < 20; i++) {
-      expect((await as(url, admin, 'POST', `/environments/${prod}/hotfix`))[0]).toBe(201);
-      expect((await as(url, admin, 'DELETE', `/environments/${prod}/hotfix`))[0]).toBe(204);
+      expect((await api.call('POST', `/api/environments/${prod}/hotfix`)).status).toBe(201);
+      expect((await api.call('DELETE', `/api/environments/${prod}/hotfix`)).status).toBe(204);
     }
     const drafts = count('drafts');
-    const [status, body] = await as<Refusal>(url, admin, 'POST', `/environments/${prod}/hotfix`);
+    const { status, body } = await api.call<Refusal>('POST', `/api/environments/${prod}/hotfix`);
     expect(status).toBe(429);
     expect(body.error).toMatchObject({ id: 'rate_limited', details: { limit: 'HOTFIXES_PER_ENVIRONMENT_PER_DAY', max: 20 } });
     expect(count('drafts')).toBe(drafts);
   });
 
   it('SEC-8 an update that would grow a draft past COLLAB_MAX_DRAFT_BYTES is refused whole (4507 draft_too_large); what came before stays', async () => {
-    const { url, admin, dev } = await project({ COLLAB_MAX_DRAFT_BYTES: String(1024 * 1024) });
+    const { url, admin, api, dev } = await project({ COLLAB_MAX_DRAFT_BYTES: String(1024 * 1024) });
     const draftId = (server!.sqlite.prepare('SELECT id FROM drafts WHERE environment_id = ?').get(dev) as { id: string }).id;
     const raw = await rawSocket(url, draftId, admin);
     // Four 300 KB articles from a raw client: the fourth would pass 1 MiB.
@@ -225,27 +225,27 @@ describe('SEC-8 limits on what a user can multiply', () => {
     const { code, reason } = await raw.closedWith;
     expect(code).toBe(CLOSE.draft_too_large);
     expect(reason).toContain('1048576');
-    const [, content] = await as<{ knowledge: Record<string, { title: string }> }>(url, admin, 'GET', `/environments/${dev}/content`);
+    const { body: content } = await api.call<{ knowledge: Record<string, { title: string }> }>('GET', `/api/environments/${dev}/content`);
     expect(Object.keys(content.knowledge).filter((id) => id.startsWith('kb_big_')).sort()).toEqual(['kb_big_0', 'kb_big_1', 'kb_big_2']);
   });
 
   it('SEC-8 the 101st API token of a user is refused (409 limit_reached)', async () => {
-    const { url, admin } = await project();
+    const { api } = await project();
     const have = count('api_tokens');
-    for (let i = have; i < 100; i++) expect((await as(url, admin, 'POST', '/tokens', { name: `token ${i}` }))[0]).toBe(201);
-    const [status, body] = await as<Refusal>(url, admin, 'POST', '/tokens', { name: 'one more' });
+    for (let i = have; i < 100; i++) expect((await api.call('POST', '/api/tokens', { name: `token ${i}` })).status).toBe(201);
+    const { status, body } = await api.call<Refusal>('POST', '/api/tokens', { name: 'one more' });
     expect(status).toBe(409);
     expect(body.error).toMatchObject({ id: 'limit_reached', details: { limit: 'MAX_API_TOKENS_PER_USER', max: 100 } });
     expect(count('api_tokens')).toBe(100);
   });
 
   it('SEC-8 the 61st approval request out of an environment in an hour is refused (429 rate_limited) before anything is frozen', async () => {
-    const { url, admin, dev } = await project();
+    const { url, admin, api, dev } = await project();
     const insert = server!.sqlite.prepare("INSERT INTO promotion_requests (id, project_id, kind, source_environment_id, target_environment_id, snapshot_id, requested_by, created_at, state) VALUES (?, (SELECT project_id FROM environments WHERE id = ?), 'sync', ?, ?, ?, 'usr_x', ?, 'voided')");
     server!.sqlite.transaction(() => {
       for (let i = 0; i < 59; i++) insert.run(`req_${i}`, dev, dev, dev, '0'.repeat(64), Date.now() - 60_000);
     })();
-    expect((await as(url, admin, 'POST', `/environments/${dev}/requests`, {}))[0]).toBe(201);
+    expect((await api.call('POST', `/api/environments/${dev}/requests`, {})).status).toBe(201);
     const snapshots = count('snapshots');
     const res = await fetch(`${url}/api/environments/${dev}/requests`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(429);
@@ -258,23 +258,23 @@ describe('SEC-8 limits on what a user can multiply', () => {
 
 describe('SEC-8 retention of snapshots from abandoned approval requests', () => {
   it('SEC-8 a restart sweeps snapshots only abandoned requests held (voided, rejected, open too long) with their requests and blobs; live, history and recent ones stay', async () => {
-    const { url, admin, dev, test } = await project();
-    const [, other] = await as<{ environments: { id: string }[] }>(url, admin, 'POST', '/projects', { name: 'Other', sample: true });
+    const { url, admin, api, dev, test } = await project();
+    const { body: other } = await api.call<{ environments: { id: string }[] }>('POST', '/api/projects', { name: 'Other', sample: true });
     const otherDev = other.environments[0]!.id;
     /** DEV's draft with the size chart retitled, then an approval request of exactly that. */
     const request = async (envId: string, title: string) => {
       const content = sampleContent();
       content.knowledge.kb_sizes!.title = title;
-      expect((await as(url, admin, 'PUT', `/environments/${envId}/content`, content))[0]).toBe(200);
-      const [status, r] = await as<{ id: string; snapshotId: string }>(url, admin, 'POST', `/environments/${envId}/requests`, {});
+      expect((await api.call('PUT', `/api/environments/${envId}/content`, content)).status).toBe(200);
+      const { status, body: r } = await api.call<{ id: string; snapshotId: string }>('POST', `/api/environments/${envId}/requests`, {});
       expect(status).toBe(201);
       return r;
     };
     const voided = await request(dev, 'Sizes v1');
     const rejected = await request(dev, 'Sizes v2'); // replaces (voids) the first
-    expect((await as(url, admin, 'POST', `/requests/${rejected.id}/reject`, { comment: 'not yet' }))[0]).toBe(200);
+    expect((await api.call('POST', `/api/requests/${rejected.id}/reject`, { comment: 'not yet' })).status).toBe(200);
     const synced = await request(dev, 'Sizes shipped');
-    const [, sync] = await as<{ snapshotId: string }>(url, admin, 'POST', `/environments/${dev}/sync`, {});
+    const { body: sync } = await api.call<{ snapshotId: string }>('POST', `/api/environments/${dev}/sync`, {});
     expect(sync.snapshotId).toBe(synced.snapshotId); // TEST holds it now: history
     const replaced = await request(dev, 'Sizes v3');
     const recent = await request(dev, 'Sizes v4'); // open, within retention
@@ -315,15 +315,15 @@ describe('SEC-8 retention of snapshots from abandoned approval requests', () => 
     for (const row of server!.sqlite.prepare('SELECT tree FROM snapshots').all() as { tree: string }[]) {
       for (const section of Object.values(JSON.parse(row.tree) as Record<string, Record<string, string>>)) for (const blob of Object.values(section)) expect(hasBlob(blob)).toBe(true);
     }
-    const [status, testContent] = await as<{ knowledge: { kb_sizes: { title: string } } }>(url.replace(/:\d+$/, `:${server.port}`), admin, 'GET', `/environments/${test}/content`);
+    const { status, body: testContent } = await overTheWire(url.replace(/:\d+$/, `:${server.port}`), admin).call<{ knowledge: { kb_sizes: { title: string } } }>('GET', `/api/environments/${test}/content`);
     expect(status).toBe(200);
     expect(testContent.knowledge.kb_sizes.title).toBe('Sizes shipped');
     expect(count('audit_events', "kind = 'request.expired'")).toBe(1);
   });
 
   /** An abandoned request's snapshot in a services fixture, and a sweep whose scan runs `during` at its first pause. */
-  async function sweepWith(during: (api: Awaited<ReturnType<typeof apiFixture>>, dev: string) => Promise<void>) {
-    const api = await apiFixture();
+  async function sweepWith(during: (api: Instance, dev: string) => Promise<void>) {
+    const api = await inProcessInstance();
     try {
       const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'Race', sample: true });
       const dev = p.environments[0]!.id;

@@ -4,7 +4,7 @@ import { validateContent } from '#schema/content/validate.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { ProjectView } from '#schema/api.ts';
-import { apiFixture, type ApiFixture } from '../helpers/api.ts';
+import { inProcessInstance, type Instance } from '../helpers/fixture.ts';
 
 /**
  * SEC-13: ids named like members every object inherits (`constructor`, `toString`,
@@ -13,7 +13,7 @@ import { apiFixture, type ApiFixture } from '../helpers/api.ts';
  */
 const NAMES = ['constructor', 'toString', '__proto__', 'valueOf', 'hasOwnProperty'];
 
-let api: ApiFixture | null = null;
+let api: Instance | null = null;
 afterEach(async () => {
   await api?.close();
   api = null;
@@ -39,34 +39,34 @@ describe('SEC-13 prototype-named ids are plain data', () => {
   });
 
   it('SEC-13 an import with such ids or fields is refused (422 invalid_workspace, with the reasons), and nothing changes', async () => {
-    api = await apiFixture();
-    const [, project] = await api.call<ProjectView>('POST', '/api/projects', { name: 'P', preset: 'five-stage' });
+    api = await inProcessInstance();
+    const { body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'P', preset: 'five-stage' });
     const dev = project.environments[0]!;
     const file = (knowledge: string) => JSON.parse(`{"agents":{},"workflows":{},"integrations":{},"channels":{},"variables":{},"knowledge":${knowledge}}`) as unknown;
     const article = '{"title": "T", "body": "B", "tags": [], "audiences": []}';
     for (const id of NAMES) {
-      const [status, body] = await api.call<{ error: { id: string; details: string[] } }>('PUT', `/api/environments/${dev.id}/content`, file(`{"${id}": ${article}}`));
+      const { status, body } = await api.call<{ error: { id: string; details: string[] } }>('PUT', `/api/environments/${dev.id}/content`, file(`{"${id}": ${article}}`));
       expect([id, status, body.error.id, body.error.details]).toEqual([id, 422, 'invalid_workspace', [`knowledge: item id "${id}" is a reserved name.`]]);
     }
     for (const field of ['__proto__', 'constructor', 'toString']) {
-      const [status, body] = await api.call<{ error: { id: string; details: string[] } }>('PUT', `/api/environments/${dev.id}/content`, file(`{"kb_1": {"title": "T", "body": "B", "${field}": {"x": 1}}}`));
+      const { status, body } = await api.call<{ error: { id: string; details: string[] } }>('PUT', `/api/environments/${dev.id}/content`, file(`{"kb_1": {"title": "T", "body": "B", "${field}": {"x": 1}}}`));
       expect([field, status, body.error.id, body.error.details]).toEqual([field, 422, 'invalid_workspace', [`knowledge/kb_1: unknown field "${field}".`]]);
     }
-    const [, content] = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
+    const { body: content } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
     expect(Object.keys(content.knowledge)).toEqual([]);
   });
 
   it('SEC-13 a pull of ids constructor and toString answers 400 and creates nothing', async () => {
-    api = await apiFixture();
-    const [, project] = await api.call<ProjectView>('POST', '/api/projects', { name: 'P', preset: 'three-stage' });
+    api = await inProcessInstance();
+    const { body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'P', preset: 'three-stage' });
     const [, uat, production] = project.environments;
     for (const itemIds of [['constructor', 'toString'], ['__proto__'], ['valueOf']]) {
-      const [status, body] = await api.call<{ error: { id: string } }>('POST', `/api/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds });
+      const { status, body } = await api.call<{ error: { id: string } }>('POST', `/api/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds });
       expect([itemIds, status, body.error.id]).toEqual([itemIds, 400, 'invalid_body']);
     }
-    const [status] = await api.call('GET', `/api/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge&items=constructor`);
+    const { status } = await api.call('GET', `/api/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge&items=constructor`);
     expect(status).toBe(404);
-    const [, content] = await api.call<WorkspaceContent>('GET', `/api/environments/${production!.id}/content`);
+    const { body: content } = await api.call<WorkspaceContent>('GET', `/api/environments/${production!.id}/content`);
     expect(Object.keys(content.knowledge)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { createSnapshots } from '#server/domain/snapshots.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as, userWithToken } from '../helpers/users.ts';
+import { adminOf, newUser } from '../helpers/fixture.ts';
 
 /** Red-team findings on the merged security-model code (SEC-9 … SEC-15: confidentiality). */
 type Running = Awaited<ReturnType<typeof startTestServer>>;
@@ -24,23 +24,23 @@ describe('red team: confidentiality', () => {
   it('SEC-10 snapshot ids are content addresses: a DEV-only member must not get production’s, or they confirm guesses of a production-only hotfix offline (a 4-digit PIN in 10,000 hashes)', async () => {
     server = await startTestServer();
     const url = server.url;
-    const admin = (await setupAdmin(url)).token;
-    const [, created] = await as<{ id: string; environments: Env[] }>(url, admin, 'POST', '/projects', { name: 'Confidential', sample: true });
+    const admin = await adminOf(url);
+    const { body: created } = await admin.call<{ id: string; environments: Env[] }>('POST', '/api/projects', { name: 'Confidential', sample: true });
     const envs = created.environments;
     const [dev, , , , prod] = envs as [Env, Env, Env, Env, Env];
-    const spy = await userWithToken(url, admin, 'spy@example.com', 'Spy');
-    expect((await as(url, admin, 'PUT', `/projects/${created.id}/members/${spy.id}`, { roles: { [dev.id]: ['viewer'] } }))[0]).toBe(200);
-    for (const e of envs.slice(0, 4)) expect((await as(url, admin, 'POST', `/environments/${e.id}/sync`, { message: 'release', confirmMissingSecrets: true }))[0]).toBe(200);
-    expect((await as(url, admin, 'POST', `/environments/${prod.id}/publish`, { confirmMissingSecrets: true }))[0]).toBe(200);
+    const spy = await newUser(admin, 'spy@example.com', 'Spy');
+    expect((await admin.call('PUT', `/api/projects/${created.id}/members/${spy.id}`, { roles: { [dev.id]: ['viewer'] } })).status).toBe(200);
+    for (const e of envs.slice(0, 4)) expect((await admin.call('POST', `/api/environments/${e.id}/sync`, { message: 'release', confirmMissingSecrets: true })).status).toBe(200);
+    expect((await admin.call('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
     // A hotfix made in production only: a door code in the widget's greeting.
-    const [, hotfix] = await as<{ draftId: string }>(url, admin, 'POST', `/environments/${prod.id}/hotfix`);
+    const { body: hotfix } = await admin.call<{ draftId: string }>('POST', `/api/environments/${prod.id}/hotfix`);
     server.rooms.edit(hotfix.draftId, 'test', (doc) => itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'Door code 4821. '));
-    expect((await as(url, admin, 'POST', `/environments/${prod.id}/hotfix/publish`, { message: 'door code' }))[0]).toBe(200);
+    expect((await admin.call('POST', `/api/environments/${prod.id}/hotfix/publish`, { message: 'door code' })).status).toBe(200);
 
     // The DEV viewer reads what they may: DEV's content (what was released) and the project.
-    const [, content] = await as<WorkspaceContent>(url, spy.token, 'GET', `/environments/${dev.id}/content`);
-    const [, project] = await as<{ environments: Env[] }>(url, spy.token, 'GET', `/projects/${created.id}`);
-    const [, board] = await as<{ project: { environments: Env[] } }>(url, spy.token, 'GET', `/projects/${created.id}/board`);
+    const { body: content } = await spy.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
+    const { body: project } = await spy.call<{ environments: Env[] }>('GET', `/api/projects/${created.id}`);
+    const { body: board } = await spy.call<{ project: { environments: Env[] } }>('GET', `/api/projects/${created.id}/board`);
     const idOf = createSnapshots(undefined as never).idOf;
     const shown = new Set([...project.environments, ...board.project.environments].flatMap((e) => [e.snapshotId, e.liveSnapshotId]).filter(Boolean));
     let found: string | null = null;
@@ -53,9 +53,9 @@ describe('red team: confidentiality', () => {
     expect(found).toBe(null);
     expect(project.environments[3]!.snapshotId ?? null).toBe(null); // staging: not theirs either
     // Nor does any other answer they may read name it.
-    const hot = (await as<{ environments: Env[] }>(url, admin, 'GET', `/projects/${created.id}`))[1].environments[4]!.liveSnapshotId!;
+    const hot = (await admin.call<{ environments: Env[] }>('GET', `/api/projects/${created.id}`)).body.environments[4]!.liveSnapshotId!;
     for (const path of [`/environments/${dev.id}/history`, `/projects/${created.id}/requests`, `/environments/${dev.id}/hotfix`, `/environments/${dev.id}/divergence`, `/environments/${dev.id}/conflicts`, `/projects`, `/projects/${created.id}/board`]) {
-      const [, body] = await as(url, spy.token, 'GET', path);
+      const { body } = await spy.call('GET', `/api${path}`);
       expect(JSON.stringify(body), path).not.toContain(hot);
     }
     // Their own stage still shows its snapshot.
@@ -107,8 +107,8 @@ describe('red team: request bodies of one account', () => {
 
   it(`SEC-8 ${SOCKETS} requests of one account with no role (POST /api/tokens) each sending all but the last byte of a ${LENGTH}-byte body: what the server holds is bounded per account`, { timeout: 120_000 }, async () => {
     server = await startTestServer();
-    const admin = (await setupAdmin(server.url)).token;
-    const nobody = await userWithToken(server.url, admin, 'nobody@example.com', 'Nobody');
+    const admin = await adminOf(server.url);
+    const nobody = await newUser(admin, 'nobody@example.com', 'Nobody');
     const body = Buffer.alloc(LENGTH, 0x20);
     const rssBefore = process.memoryUsage().rss / 1e6;
     const sockets: net.Socket[] = [];

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSE } from '#schema/errors.ts';
 import { wsUrl } from '../helpers/clients.ts';
 import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
-import { createProject, setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
-import { as, cookieOf, PASSPHRASE, signIn } from '../helpers/users.ts';
+import { setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
+import { newProject, overTheWire } from '../helpers/fixture.ts';
+import { cookieOf, PASSPHRASE, signIn } from '../helpers/users.ts';
 
 /**
  * SEC-16 and SEC-17: a token or session that ends takes its live access with it.
@@ -22,9 +23,9 @@ async function sessionOf(email: string): Promise<string> {
 
 /** An account with a role everywhere in the project (so it may open the draft), and a signed-in cookie. */
 async function member(email: string, projectId: string): Promise<{ id: string; cookie: string }> {
-  const [created, { id }] = await as<{ id: string }>(server.url, adminToken, 'POST', '/users', { email, name: email, password: PASSPHRASE });
+  const { status: created, body: { id } } = await overTheWire(server.url, adminToken).call<{ id: string }>('POST', '/api/users', { email, name: email, password: PASSPHRASE });
   expect(created).toBe(201);
-  expect((await as(server.url, adminToken, 'PUT', `/projects/${projectId}/members/${id}`, { roles: { '*': ['viewer', 'editor'] } }))[0]).toBe(200);
+  expect((await overTheWire(server.url, adminToken).call('PUT', `/api/projects/${projectId}/members/${id}`, { roles: { '*': ['viewer', 'editor'] } })).status).toBe(200);
   return { id, cookie: await sessionOf(email) };
 }
 
@@ -33,10 +34,9 @@ function withCookie(cookie: string): Record<string, string> {
   return { 'content-type': 'application/json', cookie, origin: server.url };
 }
 
-async function call(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<[number, Record<string, unknown> | null]> {
-  const res = await fetch(`${server.url}/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return [res.status, text ? (JSON.parse(text) as Record<string, unknown>) : null];
+/** An API call carrying only `headers` (a cookie, or a bearer token), not the admin's token. */
+function call(method: string, path: string, headers: Record<string, string>, body?: unknown) {
+  return overTheWire(server.url, '').call<Record<string, unknown> | null>(method, `/api${path}`, body, { headers });
 }
 
 /** Where a raw sync socket connects, with a cookie (and our Origin) or a ?token=. */
@@ -50,7 +50,7 @@ const status = (auth: { cookie: string } | { token: string }) => upgradeStatus(.
 beforeAll(async () => {
   server = await startTestServer();
   adminToken = (await setupAdmin(server.url)).token;
-  const project = await createProject(server.url, adminToken);
+  const project = await newProject(overTheWire(server.url, adminToken));
   draftId = project.environments[0]!.draftId!;
   projectId = project.id;
 });
@@ -60,15 +60,15 @@ let projectId: string;
 describe('SEC-16 API tokens can be revoked and expire', () => {
   it('SEC-16 DELETE /api/tokens/:id answers 204; the token answers 401 at once and its open sockets close with 4401; only your own tokens', async () => {
     const alice = await member('alice@example.com', projectId);
-    const [s1, ci] = await call('POST', '/tokens', withCookie(alice.cookie), { name: 'ci', expiresInDays: 30 });
+    const { status: s1, body: ci } = await call('POST', '/tokens', withCookie(alice.cookie), { name: 'ci', expiresInDays: 30 });
     expect(s1).toBe(201);
     expect(ci).toMatchObject({ name: 'ci', token: expect.any(String), id: expect.any(String) });
     const expires = Date.parse(ci!.expiresAt as string);
     expect(Math.abs(expires - (Date.now() + 30 * 86_400_000))).toBeLessThan(60_000);
-    const [, forever] = await call('POST', '/tokens', withCookie(alice.cookie), { name: 'forever' });
+    const { body: forever } = await call('POST', '/tokens', withCookie(alice.cookie), { name: 'forever' });
     expect(forever!.expiresAt).toBeNull();
 
-    const [, list] = await call('GET', '/tokens', withCookie(alice.cookie));
+    const { body: list } = await call('GET', '/tokens', withCookie(alice.cookie));
     const listed = list!.tokens as { id: string; name: string; expiresAt: string | null; createdAt: string; lastUsedAt: string | null }[];
     expect(listed.map((t) => [t.name, t.expiresAt])).toEqual([
       ['ci', ci!.expiresAt],
@@ -81,23 +81,23 @@ describe('SEC-16 API tokens can be revoked and expire', () => {
     const cookieSocket = await open({ cookie: alice.cookie });
 
     // Someone else cannot revoke it, nor learn it exists.
-    const [otherStatus, otherBody] = await call('DELETE', `/tokens/${ci!.id as string}`, { authorization: `Bearer ${adminToken}` });
+    const { status: otherStatus, body: otherBody } = await call('DELETE', `/tokens/${ci!.id as string}`, { authorization: `Bearer ${adminToken}` });
     expect(otherStatus).toBe(404);
     expect((otherBody!.error as { id: string }).id).toBe('not_found');
-    expect((await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` }))[0]).toBe(200);
+    expect((await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` })).status).toBe(200);
 
-    expect((await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie)))[0]).toBe(204);
+    expect((await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie))).status).toBe(204);
     expect(await ciSocket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
-    expect((await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` }))[0]).toBe(401);
+    expect((await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` })).status).toBe(401);
     expect(await status({ token: ci!.token as string })).toBe(401);
     // Only that token's connections ended.
     expect(await foreverSocket.handled()).toBe(true);
     expect(await cookieSocket.handled()).toBe(true);
-    const [, after] = await call('GET', '/tokens', withCookie(alice.cookie));
+    const { body: after } = await call('GET', '/tokens', withCookie(alice.cookie));
     expect((after!.tokens as { name: string }[]).map((t) => t.name)).toEqual(['forever']);
-    expect((await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie)))[0]).toBe(404);
+    expect((await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie))).status).toBe(404);
     // A token may revoke itself (a script cleaning up after itself).
-    expect((await call('DELETE', `/tokens/${forever!.id as string}`, { authorization: `Bearer ${forever!.token as string}` }))[0]).toBe(204);
+    expect((await call('DELETE', `/tokens/${forever!.id as string}`, { authorization: `Bearer ${forever!.token as string}` })).status).toBe(204);
     expect(await foreverSocket.closed).toBe(CLOSE.session_ended);
     expect(await cookieSocket.handled()).toBe(true);
     cookieSocket.ws.close();
@@ -105,18 +105,18 @@ describe('SEC-16 API tokens can be revoked and expire', () => {
 
   it('SEC-16 an expired token answers 401, and its open socket closes with 4401 when it expires', async () => {
     const bob = await member('bob@example.com', projectId);
-    for (const bad of [0, 3651, 1.5, '7']) expect((await call('POST', '/tokens', withCookie(bob.cookie), { name: 'bad', expiresInDays: bad }))[0]).toBe(400);
-    const [, t] = await call('POST', '/tokens', withCookie(bob.cookie), { name: 'short', expiresInDays: 1 });
+    for (const bad of [0, 3651, 1.5, '7']) expect((await call('POST', '/tokens', withCookie(bob.cookie), { name: 'bad', expiresInDays: bad })).status).toBe(400);
+    const { body: t } = await call('POST', '/tokens', withCookie(bob.cookie), { name: 'short', expiresInDays: 1 });
     const token = t!.token as string;
-    expect((await call('GET', '/session', { authorization: `Bearer ${token}` }))[0]).toBe(200);
+    expect((await call('GET', '/session', { authorization: `Bearer ${token}` })).status).toBe(200);
     // A day is too long to wait: move the expiry close (as if the day had passed but a moment).
     server.sqlite.prepare('UPDATE api_tokens SET expires_at = ? WHERE id = ?').run(Date.now() + 400, t!.id);
     const socket = await open({ token });
     expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
-    expect((await call('GET', '/session', { authorization: `Bearer ${token}` }))[0]).toBe(401);
+    expect((await call('GET', '/session', { authorization: `Bearer ${token}` })).status).toBe(401);
     expect(await status({ token })).toBe(401);
     // Still listed (with its expiry), until its owner deletes it.
-    const [, list] = await call('GET', '/tokens', withCookie(bob.cookie));
+    const { body: list } = await call('GET', '/tokens', withCookie(bob.cookie));
     expect((list!.tokens as { name: string }[]).map((x) => x.name)).toEqual(['short']);
   });
 });
@@ -128,7 +128,7 @@ describe('SEC-17 sign-out ends live access', () => {
     const phone = await sessionOf('carol@example.com');
     const onLaptop = await open({ cookie: laptop });
     const onPhone = await open({ cookie: phone });
-    expect((await call('DELETE', '/session', withCookie(laptop)))[0]).toBe(204);
+    expect((await call('DELETE', '/session', withCookie(laptop))).status).toBe(204);
     expect(await onLaptop.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect(await status({ cookie: laptop })).toBe(401);
     expect(await onPhone.handled()).toBe(true);
@@ -157,18 +157,18 @@ describe('SEC-17 sign-out ends live access', () => {
 
   it('SEC-17 removing a user (DELETE /api/users/:id) ends every session, token and socket of theirs', async () => {
     const erin = await member('erin@example.com', projectId);
-    const [, t] = await call('POST', '/tokens', withCookie(erin.cookie), { name: 'script' });
+    const { body: t } = await call('POST', '/tokens', withCookie(erin.cookie), { name: 'script' });
     const byCookie = await open({ cookie: erin.cookie });
     const byToken = await open({ token: t!.token as string });
     const admins = await open({ token: adminToken });
     // Not by themselves, and only by the instance admin.
-    expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${t!.token as string}` }))[0]).toBe(403);
-    expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` }))[0]).toBe(204);
+    expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${t!.token as string}` })).status).toBe(403);
+    expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` })).status).toBe(204);
     expect(await byCookie.closed).toBe(CLOSE.session_ended);
     expect(await byToken.closed).toBe(CLOSE.session_ended);
-    expect((await call('GET', '/session', { authorization: `Bearer ${t!.token as string}` }))[0]).toBe(401);
-    expect((await call('GET', '/session', { cookie: erin.cookie }))[0]).toBe(401);
-    expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` }))[0]).toBe(404);
+    expect((await call('GET', '/session', { authorization: `Bearer ${t!.token as string}` })).status).toBe(401);
+    expect((await call('GET', '/session', { cookie: erin.cookie })).status).toBe(401);
+    expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` })).status).toBe(404);
     expect(await admins.handled()).toBe(true);
     admins.ws.close();
   });

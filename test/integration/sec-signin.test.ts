@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { ADMIN, setupAdmin, testServer } from '../helpers/server.ts';
-import { as, PASSPHRASE, postJson, signIn, userWithToken } from '../helpers/users.ts';
+import { newUser, overTheWire } from '../helpers/fixture.ts';
+import { PASSPHRASE, postJson, signIn } from '../helpers/users.ts';
 
 /** SEC-19: the sign-in limit holds under concurrency; nobody can lock the owner out; unlock and reset links. */
 const cleanup = cleanupAfterEach();
@@ -23,8 +24,8 @@ describe('SEC-19 sign-in limits', () => {
   it('SEC-19 guessing from other addresses cannot lock the owner out of their own address; an admin unlocks the account (TRUST_PROXY: last X-Forwarded-For hop)', async () => {
     const s = await server({ TRUST_PROXY: 'true' });
     const admin = await setupAdmin(s.url);
-    const owner = await userWithToken(s.url, admin.token, 'owner@example.com', 'Owner');
-    // The owner has signed in from 10.0.0.1 (userWithToken signs in from the socket's address; once more from the proxy's hop).
+    const owner = await newUser(overTheWire(s.url, admin.token), 'owner@example.com', 'Owner');
+    // The owner has signed in from 10.0.0.1 (newUser signs in from the socket's address; once more from the proxy's hop).
     expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('10.0.0.1'))).status).toBe(200);
 
     // One attacker address: 5 guesses, then that address waits; the owner's address does not.
@@ -46,12 +47,12 @@ describe('SEC-19 sign-in limits', () => {
     expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('10.0.0.1'))).status).toBe(200);
 
     // Only an instance admin unlocks, and then the new address may sign in.
-    const [denied] = await as(s.url, owner.token, 'POST', `/users/${owner.id}/unlock`);
+    const { status: denied } = await overTheWire(s.url, owner.token).call('POST', `/api/users/${owner.id}/unlock`);
     expect(denied).toBe(403);
-    const [unlocked] = await as(s.url, admin.token, 'POST', `/users/${owner.id}/unlock`);
+    const { status: unlocked } = await overTheWire(s.url, admin.token).call('POST', `/api/users/${owner.id}/unlock`);
     expect(unlocked).toBe(204);
     expect((await signIn(s.url, 'owner@example.com', PASSPHRASE, from('192.0.2.50'))).status).toBe(200);
-    expect((await as(s.url, admin.token, 'POST', '/users/usr_nobody/unlock'))[0]).toBe(404);
+    expect((await overTheWire(s.url, admin.token).call('POST', '/api/users/usr_nobody/unlock')).status).toBe(404);
   });
 
   it('SEC-19 without TRUST_PROXY, X-Forwarded-For is ignored: a guesser cannot pose as new addresses', async () => {
@@ -63,11 +64,11 @@ describe('SEC-19 sign-in limits', () => {
 
   it('SEC-19 an instance admin issues a single-use password-reset link; using it sets the password, signs in and ends every other session', async () => {
     const s = await server({ PUBLIC_URL: 'https://stagecoach.example.com' });
-    const admin = await setupAdmin(s.url);
-    const bo = await userWithToken(s.url, admin.token, 'bo@example.com', 'Bo');
-    expect((await as(s.url, bo.token, 'POST', `/users/${bo.id}/password-reset`))[0]).toBe(403);
+    const api = overTheWire(s.url, (await setupAdmin(s.url)).token);
+    const bo = await newUser(api, 'bo@example.com', 'Bo');
+    expect((await bo.call('POST', `/api/users/${bo.id}/password-reset`)).status).toBe(403);
 
-    const [status, link] = await as<{ url: string; expiresAt: string }>(s.url, admin.token, 'POST', `/users/${bo.id}/password-reset`);
+    const { status, body: link } = await api.call<{ url: string; expiresAt: string }>('POST', `/api/users/${bo.id}/password-reset`);
     expect(status).toBe(201);
     expect(link.url).toMatch(/^https:\/\/stagecoach\.example\.com\/reset\/scr_[A-Za-z0-9_-]{43}$/);
     expect(Date.parse(link.expiresAt)).toBeGreaterThan(Date.now());
@@ -75,7 +76,7 @@ describe('SEC-19 sign-in limits', () => {
     const reset = (password: string, headers: Record<string, string> = {}) =>
       postJson(`${s.url}/api/password-reset/${token}`, { password }, headers);
 
-    expect(await (await fetch(`${s.url}/api/password-reset/${token}`)).json()).toEqual({ email: 'bo@example.com' });
+    expect((await api.as('').call('GET', `/api/password-reset/${token}`)).body).toEqual({ email: 'bo@example.com' });
     // A weak password is refused and the link still works; so is a foreign Origin.
     const weak = await reset('password1');
     expect(weak.status).toBe(400);
@@ -85,21 +86,21 @@ describe('SEC-19 sign-in limits', () => {
     const done = await reset('amber whistle galaxy forklift');
     expect(done.status).toBe(200);
     const cookie = done.headers.get('set-cookie')!.split(';')[0]!;
-    expect((await fetch(`${s.url}/api/session`, { headers: { cookie } })).status).toBe(200);
+    expect((await api.as('').call('GET', '/api/session', undefined, { headers: { cookie } })).status).toBe(200);
     // Every other session ended; the old password is gone; the new one works.
-    expect((await fetch(`${s.url}/api/session`, { headers: { cookie: bo.cookie } })).status).toBe(401);
+    expect((await api.as('').call('GET', '/api/session', undefined, { headers: { cookie: bo.cookie } })).status).toBe(401);
     expect((await signIn(s.url, 'bo@example.com', PASSPHRASE)).status).toBe(401);
     expect((await signIn(s.url, 'bo@example.com', 'amber whistle galaxy forklift')).status).toBe(200);
     // Single use.
-    expect((await fetch(`${s.url}/api/password-reset/${token}`)).status).toBe(410);
+    expect((await api.as('').call('GET', `/api/password-reset/${token}`)).status).toBe(410);
     const again = await reset('another quiet harbor lantern');
     expect(again.status).toBe(410);
     expect(((await again.json()) as { error: { id: string } }).error.id).toBe('reset_link_invalid');
 
     // A newer link voids the older one.
-    const [, first] = await as<{ url: string }>(s.url, admin.token, 'POST', `/users/${bo.id}/password-reset`);
-    const [, second] = await as<{ url: string }>(s.url, admin.token, 'POST', `/users/${bo.id}/password-reset`);
-    expect((await fetch(`${s.url}/api/password-reset/${first.url.split('/').at(-1)}`)).status).toBe(410);
-    expect((await fetch(`${s.url}/api/password-reset/${second.url.split('/').at(-1)}`)).status).toBe(200);
+    const { body: first } = await api.call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
+    const { body: second } = await api.call<{ url: string }>('POST', `/api/users/${bo.id}/password-reset`);
+    expect((await api.as('').call('GET', `/api/password-reset/${first.url.split('/').at(-1)}`)).status).toBe(410);
+    expect((await api.as('').call('GET', `/api/password-reset/${second.url.split('/').at(-1)}`)).status).toBe(200);
   });
 });

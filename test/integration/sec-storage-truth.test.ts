@@ -4,7 +4,8 @@ import path from 'node:path';
 import { addItem, sectionMap } from '#schema/content/ydoc.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
-import { serverWithProject, setupAdmin, testServer, type TestServer } from '../helpers/server.ts';
+import { overTheWire, serverWithProject } from '../helpers/fixture.ts';
+import { setupAdmin, testServer, type TestServer } from '../helpers/server.ts';
 import { cookieOf, createToken, signIn } from '../helpers/users.ts';
 
 /**
@@ -35,23 +36,17 @@ describe('SEC-21 storage faults tell the truth', () => {
     cleanup.push(() => other.close());
     other.pragma('journal_mode = WAL');
     other.exec('BEGIN IMMEDIATE');
-    const write = await fetch(`${server.url}/api/projects`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'While locked' }) });
-    expect(write.status).toBe(503);
-    const read = await fetch(`${server.url}/api/projects`, { headers: { authorization: `Bearer ${token}` } });
-    expect(read.status).toBe(200);
+    const reader = overTheWire(server.url, token);
+    expect((await reader.call('POST', '/api/projects', { name: 'While locked' })).status).toBe(503);
+    expect((await reader.call('GET', '/api/projects')).status).toBe(200);
     other.exec('COMMIT');
   });
 
   it('SEC-21 an import that cannot be stored answers 503 storage_unavailable and changes nothing, now or later', async () => {
     const { server, admin, dev } = await serverWithProject(cleanup);
-    const auth = { authorization: `Bearer ${admin.token}` };
-    const content = async (s: TestServer) => (await (await fetch(`${s.url}/api/environments/${dev.id}/content`, { headers: auth })).json()) as { agents: Record<string, { name: string }> };
+    const content = async (s: TestServer) => (await overTheWire(s.url, admin.token).call<{ agents: Record<string, { name: string }> }>('GET', `/api/environments/${dev.id}/content`)).body;
     const put = (name: string, instructions: string) =>
-      fetch(`${server.url}/api/environments/${dev.id}/content`, {
-        method: 'PUT',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ agents: { ag_imported: { name, instructions, fallbackMessage: 'Sorry.' } }, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} }),
-      });
+      overTheWire(server.url, admin.token).call<{ error: { id: string } }>('PUT', `/api/environments/${dev.id}/content`, { agents: { ag_imported: { name, instructions, fallbackMessage: 'Sorry.' } }, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} });
 
     // An editor is connected: it must not see what was not stored either.
     const editor: Client = connect(server.url, dev.draftId!, { token: admin.token });
@@ -63,7 +58,7 @@ describe('SEC-21 storage faults tell the truth', () => {
     const restore = fillDisk(server);
     const refused = await put('Refused import', 'x'.repeat(256 * 1024));
     expect(refused.status).toBe(503);
-    expect(((await refused.json()) as { error: { id: string } }).error.id).toBe('storage_unavailable');
+    expect(refused.body.error.id).toBe('storage_unavailable');
     expect(agentNames(await content(server))).toEqual(['Typed before']);
     restore();
 

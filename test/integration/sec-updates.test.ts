@@ -13,6 +13,7 @@ import { WebsocketProvider } from 'y-websocket';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { sendFrames } from '../helpers/raw-socket.ts';
+import { overTheWire, type Client as ApiClient } from '../helpers/fixture.ts';
 import { setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers/server.ts';
 import { openDatabase } from '#server/store/db.ts';
 import { createDraftStore } from '#server/store/drafts.ts';
@@ -33,17 +34,11 @@ async function setup(preset: string, env: Record<string, string> = {}, sample = 
   const admin = await setupAdmin(server.url);
   const api = apiOf(server, admin.token);
   // The sample: content that syncs as it is (its audiences exist in every stage).
-  const [, project] = await api<ProjectView>('POST', '/projects', { name: 'Hostile', preset, sample });
+  const { body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'Hostile', preset, sample });
   return { server, token: admin.token, api, project };
 }
 
-function apiOf(server: TestServer, token: string) {
-  return async <T = Record<string, unknown>>(method: string, p: string, body?: unknown): Promise<[number, T]> => {
-    const res = await fetch(`${server.url}/api${p}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    return [res.status, (text ? JSON.parse(text) : null) as T];
-  };
-}
+const apiOf = (server: TestServer, token: string) => overTheWire(server.url, token);
 
 function client(server: TestServer, draftId: string, token: string): Client {
   const c = connect(server.url, draftId, { token });
@@ -75,13 +70,13 @@ function nest(doc: Y.Doc, map: Y.Map<unknown>, key: string, depth: number): void
 }
 
 /** Content, problems, board, diff and Sync of a five-stage project's first stage: all must answer 200. */
-async function everyReadAnswers(api: ReturnType<typeof apiOf>, project: ProjectView): Promise<number[]> {
+async function everyReadAnswers(api: ApiClient, project: ProjectView): Promise<number[]> {
   const [dev, next] = project.environments;
   return [
-    (await api('GET', `/environments/${dev!.id}/content`))[0],
-    (await api('GET', `/environments/${dev!.id}/problems`))[0],
-    (await api('GET', `/projects/${project.id}/board`))[0],
-    (await api('GET', `/diff?from=env:${next!.id}&to=env:${dev!.id}`))[0],
+    (await api.call('GET', `/api/environments/${dev!.id}/content`)).status,
+    (await api.call('GET', `/api/environments/${dev!.id}/problems`)).status,
+    (await api.call('GET', `/api/projects/${project.id}/board`)).status,
+    (await api.call('GET', `/api/diff?from=env:${next!.id}&to=env:${dev!.id}`)).status,
   ];
 }
 
@@ -91,7 +86,7 @@ describe('SEC-7 poison documents are refused', () => {
     const dev = project.environments[0]!;
     const editor = client(server, dev.draftId!, token);
     await synced(editor);
-    const [, before] = await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`);
+    const { body: before } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
     const agent = (doc: Y.Doc) => sectionMap(doc, 'agents').get('agt_support')!;
 
     const hostile = {
@@ -116,12 +111,12 @@ describe('SEC-7 poison documents are refused', () => {
     }
     // The stock editor's own sync step 2 and edits still pass the same check.
     const id = addItem(editor.doc, 'agents', { name: 'Still fine', instructions: 'Yes.', fallbackMessage: 'Sorry.' });
-    await expect.poll(async () => Object.keys((await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1].agents)).toContain(id);
-    const [, after] = await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`);
+    await expect.poll(async () => Object.keys((await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body.agents)).toContain(id);
+    const { body: after } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
     delete after.agents[id];
     expect(after).toEqual(before);
     expect(await everyReadAnswers(api, project)).toEqual([200, 200, 200, 200]);
-    const [syncStatus, syncBody] = await api('POST', `/environments/${dev.id}/sync`, {});
+    const { status: syncStatus, body: syncBody } = await api.call('POST', `/api/environments/${dev.id}/sync`, {});
     expect([syncStatus, syncBody]).toEqual([200, expect.anything()]);
   });
 
@@ -141,7 +136,7 @@ describe('SEC-7 poison documents are refused', () => {
       moveStep(doc, steps, 0, 3);
     });
     expect(await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(Y.encodeStateAsUpdate(doc))])).toBe(0);
-    const [, stored] = await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`);
+    const { body: stored } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
     expect(stored).toEqual(JSON.parse(JSON.stringify(draftContent(doc))));
   });
 
@@ -163,18 +158,18 @@ describe('SEC-7 poison documents are refused', () => {
     const server = await testServer(cleanup, {}, dataDir);
     const api = apiOf(server, first.token);
     expect(await everyReadAnswers(api, first.project)).toEqual([200, 200, 200, 200]);
-    const [, problems] = await api<{ itemId: string; field: string; code: string }[]>('GET', `/environments/${dev.id}/problems`);
+    const { body: problems } = await api.call<{ itemId: string; field: string; code: string }[]>('GET', `/api/environments/${dev.id}/problems`);
     expect(problems).toContainEqual(expect.objectContaining({ itemId: 'agt_support', field: 'behavior', code: 'type' }));
 
     // The repair: remove the poisoned agent and change another item, in one import.
-    const [, current] = await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`);
+    const { body: current } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
     const repaired = sampleContent();
     delete repaired.agents.agt_support;
     repaired.knowledge = Object.fromEntries(Object.entries(repaired.knowledge).map(([k, v]) => [k, { ...v, title: `${String(v.title)} (revised)` }]));
     const t0 = performance.now();
-    const [status] = await api('PUT', `/environments/${dev.id}/content`, repaired);
+    const { status } = await api.call('PUT', `/api/environments/${dev.id}/content`, repaired);
     console.log(`SEC-7: the repair import of a 20,000-deep poisoned item answered ${status} in ${(performance.now() - t0).toFixed(0)} ms`);
-    const [, after] = await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`);
+    const { body: after } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
     // One change or nothing: never the poisoned item gone and the rest not applied (before: exactly that).
     if (status !== 200) expect(after).toEqual(current);
     expect([status, after]).toEqual([200, JSON.parse(JSON.stringify(repaired))]);
@@ -183,7 +178,7 @@ describe('SEC-7 poison documents are refused', () => {
     // The repaired draft loads again after a restart (the bottom-up removal was folded into its state).
     await cleanup.pop()!();
     const again = await testServer(cleanup, {}, dataDir);
-    expect((await apiOf(again, first.token)<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1]).toEqual(after);
+    expect((await apiOf(again, first.token).call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body).toEqual(after);
   });
 });
 
@@ -246,8 +241,8 @@ describe('SEC-11 section ownership cannot be bypassed with pending deletes', () 
     await synced(attacker);
     await until(attacker.doc, (d) => sectionMap(d, 'knowledge').has(second));
     addItem(attacker.doc, 'agents', { name: 'Harmless' });
-    const titles = async () => Object.values((await api<WorkspaceContent>('GET', `/environments/${staging!.id}/content`))[1].knowledge).map((a) => `${String(a.title)}: ${String(a.body)}`).sort();
-    await expect.poll(async () => Object.keys((await api<WorkspaceContent>('GET', `/environments/${staging!.id}/content`))[1].agents).length).toBe(1);
+    const titles = async () => Object.values((await api.call<WorkspaceContent>('GET', `/api/environments/${staging!.id}/content`)).body.knowledge).map((a) => `${String(a.title)}: ${String(a.body)}`).sort();
+    await expect.poll(async () => Object.keys((await api.call<WorkspaceContent>('GET', `/api/environments/${staging!.id}/content`)).body.agents).length).toBe(1);
     expect(await titles()).toEqual(['Opening hours: Nine to five.', 'Returns: Thirty days, with the receipt.']);
   });
 
@@ -257,7 +252,7 @@ describe('SEC-11 section ownership cannot be bypassed with pending deletes', () 
     const editor = client(first.server, dev.draftId!, first.token);
     await synced(editor);
     const agentId = addItem(editor.doc, 'agents', { name: 'Greeter', instructions: 'Hello' });
-    await expect.poll(async () => Object.keys((await first.api<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1].agents)).toEqual([agentId]);
+    await expect.poll(async () => Object.keys((await first.api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body.agents)).toEqual([agentId]);
     // A delete set for the editor's next clocks, as an older server would have stored it.
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, 0);
@@ -281,7 +276,7 @@ describe('SEC-11 section ownership cannot be bypassed with pending deletes', () 
     await synced({ doc: editor.doc, provider, destroy: () => provider.destroy() });
     itemText(sectionMap(editor.doc, 'agents').get(agentId), 'instructions')!.insert(5, ' world');
     const api = apiOf(server, first.token);
-    await expect.poll(async () => (await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1].agents[agentId]?.instructions).toBe('Hello world');
+    await expect.poll(async () => (await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body.agents[agentId]?.instructions).toBe('Hello world');
     expect(itemText(sectionMap(editor.doc, 'agents').get(agentId), 'instructions')!.toString()).toBe('Hello world');
   });
 
@@ -297,10 +292,10 @@ describe('SEC-11 section ownership cannot be bypassed with pending deletes', () 
     itemText(sectionMap(mine, 'agents').get(agentId), 'instructions')!.insert(5, ' world');
     const onlyMine = Y.encodeStateAsUpdate(mine, before);
     expect(await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(onlyMine)])).toBe(CLOSE.incomplete_update);
-    expect((await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`))[1].agents).toEqual({});
+    expect((await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body.agents).toEqual({});
     // With what it depends on, the same change is fine.
     expect(await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(Y.encodeStateAsUpdate(mine))])).toBe(0);
-    const [, content] = await api<WorkspaceContent>('GET', `/environments/${dev.id}/content`);
+    const { body: content } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
     expect(content.agents[agentId]!.instructions).toBe('Hello world');
   });
 });

@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { newProject, overTheWire } from '../helpers/fixture.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { createProject, setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers/server.ts';
+import { setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers/server.ts';
 
 /**
  * SEC-22: links people receive are built from configuration, never from the
@@ -30,7 +31,7 @@ function post(server: TestServer, host: string, token: string, apiPath: string, 
 /** Creates a share link and an invitation while claiming to be evil.example; returns both URLs. */
 async function linksWithHost(server: TestServer, host: string): Promise<{ share: string; invite: string }> {
   const token = (await setupAdmin(server.url)).token;
-  const project = await createProject(server.url, token);
+  const project = await newProject(overTheWire(server.url, token));
   const production = project.environments.at(-1)!;
   const share = await post(server, host, token, `/environments/${production.id}/share-links`, { label: 'Review' });
   expect(share.status).toBe(201);

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { signIn as signInAt } from '../helpers/users.ts';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
 afterEach(() => server?.close());
 
-const signIn = (email: string, password: string, headers: Record<string, string> = {}) =>
-  fetch(`${server.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ email, password }) });
+const signIn = (email: string, password: string, headers: Record<string, string> = {}) => signInAt(server.url, email, password, headers);
 
 describe('security basics', () => {
   it('SEC-19 rate-limits failed sign-ins per account (429 with Retry-After), and the right password waits too', async () => {

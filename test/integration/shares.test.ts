@@ -3,8 +3,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { setupAdmin, startTestServer } from '../helpers/server.ts';
-import { as } from '../helpers/users.ts';
+import { startTestServer } from '../helpers/server.ts';
+import { adminOf, overTheWire } from '../helpers/fixture.ts';
 import { wsUrl } from '../helpers/clients.ts';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
@@ -16,14 +16,14 @@ const SECRET = 'sk-share-SECRET-9999';
 /** A sample release synced to UAT, a UAT secret and override, and a share link to UAT. */
 async function shared(body: object = {}) {
   server = await startTestServer();
-  const admin = (await setupAdmin(server.url)).token;
-  const [, p] = await as<{ id: string; environments: { id: string; draftId?: string }[] }>(server.url, admin, 'POST', '/projects', { name: 'Shared', sample: true });
+  const admin = await adminOf(server.url);
+  const { body: p } = await admin.call<{ id: string; environments: { id: string; draftId?: string }[] }>('POST', '/api/projects', { name: 'Shared', sample: true });
   const [dev, test, uat] = p.environments as [{ id: string; draftId: string }, { id: string }, { id: string }];
-  await as(server.url, admin, 'POST', `/environments/${dev.id}/sync`, {});
-  await as(server.url, admin, 'POST', `/environments/${test.id}/sync`, {});
-  await as(server.url, admin, 'PUT', `/environments/${uat.id}/secrets/ORDERS_API_TOKEN`, { value: SECRET });
-  await as(server.url, admin, 'PUT', `/environments/${uat.id}/variables/company`, { value: 'Acme UAT' });
-  const [status, link] = await as<{ id: string; url: string; token: string; path: string; expiresAt: string }>(server.url, admin, 'POST', `/environments/${uat.id}/share-links`, { label: 'Business review', ...body });
+  await admin.call('POST', `/api/environments/${dev.id}/sync`, {});
+  await admin.call('POST', `/api/environments/${test.id}/sync`, {});
+  await admin.call('PUT', `/api/environments/${uat.id}/secrets/ORDERS_API_TOKEN`, { value: SECRET });
+  await admin.call('PUT', `/api/environments/${uat.id}/variables/company`, { value: 'Acme UAT' });
+  const { status, body: link } = await admin.call<{ id: string; url: string; token: string; path: string; expiresAt: string }>('POST', `/api/environments/${uat.id}/share-links`, { label: 'Business review', ...body });
   expect(status).toBe(201);
   return { admin, p, dev, uat, link };
 }
@@ -47,19 +47,19 @@ describe('share links for stakeholders', () => {
 
   it('[SHARE-3] stores only the token hash, expires, and can be revoked (410 with a clear reason)', async () => {
     const { admin, uat, link } = await shared({ expiresInDays: 1 });
-    const list = await as<{ links: object[] }>(server.url, admin, 'GET', `/environments/${uat.id}/share-links`);
-    expect(JSON.stringify(list[1])).not.toContain(link.token);
+    const list = await admin.call<{ links: object[] }>('GET', `/api/environments/${uat.id}/share-links`);
+    expect(JSON.stringify(list.body)).not.toContain(link.token);
     const db = new Database(path.join(server.dataDir, 'stagecoach.sqlite'), { readonly: true });
     const stored = JSON.stringify(db.prepare('SELECT * FROM share_links').all());
     db.close();
     expect(stored).not.toContain(link.token);
     expect(stored).toContain(createHash('sha256').update(link.token).digest('hex'));
-    expect((await as(server.url, admin, 'DELETE', `/share-links/${link.id}`))[0]).toBe(204);
+    expect((await admin.call('DELETE', `/api/share-links/${link.id}`)).status).toBe(204);
     const revoked = await open(link.token);
     expect(revoked.status).toBe(410);
     expect(((await revoked.json()) as { error: { id: string } }).error.id).toBe('share_link_revoked');
     expect((await open('scl_unknown')).status).toBe(404);
-    const [, history] = await as<{ events: { kind: string }[] }>(server.url, admin, 'GET', `/environments/${uat.id}/history`);
+    const { body: history } = await admin.call<{ events: { kind: string }[] }>('GET', `/api/environments/${uat.id}/history`);
     expect(history.events.map((e) => e.kind)).toEqual(['share_link.revoked', 'share_link.created']);
   });
 
@@ -71,7 +71,7 @@ describe('share links for stakeholders', () => {
       ['PUT', `/environments/${uat.id}/variables/company`],
       ['GET', `/environments/${uat.id}/secrets`],
     ] as const) {
-      const res = await fetch(`${server.url}/api${path}`, { method, headers: { authorization: `Bearer ${link.token}`, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+      const res = await overTheWire(server.url, link.token).call(method, `/api${path}`, method === 'GET' ? undefined : {});
       expect(res.status, `${method} ${path}`).toBe(401);
     }
     const status = await new Promise<number>((resolve) => {
@@ -90,20 +90,20 @@ describe('share links for stakeholders', () => {
     const { admin, dev, uat, link } = await shared({ allowFeedback: true });
     const fb = await fetch(`${server.url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'agents', itemId: 'agt_support', author: 'Olga Owner', text: 'The greeting should be warmer.' }) });
     expect(fb.status).toBe(201);
-    const [, mine] = await as<{ feedback: { author: string; text: string }[] }>(server.url, admin, 'GET', `/environments/${uat.id}/feedback`);
+    const { body: mine } = await admin.call<{ feedback: { author: string; text: string }[] }>('GET', `/api/environments/${uat.id}/feedback`);
     expect(mine.feedback).toMatchObject([{ author: 'Olga Owner', text: 'The greeting should be warmer.' }]);
-    expect((await as<{ feedback: unknown[] }>(server.url, admin, 'GET', `/environments/${dev.id}/feedback`))[1].feedback).toEqual([]);
+    expect((await admin.call<{ feedback: unknown[] }>('GET', `/api/environments/${dev.id}/feedback`)).body.feedback).toEqual([]);
     const bad = await fetch(`${server.url}/api/share/${link.token}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ section: 'robots', itemId: 'x', author: 'a', text: 'b' }) });
     expect(bad.status).toBe(400);
   });
 
   it('[SHARE-5] pins one snapshot from the environment’s history, and refuses others', async () => {
     const { admin, p, uat } = await shared();
-    const [, proj] = await as<{ environments: { snapshotId: string }[] }>(server.url, admin, 'GET', `/projects/${p.id}`);
-    const [ok, pinned] = await as<{ token: string; snapshotId: string }>(server.url, admin, 'POST', `/environments/${uat.id}/share-links`, { label: 'Pinned', snapshotId: proj.environments[2]!.snapshotId });
+    const { body: proj } = await admin.call<{ environments: { snapshotId: string }[] }>('GET', `/api/projects/${p.id}`);
+    const { status: ok, body: pinned } = await admin.call<{ token: string; snapshotId: string }>('POST', `/api/environments/${uat.id}/share-links`, { label: 'Pinned', snapshotId: proj.environments[2]!.snapshotId });
     expect(ok).toBe(201);
     const view = (await (await open(pinned.token)).json()) as { pinned: boolean; snapshot: { id: string } };
     expect(view).toMatchObject({ pinned: true, snapshot: { id: proj.environments[2]!.snapshotId } });
-    expect((await as(server.url, admin, 'POST', `/environments/${uat.id}/share-links`, { label: 'Bad', snapshotId: 'f'.repeat(64) }))[0]).toBe(409);
+    expect((await admin.call('POST', `/api/environments/${uat.id}/share-links`, { label: 'Bad', snapshotId: 'f'.repeat(64) })).status).toBe(409);
   });
 });

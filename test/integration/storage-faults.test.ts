@@ -4,7 +4,8 @@ import path from 'node:path';
 import type * as Y from 'yjs';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, instructionsOf, synced, until, type Client } from '../helpers/clients.ts';
-import { createProject, setupAdmin, startTestServer } from '../helpers/server.ts';
+import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { newProject, overTheWire } from '../helpers/fixture.ts';
 
 /**
  * Storage faults at the SQLite level (R6): the database locked by another process, the
@@ -20,7 +21,7 @@ async function setup() {
   const server = await startTestServer();
   cleanup.push(() => server.close());
   const admin = await setupAdmin(server.url);
-  const project = await createProject(server.url, admin.token);
+  const project = await newProject(overTheWire(server.url, admin.token));
   const draftId = project.environments[0]!.draftId!;
   const client = (): Client => {
     const c = connect(server.url, draftId, { token: admin.token });
@@ -93,9 +94,9 @@ describe('[R6] storage faults', () => {
     expect(await answeredNow(writer)).toBe(false);
     // The server keeps serving HTTP meanwhile; a write over HTTP is refused whole with 503.
     expect((await fetch(`${server.url}/api/health`)).status).toBe(200);
-    const refused = await fetch(`${server.url}/api/tokens`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'while locked' }) });
+    const refused = await overTheWire(server.url, admin.token).call<{ error: { id: string } }>('POST', '/api/tokens', { name: 'while locked' });
     expect(refused.status).toBe(503);
-    expect(((await refused.json()) as { error: { id: string } }).error.id).toBe('storage_unavailable');
+    expect(refused.body.error.id).toBe('storage_unavailable');
 
     other.exec('COMMIT');
     await until(reader.doc, (d) => instructionsOf(d, agentId) === 'typed while locked. ');
