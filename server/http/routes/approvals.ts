@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { DecisionBody, GateBody, RequestBody } from '#schema/local.ts';
+import { DecisionBody, GateBody, RequestBody } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 

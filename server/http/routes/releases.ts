@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { onlySections } from '#schema/content/diff.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { AppError } from '#schema/errors.ts';
-import { HotfixDiscardBody, HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/local.ts';
+import { HotfixDiscardBody, HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import type { Principal } from '../../domain/accounts.ts';
