@@ -1,4 +1,6 @@
+import type { BoardView } from '#schema/api.ts';
 import { upSections } from '#schema/flow.ts';
+import { ALL_ROLES, can, type Role } from '#schema/permissions.ts';
 import type { Accounts, Principal } from './accounts.ts';
 import type { Access } from './access.ts';
 import type { Approvals } from './approvals.ts';
@@ -32,8 +34,11 @@ export function createBoard(deps: {
 }) {
   const { projects, releases, snapshots, diffs, hotfixes, accounts, approvals, access, localData, visibility } = deps;
 
+  /** A member's roles in one environment: the instance admin holds every role; "*" entries apply everywhere in the project. */
+  const rolesIn = (m: { isInstanceAdmin: boolean; roles: Record<string, Role[]> }, envId: string): readonly Role[] => (m.isInstanceAdmin ? ALL_ROLES : [...(m.roles[envId] ?? []), ...(m.roles['*'] ?? [])]);
+
   return {
-    read(p: Principal, projectId: string) {
+    read(p: Principal, projectId: string): BoardView {
       access.requireMember(p, projectId);
       const project = projects.get(projectId);
       const envs = project.environments;
@@ -72,12 +77,12 @@ export function createBoard(deps: {
       const requests = approvals.requests(project.id).filter((r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId));
       const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
       const members = access.members(project.id);
-      // Who may still approve each request: approvers of its target who have not decided (and are not the requester unless allowed).
+      // Who may still approve each request: those the permission matrix lets approve into its target, who have not decided (and are not the requester unless allowed).
       const approvers = Object.fromEntries(
         requests.map((r) => {
           const target = projects.environment(r.targetEnvironmentId).environment;
           const eligible = members
-            .filter((m) => (m.isInstanceAdmin ? true : [...(m.roles[target.id] ?? []), ...(m.roles['*'] ?? [])].includes('approver')))
+            .filter((m) => can(rolesIn(m, target.id), 'env.approve', { hasDraft: true }))
             .map((m) => m.user.id)
             .filter((id) => !r.approvals.some((a) => a.userId === id) && (gates[target.id]!.allowSelfApproval || id !== r.requestedBy));
           return [r.id, eligible];
