@@ -3,7 +3,7 @@ import { PRESET_IDS, DEFAULT_PRESET, ENVIRONMENT_KINDS } from './presets.ts';
 import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
 import { SECTIONS, type Section } from './content/spec.ts';
 import { isItemId } from './content/ids.ts';
-import { flowTemplateProblems, type FlowRules, type FlowTemplate } from './flow.ts';
+import { flowTemplateProblems, type FlowTemplate } from './flow.ts';
 import { EMAIL_MAX, isEmailAddress } from './email.ts';
 import { displayName, lookAlikes, nameKey, sameNameMessage } from './names.ts';
 
@@ -118,6 +118,45 @@ export const PullBody = z.strictObject({
   confirmOverwrite: z.boolean().optional(),
 });
 
+// Release requests: moving snapshots between stages, hotfixes, gates and four-eyes requests.
+
+/** The snapshot the caller saw in the source (a Sync or a request moves it; absent: not checked). */
+const expectedSource = z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.').optional();
+
+export const SyncBody = z.strictObject({
+  expectedSourceSnapshotId: expectedSource,
+  expectedTargetSnapshotId: z.string().nullable().optional(),
+  message: z.string().trim().max(500).optional(),
+  confirmUndoHotfix: z.boolean().optional(),
+  /** Into production: go ahead although its integrations name secrets production lacks (else 409 secrets_missing). */
+  confirmMissingSecrets: z.boolean().optional(),
+});
+export const PublishBody = z.strictObject({
+  /** The synced snapshot the caller saw (what would go live); absent: not checked. */
+  expectedSourceSnapshotId: expectedSource,
+  expectedLiveSnapshotId: z.string().nullable().optional(),
+  message: z.string().trim().max(500).optional(),
+  confirmUndoHotfix: z.boolean().optional(),
+  confirmMissingSecrets: z.boolean().optional(),
+});
+export const RollbackBody = z.strictObject({
+  snapshotId: z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.'),
+  pointer: z.enum(['current', 'live']).optional(),
+  message: z.string().trim().max(500).optional(),
+  confirmUndoHotfix: z.boolean().optional(),
+});
+export const HotfixPublishBody = z.strictObject({ message: z.string().trim().max(500).optional() });
+/** Discarding the open hotfix: `message` is the reason, kept in the environment's history. */
+export const HotfixDiscardBody = HotfixPublishBody;
+
+export const GateBody = z.strictObject({
+  requiredApprovals: z.number().int().min(0).max(5),
+  allowSelfApproval: z.boolean().default(false),
+});
+/** `hotfix: true` (production): the request is for the open hotfix, bound to what its draft would freeze to. */
+export const RequestBody = z.strictObject({ expectedSourceSnapshotId: expectedSource, message: z.string().trim().max(500).optional(), hotfix: z.boolean().optional() });
+export const DecisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
+
 export const CreateUserBody = z.strictObject({ email, name, password });
 const roleList = z.array(z.enum(ROLES)).max(ROLES.length);
 export const MemberBody = z.strictObject({
@@ -139,54 +178,11 @@ export const PasswordResetBody = z.strictObject({ password });
 export type SetupInput = z.infer<typeof SetupBody>;
 export type CreateProjectInput = z.infer<typeof CreateProjectBody>;
 
-export interface UserView {
-  id: string;
-  email: string;
-  name: string;
-}
-
-export interface EnvironmentView {
-  id: string;
-  name: string;
-  kind: string;
-  position: number;
-  color: string;
-  /** The environment's editable draft: the authoring one's, and (flow rules) a draft of the `down` sections edited there. */
-  draftId?: string;
-  /** The sections that draft owns. */
-  draftSections?: Section[];
-  /** The current snapshot (null until something is synced here; always null for the authoring one). */
-  snapshotId: string | null;
-  /** Production only: what is live for end users. */
-  liveSnapshotId?: string | null;
-}
-
-export interface ProjectView {
-  id: string;
-  name: string;
-  preset: string;
-  createdAt: string;
-  /** Per section: how it moves (`up`, `down` from `sourceEnvId`, or `local`). */
-  flowRules: FlowRules;
-  /** Changes whenever the flow rules change: sent back as `expectedVersion` with a change. */
-  flowRulesVersion: string;
-  environments: EnvironmentView[];
-}
-
-/** A request to move one exact snapshot into an environment, with its approvals (four eyes). */
-export interface RequestView {
-  id: string;
-  kind: 'sync' | 'publish' | 'hotfix';
-  sourceEnvironmentId: string;
-  targetEnvironmentId: string;
-  snapshotId: string;
-  message: string | null;
-  requestedBy: string;
-  createdAt: string;
-  state: string;
-  required: number;
-  approvals: { userId: string; decision: 'approve' | 'reject'; comment: string | null; createdAt: string }[];
-  /** The source still holds the requested snapshot, so approvals still count. */
-  valid: boolean;
-  approved: boolean;
-}
+/**
+ * Response types: what each route answers, by area. The routes return them with `satisfies`;
+ * the web reads them from here.
+ */
+export type * from './api/projects.ts';
+export type * from './api/release.ts';
+export type * from './api/local.ts';
+export type * from './api/access.ts';

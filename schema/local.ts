@@ -34,43 +34,6 @@ export const DEFAULT_SETTINGS: EnvironmentSettings = {
   evaluators: [],
 };
 
-/** The snapshot the caller saw in the source (a Sync or a request moves it; absent: not checked). */
-const expectedSource = z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.').optional();
-
-export const SyncBody = z.strictObject({
-  expectedSourceSnapshotId: expectedSource,
-  expectedTargetSnapshotId: z.string().nullable().optional(),
-  message: z.string().trim().max(500).optional(),
-  confirmUndoHotfix: z.boolean().optional(),
-  /** Into production: go ahead although its integrations name secrets production lacks (else 409 secrets_missing). */
-  confirmMissingSecrets: z.boolean().optional(),
-});
-export const PublishBody = z.strictObject({
-  /** The synced snapshot the caller saw (what would go live); absent: not checked. */
-  expectedSourceSnapshotId: expectedSource,
-  expectedLiveSnapshotId: z.string().nullable().optional(),
-  message: z.string().trim().max(500).optional(),
-  confirmUndoHotfix: z.boolean().optional(),
-  confirmMissingSecrets: z.boolean().optional(),
-});
-export const RollbackBody = z.strictObject({
-  snapshotId: z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.'),
-  pointer: z.enum(['current', 'live']).optional(),
-  message: z.string().trim().max(500).optional(),
-  confirmUndoHotfix: z.boolean().optional(),
-});
-export const HotfixPublishBody = z.strictObject({ message: z.string().trim().max(500).optional() });
-/** Discarding the open hotfix: `message` is the reason, kept in the environment's history. */
-export const HotfixDiscardBody = HotfixPublishBody;
-
-export const GateBody = z.strictObject({
-  requiredApprovals: z.number().int().min(0).max(5),
-  allowSelfApproval: z.boolean().default(false),
-});
-/** `hotfix: true` (production): the request is for the open hotfix, bound to what its draft would freeze to. */
-export const RequestBody = z.strictObject({ expectedSourceSnapshotId: expectedSource, message: z.string().trim().max(500).optional(), hotfix: z.boolean().optional() });
-export const DecisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
-
 export const ShareLinkBody = z.strictObject({
   label: displayName(100, 'A label is required (who is it for?).'),
   expiresInDays: z.number().int().min(1).max(90).default(14),

@@ -1,4 +1,7 @@
+import type { BoardView } from '#schema/api.ts';
 import { upSections } from '#schema/flow.ts';
+import { isAuthoring, isProduction, productionOf } from '#schema/pipeline.ts';
+import { ALL_ROLES, can, type Role } from '#schema/permissions.ts';
 import type { Accounts, Principal } from './accounts.ts';
 import type { Access } from './access.ts';
 import type { Approvals } from './approvals.ts';
@@ -32,8 +35,11 @@ export function createBoard(deps: {
 }) {
   const { projects, releases, snapshots, diffs, hotfixes, accounts, approvals, access, localData, visibility } = deps;
 
+  /** A member's roles in one environment: the instance admin holds every role; "*" entries apply everywhere in the project. */
+  const rolesIn = (m: { isInstanceAdmin: boolean; roles: Record<string, Role[]> }, envId: string): readonly Role[] => (m.isInstanceAdmin ? ALL_ROLES : [...(m.roles[envId] ?? []), ...(m.roles['*'] ?? [])]);
+
   return {
-    read(p: Principal, projectId: string) {
+    read(p: Principal, projectId: string): BoardView {
       access.requireMember(p, projectId);
       const project = projects.get(projectId);
       const envs = project.environments;
@@ -41,12 +47,12 @@ export function createBoard(deps: {
       const lastMove = (envId: string, pointer: 'current' | 'live') => releases.history(envId).find((r) => r.pointer === pointer) ?? null;
       const meta = (id: string | null | undefined) => (id ? snapshots.meta(project.id, id) : null);
       const pointer = (envId: string, id: string | null | undefined, which: 'current' | 'live') => (readable.has(envId) ? { snapshot: meta(id), lastMove: lastMove(envId, which) } : null);
-      const stages = envs.map((e, i) => ({
+      const stages = envs.map((e) => ({
         environmentId: e.id,
         readable: readable.has(e.id),
-        current: i === 0 ? null : pointer(e.id, e.snapshotId, 'current'),
-        ...(i === envs.length - 1 ? { live: pointer(e.id, e.liveSnapshotId, 'live') } : {}),
-        ...(i === 0 && readable.has(e.id) ? { problems: localData.problems(e.id).length } : {}),
+        current: isAuthoring(e) ? null : pointer(e.id, e.snapshotId, 'current'),
+        ...(isProduction(e, project) ? { live: pointer(e.id, e.liveSnapshotId, 'live') } : {}),
+        ...(isAuthoring(e) && readable.has(e.id) ? { problems: localData.problems(e.id).length } : {}),
         // Variable names only (never values): overrides a Sync left behind a type change.
         invalidOverrides: readable.has(e.id) ? localData.invalidOverrides(e.id) : [],
         // Names only, to readers of the stage: its integrations name them in content they can read; values never leave the secrets store.
@@ -63,7 +69,7 @@ export function createBoard(deps: {
         const toSnapshotId = readable.has(target.id) ? target.snapshotId : null;
         return { fromEnvironmentId: e.id, toEnvironmentId: target.id, fromSnapshotId, toSnapshotId, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
       });
-      const prod = envs[envs.length - 1]!;
+      const prod = productionOf(envs)!;
       const divergence = visibility.canSeeDivergence(p, project.id) ? hotfixes.divergence(project.id) : [];
       const users = accounts.names(
         stages.flatMap((s) => [s.current?.lastMove?.actorId, s.live?.lastMove?.actorId, s.current?.snapshot?.createdBy, s.live?.snapshot?.createdBy].filter((x): x is string => !!x)).concat(divergence.map((d) => d.publishedBy)),
@@ -72,12 +78,12 @@ export function createBoard(deps: {
       const requests = approvals.requests(project.id).filter((r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId));
       const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
       const members = access.members(project.id);
-      // Who may still approve each request: approvers of its target who have not decided (and are not the requester unless allowed).
+      // Who may still approve each request: those the permission matrix lets approve into its target, who have not decided (and are not the requester unless allowed).
       const approvers = Object.fromEntries(
         requests.map((r) => {
           const target = projects.environment(r.targetEnvironmentId).environment;
           const eligible = members
-            .filter((m) => (m.isInstanceAdmin ? true : [...(m.roles[target.id] ?? []), ...(m.roles['*'] ?? [])].includes('approver')))
+            .filter((m) => can(rolesIn(m, target.id), 'env.approve', { hasDraft: true }))
             .map((m) => m.user.id)
             .filter((id) => !r.approvals.some((a) => a.userId === id) && (gates[target.id]!.allowSelfApproval || id !== r.requestedBy));
           return [r.id, eligible];

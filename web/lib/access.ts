@@ -1,5 +1,5 @@
 import { can, projectAdminIds, type Action, type Role } from '#schema/permissions.ts';
-import type { UserView } from '#schema/api.ts';
+import type { MembersView, MemberView } from '#schema/api.ts';
 import { api } from './api.ts';
 
 export { askForAccess, projectAdminsInWords } from '#schema/permissions.ts';
@@ -9,15 +9,8 @@ export function allows(myRoles: Record<string, Role[]> | undefined, envId: strin
   return can(myRoles?.[envId] ?? [], action, { hasDraft });
 }
 
-/** A project member as `GET /projects/:id/members` lists them (any member may read the list). */
-export interface Member {
-  user: UserView;
-  roles: Record<string, Role[]>;
-  isInstanceAdmin: boolean;
-}
-
 /** The names of those who grant roles in a project, for "Ask a project admin (…) for access to …". */
-export function projectAdminNames(members: readonly Member[]): string[] {
+export function projectAdminNames(members: readonly MemberView[]): string[] {
   const ids = new Set(projectAdminIds(members.map((m) => ({ userId: m.user.id, roles: m.roles }))));
   return members.filter((m) => ids.has(m.user.id)).map((m) => m.user.name);
 }
@@ -25,7 +18,7 @@ export function projectAdminNames(members: readonly Member[]): string[] {
 /** Loads the project's admins' names; on failure the sentence says "a project admin" without names. */
 export async function loadProjectAdmins(projectId: string): Promise<string[]> {
   try {
-    return projectAdminNames((await api<{ members: Member[] }>(`/projects/${projectId}/members`)).members);
+    return projectAdminNames((await api<MembersView>(`/projects/${projectId}/members`)).members);
   } catch {
     return [];
   }

@@ -1,5 +1,5 @@
 import { getContext, setContext } from 'svelte';
-import type { UserView } from '#schema/api.ts';
+import type { SessionView, SetupState, SignedIn, UserView } from '#schema/api.ts';
 import { api, ApiError } from './api.ts';
 
 /** Who is signed in, shared by every page through context. */
@@ -11,10 +11,10 @@ export class SessionState {
   setupNeeded = $state(false);
 
   async refresh(): Promise<void> {
-    const setup = await api<{ needed: boolean }>('/setup');
+    const setup = await api<SetupState>('/setup');
     this.setupNeeded = setup.needed;
     try {
-      const me = await api<{ user: UserView; isInstanceAdmin: boolean }>('/session');
+      const me = await api<SessionView>('/session');
       this.user = me.user;
       this.isInstanceAdmin = me.isInstanceAdmin;
     } catch (err) {
@@ -25,24 +25,24 @@ export class SessionState {
   }
 
   async signIn(email: string, password: string): Promise<void> {
-    this.user = (await api<{ user: UserView }>('/session', { method: 'POST', body: { email, password } })).user;
-    this.isInstanceAdmin = (await api<{ isInstanceAdmin: boolean }>('/session')).isInstanceAdmin;
+    this.user = (await api<SignedIn>('/session', { method: 'POST', body: { email, password } })).user;
+    this.isInstanceAdmin = (await api<SessionView>('/session')).isInstanceAdmin;
   }
 
   /** Sets the password with a reset link: the answer signs this browser in (and out everywhere else). */
   async resetPassword(token: string, password: string): Promise<void> {
-    this.user = (await api<{ user: UserView }>(`/password-reset/${token}`, { method: 'POST', body: { password } })).user;
-    this.isInstanceAdmin = (await api<{ isInstanceAdmin: boolean }>('/session')).isInstanceAdmin;
+    this.user = (await api<SignedIn>(`/password-reset/${token}`, { method: 'POST', body: { password } })).user;
+    this.isInstanceAdmin = (await api<SessionView>('/session')).isInstanceAdmin;
   }
 
   /** Accepts an invitation with a password: the new account is signed in (and no instance admin). */
   async acceptInvitation(token: string, password: string): Promise<void> {
-    this.user = (await api<{ user: UserView }>(`/invitations/${token}/accept`, { method: 'POST', body: { password } })).user;
+    this.user = (await api<SignedIn>(`/invitations/${token}/accept`, { method: 'POST', body: { password } })).user;
     this.isInstanceAdmin = false;
   }
 
   async setup(name: string, email: string, password: string): Promise<void> {
-    this.user = (await api<{ user: UserView }>('/setup', { method: 'POST', body: { name, email, password } })).user;
+    this.user = (await api<SignedIn>('/setup', { method: 'POST', body: { name, email, password } })).user;
     this.isInstanceAdmin = true;
     this.setupNeeded = false;
   }

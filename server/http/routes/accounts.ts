@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { AcceptInvitationBody, PasswordResetBody, SessionBody, SetupBody, TokenBody } from '#schema/api.ts';
+import type { InvitationView, PasswordResetCheck, PasswordResetLink, SessionView, SetupState, SignedIn, TokenCreated, TokensView } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { SESSION_COOKIE } from '../../request/authenticate.ts';
 import { readJson } from '../validate.ts';
@@ -33,34 +34,34 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
   };
 
   return new Hono<AppEnv>()
-    .get('/setup', (c) => c.json({ needed: deps.accounts.setupNeeded() }))
+    .get('/setup', (c) => c.json({ needed: deps.accounts.setupNeeded() } satisfies SetupState))
     .post('/setup', origin, async (c) => {
       const body = await readJson(c, SetupBody);
       await deps.accounts.setup(body);
       // The new admin is signed in straight away.
       const user = await startSession(c, body.email, body.password);
-      return c.json({ user }, 201);
+      return c.json({ user } satisfies SignedIn, 201);
     })
     .post('/session', origin, async (c) => {
       const body = await readJson(c, SessionBody);
       const user = await startSession(c, body.email, body.password);
-      return c.json({ user });
+      return c.json({ user } satisfies SignedIn);
     })
-    .get('/invitations/:token', (c) => c.json(deps.access.invitation(c.req.param('token'))))
+    .get('/invitations/:token', (c) => c.json(deps.access.invitation(c.req.param('token')) satisfies InvitationView))
     .post('/invitations/:token/accept', origin, async (c) => {
       const { password } = await readJson(c, AcceptInvitationBody);
       const { email } = await deps.access.accept(c.req.param('token'), password);
       const user = await startSession(c, email, password);
-      return c.json({ user }, 201);
+      return c.json({ user } satisfies SignedIn, 201);
     })
-    .get('/password-reset/:token', (c) => c.json(deps.passwordResets.check(c.req.param('token'))))
+    .get('/password-reset/:token', (c) => c.json(deps.passwordResets.check(c.req.param('token')) satisfies PasswordResetCheck))
     .post('/password-reset/:token', origin, async (c) => {
       const { password } = await readJson(c, PasswordResetBody);
       const { email } = await deps.passwordResets.complete(c.req.param('token'), password);
       // A new password from an admin's link also lifts any sign-in lock on the account.
       signIns.unlock(email);
       const user = await startSession(c, email, password);
-      return c.json({ user });
+      return c.json({ user } satisfies SignedIn);
     })
     .delete('/session', origin, (c) => {
       const token = getCookie(c, SESSION_COOKIE);
@@ -75,14 +76,14 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
   return new Hono<AppEnv>()
     .get('/session', (c) => {
       const p = c.get('principal');
-      return c.json({ user: p.user, isInstanceAdmin: p.isInstanceAdmin, via: p.via });
+      return c.json({ user: p.user, isInstanceAdmin: p.isInstanceAdmin, via: p.via } satisfies SessionView);
     })
     .post('/tokens', async (c) => {
       const body = await readJson(c, TokenBody);
       const t = deps.accounts.createToken(c.get('principal').user.id, body.name, body.expiresInDays);
-      return c.json(t, 201);
+      return c.json(t satisfies TokenCreated, 201);
     })
-    .get('/tokens', (c) => c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) }))
+    .get('/tokens', (c) => c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) } satisfies TokensView))
     .delete('/tokens/:id', (c) => {
       deps.accounts.revokeToken(c.get('principal').user.id, c.req.param('id'));
       return c.body(null, 204);
@@ -95,6 +96,6 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
     .post('/users/:id/password-reset', (c) => {
       deps.access.requireInstanceAdmin(c.get('principal'));
       const link = deps.passwordResets.issue(c.get('principal'), c.req.param('id'));
-      return c.json({ url: deps.absoluteUrl(link.path), path: link.path, expiresAt: link.expiresAt }, 201);
+      return c.json({ url: deps.absoluteUrl(link.path), path: link.path, expiresAt: link.expiresAt } satisfies PasswordResetLink, 201);
     });
 }

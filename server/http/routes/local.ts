@@ -1,5 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { AudienceBody, EnvironmentSettings, RuntimeKeyBody, SecretBody, VariableOverrideBody } from '#schema/local.ts';
+import type { AudiencesView, AudienceView, RuntimeKeyCreated, RuntimeKeysView, SecretsView, SecretView, VariablesView, VariableView } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 
@@ -25,26 +26,26 @@ export function localRoutes(deps: AppDeps) {
     .use('/environments/:envId/runtime-keys/*', guard('admin'))
     .use('/environments/:envId/audiences', guard('read-on-get'))
     .use('/environments/:envId/audiences/*', guard('read-on-get'))
-    .get('/environments/:envId/audiences', (c) => c.json({ audiences: deps.audiences.list(c.req.param('envId')) }))
-    .post('/environments/:envId/audiences', async (c) => c.json(deps.audiences.create(c.get('principal'), c.req.param('envId'), await readJson(c, AudienceBody)), 201))
-    .put('/environments/:envId/audiences/:id', async (c) => c.json(deps.audiences.update(c.get('principal'), c.req.param('envId'), c.req.param('id'), await readJson(c, AudienceBody))))
+    .get('/environments/:envId/audiences', (c) => c.json({ audiences: deps.audiences.list(c.req.param('envId')) } satisfies AudiencesView))
+    .post('/environments/:envId/audiences', async (c) => c.json(deps.audiences.create(c.get('principal'), c.req.param('envId'), await readJson(c, AudienceBody)) satisfies AudienceView, 201))
+    .put('/environments/:envId/audiences/:id', async (c) => c.json(deps.audiences.update(c.get('principal'), c.req.param('envId'), c.req.param('id'), await readJson(c, AudienceBody)) satisfies AudienceView))
     .delete('/environments/:envId/audiences/:id', (c) => {
       deps.audiences.delete(c.req.param('envId'), c.req.param('id'));
       return c.body(null, 204);
     })
-    .get('/environments/:envId/variables', (c) => c.json({ variables: local.variables(c.req.param('envId')) }))
+    .get('/environments/:envId/variables', (c) => c.json({ variables: local.variables(c.req.param('envId')) } satisfies VariablesView))
     .put('/environments/:envId/variables/:name', async (c) => {
       const { value } = await readJson(c, VariableOverrideBody);
-      return c.json(local.setOverride(c.get('principal'), c.req.param('envId'), c.req.param('name'), value));
+      return c.json(local.setOverride(c.get('principal'), c.req.param('envId'), c.req.param('name'), value) satisfies VariableView);
     })
     .delete('/environments/:envId/variables/:name', (c) => {
       local.deleteOverride(c.req.param('envId'), c.req.param('name'));
       return c.body(null, 204);
     })
-    .get('/environments/:envId/secrets', (c) => c.json(local.secrets(c.req.param('envId'))))
+    .get('/environments/:envId/secrets', (c) => c.json(local.secrets(c.req.param('envId')) satisfies SecretsView))
     .put('/environments/:envId/secrets/:name', async (c) => {
       const { value } = await readJson(c, SecretBody);
-      return c.json(local.setSecret(c.get('principal'), c.req.param('envId'), c.req.param('name'), value));
+      return c.json(local.setSecret(c.get('principal'), c.req.param('envId'), c.req.param('name'), value) satisfies SecretView);
     })
     .delete('/environments/:envId/secrets/:name', (c) => {
       local.deleteSecret(c.req.param('envId'), c.req.param('name'));
@@ -54,9 +55,9 @@ export function localRoutes(deps: AppDeps) {
     .put('/environments/:envId/settings', async (c) => c.json(local.setSettings(c.get('principal'), c.req.param('envId'), await readJson(c, EnvironmentSettings))))
     .post('/environments/:envId/runtime-keys', async (c) => {
       const { name } = await readJson(c, RuntimeKeyBody);
-      return c.json(local.createRuntimeKey(c.get('principal'), c.req.param('envId'), name), 201);
+      return c.json(local.createRuntimeKey(c.get('principal'), c.req.param('envId'), name) satisfies RuntimeKeyCreated, 201);
     })
-    .get('/environments/:envId/runtime-keys', (c) => c.json({ keys: local.runtimeKeys(c.req.param('envId')) }))
+    .get('/environments/:envId/runtime-keys', (c) => c.json({ keys: local.runtimeKeys(c.req.param('envId')) } satisfies RuntimeKeysView))
     .delete('/environments/:envId/runtime-keys/:id', (c) => {
       local.deleteRuntimeKey(c.req.param('envId'), c.req.param('id'));
       return c.body(null, 204);

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { CreateProjectBody, FlowRulesBody, PullBody, ResolveConflictBody, StagePatchBody } from '#schema/api.ts';
+import type { ConflictsView, MyRolesView, ProjectsView, ProjectView, PullPreview, PullResult } from '#schema/api.ts';
 import { AppError } from '#schema/errors.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -21,24 +22,24 @@ export function projectRoutes(deps: AppDeps) {
       // merge bases from the start; lower environments take their `down` sections shortly.
       deps.replication.settle(project.id);
       deps.replication.schedule(project.id);
-      return c.json(project, 201);
+      return c.json(project satisfies ProjectView, 201);
     })
     .get('/projects', (c) => {
       const visible = deps.access.visibleProjectIds(c.get('principal'));
-      return c.json({ projects: deps.projects.list().filter((p) => visible === 'all' || visible.has(p.id)).map((p) => deps.visibility.projectFor(c.get('principal'), p)) });
+      return c.json({ projects: deps.projects.list().filter((p) => visible === 'all' || visible.has(p.id)).map((p) => deps.visibility.projectFor(c.get('principal'), p)) } satisfies ProjectsView);
     })
     .get('/projects/:id', (c) => {
       deps.access.requireMember(c.get('principal'), c.req.param('id'));
-      return c.json(deps.visibility.projectFor(c.get('principal'), deps.projects.get(c.req.param('id'))));
+      return c.json(deps.visibility.projectFor(c.get('principal'), deps.projects.get(c.req.param('id'))) satisfies ProjectView);
     })
     .get('/projects/:id/my-roles', (c) => {
       deps.access.requireMember(c.get('principal'), c.req.param('id'));
-      return c.json({ roles: deps.access.myRoles(c.get('principal'), c.req.param('id')), isProjectAdmin: deps.access.isProjectAdmin(c.get('principal'), c.req.param('id')) });
+      return c.json({ roles: deps.access.myRoles(c.get('principal'), c.req.param('id')), isProjectAdmin: deps.access.isProjectAdmin(c.get('principal'), c.req.param('id')) } satisfies MyRolesView);
     })
     .put('/projects/:id/flow-rules', async (c) => {
       deps.access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
       const body = await readJson(c, FlowRulesBody);
-      return c.json(deps.flowRules.change(c.get('principal'), c.req.param('id'), body.flowRules, body.expectedVersion));
+      return c.json(deps.flowRules.change(c.get('principal'), c.req.param('id'), body.flowRules, body.expectedVersion) satisfies ProjectView);
     })
     .patch('/environments/:envId', async (c) => {
       const { environment } = deps.projects.environment(c.req.param('envId'));
@@ -47,13 +48,13 @@ export function projectRoutes(deps: AppDeps) {
     })
     .get('/environments/:envId/conflicts', (c) => {
       deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-      return c.json({ conflicts: deps.replication.conflicts(c.req.param('envId')) });
+      return c.json({ conflicts: deps.replication.conflicts(c.req.param('envId')) } satisfies ConflictsView);
     })
     .post('/environments/:envId/conflicts/resolve', async (c) => {
       deps.access.authorize(c.get('principal'), 'content.edit', c.req.param('envId'));
       const body = await readJson(c, ResolveConflictBody);
       deps.replication.resolve(c.req.param('envId'), body.section, body.itemId, body.take);
-      return c.json({ conflicts: deps.replication.conflicts(c.req.param('envId')) });
+      return c.json({ conflicts: deps.replication.conflicts(c.req.param('envId')) } satisfies ConflictsView);
     })
     .get('/environments/:envId/pull', (c) => {
       const envId = c.req.param('envId');
@@ -63,14 +64,14 @@ export function projectRoutes(deps: AppDeps) {
       deps.access.authorize(c.get('principal'), 'content.read', envId);
       deps.access.authorize(c.get('principal'), 'content.read', from);
       const items = c.req.query('items')?.split(',').filter(Boolean);
-      return c.json({ items: deps.pulls.preview(envId, from, section, items) });
+      return c.json({ items: deps.pulls.preview(envId, from, section, items) } satisfies PullPreview);
     })
     .post('/environments/:envId/pull', async (c) => {
       const envId = c.req.param('envId');
       const body = await readJson(c, PullBody);
       deps.access.authorize(c.get('principal'), 'content.edit', envId);
       deps.access.authorize(c.get('principal'), 'content.read', body.fromEnvironmentId);
-      return c.json(deps.pulls.pull(c.get('principal').user.id, envId, body.fromEnvironmentId, body.section, body.itemIds, { message: body.message ?? null, confirmOverwrite: body.confirmOverwrite ?? false }));
+      return c.json(deps.pulls.pull(c.get('principal').user.id, envId, body.fromEnvironmentId, body.section, body.itemIds, { message: body.message ?? null, confirmOverwrite: body.confirmOverwrite ?? false }) satisfies PullResult);
     })
     .get('/environments/:envId/content', (c) => {
       // `?snapshot=<id>` (one of this project's) or `?pointer=live` (production): that snapshot in

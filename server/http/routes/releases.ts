@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import { onlySections } from '#schema/content/diff.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { AppError } from '#schema/errors.ts';
-import { HotfixDiscardBody, HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/local.ts';
+import { HotfixDiscardBody, HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/api.ts';
+import type { AppliedToDev, BoardView, DiffResult, DivergenceView, HistoryView, HotfixRebased, HotfixStarted, HotfixState, ReleaseResult, SnapshotView, SyncResult } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import type { Principal } from '../../domain/accounts.ts';
@@ -26,11 +27,11 @@ export function releaseRoutes(deps: AppDeps) {
   return new Hono<AppEnv>()
     .post('/environments/:envId/sync', async (c) => {
       access.authorize(c.get('principal'), 'env.sync', c.req.param('envId'));
-      return c.json(releases.sync(c.get('principal'), c.req.param('envId'), await readJson(c, SyncBody)));
+      return c.json(releases.sync(c.get('principal'), c.req.param('envId'), await readJson(c, SyncBody)) satisfies SyncResult);
     })
     .post('/environments/:envId/publish', async (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
-      return c.json({ release: releases.publish(c.get('principal'), c.req.param('envId'), await readJson(c, PublishBody)) });
+      return c.json({ release: releases.publish(c.get('principal'), c.req.param('envId'), await readJson(c, PublishBody)) } satisfies ReleaseResult);
     })
     .post('/environments/:envId/rollback', async (c) => {
       const env = access.authorize(c.get('principal'), 'env.rollback', c.req.param('envId'));
@@ -38,19 +39,19 @@ export function releaseRoutes(deps: AppDeps) {
       // Rolling back what is live for end users is a publisher's call.
       const production = isProduction(env, projects.get(env.projectId));
       if (production && (body.pointer ?? 'live') === 'live') access.authorize(c.get('principal'), 'env.publish', env.id);
-      return c.json({ release: releases.rollback(c.get('principal'), env.id, body) });
+      return c.json({ release: releases.rollback(c.get('principal'), env.id, body) } satisfies ReleaseResult);
     })
     .get('/environments/:envId/history', (c) => {
       access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const history = releases.history(c.req.param('envId'));
       const events = deps.access.auditFor(c.req.param('envId'));
-      return c.json({ history, events, users: accounts.names([...history.map((h) => h.actorId), ...events.map((e) => e.actorId ?? '')].filter(Boolean)) });
+      return c.json({ history, events, users: accounts.names([...history.map((h) => h.actorId), ...events.map((e) => e.actorId ?? '')].filter(Boolean)) } satisfies HistoryView);
     })
     .get('/snapshots/:id', (c) => {
       // `?project=<id>` says which project's snapshot (the same content has the same id in every project).
       const id = c.req.param('id');
       const projectId = visibility.snapshotProject(c.get('principal'), id, c.req.query('project'));
-      return c.json({ ...snapshots.meta(projectId, id), projectId, content: snapshots.content(projectId, id) });
+      return c.json({ ...snapshots.meta(projectId, id), projectId, content: snapshots.content(projectId, id) } satisfies SnapshotView);
     })
     .get('/diff', (c) => {
       const from = c.req.query('from');
@@ -63,25 +64,25 @@ export function releaseRoutes(deps: AppDeps) {
       const result = diffs.diff(from, to, projectId);
       // `sections=agents,workflows` limits it (the board asks for what a Sync carries).
       const only = c.req.query('sections')?.split(',').filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
-      return c.json(only ? { ...result, diff: onlySections(result.diff, only) } : result);
+      return c.json((only ? { ...result, diff: onlySections(result.diff, only) } : result) satisfies DiffResult);
     })
-    .get('/projects/:id/board', (c) => c.json(deps.board.read(c.get('principal'), c.req.param('id'))))
+    .get('/projects/:id/board', (c) => c.json(deps.board.read(c.get('principal'), c.req.param('id')) satisfies BoardView))
     .post('/environments/:envId/hotfix', (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
-      return c.json(hotfixes.start(c.get('principal'), c.req.param('envId')), 201);
+      return c.json(hotfixes.start(c.get('principal'), c.req.param('envId')) satisfies HotfixStarted, 201);
     })
     .get('/environments/:envId/hotfix', (c) => {
       access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const d = hotfixes.openDraft(c.req.param('envId'));
-      return c.json({ draftId: d?.id ?? null, baseSnapshotId: d?.baseSnapshotId ?? null, startedBy: d?.createdBy ?? null });
+      return c.json({ draftId: d?.id ?? null, baseSnapshotId: d?.baseSnapshotId ?? null, startedBy: d?.createdBy ?? null } satisfies HotfixState);
     })
     .post('/environments/:envId/hotfix/publish', async (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
-      return c.json({ release: hotfixes.publish(c.get('principal'), c.req.param('envId'), await readJson(c, HotfixPublishBody)) });
+      return c.json({ release: hotfixes.publish(c.get('principal'), c.req.param('envId'), await readJson(c, HotfixPublishBody)) } satisfies ReleaseResult);
     })
     .post('/environments/:envId/hotfix/rebase', (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
-      return c.json(hotfixes.rebase(c.req.param('envId')));
+      return c.json(hotfixes.rebase(c.req.param('envId')) satisfies HotfixRebased);
     })
     .delete('/environments/:envId/hotfix', async (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
@@ -96,13 +97,13 @@ export function releaseRoutes(deps: AppDeps) {
       const { environment: env } = projects.environment(c.req.param('envId'));
       if (!access.isMember(c.get('principal'), env.projectId)) throw new AppError('environment_not_found');
       if (!visibility.canSeeDivergence(c.get('principal'), env.projectId)) throw new AppError('forbidden', 'Only readers of production and editors of the authoring draft see a hotfix’s changes.');
-      return c.json({ divergence: hotfixes.divergence(env.projectId) });
+      return c.json({ divergence: hotfixes.divergence(env.projectId) } satisfies DivergenceView);
     })
     .post('/environments/:envId/hotfix/apply-to-dev', (c) => {
       // It writes the hotfix's changes into the DEV draft: an editor of DEV may, without reading
       // the rest of production (the changes are the divergence, which DEV's editors see to port it).
       const { environment: env } = projects.environment(c.req.param('envId'));
       access.authorize(c.get('principal'), 'content.edit', authoringOf(projects.get(env.projectId).environments)!.id);
-      return c.json(hotfixes.applyToDev(env.id));
+      return c.json(hotfixes.applyToDev(env.id) satisfies AppliedToDev);
     });
 }

@@ -1,0 +1,95 @@
+import type { Role } from '../permissions.ts';
+import type { UserView } from './projects.ts';
+
+/** Account and access answers: set-up, sessions, tokens, members, invitations, password resets. */
+
+/** GET /setup. */
+export interface SetupState {
+  needed: boolean;
+}
+
+/** POST /setup, /session, /invitations/:token/accept, /password-reset/:token: the signed-in user. */
+export interface SignedIn {
+  user: UserView;
+}
+
+/** GET /session. */
+export interface SessionView {
+  user: UserView;
+  isInstanceAdmin: boolean;
+  via: 'session' | 'token';
+}
+
+export interface TokenView {
+  id: string;
+  name: string;
+  createdAt: string | null;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+}
+
+/** GET /tokens. */
+export interface TokensView {
+  tokens: TokenView[];
+}
+
+/** POST /tokens: the token itself, shown this once. */
+export interface TokenCreated {
+  id: string;
+  name: string;
+  token: string;
+  expiresAt: string | null;
+}
+
+/** GET /users. */
+export interface UsersView {
+  users: UserView[];
+}
+
+/** A project member as GET /projects/:id/members lists them (any member may read the list). */
+export interface MemberView {
+  user: UserView;
+  /** Per environment id ("*": every environment). */
+  roles: Record<string, Role[]>;
+  isInstanceAdmin: boolean;
+  updatedAt: string;
+}
+
+/** GET /projects/:id/members. */
+export interface MembersView {
+  members: MemberView[];
+}
+
+/** PUT /projects/:id/members/:userId: the roles as stored. */
+export interface MemberRoles {
+  userId: string;
+  roles: Record<string, Role[]>;
+}
+
+/** GET /invitations/:token. */
+export interface InvitationView {
+  email: string;
+  name: string;
+  expiresAt: string;
+}
+
+/** POST /invitations: the link, shown this once. */
+export interface InvitationCreated {
+  id: string;
+  token: string;
+  url: string;
+  path: string;
+  expiresAt: string;
+}
+
+/** GET /password-reset/:token. */
+export interface PasswordResetCheck {
+  email: string;
+}
+
+/** POST /users/:id/password-reset: the link an admin hands over. */
+export interface PasswordResetLink {
+  url: string;
+  path: string;
+  expiresAt: string;
+}

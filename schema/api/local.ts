@@ -1,0 +1,135 @@
+import type { AudienceRule } from '../local.ts';
+import type { WorkspaceContent } from '../content/ydoc.ts';
+
+/** Environment-local answers: variables, secrets, runtime keys, audiences, share links and feedback. */
+export interface VariableView {
+  name: string;
+  type: string;
+  description: string;
+  defaultValue: string;
+  override: { value: string; updatedBy: string; updatedAt: string } | null;
+  /** The override's value when it fits the variable's type, else the default. */
+  effectiveValue: string;
+  /** An override whose variable is no longer in this environment's content. */
+  orphaned: boolean;
+  /** Why the override no longer fits the variable's type (a Sync changed it), in words; null when it fits or there is none. */
+  invalidOverride: string | null;
+}
+
+/** GET /environments/:id/variables. */
+export interface VariablesView {
+  variables: VariableView[];
+}
+
+/** A secret: its name and who set it when; a value is never returned once saved. */
+export interface SecretView {
+  name: string;
+  updatedBy: string;
+  updatedAt: string;
+}
+
+/** A secret the environment's integrations name but it does not hold. */
+export interface MissingSecret {
+  name: string;
+  usedBy: { itemId: string; name: string }[];
+}
+
+/** GET /environments/:id/secrets. */
+export interface SecretsView {
+  secrets: SecretView[];
+  missing: MissingSecret[];
+}
+
+export interface RuntimeKeyView {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+/** GET /environments/:id/runtime-keys. */
+export interface RuntimeKeysView {
+  keys: RuntimeKeyView[];
+}
+
+/** POST /environments/:id/runtime-keys: the key itself, shown this once. */
+export interface RuntimeKeyCreated {
+  id: string;
+  name: string;
+  key: string;
+}
+
+export interface AudienceView {
+  id: string;
+  name: string;
+  description: string;
+  rules: AudienceRule[];
+  updatedBy: string;
+  updatedAt: string;
+}
+
+/** GET /environments/:id/audiences. */
+export interface AudiencesView {
+  audiences: AudienceView[];
+}
+
+export interface ShareLinkView {
+  id: string;
+  environmentId: string;
+  label: string;
+  /** Pinned to this snapshot; null: whatever the environment holds. */
+  snapshotId: string | null;
+  allowFeedback: boolean;
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+}
+
+/** GET /environments/:id/share-links. */
+export interface ShareLinksView {
+  links: ShareLinkView[];
+}
+
+/** POST /environments/:id/share-links: the token, shown this once. */
+export interface ShareLinkCreated extends ShareLinkView {
+  token: string;
+  path: string;
+  url: string;
+}
+
+/** Feedback on an item, as the team reads it. */
+export interface FeedbackView {
+  id: string;
+  section: string;
+  itemId: string;
+  author: string;
+  text: string;
+  shareLinkId: string;
+  createdAt: string;
+}
+
+/** GET /environments/:id/feedback. */
+export interface FeedbackListView {
+  feedback: FeedbackView[];
+}
+
+/** POST /share/:token/feedback: the feedback stored. */
+export interface FeedbackPosted extends FeedbackView {
+  environmentId: string;
+}
+
+/** GET /share/:token: what a stakeholder sees, never a secret value. */
+export interface SharedView {
+  label: string;
+  expiresAt: string;
+  allowFeedback: boolean;
+  pinned: boolean;
+  project: { name: string };
+  environment: { name: string; kind: string; color: string };
+  snapshot: { id: string; kind: string; parentId: string | null; sourceDraftId: string | null; message: string | null; createdBy: string; createdAt: string } | null;
+  content: WorkspaceContent | null;
+  /** Variables at their effective values. */
+  variables: { name: string; type: string; description: string; value: string }[];
+  /** This link's feedback (none when the link takes none). */
+  feedback: { section: string; itemId: string; author: string; text: string; createdAt: string }[];
+}
