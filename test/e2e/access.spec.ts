@@ -9,9 +9,12 @@ async function invite(admin: Page, name: string, email: string, template: string
   await admin.getByLabel('Name', { exact: true }).fill(name);
   await admin.getByLabel('Email').fill(email);
   await admin.getByLabel('Role template').selectOption(template);
-  await admin.getByRole('button', { name: 'Create invitation link' }).click();
   const url = admin.getByTestId('invite-url');
+  // The previous invitation's link stays on screen until the new one arrives: wait for the new one.
+  const previous = (await url.count()) > 0 ? await url.textContent() : null;
+  await admin.getByRole('button', { name: 'Create invitation link' }).click();
   await expect(url).toContainText('/invite/');
+  if (previous !== null) await expect(url).not.toHaveText(previous);
   return (await url.textContent())!.trim();
 }
 
