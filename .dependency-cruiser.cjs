@@ -4,7 +4,8 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'Circular imports make load order matter and hide layering mistakes: break the cycle.',
+      comment:
+        'Circular imports make load order matter and hide layering mistakes: break the cycle.',
       from: {},
       to: { circular: true },
     },
@@ -13,6 +14,9 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     exclude: { path: '^(node_modules|build|\\.svelte-kit)' },
     tsPreCompilationDeps: true,
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.svelte'], conditionNames: ['import', 'node', 'default'] },
+    enhancedResolveOptions: {
+      extensions: ['.ts', '.js', '.svelte'],
+      conditionNames: ['import', 'node', 'default'],
+    },
   },
 };

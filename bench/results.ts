@@ -10,7 +10,9 @@ export class Report {
   constructor(title: string) {
     this.say(`# ${title}`);
     this.say();
-    this.say(`${new Date().toISOString()} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · ${Math.round(os.totalmem() / 2 ** 30)} GiB · Node ${process.version}`);
+    this.say(
+      `${new Date().toISOString()} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'} · ${Math.round(os.totalmem() / 2 ** 30)} GiB · Node ${process.version}`,
+    );
   }
 
   say(s = ''): void {
@@ -23,7 +25,13 @@ export class Report {
    * workloads this run did not cover (runs can be narrowed with BENCH_ONLY).
    */
   write(): void {
-    const sections = (text: string) => new Map(text.split(/^(?=## )/m).slice(1).map((sec) => [sec.slice(3, sec.indexOf(' ', 3)), sec.trimEnd()]));
+    const sections = (text: string) =>
+      new Map(
+        text
+          .split(/^(?=## )/m)
+          .slice(1)
+          .map((sec) => [sec.slice(3, sec.indexOf(' ', 3)), sec.trimEnd()]),
+      );
     const text = this.lines.join('\n');
     const previous = fs.existsSync(FILE) ? fs.readFileSync(FILE, 'utf8') : '';
     const before = sections(previous);
@@ -37,7 +45,9 @@ export class Report {
       return pa !== pb ? pb.localeCompare(pa) : na !== nb ? na - nb : a.length - b.length;
     });
     const stamp = text.split(/^## /m)[0]!.split('\n').slice(2).join('\n').trim();
-    const merged = ids.map((id) => (now.has(id) ? `${now.get(id)!}\n\n_${stamp}_` : before.get(id)!));
+    const merged = ids.map((id) =>
+      now.has(id) ? `${now.get(id)!}\n\n_${stamp}_` : before.get(id)!,
+    );
     fs.writeFileSync(FILE, `${[header, ...merged].join('\n\n')}\n`);
   }
 }

@@ -18,9 +18,23 @@ seedAbandonedSnapshots(sqlite, SNAPSHOTS, ITEMS, now);
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 const started = performance.now();
-const result = await createRetention({ store: createRetentionStore(db), retentionDays: 30, expired: () => {} }).sweep(now);
+const result = await createRetention({
+  store: createRetentionStore(db),
+  retentionDays: 30,
+  expired: () => {},
+}).sweep(now);
 const ms = performance.now() - started;
 loop.disable();
-console.log(JSON.stringify({ snapshots: SNAPSHOTS, itemsPerTree: ITEMS, result, sweepMs: Math.round(ms), maxEventLoopBlockMs: Math.round(loop.max / 1e6), p99EventLoopBlockMs: Math.round(loop.percentile(99) / 1e6), rssMB: Math.round(process.memoryUsage().rss / 1e6) }));
+console.log(
+  JSON.stringify({
+    snapshots: SNAPSHOTS,
+    itemsPerTree: ITEMS,
+    result,
+    sweepMs: Math.round(ms),
+    maxEventLoopBlockMs: Math.round(loop.max / 1e6),
+    p99EventLoopBlockMs: Math.round(loop.percentile(99) / 1e6),
+    rssMB: Math.round(process.memoryUsage().rss / 1e6),
+  }),
+);
 // The checkpoint worker is unref'd: a ref'd timer keeps this script alive while it stops.
 await Promise.race([close(), new Promise((resolve) => setTimeout(resolve, 2000))]);

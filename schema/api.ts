@@ -20,7 +20,10 @@ const name = displayName(100);
 export const SetupBody = z.strictObject({ email, password, name });
 export const SessionBody = z.strictObject({ email, password: z.string().min(1).max(1024) });
 /** `expiresInDays` absent: the token lasts until revoked. */
-export const TokenBody = z.strictObject({ name, expiresInDays: z.number().int('Whole days.').min(1).max(3650).optional() });
+export const TokenBody = z.strictObject({
+  name,
+  expiresInDays: z.number().int('Whole days.').min(1).max(3650).optional(),
+});
 /** One stage of a custom pipeline. */
 export const StageBody = z.strictObject({
   name: displayName(40, 'Every stage needs a name.'),
@@ -29,8 +32,15 @@ export const StageBody = z.strictObject({
 });
 /** A project admin renames or recolors a stage (or changes its kind); position and content never change this way. */
 export const StagePatchBody = z
-  .strictObject({ name: StageBody.shape.name.optional(), kind: StageBody.shape.kind.optional(), color: StageBody.shape.color.optional() })
-  .refine((b) => b.name !== undefined || b.kind !== undefined || b.color !== undefined, 'Give a name, kind or color.');
+  .strictObject({
+    name: StageBody.shape.name.optional(),
+    kind: StageBody.shape.kind.optional(),
+    color: StageBody.shape.color.optional(),
+  })
+  .refine(
+    (b) => b.name !== undefined || b.kind !== undefined || b.color !== undefined,
+    'Give a name, kind or color.',
+  );
 
 /** A custom pipeline's rule for one section; stages are named as in `stages`. */
 export const FlowRuleBody = z.discriminatedUnion('direction', [
@@ -54,8 +64,14 @@ export const FlowRulesBody = z.strictObject({
   expectedVersion: z.string().max(64).optional(),
 });
 
-/** A custom pipeline's rules by stage position, or the problems with them (stage names unknown, rules that cannot hold). */
-export function flowTemplatesOf(stages: readonly { name: string }[], rules: Partial<Record<Section, z.infer<typeof FlowRuleBody>>>): { templates: Partial<Record<Section, FlowTemplate>>; problems: string[] } {
+/**
+ * A custom pipeline's rules by stage position, or the problems with them (stage names unknown,
+ * rules that cannot hold).
+ */
+export function flowTemplatesOf(
+  stages: readonly { name: string }[],
+  rules: Partial<Record<Section, z.infer<typeof FlowRuleBody>>>,
+): { templates: Partial<Record<Section, FlowTemplate>>; problems: string[] } {
   const problems: string[] = [];
   const position = (name: string) => {
     const i = stages.findIndex((s) => nameKey(s.name) === nameKey(name));
@@ -82,21 +98,46 @@ export const CreateProjectBody = z
     /** A preset, or `custom` with `stages`. */
     preset: z.enum([...PRESET_IDS, 'custom']).default(DEFAULT_PRESET),
     /** For `custom`: 2 to 8 stages in order; the first is the authoring one, the last is production. */
-    stages: z.array(StageBody).min(2, 'A pipeline has at least 2 stages.').max(8, 'A pipeline has at most 8 stages.').optional(),
+    stages: z
+      .array(StageBody)
+      .min(2, 'A pipeline has at least 2 stages.')
+      .max(8, 'A pipeline has at most 8 stages.')
+      .optional(),
     /** For `custom`: how each section moves (missing sections: `up`). */
     flowRules: z.partialRecord(z.enum(SECTIONS), FlowRuleBody).optional(),
     /** Start the draft with the sample customer-support workspace. */
     sample: z.boolean().default(false),
   })
   .superRefine((body, ctx) => {
-    if (body.preset === 'custom' && !body.stages) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'A custom pipeline needs its stages (2 to 8).' });
-    if (body.preset !== 'custom' && body.stages) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'Stages are given only with the preset "custom".' });
+    if (body.preset === 'custom' && !body.stages)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stages'],
+        message: 'A custom pipeline needs its stages (2 to 8).',
+      });
+    if (body.preset !== 'custom' && body.stages)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stages'],
+        message: 'Stages are given only with the preset "custom".',
+      });
     const stages = body.stages ?? [];
     for (const i of lookAlikes(stages.map((s) => s.name))) {
-      ctx.addIssue({ code: 'custom', path: ['stages', i, 'name'], message: sameNameMessage(stages[i]!.name) });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stages', i, 'name'],
+        message: sameNameMessage(stages[i]!.name),
+      });
     }
-    if (body.flowRules && body.preset !== 'custom') ctx.addIssue({ code: 'custom', path: ['flowRules'], message: 'Flow rules are given only with the preset "custom"; a preset has its own.' });
-    if (body.flowRules && body.stages) for (const message of flowTemplatesOf(body.stages, body.flowRules).problems) ctx.addIssue({ code: 'custom', path: ['flowRules'], message });
+    if (body.flowRules && body.preset !== 'custom')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['flowRules'],
+        message: 'Flow rules are given only with the preset "custom"; a preset has its own.',
+      });
+    if (body.flowRules && body.stages)
+      for (const message of flowTemplatesOf(body.stages, body.flowRules).problems)
+        ctx.addIssue({ code: 'custom', path: ['flowRules'], message });
   });
 
 export const ResolveConflictBody = z.strictObject({
@@ -107,7 +148,9 @@ export const ResolveConflictBody = z.strictObject({
 });
 
 /** An item id as content uses them (no inherited name like `constructor`: see content/ids.ts). */
-const ItemId = z.string().refine(isItemId, 'An item id is 1–64 letters, digits, _ or -, and not a reserved name.');
+const ItemId = z
+  .string()
+  .refine(isItemId, 'An item id is 1–64 letters, digits, _ or -, and not a reserved name.');
 
 export const PullBody = z.strictObject({
   fromEnvironmentId: z.string().min(1).max(64),
@@ -121,7 +164,10 @@ export const PullBody = z.strictObject({
 // Release requests: moving snapshots between stages, hotfixes, gates and four-eyes requests.
 
 /** The snapshot the caller saw in the source (a Sync or a request moves it; absent: not checked). */
-const expectedSource = z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.').optional();
+const expectedSource = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.')
+  .optional();
 
 export const SyncBody = z.strictObject({
   expectedSourceSnapshotId: expectedSource,
@@ -154,7 +200,11 @@ export const GateBody = z.strictObject({
   allowSelfApproval: z.boolean().default(false),
 });
 /** `hotfix: true` (production): the request is for the open hotfix, bound to what its draft would freeze to. */
-export const RequestBody = z.strictObject({ expectedSourceSnapshotId: expectedSource, message: z.string().trim().max(500).optional(), hotfix: z.boolean().optional() });
+export const RequestBody = z.strictObject({
+  expectedSourceSnapshotId: expectedSource,
+  message: z.string().trim().max(500).optional(),
+  hotfix: z.boolean().optional(),
+});
 export const DecisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
 
 export const CreateUserBody = z.strictObject({ email, name, password });

@@ -18,7 +18,12 @@ import { isProduction } from './pipeline.ts';
  * for the sections it holds, `none()` for those where it has no draft. Generic over what a
  * section is: items (content) or item addresses (a diff's tree).
  */
-export function composeShown<T>(rules: FlowRules, fromSnapshot: Record<Section, T>, own: Record<Section, T> | null, none: () => T): Record<Section, T> {
+export function composeShown<T>(
+  rules: FlowRules,
+  fromSnapshot: Record<Section, T>,
+  own: Record<Section, T> | null,
+  none: () => T,
+): Record<Section, T> {
   const out = { ...fromSnapshot };
   for (const s of heldSections(rules)) out[s] = own ? own[s] : none();
   return out;
@@ -39,6 +44,9 @@ export function carriedBySync(content: WorkspaceContent, rules: FlowRules): Work
  * The snapshot a reader sees in an environment by default: production's live one (its current
  * one before anything went live), elsewhere the current one.
  */
-export function shownSnapshotId(env: { position: number; snapshotId: string | null; liveSnapshotId?: string | null }, project: { environments: readonly unknown[] }): string | null {
+export function shownSnapshotId(
+  env: { position: number; snapshotId: string | null; liveSnapshotId?: string | null },
+  project: { environments: readonly unknown[] },
+): string | null {
   return isProduction(env, project) ? (env.liveSnapshotId ?? env.snapshotId) : env.snapshotId;
 }

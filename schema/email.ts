@@ -12,7 +12,8 @@ export const EMAIL_MAX = 254;
 const isLetter = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 /** Letters, digits and _ ' + - */
-const isLocalChar = (c: number) => isLetter(c) || isDigit(c) || c === 0x5f || c === 0x27 || c === 0x2b || c === 0x2d;
+const isLocalChar = (c: number) =>
+  isLetter(c) || isDigit(c) || c === 0x5f || c === 0x27 || c === 0x2b || c === 0x2d;
 const DOT = 0x2e;
 const HYPHEN = 0x2d;
 

@@ -15,54 +15,164 @@ export const ERRORS = {
   project_not_found: { status: 404, message: 'No such project.' },
   environment_not_found: { status: 404, message: 'No such environment.' },
   draft_not_found: { status: 404, message: 'No such draft.' },
-  invalid_workspace: { status: 422, message: 'This is not a valid workspace: nothing was changed.' },
-  read_only_environment: { status: 409, message: 'This environment is read-only: its content arrives by Sync.' },
-  draft_has_problems: { status: 422, message: 'The draft has problems: fix them before it can leave this environment.' },
+  invalid_workspace: {
+    status: 422,
+    message: 'This is not a valid workspace: nothing was changed.',
+  },
+  read_only_environment: {
+    status: 409,
+    message: 'This environment is read-only: its content arrives by Sync.',
+  },
+  draft_has_problems: {
+    status: 422,
+    message: 'The draft has problems: fix them before it can leave this environment.',
+  },
   nothing_to_sync: { status: 409, message: 'There is no snapshot here to sync yet.' },
   nothing_to_publish: { status: 409, message: 'Nothing has been synced to production yet.' },
-  no_next_environment: { status: 409, message: 'This is the last environment: use Publish instead.' },
-  not_production: { status: 409, message: 'Only production publishes, hotfixes and has a live pointer.' },
-  target_moved: { status: 409, message: 'The target environment moved since you looked: reload and try again.' },
-  source_moved: { status: 409, message: 'The source environment moved while syncing: reload and try again.' },
-  not_in_history: { status: 409, message: 'That snapshot was never here: rollback only goes back in this environment’s own history.' },
-  would_undo_hotfix: { status: 409, message: 'This would undo a hotfix in production. Confirm to go ahead, or apply the hotfix to DEV first.' },
-  hotfix_open: { status: 409, message: 'A hotfix is already open in production: publish or discard it first.' },
+  no_next_environment: {
+    status: 409,
+    message: 'This is the last environment: use Publish instead.',
+  },
+  not_production: {
+    status: 409,
+    message: 'Only production publishes, hotfixes and has a live pointer.',
+  },
+  target_moved: {
+    status: 409,
+    message: 'The target environment moved since you looked: reload and try again.',
+  },
+  source_moved: {
+    status: 409,
+    message: 'The source environment moved while syncing: reload and try again.',
+  },
+  not_in_history: {
+    status: 409,
+    message:
+      'That snapshot was never here: rollback only goes back in this environment’s own history.',
+  },
+  would_undo_hotfix: {
+    status: 409,
+    message:
+      'This would undo a hotfix in production. Confirm to go ahead, or apply the hotfix to DEV first.',
+  },
+  hotfix_open: {
+    status: 409,
+    message: 'A hotfix is already open in production: publish or discard it first.',
+  },
   no_hotfix: { status: 409, message: 'There is no open hotfix.' },
   nothing_live: { status: 409, message: 'Nothing is live in production yet: publish first.' },
   snapshot_not_found: { status: 404, message: 'No such snapshot.' },
-  snapshot_corrupt: { status: 500, message: 'A stored snapshot does not match its id: it was altered outside Stagecoach.' },
-  variable_not_found: { status: 404, message: 'No variable with this name in this environment’s content.' },
+  snapshot_corrupt: {
+    status: 500,
+    message: 'A stored snapshot does not match its id: it was altered outside Stagecoach.',
+  },
+  variable_not_found: {
+    status: 404,
+    message: 'No variable with this name in this environment’s content.',
+  },
   invalid_value: { status: 400, message: 'This value does not fit the variable’s type.' },
   draft_closed: { status: 410, message: 'This draft is closed (a published or discarded hotfix).' },
   not_a_member: { status: 404, message: 'No such project (or you are not a member of it).' },
   user_not_found: { status: 404, message: 'No such user.' },
-  invitation_invalid: { status: 410, message: 'This invitation link has expired or was already used. Ask for a new one.' },
-  approval_required: { status: 409, message: 'This Sync needs approval first: request it, and have an approver approve it.' },
-  approval_voided: { status: 409, message: 'The approval no longer holds: the source moved since it was given. Request again.' },
-  self_approval: { status: 403, message: 'You cannot approve your own request here: another approver must.' },
+  invitation_invalid: {
+    status: 410,
+    message: 'This invitation link has expired or was already used. Ask for a new one.',
+  },
+  approval_required: {
+    status: 409,
+    message: 'This Sync needs approval first: request it, and have an approver approve it.',
+  },
+  approval_voided: {
+    status: 409,
+    message: 'The approval no longer holds: the source moved since it was given. Request again.',
+  },
+  self_approval: {
+    status: 403,
+    message: 'You cannot approve your own request here: another approver must.',
+  },
   request_closed: { status: 409, message: 'This request is no longer open.' },
-  share_link_expired: { status: 410, message: 'This link has expired. Ask the team for a new one.' },
-  share_link_revoked: { status: 410, message: 'This link was revoked. Ask the team for a new one.' },
-  too_many_attempts: { status: 429, message: 'Too many failed sign-in attempts. Wait a few minutes and try again.' },
+  share_link_expired: {
+    status: 410,
+    message: 'This link has expired. Ask the team for a new one.',
+  },
+  share_link_revoked: {
+    status: 410,
+    message: 'This link was revoked. Ask the team for a new one.',
+  },
+  too_many_attempts: {
+    status: 429,
+    message: 'Too many failed sign-in attempts. Wait a few minutes and try again.',
+  },
   setup_done: { status: 409, message: 'Stagecoach is already set up: sign in instead.' },
   email_taken: { status: 409, message: 'An account with this email already exists.' },
-  section_read_only: { status: 409, message: 'Part of this change is in a section that is read-only here (it flows down from another environment).' },
+  section_read_only: {
+    status: 409,
+    message:
+      'Part of this change is in a section that is read-only here (it flows down from another environment).',
+  },
   audience_not_found: { status: 404, message: 'There is no such audience in this environment.' },
-  audience_exists: { status: 409, message: 'This environment already has an audience with that name.' },
-  audience_missing: { status: 409, message: 'The content refers to audiences this environment does not have: create them there (same names), then try again.' },
-  storage_unavailable: { status: 503, message: 'The server cannot write to its database right now (locked or full). Nothing was changed: try again in a moment.' },
+  audience_exists: {
+    status: 409,
+    message: 'This environment already has an audience with that name.',
+  },
+  audience_missing: {
+    status: 409,
+    message:
+      'The content refers to audiences this environment does not have: create them there (same names), then try again.',
+  },
+  storage_unavailable: {
+    status: 503,
+    message:
+      'The server cannot write to its database right now (locked or full). Nothing was changed: try again in a moment.',
+  },
   internal: { status: 500, message: 'Something went wrong on the server. Try again.' },
-  unsupported_media_type: { status: 415, message: 'Send JSON: this route accepts only Content-Type: application/json.' },
-  weak_password: { status: 400, message: 'This password is too easy to guess: choose a longer one, or a few unrelated words.' },
-  too_many_connections: { status: 429, message: 'Too many open connections: close some tabs or wait, then try again.' },
+  unsupported_media_type: {
+    status: 415,
+    message: 'Send JSON: this route accepts only Content-Type: application/json.',
+  },
+  weak_password: {
+    status: 400,
+    message: 'This password is too easy to guess: choose a longer one, or a few unrelated words.',
+  },
+  too_many_connections: {
+    status: 429,
+    message: 'Too many open connections: close some tabs or wait, then try again.',
+  },
   rate_limited: { status: 429, message: 'Too many requests: wait a moment and try again.' },
-  limit_reached: { status: 409, message: 'A limit of this server was reached: remove something first, or ask an admin to raise the limit.' },
-  audience_in_use: { status: 409, message: 'This audience is still named by the content of this environment: change that content first.' },
-  reset_link_invalid: { status: 410, message: 'This password-reset link has expired or was already used. Ask an admin for a new one.' },
-  live_moved: { status: 409, message: 'Production went live with something else since this hotfix started: rebase the hotfix onto what is live now, or discard it.' },
-  rules_moved: { status: 409, message: 'The flow rules changed since you looked: reload and try again.' },
-  secrets_missing: { status: 409, message: 'The content names secrets this environment does not have: add them first, or confirm going ahead without them.' },
-  pull_overwrites_newer: { status: 409, message: 'The target changed these items after the source did: pulling would overwrite newer content. Review the diff and confirm the overwrite.' },
+  limit_reached: {
+    status: 409,
+    message:
+      'A limit of this server was reached: remove something first, or ask an admin to raise the limit.',
+  },
+  audience_in_use: {
+    status: 409,
+    message:
+      'This audience is still named by the content of this environment: change that content first.',
+  },
+  reset_link_invalid: {
+    status: 410,
+    message:
+      'This password-reset link has expired or was already used. Ask an admin for a new one.',
+  },
+  live_moved: {
+    status: 409,
+    message:
+      'Production went live with something else since this hotfix started: rebase the hotfix onto what is live now, or discard it.',
+  },
+  rules_moved: {
+    status: 409,
+    message: 'The flow rules changed since you looked: reload and try again.',
+  },
+  secrets_missing: {
+    status: 409,
+    message:
+      'The content names secrets this environment does not have: add them first, or confirm going ahead without them.',
+  },
+  pull_overwrites_newer: {
+    status: 409,
+    message:
+      'The target changed these items after the source did: pulling would overwrite newer content. Review the diff and confirm the overwrite.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;
@@ -85,13 +195,22 @@ export const CLOSE = {
   session_ended: 4401,
   /** A presence (awareness) state larger than COLLAB_MAX_PRESENCE_BYTES; nothing of it was applied. */
   presence_too_large: 4413,
-  /** A presence change for a client id this connection did not introduce, or more client ids than one connection may hold. */
+  /**
+   * A presence change for a client id this connection did not introduce, or more client ids than
+   * one connection may hold.
+   */
   presence_refused: 4406,
-  /** The person is over a budget of theirs: refused updates that each cost a copy of the draft, or bytes of unfinished frames; reconnect in a moment. */
+  /**
+   * The person is over a budget of theirs: refused updates that each cost a copy of the draft, or
+   * bytes of unfinished frames; reconnect in a moment.
+   */
   too_many_messages: 4420,
   /** The client did not read what the server sent: its unsent data passed the bound and was freed. */
   too_slow: 4429,
-  /** An update whose shape does not fit the content spec (unknown top-level type, too deep, wrong Yjs type); refused whole. */
+  /**
+   * An update whose shape does not fit the content spec (unknown top-level type, too deep, wrong
+   * Yjs type); refused whole.
+   */
   invalid_shape: 4422,
   /** An update that depends on changes the server does not have (pending structs or deletes); refused whole. */
   incomplete_update: 4424,

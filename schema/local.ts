@@ -5,7 +5,9 @@ import { displayName } from './names.ts';
 export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,99}$/;
 
 export const VariableOverrideBody = z.strictObject({ value: z.string().max(10_000) });
-export const SecretBody = z.strictObject({ value: z.string().min(1, 'A secret cannot be empty.').max(65_536) });
+export const SecretBody = z.strictObject({
+  value: z.string().min(1, 'A secret cannot be empty.').max(65_536),
+});
 export const RuntimeKeyBody = z.strictObject({ name: displayName(100) });
 
 export const EnvironmentSettings = z.strictObject({
@@ -30,14 +32,22 @@ export const EnvironmentSettings = z.strictObject({
 export type EnvironmentSettings = z.infer<typeof EnvironmentSettings>;
 
 export const DEFAULT_SETTINGS: EnvironmentSettings = {
-  guardrails: { blockedTopics: [], maxResponseChars: 2000, redactPii: true, escalateBelowConfidence: 0.4 },
+  guardrails: {
+    blockedTopics: [],
+    maxResponseChars: 2000,
+    redactPii: true,
+    escalateBelowConfidence: 0.4,
+  },
   evaluators: [],
 };
 
 export const ShareLinkBody = z.strictObject({
   label: displayName(100, 'A label is required (who is it for?).'),
   expiresInDays: z.number().int().min(1).max(90).default(14),
-  snapshotId: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  snapshotId: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   allowFeedback: z.boolean().default(false),
 });
 export const FeedbackBody = z.strictObject({
@@ -48,7 +58,13 @@ export const FeedbackBody = z.strictObject({
 });
 
 /** What an audience rule can test about a user (the runtime supplies these per conversation). */
-export const AUDIENCE_ATTRIBUTES = ['department', 'country', 'language', 'role', 'email_domain'] as const;
+export const AUDIENCE_ATTRIBUTES = [
+  'department',
+  'country',
+  'language',
+  'role',
+  'email_domain',
+] as const;
 export const AudienceRule = z.strictObject({
   attribute: z.enum(AUDIENCE_ATTRIBUTES),
   operator: z.enum(['is', 'is_not']),

@@ -32,7 +32,8 @@ const BIDI = /\p{Bidi_Control}/u;
 const RAW_MAX = 1000;
 
 /** The name as it is stored and shown. */
-export const normalizeName = (text: string): string => text.normalize('NFC').replace(/\s+/gu, ' ').trim();
+export const normalizeName = (text: string): string =>
+  text.normalize('NFC').replace(/\s+/gu, ' ').trim();
 
 /** Why `name` (normalized) cannot be a display name, or null. */
 function hiddenCharacterProblem(name: string): string | null {
@@ -46,7 +47,11 @@ function hiddenCharacterProblem(name: string): string | null {
   const char = found[0];
   const code = `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
   const position = [...name.slice(0, found.index)].length + 1;
-  const what = BIDI.test(char) ? 'a character that changes the writing direction' : /\p{Cc}/u.test(char) ? 'a control character' : 'an invisible character';
+  const what = BIDI.test(char)
+    ? 'a character that changes the writing direction'
+    : /\p{Cc}/u.test(char)
+      ? 'a control character'
+      : 'an invisible character';
   return `A name may not hold ${what} (${code}, character ${position}): type it again without it.`;
 }
 
@@ -54,7 +59,8 @@ function hiddenCharacterProblem(name: string): string | null {
  * The key two names are compared by: equal keys look alike. NFKC folds compatibility forms
  * (full-width letters, ligatures), and upper- then lower-casing folds case (`ß` and `SS` too).
  */
-export const nameKey = (name: string): string => normalizeName(name).normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+export const nameKey = (name: string): string =>
+  normalizeName(name).normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
 
 /** A display name in a request body: normalized, at most `max` characters, nothing hidden. */
 export function displayName(max: number, required = 'A name is required.') {
@@ -75,7 +81,8 @@ export function displayName(max: number, required = 'A name is required.') {
 }
 
 /** Why a stage name is refused beside another that looks like it. */
-export const sameNameMessage = (name: string): string => `“${name}” looks like the name of another stage of this project: stage names must differ, ignoring case and look-alike forms.`;
+export const sameNameMessage = (name: string): string =>
+  `“${name}” looks like the name of another stage of this project: stage names must differ, ignoring case and look-alike forms.`;
 
 /** The indexes of names that look like an earlier one in the list (same `nameKey`). */
 export function lookAlikes(names: readonly string[]): number[] {

@@ -6,7 +6,15 @@ import { isAuthoring } from './pipeline.ts';
  *
  * Roles are granted per environment. The instance admin holds every role everywhere.
  */
-export const ROLES = ['viewer', 'editor', 'promoter', 'approver', 'publisher', 'environment_admin', 'project_admin'] as const;
+export const ROLES = [
+  'viewer',
+  'editor',
+  'promoter',
+  'approver',
+  'publisher',
+  'environment_admin',
+  'project_admin',
+] as const;
 export type Role = (typeof ROLES)[number];
 
 export const ROLE_LABELS: Readonly<Record<Role, string>> = {
@@ -21,7 +29,15 @@ export const ROLE_LABELS: Readonly<Record<Role, string>> = {
 
 export const ACTIONS = {
   /** Read this environment's content, history, diffs; connect read-only. */
-  'content.read': ['viewer', 'editor', 'promoter', 'approver', 'publisher', 'environment_admin', 'project_admin'],
+  'content.read': [
+    'viewer',
+    'editor',
+    'promoter',
+    'approver',
+    'publisher',
+    'environment_admin',
+    'project_admin',
+  ],
   /** Change a draft: the authoring environment's, or a hotfix in production. */
   'content.edit': ['editor'],
   /** Sync out of this environment (and request it). */
@@ -57,14 +73,25 @@ export function projectAdminsInWords(names: readonly string[]): string {
   return `a project admin (${shown.length === 1 ? shown[0] : `${shown.slice(0, -1).join(', ')} or ${shown.at(-1)}`})`;
 }
 
-/** The sentence shown where something is out of reach: who to ask, for what, in words (reading, unless `action` says otherwise). */
-export function askForAccess(adminNames: readonly string[], envName: string, action: Action = 'content.read'): string {
+/**
+ * The sentence shown where something is out of reach: who to ask, for what, in words (reading,
+ * unless `action` says otherwise).
+ */
+export function askForAccess(
+  adminNames: readonly string[],
+  envName: string,
+  action: Action = 'content.read',
+): string {
   return `Ask ${projectAdminsInWords(adminNames)} for ${action === 'content.read' ? 'access to' : `the right to ${ACTION_WORDS[action]}`} ${envName}.`;
 }
 
 /** Members holding `project_admin` somewhere: they grant roles. */
-export function projectAdminIds(members: readonly { userId: string; roles: Record<string, readonly Role[]> }[]): string[] {
-  return members.filter((m) => Object.values(m.roles).some((roles) => roles.includes('project_admin'))).map((m) => m.userId);
+export function projectAdminIds(
+  members: readonly { userId: string; roles: Record<string, readonly Role[]> }[],
+): string[] {
+  return members
+    .filter((m) => Object.values(m.roles).some((roles) => roles.includes('project_admin')))
+    .map((m) => m.userId);
 }
 
 export interface EnvironmentFacts {
@@ -88,12 +115,36 @@ export const ALL_ROLES: readonly Role[] = ROLES;
  * someone; adjustable after. test/integration/rel-personas.test.ts walks each one through its job.
  */
 export const TEMPLATES = {
-  developer: { label: 'Developer / builder', byKind: { dev: ['viewer', 'editor', 'promoter'], test: ['viewer'] } },
-  qa: { label: 'QA / tester', byKind: { dev: ['viewer'], test: ['viewer', 'promoter', 'approver'], uat: ['viewer'] } },
-  business_owner: { label: 'Business owner / stakeholder', byKind: { uat: ['viewer', 'promoter', 'approver'], staging: ['viewer', 'approver'] } },
-  devops: { label: 'DevOps / final QA', byKind: { staging: ['viewer', 'promoter', 'environment_admin'], production: ['viewer', 'approver'] } },
-  release_manager: { label: 'Release manager', byKind: { intoProduction: ['viewer', 'promoter'], production: ['viewer', 'editor', 'publisher', 'approver', 'environment_admin'] } },
-} as const satisfies Record<string, { label: string; byKind: Partial<Record<string, readonly Role[]>> }>;
+  developer: {
+    label: 'Developer / builder',
+    byKind: { dev: ['viewer', 'editor', 'promoter'], test: ['viewer'] },
+  },
+  qa: {
+    label: 'QA / tester',
+    byKind: { dev: ['viewer'], test: ['viewer', 'promoter', 'approver'], uat: ['viewer'] },
+  },
+  business_owner: {
+    label: 'Business owner / stakeholder',
+    byKind: { uat: ['viewer', 'promoter', 'approver'], staging: ['viewer', 'approver'] },
+  },
+  devops: {
+    label: 'DevOps / final QA',
+    byKind: {
+      staging: ['viewer', 'promoter', 'environment_admin'],
+      production: ['viewer', 'approver'],
+    },
+  },
+  release_manager: {
+    label: 'Release manager',
+    byKind: {
+      intoProduction: ['viewer', 'promoter'],
+      production: ['viewer', 'editor', 'publisher', 'approver', 'environment_admin'],
+    },
+  },
+} as const satisfies Record<
+  string,
+  { label: string; byKind: Partial<Record<string, readonly Role[]>> }
+>;
 export type TemplateId = keyof typeof TEMPLATES;
 
 /**
@@ -101,13 +152,19 @@ export type TemplateId = keyof typeof TEMPLATES;
  * (Staging) is the authoring one: it takes the template's `dev` roles. The stage before
  * production also takes the `intoProduction` roles.
  */
-export function applyTemplate(template: TemplateId, envs: readonly { id: string; kind: string; position: number }[]): Record<string, Role[]> {
+export function applyTemplate(
+  template: TemplateId,
+  envs: readonly { id: string; kind: string; position: number }[],
+): Record<string, Role[]> {
   const byKind = TEMPLATES[template].byKind as Partial<Record<string, readonly Role[]>>;
   const last = Math.max(...envs.map((e) => e.position));
   const out: Record<string, Role[]> = {};
   for (const e of envs) {
     const kind = isAuthoring(e) ? 'dev' : e.kind;
-    const roles = new Set([...(byKind[kind] ?? []), ...(e.position === last - 1 ? (byKind.intoProduction ?? []) : [])]);
+    const roles = new Set([
+      ...(byKind[kind] ?? []),
+      ...(e.position === last - 1 ? (byKind.intoProduction ?? []) : []),
+    ]);
     if (roles.size > 0) out[e.id] = [...roles];
   }
   return out;

@@ -32,12 +32,17 @@ export const PRESETS = {
       { name: 'Production', kind: 'production', color: '#dc2626' },
     ],
   },
-} as const satisfies Record<string, { label: string; stages: readonly StageTemplate[]; flow?: Partial<Record<Section, FlowTemplate>> }>;
+} as const satisfies Record<
+  string,
+  { label: string; stages: readonly StageTemplate[]; flow?: Partial<Record<Section, FlowTemplate>> }
+>;
 
 /** A preset's flow rules by stage position (none: every section moves up). */
 export const presetFlow = (id: PresetId): Partial<Record<Section, FlowTemplate>> => {
   const preset = PRESETS[id];
-  return 'flow' in preset ? structuredClone(preset.flow) as Partial<Record<Section, FlowTemplate>> : {};
+  return 'flow' in preset
+    ? (structuredClone(preset.flow) as Partial<Record<Section, FlowTemplate>>)
+    : {};
 };
 
 export type PresetId = keyof typeof PRESETS;

@@ -3,7 +3,12 @@ import fs from 'node:fs';
 import { chromium } from '@playwright/test';
 
 /** Browsers a machine may already have, most specific first. */
-const SYSTEM_CHROMIUMS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome-stable', '/usr/bin/google-chrome'];
+const SYSTEM_CHROMIUMS = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome-stable',
+  '/usr/bin/google-chrome',
+];
 
 /**
  * The executable the browser tests launch: CHROMIUM_PATH when set, else a system Chromium, else

@@ -5,8 +5,13 @@ import { loadConfig } from '#server/config.ts';
 import { start } from '#server/start.ts';
 
 const apiPort = process.env.API_PORT ?? '3001';
-const api = await start(loadConfig({ ...process.env, PORT: apiPort, HOST: '127.0.0.1' }, process.cwd()), { web: false });
-const vite = await createServer({ server: { port: Number(process.env.PORT ?? 3000), strictPort: true } });
+const api = await start(
+  loadConfig({ ...process.env, PORT: apiPort, HOST: '127.0.0.1' }, process.cwd()),
+  { web: false },
+);
+const vite = await createServer({
+  server: { port: Number(process.env.PORT ?? 3000), strictPort: true },
+});
 await vite.listen();
 vite.printUrls();
 console.log(`API and sync on ${api.url}`);

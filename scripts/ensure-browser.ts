@@ -15,23 +15,31 @@ const found = () => {
 /** Whether Playwright's browser CDN answers within a few seconds (machines without internet fail fast). */
 async function cdnReachable(): Promise<boolean> {
   try {
-    await fetch('https://cdn.playwright.dev/', { method: 'HEAD', signal: AbortSignal.timeout(5_000) });
+    await fetch('https://cdn.playwright.dev/', {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(5_000),
+    });
     return true;
   } catch {
     return false;
   }
 }
 
-const run = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'inherit', timeout: 600_000 }).status === 0;
+const run = (command: string, args: string[]) =>
+  spawnSync(command, args, { stdio: 'inherit', timeout: 600_000 }).status === 0;
 
 if (process.env.CHROMIUM_PATH && !fs.existsSync(process.env.CHROMIUM_PATH)) {
-  console.error(`CHROMIUM_PATH is set to ${process.env.CHROMIUM_PATH}, which does not exist. Unset it or point it at a Chromium.`);
+  console.error(
+    `CHROMIUM_PATH is set to ${process.env.CHROMIUM_PATH}, which does not exist. Unset it or point it at a Chromium.`,
+  );
   process.exit(1);
 }
 if (found()) process.exit(0);
 
 if (await cdnReachable()) {
-  console.log('No Chromium on this machine: downloading Playwright’s (npx playwright install chromium).');
+  console.log(
+    'No Chromium on this machine: downloading Playwright’s (npx playwright install chromium).',
+  );
   if (run('npx', ['playwright', 'install', 'chromium']) && found()) process.exit(0);
 }
 const root = process.getuid?.() === 0;
@@ -43,7 +51,9 @@ if (root && fs.existsSync('/usr/bin/apt-get')) {
 }
 console.error(
   'The browser tests need Chromium and none was found or could be installed.\n' +
-    (root ? '  Run: apt-get install chromium\n' : '  Run: sudo apt-get install chromium   (or: npx playwright install chromium)\n') +
+    (root
+      ? '  Run: apt-get install chromium\n'
+      : '  Run: sudo apt-get install chromium   (or: npx playwright install chromium)\n') +
     '  or set CHROMIUM_PATH to a Chromium executable, then run npm test again.',
 );
 process.exit(1);

@@ -9,8 +9,18 @@ fs.mkdirSync(out, { recursive: true });
 const who = { name: 'Ada Admin', email: 'ada@example.com', password: 'correct horse battery' };
 
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined),
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  executablePath:
+    process.env.CHROMIUM_PATH ??
+    (fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined),
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+  ],
 });
 const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 const shot = (name: string) => page.screenshot({ path: `${out}/${name}.png`, fullPage: true });
@@ -29,17 +39,23 @@ if (page.url().endsWith('/setup')) {
   await page.getByLabel('Password').fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
-await page.getByRole('heading', { name: 'Projects' }).waitFor().catch(async (err: unknown) => {
-  await shot('99-failure');
-  throw err;
-});
+await page
+  .getByRole('heading', { name: 'Projects' })
+  .waitFor()
+  .catch(async (err: unknown) => {
+    await shot('99-failure');
+    throw err;
+  });
 await shot('03-projects');
 await page.getByLabel('Name').fill('Customer support');
 await page.getByRole('button', { name: 'Create project' }).click();
 await page.getByTestId('env-column').first().waitFor();
 await shot('04-board');
 await page.getByTestId('env-column').first().getByRole('link', { name: 'Open editor' }).click();
-await page.getByTestId('connection-status').and(page.locator('[data-sync-status="connected"]')).waitFor();
+await page
+  .getByTestId('connection-status')
+  .and(page.locator('[data-sync-status="connected"]'))
+  .waitFor();
 await page.getByTestId('section-agents').click();
 await page.getByTestId('item').filter({ hasText: 'Support agent' }).first().click();
 await page.getByRole('textbox', { name: 'Instructions' }).click();
@@ -58,7 +74,8 @@ await shot('07-editor-channel');
 await page.getByTestId('section-agents').click();
 await page.getByTestId('item').filter({ hasText: 'Support agent' }).first().click();
 await page.getByRole('textbox', { name: 'Instructions' }).click();
-for (let i = 0; i < 'Mention {{coupon}} when asked. '.length; i++) await page.keyboard.press('Control+z');
+for (let i = 0; i < 'Mention {{coupon}} when asked. '.length; i++)
+  await page.keyboard.press('Control+z');
 await page.getByTestId('problem-count').and(page.locator(':text("0")')).waitFor();
 const board = page.url().replace(/\/environments\/.*/, '');
 await page.goto(board);
@@ -74,14 +91,21 @@ await columns.nth(0).getByTestId('sync').click();
 await columns.nth(1).getByTestId('pointer-current').getByText('First release').waitFor();
 for (const i of [1, 2, 3]) {
   await columns.nth(i).getByTestId('sync').click();
-  await columns.nth(i + 1).getByTestId(i === 3 ? 'pointer-synced' : 'pointer-current').locator('.snap').waitFor();
+  await columns
+    .nth(i + 1)
+    .getByTestId(i === 3 ? 'pointer-synced' : 'pointer-current')
+    .locator('.snap')
+    .waitFor();
 }
 await columns.nth(4).getByTestId('publish').click();
 await columns.nth(4).getByTestId('pointer-live').getByText('publish by').waitFor();
 await shot('10-board-live');
 await columns.nth(1).getByRole('link', { name: 'View TEST' }).click();
 await page.getByTestId('content-view').waitFor();
-await page.locator('details').first().evaluate((d) => ((d as HTMLDetailsElement).open = true));
+await page
+  .locator('details')
+  .first()
+  .evaluate((d) => ((d as HTMLDetailsElement).open = true));
 await shot('11-test-readonly');
 await page.getByRole('link', { name: 'Variable values' }).click();
 await page.getByTestId('variables-panel').locator('table').waitFor();
@@ -130,7 +154,9 @@ await page.getByRole('checkbox', { name: 'Let them leave comments' }).check();
 await page.getByRole('button', { name: 'Create link' }).click();
 const link = (await page.getByTestId('new-share-link').textContent())!.trim();
 await shot('18-share-links');
-const stranger = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+const stranger = await (
+  await browser.newContext({ viewport: { width: 1280, height: 800 } })
+).newPage();
 await stranger.goto(link);
 await stranger.getByTestId('content-view').waitFor();
 await stranger.screenshot({ path: `${out}/19-share-page.png`, fullPage: false });
@@ -146,9 +172,16 @@ await page.getByRole('button', { name: 'Save audience' }).click();
 await page.getByTestId('audience').filter({ hasText: 'Employees' }).waitFor();
 await shot('20-audiences');
 const origin = { origin: new URL(base).origin };
-const envs = ((await (await page.request.get(`${base}/api/projects/${board.split('/').pop()}`)).json()) as { environments: { id: string }[] }).environments;
+const envs = (
+  (await (await page.request.get(`${base}/api/projects/${board.split('/').pop()}`)).json()) as {
+    environments: { id: string }[];
+  }
+).environments;
 for (const e of [envs[2]!, envs[4]!]) {
-  const res = await page.request.put(`${base}/api/environments/${e.id}/secrets/ORDERS_API_TOKEN`, { data: { value: "sk_live_same_everywhere" }, headers: origin });
+  const res = await page.request.put(`${base}/api/environments/${e.id}/secrets/ORDERS_API_TOKEN`, {
+    data: { value: 'sk_live_same_everywhere' },
+    headers: origin,
+  });
   if (!res.ok()) throw new Error(`secret: ${res.status()} ${await res.text()}`);
 }
 await page.goto(board);
@@ -169,10 +202,24 @@ await page.getByRole('radio', { name: /Three stages/ }).check();
 await page.getByLabel('Name', { exact: true }).fill('Knowledge cluster');
 await page.getByRole('button', { name: 'Create project' }).click();
 await page.getByTestId('env-column').nth(2).waitFor();
-const km = ((await (await page.request.get(`${base}/api/projects/${page.url().split('/').pop()}`)).json()) as { environments: { id: string }[] }).environments;
-const uatContent = (await (await page.request.get(`${base}/api/environments/${km[1]!.id}/content`)).json()) as { knowledge: Record<string, unknown> };
-uatContent.knowledge.kb_new_returns = { title: 'Returns for gift orders', body: 'Gift orders can be returned by the giver or the receiver within 60 days.', tags: ['returns'], audiences: ['customers'] };
-await page.request.put(`${base}/api/environments/${km[1]!.id}/content`, { data: { knowledge: uatContent.knowledge }, headers: origin });
+const km = (
+  (await (
+    await page.request.get(`${base}/api/projects/${page.url().split('/').pop()}`)
+  ).json()) as { environments: { id: string }[] }
+).environments;
+const uatContent = (await (
+  await page.request.get(`${base}/api/environments/${km[1]!.id}/content`)
+).json()) as { knowledge: Record<string, unknown> };
+uatContent.knowledge.kb_new_returns = {
+  title: 'Returns for gift orders',
+  body: 'Gift orders can be returned by the giver or the receiver within 60 days.',
+  tags: ['returns'],
+  audiences: ['customers'],
+};
+await page.request.put(`${base}/api/environments/${km[1]!.id}/content`, {
+  data: { knowledge: uatContent.knowledge },
+  headers: origin,
+});
 await page.getByTestId('env-column').nth(2).getByTestId('edit-own-sections').click();
 await page.getByTestId('pull-panel').locator('summary').click();
 await page.getByTestId('pull-panel').getByText('Returns for gift orders').waitFor();

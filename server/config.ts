@@ -19,13 +19,19 @@ export interface Config {
   sqliteSynchronous: 'normal' | 'full';
   /** Compact a draft's update log into its state row after this many logged updates. */
   compactAfterUpdates: number;
-  /** Flow rules: how long after a change to a `down` section its replication runs (a burst of changes replicates once). */
+  /**
+   * Flow rules: how long after a change to a `down` section its replication runs (a burst of
+   * changes replicates once).
+   */
   replicationDelayMs: number;
   /** Mark the session cookie `Secure` (set when served over https). */
   secureCookies: boolean;
   /** AES-256 key for secrets at rest; null = use (or create) DATA_DIR/secrets.key. */
   secretsKey: Buffer | null;
-  /** Where users reach this server (absolute links: share links, invitations, reset links); null = http://<HOST>:<bound port> (localhost when HOST is 0.0.0.0 or ::). */
+  /**
+   * Where users reach this server (absolute links: share links, invitations, reset links); null =
+   * http://<HOST>:<bound port> (localhost when HOST is 0.0.0.0 or ::).
+   */
   publicUrl: string | null;
   /** Take the client address from X-Forwarded-For (behind a reverse proxy). */
   trustProxy: boolean;
@@ -48,9 +54,15 @@ export interface Config {
   maxSecretsPerEnvironment: number;
   /** Snapshots kept only by approval requests that were voided, rejected or left open this long are deleted. */
   approvalSnapshotRetentionDays: number;
-  /** Bytes of full-state replies a user may have encoded afresh (not from the reply cache) per second, over all their connections. */
+  /**
+   * Bytes of full-state replies a user may have encoded afresh (not from the reply cache) per
+   * second, over all their connections.
+   */
   collabFullStateBytesPerSecond: number;
-  /** Largest a draft may grow (bytes of its encoded Yjs state); a peer update past it is refused (4507 draft_too_large). */
+  /**
+   * Largest a draft may grow (bytes of its encoded Yjs state); a peer update past it is refused
+   * (4507 draft_too_large).
+   */
   collabMaxDraftBytes: number;
 }
 
@@ -90,20 +102,28 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
   };
 
   const origins: string[] = [];
-  for (const raw of (env.ALLOWED_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of (env.ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     try {
       const url = new URL(raw);
       if (url.origin !== raw.replace(/\/$/, '')) throw new Error('has a path');
       origins.push(url.origin);
     } catch {
-      problems.push(`ALLOWED_ORIGINS: ${JSON.stringify(raw)} is not an origin like https://host:port`);
+      problems.push(
+        `ALLOWED_ORIGINS: ${JSON.stringify(raw)} is not an origin like https://host:port`,
+      );
     }
   }
 
   let secretsKey: Buffer | null = null;
   if (env.SECRETS_KEY) {
     const k = Buffer.from(env.SECRETS_KEY, 'base64');
-    if (k.length !== 32) problems.push('SECRETS_KEY: expected 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)');
+    if (k.length !== 32)
+      problems.push(
+        'SECRETS_KEY: expected 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
+      );
     else secretsKey = k;
   }
 
@@ -112,10 +132,13 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     try {
       const url = new URL(env.PUBLIC_URL);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
-      if (url.search || url.hash || url.username || url.password) throw new Error('has more than an origin and a path');
+      if (url.search || url.hash || url.username || url.password)
+        throw new Error('has more than an origin and a path');
       publicUrl = url.href.replace(/\/$/, '');
     } catch {
-      problems.push(`PUBLIC_URL=${JSON.stringify(env.PUBLIC_URL)}: expected an absolute http(s) URL like https://stagecoach.example.com`);
+      problems.push(
+        `PUBLIC_URL=${JSON.stringify(env.PUBLIC_URL)}: expected an absolute http(s) URL like https://stagecoach.example.com`,
+      );
     }
   }
 
@@ -144,11 +167,26 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     feedbackPerLinkPerMinute: int('FEEDBACK_PER_LINK_PER_MINUTE', 20, 1, 10_000),
     maxSecretsPerEnvironment: int('MAX_SECRETS_PER_ENVIRONMENT', 500, 1, 100_000),
     approvalSnapshotRetentionDays: int('APPROVAL_SNAPSHOT_RETENTION_DAYS', 30, 1, 3650),
-    collabFullStateBytesPerSecond: int('COLLAB_FULL_STATE_BYTES_PER_SECOND', 32 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
-    collabMaxDraftBytes: int('COLLAB_MAX_DRAFT_BYTES', 64 * 1024 * 1024, 1024 * 1024, 4 * 1024 * 1024 * 1024),
+    collabFullStateBytesPerSecond: int(
+      'COLLAB_FULL_STATE_BYTES_PER_SECOND',
+      32 * 1024 * 1024,
+      64 * 1024,
+      1024 * 1024 * 1024,
+    ),
+    collabMaxDraftBytes: int(
+      'COLLAB_MAX_DRAFT_BYTES',
+      64 * 1024 * 1024,
+      1024 * 1024,
+      4 * 1024 * 1024 * 1024,
+    ),
   };
   // Unsent data a socket may hold: by default two of the largest frames (one full state in flight, one more).
-  config.collabMaxBufferedBytes = int('COLLAB_MAX_BUFFERED_BYTES', 2 * config.collabMaxFrameBytes, 64 * 1024, 1024 * 1024 * 1024);
+  config.collabMaxBufferedBytes = int(
+    'COLLAB_MAX_BUFFERED_BYTES',
+    2 * config.collabMaxFrameBytes,
+    64 * 1024,
+    1024 * 1024 * 1024,
+  );
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

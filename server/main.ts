@@ -13,7 +13,9 @@ try {
 }
 
 const running = await start(config);
-console.log(`Stagecoach is running at http://localhost:${running.port} (data in ${config.dataDir})`);
+console.log(
+  `Stagecoach is running at http://localhost:${running.port} (data in ${config.dataDir})`,
+);
 
 let stopping = false;
 const stop = (signal: string) => {

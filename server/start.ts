@@ -80,7 +80,10 @@ const SECURITY_HEADERS: [string, string][] = [
   ['Permissions-Policy', 'camera=(), microphone=(), geolocation=(), payment=()'],
 ];
 
-/** The secrets key: from SECRETS_KEY, else DATA_DIR/secrets.key (created on first start, readable by the owner only). */
+/**
+ * The secrets key: from SECRETS_KEY, else DATA_DIR/secrets.key (created on first start, readable by
+ * the owner only).
+ */
 function secretsKey(config: Readonly<Config>): Buffer {
   if (config.secretsKey) return config.secretsKey;
   const file = path.join(config.dataDir, 'secrets.key');
@@ -110,7 +113,8 @@ export function createServices(config: Readonly<Config>) {
   const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.host, boundPort);
   // Sync sockets by the sign-in that opened them: they close when it ends (sign-out, revocation, expiry, removal).
   const credentials = new OpenCredentials();
-  // Stores: each built once, here, over the one SQLite connection (so one store's writes can join another's transaction).
+  // Stores: each built once, here, over the one SQLite connection (so one store's writes can join
+  // another's transaction).
   const accountStore = createAccountStore(database.db);
   const projectStore = createProjectStore(database.db);
   const releaseStore = createReleaseStore(database.db);
@@ -128,18 +132,35 @@ export function createServices(config: Readonly<Config>) {
   const retentionStore = createRetentionStore(database.db);
   const passwordResetStore = createPasswordResetStore(database.db);
 
-  const accounts = createAccounts(accountStore, { sessionTtlMs: config.sessionTtlMs, onEnded: (e) => credentials.closeFor(e) });
+  const accounts = createAccounts(accountStore, {
+    sessionTtlMs: config.sessionTtlMs,
+    onEnded: (e) => credentials.closeFor(e),
+  });
   const projects = createProjects(projectStore);
   const snapshots = createSnapshots(snapshotStore);
-  // Live drafts as the domain reaches them: through the Rooms registry below (asked only once requests and replication run).
+  // Live drafts as the domain reaches them: through the Rooms registry below (asked only once
+  // requests and replication run).
   const drafts = {
     read: (id: string) => rooms.content(id),
-    edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) => rooms.edit(id, reason, change),
+    edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
+      rooms.edit(id, reason, change),
     close: (id: string, reason?: Parameters<Rooms['close']>[1]) => rooms.close(id, reason),
   };
   // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
-  const durableDrafts = { ...drafts, edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) => rooms.edit(id, reason, change, true) };
-  const replication = createReplication({ projects: projectStore, releases: { ...releaseStore, ...snapshotStore }, snapshots, store: replicationStore, drafts, delayMs: config.replicationDelayMs, log });
+  const durableDrafts = {
+    ...drafts,
+    edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
+      rooms.edit(id, reason, change, true),
+  };
+  const replication = createReplication({
+    projects: projectStore,
+    releases: { ...releaseStore, ...snapshotStore },
+    snapshots,
+    store: replicationStore,
+    drafts,
+    delayMs: config.replicationDelayMs,
+    log,
+  });
   // Flow rules decide which sections a draft's peers may write and what follows a durable change (replication).
   const draftPolicy = createDraftPolicy({ projects: projectStore, replication });
   const rooms = new Rooms(draftStore, {
@@ -147,29 +168,103 @@ export function createServices(config: Readonly<Config>) {
     log,
     policy: draftPolicy,
     maxDraftBytes: config.collabMaxDraftBytes,
-    presence: { maxStateBytes: config.collabMaxPresenceBytes, perSecond: config.collabPresencePerSecond, idsPerUser: config.collabMaxPresenceIdsPerUser },
+    presence: {
+      maxStateBytes: config.collabMaxPresenceBytes,
+      perSecond: config.collabPresencePerSecond,
+      idsPerUser: config.collabMaxPresenceIdsPerUser,
+    },
     replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
     refusalBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
   const composition = createComposition({ projects: projectStore, snapshots, drafts });
-  const approvals = createApprovals({ store: { ...gateStore, ...auditStore }, projects: projectStore, snapshots, drafts, hotfixDraft: (envId) => hotfixStore.openDraft(envId), composition });
-  const hotfixes = createHotfixes({ projects: projectStore, store: hotfixStore, releases: releaseStore, snapshots, drafts: durableDrafts, gates: approvals, audit: (e, now) => auditStore.audit(e, now) });
+  const approvals = createApprovals({
+    store: { ...gateStore, ...auditStore },
+    projects: projectStore,
+    snapshots,
+    drafts,
+    hotfixDraft: (envId) => hotfixStore.openDraft(envId),
+    composition,
+  });
+  const hotfixes = createHotfixes({
+    projects: projectStore,
+    store: hotfixStore,
+    releases: releaseStore,
+    snapshots,
+    drafts: durableDrafts,
+    gates: approvals,
+    audit: (e, now) => auditStore.audit(e, now),
+  });
   // Deleting an audience looks at what its environment holds.
-  const audiences = createAudiences({ store: audienceStore, projects: projectStore, snapshots, contents: (envId) => composition.pointedContents(envId) });
+  const audiences = createAudiences({
+    store: audienceStore,
+    projects: projectStore,
+    snapshots,
+    contents: (envId) => composition.pointedContents(envId),
+  });
   // Secrets: localData is created below; asked only when a move is made.
-  const releases = createReleases({ projects: projectStore, store: releaseStore, snapshots, hotfixes: hotfixes.guard, gates: approvals, audiences, composition, secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) } });
+  const releases = createReleases({
+    projects: projectStore,
+    store: releaseStore,
+    snapshots,
+    hotfixes: hotfixes.guard,
+    gates: approvals,
+    audiences,
+    composition,
+    secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) },
+  });
   const diffs = createDiffs({ projects: projectStore, releases: snapshotStore, snapshots, drafts });
-  const access = createAccess({ store: { ...memberStore, ...invitationStore, ...auditStore }, accounts: accountStore, projects: projectStore, hotfixes: hotfixStore, onRightsChanged: (userId) => rooms.closeUser(userId) });
-  const localData = createLocalData({ projects: projectStore, store: localStore, composition, sealer: createSealer(secretsKey(config)), audiences, limits: config });
+  const access = createAccess({
+    store: { ...memberStore, ...invitationStore, ...auditStore },
+    accounts: accountStore,
+    projects: projectStore,
+    hotfixes: hotfixStore,
+    onRightsChanged: (userId) => rooms.closeUser(userId),
+  });
+  const localData = createLocalData({
+    projects: projectStore,
+    store: localStore,
+    composition,
+    sealer: createSealer(secretsKey(config)),
+    audiences,
+    limits: config,
+  });
   const retention = createRetention({
     store: retentionStore,
     retentionDays: config.approvalSnapshotRetentionDays,
-    expired: (r, now) => auditStore.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: 'request.expired', actorId: null, subject: { requestId: r.id, snapshotId: r.snapshotId, days: config.approvalSnapshotRetentionDays } }, now),
+    expired: (r, now) =>
+      auditStore.audit(
+        {
+          projectId: r.projectId,
+          environmentId: r.targetEnvironmentId,
+          kind: 'request.expired',
+          actorId: null,
+          subject: {
+            requestId: r.id,
+            snapshotId: r.snapshotId,
+            days: config.approvalSnapshotRetentionDays,
+          },
+        },
+        now,
+      ),
   });
-  const shares = createShares({ store: { ...shareStore, ...auditStore }, projects: projectStore, releases: releaseStore, snapshots, local: localData, limits: config });
-  const visibility = createVisibility({ access, projects: projectStore, releases: { ...releaseStore, ...snapshotStore }, openRequests: (projectId) => gateStore.openRequests(projectId) });
+  const shares = createShares({
+    store: { ...shareStore, ...auditStore },
+    projects: projectStore,
+    releases: releaseStore,
+    snapshots,
+    local: localData,
+    limits: config,
+  });
+  const visibility = createVisibility({
+    access,
+    projects: projectStore,
+    releases: { ...releaseStore, ...snapshotStore },
+    openRequests: (projectId) => gateStore.openRequests(projectId),
+  });
   // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
-  const allowedOrigins = config.publicUrl ? [...config.allowedOrigins, new URL(config.publicUrl).origin] : config.allowedOrigins;
+  const allowedOrigins = config.publicUrl
+    ? [...config.allowedOrigins, new URL(config.publicUrl).origin]
+    : config.allowedOrigins;
   const app = createApp({
     accounts,
     projects,
@@ -184,7 +279,13 @@ export function createServices(config: Readonly<Config>) {
     shares,
     audiences,
     replication,
-    pulls: createPulls({ projects: projectStore, releases: releaseStore, snapshots, drafts: durableDrafts, replication }),
+    pulls: createPulls({
+      projects: projectStore,
+      releases: releaseStore,
+      snapshots,
+      drafts: durableDrafts,
+      replication,
+    }),
     flowRules: createFlowRuleChanges({
       projects: projectStore,
       releases: releaseStore,
@@ -207,7 +308,18 @@ export function createServices(config: Readonly<Config>) {
     log,
     absoluteUrl: (p: string) => absoluteUrl(publicUrl(), p),
     visibility,
-    board: createBoard({ projects, releases, snapshots, diffs, hotfixes, accounts, approvals, access, localData, visibility }),
+    board: createBoard({
+      projects,
+      releases,
+      snapshots,
+      diffs,
+      hotfixes,
+      accounts,
+      approvals,
+      access,
+      localData,
+      visibility,
+    }),
   });
   const collab = createCollabUpgrade({
     accounts,
@@ -224,15 +336,44 @@ export function createServices(config: Readonly<Config>) {
     log,
   });
   // boundTo: called once listening, for the port links name when PUBLIC_URL is unset.
-  return { database, accounts, projects, rooms, app, collab, releases, hotfixes, localData, snapshots, access, approvals, replication, retention, boundTo: (port: number) => void (boundPort = port) };
+  return {
+    database,
+    accounts,
+    projects,
+    rooms,
+    app,
+    collab,
+    releases,
+    hotfixes,
+    localData,
+    snapshots,
+    access,
+    approvals,
+    replication,
+    retention,
+    boundTo: (port: number) => void (boundPort = port),
+  };
 }
 
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */
-export async function start(config: Readonly<Config>, opts: { web?: boolean } = {}): Promise<Running> {
-  const { database, rooms, app, collab, projects, replication: replicator, retention, boundTo } = createServices(config);
+export async function start(
+  config: Readonly<Config>,
+  opts: { web?: boolean } = {},
+): Promise<Running> {
+  const {
+    database,
+    rooms,
+    app,
+    collab,
+    projects,
+    replication: replicator,
+    retention,
+    boundTo,
+  } = createServices(config);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
-  if (opts.web !== false && !web) log('no web build found (run `npm run build`); serving the API and sync only');
+  if (opts.web !== false && !web)
+    log('no web build found (run `npm run build`); serving the API and sync only');
 
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
@@ -256,11 +397,16 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
   const { port } = server.address() as AddressInfo;
   boundTo(port);
   // Flow rules: a change stored just before the last stop replicates now (a project in sync is left as it is).
-  for (const p of projects.list()) if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
+  for (const p of projects.list())
+    if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
   // Snapshots of abandoned approval requests: swept at start, then daily.
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweep = () => {
-    sweeping = retention.sweep().catch((err: unknown) => log('the approval snapshot retention sweep failed; it runs again tomorrow', err));
+    sweeping = retention
+      .sweep()
+      .catch((err: unknown) =>
+        log('the approval snapshot retention sweep failed; it runs again tomorrow', err),
+      );
   };
   sweep();
   const daily = setInterval(sweep, 86_400_000);
@@ -280,7 +426,8 @@ export async function start(config: Readonly<Config>, opts: { web?: boolean } = 
         clearInterval(daily);
         retention.stop();
         await sweeping;
-        if (!rooms.closeAll()) log('some drafts could not be compacted at shutdown; their update logs hold everything');
+        if (!rooms.closeAll())
+          log('some drafts could not be compacted at shutdown; their update logs hold everything');
         collab.close();
         server.closeAllConnections();
         await stopped;

@@ -18,7 +18,12 @@ import { setNumber } from '../sync/content.ts';
 
 const only = (process.env.BENCH_ONLY ?? 'S4,S5,S11,P1').split(',');
 const report = new Report('Storage benchmarks');
-const by: Principal = { user: { id: 'usr_bench', email: 'b@example.com', name: 'Bench' }, isInstanceAdmin: true, via: 'token', credential: { kind: 'token', id: 'tok_bench', expiresAt: null } };
+const by: Principal = {
+  user: { id: 'usr_bench', email: 'b@example.com', name: 'Bench' },
+  isInstanceAdmin: true,
+  via: 'token',
+  credential: { kind: 'token', id: 'tok_bench', expiresAt: null },
+};
 
 function services() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagecoach-bench-'));
@@ -44,22 +49,35 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 if (only.includes('S4')) {
   report.say();
-  report.say('## S4-append — the durable append alone: 200 loaded drafts × 1 writer × 10 updates/s for 20 s through Room (target: ≥ 2,000 durable updates/s, append p99 ≤ 5 ms)');
+  report.say(
+    '## S4-append — the durable append alone: 200 loaded drafts × 1 writer × 10 updates/s for 20 s through Room (target: ≥ 2,000 durable updates/s, append p99 ≤ 5 ms)',
+  );
   report.say();
   const { s, done } = services();
   const drafts = createDraftStore(s.database.sqlite);
   const times: number[] = [];
-  const timed = { ...drafts, append: (id: string, updates: readonly Uint8Array[]) => {
-    const t = performance.now();
-    try {
-      return drafts.append(id, updates);
-    } finally {
-      times.push(performance.now() - t);
-    }
-  } };
+  const timed = {
+    ...drafts,
+    append: (id: string, updates: readonly Uint8Array[]) => {
+      const t = performance.now();
+      try {
+        return drafts.append(id, updates);
+      } finally {
+        times.push(performance.now() - t);
+      }
+    },
+  };
   s.database.sqlite.pragma('foreign_keys = OFF');
   const peer = { userId: 'u', userName: 'U', readOnly: false, send: () => {}, close: () => {} };
-  const rooms = Array.from({ length: 200 }, (_, i) => new Room(`bench_${i}`, timed, { compactAfterUpdates: 1000, log: () => {}, presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 } }));
+  const rooms = Array.from(
+    { length: 200 },
+    (_, i) =>
+      new Room(`bench_${i}`, timed, {
+        compactAfterUpdates: 1000,
+        log: () => {},
+        presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 },
+      }),
+  );
   const writers = rooms.map((room) => {
     room.join(peer);
     const doc = new Y.Doc();
@@ -77,22 +95,34 @@ if (only.includes('S4')) {
   await new Promise((r) => setImmediate(r));
   const wall = (performance.now() - t0) / 1000;
   times.sort((a, b) => a - b);
-  report.say('| updates | per second | appends (transactions) | append p50 ms | append p99 ms | append max ms |');
+  report.say(
+    '| updates | per second | appends (transactions) | append p50 ms | append p99 ms | append max ms |',
+  );
   report.say('|---|---|---|---|---|---|');
-  report.say(`| ${total.toLocaleString('en')} | ${fmt(total / wall, 0)} | ${times.length.toLocaleString('en')} | ${fmt(times[Math.floor(times.length / 2)]!, 3)} | ${fmt(times[Math.floor(times.length * 0.99)]!, 3)} | ${fmt(times[times.length - 1]!, 3)} |`);
+  report.say(
+    `| ${total.toLocaleString('en')} | ${fmt(total / wall, 0)} | ${times.length.toLocaleString('en')} | ${fmt(times[Math.floor(times.length / 2)]!, 3)} | ${fmt(times[Math.floor(times.length * 0.99)]!, 3)} | ${fmt(times[times.length - 1]!, 3)} |`,
+  );
   for (const r of rooms) r.unload();
   await done();
 }
 
 if (only.includes('S5')) {
   report.say();
-  report.say('## S5 — cold load of a draft (target: 100k-update log, no state row ≤ 1.5 s; 5 MB state + 1k tail ≤ 200 ms)');
+  report.say(
+    '## S5 — cold load of a draft (target: 100k-update log, no state row ≤ 1.5 s; 5 MB state + 1k tail ≤ 200 ms)',
+  );
   report.say();
-  report.say('| draft in storage | load ms (median of 3; includes the compaction a long log triggers) | doc bytes |');
+  report.say(
+    '| draft in storage | load ms (median of 3; includes the compaction a long log triggers) | doc bytes |',
+  );
   report.say('|---|---|---|');
   const { s, project, done } = services();
   const store = createDraftStore(s.database.sqlite);
-  const opts = { compactAfterUpdates: 1000, log: () => {}, presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 } };
+  const opts = {
+    compactAfterUpdates: 1000,
+    log: () => {},
+    presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 },
+  };
   const draftId = project.environments[0]!.draftId!;
 
   // 100k keystroke-sized updates from one typist, as the log holds them.
@@ -101,20 +131,25 @@ if (only.includes('S5')) {
   typist.on('update', (u: Uint8Array) => updates.push(u));
   applyContent(typist, bigWorkspace(0));
   const text = itemText(sectionMap(typist, 'knowledge').values().next().value, 'body')!;
-  for (let i = updates.length; i < 100_000; i++) text.insert((i * 7) % (text.length + 1), 'abcdefghij'[i % 10]!);
-  const row = () => s.database.sqlite.prepare('DELETE FROM draft_states WHERE draft_id = ?').run(draftId);
+  for (let i = updates.length; i < 100_000; i++)
+    text.insert((i * 7) % (text.length + 1), 'abcdefghij'[i % 10]!);
+  const row = () =>
+    s.database.sqlite.prepare('DELETE FROM draft_states WHERE draft_id = ?').run(draftId);
   const loads: number[] = [];
   let loadedBytes = 0;
   for (let r = 0; r < 3; r++) {
     row();
     s.database.sqlite.prepare('DELETE FROM draft_updates WHERE draft_id = ?').run(draftId);
-    for (let i = 0; i < updates.length; i += 5000) store.append(draftId, updates.slice(i, i + 5000));
+    for (let i = 0; i < updates.length; i += 5000)
+      store.append(draftId, updates.slice(i, i + 5000));
     let room!: Room;
     loads.push(time(() => (room = new Room(draftId, store, opts))));
     loadedBytes = Y.encodeStateAsUpdate(room.doc).length;
     room.unload();
   }
-  report.say(`| ${updates.length.toLocaleString('en')} updates, no state row | ${fmt(median(loads), 0)} | ${loadedBytes.toLocaleString('en')} |`);
+  report.say(
+    `| ${updates.length.toLocaleString('en')} updates, no state row | ${fmt(median(loads), 0)} | ${loadedBytes.toLocaleString('en')} |`,
+  );
 
   const big = bigWorkspaceUpdate(2000);
   const writer = new Y.Doc();
@@ -130,28 +165,40 @@ if (only.includes('S5')) {
     store.compact(draftId, big, 0);
     store.append(draftId, tail);
     let room!: Room;
-    tailed.push(time(() => (room = new Room(draftId, store, { ...opts, compactAfterUpdates: 100_000 }))));
+    tailed.push(
+      time(() => (room = new Room(draftId, store, { ...opts, compactAfterUpdates: 100_000 }))),
+    );
     loadedBytes = Y.encodeStateAsUpdate(room.doc).length;
     room.unload();
   }
-  report.say(`| ${(big.length / 1e6).toFixed(1)} MB state + ${tail.length.toLocaleString('en')} updates | ${fmt(median(tailed), 0)} | ${loadedBytes.toLocaleString('en')} |`);
+  report.say(
+    `| ${(big.length / 1e6).toFixed(1)} MB state + ${tail.length.toLocaleString('en')} updates | ${fmt(median(tailed), 0)} | ${loadedBytes.toLocaleString('en')} |`,
+  );
   await done();
 }
 
 if (only.includes('S11')) {
   report.say();
-  report.say('## S11 — freeze a 5 MB workspace (2,000 articles) by a Sync from DEV (target: ≤ 250 ms; unchanged ≤ 100 ms; after 10 edits ≤ 30 ms)');
+  report.say(
+    '## S11 — freeze a 5 MB workspace (2,000 articles) by a Sync from DEV (target: ≤ 250 ms; unchanged ≤ 100 ms; after 10 edits ≤ 30 ms)',
+  );
   report.say();
   report.say('| freeze | ms (median of 5 rounds) |');
   report.say('|---|---|');
-  const rows = { cold: [] as number[], first: [] as number[], unchanged: [] as number[], edited: [] as number[] };
+  const rows = {
+    cold: [] as number[],
+    first: [] as number[],
+    unchanged: [] as number[],
+    edited: [] as number[],
+  };
   for (let round = 0; round < 5; round++) {
     const { s, project, done } = services();
     const [dev] = project.environments;
     const draftId = dev!.draftId!;
     s.rooms.edit(draftId, 'bench', (doc) => applyContent(doc, bigWorkspace(2000)));
     s.rooms.closeAll();
-    const reopen = () => createServices(loadConfig({ DATA_DIR: path.dirname(s.database.sqlite.name) }, process.cwd()));
+    const reopen = () =>
+      createServices(loadConfig({ DATA_DIR: path.dirname(s.database.sqlite.name) }, process.cwd()));
     const cold = reopen();
     rows.cold.push(time(() => cold.releases.sync(by, dev!.id, {})));
     cold.rooms.closeAll();
@@ -162,7 +209,11 @@ if (only.includes('S11')) {
     rows.first.push(time(() => again.releases.sync(by, dev!.id, {})));
     rows.unchanged.push(time(() => again.releases.sync(by, dev!.id, {})));
     again.rooms.edit(draftId, 'bench', (doc) => {
-      for (let i = 0; i < 10; i++) itemText(sectionMap(doc, 'knowledge').get(`kb_${String(100 + i * 7).padStart(5, '0')}`), 'body')!.insert(0, `Edit ${round}. `);
+      for (let i = 0; i < 10; i++)
+        itemText(
+          sectionMap(doc, 'knowledge').get(`kb_${String(100 + i * 7).padStart(5, '0')}`),
+          'body',
+        )!.insert(0, `Edit ${round}. `);
     });
     rows.edited.push(time(() => again.releases.sync(by, dev!.id, {})));
     again.rooms.closeAll();
@@ -170,7 +221,9 @@ if (only.includes('S11')) {
     await s.database.close();
     await done();
   }
-  report.say(`| first, draft not loaded (read from SQLite, then frozen) | ${fmt(median(rows.cold), 0)} |`);
+  report.say(
+    `| first, draft not loaded (read from SQLite, then frozen) | ${fmt(median(rows.cold), 0)} |`,
+  );
   report.say(`| first, draft loaded (people are editing it) | ${fmt(median(rows.first), 0)} |`);
   report.say(`| again, unchanged | ${fmt(median(rows.unchanged), 1)} |`);
   report.say(`| again, after 10 edits | ${fmt(median(rows.edited), 1)} |`);
@@ -178,7 +231,9 @@ if (only.includes('S11')) {
 
 if (only.includes('P1')) {
   report.say();
-  report.say('## P1 — Sync and rollback by workspace size, 200 rounds each, median (target: equal cost, each ≤ 5 ms)');
+  report.say(
+    '## P1 — Sync and rollback by workspace size, 200 rounds each, median (target: equal cost, each ≤ 5 ms)',
+  );
   report.say();
   report.say('| items | Sync TEST→UAT ms | rollback TEST ms |');
   report.say('|---|---|---|');
@@ -193,11 +248,20 @@ if (only.includes('P1')) {
     const syncs: number[] = [];
     const rollbacks: number[] = [];
     for (let i = 0; i < 200; i++) {
-      rollbacks.push(time(() => s.releases.rollback(by, test!.id, { snapshotId: i % 2 === 0 ? older! : newer! })));
+      rollbacks.push(
+        time(() =>
+          s.releases.rollback(by, test!.id, { snapshotId: i % 2 === 0 ? older! : newer! }),
+        ),
+      );
       syncs.push(time(() => s.releases.sync(by, test!.id, {})));
     }
-    const items = Object.values(s.snapshots.tree(project.id, newer!)).reduce((n, sec) => n + Object.keys(sec).length, 0);
-    report.say(`| ${items.toLocaleString('en')} | ${fmt(median(syncs), 3)} | ${fmt(median(rollbacks), 3)} |`);
+    const items = Object.values(s.snapshots.tree(project.id, newer!)).reduce(
+      (n, sec) => n + Object.keys(sec).length,
+      0,
+    );
+    report.say(
+      `| ${items.toLocaleString('en')} | ${fmt(median(syncs), 3)} | ${fmt(median(rollbacks), 3)} |`,
+    );
     await done();
   }
 }

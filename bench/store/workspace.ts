@@ -6,7 +6,8 @@ import { applyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
 export function bigWorkspace(articles: number): WorkspaceContent {
   const c = sampleContent();
   // Audiences are environment-local: the bench's projects have none, so the content names none.
-  for (const s of ['agents', 'knowledge'] as const) for (const item of Object.values(c[s])) item.audiences = [];
+  for (const s of ['agents', 'knowledge'] as const)
+    for (const item of Object.values(c[s])) item.audiences = [];
   for (let i = 0; i < articles; i++) {
     c.knowledge[`kb_${String(i).padStart(5, '0')}`] = {
       title: `Article ${i}`,

@@ -20,7 +20,8 @@ export function setNumber(doc: Y.Doc, key: string, value: number): void {
   doc.transact(() => item(doc, 'integrations', key).set('timeoutMs', value));
 }
 
-export const numberAt = (doc: Y.Doc, key: string): unknown => doc.getMap<Y.Map<unknown>>('integrations').get(key)?.get('timeoutMs');
+export const numberAt = (doc: Y.Doc, key: string): unknown =>
+  doc.getMap<Y.Map<unknown>>('integrations').get(key)?.get('timeoutMs');
 
 export function setTitle(doc: Y.Doc, key: string, title: string): void {
   doc.transact(() => item(doc, 'knowledge', key).set('title', title));

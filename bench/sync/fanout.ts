@@ -32,7 +32,11 @@ export const open = (url: string): Promise<WebSocket> =>
 async function replica(server: RunningServer): Promise<{ doc: Y.Doc; close(): void }> {
   const doc = new Y.Doc();
   if (server.wire === 'y-websocket') {
-    const provider = new WebsocketProvider(server.providerBase, server.room, doc, { params: server.params, disableBc: true, WebSocketPolyfill: WebSocket });
+    const provider = new WebsocketProvider(server.providerBase, server.room, doc, {
+      params: server.params,
+      disableBc: true,
+      WebSocketPolyfill: WebSocket,
+    });
     await new Promise<void>((resolve) => provider.once('sync', () => resolve()));
     return { doc, close: () => provider.destroy() };
   }
@@ -52,7 +56,10 @@ const W = 1e6;
  * sequence number); `observers` raw connections read every frame and note when each number
  * arrives (no Y.Doc per observer).
  */
-export async function fanout(server: RunningServer, opts: { observers: number; writers?: number; rate: number; seconds: number }): Promise<FanoutResult> {
+export async function fanout(
+  server: RunningServer,
+  opts: { observers: number; writers?: number; rate: number; seconds: number },
+): Promise<FanoutResult> {
   const writers = opts.writers ?? 1;
   const sent = new Map<number, number>();
   const latencies: number[] = [];
@@ -86,7 +93,9 @@ export async function fanout(server: RunningServer, opts: { observers: number; w
     const doc = new Y.Doc();
     const ws = await open(server.url(server.room));
     for (const f of hello(server.wire, server.room)) ws.send(f);
-    doc.on('update', (update: Uint8Array) => ws.send(updateFrame(server.wire, server.room, update)));
+    doc.on('update', (update: Uint8Array) =>
+      ws.send(updateFrame(server.wire, server.room, update)),
+    );
     docs.push(doc);
     writerSockets.push(ws);
   }
@@ -112,8 +121,10 @@ export async function fanout(server: RunningServer, opts: { observers: number; w
   const wall = (performance.now() - t0) / 1000;
   const cpuPct = ((cpuSeconds(server.pid) - cpu0) / wall) * 100;
   const peakRssMb = memoryMb(server.pid).peak;
-  const last = (doc: Y.Doc) => docs.every((_, w) => numberAt(doc, `bench_w${w}`) === w * W + perWriter - 1);
-  while (performance.now() < deadline && replicas.some((r) => !last(r.doc))) await new Promise((r) => setTimeout(r, 20));
+  const last = (doc: Y.Doc) =>
+    docs.every((_, w) => numberAt(doc, `bench_w${w}`) === w * W + perWriter - 1);
+  while (performance.now() < deadline && replicas.some((r) => !last(r.doc)))
+    await new Promise((r) => setTimeout(r, 20));
   const converged = replicas.every((r) => last(r.doc));
   const missing = lastSeen.filter((seen) => seen.some((s) => s < perWriter - 1)).length;
 

@@ -5,19 +5,35 @@
 // each peer; the sections are merged into bench/RESULTS.md.
 import { fanout, type FanoutResult } from './fanout.ts';
 import { SERVERS, startServer, type RunningServer, type ServerName } from './servers.ts';
-import { idleDocuments, joinOnce, manyDocuments, presenceLoad, seedBig, thunderingHerd } from './workloads.ts';
+import {
+  idleDocuments,
+  joinOnce,
+  manyDocuments,
+  presenceLoad,
+  seedBig,
+  thunderingHerd,
+} from './workloads.ts';
 import { Report, fmt as f } from '../results.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
 const only = (process.env.BENCH_ONLY ?? 'S1,S2,S3,S4,S7,S8,S9,S10').split(',');
-const servers = SERVERS.filter((s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(',').includes(s));
+const servers = SERVERS.filter(
+  (s) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(',').includes(s),
+);
 const report = new Report('Sync benchmark');
 report.say(
   `Servers: stagecoach (this repo; update log appended in SQLite before broadcast, auth, read-only checks), @y/websocket-server 0.1.1 (memory; and with its leveldb persistence), @hocuspocus/server 4.7.0 (memory; and with @hocuspocus/extension-database storing into SQLite). Latency = time from the writer's send to an observer's receipt.`,
 );
 
 /** Runs `measure` against every server, each in a fresh process; prints one row each, then our ratios. */
-async function table<R extends object>(id: string, title: string, columns: string[], measure: (s: RunningServer) => Promise<R>, row: (r: R) => string[], ratio?: (ours: R, peer: R) => string) {
+async function table<R extends object>(
+  id: string,
+  title: string,
+  columns: string[],
+  measure: (s: RunningServer) => Promise<R>,
+  row: (r: R) => string[],
+  ratio?: (ours: R, peer: R) => string,
+) {
   report.say();
   report.say(`## ${id} — ${title}`);
   report.say();
@@ -41,24 +57,66 @@ async function table<R extends object>(id: string, title: string, columns: strin
   const ours = results.get('stagecoach');
   if (ours && ratio) {
     report.say();
-    for (const [name, r] of results) if (name !== 'stagecoach') report.say(`- ours / ${name}: ${ratio(ours, r)}`);
+    for (const [name, r] of results)
+      if (name !== 'stagecoach') report.say(`- ours / ${name}: ${ratio(ours, r)}`);
   }
   // Written after every workload: a run stopped halfway keeps what it measured.
   report.write();
 }
 
 const FANOUT = [
-  { id: 'S1', title: '1 writer at 20 updates/s, 49 observers', observers: 49, writers: 1, rate: 20, target: 'p50 ≤ 3 ms, p99 ≤ 12 ms, p99 no worse than either peer' },
-  { id: 'S2', title: '1 writer at 20 updates/s, 500 observers', observers: 500, writers: 1, rate: 20, target: 'p99 ≤ 40 ms' },
-  { id: 'S3', title: '20 writers × 50 updates/s into one document, 5 observers', observers: 5, writers: 20, rate: 50, target: '≥ 1,000 updates/s sustained at ≤ 40 % of one core, p99 ≤ 40 ms' },
+  {
+    id: 'S1',
+    title: '1 writer at 20 updates/s, 49 observers',
+    observers: 49,
+    writers: 1,
+    rate: 20,
+    target: 'p50 ≤ 3 ms, p99 ≤ 12 ms, p99 no worse than either peer',
+  },
+  {
+    id: 'S2',
+    title: '1 writer at 20 updates/s, 500 observers',
+    observers: 500,
+    writers: 1,
+    rate: 20,
+    target: 'p99 ≤ 40 ms',
+  },
+  {
+    id: 'S3',
+    title: '20 writers × 50 updates/s into one document, 5 observers',
+    observers: 5,
+    writers: 20,
+    rate: 50,
+    target: '≥ 1,000 updates/s sustained at ≤ 40 % of one core, p99 ≤ 40 ms',
+  },
 ];
 for (const w of FANOUT.filter((x) => only.includes(x.id))) {
   await table<FanoutResult>(
     w.id,
     `${w.title}, ${seconds} s (target: ${w.target})`,
-    ['updates/s', 'samples', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'server CPU % of a core', 'peak RSS MB', 'replicas converged'],
+    [
+      'updates/s',
+      'samples',
+      'p50 ms',
+      'p95 ms',
+      'p99 ms',
+      'max ms',
+      'server CPU % of a core',
+      'peak RSS MB',
+      'replicas converged',
+    ],
     (s) => fanout(s, { observers: w.observers, writers: w.writers, rate: w.rate, seconds }),
-    (r) => [f(r.throughput, 0), String(r.samples), f(r.p50), f(r.p95), f(r.p99), f(r.max), f(r.cpuPct, 1), f(r.peakRssMb, 0), r.converged ? 'yes' : `NO — failed run ${r.note}`],
+    (r) => [
+      f(r.throughput, 0),
+      String(r.samples),
+      f(r.p50),
+      f(r.p95),
+      f(r.p99),
+      f(r.max),
+      f(r.cpuPct, 1),
+      f(r.peakRssMb, 0),
+      r.converged ? 'yes' : `NO — failed run ${r.note}`,
+    ],
     (o, p) => `p99 ${f(o.p99 / p.p99)} · p50 ${f(o.p50 / p.p50)} · CPU ${f(o.cpuPct / p.cpuPct)}`,
   );
 }
@@ -70,7 +128,15 @@ if (only.includes('S4')) {
     `200 documents × 1 writer × 10 updates/s, one observer each, ${s4} s (target: ≥ 2,000 durable updates/s, append p99 ≤ 5 ms; latency includes the append)`,
     ['delivered updates/s', 'of', 'p50 ms', 'p99 ms', 'max ms', 'server CPU %', 'peak RSS MB'],
     (s) => manyDocuments(s, { docs: 200, rate: 10, seconds: s4 }),
-    (r) => [f(r.perSecond, 0), String(r.total), f(r.p50), f(r.p99), f(r.max), f(r.cpuPct, 1), f(r.peakRssMb, 0)],
+    (r) => [
+      f(r.perSecond, 0),
+      String(r.total),
+      f(r.p50),
+      f(r.p99),
+      f(r.max),
+      f(r.cpuPct, 1),
+      f(r.peakRssMb, 0),
+    ],
     (o, p) => `p99 ${f(o.p99 / p.p99)} · CPU ${f(o.cpuPct / p.cpuPct)}`,
   );
 }
@@ -79,9 +145,23 @@ if (only.includes('S7')) {
   await table(
     'S7',
     '1,000 small documents with one connection each, then all disconnect (target: ≤ 15 KB per document+connection; ≤ 1 MB left after unload). Live heap = JS heap + external after a full GC in the server (a preloaded probe, same for every server); RSS as the OS sees it (V8 keeps freed pages).',
-    ['live heap KB per document+connection', 'live heap MB left after all disconnect', 'RSS before MB', 'RSS open MB', 'RSS KB per document+connection', 'RSS MB left'],
+    [
+      'live heap KB per document+connection',
+      'live heap MB left after all disconnect',
+      'RSS before MB',
+      'RSS open MB',
+      'RSS KB per document+connection',
+      'RSS MB left',
+    ],
     (s) => idleDocuments(s, 1000),
-    (r) => [f(r.heapPerDocKb, 1), f(r.heapLeftMb, 2), f(r.beforeMb, 0), f(r.openMb, 0), f(r.perDocKb, 1), f(r.leftMb, 1)],
+    (r) => [
+      f(r.heapPerDocKb, 1),
+      f(r.heapLeftMb, 2),
+      f(r.beforeMb, 0),
+      f(r.openMb, 0),
+      f(r.perDocKb, 1),
+      f(r.leftMb, 1),
+    ],
     (o, p) => `live KB per document ${f(o.heapPerDocKb / p.heapPerDocKb)}`,
   );
 }

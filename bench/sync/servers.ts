@@ -23,7 +23,13 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export const SERVERS = ['stagecoach', 'y-websocket-server', 'y-websocket-server+leveldb', 'hocuspocus', 'hocuspocus+sqlite'] as const;
+export const SERVERS = [
+  'stagecoach',
+  'y-websocket-server',
+  'y-websocket-server+leveldb',
+  'hocuspocus',
+  'hocuspocus+sqlite',
+] as const;
 export type ServerName = (typeof SERVERS)[number];
 
 async function freePort(): Promise<number> {
@@ -41,7 +47,11 @@ async function freePort(): Promise<number> {
  * by RSS (which V8 does not give back).
  */
 const HEAP_PROBE = `process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); console.log('heap-bytes ' + process.memoryUsage().heapUsed + ' external ' + process.memoryUsage().external); });`;
-const PROBE_ARGS = ['--expose-gc', '--import', `data:text/javascript,${encodeURIComponent(HEAP_PROBE)}`];
+const PROBE_ARGS = [
+  '--expose-gc',
+  '--import',
+  `data:text/javascript,${encodeURIComponent(HEAP_PROBE)}`,
+];
 
 /** Live heap + external (MB) of a server launched here, after a full GC. */
 export function liveHeapMb(server: RunningServer): Promise<number> {
@@ -61,7 +71,10 @@ export function liveHeapMb(server: RunningServer): Promise<number> {
 const children = new Map<number, ChildProcess>();
 
 function launch(args: string[], env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...PROBE_ARGS, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...PROBE_ARGS, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     const onData = (d: Buffer) => {
@@ -73,7 +86,9 @@ function launch(args: string[], env: Record<string, string>): Promise<ChildProce
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${out}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${args.join(' ')} exited with ${code}: ${out}`)),
+    );
   });
 }
 
@@ -95,26 +110,57 @@ interface Ours {
 }
 
 async function ourProject(http: string, token: string): Promise<string> {
-  const res = await fetch(`${http}/api/projects`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ name: 'Bench' }) });
+  const res = await fetch(`${http}/api/projects`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ name: 'Bench' }),
+  });
   const project = (await res.json()) as { environments: { draftId?: string }[] };
   return project.environments[0]!.draftId!;
 }
 
-export async function startServer(name: ServerName, dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`)), ours?: Ours): Promise<RunningServer> {
+export async function startServer(
+  name: ServerName,
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`)),
+  ours?: Ours,
+): Promise<RunningServer> {
   const port = await freePort();
   const ws = `ws://127.0.0.1:${port}`;
   const named = (n: number) => Promise.resolve(Array.from({ length: n }, (_, i) => `bench-${i}`));
   if (name === 'stagecoach') {
     // BENCH_PROFILE=dir writes a CPU profile of our server per run (open it in Chrome DevTools).
-    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-    // One bench user opens hundreds of sockets (S9, S10): above the default per-user limit, which is not what is measured.
-    const child = await launch([...profile, 'dist/server.js'], { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dir, COLLAB_MAX_CONNECTIONS_PER_USER: '100000', COLLAB_MAX_PRESENCE_IDS_PER_USER: '100000' });
+    const profile = process.env.BENCH_PROFILE
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+      : [];
+    // One bench user opens hundreds of sockets (S9, S10): above the default per-user limit, which
+    // is not what is measured.
+    const child = await launch([...profile, 'dist/server.js'], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dir,
+      COLLAB_MAX_CONNECTIONS_PER_USER: '100000',
+      COLLAB_MAX_PRESENCE_IDS_PER_USER: '100000',
+    });
     const http = `http://127.0.0.1:${port}`;
     if (!ours) {
       const json = { 'content-type': 'application/json' };
-      const setup = await fetch(`${http}/api/setup`, { method: 'POST', headers: json, body: JSON.stringify({ email: 'bench@example.com', password: 'bench quartz meadow lantern', name: 'Bench' }) });
+      const setup = await fetch(`${http}/api/setup`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({
+          email: 'bench@example.com',
+          password: 'bench quartz meadow lantern',
+          name: 'Bench',
+        }),
+      });
       const cookie = setup.headers.get('set-cookie')!.split(';')[0]!;
-      const { token } = (await (await fetch(`${http}/api/tokens`, { method: 'POST', headers: { ...json, cookie, origin: http }, body: JSON.stringify({ name: 'bench' }) })).json()) as { token: string };
+      const { token } = (await (
+        await fetch(`${http}/api/tokens`, {
+          method: 'POST',
+          headers: { ...json, cookie, origin: http },
+          body: JSON.stringify({ name: 'bench' }),
+        })
+      ).json()) as { token: string };
       ours = { token, room: await ourProject(http, token) };
     }
     const { token, room } = ours;
@@ -147,7 +193,18 @@ export async function startServer(name: ServerName, dir = fs.mkdtempSync(path.jo
       await stopper(child, dir, true)();
       return startServer(name, dir);
     };
-    return { name, wire: 'y-websocket', pid: child.pid!, room: 'bench', url: (r) => `${ws}/${r}`, providerBase: ws, params: {}, newRooms: named, restart: persistent ? restart : null, stop: stopper(child, dir) };
+    return {
+      name,
+      wire: 'y-websocket',
+      pid: child.pid!,
+      room: 'bench',
+      url: (r) => `${ws}/${r}`,
+      providerBase: ws,
+      params: {},
+      newRooms: named,
+      restart: persistent ? restart : null,
+      stop: stopper(child, dir),
+    };
   }
   const args = ['bench/sync/peers/hocuspocus.ts', String(port)];
   const persistent = name.endsWith('sqlite');
@@ -157,5 +214,16 @@ export async function startServer(name: ServerName, dir = fs.mkdtempSync(path.jo
     await stopper(child, dir, true)();
     return startServer(name, dir);
   };
-  return { name, wire: 'hocuspocus', pid: child.pid!, room: 'bench', url: () => ws, providerBase: ws, params: {}, newRooms: named, restart: persistent ? restart : null, stop: stopper(child, dir) };
+  return {
+    name,
+    wire: 'hocuspocus',
+    pid: child.pid!,
+    room: 'bench',
+    url: () => ws,
+    providerBase: ws,
+    params: {},
+    newRooms: named,
+    restart: persistent ? restart : null,
+    stop: stopper(child, dir),
+  };
 }

@@ -10,7 +10,11 @@ import * as sync from 'y-protocols/sync';
  */
 export type Wire = 'y-websocket' | 'hocuspocus';
 
-export function frame(wire: Wire, room: string, write: (e: encoding.Encoder) => void): Uint8Array<ArrayBuffer> {
+export function frame(
+  wire: Wire,
+  room: string,
+  write: (e: encoding.Encoder) => void,
+): Uint8Array<ArrayBuffer> {
   const e = encoding.createEncoder();
   if (wire === 'hocuspocus') encoding.writeVarString(e, room);
   write(e);
@@ -56,7 +60,8 @@ export function updateOf(wire: Wire, data: Uint8Array): Uint8Array | null {
 export function numbersOf(update: Uint8Array): number[] {
   const out: number[] = [];
   for (const s of Y.decodeUpdate(update).structs) {
-    if (s instanceof Y.Item && s.content instanceof Y.ContentAny) for (const v of s.content.arr) if (typeof v === 'number') out.push(v);
+    if (s instanceof Y.Item && s.content instanceof Y.ContentAny)
+      for (const v of s.content.arr) if (typeof v === 'number') out.push(v);
   }
   return out;
 }

@@ -12,7 +12,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
 /** S4: many documents, one writer and one observer each; latency send → observer. */
-export async function manyDocuments(server: RunningServer, opts: { docs: number; rate: number; seconds: number }) {
+export async function manyDocuments(
+  server: RunningServer,
+  opts: { docs: number; rate: number; seconds: number },
+) {
   const rooms = await server.newRooms(opts.docs);
   const latencies: number[] = [];
   const writers: { doc: Y.Doc; sent: Map<number, number> }[] = [];
@@ -51,10 +54,22 @@ export async function manyDocuments(server: RunningServer, opts: { docs: number;
   const cpuPct = ((cpuSeconds(server.pid) - cpu0) / wall) * 100;
   for (const s of sockets) s.close();
   const l = sorted(latencies);
-  return { received: l.length, total, perSecond: l.length / wall, p50: percentile(l, 50), p99: percentile(l, 99), max: l[l.length - 1] ?? NaN, cpuPct, peakRssMb: memoryMb(server.pid).peak };
+  return {
+    received: l.length,
+    total,
+    perSecond: l.length / wall,
+    p50: percentile(l, 50),
+    p99: percentile(l, 99),
+    max: l[l.length - 1] ?? NaN,
+    cpuPct,
+    peakRssMb: memoryMb(server.pid).peak,
+  };
 }
 
-/** S7: `docs` small documents with one connection each; RSS per document+connection, then what is left after all disconnect. */
+/**
+ * S7: `docs` small documents with one connection each; RSS per document+connection, then what is
+ * left after all disconnect.
+ */
 export async function idleDocuments(server: RunningServer, docs: number) {
   const rooms = await server.newRooms(docs);
   await sleep(1000);
@@ -91,8 +106,15 @@ export async function idleDocuments(server: RunningServer, docs: number) {
   };
 }
 
-/** Sends a workspace of `articles` articles (2,000: 5 MB) into `room` and waits until the server has it (a fresh client gets it back). */
-export async function seedBig(server: RunningServer, room: string, articles = 2000): Promise<number> {
+/**
+ * Sends a workspace of `articles` articles (2,000: 5 MB) into `room` and waits until the server has
+ * it (a fresh client gets it back).
+ */
+export async function seedBig(
+  server: RunningServer,
+  room: string,
+  articles = 2000,
+): Promise<number> {
   const update = bigWorkspaceUpdate(articles);
   const ws = await open(server.url(room));
   for (const f of hello(server.wire, room)) ws.send(f);
@@ -111,7 +133,11 @@ export async function seedBig(server: RunningServer, room: string, articles = 20
 }
 
 /** A fresh raw client: ms from starting to connect until a state of at least `minBytes` (the full document) is in. */
-export async function joinOnce(server: RunningServer, room: string, minBytes = 0): Promise<{ ms: number; bytes: number }> {
+export async function joinOnce(
+  server: RunningServer,
+  room: string,
+  minBytes = 0,
+): Promise<{ ms: number; bytes: number }> {
   const t0 = performance.now();
   const ws = await open(server.url(room));
   return new Promise((resolve, reject) => {
@@ -138,7 +164,13 @@ export async function joinOnce(server: RunningServer, room: string, minBytes = 0
 }
 
 /** S9: `clients` fresh clients join `room` spread over `withinMs`; each one's time to the full state. */
-export async function thunderingHerd(server: RunningServer, room: string, clients: number, withinMs: number, minBytes: number) {
+export async function thunderingHerd(
+  server: RunningServer,
+  room: string,
+  clients: number,
+  withinMs: number,
+  minBytes: number,
+) {
   const joins: Promise<{ ms: number }>[] = [];
   const t0 = performance.now();
   for (let i = 0; i < clients; i++) {
@@ -147,7 +179,12 @@ export async function thunderingHerd(server: RunningServer, room: string, client
     joins.push(joinOnce(server, room, minBytes));
   }
   const l = sorted((await Promise.all(joins)).map((j) => j.ms));
-  return { p50: percentile(l, 50), p99: percentile(l, 99), max: l[l.length - 1]!, peakRssMb: memoryMb(server.pid).peak };
+  return {
+    p50: percentile(l, 50),
+    p99: percentile(l, 99),
+    max: l[l.length - 1]!,
+    peakRssMb: memoryMb(server.pid).peak,
+  };
 }
 
 /** S10: `clients` connections each sending a presence (cursor) update at 1 Hz, plus one writer at 20/s; server CPU. */
@@ -166,12 +203,18 @@ export async function presenceLoad(server: RunningServer, clients: number, secon
   const doc = new Y.Doc();
   doc.on('update', (u: Uint8Array) => writer.send(updateFrame(server.wire, room, u)));
   const presence = (c: (typeof sockets)[number], i: number, tick: number) => {
-    c.awareness.setLocalState({ user: { name: `Person ${i}`, color: '#2563eb' }, at: { section: 'knowledge', itemId: `kb_${tick % 50}` }, cursor: { anchor: tick, head: tick + 3 } });
+    c.awareness.setLocalState({
+      user: { name: `Person ${i}`, color: '#2563eb' },
+      at: { section: 'knowledge', itemId: `kb_${tick % 50}` },
+      cursor: { anchor: tick, head: tick + 3 },
+    });
     const update = awarenessProtocol.encodeAwarenessUpdate(c.awareness, [c.awareness.clientID]);
-    c.ws.send(frame(server.wire, room, (e) => {
-      encoding.writeVarUint(e, 1);
-      encoding.writeVarUint8Array(e, update);
-    }));
+    c.ws.send(
+      frame(server.wire, room, (e) => {
+        encoding.writeVarUint(e, 1);
+        encoding.writeVarUint8Array(e, update);
+      }),
+    );
   };
   await sleep(500);
   frames = 0;

@@ -12,7 +12,10 @@ export interface VariableView {
   effectiveValue: string;
   /** An override whose variable is no longer in this environment's content. */
   orphaned: boolean;
-  /** Why the override no longer fits the variable's type (a Sync changed it), in words; null when it fits or there is none. */
+  /**
+   * Why the override no longer fits the variable's type (a Sync changed it), in words; null when it
+   * fits or there is none.
+   */
   invalidOverride: string | null;
 }
 
@@ -126,7 +129,15 @@ export interface SharedView {
   pinned: boolean;
   project: { name: string };
   environment: { name: string; kind: string; color: string };
-  snapshot: { id: string; kind: string; parentId: string | null; sourceDraftId: string | null; message: string | null; createdBy: string; createdAt: string } | null;
+  snapshot: {
+    id: string;
+    kind: string;
+    parentId: string | null;
+    sourceDraftId: string | null;
+    message: string | null;
+    createdBy: string;
+    createdAt: string;
+  } | null;
   content: WorkspaceContent | null;
   /** Variables at their effective values. */
   variables: { name: string; type: string; description: string; value: string }[];

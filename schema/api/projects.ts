@@ -15,7 +15,10 @@ export interface EnvironmentView {
   kind: string;
   position: number;
   color: string;
-  /** The environment's editable draft: the authoring one's, and (flow rules) a draft of the `down` sections edited there. */
+  /**
+   * The environment's editable draft: the authoring one's, and (flow rules) a draft of the `down`
+   * sections edited there.
+   */
   draftId?: string;
   /** The sections that draft owns. */
   draftSections?: Section[];

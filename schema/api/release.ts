@@ -16,19 +16,28 @@ export interface SnapshotMeta {
   createdAt: string;
 }
 
-/** GET /snapshots/:id: the snapshot with its content (`projectId`: whose, as the same content has one id in every project). */
+/**
+ * GET /snapshots/:id: the snapshot with its content (`projectId`: whose, as the same content has
+ * one id in every project).
+ */
 export interface SnapshotView extends SnapshotMeta {
   projectId: string;
   content: WorkspaceContent;
 }
 
-/** A release record: one pointer move (or, `pointer: 'section'`, a replication or pull of one section under flow rules). */
+/**
+ * A release record: one pointer move (or, `pointer: 'section'`, a replication or pull of one
+ * section under flow rules).
+ */
 export interface ReleaseView {
   seq: number;
   environmentId: string;
   /** `sync`, `publish`, `rollback`, `hotfix`, `replicate`, `pull`, `compose`. */
   kind: string;
-  /** `section`: a replication or pull record (flow rules): no pointer moved; the snapshots hold that section before and after. */
+  /**
+   * `section`: a replication or pull record (flow rules): no pointer moved; the snapshots hold that
+   * section before and after.
+   */
   pointer: 'current' | 'live' | 'section';
   fromSnapshotId: string | null;
   toSnapshotId: string;
@@ -105,7 +114,12 @@ export interface RequestView {
   createdAt: string;
   state: string;
   required: number;
-  approvals: { userId: string; decision: 'approve' | 'reject'; comment: string | null; createdAt: string }[];
+  approvals: {
+    userId: string;
+    decision: 'approve' | 'reject';
+    comment: string | null;
+    createdAt: string;
+  }[];
   /** The source still holds the requested snapshot, so approvals still count. */
   valid: boolean;
   approved: boolean;
@@ -161,7 +175,10 @@ export interface PointerState {
   lastMove: ReleaseView | null;
 }
 
-/** One stage of the board; `readable: false`: the caller may not read its content, so its pointers and problems are left out (null). */
+/**
+ * One stage of the board; `readable: false`: the caller may not read its content, so its pointers
+ * and problems are left out (null).
+ */
 export interface BoardStage {
   environmentId: string;
   readable: boolean;
@@ -170,9 +187,15 @@ export interface BoardStage {
   live?: PointerState | null;
   /** The authoring stage only, to its readers. */
   problems?: number;
-  /** Variables whose value set in that stage no longer fits their type (names only; the default is served); [] where the caller may not read the stage. */
+  /**
+   * Variables whose value set in that stage no longer fits their type (names only; the default is
+   * served); [] where the caller may not read the stage.
+   */
   invalidOverrides: string[];
-  /** Names of secrets the stage's integrations use that it lacks (names only; [] where the caller may not read the stage). */
+  /**
+   * Names of secrets the stage's integrations use that it lacks (names only; [] where the caller
+   * may not read the stage).
+   */
   missingSecrets: string[];
 }
 

@@ -21,9 +21,15 @@ export function diffTrees(a: Tree, b: Tree): Record<Section, TreeDelta> {
     const before = a[s] ?? {};
     const after = b[s] ?? {};
     out[s] = {
-      added: Object.keys(after).filter((id) => !Object.hasOwn(before, id)).sort(),
-      removed: Object.keys(before).filter((id) => !Object.hasOwn(after, id)).sort(),
-      changed: Object.keys(after).filter((id) => Object.hasOwn(before, id) && before[id] !== after[id]).sort(),
+      added: Object.keys(after)
+        .filter((id) => !Object.hasOwn(before, id))
+        .sort(),
+      removed: Object.keys(before)
+        .filter((id) => !Object.hasOwn(after, id))
+        .sort(),
+      changed: Object.keys(after)
+        .filter((id) => Object.hasOwn(before, id) && before[id] !== after[id])
+        .sort(),
     };
   }
   return out;
@@ -42,7 +48,10 @@ export interface FieldChange {
   before: unknown;
   after: unknown;
   lines?: LinePart[];
-  /** A text too different (or too costly) to diff line by line: shown as replaced whole, with this note instead of `lines`. */
+  /**
+   * A text too different (or too costly) to diff line by line: shown as replaced whole, with this
+   * note instead of `lines`.
+   */
   note?: string;
 }
 
@@ -63,8 +72,15 @@ function stepsAsText(steps: unknown): string {
   if (!Array.isArray(steps)) return '';
   return steps
     .map((s: Record<string, unknown>, i) => {
-      const variant = typeof s.type === 'string' && Object.hasOwn(STEP_VARIANTS, s.type) ? STEP_VARIANTS[s.type as StepType] : undefined;
-      const fields = variant ? Object.keys(variant.fields).map((f) => `${variant.fields[f]!.label}: ${JSON.stringify(s[f] ?? '')}`) : [];
+      const variant =
+        typeof s.type === 'string' && Object.hasOwn(STEP_VARIANTS, s.type)
+          ? STEP_VARIANTS[s.type as StepType]
+          : undefined;
+      const fields = variant
+        ? Object.keys(variant.fields).map(
+            (f) => `${variant.fields[f]!.label}: ${JSON.stringify(s[f] ?? '')}`,
+          )
+        : [];
       return `${i + 1}. ${variant?.label ?? String(s.type)} — ${fields.join(', ')}`;
     })
     .join('\n');
@@ -88,16 +104,31 @@ export const diffBudget = (ms = DIFF_BUDGET_MS): DiffBudget => ({ until: Date.no
 
 const linesOf = (t: string): string[] => (t === '' ? [] : t.replace(/\n$/, '').split('\n'));
 
-function lineDiff(before: string, after: string, budget: DiffBudget): Pick<FieldChange, 'lines' | 'note'> {
+function lineDiff(
+  before: string,
+  after: string,
+  budget: DiffBudget,
+): Pick<FieldChange, 'lines' | 'note'> {
   // A text added or removed whole costs nothing to show: every line is new (or gone).
-  if (before === '' || after === '') return { lines: before === '' ? linesOf(after).map((text) => ({ op: 'add', text })) : linesOf(before).map((text) => ({ op: 'del', text })) };
+  if (before === '' || after === '')
+    return {
+      lines:
+        before === ''
+          ? linesOf(after).map((text) => ({ op: 'add', text }))
+          : linesOf(before).map((text) => ({ op: 'del', text })),
+    };
   // A line is a line whether or not the text ends with a newline.
   const eol = (t: string) => (t.endsWith('\n') ? t : `${t}\n`);
   const left = budget.until - Date.now();
-  const changes = left > 0 ? diffLines(eol(before), eol(after), { maxEditLength: DIFF_MAX_EDIT_LINES, timeout: left }) : undefined;
+  const changes =
+    left > 0
+      ? diffLines(eol(before), eol(after), { maxEditLength: DIFF_MAX_EDIT_LINES, timeout: left })
+      : undefined;
   if (!changes) {
     const [b, a] = [linesOf(before).length, linesOf(after).length];
-    return { note: `Too many changes to show line by line: the whole text was replaced (${b.toLocaleString('en')} line${b === 1 ? '' : 's'} before, ${a.toLocaleString('en')} after).` };
+    return {
+      note: `Too many changes to show line by line: the whole text was replaced (${b.toLocaleString('en')} line${b === 1 ? '' : 's'} before, ${a.toLocaleString('en')} after).`,
+    };
   }
   const parts: LinePart[] = [];
   for (const c of changes) {
@@ -107,7 +138,10 @@ function lineDiff(before: string, after: string, budget: DiffBudget): Pick<Field
   return { lines: parts };
 }
 
-/** Past this many changed words, two texts are shown side by side whole, without marks (as DIFF_MAX_EDIT_LINES bounds line diffs). */
+/**
+ * Past this many changed words, two texts are shown side by side whole, without marks (as
+ * DIFF_MAX_EDIT_LINES bounds line diffs).
+ */
 export const DIFF_MAX_EDIT_WORDS = 4000;
 
 /**
@@ -115,14 +149,26 @@ export const DIFF_MAX_EDIT_WORDS = 4000;
  * (the whole texts: each side is its `same` parts plus its `del` or `add` ones). Undefined when
  * too different or once `budget` is spent: shown whole then, unmarked.
  */
-export function wordDiff(before: string, after: string, budget: DiffBudget): LinePart[] | undefined {
+export function wordDiff(
+  before: string,
+  after: string,
+  budget: DiffBudget,
+): LinePart[] | undefined {
   const left = budget.until - Date.now();
-  const changes = left > 0 ? diffWordsWithSpace(before, after, { maxEditLength: DIFF_MAX_EDIT_WORDS, timeout: left }) : undefined;
+  const changes =
+    left > 0
+      ? diffWordsWithSpace(before, after, { maxEditLength: DIFF_MAX_EDIT_WORDS, timeout: left })
+      : undefined;
   return changes?.map((c) => ({ op: c.added ? 'add' : c.removed ? 'del' : 'same', text: c.value }));
 }
 
 /** Field-level changes of one item (both sides normalized to their section's fields); line diffs share `budget`. */
-export function itemFieldChanges(section: Section, beforeRaw: ItemJson, afterRaw: ItemJson, budget = diffBudget()): FieldChange[] {
+export function itemFieldChanges(
+  section: Section,
+  beforeRaw: ItemJson,
+  afterRaw: ItemJson,
+  budget = diffBudget(),
+): FieldChange[] {
   const before = normalizeItem(section, '', beforeRaw);
   const after = normalizeItem(section, '', afterRaw);
   const spec = SPECS[section];
@@ -132,14 +178,31 @@ export function itemFieldChanges(section: Section, beforeRaw: ItemJson, afterRaw
     const b = before[field];
     const a = after[field];
     if (canonicalJson(b ?? null) === canonicalJson(a ?? null)) continue;
-    if (fspec.kind === 'text') out.push({ field, label: fspec.label, kind: 'text', before: b, after: a, ...lineDiff(String(b ?? ''), String(a ?? ''), budget) });
-    else if (fspec.kind === 'steps') out.push({ field, label: fspec.label, kind: 'text', before: b, after: a, ...lineDiff(stepsAsText(b), stepsAsText(a), budget) });
+    if (fspec.kind === 'text')
+      out.push({
+        field,
+        label: fspec.label,
+        kind: 'text',
+        before: b,
+        after: a,
+        ...lineDiff(String(b ?? ''), String(a ?? ''), budget),
+      });
+    else if (fspec.kind === 'steps')
+      out.push({
+        field,
+        label: fspec.label,
+        kind: 'text',
+        before: b,
+        after: a,
+        ...lineDiff(stepsAsText(b), stepsAsText(a), budget),
+      });
     else out.push({ field, label: fspec.label, kind: 'value', before: b, after: a });
   }
   return out;
 }
 
-const nameOf = (section: Section, item: ItemJson | undefined): string => String(item?.[SPECS[section].nameField] ?? '') || '(untitled)';
+const nameOf = (section: Section, item: ItemJson | undefined): string =>
+  String(item?.[SPECS[section].nameField] ?? '') || '(untitled)';
 
 /**
  * Builds the item-level diff from a tree delta, reading only the items that differ
@@ -158,13 +221,30 @@ export function buildDiff(
     const changes: ItemChange[] = [
       ...d.added.map((id): ItemChange => {
         const after = read('after', s, id);
-        return { id, name: nameOf(s, after), kind: 'added', fields: itemFieldChanges(s, {}, after, budget).filter((f) => f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]') };
+        return {
+          id,
+          name: nameOf(s, after),
+          kind: 'added',
+          fields: itemFieldChanges(s, {}, after, budget).filter(
+            (f) => f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]',
+          ),
+        };
       }),
-      ...d.removed.map((id): ItemChange => ({ id, name: nameOf(s, read('before', s, id)), kind: 'removed', fields: [] })),
+      ...d.removed.map((id): ItemChange => ({
+        id,
+        name: nameOf(s, read('before', s, id)),
+        kind: 'removed',
+        fields: [],
+      })),
       ...d.changed.map((id): ItemChange => {
         const before = read('before', s, id);
         const after = read('after', s, id);
-        return { id, name: nameOf(s, after), kind: 'changed', fields: itemFieldChanges(s, before, after, budget) };
+        return {
+          id,
+          name: nameOf(s, after),
+          kind: 'changed',
+          fields: itemFieldChanges(s, before, after, budget),
+        };
       }),
     ].sort((x, y) => x.name.localeCompare(y.name));
     sections[s] = changes;
@@ -176,13 +256,21 @@ export function buildDiff(
 
 /** A diff of one item alone (a conflict, a pull choice), to show on its own. */
 export function itemDiff(section: Section, change: ItemChange): ContentDiff {
-  const sections = Object.fromEntries(SECTIONS.map((s) => [s, s === section ? [change] : []])) as Record<Section, ItemChange[]>;
-  const counts = Object.fromEntries(SECTIONS.map((s) => [s, sections[s].length])) as Record<Section, number>;
+  const sections = Object.fromEntries(
+    SECTIONS.map((s) => [s, s === section ? [change] : []]),
+  ) as Record<Section, ItemChange[]>;
+  const counts = Object.fromEntries(SECTIONS.map((s) => [s, sections[s].length])) as Record<
+    Section,
+    number
+  >;
   return { sections, counts, total: 1 };
 }
 
 /** The tree of plain content, with `address` computing each item's content address. */
-export function treeOf(content: WorkspaceContent, address: (section: Section, item: ItemJson) => string): Tree {
+export function treeOf(
+  content: WorkspaceContent,
+  address: (section: Section, item: ItemJson) => string,
+): Tree {
   const tree = {} as Tree;
   for (const s of SECTIONS) {
     tree[s] = emptySection();
@@ -194,12 +282,20 @@ export function treeOf(content: WorkspaceContent, address: (section: Section, it
 /** The whole diff of two contents in memory (the server uses trees to read less). */
 export function diffContent(a: WorkspaceContent, b: WorkspaceContent): ContentDiff {
   const address = (s: Section, item: ItemJson) => canonicalJson(normalizeItem(s, '', item));
-  return buildDiff(diffTrees(treeOf(a, address), treeOf(b, address)), (side, s, id) => (side === 'before' ? a : b)[s][id]!);
+  return buildDiff(
+    diffTrees(treeOf(a, address), treeOf(b, address)),
+    (side, s, id) => (side === 'before' ? a : b)[s][id]!,
+  );
 }
 
 /** The diff limited to some sections (flow rules: what a Sync carries); the others count as unchanged. */
 export function onlySections(diff: ContentDiff, keep: readonly Section[]): ContentDiff {
-  const sections = Object.fromEntries(SECTIONS.map((s) => [s, keep.includes(s) ? diff.sections[s] : []])) as Record<Section, ItemChange[]>;
-  const counts = Object.fromEntries(SECTIONS.map((s) => [s, sections[s].length])) as Record<Section, number>;
+  const sections = Object.fromEntries(
+    SECTIONS.map((s) => [s, keep.includes(s) ? diff.sections[s] : []]),
+  ) as Record<Section, ItemChange[]>;
+  const counts = Object.fromEntries(SECTIONS.map((s) => [s, sections[s].length])) as Record<
+    Section,
+    number
+  >;
   return { sections, counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
 }

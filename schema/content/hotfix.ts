@@ -2,7 +2,14 @@ import * as Y from 'yjs';
 import { SECTIONS, SPECS, type Section } from './spec.ts';
 import { canonicalJson } from './canonical.ts';
 import { normalizeItem } from './normalize.ts';
-import { itemJson, newItem, patchItem, sectionMap, type ItemJson, type WorkspaceContent } from './ydoc.ts';
+import {
+  itemJson,
+  newItem,
+  patchItem,
+  sectionMap,
+  type ItemJson,
+  type WorkspaceContent,
+} from './ydoc.ts';
 import { own } from './ids.ts';
 
 /**
@@ -20,7 +27,8 @@ export interface HotfixChange {
   value: unknown;
 }
 
-const norm = (s: Section, id: string, item: ItemJson | undefined) => (item ? normalizeItem(s, id, item) : undefined);
+const norm = (s: Section, id: string, item: ItemJson | undefined) =>
+  item ? normalizeItem(s, id, item) : undefined;
 const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
 
 /** What a hotfix changed: `fixed` compared with the live snapshot it was forked from. */
@@ -32,11 +40,35 @@ export function hotfixChanges(base: WorkspaceContent, fixed: WorkspaceContent): 
     for (const itemId of [...ids].sort()) {
       const before = norm(section, itemId, own(base[section], itemId));
       const after = norm(section, itemId, own(fixed[section], itemId));
-      if (!before && after) out.push({ section, itemId, name: String(after[nameField]), kind: 'added', field: null, value: after });
-      else if (before && !after) out.push({ section, itemId, name: String(before[nameField]), kind: 'removed', field: null, value: null });
+      if (!before && after)
+        out.push({
+          section,
+          itemId,
+          name: String(after[nameField]),
+          kind: 'added',
+          field: null,
+          value: after,
+        });
+      else if (before && !after)
+        out.push({
+          section,
+          itemId,
+          name: String(before[nameField]),
+          kind: 'removed',
+          field: null,
+          value: null,
+        });
       else if (before && after) {
         for (const field of new Set([...Object.keys(before), ...Object.keys(after)])) {
-          if (!same(before[field], after[field])) out.push({ section, itemId, name: String(after[nameField]), kind: 'changed', field, value: after[field] ?? null });
+          if (!same(before[field], after[field]))
+            out.push({
+              section,
+              itemId,
+              name: String(after[nameField]),
+              kind: 'changed',
+              field,
+              value: after[field] ?? null,
+            });
         }
       }
     }
@@ -54,10 +86,17 @@ export function contains(content: WorkspaceContent, c: HotfixChange): boolean {
 }
 
 /** The changes `content` does not hold: divergence against DEV, or what a promotion would undo. */
-export const missingFrom = (content: WorkspaceContent, changes: readonly HotfixChange[]): HotfixChange[] => changes.filter((c) => !contains(content, c));
+export const missingFrom = (
+  content: WorkspaceContent,
+  changes: readonly HotfixChange[],
+): HotfixChange[] => changes.filter((c) => !contains(content, c));
 
 /** Applies exactly these changes to a draft, in ONE transaction ("Apply to DEV"). */
-export function applyHotfixChanges(doc: Y.Doc, changes: readonly HotfixChange[], origin: unknown = null): void {
+export function applyHotfixChanges(
+  doc: Y.Doc,
+  changes: readonly HotfixChange[],
+  origin: unknown = null,
+): void {
   doc.transact(() => {
     for (const c of changes) {
       const items = sectionMap(doc, c.section);

@@ -20,7 +20,9 @@ export const isPrototypeName = (key: string): boolean => key in Object.prototype
 export const isItemId = (id: string): boolean => ITEM_ID.test(id) && !isPrototypeName(id);
 
 /** An empty object keyed by ids: null-prototype, so an id like `__proto__` or `constructor` is plain data in it. */
-export const emptySection = <T = Record<string, unknown>>(): Record<string, T> => Object.create(null) as Record<string, T>;
+export const emptySection = <T = Record<string, unknown>>(): Record<string, T> =>
+  Object.create(null) as Record<string, T>;
 
 /** `obj[key]` only when `obj` itself holds `key` (never an inherited member). */
-export const own = <T>(obj: Readonly<Record<string, T>>, key: string): T | undefined => (Object.hasOwn(obj, key) ? obj[key] : undefined);
+export const own = <T>(obj: Readonly<Record<string, T>>, key: string): T | undefined =>
+  Object.hasOwn(obj, key) ? obj[key] : undefined;

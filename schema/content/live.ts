@@ -1,7 +1,13 @@
 import * as Y from 'yjs';
 import { deepFreeze } from './frozen.ts';
 import { SECTIONS, type Section } from './spec.ts';
-import { emptyContent, itemJson, sectionMap, type ItemJson, type WorkspaceContent } from './ydoc.ts';
+import {
+  emptyContent,
+  itemJson,
+  sectionMap,
+  type ItemJson,
+  type WorkspaceContent,
+} from './ydoc.ts';
 
 /**
  * The draft as plain JSON, kept up to date incrementally: an item's JSON is rebuilt only after
@@ -23,7 +29,8 @@ export class LiveContent {
       this.items.set(section, cache);
       const observer = (events: Y.YEvent<Y.AbstractType<unknown>>[]) => {
         for (const event of events) {
-          if (event.target === map) for (const key of (event as Y.YMapEvent<unknown>).keysChanged) cache.delete(key);
+          if (event.target === map)
+            for (const key of (event as Y.YMapEvent<unknown>).keysChanged) cache.delete(key);
           else cache.delete(String(event.path[0]));
         }
       };

@@ -7,12 +7,42 @@ import type { WorkspaceContent } from './ydoc.ts';
 export function sampleContent(): WorkspaceContent {
   return {
     variables: {
-      var_order_id: { name: 'order_id', type: 'string', description: 'The order the customer asks about.', defaultValue: '' },
-      var_order_status: { name: 'order_status', type: 'json', description: 'What the order API answered.', defaultValue: '{}' },
-      var_company: { name: 'company', type: 'string', description: 'Shown in greetings.', defaultValue: 'Acme Outdoor' },
-      var_support_email: { name: 'support_email', type: 'string', description: 'Where people can write to.', defaultValue: 'help@acme.example' },
-      var_api_base: { name: 'orders_api', type: 'url', description: 'Base URL of the order system.', defaultValue: 'https://orders.acme.example/v2' },
-      var_max_refund: { name: 'max_refund_eur', type: 'number', description: 'Largest refund an agent may offer.', defaultValue: '50' },
+      var_order_id: {
+        name: 'order_id',
+        type: 'string',
+        description: 'The order the customer asks about.',
+        defaultValue: '',
+      },
+      var_order_status: {
+        name: 'order_status',
+        type: 'json',
+        description: 'What the order API answered.',
+        defaultValue: '{}',
+      },
+      var_company: {
+        name: 'company',
+        type: 'string',
+        description: 'Shown in greetings.',
+        defaultValue: 'Acme Outdoor',
+      },
+      var_support_email: {
+        name: 'support_email',
+        type: 'string',
+        description: 'Where people can write to.',
+        defaultValue: 'help@acme.example',
+      },
+      var_api_base: {
+        name: 'orders_api',
+        type: 'url',
+        description: 'Base URL of the order system.',
+        defaultValue: 'https://orders.acme.example/v2',
+      },
+      var_max_refund: {
+        name: 'max_refund_eur',
+        type: 'number',
+        description: 'Largest refund an agent may offer.',
+        defaultValue: '50',
+      },
     },
     integrations: {
       int_order_status: {
@@ -48,11 +78,37 @@ export function sampleContent(): WorkspaceContent {
         triggerType: 'intent',
         triggerValue: 'where is my order',
         steps: [
-          { id: 'st_ask', type: 'ask', question: 'Sure! What is your order number?', variable: 'var_order_id' },
-          { id: 'st_call', type: 'call_integration', integration: 'int_order_status', resultVariable: 'var_order_status' },
-          { id: 'st_check', type: 'condition', variable: 'var_order_status', operator: 'is_empty', value: '', thenStep: 'st_handoff' },
-          { id: 'st_tell', type: 'message', text: 'Order {{order_id}}: {{order_status}}. Anything else I can do, {{user.name}}?' },
-          { id: 'st_handoff', type: 'handoff', agent: 'agt_escalation', message: 'I could not find order {{order_id}}; a colleague will take over.' },
+          {
+            id: 'st_ask',
+            type: 'ask',
+            question: 'Sure! What is your order number?',
+            variable: 'var_order_id',
+          },
+          {
+            id: 'st_call',
+            type: 'call_integration',
+            integration: 'int_order_status',
+            resultVariable: 'var_order_status',
+          },
+          {
+            id: 'st_check',
+            type: 'condition',
+            variable: 'var_order_status',
+            operator: 'is_empty',
+            value: '',
+            thenStep: 'st_handoff',
+          },
+          {
+            id: 'st_tell',
+            type: 'message',
+            text: 'Order {{order_id}}: {{order_status}}. Anything else I can do, {{user.name}}?',
+          },
+          {
+            id: 'st_handoff',
+            type: 'handoff',
+            agent: 'agt_escalation',
+            message: 'I could not find order {{order_id}}; a colleague will take over.',
+          },
         ],
       },
       wf_ticket: {
@@ -61,8 +117,17 @@ export function sampleContent(): WorkspaceContent {
         triggerType: 'keyword',
         triggerValue: 'talk to a human',
         steps: [
-          { id: 'st_t1', type: 'call_integration', integration: 'int_create_ticket', resultVariable: '' },
-          { id: 'st_t2', type: 'message', text: 'I opened a ticket for you. We will answer at {{user.email}} within a day.' },
+          {
+            id: 'st_t1',
+            type: 'call_integration',
+            integration: 'int_create_ticket',
+            resultVariable: '',
+          },
+          {
+            id: 'st_t2',
+            type: 'message',
+            text: 'I opened a ticket for you. We will answer at {{user.email}} within a day.',
+          },
         ],
       },
     },
@@ -75,7 +140,8 @@ export function sampleContent(): WorkspaceContent {
           'Greet {{user.name}} by name, keep answers short, and use the knowledge base first.\n' +
           'For order questions run the "Order status" workflow.\n' +
           'If you cannot help, offer to open a ticket.',
-        behavior: 'Never promise refunds above {{max_refund_eur}} EUR.\nNever ask for passwords or card numbers.',
+        behavior:
+          'Never promise refunds above {{max_refund_eur}} EUR.\nNever ask for passwords or card numbers.',
         fallbackMessage: 'Sorry, I did not get that. You can also write to {{support_email}}.',
         tone: 'friendly',
         integrations: ['int_order_status'],
@@ -85,7 +151,8 @@ export function sampleContent(): WorkspaceContent {
       agt_escalation: {
         name: 'Escalation agent',
         description: 'Takes over difficult conversations and prepares a ticket.',
-        instructions: 'You take over when the support agent is stuck. Summarise the case for {{company}} staff and open a ticket.',
+        instructions:
+          'You take over when the support agent is stuck. Summarise the case for {{company}} staff and open a ticket.',
         behavior: '',
         fallbackMessage: 'A colleague will contact you at {{user.email}}.',
         tone: 'empathetic',
@@ -136,7 +203,14 @@ export function sampleContent(): WorkspaceContent {
   };
 }
 
-/** The audience the sample refers to; a project made with the sample gets it in every environment (each with its own id). */
+/**
+ * The audience the sample refers to; a project made with the sample gets it in every environment
+ * (each with its own id).
+ */
 export const SAMPLE_AUDIENCES = [
-  { name: 'customers', description: 'People who bought from the shop', rules: [{ attribute: 'role' as const, operator: 'is' as const, values: ['customer'] }] },
+  {
+    name: 'customers',
+    description: 'People who bought from the shop',
+    rules: [{ attribute: 'role' as const, operator: 'is' as const, values: ['customer'] }],
+  },
 ];

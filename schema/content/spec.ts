@@ -5,24 +5,75 @@
  */
 import { isEmailAddress } from '../email.ts';
 
-export const SECTIONS = ['agents', 'workflows', 'knowledge', 'integrations', 'channels', 'variables'] as const;
+export const SECTIONS = [
+  'agents',
+  'workflows',
+  'knowledge',
+  'integrations',
+  'channels',
+  'variables',
+] as const;
 export type Section = (typeof SECTIONS)[number];
 
-/** What a short text must look like: a RegExp that cannot backtrack, or a hand-written scanner where a pattern would. */
+/**
+ * What a short text must look like: a RegExp that cannot backtrack, or a hand-written scanner where
+ * a pattern would.
+ */
 export interface TextCheck {
   test(text: string): boolean;
 }
 
 export type FieldSpec =
   /** A short plain string (last writer wins per field). */
-  | { kind: 'string'; label: string; required?: boolean; max?: number; pattern?: TextCheck; patternHint?: string; placeholder?: string; help?: string }
+  | {
+      kind: 'string';
+      label: string;
+      required?: boolean;
+      max?: number;
+      pattern?: TextCheck;
+      patternHint?: string;
+      placeholder?: string;
+      help?: string;
+    }
   /** Long text, co-edited character by character (Y.Text). `template`: may hold {{variable}} references. */
-  | { kind: 'text'; label: string; required?: boolean; template?: boolean; max?: number; placeholder?: string; help?: string; lines?: number }
-  | { kind: 'enum'; label: string; values: readonly string[]; labels?: Readonly<Record<string, string>>; default: string; help?: string }
-  | { kind: 'number'; label: string; min: number; max: number; integer?: boolean; default: number; unit?: string; help?: string }
+  | {
+      kind: 'text';
+      label: string;
+      required?: boolean;
+      template?: boolean;
+      max?: number;
+      placeholder?: string;
+      help?: string;
+      lines?: number;
+    }
+  | {
+      kind: 'enum';
+      label: string;
+      values: readonly string[];
+      labels?: Readonly<Record<string, string>>;
+      default: string;
+      help?: string;
+    }
+  | {
+      kind: 'number';
+      label: string;
+      min: number;
+      max: number;
+      integer?: boolean;
+      default: number;
+      unit?: string;
+      help?: string;
+    }
   | { kind: 'color'; label: string; default: string }
   /** A list of short strings (Y.Array<string>), e.g. tags, domains, audience names. */
-  | { kind: 'list'; label: string; itemLabel: string; pattern?: TextCheck; patternHint?: string; help?: string }
+  | {
+      kind: 'list';
+      label: string;
+      itemLabel: string;
+      pattern?: TextCheck;
+      patternHint?: string;
+      help?: string;
+    }
   /** References to items of another section, by their stable id (Y.Array<string>). */
   | { kind: 'refs'; label: string; to: Section; help?: string }
   /** One reference to an item of another section, by id ('' for none). */
@@ -63,10 +114,25 @@ const AUDIENCES = {
   help: 'Audiences are defined per environment; each name must exist in every environment this reaches.',
 } as const;
 
-export const STEP_TYPES = ['message', 'ask', 'condition', 'call_integration', 'set_variable', 'handoff'] as const;
+export const STEP_TYPES = [
+  'message',
+  'ask',
+  'condition',
+  'call_integration',
+  'set_variable',
+  'handoff',
+] as const;
 export type StepType = (typeof STEP_TYPES)[number];
 
-export const CONDITION_OPERATORS = ['equals', 'not_equals', 'contains', 'greater_than', 'less_than', 'is_set', 'is_empty'] as const;
+export const CONDITION_OPERATORS = [
+  'equals',
+  'not_equals',
+  'contains',
+  'greater_than',
+  'less_than',
+  'is_set',
+  'is_empty',
+] as const;
 
 /** Workflow steps: every step has `id` and `type`; the rest depends on the type. */
 export const STEP_VARIANTS: Readonly<Record<StepType, Variant>> = {
@@ -89,11 +155,23 @@ export const STEP_VARIANTS: Readonly<Record<StepType, Variant>> = {
         kind: 'enum',
         label: 'Operator',
         values: CONDITION_OPERATORS,
-        labels: { equals: 'equals', not_equals: 'does not equal', contains: 'contains', greater_than: 'is greater than', less_than: 'is less than', is_set: 'is set', is_empty: 'is empty' },
+        labels: {
+          equals: 'equals',
+          not_equals: 'does not equal',
+          contains: 'contains',
+          greater_than: 'is greater than',
+          less_than: 'is less than',
+          is_set: 'is set',
+          is_empty: 'is empty',
+        },
         default: 'equals',
       },
       value: { kind: 'string', label: 'Value', max: 500 },
-      thenStep: { kind: 'string', label: 'Then jump to step', help: 'Leave empty to continue with the next step.' },
+      thenStep: {
+        kind: 'string',
+        label: 'Then jump to step',
+        help: 'Leave empty to continue with the next step.',
+      },
     },
   },
   call_integration: {
@@ -132,10 +210,35 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
     nameField: 'name',
     fields: {
       name: NAME,
-      description: { kind: 'string', label: 'Description', max: 300, placeholder: 'What this agent is for' },
-      instructions: { kind: 'text', label: 'Instructions', required: true, template: true, lines: 10, placeholder: 'You are a friendly support agent for…' },
-      behavior: { kind: 'text', label: 'Behavior rules', template: true, lines: 4, placeholder: 'Never promise refunds. Escalate legal questions.' },
-      fallbackMessage: { kind: 'text', label: 'Fallback message', required: true, template: true, lines: 2, help: 'Said when the agent cannot help.' },
+      description: {
+        kind: 'string',
+        label: 'Description',
+        max: 300,
+        placeholder: 'What this agent is for',
+      },
+      instructions: {
+        kind: 'text',
+        label: 'Instructions',
+        required: true,
+        template: true,
+        lines: 10,
+        placeholder: 'You are a friendly support agent for…',
+      },
+      behavior: {
+        kind: 'text',
+        label: 'Behavior rules',
+        template: true,
+        lines: 4,
+        placeholder: 'Never promise refunds. Escalate legal questions.',
+      },
+      fallbackMessage: {
+        kind: 'text',
+        label: 'Fallback message',
+        required: true,
+        template: true,
+        lines: 2,
+        help: 'Said when the agent cannot help.',
+      },
       tone: {
         kind: 'enum',
         label: 'Tone',
@@ -159,10 +262,20 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
         kind: 'enum',
         label: 'Trigger',
         values: ['intent', 'keyword', 'event', 'manual'],
-        labels: { intent: 'When the user intends…', keyword: 'When a message contains…', event: 'On an event', manual: 'Only when an agent starts it' },
+        labels: {
+          intent: 'When the user intends…',
+          keyword: 'When a message contains…',
+          event: 'On an event',
+          manual: 'Only when an agent starts it',
+        },
         default: 'intent',
       },
-      triggerValue: { kind: 'string', label: 'Trigger value', max: 200, placeholder: 'track my order' },
+      triggerValue: {
+        kind: 'string',
+        label: 'Trigger value',
+        max: 200,
+        placeholder: 'track my order',
+      },
       steps: { kind: 'steps', label: 'Steps' },
     },
   },
@@ -173,28 +286,67 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
     nameField: 'title',
     fields: {
       title: { kind: 'string', label: 'Title', required: true, max: 200 },
-      body: { kind: 'text', label: 'Body', required: true, template: true, lines: 14, help: 'Markdown.' },
-      tags: { kind: 'list', label: 'Tags', itemLabel: 'tag', pattern: /^[\w-]{1,40}$/, patternHint: 'letters, digits, - and _' },
+      body: {
+        kind: 'text',
+        label: 'Body',
+        required: true,
+        template: true,
+        lines: 14,
+        help: 'Markdown.',
+      },
+      tags: {
+        kind: 'list',
+        label: 'Tags',
+        itemLabel: 'tag',
+        pattern: /^[\w-]{1,40}$/,
+        patternHint: 'letters, digits, - and _',
+      },
       audiences: AUDIENCES,
     },
   },
   integrations: {
     title: 'Integrations',
-    blurb: 'API calls the agents and workflows may make. Credentials are secret NAMES, set per environment.',
+    blurb:
+      'API calls the agents and workflows may make. Credentials are secret NAMES, set per environment.',
     noun: 'integration',
     nameField: 'name',
     fields: {
       name: NAME,
-      method: { kind: 'enum', label: 'Method', values: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], default: 'GET' },
-      urlTemplate: { kind: 'text', label: 'URL', required: true, template: true, lines: 1, placeholder: 'https://api.example.com/orders/{{order_id}}' },
+      method: {
+        kind: 'enum',
+        label: 'Method',
+        values: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+        default: 'GET',
+      },
+      urlTemplate: {
+        kind: 'text',
+        label: 'URL',
+        required: true,
+        template: true,
+        lines: 1,
+        placeholder: 'https://api.example.com/orders/{{order_id}}',
+      },
       headers: { kind: 'pairs', label: 'Headers' },
       bodyTemplate: { kind: 'text', label: 'Body template', template: true, lines: 5 },
-      timeoutMs: { kind: 'number', label: 'Timeout', min: 100, max: 60_000, integer: true, default: 5000, unit: 'ms' },
+      timeoutMs: {
+        kind: 'number',
+        label: 'Timeout',
+        min: 100,
+        max: 60_000,
+        integer: true,
+        default: 5000,
+        unit: 'ms',
+      },
       authType: {
         kind: 'enum',
         label: 'Authentication',
         values: ['none', 'bearer', 'basic', 'api_key_header'],
-        labels: { none: 'None', bearer: 'Bearer token', basic: 'Basic auth', api_key_header: 'API key header' },
+        labels: {
+          none: 'None',
+          bearer: 'Bearer token',
+          basic: 'Basic auth',
+          api_key_header: 'API key header',
+        },
         default: 'none',
       },
       authSecret: {
@@ -219,7 +371,12 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
         kind: 'enum',
         label: 'Type',
         values: CHANNEL_TYPES,
-        labels: { web_widget: 'Web widget', slack: 'Slack', teams: 'Microsoft Teams', email: 'Email' },
+        labels: {
+          web_widget: 'Web widget',
+          slack: 'Slack',
+          teams: 'Microsoft Teams',
+          email: 'Email',
+        },
         default: 'web_widget',
       },
     },
@@ -232,8 +389,19 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
           greeting: { kind: 'text', label: 'Greeting', template: true, lines: 2 },
           primaryColor: { kind: 'color', label: 'Primary color', default: '#2563eb' },
           accentColor: { kind: 'color', label: 'Accent color', default: '#f59e0b' },
-          position: { kind: 'enum', label: 'Position', values: ['bottom-right', 'bottom-left'], default: 'bottom-right' },
-          allowedDomains: { kind: 'list', label: 'Allowed domains', itemLabel: 'domain', pattern: /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)+$/i, patternHint: 'like example.com or *.example.com' },
+          position: {
+            kind: 'enum',
+            label: 'Position',
+            values: ['bottom-right', 'bottom-left'],
+            default: 'bottom-right',
+          },
+          allowedDomains: {
+            kind: 'list',
+            label: 'Allowed domains',
+            itemLabel: 'domain',
+            pattern: /^(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)+$/i,
+            patternHint: 'like example.com or *.example.com',
+          },
         },
       },
       slack: {
@@ -254,7 +422,14 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
       email: {
         label: 'Email',
         fields: {
-          address: { kind: 'string', label: 'Inbox address', required: true, max: 254, pattern: { test: isEmailAddress }, patternHint: 'an email address' },
+          address: {
+            kind: 'string',
+            label: 'Inbox address',
+            required: true,
+            max: 254,
+            pattern: { test: isEmailAddress },
+            patternHint: 'an email address',
+          },
           senderName: { kind: 'string', label: 'Sender name', max: 100 },
           signature: { kind: 'text', label: 'Signature', template: true, lines: 3 },
         },
@@ -267,16 +442,35 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
     noun: 'variable',
     nameField: 'name',
     fields: {
-      name: { kind: 'string', label: 'Name', required: true, max: 64, pattern: IDENTIFIER, patternHint: 'letters, digits and _, not starting with a digit', help: 'Used in templates as {{name}}.' },
+      name: {
+        kind: 'string',
+        label: 'Name',
+        required: true,
+        max: 64,
+        pattern: IDENTIFIER,
+        patternHint: 'letters, digits and _, not starting with a digit',
+        help: 'Used in templates as {{name}}.',
+      },
       type: { kind: 'enum', label: 'Type', values: VARIABLE_TYPES, default: 'string' },
       description: { kind: 'string', label: 'Description', max: 300 },
-      defaultValue: { kind: 'string', label: 'Default value', max: 10_000, help: 'Each environment may override the value.' },
+      defaultValue: {
+        kind: 'string',
+        label: 'Default value',
+        max: 10_000,
+        help: 'Each environment may override the value.',
+      },
     },
   },
 };
 
 /** Variables every conversation has; templates may use them without declaring them. */
-export const SYSTEM_VARIABLES = ['user.id', 'user.name', 'user.email', 'conversation.id', 'channel.type'] as const;
+export const SYSTEM_VARIABLES = [
+  'user.id',
+  'user.name',
+  'user.email',
+  'conversation.id',
+  'channel.type',
+] as const;
 
 /** The fields an item of `spec` has, given its variant (channel type). */
 export function fieldsOf(spec: ItemSpec, item: Readonly<Record<string, unknown>>): Fields {

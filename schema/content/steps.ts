@@ -19,7 +19,9 @@ function shownOrder(keys: readonly (string | undefined)[]): number[] {
     if (typeof k === 'string') inherited = k;
     return { key: typeof k === 'string' ? k : inherited, i };
   });
-  return sortable.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i)).map((x) => x.i);
+  return sortable
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i))
+    .map((x) => x.i);
 }
 
 const keyOf = (m: StepMap): string | undefined => {
@@ -37,7 +39,9 @@ export function orderedSteps(list: Y.Array<StepMap>): StepMap[] {
 export function orderedStepsJson(steps: unknown): unknown {
   if (!Array.isArray(steps)) return steps;
   const objs = steps as Record<string, unknown>[];
-  return shownOrder(objs.map((s) => (typeof s?.[ORDER_KEY] === 'string' ? (s[ORDER_KEY] as string) : undefined))).map((i) => {
+  return shownOrder(
+    objs.map((s) => (typeof s?.[ORDER_KEY] === 'string' ? (s[ORDER_KEY] as string) : undefined)),
+  ).map((i) => {
     const { [ORDER_KEY]: _key, ...rest } = objs[i]!;
     return rest;
   });
@@ -60,7 +64,13 @@ export function moveStep(doc: Y.Doc, list: Y.Array<StepMap>, from: number, to: n
     ensureKeys(shown);
     const moving = shown[from]!;
     const rest = shown.filter((m) => m !== moving);
-    moving.set(ORDER_KEY, generateKeyBetween(rest[to - 1] ? keyOf(rest[to - 1]!) : null, rest[to] ? keyOf(rest[to]!) : null));
+    moving.set(
+      ORDER_KEY,
+      generateKeyBetween(
+        rest[to - 1] ? keyOf(rest[to - 1]!) : null,
+        rest[to] ? keyOf(rest[to]!) : null,
+      ),
+    );
   });
 }
 

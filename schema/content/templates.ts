@@ -61,10 +61,14 @@ function scan(text: string): Reference[] {
   return found;
 }
 
-/** A template's references (in order) and whether a `{{` or `}}` is left without its pair (`Hello {{name`), read in one pass. */
+/**
+ * A template's references (in order) and whether a `{{` or `}}` is left without its pair (`Hello
+ * {{name`), read in one pass.
+ */
 export function readTemplate(text: string): { references: string[]; unbalanced: boolean } {
   const found = scan(text);
-  // Unbalanced: a `{{` or `}}` outside every reference (the text between references, joined, as the old pattern's replace left it).
+  // Unbalanced: a `{{` or `}}` outside every reference (the text between references, joined, as the
+  // old pattern's replace left it).
   let stripped = '';
   let from = 0;
   for (const r of found) {
@@ -72,5 +76,8 @@ export function readTemplate(text: string): { references: string[]; unbalanced: 
     from = r.end;
   }
   stripped += text.slice(from);
-  return { references: found.map((r) => r.name), unbalanced: stripped.includes('{{') || stripped.includes('}}') };
+  return {
+    references: found.map((r) => r.name),
+    unbalanced: stripped.includes('{{') || stripped.includes('}}'),
+  };
 }

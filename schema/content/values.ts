@@ -33,7 +33,13 @@ export function typedValue(type: string, v: string): unknown {
 }
 
 /** A variable type in words, for people. */
-const TYPE_WORDS: Record<VariableType, string> = { string: 'text', number: 'a number', boolean: 'true or false', url: 'a URL', json: 'JSON' };
+const TYPE_WORDS: Record<VariableType, string> = {
+  string: 'text',
+  number: 'a number',
+  boolean: 'true or false',
+  url: 'a URL',
+  json: 'JSON',
+};
 
 /**
  * Why an environment's override does not fit its variable as the given content declares it, or
@@ -44,6 +50,8 @@ const TYPE_WORDS: Record<VariableType, string> = { string: 'text', number: 'a nu
  */
 export function overrideProblem(type: string, value: string): string | null {
   if (value === '' || valueFitsType(type, value)) return null;
-  const words = Object.hasOwn(TYPE_WORDS, type) ? TYPE_WORDS[type as VariableType] : `of type ${type}`;
+  const words = Object.hasOwn(TYPE_WORDS, type)
+    ? TYPE_WORDS[type as VariableType]
+    : `of type ${type}`;
   return `Override no longer fits: the variable is now ${words}.`;
 }

@@ -1,5 +1,13 @@
 import * as Y from 'yjs';
-import { SECTIONS, SPECS, STEP_VARIANTS, fieldsOf, type FieldSpec, type Section, type StepType } from './spec.ts';
+import {
+  SECTIONS,
+  SPECS,
+  STEP_VARIANTS,
+  fieldsOf,
+  type FieldSpec,
+  type Section,
+  type StepType,
+} from './spec.ts';
 import { orderedSteps, orderedStepsJson, setStepOrder } from './steps.ts';
 import { emptySection, newItemId } from './ids.ts';
 
@@ -13,7 +21,14 @@ export type WorkspaceContent = Record<Section, Record<string, ItemJson>>;
 export type YItem = Y.Map<unknown>;
 
 export function emptyContent(): WorkspaceContent {
-  return { agents: emptySection(), workflows: emptySection(), knowledge: emptySection(), integrations: emptySection(), channels: emptySection(), variables: emptySection() };
+  return {
+    agents: emptySection(),
+    workflows: emptySection(),
+    knowledge: emptySection(),
+    integrations: emptySection(),
+    channels: emptySection(),
+    variables: emptySection(),
+  };
 }
 
 export function sectionMap(doc: Y.Doc, section: Section): Y.Map<YItem> {
@@ -50,9 +65,11 @@ export function defaultValue(spec: FieldSpec): unknown {
   }
 }
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+const str = (v: unknown): string =>
+  typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 /** The Yjs value for a field from its JSON value (missing → the field's default). */
 export function toY(spec: FieldSpec, value: unknown): unknown {
@@ -64,7 +81,11 @@ export function toY(spec: FieldSpec, value: unknown): unknown {
     case 'refs':
       return Y.Array.from(arr(v).map(str));
     case 'pairs':
-      return Y.Array.from(arr(v).map((p) => new Y.Map(Object.entries({ name: str(obj(p).name), value: str(obj(p).value) }))));
+      return Y.Array.from(
+        arr(v).map(
+          (p) => new Y.Map(Object.entries({ name: str(obj(p).name), value: str(obj(p).value) })),
+        ),
+      );
     case 'steps':
       return Y.Array.from(arr(v).map((s) => newStep(obj(s))));
     case 'number':
@@ -75,11 +96,15 @@ export function toY(spec: FieldSpec, value: unknown): unknown {
 }
 
 export function newStep(json: Record<string, unknown>): YItem {
-  const type = typeof json.type === 'string' && Object.hasOwn(STEP_VARIANTS, json.type) ? (json.type as StepType) : 'message';
+  const type =
+    typeof json.type === 'string' && Object.hasOwn(STEP_VARIANTS, json.type)
+      ? (json.type as StepType)
+      : 'message';
   const step = new Y.Map<unknown>();
   step.set('id', typeof json.id === 'string' && json.id ? json.id : newItemId());
   step.set('type', type);
-  for (const [field, spec] of Object.entries(STEP_VARIANTS[type].fields)) step.set(field, toY(spec, json[field]));
+  for (const [field, spec] of Object.entries(STEP_VARIANTS[type].fields))
+    step.set(field, toY(spec, json[field]));
   return step;
 }
 
@@ -87,13 +112,22 @@ export function newStep(json: Record<string, unknown>): YItem {
 export function newItem(section: Section, json: ItemJson = {}): YItem {
   const spec = SPECS[section];
   const item = new Y.Map<unknown>();
-  const withDefaults = spec.variantKey && json[spec.variantKey] === undefined ? { ...json, [spec.variantKey]: defaultValue(spec.fields[spec.variantKey]!) } : json;
-  for (const [field, fspec] of Object.entries(fieldsOf(spec, withDefaults))) item.set(field, toY(fspec, withDefaults[field]));
+  const withDefaults =
+    spec.variantKey && json[spec.variantKey] === undefined
+      ? { ...json, [spec.variantKey]: defaultValue(spec.fields[spec.variantKey]!) }
+      : json;
+  for (const [field, fspec] of Object.entries(fieldsOf(spec, withDefaults)))
+    item.set(field, toY(fspec, withDefaults[field]));
   return item;
 }
 
 /** Adds an item in one transaction, so collaborators never see half of it. Returns its id. */
-export function addItem(doc: Y.Doc, section: Section, json: ItemJson = {}, id: string = newItemId()): string {
+export function addItem(
+  doc: Y.Doc,
+  section: Section,
+  json: ItemJson = {},
+  id: string = newItemId(),
+): string {
   doc.transact(() => sectionMap(doc, section).set(id, newItem(section, json)));
   return id;
 }
@@ -107,7 +141,8 @@ export function setVariant(doc: Y.Doc, section: Section, item: YItem, value: str
     const after = fieldsOf(spec, { [spec.variantKey!]: value });
     for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) item.delete(key);
     item.set(spec.variantKey!, value);
-    for (const [key, fspec] of Object.entries(after)) if (!item.has(key)) item.set(key, toY(fspec, undefined));
+    for (const [key, fspec] of Object.entries(after))
+      if (!item.has(key)) item.set(key, toY(fspec, undefined));
   });
 }
 
@@ -132,7 +167,8 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 function patchField(item: YItem, field: string, spec: FieldSpec, value: unknown): void {
   const current = item.get(field);
   if (spec.kind === 'text' && current instanceof Y.Text) return patchText(current, str(value));
-  if (spec.kind === 'steps' && current instanceof Y.Array) return patchSteps(current as Y.Array<YItem>, arr(value).map(obj));
+  if (spec.kind === 'steps' && current instanceof Y.Array)
+    return patchSteps(current as Y.Array<YItem>, arr(value).map(obj));
   const currentJson = boundedJson(current, ITEM_JSON_DEPTH);
   // Compare plain JSON: reading a Y type before it is in a document is not allowed.
   if (!same(currentJson, plainOf(spec, value))) item.set(field, toY(spec, value));
@@ -158,7 +194,9 @@ function plainOf(spec: FieldSpec, value: unknown): unknown {
 
 function patchSteps(steps: Y.Array<YItem>, next: Record<string, unknown>[]): void {
   const current = orderedSteps(steps);
-  const sameOrder = current.length === next.length && current.every((s, i) => s.get('id') === next[i]!.id && s.get('type') === next[i]!.type);
+  const sameOrder =
+    current.length === next.length &&
+    current.every((s, i) => s.get('id') === next[i]!.id && s.get('type') === next[i]!.type);
   // Steps kept (same id and type) are patched in place, so text typed into them meanwhile stays;
   // removed ones go, new (or re-typed) ones are added, and the keys then give the new order.
   const byId = new Map(current.map((m) => [m.get('id'), m]));
@@ -167,7 +205,8 @@ function patchSteps(steps: Y.Array<YItem>, next: Record<string, unknown>[]): voi
     if (kept && kept.get('type') === json.type) {
       byId.delete(json.id);
       const type = kept.get('type') as StepType;
-      for (const [field, spec] of Object.entries(STEP_VARIANTS[type].fields)) patchField(kept, field, spec, json[field]);
+      for (const [field, spec] of Object.entries(STEP_VARIANTS[type].fields))
+        patchField(kept, field, spec, json[field]);
       return kept;
     }
     const created = newStep(json);
@@ -185,15 +224,23 @@ function patchSteps(steps: Y.Array<YItem>, next: Record<string, unknown>[]): voi
  */
 function boundedJson(value: unknown, depth: number): unknown {
   if (value instanceof Y.Text) return value.toString();
-  if (value instanceof Y.Array) return depth > 0 ? value.toArray().flatMap((v) => wrapDefined(boundedJson(v, depth - 1))) : undefined;
+  if (value instanceof Y.Array)
+    return depth > 0
+      ? value.toArray().flatMap((v) => wrapDefined(boundedJson(v, depth - 1)))
+      : undefined;
   if (value instanceof Y.Map) return depth > 0 ? boundedEntries(value.entries(), depth) : undefined;
   if (value instanceof Y.AbstractType) return undefined;
-  if (Array.isArray(value)) return depth > 0 ? value.flatMap((v) => wrapDefined(boundedJson(v, depth - 1))) : undefined;
-  if (value !== null && typeof value === 'object') return depth > 0 ? boundedEntries(Object.entries(value), depth) : undefined;
+  if (Array.isArray(value))
+    return depth > 0 ? value.flatMap((v) => wrapDefined(boundedJson(v, depth - 1))) : undefined;
+  if (value !== null && typeof value === 'object')
+    return depth > 0 ? boundedEntries(Object.entries(value), depth) : undefined;
   return value;
 }
 const wrapDefined = (v: unknown): unknown[] => (v === undefined ? [] : [v]);
-function boundedEntries(entries: Iterable<[string, unknown]>, depth: number): Record<string, unknown> {
+function boundedEntries(
+  entries: Iterable<[string, unknown]>,
+  depth: number,
+): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of entries) {
     const json = boundedJson(v, depth - 1);
@@ -236,7 +283,11 @@ export function patchItem(section: Section, item: YItem, json: ItemJson): void {
  * Makes the draft equal to `content` with the smallest change, in ONE transaction, so
  * collaborators see it live as one change (import now; restore and hotfix ports later).
  */
-export function applyContent(doc: Y.Doc, content: Partial<WorkspaceContent>, origin: unknown = null): void {
+export function applyContent(
+  doc: Y.Doc,
+  content: Partial<WorkspaceContent>,
+  origin: unknown = null,
+): void {
   doc.transact(() => {
     for (const section of SECTIONS) {
       const next = content[section];
@@ -253,8 +304,16 @@ export function applyContent(doc: Y.Doc, content: Partial<WorkspaceContent>, ori
   }, origin);
 }
 
-/** Makes one item equal to `json` (patching the one there, so concurrent typing elsewhere in it survives), or deletes it (null). */
-export function setItemJson(doc: Y.Doc, section: Section, itemId: string, json: ItemJson | null): void {
+/**
+ * Makes one item equal to `json` (patching the one there, so concurrent typing elsewhere in it
+ * survives), or deletes it (null).
+ */
+export function setItemJson(
+  doc: Y.Doc,
+  section: Section,
+  itemId: string,
+  json: ItemJson | null,
+): void {
   const map = sectionMap(doc, section);
   if (json === null) return void map.delete(itemId);
   const existing = map.get(itemId);

@@ -1,4 +1,12 @@
-import { sqliteTable, text, integer, blob, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
+import {
+  sqliteTable,
+  text,
+  integer,
+  blob,
+  index,
+  uniqueIndex,
+  primaryKey,
+} from 'drizzle-orm/sqlite-core';
 
 /** SQLite tables (server only). Times are epoch milliseconds. */
 
@@ -78,7 +86,10 @@ export const environments = sqliteTable(
   (t) => [uniqueIndex('environments_position').on(t.projectId, t.position)],
 );
 
-/** A live Yjs document: the authoring environment's workspace, a hotfix in production, or the `down` sections edited in a later environment (kind `section`). */
+/**
+ * A live Yjs document: the authoring environment's workspace, a hotfix in production, or the `down`
+ * sections edited in a later environment (kind `section`).
+ */
 export const drafts = sqliteTable(
   'drafts',
   {
@@ -310,7 +321,10 @@ export const projectMembers = sqliteTable(
     updatedBy: text('updated_by').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.userId] }), index('project_members_user').on(t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.userId] }),
+    index('project_members_user').on(t.userId),
+  ],
 );
 
 /** Single-use, expiring invitations; the link's token is stored as SHA-256. */
@@ -345,7 +359,10 @@ export const auditEvents = sqliteTable(
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
   },
-  (t) => [index('audit_project').on(t.projectId, t.seq), index('audit_env').on(t.environmentId, t.seq)],
+  (t) => [
+    index('audit_project').on(t.projectId, t.seq),
+    index('audit_env').on(t.environmentId, t.seq),
+  ],
 );
 
 /** Four-eyes gate of an environment: approvals a Sync INTO it (or a Publish, in production) needs. */
@@ -434,7 +451,10 @@ export const feedback = sqliteTable(
   (t) => [index('feedback_env').on(t.environmentId, t.createdAt)],
 );
 
-/** Single-use password-reset links an instance admin issues; the link holds a random token, the row only its SHA-256. */
+/**
+ * Single-use password-reset links an instance admin issues; the link holds a random token, the row
+ * only its SHA-256.
+ */
 export const passwordResets = sqliteTable(
   'password_resets',
   {

@@ -10,7 +10,12 @@ import { sendBinary } from './framing.ts';
  * to a client that reads, and a client that does not read holds at most the bound plus one frame.
  * `too_slow` when the socket was dropped instead.
  */
-export function sendWithin(ws: WebSocket, frame: Uint8Array, maxBufferedBytes: number, drained?: () => void): 'sent' | 'not_open' | 'too_slow' {
+export function sendWithin(
+  ws: WebSocket,
+  frame: Uint8Array,
+  maxBufferedBytes: number,
+  drained?: () => void,
+): 'sent' | 'not_open' | 'too_slow' {
   if (ws.readyState !== WebSocket.OPEN) return 'not_open';
   if (ws.bufferedAmount > maxBufferedBytes) {
     dropTooSlow(ws);

@@ -27,10 +27,18 @@ export class ConnectionLimits {
   acquire(userId: string): () => void {
     const mine = this.perUser.get(userId) ?? 0;
     if (mine >= this.opts.perUser) {
-      throw new AppError('too_many_connections', `You have ${mine} open connections (at most ${this.opts.perUser}): close some tabs, then try again.`, { limit: 'COLLAB_MAX_CONNECTIONS_PER_USER', max: this.opts.perUser });
+      throw new AppError(
+        'too_many_connections',
+        `You have ${mine} open connections (at most ${this.opts.perUser}): close some tabs, then try again.`,
+        { limit: 'COLLAB_MAX_CONNECTIONS_PER_USER', max: this.opts.perUser },
+      );
     }
     if (this.total >= this.opts.perServer) {
-      throw new AppError('too_many_connections', 'The server holds as many connections as it may: try again shortly.', { limit: 'COLLAB_MAX_CONNECTIONS', max: this.opts.perServer });
+      throw new AppError(
+        'too_many_connections',
+        'The server holds as many connections as it may: try again shortly.',
+        { limit: 'COLLAB_MAX_CONNECTIONS', max: this.opts.perServer },
+      );
     }
     this.perUser.set(userId, mine + 1);
     this.total++;

@@ -25,7 +25,10 @@ export class OpenCredentials {
     return this.sockets.size;
   }
 
-  /** Registers a socket; `close` is called once when its credential ends. Returns what to call when the socket closes. */
+  /**
+   * Registers a socket; `close` is called once when its credential ends. Returns what to call when
+   * the socket closes.
+   */
   open(credential: Credential, userId: string, close: () => void): () => void {
     const socket: OpenSocket = { credential, userId, close };
     this.sockets.add(socket);
@@ -39,7 +42,10 @@ export class OpenCredentials {
   /** Closes every socket opened with what ended (for a user: with any of their sessions or tokens). */
   closeFor(ended: Ended): void {
     for (const s of [...this.sockets]) {
-      const match = ended.kind === 'user' ? s.userId === ended.id : s.credential.kind === ended.kind && s.credential.id === ended.id;
+      const match =
+        ended.kind === 'user'
+          ? s.userId === ended.id
+          : s.credential.kind === ended.kind && s.credential.id === ended.id;
       if (match) this.end(s);
     }
   }
@@ -48,7 +54,10 @@ export class OpenCredentials {
     const { expiresAt } = socket.credential;
     if (expiresAt === null) return;
     const wait = expiresAt - Date.now();
-    socket.timer = setTimeout(() => (wait > MAX_TIMER_MS ? this.arm(socket) : this.end(socket)), Math.max(0, Math.min(wait, MAX_TIMER_MS)));
+    socket.timer = setTimeout(
+      () => (wait > MAX_TIMER_MS ? this.arm(socket) : this.end(socket)),
+      Math.max(0, Math.min(wait, MAX_TIMER_MS)),
+    );
     socket.timer.unref();
   }
 

@@ -11,28 +11,34 @@ import { MAX_NESTING, type YType } from '#schema/content/layout.ts';
  */
 const LEVELS_PER_TRANSACTION = 200;
 
-
 /** Types nested deeper than the layout allows, deepest first (an iterative walk: no recursion over the depth). */
 function tooDeep(doc: Y.Doc): { type: YType; depth: number }[] {
   const found: { type: YType; depth: number }[] = [];
-  const stack: { type: YType; depth: number }[] = SECTIONS.map((s) => ({ type: doc.getMap(s) as YType, depth: 0 }));
+  const stack: { type: YType; depth: number }[] = SECTIONS.map((s) => ({
+    type: doc.getMap(s) as YType,
+    depth: 0,
+  }));
   while (stack.length > 0) {
     const { type, depth } = stack.pop()!;
     if (depth > MAX_NESTING) found.push({ type, depth });
     const children: Y.Item[] = [...type._map.values()];
     for (let item = type._start; item; item = item.right) children.push(item);
     for (const item of children) {
-      if (!item.deleted && item.content instanceof Y.ContentType) stack.push({ type: item.content.type as YType, depth: depth + 1 });
+      if (!item.deleted && item.content instanceof Y.ContentType)
+        stack.push({ type: item.content.type as YType, depth: depth + 1 });
     }
   }
   return found.sort((a, b) => b.depth - a.depth);
 }
 
-/** Deletes every value nested deeper than the layout allows, bottom-up; returns how many transactions it took (0: none found). */
+/**
+ * Deletes every value nested deeper than the layout allows, bottom-up; returns how many
+ * transactions it took (0: none found).
+ */
 export function dismantleTooDeep(doc: Y.Doc): number {
   const found = tooDeep(doc);
   let transactions = 0;
-  for (let i = 0; i < found.length; ) {
+  for (let i = 0; i < found.length;) {
     // One transaction spans at most LEVELS_PER_TRANSACTION levels: everything below is already deleted and collected.
     const deepest = found[i]!.depth;
     let j = i;

@@ -4,7 +4,12 @@ import { WebSocket } from 'ws';
 
 /** ws's frame builder (public in ws, not in its type definitions). */
 const { Sender } = wsModule as unknown as {
-  Sender: { frame(data: Buffer, options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }): Buffer[] };
+  Sender: {
+    frame(
+      data: Buffer,
+      options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean },
+    ): Buffer[];
+  };
 };
 
 /**
@@ -25,7 +30,9 @@ function frameOf(data: Uint8Array): Buffer {
   let frame = framed.get(data);
   if (!frame) {
     const payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    frame = Buffer.concat(Sender.frame(payload, { fin: true, rsv1: false, opcode: 2, mask: false, readOnly: true }));
+    frame = Buffer.concat(
+      Sender.frame(payload, { fin: true, rsv1: false, opcode: 2, mask: false, readOnly: true }),
+    );
     framed.set(data, frame);
   }
   return frame;
@@ -36,10 +43,21 @@ interface WsInternals {
   _sender?: { _queue?: unknown[]; _state?: number } | null;
 }
 
-/** `written` runs once the frame left the process (handed to the kernel), or failed; never if the socket is not open. */
+/**
+ * `written` runs once the frame left the process (handed to the kernel), or failed; never if the
+ * socket is not open.
+ */
 export function sendBinary(ws: WebSocket, data: Uint8Array, written?: () => void): void {
   if (ws.readyState !== WebSocket.OPEN) return;
   const { _socket: socket, _sender: sender } = ws as unknown as WsInternals;
-  if (socket && !socket.destroyed && sender && Array.isArray(sender._queue) && sender._queue.length === 0 && sender._state === 0) socket.write(frameOf(data), written);
+  if (
+    socket &&
+    !socket.destroyed &&
+    sender &&
+    Array.isArray(sender._queue) &&
+    sender._queue.length === 0 &&
+    sender._state === 0
+  )
+    socket.write(frameOf(data), written);
   else ws.send(data, written);
 }

@@ -15,7 +15,10 @@ export interface PresencePeer {
 export interface PresenceLimits {
   /** Largest state of one client id, in bytes of its JSON as sent (COLLAB_MAX_PRESENCE_BYTES). */
   maxStateBytes: number;
-  /** Presence messages a connection may send per second; a burst of twice this is allowed (COLLAB_PRESENCE_PER_SECOND). */
+  /**
+   * Presence messages a connection may send per second; a burst of twice this is allowed
+   * (COLLAB_PRESENCE_PER_SECOND).
+   */
   perSecond: number;
   /** Client ids one person may hold in a draft over all their connections (COLLAB_MAX_PRESENCE_IDS_PER_USER). */
   idsPerUser: number;
@@ -50,7 +53,8 @@ type Refusal = { close: CloseReason; detail: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The gate every presence (awareness) message of a room passes before it reaches the room's
@@ -94,7 +98,12 @@ export class PresenceGate {
   }
 
   join(peer: PresencePeer): void {
-    this.connections.set(peer, { ids: new Set(), rate: new TokenBucket(this.limits.perSecond, 2 * this.limits.perSecond), deferred: null, timer: null });
+    this.connections.set(peer, {
+      ids: new Set(),
+      rate: new TokenBucket(this.limits.perSecond, 2 * this.limits.perSecond),
+      deferred: null,
+      timer: null,
+    });
   }
 
   /** The connection is gone: its states are removed (and that removal is broadcast by the room). */
@@ -104,7 +113,8 @@ export class PresenceGate {
     this.connections.delete(peer);
     if (conn.timer) clearTimeout(conn.timer);
     for (const id of conn.ids) this.owners.delete(id);
-    if (conn.ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...conn.ids], null);
+    if (conn.ids.size > 0)
+      awarenessProtocol.removeAwarenessStates(this.awareness, [...conn.ids], null);
   }
 
   /** The room unloads: deferred messages are dropped with their timers. */
@@ -122,7 +132,9 @@ export class PresenceGate {
     const { meta, states, clientID } = this.awareness;
     if (meta.size <= 2 * states.size + 64) return;
     const cutoff = Date.now() - FORGET_AFTER_MS;
-    for (const [id, m] of meta) if (id !== clientID && !states.has(id) && !this.owners.has(id) && m.lastUpdated < cutoff) meta.delete(id);
+    for (const [id, m] of meta)
+      if (id !== clientID && !states.has(id) && !this.owners.has(id) && m.lastUpdated < cutoff)
+        meta.delete(id);
   }
 
   /** One `query-awareness` message: true if it may be answered now (it costs a token; over the rate it is ignored). */
@@ -141,16 +153,20 @@ export class PresenceGate {
     if (entries.length === 0) return;
     if (!conn.rate.take()) {
       conn.deferred = update;
-      conn.timer ??= setTimeout(() => {
-        conn.timer = null;
-        const latest = conn.deferred;
-        conn.deferred = null;
-        if (latest && this.connections.get(peer) === conn) this.receive(peer, latest);
-      }, Math.ceil(1000 / this.limits.perSecond));
+      conn.timer ??= setTimeout(
+        () => {
+          conn.timer = null;
+          const latest = conn.deferred;
+          conn.deferred = null;
+          if (latest && this.connections.get(peer) === conn) this.receive(peer, latest);
+        },
+        Math.ceil(1000 / this.limits.perSecond),
+      );
       return;
     }
     const verdict = this.admit(peer, conn, entries);
-    if (verdict instanceof Uint8Array) awarenessProtocol.applyAwarenessUpdate(this.awareness, verdict, peer);
+    if (verdict instanceof Uint8Array)
+      awarenessProtocol.applyAwarenessUpdate(this.awareness, verdict, peer);
     else if (verdict) peer.close(verdict.close, verdict.detail);
   }
 
@@ -182,36 +198,56 @@ export class PresenceGate {
       // An honest message names its sender's own ids and echoes ids the room told it about
       // (all still in `meta`): more entries than that is an attack on this loop, which costs
       // no token (15 MB of 5 million skipped entries took 1.5 s, again and again).
-      if (count > this.awareness.meta.size + MAX_CLIENT_IDS) return { close: 'malformed_message', detail: 'the awareness update names more clients than this room has' };
+      if (count > this.awareness.meta.size + MAX_CLIENT_IDS)
+        return {
+          close: 'malformed_message',
+          detail: 'the awareness update names more clients than this room has',
+        };
       for (let i = 0; i < count; i++) {
         const clientId = decoding.readVarUint(d);
         const clock = decoding.readVarUint(d);
         const length = decoding.readVarUint(d);
         // lib0 would read past the end of this frame into the rest of its buffer.
-        if (length > d.arr.length - d.pos) return { close: 'malformed_message', detail: 'truncated awareness update' };
+        if (length > d.arr.length - d.pos)
+          return { close: 'malformed_message', detail: 'truncated awareness update' };
         if (!this.mayTouch(peer, clientId, clock)) {
           d.pos += length;
           continue;
         }
-        if (length > this.limits.maxStateBytes) return { close: 'presence_too_large', detail: `a presence state is at most ${this.limits.maxStateBytes} bytes` };
+        if (length > this.limits.maxStateBytes)
+          return {
+            close: 'presence_too_large',
+            detail: `a presence state is at most ${this.limits.maxStateBytes} bytes`,
+          };
         entries.push({ clientId, clock, json: decoding.readUint8Array(d, length) });
       }
-      if (decoding.hasContent(d)) return { close: 'malformed_message', detail: 'trailing bytes after the awareness update' };
+      if (decoding.hasContent(d))
+        return { close: 'malformed_message', detail: 'trailing bytes after the awareness update' };
     } catch {
       return { close: 'malformed_message', detail: 'invalid awareness update' };
     }
     return entries;
   }
 
-  /** Client ids the person holds over their connections to this draft (new ids are rare: rate-limited, at most 4 a connection). */
+  /**
+   * Client ids the person holds over their connections to this draft (new ids are rare:
+   * rate-limited, at most 4 a connection).
+   */
   private idsOf(userId: string): number {
     let n = 0;
     for (const [peer, conn] of this.connections) if (peer.userId === userId) n += conn.ids.size;
     return n;
   }
 
-  /** Decodes the entries, takes ownership of new ids, and re-encodes the message rewritten; null when nothing is left to apply. */
-  private admit(peer: PresencePeer, conn: Connection, entries: Entry[]): Uint8Array | Refusal | null {
+  /**
+   * Decodes the entries, takes ownership of new ids, and re-encodes the message rewritten; null
+   * when nothing is left to apply.
+   */
+  private admit(
+    peer: PresencePeer,
+    conn: Connection,
+    entries: Entry[],
+  ): Uint8Array | Refusal | null {
     const kept: { clientId: number; clock: number; state: Record<string, unknown> | null }[] = [];
     for (const { clientId, clock, json } of entries) {
       let state: unknown;
@@ -220,14 +256,23 @@ export class PresenceGate {
       } catch {
         return { close: 'malformed_message', detail: 'invalid awareness update' };
       }
-      if (state !== null && !isPlainObject(state)) return { close: 'presence_refused', detail: 'a presence state must be an object' };
+      if (state !== null && !isPlainObject(state))
+        return { close: 'presence_refused', detail: 'a presence state must be an object' };
       const owner = this.owners.get(clientId);
       if (owner !== peer) {
         // Removing a state it does not hold takes nothing.
         if (state === null) continue;
-        if (conn.ids.size >= MAX_CLIENT_IDS) return { close: 'presence_refused', detail: `at most ${MAX_CLIENT_IDS} presence client ids per connection` };
+        if (conn.ids.size >= MAX_CLIENT_IDS)
+          return {
+            close: 'presence_refused',
+            detail: `at most ${MAX_CLIENT_IDS} presence client ids per connection`,
+          };
         // An id moving between the person's own connections does not add one.
-        if (!owner && this.idsOf(peer.userId) >= this.limits.idsPerUser) return { close: 'presence_refused', detail: `at most ${this.limits.idsPerUser} presence client ids per person in a draft` };
+        if (!owner && this.idsOf(peer.userId) >= this.limits.idsPerUser)
+          return {
+            close: 'presence_refused',
+            detail: `at most ${this.limits.idsPerUser} presence client ids per person in a draft`,
+          };
         if (owner) this.connections.get(owner)?.ids.delete(clientId);
         this.owners.set(clientId, peer);
         conn.ids.add(clientId);
@@ -248,7 +293,10 @@ export class PresenceGate {
   /** The state as others will see it: `user` names the authenticated user, `server` is gone. */
   private rewrite(peer: PresencePeer, state: Record<string, unknown>): Record<string, unknown> {
     const user = isPlainObject(state.user) ? state.user : {};
-    const shown: Record<string, unknown> = { ...state, user: { ...user, id: peer.userId, name: peer.userName } };
+    const shown: Record<string, unknown> = {
+      ...state,
+      user: { ...user, id: peer.userId, name: peer.userName },
+    };
     delete shown.server;
     return shown;
   }

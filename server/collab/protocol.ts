@@ -31,7 +31,8 @@ export function decodeMessage(frame: Uint8Array): Incoming {
       const sub = decoding.readVarUint(d);
       const payload = decoding.readVarUint8Array(d);
       if (sub === SYNC_STEP1) msg = { type: 'sync-step1', stateVector: payload };
-      else if (sub === SYNC_STEP2 || sub === SYNC_UPDATE) msg = { type: 'update', update: payload, step2: sub === SYNC_STEP2 };
+      else if (sub === SYNC_STEP2 || sub === SYNC_UPDATE)
+        msg = { type: 'update', update: payload, step2: sub === SYNC_STEP2 };
       else throw new MalformedMessage(`unknown sync message ${sub}`);
     } else if (type === MESSAGE_AWARENESS) {
       msg = { type: 'awareness', update: decoding.readVarUint8Array(d) };
@@ -70,6 +71,8 @@ export const encodeSyncStep2 = (update: Uint8Array): Uint8Array =>
     encoding.writeVarUint8Array(e, update);
   });
 
-export const encodeUpdate = (update: Uint8Array): Uint8Array => frame(MESSAGE_SYNC, (e) => sync.writeUpdate(e, update));
+export const encodeUpdate = (update: Uint8Array): Uint8Array =>
+  frame(MESSAGE_SYNC, (e) => sync.writeUpdate(e, update));
 
-export const encodeAwareness = (update: Uint8Array): Uint8Array => frame(MESSAGE_AWARENESS, (e) => encoding.writeVarUint8Array(e, update));
+export const encodeAwareness = (update: Uint8Array): Uint8Array =>
+  frame(MESSAGE_AWARENESS, (e) => encoding.writeVarUint8Array(e, update));

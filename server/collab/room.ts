@@ -16,7 +16,15 @@ import {
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
 import type { ReplyBudget } from './reply-budget.ts';
-import { checkTransaction, disorderedDeletes, MAX_STRUCTS_PER_UPDATE, readOnlyWouldChange, tooManyStructs, type DeleteSet, type Refusal } from './update-guard.ts';
+import {
+  checkTransaction,
+  disorderedDeletes,
+  MAX_STRUCTS_PER_UPDATE,
+  readOnlyWouldChange,
+  tooManyStructs,
+  type DeleteSet,
+  type Refusal,
+} from './update-guard.ts';
 import { dismantleTooDeep } from './dismantle.ts';
 
 /** One connected client, as the room sees it (the websocket stays outside). */
@@ -32,11 +40,15 @@ export interface Peer {
 }
 
 /** Typed transaction origins, so persistence and audit know who did what. */
-export type Origin = { kind: 'connection'; peer: Peer } | { kind: 'load' } | { kind: 'server'; reason: string };
+export type Origin =
+  { kind: 'connection'; peer: Peer } | { kind: 'load' } | { kind: 'server'; reason: string };
 
 /** What flow rules decide about a live draft (domain/flow-rules.ts createDraftPolicy implements it). */
 export interface DraftPolicy {
-  /** Top-level types (sections) a peer may not change in this draft (`down` sections below their source); asked when the room loads. */
+  /**
+   * Top-level types (sections) a peer may not change in this draft (`down` sections below their
+   * source); asked when the room loads.
+   */
   readOnlySections(draftId: string): ReadonlySet<string>;
   /** Called after changes to the draft are in the log (replication follows). */
   onDurable(draftId: string): void;
@@ -60,7 +72,10 @@ export interface RoomOptions {
   /** Appends the updates of every room changed in a tick in one transaction (rooms flush alone without it). */
   groupCommit?: { enqueue(room: Room): void };
   log: (msg: string, err?: unknown) => void;
-  /** Largest a draft may grow (bytes of its encoded state); a peer update past it is refused whole (draft_too_large). */
+  /**
+   * Largest a draft may grow (bytes of its encoded state); a peer update past it is refused whole
+   * (draft_too_large).
+   */
   maxDraftBytes?: number;
 }
 
@@ -70,7 +85,10 @@ const LOAD_BATCH = 500;
 const MAX_CACHED_REPLIES = 8;
 /** Presence (awareness) changes are gathered for this long and sent to everyone as one frame. */
 export const PRESENCE_BATCH_MS = 50;
-/** Clients a sync step 1 may name beyond the draft's own (its sender's edits not sent yet: honest clients have one or a few). */
+/**
+ * Clients a sync step 1 may name beyond the draft's own (its sender's edits not sent yet: honest
+ * clients have one or a few).
+ */
 const MAX_UNKNOWN_CLIENTS = 1024;
 
 /** How many clients a state vector names, read from its first number alone (Infinity if it has none). */
@@ -128,7 +146,10 @@ export class Room {
   /** Made on the first read, then kept up to date while the room is loaded (freezing reuses unchanged items). */
   private live: LiveContent | null = null;
   private readonly budget: DraftBudget;
-  /** The document's delete set, for read-only peers' updates (update-guard.ts wouldChange); made on demand, dropped on every change. */
+  /**
+   * The document's delete set, for read-only peers' updates (update-guard.ts wouldChange); made on
+   * demand, dropped on every change.
+   */
   private deleted: DeleteSet | null = null;
 
   constructor(draftId: string, store: DraftStore, opts: RoomOptions) {
@@ -150,13 +171,18 @@ export class Room {
     // Pending structs or deletes in the log (accepted before updates were checked) would apply
     // later, inside someone else's change, and delete what they type: they are dropped.
     if (this.doc.store.pendingStructs || this.doc.store.pendingDs) {
-      opts.log(`draft ${draftId}: dropped pending changes that depend on updates the server never had`);
+      opts.log(
+        `draft ${draftId}: dropped pending changes that depend on updates the server never had`,
+      );
       this.doc.store.pendingStructs = null;
       this.doc.store.pendingDs = null;
     }
     this.lastSeq = stored.lastSeq;
     this.loggedSinceCompaction = stored.updates.length;
-    this.budget = new DraftBudget(opts.maxDraftBytes ?? Infinity, (stored.state?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.byteLength, 0));
+    this.budget = new DraftBudget(
+      opts.maxDraftBytes ?? Infinity,
+      (stored.state?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.byteLength, 0),
+    );
 
     this.doc.on('update', this.onDocUpdate);
     this.awareness = new awarenessProtocol.Awareness(this.doc);
@@ -193,7 +219,8 @@ export class Room {
     // Ask for what the client has that we lack (offline edits), and tell it who is here.
     peer.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
     const states = [...this.awareness.getStates().keys()];
-    if (states.length > 0) peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, states)));
+    if (states.length > 0)
+      peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, states)));
   }
 
   leave(peer: Peer): void {
@@ -218,7 +245,10 @@ export class Room {
         // cost follows its length, not the reply's: 2.5 million made-up clients (12 MB) cost a
         // second each time. Counted before anything is decoded.
         if (clientsNamed(msg.stateVector) > this.doc.store.clients.size + MAX_UNKNOWN_CLIENTS) {
-          peer.close('malformed_message', 'the state vector names more clients than this draft has');
+          peer.close(
+            'malformed_message',
+            'the state vector names more clients than this draft has',
+          );
           return;
         }
         this.syncReplies.request(peer, msg.stateVector);
@@ -235,7 +265,11 @@ export class Room {
         // question must not buy that without bound, so answers draw on the user's budget of
         // full-state bytes like sync step 2 replies do (over it, the question is ignored).
         if ((this.opts.replyBudget?.wait(peer.userId) ?? 0) > 0) return;
-        this.everyone ??= encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.getStates().keys()]));
+        this.everyone ??= encodeAwareness(
+          awarenessProtocol.encodeAwarenessUpdate(this.awareness, [
+            ...this.awareness.getStates().keys(),
+          ]),
+        );
         this.opts.replyBudget?.charge(peer.userId, this.everyone.length);
         peer.send(this.everyone);
         return;
@@ -249,7 +283,11 @@ export class Room {
    */
   private answerSyncStep1(peer: Peer, stateVector: Uint8Array, drained: () => void): number {
     if (!this.peers.has(peer)) return 0;
-    const key = Buffer.from(stateVector.buffer, stateVector.byteOffset, stateVector.byteLength).toString('latin1');
+    const key = Buffer.from(
+      stateVector.buffer,
+      stateVector.byteOffset,
+      stateVector.byteLength,
+    ).toString('latin1');
     let frame = this.replies.get(key);
     if (!frame) {
       const waitMs = this.opts.replyBudget?.wait(peer.userId) ?? 0;
@@ -274,7 +312,11 @@ export class Room {
       // Checked without decoding the update (a decoded struct is an object; a frame holds millions).
       let changes;
       try {
-        changes = readOnlyWouldChange(this.doc, update, () => (this.deleted ??= Y.createDeleteSetFromStructStore(this.doc.store)));
+        changes = readOnlyWouldChange(
+          this.doc,
+          update,
+          () => (this.deleted ??= Y.createDeleteSetFromStructStore(this.doc.store)),
+        );
       } catch {
         peer.close('malformed_message', 'invalid Yjs update');
         return;
@@ -285,7 +327,10 @@ export class Room {
     let decoded;
     try {
       if (tooManyStructs(update)) {
-        peer.close('malformed_message', `an update holds at most ${MAX_STRUCTS_PER_UPDATE} structs`);
+        peer.close(
+          'malformed_message',
+          `an update holds at most ${MAX_STRUCTS_PER_UPDATE} structs`,
+        );
         return;
       }
       // Decoding first proves the update is well-formed before it touches the document, and
@@ -364,7 +409,10 @@ export class Room {
       try {
         lastSeq = this.store.append(this.draftId, updates);
       } catch (err) {
-        this.opts.log(`draft ${this.draftId}: could not append a server change; refused, nothing changed`, err);
+        this.opts.log(
+          `draft ${this.draftId}: could not append a server change; refused, nothing changed`,
+          err,
+        );
         // The shadow took the change the document never will: rebuild it on the next write.
         this.shadow?.destroy();
         this.shadow = null;
@@ -385,7 +433,10 @@ export class Room {
     return true;
   }
 
-  /** Runs `work` on the shadow and returns the updates it made; if it throws, the shadow is dropped (the document saw none of it). */
+  /**
+   * Runs `work` on the shadow and returns the updates it made; if it throws, the shadow is dropped
+   * (the document saw none of it).
+   */
   private onShadow(work: (shadow: Y.Doc) => void): Uint8Array[] {
     this.shadow ??= this.replica();
     const shadow = this.shadow;
@@ -413,7 +464,8 @@ export class Room {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     const o = (origin as Origin | null) ?? null;
     // Peer updates and server edits reached the shadow first; anything else joins it here.
-    if (o?.kind !== 'connection' && !this.fromShadow && this.shadow) Y.applyUpdate(this.shadow, update);
+    if (o?.kind !== 'connection' && !this.fromShadow && this.shadow)
+      Y.applyUpdate(this.shadow, update);
     this.replies.clear();
     this.deleted = null;
     this.budget.grew(update.byteLength);
@@ -440,7 +492,10 @@ export class Room {
     try {
       lastSeq = this.store.append(this.draftId, this.pendingUpdates);
     } catch (err) {
-      this.opts.log(`draft ${this.draftId}: could not append ${this.pending.length} update(s); keeping them in memory and retrying`, err);
+      this.opts.log(
+        `draft ${this.draftId}: could not append ${this.pending.length} update(s); keeping them in memory and retrying`,
+        err,
+      );
       this.storageFailing(true);
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = null;
@@ -464,7 +519,8 @@ export class Room {
       const from = origin?.kind === 'connection' ? origin.peer : null;
       for (const peer of this.peers.keys()) if (peer !== from) peer.send(frame);
     }
-    if (this.loggedSinceCompaction >= this.opts.compactAfterUpdates) setImmediate(() => this.compact());
+    if (this.loggedSinceCompaction >= this.opts.compactAfterUpdates)
+      setImmediate(() => this.compact());
     this.opts.policy?.onDurable(this.draftId);
     this.syncReplies.retry();
   }
@@ -476,7 +532,9 @@ export class Room {
   private storageFailing(failing: boolean): void {
     if (failing === (this.storageFailingSince !== null)) return;
     this.storageFailingSince = failing ? new Date().toISOString() : null;
-    this.awareness.setLocalState(failing ? { server: { storage: 'failing', since: this.storageFailingSince } } : null);
+    this.awareness.setLocalState(
+      failing ? { server: { storage: 'failing', since: this.storageFailingSince } } : null,
+    );
   }
 
   /** True while the update log cannot be written (changes are kept in memory and retried). */
@@ -495,12 +553,23 @@ export class Room {
       this.loggedSinceCompaction = 0;
       return true;
     } catch (err) {
-      this.opts.log(`draft ${this.draftId}: compaction failed (the log still holds everything)`, err);
+      this.opts.log(
+        `draft ${this.draftId}: compaction failed (the log still holds everything)`,
+        err,
+      );
       return false;
     }
   }
 
-  private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }): void => {
+  private readonly onAwarenessUpdate = ({
+    added,
+    updated,
+    removed,
+  }: {
+    added: number[];
+    updated: number[];
+    removed: number[];
+  }): void => {
     this.everyone = null;
     for (const id of added) this.presence.add(id);
     for (const id of updated) this.presence.add(id);
@@ -512,7 +581,9 @@ export class Room {
   private readonly sendPresence = (): void => {
     this.presenceTimer = null;
     if (this.presence.size === 0 || this.destroyed) return;
-    const frame = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.presence]));
+    const frame = encodeAwareness(
+      awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.presence]),
+    );
     this.presence.clear();
     this.presenceGate.prune();
     for (const peer of this.peers) peer.send(frame);
@@ -541,4 +612,3 @@ export class Room {
     return true;
   }
 }
-

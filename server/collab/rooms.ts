@@ -96,13 +96,17 @@ export class Rooms {
    */
   edit(draftId: string, reason: string, change: (doc: Y.Doc) => void, durable = false): boolean {
     const room = this.visit(draftId);
-    return room.edit({ kind: 'server', reason } satisfies Origin, change, durable) && (durable || room.flush());
+    return (
+      room.edit({ kind: 'server', reason } satisfies Origin, change, durable) &&
+      (durable || room.flush())
+    );
   }
 
   /** Closes every connection of a person, so they reconnect with their new rights. */
   closeUser(userId: string): void {
     for (const room of [...this.rooms.values()]) {
-      for (const peer of [...room.peers.keys()]) if (peer.userId === userId) peer.close('rights_changed');
+      for (const peer of [...room.peers.keys()])
+        if (peer.userId === userId) peer.close('rights_changed');
     }
   }
 

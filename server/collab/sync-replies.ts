@@ -20,7 +20,10 @@ export class SyncReplies<P> {
   /** Connections waiting for their user's budget, and the timer that tries again. */
   private readonly later = new Map<P, NodeJS.Timeout>();
 
-  constructor(ready: () => boolean, reply: (peer: P, stateVector: Uint8Array, drained: () => void) => number) {
+  constructor(
+    ready: () => boolean,
+    reply: (peer: P, stateVector: Uint8Array, drained: () => void) => number,
+  ) {
     this.ready = ready;
     this.reply = reply;
   }

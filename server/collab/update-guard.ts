@@ -3,7 +3,16 @@ import * as decoding from 'lib0/decoding';
 import type { CloseReason } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { isItemId } from '#schema/content/ids.ts';
-import { ITEM_FIELD_KINDS, MAX_NESTING, PAIR_FIELDS, STEP_FIELD_KINDS, arrayOfMaps, arrayOfStrings, type FieldKind, type YType } from '#schema/content/layout.ts';
+import {
+  ITEM_FIELD_KINDS,
+  MAX_NESTING,
+  PAIR_FIELDS,
+  STEP_FIELD_KINDS,
+  arrayOfMaps,
+  arrayOfStrings,
+  type FieldKind,
+  type YType,
+} from '#schema/content/layout.ts';
 
 /**
  * What a peer's update may do to a draft, decided from the update or from the shadow's
@@ -28,7 +37,11 @@ export type DeleteSet = ReturnType<typeof Y.createDeleteSetFromStructStore>;
  * client, see Room), never walked. The work is O(update × log document); the document is
  * never copied. Throws on a malformed update.
  */
-export function readOnlyWouldChange(doc: Y.Doc, update: Uint8Array, deleted: () => DeleteSet): boolean {
+export function readOnlyWouldChange(
+  doc: Y.Doc,
+  update: Uint8Array,
+  deleted: () => DeleteSet,
+): boolean {
   const d = decoding.createDecoder(update);
   const blocks = decoding.readVarUint(d);
   for (let i = 0; i < blocks; i++) {
@@ -55,7 +68,11 @@ export function readOnlyWouldChange(doc: Y.Doc, update: Uint8Array, deleted: () 
 }
 
 /** Whether [clock, clock + len) lies inside one of `ranges` (sorted by clock, adjacent ranges merged). */
-function coveredBy(ranges: readonly { clock: number; len: number }[] | undefined, clock: number, len: number): boolean {
+function coveredBy(
+  ranges: readonly { clock: number; len: number }[] | undefined,
+  clock: number,
+  len: number,
+): boolean {
   if (!ranges) return false;
   let lo = 0;
   let hi = ranges.length - 1;
@@ -129,7 +146,8 @@ export function tooManyStructs(update: Uint8Array, max = MAX_STRUCTS_PER_UPDATE)
       if (info & 128) skipId(d); // origin
       if (info & 64) skipId(d); // right origin
       if ((info & (128 | 64)) === 0) {
-        if (decoding.readVarUint(d) === 1) skipString(d); // parent: a top-level name
+        if (decoding.readVarUint(d) === 1)
+          skipString(d); // parent: a top-level name
         else skipId(d); // parent: an item id
         if (info & 32) skipString(d); // parentSub
       }
@@ -174,13 +192,22 @@ const shape = (detail: string): Refusal => ({ reason: 'invalid_shape', detail })
 
 const typeOf = (content: unknown, kind: typeof Y.Map | typeof Y.Array | typeof Y.Text): boolean =>
   content instanceof Y.ContentType && content.type instanceof kind;
-const isChars = (content: unknown): boolean => content instanceof Y.ContentString || content instanceof Y.ContentFormat;
-const plain = (content: unknown, kind: 'string' | 'number'): boolean => content instanceof Y.ContentAny && content.arr.every((v) => typeof v === kind);
+const isChars = (content: unknown): boolean =>
+  content instanceof Y.ContentString || content instanceof Y.ContentFormat;
+const plain = (content: unknown, kind: 'string' | 'number'): boolean =>
+  content instanceof Y.ContentAny && content.arr.every((v) => typeof v === kind);
 
 /** Whether an item's content is a value of one of `kinds` (as ydoc.ts writes it). */
 function fits(kinds: ReadonlySet<FieldKind>, content: unknown): boolean {
   for (const kind of kinds) {
-    if (kind === 'text' ? typeOf(content, Y.Text) : arrayOfMaps(kind) || arrayOfStrings(kind) ? typeOf(content, Y.Array) : plain(content, kind === 'number' ? 'number' : 'string')) return true;
+    if (
+      kind === 'text'
+        ? typeOf(content, Y.Text)
+        : arrayOfMaps(kind) || arrayOfStrings(kind)
+          ? typeOf(content, Y.Array)
+          : plain(content, kind === 'number' ? 'number' : 'string')
+    )
+      return true;
   }
   return false;
 }
@@ -206,31 +233,49 @@ function checkItem(item: Y.Item, names: ReadonlyMap<YType, string>): Refusal | n
     parent = parent._item.parent as YType;
   }
   const name = names.get(parent) ?? '?';
-  if (!(SECTIONS as readonly string[]).includes(name)) return shape(`unknown top-level type "${name.slice(0, 70)}"`);
+  if (!(SECTIONS as readonly string[]).includes(name))
+    return shape(`unknown top-level type "${name.slice(0, 70)}"`);
   const section = name as Section;
   const keys = chain.map((i) => i.parentSub);
   const bad = (what: string) => shape(`${section}: ${what}`);
   const at = chain.length - 1;
-  if (at === 0) return typeof keys[0] === 'string' && isItemId(keys[0]) && typeOf(item.content, Y.Map) ? null : bad(`an item must be a map under an id of 1–64 letters, digits, _ or - (got "${String(keys[0]).slice(0, 70)}")`);
+  if (at === 0)
+    return typeof keys[0] === 'string' && isItemId(keys[0]) && typeOf(item.content, Y.Map)
+      ? null
+      : bad(
+          `an item must be a map under an id of 1–64 letters, digits, _ or - (got "${String(keys[0]).slice(0, 70)}")`,
+        );
   const field = keys[1];
   const kinds = typeof field === 'string' ? ITEM_FIELD_KINDS[section].get(field) : undefined;
   if (!kinds) return bad(`unknown field "${String(field).slice(0, 70)}"`);
-  if (at === 1) return fits(kinds, item.content) ? null : bad(`${field} has the wrong type for a ${[...kinds].join(' or ')} field`);
+  if (at === 1)
+    return fits(kinds, item.content)
+      ? null
+      : bad(`${field} has the wrong type for a ${[...kinds].join(' or ')} field`);
   const value = chain[1]!.content;
   if (at === 2) {
     if (keys[2] !== null) return bad(`${field} is not a map`);
-    if (typeOf(value, Y.Text)) return isChars(item.content) ? null : bad(`${field} holds only text`);
-    if ([...kinds].some(arrayOfMaps)) return typeOf(item.content, Y.Map) ? null : bad(`${field} holds only maps`);
+    if (typeOf(value, Y.Text))
+      return isChars(item.content) ? null : bad(`${field} holds only text`);
+    if ([...kinds].some(arrayOfMaps))
+      return typeOf(item.content, Y.Map) ? null : bad(`${field} holds only maps`);
     return plain(item.content, 'string') ? null : bad(`${field} holds only strings`);
   }
   const key = keys[3];
   if (at === 3) {
     if (typeof key !== 'string') return bad(`an entry of ${field} is a map`);
-    if (kinds.has('pairs')) return PAIR_FIELDS.has(key) && plain(item.content, 'string') ? null : bad(`a ${field} entry has only a name and a value`);
+    if (kinds.has('pairs'))
+      return PAIR_FIELDS.has(key) && plain(item.content, 'string')
+        ? null
+        : bad(`a ${field} entry has only a name and a value`);
     const stepKinds = kinds.has('steps') ? STEP_FIELD_KINDS.get(key) : undefined;
-    return stepKinds && fits(stepKinds, item.content) ? null : bad(`a step of ${field} has no field "${key.slice(0, 70)}" of this type`);
+    return stepKinds && fits(stepKinds, item.content)
+      ? null
+      : bad(`a step of ${field} has no field "${key.slice(0, 70)}" of this type`);
   }
-  return keys[4] === null && typeOf(chain[3]!.content, Y.Text) && isChars(item.content) ? null : bad(`${field}: a step's ${String(key)} holds only text`);
+  return keys[4] === null && typeOf(chain[3]!.content, Y.Text) && isChars(item.content)
+    ? null
+    : bad(`${field}: a step's ${String(key)} holds only text`);
 }
 
 /**
@@ -240,7 +285,11 @@ function checkItem(item: Y.Item, names: ReadonlyMap<YType, string>): Refusal | n
  * a pending delete would be applied later, inside someone else's change). Only what the
  * transaction added or changed is inspected.
  */
-export function checkTransaction(doc: Y.Doc, tr: Y.Transaction, readOnlySections: ReadonlySet<string>): Refusal | null {
+export function checkTransaction(
+  doc: Y.Doc,
+  tr: Y.Transaction,
+  readOnlySections: ReadonlySet<string>,
+): Refusal | null {
   const names = new Map<YType, string>();
   for (const [name, type] of doc.share) names.set(type, name);
   for (const [client, after] of tr.afterState) {
@@ -261,11 +310,20 @@ export function checkTransaction(doc: Y.Doc, tr: Y.Transaction, readOnlySections
     const root = rootOf(type);
     if (!root) return shape('nests deeper than the content spec allows');
     const name = names.get(root) ?? '?';
-    if (!(SECTIONS as readonly string[]).includes(name)) return shape(`unknown top-level type "${name.slice(0, 70)}"`);
+    if (!(SECTIONS as readonly string[]).includes(name))
+      return shape(`unknown top-level type "${name.slice(0, 70)}"`);
     touched.add(name);
   }
   const forbidden = [...touched].filter((s) => readOnlySections.has(s));
-  if (forbidden.length > 0) return { reason: 'read_only', detail: `${forbidden.join(', ')} ${forbidden.length === 1 ? 'is' : 'are'} read-only in this draft (flow rules)` };
-  if (doc.store.pendingStructs || doc.store.pendingDs) return { reason: 'incomplete_update', detail: 'the update depends on changes the server does not have' };
+  if (forbidden.length > 0)
+    return {
+      reason: 'read_only',
+      detail: `${forbidden.join(', ')} ${forbidden.length === 1 ? 'is' : 'are'} read-only in this draft (flow rules)`,
+    };
+  if (doc.store.pendingStructs || doc.store.pendingDs)
+    return {
+      reason: 'incomplete_update',
+      detail: 'the update depends on changes the server does not have',
+    };
   return null;
 }

@@ -36,8 +36,22 @@ const PATH = /^\/collab\/([A-Za-z0-9_-]{1,64})$/;
 const PING_MS = 30_000;
 
 function refuse(socket: Duplex, err: AppError): void {
-  const body = JSON.stringify({ error: { id: err.id, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } });
-  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 410: 'Gone', 429: 'Too Many Requests', 503: 'Service Unavailable' }[err.status] ?? 'Bad Request';
+  const body = JSON.stringify({
+    error: {
+      id: err.id,
+      message: err.message,
+      ...(err.details === undefined ? {} : { details: err.details }),
+    },
+  });
+  const reason =
+    {
+      401: 'Unauthorized',
+      403: 'Forbidden',
+      404: 'Not Found',
+      410: 'Gone',
+      429: 'Too Many Requests',
+      503: 'Service Unavailable',
+    }[err.status] ?? 'Bad Request';
   socket.end(
     `HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
@@ -50,11 +64,21 @@ function refuse(socket: Duplex, err: AppError): void {
  */
 export function createCollabUpgrade(deps: CollabDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.maxFrameBytes });
-  const limits = new ConnectionLimits({ perUser: deps.maxConnectionsPerUser, perServer: deps.maxConnections });
+  const limits = new ConnectionLimits({
+    perUser: deps.maxConnectionsPerUser,
+    perServer: deps.maxConnections,
+  });
   // Two frames of the largest size in flight per user: an honest client sends one at a time.
   const unfinished = new UnfinishedFrames(2 * deps.maxFrameBytes);
 
-  function accept(ws: WebSocket, socket: Duplex, draftId: string, user: { id: string; name: string }, readOnly: boolean, credential: Credential): void {
+  function accept(
+    ws: WebSocket,
+    socket: Duplex,
+    draftId: string,
+    user: { id: string; name: string },
+    readOnly: boolean,
+    credential: Credential,
+  ): void {
     let alive = true;
     const inFlight = unfinished.track(user.id);
     // Set when a message completes; the count is zeroed then.
@@ -70,7 +94,9 @@ export function createCollabUpgrade(deps: CollabDeps) {
       // After this turn: a frame over the limit is ws's to refuse (1009), and ws reports that a few ticks later.
       setImmediate(() => {
         if (ws.readyState !== ws.OPEN) return;
-        deps.log(`collab ${draftId}: dropped a connection whose user sent over ${2 * deps.maxFrameBytes} bytes of unfinished frames`);
+        deps.log(
+          `collab ${draftId}: dropped a connection whose user sent over ${2 * deps.maxFrameBytes} bytes of unfinished frames`,
+        );
         ws.close(CLOSE.too_many_messages, 'too many bytes of unfinished frames');
         ws.terminate();
       });
@@ -81,11 +107,14 @@ export function createCollabUpgrade(deps: CollabDeps) {
       readOnly,
       send(frame, drained) {
         if (sendWithin(ws, frame, deps.maxBufferedBytes, drained) === 'too_slow') {
-          deps.log(`collab ${draftId}: dropped a connection that did not read (over ${deps.maxBufferedBytes} bytes unsent)`);
+          deps.log(
+            `collab ${draftId}: dropped a connection that did not read (over ${deps.maxBufferedBytes} bytes unsent)`,
+          );
         }
       },
       close(reason: CloseReason, detail?: string) {
-        if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(CLOSE[reason], (detail ?? reason).slice(0, 120));
+        if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)
+          ws.close(CLOSE[reason], (detail ?? reason).slice(0, 120));
       },
     };
     const room = deps.rooms.connect(draftId, peer);
@@ -103,7 +132,11 @@ export function createCollabUpgrade(deps: CollabDeps) {
       completed = true;
       inFlight.finished();
       if (!isBinary) return peer.close('malformed_message', 'frames must be binary');
-      const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const frame = Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data);
       room.receive(peer, new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength));
     });
     // ws closes oversized frames itself (1009) and reports it here; nothing of the frame was read.
@@ -123,7 +156,8 @@ export function createCollabUpgrade(deps: CollabDeps) {
         const url = new URL(req.url ?? '/', 'http://localhost');
         const match = PATH.exec(url.pathname);
         if (!match) throw new AppError('not_found');
-        if (deps.rooms.isClosing) throw new AppError('internal', 'The server is shutting down; reconnect shortly.');
+        if (deps.rooms.isClosing)
+          throw new AppError('internal', 'The server is shutting down; reconnect shortly.');
         const principal = authenticate(
           deps.accounts,
           {
@@ -142,14 +176,20 @@ export function createCollabUpgrade(deps: CollabDeps) {
         const { environment } = deps.projects.draft(draftId);
         // Read-only is decided here, once, from the one matrix: a viewer gets content, never a write path.
         const roles = deps.access.rolesIn(principal, environment);
-        if (!deps.access.isMember(principal, environment.projectId)) throw new AppError('draft_not_found');
-        if (!can(roles, 'content.read', { hasDraft: true })) throw new AppError('forbidden', `You have no role in ${environment.name}.`);
-        const readOnly = url.searchParams.get('mode') === 'read' || !can(roles, 'content.edit', { hasDraft: true });
+        if (!deps.access.isMember(principal, environment.projectId))
+          throw new AppError('draft_not_found');
+        if (!can(roles, 'content.read', { hasDraft: true }))
+          throw new AppError('forbidden', `You have no role in ${environment.name}.`);
+        const readOnly =
+          url.searchParams.get('mode') === 'read' ||
+          !can(roles, 'content.edit', { hasDraft: true });
         // Counted from here, while still connecting, until the socket closes however it ends.
         const release = limits.acquire(principal.user.id);
         if (socket.closed) release();
         else socket.once('close', release);
-        wss.handleUpgrade(req, socket, head, (ws) => accept(ws, socket, draftId, principal.user, readOnly, principal.credential));
+        wss.handleUpgrade(req, socket, head, (ws) =>
+          accept(ws, socket, draftId, principal.user, readOnly, principal.credential),
+        );
       } catch (err) {
         if (err instanceof AppError) refuse(socket, err);
         else {

@@ -1,5 +1,17 @@
 import { AppError } from '#schema/errors.ts';
-import { ACTION_WORDS, ALL_ROLES, ROLES, applyTemplate, askForAccess, can, projectAdminIds, projectAdminsInWords, type Action, type Role, type TemplateId } from '#schema/permissions.ts';
+import {
+  ACTION_WORDS,
+  ALL_ROLES,
+  ROLES,
+  applyTemplate,
+  askForAccess,
+  can,
+  projectAdminIds,
+  projectAdminsInWords,
+  type Action,
+  type Role,
+  type TemplateId,
+} from '#schema/permissions.ts';
 import type { UserView } from '#schema/api.ts';
 import type { MemberStore } from '../store/members.ts';
 import type { InvitationStore } from '../store/invitations.ts';
@@ -16,12 +28,17 @@ import { requireEnvironment } from './require.ts';
 
 export type RoleMap = Record<string, Role[]>;
 
-
 /**
  * Who may do what, where. Every route and the websocket upgrade ask here, and here asks the
  * one matrix in schema/permissions.ts.
  */
-export function createAccess(deps: { store: MemberStore & InvitationStore & AuditStore; accounts: AccountStore; projects: ProjectStore; hotfixes: HotfixStore; onRightsChanged: (userId: string) => void }) {
+export function createAccess(deps: {
+  store: MemberStore & InvitationStore & AuditStore;
+  accounts: AccountStore;
+  projects: ProjectStore;
+  hotfixes: HotfixStore;
+  onRightsChanged: (userId: string) => void;
+}) {
   const { store, projects } = deps;
 
   const parse = (json: string): RoleMap => JSON.parse(json) as RoleMap;
@@ -39,9 +56,16 @@ export function createAccess(deps: { store: MemberStore & InvitationStore & Audi
     return requireEnvironment(projects, envId).environment;
   }
 
-  /** Drafts: the authoring environment's always; a `section` draft where a `down` section is edited (flow rules); production's while a hotfix is open. */
+  /**
+   * Drafts: the authoring environment's always; a `section` draft where a `down` section is edited
+   * (flow rules); production's while a hotfix is open.
+   */
   function hasDraft(env: EnvironmentRow): boolean {
-    return isAuthoring(env) || deps.projects.getEnvironment(env.id)?.draft !== undefined || deps.hotfixes.openDraft(env.id) !== undefined;
+    return (
+      isAuthoring(env) ||
+      deps.projects.getEnvironment(env.id)?.draft !== undefined ||
+      deps.hotfixes.openDraft(env.id) !== undefined
+    );
   }
 
   function isMember(p: Principal, projectId: string): boolean {
@@ -56,15 +80,20 @@ export function createAccess(deps: { store: MemberStore & InvitationStore & Audi
 
   /** The names of the project's admins, who grant roles (said in refusals instead of a permission id). */
   function adminNames(projectId: string): string[] {
-    const ids = projectAdminIds(store.members(projectId).map((m) => ({ userId: m.userId, roles: parse(m.roles) })));
-    return ids.map((id) => deps.accounts.findUserById(id)?.name).filter((n): n is string => n !== undefined);
+    const ids = projectAdminIds(
+      store.members(projectId).map((m) => ({ userId: m.userId, roles: parse(m.roles) })),
+    );
+    return ids
+      .map((id) => deps.accounts.findUserById(id)?.name)
+      .filter((n): n is string => n !== undefined);
   }
 
   function validateRoles(projectId: string, roles: RoleMap): RoleMap {
     const envIds = new Set(projects.getProject(projectId)!.environments.map((e) => e.id));
     const clean: RoleMap = {};
     for (const [envId, list] of Object.entries(roles)) {
-      if (envId !== '*' && !envIds.has(envId)) throw new AppError('invalid_body', `“${envId}” is not an environment of this project.`);
+      if (envId !== '*' && !envIds.has(envId))
+        throw new AppError('invalid_body', `“${envId}” is not an environment of this project.`);
       const unique = [...new Set(list)].filter((r) => ROLES.includes(r));
       if (unique.length > 0) clean[envId] = unique;
     }
@@ -81,9 +110,16 @@ export function createAccess(deps: { store: MemberStore & InvitationStore & Audi
     authorize(p: Principal, action: Action, envId: string): EnvironmentRow {
       const env = environment(envId);
       if (!isMember(p, env.projectId)) throw new AppError('environment_not_found');
-      if (!can(rolesIn(p, env), action, { hasDraft: action === 'content.edit' ? hasDraft(env) : true })) {
+      if (
+        !can(rolesIn(p, env), action, {
+          hasDraft: action === 'content.edit' ? hasDraft(env) : true,
+        })
+      ) {
         // In words, naming who grants it: the message reaches people (the web shows it as is).
-        const ask = action === 'content.read' ? askForAccess(adminNames(env.projectId), env.name) : `Ask ${projectAdminsInWords(adminNames(env.projectId))} for the role.`;
+        const ask =
+          action === 'content.read'
+            ? askForAccess(adminNames(env.projectId), env.name)
+            : `Ask ${projectAdminsInWords(adminNames(env.projectId))} for the role.`;
         throw new AppError('forbidden', `You may not ${ACTION_WORDS[action]} ${env.name}. ${ask}`);
       }
       return env;
@@ -95,10 +131,15 @@ export function createAccess(deps: { store: MemberStore & InvitationStore & Audi
     },
     requireProjectAdmin(p: Principal, projectId: string): void {
       if (!isMember(p, projectId)) throw new AppError('not_a_member');
-      if (!isProjectAdmin(p, projectId)) throw new AppError('forbidden', 'Only a project admin may change members, roles and gates.');
+      if (!isProjectAdmin(p, projectId))
+        throw new AppError(
+          'forbidden',
+          'Only a project admin may change members, roles and gates.',
+        );
     },
     requireInstanceAdmin(p: Principal): void {
-      if (!p.isInstanceAdmin) throw new AppError('forbidden', 'Only the instance admin may do this.');
+      if (!p.isInstanceAdmin)
+        throw new AppError('forbidden', 'Only the instance admin may do this.');
     },
 
     /** The signed-in person's roles in each environment of a project (for what the UI offers). */
@@ -114,43 +155,101 @@ export function createAccess(deps: { store: MemberStore & InvitationStore & Audi
 
     /** Audit events of one environment (approvals, share links …), newest first. */
     auditFor(envId: string) {
-      return store.auditFor(envId).map((e) => ({ seq: e.seq, kind: e.kind, actorId: e.actorId, subject: JSON.parse(e.subject) as unknown, createdAt: new Date(e.createdAt).toISOString(), hash: e.hash }));
+      return store.auditFor(envId).map((e) => ({
+        seq: e.seq,
+        kind: e.kind,
+        actorId: e.actorId,
+        subject: JSON.parse(e.subject) as unknown,
+        createdAt: new Date(e.createdAt).toISOString(),
+        hash: e.hash,
+      }));
     },
 
     members(projectId: string) {
       return store.members(projectId).map((m) => {
         const u = deps.accounts.findUserById(m.userId);
-        return { user: u ? userView(u) : { id: m.userId, email: '', name: 'a removed user' }, roles: parse(m.roles), isInstanceAdmin: u?.isInstanceAdmin ?? false, updatedAt: new Date(m.updatedAt).toISOString() };
+        return {
+          user: u ? userView(u) : { id: m.userId, email: '', name: 'a removed user' },
+          roles: parse(m.roles),
+          isInstanceAdmin: u?.isInstanceAdmin ?? false,
+          updatedAt: new Date(m.updatedAt).toISOString(),
+        };
       });
     },
 
-    /** Sets a member's roles (adding them if new). Their open connections close so they reconnect with the new rights. */
+    /**
+     * Sets a member's roles (adding them if new). Their open connections close so they reconnect
+     * with the new rights.
+     */
     setMember(by: Principal, projectId: string, userId: string, roles: RoleMap) {
       if (!deps.accounts.findUserById(userId)) throw new AppError('user_not_found');
       const clean = validateRoles(projectId, roles);
       const now = Date.now();
-      store.putMember({ projectId, userId, roles: JSON.stringify(clean), updatedBy: by.user.id, updatedAt: now });
-      store.audit({ projectId, environmentId: null, kind: 'member.roles', actorId: by.user.id, subject: { userId, roles: clean } }, now);
+      store.putMember({
+        projectId,
+        userId,
+        roles: JSON.stringify(clean),
+        updatedBy: by.user.id,
+        updatedAt: now,
+      });
+      store.audit(
+        {
+          projectId,
+          environmentId: null,
+          kind: 'member.roles',
+          actorId: by.user.id,
+          subject: { userId, roles: clean },
+        },
+        now,
+      );
       deps.onRightsChanged(userId);
       return clean;
     },
 
     removeMember(by: Principal, projectId: string, userId: string): void {
-      if (!store.deleteMember(projectId, userId)) throw new AppError('user_not_found', 'This person is not a member of the project.');
-      store.audit({ projectId, environmentId: null, kind: 'member.removed', actorId: by.user.id, subject: { userId } }, Date.now());
+      if (!store.deleteMember(projectId, userId))
+        throw new AppError('user_not_found', 'This person is not a member of the project.');
+      store.audit(
+        {
+          projectId,
+          environmentId: null,
+          kind: 'member.removed',
+          actorId: by.user.id,
+          subject: { userId },
+        },
+        Date.now(),
+      );
       deps.onRightsChanged(userId);
     },
 
     /** The project's creator becomes its project admin with every role everywhere. */
     addCreator(by: Principal, projectId: string): void {
-      store.putMember({ projectId, userId: by.user.id, roles: JSON.stringify({ '*': [...ALL_ROLES] }), updatedBy: by.user.id, updatedAt: Date.now() });
+      store.putMember({
+        projectId,
+        userId: by.user.id,
+        roles: JSON.stringify({ '*': [...ALL_ROLES] }),
+        updatedBy: by.user.id,
+        updatedAt: Date.now(),
+      });
     },
 
-    async createUser(by: Principal, input: { email: string; name: string; password: string }): Promise<UserView> {
+    async createUser(
+      by: Principal,
+      input: { email: string; name: string; password: string },
+    ): Promise<UserView> {
       if (deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
       const row = await newUser(input, false);
       deps.accounts.insertUser(row);
-      store.audit({ projectId: null, environmentId: null, kind: 'user.created', actorId: by.user.id, subject: { userId: row.id, email: row.email } }, Date.now());
+      store.audit(
+        {
+          projectId: null,
+          environmentId: null,
+          kind: 'user.created',
+          actorId: by.user.id,
+          subject: { userId: row.id, email: row.email },
+        },
+        Date.now(),
+      );
       return userView(row);
     },
 
@@ -166,41 +265,96 @@ export function createAccess(deps: { store: MemberStore & InvitationStore & Audi
     },
 
     /** An expiring, single-use invitation; optionally with a membership (a template or explicit roles). */
-    invite(by: Principal, input: { email: string; name: string; projectId?: string; template?: TemplateId; roles?: RoleMap; expiresInDays: number }) {
+    invite(
+      by: Principal,
+      input: {
+        email: string;
+        name: string;
+        projectId?: string;
+        template?: TemplateId;
+        roles?: RoleMap;
+        expiresInDays: number;
+      },
+    ) {
       if (deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
       let grant: { projectId: string; roles: RoleMap } | null = null;
       if (input.projectId) {
         const project = projects.getProject(input.projectId);
         if (!project) throw new AppError('project_not_found');
-        const roles = input.roles ?? (input.template ? applyTemplate(input.template, project.environments) : {});
+        const roles =
+          input.roles ??
+          (input.template ? applyTemplate(input.template, project.environments) : {});
         grant = { projectId: input.projectId, roles: validateRoles(input.projectId, roles) };
       }
       const now = Date.now();
       if (grant) {
         const projectId = grant.projectId;
-        const into = <R extends { grant: string | null }>(rows: R[]) => rows.filter((i) => i.grant !== null && (JSON.parse(i.grant) as { projectId: string }).projectId === projectId);
+        const into = <R extends { grant: string | null }>(rows: R[]) =>
+          rows.filter(
+            (i) =>
+              i.grant !== null &&
+              (JSON.parse(i.grant) as { projectId: string }).projectId === projectId,
+          );
         const max = LIMITS.MAX_PENDING_INVITATIONS_PER_PROJECT;
-        requireBelow('MAX_PENDING_INVITATIONS_PER_PROJECT', max, into(store.pendingInvitations(now)).length, `This project already has ${max} open invitations: wait for them to be used or to expire.`);
+        requireBelow(
+          'MAX_PENDING_INVITATIONS_PER_PROJECT',
+          max,
+          into(store.pendingInvitations(now)).length,
+          `This project already has ${max} open invitations: wait for them to be used or to expire.`,
+        );
         const perDay = LIMITS.INVITATIONS_PER_PROJECT_PER_DAY;
-        requireRate('INVITATIONS_PER_PROJECT_PER_DAY', perDay, into(store.invitationsSince(now - DAY)).map((i) => i.createdAt), DAY, now, `At most ${perDay} invitations a day go out for this project: try again tomorrow.`);
+        requireRate(
+          'INVITATIONS_PER_PROJECT_PER_DAY',
+          perDay,
+          into(store.invitationsSince(now - DAY)).map((i) => i.createdAt),
+          DAY,
+          now,
+          `At most ${perDay} invitations a day go out for this project: try again tomorrow.`,
+        );
       }
       const token = newSecretToken('sci');
       const id = newId('inv');
-      store.insertInvitation({ id, tokenHash: hashToken(token), email: input.email, name: input.name, grant: grant ? JSON.stringify(grant) : null, createdBy: by.user.id, createdAt: now, expiresAt: now + input.expiresInDays * DAY, usedAt: null });
-      store.audit({ projectId: grant?.projectId ?? null, environmentId: null, kind: 'invitation.created', actorId: by.user.id, subject: { invitationId: id, email: input.email, roles: grant?.roles ?? null } }, now);
-      return { id, token, path: `/invite/${token}`, expiresAt: new Date(now + input.expiresInDays * DAY).toISOString() };
+      store.insertInvitation({
+        id,
+        tokenHash: hashToken(token),
+        email: input.email,
+        name: input.name,
+        grant: grant ? JSON.stringify(grant) : null,
+        createdBy: by.user.id,
+        createdAt: now,
+        expiresAt: now + input.expiresInDays * DAY,
+        usedAt: null,
+      });
+      store.audit(
+        {
+          projectId: grant?.projectId ?? null,
+          environmentId: null,
+          kind: 'invitation.created',
+          actorId: by.user.id,
+          subject: { invitationId: id, email: input.email, roles: grant?.roles ?? null },
+        },
+        now,
+      );
+      return {
+        id,
+        token,
+        path: `/invite/${token}`,
+        expiresAt: new Date(now + input.expiresInDays * DAY).toISOString(),
+      };
     },
 
     invitation(token: string) {
       const inv = store.invitation(hashToken(token));
-      if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now()) throw new AppError('invitation_invalid');
+      if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now())
+        throw new AppError('invitation_invalid');
       return { email: inv.email, name: inv.name, expiresAt: new Date(inv.expiresAt).toISOString() };
     },
 
     /** Creates the account with the person's password and grants the invitation's roles. */
     async accept(token: string, password: string): Promise<{ email: string }> {
       const inv = store.invitation(hashToken(token));
-      if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now()) throw new AppError('invitation_invalid');
+      if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now())
+        throw new AppError('invitation_invalid');
       const user = await newUser({ email: inv.email, name: inv.name, password }, false);
       if (!store.useInvitation(inv.id, Date.now())) throw new AppError('invitation_invalid');
       if (deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');
@@ -208,9 +362,24 @@ export function createAccess(deps: { store: MemberStore & InvitationStore & Audi
       deps.accounts.insertUser(user);
       if (inv.grant) {
         const grant = JSON.parse(inv.grant) as { projectId: string; roles: RoleMap };
-        store.putMember({ projectId: grant.projectId, userId, roles: JSON.stringify(grant.roles), updatedBy: inv.createdBy, updatedAt: Date.now() });
+        store.putMember({
+          projectId: grant.projectId,
+          userId,
+          roles: JSON.stringify(grant.roles),
+          updatedBy: inv.createdBy,
+          updatedAt: Date.now(),
+        });
       }
-      store.audit({ projectId: null, environmentId: null, kind: 'invitation.accepted', actorId: userId, subject: { invitationId: inv.id } }, Date.now());
+      store.audit(
+        {
+          projectId: null,
+          environmentId: null,
+          kind: 'invitation.accepted',
+          actorId: userId,
+          subject: { invitationId: inv.id },
+        },
+        Date.now(),
+      );
       return { email: inv.email };
     },
   };

@@ -5,7 +5,10 @@ import { hashToken, newId, newSecretToken } from './ids.ts';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.ts';
 import { assertStrongPassword } from './password-strength.ts';
 
-/** The sign-in a request or socket came with: a session (id = its token's hash) or an API token; `expiresAt` null = never. */
+/**
+ * The sign-in a request or socket came with: a session (id = its token's hash) or an API token;
+ * `expiresAt` null = never.
+ */
 export interface Credential {
   kind: 'session' | 'token';
   id: string;
@@ -36,20 +39,38 @@ export function userView(u: UserRow): UserView {
  * accepted invitation: the password must be strong (it may not echo the email or name) and is
  * stored only hashed. The caller stores it (AccountStore.insertUser, or insertFirstUser at set-up).
  */
-export async function newUser(input: { email: string; name: string; password: string }, isInstanceAdmin: boolean): Promise<UserRow> {
+export async function newUser(
+  input: { email: string; name: string; password: string },
+  isInstanceAdmin: boolean,
+): Promise<UserRow> {
   await assertStrongPassword(input.password, [input.email, input.name]);
-  return { id: newId('usr'), email: input.email, name: input.name, passwordHash: await hashPassword(input.password), isInstanceAdmin, createdAt: Date.now() };
+  return {
+    id: newId('usr'),
+    email: input.email,
+    name: input.name,
+    passwordHash: await hashPassword(input.password),
+    isInstanceAdmin,
+    createdAt: Date.now(),
+  };
 }
 
 function principal(u: UserRow, credential: Credential): Principal {
-  return { user: userView(u), isInstanceAdmin: u.isInstanceAdmin, via: credential.kind, credential };
+  return {
+    user: userView(u),
+    isInstanceAdmin: u.isInstanceAdmin,
+    via: credential.kind,
+    credential,
+  };
 }
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number; onEnded?: (ended: Ended) => void }) {
+export function createAccounts(
+  store: AccountStore,
+  opts: { sessionTtlMs: number; onEnded?: (ended: Ended) => void },
+) {
   const ended = (e: Ended) => opts.onEnded?.(e);
   return {
     setupNeeded(): boolean {
@@ -66,7 +87,10 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
     },
 
     /** Checks the password and opens a session; returns the secret for the cookie. */
-    async signIn(email: string, password: string): Promise<{ sessionToken: string; user: UserView; expiresAt: number }> {
+    async signIn(
+      email: string,
+      password: string,
+    ): Promise<{ sessionToken: string; user: UserView; expiresAt: number }> {
       const user = store.findUserByEmail(email);
       const ok = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_HASH));
       if (!user || !ok) throw new AppError('invalid_credentials');
@@ -74,9 +98,16 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
       const now = Date.now();
       const expiresAt = now + opts.sessionTtlMs;
       store.deleteExpiredSessions(now);
-      // Bounded per user: the oldest sign-ins end, with their sockets (a stolen password cannot lock the owner out with a refusal).
-      for (const id of store.trimSessions(user.id, LIMITS.MAX_SESSIONS_PER_USER - 1)) ended({ kind: 'session', id });
-      store.insertSession({ tokenHash: hashToken(sessionToken), userId: user.id, createdAt: now, expiresAt });
+      // Bounded per user: the oldest sign-ins end, with their sockets (a stolen password cannot
+      // lock the owner out with a refusal).
+      for (const id of store.trimSessions(user.id, LIMITS.MAX_SESSIONS_PER_USER - 1))
+        ended({ kind: 'session', id });
+      store.insertSession({
+        tokenHash: hashToken(sessionToken),
+        userId: user.id,
+        createdAt: now,
+        expiresAt,
+      });
       return { sessionToken, user: userView(user), expiresAt };
     },
 
@@ -113,26 +144,47 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
      * Without `expiresInDays` it lasts until revoked: scripts and CI break silently on expiry,
      * so a limit is the creator's choice (the UI offers 90 days first).
      */
-    createToken(userId: string, name: string, expiresInDays?: number): { id: string; name: string; token: string; expiresAt: string | null } {
+    createToken(
+      userId: string,
+      name: string,
+      expiresInDays?: number,
+    ): { id: string; name: string; token: string; expiresAt: string | null } {
       const max = LIMITS.MAX_API_TOKENS_PER_USER;
-      requireBelow('MAX_API_TOKENS_PER_USER', max, store.countTokens(userId), `You already have ${max} API tokens: revoke one first.`);
+      requireBelow(
+        'MAX_API_TOKENS_PER_USER',
+        max,
+        store.countTokens(userId),
+        `You already have ${max} API tokens: revoke one first.`,
+      );
       const token = newSecretToken('sct');
       const id = newId('tok');
       const now = Date.now();
       const expiresAt = expiresInDays === undefined ? null : now + expiresInDays * DAY;
-      store.insertToken({ id, userId, name, tokenHash: hashToken(token), createdAt: now, expiresAt });
+      store.insertToken({
+        id,
+        userId,
+        name,
+        tokenHash: hashToken(token),
+        createdAt: now,
+        expiresAt,
+      });
       return { id, name, token, expiresAt: iso(expiresAt) };
     },
 
     /** Revokes one of the user's own tokens (another's, or unknown: not_found); its sockets close. */
     revokeToken(userId: string, id: string): void {
-      if (!store.deleteToken(userId, id)) throw new AppError('not_found', 'You have no API token with this id.');
+      if (!store.deleteToken(userId, id))
+        throw new AppError('not_found', 'You have no API token with this id.');
       ended({ kind: 'token', id });
     },
 
-    /** Instance admin: removes another account; its sessions, tokens and memberships go with it, and so do its sockets. */
+    /**
+     * Instance admin: removes another account; its sessions, tokens and memberships go with it, and
+     * so do its sockets.
+     */
     removeUser(by: Principal, id: string): void {
-      if (!by.isInstanceAdmin) throw new AppError('forbidden', 'Only the instance admin removes accounts.');
+      if (!by.isInstanceAdmin)
+        throw new AppError('forbidden', 'Only the instance admin removes accounts.');
       if (id === by.user.id) throw new AppError('forbidden', 'You cannot remove your own account.');
       if (!store.deleteUser(id)) throw new AppError('user_not_found');
       ended({ kind: 'user', id });
@@ -141,7 +193,11 @@ export function createAccounts(store: AccountStore, opts: { sessionTtlMs: number
     /** Display names for user ids (who moved what, on the board and in history). */
     names(ids: Iterable<string>): Record<string, string> {
       const out: Record<string, string> = {};
-      for (const id of new Set(ids)) out[id] = id === 'system' ? 'Stagecoach (replication)' : (store.findUserById(id)?.name ?? 'a removed user');
+      for (const id of new Set(ids))
+        out[id] =
+          id === 'system'
+            ? 'Stagecoach (replication)'
+            : (store.findUserById(id)?.name ?? 'a removed user');
       return out;
     },
 

@@ -14,7 +14,6 @@ import { HOUR } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
 
-
 export interface GatePolicy {
   requiredApprovals: number;
   allowSelfApproval: boolean;
@@ -29,12 +28,21 @@ type RequestKind = RequestView['kind'];
  * production). A request names the exact snapshot; approvals bind to it and are void once
  * the source moves on.
  */
-export function createApprovals(deps: { store: GateStore & AuditStore; projects: ProjectStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'>; hotfixDraft: (envId: string) => DraftRow | undefined; composition: Pick<Composition, 'candidate' | 'candidateId'> }) {
+export function createApprovals(deps: {
+  store: GateStore & AuditStore;
+  projects: ProjectStore;
+  snapshots: Snapshots;
+  drafts: Pick<Drafts, 'read'>;
+  hotfixDraft: (envId: string) => DraftRow | undefined;
+  composition: Pick<Composition, 'candidate' | 'candidateId'>;
+}) {
   const { store, projects, snapshots } = deps;
 
   const gate = (envId: string): GatePolicy => {
     const g = store.gate(envId);
-    return g ? { requiredApprovals: g.requiredApprovals, allowSelfApproval: g.allowSelfApproval } : DEFAULT_GATE;
+    return g
+      ? { requiredApprovals: g.requiredApprovals, allowSelfApproval: g.allowSelfApproval }
+      : DEFAULT_GATE;
   };
 
   function env(id: string): EnvironmentRow {
@@ -55,7 +63,12 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
 
   function view(r: RequestRow, currentOfSource: () => string | null): RequestView {
     const required = gate(r.targetEnvironmentId).requiredApprovals;
-    const approvals = store.approvals([r.id]).map((a) => ({ userId: a.userId, decision: a.decision as 'approve' | 'reject', comment: a.comment, createdAt: new Date(a.createdAt).toISOString() }));
+    const approvals = store.approvals([r.id]).map((a) => ({
+      userId: a.userId,
+      decision: a.decision as 'approve' | 'reject',
+      comment: a.comment,
+      createdAt: new Date(a.createdAt).toISOString(),
+    }));
     const valid = r.state === 'open' && currentOfSource() === r.snapshotId;
     return {
       id: r.id,
@@ -85,8 +98,23 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
 
     setGate(by: Principal, envId: string, policy: GatePolicy): GatePolicy {
       const e = env(envId);
-      store.putGate({ environmentId: envId, requiredApprovals: policy.requiredApprovals, allowSelfApproval: policy.allowSelfApproval, updatedBy: by.user.id, updatedAt: Date.now() });
-      store.audit({ projectId: e.projectId, environmentId: envId, kind: 'gate.changed', actorId: by.user.id, subject: policy }, Date.now());
+      store.putGate({
+        environmentId: envId,
+        requiredApprovals: policy.requiredApprovals,
+        allowSelfApproval: policy.allowSelfApproval,
+        updatedBy: by.user.id,
+        updatedAt: Date.now(),
+      });
+      store.audit(
+        {
+          projectId: e.projectId,
+          environmentId: envId,
+          kind: 'gate.changed',
+          actorId: by.user.id,
+          subject: policy,
+        },
+        Date.now(),
+      );
       return policy;
     },
 
@@ -94,7 +122,12 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
      * Asks for the move out of `sourceEnvId` (a Sync; from production, a Publish) of exactly what
      * it holds now; with `hotfix`, for publishing production's open hotfix as it is now.
      */
-    request(by: Principal, sourceEnvId: string, message: string | null, opts: { hotfix?: boolean; expectedSourceSnapshotId?: string } = {}): RequestView {
+    request(
+      by: Principal,
+      sourceEnvId: string,
+      message: string | null,
+      opts: { hotfix?: boolean; expectedSourceSnapshotId?: string } = {},
+    ): RequestView {
       const source = env(sourceEnvId);
       const { target: t, kind: moveKind } = target(source);
       if (opts.hotfix && moveKind !== 'publish') throw new AppError('not_production');
@@ -104,27 +137,76 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
       // Each request may freeze a snapshot: bounded before anything is frozen.
       const now = Date.now();
       const perHour = LIMITS.APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR;
-      requireRate('APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR', perHour, store.requestTimesFrom(source.id, now - HOUR), HOUR, now, `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`);
+      requireRate(
+        'APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR',
+        perHour,
+        store.requestTimesFrom(source.id, now - HOUR),
+        HOUR,
+        now,
+        `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`,
+      );
       // Bound to what a Sync out of the source would move (from the authoring stage: its draft as a
       // Sync freezes it, `up` sections only), so the approval matches that Sync.
       const candidate = hotfix ? null : deps.composition.candidate(source.id);
       // Checked before anything is frozen: a request from a stale board asks for nothing.
       if (candidate) requireSourceSeen(source, opts.expectedSourceSnapshotId, candidate.snapshotId);
-      const draftId = isAuthoring(source) ? projects.getEnvironment(source.id)?.draft?.id ?? null : null;
+      const draftId = isAuthoring(source)
+        ? (projects.getEnvironment(source.id)?.draft?.id ?? null)
+        : null;
       // A request freezes what it names as the move would (kind, parent), so approvers can read exactly it.
       const snapshotId = hotfix
-        ? snapshots.freeze(source.projectId, deps.drafts.read(hotfix.id), { kind: 'hotfix', parentId: hotfix.baseSnapshotId, sourceDraftId: hotfix.id, message, createdBy: by.user.id })
+        ? snapshots.freeze(source.projectId, deps.drafts.read(hotfix.id), {
+            kind: 'hotfix',
+            parentId: hotfix.baseSnapshotId,
+            sourceDraftId: hotfix.id,
+            message,
+            createdBy: by.user.id,
+          })
         : candidate?.content
-          ? snapshots.freeze(source.projectId, candidate.content, { kind: 'freeze', parentId: t.snapshotId, sourceDraftId: draftId, message, createdBy: by.user.id })
+          ? snapshots.freeze(source.projectId, candidate.content, {
+              kind: 'freeze',
+              parentId: t.snapshotId,
+              sourceDraftId: draftId,
+              message,
+              createdBy: by.user.id,
+            })
           : (candidate?.snapshotId ?? null);
-      if (!snapshotId) throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
+      if (!snapshotId)
+        throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
       // A new request replaces any older open one for the same move.
       for (const r of store.openRequests(source.projectId)) {
-        if (r.sourceEnvironmentId === source.id && r.targetEnvironmentId === t.id && r.kind === kind) store.closeRequest(r.id, 'voided', 'replaced by a newer request', now);
+        if (
+          r.sourceEnvironmentId === source.id &&
+          r.targetEnvironmentId === t.id &&
+          r.kind === kind
+        )
+          store.closeRequest(r.id, 'voided', 'replaced by a newer request', now);
       }
-      const row: RequestRow = { id: newId('req'), projectId: source.projectId, kind, sourceEnvironmentId: source.id, targetEnvironmentId: t.id, snapshotId, message, requestedBy: by.user.id, createdAt: now, state: 'open', closedAt: null, closedReason: null };
+      const row: RequestRow = {
+        id: newId('req'),
+        projectId: source.projectId,
+        kind,
+        sourceEnvironmentId: source.id,
+        targetEnvironmentId: t.id,
+        snapshotId,
+        message,
+        requestedBy: by.user.id,
+        createdAt: now,
+        state: 'open',
+        closedAt: null,
+        closedReason: null,
+      };
       store.insertRequest(row);
-      store.audit({ projectId: source.projectId, environmentId: t.id, kind: 'request.created', actorId: by.user.id, subject: { requestId: row.id, kind, snapshotId, sourceEnvironmentId: source.id } }, now);
+      store.audit(
+        {
+          projectId: source.projectId,
+          environmentId: t.id,
+          kind: 'request.created',
+          actorId: by.user.id,
+          subject: { requestId: row.id, kind, snapshotId, sourceEnvironmentId: source.id },
+        },
+        now,
+      );
       return view(row, () => snapshotId);
     },
 
@@ -135,7 +217,9 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
         if (!cache.has(key)) cache.set(key, sourceSnapshot(env(envId), kind));
         return cache.get(key)!;
       };
-      return store.openRequests(projectId).map((r) => view(r, () => current(r.sourceEnvironmentId, r.kind as RequestKind)));
+      return store
+        .openRequests(projectId)
+        .map((r) => view(r, () => current(r.sourceEnvironmentId, r.kind as RequestKind)));
     },
 
     requestTarget(requestId: string): string {
@@ -144,8 +228,16 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
       return r.targetEnvironmentId;
     },
 
-    /** Approve or reject, bound to the request's snapshot; a requester may not approve their own unless the gate allows. */
-    decide(by: Principal, requestId: string, decision: 'approve' | 'reject', comment: string | null): RequestView {
+    /**
+     * Approve or reject, bound to the request's snapshot; a requester may not approve their own
+     * unless the gate allows.
+     */
+    decide(
+      by: Principal,
+      requestId: string,
+      decision: 'approve' | 'reject',
+      comment: string | null,
+    ): RequestView {
       const r = store.request(requestId);
       if (!r) throw new AppError('not_found', 'No such request.');
       if (r.state !== 'open') throw new AppError('request_closed');
@@ -154,10 +246,24 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
         store.closeRequest(r.id, 'voided', 'the source moved', now);
         throw new AppError('approval_voided');
       }
-      if (decision === 'approve' && r.requestedBy === by.user.id && !gate(r.targetEnvironmentId).allowSelfApproval) throw new AppError('self_approval');
+      if (
+        decision === 'approve' &&
+        r.requestedBy === by.user.id &&
+        !gate(r.targetEnvironmentId).allowSelfApproval
+      )
+        throw new AppError('self_approval');
       store.putApproval({ requestId: r.id, userId: by.user.id, decision, comment, createdAt: now });
       if (decision === 'reject') store.closeRequest(r.id, 'rejected', comment ?? 'rejected', now);
-      store.audit({ projectId: r.projectId, environmentId: r.targetEnvironmentId, kind: `request.${decision === 'approve' ? 'approved' : 'rejected'}`, actorId: by.user.id, subject: { requestId: r.id, snapshotId: r.snapshotId, comment } }, now);
+      store.audit(
+        {
+          projectId: r.projectId,
+          environmentId: r.targetEnvironmentId,
+          kind: `request.${decision === 'approve' ? 'approved' : 'rejected'}`,
+          actorId: by.user.id,
+          subject: { requestId: r.id, snapshotId: r.snapshotId, comment },
+        },
+        now,
+      );
       return view(store.request(r.id)!, () => r.snapshotId);
     },
 
@@ -166,22 +272,40 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
      * an approved request for exactly this snapshot from this source (a hotfix publish: a hotfix
      * request, so a Publish and a hotfix never void each other's requests). Returns the request to close.
      */
-    check(sourceEnvId: string, targetEnvId: string, snapshotId: string, opts: { hotfix?: boolean } = {}): string | null {
+    check(
+      sourceEnvId: string,
+      targetEnvId: string,
+      snapshotId: string,
+      opts: { hotfix?: boolean } = {},
+    ): string | null {
       const g = gate(targetEnvId);
       if (g.requiredApprovals === 0) return null;
       const t = env(targetEnvId);
-      const open = store.openRequests(t.projectId).filter((r) => r.sourceEnvironmentId === sourceEnvId && r.targetEnvironmentId === targetEnvId && (r.kind === 'hotfix') === (opts.hotfix === true));
+      const open = store
+        .openRequests(t.projectId)
+        .filter(
+          (r) =>
+            r.sourceEnvironmentId === sourceEnvId &&
+            r.targetEnvironmentId === targetEnvId &&
+            (r.kind === 'hotfix') === (opts.hotfix === true),
+        );
       const match = open.find((r) => r.snapshotId === snapshotId);
       if (!match) {
         if (open.length > 0) {
           for (const r of open) store.closeRequest(r.id, 'voided', 'the source moved', Date.now());
           throw new AppError('approval_voided');
         }
-        throw new AppError('approval_required', `${t.name} needs ${g.requiredApprovals} approval${g.requiredApprovals === 1 ? '' : 's'} of this exact snapshot first: request it, and have an approver approve it.`);
+        throw new AppError(
+          'approval_required',
+          `${t.name} needs ${g.requiredApprovals} approval${g.requiredApprovals === 1 ? '' : 's'} of this exact snapshot first: request it, and have an approver approve it.`,
+        );
       }
       const approvals = store.approvals([match.id]).filter((a) => a.decision === 'approve');
       if (approvals.length < g.requiredApprovals) {
-        throw new AppError('approval_required', `${t.name} needs ${g.requiredApprovals} approval${g.requiredApprovals === 1 ? '' : 's'}; this request has ${approvals.length}.`);
+        throw new AppError(
+          'approval_required',
+          `${t.name} needs ${g.requiredApprovals} approval${g.requiredApprovals === 1 ? '' : 's'}; this request has ${approvals.length}.`,
+        );
       }
       return match.id;
     },
@@ -191,12 +315,23 @@ export function createApprovals(deps: { store: GateStore & AuditStore; projects:
      * open requests for the same move are voided (their move happened or can no longer happen as
      * asked), and requests out of the moved environment for another snapshot no longer hold.
      */
-    settle(move: { requestId: string | null; sourceEnvId: string; targetEnvId: string; hotfix?: boolean; movedTo?: string }): void {
+    settle(move: {
+      requestId: string | null;
+      sourceEnvId: string;
+      targetEnvId: string;
+      hotfix?: boolean;
+      movedTo?: string;
+    }): void {
       const now = Date.now();
       if (move.requestId) store.closeRequest(move.requestId, 'done', 'promoted', now);
       const t = env(move.targetEnvId);
       for (const r of store.openRequests(t.projectId)) {
-        if (r.id !== move.requestId && r.sourceEnvironmentId === move.sourceEnvId && r.targetEnvironmentId === move.targetEnvId && (r.kind === 'hotfix') === (move.hotfix === true)) {
+        if (
+          r.id !== move.requestId &&
+          r.sourceEnvironmentId === move.sourceEnvId &&
+          r.targetEnvironmentId === move.targetEnvId &&
+          (r.kind === 'hotfix') === (move.hotfix === true)
+        ) {
           store.closeRequest(r.id, 'voided', 'the move was made', now);
         }
       }

@@ -38,7 +38,9 @@ export function referencedAudiences(content: WorkspaceContent): string[] {
     for (const item of Object.values(content[s])) {
       const list = item.audiences;
       if (!Array.isArray(list)) continue;
-      for (const n of list) if (typeof n === 'string' && n.trim() !== '' && !names.has(audienceKey(n))) names.set(audienceKey(n), n.trim());
+      for (const n of list)
+        if (typeof n === 'string' && n.trim() !== '' && !names.has(audienceKey(n)))
+          names.set(audienceKey(n), n.trim());
     }
   }
   return [...names.values()];
@@ -46,7 +48,10 @@ export function referencedAudiences(content: WorkspaceContent): string[] {
 
 /** Where content names an audience: which pointer's content, which item, which field. */
 export interface AudienceUse {
-  /** `current`: what the environment holds now (the draft, in the authoring one); `live`: production's published snapshot, where it differs. */
+  /**
+   * `current`: what the environment holds now (the draft, in the authoring one); `live`:
+   * production's published snapshot, where it differs.
+   */
   pointer: 'current' | 'live';
   section: Section;
   itemId: string;
@@ -55,13 +60,27 @@ export interface AudienceUse {
 }
 
 /** Every item of `content` whose `audiences` list names `key` (compared as audience names are). */
-export function audienceUses(content: WorkspaceContent, key: string, pointer: AudienceUse['pointer']): AudienceUse[] {
+export function audienceUses(
+  content: WorkspaceContent,
+  key: string,
+  pointer: AudienceUse['pointer'],
+): AudienceUse[] {
   const uses: AudienceUse[] = [];
   for (const section of SECTIONS) {
     for (const [itemId, item] of Object.entries(content[section])) {
       const list = item.audiences;
-      if (!Array.isArray(list) || !list.some((n) => typeof n === 'string' && audienceKey(n) === key)) continue;
-      uses.push({ pointer, section, itemId, name: String(item[SPECS[section].nameField] ?? '') || itemId, field: 'audiences' });
+      if (
+        !Array.isArray(list) ||
+        !list.some((n) => typeof n === 'string' && audienceKey(n) === key)
+      )
+        continue;
+      uses.push({
+        pointer,
+        section,
+        itemId,
+        name: String(item[SPECS[section].nameField] ?? '') || itemId,
+        field: 'audiences',
+      });
     }
   }
   return uses;
@@ -103,18 +122,40 @@ export function createAudiences(deps: {
    * the environment would answer audience_missing for content that is already there.
    */
   function requireUnused(envId: string, row: AudienceRow): void {
-    const uses = deps.contents(envId).flatMap(({ pointer, content }) => audienceUses(content, row.nameKey, pointer));
+    const uses = deps
+      .contents(envId)
+      .flatMap(({ pointer, content }) => audienceUses(content, row.nameKey, pointer));
     if (uses.length === 0) return;
     const names = [...new Set(uses.map((u) => `“${u.name}”`))];
-    const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
-    throw new AppError('audience_in_use', `The audience “${row.name}” is named by ${shown} in ${environment(envId).name}: take it out of ${uses.length === 1 ? 'that item' : 'those items'} first.`, { audience: row.name, uses });
+    const shown =
+      names.length > 5
+        ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`
+        : names.join(', ');
+    throw new AppError(
+      'audience_in_use',
+      `The audience “${row.name}” is named by ${shown} in ${environment(envId).name}: take it out of ${uses.length === 1 ? 'that item' : 'those items'} first.`,
+      { audience: row.name, uses },
+    );
   }
 
   function save(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {
     const key = audienceKey(body.name);
     const clash = store.byName(envId, key);
-    if (clash && clash.id !== id) throw new AppError('audience_exists', `${environment(envId).name} already has an audience named “${clash.name}”.`);
-    const row: AudienceRow = { id, environmentId: envId, name: body.name, nameKey: key, description: body.description, rules: JSON.stringify(body.rules), updatedBy: by.user.id, updatedAt: Date.now() };
+    if (clash && clash.id !== id)
+      throw new AppError(
+        'audience_exists',
+        `${environment(envId).name} already has an audience named “${clash.name}”.`,
+      );
+    const row: AudienceRow = {
+      id,
+      environmentId: envId,
+      name: body.name,
+      nameKey: key,
+      description: body.description,
+      rules: JSON.stringify(body.rules),
+      updatedBy: by.user.id,
+      updatedAt: Date.now(),
+    };
     store.put(row);
     return view(row);
   }
@@ -122,12 +163,20 @@ export function createAudiences(deps: {
   return {
     list(envId: string): AudienceView[] {
       environment(envId);
-      return store.list(envId).map(view).sort((a, b) => a.name.localeCompare(b.name));
+      return store
+        .list(envId)
+        .map(view)
+        .sort((a, b) => a.name.localeCompare(b.name));
     },
     create(by: Principal, envId: string, body: AudienceBody): AudienceView {
       const env = environment(envId);
       const max = LIMITS.MAX_AUDIENCES_PER_ENVIRONMENT;
-      requireBelow('MAX_AUDIENCES_PER_ENVIRONMENT', max, store.count(envId), `${env.name} already has ${max} audiences: delete one first.`);
+      requireBelow(
+        'MAX_AUDIENCES_PER_ENVIRONMENT',
+        max,
+        store.count(envId),
+        `${env.name} already has ${max} audiences: delete one first.`,
+      );
       return save(by, envId, newId('aud'), body);
     },
     update(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {
@@ -146,10 +195,14 @@ export function createAudiences(deps: {
 
     /** Remembers the names of content just frozen (saves reading it back on the first Sync). */
     noteSnapshot(snapshotId: string, content: WorkspaceContent): void {
-      if (!namesBySnapshot.has(snapshotId)) namesBySnapshot.set(snapshotId, referencedAudiences(content));
+      if (!namesBySnapshot.has(snapshotId))
+        namesBySnapshot.set(snapshotId, referencedAudiences(content));
     },
 
-    /** Refuses (409 audience_missing, with the names) to put a snapshot into an environment that lacks audiences it refers to. */
+    /**
+     * Refuses (409 audience_missing, with the names) to put a snapshot into an environment that
+     * lacks audiences it refers to.
+     */
     requireFor(targetEnvId: string, projectId: string, snapshotId: string): void {
       const names = namesOf(projectId, snapshotId);
       if (names.length === 0) return;
@@ -157,13 +210,26 @@ export function createAudiences(deps: {
       const missing = names.filter((n) => !have.has(audienceKey(n)));
       if (missing.length > 0) {
         const env = environment(targetEnvId);
-        throw new AppError('audience_missing', `${env.name} has no audience${missing.length === 1 ? '' : 's'} named ${missing.map((n) => `“${n}”`).join(', ')}: create ${missing.length === 1 ? 'it' : 'them'} there, then try again.`, { environmentId: targetEnvId, missing });
+        throw new AppError(
+          'audience_missing',
+          `${env.name} has no audience${missing.length === 1 ? '' : 's'} named ${missing.map((n) => `“${n}”`).join(', ')}: create ${missing.length === 1 ? 'it' : 'them'} there, then try again.`,
+          { environmentId: targetEnvId, missing },
+        );
       }
     },
 
     /** For the delivery API: name → this environment's audience. */
-    resolved(envId: string): Record<string, { id: string; description: string; rules: AudienceRule[] }> {
-      return Object.fromEntries(store.list(envId).map((r) => [r.name, { id: r.id, description: r.description, rules: JSON.parse(r.rules) as AudienceRule[] }]));
+    resolved(
+      envId: string,
+    ): Record<string, { id: string; description: string; rules: AudienceRule[] }> {
+      return Object.fromEntries(
+        store
+          .list(envId)
+          .map((r) => [
+            r.name,
+            { id: r.id, description: r.description, rules: JSON.parse(r.rules) as AudienceRule[] },
+          ]),
+      );
     },
   };
 }

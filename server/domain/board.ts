@@ -33,10 +33,28 @@ export function createBoard(deps: {
   localData: LocalData;
   visibility: Visibility;
 }) {
-  const { projects, releases, snapshots, diffs, hotfixes, accounts, approvals, access, localData, visibility } = deps;
+  const {
+    projects,
+    releases,
+    snapshots,
+    diffs,
+    hotfixes,
+    accounts,
+    approvals,
+    access,
+    localData,
+    visibility,
+  } = deps;
 
-  /** A member's roles in one environment: the instance admin holds every role; "*" entries apply everywhere in the project. */
-  const rolesIn = (m: { isInstanceAdmin: boolean; roles: Record<string, Role[]> }, envId: string): readonly Role[] => (m.isInstanceAdmin ? ALL_ROLES : [...(m.roles[envId] ?? []), ...(m.roles['*'] ?? [])]);
+  /**
+   * A member's roles in one environment: the instance admin holds every role; "*" entries apply
+   * everywhere in the project.
+   */
+  const rolesIn = (
+    m: { isInstanceAdmin: boolean; roles: Record<string, Role[]> },
+    envId: string,
+  ): readonly Role[] =>
+    m.isInstanceAdmin ? ALL_ROLES : [...(m.roles[envId] ?? []), ...(m.roles['*'] ?? [])];
 
   return {
     read(p: Principal, projectId: string): BoardView {
@@ -44,58 +62,100 @@ export function createBoard(deps: {
       const project = projects.get(projectId);
       const envs = project.environments;
       const readable = visibility.readable(p, project.id);
-      const lastMove = (envId: string, pointer: 'current' | 'live') => releases.history(envId).find((r) => r.pointer === pointer) ?? null;
+      const lastMove = (envId: string, pointer: 'current' | 'live') =>
+        releases.history(envId).find((r) => r.pointer === pointer) ?? null;
       const meta = (id: string | null | undefined) => (id ? snapshots.meta(project.id, id) : null);
-      const pointer = (envId: string, id: string | null | undefined, which: 'current' | 'live') => (readable.has(envId) ? { snapshot: meta(id), lastMove: lastMove(envId, which) } : null);
+      const pointer = (envId: string, id: string | null | undefined, which: 'current' | 'live') =>
+        readable.has(envId) ? { snapshot: meta(id), lastMove: lastMove(envId, which) } : null;
       const stages = envs.map((e) => ({
         environmentId: e.id,
         readable: readable.has(e.id),
         current: isAuthoring(e) ? null : pointer(e.id, e.snapshotId, 'current'),
         ...(isProduction(e, project) ? { live: pointer(e.id, e.liveSnapshotId, 'live') } : {}),
-        ...(isAuthoring(e) && readable.has(e.id) ? { problems: localData.problems(e.id).length } : {}),
+        ...(isAuthoring(e) && readable.has(e.id)
+          ? { problems: localData.problems(e.id).length }
+          : {}),
         // Variable names only (never values): overrides a Sync left behind a type change.
         invalidOverrides: readable.has(e.id) ? localData.invalidOverrides(e.id) : [],
-        // Names only, to readers of the stage: its integrations name them in content they can read; values never leave the secrets store.
+        // Names only, to readers of the stage: its integrations name them in content they can read;
+        // values never leave the secrets store.
         missingSecrets: readable.has(e.id) ? localData.missingSecretNames(e.id) : [],
       }));
       // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
       const carried = upSections(project.flowRules);
       const pending = envs.slice(0, -1).map((e, i) => {
         const target = envs[i + 1]!;
-        // What the next Sync moves is the change from the target's content to the source's; counted from trees, never line-diffed.
-        const d = readable.has(e.id) && readable.has(target.id) ? diffs.counts(`env:${target.id}`, `env:${e.id}`, project.id, carried) : { counts: null, total: null };
-        // The ids the caller saw, sent back with the action (a stale board is refused); a stage's ids only to its readers.
+        // What the next Sync moves is the change from the target's content to the source's; counted
+        // from trees, never line-diffed.
+        const d =
+          readable.has(e.id) && readable.has(target.id)
+            ? diffs.counts(`env:${target.id}`, `env:${e.id}`, project.id, carried)
+            : { counts: null, total: null };
+        // The ids the caller saw, sent back with the action (a stale board is refused); a stage's
+        // ids only to its readers.
         const fromSnapshotId = readable.has(e.id) ? releases.candidate(e.id) : null;
         const toSnapshotId = readable.has(target.id) ? target.snapshotId : null;
-        return { fromEnvironmentId: e.id, toEnvironmentId: target.id, fromSnapshotId, toSnapshotId, counts: d.counts, total: d.total, canSync: i === 0 ? true : e.snapshotId !== null };
+        return {
+          fromEnvironmentId: e.id,
+          toEnvironmentId: target.id,
+          fromSnapshotId,
+          toSnapshotId,
+          counts: d.counts,
+          total: d.total,
+          canSync: i === 0 ? true : e.snapshotId !== null,
+        };
       });
       const prod = productionOf(envs)!;
-      const divergence = visibility.canSeeDivergence(p, project.id) ? hotfixes.divergence(project.id) : [];
+      const divergence = visibility.canSeeDivergence(p, project.id)
+        ? hotfixes.divergence(project.id)
+        : [];
       const users = accounts.names(
-        stages.flatMap((s) => [s.current?.lastMove?.actorId, s.live?.lastMove?.actorId, s.current?.snapshot?.createdBy, s.live?.snapshot?.createdBy].filter((x): x is string => !!x)).concat(divergence.map((d) => d.publishedBy)),
+        stages
+          .flatMap((s) =>
+            [
+              s.current?.lastMove?.actorId,
+              s.live?.lastMove?.actorId,
+              s.current?.snapshot?.createdBy,
+              s.live?.snapshot?.createdBy,
+            ].filter((x): x is string => !!x),
+          )
+          .concat(divergence.map((d) => d.publishedBy)),
       );
       // A request (its message, its snapshot) is shown to readers of its source or target.
-      const requests = approvals.requests(project.id).filter((r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId));
+      const requests = approvals
+        .requests(project.id)
+        .filter((r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId));
       const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
       const members = access.members(project.id);
-      // Who may still approve each request: those the permission matrix lets approve into its target, who have not decided (and are not the requester unless allowed).
+      // Who may still approve each request: those the permission matrix lets approve into its
+      // target, who have not decided (and are not the requester unless allowed).
       const approvers = Object.fromEntries(
         requests.map((r) => {
           const target = projects.environment(r.targetEnvironmentId).environment;
           const eligible = members
             .filter((m) => can(rolesIn(m, target.id), 'env.approve', { hasDraft: true }))
             .map((m) => m.user.id)
-            .filter((id) => !r.approvals.some((a) => a.userId === id) && (gates[target.id]!.allowSelfApproval || id !== r.requestedBy));
+            .filter(
+              (id) =>
+                !r.approvals.some((a) => a.userId === id) &&
+                (gates[target.id]!.allowSelfApproval || id !== r.requestedBy),
+            );
           return [r.id, eligible];
         }),
       );
-      const names = accounts.names([...Object.keys(users), ...requests.flatMap((r) => [r.requestedBy, ...r.approvals.map((a) => a.userId)]), ...Object.values(approvers).flat()]);
+      const names = accounts.names([
+        ...Object.keys(users),
+        ...requests.flatMap((r) => [r.requestedBy, ...r.approvals.map((a) => a.userId)]),
+        ...Object.values(approvers).flat(),
+      ]);
       return {
         project: visibility.projectFor(p, project),
         stages,
         pending,
         divergence,
-        sharedCredentials: visibility.canSeeSharedCredentials(p, project.id) ? localData.sharedWithProduction(project.id) : [],
+        sharedCredentials: visibility.canSeeSharedCredentials(p, project.id)
+          ? localData.sharedWithProduction(project.id)
+          : [],
         hotfixDraftId: readable.has(prod.id) ? (hotfixes.openDraft(prod.id)?.id ?? null) : null,
         requests,
         gates,

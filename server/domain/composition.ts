@@ -23,13 +23,26 @@ export interface Candidate {
  * two of them computed it apart (a request froze the whole draft, a Sync only its `up`
  * sections), an approved request could never match its Sync.
  */
-export function createComposition(deps: { projects: ProjectStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'> }) {
+export function createComposition(deps: {
+  projects: ProjectStore;
+  snapshots: Snapshots;
+  drafts: Pick<Drafts, 'read'>;
+}) {
   const { projects, snapshots, drafts } = deps;
 
-  /** An environment's content with `snapshotId` in place (its held sections live from its draft; empty where it has none). */
-  function composeAt(env: EnvironmentRow, draft: DraftRow | undefined, snapshotId: string | null): WorkspaceContent {
+  /**
+   * An environment's content with `snapshotId` in place (its held sections live from its draft;
+   * empty where it has none).
+   */
+  function composeAt(
+    env: EnvironmentRow,
+    draft: DraftRow | undefined,
+    snapshotId: string | null,
+  ): WorkspaceContent {
     const rules = projects.flowRules(env.projectId);
-    const fromSnapshot = snapshotId ? snapshots.content(env.projectId, snapshotId, upSections(rules)) : emptyContent();
+    const fromSnapshot = snapshotId
+      ? snapshots.content(env.projectId, snapshotId, upSections(rules))
+      : emptyContent();
     const own = draft && heldSections(rules).length > 0 ? drafts.read(draft.id) : null;
     return composeShown(rules, fromSnapshot, own, emptySection);
   }
@@ -61,21 +74,36 @@ export function createComposition(deps: { projects: ProjectStore; snapshots: Sna
     /** What the environment's pointers hold: current, and (production) live where it is another snapshot. */
     pointedContents(envId: string): { pointer: 'current' | 'live'; content: WorkspaceContent }[] {
       const { environment: env, draft } = requireEnvironment(projects, envId);
-      const out: { pointer: 'current' | 'live'; content: WorkspaceContent }[] = [{ pointer: 'current', content: content(envId) }];
-      if (env.liveSnapshotId && env.liveSnapshotId !== env.snapshotId) out.push({ pointer: 'live', content: composeAt(env, draft, env.liveSnapshotId) });
+      const out: { pointer: 'current' | 'live'; content: WorkspaceContent }[] = [
+        { pointer: 'current', content: content(envId) },
+      ];
+      if (env.liveSnapshotId && env.liveSnapshotId !== env.snapshotId)
+        out.push({ pointer: 'live', content: composeAt(env, draft, env.liveSnapshotId) });
       return out;
     },
-    /** The problems of what this environment holds now; before its first Sync, references into what only a Sync brings wait for it. */
+    /**
+     * The problems of what this environment holds now; before its first Sync, references into what
+     * only a Sync brings wait for it.
+     */
     problems(envId: string): Problem[] {
       const { environment: env } = requireEnvironment(projects, envId);
-      return validateContent(content(envId), { notArrived: sectionsNotArrived(projects.flowRules(env.projectId), env.position, env.snapshotId) });
+      return validateContent(content(envId), {
+        notArrived: sectionsNotArrived(
+          projects.flowRules(env.projectId),
+          env.position,
+          env.snapshotId,
+        ),
+      });
     },
     /** The sections an environment of this project holds itself, and (where it has a draft) their live content. */
     ownSections(env: EnvironmentRow, draft: DraftRow | undefined) {
       const held = draft ? heldSections(projects.flowRules(env.projectId)) : [];
       return { held, live: held.length > 0 ? drafts.read(draft!.id) : null };
     },
-    /** What a Sync or Publish out of the stage would move: the authoring stage's draft as a Sync freezes it, else its current snapshot. */
+    /**
+     * What a Sync or Publish out of the stage would move: the authoring stage's draft as a Sync
+     * freezes it, else its current snapshot.
+     */
     candidate,
     /** Just the candidate's id (content addressing: nothing stored). */
     candidateId: (envId: string): string | null => candidate(envId).snapshotId,

@@ -23,7 +23,9 @@ export function createDelivery(deps: {
   settings: Pick<Settings, 'stored'>;
   runtimeKeys: Pick<RuntimeKeys, 'environmentOf'>;
   /** Names → this environment's audience ids, for the delivery API. */
-  audiences: { resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }> };
+  audiences: {
+    resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }>;
+  };
 }) {
   const { projects, composition } = deps;
   /** Delivery answers by environment, valid while their ETag is. */
@@ -31,15 +33,25 @@ export function createDelivery(deps: {
 
   return function delivery(envId: string, runtimeKey: string | undefined) {
     const keyEnv = runtimeKey ? deps.runtimeKeys.environmentOf(runtimeKey) : undefined;
-    if (!keyEnv || keyEnv !== envId) throw new AppError('unauthenticated', 'Send a runtime key of this environment as "Authorization: Bearer <key>".');
+    if (!keyEnv || keyEnv !== envId)
+      throw new AppError(
+        'unauthenticated',
+        'Send a runtime key of this environment as "Authorization: Bearer <key>".',
+      );
     const { environment: env, draft } = requireEnvironment(projects, envId);
     const production = isProduction(env, projects.getProject(env.projectId)!);
     const snapshotId = production ? env.liveSnapshotId : env.snapshotId;
-    if (!snapshotId) throw new AppError(production ? 'nothing_live' : 'nothing_to_sync', production ? 'Nothing is live in production yet.' : `${env.name} has no snapshot yet.`);
+    if (!snapshotId)
+      throw new AppError(
+        production ? 'nothing_live' : 'nothing_to_sync',
+        production ? 'Nothing is live in production yet.' : `${env.name} has no snapshot yet.`,
+      );
     // Flow rules: the sections it holds itself are served live from its draft, and their
     // content address joins the ETag (addresses are memoized per unchanged draft item).
     const { held, live } = composition.ownSections(env, draft);
-    const ownTag = live ? `.${sha256(canonicalJson(Object.fromEntries(held.map((s) => [s, Object.fromEntries(Object.entries(live[s]).map(([id, item]) => [id, addressOf(s, item)]))])))).slice(0, 16)}` : '';
+    const ownTag = live
+      ? `.${sha256(canonicalJson(Object.fromEntries(held.map((s) => [s, Object.fromEntries(Object.entries(live[s]).map(([id, item]) => [id, addressOf(s, item)]))])))).slice(0, 16)}`
+      : '';
     const etag = `"${snapshotId}.${env.overlayRevision}${ownTag}"`;
     const build = () => {
       const c = composition.composeAt(env, draft, snapshotId);
@@ -48,10 +60,26 @@ export function createDelivery(deps: {
         environment: { id: env.id, name: env.name, kind: env.kind },
         snapshotId,
         overlayRevision: env.overlayRevision,
-        // A default that does not parse (a variable held live in an environment, never validated by a freeze) is served as no value, never a 500.
-        variables: Object.fromEntries(vars.map((v) => [v.name, { type: v.type, value: valueFitsType(v.type, v.effectiveValue) ? typedValue(v.type, v.effectiveValue) : null }])),
-        /** Overrides served at the snapshot's default because they no longer fit: names and reasons, never the value. */
-        invalidOverrides: vars.flatMap((v) => (v.invalidOverride ? [{ key: v.name, reason: v.invalidOverride }] : [])),
+        // A default that does not parse (a variable held live in an environment, never validated by
+        // a freeze) is served as no value, never a 500.
+        variables: Object.fromEntries(
+          vars.map((v) => [
+            v.name,
+            {
+              type: v.type,
+              value: valueFitsType(v.type, v.effectiveValue)
+                ? typedValue(v.type, v.effectiveValue)
+                : null,
+            },
+          ]),
+        ),
+        /**
+         * Overrides served at the snapshot's default because they no longer fit: names and reasons,
+         * never the value.
+         */
+        invalidOverrides: vars.flatMap((v) =>
+          v.invalidOverride ? [{ key: v.name, reason: v.invalidOverride }] : [],
+        ),
         audiences: deps.audiences.resolved(envId),
         settings: deps.settings.stored(envId),
         content: Object.fromEntries(SECTIONS.map((s) => [s, canonicalContent(c)[s]])),

@@ -29,16 +29,42 @@ interface Side {
   read(section: Section, id: string): ItemJson;
 }
 
-const EMPTY_TREE: Tree = { agents: {}, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} };
+const EMPTY_TREE: Tree = {
+  agents: {},
+  workflows: {},
+  knowledge: {},
+  integrations: {},
+  channels: {},
+  variables: {},
+};
 
 /** Counts per (from tree, to tree) pair; a bound keeps a busy instance's cache small. */
 const COUNT_CACHE_MAX = 1024;
 
-export function createDiffs(deps: { projects: ProjectStore; releases: SnapshotStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read'> }) {
+export function createDiffs(deps: {
+  projects: ProjectStore;
+  releases: SnapshotStore;
+  snapshots: Snapshots;
+  drafts: Pick<Drafts, 'read'>;
+}) {
   const { projects, snapshots } = deps;
 
-  function snapshotSide(ref: string, projectId: string, snapshotId: string | null, label: string): Side {
-    if (!snapshotId) return { ref, projectId, snapshotId: null, label, tree: EMPTY_TREE, treeId: 'empty', read: () => ({}) };
+  function snapshotSide(
+    ref: string,
+    projectId: string,
+    snapshotId: string | null,
+    label: string,
+  ): Side {
+    if (!snapshotId)
+      return {
+        ref,
+        projectId,
+        snapshotId: null,
+        label,
+        tree: EMPTY_TREE,
+        treeId: 'empty',
+        read: () => ({}),
+      };
     const tree = snapshots.tree(projectId, snapshotId);
     let cache: Map<string, ItemJson> | null = null;
     return {
@@ -60,23 +86,46 @@ export function createDiffs(deps: { projects: ProjectStore; releases: SnapshotSt
 
   function draftSide(ref: string, projectId: string, draftId: string, label: string): Side {
     const content = deps.drafts.read(draftId);
-    return { ref, projectId, snapshotId: null, label, tree: snapshots.treeOfContent(content), treeId: null, read: (s, id) => content[s][id]! };
+    return {
+      ref,
+      projectId,
+      snapshotId: null,
+      label,
+      tree: snapshots.treeOfContent(content),
+      treeId: null,
+      read: (s, id) => content[s][id]!,
+    };
   }
 
   /** An environment's side: what it shows (schema/composition.ts), as a tree of item addresses. */
-  function environmentSide(ref: string, env: EnvironmentRow, draft: DraftRow | undefined, snapshotId: string | null, label: string): Side {
+  function environmentSide(
+    ref: string,
+    env: EnvironmentRow,
+    draft: DraftRow | undefined,
+    snapshotId: string | null,
+    label: string,
+  ): Side {
     const side = snapshotSide(ref, env.projectId, snapshotId, label);
     const rules = projects.flowRules(env.projectId);
     const held = heldSections(rules);
     if (held.length === 0) return side;
     const own = draft ? draftSide(ref, env.projectId, draft.id, label) : null;
     const tree = composeShown(rules, side.tree, own?.tree ?? null, () => ({}));
-    return { ...side, tree, treeId: null, read: (s, id) => (held.includes(s) ? own!.read(s, id) : side.read(s, id)) };
+    return {
+      ...side,
+      tree,
+      treeId: null,
+      read: (s, id) => (held.includes(s) ? own!.read(s, id) : side.read(s, id)),
+    };
   }
 
   function parse(ref: string): [string, string] {
     const [kind, id] = ref.split(':') as [string, string | undefined];
-    if (!id) throw new AppError('invalid_body', `“${ref}” is not a diff side: use snapshot:<id>, env:<envId>, live:<envId> or draft:<draftId>.`);
+    if (!id)
+      throw new AppError(
+        'invalid_body',
+        `“${ref}” is not a diff side: use snapshot:<id>, env:<envId>, live:<envId> or draft:<draftId>.`,
+      );
     return [kind, id];
   }
 
@@ -100,15 +149,20 @@ export function createDiffs(deps: { projects: ProjectStore; releases: SnapshotSt
     }
     const { environment: env, draft } = requireEnvironment(projects, id);
     if (kind === 'env') {
-      if (isAuthoring(env) && draft) return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
+      if (isAuthoring(env) && draft)
+        return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
       return environmentSide(ref, env, draft, env.snapshotId, env.name);
     }
-    if (kind === 'live') return environmentSide(ref, env, draft, env.liveSnapshotId, `${env.name} (live)`);
+    if (kind === 'live')
+      return environmentSide(ref, env, draft, env.liveSnapshotId, `${env.name} (live)`);
     throw new AppError('invalid_body', `Unknown diff side “${kind}”.`);
   }
 
   const countCache = new Map<string, Record<Section, number>>();
-  /** A composed or draft tree is addressed like a snapshot (hash of its canonical JSON): equal trees share a cache entry. */
+  /**
+   * A composed or draft tree is addressed like a snapshot (hash of its canonical JSON): equal trees
+   * share a cache entry.
+   */
   const addressOfTree = (side: Side) => side.treeId ?? hashTree(canonicalJson(side.tree));
 
   return {
@@ -118,28 +172,57 @@ export function createDiffs(deps: { projects: ProjectStore; releases: SnapshotSt
      * addresses are compared and no blob is read or line-diffed, so the board costs the same for
      * two 16,000-line texts as for two words. Cached per (from, to) tree pair.
      */
-    counts(fromRef: string, toRef: string, projectId: string, sections: readonly Section[] = SECTIONS): { counts: Record<Section, number>; total: number } {
+    counts(
+      fromRef: string,
+      toRef: string,
+      projectId: string,
+      sections: readonly Section[] = SECTIONS,
+    ): { counts: Record<Section, number>; total: number } {
       const from = resolve(fromRef, projectId);
       const to = resolve(toRef, projectId);
-      if (from.projectId !== to.projectId) throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
+      if (from.projectId !== to.projectId)
+        throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
       const key = `${addressOfTree(from)}>${addressOfTree(to)}`;
       let all = countCache.get(key);
       if (!all) {
         const delta = diffTrees(from.tree, to.tree);
-        all = Object.fromEntries(SECTIONS.map((s) => [s, delta[s].added.length + delta[s].removed.length + delta[s].changed.length])) as Record<Section, number>;
+        all = Object.fromEntries(
+          SECTIONS.map((s) => [
+            s,
+            delta[s].added.length + delta[s].removed.length + delta[s].changed.length,
+          ]),
+        ) as Record<Section, number>;
         if (countCache.size >= COUNT_CACHE_MAX) countCache.delete(countCache.keys().next().value!);
         countCache.set(key, all);
       }
-      const counts = Object.fromEntries(SECTIONS.map((s) => [s, sections.includes(s) ? all[s] : 0])) as Record<Section, number>;
+      const counts = Object.fromEntries(
+        SECTIONS.map((s) => [s, sections.includes(s) ? all[s] : 0]),
+      ) as Record<Section, number>;
       return { counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
     },
     /** A diff within `projectId` (snapshot sides are that project's). */
-    diff(fromRef: string, toRef: string, projectId: string): { from: Omit<Side, 'tree' | 'read' | 'treeId'>; to: Omit<Side, 'tree' | 'read' | 'treeId'>; diff: ContentDiff } {
+    diff(
+      fromRef: string,
+      toRef: string,
+      projectId: string,
+    ): {
+      from: Omit<Side, 'tree' | 'read' | 'treeId'>;
+      to: Omit<Side, 'tree' | 'read' | 'treeId'>;
+      diff: ContentDiff;
+    } {
       const from = resolve(fromRef, projectId);
       const to = resolve(toRef, projectId);
-      if (from.projectId !== to.projectId) throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
-      const diff = buildDiff(diffTrees(from.tree, to.tree), (side, s, id) => (side === 'before' ? from : to).read(s, id));
-      const strip = ({ ref, projectId, snapshotId, label }: Side) => ({ ref, projectId, snapshotId, label });
+      if (from.projectId !== to.projectId)
+        throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
+      const diff = buildDiff(diffTrees(from.tree, to.tree), (side, s, id) =>
+        (side === 'before' ? from : to).read(s, id),
+      );
+      const strip = ({ ref, projectId, snapshotId, label }: Side) => ({
+        ref,
+        projectId,
+        snapshotId,
+        label,
+      });
       return { from: strip(from), to: strip(to), diff };
     },
   };

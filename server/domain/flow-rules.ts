@@ -1,8 +1,22 @@
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { flowTemplatesOf, type FlowRuleInput, type ProjectView } from '#schema/api.ts';
-import { draftSections, ownedAt, parseFlowRules, receivesAt, rulesFromTemplates, storedSections, templatesOf, type FlowTemplate } from '#schema/flow.ts';
-import { applyContent, contentState, emptyContent, type WorkspaceContent } from '#schema/content/ydoc.ts';
+import {
+  draftSections,
+  ownedAt,
+  parseFlowRules,
+  receivesAt,
+  rulesFromTemplates,
+  storedSections,
+  templatesOf,
+  type FlowTemplate,
+} from '#schema/flow.ts';
+import {
+  applyContent,
+  contentState,
+  emptyContent,
+  type WorkspaceContent,
+} from '#schema/content/ydoc.ts';
 import type { DraftRow, ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
@@ -14,7 +28,8 @@ import { flowRulesVersion, projectView } from './projects.ts';
 import { authoringOf, openDraftOf, productionOf } from '#schema/pipeline.ts';
 import { requireProject } from './require.ts';
 
-const isHeld = (t: Partial<Record<Section, FlowTemplate>>, s: Section) => (t[s]?.direction ?? 'up') !== 'up';
+const isHeld = (t: Partial<Record<Section, FlowTemplate>>, s: Section) =>
+  (t[s]?.direction ?? 'up') !== 'up';
 
 /**
  * Changing a project's flow rules after it was created, without changing what any environment
@@ -32,25 +47,49 @@ export function createFlowRuleChanges(deps: {
   /** An environment's content now, with a snapshot in place (composed under the current rules). */
   contentWith(envId: string, snapshotId: string | null): WorkspaceContent;
   openHotfix(envId: string): boolean;
-  replication: { forget(draftIds: readonly string[], sections: readonly Section[]): void; settle(projectId: string): void; schedule(projectId: string): void };
+  replication: {
+    forget(draftIds: readonly string[], sections: readonly Section[]): void;
+    settle(projectId: string): void;
+    schedule(projectId: string): void;
+  };
   sourceMoved(envId: string, snapshotId: string): void;
-  audit(e: { projectId: string; environmentId: null; kind: string; actorId: string; subject: unknown }, now: number): void;
+  audit(
+    e: { projectId: string; environmentId: null; kind: string; actorId: string; subject: unknown },
+    now: number,
+  ): void;
   onChanged(projectId: string): void;
   /** Runs the writes of a change in one synchronous SQLite transaction. */
   atomically<T>(fn: () => T): T;
 }) {
   return {
-    change(by: Principal, projectId: string, input: Partial<Record<Section, FlowRuleInput>>, expectedVersion?: string): ProjectView {
+    change(
+      by: Principal,
+      projectId: string,
+      input: Partial<Record<Section, FlowRuleInput>>,
+      expectedVersion?: string,
+    ): ProjectView {
       const record = requireProject(deps.projects, projectId);
-      if (expectedVersion !== undefined && expectedVersion !== flowRulesVersion(record.project.flowRules)) throw new AppError('rules_moved');
+      if (
+        expectedVersion !== undefined &&
+        expectedVersion !== flowRulesVersion(record.project.flowRules)
+      )
+        throw new AppError('rules_moved');
       const envs = record.environments;
       const { templates: next, problems } = flowTemplatesOf(envs, input);
       if (problems.length > 0) throw new AppError('invalid_body', problems.join(' '), problems);
       const production = productionOf(envs)!;
-      if (deps.openHotfix(production.id)) throw new AppError('hotfix_open', 'A hotfix is open in production: publish or discard it before changing how sections move.');
+      if (deps.openHotfix(production.id))
+        throw new AppError(
+          'hotfix_open',
+          'A hotfix is open in production: publish or discard it before changing how sections move.',
+        );
       const before = parseFlowRules(record.project.flowRules);
       const prev = templatesOf(before, (id) => envs.find((e) => e.id === id)!.position);
-      const changed = SECTIONS.filter((s) => JSON.stringify(prev[s] ?? { direction: 'up' }) !== JSON.stringify(next[s] ?? { direction: 'up' }));
+      const changed = SECTIONS.filter(
+        (s) =>
+          JSON.stringify(prev[s] ?? { direction: 'up' }) !==
+          JSON.stringify(next[s] ?? { direction: 'up' }),
+      );
       if (changed.length === 0) return projectView(record);
       const nowHeld = changed.filter((s) => !isHeld(prev, s) && isHeld(next, s));
       const nowUp = changed.filter((s) => isHeld(prev, s) && !isHeld(next, s));
@@ -63,11 +102,20 @@ export function createFlowRuleChanges(deps: {
           const id = p === 'live' ? env.liveSnapshotId : env.snapshotId;
           return id ? [{ pointer: p, snapshotId: id, content: deps.contentWith(env.id, id) }] : [];
         });
-        return { env, draft: openDraft(env.id), pointers, shown: pointers.at(-1)?.content ?? deps.contentWith(env.id, null) };
+        return {
+          env,
+          draft: openDraft(env.id),
+          pointers,
+          shown: pointers.at(-1)?.content ?? deps.contentWith(env.id, null),
+        };
       });
 
       // Drafts to match the new rules: re-scoped, added (seeded with what the stage showed), closed.
-      const plan = { sections: [] as { draftId: string; sections: string | null }[], added: [] as { row: DraftRow; state: Uint8Array }[], closed: [] as string[] };
+      const plan = {
+        sections: [] as { draftId: string; sections: string | null }[],
+        added: [] as { row: DraftRow; state: Uint8Array }[],
+        closed: [] as string[],
+      };
       const seeds: { draftId: string; content: Partial<WorkspaceContent> }[] = [];
       const held = SECTIONS.filter((s) => isHeld(next, s));
       const authoring = openDraft(authoringOf(envs)!.id)!;
@@ -80,25 +128,45 @@ export function createFlowRuleChanges(deps: {
         } else if (!draft) {
           const seed = emptyContent();
           for (const s of held) seed[s] = shown[s];
-          const row: DraftRow = { id: newId('dft'), projectId, environmentId: env.id, kind: 'section', createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: storedSections(owned) };
+          const row: DraftRow = {
+            id: newId('dft'),
+            projectId,
+            environmentId: env.id,
+            kind: 'section',
+            createdAt: now,
+            createdBy: by.user.id,
+            baseSnapshotId: null,
+            closedAt: null,
+            sections: storedSections(owned),
+          };
           plan.added.push({ row, state: contentState(seed) });
         } else {
           plan.sections.push({ draftId: draft.id, sections: storedSections(owned) });
-          if (nowHeld.length > 0) seeds.push({ draftId: draft.id, content: Object.fromEntries(nowHeld.map((s) => [s, shown[s]])) });
+          if (nowHeld.length > 0)
+            seeds.push({
+              draftId: draft.id,
+              content: Object.fromEntries(nowHeld.map((s) => [s, shown[s]])),
+            });
         }
       }
 
-      // Pointers whose snapshot lacks a section that now moves up: the same content, as a new snapshot (frozen in the transaction).
+      // Pointers whose snapshot lacks a section that now moves up: the same content, as a new
+      // snapshot (frozen in the transaction).
       const moves = later.flatMap(({ env, pointers }) =>
         nowUp.length === 0
           ? []
           : pointers.flatMap(({ pointer, snapshotId, content }) => {
               const kept = deps.snapshots.content(projectId, snapshotId);
               for (const s of nowUp) kept[s] = content[s];
-              return deps.snapshots.idOf(kept) === snapshotId ? [] : [{ env, pointer, from: snapshotId, content: kept }];
+              return deps.snapshots.idOf(kept) === snapshotId
+                ? []
+                : [{ env, pointer, from: snapshotId, content: kept }];
             }),
       );
-      const stored = rulesFromTemplates(next, envs.map((e) => e.id));
+      const stored = rulesFromTemplates(
+        next,
+        envs.map((e) => e.id),
+      );
       const noun = changed.join(', ');
       const touched = [...plan.sections.map((d) => d.draftId), ...plan.closed];
 
@@ -109,25 +177,66 @@ export function createFlowRuleChanges(deps: {
       // seeded drafts hold an unowned copy of what their stage already shows, which nothing reads
       // and the next change that holds the section overwrites.
       for (const { draftId, content } of seeds) {
-        if (!deps.drafts.edit(draftId, 'flow_rules', (doc) => applyContent(doc, content))) throw new AppError('storage_unavailable');
+        if (!deps.drafts.edit(draftId, 'flow_rules', (doc) => applyContent(doc, content)))
+          throw new AppError('storage_unavailable');
       }
       // Everything else in ONE transaction: the rules (compare-and-swap on what the plan read),
       // the drafts, the composed snapshots and the pointer moves (each re-checked), voided
       // requests, replication bases and the audit record. A failure anywhere leaves none of it.
       deps.atomically(() => {
-        deps.projects.changeFlowRules(projectId, record.project.flowRules, JSON.stringify(stored), plan, now);
+        deps.projects.changeFlowRules(
+          projectId,
+          record.project.flowRules,
+          JSON.stringify(stored),
+          plan,
+          now,
+        );
         for (const m of moves) {
-          const toSnapshotId = deps.snapshots.freeze(projectId, m.content, { kind: 'compose', parentId: m.from, sourceDraftId: null, message: null, createdBy: by.user.id }, { validate: false });
-          deps.releases.commitMove({ projectId, environmentId: m.env.id, pointer: m.pointer, kind: 'compose', toSnapshotId, expectedFrom: m.from, actorId: by.user.id, message: `Flow rules changed (${noun}): the same content, now carried by the snapshot`, detail: { sections: nowUp } }, now);
+          const toSnapshotId = deps.snapshots.freeze(
+            projectId,
+            m.content,
+            {
+              kind: 'compose',
+              parentId: m.from,
+              sourceDraftId: null,
+              message: null,
+              createdBy: by.user.id,
+            },
+            { validate: false },
+          );
+          deps.releases.commitMove(
+            {
+              projectId,
+              environmentId: m.env.id,
+              pointer: m.pointer,
+              kind: 'compose',
+              toSnapshotId,
+              expectedFrom: m.from,
+              actorId: by.user.id,
+              message: `Flow rules changed (${noun}): the same content, now carried by the snapshot`,
+              detail: { sections: nowUp },
+            },
+            now,
+          );
           if (m.pointer === 'current') deps.sourceMoved(m.env.id, toSnapshotId);
         }
         // Old merge bases no longer hold.
         deps.replication.forget(touched, changed);
-        deps.audit({ projectId, environmentId: null, kind: 'flow_rules.changed', actorId: by.user.id, subject: { before: JSON.parse(record.project.flowRules) as unknown, after: stored } }, now);
+        deps.audit(
+          {
+            projectId,
+            environmentId: null,
+            kind: 'flow_rules.changed',
+            actorId: by.user.id,
+            subject: { before: JSON.parse(record.project.flowRules) as unknown, after: stored },
+          },
+          now,
+        );
       });
       // After the commit: everyone editing reconnects to drafts scoped by the new rules.
       for (const id of touched) deps.drafts.close(id, 'rights_changed');
-      // What neighbouring stages were seeded with alike is their new merge base (no phantom conflict on the first edit).
+      // What neighbouring stages were seeded with alike is their new merge base (no phantom
+      // conflict on the first edit).
       deps.replication.settle(projectId);
       deps.onChanged(projectId);
       deps.replication.schedule(projectId);
@@ -143,7 +252,10 @@ export type FlowRuleChanges = ReturnType<typeof createFlowRuleChanges>;
  * (collab/room.ts). A draft that owns only some sections refuses changes to the others, and a
  * change to a draft of a project with `down` sections, once durable, schedules its replication.
  */
-export function createDraftPolicy(deps: { projects: ProjectStore; replication: Pick<Replication, 'schedule'> }) {
+export function createDraftPolicy(deps: {
+  projects: ProjectStore;
+  replication: Pick<Replication, 'schedule'>;
+}) {
   // Draft id → the project its changes replicate in (null: none), asked once per draft until the rules change.
   const replicatedProject = new Map<string, string | null>();
   return {
@@ -156,9 +268,12 @@ export function createDraftPolicy(deps: { projects: ProjectStore; replication: P
     onDurable(draftId: string): void {
       let projectId = replicatedProject.get(draftId);
       if (projectId === undefined) {
-        const project = deps.projects.getProject(deps.projects.getDraft(draftId)?.draft.projectId ?? '');
+        const project = deps.projects.getProject(
+          deps.projects.getDraft(draftId)?.draft.projectId ?? '',
+        );
         const rules = project ? parseFlowRules(project.project.flowRules) : null;
-        projectId = rules && SECTIONS.some((s) => rules[s].direction === 'down') ? project!.project.id : null;
+        projectId =
+          rules && SECTIONS.some((s) => rules[s].direction === 'down') ? project!.project.id : null;
         replicatedProject.set(draftId, projectId);
       }
       if (projectId) deps.replication.schedule(projectId);

@@ -1,7 +1,13 @@
 import { AppError } from '#schema/errors.ts';
 import { storedSections, upSections } from '#schema/flow.ts';
 import { applyContent, contentState, type WorkspaceContent } from '#schema/content/ydoc.ts';
-import { applyHotfixChanges, contains, hotfixChanges, missingFrom, type HotfixChange } from '#schema/content/hotfix.ts';
+import {
+  applyHotfixChanges,
+  contains,
+  hotfixChanges,
+  missingFrom,
+  type HotfixChange,
+} from '#schema/content/hotfix.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
 import type { ReleaseStore } from '../store/releases.ts';
@@ -15,7 +21,6 @@ import { isProduction, productionOf } from '#schema/pipeline.ts';
 import { requireEnvironment } from './require.ts';
 import type { Drafts } from './ports.ts';
 
-
 export interface Divergence {
   hotfixId: string;
   snapshotId: string;
@@ -26,9 +31,20 @@ export interface Divergence {
 }
 
 /** An audit event (access store): a discard moves no pointer, so its reason is kept there. */
-export type AuditSink = (e: { projectId: string; environmentId: string; kind: string; actorId: string; subject: unknown }, now: number) => void;
+export type AuditSink = (
+  e: { projectId: string; environmentId: string; kind: string; actorId: string; subject: unknown },
+  now: number,
+) => void;
 
-export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStore; releases: ReleaseStore; snapshots: Snapshots; drafts: Drafts; gates: GateCheck; audit: AuditSink }) {
+export function createHotfixes(deps: {
+  projects: ProjectStore;
+  store: HotfixStore;
+  releases: ReleaseStore;
+  snapshots: Snapshots;
+  drafts: Drafts;
+  gates: GateCheck;
+  audit: AuditSink;
+}) {
   const { projects, store, snapshots, drafts } = deps;
 
   function production(envId: string) {
@@ -38,7 +54,8 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
     return { env, all };
   }
 
-  const changesOf = (projectId: string, baseId: string, fixedId: string) => hotfixChanges(snapshots.content(projectId, baseId), snapshots.content(projectId, fixedId));
+  const changesOf = (projectId: string, baseId: string, fixedId: string) =>
+    hotfixChanges(snapshots.content(projectId, baseId), snapshots.content(projectId, fixedId));
 
   /** Each open hotfix with its changes that neither DEV nor production's current content holds yet. */
   function pendingOf(projectId: string) {
@@ -47,7 +64,12 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
     const dev = devDraft ? drafts.read(devDraft.id) : null;
     const prod = productionOf(project.environments)!;
     const prodCurrent = prod.snapshotId ? snapshots.content(projectId, prod.snapshotId) : null;
-    return store.open(projectId).map((h) => ({ h, pending: changesOf(projectId, h.baseSnapshotId, h.snapshotId).filter((c) => !(dev && contains(dev, c)) && !(prodCurrent && contains(prodCurrent, c))) }));
+    return store.open(projectId).map((h) => ({
+      h,
+      pending: changesOf(projectId, h.baseSnapshotId, h.snapshotId).filter(
+        (c) => !(dev && contains(dev, c)) && !(prodCurrent && contains(prodCurrent, c)),
+      ),
+    }));
   }
 
   /**
@@ -57,12 +79,22 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
   function divergence(projectId: string): Divergence[] {
     return pendingOf(projectId)
       .filter(({ pending }) => pending.length > 0)
-      .map(({ h, pending }) => ({ hotfixId: h.id, snapshotId: h.snapshotId, publishedBy: h.publishedBy, publishedAt: new Date(h.publishedAt).toISOString(), pending }));
+      .map(({ h, pending }) => ({
+        hotfixId: h.id,
+        snapshotId: h.snapshotId,
+        publishedBy: h.publishedBy,
+        publishedAt: new Date(h.publishedAt).toISOString(),
+        pending,
+      }));
   }
 
-  /** Marks resolved the open hotfixes whose changes all arrived: called by the writes that bring them (the port into DEV). */
+  /**
+   * Marks resolved the open hotfixes whose changes all arrived: called by the writes that bring
+   * them (the port into DEV).
+   */
   function settle(projectId: string): void {
-    for (const { h, pending } of pendingOf(projectId)) if (pending.length === 0) store.setState(h.id, 'resolved');
+    for (const { h, pending } of pendingOf(projectId))
+      if (pending.length === 0) store.setState(h.id, 'resolved');
   }
 
   const guard: HotfixGuard = {
@@ -70,7 +102,12 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       const open = store.open(projectId);
       if (open.length === 0) return [];
       const c = content();
-      return open.map((h) => ({ hotfixId: h.id, changes: missingFrom(c, changesOf(projectId, h.baseSnapshotId, h.snapshotId)) })).filter((u) => u.changes.length > 0);
+      return open
+        .map((h) => ({
+          hotfixId: h.id,
+          changes: missingFrom(c, changesOf(projectId, h.baseSnapshotId, h.snapshotId)),
+        }))
+        .filter((u) => u.changes.length > 0);
     },
     markOverridden(ids) {
       for (const id of ids) store.setState(id, 'overridden');
@@ -89,10 +126,19 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
    * A hotfix replaces live wholesale, so publishing it after live moved would silently undo that
    * Publish or rollback: refused, naming what of the newer live the hotfix lacks.
    */
-  function requireLiveUnmoved(env: { projectId: string; liveSnapshotId: string | null; name: string }, draftId: string, baseSnapshotId: string): void {
+  function requireLiveUnmoved(
+    env: { projectId: string; liveSnapshotId: string | null; name: string },
+    draftId: string,
+    baseSnapshotId: string,
+  ): void {
     if (env.liveSnapshotId === baseSnapshotId) return;
     const live = env.liveSnapshotId ? snapshots.content(env.projectId, env.liveSnapshotId) : null;
-    const lost = live ? missingFrom(drafts.read(draftId), hotfixChanges(snapshots.content(env.projectId, baseSnapshotId), live)) : [];
+    const lost = live
+      ? missingFrom(
+          drafts.read(draftId),
+          hotfixChanges(snapshots.content(env.projectId, baseSnapshotId), live),
+        )
+      : [];
     throw new AppError(
       'live_moved',
       `${env.name} went live with something else since this hotfix started; publishing it would undo ${lost.length} change${lost.length === 1 ? '' : 's'}. Rebase the hotfix onto what is live now, or discard it.`,
@@ -117,13 +163,30 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       // Each start copies the live content into a new draft (kept after a discard): bounded per day.
       const now = Date.now();
       const perDay = LIMITS.HOTFIXES_PER_ENVIRONMENT_PER_DAY;
-      requireRate('HOTFIXES_PER_ENVIRONMENT_PER_DAY', perDay, store.startedSince(env.id, now - DAY), DAY, now, `At most ${perDay} hotfixes a day start in ${env.name}: finish this one with what it needs, or try again tomorrow.`);
+      requireRate(
+        'HOTFIXES_PER_ENVIRONMENT_PER_DAY',
+        perDay,
+        store.startedSince(env.id, now - DAY),
+        DAY,
+        now,
+        `At most ${perDay} hotfixes a day start in ${env.name}: finish this one with what it needs, or try again tomorrow.`,
+      );
       const draftId = newId('dft');
       // Flow rules: a hotfix changes the sections that are promoted; `down` ones are edited in their own drafts.
       const rules = deps.projects.flowRules(env.projectId);
       const owned = upSections(rules);
       store.insertDraft(
-        { id: draftId, projectId: env.projectId, environmentId: env.id, kind: 'hotfix', createdAt: now, createdBy: by.user.id, baseSnapshotId: env.liveSnapshotId, closedAt: null, sections: storedSections(owned) },
+        {
+          id: draftId,
+          projectId: env.projectId,
+          environmentId: env.id,
+          kind: 'hotfix',
+          createdAt: now,
+          createdBy: by.user.id,
+          baseSnapshotId: env.liveSnapshotId,
+          closedAt: null,
+          sections: storedSections(owned),
+        },
         contentState(snapshots.content(env.projectId, env.liveSnapshotId)),
       );
       return { draftId, baseSnapshotId: env.liveSnapshotId };
@@ -146,15 +209,36 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       });
       const release = deps.releases.commitMove(
         // Compare-and-swap on the base: a Publish or rollback racing this one fails it with target_moved.
-        { projectId: env.projectId, environmentId: env.id, pointer: 'live', kind: 'hotfix', toSnapshotId: snapshotId, expectedFrom: baseSnapshotId, actorId: by.user.id, message: opts.message ?? null, detail: { baseSnapshotId, ...(requestId ? { requestId } : {}) } },
+        {
+          projectId: env.projectId,
+          environmentId: env.id,
+          pointer: 'live',
+          kind: 'hotfix',
+          toSnapshotId: snapshotId,
+          expectedFrom: baseSnapshotId,
+          actorId: by.user.id,
+          message: opts.message ?? null,
+          detail: { baseSnapshotId, ...(requestId ? { requestId } : {}) },
+        },
         Date.now(),
-        () => deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: env.id, hotfix: true }),
+        () =>
+          deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: env.id, hotfix: true }),
       );
       const now = Date.now();
       store.closeDraft(draft.id, now);
       drafts.close(draft.id);
       if (snapshotId !== baseSnapshotId) {
-        store.insert({ id: newId('hfx'), projectId: env.projectId, environmentId: env.id, draftId: draft.id, baseSnapshotId, snapshotId, publishedBy: by.user.id, publishedAt: now, state: 'open' });
+        store.insert({
+          id: newId('hfx'),
+          projectId: env.projectId,
+          environmentId: env.id,
+          draftId: draft.id,
+          baseSnapshotId,
+          snapshotId,
+          publishedBy: by.user.id,
+          publishedAt: now,
+          state: 'open',
+        });
       }
       return releaseView(release);
     },
@@ -162,13 +246,18 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
     /**
      * Moves the open hotfix onto what is live now: a three-way apply of its changes (base = the
      * live it was forked from) onto the newer live, in one transaction its editors see live. Where
-     * both changed the same field, the hotfix's value wins: it is the newer intent, and the editor reviews it before publishing.
+     * both changed the same field, the hotfix's value wins: it is the newer intent, and the editor
+     * reviews it before publishing.
      */
     rebase(envId: string): { draftId: string; baseSnapshotId: string; applied: number } {
       const { env, draft, baseSnapshotId } = openHotfix(envId);
       if (!env.liveSnapshotId) throw new AppError('nothing_live');
-      if (env.liveSnapshotId === baseSnapshotId) return { draftId: draft.id, baseSnapshotId, applied: 0 };
-      const changes = hotfixChanges(snapshots.content(env.projectId, baseSnapshotId), drafts.read(draft.id));
+      if (env.liveSnapshotId === baseSnapshotId)
+        return { draftId: draft.id, baseSnapshotId, applied: 0 };
+      const changes = hotfixChanges(
+        snapshots.content(env.projectId, baseSnapshotId),
+        drafts.read(draft.id),
+      );
       const live = snapshots.content(env.projectId, env.liveSnapshotId);
       const ok = drafts.edit(draft.id, 'hotfix-port', (doc) => {
         applyContent(doc, live);
@@ -188,7 +277,20 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
       // Closed and recorded together: a discard is never without its who and why.
       projects.atomically(() => {
         store.closeDraft(draft.id, now);
-        deps.audit({ projectId: env.projectId, environmentId: env.id, kind: 'hotfix.discarded', actorId: by.user.id, subject: { draftId: draft.id, baseSnapshotId: draft.baseSnapshotId, message: opts.message ?? null } }, now);
+        deps.audit(
+          {
+            projectId: env.projectId,
+            environmentId: env.id,
+            kind: 'hotfix.discarded',
+            actorId: by.user.id,
+            subject: {
+              draftId: draft.id,
+              baseSnapshotId: draft.baseSnapshotId,
+              message: opts.message ?? null,
+            },
+          },
+          now,
+        );
       });
       drafts.close(draft.id);
     },
@@ -196,10 +298,15 @@ export function createHotfixes(deps: { projects: ProjectStore; store: HotfixStor
     /** Applies exactly the pending hotfix changes to the DEV draft as one transaction everyone sees live. */
     applyToDev(envId: string): { applied: number; divergence: Divergence[] } {
       const { env } = production(envId);
-      const devDraft = projects.getProject(env.projectId)!.drafts.find((d) => d.kind === 'authoring');
+      const devDraft = projects
+        .getProject(env.projectId)!
+        .drafts.find((d) => d.kind === 'authoring');
       if (!devDraft) throw new AppError('draft_not_found');
       const pending = divergence(env.projectId).flatMap((d) => d.pending);
-      if (pending.length > 0 && !drafts.edit(devDraft.id, 'hotfix-port', (doc) => applyHotfixChanges(doc, pending))) {
+      if (
+        pending.length > 0 &&
+        !drafts.edit(devDraft.id, 'hotfix-port', (doc) => applyHotfixChanges(doc, pending))
+      ) {
         throw new AppError('storage_unavailable');
       }
       settle(env.projectId);

@@ -12,7 +12,10 @@ export const LIMITS = {
   MAX_FEEDBACK_PER_LINK: 1000,
   /** Runtime keys per environment (an environment admin creates them). */
   MAX_RUNTIME_KEYS_PER_ENVIRONMENT: 50,
-  /** Audiences per environment (an environment admin creates them; each holds up to ~200 KB of rules: 20 rules × 100 values × 100 characters). */
+  /**
+   * Audiences per environment (an environment admin creates them; each holds up to ~200 KB of
+   * rules: 20 rules × 100 values × 100 characters).
+   */
   MAX_AUDIENCES_PER_ENVIRONMENT: 200,
   /** Unused, unexpired invitations into one project (a project admin creates them). */
   MAX_PENDING_INVITATIONS_PER_PROJECT: 200,
@@ -20,11 +23,17 @@ export const LIMITS = {
   MAX_API_TOKENS_PER_USER: 100,
   /** Approval requests out of one environment per hour: each one from the authoring stage freezes a snapshot. */
   APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR: 60,
-  /** Invitations into one project per day: each accepted one is a new account, and used ones no longer count as open. */
+  /**
+   * Invitations into one project per day: each accepted one is a new account, and used ones no
+   * longer count as open.
+   */
   INVITATIONS_PER_PROJECT_PER_DAY: 200,
   /** Hotfixes started per production environment per day: each start copies the live content into a new draft. */
   HOTFIXES_PER_ENVIRONMENT_PER_DAY: 20,
-  /** Sessions kept per user: signing in again past this ends the oldest (never refused: the owner must always get in). */
+  /**
+   * Sessions kept per user: signing in again past this ends the oldest (never refused: the owner
+   * must always get in).
+   */
   MAX_SESSIONS_PER_USER: 50,
 } as const;
 
@@ -37,7 +46,14 @@ export function requireBelow(limit: string, max: number, count: number, message:
  * Refuses (429 rate_limited) an action that already happened `max` times in the window; the
  * answer's Retry-After (from details.retryAfter, seconds) is when the oldest one leaves it.
  */
-export function requireRate(limit: string, max: number, times: readonly number[], windowMs: number, now: number, message: string): void {
+export function requireRate(
+  limit: string,
+  max: number,
+  times: readonly number[],
+  windowMs: number,
+  now: number,
+  message: string,
+): void {
   const retryAfter = windowRetryAfter(times, max, windowMs, now);
   if (retryAfter > 0) throw new AppError('rate_limited', message, { limit, max, retryAfter });
 }

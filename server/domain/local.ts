@@ -20,15 +20,30 @@ export function createLocalData(deps: {
   composition: Composition;
   sealer: Sealer;
   /** Names → this environment's audience ids, for the delivery API. */
-  audiences: { resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }> };
+  audiences: {
+    resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }>;
+  };
   limits: { maxSecretsPerEnvironment: number };
 }) {
   const { projects, store, composition } = deps;
   const variables = createVariables({ projects, store, composition });
-  const secrets = createSecrets({ projects, store, composition, sealer: deps.sealer, limits: deps.limits });
+  const secrets = createSecrets({
+    projects,
+    store,
+    composition,
+    sealer: deps.sealer,
+    limits: deps.limits,
+  });
   const settings = createSettings({ projects, store });
   const runtimeKeys = createRuntimeKeys({ projects, store });
-  const delivery = createDelivery({ projects, composition, variables, settings, runtimeKeys, audiences: deps.audiences });
+  const delivery = createDelivery({
+    projects,
+    composition,
+    variables,
+    settings,
+    runtimeKeys,
+    audiences: deps.audiences,
+  });
 
   return {
     content: composition.content,

@@ -17,11 +17,19 @@ export const RESET_LINK_TTL_MS = 24 * 3600_000;
 export function createPasswordResets(deps: { store: PasswordResetStore; accounts: AccountStore }) {
   return {
     issue(by: Principal, userId: string, now = Date.now()): { path: string; expiresAt: string } {
-      if (!by.isInstanceAdmin) throw new AppError('forbidden', 'Only an instance admin can issue password-reset links.');
+      if (!by.isInstanceAdmin)
+        throw new AppError('forbidden', 'Only an instance admin can issue password-reset links.');
       if (!deps.accounts.findUserById(userId)) throw new AppError('user_not_found');
       const token = newSecretToken('scr');
       const expiresAt = now + RESET_LINK_TTL_MS;
-      deps.store.issue({ tokenHash: hashToken(token), userId, createdBy: by.user.id, createdAt: now, expiresAt, usedAt: null });
+      deps.store.issue({
+        tokenHash: hashToken(token),
+        userId,
+        createdBy: by.user.id,
+        createdAt: now,
+        expiresAt,
+        usedAt: null,
+      });
       return { path: `/reset/${token}`, expiresAt: new Date(expiresAt).toISOString() };
     },
 
@@ -40,7 +48,8 @@ export function createPasswordResets(deps: { store: PasswordResetStore; accounts
       await assertStrongPassword(password, [user.email, user.name]);
       const passwordHash = await hashPassword(password);
       // Re-checked in the transaction: another use of the link may have won during the hash.
-      if (!deps.store.redeem(tokenHash, user.id, passwordHash, Date.now())) throw new AppError('reset_link_invalid');
+      if (!deps.store.redeem(tokenHash, user.id, passwordHash, Date.now()))
+        throw new AppError('reset_link_invalid');
       return { email: user.email };
     },
   };

@@ -24,7 +24,11 @@ let estimator: Promise<ZxcvbnFactory> | null = null;
 /** The dictionaries (a few MB) load once, on the first check, not at start-up. */
 function load(): Promise<ZxcvbnFactory> {
   estimator ??= (async () => {
-    const [{ ZxcvbnFactory }, common, en] = await Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common'), import('@zxcvbn-ts/language-en')]);
+    const [{ ZxcvbnFactory }, common, en] = await Promise.all([
+      import('@zxcvbn-ts/core'),
+      import('@zxcvbn-ts/language-common'),
+      import('@zxcvbn-ts/language-en'),
+    ]);
     return new ZxcvbnFactory({
       dictionary: { ...common.dictionary, ...en.dictionary },
       graphs: common.adjacencyGraphs,
@@ -41,17 +45,27 @@ function load(): Promise<ZxcvbnFactory> {
  * password scores at least MIN_SCORE. `userInputs` (email, name) count as known words: a
  * password built from the person's own name or address is easy to guess for anyone who knows them.
  */
-export async function assertStrongPassword(password: string, userInputs: readonly string[]): Promise<void> {
+export async function assertStrongPassword(
+  password: string,
+  userInputs: readonly string[],
+): Promise<void> {
   const zxcvbn = await load();
-  const inputs = userInputs.flatMap((s) => [s, ...s.toLowerCase().split(/[^\p{L}\p{N}]+/u)]).filter((s) => s.length >= 3).slice(0, 20);
+  const inputs = userInputs
+    .flatMap((s) => [s, ...s.toLowerCase().split(/[^\p{L}\p{N}]+/u)])
+    .filter((s) => s.length >= 3)
+    .slice(0, 20);
   const result = zxcvbn.check(password.slice(0, MAX_ESTIMATED_CHARS), inputs);
   if (result.score >= MIN_SCORE) return;
   const { warning, suggestions } = result.feedback;
   const why = [warning, ...suggestions].filter(Boolean).join(' ');
-  throw new AppError('weak_password', `This password is too easy to guess. ${why || 'Choose a longer one, or a few unrelated words.'}`, {
-    score: result.score,
-    minScore: MIN_SCORE,
-    warning: warning ?? null,
-    suggestions,
-  });
+  throw new AppError(
+    'weak_password',
+    `This password is too easy to guess. ${why || 'Choose a longer one, or a few unrelated words.'}`,
+    {
+      score: result.score,
+      minScore: MIN_SCORE,
+      warning: warning ?? null,
+      suggestions,
+    },
+  );
 }

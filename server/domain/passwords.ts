@@ -7,9 +7,15 @@ import { argon2, randomBytes, timingSafeEqual } from 'node:crypto';
  */
 const PARAMS = { memory: 19456, passes: 2, parallelism: 1, tagLength: 32 } as const;
 
-function derive(password: string, salt: Buffer, p: { memory: number; passes: number; parallelism: number; tagLength: number }): Promise<Buffer> {
+function derive(
+  password: string,
+  salt: Buffer,
+  p: { memory: number; passes: number; parallelism: number; tagLength: number },
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    argon2('argon2id', { message: password, nonce: salt, ...p }, (err, key) => (err ? reject(err) : resolve(key)));
+    argon2('argon2id', { message: password, nonce: salt, ...p }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }
 

@@ -9,7 +9,10 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 export interface Drafts {
   /** The draft's content now, as connected editors see it. */
   read(draftId: string): WorkspaceContent;
-  /** Changes a draft server-side in one transaction that connected editors see live; false when it could not be stored. */
+  /**
+   * Changes a draft server-side in one transaction that connected editors see live; false when it
+   * could not be stored.
+   */
   edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean;
   /** Disconnects everyone from the draft: it closed (default), or what they may do in it changed. */
   close(draftId: string, reason?: 'draft_closed' | 'rights_changed'): void;

@@ -3,8 +3,20 @@ import { contentState } from '#schema/content/ydoc.ts';
 import { SAMPLE_AUDIENCES, sampleContent } from '#schema/content/sample.ts';
 import { PRESETS, presetFlow } from '#schema/presets.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
-import { draftSections, ownedAt, parseFlowRules, receivesAt, rulesFromTemplates, storedSections } from '#schema/flow.ts';
-import { flowTemplatesOf, type CreateProjectInput, type EnvironmentView, type ProjectView } from '#schema/api.ts';
+import {
+  draftSections,
+  ownedAt,
+  parseFlowRules,
+  receivesAt,
+  rulesFromTemplates,
+  storedSections,
+} from '#schema/flow.ts';
+import {
+  flowTemplatesOf,
+  type CreateProjectInput,
+  type EnvironmentView,
+  type ProjectView,
+} from '#schema/api.ts';
 import { nameKey, sameNameMessage } from '#schema/names.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
@@ -17,8 +29,17 @@ import { authoringOf, isProduction } from '#schema/pipeline.ts';
 export const flowRulesVersion = (rulesJson: string): string => sha256(rulesJson).slice(0, 16);
 
 export function projectView(r: ProjectRecord): ProjectView {
-  // Editable drafts per environment: the authoring one, and `section` drafts (`down` sections edited there, `local` ones); not receive-only ones.
-  const draftByEnv = new Map(r.drafts.filter((d) => d.closedAt === null && (d.kind === 'authoring' || (d.kind === 'section' && draftSections(d).length > 0))).map((d) => [d.environmentId, d]));
+  // Editable drafts per environment: the authoring one, and `section` drafts (`down` sections
+  // edited there, `local` ones); not receive-only ones.
+  const draftByEnv = new Map(
+    r.drafts
+      .filter(
+        (d) =>
+          d.closedAt === null &&
+          (d.kind === 'authoring' || (d.kind === 'section' && draftSections(d).length > 0)),
+      )
+      .map((d) => [d.environmentId, d]),
+  );
   return {
     id: r.project.id,
     name: r.project.name,
@@ -52,7 +73,10 @@ function sampleState(sections: readonly Section[]): Uint8Array {
 
 export function createProjects(store: ProjectStore) {
   return {
-    /** A project from a preset (or custom stages): its environments in order, and one draft for the authoring (first) one. */
+    /**
+     * A project from a preset (or custom stages): its environments in order, and one draft for the
+     * authoring (first) one.
+     */
     create(by: Principal, input: CreateProjectInput): ProjectView {
       const now = Date.now();
       const projectId = newId('prj');
@@ -70,25 +94,62 @@ export function createProjects(store: ProjectStore) {
       }));
       const authoring = authoringOf(envs)!;
       // Flow rules by stage position (a preset's, or the custom pipeline's, checked at the edge).
-      const templates = input.preset === 'custom' ? flowTemplatesOf(input.stages!, input.flowRules ?? {}).templates : presetFlow(input.preset);
-      const stored = rulesFromTemplates(templates, envs.map((e) => e.id));
+      const templates =
+        input.preset === 'custom'
+          ? flowTemplatesOf(input.stages!, input.flowRules ?? {}).templates
+          : presetFlow(input.preset);
+      const stored = rulesFromTemplates(
+        templates,
+        envs.map((e) => e.id),
+      );
       // A draft per stage that edits something (its owned sections) or receives a `down` section
       // (a receive-only draft owns nothing: replication alone writes it). The first stage's is the authoring draft.
-      const draft = (environmentId: string, kind: string, sections: Section[]) => ({ id: newId('dft'), projectId, environmentId, kind, createdAt: now, createdBy: by.user.id, baseSnapshotId: null, closedAt: null, sections: storedSections(sections) });
+      const draft = (environmentId: string, kind: string, sections: Section[]) => ({
+        id: newId('dft'),
+        projectId,
+        environmentId,
+        kind,
+        createdAt: now,
+        createdBy: by.user.id,
+        baseSnapshotId: null,
+        closedAt: null,
+        sections: storedSections(sections),
+      });
       const drafts = [draft(authoring.id, 'authoring', ownedAt(templates, 0))];
       for (const e of envs.slice(1)) {
         const owned = ownedAt(templates, e.position);
-        if (owned.length > 0 || receivesAt(templates, e.position)) drafts.push(draft(e.id, 'section', owned));
+        if (owned.length > 0 || receivesAt(templates, e.position))
+          drafts.push(draft(e.id, 'section', owned));
       }
       const record: ProjectRecord = {
-        project: { id: projectId, name: input.name, preset: input.preset, flowRules: JSON.stringify(stored), createdBy: by.user.id, createdAt: now },
+        project: {
+          id: projectId,
+          name: input.name,
+          preset: input.preset,
+          flowRules: JSON.stringify(stored),
+          createdBy: by.user.id,
+          createdAt: now,
+        },
         environments: envs,
         drafts,
       };
       const sampleAudiences = input.sample
-        ? envs.flatMap((e) => SAMPLE_AUDIENCES.map((a) => ({ id: newId('aud'), environmentId: e.id, name: a.name, nameKey: a.name.toLowerCase(), description: a.description, rules: JSON.stringify(a.rules), updatedBy: by.user.id, updatedAt: now })))
+        ? envs.flatMap((e) =>
+            SAMPLE_AUDIENCES.map((a) => ({
+              id: newId('aud'),
+              environmentId: e.id,
+              name: a.name,
+              nameKey: a.name.toLowerCase(),
+              description: a.description,
+              rules: JSON.stringify(a.rules),
+              updatedBy: by.user.id,
+              updatedAt: now,
+            })),
+          )
         : [];
-      const states = input.sample ? drafts.map((d) => ({ draftId: d.id, state: sampleState(draftSections(d)) })) : [];
+      const states = input.sample
+        ? drafts.map((d) => ({ draftId: d.id, state: sampleState(draftSections(d)) }))
+        : [];
       store.insertProject(record, states, sampleAudiences);
       return projectView(record);
     },
@@ -107,10 +168,16 @@ export function createProjects(store: ProjectStore) {
     draftRecord: (id: string) => requireDraft(store, id),
 
     /** Renames, recolors or re-kinds a stage; names stay distinct within the project. */
-    updateStage(envId: string, patch: { name?: string; kind?: string; color?: string }): ProjectView {
+    updateStage(
+      envId: string,
+      patch: { name?: string; kind?: string; color?: string },
+    ): ProjectView {
       const found = requireEnvironment(store, envId);
       const project = store.getProject(found.environment.projectId)!;
-      if (patch.name && project.environments.some((e) => e.id !== envId && nameKey(e.name) === nameKey(patch.name!))) {
+      if (
+        patch.name &&
+        project.environments.some((e) => e.id !== envId && nameKey(e.name) === nameKey(patch.name!))
+      ) {
         const message = sameNameMessage(patch.name);
         throw new AppError('invalid_body', message, [{ path: 'name', message }]);
       }

@@ -18,7 +18,10 @@ export interface PullItem {
   /** What taking it would do here. */
   kind: 'added' | 'changed' | 'same';
   fields: FieldChange[];
-  /** This environment changed the item after the source's version was made (see `Replication.unseenBelow`): taking it needs `confirmOverwrite`. */
+  /**
+   * This environment changed the item after the source's version was made (see
+   * `Replication.unseenBelow`): taking it needs `confirmOverwrite`.
+   */
   newerHere: boolean;
 }
 
@@ -27,25 +30,56 @@ export interface PullItem {
  * into a higher one's (Production) — the way an article tested in UAT goes live without
  * anything else moving. Within a project only, upward only, between drafts that both edit it.
  */
-export function createPulls(deps: { projects: ProjectStore; releases: ReleaseStore; snapshots: Snapshots; drafts: Pick<Drafts, 'read' | 'edit'>; replication: Pick<Replication, 'agreed' | 'unseenBelow'> }) {
+export function createPulls(deps: {
+  projects: ProjectStore;
+  releases: ReleaseStore;
+  snapshots: Snapshots;
+  drafts: Pick<Drafts, 'read' | 'edit'>;
+  replication: Pick<Replication, 'agreed' | 'unseenBelow'>;
+}) {
   function sides(envId: string, fromEnvId: string, section: Section) {
     const to = requireEnvironment(deps.projects, envId);
     const from = requireEnvironment(deps.projects, fromEnvId);
-    if (to.environment.projectId !== from.environment.projectId) throw new AppError('invalid_body', 'Pulls never cross projects: export a snapshot and import it instead.');
+    if (to.environment.projectId !== from.environment.projectId)
+      throw new AppError(
+        'invalid_body',
+        'Pulls never cross projects: export a snapshot and import it instead.',
+      );
     const project = deps.projects.getProject(to.environment.projectId)!;
     const rule = parseFlowRules(project.project.flowRules)[section];
-    const edits = (e: { environment: EnvironmentRow; draft: DraftRow | undefined }) => !!e.draft && (rule.editableEnvIds ?? []).includes(e.environment.id) && draftSections(e.draft).includes(section);
-    if (rule.direction !== 'down' || !edits(to) || !edits(from)) throw new AppError('invalid_body', 'Only a section that flows down can be pulled, between environments that both edit it.');
-    if (from.environment.position >= to.environment.position) throw new AppError('invalid_body', 'Pull from an environment below this one.');
-    return { target: { env: to.environment, draft: to.draft! }, source: { env: from.environment, draft: from.draft! } };
+    const edits = (e: { environment: EnvironmentRow; draft: DraftRow | undefined }) =>
+      !!e.draft &&
+      (rule.editableEnvIds ?? []).includes(e.environment.id) &&
+      draftSections(e.draft).includes(section);
+    if (rule.direction !== 'down' || !edits(to) || !edits(from))
+      throw new AppError(
+        'invalid_body',
+        'Only a section that flows down can be pulled, between environments that both edit it.',
+      );
+    if (from.environment.position >= to.environment.position)
+      throw new AppError('invalid_body', 'Pull from an environment below this one.');
+    return {
+      target: { env: to.environment, draft: to.draft! },
+      source: { env: from.environment, draft: from.draft! },
+    };
   }
 
   /** The source holds the item in another version than this environment (or this one lacks it). */
-  const differs = (section: Section, mine: Record<string, ItemJson>, theirs: Record<string, ItemJson>, id: string) => !own(mine, id) || itemBlob(section, mine[id]!).id !== itemBlob(section, theirs[id]!).id;
+  const differs = (
+    section: Section,
+    mine: Record<string, ItemJson>,
+    theirs: Record<string, ItemJson>,
+    id: string,
+  ) => !own(mine, id) || itemBlob(section, mine[id]!).id !== itemBlob(section, theirs[id]!).id;
 
   return {
     /** What taking each item (default: every one that differs) would change here. */
-    preview(envId: string, fromEnvId: string, section: Section, itemIds?: readonly string[]): PullItem[] {
+    preview(
+      envId: string,
+      fromEnvId: string,
+      section: Section,
+      itemIds?: readonly string[],
+    ): PullItem[] {
       const { target, source } = sides(envId, fromEnvId, section);
       const mine = deps.drafts.read(target.draft.id)[section];
       const theirs = deps.drafts.read(source.draft.id)[section];
@@ -55,39 +89,99 @@ export function createPulls(deps: { projects: ProjectStore; releases: ReleaseSto
       const newer = new Set(deps.replication.unseenBelow(target.env.id, section, ids));
       return ids.map((itemId) => {
         const after = own(theirs, itemId);
-        if (!after) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${itemId}.`);
+        if (!after)
+          throw new AppError(
+            'not_found',
+            `${source.env.name} has no ${SPECS[section].noun} ${itemId}.`,
+          );
         const before = own(mine, itemId);
-        const fields = itemFieldChanges(section, before ?? {}, after, budget).filter((f) => before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'));
-        return { itemId, name: String(after[SPECS[section].nameField] ?? itemId), kind: !before ? 'added' : fields.length === 0 ? 'same' : 'changed', fields, newerHere: fields.length > 0 && newer.has(itemId) };
+        const fields = itemFieldChanges(section, before ?? {}, after, budget).filter(
+          (f) =>
+            before || (f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]'),
+        );
+        return {
+          itemId,
+          name: String(after[SPECS[section].nameField] ?? itemId),
+          kind: !before ? 'added' : fields.length === 0 ? 'same' : 'changed',
+          fields,
+          newerHere: fields.length > 0 && newer.has(itemId),
+        };
       });
     },
 
     /** Takes exactly the chosen items; nothing else moves. Recorded in this environment's history as `pull`. */
-    pull(actorId: string, envId: string, fromEnvId: string, section: Section, itemIds: readonly string[], { message, confirmOverwrite }: { message: string | null; confirmOverwrite: boolean }): { pulled: number } {
+    pull(
+      actorId: string,
+      envId: string,
+      fromEnvId: string,
+      section: Section,
+      itemIds: readonly string[],
+      { message, confirmOverwrite }: { message: string | null; confirmOverwrite: boolean },
+    ): { pulled: number } {
       const { target, source } = sides(envId, fromEnvId, section);
       const theirs = deps.drafts.read(source.draft.id)[section];
       const missing = itemIds.filter((id) => !own(theirs, id));
-      if (missing.length > 0) throw new AppError('not_found', `${source.env.name} has no ${SPECS[section].noun} ${missing.join(', ')}.`);
+      if (missing.length > 0)
+        throw new AppError(
+          'not_found',
+          `${source.env.name} has no ${SPECS[section].noun} ${missing.join(', ')}.`,
+        );
       if (!confirmOverwrite) {
         // Taking a version alike to this one overwrites nothing, however the merge base stands.
         const mine = deps.drafts.read(target.draft.id)[section];
         const differ = itemIds.filter((id) => differs(section, mine, theirs, id));
         const newer = deps.replication.unseenBelow(target.env.id, section, differ);
         if (newer.length > 0) {
-          const names = newer.map((id) => `“${String(own(mine, id)?.[SPECS[section].nameField] ?? id)}”`).join(', ');
-          throw new AppError('pull_overwrites_newer', `${target.env.name} changed ${names} after ${source.env.name} did: pulling would overwrite the newer version here. Review the diff and confirm the overwrite.`, { itemIds: newer });
+          const names = newer
+            .map((id) => `“${String(own(mine, id)?.[SPECS[section].nameField] ?? id)}”`)
+            .join(', ');
+          throw new AppError(
+            'pull_overwrites_newer',
+            `${target.env.name} changed ${names} after ${source.env.name} did: pulling would overwrite the newer version here. Review the diff and confirm the overwrite.`,
+            { itemIds: newer },
+          );
         }
       }
       const meta = { kind: 'pull', sourceDraftId: source.draft.id, message, createdBy: actorId };
       // The section here before and after, as snapshots: the history shows the pull as a diff.
-      const fromSnapshotId = deps.snapshots.freezeSection(target.env.projectId, section, deps.drafts.read(target.draft.id)[section], meta);
-      if (!deps.drafts.edit(target.draft.id, 'pull', (doc) => itemIds.forEach((id) => setItemJson(doc, section, id, theirs[id]!)))) throw new AppError('storage_unavailable');
+      const fromSnapshotId = deps.snapshots.freezeSection(
+        target.env.projectId,
+        section,
+        deps.drafts.read(target.draft.id)[section],
+        meta,
+      );
+      if (
+        !deps.drafts.edit(target.draft.id, 'pull', (doc) =>
+          itemIds.forEach((id) => setItemJson(doc, section, id, theirs[id]!)),
+        )
+      )
+        throw new AppError('storage_unavailable');
       // The environment pulled from replicates from this one: both now hold these versions.
-      if (source.env.position + 1 === target.env.position) deps.replication.agreed(source.draft, section, Object.fromEntries(itemIds.map((id) => [id, theirs[id]!])));
-      const toSnapshotId = deps.snapshots.freezeSection(target.env.projectId, section, deps.drafts.read(target.draft.id)[section], meta);
+      if (source.env.position + 1 === target.env.position)
+        deps.replication.agreed(
+          source.draft,
+          section,
+          Object.fromEntries(itemIds.map((id) => [id, theirs[id]!])),
+        );
+      const toSnapshotId = deps.snapshots.freezeSection(
+        target.env.projectId,
+        section,
+        deps.drafts.read(target.draft.id)[section],
+        meta,
+      );
       const noun = `${itemIds.length} ${SPECS[section].noun}${itemIds.length === 1 ? '' : 's'}`;
       deps.releases.recordReplication(
-        { projectId: target.env.projectId, environmentId: target.env.id, kind: 'pull', toSnapshotId, fromSnapshotId, sourceEnvironmentId: source.env.id, actorId, message: message ?? `Pulled ${noun} from ${source.env.name}`, detail: { section, itemIds } },
+        {
+          projectId: target.env.projectId,
+          environmentId: target.env.id,
+          kind: 'pull',
+          toSnapshotId,
+          fromSnapshotId,
+          sourceEnvironmentId: source.env.id,
+          actorId,
+          message: message ?? `Pulled ${noun} from ${source.env.name}`,
+          detail: { section, itemIds },
+        },
         Date.now(),
       );
       return { pulled: itemIds.length };

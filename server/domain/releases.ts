@@ -12,19 +12,33 @@ import { isAuthoring, isProduction } from '#schema/pipeline.ts';
 /** What a promotion asks of hotfix tracking (see hotfixes.ts). */
 export interface HotfixGuard {
   /** Hotfix changes live in production that the content would undo (read only if a hotfix is open). */
-  undoneBy(projectId: string, content: () => WorkspaceContent): { hotfixId: string; changes: HotfixChange[] }[];
+  undoneBy(
+    projectId: string,
+    content: () => WorkspaceContent,
+  ): { hotfixId: string; changes: HotfixChange[] }[];
   markOverridden(hotfixIds: readonly string[]): void;
 }
 
 /** The four-eyes gate (see approvals.ts), asked before a move commits. */
 export interface GateCheck {
   /** Throws unless the move has the approvals the target needs; returns the request to close. */
-  check(sourceEnvId: string, targetEnvId: string, snapshotId: string, opts?: { hotfix?: boolean }): string | null;
+  check(
+    sourceEnvId: string,
+    targetEnvId: string,
+    snapshotId: string,
+    opts?: { hotfix?: boolean },
+  ): string | null;
   /**
    * Run inside the move's transaction: the satisfied request closes, the other open requests for
    * this move are voided, and requests out of the moved environment for other snapshots no longer hold.
    */
-  settle(move: { requestId: string | null; sourceEnvId: string; targetEnvId: string; hotfix?: boolean; movedTo?: string }): void;
+  settle(move: {
+    requestId: string | null;
+    sourceEnvId: string;
+    targetEnvId: string;
+    hotfix?: boolean;
+    movedTo?: string;
+  }): void;
   /** An environment's pointer moved: requests out of it for other snapshots no longer hold. */
   sourceMoved(envId: string, snapshotId: string | null): void;
 }
@@ -83,13 +97,30 @@ export interface AudienceGuard {
  * What the caller saw in the source (absent: not checked) must be what would move: else a
  * stale board would promote content nobody reviewed.
  */
-export function requireSourceSeen(source: { name: string }, expected: string | undefined, actual: string | null): void {
+export function requireSourceSeen(
+  source: { name: string },
+  expected: string | undefined,
+  actual: string | null,
+): void {
   if (expected !== undefined && expected !== actual) {
-    throw new AppError('source_moved', `${source.name} changed since you looked: what would move is not what you saw. Reload and review it again.`, { expected });
+    throw new AppError(
+      'source_moved',
+      `${source.name} changed since you looked: what would move is not what you saw. Reload and review it again.`,
+      { expected },
+    );
   }
 }
 
-export function createReleases(deps: { projects: ProjectStore; store: ReleaseStore; snapshots: Snapshots; hotfixes: HotfixGuard; gates: GateCheck; audiences: AudienceGuard; composition: Pick<Composition, 'candidate' | 'candidateId'>; secrets: SecretsGuard }) {
+export function createReleases(deps: {
+  projects: ProjectStore;
+  store: ReleaseStore;
+  snapshots: Snapshots;
+  hotfixes: HotfixGuard;
+  gates: GateCheck;
+  audiences: AudienceGuard;
+  composition: Pick<Composition, 'candidate' | 'candidateId'>;
+  secrets: SecretsGuard;
+}) {
   const { projects, store, snapshots } = deps;
 
   function pipeline(env: EnvironmentRow): EnvironmentRow[] {
@@ -101,7 +132,11 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
     const undone = deps.hotfixes.undoneBy(projectId, content);
     if (undone.length > 0 && !confirmed) {
       const changes = undone.flatMap((u) => u.changes);
-      throw new AppError('would_undo_hotfix', `This would undo ${changes.length} hotfix change${changes.length === 1 ? '' : 's'} in production. Confirm to go ahead, or apply the hotfix to DEV first.`, changes);
+      throw new AppError(
+        'would_undo_hotfix',
+        `This would undo ${changes.length} hotfix change${changes.length === 1 ? '' : 's'} in production. Confirm to go ahead, or apply the hotfix to DEV first.`,
+        changes,
+      );
     }
     return undone;
   }
@@ -113,7 +148,11 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
   function guardSecrets(target: EnvironmentRow, snapshotId: string, confirmed: boolean): string[] {
     const missing = deps.secrets.missingFor(target.id, snapshotId);
     if (missing.length > 0 && !confirmed) {
-      throw new AppError('secrets_missing', `${target.name} lacks ${missing.length} secret${missing.length === 1 ? '' : 's'} this content's integrations use (${missing.join(', ')}): add ${missing.length === 1 ? 'it' : 'them'} in ${target.name}'s secrets first, or confirm going ahead without ${missing.length === 1 ? 'it' : 'them'}.`, { environmentId: target.id, missing });
+      throw new AppError(
+        'secrets_missing',
+        `${target.name} lacks ${missing.length} secret${missing.length === 1 ? '' : 's'} this content's integrations use (${missing.join(', ')}): add ${missing.length === 1 ? 'it' : 'them'} in ${target.name}'s secrets first, or confirm going ahead without ${missing.length === 1 ? 'it' : 'them'}.`,
+        { environmentId: target.id, missing },
+      );
     }
     return missing;
   }
@@ -127,7 +166,17 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
      * check hotfixes) happens first; the commit re-checks and writes pointer + record in one
      * synchronous transaction.
      */
-    sync(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedTargetSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean; confirmMissingSecrets?: boolean }): SyncResult {
+    sync(
+      by: Principal,
+      envId: string,
+      opts: {
+        expectedSourceSnapshotId?: string;
+        expectedTargetSnapshotId?: string | null;
+        message?: string;
+        confirmUndoHotfix?: boolean;
+        confirmMissingSecrets?: boolean;
+      },
+    ): SyncResult {
       const { environment: env, draft } = requireEnvironment(projects, envId);
       const all = pipeline(env);
       const target = all.find((e) => e.position === env.position + 1);
@@ -141,8 +190,14 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       let snapshotId = candidate;
       // Checked before anything is frozen: a stale caller moves nothing.
       requireSourceSeen(env, opts.expectedSourceSnapshotId, snapshotId);
-      if (opts.expectedTargetSnapshotId !== undefined && opts.expectedTargetSnapshotId !== target.snapshotId) {
-        throw new AppError('target_moved', undefined, { expected: opts.expectedTargetSnapshotId, actual: target.snapshotId });
+      if (
+        opts.expectedTargetSnapshotId !== undefined &&
+        opts.expectedTargetSnapshotId !== target.snapshotId
+      ) {
+        throw new AppError('target_moved', undefined, {
+          expected: opts.expectedTargetSnapshotId,
+          actual: target.snapshotId,
+        });
       }
       if (content && draft) {
         snapshotId = snapshots.freeze(env.projectId, content, {
@@ -154,11 +209,20 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
         });
         deps.audiences.noteSnapshot(snapshotId, content);
       }
-      if (target.snapshotId === snapshotId) return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
+      if (target.snapshotId === snapshotId)
+        return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
       deps.audiences.requireFor(target.id, env.projectId, snapshotId);
       const intoProduction = isProduction(target, { environments: all });
-      const undone = intoProduction ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, snapshotId), opts.confirmUndoHotfix === true) : [];
-      const missing = intoProduction ? guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true) : [];
+      const undone = intoProduction
+        ? guardHotfix(
+            env.projectId,
+            () => snapshots.content(env.projectId, snapshotId),
+            opts.confirmUndoHotfix === true,
+          )
+        : [];
+      const missing = intoProduction
+        ? guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true)
+        : [];
       // The gate last: a refusal above leaves the approved request as it is, for the confirmed retry.
       const requestId = deps.gates.check(env.id, target.id, snapshotId);
 
@@ -169,20 +233,47 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
           pointer: 'current',
           kind: 'sync',
           toSnapshotId: snapshotId,
-          ...(opts.expectedTargetSnapshotId !== undefined ? { expectedFrom: opts.expectedTargetSnapshotId } : {}),
+          ...(opts.expectedTargetSnapshotId !== undefined
+            ? { expectedFrom: opts.expectedTargetSnapshotId }
+            : {}),
           ...(authoring ? {} : { source: { environmentId: env.id, pointer: 'current' as const } }),
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: { ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}), ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}), ...(requestId ? { requestId } : {}) },
+          detail: {
+            ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}),
+            ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}),
+            ...(requestId ? { requestId } : {}),
+          },
         },
         Date.now(),
-        () => deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: target.id, movedTo: snapshotId }),
+        () =>
+          deps.gates.settle({
+            requestId,
+            sourceEnvId: env.id,
+            targetEnvId: target.id,
+            movedTo: snapshotId,
+          }),
       );
-      return { snapshotId, targetEnvironmentId: target.id, unchanged: false, release: releaseView(release) };
+      return {
+        snapshotId,
+        targetEnvironmentId: target.id,
+        unchanged: false,
+        release: releaseView(release),
+      };
     },
 
     /** Publish (go-live): production's live pointer takes its synced snapshot. */
-    publish(by: Principal, envId: string, opts: { expectedSourceSnapshotId?: string; expectedLiveSnapshotId?: string | null; message?: string; confirmUndoHotfix?: boolean; confirmMissingSecrets?: boolean }): ReleaseView {
+    publish(
+      by: Principal,
+      envId: string,
+      opts: {
+        expectedSourceSnapshotId?: string;
+        expectedLiveSnapshotId?: string | null;
+        message?: string;
+        confirmUndoHotfix?: boolean;
+        confirmMissingSecrets?: boolean;
+      },
+    ): ReleaseView {
       const env = requireEnvironment(projects, envId).environment;
       const all = pipeline(env);
       if (!isProduction(env, { environments: all })) throw new AppError('not_production');
@@ -190,7 +281,11 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
       // What goes live is what the caller reviewed: a Sync into production meanwhile refuses it.
       requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
       deps.audiences.requireFor(env.id, env.projectId, env.snapshotId);
-      const undone = guardHotfix(env.projectId, () => snapshots.content(env.projectId, env.snapshotId!), opts.confirmUndoHotfix === true);
+      const undone = guardHotfix(
+        env.projectId,
+        () => snapshots.content(env.projectId, env.snapshotId!),
+        opts.confirmUndoHotfix === true,
+      );
       const missing = guardSecrets(env, env.snapshotId, opts.confirmMissingSecrets === true);
       const requestId = deps.gates.check(env.id, env.id, env.snapshotId);
       const release = store.commitMove(
@@ -200,11 +295,17 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
           pointer: 'live',
           kind: 'publish',
           toSnapshotId: env.snapshotId,
-          ...(opts.expectedLiveSnapshotId !== undefined ? { expectedFrom: opts.expectedLiveSnapshotId } : {}),
+          ...(opts.expectedLiveSnapshotId !== undefined
+            ? { expectedFrom: opts.expectedLiveSnapshotId }
+            : {}),
           source: { environmentId: env.id, pointer: 'current' },
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: { ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}), ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}), ...(requestId ? { requestId } : {}) },
+          detail: {
+            ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}),
+            ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}),
+            ...(requestId ? { requestId } : {}),
+          },
         },
         Date.now(),
         // The live pointer moved, not production's current: no request out of production loses its snapshot.
@@ -215,16 +316,36 @@ export function createReleases(deps: { projects: ProjectStore; store: ReleaseSto
     },
 
     /** Points an environment (production: its live pointer by default) back at a snapshot from its own history. */
-    rollback(by: Principal, envId: string, opts: { snapshotId: string; pointer?: Pointer; message?: string; confirmUndoHotfix?: boolean }): ReleaseView {
+    rollback(
+      by: Principal,
+      envId: string,
+      opts: {
+        snapshotId: string;
+        pointer?: Pointer;
+        message?: string;
+        confirmUndoHotfix?: boolean;
+      },
+    ): ReleaseView {
       const env = requireEnvironment(projects, envId).environment;
       const all = pipeline(env);
       const production = isProduction(env, { environments: all });
-      if (isAuthoring(env)) throw new AppError('read_only_environment', 'The authoring environment has a draft, not a pointer: restore content by editing it.');
+      if (isAuthoring(env))
+        throw new AppError(
+          'read_only_environment',
+          'The authoring environment has a draft, not a pointer: restore content by editing it.',
+        );
       const pointer: Pointer = opts.pointer ?? (production ? 'live' : 'current');
       if (pointer === 'live' && !production) throw new AppError('not_production');
       if (!store.wasEverAt(env.id, pointer, opts.snapshotId)) throw new AppError('not_in_history');
       deps.audiences.requireFor(env.id, env.projectId, opts.snapshotId);
-      const undone = pointer === 'live' ? guardHotfix(env.projectId, () => snapshots.content(env.projectId, opts.snapshotId), opts.confirmUndoHotfix === true) : [];
+      const undone =
+        pointer === 'live'
+          ? guardHotfix(
+              env.projectId,
+              () => snapshots.content(env.projectId, opts.snapshotId),
+              opts.confirmUndoHotfix === true,
+            )
+          : [];
       const release = store.commitMove(
         {
           projectId: env.projectId,

@@ -34,7 +34,15 @@ const DELETED = 'deleted';
  * receiving draft that may not edit the section (Staging) simply equals upstream. Runs a
  * short while after a change (batched), never touches environment-local data.
  */
-export function createReplication(deps: { projects: ProjectStore; releases: ReleaseStore & SnapshotStore; snapshots: Snapshots; store: ReplicationStore; drafts: Pick<Drafts, 'read' | 'edit'>; delayMs: number; log: (msg: string, err?: unknown) => void }) {
+export function createReplication(deps: {
+  projects: ProjectStore;
+  releases: ReleaseStore & SnapshotStore;
+  snapshots: Snapshots;
+  store: ReplicationStore;
+  drafts: Pick<Drafts, 'read' | 'edit'>;
+  delayMs: number;
+  log: (msg: string, err?: unknown) => void;
+}) {
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
 
@@ -53,14 +61,37 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       .filter((x): x is { env: EnvironmentRow; draft: DraftRow } => x.draft !== undefined);
   }
 
-  /** Both sides hold the same version (`blobId`, null: neither has the item): it is the merge base, unless it already is. */
-  function agreement(draft: DraftRow, section: Section, itemId: string, blobId: string | null, base: BaseRow | undefined, now: number): BaseRow | null {
+  /**
+   * Both sides hold the same version (`blobId`, null: neither has the item): it is the merge base,
+   * unless it already is.
+   */
+  function agreement(
+    draft: DraftRow,
+    section: Section,
+    itemId: string,
+    blobId: string | null,
+    base: BaseRow | undefined,
+    now: number,
+  ): BaseRow | null {
     if (base ? base.baseBlobId === blobId && !base.conflictBlobId : blobId === null) return null;
-    return { draftId: draft.id, section, itemId, baseBlobId: blobId, conflictBlobId: null, updatedAt: now };
+    return {
+      draftId: draft.id,
+      section,
+      itemId,
+      baseBlobId: blobId,
+      conflictBlobId: null,
+      updatedAt: now,
+    };
   }
 
   /** Makes `draft`'s `section` follow `upstream`; returns how many items changed, and the section before. */
-  function receive(draft: DraftRow, section: Section, upstream: Record<string, ItemJson>, editsHere: boolean, now: number): { changed: number; before: Record<string, ItemJson> } {
+  function receive(
+    draft: DraftRow,
+    section: Section,
+    upstream: Record<string, ItemJson>,
+    editsHere: boolean,
+    now: number,
+  ): { changed: number; before: Record<string, ItemJson> } {
     const local = deps.drafts.read(draft.id)[section];
     const bases = new Map(deps.store.bases(draft.id, section).map((b) => [b.itemId, b]));
     const take = new Map<string, ItemJson | null>();
@@ -74,7 +105,14 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       const lo = loItem ? blobOf(section, loItem) : null;
       const base = bases.get(itemId);
       const ba = base?.baseBlobId ?? null;
-      const row = (baseBlobId: string | null, conflictBlobId: string | null): BaseRow => ({ draftId: draft.id, section, itemId, baseBlobId, conflictBlobId, updatedAt: now });
+      const row = (baseBlobId: string | null, conflictBlobId: string | null): BaseRow => ({
+        draftId: draft.id,
+        section,
+        itemId,
+        baseBlobId,
+        conflictBlobId,
+        updatedAt: now,
+      });
       if ((up?.id ?? null) === (lo?.id ?? null)) {
         const agreed = agreement(draft, section, itemId, up?.id ?? null, base, now);
         if (agreed) rows.push(agreed);
@@ -105,27 +143,57 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
     return { changed: take.size, before: local };
   }
 
-  /** The environment's history gets a `replicate` record: the section there before and after, as snapshots (a diff shows what flowed). */
-  function record(projectId: string, env: EnvironmentRow, from: EnvironmentRow, draft: DraftRow, section: Section, before: Record<string, ItemJson>, items: number): void {
+  /**
+   * The environment's history gets a `replicate` record: the section there before and after, as
+   * snapshots (a diff shows what flowed).
+   */
+  function record(
+    projectId: string,
+    env: EnvironmentRow,
+    from: EnvironmentRow,
+    draft: DraftRow,
+    section: Section,
+    before: Record<string, ItemJson>,
+    items: number,
+  ): void {
     const meta = { kind: 'replicate', sourceDraftId: draft.id, message: null, createdBy: 'system' };
     const fromSnapshotId = deps.snapshots.freezeSection(projectId, section, before, meta);
-    const toSnapshotId = deps.snapshots.freezeSection(projectId, section, deps.drafts.read(draft.id)[section], meta);
+    const toSnapshotId = deps.snapshots.freezeSection(
+      projectId,
+      section,
+      deps.drafts.read(draft.id)[section],
+      meta,
+    );
     deps.releases.recordReplication(
-      { projectId, environmentId: env.id, kind: 'replicate', toSnapshotId, fromSnapshotId, sourceEnvironmentId: from.id, actorId: 'system', message: `${items} ${SPECS[section].noun}${items === 1 ? '' : 's'} from ${from.name}`, detail: { section, items } },
+      {
+        projectId,
+        environmentId: env.id,
+        kind: 'replicate',
+        toSnapshotId,
+        fromSnapshotId,
+        sourceEnvironmentId: from.id,
+        actorId: 'system',
+        message: `${items} ${SPECS[section].noun}${items === 1 ? '' : 's'} from ${from.name}`,
+        detail: { section, items },
+      },
       Date.now(),
     );
   }
 
   type Step = { env: EnvironmentRow; draft: DraftRow };
   /** Visits each receiving stage of each `down` section, from the source down, with the stage just above it. */
-  function eachStep(projectId: string, visit: (section: Section, from: Step, to: Step, editsHere: boolean) => void): void {
+  function eachStep(
+    projectId: string,
+    visit: (section: Section, from: Step, to: Step, editsHere: boolean) => void,
+  ): void {
     const project = deps.projects.getProject(projectId);
     if (!project) return;
     const rules = parseFlowRules(project.project.flowRules);
     for (const section of SECTIONS) {
       const steps = chain(rules, section, project.environments, project.drafts);
       const editable = new Set(rules[section].editableEnvIds ?? []);
-      for (let i = 1; i < steps.length; i++) visit(section, steps[i - 1]!, steps[i]!, editable.has(steps[i]!.env.id));
+      for (let i = 1; i < steps.length; i++)
+        visit(section, steps[i - 1]!, steps[i]!, editable.has(steps[i]!.env.id));
     }
   }
 
@@ -171,14 +239,20 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
         for (const [itemId, item] of Object.entries(upstream)) {
           const mine = own(local, itemId);
           const blobId = blobOf(section, item).id;
-          const agreed = mine && blobOf(section, mine).id === blobId ? agreement(to.draft, section, itemId, blobId, bases.get(itemId), now) : null;
+          const agreed =
+            mine && blobOf(section, mine).id === blobId
+              ? agreement(to.draft, section, itemId, blobId, bases.get(itemId), now)
+              : null;
           if (agreed) rows.push(agreed);
         }
         deps.store.put(rows);
       });
     },
 
-    /** Shutdown: pending replications are dropped (the next start schedules every project with `down` sections again). */
+    /**
+     * Shutdown: pending replications are dropped (the next start schedules every project with
+     * `down` sections again).
+     */
     stop(): void {
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
@@ -191,7 +265,16 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
      */
     agreed(draft: DraftRow, section: Section, items: Record<string, ItemJson>): void {
       const now = Date.now();
-      deps.store.put(Object.entries(items).map(([itemId, item]) => ({ draftId: draft.id, section, itemId, baseBlobId: blobOf(section, item).id, conflictBlobId: null, updatedAt: now })));
+      deps.store.put(
+        Object.entries(items).map(([itemId, item]) => ({
+          draftId: draft.id,
+          section,
+          itemId,
+          baseBlobId: blobOf(section, item).id,
+          conflictBlobId: null,
+          updatedAt: now,
+        })),
+      );
     },
 
     /**
@@ -204,12 +287,19 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       const found = deps.projects.getEnvironment(envId);
       const project = found && deps.projects.getProject(found.environment.projectId);
       if (!found?.draft || !project) return [];
-      const steps = chain(parseFlowRules(project.project.flowRules), section, project.environments, project.drafts);
+      const steps = chain(
+        parseFlowRules(project.project.flowRules),
+        section,
+        project.environments,
+        project.drafts,
+      );
       const at = steps.findIndex((s) => s.env.id === envId);
       const below = at >= 0 ? steps[at + 1] : undefined;
       // Not in the chain, or its last stage: nothing below takes from it.
       if (!below) return [];
-      const bases = new Map(deps.store.bases(below.draft.id, section).map((b) => [b.itemId, b.baseBlobId]));
+      const bases = new Map(
+        deps.store.bases(below.draft.id, section).map((b) => [b.itemId, b.baseBlobId]),
+      );
       const local = deps.drafts.read(found.draft.id)[section];
       return itemIds.filter((id) => {
         const mine = own(local, id);
@@ -227,29 +317,50 @@ export function createReplication(deps: { projects: ProjectStore; releases: Rele
       const found = requireEnvironment(deps.projects, envId);
       if (!found.draft) return [];
       const rows = deps.store.conflicts(found.draft.id);
-      const blobs = deps.releases.getBlobs(rows.map((r) => r.conflictBlobId!).filter((id) => id !== DELETED));
+      const blobs = deps.releases.getBlobs(
+        rows.map((r) => r.conflictBlobId!).filter((id) => id !== DELETED),
+      );
       const local = deps.drafts.read(found.draft.id);
       return rows.map((r) => {
         const section = r.section as Section;
-        const upstream = r.conflictBlobId === DELETED ? null : (JSON.parse(blobs.get(r.conflictBlobId!) ?? 'null') as ItemJson | null);
+        const upstream =
+          r.conflictBlobId === DELETED
+            ? null
+            : (JSON.parse(blobs.get(r.conflictBlobId!) ?? 'null') as ItemJson | null);
         const mine = own(local[section], r.itemId) ?? null;
         const nameField = SPECS[section].nameField;
-        return { section, itemId: r.itemId, name: String((mine ?? upstream)?.[nameField] ?? r.itemId), upstream, local: mine };
+        return {
+          section,
+          itemId: r.itemId,
+          name: String((mine ?? upstream)?.[nameField] ?? r.itemId),
+          upstream,
+          local: mine,
+        };
       });
     },
 
     /** Resolves a conflict: take the upstream version, or keep this environment's. */
     resolve(envId: string, section: Section, itemId: string, take: 'upstream' | 'local'): void {
       const found = deps.projects.getEnvironment(envId);
-      const row = found?.draft ? deps.store.conflicts(found.draft.id).find((r) => r.section === section && r.itemId === itemId) : undefined;
+      const row = found?.draft
+        ? deps.store
+            .conflicts(found.draft.id)
+            .find((r) => r.section === section && r.itemId === itemId)
+        : undefined;
       if (!found?.draft || !row) throw new AppError('not_found', 'There is no such conflict here.');
       const upstreamId = row.conflictBlobId === DELETED ? null : row.conflictBlobId;
       if (take === 'upstream') {
-        const json = upstreamId ? (JSON.parse(deps.releases.getBlobs([upstreamId]).get(upstreamId)!) as ItemJson) : null;
-        deps.drafts.edit(found.draft.id, 'replicate', (doc: Y.Doc) => setItemJson(doc, section, itemId, json));
+        const json = upstreamId
+          ? (JSON.parse(deps.releases.getBlobs([upstreamId]).get(upstreamId)!) as ItemJson)
+          : null;
+        deps.drafts.edit(found.draft.id, 'replicate', (doc: Y.Doc) =>
+          setItemJson(doc, section, itemId, json),
+        );
       }
       // Either way the upstream version is now the base: later upstream changes merge again.
-      deps.store.put([{ ...row, baseBlobId: upstreamId, conflictBlobId: null, updatedAt: Date.now() }]);
+      deps.store.put([
+        { ...row, baseBlobId: upstreamId, conflictBlobId: null, updatedAt: Date.now() },
+      ]);
     },
   };
 }

@@ -52,7 +52,9 @@ export function createRetention(deps: {
       const out = new Map<string, { projectId: string; id: string }>();
       for (const projectId of new Set(abandoned.map((r) => r.projectId))) {
         const held = store.referencedSnapshotIds(projectId, cutoff);
-        for (const r of abandoned) if (r.projectId === projectId && !held.has(r.snapshotId)) out.set(key(projectId, r.snapshotId), { projectId, id: r.snapshotId });
+        for (const r of abandoned)
+          if (r.projectId === projectId && !held.has(r.snapshotId))
+            out.set(key(projectId, r.snapshotId), { projectId, id: r.snapshotId });
       }
       return out;
     };
@@ -67,10 +69,12 @@ export function createRetention(deps: {
       if (stopped) return { requests: 0, snapshots: 0, blobs: 0 };
     }
     const mark = store.lastSnapshotRow();
-    for (let after = 0; after < mark && blobs.size > 0; ) {
+    for (let after = 0; after < mark && blobs.size > 0;) {
       const page = store.treesAfter(after, mark, SCAN_PAGE);
       if (page.length === 0) break;
-      for (const row of page) if (!candidates.has(key(row.projectId, row.id))) for (const b of blobIdsOf(row.tree)) blobs.delete(b);
+      for (const row of page)
+        if (!candidates.has(key(row.projectId, row.id)))
+          for (const b of blobIdsOf(row.tree)) blobs.delete(b);
       after = page[page.length - 1]!.row;
       await pause();
       if (stopped) return { requests: 0, snapshots: 0, blobs: 0 };
@@ -80,9 +84,11 @@ export function createRetention(deps: {
     const result = store.atomically((): SweepResult => {
       const doomed = unreferenced();
       for (const [k, s] of candidates) {
-        if (!doomed.has(k)) for (const b of blobIdsOf(store.tree(s.projectId, s.id) ?? '{}')) blobs.delete(b);
+        if (!doomed.has(k))
+          for (const b of blobIdsOf(store.tree(s.projectId, s.id) ?? '{}')) blobs.delete(b);
       }
-      for (const row of store.treesAfter(mark, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)) for (const b of blobIdsOf(row.tree)) blobs.delete(b);
+      for (const row of store.treesAfter(mark, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))
+        for (const b of blobIdsOf(row.tree)) blobs.delete(b);
       for (const b of store.blobsNamedByReplication([...blobs])) blobs.delete(b);
       let deletedSnapshots = 0;
       for (const [k, s] of doomed) {
@@ -106,4 +112,3 @@ export function createRetention(deps: {
     },
   };
 }
-

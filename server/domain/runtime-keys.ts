@@ -13,21 +13,37 @@ export function createRuntimeKeys(deps: { projects: ProjectStore; store: LocalSt
     createRuntimeKey(by: Principal, envId: string, name: string) {
       const { environment: env } = requireEnvironment(projects, envId);
       const max = LIMITS.MAX_RUNTIME_KEYS_PER_ENVIRONMENT;
-      requireBelow('MAX_RUNTIME_KEYS_PER_ENVIRONMENT', max, store.runtimeKeyCount(envId), `${env.name} already has ${max} runtime keys: delete one first.`);
+      requireBelow(
+        'MAX_RUNTIME_KEYS_PER_ENVIRONMENT',
+        max,
+        store.runtimeKeyCount(envId),
+        `${env.name} already has ${max} runtime keys: delete one first.`,
+      );
       const key = newSecretToken('scr');
       const id = newId('rtk');
-      store.insertRuntimeKey({ id, environmentId: envId, name, keyHash: hashToken(key), createdBy: by.user.id, createdAt: Date.now() });
+      store.insertRuntimeKey({
+        id,
+        environmentId: envId,
+        name,
+        keyHash: hashToken(key),
+        createdBy: by.user.id,
+        createdAt: Date.now(),
+      });
       return { id, name, key };
     },
     runtimeKeys(envId: string) {
       requireEnvironment(projects, envId);
-      return store.runtimeKeys(envId).map((k) => ({ id: k.id, name: k.name, createdAt: new Date(k.createdAt).toISOString() }));
+      return store
+        .runtimeKeys(envId)
+        .map((k) => ({ id: k.id, name: k.name, createdAt: new Date(k.createdAt).toISOString() }));
     },
     deleteRuntimeKey(envId: string, id: string): void {
-      if (!store.deleteRuntimeKey(envId, id)) throw new AppError('not_found', 'No such runtime key here.');
+      if (!store.deleteRuntimeKey(envId, id))
+        throw new AppError('not_found', 'No such runtime key here.');
     },
     /** The environment a runtime key opens (undefined: no such key). */
-    environmentOf: (runtimeKey: string): string | undefined => store.runtimeKeyEnvironment(hashToken(runtimeKey)),
+    environmentOf: (runtimeKey: string): string | undefined =>
+      store.runtimeKeyEnvironment(hashToken(runtimeKey)),
   };
 }
 

@@ -7,7 +7,9 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
 export function createSealer(key: Buffer) {
   if (key.length !== 32) throw new Error('the secrets key must be 32 bytes');
   // A separate key for fingerprints, so a fingerprint says nothing about the encryption key.
-  const fingerprintKey = createHmac('sha256', key).update('stagecoach secret fingerprint v1').digest();
+  const fingerprintKey = createHmac('sha256', key)
+    .update('stagecoach secret fingerprint v1')
+    .digest();
   return {
     /** A keyed hash of a value: equal values compare equal, and without the key nothing can be guessed from it. */
     fingerprint(plaintext: string): string {
@@ -24,7 +26,9 @@ export function createSealer(key: Buffer) {
       const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12));
       decipher.setAAD(Buffer.from(slot));
       decipher.setAuthTag(sealed.subarray(12, 28));
-      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]).toString(
+        'utf8',
+      );
     },
   };
 }

@@ -15,11 +15,20 @@ import { requireBelow } from './limits.ts';
  * An environment's secrets: sealed at rest, named by the content's integrations, never returned
  * once saved and never part of a snapshot.
  */
-export function createSecrets(deps: { projects: ProjectStore; store: LocalStore; composition: Composition; sealer: Sealer; limits: { maxSecretsPerEnvironment: number } }) {
+export function createSecrets(deps: {
+  projects: ProjectStore;
+  store: LocalStore;
+  composition: Composition;
+  sealer: Sealer;
+  limits: { maxSecretsPerEnvironment: number };
+}) {
   const { projects, store, composition, sealer } = deps;
 
   /** Secrets the content's integrations use by name, and which are not set here. */
-  function missingSecrets(envId: string, from: WorkspaceContent): { name: string; usedBy: { itemId: string; name: string }[] }[] {
+  function missingSecrets(
+    envId: string,
+    from: WorkspaceContent,
+  ): { name: string; usedBy: { itemId: string; name: string }[] }[] {
     const set = new Set(store.secrets(envId).map((s) => s.name));
     const used = new Map<string, { itemId: string; name: string }[]>();
     for (const [itemId, i] of Object.entries(canonicalContent(from).integrations)) {
@@ -37,14 +46,21 @@ export function createSecrets(deps: { projects: ProjectStore; store: LocalStore;
      * hash in memory; no value or hash leaves the server): a test bot must not hold production
      * credentials.
      */
-    sharedWithProduction(projectId: string): { environmentId: string; name: string; productionName: string }[] {
+    sharedWithProduction(
+      projectId: string,
+    ): { environmentId: string; name: string; productionName: string }[] {
       const envs = projects.getProject(projectId)?.environments ?? [];
       const prod = productionOf(envs);
       if (!prod) return [];
       const prints = (envId: string) =>
         store.secrets(envId).flatMap((s) => {
           try {
-            return [{ name: s.name, print: sealer.fingerprint(sealer.open(s.sealed, `${envId}/${s.name}`)) }];
+            return [
+              {
+                name: s.name,
+                print: sealer.fingerprint(sealer.open(s.sealed, `${envId}/${s.name}`)),
+              },
+            ];
           } catch {
             return []; // a row that does not open is reported by the secrets view, not here
           }
@@ -53,16 +69,31 @@ export function createSecrets(deps: { projects: ProjectStore; store: LocalStore;
       if (production.size === 0) return [];
       return envs
         .slice(0, -1)
-        .flatMap((e) => prints(e.id).flatMap((p) => (production.has(p.print) ? [{ environmentId: e.id, name: p.name, productionName: production.get(p.print)! }] : [])));
+        .flatMap((e) =>
+          prints(e.id).flatMap((p) =>
+            production.has(p.print)
+              ? [{ environmentId: e.id, name: p.name, productionName: production.get(p.print)! }]
+              : [],
+          ),
+        );
     },
 
-    /** Secret names the environment's content (with `snapshotId` in place) uses and it lacks: names only, never values. */
+    /**
+     * Secret names the environment's content (with `snapshotId` in place) uses and it lacks: names
+     * only, never values.
+     */
     missingSecretsWith(envId: string, snapshotId: string): string[] {
-      return missingSecrets(envId, composition.contentWith(envId, snapshotId)).map((m) => m.name).sort();
+      return missingSecrets(envId, composition.contentWith(envId, snapshotId))
+        .map((m) => m.name)
+        .sort();
     },
     /** The same for what the environment holds now (production: its current and live content). */
     missingSecretNames(envId: string): string[] {
-      const names = new Set(composition.pointedContents(envId).flatMap((p) => missingSecrets(envId, p.content).map((m) => m.name)));
+      const names = new Set(
+        composition
+          .pointedContents(envId)
+          .flatMap((p) => missingSecrets(envId, p.content).map((m) => m.name)),
+      );
       return [...names].sort();
     },
 
@@ -70,25 +101,49 @@ export function createSecrets(deps: { projects: ProjectStore; store: LocalStore;
     secrets(envId: string) {
       requireEnvironment(projects, envId);
       return {
-        secrets: store.secrets(envId).map((s) => ({ name: s.name, updatedBy: s.updatedBy, updatedAt: new Date(s.updatedAt).toISOString() })).sort((a, b) => a.name.localeCompare(b.name)),
+        secrets: store
+          .secrets(envId)
+          .map((s) => ({
+            name: s.name,
+            updatedBy: s.updatedBy,
+            updatedAt: new Date(s.updatedAt).toISOString(),
+          }))
+          .sort((a, b) => a.name.localeCompare(b.name)),
         missing: missingSecrets(envId, composition.content(envId)),
       };
     },
 
     setSecret(by: Principal, envId: string, name: string, value: string) {
       const { environment: env } = requireEnvironment(projects, envId);
-      if (!SECRET_NAME.test(name)) throw new AppError('invalid_body', 'A secret name is UPPER_SNAKE_CASE, like ORDERS_API_TOKEN.');
+      if (!SECRET_NAME.test(name))
+        throw new AppError(
+          'invalid_body',
+          'A secret name is UPPER_SNAKE_CASE, like ORDERS_API_TOKEN.',
+        );
       // Replacing a value is always allowed; only a new name counts against the limit.
       const max = deps.limits.maxSecretsPerEnvironment;
-      if (!store.hasSecret(envId, name)) requireBelow('MAX_SECRETS_PER_ENVIRONMENT', max, store.secretCount(envId), `${env.name} already has ${max} secrets: delete one first.`);
+      if (!store.hasSecret(envId, name))
+        requireBelow(
+          'MAX_SECRETS_PER_ENVIRONMENT',
+          max,
+          store.secretCount(envId),
+          `${env.name} already has ${max} secrets: delete one first.`,
+        );
       const now = Date.now();
-      store.setSecret({ environmentId: envId, name, sealed: sealer.seal(value, `${envId}/${name}`), updatedBy: by.user.id, updatedAt: now });
+      store.setSecret({
+        environmentId: envId,
+        name,
+        sealed: sealer.seal(value, `${envId}/${name}`),
+        updatedBy: by.user.id,
+        updatedAt: now,
+      });
       return { name, updatedBy: by.user.id, updatedAt: new Date(now).toISOString() };
     },
 
     deleteSecret(envId: string, name: string): void {
       requireEnvironment(projects, envId);
-      if (!store.deleteSecret(envId, name)) throw new AppError('not_found', 'No secret with this name here.');
+      if (!store.deleteSecret(envId, name))
+        throw new AppError('not_found', 'No secret with this name here.');
     },
 
     /** For the runtime's integration calls later; never sent through the HTTP API. */

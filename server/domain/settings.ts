@@ -22,7 +22,12 @@ export function createSettings(deps: { projects: ProjectStore; store: LocalStore
 
     setSettings(by: Principal, envId: string, settings: EnvironmentSettings): EnvironmentSettings {
       requireEnvironment(projects, envId);
-      store.setSettings({ environmentId: envId, json: JSON.stringify(settings), updatedBy: by.user.id, updatedAt: Date.now() });
+      store.setSettings({
+        environmentId: envId,
+        json: JSON.stringify(settings),
+        updatedBy: by.user.id,
+        updatedAt: Date.now(),
+      });
       return settings;
     },
   };

@@ -14,7 +14,6 @@ import { DAY, MINUTE } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { shownSnapshotId } from '#schema/composition.ts';
 
-
 export const shareLinkView = (l: ShareLinkRow) => ({
   id: l.id,
   environmentId: l.environmentId,
@@ -44,26 +43,70 @@ export function createShares(deps: {
 
   function resolve(token: string): ShareLinkRow {
     const link = store.shareLinkByToken(hashToken(token));
-    if (!link) throw new AppError('not_found', 'This link does not exist. Check that it was copied whole.');
+    if (!link)
+      throw new AppError('not_found', 'This link does not exist. Check that it was copied whole.');
     if (link.revokedAt !== null) throw new AppError('share_link_revoked');
     if (link.expiresAt < Date.now()) throw new AppError('share_link_expired');
     return link;
   }
 
   return {
-    create(by: Principal, envId: string, input: { label: string; expiresInDays: number; snapshotId?: string; allowFeedback: boolean }) {
+    create(
+      by: Principal,
+      envId: string,
+      input: { label: string; expiresInDays: number; snapshotId?: string; allowFeedback: boolean },
+    ) {
       const env = requireEnvironment(projects, envId).environment;
       // A pinned link shows a snapshot this environment actually held.
-      if (input.snapshotId && !(deps.releases.wasEverAt(env.id, 'current', input.snapshotId) || deps.releases.wasEverAt(env.id, 'live', input.snapshotId))) {
-        throw new AppError('not_in_history', 'That snapshot was never in this environment: pin one from its history.');
+      if (
+        input.snapshotId &&
+        !(
+          deps.releases.wasEverAt(env.id, 'current', input.snapshotId) ||
+          deps.releases.wasEverAt(env.id, 'live', input.snapshotId)
+        )
+      ) {
+        throw new AppError(
+          'not_in_history',
+          'That snapshot was never in this environment: pin one from its history.',
+        );
       }
       const now = Date.now();
       const max = deps.limits.maxShareLinksPerEnvironment;
-      requireBelow('MAX_SHARE_LINKS_PER_ENVIRONMENT', max, store.activeShareLinkCount(env.id, now), `${env.name} already has ${max} active share links: revoke one first.`);
+      requireBelow(
+        'MAX_SHARE_LINKS_PER_ENVIRONMENT',
+        max,
+        store.activeShareLinkCount(env.id, now),
+        `${env.name} already has ${max} active share links: revoke one first.`,
+      );
       const token = newSecretToken('scl');
-      const row: ShareLinkRow = { id: newId('shr'), environmentId: env.id, snapshotId: input.snapshotId ?? null, label: input.label, tokenHash: hashToken(token), allowFeedback: input.allowFeedback, createdBy: by.user.id, createdAt: now, expiresAt: now + input.expiresInDays * DAY, revokedAt: null };
+      const row: ShareLinkRow = {
+        id: newId('shr'),
+        environmentId: env.id,
+        snapshotId: input.snapshotId ?? null,
+        label: input.label,
+        tokenHash: hashToken(token),
+        allowFeedback: input.allowFeedback,
+        createdBy: by.user.id,
+        createdAt: now,
+        expiresAt: now + input.expiresInDays * DAY,
+        revokedAt: null,
+      };
       store.insertShareLink(row);
-      store.audit({ projectId: env.projectId, environmentId: env.id, kind: 'share_link.created', actorId: by.user.id, subject: { linkId: row.id, label: row.label, snapshotId: row.snapshotId, expiresAt: row.expiresAt } }, now);
+      store.audit(
+        {
+          projectId: env.projectId,
+          environmentId: env.id,
+          kind: 'share_link.created',
+          actorId: by.user.id,
+          subject: {
+            linkId: row.id,
+            label: row.label,
+            snapshotId: row.snapshotId,
+            expiresAt: row.expiresAt,
+          },
+        },
+        now,
+      );
       return { ...shareLinkView(row), token, path: `/share/${token}` };
     },
 
@@ -82,7 +125,16 @@ export function createShares(deps: {
       if (!l) throw new AppError('not_found', 'No such share link.');
       store.revokeShareLink(linkId, Date.now());
       const env = projects.getEnvironment(l.environmentId)!.environment;
-      store.audit({ projectId: env.projectId, environmentId: env.id, kind: 'share_link.revoked', actorId: by.user.id, subject: { linkId, label: l.label } }, Date.now());
+      store.audit(
+        {
+          projectId: env.projectId,
+          environmentId: env.id,
+          kind: 'share_link.revoked',
+          actorId: by.user.id,
+          subject: { linkId, label: l.label },
+        },
+        Date.now(),
+      );
     },
 
     /** What a stakeholder sees: the content, variables at their effective values, never a secret value. */
@@ -92,7 +144,9 @@ export function createShares(deps: {
       const project = projects.getProject(env.projectId)!;
       const snapshotId = link.snapshotId ?? shownSnapshotId(env, project);
       // Flow rules: what a Sync moved is pinned; the sections the environment holds itself are shown as they are now.
-      const content = snapshotId ? canonicalContent(deps.local.contentWith(env.id, snapshotId)) : null;
+      const content = snapshotId
+        ? canonicalContent(deps.local.contentWith(env.id, snapshotId))
+        : null;
       return {
         label: link.label,
         expiresAt: new Date(link.expiresAt).toISOString(),
@@ -106,30 +160,75 @@ export function createShares(deps: {
           ? deps.local
               .variables(env.id, content)
               .filter((v) => !v.orphaned)
-              .map((v) => ({ name: v.name, type: v.type, description: v.description, value: v.effectiveValue }))
+              .map((v) => ({
+                name: v.name,
+                type: v.type,
+                description: v.description,
+                value: v.effectiveValue,
+              }))
           : [],
-        feedback: link.allowFeedback ? store.feedbackOfLink(env.id, link.id).map((f) => ({ section: f.section, itemId: f.itemId, author: f.author, text: f.text, createdAt: new Date(f.createdAt).toISOString() })) : [],
+        feedback: link.allowFeedback
+          ? store.feedbackOfLink(env.id, link.id).map((f) => ({
+              section: f.section,
+              itemId: f.itemId,
+              author: f.author,
+              text: f.text,
+              createdAt: new Date(f.createdAt).toISOString(),
+            }))
+          : [],
       };
     },
 
     /** Stakeholder feedback on an item: environment-local, never promoted. */
-    addFeedback(token: string, input: { section: Section; itemId: string; author: string; text: string }) {
+    addFeedback(
+      token: string,
+      input: { section: Section; itemId: string; author: string; text: string },
+    ) {
       const link = resolve(token);
       if (!link.allowFeedback) throw new AppError('forbidden', 'This link does not take feedback.');
       // The poster is anonymous: the link itself is what is limited, in rate and in what it keeps.
       // Counted and stored in one synchronous step, so parallel posts cannot slip past the count.
       const now = Date.now();
       const perMinute = deps.limits.feedbackPerLinkPerMinute;
-      requireRate('FEEDBACK_PER_LINK_PER_MINUTE', perMinute, store.feedbackTimesOfLink(link.environmentId, link.id, now - MINUTE), MINUTE, now, `This link takes at most ${perMinute} feedback posts a minute: wait a moment and send it again.`);
+      requireRate(
+        'FEEDBACK_PER_LINK_PER_MINUTE',
+        perMinute,
+        store.feedbackTimesOfLink(link.environmentId, link.id, now - MINUTE),
+        MINUTE,
+        now,
+        `This link takes at most ${perMinute} feedback posts a minute: wait a moment and send it again.`,
+      );
       const kept = LIMITS.MAX_FEEDBACK_PER_LINK;
-      requireBelow('MAX_FEEDBACK_PER_LINK', kept, store.feedbackCountOfLink(link.environmentId, link.id), `This link already holds ${kept} feedback posts: ask the team for a new link.`);
-      const row = { id: newId('fbk'), environmentId: link.environmentId, shareLinkId: link.id, section: input.section, itemId: input.itemId, author: input.author, text: input.text, createdAt: now };
+      requireBelow(
+        'MAX_FEEDBACK_PER_LINK',
+        kept,
+        store.feedbackCountOfLink(link.environmentId, link.id),
+        `This link already holds ${kept} feedback posts: ask the team for a new link.`,
+      );
+      const row = {
+        id: newId('fbk'),
+        environmentId: link.environmentId,
+        shareLinkId: link.id,
+        section: input.section,
+        itemId: input.itemId,
+        author: input.author,
+        text: input.text,
+        createdAt: now,
+      };
       store.insertFeedback(row);
       return { ...row, createdAt: new Date(row.createdAt).toISOString() };
     },
 
     feedback(envId: string) {
-      return store.feedback(envId).map((f) => ({ id: f.id, section: f.section, itemId: f.itemId, author: f.author, text: f.text, shareLinkId: f.shareLinkId, createdAt: new Date(f.createdAt).toISOString() }));
+      return store.feedback(envId).map((f) => ({
+        id: f.id,
+        section: f.section,
+        itemId: f.itemId,
+        author: f.author,
+        text: f.text,
+        shareLinkId: f.shareLinkId,
+        createdAt: new Date(f.createdAt).toISOString(),
+      }));
     },
   };
 }

@@ -37,7 +37,8 @@ const addressed = memoOnFrozen((item: ItemJson) => {
 });
 
 /** Content address of one (already normalized) item. */
-export const addressOf = (section: Section, item: ItemJson): string => addressed(normalizeItem(section, '', item)).blobId;
+export const addressOf = (section: Section, item: ItemJson): string =>
+  addressed(normalizeItem(section, '', item)).blobId;
 
 /** An item as the blob it would be stored as: `{id, json}` (memoized for live draft items). */
 export const itemBlob = (section: Section, item: ItemJson): { id: string; json: string } => {
@@ -79,9 +80,25 @@ export function createSnapshots(store: SnapshotStore) {
      * Freezes content: validate (problems block) → canonical form → one blob per item, stored
      * only if new → a tree whose hash is the snapshot id. Equal content gives the same id.
      */
-    freeze(projectId: string, content: WorkspaceContent, meta: { kind: string; parentId: string | null; sourceDraftId: string | null; message: string | null; createdBy: string }, opts: { validate?: boolean } = {}): string {
+    freeze(
+      projectId: string,
+      content: WorkspaceContent,
+      meta: {
+        kind: string;
+        parentId: string | null;
+        sourceDraftId: string | null;
+        message: string | null;
+        createdBy: string;
+      },
+      opts: { validate?: boolean } = {},
+    ): string {
       const problems = opts.validate === false ? [] : validateContent(content);
-      if (problems.length > 0) throw new AppError('draft_has_problems', `The draft has ${problems.length} problem${problems.length === 1 ? '' : 's'}: fix them before it can leave this environment.`, problemsJson(problems));
+      if (problems.length > 0)
+        throw new AppError(
+          'draft_has_problems',
+          `The draft has ${problems.length} problem${problems.length === 1 ? '' : 's'}: fix them before it can leave this environment.`,
+          problemsJson(problems),
+        );
       const canonical = canonicalContent(content);
       const blobs = new Map<string, string>();
       const t = {} as Tree;
@@ -98,7 +115,17 @@ export function createSnapshots(store: SnapshotStore) {
       if (!store.getSnapshot(projectId, id)) {
         const known = store.knownBlobIds([...blobs.keys()]);
         store.putSnapshot(
-          { projectId, id, tree: treeJson, kind: meta.kind, parentId: meta.parentId, sourceDraftId: meta.sourceDraftId, message: meta.message, createdBy: meta.createdBy, createdAt: Date.now() },
+          {
+            projectId,
+            id,
+            tree: treeJson,
+            kind: meta.kind,
+            parentId: meta.parentId,
+            sourceDraftId: meta.sourceDraftId,
+            message: meta.message,
+            createdBy: meta.createdBy,
+            createdAt: Date.now(),
+          },
           [...blobs].filter(([b]) => !known.has(b)).map(([b, json]) => ({ id: b, json })),
         );
       }
@@ -109,7 +136,17 @@ export function createSnapshots(store: SnapshotStore) {
      * One section's items as a snapshot of their own (history records of replications and pulls:
      * the section before and after). Not validated: a half-written article still flows.
      */
-    freezeSection(projectId: string, section: Section, items: Record<string, ItemJson>, meta: { kind: string; sourceDraftId: string | null; message: string | null; createdBy: string }): string {
+    freezeSection(
+      projectId: string,
+      section: Section,
+      items: Record<string, ItemJson>,
+      meta: {
+        kind: string;
+        sourceDraftId: string | null;
+        message: string | null;
+        createdBy: string;
+      },
+    ): string {
       const content = emptyContent();
       content[section] = items;
       return this.freeze(projectId, content, { ...meta, parentId: null }, { validate: false });
@@ -121,7 +158,8 @@ export function createSnapshots(store: SnapshotStore) {
       const t = {} as Tree;
       for (const s of SECTIONS) {
         t[s] = emptySection();
-        for (const id of Object.keys(canonical[s]).sort()) t[s][id] = addressed(canonical[s][id]!).blobId;
+        for (const id of Object.keys(canonical[s]).sort())
+          t[s][id] = addressed(canonical[s][id]!).blobId;
       }
       return hashTree(canonicalJson(t));
     },
@@ -131,11 +169,17 @@ export function createSnapshots(store: SnapshotStore) {
     },
 
     /** The content of a snapshot (only `sections`, if given: only their blobs are read), verified. */
-    content(projectId: string, id: string, sections: readonly Section[] = SECTIONS): WorkspaceContent {
+    content(
+      projectId: string,
+      id: string,
+      sections: readonly Section[] = SECTIONS,
+    ): WorkspaceContent {
       const t = tree(projectId, id);
       const items = readItems(sections.flatMap((s) => Object.values(t[s] ?? {})));
       const out = emptyContent();
-      for (const s of sections) for (const [itemId, blobId] of Object.entries(t[s] ?? {})) out[s][itemId] = items.get(blobId)!;
+      for (const s of sections)
+        for (const [itemId, blobId] of Object.entries(t[s] ?? {}))
+          out[s][itemId] = items.get(blobId)!;
       return out;
     },
 

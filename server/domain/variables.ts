@@ -18,7 +18,10 @@ export interface VariableView {
   effectiveValue: string;
   /** An override whose variable is no longer in this environment's content. */
   orphaned: boolean;
-  /** Why the override no longer fits the variable's type (a Sync changed it), in words; null when it fits or there is none. */
+  /**
+   * Why the override no longer fits the variable's type (a Sync changed it), in words; null when it
+   * fits or there is none.
+   */
   invalidOverride: string | null;
 }
 
@@ -26,11 +29,18 @@ export interface VariableView {
  * Variable overrides: an environment's own values for the content's variables. Environment-local:
  * never part of a snapshot, never touched by a promotion.
  */
-export function createVariables(deps: { projects: ProjectStore; store: LocalStore; composition: Composition }) {
+export function createVariables(deps: {
+  projects: ProjectStore;
+  store: LocalStore;
+  composition: Composition;
+}) {
   const { store, composition } = deps;
 
   /** Variables with their values here; `from` = another content of this environment (a pinned snapshot). */
-  function variables(envId: string, from: WorkspaceContent = composition.content(envId)): VariableView[] {
+  function variables(
+    envId: string,
+    from: WorkspaceContent = composition.content(envId),
+  ): VariableView[] {
     const overrides = new Map(store.overrides(envId).map((o) => [o.name, o]));
     const out: VariableView[] = Object.values(canonicalContent(from).variables).map((v) => {
       const o = overrides.get(v.name as string);
@@ -42,14 +52,33 @@ export function createVariables(deps: { projects: ProjectStore; store: LocalStor
         type: v.type as string,
         description: v.description as string,
         defaultValue: v.defaultValue as string,
-        override: o ? { value: o.value, updatedBy: o.updatedBy, updatedAt: new Date(o.updatedAt).toISOString() } : null,
+        override: o
+          ? {
+              value: o.value,
+              updatedBy: o.updatedBy,
+              updatedAt: new Date(o.updatedAt).toISOString(),
+            }
+          : null,
         effectiveValue: o && !invalidOverride ? o.value : (v.defaultValue as string),
         orphaned: false,
         invalidOverride,
       };
     });
     for (const o of overrides.values()) {
-      out.push({ name: o.name, type: 'string', description: '', defaultValue: '', override: { value: o.value, updatedBy: o.updatedBy, updatedAt: new Date(o.updatedAt).toISOString() }, effectiveValue: o.value, orphaned: true, invalidOverride: null });
+      out.push({
+        name: o.name,
+        type: 'string',
+        description: '',
+        defaultValue: '',
+        override: {
+          value: o.value,
+          updatedBy: o.updatedBy,
+          updatedAt: new Date(o.updatedAt).toISOString(),
+        },
+        effectiveValue: o.value,
+        orphaned: true,
+        invalidOverride: null,
+      });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -63,21 +92,33 @@ export function createVariables(deps: { projects: ProjectStore; store: LocalStor
      */
     invalidOverrides(envId: string): string[] {
       if (store.overrides(envId).length === 0) return [];
-      const keys = composition.pointedContents(envId).flatMap(({ content: c }) => variables(envId, c).filter((v) => v.invalidOverride).map((v) => v.name));
+      const keys = composition.pointedContents(envId).flatMap(({ content: c }) =>
+        variables(envId, c)
+          .filter((v) => v.invalidOverride)
+          .map((v) => v.name),
+      );
       return [...new Set(keys)].sort();
     },
 
     setOverride(by: Principal, envId: string, name: string, value: string): VariableView {
       const v = variables(envId).find((x) => x.name === name && !x.orphaned);
       if (!v) throw new AppError('variable_not_found');
-      if (value !== '' && !valueFitsType(v.type, value)) throw new AppError('invalid_value', `“${value.slice(0, 40)}” is not a valid ${v.type}.`);
-      store.setOverride({ environmentId: envId, name, value, updatedBy: by.user.id, updatedAt: Date.now() });
+      if (value !== '' && !valueFitsType(v.type, value))
+        throw new AppError('invalid_value', `“${value.slice(0, 40)}” is not a valid ${v.type}.`);
+      store.setOverride({
+        environmentId: envId,
+        name,
+        value,
+        updatedBy: by.user.id,
+        updatedAt: Date.now(),
+      });
       return variables(envId).find((x) => x.name === name)!;
     },
 
     deleteOverride(envId: string, name: string): void {
       requireEnvironment(deps.projects, envId);
-      if (!store.deleteOverride(envId, name)) throw new AppError('variable_not_found', 'This variable has no override here.');
+      if (!store.deleteOverride(envId, name))
+        throw new AppError('variable_not_found', 'This variable has no override here.');
     },
   };
 }

@@ -19,7 +19,9 @@ export function createVisibility(deps: {
   projects: ProjectStore;
   releases: ReleaseStore & SnapshotStore;
   /** Open promotion requests: their approvers judge a snapshot before the target holds it. */
-  openRequests(projectId: string): readonly { snapshotId: string; sourceEnvironmentId: string; targetEnvironmentId: string }[];
+  openRequests(
+    projectId: string,
+  ): readonly { snapshotId: string; sourceEnvironmentId: string; targetEnvironmentId: string }[];
 }) {
   const { access, projects, releases } = deps;
 
@@ -29,7 +31,15 @@ export function createVisibility(deps: {
 
   /** The environments of the project where `p` may do `action` (content.edit counts only where a draft can exist). */
   function where(p: Principal, projectId: string, action: Action): Set<string> {
-    return new Set(environments(projectId).filter((e) => can(access.rolesIn(p, e), action, { hasDraft: action === 'content.edit' ? access.hasDraft(e) : true })).map((e) => e.id));
+    return new Set(
+      environments(projectId)
+        .filter((e) =>
+          can(access.rolesIn(p, e), action, {
+            hasDraft: action === 'content.edit' ? access.hasDraft(e) : true,
+          }),
+        )
+        .map((e) => e.id),
+    );
   }
 
   /**
@@ -41,10 +51,24 @@ export function createVisibility(deps: {
   function heldByAny(projectId: string, envIds: Set<string>, snapshotId: string): boolean {
     const row = releases.getSnapshot(projectId, snapshotId);
     if (!row || envIds.size === 0) return false;
-    if (environments(projectId).some((e) => envIds.has(e.id) && (e.snapshotId === snapshotId || e.liveSnapshotId === snapshotId))) return true;
+    if (
+      environments(projectId).some(
+        (e) => envIds.has(e.id) && (e.snapshotId === snapshotId || e.liveSnapshotId === snapshotId),
+      )
+    )
+      return true;
     const source = row.sourceDraftId ? projects.getDraft(row.sourceDraftId) : undefined;
     if (source && envIds.has(source.environment.id)) return true;
-    if (deps.openRequests(projectId).some((r) => r.snapshotId === snapshotId && (envIds.has(r.sourceEnvironmentId) || envIds.has(r.targetEnvironmentId)))) return true;
+    if (
+      deps
+        .openRequests(projectId)
+        .some(
+          (r) =>
+            r.snapshotId === snapshotId &&
+            (envIds.has(r.sourceEnvironmentId) || envIds.has(r.targetEnvironmentId)),
+        )
+    )
+      return true;
     return releases.heldByAny([...envIds], snapshotId);
   }
 
@@ -66,7 +90,13 @@ export function createVisibility(deps: {
      * id and a row in each). A snapshot they may not read is answered like an unknown id.
      */
     snapshotProject(p: Principal, snapshotId: string, hint?: string): string {
-      const row = releases.findSnapshots(snapshotId).find((r) => (hint === undefined || r.projectId === hint) && this.canReadSnapshot(p, r.projectId, snapshotId));
+      const row = releases
+        .findSnapshots(snapshotId)
+        .find(
+          (r) =>
+            (hint === undefined || r.projectId === hint) &&
+            this.canReadSnapshot(p, r.projectId, snapshotId),
+        );
       if (!row) throw new AppError('snapshot_not_found');
       return row.projectId;
     },
@@ -81,7 +111,15 @@ export function createVisibility(deps: {
       const readable = where(p, view.id, 'content.read');
       return {
         ...view,
-        environments: view.environments.map((e) => (readable.has(e.id) ? e : { ...e, snapshotId: null, ...('liveSnapshotId' in e ? { liveSnapshotId: null } : {}) })),
+        environments: view.environments.map((e) =>
+          readable.has(e.id)
+            ? e
+            : {
+                ...e,
+                snapshotId: null,
+                ...('liveSnapshotId' in e ? { liveSnapshotId: null } : {}),
+              },
+        ),
       };
     },
 
@@ -90,7 +128,10 @@ export function createVisibility(deps: {
       const envs = environments(projectId);
       const [first, prod] = [authoringOf(envs), productionOf(envs)];
       if (!first || !prod) return false;
-      return where(p, projectId, 'content.read').has(prod.id) || where(p, projectId, 'content.edit').has(first.id);
+      return (
+        where(p, projectId, 'content.read').has(prod.id) ||
+        where(p, projectId, 'content.edit').has(first.id)
+      );
     },
 
     /**

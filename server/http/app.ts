@@ -53,7 +53,9 @@ export function createApp(deps: AppDeps) {
         // anonymous (or refused later by requireAuth)
       }
     }
-    const maxSize = signedIn ? deps.maxBodyBytes : Math.min(deps.maxBodyBytes, ANONYMOUS_BODY_BYTES);
+    const maxSize = signedIn
+      ? deps.maxBodyBytes
+      : Math.min(deps.maxBodyBytes, ANONYMOUS_BODY_BYTES);
     return bodyLimit({
       maxSize,
       onError: () => {
@@ -70,13 +72,25 @@ export function createApp(deps: AppDeps) {
    * as the largest allowed) from before the body is read until the answer.
    */
   const bodyBytesInFlight = new Map<string, number>();
-  const limitBodiesPerAccount = async function limitBodiesPerAccount(c: Context<AppEnv>, next: () => Promise<void>) {
+  const limitBodiesPerAccount = async function limitBodiesPerAccount(
+    c: Context<AppEnv>,
+    next: () => Promise<void>,
+  ) {
     const length = c.req.header('content-length');
-    const declared = length !== undefined ? Number(length) || 0 : c.req.header('transfer-encoding') !== undefined ? deps.maxBodyBytes : 0;
+    const declared =
+      length !== undefined
+        ? Number(length) || 0
+        : c.req.header('transfer-encoding') !== undefined
+          ? deps.maxBodyBytes
+          : 0;
     if (declared === 0) return next();
     const id = c.get('principal').user.id;
     const held = bodyBytesInFlight.get(id) ?? 0;
-    if (held + declared > 2 * deps.maxBodyBytes) throw new AppError('rate_limited', 'Too many large requests of this account are still arriving: wait for them to finish.');
+    if (held + declared > 2 * deps.maxBodyBytes)
+      throw new AppError(
+        'rate_limited',
+        'Too many large requests of this account are still arriving: wait for them to finish.',
+      );
     bodyBytesInFlight.set(id, held + declared);
     try {
       await next();
@@ -107,22 +121,41 @@ export function createApp(deps: AppDeps) {
     .route('/', shareRoutes(deps));
 
   const app = new Hono<AppEnv>().route('/api', api);
-  app.notFound((c) => c.json({ error: { id: 'not_found', message: ERRORS.not_found.message } } satisfies ErrorBody, 404));
+  app.notFound((c) =>
+    c.json(
+      { error: { id: 'not_found', message: ERRORS.not_found.message } } satisfies ErrorBody,
+      404,
+    ),
+  );
   app.onError((err, c) => {
     if (err instanceof AppError) {
-      const body: ErrorBody = { error: { id: err.id, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+      const body: ErrorBody = {
+        error: {
+          id: err.id,
+          message: err.message,
+          ...(err.details ? { details: err.details } : {}),
+        },
+      };
       // A rate limit says when to come back (server/domain/limits.ts requireRate).
       const retryAfter = (err.details as { retryAfter?: unknown } | undefined)?.retryAfter;
-      if (err.status === 429 && typeof retryAfter === 'number') c.header('Retry-After', String(retryAfter));
+      if (err.status === 429 && typeof retryAfter === 'number')
+        c.header('Retry-After', String(retryAfter));
       return c.json(body, err.status as 400);
     }
     deps.log(`${c.req.method} ${c.req.path} failed`, err);
     // SQLite busy, locked, full or failing I/O: the transaction rolled back, nothing changed.
     if (/^SQLITE_(BUSY|LOCKED|FULL|IOERR)/.test((err as { code?: unknown }).code as string)) {
-      return c.json({ error: { id: 'storage_unavailable', message: ERRORS.storage_unavailable.message } } satisfies ErrorBody, 503);
+      return c.json(
+        {
+          error: { id: 'storage_unavailable', message: ERRORS.storage_unavailable.message },
+        } satisfies ErrorBody,
+        503,
+      );
     }
-    return c.json({ error: { id: 'internal', message: ERRORS.internal.message } } satisfies ErrorBody, 500);
+    return c.json(
+      { error: { id: 'internal', message: ERRORS.internal.message } } satisfies ErrorBody,
+      500,
+    );
   });
   return app;
 }
-

@@ -17,7 +17,11 @@ export function jsonOnly() {
     const type = c.req.header('content-type');
     const length = c.req.header('content-length');
     // A Content-Type, a length or a chunked body means a body (`fetch` with a string adds text/plain itself).
-    const hasBody = length !== '0' && (type !== undefined || length !== undefined || c.req.header('transfer-encoding') !== undefined);
+    const hasBody =
+      length !== '0' &&
+      (type !== undefined ||
+        length !== undefined ||
+        c.req.header('transfer-encoding') !== undefined);
     if (hasBody && !isJson(type)) throw new AppError('unsupported_media_type');
     await next();
   };

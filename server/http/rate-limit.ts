@@ -6,7 +6,8 @@ import { windowRetryAfter } from '../lib/rates.ts';
  */
 export function createAttemptCounter(opts: { max: number; windowMs: number }) {
   const attempts = new Map<string, number[]>();
-  const recent = (key: string, now: number) => (attempts.get(key) ?? []).filter((t) => now - t < opts.windowMs);
+  const recent = (key: string, now: number) =>
+    (attempts.get(key) ?? []).filter((t) => now - t < opts.windowMs);
   return {
     /** Seconds to wait before trying again, or 0 when one more attempt is allowed. */
     retryAfter(key: string, now: number): number {
@@ -20,7 +21,8 @@ export function createAttemptCounter(opts: { max: number; windowMs: number }) {
       list.push(now);
       attempts.set(key, list);
       // Bounded memory under a flood of distinct keys: the oldest keys go first.
-      if (attempts.size > 50_000) for (const k of [...attempts.keys()].slice(0, 10_000)) attempts.delete(k);
+      if (attempts.size > 50_000)
+        for (const k of [...attempts.keys()].slice(0, 10_000)) attempts.delete(k);
     },
     /** Takes back one attempt made at `at` (it turned out to be the right password). */
     remove(key: string, at: number): void {
@@ -81,7 +83,11 @@ export function createSignInLimiter(limits = SIGN_IN_LIMITS) {
      */
     begin(email: string, addr: string, now = Date.now()): { wait: number } | { attempt: Attempt } {
       const key = pairKey(email, addr);
-      const wait = Math.max(pair.retryAfter(key, now), address.retryAfter(addr, now), isKnown(key, now) ? 0 : account.retryAfter(email, now));
+      const wait = Math.max(
+        pair.retryAfter(key, now),
+        address.retryAfter(addr, now),
+        isKnown(key, now) ? 0 : account.retryAfter(email, now),
+      );
       if (wait > 0) return { wait };
       pair.add(key, now);
       address.add(addr, now);
@@ -94,7 +100,8 @@ export function createSignInLimiter(limits = SIGN_IN_LIMITS) {
             account.remove(email, now);
             known.delete(key);
             known.set(key, Date.now());
-            if (known.size > 100_000) for (const k of [...known.keys()].slice(0, 20_000)) known.delete(k);
+            if (known.size > 100_000)
+              for (const k of [...known.keys()].slice(0, 20_000)) known.delete(k);
           },
         },
       };

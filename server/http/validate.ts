@@ -12,8 +12,15 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S): Prom
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
-    const details = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-    throw new AppError('invalid_body', `The request body is not valid: ${details.map((d) => `${d.path || 'body'}: ${d.message}`).join('; ')}`, details);
+    const details = result.error.issues.map((i) => ({
+      path: i.path.join('.'),
+      message: i.message,
+    }));
+    throw new AppError(
+      'invalid_body',
+      `The request body is not valid: ${details.map((d) => `${d.path || 'body'}: ${d.message}`).join('; ')}`,
+      details,
+    );
   }
   return result.data;
 }

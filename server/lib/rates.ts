@@ -47,7 +47,12 @@ export class TokenBucket {
  * Seconds until one more action fits a sliding window of `max` per `windowMs` that already holds
  * `times` (0: it fits now); the wait ends when the oldest action in the window leaves it.
  */
-export function windowRetryAfter(times: readonly number[], max: number, windowMs: number, now: number): number {
+export function windowRetryAfter(
+  times: readonly number[],
+  max: number,
+  windowMs: number,
+  now: number,
+): number {
   const recent = times.filter((t) => now - t < windowMs);
   if (recent.length < max) return 0;
   return Math.max(1, Math.ceil((Math.min(...recent) + windowMs - now) / 1000));

@@ -14,6 +14,11 @@ export function absoluteUrl(publicUrl: string, path: string): string {
  * (PORT=0 in tests), `localhost` when it listens on every interface.
  */
 export function defaultPublicUrl(host: string, port: number): string {
-  const name = host === '0.0.0.0' || host === '::' || host === '' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const name =
+    host === '0.0.0.0' || host === '::' || host === ''
+      ? 'localhost'
+      : host.includes(':')
+        ? `[${host}]`
+        : host;
   return `http://${name}:${port}`;
 }

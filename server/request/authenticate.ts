@@ -22,7 +22,12 @@ export interface Credentials {
  * to, or one configured in ALLOWED_ORIGINS (PUBLIC_URL's origin is added there at start-up).
  * Comparing the host alone let a page on http://host post to https://host, or another port's.
  */
-export function originAllowed(origin: string | undefined, host: string | undefined, scheme: 'http' | 'https', allowed: readonly string[]): boolean {
+export function originAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  scheme: 'http' | 'https',
+  allowed: readonly string[],
+): boolean {
   if (!origin) return false;
   let url: URL;
   let own: URL;
@@ -41,9 +46,14 @@ export function originAllowed(origin: string | undefined, host: string | undefin
  * Who is calling: a bearer token, a `?token=` (websocket), or the session cookie. Used by the
  * HTTP API and the websocket upgrade alike, so both refuse the same things the same way.
  */
-export function authenticate(accounts: Accounts, c: Credentials, allowedOrigins: readonly string[]): Principal {
+export function authenticate(
+  accounts: Accounts,
+  c: Credentials,
+  allowedOrigins: readonly string[],
+): Principal {
   const bearer = /^Bearer\s+(\S+)$/i.exec(c.authorization ?? '')?.[1];
-  if (c.authorization !== undefined && !bearer) throw new AppError('unauthenticated', 'Malformed Authorization header: use "Bearer <token>".');
+  if (c.authorization !== undefined && !bearer)
+    throw new AppError('unauthenticated', 'Malformed Authorization header: use "Bearer <token>".');
   const token = bearer ?? c.queryToken;
   if (token !== undefined) {
     const p = accounts.fromApiToken(token);
@@ -54,6 +64,7 @@ export function authenticate(accounts: Accounts, c: Credentials, allowedOrigins:
   if (!session) throw new AppError('unauthenticated');
   const p = accounts.fromSession(session);
   if (!p) throw new AppError('unauthenticated', 'Your session has ended: sign in again.');
-  if (c.needsOriginCheck && !originAllowed(c.origin, c.host, c.scheme, allowedOrigins)) throw new AppError('bad_origin');
+  if (c.needsOriginCheck && !originAllowed(c.origin, c.host, c.scheme, allowedOrigins))
+    throw new AppError('bad_origin');
   return p;
 }

@@ -12,7 +12,8 @@ export interface Hop {
   forwardedProto: string | string[] | undefined;
 }
 
-const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v.join(',') : v);
+const first = (v: string | string[] | undefined): string | undefined =>
+  Array.isArray(v) ? v.join(',') : v;
 
 /**
  * The client's address. Behind a trusted proxy: the LAST entry of X-Forwarded-For, the one our
@@ -20,7 +21,11 @@ const first = (v: string | string[] | undefined): string | undefined => (Array.i
  */
 export function clientAddress(hop: Hop, trustProxy: boolean): string {
   if (trustProxy) {
-    const last = first(hop.forwardedFor)?.split(',').map((s) => s.trim()).filter(Boolean).at(-1);
+    const last = first(hop.forwardedFor)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .at(-1);
     if (last) return last.slice(0, 64);
   }
   return hop.socketAddress ?? 'unknown';
@@ -33,8 +38,18 @@ export function requestScheme(hop: Hop, trustProxy: boolean): 'http' | 'https' {
   return trustProxy && proto === 'https' ? 'https' : 'http';
 }
 
-/** The hop of a Node request (Hono on @hono/node-server keeps it as `c.env.incoming`; the websocket upgrade has it directly). */
-export function hopOf(req: { socket?: { remoteAddress?: string; encrypted?: boolean } | null; headers: Record<string, string | string[] | undefined> } | undefined): Hop {
+/**
+ * The hop of a Node request (Hono on @hono/node-server keeps it as `c.env.incoming`; the websocket
+ * upgrade has it directly).
+ */
+export function hopOf(
+  req:
+    | {
+        socket?: { remoteAddress?: string; encrypted?: boolean } | null;
+        headers: Record<string, string | string[] | undefined>;
+      }
+    | undefined,
+): Hop {
   return {
     socketAddress: req?.socket?.remoteAddress,
     encrypted: req?.socket?.encrypted === true,
@@ -43,10 +58,15 @@ export function hopOf(req: { socket?: { remoteAddress?: string; encrypted?: bool
   };
 }
 
-type NodeEnv = { incoming?: { socket?: { remoteAddress?: string; encrypted?: boolean; localPort?: number } } } | undefined;
+type NodeEnv =
+  | { incoming?: { socket?: { remoteAddress?: string; encrypted?: boolean; localPort?: number } } }
+  | undefined;
 
 /** The hop of a request served by Hono on @hono/node-server (`c.env.incoming`; absent under `app.request()`). */
-export function hopOfContext(c: { env: unknown; req: { header(name: string): string | undefined } }): Hop {
+export function hopOfContext(c: {
+  env: unknown;
+  req: { header(name: string): string | undefined };
+}): Hop {
   const socket = (c.env as NodeEnv)?.incoming?.socket;
   return {
     socketAddress: socket?.remoteAddress,

@@ -47,9 +47,24 @@ export function createAccountStore(db: Db) {
     },
     /** Ends the user's oldest sessions so that at most `keep` remain; returns the ended sessions' hashes. */
     trimSessions(userId: string, keep: number): string[] {
-      const newest = db.select({ tokenHash: sessions.tokenHash }).from(sessions).where(eq(sessions.userId, userId)).orderBy(desc(sessions.createdAt)).limit(keep).all().map((r) => r.tokenHash);
-      const older = newest.length > 0 ? and(eq(sessions.userId, userId), notInArray(sessions.tokenHash, newest)) : eq(sessions.userId, userId);
-      return db.delete(sessions).where(older).returning({ tokenHash: sessions.tokenHash }).all().map((r) => r.tokenHash);
+      const newest = db
+        .select({ tokenHash: sessions.tokenHash })
+        .from(sessions)
+        .where(eq(sessions.userId, userId))
+        .orderBy(desc(sessions.createdAt))
+        .limit(keep)
+        .all()
+        .map((r) => r.tokenHash);
+      const older =
+        newest.length > 0
+          ? and(eq(sessions.userId, userId), notInArray(sessions.tokenHash, newest))
+          : eq(sessions.userId, userId);
+      return db
+        .delete(sessions)
+        .where(older)
+        .returning({ tokenHash: sessions.tokenHash })
+        .all()
+        .map((r) => r.tokenHash);
     },
     deleteExpiredSessions(now: number): void {
       db.delete(sessions).where(lt(sessions.expiresAt, now)).run();
@@ -57,13 +72,31 @@ export function createAccountStore(db: Db) {
     insertToken(row: typeof apiTokens.$inferInsert): void {
       db.insert(apiTokens).values(row).run();
     },
-    /** The user behind an unexpired API token, with the token's id, end (null: never) and last use. Reading never writes: see touchToken. */
-    findToken(tokenHash: string, now: number): { user: UserRow; tokenId: string; expiresAt: number | null; lastUsedAt: number | null } | undefined {
+    /**
+     * The user behind an unexpired API token, with the token's id, end (null: never) and last use.
+     * Reading never writes: see touchToken.
+     */
+    findToken(
+      tokenHash: string,
+      now: number,
+    ):
+      | { user: UserRow; tokenId: string; expiresAt: number | null; lastUsedAt: number | null }
+      | undefined {
       return db
-        .select({ user: users, tokenId: apiTokens.id, expiresAt: apiTokens.expiresAt, lastUsedAt: apiTokens.lastUsedAt })
+        .select({
+          user: users,
+          tokenId: apiTokens.id,
+          expiresAt: apiTokens.expiresAt,
+          lastUsedAt: apiTokens.lastUsedAt,
+        })
         .from(apiTokens)
         .innerJoin(users, eq(users.id, apiTokens.userId))
-        .where(and(eq(apiTokens.tokenHash, tokenHash), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now))))
+        .where(
+          and(
+            eq(apiTokens.tokenHash, tokenHash),
+            or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)),
+          ),
+        )
         .get();
     },
     touchToken(tokenId: string, now: number): void {
@@ -71,18 +104,31 @@ export function createAccountStore(db: Db) {
     },
     /** Deletes one of the user's tokens; false if they have none with that id. */
     deleteToken(userId: string, id: string): boolean {
-      return db.delete(apiTokens).where(and(eq(apiTokens.id, id), eq(apiTokens.userId, userId))).run().changes > 0;
+      return (
+        db
+          .delete(apiTokens)
+          .where(and(eq(apiTokens.id, id), eq(apiTokens.userId, userId)))
+          .run().changes > 0
+      );
     },
     /** Deletes the account; its sessions, tokens and memberships go with it (foreign keys cascade). */
     deleteUser(id: string): boolean {
       return db.delete(users).where(eq(users.id, id)).run().changes > 0;
     },
     countTokens(userId: string): number {
-      return db.select({ n: count() }).from(apiTokens).where(eq(apiTokens.userId, userId)).get()?.n ?? 0;
+      return (
+        db.select({ n: count() }).from(apiTokens).where(eq(apiTokens.userId, userId)).get()?.n ?? 0
+      );
     },
     listTokens(userId: string) {
       return db
-        .select({ id: apiTokens.id, name: apiTokens.name, createdAt: apiTokens.createdAt, lastUsedAt: apiTokens.lastUsedAt, expiresAt: apiTokens.expiresAt })
+        .select({
+          id: apiTokens.id,
+          name: apiTokens.name,
+          createdAt: apiTokens.createdAt,
+          lastUsedAt: apiTokens.lastUsedAt,
+          expiresAt: apiTokens.expiresAt,
+        })
         .from(apiTokens)
         .where(eq(apiTokens.userId, userId))
         .orderBy(apiTokens.createdAt, apiTokens.id)

@@ -13,24 +13,54 @@ export function createAudienceStore(db: Db) {
       return db.select().from(audiences).where(eq(audiences.environmentId, environmentId)).all();
     },
     count(environmentId: string): number {
-      return db.select({ n: count() }).from(audiences).where(eq(audiences.environmentId, environmentId)).get()?.n ?? 0;
+      return (
+        db
+          .select({ n: count() })
+          .from(audiences)
+          .where(eq(audiences.environmentId, environmentId))
+          .get()?.n ?? 0
+      );
     },
     get(environmentId: string, id: string): AudienceRow | undefined {
-      return db.select().from(audiences).where(and(eq(audiences.environmentId, environmentId), eq(audiences.id, id))).get();
+      return db
+        .select()
+        .from(audiences)
+        .where(and(eq(audiences.environmentId, environmentId), eq(audiences.id, id)))
+        .get();
     },
     byName(environmentId: string, nameKey: string): AudienceRow | undefined {
-      return db.select().from(audiences).where(and(eq(audiences.environmentId, environmentId), eq(audiences.nameKey, nameKey))).get();
+      return db
+        .select()
+        .from(audiences)
+        .where(and(eq(audiences.environmentId, environmentId), eq(audiences.nameKey, nameKey)))
+        .get();
     },
     /** Inserts or replaces (by id) in one transaction with the revision bump. */
     put(row: AudienceRow): void {
       db.transaction((tx) => {
-        tx.insert(audiences).values(row).onConflictDoUpdate({ target: audiences.id, set: { name: row.name, nameKey: row.nameKey, description: row.description, rules: row.rules, updatedBy: row.updatedBy, updatedAt: row.updatedAt } }).run();
+        tx.insert(audiences)
+          .values(row)
+          .onConflictDoUpdate({
+            target: audiences.id,
+            set: {
+              name: row.name,
+              nameKey: row.nameKey,
+              description: row.description,
+              rules: row.rules,
+              updatedBy: row.updatedBy,
+              updatedAt: row.updatedAt,
+            },
+          })
+          .run();
         bump(tx, row.environmentId);
       });
     },
     delete(environmentId: string, id: string): boolean {
       return db.transaction((tx) => {
-        const r = tx.delete(audiences).where(and(eq(audiences.environmentId, environmentId), eq(audiences.id, id))).run();
+        const r = tx
+          .delete(audiences)
+          .where(and(eq(audiences.environmentId, environmentId), eq(audiences.id, id)))
+          .run();
         if (r.changes > 0) bump(tx, environmentId);
         return r.changes > 0;
       });

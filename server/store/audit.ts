@@ -10,19 +10,57 @@ export type AuditRow = typeof auditEvents.$inferSelect;
 export function createAuditStore(db: Db) {
   return {
     /** Appends an audit event; its hash chains to the previous event of the whole instance. */
-    audit(e: { projectId: string | null; environmentId: string | null; kind: string; actorId: string | null; subject: unknown }, now: number): AuditRow {
+    audit(
+      e: {
+        projectId: string | null;
+        environmentId: string | null;
+        kind: string;
+        actorId: string | null;
+        subject: unknown;
+      },
+      now: number,
+    ): AuditRow {
       return db.transaction((tx) => {
-        const last = tx.select({ hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.seq)).limit(1).get();
+        const last = tx
+          .select({ hash: auditEvents.hash })
+          .from(auditEvents)
+          .orderBy(desc(auditEvents.seq))
+          .limit(1)
+          .get();
         const prevHash = last?.hash ?? '0'.repeat(64);
-        const row = { projectId: e.projectId, environmentId: e.environmentId, kind: e.kind, actorId: e.actorId, subject: canonicalJson(e.subject ?? null), createdAt: now, prevHash };
-        return tx.insert(auditEvents).values({ ...row, hash: sha256(prevHash + canonicalJson(row)) }).returning().get();
+        const row = {
+          projectId: e.projectId,
+          environmentId: e.environmentId,
+          kind: e.kind,
+          actorId: e.actorId,
+          subject: canonicalJson(e.subject ?? null),
+          createdAt: now,
+          prevHash,
+        };
+        return tx
+          .insert(auditEvents)
+          .values({ ...row, hash: sha256(prevHash + canonicalJson(row)) })
+          .returning()
+          .get();
       });
     },
     auditFor(environmentId: string, limit = 200): AuditRow[] {
-      return db.select().from(auditEvents).where(eq(auditEvents.environmentId, environmentId)).orderBy(desc(auditEvents.seq)).limit(limit).all();
+      return db
+        .select()
+        .from(auditEvents)
+        .where(eq(auditEvents.environmentId, environmentId))
+        .orderBy(desc(auditEvents.seq))
+        .limit(limit)
+        .all();
     },
     auditOfProject(projectId: string, limit = 500): AuditRow[] {
-      return db.select().from(auditEvents).where(eq(auditEvents.projectId, projectId)).orderBy(desc(auditEvents.seq)).limit(limit).all();
+      return db
+        .select()
+        .from(auditEvents)
+        .where(eq(auditEvents.projectId, projectId))
+        .orderBy(desc(auditEvents.seq))
+        .limit(limit)
+        .all();
     },
   };
 }

@@ -22,7 +22,9 @@ const timer = setInterval(() => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch (err) {
-    port.postMessage({ error: err instanceof Error ? err.message : String(err) } satisfies CheckpointWorkerMessage);
+    port.postMessage({
+      error: err instanceof Error ? err.message : String(err),
+    } satisfies CheckpointWorkerMessage);
   }
 }, everyMs);
 

@@ -7,7 +7,9 @@ import type { CheckpointWorkerData, CheckpointWorkerMessage } from './checkpoint
 const here = path.dirname(fileURLToPath(import.meta.url));
 // From source the worker is checkpoint-worker.ts beside this file; in the bundle it is
 // dist/checkpoint-worker.js beside dist/server.js (scripts/build-server.ts).
-const workerFile = ['checkpoint-worker.js', 'checkpoint-worker.ts'].map((f) => path.join(here, f)).find((p) => fs.existsSync(p))!;
+const workerFile = ['checkpoint-worker.js', 'checkpoint-worker.ts']
+  .map((f) => path.join(here, f))
+  .find((p) => fs.existsSync(p))!;
 
 export interface Checkpointer {
   /** Stops the worker; the last connection to close checkpoints whatever is left. */
@@ -20,8 +22,14 @@ export interface Checkpointer {
  * into the database and fsynced it (measured: S3's p99 4.0 ms → 2.8 ms without it). PASSIVE
  * checkpoints never block our writers; the worker does them every `everyMs`.
  */
-export function startCheckpointer(file: string, everyMs: number, log: (msg: string) => void): Checkpointer {
-  const worker = new Worker(workerFile, { workerData: { file, everyMs } satisfies CheckpointWorkerData });
+export function startCheckpointer(
+  file: string,
+  everyMs: number,
+  log: (msg: string) => void,
+): Checkpointer {
+  const worker = new Worker(workerFile, {
+    workerData: { file, everyMs } satisfies CheckpointWorkerData,
+  });
   worker.unref();
   worker.on('message', (m: CheckpointWorkerMessage) => {
     log(`WAL checkpoint failed (retried): ${m.error}`);

@@ -18,7 +18,10 @@ export interface OpenDatabase {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // From source this file is server/store/; in the bundle (dist/server.js) the repository root is one up.
-const migrationsFolder = [path.join(here, 'migrations'), path.join(here, '..', 'server', 'store', 'migrations')].find((p) => fs.existsSync(p))!;
+const migrationsFolder = [
+  path.join(here, 'migrations'),
+  path.join(here, '..', 'server', 'store', 'migrations'),
+].find((p) => fs.existsSync(p))!;
 
 /**
  * Drizzle prepares a new SQLite statement for every query it runs; preparing was 18 % of the
@@ -49,7 +52,11 @@ function cacheStatements(sqlite: Database.Database): void {
 const CHECKPOINT_EVERY_MS = 1000;
 
 /** Opens (creating the folder if needed) and migrates the SQLite database in `dataDir`. */
-export function openDatabase(dataDir: string, synchronous: 'normal' | 'full', log: (msg: string) => void = console.error): OpenDatabase {
+export function openDatabase(
+  dataDir: string,
+  synchronous: 'normal' | 'full',
+  log: (msg: string) => void = console.error,
+): OpenDatabase {
   privateDir(dataDir, log);
   const file = path.join(dataDir, 'stagecoach.sqlite');
   privateFile(file, log);

@@ -29,24 +29,33 @@ export function createDraftStore(sqlite: Database.Database) {
   );
   const deleteUpdates = sqlite.prepare('DELETE FROM draft_updates WHERE draft_id = ? AND seq <= ?');
 
-  const append = sqlite.transaction((draftId: string, updates: readonly Uint8Array[], now: number): number => {
-    let last = 0;
-    for (const u of updates) last = Number(insertUpdate.run(draftId, u, now).lastInsertRowid);
-    return last;
-  });
-
-  const appendMany = sqlite.transaction((batches: readonly { draftId: string; updates: readonly Uint8Array[] }[], now: number): number[] =>
-    batches.map((b) => {
+  const append = sqlite.transaction(
+    (draftId: string, updates: readonly Uint8Array[], now: number): number => {
       let last = 0;
-      for (const u of b.updates) last = Number(insertUpdate.run(b.draftId, u, now).lastInsertRowid);
+      for (const u of updates) last = Number(insertUpdate.run(draftId, u, now).lastInsertRowid);
       return last;
-    }),
+    },
   );
 
-  const compact = sqlite.transaction((draftId: string, state: Uint8Array, uptoSeq: number, now: number) => {
-    upsertState.run(draftId, state, uptoSeq, now);
-    deleteUpdates.run(draftId, uptoSeq);
-  });
+  const appendMany = sqlite.transaction(
+    (
+      batches: readonly { draftId: string; updates: readonly Uint8Array[] }[],
+      now: number,
+    ): number[] =>
+      batches.map((b) => {
+        let last = 0;
+        for (const u of b.updates)
+          last = Number(insertUpdate.run(b.draftId, u, now).lastInsertRowid);
+        return last;
+      }),
+  );
+
+  const compact = sqlite.transaction(
+    (draftId: string, state: Uint8Array, uptoSeq: number, now: number) => {
+      upsertState.run(draftId, state, uptoSeq, now);
+      deleteUpdates.run(draftId, uptoSeq);
+    },
+  );
 
   return {
     /** Appends updates in one transaction; returns the last sequence number written. */

@@ -14,10 +14,25 @@ export type ApprovalRow = typeof approvals.$inferSelect;
 export function createGateStore(db: Db) {
   return {
     gate(environmentId: string) {
-      return db.select().from(gatePolicies).where(eq(gatePolicies.environmentId, environmentId)).get();
+      return db
+        .select()
+        .from(gatePolicies)
+        .where(eq(gatePolicies.environmentId, environmentId))
+        .get();
     },
     putGate(row: typeof gatePolicies.$inferInsert): void {
-      db.insert(gatePolicies).values(row).onConflictDoUpdate({ target: gatePolicies.environmentId, set: { requiredApprovals: row.requiredApprovals, allowSelfApproval: row.allowSelfApproval, updatedBy: row.updatedBy, updatedAt: row.updatedAt } }).run();
+      db.insert(gatePolicies)
+        .values(row)
+        .onConflictDoUpdate({
+          target: gatePolicies.environmentId,
+          set: {
+            requiredApprovals: row.requiredApprovals,
+            allowSelfApproval: row.allowSelfApproval,
+            updatedBy: row.updatedBy,
+            updatedAt: row.updatedAt,
+          },
+        })
+        .run();
     },
 
     insertRequest(row: RequestRow): void {
@@ -28,28 +43,79 @@ export function createGateStore(db: Db) {
     },
     /** When requests out of an environment were made since `since`. */
     requestTimesFrom(sourceEnvironmentId: string, since: number): number[] {
-      return db.select({ t: promotionRequests.createdAt }).from(promotionRequests).where(and(eq(promotionRequests.sourceEnvironmentId, sourceEnvironmentId), gt(promotionRequests.createdAt, since))).all().map((r) => r.t);
+      return db
+        .select({ t: promotionRequests.createdAt })
+        .from(promotionRequests)
+        .where(
+          and(
+            eq(promotionRequests.sourceEnvironmentId, sourceEnvironmentId),
+            gt(promotionRequests.createdAt, since),
+          ),
+        )
+        .all()
+        .map((r) => r.t);
     },
     openRequests(projectId: string): RequestRow[] {
-      return db.select().from(promotionRequests).where(and(eq(promotionRequests.projectId, projectId), eq(promotionRequests.state, 'open'))).all();
+      return db
+        .select()
+        .from(promotionRequests)
+        .where(and(eq(promotionRequests.projectId, projectId), eq(promotionRequests.state, 'open')))
+        .all();
     },
-    closeRequest(id: string, state: 'done' | 'rejected' | 'voided', reason: string, now: number): void {
-      db.update(promotionRequests).set({ state, closedReason: reason, closedAt: now }).where(and(eq(promotionRequests.id, id), eq(promotionRequests.state, 'open'))).run();
+    closeRequest(
+      id: string,
+      state: 'done' | 'rejected' | 'voided',
+      reason: string,
+      now: number,
+    ): void {
+      db.update(promotionRequests)
+        .set({ state, closedReason: reason, closedAt: now })
+        .where(and(eq(promotionRequests.id, id), eq(promotionRequests.state, 'open')))
+        .run();
     },
     /** Voids open requests whose source moved: their approvals were for another snapshot. */
-    voidRequestsFrom(sourceEnvironmentId: string, exceptSnapshotId: string | null, now: number): string[] {
-      const open = db.select().from(promotionRequests).where(and(eq(promotionRequests.sourceEnvironmentId, sourceEnvironmentId), eq(promotionRequests.state, 'open'))).all();
+    voidRequestsFrom(
+      sourceEnvironmentId: string,
+      exceptSnapshotId: string | null,
+      now: number,
+    ): string[] {
+      const open = db
+        .select()
+        .from(promotionRequests)
+        .where(
+          and(
+            eq(promotionRequests.sourceEnvironmentId, sourceEnvironmentId),
+            eq(promotionRequests.state, 'open'),
+          ),
+        )
+        .all();
       // A hotfix request follows the hotfix draft, not the pointer: it is checked when the hotfix publishes.
-      const voided = open.filter((r) => r.kind !== 'hotfix' && r.snapshotId !== exceptSnapshotId).map((r) => r.id);
-      if (voided.length > 0) db.update(promotionRequests).set({ state: 'voided', closedReason: 'the source moved', closedAt: now }).where(inArray(promotionRequests.id, voided)).run();
+      const voided = open
+        .filter((r) => r.kind !== 'hotfix' && r.snapshotId !== exceptSnapshotId)
+        .map((r) => r.id);
+      if (voided.length > 0)
+        db.update(promotionRequests)
+          .set({ state: 'voided', closedReason: 'the source moved', closedAt: now })
+          .where(inArray(promotionRequests.id, voided))
+          .run();
       return voided;
     },
     putApproval(row: ApprovalRow): void {
-      db.insert(approvals).values(row).onConflictDoUpdate({ target: [approvals.requestId, approvals.userId], set: { decision: row.decision, comment: row.comment, createdAt: row.createdAt } }).run();
+      db.insert(approvals)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [approvals.requestId, approvals.userId],
+          set: { decision: row.decision, comment: row.comment, createdAt: row.createdAt },
+        })
+        .run();
     },
     approvals(requestIds: readonly string[]): ApprovalRow[] {
       if (requestIds.length === 0) return [];
-      return db.select().from(approvals).where(inArray(approvals.requestId, [...requestIds])).all();
+      return db
+        .select()
+        .from(approvals)
+        .where(inArray(approvals.requestId, [...requestIds]))
+        .all();
     },
   };
 }

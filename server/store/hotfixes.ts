@@ -8,17 +8,45 @@ export type DraftRow = typeof drafts.$inferSelect;
 export function createHotfixStore(db: Db) {
   return {
     openDraft(environmentId: string): DraftRow | undefined {
-      return db.select().from(drafts).where(and(eq(drafts.environmentId, environmentId), eq(drafts.kind, 'hotfix'), isNull(drafts.closedAt))).get();
+      return db
+        .select()
+        .from(drafts)
+        .where(
+          and(
+            eq(drafts.environmentId, environmentId),
+            eq(drafts.kind, 'hotfix'),
+            isNull(drafts.closedAt),
+          ),
+        )
+        .get();
     },
     /** When hotfix drafts of the environment were started since `since`. */
     startedSince(environmentId: string, since: number): number[] {
-      return db.select({ t: drafts.createdAt }).from(drafts).where(and(eq(drafts.environmentId, environmentId), eq(drafts.kind, 'hotfix'), gt(drafts.createdAt, since))).all().map((r) => r.t);
+      return db
+        .select({ t: drafts.createdAt })
+        .from(drafts)
+        .where(
+          and(
+            eq(drafts.environmentId, environmentId),
+            eq(drafts.kind, 'hotfix'),
+            gt(drafts.createdAt, since),
+          ),
+        )
+        .all()
+        .map((r) => r.t);
     },
     /** A new hotfix draft and its first state (the live snapshot's content) in one transaction. */
     insertDraft(row: DraftRow, state: Uint8Array): void {
       db.transaction((tx) => {
         tx.insert(drafts).values(row).run();
-        tx.insert(draftStates).values({ draftId: row.id, state: Buffer.from(state), uptoSeq: 0, updatedAt: row.createdAt }).run();
+        tx.insert(draftStates)
+          .values({
+            draftId: row.id,
+            state: Buffer.from(state),
+            uptoSeq: 0,
+            updatedAt: row.createdAt,
+          })
+          .run();
       });
     },
     /** A rebased hotfix now starts from another live snapshot. */
@@ -32,7 +60,11 @@ export function createHotfixStore(db: Db) {
       db.insert(hotfixes).values(row).run();
     },
     open(projectId: string): HotfixRow[] {
-      return db.select().from(hotfixes).where(and(eq(hotfixes.projectId, projectId), eq(hotfixes.state, 'open'))).all();
+      return db
+        .select()
+        .from(hotfixes)
+        .where(and(eq(hotfixes.projectId, projectId), eq(hotfixes.state, 'open')))
+        .all();
     },
     setState(id: string, state: 'resolved' | 'overridden'): void {
       db.update(hotfixes).set({ state }).where(eq(hotfixes.id, id)).run();

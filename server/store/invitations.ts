@@ -15,7 +15,11 @@ export function createInvitationStore(db: Db) {
     },
     /** Unused, unexpired invitations (few: each project's are bounded). */
     pendingInvitations(now: number): InvitationRow[] {
-      return db.select().from(invitations).where(and(isNull(invitations.usedAt), gt(invitations.expiresAt, now))).all();
+      return db
+        .select()
+        .from(invitations)
+        .where(and(isNull(invitations.usedAt), gt(invitations.expiresAt, now)))
+        .all();
     },
     /** Invitations made since `since`, used or not. */
     invitationsSince(since: number): InvitationRow[] {
@@ -23,7 +27,13 @@ export function createInvitationStore(db: Db) {
     },
     /** Marks it used only if still unused: single use even under concurrent accepts. */
     useInvitation(id: string, now: number): boolean {
-      return db.update(invitations).set({ usedAt: now }).where(and(eq(invitations.id, id), isNull(invitations.usedAt))).run().changes > 0;
+      return (
+        db
+          .update(invitations)
+          .set({ usedAt: now })
+          .where(and(eq(invitations.id, id), isNull(invitations.usedAt)))
+          .run().changes > 0
+      );
     },
   };
 }

@@ -8,7 +8,11 @@ export type MemberRow = typeof projectMembers.$inferSelect;
 export function createMemberStore(db: Db) {
   return {
     member(projectId: string, userId: string): MemberRow | undefined {
-      return db.select().from(projectMembers).where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId))).get();
+      return db
+        .select()
+        .from(projectMembers)
+        .where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId)))
+        .get();
     },
     members(projectId: string): MemberRow[] {
       return db.select().from(projectMembers).where(eq(projectMembers.projectId, projectId)).all();
@@ -17,10 +21,21 @@ export function createMemberStore(db: Db) {
       return db.select().from(projectMembers).where(eq(projectMembers.userId, userId)).all();
     },
     putMember(row: MemberRow): void {
-      db.insert(projectMembers).values(row).onConflictDoUpdate({ target: [projectMembers.projectId, projectMembers.userId], set: { roles: row.roles, updatedBy: row.updatedBy, updatedAt: row.updatedAt } }).run();
+      db.insert(projectMembers)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [projectMembers.projectId, projectMembers.userId],
+          set: { roles: row.roles, updatedBy: row.updatedBy, updatedAt: row.updatedAt },
+        })
+        .run();
     },
     deleteMember(projectId: string, userId: string): boolean {
-      return db.delete(projectMembers).where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId))).run().changes > 0;
+      return (
+        db
+          .delete(projectMembers)
+          .where(and(eq(projectMembers.projectId, projectId), eq(projectMembers.userId, userId)))
+          .run().changes > 0
+      );
     },
   };
 }

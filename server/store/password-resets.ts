@@ -10,7 +10,10 @@ export function createPasswordResetStore(db: Db) {
     /** Stores a new link and ends the user's earlier unused ones (only the newest link works). */
     issue(row: PasswordResetRow): void {
       db.transaction((tx) => {
-        tx.update(passwordResets).set({ usedAt: row.createdAt }).where(and(eq(passwordResets.userId, row.userId), isNull(passwordResets.usedAt))).run();
+        tx.update(passwordResets)
+          .set({ usedAt: row.createdAt })
+          .where(and(eq(passwordResets.userId, row.userId), isNull(passwordResets.usedAt)))
+          .run();
         tx.insert(passwordResets).values(row).run();
       });
     },
@@ -20,7 +23,13 @@ export function createPasswordResetStore(db: Db) {
         .select({ user: users })
         .from(passwordResets)
         .innerJoin(users, eq(users.id, passwordResets.userId))
-        .where(and(eq(passwordResets.tokenHash, tokenHash), isNull(passwordResets.usedAt), gt(passwordResets.expiresAt, now)))
+        .where(
+          and(
+            eq(passwordResets.tokenHash, tokenHash),
+            isNull(passwordResets.usedAt),
+            gt(passwordResets.expiresAt, now),
+          ),
+        )
         .get()?.user;
     },
     /**
@@ -32,7 +41,14 @@ export function createPasswordResetStore(db: Db) {
         const used = tx
           .update(passwordResets)
           .set({ usedAt: now })
-          .where(and(eq(passwordResets.tokenHash, tokenHash), eq(passwordResets.userId, userId), isNull(passwordResets.usedAt), gt(passwordResets.expiresAt, now)))
+          .where(
+            and(
+              eq(passwordResets.tokenHash, tokenHash),
+              eq(passwordResets.userId, userId),
+              isNull(passwordResets.usedAt),
+              gt(passwordResets.expiresAt, now),
+            ),
+          )
           .run();
         if (used.changes !== 1) return false;
         tx.update(users).set({ passwordHash }).where(eq(users.id, userId)).run();

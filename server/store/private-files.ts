@@ -11,7 +11,10 @@ export function privateDir(dir: string, log: (msg: string) => void): void {
   tighten(dir, 0o700, log);
 }
 
-/** Creates the file empty if missing, so the first open already has owner-only modes (SQLite gives -wal and -shm the database file's modes). */
+/**
+ * Creates the file empty if missing, so the first open already has owner-only modes (SQLite gives
+ * -wal and -shm the database file's modes).
+ */
 export function privateFile(file: string, log: (msg: string) => void): void {
   fs.closeSync(fs.openSync(file, 'a', 0o600));
   tighten(file, 0o600, log);
@@ -26,5 +29,7 @@ function tighten(target: string, mode: number, log: (msg: string) => void): void
   const current = fs.statSync(target).mode & 0o777;
   if ((current & ~mode) === 0) return;
   fs.chmodSync(target, current & mode);
-  log(`${target} was readable by others (mode ${current.toString(8)}): now ${(current & mode).toString(8)}`);
+  log(
+    `${target} was readable by others (mode ${current.toString(8)}): now ${(current & mode).toString(8)}`,
+  );
 }

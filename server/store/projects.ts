@@ -34,14 +34,28 @@ export function createProjectStore(db: Db) {
 
   return {
     /** Writes the project, its environments, its authoring draft and the draft's first state in one transaction. */
-    insertProject(record: ProjectRecord, initialStates: readonly { draftId: string; state: Uint8Array }[] = [], initialAudiences: readonly (typeof audiences.$inferInsert)[] = []): void {
+    insertProject(
+      record: ProjectRecord,
+      initialStates: readonly { draftId: string; state: Uint8Array }[] = [],
+      initialAudiences: readonly (typeof audiences.$inferInsert)[] = [],
+    ): void {
       db.transaction((tx) => {
         tx.insert(projects).values(record.project).run();
         tx.insert(environments).values(record.environments).run();
-        if (initialAudiences.length > 0) tx.insert(audiences).values([...initialAudiences]).run();
+        if (initialAudiences.length > 0)
+          tx.insert(audiences)
+            .values([...initialAudiences])
+            .run();
         if (record.drafts.length > 0) tx.insert(drafts).values(record.drafts).run();
         for (const s of initialStates) {
-          tx.insert(draftStates).values({ draftId: s.draftId, state: Buffer.from(s.state), uptoSeq: 0, updatedAt: record.project.createdAt }).run();
+          tx.insert(draftStates)
+            .values({
+              draftId: s.draftId,
+              state: Buffer.from(s.state),
+              uptoSeq: 0,
+              updatedAt: record.project.createdAt,
+            })
+            .run();
         }
       });
     },
@@ -55,35 +69,67 @@ export function createProjectStore(db: Db) {
      * New flow rules and the drafts they need, in one transaction: drafts whose sections
      * change, new drafts (with their first state), drafts no longer needed (closed).
      */
-    changeFlowRules(projectId: string, expectedJson: string, rulesJson: string, change: { sections: { draftId: string; sections: string | null }[]; added: { row: DraftRow; state: Uint8Array }[]; closed: string[] }, now: number): void {
+    changeFlowRules(
+      projectId: string,
+      expectedJson: string,
+      rulesJson: string,
+      change: {
+        sections: { draftId: string; sections: string | null }[];
+        added: { row: DraftRow; state: Uint8Array }[];
+        closed: string[];
+      },
+      now: number,
+    ): void {
       db.transaction((tx) => {
         // Compare-and-swap on the rules the plan was made from: a change committed since answers 409.
-        const swapped = tx.update(projects).set({ flowRules: rulesJson }).where(and(eq(projects.id, projectId), eq(projects.flowRules, expectedJson))).run();
+        const swapped = tx
+          .update(projects)
+          .set({ flowRules: rulesJson })
+          .where(and(eq(projects.id, projectId), eq(projects.flowRules, expectedJson)))
+          .run();
         if (swapped.changes !== 1) throw new AppError('rules_moved');
-        for (const d of change.sections) tx.update(drafts).set({ sections: d.sections }).where(eq(drafts.id, d.draftId)).run();
+        for (const d of change.sections)
+          tx.update(drafts).set({ sections: d.sections }).where(eq(drafts.id, d.draftId)).run();
         for (const { row, state } of change.added) {
           tx.insert(drafts).values(row).run();
-          tx.insert(draftStates).values({ draftId: row.id, state: Buffer.from(state), uptoSeq: 0, updatedAt: now }).run();
+          tx.insert(draftStates)
+            .values({ draftId: row.id, state: Buffer.from(state), uptoSeq: 0, updatedAt: now })
+            .run();
         }
-        if (change.closed.length > 0) tx.update(drafts).set({ closedAt: now }).where(inArray(drafts.id, change.closed)).run();
+        if (change.closed.length > 0)
+          tx.update(drafts).set({ closedAt: now }).where(inArray(drafts.id, change.closed)).run();
       });
     },
-    /** Runs `fn` in one synchronous transaction: the stores' own transactions inside it become savepoints, all committed or none. */
+    /**
+     * Runs `fn` in one synchronous transaction: the stores' own transactions inside it become
+     * savepoints, all committed or none.
+     */
     atomically<T>(fn: () => T): T {
       return db.transaction(() => fn());
     },
     /** A project's flow rules, without loading its environments. */
     flowRules(id: string): FlowRules {
-      return parseFlowRules(db.select({ flowRules: projects.flowRules }).from(projects).where(eq(projects.id, id)).get()?.flowRules);
+      return parseFlowRules(
+        db.select({ flowRules: projects.flowRules }).from(projects).where(eq(projects.id, id)).get()
+          ?.flowRules,
+      );
     },
     updateEnvironment(id: string, patch: { name?: string; kind?: string; color?: string }): void {
       db.update(environments).set(patch).where(eq(environments.id, id)).run();
     },
-    getEnvironment(id: string): { environment: EnvironmentRow; draft: DraftRow | undefined } | undefined {
+    getEnvironment(
+      id: string,
+    ): { environment: EnvironmentRow; draft: DraftRow | undefined } | undefined {
       const environment = db.select().from(environments).where(eq(environments.id, id)).get();
       if (!environment) return undefined;
       // The environment's open draft (authoring or section), not a hotfix.
-      const draft = db.select().from(drafts).where(and(eq(drafts.environmentId, id), ne(drafts.kind, 'hotfix'), isNull(drafts.closedAt))).get();
+      const draft = db
+        .select()
+        .from(drafts)
+        .where(
+          and(eq(drafts.environmentId, id), ne(drafts.kind, 'hotfix'), isNull(drafts.closedAt)),
+        )
+        .get();
       return { environment, draft };
     },
     getDraft(id: string): { draft: DraftRow; environment: EnvironmentRow } | undefined {

@@ -23,11 +23,25 @@ export interface Move {
   detail: unknown;
 }
 
-const column = (p: Pointer): 'liveSnapshotId' | 'snapshotId' => (p === 'live' ? 'liveSnapshotId' : 'snapshotId');
+const column = (p: Pointer): 'liveSnapshotId' | 'snapshotId' =>
+  p === 'live' ? 'liveSnapshotId' : 'snapshotId';
 
 /** Appends a release record to the project's hash chain. */
-function appendTo(tx: Pick<Db, 'select' | 'insert'>, m: Omit<Move, 'pointer' | 'expectedFrom'> & { pointer: Pointer | 'section'; fromSnapshotId: string | null }, now: number): ReleaseRow {
-  const last = tx.select({ hash: releases.hash }).from(releases).where(eq(releases.projectId, m.projectId)).orderBy(desc(releases.seq)).limit(1).get();
+function appendTo(
+  tx: Pick<Db, 'select' | 'insert'>,
+  m: Omit<Move, 'pointer' | 'expectedFrom'> & {
+    pointer: Pointer | 'section';
+    fromSnapshotId: string | null;
+  },
+  now: number,
+): ReleaseRow {
+  const last = tx
+    .select({ hash: releases.hash })
+    .from(releases)
+    .where(eq(releases.projectId, m.projectId))
+    .orderBy(desc(releases.seq))
+    .limit(1)
+    .get();
   const prevHash = last?.hash ?? '0'.repeat(64);
   const record = {
     projectId: m.projectId,
@@ -44,7 +58,11 @@ function appendTo(tx: Pick<Db, 'select' | 'insert'>, m: Omit<Move, 'pointer' | '
     prevHash,
   };
   const hash = sha256(prevHash + canonicalJson(record));
-  return tx.insert(releases).values({ ...record, hash }).returning().get();
+  return tx
+    .insert(releases)
+    .values({ ...record, hash })
+    .returning()
+    .get();
 }
 
 /** Release records: the pointer moves of each environment, one hash chain per project. */
@@ -59,17 +77,29 @@ export function createReleaseStore(db: Db) {
      */
     commitMove(m: Move, now: number, alongside?: () => void): ReleaseRow {
       return db.transaction((tx) => {
-        const env = tx.select().from(environments).where(eq(environments.id, m.environmentId)).get();
+        const env = tx
+          .select()
+          .from(environments)
+          .where(eq(environments.id, m.environmentId))
+          .get();
         if (!env) throw new AppError('environment_not_found');
         const from = env[column(m.pointer)];
         if (m.expectedFrom !== undefined && from !== m.expectedFrom) {
           throw new AppError('target_moved', undefined, { expected: m.expectedFrom, actual: from });
         }
         if (m.source) {
-          const src = tx.select().from(environments).where(eq(environments.id, m.source.environmentId)).get();
-          if (src?.[column(m.source.pointer)] !== m.toSnapshotId) throw new AppError('source_moved');
+          const src = tx
+            .select()
+            .from(environments)
+            .where(eq(environments.id, m.source.environmentId))
+            .get();
+          if (src?.[column(m.source.pointer)] !== m.toSnapshotId)
+            throw new AppError('source_moved');
         }
-        tx.update(environments).set({ [column(m.pointer)]: m.toSnapshotId }).where(eq(environments.id, m.environmentId)).run();
+        tx.update(environments)
+          .set({ [column(m.pointer)]: m.toSnapshotId })
+          .where(eq(environments.id, m.environmentId))
+          .run();
         const row = appendTo(tx, { ...m, fromSnapshotId: from ?? null }, now);
         alongside?.();
         return row;
@@ -80,15 +110,42 @@ export function createReleaseStore(db: Db) {
      * A record that moves no pointer: replication of a `down` section into an environment
      * (pointer `section`; its snapshot holds just that section). It joins the same hash chain.
      */
-    recordReplication(m: Omit<Move, 'pointer' | 'expectedFrom' | 'source'> & { fromSnapshotId: string | null; sourceEnvironmentId: string }, now: number): ReleaseRow {
-      return db.transaction((tx) => appendTo(tx, { ...m, pointer: 'section', source: { environmentId: m.sourceEnvironmentId, pointer: 'current' } }, now));
+    recordReplication(
+      m: Omit<Move, 'pointer' | 'expectedFrom' | 'source'> & {
+        fromSnapshotId: string | null;
+        sourceEnvironmentId: string;
+      },
+      now: number,
+    ): ReleaseRow {
+      return db.transaction((tx) =>
+        appendTo(
+          tx,
+          {
+            ...m,
+            pointer: 'section',
+            source: { environmentId: m.sourceEnvironmentId, pointer: 'current' },
+          },
+          now,
+        ),
+      );
     },
 
     history(environmentId: string, limit = 200): ReleaseRow[] {
-      return db.select().from(releases).where(eq(releases.environmentId, environmentId)).orderBy(desc(releases.seq)).limit(limit).all();
+      return db
+        .select()
+        .from(releases)
+        .where(eq(releases.environmentId, environmentId))
+        .orderBy(desc(releases.seq))
+        .limit(limit)
+        .all();
     },
     projectReleases(projectId: string): ReleaseRow[] {
-      return db.select().from(releases).where(eq(releases.projectId, projectId)).orderBy(asc(releases.seq)).all();
+      return db
+        .select()
+        .from(releases)
+        .where(eq(releases.projectId, projectId))
+        .orderBy(asc(releases.seq))
+        .all();
     },
     /** Did this environment's pointer ever point at the snapshot? (rollback only goes back in its own history) */
     wasEverAt(environmentId: string, pointer: Pointer, snapshotId: string): boolean {
@@ -96,7 +153,13 @@ export function createReleaseStore(db: Db) {
         db
           .select({ seq: releases.seq })
           .from(releases)
-          .where(and(eq(releases.environmentId, environmentId), eq(releases.pointer, pointer), eq(releases.toSnapshotId, snapshotId)))
+          .where(
+            and(
+              eq(releases.environmentId, environmentId),
+              eq(releases.pointer, pointer),
+              eq(releases.toSnapshotId, snapshotId),
+            ),
+          )
           .limit(1)
           .get() !== undefined
       );
@@ -108,7 +171,12 @@ export function createReleaseStore(db: Db) {
         db
           .select({ seq: releases.seq })
           .from(releases)
-          .where(and(inArray(releases.environmentId, [...environmentIds]), or(eq(releases.toSnapshotId, snapshotId), eq(releases.fromSnapshotId, snapshotId))))
+          .where(
+            and(
+              inArray(releases.environmentId, [...environmentIds]),
+              or(eq(releases.toSnapshotId, snapshotId), eq(releases.fromSnapshotId, snapshotId)),
+            ),
+          )
           .limit(1)
           .get() !== undefined
       );

@@ -8,14 +8,26 @@ export type BaseRow = typeof replicationBases.$inferSelect;
 export function createReplicationStore(db: Db) {
   return {
     bases(draftId: string, section: string): BaseRow[] {
-      return db.select().from(replicationBases).where(and(eq(replicationBases.draftId, draftId), eq(replicationBases.section, section))).all();
+      return db
+        .select()
+        .from(replicationBases)
+        .where(and(eq(replicationBases.draftId, draftId), eq(replicationBases.section, section)))
+        .all();
     },
     conflicts(draftId: string): BaseRow[] {
-      return db.select().from(replicationBases).where(and(eq(replicationBases.draftId, draftId), isNotNull(replicationBases.conflictBlobId))).all();
+      return db
+        .select()
+        .from(replicationBases)
+        .where(
+          and(eq(replicationBases.draftId, draftId), isNotNull(replicationBases.conflictBlobId)),
+        )
+        .all();
     },
     /** Forgets a section's merge bases and conflicts in a draft (its flow rule changed). */
     forget(draftId: string, section: string): void {
-      db.delete(replicationBases).where(and(eq(replicationBases.draftId, draftId), eq(replicationBases.section, section))).run();
+      db.delete(replicationBases)
+        .where(and(eq(replicationBases.draftId, draftId), eq(replicationBases.section, section)))
+        .run();
     },
     /** Replaces the rows of the given items in one transaction. */
     put(rows: readonly BaseRow[]): void {
@@ -24,7 +36,14 @@ export function createReplicationStore(db: Db) {
         for (const r of rows) {
           tx.insert(replicationBases)
             .values(r)
-            .onConflictDoUpdate({ target: [replicationBases.draftId, replicationBases.section, replicationBases.itemId], set: { baseBlobId: r.baseBlobId, conflictBlobId: r.conflictBlobId, updatedAt: r.updatedAt } })
+            .onConflictDoUpdate({
+              target: [replicationBases.draftId, replicationBases.section, replicationBases.itemId],
+              set: {
+                baseBlobId: r.baseBlobId,
+                conflictBlobId: r.conflictBlobId,
+                updatedAt: r.updatedAt,
+              },
+            })
             .run();
         }
       });

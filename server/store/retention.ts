@@ -43,7 +43,9 @@ export function createRetentionStore(db: Db) {
     },
 
     tree(projectId: string, id: string): string | undefined {
-      return db.get<{ tree: string } | undefined>(sql`SELECT tree FROM snapshots WHERE project_id = ${projectId} AND id = ${id}`)?.tree;
+      return db.get<{ tree: string } | undefined>(
+        sql`SELECT tree FROM snapshots WHERE project_id = ${projectId} AND id = ${id}`,
+      )?.tree;
     },
 
     /** The newest snapshot row's rowid: rows above it were frozen after a scan began. */
@@ -52,8 +54,14 @@ export function createRetentionStore(db: Db) {
     },
 
     /** Snapshot trees in rowid order, `limit` at a time (a scan that yields between pages). */
-    treesAfter(row: number, upTo: number, limit: number): { row: number; projectId: string; id: string; tree: string }[] {
-      return db.all(sql`SELECT rowid AS row, project_id AS projectId, id, tree FROM snapshots WHERE rowid > ${row} AND rowid <= ${upTo} ORDER BY rowid LIMIT ${limit}`);
+    treesAfter(
+      row: number,
+      upTo: number,
+      limit: number,
+    ): { row: number; projectId: string; id: string; tree: string }[] {
+      return db.all(
+        sql`SELECT rowid AS row, project_id AS projectId, id, tree FROM snapshots WHERE rowid > ${row} AND rowid <= ${upTo} ORDER BY rowid LIMIT ${limit}`,
+      );
     },
 
     /** Of these blob ids, the ones a replication merge base or conflict names (they must stay). */
@@ -61,8 +69,14 @@ export function createRetentionStore(db: Db) {
       const out = new Set<string>();
       for (let i = 0; i < ids.length; i += 400) {
         const page = ids.slice(i, i + 400);
-        const list = sql.join(page.map((id) => sql`${id}`), sql`, `);
-        for (const r of db.all<{ id: string }>(sql`SELECT base_blob_id AS id FROM replication_bases WHERE base_blob_id IN (${list}) UNION SELECT conflict_blob_id FROM replication_bases WHERE conflict_blob_id IN (${list})`)) out.add(r.id);
+        const list = sql.join(
+          page.map((id) => sql`${id}`),
+          sql`, `,
+        );
+        for (const r of db.all<{ id: string }>(
+          sql`SELECT base_blob_id AS id FROM replication_bases WHERE base_blob_id IN (${list}) UNION SELECT conflict_blob_id FROM replication_bases WHERE conflict_blob_id IN (${list})`,
+        ))
+          out.add(r.id);
       }
       return out;
     },

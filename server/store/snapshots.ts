@@ -24,19 +24,33 @@ export function createSnapshotStore(db: Db) {
       if (ids.length === 0) return new Set();
       const found = new Set<string>();
       for (let i = 0; i < ids.length; i += 500) {
-        for (const r of db.select({ id: blobs.id }).from(blobs).where(inArray(blobs.id, ids.slice(i, i + 500))).all()) found.add(r.id);
+        for (const r of db
+          .select({ id: blobs.id })
+          .from(blobs)
+          .where(inArray(blobs.id, ids.slice(i, i + 500)))
+          .all())
+          found.add(r.id);
       }
       return found;
     },
     getBlobs(ids: readonly string[]): Map<string, string> {
       const out = new Map<string, string>();
       for (let i = 0; i < ids.length; i += 500) {
-        for (const r of db.select().from(blobs).where(inArray(blobs.id, ids.slice(i, i + 500))).all()) out.set(r.id, r.json);
+        for (const r of db
+          .select()
+          .from(blobs)
+          .where(inArray(blobs.id, ids.slice(i, i + 500)))
+          .all())
+          out.set(r.id, r.json);
       }
       return out;
     },
     getSnapshot(projectId: string, id: string): SnapshotRow | undefined {
-      return db.select().from(snapshots).where(and(eq(snapshots.projectId, projectId), eq(snapshots.id, id))).get();
+      return db
+        .select()
+        .from(snapshots)
+        .where(and(eq(snapshots.projectId, projectId), eq(snapshots.id, id)))
+        .get();
     },
     /** Every project's row of a snapshot id (equal content in two projects has one id, a row in each). */
     findSnapshots(id: string): SnapshotRow[] {

@@ -29,7 +29,10 @@ async function accept(browser: Browser, url: string): Promise<Page> {
   return page;
 }
 
-test('[R4] [GATE-1] [SHARE-2] an admin invites QA and a business owner; QA cannot edit DEV; the owner approves a Sync into STAGING; a stakeholder reads UAT through a link', async ({ page, browser }) => {
+test('[R4] [GATE-1] [SHARE-2] an admin invites QA and a business owner; QA cannot edit DEV; the owner approves a Sync into STAGING; a stakeholder reads UAT through a link', async ({
+  page,
+  browser,
+}) => {
   const stamp = Date.now();
   await signIn(page);
   const devUrl = await openNewProjectDraft(page, 'Access path', { sample: true });
@@ -70,9 +73,14 @@ test('[R4] [GATE-1] [SHARE-2] an admin invites QA and a business owner; QA canno
   const owner = await accept(browser, ownerUrl);
   await owner.getByRole('link', { name: 'Access path' }).click();
   const ownerColumns = owner.getByTestId('env-column');
-  await ownerColumns.nth(2).getByRole('textbox', { name: 'Approval comment' }).fill('Business rules verified');
+  await ownerColumns
+    .nth(2)
+    .getByRole('textbox', { name: 'Approval comment' })
+    .fill('Business rules verified');
   await ownerColumns.nth(2).getByTestId('approve').click();
-  await expect(ownerColumns.nth(2).getByTestId('approval-count')).toContainText('1 of 1 approved: Olga Owner');
+  await expect(ownerColumns.nth(2).getByTestId('approval-count')).toContainText(
+    '1 of 1 approved: Olga Owner',
+  );
 
   // Now the Sync goes through.
   await page.reload();
@@ -92,25 +100,51 @@ test('[R4] [GATE-1] [SHARE-2] an admin invites QA and a business owner; QA canno
   await expect(stranger.getByTestId('env-indicator')).toContainText('UAT');
   await expect(stranger.getByTestId('env-indicator')).toContainText('Read-only');
   await expect(stranger.getByTestId('content-view')).toContainText('Support agent');
-  await expect(stranger.locator('[contenteditable="true"], input:not([type="hidden"])')).toHaveCount(0);
+  await expect(
+    stranger.locator('[contenteditable="true"], input:not([type="hidden"])'),
+  ).toHaveCount(0);
   await expect(stranger.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
 
   // Revoked: a clear page, not an error dump.
   await page.getByRole('button', { name: 'Revoke…' }).click();
-  await page.getByTestId('share-revoke-dialog').getByRole('button', { name: 'Revoke link' }).click();
+  await page
+    .getByTestId('share-revoke-dialog')
+    .getByRole('button', { name: 'Revoke link' })
+    .click();
   await expect(page.getByTestId('share-panel')).toContainText('revoked');
   await stranger.reload();
   await expect(stranger.getByTestId('share-problem')).toContainText('This link was turned off');
 });
 
-test('[R4] a viewer made editor gets an editable draft without reloading, and loses it again the same way', async ({ page, browser, baseURL }) => {
+test('[R4] a viewer made editor gets an editable draft without reloading, and loses it again the same way', async ({
+  page,
+  browser,
+  baseURL,
+}) => {
   const stamp = Date.now();
   await signIn(page);
   const url = await openNewProjectDraft(page, `Rights ${stamp}`);
   const projectId = url.match(/projects\/([^/]+)/)![1]!;
   const headers = { origin: baseURL! };
-  const user = await (await page.request.post('/api/users', { data: { email: `vic${stamp}@example.com`, name: 'Vic Viewer', password: 'correct horse battery' }, headers })).json();
-  const setRoles = async (roles: string[]) => expect((await page.request.put(`/api/projects/${projectId}/members/${user.id}`, { data: { roles: { '*': roles } }, headers })).status()).toBe(200);
+  const user = await (
+    await page.request.post('/api/users', {
+      data: {
+        email: `vic${stamp}@example.com`,
+        name: 'Vic Viewer',
+        password: 'correct horse battery',
+      },
+      headers,
+    })
+  ).json();
+  const setRoles = async (roles: string[]) =>
+    expect(
+      (
+        await page.request.put(`/api/projects/${projectId}/members/${user.id}`, {
+          data: { roles: { '*': roles } },
+          headers,
+        })
+      ).status(),
+    ).toBe(200);
   await setRoles(['viewer']);
 
   const vic = await (await browser.newContext()).newPage();
@@ -130,7 +164,10 @@ test('[R4] a viewer made editor gets an editable draft without reloading, and lo
   await vic.getByRole('button', { name: '+ New agent' }).click();
   await textbox(vic, 'Instructions').click();
   await vic.keyboard.type('Written by Vic.');
-  await expect(vic.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(vic.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
   await page.getByTestId('item').first().click();
   await expect(textbox(page, 'Instructions')).toContainText('Written by Vic.');
 

@@ -2,7 +2,9 @@ import { expect, test } from '@playwright/test';
 import { admin, hydrated, signIn, textbox, watchCsp } from './helpers.ts';
 
 // Runs first (the 'first-run' project in playwright.config.ts): it performs the instance's first-run set-up.
-test('[R6] first-run setup, sign in, five-stage project, two people co-edit one agent, reload keeps it', async ({ browser }) => {
+test('[R6] first-run setup, sign in, five-stage project, two people co-edit one agent, reload keeps it', async ({
+  browser,
+}) => {
   const first = await browser.newContext();
   const ann = await first.newPage();
   const csp = watchCsp(ann);
@@ -42,7 +44,10 @@ test('[R6] first-run setup, sign in, five-stage project, two people co-edit one 
   // DEV: create an agent.
   await ann.getByTestId('env-column').first().getByRole('link', { name: 'Open editor' }).click();
   await expect(ann.getByTestId('env-indicator')).toContainText('DEV');
-  await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(ann.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
   await ann.getByRole('button', { name: '+ New agent' }).click();
   await ann.getByRole('textbox', { name: 'Name', exact: true }).fill('Support agent');
   await expect(ann.getByTestId('item')).toHaveText(/Support agent/);
@@ -53,7 +58,10 @@ test('[R6] first-run setup, sign in, five-stage project, two people co-edit one 
   const bob = await second.newPage();
   await signIn(bob);
   await bob.goto(devUrl);
-  await expect(bob.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(bob.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
   await expect(bob.getByTestId('item')).toHaveText(/Support agent/);
   await bob.getByTestId('item').click();
   await expect(ann.getByTestId('person')).toHaveCount(2);
@@ -73,7 +81,9 @@ test('[R6] first-run setup, sign in, five-stage project, two people co-edit one 
   // Reload: the text is still there (it came back from the server).
   await ann.reload();
   await hydrated(ann);
-  await expect(textbox(ann, 'Instructions')).toContainText('Greet the customer by name. Never promise refunds.');
+  await expect(textbox(ann, 'Instructions')).toContainText(
+    'Greet the customer by name. Never promise refunds.',
+  );
 
   // The app works entirely within its Content-Security-Policy.
   expect(csp).toEqual([]);

@@ -5,7 +5,9 @@ test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
 });
 
-test('[FLOW-4] three stages: an admin edits knowledge in Production and sees it arrive, read-only, in Staging', async ({ page }) => {
+test('[FLOW-4] three stages: an admin edits knowledge in Production and sees it arrive, read-only, in Staging', async ({
+  page,
+}) => {
   await signIn(page);
   await page.getByLabel('Name', { exact: true }).fill('KM cluster');
   await page.getByRole('radio', { name: /Three stages/ }).check();
@@ -17,7 +19,10 @@ test('[FLOW-4] three stages: an admin edits knowledge in Production and sees it 
 
   // Production edits knowledge in its own draft: only knowledge is there.
   await columns.nth(2).getByTestId('edit-own-sections').click();
-  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
   await expect(page.getByTestId('section-knowledge')).toBeVisible();
   await expect(page.getByTestId('section-agents')).toHaveCount(0);
   await page.getByRole('button', { name: 'Create article' }).click();
@@ -27,20 +32,31 @@ test('[FLOW-4] three stages: an admin edits knowledge in Production and sees it 
   await page.goto(boardUrl);
   await hydrated(page);
   await columns.nth(0).getByRole('link', { name: 'Open editor' }).click();
-  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
   await page.getByTestId('section-knowledge').click();
-  await expect(page.getByTestId('section-flows-down')).toContainText('Knowledge flows down from UAT: read-only here');
-  await expect(page.getByTestId('item').filter({ hasText: 'Opening hours' })).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByTestId('section-flows-down')).toContainText(
+    'Knowledge flows down from UAT: read-only here',
+  );
+  await expect(page.getByTestId('item').filter({ hasText: 'Opening hours' })).toBeVisible({
+    timeout: 15_000,
+  });
   await expect(page.getByRole('button', { name: /New article|Create article/ })).toHaveCount(0);
   await page.getByTestId('item').filter({ hasText: 'Opening hours' }).click();
-  await expect(page.getByRole('textbox', { name: 'Title', exact: true })).toHaveValue('Opening hours');
+  await expect(page.getByRole('textbox', { name: 'Title', exact: true })).toHaveValue(
+    'Opening hours',
+  );
   await expect(page.getByRole('textbox', { name: 'Title', exact: true })).not.toBeEditable();
   // Agents are Staging's own: still editable here.
   await page.getByTestId('section-agents').click();
   await expect(page.getByRole('button', { name: 'Create agent' })).toBeVisible();
 });
 
-test('[FLOW-1] [FLOW-8] a custom pipeline keeps channels in each stage; later the admin lets knowledge flow down from the last stage in project settings', async ({ page }) => {
+test('[FLOW-1] [FLOW-8] a custom pipeline keeps channels in each stage; later the admin lets knowledge flow down from the last stage in project settings', async ({
+  page,
+}) => {
   await signIn(page);
   await page.getByLabel('Name', { exact: true }).fill(`Custom flow ${Date.now()}`);
   await page.getByRole('radio', { name: /Custom/ }).check();
@@ -65,13 +81,18 @@ test('[FLOW-1] [FLOW-8] a custom pipeline keeps channels in each stage; later th
   // Production now edits knowledge and channels; the first stage shows knowledge read-only.
   await page.goto(boardUrl);
   await hydrated(page);
-  await expect(columns.nth(2).getByTestId('edit-own-sections')).toContainText('Edit knowledge, channels here');
+  await expect(columns.nth(2).getByTestId('edit-own-sections')).toContainText(
+    'Edit knowledge, channels here',
+  );
   await columns.nth(0).getByRole('link', { name: 'Open editor' }).click();
   await page.getByTestId('section-knowledge').click();
   await expect(page.getByTestId('section-flows-down')).toContainText('read-only here');
 });
 
-test('[FLOW-6] Production pulls one article tested in UAT: only that one arrives, and the history opens the pull as a diff', async ({ page, baseURL }) => {
+test('[FLOW-6] Production pulls one article tested in UAT: only that one arrives, and the history opens the pull as a diff', async ({
+  page,
+  baseURL,
+}) => {
   await signIn(page);
   await page.getByLabel('Name', { exact: true }).fill(`Pull ${Date.now()}`);
   await page.getByRole('radio', { name: /Three stages/ }).check();
@@ -79,10 +100,20 @@ test('[FLOW-6] Production pulls one article tested in UAT: only that one arrives
   await page.getByRole('button', { name: 'Create project' }).click();
   const columns = page.getByTestId('env-column');
   await expect(columns).toHaveCount(3);
-  const project = await (await page.request.get(`/api/projects/${page.url().split('/').pop()}`)).json();
+  const project = await (
+    await page.request.get(`/api/projects/${page.url().split('/').pop()}`)
+  ).json();
   const [, uat] = project.environments as { id: string }[];
   const article = (title: string) => ({ title, body: `${title}.`, tags: [], audiences: [] });
-  const put = await page.request.put(`/api/environments/${uat!.id}/content`, { data: { knowledge: { kb_ready: article('Ready for customers'), kb_review: article('Still in review') } }, headers: { origin: baseURL! } });
+  const put = await page.request.put(`/api/environments/${uat!.id}/content`, {
+    data: {
+      knowledge: {
+        kb_ready: article('Ready for customers'),
+        kb_review: article('Still in review'),
+      },
+    },
+    headers: { origin: baseURL! },
+  });
   expect(put.status()).toBe(200);
 
   await columns.nth(2).getByTestId('edit-own-sections').click();
@@ -101,17 +132,35 @@ test('[FLOW-6] Production pulls one article tested in UAT: only that one arrives
   await expect(page.getByText('Ready for customers').first()).toBeVisible();
 });
 
-test('[FLOW-5] an article changed in both UAT and Production shows as a conflict in UAT; taking Production’s resolves it', async ({ page, baseURL }) => {
+test('[FLOW-5] an article changed in both UAT and Production shows as a conflict in UAT; taking Production’s resolves it', async ({
+  page,
+  baseURL,
+}) => {
   await signIn(page);
   await page.getByLabel('Name', { exact: true }).fill(`Conflict ${Date.now()}`);
   await page.getByRole('radio', { name: /Three stages/ }).check();
   await page.getByRole('checkbox', { name: /sample content/ }).uncheck();
   await page.getByRole('button', { name: 'Create project' }).click();
   await expect(page.getByTestId('env-column')).toHaveCount(3);
-  const project = await (await page.request.get(`/api/projects/${page.url().split('/').pop()}`)).json();
+  const project = await (
+    await page.request.get(`/api/projects/${page.url().split('/').pop()}`)
+  ).json();
   const [, uat, production] = project.environments as { id: string }[];
-  const put = async (envId: string, body: string) => expect((await page.request.put(`/api/environments/${envId}/content`, { data: { knowledge: { kb_refunds: { title: 'Refunds', body, tags: [], audiences: [] } } }, headers: { origin: baseURL! } })).status()).toBe(200);
-  const bodyIn = async (envId: string) => ((await (await page.request.get(`/api/environments/${envId}/content`)).json()) as { knowledge: Record<string, { body: string }> }).knowledge.kb_refunds?.body;
+  const put = async (envId: string, body: string) =>
+    expect(
+      (
+        await page.request.put(`/api/environments/${envId}/content`, {
+          data: { knowledge: { kb_refunds: { title: 'Refunds', body, tags: [], audiences: [] } } },
+          headers: { origin: baseURL! },
+        })
+      ).status(),
+    ).toBe(200);
+  const bodyIn = async (envId: string) =>
+    (
+      (await (await page.request.get(`/api/environments/${envId}/content`)).json()) as {
+        knowledge: Record<string, { body: string }>;
+      }
+    ).knowledge.kb_refunds?.body;
   await put(production!.id, 'Within 30 days.');
   await expect.poll(() => bodyIn(uat!.id), { timeout: 15_000 }).toBe('Within 30 days.');
   await put(uat!.id, 'UAT: within 30 days.');

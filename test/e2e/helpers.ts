@@ -1,6 +1,10 @@
 import { expect, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test';
 
-export const admin = { name: 'Ada Admin', email: 'ada@example.com', password: 'correct horse battery' };
+export const admin = {
+  name: 'Ada Admin',
+  email: 'ada@example.com',
+  password: 'correct horse battery',
+};
 
 export async function hydrated(page: Page): Promise<void> {
   await expect(page.locator('body[data-hydrated="true"]')).toBeAttached();
@@ -21,15 +25,25 @@ export async function signIn(page: Page): Promise<void> {
   await expect(page.getByRole('heading', { name: 'Projects' })).toBeVisible();
 }
 
-/** Creates a project through the UI (with or without the sample content) and opens its authoring environment's editor. */
-export async function openNewProjectDraft(page: Page, name: string, opts: { sample?: boolean } = {}): Promise<string> {
+/**
+ * Creates a project through the UI (with or without the sample content) and opens its authoring
+ * environment's editor.
+ */
+export async function openNewProjectDraft(
+  page: Page,
+  name: string,
+  opts: { sample?: boolean } = {},
+): Promise<string> {
   await page.goto('/');
   await hydrated(page);
   await page.getByLabel('Name').fill(name);
   await page.getByRole('checkbox', { name: /sample content/ }).setChecked(opts.sample ?? false);
   await page.getByRole('button', { name: 'Create project' }).click();
   await page.getByTestId('env-column').first().getByRole('link', { name: 'Open editor' }).click();
-  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
   return page.url();
 }
 
@@ -41,7 +55,8 @@ export async function openItem(page: Page, section: string, name: string): Promi
 }
 
 /** The CodeMirror editor of a long-text field, by its label. */
-export const textbox = (page: Page, label: string) => page.getByRole('textbox', { name: label, exact: true });
+export const textbox = (page: Page, label: string) =>
+  page.getByRole('textbox', { name: label, exact: true });
 
 /** A CodeMirror field's text, without other people's cursor labels (which live in the editor's DOM). */
 export function editorText(page: Page, label: string): Promise<string> {
@@ -49,7 +64,9 @@ export function editorText(page: Page, label: string): Promise<string> {
     Array.from(el.querySelectorAll('.cm-line'))
       .map((line) => {
         const copy = line.cloneNode(true) as HTMLElement;
-        copy.querySelectorAll('.cm-ySelectionCaret, .cm-ySelectionInfo, .cm-widgetBuffer').forEach((n) => n.remove());
+        copy
+          .querySelectorAll('.cm-ySelectionCaret, .cm-ySelectionInfo, .cm-widgetBuffer')
+          .forEach((n) => n.remove());
         return (copy.textContent ?? '').replace(/[\u200b\u2060]/g, '');
       })
       .join('\n'),
@@ -66,7 +83,9 @@ export function watchCsp(page: Page): string[] {
 }
 
 /** Routes a page's sync connections through a switch: `drop()` closes them and refuses new ones until `restore()`. */
-export async function collabSwitch(page: Page): Promise<{ drop(): Promise<void>; restore(): void }> {
+export async function collabSwitch(
+  page: Page,
+): Promise<{ drop(): Promise<void>; restore(): void }> {
   let offline = false;
   const live: WebSocketRoute[] = [];
   await page.routeWebSocket(/\/collab\//, (ws) => {

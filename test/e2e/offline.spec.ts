@@ -1,7 +1,10 @@
 import { expect, test } from '@playwright/test';
 import { collabSwitch, ensureAdmin, openNewProjectDraft, signIn, textbox } from './helpers.ts';
 
-test('[R6] the status shows offline when the connection drops, and text typed offline reaches the others on reconnect', async ({ browser, request }) => {
+test('[R6] the status shows offline when the connection drops, and text typed offline reaches the others on reconnect', async ({
+  browser,
+  request,
+}) => {
   await ensureAdmin(request);
   const annContext = await browser.newContext();
   const ann = await annContext.newPage();
@@ -33,7 +36,11 @@ test('[R6] the status shows offline when the connection drops, and text typed of
   await expect(textbox(ann, 'Instructions')).toContainText('Online words. Typed while offline.');
 
   network.restore();
-  await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected', { timeout: 15_000 });
+  await expect(ann.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+    { timeout: 15_000 },
+  );
   await expect(bobText).toContainText('Online words. Typed while offline.');
 
   await annContext.close();

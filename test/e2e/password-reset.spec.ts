@@ -1,16 +1,39 @@
 import { expect, test } from '@playwright/test';
 import { ensureAdmin, hydrated, signIn } from './helpers.ts';
 
-/** SEC-19: an instance admin issues a password-reset link from the members page; the person sets a new password with it. */
-test('SEC-19 an instance admin issues a reset link on the members page; the link sets a new password and signs the person in', async ({ page, browser, baseURL }) => {
+/**
+ * SEC-19: an instance admin issues a password-reset link from the members page; the person sets a
+ * new password with it.
+ */
+test('SEC-19 an instance admin issues a reset link on the members page; the link sets a new password and signs the person in', async ({
+  page,
+  browser,
+  baseURL,
+}) => {
   await ensureAdmin(page.request);
   await signIn(page);
   const headers = { origin: baseURL! };
-  const project = (await (await page.request.post('/api/projects', { data: { name: 'Reset desk' }, headers })).json()) as { id: string };
-  const created = await page.request.post('/api/users', { data: { email: 'rita@example.com', name: 'Rita Reset', password: 'copper meadow violin harbor' }, headers });
+  const project = (await (
+    await page.request.post('/api/projects', { data: { name: 'Reset desk' }, headers })
+  ).json()) as { id: string };
+  const created = await page.request.post('/api/users', {
+    data: {
+      email: 'rita@example.com',
+      name: 'Rita Reset',
+      password: 'copper meadow violin harbor',
+    },
+    headers,
+  });
   expect(created.status()).toBe(201);
   const rita = (await created.json()) as { id: string };
-  expect((await page.request.put(`/api/projects/${project.id}/members/${rita.id}`, { data: { roles: { '*': ['viewer'] } }, headers })).status()).toBe(200);
+  expect(
+    (
+      await page.request.put(`/api/projects/${project.id}/members/${rita.id}`, {
+        data: { roles: { '*': ['viewer'] } },
+        headers,
+      })
+    ).status(),
+  ).toBe(200);
 
   await page.setViewportSize({ width: 1366, height: 900 });
   await page.goto(`/projects/${project.id}/members`);

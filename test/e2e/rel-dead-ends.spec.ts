@@ -9,13 +9,26 @@ test.beforeEach(async ({ request }) => {
 const PERMISSION_ID = /\([a-z]+\.[a-z]+\)/;
 
 /** A person invited through the API with one persona template, signed in in a browser of their own. */
-async function persona(browser: Browser, adminPage: Page, origin: string, projectId: string, template: string, name: string): Promise<Page> {
+async function persona(
+  browser: Browser,
+  adminPage: Page,
+  origin: string,
+  projectId: string,
+  template: string,
+  name: string,
+): Promise<Page> {
   const email = `${template}.${Date.now()}@example.com`;
-  const res = await adminPage.request.post('/api/invitations', { data: { email, name, projectId, template }, headers: { origin } });
+  const res = await adminPage.request.post('/api/invitations', {
+    data: { email, name, projectId, template },
+    headers: { origin },
+  });
   expect(res.status()).toBe(201);
   const token = ((await res.json()) as { path: string }).path.split('/').pop()!;
   const context = await browser.newContext();
-  const accepted = await context.request.post(`/api/invitations/${token}/accept`, { data: { password: admin.password }, headers: { origin } });
+  const accepted = await context.request.post(`/api/invitations/${token}/accept`, {
+    data: { password: admin.password },
+    headers: { origin },
+  });
   expect(accepted.status()).toBe(201);
   return context.newPage();
 }
@@ -25,9 +38,15 @@ async function noDeadEnd(page: Page, where: string): Promise<void> {
   await hydrated(page);
   await expect(page.locator('[aria-busy="true"]'), `${where}: still loading`).toHaveCount(0);
   const status = page.getByTestId('connection-status');
-  if ((await status.count()) > 0) await expect(status, `${where}: the editor never connects`).toHaveAttribute('data-sync-status', 'connected');
+  if ((await status.count()) > 0)
+    await expect(status, `${where}: the editor never connects`).toHaveAttribute(
+      'data-sync-status',
+      'connected',
+    );
   await expect(page.locator('.error'), `${where}: shows an error`).toHaveCount(0);
-  expect(await page.locator('body').innerText(), `${where}: shows a permission id`).not.toMatch(PERMISSION_ID);
+  expect(await page.locator('body').innerText(), `${where}: shows a permission id`).not.toMatch(
+    PERMISSION_ID,
+  );
 }
 
 async function shoot(page: Page, name: string): Promise<void> {
@@ -38,13 +57,27 @@ async function shoot(page: Page, name: string): Promise<void> {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
-test('REL-10 a business owner and a developer find no dead end: every offered link works, out-of-reach stages say who can grant access, no permission id shows', async ({ page, browser, baseURL }) => {
+test('REL-10 a business owner and a developer find no dead end: every offered link works, out-of-reach stages say who can grant access, no permission id shows', async ({
+  page,
+  browser,
+  baseURL,
+}) => {
   test.setTimeout(180_000);
   const origin = baseURL!;
   await signIn(page);
-  const project = (await (await page.request.post('/api/projects', { data: { name: `Dead ends ${Date.now()}`, sample: true }, headers: { origin } })).json()) as { id: string; environments: { id: string; name: string }[] };
+  const project = (await (
+    await page.request.post('/api/projects', {
+      data: { name: `Dead ends ${Date.now()}`, sample: true },
+      headers: { origin },
+    })
+  ).json()) as { id: string; environments: { id: string; name: string }[] };
   // The release has reached UAT, so the business owner has something to review.
-  for (const e of project.environments.slice(0, 2)) expect((await page.request.post(`/api/environments/${e.id}/sync`, { data: {}, headers: { origin } })).status()).toBe(200);
+  for (const e of project.environments.slice(0, 2))
+    expect(
+      (
+        await page.request.post(`/api/environments/${e.id}/sync`, { data: {}, headers: { origin } })
+      ).status(),
+    ).toBe(200);
 
   const people = [
     { template: 'business_owner', name: 'Olga Owner', reads: ['UAT', 'STAGING'] },
@@ -64,34 +97,50 @@ test('REL-10 a business owner and a developer find no dead end: every offered li
         await expect(column.getByTestId('stage-hidden')).toHaveCount(0);
       } else {
         // Out of reach: says so, names who can grant it, and offers no way in.
-        await expect(column.getByTestId('stage-hidden')).toContainText(`Ask a project admin (${admin.name}) for access to ${env.name}`);
+        await expect(column.getByTestId('stage-hidden')).toContainText(
+          `Ask a project admin (${admin.name}) for access to ${env.name}`,
+        );
         await expect(column.locator(`a[href*="/environments/${env.id}"]`)).toHaveCount(0);
       }
     }
     await shoot(p, `rel-10-board-${who.template}`);
 
     // Every link the board offers leads somewhere that works, and so does every tab there.
-    const links = [...new Set(await p.locator('main a[href^="/projects/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')!)))];
+    const links = [
+      ...new Set(
+        await p
+          .locator('main a[href^="/projects/"]')
+          .evaluateAll((as) => as.map((a) => a.getAttribute('href')!)),
+      ),
+    ];
     expect(links.length).toBeGreaterThan(0);
     for (const href of links) {
       await p.goto(href);
       await noDeadEnd(p, `${who.name} → ${href}`);
       if (!href.includes('/environments/')) continue;
-      const tabs = await p.getByRole('navigation', { name: /views/ }).getByRole('link').evaluateAll((as) => as.map((a) => a.getAttribute('href')!));
+      const tabs = await p
+        .getByRole('navigation', { name: /views/ })
+        .getByRole('link')
+        .evaluateAll((as) => as.map((a) => a.getAttribute('href')!));
       for (const tab of tabs) {
         await p.goto(`${href.split('?')[0]}${tab}`);
         await noDeadEnd(p, `${who.name} → ${href} ${tab}`);
       }
     }
 
-    // A stage out of reach, opened by its address (a bookmark, a link from a colleague): a sentence, not an error or an empty editor.
+    // A stage out of reach, opened by its address (a bookmark, a link from a colleague): a
+    // sentence, not an error or an empty editor.
     for (const env of project.environments.filter((e) => !who.reads.includes(e.name))) {
       await p.goto(`${board}/environments/${env.id}`);
       await noDeadEnd(p, `${who.name} → ${env.name} by address`);
-      await expect(p.getByTestId('out-of-reach')).toContainText(`Ask a project admin (${admin.name}) for access to ${env.name}`);
+      await expect(p.getByTestId('out-of-reach')).toContainText(
+        `Ask a project admin (${admin.name}) for access to ${env.name}`,
+      );
       await expect(p.getByTestId('connection-status')).toHaveCount(0);
     }
-    await p.goto(`${board}/environments/${project.environments[who.template === 'developer' ? 2 : 0]!.id}`);
+    await p.goto(
+      `${board}/environments/${project.environments[who.template === 'developer' ? 2 : 0]!.id}`,
+    );
     await expect(p.getByTestId('out-of-reach')).toBeVisible();
     await shoot(p, `rel-10-out-of-reach-${who.template}`);
 

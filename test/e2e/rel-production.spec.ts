@@ -10,19 +10,40 @@ type Project = { id: string; environments: { id: string }[] };
 /** A sample project made through the API, with its first release synced into production. */
 async function syncedProject(page: Page, baseURL: string, name: string) {
   const headers = { origin: baseURL };
-  const project = (await (await page.request.post('/api/projects', { data: { name: `${name} ${Date.now()}`, sample: true }, headers })).json()) as Project;
+  const project = (await (
+    await page.request.post('/api/projects', {
+      data: { name: `${name} ${Date.now()}`, sample: true },
+      headers,
+    })
+  ).json()) as Project;
   const envs = project.environments.map((e) => e.id);
-  // Production has the two secrets the sample's integrations name, so no move stops on them here (REL-12 has its own test).
-  for (const name of ['ORDERS_API_TOKEN', 'HELPDESK_API_KEY']) expect((await page.request.put(`/api/environments/${envs[4]}/secrets/${name}`, { data: { value: 'test-only' }, headers })).status()).toBe(200);
-  const post = async (path: string, data: object = {}) => expect((await page.request.post(`/api/${path}`, { data, headers })).status()).toBeLessThan(300);
+  // Production has the two secrets the sample's integrations name, so no move stops on them here
+  // (REL-12 has its own test).
+  for (const name of ['ORDERS_API_TOKEN', 'HELPDESK_API_KEY'])
+    expect(
+      (
+        await page.request.put(`/api/environments/${envs[4]}/secrets/${name}`, {
+          data: { value: 'test-only' },
+          headers,
+        })
+      ).status(),
+    ).toBe(200);
+  const post = async (path: string, data: object = {}) =>
+    expect((await page.request.post(`/api/${path}`, { data, headers })).status()).toBeLessThan(300);
   const syncAll = async () => {
     for (const env of envs.slice(0, 4)) await post(`environments/${env}/sync`);
   };
   /** Someone else changes the size guide's title in DEV and takes it to production (not live). */
   const nextRelease = async (title: string) => {
-    const content = (await (await page.request.get(`/api/environments/${envs[0]}/content`)).json()) as { knowledge: Record<string, { title: string }> };
+    const content = (await (
+      await page.request.get(`/api/environments/${envs[0]}/content`)
+    ).json()) as { knowledge: Record<string, { title: string }> };
     content.knowledge.kb_sizes!.title = title;
-    expect((await page.request.put(`/api/environments/${envs[0]}/content`, { data: content, headers })).status()).toBe(200);
+    expect(
+      (
+        await page.request.put(`/api/environments/${envs[0]}/content`, { data: content, headers })
+      ).status(),
+    ).toBe(200);
     await syncAll();
   };
   await syncAll();
@@ -36,7 +57,10 @@ async function shoot(page: Page, name: string) {
   await page.setViewportSize({ width: 1366, height: 900 });
 }
 
-test('REL-3 a hotfix publish after someone else went live says what went live and offers rebase or discard; rebased, it publishes and live keeps both', async ({ page, baseURL }) => {
+test('REL-3 a hotfix publish after someone else went live says what went live and offers rebase or discard; rebased, it publishes and live keeps both', async ({
+  page,
+  baseURL,
+}) => {
   await page.setViewportSize({ width: 1366, height: 900 });
   await signIn(page);
   const p = await syncedProject(page, baseURL!, 'Hotfix race');
@@ -48,7 +72,10 @@ test('REL-3 a hotfix publish after someone else went live says what went live an
   await hydrated(page);
   await openItem(page, 'variables', 'max_refund_eur');
   await page.getByRole('textbox', { name: 'Default value', exact: true }).fill('20');
-  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
 
   // Meanwhile someone publishes release-2 through the API.
   await p.nextRelease('Size chart');
@@ -61,7 +88,9 @@ test('REL-3 a hotfix publish after someone else went live says what went live an
   await confirm.getByTestId('confirm-reason').fill('Refund limit lowered today');
   await confirm.getByTestId('confirm-ok').click();
   const moved = page.getByTestId('live-moved');
-  await expect(moved).toContainText('PRODUCTION went live with something else while this hotfix was open');
+  await expect(moved).toContainText(
+    'PRODUCTION went live with something else while this hotfix was open',
+  );
   await expect(moved).toContainText('Size chart');
   await expect(moved).not.toContainText('live_moved');
   await expect(moved.getByRole('button', { name: 'Rebase onto what is live now' })).toBeVisible();
@@ -79,9 +108,18 @@ test('REL-3 a hotfix publish after someone else went live says what went live an
   await confirm.getByTestId('confirm-ok').click();
   await expect(page.getByTestId('content-view')).toBeVisible();
 
-  const env = (await (await page.request.get(`/api/projects/${p.projectId}`)).json()) as { environments: { liveSnapshotId: string }[] };
-  const live = (await (await page.request.get(`/api/snapshots/${env.environments[4]!.liveSnapshotId}?project=${p.projectId}`)).json()) as {
-    content: { knowledge: Record<string, { title: string }>; variables: Record<string, { defaultValue: string }> };
+  const env = (await (await page.request.get(`/api/projects/${p.projectId}`)).json()) as {
+    environments: { liveSnapshotId: string }[];
+  };
+  const live = (await (
+    await page.request.get(
+      `/api/snapshots/${env.environments[4]!.liveSnapshotId}?project=${p.projectId}`,
+    )
+  ).json()) as {
+    content: {
+      knowledge: Record<string, { title: string }>;
+      variables: Record<string, { defaultValue: string }>;
+    };
   };
   expect(live.content.knowledge.kb_sizes!.title).toBe('Size chart');
   expect(live.content.variables.var_max_refund!.defaultValue).toBe('20');
@@ -100,7 +138,10 @@ test('REL-3 a hotfix publish after someone else went live says what went live an
   await expect(page.getByTestId('events')).toContainText('hotfix discarded “Opened by mistake”');
 });
 
-test('REL-11 Publish and rollback confirm naming the environment, with the diff and a reason kept in the history; revoking a share link asks first', async ({ page, baseURL }) => {
+test('REL-11 Publish and rollback confirm naming the environment, with the diff and a reason kept in the history; revoking a share link asks first', async ({
+  page,
+  baseURL,
+}) => {
   await page.setViewportSize({ width: 1366, height: 900 });
   await signIn(page);
   const p = await syncedProject(page, baseURL!, 'Confirmations');
@@ -113,7 +154,9 @@ test('REL-11 Publish and rollback confirm naming the environment, with the diff 
   const dialog = page.getByTestId('publish-dialog');
   await expect(dialog).toBeVisible();
   // Named by its heading (aria-labelledby), modal.
-  await expect(page.getByRole('dialog', { name: /^Go live in PRODUCTION: publish #/ })).toHaveAttribute('aria-modal', 'true');
+  await expect(
+    page.getByRole('dialog', { name: /^Go live in PRODUCTION: publish #/ }),
+  ).toHaveAttribute('aria-modal', 'true');
   await expect(dialog.getByTestId('confirm-diff')).toContainText('Support agent');
   await expect(dialog.getByTestId('confirm-ok')).toBeDisabled();
   await expect(dialog.getByTestId('confirm-reason')).toBeFocused();
@@ -136,9 +179,15 @@ test('REL-11 Publish and rollback confirm naming the environment, with the diff 
   await hydrated(page);
   const history = page.getByTestId('history');
   await expect(history).toContainText('Launch of the support agent');
-  await history.locator('li').filter({ hasText: 'Launch of the support agent' }).getByRole('button', { name: 'Roll back to this' }).click();
+  await history
+    .locator('li')
+    .filter({ hasText: 'Launch of the support agent' })
+    .getByRole('button', { name: 'Roll back to this' })
+    .click();
   const rollback = page.getByTestId('rollback-dialog');
-  await expect(page.getByRole('dialog', { name: /^Roll back what is live in PRODUCTION to #/ })).toBeVisible();
+  await expect(
+    page.getByRole('dialog', { name: /^Roll back what is live in PRODUCTION to #/ }),
+  ).toBeVisible();
   await expect(rollback.getByTestId('confirm-diff')).toContainText('Size guide');
   await expect(rollback.getByTestId('confirm-ok')).toBeDisabled();
   await rollback.getByTestId('confirm-reason').fill('The new title confused customers');

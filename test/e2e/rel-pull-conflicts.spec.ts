@@ -16,11 +16,26 @@ async function threeStage(page: Page, name: string) {
   await page.getByRole('button', { name: 'Create project' }).click();
   await expect(page.getByTestId('env-column')).toHaveCount(3);
   const boardUrl = page.url();
-  const project = await (await page.request.get(`/api/projects/${boardUrl.split('/').pop()}`)).json();
+  const project = await (
+    await page.request.get(`/api/projects/${boardUrl.split('/').pop()}`)
+  ).json();
   const [, uat, production] = project.environments as { id: string }[];
   const origin = new URL(boardUrl).origin;
-  const put = async (envId: string, knowledge: Record<string, ReturnType<typeof article>>) => expect((await page.request.put(`/api/environments/${envId}/content`, { data: { knowledge }, headers: { origin } })).status()).toBe(200);
-  const bodyIn = async (envId: string, id: string) => ((await (await page.request.get(`/api/environments/${envId}/content`)).json()) as { knowledge: Record<string, { body: string }> }).knowledge[id]?.body;
+  const put = async (envId: string, knowledge: Record<string, ReturnType<typeof article>>) =>
+    expect(
+      (
+        await page.request.put(`/api/environments/${envId}/content`, {
+          data: { knowledge },
+          headers: { origin },
+        })
+      ).status(),
+    ).toBe(200);
+  const bodyIn = async (envId: string, id: string) =>
+    (
+      (await (await page.request.get(`/api/environments/${envId}/content`)).json()) as {
+        knowledge: Record<string, { body: string }>;
+      }
+    ).knowledge[id]?.body;
   return { boardUrl, uat: uat!.id, production: production!.id, put, bodyIn };
 }
 
@@ -39,21 +54,36 @@ async function shoot(page: Page, name: string) {
   await page.setViewportSize({ width: 1280, height: 720 });
 }
 
-test('REL-7 the pull preview shows the diff and marks what Production changed after UAT; overwriting it needs a confirmation, then the pull lands', async ({ page }) => {
+test('REL-7 the pull preview shows the diff and marks what Production changed after UAT; overwriting it needs a confirmation, then the pull lands', async ({
+  page,
+}) => {
   const { boardUrl, uat, production, put, bodyIn } = await threeStage(page, 'Pull newer');
   await put(production, { kb_refunds: article('Refunds', 'Refunds within 30 days.') });
-  await expect.poll(() => bodyIn(uat, 'kb_refunds'), { timeout: 15_000 }).toBe('Refunds within 30 days.');
+  await expect
+    .poll(() => bodyIn(uat, 'kb_refunds'), { timeout: 15_000 })
+    .toBe('Refunds within 30 days.');
   // UAT edits the article (and writes a new one); later Production edits the article too.
-  await put(uat, { kb_refunds: article('Refunds', 'Refunds within 30 days, UAT wording.'), kb_gifts: article('Gift cards', 'Gift cards never expire.') });
-  await put(production, { kb_refunds: article('Refunds', 'Refunds within 45 days, the newer Production wording.') });
+  await put(uat, {
+    kb_refunds: article('Refunds', 'Refunds within 30 days, UAT wording.'),
+    kb_gifts: article('Gift cards', 'Gift cards never expire.'),
+  });
+  await put(production, {
+    kb_refunds: article('Refunds', 'Refunds within 45 days, the newer Production wording.'),
+  });
 
   await page.goto(`${boardUrl}/environments/${production}?tab=editor`);
   const panel = page.getByTestId('pull-panel');
   await panel.locator('summary').click();
   const refunds = panel.getByTestId('pull-item').filter({ hasText: 'Refunds' });
-  await expect(refunds.getByTestId('newer-here')).toHaveText('Production changed this after UAT did');
-  await expect(refunds.getByTestId('diff-before')).toHaveText('Refunds within 45 days, the newer Production wording.');
-  await expect(refunds.getByTestId('diff-after')).toHaveText('Refunds within 30 days, UAT wording.');
+  await expect(refunds.getByTestId('newer-here')).toHaveText(
+    'Production changed this after UAT did',
+  );
+  await expect(refunds.getByTestId('diff-before')).toHaveText(
+    'Refunds within 45 days, the newer Production wording.',
+  );
+  await expect(refunds.getByTestId('diff-after')).toHaveText(
+    'Refunds within 30 days, UAT wording.',
+  );
   await expect(refunds.getByTestId('diff-before').locator('mark')).not.toHaveCount(0);
   const gifts = panel.getByTestId('pull-item').filter({ hasText: 'Gift cards' });
   await expect(gifts.getByTestId('newer-here')).toHaveCount(0);
@@ -64,11 +94,15 @@ test('REL-7 the pull preview shows the diff and marks what Production changed af
   const ask = panel.getByTestId('pull-overwrite');
   await expect(ask).toContainText('Production changed this after UAT did');
   await expect(ask).toContainText('“Refunds”');
-  expect(await bodyIn(production, 'kb_refunds')).toBe('Refunds within 45 days, the newer Production wording.');
+  expect(await bodyIn(production, 'kb_refunds')).toBe(
+    'Refunds within 45 days, the newer Production wording.',
+  );
   await shoot(page, 'rel-7-pull-confirm');
   await ask.getByRole('button', { name: 'Overwrite and pull' }).click();
   await expect(panel.getByRole('status')).toHaveText('Pulled 1 article from UAT.');
-  await expect.poll(() => bodyIn(production, 'kb_refunds')).toBe('Refunds within 30 days, UAT wording.');
+  await expect
+    .poll(() => bodyIn(production, 'kb_refunds'))
+    .toBe('Refunds within 30 days, UAT wording.');
 
   // An article not newer here pulls at once.
   await gifts.getByRole('checkbox').check();
@@ -77,17 +111,30 @@ test('REL-7 the pull preview shows the diff and marks what Production changed af
   await expect.poll(() => bodyIn(production, 'kb_gifts')).toBe('Gift cards never expire.');
 });
 
-test('REL-8 a long article changed around character 300 on both sides: the conflict panel shows the difference side by side', async ({ page }) => {
+test('REL-8 a long article changed around character 300 on both sides: the conflict panel shows the difference side by side', async ({
+  page,
+}) => {
   const { boardUrl, uat, production, put, bodyIn } = await threeStage(page, 'Readable conflict');
   const intro = 'Customers may return any item in its original packaging. '.repeat(5);
-  const long = (days: string) => `${intro}Refunds are paid within ${days} days of receiving the parcel. ${'Store credit is offered as an alternative on request. '.repeat(6)}The end.`;
+  const long = (days: string) =>
+    `${intro}Refunds are paid within ${days} days of receiving the parcel. ${'Store credit is offered as an alternative on request. '.repeat(6)}The end.`;
   expect(long('thirty').indexOf('thirty')).toBeGreaterThan(280);
   // And a far longer one, changed deep down: its boxes open scrolled to the difference.
-  const terms = (court: string) => `${'Every order is subject to these terms and conditions of sale.\n'.repeat(60)}Disputes go to the courts of ${court}.\n${'Nothing here limits your statutory rights.\n'.repeat(20)}`;
-  await put(production, { kb_refunds: article('Refunds', long('thirty')), kb_terms: article('Terms', terms('Paris')) });
+  const terms = (court: string) =>
+    `${'Every order is subject to these terms and conditions of sale.\n'.repeat(60)}Disputes go to the courts of ${court}.\n${'Nothing here limits your statutory rights.\n'.repeat(20)}`;
+  await put(production, {
+    kb_refunds: article('Refunds', long('thirty')),
+    kb_terms: article('Terms', terms('Paris')),
+  });
   await expect.poll(() => bodyIn(uat, 'kb_refunds'), { timeout: 15_000 }).toBe(long('thirty'));
-  await put(uat, { kb_refunds: article('Refunds', long('forty')), kb_terms: article('Terms', terms('Lyon')) });
-  await put(production, { kb_refunds: article('Refunds', long('sixty')), kb_terms: article('Terms', terms('Nice')) });
+  await put(uat, {
+    kb_refunds: article('Refunds', long('forty')),
+    kb_terms: article('Terms', terms('Lyon')),
+  });
+  await put(production, {
+    kb_refunds: article('Refunds', long('sixty')),
+    kb_terms: article('Terms', terms('Nice')),
+  });
 
   await page.goto(`${boardUrl}/environments/${uat}?tab=editor`);
   await expect(page.getByTestId('conflict')).toHaveCount(2, { timeout: 15_000 });

@@ -1,9 +1,17 @@
 import { expect, test, type Page } from '@playwright/test';
 import { collabSwitch, ensureAdmin, openNewProjectDraft, signIn, textbox } from './helpers.ts';
 
-const localCopies = (page: Page) => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? '').filter((n) => n.startsWith('stagecoach:')));
+const localCopies = (page: Page) =>
+  page.evaluate(async () =>
+    (await indexedDB.databases())
+      .map((d) => d.name ?? '')
+      .filter((n) => n.startsWith('stagecoach:')),
+  );
 
-test('signing out deletes this browser’s copies of drafts, and asks first when changes may not have reached the server', async ({ page, request }) => {
+test('signing out deletes this browser’s copies of drafts, and asks first when changes may not have reached the server', async ({
+  page,
+  request,
+}) => {
   await ensureAdmin(request);
   const network = await collabSwitch(page);
   await signIn(page);
@@ -15,8 +23,13 @@ test('signing out deletes this browser’s copies of drafts, and asks first when
 
   // Offline: the sign-out asks first; saying no keeps everything.
   await network.drop();
-  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'offline');
-  const asked = new Promise<string>((resolve) => page.once('dialog', (d) => void d.dismiss().then(() => resolve(d.message()))));
+  await expect(page.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'offline',
+  );
+  const asked = new Promise<string>((resolve) =>
+    page.once('dialog', (d) => void d.dismiss().then(() => resolve(d.message()))),
+  );
   await page.getByRole('button', { name: 'Sign out' }).click();
   expect(await asked).toContain('may not have reached it');
   await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
@@ -25,7 +38,10 @@ test('signing out deletes this browser’s copies of drafts, and asks first when
   // Back online and synced: signing out deletes the copy.
   network.restore();
   await page.reload();
-  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/signin/);
   await expect.poll(() => localCopies(page)).toEqual([]);

@@ -1,7 +1,10 @@
 import { expect, test } from '@playwright/test';
 import { ensureAdmin, hydrated, openNewProjectDraft, signIn } from './helpers.ts';
 
-test('SEC-16 API tokens: created with an expiry and shown once, listed, revoked after a confirmation; the revoked token answers 401', async ({ page, request }, testInfo) => {
+test('SEC-16 API tokens: created with an expiry and shown once, listed, revoked after a confirmation; the revoked token answers 401', async ({
+  page,
+  request,
+}, testInfo) => {
   await ensureAdmin(request);
   await page.setViewportSize({ width: 1366, height: 900 });
   await signIn(page);
@@ -45,7 +48,11 @@ test('SEC-16 API tokens: created with an expiry and shown once, listed, revoked 
   await expect(page.getByTestId('token-row').filter({ hasText: name })).toHaveCount(0);
 });
 
-test('SEC-17 signing out in one tab ends the live editor in another: it says so and stops reconnecting', async ({ page, context, request }) => {
+test('SEC-17 signing out in one tab ends the live editor in another: it says so and stops reconnecting', async ({
+  page,
+  context,
+  request,
+}) => {
   await ensureAdmin(request);
   await signIn(page);
   await openNewProjectDraft(page, `Signed out elsewhere ${Date.now()}`);
@@ -55,5 +62,8 @@ test('SEC-17 signing out in one tab ends the live editor in another: it says so 
   await other.getByRole('button', { name: 'Sign out' }).click();
   await expect(other).toHaveURL(/\/signin/);
   await expect(page.getByRole('alert')).toContainText('Your sign-in ended');
-  await expect(page.getByTestId('connection-status')).not.toHaveAttribute('data-sync-status', 'connected');
+  await expect(page.getByTestId('connection-status')).not.toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
 });

@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import { expect, test, type Browser } from '@playwright/test';
 import { canonicalContent } from '#schema/content/canonical.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
-import { editorText, ensureAdmin, openItem, openNewProjectDraft, signIn, textbox } from './helpers.ts';
+import {
+  editorText,
+  ensureAdmin,
+  openItem,
+  openNewProjectDraft,
+  signIn,
+  textbox,
+} from './helpers.ts';
 
 test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
@@ -18,21 +25,38 @@ async function twoPeople(browser: Browser, project: string) {
   await signIn(bob);
   const url = await openNewProjectDraft(ann, project, { sample: true });
   await bob.goto(url);
-  await expect(bob.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
-  return { ann, bob, annContext, bobContext, close: () => Promise.all([annContext.close(), bobContext.close()]) };
+  await expect(bob.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
+  return {
+    ann,
+    bob,
+    annContext,
+    bobContext,
+    close: () => Promise.all([annContext.close(), bobContext.close()]),
+  };
 }
 
-test('[R6] two people edit different fields of one workflow and the same instructions at once, and converge', async ({ browser }) => {
+test('[R6] two people edit different fields of one workflow and the same instructions at once, and converge', async ({
+  browser,
+}) => {
   const { ann, bob, close } = await twoPeople(browser, 'Concurrent edits');
   await openItem(ann, 'workflows', 'Order status');
   await openItem(bob, 'workflows', 'Order status');
   await Promise.all([
-    ann.getByRole('textbox', { name: 'Description', exact: true }).fill('Finds an order by its number.'),
+    ann
+      .getByRole('textbox', { name: 'Description', exact: true })
+      .fill('Finds an order by its number.'),
     bob.getByRole('textbox', { name: 'Trigger value', exact: true }).fill('track my parcel'),
   ]);
   for (const page of [ann, bob]) {
-    await expect(page.getByRole('textbox', { name: 'Description', exact: true })).toHaveValue('Finds an order by its number.');
-    await expect(page.getByRole('textbox', { name: 'Trigger value', exact: true })).toHaveValue('track my parcel');
+    await expect(page.getByRole('textbox', { name: 'Description', exact: true })).toHaveValue(
+      'Finds an order by its number.',
+    );
+    await expect(page.getByRole('textbox', { name: 'Trigger value', exact: true })).toHaveValue(
+      'track my parcel',
+    );
   }
 
   // Both type into the same instructions at the same time, at opposite ends.
@@ -45,24 +69,35 @@ test('[R6] two people edit different fields of one workflow and the same instruc
   await Promise.all([ann.keyboard.type('ANN WAS HERE. '), bob.keyboard.type(' BOB WAS HERE.')]);
   await expect.poll(() => editorText(ann, 'Instructions')).toContain('BOB WAS HERE.');
   await expect.poll(() => editorText(bob, 'Instructions')).toContain('ANN WAS HERE.');
-  await expect.poll(async () => (await editorText(ann, 'Instructions')) === (await editorText(bob, 'Instructions'))).toBe(true);
+  await expect
+    .poll(
+      async () =>
+        (await editorText(ann, 'Instructions')) === (await editorText(bob, 'Instructions')),
+    )
+    .toBe(true);
   expect(await editorText(ann, 'Instructions')).toMatch(/^ANN WAS HERE\. You are/);
   expect(await editorText(ann, 'Instructions')).toMatch(/ BOB WAS HERE\.$/);
 
   // Presence: each sees the other on the same agent.
   await expect(ann.getByTestId('person')).toHaveCount(2);
-  await expect(ann.getByTestId('item').filter({ hasText: 'Support agent' }).locator('.pip')).toHaveCount(1);
+  await expect(
+    ann.getByTestId('item').filter({ hasText: 'Support agent' }).locator('.pip'),
+  ).toHaveCount(1);
   await close();
 });
 
-test('[R6] a person goes offline, keeps editing, and on reconnect both see every edit', async ({ browser }) => {
+test('[R6] a person goes offline, keeps editing, and on reconnect both see every edit', async ({
+  browser,
+}) => {
   const { ann, bob, annContext, close } = await twoPeople(browser, 'Offline edits');
   await openItem(ann, 'knowledge', 'Shipping times');
   await openItem(bob, 'knowledge', 'Shipping times');
 
   await annContext.setOffline(true);
   await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'offline');
-  await expect(ann.getByTestId('connection-status')).toHaveText('Offline — changes saved on this device');
+  await expect(ann.getByTestId('connection-status')).toHaveText(
+    'Offline — changes saved on this device',
+  );
   await textbox(ann, 'Body').click();
   await ann.keyboard.press('Control+End');
   await ann.keyboard.type('\nWritten offline by Ann.');
@@ -72,11 +107,16 @@ test('[R6] a person goes offline, keeps editing, and on reconnect both see every
   await bob.keyboard.type('Bob, online. ');
 
   await annContext.setOffline(false);
-  await expect(ann.getByTestId('connection-status')).toHaveAttribute('data-sync-status', 'connected');
+  await expect(ann.getByTestId('connection-status')).toHaveAttribute(
+    'data-sync-status',
+    'connected',
+  );
   for (const page of [ann, bob]) {
     await expect.poll(() => editorText(page, 'Body')).toContain('Written offline by Ann.');
     await expect.poll(() => editorText(page, 'Body')).toMatch(/^Bob, online\. # Shipping times/);
-    await expect(page.getByRole('textbox', { name: 'Title', exact: true })).toHaveValue('Shipping times (updated)');
+    await expect(page.getByRole('textbox', { name: 'Title', exact: true })).toHaveValue(
+      'Shipping times (updated)',
+    );
   }
   await close();
 });
@@ -106,7 +146,9 @@ test('undo takes back only your own typing, not the other person’s', async ({ 
   await close();
 });
 
-test('the problems list shows a broken {{variable}} live, opens the field, and clears when fixed', async ({ browser }) => {
+test('the problems list shows a broken {{variable}} live, opens the field, and clears when fixed', async ({
+  browser,
+}) => {
   const context = await browser.newContext();
   const page = await context.newPage();
   await signIn(page);
@@ -124,7 +166,9 @@ test('the problems list shows a broken {{variable}} live, opens the field, and c
   // Clicking the problem from elsewhere opens the item and focuses the field.
   await page.getByTestId('section-variables').click();
   await problem.click();
-  await expect(page.getByTestId('item-form').getByRole('heading', { name: 'Website widget' })).toBeVisible();
+  await expect(
+    page.getByTestId('item-form').getByRole('heading', { name: 'Website widget' }),
+  ).toBeVisible();
   await expect(textbox(page, 'Greeting')).toBeFocused();
 
   // Fix it by creating the variable.
@@ -135,24 +179,41 @@ test('the problems list shows a broken {{variable}} live, opens the field, and c
   await context.close();
 });
 
-test('a sample project is complete and valid, and export then import round-trips', async ({ browser }) => {
+test('a sample project is complete and valid, and export then import round-trips', async ({
+  browser,
+}) => {
   const context = await browser.newContext();
   const page = await context.newPage();
   await signIn(page);
   const sampleUrl = await openNewProjectDraft(page, 'Sample source', { sample: true });
-  const counts = { agents: 2, workflows: 2, knowledge: 3, integrations: 2, channels: 2, variables: 6 };
-  for (const [section, n] of Object.entries(counts)) await expect(page.getByTestId(`section-${section}`).locator('.count')).toHaveText(String(n));
+  const counts = {
+    agents: 2,
+    workflows: 2,
+    knowledge: 3,
+    integrations: 2,
+    channels: 2,
+    variables: 6,
+  };
+  for (const [section, n] of Object.entries(counts))
+    await expect(page.getByTestId(`section-${section}`).locator('.count')).toHaveText(String(n));
   await expect(page.getByTestId('problem-count')).toHaveText('0');
 
   const download = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Export' }).click();
   const file = await (await download).path();
-  const exported = JSON.parse(fs.readFileSync(file, 'utf8')) as { format: string; content: WorkspaceContent };
+  const exported = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    format: string;
+    content: WorkspaceContent;
+  };
   expect(exported.format).toBe('stagecoach.workspace');
 
   // A broken file is refused with the reason, and nothing changes.
   const emptyUrl = await openNewProjectDraft(page, 'Import target');
-  await page.getByTestId('import-file').setInputFiles({ name: 'broken.json', mimeType: 'application/json', buffer: Buffer.from('{"agents": {"a": {"name": 7}}}') });
+  await page.getByTestId('import-file').setInputFiles({
+    name: 'broken.json',
+    mimeType: 'application/json',
+    buffer: Buffer.from('{"agents": {"a": {"name": 7}}}'),
+  });
   await expect(page.getByTestId('import-dialog')).toContainText('cannot be imported');
   await page.getByRole('button', { name: 'Close' }).click();
   await expect(page.getByTestId('section-agents').locator('.count')).toHaveText('0');
@@ -163,16 +224,24 @@ test('a sample project is complete and valid, and export then import round-trips
   await expect(page.getByTestId('section-knowledge').locator('.count')).toHaveText('3');
 
   const envOf = (url: string) => /environments\/([^/?]+)/.exec(url)![1]!;
-  const read = async (url: string) => (await (await page.request.get(`/api/environments/${envOf(url)}/content`)).json()) as WorkspaceContent;
-  await expect.poll(async () => JSON.stringify(canonicalContent(await read(emptyUrl)))).toBe(JSON.stringify(canonicalContent(await read(sampleUrl))));
+  const read = async (url: string) =>
+    (await (
+      await page.request.get(`/api/environments/${envOf(url)}/content`)
+    ).json()) as WorkspaceContent;
+  await expect
+    .poll(async () => JSON.stringify(canonicalContent(await read(emptyUrl))))
+    .toBe(JSON.stringify(canonicalContent(await read(sampleUrl))));
   await context.close();
 });
 
-test('workflow steps can be added, reordered and removed, and others see the order', async ({ browser }) => {
+test('workflow steps can be added, reordered and removed, and others see the order', async ({
+  browser,
+}) => {
   const { ann, bob, close } = await twoPeople(browser, 'Steps');
   await openItem(ann, 'workflows', 'Open a ticket');
   await openItem(bob, 'workflows', 'Open a ticket');
-  const types = (page: typeof ann) => page.getByTestId('step').locator('select[aria-label$="type"]');
+  const types = (page: typeof ann) =>
+    page.getByTestId('step').locator('select[aria-label$="type"]');
   await expect(types(ann)).toHaveCount(2);
 
   await ann.getByRole('combobox', { name: 'New step type' }).selectOption('set_variable');

@@ -7,7 +7,9 @@ import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { rawSocket } from './raw-socket.ts';
 
 /** An awareness message setting `states` (client id → [clock, JSON text]) as one frame. */
-export function awarenessFrame(states: [clientId: number, clock: number, json: string][]): Uint8Array {
+export function awarenessFrame(
+  states: [clientId: number, clock: number, json: string][],
+): Uint8Array {
   const e = encoding.createEncoder();
   encoding.writeVarUint(e, states.length);
   for (const [id, clock, json] of states) {
@@ -23,7 +25,13 @@ export function awarenessFrame(states: [clientId: number, clock: number, json: s
  * bytes each) over a raw connection, and resolves once the server has it in its log (it
  * answers a sync step 1 only then). Returns the author's doc.
  */
-export async function bigDraft(httpUrl: string, draftId: string, token: string, bytes: number, chunk = 4_000_000): Promise<Y.Doc> {
+export async function bigDraft(
+  httpUrl: string,
+  draftId: string,
+  token: string,
+  bytes: number,
+  chunk = 4_000_000,
+): Promise<Y.Doc> {
   const { ws, closed } = await rawSocket(httpUrl, draftId, token);
   const author = new Y.Doc();
   // Shaped as the content spec wants (anything else is refused 4422): one agent's instructions.
@@ -51,7 +59,10 @@ export async function bigDraft(httpUrl: string, draftId: string, token: string, 
 /** A client frame (binary, masked with the all-zero key, which RFC 6455 allows) of under 64 KiB. */
 function clientFrame(payload: Uint8Array): Buffer {
   if (payload.length >= 65536) throw new Error('clientFrame: payload too large');
-  const head = payload.length < 126 ? Buffer.from([0x82, 0x80 | payload.length]) : Buffer.from([0x82, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const head =
+    payload.length < 126
+      ? Buffer.from([0x82, 0x80 | payload.length])
+      : Buffer.from([0x82, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   return Buffer.concat([head, Buffer.alloc(4), payload]);
 }
 
@@ -61,14 +72,22 @@ function clientFrame(payload: Uint8Array): Buffer {
  * drains), so the kernel's receive buffer stays small and the server's queue is what grows.
  * Resolves with the socket (resume it to see how the server ended the connection).
  */
-export async function stalledClient(httpUrl: string, draftId: string, token: string, frames: Uint8Array[]): Promise<net.Socket> {
+export async function stalledClient(
+  httpUrl: string,
+  draftId: string,
+  token: string,
+  frames: Uint8Array[],
+): Promise<net.Socket> {
   const socket = await tcpUpgrade(httpUrl, draftId, token);
   socket.pause();
   for (const f of frames) socket.write(clientFrame(f));
   return socket;
 }
 
-/** A plain TCP socket upgraded to a sync websocket (the 101 read, nothing else), for tests that write frames by hand. */
+/**
+ * A plain TCP socket upgraded to a sync websocket (the 101 read, nothing else), for tests that
+ * write frames by hand.
+ */
 export function tcpUpgrade(httpUrl: string, draftId: string, token: string): Promise<net.Socket> {
   const { hostname, port } = new URL(httpUrl);
   const socket = net.connect(Number(port), hostname);
@@ -78,7 +97,8 @@ export function tcpUpgrade(httpUrl: string, draftId: string, token: string): Pro
       head += chunk.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
       socket.off('data', onData);
-      if (!head.startsWith('HTTP/1.1 101')) return reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
+      if (!head.startsWith('HTTP/1.1 101'))
+        return reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
       resolve(socket);
     };
     socket.on('data', onData);

@@ -32,10 +32,23 @@ export interface Client {
   /** The Origin the server counts as its own (a cookie-authenticated write must carry it). */
   readonly origin: string;
   /** The bare Response, for headers, non-JSON bodies and calls without the bearer token. */
-  raw(path: string, init?: { method?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
-  call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, options?: CallOptions): Promise<Reply<T>>;
+  raw(
+    path: string,
+    init?: { method?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<Response>;
+  call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: CallOptions,
+  ): Promise<Reply<T>>;
   /** `call` for a step that must succeed: the body, or a throw naming the error id and message. */
-  ok<T = Record<string, unknown>>(method: string, path: string, body?: unknown, options?: CallOptions): Promise<T>;
+  ok<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: CallOptions,
+  ): Promise<T>;
   /** The same transport, as another user. */
   as(who: Who): Client;
 }
@@ -52,15 +65,37 @@ function client(send: Send, origin: string, token: string): Client {
       headers: { 'content-type': 'application/json', ...init.headers },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
-  const call: Client['call'] = async <T>(method: string, path: string, body?: unknown, options: CallOptions = {}) => {
+  const call: Client['call'] = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: CallOptions = {},
+  ) => {
     const bearer = tokenOf(options.as ?? token);
-    const res = await raw(path, { method, body, headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...options.headers } });
+    const res = await raw(path, {
+      method,
+      body,
+      headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...options.headers },
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   };
-  const ok: Client['ok'] = async <T>(method: string, path: string, body?: unknown, options?: CallOptions) => {
-    const { status, body: json } = await call<T & { error?: { id: string; message: string } }>(method, path, body, options);
-    if (status >= 300) throw new Error(`${method} ${path}: ${status} ${json?.error?.id ?? ''} ${json?.error?.message ?? JSON.stringify(json)}`);
+  const ok: Client['ok'] = async <T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: CallOptions,
+  ) => {
+    const { status, body: json } = await call<T & { error?: { id: string; message: string } }>(
+      method,
+      path,
+      body,
+      options,
+    );
+    if (status >= 300)
+      throw new Error(
+        `${method} ${path}: ${status} ${json?.error?.id ?? ''} ${json?.error?.message ?? JSON.stringify(json)}`,
+      );
     return json;
   };
   return { token, origin, raw, call, ok, as: (who) => client(send, origin, tokenOf(who)) };
@@ -72,8 +107,19 @@ export function overTheWire(serverUrl: string, token: string): Client {
 }
 
 /** A client for the Hono app in this process, as `token`; requests carry the host tests configure. */
-export function inProcess(app: { request(path: string, init: RequestInit): Response | Promise<Response> }, token: string): Client {
-  return client(async (path, init) => await app.request(path, { ...init, headers: { host: 'stagecoach.test', ...(init.headers as Record<string, string>) } }), 'http://stagecoach.test', token);
+export function inProcess(
+  app: { request(path: string, init: RequestInit): Response | Promise<Response> },
+  token: string,
+): Client {
+  return client(
+    async (path, init) =>
+      await app.request(path, {
+        ...init,
+        headers: { host: 'stagecoach.test', ...(init.headers as Record<string, string>) },
+      }),
+    'http://stagecoach.test',
+    token,
+  );
 }
 
 /** A fresh instance (real SQLite file) in this process, set up, with a client as its admin. */
@@ -83,7 +129,12 @@ export async function inProcessInstance(env: Record<string, string> = {}) {
   const anonymous = inProcess(services.app, '');
   const setup = await anonymous.raw('/api/setup', { method: 'POST', body: ADMIN });
   const cookie = cookieOf(setup)!;
-  const { token } = await anonymous.ok<{ token: string }>('POST', '/api/tokens', { name: 't' }, { headers: { cookie, origin: anonymous.origin } });
+  const { token } = await anonymous.ok<{ token: string }>(
+    'POST',
+    '/api/tokens',
+    { name: 't' },
+    { headers: { cookie, origin: anonymous.origin } },
+  );
   return {
     ...inProcess(services.app, token),
     services,
@@ -104,20 +155,47 @@ export async function adminOf(serverUrl: string): Promise<Client> {
 }
 
 /** A new account made by the instance admin, signed in, with its own token: a client as that user. */
-export async function newUser(admin: Client, email: string, name = email): Promise<Client & { id: string; cookie: string }> {
-  const { id } = await admin.ok<{ id: string }>('POST', '/api/users', { email, name, password: PASSPHRASE });
-  const cookie = cookieOf(await admin.raw('/api/session', { method: 'POST', body: { email, password: PASSPHRASE } }))!;
-  const { token } = await admin.as('').ok<{ token: string }>('POST', '/api/tokens', { name: 'tests' }, { headers: { cookie, origin: admin.origin } });
+export async function newUser(
+  admin: Client,
+  email: string,
+  name = email,
+): Promise<Client & { id: string; cookie: string }> {
+  const { id } = await admin.ok<{ id: string }>('POST', '/api/users', {
+    email,
+    name,
+    password: PASSPHRASE,
+  });
+  const cookie = cookieOf(
+    await admin.raw('/api/session', { method: 'POST', body: { email, password: PASSPHRASE } }),
+  )!;
+  const { token } = await admin
+    .as('')
+    .ok<{ token: string }>(
+      'POST',
+      '/api/tokens',
+      { name: 'tests' },
+      { headers: { cookie, origin: admin.origin } },
+    );
   return { ...admin.as(token), id, cookie };
 }
 
 /** A project made by `client` (five stages unless `preset` says otherwise; the sample content or not). */
-export async function newProject(client: Client, options: { name?: string; preset?: string; sample?: boolean } = {}): Promise<ProjectView> {
-  return await client.ok<ProjectView>('POST', '/api/projects', { name: 'Support bots', preset: 'five-stage', ...options });
+export async function newProject(
+  client: Client,
+  options: { name?: string; preset?: string; sample?: boolean } = {},
+): Promise<ProjectView> {
+  return await client.ok<ProjectView>('POST', '/api/projects', {
+    name: 'Support bots',
+    preset: 'five-stage',
+    ...options,
+  });
 }
 
 /** A test server (closed by `cleanup`) with an admin and a five-stage project; `dev` is its first stage. */
-export async function serverWithProject(cleanup: (() => unknown)[], env: Record<string, string> = {}) {
+export async function serverWithProject(
+  cleanup: (() => unknown)[],
+  env: Record<string, string> = {},
+) {
   const server = await testServer(cleanup, env);
   const admin = await setupAdmin(server.url);
   const project = await newProject(overTheWire(server.url, admin.token));

@@ -30,7 +30,10 @@ export function adversarialAddresses(bytes = MB): Record<string, string> {
   };
 }
 
-/** The sample content with an agent's instructions and behavior, an article's body, its tags, an email channel's address and a widget's domains set to hostile text. */
+/**
+ * The sample content with an agent's instructions and behavior, an article's body, its tags, an
+ * email channel's address and a widget's domains set to hostile text.
+ */
 export function hostileContent(text: string, address: string): WorkspaceContent {
   const c = sampleContent();
   const agent = Object.values(c.agents)[0]!;
@@ -45,7 +48,8 @@ export function hostileContent(text: string, address: string): WorkspaceContent 
 }
 
 /** `count` numbered lines, each starting with `tag` (two tags share no line). */
-export const numberedLines = (tag: string, count: number) => Array.from({ length: count }, (_, i) => `${tag} line ${i}`).join('\n');
+export const numberedLines = (tag: string, count: number) =>
+  Array.from({ length: count }, (_, i) => `${tag} line ${i}`).join('\n');
 
 /** How long `run` takes (ms), and what it gave. */
 export async function timed<T>(run: () => T | Promise<T>): Promise<{ ms: number; result: T }> {

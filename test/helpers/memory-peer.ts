@@ -68,7 +68,8 @@ export class MemoryClient {
 
   /** Delivers up to `n` queued frames to the server. */
   deliverUp(n = Infinity): void {
-    while (n-- > 0 && this.toServer.length > 0 && !this.closed) this.room.receive(this.peer, this.toServer.shift()!);
+    while (n-- > 0 && this.toServer.length > 0 && !this.closed)
+      this.room.receive(this.peer, this.toServer.shift()!);
   }
 
   /** Delivers up to `n` queued frames to this client (sync messages only; awareness ignored). */

@@ -31,13 +31,20 @@ export async function setupAdmin(baseUrl: string): Promise<Admin> {
 
 export type TestServer = Running & { dataDir: string };
 
-export async function startTestServer(dataDir = tempDataDir(), env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  dataDir = tempDataDir(),
+  env: Record<string, string> = {},
+): Promise<TestServer> {
   const running = await start(testConfig(dataDir, env), { web: false });
   return Object.assign(running, { dataDir });
 }
 
 /** startTestServer, closed by `cleanup` (see cleanupAfterEach). */
-export async function testServer(cleanup: (() => unknown)[], env: Record<string, string> = {}, dataDir = tempDataDir()): Promise<TestServer> {
+export async function testServer(
+  cleanup: (() => unknown)[],
+  env: Record<string, string> = {},
+  dataDir = tempDataDir(),
+): Promise<TestServer> {
   const server = await startTestServer(dataDir, env);
   cleanup.push(() => server.close());
   return server;

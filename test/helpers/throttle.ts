@@ -4,7 +4,10 @@ import net from 'node:net';
  * A TCP proxy to `target` that passes server → client bytes at `bytesPerSecond` (client →
  * server unthrottled): a slow downlink, for large-document tests.
  */
-export async function throttledProxy(target: { host: string; port: number }, bytesPerSecond: number): Promise<{ port: number; close(): Promise<void> }> {
+export async function throttledProxy(
+  target: { host: string; port: number },
+  bytesPerSecond: number,
+): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target.port, target.host);

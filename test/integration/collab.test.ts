@@ -22,9 +22,10 @@ function client(server: TestServer, draftId: string, token: string): Client {
   return c;
 }
 
-
 async function content(server: TestServer, envId: string, token: string) {
-  const { status, body } = await overTheWire(server.url, token).call<{ agents: Record<string, { name: string; instructions: string }> }>('GET', `/api/environments/${envId}/content`);
+  const { status, body } = await overTheWire(server.url, token).call<{
+    agents: Record<string, { name: string; instructions: string }>;
+  }>('GET', `/api/environments/${envId}/content`);
   expect(status).toBe(200);
   return body;
 }
@@ -47,8 +48,14 @@ describe('live co-editing through the server (stock y-websocket clients)', () =>
     await until(b.doc, (d) => instructionsOf(d, id) !== null);
     itemText(sectionMap(b.doc, 'agents').get(id), 'instructions')!.insert(0, 'Be kind. ');
     itemText(sectionMap(a.doc, 'agents').get(id), 'instructions')!.insert(0, 'Answer in English. ');
-    await until(a.doc, (d) => instructionsOf(d, id)!.length === 'Be kind. Answer in English. '.length);
-    await until(b.doc, (d) => instructionsOf(d, id)!.length === 'Be kind. Answer in English. '.length);
+    await until(
+      a.doc,
+      (d) => instructionsOf(d, id)!.length === 'Be kind. Answer in English. '.length,
+    );
+    await until(
+      b.doc,
+      (d) => instructionsOf(d, id)!.length === 'Be kind. Answer in English. '.length,
+    );
     expect(instructionsOf(a.doc, id)).toBe(instructionsOf(b.doc, id));
 
     const c = client(server, draftId, admin.token);
@@ -57,7 +64,10 @@ describe('live co-editing through the server (stock y-websocket clients)', () =>
     expect(Y.encodeStateVector(c.doc)).toEqual(Y.encodeStateVector(a.doc));
 
     const json = await content(server, dev.id, admin.token);
-    expect(json.agents[id]).toMatchObject({ name: 'Support agent', instructions: instructionsOf(a.doc, id) });
+    expect(json.agents[id]).toMatchObject({
+      name: 'Support agent',
+      instructions: instructionsOf(a.doc, id),
+    });
   });
 
   it('[R6] keeps the draft across a server restart and unloads it after the last connection closes', async () => {
@@ -91,7 +101,15 @@ describe('server-side changes reach connected clients live', () => {
     await synced(a);
     let updates = 0;
     a.doc.on('update', () => updates++);
-    expect((await overTheWire(server.url, admin.token).call('PUT', `/api/environments/${dev.id}/content`, sampleContent())).status).toBe(200);
+    expect(
+      (
+        await overTheWire(server.url, admin.token).call(
+          'PUT',
+          `/api/environments/${dev.id}/content`,
+          sampleContent(),
+        )
+      ).status,
+    ).toBe(200);
     await until(a.doc, (d) => sectionMap(d, 'knowledge').size === 3);
     expect(updates).toBe(1);
     expect(canonicalContent(draftContent(a.doc))).toEqual(canonicalContent(sampleContent()));
@@ -103,9 +121,17 @@ describe('[R1] on the websocket: only drafts take connections', () => {
   async function sampleReady() {
     const { server, admin, project } = await setup();
     const api = overTheWire(server.url, admin.token);
-    await api.call('PUT', `/api/environments/${project.environments[0]!.id}/content`, sampleContent());
+    await api.call(
+      'PUT',
+      `/api/environments/${project.environments[0]!.id}/content`,
+      sampleContent(),
+    );
     // The sample refers to the audience “customers”: every later stage needs its own.
-    for (const env of project.environments.slice(1)) expect((await api.call('POST', `/api/environments/${env.id}/audiences`, { name: 'customers' })).status).toBe(201);
+    for (const env of project.environments.slice(1))
+      expect(
+        (await api.call('POST', `/api/environments/${env.id}/audiences`, { name: 'customers' }))
+          .status,
+      ).toBe(201);
     return { server, admin, project, api };
   }
 
@@ -118,22 +144,60 @@ describe('[R1] on the websocket: only drafts take connections', () => {
 
   it('[HOT-2] a hotfix draft closes (4410) for good when published, and live holds what it had', async () => {
     const { server, admin, project, api } = await sampleReady();
-    for (const env of project.environments.slice(0, 4)) expect((await api.call('POST', `/api/environments/${env.id}/sync`, { confirmMissingSecrets: true })).status).toBe(200);
+    for (const env of project.environments.slice(0, 4))
+      expect(
+        (
+          await api.call('POST', `/api/environments/${env.id}/sync`, {
+            confirmMissingSecrets: true,
+          })
+        ).status,
+      ).toBe(200);
     const prod = project.environments[4]!;
-    expect((await api.call('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true })).status).toBe(200);
-    const { draftId } = (await api.call<{ draftId: string }>('POST', `/api/environments/${prod.id}/hotfix`)).body;
+    expect(
+      (
+        await api.call('POST', `/api/environments/${prod.id}/publish`, {
+          confirmMissingSecrets: true,
+        })
+      ).status,
+    ).toBe(200);
+    const { draftId } = (
+      await api.call<{ draftId: string }>('POST', `/api/environments/${prod.id}/hotfix`)
+    ).body;
 
     const editor = client(server, draftId, admin.token);
     await synced(editor);
-    itemText(sectionMap(editor.doc, 'agents').get('agt_support'), 'instructions')!.insert(0, 'HOTFIX ');
-    const closed = new Promise<number>((resolve) => editor.provider.once('connection-close', (e) => resolve(e?.code ?? 0)));
-    await expect.poll(async () => (await api.call<{ diff: { total: number } }>('GET', `/api/diff?from=live:${prod.id}&to=draft:${draftId}`)).body.diff.total).toBe(1);
-    expect((await api.call('POST', `/api/environments/${prod.id}/hotfix/publish`, { message: 'fix' })).status).toBe(200);
+    itemText(sectionMap(editor.doc, 'agents').get('agt_support'), 'instructions')!.insert(
+      0,
+      'HOTFIX ',
+    );
+    const closed = new Promise<number>((resolve) =>
+      editor.provider.once('connection-close', (e) => resolve(e?.code ?? 0)),
+    );
+    await expect
+      .poll(
+        async () =>
+          (
+            await api.call<{ diff: { total: number } }>(
+              'GET',
+              `/api/diff?from=live:${prod.id}&to=draft:${draftId}`,
+            )
+          ).body.diff.total,
+      )
+      .toBe(1);
+    expect(
+      (await api.call('POST', `/api/environments/${prod.id}/hotfix/publish`, { message: 'fix' }))
+        .status,
+    ).toBe(200);
     expect(await closed).toBe(CLOSE.draft_closed);
     editor.provider.disconnect();
     expect(await upgradeStatus(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`)).toBe(410);
-    const { body: live } = await api.call<{ environments: { liveSnapshotId: string }[] }>('GET', `/api/projects/${project.id}`);
-    const { body: snap } = await api.call<{ content: { agents: Record<string, { instructions: string }> } }>('GET', `/api/snapshots/${live.environments[4]!.liveSnapshotId}`);
+    const { body: live } = await api.call<{ environments: { liveSnapshotId: string }[] }>(
+      'GET',
+      `/api/projects/${project.id}`,
+    );
+    const { body: snap } = await api.call<{
+      content: { agents: Record<string, { instructions: string }> };
+    }>('GET', `/api/snapshots/${live.environments[4]!.liveSnapshotId}`);
     expect(snap.content.agents.agt_support!.instructions.startsWith('HOTFIX You are')).toBe(true);
   });
 });
@@ -159,7 +223,10 @@ describe('collab websocket refusals', () => {
     const sock = await rawSocket(`${wsUrl(server.url)}/${draftId}?token=${admin.token}`);
     const doc = new Y.Doc();
     addItem(doc, 'agents', { name: 'Huge' });
-    itemText(sectionMap(doc, 'agents').values().next().value, 'instructions')!.insert(0, 'x'.repeat(10_000));
+    itemText(sectionMap(doc, 'agents').values().next().value, 'instructions')!.insert(
+      0,
+      'x'.repeat(10_000),
+    );
     sock.ws.send(encodeUpdate(Y.encodeStateAsUpdate(doc)));
     expect(await sock.closed).toBe(CLOSE.frame_too_large);
     expect(await content(server, dev.id, admin.token)).toEqual(before);
@@ -191,7 +258,9 @@ describe('collab websocket refusals', () => {
     const writer = client(server, draftId, admin.token);
     await synced(writer);
     const id = addItem(writer.doc, 'agents', { name: 'Existing' });
-    await expect.poll(async () => Object.keys((await content(server, dev.id, admin.token)).agents)).toEqual([id]);
+    await expect
+      .poll(async () => Object.keys((await content(server, dev.id, admin.token)).agents))
+      .toEqual([id]);
 
     const reader = connect(server.url, draftId, { token: admin.token, mode: 'read' });
     cleanup.push(() => reader.destroy());

@@ -54,7 +54,9 @@ describe('[R6] nothing typed is lost when the server dies', () => {
     itemText(sectionMap(reader.doc, 'agents').get(id), 'instructions')!.insert(0, 'v2 ');
     await expect
       .poll(async () => {
-        const { body } = await overTheWire(second.url, admin.token).call<{ agents: Record<string, { instructions: string }> }>('GET', `/api/environments/${project.environments[0]!.id}/content`);
+        const { body } = await overTheWire(second.url, admin.token).call<{
+          agents: Record<string, { instructions: string }>;
+        }>('GET', `/api/environments/${project.environments[0]!.id}/content`);
         return body.agents[id]?.instructions;
       })
       .toBe(`v2 ${expected}`);
@@ -75,14 +77,18 @@ describe('[R6] nothing typed is lost when the server dies', () => {
     const admin = await setupAdmin(first.url);
     const project = await newProject(overTheWire(first.url, admin.token));
     const draftId = project.environments[0]!.draftId!;
-    const writers = Array.from({ length: 5 }, () => connect(first.url, draftId, { token: admin.token }));
+    const writers = Array.from({ length: 5 }, () =>
+      connect(first.url, draftId, { token: admin.token }),
+    );
     const observer = connect(first.url, draftId, { token: admin.token });
     clients.push(...writers, observer);
     await Promise.all([...writers, observer].map(synced));
 
     // Load: each writer appends its next number to a list of its own agent every 20 ms, whatever the server does.
     // (A list field of an item: updates must fit the content spec's layout.)
-    const list = (c: Client, i: number) => sectionMap(c.doc, 'agents').get(`writer${i}`)?.get('audiences') as Y.Array<string> | undefined;
+    const list = (c: Client, i: number) =>
+      sectionMap(c.doc, 'agents').get(`writer${i}`)?.get('audiences') as
+        Y.Array<string> | undefined;
     writers.forEach((w, i) => addItem(w.doc, 'agents', { name: `Writer ${i}` }, `writer${i}`));
     const load = writers.map((w, i) => {
       let n = 0;
@@ -102,13 +108,18 @@ describe('[R6] nothing typed is lost when the server dies', () => {
     const reader = connect(second.url, draftId, { token: admin.token });
     clients.push(reader);
     await synced(reader);
-    seen(reader).forEach((list, i) => expect(list.slice(0, broadcast[i]!.length), `writer ${i}`).toEqual(broadcast[i]));
+    seen(reader).forEach((list, i) =>
+      expect(list.slice(0, broadcast[i]!.length), `writer ${i}`).toEqual(broadcast[i]),
+    );
 
     // The writers come back with what the server never got; everyone ends equal.
     for (const w of writers) w.provider.connect();
     const full = writers.map((w, i) => list(w, i)!.length);
     const complete = (c: Client) => seen(c).every((l, i) => l.length === full[i]);
-    await Promise.all([until(reader.doc, () => complete(reader)), until(observer.doc, () => complete(observer))]);
+    await Promise.all([
+      until(reader.doc, () => complete(reader)),
+      until(observer.doc, () => complete(observer)),
+    ]);
     for (let i = 0; i < writers.length; i++) {
       const expected = Array.from({ length: full[i]! }, (_, k) => k);
       expect(seen(reader)[i]).toEqual(expected);

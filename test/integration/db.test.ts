@@ -14,9 +14,15 @@ describe('the SQLite connection', () => {
     const { sqlite } = database;
     sqlite.exec("CREATE TABLE t (a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y')");
     const sql = 'SELECT a, b FROM t ORDER BY a';
-    expect(sqlite.prepare(sql).raw().all()).toEqual([[1, 'x'], [2, 'y']]);
+    expect(sqlite.prepare(sql).raw().all()).toEqual([
+      [1, 'x'],
+      [2, 'y'],
+    ]);
     expect(sqlite.prepare(sql)).toBe(sqlite.prepare(sql));
-    expect(sqlite.prepare(sql).all()).toEqual([{ a: 1, b: 'x' }, { a: 2, b: 'y' }]);
+    expect(sqlite.prepare(sql).all()).toEqual([
+      { a: 1, b: 'x' },
+      { a: 2, b: 'y' },
+    ]);
     const iterating = sqlite.prepare(sql).iterate();
     iterating.next();
     expect(sqlite.prepare(sql).get()).toEqual({ a: 1, b: 'x' });

@@ -20,7 +20,10 @@ afterEach(async () => {
   close = undefined;
 });
 
-/** A data folder with SNAPSHOTS snapshots of ITEMS items each; every other one held only by a request voided 40 days ago. */
+/**
+ * A data folder with SNAPSHOTS snapshots of ITEMS items each; every other one held only by a
+ * request voided 40 days ago.
+ */
 async function bigInstance(): Promise<string> {
   const dir = tempDataDir();
   const { sqlite, close: done } = openDatabase(dir, 'normal', () => {});
@@ -30,16 +33,25 @@ async function bigInstance(): Promise<string> {
 }
 
 describe('SEC-8 retention sweep on a big instance', () => {
-  it('SEC-8 /api/health keeps answering while the start-up sweep deletes abandoned requests\' snapshots', { timeout: 120_000 }, async () => {
-    const dir = await bigInstance();
-    const server = await startTestServer(dir);
-    close = () => server.close();
-    const count = (sql: string) => (server.sqlite.prepare(sql).get() as { n: number }).n;
-    const health = await healthWhile(server.url, () => count('SELECT count(*) AS n FROM promotion_requests') > 0);
-    console.log(`SEC-8 retention sweep of ${SNAPSHOTS / 2} of ${SNAPSHOTS} snapshots (${ITEMS} items each): slowest /api/health ${health.maxMs.toFixed(0)} ms over ${health.count} probes, RSS ${rssMb().toFixed(0)} MB`);
-    expect(health.count).toBeGreaterThan(0); // the sweep spans many event-loop turns: health was asked during it
-    expect(count('SELECT count(*) AS n FROM snapshots')).toBe(SNAPSHOTS / 2);
-    expect(count('SELECT count(*) AS n FROM blobs')).toBe(ITEMS - 1 + SNAPSHOTS / 2);
-    expect(health.maxMs).toBeLessThan(1500);
-  });
+  it(
+    "SEC-8 /api/health keeps answering while the start-up sweep deletes abandoned requests' snapshots",
+    { timeout: 120_000 },
+    async () => {
+      const dir = await bigInstance();
+      const server = await startTestServer(dir);
+      close = () => server.close();
+      const count = (sql: string) => (server.sqlite.prepare(sql).get() as { n: number }).n;
+      const health = await healthWhile(
+        server.url,
+        () => count('SELECT count(*) AS n FROM promotion_requests') > 0,
+      );
+      console.log(
+        `SEC-8 retention sweep of ${SNAPSHOTS / 2} of ${SNAPSHOTS} snapshots (${ITEMS} items each): slowest /api/health ${health.maxMs.toFixed(0)} ms over ${health.count} probes, RSS ${rssMb().toFixed(0)} MB`,
+      );
+      expect(health.count).toBeGreaterThan(0); // the sweep spans many event-loop turns: health was asked during it
+      expect(count('SELECT count(*) AS n FROM snapshots')).toBe(SNAPSHOTS / 2);
+      expect(count('SELECT count(*) AS n FROM blobs')).toBe(ITEMS - 1 + SNAPSHOTS / 2);
+      expect(health.maxMs).toBeLessThan(1500);
+    },
+  );
 });

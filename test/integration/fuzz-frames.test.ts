@@ -28,14 +28,17 @@ let draftId: string;
 let envId: string;
 let good: Client;
 
-
 beforeAll(async () => {
   server = await startTestServer(undefined, { COLLAB_MAX_FRAME_BYTES: String(LIMIT) });
   token = (await setupAdmin(server.url)).token;
   const project = await newProject(overTheWire(server.url, token));
   draftId = project.environments[0]!.draftId!;
   envId = project.environments[0]!.id;
-  await overTheWire(server.url, token).call('PUT', `/api/environments/${envId}/content`, sampleContent());
+  await overTheWire(server.url, token).call(
+    'PUT',
+    `/api/environments/${envId}/content`,
+    sampleContent(),
+  );
   good = connect(server.url, draftId, { token });
   await synced(good);
 });
@@ -47,7 +50,10 @@ afterAll(async () => {
 const logRows = () => {
   const db = new Database(path.join(server.dataDir, 'stagecoach.sqlite'), { readonly: true });
   try {
-    return (db.prepare('SELECT count(*) AS n FROM draft_updates').get() as { n: number }).n + (db.prepare('SELECT count(*) AS n FROM draft_states').get() as { n: number }).n * 1e6;
+    return (
+      (db.prepare('SELECT count(*) AS n FROM draft_updates').get() as { n: number }).n +
+      (db.prepare('SELECT count(*) AS n FROM draft_states').get() as { n: number }).n * 1e6
+    );
   } finally {
     db.close();
   }
@@ -81,7 +87,8 @@ describe('[R7] thousands of fuzzed frames change nothing and stop nobody', () =>
     const rnd = prng(99);
     const valid = Y.encodeStateAsUpdate(good.doc);
     const codes = new Map<string, number[]>();
-    const note = (kind: string, code: number) => codes.set(kind, [...(codes.get(kind) ?? []), code]);
+    const note = (kind: string, code: number) =>
+      codes.set(kind, [...(codes.get(kind) ?? []), code]);
 
     for (let i = 0; i < FRAMES; i++) {
       const kind = ['random', 'truncated', 'oversized', 'readonly', 'awareness', 'text'][i % 6]!;
@@ -100,7 +107,13 @@ describe('[R7] thousands of fuzzed frames change nothing and stop nobody', () =>
         const doc = new Y.Doc();
         Y.applyUpdate(doc, valid);
         addItem(doc, 'agents', { name: `sneaky ${i}` });
-        note(kind, await send(encodeUpdate(Y.encodeStateAsUpdate(doc, Y.encodeStateVector(good.doc))), '&mode=read'));
+        note(
+          kind,
+          await send(
+            encodeUpdate(Y.encodeStateAsUpdate(doc, Y.encodeStateVector(good.doc))),
+            '&mode=read',
+          ),
+        );
       } else if (kind === 'awareness') {
         const e = encoding.createEncoder();
         encoding.writeVarUint(e, 1);

@@ -8,27 +8,53 @@ afterEach(() => api?.close());
 
 /** A project whose sample release is live in production. */
 async function live() {
-  const p = await api.ok<{ id: string; environments: Env[] }>('POST', '/api/projects', { name: 'Hotfix', sample: true });
+  const p = await api.ok<{ id: string; environments: Env[] }>('POST', '/api/projects', {
+    name: 'Hotfix',
+    sample: true,
+  });
   const [dev, test, uat, staging, prod] = p.environments as [Env, Env, Env, Env, Env];
   const promote = async (body: object = {}) => {
-    for (const e of [dev, test, uat]) await api.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
-    return api.call<{ error?: { id: string; details: unknown[] } }>('POST', `/api/environments/${staging.id}/sync`, { confirmMissingSecrets: true, ...body });
+    for (const e of [dev, test, uat])
+      await api.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
+    return api.call<{ error?: { id: string; details: unknown[] } }>(
+      'POST',
+      `/api/environments/${staging.id}/sync`,
+      { confirmMissingSecrets: true, ...body },
+    );
   };
   await promote();
   await api.ok('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true });
   return { id: p.id, dev, prod, promote };
 }
 
-type Divergence = { divergence: { pending: { section: string; itemId: string; kind: string; field: string | null; value: unknown }[] }[] };
+type Divergence = {
+  divergence: {
+    pending: {
+      section: string;
+      itemId: string;
+      kind: string;
+      field: string | null;
+      value: unknown;
+    }[];
+  }[];
+};
 
 async function publishHotfix(p: Awaited<ReturnType<typeof live>>) {
-  const { draftId } = await api.ok<{ draftId: string }>('POST', `/api/environments/${p.prod.id}/hotfix`);
+  const { draftId } = await api.ok<{ draftId: string }>(
+    'POST',
+    `/api/environments/${p.prod.id}/hotfix`,
+  );
   // The hotfix is co-edited like DEV; here one server-side edit stands for the release manager's typing.
   api.services.rooms.edit(draftId, 'test', (doc) => {
-    itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'URGENT: store closed today. ');
+    itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(
+      0,
+      'URGENT: store closed today. ',
+    );
     sectionMap(doc, 'variables').get('var_max_refund')!.set('defaultValue', '20');
   });
-  const { release } = await api.ok<{ release: { kind: string; pointer: string; toSnapshotId: string } }>('POST', `/api/environments/${p.prod.id}/hotfix/publish`, { message: 'store closed' });
+  const { release } = await api.ok<{
+    release: { kind: string; pointer: string; toSnapshotId: string };
+  }>('POST', `/api/environments/${p.prod.id}/hotfix/publish`, { message: 'store closed' });
   return { draftId, release };
 }
 
@@ -37,7 +63,10 @@ describe('hotfix in production', () => {
     api = await inProcessInstance();
     const p = await live();
     expect((await api.call('POST', `/api/environments/${p.prod.id}/hotfix`)).status).toBe(201);
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/hotfix`)).body.error.id).toBe('hotfix_open');
+    expect(
+      (await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/hotfix`))
+        .body.error.id,
+    ).toBe('hotfix_open');
     await api.ok('DELETE', `/api/environments/${p.prod.id}/hotfix`);
     await publishHotfix(p);
   });
@@ -45,13 +74,18 @@ describe('hotfix in production', () => {
   it('[HOT-2] publishes a hotfix straight to live: a hotfix snapshot on the live pointer, forked from the live one; the production pointer stays', async () => {
     api = await inProcessInstance();
     const p = await live();
-    const before = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!;
+    const before = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`))
+      .environments[4]!;
     const { release } = await publishHotfix(p);
     expect(release).toMatchObject({ kind: 'hotfix', pointer: 'live' });
-    const after = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!;
+    const after = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`))
+      .environments[4]!;
     expect(after.liveSnapshotId).toBe(release.toSnapshotId);
     expect(after.snapshotId).toBe(before.snapshotId);
-    const snap = await api.ok<{ kind: string; parentId: string }>('GET', `/api/snapshots/${release.toSnapshotId}`);
+    const snap = await api.ok<{ kind: string; parentId: string }>(
+      'GET',
+      `/api/snapshots/${release.toSnapshotId}`,
+    );
     expect(snap).toMatchObject({ kind: 'hotfix', parentId: before.liveSnapshotId });
   });
 
@@ -72,10 +106,18 @@ describe('hotfix in production', () => {
     await publishHotfix(p);
     // Applying to DEV is one Yjs transaction with a typed origin.
     const devDraft = p.dev.draftId!;
-    const applied = await api.ok<{ applied: number; divergence: unknown[] }>('POST', `/api/environments/${p.prod.id}/hotfix/apply-to-dev`);
+    const applied = await api.ok<{ applied: number; divergence: unknown[] }>(
+      'POST',
+      `/api/environments/${p.prod.id}/hotfix/apply-to-dev`,
+    );
     expect(applied).toEqual({ applied: 2, divergence: [] });
-    const dev = await api.ok<{ channels: Record<string, { greeting: string }>; variables: Record<string, { defaultValue: string }> }>('GET', `/api/environments/${p.dev.id}/content`);
-    expect(dev.channels.ch_widget!.greeting.startsWith('URGENT: store closed today. Hi!')).toBe(true);
+    const dev = await api.ok<{
+      channels: Record<string, { greeting: string }>;
+      variables: Record<string, { defaultValue: string }>;
+    }>('GET', `/api/environments/${p.dev.id}/content`);
+    expect(dev.channels.ch_widget!.greeting.startsWith('URGENT: store closed today. Hi!')).toBe(
+      true,
+    );
     expect(dev.variables.var_max_refund!.defaultValue).toBe('20');
     expect(devDraft).toBeDefined();
     const d = await api.ok<Divergence>('GET', `/api/environments/${p.prod.id}/divergence`);
@@ -109,17 +151,30 @@ describe('hotfix in production', () => {
     expect(status).toBe(409);
     expect(body.error!.id).toBe('would_undo_hotfix');
     expect(body.error!.details).toHaveLength(2);
-    const prodBefore = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!;
+    const prodBefore = (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`))
+      .environments[4]!;
 
     const { status: ok } = await p.promote({ confirmUndoHotfix: true });
     expect(ok).toBe(200);
-    const { status: pubStatus, body: pubBody } = await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.prod.id}/publish`, { confirmMissingSecrets: true });
+    const { status: pubStatus, body: pubBody } = await api.call<{ error: { id: string } }>(
+      'POST',
+      `/api/environments/${p.prod.id}/publish`,
+      { confirmMissingSecrets: true },
+    );
     expect(pubStatus).toBe(409);
     expect(pubBody.error.id).toBe('would_undo_hotfix');
-    expect((await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!.liveSnapshotId).toBe(prodBefore.liveSnapshotId);
-    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, { confirmUndoHotfix: true, confirmMissingSecrets: true });
+    expect(
+      (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${p.id}`)).environments[4]!
+        .liveSnapshotId,
+    ).toBe(prodBefore.liveSnapshotId);
+    await api.ok('POST', `/api/environments/${p.prod.id}/publish`, {
+      confirmUndoHotfix: true,
+      confirmMissingSecrets: true,
+    });
     // The hotfix was knowingly overridden: no longer tracked.
-    expect((await api.ok<Divergence>('GET', `/api/environments/${p.prod.id}/divergence`)).divergence).toEqual([]);
+    expect(
+      (await api.ok<Divergence>('GET', `/api/environments/${p.prod.id}/divergence`)).divergence,
+    ).toEqual([]);
   });
 
   it('[HOT-5] a promotion that carries the hotfix values passes without confirmation', async () => {
@@ -134,8 +189,25 @@ describe('hotfix in production', () => {
 
   it('[HOT-1] only production has hotfixes, and a hotfix needs something live', async () => {
     api = await inProcessInstance();
-    const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', { name: 'X', sample: true });
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.environments[1]!.id}/hotfix`)).body.error.id).toBe('not_production');
-    expect((await api.call<{ error: { id: string } }>('POST', `/api/environments/${p.environments[4]!.id}/hotfix`)).body.error.id).toBe('nothing_live');
+    const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', {
+      name: 'X',
+      sample: true,
+    });
+    expect(
+      (
+        await api.call<{ error: { id: string } }>(
+          'POST',
+          `/api/environments/${p.environments[1]!.id}/hotfix`,
+        )
+      ).body.error.id,
+    ).toBe('not_production');
+    expect(
+      (
+        await api.call<{ error: { id: string } }>(
+          'POST',
+          `/api/environments/${p.environments[4]!.id}/hotfix`,
+        )
+      ).body.error.id,
+    ).toBe('nothing_live');
   });
 });

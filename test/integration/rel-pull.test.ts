@@ -14,7 +14,19 @@ afterEach(async () => {
 });
 
 type Knowledge = { knowledge: Record<string, { title: string; body: string }> };
-type Preview = { items: { itemId: string; kind: string; newerHere: boolean; fields: { field: string; before: unknown; after: unknown; lines?: { op: string; text: string }[] }[] }[] };
+type Preview = {
+  items: {
+    itemId: string;
+    kind: string;
+    newerHere: boolean;
+    fields: {
+      field: string;
+      before: unknown;
+      after: unknown;
+      lines?: { op: string; text: string }[];
+    }[];
+  }[];
+};
 type ErrorBody = { error: { id: string; details?: { itemIds: string[] } } };
 
 async function threeStage() {
@@ -22,10 +34,16 @@ async function threeStage() {
   cleanup.push(() => server.close());
   const admin = await setupAdmin(server.url);
   const api = overTheWire(server.url, admin.token);
-  const { status, body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'Support', preset: 'three-stage', sample: true });
+  const { status, body: project } = await api.call<ProjectView>('POST', '/api/projects', {
+    name: 'Support',
+    preset: 'three-stage',
+    sample: true,
+  });
   expect(status).toBe(201);
   const [, uat, production] = project.environments;
-  const bodyIn = async (envId: string, id: string) => (await api.call<Knowledge>('GET', `/api/environments/${envId}/content`)).body.knowledge[id]?.body;
+  const bodyIn = async (envId: string, id: string) =>
+    (await api.call<Knowledge>('GET', `/api/environments/${envId}/content`)).body.knowledge[id]
+      ?.body;
   /** Prepends `text` to an article's body, as an editor in that environment types it. */
   const edit = async (draftId: string, itemId: string, text: string) => {
     const c = connect(server.url, draftId, { token: admin.token });
@@ -34,8 +52,20 @@ async function threeStage() {
     await until(c.doc, (d) => sectionMap(d, 'knowledge').has(itemId));
     itemText(sectionMap(c.doc, 'knowledge').get(itemId), 'body')!.insert(0, text);
   };
-  const preview = async () => (await api.call<Preview>('GET', `/api/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge`)).body.items;
-  const pull = (itemIds: string[], confirmOverwrite?: boolean) => api.call<ErrorBody>('POST', `/api/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds, confirmOverwrite });
+  const preview = async () =>
+    (
+      await api.call<Preview>(
+        'GET',
+        `/api/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge`,
+      )
+    ).body.items;
+  const pull = (itemIds: string[], confirmOverwrite?: boolean) =>
+    api.call<ErrorBody>('POST', `/api/environments/${production!.id}/pull`, {
+      fromEnvironmentId: uat!.id,
+      section: 'knowledge',
+      itemIds,
+      confirmOverwrite,
+    });
   return { api, uat: uat!, production: production!, bodyIn, edit, preview, pull };
 }
 
@@ -47,7 +77,18 @@ describe('REL-7 pulling never overwrites newer content unasked', () => {
     await expect.poll(() => bodyIn(uat.id, 'kb_returns')).toMatch(/^Only UAT changed this\. /);
     await edit(production.draftId!, 'kb_shipping', 'Production wording. ');
     // Replication finds the article changed on both sides: UAT keeps its (older) version.
-    await expect.poll(async () => (await api.call<{ conflicts: { itemId: string }[] }>('GET', `/api/environments/${uat.id}/conflicts`)).body.conflicts.map((c) => c.itemId), within).toEqual(['kb_shipping']);
+    await expect
+      .poll(
+        async () =>
+          (
+            await api.call<{ conflicts: { itemId: string }[] }>(
+              'GET',
+              `/api/environments/${uat.id}/conflicts`,
+            )
+          ).body.conflicts.map((c) => c.itemId),
+        within,
+      )
+      .toEqual(['kb_shipping']);
 
     const items = await preview();
     const shipping = items.find((i) => i.itemId === 'kb_shipping')!;
@@ -55,8 +96,13 @@ describe('REL-7 pulling never overwrites newer content unasked', () => {
     const body = shipping.fields.find((f) => f.field === 'body')!;
     expect(body.before).toMatch(/^Production wording\. /);
     expect(body.after).toMatch(/^UAT wording\. /);
-    expect(body.lines!.filter((l) => l.op !== 'same').map((l) => l.op)).toEqual(expect.arrayContaining(['del', 'add']));
-    expect(items.find((i) => i.itemId === 'kb_returns')).toMatchObject({ kind: 'changed', newerHere: false });
+    expect(body.lines!.filter((l) => l.op !== 'same').map((l) => l.op)).toEqual(
+      expect.arrayContaining(['del', 'add']),
+    );
+    expect(items.find((i) => i.itemId === 'kb_returns')).toMatchObject({
+      kind: 'changed',
+      newerHere: false,
+    });
 
     // Without the confirmation: refused, naming only the newer item, and nothing moves (not even the other one).
     const { status, body: refused } = await pull(['kb_shipping', 'kb_returns']);
@@ -79,12 +125,21 @@ describe('REL-7 pulling never overwrites newer content unasked', () => {
   it('REL-7 an article edited in Production, then in UAT on top of that version, is not newer here: it pulls without confirmation', async () => {
     const { uat, production, bodyIn, edit, preview, pull } = await threeStage();
     await edit(production.draftId!, 'kb_shipping', 'Production wording. ');
-    await expect.poll(() => bodyIn(uat.id, 'kb_shipping'), within).toMatch(/^Production wording\. /);
+    await expect
+      .poll(() => bodyIn(uat.id, 'kb_shipping'), within)
+      .toMatch(/^Production wording\. /);
     await edit(uat.draftId!, 'kb_shipping', 'UAT on top. ');
-    await expect.poll(() => bodyIn(uat.id, 'kb_shipping')).toMatch(/^UAT on top\. Production wording\. /);
+    await expect
+      .poll(() => bodyIn(uat.id, 'kb_shipping'))
+      .toMatch(/^UAT on top\. Production wording\. /);
 
-    expect((await preview()).find((i) => i.itemId === 'kb_shipping')).toMatchObject({ kind: 'changed', newerHere: false });
+    expect((await preview()).find((i) => i.itemId === 'kb_shipping')).toMatchObject({
+      kind: 'changed',
+      newerHere: false,
+    });
     expect((await pull(['kb_shipping'])).status).toBe(200);
-    expect(await bodyIn(production.id, 'kb_shipping')).toMatch(/^UAT on top\. Production wording\. /);
+    expect(await bodyIn(production.id, 'kb_shipping')).toMatch(
+      /^UAT on top\. Production wording\. /,
+    );
   });
 });

@@ -9,27 +9,60 @@ let api: Instance;
 afterEach(() => api?.close());
 
 /** Every row the release path keeps (sessions and tokens left out: a request may touch their last use). */
-const TABLES = ['projects', 'environments', 'drafts', 'draft_states', 'draft_updates', 'snapshots', 'blobs', 'releases', 'hotfixes', 'replication_bases', 'audit_events', 'promotion_requests', 'approvals'];
-const dump = () => Object.fromEntries(TABLES.map((t) => [t, api.services.database.sqlite.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()]));
+const TABLES = [
+  'projects',
+  'environments',
+  'drafts',
+  'draft_states',
+  'draft_updates',
+  'snapshots',
+  'blobs',
+  'releases',
+  'hotfixes',
+  'replication_bases',
+  'audit_events',
+  'promotion_requests',
+  'approvals',
+];
+const dump = () =>
+  Object.fromEntries(
+    TABLES.map((t) => [
+      t,
+      api.services.database.sqlite.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all(),
+    ]),
+  );
 
 /** A five-stage sample project with its release synced through and live in production. */
 async function live() {
-  const p = await api.ok<ProjectView & { environments: Env[] }>('POST', '/api/projects', { name: 'Reads', sample: true });
-  for (const e of p.environments.slice(0, 4)) await api.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
+  const p = await api.ok<ProjectView & { environments: Env[] }>('POST', '/api/projects', {
+    name: 'Reads',
+    sample: true,
+  });
+  for (const e of p.environments.slice(0, 4))
+    await api.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
   const prod = p.environments[4]!;
   await api.ok('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true });
   return { p, dev: p.environments[0]!, prod };
 }
 
 /** What every stage shows, and production's live content. */
-const shown = (envs: readonly Env[]) => Promise.all([...envs.map((e) => api.ok(`GET`, `/api/environments/${e.id}/content`)), api.ok('GET', `/api/environments/${envs.at(-1)!.id}/content?pointer=live`)]);
+const shown = (envs: readonly Env[]) =>
+  Promise.all([
+    ...envs.map((e) => api.ok(`GET`, `/api/environments/${e.id}/content`)),
+    api.ok('GET', `/api/environments/${envs.at(-1)!.id}/content?pointer=live`),
+  ]);
 
 describe('REL-14 reads are pure; flow-rule changes are planned, then committed once', () => {
   it('REL-14 [HOT-3] (a) reading the hotfix divergence and the board twice changes no row, even when a hotfix has fully arrived in DEV', async () => {
     api = await inProcessInstance();
     const { p, dev, prod } = await live();
-    const { draftId } = await api.ok<{ draftId: string }>('POST', `/api/environments/${prod.id}/hotfix`);
-    api.services.rooms.edit(draftId, 'test', (doc) => itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'URGENT: '));
+    const { draftId } = await api.ok<{ draftId: string }>(
+      'POST',
+      `/api/environments/${prod.id}/hotfix`,
+    );
+    api.services.rooms.edit(draftId, 'test', (doc) =>
+      itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'URGENT: '),
+    );
     await api.ok('POST', `/api/environments/${prod.id}/hotfix/publish`, { message: 'urgent' });
     // DEV gets the hotfix's change by hand: nothing is pending any more.
     const fixed = sampleContent();
@@ -38,8 +71,13 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
 
     const before = dump();
     for (let i = 0; i < 2; i++) {
-      expect((await api.ok<{ divergence: unknown[] }>('GET', `/api/environments/${prod.id}/divergence`)).divergence).toEqual([]);
-      expect((await api.ok<{ divergence: unknown[] }>('GET', `/api/projects/${p.id}/board`)).divergence).toEqual([]);
+      expect(
+        (await api.ok<{ divergence: unknown[] }>('GET', `/api/environments/${prod.id}/divergence`))
+          .divergence,
+      ).toEqual([]);
+      expect(
+        (await api.ok<{ divergence: unknown[] }>('GET', `/api/projects/${p.id}/board`)).divergence,
+      ).toEqual([]);
     }
     expect(dump()).toEqual(before);
   });
@@ -49,41 +87,66 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
     const { p } = await live();
     const seen = await api.ok<ProjectView>('GET', `/api/projects/${p.id}`);
     expect(seen.flowRulesVersion).toEqual(expect.any(String));
-    const first = await api.call<ProjectView>('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } }, expectedVersion: seen.flowRulesVersion });
+    const first = await api.call<ProjectView>('PUT', `/api/projects/${p.id}/flow-rules`, {
+      flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } },
+      expectedVersion: seen.flowRulesVersion,
+    });
     expect(first.status).toBe(200);
     expect(first.body.flowRulesVersion).not.toBe(seen.flowRulesVersion);
     const after = await shown(p.environments);
     const rows = dump();
 
-    const { status, body } = await api.call<{ error: { id: string } }>('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: { knowledge: { direction: 'local' } }, expectedVersion: seen.flowRulesVersion });
+    const { status, body } = await api.call<{ error: { id: string } }>(
+      'PUT',
+      `/api/projects/${p.id}/flow-rules`,
+      { flowRules: { knowledge: { direction: 'local' } }, expectedVersion: seen.flowRulesVersion },
+    );
     expect(status).toBe(409);
     expect(body.error.id).toBe('rules_moved');
     expect(await shown(p.environments)).toEqual(after);
     expect(dump()).toEqual(rows);
-    expect((await api.ok<ProjectView>('GET', `/api/projects/${p.id}`)).flowRules.knowledge.direction).toBe('down');
+    expect(
+      (await api.ok<ProjectView>('GET', `/api/projects/${p.id}`)).flowRules.knowledge.direction,
+    ).toBe('down');
   });
 
   it('REL-14 [FLOW-8] (c) a flow-rule change whose storage fails midway leaves no partial state, and succeeds whole once storage is back', async () => {
     api = await inProcessInstance({ REPLICATION_DELAY_MS: '60000' });
     const { p, prod } = await live();
-    const down = await api.ok<ProjectView & { environments: Env[] }>('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } } });
+    const down = await api.ok<ProjectView & { environments: Env[] }>(
+      'PUT',
+      `/api/projects/${p.id}/flow-rules`,
+      {
+        flowRules: { knowledge: { direction: 'down', source: 'PRODUCTION', editableIn: ['UAT'] } },
+      },
+    );
     // Knowledge edited in production: moving it up again composes new snapshots for production's pointers.
     const prodDraft = down.environments.find((e) => e.id === prod.id)!.draftId!;
-    expect(api.services.rooms.edit(prodDraft, 'test', (doc) => addItem(doc, 'knowledge', { title: 'Set up in production', body: 'Only here.' }))).toBe(true);
+    expect(
+      api.services.rooms.edit(prodDraft, 'test', (doc) =>
+        addItem(doc, 'knowledge', { title: 'Set up in production', body: 'Only here.' }),
+      ),
+    ).toBe(true);
     const shownBefore = await shown(p.environments);
     const rows = dump();
 
     // The disk fails on the first release record, after the rules and drafts were written in the old code.
     const sqlite = api.services.database.sqlite;
-    sqlite.exec(`CREATE TRIGGER fail_releases BEFORE INSERT ON releases BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`);
+    sqlite.exec(
+      `CREATE TRIGGER fail_releases BEFORE INSERT ON releases BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`,
+    );
     const { status } = await api.call('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: {} });
     expect(status).toBeGreaterThanOrEqual(500);
     expect(dump()).toEqual(rows);
     expect(await shown(p.environments)).toEqual(shownBefore);
-    expect((await api.ok<ProjectView>('GET', `/api/projects/${p.id}`)).flowRules.knowledge.direction).toBe('down');
+    expect(
+      (await api.ok<ProjectView>('GET', `/api/projects/${p.id}`)).flowRules.knowledge.direction,
+    ).toBe('down');
 
     sqlite.exec('DROP TRIGGER fail_releases');
-    const up = await api.ok<ProjectView>('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: {} });
+    const up = await api.ok<ProjectView>('PUT', `/api/projects/${p.id}/flow-rules`, {
+      flowRules: {},
+    });
     expect(up.flowRules.knowledge).toEqual({ direction: 'up' });
     expect(await shown(p.environments)).toEqual(shownBefore);
   });

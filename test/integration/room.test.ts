@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { addItem, applyContent, draftContent, itemText, newStep, sectionMap, setVariant } from '#schema/content/ydoc.ts';
+import {
+  addItem,
+  applyContent,
+  draftContent,
+  itemText,
+  newStep,
+  sectionMap,
+  setVariant,
+} from '#schema/content/ydoc.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { SECTIONS, SPECS, STEP_TYPES, fieldsOf } from '#schema/content/spec.ts';
 import { sampleContent } from '#schema/content/sample.ts';
@@ -23,14 +31,25 @@ function fixture() {
   const database = openDatabase(tempDataDir(), 'normal');
   open.push(database);
   const projects = createProjects(createProjectStore(database.db));
-  const project = projects.create({ user: { id: 'usr_1', email: 'a@b.c', name: 'A' }, isInstanceAdmin: true, via: 'token', credential: { kind: 'token', id: 'tok_1', expiresAt: null } }, { name: 'P', preset: 'five-stage', sample: false });
+  const project = projects.create(
+    {
+      user: { id: 'usr_1', email: 'a@b.c', name: 'A' },
+      isInstanceAdmin: true,
+      via: 'token',
+      credential: { kind: 'token', id: 'tok_1', expiresAt: null },
+    },
+    { name: 'P', preset: 'five-stage', sample: false },
+  );
   const draftId = project.environments[0]!.draftId!;
   return { database, store: createDraftStore(database.sqlite), draftId };
 }
 
 const logged: string[] = [];
-const opts = (compactAfterUpdates = 1000) => ({ compactAfterUpdates, log: (m: string) => void logged.push(m), presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 } });
-
+const opts = (compactAfterUpdates = 1000) => ({
+  compactAfterUpdates,
+  log: (m: string) => void logged.push(m),
+  presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 },
+});
 
 const SECTION_LIST = [...SECTIONS];
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
@@ -43,7 +62,10 @@ function randomEdit(doc: Y.Doc, rnd: () => number): void {
   const r = rnd();
   if (ids.length === 0 || r < 0.12) {
     const sample = Object.values(sampleContent()[section]);
-    addItem(doc, section, { ...pick(rnd, sample), [SPECS[section].nameField]: `item ${Math.floor(rnd() * 1e6)}` });
+    addItem(doc, section, {
+      ...pick(rnd, sample),
+      [SPECS[section].nameField]: `item ${Math.floor(rnd() * 1e6)}`,
+    });
     return;
   }
   const item = items.get(pick(rnd, ids))!;
@@ -51,9 +73,11 @@ function randomEdit(doc: Y.Doc, rnd: () => number): void {
   const fields = Object.entries(fieldsOf(SPECS[section], item.toJSON() as Record<string, unknown>));
   const [field, spec] = pick(rnd, fields);
   const value = item.get(field);
-  const letters = () => String.fromCharCode(97 + Math.floor(rnd() * 26)).repeat(1 + Math.floor(rnd() * 3));
+  const letters = () =>
+    String.fromCharCode(97 + Math.floor(rnd() * 26)).repeat(1 + Math.floor(rnd() * 3));
   if (value instanceof Y.Text) {
-    if (rnd() < 0.7 || value.length === 0) value.insert(Math.floor(rnd() * (value.length + 1)), letters());
+    if (rnd() < 0.7 || value.length === 0)
+      value.insert(Math.floor(rnd() * (value.length + 1)), letters());
     else {
       const at = Math.floor(rnd() * value.length);
       value.delete(at, Math.min(value.length - at, 1 + Math.floor(rnd() * 3)));
@@ -61,7 +85,10 @@ function randomEdit(doc: Y.Doc, rnd: () => number): void {
   } else if (value instanceof Y.Array && spec.kind === 'steps') {
     const steps = value as Y.Array<Y.Map<unknown>>;
     const op = rnd();
-    if (steps.length === 0 || op < 0.5) steps.insert(Math.floor(rnd() * (steps.length + 1)), [newStep({ type: pick(rnd, STEP_TYPES) })]);
+    if (steps.length === 0 || op < 0.5)
+      steps.insert(Math.floor(rnd() * (steps.length + 1)), [
+        newStep({ type: pick(rnd, STEP_TYPES) }),
+      ]);
     else if (op < 0.75) steps.delete(Math.floor(rnd() * steps.length), 1);
     else {
       // A move is a delete plus an insert of a copy, in one transaction (what the editor does).
@@ -78,7 +105,8 @@ function randomEdit(doc: Y.Doc, rnd: () => number): void {
   } else if (spec.kind === 'string') {
     item.set(field, letters());
   } else if (spec.kind === 'enum') {
-    if (section === 'channels' && field === 'type') setVariant(doc, section, item, pick(rnd, spec.values));
+    if (section === 'channels' && field === 'type')
+      setVariant(doc, section, item, pick(rnd, spec.values));
     else item.set(field, pick(rnd, spec.values));
   } else if (spec.kind === 'number') {
     item.set(field, Math.floor(spec.min + rnd() * (spec.max - spec.min)));
@@ -105,7 +133,8 @@ async function settle(room: Room, clients: MemoryClient[]): Promise<void> {
     }
     room.flush();
     for (const c of clients) c.deliverDown();
-    if (clients.every((c) => c.toServer.length === 0 && c.toClient.length === 0) && room.durable) return;
+    if (clients.every((c) => c.toServer.length === 0 && c.toClient.length === 0) && room.durable)
+      return;
   }
   throw new Error('the network did not settle');
 }
@@ -176,7 +205,9 @@ describe('Room persistence', () => {
       room.flush();
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const rows = database.sqlite.prepare('SELECT count(*) AS n FROM draft_updates WHERE draft_id = ?').get(draftId) as { n: number };
+    const rows = database.sqlite
+      .prepare('SELECT count(*) AS n FROM draft_updates WHERE draft_id = ?')
+      .get(draftId) as { n: number };
     expect(rows.n).toBeLessThan(20);
     expect(store.load(draftId).state).not.toBeNull();
     room.unload();
@@ -233,33 +264,39 @@ describe('Room persistence', () => {
 });
 
 describe('[R7] hostile updates never corrupt the draft', () => {
-  it.each([7, 8, 9])('[R7] a mutated update is applied whole or refused (4400, 4422, 4424) with the document unchanged (seed %i)', (seed) => {
-    const { store, draftId } = fixture();
-    const room = new Room(draftId, store, opts());
-    const rnd = prng(seed);
-    const source = new Y.Doc();
-    applyContent(source, sampleContent());
-    const valid = Y.encodeStateAsUpdate(source);
-    let refused = 0;
-    for (let i = 0; i < 600; i++) {
-      const bytes = valid.slice();
-      for (let m = 0; m < 1 + Math.floor(rnd() * 4); m++) bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256);
-      const before = Y.encodeStateAsUpdate(room.doc);
-      const hostile = new MemoryClient(room);
-      hostile.deliverUp(); // its (empty) sync step 1
-      room.receive(hostile.peer, encodeUpdate(bytes));
-      if (hostile.closed) {
-        refused++;
-        expect(['malformed_message', 'invalid_shape', 'incomplete_update']).toContain(hostile.closed);
-        expect(Y.encodeStateAsUpdate(room.doc)).toEqual(before);
+  it.each([7, 8, 9])(
+    '[R7] a mutated update is applied whole or refused (4400, 4422, 4424) with the document unchanged (seed %i)',
+    (seed) => {
+      const { store, draftId } = fixture();
+      const room = new Room(draftId, store, opts());
+      const rnd = prng(seed);
+      const source = new Y.Doc();
+      applyContent(source, sampleContent());
+      const valid = Y.encodeStateAsUpdate(source);
+      let refused = 0;
+      for (let i = 0; i < 600; i++) {
+        const bytes = valid.slice();
+        for (let m = 0; m < 1 + Math.floor(rnd() * 4); m++)
+          bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256);
+        const before = Y.encodeStateAsUpdate(room.doc);
+        const hostile = new MemoryClient(room);
+        hostile.deliverUp(); // its (empty) sync step 1
+        room.receive(hostile.peer, encodeUpdate(bytes));
+        if (hostile.closed) {
+          refused++;
+          expect(['malformed_message', 'invalid_shape', 'incomplete_update']).toContain(
+            hostile.closed,
+          );
+          expect(Y.encodeStateAsUpdate(room.doc)).toEqual(before);
+        }
+        room.leave(hostile.peer);
+        // Whatever happened, the document still encodes and reloads to the same content.
+        const copy = new Y.Doc();
+        Y.applyUpdate(copy, Y.encodeStateAsUpdate(room.doc));
+        expect(draftContent(copy)).toEqual(draftContent(room.doc));
       }
-      room.leave(hostile.peer);
-      // Whatever happened, the document still encodes and reloads to the same content.
-      const copy = new Y.Doc();
-      Y.applyUpdate(copy, Y.encodeStateAsUpdate(room.doc));
-      expect(draftContent(copy)).toEqual(draftContent(room.doc));
-    }
-    expect(refused).toBeGreaterThan(0);
-    room.unload();
-  });
+      expect(refused).toBeGreaterThan(0);
+      room.unload();
+    },
+  );
 });

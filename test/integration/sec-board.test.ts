@@ -16,7 +16,8 @@ afterEach(async () => {
 });
 
 /** 16,000 lines that share nothing with the other version: the worst case of a line diff. */
-const text = (tag: string) => Array.from({ length: 16_000 }, (_, i) => `line ${i} of the ${tag} version`).join('\n');
+const text = (tag: string) =>
+  Array.from({ length: 16_000 }, (_, i) => `line ${i} of the ${tag} version`).join('\n');
 
 describe('SEC-6 the board under large texts', () => {
   it('SEC-6 the board counts what a Sync carries from snapshot trees: two 16,000-line texts cost no line diff, and the counts stay right', async () => {
@@ -24,19 +25,30 @@ describe('SEC-6 the board under large texts', () => {
     const url = server.url;
     const token = (await setupAdmin(url)).token;
     const api = overTheWire(url, token);
-    const { body: project } = await api.call<{ id: string; environments: { id: string }[] }>('POST', '/api/projects', { name: 'Long texts', sample: true });
+    const { body: project } = await api.call<{ id: string; environments: { id: string }[] }>(
+      'POST',
+      '/api/projects',
+      { name: 'Long texts', sample: true },
+    );
     const [dev, test] = project.environments as [{ id: string }, { id: string }];
 
     const content = sampleContent();
     content.knowledge.kb_shipping!.body = text('old');
-    expect((await api.call('PUT', `/api/environments/${dev.id}/content`, content)).status).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${dev.id}/content`, content)).status).toBe(
+      200,
+    );
     expect((await api.call('POST', `/api/environments/${dev.id}/sync`, {})).status).toBe(200);
     content.knowledge.kb_shipping!.body = text('new');
-    expect((await api.call('PUT', `/api/environments/${dev.id}/content`, content)).status).toBe(200);
+    expect((await api.call('PUT', `/api/environments/${dev.id}/content`, content)).status).toBe(
+      200,
+    );
 
     const read = async () => {
       const started = performance.now();
-      const { status, body: board } = await api.call<Board>('GET', `/api/projects/${project.id}/board`);
+      const { status, body: board } = await api.call<Board>(
+        'GET',
+        `/api/projects/${project.id}/board`,
+      );
       return { status, board, ms: performance.now() - started };
     };
     // The server's own health answer while the first board read runs.
@@ -47,7 +59,9 @@ describe('SEC-6 the board under large texts', () => {
     };
     const [first, healthMs] = await Promise.all([read(), health()]);
     const again = await read();
-    console.log(`SEC-6 board with two 16,000-line texts: ${first.ms.toFixed(0)} ms, cached ${again.ms.toFixed(0)} ms; /api/health meanwhile ${healthMs.toFixed(0)} ms`);
+    console.log(
+      `SEC-6 board with two 16,000-line texts: ${first.ms.toFixed(0)} ms, cached ${again.ms.toFixed(0)} ms; /api/health meanwhile ${healthMs.toFixed(0)} ms`,
+    );
     expect(healthMs).toBeLessThan(1500);
     expect(first.status).toBe(200);
     expect(first.ms).toBeLessThan(1500);
@@ -61,7 +75,12 @@ describe('SEC-6 the board under large texts', () => {
     expect(again.board.pending).toEqual(first.board.pending);
     // The same counts as the full diff of those sides (an empty side: no line diff to wait for).
     const uat = project.environments[2]!;
-    const { body: diff } = await api.call<{ diff: { counts: Record<string, number>; total: number } }>('GET', `/api/diff?from=env:${uat.id}&to=env:${test.id}`);
-    expect([diff.diff.counts, diff.diff.total]).toEqual([first.board.pending[1]!.counts, first.board.pending[1]!.total]);
+    const { body: diff } = await api.call<{
+      diff: { counts: Record<string, number>; total: number };
+    }>('GET', `/api/diff?from=env:${uat.id}&to=env:${test.id}`);
+    expect([diff.diff.counts, diff.diff.total]).toEqual([
+      first.board.pending[1]!.counts,
+      first.board.pending[1]!.total,
+    ]);
   });
 });

@@ -11,7 +11,9 @@ const cleanup = cleanupAfterEach();
 
 async function setup(env: Record<string, string> = {}) {
   const { server, admin, project, dev, draftId } = await serverWithProject(cleanup, env);
-  const { body: me } = await overTheWire(server.url, admin.token).call<{ user: { id: string; name: string } }>('GET', '/api/session');
+  const { body: me } = await overTheWire(server.url, admin.token).call<{
+    user: { id: string; name: string };
+  }>('GET', '/api/session');
   return { server, admin, adminUser: me.user, projectId: project.id, envId: dev.id, draftId };
 }
 
@@ -22,7 +24,11 @@ function client(url: string, draftId: string, token: string): Client {
 }
 
 /** Resolves with the state of `clientId` as `observer` sees it, once it has one matching `predicate`. */
-function stateOf(observer: Client, clientId: number, predicate: (s: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
+function stateOf(
+  observer: Client,
+  clientId: number,
+  predicate: (s: Record<string, unknown>) => boolean = () => true,
+): Promise<Record<string, unknown>> {
   const awareness = observer.provider.awareness;
   return new Promise((resolve) => {
     const check = () => {
@@ -40,7 +46,15 @@ describe('SEC-12: presence cannot be spoofed', () => {
   it("SEC-12 a peer's presence shows its authenticated user's id and name, whatever it sends, and never a `server` field", async () => {
     const { server, admin, adminUser, projectId, envId, draftId } = await setup();
     const bob = await newUser(overTheWire(server.url, admin.token), 'bob@example.com', 'Bob');
-    expect((await overTheWire(server.url, admin.token).call('PUT', `/api/projects/${projectId}/members/${bob.id}`, { roles: { [envId]: ['viewer'] } })).status).toBe(200);
+    expect(
+      (
+        await overTheWire(server.url, admin.token).call(
+          'PUT',
+          `/api/projects/${projectId}/members/${bob.id}`,
+          { roles: { [envId]: ['viewer'] } },
+        )
+      ).status,
+    ).toBe(200);
 
     const observer = client(server.url, draftId, admin.token);
     const mallory = client(server.url, draftId, bob.token);
@@ -66,13 +80,20 @@ describe('SEC-12: presence cannot be spoofed', () => {
     await stateOf(mallory, observer.doc.clientID);
     const { ws: raw } = await rawSocket(server.url, draftId, bob.token);
     cleanup.push(() => raw.terminate());
-    raw.send(awarenessFrame([[observer.doc.clientID, 1_000_000, JSON.stringify({ user: { name: 'Ada (hacked)' } })]]));
+    raw.send(
+      awarenessFrame([
+        [observer.doc.clientID, 1_000_000, JSON.stringify({ user: { name: 'Ada (hacked)' } })],
+      ]),
+    );
     raw.send(awarenessFrame([[observer.doc.clientID, 1_000_001, 'null']]));
     // A later frame of its own shows its earlier ones were handled (frames of a connection are handled in order).
     raw.send(awarenessFrame([[424242, 1, JSON.stringify({ marker: true })]]));
     await stateOf(mallory, 424242);
     expect(raw.readyState).toBe(WebSocket.OPEN);
-    expect(mallory.provider.awareness.getStates().get(observer.doc.clientID)?.user).toMatchObject({ name: 'Ada', id: adminUser.id });
+    expect(mallory.provider.awareness.getStates().get(observer.doc.clientID)?.user).toMatchObject({
+      name: 'Ada',
+      id: adminUser.id,
+    });
   });
 });
 
@@ -95,13 +116,25 @@ describe('SEC-1: client ids stay with the connection that introduced them', () =
     await stateOf(watcher, tabB.doc.clientID, (s) => s.probe === 1);
     expect(closes).toBe(0);
     tabA.provider.disconnect();
-    await expect.poll(() => watcher.provider.awareness.getStates().has(tabA.doc.clientID)).toBe(false);
+    await expect
+      .poll(() => watcher.provider.awareness.getStates().has(tabA.doc.clientID))
+      .toBe(false);
   });
 });
 
 describe('SEC-8: websocket connections per user and per server', () => {
   /** Opens a raw socket; resolves with 'open' or the HTTP status of the refusal (and its error id). */
-  function attempt(url: string, draftId: string, token: string): Promise<{ ws?: WebSocket; closed?: Promise<number>; status?: number; id?: string; details?: unknown }> {
+  function attempt(
+    url: string,
+    draftId: string,
+    token: string,
+  ): Promise<{
+    ws?: WebSocket;
+    closed?: Promise<number>;
+    status?: number;
+    id?: string;
+    details?: unknown;
+  }> {
     return new Promise((resolve) => {
       const ws = new WebSocket(`${wsUrl(url)}/${draftId}?token=${token}`);
       const closed = new Promise<number>((done) => ws.once('close', done));
@@ -122,27 +155,52 @@ describe('SEC-8: websocket connections per user and per server', () => {
   }
 
   it('SEC-8 over COLLAB_MAX_CONNECTIONS_PER_USER / COLLAB_MAX_CONNECTIONS, upgrades are refused with 429 too_many_connections, counting sockets still connecting', async () => {
-    const { server, admin, projectId, envId, draftId } = await setup({ COLLAB_MAX_CONNECTIONS_PER_USER: '3', COLLAB_MAX_CONNECTIONS: '5' });
+    const { server, admin, projectId, envId, draftId } = await setup({
+      COLLAB_MAX_CONNECTIONS_PER_USER: '3',
+      COLLAB_MAX_CONNECTIONS: '5',
+    });
     const bob = await newUser(overTheWire(server.url, admin.token), 'bob@example.com', 'Bob');
-    expect((await overTheWire(server.url, admin.token).call('PUT', `/api/projects/${projectId}/members/${bob.id}`, { roles: { [envId]: ['viewer'] } })).status).toBe(200);
+    expect(
+      (
+        await overTheWire(server.url, admin.token).call(
+          'PUT',
+          `/api/projects/${projectId}/members/${bob.id}`,
+          { roles: { [envId]: ['viewer'] } },
+        )
+      ).status,
+    ).toBe(200);
 
     // Ten upgrades at once: none has finished its handshake when the next arrives.
-    const burst = await Promise.all(Array.from({ length: 10 }, () => attempt(server.url, draftId, admin.token)));
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, () => attempt(server.url, draftId, admin.token)),
+    );
     const opened = burst.filter((a) => a.ws);
     expect(opened).toHaveLength(3);
-    expect(burst.filter((a) => a.status === 429 && a.id === 'too_many_connections')).toHaveLength(7);
-    expect(burst.find((a) => a.status === 429)!.details).toEqual({ limit: 'COLLAB_MAX_CONNECTIONS_PER_USER', max: 3 });
+    expect(burst.filter((a) => a.status === 429 && a.id === 'too_many_connections')).toHaveLength(
+      7,
+    );
+    expect(burst.find((a) => a.status === 429)!.details).toEqual({
+      limit: 'COLLAB_MAX_CONNECTIONS_PER_USER',
+      max: 3,
+    });
 
     // The server-wide limit: Bob gets two more, then the server is full for everyone.
-    const bobs = await Promise.all(Array.from({ length: 3 }, () => attempt(server.url, draftId, bob.token)));
+    const bobs = await Promise.all(
+      Array.from({ length: 3 }, () => attempt(server.url, draftId, bob.token)),
+    );
     expect(bobs.filter((a) => a.ws)).toHaveLength(2);
     expect(bobs.filter((a) => a.status === 429 && a.id === 'too_many_connections')).toHaveLength(1);
-    expect(bobs.find((a) => a.status === 429)!.details).toEqual({ limit: 'COLLAB_MAX_CONNECTIONS', max: 5 });
+    expect(bobs.find((a) => a.status === 429)!.details).toEqual({
+      limit: 'COLLAB_MAX_CONNECTIONS',
+      max: 5,
+    });
 
     // A socket that closes frees its place, however it ended.
     opened[0]!.ws!.terminate();
     await opened[0]!.closed;
-    await expect.poll(async () => (await attempt(server.url, draftId, admin.token)).ws !== undefined).toBe(true);
+    await expect
+      .poll(async () => (await attempt(server.url, draftId, admin.token)).ws !== undefined)
+      .toBe(true);
     expect((await attempt(server.url, draftId, admin.token)).status).toBe(429);
   });
 });

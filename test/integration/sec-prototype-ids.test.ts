@@ -24,15 +24,26 @@ describe('SEC-13 prototype-named ids are plain data', () => {
     const content = sampleContent();
     content.agents.agt_support!.integrations = NAMES;
     const workflow = content.workflows.wf_order_status!;
-    workflow.steps = [...(workflow.steps as object[]), ...NAMES.map((agent, i) => ({ id: `st_proto_${i}`, type: 'handoff', agent, message: '' }))];
+    workflow.steps = [
+      ...(workflow.steps as object[]),
+      ...NAMES.map((agent, i) => ({ id: `st_proto_${i}`, type: 'handoff', agent, message: '' })),
+    ];
     const problems = validateContent(content).filter((p) => p.code === 'reference');
-    expect(problems.filter((p) => p.itemId === 'agt_support' && p.field === 'integrations')).toHaveLength(NAMES.length);
-    expect(problems.filter((p) => p.itemId === 'wf_order_status' && p.field.endsWith('.agent')).map((p) => p.field)).toEqual(NAMES.map((_, i) => `steps.st_proto_${i}.agent`));
+    expect(
+      problems.filter((p) => p.itemId === 'agt_support' && p.field === 'integrations'),
+    ).toHaveLength(NAMES.length);
+    expect(
+      problems
+        .filter((p) => p.itemId === 'wf_order_status' && p.field.endsWith('.agent'))
+        .map((p) => p.field),
+    ).toEqual(NAMES.map((_, i) => `steps.st_proto_${i}.agent`));
   });
 
   it('SEC-13 content that holds such an id (an older draft) keeps it as data instead of dropping it', () => {
     const content = JSON.parse(JSON.stringify(sampleContent())) as WorkspaceContent;
-    const article = JSON.parse('{"__proto__": {"title": "Kept", "body": "As data.", "tags": [], "audiences": []}}') as Record<string, object>;
+    const article = JSON.parse(
+      '{"__proto__": {"title": "Kept", "body": "As data.", "tags": [], "audiences": []}}',
+    ) as Record<string, object>;
     content.knowledge = { ...content.knowledge, ...article } as WorkspaceContent['knowledge'];
     expect(Object.keys(canonicalContent(content).knowledge)).toContain('__proto__');
     expect(Object.hasOwn(canonicalContent(content).knowledge, 'constructor')).toBe(false);
@@ -40,33 +51,73 @@ describe('SEC-13 prototype-named ids are plain data', () => {
 
   it('SEC-13 an import with such ids or fields is refused (422 invalid_workspace, with the reasons), and nothing changes', async () => {
     api = await inProcessInstance();
-    const { body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'P', preset: 'five-stage' });
+    const { body: project } = await api.call<ProjectView>('POST', '/api/projects', {
+      name: 'P',
+      preset: 'five-stage',
+    });
     const dev = project.environments[0]!;
-    const file = (knowledge: string) => JSON.parse(`{"agents":{},"workflows":{},"integrations":{},"channels":{},"variables":{},"knowledge":${knowledge}}`) as unknown;
+    const file = (knowledge: string) =>
+      JSON.parse(
+        `{"agents":{},"workflows":{},"integrations":{},"channels":{},"variables":{},"knowledge":${knowledge}}`,
+      ) as unknown;
     const article = '{"title": "T", "body": "B", "tags": [], "audiences": []}';
     for (const id of NAMES) {
-      const { status, body } = await api.call<{ error: { id: string; details: string[] } }>('PUT', `/api/environments/${dev.id}/content`, file(`{"${id}": ${article}}`));
-      expect([id, status, body.error.id, body.error.details]).toEqual([id, 422, 'invalid_workspace', [`knowledge: item id "${id}" is a reserved name.`]]);
+      const { status, body } = await api.call<{ error: { id: string; details: string[] } }>(
+        'PUT',
+        `/api/environments/${dev.id}/content`,
+        file(`{"${id}": ${article}}`),
+      );
+      expect([id, status, body.error.id, body.error.details]).toEqual([
+        id,
+        422,
+        'invalid_workspace',
+        [`knowledge: item id "${id}" is a reserved name.`],
+      ]);
     }
     for (const field of ['__proto__', 'constructor', 'toString']) {
-      const { status, body } = await api.call<{ error: { id: string; details: string[] } }>('PUT', `/api/environments/${dev.id}/content`, file(`{"kb_1": {"title": "T", "body": "B", "${field}": {"x": 1}}}`));
-      expect([field, status, body.error.id, body.error.details]).toEqual([field, 422, 'invalid_workspace', [`knowledge/kb_1: unknown field "${field}".`]]);
+      const { status, body } = await api.call<{ error: { id: string; details: string[] } }>(
+        'PUT',
+        `/api/environments/${dev.id}/content`,
+        file(`{"kb_1": {"title": "T", "body": "B", "${field}": {"x": 1}}}`),
+      );
+      expect([field, status, body.error.id, body.error.details]).toEqual([
+        field,
+        422,
+        'invalid_workspace',
+        [`knowledge/kb_1: unknown field "${field}".`],
+      ]);
     }
-    const { body: content } = await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
+    const { body: content } = await api.call<WorkspaceContent>(
+      'GET',
+      `/api/environments/${dev.id}/content`,
+    );
     expect(Object.keys(content.knowledge)).toEqual([]);
   });
 
   it('SEC-13 a pull of ids constructor and toString answers 400 and creates nothing', async () => {
     api = await inProcessInstance();
-    const { body: project } = await api.call<ProjectView>('POST', '/api/projects', { name: 'P', preset: 'three-stage' });
+    const { body: project } = await api.call<ProjectView>('POST', '/api/projects', {
+      name: 'P',
+      preset: 'three-stage',
+    });
     const [, uat, production] = project.environments;
     for (const itemIds of [['constructor', 'toString'], ['__proto__'], ['valueOf']]) {
-      const { status, body } = await api.call<{ error: { id: string } }>('POST', `/api/environments/${production!.id}/pull`, { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds });
+      const { status, body } = await api.call<{ error: { id: string } }>(
+        'POST',
+        `/api/environments/${production!.id}/pull`,
+        { fromEnvironmentId: uat!.id, section: 'knowledge', itemIds },
+      );
       expect([itemIds, status, body.error.id]).toEqual([itemIds, 400, 'invalid_body']);
     }
-    const { status } = await api.call('GET', `/api/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge&items=constructor`);
+    const { status } = await api.call(
+      'GET',
+      `/api/environments/${production!.id}/pull?from=${uat!.id}&section=knowledge&items=constructor`,
+    );
     expect(status).toBe(404);
-    const { body: content } = await api.call<WorkspaceContent>('GET', `/api/environments/${production!.id}/content`);
+    const { body: content } = await api.call<WorkspaceContent>(
+      'GET',
+      `/api/environments/${production!.id}/content`,
+    );
     expect(Object.keys(content.knowledge)).toEqual([]);
   });
 });

@@ -23,9 +23,24 @@ async function sessionOf(email: string): Promise<string> {
 
 /** An account with a role everywhere in the project (so it may open the draft), and a signed-in cookie. */
 async function member(email: string, projectId: string): Promise<{ id: string; cookie: string }> {
-  const { status: created, body: { id } } = await overTheWire(server.url, adminToken).call<{ id: string }>('POST', '/api/users', { email, name: email, password: PASSPHRASE });
+  const {
+    status: created,
+    body: { id },
+  } = await overTheWire(server.url, adminToken).call<{ id: string }>('POST', '/api/users', {
+    email,
+    name: email,
+    password: PASSPHRASE,
+  });
   expect(created).toBe(201);
-  expect((await overTheWire(server.url, adminToken).call('PUT', `/api/projects/${projectId}/members/${id}`, { roles: { '*': ['viewer', 'editor'] } })).status).toBe(200);
+  expect(
+    (
+      await overTheWire(server.url, adminToken).call(
+        'PUT',
+        `/api/projects/${projectId}/members/${id}`,
+        { roles: { '*': ['viewer', 'editor'] } },
+      )
+    ).status,
+  ).toBe(200);
   return { id, cookie: await sessionOf(email) };
 }
 
@@ -36,11 +51,18 @@ function withCookie(cookie: string): Record<string, string> {
 
 /** An API call carrying only `headers` (a cookie, or a bearer token), not the admin's token. */
 function call(method: string, path: string, headers: Record<string, string>, body?: unknown) {
-  return overTheWire(server.url, '').call<Record<string, unknown> | null>(method, `/api${path}`, body, { headers });
+  return overTheWire(server.url, '').call<Record<string, unknown> | null>(
+    method,
+    `/api${path}`,
+    body,
+    { headers },
+  );
 }
 
 /** Where a raw sync socket connects, with a cookie (and our Origin) or a ?token=. */
-function target(auth: { cookie: string } | { token: string }): [url: string, headers: Record<string, string>] {
+function target(
+  auth: { cookie: string } | { token: string },
+): [url: string, headers: Record<string, string>] {
   const url = `${wsUrl(server.url)}/${draftId}${'token' in auth ? `?token=${auth.token}` : ''}`;
   return [url, 'cookie' in auth ? { cookie: auth.cookie, origin: server.url } : {}];
 }
@@ -60,16 +82,27 @@ let projectId: string;
 describe('SEC-16 API tokens can be revoked and expire', () => {
   it('SEC-16 DELETE /api/tokens/:id answers 204; the token answers 401 at once and its open sockets close with 4401; only your own tokens', async () => {
     const alice = await member('alice@example.com', projectId);
-    const { status: s1, body: ci } = await call('POST', '/tokens', withCookie(alice.cookie), { name: 'ci', expiresInDays: 30 });
+    const { status: s1, body: ci } = await call('POST', '/tokens', withCookie(alice.cookie), {
+      name: 'ci',
+      expiresInDays: 30,
+    });
     expect(s1).toBe(201);
     expect(ci).toMatchObject({ name: 'ci', token: expect.any(String), id: expect.any(String) });
     const expires = Date.parse(ci!.expiresAt as string);
     expect(Math.abs(expires - (Date.now() + 30 * 86_400_000))).toBeLessThan(60_000);
-    const { body: forever } = await call('POST', '/tokens', withCookie(alice.cookie), { name: 'forever' });
+    const { body: forever } = await call('POST', '/tokens', withCookie(alice.cookie), {
+      name: 'forever',
+    });
     expect(forever!.expiresAt).toBeNull();
 
     const { body: list } = await call('GET', '/tokens', withCookie(alice.cookie));
-    const listed = list!.tokens as { id: string; name: string; expiresAt: string | null; createdAt: string; lastUsedAt: string | null }[];
+    const listed = list!.tokens as {
+      id: string;
+      name: string;
+      expiresAt: string | null;
+      createdAt: string;
+      lastUsedAt: string | null;
+    }[];
     expect(listed.map((t) => [t.name, t.expiresAt])).toEqual([
       ['ci', ci!.expiresAt],
       ['forever', null],
@@ -81,23 +114,44 @@ describe('SEC-16 API tokens can be revoked and expire', () => {
     const cookieSocket = await open({ cookie: alice.cookie });
 
     // Someone else cannot revoke it, nor learn it exists.
-    const { status: otherStatus, body: otherBody } = await call('DELETE', `/tokens/${ci!.id as string}`, { authorization: `Bearer ${adminToken}` });
+    const { status: otherStatus, body: otherBody } = await call(
+      'DELETE',
+      `/tokens/${ci!.id as string}`,
+      { authorization: `Bearer ${adminToken}` },
+    );
     expect(otherStatus).toBe(404);
     expect((otherBody!.error as { id: string }).id).toBe('not_found');
-    expect((await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` })).status).toBe(200);
+    expect(
+      (await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` })).status,
+    ).toBe(200);
 
-    expect((await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie))).status).toBe(204);
-    expect(await ciSocket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
-    expect((await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` })).status).toBe(401);
+    expect(
+      (await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie))).status,
+    ).toBe(204);
+    expect(await ciSocket.closedWith).toEqual({
+      code: CLOSE.session_ended,
+      reason: 'session_ended',
+    });
+    expect(
+      (await call('GET', '/session', { authorization: `Bearer ${ci!.token as string}` })).status,
+    ).toBe(401);
     expect(await status({ token: ci!.token as string })).toBe(401);
     // Only that token's connections ended.
     expect(await foreverSocket.handled()).toBe(true);
     expect(await cookieSocket.handled()).toBe(true);
     const { body: after } = await call('GET', '/tokens', withCookie(alice.cookie));
     expect((after!.tokens as { name: string }[]).map((t) => t.name)).toEqual(['forever']);
-    expect((await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie))).status).toBe(404);
+    expect(
+      (await call('DELETE', `/tokens/${ci!.id as string}`, withCookie(alice.cookie))).status,
+    ).toBe(404);
     // A token may revoke itself (a script cleaning up after itself).
-    expect((await call('DELETE', `/tokens/${forever!.id as string}`, { authorization: `Bearer ${forever!.token as string}` })).status).toBe(204);
+    expect(
+      (
+        await call('DELETE', `/tokens/${forever!.id as string}`, {
+          authorization: `Bearer ${forever!.token as string}`,
+        })
+      ).status,
+    ).toBe(204);
     expect(await foreverSocket.closed).toBe(CLOSE.session_ended);
     expect(await cookieSocket.handled()).toBe(true);
     cookieSocket.ws.close();
@@ -105,12 +159,21 @@ describe('SEC-16 API tokens can be revoked and expire', () => {
 
   it('SEC-16 an expired token answers 401, and its open socket closes with 4401 when it expires', async () => {
     const bob = await member('bob@example.com', projectId);
-    for (const bad of [0, 3651, 1.5, '7']) expect((await call('POST', '/tokens', withCookie(bob.cookie), { name: 'bad', expiresInDays: bad })).status).toBe(400);
-    const { body: t } = await call('POST', '/tokens', withCookie(bob.cookie), { name: 'short', expiresInDays: 1 });
+    for (const bad of [0, 3651, 1.5, '7'])
+      expect(
+        (await call('POST', '/tokens', withCookie(bob.cookie), { name: 'bad', expiresInDays: bad }))
+          .status,
+      ).toBe(400);
+    const { body: t } = await call('POST', '/tokens', withCookie(bob.cookie), {
+      name: 'short',
+      expiresInDays: 1,
+    });
     const token = t!.token as string;
     expect((await call('GET', '/session', { authorization: `Bearer ${token}` })).status).toBe(200);
     // A day is too long to wait: move the expiry close (as if the day had passed but a moment).
-    server.sqlite.prepare('UPDATE api_tokens SET expires_at = ? WHERE id = ?').run(Date.now() + 400, t!.id);
+    server.sqlite
+      .prepare('UPDATE api_tokens SET expires_at = ? WHERE id = ?')
+      .run(Date.now() + 400, t!.id);
     const socket = await open({ token });
     expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect((await call('GET', '/session', { authorization: `Bearer ${token}` })).status).toBe(401);
@@ -129,7 +192,10 @@ describe('SEC-17 sign-out ends live access', () => {
     const onLaptop = await open({ cookie: laptop });
     const onPhone = await open({ cookie: phone });
     expect((await call('DELETE', '/session', withCookie(laptop))).status).toBe(204);
-    expect(await onLaptop.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
+    expect(await onLaptop.closedWith).toEqual({
+      code: CLOSE.session_ended,
+      reason: 'session_ended',
+    });
     expect(await status({ cookie: laptop })).toBe(401);
     expect(await onPhone.handled()).toBe(true);
     onPhone.ws.close();
@@ -138,7 +204,9 @@ describe('SEC-17 sign-out ends live access', () => {
   it('SEC-17 a socket closes (4401) when the session behind it expires', async () => {
     const dave = await member('dave@example.com', projectId);
     // SESSION_TTL_DAYS is at least a day: move this session's end close instead of waiting.
-    server.sqlite.prepare('UPDATE sessions SET expires_at = ? WHERE user_id = ?').run(Date.now() + 400, dave.id);
+    server.sqlite
+      .prepare('UPDATE sessions SET expires_at = ? WHERE user_id = ?')
+      .run(Date.now() + 400, dave.id);
     const socket = await open({ cookie: dave.cookie });
     expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect(await status({ cookie: dave.cookie })).toBe(401);
@@ -148,8 +216,11 @@ describe('SEC-17 sign-out ends live access', () => {
     const fay = await member('fay@example.com', projectId);
     const socket = await open({ cookie: fay.cookie });
     // Fill the other 49 places with newer sessions, so the next sign-in ends the socket's one.
-    const insert = server.sqlite.prepare('INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
-    for (let i = 0; i < 49; i++) insert.run(`newer_${i}`, fay.id, Date.now() + 1000 + i, Date.now() + 86_400_000);
+    const insert = server.sqlite.prepare(
+      'INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
+    );
+    for (let i = 0; i < 49; i++)
+      insert.run(`newer_${i}`, fay.id, Date.now() + 1000 + i, Date.now() + 86_400_000);
     await sessionOf('fay@example.com');
     expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect(await status({ cookie: fay.cookie })).toBe(401);
@@ -162,13 +233,22 @@ describe('SEC-17 sign-out ends live access', () => {
     const byToken = await open({ token: t!.token as string });
     const admins = await open({ token: adminToken });
     // Not by themselves, and only by the instance admin.
-    expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${t!.token as string}` })).status).toBe(403);
-    expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` })).status).toBe(204);
+    expect(
+      (await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${t!.token as string}` }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` })).status,
+    ).toBe(204);
     expect(await byCookie.closed).toBe(CLOSE.session_ended);
     expect(await byToken.closed).toBe(CLOSE.session_ended);
-    expect((await call('GET', '/session', { authorization: `Bearer ${t!.token as string}` })).status).toBe(401);
+    expect(
+      (await call('GET', '/session', { authorization: `Bearer ${t!.token as string}` })).status,
+    ).toBe(401);
     expect((await call('GET', '/session', { cookie: erin.cookie })).status).toBe(401);
-    expect((await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` })).status).toBe(404);
+    expect(
+      (await call('DELETE', `/users/${erin.id}`, { authorization: `Bearer ${adminToken}` })).status,
+    ).toBe(404);
     expect(await admins.handled()).toBe(true);
     admins.ws.close();
   });

@@ -11,31 +11,66 @@ import { setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers
  * Host header a client chooses; the data folder and the database files are the owner's alone.
  */
 const cleanup = cleanupAfterEach();
-const serve = (env: Record<string, string> = {}, dataDir = tempDataDir()) => testServer(cleanup, env, dataDir);
+const serve = (env: Record<string, string> = {}, dataDir = tempDataDir()) =>
+  testServer(cleanup, env, dataDir);
 
 /** A JSON POST with a Host header of our choosing (fetch never lets a caller set Host). */
-function post(server: TestServer, host: string, token: string, apiPath: string, body: unknown): Promise<{ status: number; json: { url: string; path: string } }> {
+function post(
+  server: TestServer,
+  host: string,
+  token: string,
+  apiPath: string,
+  body: unknown,
+): Promise<{ status: number; json: { url: string; path: string } }> {
   const data = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = http.request(`${server.url}/api${apiPath}`, { method: 'POST', headers: { host, 'x-forwarded-host': host, authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as { url: string; path: string } }));
-    });
+    const req = http.request(
+      `${server.url}/api${apiPath}`,
+      {
+        method: 'POST',
+        headers: {
+          host,
+          'x-forwarded-host': host,
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(data),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            json: JSON.parse(text) as { url: string; path: string },
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
 }
 
 /** Creates a share link and an invitation while claiming to be evil.example; returns both URLs. */
-async function linksWithHost(server: TestServer, host: string): Promise<{ share: string; invite: string }> {
+async function linksWithHost(
+  server: TestServer,
+  host: string,
+): Promise<{ share: string; invite: string }> {
   const token = (await setupAdmin(server.url)).token;
   const project = await newProject(overTheWire(server.url, token));
   const production = project.environments.at(-1)!;
-  const share = await post(server, host, token, `/environments/${production.id}/share-links`, { label: 'Review' });
+  const share = await post(server, host, token, `/environments/${production.id}/share-links`, {
+    label: 'Review',
+  });
   expect(share.status).toBe(201);
-  const invite = await post(server, host, token, '/invitations', { email: 'new@example.com', name: 'New', projectId: project.id, template: 'developer' });
+  const invite = await post(server, host, token, '/invitations', {
+    email: 'new@example.com',
+    name: 'New',
+    projectId: project.id,
+    template: 'developer',
+  });
   expect(invite.status).toBe(201);
   const [s, i] = [share.json, invite.json];
   expect(s.url.endsWith(s.path)).toBe(true);
@@ -67,7 +102,12 @@ describe('SEC-22 URLs come from PUBLIC_URL, files are private', () => {
     // Something written, so the WAL and shared-memory files exist.
     await setupAdmin(server.url);
     expect(mode(fresh)).toBe(0o700);
-    for (const f of ['stagecoach.sqlite', 'stagecoach.sqlite-wal', 'stagecoach.sqlite-shm', 'secrets.key']) {
+    for (const f of [
+      'stagecoach.sqlite',
+      'stagecoach.sqlite-wal',
+      'stagecoach.sqlite-shm',
+      'secrets.key',
+    ]) {
       expect(fs.existsSync(path.join(fresh, f)), f).toBe(true);
       expect(mode(path.join(fresh, f)), f).toBe(0o600);
     }
@@ -80,6 +120,12 @@ describe('SEC-22 URLs come from PUBLIC_URL, files are private', () => {
     const again = await serve({}, fresh);
     expect((await fetch(`${again.url}/api/health`)).status).toBe(200);
     expect(mode(fresh)).toBe(0o700);
-    for (const f of ['stagecoach.sqlite', 'stagecoach.sqlite-wal', 'stagecoach.sqlite-shm', 'secrets.key']) expect(mode(path.join(fresh, f)), f).toBe(0o600);
+    for (const f of [
+      'stagecoach.sqlite',
+      'stagecoach.sqlite-wal',
+      'stagecoach.sqlite-shm',
+      'secrets.key',
+    ])
+      expect(mode(path.join(fresh, f)), f).toBe(0o600);
   });
 });

@@ -32,9 +32,14 @@ async function setup() {
 }
 
 /** The server's storage state as a stock client sees it: the presence state that carries `server`. */
-const serverState = (c: Client) => [...c.provider.awareness.getStates().values()].find((s) => 'server' in s)?.server as { storage: string } | undefined;
+const serverState = (c: Client) =>
+  [...c.provider.awareness.getStates().values()].find((s) => 'server' in s)?.server as
+    { storage: string } | undefined;
 
-function presence(c: Client, predicate: (state: { storage: string } | undefined) => boolean): Promise<void> {
+function presence(
+  c: Client,
+  predicate: (state: { storage: string } | undefined) => boolean,
+): Promise<void> {
   if (predicate(serverState(c))) return Promise.resolve();
   return new Promise((resolve) => {
     const on = () => {
@@ -94,7 +99,11 @@ describe('[R6] storage faults', () => {
     expect(await answeredNow(writer)).toBe(false);
     // The server keeps serving HTTP meanwhile; a write over HTTP is refused whole with 503.
     expect((await fetch(`${server.url}/api/health`)).status).toBe(200);
-    const refused = await overTheWire(server.url, admin.token).call<{ error: { id: string } }>('POST', '/api/tokens', { name: 'while locked' });
+    const refused = await overTheWire(server.url, admin.token).call<{ error: { id: string } }>(
+      'POST',
+      '/api/tokens',
+      { name: 'while locked' },
+    );
     expect(refused.status).toBe(503);
     expect(refused.body.error.id).toBe('storage_unavailable');
 

@@ -42,13 +42,27 @@ describe('configuration (read once, validated at boot)', () => {
   it('lists every bad key at once', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', COLLAB_MAX_FRAME_BYTES: '-1', SQLITE_SYNCHRONOUS: 'sometimes', ALLOWED_ORIGINS: 'not a url,https://x.example/path' }, '/');
+      loadConfig(
+        {
+          PORT: 'eighty',
+          COLLAB_MAX_FRAME_BYTES: '-1',
+          SQLITE_SYNCHRONOUS: 'sometimes',
+          ALLOWED_ORIGINS: 'not a url,https://x.example/path',
+        },
+        '/',
+      );
     } catch (err) {
       error = err;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join('\n');
-    for (const key of ['PORT', 'COLLAB_MAX_FRAME_BYTES', 'SQLITE_SYNCHRONOUS', 'not a url', 'https://x.example/path']) {
+    for (const key of [
+      'PORT',
+      'COLLAB_MAX_FRAME_BYTES',
+      'SQLITE_SYNCHRONOUS',
+      'not a url',
+      'https://x.example/path',
+    ]) {
       expect(problems).toContain(key);
     }
   });

@@ -2,27 +2,49 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { canonicalContent, canonicalJson } from '#schema/content/canonical.ts';
 import { sampleContent } from '#schema/content/sample.ts';
-import { addItem, applyContent, draftContent, emptyContent, itemText, patchText, sectionMap } from '#schema/content/ydoc.ts';
+import {
+  addItem,
+  applyContent,
+  draftContent,
+  emptyContent,
+  itemText,
+  patchText,
+  sectionMap,
+} from '#schema/content/ydoc.ts';
 
-const sync = (from: Y.Doc, to: Y.Doc) => Y.applyUpdate(to, Y.encodeStateAsUpdate(from, Y.encodeStateVector(to)));
+const sync = (from: Y.Doc, to: Y.Doc) =>
+  Y.applyUpdate(to, Y.encodeStateAsUpdate(from, Y.encodeStateVector(to)));
 
 describe('canonical JSON', () => {
   it('sorts keys at every depth, keeps array order, drops undefined', () => {
-    expect(canonicalJson({ b: 1, a: [3, { d: undefined, c: 'x' }], 'é': null })).toBe('{"a":[3,{"c":"x"}],"b":1,"é":null}');
+    expect(canonicalJson({ b: 1, a: [3, { d: undefined, c: 'x' }], é: null })).toBe(
+      '{"a":[3,{"c":"x"}],"b":1,"é":null}',
+    );
     expect(canonicalJson({ b: 1, a: 2 })).toBe(canonicalJson({ a: 2, b: 1 }));
     expect(() => canonicalJson({ n: Number.NaN })).toThrow();
   });
 
   it('gives the same bytes for the same content however it was built', () => {
     const a = sampleContent();
-    const reversed = Object.fromEntries(Object.entries(sampleContent()).reverse().map(([s, items]) => [s, Object.fromEntries(Object.entries(items).reverse())]));
-    expect(canonicalJson(canonicalContent(reversed as typeof a))).toBe(canonicalJson(canonicalContent(a)));
+    const reversed = Object.fromEntries(
+      Object.entries(sampleContent())
+        .reverse()
+        .map(([s, items]) => [s, Object.fromEntries(Object.entries(items).reverse())]),
+    );
+    expect(canonicalJson(canonicalContent(reversed as typeof a))).toBe(
+      canonicalJson(canonicalContent(a)),
+    );
   });
 
   it('fills missing fields with defaults and drops unknown ones', () => {
     const c = emptyContent();
     c.variables.v1 = { name: 'x', surprise: true };
-    expect(canonicalContent(c).variables.v1).toEqual({ name: 'x', type: 'string', description: '', defaultValue: '' });
+    expect(canonicalContent(c).variables.v1).toEqual({
+      name: 'x',
+      type: 'string',
+      description: '',
+      defaultValue: '',
+    });
   });
 });
 
@@ -31,7 +53,9 @@ describe('applying content to a draft (import, restore)', () => {
     const doc = new Y.Doc();
     applyContent(doc, sampleContent());
     expect(canonicalContent(draftContent(doc))).toEqual(canonicalContent(sampleContent()));
-    expect(itemText(sectionMap(doc, 'agents').get('agt_support'), 'instructions')).toBeInstanceOf(Y.Text);
+    expect(itemText(sectionMap(doc, 'agents').get('agt_support'), 'instructions')).toBeInstanceOf(
+      Y.Text,
+    );
   });
 
   it('is one transaction: a collaborator receives it as one update', () => {
@@ -55,7 +79,10 @@ describe('applying content to a draft (import, restore)', () => {
     applyContent(alice, next);
     sync(alice, bob);
     sync(bob, alice);
-    const text = itemText(sectionMap(alice, 'agents').get('agt_support'), 'instructions')!.toString();
+    const text = itemText(
+      sectionMap(alice, 'agents').get('agt_support'),
+      'instructions',
+    )!.toString();
     expect(text.startsWith('BOB: You are')).toBe(true);
     expect(text.endsWith('Always sign with your name.')).toBe(true);
     expect(Object.keys(draftContent(bob).knowledge).sort()).toEqual(['kb_returns', 'kb_shipping']);

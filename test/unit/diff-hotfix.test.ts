@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { sampleContent } from '#schema/content/sample.ts';
 import { diffContent } from '#schema/content/diff.ts';
-import { applyHotfixChanges, contains, hotfixChanges, missingFrom } from '#schema/content/hotfix.ts';
+import {
+  applyHotfixChanges,
+  contains,
+  hotfixChanges,
+  missingFrom,
+} from '#schema/content/hotfix.ts';
 import { applyContent, draftContent } from '#schema/content/ydoc.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
 import { createSnapshots } from '#server/domain/snapshots.ts';
@@ -19,7 +24,8 @@ function memoryStore() {
       snaps.set(row.id, row);
     },
     knownBlobIds: (ids: string[]) => new Set(ids.filter((i) => blobs.has(i))),
-    getBlobs: (ids: string[]) => new Map(ids.filter((i) => blobs.has(i)).map((i) => [i, blobs.get(i)!])),
+    getBlobs: (ids: string[]) =>
+      new Map(ids.filter((i) => blobs.has(i)).map((i) => [i, blobs.get(i)!])),
     getSnapshot: (_p: string, id: string) => snaps.get(id),
   } as unknown as SnapshotStore;
   return { store, blobs };
@@ -36,9 +42,11 @@ describe('[R5] canonicalization and hashing', () => {
     const n = blobs.size;
     for (const change of [
       (c: ReturnType<typeof sampleContent>) => void (c.agents.agt_support!.tone = 'formal'),
-      (c: ReturnType<typeof sampleContent>) => void (c.knowledge.kb_shipping!.tags = ['orders', 'shipping']),
+      (c: ReturnType<typeof sampleContent>) =>
+        void (c.knowledge.kb_shipping!.tags = ['orders', 'shipping']),
       (c: ReturnType<typeof sampleContent>) => void delete c.channels.ch_email,
-      (c: ReturnType<typeof sampleContent>) => void (c.integrations.int_order_status!.timeoutMs = 4001),
+      (c: ReturnType<typeof sampleContent>) =>
+        void (c.integrations.int_order_status!.timeoutMs = 4001),
     ]) {
       const c = sampleContent();
       change(c);
@@ -58,14 +66,23 @@ describe('diff', () => {
   it('reports added, removed and changed items with field detail', () => {
     const a = sampleContent();
     const b = sampleContent();
-    b.workflows.wf_ticket!.steps = [...(b.workflows.wf_ticket!.steps as object[]), { id: 'st_t3', type: 'message', text: 'Bye' }];
+    b.workflows.wf_ticket!.steps = [
+      ...(b.workflows.wf_ticket!.steps as object[]),
+      { id: 'st_t3', type: 'message', text: 'Bye' },
+    ];
     delete b.agents.agt_escalation;
     b.variables.v2 = { name: 'region', type: 'string', description: '', defaultValue: 'EU' };
     const d = diffContent(a, b);
     expect(d.total).toBe(3);
     expect(d.sections.workflows[0]).toMatchObject({ id: 'wf_ticket', kind: 'changed' });
-    expect(d.sections.workflows[0]!.fields[0]!.lines!.filter((l) => l.op === 'add')).toHaveLength(1);
-    expect(d.sections.agents[0]).toMatchObject({ id: 'agt_escalation', kind: 'removed', name: 'Escalation agent' });
+    expect(d.sections.workflows[0]!.fields[0]!.lines!.filter((l) => l.op === 'add')).toHaveLength(
+      1,
+    );
+    expect(d.sections.agents[0]).toMatchObject({
+      id: 'agt_escalation',
+      kind: 'removed',
+      name: 'Escalation agent',
+    });
     expect(d.sections.variables[0]).toMatchObject({ id: 'v2', kind: 'added', name: 'region' });
     expect(diffContent(a, sampleContent()).total).toBe(0);
   });
@@ -76,7 +93,12 @@ describe('hotfix divergence detection', () => {
   const fixed = sampleContent();
   fixed.agents.agt_support!.fallbackMessage = 'We are closed today.';
   delete fixed.knowledge.kb_sizes;
-  fixed.knowledge.kb_closed = { title: 'Closed today', body: 'Back tomorrow.', tags: [], audiences: [] };
+  fixed.knowledge.kb_closed = {
+    title: 'Closed today',
+    body: 'Back tomorrow.',
+    tags: [],
+    audiences: [],
+  };
   const changes = hotfixChanges(base, fixed);
 
   it('[HOT-3] lists field-level changes, added and removed items', () => {

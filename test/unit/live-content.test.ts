@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { LiveContent } from '#schema/content/live.ts';
 import { sampleContent } from '#schema/content/sample.ts';
-import { addItem, applyContent, draftContent, itemText, sectionMap, type YItem } from '#schema/content/ydoc.ts';
+import {
+  addItem,
+  applyContent,
+  draftContent,
+  itemText,
+  sectionMap,
+  type YItem,
+} from '#schema/content/ydoc.ts';
 import { validateContent } from '#schema/content/validate.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import { createSnapshots } from '#server/domain/snapshots.ts';
@@ -23,7 +30,9 @@ describe('incremental freezing: the live JSON of a draft (S11)', () => {
     expect(Object.isFrozen(first.knowledge[changedId])).toBe(true);
     expect(second.knowledge[changedId]).not.toBe(first.knowledge[changedId]);
     expect(second.knowledge[changedId]!.body).toMatch(/^New first line\. /);
-    for (const s of SECTIONS) for (const id of Object.keys(first[s])) if (id !== changedId) expect(second[s][id]).toBe(first[s][id]);
+    for (const s of SECTIONS)
+      for (const id of Object.keys(first[s]))
+        if (id !== changedId) expect(second[s][id]).toBe(first[s][id]);
     expect(() => ((second.knowledge[changedId] as { body: string }).body = 'x')).toThrow(TypeError);
   });
 
@@ -39,7 +48,8 @@ describe('incremental freezing: the live JSON of a draft (S11)', () => {
       const pick = ids[Math.floor(random() * ids.length)];
       const r = random();
       doc.transact(() => {
-        if (r < 0.2 || !pick) addItem(doc, section, { name: `Item ${round}`, title: `Item ${round}` });
+        if (r < 0.2 || !pick)
+          addItem(doc, section, { name: `Item ${round}`, title: `Item ${round}` });
         else if (r < 0.3) map.delete(pick);
         else if (r < 0.4) map.set(pick, new Y.Map() as YItem);
         else {

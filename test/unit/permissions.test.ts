@@ -11,7 +11,17 @@ describe('[R1] content is edited only in drafts', () => {
   });
 
   it('[FLOW-1] has the two presets of the reference products, authoring stage first', () => {
-    expect(PRESETS['five-stage'].stages.map((s) => s.name)).toEqual(['DEV', 'TEST', 'UAT', 'STAGING', 'PRODUCTION']);
-    expect(PRESETS['three-stage'].stages.map((s) => s.name)).toEqual(['Staging', 'UAT', 'Production']);
+    expect(PRESETS['five-stage'].stages.map((s) => s.name)).toEqual([
+      'DEV',
+      'TEST',
+      'UAT',
+      'STAGING',
+      'PRODUCTION',
+    ]);
+    expect(PRESETS['three-stage'].stages.map((s) => s.name)).toEqual([
+      'Staging',
+      'UAT',
+      'Production',
+    ]);
   });
 });

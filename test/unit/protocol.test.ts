@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
-import { decodeMessage, encodeAwareness, encodeSyncStep1, encodeSyncStep2, encodeUpdate, MalformedMessage } from '#server/collab/protocol.ts';
+import {
+  decodeMessage,
+  encodeAwareness,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  encodeUpdate,
+  MalformedMessage,
+} from '#server/collab/protocol.ts';
 
 describe('[R7] y-websocket message decoding: bad input gets a clear error', () => {
   it('round-trips the four message kinds', () => {
@@ -12,7 +19,10 @@ describe('[R7] y-websocket message decoding: bad input gets a clear error', () =
     expect(decodeMessage(encodeSyncStep1(sv))).toEqual({ type: 'sync-step1', stateVector: sv });
     expect(decodeMessage(encodeSyncStep2(update))).toEqual({ type: 'update', update, step2: true });
     expect(decodeMessage(encodeUpdate(update))).toEqual({ type: 'update', update, step2: false });
-    expect(decodeMessage(encodeAwareness(new Uint8Array([1, 2])))).toEqual({ type: 'awareness', update: new Uint8Array([1, 2]) });
+    expect(decodeMessage(encodeAwareness(new Uint8Array([1, 2])))).toEqual({
+      type: 'awareness',
+      update: new Uint8Array([1, 2]),
+    });
     expect(decodeMessage(new Uint8Array([3]))).toEqual({ type: 'query-awareness' });
   });
 
@@ -23,7 +33,14 @@ describe('[R7] y-websocket message decoding: bad input gets a clear error', () =
     encoding.writeVarUint8Array(e, new Uint8Array([0, 0]));
     encoding.writeUint8(e, 7);
     const trailing = encoding.toUint8Array(e);
-    for (const frame of [new Uint8Array([]), new Uint8Array([0]), new Uint8Array([0, 2, 9, 1]), new Uint8Array([7]), new Uint8Array([0, 5, 0]), trailing]) {
+    for (const frame of [
+      new Uint8Array([]),
+      new Uint8Array([0]),
+      new Uint8Array([0, 2, 9, 1]),
+      new Uint8Array([7]),
+      new Uint8Array([0, 5, 0]),
+      trailing,
+    ]) {
       expect(() => decodeMessage(frame)).toThrow(MalformedMessage);
     }
   });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { addItem, applyContent, draftContent, sectionMap, type YItem } from '#schema/content/ydoc.ts';
+import {
+  addItem,
+  applyContent,
+  draftContent,
+  sectionMap,
+  type YItem,
+} from '#schema/content/ydoc.ts';
 import { ORDER_KEY, moveStep, orderedSteps } from '#schema/content/steps.ts';
 import { LiveContent } from '#schema/content/live.ts';
 
@@ -17,8 +23,12 @@ function pair() {
     steps: ['one', 'two', 'three'].map((text) => ({ id: `st_${text}`, type: 'message', text })),
   });
   sync();
-  const steps = (doc: Y.Doc) => (sectionMap(doc, 'workflows').get(id) as YItem).get('steps') as Y.Array<Y.Map<unknown>>;
-  const shown = (doc: Y.Doc) => (draftContent(doc).workflows[id]!.steps as { id: string; text: string }[]).map((s) => `${s.id}:${s.text}`);
+  const steps = (doc: Y.Doc) =>
+    (sectionMap(doc, 'workflows').get(id) as YItem).get('steps') as Y.Array<Y.Map<unknown>>;
+  const shown = (doc: Y.Doc) =>
+    (draftContent(doc).workflows[id]!.steps as { id: string; text: string }[]).map(
+      (s) => `${s.id}:${s.text}`,
+    );
   return { a, b, sync, id, steps, shown };
 }
 
@@ -40,7 +50,11 @@ describe('[R6] workflow step order (nothing typed is lost)', () => {
     moveStep(b, steps(b), 0, 1);
     sync();
     expect(shown(a)).toEqual(shown(b));
-    expect(shown(a).map((s) => s.split(':')[0]).sort()).toEqual(['st_one', 'st_three', 'st_two']);
+    expect(
+      shown(a)
+        .map((s) => s.split(':')[0])
+        .sort(),
+    ).toEqual(['st_one', 'st_three', 'st_two']);
     // And a later move still works from whatever order they agreed on.
     moveStep(a, steps(a), 2, 0);
     sync();
@@ -49,7 +63,11 @@ describe('[R6] workflow step order (nothing typed is lost)', () => {
 
   it('steps of drafts from before order keys keep their array order; the keys never show in the JSON', () => {
     const { a, steps, shown } = pair();
-    expect(steps(a).toArray().some((m) => m.has(ORDER_KEY))).toBe(false);
+    expect(
+      steps(a)
+        .toArray()
+        .some((m) => m.has(ORDER_KEY)),
+    ).toBe(false);
     expect(shown(a)).toEqual(['st_one:one', 'st_two:two', 'st_three:three']);
     moveStep(a, steps(a), 0, 1);
     expect(shown(a)).toEqual(['st_two:two', 'st_one:one', 'st_three:three']);

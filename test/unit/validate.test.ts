@@ -21,7 +21,16 @@ describe('the sample workspace', () => {
   });
 
   it('an empty workspace has none either', () => {
-    expect(validateContent({ agents: {}, workflows: {}, knowledge: {}, integrations: {}, channels: {}, variables: {} })).toEqual([]);
+    expect(
+      validateContent({
+        agents: {},
+        workflows: {},
+        knowledge: {},
+        integrations: {},
+        channels: {},
+        variables: {},
+      }),
+    ).toEqual([]);
   });
 });
 
@@ -42,8 +51,12 @@ describe('agents', () => {
   });
 
   it('reports a wrong type, a bad tone and duplicate names', () => {
-    expect(one(problemsAfter((c) => void (c.agents.agt_support!.instructions = 42)))).toMatchObject({ field: 'instructions', code: 'type' });
-    expect(one(problemsAfter((c) => void (c.agents.agt_support!.tone = 'sarcastic')))).toMatchObject({ field: 'tone', code: 'invalid' });
+    expect(one(problemsAfter((c) => void (c.agents.agt_support!.instructions = 42)))).toMatchObject(
+      { field: 'instructions', code: 'type' },
+    );
+    expect(
+      one(problemsAfter((c) => void (c.agents.agt_support!.tone = 'sarcastic'))),
+    ).toMatchObject({ field: 'tone', code: 'invalid' });
     const dup = one(problemsAfter((c) => void (c.agents.agt_support!.name = 'ESCALATION agent')));
     expect(dup).toMatchObject({ section: 'agents', field: 'name', code: 'duplicate' });
     expect(dup.message).toContain('already named');
@@ -77,27 +90,54 @@ describe('agents', () => {
   });
 
   it('accepts system variables like {{user.name}}', () => {
-    expect(problemsAfter((c) => void (c.agents.agt_support!.instructions = 'Hi {{user.name}} ({{user.email}}) on {{channel.type}}'))).toEqual([]);
+    expect(
+      problemsAfter(
+        (c) =>
+          void (c.agents.agt_support!.instructions =
+            'Hi {{user.name}} ({{user.email}}) on {{channel.type}}'),
+      ),
+    ).toEqual([]);
   });
 });
 
 describe('workflows', () => {
   it('reports a step calling an integration that does not exist', () => {
-    const p = one(problemsAfter((c) => void (c.workflows.wf_ticket!.steps = [{ id: 's1', type: 'call_integration', integration: 'int_gone', resultVariable: '' }])));
-    expect(p).toMatchObject({ section: 'workflows', itemId: 'wf_ticket', field: 'steps.s1.integration', code: 'reference' });
+    const p = one(
+      problemsAfter(
+        (c) =>
+          void (c.workflows.wf_ticket!.steps = [
+            { id: 's1', type: 'call_integration', integration: 'int_gone', resultVariable: '' },
+          ]),
+      ),
+    );
+    expect(p).toMatchObject({
+      section: 'workflows',
+      itemId: 'wf_ticket',
+      field: 'steps.s1.integration',
+      code: 'reference',
+    });
     expect(p.message).toMatch(/^Step 1: .*integration that does not exist/);
   });
 
   it('reports a hand-off to a removed agent, which also breaks nothing else', () => {
     const ps = problemsAfter((c) => void delete c.agents.agt_escalation);
-    expect(ps.map((p) => [p.itemId, p.field, p.code])).toEqual([['wf_order_status', 'steps.st_handoff.agent', 'reference']]);
+    expect(ps.map((p) => [p.itemId, p.field, p.code])).toEqual([
+      ['wf_order_status', 'steps.st_handoff.agent', 'reference'],
+    ]);
   });
 
   it('reports missing step fields, unknown step variables, bad jumps, unknown step types and duplicate step ids', () => {
     const ps = problemsAfter((c) => {
       c.workflows.wf_ticket!.steps = [
         { id: 'a', type: 'ask', question: '', variable: 'var_nope' },
-        { id: 'b', type: 'condition', variable: 'var_order_id', operator: 'equals', value: 'x', thenStep: 'zzz' },
+        {
+          id: 'b',
+          type: 'condition',
+          variable: 'var_order_id',
+          operator: 'equals',
+          value: 'x',
+          thenStep: 'zzz',
+        },
         { id: 'c', type: 'message', text: 'Your code is {{promo}}' },
         { id: 'd', type: 'teleport' },
         { id: 'c', type: 'set_variable', variable: '', value: '' },
@@ -115,8 +155,12 @@ describe('workflows', () => {
   });
 
   it('reports a step that is not a list and a trigger that is not allowed', () => {
-    expect(one(problemsAfter((c) => void (c.workflows.wf_ticket!.steps = 'do things')))).toMatchObject({ field: 'steps', code: 'type' });
-    expect(one(problemsAfter((c) => void (c.workflows.wf_ticket!.triggerType = 'telepathy')))).toMatchObject({ field: 'triggerType', code: 'invalid' });
+    expect(
+      one(problemsAfter((c) => void (c.workflows.wf_ticket!.steps = 'do things'))),
+    ).toMatchObject({ field: 'steps', code: 'type' });
+    expect(
+      one(problemsAfter((c) => void (c.workflows.wf_ticket!.triggerType = 'telepathy'))),
+    ).toMatchObject({ field: 'triggerType', code: 'invalid' });
   });
 });
 
@@ -164,8 +208,14 @@ describe('integrations', () => {
   });
 
   it('holds the NAME of a secret, in UPPER_SNAKE_CASE, required when auth is on', () => {
-    expect(one(problemsAfter((c) => void (c.integrations.int_order_status!.authSecret = 'sk_live_abc123')))).toMatchObject({ field: 'authSecret', code: 'invalid' });
-    expect(one(problemsAfter((c) => void (c.integrations.int_order_status!.authSecret = '')))).toMatchObject({ field: 'authSecret', code: 'required' });
+    expect(
+      one(
+        problemsAfter((c) => void (c.integrations.int_order_status!.authSecret = 'sk_live_abc123')),
+      ),
+    ).toMatchObject({ field: 'authSecret', code: 'invalid' });
+    expect(
+      one(problemsAfter((c) => void (c.integrations.int_order_status!.authSecret = ''))),
+    ).toMatchObject({ field: 'authSecret', code: 'required' });
   });
 });
 
@@ -177,7 +227,13 @@ describe('channels', () => {
       c.channels.ch_widget!.allowedDomains = ['acme.example', 'not a domain'];
       c.channels.ch_widget!.greeting = 'Hi {{visitor}}';
       c.channels.ch_email!.address = 'nobody';
-      c.channels.ch_slack = { name: 'Slack', type: 'slack', workspace: '', channel: '#help', botName: '' };
+      c.channels.ch_slack = {
+        name: 'Slack',
+        type: 'slack',
+        workspace: '',
+        channel: '#help',
+        botName: '',
+      };
       c.channels.ch_fax = { name: 'Fax', type: 'fax' };
     });
     expect(ps.map((p) => [p.itemId, p.field, p.code])).toEqual([
@@ -195,7 +251,12 @@ describe('channels', () => {
 describe('variables', () => {
   it('checks names, types, defaults by type and duplicates', () => {
     const ps = problemsAfter((c) => {
-      c.variables.var_z = { name: '1st company', type: 'string', description: '', defaultValue: '' };
+      c.variables.var_z = {
+        name: '1st company',
+        type: 'string',
+        description: '',
+        defaultValue: '',
+      };
       c.variables.var_max_refund!.defaultValue = 'fifty';
       c.variables.var_api_base!.defaultValue = 'orders.acme.example';
       c.variables.var_order_status!.defaultValue = '{broken';

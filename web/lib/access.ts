@@ -5,7 +5,12 @@ import { api } from './api.ts';
 export { askForAccess, projectAdminsInWords } from '#schema/permissions.ts';
 
 /** What the signed-in person may do, per environment, from the same matrix the server uses. */
-export function allows(myRoles: Record<string, Role[]> | undefined, envId: string, action: Action, hasDraft = true): boolean {
+export function allows(
+  myRoles: Record<string, Role[]> | undefined,
+  envId: string,
+  action: Action,
+  hasDraft = true,
+): boolean {
   return can(myRoles?.[envId] ?? [], action, { hasDraft });
 }
 

@@ -15,7 +15,10 @@ export class ApiError extends Error {
 }
 
 /** JSON over fetch with the session cookie. Throws ApiError with the server's message. */
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function api<T>(
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`/api${path}`, {
@@ -25,13 +28,22 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
   } catch {
-    throw new ApiError('network', 0, 'Cannot reach the Stagecoach server. Check your connection and try again.');
+    throw new ApiError(
+      'network',
+      0,
+      'Cannot reach the Stagecoach server. Check your connection and try again.',
+    );
   }
   if (res.status === 204) return undefined as T;
   const body = (await res.json().catch(() => null)) as unknown;
   if (!res.ok) {
     const err = (body as ErrorBody | null)?.error;
-    throw new ApiError(err?.id ?? 'internal', res.status, err?.message ?? `The server answered ${res.status}. Try again.`, err?.details);
+    throw new ApiError(
+      err?.id ?? 'internal',
+      res.status,
+      err?.message ?? `The server answered ${res.status}. Try again.`,
+      err?.details,
+    );
   }
   return body as T;
 }

@@ -6,7 +6,10 @@ import { upSections } from '#schema/flow.ts';
 import { api, ApiError } from './api.ts';
 import { allows, loadProjectAdmins } from './access.ts';
 
-/** A failed action, shown under the stage it started from; what the person can do about it, when something can be done. */
+/**
+ * A failed action, shown under the stage it started from; what the person can do about it, when
+ * something can be done.
+ */
 export interface ActionError {
   envId: string;
   message: string;
@@ -33,9 +36,18 @@ export class BoardState {
   messages = $state<Record<string, string>>({});
   /** Who grants roles, named where something is out of reach. */
   admins = $state<string[]>([]);
-  confirming = $state<{ action: 'Sync' | 'Publish'; envId: string; changes: HotfixChange[] } | null>(null);
+  confirming = $state<{
+    action: 'Sync' | 'Publish';
+    envId: string;
+    changes: HotfixChange[];
+  } | null>(null);
   /** The Publish being confirmed: what the board showed live and synced, so what moves is what was seen. */
-  publishing = $state<{ envId: string; name: string; liveSnapshotId: string | null; snapshotId: string } | null>(null);
+  publishing = $state<{
+    envId: string;
+    name: string;
+    liveSnapshotId: string | null;
+    snapshotId: string;
+  } | null>(null);
 
   readonly envs = $derived(this.board?.project.environments ?? []);
   /** Flow rules: what a Sync carries (the other sections flow by replication). */
@@ -62,10 +74,17 @@ export class BoardState {
     this.admins = await loadProjectAdmins(projectId);
   }
 
-  who = (id: string | undefined) => (id && this.board ? (this.board.users[id] ?? 'someone') : 'someone');
+  who = (id: string | undefined) =>
+    id && this.board ? (this.board.users[id] ?? 'someone') : 'someone';
 
   /** `withoutSecrets`: the same action again, confirming it may go ahead although the target lacks secrets. */
-  async act(envId: string, label: string, run: () => Promise<unknown>, action?: 'Sync' | 'Publish', withoutSecrets?: () => Promise<void>): Promise<void> {
+  async act(
+    envId: string,
+    label: string,
+    run: () => Promise<unknown>,
+    action?: 'Sync' | 'Publish',
+    withoutSecrets?: () => Promise<void>,
+  ): Promise<void> {
     this.busy = `${label}:${envId}`;
     this.actionError = null;
     try {
@@ -77,11 +96,30 @@ export class BoardState {
         this.confirming = { action, envId, changes: (err.details ?? []) as HotfixChange[] };
       } else if (err instanceof ApiError && err.id === 'audience_missing') {
         const d = err.details as { environmentId: string; missing: string[] };
-        this.actionError = { envId, message: err.message, missingAudiences: { environmentId: d.environmentId, names: d.missing, retry: () => this.act(envId, label, run, action) } };
+        this.actionError = {
+          envId,
+          message: err.message,
+          missingAudiences: {
+            environmentId: d.environmentId,
+            names: d.missing,
+            retry: () => this.act(envId, label, run, action),
+          },
+        };
       } else if (err instanceof ApiError && err.id === 'secrets_missing' && withoutSecrets) {
         const d = err.details as { environmentId: string; missing: string[] };
-        this.actionError = { envId, message: this.secretsMessage(d.environmentId, d.missing, action ?? 'Sync'), missingSecrets: { environmentId: d.environmentId, names: d.missing, goAhead: withoutSecrets } };
-      } else if (err instanceof ApiError && (err.id === 'source_moved' || err.id === 'target_moved')) {
+        this.actionError = {
+          envId,
+          message: this.secretsMessage(d.environmentId, d.missing, action ?? 'Sync'),
+          missingSecrets: {
+            environmentId: d.environmentId,
+            names: d.missing,
+            goAhead: withoutSecrets,
+          },
+        };
+      } else if (
+        err instanceof ApiError &&
+        (err.id === 'source_moved' || err.id === 'target_moved')
+      ) {
         this.actionError = { envId, message: this.staleMessage(envId, err.id), stale: true };
       } else this.actionError = { envId, message: (err as Error).message };
     } finally {
@@ -90,10 +128,17 @@ export class BoardState {
   }
 
   /** Creates the missing audiences (same names, no rules yet) in the target, then tries the action again. */
-  createAudiences = async (envId: string, missing: { environmentId: string; names: string[]; retry: () => Promise<void> }) => {
+  createAudiences = async (
+    envId: string,
+    missing: { environmentId: string; names: string[]; retry: () => Promise<void> },
+  ) => {
     this.busy = `audiences:${envId}`;
     try {
-      for (const name of missing.names) await api(`/environments/${missing.environmentId}/audiences`, { method: 'POST', body: { name, description: 'Created for a Sync; add its rules.' } });
+      for (const name of missing.names)
+        await api(`/environments/${missing.environmentId}/audiences`, {
+          method: 'POST',
+          body: { name, description: 'Created for a Sync; add its rules.' },
+        });
     } catch (err) {
       this.actionError = { envId, message: (err as Error).message };
       this.busy = null;
@@ -108,21 +153,29 @@ export class BoardState {
    * stale board cannot move content nobody reviewed. A stage the caller may not read has no ids
    * here (null would claim "empty"): that side goes unchecked.
    */
-  seen(envId: string): { expectedSourceSnapshotId?: string; expectedTargetSnapshotId?: string | null } {
+  seen(envId: string): {
+    expectedSourceSnapshotId?: string;
+    expectedTargetSnapshotId?: string | null;
+  } {
     const move = this.board?.pending.find((m) => m.fromEnvironmentId === envId);
     if (!move) return {};
-    const readable = (id: string) => this.board?.stages.find((s) => s.environmentId === id)?.readable === true;
+    const readable = (id: string) =>
+      this.board?.stages.find((s) => s.environmentId === id)?.readable === true;
     return {
-      ...(readable(move.fromEnvironmentId) && move.fromSnapshotId ? { expectedSourceSnapshotId: move.fromSnapshotId } : {}),
+      ...(readable(move.fromEnvironmentId) && move.fromSnapshotId
+        ? { expectedSourceSnapshotId: move.fromSnapshotId }
+        : {}),
       ...(readable(move.toEnvironmentId) ? { expectedTargetSnapshotId: move.toSnapshotId } : {}),
     };
   }
 
   staleMessage(envId: string, id: 'source_moved' | 'target_moved'): string {
     const move = this.board?.pending.find((m) => m.fromEnvironmentId === envId);
-    const name = (stage: string | undefined) => this.envs.find((e) => e.id === stage)?.name ?? 'A stage';
+    const name = (stage: string | undefined) =>
+      this.envs.find((e) => e.id === stage)?.name ?? 'A stage';
     // No move out of production: a Publish, whose stage itself moved.
-    if (!move) return `${name(envId)} changed since you loaded this board: someone synced, published or rolled back meanwhile. Nothing went live; reload to review what would go live now.`;
+    if (!move)
+      return `${name(envId)} changed since you loaded this board: someone synced, published or rolled back meanwhile. Nothing went live; reload to review what would go live now.`;
     return id === 'source_moved'
       ? `${name(envId)} changed since you loaded this board: what would move now is not what you saw. Nothing moved; reload to review it first.`
       : `${name(move?.toEnvironmentId)} changed since you loaded this board: someone moved it meanwhile. Nothing moved; reload to see what it holds now.`;
@@ -141,19 +194,53 @@ export class BoardState {
   };
 
   sync = (envId: string, confirmUndoHotfix = false, confirmMissingSecrets = false): Promise<void> =>
-    this.act(envId, 'sync', () => api(`/environments/${envId}/sync`, { method: 'POST', body: { ...this.seen(envId), message: this.messages[envId] || undefined, confirmUndoHotfix, confirmMissingSecrets } }), 'Sync', () => this.sync(envId, confirmUndoHotfix, true));
+    this.act(
+      envId,
+      'sync',
+      () =>
+        api(`/environments/${envId}/sync`, {
+          method: 'POST',
+          body: {
+            ...this.seen(envId),
+            message: this.messages[envId] || undefined,
+            confirmUndoHotfix,
+            confirmMissingSecrets,
+          },
+        }),
+      'Sync',
+      () => this.sync(envId, confirmUndoHotfix, true),
+    );
   /** Live as this board showed it: a Publish after someone else's answers target_moved (offer a reload). */
-  seenLive = (envId: string) => this.board?.stages.find((s) => s.environmentId === envId)?.live?.snapshot?.id ?? null;
-  seenSynced = (envId: string) => this.board?.stages.find((s) => s.environmentId === envId)?.current?.snapshot?.id;
-  publish = (envId: string, confirmUndoHotfix = false, confirmMissingSecrets = false): Promise<void> =>
+  seenLive = (envId: string) =>
+    this.board?.stages.find((s) => s.environmentId === envId)?.live?.snapshot?.id ?? null;
+  seenSynced = (envId: string) =>
+    this.board?.stages.find((s) => s.environmentId === envId)?.current?.snapshot?.id;
+  publish = (
+    envId: string,
+    confirmUndoHotfix = false,
+    confirmMissingSecrets = false,
+  ): Promise<void> =>
     this.act(
       envId,
       'publish',
-      () => api(`/environments/${envId}/publish`, { method: 'POST', body: { expectedSourceSnapshotId: this.seenSynced(envId), expectedLiveSnapshotId: this.seenLive(envId), message: this.messages[envId] || undefined, confirmUndoHotfix, confirmMissingSecrets } }),
+      () =>
+        api(`/environments/${envId}/publish`, {
+          method: 'POST',
+          body: {
+            expectedSourceSnapshotId: this.seenSynced(envId),
+            expectedLiveSnapshotId: this.seenLive(envId),
+            message: this.messages[envId] || undefined,
+            confirmUndoHotfix,
+            confirmMissingSecrets,
+          },
+        }),
       'Publish',
       () => this.publish(envId, confirmUndoHotfix, true),
     );
-  /** The confirmed reason is the release record's message; it stays for a follow-up "Publish anyway" or "Go ahead without them". */
+  /**
+   * The confirmed reason is the release record's message; it stays for a follow-up "Publish anyway"
+   * or "Go ahead without them".
+   */
   publishConfirmed = (reason: string) => {
     if (!this.publishing) return;
     const { envId } = this.publishing;
@@ -166,15 +253,38 @@ export class BoardState {
       await api(`/environments/${envId}/hotfix`, { method: 'POST' });
       await goto(`/projects/${this.#projectId()}/environments/${envId}`);
     });
-  applyToDev = (envId: string) => this.act(envId, 'apply', () => api(`/environments/${envId}/hotfix/apply-to-dev`, { method: 'POST' }));
-  requestApproval = (envId: string) => this.act(envId, 'request', () => api(`/environments/${envId}/requests`, { method: 'POST', body: { expectedSourceSnapshotId: this.seen(envId).expectedSourceSnapshotId, message: this.messages[envId] || undefined } }));
+  applyToDev = (envId: string) =>
+    this.act(envId, 'apply', () =>
+      api(`/environments/${envId}/hotfix/apply-to-dev`, { method: 'POST' }),
+    );
+  requestApproval = (envId: string) =>
+    this.act(envId, 'request', () =>
+      api(`/environments/${envId}/requests`, {
+        method: 'POST',
+        body: {
+          expectedSourceSnapshotId: this.seen(envId).expectedSourceSnapshotId,
+          message: this.messages[envId] || undefined,
+        },
+      }),
+    );
   decide = (envId: string, requestId: string, decision: 'approve' | 'reject', comment: string) =>
-    this.act(envId, 'decide', () => api(`/requests/${requestId}/${decision}`, { method: 'POST', body: { comment: comment || undefined } }));
-  may = (envId: string, action: Parameters<typeof allows>[2]) => allows(this.board?.myRoles, envId, action);
+    this.act(envId, 'decide', () =>
+      api(`/requests/${requestId}/${decision}`, {
+        method: 'POST',
+        body: { comment: comment || undefined },
+      }),
+    );
+  may = (envId: string, action: Parameters<typeof allows>[2]) =>
+    allows(this.board?.myRoles, envId, action);
   // A hotfix request (production) approves publishing the hotfix, never a Publish.
-  requestFor = (source: string, target: string) => this.board?.requests.find((r) => r.sourceEnvironmentId === source && r.targetEnvironmentId === target && r.kind !== 'hotfix');
+  requestFor = (source: string, target: string) =>
+    this.board?.requests.find(
+      (r) =>
+        r.sourceEnvironmentId === source && r.targetEnvironmentId === target && r.kind !== 'hotfix',
+    );
   gateOf = (envId: string) => this.board?.gates[envId]?.requiredApprovals ?? 0;
-  gateOpen = (source: string, target: string) => this.gateOf(target) === 0 || this.requestFor(source, target)?.approved === true;
+  gateOpen = (source: string, target: string) =>
+    this.gateOf(target) === 0 || this.requestFor(source, target)?.approved === true;
 
   /** The person confirmed undoing the hotfix: the same action again, saying so. */
   confirmed = () => {

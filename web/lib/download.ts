@@ -2,7 +2,11 @@ import { toWorkspaceFile } from '#schema/content/file.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 
 /** Downloads content as a workspace file (the same format `PUT /api/environments/:id/content` imports). */
-export function downloadWorkspace(content: WorkspaceContent, projectName: string, envName: string): void {
+export function downloadWorkspace(
+  content: WorkspaceContent,
+  projectName: string,
+  envName: string,
+): void {
   const file = toWorkspaceFile(content, { project: projectName, environment: envName });
   const blob = new Blob([JSON.stringify(file, null, 2)], { type: 'application/json' });
   const a = document.createElement('a');

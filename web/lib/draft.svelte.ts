@@ -6,7 +6,14 @@ import { IndexeddbPersistence } from 'y-indexeddb';
 import type { UserView } from '#schema/api.ts';
 import { CLOSE } from '#schema/errors.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
-import { draftContent, listItems, sectionMap, type ItemSummary, type WorkspaceContent, type YItem } from '#schema/content/ydoc.ts';
+import {
+  draftContent,
+  listItems,
+  sectionMap,
+  type ItemSummary,
+  type WorkspaceContent,
+  type YItem,
+} from '#schema/content/ydoc.ts';
 import { validateContent, type Problem } from '#schema/content/validate.ts';
 import { personColor } from './colors.ts';
 import { registerLocalCopy } from './local-copies.ts';
@@ -33,7 +40,8 @@ const PROBLEMS_DELAY_MS = 150;
  * step 2 after a reconnect, depending on offline edits the server did not have yet) is the one
  * a reconnect fixes: the new handshake carries everything.
  */
-const shouldReconnect = (event: CloseEvent): boolean => event.code === CLOSE.incomplete_update || !(event.code >= 4400 && event.code < 4500);
+const shouldReconnect = (event: CloseEvent): boolean =>
+  event.code === CLOSE.incomplete_update || !(event.code >= 4400 && event.code < 4500);
 
 /**
  * One open draft in the browser. The Y.Doc, provider, local store and undo manager are plain
@@ -53,7 +61,10 @@ export class DraftSession {
   savedLocally = $state(false);
   items = $state<Record<Section, ItemSummary[]>>(emptyLists());
   people = $state<Presence[]>([]);
-  /** The server says it cannot write its log right now (its presence state): changes wait in memory and on this device. */
+  /**
+   * The server says it cannot write its log right now (its presence state): changes wait in memory
+   * and on this device.
+   */
   serverCannotSave = $state(false);
   problems = $state.raw<Problem[]>([]);
   canUndo = $state(false);
@@ -66,20 +77,39 @@ export class DraftSession {
    * stage's draft holds only its own) and those not arrived there yet. Plain, not reactive: it
    * changes only through judgeAgainst().
    */
-  private around: { content: Partial<WorkspaceContent>; notArrived: readonly Section[] } = { content: {}, notArrived: [] };
+  private around: { content: Partial<WorkspaceContent>; notArrived: readonly Section[] } = {
+    content: {},
+    notArrived: [],
+  };
 
   /** `onRightsChanged`: the server closed this connection because this person's roles changed (4401). */
-  constructor(draftId: string, user: UserView, readOnly = false, onRightsChanged: () => void = () => undefined) {
+  constructor(
+    draftId: string,
+    user: UserView,
+    readOnly = false,
+    onRightsChanged: () => void = () => undefined,
+  ) {
     this.local = new IndexeddbPersistence(`stagecoach:${draftId}`, this.doc);
     this.cleanups.push(registerLocalCopy(draftId, this));
-    this.local.whenSynced.then(() => (this.savedLocally = true), () => undefined);
+    this.local.whenSynced.then(
+      () => (this.savedLocally = true),
+      () => undefined,
+    );
 
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/collab`;
-    this.provider = new WebsocketProvider(url, draftId, this.doc, { maxBackoffTime: 4000, connect: navigator.onLine, params: readOnly ? { mode: 'read' } : {}, shouldReconnect });
+    this.provider = new WebsocketProvider(url, draftId, this.doc, {
+      maxBackoffTime: 4000,
+      connect: navigator.onLine,
+      params: readOnly ? { mode: 'read' } : {},
+      shouldReconnect,
+    });
     const awareness = this.provider.awareness;
     awareness.setLocalStateField('user', { id: user.id, name: user.name, ...personColor(user.id) });
 
-    this.undoManager = new Y.UndoManager(SECTIONS.map((s) => sectionMap(this.doc, s)), { captureTimeout: 400 });
+    this.undoManager = new Y.UndoManager(
+      SECTIONS.map((s) => sectionMap(this.doc, s)),
+      { captureTimeout: 400 },
+    );
     const onStack = () => {
       this.canUndo = this.undoManager.undoStack.length > 0;
       this.canRedo = this.undoManager.redoStack.length > 0;
@@ -100,13 +130,20 @@ export class DraftSession {
       // 4401 is shared with rights_changed; the reason tells them apart. Retrying could only meet 401 at the upgrade.
       if (event?.code === CLOSE.session_ended && event.reason === 'session_ended') {
         this.provider.disconnect();
-        this.refusal = 'Your sign-in ended (signed out, expired or removed): sign in again to go on editing.';
+        this.refusal =
+          'Your sign-in ended (signed out, expired or removed): sign in again to go on editing.';
         return;
       }
       if (event?.code === CLOSE.rights_changed) onRightsChanged();
-      if (event?.code === CLOSE.read_only) this.refusal = 'This draft is read-only for you: your last change was not accepted. Reload the page.';
-      if (event?.code === CLOSE.malformed_message || event?.code === CLOSE.invalid_shape) this.refusal = 'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';
-      if (event?.code === CLOSE.draft_too_large) this.refusal = 'This draft has reached its size limit: your last change was not accepted. Remove content (or ask an admin to raise COLLAB_MAX_DRAFT_BYTES), then reload the page.';
+      if (event?.code === CLOSE.read_only)
+        this.refusal =
+          'This draft is read-only for you: your last change was not accepted. Reload the page.';
+      if (event?.code === CLOSE.malformed_message || event?.code === CLOSE.invalid_shape)
+        this.refusal =
+          'The server refused a change from this browser. Reload the page; if it happens again, export your draft and contact an admin.';
+      if (event?.code === CLOSE.draft_too_large)
+        this.refusal =
+          'This draft has reached its size limit: your last change was not accepted. Remove content (or ask an admin to raise COLLAB_MAX_DRAFT_BYTES), then reload the page.';
     };
     this.provider.on('status', onStatus);
     this.provider.on('sync', onSync);
@@ -133,7 +170,10 @@ export class DraftSession {
 
     let timer: ReturnType<typeof setTimeout> | null = null;
     const refresh = () => {
-      this.items = Object.fromEntries(SECTIONS.map((s) => [s, listItems(this.doc, s)])) as Record<Section, ItemSummary[]>;
+      this.items = Object.fromEntries(SECTIONS.map((s) => [s, listItems(this.doc, s)])) as Record<
+        Section,
+        ItemSummary[]
+      >;
       // Validation of the whole draft is cheap but not free: at most once per short pause.
       timer ??= setTimeout(() => {
         timer = null;
@@ -151,7 +191,8 @@ export class DraftSession {
       const people: Presence[] = [];
       let failing = false;
       for (const [clientId, state] of awareness.getStates()) {
-        if ((state as { server?: { storage?: unknown } }).server?.storage === 'failing') failing = true;
+        if ((state as { server?: { storage?: unknown } }).server?.storage === 'failing')
+          failing = true;
         const u = (state as { user?: { name?: unknown; color?: unknown } }).user;
         if (!u || typeof u.name !== 'string') continue;
         const at = (state as { at?: Partial<Place> }).at;
@@ -159,12 +200,20 @@ export class DraftSession {
           clientId,
           name: u.name,
           color: typeof u.color === 'string' ? u.color : '#64748b',
-          at: at && SECTIONS.includes(at.section as Section) ? { section: at.section as Section, itemId: typeof at.itemId === 'string' ? at.itemId : null } : null,
+          at:
+            at && SECTIONS.includes(at.section as Section)
+              ? {
+                  section: at.section as Section,
+                  itemId: typeof at.itemId === 'string' ? at.itemId : null,
+                }
+              : null,
           self: clientId === this.doc.clientID,
         });
       }
       this.serverCannotSave = failing;
-      this.people = people.sort((a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name));
+      this.people = people.sort(
+        (a, b) => Number(b.self) - Number(a.self) || a.name.localeCompare(b.name),
+      );
     };
     awareness.on('change', onAwareness);
     this.cleanups.push(() => awareness.off('change', onAwareness));
@@ -188,11 +237,20 @@ export class DraftSession {
    */
   confirmSaved(timeoutMs = 10_000): Promise<void> {
     const ws = this.provider.ws;
-    if (!this.provider.wsconnected || !ws) return Promise.reject(new Error('You are offline: your last changes are saved on this device only. Reconnect, then try again.'));
+    if (!this.provider.wsconnected || !ws)
+      return Promise.reject(
+        new Error(
+          'You are offline: your last changes are saved on this device only. Reconnect, then try again.',
+        ),
+      );
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.provider.off('sync', on);
-        reject(new Error('The server did not confirm your last changes. Check the connection and try again.'));
+        reject(
+          new Error(
+            'The server did not confirm your last changes. Check the connection and try again.',
+          ),
+        );
       }, timeoutMs);
       const on = (synced: boolean) => {
         if (!synced) return;
@@ -218,7 +276,10 @@ export class DraftSession {
   }
 
   private validate(): void {
-    this.problems = validateContent({ ...draftContent(this.doc), ...this.around.content }, { notArrived: this.around.notArrived });
+    this.problems = validateContent(
+      { ...draftContent(this.doc), ...this.around.content },
+      { notArrived: this.around.notArrived },
+    );
   }
 
   /** Judges this draft's sections within its environment: `content` = the sections it does not hold (see `around`). */
@@ -237,5 +298,12 @@ export class DraftSession {
 }
 
 function emptyLists(): Record<Section, ItemSummary[]> {
-  return { agents: [], workflows: [], knowledge: [], integrations: [], channels: [], variables: [] };
+  return {
+    agents: [],
+    workflows: [],
+    knowledge: [],
+    integrations: [],
+    channels: [],
+    variables: [],
+  };
 }

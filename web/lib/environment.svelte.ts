@@ -48,14 +48,20 @@ export class EnvironmentState {
   }
 
   loadHotfix(envId: string): void {
-    api<HotfixState>(`/environments/${envId}/hotfix`).then((h) => (this.hotfix = h), (err: Error) => (this.error = err.message));
+    api<HotfixState>(`/environments/${envId}/hotfix`).then(
+      (h) => (this.hotfix = h),
+      (err: Error) => (this.error = err.message),
+    );
   }
 
   /** The environment's content with that snapshot in place: what Sync moved, plus the sections it holds itself. */
   loadContent(envId: string, snapshotId: string | null): void {
     this.content = null;
     const query = snapshotId ? `?snapshot=${encodeURIComponent(snapshotId)}` : '';
-    api<WorkspaceContent>(`/environments/${envId}/content${query}`).then((c) => (this.content = c), (err: Error) => (this.error = err.message));
+    api<WorkspaceContent>(`/environments/${envId}/content${query}`).then(
+      (c) => (this.content = c),
+      (err: Error) => (this.error = err.message),
+    );
   }
 
   async #hotfixAction(label: string, run: () => Promise<unknown>): Promise<void> {

@@ -9,7 +9,10 @@ const REGISTRY = 'stagecoach:local-drafts';
 /** Drafts open in this tab now, to ask at sign-out whether some change has not reached the server. */
 const open = new Set<{ status: string; synced: boolean }>();
 
-export function registerLocalCopy(draftId: string, session: { status: string; synced: boolean }): () => void {
+export function registerLocalCopy(
+  draftId: string,
+  session: { status: string; synced: boolean },
+): () => void {
   const known = new Set(readRegistry());
   known.add(draftId);
   localStorage.setItem(REGISTRY, JSON.stringify([...known]));
@@ -18,7 +21,8 @@ export function registerLocalCopy(draftId: string, session: { status: string; sy
 }
 
 /** True when an open draft is not connected: its latest changes may be only in this browser. */
-export const mayHoldUnsentChanges = (): boolean => [...open].some((s) => s.status !== 'connected' || !s.synced);
+export const mayHoldUnsentChanges = (): boolean =>
+  [...open].some((s) => s.status !== 'connected' || !s.synced);
 
 function readRegistry(): string[] {
   try {

@@ -20,7 +20,10 @@ export class Pending<K = true> {
     return this.running !== null;
   }
 
-  /** Runs `write`, then `after`; resolves true if both succeeded (a failure only sets `error`). Give `key` when K is not `true`. */
+  /**
+   * Runs `write`, then `after`; resolves true if both succeeded (a failure only sets `error`). Give
+   * `key` when K is not `true`.
+   */
   async run(write: () => Promise<unknown>, key: K = true as K): Promise<boolean> {
     this.running = key;
     this.error = null;
@@ -38,7 +41,10 @@ export class Pending<K = true> {
     }
   }
 
-  /** A read (nothing waits for it): its failure sets `error`. `read` starts at once, so an `$effect` calling this tracks what it reads. */
+  /**
+   * A read (nothing waits for it): its failure sets `error`. `read` starts at once, so an `$effect`
+   * calling this tracks what it reads.
+   */
   load(read: () => Promise<unknown>): Promise<void> {
     return read().then(
       () => undefined,

@@ -25,24 +25,32 @@ export class SessionState {
   }
 
   async signIn(email: string, password: string): Promise<void> {
-    this.user = (await api<SignedIn>('/session', { method: 'POST', body: { email, password } })).user;
+    this.user = (
+      await api<SignedIn>('/session', { method: 'POST', body: { email, password } })
+    ).user;
     this.isInstanceAdmin = (await api<SessionView>('/session')).isInstanceAdmin;
   }
 
   /** Sets the password with a reset link: the answer signs this browser in (and out everywhere else). */
   async resetPassword(token: string, password: string): Promise<void> {
-    this.user = (await api<SignedIn>(`/password-reset/${token}`, { method: 'POST', body: { password } })).user;
+    this.user = (
+      await api<SignedIn>(`/password-reset/${token}`, { method: 'POST', body: { password } })
+    ).user;
     this.isInstanceAdmin = (await api<SessionView>('/session')).isInstanceAdmin;
   }
 
   /** Accepts an invitation with a password: the new account is signed in (and no instance admin). */
   async acceptInvitation(token: string, password: string): Promise<void> {
-    this.user = (await api<SignedIn>(`/invitations/${token}/accept`, { method: 'POST', body: { password } })).user;
+    this.user = (
+      await api<SignedIn>(`/invitations/${token}/accept`, { method: 'POST', body: { password } })
+    ).user;
     this.isInstanceAdmin = false;
   }
 
   async setup(name: string, email: string, password: string): Promise<void> {
-    this.user = (await api<SignedIn>('/setup', { method: 'POST', body: { name, email, password } })).user;
+    this.user = (
+      await api<SignedIn>('/setup', { method: 'POST', body: { name, email, password } })
+    ).user;
     this.isInstanceAdmin = true;
     this.setupNeeded = false;
   }

@@ -14,7 +14,9 @@ if (file) {
   db.pragma('synchronous = NORMAL');
   db.exec('CREATE TABLE IF NOT EXISTS documents (name TEXT PRIMARY KEY, data BLOB)');
   const get = db.prepare<[string], { data: Buffer }>('SELECT data FROM documents WHERE name = ?');
-  const put = db.prepare('INSERT INTO documents (name, data) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET data = excluded.data');
+  const put = db.prepare(
+    'INSERT INTO documents (name, data) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET data = excluded.data',
+  );
   extensions.push(
     new Persistence({
       fetch: async ({ documentName }) => get.get(documentName)?.data ?? null,

@@ -1,5 +1,14 @@
 import { Hono } from 'hono';
-import { CreateUserBody, InvitationBody, MemberBody, type InvitationCreated, type MemberRoles, type MembersView, type UsersView, type UserView } from '#schema/api.ts';
+import {
+  CreateUserBody,
+  InvitationBody,
+  MemberBody,
+  type InvitationCreated,
+  type MemberRoles,
+  type MembersView,
+  type UsersView,
+  type UserView,
+} from '#schema/api.ts';
 import { ROLE_LABELS, TEMPLATES } from '#schema/permissions.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
@@ -10,7 +19,13 @@ export function accessRoutes(deps: AppDeps) {
   return new Hono<AppEnv>()
     .post('/users', async (c) => {
       access.requireInstanceAdmin(c.get('principal'));
-      return c.json((await access.createUser(c.get('principal'), await readJson(c, CreateUserBody))) satisfies UserView, 201);
+      return c.json(
+        (await access.createUser(
+          c.get('principal'),
+          await readJson(c, CreateUserBody),
+        )) satisfies UserView,
+        201,
+      );
     })
     .get('/users', (c) => {
       access.requireInstanceAdmin(c.get('principal'));
@@ -20,7 +35,14 @@ export function accessRoutes(deps: AppDeps) {
       deps.accounts.removeUser(c.get('principal'), c.req.param('id'));
       return c.body(null, 204);
     })
-    .get('/roles', (c) => c.json({ roles: ROLE_LABELS, templates: Object.fromEntries(Object.entries(TEMPLATES).map(([id, t]) => [id, { label: t.label, byKind: t.byKind }])) }))
+    .get('/roles', (c) =>
+      c.json({
+        roles: ROLE_LABELS,
+        templates: Object.fromEntries(
+          Object.entries(TEMPLATES).map(([id, t]) => [id, { label: t.label, byKind: t.byKind }]),
+        ),
+      }),
+    )
     .get('/projects/:id/members', (c) => {
       access.requireMember(c.get('principal'), c.req.param('id'));
       return c.json({ members: access.members(c.req.param('id')) } satisfies MembersView);
@@ -28,7 +50,15 @@ export function accessRoutes(deps: AppDeps) {
     .put('/projects/:id/members/:userId', async (c) => {
       access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
       const { roles } = await readJson(c, MemberBody);
-      return c.json({ userId: c.req.param('userId'), roles: access.setMember(c.get('principal'), c.req.param('id'), c.req.param('userId'), roles) } satisfies MemberRoles);
+      return c.json({
+        userId: c.req.param('userId'),
+        roles: access.setMember(
+          c.get('principal'),
+          c.req.param('id'),
+          c.req.param('userId'),
+          roles,
+        ),
+      } satisfies MemberRoles);
     })
     .delete('/projects/:id/members/:userId', (c) => {
       access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
@@ -40,6 +70,15 @@ export function accessRoutes(deps: AppDeps) {
       if (body.projectId) access.requireProjectAdmin(c.get('principal'), body.projectId);
       else access.requireInstanceAdmin(c.get('principal'));
       const inv = access.invite(c.get('principal'), body);
-      return c.json({ id: inv.id, token: inv.token, url: deps.absoluteUrl(inv.path), path: inv.path, expiresAt: inv.expiresAt } satisfies InvitationCreated, 201);
+      return c.json(
+        {
+          id: inv.id,
+          token: inv.token,
+          url: deps.absoluteUrl(inv.path),
+          path: inv.path,
+          expiresAt: inv.expiresAt,
+        } satisfies InvitationCreated,
+        201,
+      );
     });
 }

@@ -1,7 +1,22 @@
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { AcceptInvitationBody, PasswordResetBody, SessionBody, SetupBody, TokenBody } from '#schema/api.ts';
-import type { InvitationView, PasswordResetCheck, PasswordResetLink, SessionView, SetupState, SignedIn, TokenCreated, TokensView } from '#schema/api.ts';
+import {
+  AcceptInvitationBody,
+  PasswordResetBody,
+  SessionBody,
+  SetupBody,
+  TokenBody,
+} from '#schema/api.ts';
+import type {
+  InvitationView,
+  PasswordResetCheck,
+  PasswordResetLink,
+  SessionView,
+  SetupState,
+  SignedIn,
+  TokenCreated,
+  TokensView,
+} from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { SESSION_COOKIE } from '../../request/authenticate.ts';
 import { readJson } from '../validate.ts';
@@ -18,7 +33,12 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
     // Counted before the password is checked (signIn awaits argon2): parallel guesses all count.
     const begun = signIns.begin(email, clientAddress(hopOfContext(c), deps.trustProxy));
     // The error handler turns details.retryAfter into the Retry-After header, as for every 429.
-    if ('wait' in begun) throw new AppError('too_many_attempts', `Too many failed sign-in attempts. Try again in ${Math.ceil(begun.wait / 60)} minute${begun.wait > 60 ? 's' : ''}.`, { retryAfter: begun.wait });
+    if ('wait' in begun)
+      throw new AppError(
+        'too_many_attempts',
+        `Too many failed sign-in attempts. Try again in ${Math.ceil(begun.wait / 60)} minute${begun.wait > 60 ? 's' : ''}.`,
+        { retryAfter: begun.wait },
+      );
     const s = await deps.accounts.signIn(email, password);
     begun.attempt.succeeded();
     // Secure behind https: configured, or the request came over https (directly, or via a trusted proxy).
@@ -47,14 +67,18 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
       const user = await startSession(c, body.email, body.password);
       return c.json({ user } satisfies SignedIn);
     })
-    .get('/invitations/:token', (c) => c.json(deps.access.invitation(c.req.param('token')) satisfies InvitationView))
+    .get('/invitations/:token', (c) =>
+      c.json(deps.access.invitation(c.req.param('token')) satisfies InvitationView),
+    )
     .post('/invitations/:token/accept', origin, async (c) => {
       const { password } = await readJson(c, AcceptInvitationBody);
       const { email } = await deps.access.accept(c.req.param('token'), password);
       const user = await startSession(c, email, password);
       return c.json({ user } satisfies SignedIn, 201);
     })
-    .get('/password-reset/:token', (c) => c.json(deps.passwordResets.check(c.req.param('token')) satisfies PasswordResetCheck))
+    .get('/password-reset/:token', (c) =>
+      c.json(deps.passwordResets.check(c.req.param('token')) satisfies PasswordResetCheck),
+    )
     .post('/password-reset/:token', origin, async (c) => {
       const { password } = await readJson(c, PasswordResetBody);
       const { email } = await deps.passwordResets.complete(c.req.param('token'), password);
@@ -76,14 +100,24 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
   return new Hono<AppEnv>()
     .get('/session', (c) => {
       const p = c.get('principal');
-      return c.json({ user: p.user, isInstanceAdmin: p.isInstanceAdmin, via: p.via } satisfies SessionView);
+      return c.json({
+        user: p.user,
+        isInstanceAdmin: p.isInstanceAdmin,
+        via: p.via,
+      } satisfies SessionView);
     })
     .post('/tokens', async (c) => {
       const body = await readJson(c, TokenBody);
-      const t = deps.accounts.createToken(c.get('principal').user.id, body.name, body.expiresInDays);
+      const t = deps.accounts.createToken(
+        c.get('principal').user.id,
+        body.name,
+        body.expiresInDays,
+      );
       return c.json(t satisfies TokenCreated, 201);
     })
-    .get('/tokens', (c) => c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) } satisfies TokensView))
+    .get('/tokens', (c) =>
+      c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) } satisfies TokensView),
+    )
     .delete('/tokens/:id', (c) => {
       deps.accounts.revokeToken(c.get('principal').user.id, c.req.param('id'));
       return c.body(null, 204);
@@ -96,6 +130,13 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
     .post('/users/:id/password-reset', (c) => {
       deps.access.requireInstanceAdmin(c.get('principal'));
       const link = deps.passwordResets.issue(c.get('principal'), c.req.param('id'));
-      return c.json({ url: deps.absoluteUrl(link.path), path: link.path, expiresAt: link.expiresAt } satisfies PasswordResetLink, 201);
+      return c.json(
+        {
+          url: deps.absoluteUrl(link.path),
+          path: link.path,
+          expiresAt: link.expiresAt,
+        } satisfies PasswordResetLink,
+        201,
+      );
     });
 }

@@ -2,8 +2,26 @@ import { Hono } from 'hono';
 import { onlySections } from '#schema/content/diff.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { AppError } from '#schema/errors.ts';
-import { HotfixDiscardBody, HotfixPublishBody, PublishBody, RollbackBody, SyncBody } from '#schema/api.ts';
-import type { AppliedToDev, BoardView, DiffResult, DivergenceView, HistoryView, HotfixRebased, HotfixStarted, HotfixState, ReleaseResult, SnapshotView, SyncResult } from '#schema/api.ts';
+import {
+  HotfixDiscardBody,
+  HotfixPublishBody,
+  PublishBody,
+  RollbackBody,
+  SyncBody,
+} from '#schema/api.ts';
+import type {
+  AppliedToDev,
+  BoardView,
+  DiffResult,
+  DivergenceView,
+  HistoryView,
+  HotfixRebased,
+  HotfixStarted,
+  HotfixState,
+  ReleaseResult,
+  SnapshotView,
+  SyncResult,
+} from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import type { Principal } from '../../domain/accounts.ts';
@@ -13,7 +31,6 @@ import { authoringOf, isProduction } from '#schema/pipeline.ts';
 export function releaseRoutes(deps: AppDeps) {
   const { releases, snapshots, diffs, hotfixes, projects, accounts, access, visibility } = deps;
 
-
   /** A diff side names an environment (env:, live:), a draft or a snapshot: each needs read access. */
   function authorizeSide(p: Principal, ref: string, projectId: string): void {
     const [kind, id = ''] = ref.split(':');
@@ -21,64 +38,115 @@ export function releaseRoutes(deps: AppDeps) {
     else if (kind === 'draft') {
       const d = projects.draftRecord(id);
       access.authorize(p, 'content.read', d.environment.id);
-    } else if (kind === 'snapshot' && !visibility.canReadSnapshot(p, projectId, id)) throw new AppError('snapshot_not_found');
+    } else if (kind === 'snapshot' && !visibility.canReadSnapshot(p, projectId, id))
+      throw new AppError('snapshot_not_found');
   }
 
   return new Hono<AppEnv>()
     .post('/environments/:envId/sync', async (c) => {
       access.authorize(c.get('principal'), 'env.sync', c.req.param('envId'));
-      return c.json(releases.sync(c.get('principal'), c.req.param('envId'), await readJson(c, SyncBody)) satisfies SyncResult);
+      return c.json(
+        releases.sync(
+          c.get('principal'),
+          c.req.param('envId'),
+          await readJson(c, SyncBody),
+        ) satisfies SyncResult,
+      );
     })
     .post('/environments/:envId/publish', async (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
-      return c.json({ release: releases.publish(c.get('principal'), c.req.param('envId'), await readJson(c, PublishBody)) } satisfies ReleaseResult);
+      return c.json({
+        release: releases.publish(
+          c.get('principal'),
+          c.req.param('envId'),
+          await readJson(c, PublishBody),
+        ),
+      } satisfies ReleaseResult);
     })
     .post('/environments/:envId/rollback', async (c) => {
       const env = access.authorize(c.get('principal'), 'env.rollback', c.req.param('envId'));
       const body = await readJson(c, RollbackBody);
       // Rolling back what is live for end users is a publisher's call.
       const production = isProduction(env, projects.get(env.projectId));
-      if (production && (body.pointer ?? 'live') === 'live') access.authorize(c.get('principal'), 'env.publish', env.id);
-      return c.json({ release: releases.rollback(c.get('principal'), env.id, body) } satisfies ReleaseResult);
+      if (production && (body.pointer ?? 'live') === 'live')
+        access.authorize(c.get('principal'), 'env.publish', env.id);
+      return c.json({
+        release: releases.rollback(c.get('principal'), env.id, body),
+      } satisfies ReleaseResult);
     })
     .get('/environments/:envId/history', (c) => {
       access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const history = releases.history(c.req.param('envId'));
       const events = deps.access.auditFor(c.req.param('envId'));
-      return c.json({ history, events, users: accounts.names([...history.map((h) => h.actorId), ...events.map((e) => e.actorId ?? '')].filter(Boolean)) } satisfies HistoryView);
+      return c.json({
+        history,
+        events,
+        users: accounts.names(
+          [...history.map((h) => h.actorId), ...events.map((e) => e.actorId ?? '')].filter(Boolean),
+        ),
+      } satisfies HistoryView);
     })
     .get('/snapshots/:id', (c) => {
       // `?project=<id>` says which project's snapshot (the same content has the same id in every project).
       const id = c.req.param('id');
       const projectId = visibility.snapshotProject(c.get('principal'), id, c.req.query('project'));
-      return c.json({ ...snapshots.meta(projectId, id), projectId, content: snapshots.content(projectId, id) } satisfies SnapshotView);
+      return c.json({
+        ...snapshots.meta(projectId, id),
+        projectId,
+        content: snapshots.content(projectId, id),
+      } satisfies SnapshotView);
     })
     .get('/diff', (c) => {
       const from = c.req.query('from');
       const to = c.req.query('to');
-      if (!from || !to) throw new AppError('invalid_body', 'Give both sides: /api/diff?from=<ref>&to=<ref>.');
+      if (!from || !to)
+        throw new AppError('invalid_body', 'Give both sides: /api/diff?from=<ref>&to=<ref>.');
       // The project: given (`project=`), else an environment's or draft's side's, else the snapshot's.
-      const projectId = c.req.query('project') ?? diffs.projectOf(from) ?? diffs.projectOf(to) ?? visibility.snapshotProject(c.get('principal'), from.slice('snapshot:'.length));
+      const projectId =
+        c.req.query('project') ??
+        diffs.projectOf(from) ??
+        diffs.projectOf(to) ??
+        visibility.snapshotProject(c.get('principal'), from.slice('snapshot:'.length));
       authorizeSide(c.get('principal'), from, projectId);
       authorizeSide(c.get('principal'), to, projectId);
       const result = diffs.diff(from, to, projectId);
       // `sections=agents,workflows` limits it (the board asks for what a Sync carries).
-      const only = c.req.query('sections')?.split(',').filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
-      return c.json((only ? { ...result, diff: onlySections(result.diff, only) } : result) satisfies DiffResult);
+      const only = c.req
+        .query('sections')
+        ?.split(',')
+        .filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
+      return c.json(
+        (only ? { ...result, diff: onlySections(result.diff, only) } : result) satisfies DiffResult,
+      );
     })
-    .get('/projects/:id/board', (c) => c.json(deps.board.read(c.get('principal'), c.req.param('id')) satisfies BoardView))
+    .get('/projects/:id/board', (c) =>
+      c.json(deps.board.read(c.get('principal'), c.req.param('id')) satisfies BoardView),
+    )
     .post('/environments/:envId/hotfix', (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
-      return c.json(hotfixes.start(c.get('principal'), c.req.param('envId')) satisfies HotfixStarted, 201);
+      return c.json(
+        hotfixes.start(c.get('principal'), c.req.param('envId')) satisfies HotfixStarted,
+        201,
+      );
     })
     .get('/environments/:envId/hotfix', (c) => {
       access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
       const d = hotfixes.openDraft(c.req.param('envId'));
-      return c.json({ draftId: d?.id ?? null, baseSnapshotId: d?.baseSnapshotId ?? null, startedBy: d?.createdBy ?? null } satisfies HotfixState);
+      return c.json({
+        draftId: d?.id ?? null,
+        baseSnapshotId: d?.baseSnapshotId ?? null,
+        startedBy: d?.createdBy ?? null,
+      } satisfies HotfixState);
     })
     .post('/environments/:envId/hotfix/publish', async (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
-      return c.json({ release: hotfixes.publish(c.get('principal'), c.req.param('envId'), await readJson(c, HotfixPublishBody)) } satisfies ReleaseResult);
+      return c.json({
+        release: hotfixes.publish(
+          c.get('principal'),
+          c.req.param('envId'),
+          await readJson(c, HotfixPublishBody),
+        ),
+      } satisfies ReleaseResult);
     })
     .post('/environments/:envId/hotfix/rebase', (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
@@ -95,15 +163,24 @@ export function releaseRoutes(deps: AppDeps) {
       // Hotfix values are production content: its readers, and the editors who must port it (who
       // may not read the rest of production), see them, whichever stage of the project is named.
       const { environment: env } = projects.environment(c.req.param('envId'));
-      if (!access.isMember(c.get('principal'), env.projectId)) throw new AppError('environment_not_found');
-      if (!visibility.canSeeDivergence(c.get('principal'), env.projectId)) throw new AppError('forbidden', 'Only readers of production and editors of the authoring draft see a hotfix’s changes.');
+      if (!access.isMember(c.get('principal'), env.projectId))
+        throw new AppError('environment_not_found');
+      if (!visibility.canSeeDivergence(c.get('principal'), env.projectId))
+        throw new AppError(
+          'forbidden',
+          'Only readers of production and editors of the authoring draft see a hotfix’s changes.',
+        );
       return c.json({ divergence: hotfixes.divergence(env.projectId) } satisfies DivergenceView);
     })
     .post('/environments/:envId/hotfix/apply-to-dev', (c) => {
       // It writes the hotfix's changes into the DEV draft: an editor of DEV may, without reading
       // the rest of production (the changes are the divergence, which DEV's editors see to port it).
       const { environment: env } = projects.environment(c.req.param('envId'));
-      access.authorize(c.get('principal'), 'content.edit', authoringOf(projects.get(env.projectId).environments)!.id);
+      access.authorize(
+        c.get('principal'),
+        'content.edit',
+        authoringOf(projects.get(env.projectId).environments)!.id,
+      );
       return c.json(hotfixes.applyToDev(env.id) satisfies AppliedToDev);
     });
 }

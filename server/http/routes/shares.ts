@@ -1,6 +1,12 @@
 import { Hono } from 'hono';
 import { FeedbackBody, ShareLinkBody } from '#schema/local.ts';
-import type { FeedbackListView, FeedbackPosted, ShareLinkCreated, ShareLinksView, SharedView } from '#schema/api.ts';
+import type {
+  FeedbackListView,
+  FeedbackPosted,
+  ShareLinkCreated,
+  ShareLinksView,
+  SharedView,
+} from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 
@@ -10,7 +16,11 @@ export function shareRoutes(deps: AppDeps) {
   return new Hono<AppEnv>()
     .post('/environments/:envId/share-links', async (c) => {
       access.authorize(c.get('principal'), 'env.admin', c.req.param('envId'));
-      const link = shares.create(c.get('principal'), c.req.param('envId'), await readJson(c, ShareLinkBody));
+      const link = shares.create(
+        c.get('principal'),
+        c.req.param('envId'),
+        await readJson(c, ShareLinkBody),
+      );
       return c.json({ ...link, url: deps.absoluteUrl(link.path) } satisfies ShareLinkCreated, 201);
     })
     .get('/environments/:envId/share-links', (c) => {
@@ -31,6 +41,19 @@ export function shareRoutes(deps: AppDeps) {
 /** What a share link's holder may do, with no other credential: read, and leave feedback if the link allows. */
 export function publicShareRoutes(deps: AppDeps) {
   return new Hono<AppEnv>()
-    .get('/share/:token', (c) => c.json(deps.shares.view(c.req.param('token')) satisfies SharedView, 200, { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' }))
-    .post('/share/:token/feedback', async (c) => c.json(deps.shares.addFeedback(c.req.param('token'), await readJson(c, FeedbackBody)) satisfies FeedbackPosted, 201));
+    .get('/share/:token', (c) =>
+      c.json(deps.shares.view(c.req.param('token')) satisfies SharedView, 200, {
+        'Cache-Control': 'no-store',
+        'Referrer-Policy': 'no-referrer',
+      }),
+    )
+    .post('/share/:token/feedback', async (c) =>
+      c.json(
+        deps.shares.addFeedback(
+          c.req.param('token'),
+          await readJson(c, FeedbackBody),
+        ) satisfies FeedbackPosted,
+        201,
+      ),
+    );
 }
