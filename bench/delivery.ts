@@ -31,9 +31,10 @@ try {
     `/api/projects/${projects.projects[0]!.id}`,
   );
   const envs = project.environments;
-  for (const e of envs.slice(0, -1)) await call('POST', `/api/environments/${e.id}/sync`, {});
+  for (const e of envs.slice(0, -1))
+    await call('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
   const prod = envs[envs.length - 1]!;
-  await call('POST', `/api/environments/${prod.id}/publish`, {});
+  await call('POST', `/api/environments/${prod.id}/publish`, { confirmMissingSecrets: true });
   const { key } = await call<{ key: string }>('POST', `/api/environments/${prod.id}/runtime-keys`, {
     name: 'bench',
   });

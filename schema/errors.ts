@@ -95,6 +95,11 @@ export const ERRORS = {
     status: 410,
     message: 'This link has expired. Ask the team for a new one.',
   },
+  authoring_not_shareable: {
+    status: 409,
+    message:
+      'The authoring environment is a live draft, not a snapshot: share a later stage (stakeholders review in UAT), after a Sync.',
+  },
   share_link_revoked: {
     status: 410,
     message: 'This link was revoked. Ask the team for a new one.',

@@ -13,6 +13,7 @@ import { LIMITS, requireBelow, requireRate } from './limits.ts';
 import { DAY, MINUTE } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { shownSnapshotId } from '#schema/composition.ts';
+import { isAuthoring } from '#schema/pipeline.ts';
 
 export const shareLinkView = (l: ShareLinkRow) => ({
   id: l.id,
@@ -57,6 +58,9 @@ export function createShares(deps: {
       input: { label: string; expiresInDays: number; snapshotId?: string; allowFeedback: boolean },
     ) {
       const env = requireEnvironment(projects, envId).environment;
+      // A link shows a snapshot (and the sections the stage holds); the authoring stage has only
+      // its live draft, which nobody reviewed: stakeholders get a stage after it.
+      if (isAuthoring(env)) throw new AppError('authoring_not_shareable');
       // A pinned link shows a snapshot this environment actually held.
       if (
         input.snapshotId &&

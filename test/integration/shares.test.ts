@@ -168,6 +168,21 @@ describe('share links for stakeholders', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('[SHARE-2] the authoring environment has no link to give: 409 authoring_not_shareable, nothing created', async () => {
+    const { admin, dev } = await shared();
+    const { status, body } = await admin.call<{ error: { id: string } }>(
+      'POST',
+      `/api/environments/${dev.id}/share-links`,
+      { label: 'Early look' },
+    );
+    expect([status, body.error.id]).toEqual([409, 'authoring_not_shareable']);
+    const { body: links } = await admin.call<{ links: unknown[] }>(
+      'GET',
+      `/api/environments/${dev.id}/share-links`,
+    );
+    expect(links.links).toEqual([]);
+  });
+
   it('[SHARE-5] pins one snapshot from the environment’s history, and refuses others', async () => {
     const { admin, p, uat } = await shared();
     const { body: proj } = await admin.call<{ environments: { snapshotId: string }[] }>(
