@@ -29,6 +29,18 @@ import { requireEnvironment } from './require.ts';
 export type RoleMap = Record<string, Role[]>;
 
 /**
+ * A member's roles in one environment: the instance admin holds every role; "*" entries apply
+ * everywhere in the project.
+ */
+export function rolesOfMember(
+  m: { isInstanceAdmin: boolean; roles: RoleMap },
+  envId: string,
+): Role[] {
+  if (m.isInstanceAdmin) return [...ALL_ROLES];
+  return [...new Set([...(m.roles[envId] ?? []), ...(m.roles['*'] ?? [])])];
+}
+
+/**
  * Who may do what, where. Every route and the websocket upgrade ask here, and here asks the
  * one matrix in schema/permissions.ts.
  */
@@ -43,13 +55,12 @@ export function createAccess(deps: {
 
   const parse = (json: string): RoleMap => JSON.parse(json) as RoleMap;
 
-  /** The person's roles in one environment ("*" entries apply everywhere in the project). */
+  /** The person's roles in one environment (see rolesOfMember). */
   function rolesIn(p: Principal, env: EnvironmentRow): Role[] {
     if (p.isInstanceAdmin) return [...ALL_ROLES];
     const m = store.member(env.projectId, p.user.id);
     if (!m) return [];
-    const map = parse(m.roles);
-    return [...new Set([...(map[env.id] ?? []), ...(map['*'] ?? [])])];
+    return rolesOfMember({ isInstanceAdmin: false, roles: parse(m.roles) }, env.id);
   }
 
   function environment(envId: string): EnvironmentRow {
