@@ -23,7 +23,7 @@ const view = (r: AudienceRow): AudienceView => ({
   id: r.id,
   name: r.name,
   description: r.description,
-  rules: JSON.parse(r.rules) as AudienceRule[],
+  rules: r.rules,
   updatedBy: r.updatedBy,
   updatedAt: new Date(r.updatedAt).toISOString(),
 });
@@ -152,7 +152,7 @@ export function createAudiences(deps: {
       name: body.name,
       nameKey: key,
       description: body.description,
-      rules: JSON.stringify(body.rules),
+      rules: body.rules,
       updatedBy: by.user.id,
       updatedAt: Date.now(),
     };
@@ -225,10 +225,7 @@ export function createAudiences(deps: {
       return Object.fromEntries(
         store
           .list(envId)
-          .map((r) => [
-            r.name,
-            { id: r.id, description: r.description, rules: JSON.parse(r.rules) as AudienceRule[] },
-          ]),
+          .map((r) => [r.name, { id: r.id, description: r.description, rules: r.rules }]),
       );
     },
   };
