@@ -9,15 +9,7 @@ import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireBelow } from './limits.ts';
 import { requireEnvironment } from './require.ts';
-
-export interface AudienceView {
-  id: string;
-  name: string;
-  description: string;
-  rules: AudienceRule[];
-  updatedBy: string;
-  updatedAt: string;
-}
+import type { AudienceView } from '#schema/api.ts';
 
 const view = (r: AudienceRow): AudienceView => ({
   id: r.id,
