@@ -12,7 +12,7 @@ import {
   type Role,
   type TemplateId,
 } from '#schema/permissions.ts';
-import type { UserView } from '#schema/api.ts';
+import type { AuditEventView, MemberView, UserView } from '#schema/api.ts';
 import type { MemberStore } from '../store/members.ts';
 import type { InvitationStore } from '../store/invitations.ts';
 import type { AuditStore } from '../store/audit.ts';
@@ -163,7 +163,7 @@ export function createAccess(deps: {
     },
 
     /** Audit events of one environment (approvals, share links …), newest first. */
-    auditFor(envId: string) {
+    auditFor(envId: string): AuditEventView[] {
       return store.auditFor(envId).map((e) => ({
         seq: e.seq,
         kind: e.kind,
@@ -174,7 +174,7 @@ export function createAccess(deps: {
       }));
     },
 
-    members(projectId: string) {
+    members(projectId: string): MemberView[] {
       return store.members(projectId).map((m) => {
         const u = deps.accounts.findUserById(m.userId);
         return {
