@@ -154,8 +154,8 @@ export const receivesAt = (
   Object.values(templates).some((r) => r.direction === 'down' && position < r.sourcePosition);
 
 /** A draft's stored section list (null: every section), the inverse of `draftSections`. */
-export const storedSections = (sections: readonly Section[]): string | null =>
-  sections.length === SECTIONS.length ? null : JSON.stringify(sections);
+export const storedSections = (sections: readonly Section[]): Section[] | null =>
+  sections.length === SECTIONS.length ? null : [...sections];
 
 /** Rules by stage position resolved to environment ids (as a project stores them; `up` is left out). */
 export function rulesFromTemplates(
@@ -175,6 +175,6 @@ export function rulesFromTemplates(
   return out;
 }
 
-/** The sections a draft owns, from its stored JSON list (null: every section). */
-export const draftSections = (draft: { sections: string | null }): Section[] =>
-  draft.sections ? (JSON.parse(draft.sections) as Section[]) : [...SECTIONS];
+/** The sections a draft owns, from its stored list (null: every section). */
+export const draftSections = (draft: { sections: readonly Section[] | null }): Section[] =>
+  draft.sections ? [...draft.sections] : [...SECTIONS];

@@ -23,7 +23,7 @@ export interface SessionView {
 export interface TokenView {
   id: string;
   name: string;
-  createdAt: string | null;
+  createdAt: string;
   lastUsedAt: string | null;
   expiresAt: string | null;
 }

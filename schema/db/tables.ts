@@ -7,6 +7,9 @@ import {
   uniqueIndex,
   primaryKey,
 } from 'drizzle-orm/sqlite-core';
+import type { Section } from '../content/spec.ts';
+import type { AudienceRule, EnvironmentSettings } from '../local.ts';
+import type { Role } from '../permissions.ts';
 
 /** SQLite tables (server only). Times are epoch milliseconds. */
 
@@ -59,7 +62,10 @@ export const projects = sqliteTable('projects', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   preset: text('preset').notNull(),
-  /** JSON {<section>: FlowRule} (schema/flow.ts); sections not named flow `up`. */
+  /**
+   * JSON {<section>: FlowRule} (schema/flow.ts); sections not named flow `up`. Kept as text, not
+   * `mode: 'json'`: its exact text is hashed (the flow rules version) and compared on change.
+   */
   flowRules: text('flow_rules').notNull().default('{}'),
   createdBy: text('created_by').notNull(),
   createdAt: integer('created_at').notNull(),
@@ -108,7 +114,7 @@ export const drafts = sqliteTable(
     /** Set when a hotfix draft is published or discarded; a closed draft takes no connections. */
     closedAt: integer('closed_at'),
     /** JSON list of the sections this draft owns (may change); null: every section (five-stage authoring, hotfix). */
-    sections: text('sections'),
+    sections: text('sections', { mode: 'json' }).$type<Section[]>(),
   },
   (t) => [index('drafts_environment').on(t.environmentId)],
 );
@@ -181,7 +187,10 @@ export const releases = sqliteTable(
     sourceEnvironmentId: text('source_environment_id'),
     actorId: text('actor_id').notNull(),
     message: text('message'),
-    /** JSON: extra facts (e.g. hotfix changes a confirmed promotion undid). */
+    /**
+     * JSON: extra facts (e.g. hotfix changes a confirmed promotion undid). Kept as text, not
+     * `mode: 'json'`: the record's hash covers this exact text (store/releases.ts).
+     */
     detail: text('detail'),
     createdAt: integer('created_at').notNull(),
     prevHash: text('prev_hash').notNull(),
@@ -225,7 +234,7 @@ export const environmentSettings = sqliteTable('environment_settings', {
   environmentId: text('environment_id')
     .primaryKey()
     .references(() => environments.id, { onDelete: 'cascade' }),
-  json: text('json').notNull(),
+  json: text('json', { mode: 'json' }).$type<EnvironmentSettings>().notNull(),
   updatedBy: text('updated_by').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });
@@ -246,7 +255,7 @@ export const audiences = sqliteTable(
     nameKey: text('name_key').notNull(),
     description: text('description').notNull(),
     /** JSON array of rules (schema/local.ts AudienceRule). */
-    rules: text('rules').notNull(),
+    rules: text('rules', { mode: 'json' }).$type<AudienceRule[]>().notNull(),
     updatedBy: text('updated_by').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
@@ -317,7 +326,7 @@ export const projectMembers = sqliteTable(
     userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    roles: text('roles').notNull(),
+    roles: text('roles', { mode: 'json' }).$type<Record<string, Role[]>>().notNull(),
     updatedBy: text('updated_by').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
@@ -336,7 +345,10 @@ export const invitations = sqliteTable(
     email: text('email').notNull(),
     name: text('name').notNull(),
     /** Optional membership to grant on acceptance: JSON {projectId, roles}. */
-    grant: text('grant'),
+    grant: text('grant', { mode: 'json' }).$type<{
+      projectId: string;
+      roles: Record<string, Role[]>;
+    }>(),
     createdBy: text('created_by').notNull(),
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
@@ -354,6 +366,8 @@ export const auditEvents = sqliteTable(
     environmentId: text('environment_id'),
     kind: text('kind').notNull(),
     actorId: text('actor_id'),
+    // Canonical JSON kept as text, not `mode: 'json'`: the event's hash covers this exact text
+    // (store/audit.ts), which drizzle's JSON.stringify would not reproduce.
     subject: text('subject').notNull(),
     createdAt: integer('created_at').notNull(),
     prevHash: text('prev_hash').notNull(),

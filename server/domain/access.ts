@@ -12,7 +12,7 @@ import {
   type Role,
   type TemplateId,
 } from '#schema/permissions.ts';
-import type { UserView } from '#schema/api.ts';
+import type { AuditEventView, MemberView, UserView } from '#schema/api.ts';
 import type { MemberStore } from '../store/members.ts';
 import type { InvitationStore } from '../store/invitations.ts';
 import type { AuditStore } from '../store/audit.ts';
@@ -29,6 +29,18 @@ import { requireEnvironment } from './require.ts';
 export type RoleMap = Record<string, Role[]>;
 
 /**
+ * A member's roles in one environment: the instance admin holds every role; "*" entries apply
+ * everywhere in the project.
+ */
+export function rolesOfMember(
+  m: { isInstanceAdmin: boolean; roles: RoleMap },
+  envId: string,
+): Role[] {
+  if (m.isInstanceAdmin) return [...ALL_ROLES];
+  return [...new Set([...(m.roles[envId] ?? []), ...(m.roles['*'] ?? [])])];
+}
+
+/**
  * Who may do what, where. Every route and the websocket upgrade ask here, and here asks the
  * one matrix in schema/permissions.ts.
  */
@@ -41,15 +53,12 @@ export function createAccess(deps: {
 }) {
   const { store, projects } = deps;
 
-  const parse = (json: string): RoleMap => JSON.parse(json) as RoleMap;
-
-  /** The person's roles in one environment ("*" entries apply everywhere in the project). */
+  /** The person's roles in one environment (see rolesOfMember). */
   function rolesIn(p: Principal, env: EnvironmentRow): Role[] {
     if (p.isInstanceAdmin) return [...ALL_ROLES];
     const m = store.member(env.projectId, p.user.id);
     if (!m) return [];
-    const map = parse(m.roles);
-    return [...new Set([...(map[env.id] ?? []), ...(map['*'] ?? [])])];
+    return rolesOfMember({ isInstanceAdmin: false, roles: m.roles }, env.id);
   }
 
   function environment(envId: string): EnvironmentRow {
@@ -75,13 +84,13 @@ export function createAccess(deps: {
   function isProjectAdmin(p: Principal, projectId: string): boolean {
     if (p.isInstanceAdmin) return true;
     const m = store.member(projectId, p.user.id);
-    return !!m && Object.values(parse(m.roles)).some((roles) => roles.includes('project_admin'));
+    return !!m && Object.values(m.roles).some((roles) => roles.includes('project_admin'));
   }
 
   /** The names of the project's admins, who grant roles (said in refusals instead of a permission id). */
   function adminNames(projectId: string): string[] {
     const ids = projectAdminIds(
-      store.members(projectId).map((m) => ({ userId: m.userId, roles: parse(m.roles) })),
+      store.members(projectId).map((m) => ({ userId: m.userId, roles: m.roles })),
     );
     return ids
       .map((id) => deps.accounts.findUserById(id)?.name)
@@ -154,7 +163,7 @@ export function createAccess(deps: {
     },
 
     /** Audit events of one environment (approvals, share links …), newest first. */
-    auditFor(envId: string) {
+    auditFor(envId: string): AuditEventView[] {
       return store.auditFor(envId).map((e) => ({
         seq: e.seq,
         kind: e.kind,
@@ -165,12 +174,12 @@ export function createAccess(deps: {
       }));
     },
 
-    members(projectId: string) {
+    members(projectId: string): MemberView[] {
       return store.members(projectId).map((m) => {
         const u = deps.accounts.findUserById(m.userId);
         return {
           user: u ? userView(u) : { id: m.userId, email: '', name: 'a removed user' },
-          roles: parse(m.roles),
+          roles: m.roles,
           isInstanceAdmin: u?.isInstanceAdmin ?? false,
           updatedAt: new Date(m.updatedAt).toISOString(),
         };
@@ -188,7 +197,7 @@ export function createAccess(deps: {
       store.putMember({
         projectId,
         userId,
-        roles: JSON.stringify(clean),
+        roles: clean,
         updatedBy: by.user.id,
         updatedAt: now,
       });
@@ -227,7 +236,7 @@ export function createAccess(deps: {
       store.putMember({
         projectId,
         userId: by.user.id,
-        roles: JSON.stringify({ '*': [...ALL_ROLES] }),
+        roles: { '*': [...ALL_ROLES] },
         updatedBy: by.user.id,
         updatedAt: Date.now(),
       });
@@ -289,12 +298,8 @@ export function createAccess(deps: {
       const now = Date.now();
       if (grant) {
         const projectId = grant.projectId;
-        const into = <R extends { grant: string | null }>(rows: R[]) =>
-          rows.filter(
-            (i) =>
-              i.grant !== null &&
-              (JSON.parse(i.grant) as { projectId: string }).projectId === projectId,
-          );
+        const into = <R extends { grant: { projectId: string } | null }>(rows: R[]) =>
+          rows.filter((i) => i.grant?.projectId === projectId);
         const max = LIMITS.MAX_PENDING_INVITATIONS_PER_PROJECT;
         requireBelow(
           'MAX_PENDING_INVITATIONS_PER_PROJECT',
@@ -319,7 +324,7 @@ export function createAccess(deps: {
         tokenHash: hashToken(token),
         email: input.email,
         name: input.name,
-        grant: grant ? JSON.stringify(grant) : null,
+        grant,
         createdBy: by.user.id,
         createdAt: now,
         expiresAt: now + input.expiresInDays * DAY,
@@ -361,11 +366,11 @@ export function createAccess(deps: {
       const userId = user.id;
       deps.accounts.insertUser(user);
       if (inv.grant) {
-        const grant = JSON.parse(inv.grant) as { projectId: string; roles: RoleMap };
+        const grant = inv.grant;
         store.putMember({
           projectId: grant.projectId,
           userId,
-          roles: JSON.stringify(grant.roles),
+          roles: grant.roles,
           updatedBy: inv.createdBy,
           updatedAt: Date.now(),
         });

@@ -1,5 +1,5 @@
 import { AppError } from '#schema/errors.ts';
-import type { SetupInput, UserView } from '#schema/api.ts';
+import type { SetupInput, TokenView, UserView } from '#schema/api.ts';
 import type { AccountStore, UserRow } from '../store/accounts.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.ts';
@@ -201,11 +201,11 @@ export function createAccounts(
       return out;
     },
 
-    listTokens(userId: string) {
+    listTokens(userId: string): TokenView[] {
       return store.listTokens(userId).map((t) => ({
         id: t.id,
         name: t.name,
-        createdAt: iso(t.createdAt),
+        createdAt: new Date(t.createdAt).toISOString(),
         lastUsedAt: iso(t.lastUsedAt),
         expiresAt: iso(t.expiresAt),
       }));

@@ -1,5 +1,5 @@
 import { AppError } from '#schema/errors.ts';
-import type { RequestView } from '#schema/api.ts';
+import type { GateView, RequestView } from '#schema/api.ts';
 import type { GateStore, RequestRow } from '../store/gates.ts';
 import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
@@ -14,12 +14,7 @@ import { HOUR } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
 
-export interface GatePolicy {
-  requiredApprovals: number;
-  allowSelfApproval: boolean;
-}
-
-const DEFAULT_GATE: GatePolicy = { requiredApprovals: 0, allowSelfApproval: false };
+const DEFAULT_GATE: GateView = { requiredApprovals: 0, allowSelfApproval: false };
 
 type RequestKind = RequestView['kind'];
 
@@ -38,7 +33,7 @@ export function createApprovals(deps: {
 }) {
   const { store, projects, snapshots } = deps;
 
-  const gate = (envId: string): GatePolicy => {
+  const gate = (envId: string): GateView => {
     const g = store.gate(envId);
     return g
       ? { requiredApprovals: g.requiredApprovals, allowSelfApproval: g.allowSelfApproval }
@@ -96,7 +91,7 @@ export function createApprovals(deps: {
   return {
     gate,
 
-    setGate(by: Principal, envId: string, policy: GatePolicy): GatePolicy {
+    setGate(by: Principal, envId: string, policy: GateView): GateView {
       const e = env(envId);
       store.putGate({
         environmentId: envId,

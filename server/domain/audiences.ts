@@ -9,21 +9,13 @@ import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireBelow } from './limits.ts';
 import { requireEnvironment } from './require.ts';
-
-export interface AudienceView {
-  id: string;
-  name: string;
-  description: string;
-  rules: AudienceRule[];
-  updatedBy: string;
-  updatedAt: string;
-}
+import type { AudienceView } from '#schema/api.ts';
 
 const view = (r: AudienceRow): AudienceView => ({
   id: r.id,
   name: r.name,
   description: r.description,
-  rules: JSON.parse(r.rules) as AudienceRule[],
+  rules: r.rules,
   updatedBy: r.updatedBy,
   updatedAt: new Date(r.updatedAt).toISOString(),
 });
@@ -152,7 +144,7 @@ export function createAudiences(deps: {
       name: body.name,
       nameKey: key,
       description: body.description,
-      rules: JSON.stringify(body.rules),
+      rules: body.rules,
       updatedBy: by.user.id,
       updatedAt: Date.now(),
     };
@@ -225,10 +217,7 @@ export function createAudiences(deps: {
       return Object.fromEntries(
         store
           .list(envId)
-          .map((r) => [
-            r.name,
-            { id: r.id, description: r.description, rules: JSON.parse(r.rules) as AudienceRule[] },
-          ]),
+          .map((r) => [r.name, { id: r.id, description: r.description, rules: r.rules }]),
       );
     },
   };

@@ -1,9 +1,9 @@
 import type { BoardView } from '#schema/api.ts';
 import { upSections } from '#schema/flow.ts';
 import { isAuthoring, isProduction, productionOf } from '#schema/pipeline.ts';
-import { ALL_ROLES, can, type Role } from '#schema/permissions.ts';
+import { can } from '#schema/permissions.ts';
 import type { Accounts, Principal } from './accounts.ts';
-import type { Access } from './access.ts';
+import { rolesOfMember, type Access } from './access.ts';
 import type { Approvals } from './approvals.ts';
 import type { Diffs } from './diffs.ts';
 import type { Hotfixes } from './hotfixes.ts';
@@ -45,16 +45,6 @@ export function createBoard(deps: {
     localData,
     visibility,
   } = deps;
-
-  /**
-   * A member's roles in one environment: the instance admin holds every role; "*" entries apply
-   * everywhere in the project.
-   */
-  const rolesIn = (
-    m: { isInstanceAdmin: boolean; roles: Record<string, Role[]> },
-    envId: string,
-  ): readonly Role[] =>
-    m.isInstanceAdmin ? ALL_ROLES : [...(m.roles[envId] ?? []), ...(m.roles['*'] ?? [])];
 
   return {
     read(p: Principal, projectId: string): BoardView {
@@ -133,7 +123,7 @@ export function createBoard(deps: {
         requests.map((r) => {
           const target = projects.environment(r.targetEnvironmentId).environment;
           const eligible = members
-            .filter((m) => can(rolesIn(m, target.id), 'env.approve', { hasDraft: true }))
+            .filter((m) => can(rolesOfMember(m, target.id), 'env.approve', { hasDraft: true }))
             .map((m) => m.user.id)
             .filter(
               (id) =>

@@ -112,7 +112,7 @@ export function createFlowRuleChanges(deps: {
 
       // Drafts to match the new rules: re-scoped, added (seeded with what the stage showed), closed.
       const plan = {
-        sections: [] as { draftId: string; sections: string | null }[],
+        sections: [] as { draftId: string; sections: Section[] | null }[],
         added: [] as { row: DraftRow; state: Uint8Array }[],
         closed: [] as string[],
       };

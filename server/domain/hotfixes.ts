@@ -6,29 +6,20 @@ import {
   contains,
   hotfixChanges,
   missingFrom,
-  type HotfixChange,
 } from '#schema/content/hotfix.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Snapshots } from './snapshots.ts';
-import { releaseView, type GateCheck, type HotfixGuard, type ReleaseView } from './releases.ts';
+import { releaseView, type GateCheck, type HotfixGuard } from './releases.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
 import { isProduction, productionOf } from '#schema/pipeline.ts';
 import { requireEnvironment } from './require.ts';
 import type { Drafts } from './ports.ts';
-
-export interface Divergence {
-  hotfixId: string;
-  snapshotId: string;
-  publishedBy: string;
-  publishedAt: string;
-  /** The hotfix's changes that DEV does not contain yet. */
-  pending: HotfixChange[];
-}
+import type { Divergence, ReleaseView } from '#schema/api.ts';
 
 /** An audit event (access store): a discard moves no pointer, so its reason is kept there. */
 export type AuditSink = (

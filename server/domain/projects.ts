@@ -141,7 +141,7 @@ export function createProjects(store: ProjectStore) {
               name: a.name,
               nameKey: a.name.toLowerCase(),
               description: a.description,
-              rules: JSON.stringify(a.rules),
+              rules: a.rules,
               updatedBy: by.user.id,
               updatedAt: now,
             })),

@@ -1,7 +1,7 @@
 import { AppError } from '#schema/errors.ts';
 import { SPECS, type Section } from '#schema/content/spec.ts';
 import { draftSections, parseFlowRules } from '#schema/flow.ts';
-import { diffBudget, itemFieldChanges, type FieldChange } from '#schema/content/diff.ts';
+import { diffBudget, itemFieldChanges } from '#schema/content/diff.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
 import { setItemJson, type ItemJson } from '#schema/content/ydoc.ts';
 import { own } from '#schema/content/ids.ts';
@@ -11,19 +11,7 @@ import type { Replication } from './replication.ts';
 import type { Drafts } from './ports.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
 import { requireEnvironment } from './require.ts';
-
-export interface PullItem {
-  itemId: string;
-  name: string;
-  /** What taking it would do here. */
-  kind: 'added' | 'changed' | 'same';
-  fields: FieldChange[];
-  /**
-   * This environment changed the item after the source's version was made (see
-   * `Replication.unseenBelow`): taking it needs `confirmOverwrite`.
-   */
-  newerHere: boolean;
-}
+import type { PullItem } from '#schema/api.ts';
 
 /**
  * Pull (flow rules): chosen items of a `down` section from a lower environment's draft (UAT)

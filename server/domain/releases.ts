@@ -8,6 +8,7 @@ import type { Snapshots } from './snapshots.ts';
 import type { Composition } from './composition.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring, isProduction } from '#schema/pipeline.ts';
+import type { ReleaseView, SyncResult } from '#schema/api.ts';
 
 /** What a promotion asks of hotfix tracking (see hotfixes.ts). */
 export interface HotfixGuard {
@@ -48,27 +49,11 @@ export interface SecretsGuard {
   missingFor(envId: string, snapshotId: string): string[];
 }
 
-export interface ReleaseView {
-  seq: number;
-  environmentId: string;
-  kind: string;
-  /** `section`: a replication record (flow rules), which moves no pointer. */
-  pointer: Pointer | 'section';
-  fromSnapshotId: string | null;
-  toSnapshotId: string;
-  sourceEnvironmentId: string | null;
-  actorId: string;
-  message: string | null;
-  detail: unknown;
-  createdAt: string;
-  hash: string;
-}
-
 export const releaseView = (r: ReleaseRow): ReleaseView => ({
   seq: r.seq,
   environmentId: r.environmentId,
   kind: r.kind,
-  pointer: r.pointer as Pointer,
+  pointer: r.pointer as ReleaseView['pointer'],
   fromSnapshotId: r.fromSnapshotId,
   toSnapshotId: r.toSnapshotId,
   sourceEnvironmentId: r.sourceEnvironmentId,
@@ -78,14 +63,6 @@ export const releaseView = (r: ReleaseRow): ReleaseView => ({
   createdAt: new Date(r.createdAt).toISOString(),
   hash: r.hash,
 });
-
-export interface SyncResult {
-  snapshotId: string;
-  targetEnvironmentId: string;
-  /** True when the target already held this snapshot: nothing moved, nothing recorded. */
-  unchanged: boolean;
-  release: ReleaseView | null;
-}
 
 /** What a promotion needs from audiences: the target must have every audience the snapshot refers to. */
 export interface AudienceGuard {

@@ -12,16 +12,7 @@ import { itemBlob, type Snapshots } from './snapshots.ts';
 import { requireEnvironment } from './require.ts';
 import { openDraftOf } from '#schema/pipeline.ts';
 import type { Drafts } from './ports.ts';
-
-export interface ConflictView {
-  section: Section;
-  itemId: string;
-  name: string;
-  /** The version upstream (null: deleted upstream). */
-  upstream: ItemJson | null;
-  /** This environment's version (null: deleted here). */
-  local: ItemJson | null;
-}
+import type { ConflictView } from '#schema/api.ts';
 
 const DELETED = 'deleted';
 

@@ -5,6 +5,7 @@ import type { Principal } from './accounts.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { LIMITS, requireBelow } from './limits.ts';
 import { requireEnvironment } from './require.ts';
+import type { RuntimeKeyView } from '#schema/api.ts';
 
 /** The keys a runtime reads an environment's delivery with: shown once, stored as a hash. */
 export function createRuntimeKeys(deps: { projects: ProjectStore; store: LocalStore }) {
@@ -31,7 +32,7 @@ export function createRuntimeKeys(deps: { projects: ProjectStore; store: LocalSt
       });
       return { id, name, key };
     },
-    runtimeKeys(envId: string) {
+    runtimeKeys(envId: string): RuntimeKeyView[] {
       requireEnvironment(projects, envId);
       return store
         .runtimeKeys(envId)

@@ -10,6 +10,7 @@ import type { Composition } from './composition.ts';
 import { requireEnvironment } from './require.ts';
 import type { Sealer } from './sealer.ts';
 import { requireBelow } from './limits.ts';
+import type { SecretsView } from '#schema/api.ts';
 
 /**
  * An environment's secrets: sealed at rest, named by the content's integrations, never returned
@@ -98,7 +99,7 @@ export function createSecrets(deps: {
     },
 
     /** Names and dates only: a value is never returned once saved. */
-    secrets(envId: string) {
+    secrets(envId: string): SecretsView {
       requireEnvironment(projects, envId);
       return {
         secrets: store

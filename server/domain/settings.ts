@@ -11,20 +11,20 @@ export function createSettings(deps: { projects: ProjectStore; store: LocalStore
     settings(envId: string): EnvironmentSettings {
       requireEnvironment(projects, envId);
       const row = store.settings(envId);
-      return row ? EnvironmentSettings.parse(JSON.parse(row.json)) : DEFAULT_SETTINGS;
+      return row ? EnvironmentSettings.parse(row.json) : DEFAULT_SETTINGS;
     },
 
     /** As stored (validated when it was set), for the delivery answer. */
     stored(envId: string): EnvironmentSettings {
       const row = store.settings(envId);
-      return row ? (JSON.parse(row.json) as EnvironmentSettings) : DEFAULT_SETTINGS;
+      return row ? row.json : DEFAULT_SETTINGS;
     },
 
     setSettings(by: Principal, envId: string, settings: EnvironmentSettings): EnvironmentSettings {
       requireEnvironment(projects, envId);
       store.setSettings({
         environmentId: envId,
-        json: JSON.stringify(settings),
+        json: settings,
         updatedBy: by.user.id,
         updatedAt: Date.now(),
       });

@@ -1,6 +1,7 @@
 import { AppError } from '#schema/errors.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
 import type { Section } from '#schema/content/spec.ts';
+import type { FeedbackView, ShareLinkView } from '#schema/api.ts';
 import type { ShareStore, ShareLinkRow } from '../store/shares.ts';
 import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore } from '../store/projects.ts';
@@ -15,7 +16,7 @@ import { requireEnvironment } from './require.ts';
 import { shownSnapshotId } from '#schema/composition.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
 
-export const shareLinkView = (l: ShareLinkRow) => ({
+export const shareLinkView = (l: ShareLinkRow): ShareLinkView => ({
   id: l.id,
   environmentId: l.environmentId,
   label: l.label,
@@ -223,7 +224,7 @@ export function createShares(deps: {
       return { ...row, createdAt: new Date(row.createdAt).toISOString() };
     },
 
-    feedback(envId: string) {
+    feedback(envId: string): FeedbackView[] {
       return store.feedback(envId).map((f) => ({
         id: f.id,
         section: f.section,

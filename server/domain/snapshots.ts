@@ -9,16 +9,7 @@ import { emptyContent, type ItemJson, type WorkspaceContent } from '#schema/cont
 import { emptySection } from '#schema/content/ids.ts';
 import type { SnapshotStore, SnapshotRow } from '../store/snapshots.ts';
 import { hashItem, hashTree } from '../lib/hash.ts';
-
-export interface SnapshotMeta {
-  id: string;
-  kind: string;
-  parentId: string | null;
-  sourceDraftId: string | null;
-  message: string | null;
-  createdBy: string;
-  createdAt: string;
-}
+import type { SnapshotMeta } from '#schema/api.ts';
 
 export const metaOf = (r: SnapshotRow): SnapshotMeta => ({
   id: r.id,

@@ -7,23 +7,7 @@ import type { ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
 import type { Composition } from './composition.ts';
 import { requireEnvironment } from './require.ts';
-
-export interface VariableView {
-  name: string;
-  type: string;
-  description: string;
-  defaultValue: string;
-  override: { value: string; updatedBy: string; updatedAt: string } | null;
-  /** The override's value when it fits the variable's type, else the default. */
-  effectiveValue: string;
-  /** An override whose variable is no longer in this environment's content. */
-  orphaned: boolean;
-  /**
-   * Why the override no longer fits the variable's type (a Sync changed it), in words; null when it
-   * fits or there is none.
-   */
-  invalidOverride: string | null;
-}
+import type { VariableView } from '#schema/api.ts';
 
 /**
  * Variable overrides: an environment's own values for the content's variables. Environment-local:

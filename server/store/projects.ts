@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, isNull, desc, ne } from 'drizzle-orm';
 import { projects, environments, drafts, draftStates, audiences } from '#schema/db/tables.ts';
 import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
 import { AppError } from '#schema/errors.ts';
+import type { Section } from '#schema/content/spec.ts';
 import type { Db } from './db.ts';
 
 export type ProjectRow = typeof projects.$inferSelect;
@@ -74,7 +75,7 @@ export function createProjectStore(db: Db) {
       expectedJson: string,
       rulesJson: string,
       change: {
-        sections: { draftId: string; sections: string | null }[];
+        sections: { draftId: string; sections: Section[] | null }[];
         added: { row: DraftRow; state: Uint8Array }[];
         closed: string[];
       },
