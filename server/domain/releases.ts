@@ -71,6 +71,22 @@ export interface AudienceGuard {
 }
 
 /**
+ * A Sync's or Publish's record of what its mover confirmed (hotfix changes undone, secrets
+ * missing) and the request it satisfied; only what applies.
+ */
+function confirmed(
+  undone: readonly unknown[],
+  missing: readonly string[],
+  requestId: string | null | undefined,
+) {
+  return {
+    ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}),
+    ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}),
+    ...(requestId ? { requestId } : {}),
+  };
+}
+
+/**
  * What the caller saw in the source (absent: not checked) must be what would move: else a
  * stale board would promote content nobody reviewed.
  */
@@ -216,11 +232,7 @@ export function createReleases(deps: {
           ...(authoring ? {} : { source: { environmentId: env.id, pointer: 'current' as const } }),
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: {
-            ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}),
-            ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}),
-            ...(requestId ? { requestId } : {}),
-          },
+          detail: confirmed(undone, missing, requestId),
         },
         Date.now(),
         () =>
@@ -278,11 +290,7 @@ export function createReleases(deps: {
           source: { environmentId: env.id, pointer: 'current' },
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: {
-            ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}),
-            ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}),
-            ...(requestId ? { requestId } : {}),
-          },
+          detail: confirmed(undone, missing, requestId),
         },
         Date.now(),
         // The live pointer moved, not production's current: no request out of production loses its snapshot.
