@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { CLOSE } from '#schema/errors.ts';
@@ -10,16 +10,14 @@ import { healthProbe, rssMb, rssPeak } from '../helpers/health.ts';
 import { rawSocket } from '../helpers/raw-socket.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { newProject, newUser, overTheWire } from '../helpers/fixture.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
 /**
  * Red-team findings on the merged security-model code (SEC-1 … SEC-8: denial of service). `npm run soak` (SOAK=1)
  * runs the attacks at full size.
  */
 const SOAK = process.env.SOAK === '1';
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 async function setup(env: Record<string, string> = {}, role = 'viewer') {
   const server = await startTestServer(undefined, env);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { CLOSE } from '#schema/errors.ts';
 import type { ProjectView } from '#schema/api.ts';
@@ -6,15 +6,13 @@ import { SECTIONS } from '#schema/content/spec.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
 import { overTheWire, type Client as ApiClient } from '../helpers/fixture.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
 /**
  * FLOW-1 … FLOW-8: flow rules. The three-stage preset: knowledge flows down from Production;
  * everything else up from Staging.
  */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 async function setup(preset: string, sample = false) {
   const server = await startTestServer(undefined, { REPLICATION_DELAY_MS: '10' });

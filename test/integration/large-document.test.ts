@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { encodeSyncStep1, encodeUpdate } from '#server/collab/protocol.ts';
@@ -7,16 +7,14 @@ import { newProject, overTheWire } from '../helpers/fixture.ts';
 import { synced, wsUrl } from '../helpers/clients.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { throttledProxy } from '../helpers/throttle.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
 /**
  * R6 for large drafts: a 20 MB document reaches a new stock client over a slow downlink without tripping
  * its 30 s silence timeout. npm test uses 25 MB/s; `npm run soak` the issue's 2.5 MB/s (≈ 8 s).
  */
 const RATE = Number(process.env.THROTTLE_BYTES_PER_S ?? 25_000_000);
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 describe('a 20 MB document over a throttled link', () => {
   it(

@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import type { ProjectView } from '#schema/api.ts';
 import { connect, synced, until } from '../helpers/clients.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { overTheWire } from '../helpers/fixture.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
 /**
  * REL-6: a `down` section flows from Production without phantom conflicts. The delay
@@ -11,10 +12,7 @@ import { overTheWire } from '../helpers/fixture.ts';
  * replication, as when someone edits right after creating or importing.
  */
 const DELAY_MS = 1000;
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 type Knowledge = { knowledge: Record<string, { title: string; body: string }> };
 type Conflicts = {

@@ -1,17 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { newUser, overTheWire } from '../helpers/fixture.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
 /**
  * Issue 13 point 2: in projects with `down` or `local` sections a request froze the whole
  * authoring draft while the Sync froze only its `up` sections, so an approved request always
  * ended in 409 approval_voided. One candidate now serves requests, approvals, Sync and the board.
  */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 type Req = { id: string; snapshotId: string; approved: boolean; valid: boolean; state: string };
 type Err = { error: { id: string; details?: unknown } };

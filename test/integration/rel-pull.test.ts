@@ -1,17 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { itemText, sectionMap } from '#schema/content/ydoc.ts';
 import type { ProjectView } from '#schema/api.ts';
 import { connect, synced, until } from '../helpers/clients.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { overTheWire } from '../helpers/fixture.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
 /** Issue 13 point 7: a pull never overwrites newer content here without a diff and a confirmation. */
 const DELAY_MS = 500;
 const within = { timeout: DELAY_MS + 5000 };
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 type Knowledge = { knowledge: Record<string, { title: string; body: string }> };
 type Preview = {

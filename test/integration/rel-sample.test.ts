@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import { validateContent } from '#schema/content/validate.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -6,12 +6,10 @@ import { sectionsNotArrived } from '#schema/flow.ts';
 import { PRESET_IDS } from '#schema/presets.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { overTheWire } from '../helpers/fixture.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
 /** REL-13: a fresh sample project has no problems anywhere, whatever its preset. */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 type Problems = { section: string; itemId: string; field: string; message: string }[];
 

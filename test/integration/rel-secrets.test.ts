@@ -1,16 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { newUser, overTheWire } from '../helpers/fixture.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
 /**
  * Issue 13 point 12: production went live with two secrets its integrations name missing, with
  * no warning. The sample's integrations name ORDERS_API_TOKEN and HELPDESK_API_KEY.
  */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 type Err = {
   error: { id: string; message: string; details: { environmentId: string; missing: string[] } };

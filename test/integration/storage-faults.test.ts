@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import type * as Y from 'yjs';
@@ -6,16 +6,14 @@ import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import { connect, instructionsOf, synced, until, type Client } from '../helpers/clients.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { newProject, overTheWire } from '../helpers/fixture.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
 /**
  * Storage faults at the SQLite level (R6): the database locked by another process, the
  * database full. The document stays in memory, clients are told through the server's presence
  * state, appends are retried, nothing acknowledged is lost and the server keeps serving.
  */
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanupAfterEach();
 
 async function setup() {
   const server = await startTestServer();
