@@ -20,6 +20,10 @@ export interface SessionView {
   via: 'session' | 'token';
 }
 
+/** `GET /api/whoami`: who this browser is, 200 either way (the web app asks this, so a signed-out
+ * visit logs no failed request; `GET /api/session` keeps its 401). */
+export type WhoAmI = SessionView | { user: null; isInstanceAdmin: false; via: null };
+
 export interface TokenView {
   id: string;
   name: string;

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError, ERRORS, type ErrorBody } from '#schema/errors.ts';
+import type { WhoAmI } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { authenticate } from '../request/authenticate.ts';
 import { hopOfContext, requestScheme } from '../request/client.ts';
@@ -110,6 +111,20 @@ export function createApp(deps: AppDeps) {
     .route('/', publicAccountRoutes(deps, signIns))
     .route('/', deliveryRoutes(deps))
     .route('/', publicShareRoutes(deps))
+    // Signed out is an answer here, not an error: browsers log every 401 in the console.
+    .get('/whoami', (c) => {
+      try {
+        const p = principalOf(c);
+        return c.json({
+          user: p.user,
+          isInstanceAdmin: p.isInstanceAdmin,
+          via: p.via,
+        } satisfies WhoAmI);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.id !== 'unauthenticated') throw err;
+        return c.json({ user: null, isInstanceAdmin: false, via: null } satisfies WhoAmI);
+      }
+    })
     .use(requireAuth)
     .use(limitBodiesPerAccount)
     .route('/', accountRoutes(deps, signIns))

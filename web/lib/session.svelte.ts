@@ -1,6 +1,6 @@
 import { getContext, setContext } from 'svelte';
-import type { SessionView, SetupState, SignedIn, UserView } from '#schema/api.ts';
-import { api, ApiError } from './api.ts';
+import type { SessionView, SetupState, SignedIn, UserView, WhoAmI } from '#schema/api.ts';
+import { api } from './api.ts';
 
 /** Who is signed in, shared by every page through context. */
 export class SessionState {
@@ -13,14 +13,10 @@ export class SessionState {
   async refresh(): Promise<void> {
     const setup = await api<SetupState>('/setup');
     this.setupNeeded = setup.needed;
-    try {
-      const me = await api<SessionView>('/session');
-      this.user = me.user;
-      this.isInstanceAdmin = me.isInstanceAdmin;
-    } catch (err) {
-      if (!(err instanceof ApiError) || err.status !== 401) throw err;
-      this.user = null;
-    }
+    // Not GET /session: its 401 when signed out would be a console error on every visit.
+    const me = await api<WhoAmI>('/whoami');
+    this.user = me.user;
+    this.isInstanceAdmin = me.isInstanceAdmin;
     this.loaded = true;
   }
 
