@@ -432,7 +432,9 @@ export function createAccess(deps: {
       if (!inv || inv.usedAt !== null || inv.expiresAt <= Date.now())
         throw new AppError('invitation_invalid');
       const user = await newUser({ email: inv.email, name: inv.name, password }, false);
-      if (!store.useInvitation(inv.id, Date.now())) throw new AppError('invitation_invalid');
+      // Checked again when marked used: a revocation or a new link during the hashing wins.
+      if (!store.useInvitation(inv.id, inv.tokenHash, Date.now()))
+        throw new AppError('invitation_invalid');
       if (deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');
       const userId = user.id;
       deps.accounts.insertUser(user);

@@ -69,13 +69,23 @@ export function createInvitationStore(db: Db) {
     invitationsSince(since: number): InvitationRow[] {
       return db.select().from(invitations).where(gt(invitations.createdAt, since)).all();
     },
-    /** Marks it used only if still unused: single use even under concurrent accepts. */
-    useInvitation(id: string, now: number): boolean {
+    /**
+     * Marks it used only if still unused, unexpired (not revoked) and still behind this token (no
+     * new link since): single use even under concurrent accepts, revocations and new links.
+     */
+    useInvitation(id: string, tokenHash: string, now: number): boolean {
       return (
         db
           .update(invitations)
           .set({ usedAt: now })
-          .where(and(eq(invitations.id, id), isNull(invitations.usedAt)))
+          .where(
+            and(
+              eq(invitations.id, id),
+              eq(invitations.tokenHash, tokenHash),
+              isNull(invitations.usedAt),
+              gt(invitations.expiresAt, now),
+            ),
+          )
           .run().changes > 0
       );
     },

@@ -89,6 +89,26 @@ describe('REV-1 pending invitations', () => {
     expect(await w.admin.ok('GET', `/api/projects/${w.project.id}/members`)).toEqual(membersBefore);
   });
 
+  it('[REV-1] a revocation during an accept: exactly one of them wins', async () => {
+    const w = await world();
+    const inv = await w.invite('racer@example.com');
+    // The accept hashes the password (slow) between its checks: the revocation lands in between.
+    const [accepted, revoked] = await Promise.all([
+      postJson(
+        `${w.server.url}/api/invitations/${inv.token}/accept`,
+        { password: PASSPHRASE },
+        { origin: w.server.url },
+      ),
+      w.admin.call('DELETE', `/api/invitations/${inv.id}`),
+    ]);
+    expect([
+      [201, 404],
+      [410, 204],
+    ]).toContainEqual([accepted.status, revoked.status]);
+    const users = await w.admin.ok<{ users: { email: string }[] }>('GET', '/api/users');
+    expect(users.users.some((u) => u.email === 'racer@example.com')).toBe(accepted.status === 201);
+  });
+
   it('[REV-1] a new link works once and the old link refuses; the expiry stays', async () => {
     const w = await world();
     const inv = await w.invite('again@example.com');
