@@ -76,7 +76,8 @@ export const ERRORS = {
   user_not_found: { status: 404, message: 'No such user.' },
   invitation_invalid: {
     status: 410,
-    message: 'This invitation link has expired or was already used. Ask for a new one.',
+    message:
+      'This invitation link has expired, was revoked or was already used. Ask for a new one.',
   },
   approval_required: {
     status: 409,

@@ -86,6 +86,34 @@ export interface InvitationCreated {
   expiresAt: string;
 }
 
+/**
+ * A pending invitation into a project (not used, not revoked, not expired), as its project's
+ * admins list it. Never its token: only a hash is kept, so the link cannot be shown again.
+ */
+export interface PendingInvitationView {
+  id: string;
+  email: string;
+  name: string;
+  /** Granted on acceptance, per environment id ("*": every environment). */
+  roles: Record<string, Role[]>;
+  /** The name of who invited (or "a removed user"). */
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** GET /projects/:id/invitations: oldest first, bounded by the open-invitations limit. */
+export interface PendingInvitationsView {
+  invitations: PendingInvitationView[];
+}
+
+/** POST /invitations/:id/link: a new link for the same invitation, shown this once. */
+export interface InvitationLink {
+  url: string;
+  path: string;
+  expiresAt: string;
+}
+
 /** GET /password-reset/:token. */
 export interface PasswordResetCheck {
   email: string;

@@ -12,7 +12,7 @@ import {
   type Role,
   type TemplateId,
 } from '#schema/permissions.ts';
-import type { AuditEventView, MemberView, UserView } from '#schema/api.ts';
+import type { AuditEventView, MemberView, PendingInvitationView, UserView } from '#schema/api.ts';
 import type { MemberStore } from '../store/members.ts';
 import type { InvitationStore } from '../store/invitations.ts';
 import type { AuditStore } from '../store/audit.ts';
@@ -95,6 +95,21 @@ export function createAccess(deps: {
     return ids
       .map((id) => deps.accounts.findUserById(id)?.name)
       .filter((n): n is string => n !== undefined);
+  }
+
+  /**
+   * A pending invitation `p` may manage: an admin of its project (the instance admin for one
+   * without a project). Unknown, used, revoked, expired or another project's: 404 alike.
+   */
+  function managedInvitation(p: Principal, id: string) {
+    const inv = store.invitationById(id);
+    const missing = new AppError('not_found', 'No such pending invitation.');
+    if (!inv || inv.usedAt !== null || inv.expiresAt <= Date.now()) throw missing;
+    if (p.isInstanceAdmin) return inv;
+    if (!inv.grant || !isMember(p, inv.grant.projectId)) throw missing;
+    if (!isProjectAdmin(p, inv.grant.projectId))
+      throw new AppError('forbidden', 'Only a project admin may manage invitations.');
+    return inv;
   }
 
   function validateRoles(projectId: string, roles: RoleMap): RoleMap {
@@ -348,9 +363,65 @@ export function createAccess(deps: {
       };
     },
 
+    /** The project's pending invitations (bounded: at most the open-invitations limit). */
+    pendingInvitations(projectId: string): PendingInvitationView[] {
+      return store
+        .pendingInto(projectId, Date.now(), LIMITS.MAX_PENDING_INVITATIONS_PER_PROJECT)
+        .map((i) => ({
+          id: i.id,
+          email: i.email,
+          name: i.name,
+          roles: i.grant?.roles ?? {},
+          createdBy: deps.accounts.findUserById(i.createdBy)?.name ?? 'a removed user',
+          createdAt: new Date(i.createdAt).toISOString(),
+          expiresAt: new Date(i.expiresAt).toISOString(),
+        }));
+    },
+
+    /** Revokes a pending invitation: its link then answers `invitation_invalid`. */
+    revokeInvitation(by: Principal, id: string): void {
+      const inv = managedInvitation(by, id);
+      const now = Date.now();
+      if (!store.endInvitation(inv.id, now))
+        throw new AppError('not_found', 'No such pending invitation.');
+      store.audit(
+        {
+          projectId: inv.grant?.projectId ?? null,
+          environmentId: null,
+          kind: 'invitation.revoked',
+          actorId: by.user.id,
+          subject: { invitationId: inv.id, email: inv.email },
+        },
+        now,
+      );
+    },
+
+    /**
+     * A new link for a pending invitation (only the token's hash is kept, so the old link cannot
+     * be shown again): the old link stops working; the expiry stays.
+     */
+    newInvitationLink(by: Principal, id: string) {
+      const inv = managedInvitation(by, id);
+      const token = newSecretToken('sci');
+      const now = Date.now();
+      if (!store.replaceToken(inv.id, hashToken(token), now))
+        throw new AppError('not_found', 'No such pending invitation.');
+      store.audit(
+        {
+          projectId: inv.grant?.projectId ?? null,
+          environmentId: null,
+          kind: 'invitation.link_replaced',
+          actorId: by.user.id,
+          subject: { invitationId: inv.id, email: inv.email },
+        },
+        now,
+      );
+      return { path: `/invite/${token}`, expiresAt: new Date(inv.expiresAt).toISOString() };
+    },
+
     invitation(token: string) {
       const inv = store.invitation(hashToken(token));
-      if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now())
+      if (!inv || inv.usedAt !== null || inv.expiresAt <= Date.now())
         throw new AppError('invitation_invalid');
       return { email: inv.email, name: inv.name, expiresAt: new Date(inv.expiresAt).toISOString() };
     },
@@ -358,10 +429,12 @@ export function createAccess(deps: {
     /** Creates the account with the person's password and grants the invitation's roles. */
     async accept(token: string, password: string): Promise<{ email: string }> {
       const inv = store.invitation(hashToken(token));
-      if (!inv || inv.usedAt !== null || inv.expiresAt < Date.now())
+      if (!inv || inv.usedAt !== null || inv.expiresAt <= Date.now())
         throw new AppError('invitation_invalid');
       const user = await newUser({ email: inv.email, name: inv.name, password }, false);
-      if (!store.useInvitation(inv.id, Date.now())) throw new AppError('invitation_invalid');
+      // Checked again when marked used: a revocation or a new link during the hashing wins.
+      if (!store.useInvitation(inv.id, inv.tokenHash, Date.now()))
+        throw new AppError('invitation_invalid');
       if (deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');
       const userId = user.id;
       deps.accounts.insertUser(user);

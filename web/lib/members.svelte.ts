@@ -36,6 +36,8 @@ export class MembersState {
   readonly pending = new Pending(() => this.load());
   invite = $state({ email: '', name: '', template: 'developer' as TemplateId });
   inviteUrl = $state<string | null>(null);
+  /** Counts invitations created here, so the pending list reloads. */
+  invited = $state(0);
   /** The password-reset link just issued (instance admins), and for whom. */
   reset = $state<{ name: string; url: string; expiresAt: string } | null>(null);
 
@@ -158,6 +160,7 @@ export class MembersState {
         body: { ...this.invite, projectId: this.#projectId() },
       });
       this.inviteUrl = r.url;
+      this.invited++;
       this.invite = { email: '', name: '', template: this.invite.template };
     }, 'Invitation created.');
   };

@@ -4,6 +4,8 @@ import {
   InvitationBody,
   MemberBody,
   type InvitationCreated,
+  type InvitationLink,
+  type PendingInvitationsView,
   type MemberRoles,
   type MembersView,
   type UsersView,
@@ -64,6 +66,24 @@ export function accessRoutes(deps: AppDeps) {
       access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
       access.removeMember(c.get('principal'), c.req.param('id'), c.req.param('userId'));
       return c.body(null, 204);
+    })
+    .get('/projects/:id/invitations', (c) => {
+      access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
+      return c.json({
+        invitations: access.pendingInvitations(c.req.param('id')),
+      } satisfies PendingInvitationsView);
+    })
+    .delete('/invitations/:id', (c) => {
+      access.revokeInvitation(c.get('principal'), c.req.param('id'));
+      return c.body(null, 204);
+    })
+    .post('/invitations/:id/link', (c) => {
+      const link = access.newInvitationLink(c.get('principal'), c.req.param('id'));
+      return c.json({
+        url: deps.absoluteUrl(link.path),
+        path: link.path,
+        expiresAt: link.expiresAt,
+      } satisfies InvitationLink);
     })
     .post('/invitations', async (c) => {
       const body = await readJson(c, InvitationBody);
