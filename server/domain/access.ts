@@ -101,6 +101,28 @@ export function createAccess(deps: {
    * A pending invitation `p` may manage: an admin of its project (the instance admin for one
    * without a project). Unknown, used, revoked, expired or another project's: 404 alike.
    */
+  /**
+   * Links that go out for a project in a day: new invitations and new links for pending ones
+   * (each is a link someone can use, and a row written), together at most
+   * INVITATIONS_PER_PROJECT_PER_DAY.
+   */
+  function requireInvitationRate(projectId: string, now: number): void {
+    const perDay = LIMITS.INVITATIONS_PER_PROJECT_PER_DAY;
+    const created = store
+      .invitationsSince(now - DAY)
+      .filter((i) => i.grant?.projectId === projectId)
+      .map((i) => i.createdAt);
+    const relinked = store.auditTimesSince(projectId, 'invitation.link_replaced', now - DAY);
+    requireRate(
+      'INVITATIONS_PER_PROJECT_PER_DAY',
+      perDay,
+      [...created, ...relinked],
+      DAY,
+      now,
+      `At most ${perDay} invitation links a day go out for this project: try again tomorrow.`,
+    );
+  }
+
   function managedInvitation(p: Principal, id: string) {
     const inv = store.invitationById(id);
     const missing = new AppError('not_found', 'No such pending invitation.');
@@ -322,15 +344,7 @@ export function createAccess(deps: {
           into(store.pendingInvitations(now)).length,
           `This project already has ${max} open invitations: wait for them to be used or to expire.`,
         );
-        const perDay = LIMITS.INVITATIONS_PER_PROJECT_PER_DAY;
-        requireRate(
-          'INVITATIONS_PER_PROJECT_PER_DAY',
-          perDay,
-          into(store.invitationsSince(now - DAY)).map((i) => i.createdAt),
-          DAY,
-          now,
-          `At most ${perDay} invitations a day go out for this project: try again tomorrow.`,
-        );
+        requireInvitationRate(projectId, now);
       }
       const token = newSecretToken('sci');
       const id = newId('inv');
@@ -404,6 +418,7 @@ export function createAccess(deps: {
       const inv = managedInvitation(by, id);
       const token = newSecretToken('sci');
       const now = Date.now();
+      if (inv.grant) requireInvitationRate(inv.grant.projectId, now);
       if (!store.replaceToken(inv.id, hashToken(token), now))
         throw new AppError('not_found', 'No such pending invitation.');
       store.audit(

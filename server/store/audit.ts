@@ -1,4 +1,4 @@
-import { desc, eq } from 'drizzle-orm';
+import { and, desc, eq, gt } from 'drizzle-orm';
 import { auditEvents } from '#schema/db/tables.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
 import { sha256 } from '../lib/hash.ts';
@@ -52,6 +52,21 @@ export function createAuditStore(db: Db) {
         .orderBy(desc(auditEvents.seq))
         .limit(limit)
         .all();
+    },
+    /** When a project's events of one kind happened since `since` (for rates of actions that leave no other row). */
+    auditTimesSince(projectId: string, kind: string, since: number): number[] {
+      return db
+        .select({ createdAt: auditEvents.createdAt })
+        .from(auditEvents)
+        .where(
+          and(
+            eq(auditEvents.projectId, projectId),
+            eq(auditEvents.kind, kind),
+            gt(auditEvents.createdAt, since),
+          ),
+        )
+        .all()
+        .map((r) => r.createdAt);
     },
     auditOfProject(projectId: string, limit = 500): AuditRow[] {
       return db

@@ -129,6 +129,39 @@ describe('REV-1 pending invitations', () => {
     expect(await w.list()).toEqual([]);
   });
 
+  it('[REV-1] new links count with new invitations toward the day’s bound: past it 429, and the last link keeps working', async () => {
+    const w = await world();
+    const inv = await w.invite('many@example.com');
+    let token = inv.token;
+    let issued = 0;
+    for (;;) {
+      const r = await w.admin.call<InvitationLink & { error: { id: string } }>(
+        'POST',
+        `/api/invitations/${inv.id}/link`,
+      );
+      if (r.status !== 200) {
+        expect([r.status, r.body.error.id]).toEqual([429, 'rate_limited']);
+        break;
+      }
+      token = r.body.path.replace('/invite/', '');
+      issued++;
+      expect(issued).toBeLessThan(200);
+    }
+    // One invitation went out, then 199 new links: 200 links a day (INVITATIONS_PER_PROJECT_PER_DAY).
+    expect(issued).toBe(199);
+    expect((await w.check(token)).status).toBe(200);
+    expect(
+      (
+        await w.admin.call('POST', '/api/invitations', {
+          email: 'one-more@example.com',
+          name: 'One more',
+          projectId: w.project.id,
+          template: 'qa',
+        })
+      ).status,
+    ).toBe(429);
+  });
+
   it('[REV-1] a member who is not an admin gets 403; another project’s admin and outsiders get 404', async () => {
     const w = await world();
     const inv = await w.invite('target@example.com');
