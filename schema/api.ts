@@ -236,3 +236,4 @@ export type * from './api/projects.ts';
 export type * from './api/release.ts';
 export type * from './api/local.ts';
 export type * from './api/access.ts';
+export type * from './api/events.ts';

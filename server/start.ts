@@ -50,6 +50,8 @@ import { createPasswordResets } from './domain/password-resets.ts';
 import { createPasswordResetStore } from './store/password-resets.ts';
 import { createRetention } from './domain/retention.ts';
 import { createRetentionStore } from './store/retention.ts';
+import { createEventStore } from './store/events.ts';
+import { createProjectEvents } from './domain/events.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -131,6 +133,8 @@ export function createServices(config: Readonly<Config>) {
   const localStore = createLocalStore(database.db);
   const retentionStore = createRetentionStore(database.db);
   const passwordResetStore = createPasswordResetStore(database.db);
+  // What changed in each project, for the event stream and notifications (emitted inside each change's transaction).
+  const events = createProjectEvents(createEventStore(database.db));
 
   const accounts = createAccounts(accountStore, {
     sessionTtlMs: config.sessionTtlMs,
@@ -266,6 +270,7 @@ export function createServices(config: Readonly<Config>) {
     ? [...config.allowedOrigins, new URL(config.publicUrl).origin]
     : config.allowedOrigins;
   const app = createApp({
+    events,
     accounts,
     projects,
     rooms,
@@ -351,6 +356,7 @@ export function createServices(config: Readonly<Config>) {
     approvals,
     replication,
     retention,
+    events,
     boundTo: (port: number) => void (boundPort = port),
   };
 }
@@ -368,6 +374,7 @@ export async function start(
     projects,
     replication: replicator,
     retention,
+    events,
     boundTo,
   } = createServices(config);
   const api = getRequestListener(app.fetch);
@@ -399,9 +406,14 @@ export async function start(
   // Flow rules: a change stored just before the last stop replicates now (a project in sync is left as it is).
   for (const p of projects.list())
     if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
-  // Snapshots of abandoned approval requests: swept at start, then daily.
+  // Snapshots of abandoned approval requests and old project events: swept at start, then daily.
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweep = () => {
+    try {
+      events.prune();
+    } catch (err) {
+      log('pruning old project events failed; it runs again tomorrow', err);
+    }
     sweeping = retention
       .sweep()
       .catch((err: unknown) =>

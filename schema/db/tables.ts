@@ -483,3 +483,25 @@ export const passwordResets = sqliteTable(
   },
   (t) => [index('password_resets_user').on(t.userId)],
 );
+
+/**
+ * What changed in a project, in order (`seq` is the `id` of the server-sent event stream and its
+ * `Last-Event-ID`): thin rows, written in the same transaction as the change they announce, so a
+ * change that rolls back announces nothing. `subject` holds ids for the server's reactors
+ * (notifications), never content or secrets, and is not sent to browsers. `recipientId`: only
+ * that person sees the event (their notifications). Old rows are pruned (domain/events.ts).
+ */
+export const projectEvents = sqliteTable(
+  'project_events',
+  {
+    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    projectId: text('project_id').notNull(),
+    environmentId: text('environment_id'),
+    kind: text('kind').notNull(),
+    actorId: text('actor_id'),
+    recipientId: text('recipient_id'),
+    subject: text('subject', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('project_events_project').on(t.projectId, t.seq)],
+);

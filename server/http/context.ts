@@ -16,8 +16,11 @@ import type { FlowRuleChanges } from '../domain/flow-rules.ts';
 import type { Visibility } from '../domain/visibility.ts';
 import type { Board } from '../domain/board.ts';
 import type { PasswordResets } from '../domain/password-resets.ts';
+import type { ProjectEvents } from '../domain/events.ts';
 
 export interface AppDeps {
+  /** What changed in each project: emitted by the domain, streamed by `GET /api/projects/:id/events`. */
+  events: ProjectEvents;
   accounts: Accounts;
   projects: Projects;
   rooms: Rooms;

@@ -1,0 +1,90 @@
+import type { ProjectEventKind, ProjectEventView } from '#schema/api.ts';
+import type { EventStore, ProjectEventRow } from '../store/events.ts';
+
+/** What a change announces. `subject`: ids for reactors (never content or secrets). */
+export interface NewProjectEvent {
+  projectId: string;
+  environmentId: string | null;
+  kind: ProjectEventKind;
+  actorId: string | null;
+  /** Only this person sees it (their notification). */
+  recipientId?: string | null;
+  subject?: Record<string, unknown>;
+}
+
+/** Runs inside `emit`, in the caller's transaction: what it writes commits or rolls back with the change. */
+export type Reactor = (event: ProjectEventRow) => void;
+
+/** How long events are kept for `Last-Event-ID` resumes; older ones are pruned (a resume past them refetches everything). */
+export const EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * One ordered log of what changed in each project, written in the same transaction as the change
+ * (`emit`), read by the event stream from the database (`after`), never from memory: an event
+ * whose change rolled back is never seen, and any process sharing the database reads the same
+ * log. `subscribe` only wakes readers (after the current task, so the change has committed);
+ * with several processes the wake-up travels by Redis (issue 17) and readers read the table.
+ */
+export function createProjectEvents(store: EventStore, now: () => number = Date.now) {
+  const reactors: Reactor[] = [];
+  const listeners = new Map<string, Set<() => void>>();
+  const woken = new Set<string>();
+
+  function wake(projectId: string): void {
+    if (woken.has(projectId)) return;
+    woken.add(projectId);
+    setImmediate(() => {
+      woken.delete(projectId);
+      for (const fn of listeners.get(projectId) ?? []) fn();
+    });
+  }
+
+  return {
+    /** Records an event; call it inside the change's transaction. */
+    emit(e: NewProjectEvent): ProjectEventRow {
+      const row = store.insert({
+        projectId: e.projectId,
+        environmentId: e.environmentId,
+        kind: e.kind,
+        actorId: e.actorId,
+        recipientId: e.recipientId ?? null,
+        subject: e.subject ?? {},
+        createdAt: now(),
+      });
+      for (const react of reactors) react(row);
+      wake(e.projectId);
+      return row;
+    },
+    /** Adds a reactor: it sees every event, synchronously, inside the emitting transaction. */
+    onEmit(reactor: Reactor): void {
+      reactors.push(reactor);
+    },
+    /** Calls `fn` (without arguments) soon after events of the project were emitted; returns the unsubscribe. */
+    subscribe(projectId: string, fn: () => void): () => void {
+      let set = listeners.get(projectId);
+      if (!set) listeners.set(projectId, (set = new Set()));
+      set.add(fn);
+      return () => {
+        set.delete(fn);
+        if (set.size === 0) listeners.delete(projectId);
+      };
+    },
+    after: store.after,
+    lastSeq: store.lastSeq,
+    /** Drops events past EVENT_RETENTION_MS (called by the retention sweep). */
+    prune(): number {
+      return store.prune(now() - EVENT_RETENTION_MS);
+    },
+  };
+}
+export type ProjectEvents = ReturnType<typeof createProjectEvents>;
+
+/** The browser's view of an event row: no actor, recipient or subject. */
+export function eventView(row: ProjectEventRow): ProjectEventView {
+  return {
+    id: row.seq,
+    kind: row.kind as ProjectEventKind,
+    environmentId: row.environmentId,
+    at: row.createdAt,
+  };
+}
