@@ -254,6 +254,7 @@ export function createServices(config: Readonly<Config>) {
     snapshots,
     local: localData,
     limits: config,
+    names: (ids) => accounts.names(ids),
   });
   const visibility = createVisibility({
     access,
@@ -319,6 +320,7 @@ export function createServices(config: Readonly<Config>) {
       access,
       localData,
       visibility,
+      openFeedback: shares.openCounts,
     }),
   });
   const collab = createCollabUpgrade({
