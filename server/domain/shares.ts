@@ -84,7 +84,10 @@ export function createShares(deps: {
 
   /** The team's view of feedback rows of one environment. */
   function teamViews(envId: string, rows: FeedbackRow[]): FeedbackView[] {
-    const links = new Map(store.shareLinks(envId).map((l) => [l.id, l]));
+    // Only the links these comments came through (at most one per comment listed).
+    const links = new Map(
+      store.shareLinksByIds([...new Set(rows.map((f) => f.shareLinkId))]).map((l) => [l.id, l]),
+    );
     const replies = repliesByFeedback(rows);
     const names = deps.names(rows.flatMap((f) => (f.resolvedBy ? [f.resolvedBy] : [])));
     // Older comments have no stored name: the item's name in what the environment shows now.

@@ -26,6 +26,11 @@ export function createShareStore(db: Db) {
         .orderBy(desc(shareLinks.createdAt))
         .all();
     },
+    /** These links (of any environment), for naming the link a comment came through. */
+    shareLinksByIds(ids: string[]): ShareLinkRow[] {
+      if (ids.length === 0) return [];
+      return db.select().from(shareLinks).where(inArray(shareLinks.id, ids)).all();
+    },
     /** Links that still open: neither revoked nor expired. */
     activeShareLinkCount(environmentId: string, now: number): number {
       return (

@@ -111,6 +111,20 @@ describe('REV-20..29 stakeholders’ feedback is a conversation', () => {
     expect(team.canRespond).toBe(true);
   });
 
+  it('REV-20 comments made before names were kept are named from what the environment shows now; a name never becomes an id', async () => {
+    const r = await reviewRound();
+    const insert = r.server.sqlite.prepare(
+      'INSERT INTO feedback (id, environment_id, share_link_id, section, item_id, author, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    insert.run('fbk_old', r.uat.id, r.board.id, 'workflows', 'wf_ticket', 'Olga', 'old', 1);
+    insert.run('fbk_gone', r.uat.id, r.board.id, 'agents', 'agt_gone', 'Olga', 'gone', 2);
+    const { body } = await r.list(r.admin);
+    expect(body.feedback.map((f) => [f.id, f.itemName])).toEqual([
+      ['fbk_gone', ''],
+      ['fbk_old', 'Open a ticket'],
+    ]);
+  });
+
   it('REV-21 the team replies and resolves; the link’s holders read the reply and the resolved state under the item; audit events record both', async () => {
     const r = await reviewRound();
     const { body: fb } = await r.post(r.board.token, {});
