@@ -56,6 +56,11 @@ export const FeedbackBody = z.strictObject({
   author: displayName(100),
   text: z.string().trim().min(1).max(2000),
 });
+/** A team member's reply to feedback. */
+export const FeedbackReplyBody = z.strictObject({
+  text: z.string().trim().min(1, 'Write a reply first.').max(2000),
+});
+export const FeedbackResolveBody = z.strictObject({ resolved: z.boolean() });
 
 /** What an audience rule can test about a user (the runtime supplies these per conversation). */
 export const AUDIENCE_ATTRIBUTES = [

@@ -258,6 +258,7 @@ export function createServices(config: Readonly<Config>) {
     snapshots,
     local: localData,
     limits: config,
+    names: (ids) => accounts.names(ids),
   });
   const visibility = createVisibility({
     access,
@@ -324,6 +325,7 @@ export function createServices(config: Readonly<Config>) {
       access,
       localData,
       visibility,
+      openFeedback: shares.openCounts,
     }),
   });
   const collab = createCollabUpgrade({

@@ -100,25 +100,75 @@ export interface ShareLinkCreated extends ShareLinkView {
   url: string;
 }
 
+/** A team member's reply to feedback: their name, never their id. */
+export interface FeedbackReplyView {
+  author: string;
+  text: string;
+  createdAt: string;
+}
+
 /** Feedback on an item, as the team reads it. */
 export interface FeedbackView {
   id: string;
   section: string;
   itemId: string;
+  /**
+   * The item's name in the content the link showed when the comment was made (for older comments,
+   * in what the environment shows now); '' when the item is in neither.
+   */
+  itemName: string;
   author: string;
   text: string;
   shareLinkId: string;
+  /** The link it came through: its label, and the snapshot it is pinned to (null: the environment's current). */
+  link: { label: string; snapshotId: string | null };
   createdAt: string;
+  /** Who resolved it (a name) and when; null while open. */
+  resolved: { by: string; at: string } | null;
+  /** Oldest first, at most MAX_REPLIES_PER_FEEDBACK. */
+  replies: FeedbackReplyView[];
 }
 
-/** GET /environments/:id/feedback. */
+/**
+ * GET /environments/:id/feedback?status=open|resolved|all: newest first, at most 500; `counts` are
+ * the environment's totals.
+ */
 export interface FeedbackListView {
   feedback: FeedbackView[];
+  counts: { open: number; resolved: number };
+  /** True when more feedback of this status exists than the list holds. */
+  truncated: boolean;
+  /** Whether the caller may reply and resolve (the permission that manages share links). */
+  canRespond: boolean;
 }
 
 /** POST /share/:token/feedback: the feedback stored. */
-export interface FeedbackPosted extends FeedbackView {
+export interface FeedbackPosted {
+  id: string;
   environmentId: string;
+  section: string;
+  itemId: string;
+  itemName: string;
+  author: string;
+  text: string;
+  createdAt: string;
+}
+
+/** POST /feedback/:id/replies and /feedback/:id/resolve: the feedback as it is now. */
+export interface FeedbackChanged {
+  feedback: FeedbackView;
+}
+
+/** A comment made through a share link, as that link's holders read it. */
+export interface SharedFeedback {
+  id: string;
+  section: string;
+  itemId: string;
+  author: string;
+  text: string;
+  createdAt: string;
+  resolved: boolean;
+  replies: FeedbackReplyView[];
 }
 
 /** GET /share/:token: what a stakeholder sees, never a secret value. */
@@ -141,6 +191,9 @@ export interface SharedView {
   content: WorkspaceContent | null;
   /** Variables at their effective values. */
   variables: { name: string; type: string; description: string; value: string }[];
-  /** This link's feedback (none when the link takes none). */
-  feedback: { section: string; itemId: string; author: string; text: string; createdAt: string }[];
+  /**
+   * This link's feedback (never another link's), newest first, at most 300, with the team's
+   * replies; none when the link takes none.
+   */
+  feedback: SharedFeedback[];
 }

@@ -197,6 +197,8 @@ export interface BoardStage {
    * may not read the stage).
    */
   missingSecrets: string[];
+  /** Stakeholder feedback not resolved yet (0 where the caller may not read the stage). */
+  openFeedback: number;
 }
 
 /**

@@ -461,8 +461,30 @@ export const feedback = sqliteTable(
     author: text('author').notNull(),
     text: text('text').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** The item's name in the content the link showed when the comment was made ('' for older rows). */
+    itemName: text('item_name').notNull().default(''),
+    /** Resolved by a member of the team (user id) at this time; null while open. */
+    resolvedAt: integer('resolved_at'),
+    resolvedBy: text('resolved_by'),
   },
   (t) => [index('feedback_env').on(t.environmentId, t.createdAt)],
+);
+
+/** The team's replies to a feedback post; stakeholders read them through the same link. */
+export const feedbackReplies = sqliteTable(
+  'feedback_replies',
+  {
+    id: text('id').primaryKey(),
+    feedbackId: text('feedback_id')
+      .notNull()
+      .references(() => feedback.id, { onDelete: 'cascade' }),
+    /** The member who replied (user id) and their name at the time (what a stakeholder reads). */
+    createdBy: text('created_by').notNull(),
+    authorName: text('author_name').notNull(),
+    text: text('text').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('feedback_replies_feedback').on(t.feedbackId, t.createdAt)],
 );
 
 /**

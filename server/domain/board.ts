@@ -32,6 +32,8 @@ export function createBoard(deps: {
   access: Access;
   localData: LocalData;
   visibility: Visibility;
+  /** Open (unresolved) stakeholder feedback per environment id. */
+  openFeedback: (envIds: string[]) => Record<string, number>;
 }) {
   const {
     projects,
@@ -57,6 +59,9 @@ export function createBoard(deps: {
       const meta = (id: string | null | undefined) => (id ? snapshots.meta(project.id, id) : null);
       const pointer = (envId: string, id: string | null | undefined, which: 'current' | 'live') =>
         readable.has(envId) ? { snapshot: meta(id), lastMove: lastMove(envId, which) } : null;
+      const openFeedback = deps.openFeedback(
+        envs.filter((e) => readable.has(e.id)).map((e) => e.id),
+      );
       const stages = envs.map((e) => ({
         environmentId: e.id,
         readable: readable.has(e.id),
@@ -70,6 +75,8 @@ export function createBoard(deps: {
         // Names only, to readers of the stage: its integrations name them in content they can read;
         // values never leave the secrets store.
         missingSecrets: readable.has(e.id) ? localData.missingSecretNames(e.id) : [],
+        // Stakeholders' comments nobody resolved yet, to readers of the stage.
+        openFeedback: readable.has(e.id) ? (openFeedback[e.id] ?? 0) : 0,
       }));
       // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
       const carried = upSections(project.flowRules);

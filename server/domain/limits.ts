@@ -10,6 +10,12 @@ import { windowRetryAfter } from '../lib/rates.ts';
 export const LIMITS = {
   /** Feedback posts kept per share link (the poster is anonymous; each post is at most ~2.2 KB). */
   MAX_FEEDBACK_PER_LINK: 1000,
+  /** The team's replies kept per feedback post (each at most 2,000 characters). */
+  MAX_REPLIES_PER_FEEDBACK: 20,
+  /** Feedback posts the environment's Feedback tab lists at once (newest first, per status). */
+  FEEDBACK_LISTED: 500,
+  /** Feedback posts a share page lists (that link's, newest first). */
+  FEEDBACK_LISTED_PER_LINK: 300,
   /** Runtime keys per environment (an environment admin creates them). */
   MAX_RUNTIME_KEYS_PER_ENVIRONMENT: 50,
   /**

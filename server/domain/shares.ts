@@ -1,8 +1,9 @@
 import { AppError } from '#schema/errors.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
-import type { Section } from '#schema/content/spec.ts';
-import type { FeedbackView, ShareLinkView } from '#schema/api.ts';
-import type { ShareStore, ShareLinkRow } from '../store/shares.ts';
+import { SPECS, type Section } from '#schema/content/spec.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
+import type { FeedbackView, SharedFeedback, ShareLinkView } from '#schema/api.ts';
+import type { FeedbackRow, ShareStore, ShareLinkRow } from '../store/shares.ts';
 import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
@@ -40,6 +41,8 @@ export function createShares(deps: {
   snapshots: Snapshots;
   local: LocalData;
   limits: { maxShareLinksPerEnvironment: number; feedbackPerLinkPerMinute: number };
+  /** Names of people by user id. */
+  names: (ids: Iterable<string>) => Record<string, string>;
 }) {
   const { store, projects } = deps;
 
@@ -50,6 +53,98 @@ export function createShares(deps: {
     if (link.revokedAt !== null) throw new AppError('share_link_revoked');
     if (link.expiresAt < Date.now()) throw new AppError('share_link_expired');
     return link;
+  }
+
+  /** What a link shows now: its pinned snapshot, or whatever its environment shows. */
+  function shownContent(link: ShareLinkRow): WorkspaceContent | null {
+    const { environment: env } = projects.getEnvironment(link.environmentId)!;
+    const project = projects.getProject(env.projectId)!;
+    const snapshotId = link.snapshotId ?? shownSnapshotId(env, project);
+    return snapshotId ? canonicalContent(deps.local.contentWith(env.id, snapshotId)) : null;
+  }
+
+  const itemNameIn = (content: WorkspaceContent | null, section: Section, itemId: string) => {
+    const item = content?.[section]?.[itemId];
+    return item ? String(item[SPECS[section].nameField] ?? '') : '';
+  };
+
+  const repliesByFeedback = (rows: FeedbackRow[]) => {
+    const by = new Map<string, { author: string; text: string; createdAt: string }[]>();
+    for (const r of store.repliesOf(rows.map((f) => f.id))) {
+      const list = by.get(r.feedbackId) ?? [];
+      list.push({
+        author: r.authorName,
+        text: r.text,
+        createdAt: new Date(r.createdAt).toISOString(),
+      });
+      by.set(r.feedbackId, list);
+    }
+    return by;
+  };
+
+  /** The team's view of feedback rows of one environment. */
+  function teamViews(envId: string, rows: FeedbackRow[]): FeedbackView[] {
+    // Only the links these comments came through (at most one per comment listed).
+    const links = new Map(
+      store.shareLinksByIds([...new Set(rows.map((f) => f.shareLinkId))]).map((l) => [l.id, l]),
+    );
+    const replies = repliesByFeedback(rows);
+    const names = deps.names(rows.flatMap((f) => (f.resolvedBy ? [f.resolvedBy] : [])));
+    // Older comments have no stored name: the item's name in what the environment shows now.
+    let current: WorkspaceContent | null | undefined;
+    const nameOf = (f: FeedbackRow) => {
+      if (f.itemName) return f.itemName;
+      if (current === undefined) {
+        const { environment: env } = projects.getEnvironment(envId)!;
+        const snap = shownSnapshotId(env, projects.getProject(env.projectId)!);
+        current = snap ? canonicalContent(deps.local.contentWith(env.id, snap)) : null;
+      }
+      return itemNameIn(current, f.section as Section, f.itemId);
+    };
+    return rows.map((f) => {
+      const link = links.get(f.shareLinkId);
+      return {
+        id: f.id,
+        section: f.section,
+        itemId: f.itemId,
+        itemName: nameOf(f),
+        author: f.author,
+        text: f.text,
+        shareLinkId: f.shareLinkId,
+        link: { label: link?.label ?? '', snapshotId: link?.snapshotId ?? null },
+        createdAt: new Date(f.createdAt).toISOString(),
+        resolved:
+          f.resolvedAt !== null
+            ? {
+                by: (f.resolvedBy && names[f.resolvedBy]) || 'a former member',
+                at: new Date(f.resolvedAt).toISOString(),
+              }
+            : null,
+        replies: replies.get(f.id) ?? [],
+      };
+    });
+  }
+
+  function requireFeedback(id: string): FeedbackRow {
+    const f = store.feedbackById(id);
+    if (!f) throw new AppError('not_found', 'No such feedback.');
+    return f;
+  }
+
+  /** One link's feedback with the team's replies: what that link's holders read. */
+  function sharedFeedback(envId: string, linkId: string): SharedFeedback[] {
+    const rows = store.feedbackOfLink(envId, linkId, LIMITS.FEEDBACK_LISTED_PER_LINK);
+    const replies = repliesByFeedback(rows);
+    return rows.map((f) => ({
+      id: f.id,
+      section: f.section,
+      itemId: f.itemId,
+      author: f.author,
+      text: f.text,
+      createdAt: new Date(f.createdAt).toISOString(),
+      resolved: f.resolvedAt !== null,
+      replies: replies.get(f.id) ?? [],
+    }));
   }
 
   return {
@@ -172,15 +267,7 @@ export function createShares(deps: {
                 value: v.effectiveValue,
               }))
           : [],
-        feedback: link.allowFeedback
-          ? store.feedbackOfLink(env.id, link.id).map((f) => ({
-              section: f.section,
-              itemId: f.itemId,
-              author: f.author,
-              text: f.text,
-              createdAt: new Date(f.createdAt).toISOString(),
-            }))
-          : [],
+        feedback: link.allowFeedback ? sharedFeedback(env.id, link.id) : [],
       };
     },
 
@@ -219,21 +306,109 @@ export function createShares(deps: {
         author: input.author,
         text: input.text,
         createdAt: now,
+        // The name the stakeholder read, so the team's view names the item even after it changes.
+        itemName: itemNameIn(shownContent(link), input.section, input.itemId),
+        resolvedAt: null,
+        resolvedBy: null,
       };
       store.insertFeedback(row);
-      return { ...row, createdAt: new Date(row.createdAt).toISOString() };
+      return {
+        id: row.id,
+        environmentId: row.environmentId,
+        section: row.section,
+        itemId: row.itemId,
+        itemName: row.itemName,
+        author: row.author,
+        text: row.text,
+        createdAt: new Date(row.createdAt).toISOString(),
+      };
     },
 
-    feedback(envId: string): FeedbackView[] {
-      return store.feedback(envId).map((f) => ({
-        id: f.id,
-        section: f.section,
-        itemId: f.itemId,
-        author: f.author,
-        text: f.text,
-        shareLinkId: f.shareLinkId,
-        createdAt: new Date(f.createdAt).toISOString(),
-      }));
+    /** The team's view: newest first, bounded, narrowed to open or resolved. */
+    feedback(envId: string, status: 'open' | 'resolved' | 'all' = 'all') {
+      const max = LIMITS.FEEDBACK_LISTED;
+      const rows = store.feedback(envId, status, max + 1);
+      return {
+        feedback: teamViews(envId, rows.slice(0, max)),
+        counts: store.feedbackCounts(envId),
+        truncated: rows.length > max,
+      };
+    },
+
+    /** The environment a feedback post belongs to (404 when there is none). */
+    environmentOfFeedback(id: string): string {
+      return requireFeedback(id).environmentId;
+    },
+
+    /** A team member answers a stakeholder; the link's holders read it under the item. */
+    reply(by: Principal, id: string, text: string): FeedbackView {
+      const f = requireFeedback(id);
+      const max = LIMITS.MAX_REPLIES_PER_FEEDBACK;
+      requireBelow(
+        'MAX_REPLIES_PER_FEEDBACK',
+        max,
+        store.replyCount(f.id),
+        `This comment already has ${max} replies: resolve it, or ask for a new comment.`,
+      );
+      const now = Date.now();
+      const replyId = newId('fbr');
+      store.insertReply({
+        id: replyId,
+        feedbackId: f.id,
+        createdBy: by.user.id,
+        authorName: by.user.name,
+        text,
+        createdAt: now,
+      });
+      const env = projects.getEnvironment(f.environmentId)!.environment;
+      store.audit(
+        {
+          projectId: env.projectId,
+          environmentId: env.id,
+          kind: 'feedback.replied',
+          actorId: by.user.id,
+          subject: {
+            feedbackId: f.id,
+            replyId,
+            section: f.section,
+            itemId: f.itemId,
+            itemName: f.itemName,
+          },
+        },
+        now,
+      );
+      return teamViews(env.id, [f])[0]!;
+    },
+
+    /** Marks feedback resolved (or open again); saying what it already is changes nothing. */
+    setResolved(by: Principal, id: string, resolved: boolean): FeedbackView {
+      const f = requireFeedback(id);
+      if (resolved !== (f.resolvedAt !== null)) {
+        const now = Date.now();
+        store.setFeedbackResolved(f.id, resolved ? by.user.id : null, resolved ? now : null);
+        const env = projects.getEnvironment(f.environmentId)!.environment;
+        store.audit(
+          {
+            projectId: env.projectId,
+            environmentId: env.id,
+            kind: resolved ? 'feedback.resolved' : 'feedback.reopened',
+            actorId: by.user.id,
+            subject: {
+              feedbackId: f.id,
+              section: f.section,
+              itemId: f.itemId,
+              itemName: f.itemName,
+            },
+          },
+          now,
+        );
+      }
+      return teamViews(f.environmentId, [requireFeedback(id)])[0]!;
+    },
+
+    /** Open (unresolved) feedback per environment. */
+    openCounts(envIds: string[]): Record<string, number> {
+      return store.openFeedbackCounts(envIds);
     },
   };
 }
