@@ -15,6 +15,7 @@ import { DAY, MINUTE } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { shownSnapshotId } from '#schema/composition.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
+import type { ProjectEvents } from './events.ts';
 
 export const shareLinkView = (l: ShareLinkRow): ShareLinkView => ({
   id: l.id,
@@ -40,6 +41,8 @@ export function createShares(deps: {
   snapshots: Snapshots;
   local: LocalData;
   limits: { maxShareLinksPerEnvironment: number; feedbackPerLinkPerMinute: number };
+  /** The project event log (`feedback`), inside each change's transaction. */
+  emit: ProjectEvents['emit'];
 }) {
   const { store, projects } = deps;
 
@@ -220,7 +223,17 @@ export function createShares(deps: {
         text: input.text,
         createdAt: now,
       };
-      store.insertFeedback(row);
+      const { environment } = requireEnvironment(projects, link.environmentId);
+      projects.atomically(() => {
+        store.insertFeedback(row);
+        deps.emit({
+          projectId: environment.projectId,
+          environmentId: environment.id,
+          kind: 'feedback',
+          actorId: null,
+          subject: { feedbackId: row.id, action: 'posted' },
+        });
+      });
       return { ...row, createdAt: new Date(row.createdAt).toISOString() };
     },
 

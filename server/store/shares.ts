@@ -72,6 +72,9 @@ export function createShareStore(db: Db) {
         .orderBy(desc(feedback.createdAt))
         .all();
     },
+    feedbackById(id: string): FeedbackRow | undefined {
+      return db.select().from(feedback).where(eq(feedback.id, id)).get();
+    },
     feedbackCountOfLink(environmentId: string, shareLinkId: string): number {
       return (
         db
