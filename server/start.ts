@@ -147,6 +147,7 @@ export function createServices(config: Readonly<Config>) {
     requests: gateStore,
     invitations: invitationStore,
     feedback: shareStore,
+    log,
   });
 
   const accounts = createAccounts(accountStore, {

@@ -73,6 +73,7 @@ export function createNotifications(deps: {
   feedback: Pick<ShareStore, 'feedbackById'>;
   /** More sinks after the inbox (webhook, mail). */
   sinks?: NotificationSink[];
+  log: (msg: string, err?: unknown) => void;
 }) {
   const { store } = deps;
 
@@ -233,8 +234,7 @@ export function createNotifications(deps: {
     }
   }
 
-  deps.events.onEmit((e) => {
-    if (e.kind === 'notification' || e.recipientId) return;
+  function react(e: ProjectEventRow): void {
     const n = noticeOf(e);
     if (!n) return;
     // Never the actor of their own action.
@@ -242,6 +242,18 @@ export function createNotifications(deps: {
     if (recipients.length === 0) return;
     const notice: Notice = { ...n, recipients, eventSeq: e.seq, createdAt: e.createdAt };
     for (const sink of sinks) sink.deliver(notice);
+  }
+
+  deps.events.onEmit((e) => {
+    // A person's own events (their notifications) tell no one.
+    if (e.kind === 'notification' || e.recipientId) return;
+    // A savepoint of the change's transaction: a notice that fails is undone alone and logged,
+    // the change itself (a request, an approval …) still commits.
+    try {
+      deps.projects.atomically(() => react(e));
+    } catch (err) {
+      deps.log(`notifying of a ${e.kind} event failed; the change stands, nobody was told`, err);
+    }
   });
 
   /** The projects whose notifications the person may still read. */

@@ -7,7 +7,14 @@ import type {
   ShareLinkCreated,
 } from '#schema/api.ts';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
-import { NOTIFICATIONS_KEPT_PER_PERSON } from '#server/domain/notifications.ts';
+import {
+  createNotifications,
+  NOTIFICATIONS_KEPT_PER_PERSON,
+} from '#server/domain/notifications.ts';
+import { createProjectEvents } from '#server/domain/events.ts';
+import { openDatabase } from '#server/store/db.ts';
+import { createEventStore } from '#server/store/events.ts';
+import { createNotificationStore } from '#server/store/notifications.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until } from '../helpers/clients.ts';
 import {
@@ -17,7 +24,7 @@ import {
   type Client,
   type Instance,
 } from '../helpers/fixture.ts';
-import { setupAdmin, testServer } from '../helpers/server.ts';
+import { setupAdmin, tempDataDir, testServer } from '../helpers/server.ts';
 import { PASSPHRASE, postJson } from '../helpers/users.ts';
 
 /**
@@ -439,5 +446,37 @@ describe('REV-76 reading the inbox', () => {
     }
     expect(ids).toHaveLength(NOTIFICATIONS_KEPT_PER_PERSON);
     expect([...ids].sort((a, b) => b - a)).toEqual(ids);
+  });
+});
+
+describe('REV-77 a notice that fails', () => {
+  it('[REV-77] is undone alone and logged: the change that emitted it still commits', async () => {
+    const database = openDatabase(tempDataDir(), 'normal');
+    cleanup.push(() => database.close());
+    const events = createProjectEvents(createEventStore(database.db));
+    const logged: string[] = [];
+    createNotifications({
+      events,
+      store: createNotificationStore(database.db),
+      projects: {
+        getProject: () => {
+          throw new Error('the project store failed');
+        },
+        atomically: <T>(fn: () => T): T => database.db.transaction(fn),
+      } as unknown as Parameters<typeof createNotifications>[0]['projects'],
+      members: { members: () => [], memberships: () => [] },
+      accounts: { findUserById: () => undefined },
+      requests: { request: () => undefined },
+      invitations: { invitationById: () => undefined },
+      feedback: { feedbackById: () => undefined },
+      log: (msg) => logged.push(msg),
+    });
+    database.db.transaction(() => {
+      events.emit({ projectId: 'p1', environmentId: 'e1', kind: 'request', actorId: 'u1' });
+    });
+    expect(events.after('p1', 0, 10).map((e) => e.kind)).toEqual(['request']);
+    expect(logged).toEqual([
+      'notifying of a request event failed; the change stands, nobody was told',
+    ]);
   });
 });
