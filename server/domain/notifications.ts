@@ -234,7 +234,23 @@ export function createNotifications(deps: {
     }
   }
 
+  /** A request closed: its approvers' "approval requested" no longer waits (read, and their badge told). */
+  function settled(e: ProjectEventRow): void {
+    const requestId = str(e.subject.requestId);
+    if (e.kind !== 'request.decided' || !requestId) return;
+    if (!['done', 'voided', 'rejected'].includes(str(e.subject.decision) ?? '')) return;
+    for (const userId of new Set(store.settleRequest(requestId, e.createdAt)))
+      deps.events.emit({
+        projectId: e.projectId,
+        environmentId: e.environmentId,
+        kind: 'notification',
+        actorId: null,
+        recipientId: userId,
+      });
+  }
+
   function react(e: ProjectEventRow): void {
+    settled(e);
     const n = noticeOf(e);
     if (!n) return;
     // Never the actor of their own action.

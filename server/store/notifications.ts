@@ -58,6 +58,19 @@ export function createNotificationStore(db: Db) {
           .get()?.n ?? 0
       );
     },
+    /**
+     * Marks read, for everyone, the unread notifications asking about this request (it closed:
+     * nothing waits any more); returns whose changed.
+     */
+    settleRequest(requestId: string, now: number): string[] {
+      return db
+        .update(notifications)
+        .set({ readAt: now })
+        .where(and(eq(notifications.requestId, requestId), isNull(notifications.readAt)))
+        .returning({ userId: notifications.userId })
+        .all()
+        .map((r) => r.userId);
+    },
     /** Marks the person's own among `ids` read (others' are untouched); all of theirs when `ids` is 'all'. */
     markRead(userId: string, ids: readonly number[] | 'all', now: number): void {
       db.update(notifications)

@@ -187,6 +187,13 @@ describe('REV notifications', () => {
     ]);
     // Ada was asked again, and told nothing of her own rejection.
     expect(await kindsOf(w.admin)).toEqual(['approval_requested', 'approval_requested']);
+    // Both requests closed (the second replaced the first, then was rejected): neither waits for
+    // Quinn any more, so their notices are read.
+    const quinns = await inbox(w.quinn);
+    expect(quinns.notifications.map((n) => [n.requestId, n.read])).toEqual([
+      [second.id, true],
+      [req.id, true],
+    ]);
   });
 
   it('[REV-72] a published hotfix asks the editors of the authoring stage to bring it there; not its publisher or others', async () => {
@@ -348,18 +355,21 @@ describe('REV notifications', () => {
 describe('REV-76 reading the inbox', () => {
   it('[REV-76] marks read by id (others’ ids ignored alike) or all at once; only the caller’s, only of projects they still belong to', async () => {
     const w = await world();
+    // TEST holds a release; then both TEST and UAT are gated and DEV changes.
+    await w.admin.ok('POST', `/api/environments/${w.dev}/sync`, { confirmMissingSecrets: true });
     await gateTest(w);
-    await w.devUser.ok('POST', `/api/environments/${w.dev}/requests`, {});
-    // A second request, from TEST once it holds something (Quinn Syncs out of TEST into UAT: Ada approves).
     await w.admin.ok('PUT', `/api/environments/${w.uat}/gate`, {
       requiredApprovals: 1,
       allowSelfApproval: false,
     });
-    await w.admin.ok('PUT', `/api/environments/${w.test}/gate`, {
-      requiredApprovals: 0,
-      allowSelfApproval: false,
-    });
-    await w.admin.ok('POST', `/api/environments/${w.dev}/sync`, { confirmMissingSecrets: true });
+    const content = await w.admin.ok<{ variables: Record<string, { defaultValue: string }> }>(
+      'GET',
+      `/api/environments/${w.dev}/content`,
+    );
+    content.variables.var_max_refund!.defaultValue = '77';
+    await w.admin.ok('PUT', `/api/environments/${w.dev}/content`, content);
+    // Two open requests: DEV → TEST (Ada and Quinn approve), TEST → UAT by Quinn (Ada approves).
+    await w.devUser.ok('POST', `/api/environments/${w.dev}/requests`, {});
     await w.quinn.ok('POST', `/api/environments/${w.test}/requests`, {});
 
     const before = await inbox(w.admin);

@@ -12,4 +12,5 @@ CREATE TABLE `notifications` (
 	`read_at` integer
 );
 --> statement-breakpoint
-CREATE INDEX `notifications_user` ON `notifications` (`user_id`,`id`);
+CREATE INDEX `notifications_user` ON `notifications` (`user_id`,`id`);--> statement-breakpoint
+CREATE INDEX `notifications_request` ON `notifications` (`request_id`);
