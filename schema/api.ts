@@ -237,3 +237,10 @@ export type * from './api/release.ts';
 export type * from './api/local.ts';
 export type * from './api/access.ts';
 export type * from './api/events.ts';
+export type * from './api/notifications.ts';
+
+/** POST /api/notifications/read: these (at most 500; others' ids are ignored), or all. */
+export const NotificationsReadBody = z.union([
+  z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(500) }),
+  z.strictObject({ all: z.literal(true) }),
+]);

@@ -52,6 +52,8 @@ import { createRetention } from './domain/retention.ts';
 import { createRetentionStore } from './store/retention.ts';
 import { createEventStore } from './store/events.ts';
 import { createProjectEvents } from './domain/events.ts';
+import { createNotificationStore } from './store/notifications.ts';
+import { createNotifications } from './domain/notifications.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -135,6 +137,18 @@ export function createServices(config: Readonly<Config>) {
   const passwordResetStore = createPasswordResetStore(database.db);
   // What changed in each project, for the event stream and notifications (emitted inside each change's transaction).
   const events = createProjectEvents(createEventStore(database.db));
+  // People are told: a reactor on the event log writes each recipient's notification in the change's transaction.
+  const notifications = createNotifications({
+    events,
+    store: createNotificationStore(database.db),
+    projects: projectStore,
+    members: memberStore,
+    accounts: accountStore,
+    requests: gateStore,
+    invitations: invitationStore,
+    feedback: shareStore,
+    log,
+  });
 
   const accounts = createAccounts(accountStore, {
     sessionTtlMs: config.sessionTtlMs,
@@ -164,6 +178,7 @@ export function createServices(config: Readonly<Config>) {
     drafts,
     delayMs: config.replicationDelayMs,
     log,
+    emit: events.emit,
   });
   // Flow rules decide which sections a draft's peers may write and what follows a durable change (replication).
   const draftPolicy = createDraftPolicy({ projects: projectStore, replication });
@@ -188,6 +203,7 @@ export function createServices(config: Readonly<Config>) {
     drafts,
     hotfixDraft: (envId) => hotfixStore.openDraft(envId),
     composition,
+    emit: events.emit,
   });
   const hotfixes = createHotfixes({
     projects: projectStore,
@@ -197,6 +213,7 @@ export function createServices(config: Readonly<Config>) {
     drafts: durableDrafts,
     gates: approvals,
     audit: (e, now) => auditStore.audit(e, now),
+    emit: events.emit,
   });
   // Deleting an audience looks at what its environment holds.
   const audiences = createAudiences({
@@ -223,6 +240,7 @@ export function createServices(config: Readonly<Config>) {
     projects: projectStore,
     hotfixes: hotfixStore,
     onRightsChanged: (userId) => rooms.closeUser(userId),
+    emit: events.emit,
   });
   const localData = createLocalData({
     projects: projectStore,
@@ -259,6 +277,7 @@ export function createServices(config: Readonly<Config>) {
     local: localData,
     limits: config,
     names: (ids) => accounts.names(ids),
+    emit: events.emit,
   });
   const visibility = createVisibility({
     access,
@@ -272,6 +291,7 @@ export function createServices(config: Readonly<Config>) {
     : config.allowedOrigins;
   const app = createApp({
     events,
+    notifications,
     accounts,
     projects,
     rooms,

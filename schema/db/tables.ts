@@ -527,3 +527,32 @@ export const projectEvents = sqliteTable(
   },
   (t) => [index('project_events_project').on(t.projectId, t.seq)],
 );
+
+/**
+ * A person's inbox (server/domain/notifications.ts): one row per recipient of a notice, written by
+ * the event reactor in the change's transaction. The title is in words (names, never ids), `href`
+ * the place to act. At most NOTIFICATIONS_KEPT_PER_PERSON per person: older ones are deleted as new
+ * ones arrive.
+ */
+export const notifications = sqliteTable(
+  'notifications',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    userId: text('user_id').notNull(),
+    projectId: text('project_id').notNull(),
+    environmentId: text('environment_id'),
+    kind: text('kind').notNull(),
+    title: text('title').notNull(),
+    href: text('href').notNull(),
+    /** For `approval_requested`: the request (the inbox offers to approve it). */
+    requestId: text('request_id'),
+    /** The project event it came from. */
+    eventSeq: integer('event_seq').notNull(),
+    createdAt: integer('created_at').notNull(),
+    readAt: integer('read_at'),
+  },
+  (t) => [
+    index('notifications_user').on(t.userId, t.id),
+    index('notifications_request').on(t.requestId),
+  ],
+);

@@ -25,6 +25,7 @@ import { LIMITS, requireBelow, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
 import { requireEnvironment } from './require.ts';
+import type { ProjectEvents } from './events.ts';
 
 export type RoleMap = Record<string, Role[]>;
 
@@ -50,8 +51,27 @@ export function createAccess(deps: {
   projects: ProjectStore;
   hotfixes: HotfixStore;
   onRightsChanged: (userId: string) => void;
+  /** The project event log (`invitation`), inside each change's transaction. */
+  emit: ProjectEvents['emit'];
 }) {
   const { store, projects } = deps;
+
+  /** Says what happened to an invitation into a project (one without a project is the instance's). */
+  function invitationEvent(
+    grant: { projectId: string } | null,
+    actorId: string,
+    invitationId: string,
+    action: 'created' | 'accepted' | 'revoked' | 'link',
+  ): void {
+    if (!grant) return;
+    deps.emit({
+      projectId: grant.projectId,
+      environmentId: null,
+      kind: 'invitation',
+      actorId,
+      subject: { invitationId, action },
+    });
+  }
 
   /** The person's roles in one environment (see rolesOfMember). */
   function rolesIn(p: Principal, env: EnvironmentRow): Role[] {
@@ -348,27 +368,30 @@ export function createAccess(deps: {
       }
       const token = newSecretToken('sci');
       const id = newId('inv');
-      store.insertInvitation({
-        id,
-        tokenHash: hashToken(token),
-        email: input.email,
-        name: input.name,
-        grant,
-        createdBy: by.user.id,
-        createdAt: now,
-        expiresAt: now + input.expiresInDays * DAY,
-        usedAt: null,
+      projects.atomically(() => {
+        store.insertInvitation({
+          id,
+          tokenHash: hashToken(token),
+          email: input.email,
+          name: input.name,
+          grant,
+          createdBy: by.user.id,
+          createdAt: now,
+          expiresAt: now + input.expiresInDays * DAY,
+          usedAt: null,
+        });
+        store.audit(
+          {
+            projectId: grant?.projectId ?? null,
+            environmentId: null,
+            kind: 'invitation.created',
+            actorId: by.user.id,
+            subject: { invitationId: id, email: input.email, roles: grant?.roles ?? null },
+          },
+          now,
+        );
+        invitationEvent(grant, by.user.id, id, 'created');
       });
-      store.audit(
-        {
-          projectId: grant?.projectId ?? null,
-          environmentId: null,
-          kind: 'invitation.created',
-          actorId: by.user.id,
-          subject: { invitationId: id, email: input.email, roles: grant?.roles ?? null },
-        },
-        now,
-      );
       return {
         id,
         token,
@@ -398,16 +421,19 @@ export function createAccess(deps: {
       const now = Date.now();
       if (!store.endInvitation(inv.id, now))
         throw new AppError('not_found', 'No such pending invitation.');
-      store.audit(
-        {
-          projectId: inv.grant?.projectId ?? null,
-          environmentId: null,
-          kind: 'invitation.revoked',
-          actorId: by.user.id,
-          subject: { invitationId: inv.id, email: inv.email },
-        },
-        now,
-      );
+      projects.atomically(() => {
+        store.audit(
+          {
+            projectId: inv.grant?.projectId ?? null,
+            environmentId: null,
+            kind: 'invitation.revoked',
+            actorId: by.user.id,
+            subject: { invitationId: inv.id, email: inv.email },
+          },
+          now,
+        );
+        invitationEvent(inv.grant, by.user.id, inv.id, 'revoked');
+      });
     },
 
     /**
@@ -431,6 +457,7 @@ export function createAccess(deps: {
         },
         now,
       );
+      invitationEvent(inv.grant, by.user.id, inv.id, 'link');
       return { path: `/invite/${token}`, expiresAt: new Date(inv.expiresAt).toISOString() };
     },
 
@@ -452,27 +479,30 @@ export function createAccess(deps: {
         throw new AppError('invitation_invalid');
       if (deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');
       const userId = user.id;
-      deps.accounts.insertUser(user);
-      if (inv.grant) {
-        const grant = inv.grant;
-        store.putMember({
-          projectId: grant.projectId,
-          userId,
-          roles: grant.roles,
-          updatedBy: inv.createdBy,
-          updatedAt: Date.now(),
-        });
-      }
-      store.audit(
-        {
-          projectId: null,
-          environmentId: null,
-          kind: 'invitation.accepted',
-          actorId: userId,
-          subject: { invitationId: inv.id },
-        },
-        Date.now(),
-      );
+      projects.atomically(() => {
+        deps.accounts.insertUser(user);
+        if (inv.grant) {
+          const grant = inv.grant;
+          store.putMember({
+            projectId: grant.projectId,
+            userId,
+            roles: grant.roles,
+            updatedBy: inv.createdBy,
+            updatedAt: Date.now(),
+          });
+        }
+        store.audit(
+          {
+            projectId: null,
+            environmentId: null,
+            kind: 'invitation.accepted',
+            actorId: userId,
+            subject: { invitationId: inv.id },
+          },
+          Date.now(),
+        );
+        invitationEvent(inv.grant, userId, inv.id, 'accepted');
+      });
       return { email: inv.email };
     },
   };

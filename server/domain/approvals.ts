@@ -13,6 +13,7 @@ import { LIMITS, requireRate } from './limits.ts';
 import { HOUR } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
+import type { ProjectEvents } from './events.ts';
 
 const DEFAULT_GATE: GateView = { requiredApprovals: 0, allowSelfApproval: false };
 
@@ -30,8 +31,42 @@ export function createApprovals(deps: {
   drafts: Pick<Drafts, 'read'>;
   hotfixDraft: (envId: string) => DraftRow | undefined;
   composition: Pick<Composition, 'candidate' | 'candidateId'>;
+  /** The project event log: `request` and `request.decided`, inside each change's transaction. */
+  emit: ProjectEvents['emit'];
 }) {
   const { store, projects, snapshots } = deps;
+
+  /** Closes an open request and says so (`request.decided`). */
+  function close(
+    r: RequestRow,
+    state: 'done' | 'rejected' | 'voided',
+    reason: string,
+    now: number,
+    actorId: string | null = null,
+  ): void {
+    store.closeRequest(r.id, state, reason, now);
+    decided(r, state, actorId);
+  }
+  function decided(
+    r: RequestRow,
+    decision: 'approved' | 'rejected' | 'voided' | 'done',
+    actorId: string | null,
+  ): void {
+    deps.emit({
+      projectId: r.projectId,
+      environmentId: r.targetEnvironmentId,
+      kind: 'request.decided',
+      actorId,
+      subject: { requestId: r.id, decision },
+    });
+  }
+  /** Voids requests out of `envId` for another snapshot than `except`, saying so for each. */
+  function voidFrom(envId: string, except: string | null, now: number): void {
+    for (const id of store.voidRequestsFrom(envId, except, now)) {
+      const r = store.request(id);
+      if (r) decided(r, 'voided', null);
+    }
+  }
 
   const gate = (envId: string): GateView => {
     const g = store.gate(envId);
@@ -168,15 +203,6 @@ export function createApprovals(deps: {
           : (candidate?.snapshotId ?? null);
       if (!snapshotId)
         throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
-      // A new request replaces any older open one for the same move.
-      for (const r of store.openRequests(source.projectId)) {
-        if (
-          r.sourceEnvironmentId === source.id &&
-          r.targetEnvironmentId === t.id &&
-          r.kind === kind
-        )
-          store.closeRequest(r.id, 'voided', 'replaced by a newer request', now);
-      }
       const row: RequestRow = {
         id: newId('req'),
         projectId: source.projectId,
@@ -191,17 +217,35 @@ export function createApprovals(deps: {
         closedAt: null,
         closedReason: null,
       };
-      store.insertRequest(row);
-      store.audit(
-        {
+      projects.atomically(() => {
+        // A new request replaces any older open one for the same move.
+        for (const r of store.openRequests(source.projectId)) {
+          if (
+            r.sourceEnvironmentId === source.id &&
+            r.targetEnvironmentId === t.id &&
+            r.kind === kind
+          )
+            close(r, 'voided', 'replaced by a newer request', now, by.user.id);
+        }
+        store.insertRequest(row);
+        store.audit(
+          {
+            projectId: source.projectId,
+            environmentId: t.id,
+            kind: 'request.created',
+            actorId: by.user.id,
+            subject: { requestId: row.id, kind, snapshotId, sourceEnvironmentId: source.id },
+          },
+          now,
+        );
+        deps.emit({
           projectId: source.projectId,
           environmentId: t.id,
-          kind: 'request.created',
+          kind: 'request',
           actorId: by.user.id,
-          subject: { requestId: row.id, kind, snapshotId, sourceEnvironmentId: source.id },
-        },
-        now,
-      );
+          subject: { requestId: row.id },
+        });
+      });
       return view(row, () => snapshotId);
     },
 
@@ -238,7 +282,7 @@ export function createApprovals(deps: {
       if (r.state !== 'open') throw new AppError('request_closed');
       const now = Date.now();
       if (sourceSnapshot(env(r.sourceEnvironmentId), r.kind as RequestKind) !== r.snapshotId) {
-        store.closeRequest(r.id, 'voided', 'the source moved', now);
+        close(r, 'voided', 'the source moved', now);
         throw new AppError('approval_voided');
       }
       if (
@@ -247,18 +291,27 @@ export function createApprovals(deps: {
         !gate(r.targetEnvironmentId).allowSelfApproval
       )
         throw new AppError('self_approval');
-      store.putApproval({ requestId: r.id, userId: by.user.id, decision, comment, createdAt: now });
-      if (decision === 'reject') store.closeRequest(r.id, 'rejected', comment ?? 'rejected', now);
-      store.audit(
-        {
-          projectId: r.projectId,
-          environmentId: r.targetEnvironmentId,
-          kind: `request.${decision === 'approve' ? 'approved' : 'rejected'}`,
-          actorId: by.user.id,
-          subject: { requestId: r.id, snapshotId: r.snapshotId, comment },
-        },
-        now,
-      );
+      projects.atomically(() => {
+        store.putApproval({
+          requestId: r.id,
+          userId: by.user.id,
+          decision,
+          comment,
+          createdAt: now,
+        });
+        if (decision === 'reject') store.closeRequest(r.id, 'rejected', comment ?? 'rejected', now);
+        store.audit(
+          {
+            projectId: r.projectId,
+            environmentId: r.targetEnvironmentId,
+            kind: `request.${decision === 'approve' ? 'approved' : 'rejected'}`,
+            actorId: by.user.id,
+            subject: { requestId: r.id, snapshotId: r.snapshotId, comment },
+          },
+          now,
+        );
+        decided(r, decision === 'approve' ? 'approved' : 'rejected', by.user.id);
+      });
       return view(store.request(r.id)!, () => r.snapshotId);
     },
 
@@ -287,7 +340,7 @@ export function createApprovals(deps: {
       const match = open.find((r) => r.snapshotId === snapshotId);
       if (!match) {
         if (open.length > 0) {
-          for (const r of open) store.closeRequest(r.id, 'voided', 'the source moved', Date.now());
+          for (const r of open) close(r, 'voided', 'the source moved', Date.now());
           throw new AppError('approval_voided');
         }
         throw new AppError(
@@ -318,7 +371,8 @@ export function createApprovals(deps: {
       movedTo?: string;
     }): void {
       const now = Date.now();
-      if (move.requestId) store.closeRequest(move.requestId, 'done', 'promoted', now);
+      const done = move.requestId ? store.request(move.requestId) : undefined;
+      if (done) close(done, 'done', 'promoted', now);
       const t = env(move.targetEnvId);
       for (const r of store.openRequests(t.projectId)) {
         if (
@@ -327,15 +381,15 @@ export function createApprovals(deps: {
           r.targetEnvironmentId === move.targetEnvId &&
           (r.kind === 'hotfix') === (move.hotfix === true)
         ) {
-          store.closeRequest(r.id, 'voided', 'the move was made', now);
+          close(r, 'voided', 'the move was made', now);
         }
       }
-      if (move.movedTo !== undefined) store.voidRequestsFrom(move.targetEnvId, move.movedTo, now);
+      if (move.movedTo !== undefined) voidFrom(move.targetEnvId, move.movedTo, now);
     },
 
     /** A pointer moved: requests out of that environment for another snapshot no longer hold. */
     sourceMoved(envId: string, now: string | null): void {
-      store.voidRequestsFrom(envId, now, Date.now());
+      voidFrom(envId, now, Date.now());
     },
   };
 }

@@ -20,6 +20,7 @@ import { isProduction, productionOf } from '#schema/pipeline.ts';
 import { requireEnvironment } from './require.ts';
 import type { Drafts } from './ports.ts';
 import type { Divergence, ReleaseView } from '#schema/api.ts';
+import type { ProjectEvents } from './events.ts';
 
 /** An audit event (access store): a discard moves no pointer, so its reason is kept there. */
 export type AuditSink = (
@@ -35,8 +36,27 @@ export function createHotfixes(deps: {
   drafts: Drafts;
   gates: GateCheck;
   audit: AuditSink;
+  /** The project event log (`hotfix`), inside each change's transaction. */
+  emit: ProjectEvents['emit'];
 }) {
   const { projects, store, snapshots, drafts } = deps;
+
+  /** Says what happened to production's hotfix (`port`: its changes wait to be brought to the authoring stage). */
+  function told(
+    env: { id: string; projectId: string },
+    actorId: string | null,
+    hotfixId: string | null,
+    action: 'started' | 'published' | 'discarded' | 'rebased' | 'applied',
+    port = false,
+  ): void {
+    deps.emit({
+      projectId: env.projectId,
+      environmentId: env.id,
+      kind: 'hotfix',
+      actorId,
+      subject: { hotfixId, action, ...(port ? { port } : {}) },
+    });
+  }
 
   function production(envId: string) {
     const env = requireEnvironment(projects, envId).environment;
@@ -166,20 +186,23 @@ export function createHotfixes(deps: {
       // Flow rules: a hotfix changes the sections that are promoted; `down` ones are edited in their own drafts.
       const rules = deps.projects.flowRules(env.projectId);
       const owned = upSections(rules);
-      store.insertDraft(
-        {
-          id: draftId,
-          projectId: env.projectId,
-          environmentId: env.id,
-          kind: 'hotfix',
-          createdAt: now,
-          createdBy: by.user.id,
-          baseSnapshotId: env.liveSnapshotId,
-          closedAt: null,
-          sections: storedSections(owned),
-        },
-        contentState(snapshots.content(env.projectId, env.liveSnapshotId)),
-      );
+      projects.atomically(() => {
+        store.insertDraft(
+          {
+            id: draftId,
+            projectId: env.projectId,
+            environmentId: env.id,
+            kind: 'hotfix',
+            createdAt: now,
+            createdBy: by.user.id,
+            baseSnapshotId: env.liveSnapshotId,
+            closedAt: null,
+            sections: storedSections(owned),
+          },
+          contentState(snapshots.content(env.projectId, env.liveSnapshotId!)),
+        );
+        told(env, by.user.id, draftId, 'started');
+      });
       return { draftId, baseSnapshotId: env.liveSnapshotId };
     },
 
@@ -216,21 +239,25 @@ export function createHotfixes(deps: {
           deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: env.id, hotfix: true }),
       );
       const now = Date.now();
-      store.closeDraft(draft.id, now);
+      const hotfixId = newId('hfx');
+      projects.atomically(() => {
+        store.closeDraft(draft.id, now);
+        if (snapshotId !== baseSnapshotId) {
+          store.insert({
+            id: hotfixId,
+            projectId: env.projectId,
+            environmentId: env.id,
+            draftId: draft.id,
+            baseSnapshotId,
+            snapshotId,
+            publishedBy: by.user.id,
+            publishedAt: now,
+            state: 'open',
+          });
+        }
+        told(env, by.user.id, hotfixId, 'published', snapshotId !== baseSnapshotId);
+      });
       drafts.close(draft.id);
-      if (snapshotId !== baseSnapshotId) {
-        store.insert({
-          id: newId('hfx'),
-          projectId: env.projectId,
-          environmentId: env.id,
-          draftId: draft.id,
-          baseSnapshotId,
-          snapshotId,
-          publishedBy: by.user.id,
-          publishedAt: now,
-          state: 'open',
-        });
-      }
       return releaseView(release);
     },
 
@@ -255,7 +282,10 @@ export function createHotfixes(deps: {
         applyHotfixChanges(doc, changes);
       });
       if (!ok) throw new AppError('storage_unavailable');
-      store.setDraftBase(draft.id, env.liveSnapshotId);
+      projects.atomically(() => {
+        store.setDraftBase(draft.id, env.liveSnapshotId!);
+        told(env, null, draft.id, 'rebased');
+      });
       return { draftId: draft.id, baseSnapshotId: env.liveSnapshotId, applied: changes.length };
     },
 
@@ -282,6 +312,7 @@ export function createHotfixes(deps: {
           },
           now,
         );
+        told(env, by.user.id, draft.id, 'discarded');
       });
       drafts.close(draft.id);
     },
@@ -300,7 +331,10 @@ export function createHotfixes(deps: {
       ) {
         throw new AppError('storage_unavailable');
       }
-      settle(env.projectId);
+      projects.atomically(() => {
+        settle(env.projectId);
+        if (pending.length > 0) told(env, null, null, 'applied');
+      });
       return { applied: pending.length, divergence: divergence(env.projectId) };
     },
   };

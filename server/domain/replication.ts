@@ -13,6 +13,7 @@ import { requireEnvironment } from './require.ts';
 import { openDraftOf } from '#schema/pipeline.ts';
 import type { Drafts } from './ports.ts';
 import type { ConflictView } from '#schema/api.ts';
+import type { ProjectEvents } from './events.ts';
 
 const DELETED = 'deleted';
 
@@ -33,6 +34,8 @@ export function createReplication(deps: {
   drafts: Pick<Drafts, 'read' | 'edit'>;
   delayMs: number;
   log: (msg: string, err?: unknown) => void;
+  /** The project event log (`conflict`), inside each change's transaction. */
+  emit: ProjectEvents['emit'];
 }) {
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
@@ -75,6 +78,22 @@ export function createReplication(deps: {
     };
   }
 
+  function conflict(
+    draft: DraftRow,
+    section: Section,
+    itemId: string,
+    action: 'detected' | 'resolved',
+    actorId: string | null,
+  ): void {
+    deps.emit({
+      projectId: draft.projectId,
+      environmentId: draft.environmentId,
+      kind: 'conflict',
+      actorId,
+      subject: { section, itemId, action },
+    });
+  }
+
   /** Makes `draft`'s `section` follow `upstream`; returns how many items changed, and the section before. */
   function receive(
     draft: DraftRow,
@@ -88,6 +107,7 @@ export function createReplication(deps: {
     const take = new Map<string, ItemJson | null>();
     const rows: BaseRow[] = [];
     const newBlobs: { id: string; json: string }[] = [];
+    const detected: string[] = [];
     const ids = new Set([...Object.keys(upstream), ...Object.keys(local), ...bases.keys()]);
     for (const itemId of ids) {
       const upItem = own(upstream, itemId);
@@ -123,14 +143,18 @@ export function createReplication(deps: {
       // Changed on both sides since the last replication: a conflict, local kept.
       if (up) newBlobs.push(up);
       if (base?.conflictBlobId !== (up?.id ?? DELETED)) rows.push(row(ba, up?.id ?? DELETED));
+      if (!base?.conflictBlobId) detected.push(itemId);
     }
     if (take.size > 0) {
       deps.drafts.edit(draft.id, 'replicate', (doc: Y.Doc) => {
         for (const [itemId, json] of take) setItemJson(doc, section, itemId, json);
       });
     }
-    deps.releases.putBlobs(newBlobs);
-    deps.store.put(rows);
+    deps.projects.atomically(() => {
+      deps.releases.putBlobs(newBlobs);
+      deps.store.put(rows);
+      for (const itemId of detected) conflict(draft, section, itemId, 'detected', null);
+    });
     return { changed: take.size, before: local };
   }
 
@@ -331,7 +355,13 @@ export function createReplication(deps: {
     },
 
     /** Resolves a conflict: take the upstream version, or keep this environment's. */
-    resolve(envId: string, section: Section, itemId: string, take: 'upstream' | 'local'): void {
+    resolve(
+      envId: string,
+      section: Section,
+      itemId: string,
+      take: 'upstream' | 'local',
+      actorId: string | null = null,
+    ): void {
       const found = deps.projects.getEnvironment(envId);
       const row = found?.draft
         ? deps.store
@@ -349,9 +379,13 @@ export function createReplication(deps: {
         );
       }
       // Either way the upstream version is now the base: later upstream changes merge again.
-      deps.store.put([
-        { ...row, baseBlobId: upstreamId, conflictBlobId: null, updatedAt: Date.now() },
-      ]);
+      const draft = found.draft;
+      deps.projects.atomically(() => {
+        deps.store.put([
+          { ...row, baseBlobId: upstreamId, conflictBlobId: null, updatedAt: Date.now() },
+        ]);
+        conflict(draft, section, itemId, 'resolved', actorId);
+      });
     },
   };
 }

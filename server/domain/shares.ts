@@ -16,6 +16,7 @@ import { DAY, MINUTE } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { shownSnapshotId } from '#schema/composition.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
+import type { ProjectEvents } from './events.ts';
 
 export const shareLinkView = (l: ShareLinkRow): ShareLinkView => ({
   id: l.id,
@@ -43,6 +44,8 @@ export function createShares(deps: {
   limits: { maxShareLinksPerEnvironment: number; feedbackPerLinkPerMinute: number };
   /** Names of people by user id. */
   names: (ids: Iterable<string>) => Record<string, string>;
+  /** The project event log (`feedback`), inside each change's transaction. */
+  emit: ProjectEvents['emit'];
 }) {
   const { store, projects } = deps;
 
@@ -311,7 +314,17 @@ export function createShares(deps: {
         resolvedAt: null,
         resolvedBy: null,
       };
-      store.insertFeedback(row);
+      const { environment } = requireEnvironment(projects, link.environmentId);
+      projects.atomically(() => {
+        store.insertFeedback(row);
+        deps.emit({
+          projectId: environment.projectId,
+          environmentId: environment.id,
+          kind: 'feedback',
+          actorId: null,
+          subject: { feedbackId: row.id, action: 'posted' },
+        });
+      });
       return {
         id: row.id,
         environmentId: row.environmentId,
@@ -352,15 +365,24 @@ export function createShares(deps: {
       );
       const now = Date.now();
       const replyId = newId('fbr');
-      store.insertReply({
-        id: replyId,
-        feedbackId: f.id,
-        createdBy: by.user.id,
-        authorName: by.user.name,
-        text,
-        createdAt: now,
-      });
       const env = projects.getEnvironment(f.environmentId)!.environment;
+      projects.atomically(() => {
+        store.insertReply({
+          id: replyId,
+          feedbackId: f.id,
+          createdBy: by.user.id,
+          authorName: by.user.name,
+          text,
+          createdAt: now,
+        });
+        deps.emit({
+          projectId: env.projectId,
+          environmentId: env.id,
+          kind: 'feedback',
+          actorId: by.user.id,
+          subject: { feedbackId: f.id, action: 'replied' },
+        });
+      });
       store.audit(
         {
           projectId: env.projectId,
@@ -385,8 +407,17 @@ export function createShares(deps: {
       const f = requireFeedback(id);
       if (resolved !== (f.resolvedAt !== null)) {
         const now = Date.now();
-        store.setFeedbackResolved(f.id, resolved ? by.user.id : null, resolved ? now : null);
         const env = projects.getEnvironment(f.environmentId)!.environment;
+        projects.atomically(() => {
+          store.setFeedbackResolved(f.id, resolved ? by.user.id : null, resolved ? now : null);
+          deps.emit({
+            projectId: env.projectId,
+            environmentId: env.id,
+            kind: 'feedback',
+            actorId: by.user.id,
+            subject: { feedbackId: f.id, action: resolved ? 'resolved' : 'reopened' },
+          });
+        });
         store.audit(
           {
             projectId: env.projectId,

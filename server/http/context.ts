@@ -17,10 +17,13 @@ import type { Visibility } from '../domain/visibility.ts';
 import type { Board } from '../domain/board.ts';
 import type { PasswordResets } from '../domain/password-resets.ts';
 import type { ProjectEvents } from '../domain/events.ts';
+import type { Notifications } from '../domain/notifications.ts';
 
 export interface AppDeps {
   /** What changed in each project: emitted by the domain, streamed by `GET /api/projects/:id/events`. */
   events: ProjectEvents;
+  /** People's inboxes (`GET /api/notifications`). */
+  notifications: Notifications;
   accounts: Accounts;
   projects: Projects;
   rooms: Rooms;

@@ -88,7 +88,13 @@ export function projectRoutes(deps: AppDeps) {
     .post('/environments/:envId/conflicts/resolve', async (c) => {
       deps.access.authorize(c.get('principal'), 'content.edit', c.req.param('envId'));
       const body = await readJson(c, ResolveConflictBody);
-      deps.replication.resolve(c.req.param('envId'), body.section, body.itemId, body.take);
+      deps.replication.resolve(
+        c.req.param('envId'),
+        body.section,
+        body.itemId,
+        body.take,
+        c.get('principal').user.id,
+      );
       return c.json({
         conflicts: deps.replication.conflicts(c.req.param('envId')),
       } satisfies ConflictsView);

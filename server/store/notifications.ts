@@ -1,0 +1,89 @@
+import { and, count, desc, eq, inArray, isNull, lt, type SQL } from 'drizzle-orm';
+import { notifications } from '#schema/db/tables.ts';
+import type { Db } from './db.ts';
+
+export type NotificationRow = typeof notifications.$inferSelect;
+
+/** People's inboxes (see `notifications`). `projectIds`: only these projects ('all': any). */
+export function createNotificationStore(db: Db) {
+  const of = (userId: string, projectIds: readonly string[] | 'all', ...more: SQL[]) =>
+    and(
+      eq(notifications.userId, userId),
+      ...(projectIds === 'all' ? [] : [inArray(notifications.projectId, [...projectIds])]),
+      ...more,
+    );
+  return {
+    insert(row: Omit<NotificationRow, 'id'>): NotificationRow {
+      return db.insert(notifications).values(row).returning().get();
+    },
+    /** Keeps the person's newest `keep` notifications; returns how many older ones went. */
+    trim(userId: string, keep: number): number {
+      const edge = db
+        .select({ id: notifications.id })
+        .from(notifications)
+        .where(eq(notifications.userId, userId))
+        .orderBy(desc(notifications.id))
+        .limit(1)
+        .offset(keep)
+        .get();
+      if (!edge) return 0;
+      return db
+        .delete(notifications)
+        .where(and(eq(notifications.userId, userId), lt(notifications.id, edge.id + 1)))
+        .run().changes;
+    },
+    /** Newest first, older than `before` when given, at most `limit`. */
+    list(
+      userId: string,
+      projectIds: readonly string[] | 'all',
+      before: number | null,
+      limit: number,
+    ): NotificationRow[] {
+      if (projectIds !== 'all' && projectIds.length === 0) return [];
+      return db
+        .select()
+        .from(notifications)
+        .where(of(userId, projectIds, ...(before ? [lt(notifications.id, before)] : [])))
+        .orderBy(desc(notifications.id))
+        .limit(limit)
+        .all();
+    },
+    unread(userId: string, projectIds: readonly string[] | 'all'): number {
+      if (projectIds !== 'all' && projectIds.length === 0) return 0;
+      return (
+        db
+          .select({ n: count() })
+          .from(notifications)
+          .where(of(userId, projectIds, isNull(notifications.readAt)))
+          .get()?.n ?? 0
+      );
+    },
+    /**
+     * Marks read, for everyone, the unread notifications asking about this request (it closed:
+     * nothing waits any more); returns whose changed.
+     */
+    settleRequest(requestId: string, now: number): string[] {
+      return db
+        .update(notifications)
+        .set({ readAt: now })
+        .where(and(eq(notifications.requestId, requestId), isNull(notifications.readAt)))
+        .returning({ userId: notifications.userId })
+        .all()
+        .map((r) => r.userId);
+    },
+    /** Marks the person's own among `ids` read (others' are untouched); all of theirs when `ids` is 'all'. */
+    markRead(userId: string, ids: readonly number[] | 'all', now: number): void {
+      db.update(notifications)
+        .set({ readAt: now })
+        .where(
+          and(
+            eq(notifications.userId, userId),
+            isNull(notifications.readAt),
+            ...(ids === 'all' ? [] : [inArray(notifications.id, [...ids])]),
+          ),
+        )
+        .run();
+    },
+  };
+}
+export type NotificationStore = ReturnType<typeof createNotificationStore>;
