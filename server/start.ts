@@ -319,6 +319,7 @@ export function createServices(config: Readonly<Config>) {
       access,
       localData,
       visibility,
+      replication,
     }),
   });
   const collab = createCollabUpgrade({

@@ -197,6 +197,24 @@ export interface BoardStage {
    * may not read the stage).
    */
   missingSecrets: string[];
+  /**
+   * The `down` sections replicated into this stage (flow rules), to its readers only ([] else): from
+   * which stage, when something last arrived, how many items wait in conflict.
+   */
+  replication: StageReplication[];
+  /** Production only, to its readers: the open hotfix, who started it and when (null: none). */
+  hotfix?: { startedBy: string | null; startedAt: string } | null;
+}
+
+/** A `down` section as a stage receives it (flow rules). */
+export interface StageReplication {
+  section: Section;
+  /** The stage it takes the section from (the one just above it in the section's chain). */
+  sourceEnvironmentId: string;
+  /** When the last replication changed something here (null: none yet). */
+  lastReplicatedAt: string | null;
+  /** Items changed both upstream and here since the last replication, kept as they are here. */
+  conflicts: number;
 }
 
 /**

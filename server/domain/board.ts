@@ -10,6 +10,7 @@ import type { Hotfixes } from './hotfixes.ts';
 import type { LocalData } from './local.ts';
 import type { Projects } from './projects.ts';
 import type { Releases } from './releases.ts';
+import type { Replication } from './replication.ts';
 import type { Snapshots } from './snapshots.ts';
 import type { Visibility } from './visibility.ts';
 
@@ -32,6 +33,7 @@ export function createBoard(deps: {
   access: Access;
   localData: LocalData;
   visibility: Visibility;
+  replication: Pick<Replication, 'received'>;
 }) {
   const {
     projects,
@@ -44,6 +46,7 @@ export function createBoard(deps: {
     access,
     localData,
     visibility,
+    replication,
   } = deps;
 
   return {
@@ -57,6 +60,10 @@ export function createBoard(deps: {
       const meta = (id: string | null | undefined) => (id ? snapshots.meta(project.id, id) : null);
       const pointer = (envId: string, id: string | null | undefined, which: 'current' | 'live') =>
         readable.has(envId) ? { snapshot: meta(id), lastMove: lastMove(envId, which) } : null;
+      const prod = productionOf(envs)!;
+      // Flowing sections and the open hotfix: only for stages the caller may read.
+      const received = replication.received(project.id, (id) => readable.has(id));
+      const hotfix = readable.has(prod.id) ? hotfixes.openDraft(prod.id) : null;
       const stages = envs.map((e) => ({
         environmentId: e.id,
         readable: readable.has(e.id),
@@ -70,6 +77,17 @@ export function createBoard(deps: {
         // Names only, to readers of the stage: its integrations name them in content they can read;
         // values never leave the secrets store.
         missingSecrets: readable.has(e.id) ? localData.missingSecretNames(e.id) : [],
+        replication: received.get(e.id) ?? [],
+        ...(e.id === prod.id
+          ? {
+              hotfix: hotfix
+                ? {
+                    startedBy: hotfix.createdBy,
+                    startedAt: new Date(hotfix.createdAt).toISOString(),
+                  }
+                : null,
+            }
+          : {}),
       }));
       // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
       const carried = upSections(project.flowRules);
@@ -95,7 +113,6 @@ export function createBoard(deps: {
           canSync: i === 0 ? true : e.snapshotId !== null,
         };
       });
-      const prod = productionOf(envs)!;
       const divergence = visibility.canSeeDivergence(p, project.id)
         ? hotfixes.divergence(project.id)
         : [];
@@ -107,6 +124,7 @@ export function createBoard(deps: {
               s.live?.lastMove?.actorId,
               s.current?.snapshot?.createdBy,
               s.live?.snapshot?.createdBy,
+              s.hotfix?.startedBy,
             ].filter((x): x is string => !!x),
           )
           .concat(divergence.map((d) => d.publishedBy)),
@@ -146,7 +164,7 @@ export function createBoard(deps: {
         sharedCredentials: visibility.canSeeSharedCredentials(p, project.id)
           ? localData.sharedWithProduction(project.id)
           : [],
-        hotfixDraftId: readable.has(prod.id) ? (hotfixes.openDraft(prod.id)?.id ?? null) : null,
+        hotfixDraftId: hotfix?.id ?? null,
         requests,
         gates,
         approvers,
