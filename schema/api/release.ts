@@ -202,6 +202,11 @@ export interface BoardStage {
    * which stage, when something last arrived, how many items wait in conflict.
    */
   replication: StageReplication[];
+  /**
+   * A gated stage, to its readers: how many members may approve moves into it, the first few by id
+   * (named in `users`).
+   */
+  mayApprove?: { count: number; userIds: string[] };
   /** Production only, to its readers: the open hotfix, who started it and when (null: none). */
   hotfix?: { startedBy: string | null; startedAt: string } | null;
 }

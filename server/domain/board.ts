@@ -14,6 +14,9 @@ import type { Replication } from './replication.ts';
 import type { Snapshots } from './snapshots.ts';
 import type { Visibility } from './visibility.ts';
 
+/** How many of those who may approve into a gated stage the board names. */
+const MAX_NAMED_APPROVERS = 5;
+
 /**
  * Everything the pipeline board shows, cut to what the caller may read: a stage whose content
  * they may not read shows its name and color only (no snapshot, message, mover or problems),
@@ -64,6 +67,18 @@ export function createBoard(deps: {
       // Flowing sections and the open hotfix: only for stages the caller may read.
       const received = replication.received(project.id, (id) => readable.has(id));
       const hotfix = readable.has(prod.id) ? hotfixes.openDraft(prod.id) : null;
+      const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
+      const members = access.members(project.id);
+      const mayApproveInto = (envId: string) =>
+        members
+          .filter((m) => can(rolesOfMember(m, envId), 'env.approve', { hasDraft: true }))
+          .map((m) => m.user.id);
+      // A gated stage's readers see how many may approve into it (a gate nobody can meet shows), a
+      // few by name: bounded whatever the project's size.
+      const gateApprovers = (envId: string) => {
+        const ids = mayApproveInto(envId);
+        return { count: ids.length, userIds: ids.slice(0, MAX_NAMED_APPROVERS) };
+      };
       const stages = envs.map((e) => ({
         environmentId: e.id,
         readable: readable.has(e.id),
@@ -78,6 +93,9 @@ export function createBoard(deps: {
         // values never leave the secrets store.
         missingSecrets: readable.has(e.id) ? localData.missingSecretNames(e.id) : [],
         replication: received.get(e.id) ?? [],
+        ...(readable.has(e.id) && gates[e.id]!.requiredApprovals > 0
+          ? { mayApprove: gateApprovers(e.id) }
+          : {}),
         ...(e.id === prod.id
           ? {
               hotfix: hotfix
@@ -133,21 +151,16 @@ export function createBoard(deps: {
       const requests = approvals
         .requests(project.id)
         .filter((r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId));
-      const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
-      const members = access.members(project.id);
       // Who may still approve each request: those the permission matrix lets approve into its
       // target, who have not decided (and are not the requester unless allowed).
       const approvers = Object.fromEntries(
         requests.map((r) => {
           const target = projects.environment(r.targetEnvironmentId).environment;
-          const eligible = members
-            .filter((m) => can(rolesOfMember(m, target.id), 'env.approve', { hasDraft: true }))
-            .map((m) => m.user.id)
-            .filter(
-              (id) =>
-                !r.approvals.some((a) => a.userId === id) &&
-                (gates[target.id]!.allowSelfApproval || id !== r.requestedBy),
-            );
+          const eligible = mayApproveInto(target.id).filter(
+            (id) =>
+              !r.approvals.some((a) => a.userId === id) &&
+              (gates[target.id]!.allowSelfApproval || id !== r.requestedBy),
+          );
           return [r.id, eligible];
         }),
       );
@@ -155,6 +168,7 @@ export function createBoard(deps: {
         ...Object.keys(users),
         ...requests.flatMap((r) => [r.requestedBy, ...r.approvals.map((a) => a.userId)]),
         ...Object.values(approvers).flat(),
+        ...stages.flatMap((s) => s.mayApprove?.userIds ?? []),
       ]);
       return {
         project: visibility.projectFor(p, project),

@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BoardView, ProjectView } from '#schema/api.ts';
-import { inProcessInstance, newUser, type Env, type Instance } from '../helpers/fixture.ts';
+import {
+  inProcessInstance,
+  newUser,
+  type Client,
+  type Env,
+  type Instance,
+} from '../helpers/fixture.ts';
 
 /**
  * REV-30, REV-31: each stage's health on the board: the `down` sections replicated into it (from
@@ -21,11 +27,11 @@ async function threeStage() {
     preset: 'three-stage',
     sample: false,
   });
-  const [staging, uat, production] = p.environments as [Env, Env, Env];
+  const [staging, uat, production] = [p.environments[0]!, p.environments[1]!, p.environments[2]!];
   const put = (envId: string, knowledge: Record<string, ReturnType<typeof article>>) =>
     api.ok('PUT', `/api/environments/${envId}/content`, { knowledge });
   const replicate = () => api.services.replication.replicateNow(p.id);
-  const board = (as = api) => as.ok<BoardView>('GET', `/api/projects/${p.id}/board`);
+  const board = (as: Client = api) => as.ok<BoardView>('GET', `/api/projects/${p.id}/board`);
   const stage = (b: BoardView, env: Env) => b.stages.find((s) => s.environmentId === env.id)!;
   return { p, staging, uat, production, put, replicate, board, stage };
 }
@@ -143,5 +149,41 @@ describe('REV-31 the board shows who holds the open hotfix and since when', () =
 
     await api.ok('DELETE', `/api/environments/${prod.id}/hotfix`, { message: 'not needed' });
     expect((await board()).stages[4]!.hotfix).toBeNull();
+  });
+});
+
+describe('REV-32 a gated stage says who may approve into it', () => {
+  it('REV-32 readers of a gated stage see how many members may approve into it and the first few by name; an ungated stage and non-readers get nothing', async () => {
+    api = await inProcessInstance();
+    const p = await api.ok<ProjectView & { environments: Env[] }>('POST', '/api/projects', {
+      name: 'Gates',
+    });
+    const [dev, test, uat] = [p.environments[0]!, p.environments[1]!, p.environments[2]!];
+    await api.ok('PUT', `/api/environments/${uat.id}/gate`, { requiredApprovals: 2 });
+    const owners = [];
+    for (let i = 0; i < 7; i++) {
+      const owner = await newUser(api, `owner${i}@example.com`, `Owner ${i}`);
+      await api.ok('PUT', `/api/projects/${p.id}/members/${owner.id}`, {
+        roles: { [uat.id]: ['viewer', 'approver'] },
+      });
+      owners.push(owner);
+    }
+    const viewer = await newUser(api, 'dev@example.com', 'Dana Dev');
+    await api.ok('PUT', `/api/projects/${p.id}/members/${viewer.id}`, {
+      roles: { [dev.id]: ['viewer'] },
+    });
+    const stageOf = (b: BoardView, env: Env) => b.stages.find((s) => s.environmentId === env.id)!;
+
+    const b = await api.ok<BoardView>('GET', `/api/projects/${p.id}/board`);
+    const gate = stageOf(b, uat).mayApprove!;
+    // The seven owners, and the project's creator (every role everywhere) if the matrix lets them.
+    expect(gate.count).toBeGreaterThanOrEqual(7);
+    expect(gate.userIds).toHaveLength(5);
+    for (const id of gate.userIds) expect(b.users[id]).toBeTruthy();
+    expect(stageOf(b, test).mayApprove).toBeUndefined();
+
+    const theirs = await viewer.ok<BoardView>('GET', `/api/projects/${p.id}/board`);
+    expect(stageOf(theirs, uat).mayApprove).toBeUndefined();
+    expect(Object.keys(theirs.users)).not.toContain(owners[0]!.id);
   });
 });
