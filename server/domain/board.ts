@@ -74,10 +74,16 @@ export function createBoard(deps: {
           .filter((m) => can(rolesOfMember(m, envId), 'env.approve', { hasDraft: true }))
           .map((m) => m.user.id);
       // A gated stage's readers see how many may approve into it (a gate nobody can meet shows), a
-      // few by name: bounded whatever the project's size.
+      // few by name (the first by name, so the board does not reshuffle): bounded whatever the
+      // project's size.
       const gateApprovers = (envId: string) => {
-        const ids = mayApproveInto(envId);
-        return { count: ids.length, userIds: ids.slice(0, MAX_NAMED_APPROVERS) };
+        const eligible = members
+          .filter((m) => can(rolesOfMember(m, envId), 'env.approve', { hasDraft: true }))
+          .sort((a, b) => a.user.name.localeCompare(b.user.name));
+        return {
+          count: eligible.length,
+          userIds: eligible.slice(0, MAX_NAMED_APPROVERS).map((m) => m.user.id),
+        };
       };
       const stages = envs.map((e) => ({
         environmentId: e.id,

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { ensureAdmin, hydrated, signIn } from './helpers.ts';
 
 /** REV-30, REV-32: every board column shows its stage's health, in words, at 1366 and 390 px. */
@@ -43,7 +43,7 @@ async function member(
   project: Project,
   name: string,
   roles: Record<string, string[]>,
-): Promise<APIRequestContext> {
+): Promise<BrowserContext> {
   const { ok, origin } = apiOf(page);
   const email = `${name.toLowerCase().replace(/\W+/g, '.')}.${Date.now()}@example.com`;
   const password = 'correct horse battery staple';
@@ -55,7 +55,7 @@ async function member(
     headers: { origin },
   });
   expect(res.status()).toBe(200);
-  return context.request;
+  return context;
 }
 
 test('REV-30 REV-32 five stages, sample: production names its missing secrets, a gated UAT says how many approvals it needs and how far a request got, an open hotfix says who and since when, a clean stage says Ready', async ({
@@ -92,7 +92,10 @@ test('REV-30 REV-32 five stages, sample: production names its missing secrets, a
   const olga = await member(page, project, 'Olga Owner', { [uat!.id]: ['viewer', 'approver'] });
   expect(
     (
-      await olga.post(`/api/requests/${request.id}/approve`, { data: {}, headers: { origin } })
+      await olga.request.post(`/api/requests/${request.id}/approve`, {
+        data: {},
+        headers: { origin },
+      })
     ).status(),
   ).toBe(200);
   await ok('POST', `/api/environments/${prod!.id}/hotfix`);
@@ -135,9 +138,18 @@ test('REV-30 REV-32 five stages, sample: production names its missing secrets, a
 
   // Someone with a role in DEV only sees DEV's health and nothing of the others'.
   const dana = await member(page, project, 'Dana Dev', { [dev.id]: ['viewer'] });
-  const board = await (await dana.get(`/api/projects/${project.id}/board`)).json();
+  const board = await (await dana.request.get(`/api/projects/${project.id}/board`)).json();
   expect(board.stages[4]).toMatchObject({ readable: false, missingSecrets: [], hotfix: null });
   expect(board.stages[2].mayApprove).toBeUndefined();
+  const theirs = await dana.newPage();
+  await theirs.goto(`/projects/${project.id}`);
+  await hydrated(theirs);
+  const their = theirs.getByTestId('env-column');
+  await expect(their.nth(0).getByTestId('stage-health')).toBeVisible();
+  for (const i of [1, 2, 3, 4]) {
+    await expect(their.nth(i).getByTestId('stage-hidden')).toBeVisible();
+    await expect(their.nth(i).getByTestId('stage-health')).toHaveCount(0);
+  }
 });
 
 test('REV-30 three stages, sample: a replication conflict shows on UAT with a link to resolve it, Staging says where Knowledge flows from, gated production names its missing secrets', async ({
