@@ -69,17 +69,14 @@ export function createBoard(deps: {
       const hotfix = readable.has(prod.id) ? hotfixes.openDraft(prod.id) : null;
       const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
       const members = access.members(project.id);
-      const mayApproveInto = (envId: string) =>
-        members
-          .filter((m) => can(rolesOfMember(m, envId), 'env.approve', { hasDraft: true }))
-          .map((m) => m.user.id);
+      const eligibleIn = (envId: string) =>
+        members.filter((m) => can(rolesOfMember(m, envId), 'env.approve', { hasDraft: true }));
+      const mayApproveInto = (envId: string) => eligibleIn(envId).map((m) => m.user.id);
       // A gated stage's readers see how many may approve into it (a gate nobody can meet shows), a
       // few by name (the first by name, so the board does not reshuffle): bounded whatever the
       // project's size.
       const gateApprovers = (envId: string) => {
-        const eligible = members
-          .filter((m) => can(rolesOfMember(m, envId), 'env.approve', { hasDraft: true }))
-          .sort((a, b) => a.user.name.localeCompare(b.user.name));
+        const eligible = eligibleIn(envId).sort((a, b) => a.user.name.localeCompare(b.user.name));
         return {
           count: eligible.length,
           userIds: eligible.slice(0, MAX_NAMED_APPROVERS).map((m) => m.user.id),
