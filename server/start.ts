@@ -346,6 +346,7 @@ export function createServices(config: Readonly<Config>) {
       localData,
       visibility,
       openFeedback: shares.openCounts,
+      replication,
     }),
   });
   const collab = createCollabUpgrade({

@@ -199,6 +199,29 @@ export interface BoardStage {
   missingSecrets: string[];
   /** Stakeholder feedback not resolved yet (0 where the caller may not read the stage). */
   openFeedback: number;
+  /**
+   * The `down` sections replicated into this stage (flow rules), to its readers only ([] else): from
+   * which stage, when something last arrived, how many items wait in conflict.
+   */
+  replication: StageReplication[];
+  /**
+   * A gated stage, to its readers: how many members may approve moves into it, the first few by id
+   * (named in `users`).
+   */
+  mayApprove?: { count: number; userIds: string[] };
+  /** Production only, to its readers: the open hotfix, who started it and when (null: none). */
+  hotfix?: { startedBy: string | null; startedAt: string } | null;
+}
+
+/** A `down` section as a stage receives it (flow rules). */
+export interface StageReplication {
+  section: Section;
+  /** The stage it takes the section from (the one just above it in the section's chain). */
+  sourceEnvironmentId: string;
+  /** When the last replication changed something here (null: none yet). */
+  lastReplicatedAt: string | null;
+  /** Items changed both upstream and here since the last replication, kept as they are here. */
+  conflicts: number;
 }
 
 /**

@@ -10,8 +10,12 @@ import type { Hotfixes } from './hotfixes.ts';
 import type { LocalData } from './local.ts';
 import type { Projects } from './projects.ts';
 import type { Releases } from './releases.ts';
+import type { Replication } from './replication.ts';
 import type { Snapshots } from './snapshots.ts';
 import type { Visibility } from './visibility.ts';
+
+/** How many of those who may approve into a gated stage the board names. */
+const MAX_NAMED_APPROVERS = 5;
 
 /**
  * Everything the pipeline board shows, cut to what the caller may read: a stage whose content
@@ -34,6 +38,7 @@ export function createBoard(deps: {
   visibility: Visibility;
   /** Open (unresolved) stakeholder feedback per environment id. */
   openFeedback: (envIds: string[]) => Record<string, number>;
+  replication: Pick<Replication, 'received'>;
 }) {
   const {
     projects,
@@ -46,6 +51,7 @@ export function createBoard(deps: {
     access,
     localData,
     visibility,
+    replication,
   } = deps;
 
   return {
@@ -62,6 +68,25 @@ export function createBoard(deps: {
       const openFeedback = deps.openFeedback(
         envs.filter((e) => readable.has(e.id)).map((e) => e.id),
       );
+      const prod = productionOf(envs)!;
+      // Flowing sections and the open hotfix: only for stages the caller may read.
+      const received = replication.received(project.id, (id) => readable.has(id));
+      const hotfix = readable.has(prod.id) ? hotfixes.openDraft(prod.id) : null;
+      const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
+      const members = access.members(project.id);
+      const eligibleIn = (envId: string) =>
+        members.filter((m) => can(rolesOfMember(m, envId), 'env.approve', { hasDraft: true }));
+      const mayApproveInto = (envId: string) => eligibleIn(envId).map((m) => m.user.id);
+      // A gated stage's readers see how many may approve into it (a gate nobody can meet shows), a
+      // few by name (the first by name, so the board does not reshuffle): bounded whatever the
+      // project's size.
+      const gateApprovers = (envId: string) => {
+        const eligible = eligibleIn(envId).sort((a, b) => a.user.name.localeCompare(b.user.name));
+        return {
+          count: eligible.length,
+          userIds: eligible.slice(0, MAX_NAMED_APPROVERS).map((m) => m.user.id),
+        };
+      };
       const stages = envs.map((e) => ({
         environmentId: e.id,
         readable: readable.has(e.id),
@@ -77,6 +102,20 @@ export function createBoard(deps: {
         missingSecrets: readable.has(e.id) ? localData.missingSecretNames(e.id) : [],
         // Stakeholders' comments nobody resolved yet, to readers of the stage.
         openFeedback: readable.has(e.id) ? (openFeedback[e.id] ?? 0) : 0,
+        replication: received.get(e.id) ?? [],
+        ...(readable.has(e.id) && gates[e.id]!.requiredApprovals > 0
+          ? { mayApprove: gateApprovers(e.id) }
+          : {}),
+        ...(e.id === prod.id
+          ? {
+              hotfix: hotfix
+                ? {
+                    startedBy: hotfix.createdBy,
+                    startedAt: new Date(hotfix.createdAt).toISOString(),
+                  }
+                : null,
+            }
+          : {}),
       }));
       // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
       const carried = upSections(project.flowRules);
@@ -102,7 +141,6 @@ export function createBoard(deps: {
           canSync: i === 0 ? true : e.snapshotId !== null,
         };
       });
-      const prod = productionOf(envs)!;
       const divergence = visibility.canSeeDivergence(p, project.id)
         ? hotfixes.divergence(project.id)
         : [];
@@ -114,6 +152,7 @@ export function createBoard(deps: {
               s.live?.lastMove?.actorId,
               s.current?.snapshot?.createdBy,
               s.live?.snapshot?.createdBy,
+              s.hotfix?.startedBy,
             ].filter((x): x is string => !!x),
           )
           .concat(divergence.map((d) => d.publishedBy)),
@@ -122,21 +161,16 @@ export function createBoard(deps: {
       const requests = approvals
         .requests(project.id)
         .filter((r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId));
-      const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
-      const members = access.members(project.id);
       // Who may still approve each request: those the permission matrix lets approve into its
       // target, who have not decided (and are not the requester unless allowed).
       const approvers = Object.fromEntries(
         requests.map((r) => {
           const target = projects.environment(r.targetEnvironmentId).environment;
-          const eligible = members
-            .filter((m) => can(rolesOfMember(m, target.id), 'env.approve', { hasDraft: true }))
-            .map((m) => m.user.id)
-            .filter(
-              (id) =>
-                !r.approvals.some((a) => a.userId === id) &&
-                (gates[target.id]!.allowSelfApproval || id !== r.requestedBy),
-            );
+          const eligible = mayApproveInto(target.id).filter(
+            (id) =>
+              !r.approvals.some((a) => a.userId === id) &&
+              (gates[target.id]!.allowSelfApproval || id !== r.requestedBy),
+          );
           return [r.id, eligible];
         }),
       );
@@ -144,6 +178,7 @@ export function createBoard(deps: {
         ...Object.keys(users),
         ...requests.flatMap((r) => [r.requestedBy, ...r.approvals.map((a) => a.userId)]),
         ...Object.values(approvers).flat(),
+        ...stages.flatMap((s) => s.mayApprove?.userIds ?? []),
       ]);
       return {
         project: visibility.projectFor(p, project),
@@ -153,7 +188,7 @@ export function createBoard(deps: {
         sharedCredentials: visibility.canSeeSharedCredentials(p, project.id)
           ? localData.sharedWithProduction(project.id)
           : [],
-        hotfixDraftId: readable.has(prod.id) ? (hotfixes.openDraft(prod.id)?.id ?? null) : null,
+        hotfixDraftId: hotfix?.id ?? null,
         requests,
         gates,
         approvers,

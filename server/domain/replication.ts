@@ -12,7 +12,7 @@ import { itemBlob, type Snapshots } from './snapshots.ts';
 import { requireEnvironment } from './require.ts';
 import { openDraftOf } from '#schema/pipeline.ts';
 import type { Drafts } from './ports.ts';
-import type { ConflictView } from '#schema/api.ts';
+import type { ConflictView, StageReplication } from '#schema/api.ts';
 import type { ProjectEvents } from './events.ts';
 
 const DELETED = 'deleted';
@@ -325,6 +325,36 @@ export function createReplication(deps: {
     /** A section's rule changed: its merge bases and conflicts in these drafts no longer hold. */
     forget(draftIds: readonly string[], sections: readonly Section[]): void {
       for (const d of draftIds) for (const s of sections) deps.store.forget(d, s);
+    },
+
+    /**
+     * For each stage that receives a `down` section and `wanted` accepts: per section, the stage it
+     * takes it from, when a replication last changed it there, and how many items wait in conflict.
+     * Cheap enough for every board read: one grouped count per draft on its primary key and one
+     * newest-first lookup per (stage, section) on the releases' (environment, seq) index.
+     */
+    received(
+      projectId: string,
+      wanted: (envId: string) => boolean,
+    ): Map<string, StageReplication[]> {
+      const out = new Map<string, StageReplication[]>();
+      const counts = new Map<string, Record<string, number>>();
+      eachStep(projectId, (section, from, to) => {
+        if (!wanted(to.env.id)) return;
+        let conflicts = counts.get(to.draft.id);
+        if (!conflicts)
+          counts.set(to.draft.id, (conflicts = deps.store.conflictCounts(to.draft.id)));
+        const at = deps.releases.lastReplicated(to.env.id, section);
+        const list = out.get(to.env.id) ?? [];
+        list.push({
+          section,
+          sourceEnvironmentId: from.env.id,
+          lastReplicatedAt: at === null ? null : new Date(at).toISOString(),
+          conflicts: conflicts[section] ?? 0,
+        });
+        out.set(to.env.id, list);
+      });
+      return out;
     },
 
     /** Items changed both upstream and in this environment since the last replication. */

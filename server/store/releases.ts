@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, or } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, or, sql } from 'drizzle-orm';
 import { environments, releases } from '#schema/db/tables.ts';
 import { AppError } from '#schema/errors.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
@@ -138,6 +138,27 @@ export function createReleaseStore(db: Db) {
         .orderBy(desc(releases.seq))
         .limit(limit)
         .all();
+    },
+    /**
+     * When a replication last changed `section` in an environment (null: never). Walks the
+     * environment's records newest first on its (environment, seq) index and stops at the first match.
+     */
+    lastReplicated(environmentId: string, section: string): number | null {
+      return (
+        db
+          .select({ at: releases.createdAt })
+          .from(releases)
+          .where(
+            and(
+              eq(releases.environmentId, environmentId),
+              eq(releases.kind, 'replicate'),
+              sql`json_extract(${releases.detail}, '$.section') = ${section}`,
+            ),
+          )
+          .orderBy(desc(releases.seq))
+          .limit(1)
+          .get()?.at ?? null
+      );
     },
     projectReleases(projectId: string): ReleaseRow[] {
       return db

@@ -1,4 +1,4 @@
-import { and, eq, isNotNull } from 'drizzle-orm';
+import { and, count, eq, isNotNull } from 'drizzle-orm';
 import { replicationBases } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -22,6 +22,18 @@ export function createReplicationStore(db: Db) {
           and(eq(replicationBases.draftId, draftId), isNotNull(replicationBases.conflictBlobId)),
         )
         .all();
+    },
+    /** How many items of each section wait in conflict in a draft (a count on its primary key). */
+    conflictCounts(draftId: string): Record<string, number> {
+      const rows = db
+        .select({ section: replicationBases.section, n: count() })
+        .from(replicationBases)
+        .where(
+          and(eq(replicationBases.draftId, draftId), isNotNull(replicationBases.conflictBlobId)),
+        )
+        .groupBy(replicationBases.section)
+        .all();
+      return Object.fromEntries(rows.map((r) => [r.section, r.n]));
     },
     /** Forgets a section's merge bases and conflicts in a draft (its flow rule changed). */
     forget(draftId: string, section: string): void {
