@@ -140,3 +140,54 @@ test('REV-10 a diff shows names and labels, not ids', async ({ page }) => {
   expect(await view.innerText()).not.toMatch(IDS);
   await shoot(page, 'rev-content');
 });
+
+test('REV-10 production links Synced → Live; a first release reads as a folded list, not a wall', async ({
+  page,
+  baseURL,
+}) => {
+  await signIn(page);
+  const headers = { origin: baseURL! };
+  const project = (await (
+    await page.request.post('/api/projects', {
+      data: { name: `First release ${Date.now()}`, sample: true },
+      headers,
+    })
+  ).json()) as { id: string; environments: { id: string }[] };
+  const envs = project.environments.map((e) => e.id);
+  for (const name of ['ORDERS_API_TOKEN', 'HELPDESK_API_KEY'])
+    expect(
+      (
+        await page.request.put(`/api/environments/${envs[4]}/secrets/${name}`, {
+          data: { value: 'test-only' },
+          headers,
+        })
+      ).status(),
+    ).toBe(200);
+  for (const env of envs.slice(0, 4))
+    expect(
+      (await page.request.post(`/api/environments/${env}/sync`, { data: {}, headers })).status(),
+    ).toBeLessThan(300);
+
+  await page.goto(`/projects/${project.id}`);
+  await hydrated(page);
+  const production = page.getByTestId('env-column').nth(4);
+  await production.getByTestId('synced-live-diff').click();
+  await expect(
+    page.getByRole('heading', { name: 'What is live in PRODUCTION vs. what was synced' }),
+  ).toBeVisible();
+  await expect(page.getByTestId('diff-summary')).toHaveText(
+    '2 agents added, 2 workflows added, 3 articles added, 2 integrations added, 2 channels added, 6 variables added',
+  );
+  // Every item one line until opened; opening one shows its values by name and label.
+  await expect(page.getByTestId('diff-item')).toHaveCount(17);
+  await expect(page.getByTestId('diff-field').first()).toBeHidden();
+  const agent = page
+    .getByTestId('diff-item')
+    .filter({ has: page.locator('summary strong', { hasText: /^Support agent$/ }) });
+  await agent.locator('summary').click();
+  await expect(agent.getByRole('link', { name: 'Order status API' })).toBeVisible();
+  await expect(agent.getByRole('link', { name: 'Order status', exact: true })).toBeVisible();
+  await expect(agent.getByTestId('diff-field').first()).toContainText('Description');
+  expect(await page.locator('main').innerText()).not.toMatch(IDS);
+  await shoot(page, 'rev-first-release');
+});
