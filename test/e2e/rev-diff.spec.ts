@@ -188,6 +188,7 @@ test('REV-10 production links Synced → Live; a first release reads as a folded
   await expect(agent.getByRole('link', { name: 'Order status API' })).toBeVisible();
   await expect(agent.getByRole('link', { name: 'Order status', exact: true })).toBeVisible();
   await expect(agent.getByTestId('diff-field').first()).toContainText('Description');
+  await expect(agent).toContainText('Friendly');
   expect(await page.locator('main').innerText()).not.toMatch(IDS);
   await shoot(page, 'rev-first-release');
 });

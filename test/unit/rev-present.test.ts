@@ -188,4 +188,34 @@ describe('REV-10 content as a person reads it', () => {
       }),
     ).toBe('What snapshot #abcdef01 would bring live in PROD');
   });
+
+  it('REV-10 a new item shows every field it holds, its defaults included (a first release is readable whole)', () => {
+    const empty = {
+      agents: {},
+      workflows: {},
+      knowledge: {},
+      integrations: {},
+      channels: {},
+      variables: {},
+    };
+    const d = diffContent(empty, sample);
+    const agent = d.sections.agents.find((a) => a.id === 'agt_support')!;
+    expect(agent.kind).toBe('added');
+    // 'friendly' is the tone's default: shown all the same, in the spec's order.
+    expect(agent.fields.map((f) => f.field)).toEqual([
+      'name',
+      'description',
+      'instructions',
+      'behavior',
+      'fallbackMessage',
+      'tone',
+      'integrations',
+      'workflows',
+      'audiences',
+    ]);
+    expect(agent.fields.find((f) => f.field === 'tone')).toMatchObject({
+      kind: 'value',
+      after: 'friendly',
+    });
+  });
 });
