@@ -116,6 +116,7 @@ test('REV-10 a diff shows names and labels, not ids', async ({ page }) => {
   // Side by side, and folded items past a few: "Collapse all" leaves one line per item.
   await page.getByRole('button', { name: 'Side by side' }).click();
   await expect(workflow.getByTestId('diff-sides')).toBeVisible();
+  await shoot(page, 'rev-diff-sides');
   await page.getByRole('button', { name: 'Collapse all' }).click();
   await expect(workflow.getByTestId('diff-field')).toBeHidden();
   await page
