@@ -1,6 +1,7 @@
 import type { Section } from '../content/spec.ts';
 import type { HotfixChange } from '../content/hotfix.ts';
 import type { ContentDiff, FieldChange } from '../content/diff.ts';
+import type { Names } from '../content/present.ts';
 import type { ItemJson, WorkspaceContent } from '../content/ydoc.ts';
 import type { Role } from '../permissions.ts';
 import type { ProjectView } from './projects.ts';
@@ -87,6 +88,8 @@ export interface DiffSideView {
   projectId: string;
   snapshotId: string | null;
   label: string;
+  /** The environment's name (env, live and draft sides; null for a snapshot). */
+  environment: string | null;
 }
 
 /** GET /diff. */
@@ -94,6 +97,11 @@ export interface DiffResult {
   from: DiffSideView;
   to: DiffSideView;
   diff: ContentDiff;
+  /**
+   * The names of the items the diff's fields reference, per section and id, on the side each value
+   * belongs to (`before`: from, `after`: to); an id absent here points at nothing on that side.
+   */
+  names: { before: Names; after: Names };
 }
 
 /** A gate: how many approvals a move into an environment needs. */

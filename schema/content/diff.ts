@@ -201,6 +201,30 @@ export function itemFieldChanges(
   return out;
 }
 
+/**
+ * A new item's fields: every field that holds a value, those equal to their default included (a
+ * reviewer reads the whole new item: its tone, its timeout), in the spec's order.
+ */
+function addedFields(section: Section, raw: ItemJson, budget: DiffBudget): FieldChange[] {
+  const item = normalizeItem(section, '', raw);
+  const changed = new Map(itemFieldChanges(section, {}, raw, budget).map((f) => [f.field, f]));
+  const out: FieldChange[] = [];
+  for (const [field, fspec] of Object.entries(fieldsOf(SPECS[section], item))) {
+    const v = item[field];
+    if (v === undefined || v === null || v === '' || canonicalJson(v) === '[]') continue;
+    out.push(
+      changed.get(field) ?? {
+        field,
+        label: fspec.label,
+        kind: fspec.kind === 'text' || fspec.kind === 'steps' ? 'text' : 'value',
+        before: undefined,
+        after: v,
+      },
+    );
+  }
+  return out;
+}
+
 const nameOf = (section: Section, item: ItemJson | undefined): string =>
   String(item?.[SPECS[section].nameField] ?? '') || '(untitled)';
 
@@ -221,14 +245,7 @@ export function buildDiff(
     const changes: ItemChange[] = [
       ...d.added.map((id): ItemChange => {
         const after = read('after', s, id);
-        return {
-          id,
-          name: nameOf(s, after),
-          kind: 'added',
-          fields: itemFieldChanges(s, {}, after, budget).filter(
-            (f) => f.after !== undefined && f.after !== '' && canonicalJson(f.after) !== '[]',
-          ),
-        };
+        return { id, name: nameOf(s, after), kind: 'added', fields: addedFields(s, after, budget) };
       }),
       ...d.removed.map((id): ItemChange => ({
         id,

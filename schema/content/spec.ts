@@ -45,6 +45,8 @@ export type FieldSpec =
       placeholder?: string;
       help?: string;
       lines?: number;
+      /** Markdown: shown rendered where it is read (with its source a toggle away). */
+      markdown?: boolean;
     }
   | {
       kind: 'enum';
@@ -243,6 +245,13 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
         kind: 'enum',
         label: 'Tone',
         values: ['neutral', 'friendly', 'formal', 'concise', 'empathetic'],
+        labels: {
+          neutral: 'Neutral',
+          friendly: 'Friendly',
+          formal: 'Formal',
+          concise: 'Concise',
+          empathetic: 'Empathetic',
+        },
         default: 'friendly',
       },
       integrations: { kind: 'refs', label: 'Integrations it may use', to: 'integrations' },
@@ -292,6 +301,7 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
         required: true,
         template: true,
         lines: 14,
+        markdown: true,
         help: 'Markdown.',
       },
       tags: {
@@ -393,6 +403,7 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
             kind: 'enum',
             label: 'Position',
             values: ['bottom-right', 'bottom-left'],
+            labels: { 'bottom-right': 'Bottom right', 'bottom-left': 'Bottom left' },
             default: 'bottom-right',
           },
           allowedDomains: {
@@ -451,7 +462,13 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
         patternHint: 'letters, digits and _, not starting with a digit',
         help: 'Used in templates as {{name}}.',
       },
-      type: { kind: 'enum', label: 'Type', values: VARIABLE_TYPES, default: 'string' },
+      type: {
+        kind: 'enum',
+        label: 'Type',
+        values: VARIABLE_TYPES,
+        labels: { string: 'Text', number: 'Number', boolean: 'Yes/No', url: 'URL', json: 'JSON' },
+        default: 'string',
+      },
       description: { kind: 'string', label: 'Description', max: 300 },
       defaultValue: {
         kind: 'string',

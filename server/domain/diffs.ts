@@ -1,6 +1,13 @@
 import { AppError } from '#schema/errors.ts';
-import { buildDiff, diffTrees, type ContentDiff, type Tree } from '#schema/content/diff.ts';
-import { SECTIONS, type Section } from '#schema/content/spec.ts';
+import {
+  buildDiff,
+  diffTrees,
+  onlySections,
+  type ContentDiff,
+  type Tree,
+} from '#schema/content/diff.ts';
+import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
+import { fieldSpec, referencedIds, type Names } from '#schema/content/present.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
 import type { ItemJson } from '#schema/content/ydoc.ts';
 import { heldSections } from '#schema/flow.ts';
@@ -23,6 +30,8 @@ interface Side {
   projectId: string;
   snapshotId: string | null;
   label: string;
+  /** The environment's name (env, live and draft sides). */
+  environment: string | null;
   tree: Tree;
   /** The tree's address when known without hashing (a plain snapshot side: its id). */
   treeId: string | null;
@@ -54,6 +63,7 @@ export function createDiffs(deps: {
     projectId: string,
     snapshotId: string | null,
     label: string,
+    environment: string | null = null,
   ): Side {
     if (!snapshotId)
       return {
@@ -61,6 +71,7 @@ export function createDiffs(deps: {
         projectId,
         snapshotId: null,
         label,
+        environment,
         tree: EMPTY_TREE,
         treeId: 'empty',
         read: () => ({}),
@@ -72,6 +83,7 @@ export function createDiffs(deps: {
       projectId,
       snapshotId,
       label,
+      environment,
       tree,
       treeId: snapshotId,
       // Only the blobs that differ are ever read (buildDiff asks for exactly those).
@@ -84,13 +96,20 @@ export function createDiffs(deps: {
     };
   }
 
-  function draftSide(ref: string, projectId: string, draftId: string, label: string): Side {
+  function draftSide(
+    ref: string,
+    projectId: string,
+    draftId: string,
+    label: string,
+    environment: string,
+  ): Side {
     const content = deps.drafts.read(draftId);
     return {
       ref,
       projectId,
       snapshotId: null,
       label,
+      environment,
       tree: snapshots.treeOfContent(content),
       treeId: null,
       read: (s, id) => content[s][id]!,
@@ -105,11 +124,11 @@ export function createDiffs(deps: {
     snapshotId: string | null,
     label: string,
   ): Side {
-    const side = snapshotSide(ref, env.projectId, snapshotId, label);
+    const side = snapshotSide(ref, env.projectId, snapshotId, label, env.name);
     const rules = projects.flowRules(env.projectId);
     const held = heldSections(rules);
     if (held.length === 0) return side;
-    const own = draft ? draftSide(ref, env.projectId, draft.id, label) : null;
+    const own = draft ? draftSide(ref, env.projectId, draft.id, label, env.name) : null;
     const tree = composeShown(rules, side.tree, own?.tree ?? null, () => ({}));
     return {
       ...side,
@@ -145,12 +164,18 @@ export function createDiffs(deps: {
     }
     if (kind === 'draft') {
       const d = requireDraft(projects, id);
-      return draftSide(ref, d.draft.projectId, id, `${d.environment.name} draft`);
+      return draftSide(
+        ref,
+        d.draft.projectId,
+        id,
+        `${d.environment.name} draft`,
+        d.environment.name,
+      );
     }
     const { environment: env, draft } = requireEnvironment(projects, id);
     if (kind === 'env') {
       if (isAuthoring(env) && draft)
-        return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`);
+        return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`, env.name);
       return environmentSide(ref, env, draft, env.snapshotId, env.name);
     }
     if (kind === 'live')
@@ -200,32 +225,66 @@ export function createDiffs(deps: {
       ) as Record<Section, number>;
       return { counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
     },
-    /** A diff within `projectId` (snapshot sides are that project's). */
+    /**
+     * A diff within `projectId` (snapshot sides are that project's), limited to `sections` when
+     * given (what a Sync carries). `names`: the names of the items its changed fields reference,
+     * each looked up on the side the value belongs to (an id found on neither is dangling): only
+     * ids the diff's own fields hold, from sides the caller may already read.
+     */
     diff(
       fromRef: string,
       toRef: string,
       projectId: string,
+      sections?: readonly Section[],
     ): {
       from: Omit<Side, 'tree' | 'read' | 'treeId'>;
       to: Omit<Side, 'tree' | 'read' | 'treeId'>;
       diff: ContentDiff;
+      names: { before: Names; after: Names };
     } {
       const from = resolve(fromRef, projectId);
       const to = resolve(toRef, projectId);
       if (from.projectId !== to.projectId)
         throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
-      const diff = buildDiff(diffTrees(from.tree, to.tree), (side, s, id) =>
+      const whole = buildDiff(diffTrees(from.tree, to.tree), (side, s, id) =>
         (side === 'before' ? from : to).read(s, id),
       );
-      const strip = ({ ref, projectId, snapshotId, label }: Side) => ({
+      const diff = sections ? onlySections(whole, sections) : whole;
+      const strip = ({ ref, projectId, snapshotId, label, environment }: Side) => ({
         ref,
         projectId,
         snapshotId,
         label,
+        environment,
       });
-      return { from: strip(from), to: strip(to), diff };
+      return { from: strip(from), to: strip(to), diff, names: namesOf(diff, from, to) };
     },
   };
+}
+
+/** The names of the items a diff's fields reference, per side (see `diff`). */
+function namesOf(diff: ContentDiff, from: Side, to: Side): { before: Names; after: Names } {
+  const before = new Map<Section, Set<string>>();
+  const after = new Map<Section, Set<string>>();
+  for (const s of SECTIONS)
+    for (const item of diff.sections[s])
+      for (const f of item.fields) {
+        const spec = fieldSpec(s, f.field);
+        referencedIds(spec, f.before, before);
+        referencedIds(spec, f.after, after);
+      }
+  const look = (side: Side, ids: Map<Section, Set<string>>): Names => {
+    const out: Names = {};
+    for (const [s, set] of ids) {
+      const names: Record<string, string> = {};
+      for (const id of set)
+        if (Object.hasOwn(side.tree[s], id))
+          names[id] = String(side.read(s, id)[SPECS[s].nameField] ?? '') || '(untitled)';
+      out[s] = names;
+    }
+    return out;
+  };
+  return { before: look(from, before), after: look(to, after) };
 }
 
 export type Diffs = ReturnType<typeof createDiffs>;

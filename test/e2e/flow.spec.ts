@@ -128,7 +128,7 @@ test('[FLOW-6] Production pulls one article tested in UAT: only that one arrives
   await page.goto(`${page.url().split('?')[0]}?tab=history`);
   await page.getByTestId('history-changes').first().click();
   await expect(page.getByRole('heading', { name: /^Pulled/ })).toBeVisible();
-  await expect(page.getByText('1 item differ.')).toBeVisible();
+  await expect(page.getByTestId('diff-summary')).toHaveText('1 article added');
   await expect(page.getByText('Ready for customers').first()).toBeVisible();
 });
 

@@ -35,11 +35,11 @@ test('[R1] a reviewer sees what moves, syncs DEV to TEST, TEST is read-only, and
     '2 agents · 2 workflows · 3 articles · 2 integrations · 2 channels · 6 variables',
   );
   await columns.nth(0).getByRole('link', { name: 'View the changes' }).click();
-  await expect(page.getByRole('heading', { name: /What changes from TEST to DEV/ })).toBeVisible();
+  await expect(page.getByRole('heading', { name: /What DEV would bring to TEST/ })).toBeVisible();
   await expect(
     page
       .getByTestId('diff-item')
-      .filter({ has: page.locator('header strong', { hasText: /^Support agent$/ }) }),
+      .filter({ has: page.locator('summary strong', { hasText: /^Support agent$/ }) }),
   ).toContainText('New');
   await page.goBack();
 

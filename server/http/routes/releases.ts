@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { onlySections } from '#schema/content/diff.ts';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { AppError } from '#schema/errors.ts';
 import {
@@ -109,15 +108,12 @@ export function releaseRoutes(deps: AppDeps) {
         visibility.snapshotProject(c.get('principal'), from.slice('snapshot:'.length));
       authorizeSide(c.get('principal'), from, projectId);
       authorizeSide(c.get('principal'), to, projectId);
-      const result = diffs.diff(from, to, projectId);
       // `sections=agents,workflows` limits it (the board asks for what a Sync carries).
       const only = c.req
         .query('sections')
         ?.split(',')
         .filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
-      return c.json(
-        (only ? { ...result, diff: onlySections(result.diff, only) } : result) satisfies DiffResult,
-      );
+      return c.json(diffs.diff(from, to, projectId, only) satisfies DiffResult);
     })
     .get('/projects/:id/board', (c) =>
       c.json(deps.board.read(c.get('principal'), c.req.param('id')) satisfies BoardView),
