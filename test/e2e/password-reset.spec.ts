@@ -41,7 +41,8 @@ test('SEC-19 an instance admin issues a reset link on the members page; the link
   const row = page.getByTestId('member-row').filter({ hasText: 'Rita Reset' });
   await row.getByRole('button', { name: 'Unlock' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'can sign in again' })).toBeVisible();
-  await row.getByRole('button', { name: 'Reset password' }).click();
+  await row.getByRole('button', { name: 'Reset password of Rita Reset' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Create a reset link' }).click();
   const url = (await page.getByTestId('reset-url').textContent())!;
   expect(url).toMatch(/\/reset\/scr_/);
   await page.screenshot({ path: 'test-results/password-reset-admin-1366.png', fullPage: true });

@@ -1,0 +1,111 @@
+import type { GateView, ProjectView } from '#schema/api.ts';
+import type { Section } from '#schema/content/spec.ts';
+import { api } from './api.ts';
+import { choicesOf, flowRulesBody, type FlowChoice } from './flow-choices.ts';
+import { FormFeedback, type TeamState } from './team.svelte.ts';
+
+/**
+ * The gates form (four eyes): per stage after the first, how many approvals a Sync into it (a
+ * Publish, in the last) needs and whether the requester may approve; all saved by one button.
+ * Everyone reads the gates of the stages they may read; only project admins change them.
+ */
+export class GatesForm {
+  /** As stored, and as being edited, by environment id. */
+  stored = $state<Record<string, GateView>>({});
+  gates = $state<Record<string, GateView>>({});
+  loaded = $state(false);
+  readonly feedback: FormFeedback;
+  readonly #team: TeamState;
+
+  constructor(team: TeamState) {
+    this.#team = team;
+    this.feedback = new FormFeedback(() => this.load());
+  }
+
+  load = async (): Promise<void> => {
+    const envs = this.#team.project?.environments.slice(1) ?? [];
+    // A stage the person may not read answers 403/404: it is left out, not an error.
+    const read = await Promise.allSettled(
+      envs.map(async (e) => [e.id, await api<GateView>(`/environments/${e.id}/gate`)] as const),
+    );
+    this.stored = Object.fromEntries(
+      read.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])),
+    );
+    this.gates = $state.snapshot(this.stored);
+    this.loaded = true;
+  };
+
+  touched = () => this.feedback.touched();
+
+  save = (event: SubmitEvent) => {
+    event.preventDefault();
+    const changed = Object.entries(this.gates).filter(([id, g]) => {
+      const s = this.stored[id];
+      return (
+        !s ||
+        s.requiredApprovals !== g.requiredApprovals ||
+        s.allowSelfApproval !== g.allowSelfApproval
+      );
+    });
+    if (changed.length === 0) {
+      this.feedback.said = 'Nothing to save: no gate changed.';
+      return;
+    }
+    void this.feedback.save(
+      async () => {
+        for (const [id, g] of changed)
+          await api(`/environments/${id}/gate`, {
+            method: 'PUT',
+            body: {
+              requiredApprovals: Number(g.requiredApprovals),
+              allowSelfApproval: g.allowSelfApproval,
+            },
+          });
+      },
+      changed.length === 1 ? 'Gate saved.' : `${changed.length} gates saved.`,
+    );
+  };
+}
+
+/** How sections move (flow rules), edited by project admins and saved by one button. */
+export class FlowRulesForm {
+  flow = $state<Record<Section, FlowChoice> | null>(null);
+  readonly feedback: FormFeedback;
+  readonly #team: TeamState;
+
+  constructor(team: TeamState) {
+    this.#team = team;
+    this.feedback = new FormFeedback(() => Promise.resolve());
+  }
+
+  reset = () => {
+    const project = this.#team.project;
+    this.flow = project ? choicesOf(project.flowRules, project.environments) : null;
+  };
+
+  save = (event: SubmitEvent) => {
+    event.preventDefault();
+    const project = this.#team.project;
+    if (!project || !this.flow) return;
+    void this.feedback.save(async () => {
+      this.#team.project = await api<ProjectView>(`/projects/${project.id}/flow-rules`, {
+        method: 'PUT',
+        body: {
+          flowRules: flowRulesBody($state.snapshot(this.flow!), project.environments),
+          expectedVersion: project.flowRulesVersion,
+        },
+      });
+    }, 'Flow rules saved.');
+  };
+}
+
+/** A section's rule in words, for those who read the rules without changing them. */
+export function ruleInWords(project: ProjectView, section: Section): string {
+  const r = project.flowRules[section];
+  const name = (id: string | undefined) =>
+    project.environments.find((e) => e.id === id)?.name ?? 'a removed stage';
+  if (r.direction === 'up') return 'moves up by Sync';
+  if (r.direction === 'local') return 'stays in each stage';
+  const also = (r.editableEnvIds ?? []).filter((id) => id !== r.sourceEnvId).map(name);
+  return `flows down from ${name(r.sourceEnvId)}${also.length ? `, also edited in ${also.join(', ')}` : ''}`;
+}
