@@ -2,7 +2,10 @@ import type { GateView, ProjectView } from '#schema/api.ts';
 import type { Section } from '#schema/content/spec.ts';
 import { api } from './api.ts';
 import { choicesOf, flowRulesBody, type FlowChoice } from './flow-choices.ts';
+import { gateChanges } from './team-changes.ts';
 import { FormFeedback, type TeamState } from './team.svelte.ts';
+
+export { ruleInWords } from './team-changes.ts';
 
 /**
  * The gates form (four eyes): per stage after the first, how many approvals a Sync into it (a
@@ -39,28 +42,15 @@ export class GatesForm {
 
   save = (event: SubmitEvent) => {
     event.preventDefault();
-    const changed = Object.entries(this.gates).filter(([id, g]) => {
-      const s = this.stored[id];
-      return (
-        !s ||
-        s.requiredApprovals !== g.requiredApprovals ||
-        s.allowSelfApproval !== g.allowSelfApproval
-      );
-    });
+    const changed = gateChanges(this.stored, this.gates);
     if (changed.length === 0) {
       this.feedback.said = 'Nothing to save: no gate changed.';
       return;
     }
     void this.feedback.save(
       async () => {
-        for (const [id, g] of changed)
-          await api(`/environments/${id}/gate`, {
-            method: 'PUT',
-            body: {
-              requiredApprovals: Number(g.requiredApprovals),
-              allowSelfApproval: g.allowSelfApproval,
-            },
-          });
+        for (const { envId, gate } of changed)
+          await api(`/environments/${envId}/gate`, { method: 'PUT', body: gate });
       },
       changed.length === 1 ? 'Gate saved.' : `${changed.length} gates saved.`,
     );
@@ -97,15 +87,4 @@ export class FlowRulesForm {
       });
     }, 'Flow rules saved.');
   };
-}
-
-/** A section's rule in words, for those who read the rules without changing them. */
-export function ruleInWords(project: ProjectView, section: Section): string {
-  const r = project.flowRules[section];
-  const name = (id: string | undefined) =>
-    project.environments.find((e) => e.id === id)?.name ?? 'a removed stage';
-  if (r.direction === 'up') return 'moves up by Sync';
-  if (r.direction === 'local') return 'stays in each stage';
-  const also = (r.editableEnvIds ?? []).filter((id) => id !== r.sourceEnvId).map(name);
-  return `flows down from ${name(r.sourceEnvId)}${also.length ? `, also edited in ${also.join(', ')}` : ''}`;
 }

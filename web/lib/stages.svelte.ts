@@ -1,23 +1,10 @@
-import { ENVIRONMENT_KINDS, type EnvironmentKind } from '#schema/presets.ts';
-import type { EnvironmentView } from '#schema/api.ts';
+import { ENVIRONMENT_KINDS } from '#schema/presets.ts';
 import { api } from './api.ts';
+import { stageChanges, type StageEdit } from './team-changes.ts';
 import { FormFeedback, type TeamState } from './team.svelte.ts';
 
-/** What a stage's kind means, in words (the kind only labels a stage; order decides its role). */
-export const KIND_LABEL: Record<EnvironmentKind, string> = {
-  dev: 'Development',
-  test: 'Test',
-  uat: 'User acceptance',
-  staging: 'Staging',
-  production: 'Production',
-  custom: 'Other',
-};
+export { KIND_LABEL, kindLabel } from './team-changes.ts';
 export const KINDS = ENVIRONMENT_KINDS;
-
-export const kindLabel = (kind: string): string =>
-  (KIND_LABEL as Record<string, string>)[kind] ?? KIND_LABEL.custom;
-
-type Stage = { name: string; kind: string; color: string };
 
 /**
  * The Stages form: every stage's name, kind and color, saved together by one button. Only the
@@ -25,7 +12,7 @@ type Stage = { name: string; kind: string; color: string };
  */
 export class StagesForm {
   /** Being edited, by environment id; filled from the project at load and after each save. */
-  stages = $state<Record<string, Stage>>({});
+  stages = $state<Record<string, StageEdit>>({});
   readonly feedback: FormFeedback;
   readonly #team: TeamState;
 
@@ -47,32 +34,16 @@ export class StagesForm {
     );
   };
 
-  set = (envId: string, patch: Partial<Stage>) => {
+  set = (envId: string, patch: Partial<StageEdit>) => {
     const s = this.stages[envId];
     if (!s) return;
     this.stages[envId] = { ...s, ...patch };
     this.feedback.touched();
   };
 
-  #changes(envs: readonly EnvironmentView[]) {
-    return envs.flatMap((e) => {
-      const s = this.stages[e.id];
-      if (!s) return [];
-      const patch: Partial<Stage> = {};
-      if (s.name.trim() !== e.name) patch.name = s.name.trim();
-      if (s.kind !== e.kind) patch.kind = s.kind;
-      if (s.color.toLowerCase() !== e.color.toLowerCase()) patch.color = s.color;
-      return Object.keys(patch).length > 0 ? [{ env: e, patch }] : [];
-    });
-  }
-
-  get changed(): boolean {
-    return this.#changes(this.#team.project?.environments ?? []).length > 0;
-  }
-
   save = (event: SubmitEvent) => {
     event.preventDefault();
-    const changes = this.#changes(this.#team.project?.environments ?? []);
+    const changes = stageChanges(this.#team.project?.environments ?? [], this.stages);
     if (changes.length === 0) {
       this.feedback.said = 'Nothing to save: no stage changed.';
       return;
@@ -81,9 +52,9 @@ export class StagesForm {
     void this.feedback
       .save(
         async () => {
-          for (const { env, patch } of changes) {
-            await api(`/environments/${env.id}`, { method: 'PATCH', body: patch });
-            saved.push(patch.name ?? env.name);
+          for (const { envId, name, patch } of changes) {
+            await api(`/environments/${envId}`, { method: 'PATCH', body: patch });
+            saved.push(patch.name ?? name);
           }
         },
         changes.length === 1 ? 'Stage saved.' : `${changes.length} stages saved.`,
