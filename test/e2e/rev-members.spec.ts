@@ -238,10 +238,22 @@ test('[REV-52] an instance admin unlocks a locked account and hands over a reset
   await page.setViewportSize({ width: 1366, height: 900 });
   await page.goto(`/projects/${project.id}/members`);
   await hydrated(page);
+  const louRow = page.getByTestId('member-row').filter({ hasText: 'Lou Locked' });
+  await expect(louRow.getByTestId('locked')).toHaveText('sign-in locked');
+  // Only a locked account is offered "Unlock".
+  await expect(
+    page
+      .getByTestId('member-row')
+      .filter({ hasText: 'Pia' })
+      .getByRole('button', { name: /Unlock/ }),
+  ).toHaveCount(0);
+  await page.screenshot({ path: `${shots}/locked-1366.png`, fullPage: true });
   await page.getByRole('button', { name: 'Unlock Lou Locked' }).click();
   await expect(page.getByTestId('member-feedback').getByRole('status')).toContainText(
     'Lou Locked can sign in again',
   );
+  await expect(louRow.getByTestId('locked')).toHaveCount(0);
+  await expect(louRow.getByRole('button', { name: /Unlock/ })).toHaveCount(0);
   await signInAs(phone, lou.email, lou.password);
   await expect(phone.getByRole('heading', { name: 'Projects' })).toBeVisible();
 

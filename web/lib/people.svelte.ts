@@ -1,4 +1,9 @@
-import type { InvitationCreated, MemberView, PasswordResetLink } from '#schema/api.ts';
+import type {
+  InvitationCreated,
+  LockedMembersView,
+  MemberView,
+  PasswordResetLink,
+} from '#schema/api.ts';
 import { applyTemplate, type Role, type TemplateId } from '#schema/permissions.ts';
 import { api } from './api.ts';
 import { Pending } from './pending.svelte.ts';
@@ -28,6 +33,11 @@ export class PeopleState {
   said = $state<{ id: string; text: string; url?: string; expiresAt?: string } | null>(null);
   /** Keyed by user id: that row's buttons wait and show its failure. */
   readonly rows: Pending<string>;
+  /**
+   * Instance admins: the members locked out of signing in now. Null until known (or if it could
+   * not be read): then "Unlock" is offered on every row.
+   */
+  locked = $state<string[] | null>(null);
 
   readonly preview = $derived.by(() => {
     const project = this.#team.project;
@@ -40,8 +50,25 @@ export class PeopleState {
     this.#team = team;
     this.roles = new FormFeedback(team.load);
     this.inviting = new FormFeedback(team.load);
-    this.rows = new Pending<string>(team.load);
+    this.rows = new Pending<string>(async () => {
+      await team.load();
+      await this.loadLocked();
+    });
   }
+
+  /** Instance admins only (the route answers 403 to anyone else). */
+  loadLocked = async (): Promise<void> => {
+    try {
+      this.locked = (
+        await api<LockedMembersView>(`/projects/${this.#team.projectId}/locked-members`)
+      ).userIds;
+    } catch {
+      this.locked = null;
+    }
+  };
+
+  /** Whether to offer "Unlock" on a member's row. */
+  mayBeLocked = (userId: string): boolean => this.locked === null || this.locked.includes(userId);
 
   edit = (m: MemberView) => {
     this.roles.said = null;
