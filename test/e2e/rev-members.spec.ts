@@ -167,10 +167,19 @@ test('[REV-50] someone who is not a project admin reads People, Stages and Rules
     email: `nora.${stamp}@example.com`,
     password: 'amber falcon quiet river',
   };
-  await newMember(page, baseURL!, project.id, nora, { '*': ['viewer'] });
+  // Nora reads DEV and TEST only: of the gates (TEST onwards) she reads TEST's.
+  const [dev, test_] = project.environments;
+  await newMember(page, baseURL!, project.id, nora, {
+    [dev!.id]: ['viewer'],
+    [test_!.id]: ['viewer'],
+  });
 
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
   const reader = await context.newPage();
+  const consoleErrors: string[] = [];
+  reader.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
   await signInAs(reader, nora.email, nora.password);
   await expect(reader.getByRole('heading', { name: 'Projects' })).toBeVisible();
   const base = `/projects/${project.id}/members`;
@@ -194,8 +203,12 @@ test('[REV-50] someone who is not a project admin reads People, Stages and Rules
   await expect(reader.getByTestId('stage-row')).toHaveCount(project.environments.length);
   await expect(reader.getByTestId('stage-row').first()).toContainText('Development');
   await reader.goto(`${base}/rules`);
-  await expect(reader.getByTestId('gate-row').first()).toContainText(/approval/);
+  await expect(reader.getByTestId('gate-row')).toHaveCount(1);
+  await expect(reader.getByTestId('gate-row')).toContainText(test_!.name);
+  await expect(reader.getByTestId('gate-row')).toContainText('no approval needed');
   await expect(reader.getByTestId('flow-rules-card')).toContainText('moves up by Sync');
+  // Nothing was asked that would be refused: no failed request in the console.
+  expect(consoleErrors).toEqual([]);
   await context.close();
 });
 

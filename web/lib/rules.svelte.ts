@@ -26,8 +26,11 @@ export class GatesForm {
   }
 
   load = async (): Promise<void> => {
-    const envs = this.#team.project?.environments.slice(1) ?? [];
-    // A stage the person may not read answers 403/404: it is left out, not an error.
+    // Only the stages the person may read: asking for another would be refused (and logged).
+    const envs = (this.#team.project?.environments.slice(1) ?? []).filter((e) =>
+      this.#team.mayRead(e.id),
+    );
+    // A refusal all the same (roles changed meanwhile) leaves that stage out, not an error.
     const read = await Promise.allSettled(
       envs.map(async (e) => [e.id, await api<GateView>(`/environments/${e.id}/gate`)] as const),
     );

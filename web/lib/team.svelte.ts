@@ -1,5 +1,6 @@
 import { getContext, setContext } from 'svelte';
 import type { MembersView, MemberView, MyRolesView, ProjectView } from '#schema/api.ts';
+import { can, type Role } from '#schema/permissions.ts';
 import { api } from './api.ts';
 import { Pending } from './pending.svelte.ts';
 
@@ -12,6 +13,8 @@ export class TeamState {
   project = $state<ProjectView | null>(null);
   members = $state<MemberView[]>([]);
   isAdmin = $state(false);
+  /** The signed-in person's roles per environment id ("*": every environment). */
+  myRoles = $state<Record<string, Role[]>>({});
   readonly pending = new Pending();
   readonly #projectId: () => string | undefined;
 
@@ -35,9 +38,17 @@ export class TeamState {
       this.project = project;
       this.members = members.members;
       this.isAdmin = mine.isProjectAdmin;
+      this.myRoles = mine.roles;
       this.pending.error = null;
     });
   };
+
+  /** Whether the person may read a stage (its gate, among others). */
+  mayRead = (envId: string): boolean =>
+    this.isAdmin ||
+    can([...(this.myRoles[envId] ?? []), ...(this.myRoles['*'] ?? [])], 'content.read', {
+      hasDraft: true,
+    });
 
   envName = (id: string): string =>
     id === '*'
