@@ -44,6 +44,7 @@ describe('REV-52 locked accounts', () => {
     expect((await admin.call('POST', `/api/users/${lou.id}/unlock`)).status).toBe(204);
     expect(await locked()).toEqual([]);
     expect((await signIn(server.url, 'lou@example.com', PASSPHRASE)).status).toBe(200);
+    expect((await admin.call('GET', '/api/projects/prj_nothing/locked-members')).status).toBe(404);
     // The outsider is still locked: an unlock is for one account.
     expect((await signIn(server.url, 'out@example.com', PASSPHRASE)).status).toBe(429);
   });

@@ -125,6 +125,7 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
     })
     .get('/projects/:id/locked-members', (c) => {
       deps.access.requireInstanceAdmin(c.get('principal'));
+      deps.projects.get(c.req.param('id')); // 404 project_not_found, as for every project route
       // Bounded by the project's members; removed users (no email) are never locked.
       const members = deps.access.members(c.req.param('id')).filter((m) => m.user.email !== '');
       const locked = signIns.locked(members.map((m) => m.user.email));
