@@ -282,6 +282,14 @@ test('[REV-52] an instance admin unlocks a locked account and hands over a reset
   await expect(link).toContainText('/reset/');
   await page.screenshot({ path: `${shots}/reset-link-1366.png`, fullPage: true });
   const url = (await link.textContent())!.trim();
+  // On a phone the link stays on Lou's row, within the width.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await link.scrollIntoViewIfNeeded();
+  const box = (await link.boundingBox())!;
+  expect(box.x).toBeGreaterThanOrEqual(0);
+  expect(box.x + box.width).toBeLessThanOrEqual(390);
+  await noSidewaysScroll(page);
+  await page.screenshot({ path: `${shots}/reset-link-390.png`, fullPage: true });
 
   // The link sets a new password; the old one no longer signs in.
   const other = await browser.newContext({ viewport: { width: 390, height: 844 } });
