@@ -119,6 +119,14 @@ export interface PasswordResetCheck {
   email: string;
 }
 
+/**
+ * GET /projects/:id/locked-members (instance admins): the members whose sign-in is locked now
+ * (too many failed attempts), so the members list can say so and offer "Unlock".
+ */
+export interface LockedMembersView {
+  userIds: string[];
+}
+
 /** POST /users/:id/password-reset: the link an admin hands over. */
 export interface PasswordResetLink {
   url: string;

@@ -33,6 +33,10 @@ export function createAttemptCounter(opts: { max: number; windowMs: number }) {
     reset(key: string): void {
       attempts.delete(key);
     },
+    /** The keys that must wait now, among those `match` accepts (one pass over the keys). */
+    waiting(match: (key: string) => boolean, now: number): string[] {
+      return [...attempts.keys()].filter((k) => match(k) && this.retryAfter(k, now) > 0);
+    },
     /** Forgets every key `match` accepts (unlocking an account). */
     resetWhere(match: (key: string) => boolean): void {
       for (const k of [...attempts.keys()]) if (match(k)) attempts.delete(k);
@@ -105,6 +109,17 @@ export function createSignInLimiter(limits = SIGN_IN_LIMITS) {
           },
         },
       };
+    },
+    /**
+     * Which of `emails` are locked now: held by the per-account ceiling, or from at least one
+     * address (what an instance admin's unlock lifts). One pass over the keys, not one per email.
+     */
+    locked(emails: readonly string[], now = Date.now()): Set<string> {
+      const wanted = new Set(emails);
+      const out = new Set(emails.filter((e) => account.retryAfter(e, now) > 0));
+      for (const k of pair.waiting((key) => wanted.has(key.slice(0, key.indexOf('\0'))), now))
+        out.add(k.slice(0, k.indexOf('\0')));
+      return out;
     },
     /** An instance admin unlocks an account: its per-account counts and those of every address for it. */
     unlock(email: string): void {

@@ -39,11 +39,13 @@ test('[R4] [GATE-1] [SHARE-2] an admin invites QA and a business owner; QA canno
   const boardUrl = devUrl.replace(/\/environments\/.*/, '');
 
   // Members: a gate on STAGING, and two invitations from persona templates.
-  await page.goto(`${boardUrl}/members`);
+  await page.goto(`${boardUrl}/members/rules`);
   await hydrated(page);
   await page.getByRole('spinbutton', { name: 'STAGING required approvals' }).fill('1');
-  await page.locator('tr', { hasText: 'STAGING' }).getByRole('button', { name: 'Save' }).click();
-  await expect(page.getByText('Gate saved.')).toBeVisible();
+  await page.getByRole('button', { name: 'Save gates' }).click();
+  await expect(page.getByTestId('gates-save')).toContainText('Gate saved.');
+  await page.goto(`${boardUrl}/members`);
+  await hydrated(page);
   const qaUrl = await invite(page, 'Quinn QA', `qa.${stamp}@example.com`, 'qa');
   const ownerUrl = await invite(page, 'Olga Owner', `owner.${stamp}@example.com`, 'business_owner');
 

@@ -70,13 +70,13 @@ test('[FLOW-1] [FLOW-8] a custom pipeline keeps channels in each stage; later th
   await expect(columns.nth(2).getByTestId('edit-own-sections')).toContainText('Edit channels here');
   const boardUrl = page.url();
 
-  await page.goto(`${boardUrl}/members`);
+  await page.goto(`${boardUrl}/members/rules`);
   await hydrated(page);
   const card = page.getByTestId('flow-rules-card');
   await card.getByLabel('How knowledge moves').selectOption('down');
   await card.getByLabel('Where knowledge is set up').selectOption({ label: 'Production' });
   await card.getByRole('button', { name: 'Save flow rules' }).click();
-  await expect(page.getByRole('status').filter({ hasText: 'Flow rules saved.' })).toBeVisible();
+  await expect(card.getByRole('status')).toContainText('Flow rules saved.');
 
   // Production now edits knowledge and channels; the first stage shows knowledge read-only.
   await page.goto(boardUrl);

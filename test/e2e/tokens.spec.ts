@@ -31,14 +31,15 @@ test('SEC-16 API tokens: created with an expiry and shown once, listed, revoked 
   await page.setViewportSize({ width: 1366, height: 900 });
 
   // Revoking asks first: cancelling keeps the token.
-  await row.getByRole('button', { name: 'Revoke…' }).click();
-  await expect(row).toContainText('cannot be undone');
+  const dialog = page.getByRole('dialog');
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(dialog).toContainText('cannot be undone');
   await page.screenshot({ path: testInfo.outputPath('tokens-confirm-1366.png'), fullPage: true });
-  await row.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
   expect((await request.get('/api/session', { headers: bearer })).status()).toBe(200);
 
-  await row.getByRole('button', { name: 'Revoke…' }).click();
-  await row.getByRole('button', { name: 'Revoke token' }).click();
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await dialog.getByRole('button', { name: 'Revoke token' }).click();
   await expect(row).toHaveCount(0);
   expect((await request.get('/api/session', { headers: bearer })).status()).toBe(401);
   // Gone after a reload too.

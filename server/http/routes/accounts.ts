@@ -9,6 +9,7 @@ import {
 } from '#schema/api.ts';
 import type {
   InvitationView,
+  LockedMembersView,
   PasswordResetCheck,
   PasswordResetLink,
   SessionView,
@@ -121,6 +122,16 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
     .delete('/tokens/:id', (c) => {
       deps.accounts.revokeToken(c.get('principal').user.id, c.req.param('id'));
       return c.body(null, 204);
+    })
+    .get('/projects/:id/locked-members', (c) => {
+      deps.access.requireInstanceAdmin(c.get('principal'));
+      deps.projects.get(c.req.param('id')); // 404 project_not_found, as for every project route
+      // Bounded by the project's members; removed users (no email) are never locked.
+      const members = deps.access.members(c.req.param('id')).filter((m) => m.user.email !== '');
+      const locked = signIns.locked(members.map((m) => m.user.email));
+      return c.json({
+        userIds: members.filter((m) => locked.has(m.user.email)).map((m) => m.user.id),
+      } satisfies LockedMembersView);
     })
     .post('/users/:id/unlock', (c) => {
       deps.access.requireInstanceAdmin(c.get('principal'));
