@@ -140,7 +140,9 @@ export function createServices(config: Readonly<Config>) {
     sessionTtlMs: config.sessionTtlMs,
     onEnded: (e) => credentials.closeFor(e),
   });
-  const projects = createProjects(projectStore);
+  const projects = createProjects(projectStore, { emit: events.emit });
+  // Changes and their events in one transaction (every store shares the one connection).
+  const atomically = <T>(fn: () => T): T => projectStore.atomically(fn);
   const snapshots = createSnapshots(snapshotStore);
   // Live drafts as the domain reaches them: through the Rooms registry below (asked only once
   // requests and replication run).
@@ -164,6 +166,7 @@ export function createServices(config: Readonly<Config>) {
     drafts,
     delayMs: config.replicationDelayMs,
     log,
+    emit: events.emit,
   });
   // Flow rules decide which sections a draft's peers may write and what follows a durable change (replication).
   const draftPolicy = createDraftPolicy({ projects: projectStore, replication });
@@ -188,6 +191,8 @@ export function createServices(config: Readonly<Config>) {
     drafts,
     hotfixDraft: (envId) => hotfixStore.openDraft(envId),
     composition,
+    emit: events.emit,
+    atomically,
   });
   const hotfixes = createHotfixes({
     projects: projectStore,
@@ -204,6 +209,8 @@ export function createServices(config: Readonly<Config>) {
     projects: projectStore,
     snapshots,
     contents: (envId) => composition.pointedContents(envId),
+    emit: events.emit,
+    atomically,
   });
   // Secrets: localData is created below; asked only when a move is made.
   const releases = createReleases({
@@ -215,6 +222,7 @@ export function createServices(config: Readonly<Config>) {
     audiences,
     composition,
     secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) },
+    emit: events.emit,
   });
   const diffs = createDiffs({ projects: projectStore, releases: snapshotStore, snapshots, drafts });
   const access = createAccess({
@@ -223,6 +231,8 @@ export function createServices(config: Readonly<Config>) {
     projects: projectStore,
     hotfixes: hotfixStore,
     onRightsChanged: (userId) => rooms.closeUser(userId),
+    emit: events.emit,
+    atomically,
   });
   const localData = createLocalData({
     projects: projectStore,
@@ -231,6 +241,8 @@ export function createServices(config: Readonly<Config>) {
     sealer: createSealer(secretsKey(config)),
     audiences,
     limits: config,
+    emit: events.emit,
+    atomically,
   });
   const retention = createRetention({
     store: retentionStore,
@@ -258,6 +270,8 @@ export function createServices(config: Readonly<Config>) {
     snapshots,
     local: localData,
     limits: config,
+    emit: events.emit,
+    atomically,
   });
   const visibility = createVisibility({
     access,
@@ -271,6 +285,12 @@ export function createServices(config: Readonly<Config>) {
     : config.allowedOrigins;
   const app = createApp({
     events,
+    eventStreams: {
+      perUser: config.eventStreamsPerUser,
+      perServer: config.eventStreams,
+      maxBufferedBytes: config.eventStreamMaxBufferedBytes,
+    },
+    credentials,
     accounts,
     projects,
     rooms,
@@ -290,6 +310,7 @@ export function createServices(config: Readonly<Config>) {
       snapshots,
       drafts: durableDrafts,
       replication,
+      emit: events.emit,
     }),
     flowRules: createFlowRuleChanges({
       projects: projectStore,
@@ -302,6 +323,7 @@ export function createServices(config: Readonly<Config>) {
       sourceMoved: (envId, snapshotId) => approvals.sourceMoved(envId, snapshotId),
       audit: (e, now) => auditStore.audit(e, now),
       onChanged: () => draftPolicy.rulesChanged(),
+      emit: events.emit,
       atomically: (fn) => projectStore.atomically(fn),
     }),
     passwordResets: createPasswordResets({ store: passwordResetStore, accounts: accountStore }),

@@ -4,6 +4,7 @@ import type { GateStore, RequestRow } from '../store/gates.ts';
 import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
+import { announcer, type Atomically, type Emit } from './events.ts';
 import { requireSourceSeen } from './releases.ts';
 import type { Drafts } from './ports.ts';
 import type { Composition } from './composition.ts';
@@ -30,8 +31,12 @@ export function createApprovals(deps: {
   drafts: Pick<Drafts, 'read'>;
   hotfixDraft: (envId: string) => DraftRow | undefined;
   composition: Pick<Composition, 'candidate' | 'candidateId'>;
+  /** The project event log: a `gates` event of the stage, in the gate change's transaction. */
+  emit: Emit;
+  atomically: Atomically;
 }) {
   const { store, projects, snapshots } = deps;
+  const announce = announcer(deps.atomically, deps.emit);
 
   const gate = (envId: string): GateView => {
     const g = store.gate(envId);
@@ -93,22 +98,32 @@ export function createApprovals(deps: {
 
     setGate(by: Principal, envId: string, policy: GateView): GateView {
       const e = env(envId);
-      store.putGate({
-        environmentId: envId,
-        requiredApprovals: policy.requiredApprovals,
-        allowSelfApproval: policy.allowSelfApproval,
-        updatedBy: by.user.id,
-        updatedAt: Date.now(),
-      });
-      store.audit(
-        {
+      announce(
+        () => {
+          store.putGate({
+            environmentId: envId,
+            requiredApprovals: policy.requiredApprovals,
+            allowSelfApproval: policy.allowSelfApproval,
+            updatedBy: by.user.id,
+            updatedAt: Date.now(),
+          });
+          store.audit(
+            {
+              projectId: e.projectId,
+              environmentId: envId,
+              kind: 'gate.changed',
+              actorId: by.user.id,
+              subject: policy,
+            },
+            Date.now(),
+          );
+        },
+        () => ({
           projectId: e.projectId,
           environmentId: envId,
-          kind: 'gate.changed',
+          kind: 'gates',
           actorId: by.user.id,
-          subject: policy,
-        },
-        Date.now(),
+        }),
       );
       return policy;
     },

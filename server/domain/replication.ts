@@ -1,4 +1,5 @@
 import type * as Y from 'yjs';
+import type { Emit } from './events.ts';
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
 import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
@@ -33,6 +34,8 @@ export function createReplication(deps: {
   drafts: Pick<Drafts, 'read' | 'edit'>;
   delayMs: number;
   log: (msg: string, err?: unknown) => void;
+  /** The project event log: a `replication` event of the stage that received, in the record's transaction. */
+  emit: Emit;
 }) {
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
@@ -168,6 +171,14 @@ export function createReplication(deps: {
         detail: { section, items },
       },
       Date.now(),
+      (row) =>
+        deps.emit({
+          projectId,
+          environmentId: env.id,
+          kind: 'replication',
+          actorId: null,
+          subject: { releaseId: row.seq, section },
+        }),
     );
   }
 

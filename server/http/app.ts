@@ -14,6 +14,7 @@ import { accessRoutes } from './routes/access.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { publicShareRoutes, shareRoutes } from './routes/shares.ts';
 import { deliveryRoutes, localRoutes } from './routes/local.ts';
+import { eventRoutes } from './routes/events.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Largest body of a request without a valid credential (the anonymous routes take a few KB). */
@@ -133,7 +134,8 @@ export function createApp(deps: AppDeps) {
     .route('/', localRoutes(deps))
     .route('/', accessRoutes(deps))
     .route('/', approvalRoutes(deps))
-    .route('/', shareRoutes(deps));
+    .route('/', shareRoutes(deps))
+    .route('/', eventRoutes(deps));
 
   const app = new Hono<AppEnv>().route('/api', api);
   app.notFound((c) =>
