@@ -86,6 +86,8 @@ export function eventRoutes(deps: AppDeps) {
     let cursor = start.cursor;
 
     let controller!: ReadableStreamDefaultController<Uint8Array>;
+    /** The Node response, when served by @hono/node-server (not under `app.request()`). */
+    const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
     let closed = false;
     let pumping = false;
     let again = false;
@@ -96,7 +98,10 @@ export function eventRoutes(deps: AppDeps) {
       closed = true;
       for (const fn of cleanups.splice(0)) fn();
       try {
-        if (dropUnsent) controller.error(new Error('event stream dropped'));
+        // Dropped: the connection goes at once, its queue with it (served by Node: the response
+        // itself; else the stream fails).
+        if (dropUnsent && outgoing) outgoing.destroy();
+        else if (dropUnsent) controller.error(new Error('event stream dropped'));
         else controller.close();
       } catch {
         // already closed by the client
