@@ -7,6 +7,7 @@ export const PROJECT_RESET = 'stagecoach:project-reset';
 
 /** How long a stream refused for good (429, a sign-in that ended) waits before it tries again. */
 const REOPEN_MS = 15_000;
+const MAX_REOPEN_MS = 5 * 60_000;
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting';
 
@@ -25,6 +26,7 @@ export class ProjectEventSource {
   #users = 0;
   #lastId: string | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #wait = REOPEN_MS;
 
   constructor(projectId: string) {
     this.projectId = projectId;
@@ -48,14 +50,22 @@ export class ProjectEventSource {
       `/api/projects/${encodeURIComponent(this.projectId)}/events${query}`,
     );
     this.#source = source;
-    source.onopen = () => (this.status = 'live');
+    source.onopen = () => {
+      this.status = 'live';
+      this.#wait = REOPEN_MS;
+    };
     source.onerror = () => {
       this.status = 'reconnecting';
       if (source.readyState !== EventSource.CLOSED || this.#source !== source) return;
-      // Refused (too many tabs, signed out, no longer a member): try again later.
+      // Refused (too many tabs, signed out, no longer a member): the page refetches (and shows
+      // what it is told), and this tries again later, waiting longer each time.
+      window.dispatchEvent(
+        new CustomEvent(PROJECT_RESET, { detail: { projectId: this.projectId } }),
+      );
       this.#timer = setTimeout(() => {
         if (this.#users > 0 && this.#source === source) this.#open();
-      }, REOPEN_MS);
+      }, this.#wait);
+      this.#wait = Math.min(this.#wait * 2, MAX_REOPEN_MS);
     };
     source.onmessage = (m: MessageEvent<string>) => {
       if (m.lastEventId) this.#lastId = m.lastEventId;
