@@ -139,6 +139,18 @@ export function createServices(config: Readonly<Config>) {
   const accounts = createAccounts(accountStore, {
     sessionTtlMs: config.sessionTtlMs,
     onEnded: (e) => credentials.closeFor(e),
+    // The projects a removed account leaves announce it, in the removal's transaction.
+    onRemoving: (userId) => {
+      for (const m of memberStore.memberships(userId))
+        events.emit({
+          projectId: m.projectId,
+          environmentId: null,
+          kind: 'members',
+          actorId: null,
+          subject: { userId },
+        });
+    },
+    atomically: (fn) => projectStore.atomically(fn),
   });
   const projects = createProjects(projectStore, { emit: events.emit });
   // Changes and their events in one transaction (every store shares the one connection).

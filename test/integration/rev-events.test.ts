@@ -406,6 +406,14 @@ describe('[REV-65] every change announces itself, inside its transaction', () =>
       () => admin.ok('DELETE', `/api/projects/${project.id}/members/${newcomer.id}`),
       () => admin.call('DELETE', `/api/projects/${project.id}/members/${newcomer.id}x`),
     );
+    // An account removed by the instance admin leaves its projects: they announce it.
+    const leaving = await member('lea@example.com', { [test]: ['viewer'] });
+    await expectAnnounced(
+      logged,
+      'members',
+      () => admin.ok('DELETE', `/api/users/${leaving.id}`),
+      () => viewer.call('DELETE', `/api/users/${leaving.id}`),
+    );
     await expectAnnounced(
       logged,
       'local',
