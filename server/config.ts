@@ -64,6 +64,11 @@ export interface Config {
    * (4507 draft_too_large).
    */
   collabMaxDraftBytes: number;
+  /** Open project event streams (`GET /api/projects/:id/events`) per user, and per process. */
+  eventStreamsPerUser: number;
+  eventStreams: number;
+  /** An event stream whose unsent data passes this many bytes (a client that does not read) is closed. */
+  eventStreamMaxBufferedBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -167,6 +172,14 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     feedbackPerLinkPerMinute: int('FEEDBACK_PER_LINK_PER_MINUTE', 20, 1, 10_000),
     maxSecretsPerEnvironment: int('MAX_SECRETS_PER_ENVIRONMENT', 500, 1, 100_000),
     approvalSnapshotRetentionDays: int('APPROVAL_SNAPSHOT_RETENTION_DAYS', 30, 1, 3650),
+    eventStreamsPerUser: int('EVENT_STREAMS_PER_USER', 10, 1, 10_000),
+    eventStreams: int('EVENT_STREAMS', 2000, 1, 1_000_000),
+    eventStreamMaxBufferedBytes: int(
+      'EVENT_STREAM_MAX_BUFFERED_BYTES',
+      256 * 1024,
+      16 * 1024,
+      64 * 1024 * 1024,
+    ),
     collabFullStateBytesPerSecond: int(
       'COLLAB_FULL_STATE_BYTES_PER_SECOND',
       32 * 1024 * 1024,

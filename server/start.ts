@@ -153,8 +153,22 @@ export function createServices(config: Readonly<Config>) {
   const accounts = createAccounts(accountStore, {
     sessionTtlMs: config.sessionTtlMs,
     onEnded: (e) => credentials.closeFor(e),
+    // The projects a removed account leaves announce it, in the removal's transaction.
+    onRemoving: (userId) => {
+      for (const m of memberStore.memberships(userId))
+        events.emit({
+          projectId: m.projectId,
+          environmentId: null,
+          kind: 'members',
+          actorId: null,
+          subject: { userId },
+        });
+    },
+    atomically: (fn) => projectStore.atomically(fn),
   });
-  const projects = createProjects(projectStore);
+  const projects = createProjects(projectStore, { emit: events.emit });
+  // Changes and their events in one transaction (every store shares the one connection).
+  const atomically = <T>(fn: () => T): T => projectStore.atomically(fn);
   const snapshots = createSnapshots(snapshotStore);
   // Live drafts as the domain reaches them: through the Rooms registry below (asked only once
   // requests and replication run).
@@ -204,6 +218,7 @@ export function createServices(config: Readonly<Config>) {
     hotfixDraft: (envId) => hotfixStore.openDraft(envId),
     composition,
     emit: events.emit,
+    atomically,
   });
   const hotfixes = createHotfixes({
     projects: projectStore,
@@ -221,6 +236,8 @@ export function createServices(config: Readonly<Config>) {
     projects: projectStore,
     snapshots,
     contents: (envId) => composition.pointedContents(envId),
+    emit: events.emit,
+    atomically,
   });
   // Secrets: localData is created below; asked only when a move is made.
   const releases = createReleases({
@@ -232,6 +249,7 @@ export function createServices(config: Readonly<Config>) {
     audiences,
     composition,
     secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) },
+    emit: events.emit,
   });
   const diffs = createDiffs({ projects: projectStore, releases: snapshotStore, snapshots, drafts });
   const access = createAccess({
@@ -241,6 +259,7 @@ export function createServices(config: Readonly<Config>) {
     hotfixes: hotfixStore,
     onRightsChanged: (userId) => rooms.closeUser(userId),
     emit: events.emit,
+    atomically,
   });
   const localData = createLocalData({
     projects: projectStore,
@@ -249,6 +268,8 @@ export function createServices(config: Readonly<Config>) {
     sealer: createSealer(secretsKey(config)),
     audiences,
     limits: config,
+    emit: events.emit,
+    atomically,
   });
   const retention = createRetention({
     store: retentionStore,
@@ -278,6 +299,7 @@ export function createServices(config: Readonly<Config>) {
     limits: config,
     names: (ids) => accounts.names(ids),
     emit: events.emit,
+    atomically,
   });
   const visibility = createVisibility({
     access,
@@ -292,6 +314,12 @@ export function createServices(config: Readonly<Config>) {
   const app = createApp({
     events,
     notifications,
+    eventStreams: {
+      perUser: config.eventStreamsPerUser,
+      perServer: config.eventStreams,
+      maxBufferedBytes: config.eventStreamMaxBufferedBytes,
+    },
+    credentials,
     accounts,
     projects,
     rooms,
@@ -311,6 +339,7 @@ export function createServices(config: Readonly<Config>) {
       snapshots,
       drafts: durableDrafts,
       replication,
+      emit: events.emit,
     }),
     flowRules: createFlowRuleChanges({
       projects: projectStore,
@@ -323,6 +352,7 @@ export function createServices(config: Readonly<Config>) {
       sourceMoved: (envId, snapshotId) => approvals.sourceMoved(envId, snapshotId),
       audit: (e, now) => auditStore.audit(e, now),
       onChanged: () => draftPolicy.rulesChanged(),
+      emit: events.emit,
       atomically: (fn) => projectStore.atomically(fn),
     }),
     passwordResets: createPasswordResets({ store: passwordResetStore, accounts: accountStore }),

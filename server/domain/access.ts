@@ -20,12 +20,12 @@ import type { AccountStore } from '../store/accounts.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
 import { newUser, userView, type Principal } from './accounts.ts';
+import { announcer, type Atomically, type Emit } from './events.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { LIMITS, requireBelow, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
 import { requireEnvironment } from './require.ts';
-import type { ProjectEvents } from './events.ts';
 
 export type RoleMap = Record<string, Role[]>;
 
@@ -51,10 +51,19 @@ export function createAccess(deps: {
   projects: ProjectStore;
   hotfixes: HotfixStore;
   onRightsChanged: (userId: string) => void;
-  /** The project event log (`invitation`), inside each change's transaction. */
-  emit: ProjectEvents['emit'];
+  /** The project event log: `members` (project-wide) and `invitation` events, in each change's transaction. */
+  emit: Emit;
+  atomically: Atomically;
 }) {
   const { store, projects } = deps;
+  const announce = announcer(deps.atomically, deps.emit);
+  const membersChanged = (projectId: string, by: Principal, userId: string) => () => ({
+    projectId,
+    environmentId: null,
+    kind: 'members' as const,
+    actorId: by.user.id,
+    subject: { userId },
+  });
 
   /** Says what happened to an invitation into a project (one without a project is the instance's). */
   function invitationEvent(
@@ -251,39 +260,49 @@ export function createAccess(deps: {
       if (!deps.accounts.findUserById(userId)) throw new AppError('user_not_found');
       const clean = validateRoles(projectId, roles);
       const now = Date.now();
-      store.putMember({
-        projectId,
-        userId,
-        roles: clean,
-        updatedBy: by.user.id,
-        updatedAt: now,
-      });
-      store.audit(
-        {
-          projectId,
-          environmentId: null,
-          kind: 'member.roles',
-          actorId: by.user.id,
-          subject: { userId, roles: clean },
+      announce(
+        () => {
+          store.putMember({
+            projectId,
+            userId,
+            roles: clean,
+            updatedBy: by.user.id,
+            updatedAt: now,
+          });
+          store.audit(
+            {
+              projectId,
+              environmentId: null,
+              kind: 'member.roles',
+              actorId: by.user.id,
+              subject: { userId, roles: clean },
+            },
+            now,
+          );
         },
-        now,
+        membersChanged(projectId, by, userId),
       );
       deps.onRightsChanged(userId);
       return clean;
     },
 
     removeMember(by: Principal, projectId: string, userId: string): void {
-      if (!store.deleteMember(projectId, userId))
-        throw new AppError('user_not_found', 'This person is not a member of the project.');
-      store.audit(
-        {
-          projectId,
-          environmentId: null,
-          kind: 'member.removed',
-          actorId: by.user.id,
-          subject: { userId },
+      announce(
+        () => {
+          if (!store.deleteMember(projectId, userId))
+            throw new AppError('user_not_found', 'This person is not a member of the project.');
+          store.audit(
+            {
+              projectId,
+              environmentId: null,
+              kind: 'member.removed',
+              actorId: by.user.id,
+              subject: { userId },
+            },
+            Date.now(),
+          );
         },
-        Date.now(),
+        membersChanged(projectId, by, userId),
       );
       deps.onRightsChanged(userId);
     },

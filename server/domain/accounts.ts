@@ -69,7 +69,16 @@ function iso(ms: number | null): string | null {
 
 export function createAccounts(
   store: AccountStore,
-  opts: { sessionTtlMs: number; onEnded?: (ended: Ended) => void },
+  opts: {
+    sessionTtlMs: number;
+    onEnded?: (ended: Ended) => void;
+    /**
+     * Runs in the removal's transaction, before the account (and with it its memberships) goes:
+     * the projects it leaves announce it (`members` events).
+     */
+    onRemoving?: (userId: string) => void;
+    atomically?: <T>(fn: () => T) => T;
+  },
 ) {
   const ended = (e: Ended) => opts.onEnded?.(e);
   return {
@@ -186,7 +195,11 @@ export function createAccounts(
       if (!by.isInstanceAdmin)
         throw new AppError('forbidden', 'Only the instance admin removes accounts.');
       if (id === by.user.id) throw new AppError('forbidden', 'You cannot remove your own account.');
-      if (!store.deleteUser(id)) throw new AppError('user_not_found');
+      const atomically = opts.atomically ?? (<T>(fn: () => T): T => fn());
+      atomically(() => {
+        opts.onRemoving?.(id);
+        if (!store.deleteUser(id)) throw new AppError('user_not_found');
+      });
       ended({ kind: 'user', id });
     },
 

@@ -4,6 +4,7 @@ import type { GateStore, RequestRow } from '../store/gates.ts';
 import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
+import { announcer, type Atomically, type Emit } from './events.ts';
 import { requireSourceSeen } from './releases.ts';
 import type { Drafts } from './ports.ts';
 import type { Composition } from './composition.ts';
@@ -13,7 +14,6 @@ import { LIMITS, requireRate } from './limits.ts';
 import { HOUR } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
-import type { ProjectEvents } from './events.ts';
 
 const DEFAULT_GATE: GateView = { requiredApprovals: 0, allowSelfApproval: false };
 
@@ -31,10 +31,12 @@ export function createApprovals(deps: {
   drafts: Pick<Drafts, 'read'>;
   hotfixDraft: (envId: string) => DraftRow | undefined;
   composition: Pick<Composition, 'candidate' | 'candidateId'>;
-  /** The project event log: `request` and `request.decided`, inside each change's transaction. */
-  emit: ProjectEvents['emit'];
+  /** The project event log: `gates`, `request` and `request.decided` events, in each change's transaction. */
+  emit: Emit;
+  atomically: Atomically;
 }) {
   const { store, projects, snapshots } = deps;
+  const announce = announcer(deps.atomically, deps.emit);
 
   /** Closes an open request and says so (`request.decided`). */
   function close(
@@ -128,22 +130,32 @@ export function createApprovals(deps: {
 
     setGate(by: Principal, envId: string, policy: GateView): GateView {
       const e = env(envId);
-      store.putGate({
-        environmentId: envId,
-        requiredApprovals: policy.requiredApprovals,
-        allowSelfApproval: policy.allowSelfApproval,
-        updatedBy: by.user.id,
-        updatedAt: Date.now(),
-      });
-      store.audit(
-        {
+      announce(
+        () => {
+          store.putGate({
+            environmentId: envId,
+            requiredApprovals: policy.requiredApprovals,
+            allowSelfApproval: policy.allowSelfApproval,
+            updatedBy: by.user.id,
+            updatedAt: Date.now(),
+          });
+          store.audit(
+            {
+              projectId: e.projectId,
+              environmentId: envId,
+              kind: 'gate.changed',
+              actorId: by.user.id,
+              subject: policy,
+            },
+            Date.now(),
+          );
+        },
+        () => ({
           projectId: e.projectId,
           environmentId: envId,
-          kind: 'gate.changed',
+          kind: 'gates',
           actorId: by.user.id,
-          subject: policy,
-        },
-        Date.now(),
+        }),
       );
       return policy;
     },

@@ -10,6 +10,7 @@ import { newId } from './ids.ts';
 import { LIMITS, requireBelow } from './limits.ts';
 import { requireEnvironment } from './require.ts';
 import type { AudienceView } from '#schema/api.ts';
+import { announcer, type Atomically, type Emit, type NewProjectEvent } from './events.ts';
 
 const view = (r: AudienceRow): AudienceView => ({
   id: r.id,
@@ -89,7 +90,18 @@ export function createAudiences(deps: {
   snapshots: Snapshots;
   /** What an environment's pointers hold: current (and live, in production, where it differs). */
   contents: (envId: string) => { pointer: AudienceUse['pointer']; content: WorkspaceContent }[];
+  /** The project event log: a `local` event of the stage, in each change's transaction. */
+  emit: Emit;
+  atomically: Atomically;
 }) {
+  const announce = announcer(deps.atomically, deps.emit);
+  const changed = (envId: string, by: Principal | null) => (): NewProjectEvent => ({
+    projectId: environment(envId).projectId,
+    environmentId: envId,
+    kind: 'local',
+    actorId: by?.user.id ?? null,
+    subject: { area: 'audiences' },
+  });
   const { store } = deps;
   /** Snapshots never change, so the names a snapshot refers to are computed once. */
   const namesBySnapshot = new Map<string, string[]>();
@@ -169,20 +181,25 @@ export function createAudiences(deps: {
         store.count(envId),
         `${env.name} already has ${max} audiences: delete one first.`,
       );
-      return save(by, envId, newId('aud'), body);
+      return announce(() => save(by, envId, newId('aud'), body), changed(envId, by));
     },
     update(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {
       const row = store.get(envId, id);
       if (!row) throw new AppError('audience_not_found');
       // A rename takes the old name away just as a delete does (a change of case does not).
       if (audienceKey(body.name) !== row.nameKey) requireUnused(envId, row);
-      return save(by, envId, id, body);
+      return announce(() => save(by, envId, id, body), changed(envId, by));
     },
-    delete(envId: string, id: string): void {
+    delete(envId: string, id: string, by: Principal | null = null): void {
       const row = store.get(envId, id);
       if (!row) throw new AppError('audience_not_found');
       requireUnused(envId, row);
-      if (!store.delete(envId, id)) throw new AppError('audience_not_found');
+      announce(
+        () => {
+          if (!store.delete(envId, id)) throw new AppError('audience_not_found');
+        },
+        changed(envId, by),
+      );
     },
 
     /** Remembers the names of content just frozen (saves reading it back on the first Sync). */

@@ -12,6 +12,25 @@ export interface NewProjectEvent {
   subject?: Record<string, unknown>;
 }
 
+/** Records an event; the domain modules receive it as a dependency and call it inside the change's transaction. */
+export type Emit = (e: NewProjectEvent) => unknown;
+
+/** Runs `fn` in one synchronous SQLite transaction. */
+export type Atomically = <T>(fn: () => T) => T;
+
+/**
+ * A change and its event in one transaction: `fn` writes, then `event` (from its result) is
+ * emitted; a refusal thrown by `fn` writes neither.
+ */
+export function announcer(atomically: Atomically, emit: Emit) {
+  return <R>(fn: () => R, event: (result: R) => NewProjectEvent): R =>
+    atomically(() => {
+      const result = fn();
+      emit(event(result));
+      return result;
+    });
+}
+
 /** Runs inside `emit`, in the caller's transaction: what it writes commits or rolls back with the change. */
 export type Reactor = (event: ProjectEventRow) => void;
 
@@ -71,6 +90,7 @@ export function createProjectEvents(store: EventStore, now: () => number = Date.
     },
     after: store.after,
     lastSeq: store.lastSeq,
+    firstSeq: store.firstSeq,
     /** Drops events past EVENT_RETENTION_MS (called by the retention sweep). */
     prune(): number {
       return store.prune(now() - EVENT_RETENTION_MS);

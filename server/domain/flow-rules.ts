@@ -18,6 +18,7 @@ import {
   type WorkspaceContent,
 } from '#schema/content/ydoc.ts';
 import type { DraftRow, ProjectStore } from '../store/projects.ts';
+import type { Emit } from './events.ts';
 import type { ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Replication } from './replication.ts';
@@ -58,6 +59,8 @@ export function createFlowRuleChanges(deps: {
     now: number,
   ): void;
   onChanged(projectId: string): void;
+  /** The project event log: a `flow-rules` event, in the change's transaction. */
+  emit: Emit;
   /** Runs the writes of a change in one synchronous SQLite transaction. */
   atomically<T>(fn: () => T): T;
 }) {
@@ -232,6 +235,7 @@ export function createFlowRuleChanges(deps: {
           },
           now,
         );
+        deps.emit({ projectId, environmentId: null, kind: 'flow-rules', actorId: by.user.id });
       });
       // After the commit: everyone editing reconnects to drafts scoped by the new rules.
       for (const id of touched) deps.drafts.close(id, 'rights_changed');

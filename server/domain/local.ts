@@ -7,6 +7,8 @@ import type { Sealer } from './sealer.ts';
 import { createSecrets } from './secrets.ts';
 import { createSettings } from './settings.ts';
 import { createVariables } from './variables.ts';
+import { announcer, type Atomically, type Emit, type NewProjectEvent } from './events.ts';
+import type { Principal } from './accounts.ts';
 
 /**
  * Environment-local data, one object for the routes and the board: what the environment shows
@@ -24,6 +26,9 @@ export function createLocalData(deps: {
     resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }>;
   };
   limits: { maxSecretsPerEnvironment: number };
+  /** The project event log: a `local` event of the stage, in each change's transaction (never a secret's name). */
+  emit: Emit;
+  atomically: Atomically;
 }) {
   const { projects, store, composition } = deps;
   const variables = createVariables({ projects, store, composition });
@@ -45,6 +50,16 @@ export function createLocalData(deps: {
     audiences: deps.audiences,
   });
 
+  const announce = announcer(deps.atomically, deps.emit);
+  /** The `local` event of a change in `envId` (the area only: no names, no values). */
+  const local = (envId: string, by: Principal | null, area: string) => (): NewProjectEvent => ({
+    projectId: projects.getEnvironment(envId)!.environment.projectId,
+    environmentId: envId,
+    kind: 'local',
+    actorId: by?.user.id ?? null,
+    subject: { area },
+  });
+
   return {
     content: composition.content,
     pointedContents: composition.pointedContents,
@@ -53,23 +68,36 @@ export function createLocalData(deps: {
 
     variables: variables.variables,
     invalidOverrides: variables.invalidOverrides,
-    setOverride: variables.setOverride,
-    deleteOverride: variables.deleteOverride,
+    setOverride: (by: Principal, envId: string, name: string, value: string) =>
+      announce(() => variables.setOverride(by, envId, name, value), local(envId, by, 'variables')),
+    deleteOverride: (envId: string, name: string, by: Principal | null = null) =>
+      announce(() => variables.deleteOverride(envId, name), local(envId, by, 'variables')),
 
     sharedWithProduction: secrets.sharedWithProduction,
     missingSecretsWith: secrets.missingSecretsWith,
     missingSecretNames: secrets.missingSecretNames,
     secrets: secrets.secrets,
-    setSecret: secrets.setSecret,
-    deleteSecret: secrets.deleteSecret,
+    setSecret: (by: Principal, envId: string, name: string, value: string) =>
+      announce(() => secrets.setSecret(by, envId, name, value), local(envId, by, 'secrets')),
+    deleteSecret: (envId: string, name: string, by: Principal | null = null) =>
+      announce(() => secrets.deleteSecret(envId, name), local(envId, by, 'secrets')),
     revealSecret: secrets.revealSecret,
 
     settings: settings.settings,
-    setSettings: settings.setSettings,
+    setSettings: (
+      by: Principal,
+      envId: string,
+      value: Parameters<typeof settings.setSettings>[2],
+    ) => announce(() => settings.setSettings(by, envId, value), local(envId, by, 'settings')),
 
-    createRuntimeKey: runtimeKeys.createRuntimeKey,
+    createRuntimeKey: (by: Principal, envId: string, name: string) =>
+      announce(
+        () => runtimeKeys.createRuntimeKey(by, envId, name),
+        local(envId, by, 'runtime-keys'),
+      ),
     runtimeKeys: runtimeKeys.runtimeKeys,
-    deleteRuntimeKey: runtimeKeys.deleteRuntimeKey,
+    deleteRuntimeKey: (envId: string, id: string, by: Principal | null = null) =>
+      announce(() => runtimeKeys.deleteRuntimeKey(envId, id), local(envId, by, 'runtime-keys')),
 
     delivery,
   };

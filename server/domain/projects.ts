@@ -20,6 +20,7 @@ import {
 import { nameKey, sameNameMessage } from '#schema/names.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
+import type { Emit } from './events.ts';
 import { newId } from './ids.ts';
 import { sha256 } from '../lib/hash.ts';
 import { requireDraft, requireEnvironment, requireProject } from './require.ts';
@@ -71,7 +72,11 @@ function sampleState(sections: readonly Section[]): Uint8Array {
   return contentState(sample);
 }
 
-export function createProjects(store: ProjectStore) {
+export function createProjects(
+  store: ProjectStore,
+  /** The project event log: a `stages` event (rename, recolor, kind) in the change's transaction. */
+  opts: { emit?: Emit } = {},
+) {
   return {
     /**
      * A project from a preset (or custom stages): its environments in order, and one draft for the
@@ -171,6 +176,7 @@ export function createProjects(store: ProjectStore) {
     updateStage(
       envId: string,
       patch: { name?: string; kind?: string; color?: string },
+      by?: Principal,
     ): ProjectView {
       const found = requireEnvironment(store, envId);
       const project = store.getProject(found.environment.projectId)!;
@@ -181,7 +187,15 @@ export function createProjects(store: ProjectStore) {
         const message = sameNameMessage(patch.name);
         throw new AppError('invalid_body', message, [{ path: 'name', message }]);
       }
-      store.updateEnvironment(envId, patch);
+      store.atomically(() => {
+        store.updateEnvironment(envId, patch);
+        opts.emit?.({
+          projectId: project.project.id,
+          environmentId: envId,
+          kind: 'stages',
+          actorId: by?.user.id ?? null,
+        });
+      });
       return projectView(store.getProject(project.project.id)!);
     },
 

@@ -6,6 +6,7 @@ import { canonicalJson } from '#schema/content/canonical.ts';
 import { setItemJson, type ItemJson } from '#schema/content/ydoc.ts';
 import { own } from '#schema/content/ids.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
+import type { Emit } from './events.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Replication } from './replication.ts';
 import type { Drafts } from './ports.ts';
@@ -24,6 +25,8 @@ export function createPulls(deps: {
   snapshots: Snapshots;
   drafts: Pick<Drafts, 'read' | 'edit'>;
   replication: Pick<Replication, 'agreed' | 'unseenBelow'>;
+  /** The project event log: a `pull` event of the stage that received, in the record's transaction. */
+  emit: Emit;
 }) {
   function sides(envId: string, fromEnvId: string, section: Section) {
     const to = requireEnvironment(deps.projects, envId);
@@ -171,6 +174,14 @@ export function createPulls(deps: {
           detail: { section, itemIds },
         },
         Date.now(),
+        (row) =>
+          deps.emit({
+            projectId: target.env.projectId,
+            environmentId: target.env.id,
+            kind: 'pull',
+            actorId,
+            subject: { releaseId: row.seq, section },
+          }),
       );
       return { pulled: itemIds.length };
     },

@@ -9,6 +9,7 @@ import type { Composition } from './composition.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring, isProduction } from '#schema/pipeline.ts';
 import type { ReleaseView, SyncResult } from '#schema/api.ts';
+import type { Emit } from './events.ts';
 
 /** What a promotion asks of hotfix tracking (see hotfixes.ts). */
 export interface HotfixGuard {
@@ -113,8 +114,19 @@ export function createReleases(deps: {
   audiences: AudienceGuard;
   composition: Pick<Composition, 'candidate' | 'candidateId'>;
   secrets: SecretsGuard;
+  /** The project event log (inside each move's transaction). */
+  emit: Emit;
 }) {
   const { projects, store, snapshots } = deps;
+  /** The event of a move, inside its transaction: the stage whose pointer moved. */
+  const moved = (kind: 'sync' | 'publish' | 'rollback', by: Principal, row: ReleaseRow) =>
+    deps.emit({
+      projectId: row.projectId,
+      environmentId: row.environmentId,
+      kind,
+      actorId: by.user.id,
+      subject: { releaseId: row.seq },
+    });
 
   function pipeline(env: EnvironmentRow): EnvironmentRow[] {
     return projects.getProject(env.projectId)!.environments;
@@ -235,13 +247,15 @@ export function createReleases(deps: {
           detail: confirmed(undone, missing, requestId),
         },
         Date.now(),
-        () =>
+        (row) => {
           deps.gates.settle({
             requestId,
             sourceEnvId: env.id,
             targetEnvId: target.id,
             movedTo: snapshotId,
-          }),
+          });
+          moved('sync', by, row);
+        },
       );
       return {
         snapshotId,
@@ -294,7 +308,10 @@ export function createReleases(deps: {
         },
         Date.now(),
         // The live pointer moved, not production's current: no request out of production loses its snapshot.
-        () => deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: env.id }),
+        (row) => {
+          deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: env.id });
+          moved('publish', by, row);
+        },
       );
       deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
       return releaseView(release);
@@ -343,7 +360,10 @@ export function createReleases(deps: {
           detail: undone.length > 0 ? { confirmedHotfixUndo: undone } : undefined,
         },
         Date.now(),
-        pointer === 'current' ? () => deps.gates.sourceMoved(env.id, opts.snapshotId) : undefined,
+        (row) => {
+          if (pointer === 'current') deps.gates.sourceMoved(env.id, opts.snapshotId);
+          moved('rollback', by, row);
+        },
       );
       deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
       return releaseView(release);

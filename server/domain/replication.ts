@@ -1,4 +1,5 @@
 import type * as Y from 'yjs';
+import type { Emit } from './events.ts';
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
 import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
@@ -13,7 +14,6 @@ import { requireEnvironment } from './require.ts';
 import { openDraftOf } from '#schema/pipeline.ts';
 import type { Drafts } from './ports.ts';
 import type { ConflictView, StageReplication } from '#schema/api.ts';
-import type { ProjectEvents } from './events.ts';
 
 const DELETED = 'deleted';
 
@@ -34,8 +34,8 @@ export function createReplication(deps: {
   drafts: Pick<Drafts, 'read' | 'edit'>;
   delayMs: number;
   log: (msg: string, err?: unknown) => void;
-  /** The project event log (`conflict`), inside each change's transaction. */
-  emit: ProjectEvents['emit'];
+  /** The project event log: `replication` (the stage that received) and `conflict` events, in the record's transaction. */
+  emit: Emit;
 }) {
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
@@ -192,6 +192,14 @@ export function createReplication(deps: {
         detail: { section, items },
       },
       Date.now(),
+      (row) =>
+        deps.emit({
+          projectId,
+          environmentId: env.id,
+          kind: 'replication',
+          actorId: null,
+          subject: { releaseId: row.seq, section },
+        }),
     );
   }
 

@@ -8,6 +8,7 @@ import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
+import { announcer, type Atomically, type Emit } from './events.ts';
 import type { LocalData } from './local.ts';
 import type { Snapshots } from './snapshots.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
@@ -16,7 +17,6 @@ import { DAY, MINUTE } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { shownSnapshotId } from '#schema/composition.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
-import type { ProjectEvents } from './events.ts';
 
 export const shareLinkView = (l: ShareLinkRow): ShareLinkView => ({
   id: l.id,
@@ -44,10 +44,18 @@ export function createShares(deps: {
   limits: { maxShareLinksPerEnvironment: number; feedbackPerLinkPerMinute: number };
   /** Names of people by user id. */
   names: (ids: Iterable<string>) => Record<string, string>;
-  /** The project event log (`feedback`), inside each change's transaction. */
-  emit: ProjectEvents['emit'];
+  /** The project event log: `shares` and `feedback` events of the stage, in each change's transaction. */
+  emit: Emit;
+  atomically: Atomically;
 }) {
   const { store, projects } = deps;
+  const announce = announcer(deps.atomically, deps.emit);
+  const sharesChanged = (projectId: string, envId: string, by: Principal) => () => ({
+    projectId,
+    environmentId: envId,
+    kind: 'shares' as const,
+    actorId: by.user.id,
+  });
 
   function resolve(token: string): ShareLinkRow {
     const link = store.shareLinkByToken(hashToken(token));
@@ -194,21 +202,26 @@ export function createShares(deps: {
         expiresAt: now + input.expiresInDays * DAY,
         revokedAt: null,
       };
-      store.insertShareLink(row);
-      store.audit(
-        {
-          projectId: env.projectId,
-          environmentId: env.id,
-          kind: 'share_link.created',
-          actorId: by.user.id,
-          subject: {
-            linkId: row.id,
-            label: row.label,
-            snapshotId: row.snapshotId,
-            expiresAt: row.expiresAt,
-          },
+      announce(
+        () => {
+          store.insertShareLink(row);
+          store.audit(
+            {
+              projectId: env.projectId,
+              environmentId: env.id,
+              kind: 'share_link.created',
+              actorId: by.user.id,
+              subject: {
+                linkId: row.id,
+                label: row.label,
+                snapshotId: row.snapshotId,
+                expiresAt: row.expiresAt,
+              },
+            },
+            now,
+          );
         },
-        now,
+        sharesChanged(env.projectId, env.id, by),
       );
       return { ...shareLinkView(row), token, path: `/share/${token}` };
     },
@@ -226,17 +239,22 @@ export function createShares(deps: {
     revoke(by: Principal, linkId: string): void {
       const l = store.shareLink(linkId);
       if (!l) throw new AppError('not_found', 'No such share link.');
-      store.revokeShareLink(linkId, Date.now());
       const env = projects.getEnvironment(l.environmentId)!.environment;
-      store.audit(
-        {
-          projectId: env.projectId,
-          environmentId: env.id,
-          kind: 'share_link.revoked',
-          actorId: by.user.id,
-          subject: { linkId, label: l.label },
+      announce(
+        () => {
+          store.revokeShareLink(linkId, Date.now());
+          store.audit(
+            {
+              projectId: env.projectId,
+              environmentId: env.id,
+              kind: 'share_link.revoked',
+              actorId: by.user.id,
+              subject: { linkId, label: l.label },
+            },
+            Date.now(),
+          );
         },
-        Date.now(),
+        sharesChanged(env.projectId, env.id, by),
       );
     },
 

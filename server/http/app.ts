@@ -15,6 +15,7 @@ import { approvalRoutes } from './routes/approvals.ts';
 import { publicShareRoutes, shareRoutes } from './routes/shares.ts';
 import { deliveryRoutes, localRoutes } from './routes/local.ts';
 import { notificationRoutes } from './routes/notifications.ts';
+import { eventRoutes } from './routes/events.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Largest body of a request without a valid credential (the anonymous routes take a few KB). */
@@ -135,7 +136,8 @@ export function createApp(deps: AppDeps) {
     .route('/', accessRoutes(deps))
     .route('/', approvalRoutes(deps))
     .route('/', shareRoutes(deps))
-    .route('/', notificationRoutes(deps));
+    .route('/', notificationRoutes(deps))
+    .route('/', eventRoutes(deps));
 
   const app = new Hono<AppEnv>().route('/api', api);
   app.notFound((c) =>

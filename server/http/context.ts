@@ -1,4 +1,4 @@
-import type { Principal, Accounts } from '../domain/accounts.ts';
+import type { Principal, Accounts, Credential } from '../domain/accounts.ts';
 import type { Projects } from '../domain/projects.ts';
 import type { Rooms } from '../collab/rooms.ts';
 import type { Releases } from '../domain/releases.ts';
@@ -19,11 +19,27 @@ import type { PasswordResets } from '../domain/password-resets.ts';
 import type { ProjectEvents } from '../domain/events.ts';
 import type { Notifications } from '../domain/notifications.ts';
 
+export interface EventStreamLimits {
+  /** Open streams per user (429 too_many_connections past it). */
+  perUser: number;
+  /** Open streams in this process. */
+  perServer: number;
+  /** Unsent bytes a stream may hold before it is closed (a client that does not read). */
+  maxBufferedBytes: number;
+}
+
 export interface AppDeps {
   /** What changed in each project: emitted by the domain, streamed by `GET /api/projects/:id/events`. */
   events: ProjectEvents;
   /** People's inboxes (`GET /api/notifications`). */
   notifications: Notifications;
+  /** Bounds of the event streams (EVENT_STREAMS_PER_USER, EVENT_STREAMS, EVENT_STREAM_MAX_BUFFERED_BYTES). */
+  eventStreams: EventStreamLimits;
+  /** Live connections by the sign-in that opened them: an event stream ends with its session or token. */
+  credentials: {
+    /** Registers a live connection; `close` is called once when its credential ends. Returns its release. */
+    open(credential: Credential, userId: string, close: () => void): () => void;
+  };
   accounts: Accounts;
   projects: Projects;
   rooms: Rooms;

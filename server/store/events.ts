@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, lt, max } from 'drizzle-orm';
+import { and, asc, eq, gt, lt, max, min } from 'drizzle-orm';
 import { projectEvents } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -25,6 +25,15 @@ export function createEventStore(db: Db) {
       return (
         db
           .select({ seq: max(projectEvents.seq) })
+          .from(projectEvents)
+          .get()?.seq ?? 0
+      );
+    },
+    /** The oldest kept event's seq of any project (0 when there is none): a resume from before it missed pruned events. */
+    firstSeq(): number {
+      return (
+        db
+          .select({ seq: min(projectEvents.seq) })
           .from(projectEvents)
           .get()?.seq ?? 0
       );

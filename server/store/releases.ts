@@ -75,7 +75,7 @@ export function createReleaseStore(db: Db) {
      * `settle`, through store/gates.ts) in that same transaction: one SQLite connection, so the
      * other stores' writes join it.
      */
-    commitMove(m: Move, now: number, alongside?: () => void): ReleaseRow {
+    commitMove(m: Move, now: number, alongside?: (row: ReleaseRow) => void): ReleaseRow {
       return db.transaction((tx) => {
         const env = tx
           .select()
@@ -101,7 +101,7 @@ export function createReleaseStore(db: Db) {
           .where(eq(environments.id, m.environmentId))
           .run();
         const row = appendTo(tx, { ...m, fromSnapshotId: from ?? null }, now);
-        alongside?.();
+        alongside?.(row);
         return row;
       });
     },
@@ -116,9 +116,10 @@ export function createReleaseStore(db: Db) {
         sourceEnvironmentId: string;
       },
       now: number,
+      alongside?: (row: ReleaseRow) => void,
     ): ReleaseRow {
-      return db.transaction((tx) =>
-        appendTo(
+      return db.transaction((tx) => {
+        const row = appendTo(
           tx,
           {
             ...m,
@@ -126,8 +127,10 @@ export function createReleaseStore(db: Db) {
             source: { environmentId: m.sourceEnvironmentId, pointer: 'current' },
           },
           now,
-        ),
-      );
+        );
+        alongside?.(row);
+        return row;
+      });
     },
 
     history(environmentId: string, limit = 200): ReleaseRow[] {

@@ -22,6 +22,9 @@ test('REL-1 a stale board refuses to Sync what nobody reviewed, says which stage
   expect(
     (await page.request.post(`/api/environments/${dev}/sync`, { data: {}, headers })).status(),
   ).toBe(200);
+  // The board's live stream is down (offline, reconnecting): it keeps showing what it loaded,
+  // and a move from it must be refused (a live board refetches on its own: REV-60).
+  await page.route('**/api/projects/*/events', (route) => route.abort());
   await page.goto(`/projects/${project.id}`);
   await hydrated(page);
   const columns = page.getByTestId('env-column');

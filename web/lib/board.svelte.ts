@@ -70,6 +70,9 @@ export class BoardState {
     }
   }
 
+  /** The board again, after a change someone made (the project's event stream); no reload of the page. */
+  refresh = (): Promise<void> => this.load();
+
   async loadAdmins(projectId: string): Promise<void> {
     this.admins = await loadProjectAdmins(projectId);
   }

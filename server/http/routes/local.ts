@@ -67,7 +67,7 @@ export function localRoutes(deps: AppDeps) {
       ),
     )
     .delete('/environments/:envId/audiences/:id', (c) => {
-      deps.audiences.delete(c.req.param('envId'), c.req.param('id'));
+      deps.audiences.delete(c.req.param('envId'), c.req.param('id'), c.get('principal'));
       return c.body(null, 204);
     })
     .get('/environments/:envId/variables', (c) =>
@@ -85,7 +85,7 @@ export function localRoutes(deps: AppDeps) {
       );
     })
     .delete('/environments/:envId/variables/:name', (c) => {
-      local.deleteOverride(c.req.param('envId'), c.req.param('name'));
+      local.deleteOverride(c.req.param('envId'), c.req.param('name'), c.get('principal'));
       return c.body(null, 204);
     })
     .get('/environments/:envId/secrets', (c) =>
@@ -103,7 +103,7 @@ export function localRoutes(deps: AppDeps) {
       );
     })
     .delete('/environments/:envId/secrets/:name', (c) => {
-      local.deleteSecret(c.req.param('envId'), c.req.param('name'));
+      local.deleteSecret(c.req.param('envId'), c.req.param('name'), c.get('principal'));
       return c.body(null, 204);
     })
     .get('/environments/:envId/settings', (c) => c.json(local.settings(c.req.param('envId'))))
@@ -131,7 +131,7 @@ export function localRoutes(deps: AppDeps) {
       c.json({ keys: local.runtimeKeys(c.req.param('envId')) } satisfies RuntimeKeysView),
     )
     .delete('/environments/:envId/runtime-keys/:id', (c) => {
-      local.deleteRuntimeKey(c.req.param('envId'), c.req.param('id'));
+      local.deleteRuntimeKey(c.req.param('envId'), c.req.param('id'), c.get('principal'));
       return c.body(null, 204);
     });
 }

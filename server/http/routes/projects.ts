@@ -77,7 +77,13 @@ export function projectRoutes(deps: AppDeps) {
     .patch('/environments/:envId', async (c) => {
       const { environment } = deps.projects.environment(c.req.param('envId'));
       deps.access.requireProjectAdmin(c.get('principal'), environment.projectId);
-      return c.json(deps.projects.updateStage(environment.id, await readJson(c, StagePatchBody)));
+      return c.json(
+        deps.projects.updateStage(
+          environment.id,
+          await readJson(c, StagePatchBody),
+          c.get('principal'),
+        ),
+      );
     })
     .get('/environments/:envId/conflicts', (c) => {
       deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));

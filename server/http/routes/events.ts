@@ -1,0 +1,207 @@
+import { Hono } from 'hono';
+import { AppError } from '#schema/errors.ts';
+import type { Principal } from '../../domain/accounts.ts';
+import { eventView } from '../../domain/events.ts';
+import type { AppDeps, AppEnv, EventStreamLimits } from '../context.ts';
+
+/** Events read from the log per query; a resume far behind reads several batches, yielding between them. */
+const BATCH = 500;
+/** A comment line this often keeps proxies and the browser from dropping an idle stream. */
+const HEARTBEAT_MS = 25_000;
+/** What EventSource waits before reconnecting (it then sends Last-Event-ID). */
+const RETRY_MS = 3000;
+
+/** Counts open streams per user and in all; refuses one past either bound. */
+class OpenStreams {
+  private readonly byUser = new Map<string, number>();
+  private total = 0;
+  private readonly limits: EventStreamLimits;
+  constructor(limits: EventStreamLimits) {
+    this.limits = limits;
+  }
+
+  /** Takes a place for `userId` or throws 429; returns what releases it (once). */
+  take(userId: string): () => void {
+    const mine = this.byUser.get(userId) ?? 0;
+    if (mine >= this.limits.perUser)
+      throw new AppError(
+        'too_many_connections',
+        `You have ${mine} live project pages open: close some tabs, then reload this one.`,
+        { limit: 'EVENT_STREAMS_PER_USER', max: this.limits.perUser },
+      );
+    if (this.total >= this.limits.perServer)
+      throw new AppError('too_many_connections', undefined, {
+        limit: 'EVENT_STREAMS',
+        max: this.limits.perServer,
+      });
+    this.byUser.set(userId, mine + 1);
+    this.total++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const left = (this.byUser.get(userId) ?? 1) - 1;
+      if (left > 0) this.byUser.set(userId, left);
+      else this.byUser.delete(userId);
+    };
+  }
+}
+
+/**
+ * Where a stream starts: after `Last-Event-ID` (header, or `?lastEventId=` for clients that cannot
+ * set headers), else at the newest event. A resume from before the oldest kept event, from an id
+ * this log never had, or from something that is not an id starts at the newest with a `reset`:
+ * the page refetches everything.
+ */
+function startOf(
+  given: string | undefined,
+  events: AppDeps['events'],
+): { cursor: number; reset: boolean } {
+  const last = events.lastSeq();
+  if (given === undefined || given === '') return { cursor: last, reset: false };
+  if (!/^\d{1,15}$/.test(given)) return { cursor: last, reset: true };
+  const id = Number(given);
+  const first = events.firstSeq();
+  if (id > last || (first > 0 && id < first - 1)) return { cursor: last, reset: true };
+  return { cursor: id, reset: false };
+}
+
+/**
+ * `GET /api/projects/:id/events`: the project's server-sent event stream. Thin events (what
+ * changed, in which stage, when), read from the log on each wake-up; each person gets only what
+ * they may see, with rights re-checked on every wake. Unnamed messages (`id:` seq, `data:` the
+ * ProjectEventView); one named `reset` when a resume cannot be served.
+ */
+export function eventRoutes(deps: AppDeps) {
+  const open = new OpenStreams(deps.eventStreams);
+  const encoder = new TextEncoder();
+
+  return new Hono<AppEnv>().get('/projects/:id/events', (c) => {
+    const p: Principal = c.get('principal');
+    const projectId = c.req.param('id');
+    deps.access.requireMember(p, projectId);
+    const release = open.take(p.user.id);
+    const start = startOf(c.req.header('last-event-id') ?? c.req.query('lastEventId'), deps.events);
+    let cursor = start.cursor;
+
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    /** The Node response, when served by @hono/node-server (not under `app.request()`). */
+    const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+    let closed = false;
+    let pumping = false;
+    let again = false;
+    const cleanups: (() => void)[] = [release];
+
+    function end(dropUnsent: boolean): void {
+      if (closed) return;
+      closed = true;
+      for (const fn of cleanups.splice(0)) fn();
+      try {
+        // Dropped: the connection goes at once, its queue with it (served by Node: the response
+        // itself; else the stream fails).
+        if (dropUnsent && outgoing) outgoing.destroy();
+        else if (dropUnsent) controller.error(new Error('event stream dropped'));
+        else controller.close();
+      } catch {
+        // already closed by the client
+      }
+    }
+
+    /** Queues a frame; false (and the stream dropped) when the client stopped reading. */
+    function send(text: string): boolean {
+      if (closed) return false;
+      controller.enqueue(encoder.encode(text));
+      if ((controller.desiredSize ?? 0) <= 0) {
+        deps.log(
+          `event stream of project ${projectId}: dropped a client that stopped reading (over ${deps.eventStreams.maxBufferedBytes} bytes unsent)`,
+        );
+        end(true);
+        return false;
+      }
+      return true;
+    }
+
+    /** Still a member? (removed, or the project gone: the stream ends). */
+    function allowed(): boolean {
+      try {
+        deps.access.requireMember(p, projectId);
+        return true;
+      } catch {
+        return false;
+      }
+    }
+
+    /** Sends every event after the cursor the person may see, reading the log (never memory). */
+    async function pump(): Promise<void> {
+      if (pumping) {
+        again = true;
+        return;
+      }
+      pumping = true;
+      try {
+        do {
+          again = false;
+          for (;;) {
+            if (closed) return;
+            if (!allowed()) return end(false);
+            const readable = deps.visibility.readable(p, projectId);
+            const rows = deps.events.after(projectId, cursor, BATCH);
+            let frames = '';
+            for (const row of rows) {
+              cursor = row.seq;
+              if (row.recipientId !== null && row.recipientId !== p.user.id) continue;
+              if (row.environmentId !== null && !readable.has(row.environmentId)) continue;
+              frames += `id: ${row.seq}\ndata: ${JSON.stringify(eventView(row))}\n\n`;
+            }
+            if (frames && !send(frames)) return;
+            if (rows.length < BATCH) break;
+            // A long resume: let other work run between batches.
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        } while (again);
+      } catch (err) {
+        deps.log(`event stream of project ${projectId} failed`, err);
+        end(false);
+      } finally {
+        pumping = false;
+      }
+    }
+
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start(ctl) {
+          controller = ctl;
+        },
+        cancel() {
+          end(false);
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: deps.eventStreams.maxBufferedBytes }),
+    );
+
+    try {
+      // Ends with the sign-in that opened it (sign-out, revocation, expiry, the account removed).
+      cleanups.push(deps.credentials.open(p.credential, p.user.id, () => end(false)));
+      cleanups.push(deps.events.subscribe(projectId, () => void pump()));
+      const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
+      heartbeat.unref();
+      cleanups.push(() => clearInterval(heartbeat));
+      send(`retry: ${RETRY_MS}\n\n`);
+      if (start.reset) send(`id: ${cursor}\nevent: reset\ndata: {}\n\n`);
+      else send(': live\n\n');
+      void pump();
+    } catch (err) {
+      end(false);
+      throw err;
+    }
+
+    return new Response(stream, {
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-store, no-transform',
+        'x-accel-buffering': 'no',
+      },
+    });
+  });
+}
