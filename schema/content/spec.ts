@@ -41,6 +41,8 @@ export type FieldSpec =
       label: string;
       required?: boolean;
       template?: boolean;
+      /** Markdown: the editor offers a preview. */
+      markdown?: boolean;
       max?: number;
       placeholder?: string;
       help?: string;
@@ -291,6 +293,7 @@ export const SPECS: Readonly<Record<Section, ItemSpec>> = {
         label: 'Body',
         required: true,
         template: true,
+        markdown: true,
         lines: 14,
         help: 'Markdown.',
       },
