@@ -59,7 +59,7 @@ test('[R4] [GATE-1] [SHARE-2] an admin invites QA and a business owner; QA canno
   await expect(qa.getByTestId('item-form').locator('input, select, [contenteditable]')).toHaveCount(
     0,
   );
-  await expect(qa.locator('[data-field="instructions"]')).toContainText('support assistant');
+  await expect(qa.locator('[data-field="instructions"]')).toContainText('{{company}}');
 
   // The release reaches UAT; the admin asks for the Sync into STAGING.
   await page.goto(boardUrl);

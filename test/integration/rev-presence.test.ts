@@ -69,7 +69,8 @@ describe('REV-45: a collaborator who goes offline stops showing as present withi
       const from = Date.now();
       await presence(observer, (ids) => !ids.includes(leaverId));
       const took = Date.now() - from;
-      expect(took).toBeLessThanOrEqual(2 * PING_MS + 1_500);
+      // Two ping intervals, and slack for a loaded machine: before, it took 30–60 s.
+      expect(took).toBeLessThanOrEqual(2 * PING_MS + 3_000);
       expect(PING_MS).toBeLessThanOrEqual(2_500);
 
       // Clients that answer pings are not dropped, however idle.

@@ -161,7 +161,19 @@ export function brokenNames(state: EditorState): string[] {
 
 /** The template aids: completion and broken references. `listId`: the id of the rendered listbox. */
 export function templateAids(listId: string): Extension {
-  return [variablesField, menuField, brokenField, menuKeys, comboboxAttributes(listId)];
+  return [
+    variablesField,
+    menuField,
+    brokenField,
+    menuKeys,
+    comboboxAttributes(listId),
+    // Leaving the field closes the list (choosing with the mouse keeps the focus: see the component).
+    EditorView.domEventHandlers({
+      blur: (_event, view) => {
+        if (view.state.field(menuField)) view.dispatch({ effects: closeMenu.of(null) });
+      },
+    }),
+  ];
 }
 
 /** Where the editor last continued a list item (the new line's start), until anything else changes. */
