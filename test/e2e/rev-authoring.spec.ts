@@ -57,6 +57,23 @@ test('[REV-40] [REV-41] [REV-42] [REV-43] authoring aids: {{ completion, broken 
   await page.keyboard.press('Control+z');
   await expect.poll(() => editorText(page, 'Fallback message')).not.toMatch(/\{\{company\}\}$/);
 
+  // Header values are templates too (plain inputs): the same completion.
+  await openItem(page, 'integrations', 'Order status API');
+  const header = page.getByRole('combobox', { name: 'Headers 2 value' });
+  await header.click();
+  await page.keyboard.press('End');
+  await page.keyboard.type(' for {{ord');
+  const headerList = page.getByRole('listbox', { name: 'Variables' });
+  await expect(headerList.getByRole('option')).toHaveText([
+    'order_id',
+    'order_status',
+    'orders_api',
+  ]);
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await expect(header).toHaveValue('{{company}} support bot for {{order_status}}');
+  await openItem(page, 'agents', 'Support agent');
+
   // REV-41: a broken reference is underlined where it is, with a quick fix that creates it.
   await toEnd(page, 'Fallback message');
   await page.keyboard.type(' Call {{hotline_number');
