@@ -9,7 +9,15 @@ import {
   guessVariableType,
   typedOverMarker,
 } from '#web/lib/authoring.ts';
-import { continuedField, listEnter, overMarker } from '#web/lib/editor/authoring.ts';
+import {
+  brokenNames,
+  continuedField,
+  listEnter,
+  menuField,
+  overMarker,
+  setVariables,
+  templateAids,
+} from '#web/lib/editor/authoring.ts';
 import { readTemplate } from '#schema/content/templates.ts';
 
 /** `|` marks the cursor. */
@@ -37,6 +45,55 @@ describe('REV-40 {{ completion of variable names', () => {
     expect(filterNames(names, 'zz')).toEqual([]);
     const many = Array.from({ length: 500 }, (_, i) => `v${i}`);
     expect(filterNames(many, 'v')).toHaveLength(MAX_COMPLETIONS);
+  });
+});
+
+describe('REV-40 REV-41 the editor state: typing opens the list, the variables judge references', () => {
+  it('REV-40 typing {{ opens the list on the cursor line; a remote change does not', () => {
+    let state = EditorState.create({
+      doc: 'First line\nHi ',
+      selection: EditorSelection.cursor(14),
+      extensions: templateAids('list'),
+    });
+    state = state.update({
+      effects: setVariables.of({ names: ['order_id', 'company', 'user.name'], judged: true }),
+    }).state;
+    const type = (text: string, userEvent = 'input.type') => {
+      const pos = state.selection.main.head;
+      state = state.update({
+        changes: { from: pos, insert: text },
+        selection: EditorSelection.cursor(pos + text.length),
+        userEvent,
+      }).state;
+    };
+    type('{{');
+    expect(state.field(menuField)?.options).toEqual(['order_id', 'company', 'user.name']);
+    type('c');
+    expect(state.field(menuField)).toMatchObject({
+      options: ['company'],
+      context: { from: 16, to: 17, query: 'c', closed: false },
+    });
+    type(' ');
+    expect(state.field(menuField)).toBeNull();
+    // A collaborator's `{{` (no user event) opens nothing here.
+    type('{{', 'remote');
+    expect(state.field(menuField)).toBeNull();
+  });
+
+  it('REV-41 broken names follow the text and the variables, and nothing is judged before the variables are known', () => {
+    let state = EditorState.create({
+      doc: 'Hi {{company}} {{nope}} {{nope}}',
+      extensions: templateAids('list'),
+    });
+    expect(brokenNames(state)).toEqual([]);
+    state = state.update({ effects: setVariables.of({ names: ['company'], judged: true }) }).state;
+    expect(brokenNames(state)).toEqual(['nope']);
+    state = state.update({
+      effects: setVariables.of({ names: ['company', 'nope'], judged: true }),
+    }).state;
+    expect(brokenNames(state)).toEqual([]);
+    state = state.update({ effects: setVariables.of({ names: [], judged: false }) }).state;
+    expect(brokenNames(state)).toEqual([]);
   });
 });
 

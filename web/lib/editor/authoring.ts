@@ -54,8 +54,11 @@ const variablesField = StateField.define<Variables>({
 function menuFor(state: EditorState, previous: Menu | null): Menu | null {
   const sel = state.selection.main;
   if (!sel.empty) return null;
-  const context = completionAt(state.doc.sliceString(0), sel.head);
-  if (!context) return null;
+  // A reference never spans lines: only the cursor's line is read (bounded work per keystroke).
+  const line = state.doc.lineAt(sel.head);
+  const inLine = completionAt(line.text, sel.head - line.from);
+  if (!inLine) return null;
+  const context = { ...inLine, from: inLine.from + line.from, to: inLine.to + line.from };
   const options = filterNames(state.field(variablesField).names, context.query);
   if (options.length === 0) return null;
   const keep = previous ? options.indexOf(previous.options[previous.active] ?? '') : -1;
@@ -138,26 +141,30 @@ const brokenMark = (name: string) =>
     },
   });
 
-/** Broken references, underlined where they are. */
-export const brokenField = StateField.define<DecorationSet>({
-  create: () => Decoration.none,
-  update(marks, tr) {
-    if (!tr.docChanged && !tr.effects.some((e) => e.is(setVariables))) return marks;
+interface Broken {
+  marks: DecorationSet;
+  /** Their names, each once (for the quick fixes). */
+  names: string[];
+}
+
+/** Broken references, underlined where they are (one scan per change of the text or the variables). */
+const brokenField = StateField.define<Broken>({
+  create: () => ({ marks: Decoration.none, names: [] }),
+  update(value, tr) {
+    if (!tr.docChanged && !tr.effects.some((e) => e.is(setVariables))) return value;
     const vars = tr.state.field(variablesField);
-    if (!vars.judged) return Decoration.none;
+    if (!vars.judged) return { marks: Decoration.none, names: [] };
     const broken = brokenReferences(tr.state.doc.sliceString(0), new Set(vars.names));
-    return Decoration.set(broken.map((b) => brokenMark(b.name).range(b.from, b.to)));
+    return {
+      marks: Decoration.set(broken.map((b) => brokenMark(b.name).range(b.from, b.to))),
+      names: [...new Set(broken.map((b) => b.name))],
+    };
   },
-  provide: (f) => EditorView.decorations.from(f),
+  provide: (f) => EditorView.decorations.from(f, (v) => v.marks),
 });
 
 /** The names of the broken references in the field (for quick fixes), each once. */
-export function brokenNames(state: EditorState): string[] {
-  const vars = state.field(variablesField);
-  if (!vars.judged) return [];
-  const names = brokenReferences(state.doc.sliceString(0), new Set(vars.names)).map((b) => b.name);
-  return [...new Set(names)];
-}
+export const brokenNames = (state: EditorState): string[] => state.field(brokenField).names;
 
 /** The template aids: completion and broken references. `listId`: the id of the rendered listbox. */
 export function templateAids(listId: string): Extension {
