@@ -44,6 +44,11 @@ const PATH = /^\/collab\/([A-Za-z0-9_-]{1,64})$/;
  * up to a minute.)
  */
 export const PING_MS = 2_500;
+/**
+ * While bytes wait in the socket's buffer (a slow link still downloading a large draft: its ping
+ * waits behind them), a connection has this many pings (30 s, the former bound) to answer.
+ */
+const SLOW_PINGS = 12;
 
 function refuse(socket: Duplex, err: AppError): void {
   const body = JSON.stringify({
@@ -89,7 +94,8 @@ export function createCollabUpgrade(deps: CollabDeps) {
     readOnly: boolean,
     credential: Credential,
   ): void {
-    let alive = true;
+    /** Pings sent since the last pong. */
+    let unanswered = 0;
     const inFlight = unfinished.track(user.id);
     // Set when a message completes; the count is zeroed then.
     let completed = false;
@@ -130,13 +136,16 @@ export function createCollabUpgrade(deps: CollabDeps) {
     const room = deps.rooms.connect(draftId, peer);
     const forget = deps.credentials.open(credential, user.id, () => peer.close('session_ended'));
     const ping = setInterval(() => {
-      if (!alive) return ws.terminate();
-      alive = false;
+      // Unanswered since the last ping: dropped, unless bytes still wait to be sent (a slow link
+      // downloading a large draft gets the ping only after them), which may take up to SLOW_PINGS.
+      if (unanswered > 0 && (socket.writableLength === 0 || unanswered >= SLOW_PINGS))
+        return ws.terminate();
+      unanswered++;
       ws.ping();
     }, PING_MS);
     // Control frames (pings, pongs) do not zero the count: they may come between the fragments of a message.
     ws.on('pong', () => {
-      alive = true;
+      unanswered = 0;
     });
     ws.on('message', (data, isBinary) => {
       completed = true;

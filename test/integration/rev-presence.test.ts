@@ -6,6 +6,8 @@ import { PING_MS } from '#server/collab/upgrade.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, wsUrl, type Client } from '../helpers/clients.ts';
 import { serverWithProject } from '../helpers/fixture.ts';
+import { bigDraft } from '../helpers/collab-attack.ts';
+import { throttledProxy } from '../helpers/throttle.ts';
 
 const cleanup = cleanupAfterEach();
 
@@ -77,6 +79,26 @@ describe('REV-45: a collaborator who goes offline stops showing as present withi
       expect([...observer.provider.awareness.getStates().keys()]).toContain(idleId);
       expect(observer.provider.wsconnected).toBe(true);
       expect(idle.provider.wsconnected).toBe(true);
+    },
+  );
+
+  it(
+    'REV-45 a slow link downloading a large draft (its ping waits behind the data for longer than 2 × PING_MS) is not dropped',
+    { timeout: 90_000 },
+    async () => {
+      const { server, admin, draftId } = await serverWithProject(cleanup);
+      await bigDraft(server.url, draftId, admin.token, 20_000_000, 5_000_000);
+      // 20 MB at 1.5 MB/s: about 13 s in which the ping waits behind the data.
+      const proxy = await throttledProxy({ host: '127.0.0.1', port: server.port }, 1_500_000);
+      cleanup.push(() => proxy.close());
+      const slow = connect(`http://127.0.0.1:${proxy.port}`, draftId, { token: admin.token });
+      cleanup.push(() => slow.destroy());
+      let closes = 0;
+      slow.provider.on('connection-close', () => void closes++);
+      const from = Date.now();
+      await synced(slow);
+      expect(Date.now() - from).toBeGreaterThan(2 * PING_MS);
+      expect(closes).toBe(0);
     },
   );
 });
