@@ -45,10 +45,13 @@ const PATH = /^\/collab\/([A-Za-z0-9_-]{1,64})$/;
  */
 export const PING_MS = 2_500;
 /**
- * While bytes wait in the socket's buffer (a slow link still downloading a large draft: its ping
- * waits behind them), a connection has this many pings (30 s, the former bound) to answer.
+ * A ping that travels behind much data (over BUSY_BYTES sent in the interval before it, or bytes
+ * still waiting in the socket's buffer: a slow link downloading a large draft, readers of full
+ * replies) may take this many pings (30 s, the former bound) to be answered. Honest editing sends
+ * far less than 64 KB in 2.5 s, so a vanished collaborator in a busy draft still goes at once.
  */
 const SLOW_PINGS = 12;
+const BUSY_BYTES = 64 * 1024;
 
 function refuse(socket: Duplex, err: AppError): void {
   const body = JSON.stringify({
@@ -96,6 +99,9 @@ export function createCollabUpgrade(deps: CollabDeps) {
   ): void {
     /** Pings sent since the last pong. */
     let unanswered = 0;
+    /** Bytes sent since the last ping, and in the interval before it (they travel ahead of it). */
+    let sent = 0;
+    let sentAhead = 0;
     const inFlight = unfinished.track(user.id);
     // Set when a message completes; the count is zeroed then.
     let completed = false;
@@ -122,6 +128,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
       userName: user.name,
       readOnly,
       send(frame, drained) {
+        sent += frame.byteLength;
         if (sendWithin(ws, frame, deps.maxBufferedBytes, drained) === 'too_slow') {
           deps.log(
             `collab ${draftId}: dropped a connection that did not read (over ${deps.maxBufferedBytes} bytes unsent)`,
@@ -136,11 +143,13 @@ export function createCollabUpgrade(deps: CollabDeps) {
     const room = deps.rooms.connect(draftId, peer);
     const forget = deps.credentials.open(credential, user.id, () => peer.close('session_ended'));
     const ping = setInterval(() => {
-      // Unanswered since the last ping: dropped, unless bytes still wait to be sent (a slow link
-      // downloading a large draft gets the ping only after them), which may take up to SLOW_PINGS.
-      if (unanswered > 0 && (socket.writableLength === 0 || unanswered >= SLOW_PINGS))
-        return ws.terminate();
+      // Unanswered: dropped, unless the ping travels behind much data (a slow link downloading a
+      // large draft gets it only after that data), which may take up to SLOW_PINGS.
+      const busy = socket.writableLength > 0 || sentAhead > BUSY_BYTES;
+      if (unanswered > 0 && (!busy || unanswered >= SLOW_PINGS)) return ws.terminate();
       unanswered++;
+      sentAhead = sent;
+      sent = 0;
       ws.ping();
     }, PING_MS);
     // Control frames (pings, pongs) do not zero the count: they may come between the fragments of a message.

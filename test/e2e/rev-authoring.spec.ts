@@ -37,7 +37,7 @@ test('[REV-40] [REV-41] [REV-42] [REV-43] authoring aids: {{ completion, broken 
   await expect(list.getByRole('option', { name: 'company' })).toBeVisible();
   await page.keyboard.type('sup');
   await expect(list.getByRole('option')).toHaveText(['support_email']);
-  await page.screenshot({ path: `${SHOTS}/completion-1366.png` });
+  await page.screenshot({ path: `${SHOTS}/completion-1366.png`, fullPage: true });
   await page.keyboard.press('Enter');
   await expect(list).toHaveCount(0);
   await page.keyboard.type('.');
