@@ -45,7 +45,7 @@ export type FieldSpec =
       placeholder?: string;
       help?: string;
       lines?: number;
-      /** Markdown: shown rendered where it is read (with its source a toggle away). */
+      /** Markdown: rendered where it is read (its source a toggle away); the editor offers a preview. */
       markdown?: boolean;
     }
   | {

@@ -28,14 +28,20 @@ function isSpace(code: number): boolean {
 const OPEN = 0x7b; // {
 const CLOSE = 0x7d; // }
 
-interface Reference {
+/** Whether a character may be part of a reference's name (anything but a brace or a space). */
+export function isNameChar(code: number): boolean {
+  return code !== OPEN && code !== CLOSE && !isSpace(code);
+}
+
+export interface Reference {
+  /** Where the reference starts (its `{{`) and ends (after its `}}`), as string offsets. */
   start: number;
   end: number;
   name: string;
 }
 
-/** Every reference in `text`, in order. */
-function scan(text: string): Reference[] {
+/** Every reference in `text`, in order (the editor underlines broken ones where they are). */
+export function findReferences(text: string): Reference[] {
   const found: Reference[] = [];
   const n = text.length;
   let i = text.indexOf('{{');
@@ -44,8 +50,7 @@ function scan(text: string): Reference[] {
     while (j < n && isSpace(text.charCodeAt(j))) j++;
     const nameStart = j;
     while (j < n) {
-      const c = text.charCodeAt(j);
-      if (c === OPEN || c === CLOSE || isSpace(c)) break;
+      if (!isNameChar(text.charCodeAt(j))) break;
       j++;
     }
     const nameEnd = j;
@@ -66,7 +71,7 @@ function scan(text: string): Reference[] {
  * {{name`), read in one pass.
  */
 export function readTemplate(text: string): { references: string[]; unbalanced: boolean } {
-  const found = scan(text);
+  const found = findReferences(text);
   // Unbalanced: a `{{` or `}}` outside every reference (the text between references, joined, as the
   // old pattern's replace left it).
   let stripped = '';

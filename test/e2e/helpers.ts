@@ -54,9 +54,11 @@ export async function openItem(page: Page, section: string, name: string): Promi
   await expect(page.getByTestId('item-form').getByRole('heading', { name })).toBeVisible();
 }
 
-/** The CodeMirror editor of a long-text field, by its label. */
+/** The CodeMirror editor of a long-text field, by its label (a template field is a combobox: `{{` completes). */
 export const textbox = (page: Page, label: string) =>
-  page.getByRole('textbox', { name: label, exact: true });
+  page
+    .getByRole('textbox', { name: label, exact: true })
+    .or(page.getByRole('combobox', { name: label, exact: true }));
 
 /** A CodeMirror field's text, without other people's cursor labels (which live in the editor's DOM). */
 export function editorText(page: Page, label: string): Promise<string> {

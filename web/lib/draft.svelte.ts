@@ -5,8 +5,10 @@ import * as syncProtocol from 'y-protocols/sync';
 import { IndexeddbPersistence } from 'y-indexeddb';
 import type { UserView } from '#schema/api.ts';
 import { CLOSE } from '#schema/errors.ts';
-import { SECTIONS, type Section } from '#schema/content/spec.ts';
+import { SECTIONS, SYSTEM_VARIABLES, type Section } from '#schema/content/spec.ts';
+import { guessVariableType } from './authoring.ts';
 import {
+  addItem,
   draftContent,
   listItems,
   sectionMap,
@@ -67,6 +69,15 @@ export class DraftSession {
    */
   serverCannotSave = $state(false);
   problems = $state.raw<Problem[]>([]);
+  /**
+   * The names templates may use (declared variables, sorted, then the system ones), and whether
+   * unknown names are problems here (not while the variables have not arrived): what validation
+   * judged the draft with, for completion and broken references.
+   */
+  variables = $state.raw<{ names: readonly string[]; judged: boolean }>({
+    names: [...SYSTEM_VARIABLES],
+    judged: false,
+  });
   canUndo = $state(false);
   canRedo = $state(false);
   /** Set when the server refused this connection for good; says what to do. */
@@ -276,10 +287,24 @@ export class DraftSession {
   }
 
   private validate(): void {
-    this.problems = validateContent(
-      { ...draftContent(this.doc), ...this.around.content },
-      { notArrived: this.around.notArrived },
-    );
+    const content = { ...draftContent(this.doc), ...this.around.content };
+    this.problems = validateContent(content, { notArrived: this.around.notArrived });
+    const declared = Object.values(content.variables ?? {})
+      .map((v) => v.name)
+      .filter((n): n is string => typeof n === 'string' && n !== '')
+      .sort((a, b) => a.localeCompare(b))
+      .filter((n, i, all) => n !== all[i - 1]);
+    const names = [...declared, ...SYSTEM_VARIABLES.filter((n) => !declared.includes(n))];
+    const judged = !this.around.notArrived.includes('variables');
+    const was = this.variables;
+    if (was.judged !== judged || was.names.join('\n') !== names.join('\n'))
+      this.variables = { names, judged };
+  }
+
+  /** The quick fix for a broken `{{name}}`: a variable of that name, typed from its name. */
+  createVariable(name: string): void {
+    if (this.variables.names.includes(name)) return;
+    addItem(this.doc, 'variables', { name, type: guessVariableType(name) });
   }
 
   /** Judges this draft's sections within its environment: `content` = the sections it does not hold (see `around`). */
