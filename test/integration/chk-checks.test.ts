@@ -251,7 +251,12 @@ describe('CHK required checks on a gate', () => {
     const published = await publish();
     expect(published.status, JSON.stringify(published.body)).toBe(200);
 
-    const { history } = await p.admin.ok<History>('GET', `/api/environments/${p.prod}/history`);
+    const { history, users } = await p.admin.ok<History & { users: Record<string, string> }>(
+      'GET',
+      `/api/environments/${p.prod}/history`,
+    );
+    // The History tab names the approvers of the evidence.
+    expect(users[approver.id]).toBe('Avery Approver');
     expect(history[0]!.kind).toBe('publish');
     const evidence = history[0]!.detail.evidence!;
     expect(evidence.checks).toEqual([
