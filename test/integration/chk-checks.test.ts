@@ -312,6 +312,9 @@ describe('CHK required checks on a gate', () => {
     ).toBe('snapshot_not_found');
     expect((await p.ci.call('GET', `/api/environments/${p.uat}/checks`)).status).toBe(400);
     // The authoring stage's candidate is not stored until the Sync, and still takes checks on TEST.
+    const next = sampleContent();
+    next.knowledge.kb_sizes!.title = 'Size chart';
+    await p.admin.ok('PUT', `/api/environments/${p.dev}/content`, next);
     const board = await p.admin.ok<{
       pending: { fromEnvironmentId: string; fromSnapshotId: string }[];
     }>('GET', `/api/projects/${p.project.id}/board`);
@@ -320,6 +323,19 @@ describe('CHK required checks on a gate', () => {
       (await p.report(p.admin, p.test, { snapshotId: candidate, name: 'lint', state: 'success' }))
         .status,
     ).toBe(201);
+    // …and they count for the Sync that freezes it.
+    await p.admin.ok('PUT', `/api/environments/${p.test}/gate`, {
+      requiredApprovals: 0,
+      requiredChecks: ['lint'],
+    });
+    expect(candidate).not.toBe(s1);
+    expect(
+      await p.admin.ok<{ snapshotId: string; unchanged: boolean }>(
+        'POST',
+        `/api/environments/${p.dev}/sync`,
+        {},
+      ),
+    ).toMatchObject({ snapshotId: candidate, unchanged: false });
 
     for (const bad of [
       { snapshotId: s1, name: 'evals', state: 'passed' },
