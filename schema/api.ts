@@ -195,9 +195,38 @@ export const HotfixPublishBody = z.strictObject({ message: z.string().trim().max
 /** Discarding the open hotfix: `message` is the reason, kept in the environment's history. */
 export const HotfixDiscardBody = HotfixPublishBody;
 
+/** A check's name: what a CI job reports and a gate requires. */
+export const CheckName = z
+  .string()
+  .min(1)
+  .max(40)
+  .regex(
+    /^[a-z0-9][a-z0-9._-]*$/,
+    'A check name is lowercase letters, digits, ".", "_" and "-", starting with a letter or digit.',
+  );
+/** The most checks one gate may require. */
+export const MAX_REQUIRED_CHECKS = 10;
 export const GateBody = z.strictObject({
   requiredApprovals: z.number().int().min(0).max(5),
   allowSelfApproval: z.boolean().default(false),
+  requiredChecks: z
+    .array(CheckName)
+    .max(MAX_REQUIRED_CHECKS)
+    .refine((l) => new Set(l).size === l.length, 'Each check is named once.')
+    .default([]),
+});
+/** A CI job's report of one check for one snapshot, on the environment it would move into. */
+export const CheckReportBody = z.strictObject({
+  snapshotId: z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.'),
+  name: CheckName,
+  state: z.enum(['pending', 'success', 'failure']),
+  url: z
+    .string()
+    .max(2000)
+    .url()
+    .refine((u) => /^https?:\/\//i.test(u), 'Only http and https links.')
+    .optional(),
+  summary: z.string().trim().max(1000).optional(),
 });
 /** `hotfix: true` (production): the request is for the open hotfix, bound to what its draft would freeze to. */
 export const RequestBody = z.strictObject({

@@ -179,6 +179,16 @@ export const ERRORS = {
     message:
       'The target changed these items after the source did: pulling would overwrite newer content. Review the diff and confirm the overwrite.',
   },
+  checks_failed: {
+    status: 409,
+    message:
+      'A required check failed for this exact snapshot: nothing moved. Fix it and report the check again.',
+  },
+  checks_pending: {
+    status: 409,
+    message:
+      'Required checks have not passed yet for this exact snapshot: nothing moved. Wait for them to report success.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;

@@ -108,6 +108,34 @@ export interface DiffResult {
 export interface GateView {
   requiredApprovals: number;
   allowSelfApproval: boolean;
+  /** Check names that must report `success` for the exact snapshot a move would bring in. */
+  requiredChecks: string[];
+}
+
+/** One check reported on an environment for one snapshot (the latest report per name). */
+export interface CheckView {
+  name: string;
+  state: 'pending' | 'success' | 'failure';
+  url: string | null;
+  summary: string | null;
+  reportedBy: string;
+  reportedAt: string;
+}
+
+/** GET /environments/:envId/checks?snapshotId=: the checks of one snapshot, with what the gate requires. */
+export interface ChecksView {
+  snapshotId: string;
+  required: string[];
+  checks: CheckView[];
+}
+
+/**
+ * What allowed a gated move (`detail.evidence` of its release record): the required checks as
+ * they stood, and the approvals of the request it satisfied.
+ */
+export interface ReleaseEvidence {
+  checks: { name: string; state: 'success'; url: string | null; reportedAt: string }[];
+  approvals: { userId: string; approvedAt: string }[];
 }
 
 /** A request to move one exact snapshot into an environment, with its approvals (four eyes). */

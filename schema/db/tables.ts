@@ -386,9 +386,33 @@ export const gatePolicies = sqliteTable('gate_policies', {
     .references(() => environments.id, { onDelete: 'cascade' }),
   requiredApprovals: integer('required_approvals').notNull(),
   allowSelfApproval: integer('allow_self_approval', { mode: 'boolean' }).notNull(),
+  /** Check names (JSON array) that must report `success` for the snapshot a move would bring in. */
+  requiredChecks: text('required_checks').notNull().default('[]'),
   updatedBy: text('updated_by').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });
+
+/**
+ * Required checks (issue 16): the latest report per (environment, snapshot, name), made on the
+ * gated environment for a snapshot that would move into it.
+ */
+export const environmentChecks = sqliteTable(
+  'environment_checks',
+  {
+    environmentId: text('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    snapshotId: text('snapshot_id').notNull(),
+    name: text('name').notNull(),
+    /** pending | success | failure */
+    state: text('state').notNull(),
+    url: text('url'),
+    summary: text('summary'),
+    reportedBy: text('reported_by').notNull(),
+    reportedAt: integer('reported_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.snapshotId, t.name] })],
+);
 
 /** A request to move one exact snapshot into an environment, and its approvals. */
 export const promotionRequests = sqliteTable(

@@ -1,6 +1,6 @@
 import { AppError } from '#schema/errors.ts';
-import type { GateView, RequestView } from '#schema/api.ts';
-import type { GateStore, RequestRow } from '../store/gates.ts';
+import type { CheckView, ChecksView, GateView, ReleaseEvidence, RequestView } from '#schema/api.ts';
+import type { CheckRow, GateStore, RequestRow } from '../store/gates.ts';
 import type { AuditStore } from '../store/audit.ts';
 import type { ProjectStore, EnvironmentRow, DraftRow } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
@@ -10,12 +10,25 @@ import type { Drafts } from './ports.ts';
 import type { Composition } from './composition.ts';
 import type { Snapshots } from './snapshots.ts';
 import { newId } from './ids.ts';
-import { LIMITS, requireRate } from './limits.ts';
-import { HOUR } from '../lib/time.ts';
+import { LIMITS, requireBelow, requireRate } from './limits.ts';
+import { HOUR, MINUTE } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
 
-const DEFAULT_GATE: GateView = { requiredApprovals: 0, allowSelfApproval: false };
+const DEFAULT_GATE: GateView = {
+  requiredApprovals: 0,
+  allowSelfApproval: false,
+  requiredChecks: [],
+};
+
+const checkView = (r: CheckRow): CheckView => ({
+  name: r.name,
+  state: r.state as CheckView['state'],
+  url: r.url,
+  summary: r.summary,
+  reportedBy: r.reportedBy,
+  reportedAt: new Date(r.reportedAt).toISOString(),
+});
 
 type RequestKind = RequestView['kind'];
 
@@ -73,9 +86,29 @@ export function createApprovals(deps: {
   const gate = (envId: string): GateView => {
     const g = store.gate(envId);
     return g
-      ? { requiredApprovals: g.requiredApprovals, allowSelfApproval: g.allowSelfApproval }
+      ? {
+          requiredApprovals: g.requiredApprovals,
+          allowSelfApproval: g.allowSelfApproval,
+          requiredChecks: JSON.parse(g.requiredChecks) as string[],
+        }
       : DEFAULT_GATE;
   };
+
+  /**
+   * A snapshot checks may be reported for on `e`: one the project stores, or what the stage before
+   * would move now (the authoring stage's candidate is frozen only by the Sync); else `snapshot_not_found`.
+   */
+  function requireKnown(e: EnvironmentRow, snapshotId: string): void {
+    if (snapshots.exists(e.projectId, snapshotId)) return;
+    const before = projects
+      .getProject(e.projectId)!
+      .environments.find((x) => x.position === e.position - 1);
+    if (before && deps.composition.candidateId(before.id) === snapshotId) return;
+    throw new AppError('snapshot_not_found');
+  }
+
+  /** Check reports per environment in the last minute (in memory, like the sign-in counters). */
+  const reportTimes = new Map<string, number[]>();
 
   function env(id: string): EnvironmentRow {
     return requireEnvironment(projects, id).environment;
@@ -136,6 +169,7 @@ export function createApprovals(deps: {
             environmentId: envId,
             requiredApprovals: policy.requiredApprovals,
             allowSelfApproval: policy.allowSelfApproval,
+            requiredChecks: JSON.stringify(policy.requiredChecks),
             updatedBy: by.user.id,
             updatedAt: Date.now(),
           });
@@ -158,6 +192,114 @@ export function createApprovals(deps: {
         }),
       );
       return policy;
+    },
+
+    /**
+     * A CI job's report of one check, on the environment the snapshot would move into: the
+     * latest report per (environment, snapshot, name) wins. The snapshot must be this project's:
+     * stored, or what the stage before would move now (the authoring stage's candidate is frozen
+     * only by the Sync). Bounded: names per snapshot, reports per minute per environment.
+     */
+    reportCheck(
+      by: Principal,
+      envId: string,
+      report: {
+        snapshotId: string;
+        name: string;
+        state: CheckView['state'];
+        url?: string;
+        summary?: string;
+      },
+    ): CheckView {
+      const e = env(envId);
+      requireKnown(e, report.snapshotId);
+      const now = Date.now();
+      const times = (reportTimes.get(e.id) ?? []).filter((t) => now - t < MINUTE);
+      const perMinute = LIMITS.CHECK_REPORTS_PER_ENVIRONMENT_PER_MINUTE;
+      requireRate(
+        'CHECK_REPORTS_PER_ENVIRONMENT_PER_MINUTE',
+        perMinute,
+        times,
+        MINUTE,
+        now,
+        `At most ${perMinute} check reports a minute on ${e.name}: wait, then report again.`,
+      );
+      const existing = store.checks(e.id, report.snapshotId);
+      if (!existing.some((c) => c.name === report.name)) {
+        const max = LIMITS.MAX_CHECKS_PER_SNAPSHOT;
+        requireBelow(
+          'MAX_CHECKS_PER_SNAPSHOT',
+          max,
+          existing.length,
+          `At most ${max} checks per snapshot on ${e.name}.`,
+        );
+      }
+      times.push(now);
+      reportTimes.set(e.id, times);
+      const row: CheckRow = {
+        environmentId: e.id,
+        snapshotId: report.snapshotId,
+        name: report.name,
+        state: report.state,
+        url: report.url ?? null,
+        summary: report.summary ?? null,
+        reportedBy: by.user.id,
+        reportedAt: now,
+      };
+      store.putCheck(row);
+      return checkView(row);
+    },
+
+    /** The checks reported on an environment for one snapshot, and what its gate requires. */
+    checks(envId: string, snapshotId: string): ChecksView {
+      const e = env(envId);
+      requireKnown(e, snapshotId);
+      return {
+        snapshotId,
+        required: gate(e.id).requiredChecks,
+        checks: store.checks(e.id, snapshotId).map(checkView),
+      };
+    },
+
+    /**
+     * Called by Sync/Publish before the approvals (see GateCheck.evidence): throws `checks_failed`
+     * or `checks_pending` unless every check the target's gate requires reported `success` for
+     * exactly this snapshot; returns what allowed the move (checks, and the approvals of
+     * `requestId`), or undefined when the target has no gate.
+     */
+    evidence(
+      targetEnvId: string,
+      snapshotId: string,
+      requestId: string | null,
+    ): ReleaseEvidence | undefined {
+      const g = gate(targetEnvId);
+      if (g.requiredApprovals === 0 && g.requiredChecks.length === 0) return undefined;
+      const reported = new Map(store.checks(targetEnvId, snapshotId).map((c) => [c.name, c]));
+      const states = g.requiredChecks.map((name) => ({
+        name,
+        state: reported.get(name)?.state ?? 'missing',
+      }));
+      if (states.some((c) => c.state === 'failure'))
+        throw new AppError('checks_failed', undefined, { checks: states });
+      if (states.some((c) => c.state !== 'success'))
+        throw new AppError('checks_pending', undefined, { checks: states });
+      return {
+        checks: g.requiredChecks.map((name) => {
+          const c = reported.get(name)!;
+          return {
+            name,
+            state: 'success' as const,
+            url: c.url,
+            reportedAt: new Date(c.reportedAt).toISOString(),
+          };
+        }),
+        approvals: requestId
+          ? store
+              .approvals([requestId])
+              .filter((a) => a.decision === 'approve')
+              .map((a) => ({ userId: a.userId, approvedAt: new Date(a.createdAt).toISOString() }))
+          : [],
+      };
     },
 
     /**

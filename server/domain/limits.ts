@@ -41,6 +41,10 @@ export const LIMITS = {
    * must always get in).
    */
   MAX_SESSIONS_PER_USER: 50,
+  /** Check names reported per (environment, snapshot): a CI job reports a few; each row is ~3 KB at most. */
+  MAX_CHECKS_PER_SNAPSHOT: 50,
+  /** Check reports per environment per minute (in memory): a retrying or looping CI job cannot flood the table. */
+  CHECK_REPORTS_PER_ENVIRONMENT_PER_MINUTE: 120,
 } as const;
 
 /** Refuses (409 limit_reached, details `{limit, max}`) to add one more when `count` already reached `max`. */

@@ -8,7 +8,7 @@ import type { Snapshots } from './snapshots.ts';
 import type { Composition } from './composition.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring, isProduction } from '#schema/pipeline.ts';
-import type { ReleaseView, SyncResult } from '#schema/api.ts';
+import type { ReleaseEvidence, ReleaseView, SyncResult } from '#schema/api.ts';
 import type { Emit } from './events.ts';
 
 /** What a promotion asks of hotfix tracking (see hotfixes.ts). */
@@ -41,6 +41,15 @@ export interface GateCheck {
     hotfix?: boolean;
     movedTo?: string;
   }): void;
+  /**
+   * Throws `checks_failed`/`checks_pending` unless the target's required checks passed for this
+   * snapshot; returns what allowed a gated move (stored as the record's `detail.evidence`).
+   */
+  evidence(
+    targetEnvId: string,
+    snapshotId: string,
+    requestId: string | null,
+  ): ReleaseEvidence | undefined;
   /** An environment's pointer moved: requests out of it for other snapshots no longer hold. */
   sourceMoved(envId: string, snapshotId: string | null): void;
 }
@@ -79,11 +88,13 @@ function confirmed(
   undone: readonly unknown[],
   missing: readonly string[],
   requestId: string | null | undefined,
+  evidence?: ReleaseEvidence,
 ) {
   return {
     ...(undone.length > 0 ? { confirmedHotfixUndo: undone } : {}),
     ...(missing.length > 0 ? { confirmedMissingSecrets: missing } : {}),
     ...(requestId ? { requestId } : {}),
+    ...(evidence ? { evidence } : {}),
   };
 }
 
@@ -127,6 +138,11 @@ export function createReleases(deps: {
       actorId: by.user.id,
       subject: { releaseId: row.seq },
     });
+
+  /** Refuses (`checks_failed`/`checks_pending`) a move whose target requires checks that did not pass. */
+  function requireChecks(targetEnvId: string, snapshotId: string): void {
+    deps.gates.evidence(targetEnvId, snapshotId, null);
+  }
 
   function pipeline(env: EnvironmentRow): EnvironmentRow[] {
     return projects.getProject(env.projectId)!.environments;
@@ -229,7 +245,10 @@ export function createReleases(deps: {
         ? guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true)
         : [];
       // The gate last: a refusal above leaves the approved request as it is, for the confirmed retry.
+      // Required checks first (they say whether the content is good), then the approvals.
+      requireChecks(target.id, snapshotId);
       const requestId = deps.gates.check(env.id, target.id, snapshotId);
+      const evidence = deps.gates.evidence(target.id, snapshotId, requestId);
 
       const release = store.commitMove(
         {
@@ -244,7 +263,7 @@ export function createReleases(deps: {
           ...(authoring ? {} : { source: { environmentId: env.id, pointer: 'current' as const } }),
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: confirmed(undone, missing, requestId),
+          detail: confirmed(undone, missing, requestId, evidence),
         },
         Date.now(),
         (row) => {
@@ -290,7 +309,9 @@ export function createReleases(deps: {
         opts.confirmUndoHotfix === true,
       );
       const missing = guardSecrets(env, env.snapshotId, opts.confirmMissingSecrets === true);
+      requireChecks(env.id, env.snapshotId);
       const requestId = deps.gates.check(env.id, env.id, env.snapshotId);
+      const evidence = deps.gates.evidence(env.id, env.snapshotId, requestId);
       const release = store.commitMove(
         {
           projectId: env.projectId,
@@ -304,7 +325,7 @@ export function createReleases(deps: {
           source: { environmentId: env.id, pointer: 'current' },
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: confirmed(undone, missing, requestId),
+          detail: confirmed(undone, missing, requestId, evidence),
         },
         Date.now(),
         // The live pointer moved, not production's current: no request out of production loses its snapshot.

@@ -155,6 +155,11 @@ export function createSnapshots(store: SnapshotStore) {
       return hashTree(canonicalJson(t));
     },
 
+    /** Whether the project stores this snapshot. */
+    exists(projectId: string, id: string): boolean {
+      return store.getSnapshot(projectId, id) !== undefined;
+    },
+
     meta(projectId: string, id: string): SnapshotMeta {
       return metaOf(loadRow(projectId, id));
     },

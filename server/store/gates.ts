@@ -1,9 +1,15 @@
-import { and, eq, gt, inArray } from 'drizzle-orm';
-import { approvals, gatePolicies, promotionRequests } from '#schema/db/tables.ts';
+import { and, eq, gt, inArray, sql } from 'drizzle-orm';
+import {
+  approvals,
+  environmentChecks,
+  gatePolicies,
+  promotionRequests,
+} from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
 export type RequestRow = typeof promotionRequests.$inferSelect;
 export type ApprovalRow = typeof approvals.$inferSelect;
+export type CheckRow = typeof environmentChecks.$inferSelect;
 
 /**
  * Gates: each environment's approval policy, the promotion requests into it and their approvals.
@@ -28,11 +34,62 @@ export function createGateStore(db: Db) {
           set: {
             requiredApprovals: row.requiredApprovals,
             allowSelfApproval: row.allowSelfApproval,
+            requiredChecks: row.requiredChecks ?? '[]',
             updatedBy: row.updatedBy,
             updatedAt: row.updatedAt,
           },
         })
         .run();
+    },
+
+    /** Records a check report: the latest per (environment, snapshot, name) wins. */
+    putCheck(row: CheckRow): void {
+      db.insert(environmentChecks)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [
+            environmentChecks.environmentId,
+            environmentChecks.snapshotId,
+            environmentChecks.name,
+          ],
+          set: {
+            state: row.state,
+            url: row.url,
+            summary: row.summary,
+            reportedBy: row.reportedBy,
+            reportedAt: row.reportedAt,
+          },
+        })
+        .run();
+    },
+    /** The checks reported on an environment for one snapshot, by name. */
+    checks(environmentId: string, snapshotId: string): CheckRow[] {
+      return db
+        .select()
+        .from(environmentChecks)
+        .where(
+          and(
+            eq(environmentChecks.environmentId, environmentId),
+            eq(environmentChecks.snapshotId, snapshotId),
+          ),
+        )
+        .orderBy(environmentChecks.name)
+        .all();
+    },
+    /** How many check names an environment has for one snapshot. */
+    checkCount(environmentId: string, snapshotId: string): number {
+      return (
+        db
+          .select({ n: sql<number>`count(*)` })
+          .from(environmentChecks)
+          .where(
+            and(
+              eq(environmentChecks.environmentId, environmentId),
+              eq(environmentChecks.snapshotId, snapshotId),
+            ),
+          )
+          .get()?.n ?? 0
+      );
     },
 
     insertRequest(row: RequestRow): void {

@@ -24,19 +24,42 @@ describe('REV-50 team forms', () => {
     expect(stageChanges([...envs, { ...envs[0]!, id: 'env_new' }], edited)).toHaveLength(2);
   });
 
-  it('[REV-50] the Gates form sends only the gates that changed; approvals typed as text count as numbers', () => {
+  it('[REV-50] [CHK-1] the Gates form sends only the gates that changed, each whole (required checks included); approvals typed as text count as numbers', () => {
     const stored = {
-      env_b: { requiredApprovals: 1, allowSelfApproval: false },
-      env_c: { requiredApprovals: 2, allowSelfApproval: false },
+      env_b: { requiredApprovals: 1, allowSelfApproval: false, requiredChecks: ['evals'] },
+      env_c: { requiredApprovals: 2, allowSelfApproval: false, requiredChecks: [] },
     };
     const edited = {
-      env_b: { requiredApprovals: '1' as unknown as number, allowSelfApproval: false },
-      env_c: { requiredApprovals: 2, allowSelfApproval: true },
+      env_b: {
+        requiredApprovals: '1' as unknown as number,
+        allowSelfApproval: false,
+        requiredChecks: ['evals'],
+      },
+      env_c: { requiredApprovals: 2, allowSelfApproval: true, requiredChecks: [] },
     };
     expect(gateChanges(stored, edited)).toEqual([
-      { envId: 'env_c', gate: { requiredApprovals: 2, allowSelfApproval: true } },
+      {
+        envId: 'env_c',
+        gate: { requiredApprovals: 2, allowSelfApproval: true, requiredChecks: [] },
+      },
     ]);
     expect(gateChanges(stored, stored)).toEqual([]);
+    // A change of checks alone is a change, and the approvals go with it unchanged.
+    expect(
+      gateChanges(stored, {
+        ...stored,
+        env_b: { ...stored.env_b, requiredChecks: ['evals', 'regression'] },
+      }),
+    ).toEqual([
+      {
+        envId: 'env_b',
+        gate: {
+          requiredApprovals: 1,
+          allowSelfApproval: false,
+          requiredChecks: ['evals', 'regression'],
+        },
+      },
+    ]);
   });
 
   it('[REV-50] stage kinds and flow rules read in words, never as ids', () => {

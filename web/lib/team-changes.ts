@@ -43,15 +43,18 @@ export function gateChanges(
   edited: Readonly<Record<string, GateView>>,
 ): { envId: string; gate: GateView }[] {
   return Object.entries(edited).flatMap(([envId, g]) => {
+    // Always the whole gate: a PUT without `requiredChecks` would clear them.
     const gate = {
       requiredApprovals: Number(g.requiredApprovals),
       allowSelfApproval: g.allowSelfApproval,
+      requiredChecks: g.requiredChecks ?? [],
     };
     const s = stored[envId];
     const same =
       s !== undefined &&
       s.requiredApprovals === gate.requiredApprovals &&
-      s.allowSelfApproval === gate.allowSelfApproval;
+      s.allowSelfApproval === gate.allowSelfApproval &&
+      (s.requiredChecks ?? []).join(',') === gate.requiredChecks.join(',');
     return same ? [] : [{ envId, gate }];
   });
 }

@@ -1,7 +1,10 @@
 import { Hono } from 'hono';
 import {
+  CheckReportBody,
   DecisionBody,
   GateBody,
+  type ChecksView,
+  type CheckView,
   RequestBody,
   type GateView,
   type RequestsView,
@@ -10,10 +13,36 @@ import {
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import { isProduction } from '#schema/pipeline.ts';
+import { AppError } from '#schema/errors.ts';
+import type { Principal } from '../../domain/accounts.ts';
+
+const SNAPSHOT_ID = /^[0-9a-f]{64}$/;
 
 /** Four eyes: gates per environment, promotion requests, approvals and rejections. */
 export function approvalRoutes(deps: AppDeps) {
   const { access, approvals, projects } = deps;
+
+  /**
+   * Who reports a check on an environment: a reader of it who may move content into it — a
+   * promoter of the stage before (Sync), or in production also a publisher (Publish). A CI job
+   * uses such a member's API token.
+   */
+  function mayReport(p: Principal, envId: string) {
+    const env = access.authorize(p, 'content.read', envId);
+    const project = projects.get(env.projectId);
+    if (isProduction(env, project)) {
+      try {
+        return access.authorize(p, 'env.publish', env.id);
+      } catch (e) {
+        if (!(e instanceof AppError && e.id === 'forbidden')) throw e;
+      }
+    }
+    const before = project.environments.find((x) => x.position === env.position - 1);
+    if (!before)
+      throw new AppError('forbidden', `Nothing moves into ${env.name}: it takes no checks.`);
+    access.authorize(p, 'env.sync', before.id);
+    return env;
+  }
   return new Hono<AppEnv>()
     .get('/environments/:envId/gate', (c) => {
       access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
@@ -29,6 +58,23 @@ export function approvalRoutes(deps: AppDeps) {
           await readJson(c, GateBody),
         ) satisfies GateView,
       );
+    })
+    .post('/environments/:envId/checks', async (c) => {
+      const env = mayReport(c.get('principal'), c.req.param('envId'));
+      const report = await readJson(c, CheckReportBody);
+      return c.json(
+        approvals.reportCheck(c.get('principal'), env.id, report) satisfies CheckView,
+        201,
+      );
+    })
+    .get('/environments/:envId/checks', (c) => {
+      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      const snapshotId = c.req.query('snapshotId') ?? '';
+      if (!SNAPSHOT_ID.test(snapshotId))
+        throw new AppError('invalid_body', 'snapshotId: a snapshot id is 64 hex characters.', [
+          { path: 'snapshotId', message: 'A snapshot id is 64 hex characters.' },
+        ]);
+      return c.json(approvals.checks(env.id, snapshotId) satisfies ChecksView);
     })
     .post('/environments/:envId/requests', async (c) => {
       const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));

@@ -14,6 +14,7 @@ import type {
   DiffResult,
   DivergenceView,
   HistoryView,
+  ReleaseEvidence,
   HotfixRebased,
   HotfixStarted,
   HotfixState,
@@ -81,7 +82,17 @@ export function releaseRoutes(deps: AppDeps) {
         history,
         events,
         users: accounts.names(
-          [...history.map((h) => h.actorId), ...events.map((e) => e.actorId ?? '')].filter(Boolean),
+          [
+            ...history.map((h) => h.actorId),
+            ...events.map((e) => e.actorId ?? ''),
+            // The approvers a gated move's evidence names (CHK-6).
+            ...history.flatMap(
+              (h) =>
+                (h.detail as { evidence?: ReleaseEvidence } | null)?.evidence?.approvals.map(
+                  (a) => a.userId,
+                ) ?? [],
+            ),
+          ].filter(Boolean),
         ),
       } satisfies HistoryView);
     })
