@@ -32,6 +32,26 @@ export function createNotificationStore(db: Db) {
         .where(and(eq(notifications.userId, userId), lt(notifications.id, edge.id + 1)))
         .run().changes;
     },
+    /** Whether the person has an unread notification of this kind about this environment. */
+    hasUnread(userId: string, kind: string, environmentId: string | null): boolean {
+      return (
+        db
+          .select({ id: notifications.id })
+          .from(notifications)
+          .where(
+            and(
+              eq(notifications.userId, userId),
+              isNull(notifications.readAt),
+              eq(notifications.kind, kind),
+              environmentId === null
+                ? isNull(notifications.environmentId)
+                : eq(notifications.environmentId, environmentId),
+            ),
+          )
+          .limit(1)
+          .get() !== undefined
+      );
+    },
     /** Newest first, older than `before` when given, at most `limit`. */
     list(
       userId: string,
