@@ -55,6 +55,9 @@ export interface NotificationSink {
   deliver(notice: Notice): void;
 }
 
+/** Kinds of notice anyone may multiply: one unread of each per person and stage (REV-80). */
+const COALESCED: ReadonlySet<NotificationKind> = new Set(['feedback', 'conflict']);
+
 /**
  * A name quoted in a title: without bidi controls or invisible characters (an item's name in
  * content is never checked as a display name; a right-to-left override would turn the rest of
@@ -110,10 +113,11 @@ export function createNotifications(deps: {
   const inbox: NotificationSink = {
     deliver(n) {
       for (const userId of n.recipients) {
-        // Anyone holding a share link posts feedback, and each notice is one of the 500 a person
-        // keeps: while one about this stage is unread, more comments add none (the Feedback tab
-        // lists them all), so a link holder cannot push a person's other notices out.
-        if (n.kind === 'feedback' && store.hasUnread(userId, n.kind, n.environmentId)) continue;
+        // Anyone holding a share link posts feedback, and an editor of two stages makes conflicts
+        // at will; each notice is one of the 500 a person keeps: while one of these kinds about
+        // this stage is unread, more add none (the Feedback tab and the editor list them all), so
+        // nobody can push a person's other notices out.
+        if (COALESCED.has(n.kind) && store.hasUnread(userId, n.kind, n.environmentId)) continue;
         store.insert({
           userId,
           projectId: n.projectId,

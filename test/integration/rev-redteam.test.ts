@@ -8,7 +8,7 @@ import type {
 import { itemJson, patchItem, sectionMap } from '#schema/content/ydoc.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced } from '../helpers/clients.ts';
-import { overTheWire, type Client } from '../helpers/fixture.ts';
+import { inProcessInstance, overTheWire, type Client } from '../helpers/fixture.ts';
 import { setupAdmin, testServer } from '../helpers/server.ts';
 import { postJson } from '../helpers/users.ts';
 
@@ -72,6 +72,43 @@ describe('REV-80 … issue 15 red team', () => {
       `/api/environments/${w.test.id}/feedback?status=open`,
     );
     expect(tab.counts.open).toBe(35);
+  });
+
+  it('[REV-80] conflicts, which an editor of two stages makes at will, are told once per stage while unread', async () => {
+    const inst = await inProcessInstance();
+    cleanup.push(() => inst.close());
+    const project = await inst.ok<ProjectView>('POST', '/api/projects', {
+      name: 'Bound',
+      sample: true,
+    });
+    const [, test, uat] = project.environments.map((e) => e.id) as [string, string, string];
+    const { events, database } = inst.services;
+    const conflicts = (envId: string, n: number) =>
+      database.db.transaction(() => {
+        for (let i = 0; i < n; i++)
+          events.emit({
+            projectId: project.id,
+            environmentId: envId,
+            kind: 'conflict',
+            actorId: 'system',
+            subject: { section: 'knowledge', itemId: `kn_${i}`, action: 'detected' },
+          });
+      });
+    conflicts(test, 40);
+    conflicts(uat, 3);
+    const kinds = async () =>
+      (await inbox(inst)).notifications.map((n) => [n.kind, n.environmentId, n.read]);
+    expect(await kinds()).toEqual([
+      ['conflict', uat, false],
+      ['conflict', test, false],
+    ]);
+    await inst.ok('POST', '/api/notifications/read', { all: true });
+    conflicts(test, 40);
+    expect(await kinds()).toEqual([
+      ['conflict', test, false],
+      ['conflict', uat, true],
+      ['conflict', test, true],
+    ]);
   });
 
   it('[REV-81] an item id naming an inherited property (constructor, __proto__) is no item: no name', async () => {
