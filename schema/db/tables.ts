@@ -475,7 +475,14 @@ export const feedback = sqliteTable(
     resolvedAt: integer('resolved_at'),
     resolvedBy: text('resolved_by'),
   },
-  (t) => [index('feedback_env').on(t.environmentId, t.createdAt)],
+  (t) => [
+    index('feedback_env').on(t.environmentId, t.createdAt),
+    // The board counts each stage's open feedback on every read: from this index alone, however
+    // many resolved comments (and revoked links' comments) the stage keeps.
+    index('feedback_open')
+      .on(t.environmentId)
+      .where(sql`${t.resolvedAt} IS NULL`),
+  ],
 );
 
 /** The team's replies to a feedback post; stakeholders read them through the same link. */

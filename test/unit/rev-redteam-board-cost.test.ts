@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '#server/store/db.ts';
 import { createReleaseStore } from '#server/store/releases.ts';
+import { createShareStore } from '#server/store/shares.ts';
 import { tempDataDir } from '../helpers/server.ts';
 
 /**
@@ -36,6 +37,35 @@ describe('REV-83 board read cost', () => {
       expect(store.lastReplicated('env', 'variables')).toBe(1);
       expect(store.lastReplicated('env', 'knowledge')).toBe(299_999);
       expect(performance.now() - started).toBeLessThan(20);
+    } finally {
+      database.close();
+    }
+  });
+
+  it('[REV-84] open feedback per stage is counted from an index, however many comments it keeps', () => {
+    const database = openDatabase(tempDataDir(), 'normal');
+    try {
+      const { sqlite } = database;
+      sqlite.pragma('foreign_keys = OFF');
+      const insert = sqlite.prepare(
+        `INSERT INTO feedback (id, environment_id, share_link_id, section, item_id, author, text, created_at, item_name, resolved_at)
+         VALUES (?, 'env', 'shr', 'agents', 'agt', 'Olga', ?, ?, '', ?)`,
+      );
+      const text = 'x'.repeat(2000);
+      sqlite.transaction(() => {
+        for (let i = 0; i < 100_000; i++) insert.run(`fbk_${i}`, text, i, i % 10 === 0 ? null : i);
+      })();
+      const plan = sqlite
+        .prepare(
+          `EXPLAIN QUERY PLAN SELECT count(*) FROM feedback WHERE environment_id IN ('env') AND resolved_at IS NULL`,
+        )
+        .all() as { detail: string }[];
+      expect(plan.map((p) => p.detail).join('; ')).toContain('feedback_open');
+      const store = createShareStore(database.db);
+      const started = performance.now();
+      expect(store.openFeedbackCounts(['env'])).toEqual({ env: 10_000 });
+      expect(store.feedbackCounts('env')).toEqual({ open: 10_000, resolved: 90_000 });
+      expect(performance.now() - started).toBeLessThan(30);
     } finally {
       database.close();
     }
