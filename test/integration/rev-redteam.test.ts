@@ -8,9 +8,10 @@ import type {
 import { itemJson, patchItem, sectionMap } from '#schema/content/ydoc.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced } from '../helpers/clients.ts';
-import { inProcessInstance, overTheWire, type Client } from '../helpers/fixture.ts';
+import { inProcessInstance, newUser, overTheWire, type Client } from '../helpers/fixture.ts';
 import { setupAdmin, testServer } from '../helpers/server.ts';
 import { postJson } from '../helpers/users.ts';
+import { NOTIFICATIONS_KEPT_PER_PERSON } from '#server/domain/notifications.ts';
 
 /**
  * REV-80 …: issue 15's additions attacked by an anonymous share-link holder and by the weakest
@@ -109,6 +110,53 @@ describe('REV-80 … issue 15 red team', () => {
       ['conflict', uat, true],
       ['conflict', test, true],
     ]);
+  });
+
+  it('[REV-85] notices already read go first: a flood of closed requests cannot push out an unread notice', async () => {
+    const inst = await inProcessInstance();
+    cleanup.push(() => inst.close());
+    const project = await inst.ok<ProjectView>('POST', '/api/projects', {
+      name: 'Bound',
+      sample: true,
+    });
+    const [dev, test] = project.environments.map((e) => e.id) as [string, string];
+    await inst.ok('PUT', `/api/environments/${test}/gate`, {
+      requiredApprovals: 1,
+      allowSelfApproval: false,
+    });
+    const requester = await newUser(inst, 'r@example.com', 'Rita');
+    await inst.ok('PUT', `/api/projects/${project.id}/members/${requester.id}`, {
+      roles: { [dev]: ['viewer', 'promoter'] },
+    });
+    const req = await requester.ok<{ id: string }>('POST', `/api/environments/${dev}/requests`, {});
+    const { events, database } = inst.services;
+    const emit = (kind: 'conflict' | 'request' | 'request.decided', subject: object) =>
+      events.emit({
+        projectId: project.id,
+        environmentId: test,
+        kind,
+        actorId: requester.id,
+        subject: { ...subject },
+      });
+    // Something to act on, then a promoter asking again and again (each new request voids the
+    // one before, whose notice is marked read).
+    emit('conflict', { section: 'knowledge', itemId: 'kn_1', action: 'detected' });
+    database.db.transaction(() => {
+      for (let i = 0; i < NOTIFICATIONS_KEPT_PER_PERSON + 50; i++) {
+        emit('request', { requestId: req.id });
+        emit('request.decided', { requestId: req.id, decision: 'voided' });
+      }
+    });
+    const unread = (await inbox(inst)).unread;
+    expect(unread).toBe(1);
+    let page = await inst.ok<NotificationsView>('GET', '/api/notifications');
+    const all: NotificationsView['notifications'] = [];
+    while (page.notifications.length > 0) {
+      all.push(...page.notifications);
+      page = await inst.ok<NotificationsView>('GET', `/api/notifications?before=${all.at(-1)!.id}`);
+    }
+    expect(all).toHaveLength(NOTIFICATIONS_KEPT_PER_PERSON);
+    expect(all.filter((n) => n.kind === 'conflict').map((n) => n.read)).toEqual([false]);
   });
 
   it('[REV-81] an item id naming an inherited property (constructor, __proto__) is no item: no name', async () => {
