@@ -56,6 +56,18 @@ function hiddenCharacterProblem(name: string): string | null {
 }
 
 /**
+ * `text` without the characters a display name may not hold (bidi controls, zero-width and other
+ * invisible ones; emoji sequences are kept): for names that were never checked as display names
+ * (content items' names) when they are put into a sentence, such as a notification's title.
+ */
+export function withoutHidden(text: string): string {
+  const name = text.normalize('NFC');
+  return name.replace(HIDDEN, (char: string, index: number) =>
+    inEmoji(name, index, char) ? char : '',
+  );
+}
+
+/**
  * The key two names are compared by: equal keys look alike. NFKC folds compatibility forms
  * (full-width letters, ligatures), and upper- then lower-casing folds case (`ß` and `SS` too).
  */

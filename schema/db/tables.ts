@@ -7,6 +7,7 @@ import {
   uniqueIndex,
   primaryKey,
 } from 'drizzle-orm/sqlite-core';
+import { sql } from 'drizzle-orm';
 import type { Section } from '../content/spec.ts';
 import type { AudienceRule, EnvironmentSettings } from '../local.ts';
 import type { Role } from '../permissions.ts';
@@ -196,7 +197,14 @@ export const releases = sqliteTable(
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
   },
-  (t) => [index('releases_env').on(t.environmentId, t.seq)],
+  (t) => [
+    index('releases_env').on(t.environmentId, t.seq),
+    // The board's "last replicated" per stage and section (a `replicate` row is written every few
+    // seconds while someone edits upstream): found without walking the other sections' rows.
+    index('releases_replicated')
+      .on(t.environmentId, sql`json_extract(${t.detail}, '$.section')`, t.seq)
+      .where(sql`${t.kind} = 'replicate'`),
+  ],
 );
 
 /** Environment-local: a variable's value in one environment (never promoted). */
@@ -491,7 +499,14 @@ export const feedback = sqliteTable(
     resolvedAt: integer('resolved_at'),
     resolvedBy: text('resolved_by'),
   },
-  (t) => [index('feedback_env').on(t.environmentId, t.createdAt)],
+  (t) => [
+    index('feedback_env').on(t.environmentId, t.createdAt),
+    // The board counts each stage's open feedback on every read: from this index alone, however
+    // many resolved comments (and revoked links' comments) the stage keeps.
+    index('feedback_open')
+      .on(t.environmentId)
+      .where(sql`${t.resolvedAt} IS NULL`),
+  ],
 );
 
 /** The team's replies to a feedback post; stakeholders read them through the same link. */

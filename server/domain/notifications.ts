@@ -2,6 +2,7 @@ import { AppError } from '#schema/errors.ts';
 import { can, type Action } from '#schema/permissions.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
+import { withoutHidden } from '#schema/names.ts';
 import type {
   NotificationKind,
   NotificationView,
@@ -54,7 +55,18 @@ export interface NotificationSink {
   deliver(notice: Notice): void;
 }
 
-const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+/** Kinds of notice anyone may multiply: one unread of each per person and stage (REV-80). */
+const COALESCED: ReadonlySet<NotificationKind> = new Set(['feedback', 'conflict']);
+
+/**
+ * A name quoted in a title: without bidi controls or invisible characters (an item's name in
+ * content is never checked as a display name; a right-to-left override would turn the rest of
+ * the title around), at most `n` characters, never cut inside a character.
+ */
+const clip = (s: string, n: number) => {
+  const chars = [...withoutHidden(s)];
+  return chars.length > n ? `${chars.slice(0, n - 1).join('')}…` : chars.join('');
+};
 const an = (noun: string) => `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
@@ -101,6 +113,11 @@ export function createNotifications(deps: {
   const inbox: NotificationSink = {
     deliver(n) {
       for (const userId of n.recipients) {
+        // Anyone holding a share link posts feedback, and an editor of two stages makes conflicts
+        // at will; each notice is one of the 500 a person keeps: while one of these kinds about
+        // this stage is unread, more add none (the Feedback tab and the editor list them all), so
+        // nobody can push a person's other notices out.
+        if (COALESCED.has(n.kind) && store.hasUnread(userId, n.kind, n.environmentId)) continue;
         store.insert({
           userId,
           projectId: n.projectId,

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, inArray, isNull, lt, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
 import { notifications } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -16,21 +16,56 @@ export function createNotificationStore(db: Db) {
     insert(row: Omit<NotificationRow, 'id'>): NotificationRow {
       return db.insert(notifications).values(row).returning().get();
     },
-    /** Keeps the person's newest `keep` notifications; returns how many older ones went. */
+    /**
+     * Keeps `keep` of the person's notifications: past that, the oldest already read go first,
+     * then (only if all are unread) the oldest unread. Returns how many went.
+     */
     trim(userId: string, keep: number): number {
-      const edge = db
-        .select({ id: notifications.id })
-        .from(notifications)
-        .where(eq(notifications.userId, userId))
-        .orderBy(desc(notifications.id))
-        .limit(1)
-        .offset(keep)
-        .get();
-      if (!edge) return 0;
-      return db
-        .delete(notifications)
-        .where(and(eq(notifications.userId, userId), lt(notifications.id, edge.id + 1)))
-        .run().changes;
+      const total =
+        db.select({ n: count() }).from(notifications).where(eq(notifications.userId, userId)).get()
+          ?.n ?? 0;
+      const excess = total - keep;
+      if (excess <= 0) return 0;
+      const drop = (unread: boolean, limit: number) => {
+        if (limit <= 0) return 0;
+        const ids = db
+          .select({ id: notifications.id })
+          .from(notifications)
+          .where(
+            and(
+              eq(notifications.userId, userId),
+              unread ? isNull(notifications.readAt) : isNotNull(notifications.readAt),
+            ),
+          )
+          .orderBy(asc(notifications.id))
+          .limit(limit)
+          .all()
+          .map((r) => r.id);
+        if (ids.length === 0) return 0;
+        return db.delete(notifications).where(inArray(notifications.id, ids)).run().changes;
+      };
+      const read = drop(false, excess);
+      return read + drop(true, excess - read);
+    },
+    /** Whether the person has an unread notification of this kind about this environment. */
+    hasUnread(userId: string, kind: string, environmentId: string | null): boolean {
+      return (
+        db
+          .select({ id: notifications.id })
+          .from(notifications)
+          .where(
+            and(
+              eq(notifications.userId, userId),
+              isNull(notifications.readAt),
+              eq(notifications.kind, kind),
+              environmentId === null
+                ? isNull(notifications.environmentId)
+                : eq(notifications.environmentId, environmentId),
+            ),
+          )
+          .limit(1)
+          .get() !== undefined
+      );
     },
     /** Newest first, older than `before` when given, at most `limit`. */
     list(

@@ -97,18 +97,20 @@ export function createShareStore(db: Db) {
       return Object.fromEntries(rows.map((r) => [r.env, r.n]));
     },
     feedbackCounts(environmentId: string): { open: number; resolved: number } {
-      const n = (resolved: boolean) =>
+      // Both from indexes (feedback_open, feedback_env), never reading the comments themselves.
+      const open =
         db
           .select({ n: count() })
           .from(feedback)
-          .where(
-            and(
-              eq(feedback.environmentId, environmentId),
-              resolved ? isNotNull(feedback.resolvedAt) : isNull(feedback.resolvedAt),
-            ),
-          )
+          .where(and(eq(feedback.environmentId, environmentId), isNull(feedback.resolvedAt)))
           .get()?.n ?? 0;
-      return { open: n(false), resolved: n(true) };
+      const all =
+        db
+          .select({ n: count() })
+          .from(feedback)
+          .where(eq(feedback.environmentId, environmentId))
+          .get()?.n ?? 0;
+      return { open, resolved: all - open };
     },
     setFeedbackResolved(id: string, by: string | null, at: number | null): boolean {
       return (
