@@ -401,7 +401,7 @@ export const gatePolicies = sqliteTable('gate_policies', {
 });
 
 /**
- * Required checks (issue 16): the latest report per (environment, snapshot, name), made on the
+ * Required checks (CHK-2): the latest report per (environment, snapshot, name), made on the
  * gated environment for a snapshot that would move into it.
  */
 export const environmentChecks = sqliteTable(

@@ -4,7 +4,7 @@ import { sendBinary } from './framing.ts';
 
 /**
  * Sends `frame` unless the socket already holds more than `maxBufferedBytes` it could not
- * write (issue 12, point 2). `bufferedAmount` counts ws's own queue and the socket's
+ * write (SEC-2). `bufferedAmount` counts ws's own queue and the socket's
  * writable buffer, so the direct writes of framing.ts are counted too. The check comes
  * BEFORE the write: one frame larger than the bound (a full state of a big draft) still goes
  * to a client that reads, and a client that does not read holds at most the bound plus one frame.

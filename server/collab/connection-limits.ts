@@ -8,7 +8,7 @@ export interface ConnectionLimitOptions {
 }
 
 /**
- * Open collab websockets per user and per server (issue 12, point 8). A socket counts from the
+ * Open collab websockets per user and per server (SEC-8). A socket counts from the
  * moment its upgrade is accepted for handling, before the handshake completes: a burst of
  * parallel upgrades cannot overshoot the limit while they are all still connecting. It stops
  * counting when the underlying socket closes, however the connection ends (handshake aborted,

@@ -58,7 +58,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 
 /**
  * The gate every presence (awareness) message of a room passes before it reaches the room's
- * Awareness (issue 12, points 1 and 12).
+ * Awareness (SEC-1, SEC-12).
  *
  * A stock y-websocket client sends back every presence change it receives (everyone's states,
  * the server's too, each with its clock), so entries it may not set (see mayTouch: the server's

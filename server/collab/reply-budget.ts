@@ -2,7 +2,7 @@ import { TokenBucket } from '../lib/rates.ts';
 
 /**
  * How many bytes of full-state replies each user may have encoded afresh per second, over all
- * their connections and drafts (issue 12, point 3). Coalescing bounds one connection to one
+ * their connections and drafts (SEC-3). Coalescing bounds one connection to one
  * reply in flight, but a client that reads fast asks again at once, with a new state vector
  * each time (missing the reply cache), on up to COLLAB_MAX_CONNECTIONS_PER_USER sockets: every
  * encoding of a large draft is one long task on the event loop. Charged after the encoding (its

@@ -1,5 +1,5 @@
 /**
- * Sync step 1 requests of one room's connections (issue 12, point 3: no amplification). A
+ * Sync step 1 requests of one room's connections (SEC-3: no amplification). A
  * connection has at most one full-state reply in flight: while one is being written, later
  * requests are coalesced into the latest state vector, answered once the previous reply has
  * drained to the kernel. A client that asks a thousand times and never reads costs one reply

@@ -1,5 +1,5 @@
 /**
- * Bytes each user's sockets have sent of frames not finished yet (issue 12, point 8). ws keeps a
+ * Bytes each user's sockets have sent of frames not finished yet (SEC-8). ws keeps a
  * frame's bytes until its last one arrives, up to the frame limit: a viewer's 100 sockets each
  * sending all but the last byte of a 16 MiB frame made the server hold 1.6 GB, per account.
  * Counted from the socket's reads and zeroed when a message completes;

@@ -42,7 +42,7 @@ export const EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
  * (`emit`), read by the event stream from the database (`after`), never from memory: an event
  * whose change rolled back is never seen, and any process sharing the database reads the same
  * log. `subscribe` only wakes readers (after the current task, so the change has committed);
- * with several processes the wake-up travels by Redis (issue 17) and readers read the table.
+ * with several processes the wake-up travels by Redis (several processes, SCALE-OUT) and readers read the table.
  */
 export function createProjectEvents(store: EventStore, now: () => number = Date.now) {
   const reactors: Reactor[] = [];

@@ -71,7 +71,7 @@ const an = (noun: string) => `${/^[aeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 /**
- * People are told (issue 15): a reactor on the project event log turns events into notices
+ * People are told (REV-70 … REV-78): a reactor on the project event log turns events into notices
  * (who, in words, where to act) and hands them to each sink.
  */
 export function createNotifications(deps: {

@@ -45,7 +45,7 @@ export function createAttemptCounter(opts: { max: number; windowMs: number }) {
 }
 
 /**
- * The sign-in limits (point 19 of issue 12):
+ * The sign-in limits (SEC-19):
  * - 5 attempts per (account, client address) in 15 minutes: a guesser at one address;
  * - 30 per client address in 15 minutes: one address trying many accounts;
  * - 100 per account in an hour from addresses that have not signed in to it before: many

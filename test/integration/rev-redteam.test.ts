@@ -14,7 +14,7 @@ import { postJson } from '../helpers/users.ts';
 import { NOTIFICATIONS_KEPT_PER_PERSON } from '#server/domain/notifications.ts';
 
 /**
- * REV-80 …: issue 15's additions attacked by an anonymous share-link holder and by the weakest
+ * REV-80 …: the reviews' additions (feedback, inbox, board health) attacked by an anonymous share-link holder and by the weakest
  * roles (feedback, notifications, the board's health data).
  */
 const cleanup = cleanupAfterEach();
@@ -48,7 +48,7 @@ async function world(env: Record<string, string> = {}) {
   return { server, token, admin, project, dev, test, link, post };
 }
 
-describe('REV-80 … issue 15 red team', () => {
+describe('REV-80 … red team of the reviews', () => {
   it('[REV-80] an anonymous link holder cannot flood an inbox: one unread feedback notice per stage', async () => {
     const w = await world({ FEEDBACK_PER_LINK_PER_MINUTE: '1000' });
     await w.admin.ok('POST', `/api/environments/${w.dev.id}/sync`, { confirmMissingSecrets: true });
