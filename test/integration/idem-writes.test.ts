@@ -88,6 +88,14 @@ describe('IDEM idempotent writes', () => {
     );
     expect(next.status).toBe(200);
     expect(await p.snapshotOf(p.test)).not.toBe(moved);
+
+    // An answer without a body (204) replays as one.
+    const { id } = await p.admin.ok<{ id: string }>('POST', '/api/tokens', { name: 'old' });
+    const del = { 'idempotency-key': 'revoke-old' };
+    const gone = await send(p.admin, 'DELETE', `/api/tokens/${id}`, undefined, del);
+    const replayed = await send(p.admin, 'DELETE', `/api/tokens/${id}`, undefined, del);
+    expect([gone.status, replayed.status, replayed.text]).toEqual([204, 204, '']);
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
   });
 
   it('IDEM-2 the same key with another request (body, path or method) is refused 422 idempotency_key_reused and runs nothing', async () => {
@@ -240,14 +248,23 @@ describe('IDEM idempotent writes', () => {
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) expect(r.body ?? '').not.toContain(token);
 
-    // A runtime key and a share link (of TEST, once it holds a snapshot): the same.
+    // A runtime key, a share link (of TEST, once it holds a snapshot), an invitation and its new
+    // link, a password-reset link: the same.
     await p.admin.ok('POST', `/api/environments/${p.dev}/sync`, {});
-    for (const [path, body] of [
-      [`/api/environments/${p.test}/runtime-keys`, { name: 'web' }],
-      [`/api/environments/${p.test}/share-links`, { label: 'Review' }],
+    const bob = await newUser(p.admin, 'bob@example.com', 'Bob');
+    const invitation = await p.admin.ok<{ id: string }>('POST', '/api/invitations', {
+      email: 'carol@example.com',
+      name: 'Carol',
+    });
+    for (const [path, body, status] of [
+      [`/api/environments/${p.test}/runtime-keys`, { name: 'web' }, 201],
+      [`/api/environments/${p.test}/share-links`, { label: 'Review' }, 201],
+      ['/api/invitations', { email: 'dan@example.com', name: 'Dan' }, 201],
+      [`/api/invitations/${invitation.id}/link`, {}, 200],
+      [`/api/users/${bob.id}/password-reset`, {}, 201],
     ] as const) {
       const one = await send(p.admin, 'POST', path, body, { 'idempotency-key': path });
-      expect(one.status, one.text).toBe(201);
+      expect(one.status, one.text).toBe(status);
       const two = await send(p.admin, 'POST', path, body, { 'idempotency-key': path });
       expect([two.status, (JSON.parse(two.text) as Err).error.id]).toEqual([
         409,
