@@ -189,6 +189,25 @@ export const ERRORS = {
     message:
       'Required checks have not passed yet for this exact snapshot: nothing moved. Wait for them to report success.',
   },
+  invalid_idempotency_key: {
+    status: 400,
+    message: 'The Idempotency-Key header must be 1 to 255 printable ASCII characters.',
+  },
+  idempotency_key_reused: {
+    status: 422,
+    message:
+      'This Idempotency-Key was already used for a different request (method, path or body): use a new key for a new request.',
+  },
+  idempotency_in_progress: {
+    status: 409,
+    message:
+      'A request with this Idempotency-Key is still running: wait a moment, then retry to get its answer.',
+  },
+  idempotency_unavailable: {
+    status: 409,
+    message:
+      'A request with this Idempotency-Key already ran, but its answer is not kept (it held a secret shown once, or was too large): nothing ran again. Check the result, then use a new key if needed.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;

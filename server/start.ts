@@ -20,7 +20,7 @@ import { createCollabUpgrade } from './collab/upgrade.ts';
 import { ReplyBudget } from './collab/reply-budget.ts';
 import { OpenCredentials } from './collab/credentials.ts';
 import { createApp } from './http/app.ts';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createReleaseStore } from './store/releases.ts';
 import { createSnapshotStore } from './store/snapshots.ts';
 import { createHotfixStore } from './store/hotfixes.ts';
@@ -54,6 +54,8 @@ import { createEventStore } from './store/events.ts';
 import { createProjectEvents } from './domain/events.ts';
 import { createNotificationStore } from './store/notifications.ts';
 import { createNotifications } from './domain/notifications.ts';
+import { createIdempotency } from './domain/idempotency.ts';
+import { createIdempotencyStore } from './store/idempotency.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -112,6 +114,7 @@ async function loadWebHandler(): Promise<NodeHandler | null> {
 /** The concrete pieces for one data folder, without listening (tests use `app.request()`). */
 export function createServices(config: Readonly<Config>) {
   const database = openDatabase(config.dataDir, config.sqliteSynchronous, log);
+  const keyOfSecrets = secretsKey(config);
   // Links people are sent: PUBLIC_URL, else this server's interface and the port it is bound to (known once listening).
   let boundPort = config.port;
   const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.host, boundPort);
@@ -265,7 +268,7 @@ export function createServices(config: Readonly<Config>) {
     projects: projectStore,
     store: localStore,
     composition,
-    sealer: createSealer(secretsKey(config)),
+    sealer: createSealer(keyOfSecrets),
     audiences,
     limits: config,
     emit: events.emit,
@@ -307,11 +310,17 @@ export function createServices(config: Readonly<Config>) {
     releases: { ...releaseStore, ...snapshotStore },
     openRequests: (projectId) => gateStore.openRequests(projectId),
   });
+  // Idempotency-Key: first answers kept 24 h; request hashes keyed so a body's secret cannot be guessed from them.
+  const idempotency = createIdempotency({
+    store: createIdempotencyStore(database.db),
+    hashKey: createHmac('sha256', keyOfSecrets).update('stagecoach idempotency requests').digest(),
+  });
   // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
   const allowedOrigins = config.publicUrl
     ? [...config.allowedOrigins, new URL(config.publicUrl).origin]
     : config.allowedOrigins;
   const app = createApp({
+    idempotency,
     events,
     notifications,
     eventStreams: {
@@ -410,6 +419,7 @@ export function createServices(config: Readonly<Config>) {
     replication,
     retention,
     events,
+    idempotency,
     boundTo: (port: number) => void (boundPort = port),
   };
 }
@@ -428,6 +438,7 @@ export async function start(
     replication: replicator,
     retention,
     events,
+    idempotency,
     boundTo,
   } = createServices(config);
   const api = getRequestListener(app.fetch);
@@ -466,6 +477,11 @@ export async function start(
       events.prune();
     } catch (err) {
       log('pruning old project events failed; it runs again tomorrow', err);
+    }
+    try {
+      idempotency.sweep();
+    } catch (err) {
+      log('sweeping expired idempotency keys failed; it runs again tomorrow', err);
     }
     sweeping = retention
       .sweep()

@@ -595,3 +595,33 @@ export const notifications = sqliteTable(
     index('notifications_request').on(t.requestId),
   ],
 );
+
+/**
+ * The first answer to a mutating API request that carried an `Idempotency-Key`
+ * (server/domain/idempotency.ts): scoped by the user and the credential (one API token, or one
+ * session) that sent it, so another caller's key never replays. `requestHash` is SHA-256 of
+ * method, path and body; a repeat with another request is refused. `body` is null when the answer
+ * is not kept (it held a secret shown once, or was larger than the bound): a repeat is refused
+ * with `409 idempotency_unavailable`. Rows older than 24 hours are swept.
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** `session:<session id>` or `token:<token id>`. */
+    credential: text('credential').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    status: integer('status').notNull(),
+    contentType: text('content_type'),
+    body: text('body'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.credential, t.key] }),
+    index('idempotency_keys_user_created').on(t.userId, t.createdAt),
+    index('idempotency_keys_created').on(t.createdAt),
+  ],
+);

@@ -45,6 +45,11 @@ export const LIMITS = {
   MAX_CHECKS_PER_SNAPSHOT: 50,
   /** Check reports per environment per minute (in memory): a retrying or looping CI job cannot flood the table. */
   CHECK_REPORTS_PER_ENVIRONMENT_PER_MINUTE: 120,
+  /**
+   * Idempotency keys one person stores in 24 hours (IDEM-8): each keeps one answer of at most
+   * 64 KB for a day; a CI step sends one per mutating call.
+   */
+  IDEMPOTENCY_KEYS_PER_USER_PER_DAY: 1000,
 } as const;
 
 /** Refuses (409 limit_reached, details `{limit, max}`) to add one more when `count` already reached `max`. */

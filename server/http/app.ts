@@ -6,6 +6,7 @@ import type { AppDeps, AppEnv } from './context.ts';
 import { authenticate } from '../request/authenticate.ts';
 import { hopOfContext, requestScheme } from '../request/client.ts';
 import { jsonOnly } from './json-only.ts';
+import { idempotentWrites } from './idempotency.ts';
 import { createSignInLimiter } from './rate-limit.ts';
 import { accountRoutes, publicAccountRoutes } from './routes/accounts.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -129,6 +130,8 @@ export function createApp(deps: AppDeps) {
     })
     .use(requireAuth)
     .use(limitBodiesPerAccount)
+    // After authentication: anonymous routes (sign-in, share feedback) ignore Idempotency-Key.
+    .use(idempotentWrites(deps))
     .route('/', accountRoutes(deps, signIns))
     .route('/', projectRoutes(deps))
     .route('/', releaseRoutes(deps))
@@ -155,9 +158,13 @@ export function createApp(deps: AppDeps) {
           ...(err.details ? { details: err.details } : {}),
         },
       };
-      // A rate limit says when to come back (server/domain/limits.ts requireRate).
+      // A rate limit says when to come back (server/domain/limits.ts requireRate); so does a
+      // request whose idempotency key is still running.
       const retryAfter = (err.details as { retryAfter?: unknown } | undefined)?.retryAfter;
-      if (err.status === 429 && typeof retryAfter === 'number')
+      if (
+        (err.status === 429 || err.id === 'idempotency_in_progress') &&
+        typeof retryAfter === 'number'
+      )
         c.header('Retry-After', String(retryAfter));
       return c.json(body, err.status as 400);
     }

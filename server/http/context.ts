@@ -18,6 +18,7 @@ import type { Board } from '../domain/board.ts';
 import type { PasswordResets } from '../domain/password-resets.ts';
 import type { ProjectEvents } from '../domain/events.ts';
 import type { Notifications } from '../domain/notifications.ts';
+import type { Idempotency } from '../domain/idempotency.ts';
 
 export interface EventStreamLimits {
   /** Open streams per user (429 too_many_connections past it). */
@@ -29,6 +30,8 @@ export interface EventStreamLimits {
 }
 
 export interface AppDeps {
+  /** Idempotency-Key on signed-in writes: first answers kept 24 h and replayed (server/http/idempotency.ts). */
+  idempotency: Idempotency;
   /** What changed in each project: emitted by the domain, streamed by `GET /api/projects/:id/events`. */
   events: ProjectEvents;
   /** People's inboxes (`GET /api/notifications`). */
