@@ -93,3 +93,56 @@ test('[REV-78] an approver sees the request in the inbox and approves from there
   expect(width).toBeLessThanOrEqual(390);
   await expect(page.getByRole('button', { name: 'Mark all read' })).toHaveCount(0);
 });
+
+test('[REV-78] [REV-60] on a project page the badge follows the event stream: a request shows without a reload or a focus', async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const origin = { origin: baseURL! };
+  await ensureAdmin(page.request);
+  await signIn(page);
+  await page.request.post('/api/notifications/read', { data: { all: true }, headers: origin });
+  const project = (await (
+    await page.request.post('/api/projects', {
+      data: { name: 'Live inbox desk', sample: true },
+      headers: origin,
+    })
+  ).json()) as { id: string; environments: { id: string }[] };
+  const [dev, test1] = project.environments.map((e) => e.id) as [string, string];
+  await page.request.put(`/api/environments/${test1}/gate`, {
+    data: { requiredApprovals: 1, allowSelfApproval: false },
+    headers: origin,
+  });
+  const email = `erin-${Date.now()}@example.com`;
+  const erin = (await (
+    await page.request.post('/api/users', {
+      data: { email, name: 'Erin Editor', password: 'correct horse battery' },
+      headers: origin,
+    })
+  ).json()) as { id: string };
+  await page.request.put(`/api/projects/${project.id}/members/${erin.id}`, {
+    data: { roles: { [dev]: ['viewer', 'editor', 'promoter'] } },
+    headers: origin,
+  });
+
+  await page.goto(`/projects/${project.id}`);
+  await hydrated(page);
+  await expect(page.getByTestId('live-indicator')).toHaveText('Live');
+  await expect(page.getByTestId('inbox-badge')).toHaveCount(0);
+
+  const other = await browser.newContext({ baseURL });
+  await other.request.post('/api/session', {
+    data: { email, password: 'correct horse battery' },
+    headers: origin,
+  });
+  const requested = await other.request.post(`/api/environments/${dev}/requests`, {
+    data: { message: 'Ready for TEST' },
+    headers: origin,
+  });
+  expect(requested.status()).toBe(201);
+  await other.close();
+
+  // No focus event, no reload: the project's stream carries Ada's notification.
+  await expect(page.getByTestId('inbox-badge')).toHaveText('1');
+});
