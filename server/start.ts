@@ -268,6 +268,7 @@ export function createServices(config: Readonly<Config>) {
     sealer: createSealer(secretsKey(config)),
     audiences,
     limits: config,
+    releases: releaseStore,
     emit: events.emit,
     atomically,
   });
@@ -319,6 +320,7 @@ export function createServices(config: Readonly<Config>) {
       perServer: config.eventStreams,
       maxBufferedBytes: config.eventStreamMaxBufferedBytes,
     },
+    deliveryWaits: { perKey: config.deliveryWaitsPerKey, perServer: config.deliveryWaits },
     credentials,
     accounts,
     projects,

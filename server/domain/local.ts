@@ -26,6 +26,8 @@ export function createLocalData(deps: {
     resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }>;
   };
   limits: { maxSecretsPerEnvironment: number };
+  /** Release records, for pinned delivery reads and when the served snapshot arrived. */
+  releases: Parameters<typeof createDelivery>[0]['releases'];
   /** The project event log: a `local` event of the stage, in each change's transaction (never a secret's name). */
   emit: Emit;
   atomically: Atomically;
@@ -48,6 +50,7 @@ export function createLocalData(deps: {
     settings,
     runtimeKeys,
     audiences: deps.audiences,
+    releases: deps.releases,
   });
 
   const announce = announcer(deps.atomically, deps.emit);
