@@ -72,6 +72,8 @@ export interface Config {
   /** Open waits on the delivery API (long-polls and event streams) per runtime key, and per process. */
   deliveryWaitsPerKey: number;
   deliveryWaits: number;
+  /** Runtime instances remembered per environment (the board's "runtimes n of m on it"). */
+  deliveryRuntimesPerEnvironment: number;
 }
 
 export class ConfigError extends Error {
@@ -179,6 +181,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     eventStreams: int('EVENT_STREAMS', 2000, 1, 1_000_000),
     deliveryWaitsPerKey: int('DELIVERY_WAITS_PER_KEY', 20, 1, 10_000),
     deliveryWaits: int('DELIVERY_WAITS', 5000, 1, 1_000_000),
+    deliveryRuntimesPerEnvironment: int('DELIVERY_RUNTIMES_PER_ENVIRONMENT', 100, 1, 10_000),
     eventStreamMaxBufferedBytes: int(
       'EVENT_STREAM_MAX_BUFFERED_BYTES',
       256 * 1024,

@@ -3,6 +3,7 @@ import type { ProjectStore } from '../store/projects.ts';
 import type { Composition } from './composition.ts';
 import { createDelivery } from './delivery.ts';
 import { createRuntimeKeys } from './runtime-keys.ts';
+import { createRuntimeReports } from './runtime-reports.ts';
 import type { Sealer } from './sealer.ts';
 import { createSecrets } from './secrets.ts';
 import { createSettings } from './settings.ts';
@@ -25,7 +26,7 @@ export function createLocalData(deps: {
   audiences: {
     resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }>;
   };
-  limits: { maxSecretsPerEnvironment: number };
+  limits: { maxSecretsPerEnvironment: number; deliveryRuntimesPerEnvironment: number };
   /** Release records, for pinned delivery reads and when the served snapshot arrived. */
   releases: Parameters<typeof createDelivery>[0]['releases'];
   /** The project event log: a `local` event of the stage, in each change's transaction (never a secret's name). */
@@ -103,6 +104,10 @@ export function createLocalData(deps: {
       announce(() => runtimeKeys.deleteRuntimeKey(envId, id), local(envId, by, 'runtime-keys')),
 
     delivery,
+    /** What runtimes report they serve (`Stagecoach-Runtime`), for the board. */
+    runtimes: createRuntimeReports({
+      maxPerEnvironment: deps.limits.deliveryRuntimesPerEnvironment,
+    }),
   };
 }
 

@@ -46,10 +46,14 @@ async function setup(env: Record<string, string> = {}) {
     ).key;
   const key = await keyFor('runtime');
   /** A delivery request as a runtime (`etag` → If-None-Match); aborts with the test. */
-  const get = (query = '', opts: { etag?: string; key?: string; signal?: AbortSignal } = {}) => {
+  const url = `${server.url}/api/delivery/${prod.id}`;
+  const request = (
+    query = '',
+    opts: { etag?: string; key?: string; signal?: AbortSignal } = {},
+  ) => {
     const abort = new AbortController();
     cleanup.push(() => abort.abort());
-    return fetch(`${server.url}/api/delivery/${prod.id}${query}`, {
+    return fetch(`${url}${query}`, {
       headers: {
         authorization: `Bearer ${opts.key ?? key}`,
         ...(opts.etag ? { 'if-none-match': opts.etag } : {}),
@@ -57,6 +61,8 @@ async function setup(env: Record<string, string> = {}) {
       signal: opts.signal ?? abort.signal,
     });
   };
+  /** `get.url`, `get.key`: the delivery URL and the runtime key, for requests with other headers. */
+  const get = Object.assign(request, { url, key });
   const stream = async (lastEventId?: string, k = key) => {
     const s = await openStream(`${server.url}/api/delivery/${prod.id}/events`, k, {
       lastEventId,
@@ -64,11 +70,15 @@ async function setup(env: Record<string, string> = {}) {
     cleanup.push(() => s.close());
     return s;
   };
-  const live = async () =>
+  const liveNow = async () =>
     (await admin.ok<ProjectView>('GET', `/api/projects/${project.id}`)).environments.at(-1)!
       .liveSnapshotId!;
+  /** Production's live snapshot now; `live.first`: the one published by setup. */
+  const live = Object.assign(liveNow, { first: await liveNow() });
   return { server, admin, project, prod, key, keyFor, get, stream, publish, change, live };
 }
+
+type Board = { stages: { environmentId: string; runtimes?: { total: number; onLive: number } }[] };
 
 const dataOf = (m: SseMessage | null) => JSON.parse(m!.data) as DeliveryEvent;
 
@@ -137,7 +147,7 @@ describe('[DLV-1] long-poll: GET /api/delivery/:envId?wait=', () => {
   });
 
   it('DLV-2 bounds: waiting requests per runtime key and per process answer 429 too_many_connections; a client that goes away frees its place', async () => {
-    const { get, keyFor, stream } = await setup({
+    const { get, keyFor, stream, admin, project } = await setup({
       DELIVERY_WAITS_PER_KEY: '1',
       DELIVERY_WAITS: '2',
     });
@@ -175,11 +185,24 @@ describe('[DLV-1] long-poll: GET /api/delivery/:envId?wait=', () => {
       .toBe(304);
 
     // A long-poll holds a place too, and frees it when its client goes away.
+    // It names itself (DLV-6), so the board says when the server holds it.
     const abort = new AbortController();
-    const held = get('?wait=60', { etag, signal: abort.signal }).catch(() => null);
+    const held = fetch(`${get.url}?wait=60`, {
+      headers: {
+        authorization: `Bearer ${get.key}`,
+        'if-none-match': etag,
+        'stagecoach-runtime': 'holder',
+      },
+      signal: abort.signal,
+    }).catch(() => null);
     await expect
-      .poll(async () => (await get('?wait=1', { etag })).status, { timeout: 5000 })
-      .toBe(429);
+      .poll(
+        async () =>
+          (await admin.ok<Board>('GET', `/api/projects/${project.id}/board`)).stages.at(-1)!
+            .runtimes!.total,
+      )
+      .toBe(1);
+    expect((await get('?wait=1', { etag })).status).toBe(429);
     abort.abort();
     expect(await held).toBeNull();
     await expect
@@ -328,5 +351,65 @@ describe('[DLV-5] every delivery answer names what it serves in headers', () => 
     expect(again.status).toBe(304);
     expect(again.headers.get('stagecoach-snapshot')).toBe(snapshot);
     expect(again.headers.get('stagecoach-overlay-revision')).toBe(String(body.overlayRevision));
+  });
+});
+
+describe('[DLV-6] runtimes report what they serve', () => {
+  type Board = {
+    stages: { environmentId: string; runtimes?: { total: number; onLive: number } }[];
+  };
+
+  it('DLV-6 each delivery request with Stagecoach-Runtime counts an instance; the board says how many of them are on the live snapshot', async () => {
+    const { get, admin, project, prod, change, publish, live } = await setup();
+    const runtimes = async () =>
+      (await admin.ok<Board>('GET', `/api/projects/${project.id}/board`)).stages.find(
+        (s) => s.environmentId === prod.id,
+      )!.runtimes;
+    expect(await runtimes()).toEqual({ total: 0, onLive: 0 });
+    const as = (name: string, query = '', etag?: string) =>
+      fetch(`${get.url}${query}`, {
+        headers: {
+          authorization: `Bearer ${get.key}`,
+          'stagecoach-runtime': name,
+          ...(etag ? { 'if-none-match': etag } : {}),
+        },
+      });
+    const etag = (await as('web-1')).headers.get('etag')!;
+    expect((await as('web-2', '', etag)).status).toBe(304);
+    expect((await as('web-3', '', etag)).status).toBe(304);
+    expect(await runtimes()).toEqual({ total: 3, onLive: 3 });
+
+    // web-1 waits; a Publish wakes it and it is given the new snapshot: 1 of 3 on it.
+    await change();
+    const waiting = as('web-1', '?wait=60', etag);
+    await publish();
+    expect((await waiting).headers.get('stagecoach-snapshot')).toBe(await live());
+    expect(await runtimes()).toEqual({ total: 3, onLive: 1 });
+    // A pinned read says nothing about what an instance serves.
+    expect((await as('web-2', `?snapshot=${live.first}`)).status).toBe(200);
+    expect(await runtimes()).toEqual({ total: 3, onLive: 1 });
+
+    for (const bad of ['x'.repeat(65), 'has space', '-lead', 'ünï']) {
+      const res = await fetch(get.url, {
+        headers: { authorization: `Bearer ${get.key}`, 'stagecoach-runtime': encodeURI(bad) },
+      });
+      expect([bad, res.status]).toEqual([bad, 400]);
+    }
+    // Without a key, nothing is counted.
+    await fetch(get.url, { headers: { 'stagecoach-runtime': 'intruder' } });
+    expect(await runtimes()).toEqual({ total: 3, onLive: 1 });
+  });
+
+  it('DLV-6 bounded per environment: the least recently heard from instance is forgotten', async () => {
+    const { get, admin, project, prod } = await setup({ DELIVERY_RUNTIMES_PER_ENVIRONMENT: '2' });
+    for (const name of ['a', 'b', 'c', 'd'])
+      await fetch(get.url, {
+        headers: { authorization: `Bearer ${get.key}`, 'stagecoach-runtime': name },
+      });
+    const board = await admin.ok<Board>('GET', `/api/projects/${project.id}/board`);
+    expect(board.stages.find((s) => s.environmentId === prod.id)!.runtimes).toEqual({
+      total: 2,
+      onLive: 2,
+    });
   });
 });

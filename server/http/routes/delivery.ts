@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { DeliveryEvent } from '#schema/api.ts';
 import { AppError } from '#schema/errors.ts';
 import { hashToken } from '../../domain/ids.ts';
+import { RUNTIME_NAME } from '../../domain/runtime-reports.ts';
 import type { AppDeps, AppEnv, DeliveryWaitLimits } from '../context.ts';
 
 /** A comment line this often keeps proxies from dropping an idle stream. */
@@ -61,6 +62,18 @@ function waitParam(v: string | undefined): number | null {
 const bearer = (c: Context<AppEnv>) =>
   /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
 
+/** `Stagecoach-Runtime: <instance name>` (asked after the key is checked); undefined when absent. */
+function runtimeName(c: Context<AppEnv>): string | undefined {
+  const name = c.req.header('stagecoach-runtime');
+  if (name === undefined) return undefined;
+  if (!RUNTIME_NAME.test(name))
+    throw new AppError(
+      'invalid_body',
+      'Stagecoach-Runtime names this runtime instance: 1–64 letters, digits, ".", "_", ":" or "-".',
+    );
+  return name;
+}
+
 /** What every delivery answer says about itself (also on 304). */
 const headersOf = (a: Answer) => ({
   ETag: a.etag,
@@ -99,9 +112,14 @@ export function deliveryRoutes(deps: AppDeps) {
       let answer = read();
       const match = c.req.header('if-none-match');
       const matches = (etag: string) => !!match && match.split(',').some((t) => t.trim() === etag);
+      // What this runtime instance serves: what it was given, or confirmed it has (never for a pinned read).
+      const name = pinned === undefined ? runtimeName(c) : undefined;
+      const report = (a: Answer) =>
+        name !== undefined && deps.localData.runtimes.report(envId, name, a.snapshotId);
 
       if (wait !== null && matches(answer.etag)) {
         const release = waits.take(hashToken(key!));
+        report(answer);
         const signal = c.req.raw.signal;
         const first = answer;
         try {
@@ -136,6 +154,7 @@ export function deliveryRoutes(deps: AppDeps) {
         }
       }
 
+      report(answer);
       const headers = headersOf(answer);
       if (matches(answer.etag)) return c.body(null, 304, headers);
       return c.body(answer.body(), 200, { ...headers, 'Content-Type': 'application/json' });
@@ -145,6 +164,7 @@ export function deliveryRoutes(deps: AppDeps) {
       const envId = c.req.param('envId');
       const read = () => deps.localData.delivery(envId, key);
       const opened = read();
+      const name = runtimeName(c);
       const release = waits.take(hashToken(key!));
       const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '';
       const resumedFrom = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : null;
@@ -156,6 +176,7 @@ export function deliveryRoutes(deps: AppDeps) {
       const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
       let closed = false;
       const cleanups: (() => void)[] = [release];
+      if (name !== undefined) cleanups.push(deps.localData.runtimes.connect(envId, name));
 
       function end(dropUnsent: boolean): void {
         if (closed) return;
