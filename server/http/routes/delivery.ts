@@ -102,6 +102,28 @@ export function deliveryRoutes(deps: AppDeps) {
     if (ids.size > REMEMBERED_IDS) ids.delete(ids.keys().next().value!);
   };
 
+  /**
+   * One wake-up calls every waiter of the project in one synchronous loop: waiters of the same key,
+   * environment and pin share one computation (the log cannot change during the loop; the memo is
+   * dropped right after it).
+   */
+  const wakeMemo = new Map<string, { answer: Answer } | { error: unknown }>();
+  const readOnWake = (envId: string, key: string | undefined, pinned?: string): Answer => {
+    const id = `${envId}\n${pinned ?? ''}\n${key ?? ''}`;
+    let hit = wakeMemo.get(id);
+    if (!hit) {
+      if (wakeMemo.size === 0) queueMicrotask(() => wakeMemo.clear());
+      try {
+        hit = { answer: deps.localData.delivery(envId, key, pinned) };
+      } catch (error) {
+        hit = { error };
+      }
+      wakeMemo.set(id, hit);
+    }
+    if ('error' in hit) throw hit.error;
+    return hit.answer;
+  };
+
   return new Hono<AppEnv>()
     .get('/delivery/:envId', async (c) => {
       const key = bearer(c);
@@ -136,7 +158,7 @@ export function deliveryRoutes(deps: AppDeps) {
             /** Recomputes the ETag only; settles when it changed (or the answer became an error). */
             const check = (always: boolean) => {
               try {
-                const next = read();
+                const next = always ? read() : readOnWake(envId, key, pinned);
                 if (always || !matches(next.etag)) finish(() => resolve(next));
               } catch (err) {
                 finish(() => reject(err as Error));
@@ -203,7 +225,7 @@ export function deliveryRoutes(deps: AppDeps) {
         if (closed) return;
         let a: Answer;
         try {
-          a = answer ?? read();
+          a = answer ?? readOnWake(envId, key);
         } catch {
           // The key was deleted, the environment removed, or nothing is served any more.
           return end(false);
