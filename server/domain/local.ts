@@ -10,6 +10,7 @@ import { createSettings } from './settings.ts';
 import { createVariables } from './variables.ts';
 import { announcer, type Atomically, type Emit, type NewProjectEvent } from './events.ts';
 import type { Principal } from './accounts.ts';
+import { isProduction } from '#schema/pipeline.ts';
 
 /**
  * Environment-local data, one object for the routes and the board: what the environment shows
@@ -107,6 +108,24 @@ export function createLocalData(deps: {
     /** What runtimes report they serve (`Stagecoach-Runtime`), for the board. */
     runtimes: createRuntimeReports({
       maxPerEnvironment: deps.limits.deliveryRuntimesPerEnvironment,
+      // Production's runtimes are on the board: a `runtimes` event makes open boards refetch.
+      changed: (envId) => {
+        try {
+          const found = projects.getEnvironment(envId);
+          if (!found) return;
+          const { environment: env } = found;
+          const project = projects.getProject(env.projectId);
+          if (!project || !isProduction(env, project)) return;
+          deps.emit({
+            projectId: env.projectId,
+            environmentId: envId,
+            kind: 'runtimes',
+            actorId: null,
+          });
+        } catch {
+          // The database refused (full, locked, closed at shutdown): boards show it at their next refetch.
+        }
+      },
     }),
   };
 }

@@ -4,7 +4,7 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { testServer } from '../helpers/server.ts';
 import { adminOf, newProject } from '../helpers/fixture.ts';
-import { openStream, type SseMessage } from '../helpers/sse.ts';
+import { openEvents, openStream, type SseMessage } from '../helpers/sse.ts';
 
 const cleanup = cleanupAfterEach();
 
@@ -398,6 +398,20 @@ describe('[DLV-6] runtimes report what they serve', () => {
     // Without a key, nothing is counted.
     await fetch(get.url, { headers: { 'stagecoach-runtime': 'intruder' } });
     expect(await runtimes()).toEqual({ total: 3, onLive: 1 });
+  });
+
+  it('DLV-6 a runtime that appears or picks up another snapshot announces a `runtimes` event in production (open boards refetch)', async () => {
+    const { get, admin, project, prod, server } = await setup();
+    const events = await openEvents(server.url, project.id, admin.token);
+    cleanup.push(() => events.close());
+    await fetch(get.url, {
+      headers: { authorization: `Bearer ${get.key}`, 'stagecoach-runtime': 'web-1' },
+    });
+    const seen = await events.until('runtimes');
+    expect(JSON.parse(seen.at(-1)!.data) as object).toMatchObject({
+      kind: 'runtimes',
+      environmentId: prod.id,
+    });
   });
 
   it('DLV-6 bounded per environment: the least recently heard from instance is forgotten', async () => {
