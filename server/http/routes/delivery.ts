@@ -189,7 +189,9 @@ export function deliveryRoutes(deps: AppDeps) {
       const name = runtimeName(c);
       const release = waits.take(hashToken(key!));
       const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '';
-      const resumedFrom = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : null;
+      // An id past the log's end was never sent: treated like no id (ids stay the log's seqs).
+      const given = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : null;
+      const resumedFrom = given !== null && given <= deps.events.lastSeq() ? given : null;
       /** The ETag this client has (from its Last-Event-ID, when this process sent that id). */
       let seen = resumedFrom === null ? null : sentIds.get(envId)?.get(resumedFrom) || null;
       let lastId = resumedFrom ?? 0;
