@@ -337,6 +337,55 @@ describe('[DLV-4] pinned reads: GET /api/delivery/:envId?snapshot=', () => {
   });
 });
 
+describe('[DLV-4] pinned reads in other stages, and after a rollback', () => {
+  it('DLV-4 a stage before production serves what its current pointer held; a snapshot that never reached it is 404', async () => {
+    const { admin, project, change, server } = await setup();
+    const staging = project.environments[3]!;
+    const { key } = await admin.ok<{ key: string }>(
+      'POST',
+      `/api/environments/${staging.id}/runtime-keys`,
+      { name: 'staging runtime' },
+    );
+    const current = async () =>
+      (await admin.ok<ProjectView>('GET', `/api/projects/${project.id}`)).environments[3]!
+        .snapshotId!;
+    const read = (snapshot: string) =>
+      fetch(`${server.url}/api/delivery/${staging.id}?snapshot=${snapshot}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+    const formerly = await current();
+    await change();
+    expect(await current()).not.toBe(formerly);
+    const pinned = await read(formerly);
+    expect([pinned.status, pinned.headers.get('stagecoach-snapshot')]).toEqual([200, formerly]);
+
+    // A new snapshot that stops in TEST never was STAGING's.
+    const dev = project.environments[0]!;
+    const content = await admin.ok<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`);
+    Object.values(content.knowledge)[0]!.title = 'Only in TEST';
+    await admin.ok('PUT', `/api/environments/${dev.id}/content`, content);
+    await admin.ok('POST', `/api/environments/${dev.id}/sync`, {});
+    const inTest = (await admin.ok<ProjectView>('GET', `/api/projects/${project.id}`))
+      .environments[1]!.snapshotId!;
+    expect((await read(inTest)).status).toBe(404);
+  });
+
+  it('DLV-4 a rollback in production wakes the stream, and the snapshot it left stays pinnable', async () => {
+    const { admin, prod, stream, change, publish, live, get } = await setup();
+    await change();
+    await publish();
+    const newer = await live();
+    const s = await stream();
+    expect(dataOf(await s.next()).snapshotId).toBe(newer);
+    await admin.ok('POST', `/api/environments/${prod.id}/rollback`, {
+      snapshotId: live.first,
+      message: 'Back',
+    });
+    expect(dataOf(await s.next()).snapshotId).toBe(live.first);
+    expect((await get(`?snapshot=${newer}`)).status).toBe(200);
+  });
+});
+
 describe('[DLV-5] every delivery answer names what it serves in headers', () => {
   it('DLV-5 Stagecoach-Snapshot and Stagecoach-Overlay-Revision on 200 and on 304', async () => {
     const { get, live } = await setup();
