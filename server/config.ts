@@ -69,6 +69,11 @@ export interface Config {
   eventStreams: number;
   /** An event stream whose unsent data passes this many bytes (a client that does not read) is closed. */
   eventStreamMaxBufferedBytes: number;
+  /** Open waits on the delivery API (long-polls and event streams) per runtime key, and per process. */
+  deliveryWaitsPerKey: number;
+  deliveryWaits: number;
+  /** Runtime instances remembered per environment (the board's "runtimes n of m on it"). */
+  deliveryRuntimesPerEnvironment: number;
 }
 
 export class ConfigError extends Error {
@@ -174,6 +179,9 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     approvalSnapshotRetentionDays: int('APPROVAL_SNAPSHOT_RETENTION_DAYS', 30, 1, 3650),
     eventStreamsPerUser: int('EVENT_STREAMS_PER_USER', 10, 1, 10_000),
     eventStreams: int('EVENT_STREAMS', 2000, 1, 1_000_000),
+    deliveryWaitsPerKey: int('DELIVERY_WAITS_PER_KEY', 20, 1, 10_000),
+    deliveryWaits: int('DELIVERY_WAITS', 5000, 1, 1_000_000),
+    deliveryRuntimesPerEnvironment: int('DELIVERY_RUNTIMES_PER_ENVIRONMENT', 100, 1, 10_000),
     eventStreamMaxBufferedBytes: int(
       'EVENT_STREAM_MAX_BUFFERED_BYTES',
       256 * 1024,

@@ -271,6 +271,7 @@ export function createServices(config: Readonly<Config>) {
     sealer: createSealer(keyOfSecrets),
     audiences,
     limits: config,
+    releases: releaseStore,
     emit: events.emit,
     atomically,
   });
@@ -328,6 +329,7 @@ export function createServices(config: Readonly<Config>) {
       perServer: config.eventStreams,
       maxBufferedBytes: config.eventStreamMaxBufferedBytes,
     },
+    deliveryWaits: { perKey: config.deliveryWaitsPerKey, perServer: config.deliveryWaits },
     credentials,
     accounts,
     projects,

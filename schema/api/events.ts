@@ -21,6 +21,7 @@ export const PROJECT_EVENT_KINDS = [
   'flow-rules',
   'local',
   'notification',
+  'runtimes',
 ] as const;
 export type ProjectEventKind = (typeof PROJECT_EVENT_KINDS)[number];
 

@@ -197,3 +197,16 @@ export interface SharedView {
    */
   feedback: SharedFeedback[];
 }
+
+/**
+ * One message of the delivery event stream (`GET /api/delivery/:envId/events`, `data:` of a
+ * server-sent event): what the environment delivers now. Fetch the body when `etag` differs.
+ */
+export interface DeliveryEvent {
+  /** The delivery ETag, as sent in the `ETag` header (quotes included). */
+  etag: string;
+  snapshotId: string;
+  overlayRevision: number;
+  /** When the served snapshot arrived (epoch ms of its Publish, Sync or rollback); null when unknown. */
+  publishedAt: number | null;
+}

@@ -247,6 +247,12 @@ export interface BoardStage {
   mayApprove?: { count: number; userIds: string[] };
   /** Production only, to its readers: the open hotfix, who started it and when (null: none). */
   hotfix?: { startedBy: string | null; startedAt: string } | null;
+  /**
+   * Production only, to its readers: the runtime instances that reported on delivery requests
+   * (`Stagecoach-Runtime`) in the last two minutes or hold a delivery stream open, and how many of
+   * them were last given (or confirmed) the live snapshot. In memory of this server process.
+   */
+  runtimes?: { total: number; onLive: number };
 }
 
 /** A `down` section as a stage receives it (flow rules). */

@@ -87,6 +87,10 @@ export function createBoard(deps: {
           userIds: eligible.slice(0, MAX_NAMED_APPROVERS).map((m) => m.user.id),
         };
       };
+      const runtimesOn = (envId: string, live: string | null) => {
+        const { total, onIt } = localData.runtimes.summary(envId, live);
+        return { total, onLive: onIt };
+      };
       const stages = envs.map((e) => ({
         environmentId: e.id,
         readable: readable.has(e.id),
@@ -105,6 +109,9 @@ export function createBoard(deps: {
         replication: received.get(e.id) ?? [],
         ...(readable.has(e.id) && gates[e.id]!.requiredApprovals > 0
           ? { mayApprove: gateApprovers(e.id) }
+          : {}),
+        ...(e.id === prod.id && readable.has(e.id)
+          ? { runtimes: runtimesOn(e.id, e.liveSnapshotId ?? null) }
           : {}),
         ...(e.id === prod.id
           ? {

@@ -4,6 +4,7 @@ import { canonicalContent, canonicalJson } from '#schema/content/canonical.ts';
 import { typedValue, valueFitsType } from '#schema/content/values.ts';
 import { isProduction } from '#schema/pipeline.ts';
 import type { ProjectStore } from '../store/projects.ts';
+import type { ReleaseStore } from '../store/releases.ts';
 import { sha256 } from '../lib/hash.ts';
 import type { Composition } from './composition.ts';
 import { requireEnvironment } from './require.ts';
@@ -22,6 +23,8 @@ export function createDelivery(deps: {
   variables: Pick<Variables, 'variables'>;
   settings: Pick<Settings, 'stored'>;
   runtimeKeys: Pick<RuntimeKeys, 'environmentOf'>;
+  /** Release records: which snapshots were ever served here (pinned reads), and when the served one arrived. */
+  releases: Pick<ReleaseStore, 'wasEverAt' | 'lastMove'>;
   /** Names → this environment's audience ids, for the delivery API. */
   audiences: {
     resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }>;
@@ -30,8 +33,15 @@ export function createDelivery(deps: {
   const { projects, composition } = deps;
   /** Delivery answers by environment, valid while their ETag is. */
   const deliveryCache = new Map<string, { etag: string; body: Uint8Array<ArrayBuffer> }>();
+  /** Pinned answers (`?snapshot=`): one per environment, apart from the current one. */
+  const pinnedCache = new Map<string, { etag: string; body: Uint8Array<ArrayBuffer> }>();
 
-  return function delivery(envId: string, runtimeKey: string | undefined) {
+  /**
+   * The answer for `envId` (its ETag at once; the body only when asked). `pinned`: a snapshot that is
+   * or was served here (production: its live pointer's history; other stages: their current
+   * pointer's), with today's overlay; any other id is `404 snapshot_not_found`, unknown or not.
+   */
+  return function delivery(envId: string, runtimeKey: string | undefined, pinned?: string) {
     const keyEnv = runtimeKey ? deps.runtimeKeys.environmentOf(runtimeKey) : undefined;
     if (!keyEnv || keyEnv !== envId)
       throw new AppError(
@@ -40,7 +50,15 @@ export function createDelivery(deps: {
       );
     const { environment: env, draft } = requireEnvironment(projects, envId);
     const production = isProduction(env, projects.getProject(env.projectId)!);
-    const snapshotId = production ? env.liveSnapshotId : env.snapshotId;
+    const pointer = production ? 'live' : 'current';
+    const servedId = production ? env.liveSnapshotId : env.snapshotId;
+    if (
+      pinned !== undefined &&
+      pinned !== servedId &&
+      (pinned.length > 200 || !deps.releases.wasEverAt(env.id, pointer, pinned))
+    )
+      throw new AppError('snapshot_not_found', `That snapshot was never served by ${env.name}.`);
+    const snapshotId = pinned ?? servedId;
     if (!snapshotId)
       throw new AppError(
         production ? 'nothing_live' : 'nothing_to_sync',
@@ -85,14 +103,23 @@ export function createDelivery(deps: {
         content: Object.fromEntries(SECTIONS.map((s) => [s, canonicalContent(c)[s]])),
       };
     };
+    const cache = pinned === undefined ? deliveryCache : pinnedCache;
     return {
       etag,
+      projectId: env.projectId,
+      snapshotId,
+      overlayRevision: env.overlayRevision,
+      /** When the snapshot served now arrived (the newest move of the pointer; null: no record). */
+      publishedAt: (): number | null => {
+        const move = deps.releases.lastMove(env.id, pointer);
+        return move?.toSnapshotId === servedId ? move.createdAt : null;
+      },
       /** The serialized answer; built once per ETag (snapshot + overlay revision), then served from memory. */
       body: (): Uint8Array<ArrayBuffer> => {
-        const cached = deliveryCache.get(envId);
+        const cached = cache.get(envId);
         if (cached?.etag === etag) return cached.body;
         const body = new TextEncoder().encode(JSON.stringify(build()));
-        deliveryCache.set(envId, { etag, body });
+        cache.set(envId, { etag, body });
         return body;
       },
     };

@@ -3,12 +3,14 @@ import type { ProjectStore } from '../store/projects.ts';
 import type { Composition } from './composition.ts';
 import { createDelivery } from './delivery.ts';
 import { createRuntimeKeys } from './runtime-keys.ts';
+import { createRuntimeReports } from './runtime-reports.ts';
 import type { Sealer } from './sealer.ts';
 import { createSecrets } from './secrets.ts';
 import { createSettings } from './settings.ts';
 import { createVariables } from './variables.ts';
 import { announcer, type Atomically, type Emit, type NewProjectEvent } from './events.ts';
 import type { Principal } from './accounts.ts';
+import { isProduction } from '#schema/pipeline.ts';
 
 /**
  * Environment-local data, one object for the routes and the board: what the environment shows
@@ -25,7 +27,9 @@ export function createLocalData(deps: {
   audiences: {
     resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }>;
   };
-  limits: { maxSecretsPerEnvironment: number };
+  limits: { maxSecretsPerEnvironment: number; deliveryRuntimesPerEnvironment: number };
+  /** Release records, for pinned delivery reads and when the served snapshot arrived. */
+  releases: Parameters<typeof createDelivery>[0]['releases'];
   /** The project event log: a `local` event of the stage, in each change's transaction (never a secret's name). */
   emit: Emit;
   atomically: Atomically;
@@ -48,6 +52,7 @@ export function createLocalData(deps: {
     settings,
     runtimeKeys,
     audiences: deps.audiences,
+    releases: deps.releases,
   });
 
   const announce = announcer(deps.atomically, deps.emit);
@@ -100,6 +105,28 @@ export function createLocalData(deps: {
       announce(() => runtimeKeys.deleteRuntimeKey(envId, id), local(envId, by, 'runtime-keys')),
 
     delivery,
+    /** What runtimes report they serve (`Stagecoach-Runtime`), for the board. */
+    runtimes: createRuntimeReports({
+      maxPerEnvironment: deps.limits.deliveryRuntimesPerEnvironment,
+      // Production's runtimes are on the board: a `runtimes` event makes open boards refetch.
+      changed: (envId) => {
+        try {
+          const found = projects.getEnvironment(envId);
+          if (!found) return;
+          const { environment: env } = found;
+          const project = projects.getProject(env.projectId);
+          if (!project || !isProduction(env, project)) return;
+          deps.emit({
+            projectId: env.projectId,
+            environmentId: envId,
+            kind: 'runtimes',
+            actorId: null,
+          });
+        } catch {
+          // The database refused (full, locked, closed at shutdown): boards show it at their next refetch.
+        }
+      },
+    }),
   };
 }
 

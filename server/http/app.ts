@@ -14,7 +14,8 @@ import { releaseRoutes } from './routes/releases.ts';
 import { accessRoutes } from './routes/access.ts';
 import { approvalRoutes } from './routes/approvals.ts';
 import { publicShareRoutes, shareRoutes } from './routes/shares.ts';
-import { deliveryRoutes, localRoutes } from './routes/local.ts';
+import { localRoutes } from './routes/local.ts';
+import { deliveryRoutes } from './routes/delivery.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { eventRoutes } from './routes/events.ts';
 

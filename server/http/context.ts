@@ -29,9 +29,19 @@ export interface EventStreamLimits {
   maxBufferedBytes: number;
 }
 
+/** Open waits on the delivery API (`?wait=` long-polls and `/events` streams). */
+export interface DeliveryWaitLimits {
+  /** Per runtime key (429 too_many_connections past it). */
+  perKey: number;
+  /** In this process. */
+  perServer: number;
+}
+
 export interface AppDeps {
   /** Idempotency-Key on signed-in writes: first answers kept 24 h and replayed (server/http/idempotency.ts). */
   idempotency: Idempotency;
+  /** Bounds of delivery long-polls and streams (DELIVERY_WAITS_PER_KEY, DELIVERY_WAITS). */
+  deliveryWaits: DeliveryWaitLimits;
   /** What changed in each project: emitted by the domain, streamed by `GET /api/projects/:id/events`. */
   events: ProjectEvents;
   /** People's inboxes (`GET /api/notifications`). */

@@ -188,6 +188,16 @@ export function createReleaseStore(db: Db) {
           .get() !== undefined
       );
     },
+    /** The newest move of this environment's pointer (the release that put its snapshot there), if any. */
+    lastMove(environmentId: string, pointer: Pointer): ReleaseRow | undefined {
+      return db
+        .select()
+        .from(releases)
+        .where(and(eq(releases.environmentId, environmentId), eq(releases.pointer, pointer)))
+        .orderBy(desc(releases.seq))
+        .limit(1)
+        .get();
+    },
     /** Did one of these environments ever hold the snapshot (a release record of theirs moved to or from it)? */
     heldByAny(environmentIds: readonly string[], snapshotId: string): boolean {
       if (environmentIds.length === 0) return false;

@@ -31,15 +31,25 @@ export async function openEvents(
   token: string,
   opts: { lastEventId?: string; query?: string; cookie?: string } = {},
 ): Promise<SseStream> {
+  return openStream(
+    `${baseUrl}/api/projects/${projectId}/events${opts.query ? `?${opts.query}` : ''}`,
+    token,
+    opts,
+  );
+}
+
+/** Any server-sent event stream at `url` (the delivery stream takes a runtime key as `token`). */
+export async function openStream(
+  url: string,
+  token: string,
+  opts: { lastEventId?: string; cookie?: string } = {},
+): Promise<SseStream> {
   const abort = new AbortController();
   const headers: Record<string, string> = { accept: 'text/event-stream' };
   if (token) headers.authorization = `Bearer ${token}`;
   if (opts.cookie) headers.cookie = opts.cookie;
   if (opts.lastEventId !== undefined) headers['last-event-id'] = opts.lastEventId;
-  const res = await fetch(
-    `${baseUrl}/api/projects/${projectId}/events${opts.query ? `?${opts.query}` : ''}`,
-    { headers, signal: abort.signal },
-  );
+  const res = await fetch(url, { headers, signal: abort.signal });
   if (res.status >= 300) {
     const body = (await res.json()) as { error: { id: string; message: string } };
     return {

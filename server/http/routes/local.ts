@@ -135,15 +135,3 @@ export function localRoutes(deps: AppDeps) {
       return c.body(null, 204);
     });
 }
-
-/** The delivery API: authenticated by a runtime key of the environment, not by a user. */
-export function deliveryRoutes(deps: AppDeps) {
-  return new Hono<AppEnv>().get('/delivery/:envId', (c) => {
-    const key = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
-    const { etag, body } = deps.localData.delivery(c.req.param('envId'), key);
-    const headers = { ETag: etag, 'Cache-Control': 'no-cache' };
-    const match = c.req.header('if-none-match');
-    if (match && match.split(',').some((t) => t.trim() === etag)) return c.body(null, 304, headers);
-    return c.body(body(), 200, { ...headers, 'Content-Type': 'application/json' });
-  });
-}

@@ -1,0 +1,108 @@
+/** An instance name a runtime reports in `Stagecoach-Runtime`: 1–64 letters, digits, `.`, `_`, `:` or `-`. */
+export const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+/** Announcements of changed runtime reports, per environment, at most this often. */
+export const RUNTIMES_CHANGED_MS = 500;
+
+/** A runtime counts on the board while it has a stream open or was heard from this recently. */
+export const RUNTIME_FRESH_MS = 2 * 60 * 1000;
+
+interface Instance {
+  /** What it was last given or confirmed it has (null: not known yet). */
+  snapshotId: string | null;
+  seenAt: number;
+  /** Its open delivery event streams. */
+  open: number;
+}
+
+/**
+ * What the runtimes of each environment serve, as they report it (`Stagecoach-Runtime` on delivery
+ * requests): in memory, per process, bounded per environment (the least recently heard from goes
+ * first). Only requests with a valid runtime key of the environment reach it.
+ */
+export function createRuntimeReports(opts: {
+  maxPerEnvironment: number;
+  now?: () => number;
+  /**
+   * Told when an instance appears or reports another snapshot; at most once per environment per
+   * RUNTIMES_CHANGED_MS (the board refetches on it).
+   */
+  changed?: (envId: string) => void;
+}) {
+  const now = opts.now ?? Date.now;
+  const byEnv = new Map<string, Map<string, Instance>>();
+  const fresh = (i: Instance, at: number) => i.open > 0 || at - i.seenAt <= RUNTIME_FRESH_MS;
+  const pending = new Set<string>();
+  /** Coalesced: a burst of pickups after a Publish is one announcement. */
+  function announce(envId: string): void {
+    if (!opts.changed || pending.has(envId)) return;
+    pending.add(envId);
+    setTimeout(() => {
+      pending.delete(envId);
+      opts.changed!(envId);
+    }, RUNTIMES_CHANGED_MS).unref();
+  }
+
+  function instance(envId: string, name: string): Instance {
+    let env = byEnv.get(envId);
+    if (!env) byEnv.set(envId, (env = new Map()));
+    let i = env.get(name);
+    if (i) {
+      // Most recently heard from last: the first entry is the one to drop.
+      env.delete(name);
+    } else {
+      i = { snapshotId: null, seenAt: 0, open: 0 };
+      announce(envId);
+      while (env.size >= opts.maxPerEnvironment) {
+        const idle = [...env].find(([, o]) => o.open === 0);
+        env.delete((idle ?? [...env][0]!)[0]);
+      }
+    }
+    env.set(name, i);
+    i.seenAt = now();
+    return i;
+  }
+
+  return {
+    /** A delivery request of `name`; `snapshotId`: what it now has (null: unchanged). */
+    report(envId: string, name: string, snapshotId: string | null): void {
+      const i = instance(envId, name);
+      if (snapshotId === null || i.snapshotId === snapshotId) return;
+      if (i.snapshotId !== null) announce(envId);
+      i.snapshotId = snapshotId;
+    },
+    /** A delivery event stream of `name` opened; returns what closes it (once). */
+    connect(envId: string, name: string): () => void {
+      instance(envId, name).open++;
+      let closed = false;
+      return () => {
+        if (closed) return;
+        closed = true;
+        const i = byEnv.get(envId)?.get(name);
+        if (!i) return;
+        i.open = Math.max(0, i.open - 1);
+        i.seenAt = now();
+      };
+    },
+    /** Fresh runtimes of the environment, and how many of them have `snapshotId`. */
+    summary(envId: string, snapshotId: string | null): { total: number; onIt: number } {
+      const env = byEnv.get(envId);
+      if (!env) return { total: 0, onIt: 0 };
+      const at = now();
+      let total = 0;
+      let onIt = 0;
+      for (const [name, i] of env) {
+        if (!fresh(i, at)) {
+          env.delete(name);
+          continue;
+        }
+        total++;
+        if (snapshotId !== null && i.snapshotId === snapshotId) onIt++;
+      }
+      if (env.size === 0) byEnv.delete(envId);
+      return { total, onIt };
+    },
+  };
+}
+
+export type RuntimeReports = ReturnType<typeof createRuntimeReports>;
