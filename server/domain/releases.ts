@@ -290,7 +290,7 @@ export function createReleases(deps: {
       // What moves is what requests were made for and approvals bound to: the one candidate
       // (a scheduled Sync out of the authoring stage: what was frozen and reviewed then).
       const { snapshotId: candidate, content } =
-        opts.pinnedSnapshotId !== undefined
+        opts.pinnedSnapshotId !== undefined && authoring
           ? { snapshotId: opts.pinnedSnapshotId, content: null }
           : deps.composition.candidate(env.id);
       if (!candidate) throw new AppError('nothing_to_sync');

@@ -154,7 +154,8 @@ export function createSchedule(deps: {
   function tick(): void {
     if (timer) clearTimeout(timer);
     timer = null;
-    if (running) return;
+    // Stopped (the database may be closing): a poke queued before it does nothing.
+    if (running || !started) return;
     running = true;
     try {
       for (;;) {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { toWorkspaceFile } from '#schema/content/file.ts';
+import { sampleContent } from '#schema/content/sample.ts';
 import type { FreezeView, ProjectView, ScheduledList, ScheduledResult } from '#schema/api.ts';
 import { adminOf, newProject, newUser, overTheWire, type Client } from '../helpers/fixture.ts';
 import { testServer } from '../helpers/server.ts';
@@ -115,6 +117,12 @@ describe('SCHED scheduled releases', () => {
       await p.admin.ok<ProjectView>('GET', `/api/projects/${blank.id}`)
     ).environments.find((e) => e.id === btest)!.snapshotId;
     expect(moved).toBe(body.scheduled.snapshotId);
+    // What moved is the blank draft as it was when scheduled, not the sample it became.
+    const snap = await p.admin.ok<{ content: { agents: Record<string, unknown> } }>(
+      'GET',
+      `/api/snapshots/${moved}?project=${blank.id}`,
+    );
+    expect(snap.content.agents).toEqual({});
     const { history } = await p.admin.ok<History>('GET', `/api/environments/${btest}/history`);
     expect(history.map((h) => [h.kind, h.detail.scheduledId])).toEqual([
       ['sync', body.scheduled.id],
@@ -196,6 +204,31 @@ describe('SCHED scheduled releases', () => {
     expect((await scheduled(p.admin, body.scheduled.id)).error?.id).toBe('target_moved');
     const { history } = await p.admin.ok<History>('GET', `/api/environments/${p.prod}/history`);
     expect(history.filter((h) => h.kind === 'publish')).toHaveLength(1);
+  });
+
+  it('SCHED-4 a scheduled Sync out of a pointer stage refuses when that stage moved since: failed with source_moved, the target unchanged', async () => {
+    const p = await pipeline();
+    const other = await newProject(p.admin, { name: 'Other', sample: true });
+    const [bdev, btest, buat] = other.environments.map((e) => e.id) as [string, string, string];
+    await p.admin.ok('POST', `/api/environments/${bdev}/sync`, {});
+    const { body } = await p.admin.call<ScheduledResult>(
+      'POST',
+      `/api/environments/${btest}/sync`,
+      { at: inMs(1500) },
+    );
+    // TEST takes other content before its time.
+    const file = toWorkspaceFile(sampleContent(), { project: 'S' });
+    file.content.agents.agt_support!.instructions += ' Be brief.';
+    await p.admin.ok('PUT', `/api/environments/${bdev}/content`, file);
+    await p.admin.ok('POST', `/api/environments/${bdev}/sync`, {});
+    await expect
+      .poll(async () => (await scheduled(p.admin, body.scheduled.id)).state, { timeout: 10_000 })
+      .toBe('failed');
+    expect((await scheduled(p.admin, body.scheduled.id)).error?.id).toBe('source_moved');
+    const uat = (
+      await p.admin.ok<ProjectView>('GET', `/api/projects/${other.id}`)
+    ).environments.find((e) => e.id === buat)!;
+    expect(uat.snapshotId).toBeNull();
   });
 
   it('SCHED-7 cancel: a cancelled one never runs and leaves the list; cancelling again is 404', async () => {
