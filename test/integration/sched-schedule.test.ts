@@ -151,6 +151,23 @@ describe('SCHED scheduled releases', () => {
     expect(history.filter((h) => h.kind === 'publish')).toHaveLength(1);
   });
 
+  it('SCHED-3 two processes on one database: both timers fire, it goes live once', async () => {
+    const p = await pipeline();
+    const { body } = await p.admin.call<ScheduledResult>(
+      'POST',
+      `/api/environments/${p.prod}/publish`,
+      { at: inMs(1500), confirmMissingSecrets: true },
+    );
+    // A second process on the same data folder: at start its timer is armed for the same time.
+    const other = await testServer(cleanup, {}, p.server.dataDir);
+    const otherAdmin = overTheWire(other.url, p.admin.token);
+    await expect
+      .poll(async () => (await scheduled(p.admin, body.scheduled.id)).state, { timeout: 10_000 })
+      .toBe('done');
+    const { history } = await otherAdmin.ok<History>('GET', `/api/environments/${p.prod}/history`);
+    expect(history.filter((h) => h.kind === 'publish')).toHaveLength(1);
+  });
+
   it('SCHED-4 it refuses when its required check turned red: failed with checks_failed, nothing moved, a schedule event', async () => {
     const p = await pipeline();
     const synced = (await p.envOf(p.admin, p.prod)).snapshotId!;
