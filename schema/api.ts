@@ -169,6 +169,8 @@ const expectedSource = z
   .regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.')
   .optional();
 
+/** A scheduled move's time (SCHED): an ISO date-time with an offset; the route checks it is in the future. */
+const scheduleAt = z.iso.datetime({ offset: true }).optional();
 export const SyncBody = z.strictObject({
   expectedSourceSnapshotId: expectedSource,
   expectedTargetSnapshotId: z.string().nullable().optional(),
@@ -176,6 +178,8 @@ export const SyncBody = z.strictObject({
   confirmUndoHotfix: z.boolean().optional(),
   /** Into production: go ahead although its integrations name secrets production lacks (else 409 secrets_missing). */
   confirmMissingSecrets: z.boolean().optional(),
+  /** Schedule it instead (202): an ISO time up to 90 days ahead. */
+  at: scheduleAt,
 });
 export const PublishBody = z.strictObject({
   /** The synced snapshot the caller saw (what would go live); absent: not checked. */
@@ -184,6 +188,8 @@ export const PublishBody = z.strictObject({
   message: z.string().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),
   confirmMissingSecrets: z.boolean().optional(),
+  /** Schedule it instead (202): an ISO time up to 90 days ahead. */
+  at: scheduleAt,
 });
 export const RollbackBody = z.strictObject({
   snapshotId: z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.'),
@@ -191,9 +197,28 @@ export const RollbackBody = z.strictObject({
   message: z.string().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),
 });
-export const HotfixPublishBody = z.strictObject({ message: z.string().trim().max(500).optional() });
+export const HotfixPublishBody = z.strictObject({
+  message: z.string().trim().max(500).optional(),
+  /** Publish inside a freeze window of production (else 409 frozen); recorded in the release. */
+  overrideFreeze: z.boolean().optional(),
+});
 /** Discarding the open hotfix: `message` is the reason, kept in the environment's history. */
-export const HotfixDiscardBody = HotfixPublishBody;
+export const HotfixDiscardBody = z.strictObject({ message: z.string().trim().max(500).optional() });
+
+/** Freeze windows of an environment (SCHED): at most 50, each ending after it starts. */
+export const FreezeBody = z.strictObject({
+  windows: z
+    .array(
+      z
+        .strictObject({
+          from: z.iso.datetime({ offset: true }),
+          to: z.iso.datetime({ offset: true }),
+          reason: z.string().trim().max(200).optional(),
+        })
+        .refine((w) => Date.parse(w.to) > Date.parse(w.from), 'A window ends after it starts.'),
+    )
+    .max(50),
+});
 
 /** A check's name: what a CI job reports and a gate requires. */
 export const CheckName = z

@@ -208,6 +208,17 @@ export const ERRORS = {
     message:
       'A request with this Idempotency-Key already ran, but its answer is not kept (it held a secret shown once, or was too large): nothing ran again. Check the result, then use a new key if needed.',
   },
+  frozen: {
+    status: 409,
+    message:
+      'This environment is in a freeze window: nothing moved. Wait until it ends, or (a hotfix) override the freeze.',
+  },
+  scheduled_not_found: { status: 404, message: 'No such scheduled release.' },
+  too_many_scheduled: {
+    status: 409,
+    message:
+      'This environment already has as many scheduled releases as it may hold: cancel one first.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;

@@ -52,6 +52,8 @@ import { createRetention } from './domain/retention.ts';
 import { createRetentionStore } from './store/retention.ts';
 import { createEventStore } from './store/events.ts';
 import { createProjectEvents } from './domain/events.ts';
+import { createScheduleStore } from './store/schedule.ts';
+import { createFreeze, createSchedule } from './domain/schedule.ts';
 import { createNotificationStore } from './store/notifications.ts';
 import { createNotifications } from './domain/notifications.ts';
 import { createIdempotency } from './domain/idempotency.ts';
@@ -129,6 +131,8 @@ export function createServices(config: Readonly<Config>) {
   const hotfixStore = createHotfixStore(database.db);
   const auditStore = createAuditStore(database.db);
   const gateStore = createGateStore(database.db);
+  const scheduleStore = createScheduleStore(database.db);
+  const freeze = createFreeze(scheduleStore);
   const memberStore = createMemberStore(database.db);
   const invitationStore = createInvitationStore(database.db);
   const shareStore = createShareStore(database.db);
@@ -230,6 +234,7 @@ export function createServices(config: Readonly<Config>) {
     snapshots,
     drafts: durableDrafts,
     gates: approvals,
+    freeze,
     audit: (e, now) => auditStore.audit(e, now),
     emit: events.emit,
   });
@@ -252,6 +257,7 @@ export function createServices(config: Readonly<Config>) {
     audiences,
     composition,
     secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) },
+    freeze,
     emit: events.emit,
   });
   const diffs = createDiffs({ projects: projectStore, releases: snapshotStore, snapshots, drafts });
@@ -320,7 +326,30 @@ export function createServices(config: Readonly<Config>) {
   const allowedOrigins = config.publicUrl
     ? [...config.allowedOrigins, new URL(config.publicUrl).origin]
     : config.allowedOrigins;
+  // Scheduled releases: run as the person who scheduled them, re-authorized at their time.
+  const schedule = createSchedule({
+    store: scheduleStore,
+    releases,
+    atomically,
+    emit: events.emit,
+    principalOf: (userId) => {
+      const u = accountStore.findUserById(userId);
+      return u
+        ? {
+            user: { id: u.id, email: u.email, name: u.name },
+            isInstanceAdmin: u.isInstanceAdmin,
+            via: 'token',
+            credential: { kind: 'token', id: 'scheduler', expiresAt: null },
+          }
+        : null;
+    },
+    authorize: (p, kind, envId) =>
+      void access.authorize(p, kind === 'publish' ? 'env.publish' : 'env.sync', envId),
+    log,
+  });
   const app = createApp({
+    schedule,
+    freeze,
     idempotency,
     events,
     notifications,
@@ -422,6 +451,7 @@ export function createServices(config: Readonly<Config>) {
     retention,
     events,
     idempotency,
+    schedule,
     boundTo: (port: number) => void (boundPort = port),
   };
 }
@@ -441,6 +471,7 @@ export async function start(
     retention,
     events,
     idempotency,
+    schedule,
     boundTo,
   } = createServices(config);
   const api = getRequestListener(app.fetch);
@@ -494,6 +525,8 @@ export async function start(
   sweep();
   const daily = setInterval(sweep, 86_400_000);
   daily.unref();
+  // Scheduled releases: every one due (missed while stopped too) runs now, then each at its time.
+  schedule.start();
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
   let closing: Promise<void> | null = null;
@@ -506,6 +539,7 @@ export async function start(
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         replicator.stop();
+        schedule.stop();
         clearInterval(daily);
         retention.stop();
         await sweeping;

@@ -22,6 +22,8 @@ export const PROJECT_EVENT_KINDS = [
   'local',
   'notification',
   'runtimes',
+  /** A scheduled release was stored, cancelled, or failed at its time (SCHED). */
+  'schedule',
 ] as const;
 export type ProjectEventKind = (typeof PROJECT_EVENT_KINDS)[number];
 

@@ -345,3 +345,42 @@ export interface ConflictView {
 export interface ConflictsView {
   conflicts: ConflictView[];
 }
+
+/** A pending (or finished) scheduled release (SCHED). `at`: ISO time. */
+export interface ScheduledView {
+  id: string;
+  environmentId: string;
+  kind: 'sync' | 'publish';
+  /** The snapshot it will move (bound when scheduled). */
+  snapshotId: string;
+  at: string;
+  createdBy: string;
+  state: 'pending' | 'done' | 'failed' | 'cancelled';
+  /** A failed one: why (error id and message), nothing moved. */
+  error: { id: string; message: string } | null;
+  /** A done one: the release record's sequence number. */
+  releaseSeq: number | null;
+}
+
+/** POST sync/publish with `at`: 202. */
+export interface ScheduledResult {
+  scheduled: ScheduledView;
+}
+
+/** GET /environments/:id/scheduled: the pending ones, soonest first, with their schedulers' names. */
+export interface ScheduledList {
+  scheduled: ScheduledView[];
+  users: Record<string, string>;
+}
+
+/** One freeze window (ISO times). */
+export interface FreezeWindowView {
+  from: string;
+  to: string;
+  reason: string | null;
+}
+
+/** GET/PUT /environments/:id/freeze. */
+export interface FreezeView {
+  windows: FreezeWindowView[];
+}

@@ -625,3 +625,49 @@ export const idempotencyKeys = sqliteTable(
     index('idempotency_keys_created').on(t.createdAt),
   ],
 );
+
+/**
+ * Scheduled releases (SCHED): a Sync or Publish stored to run at `at`, bound to the snapshot that
+ * would move when it was scheduled (`snapshotId`) and to what the target held then
+ * (`expectedTargetSnapshotId`). `state`: pending → done | failed | cancelled. It is claimed and
+ * moved in one transaction (server/domain/schedule.ts), so it runs once even across restarts and
+ * processes.
+ */
+export const scheduledReleases = sqliteTable(
+  'scheduled_releases',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id').notNull(),
+    environmentId: text('environment_id')
+      .notNull()
+      .references(() => environments.id, { onDelete: 'cascade' }),
+    kind: text('kind').$type<'sync' | 'publish'>().notNull(),
+    snapshotId: text('snapshot_id').notNull(),
+    expectedTargetSnapshotId: text('expected_target_snapshot_id'),
+    at: integer('at').notNull(),
+    createdBy: text('created_by').notNull(),
+    message: text('message'),
+    confirmMissingSecrets: integer('confirm_missing_secrets', { mode: 'boolean' }).notNull(),
+    confirmUndoHotfix: integer('confirm_undo_hotfix', { mode: 'boolean' }).notNull(),
+    state: text('state').$type<'pending' | 'done' | 'failed' | 'cancelled'>().notNull(),
+    errorId: text('error_id'),
+    errorMessage: text('error_message'),
+    releaseSeq: integer('release_seq'),
+    createdAt: integer('created_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    index('scheduled_releases_due').on(t.state, t.at),
+    index('scheduled_releases_env').on(t.environmentId, t.state),
+  ],
+);
+
+/** Freeze windows per environment (SCHED): JSON `[{from, to, reason}]` (epoch ms), at most 50. */
+export const freezeWindows = sqliteTable('freeze_windows', {
+  environmentId: text('environment_id')
+    .primaryKey()
+    .references(() => environments.id, { onDelete: 'cascade' }),
+  windows: text('windows').notNull(),
+  updatedBy: text('updated_by').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});

@@ -12,7 +12,7 @@ import type { HotfixStore } from '../store/hotfixes.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Snapshots } from './snapshots.ts';
-import { releaseView, type GateCheck, type HotfixGuard } from './releases.ts';
+import { releaseView, type FreezeGuard, type GateCheck, type HotfixGuard } from './releases.ts';
 import { newId } from './ids.ts';
 import { LIMITS, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
@@ -35,6 +35,8 @@ export function createHotfixes(deps: {
   snapshots: Snapshots;
   drafts: Drafts;
   gates: GateCheck;
+  /** Freeze windows (SCHED-6): a hotfix publish inside one needs `overrideFreeze`. */
+  freeze: FreezeGuard;
   audit: AuditSink;
   /** The project event log (`hotfix`), inside each change's transaction. */
   emit: ProjectEvents['emit'];
@@ -207,8 +209,22 @@ export function createHotfixes(deps: {
     },
 
     /** Freezes the hotfix draft and makes it live directly; its changes are then tracked until DEV has them. */
-    publish(by: Principal, envId: string, opts: { message?: string }): ReleaseView {
+    publish(
+      by: Principal,
+      envId: string,
+      opts: { message?: string; overrideFreeze?: boolean },
+    ): ReleaseView {
       const { env, draft, baseSnapshotId } = openHotfix(envId);
+      // Inside a freeze window only with an explicit override, recorded in the release.
+      let overrodeFreeze = false;
+      if (opts.overrideFreeze === true) {
+        try {
+          deps.freeze.requireOpen(env);
+        } catch (err) {
+          if (!(err instanceof AppError) || err.id !== 'frozen') throw err;
+          overrodeFreeze = true;
+        }
+      } else deps.freeze.requireOpen(env);
       requireLiveUnmoved(env, draft.id, baseSnapshotId);
       // Read once: what is checked against the approvals is exactly what freezes, even while editors type.
       const content = drafts.read(draft.id);
@@ -232,7 +248,11 @@ export function createHotfixes(deps: {
           expectedFrom: baseSnapshotId,
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: { baseSnapshotId, ...(requestId ? { requestId } : {}) },
+          detail: {
+            baseSnapshotId,
+            ...(requestId ? { requestId } : {}),
+            ...(overrodeFreeze ? { overrideFreeze: true } : {}),
+          },
         },
         Date.now(),
         () =>

@@ -54,6 +54,11 @@ export interface GateCheck {
   sourceMoved(envId: string, snapshotId: string | null): void;
 }
 
+/** Freeze windows (see schedule.ts): throws `409 frozen` when the environment is in one now. */
+export interface FreezeGuard {
+  requireOpen(env: { id: string; name: string }): void;
+}
+
 /** Which secrets a snapshot's integrations name that an environment does not have (see local.ts). */
 export interface SecretsGuard {
   missingFor(envId: string, snapshotId: string): string[];
@@ -125,6 +130,7 @@ export function createReleases(deps: {
   audiences: AudienceGuard;
   composition: Pick<Composition, 'candidate' | 'candidateId'>;
   secrets: SecretsGuard;
+  freeze: FreezeGuard;
   /** The project event log (inside each move's transaction). */
   emit: Emit;
 }) {
@@ -179,6 +185,76 @@ export function createReleases(deps: {
   }
 
   return {
+    /**
+     * What a scheduled Sync binds to (SCHED-1): the snapshot it would move now (out of the
+     * authoring stage frozen now, so it is exactly what was reviewed) and what the target holds.
+     * Nothing is checked that its time re-checks; a stale caller or nothing to move is refused now.
+     */
+    planSync(
+      by: Principal,
+      envId: string,
+      opts: {
+        expectedSourceSnapshotId?: string;
+        expectedTargetSnapshotId?: string | null;
+        message?: string;
+      },
+    ): { projectId: string; snapshotId: string; targetSnapshotId: string | null } {
+      const { environment: env, draft } = requireEnvironment(projects, envId);
+      const target = pipeline(env).find((e) => e.position === env.position + 1);
+      if (!target) throw new AppError('no_next_environment');
+      if (isAuthoring(env) && !draft) throw new AppError('draft_not_found');
+      const { snapshotId: candidate, content } = deps.composition.candidate(env.id);
+      if (!candidate) throw new AppError('nothing_to_sync');
+      requireSourceSeen(env, opts.expectedSourceSnapshotId, candidate);
+      if (
+        opts.expectedTargetSnapshotId !== undefined &&
+        opts.expectedTargetSnapshotId !== target.snapshotId
+      ) {
+        throw new AppError('target_moved', undefined, {
+          expected: opts.expectedTargetSnapshotId,
+          actual: target.snapshotId,
+        });
+      }
+      let snapshotId = candidate;
+      if (content && draft) {
+        snapshotId = snapshots.freeze(env.projectId, content, {
+          kind: 'freeze',
+          parentId: target.snapshotId,
+          sourceDraftId: draft.id,
+          message: opts.message ?? null,
+          createdBy: by.user.id,
+        });
+        deps.audiences.noteSnapshot(snapshotId, content);
+      }
+      if (target.snapshotId === snapshotId) throw new AppError('nothing_to_sync');
+      return { projectId: env.projectId, snapshotId, targetSnapshotId: target.snapshotId };
+    },
+
+    /** What a scheduled Publish binds to (SCHED-1): production's synced snapshot and its live one. */
+    planPublish(
+      envId: string,
+      opts: { expectedSourceSnapshotId?: string; expectedLiveSnapshotId?: string | null },
+    ): { projectId: string; snapshotId: string; targetSnapshotId: string | null } {
+      const env = requireEnvironment(projects, envId).environment;
+      if (!isProduction(env, { environments: pipeline(env) })) throw new AppError('not_production');
+      if (!env.snapshotId) throw new AppError('nothing_to_publish');
+      requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
+      if (
+        opts.expectedLiveSnapshotId !== undefined &&
+        opts.expectedLiveSnapshotId !== env.liveSnapshotId
+      ) {
+        throw new AppError('target_moved', undefined, {
+          expected: opts.expectedLiveSnapshotId,
+          actual: env.liveSnapshotId,
+        });
+      }
+      return {
+        projectId: env.projectId,
+        snapshotId: env.snapshotId,
+        targetSnapshotId: env.liveSnapshotId,
+      };
+    },
+
     /** The snapshot a Sync out of the environment would move (see composition.ts; nothing stored). */
     candidate: (envId: string): string | null => deps.composition.candidateId(envId),
 
@@ -196,6 +272,10 @@ export function createReleases(deps: {
         message?: string;
         confirmUndoHotfix?: boolean;
         confirmMissingSecrets?: boolean;
+        /** A scheduled Sync out of the authoring stage: the snapshot frozen when it was scheduled. */
+        pinnedSnapshotId?: string;
+        /** A scheduled release running: recorded as `detail.scheduledId`. */
+        scheduledId?: string;
       },
     ): SyncResult {
       const { environment: env, draft } = requireEnvironment(projects, envId);
@@ -203,10 +283,16 @@ export function createReleases(deps: {
       const target = all.find((e) => e.position === env.position + 1);
       if (!target) throw new AppError('no_next_environment');
       const authoring = isAuthoring(env);
+      // Inside a freeze window of the target nothing moves in (SCHED-5).
+      deps.freeze.requireOpen(target);
 
       if (authoring && !draft) throw new AppError('draft_not_found');
-      // What moves is what requests were made for and approvals bound to: the one candidate.
-      const { snapshotId: candidate, content } = deps.composition.candidate(env.id);
+      // What moves is what requests were made for and approvals bound to: the one candidate
+      // (a scheduled Sync out of the authoring stage: what was frozen and reviewed then).
+      const { snapshotId: candidate, content } =
+        opts.pinnedSnapshotId !== undefined && authoring
+          ? { snapshotId: opts.pinnedSnapshotId, content: null }
+          : deps.composition.candidate(env.id);
       if (!candidate) throw new AppError('nothing_to_sync');
       let snapshotId = candidate;
       // Checked before anything is frozen: a stale caller moves nothing.
@@ -263,7 +349,10 @@ export function createReleases(deps: {
           ...(authoring ? {} : { source: { environmentId: env.id, pointer: 'current' as const } }),
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: confirmed(undone, missing, requestId, evidence),
+          detail: {
+            ...confirmed(undone, missing, requestId, evidence),
+            ...(opts.scheduledId ? { scheduledId: opts.scheduledId } : {}),
+          },
         },
         Date.now(),
         (row) => {
@@ -294,11 +383,14 @@ export function createReleases(deps: {
         message?: string;
         confirmUndoHotfix?: boolean;
         confirmMissingSecrets?: boolean;
+        /** A scheduled release running: recorded as `detail.scheduledId`. */
+        scheduledId?: string;
       },
     ): ReleaseView {
       const env = requireEnvironment(projects, envId).environment;
       const all = pipeline(env);
       if (!isProduction(env, { environments: all })) throw new AppError('not_production');
+      deps.freeze.requireOpen(env);
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
       // What goes live is what the caller reviewed: a Sync into production meanwhile refuses it.
       requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
@@ -325,7 +417,10 @@ export function createReleases(deps: {
           source: { environmentId: env.id, pointer: 'current' },
           actorId: by.user.id,
           message: opts.message ?? null,
-          detail: confirmed(undone, missing, requestId, evidence),
+          detail: {
+            ...confirmed(undone, missing, requestId, evidence),
+            ...(opts.scheduledId ? { scheduledId: opts.scheduledId } : {}),
+          },
         },
         Date.now(),
         // The live pointer moved, not production's current: no request out of production loses its snapshot.

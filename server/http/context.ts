@@ -19,6 +19,7 @@ import type { PasswordResets } from '../domain/password-resets.ts';
 import type { ProjectEvents } from '../domain/events.ts';
 import type { Notifications } from '../domain/notifications.ts';
 import type { Idempotency } from '../domain/idempotency.ts';
+import type { Freeze, Schedule } from '../domain/schedule.ts';
 
 export interface EventStreamLimits {
   /** Open streams per user (429 too_many_connections past it). */
@@ -38,6 +39,10 @@ export interface DeliveryWaitLimits {
 }
 
 export interface AppDeps {
+  /** Scheduled releases (SCHED): stored, listed, cancelled; run by the timer start() starts. */
+  schedule: Schedule;
+  /** Freeze windows per environment (SCHED). */
+  freeze: Freeze;
   /** Idempotency-Key on signed-in writes: first answers kept 24 h and replayed (server/http/idempotency.ts). */
   idempotency: Idempotency;
   /** Bounds of delivery long-polls and streams (DELIVERY_WAITS_PER_KEY, DELIVERY_WAITS). */

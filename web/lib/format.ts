@@ -8,3 +8,6 @@ export function timeAgo(iso: string, now = Date.now()): string {
   if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
   return new Date(iso).toLocaleDateString();
 }
+
+/** A `datetime-local` input's value (the person's local time) as an ISO time. */
+export const localToIso = (local: string): string => new Date(local).toISOString();

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { AppError } from '#schema/errors.ts';
 import {
+  FreezeBody,
   HotfixDiscardBody,
   HotfixPublishBody,
   PublishBody,
@@ -21,11 +22,15 @@ import type {
   ReleaseResult,
   SnapshotView,
   SyncResult,
+  FreezeView,
+  ScheduledList,
+  ScheduledResult,
 } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { authoringOf, isProduction } from '#schema/pipeline.ts';
+import { scheduledView } from '../../domain/schedule.ts';
 
 /** Snapshots, Sync, Publish, rollback, history, diffs, the board and hotfixes. */
 export function releaseRoutes(deps: AppDeps) {
@@ -45,23 +50,73 @@ export function releaseRoutes(deps: AppDeps) {
   return new Hono<AppEnv>()
     .post('/environments/:envId/sync', async (c) => {
       access.authorize(c.get('principal'), 'env.sync', c.req.param('envId'));
+      const { at, ...body } = await readJson(c, SyncBody);
+      // With `at`: stored for its time, bound to what would move now (SCHED-1).
+      if (at !== undefined)
+        return c.json(
+          {
+            scheduled: deps.schedule.schedule(c.get('principal'), c.req.param('envId'), 'sync', {
+              ...body,
+              at,
+            }),
+          } satisfies ScheduledResult,
+          202,
+        );
       return c.json(
-        releases.sync(
-          c.get('principal'),
-          c.req.param('envId'),
-          await readJson(c, SyncBody),
-        ) satisfies SyncResult,
+        releases.sync(c.get('principal'), c.req.param('envId'), body) satisfies SyncResult,
       );
     })
     .post('/environments/:envId/publish', async (c) => {
       access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+      const { at, ...body } = await readJson(c, PublishBody);
+      if (at !== undefined)
+        return c.json(
+          {
+            scheduled: deps.schedule.schedule(c.get('principal'), c.req.param('envId'), 'publish', {
+              ...body,
+              at,
+            }),
+          } satisfies ScheduledResult,
+          202,
+        );
       return c.json({
-        release: releases.publish(
-          c.get('principal'),
-          c.req.param('envId'),
-          await readJson(c, PublishBody),
-        ),
+        release: releases.publish(c.get('principal'), c.req.param('envId'), body),
       } satisfies ReleaseResult);
+    })
+    .get('/environments/:envId/scheduled', (c) => {
+      access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      const scheduled = deps.schedule.pending(c.req.param('envId'));
+      return c.json({
+        scheduled,
+        users: accounts.names(scheduled.map((s) => s.createdBy)),
+      } satisfies ScheduledList);
+    })
+    .get('/scheduled/:id', (c) => {
+      const r = deps.schedule.get(c.req.param('id'));
+      if (!access.isMember(c.get('principal'), r.projectId))
+        throw new AppError('scheduled_not_found');
+      access.authorize(c.get('principal'), 'content.read', r.environmentId);
+      return c.json({ scheduled: scheduledView(r) } satisfies ScheduledResult);
+    })
+    .delete('/scheduled/:id', (c) => {
+      const p = c.get('principal');
+      const r = deps.schedule.get(c.req.param('id'));
+      // Another project's: as if it did not exist.
+      if (!access.isMember(p, r.projectId)) throw new AppError('scheduled_not_found');
+      // Cancelling is for whoever may make the move now.
+      access.authorize(p, r.kind === 'publish' ? 'env.publish' : 'env.sync', r.environmentId);
+      deps.schedule.cancel(r.id);
+      return c.body(null, 204);
+    })
+    .get('/environments/:envId/freeze', (c) => {
+      access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      return c.json(deps.freeze.get(c.req.param('envId')) satisfies FreezeView);
+    })
+    .put('/environments/:envId/freeze', async (c) => {
+      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      access.requireProjectAdmin(c.get('principal'), env.projectId);
+      const { windows } = await readJson(c, FreezeBody);
+      return c.json(deps.freeze.put(c.get('principal'), env.id, windows) satisfies FreezeView);
     })
     .post('/environments/:envId/rollback', async (c) => {
       const env = access.authorize(c.get('principal'), 'env.rollback', c.req.param('envId'));

@@ -1,0 +1,283 @@
+import { AppError } from '#schema/errors.ts';
+import type { FreezeView, ScheduledView } from '#schema/api.ts';
+import type { ScheduledRow, ScheduleStore } from '../store/schedule.ts';
+import type { Principal } from './accounts.ts';
+import type { Releases, FreezeGuard } from './releases.ts';
+import type { Atomically, Emit } from './events.ts';
+import { newId } from './ids.ts';
+
+/** How far ahead a release may be scheduled (SCHED-1). */
+export const SCHEDULE_MAX_AHEAD_MS = 90 * 24 * 60 * 60 * 1000;
+/** Pending scheduled releases one environment may hold. */
+export const SCHEDULED_PER_ENVIRONMENT = 50;
+/** How often the timer looks for due ones written by another process (ms). */
+const POLL_MS = 30_000;
+
+export const scheduledView = (r: ScheduledRow): ScheduledView => ({
+  id: r.id,
+  environmentId: r.environmentId,
+  kind: r.kind,
+  snapshotId: r.snapshotId,
+  at: new Date(r.at).toISOString(),
+  createdBy: r.createdBy,
+  state: r.state,
+  error: r.errorId ? { id: r.errorId, message: r.errorMessage ?? '' } : null,
+  releaseSeq: r.releaseSeq,
+});
+
+/**
+ * The time of a scheduled move: in the future and at most 90 days ahead, else `400 invalid_body`.
+ */
+export function scheduleTime(at: string, now: number): number {
+  const t = Date.parse(at);
+  if (!Number.isFinite(t) || t <= now)
+    throw new AppError('invalid_body', 'Schedule it for a time in the future.');
+  if (t - now > SCHEDULE_MAX_AHEAD_MS)
+    throw new AppError('invalid_body', 'Schedule it at most 90 days ahead.');
+  return t;
+}
+
+/** Freeze windows (SCHED-5): `requireOpen` throws `409 frozen` inside one. */
+export function createFreeze(store: ScheduleStore, now: () => number = Date.now) {
+  const guard: FreezeGuard = {
+    requireOpen(env) {
+      const t = now();
+      const w = store.freeze(env.id).find((x) => x.from <= t && t < x.to);
+      if (!w) return;
+      throw new AppError(
+        'frozen',
+        `${env.name} is frozen until ${new Date(w.to).toISOString()}${w.reason ? ` (${w.reason})` : ''}: nothing moved.`,
+        { until: new Date(w.to).toISOString(), reason: w.reason },
+      );
+    },
+  };
+  return {
+    ...guard,
+    get(envId: string): FreezeView {
+      return {
+        windows: store.freeze(envId).map((w) => ({
+          from: new Date(w.from).toISOString(),
+          to: new Date(w.to).toISOString(),
+          reason: w.reason,
+        })),
+      };
+    },
+    put(
+      by: Principal,
+      envId: string,
+      windows: readonly { from: string; to: string; reason?: string | undefined }[],
+    ): FreezeView {
+      const rows = windows
+        .map((w) => ({ from: Date.parse(w.from), to: Date.parse(w.to), reason: w.reason || null }))
+        .sort((a, b) => a.from - b.from);
+      store.putFreeze(envId, rows, by.user.id, now());
+      return this.get(envId);
+    },
+  };
+}
+export type Freeze = ReturnType<typeof createFreeze>;
+
+/**
+ * Scheduled releases (SCHED): stored bound to a snapshot and to what the target held; at their
+ * time run through the same code path as an interactive move, claimed in the move's transaction
+ * (so once, across restarts and processes), or marked failed with a `schedule` event.
+ */
+export function createSchedule(deps: {
+  store: ScheduleStore;
+  releases: Releases;
+  atomically: Atomically;
+  emit: Emit;
+  /** The scheduler's user as a principal at its time; null when the account is gone. */
+  principalOf: (userId: string) => Principal | null;
+  /** Re-checks the scheduler may still make the move (throws like the route would). */
+  authorize: (p: Principal, kind: 'sync' | 'publish', envId: string) => void;
+  log: (msg: string, err?: unknown) => void;
+  now?: () => number;
+}) {
+  const { store } = deps;
+  const now = deps.now ?? Date.now;
+  let timer: NodeJS.Timeout | null = null;
+  let running = false;
+
+  const announce = (r: ScheduledRow, state: string, errorId?: string) =>
+    deps.emit({
+      projectId: r.projectId,
+      environmentId: r.environmentId,
+      kind: 'schedule',
+      actorId: r.createdBy,
+      subject: { scheduledId: r.id, state, ...(errorId ? { errorId } : {}) },
+    });
+
+  /** Runs one due release: moves and marks it done in one transaction, or marks it failed. */
+  function run(r: ScheduledRow): void {
+    try {
+      deps.atomically(() => {
+        // The claim first: if another process (or an earlier run) finished it, nothing happens.
+        if (!store.finish(r.id, { state: 'done' }, now())) return;
+        const by = deps.principalOf(r.createdBy);
+        if (!by) throw new AppError('forbidden', 'The person who scheduled it no longer exists.');
+        deps.authorize(by, r.kind, r.environmentId);
+        const common = {
+          scheduledId: r.id,
+          expectedSourceSnapshotId: r.snapshotId,
+          ...(r.message ? { message: r.message } : {}),
+          confirmMissingSecrets: r.confirmMissingSecrets,
+          confirmUndoHotfix: r.confirmUndoHotfix,
+        };
+        const release =
+          r.kind === 'publish'
+            ? deps.releases.publish(by, r.environmentId, {
+                ...common,
+                expectedLiveSnapshotId: r.expectedTargetSnapshotId,
+              })
+            : deps.releases.sync(by, r.environmentId, {
+                ...common,
+                expectedTargetSnapshotId: r.expectedTargetSnapshotId,
+                pinnedSnapshotId: r.snapshotId,
+              }).release;
+        store.setReleaseSeq(r.id, release?.seq ?? null);
+      });
+    } catch (err) {
+      const e =
+        err instanceof AppError
+          ? err
+          : new AppError('internal', 'The scheduled release failed unexpectedly.');
+      if (!(err instanceof AppError)) deps.log(`scheduled release ${r.id} failed`, err);
+      deps.atomically(() => {
+        if (store.finish(r.id, { state: 'failed', errorId: e.id, errorMessage: e.message }, now()))
+          announce(r, 'failed', e.id);
+      });
+    }
+  }
+
+  /** Runs every due one, then sets the timer for the next (or a poll for other processes' ones). */
+  function tick(): void {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    // Stopped (the database may be closing): a poke queued before it does nothing.
+    if (running || !started) return;
+    running = true;
+    try {
+      for (;;) {
+        const due = store.due(now(), 20);
+        for (const r of due) run(r);
+        if (due.length < 20) break;
+      }
+    } catch (err) {
+      deps.log('running scheduled releases failed; trying again shortly', err);
+    } finally {
+      running = false;
+    }
+    if (!started) return;
+    const next = store.nextAt();
+    const wait = next === null ? POLL_MS : Math.min(POLL_MS, Math.max(0, next - now()));
+    timer = setTimeout(tick, wait);
+    timer.unref();
+  }
+  let started = false;
+
+  return {
+    /** Starts the timer: every due one runs now (those missed while stopped too). */
+    start(): void {
+      started = true;
+      tick();
+    },
+    stop(): void {
+      started = false;
+      if (timer) clearTimeout(timer);
+      timer = null;
+    },
+    /** Re-arms the timer after a change (a new or cancelled one). */
+    poke(): void {
+      if (started) setImmediate(tick);
+    },
+
+    /** Stores a pending release bound to what would move now (SCHED-1). */
+    schedule(
+      by: Principal,
+      envId: string,
+      kind: 'sync' | 'publish',
+      body: {
+        at: string;
+        expectedSourceSnapshotId?: string;
+        expectedTargetSnapshotId?: string | null;
+        expectedLiveSnapshotId?: string | null;
+        message?: string;
+        confirmMissingSecrets?: boolean;
+        confirmUndoHotfix?: boolean;
+      },
+    ): ScheduledView {
+      const at = scheduleTime(body.at, now());
+      const row = deps.atomically(() => {
+        if (store.pendingCount(envId) >= SCHEDULED_PER_ENVIRONMENT)
+          throw new AppError('too_many_scheduled');
+        const plan =
+          kind === 'publish'
+            ? deps.releases.planPublish(envId, {
+                ...(body.expectedSourceSnapshotId !== undefined
+                  ? { expectedSourceSnapshotId: body.expectedSourceSnapshotId }
+                  : {}),
+                ...(body.expectedLiveSnapshotId !== undefined
+                  ? { expectedLiveSnapshotId: body.expectedLiveSnapshotId }
+                  : {}),
+              })
+            : deps.releases.planSync(by, envId, {
+                ...(body.expectedSourceSnapshotId !== undefined
+                  ? { expectedSourceSnapshotId: body.expectedSourceSnapshotId }
+                  : {}),
+                ...(body.expectedTargetSnapshotId !== undefined
+                  ? { expectedTargetSnapshotId: body.expectedTargetSnapshotId }
+                  : {}),
+                ...(body.message !== undefined ? { message: body.message } : {}),
+              });
+        const r: ScheduledRow = {
+          id: newId('sch'),
+          projectId: plan.projectId,
+          environmentId: envId,
+          kind,
+          snapshotId: plan.snapshotId,
+          expectedTargetSnapshotId: plan.targetSnapshotId,
+          at,
+          createdBy: by.user.id,
+          message: body.message ?? null,
+          confirmMissingSecrets: body.confirmMissingSecrets === true,
+          confirmUndoHotfix: body.confirmUndoHotfix === true,
+          state: 'pending',
+          errorId: null,
+          errorMessage: null,
+          releaseSeq: null,
+          createdAt: now(),
+          finishedAt: null,
+        };
+        store.insert(r);
+        announce(r, 'pending');
+        return r;
+      });
+      this.poke();
+      return scheduledView(row);
+    },
+
+    pending(envId: string): ScheduledView[] {
+      return store.pending(envId).map(scheduledView);
+    },
+
+    /** The row of a scheduled release (any state), or `scheduled_not_found`. */
+    get(id: string): ScheduledRow {
+      const r = store.get(id);
+      if (!r) throw new AppError('scheduled_not_found');
+      return r;
+    },
+
+    /** Cancels a pending one; one that already ran or was cancelled is not found. */
+    cancel(id: string): void {
+      deps.atomically(() => {
+        const r = this.get(id);
+        if (!store.finish(id, { state: 'cancelled' }, now()))
+          throw new AppError('scheduled_not_found');
+        announce(r, 'cancelled');
+      });
+      this.poke();
+    },
+  };
+}
+export type Schedule = ReturnType<typeof createSchedule>;
