@@ -71,6 +71,8 @@ export interface Config {
   eventStreamMaxBufferedBytes: number;
   /** Open waits on the delivery API (long-polls and event streams) per runtime key, and per process. */
   deliveryWaitsPerKey: number;
+  /** Per project, all its runtime keys together (SEC-26). */
+  deliveryWaitsPerProject: number;
   deliveryWaits: number;
   /** Runtime instances remembered per environment (the board's "runtimes n of m on it"). */
   deliveryRuntimesPerEnvironment: number;
@@ -180,6 +182,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     eventStreamsPerUser: int('EVENT_STREAMS_PER_USER', 10, 1, 10_000),
     eventStreams: int('EVENT_STREAMS', 2000, 1, 1_000_000),
     deliveryWaitsPerKey: int('DELIVERY_WAITS_PER_KEY', 20, 1, 10_000),
+    deliveryWaitsPerProject: int('DELIVERY_WAITS_PER_PROJECT', 1000, 1, 1_000_000),
     deliveryWaits: int('DELIVERY_WAITS', 5000, 1, 1_000_000),
     deliveryRuntimesPerEnvironment: int('DELIVERY_RUNTIMES_PER_ENVIRONMENT', 100, 1, 10_000),
     eventStreamMaxBufferedBytes: int(

@@ -329,7 +329,11 @@ export function createServices(config: Readonly<Config>) {
       perServer: config.eventStreams,
       maxBufferedBytes: config.eventStreamMaxBufferedBytes,
     },
-    deliveryWaits: { perKey: config.deliveryWaitsPerKey, perServer: config.deliveryWaits },
+    deliveryWaits: {
+      perKey: config.deliveryWaitsPerKey,
+      perProject: config.deliveryWaitsPerProject,
+      perServer: config.deliveryWaits,
+    },
     credentials,
     accounts,
     projects,

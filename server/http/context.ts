@@ -33,6 +33,8 @@ export interface EventStreamLimits {
 export interface DeliveryWaitLimits {
   /** Per runtime key (429 too_many_connections past it). */
   perKey: number;
+  /** Per project, all its keys together: one tenant cannot take every place of the process (SEC-26). */
+  perProject: number;
   /** In this process. */
   perServer: number;
 }
