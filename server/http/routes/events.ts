@@ -6,6 +6,12 @@ import type { AppDeps, AppEnv, EventStreamLimits } from '../context.ts';
 
 /** Events read from the log per query; a resume far behind reads several batches, yielding between them. */
 const BATCH = 500;
+/**
+ * A resume further behind than this many of the project's events is a `reset` (the page refetches
+ * everything): each connection would otherwise replay up to a week of the log, and reconnecting
+ * costs a client nothing (SEC-28).
+ */
+export const MAX_RESUME_EVENTS = 1000;
 /** A comment line this often keeps proxies and the browser from dropping an idle stream. */
 const HEARTBEAT_MS = 25_000;
 /** What EventSource waits before reconnecting (it then sends Last-Event-ID). */
@@ -51,12 +57,14 @@ class OpenStreams {
 /**
  * Where a stream starts: after `Last-Event-ID` (header, or `?lastEventId=` for clients that cannot
  * set headers), else at the newest event. A resume from before the oldest kept event, from an id
- * this log never had, or from something that is not an id starts at the newest with a `reset`:
+ * this log never had, from more than MAX_RESUME_EVENTS of the project's events behind, or from
+ * something that is not an id starts at the newest with a `reset`:
  * the page refetches everything.
  */
 function startOf(
   given: string | undefined,
   events: AppDeps['events'],
+  projectId: string,
 ): { cursor: number; reset: boolean } {
   const last = events.lastSeq();
   if (given === undefined || given === '') return { cursor: last, reset: false };
@@ -64,6 +72,8 @@ function startOf(
   const id = Number(given);
   const first = events.firstSeq();
   if (id > last || (first > 0 && id < first - 1)) return { cursor: last, reset: true };
+  if (events.after(projectId, id, MAX_RESUME_EVENTS + 1).length > MAX_RESUME_EVENTS)
+    return { cursor: last, reset: true };
   return { cursor: id, reset: false };
 }
 
@@ -82,7 +92,11 @@ export function eventRoutes(deps: AppDeps) {
     const projectId = c.req.param('id');
     deps.access.requireMember(p, projectId);
     const release = open.take(p.user.id);
-    const start = startOf(c.req.header('last-event-id') ?? c.req.query('lastEventId'), deps.events);
+    const start = startOf(
+      c.req.header('last-event-id') ?? c.req.query('lastEventId'),
+      deps.events,
+      projectId,
+    );
     let cursor = start.cursor;
 
     let controller!: ReadableStreamDefaultController<Uint8Array>;

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { testServer } from '../helpers/server.ts';
+import { adminOf, newProject } from '../helpers/fixture.ts';
+import { openEvents } from '../helpers/sse.ts';
+
+/** Issue 16 red team: the project event stream. */
+const cleanup = cleanupAfterEach();
+
+describe('SEC live red team: project event stream', () => {
+  it('[SEC-28] a resume from far behind (more than 1,000 of the project’s events) is a reset, not a replay of the week’s log on every connection', async () => {
+    const server = await testServer(cleanup);
+    const admin = await adminOf(server.url);
+    const project = await newProject(admin, { name: 'Busy' });
+    const insert = server.sqlite.prepare(
+      `INSERT INTO project_events (project_id, environment_id, kind, actor_id, recipient_id, subject, created_at)
+       VALUES (?, NULL, 'members', NULL, NULL, '{}', ?)`,
+    );
+    const first = Number(insert.run(project.id, Date.now()).lastInsertRowid);
+    server.sqlite.transaction(() => {
+      for (let i = 0; i < 2500; i++) insert.run(project.id, Date.now());
+    })();
+    const s = await openEvents(server.url, project.id, admin.token, {
+      lastEventId: String(first),
+    });
+    cleanup.push(() => s.close());
+    expect(s.status).toBe(200);
+    const m = await s.next();
+    expect(m?.event).toBe('reset');
+    // A resume from close behind is still served event by event.
+    const near = await openEvents(server.url, project.id, admin.token, {
+      lastEventId: String(first + 2400),
+    });
+    cleanup.push(() => near.close());
+    const got = [];
+    for (let i = 0; i < 100; i++) got.push(await near.next());
+    expect(got.map((x) => x?.event)).toEqual(Array(100).fill('message'));
+    expect(Number(got.at(-1)!.id)).toBe(first + 2500);
+  });
+});
