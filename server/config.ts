@@ -66,6 +66,8 @@ export interface Config {
   collabMaxDraftBytes: number;
   /** Open project event streams (`GET /api/projects/:id/events`) per user, and per process. */
   eventStreamsPerUser: number;
+  /** Open event streams of one project, all its members together (SEC-30). */
+  eventStreamsPerProject: number;
   eventStreams: number;
   /** An event stream whose unsent data passes this many bytes (a client that does not read) is closed. */
   eventStreamMaxBufferedBytes: number;
@@ -180,6 +182,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     maxSecretsPerEnvironment: int('MAX_SECRETS_PER_ENVIRONMENT', 500, 1, 100_000),
     approvalSnapshotRetentionDays: int('APPROVAL_SNAPSHOT_RETENTION_DAYS', 30, 1, 3650),
     eventStreamsPerUser: int('EVENT_STREAMS_PER_USER', 10, 1, 10_000),
+    eventStreamsPerProject: int('EVENT_STREAMS_PER_PROJECT', 500, 1, 1_000_000),
     eventStreams: int('EVENT_STREAMS', 2000, 1, 1_000_000),
     deliveryWaitsPerKey: int('DELIVERY_WAITS_PER_KEY', 20, 1, 10_000),
     deliveryWaitsPerProject: int('DELIVERY_WAITS_PER_PROJECT', 1000, 1, 1_000_000),

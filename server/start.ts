@@ -326,6 +326,7 @@ export function createServices(config: Readonly<Config>) {
     notifications,
     eventStreams: {
       perUser: config.eventStreamsPerUser,
+      perProject: config.eventStreamsPerProject,
       perServer: config.eventStreams,
       maxBufferedBytes: config.eventStreamMaxBufferedBytes,
     },

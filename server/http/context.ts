@@ -23,6 +23,8 @@ import type { Idempotency } from '../domain/idempotency.ts';
 export interface EventStreamLimits {
   /** Open streams per user (429 too_many_connections past it). */
   perUser: number;
+  /** Open streams of one project, all its members together: one tenant cannot take them all (SEC-30). */
+  perProject: number;
   /** Open streams in this process. */
   perServer: number;
   /** Unsent bytes a stream may hold before it is closed (a client that does not read). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { testServer } from '../helpers/server.ts';
-import { adminOf, newProject } from '../helpers/fixture.ts';
+import { adminOf, newProject, newUser } from '../helpers/fixture.ts';
 import { openEvents } from '../helpers/sse.ts';
 
 /** Issue 16 red team: the project event stream. */
@@ -36,5 +36,32 @@ describe('SEC live red team: project event stream', () => {
     for (let i = 0; i < 100; i++) got.push(await near.next());
     expect(got.map((x) => x?.event)).toEqual(Array(100).fill('message'));
     expect(Number(got.at(-1)!.id)).toBe(first + 2500);
+  });
+});
+
+describe('SEC live red team: event streams per project', () => {
+  it('[SEC-30] the members of one project cannot take every event stream of the process: past EVENT_STREAMS_PER_PROJECT they get 429, another project still streams', async () => {
+    const server = await testServer(cleanup, {
+      EVENT_STREAMS_PER_USER: '1',
+      EVENT_STREAMS_PER_PROJECT: '2',
+      EVENT_STREAMS: '4',
+    });
+    const admin = await adminOf(server.url);
+    const a = await newProject(admin, { name: 'Tenant A' });
+    const b = await newProject(admin, { name: 'Tenant B' });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) {
+      const u = await newUser(admin, `a${i}@example.com`);
+      await admin.ok('PUT', `/api/projects/${a.id}/members/${u.id}`, {
+        roles: { [a.environments[0]!.id]: ['viewer'] },
+      });
+      const s = await openEvents(server.url, a.id, u.token);
+      cleanup.push(() => s.close());
+      statuses.push(s.status);
+    }
+    expect(statuses).toEqual([200, 200, 429, 429]);
+    const s = await openEvents(server.url, b.id, admin.token);
+    cleanup.push(() => s.close());
+    expect(s.status).toBe(200);
   });
 });
