@@ -65,3 +65,38 @@ describe('SEC live red team: event streams per project', () => {
     expect(s.status).toBe(200);
   });
 });
+
+describe('SEC live red team: admin-only events', () => {
+  it('[SEC-31] `invitation` events (who is invited into the project, and when) reach project admins only, as the invitations list does', async () => {
+    const server = await testServer(cleanup);
+    const admin = await adminOf(server.url);
+    const project = await newProject(admin, { name: 'Invites' });
+    const dev = project.environments[0]!.id;
+    const viewer = await newUser(admin, 'vic@example.com');
+    await admin.ok('PUT', `/api/projects/${project.id}/members/${viewer.id}`, {
+      roles: { [dev]: ['viewer'] },
+    });
+    const theirs = await openEvents(server.url, project.id, viewer.token);
+    const admins = await openEvents(server.url, project.id, admin.token);
+    cleanup.push(
+      () => theirs.close(),
+      () => admins.close(),
+    );
+    await admin.ok('POST', '/api/invitations', {
+      email: 'new@example.com',
+      name: 'New Person',
+      projectId: project.id,
+      roles: { [dev]: ['viewer'] },
+    });
+    expect((await admins.until('invitation')).length).toBeGreaterThan(0);
+    // A project-wide event both may see ends what the viewer waits for.
+    const marker = await newUser(admin, 'marker@example.com');
+    await admin.ok('PUT', `/api/projects/${project.id}/members/${marker.id}`, {
+      roles: { [dev]: ['viewer'] },
+    });
+    const seen = (await theirs.until('members')).map(
+      (m) => (JSON.parse(m.data) as { kind: string }).kind,
+    );
+    expect(seen).not.toContain('invitation');
+  });
+});

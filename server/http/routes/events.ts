@@ -157,6 +157,9 @@ export function eventRoutes(deps: AppDeps) {
       }
     }
 
+    /** A project admin? (the invitations' events are theirs only). */
+    const isAdmin = (): boolean => deps.access.isProjectAdmin(p, projectId);
+
     /** Sends every event after the cursor the person may see, reading the log (never memory). */
     async function pump(): Promise<void> {
       if (pumping) {
@@ -171,12 +174,15 @@ export function eventRoutes(deps: AppDeps) {
             if (closed) return;
             if (!allowed()) return end(false);
             const readable = deps.visibility.readable(p, projectId);
+            // Invitations are listed to project admins only: so are their events (SEC-31).
+            const admin = isAdmin();
             const rows = deps.events.after(projectId, cursor, BATCH);
             let frames = '';
             for (const row of rows) {
               cursor = row.seq;
               if (row.recipientId !== null && row.recipientId !== p.user.id) continue;
               if (row.environmentId !== null && !readable.has(row.environmentId)) continue;
+              if (row.kind === 'invitation' && !admin) continue;
               frames += `id: ${row.seq}\ndata: ${JSON.stringify(eventView(row))}\n\n`;
             }
             if (frames && !send(frames)) return;
