@@ -66,11 +66,15 @@ export interface Config {
   collabMaxDraftBytes: number;
   /** Open project event streams (`GET /api/projects/:id/events`) per user, and per process. */
   eventStreamsPerUser: number;
+  /** Open event streams of one project, all its members together (SEC-30). */
+  eventStreamsPerProject: number;
   eventStreams: number;
   /** An event stream whose unsent data passes this many bytes (a client that does not read) is closed. */
   eventStreamMaxBufferedBytes: number;
   /** Open waits on the delivery API (long-polls and event streams) per runtime key, and per process. */
   deliveryWaitsPerKey: number;
+  /** Per project, all its runtime keys together (SEC-26). */
+  deliveryWaitsPerProject: number;
   deliveryWaits: number;
   /** Runtime instances remembered per environment (the board's "runtimes n of m on it"). */
   deliveryRuntimesPerEnvironment: number;
@@ -178,8 +182,10 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     maxSecretsPerEnvironment: int('MAX_SECRETS_PER_ENVIRONMENT', 500, 1, 100_000),
     approvalSnapshotRetentionDays: int('APPROVAL_SNAPSHOT_RETENTION_DAYS', 30, 1, 3650),
     eventStreamsPerUser: int('EVENT_STREAMS_PER_USER', 10, 1, 10_000),
+    eventStreamsPerProject: int('EVENT_STREAMS_PER_PROJECT', 500, 1, 1_000_000),
     eventStreams: int('EVENT_STREAMS', 2000, 1, 1_000_000),
     deliveryWaitsPerKey: int('DELIVERY_WAITS_PER_KEY', 20, 1, 10_000),
+    deliveryWaitsPerProject: int('DELIVERY_WAITS_PER_PROJECT', 1000, 1, 1_000_000),
     deliveryWaits: int('DELIVERY_WAITS', 5000, 1, 1_000_000),
     deliveryRuntimesPerEnvironment: int('DELIVERY_RUNTIMES_PER_ENVIRONMENT', 100, 1, 10_000),
     eventStreamMaxBufferedBytes: int(

@@ -355,10 +355,15 @@ export function createServices(config: Readonly<Config>) {
     notifications,
     eventStreams: {
       perUser: config.eventStreamsPerUser,
+      perProject: config.eventStreamsPerProject,
       perServer: config.eventStreams,
       maxBufferedBytes: config.eventStreamMaxBufferedBytes,
     },
-    deliveryWaits: { perKey: config.deliveryWaitsPerKey, perServer: config.deliveryWaits },
+    deliveryWaits: {
+      perKey: config.deliveryWaitsPerKey,
+      perProject: config.deliveryWaitsPerProject,
+      perServer: config.deliveryWaits,
+    },
     credentials,
     accounts,
     projects,

@@ -250,6 +250,22 @@ export function createApprovals(deps: {
       return checkView(row);
     },
 
+    /**
+     * Whether `snapshotId` is what the stage before `envId` would move now, that stage being one
+     * of `readable` (its candidate is stored only at the Sync, so the snapshot store cannot say).
+     */
+    isCandidateInto(envId: string, snapshotId: string, readable: ReadonlySet<string>): boolean {
+      const e = env(envId);
+      const before = projects
+        .getProject(e.projectId)!
+        .environments.find((x) => x.position === e.position - 1);
+      return (
+        !!before &&
+        readable.has(before.id) &&
+        deps.composition.candidateId(before.id) === snapshotId
+      );
+    },
+
     /** The checks reported on an environment for one snapshot, and what its gate requires. */
     checks(envId: string, snapshotId: string): ChecksView {
       const e = env(envId);

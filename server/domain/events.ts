@@ -34,6 +34,10 @@ export function announcer(atomically: Atomically, emit: Emit) {
 /** Runs inside `emit`, in the caller's transaction: what it writes commits or rolls back with the change. */
 export type Reactor = (event: ProjectEventRow) => void;
 
+/** Wake-ups of one project's readers: a burst of WAKE_BURST at once, then at most one per WAKE_GAP_MS (SEC-27). */
+export const WAKE_BURST = 20;
+export const WAKE_GAP_MS = 100;
+
 /** How long events are kept for `Last-Event-ID` resumes; older ones are pruned (a resume past them refetches everything). */
 export const EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -48,14 +52,29 @@ export function createProjectEvents(store: EventStore, now: () => number = Date.
   const reactors: Reactor[] = [];
   const listeners = new Map<string, Set<() => void>>();
   const woken = new Set<string>();
+  /** Wake-ups each project may still have at once (a token bucket of WAKE_BURST, one more per WAKE_GAP_MS). */
+  const budget = new Map<string, { tokens: number; at: number }>();
 
+  /**
+   * Wakes the project's readers after the current task. Each wake-up reads the log once per open
+   * stream and waiting request: past a burst of WAKE_BURST, a project's readers are woken at most
+   * once per WAKE_GAP_MS (what was emitted meanwhile is read by that one wake-up), so a storm of
+   * events costs a bounded number of reads (SEC-27).
+   */
   function wake(projectId: string): void {
     if (woken.has(projectId)) return;
     woken.add(projectId);
-    setImmediate(() => {
+    const t = performance.now();
+    const b = budget.get(projectId) ?? { tokens: WAKE_BURST, at: t };
+    b.tokens = Math.min(WAKE_BURST, b.tokens + (t - b.at) / WAKE_GAP_MS) - 1;
+    b.at = t;
+    budget.set(projectId, b);
+    const fire = () => {
       woken.delete(projectId);
       for (const fn of listeners.get(projectId) ?? []) fn();
-    });
+    };
+    if (b.tokens >= 0) setImmediate(fire);
+    else setTimeout(fire, Math.ceil(-b.tokens * WAKE_GAP_MS)).unref();
   }
 
   return {

@@ -4,6 +4,14 @@ export const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 /** Announcements of changed runtime reports, per environment, at most this often. */
 export const RUNTIMES_CHANGED_MS = 500;
 
+/**
+ * Announcements per environment beyond RUNTIMES_CHANGED_MS: a burst of this many, then one per
+ * RUNTIMES_REFILL_MS. A key holder cycling instance names otherwise made every open board of
+ * production refetch twice a second, and wrote 170,000 events a day into the log (SEC-25).
+ */
+export const RUNTIMES_BURST = 5;
+export const RUNTIMES_REFILL_MS = 10_000;
+
 /** A runtime counts on the board while it has a stream open or was heard from this recently. */
 export const RUNTIME_FRESH_MS = 2 * 60 * 1000;
 
@@ -33,14 +41,22 @@ export function createRuntimeReports(opts: {
   const byEnv = new Map<string, Map<string, Instance>>();
   const fresh = (i: Instance, at: number) => i.open > 0 || at - i.seenAt <= RUNTIME_FRESH_MS;
   const pending = new Set<string>();
-  /** Coalesced: a burst of pickups after a Publish is one announcement. */
+  /** Announcements each environment may still make at once (a token bucket, RUNTIMES_BURST). */
+  const budget = new Map<string, { tokens: number; at: number }>();
+  /** Coalesced: a burst of pickups after a Publish is one announcement; many bursts are slowed. */
   function announce(envId: string): void {
     if (!opts.changed || pending.has(envId)) return;
     pending.add(envId);
+    const at = now();
+    const b = budget.get(envId) ?? { tokens: RUNTIMES_BURST, at };
+    b.tokens = Math.min(RUNTIMES_BURST, b.tokens + (at - b.at) / RUNTIMES_REFILL_MS) - 1;
+    b.at = at;
+    budget.set(envId, b);
+    const delay = Math.max(RUNTIMES_CHANGED_MS, Math.ceil(-b.tokens * RUNTIMES_REFILL_MS));
     setTimeout(() => {
       pending.delete(envId);
       opts.changed!(envId);
-    }, RUNTIMES_CHANGED_MS).unref();
+    }, delay).unref();
   }
 
   function instance(envId: string, name: string): Instance {

@@ -24,6 +24,8 @@ import type { Freeze, Schedule } from '../domain/schedule.ts';
 export interface EventStreamLimits {
   /** Open streams per user (429 too_many_connections past it). */
   perUser: number;
+  /** Open streams of one project, all its members together: one tenant cannot take them all (SEC-30). */
+  perProject: number;
   /** Open streams in this process. */
   perServer: number;
   /** Unsent bytes a stream may hold before it is closed (a client that does not read). */
@@ -34,6 +36,8 @@ export interface EventStreamLimits {
 export interface DeliveryWaitLimits {
   /** Per runtime key (429 too_many_connections past it). */
   perKey: number;
+  /** Per project, all its keys together: one tenant cannot take every place of the process (SEC-26). */
+  perProject: number;
   /** In this process. */
   perServer: number;
 }

@@ -61,7 +61,8 @@ export function idempotentWrites(deps: Pick<AppDeps, 'idempotency'>) {
         status: res.status,
         contentType: res.headers.get('content-type'),
         body: NULL_BODY.has(res.status) ? '' : await res.clone().text(),
-        holdsSecret: holdsSecret(c.req.method, url.pathname),
+        // The path as routed (percent-decoded): `/api/%74okens` runs POST /api/tokens too.
+        holdsSecret: holdsSecret(c.req.method, c.req.path),
       });
       finished = true;
     } finally {

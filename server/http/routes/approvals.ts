@@ -43,6 +43,17 @@ export function approvalRoutes(deps: AppDeps) {
     access.authorize(p, 'env.sync', before.id);
     return env;
   }
+
+  /**
+   * A snapshot id is a content address: checks of one the caller may not read (held only by
+   * stages they cannot read) are answered like an unknown id, or they would confirm a guess of
+   * that content (SEC-24).
+   */
+  function requireReadable(p: Principal, env: { id: string; projectId: string }, id: string) {
+    if (deps.visibility.canReadSnapshot(p, env.projectId, id)) return;
+    if (approvals.isCandidateInto(env.id, id, deps.visibility.readable(p, env.projectId))) return;
+    throw new AppError('snapshot_not_found');
+  }
   return new Hono<AppEnv>()
     .get('/environments/:envId/gate', (c) => {
       access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
@@ -62,6 +73,7 @@ export function approvalRoutes(deps: AppDeps) {
     .post('/environments/:envId/checks', async (c) => {
       const env = mayReport(c.get('principal'), c.req.param('envId'));
       const report = await readJson(c, CheckReportBody);
+      requireReadable(c.get('principal'), env, report.snapshotId);
       return c.json(
         approvals.reportCheck(c.get('principal'), env.id, report) satisfies CheckView,
         201,
@@ -74,6 +86,7 @@ export function approvalRoutes(deps: AppDeps) {
         throw new AppError('invalid_body', 'snapshotId: a snapshot id is 64 hex characters.', [
           { path: 'snapshotId', message: 'A snapshot id is 64 hex characters.' },
         ]);
+      requireReadable(c.get('principal'), env, snapshotId);
       return c.json(approvals.checks(env.id, snapshotId) satisfies ChecksView);
     })
     .post('/environments/:envId/requests', async (c) => {

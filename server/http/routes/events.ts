@@ -6,35 +6,49 @@ import type { AppDeps, AppEnv, EventStreamLimits } from '../context.ts';
 
 /** Events read from the log per query; a resume far behind reads several batches, yielding between them. */
 const BATCH = 500;
+/**
+ * A resume further behind than this many of the project's events is a `reset` (the page refetches
+ * everything): each connection would otherwise replay up to a week of the log, and reconnecting
+ * costs a client nothing (SEC-28).
+ */
+export const MAX_RESUME_EVENTS = 1000;
 /** A comment line this often keeps proxies and the browser from dropping an idle stream. */
 const HEARTBEAT_MS = 25_000;
 /** What EventSource waits before reconnecting (it then sends Last-Event-ID). */
 const RETRY_MS = 3000;
 
-/** Counts open streams per user and in all; refuses one past either bound. */
+/** Counts open streams per user, per project and in all; refuses one past any bound. */
 class OpenStreams {
   private readonly byUser = new Map<string, number>();
+  private readonly byProject = new Map<string, number>();
   private total = 0;
   private readonly limits: EventStreamLimits;
   constructor(limits: EventStreamLimits) {
     this.limits = limits;
   }
 
-  /** Takes a place for `userId` or throws 429; returns what releases it (once). */
-  take(userId: string): () => void {
+  /** Takes a place for `userId` in `projectId` or throws 429; returns what releases it (once). */
+  take(userId: string, projectId: string): () => void {
     const mine = this.byUser.get(userId) ?? 0;
+    const project = this.byProject.get(projectId) ?? 0;
     if (mine >= this.limits.perUser)
       throw new AppError(
         'too_many_connections',
         `You have ${mine} live project pages open: close some tabs, then reload this one.`,
         { limit: 'EVENT_STREAMS_PER_USER', max: this.limits.perUser },
       );
+    if (project >= this.limits.perProject)
+      throw new AppError('too_many_connections', undefined, {
+        limit: 'EVENT_STREAMS_PER_PROJECT',
+        max: this.limits.perProject,
+      });
     if (this.total >= this.limits.perServer)
       throw new AppError('too_many_connections', undefined, {
         limit: 'EVENT_STREAMS',
         max: this.limits.perServer,
       });
     this.byUser.set(userId, mine + 1);
+    this.byProject.set(projectId, project + 1);
     this.total++;
     let released = false;
     return () => {
@@ -44,6 +58,9 @@ class OpenStreams {
       const left = (this.byUser.get(userId) ?? 1) - 1;
       if (left > 0) this.byUser.set(userId, left);
       else this.byUser.delete(userId);
+      const inProject = (this.byProject.get(projectId) ?? 1) - 1;
+      if (inProject > 0) this.byProject.set(projectId, inProject);
+      else this.byProject.delete(projectId);
     };
   }
 }
@@ -51,12 +68,14 @@ class OpenStreams {
 /**
  * Where a stream starts: after `Last-Event-ID` (header, or `?lastEventId=` for clients that cannot
  * set headers), else at the newest event. A resume from before the oldest kept event, from an id
- * this log never had, or from something that is not an id starts at the newest with a `reset`:
+ * this log never had, from more than MAX_RESUME_EVENTS of the project's events behind, or from
+ * something that is not an id starts at the newest with a `reset`:
  * the page refetches everything.
  */
 function startOf(
   given: string | undefined,
   events: AppDeps['events'],
+  projectId: string,
 ): { cursor: number; reset: boolean } {
   const last = events.lastSeq();
   if (given === undefined || given === '') return { cursor: last, reset: false };
@@ -64,6 +83,8 @@ function startOf(
   const id = Number(given);
   const first = events.firstSeq();
   if (id > last || (first > 0 && id < first - 1)) return { cursor: last, reset: true };
+  if (events.after(projectId, id, MAX_RESUME_EVENTS + 1).length > MAX_RESUME_EVENTS)
+    return { cursor: last, reset: true };
   return { cursor: id, reset: false };
 }
 
@@ -81,8 +102,12 @@ export function eventRoutes(deps: AppDeps) {
     const p: Principal = c.get('principal');
     const projectId = c.req.param('id');
     deps.access.requireMember(p, projectId);
-    const release = open.take(p.user.id);
-    const start = startOf(c.req.header('last-event-id') ?? c.req.query('lastEventId'), deps.events);
+    const release = open.take(p.user.id, projectId);
+    const start = startOf(
+      c.req.header('last-event-id') ?? c.req.query('lastEventId'),
+      deps.events,
+      projectId,
+    );
     let cursor = start.cursor;
 
     let controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -132,6 +157,9 @@ export function eventRoutes(deps: AppDeps) {
       }
     }
 
+    /** A project admin? (the invitations' events are theirs only). */
+    const isAdmin = (): boolean => deps.access.isProjectAdmin(p, projectId);
+
     /** Sends every event after the cursor the person may see, reading the log (never memory). */
     async function pump(): Promise<void> {
       if (pumping) {
@@ -146,12 +174,15 @@ export function eventRoutes(deps: AppDeps) {
             if (closed) return;
             if (!allowed()) return end(false);
             const readable = deps.visibility.readable(p, projectId);
+            // Invitations are listed to project admins only: so are their events (SEC-31).
+            const admin = isAdmin();
             const rows = deps.events.after(projectId, cursor, BATCH);
             let frames = '';
             for (const row of rows) {
               cursor = row.seq;
               if (row.recipientId !== null && row.recipientId !== p.user.id) continue;
               if (row.environmentId !== null && !readable.has(row.environmentId)) continue;
+              if (row.kind === 'invitation' && !admin) continue;
               frames += `id: ${row.seq}\ndata: ${JSON.stringify(eventView(row))}\n\n`;
             }
             if (frames && !send(frames)) return;
