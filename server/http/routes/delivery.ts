@@ -3,7 +3,8 @@ import type { DeliveryEvent } from '#schema/api.ts';
 import { AppError } from '#schema/errors.ts';
 import { hashToken } from '../../domain/ids.ts';
 import { RUNTIME_NAME } from '../../domain/runtime-reports.ts';
-import type { AppDeps, AppEnv, DeliveryWaitLimits } from '../context.ts';
+import type { AppDeps, AppEnv } from '../context.ts';
+import { OpenPlaces } from '../open-places.ts';
 
 /** A comment line this often keeps proxies from dropping an idle stream. */
 const HEARTBEAT_MS = 25_000;
@@ -13,54 +14,6 @@ const RETRY_MS = 3000;
 const REMEMBERED_IDS = 64;
 
 type Answer = ReturnType<AppDeps['localData']['delivery']>;
-
-/** Counts open waits (long-polls and streams) per runtime key, per project and in all; refuses one past any bound. */
-class OpenWaits {
-  private readonly byKey = new Map<string, number>();
-  private readonly byProject = new Map<string, number>();
-  private total = 0;
-  private readonly limits: DeliveryWaitLimits;
-  constructor(limits: DeliveryWaitLimits) {
-    this.limits = limits;
-  }
-
-  /** Takes a place for the key (by its hash) of the project, or throws 429; returns what releases it (once). */
-  take(keyHash: string, projectId: string): () => void {
-    const mine = this.byKey.get(keyHash) ?? 0;
-    const project = this.byProject.get(projectId) ?? 0;
-    if (mine >= this.limits.perKey)
-      throw new AppError(
-        'too_many_connections',
-        `This runtime key already has ${mine} waiting requests: reuse one stream per runtime instance.`,
-        { limit: 'DELIVERY_WAITS_PER_KEY', max: this.limits.perKey },
-      );
-    if (project >= this.limits.perProject)
-      throw new AppError('too_many_connections', undefined, {
-        limit: 'DELIVERY_WAITS_PER_PROJECT',
-        max: this.limits.perProject,
-      });
-    if (this.total >= this.limits.perServer)
-      throw new AppError('too_many_connections', undefined, {
-        limit: 'DELIVERY_WAITS',
-        max: this.limits.perServer,
-      });
-    this.byKey.set(keyHash, mine + 1);
-    this.byProject.set(projectId, project + 1);
-    this.total++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.total--;
-      const left = (this.byKey.get(keyHash) ?? 1) - 1;
-      if (left > 0) this.byKey.set(keyHash, left);
-      else this.byKey.delete(keyHash);
-      const inProject = (this.byProject.get(projectId) ?? 1) - 1;
-      if (inProject > 0) this.byProject.set(projectId, inProject);
-      else this.byProject.delete(projectId);
-    };
-  }
-}
 
 /** `?wait=`: whole seconds, 1–60; absent: answer at once. */
 function waitParam(v: string | undefined): number | null {
@@ -101,7 +54,18 @@ const headersOf = (a: Answer) => ({
  * recomputes only the ETag.
  */
 export function deliveryRoutes(deps: AppDeps) {
-  const waits = new OpenWaits(deps.deliveryWaits);
+  const limits = deps.deliveryWaits;
+  // Open waits (long-polls and streams) per runtime key, per project and in all.
+  const waits = new OpenPlaces([
+    {
+      limit: 'DELIVERY_WAITS_PER_KEY',
+      max: limits.perKey,
+      message: (n) =>
+        `This runtime key already has ${n} waiting requests: reuse one stream per runtime instance.`,
+    },
+    { limit: 'DELIVERY_WAITS_PER_PROJECT', max: limits.perProject },
+    { limit: 'DELIVERY_WAITS', max: limits.perServer },
+  ]);
   const encoder = new TextEncoder();
   /** Per environment: stream message id → the ETag sent with it ('' when two differed). */
   const sentIds = new Map<string, Map<number, string>>();
@@ -151,7 +115,7 @@ export function deliveryRoutes(deps: AppDeps) {
         name !== undefined && deps.localData.runtimes.report(envId, name, a.snapshotId);
 
       if (wait !== null && matches(answer.etag)) {
-        const release = waits.take(hashToken(key!), answer.projectId);
+        const release = waits.take([hashToken(key!), answer.projectId, '']);
         report(answer);
         const signal = c.req.raw.signal;
         const first = answer;
@@ -198,7 +162,7 @@ export function deliveryRoutes(deps: AppDeps) {
       const read = () => deps.localData.delivery(envId, key);
       const opened = read();
       const name = runtimeName(c);
-      const release = waits.take(hashToken(key!), opened.projectId);
+      const release = waits.take([hashToken(key!), opened.projectId, '']);
       const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '';
       // An id past the log's end was never sent: treated like no id (ids stay the log's seqs).
       const given = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : null;

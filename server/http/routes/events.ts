@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import { AppError } from '#schema/errors.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { eventView } from '../../domain/events.ts';
-import type { AppDeps, AppEnv, EventStreamLimits } from '../context.ts';
+import type { AppDeps, AppEnv } from '../context.ts';
+import { OpenPlaces } from '../open-places.ts';
 
 /** Events read from the log per query; a resume far behind reads several batches, yielding between them. */
 const BATCH = 500;
@@ -16,54 +16,6 @@ export const MAX_RESUME_EVENTS = 1000;
 const HEARTBEAT_MS = 25_000;
 /** What EventSource waits before reconnecting (it then sends Last-Event-ID). */
 const RETRY_MS = 3000;
-
-/** Counts open streams per user, per project and in all; refuses one past any bound. */
-class OpenStreams {
-  private readonly byUser = new Map<string, number>();
-  private readonly byProject = new Map<string, number>();
-  private total = 0;
-  private readonly limits: EventStreamLimits;
-  constructor(limits: EventStreamLimits) {
-    this.limits = limits;
-  }
-
-  /** Takes a place for `userId` in `projectId` or throws 429; returns what releases it (once). */
-  take(userId: string, projectId: string): () => void {
-    const mine = this.byUser.get(userId) ?? 0;
-    const project = this.byProject.get(projectId) ?? 0;
-    if (mine >= this.limits.perUser)
-      throw new AppError(
-        'too_many_connections',
-        `You have ${mine} live project pages open: close some tabs, then reload this one.`,
-        { limit: 'EVENT_STREAMS_PER_USER', max: this.limits.perUser },
-      );
-    if (project >= this.limits.perProject)
-      throw new AppError('too_many_connections', undefined, {
-        limit: 'EVENT_STREAMS_PER_PROJECT',
-        max: this.limits.perProject,
-      });
-    if (this.total >= this.limits.perServer)
-      throw new AppError('too_many_connections', undefined, {
-        limit: 'EVENT_STREAMS',
-        max: this.limits.perServer,
-      });
-    this.byUser.set(userId, mine + 1);
-    this.byProject.set(projectId, project + 1);
-    this.total++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.total--;
-      const left = (this.byUser.get(userId) ?? 1) - 1;
-      if (left > 0) this.byUser.set(userId, left);
-      else this.byUser.delete(userId);
-      const inProject = (this.byProject.get(projectId) ?? 1) - 1;
-      if (inProject > 0) this.byProject.set(projectId, inProject);
-      else this.byProject.delete(projectId);
-    };
-  }
-}
 
 /**
  * Where a stream starts: after `Last-Event-ID` (header, or `?lastEventId=` for clients that cannot
@@ -95,14 +47,25 @@ function startOf(
  * ProjectEventView); one named `reset` when a resume cannot be served.
  */
 export function eventRoutes(deps: AppDeps) {
-  const open = new OpenStreams(deps.eventStreams);
+  const limits = deps.eventStreams;
+  // Open streams per person, per project and in all.
+  const open = new OpenPlaces([
+    {
+      limit: 'EVENT_STREAMS_PER_USER',
+      max: limits.perUser,
+      message: (n) =>
+        `You have ${n} live project pages open: close some tabs, then reload this one.`,
+    },
+    { limit: 'EVENT_STREAMS_PER_PROJECT', max: limits.perProject },
+    { limit: 'EVENT_STREAMS', max: limits.perServer },
+  ]);
   const encoder = new TextEncoder();
 
   return new Hono<AppEnv>().get('/projects/:id/events', (c) => {
     const p: Principal = c.get('principal');
     const projectId = c.req.param('id');
     deps.access.requireMember(p, projectId);
-    const release = open.take(p.user.id, projectId);
+    const release = open.take([p.user.id, projectId, '']);
     const start = startOf(
       c.req.header('last-event-id') ?? c.req.query('lastEventId'),
       deps.events,
