@@ -1,25 +1,25 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Browser, type Page } from '@playwright/test';
 import { ensureAdmin, hydrated, signIn } from './helpers.ts';
 
 /**
- * REV-78: the header's inbox. An approver is told of a request in the inbox (a badge with the
- * unread count), approves it from there, and its link lands on the board's approval box.
+ * Ada (signed in, inbox read) with a sample project whose TEST needs one approval, and a second
+ * person who may edit and Sync DEV; `request()` has them ask for the Sync DEV → TEST from their
+ * own browser session.
  */
-test('[REV-78] an approver sees the request in the inbox and approves from there', async ({
-  page,
-  browser,
-  baseURL,
-}) => {
-  const origin = { origin: baseURL! };
+async function gatedDesk(
+  page: Page,
+  browser: Browser,
+  baseURL: string,
+  name: string,
+  person: string,
+) {
+  const origin = { origin: baseURL };
   await ensureAdmin(page.request);
   await signIn(page);
   // Earlier tests may have left Ada notifications: start from an empty badge.
   await page.request.post('/api/notifications/read', { data: { all: true }, headers: origin });
   const project = (await (
-    await page.request.post('/api/projects', {
-      data: { name: 'Inbox desk', sample: true },
-      headers: origin,
-    })
+    await page.request.post('/api/projects', { data: { name, sample: true }, headers: origin })
   ).json()) as { id: string; environments: { id: string }[] };
   const [dev, test1] = project.environments.map((e) => e.id) as [string, string];
   expect(
@@ -30,17 +30,47 @@ test('[REV-78] an approver sees the request in the inbox and approves from there
       })
     ).status(),
   ).toBe(200);
-  const email = `dana-${Date.now()}@example.com`;
-  const dana = (await (
+  const email = `${person.split(' ')[0]!.toLowerCase()}-${Date.now()}@example.com`;
+  const user = (await (
     await page.request.post('/api/users', {
-      data: { email, name: 'Dana Dev', password: 'correct horse battery' },
+      data: { email, name: person, password: 'correct horse battery' },
       headers: origin,
     })
   ).json()) as { id: string };
-  await page.request.put(`/api/projects/${project.id}/members/${dana.id}`, {
+  await page.request.put(`/api/projects/${project.id}/members/${user.id}`, {
     data: { roles: { [dev]: ['viewer', 'editor', 'promoter'] } },
     headers: origin,
   });
+  const request = async () => {
+    const other = await browser.newContext({ baseURL });
+    expect(
+      (
+        await other.request.post('/api/session', {
+          data: { email, password: 'correct horse battery' },
+          headers: origin,
+        })
+      ).status(),
+    ).toBe(200);
+    const requested = await other.request.post(`/api/environments/${dev}/requests`, {
+      data: { message: 'Ready for TEST' },
+      headers: origin,
+    });
+    expect(requested.status()).toBe(201);
+    await other.close();
+  };
+  return { project, request };
+}
+
+/**
+ * REV-78: the header's inbox. An approver is told of a request in the inbox (a badge with the
+ * unread count), approves it from there, and its link lands on the board's approval box.
+ */
+test('[REV-78] an approver sees the request in the inbox and approves from there', async ({
+  page,
+  browser,
+  baseURL,
+}) => {
+  const { request } = await gatedDesk(page, browser, baseURL!, 'Inbox desk', 'Dana Dev');
 
   await page.setViewportSize({ width: 1366, height: 900 });
   await page.goto('/');
@@ -49,21 +79,7 @@ test('[REV-78] an approver sees the request in the inbox and approves from there
   await expect(page.getByTestId('inbox-badge')).toHaveCount(0);
 
   // Dana asks for the Sync DEV → TEST, from her own browser session.
-  const other = await browser.newContext({ baseURL });
-  expect(
-    (
-      await other.request.post('/api/session', {
-        data: { email, password: 'correct horse battery' },
-        headers: origin,
-      })
-    ).status(),
-  ).toBe(200);
-  const requested = await other.request.post(`/api/environments/${dev}/requests`, {
-    data: { message: 'Ready for TEST' },
-    headers: origin,
-  });
-  expect(requested.status()).toBe(201);
-  await other.close();
+  await request();
 
   // Ada's inbox refreshes when she comes back to the window (and on her event stream).
   await page.evaluate(() => window.dispatchEvent(new Event('focus')));
@@ -99,49 +115,20 @@ test('[REV-78] [REV-60] on a project page the badge follows the event stream: a 
   browser,
   baseURL,
 }) => {
-  const origin = { origin: baseURL! };
-  await ensureAdmin(page.request);
-  await signIn(page);
-  await page.request.post('/api/notifications/read', { data: { all: true }, headers: origin });
-  const project = (await (
-    await page.request.post('/api/projects', {
-      data: { name: 'Live inbox desk', sample: true },
-      headers: origin,
-    })
-  ).json()) as { id: string; environments: { id: string }[] };
-  const [dev, test1] = project.environments.map((e) => e.id) as [string, string];
-  await page.request.put(`/api/environments/${test1}/gate`, {
-    data: { requiredApprovals: 1, allowSelfApproval: false },
-    headers: origin,
-  });
-  const email = `erin-${Date.now()}@example.com`;
-  const erin = (await (
-    await page.request.post('/api/users', {
-      data: { email, name: 'Erin Editor', password: 'correct horse battery' },
-      headers: origin,
-    })
-  ).json()) as { id: string };
-  await page.request.put(`/api/projects/${project.id}/members/${erin.id}`, {
-    data: { roles: { [dev]: ['viewer', 'editor', 'promoter'] } },
-    headers: origin,
-  });
+  const { project, request } = await gatedDesk(
+    page,
+    browser,
+    baseURL!,
+    'Live inbox desk',
+    'Erin Editor',
+  );
 
   await page.goto(`/projects/${project.id}`);
   await hydrated(page);
   await expect(page.getByTestId('live-indicator')).toHaveText('Live');
   await expect(page.getByTestId('inbox-badge')).toHaveCount(0);
 
-  const other = await browser.newContext({ baseURL });
-  await other.request.post('/api/session', {
-    data: { email, password: 'correct horse battery' },
-    headers: origin,
-  });
-  const requested = await other.request.post(`/api/environments/${dev}/requests`, {
-    data: { message: 'Ready for TEST' },
-    headers: origin,
-  });
-  expect(requested.status()).toBe(201);
-  await other.close();
+  await request();
 
   // No focus event, no reload: the project's stream carries Ada's notification.
   await expect(page.getByTestId('inbox-badge')).toHaveText('1');
