@@ -141,6 +141,7 @@ export async function startServer(
       COLLAB_MAX_CONNECTIONS_PER_USER: '100000',
       COLLAB_MAX_PRESENCE_IDS_PER_USER: '100000',
       EVENT_STREAMS_PER_USER: '10000',
+      EVENT_STREAMS_PER_PROJECT: '10000',
     });
     const http = `http://127.0.0.1:${port}`;
     if (!ours) {
