@@ -142,16 +142,24 @@ export function createCollabUpgrade(deps: CollabDeps) {
     };
     const room = deps.rooms.connect(draftId, peer);
     const forget = deps.credentials.open(credential, user.id, () => peer.close('session_ended'));
-    const ping = setInterval(() => {
-      // Unanswered: dropped, unless the ping travels behind much data (a slow link downloading a
-      // large draft gets it only after that data), which may take up to SLOW_PINGS.
-      const busy = socket.writableLength > 0 || sentAhead > BUSY_BYTES;
-      if (unanswered > 0 && (!busy || unanswered >= SLOW_PINGS)) return ws.terminate();
-      unanswered++;
-      sentAhead = sent;
-      sent = 0;
-      ws.ping();
-    }, PING_MS);
+    const ping = setInterval(
+      () =>
+        // Decided after the event loop's I/O phase: when the server was busy for longer than
+        // PING_MS, a pong waiting unread in the socket is read first, so a busy server never drops
+        // a connection that did answer (timers run before I/O in a loop turn; setImmediate after).
+        setImmediate(() => {
+          if (ws.readyState !== ws.OPEN) return;
+          // Unanswered: dropped, unless the ping travels behind much data (a slow link downloading a
+          // large draft gets it only after that data), which may take up to SLOW_PINGS.
+          const busy = socket.writableLength > 0 || sentAhead > BUSY_BYTES;
+          if (unanswered > 0 && (!busy || unanswered >= SLOW_PINGS)) return ws.terminate();
+          unanswered++;
+          sentAhead = sent;
+          sent = 0;
+          ws.ping();
+        }),
+      PING_MS,
+    );
     // Control frames (pings, pongs) do not zero the count: they may come between the fragments of a message.
     ws.on('pong', () => {
       unanswered = 0;
