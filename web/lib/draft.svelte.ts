@@ -244,37 +244,49 @@ export class DraftSession {
   /**
    * Resolves once the server holds everything typed here so far. The server answers a sync
    * step 1 only after storing every update that came before it on this connection, so its
-   * step 2 is the receipt. Rejects when offline: the changes are then only on this device.
+   * step 2 is the receipt. A connection that dropped is waited for within the same time (a
+   * reconnect sends everything typed meanwhile); rejects when it does not come back: the changes
+   * are then only on this device.
    */
   confirmSaved(timeoutMs = 10_000): Promise<void> {
-    const ws = this.provider.ws;
-    if (!this.provider.wsconnected || !ws)
-      return Promise.reject(
-        new Error(
-          'You are offline: your last changes are saved on this device only. Reconnect, then try again.',
-        ),
-      );
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.provider.off('sync', on);
-        reject(
-          new Error(
-            'The server did not confirm your last changes. Check the connection and try again.',
-          ),
-        );
-      }, timeoutMs);
-      const on = (synced: boolean) => {
-        if (!synced) return;
+      const done = (err?: Error) => {
         clearTimeout(timer);
-        this.provider.off('sync', on);
-        resolve();
+        this.provider.off('sync', onSync);
+        this.provider.off('status', onStatus);
+        if (err) reject(err);
+        else resolve();
       };
-      this.provider.synced = false;
-      this.provider.on('sync', on);
-      const e = encoding.createEncoder();
-      encoding.writeVarUint(e, 0);
-      syncProtocol.writeSyncStep1(e, this.doc);
-      ws.send(encoding.toUint8Array(e));
+      const timer = setTimeout(
+        () =>
+          done(
+            new Error(
+              this.provider.wsconnected
+                ? 'The server did not confirm your last changes. Check the connection and try again.'
+                : 'You are offline: your last changes are saved on this device only. Reconnect, then try again.',
+            ),
+          ),
+        timeoutMs,
+      );
+      const onSync = (synced: boolean) => {
+        if (synced) done();
+      };
+      const ask = () => {
+        const ws = this.provider.ws;
+        if (!this.provider.wsconnected || !ws) return;
+        this.provider.synced = false;
+        const e = encoding.createEncoder();
+        encoding.writeVarUint(e, 0);
+        syncProtocol.writeSyncStep1(e, this.doc);
+        ws.send(encoding.toUint8Array(e));
+      };
+      // A reconnect runs its own sync: its step 2 is the receipt too.
+      const onStatus = ({ status }: { status: string }) => {
+        if (status === 'connected') ask();
+      };
+      this.provider.on('sync', onSync);
+      this.provider.on('status', onStatus);
+      ask();
     });
   }
 
