@@ -19,6 +19,7 @@ import type {
   HotfixRebased,
   HotfixStarted,
   HotfixState,
+  ReleaseChainPage,
   ReleaseResult,
   SnapshotView,
   SyncResult,
@@ -28,9 +29,14 @@ import type {
 } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
+import { limitParam, seqParam } from '../paging.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { authoringOf, isProduction } from '#schema/pipeline.ts';
 import { scheduledView } from '../../domain/schedule.ts';
+
+/** Release chain pages (VH-1): 100 records unless asked, at most 500. */
+const CHAIN_PAGE = 100;
+const CHAIN_PAGE_MAX = 500;
 
 /** Snapshots, Sync, Publish, rollback, history, diffs, the board and hotfixes. */
 export function releaseRoutes(deps: AppDeps) {
@@ -180,6 +186,17 @@ export function releaseRoutes(deps: AppDeps) {
         ?.split(',')
         .filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
       return c.json(diffs.diff(from, to, projectId, only) satisfies DiffResult);
+    })
+    .get('/projects/:id/releases', (c) => {
+      // The whole chain names every environment's moves: readers of every environment only (VH-3).
+      access.authorizeChain(c.get('principal'), c.req.param('id'));
+      return c.json(
+        releases.chain(
+          c.req.param('id'),
+          seqParam('after', c.req.query('after'), 0),
+          limitParam(c.req.query('limit'), CHAIN_PAGE, CHAIN_PAGE_MAX),
+        ) satisfies ReleaseChainPage,
+      );
     })
     .get('/projects/:id/board', (c) =>
       c.json(deps.board.read(c.get('principal'), c.req.param('id')) satisfies BoardView),
