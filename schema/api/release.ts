@@ -76,11 +76,17 @@ export interface AuditEventView {
   hash: string;
 }
 
-/** GET /environments/:id/history: release records and audit events, with the names of who did them. */
+/**
+ * GET /environments/:id/history?before=&limit=: release records and audit events, newest first,
+ * with the names of who did them (VH-4). Each list holds at most `limit` (default 200) before the
+ * cursor. `next`: the `before` of the next (older) page, null when both lists reached their first
+ * entry.
+ */
 export interface HistoryView {
   history: ReleaseView[];
   events: AuditEventView[];
   users: Record<string, string>;
+  next: string | null;
 }
 
 /**

@@ -249,9 +249,12 @@ export function createAccess(deps: {
       return new Set(store.memberships(p.user.id).map((m) => m.projectId));
     },
 
-    /** Audit events of one environment (approvals, share links …), newest first. */
-    auditFor(envId: string): AuditEventView[] {
-      return store.auditFor(envId).map((e) => ({
+    /**
+     * Audit events of one environment (approvals, share links …), newest first: `limit` of them
+     * (default 200) before the event `before` (a seq; VH-4).
+     */
+    auditFor(envId: string, limit = 200, before: number | null = null): AuditEventView[] {
+      return store.auditFor(envId, limit, before).map((e) => ({
         seq: e.seq,
         kind: e.kind,
         actorId: e.actorId,

@@ -504,6 +504,12 @@ export function createReleases(deps: {
       requireEnvironment(projects, envId);
       return store.history(envId).map(releaseView);
     },
+
+    /** `limit` of an environment's records before the record `before` (a seq; null: the newest), newest first (VH-4). */
+    historyPage(envId: string, before: number | null, limit: number): ReleaseView[] {
+      requireEnvironment(projects, envId);
+      return store.historyPage(envId, before, limit).map(releaseView);
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt } from 'drizzle-orm';
+import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import { auditEvents } from '#schema/db/tables.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
 import { GENESIS_HASH } from '#schema/release-chain.ts';
@@ -45,11 +45,16 @@ export function createAuditStore(db: Db) {
           .get();
       });
     },
-    auditFor(environmentId: string, limit = 200): AuditRow[] {
+    /** An environment's events before `before` (a seq; null: from the newest), newest first (VH-4). */
+    auditFor(environmentId: string, limit = 200, before: number | null = null): AuditRow[] {
       return db
         .select()
         .from(auditEvents)
-        .where(eq(auditEvents.environmentId, environmentId))
+        .where(
+          before === null
+            ? eq(auditEvents.environmentId, environmentId)
+            : and(eq(auditEvents.environmentId, environmentId), lt(auditEvents.seq, before)),
+        )
         .orderBy(desc(auditEvents.seq))
         .limit(limit)
         .all();

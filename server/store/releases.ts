@@ -68,6 +68,21 @@ function appendTo(
 
 /** Release records: the pointer moves of each environment, one hash chain per project. */
 export function createReleaseStore(db: Db) {
+  /** An environment's records before `before` (a seq; null: from the newest), newest first (VH-4). */
+  function historyPage(environmentId: string, before: number | null, limit: number): ReleaseRow[] {
+    return db
+      .select()
+      .from(releases)
+      .where(
+        before === null
+          ? eq(releases.environmentId, environmentId)
+          : and(eq(releases.environmentId, environmentId), lt(releases.seq, before)),
+      )
+      .orderBy(desc(releases.seq))
+      .limit(limit)
+      .all();
+  }
+
   return {
     /**
      * Moves one pointer and appends its release record in ONE synchronous transaction, after
@@ -135,13 +150,7 @@ export function createReleaseStore(db: Db) {
     },
 
     history(environmentId: string, limit = 200): ReleaseRow[] {
-      return db
-        .select()
-        .from(releases)
-        .where(eq(releases.environmentId, environmentId))
-        .orderBy(desc(releases.seq))
-        .limit(limit)
-        .all();
+      return historyPage(environmentId, null, limit);
     },
     /**
      * When a replication last changed `section` in an environment (null: never). Walks the
@@ -174,20 +183,7 @@ export function createReleaseStore(db: Db) {
         .limit(limit)
         .all();
     },
-    /** An environment's records before `before` (a seq; null: from the newest), newest first (VH-4). */
-    historyPage(environmentId: string, before: number | null, limit: number): ReleaseRow[] {
-      return db
-        .select()
-        .from(releases)
-        .where(
-          before === null
-            ? eq(releases.environmentId, environmentId)
-            : and(eq(releases.environmentId, environmentId), lt(releases.seq, before)),
-        )
-        .orderBy(desc(releases.seq))
-        .limit(limit)
-        .all();
-    },
+    historyPage,
     projectReleases(projectId: string): ReleaseRow[] {
       return db
         .select()

@@ -29,7 +29,7 @@ import type {
 } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
-import { limitParam, seqParam } from '../paging.ts';
+import { historyCursorParam, limitParam, nextHistoryCursor, seqParam } from '../paging.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { authoringOf, isProduction } from '#schema/pipeline.ts';
 import { scheduledView } from '../../domain/schedule.ts';
@@ -37,6 +37,9 @@ import { scheduledView } from '../../domain/schedule.ts';
 /** Release chain pages (VH-1): 100 records unless asked, at most 500. */
 const CHAIN_PAGE = 100;
 const CHAIN_PAGE_MAX = 500;
+/** An environment's history pages (VH-4): 200 of each list unless asked (as before paging), at most 500. */
+const HISTORY_PAGE = 200;
+const HISTORY_PAGE_MAX = 500;
 
 /** Snapshots, Sync, Publish, rollback, history, diffs, the board and hotfixes. */
 export function releaseRoutes(deps: AppDeps) {
@@ -137,11 +140,27 @@ export function releaseRoutes(deps: AppDeps) {
     })
     .get('/environments/:envId/history', (c) => {
       access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-      const history = releases.history(c.req.param('envId'));
-      const events = deps.access.auditFor(c.req.param('envId'));
+      // Pageable back to the first entry, newest first (VH-4): one more than the page says if there are older ones.
+      const before = historyCursorParam(c.req.query('before'));
+      const limit = limitParam(c.req.query('limit'), HISTORY_PAGE, HISTORY_PAGE_MAX);
+      // A list already done (cursor 0) reads nothing.
+      const moreHistory =
+        before.releases === 0
+          ? []
+          : releases.historyPage(c.req.param('envId'), before.releases, limit + 1);
+      const moreEvents =
+        before.events === 0
+          ? []
+          : deps.access.auditFor(c.req.param('envId'), limit + 1, before.events);
+      const history = moreHistory.slice(0, limit);
+      const events = moreEvents.slice(0, limit);
       return c.json({
         history,
         events,
+        next: nextHistoryCursor(
+          { seqs: history.map((h) => h.seq), more: moreHistory.length > limit },
+          { seqs: events.map((e) => e.seq), more: moreEvents.length > limit },
+        ),
         users: accounts.names(
           [
             ...history.map((h) => h.actorId),
