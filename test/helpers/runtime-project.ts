@@ -37,7 +37,7 @@ export async function runtimeProject(
     article.title = `Edited ${++edits}`;
     await admin.ok('PUT', `/api/environments/${first.id}/content`, content);
     await promote();
-    return article.title;
+    return String(article.title);
   };
   await promote();
   await publish();
