@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRuntimeReports } from '#server/domain/runtime-reports.ts';
+import { duration } from '#web/lib/format.ts';
 
 describe('[RTC-9] the slowest pickup since a Publish', () => {
   it('RTC-9 counts from the Publish to the first report of the last instance on it; one that already had it counts 0; none on it: null', () => {
@@ -23,6 +24,21 @@ describe('[RTC-9] the slowest pickup since a Publish', () => {
       ['a', 's2', published + 1200],
       ['b', 's2', published + 4200],
       ['early', 's1', 1_000_000],
+    ]);
+  });
+});
+
+describe('[RTC-9] the board writes the pickup for people', () => {
+  it('RTC-9 seconds, then minutes, then hours', () => {
+    expect([0, 400, 4000, 59_400, 60_000, 754_000, 3_600_000, 10_000_000].map(duration)).toEqual([
+      '0 s',
+      '0 s',
+      '4 s',
+      '59 s',
+      '1 min',
+      '12 min',
+      '1 h',
+      '2 h',
     ]);
   });
 });
