@@ -218,6 +218,21 @@ describe('[RTC-6] never silently stale', () => {
     await publish();
     await c.title(title);
   });
+  it('RTC-6 a quiet stream is not taken for a lost one: a conditional GET confirms it at half staleAfterMs', async () => {
+    const { server, prod, key } = await runtimeProject(cleanup);
+    const c = client({ url: server.url, environmentId: prod.id, key, staleAfterMs: 1000 });
+    await c.rt.ready();
+    await c.until(() => c.rt.status().via === 'stream');
+    const states: RuntimeState[] = [];
+    const watch = setInterval(() => states.push(c.rt.status().state), 20);
+    const gets = () => c.requests.filter((r) => !r.url.endsWith('/events')).length;
+    const before = gets();
+    // Nothing changes on the server and its heartbeat is 25 s away: only the probes keep it fresh.
+    await c.until(() => gets() >= before + 4);
+    clearInterval(watch);
+    expect(new Set(states)).toEqual(new Set(['fresh']));
+    expect(c.rt.status().via).toBe('stream');
+  });
 });
 
 describe('[RTC-3] event stream, then long-poll', () => {
