@@ -123,6 +123,16 @@ export default tseslint.config(
       },
     ],
   ),
+  zone(
+    ['runtime/**'],
+    [
+      {
+        regex: '^(?!node:|\\./)',
+        message:
+          "stagecoach/runtime runs inside customers' agent runtimes: the platform only (node:*, fetch), no package and nothing from schema/, server/ or web/ (copy the types it needs) (RTC-7).",
+      },
+    ],
+  ),
   {
     // Only the config file reads the environment; everything else gets values as arguments.
     files: ['schema/**', 'server/**', 'web/**'],

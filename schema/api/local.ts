@@ -210,3 +210,29 @@ export interface DeliveryEvent {
   /** When the served snapshot arrived (epoch ms of its Publish, Sync or rollback); null when unknown. */
   publishedAt: number | null;
 }
+
+/** One runtime instance of `GET /environments/:envId/runtimes`, as it reported itself (RTC-8). */
+export interface RuntimeInstanceView {
+  /** The name it sends in `Stagecoach-Runtime`. */
+  instance: string;
+  /** What it was last given or confirmed it has (null: not known yet, e.g. only a stream opened). */
+  snapshotId: string | null;
+  lastSeenAt: string;
+  /** When it first reported the environment's served snapshot (null: it serves another one). */
+  pickedUpAt: string | null;
+  /** It holds a delivery event stream open now. */
+  streaming: boolean;
+}
+
+/**
+ * GET /environments/:envId/runtimes: the runtime instances heard from in the last two minutes (or
+ * holding a stream open), in memory of this server process, by name; at most
+ * DELIVERY_RUNTIMES_PER_ENVIRONMENT (RTC-8).
+ */
+export interface RuntimesView {
+  runtimes: RuntimeInstanceView[];
+  /** What the environment serves: production its live snapshot, other stages their current one. */
+  liveSnapshotId: string | null;
+  /** When that snapshot arrived there (its Publish, Sync or rollback); null when unknown. */
+  publishedAt: string | null;
+}

@@ -269,8 +269,10 @@ export interface BoardStage {
    * Production only, to its readers: the runtime instances that reported on delivery requests
    * (`Stagecoach-Runtime`) in the last two minutes or hold a delivery stream open, and how many of
    * them were last given (or confirmed) the live snapshot. In memory of this server process.
+   * `oldestPickupMs`: the slowest pickup since the live snapshot's Publish among those on it (how
+   * long after it the last of them first reported it; null when none is on it or it is unknown).
    */
-  runtimes?: { total: number; onLive: number };
+  runtimes?: { total: number; onLive: number; oldestPickupMs: number | null };
 }
 
 /** A `down` section as a stage receives it (flow rules). */

@@ -87,9 +87,18 @@ export function createBoard(deps: {
           userIds: eligible.slice(0, MAX_NAMED_APPROVERS).map((m) => m.user.id),
         };
       };
+      // RTC-9: the slowest pickup is counted from the live pointer's last move (the Publish or
+      // rollback that put the live snapshot there).
       const runtimesOn = (envId: string, live: string | null) => {
-        const { total, onIt } = localData.runtimes.summary(envId, live);
-        return { total, onLive: onIt };
+        const move = lastMove(envId, 'live');
+        const publishedAt =
+          move && live !== null && move.toSnapshotId === live ? Date.parse(move.createdAt) : null;
+        const { total, onIt, oldestPickupMs } = localData.runtimes.summary(
+          envId,
+          live,
+          publishedAt,
+        );
+        return { total, onLive: onIt, oldestPickupMs };
       };
       const stages = envs.map((e) => ({
         environmentId: e.id,

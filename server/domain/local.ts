@@ -11,6 +11,8 @@ import { createVariables } from './variables.ts';
 import { announcer, type Atomically, type Emit, type NewProjectEvent } from './events.ts';
 import type { Principal } from './accounts.ts';
 import { isProduction } from '#schema/pipeline.ts';
+import type { RuntimesView } from '#schema/api.ts';
+import { requireEnvironment } from './require.ts';
 
 /**
  * Environment-local data, one object for the routes and the board: what the environment shows
@@ -53,6 +55,28 @@ export function createLocalData(deps: {
     runtimeKeys,
     audiences: deps.audiences,
     releases: deps.releases,
+  });
+
+  const runtimes = createRuntimeReports({
+    maxPerEnvironment: deps.limits.deliveryRuntimesPerEnvironment,
+    // Production's runtimes are on the board: a `runtimes` event makes open boards refetch.
+    changed: (envId) => {
+      try {
+        const found = projects.getEnvironment(envId);
+        if (!found) return;
+        const { environment: env } = found;
+        const project = projects.getProject(env.projectId);
+        if (!project || !isProduction(env, project)) return;
+        deps.emit({
+          projectId: env.projectId,
+          environmentId: envId,
+          kind: 'runtimes',
+          actorId: null,
+        });
+      } catch {
+        // The database refused (full, locked, closed at shutdown): boards show it at their next refetch.
+      }
+    },
   });
 
   const announce = announcer(deps.atomically, deps.emit);
@@ -105,28 +129,28 @@ export function createLocalData(deps: {
       announce(() => runtimeKeys.deleteRuntimeKey(envId, id), local(envId, by, 'runtime-keys')),
 
     delivery,
+    /** What the environment's runtime instances report they serve (RTC-8). */
+    runtimesServing(envId: string): RuntimesView {
+      const { environment: env } = requireEnvironment(projects, envId);
+      const production = isProduction(env, projects.getProject(env.projectId)!);
+      const served = (production ? env.liveSnapshotId : env.snapshotId) ?? null;
+      const move = deps.releases.lastMove(env.id, production ? 'live' : 'current');
+      const publishedAt = move && move.toSnapshotId === served ? move.createdAt : null;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      return {
+        runtimes: runtimes.list(envId).map((r) => ({
+          instance: r.instance,
+          snapshotId: r.snapshotId,
+          lastSeenAt: iso(r.lastSeenAt),
+          pickedUpAt: served !== null && r.snapshotId === served ? iso(r.pickedUpAt) : null,
+          streaming: r.streaming,
+        })),
+        liveSnapshotId: served,
+        publishedAt: publishedAt === null ? null : iso(publishedAt),
+      };
+    },
     /** What runtimes report they serve (`Stagecoach-Runtime`), for the board. */
-    runtimes: createRuntimeReports({
-      maxPerEnvironment: deps.limits.deliveryRuntimesPerEnvironment,
-      // Production's runtimes are on the board: a `runtimes` event makes open boards refetch.
-      changed: (envId) => {
-        try {
-          const found = projects.getEnvironment(envId);
-          if (!found) return;
-          const { environment: env } = found;
-          const project = projects.getProject(env.projectId);
-          if (!project || !isProduction(env, project)) return;
-          deps.emit({
-            projectId: env.projectId,
-            environmentId: envId,
-            kind: 'runtimes',
-            actorId: null,
-          });
-        } catch {
-          // The database refused (full, locked, closed at shutdown): boards show it at their next refetch.
-        }
-      },
-    }),
+    runtimes,
   };
 }
 

@@ -18,6 +18,8 @@ export const RUNTIME_FRESH_MS = 2 * 60 * 1000;
 interface Instance {
   /** What it was last given or confirmed it has (null: not known yet). */
   snapshotId: string | null;
+  /** When it first reported `snapshotId` (its pickup; RTC-8). */
+  since: number;
   seenAt: number;
   /** Its open delivery event streams. */
   open: number;
@@ -67,7 +69,7 @@ export function createRuntimeReports(opts: {
       // Most recently heard from last: the first entry is the one to drop.
       env.delete(name);
     } else {
-      i = { snapshotId: null, seenAt: 0, open: 0 };
+      i = { snapshotId: null, since: 0, seenAt: 0, open: 0 };
       announce(envId);
       while (env.size >= opts.maxPerEnvironment) {
         const idle = [...env].find(([, o]) => o.open === 0);
@@ -79,6 +81,39 @@ export function createRuntimeReports(opts: {
     return i;
   }
 
+  /**
+   * Fresh runtimes of the environment (heard from in the last RUNTIME_FRESH_MS or holding a stream
+   * open), by name; at most `maxPerEnvironment`. Forgets the others.
+   */
+  function list(envId: string): {
+    instance: string;
+    snapshotId: string | null;
+    lastSeenAt: number;
+    /** When it first reported `snapshotId`. */
+    pickedUpAt: number;
+    streaming: boolean;
+  }[] {
+    const env = byEnv.get(envId);
+    if (!env) return [];
+    const at = now();
+    const out = [];
+    for (const [name, i] of env) {
+      if (!fresh(i, at)) {
+        env.delete(name);
+        continue;
+      }
+      out.push({
+        instance: name,
+        snapshotId: i.snapshotId,
+        lastSeenAt: i.open > 0 ? at : i.seenAt,
+        pickedUpAt: i.since,
+        streaming: i.open > 0,
+      });
+    }
+    if (env.size === 0) byEnv.delete(envId);
+    return out.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
+  }
+
   return {
     /** A delivery request of `name`; `snapshotId`: what it now has (null: unchanged). */
     report(envId: string, name: string, snapshotId: string | null): void {
@@ -86,6 +121,7 @@ export function createRuntimeReports(opts: {
       if (snapshotId === null || i.snapshotId === snapshotId) return;
       if (i.snapshotId !== null) announce(envId);
       i.snapshotId = snapshotId;
+      i.since = i.seenAt;
     },
     /** A delivery event stream of `name` opened; returns what closes it (once). */
     connect(envId: string, name: string): () => void {
@@ -100,24 +136,29 @@ export function createRuntimeReports(opts: {
         i.seenAt = now();
       };
     },
-    /** Fresh runtimes of the environment, and how many of them have `snapshotId`. */
-    summary(envId: string, snapshotId: string | null): { total: number; onIt: number } {
-      const env = byEnv.get(envId);
-      if (!env) return { total: 0, onIt: 0 };
-      const at = now();
+    /**
+     * Fresh runtimes of the environment, how many of them have `snapshotId`, and the slowest pickup
+     * among those: how long after `publishedAt` (epoch ms; null: unknown) the last of them first
+     * reported it (0 for one that already had it; null when none is on it or the time is unknown).
+     */
+    summary(
+      envId: string,
+      snapshotId: string | null,
+      publishedAt: number | null = null,
+    ): { total: number; onIt: number; oldestPickupMs: number | null } {
       let total = 0;
       let onIt = 0;
-      for (const [name, i] of env) {
-        if (!fresh(i, at)) {
-          env.delete(name);
-          continue;
-        }
+      let oldestPickupMs: number | null = null;
+      for (const i of list(envId)) {
         total++;
-        if (snapshotId !== null && i.snapshotId === snapshotId) onIt++;
+        if (snapshotId === null || i.snapshotId !== snapshotId) continue;
+        onIt++;
+        if (publishedAt !== null)
+          oldestPickupMs = Math.max(oldestPickupMs ?? 0, i.pickedUpAt - publishedAt);
       }
-      if (env.size === 0) byEnv.delete(envId);
-      return { total, onIt };
+      return { total, onIt, oldestPickupMs };
     },
+    list,
   };
 }
 

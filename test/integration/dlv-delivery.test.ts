@@ -414,7 +414,7 @@ describe('[DLV-6] runtimes report what they serve', () => {
       (await admin.ok<Board>('GET', `/api/projects/${project.id}/board`)).stages.find(
         (s) => s.environmentId === prod.id,
       )!.runtimes;
-    expect(await runtimes()).toEqual({ total: 0, onLive: 0 });
+    expect(await runtimes()).toMatchObject({ total: 0, onLive: 0 });
     const as = (name: string, query = '', etag?: string) =>
       fetch(`${get.url}${query}`, {
         headers: {
@@ -426,17 +426,17 @@ describe('[DLV-6] runtimes report what they serve', () => {
     const etag = (await as('web-1')).headers.get('etag')!;
     expect((await as('web-2', '', etag)).status).toBe(304);
     expect((await as('web-3', '', etag)).status).toBe(304);
-    expect(await runtimes()).toEqual({ total: 3, onLive: 3 });
+    expect(await runtimes()).toMatchObject({ total: 3, onLive: 3 });
 
     // web-1 waits; a Publish wakes it and it is given the new snapshot: 1 of 3 on it.
     await change();
     const waiting = as('web-1', '?wait=60', etag);
     await publish();
     expect((await waiting).headers.get('stagecoach-snapshot')).toBe(await live());
-    expect(await runtimes()).toEqual({ total: 3, onLive: 1 });
+    expect(await runtimes()).toMatchObject({ total: 3, onLive: 1 });
     // A pinned read says nothing about what an instance serves.
     expect((await as('web-2', `?snapshot=${live.first}`)).status).toBe(200);
-    expect(await runtimes()).toEqual({ total: 3, onLive: 1 });
+    expect(await runtimes()).toMatchObject({ total: 3, onLive: 1 });
 
     for (const bad of ['x'.repeat(65), 'has space', '-lead', 'ünï']) {
       const res = await fetch(get.url, {
@@ -446,7 +446,7 @@ describe('[DLV-6] runtimes report what they serve', () => {
     }
     // Without a key, nothing is counted.
     await fetch(get.url, { headers: { 'stagecoach-runtime': 'intruder' } });
-    expect(await runtimes()).toEqual({ total: 3, onLive: 1 });
+    expect(await runtimes()).toMatchObject({ total: 3, onLive: 1 });
   });
 
   it('DLV-6 a runtime that appears or picks up another snapshot announces a `runtimes` event in production (open boards refetch)', async () => {
@@ -470,7 +470,7 @@ describe('[DLV-6] runtimes report what they serve', () => {
         headers: { authorization: `Bearer ${get.key}`, 'stagecoach-runtime': name },
       });
     const board = await admin.ok<Board>('GET', `/api/projects/${project.id}/board`);
-    expect(board.stages.find((s) => s.environmentId === prod.id)!.runtimes).toEqual({
+    expect(board.stages.find((s) => s.environmentId === prod.id)!.runtimes).toMatchObject({
       total: 2,
       onLive: 2,
     });
