@@ -672,7 +672,13 @@ export function createWebhooks(deps: {
         if (store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null }))
           store.update(hook.id, { enabled: false, disabledReason: 'gone' });
       } else if (attempts.length > schedule.length) {
-        store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null });
+        // Failing for the whole schedule (about three days) with nothing delivered since: the
+        // endpoint stops until an admin re-enables it (WH-9).
+        if (
+          store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null }) &&
+          !store.succeededSince(hook.id, d.createdAt)
+        )
+          store.update(hook.id, { enabled: false, disabledReason: 'failing' });
       } else {
         store.settle(d.id, lease, {
           state: 'pending',
