@@ -459,7 +459,8 @@ export function createWebhooks(deps: {
             applied: 'hotfix.applied_to_dev',
           } as const
         )[str(s.action) as 'started' | 'published' | 'applied'];
-        if (type)
+        if (type === 'hotfix.published' && typeof s.releaseId === 'number') moved(type);
+        else if (type)
           out.push({
             type,
             data: { ...stage(e.environmentId), actor },

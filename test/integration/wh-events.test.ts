@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import type { RequestView, ScheduledResult, ShareLinkCreated, SyncResult } from '#schema/api.ts';
+import type {
+  ReleaseView,
+  RequestView,
+  ScheduledResult,
+  ShareLinkCreated,
+  SyncResult,
+} from '#schema/api.ts';
 import { WebhookPayload, type WebhookCreated } from '#schema/api/webhooks.ts';
 import { adminOf, newProject } from '../helpers/fixture.ts';
 import { testServer } from '../helpers/server.ts';
@@ -123,5 +129,56 @@ describe('WH events', () => {
         'release.scheduled',
       ]),
     );
+  });
+
+  it('WH-5 a Publish sends environment.published with the live record’s place in the chain; a hotfix opened sends hotfix.opened', async () => {
+    const server = await testServer(cleanup, { WEBHOOK_ALLOW_PRIVATE: '1' });
+    const admin = await adminOf(server.url);
+    const project = await newProject(admin, { sample: true });
+    const [dev, test, uat, staging, prod] = project.environments.map((e) => e.id) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    for (const e of [dev, test, uat]) await admin.ok('POST', `/api/environments/${e}/sync`, {});
+    await admin.ok('POST', `/api/environments/${staging}/sync`, { confirmMissingSecrets: true });
+    const receiver = await webhookReceiver(cleanup);
+    const { secret } = await admin.ok<WebhookCreated>(
+      'POST',
+      `/api/projects/${project.id}/webhooks`,
+      { url: receiver.url, events: ['environment.published', 'hotfix.opened'] },
+    );
+    await admin.ok('POST', `/api/environments/${prod}/publish`, {
+      confirmMissingSecrets: true,
+      message: 'Friday',
+    });
+    const published = WebhookPayload.parse(
+      new Webhook(secret).verify(
+        (await receiver.nth(1)).body,
+        (await receiver.nth(1)).headers as Record<string, string>,
+      ),
+    );
+    const { history } = await admin.ok<{ history: ReleaseView[] }>(
+      'GET',
+      `/api/environments/${prod}/history`,
+    );
+    const live = history.find((h) => h.kind === 'publish')!;
+    expect(published).toMatchObject({
+      type: 'environment.published',
+      data: {
+        environmentId: prod,
+        snapshotId: live.toSnapshotId,
+        previousSnapshotId: null,
+        releaseSeq: history.length,
+        recordHash: live.hash,
+        message: 'Friday',
+        actor: { name: 'Ada' },
+      },
+    });
+    expect((await admin.call('POST', `/api/environments/${prod}/hotfix`)).status).toBe(201);
+    const opened = JSON.parse((await receiver.nth(2)).body) as { type: string; data: object };
+    expect(opened).toMatchObject({ type: 'hotfix.opened', data: { environmentId: prod } });
   });
 });
