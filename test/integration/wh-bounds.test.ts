@@ -75,4 +75,38 @@ describe('WH-13 bounds', () => {
     const raw = Buffer.from(secret.slice(6), 'base64').toString('latin1');
     expect(dump).not.toContain(raw);
   });
+
+  it('WH-1 WH-14 changes to endpoints are audited with the receiver’s origin only, never its path or the secret', async () => {
+    const api = await inProcessInstance({ WEBHOOK_ALLOW_PRIVATE: '1' });
+    cleanup.push(() => api.close());
+    const project = await newProject(api);
+    const { webhook, secret } = await api.ok<WebhookCreated>(
+      'POST',
+      `/api/projects/${project.id}/webhooks`,
+      { url: 'http://127.0.0.1:9/hooks/their-own-token', events: ['*'] },
+    );
+    const { secret: rotated } = await api.ok<WebhookCreated>(
+      'POST',
+      `/api/webhooks/${webhook.id}/rotate-secret`,
+    );
+    await api.ok('PATCH', `/api/webhooks/${webhook.id}`, { enabled: false });
+    await api.call('DELETE', `/api/webhooks/${webhook.id}`);
+    const rows = api.services.database.sqlite
+      .prepare("SELECT kind, subject FROM audit_events WHERE kind LIKE 'webhook.%' ORDER BY seq")
+      .all() as { kind: string; subject: string }[];
+    expect(rows.map((r) => r.kind)).toEqual([
+      'webhook.created',
+      'webhook.secret_rotated',
+      'webhook.changed',
+      'webhook.deleted',
+    ]);
+    for (const r of rows)
+      expect(JSON.parse(r.subject)).toMatchObject({
+        webhookId: webhook.id,
+        origin: 'http://127.0.0.1:9',
+      });
+    const all = JSON.stringify(rows);
+    for (const never of ['their-own-token', secret.slice(6), rotated.slice(6)])
+      expect(all).not.toContain(never);
+  });
 });

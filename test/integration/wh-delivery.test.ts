@@ -308,4 +308,24 @@ describe('WH signed webhooks: deliveries', () => {
     await receiver.nth(2);
     expect((await settled(admin, webhook.id, 'succeeded')).attempts).toHaveLength(2);
   });
+
+  it('WH-13 at most two sends to one endpoint at a time; another endpoint is not held up by a slow one', async () => {
+    const { admin, project, receiver } = await setup({ WEBHOOK_TIMEOUT_MS: '10000' });
+    receiver.answer((r) => (r.url === '/slow' ? 'hold' : { status: 200 }));
+    const slow = await hook(admin, project.id, `${receiver.url}/slow`);
+    const fast = await hook(admin, project.id, `${receiver.url}/fast`);
+    for (let i = 0; i < 5; i++) await admin.ok('POST', `/api/webhooks/${slow.webhook.id}/test`);
+    await receiver.nth(2);
+    await admin.ok('POST', `/api/webhooks/${fast.webhook.id}/test`);
+    expect((await receiver.nth(3)).url).toBe('/fast');
+    await settled(admin, fast.webhook.id, 'succeeded');
+    const toSlow = () => receiver.received.filter((r) => r.url === '/slow').length;
+    expect(toSlow()).toBe(2);
+    receiver.answer(() => ({ status: 200 }));
+    receiver.release();
+    await expect.poll(toSlow).toBe(5);
+    await expect
+      .poll(async () => (await deliveries(admin, slow.webhook.id)).map((d) => d.state))
+      .toEqual(Array(5).fill('succeeded'));
+  });
 });
