@@ -291,6 +291,12 @@ export function createWebhooks(deps: {
     };
   }
 
+  /** A project admin of an existing project (the instance admin passes for any id: it must exist). */
+  function requireAdmin(p: Principal, projectId: string): void {
+    deps.requireProjectAdmin(p, projectId);
+    if (!deps.projects.getProject(projectId)) throw new AppError('project_not_found');
+  }
+
   /** The endpoint, for a project admin of its project; anyone else: not found (WH-2). */
   function requireWebhook(p: Principal, id: string): WebhookRow {
     const row = store.get(id);
@@ -721,7 +727,7 @@ export function createWebhooks(deps: {
     deliveryView,
 
     list(p: Principal, projectId: string): WebhookView[] {
-      deps.requireProjectAdmin(p, projectId);
+      requireAdmin(p, projectId);
       return store.ofProject(projectId).map(view);
     },
 
@@ -730,7 +736,7 @@ export function createWebhooks(deps: {
       projectId: string,
       body: { url: string; events: string[]; description?: string | undefined },
     ): Promise<WebhookCreated> {
-      deps.requireProjectAdmin(p, projectId);
+      requireAdmin(p, projectId);
       await requireAllowedUrl(body.url);
       const secret = newWebhookSecret();
       const id = newId('wh');
