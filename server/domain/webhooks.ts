@@ -208,6 +208,8 @@ export interface ReleaseFacts {
   hash: string;
   /** How many records the environment has, this one included. */
   environmentSeq: number;
+  /** A scheduled release ran it (the payload's actor is then null: the scheduler). */
+  scheduled: boolean;
 }
 
 /**
@@ -409,14 +411,14 @@ export function createWebhooks(deps: {
         previousSnapshotId: rec.fromSnapshotId,
         releaseSeq: rec.environmentSeq,
         recordHash: rec.hash,
-        actor,
+        actor: rec.scheduled ? null : actor,
         message: rec.message,
       };
       out.push({ type, data, path: envPath(rec.environmentId) });
       return rec;
     };
     /** A stage's current pointer moved: the stage above, if its gate requires checks, has a new candidate (WH-5). */
-    const candidateMoved = (envId: string) => {
+    const candidateMoved = (envId: string, by: WebhookData['actor']) => {
       const env = envOf(envId);
       const above = env && envs.find((x) => x.position === env.position + 1);
       if (!env || !above || !env.snapshotId) return;
@@ -424,7 +426,7 @@ export function createWebhooks(deps: {
       if (checkNames.length === 0) return;
       out.push({
         type: 'check.requested',
-        data: { ...stage(above.id), snapshotId: env.snapshotId, checkNames, actor },
+        data: { ...stage(above.id), snapshotId: env.snapshotId, checkNames, actor: by },
         path: envPath(above.id),
       });
     };
@@ -440,12 +442,12 @@ export function createWebhooks(deps: {
             data: {
               ...stage(rec.environmentId),
               snapshotId: rec.toSnapshotId,
-              actor,
+              actor: rec.scheduled ? null : actor,
               message: rec.message,
             },
             path: envPath(rec.environmentId),
           });
-        candidateMoved(rec.environmentId);
+        candidateMoved(rec.environmentId, rec.scheduled ? null : actor);
         break;
       }
       case 'publish':
@@ -453,7 +455,7 @@ export function createWebhooks(deps: {
         break;
       case 'rollback': {
         const rec = moved('environment.rolled_back');
-        if (rec?.pointer === 'current') candidateMoved(rec.environmentId);
+        if (rec?.pointer === 'current') candidateMoved(rec.environmentId, actor);
         break;
       }
       case 'request': {
@@ -519,7 +521,8 @@ export function createWebhooks(deps: {
             data: {
               ...stage(e.environmentId),
               scheduledId,
-              actor,
+              // Who scheduled it; a failure at its time is the scheduler's.
+              actor: state === 'pending' ? actor : null,
               ...(state === 'failed' && errorId ? { errorId } : {}),
             },
             path: e.environmentId ? envPath(e.environmentId) : board,

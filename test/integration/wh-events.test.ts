@@ -208,5 +208,8 @@ describe('WH events', () => {
     expect(failed.type).toBe('release.schedule_failed');
     expect(failed.data.scheduledId).toBe(scheduled.id);
     expect(failed.data.errorId).toMatch(/^[a-z_]+$/);
+    // Who scheduled it is the actor of the scheduling; the failure at its time is the scheduler's.
+    expect(JSON.parse((await receiver.nth(1)).body).data.actor).toMatchObject({ name: 'Ada' });
+    expect((failed.data as { actor?: unknown }).actor).toBeNull();
   });
 });
