@@ -99,7 +99,7 @@ describe('WH webhooks page words', () => {
         attempts: [ok],
         nextAttemptAt: null,
       }),
-    ).toBe('Last delivery: webhook.test succeeded (answered 204)');
+    ).toBe('Last delivery: webhook.test, succeeded (answered 204)');
   });
 
   it('[WH-24] deliveries still being sent are asked about again: soon, or just after the next attempt, within bounds; settled ones never', () => {

@@ -97,7 +97,7 @@ export function lastDeliveryInWords(
   now = Date.now(),
 ): string {
   if (!d) return 'Nothing delivered yet';
-  return `Last delivery: ${d.event} ${deliveryInWords(d, now)}`;
+  return `Last delivery: ${d.event}, ${deliveryInWords(d, now)}`;
 }
 
 export function untilInWords(iso: string, now = Date.now()): string {

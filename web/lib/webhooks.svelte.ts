@@ -133,9 +133,12 @@ export class WebhooksState {
     this.last = Object.fromEntries(pages);
   };
 
-  /** Re-reads what may have changed by deliveries: the summaries and the open logs. */
+  /**
+   * Re-reads what deliveries change: the endpoints (a 410 or days of failures stop one), their
+   * last deliveries and the open logs.
+   */
   refreshDeliveries = async (): Promise<void> => {
-    await Promise.all([this.loadLast(), ...Object.values(this.logs).map((l) => l.refresh())]);
+    await Promise.all([this.load(), ...Object.values(this.logs).map((l) => l.refresh())]);
   };
 
   toggleEvent = (event: string, on: boolean) => {
