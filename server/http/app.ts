@@ -18,6 +18,7 @@ import { localRoutes } from './routes/local.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { eventRoutes } from './routes/events.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Largest body of a request without a valid credential (the anonymous routes take a few KB). */
@@ -141,7 +142,8 @@ export function createApp(deps: AppDeps) {
     .route('/', approvalRoutes(deps))
     .route('/', shareRoutes(deps))
     .route('/', notificationRoutes(deps))
-    .route('/', eventRoutes(deps));
+    .route('/', eventRoutes(deps))
+    .route('/', webhookRoutes(deps));
 
   const app = new Hono<AppEnv>().route('/api', api);
   app.notFound((c) =>
