@@ -1,4 +1,11 @@
-import type { WebhookCreated, WebhookDeliveryView, WebhookView } from '#schema/api/webhooks.ts';
+import type {
+  WebhookCreated,
+  WebhookDeliveriesView,
+  WebhookDeliveryResult,
+  WebhookDeliveryView,
+  WebhooksView,
+  WebhookView,
+} from '#schema/api/webhooks.ts';
 import { api } from './api.ts';
 import { Pending } from './pending.svelte.ts';
 import { eventsToSend, nextCheckIn, urlProblem } from './webhook-words.ts';
@@ -23,9 +30,7 @@ export class DeliveryLog {
   }
 
   #page = (query: string) =>
-    api<{ deliveries: WebhookDeliveryView[]; next: string | null }>(
-      `/webhooks/${encodeURIComponent(this.#id)}/deliveries?${query}`,
-    );
+    api<WebhookDeliveriesView>(`/webhooks/${encodeURIComponent(this.#id)}/deliveries?${query}`);
 
   refresh = (): Promise<void> =>
     this.pending.load(async () => {
@@ -48,7 +53,7 @@ export class DeliveryLog {
 
   redeliver = (d: WebhookDeliveryView): Promise<boolean> =>
     this.pending.run(async () => {
-      const r = await api<{ delivery: WebhookDeliveryView }>(
+      const r = await api<WebhookDeliveryResult>(
         `/webhooks/${encodeURIComponent(this.#id)}/deliveries/${encodeURIComponent(d.id)}/redeliver`,
         { method: 'POST' },
       );
@@ -108,7 +113,7 @@ export class WebhooksState {
     const projectId = this.#projectId();
     if (!projectId) return Promise.resolve();
     return this.pending.load(async () => {
-      const { webhooks } = await api<{ webhooks: WebhookView[] }>(
+      const { webhooks } = await api<WebhooksView>(
         `/projects/${encodeURIComponent(projectId)}/webhooks`,
       );
       this.list = webhooks;
@@ -122,9 +127,7 @@ export class WebhooksState {
     const list = this.list ?? [];
     const pages = await Promise.all(
       list.map((w) =>
-        api<{ deliveries: WebhookDeliveryView[] }>(
-          `/webhooks/${encodeURIComponent(w.id)}/deliveries?limit=1`,
-        ).then(
+        api<WebhookDeliveriesView>(`/webhooks/${encodeURIComponent(w.id)}/deliveries?limit=1`).then(
           (p) => [w.id, p.deliveries[0] ?? null] as const,
           () => [w.id, this.last[w.id] ?? null] as const,
         ),
@@ -232,10 +235,9 @@ export class WebhooksState {
     const key = `test:${w.id}`;
     void this.pending
       .run(async () => {
-        const r = await api<{ delivery: WebhookDeliveryView }>(
-          `/webhooks/${encodeURIComponent(w.id)}/test`,
-          { method: 'POST' },
-        );
+        const r = await api<WebhookDeliveryResult>(`/webhooks/${encodeURIComponent(w.id)}/test`, {
+          method: 'POST',
+        });
         this.openLog(w.id).add(r.delivery);
       }, key)
       .then((ok) => {
