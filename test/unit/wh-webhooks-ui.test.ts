@@ -3,6 +3,7 @@ import { WEBHOOK_EVENTS } from '#schema/api/webhooks.ts';
 import {
   EVENT_WORDS,
   LATEST_MS,
+  OVERDUE_WAIT_MS,
   SOON_MS,
   SUBSCRIBABLE,
   attemptInWords,
@@ -91,6 +92,12 @@ describe('WH webhooks page words', () => {
     expect(deliveryInWords({ state: 'pending', attempts: [], nextAttemptAt: null }, now)).toBe(
       'sending',
     );
+    expect(deliveryInWords({ state: 'pending', attempts: [], nextAttemptAt: at(0) }, now)).toBe(
+      'sending',
+    );
+    expect(
+      deliveryInWords({ state: 'pending', attempts: [timeout], nextAttemptAt: at(-2) }, now),
+    ).toBe('retrying now (1 attempt so far: timeout after 15 s)');
     expect(lastDeliveryInWords(null)).toBe('Nothing delivered yet');
     expect(
       lastDeliveryInWords({
@@ -108,7 +115,9 @@ describe('WH webhooks page words', () => {
     expect(nextCheckIn([settled, { state: 'pending', nextAttemptAt: null }], now)).toBe(SOON_MS);
     expect(nextCheckIn([{ state: 'pending', nextAttemptAt: at(10) }], now)).toBe(10_500);
     // Due already, or far away: never sooner than SOON_MS, never later than LATEST_MS.
-    expect(nextCheckIn([{ state: 'pending', nextAttemptAt: at(-30) }], now)).toBe(SOON_MS);
+    expect(nextCheckIn([{ state: 'pending', nextAttemptAt: at(-3) }], now)).toBe(SOON_MS);
+    // Long overdue (the server is busy or stopped): asked about less often.
+    expect(nextCheckIn([{ state: 'pending', nextAttemptAt: at(-120) }], now)).toBe(OVERDUE_WAIT_MS);
     expect(nextCheckIn([{ state: 'pending', nextAttemptAt: at(3600) }], now)).toBe(LATEST_MS);
     expect(
       nextCheckIn(

@@ -87,8 +87,11 @@ export function deliveryInWords(
   if (d.state === 'succeeded') return last ? `succeeded (${attemptInWords(last)})` : 'succeeded';
   if (d.state === 'failed')
     return `failed after ${tries}${last ? `: ${attemptInWords(last)}` : ''}`;
-  const next = d.nextAttemptAt ? `next attempt ${untilInWords(d.nextAttemptAt, now)}` : 'sending';
-  return d.attempts.length === 0 ? next : `${next} (${tries} so far: ${attemptInWords(last!)})`;
+  const due = d.nextAttemptAt === null || Date.parse(d.nextAttemptAt) - now <= 5000;
+  if (d.attempts.length === 0)
+    return due ? 'sending' : `first attempt ${untilInWords(d.nextAttemptAt!, now)}`;
+  const next = due ? 'retrying now' : `next attempt ${untilInWords(d.nextAttemptAt!, now)}`;
+  return `${next} (${tries} so far: ${attemptInWords(last!)})`;
 }
 
 /** The last delivery of an endpoint, for its summary line. */
@@ -140,21 +143,26 @@ export function eventsToSend(all: boolean, ticked: readonly string[]): string[] 
 /** How soon a delivery still being sent is asked about again (WH-24), and the longest wait. */
 export const SOON_MS = 1500;
 export const LATEST_MS = 60_000;
+/** An attempt overdue by more than this (a busy or stopped server) is asked about less often. */
+export const OVERDUE_MS = 30_000;
+export const OVERDUE_WAIT_MS = 15_000;
 
 /**
- * When to ask again about deliveries still being sent (WH-24): soon for one whose attempt is not
- * scheduled (the first, under way), else just after its next attempt is due, never sooner than
- * SOON_MS nor later than LATEST_MS; null when none is pending (nothing is asked).
+ * When to ask again about deliveries still being sent (WH-24): soon for one whose attempt is due
+ * (being sent), else just after its next attempt is due, never sooner than SOON_MS nor later than
+ * LATEST_MS; every OVERDUE_WAIT_MS for one long overdue; null when none is pending (nothing is
+ * asked). The caller leaves out paused and stopped endpoints: theirs wait for a resume.
  */
 export function nextCheckIn(
-  shown: readonly (Pick<WebhookDeliveryView, 'state' | 'nextAttemptAt'> | null)[],
+  shown: readonly (Pick<WebhookDeliveryView, 'state' | 'nextAttemptAt'> | null | undefined)[],
   now = Date.now(),
 ): number | null {
   let wait: number | null = null;
   for (const d of shown) {
     if (!d || d.state !== 'pending') continue;
-    const due = d.nextAttemptAt ? Date.parse(d.nextAttemptAt) - now + 500 : SOON_MS;
-    const ms = Math.min(Math.max(due, SOON_MS), LATEST_MS);
+    const due = d.nextAttemptAt ? Date.parse(d.nextAttemptAt) - now : 0;
+    const ms =
+      due < -OVERDUE_MS ? OVERDUE_WAIT_MS : Math.min(Math.max(due + 500, SOON_MS), LATEST_MS);
     wait = wait === null ? ms : Math.min(wait, ms);
   }
   return wait;

@@ -263,7 +263,9 @@ export class WebhooksState {
   /** When to ask again about the deliveries shown that are still being sent (WH-24). */
   checkAgainIn = (now = Date.now()): number | null =>
     nextCheckIn(
-      [...Object.values(this.last), ...Object.values(this.logs).flatMap((l) => l.items ?? [])],
+      (this.list ?? [])
+        .filter((w) => w.enabled)
+        .flatMap((w) => [this.last[w.id], ...(this.logs[w.id]?.items ?? [])]),
       now,
     );
 
