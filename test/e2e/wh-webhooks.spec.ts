@@ -172,6 +172,20 @@ test('[WH-20] [WH-21] [WH-22] [WH-23] [WH-24] an admin adds an endpoint, sees it
     await row.getByRole('button', { name: 'Resume' }).click();
     await expect(row.getByTestId('webhook-status')).toHaveText('Receiving');
 
+    // Editing changes the description and the events; the secret stays.
+    await row.getByRole('button', { name: `Edit the endpoint ${hook.url}` }).click();
+    const edit = row.getByTestId('webhook-edit');
+    await expect(edit.getByLabel('Receiver URL')).toHaveValue(hook.url);
+    await expect(edit.getByRole('checkbox', { name: /snapshot\.created/ })).toBeChecked();
+    await edit.getByLabel('Description').fill('Evals and the regression suite');
+    await edit.getByRole('checkbox', { name: /All events/ }).check();
+    await page.screenshot({ path: `${shots}/edit-1366.png`, fullPage: true });
+    await edit.getByRole('button', { name: 'Save endpoint' }).click();
+    await expect(row.getByRole('status')).toContainText('Saved');
+    await expect(row).toContainText('Evals and the regression suite');
+    await expect(row).toContainText('Events: All events');
+    await expect(row.getByTestId('webhook-edit')).toHaveCount(0);
+
     // Rotating asks first, then shows the new secret once, on the endpoint.
     await row.getByRole('button', { name: 'Rotate secret…' }).click();
     const dialog = page.getByRole('dialog');

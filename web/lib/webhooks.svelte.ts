@@ -3,12 +3,13 @@ import type {
   WebhookDeliveriesView,
   WebhookDeliveryResult,
   WebhookDeliveryView,
+  WebhookResult,
   WebhooksView,
   WebhookView,
 } from '#schema/api/webhooks.ts';
 import { api } from './api.ts';
 import { Pending } from './pending.svelte.ts';
-import { eventsToSend, nextCheckIn, urlProblem } from './webhook-words.ts';
+import { eventsToSend, isAllEvents, nextCheckIn, urlProblem } from './webhook-words.ts';
 
 /** One page of a delivery log; the server bounds `limit` too. */
 const PAGE = 20;
@@ -68,6 +69,45 @@ export class DeliveryLog {
   add = (d: WebhookDeliveryView) => this.#prepend(d);
 }
 
+/**
+ * The fields of an endpoint being added or edited (WH-21): the URL, the description and the
+ * events ("All events", or the ticked ones); `body` checks them and says what is wrong in `error`.
+ */
+export class EndpointDraft {
+  url = $state('');
+  description = $state('');
+  allEvents = $state(true);
+  ticked = $state<string[]>([]);
+  /** What is wrong with the form before anything is sent. */
+  error = $state<string | null>(null);
+
+  constructor(from?: WebhookView) {
+    if (!from) return;
+    this.url = from.url;
+    this.description = from.description;
+    this.allEvents = isAllEvents(from.events);
+    this.ticked = from.events.filter((e) => e !== '*');
+  }
+
+  toggleEvent = (event: string, on: boolean) => {
+    this.ticked = on
+      ? [...this.ticked.filter((e) => e !== event), event]
+      : this.ticked.filter((e) => e !== event);
+  };
+
+  /** What to send, or null (with `error` set) when the form is not ready. */
+  body(): { url: string; events: string[]; description: string } | null {
+    this.error = urlProblem(this.url);
+    if (this.error) return null;
+    const events = eventsToSend(this.allEvents, this.ticked);
+    if (events.length === 0) {
+      this.error = 'Tick at least one event, or “All events”.';
+      return null;
+    }
+    return { url: this.url.trim(), events, description: this.description.trim() };
+  }
+}
+
 /** What the secret box shows: a secret just made, once, with where it belongs. */
 export interface FreshSecret {
   webhookId: string;
@@ -90,12 +130,10 @@ export class WebhooksState {
   /** The open delivery logs, by endpoint. */
   logs = $state<Record<string, DeliveryLog>>({});
 
-  url = $state('');
-  description = $state('');
-  allEvents = $state(true);
-  ticked = $state<string[]>([]);
-  /** What is wrong with the form before anything is sent. */
-  formError = $state<string | null>(null);
+  /** The create form. */
+  draft = $state(new EndpointDraft());
+  /** The endpoint being edited, with its form (one at a time). */
+  editing = $state<{ id: string; draft: EndpointDraft } | null>(null);
 
   fresh = $state<FreshSecret | null>(null);
   copied = $state(false);
@@ -144,38 +182,49 @@ export class WebhooksState {
     await Promise.all([this.load(), ...Object.values(this.logs).map((l) => l.refresh())]);
   };
 
-  toggleEvent = (event: string, on: boolean) => {
-    this.ticked = on
-      ? [...this.ticked.filter((e) => e !== event), event]
-      : this.ticked.filter((e) => e !== event);
-  };
-
   create = (event: SubmitEvent) => {
     event.preventDefault();
     const projectId = this.#projectId();
-    this.formError = urlProblem(this.url);
-    if (this.formError || !projectId) return;
-    const events = eventsToSend(this.allEvents, this.ticked);
-    if (events.length === 0) {
-      this.formError = 'Tick at least one event, or “All events”.';
-      return;
-    }
+    const body = this.draft.body();
+    if (!body || !projectId) return;
     this.said = null;
     this.fresh = null;
     void this.pending.run(async () => {
-      const body = {
-        url: this.url.trim(),
-        events,
-        ...(this.description.trim() ? { description: this.description.trim() } : {}),
-      };
       const made = await api<WebhookCreated>(
         `/projects/${encodeURIComponent(projectId)}/webhooks`,
         { method: 'POST', body },
       );
       this.#showSecret(made, 'created');
-      this.url = '';
-      this.description = '';
+      this.draft = new EndpointDraft();
     }, 'create');
+  };
+
+  startEdit = (w: WebhookView) => {
+    this.said = null;
+    this.editing = { id: w.id, draft: new EndpointDraft(w) };
+  };
+
+  /** Saves the endpoint being edited: its URL, description and events (the secret stays). */
+  saveEdit = (event: SubmitEvent) => {
+    event.preventDefault();
+    const editing = this.editing;
+    const body = editing?.draft.body();
+    if (!editing || !body) return;
+    const key = `edit:${editing.id}`;
+    void this.pending
+      .run(
+        () =>
+          api<WebhookResult>(`/webhooks/${encodeURIComponent(editing.id)}`, {
+            method: 'PATCH',
+            body,
+          }),
+        key,
+      )
+      .then((ok) => {
+        if (!ok) return;
+        this.editing = null;
+        this.said = { key, text: 'Saved: the next deliveries go by these settings.' };
+      });
   };
 
   rotate = (w: WebhookView) => {
