@@ -287,6 +287,7 @@ export function createServices(config: Readonly<Config>) {
       JSON.parse(gateStore.gate(envId)?.requiredChecks ?? '[]') as string[],
     absoluteUrl: (p: string) => absoluteUrl(publicUrl(), p),
     config,
+    audit: (e, now) => auditStore.audit(e, now),
     log,
   });
   const localData = createLocalData({

@@ -226,12 +226,38 @@ export function createWebhooks(deps: {
   requiredChecks: (envId: string) => string[];
   absoluteUrl: (path: string) => string;
   config: WebhookConfig;
+  /** The instance's audit log (server/store/audit.ts), inside each change's transaction. */
+  audit: (
+    e: {
+      projectId: string;
+      environmentId: null;
+      kind: string;
+      actorId: string;
+      subject: Record<string, unknown>;
+    },
+    now: number,
+  ) => unknown;
   log: (msg: string, err?: unknown) => void;
   now?: () => number;
 }) {
   const { store, config } = deps;
   const now = deps.now ?? Date.now;
   const slot = (id: string) => `webhook:${id}`;
+  /**
+   * An audit record of a change to an endpoint (WH-1): the receiver's origin only (a path or query
+   * may hold the receiver's own token), never the secret.
+   */
+  const audited = (p: Principal, hook: WebhookRow, kind: string, extra = {}) =>
+    deps.audit(
+      {
+        projectId: hook.projectId,
+        environmentId: null,
+        kind,
+        actorId: p.user.id,
+        subject: { webhookId: hook.id, origin: new URL(hook.url).origin, ...extra },
+      },
+      now(),
+    );
 
   function view(r: WebhookRow): WebhookView {
     const t = now();
@@ -459,7 +485,8 @@ export function createWebhooks(deps: {
             applied: 'hotfix.applied_to_dev',
           } as const
         )[str(s.action) as 'started' | 'published' | 'applied'];
-        if (type)
+        if (type === 'hotfix.published' && typeof s.releaseId === 'number') moved(type);
+        else if (type)
           out.push({
             type,
             data: { ...stage(e.environmentId), actor },
@@ -672,7 +699,13 @@ export function createWebhooks(deps: {
         if (store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null }))
           store.update(hook.id, { enabled: false, disabledReason: 'gone' });
       } else if (attempts.length > schedule.length) {
-        store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null });
+        // Failing for the whole schedule (about three days) with nothing delivered since: the
+        // endpoint stops until an admin re-enables it (WH-9).
+        if (
+          store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null }) &&
+          !store.succeededSince(hook.id, d.createdAt)
+        )
+          store.update(hook.id, { enabled: false, disabledReason: 'failing' });
       } else {
         store.settle(d.id, lease, {
           state: 'pending',
@@ -718,6 +751,7 @@ export function createWebhooks(deps: {
           createdAt: now(),
         };
         store.insert(r);
+        audited(p, r, 'webhook.created', { events: r.events });
         return r;
       });
       return { webhook: view(row), secret };
@@ -741,24 +775,34 @@ export function createWebhooks(deps: {
       if (body.description !== undefined) set.description = body.description;
       if (body.enabled === true) Object.assign(set, { enabled: true, disabledReason: null });
       if (body.enabled === false) Object.assign(set, { enabled: false, disabledReason: 'manual' });
-      if (Object.keys(set).length > 0) store.update(id, set);
+      if (Object.keys(set).length > 0)
+        deps.projects.atomically(() => {
+          store.update(id, set);
+          audited(p, store.get(id)!, 'webhook.changed', { fields: Object.keys(set) });
+        });
       if (body.enabled === true) wake();
       return view(store.get(id)!);
     },
 
     remove(p: Principal, id: string): void {
-      requireWebhook(p, id);
-      store.remove(id);
+      const hook = requireWebhook(p, id);
+      deps.projects.atomically(() => {
+        store.remove(id);
+        audited(p, hook, 'webhook.deleted');
+      });
     },
 
     /** A new secret, shown once; the previous one keeps signing for ROTATION_OVERLAP_MS (WH-6). */
     rotate(p: Principal, id: string): WebhookCreated {
       const hook = requireWebhook(p, id);
       const secret = newWebhookSecret();
-      store.update(id, {
-        sealedSecret: deps.sealer.seal(secret, slot(id)),
-        previousSealedSecret: hook.sealedSecret,
-        previousSecretValidUntil: now() + ROTATION_OVERLAP_MS,
+      deps.projects.atomically(() => {
+        store.update(id, {
+          sealedSecret: deps.sealer.seal(secret, slot(id)),
+          previousSealedSecret: hook.sealedSecret,
+          previousSecretValidUntil: now() + ROTATION_OVERLAP_MS,
+        });
+        audited(p, hook, 'webhook.secret_rotated');
       });
       return { webhook: view(store.get(id)!), secret };
     },

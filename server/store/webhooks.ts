@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { releases, webhookDeliveries, webhooks } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
 
@@ -145,6 +145,23 @@ export function createWebhookStore(db: Db) {
           .set({ ...set, leaseUntil: null })
           .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.leaseUntil, lease)))
           .run().changes === 1
+      );
+    },
+    /** Whether a delivery of the endpoint made at or after `since` succeeded. */
+    succeededSince(webhookId: string, since: number): boolean {
+      return (
+        db
+          .select({ id: webhookDeliveries.id })
+          .from(webhookDeliveries)
+          .where(
+            and(
+              eq(webhookDeliveries.webhookId, webhookId),
+              eq(webhookDeliveries.state, 'succeeded'),
+              gte(webhookDeliveries.createdAt, since),
+            ),
+          )
+          .limit(1)
+          .get() !== undefined
       );
     },
     /** Deliveries older than `cutoff` (any state) are deleted (the retention sweep, WH-13). */

@@ -102,7 +102,7 @@ describe('WH signed webhooks: deliveries', () => {
       .toEqual(['succeeded', 'succeeded']);
   });
 
-  it('WH-5 an endpoint receives only what it subscribed to; a paused one gets nothing queued', async () => {
+  it('WH-5 WH-15 an endpoint receives only what it subscribed to; a paused one gets nothing queued', async () => {
     const { admin, project, receiver, envs } = await setup();
     const published = await hook(admin, project.id, `${receiver.url}/published`, [
       'environment.published',
@@ -151,19 +151,20 @@ describe('WH signed webhooks: deliveries', () => {
     expect(d.nextAttemptAt).toBeNull();
   });
 
-  it('WH-9 after the last retry a delivery is failed; the endpoint stays enabled', async () => {
+  it('WH-9 after the last retry a delivery is failed, and an endpoint that delivered nothing since is disabled (failing)', async () => {
     const { admin, project, receiver } = await setup({ WEBHOOK_RETRY_SCHEDULE_MS: '20,20' });
     receiver.answer(() => ({ status: 503 }));
     const { webhook } = await hook(admin, project.id, receiver.url);
     await admin.ok('POST', `/api/webhooks/${webhook.id}/test`);
     const d = await settled(admin, webhook.id, 'failed');
     expect(d.attempts.map((a) => a.status)).toEqual([503, 503, 503]);
+    expect(d.nextAttemptAt).toBeNull();
     expect(receiver.received).toHaveLength(3);
     const { webhooks } = await admin.ok<WebhooksView>(
       'GET',
       `/api/projects/${project.id}/webhooks`,
     );
-    expect(webhooks[0]!.enabled).toBe(true);
+    expect(webhooks[0]).toMatchObject({ enabled: false, disabledReason: 'failing' });
   });
 
   it('WH-9 a 410 disables the endpoint (gone): nothing more is queued until an admin re-enables it', async () => {
@@ -287,5 +288,44 @@ describe('WH signed webhooks: deliveries', () => {
     expect(p3.next).toBeNull();
     for (const q of ['?limit=0', '?limit=101', '?limit=x', '?before=whd_nope'])
       expect((await admin.call('GET', `${path}${q}`)).status).toBe(400);
+  });
+
+  it('WH-15 a paused endpoint sends nothing, not even a due retry; enabled again, it sends what waited', async () => {
+    const { admin, project, receiver } = await setup({ WEBHOOK_RETRY_SCHEDULE_MS: '1500' });
+    receiver.answer((_, n) => (n === 1 ? { status: 500 } : { status: 200 }));
+    const { webhook } = await hook(admin, project.id, receiver.url);
+    await admin.ok('POST', `/api/webhooks/${webhook.id}/test`);
+    await receiver.nth(1);
+    let d: WebhookDeliveryView | undefined;
+    await expect
+      .poll(async () => (d = (await deliveries(admin, webhook.id))[0])?.attempts.length)
+      .toBe(1);
+    await admin.ok('PATCH', `/api/webhooks/${webhook.id}`, { enabled: false });
+    const due = Date.parse(d!.nextAttemptAt!);
+    await expect.poll(() => Date.now() > due + 300, { timeout: 5000 }).toBe(true);
+    expect(receiver.received).toHaveLength(1);
+    await admin.ok('PATCH', `/api/webhooks/${webhook.id}`, { enabled: true });
+    await receiver.nth(2);
+    expect((await settled(admin, webhook.id, 'succeeded')).attempts).toHaveLength(2);
+  });
+
+  it('WH-13 at most two sends to one endpoint at a time; another endpoint is not held up by a slow one', async () => {
+    const { admin, project, receiver } = await setup({ WEBHOOK_TIMEOUT_MS: '10000' });
+    receiver.answer((r) => (r.url === '/slow' ? 'hold' : { status: 200 }));
+    const slow = await hook(admin, project.id, `${receiver.url}/slow`);
+    const fast = await hook(admin, project.id, `${receiver.url}/fast`);
+    for (let i = 0; i < 5; i++) await admin.ok('POST', `/api/webhooks/${slow.webhook.id}/test`);
+    await receiver.nth(2);
+    await admin.ok('POST', `/api/webhooks/${fast.webhook.id}/test`);
+    expect((await receiver.nth(3)).url).toBe('/fast');
+    await settled(admin, fast.webhook.id, 'succeeded');
+    const toSlow = () => receiver.received.filter((r) => r.url === '/slow').length;
+    expect(toSlow()).toBe(2);
+    receiver.answer(() => ({ status: 200 }));
+    receiver.release();
+    await expect.poll(toSlow).toBe(5);
+    await expect
+      .poll(async () => (await deliveries(admin, slow.webhook.id)).map((d) => d.state))
+      .toEqual(Array(5).fill('succeeded'));
   });
 });

@@ -222,4 +222,23 @@ describe('WH signed webhooks: endpoints', () => {
     ]);
     expect(JSON.stringify(page)).not.toContain(body.secret.slice(6));
   });
+
+  it('WH-14 an answer holding the secret is never kept for Idempotency-Key: a repeat runs nothing and is 409 idempotency_unavailable', async () => {
+    const { admin, project, receiver } = await setup();
+    const path = `/api/projects/${project.id}/webhooks`;
+    const headers = { 'idempotency-key': 'create-hook-1' };
+    const body = { url: receiver.url, events: ['*'] };
+    const first = await admin.call<WebhookCreated>('POST', path, body, { headers });
+    expect(first.status).toBe(201);
+    const again = await admin.call<Err>('POST', path, body, { headers });
+    expect([again.status, again.body.error.id]).toEqual([409, 'idempotency_unavailable']);
+    expect(JSON.stringify(again.body)).not.toContain(first.body.secret.slice(6));
+    const rotate = `/api/webhooks/${first.body.webhook.id}/rotate-secret`;
+    const h2 = { 'idempotency-key': 'rotate-1' };
+    expect((await admin.call('POST', rotate, undefined, { headers: h2 })).status).toBe(200);
+    expect((await admin.call<Err>('POST', rotate, undefined, { headers: h2 })).body.error.id).toBe(
+      'idempotency_unavailable',
+    );
+    expect((await admin.ok<WebhooksView>('GET', path)).webhooks).toHaveLength(1);
+  });
 });
