@@ -169,8 +169,25 @@ test('[WH-20] [WH-21] [WH-22] [WH-23] [WH-24] an admin adds an endpoint, sees it
     await expect(row.getByTestId('webhook-status')).toHaveText('Paused');
     await expect(row.getByRole('status')).toContainText('Paused: nothing is sent');
     await expect(row.getByRole('button', { name: 'Send test event' })).toBeDisabled();
+    // A redelivery while paused waits, and goes out once the endpoint is resumed.
+    await row.getByRole('button', { name: 'Deliveries' }).click();
+    const sent = hook.got.length;
+    await row
+      .getByTestId('delivery-row')
+      .first()
+      .getByRole('button', { name: /Redeliver/ })
+      .click();
+    await expect(row.getByTestId('delivery-row').first()).toContainText(
+      'waiting until the endpoint is resumed',
+    );
+    expect(hook.got.length).toBe(sent);
     await row.getByRole('button', { name: 'Resume' }).click();
     await expect(row.getByTestId('webhook-status')).toHaveText('Receiving');
+    await expect.poll(() => hook.got.length).toBe(sent + 1);
+    await expect(row.getByTestId('delivery-row').first().getByTestId('delivery-state')).toHaveText(
+      'succeeded',
+    );
+    await row.getByRole('button', { name: 'Hide deliveries' }).click();
 
     // Editing changes the description and the events; the secret stays.
     await row.getByRole('button', { name: `Edit the endpoint ${hook.url}` }).click();

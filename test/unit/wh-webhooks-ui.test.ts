@@ -56,7 +56,7 @@ describe('WH webhooks page words', () => {
       tone: 'stopped',
     });
     expect(endpointStatus({ enabled: false, disabledReason: 'failing' }).text).toMatch(
-      /failed for days/,
+      /failed for about three days/,
     );
     expect(eventsInWords(['*'])).toBe('All events');
     expect(eventsInWords(['snapshot.created', 'hotfix.opened'])).toBe(
@@ -98,6 +98,10 @@ describe('WH webhooks page words', () => {
     expect(
       deliveryInWords({ state: 'pending', attempts: [timeout], nextAttemptAt: at(-2) }, now),
     ).toBe('retrying now (1 attempt so far: timeout after 15 s)');
+    // A paused or stopped endpoint's pending deliveries wait for it to be resumed.
+    expect(
+      deliveryInWords({ state: 'pending', attempts: [timeout], nextAttemptAt: at(-2) }, now, false),
+    ).toBe('waiting until the endpoint is resumed');
     expect(lastDeliveryInWords(null)).toBe('Nothing delivered yet');
     expect(
       lastDeliveryInWords({

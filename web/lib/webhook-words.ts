@@ -46,7 +46,7 @@ export function eventsInWords(events: readonly string[]): string {
 
 export const DISABLED_WORDS: Record<WebhookDisabledReason, string> = {
   gone: 'Stopped: the receiver answered 410 Gone',
-  failing: 'Stopped: every delivery failed for days',
+  failing: 'Stopped: its deliveries failed for about three days',
   manual: 'Paused',
 };
 
@@ -81,12 +81,15 @@ export const STATE_WORDS: Record<WebhookDeliveryView['state'], string> = {
 export function deliveryInWords(
   d: Pick<WebhookDeliveryView, 'state' | 'attempts' | 'nextAttemptAt'>,
   now = Date.now(),
+  receiving = true,
 ): string {
   const last = d.attempts.at(-1);
   const tries = d.attempts.length === 1 ? '1 attempt' : `${d.attempts.length} attempts`;
   if (d.state === 'succeeded') return last ? `succeeded (${attemptInWords(last)})` : 'succeeded';
   if (d.state === 'failed')
     return `failed after ${tries}${last ? `: ${attemptInWords(last)}` : ''}`;
+  // A paused or stopped endpoint's deliveries wait; they go out when it is resumed (WH-15).
+  if (!receiving) return 'waiting until the endpoint is resumed';
   const due = d.nextAttemptAt === null || Date.parse(d.nextAttemptAt) - now <= 5000;
   if (d.attempts.length === 0)
     return due ? 'sending' : `first attempt ${untilInWords(d.nextAttemptAt!, now)}`;
@@ -98,9 +101,10 @@ export function deliveryInWords(
 export function lastDeliveryInWords(
   d: Pick<WebhookDeliveryView, 'event' | 'state' | 'attempts' | 'nextAttemptAt'> | null,
   now = Date.now(),
+  receiving = true,
 ): string {
   if (!d) return 'Nothing delivered yet';
-  return `Last delivery: ${d.event}, ${deliveryInWords(d, now)}`;
+  return `Last delivery: ${d.event}, ${deliveryInWords(d, now, receiving)}`;
 }
 
 export function untilInWords(iso: string, now = Date.now()): string {
