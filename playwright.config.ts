@@ -43,7 +43,8 @@ export default defineConfig({
   webServer: {
     command: `rm -rf '${dataDir}' && node dist/server.js`,
     url: `http://127.0.0.1:${port}/api/health`,
-    env: { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir },
+    // WH-20 … WH-24: the webhooks test's receiver listens on 127.0.0.1.
+    env: { PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, WEBHOOK_ALLOW_PRIVATE: '1' },
     reuseExistingServer: false,
     timeout: 30_000,
   },
