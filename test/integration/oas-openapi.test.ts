@@ -12,6 +12,7 @@ import { DOCUMENT_PATH } from '../../scripts/openapi-document.ts';
  */
 const cleanup = cleanupAfterEach();
 interface Operation {
+  operationId: string;
   responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
   'x-error-ids'?: string[];
 }
@@ -97,5 +98,28 @@ describe('[OAS-3] real answers match the document', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await res.json()).toEqual(JSON.parse(readFileSync(DOCUMENT_PATH, 'utf8')));
+  });
+});
+
+describe('[OAS-5] /api/docs: the reference as one page', () => {
+  it('[OAS-5] needs no sign-in; every operation, schema and error id is on it; no script, nothing from elsewhere', async () => {
+    const { server } = await serverWithProject(cleanup);
+    const res = await fetch(`${server.url}/api/docs`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await res.text();
+    for (const methods of Object.values(document.paths))
+      for (const op of Object.values(methods)) expect(html).toContain(`id="${op.operationId}"`);
+    expect(html).toContain('id="schema-BoardView"');
+    expect(html).toContain('id="error-invalid_body"');
+    expect(html).toContain('href="#tag-Releases"');
+    // Nothing to load or run: no script, no external resource; the CSP allows only its own style.
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|\ssrc=|@import|url\(/i);
+    const csp = res.headers.get('content-security-policy')!;
+    expect(csp).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'/);
+    expect(csp).not.toContain('unsafe');
+    const style = /<style>([\s\S]*?)<\/style>/.exec(html)![1]!;
+    const { createHash } = await import('node:crypto');
+    expect(csp).toContain(`'sha256-${createHash('sha256').update(style).digest('base64')}'`);
   });
 });
