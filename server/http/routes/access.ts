@@ -10,6 +10,7 @@ import {
   type MembersView,
   type UsersView,
   type UserView,
+  type RolesView,
 } from '#schema/api.ts';
 import { ROLE_LABELS, TEMPLATES } from '#schema/permissions.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
@@ -74,7 +75,7 @@ export function accessRoutes(deps: AppDeps) {
         id: 'listRoles',
         tag: 'Access',
         summary: 'The roles and role templates, with their labels',
-        answers: { 200: 'json' },
+        answers: { 200: 'RolesView' },
       }),
       (c) =>
         c.json({
@@ -82,7 +83,7 @@ export function accessRoutes(deps: AppDeps) {
           templates: Object.fromEntries(
             Object.entries(TEMPLATES).map(([id, t]) => [id, { label: t.label, byKind: t.byKind }]),
           ),
-        }),
+        } satisfies RolesView),
     )
     .get(
       '/projects/:id/members',

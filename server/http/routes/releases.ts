@@ -394,7 +394,7 @@ export function releaseRoutes(deps: AppDeps) {
         tag: 'Releases',
         summary: 'Production’s open hotfix, if any',
         answers: { 200: 'HotfixState' },
-        errors: ['environment_not_found'],
+        errors: ['environment_not_found', 'not_production'],
       }),
       (c) => {
         access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
@@ -416,6 +416,7 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'ReleaseResult' },
         errors: [
           'environment_not_found',
+          'not_production',
           'no_hotfix',
           'live_moved',
           'draft_has_problems',
@@ -444,7 +445,7 @@ export function releaseRoutes(deps: AppDeps) {
         tag: 'Releases',
         summary: 'Move the open hotfix onto what is live now',
         answers: { 200: 'HotfixRebased' },
-        errors: ['environment_not_found', 'no_hotfix'],
+        errors: ['environment_not_found', 'not_production', 'no_hotfix'],
       }),
       (c) => {
         access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
@@ -460,7 +461,7 @@ export function releaseRoutes(deps: AppDeps) {
         body: HotfixDiscardBody,
         bodyOptional: true,
         answers: { 204: null },
-        errors: ['environment_not_found', 'no_hotfix'],
+        errors: ['environment_not_found', 'not_production', 'no_hotfix'],
       }),
       async (c) => {
         access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
