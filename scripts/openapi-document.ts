@@ -268,7 +268,7 @@ export async function buildDocument(): Promise<JsonObject> {
   for (const [path, methods] of Object.entries(mergeSamePaths(generated.paths))) {
     const entry: JsonObject = {};
     for (const [method, operation] of Object.entries(methods)) {
-      completeOperation(method, operation as Parameters<typeof completeOperation>[1]);
+      completeOperation(method, path, operation as Parameters<typeof completeOperation>[2]);
       entry[method] = operation;
     }
     paths[path] = entry;
