@@ -130,7 +130,7 @@ export function accessRoutes(deps: AppDeps) {
         tag: 'Access',
         summary: 'Remove a member from a project (project admin)',
         answers: { 204: null },
-        errors: ['project_not_found', 'not_a_member'],
+        errors: ['project_not_found', 'not_a_member', 'user_not_found'],
       }),
       (c) => {
         access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
@@ -161,7 +161,7 @@ export function accessRoutes(deps: AppDeps) {
         tag: 'Access',
         summary: 'Revoke a pending invitation',
         answers: { 204: null },
-        errors: ['invitation_invalid'],
+        errors: ['invitation_invalid', 'not_found'],
       }),
       (c) => {
         access.revokeInvitation(c.get('principal'), c.req.param('id'));
@@ -175,7 +175,7 @@ export function accessRoutes(deps: AppDeps) {
         tag: 'Access',
         summary: 'A new link for a pending invitation (the old one stops working)',
         answers: { 200: 'InvitationLink' },
-        errors: ['invitation_invalid'],
+        errors: ['invitation_invalid', 'not_found'],
       }),
       (c) => {
         const link = access.newInvitationLink(c.get('principal'), c.req.param('id'));
