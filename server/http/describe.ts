@@ -104,6 +104,8 @@ export function errorIdsOf(method: string, o: DescribedOperation): ErrorId[] {
       ids.add('invalid_idempotency_key');
       ids.add('idempotency_key_reused');
       ids.add('idempotency_in_progress');
+      // The daily bound of kept Idempotency-Key answers (server/domain/idempotency.ts).
+      ids.add('limit_reached');
     }
   }
   if (o.requestBody) {

@@ -175,7 +175,7 @@ export function accessRoutes(deps: AppDeps) {
         tag: 'Access',
         summary: 'A new link for a pending invitation (the old one stops working)',
         answers: { 200: 'InvitationLink' },
-        errors: ['invitation_invalid', 'not_found'],
+        errors: ['invitation_invalid', 'not_found', 'rate_limited'],
       }),
       (c) => {
         const link = access.newInvitationLink(c.get('principal'), c.req.param('id'));
@@ -194,7 +194,7 @@ export function accessRoutes(deps: AppDeps) {
         summary: 'Invite someone to the instance or a project',
         body: InvitationBody,
         answers: { 201: 'InvitationCreated' },
-        errors: ['project_not_found', 'email_taken', 'limit_reached'],
+        errors: ['project_not_found', 'email_taken', 'limit_reached', 'rate_limited'],
       }),
       async (c) => {
         const body = await readJson(c, InvitationBody);

@@ -377,7 +377,13 @@ export function releaseRoutes(deps: AppDeps) {
         tag: 'Releases',
         summary: 'Open a hotfix draft on production’s live snapshot',
         answers: { 201: 'HotfixStarted' },
-        errors: ['environment_not_found', 'not_production', 'nothing_live', 'hotfix_open'],
+        errors: [
+          'environment_not_found',
+          'not_production',
+          'nothing_live',
+          'hotfix_open',
+          'rate_limited',
+        ],
       }),
       (c) => {
         access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
