@@ -25,6 +25,7 @@ import {
 import { z } from 'zod';
 import * as apiSchemas from '../schema/api.ts';
 import * as localSchemas from '../schema/local.ts';
+import * as webhookSchemas from '../schema/api/webhooks.ts';
 import { createApp } from '../server/http/app.ts';
 import type { AppDeps } from '../server/http/context.ts';
 import { completeOperation, TAGS } from '../server/http/describe.ts';
@@ -52,10 +53,11 @@ function describedApp() {
 
 /** The zod schemas an answer type may name through `z.infer<typeof X>`, by name. */
 const ZOD_SCHEMAS = new Map<string, z.ZodType>();
-for (const [name, value] of Object.entries({ ...apiSchemas, ...localSchemas }) as [
-  string,
-  unknown,
-][])
+for (const [name, value] of Object.entries({
+  ...apiSchemas,
+  ...localSchemas,
+  ...webhookSchemas,
+}) as [string, unknown][])
   if (value instanceof z.ZodType) ZOD_SCHEMAS.set(name, value);
 
 /** A type written `z.infer<typeof X>` (or z.input, z.output): X's own JSON Schema. */
@@ -113,7 +115,7 @@ class ZodTypeFormatter implements SubTypeFormatter {
  * JSON Schemas of the named answer types of schema/api/*.ts and the types they use, `$ref`s
  * pointing into components. An unknown name fails here (the message names it).
  */
-function answerSchemas(names: string[]): JsonObject {
+export function answerSchemas(names: string[]): JsonObject {
   const config: CompletedConfig = {
     ...DEFAULT_CONFIG,
     path: `${root}schema/api/*.ts`,
@@ -318,10 +320,7 @@ export async function buildDocument(): Promise<JsonObject> {
     },
     servers: [{ url: '/', description: 'This server.' }],
     security: [{ apiToken: [] }, { sessionCookie: [] }],
-    tags: [
-      ...Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-      { name: 'Webhooks', description: 'What a project’s webhook endpoints receive.' },
-    ],
+    tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
     paths,
     webhooks: webhooks(),
     components: {

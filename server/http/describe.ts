@@ -66,6 +66,8 @@ export const TAGS = {
   Sharing: 'Share links and the feedback that comes through them.',
   Delivery: 'What runtimes read: an environment’s published configuration, by runtime key.',
   Events: 'Project event streams and the notification inbox.',
+  Webhooks:
+    'A project’s webhook endpoints and their deliveries; what the endpoints receive is in the document’s `webhooks` section.',
   Meta: 'Health and this document.',
 } as const;
 export type Tag = keyof typeof TAGS;
