@@ -185,6 +185,32 @@ describe('[OAS-3] real answers match the document', () => {
       `/api/environments/${test.id}/content`,
       content,
     );
+    // Delivery, by runtime key: the configuration, then 304 for its ETag; production has nothing live.
+    const deliveries: number[] = [];
+    for (const env of [test, prod]) {
+      const { key } = await api.ok<{ key: string }>(
+        'POST',
+        `/api/environments/${env.id}/runtime-keys`,
+        { name: 'oas' },
+      );
+      const auth = { authorization: `Bearer ${key}` };
+      const read = await api.raw(`/api/delivery/${env.id}`, { headers: auth });
+      const body = (await read.json()) as unknown;
+      deliveries.push(read.status);
+      problems.push(...undocumented('GET', '/api/delivery/{envId}', { status: read.status, body }));
+      if (read.status !== 200) continue;
+      const again = await api.raw(`/api/delivery/${env.id}`, {
+        headers: { ...auth, 'if-none-match': read.headers.get('etag')! },
+      });
+      deliveries.push(again.status);
+      problems.push(
+        ...undocumented('GET', '/api/delivery/{envId}', {
+          status: again.status,
+          body: (await again.text()) || null,
+        }),
+      );
+    }
+    expect(deliveries).toEqual([200, 304, 409]);
     expect(problems).toEqual([]);
   });
 });

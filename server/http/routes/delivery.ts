@@ -109,7 +109,7 @@ export function deliveryRoutes(deps: AppDeps) {
         auth: 'runtime',
         summary: 'The environment’s published configuration, for a runtime',
         description:
-          'With `wait` and `If-None-Match`: a long-poll that answers when the ETag changes or after `wait` seconds (304 when nothing changed). The answer is the configuration runtimes serve (content, variables, audiences, settings), with its ETag and the snapshot id and overlay revision in the Stagecoach-Snapshot and Stagecoach-Overlay-Revision headers.',
+          'With `wait` and `If-None-Match`: a long-poll that answers when the ETag changes or after `wait` seconds (304 when nothing changed). The snapshot id and overlay revision are also in the Stagecoach-Snapshot and Stagecoach-Overlay-Revision headers, with the ETag.',
         query: {
           snapshot: {
             description: 'A snapshot id: read that one (pinned) instead of the current one.',
@@ -125,8 +125,14 @@ export function deliveryRoutes(deps: AppDeps) {
             description: 'This runtime instance’s name, for the runtimes list.',
           },
         },
-        answers: { 200: 'json', 304: null },
-        errors: ['environment_not_found', 'snapshot_not_found', 'too_many_connections'],
+        answers: { 200: 'DeliveryBody', 304: null },
+        errors: [
+          'environment_not_found',
+          'snapshot_not_found',
+          'too_many_connections',
+          'nothing_live',
+          'nothing_to_sync',
+        ],
       }),
       async (c) => {
         const key = bearer(c);
