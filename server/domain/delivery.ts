@@ -3,6 +3,9 @@ import { SECTIONS } from '#schema/content/spec.ts';
 import { canonicalContent, canonicalJson } from '#schema/content/canonical.ts';
 import { typedValue, valueFitsType } from '#schema/content/values.ts';
 import { isProduction } from '#schema/pipeline.ts';
+import type { DeliveryBody } from '#schema/api.ts';
+import type { WorkspaceContent } from '#schema/content/ydoc.ts';
+import type { AudienceRule } from '#schema/local.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { ReleaseStore } from '../store/releases.ts';
 import { sha256 } from '../lib/hash.ts';
@@ -27,7 +30,9 @@ export function createDelivery(deps: {
   releases: Pick<ReleaseStore, 'wasEverAt' | 'lastMove'>;
   /** Names → this environment's audience ids, for the delivery API. */
   audiences: {
-    resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }>;
+    resolved(
+      envId: string,
+    ): Record<string, { id: string; description: string; rules: AudienceRule[] }>;
   };
 }) {
   const { projects, composition } = deps;
@@ -100,8 +105,10 @@ export function createDelivery(deps: {
         ),
         audiences: deps.audiences.resolved(envId),
         settings: deps.settings.stored(envId),
-        content: Object.fromEntries(SECTIONS.map((s) => [s, canonicalContent(c)[s]])),
-      };
+        content: Object.fromEntries(
+          SECTIONS.map((s) => [s, canonicalContent(c)[s]]),
+        ) as WorkspaceContent,
+      } satisfies DeliveryBody;
     };
     const cache = pinned === undefined ? deliveryCache : pinnedCache;
     return {

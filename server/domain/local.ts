@@ -26,9 +26,7 @@ export function createLocalData(deps: {
   composition: Composition;
   sealer: Sealer;
   /** Names → this environment's audience ids, for the delivery API. */
-  audiences: {
-    resolved(envId: string): Record<string, { id: string; description: string; rules: unknown[] }>;
-  };
+  audiences: Parameters<typeof createDelivery>[0]['audiences'];
   limits: { maxSecretsPerEnvironment: number; deliveryRuntimesPerEnvironment: number };
   /** Release records, for pinned delivery reads and when the served snapshot arrived. */
   releases: Parameters<typeof createDelivery>[0]['releases'];

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError, ERRORS, type ErrorBody } from '#schema/errors.ts';
-import type { WhoAmI } from '#schema/api.ts';
+import type { HealthView, WhoAmI } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { authenticate } from '../request/authenticate.ts';
 import { hopOfContext, requestScheme } from '../request/client.ts';
@@ -19,6 +19,9 @@ import { deliveryRoutes } from './routes/delivery.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { eventRoutes } from './routes/events.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { op } from './describe.ts';
+import openApiDocument from '../../schema/openapi.json' with { type: 'json' };
+import { renderApiDocs, type OpenApiDocument } from './api-docs.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Largest body of a request without a valid credential (the anonymous routes take a few KB). */
@@ -107,29 +110,81 @@ export function createApp(deps: AppDeps) {
     }
   };
 
+  // The committed document (`npm run openapi`), serialized once: public reference, no instance data.
+  const openApiText = JSON.stringify(openApiDocument);
+  let apiDocs: ReturnType<typeof renderApiDocs> | undefined;
+
   // One limiter for sign-ins and for the admin's unlock.
   const signIns = createSignInLimiter();
   const api = new Hono<AppEnv>()
     .use(limitBodies)
     .use(jsonOnly())
-    .get('/health', (c) => c.json({ ok: true }))
+    .get(
+      '/health',
+      op({
+        id: 'getHealth',
+        tag: 'Meta',
+        auth: 'public',
+        summary: 'Whether the server answers',
+        answers: { 200: 'HealthView' },
+      }),
+      (c) => c.json({ ok: true } satisfies HealthView),
+    )
+    .get(
+      '/openapi.json',
+      op({
+        id: 'getOpenApiDocument',
+        tag: 'Meta',
+        auth: 'public',
+        summary: 'This OpenAPI document',
+        answers: { 200: 'json' },
+      }),
+      (c) => c.body(openApiText, 200, { 'Content-Type': 'application/json' }),
+    )
+    .get(
+      '/docs',
+      op({
+        id: 'getApiReference',
+        tag: 'Meta',
+        auth: 'public',
+        summary: 'This reference as a web page',
+        media: 'text/html',
+        answers: { 200: 'html' },
+      }),
+      (c) => {
+        apiDocs ??= renderApiDocs(openApiDocument as unknown as OpenApiDocument, ERRORS);
+        return c.html(apiDocs.html, 200, { 'Content-Security-Policy': apiDocs.csp });
+      },
+    )
     .route('/', publicAccountRoutes(deps, signIns))
     .route('/', deliveryRoutes(deps))
     .route('/', publicShareRoutes(deps))
     // Signed out is an answer here, not an error: browsers log every 401 in the console.
-    .get('/whoami', (c) => {
-      try {
-        const p = principalOf(c);
-        return c.json({
-          user: p.user,
-          isInstanceAdmin: p.isInstanceAdmin,
-          via: p.via,
-        } satisfies WhoAmI);
-      } catch (err) {
-        if (!(err instanceof AppError) || err.id !== 'unauthenticated') throw err;
-        return c.json({ user: null, isInstanceAdmin: false, via: null } satisfies WhoAmI);
-      }
-    })
+    .get(
+      '/whoami',
+      op({
+        id: 'whoAmI',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'Who is signed in, or nobody (never 401)',
+        description:
+          'Takes a session cookie or an API token if sent; without one it answers `user: null`.',
+        answers: { 200: 'WhoAmI' },
+      }),
+      (c) => {
+        try {
+          const p = principalOf(c);
+          return c.json({
+            user: p.user,
+            isInstanceAdmin: p.isInstanceAdmin,
+            via: p.via,
+          } satisfies WhoAmI);
+        } catch (err) {
+          if (!(err instanceof AppError) || err.id !== 'unauthenticated') throw err;
+          return c.json({ user: null, isInstanceAdmin: false, via: null } satisfies WhoAmI);
+        }
+      },
+    )
     .use(requireAuth)
     .use(limitBodiesPerAccount)
     // After authentication: anonymous routes (sign-in, share feedback) ignore Idempotency-Key.
