@@ -20,6 +20,7 @@ import type { AccountStore } from '../store/accounts.ts';
 import type { ProjectStore, EnvironmentRow } from '../store/projects.ts';
 import type { HotfixStore } from '../store/hotfixes.ts';
 import { newUser, userView, type Principal } from './accounts.ts';
+import { requireProject } from './require.ts';
 import { announcer, type Atomically, type Emit } from './events.ts';
 import { hashToken, newId, newSecretToken } from './ids.ts';
 import { LIMITS, requireBelow, requireRate } from './limits.ts';
@@ -240,7 +241,7 @@ export function createAccess(deps: {
 
     /** The signed-in person's roles in each environment of a project (for what the UI offers). */
     myRoles(p: Principal, projectId: string): Record<string, Role[]> {
-      const project = projects.getProject(projectId)!;
+      const project = requireProject(projects, projectId);
       return Object.fromEntries(project.environments.map((e) => [e.id, rolesIn(p, e)]));
     },
 
