@@ -250,6 +250,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     throw new TypeError('createRuntime: `key` is required.');
   if (typeof environmentId !== 'string' || environmentId === '')
     throw new TypeError('createRuntime: `environmentId` is required.');
+  // SEC-38: an id, never a path step (`..` would send the key to another route).
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(environmentId))
+    throw new TypeError(
+      'createRuntime: `environmentId` is an environment id (letters, digits, "_", "-").',
+    );
   const instance = options.instance ?? defaultInstance();
   if (!RUNTIME_NAME.test(instance))
     throw new TypeError(

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, lt } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { releases } from '#schema/db/tables.ts';
+import { auditEvents, releases } from '#schema/db/tables.ts';
 import { openDatabase } from '#server/store/db.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { tempDataDir } from '../helpers/server.ts';
@@ -12,7 +12,7 @@ describe('SEC pipeline red team: the cost of a chain or history page', () => {
     const database = openDatabase(tempDataDir(), 'normal');
     cleanup.push(() => database.close());
     const { db, sqlite } = database;
-    // The queries of server/store/releases.ts `chain` and `historyPage`, as built there.
+    // The queries of server/store/releases.ts `chain` and `historyPage` and server/store/audit.ts `auditFor`, as built there.
     const chain = db
       .select()
       .from(releases)
@@ -27,6 +27,13 @@ describe('SEC pipeline red team: the cost of a chain or history page', () => {
       .orderBy(desc(releases.seq))
       .limit(501)
       .toSQL();
+    const events = db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.environmentId, 'env_1'), lt(auditEvents.seq, 1_000_000)))
+      .orderBy(desc(auditEvents.seq))
+      .limit(501)
+      .toSQL();
     const plan = (q: { sql: string; params: unknown[] }) =>
       (sqlite.prepare(`EXPLAIN QUERY PLAN ${q.sql}`).all(...q.params) as { detail: string }[])
         .map((r) => r.detail)
@@ -39,5 +46,9 @@ describe('SEC pipeline red team: the cost of a chain or history page', () => {
       /SEARCH releases USING (COVERING )?INDEX releases_env \(environment_id=\? AND seq<\?\)/,
     );
     expect(plan(history)).not.toMatch(/SCAN|TEMP B-TREE/);
+    expect(plan(events)).toMatch(
+      /SEARCH audit_events USING (COVERING )?INDEX audit_env \(environment_id=\? AND seq<\?\)/,
+    );
+    expect(plan(events)).not.toMatch(/SCAN|TEMP B-TREE/);
   });
 });

@@ -328,6 +328,12 @@ describe('SEC pipeline red team: the runtime client as a victim', () => {
       'http://[::1]:3000',
     ])
       open.push(createRuntime({ ...opts, url, fetch: () => Promise.reject(new Error('offline')) }));
+    // An environment id that is a path step would send the key to another route (`/api/events`).
+    for (const environmentId of ['..', '.', 'env_1/../../tokens', 'env 1'])
+      expect(
+        () => createRuntime({ ...opts, environmentId, url: 'https://stagecoach.example.com' }),
+        environmentId,
+      ).toThrow(TypeError);
     open.push(
       createRuntime({
         ...opts,
