@@ -11,7 +11,7 @@
  * of Stagecoach (RTC-7). The few types it needs are copied here.
  */
 import { randomBytes } from 'node:crypto';
-import { rename, readFile, unlink, writeFile } from 'node:fs/promises';
+import { rename, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 
 /** What `GET /api/delivery/:envId` answers (the README's "Delivery API"). */
@@ -88,6 +88,16 @@ export interface RuntimeOptions {
   requestTimeoutMs?: number;
   /** Longest pause between attempts to reopen the stream (default 30 000 ms; jittered backoff up to it). */
   maxRetryMs?: number;
+  /**
+   * Largest delivered body (and bootstrap file) it reads, in bytes (default 64 MiB): a larger one
+   * is refused while it is read, never buffered whole (SEC-33).
+   */
+  maxBodyBytes?: number;
+  /**
+   * Allow `http:` to a host other than this machine (default false): the key would cross the
+   * network in clear and anyone on the path could read it and answer in the server's name (SEC-38).
+   */
+  allowInsecureHttp?: boolean;
 }
 
 export interface Runtime {
@@ -107,8 +117,15 @@ const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const STREAM_IDLE_MS = 65_000;
 /** A server-sent event line (or event) longer than this ends the stream. */
 const MAX_EVENT_CHARS = 64 * 1024;
+/** Long-polls begin at least this far apart, however fast they are answered (SEC-36). */
+const MIN_POLL_MS = 1000;
 /** The bootstrap file's format marker. */
 const BOOTSTRAP_FORMAT = 'stagecoach-runtime-bootstrap/1';
+/** Of a refusal's body, at most this much is read; of its message, this much kept (SEC-33). */
+const MAX_REFUSAL_BYTES = 8 * 1024;
+const MAX_REFUSAL_CHARS = 200;
+/** An event id it sends back as Last-Event-ID: printable ASCII, bounded (SEC-34). */
+const EVENT_ID = /^[\x21-\x7e]{0,128}$/;
 
 interface Served {
   body: Delivered;
@@ -152,16 +169,77 @@ function isDelivered(v: unknown): v is Delivered {
   );
 }
 
+/** Why a body is not this environment's delivery (SEC-32: a 200 for another is never served); null: it is. */
+function notDeliveryOf(v: unknown, environmentId: string): string | null {
+  if (!isDelivered(v)) return 'it is not a delivery';
+  const env = (v as { environment?: { id?: unknown } }).environment;
+  if (!env || typeof env !== 'object' || env.id !== environmentId)
+    return 'it is the delivery of another environment';
+  return null;
+}
+
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** A server's words as one short line: no control, line or direction characters (SEC-33). */
+const oneLine = (s: unknown) =>
+  Array.from(String(s).slice(0, MAX_REFUSAL_CHARS), (ch) => {
+    const c = ch.charCodeAt(0);
+    const hidden =
+      c < 0x20 ||
+      (c >= 0x7f && c <= 0x9f) ||
+      c === 0x061c ||
+      c === 0x200e ||
+      c === 0x200f ||
+      (c >= 0x2028 && c <= 0x202e) ||
+      (c >= 0x2066 && c <= 0x2069);
+    return hidden ? ' ' : ch;
+  }).join('');
+
+/**
+ * A body's bytes, refusing more than `max` (a larger Content-Length at once, else as they come):
+ * a hostile server's endless or 2 GB body costs at most `max` (SEC-33).
+ */
+async function boundedBytes(res: Response, max: number, what: string): Promise<Uint8Array> {
+  const tooLarge = () => new Error(`${what} is larger than ${max} bytes`);
+  if (Number(res.headers.get('content-length')) > max) {
+    await res.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) throw tooLarge();
+      chunks.push(value);
+    }
+  } catch (err) {
+    reader.cancel().catch(() => {});
+    throw err;
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
 
 /** A `{error: {id, message}}` answer as one line (ids and messages only; the key is never in it). */
 async function refusal(what: string, res: Response): Promise<HttpError> {
   let detail = '';
   try {
-    const body = (await res.json()) as { error?: { id?: string; message?: string } };
-    if (body.error) detail = ` ${body.error.id ?? ''}: ${body.error.message ?? ''}`;
+    const text = new TextDecoder().decode(await boundedBytes(res, MAX_REFUSAL_BYTES, 'refusal'));
+    const body = JSON.parse(text) as { error?: { id?: string; message?: string } };
+    if (body.error)
+      detail = ` ${oneLine(body.error.id ?? '').slice(0, 64)}: ${oneLine(body.error.message ?? '')}`;
   } catch {
-    // not JSON
+    // not JSON, or too long to be an error answer
   }
   return new HttpError(res.status, `${what} answered ${res.status}${detail}`);
 }
@@ -172,6 +250,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     throw new TypeError('createRuntime: `key` is required.');
   if (typeof environmentId !== 'string' || environmentId === '')
     throw new TypeError('createRuntime: `environmentId` is required.');
+  // SEC-38: an id, never a path step (`..` would send the key to another route).
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(environmentId))
+    throw new TypeError(
+      'createRuntime: `environmentId` is an environment id (letters, digits, "_", "-").',
+    );
   const instance = options.instance ?? defaultInstance();
   if (!RUNTIME_NAME.test(instance))
     throw new TypeError(
@@ -185,8 +268,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   );
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   const maxRetryMs = options.maxRetryMs ?? 30_000;
+  const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
+  if (!(maxBodyBytes >= 1024))
+    throw new TypeError('createRuntime: `maxBodyBytes` is at least 1024.');
   const doFetch = options.fetch ?? ((u: string, init: RequestInit) => fetch(u, init));
   const base = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
+  // SEC-38: the key goes in clear only to this machine (or when the embedder says so).
+  const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/.test(base.hostname);
+  if (base.protocol !== 'https:' && base.protocol !== 'http:')
+    throw new TypeError('createRuntime: `url` is an https: URL.');
+  if (base.protocol === 'http:' && !loopback && !options.allowInsecureHttp)
+    throw new TypeError(
+      'createRuntime: `url` is http: to another machine: the key would cross the network in clear. Use https:, or set `allowInsecureHttp`.',
+    );
   const deliveryUrl = new URL(`api/delivery/${encodeURIComponent(environmentId)}`, base).href;
   const eventsUrl = `${deliveryUrl}/events`;
 
@@ -243,15 +337,30 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   // ---- The bootstrap file (RTC-5) -------------------------------------------------------------
 
   let writing: Promise<void> = Promise.resolve();
+  /**
+   * SEC-35: the path may be replaced only when nothing is there or it holds this environment's
+   * bootstrap file (decided when it is read at start): a path pointing at another file (a config,
+   * another environment's bootstrap file) is never clobbered.
+   */
+  let bootWritable = false;
   /** After each body from the server: written to a temporary file, then renamed over the old one. */
   function saveBootstrap(s: Served, text: string): void {
     const file = options.bootstrapFile;
     if (!file) return;
+    if (!bootWritable) {
+      fail(
+        new Error(
+          'bootstrap file not written: something else is at its path (not this environment’s bootstrap file)',
+        ),
+      );
+      return;
+    }
     const json = `{"format":${JSON.stringify(BOOTSTRAP_FORMAT)},"environmentId":${JSON.stringify(environmentId)},"etag":${JSON.stringify(s.version.etag)},"savedAt":${Date.now()},"body":${text}}`;
     writing = writing.then(async () => {
       const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
       try {
-        await writeFile(tmp, json, { mode: 0o600 });
+        // `wx`: never through a file or link already at the temporary name.
+        await writeFile(tmp, json, { mode: 0o600, flag: 'wx' });
         await rename(tmp, file);
       } catch (err) {
         fail(new Error(`bootstrap file not written: ${message(err)}`));
@@ -264,6 +373,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     const file = options.bootstrapFile;
     if (!file) return null;
     try {
+      // SEC-35: the file is read whole, so not when it is larger than a body may be.
+      if ((await stat(file)).size > maxBodyBytes + 4096)
+        throw new Error(`it is larger than ${maxBodyBytes} bytes`);
       const saved = JSON.parse(await readFile(file, 'utf8')) as {
         format?: unknown;
         environmentId?: unknown;
@@ -274,8 +386,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         throw new Error('not a bootstrap file of stagecoach/runtime');
       if (saved.environmentId !== environmentId)
         throw new Error('it was written for another environment');
-      if (!isDelivered(saved.body)) throw new Error('its body is not a delivery');
-      const body = deepFreeze(saved.body);
+      bootWritable = true;
+      const why = notDeliveryOf(saved.body, environmentId);
+      if (why) throw new Error(why);
+      const body = deepFreeze(saved.body as Delivered);
       return {
         body,
         version: {
@@ -285,8 +399,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         },
       };
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT')
-        fail(new Error(`bootstrap file not used: ${message(err)}`));
+      if ((err as { code?: string }).code === 'ENOENT') bootWritable = true;
+      else fail(new Error(`bootstrap file not used: ${message(err)}`));
       return null;
     }
   }
@@ -328,9 +442,11 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         return confirm();
       }
       if (res.status !== 200) throw await refusal('delivery', res);
-      const text = await res.text();
+      const text = new TextDecoder().decode(await boundedBytes(res, maxBodyBytes, 'delivery'));
       const body: unknown = JSON.parse(text);
       const tag = res.headers.get('etag');
+      const why = notDeliveryOf(body, environmentId);
+      if (why) throw new Error(`delivery refused: ${why}`);
       if (!isDelivered(body) || !tag) throw new Error('delivery answered something else');
       boot = null;
       const next = {
@@ -365,10 +481,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       let value = colon < 0 ? '' : l.slice(colon + 1);
       if (value.startsWith(' ')) value = value.slice(1);
       if (field === 'data') {
-        size += value.length;
+        // Each line counts its line end too: endless empty `data:` lines are bounded (SEC-34).
+        size += value.length + 1;
         if (size > MAX_EVENT_CHARS) throw new Error('delivery stream: an event too long');
         data.push(value);
-      } else if (field === 'id' && !value.includes('\0')) id = value;
+      } else if (field === 'id' && EVENT_ID.test(value)) id = value;
+      // Any other id (not printable ASCII, or huge) is ignored: fetch could not send it back as
+      // Last-Event-ID and the stream would never reopen (SEC-34).
     };
     return (chunk: string) => {
       buffer += chunk;
@@ -528,7 +647,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
           if (waitRefused) {
             await getDelivery(null);
             await sleep(Math.min(left, Math.max(250, staleAfterMs / 4)));
-          } else await getDelivery(Math.min(waitSeconds, Math.max(1, Math.ceil(left / 1000))));
+          } else {
+            const began = Date.now();
+            await getDelivery(Math.min(waitSeconds, Math.max(1, Math.ceil(left / 1000))));
+            // A long-poll answered at once (a change, or a server or proxy that does not wait) is
+            // followed by the next no sooner than MIN_POLL_MS after it began: never a request storm (SEC-36).
+            await sleep(Math.min(retryAt - Date.now(), MIN_POLL_MS - (Date.now() - began)));
+          }
           pollFailures = 0;
         } catch (err) {
           fail(err);
