@@ -18,6 +18,8 @@ import { localRoutes } from './routes/local.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { eventRoutes } from './routes/events.ts';
+import { op } from './describe.ts';
+import openApiDocument from '../../schema/openapi.json' with { type: 'json' };
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Largest body of a request without a valid credential (the anonymous routes take a few KB). */
@@ -106,29 +108,65 @@ export function createApp(deps: AppDeps) {
     }
   };
 
+  // The committed document (`npm run openapi`), serialized once: public reference, no instance data.
+  const openApiText = JSON.stringify(openApiDocument);
+
   // One limiter for sign-ins and for the admin's unlock.
   const signIns = createSignInLimiter();
   const api = new Hono<AppEnv>()
     .use(limitBodies)
     .use(jsonOnly())
-    .get('/health', (c) => c.json({ ok: true }))
+    .get(
+      '/health',
+      op({
+        id: 'getHealth',
+        tag: 'Meta',
+        auth: 'public',
+        summary: 'Whether the server answers',
+        answers: { 200: 'json' },
+      }),
+      (c) => c.json({ ok: true }),
+    )
+    .get(
+      '/openapi.json',
+      op({
+        id: 'getOpenApiDocument',
+        tag: 'Meta',
+        auth: 'public',
+        summary: 'This OpenAPI document',
+        answers: { 200: 'json' },
+      }),
+      (c) => c.body(openApiText, 200, { 'Content-Type': 'application/json' }),
+    )
     .route('/', publicAccountRoutes(deps, signIns))
     .route('/', deliveryRoutes(deps))
     .route('/', publicShareRoutes(deps))
     // Signed out is an answer here, not an error: browsers log every 401 in the console.
-    .get('/whoami', (c) => {
-      try {
-        const p = principalOf(c);
-        return c.json({
-          user: p.user,
-          isInstanceAdmin: p.isInstanceAdmin,
-          via: p.via,
-        } satisfies WhoAmI);
-      } catch (err) {
-        if (!(err instanceof AppError) || err.id !== 'unauthenticated') throw err;
-        return c.json({ user: null, isInstanceAdmin: false, via: null } satisfies WhoAmI);
-      }
-    })
+    .get(
+      '/whoami',
+      op({
+        id: 'whoAmI',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'Who is signed in, or nobody (never 401)',
+        description:
+          'Takes a session cookie or an API token if sent; without one it answers `user: null`.',
+        answers: { 200: 'WhoAmI' },
+      }),
+      (c) => {
+        try {
+          const p = principalOf(c);
+          return c.json({
+            user: p.user,
+            isInstanceAdmin: p.isInstanceAdmin,
+            via: p.via,
+          } satisfies WhoAmI);
+        } catch (err) {
+          if (!(err instanceof AppError) || err.id !== 'unauthenticated') throw err;
+          return c.json({ user: null, isInstanceAdmin: false, via: null } satisfies WhoAmI);
+        }
+      },
+    )
     .use(requireAuth)
     .use(limitBodiesPerAccount)
     // After authentication: anonymous routes (sign-in, share feedback) ignore Idempotency-Key.

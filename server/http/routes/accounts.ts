@@ -25,6 +25,7 @@ import type { SignInLimiter } from '../rate-limit.ts';
 import { clientAddress, hopOfContext, requestScheme } from '../../request/client.ts';
 import { sameOrigin } from '../same-origin.ts';
 import { AppError } from '#schema/errors.ts';
+import { op } from '../describe.ts';
 
 /** Routes that work without a principal: first-run set-up, signing in and out, invitations, password resets. */
 export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
@@ -55,99 +56,261 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
   };
 
   return new Hono<AppEnv>()
-    .get('/setup', (c) => c.json({ needed: deps.accounts.setupNeeded() } satisfies SetupState))
-    .post('/setup', origin, async (c) => {
-      const body = await readJson(c, SetupBody);
-      await deps.accounts.setup(body);
-      // The new admin is signed in straight away.
-      const user = await startSession(c, body.email, body.password);
-      return c.json({ user } satisfies SignedIn, 201);
-    })
-    .post('/session', origin, async (c) => {
-      const body = await readJson(c, SessionBody);
-      const user = await startSession(c, body.email, body.password);
-      return c.json({ user } satisfies SignedIn);
-    })
-    .get('/invitations/:token', (c) =>
-      c.json(deps.access.invitation(c.req.param('token')) satisfies InvitationView),
+    .get(
+      '/setup',
+      op({
+        id: 'getSetupState',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'Whether the first administrator is still to be set up',
+        answers: { 200: 'SetupState' },
+      }),
+      (c) => c.json({ needed: deps.accounts.setupNeeded() } satisfies SetupState),
     )
-    .post('/invitations/:token/accept', origin, async (c) => {
-      const { password } = await readJson(c, AcceptInvitationBody);
-      const { email } = await deps.access.accept(c.req.param('token'), password);
-      const user = await startSession(c, email, password);
-      return c.json({ user } satisfies SignedIn, 201);
-    })
-    .get('/password-reset/:token', (c) =>
-      c.json(deps.passwordResets.check(c.req.param('token')) satisfies PasswordResetCheck),
+    .post(
+      '/setup',
+      op({
+        id: 'setUp',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'Set up the instance: create the first administrator and sign in',
+        body: SetupBody,
+        answers: { 201: 'SignedIn' },
+        errors: ['bad_origin', 'setup_done', 'weak_password', 'too_many_attempts'],
+      }),
+      origin,
+      async (c) => {
+        const body = await readJson(c, SetupBody);
+        await deps.accounts.setup(body);
+        // The new admin is signed in straight away.
+        const user = await startSession(c, body.email, body.password);
+        return c.json({ user } satisfies SignedIn, 201);
+      },
     )
-    .post('/password-reset/:token', origin, async (c) => {
-      const { password } = await readJson(c, PasswordResetBody);
-      const { email } = await deps.passwordResets.complete(c.req.param('token'), password);
-      // A new password from an admin's link also lifts any sign-in lock on the account.
-      signIns.unlock(email);
-      const user = await startSession(c, email, password);
-      return c.json({ user } satisfies SignedIn);
-    })
-    .delete('/session', origin, (c) => {
-      const token = getCookie(c, SESSION_COOKIE);
-      if (token) deps.accounts.signOut(token);
-      deleteCookie(c, SESSION_COOKIE, { path: '/' });
-      return c.body(null, 204);
-    });
+    .post(
+      '/session',
+      op({
+        id: 'signIn',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'Sign in with email and password (sets the session cookie)',
+        body: SessionBody,
+        answers: { 200: 'SignedIn' },
+        errors: ['bad_origin', 'invalid_credentials', 'too_many_attempts'],
+      }),
+      origin,
+      async (c) => {
+        const body = await readJson(c, SessionBody);
+        const user = await startSession(c, body.email, body.password);
+        return c.json({ user } satisfies SignedIn);
+      },
+    )
+    .get(
+      '/invitations/:token',
+      op({
+        id: 'getInvitation',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'What an invitation link invites to',
+        answers: { 200: 'InvitationView' },
+        errors: ['invitation_invalid'],
+      }),
+      (c) => c.json(deps.access.invitation(c.req.param('token')) satisfies InvitationView),
+    )
+    .post(
+      '/invitations/:token/accept',
+      op({
+        id: 'acceptInvitation',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'Accept an invitation: choose a password and sign in',
+        body: AcceptInvitationBody,
+        answers: { 201: 'SignedIn' },
+        errors: ['bad_origin', 'invitation_invalid', 'weak_password', 'too_many_attempts'],
+      }),
+      origin,
+      async (c) => {
+        const { password } = await readJson(c, AcceptInvitationBody);
+        const { email } = await deps.access.accept(c.req.param('token'), password);
+        const user = await startSession(c, email, password);
+        return c.json({ user } satisfies SignedIn, 201);
+      },
+    )
+    .get(
+      '/password-reset/:token',
+      op({
+        id: 'checkPasswordReset',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'Whether a password-reset link is still valid',
+        answers: { 200: 'PasswordResetCheck' },
+        errors: ['reset_link_invalid'],
+      }),
+      (c) => c.json(deps.passwordResets.check(c.req.param('token')) satisfies PasswordResetCheck),
+    )
+    .post(
+      '/password-reset/:token',
+      op({
+        id: 'resetPassword',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'Choose a new password through a reset link and sign in',
+        body: PasswordResetBody,
+        answers: { 200: 'SignedIn' },
+        errors: ['bad_origin', 'reset_link_invalid', 'weak_password', 'too_many_attempts'],
+      }),
+      origin,
+      async (c) => {
+        const { password } = await readJson(c, PasswordResetBody);
+        const { email } = await deps.passwordResets.complete(c.req.param('token'), password);
+        // A new password from an admin's link also lifts any sign-in lock on the account.
+        signIns.unlock(email);
+        const user = await startSession(c, email, password);
+        return c.json({ user } satisfies SignedIn);
+      },
+    )
+    .delete(
+      '/session',
+      op({
+        id: 'signOut',
+        tag: 'Accounts',
+        auth: 'public',
+        summary: 'Sign out (ends the session, clears the cookie)',
+        answers: { 204: null },
+        errors: ['bad_origin'],
+      }),
+      origin,
+      (c) => {
+        const token = getCookie(c, SESSION_COOKIE);
+        if (token) deps.accounts.signOut(token);
+        deleteCookie(c, SESSION_COOKIE, { path: '/' });
+        return c.body(null, 204);
+      },
+    );
 }
 
 /** Routes for the signed-in principal. */
 export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
   return new Hono<AppEnv>()
-    .get('/session', (c) => {
-      const p = c.get('principal');
-      return c.json({
-        user: p.user,
-        isInstanceAdmin: p.isInstanceAdmin,
-        via: p.via,
-      } satisfies SessionView);
-    })
-    .post('/tokens', async (c) => {
-      const body = await readJson(c, TokenBody);
-      const t = deps.accounts.createToken(
-        c.get('principal').user.id,
-        body.name,
-        body.expiresInDays,
-      );
-      return c.json(t satisfies TokenCreated, 201);
-    })
-    .get('/tokens', (c) =>
-      c.json({ tokens: deps.accounts.listTokens(c.get('principal').user.id) } satisfies TokensView),
+    .get(
+      '/session',
+      op({
+        id: 'getSession',
+        tag: 'Accounts',
+        summary: 'Who is signed in, and how',
+        answers: { 200: 'SessionView' },
+      }),
+      (c) => {
+        const p = c.get('principal');
+        return c.json({
+          user: p.user,
+          isInstanceAdmin: p.isInstanceAdmin,
+          via: p.via,
+        } satisfies SessionView);
+      },
     )
-    .delete('/tokens/:id', (c) => {
-      deps.accounts.revokeToken(c.get('principal').user.id, c.req.param('id'));
-      return c.body(null, 204);
-    })
-    .get('/projects/:id/locked-members', (c) => {
-      deps.access.requireInstanceAdmin(c.get('principal'));
-      deps.projects.get(c.req.param('id')); // 404 project_not_found, as for every project route
-      // Bounded by the project's members; removed users (no email) are never locked.
-      const members = deps.access.members(c.req.param('id')).filter((m) => m.user.email !== '');
-      const locked = signIns.locked(members.map((m) => m.user.email));
-      return c.json({
-        userIds: members.filter((m) => locked.has(m.user.email)).map((m) => m.user.id),
-      } satisfies LockedMembersView);
-    })
-    .post('/users/:id/unlock', (c) => {
-      deps.access.requireInstanceAdmin(c.get('principal'));
-      signIns.unlock(deps.access.user(c.req.param('id')).email);
-      return c.body(null, 204);
-    })
-    .post('/users/:id/password-reset', (c) => {
-      deps.access.requireInstanceAdmin(c.get('principal'));
-      const link = deps.passwordResets.issue(c.get('principal'), c.req.param('id'));
-      return c.json(
-        {
-          url: deps.absoluteUrl(link.path),
-          path: link.path,
-          expiresAt: link.expiresAt,
-        } satisfies PasswordResetLink,
-        201,
-      );
-    });
+    .post(
+      '/tokens',
+      op({
+        id: 'createToken',
+        tag: 'Accounts',
+        summary: 'Create a personal API token (its value is shown once)',
+        body: TokenBody,
+        answers: { 201: 'TokenCreated' },
+        errors: ['limit_reached'],
+      }),
+      async (c) => {
+        const body = await readJson(c, TokenBody);
+        const t = deps.accounts.createToken(
+          c.get('principal').user.id,
+          body.name,
+          body.expiresInDays,
+        );
+        return c.json(t satisfies TokenCreated, 201);
+      },
+    )
+    .get(
+      '/tokens',
+      op({
+        id: 'listTokens',
+        tag: 'Accounts',
+        summary: 'Your API tokens (never their values)',
+        answers: { 200: 'TokensView' },
+      }),
+      (c) =>
+        c.json({
+          tokens: deps.accounts.listTokens(c.get('principal').user.id),
+        } satisfies TokensView),
+    )
+    .delete(
+      '/tokens/:id',
+      op({
+        id: 'revokeToken',
+        tag: 'Accounts',
+        summary: 'Revoke one of your API tokens',
+        answers: { 204: null },
+        errors: ['not_found'],
+      }),
+      (c) => {
+        deps.accounts.revokeToken(c.get('principal').user.id, c.req.param('id'));
+        return c.body(null, 204);
+      },
+    )
+    .get(
+      '/projects/:id/locked-members',
+      op({
+        id: 'listLockedMembers',
+        tag: 'Accounts',
+        summary: 'Members of a project locked out by failed sign-ins (instance admin)',
+        answers: { 200: 'LockedMembersView' },
+        errors: ['project_not_found'],
+      }),
+      (c) => {
+        deps.access.requireInstanceAdmin(c.get('principal'));
+        deps.projects.get(c.req.param('id')); // 404 project_not_found, as for every project route
+        // Bounded by the project's members; removed users (no email) are never locked.
+        const members = deps.access.members(c.req.param('id')).filter((m) => m.user.email !== '');
+        const locked = signIns.locked(members.map((m) => m.user.email));
+        return c.json({
+          userIds: members.filter((m) => locked.has(m.user.email)).map((m) => m.user.id),
+        } satisfies LockedMembersView);
+      },
+    )
+    .post(
+      '/users/:id/unlock',
+      op({
+        id: 'unlockUser',
+        tag: 'Accounts',
+        summary: 'Lift a sign-in lock-out (instance admin)',
+        answers: { 204: null },
+        errors: ['user_not_found'],
+      }),
+      (c) => {
+        deps.access.requireInstanceAdmin(c.get('principal'));
+        signIns.unlock(deps.access.user(c.req.param('id')).email);
+        return c.body(null, 204);
+      },
+    )
+    .post(
+      '/users/:id/password-reset',
+      op({
+        id: 'createPasswordResetLink',
+        tag: 'Accounts',
+        summary: 'Make a password-reset link for a user (instance admin)',
+        answers: { 201: 'PasswordResetLink' },
+        errors: ['user_not_found', 'rate_limited'],
+      }),
+      (c) => {
+        deps.access.requireInstanceAdmin(c.get('principal'));
+        const link = deps.passwordResets.issue(c.get('principal'), c.req.param('id'));
+        return c.json(
+          {
+            url: deps.absoluteUrl(link.path),
+            path: link.path,
+            expiresAt: link.expiresAt,
+          } satisfies PasswordResetLink,
+          201,
+        );
+      },
+    );
 }

@@ -15,6 +15,7 @@ import { readJson } from '../validate.ts';
 import { isProduction } from '#schema/pipeline.ts';
 import { AppError } from '#schema/errors.ts';
 import type { Principal } from '../../domain/accounts.ts';
+import { op } from '../describe.ts';
 
 const SNAPSHOT_ID = /^[0-9a-f]{64}$/;
 
@@ -55,95 +56,187 @@ export function approvalRoutes(deps: AppDeps) {
     throw new AppError('snapshot_not_found');
   }
   return new Hono<AppEnv>()
-    .get('/environments/:envId/gate', (c) => {
-      access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-      return c.json(approvals.gate(c.req.param('envId')) satisfies GateView);
-    })
-    .put('/environments/:envId/gate', async (c) => {
-      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-      access.requireProjectAdmin(c.get('principal'), env.projectId);
-      return c.json(
-        approvals.setGate(
+    .get(
+      '/environments/:envId/gate',
+      op({
+        id: 'getGate',
+        tag: 'Approvals',
+        summary: 'What a move into this environment needs (approvals, checks)',
+        answers: { 200: 'GateView' },
+        errors: ['environment_not_found'],
+      }),
+      (c) => {
+        access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+        return c.json(approvals.gate(c.req.param('envId')) satisfies GateView);
+      },
+    )
+    .put(
+      '/environments/:envId/gate',
+      op({
+        id: 'setGate',
+        tag: 'Approvals',
+        summary: 'Set the gate: approvals and required checks (project admin)',
+        body: GateBody,
+        answers: { 200: 'GateView' },
+        errors: ['environment_not_found'],
+      }),
+      async (c) => {
+        const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+        access.requireProjectAdmin(c.get('principal'), env.projectId);
+        return c.json(
+          approvals.setGate(
+            c.get('principal'),
+            env.id,
+            await readJson(c, GateBody),
+          ) satisfies GateView,
+        );
+      },
+    )
+    .post(
+      '/environments/:envId/checks',
+      op({
+        id: 'reportCheck',
+        tag: 'Approvals',
+        summary: 'Report a required check’s result for a snapshot (CI)',
+        body: CheckReportBody,
+        answers: { 201: 'CheckView' },
+        errors: ['environment_not_found', 'snapshot_not_found'],
+      }),
+      async (c) => {
+        const env = mayReport(c.get('principal'), c.req.param('envId'));
+        const report = await readJson(c, CheckReportBody);
+        requireReadable(c.get('principal'), env, report.snapshotId);
+        return c.json(
+          approvals.reportCheck(c.get('principal'), env.id, report) satisfies CheckView,
+          201,
+        );
+      },
+    )
+    .get(
+      '/environments/:envId/checks',
+      op({
+        id: 'listChecks',
+        tag: 'Approvals',
+        summary: 'The checks reported for a snapshot moving into this environment',
+        query: { snapshotId: { description: 'The snapshot (64 hex characters).', required: true } },
+        answers: { 200: 'ChecksView' },
+        errors: ['environment_not_found', 'snapshot_not_found'],
+      }),
+      (c) => {
+        const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+        const snapshotId = c.req.query('snapshotId') ?? '';
+        if (!SNAPSHOT_ID.test(snapshotId))
+          throw new AppError('invalid_body', 'snapshotId: a snapshot id is 64 hex characters.', [
+            { path: 'snapshotId', message: 'A snapshot id is 64 hex characters.' },
+          ]);
+        requireReadable(c.get('principal'), env, snapshotId);
+        return c.json(approvals.checks(env.id, snapshotId) satisfies ChecksView);
+      },
+    )
+    .post(
+      '/environments/:envId/requests',
+      op({
+        id: 'createRequest',
+        tag: 'Approvals',
+        summary: 'Ask for approval of a move into this environment',
+        body: RequestBody,
+        answers: { 201: 'RequestView' },
+        errors: [
+          'environment_not_found',
+          'target_moved',
+          'nothing_to_sync',
+          'nothing_to_publish',
+          'no_hotfix',
+        ],
+      }),
+      async (c) => {
+        const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+        const production = isProduction(env, projects.get(env.projectId));
+        access.authorize(c.get('principal'), production ? 'env.publish' : 'env.sync', env.id);
+        const { message, hotfix, expectedSourceSnapshotId } = await readJson(c, RequestBody);
+        return c.json(
+          approvals.request(c.get('principal'), env.id, message ?? null, {
+            hotfix: hotfix === true,
+            expectedSourceSnapshotId,
+          }) satisfies RequestView,
+          201,
+        );
+      },
+    )
+    .get(
+      '/projects/:id/requests',
+      op({
+        id: 'listRequests',
+        tag: 'Approvals',
+        summary: 'A project’s release requests you may see',
+        answers: { 200: 'RequestsView' },
+        errors: ['project_not_found'],
+      }),
+      (c) => {
+        access.requireMember(c.get('principal'), c.req.param('id'));
+        // A request (its message and snapshot) is shown to readers of its source or target.
+        const readable = deps.visibility.readable(c.get('principal'), c.req.param('id'));
+        return c.json({
+          requests: approvals
+            .requests(c.req.param('id'))
+            .filter(
+              (r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId),
+            ),
+        } satisfies RequestsView);
+      },
+    )
+    .post(
+      '/requests/:id/approve',
+      op({
+        id: 'approveRequest',
+        tag: 'Approvals',
+        summary: 'Approve a release request',
+        body: DecisionBody,
+        answers: { 200: 'RequestView' },
+        errors: ['not_found', 'request_closed', 'self_approval', 'approval_voided'],
+      }),
+      async (c) => {
+        access.authorize(
           c.get('principal'),
-          env.id,
-          await readJson(c, GateBody),
-        ) satisfies GateView,
-      );
-    })
-    .post('/environments/:envId/checks', async (c) => {
-      const env = mayReport(c.get('principal'), c.req.param('envId'));
-      const report = await readJson(c, CheckReportBody);
-      requireReadable(c.get('principal'), env, report.snapshotId);
-      return c.json(
-        approvals.reportCheck(c.get('principal'), env.id, report) satisfies CheckView,
-        201,
-      );
-    })
-    .get('/environments/:envId/checks', (c) => {
-      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-      const snapshotId = c.req.query('snapshotId') ?? '';
-      if (!SNAPSHOT_ID.test(snapshotId))
-        throw new AppError('invalid_body', 'snapshotId: a snapshot id is 64 hex characters.', [
-          { path: 'snapshotId', message: 'A snapshot id is 64 hex characters.' },
-        ]);
-      requireReadable(c.get('principal'), env, snapshotId);
-      return c.json(approvals.checks(env.id, snapshotId) satisfies ChecksView);
-    })
-    .post('/environments/:envId/requests', async (c) => {
-      const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-      const production = isProduction(env, projects.get(env.projectId));
-      access.authorize(c.get('principal'), production ? 'env.publish' : 'env.sync', env.id);
-      const { message, hotfix, expectedSourceSnapshotId } = await readJson(c, RequestBody);
-      return c.json(
-        approvals.request(c.get('principal'), env.id, message ?? null, {
-          hotfix: hotfix === true,
-          expectedSourceSnapshotId,
-        }) satisfies RequestView,
-        201,
-      );
-    })
-    .get('/projects/:id/requests', (c) => {
-      access.requireMember(c.get('principal'), c.req.param('id'));
-      // A request (its message and snapshot) is shown to readers of its source or target.
-      const readable = deps.visibility.readable(c.get('principal'), c.req.param('id'));
-      return c.json({
-        requests: approvals
-          .requests(c.req.param('id'))
-          .filter(
-            (r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId),
-          ),
-      } satisfies RequestsView);
-    })
-    .post('/requests/:id/approve', async (c) => {
-      access.authorize(
-        c.get('principal'),
-        'env.approve',
-        approvals.requestTarget(c.req.param('id')),
-      );
-      const { comment } = await readJson(c, DecisionBody);
-      return c.json(
-        approvals.decide(
+          'env.approve',
+          approvals.requestTarget(c.req.param('id')),
+        );
+        const { comment } = await readJson(c, DecisionBody);
+        return c.json(
+          approvals.decide(
+            c.get('principal'),
+            c.req.param('id'),
+            'approve',
+            comment ?? null,
+          ) satisfies RequestView,
+        );
+      },
+    )
+    .post(
+      '/requests/:id/reject',
+      op({
+        id: 'rejectRequest',
+        tag: 'Approvals',
+        summary: 'Reject a release request',
+        body: DecisionBody,
+        answers: { 200: 'RequestView' },
+        errors: ['not_found', 'request_closed'],
+      }),
+      async (c) => {
+        access.authorize(
           c.get('principal'),
-          c.req.param('id'),
-          'approve',
-          comment ?? null,
-        ) satisfies RequestView,
-      );
-    })
-    .post('/requests/:id/reject', async (c) => {
-      access.authorize(
-        c.get('principal'),
-        'env.approve',
-        approvals.requestTarget(c.req.param('id')),
-      );
-      const { comment } = await readJson(c, DecisionBody);
-      return c.json(
-        approvals.decide(
-          c.get('principal'),
-          c.req.param('id'),
-          'reject',
-          comment ?? null,
-        ) satisfies RequestView,
-      );
-    });
+          'env.approve',
+          approvals.requestTarget(c.req.param('id')),
+        );
+        const { comment } = await readJson(c, DecisionBody);
+        return c.json(
+          approvals.decide(
+            c.get('principal'),
+            c.req.param('id'),
+            'reject',
+            comment ?? null,
+          ) satisfies RequestView,
+        );
+      },
+    );
 }

@@ -5,6 +5,7 @@ import { hashToken } from '../../domain/ids.ts';
 import { RUNTIME_NAME } from '../../domain/runtime-reports.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { OpenPlaces } from '../open-places.ts';
+import { op } from '../describe.ts';
 
 /** A comment line this often keeps proxies from dropping an idle stream. */
 const HEARTBEAT_MS = 25_000;
@@ -100,163 +101,216 @@ export function deliveryRoutes(deps: AppDeps) {
   };
 
   return new Hono<AppEnv>()
-    .get('/delivery/:envId', async (c) => {
-      const key = bearer(c);
-      const envId = c.req.param('envId');
-      const pinned = c.req.query('snapshot');
-      const wait = waitParam(c.req.query('wait'));
-      const read = () => deps.localData.delivery(envId, key, pinned);
-      let answer = read();
-      const match = c.req.header('if-none-match');
-      const matches = (etag: string) => !!match && match.split(',').some((t) => t.trim() === etag);
-      // What this runtime instance serves: what it was given, or confirmed it has (never for a pinned read).
-      const name = pinned === undefined ? runtimeName(c) : undefined;
-      const report = (a: Answer) =>
-        name !== undefined && deps.localData.runtimes.report(envId, name, a.snapshotId);
-
-      if (wait !== null && matches(answer.etag)) {
-        const release = waits.take([hashToken(key!), answer.projectId, '']);
-        report(answer);
-        const signal = c.req.raw.signal;
-        const first = answer;
-        try {
-          answer = await new Promise<Answer>((resolve, reject) => {
-            let done = false;
-            const finish = (fn: () => void) => {
-              if (done) return;
-              done = true;
-              clearTimeout(timer);
-              unsubscribe();
-              signal.removeEventListener('abort', gone);
-              fn();
-            };
-            /** Recomputes the ETag only; settles when it changed (or the answer became an error). */
-            const check = (always: boolean) => {
-              try {
-                const next = always ? read() : readOnWake(envId, key, pinned);
-                if (always || !matches(next.etag)) finish(() => resolve(next));
-              } catch (err) {
-                finish(() => reject(err as Error));
-              }
-            };
-            // The client went away: its place is freed at once (nothing is sent).
-            const gone = () => finish(() => resolve(first));
-            const timer = setTimeout(() => check(true), wait * 1000);
-            const unsubscribe = deps.events.subscribe(first.projectId, () => check(false));
-            signal.addEventListener('abort', gone);
-            if (signal.aborted) gone();
-          });
-        } finally {
-          release();
-        }
-      }
-
-      report(answer);
-      const headers = headersOf(answer);
-      if (matches(answer.etag)) return c.body(null, 304, headers);
-      return c.body(answer.body(), 200, { ...headers, 'Content-Type': 'application/json' });
-    })
-    .get('/delivery/:envId/events', (c) => {
-      const key = bearer(c);
-      const envId = c.req.param('envId');
-      const read = () => deps.localData.delivery(envId, key);
-      const opened = read();
-      const name = runtimeName(c);
-      const release = waits.take([hashToken(key!), opened.projectId, '']);
-      const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '';
-      // An id past the log's end was never sent: treated like no id (ids stay the log's seqs).
-      const given = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : null;
-      const resumedFrom = given !== null && given <= deps.events.lastSeq() ? given : null;
-      /** The ETag this client has (from its Last-Event-ID, when this process sent that id). */
-      let seen = resumedFrom === null ? null : sentIds.get(envId)?.get(resumedFrom) || null;
-      let lastId = resumedFrom ?? 0;
-
-      let controller!: ReadableStreamDefaultController<Uint8Array>;
-      const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-      let closed = false;
-      const cleanups: (() => void)[] = [release];
-      if (name !== undefined) cleanups.push(deps.localData.runtimes.connect(envId, name));
-
-      function end(dropUnsent: boolean): void {
-        if (closed) return;
-        closed = true;
-        for (const fn of cleanups.splice(0)) fn();
-        try {
-          if (dropUnsent && outgoing) outgoing.destroy();
-          else if (dropUnsent) controller.error(new Error('delivery stream dropped'));
-          else controller.close();
-        } catch {
-          // already closed by the client
-        }
-      }
-
-      function send(text: string): void {
-        if (closed) return;
-        controller.enqueue(encoder.encode(text));
-        // A runtime that stopped reading: dropped (messages are small; it resumes by Last-Event-ID).
-        if ((controller.desiredSize ?? 0) <= 0) end(true);
-      }
-
-      /** Sends what is delivered now when it differs from what the client has; ends on a refusal. */
-      function update(answer?: Answer): void {
-        if (closed) return;
-        let a: Answer;
-        try {
-          a = answer ?? readOnWake(envId, key);
-        } catch {
-          // The key was deleted, the environment removed, or nothing is served any more.
-          return end(false);
-        }
-        if (a.etag === seen) return;
-        seen = a.etag;
-        lastId = Math.max(lastId, deps.events.lastSeq());
-        remember(envId, lastId, a.etag);
-        const data: DeliveryEvent = {
-          etag: a.etag,
-          snapshotId: a.snapshotId,
-          overlayRevision: a.overlayRevision,
-          publishedAt: a.publishedAt(),
-        };
-        send(`id: ${lastId}\ndata: ${JSON.stringify(data)}\n\n`);
-      }
-
-      const stream = new ReadableStream<Uint8Array>(
-        {
-          start(ctl) {
-            controller = ctl;
+    .get(
+      '/delivery/:envId',
+      op({
+        id: 'readDelivery',
+        tag: 'Delivery',
+        auth: 'runtime',
+        summary: 'The environment’s published configuration, for a runtime',
+        description:
+          'With `wait` and `If-None-Match`: a long-poll that answers when the ETag changes or after `wait` seconds (304 when nothing changed).',
+        query: {
+          snapshot: {
+            description: 'A snapshot id: read that one (pinned) instead of the current one.',
           },
-          cancel() {
-            end(false);
+          wait: {
+            description: 'Seconds (1–60) to wait for a change of the ETag in If-None-Match.',
+            schema: { type: 'integer', minimum: 1, maximum: 60 },
           },
         },
-        new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
-      );
-
-      try {
-        // The runtime went away: its place is freed at once (not at the next write).
-        const signal = c.req.raw.signal;
-        const gone = () => end(false);
-        signal.addEventListener('abort', gone);
-        cleanups.push(() => signal.removeEventListener('abort', gone));
-        cleanups.push(deps.events.subscribe(opened.projectId, () => update()));
-        const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
-        heartbeat.unref();
-        cleanups.push(() => clearInterval(heartbeat));
-        send(`retry: ${RETRY_MS}\n\n: live\n\n`);
-        update(opened);
-      } catch (err) {
-        end(false);
-        throw err;
-      }
-
-      return new Response(stream, {
         headers: {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache, no-store, no-transform',
-          'x-accel-buffering': 'no',
-          'stagecoach-snapshot': opened.snapshotId,
-          'stagecoach-overlay-revision': String(opened.overlayRevision),
+          'If-None-Match': { description: 'The ETag the runtime has.' },
+          'Stagecoach-Runtime': {
+            description: 'This runtime instance’s name, for the runtimes list.',
+          },
         },
-      });
-    });
+        answers: { 200: 'json', 304: null },
+        errors: ['environment_not_found', 'snapshot_not_found', 'too_many_connections'],
+      }),
+      async (c) => {
+        const key = bearer(c);
+        const envId = c.req.param('envId');
+        const pinned = c.req.query('snapshot');
+        const wait = waitParam(c.req.query('wait'));
+        const read = () => deps.localData.delivery(envId, key, pinned);
+        let answer = read();
+        const match = c.req.header('if-none-match');
+        const matches = (etag: string) =>
+          !!match && match.split(',').some((t) => t.trim() === etag);
+        // What this runtime instance serves: what it was given, or confirmed it has (never for a pinned read).
+        const name = pinned === undefined ? runtimeName(c) : undefined;
+        const report = (a: Answer) =>
+          name !== undefined && deps.localData.runtimes.report(envId, name, a.snapshotId);
+
+        if (wait !== null && matches(answer.etag)) {
+          const release = waits.take([hashToken(key!), answer.projectId, '']);
+          report(answer);
+          const signal = c.req.raw.signal;
+          const first = answer;
+          try {
+            answer = await new Promise<Answer>((resolve, reject) => {
+              let done = false;
+              const finish = (fn: () => void) => {
+                if (done) return;
+                done = true;
+                clearTimeout(timer);
+                unsubscribe();
+                signal.removeEventListener('abort', gone);
+                fn();
+              };
+              /** Recomputes the ETag only; settles when it changed (or the answer became an error). */
+              const check = (always: boolean) => {
+                try {
+                  const next = always ? read() : readOnWake(envId, key, pinned);
+                  if (always || !matches(next.etag)) finish(() => resolve(next));
+                } catch (err) {
+                  finish(() => reject(err as Error));
+                }
+              };
+              // The client went away: its place is freed at once (nothing is sent).
+              const gone = () => finish(() => resolve(first));
+              const timer = setTimeout(() => check(true), wait * 1000);
+              const unsubscribe = deps.events.subscribe(first.projectId, () => check(false));
+              signal.addEventListener('abort', gone);
+              if (signal.aborted) gone();
+            });
+          } finally {
+            release();
+          }
+        }
+
+        report(answer);
+        const headers = headersOf(answer);
+        if (matches(answer.etag)) return c.body(null, 304, headers);
+        return c.body(answer.body(), 200, { ...headers, 'Content-Type': 'application/json' });
+      },
+    )
+    .get(
+      '/delivery/:envId/events',
+      op({
+        id: 'streamDelivery',
+        tag: 'Delivery',
+        auth: 'runtime',
+        summary: 'Server-sent events: a message each time the configuration changes',
+        stream: 'text/event-stream',
+        query: {
+          lastEventId: {
+            description:
+              'Resume after this message id (for clients that cannot send Last-Event-ID).',
+          },
+        },
+        headers: {
+          'Last-Event-ID': { description: 'Resume after this message id.' },
+          'Stagecoach-Runtime': {
+            description: 'This runtime instance’s name, for the runtimes list.',
+          },
+        },
+        answers: { 200: 'DeliveryEvent' },
+        errors: ['environment_not_found', 'too_many_connections'],
+      }),
+      (c) => {
+        const key = bearer(c);
+        const envId = c.req.param('envId');
+        const read = () => deps.localData.delivery(envId, key);
+        const opened = read();
+        const name = runtimeName(c);
+        const release = waits.take([hashToken(key!), opened.projectId, '']);
+        const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '';
+        // An id past the log's end was never sent: treated like no id (ids stay the log's seqs).
+        const given = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : null;
+        const resumedFrom = given !== null && given <= deps.events.lastSeq() ? given : null;
+        /** The ETag this client has (from its Last-Event-ID, when this process sent that id). */
+        let seen = resumedFrom === null ? null : sentIds.get(envId)?.get(resumedFrom) || null;
+        let lastId = resumedFrom ?? 0;
+
+        let controller!: ReadableStreamDefaultController<Uint8Array>;
+        const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+        let closed = false;
+        const cleanups: (() => void)[] = [release];
+        if (name !== undefined) cleanups.push(deps.localData.runtimes.connect(envId, name));
+
+        function end(dropUnsent: boolean): void {
+          if (closed) return;
+          closed = true;
+          for (const fn of cleanups.splice(0)) fn();
+          try {
+            if (dropUnsent && outgoing) outgoing.destroy();
+            else if (dropUnsent) controller.error(new Error('delivery stream dropped'));
+            else controller.close();
+          } catch {
+            // already closed by the client
+          }
+        }
+
+        function send(text: string): void {
+          if (closed) return;
+          controller.enqueue(encoder.encode(text));
+          // A runtime that stopped reading: dropped (messages are small; it resumes by Last-Event-ID).
+          if ((controller.desiredSize ?? 0) <= 0) end(true);
+        }
+
+        /** Sends what is delivered now when it differs from what the client has; ends on a refusal. */
+        function update(answer?: Answer): void {
+          if (closed) return;
+          let a: Answer;
+          try {
+            a = answer ?? readOnWake(envId, key);
+          } catch {
+            // The key was deleted, the environment removed, or nothing is served any more.
+            return end(false);
+          }
+          if (a.etag === seen) return;
+          seen = a.etag;
+          lastId = Math.max(lastId, deps.events.lastSeq());
+          remember(envId, lastId, a.etag);
+          const data: DeliveryEvent = {
+            etag: a.etag,
+            snapshotId: a.snapshotId,
+            overlayRevision: a.overlayRevision,
+            publishedAt: a.publishedAt(),
+          };
+          send(`id: ${lastId}\ndata: ${JSON.stringify(data)}\n\n`);
+        }
+
+        const stream = new ReadableStream<Uint8Array>(
+          {
+            start(ctl) {
+              controller = ctl;
+            },
+            cancel() {
+              end(false);
+            },
+          },
+          new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 }),
+        );
+
+        try {
+          // The runtime went away: its place is freed at once (not at the next write).
+          const signal = c.req.raw.signal;
+          const gone = () => end(false);
+          signal.addEventListener('abort', gone);
+          cleanups.push(() => signal.removeEventListener('abort', gone));
+          cleanups.push(deps.events.subscribe(opened.projectId, () => update()));
+          const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
+          heartbeat.unref();
+          cleanups.push(() => clearInterval(heartbeat));
+          send(`retry: ${RETRY_MS}\n\n: live\n\n`);
+          update(opened);
+        } catch (err) {
+          end(false);
+          throw err;
+        }
+
+        return new Response(stream, {
+          headers: {
+            'content-type': 'text/event-stream; charset=utf-8',
+            'cache-control': 'no-cache, no-store, no-transform',
+            'x-accel-buffering': 'no',
+            'stagecoach-snapshot': opened.snapshotId,
+            'stagecoach-overlay-revision': String(opened.overlayRevision),
+          },
+        });
+      },
+    );
 }

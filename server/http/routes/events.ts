@@ -3,6 +3,7 @@ import type { Principal } from '../../domain/accounts.ts';
 import { eventView } from '../../domain/events.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { OpenPlaces } from '../open-places.ts';
+import { op } from '../describe.ts';
 
 /** Events read from the log per query; a resume far behind reads several batches, yielding between them. */
 const BATCH = 500;
@@ -61,141 +62,158 @@ export function eventRoutes(deps: AppDeps) {
   ]);
   const encoder = new TextEncoder();
 
-  return new Hono<AppEnv>().get('/projects/:id/events', (c) => {
-    const p: Principal = c.get('principal');
-    const projectId = c.req.param('id');
-    deps.access.requireMember(p, projectId);
-    const release = open.take([p.user.id, projectId, '']);
-    const start = startOf(
-      c.req.header('last-event-id') ?? c.req.query('lastEventId'),
-      deps.events,
-      projectId,
-    );
-    let cursor = start.cursor;
+  return new Hono<AppEnv>().get(
+    '/projects/:id/events',
+    op({
+      id: 'streamProjectEvents',
+      tag: 'Events',
+      summary: 'Server-sent events: what changes in a project',
+      stream: 'text/event-stream',
+      query: {
+        lastEventId: {
+          description: 'Resume after this event id (for clients that cannot send Last-Event-ID).',
+        },
+      },
+      headers: { 'Last-Event-ID': { description: 'Resume after this event id.' } },
+      answers: { 200: 'ProjectEventView' },
+      errors: ['project_not_found', 'too_many_connections'],
+    }),
+    (c) => {
+      const p: Principal = c.get('principal');
+      const projectId = c.req.param('id');
+      deps.access.requireMember(p, projectId);
+      const release = open.take([p.user.id, projectId, '']);
+      const start = startOf(
+        c.req.header('last-event-id') ?? c.req.query('lastEventId'),
+        deps.events,
+        projectId,
+      );
+      let cursor = start.cursor;
 
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    /** The Node response, when served by @hono/node-server (not under `app.request()`). */
-    const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-    let closed = false;
-    let pumping = false;
-    let again = false;
-    const cleanups: (() => void)[] = [release];
+      let controller!: ReadableStreamDefaultController<Uint8Array>;
+      /** The Node response, when served by @hono/node-server (not under `app.request()`). */
+      const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+      let closed = false;
+      let pumping = false;
+      let again = false;
+      const cleanups: (() => void)[] = [release];
 
-    function end(dropUnsent: boolean): void {
-      if (closed) return;
-      closed = true;
-      for (const fn of cleanups.splice(0)) fn();
-      try {
-        // Dropped: the connection goes at once, its queue with it (served by Node: the response
-        // itself; else the stream fails).
-        if (dropUnsent && outgoing) outgoing.destroy();
-        else if (dropUnsent) controller.error(new Error('event stream dropped'));
-        else controller.close();
-      } catch {
-        // already closed by the client
+      function end(dropUnsent: boolean): void {
+        if (closed) return;
+        closed = true;
+        for (const fn of cleanups.splice(0)) fn();
+        try {
+          // Dropped: the connection goes at once, its queue with it (served by Node: the response
+          // itself; else the stream fails).
+          if (dropUnsent && outgoing) outgoing.destroy();
+          else if (dropUnsent) controller.error(new Error('event stream dropped'));
+          else controller.close();
+        } catch {
+          // already closed by the client
+        }
       }
-    }
 
-    /** Queues a frame; false (and the stream dropped) when the client stopped reading. */
-    function send(text: string): boolean {
-      if (closed) return false;
-      controller.enqueue(encoder.encode(text));
-      if ((controller.desiredSize ?? 0) <= 0) {
-        deps.log(
-          `event stream of project ${projectId}: dropped a client that stopped reading (over ${deps.eventStreams.maxBufferedBytes} bytes unsent)`,
-        );
-        end(true);
-        return false;
-      }
-      return true;
-    }
-
-    /** Still a member? (removed, or the project gone: the stream ends). */
-    function allowed(): boolean {
-      try {
-        deps.access.requireMember(p, projectId);
+      /** Queues a frame; false (and the stream dropped) when the client stopped reading. */
+      function send(text: string): boolean {
+        if (closed) return false;
+        controller.enqueue(encoder.encode(text));
+        if ((controller.desiredSize ?? 0) <= 0) {
+          deps.log(
+            `event stream of project ${projectId}: dropped a client that stopped reading (over ${deps.eventStreams.maxBufferedBytes} bytes unsent)`,
+          );
+          end(true);
+          return false;
+        }
         return true;
-      } catch {
-        return false;
       }
-    }
 
-    /** A project admin? (the invitations' events are theirs only). */
-    const isAdmin = (): boolean => deps.access.isProjectAdmin(p, projectId);
-
-    /** Sends every event after the cursor the person may see, reading the log (never memory). */
-    async function pump(): Promise<void> {
-      if (pumping) {
-        again = true;
-        return;
+      /** Still a member? (removed, or the project gone: the stream ends). */
+      function allowed(): boolean {
+        try {
+          deps.access.requireMember(p, projectId);
+          return true;
+        } catch {
+          return false;
+        }
       }
-      pumping = true;
-      try {
-        do {
-          again = false;
-          for (;;) {
-            if (closed) return;
-            if (!allowed()) return end(false);
-            const readable = deps.visibility.readable(p, projectId);
-            // Invitations are listed to project admins only: so are their events (SEC-31).
-            const admin = isAdmin();
-            const rows = deps.events.after(projectId, cursor, BATCH);
-            let frames = '';
-            for (const row of rows) {
-              cursor = row.seq;
-              if (row.recipientId !== null && row.recipientId !== p.user.id) continue;
-              if (row.environmentId !== null && !readable.has(row.environmentId)) continue;
-              if (row.kind === 'invitation' && !admin) continue;
-              frames += `id: ${row.seq}\ndata: ${JSON.stringify(eventView(row))}\n\n`;
+
+      /** A project admin? (the invitations' events are theirs only). */
+      const isAdmin = (): boolean => deps.access.isProjectAdmin(p, projectId);
+
+      /** Sends every event after the cursor the person may see, reading the log (never memory). */
+      async function pump(): Promise<void> {
+        if (pumping) {
+          again = true;
+          return;
+        }
+        pumping = true;
+        try {
+          do {
+            again = false;
+            for (;;) {
+              if (closed) return;
+              if (!allowed()) return end(false);
+              const readable = deps.visibility.readable(p, projectId);
+              // Invitations are listed to project admins only: so are their events (SEC-31).
+              const admin = isAdmin();
+              const rows = deps.events.after(projectId, cursor, BATCH);
+              let frames = '';
+              for (const row of rows) {
+                cursor = row.seq;
+                if (row.recipientId !== null && row.recipientId !== p.user.id) continue;
+                if (row.environmentId !== null && !readable.has(row.environmentId)) continue;
+                if (row.kind === 'invitation' && !admin) continue;
+                frames += `id: ${row.seq}\ndata: ${JSON.stringify(eventView(row))}\n\n`;
+              }
+              if (frames && !send(frames)) return;
+              if (rows.length < BATCH) break;
+              // A long resume: let other work run between batches.
+              await new Promise((resolve) => setImmediate(resolve));
             }
-            if (frames && !send(frames)) return;
-            if (rows.length < BATCH) break;
-            // A long resume: let other work run between batches.
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-        } while (again);
-      } catch (err) {
-        deps.log(`event stream of project ${projectId} failed`, err);
-        end(false);
-      } finally {
-        pumping = false;
-      }
-    }
-
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        start(ctl) {
-          controller = ctl;
-        },
-        cancel() {
+          } while (again);
+        } catch (err) {
+          deps.log(`event stream of project ${projectId} failed`, err);
           end(false);
+        } finally {
+          pumping = false;
+        }
+      }
+
+      const stream = new ReadableStream<Uint8Array>(
+        {
+          start(ctl) {
+            controller = ctl;
+          },
+          cancel() {
+            end(false);
+          },
         },
-      },
-      new ByteLengthQueuingStrategy({ highWaterMark: deps.eventStreams.maxBufferedBytes }),
-    );
+        new ByteLengthQueuingStrategy({ highWaterMark: deps.eventStreams.maxBufferedBytes }),
+      );
 
-    try {
-      // Ends with the sign-in that opened it (sign-out, revocation, expiry, the account removed).
-      cleanups.push(deps.credentials.open(p.credential, p.user.id, () => end(false)));
-      cleanups.push(deps.events.subscribe(projectId, () => void pump()));
-      const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
-      heartbeat.unref();
-      cleanups.push(() => clearInterval(heartbeat));
-      send(`retry: ${RETRY_MS}\n\n`);
-      if (start.reset) send(`id: ${cursor}\nevent: reset\ndata: {}\n\n`);
-      else send(': live\n\n');
-      void pump();
-    } catch (err) {
-      end(false);
-      throw err;
-    }
+      try {
+        // Ends with the sign-in that opened it (sign-out, revocation, expiry, the account removed).
+        cleanups.push(deps.credentials.open(p.credential, p.user.id, () => end(false)));
+        cleanups.push(deps.events.subscribe(projectId, () => void pump()));
+        const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
+        heartbeat.unref();
+        cleanups.push(() => clearInterval(heartbeat));
+        send(`retry: ${RETRY_MS}\n\n`);
+        if (start.reset) send(`id: ${cursor}\nevent: reset\ndata: {}\n\n`);
+        else send(': live\n\n');
+        void pump();
+      } catch (err) {
+        end(false);
+        throw err;
+      }
 
-    return new Response(stream, {
-      headers: {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-store, no-transform',
-        'x-accel-buffering': 'no',
-      },
-    });
-  });
+      return new Response(stream, {
+        headers: {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-store, no-transform',
+          'x-accel-buffering': 'no',
+        },
+      });
+    },
+  );
 }
