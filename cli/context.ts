@@ -1,5 +1,4 @@
-import type { ProjectView, ProjectsView, EnvironmentView } from '../schema/api.ts';
-import type { BoardView } from '../schema/api/release.ts';
+import type { ProjectView, EnvironmentView } from '../schema/api.ts';
 import { type Api } from './http.ts';
 import { CliError, usage } from './errors.ts';
 import type { Output } from './output.ts';
@@ -53,7 +52,7 @@ const fold = (s: string) => s.normalize('NFKC').toLowerCase().trim();
  * error naming their ids, so a pipeline pins the id.
  */
 export async function findProject(api: Api, ref: string | undefined): Promise<ProjectView> {
-  const { projects } = await api.get<ProjectsView>('/api/projects');
+  const { projects } = await api.get('/api/projects');
   if (!ref) {
     if (projects.length === 1) return projects[0]!;
     throw usage(
@@ -108,7 +107,7 @@ export function previousOf(p: ProjectView, e: EnvironmentView): EnvironmentView 
 }
 
 export const board = (ctx: Context, project: ProjectView) =>
-  ctx.api.get<BoardView>('/api/projects/{id}/board', { path: { id: project.id } });
+  ctx.api.get('/api/projects/{id}/board', { path: { id: project.id } });
 
 export const short = (id: string | null | undefined) => (id ? `#${id.slice(0, 8)}` : 'none');
 

@@ -9,8 +9,24 @@ import { EXIT } from './exit-codes.ts';
  * `paths` (cli/api.d.ts, itself generated from the OpenAPI document), with a bearer token, bounded
  * retries for what is safe to retry, and an `Idempotency-Key` on every write.
  */
-export type ApiPath = keyof paths & string;
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+type Lower<M extends Method> = Lowercase<M>;
+/** The document's paths that have an operation for `M`. */
+export type PathWith<M extends Method> = {
+  [P in keyof paths]: paths[P] extends Record<Lower<M>, infer Op>
+    ? Op extends object
+      ? P
+      : never
+    : never;
+}[keyof paths] &
+  string;
+type Json<R> = R extends { content: { 'application/json': infer J } } ? J : undefined;
+/** What a successful answer of the operation holds (its 2xx JSON bodies), as the document says. */
+export type Answer<M extends Method, P extends PathWith<M>> = paths[P][Lower<M>] extends {
+  responses: infer R;
+}
+  ? Json<R[Extract<keyof R, 200 | 201 | 202 | 204>]>
+  : never;
 
 export interface Params {
   path?: Record<string, string>;
@@ -54,8 +70,8 @@ export class Api {
   }
 
   /** A read (GET): retried like a write, without a key (reads change nothing). */
-  get<T>(path: ApiPath, params: Params = {}): Promise<T> {
-    return this.#send<T>('GET', path, params, undefined, undefined);
+  get<P extends PathWith<'GET'>>(path: P, params: Params = {}): Promise<Answer<'GET', P>> {
+    return this.#send('GET', path, params, undefined, undefined);
   }
 
   /**
@@ -63,24 +79,24 @@ export class Api {
    * after a lost answer never runs twice (CLI-11). `step` names it (with `--idempotency-key`, the
    * key is `<prefix>.<step>`, plus `.<n>` for the n-th separate attempt of the same step).
    */
-  write<T>(
-    method: Exclude<Method, 'GET'>,
-    path: ApiPath,
+  write<M extends Exclude<Method, 'GET'>, P extends PathWith<M>>(
+    method: M,
+    path: P,
     step: string,
     params: Params,
     body?: unknown,
-  ) {
+  ): Promise<Answer<M, P>> {
     const n = (this.#steps.get(step) ?? 0) + 1;
     this.#steps.set(step, n);
     const key = this.#options.keyPrefix
       ? `${this.#options.keyPrefix}.${step}${n > 1 ? `.${n}` : ''}`
       : randomUUID();
-    return this.#send<T>(method, path, params, body, key);
+    return this.#send(method, path, params, body, key);
   }
 
   async #send<T>(
     method: Method,
-    path: ApiPath,
+    path: string,
     params: Params,
     body: unknown,
     key: string | undefined,
@@ -123,13 +139,7 @@ export class Api {
     }
   }
 
-  async #try(
-    method: Method,
-    path: ApiPath,
-    params: Params,
-    body: unknown,
-    key: string | undefined,
-  ) {
+  async #try(method: Method, path: string, params: Params, body: unknown, key: string | undefined) {
     const headers: Record<string, string> = key ? { 'idempotency-key': key } : {};
     const init = {
       params,

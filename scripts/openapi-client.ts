@@ -1,15 +1,12 @@
 // Generates the CLI's API types (cli/api.d.ts) from the OpenAPI document with openapi-typescript
 // (CLI-10): `npm run openapi:client`. `--check` only compares and fails when the file is stale.
-// The document is schema/openapi.json; until it exists, a stand-in listing the routes the CLI
-// calls (cli/openapi.stand-in.json).
+// The document is schema/openapi.json (`npm run openapi` writes it from the routes).
 import fs from 'node:fs';
 import path from 'node:path';
 import openapiTS, { astToString } from 'openapi-typescript';
 
 const root = path.resolve(import.meta.dirname, '..');
-export const DOCUMENT = fs.existsSync(path.join(root, 'schema/openapi.json'))
-  ? 'schema/openapi.json'
-  : 'cli/openapi.stand-in.json';
+export const DOCUMENT = 'schema/openapi.json';
 export const TYPES = 'cli/api.d.ts';
 
 export async function generate(): Promise<string> {

@@ -1,12 +1,6 @@
 import fs from 'node:fs';
 import type { WorkspaceContent } from '../../schema/content/ydoc.ts';
 import { toWorkspaceFile } from '../../schema/content/file.ts';
-import type {
-  RuntimeKeyCreated,
-  SecretView,
-  VariableView,
-  VariablesView,
-} from '../../schema/api/local.ts';
 import type { Problem } from '../../schema/content/validate.ts';
 import {
   authoringOf,
@@ -51,11 +45,15 @@ export async function exportCommand(ctx: Context): Promise<number> {
   } else if (pointer === 'live') query.pointer = 'live';
   else if (pointer !== undefined && pointer !== 'current')
     throw usage('--pointer is current or live.');
-  const content = await ctx.api.get<WorkspaceContent>('/api/environments/{envId}/content', {
+  const content = await ctx.api.get('/api/environments/{envId}/content', {
     path: { envId: env.id },
     query,
   });
-  const file = toWorkspaceFile(content, { project: project.name, environment: env.name });
+  // The document types content as an open object; it is a workspace (schema/content).
+  const file = toWorkspaceFile(content as unknown as WorkspaceContent, {
+    project: project.name,
+    environment: env.name,
+  });
   const text = `${JSON.stringify(file, null, 2)}\n`;
   const out = str(ctx, 'out');
   if (out) {
@@ -86,19 +84,21 @@ export async function importCommand(ctx: Context): Promise<number> {
       `${path === '-' ? 'stdin' : path} is not JSON: nothing was sent.`,
     );
   }
-  const r = await ctx.api.write<{ problems: Problem[] }>(
+  const r = await ctx.api.write(
     'PUT',
     '/api/environments/{envId}/content',
     'import',
     { path: { envId: env.id } },
     data,
   );
+  // The document gives this answer as an open object: it is `{problems}` (README, PUT content).
+  const problems = (r as { problems?: Problem[] }).problems ?? [];
   ctx.out.say(
-    `Imported into ${env.name}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}.`,
+    `Imported into ${env.name}: ${problems.length} problem${problems.length === 1 ? '' : 's'}.`,
   );
-  for (const p of r.problems.slice(0, 20))
+  for (const p of problems.slice(0, 20))
     ctx.out.say(`  ${p.section}/${p.itemId} ${p.field}: ${p.message}`);
-  return ctx.out.done({ environment: env.name, problems: r.problems });
+  return ctx.out.done({ environment: env.name, problems });
 }
 
 function readFile(path: string): string {
@@ -122,7 +122,7 @@ export async function vars(ctx: Context): Promise<number> {
   const project = await ctx.project();
   const env = findEnv(project, envRef);
   if (sub === 'get') {
-    const { variables } = await ctx.api.get<VariablesView>('/api/environments/{envId}/variables', {
+    const { variables } = await ctx.api.get('/api/environments/{envId}/variables', {
       path: { envId: env.id },
     });
     if (name) {
@@ -138,7 +138,7 @@ export async function vars(ctx: Context): Promise<number> {
     return ctx.out.done({ environment: env.name, variables });
   }
   if (!name || value === undefined) throw usage('vars set <env> <name> <value>');
-  const r = await ctx.api.write<VariableView>(
+  const r = await ctx.api.write(
     'PUT',
     '/api/environments/{envId}/variables/{name}',
     'vars-set',
@@ -169,7 +169,7 @@ export async function secrets(ctx: Context): Promise<number> {
   if (ctx.stdin.isTTY) ctx.out.say('Reading the value from stdin (end with Ctrl-D)…');
   const value = (await readAll(ctx.stdin, 'The secret')).replace(/\r?\n$/, '');
   if (!value) throw usage('stdin was empty: a secret cannot be empty.');
-  const r = await ctx.api.write<SecretView>(
+  const r = await ctx.api.write(
     'PUT',
     '/api/environments/{envId}/secrets/{name}',
     'secrets-set',
@@ -192,7 +192,7 @@ export async function runtimeKeys(ctx: Context): Promise<number> {
   if (!name) throw usage('--name <name> is needed (say which runtime uses the key).');
   const project = await ctx.project();
   const env = findEnv(project, envRef);
-  const r = await ctx.api.write<RuntimeKeyCreated>(
+  const r = await ctx.api.write(
     'POST',
     '/api/environments/{envId}/runtime-keys',
     'runtime-key',

@@ -1,13 +1,5 @@
 import type { EnvironmentView, ProjectView } from '../../schema/api.ts';
-import type {
-  DiffResult,
-  HistoryView,
-  ReleaseResult,
-  RequestView,
-  RequestsView,
-  ScheduledResult,
-  SyncResult,
-} from '../../schema/api/release.ts';
+import type { RequestView } from '../../schema/api/release.ts';
 import { parseDuration } from '../args.ts';
 import {
   board,
@@ -26,6 +18,18 @@ import {
 import { CliError, usage } from '../errors.ts';
 import { EXIT } from '../exit-codes.ts';
 import { sleep } from '../http.ts';
+
+/** A move answers 200 with what moved, or (with `at`) 202 with what was scheduled. */
+function scheduledOf<T extends object>(r: T): Extract<T, { scheduled: unknown }> {
+  if (!('scheduled' in r))
+    throw new CliError('server_fault', 'Expected a scheduled release in the answer.');
+  return r as Extract<T, { scheduled: unknown }>;
+}
+function movedOf<T extends object>(r: T): Exclude<T, { scheduled: unknown }> {
+  if ('scheduled' in r)
+    throw new CliError('server_fault', 'Expected a move, got a scheduled release.');
+  return r as Exclude<T, { scheduled: unknown }>;
+}
 
 /** Default `--wait` / `wait --timeout`: long enough for a person to approve, short for a CI job. */
 const DEFAULT_WAIT_MS = 15 * 60_000;
@@ -119,7 +123,7 @@ export async function diff(ctx: Context): Promise<number> {
   const query: Record<string, string> = { from, to, project: project.id };
   const sections = str(ctx, 'sections');
   if (sections) query.sections = sections;
-  const d = await ctx.api.get<DiffResult>('/api/diff', { query });
+  const d = await ctx.api.get('/api/diff', { query });
   const changes = Object.entries(d.diff.sections).flatMap(([section, items]) =>
     items.map((i) => ({
       section,
@@ -177,12 +181,8 @@ export async function sync(ctx: Context): Promise<number> {
   const at = atOf(ctx);
   const path = { path: { envId: source.id } };
   if (at) {
-    const s = await ctx.api.write<ScheduledResult>(
-      'POST',
-      '/api/environments/{envId}/sync',
-      'sync',
-      path,
-      { ...body, at },
+    const s = scheduledOf(
+      await ctx.api.write('POST', '/api/environments/{envId}/sync', 'sync', path, { ...body, at }),
     );
     ctx.out.say(
       `Scheduled: ${source.name} → ${target.name} (${short(s.scheduled.snapshotId)}) at ${s.scheduled.at}.`,
@@ -194,12 +194,8 @@ export async function sync(ctx: Context): Promise<number> {
   let request: RequestView | null = null;
   for (;;) {
     try {
-      const r = await ctx.api.write<SyncResult>(
-        'POST',
-        '/api/environments/{envId}/sync',
-        'sync',
-        path,
-        body,
+      const r = movedOf(
+        await ctx.api.write('POST', '/api/environments/{envId}/sync', 'sync', path, body),
       );
       ctx.out.say(
         r.unchanged
@@ -272,7 +268,7 @@ async function requestApproval(
   const body: Record<string, unknown> = {};
   if (expected ?? candidate) body.expectedSourceSnapshotId = expected ?? candidate;
   if (message) body.message = message;
-  const r = await ctx.api.write<RequestView>(
+  const r = await ctx.api.write(
     'POST',
     '/api/environments/{envId}/requests',
     'request',
@@ -298,7 +294,7 @@ async function requestStillOpen(
   request: RequestView,
   target: EnvironmentView,
 ) {
-  const { requests } = await ctx.api.get<RequestsView>('/api/projects/{id}/requests', {
+  const { requests } = await ctx.api.get('/api/projects/{id}/requests', {
     path: { id: project.id },
   });
   const now = requests.find((r) => r.id === request.id);
@@ -321,7 +317,7 @@ async function closedRequest(
   requestId: string,
   target: EnvironmentView,
 ): Promise<never> {
-  const h = await ctx.api.get<HistoryView>('/api/environments/{envId}/history', {
+  const h = await ctx.api.get('/api/environments/{envId}/history', {
     path: { envId: target.id },
   });
   const rejected = h.events.find(
@@ -393,24 +389,19 @@ export async function publish(ctx: Context): Promise<number> {
   );
   const path = { path: { envId: prod.id } };
   if (at) {
-    const s = await ctx.api.write<ScheduledResult>(
-      'POST',
-      '/api/environments/{envId}/publish',
-      'publish',
-      path,
-      { ...body, at },
+    const s = scheduledOf(
+      await ctx.api.write('POST', '/api/environments/{envId}/publish', 'publish', path, {
+        ...body,
+        at,
+      }),
     );
     ctx.out.say(
       `Scheduled: Publish ${short(s.scheduled.snapshotId)} in ${prod.name} at ${s.scheduled.at}.`,
     );
     return ctx.out.done(s);
   }
-  const r = await ctx.api.write<ReleaseResult>(
-    'POST',
-    '/api/environments/{envId}/publish',
-    'publish',
-    path,
-    body,
+  const r = movedOf(
+    await ctx.api.write('POST', '/api/environments/{envId}/publish', 'publish', path, body),
   );
   ctx.out.say(`Published in ${prod.name}: live is ${short(r.release.toSnapshotId)}.`);
   if (waitDelivered === undefined) return ctx.out.done(r);
@@ -491,7 +482,7 @@ export async function rollback(ctx: Context): Promise<number> {
     throw usage('--pointer is current or live.');
   let snapshotId = ref;
   if (!isFullId(ref)) {
-    const h = await ctx.api.get<HistoryView>('/api/environments/{envId}/history', {
+    const h = await ctx.api.get('/api/environments/{envId}/history', {
       path: { envId: env.id },
     });
     const hit = resolvePrefix(
@@ -513,7 +504,7 @@ export async function rollback(ctx: Context): Promise<number> {
   const message = str(ctx, 'message');
   if (message) body.message = message;
   if (ctx.flags.get('confirm-undo-hotfix') === true) body.confirmUndoHotfix = true;
-  const r = await ctx.api.write<ReleaseResult>(
+  const r = await ctx.api.write(
     'POST',
     '/api/environments/{envId}/rollback',
     'rollback',
@@ -545,7 +536,7 @@ export async function waitCommand(ctx: Context): Promise<number> {
     if (ctx.positionals.length) throw usage('wait --request takes no environment.');
     let target: EnvironmentView | null = null;
     for (;;) {
-      const { requests } = await ctx.api.get<RequestsView>('/api/projects/{id}/requests', {
+      const { requests } = await ctx.api.get('/api/projects/{id}/requests', {
         path: { id: project.id },
       });
       const r = requests.find((x) => x.id === requestId);

@@ -1,4 +1,3 @@
-import type { CheckView, RequestView, RequestsView } from '../../schema/api/release.ts';
 import {
   board,
   findEnv,
@@ -17,7 +16,7 @@ export async function requests(ctx: Context): Promise<number> {
   const project = await ctx.project();
   const envName = (envId: string) =>
     project.environments.find((e) => e.id === envId)?.name ?? envId;
-  const { requests: open } = await ctx.api.get<RequestsView>('/api/projects/{id}/requests', {
+  const { requests: open } = await ctx.api.get('/api/projects/{id}/requests', {
     path: { id: project.id },
   });
   if (sub === 'list' || sub === undefined) {
@@ -40,7 +39,7 @@ export async function requests(ctx: Context): Promise<number> {
   const body: Record<string, unknown> = {};
   const comment = str(ctx, 'message');
   if (comment) body.comment = comment;
-  const r = await ctx.api.write<RequestView>(
+  const r = await ctx.api.write(
     'POST',
     sub === 'approve' ? '/api/requests/{id}/approve' : '/api/requests/{id}/reject',
     sub,
@@ -106,7 +105,7 @@ export async function checks(ctx: Context): Promise<number> {
   const summary = str(ctx, 'summary');
   if (url) body.url = url;
   if (summary) body.summary = summary;
-  const r = await ctx.api.write<CheckView>(
+  const r = await ctx.api.write(
     'POST',
     '/api/environments/{envId}/checks',
     'check',
