@@ -147,6 +147,48 @@ function answerSchemas(names: string[]): JsonObject {
   ) as JsonObject;
 }
 
+/** A path with its parameters' names left out: two routes with the same shape are one OpenAPI path. */
+export const pathShape = (path: string) => path.replace(/\{[^}]+\}|:[^/]+/g, '{}');
+
+/**
+ * Routes of the same shape with different parameter names (`DELETE /invitations/:id`, `GET
+ * /invitations/:token`) are one path in OpenAPI: their parameter is renamed `idOrToken` in each.
+ */
+function mergeSamePaths(
+  paths: Record<string, Record<string, JsonObject>>,
+): Record<string, Record<string, JsonObject>> {
+  const byShape = new Map<string, string[]>();
+  for (const path of Object.keys(paths))
+    byShape.set(pathShape(path), [...(byShape.get(pathShape(path)) ?? []), path]);
+  const out: Record<string, Record<string, JsonObject>> = {};
+  for (const [shape, same] of byShape) {
+    if (same.length === 1) {
+      out[same[0]!] = paths[same[0]!]!;
+      continue;
+    }
+    const names = same.map((p) => [...p.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!));
+    const merged = names[0]!.map((_, i) =>
+      [...new Set(names.map((n) => n[i]!))]
+        .map((n, j) => (j === 0 ? n : n[0]!.toUpperCase() + n.slice(1)))
+        .join('Or'),
+    );
+    let k = 0;
+    const path = shape.replace(/\{\}/g, () => `{${merged[k++]}}`);
+    out[path] = {};
+    same.forEach((p, i) => {
+      for (const [method, op] of Object.entries(paths[p]!)) {
+        for (const param of (op.parameters ?? []) as JsonObject[])
+          if (param.in === 'path') {
+            const at = names[i]!.indexOf(param.name as string);
+            if (at >= 0) param.name = merged[at]!;
+          }
+        out[path]![method] = op;
+      }
+    });
+  }
+  return out;
+}
+
 /** The component names the operations' answers `$ref` (the types op() was given). */
 function referencedAnswers(paths: JsonObject): string[] {
   const names = new Set<string>();
@@ -223,7 +265,7 @@ export async function buildDocument(): Promise<JsonObject> {
   ) as unknown as { paths: Record<string, Record<string, JsonObject>>; components?: JsonObject };
 
   const paths: JsonObject = {};
-  for (const [path, methods] of Object.entries(generated.paths)) {
+  for (const [path, methods] of Object.entries(mergeSamePaths(generated.paths))) {
     const entry: JsonObject = {};
     for (const [method, operation] of Object.entries(methods)) {
       completeOperation(method, operation as Parameters<typeof completeOperation>[1]);

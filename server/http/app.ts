@@ -20,6 +20,7 @@ import { notificationRoutes } from './routes/notifications.ts';
 import { eventRoutes } from './routes/events.ts';
 import { op } from './describe.ts';
 import openApiDocument from '../../schema/openapi.json' with { type: 'json' };
+import { renderApiDocs, type OpenApiDocument } from './api-docs.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Largest body of a request without a valid credential (the anonymous routes take a few KB). */
@@ -110,6 +111,7 @@ export function createApp(deps: AppDeps) {
 
   // The committed document (`npm run openapi`), serialized once: public reference, no instance data.
   const openApiText = JSON.stringify(openApiDocument);
+  let apiDocs: ReturnType<typeof renderApiDocs> | undefined;
 
   // One limiter for sign-ins and for the admin's unlock.
   const signIns = createSignInLimiter();
@@ -137,6 +139,21 @@ export function createApp(deps: AppDeps) {
         answers: { 200: 'json' },
       }),
       (c) => c.body(openApiText, 200, { 'Content-Type': 'application/json' }),
+    )
+    .get(
+      '/docs',
+      op({
+        id: 'getApiReference',
+        tag: 'Meta',
+        auth: 'public',
+        summary: 'This reference as a web page',
+        media: 'text/html',
+        answers: { 200: 'html' },
+      }),
+      (c) => {
+        apiDocs ??= renderApiDocs(openApiDocument as unknown as OpenApiDocument, ERRORS);
+        return c.html(apiDocs.html, 200, { 'Content-Security-Policy': apiDocs.csp });
+      },
     )
     .route('/', publicAccountRoutes(deps, signIns))
     .route('/', deliveryRoutes(deps))

@@ -43,8 +43,8 @@ export interface Operation {
   answers: Partial<Record<200 | 201 | 202 | 204 | 304, string | z.ZodType | null>>;
   /** The route's own error ids (the common ones are added). */
   errors?: ErrorId[];
-  /** A media type other than JSON for the 200 answer (server-sent events). */
-  stream?: 'text/event-stream';
+  /** A media type other than JSON for the 200 answer (server-sent events, a web page). */
+  media?: 'text/event-stream' | 'text/html';
 }
 
 export interface QueryParam {
@@ -165,8 +165,8 @@ export function op(o: Operation): MiddlewareHandler {
         : {
             description: STATUS_TEXT[status],
             content:
-              o.stream && status === '200'
-                ? { [o.stream]: { schema: { type: 'string' } } }
+              o.media && status === '200'
+                ? { [o.media]: { schema: { type: 'string' } } }
                 : { 'application/json': { schema: answerSchema(answer) } },
           };
   const param = (where: 'query' | 'header') => (entry: [string, QueryParam]) => ({

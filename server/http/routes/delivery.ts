@@ -193,7 +193,7 @@ export function deliveryRoutes(deps: AppDeps) {
         tag: 'Delivery',
         auth: 'runtime',
         summary: 'Server-sent events: a message each time the configuration changes',
-        stream: 'text/event-stream',
+        media: 'text/event-stream',
         query: {
           lastEventId: {
             description:

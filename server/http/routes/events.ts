@@ -68,7 +68,7 @@ export function eventRoutes(deps: AppDeps) {
       id: 'streamProjectEvents',
       tag: 'Events',
       summary: 'Server-sent events: what changes in a project',
-      stream: 'text/event-stream',
+      media: 'text/event-stream',
       query: {
         lastEventId: {
           description: 'Resume after this event id (for clients that cannot send Last-Event-ID).',
