@@ -54,6 +54,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This reference as a web page */
+        get: operations["getApiReference"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/environments/{envId}": {
         parameters: {
             query?: never;
@@ -254,7 +271,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An environment’s releases and audit events */
+        /** An environment’s releases and audit events, newest first, pageable */
         get: operations["getHistory"];
         put?: never;
         post?: never;
@@ -663,23 +680,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/invitations/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /** Revoke a pending invitation */
-        delete: operations["revokeInvitation"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/invitations/{id}/link": {
         parameters: {
             query?: never;
@@ -691,23 +691,6 @@ export interface paths {
         put?: never;
         /** A new link for a pending invitation (the old one stops working) */
         post: operations["renewInvitationLink"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/invitations/{token}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** What an invitation link invites to */
-        get: operations["getInvitation"];
-        put?: never;
-        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -726,6 +709,24 @@ export interface paths {
         /** Accept an invitation: choose a password and sign in */
         post: operations["acceptInvitation"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/invitations/{tokenOrId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What an invitation link invites to */
+        get: operations["getInvitation"];
+        put?: never;
+        post?: never;
+        /** Revoke a pending invitation */
+        delete: operations["revokeInvitation"];
         options?: never;
         head?: never;
         patch?: never;
@@ -964,6 +965,23 @@ export interface paths {
         };
         /** Your roles in a project */
         get: operations["getMyRoles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/releases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project’s release chain, oldest first, pageable to its first record */
+        get: operations["getReleaseChain"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1707,6 +1725,22 @@ export interface components {
                 [key: string]: string;
             };
         };
+        ChainRecord: {
+            actorId: string;
+            createdAt: number;
+            detail: string | null;
+            environmentId: string;
+            fromSnapshotId: string | null;
+            hash: string;
+            kind: string;
+            message: string | null;
+            pointer: string;
+            prevHash: string;
+            projectId: string;
+            seq: number;
+            sourceEnvironmentId: string | null;
+            toSnapshotId: string;
+        };
         ChecksView: {
             checks: components["schemas"]["CheckView"][];
             required: string[];
@@ -1792,7 +1826,7 @@ export interface components {
             error: {
                 details?: unknown;
                 /** @enum {string} */
-                id: "invalid_body" | "invalid_json" | "body_too_large" | "unauthenticated" | "invalid_credentials" | "forbidden" | "bad_origin" | "not_found" | "project_not_found" | "environment_not_found" | "draft_not_found" | "invalid_workspace" | "read_only_environment" | "draft_has_problems" | "nothing_to_sync" | "nothing_to_publish" | "no_next_environment" | "not_production" | "target_moved" | "source_moved" | "not_in_history" | "would_undo_hotfix" | "hotfix_open" | "no_hotfix" | "nothing_live" | "snapshot_not_found" | "snapshot_corrupt" | "variable_not_found" | "invalid_value" | "draft_closed" | "not_a_member" | "user_not_found" | "invitation_invalid" | "approval_required" | "approval_voided" | "self_approval" | "request_closed" | "share_link_expired" | "authoring_not_shareable" | "share_link_revoked" | "too_many_attempts" | "setup_done" | "email_taken" | "section_read_only" | "audience_not_found" | "audience_exists" | "audience_missing" | "storage_unavailable" | "internal" | "unsupported_media_type" | "weak_password" | "too_many_connections" | "rate_limited" | "limit_reached" | "audience_in_use" | "reset_link_invalid" | "live_moved" | "rules_moved" | "secrets_missing" | "pull_overwrites_newer" | "checks_failed" | "checks_pending" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_in_progress" | "idempotency_unavailable" | "frozen" | "scheduled_not_found" | "too_many_scheduled";
+                id: "invalid_body" | "invalid_json" | "body_too_large" | "unauthenticated" | "invalid_credentials" | "forbidden" | "bad_origin" | "not_found" | "project_not_found" | "environment_not_found" | "draft_not_found" | "invalid_workspace" | "read_only_environment" | "draft_has_problems" | "nothing_to_sync" | "nothing_to_publish" | "no_next_environment" | "not_production" | "target_moved" | "source_moved" | "not_in_history" | "would_undo_hotfix" | "hotfix_open" | "no_hotfix" | "nothing_live" | "snapshot_not_found" | "snapshot_corrupt" | "variable_not_found" | "invalid_value" | "draft_closed" | "not_a_member" | "user_not_found" | "invitation_invalid" | "approval_required" | "approval_voided" | "self_approval" | "request_closed" | "share_link_expired" | "authoring_not_shareable" | "share_link_revoked" | "too_many_attempts" | "setup_done" | "email_taken" | "section_read_only" | "audience_not_found" | "audience_exists" | "audience_missing" | "storage_unavailable" | "internal" | "unsupported_media_type" | "weak_password" | "too_many_connections" | "rate_limited" | "limit_reached" | "audience_in_use" | "reset_link_invalid" | "live_moved" | "rules_moved" | "secrets_missing" | "pull_overwrites_newer" | "checks_failed" | "checks_pending" | "invalid_idempotency_key" | "idempotency_key_reused" | "idempotency_in_progress" | "idempotency_unavailable" | "frozen" | "scheduled_not_found" | "too_many_scheduled" | "chain_not_readable";
                 message: string;
             };
         };
@@ -1883,6 +1917,7 @@ export interface components {
         HistoryView: {
             events: components["schemas"]["AuditEventView"][];
             history: components["schemas"]["ReleaseView"][];
+            next: string | null;
             users: {
                 [key: string]: string;
             };
@@ -2082,6 +2117,10 @@ export interface components {
         };
         PullResult: {
             pulled: number;
+        };
+        ReleaseChainPage: {
+            next: number | null;
+            records: components["schemas"]["ChainRecord"][];
         };
         ReleaseResult: {
             release: components["schemas"]["ReleaseView"];
@@ -2635,6 +2674,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `storage_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiReference: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
             /** @description `internal` */
@@ -4384,7 +4461,12 @@ export interface operations {
     };
     getHistory: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `next` cursor of the page before (older entries). */
+                before?: string;
+                /** @description Entries of each list per page (200 unless given, at most 500). */
+                limit?: string;
+            };
             header?: never;
             path: {
                 envId: string;
@@ -4400,6 +4482,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HistoryView"];
+                };
+            };
+            /** @description `invalid_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description `unauthenticated` */
@@ -6890,7 +6981,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `environment_not_found` */
+            /** @description `environment_not_found`, `draft_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6899,8 +6990,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `nothing_to_sync`, `idempotency_in_progress` */
+            /** @description `nothing_to_sync`, `no_next_environment`, `target_moved`, `source_moved`, `would_undo_hotfix`, `approval_required`, `secrets_missing`, `checks_failed`, `checks_pending`, `idempotency_in_progress`, `frozen`, `too_many_scheduled` */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `draft_closed` */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6926,7 +7026,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_key_reused` */
+            /** @description `draft_has_problems`, `idempotency_key_reused` */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7678,98 +7778,6 @@ export interface operations {
             };
         };
     };
-    revokeInvitation: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Done; no body. */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_idempotency_key` */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `unauthenticated` */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `forbidden`, `bad_origin` */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `idempotency_in_progress` */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `invitation_invalid` */
-            410: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `idempotency_key_reused` */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `internal` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `storage_unavailable` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
     renewInvitationLink: {
         parameters: {
             query?: never;
@@ -7837,55 +7845,6 @@ export interface operations {
             };
             /** @description `idempotency_key_reused` */
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `internal` */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description `storage_unavailable` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-        };
-    };
-    getInvitation: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                token: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["InvitationView"];
-                };
-            };
-            /** @description `invitation_invalid` */
-            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7986,6 +7945,147 @@ export interface operations {
             };
             /** @description `too_many_attempts` */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `storage_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tokenOrId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationView"];
+                };
+            };
+            /** @description `invitation_invalid` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `storage_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tokenOrId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_idempotency_key` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `bad_origin` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `invitation_invalid` */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `idempotency_key_reused` */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9406,6 +9506,87 @@ export interface operations {
                 };
             };
             /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `project_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `storage_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getReleaseChain: {
+        parameters: {
+            query?: {
+                /** @description The seq of the last record already read (0: from the first). */
+                after?: string;
+                /** @description Records per page (100 unless given, at most 500). */
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseChainPage"];
+                };
+            };
+            /** @description `invalid_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unauthenticated` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `forbidden`, `chain_not_readable` */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -95,6 +95,7 @@ export const ERROR_EXIT: Record<ErrorId, ExitCode> = {
   frozen: EXIT.blocked,
   scheduled_not_found: EXIT.not_found,
   too_many_scheduled: EXIT.blocked,
+  chain_not_readable: EXIT.forbidden,
 };
 
 /**

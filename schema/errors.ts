@@ -219,6 +219,11 @@ export const ERRORS = {
     message:
       'This environment already has as many scheduled releases as it may hold: cancel one first.',
   },
+  chain_not_readable: {
+    status: 403,
+    message:
+      'The release history names what moved in every environment: only members who may read every environment may read it.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;

@@ -5,6 +5,7 @@ import type { Names } from '../content/present.ts';
 import type { ItemJson, WorkspaceContent } from '../content/ydoc.ts';
 import type { Role } from '../permissions.ts';
 import type { ProjectView } from './projects.ts';
+import type { ChainRecord } from '../release-chain.ts';
 
 /** Release answers: snapshots, moves, history, diffs, the board, requests, hotfixes, pulls and conflicts. */
 export interface SnapshotMeta {
@@ -75,11 +76,28 @@ export interface AuditEventView {
   hash: string;
 }
 
-/** GET /environments/:id/history: release records and audit events, with the names of who did them. */
+/**
+ * GET /environments/:id/history?before=&limit=: release records and audit events, newest first,
+ * with the names of who did them (VH-4). Each list holds at most `limit` (default 200) before the
+ * cursor. `next`: the `before` of the next (older) page, null when both lists reached their first
+ * entry.
+ */
 export interface HistoryView {
   history: ReleaseView[];
   events: AuditEventView[];
   users: Record<string, string>;
+  next: string | null;
+}
+
+/**
+ * GET /projects/:id/releases?after=&limit=: a page of the project's release chain, oldest first
+ * (VH-1). Each record carries exactly the fields its hash covers (`verifyChain` in
+ * schema/release-chain.ts recomputes them), its seq and hash. `next`: the `after` of the next
+ * page, null on the last.
+ */
+export interface ReleaseChainPage {
+  records: ChainRecord[];
+  next: number | null;
 }
 
 /** One side of a diff: an environment, its live pointer, a draft or a snapshot. */

@@ -199,6 +199,8 @@ export const releases = sqliteTable(
   },
   (t) => [
     index('releases_env').on(t.environmentId, t.seq),
+    // A project's chain in order (VH-1 pages it; each append reads its last hash).
+    index('releases_project').on(t.projectId, t.seq),
     // The board's "last replicated" per stage and section (a `replicate` row is written every few
     // seconds while someone edits upstream): found without walking the other sections' rows.
     index('releases_replicated')

@@ -200,6 +200,27 @@ export function createAccess(deps: {
       return env;
     },
 
+    /**
+     * The project's release chain (VH-3): its records name every environment's snapshots,
+     * messages and evidence, so only members who may read the content of every environment may
+     * read it; other members are refused with `chain_not_readable`, naming what they lack;
+     * outsiders are told the project does not exist.
+     */
+    authorizeChain(p: Principal, projectId: string): void {
+      if (!isMember(p, projectId)) throw new AppError('not_a_member');
+      const project = projects.getProject(projectId);
+      if (!project) throw new AppError('not_a_member');
+      const unreadable = project.environments.filter(
+        (e) => !can(rolesIn(p, e), 'content.read', { hasDraft: true }),
+      );
+      if (unreadable.length === 0) return;
+      const names = unreadable.map((e) => e.name);
+      throw new AppError(
+        'chain_not_readable',
+        `The release history names what moved in every environment, and you may not read ${names.join(', ')}. ${askForAccess(adminNames(projectId), names.join(', '))}`,
+      );
+    },
+
     /** Any member may see the project; outsiders are told it does not exist. */
     requireMember(p: Principal, projectId: string): void {
       if (!isMember(p, projectId)) throw new AppError('not_a_member');
@@ -228,9 +249,12 @@ export function createAccess(deps: {
       return new Set(store.memberships(p.user.id).map((m) => m.projectId));
     },
 
-    /** Audit events of one environment (approvals, share links …), newest first. */
-    auditFor(envId: string): AuditEventView[] {
-      return store.auditFor(envId).map((e) => ({
+    /**
+     * Audit events of one environment (approvals, share links …), newest first: `limit` of them
+     * (default 200) before the event `before` (a seq; VH-4).
+     */
+    auditFor(envId: string, limit = 200, before: number | null = null): AuditEventView[] {
+      return store.auditFor(envId, limit, before).map((e) => ({
         seq: e.seq,
         kind: e.kind,
         actorId: e.actorId,

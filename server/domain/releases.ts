@@ -8,7 +8,8 @@ import type { Snapshots } from './snapshots.ts';
 import type { Composition } from './composition.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring, isProduction } from '#schema/pipeline.ts';
-import type { ReleaseEvidence, ReleaseView, SyncResult } from '#schema/api.ts';
+import type { ReleaseChainPage, ReleaseEvidence, ReleaseView, SyncResult } from '#schema/api.ts';
+import { chainFields, type ChainRecord } from '#schema/release-chain.ts';
 import type { Emit } from './events.ts';
 
 /** What a promotion asks of hotfix tracking (see hotfixes.ts). */
@@ -76,6 +77,13 @@ export const releaseView = (r: ReleaseRow): ReleaseView => ({
   message: r.message,
   detail: r.detail ? (JSON.parse(r.detail) as unknown) : null,
   createdAt: new Date(r.createdAt).toISOString(),
+  hash: r.hash,
+});
+
+/** A record as the chain API answers it: exactly the hashed fields, its seq and hash (VH-1). */
+export const chainRecord = (r: ReleaseRow): ChainRecord => ({
+  seq: r.seq,
+  ...chainFields(r),
   hash: r.hash,
 });
 
@@ -485,9 +493,22 @@ export function createReleases(deps: {
       return releaseView(release);
     },
 
+    /** A page of the project's release chain after `after`, oldest first (VH-1); the caller authorized it. */
+    chain(projectId: string, after: number, limit: number): ReleaseChainPage {
+      const rows = store.chain(projectId, after, limit + 1);
+      const records = rows.slice(0, limit).map(chainRecord);
+      return { records, next: rows.length > limit ? records.at(-1)!.seq : null };
+    },
+
     history(envId: string): ReleaseView[] {
       requireEnvironment(projects, envId);
       return store.history(envId).map(releaseView);
+    },
+
+    /** `limit` of an environment's records before the record `before` (a seq; null: the newest), newest first (VH-4). */
+    historyPage(envId: string, before: number | null, limit: number): ReleaseView[] {
+      requireEnvironment(projects, envId);
+      return store.historyPage(envId, before, limit).map(releaseView);
     },
   };
 }

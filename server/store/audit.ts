@@ -1,6 +1,7 @@
-import { and, desc, eq, gt } from 'drizzle-orm';
+import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import { auditEvents } from '#schema/db/tables.ts';
 import { canonicalJson } from '#schema/content/canonical.ts';
+import { GENESIS_HASH } from '#schema/release-chain.ts';
 import { sha256 } from '../lib/hash.ts';
 import type { Db } from './db.ts';
 
@@ -27,7 +28,7 @@ export function createAuditStore(db: Db) {
           .orderBy(desc(auditEvents.seq))
           .limit(1)
           .get();
-        const prevHash = last?.hash ?? '0'.repeat(64);
+        const prevHash = last?.hash ?? GENESIS_HASH;
         const row = {
           projectId: e.projectId,
           environmentId: e.environmentId,
@@ -44,11 +45,16 @@ export function createAuditStore(db: Db) {
           .get();
       });
     },
-    auditFor(environmentId: string, limit = 200): AuditRow[] {
+    /** An environment's events before `before` (a seq; null: from the newest), newest first (VH-4). */
+    auditFor(environmentId: string, limit = 200, before: number | null = null): AuditRow[] {
       return db
         .select()
         .from(auditEvents)
-        .where(eq(auditEvents.environmentId, environmentId))
+        .where(
+          before === null
+            ? eq(auditEvents.environmentId, environmentId)
+            : and(eq(auditEvents.environmentId, environmentId), lt(auditEvents.seq, before)),
+        )
         .orderBy(desc(auditEvents.seq))
         .limit(limit)
         .all();

@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, inArray, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
 import { environments, releases } from '#schema/db/tables.ts';
 import { AppError } from '#schema/errors.ts';
-import { canonicalJson } from '#schema/content/canonical.ts';
+import { GENESIS_HASH, recordHash } from '#schema/release-chain.ts';
 import { sha256 } from '../lib/hash.ts';
 import type { Db } from './db.ts';
 
@@ -42,7 +42,7 @@ function appendTo(
     .orderBy(desc(releases.seq))
     .limit(1)
     .get();
-  const prevHash = last?.hash ?? '0'.repeat(64);
+  const prevHash = last?.hash ?? GENESIS_HASH;
   const record = {
     projectId: m.projectId,
     environmentId: m.environmentId,
@@ -57,7 +57,8 @@ function appendTo(
     createdAt: now,
     prevHash,
   };
-  const hash = sha256(prevHash + canonicalJson(record));
+  // One definition of the hash, shared with whoever verifies the chain (VH-2).
+  const hash = recordHash(record, sha256);
   return tx
     .insert(releases)
     .values({ ...record, hash })
@@ -67,6 +68,21 @@ function appendTo(
 
 /** Release records: the pointer moves of each environment, one hash chain per project. */
 export function createReleaseStore(db: Db) {
+  /** An environment's records before `before` (a seq; null: from the newest), newest first (VH-4). */
+  function historyPage(environmentId: string, before: number | null, limit: number): ReleaseRow[] {
+    return db
+      .select()
+      .from(releases)
+      .where(
+        before === null
+          ? eq(releases.environmentId, environmentId)
+          : and(eq(releases.environmentId, environmentId), lt(releases.seq, before)),
+      )
+      .orderBy(desc(releases.seq))
+      .limit(limit)
+      .all();
+  }
+
   return {
     /**
      * Moves one pointer and appends its release record in ONE synchronous transaction, after
@@ -134,13 +150,7 @@ export function createReleaseStore(db: Db) {
     },
 
     history(environmentId: string, limit = 200): ReleaseRow[] {
-      return db
-        .select()
-        .from(releases)
-        .where(eq(releases.environmentId, environmentId))
-        .orderBy(desc(releases.seq))
-        .limit(limit)
-        .all();
+      return historyPage(environmentId, null, limit);
     },
     /**
      * When a replication last changed `section` in an environment (null: never). Walks the
@@ -163,6 +173,17 @@ export function createReleaseStore(db: Db) {
           .get()?.at ?? null
       );
     },
+    /** The project's chain after `after` (a seq), oldest first, at most `limit` rows (VH-1). */
+    chain(projectId: string, after: number, limit: number): ReleaseRow[] {
+      return db
+        .select()
+        .from(releases)
+        .where(and(eq(releases.projectId, projectId), gt(releases.seq, after)))
+        .orderBy(asc(releases.seq))
+        .limit(limit)
+        .all();
+    },
+    historyPage,
     projectReleases(projectId: string): ReleaseRow[] {
       return db
         .select()

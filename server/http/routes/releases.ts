@@ -19,6 +19,7 @@ import type {
   HotfixRebased,
   HotfixStarted,
   HotfixState,
+  ReleaseChainPage,
   ReleaseResult,
   SnapshotView,
   SyncResult,
@@ -29,9 +30,17 @@ import type {
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import { op } from '../describe.ts';
+import { historyCursorParam, limitParam, nextHistoryCursor, seqParam } from '../paging.ts';
 import type { Principal } from '../../domain/accounts.ts';
 import { authoringOf, isProduction } from '#schema/pipeline.ts';
 import { scheduledView } from '../../domain/schedule.ts';
+
+/** Release chain pages (VH-1): 100 records unless asked, at most 500. */
+const CHAIN_PAGE = 100;
+const CHAIN_PAGE_MAX = 500;
+/** An environment's history pages (VH-4): 200 of each list unless asked (as before paging), at most 500. */
+const HISTORY_PAGE = 200;
+const HISTORY_PAGE_MAX = 500;
 
 /** Snapshots, Sync, Publish, rollback, history, diffs, the board and hotfixes. */
 export function releaseRoutes(deps: AppDeps) {
@@ -263,17 +272,37 @@ export function releaseRoutes(deps: AppDeps) {
       op({
         id: 'getHistory',
         tag: 'Releases',
-        summary: 'An environment’s releases and audit events',
+        summary: 'An environment’s releases and audit events, newest first, pageable',
+        query: {
+          before: { description: 'The `next` cursor of the page before (older entries).' },
+          limit: { description: 'Entries of each list per page (200 unless given, at most 500).' },
+        },
         answers: { 200: 'HistoryView' },
         errors: ['environment_not_found'],
       }),
       (c) => {
         access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        const history = releases.history(c.req.param('envId'));
-        const events = deps.access.auditFor(c.req.param('envId'));
+        // Pageable back to the first entry, newest first (VH-4): one more than the page says if there are older ones.
+        const before = historyCursorParam(c.req.query('before'));
+        const limit = limitParam(c.req.query('limit'), HISTORY_PAGE, HISTORY_PAGE_MAX);
+        // A list already done (cursor 0) reads nothing.
+        const moreHistory =
+          before.releases === 0
+            ? []
+            : releases.historyPage(c.req.param('envId'), before.releases, limit + 1);
+        const moreEvents =
+          before.events === 0
+            ? []
+            : deps.access.auditFor(c.req.param('envId'), limit + 1, before.events);
+        const history = moreHistory.slice(0, limit);
+        const events = moreEvents.slice(0, limit);
         return c.json({
           history,
           events,
+          next: nextHistoryCursor(
+            { seqs: history.map((h) => h.seq), more: moreHistory.length > limit },
+            { seqs: events.map((e) => e.seq), more: moreEvents.length > limit },
+          ),
           users: accounts.names(
             [
               ...history.map((h) => h.actorId),
@@ -357,6 +386,31 @@ export function releaseRoutes(deps: AppDeps) {
           ?.split(',')
           .filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
         return c.json(diffs.diff(from, to, projectId, only) satisfies DiffResult);
+      },
+    )
+    .get(
+      '/projects/:id/releases',
+      op({
+        id: 'getReleaseChain',
+        tag: 'Releases',
+        summary: 'The project’s release chain, oldest first, pageable to its first record',
+        query: {
+          after: { description: 'The seq of the last record already read (0: from the first).' },
+          limit: { description: 'Records per page (100 unless given, at most 500).' },
+        },
+        answers: { 200: 'ReleaseChainPage' },
+        errors: ['project_not_found', 'chain_not_readable'],
+      }),
+      (c) => {
+        // The whole chain names every environment's moves: readers of every environment only (VH-3).
+        access.authorizeChain(c.get('principal'), c.req.param('id'));
+        return c.json(
+          releases.chain(
+            c.req.param('id'),
+            seqParam('after', c.req.query('after'), 0),
+            limitParam(c.req.query('limit'), CHAIN_PAGE, CHAIN_PAGE_MAX),
+          ) satisfies ReleaseChainPage,
+        );
       },
     )
     .get(

@@ -1,0 +1,1 @@
+CREATE INDEX `releases_project` ON `releases` (`project_id`,`seq`);
