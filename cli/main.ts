@@ -5,6 +5,7 @@ import { EXIT } from './exit-codes.ts';
 import { Api } from './http.ts';
 import { Output } from './output.ts';
 import { status } from './commands/status.ts';
+import { history } from './commands/history.ts';
 import { diff, publish, rollback, sync, waitCommand } from './commands/releases.ts';
 import { checks, requests } from './commands/requests.ts';
 import { exportCommand, importCommand, runtimeKeys, secrets, vars } from './commands/local.ts';
@@ -84,6 +85,11 @@ const COMMANDS: Record<string, Command> = {
       'confirm-undo-hotfix': { kind: 'boolean' },
     },
     usage: 'rollback <env> --to S [--pointer current|live] [-m msg] [--yes]',
+  },
+  history: {
+    run: history,
+    flags: { verify: { kind: 'boolean' }, limit: { kind: 'value' } },
+    usage: 'history <env> [--limit N] [--verify]',
   },
   wait: {
     run: waitCommand,

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { adminOf, newProject, type Client } from '../helpers/fixture.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { cli, type CliEnv } from '../helpers/cli.ts';
+import { cli, resultOf, type CliEnv } from '../helpers/cli.ts';
 
 /**
  * The CLI's content and environment-local commands, `wait` and `publish --wait-delivered`
@@ -185,6 +186,57 @@ describe('CLI content and environment-local commands', () => {
     expect(behind.json).toMatchObject({
       ok: false,
       error: { id: 'wait_timeout', details: { runtimes: { total: 2, onLive: 0 } } },
+    });
+  });
+
+  it('CLI-14 history <env> lists the records; --verify recomputes the whole chain from the API (0), a record altered in the database exits 6', async () => {
+    const p = await fresh();
+    for (let i = 0; i < 3; i++) {
+      const content = await admin.ok<WorkspaceContent>(
+        'GET',
+        `/api/environments/${p.env(0).id}/content`,
+      );
+      const agentId = Object.keys(content.agents)[0]!;
+      (content.agents[agentId] as { description: string }).description = `Round ${i}.`;
+      await admin.ok('PUT', `/api/environments/${p.env(0).id}/content`, content);
+      await admin.ok('POST', `/api/environments/${p.env(0).id}/sync`, { message: `round ${i}` });
+      await admin.ok('POST', `/api/environments/${p.env(1).id}/sync`, {});
+    }
+    const [listed, verified] = await Promise.all([
+      cli(p.target, ['history', 'test', '--limit', '2', '--json']),
+      cli(p.target, ['history', 'uat', '--verify', '--json']),
+    ]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const page = resultOf<{
+      history: { seq: number; message: string | null }[];
+      next: string | null;
+    }>(listed);
+    expect(page.history.map((h) => h.message)).toEqual(['round 2', 'round 1']);
+    expect(page.next).not.toBeNull();
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(resultOf<{ verified: number; environmentRecords: number }>(verified)).toMatchObject({
+      verified: 6,
+      environmentRecords: 3,
+    });
+
+    const db = new Database(path.join(server.dataDir, 'stagecoach.sqlite'));
+    try {
+      db.pragma('busy_timeout = 5000');
+      db.prepare("UPDATE releases SET message = 'not what happened' WHERE seq = ?").run(
+        page.history[1]!.seq,
+      );
+    } finally {
+      db.close();
+    }
+    const broken = await cli(p.target, ['history', 'test', '--verify', '--json']);
+    expect(broken.code).toBe(6);
+    expect(broken.json).toMatchObject({
+      ok: false,
+      error: {
+        id: 'history_broken',
+        details: { brokenAt: page.history[1]!.seq, reason: 'hash_mismatch' },
+      },
+      exitCode: 6,
     });
   });
 });
