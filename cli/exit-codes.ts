@@ -96,6 +96,11 @@ export const ERROR_EXIT: Record<ErrorId, ExitCode> = {
   scheduled_not_found: EXIT.not_found,
   too_many_scheduled: EXIT.blocked,
   chain_not_readable: EXIT.forbidden,
+  webhook_not_found: EXIT.not_found,
+  webhook_delivery_not_found: EXIT.not_found,
+  webhook_url_not_allowed: EXIT.usage,
+  too_many_webhooks: EXIT.blocked,
+  too_many_webhook_deliveries: EXIT.retryable,
 };
 
 /**

@@ -6,6 +6,7 @@ import { isItemId } from './content/ids.ts';
 import { flowTemplateProblems, type FlowTemplate } from './flow.ts';
 import { EMAIL_MAX, isEmailAddress } from './email.ts';
 import { displayName, lookAlikes, nameKey, sameNameMessage } from './names.ts';
+import { WEBHOOK_EVENTS } from './api/webhooks.ts';
 
 /** HTTP request bodies, validated at the edge before anything touches state. */
 // A scanner, length first, rather than z.email(): its pattern backtracks on long hostile input.
@@ -299,3 +300,43 @@ export const NotificationsReadBody = z.union([
   z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(500) }),
   z.strictObject({ all: z.literal(true) }),
 ]);
+
+// Signed webhooks (WH-3): the URL and events an endpoint is created or changed with.
+
+/** A receiver URL: http(s), at most 2048 characters, no credentials (the server also requires https unless WEBHOOK_ALLOW_PRIVATE). */
+const webhookUrl = z
+  .string()
+  .max(2048)
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, 'An absolute https URL without a user name or password.');
+
+/** `["*"]` (every event), or distinct names from WEBHOOK_EVENTS. */
+const webhookEventList = z
+  .array(z.string().max(64))
+  .min(1)
+  .max(WEBHOOK_EVENTS.length)
+  .refine((a) => new Set(a).size === a.length, 'Each event once.')
+  .refine(
+    (a) =>
+      (a.length === 1 && a[0] === '*') ||
+      a.every((e) => (WEBHOOK_EVENTS as readonly string[]).includes(e)),
+    `"*" alone, or names from: ${WEBHOOK_EVENTS.join(', ')}.`,
+  );
+
+export const CreateWebhookBody = z.strictObject({
+  url: webhookUrl,
+  events: webhookEventList,
+  description: z.string().trim().max(500).optional(),
+});
+export const UpdateWebhookBody = z.strictObject({
+  url: webhookUrl.optional(),
+  events: webhookEventList.optional(),
+  description: z.string().trim().max(500).optional(),
+  enabled: z.boolean().optional(),
+});

@@ -224,6 +224,22 @@ export const ERRORS = {
     message:
       'The release history names what moved in every environment: only members who may read every environment may read it.',
   },
+  webhook_not_found: { status: 404, message: 'No such webhook.' },
+  webhook_delivery_not_found: { status: 404, message: 'No such webhook delivery.' },
+  webhook_url_not_allowed: {
+    status: 422,
+    message:
+      'Webhooks only go to https URLs at public addresses (not loopback, private or link-local ones).',
+  },
+  too_many_webhooks: {
+    status: 409,
+    message: 'This project already has as many webhooks as it may hold: delete one first.',
+  },
+  too_many_webhook_deliveries: {
+    status: 409,
+    message:
+      'This webhook already has as many deliveries waiting as it may hold: let them go out (or fix the receiver) first.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;

@@ -30,7 +30,7 @@ import type { AppDeps } from '../server/http/context.ts';
 import { completeOperation, TAGS } from '../server/http/describe.ts';
 import { SESSION_COOKIE } from '../server/request/authenticate.ts';
 import { ERRORS } from '../schema/errors.ts';
-import { WEBHOOK_EVENTS, WebhookPayload } from '../schema/api/webhooks.ts';
+import { WEBHOOK_EVENTS, WebhookData, WebhookPayload } from '../schema/api/webhooks.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const DOCUMENT_PATH = `${root}schema/openapi.json`;
@@ -52,10 +52,13 @@ function describedApp() {
 
 /** The zod schemas an answer type may name through `z.infer<typeof X>`, by name. */
 const ZOD_SCHEMAS = new Map<string, z.ZodType>();
-for (const [name, value] of Object.entries({ ...apiSchemas, ...localSchemas }) as [
-  string,
-  unknown,
-][])
+// The webhook payload's schemas too: delivery views carry the payload (z.infer of WebhookPayload).
+for (const [name, value] of Object.entries({
+  ...apiSchemas,
+  ...localSchemas,
+  WebhookPayload,
+  WebhookData,
+}) as [string, unknown][])
   if (value instanceof z.ZodType) ZOD_SCHEMAS.set(name, value);
 
 /** A type written `z.infer<typeof X>` (or z.input, z.output): X's own JSON Schema. */

@@ -78,6 +78,18 @@ export interface Config {
   deliveryWaits: number;
   /** Runtime instances remembered per environment (the board's "runtimes n of m on it"). */
   deliveryRuntimesPerEnvironment: number;
+  /**
+   * WEBHOOK_ALLOW_PRIVATE=1: webhook receivers may be on loopback, private and link-local
+   * addresses, and plain http is allowed (a receiver inside the network; tests) (WH-11).
+   */
+  webhookAllowPrivate: boolean;
+  /** One delivery attempt, connection to the end of the answer (WEBHOOK_TIMEOUT_MS; default 15 s). */
+  webhookTimeoutMs: number;
+  /**
+   * Waits before each retry of a failed delivery, in ms (WEBHOOK_RETRY_SCHEDULE_MS, comma
+   * separated; ±20 % jitter each): after the last one fails the delivery is `failed` (WH-9).
+   */
+  webhookRetryScheduleMs: readonly number[];
 }
 
 export class ConfigError extends Error {
@@ -156,6 +168,24 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     }
   }
 
+  // Default: about three days of retries (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 20 h).
+  let webhookRetryScheduleMs: readonly number[] = [
+    5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000, 50_400_000,
+    72_000_000,
+  ];
+  if (env.WEBHOOK_RETRY_SCHEDULE_MS) {
+    const delays = env.WEBHOOK_RETRY_SCHEDULE_MS.split(',').map((s) => Number(s.trim()));
+    if (
+      delays.length === 0 ||
+      delays.length > 20 ||
+      delays.some((d) => !Number.isInteger(d) || d < 1 || d > 7 * 86_400_000)
+    )
+      problems.push(
+        `WEBHOOK_RETRY_SCHEDULE_MS=${JSON.stringify(env.WEBHOOK_RETRY_SCHEDULE_MS)}: expected 1 to 20 comma-separated waits in ms (each up to 7 days)`,
+      );
+    else webhookRetryScheduleMs = Object.freeze(delays);
+  }
+
   const config: Config = {
     port: int('PORT', 3000, 0, 65535),
     host: env.HOST || '0.0.0.0',
@@ -188,6 +218,9 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     deliveryWaitsPerProject: int('DELIVERY_WAITS_PER_PROJECT', 1000, 1, 1_000_000),
     deliveryWaits: int('DELIVERY_WAITS', 5000, 1, 1_000_000),
     deliveryRuntimesPerEnvironment: int('DELIVERY_RUNTIMES_PER_ENVIRONMENT', 100, 1, 10_000),
+    webhookAllowPrivate: oneOf('WEBHOOK_ALLOW_PRIVATE', ['0', '1'] as const, '0') === '1',
+    webhookTimeoutMs: int('WEBHOOK_TIMEOUT_MS', 15_000, 100, 60_000),
+    webhookRetryScheduleMs,
     eventStreamMaxBufferedBytes: int(
       'EVENT_STREAM_MAX_BUFFERED_BYTES',
       256 * 1024,

@@ -58,6 +58,8 @@ import { createNotificationStore } from './store/notifications.ts';
 import { createNotifications } from './domain/notifications.ts';
 import { createIdempotency } from './domain/idempotency.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
+import { createWebhooks } from './domain/webhooks.ts';
+import { createWebhookStore } from './store/webhooks.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -270,11 +272,29 @@ export function createServices(config: Readonly<Config>) {
     emit: events.emit,
     atomically,
   });
+  const sealer = createSealer(keyOfSecrets);
+  // Signed webhooks (WH): a reactor on the event log writes the outbox in each change's transaction.
+  const webhookStore = createWebhookStore(database.db);
+  const webhooks = createWebhooks({
+    store: webhookStore,
+    projects: projectStore,
+    events,
+    sealer,
+    requireProjectAdmin: (p, projectId) => access.requireProjectAdmin(p, projectId),
+    userName: (id) => accountStore.findUserById(id)?.name ?? null,
+    release: (seq) => webhookStore.release(seq),
+    requiredChecks: (envId) =>
+      JSON.parse(gateStore.gate(envId)?.requiredChecks ?? '[]') as string[],
+    absoluteUrl: (p: string) => absoluteUrl(publicUrl(), p),
+    config,
+    audit: (e, now) => auditStore.audit(e, now),
+    log,
+  });
   const localData = createLocalData({
     projects: projectStore,
     store: localStore,
     composition,
-    sealer: createSealer(keyOfSecrets),
+    sealer,
     audiences,
     limits: config,
     releases: releaseStore,
@@ -348,6 +368,7 @@ export function createServices(config: Readonly<Config>) {
     log,
   });
   const app = createApp({
+    webhooks,
     schedule,
     freeze,
     idempotency,
@@ -457,6 +478,7 @@ export function createServices(config: Readonly<Config>) {
     events,
     idempotency,
     schedule,
+    webhooks,
     boundTo: (port: number) => void (boundPort = port),
   };
 }
@@ -477,6 +499,7 @@ export async function start(
     events,
     idempotency,
     schedule,
+    webhooks,
     boundTo,
   } = createServices(config);
   const api = getRequestListener(app.fetch);
@@ -517,6 +540,11 @@ export async function start(
       log('pruning old project events failed; it runs again tomorrow', err);
     }
     try {
+      webhooks.prune();
+    } catch (err) {
+      log('pruning old webhook deliveries failed; it runs again tomorrow', err);
+    }
+    try {
       idempotency.sweep();
     } catch (err) {
       log('sweeping expired idempotency keys failed; it runs again tomorrow', err);
@@ -532,6 +560,8 @@ export async function start(
   daily.unref();
   // Scheduled releases: every one due (missed while stopped too) runs now, then each at its time.
   schedule.start();
+  // Webhook deliveries: everything due (left over from before a stop or a crash) goes now.
+  webhooks.start();
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
   let closing: Promise<void> | null = null;
@@ -545,6 +575,7 @@ export async function start(
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         replicator.stop();
         schedule.stop();
+        await webhooks.stop();
         clearInterval(daily);
         retention.stop();
         await sweeping;

@@ -114,3 +114,24 @@ export interface WebhookCreated {
   /** `whsec_` + base64 of 32 random bytes. */
   secret: string;
 }
+
+/** GET /api/projects/:id/webhooks. */
+export interface WebhooksView {
+  webhooks: WebhookView[];
+}
+
+/** PATCH /api/webhooks/:id. */
+export interface WebhookResult {
+  webhook: WebhookView;
+}
+
+/** GET /api/webhooks/:id/deliveries: newest first; `next` is the `before` of the next page (null: no more). */
+export interface WebhookDeliveriesView {
+  deliveries: WebhookDeliveryView[];
+  next: string | null;
+}
+
+/** POST /api/webhooks/:id/test and …/deliveries/:deliveryId/redeliver (202): the delivery queued. */
+export interface WebhookDeliveryResult {
+  delivery: WebhookDeliveryView;
+}

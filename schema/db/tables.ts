@@ -673,3 +673,60 @@ export const freezeWindows = sqliteTable('freeze_windows', {
   updatedBy: text('updated_by').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });
+
+/**
+ * A project's webhook endpoints (WH): where signed deliveries go. The signing secret is sealed
+ * (server/domain/sealer.ts, slot `webhook:<id>`); after a rotation the previous one keeps signing
+ * until `previousSecretValidUntil` (WH-6). `events`: JSON array of event names, or `["*"]`.
+ */
+export const webhooks = sqliteTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    projectId: text('project_id')
+      .notNull()
+      .references(() => projects.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    description: text('description').notNull(),
+    events: text('events', { mode: 'json' }).$type<string[]>().notNull(),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull(),
+    disabledReason: text('disabled_reason').$type<'gone' | 'failing' | 'manual'>(),
+    sealedSecret: blob('sealed_secret', { mode: 'buffer' }).notNull(),
+    previousSealedSecret: blob('previous_sealed_secret', { mode: 'buffer' }),
+    previousSecretValidUntil: integer('previous_secret_valid_until'),
+    createdBy: text('created_by').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('webhooks_project').on(t.projectId, t.createdAt)],
+);
+
+/**
+ * The webhook outbox (WH): one row per delivery, written by the event reactor in the change's
+ * transaction and sent after commit by the delivery worker, which claims a row with a lease
+ * (`leaseUntil`) so no two processes send it at once and a crashed send is retried after it.
+ * `attempts`: JSON array of WebhookAttemptView (bounded by the retry schedule).
+ */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    projectId: text('project_id').notNull(),
+    /** The `webhook-id` header: the same on every attempt and on a redelivery. */
+    messageId: text('message_id').notNull(),
+    event: text('event').notNull(),
+    payload: text('payload').notNull(),
+    state: text('state').$type<'pending' | 'succeeded' | 'failed'>().notNull(),
+    attempts: text('attempts', { mode: 'json' }).$type<unknown[]>().notNull(),
+    nextAttemptAt: integer('next_attempt_at'),
+    leaseUntil: integer('lease_until'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    index('webhook_deliveries_due').on(t.state, t.nextAttemptAt),
+    index('webhook_deliveries_webhook').on(t.webhookId, t.createdAt),
+    index('webhook_deliveries_created').on(t.createdAt),
+  ],
+);

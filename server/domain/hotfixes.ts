@@ -50,13 +50,20 @@ export function createHotfixes(deps: {
     hotfixId: string | null,
     action: 'started' | 'published' | 'discarded' | 'rebased' | 'applied',
     port = false,
+    /** The release record a publish wrote (webhook payloads carry its sequence and hash, WH-5). */
+    releaseId?: number,
   ): void {
     deps.emit({
       projectId: env.projectId,
       environmentId: env.id,
       kind: 'hotfix',
       actorId,
-      subject: { hotfixId, action, ...(port ? { port } : {}) },
+      subject: {
+        hotfixId,
+        action,
+        ...(port ? { port } : {}),
+        ...(releaseId !== undefined ? { releaseId } : {}),
+      },
     });
   }
 
@@ -275,7 +282,7 @@ export function createHotfixes(deps: {
             state: 'open',
           });
         }
-        told(env, by.user.id, hotfixId, 'published', snapshotId !== baseSnapshotId);
+        told(env, by.user.id, hotfixId, 'published', snapshotId !== baseSnapshotId, release.seq);
       });
       drafts.close(draft.id);
       return releaseView(release);

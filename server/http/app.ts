@@ -21,6 +21,7 @@ import { eventRoutes } from './routes/events.ts';
 import { op } from './describe.ts';
 import openApiDocument from '../../schema/openapi.json' with { type: 'json' };
 import { renderApiDocs, type OpenApiDocument } from './api-docs.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Largest body of a request without a valid credential (the anonymous routes take a few KB). */
@@ -196,7 +197,8 @@ export function createApp(deps: AppDeps) {
     .route('/', approvalRoutes(deps))
     .route('/', shareRoutes(deps))
     .route('/', notificationRoutes(deps))
-    .route('/', eventRoutes(deps));
+    .route('/', eventRoutes(deps))
+    .route('/', webhookRoutes(deps));
 
   const app = new Hono<AppEnv>().route('/api', api);
   app.notFound((c) =>

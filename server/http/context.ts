@@ -20,6 +20,7 @@ import type { ProjectEvents } from '../domain/events.ts';
 import type { Notifications } from '../domain/notifications.ts';
 import type { Idempotency } from '../domain/idempotency.ts';
 import type { Freeze, Schedule } from '../domain/schedule.ts';
+import type { Webhooks } from '../domain/webhooks.ts';
 
 export interface EventStreamLimits {
   /** Open streams per user (429 too_many_connections past it). */
@@ -43,6 +44,8 @@ export interface DeliveryWaitLimits {
 }
 
 export interface AppDeps {
+  /** Signed webhooks (WH): endpoints, their deliveries, the outbox worker. */
+  webhooks: Webhooks;
   /** Scheduled releases (SCHED): stored, listed, cancelled; run by the timer start() starts. */
   schedule: Schedule;
   /** Freeze windows per environment (SCHED). */

@@ -66,6 +66,7 @@ export const TAGS = {
   Sharing: 'Share links and the feedback that comes through them.',
   Delivery: 'What runtimes read: an environment’s published configuration, by runtime key.',
   Events: 'Project event streams and the notification inbox.',
+  Webhooks: 'Signed webhook endpoints of a project, their test delivery and delivery log.',
   Meta: 'Health and this document.',
 } as const;
 export type Tag = keyof typeof TAGS;

@@ -5,7 +5,7 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * Routes whose success answer holds a secret shown once (a new API token, runtime key, share
- * link, invitation link or password-reset link): it is never kept, so a repeat of the key runs
+ * link, invitation link, password-reset link or webhook signing secret): it is never kept, so a repeat of the key runs
  * nothing and answers `409 idempotency_unavailable` (IDEM-6). A new route that answers a secret
  * is added here.
  */
@@ -16,6 +16,8 @@ const SECRET_ANSWERS: readonly RegExp[] = [
   /^\/api\/invitations\/?$/,
   /^\/api\/invitations\/[^/]+\/link\/?$/,
   /^\/api\/users\/[^/]+\/password-reset\/?$/,
+  /^\/api\/projects\/[^/]+\/webhooks\/?$/,
+  /^\/api\/webhooks\/[^/]+\/rotate-secret\/?$/,
 ];
 
 export const holdsSecret = (method: string, path: string): boolean =>
