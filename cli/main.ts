@@ -6,6 +6,7 @@ import { Api } from './http.ts';
 import { Output } from './output.ts';
 import { status } from './commands/status.ts';
 import { history } from './commands/history.ts';
+import { webhooks } from './commands/webhooks.ts';
 import { diff, publish, rollback, sync, waitCommand } from './commands/releases.ts';
 import { checks, requests } from './commands/requests.ts';
 import { exportCommand, importCommand, runtimeKeys, secrets, vars } from './commands/local.ts';
@@ -138,6 +139,17 @@ const COMMANDS: Record<string, Command> = {
     run: secrets,
     flags: { 'from-stdin': { kind: 'boolean' } },
     usage: 'secrets set <env> <NAME> --from-stdin',
+  },
+  webhooks: {
+    run: webhooks,
+    flags: {
+      url: { kind: 'value' },
+      events: { kind: 'value' },
+      description: { kind: 'value' },
+      limit: { kind: 'value' },
+    },
+    usage:
+      'webhooks list | create --url U [--events a,b] [--description d] | test <id> | deliveries <id> [--limit N] | redeliver <id> <delivery id>',
   },
   'runtime-keys': {
     run: runtimeKeys,
