@@ -5,6 +5,8 @@ export class CliError extends Error {
   readonly id: string;
   readonly details: unknown;
   readonly exitCode: ExitCode;
+  /** The server replayed this refusal for a key used before (Idempotent-Replayed): nothing ran. */
+  replayed = false;
 
   constructor(
     id: string,

@@ -54,6 +54,8 @@ interface Attempt {
 }
 
 const MAX_RETRY_AFTER_MS = 60_000;
+/** Keys of one step whose replayed refusals are skipped before giving up (`--idempotency-key`). */
+const MAX_REPLAYED_REFUSALS = 50;
 const REQUEST_TIMEOUT_MS = 90_000;
 
 export class Api {
@@ -79,19 +81,28 @@ export class Api {
    * after a lost answer never runs twice (CLI-11). `step` names it (with `--idempotency-key`, the
    * key is `<prefix>.<step>`, plus `.<n>` for the n-th separate attempt of the same step).
    */
-  write<M extends Exclude<Method, 'GET'>, P extends PathWith<M>>(
+  async write<M extends Exclude<Method, 'GET'>, P extends PathWith<M>>(
     method: M,
     path: P,
     step: string,
     params: Params,
     body?: unknown,
   ): Promise<Answer<M, P>> {
-    const n = (this.#steps.get(step) ?? 0) + 1;
-    this.#steps.set(step, n);
-    const key = this.#options.keyPrefix
-      ? `${this.#options.keyPrefix}.${step}${n > 1 ? `.${n}` : ''}`
-      : randomUUID();
-    return this.#send(method, path, params, body, key);
+    for (let replays = 0; ; replays++) {
+      const n = (this.#steps.get(step) ?? 0) + 1;
+      this.#steps.set(step, n);
+      const key = this.#options.keyPrefix
+        ? `${this.#options.keyPrefix}.${step}${n > 1 ? `.${n}` : ''}`
+        : randomUUID();
+      try {
+        return await this.#send(method, path, params, body, key);
+      } catch (e) {
+        // A refusal (4xx) replayed from an earlier run of this step (`--idempotency-key`): it moved
+        // nothing then, so the step's next key is safe, and asks the server as things are now.
+        if (!(e instanceof CliError && e.replayed) || replays >= MAX_REPLAYED_REFUSALS) throw e;
+        this.#options.say(`${e.id} was an earlier run's answer (key ${key}): asking again`);
+      }
+    }
   }
 
   async #send<T>(
@@ -126,6 +137,8 @@ export class Api {
       const { response } = outcome;
       if (response.ok) return outcome.data as T;
       const err = errorOf(outcome.error, response.status);
+      if (response.headers.get('idempotent-replayed') === 'true' && response.status < 500)
+        err.replayed = true;
       const retryable =
         response.status === 429 ||
         response.status === 503 ||

@@ -168,7 +168,8 @@ describe('CLI release commands', () => {
     await admin.ok('PUT', `/api/environments/${p.uat}/gate`, { requiredApprovals: 1 });
     expect((await cli(p.target, ['sync', 'test'])).code).toBe(0);
 
-    const refused = await cli(p.target, ['sync', 'uat', '--json']);
+    // A CI job with a stable key: refused now (nothing moved)…
+    const refused = await cli(p.target, ['sync', 'uat', '--idempotency-key', 'job-7', '--json']);
     expect(refused.code).toBe(7);
     expect(errorOf(refused)?.id).toBe('approval_required');
     const asked = await cli(p.target, [
@@ -220,7 +221,9 @@ describe('CLI release commands', () => {
     ]);
     expect(listed.json).toMatchObject({ ok: true, command: 'requests list' });
     expect(approved.code).toBe(0);
-    const moved = await cli(p.target, ['sync', 'uat', '--json']);
+    // …re-run with the same key after the approval: the replayed refusal is asked again, and it moves.
+    const moved = await cli(p.target, ['sync', 'uat', '--idempotency-key', 'job-7', '--json']);
+    expect(moved.stderr).toContain('earlier run');
     expect(moved.code).toBe(0);
     expect(moved.json).toMatchObject({ ok: true, result: { unchanged: false } });
   });
