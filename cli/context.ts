@@ -42,6 +42,9 @@ export function settingsOf(
   if (!/^https?:\/\//i.test(url))
     throw usage(`STAGECOACH_URL must be an http(s) URL, not "${url}".`);
   if (!token) throw usage('Set STAGECOACH_TOKEN to an API token (or pass --token).');
+  const host = new URL(url).hostname;
+  if (/^http:/i.test(url) && !['localhost', '127.0.0.1', '[::1]'].includes(host))
+    process.stderr.write(`warning: ${url} is plain http: the API token travels unencrypted.\n`);
   return { url, token, project: pick('project', 'STAGECOACH_PROJECT') };
 }
 

@@ -133,8 +133,14 @@ export async function diff(ctx: Context): Promise<number> {
       fields: i.fields.map((f) => f.field),
     })),
   );
+  const n = `${d.diff.total} change${d.diff.total === 1 ? '' : 's'}`;
+  const prev = previousOf(project, env);
   ctx.out.say(
-    `${d.from.label} → ${d.to.label}: ${d.diff.total} change${d.diff.total === 1 ? '' : 's'}`,
+    fromFlag || toFlag
+      ? `From ${d.from.label} to ${d.to.label}: ${n}`
+      : isProductionEnv(project, env)
+        ? `A Publish in ${env.name} (live → synced) would make ${n}`
+        : `A Sync ${prev?.name} → ${env.name} would make ${n} in ${env.name}`,
   );
   for (const c of changes.slice(0, 200))
     ctx.out.say(

@@ -55,7 +55,8 @@ export async function status(ctx: Context): Promise<number> {
         : `current ${short(s.current)}`,
     ];
     if (s.live !== undefined) parts.push(`live ${short(s.live)}`);
-    if (s.runtimes) parts.push(`runtimes ${s.runtimes.onLive} of ${s.runtimes.total} on live`);
+    if (s.runtimes?.total)
+      parts.push(`runtimes ${s.runtimes.onLive} of ${s.runtimes.total} on live`);
     if (s.gate && (s.gate.requiredApprovals || s.gate.requiredChecks.length))
       parts.push(
         `gate: ${s.gate.requiredApprovals} approval(s)${s.gate.requiredChecks.length ? `, checks ${s.gate.requiredChecks.join(', ')}` : ''}`,

@@ -25,7 +25,7 @@ export interface CliEnv {
 }
 
 /**
- * Spawns `node cli/main.ts …args` with STAGECOACH_* from `target`; `input` is piped to stdin (stdin
+ * Spawns `node cli/main.ts …args` (or `$CLI_ENTRY`) with STAGECOACH_* from `target`; `input` is piped to stdin (stdin
  * is a pipe either way: never a terminal). Polls and retries are made fast for tests.
  */
 export function cli(
@@ -33,7 +33,8 @@ export function cli(
   args: string[],
   options: { input?: string; env?: Record<string, string> } = {},
 ): Promise<CliRun> {
-  const child = spawn(process.execPath, ['cli/main.ts', ...args], {
+  // CLI_ENTRY=dist/cli.js runs the built bundle instead (after `npm run build`).
+  const child = spawn(process.execPath, [process.env.CLI_ENTRY ?? 'cli/main.ts', ...args], {
     cwd: process.cwd(),
     env: {
       PATH: process.env.PATH ?? '',

@@ -398,6 +398,20 @@ describe('CLI release commands', () => {
     expect((await p.envOf(p.prod)).liveSnapshotId).toBe(first);
     const notHere = await cli(p.target, ['rollback', 'test', '--to', 'abcdef0123', '--json']);
     expect(notHere.code).toBe(5);
+
+    // --at schedules the Publish (202) instead: nothing moves now.
+    const at = new Date(Date.now() + 3_600_000).toISOString();
+    const scheduled = await cli(p.target, ['publish', '--yes', '--at', at, '--json']);
+    expect(scheduled.code, scheduled.stderr).toBe(0);
+    expect(
+      resultOf<{ scheduled: { state: string; snapshotId: string } }>(scheduled).scheduled,
+    ).toMatchObject({
+      state: 'pending',
+      snapshotId: second,
+    });
+    expect((await p.envOf(p.prod)).liveSnapshotId).toBe(first);
+    const badTime = await cli(p.target, ['publish', '--yes', '--at', 'tomorrowish', '--json']);
+    expect(badTime.code).toBe(2);
   });
 });
 
