@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 
 /** One run of the CLI as CI runs it: a separate process (node on cli/main.ts), env vars, no TTY. */
 export interface CliRun {
@@ -71,4 +72,45 @@ export function cli(
 export function resultOf<T>(run: CliRun): T {
   if (!run.json?.ok) throw new Error(`the CLI failed (${run.code}): ${run.stderr}`);
   return run.json.result as unknown as T;
+}
+
+/**
+ * The CLI on a terminal: `script` (util-linux) gives it a pseudo-terminal whose input is `input`;
+ * stdout and stderr both come back as `output`. Null where `script` is missing.
+ */
+export async function cliOnTerminal(
+  target: CliEnv,
+  args: string[],
+  input: string,
+): Promise<{ code: number | null; output: string } | null> {
+  if (!fs.existsSync('/usr/bin/script')) return null;
+  const command = [process.execPath, process.env.CLI_ENTRY ?? 'cli/main.ts', ...args]
+    .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+    .join(' ');
+  const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], {
+    cwd: process.cwd(),
+    env: {
+      PATH: process.env.PATH ?? '',
+      STAGECOACH_URL: target.url,
+      STAGECOACH_TOKEN: target.token,
+      ...(target.project ? { STAGECOACH_PROJECT: target.project } : {}),
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  // Answer once the question is on the terminal.
+  const asked = setInterval(() => {
+    if (/Type "yes"/.test(output)) {
+      clearInterval(asked);
+      child.stdin.write(input);
+    }
+  }, 50);
+  return await new Promise((resolve) => {
+    child.once('close', (code) => {
+      clearInterval(asked);
+      resolve({ code, output });
+    });
+  });
 }

@@ -6,7 +6,7 @@ import type { HistoryView, RequestsView } from '#schema/api/release.ts';
 import { sampleContent } from '#schema/content/sample.ts';
 import { adminOf, newProject, newUser, type Client } from '../helpers/fixture.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { cli, resultOf, type CliEnv } from '../helpers/cli.ts';
+import { cli, cliOnTerminal, resultOf, type CliEnv } from '../helpers/cli.ts';
 
 /**
  * The `stagecoach` CLI end to end (CLI-1 … CLI-11): each run is a separate process against one
@@ -312,6 +312,13 @@ describe('CLI release commands', () => {
     expect(errorOf(refused)?.id).toBe('needs_yes');
     expect(errorOf(refused)?.message).toContain('--yes');
     expect((await p.envOf(p.prod)).liveSnapshotId ?? null).toBeNull();
+    // On a terminal it asks instead; anything but "yes" sends nothing.
+    const declined = await cliOnTerminal(p.target, ['publish'], 'no\r');
+    if (declined) {
+      expect(declined.output).toContain('Type "yes" to go ahead');
+      expect(declined.code).toBe(2);
+      expect((await p.envOf(p.prod)).liveSnapshotId ?? null).toBeNull();
+    }
 
     // CLI-13: the secrets production lacks, from stdin; the value is never echoed.
     const VALUE = 'sk-live-do-not-echo-1234';
