@@ -9,7 +9,7 @@ export interface paths {
         };
         /**
          * The environment’s published configuration, for a runtime
-         * @description With `wait` and `If-None-Match`: a long-poll that answers when the ETag changes or after `wait` seconds (304 when nothing changed).
+         * @description With `wait` and `If-None-Match`: a long-poll that answers when the ETag changes or after `wait` seconds (304 when nothing changed). The answer is the configuration runtimes serve (content, variables, audiences, settings), with its ETag and the snapshot id and overlay revision in the Stagecoach-Snapshot and Stagecoach-Overlay-Revision headers.
          */
         get: operations["readDelivery"];
         put?: never;
@@ -1888,6 +1888,13 @@ export interface components {
             };
             total: number;
         };
+        ContentView: components["schemas"]["WorkspaceContent"];
+        DeliveryEvent: {
+            etag: string;
+            overlayRevision: number;
+            publishedAt: number | null;
+            snapshotId: string;
+        };
         DiffResult: {
             diff: components["schemas"]["ContentDiff"];
             from: components["schemas"]["DiffSideView"];
@@ -2018,6 +2025,10 @@ export interface components {
             requiredApprovals: number;
             requiredChecks: string[];
         };
+        HealthView: {
+            /** @constant */
+            ok: true;
+        };
         HistoryView: {
             events: components["schemas"]["AuditEventView"][];
             history: components["schemas"]["ReleaseView"][];
@@ -2048,6 +2059,9 @@ export interface components {
             baseSnapshotId: string | null;
             draftId: string | null;
             startedBy: string | null;
+        };
+        ImportResult: {
+            problems: components["schemas"]["ProblemView"][];
         };
         InvitationCreated: {
             expiresAt: string;
@@ -2196,6 +2210,23 @@ export interface components {
             lastMove: components["schemas"]["ReleaseView"] | null;
             snapshot: components["schemas"]["SnapshotMeta"] | null;
         };
+        ProblemsView: components["schemas"]["ProblemView"][];
+        ProblemView: {
+            /** @enum {string} */
+            code: "type" | "required" | "invalid" | "too_long" | "duplicate" | "reference" | "template";
+            field: string;
+            itemId: string;
+            message: string;
+            section: components["schemas"]["Section"];
+        };
+        /** @enum {string} */
+        ProjectEventKind: "sync" | "publish" | "rollback" | "request" | "request.decided" | "hotfix" | "replication" | "conflict" | "pull" | "feedback" | "members" | "invitation" | "gates" | "shares" | "stages" | "flow-rules" | "local" | "notification" | "runtimes" | "schedule";
+        ProjectEventView: {
+            at: number;
+            environmentId: string | null;
+            id: number;
+            kind: components["schemas"]["ProjectEventKind"];
+        };
         ProjectsView: {
             projects: components["schemas"]["ProjectView"][];
         };
@@ -2271,6 +2302,25 @@ export interface components {
         };
         /** @enum {string} */
         Role: "viewer" | "editor" | "promoter" | "approver" | "publisher" | "environment_admin" | "project_admin";
+        RolesView: {
+            roles: {
+                approver: string;
+                editor: string;
+                environment_admin: string;
+                project_admin: string;
+                promoter: string;
+                publisher: string;
+                viewer: string;
+            };
+            templates: {
+                [key: string]: {
+                    byKind: {
+                        [key: string]: components["schemas"]["Role"][];
+                    };
+                    label: string;
+                };
+            };
+        };
         RuntimeKeyCreated: {
             id: string;
             key: string;
@@ -2605,6 +2655,7 @@ export interface operations {
                 "Stagecoach-Runtime"?: string;
             };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -2696,6 +2747,7 @@ export interface operations {
                 "Stagecoach-Runtime"?: string;
             };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -2891,8 +2943,12 @@ export interface operations {
     updateEnvironment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -2914,7 +2970,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EnvironmentView"];
+                    "application/json": components["schemas"]["ProjectView"];
                 };
             };
             /** @description `invalid_body`, `invalid_json`, `invalid_idempotency_key` */
@@ -2953,7 +3009,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3023,6 +3079,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -3088,8 +3145,12 @@ export interface operations {
     createAudience: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -3225,9 +3286,14 @@ export interface operations {
     updateAudience: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
+                /** @description The audience’s id. */
                 id: string;
             };
             cookie?: never;
@@ -3295,7 +3361,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `audience_exists`, `idempotency_in_progress` */
+            /** @description `audience_exists`, `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3363,9 +3429,14 @@ export interface operations {
     deleteAudience: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
+                /** @description The audience’s id. */
                 id: string;
             };
             cookie?: never;
@@ -3415,7 +3486,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `audience_in_use`, `idempotency_in_progress` */
+            /** @description `limit_reached`, `audience_in_use`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3461,6 +3532,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -3535,8 +3607,12 @@ export interface operations {
     reportCheck: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -3600,7 +3676,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3670,6 +3746,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -3735,8 +3812,12 @@ export interface operations {
     resolveConflict: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -3798,7 +3879,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3873,6 +3954,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -3885,7 +3967,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ContentView"];
                 };
             };
             /** @description `invalid_body` */
@@ -3947,8 +4029,12 @@ export interface operations {
     importContent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -3965,7 +4051,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ImportResult"];
                 };
             };
             /** @description `invalid_body`, `invalid_json`, `invalid_idempotency_key` */
@@ -4004,7 +4090,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `read_only_environment`, `section_read_only`, `idempotency_in_progress` */
+            /** @description `read_only_environment`, `section_read_only`, `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4074,6 +4160,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4144,6 +4231,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4220,6 +4308,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4285,8 +4374,12 @@ export interface operations {
     setFreeze: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4350,7 +4443,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4420,6 +4513,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4485,8 +4579,12 @@ export interface operations {
     setGate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4548,7 +4646,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4623,6 +4721,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4699,6 +4798,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4741,6 +4841,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description `not_production` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description `internal` */
             500: {
                 headers: {
@@ -4764,8 +4873,12 @@ export interface operations {
     startHotfix: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4817,7 +4930,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_production`, `hotfix_open`, `nothing_live`, `idempotency_in_progress` */
+            /** @description `not_production`, `hotfix_open`, `nothing_live`, `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4828,6 +4941,15 @@ export interface operations {
             };
             /** @description `idempotency_key_reused` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4858,8 +4980,12 @@ export interface operations {
     discardHotfix: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -4915,7 +5041,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `no_hotfix`, `idempotency_in_progress` */
+            /** @description `not_production`, `no_hotfix`, `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4983,8 +5109,12 @@ export interface operations {
     applyHotfixToDev: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -5036,7 +5166,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5086,8 +5216,12 @@ export interface operations {
     publishHotfix: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -5146,7 +5280,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `no_hotfix`, `approval_required`, `live_moved`, `secrets_missing`, `checks_failed`, `checks_pending`, `idempotency_in_progress`, `frozen` */
+            /** @description `not_production`, `no_hotfix`, `approval_required`, `limit_reached`, `live_moved`, `secrets_missing`, `checks_failed`, `checks_pending`, `idempotency_in_progress`, `frozen` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5214,8 +5348,12 @@ export interface operations {
     rebaseHotfix: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -5267,7 +5405,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `no_hotfix`, `idempotency_in_progress` */
+            /** @description `not_production`, `no_hotfix`, `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5310,6 +5448,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -5322,7 +5461,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ProblemsView"];
                 };
             };
             /** @description `unauthenticated` */
@@ -5375,8 +5514,12 @@ export interface operations {
     publishEnvironment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -5449,7 +5592,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `nothing_to_publish`, `not_production`, `target_moved`, `would_undo_hotfix`, `hotfix_open`, `approval_required`, `secrets_missing`, `checks_failed`, `checks_pending`, `idempotency_in_progress`, `frozen`, `too_many_scheduled` */
+            /** @description `nothing_to_publish`, `not_production`, `target_moved`, `would_undo_hotfix`, `hotfix_open`, `approval_required`, `limit_reached`, `secrets_missing`, `checks_failed`, `checks_pending`, `idempotency_in_progress`, `frozen`, `too_many_scheduled` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5526,6 +5669,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -5600,8 +5744,12 @@ export interface operations {
     pullItems: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -5664,7 +5812,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `read_only_environment`, `section_read_only`, `pull_overwrites_newer`, `idempotency_in_progress` */
+            /** @description `read_only_environment`, `section_read_only`, `limit_reached`, `pull_overwrites_newer`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5732,8 +5880,12 @@ export interface operations {
     createRequest: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -5793,7 +5945,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `nothing_to_sync`, `nothing_to_publish`, `target_moved`, `no_hotfix`, `idempotency_in_progress` */
+            /** @description `nothing_to_sync`, `nothing_to_publish`, `target_moved`, `no_hotfix`, `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5861,8 +6013,12 @@ export interface operations {
     rollbackEnvironment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -5924,7 +6080,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_production`, `target_moved`, `not_in_history`, `would_undo_hotfix`, `nothing_live`, `idempotency_in_progress`, `frozen` */
+            /** @description `not_production`, `target_moved`, `not_in_history`, `would_undo_hotfix`, `nothing_live`, `limit_reached`, `idempotency_in_progress`, `frozen` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5994,6 +6150,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -6059,8 +6216,12 @@ export interface operations {
     createRuntimeKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -6186,9 +6347,14 @@ export interface operations {
     deleteRuntimeKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
+                /** @description The runtime key’s id (never its value). */
                 id: string;
             };
             cookie?: never;
@@ -6238,7 +6404,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6281,6 +6447,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -6348,6 +6515,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -6413,9 +6581,14 @@ export interface operations {
     setSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
+                /** @description The secret’s name. */
                 name: string;
             };
             cookie?: never;
@@ -6541,9 +6714,14 @@ export interface operations {
     deleteSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
+                /** @description The secret’s name. */
                 name: string;
             };
             cookie?: never;
@@ -6593,7 +6771,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6636,6 +6814,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -6716,8 +6895,12 @@ export interface operations {
     setSettings: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -6803,7 +6986,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6873,6 +7056,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -6938,8 +7122,12 @@ export interface operations {
     createShareLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -7070,8 +7258,12 @@ export interface operations {
     syncEnvironment: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -7144,7 +7336,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `nothing_to_sync`, `no_next_environment`, `target_moved`, `source_moved`, `would_undo_hotfix`, `approval_required`, `secrets_missing`, `checks_failed`, `checks_pending`, `idempotency_in_progress`, `frozen`, `too_many_scheduled` */
+            /** @description `nothing_to_sync`, `no_next_environment`, `target_moved`, `source_moved`, `would_undo_hotfix`, `approval_required`, `limit_reached`, `secrets_missing`, `checks_failed`, `checks_pending`, `idempotency_in_progress`, `frozen`, `too_many_scheduled` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7223,6 +7415,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The environment’s id. */
                 envId: string;
             };
             cookie?: never;
@@ -7288,9 +7481,14 @@ export interface operations {
     setVariable: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
+                /** @description The variable’s name. */
                 name: string;
             };
             cookie?: never;
@@ -7348,7 +7546,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7416,9 +7614,14 @@ export interface operations {
     deleteVariableOverride: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The environment’s id. */
                 envId: string;
+                /** @description The variable’s name. */
                 name: string;
             };
             cookie?: never;
@@ -7468,7 +7671,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7509,8 +7712,12 @@ export interface operations {
     replyToFeedback: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The feedback’s id. */
                 id: string;
             };
             cookie?: never;
@@ -7636,8 +7843,12 @@ export interface operations {
     resolveFeedback: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The feedback’s id. */
                 id: string;
             };
             cookie?: never;
@@ -7695,7 +7906,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7775,7 +7986,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["HealthView"];
                 };
             };
             /** @description `internal` */
@@ -7801,7 +8012,10 @@ export interface operations {
     createInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7935,8 +8149,12 @@ export interface operations {
     renewInvitationLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The invitation’s id. */
                 id: string;
             };
             cookie?: never;
@@ -7979,7 +8197,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7999,6 +8226,15 @@ export interface operations {
             };
             /** @description `idempotency_key_reused` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8031,6 +8267,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The invitation link’s token (from its URL). */
                 token: string;
             };
             cookie?: never;
@@ -8131,6 +8368,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The invitation’s id (DELETE) or its link’s token (GET). */
                 tokenOrId: string;
             };
             cookie?: never;
@@ -8178,8 +8416,12 @@ export interface operations {
     revokeInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The invitation’s id (DELETE) or its link’s token (GET). */
                 tokenOrId: string;
             };
             cookie?: never;
@@ -8220,7 +8462,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8338,7 +8589,10 @@ export interface operations {
     markNotificationsRead: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8389,7 +8643,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8497,6 +8751,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The reset link’s token (from its URL). */
                 token: string;
             };
             cookie?: never;
@@ -8546,6 +8801,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The reset link’s token (from its URL). */
                 token: string;
             };
             cookie?: never;
@@ -8700,7 +8956,10 @@ export interface operations {
     createProject: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -8775,7 +9034,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8845,6 +9104,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -8912,6 +9172,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -8985,6 +9246,7 @@ export interface operations {
                 "Last-Event-ID"?: string;
             };
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9068,8 +9330,12 @@ export interface operations {
     setFlowRules: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9141,7 +9407,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rules_moved`, `idempotency_in_progress` */
+            /** @description `limit_reached`, `rules_moved`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9211,6 +9477,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9278,6 +9545,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9345,6 +9613,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9410,9 +9679,14 @@ export interface operations {
     setMemberRoles: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The project’s id. */
                 id: string;
+                /** @description The member’s user id. */
                 userId: string;
             };
             cookie?: never;
@@ -9472,7 +9746,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9540,9 +9814,14 @@ export interface operations {
     removeMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The project’s id. */
                 id: string;
+                /** @description The member’s user id. */
                 userId: string;
             };
             cookie?: never;
@@ -9583,7 +9862,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `project_not_found`, `not_a_member` */
+            /** @description `project_not_found`, `not_a_member`, `user_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9592,7 +9871,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9635,6 +9914,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9707,6 +9987,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9749,7 +10030,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `project_not_found` */
+            /** @description `project_not_found`, `not_a_member` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -9783,6 +10064,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9850,6 +10132,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9915,8 +10198,12 @@ export interface operations {
     createWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The project’s id. */
                 id: string;
             };
             cookie?: never;
@@ -9976,7 +10263,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress`, `too_many_webhooks` */
+            /** @description `limit_reached`, `idempotency_in_progress`, `too_many_webhooks` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10044,8 +10331,12 @@ export interface operations {
     approveRequest: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The release request’s id. */
                 id: string;
             };
             cookie?: never;
@@ -10103,7 +10394,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `approval_voided`, `request_closed`, `idempotency_in_progress` */
+            /** @description `approval_voided`, `request_closed`, `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10171,8 +10462,12 @@ export interface operations {
     rejectRequest: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The release request’s id. */
                 id: string;
             };
             cookie?: never;
@@ -10230,7 +10525,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `request_closed`, `idempotency_in_progress` */
+            /** @description `request_closed`, `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10310,7 +10605,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["RolesView"];
                 };
             };
             /** @description `unauthenticated` */
@@ -10356,6 +10651,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The scheduled move’s id. */
                 id: string;
             };
             cookie?: never;
@@ -10421,8 +10717,12 @@ export interface operations {
     cancelScheduled: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The scheduled move’s id. */
                 id: string;
             };
             cookie?: never;
@@ -10472,7 +10772,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10851,8 +11151,12 @@ export interface operations {
     revokeShareLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The share link’s id. */
                 id: string;
             };
             cookie?: never;
@@ -10902,7 +11206,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -10945,6 +11249,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The share link’s token (from its URL). */
                 token: string;
             };
             cookie?: never;
@@ -11003,6 +11308,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The share link’s token (from its URL). */
                 token: string;
             };
             cookie?: never;
@@ -11119,6 +11425,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description The snapshot’s id (64 hex characters). */
                 id: string;
             };
             cookie?: never;
@@ -11249,7 +11556,10 @@ export interface operations {
     createToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -11366,8 +11676,12 @@ export interface operations {
     revokeToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The API token’s id (never its value). */
                 id: string;
             };
             cookie?: never;
@@ -11417,7 +11731,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11514,7 +11828,10 @@ export interface operations {
     createUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -11564,7 +11881,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `email_taken`, `idempotency_in_progress` */
+            /** @description `email_taken`, `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11632,8 +11949,12 @@ export interface operations {
     removeUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The user’s id. */
                 id: string;
             };
             cookie?: never;
@@ -11683,7 +12004,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11724,8 +12045,12 @@ export interface operations {
     createPasswordResetLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The user’s id. */
                 id: string;
             };
             cookie?: never;
@@ -11777,7 +12102,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11827,8 +12152,12 @@ export interface operations {
     unlockUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
+                /** @description The user’s id. */
                 id: string;
             };
             cookie?: never;
@@ -11878,7 +12207,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11919,7 +12248,10 @@ export interface operations {
     deleteWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -11970,7 +12302,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12011,7 +12343,10 @@ export interface operations {
     updateWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -12073,7 +12408,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12222,7 +12557,10 @@ export interface operations {
     redeliverWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 deliveryId: string;
                 id: string;
@@ -12276,7 +12614,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress`, `too_many_webhook_deliveries` */
+            /** @description `limit_reached`, `idempotency_in_progress`, `too_many_webhook_deliveries` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12317,7 +12655,10 @@ export interface operations {
     rotateWebhookSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -12370,7 +12711,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress` */
+            /** @description `limit_reached`, `idempotency_in_progress` */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -12411,7 +12752,10 @@ export interface operations {
     testWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice). */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -12464,7 +12808,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `idempotency_in_progress`, `too_many_webhook_deliveries` */
+            /** @description `limit_reached`, `idempotency_in_progress`, `too_many_webhook_deliveries` */
             409: {
                 headers: {
                     [name: string]: unknown;

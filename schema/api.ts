@@ -294,6 +294,7 @@ export type * from './api/access.ts';
 export type * from './api/events.ts';
 export type * from './api/notifications.ts';
 export type * from './api/webhooks.ts';
+export type * from './api/content.ts';
 
 /** POST /api/notifications/read: these (at most 500; others' ids are ignored), or all. */
 export const NotificationsReadBody = z.union([

@@ -25,12 +25,13 @@ import {
 import { z } from 'zod';
 import * as apiSchemas from '../schema/api.ts';
 import * as localSchemas from '../schema/local.ts';
+import * as webhookSchemas from '../schema/api/webhooks.ts';
 import { createApp } from '../server/http/app.ts';
 import type { AppDeps } from '../server/http/context.ts';
 import { completeOperation, TAGS } from '../server/http/describe.ts';
 import { SESSION_COOKIE } from '../server/request/authenticate.ts';
 import { ERRORS } from '../schema/errors.ts';
-import { WEBHOOK_EVENTS, WebhookData, WebhookPayload } from '../schema/api/webhooks.ts';
+import { WEBHOOK_EVENTS, WebhookPayload } from '../schema/api/webhooks.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const DOCUMENT_PATH = `${root}schema/openapi.json`;
@@ -52,12 +53,10 @@ function describedApp() {
 
 /** The zod schemas an answer type may name through `z.infer<typeof X>`, by name. */
 const ZOD_SCHEMAS = new Map<string, z.ZodType>();
-// The webhook payload's schemas too: delivery views carry the payload (z.infer of WebhookPayload).
 for (const [name, value] of Object.entries({
   ...apiSchemas,
   ...localSchemas,
-  WebhookPayload,
-  WebhookData,
+  ...webhookSchemas,
 }) as [string, unknown][])
   if (value instanceof z.ZodType) ZOD_SCHEMAS.set(name, value);
 
@@ -116,7 +115,7 @@ class ZodTypeFormatter implements SubTypeFormatter {
  * JSON Schemas of the named answer types of schema/api/*.ts and the types they use, `$ref`s
  * pointing into components. An unknown name fails here (the message names it).
  */
-function answerSchemas(names: string[]): JsonObject {
+export function answerSchemas(names: string[]): JsonObject {
   const config: CompletedConfig = {
     ...DEFAULT_CONFIG,
     path: `${root}schema/api/*.ts`,
@@ -271,7 +270,7 @@ export async function buildDocument(): Promise<JsonObject> {
   for (const [path, methods] of Object.entries(mergeSamePaths(generated.paths))) {
     const entry: JsonObject = {};
     for (const [method, operation] of Object.entries(methods)) {
-      completeOperation(method, operation as Parameters<typeof completeOperation>[1]);
+      completeOperation(method, path, operation as Parameters<typeof completeOperation>[2]);
       entry[method] = operation;
     }
     paths[path] = entry;
@@ -321,10 +320,7 @@ export async function buildDocument(): Promise<JsonObject> {
     },
     servers: [{ url: '/', description: 'This server.' }],
     security: [{ apiToken: [] }, { sessionCookie: [] }],
-    tags: [
-      ...Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-      { name: 'Webhooks', description: 'What a project’s webhook endpoints receive.' },
-    ],
+    tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
     paths,
     webhooks: webhooks(),
     components: {

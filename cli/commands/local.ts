@@ -1,7 +1,5 @@
 import fs from 'node:fs';
-import type { WorkspaceContent } from '../../schema/content/ydoc.ts';
 import { toWorkspaceFile } from '../../schema/content/file.ts';
-import type { Problem } from '../../schema/content/validate.ts';
 import {
   authoringOf,
   findEnv,
@@ -49,8 +47,7 @@ export async function exportCommand(ctx: Context): Promise<number> {
     path: { envId: env.id },
     query,
   });
-  // The document types content as an open object; it is a workspace (schema/content).
-  const file = toWorkspaceFile(content as unknown as WorkspaceContent, {
+  const file = toWorkspaceFile(content, {
     project: project.name,
     environment: env.name,
   });
@@ -91,8 +88,7 @@ export async function importCommand(ctx: Context): Promise<number> {
     { path: { envId: env.id } },
     data,
   );
-  // The document gives this answer as an open object: it is `{problems}` (README, PUT content).
-  const problems = (r as { problems?: Problem[] }).problems ?? [];
+  const { problems } = r;
   ctx.out.say(
     `Imported into ${env.name}: ${problems.length} problem${problems.length === 1 ? '' : 's'}.`,
   );

@@ -24,7 +24,10 @@ interface Operation {
   security?: Record<string, unknown>[];
   parameters?: Parameter[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
-  responses: Record<string, { description?: string; content?: Record<string, { schema: Schema }> }>;
+  responses: Record<
+    string,
+    { description?: string; content?: Record<string, { schema: Schema; 'x-event-data'?: Schema }> }
+  >;
   'x-error-ids'?: string[];
 }
 export interface OpenApiDocument {
@@ -138,7 +141,7 @@ function operationHtml(
   );
   if (op.parameters?.length) {
     out.push(
-      '<h4>Parameters</h4><table><thead><tr><th>Name</th><th>In</th><th>Type</th><th>About</th></tr></thead><tbody>',
+      '<h4>Parameters</h4><table class="stack"><thead><tr><th>Name</th><th>In</th><th>Type</th><th>About</th></tr></thead><tbody>',
     );
     for (const p of op.parameters)
       out.push(
@@ -162,7 +165,15 @@ function operationHtml(
       out.push(
         content[0] === 'application/json'
           ? `<pre>${answerType(content[1].schema, schemas)}</pre>`
-          : ` <code>${escape(content[0])}</code>`,
+          : ` <code>${escape(content[0])}</code>${
+              content[1].schema.description
+                ? `<p>${prose(String(content[1].schema.description))}</p>`
+                : ''
+            }${
+              content[1]['x-event-data']
+                ? `<pre>${answerType(content[1]['x-event-data'], schemas)}</pre>`
+                : ''
+            }`,
       );
     out.push('</dd>');
   }
@@ -212,6 +223,12 @@ nav ol { padding-left: 1.2rem; } nav li { margin: .15rem 0; }
 nav ul { list-style: none; padding-left: .5rem; margin: .25rem 0 .75rem; font-size: 14px; }
 nav .method { min-width: 3.6rem; font-size: 11px; line-height: 1.6; }
 .schema { scroll-margin-top: 1rem; }
+@media (max-width: 600px) {
+  table.stack thead { display: none; }
+  table.stack tr { display: block; padding: .4rem 0; border-bottom: 1px solid var(--line); }
+  table.stack td { display: inline; border: 0; padding: 0 .5rem 0 0; }
+  table.stack td:last-child { display: block; padding-top: .15rem; }
+}
 `;
 
 /** The page and its Content-Security-Policy (the style's hash, nothing else allowed). */
@@ -272,7 +289,7 @@ export function renderApiDocs(
   }
 
   body.push(
-    '<h2 id="errors">Error ids</h2><table><thead><tr><th>Id</th><th>Status</th><th>Message</th></tr></thead><tbody>',
+    '<h2 id="errors">Error ids</h2><table class="stack"><thead><tr><th>Id</th><th>Status</th><th>Message</th></tr></thead><tbody>',
   );
   for (const [id, e] of errorRows)
     body.push(

@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError, ERRORS, type ErrorBody } from '#schema/errors.ts';
-import type { WhoAmI } from '#schema/api.ts';
+import type { HealthView, WhoAmI } from '#schema/api.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { authenticate } from '../request/authenticate.ts';
 import { hopOfContext, requestScheme } from '../request/client.ts';
@@ -126,9 +126,9 @@ export function createApp(deps: AppDeps) {
         tag: 'Meta',
         auth: 'public',
         summary: 'Whether the server answers',
-        answers: { 200: 'json' },
+        answers: { 200: 'HealthView' },
       }),
-      (c) => c.json({ ok: true }),
+      (c) => c.json({ ok: true } satisfies HealthView),
     )
     .get(
       '/openapi.json',

@@ -66,7 +66,8 @@ export const TAGS = {
   Sharing: 'Share links and the feedback that comes through them.',
   Delivery: 'What runtimes read: an environment’s published configuration, by runtime key.',
   Events: 'Project event streams and the notification inbox.',
-  Webhooks: 'Signed webhook endpoints of a project, their test delivery and delivery log.',
+  Webhooks:
+    'A project’s webhook endpoints and their deliveries; what the endpoints receive is in the document’s `webhooks` section.',
   Meta: 'Health and this document.',
 } as const;
 export type Tag = keyof typeof TAGS;
@@ -84,7 +85,7 @@ const MUTATING = new Set(['post', 'put', 'patch', 'delete']);
 interface DescribedOperation {
   security?: readonly Record<string, unknown>[];
   requestBody?: unknown;
-  parameters?: readonly { in: string }[];
+  parameters?: { in: string; name: string; description?: string; [key: string]: unknown }[];
   responses?: Record<string, unknown>;
   'x-error-ids'?: ErrorId[];
 }
@@ -105,6 +106,8 @@ export function errorIdsOf(method: string, o: DescribedOperation): ErrorId[] {
       ids.add('invalid_idempotency_key');
       ids.add('idempotency_key_reused');
       ids.add('idempotency_in_progress');
+      // The daily bound of kept Idempotency-Key answers (server/domain/idempotency.ts).
+      ids.add('limit_reached');
     }
   }
   if (o.requestBody) {
@@ -121,12 +124,62 @@ export function errorIdsOf(method: string, o: DescribedOperation): ErrorId[] {
   return [...ids].sort((a, b) => order.indexOf(a) - order.indexOf(b));
 }
 
+/** What a path parameter names, by the path segment before it (`/projects/{id}`: a project). */
+const NAMED_BY: Record<string, string> = {
+  projects: 'The project’s id.',
+  environments: 'The environment’s id.',
+  delivery: 'The environment’s id.',
+  users: 'The user’s id.',
+  members: 'The member’s user id.',
+  tokens: 'The API token’s id (never its value).',
+  'runtime-keys': 'The runtime key’s id (never its value).',
+  audiences: 'The audience’s id.',
+  variables: 'The variable’s name.',
+  secrets: 'The secret’s name.',
+  snapshots: 'The snapshot’s id (64 hex characters).',
+  scheduled: 'The scheduled move’s id.',
+  requests: 'The release request’s id.',
+  feedback: 'The feedback’s id.',
+  'share-links': 'The share link’s id.',
+  share: 'The share link’s token (from its URL).',
+  'password-reset': 'The reset link’s token (from its URL).',
+};
+
+/** Path parameters without a description get one from the segment before them. */
+function describeParameters(path: string, o: DescribedOperation): void {
+  const segments = path.split('/');
+  for (const p of o.parameters ?? []) {
+    if (p.in !== 'path' || p.description) continue;
+    const before = segments[segments.indexOf(`{${p.name}}`) - 1] ?? '';
+    const description =
+      before === 'invitations'
+        ? p.name === 'token'
+          ? 'The invitation link’s token (from its URL).'
+          : p.name === 'id'
+            ? 'The invitation’s id.'
+            : 'The invitation’s id (DELETE) or its link’s token (GET).'
+        : NAMED_BY[before];
+    if (description) p.description = description;
+  }
+}
+
 /**
  * Adds the error answers to a generated operation: `x-error-ids` (every id), and per status one
  * response with the `Error` schema whose description names the ids (OAS-2).
  */
-export function completeOperation(method: string, o: DescribedOperation): void {
+export function completeOperation(method: string, path: string, o: DescribedOperation): void {
   const ids = errorIdsOf(method, o);
+  describeParameters(path, o);
+  const user = (o.security ?? []).some((s) => 'apiToken' in s);
+  if (user && MUTATING.has(method))
+    (o.parameters ??= []).push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description:
+        'Any 1–255 printable ASCII characters, new for each change: the first answer is kept 24 hours and replayed for a repeat with the same key (a retried step never moves twice).',
+      schema: { type: 'string', minLength: 1, maxLength: 255 },
+    });
   o['x-error-ids'] = ids;
   const byStatus = new Map<number, ErrorId[]>();
   for (const id of ids) {
@@ -166,9 +219,24 @@ export function op(o: Operation): MiddlewareHandler {
         : {
             description: STATUS_TEXT[status],
             content:
-              o.media && status === '200'
-                ? { [o.media]: { schema: { type: 'string' } } }
-                : { 'application/json': { schema: answerSchema(answer) } },
+              o.media === 'text/event-stream' && status === '200'
+                ? {
+                    [o.media]: {
+                      schema: {
+                        type: 'string',
+                        description:
+                          typeof answer === 'string'
+                            ? `Server-sent events: each message's \`data\` is a JSON ${answer} (\`x-event-data\`), its \`id\` what Last-Event-ID resumes after; comment lines keep the connection alive.`
+                            : 'Server-sent events.',
+                      },
+                      ...(typeof answer === 'string'
+                        ? { 'x-event-data': answerSchema(answer) }
+                        : {}),
+                    },
+                  }
+                : o.media && status === '200'
+                  ? { [o.media]: { schema: { type: 'string' } } }
+                  : { 'application/json': { schema: answerSchema(answer) } },
           };
   const param = (where: 'query' | 'header') => (entry: [string, QueryParam]) => ({
     name: entry[0],

@@ -4,7 +4,8 @@ import type { AppDeps } from '../../server/http/context.ts';
 import { createApp } from '../../server/http/app.ts';
 import { TAGS } from '../../server/http/describe.ts';
 import { ERRORS, type ErrorId } from '../../schema/errors.ts';
-import { WEBHOOK_EVENTS } from '../../schema/api/webhooks.ts';
+import { WEBHOOK_EVENTS, WebhookPayload } from '../../schema/api/webhooks.ts';
+import { schemaErrors } from '../helpers/json-schema.ts';
 import {
   buildDocument,
   documentText,
@@ -97,12 +98,36 @@ describe('[OAS-2] every route has an operation', () => {
       ).toBe(true);
     }
   });
+});
 
-  it('[OAS-2] the webhooks section has one entry per event, each the WebhookPayload', () => {
+describe('[OAS-8] the webhooks section describes every delivery', () => {
+  it('[OAS-8] one entry per event, its body the WebhookPayload of that type; a real payload fits, another type does not', () => {
     expect(Object.keys(document.webhooks).sort()).toEqual([...WEBHOOK_EVENTS].sort());
-    for (const event of WEBHOOK_EVENTS)
-      expect(JSON.stringify(document.webhooks[event])).toContain(
-        '#/components/schemas/WebhookPayload',
-      );
+    for (const event of WEBHOOK_EVENTS) {
+      const schema = (
+        document.webhooks[event]!.post as unknown as {
+          requestBody: { content: { 'application/json': { schema: Record<string, unknown> } } };
+        }
+      ).requestBody.content['application/json'].schema;
+      const payload = WebhookPayload.parse({
+        type: event,
+        timestamp: '2026-11-30T12:00:00.000Z',
+        data: {
+          projectId: 'prj_1',
+          projectName: 'Support bots',
+          environmentId: 'env_1',
+          environmentName: 'PROD',
+          snapshotId: 'a'.repeat(64),
+          previousSnapshotId: null,
+          releaseSeq: 3,
+          actor: { id: 'usr_1', name: 'Ada' },
+          url: 'https://stagecoach.example.com/projects/prj_1',
+        },
+      });
+      expect(schemaErrors(payload, schema, document), event).toEqual([]);
+      const other = WEBHOOK_EVENTS.find((e) => e !== event)!;
+      expect(schemaErrors({ ...payload, type: other }, schema, document)).not.toEqual([]);
+      expect(schemaErrors({ ...payload, data: { url: 'x' } }, schema, document)).not.toEqual([]);
+    }
   });
 });

@@ -10,6 +10,7 @@ import {
   type MembersView,
   type UsersView,
   type UserView,
+  type RolesView,
 } from '#schema/api.ts';
 import { ROLE_LABELS, TEMPLATES } from '#schema/permissions.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
@@ -74,7 +75,7 @@ export function accessRoutes(deps: AppDeps) {
         id: 'listRoles',
         tag: 'Access',
         summary: 'The roles and role templates, with their labels',
-        answers: { 200: 'json' },
+        answers: { 200: 'RolesView' },
       }),
       (c) =>
         c.json({
@@ -82,7 +83,7 @@ export function accessRoutes(deps: AppDeps) {
           templates: Object.fromEntries(
             Object.entries(TEMPLATES).map(([id, t]) => [id, { label: t.label, byKind: t.byKind }]),
           ),
-        }),
+        } satisfies RolesView),
     )
     .get(
       '/projects/:id/members',
@@ -129,7 +130,7 @@ export function accessRoutes(deps: AppDeps) {
         tag: 'Access',
         summary: 'Remove a member from a project (project admin)',
         answers: { 204: null },
-        errors: ['project_not_found', 'not_a_member'],
+        errors: ['project_not_found', 'not_a_member', 'user_not_found'],
       }),
       (c) => {
         access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
@@ -160,7 +161,7 @@ export function accessRoutes(deps: AppDeps) {
         tag: 'Access',
         summary: 'Revoke a pending invitation',
         answers: { 204: null },
-        errors: ['invitation_invalid'],
+        errors: ['invitation_invalid', 'not_found'],
       }),
       (c) => {
         access.revokeInvitation(c.get('principal'), c.req.param('id'));
@@ -174,7 +175,7 @@ export function accessRoutes(deps: AppDeps) {
         tag: 'Access',
         summary: 'A new link for a pending invitation (the old one stops working)',
         answers: { 200: 'InvitationLink' },
-        errors: ['invitation_invalid'],
+        errors: ['invitation_invalid', 'not_found', 'rate_limited'],
       }),
       (c) => {
         const link = access.newInvitationLink(c.get('principal'), c.req.param('id'));
@@ -193,7 +194,7 @@ export function accessRoutes(deps: AppDeps) {
         summary: 'Invite someone to the instance or a project',
         body: InvitationBody,
         answers: { 201: 'InvitationCreated' },
-        errors: ['project_not_found', 'email_taken', 'limit_reached'],
+        errors: ['project_not_found', 'email_taken', 'limit_reached', 'rate_limited'],
       }),
       async (c) => {
         const body = await readJson(c, InvitationBody);

@@ -100,7 +100,7 @@ export function approvalRoutes(deps: AppDeps) {
         summary: 'Report a required check’s result for a snapshot (CI)',
         body: CheckReportBody,
         answers: { 201: 'CheckView' },
-        errors: ['environment_not_found', 'snapshot_not_found'],
+        errors: ['environment_not_found', 'snapshot_not_found', 'rate_limited', 'limit_reached'],
       }),
       async (c) => {
         const env = mayReport(c.get('principal'), c.req.param('envId'));
@@ -147,6 +147,8 @@ export function approvalRoutes(deps: AppDeps) {
           'nothing_to_sync',
           'nothing_to_publish',
           'no_hotfix',
+          'rate_limited',
+          'limit_reached',
         ],
       }),
       async (c) => {

@@ -109,7 +109,7 @@ export function deliveryRoutes(deps: AppDeps) {
         auth: 'runtime',
         summary: 'The environment’s published configuration, for a runtime',
         description:
-          'With `wait` and `If-None-Match`: a long-poll that answers when the ETag changes or after `wait` seconds (304 when nothing changed).',
+          'With `wait` and `If-None-Match`: a long-poll that answers when the ETag changes or after `wait` seconds (304 when nothing changed). The answer is the configuration runtimes serve (content, variables, audiences, settings), with its ETag and the snapshot id and overlay revision in the Stagecoach-Snapshot and Stagecoach-Overlay-Revision headers.',
         query: {
           snapshot: {
             description: 'A snapshot id: read that one (pinned) instead of the current one.',

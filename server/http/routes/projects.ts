@@ -7,6 +7,9 @@ import {
   StagePatchBody,
 } from '#schema/api.ts';
 import type {
+  ContentView,
+  ImportResult,
+  ProblemsView,
   ConflictsView,
   MyRolesView,
   ProjectsView,
@@ -132,7 +135,7 @@ export function projectRoutes(deps: AppDeps) {
         tag: 'Projects',
         summary: 'Rename an environment or change its stage settings (project admin)',
         body: StagePatchBody,
-        answers: { 200: 'EnvironmentView' },
+        answers: { 200: 'ProjectView' },
         errors: ['environment_not_found'],
       }),
       async (c) => {
@@ -263,7 +266,7 @@ export function projectRoutes(deps: AppDeps) {
             schema: { type: 'string', enum: ['current', 'live'] },
           },
         },
-        answers: { 200: 'json' },
+        answers: { 200: 'ContentView' },
         errors: ['environment_not_found', 'snapshot_not_found'],
       }),
       (c) => {
@@ -273,7 +276,7 @@ export function projectRoutes(deps: AppDeps) {
         const snapshot = c.req.query('snapshot');
         const pointer = c.req.query('pointer');
         if (snapshot === undefined && pointer === undefined)
-          return c.json(readContent(c.get('principal'), envId));
+          return c.json(readContent(c.get('principal'), envId) satisfies ContentView);
         deps.access.authorize(c.get('principal'), 'content.read', envId);
         const { environment } = deps.projects.environment(envId);
         if (pointer !== undefined && pointer !== 'live' && pointer !== 'current')
@@ -286,7 +289,7 @@ export function projectRoutes(deps: AppDeps) {
           !deps.visibility.canReadSnapshot(c.get('principal'), environment.projectId, snapshot)
         )
           throw new AppError('snapshot_not_found');
-        return c.json(deps.localData.contentWith(envId, snapshotId ?? null));
+        return c.json(deps.localData.contentWith(envId, snapshotId ?? null) satisfies ContentView);
       },
     )
     .get(
@@ -295,12 +298,14 @@ export function projectRoutes(deps: AppDeps) {
         id: 'listProblems',
         tag: 'Projects',
         summary: 'Validation problems of an environment’s content',
-        answers: { 200: 'json' },
+        answers: { 200: 'ProblemsView' },
         errors: ['environment_not_found'],
       }),
       (c) => {
         deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        return c.json(problemsJson(deps.localData.problems(c.req.param('envId'))));
+        return c.json(
+          problemsJson(deps.localData.problems(c.req.param('envId'))) satisfies ProblemsView,
+        );
       },
     )
     .put(
@@ -313,7 +318,7 @@ export function projectRoutes(deps: AppDeps) {
           type: 'object',
           description: 'A workspace file (the export of GET …/content).',
         },
-        answers: { 200: 'json' },
+        answers: { 200: 'ImportResult' },
         errors: [
           'environment_not_found',
           'read_only_environment',
@@ -360,7 +365,7 @@ export function projectRoutes(deps: AppDeps) {
           throw new AppError('storage_unavailable');
         // Imported items a neighbouring stage already holds alike get their merge base now (flow rules).
         deps.replication.settle(environment.projectId);
-        return c.json({ problems: problemsJson(parsed.problems) });
+        return c.json({ problems: problemsJson(parsed.problems) } satisfies ImportResult);
       },
     );
 

@@ -399,7 +399,7 @@ export function releaseRoutes(deps: AppDeps) {
           limit: { description: 'Records per page (100 unless given, at most 500).' },
         },
         answers: { 200: 'ReleaseChainPage' },
-        errors: ['project_not_found', 'chain_not_readable'],
+        errors: ['project_not_found', 'not_a_member', 'chain_not_readable'],
       }),
       (c) => {
         // The whole chain names every environment's moves: readers of every environment only (VH-3).
@@ -431,7 +431,13 @@ export function releaseRoutes(deps: AppDeps) {
         tag: 'Releases',
         summary: 'Open a hotfix draft on production’s live snapshot',
         answers: { 201: 'HotfixStarted' },
-        errors: ['environment_not_found', 'not_production', 'nothing_live', 'hotfix_open'],
+        errors: [
+          'environment_not_found',
+          'not_production',
+          'nothing_live',
+          'hotfix_open',
+          'rate_limited',
+        ],
       }),
       (c) => {
         access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
@@ -448,7 +454,7 @@ export function releaseRoutes(deps: AppDeps) {
         tag: 'Releases',
         summary: 'Production’s open hotfix, if any',
         answers: { 200: 'HotfixState' },
-        errors: ['environment_not_found'],
+        errors: ['environment_not_found', 'not_production'],
       }),
       (c) => {
         access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
@@ -470,6 +476,7 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'ReleaseResult' },
         errors: [
           'environment_not_found',
+          'not_production',
           'no_hotfix',
           'live_moved',
           'draft_has_problems',
@@ -498,7 +505,7 @@ export function releaseRoutes(deps: AppDeps) {
         tag: 'Releases',
         summary: 'Move the open hotfix onto what is live now',
         answers: { 200: 'HotfixRebased' },
-        errors: ['environment_not_found', 'no_hotfix'],
+        errors: ['environment_not_found', 'not_production', 'no_hotfix'],
       }),
       (c) => {
         access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
@@ -514,7 +521,7 @@ export function releaseRoutes(deps: AppDeps) {
         body: HotfixDiscardBody,
         bodyOptional: true,
         answers: { 204: null },
-        errors: ['environment_not_found', 'no_hotfix'],
+        errors: ['environment_not_found', 'not_production', 'no_hotfix'],
       }),
       async (c) => {
         access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
