@@ -2,12 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { adminOf, newProject, type Client } from '../helpers/fixture.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { cli, resultOf, type CliEnv } from '../helpers/cli.ts';
+
+// Each test runs the CLI as a dozen processes against a real server: room for a busy machine.
+vi.setConfig({ testTimeout: 90_000 });
 
 /**
  * The CLI's content and environment-local commands, `wait` and `publish --wait-delivered`

@@ -1,12 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import type { HistoryView, RequestsView } from '#schema/api/release.ts';
 import { sampleContent } from '#schema/content/sample.ts';
 import { adminOf, newProject, newUser, type Client } from '../helpers/fixture.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { cli, cliOnTerminal, resultOf, type CliEnv } from '../helpers/cli.ts';
+
+// Each test runs the CLI as a dozen processes against a real server: room for a busy machine.
+vi.setConfig({ testTimeout: 90_000 });
 
 /**
  * The `stagecoach` CLI end to end (CLI-1 … CLI-11): each run is a separate process against one

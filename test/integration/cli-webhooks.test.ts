@@ -1,10 +1,13 @@
 import { Webhook } from 'standardwebhooks';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { adminOf, newProject } from '../helpers/fixture.ts';
 import { testServer } from '../helpers/server.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { webhookReceiver } from '../helpers/webhook-receiver.ts';
 import { cli, resultOf } from '../helpers/cli.ts';
+
+// Each test runs the CLI as a dozen processes against a real server: room for a busy machine.
+vi.setConfig({ testTimeout: 90_000 });
 
 /** `stagecoach webhooks …` (CLI-14) against a real server whose receivers may be on 127.0.0.1. */
 const cleanup = cleanupAfterEach();
