@@ -208,6 +208,8 @@ export interface ReleaseFacts {
   hash: string;
   /** How many records the environment has, this one included. */
   environmentSeq: number;
+  /** A scheduled release ran it (the payload's actor is then null: the scheduler). */
+  scheduled: boolean;
 }
 
 /**
@@ -289,6 +291,12 @@ export function createWebhooks(deps: {
         d.state === 'pending' && d.nextAttemptAt !== null ? iso(d.nextAttemptAt) : null,
       payload: JSON.parse(d.payload) as WebhookPayload,
     };
+  }
+
+  /** A project admin of an existing project (the instance admin passes for any id: it must exist). */
+  function requireAdmin(p: Principal, projectId: string): void {
+    deps.requireProjectAdmin(p, projectId);
+    if (!deps.projects.getProject(projectId)) throw new AppError('project_not_found');
   }
 
   /** The endpoint, for a project admin of its project; anyone else: not found (WH-2). */
@@ -403,14 +411,14 @@ export function createWebhooks(deps: {
         previousSnapshotId: rec.fromSnapshotId,
         releaseSeq: rec.environmentSeq,
         recordHash: rec.hash,
-        actor,
+        actor: rec.scheduled ? null : actor,
         message: rec.message,
       };
       out.push({ type, data, path: envPath(rec.environmentId) });
       return rec;
     };
     /** A stage's current pointer moved: the stage above, if its gate requires checks, has a new candidate (WH-5). */
-    const candidateMoved = (envId: string) => {
+    const candidateMoved = (envId: string, by: WebhookData['actor']) => {
       const env = envOf(envId);
       const above = env && envs.find((x) => x.position === env.position + 1);
       if (!env || !above || !env.snapshotId) return;
@@ -418,7 +426,7 @@ export function createWebhooks(deps: {
       if (checkNames.length === 0) return;
       out.push({
         type: 'check.requested',
-        data: { ...stage(above.id), snapshotId: env.snapshotId, checkNames, actor },
+        data: { ...stage(above.id), snapshotId: env.snapshotId, checkNames, actor: by },
         path: envPath(above.id),
       });
     };
@@ -434,12 +442,12 @@ export function createWebhooks(deps: {
             data: {
               ...stage(rec.environmentId),
               snapshotId: rec.toSnapshotId,
-              actor,
+              actor: rec.scheduled ? null : actor,
               message: rec.message,
             },
             path: envPath(rec.environmentId),
           });
-        candidateMoved(rec.environmentId);
+        candidateMoved(rec.environmentId, rec.scheduled ? null : actor);
         break;
       }
       case 'publish':
@@ -447,7 +455,7 @@ export function createWebhooks(deps: {
         break;
       case 'rollback': {
         const rec = moved('environment.rolled_back');
-        if (rec?.pointer === 'current') candidateMoved(rec.environmentId);
+        if (rec?.pointer === 'current') candidateMoved(rec.environmentId, actor);
         break;
       }
       case 'request': {
@@ -513,7 +521,8 @@ export function createWebhooks(deps: {
             data: {
               ...stage(e.environmentId),
               scheduledId,
-              actor,
+              // Who scheduled it; a failure at its time is the scheduler's.
+              actor: state === 'pending' ? actor : null,
               ...(state === 'failed' && errorId ? { errorId } : {}),
             },
             path: e.environmentId ? envPath(e.environmentId) : board,
@@ -721,7 +730,7 @@ export function createWebhooks(deps: {
     deliveryView,
 
     list(p: Principal, projectId: string): WebhookView[] {
-      deps.requireProjectAdmin(p, projectId);
+      requireAdmin(p, projectId);
       return store.ofProject(projectId).map(view);
     },
 
@@ -730,7 +739,7 @@ export function createWebhooks(deps: {
       projectId: string,
       body: { url: string; events: string[]; description?: string | undefined },
     ): Promise<WebhookCreated> {
-      deps.requireProjectAdmin(p, projectId);
+      requireAdmin(p, projectId);
       await requireAllowedUrl(body.url);
       const secret = newWebhookSecret();
       const id = newId('wh');

@@ -187,6 +187,7 @@ export function createWebhookStore(db: Db) {
         message: r.message,
         hash: r.hash,
         environmentSeq,
+        scheduled: r.detail !== null && 'scheduledId' in (JSON.parse(r.detail) as object),
       };
     },
     /** The project's enabled endpoints. */

@@ -181,4 +181,35 @@ describe('WH events', () => {
     const opened = JSON.parse((await receiver.nth(2)).body) as { type: string; data: object };
     expect(opened).toMatchObject({ type: 'hotfix.opened', data: { environmentId: prod } });
   });
+
+  it('WH-5 a scheduled Sync refused at its time sends release.schedule_failed with the error id', async () => {
+    const server = await testServer(cleanup, { WEBHOOK_ALLOW_PRIVATE: '1' });
+    const admin = await adminOf(server.url);
+    const project = await newProject(admin, { sample: true });
+    const [dev, test] = project.environments.map((e) => e.id) as [string, string];
+    await admin.ok('POST', `/api/environments/${dev}/sync`, {});
+    const receiver = await webhookReceiver(cleanup);
+    await admin.ok('POST', `/api/projects/${project.id}/webhooks`, {
+      url: receiver.url,
+      events: ['release.scheduled', 'release.schedule_failed'],
+    });
+    const { scheduled } = await admin.ok<ScheduledResult>(
+      'POST',
+      `/api/environments/${test}/sync`,
+      { at: new Date(Date.now() + 1500).toISOString() },
+    );
+    // The same move made by hand first: at its time there is nothing left to move.
+    await admin.ok('POST', `/api/environments/${test}/sync`, {});
+    const failed = JSON.parse((await receiver.nth(2)).body) as {
+      type: string;
+      data: { scheduledId: string; errorId: string };
+    };
+    expect(JSON.parse((await receiver.nth(1)).body).type).toBe('release.scheduled');
+    expect(failed.type).toBe('release.schedule_failed');
+    expect(failed.data.scheduledId).toBe(scheduled.id);
+    expect(failed.data.errorId).toMatch(/^[a-z_]+$/);
+    // Who scheduled it is the actor of the scheduling; the failure at its time is the scheduler's.
+    expect(JSON.parse((await receiver.nth(1)).body).data.actor).toMatchObject({ name: 'Ada' });
+    expect((failed.data as { actor?: unknown }).actor).toBeNull();
+  });
 });

@@ -115,6 +115,12 @@ describe('WH signed webhooks: endpoints', () => {
       );
       expect([r.status, r.body.error.id]).toEqual([404, 'webhook_not_found']);
     }
+    // Even the instance admin finds no project that does not exist.
+    for (const r of [
+      await admin.call<Err>('GET', '/api/projects/prj_nope/webhooks'),
+      await create(admin, 'prj_nope', { url: receiver.url, events: ['*'] }),
+    ])
+      expect([r.status, r.body.error.id]).toEqual([404, 'project_not_found']);
     // The stranger's own project is theirs to hook.
     expect((await create(stranger, own.id, { url: receiver.url, events: ['*'] })).status).toBe(201);
     expect((await admin.ok<WebhooksView>('GET', list)).webhooks[0]!.enabled).toBe(true);
