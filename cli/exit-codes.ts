@@ -118,8 +118,6 @@ export const CLI_ERRORS = {
   request_rejected: EXIT.blocked,
   request_closed_elsewhere: EXIT.state_moved,
   history_broken: EXIT.state_moved,
-  differences: EXIT.ok,
-  no_differences: EXIT.nothing_to_do,
 } as const;
 
 export type CliErrorId = keyof typeof CLI_ERRORS;
