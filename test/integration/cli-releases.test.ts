@@ -430,7 +430,7 @@ describe('CLI release commands', () => {
  * connection instead of answering (the move happened, the answer was lost); `fail500` answers
  * every request 500 itself. It records each write's Idempotency-Key.
  */
-async function proxy(mode: 'dropFirstWrite' | 'fail500') {
+async function proxy(mode: 'dropFirstWrite' | 'fail500' | 'busyFirstWrite') {
   const keys: string[] = [];
   let dropped = false;
   const s = http.createServer(async (req, res) => {
@@ -449,13 +449,20 @@ async function proxy(mode: 'dropFirstWrite' | 'fail500') {
     delete headers.host;
     delete headers.connection;
     if (req.method !== 'GET') keys.push(headers['idempotency-key'] ?? '');
+    if (mode === 'busyFirstWrite' && req.method === 'POST' && !dropped) {
+      // The database is busy: nothing ran; come back in a second.
+      dropped = true;
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end(JSON.stringify({ error: { id: 'storage_unavailable', message: 'Busy.' } }));
+      return;
+    }
     const answer = await fetch(`${server.url}${req.url}`, {
       method: req.method,
       headers,
       body: req.method === 'GET' ? undefined : Buffer.concat(chunks),
     });
     const body = Buffer.from(await answer.arrayBuffer());
-    if (req.method === 'POST' && !dropped) {
+    if (mode === 'dropFirstWrite' && req.method === 'POST' && !dropped) {
       dropped = true;
       req.socket.destroy();
       return;
@@ -491,6 +498,23 @@ describe('CLI retries and idempotency', () => {
     }
     const syncs = (await p.history(p.test)).history.filter((h) => h.kind === 'sync');
     expect(syncs).toHaveLength(1);
+  });
+
+  it('CLI-11 a 503 storage_unavailable with Retry-After: the CLI waits that long and retries with the same key; one move', async () => {
+    const p = await fresh();
+    const px = await proxy('busyFirstWrite');
+    const started = Date.now();
+    try {
+      const r = await cli({ ...p.target, url: px.url }, ['sync', 'test', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toContain('storage_unavailable (503); retrying in 1.0 s');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      expect(px.keys).toHaveLength(2);
+      expect(px.keys[1]).toBe(px.keys[0]);
+    } finally {
+      await px.close();
+    }
+    expect((await p.history(p.test)).history.filter((h) => h.kind === 'sync')).toHaveLength(1);
   });
 
   it('CLI-11 --idempotency-key: a re-run CI step replays the first answer and moves nothing twice', async () => {
