@@ -33,6 +33,25 @@ interface Command {
   usage: string;
 }
 
+/** The most positional arguments each command takes: one more is a usage error, never ignored. */
+const POSITIONALS: Record<string, number> = {
+  status: 0,
+  diff: 1,
+  sync: 1,
+  publish: 0,
+  rollback: 1,
+  history: 1,
+  wait: 1,
+  requests: 2,
+  checks: 2,
+  export: 1,
+  import: 1,
+  vars: 4,
+  secrets: 4,
+  webhooks: 3,
+  'runtime-keys': 2,
+};
+
 const message: FlagSpec = { kind: 'value', short: 'm' };
 
 const COMMANDS: Record<string, Command> = {
@@ -197,6 +216,12 @@ export async function run(io: Io): Promise<number> {
     }
     out.command = name;
     const { positionals, flags } = parseArgs(rest, { ...COMMON, ...command.flags });
+    const extra = positionals[POSITIONALS[name] ?? Infinity];
+    if (extra !== undefined)
+      throw new CliError(
+        'usage',
+        `Unexpected argument "${extra}"${/^\d/.test(extra) ? ' (a duration goes after an =, e.g. --wait=10m)' : ''}. Usage: stagecoach ${command.usage}`,
+      );
     if (flags.get('help') === true) {
       io.stderr.write(`stagecoach ${command.usage}\n`);
       return EXIT.ok;

@@ -85,6 +85,10 @@ describe('CLI framework', () => {
     expect(unknownProject.code).toBe(5);
     expect(errorOf(unknownProject)?.id).toBe('project_not_found');
     expect(unknownFlag.code).toBe(2);
+    // An argument too many is refused, not ignored (a duration needs its =).
+    const stray = await cli(p.target, ['sync', 'test', '--wait', '10m', '--json']);
+    expect(stray.code).toBe(2);
+    expect(errorOf(stray)?.message).toContain('--wait=10m');
     expect(unknownEnv.code).toBe(5);
     expect(errorOf(unknownEnv)?.message).toContain('DEV');
     // Without --json: people read stderr, stdout stays empty.
