@@ -271,7 +271,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An environment’s releases and audit events, newest first, pageable */
+        /** An environment’s releases and audit events, newest first, pageable to the first */
         get: operations["getHistory"];
         put?: never;
         post?: never;
@@ -980,7 +980,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The project’s release chain, oldest first, pageable to its first record */
+        /** The project’s release chain, oldest first, with exactly the hashed fields (verify it with verifyChain) */
         get: operations["getReleaseChain"];
         put?: never;
         post?: never;
@@ -1014,10 +1014,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The project’s webhook endpoints (project admins; never a secret) */
+        /** The project’s webhook endpoints (never their secrets) */
         get: operations["listWebhooks"];
         put?: never;
-        /** A new webhook endpoint; its signing secret is answered this once */
+        /** Add a webhook endpoint; its signing secret is answered this once */
         post: operations["createWebhook"];
         delete?: never;
         options?: never;
@@ -1313,11 +1313,11 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete a webhook endpoint */
+        /** Delete a webhook and its deliveries */
         delete: operations["deleteWebhook"];
         options?: never;
         head?: never;
-        /** Change a webhook endpoint (URL, events, description, enabled) */
+        /** Change a webhook’s URL, events or description; pause or resume it */
         patch: operations["updateWebhook"];
         trace?: never;
     };
@@ -1328,7 +1328,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The endpoint’s delivery log, newest first, pageable */
+        /** A webhook’s deliveries with their attempts, newest first */
         get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
@@ -1347,8 +1347,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a logged delivery again (a new attempt with the same webhook-id) */
-        post: operations["redeliverWebhook"];
+        /** Send a delivery again: the same payload and webhook-id, new attempts */
+        post: operations["redeliverWebhookDelivery"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1364,7 +1364,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A new signing secret (answered once); the old one keeps signing for the overlap */
+        /** A new signing secret, answered this once; the previous one signs too for 24 h */
         post: operations["rotateWebhookSecret"];
         delete?: never;
         options?: never;
@@ -1381,7 +1381,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Queue a `webhook.test` delivery to the endpoint */
+        /** Send a webhook.test event to this endpoint */
         post: operations["testWebhook"];
         delete?: never;
         options?: never;
@@ -4714,10 +4714,10 @@ export interface operations {
     getHistory: {
         parameters: {
             query?: {
-                /** @description The `next` cursor of the page before (older entries). */
+                /** @description The `next` of the previous page (an opaque `<seq>.<seq>` cursor); absent: the newest page. */
                 before?: string;
-                /** @description Entries of each list per page (200 unless given, at most 500). */
-                limit?: string;
+                /** @description Releases and audit events per page, each (1–500, default 200). */
+                limit?: number;
             };
             header?: never;
             path: {
@@ -9980,10 +9980,10 @@ export interface operations {
     getReleaseChain: {
         parameters: {
             query?: {
-                /** @description The seq of the last record already read (0: from the first). */
-                after?: string;
-                /** @description Records per page (100 unless given, at most 500). */
-                limit?: string;
+                /** @description The `next` of the previous page (a record’s seq); absent: from the first record. */
+                after?: number;
+                /** @description Records per page (1–500, default 100). */
+                limit?: number;
             };
             header?: never;
             path: {
@@ -10166,7 +10166,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `project_not_found` */
+            /** @description `project_not_found`, `not_a_member` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10254,7 +10254,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `project_not_found` */
+            /** @description `project_not_found`, `not_a_member` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12293,7 +12293,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `webhook_not_found` */
+            /** @description `not_a_member`, `webhook_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12399,7 +12399,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `webhook_not_found` */
+            /** @description `not_a_member`, `webhook_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12476,10 +12476,10 @@ export interface operations {
     listWebhookDeliveries: {
         parameters: {
             query?: {
-                /** @description The `next` of the page before (older deliveries). */
+                /** @description The `next` of the previous page; absent: the newest page. */
                 before?: string;
-                /** @description Deliveries per page. */
-                limit?: string;
+                /** @description Deliveries per page (1–100, default 50). */
+                limit?: number;
             };
             header?: never;
             path: {
@@ -12525,7 +12525,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `webhook_not_found` */
+            /** @description `not_a_member`, `webhook_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12554,7 +12554,7 @@ export interface operations {
             };
         };
     };
-    redeliverWebhook: {
+    redeliverWebhookDelivery: {
         parameters: {
             query?: never;
             header?: {
@@ -12605,7 +12605,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `webhook_not_found`, `webhook_delivery_not_found` */
+            /** @description `not_a_member`, `webhook_not_found`, `webhook_delivery_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12702,7 +12702,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `webhook_not_found` */
+            /** @description `not_a_member`, `webhook_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -12799,7 +12799,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `webhook_not_found` */
+            /** @description `not_a_member`, `webhook_not_found` */
             404: {
                 headers: {
                     [name: string]: unknown;

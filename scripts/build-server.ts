@@ -17,7 +17,7 @@ await build({
 });
 console.log('server bundled into dist/server.js (and dist/checkpoint-worker.js)');
 
-// The CLI (CLI-14): one file, the package's `bin` (`npx stagecoach`), runnable without type
+// The CLI: one file, the package's `bin` (`npx stagecoach`), runnable without type
 // stripping or node_modules beyond what it bundles (openapi-fetch).
 await build({
   input: { cli: 'cli/main.ts' },

@@ -18,10 +18,10 @@ import { localRoutes } from './routes/local.ts';
 import { deliveryRoutes } from './routes/delivery.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { eventRoutes } from './routes/events.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { op } from './describe.ts';
 import openApiDocument from '../../schema/openapi.json' with { type: 'json' };
 import { renderApiDocs, type OpenApiDocument } from './api-docs.ts';
-import { webhookRoutes } from './routes/webhooks.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Largest body of a request without a valid credential (the anonymous routes take a few KB). */

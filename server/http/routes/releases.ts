@@ -272,10 +272,16 @@ export function releaseRoutes(deps: AppDeps) {
       op({
         id: 'getHistory',
         tag: 'Releases',
-        summary: 'An environment’s releases and audit events, newest first, pageable',
+        summary: 'An environment’s releases and audit events, newest first, pageable to the first',
         query: {
-          before: { description: 'The `next` cursor of the page before (older entries).' },
-          limit: { description: 'Entries of each list per page (200 unless given, at most 500).' },
+          before: {
+            description:
+              'The `next` of the previous page (an opaque `<seq>.<seq>` cursor); absent: the newest page.',
+          },
+          limit: {
+            description: `Releases and audit events per page, each (1–${HISTORY_PAGE_MAX}, default ${HISTORY_PAGE}).`,
+            schema: { type: 'integer', minimum: 1, maximum: HISTORY_PAGE_MAX },
+          },
         },
         answers: { 200: 'HistoryView' },
         errors: ['environment_not_found'],
@@ -393,10 +399,18 @@ export function releaseRoutes(deps: AppDeps) {
       op({
         id: 'getReleaseChain',
         tag: 'Releases',
-        summary: 'The project’s release chain, oldest first, pageable to its first record',
+        summary:
+          'The project’s release chain, oldest first, with exactly the hashed fields (verify it with verifyChain)',
         query: {
-          after: { description: 'The seq of the last record already read (0: from the first).' },
-          limit: { description: 'Records per page (100 unless given, at most 500).' },
+          after: {
+            description:
+              'The `next` of the previous page (a record’s seq); absent: from the first record.',
+            schema: { type: 'integer', minimum: 0 },
+          },
+          limit: {
+            description: `Records per page (1–${CHAIN_PAGE_MAX}, default ${CHAIN_PAGE}).`,
+            schema: { type: 'integer', minimum: 1, maximum: CHAIN_PAGE_MAX },
+          },
         },
         answers: { 200: 'ReleaseChainPage' },
         errors: ['project_not_found', 'not_a_member', 'chain_not_readable'],

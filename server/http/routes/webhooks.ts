@@ -8,20 +8,14 @@ import {
   type WebhookResult,
   type WebhooksView,
 } from '#schema/api.ts';
-import { AppError } from '#schema/errors.ts';
 import type { AppDeps, AppEnv } from '../context.ts';
 import { readJson } from '../validate.ts';
 import { op } from '../describe.ts';
+import { limitParam } from '../paging.ts';
 import { DELIVERIES_PAGE, DELIVERIES_PAGE_MAX } from '../../domain/webhooks.ts';
 
-/** `?limit=`: 1 … DELIVERIES_PAGE_MAX, DELIVERIES_PAGE when absent. */
-function limitParam(v: string | undefined): number {
-  if (v === undefined || v === '') return DELIVERIES_PAGE;
-  const n = Number(v);
-  if (!/^[0-9]{1,4}$/.test(v) || n < 1 || n > DELIVERIES_PAGE_MAX)
-    throw new AppError('invalid_body', `“limit” is a number from 1 to ${DELIVERIES_PAGE_MAX}.`);
-  return n;
-}
+/** Errors every webhook route can answer: who may manage them, and which webhook. */
+const WEBHOOK_ERRORS = ['not_a_member', 'forbidden', 'webhook_not_found'] as const;
 
 /** Signed webhooks (WH-1 … WH-3, WH-12): project admins only; the secret is answered once. */
 export function webhookRoutes(deps: AppDeps) {
@@ -32,9 +26,9 @@ export function webhookRoutes(deps: AppDeps) {
       op({
         id: 'listWebhooks',
         tag: 'Webhooks',
-        summary: 'The project’s webhook endpoints (project admins; never a secret)',
+        summary: 'The project’s webhook endpoints (never their secrets)',
         answers: { 200: 'WebhooksView' },
-        errors: ['project_not_found'],
+        errors: ['project_not_found', 'not_a_member', 'forbidden'],
       }),
       (c) =>
         c.json({
@@ -46,10 +40,16 @@ export function webhookRoutes(deps: AppDeps) {
       op({
         id: 'createWebhook',
         tag: 'Webhooks',
-        summary: 'A new webhook endpoint; its signing secret is answered this once',
+        summary: 'Add a webhook endpoint; its signing secret is answered this once',
         body: CreateWebhookBody,
         answers: { 201: 'WebhookCreated' },
-        errors: ['project_not_found', 'webhook_url_not_allowed', 'too_many_webhooks'],
+        errors: [
+          'project_not_found',
+          'not_a_member',
+          'forbidden',
+          'webhook_url_not_allowed',
+          'too_many_webhooks',
+        ],
       }),
       async (c) => {
         const body = await readJson(c, CreateWebhookBody);
@@ -68,10 +68,10 @@ export function webhookRoutes(deps: AppDeps) {
       op({
         id: 'updateWebhook',
         tag: 'Webhooks',
-        summary: 'Change a webhook endpoint (URL, events, description, enabled)',
+        summary: 'Change a webhook’s URL, events or description; pause or resume it',
         body: UpdateWebhookBody,
         answers: { 200: 'WebhookResult' },
-        errors: ['webhook_not_found', 'webhook_url_not_allowed'],
+        errors: [...WEBHOOK_ERRORS, 'webhook_url_not_allowed'],
       }),
       async (c) => {
         const body = await readJson(c, UpdateWebhookBody);
@@ -85,9 +85,9 @@ export function webhookRoutes(deps: AppDeps) {
       op({
         id: 'deleteWebhook',
         tag: 'Webhooks',
-        summary: 'Delete a webhook endpoint',
+        summary: 'Delete a webhook and its deliveries',
         answers: { 204: null },
-        errors: ['webhook_not_found'],
+        errors: [...WEBHOOK_ERRORS],
       }),
       (c) => {
         webhooks.remove(c.get('principal'), c.req.param('id'));
@@ -99,9 +99,9 @@ export function webhookRoutes(deps: AppDeps) {
       op({
         id: 'rotateWebhookSecret',
         tag: 'Webhooks',
-        summary: 'A new signing secret (answered once); the old one keeps signing for the overlap',
+        summary: 'A new signing secret, answered this once; the previous one signs too for 24 h',
         answers: { 200: 'WebhookCreated' },
-        errors: ['webhook_not_found'],
+        errors: [...WEBHOOK_ERRORS],
       }),
       (c) =>
         c.json(webhooks.rotate(c.get('principal'), c.req.param('id')) satisfies WebhookCreated),
@@ -111,9 +111,9 @@ export function webhookRoutes(deps: AppDeps) {
       op({
         id: 'testWebhook',
         tag: 'Webhooks',
-        summary: 'Queue a `webhook.test` delivery to the endpoint',
+        summary: 'Send a webhook.test event to this endpoint',
         answers: { 202: 'WebhookDeliveryResult' },
-        errors: ['webhook_not_found', 'too_many_webhook_deliveries'],
+        errors: [...WEBHOOK_ERRORS, 'too_many_webhook_deliveries'],
       }),
       (c) =>
         c.json(
@@ -128,13 +128,16 @@ export function webhookRoutes(deps: AppDeps) {
       op({
         id: 'listWebhookDeliveries',
         tag: 'Webhooks',
-        summary: 'The endpoint’s delivery log, newest first, pageable',
+        summary: 'A webhook’s deliveries with their attempts, newest first',
         query: {
-          before: { description: 'The `next` of the page before (older deliveries).' },
-          limit: { description: 'Deliveries per page.' },
+          before: { description: 'The `next` of the previous page; absent: the newest page.' },
+          limit: {
+            description: `Deliveries per page (1–${DELIVERIES_PAGE_MAX}, default ${DELIVERIES_PAGE}).`,
+            schema: { type: 'integer', minimum: 1, maximum: DELIVERIES_PAGE_MAX },
+          },
         },
         answers: { 200: 'WebhookDeliveriesView' },
-        errors: ['webhook_not_found'],
+        errors: [...WEBHOOK_ERRORS],
       }),
       (c) =>
         c.json(
@@ -142,18 +145,18 @@ export function webhookRoutes(deps: AppDeps) {
             c.get('principal'),
             c.req.param('id'),
             c.req.query('before') || undefined,
-            limitParam(c.req.query('limit')),
+            limitParam(c.req.query('limit'), DELIVERIES_PAGE, DELIVERIES_PAGE_MAX),
           ) satisfies WebhookDeliveriesView,
         ),
     )
     .post(
       '/webhooks/:id/deliveries/:deliveryId/redeliver',
       op({
-        id: 'redeliverWebhook',
+        id: 'redeliverWebhookDelivery',
         tag: 'Webhooks',
-        summary: 'Send a logged delivery again (a new attempt with the same webhook-id)',
+        summary: 'Send a delivery again: the same payload and webhook-id, new attempts',
         answers: { 202: 'WebhookDeliveryResult' },
-        errors: ['webhook_not_found', 'webhook_delivery_not_found', 'too_many_webhook_deliveries'],
+        errors: [...WEBHOOK_ERRORS, 'webhook_delivery_not_found', 'too_many_webhook_deliveries'],
       }),
       (c) =>
         c.json(
