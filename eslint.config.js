@@ -62,6 +62,17 @@ export default tseslint.config(
     ],
   ),
   zone(
+    ['cli/**'],
+    [
+      {
+        regex:
+          '^(#server/|#web/|(\\.\\./)+(server|web)/|better-sqlite3$|drizzle-orm|hono(/|$)|ws$)',
+        message:
+          'cli/ is a client of the HTTP API: it shares schema/ (types, error ids) and imports neither server/ nor web/.',
+      },
+    ],
+  ),
+  zone(
     ['web/**'],
     [
       {

@@ -2,6 +2,7 @@
 // Why: Node 24 resolving drizzle-orm's hundreds of ES modules leaves ~130 MB of freed-but-kept
 // heap in RSS (measured: importing drizzle-orm/sqlite-core alone +198 MB RSS, 1.5 MB live after GC).
 // One bundled file loads without that, and without type stripping at start-up.
+import fs from 'node:fs';
 import { build } from 'rolldown';
 
 await build({
@@ -15,3 +16,20 @@ await build({
   logLevel: 'warn',
 });
 console.log('server bundled into dist/server.js (and dist/checkpoint-worker.js)');
+
+// The CLI: one file, the package's `bin` (`npx stagecoach`), runnable without type
+// stripping or node_modules beyond what it bundles (openapi-fetch).
+await build({
+  input: { cli: 'cli/main.ts' },
+  platform: 'node',
+  external: [/^node:/],
+  output: {
+    dir: 'dist',
+    entryFileNames: '[name].js',
+    format: 'esm',
+    banner: '#!/usr/bin/env node',
+  },
+  logLevel: 'warn',
+});
+fs.chmodSync('dist/cli.js', 0o755);
+console.log('CLI bundled into dist/cli.js');
