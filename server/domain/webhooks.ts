@@ -21,6 +21,7 @@ import type { Principal } from './accounts.ts';
 import type { ProjectEvents } from './events.ts';
 import type { Sealer } from './sealer.ts';
 import { newId } from './ids.ts';
+import { TokenBucket } from '../lib/rates.ts';
 
 /** Endpoints one project may have (WH-13). */
 export const WEBHOOKS_PER_PROJECT = 20;
@@ -29,6 +30,17 @@ export const PENDING_PER_WEBHOOK = 1000;
 /** Sends in flight in one process, and to one endpoint (WH-13). */
 export const SENDS_PER_PROCESS = 8;
 export const SENDS_PER_WEBHOOK = 2;
+/**
+ * Sends in flight for one project (SEC-41): one project's slow receivers (20 endpoints × 2 sends)
+ * can never take every slot of the process, so other projects' deliveries still go.
+ */
+export const SENDS_PER_PROJECT = 4;
+/**
+ * Deliveries a person may queue by hand (test, redeliver) per endpoint: a burst of this many,
+ * then one every MANUAL_SENDS_EVERY_MS (SEC-42); the server is not a POST cannon at a third party.
+ */
+export const MANUAL_SENDS_BURST = 10;
+export const MANUAL_SENDS_EVERY_MS = 6000;
 /** Bytes of a receiver's answer read for the attempt's excerpt; the connection is then closed (WH-8). */
 export const RESPONSE_EXCERPT_BYTES = 1024;
 /** How long the previous secret keeps signing after a rotation (WH-6). */
@@ -63,8 +75,14 @@ export function sign(secret: string, messageId: string, timestamp: number, body:
  */
 export function publicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
-  return ipaddr.process(address).range() === 'unicast';
+  const a = ipaddr.process(address);
+  if (a.range() !== 'unicast') return false;
+  // IPv6: only global unicast (2000::/3, SEC-39). ipaddr.js calls the rest of ::/8 "unicast",
+  // among them the deprecated IPv4-compatible `::7f00:1` (`[::127.0.0.1]`), which some hosts
+  // still route to the IPv4 address.
+  return a.kind() === 'ipv4' || (a as ipaddr.IPv6).match(GLOBAL_UNICAST);
 }
+const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number];
 
 /** The URL's host as an address or a name (IPv6 literals without their brackets). */
 const hostOf = (u: URL) => u.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -123,6 +141,10 @@ export async function send(
     if (all.length === 0) return { status: null, error: `no address for ${host}`, excerpt: null };
     if (!opts.allowPrivate && !all.every((a) => publicAddress(a.address)))
       return { status: null, error: 'address not allowed', excerpt: null };
+    // Plain http only where private receivers are allowed (SEC-40): an endpoint made while they
+    // were is not sent to in clear once the flag is off.
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && opts.allowPrivate))
+      return { status: null, error: 'https required', excerpt: null };
     address = all[0]!;
   } catch (err) {
     const timedOut = Date.now() >= deadline;
@@ -193,6 +215,13 @@ export async function send(
     req.end(body);
   });
 }
+
+/**
+ * The URL as the parser reads it (SEC-43): what is stored, shown and sent to is one string, with
+ * bidi controls and other invisible characters percent-encoded and a name in IDN form as its
+ * `xn--` ASCII, so the page cannot show a receiver as another.
+ */
+export const shownUrl = (raw: string): string => new URL(raw).href;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -341,6 +370,24 @@ export function createWebhooks(deps: {
       // Not resolvable now: each send resolves and checks it again.
     }
     if (!all.every((a) => publicAddress(a.address))) throw refused();
+  }
+
+  /** Per endpoint: the deliveries queued by hand (test, redeliver) are a bounded rate (SEC-42). */
+  const manual = new Map<string, TokenBucket>();
+  function takeManualSend(hookId: string): void {
+    let bucket = manual.get(hookId);
+    if (!bucket) {
+      // Full buckets are forgotten first: the map holds only endpoints used by hand lately.
+      if (manual.size >= 10_000) manual.clear();
+      bucket = new TokenBucket(1000 / MANUAL_SENDS_EVERY_MS, MANUAL_SENDS_BURST);
+      manual.set(hookId, bucket);
+    }
+    if (!bucket.take())
+      throw new AppError(
+        'rate_limited',
+        'Too many test events and redeliveries to this webhook: wait a few seconds and try again.',
+        { retryAfter: Math.ceil(MANUAL_SENDS_EVERY_MS / 1000) },
+      );
   }
 
   function subscribed(hook: WebhookRow, type: WebhookEventType): boolean {
@@ -583,6 +630,7 @@ export function createWebhooks(deps: {
   let started = false;
   let running = 0;
   const perHook = new Map<string, number>();
+  const perProject = new Map<string, number>();
   let timer: NodeJS.Timeout | null = null;
   let wakeQueued = false;
   const inFlight = new Set<Promise<void>>();
@@ -602,20 +650,29 @@ export function createWebhooks(deps: {
     try {
       if (running < SENDS_PER_PROCESS) {
         const busy = [...perHook].filter(([, n]) => n >= SENDS_PER_WEBHOOK).map(([id]) => id);
-        for (const d of store.due(t, busy, SENDS_PER_PROCESS * 4)) {
+        const busyProjects = [...perProject]
+          .filter(([, n]) => n >= SENDS_PER_PROJECT)
+          .map(([id]) => id);
+        for (const d of store.due(t, busy, SENDS_PER_PROCESS * 4, busyProjects)) {
           if (running >= SENDS_PER_PROCESS) break;
           if ((perHook.get(d.webhookId) ?? 0) >= SENDS_PER_WEBHOOK) continue;
+          if ((perProject.get(d.projectId) ?? 0) >= SENDS_PER_PROJECT) continue;
           const lease = t + leaseMs;
           if (!store.claim(d.id, t, lease)) continue;
           running++;
-          perHook.set(d.webhookId, (perHook.get(d.webhookId) ?? 0) + 1);
+          const up = (m: Map<string, number>, k: string, by: number) => {
+            const n = (m.get(k) ?? 0) + by;
+            if (n > 0) m.set(k, n);
+            else m.delete(k);
+          };
+          up(perHook, d.webhookId, 1);
+          up(perProject, d.projectId, 1);
           const p: Promise<void> = attempt(d, lease)
             .catch((err: unknown) => deps.log('a webhook delivery attempt failed', err))
             .finally(() => {
               running--;
-              const n = (perHook.get(d.webhookId) ?? 1) - 1;
-              if (n > 0) perHook.set(d.webhookId, n);
-              else perHook.delete(d.webhookId);
+              up(perHook, d.webhookId, -1);
+              up(perProject, d.projectId, -1);
               inFlight.delete(p);
               wake();
             });
@@ -748,7 +805,7 @@ export function createWebhooks(deps: {
         const r: WebhookRow = {
           id,
           projectId,
-          url: body.url,
+          url: shownUrl(body.url),
           description: body.description ?? '',
           events: body.events,
           enabled: true,
@@ -779,7 +836,7 @@ export function createWebhooks(deps: {
       requireWebhook(p, id);
       if (body.url !== undefined) await requireAllowedUrl(body.url);
       const set: Partial<WebhookRow> = {};
-      if (body.url !== undefined) set.url = body.url;
+      if (body.url !== undefined) set.url = shownUrl(body.url);
       if (body.events !== undefined) set.events = body.events;
       if (body.description !== undefined) set.description = body.description;
       if (body.enabled === true) Object.assign(set, { enabled: true, disabledReason: null });
@@ -819,6 +876,7 @@ export function createWebhooks(deps: {
     /** A `webhook.test` delivery to this endpoint (sent even when it subscribes to nothing else). */
     test(p: Principal, id: string): WebhookDeliveryView {
       const hook = requireWebhook(p, id);
+      takeManualSend(hook.id);
       const project = deps.projects.getProject(hook.projectId)!;
       const row = deps.projects.atomically(() =>
         enqueue(hook, {
@@ -864,6 +922,7 @@ export function createWebhooks(deps: {
       const hook = requireWebhook(p, id);
       const d = store.delivery(deliveryId);
       if (!d || d.webhookId !== id) throw new AppError('webhook_delivery_not_found');
+      takeManualSend(hook.id);
       const row = deps.projects.atomically(() =>
         enqueue(hook, JSON.parse(d.payload) as WebhookPayload, d.messageId),
       );
