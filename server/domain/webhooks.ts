@@ -87,17 +87,63 @@ const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number];
 /** The URL's host as an address or a name (IPv6 literals without their brackets). */
 const hostOf = (u: URL) => u.hostname.replace(/^\[(.*)\]$/, '$1');
 
-/** A name's addresses, or null when it does not resolve within `ms`. */
+/**
+ * Name lookups (getaddrinfo) in flight in the process (SEC-45). They run in libuv's thread pool
+ * (4 threads, shared with file access and password hashing) and cannot be cancelled: a receiver's
+ * name on a deliberately slow DNS server would otherwise hold a pool thread per send or creation
+ * for as long as the resolver retries. A slot is held until the lookup itself ends, not until
+ * its caller gives up.
+ */
+export const LOOKUPS_IN_FLIGHT = 2;
+let lookups = 0;
+const lookupWaiters: (() => void)[] = [];
+
+/** A lookup slot within `ms` (true), or none (false). */
+function acquireLookup(ms: number): Promise<boolean> {
+  if (lookups < LOOKUPS_IN_FLIGHT) {
+    lookups++;
+    return Promise.resolve(true);
+  }
+  return new Promise((resolve) => {
+    const waiter = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      const i = lookupWaiters.indexOf(waiter);
+      if (i >= 0) lookupWaiters.splice(i, 1);
+      resolve(false);
+    }, ms);
+    lookupWaiters.push(waiter);
+  });
+}
+
+/** Hands the slot to the next waiter, or frees it. */
+function releaseLookup(): void {
+  const next = lookupWaiters.shift();
+  if (next) next();
+  else lookups--;
+}
+
+/** A name's addresses; throws when it does not resolve within `ms` (waiting for a slot included). */
 async function resolveAll(
   host: string,
   ms: number,
 ): Promise<{ address: string; family: number }[]> {
+  const deadline = Date.now() + ms;
+  if (!(await acquireLookup(ms)))
+    throw new Error(`no address for ${host} within ${ms} ms (name lookups busy)`);
+  const lookup = dns.promises.lookup(host, { all: true, verbatim: true });
+  void lookup.then(releaseLookup, releaseLookup);
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      dns.promises.lookup(host, { all: true, verbatim: true }),
+      lookup,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no address for ${host} within ${ms} ms`)), ms);
+        timer = setTimeout(
+          () => reject(new Error(`no address for ${host} within ${ms} ms`)),
+          Math.max(1, deadline - Date.now()),
+        );
       }),
     ]);
   } finally {

@@ -1,11 +1,13 @@
+import dns from 'node:dns';
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type {
   WebhookCreated,
   WebhookDeliveriesView,
   WebhookDeliveryResult,
 } from '#schema/api/webhooks.ts';
 import {
+  LOOKUPS_IN_FLIGHT,
   MANUAL_SENDS_BURST,
   SENDS_PER_PROJECT,
   publicAddress,
@@ -235,5 +237,43 @@ describe('SEC-39 … SEC-45 webhooks red team', () => {
       roles: { [dev!]: ['project_admin'], [prod!]: ['viewer'] },
     });
     expect((await pa.call('GET', `/api/environments/${prod}/history`)).status).toBe(200);
+  });
+
+  it('[SEC-45] names on a slow DNS server hold at most LOOKUPS_IN_FLIGHT lookups of the thread pool; the sends still end on time', async () => {
+    const stuck: (() => void)[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const spy = vi.spyOn(dns.promises, 'lookup').mockImplementation((() => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      return new Promise((resolve) =>
+        stuck.push(() => {
+          inFlight--;
+          resolve([{ address: '127.0.0.1', family: 4 }]);
+        }),
+      );
+    }) as unknown as typeof dns.promises.lookup);
+    const unstick = () => {
+      for (const f of stuck.splice(0)) f();
+    };
+    cleanup.push(() => {
+      unstick();
+      spy.mockRestore();
+    });
+    const opts = { timeoutMs: 300, allowPrivate: false };
+    const t0 = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => send(`https://slow${i}.example/`, {}, '{}', opts)),
+    );
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(most).toBe(LOOKUPS_IN_FLIGHT);
+    for (const r of results)
+      expect(r.error).toMatch(/^timeout after 0\.3 s$|^cannot resolve .* within 300 ms/);
+    // Once the stuck lookups end, their slots are free again.
+    unstick();
+    const next = send('https://next.example/', {}, '{}', opts);
+    await expect.poll(() => stuck.length).toBe(1);
+    unstick();
+    expect((await next).error).toBe('address not allowed');
   });
 });
