@@ -41,6 +41,13 @@ export const SENDS_PER_PROJECT = 4;
  */
 export const MANUAL_SENDS_BURST = 10;
 export const MANUAL_SENDS_EVERY_MS = 6000;
+/**
+ * Settled deliveries kept per endpoint (SEC-42): 20 endpoints × every event of a busy project
+ * for 30 days would otherwise be many times the project's own event log (7 days). The oldest go
+ * first, checked on an endpoint's first delivery queued by this process and every TRIM_EVERY-th.
+ */
+export const DELIVERIES_KEPT_PER_WEBHOOK = 5000;
+const TRIM_EVERY = 50;
 /** Bytes of a receiver's answer read for the attempt's excerpt; the connection is then closed (WH-8). */
 export const RESPONSE_EXCERPT_BYTES = 1024;
 /** How long the previous secret keeps signing after a rotation (WH-6). */
@@ -67,6 +74,9 @@ export function sign(secret: string, messageId: string, timestamp: number, body:
   return `v1,${createHmac('sha256', key).update(`${messageId}.${timestamp}.${body}`).digest('base64')}`;
 }
 
+/** IPv6 global unicast: the only IPv6 receivers (SEC-39). */
+const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number];
+
 /**
  * Whether a receiver may be at this address (WH-11): only the `unicast` range of ipaddr.js, an
  * IPv4-mapped IPv6 address judged as its IPv4 address. Refused: loopback, private, link-local
@@ -82,7 +92,6 @@ export function publicAddress(address: string): boolean {
   // still route to the IPv4 address.
   return a.kind() === 'ipv4' || (a as ipaddr.IPv6).match(GLOBAL_UNICAST);
 }
-const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number];
 
 /** The URL's host as an address or a name (IPv6 literals without their brackets). */
 const hostOf = (u: URL) => u.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -440,6 +449,9 @@ export function createWebhooks(deps: {
     return type === 'webhook.test' || hook.events.includes('*') || hook.events.includes(type);
   }
 
+  /** Deliveries queued by this process per endpoint, modulo TRIM_EVERY (SEC-42). */
+  const queuedHere = new Map<string, number>();
+
   /** Queues one delivery (inside the caller's transaction). */
   function enqueue(
     hook: WebhookRow,
@@ -467,6 +479,10 @@ export function createWebhooks(deps: {
       createdAt: t,
     };
     store.insertDelivery(row);
+    const n = (queuedHere.get(hook.id) ?? 0) + 1;
+    if (queuedHere.size >= 10_000) queuedHere.clear();
+    queuedHere.set(hook.id, n % TRIM_EVERY);
+    if (n % TRIM_EVERY === 1) store.trim(hook.id, DELIVERIES_KEPT_PER_WEBHOOK);
     return row;
   }
 

@@ -168,6 +168,12 @@ export function createWebhookStore(db: Db) {
           .get() !== undefined
       );
     },
+    /** An endpoint's settled deliveries past its newest `keep` are deleted (SEC-42: the outbox is bounded); pending ones stay. */
+    trim(webhookId: string, keep: number): number {
+      return db.run(sql`DELETE FROM webhook_deliveries WHERE id IN (
+          SELECT id FROM webhook_deliveries WHERE webhook_id = ${webhookId} AND state != 'pending'
+          ORDER BY created_at DESC LIMIT -1 OFFSET ${keep})`).changes;
+    },
     /** Deliveries older than `cutoff` (any state) are deleted (the retention sweep, WH-13). */
     prune(cutoff: number): number {
       return db.delete(webhookDeliveries).where(lt(webhookDeliveries.createdAt, cutoff)).run()

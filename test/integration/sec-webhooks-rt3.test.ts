@@ -7,13 +7,20 @@ import type {
   WebhookDeliveryResult,
 } from '#schema/api/webhooks.ts';
 import {
+  DELIVERIES_KEPT_PER_WEBHOOK,
   LOOKUPS_IN_FLIGHT,
   MANUAL_SENDS_BURST,
   SENDS_PER_PROJECT,
   publicAddress,
   send,
 } from '#server/domain/webhooks.ts';
-import { adminOf, newProject, newUser, type Client } from '../helpers/fixture.ts';
+import {
+  adminOf,
+  inProcessInstance,
+  newProject,
+  newUser,
+  type Client,
+} from '../helpers/fixture.ts';
 import { testServer } from '../helpers/server.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { webhookReceiver } from '../helpers/webhook-receiver.ts';
@@ -275,5 +282,51 @@ describe('SEC-39 … SEC-45 webhooks red team', () => {
     await expect.poll(() => stuck.length).toBe(1);
     unstick();
     expect((await next).error).toBe('address not allowed');
+  });
+
+  it('[SEC-42] an endpoint keeps at most DELIVERIES_KEPT_PER_WEBHOOK settled deliveries: the oldest go, pending ones stay', async () => {
+    const api = await inProcessInstance({ WEBHOOK_ALLOW_PRIVATE: '1' });
+    cleanup.push(() => api.close());
+    const project = await newProject(api);
+    const { webhook } = await api.ok<WebhookCreated>(
+      'POST',
+      `/api/projects/${project.id}/webhooks`,
+      { url: 'http://127.0.0.1:9/hook', events: ['*'] },
+    );
+    const sqlite = api.services.database.sqlite;
+    // Months of a busy project's deliveries, all sent (and a few still waiting).
+    const extra = 300;
+    sqlite
+      .prepare(
+        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+         INSERT INTO webhook_deliveries
+           SELECT 'whd_old_' || i, ?, ?, 'msg_old_' || i, 'webhook.test', '{}',
+                  CASE WHEN i <= 3 THEN 'pending' ELSE 'succeeded' END, '[]',
+                  CASE WHEN i <= 3 THEN 9e15 ELSE NULL END, NULL, ? + i FROM n`,
+      )
+      .run(
+        DELIVERIES_KEPT_PER_WEBHOOK + extra + 3,
+        webhook.id,
+        project.id,
+        Date.now() - 86_400_000,
+      );
+    await api.ok('POST', `/api/webhooks/${webhook.id}/test`);
+    const count = (state: string) =>
+      (
+        sqlite
+          .prepare(
+            `SELECT count(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND state = ?`,
+          )
+          .get(webhook.id, state) as { n: number }
+      ).n;
+    expect(count('succeeded')).toBe(DELIVERIES_KEPT_PER_WEBHOOK);
+    expect(count('pending')).toBe(4);
+    // The newest stayed.
+    const oldest = sqlite
+      .prepare(
+        `SELECT min(CAST(substr(id, 9) AS INTEGER)) AS i FROM webhook_deliveries WHERE webhook_id = ? AND state = 'succeeded'`,
+      )
+      .get(webhook.id) as { i: number };
+    expect(oldest.i).toBe(extra + 4);
   });
 });
