@@ -314,7 +314,15 @@ const webhookUrl = z
     } catch {
       return false;
     }
-  }, 'An absolute https URL without a user name or password.');
+  }, 'An absolute https URL without a user name or password.')
+  // As stored and sent (percent-encoded, SEC-43) it is at most 2048 characters too.
+  .refine((s) => {
+    try {
+      return new URL(s).href.length <= 2048;
+    } catch {
+      return true;
+    }
+  }, 'A URL of at most 2048 characters once its special characters are percent-encoded.');
 
 /** `["*"]` (every event), or distinct names from WEBHOOK_EVENTS. */
 const webhookEventList = z

@@ -153,6 +153,11 @@ describe('SEC-39 … SEC-45 webhooks red team', () => {
       { url: 'https://bücher.example/b' },
     );
     expect(idn.body.webhook.url).toBe('https://xn--bcher-kva.example/b');
+    // Percent-encoding makes a URL longer: the stored form is bounded too.
+    const long = await create(admin, project.id, {
+      url: `https://93.184.216.34/${rlo.repeat(1000)}`,
+    });
+    expect([long.status, long.body.error.id]).toEqual([400, 'invalid_body']);
     for (const description of [`Billing ${rlo}gnp.exe`, 'a\u2066b', 'bell\u0007']) {
       const r = await create(admin, project.id, { url: 'https://93.184.216.34/', description });
       expect([r.status, r.body.error.id], JSON.stringify(description)).toEqual([
