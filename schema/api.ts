@@ -315,7 +315,15 @@ const webhookUrl = z
     } catch {
       return false;
     }
-  }, 'An absolute https URL without a user name or password.');
+  }, 'An absolute https URL without a user name or password.')
+  // As stored and sent (percent-encoded, SEC-43) it is at most 2048 characters too.
+  .refine((s) => {
+    try {
+      return new URL(s).href.length <= 2048;
+    } catch {
+      return true;
+    }
+  }, 'A URL of at most 2048 characters once its special characters are percent-encoded.');
 
 /** `["*"]` (every event), or distinct names from WEBHOOK_EVENTS. */
 const webhookEventList = z
@@ -330,14 +338,28 @@ const webhookEventList = z
     `"*" alone, or names from: ${WEBHOOK_EVENTS.join(', ')}.`,
   );
 
+/**
+ * An endpoint's description (SEC-43): plain text of at most 500 characters without bidi controls
+ * or other control characters (line breaks and tabs aside), which could make the page show its
+ * URL or another endpoint's text in another order.
+ */
+const webhookDescription = z
+  .string()
+  .trim()
+  .max(500)
+  .refine(
+    (s) => !/[\p{Bidi_Control}\p{Cc}]/u.test(s.replace(/[\n\r\t]/g, '')),
+    'A description may not hold characters that change the writing direction, nor control characters.',
+  );
+
 export const CreateWebhookBody = z.strictObject({
   url: webhookUrl,
   events: webhookEventList,
-  description: z.string().trim().max(500).optional(),
+  description: webhookDescription.optional(),
 });
 export const UpdateWebhookBody = z.strictObject({
   url: webhookUrl.optional(),
   events: webhookEventList.optional(),
-  description: z.string().trim().max(500).optional(),
+  description: webhookDescription.optional(),
   enabled: z.boolean().optional(),
 });

@@ -21,6 +21,7 @@ import type { Principal } from './accounts.ts';
 import type { ProjectEvents } from './events.ts';
 import type { Sealer } from './sealer.ts';
 import { newId } from './ids.ts';
+import { TokenBucket } from '../lib/rates.ts';
 
 /** Endpoints one project may have (WH-13). */
 export const WEBHOOKS_PER_PROJECT = 20;
@@ -29,6 +30,24 @@ export const PENDING_PER_WEBHOOK = 1000;
 /** Sends in flight in one process, and to one endpoint (WH-13). */
 export const SENDS_PER_PROCESS = 8;
 export const SENDS_PER_WEBHOOK = 2;
+/**
+ * Sends in flight for one project (SEC-41): one project's slow receivers (20 endpoints × 2 sends)
+ * can never take every slot of the process, so other projects' deliveries still go.
+ */
+export const SENDS_PER_PROJECT = 4;
+/**
+ * Deliveries a person may queue by hand (test, redeliver) per endpoint: a burst of this many,
+ * then one every MANUAL_SENDS_EVERY_MS (SEC-42); the server is not a POST cannon at a third party.
+ */
+export const MANUAL_SENDS_BURST = 10;
+export const MANUAL_SENDS_EVERY_MS = 6000;
+/**
+ * Settled deliveries kept per endpoint (SEC-42): 20 endpoints × every event of a busy project
+ * for 30 days would otherwise be many times the project's own event log (7 days). The oldest go
+ * first, checked on an endpoint's first delivery queued by this process and every TRIM_EVERY-th.
+ */
+export const DELIVERIES_KEPT_PER_WEBHOOK = 5000;
+const TRIM_EVERY = 50;
 /** Bytes of a receiver's answer read for the attempt's excerpt; the connection is then closed (WH-8). */
 export const RESPONSE_EXCERPT_BYTES = 1024;
 /** How long the previous secret keeps signing after a rotation (WH-6). */
@@ -55,6 +74,9 @@ export function sign(secret: string, messageId: string, timestamp: number, body:
   return `v1,${createHmac('sha256', key).update(`${messageId}.${timestamp}.${body}`).digest('base64')}`;
 }
 
+/** IPv6 global unicast: the only IPv6 receivers (SEC-39). */
+const GLOBAL_UNICAST = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number];
+
 /**
  * Whether a receiver may be at this address (WH-11): only the `unicast` range of ipaddr.js, an
  * IPv4-mapped IPv6 address judged as its IPv4 address. Refused: loopback, private, link-local
@@ -63,23 +85,74 @@ export function sign(secret: string, messageId: string, timestamp: number, body:
  */
 export function publicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
-  return ipaddr.process(address).range() === 'unicast';
+  const a = ipaddr.process(address);
+  if (a.range() !== 'unicast') return false;
+  // IPv6: only global unicast (2000::/3, SEC-39). ipaddr.js calls the rest of ::/8 "unicast",
+  // among them the deprecated IPv4-compatible `::7f00:1` (`[::127.0.0.1]`), which some hosts
+  // still route to the IPv4 address.
+  return a.kind() === 'ipv4' || (a as ipaddr.IPv6).match(GLOBAL_UNICAST);
 }
 
 /** The URL's host as an address or a name (IPv6 literals without their brackets). */
 const hostOf = (u: URL) => u.hostname.replace(/^\[(.*)\]$/, '$1');
 
-/** A name's addresses, or null when it does not resolve within `ms`. */
+/**
+ * Name lookups (getaddrinfo) in flight in the process (SEC-45). They run in libuv's thread pool
+ * (4 threads, shared with file access and password hashing) and cannot be cancelled: a receiver's
+ * name on a deliberately slow DNS server would otherwise hold a pool thread per send or creation
+ * for as long as the resolver retries. A slot is held until the lookup itself ends, not until
+ * its caller gives up.
+ */
+export const LOOKUPS_IN_FLIGHT = 2;
+let lookups = 0;
+const lookupWaiters: (() => void)[] = [];
+
+/** A lookup slot within `ms` (true), or none (false). */
+function acquireLookup(ms: number): Promise<boolean> {
+  if (lookups < LOOKUPS_IN_FLIGHT) {
+    lookups++;
+    return Promise.resolve(true);
+  }
+  return new Promise((resolve) => {
+    const waiter = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      const i = lookupWaiters.indexOf(waiter);
+      if (i >= 0) lookupWaiters.splice(i, 1);
+      resolve(false);
+    }, ms);
+    lookupWaiters.push(waiter);
+  });
+}
+
+/** Hands the slot to the next waiter, or frees it. */
+function releaseLookup(): void {
+  const next = lookupWaiters.shift();
+  if (next) next();
+  else lookups--;
+}
+
+/** A name's addresses; throws when it does not resolve within `ms` (waiting for a slot included). */
 async function resolveAll(
   host: string,
   ms: number,
 ): Promise<{ address: string; family: number }[]> {
+  const deadline = Date.now() + ms;
+  if (!(await acquireLookup(ms)))
+    throw new Error(`no address for ${host} within ${ms} ms (name lookups busy)`);
+  const lookup = dns.promises.lookup(host, { all: true, verbatim: true });
+  void lookup.then(releaseLookup, releaseLookup);
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      dns.promises.lookup(host, { all: true, verbatim: true }),
+      lookup,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no address for ${host} within ${ms} ms`)), ms);
+        timer = setTimeout(
+          () => reject(new Error(`no address for ${host} within ${ms} ms`)),
+          Math.max(1, deadline - Date.now()),
+        );
       }),
     ]);
   } finally {
@@ -123,6 +196,10 @@ export async function send(
     if (all.length === 0) return { status: null, error: `no address for ${host}`, excerpt: null };
     if (!opts.allowPrivate && !all.every((a) => publicAddress(a.address)))
       return { status: null, error: 'address not allowed', excerpt: null };
+    // Plain http only where private receivers are allowed (SEC-40): an endpoint made while they
+    // were is not sent to in clear once the flag is off.
+    if (u.protocol !== 'https:' && !(u.protocol === 'http:' && opts.allowPrivate))
+      return { status: null, error: 'https required', excerpt: null };
     address = all[0]!;
   } catch (err) {
     const timedOut = Date.now() >= deadline;
@@ -193,6 +270,13 @@ export async function send(
     req.end(body);
   });
 }
+
+/**
+ * The URL as the parser reads it (SEC-43): what is stored, shown and sent to is one string, with
+ * bidi controls and other invisible characters percent-encoded and a name in IDN form as its
+ * `xn--` ASCII, so the page cannot show a receiver as another.
+ */
+export const shownUrl = (raw: string): string => new URL(raw).href;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -343,9 +427,30 @@ export function createWebhooks(deps: {
     if (!all.every((a) => publicAddress(a.address))) throw refused();
   }
 
+  /** Per endpoint: the deliveries queued by hand (test, redeliver) are a bounded rate (SEC-42). */
+  const manual = new Map<string, TokenBucket>();
+  function takeManualSend(hookId: string): void {
+    let bucket = manual.get(hookId);
+    if (!bucket) {
+      // Full buckets are forgotten first: the map holds only endpoints used by hand lately.
+      if (manual.size >= 10_000) manual.clear();
+      bucket = new TokenBucket(1000 / MANUAL_SENDS_EVERY_MS, MANUAL_SENDS_BURST);
+      manual.set(hookId, bucket);
+    }
+    if (!bucket.take())
+      throw new AppError(
+        'rate_limited',
+        'Too many test events and redeliveries to this webhook: wait a few seconds and try again.',
+        { retryAfter: Math.ceil(MANUAL_SENDS_EVERY_MS / 1000) },
+      );
+  }
+
   function subscribed(hook: WebhookRow, type: WebhookEventType): boolean {
     return type === 'webhook.test' || hook.events.includes('*') || hook.events.includes(type);
   }
+
+  /** Deliveries queued by this process per endpoint, modulo TRIM_EVERY (SEC-42). */
+  const queuedHere = new Map<string, number>();
 
   /** Queues one delivery (inside the caller's transaction). */
   function enqueue(
@@ -374,6 +479,10 @@ export function createWebhooks(deps: {
       createdAt: t,
     };
     store.insertDelivery(row);
+    const n = (queuedHere.get(hook.id) ?? 0) + 1;
+    if (queuedHere.size >= 10_000) queuedHere.clear();
+    queuedHere.set(hook.id, n % TRIM_EVERY);
+    if (n % TRIM_EVERY === 1) store.trim(hook.id, DELIVERIES_KEPT_PER_WEBHOOK);
     return row;
   }
 
@@ -583,6 +692,7 @@ export function createWebhooks(deps: {
   let started = false;
   let running = 0;
   const perHook = new Map<string, number>();
+  const perProject = new Map<string, number>();
   let timer: NodeJS.Timeout | null = null;
   let wakeQueued = false;
   const inFlight = new Set<Promise<void>>();
@@ -602,20 +712,29 @@ export function createWebhooks(deps: {
     try {
       if (running < SENDS_PER_PROCESS) {
         const busy = [...perHook].filter(([, n]) => n >= SENDS_PER_WEBHOOK).map(([id]) => id);
-        for (const d of store.due(t, busy, SENDS_PER_PROCESS * 4)) {
+        const busyProjects = [...perProject]
+          .filter(([, n]) => n >= SENDS_PER_PROJECT)
+          .map(([id]) => id);
+        for (const d of store.due(t, busy, SENDS_PER_PROCESS * 4, busyProjects)) {
           if (running >= SENDS_PER_PROCESS) break;
           if ((perHook.get(d.webhookId) ?? 0) >= SENDS_PER_WEBHOOK) continue;
+          if ((perProject.get(d.projectId) ?? 0) >= SENDS_PER_PROJECT) continue;
           const lease = t + leaseMs;
           if (!store.claim(d.id, t, lease)) continue;
           running++;
-          perHook.set(d.webhookId, (perHook.get(d.webhookId) ?? 0) + 1);
+          const up = (m: Map<string, number>, k: string, by: number) => {
+            const n = (m.get(k) ?? 0) + by;
+            if (n > 0) m.set(k, n);
+            else m.delete(k);
+          };
+          up(perHook, d.webhookId, 1);
+          up(perProject, d.projectId, 1);
           const p: Promise<void> = attempt(d, lease)
             .catch((err: unknown) => deps.log('a webhook delivery attempt failed', err))
             .finally(() => {
               running--;
-              const n = (perHook.get(d.webhookId) ?? 1) - 1;
-              if (n > 0) perHook.set(d.webhookId, n);
-              else perHook.delete(d.webhookId);
+              up(perHook, d.webhookId, -1);
+              up(perProject, d.projectId, -1);
               inFlight.delete(p);
               wake();
             });
@@ -748,7 +867,7 @@ export function createWebhooks(deps: {
         const r: WebhookRow = {
           id,
           projectId,
-          url: body.url,
+          url: shownUrl(body.url),
           description: body.description ?? '',
           events: body.events,
           enabled: true,
@@ -779,7 +898,7 @@ export function createWebhooks(deps: {
       requireWebhook(p, id);
       if (body.url !== undefined) await requireAllowedUrl(body.url);
       const set: Partial<WebhookRow> = {};
-      if (body.url !== undefined) set.url = body.url;
+      if (body.url !== undefined) set.url = shownUrl(body.url);
       if (body.events !== undefined) set.events = body.events;
       if (body.description !== undefined) set.description = body.description;
       if (body.enabled === true) Object.assign(set, { enabled: true, disabledReason: null });
@@ -819,6 +938,7 @@ export function createWebhooks(deps: {
     /** A `webhook.test` delivery to this endpoint (sent even when it subscribes to nothing else). */
     test(p: Principal, id: string): WebhookDeliveryView {
       const hook = requireWebhook(p, id);
+      takeManualSend(hook.id);
       const project = deps.projects.getProject(hook.projectId)!;
       const row = deps.projects.atomically(() =>
         enqueue(hook, {
@@ -864,6 +984,7 @@ export function createWebhooks(deps: {
       const hook = requireWebhook(p, id);
       const d = store.delivery(deliveryId);
       if (!d || d.webhookId !== id) throw new AppError('webhook_delivery_not_found');
+      takeManualSend(hook.id);
       const row = deps.projects.atomically(() =>
         enqueue(hook, JSON.parse(d.payload) as WebhookPayload, d.messageId),
       );

@@ -78,9 +78,10 @@ export function createWebhookStore(db: Db) {
     },
     /**
      * Pending deliveries due at `now` whose lease (if any) ran out, of enabled endpoints, oldest
-     * first, skipping endpoints in `busy` (at their own bound of sends).
+     * first, skipping endpoints in `busy` (at their own bound of sends) and projects in
+     * `busyProjects` (at theirs, SEC-41).
      */
-    due(now: number, busy: string[], limit: number): DeliveryRow[] {
+    due(now: number, busy: string[], limit: number, busyProjects: string[] = []): DeliveryRow[] {
       return db
         .select({ d: webhookDeliveries })
         .from(webhookDeliveries)
@@ -92,6 +93,9 @@ export function createWebhookStore(db: Db) {
             or(isNull(webhookDeliveries.leaseUntil), lte(webhookDeliveries.leaseUntil, now)),
             eq(webhooks.enabled, true),
             busy.length > 0 ? sql`${webhookDeliveries.webhookId} not in ${busy}` : undefined,
+            busyProjects.length > 0
+              ? sql`${webhookDeliveries.projectId} not in ${busyProjects}`
+              : undefined,
           ),
         )
         .orderBy(asc(webhookDeliveries.nextAttemptAt))
@@ -163,6 +167,12 @@ export function createWebhookStore(db: Db) {
           .limit(1)
           .get() !== undefined
       );
+    },
+    /** An endpoint's settled deliveries past its newest `keep` are deleted (SEC-42: the outbox is bounded); pending ones stay. */
+    trim(webhookId: string, keep: number): number {
+      return db.run(sql`DELETE FROM webhook_deliveries WHERE id IN (
+          SELECT id FROM webhook_deliveries WHERE webhook_id = ${webhookId} AND state != 'pending'
+          ORDER BY created_at DESC LIMIT -1 OFFSET ${keep})`).changes;
     },
     /** Deliveries older than `cutoff` (any state) are deleted (the retention sweep, WH-13). */
     prune(cutoff: number): number {
