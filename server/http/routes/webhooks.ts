@@ -113,7 +113,7 @@ export function webhookRoutes(deps: AppDeps) {
         tag: 'Webhooks',
         summary: 'Send a webhook.test event to this endpoint',
         answers: { 202: 'WebhookDeliveryResult' },
-        errors: [...WEBHOOK_ERRORS, 'too_many_webhook_deliveries'],
+        errors: [...WEBHOOK_ERRORS, 'too_many_webhook_deliveries', 'rate_limited'],
       }),
       (c) =>
         c.json(
@@ -156,7 +156,12 @@ export function webhookRoutes(deps: AppDeps) {
         tag: 'Webhooks',
         summary: 'Send a delivery again: the same payload and webhook-id, new attempts',
         answers: { 202: 'WebhookDeliveryResult' },
-        errors: [...WEBHOOK_ERRORS, 'webhook_delivery_not_found', 'too_many_webhook_deliveries'],
+        errors: [
+          ...WEBHOOK_ERRORS,
+          'webhook_delivery_not_found',
+          'too_many_webhook_deliveries',
+          'rate_limited',
+        ],
       }),
       (c) =>
         c.json(
