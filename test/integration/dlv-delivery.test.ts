@@ -2,49 +2,18 @@ import { describe, expect, it } from 'vitest';
 import type { DeliveryEvent, ProjectView } from '#schema/api.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { testServer } from '../helpers/server.ts';
-import { adminOf, newProject } from '../helpers/fixture.ts';
+import { runtimeProject } from '../helpers/runtime-project.ts';
 import { openEvents, openStream, type SseMessage } from '../helpers/sse.ts';
 
 const cleanup = cleanupAfterEach();
 
-/** A five-stage project with the sample content live in production, and a runtime key there. */
+/**
+ * The runtime project (test/helpers/runtime-project.ts) with delivery requests and streams as a
+ * runtime, aborted with the test.
+ */
 async function setup(env: Record<string, string> = {}) {
-  const server = await testServer(cleanup, env);
-  const admin = await adminOf(server.url);
-  const project: ProjectView = await newProject(admin, { sample: true, preset: 'five-stage' });
-  const envs = project.environments;
-  const [first, prod] = [envs[0]!, envs[envs.length - 1]!];
-  /** Syncs every stage but production (confirming missing secrets). */
-  const promote = async () => {
-    for (const e of envs.slice(0, -1))
-      await admin.ok('POST', `/api/environments/${e.id}/sync`, { confirmMissingSecrets: true });
-  };
-  const publish = () =>
-    admin.ok<unknown>('POST', `/api/environments/${prod.id}/publish`, {
-      confirmMissingSecrets: true,
-    });
-  /** A new snapshot (the first stage's title of one knowledge article changes), synced up to production's door. */
-  let edits = 0;
-  const change = async () => {
-    const content = await admin.ok<WorkspaceContent>(
-      'GET',
-      `/api/environments/${first.id}/content`,
-    );
-    const article = Object.values(content.knowledge)[0]!;
-    article.title = `Edited ${++edits}`;
-    await admin.ok('PUT', `/api/environments/${first.id}/content`, content);
-    await promote();
-  };
-  await promote();
-  await publish();
-  const keyFor = async (name: string) =>
-    (
-      await admin.ok<{ key: string }>('POST', `/api/environments/${prod.id}/runtime-keys`, {
-        name,
-      })
-    ).key;
-  const key = await keyFor('runtime');
+  const base = await runtimeProject(cleanup, env);
+  const { server, prod, key, live: liveNow } = base;
   /** A delivery request as a runtime (`etag` → If-None-Match); aborts with the test. */
   const url = `${server.url}/api/delivery/${prod.id}`;
   const request = (
@@ -70,12 +39,9 @@ async function setup(env: Record<string, string> = {}) {
     cleanup.push(() => s.close());
     return s;
   };
-  const liveNow = async () =>
-    (await admin.ok<ProjectView>('GET', `/api/projects/${project.id}`)).environments.at(-1)!
-      .liveSnapshotId!;
   /** Production's live snapshot now; `live.first`: the one published by setup. */
   const live = Object.assign(liveNow, { first: await liveNow() });
-  return { server, admin, project, prod, key, keyFor, get, stream, publish, change, live };
+  return { ...base, get, stream, live };
 }
 
 type Board = { stages: { environmentId: string; runtimes?: { total: number; onLive: number } }[] };
