@@ -21,7 +21,6 @@ export class TokensState {
   expiry = $state<string>('90');
   /** The token just created: shown once, with a copy button. */
   fresh = $state<{ name: string; token: string } | null>(null);
-  copied = $state(false);
   /** The token whose revocation is being confirmed. */
   confirming = $state<TokenView | null>(null);
   /** What the last revocation did, said above the list (the row is gone). */
@@ -43,7 +42,6 @@ export class TokensState {
       };
       const t = await api<TokenCreated>('/tokens', { method: 'POST', body });
       this.fresh = { name: t.name, token: t.token };
-      this.copied = false;
       this.name = '';
     }, 'create');
   };
@@ -57,18 +55,6 @@ export class TokensState {
         this.confirming = null;
         this.said = `The token “${t.name}” is revoked: anything using it gets 401 now.`;
       });
-  };
-
-  /** Copies the new token; without a clipboard the caller selects it to copy by hand. */
-  copy = async (): Promise<boolean> => {
-    if (!this.fresh) return false;
-    try {
-      await navigator.clipboard.writeText(this.fresh.token);
-      this.copied = true;
-      return true;
-    } catch {
-      return false;
-    }
   };
 }
 

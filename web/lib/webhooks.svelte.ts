@@ -136,7 +136,6 @@ export class WebhooksState {
   editing = $state<{ id: string; draft: EndpointDraft } | null>(null);
 
   fresh = $state<FreshSecret | null>(null);
-  copied = $state(false);
   confirming = $state<{ what: 'delete' | 'rotate'; webhook: WebhookView } | null>(null);
   /** What the last write did, by the key of its button ('list' for a deletion: the row is gone). */
   said = $state<{ key: string; text: string } | null>(null);
@@ -320,18 +319,5 @@ export class WebhooksState {
 
   #showSecret(made: WebhookCreated, why: FreshSecret['why']) {
     this.fresh = { webhookId: made.webhook.id, url: made.webhook.url, secret: made.secret, why };
-    this.copied = false;
   }
-
-  /** Copies the secret; without a clipboard the caller selects it to copy by hand. */
-  copy = async (): Promise<boolean> => {
-    if (!this.fresh) return false;
-    try {
-      await navigator.clipboard.writeText(this.fresh.secret);
-      this.copied = true;
-      return true;
-    } catch {
-      return false;
-    }
-  };
 }
