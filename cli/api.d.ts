@@ -2675,6 +2675,7 @@ export interface components {
             enabled: boolean;
             events: string[];
             id: string;
+            lastDelivery?: components["schemas"]["WebhookDeliveryView"] | null;
             previousSecretValidUntil: string | null;
             projectId: string;
             url: string;

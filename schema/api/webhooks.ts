@@ -82,6 +82,8 @@ export interface WebhookView {
   createdAt: string;
   /** Until then deliveries are signed with the previous secret too (rotation with overlap). */
   previousSecretValidUntil: string | null;
+  /** Its newest delivery (in the list only; null when none yet). */
+  lastDelivery?: WebhookDeliveryView | null;
 }
 
 export interface WebhookAttemptView {

@@ -850,7 +850,12 @@ export function createWebhooks(deps: {
 
     list(p: Principal, projectId: string): WebhookView[] {
       requireAdmin(p, projectId);
-      return store.ofProject(projectId).map(view);
+      // Each with its newest delivery: one indexed read per endpoint (at most WEBHOOKS_PER_PROJECT),
+      // so the page needs no request per endpoint.
+      return store.ofProject(projectId).map((r) => {
+        const [last] = store.deliveries(r.id, null, 1);
+        return { ...view(r), lastDelivery: last ? deliveryView(last) : null };
+      });
     },
 
     async create(

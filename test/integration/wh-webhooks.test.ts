@@ -169,7 +169,7 @@ describe('WH signed webhooks: endpoints', () => {
     expect([r.status, r.body.error.id]).toEqual([409, 'too_many_webhooks']);
   });
 
-  it('WH-7 WH-12 the test delivery arrives signed (verified by the standardwebhooks library) and is listed without the secret', async () => {
+  it('WH-7 WH-12 the test delivery arrives signed (verified by the standardwebhooks library) and is listed without the secret, also as the endpoint’s last delivery', async () => {
     const { admin, project, receiver } = await setup();
     const { body } = await create(admin, project.id, {
       url: `${receiver.url}/in`,
@@ -227,6 +227,13 @@ describe('WH signed webhooks: endpoints', () => {
       expect.objectContaining({ status: 200, error: null, responseExcerpt: 'ok' }),
     ]);
     expect(JSON.stringify(page)).not.toContain(body.secret.slice(6));
+    // The list carries each endpoint's newest delivery: the page asks nothing per endpoint.
+    const list = await admin.ok<WebhooksView>('GET', `/api/projects/${project.id}/webhooks`);
+    expect(list.webhooks[0]!.lastDelivery).toMatchObject({
+      id: page.deliveries[0]!.id,
+      state: 'succeeded',
+    });
+    expect(JSON.stringify(list)).not.toContain(body.secret.slice(6));
   });
 
   it('WH-14 an answer holding the secret is never kept for Idempotency-Key: a repeat runs nothing and is 409 idempotency_unavailable', async () => {

@@ -154,23 +154,10 @@ export class WebhooksState {
         `/projects/${encodeURIComponent(projectId)}/webhooks`,
       );
       this.list = webhooks;
-      await this.loadLast();
+      // Each endpoint's newest delivery comes with the list.
+      this.last = Object.fromEntries(webhooks.map((w) => [w.id, w.lastDelivery ?? null]));
       this.pending.error = null;
     });
-  };
-
-  /** The newest delivery of each endpoint (one small read each; a project has few endpoints). */
-  loadLast = async (): Promise<void> => {
-    const list = this.list ?? [];
-    const pages = await Promise.all(
-      list.map((w) =>
-        api<WebhookDeliveriesView>(`/webhooks/${encodeURIComponent(w.id)}/deliveries?limit=1`).then(
-          (p) => [w.id, p.deliveries[0] ?? null] as const,
-          () => [w.id, this.last[w.id] ?? null] as const,
-        ),
-      ),
-    );
-    this.last = Object.fromEntries(pages);
   };
 
   /**
