@@ -386,7 +386,7 @@ export async function publish(ctx: Context): Promise<number> {
     // Publishing what is already live would only write a record: say so and move nothing.
     ctx.out.say(`${prod.name} already serves ${short(live)}: nothing to publish.`);
     if (waitDelivered === undefined) return ctx.out.done({ unchanged: true, snapshotId: live });
-    const delivered = await waitForRuntimes(ctx, project, prod, live, waitDelivered);
+    const delivered = await waitForRuntimes(ctx, prod, live, waitDelivered);
     return ctx.out.done({ unchanged: true, snapshotId: live, delivered });
   }
   await confirmProduction(
@@ -411,43 +411,39 @@ export async function publish(ctx: Context): Promise<number> {
   );
   ctx.out.say(`Published in ${prod.name}: live is ${short(r.release.toSnapshotId)}.`);
   if (waitDelivered === undefined) return ctx.out.done(r);
-  const delivered = await waitForRuntimes(
-    ctx,
-    project,
-    prod,
-    r.release.toSnapshotId,
-    waitDelivered,
-  );
+  const delivered = await waitForRuntimes(ctx, prod, r.release.toSnapshotId, waitDelivered);
   return ctx.out.done({ ...r, delivered });
 }
 
 /**
- * Waits until the runtimes reporting for production all serve `snapshotId` (the board's
- * `stages[].runtimes`: instances heard from lately, and how many are on live).
+ * Waits until the runtimes reporting for production all serve `snapshotId`
+ * (`GET /environments/:envId/runtimes`: instances heard from lately, what each serves), naming
+ * the ones still behind.
  */
 async function waitForRuntimes(
   ctx: Context,
-  project: ProjectView,
   prod: EnvironmentView,
   snapshotId: string,
   wait: number,
 ) {
   const deadline = Date.now() + wait;
   for (;;) {
-    const b = await board(ctx, project);
-    const stage = b.stages.find((s) => s.environmentId === prod.id);
-    const live = stage?.live?.snapshot?.id ?? null;
-    const runtimes = stage?.runtimes ?? { total: 0, onLive: 0 };
-    if (live !== snapshotId)
+    const r = await ctx.api.get('/api/environments/{envId}/runtimes', {
+      path: { envId: prod.id },
+    });
+    if (r.liveSnapshotId !== snapshotId)
       throw new CliError(
         'target_moved',
-        `Live moved on to ${short(live)} while waiting for delivery of ${short(snapshotId)}.`,
-        {
-          expected: snapshotId,
-          actual: live,
-        },
+        `Live moved on to ${short(r.liveSnapshotId)} while waiting for delivery of ${short(snapshotId)}.`,
+        { expected: snapshotId, actual: r.liveSnapshotId },
       );
-    if (runtimes.onLive >= runtimes.total) {
+    const behind = r.runtimes.filter((x) => x.snapshotId !== snapshotId).map((x) => x.instance);
+    const runtimes = {
+      total: r.runtimes.length,
+      onLive: r.runtimes.length - behind.length,
+      behind,
+    };
+    if (behind.length === 0) {
       ctx.out.say(
         runtimes.total
           ? `Delivered: ${runtimes.onLive} of ${runtimes.total} runtimes serve ${short(snapshotId)}.`
@@ -455,17 +451,15 @@ async function waitForRuntimes(
       );
       return runtimes;
     }
+    const still = `${behind.slice(0, 5).join(', ')}${behind.length > 5 ? ` and ${behind.length - 5} more` : ''}`;
     if (Date.now() >= deadline)
       throw new CliError(
         'wait_timeout',
-        `Waited ${Math.round(wait / 1000)} s: ${runtimes.onLive} of ${runtimes.total} runtimes serve ${short(snapshotId)}.`,
-        {
-          waitingFor: 'delivery',
-          runtimes,
-        },
+        `Waited ${Math.round(wait / 1000)} s: ${runtimes.onLive} of ${runtimes.total} runtimes serve ${short(snapshotId)}; not yet: ${still}.`,
+        { waitingFor: 'delivery', runtimes },
       );
     ctx.out.say(
-      `waiting: ${runtimes.onLive} of ${runtimes.total} runtimes on ${short(snapshotId)}…`,
+      `waiting: ${runtimes.onLive} of ${runtimes.total} runtimes on ${short(snapshotId)} (not yet: ${still})…`,
     );
     await sleep(Math.min(pollMs(), Math.max(deadline - Date.now(), 0)));
   }
@@ -593,6 +587,7 @@ export async function waitCommand(ctx: Context): Promise<number> {
         expected: ref,
         actual: holds,
       });
+    ctx.out.say(`waiting: ${env.name} (${pointer}) holds ${short(holds)}…`);
     await sleep(Math.min(pollMs(), Math.max(deadline - Date.now(), 0)));
   }
 }

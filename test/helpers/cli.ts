@@ -28,11 +28,17 @@ export interface CliEnv {
 /**
  * Spawns `node cli/main.ts …args` (or `$CLI_ENTRY`) with STAGECOACH_* from `target`; `input` is piped to stdin (stdin
  * is a pipe either way: never a terminal). Polls and retries are made fast for tests.
+ * `whenSaid: [text, run]` runs `run` once stderr first says `text` (e.g. "waiting": the CLI is
+ * waiting, now make what it waits for happen); the run ends after both.
  */
 export function cli(
   target: CliEnv,
   args: string[],
-  options: { input?: string; env?: Record<string, string> } = {},
+  options: {
+    input?: string;
+    env?: Record<string, string>;
+    whenSaid?: [string, () => Promise<unknown>];
+  } = {},
 ): Promise<CliRun> {
   // CLI_ENTRY=dist/cli.js runs the built bundle instead (after `npm run build`).
   const child = spawn(process.execPath, [process.env.CLI_ENTRY ?? 'cli/main.ts', ...args], {
@@ -51,11 +57,23 @@ export function cli(
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let reaction: Promise<unknown> = Promise.resolve();
+  child.stderr.on('data', (d: Buffer) => {
+    const before = stderr;
+    stderr += d.toString();
+    const [text, run] = options.whenSaid ?? [];
+    if (text && run && !before.includes(text) && stderr.includes(text)) {
+      reaction = run();
+      reaction.catch(() => undefined); // reported when the process ends
+    }
+  });
   child.stdin.end(options.input ?? '');
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code) => {
+      void reaction.then(() => finish(code), reject);
+    });
+    const finish = (code: number | null) => {
       let json: CliJson | undefined;
       if (args.includes('--json')) {
         const lines = stdout.trim().split('\n');
@@ -64,7 +82,7 @@ export function cli(
         json = JSON.parse(lines[0]!) as CliJson;
       }
       resolve({ code, stdout, stderr, json });
-    });
+    };
   });
 }
 

@@ -123,12 +123,18 @@ describe('CLI content and environment-local commands', () => {
     await admin.ok('POST', `/api/environments/${p.env(0).id}/sync`, {});
     const snap = (await p.envOf(p.env(1).id)).snapshotId!;
     const [held, never] = await Promise.all([
-      cli(p.target, ['wait', 'uat', '--snapshot', snap.slice(0, 12), '--timeout', '10s', '--json']),
+      // Once it says it waits, TEST syncs the snapshot into UAT.
+      cli(
+        p.target,
+        ['wait', 'uat', '--snapshot', snap.slice(0, 12), '--timeout', '10s', '--json'],
+        {
+          whenSaid: [
+            'waiting',
+            () => admin.ok('POST', `/api/environments/${p.env(1).id}/sync`, {}),
+          ],
+        },
+      ),
       cli(p.target, ['wait', 'staging', '--snapshot', snap, '--timeout', '500ms', '--json']),
-      (async () => {
-        await new Promise((r) => setTimeout(r, 400));
-        await admin.ok('POST', `/api/environments/${p.env(1).id}/sync`, {});
-      })(),
     ]);
     expect(held.code, held.stderr).toBe(0);
     expect(held.json).toMatchObject({ ok: true, result: { snapshotId: snap } });
@@ -161,23 +167,16 @@ describe('CLI content and environment-local commands', () => {
     for (const i of [0, 1, 2, 3])
       await admin.ok('POST', `/api/environments/${p.env(i).id}/sync`, {});
 
-    const [waited] = await Promise.all([
-      cli(p.target, ['publish', '--yes', '--wait-delivered=15s', '--json']),
-      (async () => {
-        // The runtimes pick it up a little later.
-        for (let i = 0; i < 40; i++) {
-          await new Promise((r) => setTimeout(r, 250));
-          const live = (await p.envOf(prod)).liveSnapshotId;
-          if (live === (await p.envOf(prod)).snapshotId) break;
-        }
-        await new Promise((r) => setTimeout(r, 300));
-        await poll('edge-1');
-        await poll('edge-2');
-      })(),
-    ]);
+    // Once the CLI says it waits, the runtimes pick the release up.
+    const waited = await cli(p.target, ['publish', '--yes', '--wait-delivered=15s', '--json'], {
+      whenSaid: ['waiting', async () => Promise.all([poll('edge-1'), poll('edge-2')])],
+    });
     expect(waited.code, waited.stderr).toBe(0);
-    expect(waited.json).toMatchObject({ ok: true, result: { delivered: { total: 2, onLive: 2 } } });
-    expect(waited.stderr).toContain('waiting');
+    expect(waited.json).toMatchObject({
+      ok: true,
+      result: { delivered: { total: 2, onLive: 2, behind: [] } },
+    });
+    expect(waited.stderr).toContain('not yet: edge-1, edge-2');
 
     // Once more, and this time the runtimes stay behind.
     (content.agents[agentId] as { description: string }).description = 'Release 3.';
@@ -188,8 +187,12 @@ describe('CLI content and environment-local commands', () => {
     expect(behind.code).toBe(10);
     expect(behind.json).toMatchObject({
       ok: false,
-      error: { id: 'wait_timeout', details: { runtimes: { total: 2, onLive: 0 } } },
+      error: {
+        id: 'wait_timeout',
+        details: { runtimes: { total: 2, onLive: 0, behind: ['edge-1', 'edge-2'] } },
+      },
     });
+    expect(behind.stderr).toContain('not yet: edge-1, edge-2');
   });
 
   it('CLI-14 history <env> lists the records; --verify recomputes the whole chain from the API (0), a record altered in the database exits 6', async () => {

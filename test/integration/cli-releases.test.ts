@@ -209,22 +209,23 @@ describe('CLI release commands', () => {
     expect(self.code).toBe(4);
     expect(errorOf(self)?.id).toBe('self_approval');
     const asApprover = { ...p.target, token: approver.token };
+    const approve = async () => {
+      const a = await cli(asApprover, [
+        'requests',
+        'approve',
+        requestId.slice(0, 12),
+        '-m',
+        'ok',
+        '--json',
+      ]);
+      expect(a.code).toBe(0);
+    };
     const [listed, approved] = await Promise.all([
       cli(asApprover, ['requests', 'list', '--json']),
-      // The waiting CLI sees the approval and exits 0.
-      cli(p.target, ['wait', '--request', requestId, '--timeout', '10s', '--json']),
-      (async () => {
-        await new Promise((r) => setTimeout(r, 400));
-        const a = await cli(asApprover, [
-          'requests',
-          'approve',
-          requestId.slice(0, 12),
-          '-m',
-          'ok',
-          '--json',
-        ]);
-        expect(a.code).toBe(0);
-      })(),
+      // Once the CLI says it waits, the approver approves: it sees the approval and exits 0.
+      cli(p.target, ['wait', '--request', requestId, '--timeout', '10s', '--json'], {
+        whenSaid: ['waiting', approve],
+      }),
     ]);
     expect(listed.json).toMatchObject({ ok: true, command: 'requests list' });
     expect(approved.code).toBe(0);
@@ -280,24 +281,24 @@ describe('CLI release commands', () => {
       'pending',
     ]);
     expect(rerun.code).toBe(0);
-    const [waited] = await Promise.all([
-      cli(p.target, ['sync', 'staging', '--wait=15s', '--json']),
-      (async () => {
-        await new Promise((r) => setTimeout(r, 500));
-        const ok = await cli(p.target, [
-          'checks',
-          'report',
-          'staging',
-          '--name',
-          'evals',
-          '--state',
-          'success',
-          '--url',
-          'https://ci.example.com/1',
-        ]);
-        expect(ok.code, ok.stderr).toBe(0);
-      })(),
-    ]);
+    // Once the waiting sync says it waits, the CI job reports green: it moves.
+    const green = async () => {
+      const ok = await cli(p.target, [
+        'checks',
+        'report',
+        'staging',
+        '--name',
+        'evals',
+        '--state',
+        'success',
+        '--url',
+        'https://ci.example.com/1',
+      ]);
+      expect(ok.code, ok.stderr).toBe(0);
+    };
+    const waited = await cli(p.target, ['sync', 'staging', '--wait=15s', '--json'], {
+      whenSaid: ['waiting', green],
+    });
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stderr).toContain('waiting');
     expect((await p.envOf(p.staging)).snapshotId).not.toBeNull();
