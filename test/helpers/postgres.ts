@@ -16,7 +16,7 @@ export interface ThrowawayPostgres {
   /** `postgres://postgres@127.0.0.1:<port>/postgres`; the same across restart(). */
   url: string;
   port: number;
-  /** Its temp folder (data, log, unix socket); deleted by cleanup. */
+  /** Its temp folder (data, log, unix socket; under /dev/shm when there is one); deleted by cleanup. */
   dir: string;
   /**
    * How long the start took, in milliseconds: initdb (the first server of a test process only; 0
@@ -146,9 +146,10 @@ function shmId(dataDir: string): string | undefined {
 }
 
 /**
- * A crash: SIGKILL to the postmaster and its backends. PostgreSQL's small SysV segment and its
- * pid file stay behind, and the socket's lock file (a killed postmaster may also linger as a zombie until PID 1 reaps it, and
- * the next start would take it for a running server), so both are removed here.
+ * A crash: SIGKILL to the postmaster and its backends. What a clean stop would remove stays
+ * behind: the pid file and the socket's lock file (the killed postmaster may linger as a zombie
+ * until PID 1 reaps it, and the next start would take it for a running server) and PostgreSQL's
+ * small SysV shared memory segment; all are removed here.
  */
 function killNow(dataDir: string): number[] {
   const shm = shmId(dataDir);
@@ -179,6 +180,20 @@ function removeAll(): void {
 if (process.env.VITEST) afterAll(removeAll);
 process.once('exit', removeAll);
 
+/**
+ * Where the throwaway clusters go: /dev/shm (memory) when there is one — a 28 MB cluster copies
+ * there in 0.05 s against 0.9 s on this machine's busy disk, and with fsync=off nothing needs a
+ * disk — else the usual temp folder.
+ */
+function tempRoot(): string {
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
+  }
+}
+
 let uidGid: Promise<[number, number]> | undefined;
 /** The `postgres` user's uid and gid (as root, PostgreSQL's files belong to it). */
 function postgresUser(): Promise<[number, number]> {
@@ -189,7 +204,7 @@ function postgresUser(): Promise<[number, number]> {
 }
 
 async function tempDir(prefix: string): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(tempRoot(), prefix));
   if (asRoot) {
     const [uid, gid] = await postgresUser();
     fs.chownSync(dir, uid, gid);
@@ -199,12 +214,12 @@ async function tempDir(prefix: string): Promise<string> {
 
 /**
  * initdb runs once per test process (0.4–2 s on a busy 2-core machine); each server then starts
- * from a copy of that cluster (`cp -a`, tens of ms), removed when the process exits.
+ * from a copy of that cluster (`cp -a`), removed when the test file ends.
  */
 let template: { dir: string; ready: Promise<number> } | undefined;
 function initdbOnce(bin: string): Promise<number> {
   if (!template) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagecoach-pg-template-'));
+    const dir = fs.mkdtempSync(path.join(tempRoot(), 'stagecoach-pg-template-'));
     const ready = (async () => {
       if (asRoot) {
         const [uid, gid] = await postgresUser();
@@ -270,6 +285,9 @@ export async function startPostgres(cleanup: (() => unknown)[]): Promise<Throwaw
     `-c unix_socket_directories=${dir}`,
     '-c fsync=off',
     '-c full_page_writes=off',
+    // Dynamic shared memory as files in the data folder (memory too, under /dev/shm), so a killed
+    // server leaves none behind: the default (posix) leaves /dev/shm/PostgreSQL.* after a SIGKILL.
+    '-c dynamic_shared_memory_type=mmap',
   ].join(' ');
   const log = path.join(dir, 'server.log');
   const start = () =>

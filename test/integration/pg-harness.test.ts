@@ -49,6 +49,8 @@ describe('PG: throwaway PostgreSQL and Redis for tests', () => {
     expect(rows[0]!.version).toMatch(/^PostgreSQL \d+/);
     const settings = await client.query<{ fsync: string }>('show fsync');
     expect(settings.rows[0]!.fsync).toBe('off');
+    const user = await client.query<{ current_user: string }>('select current_user');
+    expect(user.rows[0]!.current_user).toBe('postgres');
     await client.end();
 
     expect(fs.existsSync(server.dir)).toBe(true);
@@ -116,13 +118,17 @@ describe('PG: throwaway PostgreSQL and Redis for tests', () => {
     const { rows } = await again.client.query<{ n: number }>('select n from kept');
     expect(rows).toEqual([{ n: 1 }]);
 
-    // A paused (SIGSTOP) server hangs: a new connection times out; after resume it answers.
+    // A paused (SIGSTOP) server hangs, its backends too: a query of an open connection waits
+    // and a new connection times out; after resume the query is answered.
     server.pause();
+    let answered = false;
+    const pending = again.client.query('select 1 as one').then((r) => ((answered = true), r));
     await expect(pgClient(server.url, { connectionTimeoutMillis: 200 })).rejects.toThrow(
       /timeout/i,
     );
+    expect(answered).toBe(false);
     server.resume();
-    expect((await again.client.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+    expect((await pending).rows).toEqual([{ one: 1 }]);
   });
 
   it('PG-3 a killed Redis is seen by its client (an error), and works again after restart', async () => {
