@@ -143,15 +143,30 @@ describe('PG: throwaway PostgreSQL and Redis for tests', () => {
     await client.connect();
     expect(await client.ping()).toBe('PONG');
 
+    const subscriber = client.duplicate();
+    subscriber.on('error', () => {});
+    cleanup.push(() => subscriber.destroy());
+    await subscriber.connect();
+    const messages: string[] = [];
+    let delivered = () => {};
+    await subscriber.subscribe('drafts', (m) => (messages.push(m), delivered()));
+
     const lost = once(client, 'error');
     await server.kill();
     await lost;
     await expect(client.ping()).rejects.toThrow();
 
     // events.once would reject on the reconnect's 'error' events: wait for 'ready' alone.
-    const back = new Promise((resolve) => client.once('ready', resolve));
+    const back = Promise.all(
+      [client, subscriber].map((c) => new Promise((resolve) => c.once('ready', resolve))),
+    );
     await server.restart();
     await back;
     expect(await client.ping()).toBe('PONG');
+    // The subscriber subscribed again by itself on its new connection.
+    const got = new Promise<void>((resolve) => (delivered = resolve));
+    expect(await client.publish('drafts', 'after the restart')).toBe(1);
+    await got;
+    expect(messages).toEqual(['after the restart']);
   });
 });
