@@ -19,7 +19,7 @@ export interface ThrowawayPostgres {
   /** Its temp folder (data, log, unix socket; under /dev/shm when there is one); deleted by cleanup. */
   dir: string;
   /**
-   * How long the start took, in milliseconds: initdb (the first server of a test process only; 0
+   * How long the start took, in milliseconds: initdb (the first server of a test file only; 0
    * after), the copy of its cluster into this server's folder, `pg_ctl start -w`.
    */
   timings: { initdbMs: number; copyMs: number; startMs: number };
@@ -213,7 +213,7 @@ async function tempDir(prefix: string): Promise<string> {
 }
 
 /**
- * initdb runs once per test process (0.4–2 s on a busy 2-core machine); each server then starts
+ * initdb runs once per test file (0.3–2 s on a busy 2-core machine); each server then starts
  * from a copy of that cluster (`cp -a`), removed when the test file ends.
  */
 let template: { dir: string; ready: Promise<number> } | undefined;
