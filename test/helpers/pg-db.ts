@@ -1,0 +1,12 @@
+import { openPostgres, type Postgres } from '../../server/store/pg/db.ts';
+import { startPostgres, type ThrowawayPostgres } from './postgres.ts';
+
+/** A throwaway PostgreSQL, migrated, with the stores' connection to it (closed by cleanup). */
+export async function migratedPostgres(
+  cleanup: (() => unknown)[],
+): Promise<{ server: ThrowawayPostgres; pgx: Postgres }> {
+  const server = await startPostgres(cleanup);
+  const pgx = await openPostgres(server.url, { max: 4, log: () => {} });
+  cleanup.push(() => pgx.close());
+  return { server, pgx };
+}
