@@ -1,0 +1,69 @@
+import { and, count, eq } from 'drizzle-orm';
+import { audiences } from '#schema/db/pg-tables.ts';
+import type { Async } from '../port.ts';
+import type { AudienceRow, createAudienceStore } from '../audiences.ts';
+import type { Postgres } from './db.ts';
+import { bumpOverlay } from './overlay.ts';
+
+/** Environment-local audiences on PostgreSQL (PG-37): store/audiences.ts's answers; every write bumps the overlay revision in its transaction. */
+export function createPgAudienceStore(pgx: Postgres) {
+  const one = (environmentId: string, id: string) =>
+    and(eq(audiences.environmentId, environmentId), eq(audiences.id, id));
+  return {
+    async list(environmentId: string) {
+      return await pgx
+        .db()
+        .select()
+        .from(audiences)
+        .where(eq(audiences.environmentId, environmentId));
+    },
+    async count(environmentId: string) {
+      const rows = await pgx
+        .db()
+        .select({ n: count() })
+        .from(audiences)
+        .where(eq(audiences.environmentId, environmentId));
+      return rows[0]?.n ?? 0;
+    },
+    async get(environmentId: string, id: string) {
+      return (await pgx.db().select().from(audiences).where(one(environmentId, id)))[0];
+    },
+    async byName(environmentId: string, nameKey: string) {
+      const rows = await pgx
+        .db()
+        .select()
+        .from(audiences)
+        .where(and(eq(audiences.environmentId, environmentId), eq(audiences.nameKey, nameKey)));
+      return rows[0];
+    },
+    put(row: AudienceRow) {
+      return pgx.atomically(async () => {
+        await pgx
+          .db()
+          .insert(audiences)
+          .values(row)
+          .onConflictDoUpdate({
+            target: audiences.id,
+            set: {
+              name: row.name,
+              nameKey: row.nameKey,
+              description: row.description,
+              rules: row.rules,
+              updatedBy: row.updatedBy,
+              updatedAt: row.updatedAt,
+            },
+          });
+        await bumpOverlay(pgx.db(), row.environmentId);
+      });
+    },
+    /** Of racing deletes of one audience, the one whose DELETE removed the row bumps the revision. */
+    delete(environmentId: string, id: string) {
+      return pgx.atomically(async () => {
+        const r = await pgx.db().delete(audiences).where(one(environmentId, id));
+        const deleted = (r.rowCount ?? 0) > 0;
+        if (deleted) await bumpOverlay(pgx.db(), environmentId);
+        return deleted;
+      });
+    },
+  } satisfies Async<ReturnType<typeof createAudienceStore>>;
+}
