@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { count, eq, isNull, and } from 'drizzle-orm';
+import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import * as lite from '#schema/db/tables.ts';
 import * as pgt from '#schema/db/pg-tables.ts';
 import type { Db } from '#server/store/db.ts';
@@ -130,6 +130,26 @@ const sorted = <T>(xs: T[]) => [...xs].sort();
 const race = <T>(n: number, f: (i: number) => Promise<T>) =>
   Promise.all(Array.from({ length: n }, (_, i) => f(i)));
 
+/**
+ * `n` transactions, each on its own connection, that all have begun before any runs `f` (a
+ * barrier, not a delay): the store calls inside them race for real instead of one connection
+ * finishing before the next has connected.
+ */
+function together<T>(pgx: Postgres, n: number, f: (i: number) => Promise<T>): Promise<T[]> {
+  expect(pgx.pool.options.max).toBeGreaterThanOrEqual(n);
+  let arrived = 0;
+  let open!: () => void;
+  const allBegun = new Promise<void>((resolve) => (open = resolve));
+  return race(n, (i) =>
+    pgx.atomically(async () => {
+      await pgx.db().execute(sql`select 1`);
+      if (++arrived === n) open();
+      await allBegun;
+      return f(i);
+    }),
+  );
+}
+
 describe('PG-30: accounts on PostgreSQL', () => {
   it('answers every call as the SQLite store does', async () => {
     const a = await same(async ({ accounts: s }, say) => {
@@ -196,25 +216,23 @@ describe('PG-30: accounts on PostgreSQL', () => {
   });
 
   it('makes exactly one first account when eight set-ups race', async () => {
-    const { stores } = await seededPostgres({ seeded: false, max: 8 });
-    const won = await race(8, (i) => stores.accounts.insertFirstUser(user(`racer${i}`)));
+    const { pgx, stores } = await seededPostgres({ seeded: false, max: 8 });
+    const won = await together(pgx, 8, (i) => stores.accounts.insertFirstUser(user(`racer${i}`)));
     expect(won.filter(Boolean)).toHaveLength(1);
     expect(await stores.accounts.countUsers()).toBe(1);
   });
 
   it('keeps the session bound when sign-ins of one person race (trim, then insert, in one transaction)', async () => {
     const { pgx, stores } = await seededPostgres({ max: 8 });
-    const signIn = (i: number) =>
-      pgx.atomically(async () => {
-        await stores.accounts.trimSessions('u1', 2);
-        await stores.accounts.insertSession({
-          tokenHash: `race${i}`,
-          userId: 'u1',
-          createdAt: 10 + i,
-          expiresAt: 1e15,
-        });
+    await together(pgx, 8, async (i) => {
+      await stores.accounts.trimSessions('u1', 2);
+      await stores.accounts.insertSession({
+        tokenHash: `race${i}`,
+        userId: 'u1',
+        createdAt: 10 + i,
+        expiresAt: 1e15,
       });
-    await race(8, signIn);
+    });
     const [left] = await pgx
       .db()
       .select({ n: count() })
@@ -318,12 +336,15 @@ describe('PG-32: invitations on PostgreSQL', () => {
     for (let round = 0; round < 10; round++) {
       const id = `r${round}`;
       await s.insertInvitation(invitation(id, null, 1));
-      const [uses, end, replaced] = await Promise.all([
-        race(4, () => s.useInvitation(id, `tok-${id}`, 5)),
-        s.endInvitation(id, 5),
-        s.replaceToken(id, `new-${id}`, 5),
-      ]);
-      const used = uses.filter(Boolean).length;
+      const answers = await together(pgx, 6, (i) =>
+        i < 4
+          ? s.useInvitation(id, `tok-${id}`, 5)
+          : i === 4
+            ? s.endInvitation(id, 5)
+            : s.replaceToken(id, `new-${id}`, 5),
+      );
+      const [end, replaced] = answers.slice(4);
+      const used = answers.slice(0, 4).filter(Boolean).length;
       expect(used).toBeLessThanOrEqual(1);
       if (used === 1) expect([end, replaced]).toEqual([false, false]);
       const row = (
@@ -372,7 +393,7 @@ describe('PG-33: password-reset links on PostgreSQL', () => {
 
   it('leaves one working link when issues race, and one redemption wins', async () => {
     const { pgx, stores } = await seededPostgres({ max: 8 });
-    await race(8, (i) => stores.resets.issue(link(`race${i}`, 10 + i)));
+    await together(pgx, 8, (i) => stores.resets.issue(link(`race${i}`, 10 + i)));
     const unused = await pgx
       .db()
       .select({ n: count() })
@@ -380,7 +401,7 @@ describe('PG-33: password-reset links on PostgreSQL', () => {
       .where(and(eq(pgt.passwordResets.userId, 'u2'), isNull(pgt.passwordResets.usedAt)));
     expect(unused[0]!.n).toBe(1);
     await stores.resets.issue(link('last', 50));
-    const won = await race(8, (i) => stores.resets.redeem('last', 'u2', `pw${i}`, 60));
+    const won = await together(pgx, 8, (i) => stores.resets.redeem('last', 'u2', `pw${i}`, 60));
     expect(won.filter(Boolean)).toHaveLength(1);
   });
 });
@@ -417,8 +438,8 @@ describe('PG-34: idempotency keys on PostgreSQL', () => {
   });
 
   it('stores one row when two first answers of one key race', async () => {
-    const { stores } = await seededPostgres({ max: 8 });
-    await race(8, (i) => stores.idempotency.save(answer('same', 10 + i, `b${i}`)));
+    const { pgx, stores } = await seededPostgres({ max: 8 });
+    await together(pgx, 8, (i) => stores.idempotency.save(answer('same', 10 + i, `b${i}`)));
     expect(await stores.idempotency.countSince('u1', 0)).toBe(1);
   });
 });
@@ -496,12 +517,10 @@ describe('PG-35: notifications on PostgreSQL', () => {
     const { pgx, stores } = await seededPostgres({ max: 8 });
     const s = stores.notifications;
     for (let t = 1; t <= 5; t++) await s.insert(notice('u1', 'p1', t, { readAt: 100 }));
-    const deliver = (i: number) =>
-      pgx.atomically(async () => {
-        await s.insert(notice('u1', 'p1', 10 + i));
-        await s.trim('u1', 5);
-      });
-    await race(6, deliver);
+    await together(pgx, 6, async (i) => {
+      await s.insert(notice('u1', 'p1', 10 + i));
+      await s.trim('u1', 5);
+    });
     const left = async () => (await s.list('u1', 'all', null, 100)).map((n) => n.readAt);
     const afterRace = await left();
     expect(afterRace.length).toBeGreaterThanOrEqual(5);
@@ -616,10 +635,10 @@ describe('PG-36: share links and feedback on PostgreSQL', () => {
   });
 
   it('revokes a link once when revocations race, and counts feedback from one snapshot', async () => {
-    const { stores } = await seededPostgres({ max: 8 });
+    const { pgx, stores } = await seededPostgres({ max: 8 });
     const s = stores.shares;
     await s.insertShareLink(shareLink('l1', 'e1', 1));
-    const revoked = await race(8, (i) => s.revokeShareLink('l1', 10 + i));
+    const revoked = await together(pgx, 8, (i) => s.revokeShareLink('l1', 10 + i));
     expect(revoked.filter(Boolean)).toHaveLength(1);
     // Open comments arrive while the counts are read: none was ever resolved.
     const posting = race(4, async (w) => {
@@ -672,12 +691,12 @@ describe('PG-37: audiences on PostgreSQL', () => {
   });
 
   it('counts every bump when writes race, and one of racing deletes', async () => {
-    const { stores } = await seededPostgres({ max: 8 });
+    const { pgx, stores } = await seededPostgres({ max: 8 });
     const s = stores.audiences;
-    await race(8, (i) => s.put(audience(`a${i}`, 'e1', `Name ${i}`, i)));
+    await together(pgx, 8, (i) => s.put(audience(`a${i}`, 'e1', `Name ${i}`, i)));
     expect(await stores.revision('e1')).toBe(8);
     expect(await s.count('e1')).toBe(8);
-    const deleted = await race(6, () => s.delete('e1', 'a0'));
+    const deleted = await together(pgx, 6, () => s.delete('e1', 'a0'));
     expect(deleted.filter(Boolean)).toHaveLength(1);
     expect(await stores.revision('e1')).toBe(9);
   });
