@@ -27,8 +27,9 @@ export function createPgAccountStore(pgx: Postgres) {
     async insertUser(row: UserRow) {
       await pgx.db().insert(users).values(row);
     },
+    /** SQLite answers in insertion order (a table scan); accounts are inserted as they are made. */
     async listUsers() {
-      return await pgx.db().select().from(users);
+      return await pgx.db().select().from(users).orderBy(users.createdAt, users.id);
     },
     async findUserByEmail(email: string) {
       return (await pgx.db().select().from(users).where(eq(users.email, email)).limit(1))[0];

@@ -10,12 +10,14 @@ export function createPgAudienceStore(pgx: Postgres) {
   const one = (environmentId: string, id: string) =>
     and(eq(audiences.environmentId, environmentId), eq(audiences.id, id));
   return {
+    /** In name order, as SQLite reads them through audiences_environment_name. */
     async list(environmentId: string) {
       return await pgx
         .db()
         .select()
         .from(audiences)
-        .where(eq(audiences.environmentId, environmentId));
+        .where(eq(audiences.environmentId, environmentId))
+        .orderBy(audiences.nameKey);
     },
     async count(environmentId: string) {
       const rows = await pgx

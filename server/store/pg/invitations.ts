@@ -11,6 +11,8 @@ import type { Postgres } from './db.ts';
  * only those still valid change anything.
  */
 export function createPgInvitationStore(pgx: Postgres) {
+  // SQLite scans in insertion order; invitations are inserted as they are made.
+  const inserted = [asc(invitations.createdAt), asc(invitations.id)];
   const pending = (id: string, now: number) =>
     and(eq(invitations.id, id), isNull(invitations.usedAt), gt(invitations.expiresAt, now));
   return {
@@ -30,7 +32,8 @@ export function createPgInvitationStore(pgx: Postgres) {
         .db()
         .select()
         .from(invitations)
-        .where(and(isNull(invitations.usedAt), gt(invitations.expiresAt, now)));
+        .where(and(isNull(invitations.usedAt), gt(invitations.expiresAt, now)))
+        .orderBy(...inserted);
     },
     async invitationById(id: string) {
       return (await pgx.db().select().from(invitations).where(eq(invitations.id, id)))[0];
@@ -59,7 +62,12 @@ export function createPgInvitationStore(pgx: Postgres) {
       return (r.rowCount ?? 0) > 0;
     },
     async invitationsSince(since: number) {
-      return await pgx.db().select().from(invitations).where(gt(invitations.createdAt, since));
+      return await pgx
+        .db()
+        .select()
+        .from(invitations)
+        .where(gt(invitations.createdAt, since))
+        .orderBy(...inserted);
     },
     async useInvitation(id: string, tokenHash: string, now: number) {
       const r = await pgx

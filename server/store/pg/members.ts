@@ -17,7 +17,9 @@ export function createPgMemberStore(pgx: Postgres) {
         .db()
         .select()
         .from(projectMembers)
-        .where(eq(projectMembers.projectId, projectId));
+        .where(eq(projectMembers.projectId, projectId))
+        // SQLite reads them through its primary key index: in user id order.
+        .orderBy(projectMembers.userId);
     },
     async memberships(userId: string) {
       return await pgx.db().select().from(projectMembers).where(eq(projectMembers.userId, userId));

@@ -30,7 +30,13 @@ export function createPgShareStore(pgx: Postgres) {
     },
     async shareLinksByIds(ids: string[]) {
       if (ids.length === 0) return [];
-      return await pgx.db().select().from(shareLinks).where(inArray(shareLinks.id, ids));
+      // In id order, as SQLite looks each up in its primary key index.
+      return await pgx
+        .db()
+        .select()
+        .from(shareLinks)
+        .where(inArray(shareLinks.id, ids))
+        .orderBy(shareLinks.id);
     },
     async activeShareLinkCount(environmentId: string, now: number) {
       const rows = await pgx
@@ -162,7 +168,9 @@ export function createPgShareStore(pgx: Postgres) {
         .db()
         .select({ t: feedback.createdAt })
         .from(feedback)
-        .where(and(ofLink(environmentId, shareLinkId), gt(feedback.createdAt, since)));
+        .where(and(ofLink(environmentId, shareLinkId), gt(feedback.createdAt, since)))
+        // In time order, as SQLite reads them through feedback_env.
+        .orderBy(feedback.createdAt);
       return rows.map((r) => r.t);
     },
   } satisfies Async<ReturnType<typeof createShareStore>>;
