@@ -20,11 +20,12 @@ export function createPgNotificationStore(pgx: Postgres) {
     },
     /**
      * Keeps `keep`: the oldest read go first, then the oldest unread (SQLite's two passes as one
-     * order). The count and the delete are one statement, so a trim that committed meanwhile is
-     * never trimmed again. A delivery not yet committed in another transaction is not counted:
-     * concurrent deliveries to one person may leave a few over the bound until the next trim. A
-     * per-person lock would make it exact, but it is held to the end of the delivering
-     * transaction, and deliveries to several people in another order would deadlock.
+     * order). The first count only skips the common case; the delete counts again in its own
+     * statement (one snapshot), so a trim committed meanwhile never makes this one delete too many.
+     * A delivery another transaction has not committed is not counted: racing deliveries to one
+     * person may leave a few over the bound until the next trim. A per-person lock would be exact,
+     * but it is held to the end of the delivering transaction, and two deliveries to several
+     * people in different orders could deadlock.
      */
     async trim(userId: string, keep: number) {
       const [over] = await pgx
