@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { environments } from '#schema/db/pg-tables.ts';
 import { createLocalStore } from '../../server/store/local.ts';
+import { createRetentionStore } from '../../server/store/retention.ts';
 import { createReplicationStore, type BaseRow } from '../../server/store/replication.ts';
 import { createScheduleStore, type ScheduledRow } from '../../server/store/schedule.ts';
 import {
@@ -10,6 +11,7 @@ import {
   type WebhookRow,
 } from '../../server/store/webhooks.ts';
 import { createPgLocalStore } from '../../server/store/pg/local.ts';
+import { createPgRetentionStore } from '../../server/store/pg/retention.ts';
 import { createPgReplicationStore } from '../../server/store/pg/replication.ts';
 import { createPgScheduleStore } from '../../server/store/pg/schedule.ts';
 import { createPgWebhookStore } from '../../server/store/pg/webhooks.ts';
@@ -446,6 +448,185 @@ describe('PG-43: the webhook store answers on PostgreSQL as on SQLite', () => {
       );
       expect(settled).toEqual([false, true]);
       expect((await store.delivery(id))!.attempts).toEqual([1]);
+    }
+  });
+});
+
+describe('PG-44: the retention store answers on PostgreSQL as on SQLite', () => {
+  const DAY = 86_400_000;
+  const MAX = Number.MAX_SAFE_INTEGER;
+  const tree = (...blobs: string[]) =>
+    JSON.stringify({ prompts: Object.fromEntries(blobs.map((b) => [`i-${b}`, b])) });
+  const snapshot = (p: string, id: string, createdAt: number, ...blobs: string[]) => ({
+    projectId: p,
+    id,
+    tree: tree(...blobs),
+    kind: 'request',
+    createdBy: 'u',
+    createdAt,
+  });
+  const request = (id: string, p: string, snapshotId: string, state: string, at: number) => ({
+    id,
+    projectId: p,
+    kind: 'sync',
+    sourceEnvironmentId: `${p}-env`,
+    targetEnvironmentId: `${p}-prod`,
+    snapshotId,
+    requestedBy: 'u',
+    createdAt: at,
+    state,
+    closedAt: state === 'open' ? null : at + 1,
+  });
+  const withoutRow = (rows: { row: number; projectId: string; id: string; tree: string }[]) =>
+    rows.map(({ row: _, ...r }) => r).sort((a, b) => (a.id < b.id ? -1 : 1));
+
+  it('abandoned requests, held snapshots, the paged scan, its re-check and the deletes', async () => {
+    const d = dbs();
+    const p = 'k1';
+    await project(d, p);
+    const lite = createRetentionStore(d.lite.db);
+    const pg = createPgRetentionStore(d.pgx);
+    const same = sameOn(lite, pg);
+    const cutoff = T0 + 10 * DAY;
+    await seed(
+      d,
+      'blobs',
+      ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'].map((id) => ({ id, json: id })),
+    );
+    // Three in one millisecond: a page boundary must not split them.
+    await seed(d, 'snapshots', [
+      snapshot(p, 's-void', T0, 'b1', 'b2'),
+      snapshot(p, 's-rej', T0, 'b6'),
+      snapshot(p, 's-open', T0, 'b5'),
+      snapshot(p, 's-env', T0 + 1, 'b2', 'b3'),
+      snapshot(p, 's-pin', T0 + 2, 'b4'),
+      snapshot(p, 's-done', T0 + 3),
+      snapshot(p, 's-recent', T0 + 4),
+    ]);
+    await seed(d, 'promotionRequests', [
+      request('k1-void', p, 's-void', 'voided', T0),
+      request('k1-rej', p, 's-rej', 'rejected', T0 + 1),
+      request('k1-open', p, 's-open', 'open', T0 + 2),
+      request('k1-done', p, 's-done', 'done', T0 + 3),
+      request('k1-recent', p, 's-recent', 'voided', cutoff + DAY),
+    ]);
+    d.lite.db.run(sql`UPDATE environments SET snapshot_id = 's-env' WHERE id = 'k1-prod'`);
+    await d.pgx
+      .db()
+      .execute(sql`UPDATE environments SET snapshot_id = 's-env' WHERE id = 'k1-prod'`);
+    await seed(d, 'shareLinks', [
+      {
+        id: 'k1-link',
+        environmentId: 'k1-prod',
+        snapshotId: 's-pin',
+        label: 'x',
+        tokenHash: 'k1-token',
+        allowFeedback: false,
+        createdBy: 'u',
+        createdAt: T0,
+        expiresAt: T0 + DAY,
+      },
+    ]);
+    await seed(d, 'replicationBases', [
+      {
+        draftId: 'k1-draft',
+        section: 'prompts',
+        itemId: 'i',
+        baseBlobId: 'b5',
+        conflictBlobId: 'b6',
+        updatedAt: T0,
+      },
+    ]);
+
+    await same(async (s) =>
+      (await s.abandonedRequests(cutoff)).sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
+    await same((s) => s.referencedSnapshotIds(p, cutoff));
+    await same((s) => s.tree(p, 's-void'));
+    await same((s) => s.tree(p, 'none'));
+    await same((s) => s.blobsNamedByReplication(['b1', 'b5', 'b6', 'b9']));
+
+    // The scan in pages of two up to a mark (row numbers differ: rowid there, time here).
+    const scan = async (s: typeof lite | typeof pg) => {
+      const mark = await s.lastSnapshotRow();
+      const seen = [];
+      for (let after = 0; after < mark;) {
+        const page = await s.treesAfter(after, mark, 2);
+        if (page.length === 0) break;
+        seen.push(...page);
+        after = page[page.length - 1]!.row;
+      }
+      return { mark, seen: withoutRow(seen) };
+    };
+    const [liteScan, pgScan] = [await scan(lite), await scan(pg)];
+    expect(pgScan.seen).toStrictEqual(liteScan.seen);
+    expect(pgScan.seen.map((r) => r.id)).toContain('s-recent');
+
+    // Frozen during the scan, one stamped before the mark (another process's slower clock):
+    // the commit's re-check answers both, as SQLite's rowids do.
+    await seed(d, 'snapshots', [
+      snapshot(p, 's-late', T0 + 100, 'b1'),
+      snapshot(p, 's-skewed', T0 - 100, 'b2'),
+    ]);
+    const liteNew = lite.treesAfter(liteScan.mark, MAX, MAX);
+    const pgNew = await d.pgx.atomically(() => pg.treesAfter(pgScan.mark, MAX, MAX));
+    expect(withoutRow(pgNew)).toStrictEqual(withoutRow(liteNew));
+    expect(withoutRow(pgNew).map((r) => r.id)).toEqual(['s-late', 's-skewed']);
+
+    for (const id of ['k1-void', 'k1-rej', 'k1-open']) await same((s) => s.deleteRequest(id));
+    for (const id of ['s-void', 's-rej', 's-open']) await same((s) => s.deleteSnapshot(p, id));
+    await same((s) => s.deleteBlob('b6'));
+    await same((s) => s.deleteBlob('none'));
+    await sameRows(d, 'promotionRequests', (r) => String(r.id));
+    await sameRows(d, 'snapshots', (r) => `${r.projectId}/${r.id}`);
+    await sameRows(d, 'blobs', (r) => String(r.id));
+  });
+});
+
+describe('PG-45: the retention commit on PostgreSQL is serialised with every writer it re-checks', () => {
+  const MAX = Number.MAX_SAFE_INTEGER;
+  /** Sessions of this database waiting for a lock. */
+  const waiting = async (d: TwoDialects) =>
+    (
+      await d.pgx.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`,
+      )
+    ).rows[0]!.n;
+
+  it('waits for a freeze under way and answers it, then holds pointer moves until it ends', async () => {
+    const d = dbs();
+    await project(d, 'c1');
+    const store = createPgRetentionStore(d.pgx);
+    const mark = await store.lastSnapshotRow();
+
+    // Another process freezes a snapshot in a transaction still open, stamped long ago.
+    const freezer = await d.pgx.pool.connect();
+    try {
+      await freezer.query('BEGIN');
+      await freezer.query(`INSERT INTO blobs (id, json) VALUES ('c1-blob', '{}')`);
+      await freezer.query(
+        `INSERT INTO snapshots (project_id, id, tree, kind, created_by, created_at)
+         VALUES ('c1', 'c1-frozen', '{"prompts":{"i":"c1-blob"}}', 'request', 'u', 1)`,
+      );
+      let pointerMoved = false;
+      const commit = d.pgx.atomically(async () => {
+        const found = await store.treesAfter(mark, MAX, MAX);
+        // Locked now: a pointer move from another connection waits for this transaction.
+        const move = d.pgx.pool
+          .query(`UPDATE environments SET snapshot_id = 'c1-frozen' WHERE id = 'c1-prod'`)
+          .then(() => (pointerMoved = true));
+        await expect.poll(() => waiting(d), { timeout: 10_000 }).toBe(1);
+        expect(pointerMoved).toBe(false);
+        return { found, move };
+      });
+      await expect.poll(() => waiting(d), { timeout: 10_000 }).toBe(1);
+      await freezer.query('COMMIT');
+      const { found, move } = await commit;
+      expect(found.map((r) => r.id)).toContain('c1-frozen');
+      await move;
+      expect(pointerMoved).toBe(true);
+    } finally {
+      freezer.release();
     }
   });
 });
