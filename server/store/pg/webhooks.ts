@@ -182,7 +182,12 @@ export function createPgWebhookStore(pgx: Postgres) {
       const r = await pgx.db().delete(d).where(lt(d.createdAt, cutoff));
       return r.rowCount ?? 0;
     },
-    /** The record and its place in one statement: both read the same committed state. */
+    /**
+     * The record and its place in one statement, so both read one committed state. The place
+     * counts the environment's records with a lower seq: a record's place never changes later
+     * because the releases store appends a project's records one at a time (its chain lock), so
+     * no lower seq commits after a higher one within an environment.
+     */
     async release(seq: number) {
       const [row] = await pgx
         .db()
