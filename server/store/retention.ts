@@ -1,5 +1,11 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from './db.ts';
+import {
+  abandonedBefore,
+  BLOB_PAGE,
+  blobsNamedByReplicationQuery,
+  referencedSnapshotIdsQuery,
+} from './retention-sql.ts';
 
 export interface AbandonedRequest {
   id: string;
@@ -17,7 +23,7 @@ export function createRetentionStore(db: Db) {
       return db.all<AbandonedRequest>(sql`
         SELECT id, project_id AS projectId, snapshot_id AS snapshotId, target_environment_id AS targetEnvironmentId, state
         FROM promotion_requests
-        WHERE (state IN ('voided', 'rejected') AND closed_at < ${cutoff}) OR (state = 'open' AND created_at < ${cutoff})`);
+        WHERE ${abandonedBefore(cutoff)}`);
     },
 
     /**
@@ -28,17 +34,7 @@ export function createRetentionStore(db: Db) {
      * every tree, which comes before it in the row.)
      */
     referencedSnapshotIds(projectId: string, cutoff: number): Set<string> {
-      const rows = db.all<{ id: string | null }>(sql`
-        SELECT snapshot_id AS id FROM environments WHERE project_id = ${projectId}
-        UNION SELECT live_snapshot_id FROM environments WHERE project_id = ${projectId}
-        UNION SELECT to_snapshot_id FROM releases WHERE project_id = ${projectId}
-        UNION SELECT from_snapshot_id FROM releases WHERE project_id = ${projectId}
-        UNION SELECT base_snapshot_id FROM hotfixes WHERE project_id = ${projectId}
-        UNION SELECT snapshot_id FROM hotfixes WHERE project_id = ${projectId}
-        UNION SELECT base_snapshot_id FROM drafts WHERE project_id = ${projectId}
-        UNION SELECT s.snapshot_id FROM share_links s JOIN environments e ON e.id = s.environment_id WHERE e.project_id = ${projectId}
-        UNION SELECT snapshot_id FROM promotion_requests WHERE project_id = ${projectId}
-          AND NOT ((state IN ('voided', 'rejected') AND closed_at < ${cutoff}) OR (state = 'open' AND created_at < ${cutoff}))`);
+      const rows = db.all<{ id: string | null }>(referencedSnapshotIdsQuery(projectId, cutoff));
       return new Set(rows.flatMap((r) => (r.id ? [r.id] : [])));
     },
 
@@ -67,17 +63,11 @@ export function createRetentionStore(db: Db) {
     /** Of these blob ids, the ones a replication merge base or conflict names (they must stay). */
     blobsNamedByReplication(ids: readonly string[]): Set<string> {
       const out = new Set<string>();
-      for (let i = 0; i < ids.length; i += 400) {
-        const page = ids.slice(i, i + 400);
-        const list = sql.join(
-          page.map((id) => sql`${id}`),
-          sql`, `,
-        );
+      for (let i = 0; i < ids.length; i += BLOB_PAGE)
         for (const r of db.all<{ id: string }>(
-          sql`SELECT base_blob_id AS id FROM replication_bases WHERE base_blob_id IN (${list}) UNION SELECT conflict_blob_id FROM replication_bases WHERE conflict_blob_id IN (${list})`,
+          blobsNamedByReplicationQuery(ids.slice(i, i + BLOB_PAGE)),
         ))
           out.add(r.id);
-      }
       return out;
     },
 

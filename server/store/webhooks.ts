@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gte, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { releases, webhookDeliveries, webhooks } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
+import { releaseFacts } from './webhook-release.ts';
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
@@ -188,17 +189,7 @@ export function createWebhookStore(db: Db) {
         .from(releases)
         .where(and(eq(releases.environmentId, r.environmentId), lte(releases.seq, seq)))
         .get()!.n;
-      return {
-        environmentId: r.environmentId,
-        pointer: r.pointer,
-        fromSnapshotId: r.fromSnapshotId,
-        toSnapshotId: r.toSnapshotId,
-        sourceEnvironmentId: r.sourceEnvironmentId,
-        message: r.message,
-        hash: r.hash,
-        environmentSeq,
-        scheduled: r.detail !== null && 'scheduledId' in (JSON.parse(r.detail) as object),
-      };
+      return releaseFacts(r, environmentSeq);
     },
     /** The project's enabled endpoints. */
     enabledOf(projectId: string): WebhookRow[] {
