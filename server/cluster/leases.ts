@@ -48,6 +48,7 @@ export class Leases {
   private deadlineTimer: NodeJS.Timeout | undefined;
   /** One renewal at a time: while PostgreSQL hangs, renewals must not pile up on the pool. */
   private renewing = false;
+  private failing = false;
   private closed = false;
 
   constructor(opts: LeasesOptions) {
@@ -139,9 +140,13 @@ export class Leases {
         if (renewed.has(draftId)) held.validUntil = Math.max(held.validUntil, sentAt + this.ttlMs);
         else this.lose(draftId);
       }
+      if (this.failing) this.log('leases: renewals work again');
+      this.failing = false;
     } catch (e) {
-      // PostgreSQL unreachable: the next tick tries again; the deadline reports what lapses meanwhile.
-      this.log(`leases: renewal failed: ${(e as Error).message}`);
+      // PostgreSQL unreachable: the next tick tries again; the deadline reports what lapses
+      // meanwhile. Said once per outage, not once a tick.
+      if (!this.failing) this.log(`leases: renewal failed: ${(e as Error).message}`);
+      this.failing = true;
     } finally {
       this.renewing = false;
       this.armDeadline();

@@ -252,6 +252,38 @@ describe('PG-73: writes to a draft are fenced by its lease', () => {
     const count = await pgx.pool.query('SELECT count(*)::int AS n FROM draft_updates');
     expect(count.rows[0].n).toBe(2);
   });
+
+  it('a takeover waits for an append in flight, so the new owner loads what it wrote', async () => {
+    const { pgx } = await postgresWithDrafts(['d']);
+    const a = leasesOf(pgx, 'a', { ttlMs: 300, renewEveryMs: 60_000 });
+    const b = leasesOf(pgx, 'b');
+    const logA = createPgDraftStore(pgx, 'a');
+    const { epoch } = (await a.leases.acquire('d')) as { epoch: number };
+    // An append whose transaction stays open past the lease: the lease row stays read FOR SHARE.
+    let commit!: () => void;
+    let appended!: () => void;
+    const inFlight = new Promise<void>((r) => (appended = r));
+    const tx = pgx.atomically(async () => {
+      await logA.append('d', [bytes('a1')], epoch);
+      appended();
+      await new Promise<void>((r) => (commit = r));
+    });
+    await inFlight;
+    // Expired by PostgreSQL's clock (a read does not wait for the lock).
+    await expect.poll(() => b.leases.owner('d'), { timeout: 10_000, interval: 20 }).toBeNull();
+    const taking = b.leases.acquire('d');
+    const waitingOnLock = async () =>
+      (
+        await pgx.pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+        )
+      ).rows[0]!.n;
+    await expect.poll(waitingOnLock, { timeout: 10_000, interval: 20 }).toBe(1);
+    commit();
+    await tx;
+    expect(await taking).toEqual({ epoch: epoch + 1 });
+    expect((await createPgDraftStore(pgx, 'b').load('d')).updates.map(text)).toEqual(['a1']);
+  });
 });
 
 describe('PG-74: a paused owner that resumes writes nothing', () => {
