@@ -416,6 +416,7 @@ describe('PG-75: the PostgreSQL draft log answers as the SQLite one', () => {
     appendMany([
       ['d2', 1],
       ['d1', 1],
+      ['d2', 2], // one draft twice in a group: each part answers its own last seq
     ]);
     load('d1');
     load('d2');

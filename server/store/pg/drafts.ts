@@ -37,7 +37,7 @@ export function createPgDraftStore(pgx: Postgres, node: string) {
   async function appendMany(batches: readonly FencedBatch[]): Promise<number[]> {
     const rows = batches.flatMap((b) => b.updates.map((u) => ({ b, u })));
     if (rows.length === 0) return batches.map(() => 0);
-    const r = await pgx.db().execute<{ draft_id: string; seq: string | null; fenced: boolean }>(sql`
+    const r = await pgx.db().execute<{ seq: string | null; fenced: string | null }>(sql`
       WITH input AS (
         SELECT * FROM unnest(${sql.param(rows.map((x) => x.b.draftId))}::text[],
                              ${sql.param(rows.map((x) => x.b.epoch))}::bigint[],
@@ -60,15 +60,20 @@ export function createPgDraftStore(pgx: Postgres, node: string) {
         ORDER BY i
         RETURNING draft_id, seq
       )
-      SELECT draft_id, max(seq) AS seq, false AS fenced FROM ins GROUP BY draft_id
+      SELECT seq, NULL AS fenced FROM ins
       UNION ALL
-      SELECT draft_id, NULL, true FROM fenced`);
+      SELECT NULL, draft_id FROM fenced`);
     // One fenced draft refuses the whole group, as one failing SQLite transaction does: the
     // group commit then flushes each room alone, and only the fenced rooms are refused.
-    const fenced = r.rows.filter((row) => row.fenced).map((row) => row.draft_id);
+    const fenced = r.rows.flatMap((row) => (row.fenced === null ? [] : [row.fenced]));
     if (fenced.length > 0) throw new FencedError(fenced);
-    const last = new Map(r.rows.map((row) => [row.draft_id, Number(row.seq)]));
-    return batches.map((b) => (b.updates.length > 0 ? last.get(b.draftId)! : 0));
+    // The rows took their seqs in input order, so the k-th smallest seq is the k-th update.
+    const seqs = r.rows.map((row) => Number(row.seq)).sort((x, y) => x - y);
+    let end = 0;
+    return batches.map((b) => {
+      end += b.updates.length;
+      return b.updates.length > 0 ? seqs[end - 1]! : 0;
+    });
   }
 
   return {
