@@ -63,9 +63,10 @@ export class Leases {
     this.renewTimer.unref();
   }
 
-  /** The epoch of the lease held here for `draftId`, if one is. */
+  /** The epoch of the lease held here for `draftId`, if one is (and its deadline has not passed). */
   epoch(draftId: string): number | undefined {
-    return this.held.get(draftId)?.epoch;
+    const held = this.held.get(draftId);
+    return held && held.validUntil > performance.now() ? held.epoch : undefined;
   }
 
   /**
