@@ -283,6 +283,12 @@ export const CLOSE = {
   incomplete_update: 4424,
   /** An update that would grow the draft past COLLAB_MAX_DRAFT_BYTES; refused whole. */
   draft_too_large: 4507,
+  /**
+   * Another process took over the draft (PG-73): this one may no longer write it, and nothing it
+   * could not store was shown to anyone. Reconnect to reach the new owner (outside 44xx, which
+   * y-websocket clients do not retry).
+   */
+  owner_moved: 4502,
 } as const;
 
 export type CloseReason = keyof typeof CLOSE;

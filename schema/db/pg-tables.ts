@@ -166,6 +166,23 @@ export const draftStates = pgTable('draft_states', {
   updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
 });
 
+/**
+ * Which process owns a draft (PG-70): written on PostgreSQL only (several processes), where every
+ * append and compaction of the draft's log checks this row at `epoch` in the same statement. A
+ * single SQLite process owns every draft and keeps the table empty. Times are PostgreSQL's clock.
+ */
+export const draftLeases = pgTable('draft_leases', {
+  draftId: text('draft_id')
+    .primaryKey()
+    .references(() => drafts.id, { onDelete: 'cascade' }),
+  ownerNode: text('owner_node').notNull(),
+  ownerUrl: text('owner_url').notNull(),
+  /** Grows with every acquisition (never reset: a release keeps the row), so it fences old owners. */
+  epoch: bigint('epoch', { mode: 'number' }).notNull(),
+  expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
+  updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+});
+
 /** Content-addressed items: id = SHA-256 of "item\0" + canonical JSON. Shared by every snapshot that holds the item. */
 export const blobs = pgTable('blobs', {
   id: text('id').primaryKey(),

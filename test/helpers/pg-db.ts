@@ -1,4 +1,5 @@
-import { openPostgres, type Postgres } from '../../server/store/pg/db.ts';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { openPostgres, pgMigrationsFolder, type Postgres } from '../../server/store/pg/db.ts';
 import { startPostgres, type ThrowawayPostgres } from './postgres.ts';
 
 /** A throwaway PostgreSQL, migrated, with the stores' connection to it (closed by cleanup). */
@@ -10,3 +11,7 @@ export async function migratedPostgres(
   cleanup.push(() => pgx.close());
   return { server, pgx };
 }
+
+/** How many migrations server/store/pg-migrations holds (what a migrated database has applied). */
+export const pgMigrationCount = (): number =>
+  readMigrationFiles({ migrationsFolder: pgMigrationsFolder }).length;
