@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
 import { AppError } from '#schema/errors.ts';
 import { verifyChain } from '#schema/release-chain.ts';
 import { sha256 } from '#server/lib/hash.ts';
@@ -10,6 +11,7 @@ import { createPgSnapshotStore } from '#server/store/pg/snapshots.ts';
 import { createPgHotfixStore } from '#server/store/pg/hotfixes.ts';
 import { createPgGateStore } from '#server/store/pg/gates.ts';
 import { createPgEventStore } from '#server/store/pg/events.ts';
+import { createPgAuditStore } from '#server/store/pg/audit.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { migratedPostgres } from '../helpers/pg-db.ts';
 import {
@@ -713,54 +715,131 @@ describe('PG-28: hash chains stay whole when processes append at once', () => {
   });
 });
 
+describe('PG-28: one ledger lock, so appends in any order never deadlock', () => {
+  it('a transaction that audits then emits and one that emits then audits both commit', async () => {
+    const stores = pgStores(pgx);
+    await seed(stores, 'p1');
+    const [a, b] = [await otherProcess(), await otherProcess()];
+    const go = opened<void>();
+    const audited = opened<void>();
+    cleanup.push(() => go.open());
+    const first = a.atomically(async () => {
+      await createPgAuditStore(a).audit(auditEntry('gate.changed'), T0);
+      audited.open();
+      await go.promise;
+      await createPgEventStore(a).insert(event('p1', 1));
+    });
+    await audited.promise;
+    const second = b.atomically(async () => {
+      await createPgEventStore(b).insert(event('p1', 2));
+      await createPgAuditStore(b).audit(auditEntry('request.created'), T0 + 1);
+    });
+    // The second waits at its first append: it cannot hold the event log while the first holds
+    // the audit chain, each then waiting for the other (a deadlock PostgreSQL would break by
+    // failing one of them).
+    await waitForLockWaiters(1);
+    go.open();
+    await Promise.all([first, second]);
+    expect((await stores.audit.auditOfProject('p1')).map((e) => e.kind)).toEqual([
+      'request.created',
+      'gate.changed',
+    ]);
+    expect((await stores.events.after('p1', 0, 10)).map((e) => e.subject)).toEqual([
+      { i: 1 },
+      { i: 2 },
+    ]);
+  });
+});
+
 describe('PG-29: a reader paging project events by seq skips none', () => {
-  it('inserts of one project wait for each other; lastSeq waits for every insert in flight', async () => {
+  it('an event not yet committed holds back later ones, so no cursor passes it', async () => {
     const stores = pgStores(pgx);
     await seed(stores, 'p1');
     await seed(stores, 'p2');
-    const [a, b, c, d] = [
-      await otherProcess(),
-      await otherProcess(),
-      await otherProcess(),
-      await otherProcess(),
-    ];
-    const event = (projectId: string, i: number) => ({
-      projectId,
-      environmentId: null,
-      kind: 'moved',
-      actorId: 'u1',
-      recipientId: null,
-      subject: { i },
-      createdAt: T0 + i,
-    });
-    let commit!: () => void;
-    const held = new Promise<void>((r) => (commit = r));
-    cleanup.push(() => commit());
-    let inserted!: () => void;
-    const first = new Promise<void>((r) => (inserted = r));
+    const [a, b] = [await otherProcess(), await otherProcess()];
+    const commit = opened<void>();
+    const inserted = opened<void>();
+    cleanup.push(() => commit.open());
     // A domain transaction that wrote p1's event (seq 1) and has not committed yet.
     const open = a.atomically(async () => {
       await createPgEventStore(a).insert(event('p1', 1));
-      inserted();
-      await held;
+      inserted.open();
+      await commit.promise;
     });
-    await first;
-    // Another project's event does not wait for it (seq 2).
-    expect((await createPgEventStore(b).insert(event('p2', 2))).seq).toBe(2);
-    // p1's next event waits for p1's first to commit; lastSeq waits for both.
-    const second = createPgEventStore(c).insert(event('p1', 3));
+    await inserted.promise;
+    const later = createPgEventStore(b).insert(event('p2', 2));
     await waitForLockWaiters(1);
-    const last = createPgEventStore(d).lastSeq();
-    await waitForLockWaiters(2);
-    // Until then, a reader of p1 sees nothing: it cannot move its cursor past seq 1.
+    // A stream starting now starts before seq 1; a reader of p1 sees nothing yet.
+    expect(await stores.events.lastSeq()).toBe(0);
     expect(await stores.events.after('p1', 0, 10)).toEqual([]);
-    commit();
+    commit.open();
     await open;
-    expect((await second).seq).toBe(3);
-    expect(await last).toBe(3);
-    expect((await stores.events.after('p1', 0, 10)).map((e) => e.seq)).toEqual([1, 3]);
+    expect((await later).seq).toBe(2);
+    expect((await stores.events.after('p1', 0, 10)).map((e) => e.seq)).toEqual([1]);
+    expect((await stores.events.after('p2', 0, 10)).map((e) => e.seq)).toEqual([2]);
+  });
+
+  it('a reader following a project while four processes write sees every one of its events', async () => {
+    const stores = pgStores(pgx);
+    await seed(stores, 'p1');
+    await seed(stores, 'p2');
+    const writers = await Promise.all([1, 2, 3, 4].map(() => otherProcess()));
+    let writing = true;
+    const seen: number[] = [];
+    const follow = (async () => {
+      let cursor = await stores.events.lastSeq();
+      for (;;) {
+        const done = !writing;
+        for (const e of await stores.events.after('p1', cursor, 100)) {
+          seen.push(e.seq);
+          cursor = e.seq;
+        }
+        if (done) return;
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await Promise.all(
+      writers.map(async (w, i) => {
+        for (let k = 0; k < 15; k++)
+          await w.atomically(async () => {
+            await createPgEventStore(w).insert(event(k % 2 ? 'p1' : 'p2', i * 100 + k));
+            // Something else the transaction writes before it commits.
+            await w.db().execute(sql`select 1`);
+          });
+      }),
+    );
+    writing = false;
+    await follow;
+    const all = (await stores.events.after('p1', 0, 1000)).map((e) => e.seq);
+    expect(all).toHaveLength(28);
+    expect(seen).toEqual(all);
   });
 });
+
+const event = (projectId: string, i: number) => ({
+  projectId,
+  environmentId: null,
+  kind: 'moved',
+  actorId: 'u1',
+  recipientId: null,
+  subject: { i },
+  createdAt: T0 + i,
+});
+
+const auditEntry = (kind: string) => ({
+  projectId: 'p1',
+  environmentId: null,
+  kind,
+  actorId: 'u1',
+  subject: { kind },
+});
+
+/** A promise and the function that resolves it. */
+function opened<T>(): { promise: Promise<T>; open: (v: T) => void } {
+  let open!: (v: T) => void;
+  const promise = new Promise<T>((r) => (open = r));
+  return { promise, open };
+}
 
 /** Polls (with a deadline) until `n` sessions wait for an advisory lock. */
 async function waitForLockWaiters(n: number): Promise<void> {

@@ -4,16 +4,15 @@ import type { createAuditStore } from '../audit.ts';
 import { auditRecord, type AuditInput } from '../audit-records.ts';
 import type { Async } from '../port.ts';
 import type { Postgres } from './db.ts';
-import { lockFor } from './locks.ts';
+import { lockLedger } from './locks.ts';
 
 /** The audit log on PostgreSQL (PG-24): one hash chain for the whole instance. */
 export function createPgAuditStore(pgx: Postgres) {
   return {
     audit(e: AuditInput, now: number) {
       return pgx.atomically(async () => {
-        // The instance's one chain: without the lock two appends under READ COMMITTED read the
-        // same head and fork it. Held to commit, so events also commit in seq order.
-        await lockFor(pgx, 'audit');
+        // Before the head is read: two appends would otherwise read the same head (locks.ts).
+        await lockLedger(pgx);
         const [last] = await pgx
           .db()
           .select({ hash: auditEvents.hash })

@@ -5,7 +5,7 @@ import type { createHotfixStore, DraftRow, HotfixRow } from '../hotfixes.ts';
 import { firstDraftState } from '../project-records.ts';
 import type { Async } from '../port.ts';
 import type { Postgres } from './db.ts';
-import { lockFor } from './locks.ts';
+import { lockLedger } from './locks.ts';
 
 /** The hotfix store on PostgreSQL (PG-23). */
 export function createPgHotfixStore(pgx: Postgres) {
@@ -46,13 +46,13 @@ export function createPgHotfixStore(pgx: Postgres) {
     /**
      * A new hotfix draft and its first state in one transaction. The domain looks for an open
      * hotfix before it starts one; on SQLite nothing runs in between, here another process may.
-     * So the look is repeated under a lock per environment, and a second open hotfix is refused
-     * as the domain would have refused it (hotfix_open) — at most one per environment.
+     * So the look is repeated under the ledger lock (locks.ts), and a second open hotfix is
+     * refused as the domain would have refused it (hotfix_open): at most one per environment.
      */
     insertDraft(row: DraftRow, state: Uint8Array) {
       return pgx.atomically(async () => {
         if (row.kind === 'hotfix') {
-          await lockFor(pgx, `hotfix:${row.environmentId}`);
+          await lockLedger(pgx);
           if (await openDraft(row.environmentId)) throw new AppError('hotfix_open');
         }
         await pgx.db().insert(drafts).values(row);

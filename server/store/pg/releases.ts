@@ -1,24 +1,18 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
 import { environments, releases } from '#schema/db/pg-tables.ts';
+import { AppError } from '#schema/errors.ts';
 import type { createReleaseStore, Move, Pointer, ReleaseRow } from '../releases.ts';
 import { checkMove, pointerColumn, releaseRecord, type Appended } from '../release-records.ts';
 import type { Async } from '../port.ts';
 import type { Postgres } from './db.ts';
-import { lockFor } from './locks.ts';
+import { lockLedger } from './locks.ts';
 
 /** Whatever must stand or fall with a record, written in its transaction (it may be async here). */
 type Alongside = (row: ReleaseRow) => void | Promise<void>;
 
 /** The release store on PostgreSQL (PG-20): pointer moves and one hash chain per project. */
 export function createPgReleaseStore(pgx: Postgres) {
-  /**
-   * Serializes a project's chain: under READ COMMITTED two appends would both read the same head
-   * and fork the chain. Held until the transaction ends, so the next append reads this one's hash,
-   * and records of one project commit in seq order (a reader paging `chain` by seq skips none).
-   */
-  const lockChain = (projectId: string) => lockFor(pgx, `releases:${projectId}`);
-
-  /** Appends a record to the chain; the caller holds the chain's lock. */
+  /** Appends a record to its project's chain; the caller holds the ledger lock (locks.ts). */
   async function appendTo(m: Appended, now: number): Promise<ReleaseRow> {
     const [last] = await pgx
       .db()
@@ -51,32 +45,35 @@ export function createPgReleaseStore(pgx: Postgres) {
 
   return {
     /**
-     * Moves one pointer and appends its record in one transaction (joining the domain's). The
-     * compare-and-swap holds at commit: under the chain's lock every move of the project waits
-     * for the previous one, and the target and source rows are locked (FOR UPDATE, in id order so
-     * two moves never wait on each other) before they are checked, so neither can move before
-     * this commits. A conditional UPDATE alone would not give the pointer it replaced (the record
-     * needs it) nor hold the source still.
+     * Moves one pointer and appends its record in one transaction (joining the domain's). Every
+     * pointer write is a move, and every move holds the ledger lock (locks.ts) from before it reads
+     * the pointers to its commit: what it checks (target and source) cannot move meanwhile. The
+     * UPDATE is still conditional on the pointer it read, so a write that bypassed the lock would
+     * fail this move (`target_moved`) rather than be overwritten.
      */
     commitMove(m: Move, now: number, alongside?: Alongside) {
       return pgx.atomically(async () => {
-        await lockChain(m.projectId);
-        const ids = m.source ? [m.environmentId, m.source.environmentId] : [m.environmentId];
-        const rows = await pgx
-          .db()
-          .select()
-          .from(environments)
-          .where(inArray(environments.id, ids))
-          .orderBy(asc(environments.id))
-          .for('update');
-        const env = rows.find((r) => r.id === m.environmentId);
-        const src = m.source && env && rows.find((r) => r.id === m.source!.environmentId);
+        await lockLedger(pgx);
+        const byId = async (id: string) =>
+          (await pgx.db().select().from(environments).where(eq(environments.id, id)))[0];
+        const env = await byId(m.environmentId);
+        const src = m.source && env ? await byId(m.source.environmentId) : undefined;
         const from = checkMove(m, env, src);
-        await pgx
+        const column = pointerColumn(m.pointer);
+        const swapped = await pgx
           .db()
           .update(environments)
-          .set({ [pointerColumn(m.pointer)]: m.toSnapshotId })
-          .where(eq(environments.id, m.environmentId));
+          .set({ [column]: m.toSnapshotId })
+          .where(
+            and(
+              eq(environments.id, m.environmentId),
+              sql`${environments[column]} is not distinct from ${from}`,
+            ),
+          );
+        if (swapped.rowCount !== 1) {
+          const actual = (await byId(m.environmentId))?.[column] ?? null;
+          throw new AppError('target_moved', undefined, { expected: from, actual });
+        }
         const row = await appendTo({ ...m, fromSnapshotId: from }, now);
         await alongside?.(row);
         return row;
@@ -92,7 +89,7 @@ export function createPgReleaseStore(pgx: Postgres) {
       alongside?: Alongside,
     ) {
       return pgx.atomically(async () => {
-        await lockChain(m.projectId);
+        await lockLedger(pgx);
         const row = await appendTo(
           {
             ...m,
