@@ -1,9 +1,7 @@
 import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import { auditEvents } from '#schema/db/tables.ts';
-import { canonicalJson } from '#schema/content/canonical.ts';
-import { GENESIS_HASH } from '#schema/release-chain.ts';
-import { sha256 } from '../lib/hash.ts';
 import type { Db } from './db.ts';
+import { auditRecord, type AuditInput } from './audit-records.ts';
 
 export type AuditRow = typeof auditEvents.$inferSelect;
 
@@ -11,16 +9,7 @@ export type AuditRow = typeof auditEvents.$inferSelect;
 export function createAuditStore(db: Db) {
   return {
     /** Appends an audit event; its hash chains to the previous event of the whole instance. */
-    audit(
-      e: {
-        projectId: string | null;
-        environmentId: string | null;
-        kind: string;
-        actorId: string | null;
-        subject: unknown;
-      },
-      now: number,
-    ): AuditRow {
+    audit(e: AuditInput, now: number): AuditRow {
       return db.transaction((tx) => {
         const last = tx
           .select({ hash: auditEvents.hash })
@@ -28,19 +17,9 @@ export function createAuditStore(db: Db) {
           .orderBy(desc(auditEvents.seq))
           .limit(1)
           .get();
-        const prevHash = last?.hash ?? GENESIS_HASH;
-        const row = {
-          projectId: e.projectId,
-          environmentId: e.environmentId,
-          kind: e.kind,
-          actorId: e.actorId,
-          subject: canonicalJson(e.subject ?? null),
-          createdAt: now,
-          prevHash,
-        };
         return tx
           .insert(auditEvents)
-          .values({ ...row, hash: sha256(prevHash + canonicalJson(row)) })
+          .values(auditRecord(e, last?.hash, now))
           .returning()
           .get();
       });

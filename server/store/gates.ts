@@ -6,6 +6,7 @@ import {
   promotionRequests,
 } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
+import { approvalUpdate, checkUpdate, gateUpdate, requestsToVoid } from './gate-rules.ts';
 
 export type RequestRow = typeof promotionRequests.$inferSelect;
 export type ApprovalRow = typeof approvals.$inferSelect;
@@ -31,13 +32,7 @@ export function createGateStore(db: Db) {
         .values(row)
         .onConflictDoUpdate({
           target: gatePolicies.environmentId,
-          set: {
-            requiredApprovals: row.requiredApprovals,
-            allowSelfApproval: row.allowSelfApproval,
-            requiredChecks: row.requiredChecks ?? '[]',
-            updatedBy: row.updatedBy,
-            updatedAt: row.updatedAt,
-          },
+          set: gateUpdate(row),
         })
         .run();
     },
@@ -52,13 +47,7 @@ export function createGateStore(db: Db) {
             environmentChecks.snapshotId,
             environmentChecks.name,
           ],
-          set: {
-            state: row.state,
-            url: row.url,
-            summary: row.summary,
-            reportedBy: row.reportedBy,
-            reportedAt: row.reportedAt,
-          },
+          set: checkUpdate(row),
         })
         .run();
     },
@@ -146,10 +135,7 @@ export function createGateStore(db: Db) {
           ),
         )
         .all();
-      // A hotfix request follows the hotfix draft, not the pointer: it is checked when the hotfix publishes.
-      const voided = open
-        .filter((r) => r.kind !== 'hotfix' && r.snapshotId !== exceptSnapshotId)
-        .map((r) => r.id);
+      const voided = requestsToVoid(open, exceptSnapshotId);
       if (voided.length > 0)
         db.update(promotionRequests)
           .set({ state: 'voided', closedReason: 'the source moved', closedAt: now })
@@ -162,7 +148,7 @@ export function createGateStore(db: Db) {
         .values(row)
         .onConflictDoUpdate({
           target: [approvals.requestId, approvals.userId],
-          set: { decision: row.decision, comment: row.comment, createdAt: row.createdAt },
+          set: approvalUpdate(row),
         })
         .run();
     },

@@ -1,6 +1,7 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import { drafts, draftStates, hotfixes } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
+import { firstDraftState } from './project-records.ts';
 
 export type HotfixRow = typeof hotfixes.$inferSelect;
 export type DraftRow = typeof drafts.$inferSelect;
@@ -40,12 +41,7 @@ export function createHotfixStore(db: Db) {
       db.transaction((tx) => {
         tx.insert(drafts).values(row).run();
         tx.insert(draftStates)
-          .values({
-            draftId: row.id,
-            state: Buffer.from(state),
-            uptoSeq: 0,
-            updatedAt: row.createdAt,
-          })
+          .values(firstDraftState(row.id, state, row.createdAt))
           .run();
       });
     },

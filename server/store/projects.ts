@@ -4,16 +4,16 @@ import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
 import { AppError } from '#schema/errors.ts';
 import type { Section } from '#schema/content/spec.ts';
 import type { Db } from './db.ts';
+import {
+  firstDraftState,
+  groupProjects,
+  type DraftRow,
+  type EnvironmentRow,
+  type ProjectRecord,
+  type ProjectRow,
+} from './project-records.ts';
 
-export type ProjectRow = typeof projects.$inferSelect;
-export type EnvironmentRow = typeof environments.$inferSelect;
-export type DraftRow = typeof drafts.$inferSelect;
-
-export interface ProjectRecord {
-  project: ProjectRow;
-  environments: EnvironmentRow[];
-  drafts: DraftRow[];
-}
+export type { DraftRow, EnvironmentRow, ProjectRecord, ProjectRow } from './project-records.ts';
 
 export function createProjectStore(db: Db) {
   const load = (rows: ProjectRow[]): ProjectRecord[] => {
@@ -26,11 +26,7 @@ export function createProjectStore(db: Db) {
       .orderBy(asc(environments.position))
       .all();
     const draftRows = db.select().from(drafts).where(inArray(drafts.projectId, ids)).all();
-    return rows.map((project) => ({
-      project,
-      environments: envs.filter((e) => e.projectId === project.id),
-      drafts: draftRows.filter((d) => d.projectId === project.id),
-    }));
+    return groupProjects(rows, envs, draftRows);
   };
 
   return {
@@ -48,16 +44,10 @@ export function createProjectStore(db: Db) {
             .values([...initialAudiences])
             .run();
         if (record.drafts.length > 0) tx.insert(drafts).values(record.drafts).run();
-        for (const s of initialStates) {
+        for (const s of initialStates)
           tx.insert(draftStates)
-            .values({
-              draftId: s.draftId,
-              state: Buffer.from(s.state),
-              uptoSeq: 0,
-              updatedAt: record.project.createdAt,
-            })
+            .values(firstDraftState(s.draftId, s.state, record.project.createdAt))
             .run();
-        }
       });
     },
     listProjects(): ProjectRecord[] {
@@ -94,7 +84,7 @@ export function createProjectStore(db: Db) {
         for (const { row, state } of change.added) {
           tx.insert(drafts).values(row).run();
           tx.insert(draftStates)
-            .values({ draftId: row.id, state: Buffer.from(state), uptoSeq: 0, updatedAt: now })
+            .values(firstDraftState(row.id, state, now))
             .run();
         }
         if (change.closed.length > 0)

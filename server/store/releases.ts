@@ -1,40 +1,20 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
 import { environments, releases } from '#schema/db/tables.ts';
-import { AppError } from '#schema/errors.ts';
-import { GENESIS_HASH, recordHash } from '#schema/release-chain.ts';
-import { sha256 } from '../lib/hash.ts';
 import type { Db } from './db.ts';
+import {
+  checkMove,
+  pointerColumn,
+  releaseRecord,
+  type Appended,
+  type Move,
+  type Pointer,
+} from './release-records.ts';
 
 export type ReleaseRow = typeof releases.$inferSelect;
-export type Pointer = 'current' | 'live';
-
-export interface Move {
-  projectId: string;
-  environmentId: string;
-  pointer: Pointer;
-  kind: 'sync' | 'publish' | 'rollback' | 'hotfix' | 'replicate' | 'pull' | 'compose';
-  toSnapshotId: string;
-  /** Compare-and-swap: refuse if the pointer is not this (null = must be empty; undefined = don't check). */
-  expectedFrom?: string | null;
-  /** In-order rule: the source environment must still hold `toSnapshotId` at commit time. */
-  source?: { environmentId: string; pointer: Pointer };
-  actorId: string;
-  message: string | null;
-  detail: unknown;
-}
-
-const column = (p: Pointer): 'liveSnapshotId' | 'snapshotId' =>
-  p === 'live' ? 'liveSnapshotId' : 'snapshotId';
+export type { Move, Pointer } from './release-records.ts';
 
 /** Appends a release record to the project's hash chain. */
-function appendTo(
-  tx: Pick<Db, 'select' | 'insert'>,
-  m: Omit<Move, 'pointer' | 'expectedFrom'> & {
-    pointer: Pointer | 'section';
-    fromSnapshotId: string | null;
-  },
-  now: number,
-): ReleaseRow {
+function appendTo(tx: Pick<Db, 'select' | 'insert'>, m: Appended, now: number): ReleaseRow {
   const last = tx
     .select({ hash: releases.hash })
     .from(releases)
@@ -42,26 +22,9 @@ function appendTo(
     .orderBy(desc(releases.seq))
     .limit(1)
     .get();
-  const prevHash = last?.hash ?? GENESIS_HASH;
-  const record = {
-    projectId: m.projectId,
-    environmentId: m.environmentId,
-    kind: m.kind,
-    pointer: m.pointer,
-    fromSnapshotId: m.fromSnapshotId,
-    toSnapshotId: m.toSnapshotId,
-    sourceEnvironmentId: m.source?.environmentId ?? null,
-    actorId: m.actorId,
-    message: m.message,
-    detail: m.detail === undefined ? null : JSON.stringify(m.detail),
-    createdAt: now,
-    prevHash,
-  };
-  // One definition of the hash, shared with whoever verifies the chain (VH-2).
-  const hash = recordHash(record, sha256);
   return tx
     .insert(releases)
-    .values({ ...record, hash })
+    .values(releaseRecord(m, last?.hash, now))
     .returning()
     .get();
 }
@@ -93,30 +56,15 @@ export function createReleaseStore(db: Db) {
      */
     commitMove(m: Move, now: number, alongside?: (row: ReleaseRow) => void): ReleaseRow {
       return db.transaction((tx) => {
-        const env = tx
-          .select()
-          .from(environments)
-          .where(eq(environments.id, m.environmentId))
-          .get();
-        if (!env) throw new AppError('environment_not_found');
-        const from = env[column(m.pointer)];
-        if (m.expectedFrom !== undefined && from !== m.expectedFrom) {
-          throw new AppError('target_moved', undefined, { expected: m.expectedFrom, actual: from });
-        }
-        if (m.source) {
-          const src = tx
-            .select()
-            .from(environments)
-            .where(eq(environments.id, m.source.environmentId))
-            .get();
-          if (src?.[column(m.source.pointer)] !== m.toSnapshotId)
-            throw new AppError('source_moved');
-        }
+        const byId = (id: string) =>
+          tx.select().from(environments).where(eq(environments.id, id)).get();
+        const env = byId(m.environmentId);
+        const from = checkMove(m, env, m.source && env && byId(m.source.environmentId));
         tx.update(environments)
-          .set({ [column(m.pointer)]: m.toSnapshotId })
+          .set({ [pointerColumn(m.pointer)]: m.toSnapshotId })
           .where(eq(environments.id, m.environmentId))
           .run();
-        const row = appendTo(tx, { ...m, fromSnapshotId: from ?? null }, now);
+        const row = appendTo(tx, { ...m, fromSnapshotId: from }, now);
         alongside?.(row);
         return row;
       });
