@@ -165,14 +165,15 @@ describe('PG-53 … PG-57: npm run migrate-to-postgres', { timeout: 90_000 }, ()
     })();
     sqlite.close();
     const pg = await startPostgres(cleanup);
-    const run = await migrate(['--from', dataDir], { DATABASE_URL: pg.url });
+    const key = fs.readFileSync(path.join(dataDir, 'secrets.key'), 'utf8').trim();
+    const run = await migrate(['--from', dataDir], { DATABASE_URL: pg.url, SECRETS_KEY: key });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/Verified: \d+ tables, \d+ rows, every count equal to SQLite's/);
     expect(run.stdout).toMatch(/the release chains of 1 projects \([1-9]\d* records\)/);
     expect(run.stdout).toMatch(/the audit chain \([1-9]\d* events\)/);
     expect(run.stdout).toContain(path.join(dataDir, 'secrets.key'));
-    const key = fs.readFileSync(path.join(dataDir, 'secrets.key'), 'utf8').trim();
+    expect(run.stdout).toContain('The SECRETS_KEY set here is that key.');
     expect(run.stdout).not.toContain(key);
 
     const pgx = await openTarget(pg.url);
@@ -217,7 +218,7 @@ describe('PG-53 … PG-57: npm run migrate-to-postgres', { timeout: 90_000 }, ()
     expect(await pgRows(pgx)).toEqual(copied);
   });
 
-  it('PG-56 a damaged source (a blob, a release record, an audit event altered) fails verification naming each, and leaves the target empty', async () => {
+  it('PG-56 a damaged source (a blob, a release record, an audit event altered) fails verification naming each, and leaves the target empty; PG-57 an unreachable target exits 1', async () => {
     const dataDir = await installation('stopped');
     const sqlite = new Database(path.join(dataDir, 'stagecoach.sqlite'));
     const blob = sqlite.prepare('SELECT id, json FROM blobs LIMIT 1').get() as {
@@ -247,6 +248,14 @@ describe('PG-53 … PG-57: npm run migrate-to-postgres', { timeout: 90_000 }, ()
     );
     expect(run.stderr).toContain('audit chain: event 2 was altered');
     expect(await rowCount(await openTarget(pg.url))).toBe(0);
+
+    // PG-57: PostgreSQL unreachable is exit 1, naming the target with its password masked.
+    const down = await migrate(['--from', dataDir], {
+      DATABASE_URL: 'postgres://u:hunter2@127.0.0.1:1/db',
+    });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('The copy into postgres://u:***@127.0.0.1:1/db failed');
+    expect(down.stderr).not.toContain('hunter2');
   });
 
   it('PG-57 exits 2 without DATABASE_URL or --from, and 3 for a folder without a Stagecoach database, naming what is wrong', async () => {
