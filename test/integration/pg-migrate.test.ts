@@ -275,5 +275,18 @@ describe('PG-53 … PG-57: npm run migrate-to-postgres', { timeout: 90_000 }, ()
       3,
       expect.stringContaining(`${path.join(empty, 'stagecoach.sqlite')} does not exist`),
     ]);
+
+    // A database an older version left (its last migration is not this version's).
+    const old = new Database(path.join(empty, 'stagecoach.sqlite'));
+    old.exec(
+      'CREATE TABLE __drizzle_migrations (id INTEGER PRIMARY KEY, hash TEXT, created_at NUMERIC)',
+    );
+    old.prepare('INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)').run('x', 1);
+    old.close();
+    const older = await migrate(['--from', empty], { DATABASE_URL: 'postgres://u@127.0.0.1:1/db' });
+    expect([older.code, older.stderr]).toEqual([
+      3,
+      expect.stringContaining("is not at this version's schema"),
+    ]);
   });
 });
