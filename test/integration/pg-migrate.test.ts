@@ -20,7 +20,7 @@ import { setupAdmin, tempDataDir } from '../helpers/server.ts';
 import { newUser, overTheWire } from '../helpers/fixture.ts';
 
 /**
- * PG-53 … PG-57: `npm run migrate-to-postgres` copies an installation built through the real
+ * PG-53 … PG-58: `npm run migrate-to-postgres` copies an installation built through the real
  * server into a throwaway PostgreSQL, verifies it, and refuses a full target or a damaged source
  * without writing anything.
  */
@@ -154,7 +154,7 @@ async function rowCount(pgx: Postgres): Promise<number> {
 }
 
 // Each run is a Node process loading drizzle and pg: about 2 s on the shared 2-core machine.
-describe('PG-53 … PG-57: npm run migrate-to-postgres', { timeout: 90_000 }, () => {
+describe('PG-53 … PG-58: npm run migrate-to-postgres', { timeout: 90_000 }, () => {
   it('PG-53 PG-55 copies every row, keeps identity values and moves the sequences past them, verifies, reports; PG-54 a second run refuses and changes nothing', async () => {
     const dataDir = await installation('crashed');
     // More blobs than one INSERT batch (500) and one verification page (1000) hold.
@@ -288,5 +288,21 @@ describe('PG-53 … PG-57: npm run migrate-to-postgres', { timeout: 90_000 }, ()
       3,
       expect.stringContaining("is not at this version's schema"),
     ]);
+  });
+
+  it('PG-58 refuses an installation a running server has open (exit 6, naming the process), and copies it once the server stopped', async () => {
+    const dataDir = tempDataDir();
+    const { child } = await spawnServer(dataDir);
+    cleanup.push(() => child.kill('SIGKILL'));
+    const pg = await startPostgres(cleanup);
+    const held = await migrate(['--from', dataDir], { DATABASE_URL: pg.url });
+    expect([held.code, held.stderr]).toEqual([
+      6,
+      expect.stringContaining(`is open in process ${child.pid} (a server still running?)`),
+    ]);
+    expect(await rowCount(await openTarget(pg.url))).toBe(0);
+    child.kill('SIGTERM');
+    expect((await exited(child)).code).toBe(0);
+    expect((await migrate(['--from', dataDir], { DATABASE_URL: pg.url })).code).toBe(0);
   });
 });

@@ -10,7 +10,7 @@ import * as pgTables from '#schema/db/pg-tables.ts';
 import type { PgDb } from './db.ts';
 
 /**
- * Moving a SQLite installation into PostgreSQL (PG-53 … PG-55): the source read in one read
+ * Moving a SQLite installation into PostgreSQL (PG-53 … PG-58): the source read in one read
  * transaction, every table copied verbatim (stored JSON text byte for byte, identity values kept)
  * in foreign-key order, inside the caller's one PostgreSQL transaction.
  */
@@ -37,6 +37,8 @@ export const EXIT = {
   targetNotEmpty: 4,
   /** The copy did not verify (counts, content hashes, hash chains): nothing was written. */
   notVerified: 5,
+  /** Another process (a server still running) has the source open. */
+  sourceInUse: 6,
 } as const;
 
 /** One table as both dialects name it. */
@@ -88,6 +90,36 @@ export interface Source {
 }
 
 /**
+ * Processes other than this one holding SQLite's locks on `file` or its `-shm` (PG-58): every
+ * open connection of a WAL database keeps a read lock there for its whole life, and Linux lists
+ * them in /proc/locks. Elsewhere (no /proc/locks) nothing is found.
+ */
+export function processesHolding(file: string): number[] {
+  let locks: string;
+  try {
+    locks = fs.readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return [];
+  }
+  const ids = new Set<string>();
+  for (const f of [file, `${file}-shm`]) {
+    if (!fs.existsSync(f)) continue;
+    const { dev, ino } = fs.statSync(f);
+    const major = (dev >> 8) & 0xfff;
+    const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+    ids.add(`${major.toString(16).padStart(2, '0')}:${minor.toString(16).padStart(2, '0')}:${ino}`);
+  }
+  const pids = new Set<number>();
+  for (const line of locks.split('\n')) {
+    // "1: POSIX  ADVISORY  READ 18360 fe:00:4310624 128 128" (a blocked waiter has "->" first).
+    const fields = line.replace('->', '').trim().split(/\s+/);
+    const pid = Number(fields[4]);
+    if (fields[5] && ids.has(fields[5]) && pid > 0 && pid !== process.pid) pids.add(pid);
+  }
+  return [...pids];
+}
+
+/**
  * Opens the installation read-only and starts the read transaction every later read shares, so
  * the copy is one consistent state even if something still writes (which it then does not see).
  */
@@ -97,6 +129,12 @@ export function openSource(dataDir: string): Source {
     throw new CopyStopped(
       EXIT.badSource,
       `${file} does not exist: --from names no Stagecoach data folder.`,
+    );
+  const holders = processesHolding(file);
+  if (holders.length > 0)
+    throw new CopyStopped(
+      EXIT.sourceInUse,
+      `${file} is open in process ${holders.join(', ')} (a server still running?): stop it, then copy. A copy taken while it runs would miss what it writes afterwards.`,
     );
   let sqlite: Database.Database;
   try {
