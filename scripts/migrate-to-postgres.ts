@@ -2,8 +2,8 @@
  * `npm run migrate-to-postgres -- --from DATA_DIR`: copies a SQLite installation into the
  * PostgreSQL database of DATABASE_URL and verifies the copy before it commits (PG-53 … PG-58).
  * Exit codes: EXIT in server/store/pg/copy-from-sqlite.ts (0 copied and verified; 2 usage;
- * 3 no usable source; 4 target not empty; 5 not verified; 6 source in use; 1 anything else). Unless it exits 0,
- * nothing was written but the schema (the migrations openPostgres applies).
+ * 3 no usable source; 4 target not empty; 5 not verified; 6 source in use; 1 anything else).
+ * Unless it exits 0, nothing was written but the schema (the migrations openPostgres applies).
  */
 import fs from 'node:fs';
 import path from 'node:path';
