@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 /**
@@ -90,6 +91,26 @@ export interface Config {
    * separated; ±20 % jitter each): after the last one fails the delivery is `failed` (WH-9).
    */
   webhookRetryScheduleMs: readonly number[];
+  /**
+   * Several processes on PostgreSQL and Redis (PG-50): set by DATABASE_URL, which then requires
+   * REDIS_URL, INTERNAL_URL, CLUSTER_SECRET, SECRETS_KEY and PUBLIC_URL. Null: one process on the
+   * embedded SQLite in `dataDir`.
+   */
+  cluster: Readonly<ClusterConfig> | null;
+}
+
+/** What a process of several needs besides the single-process settings (PG-50 … PG-52). */
+export interface ClusterConfig {
+  /** postgres:// or postgresql:// URL of the database holding all durable state. */
+  databaseUrl: string;
+  /** redis://, rediss:// or unix:// URL (as node-redis takes it): what may be lost. */
+  redisUrl: string;
+  /** This process's short name (letters, digits, `-`, `_`; at most 64): NODE_ID, else hostname-pid. */
+  nodeId: string;
+  /** Where the other processes reach this one (an http(s) URL, no trailing slash). */
+  internalUrl: string;
+  /** Authenticates the processes to each other. Never logged, never echoed in an error. */
+  clusterSecret: string;
 }
 
 export class ConfigError extends Error {
@@ -102,7 +123,107 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export function loadConfig(env: Env, cwd: string): Readonly<Config> {
+/**
+ * A URL as an error may show it: the password replaced by `***` (PG-51). Null when it does not
+ * parse, so the caller shows nothing of it (an unparsable URL may still hold a password).
+ */
+export function maskedUrl(raw: string): string | null {
+  const unix = /^unix:\/\/(?:([^:@/]*)(:[^@/]*)?@)?(\/.*)$/.exec(raw);
+  if (unix) {
+    const [, user = '', password, rest] = unix;
+    const auth = user || password ? `${user}${password ? ':***' : ''}@` : '';
+    return `unix://${auth}${rest}`;
+  }
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    // pg also takes the password as a query parameter.
+    for (const key of ['password', 'sslpassword'])
+      if (url.searchParams.has(key)) url.searchParams.set(key, '***');
+    return url.href;
+  } catch {
+    return null;
+  }
+}
+
+const shown = (key: string, raw: string): string => {
+  const masked = maskedUrl(raw);
+  return masked === null
+    ? `${key} (not shown: it does not parse as a URL)`
+    : `${key}=${JSON.stringify(masked)}`;
+};
+
+/** DATABASE_URL checked (PG-50): a postgres:// or postgresql:// URL naming a host (or a `host=` socket folder). */
+function databaseUrlOf(raw: string, problems: string[]): string | null {
+  let url: URL | null;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = null;
+  }
+  if (
+    !url ||
+    (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') ||
+    (!url.hostname && !url.searchParams.get('host'))
+  ) {
+    problems.push(
+      `${shown('DATABASE_URL', raw)}: expected a PostgreSQL URL like postgres://user:password@host:5432/stagecoach`,
+    );
+    return null;
+  }
+  return raw;
+}
+
+/** REDIS_URL checked (PG-50): the forms node-redis takes — redis://, rediss:// (TLS) or unix:///path. */
+function redisUrlOf(raw: string, problems: string[]): string | null {
+  let ok: boolean;
+  if (raw.startsWith('unix:')) {
+    const m = /^unix:\/\/(?:[^:@/]*(?::[^@/]*)?@)?(\/[^?#]*)(?:\?([^#]*))?$/.exec(raw);
+    const db = m?.[2] ? new URLSearchParams(m[2]).get('db') : null;
+    ok = !!m && m[1] !== '/' && (db === null || /^\d+$/.test(db));
+  } else {
+    try {
+      const url = new URL(raw);
+      ok =
+        (url.protocol === 'redis:' || url.protocol === 'rediss:') &&
+        url.hostname !== '' &&
+        /^(\/\d*)?$/.test(url.pathname);
+    } catch {
+      ok = false;
+    }
+  }
+  if (ok) return raw;
+  problems.push(
+    `${shown('REDIS_URL', raw)}: expected redis://host:6379, rediss://host:6380 (TLS) or unix:///path/to/redis.sock (optionally with user:password@ and a database number)`,
+  );
+  return null;
+}
+
+/**
+ * DATABASE_URL alone, checked as loadConfig checks it (for `npm run migrate-to-postgres`, which
+ * writes there but runs no server). Throws a ConfigError when it is missing or bad.
+ */
+export function loadDatabaseUrl(env: Env): string {
+  const problems: string[] = [];
+  const url = env.DATABASE_URL
+    ? databaseUrlOf(env.DATABASE_URL, problems)
+    : (problems.push('DATABASE_URL: required (the PostgreSQL database to copy into)'), null);
+  if (url === null) throw new ConfigError(problems);
+  return url;
+}
+
+/** The default NODE_ID: `<hostname>-<pid>`, shaped to the NODE_ID rule (a dotted host name keeps its first label). */
+function defaultNodeId(host: { hostname: string; pid: number }): string {
+  const name = (host.hostname.split('.')[0] ?? '').replace(/[^A-Za-z0-9_-]/g, '-') || 'node';
+  const pid = String(host.pid);
+  return `${name.slice(0, 63 - pid.length)}-${pid}`;
+}
+
+export function loadConfig(
+  env: Env,
+  cwd: string,
+  host: { hostname: string; pid: number } = { hostname: os.hostname(), pid: process.pid },
+): Readonly<Config> {
   const problems: string[] = [];
 
   const int = (key: string, fallback: number, min: number, max: number): number => {
@@ -163,10 +284,12 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
       publicUrl = url.href.replace(/\/$/, '');
     } catch {
       problems.push(
-        `PUBLIC_URL=${JSON.stringify(env.PUBLIC_URL)}: expected an absolute http(s) URL like https://stagecoach.example.com`,
+        `${shown('PUBLIC_URL', env.PUBLIC_URL)}: expected an absolute http(s) URL like https://stagecoach.example.com`,
       );
     }
   }
+
+  const cluster = clusterOf(env, host, problems);
 
   // Default: about three days of retries (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 20 h).
   let webhookRetryScheduleMs: readonly number[] = [
@@ -221,6 +344,7 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
     webhookAllowPrivate: oneOf('WEBHOOK_ALLOW_PRIVATE', ['0', '1'] as const, '0') === '1',
     webhookTimeoutMs: int('WEBHOOK_TIMEOUT_MS', 15_000, 100, 60_000),
     webhookRetryScheduleMs,
+    cluster,
     eventStreamMaxBufferedBytes: int(
       'EVENT_STREAM_MAX_BUFFERED_BYTES',
       256 * 1024,
@@ -249,4 +373,75 @@ export function loadConfig(env: Env, cwd: string): Readonly<Config> {
   );
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** Keys that only mean something with several processes (PG-52). */
+const CLUSTER_ONLY = ['REDIS_URL', 'NODE_ID', 'INTERNAL_URL', 'CLUSTER_SECRET'] as const;
+
+/**
+ * The several-process settings (PG-50 … PG-52). Pushes a problem for every bad or missing key;
+ * no problem ever holds CLUSTER_SECRET or a URL's password.
+ */
+function clusterOf(
+  env: Env,
+  host: { hostname: string; pid: number },
+  problems: string[],
+): Readonly<ClusterConfig> | null {
+  if (!env.DATABASE_URL) {
+    for (const key of CLUSTER_ONLY)
+      if (env[key])
+        problems.push(
+          `${key}: only used with several processes; set DATABASE_URL too (PostgreSQL), or remove it to run one process on SQLite`,
+        );
+    return null;
+  }
+  const databaseUrl = databaseUrlOf(env.DATABASE_URL, problems);
+  const required = (key: string, why: string): string | null => {
+    if (env[key]) return env[key];
+    problems.push(`${key}: required with DATABASE_URL (${why})`);
+    return null;
+  };
+  // SECRETS_KEY and PUBLIC_URL are checked above; here only that they are there.
+  required(
+    'SECRETS_KEY',
+    'every process must seal and open secrets with the same key; a DATA_DIR/secrets.key per machine would differ',
+  );
+  required('PUBLIC_URL', 'links must not depend on which process answered');
+
+  const rawRedis = required('REDIS_URL', 'control messages, shared rate limits and event fan-out');
+  const redisUrl = rawRedis === null ? null : redisUrlOf(rawRedis, problems);
+
+  let nodeId: string | null = env.NODE_ID || defaultNodeId(host);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) {
+    problems.push(
+      `NODE_ID=${JSON.stringify(nodeId)}: expected 1 to 64 letters, digits, '-' or '_'`,
+    );
+    nodeId = null;
+  }
+
+  const rawInternal = required('INTERNAL_URL', 'how the other processes reach this one');
+  let internalUrl: string | null = null;
+  if (rawInternal !== null) {
+    try {
+      const url = new URL(rawInternal);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
+      if (url.search || url.hash || url.username || url.password)
+        throw new Error('has more than an origin and a path');
+      internalUrl = url.href.replace(/\/$/, '');
+    } catch {
+      problems.push(
+        `${shown('INTERNAL_URL', rawInternal)}: expected an http(s) URL the other processes reach this one at, like http://10.0.0.5:3000`,
+      );
+    }
+  }
+
+  const clusterSecret = required('CLUSTER_SECRET', 'the processes authenticate each other with it');
+  // Its length only: the value is never shown.
+  if (clusterSecret !== null && (clusterSecret.length < 32 || clusterSecret.length > 1024))
+    problems.push(
+      `CLUSTER_SECRET: expected 32 to 1024 characters, got ${clusterSecret.length} (e.g. \`openssl rand -base64 48\`)`,
+    );
+
+  if (!databaseUrl || !redisUrl || !nodeId || !internalUrl || !clusterSecret) return null;
+  return Object.freeze({ databaseUrl, redisUrl, nodeId, internalUrl, clusterSecret });
 }
