@@ -28,5 +28,20 @@ export function auditRecord(
     createdAt: now,
     prevHash: prev,
   };
-  return { ...row, hash: sha256(prev + canonicalJson(row)) };
+  return { ...row, hash: auditHash(row) };
+}
+
+/** What the audit chain hashes: the event's fields after the hash before it (PG-24, PG-55). */
+export function auditHash(e: {
+  projectId: string | null;
+  environmentId: string | null;
+  kind: string;
+  actorId: string | null;
+  subject: string;
+  createdAt: number;
+  prevHash: string;
+}): string {
+  const { projectId, environmentId, kind, actorId, subject, createdAt, prevHash } = e;
+  const fields = { projectId, environmentId, kind, actorId, subject, createdAt, prevHash };
+  return sha256(prevHash + canonicalJson(fields));
 }

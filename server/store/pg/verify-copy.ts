@@ -1,7 +1,7 @@
 import { asc, gt, inArray, sql } from 'drizzle-orm';
 import { auditEvents, blobs, releases, snapshots } from '#schema/db/pg-tables.ts';
-import { canonicalJson } from '#schema/canonical-json.ts';
 import { GENESIS_HASH, verifyChain } from '#schema/release-chain.ts';
+import { auditHash } from '../audit-records.ts';
 import { hashItem, hashTree, sha256 } from '../../lib/hash.ts';
 import type { Source, TablePair } from './copy-from-sqlite.ts';
 import type { PgDb } from './db.ts';
@@ -25,13 +25,6 @@ export interface Verified {
 /** Problems listed at most; past it the report says how many more there were. */
 const MAX_PROBLEMS = 20;
 const PAGE = 1000;
-
-/** What the audit chain hashes (as server/store/audit.ts appends it). */
-function auditHash(e: typeof auditEvents.$inferSelect): string {
-  const { projectId, environmentId, kind, actorId, subject, createdAt, prevHash } = e;
-  const fields = { projectId, environmentId, kind, actorId, subject, createdAt, prevHash };
-  return sha256(prevHash + canonicalJson(fields));
-}
 
 /** Verifies the copy; `problems` is empty when it holds, else names each failure (bounded). */
 export async function verifyCopy(
