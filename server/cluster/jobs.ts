@@ -13,10 +13,13 @@ export type JobQueue = Async<JobStore>;
 /** What a runner does with one kind of job. */
 export interface JobHandler {
   /**
-   * Does the work; resolving completes the job, throwing retries it later. `signal` aborts when
-   * the claim is lost (another node may now run the job) or the runner stops: stop early then.
+   * Does the work; resolving completes the job, throwing retries it after a backoff, and
+   * resolving `{ retryAt }` retries it then (a schedule of the kind's own, as webhooks have; it
+   * counts as an attempt too). `signal` aborts when the claim is lost (another node may now run
+   * the job) or the runner stops: stop early then by throwing (`signal.throwIfAborted()`), since
+   * resolving says the work is done.
    */
-  run(job: ClaimedJob, signal: AbortSignal): Promise<void>;
+  run(job: ClaimedJob, signal: AbortSignal): Promise<void | { retryAt: number }>;
   /** Claims before the job is dropped and logged (PG-85); a claimer that died counts. Default 8. */
   maxAttempts?: number;
 }
@@ -46,7 +49,10 @@ export interface JobRunnerOptions {
 export interface JobRunner {
   /** Looks for due jobs now (after a local enqueue has committed). */
   wake(): void;
-  /** Claims nothing more, aborts running handlers, waits for them to settle. */
+  /**
+   * Claims nothing more, aborts running handlers and waits for them to settle; what they did not
+   * finish goes back due now, for another runner (PG-88).
+   */
   stop(): Promise<void>;
 }
 
@@ -96,7 +102,7 @@ export function startJobRunner(o: JobRunnerOptions): JobRunner {
         const claimed = await o.queue.claim(o.nodeId, kinds, room, claimMs);
         // Stopped during the claim: the jobs go back at once, not after the claim's expiry.
         if (stopped) {
-          for (const job of claimed) await o.queue.retry(job.id, job.claimToken, job.runAt);
+          for (const job of claimed) await o.queue.release(job.id, job.claimToken);
           break;
         }
         for (const job of claimed) start(job);
@@ -145,25 +151,34 @@ export function startJobRunner(o: JobRunnerOptions): JobRunner {
     beat.unref();
     let ok = true;
     let failure: unknown;
+    let retryAt: number | undefined;
     try {
-      await handler.run(job, abort.signal);
+      retryAt = (await handler.run(job, abort.signal))?.retryAt;
     } catch (err) {
       ok = false;
       failure = err;
     } finally {
       clearInterval(beat);
     }
-    if (ok) {
+    if (ok && retryAt === undefined) {
       if (!(await o.queue.complete(job.id, job.claimToken)))
         o.log(`jobs: ${job.kind} ${job.id} finished after its claim was lost`);
       return;
     }
+    if (ok) {
+      if (job.attempts >= max) return drop('its own retries ran out');
+      await o.queue.retry(job.id, job.claimToken, retryAt!);
+      return;
+    }
+    // Stopping: back at once for the next runner, the interrupted run not counted (PG-88).
+    if (stopped) {
+      await o.queue.release(job.id, job.claimToken);
+      return;
+    }
     if (job.attempts >= max) return drop(messageOf(failure));
-    // Stopping: back at once for the next runner. Failing: exponential backoff with jitter.
-    const wait = stopped
-      ? 0
-      : Math.min(retryBaseMs * 2 ** (job.attempts - 1), JOB_BACKOFF_MAX_MS) *
-        (0.8 + Math.random() * 0.4);
+    const wait =
+      Math.min(retryBaseMs * 2 ** (job.attempts - 1), JOB_BACKOFF_MAX_MS) *
+      (0.8 + Math.random() * 0.4);
     o.log(
       `jobs: ${job.kind} ${job.key} (${job.id}) failed, retry in ${Math.round(wait)} ms`,
       failure,

@@ -3,6 +3,7 @@ import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import { jobs } from '#schema/db/tables.ts';
 import { AppError } from '#schema/errors.ts';
 import type { Db } from './db.ts';
+import type { Async } from './port.ts';
 
 export type JobRow = typeof jobs.$inferSelect;
 
@@ -75,6 +76,8 @@ export function createJobStore(db: Db, now: () => number = Date.now) {
           runAt: sql`min(${jobs.runAt}, excluded.run_at)`,
           attempts: sql`max(${jobs.attempts}, excluded.attempts)`,
         },
+        // A coalesced enqueue that moves nothing writes nothing (no new row version on PostgreSQL).
+        setWhere: sql`excluded.run_at < ${jobs.runAt} or excluded.attempts > ${jobs.attempts}`,
       })
       .run();
   }
@@ -171,6 +174,23 @@ export function createJobStore(db: Db, now: () => number = Date.now) {
       });
     },
 
+    /**
+     * Gives a claimed job back due now, its claim not counted as an attempt: the runner stopped
+     * before or while running it (PG-88). False when the claim is not ours.
+     */
+    release(id: string, claimToken: string): boolean {
+      return db.transaction((tx) => {
+        const [r] = tx
+          .delete(jobs)
+          .where(and(eq(jobs.id, id), eq(jobs.claimToken, claimToken)))
+          .returning()
+          .all();
+        if (!r) return false;
+        upsert({ ...r, attempts: r.attempts - 1 });
+        return true;
+      });
+    },
+
     /** How many jobs of `kind` exist (waiting or claimed). */
     count(kind: string): number {
       return db
@@ -183,3 +203,20 @@ export function createJobStore(db: Db, now: () => number = Date.now) {
 }
 
 export type JobStore = ReturnType<typeof createJobStore>;
+
+/**
+ * The SQLite job store through the port (PG-80), for the runner: each call still one synchronous
+ * transaction, its answer given as a promise.
+ */
+export function sqliteJobQueue(db: Db, now: () => number = Date.now): Async<JobStore> {
+  const s = createJobStore(db, now);
+  return {
+    enqueue: async (...a) => s.enqueue(...a),
+    claim: async (...a) => s.claim(...a),
+    extend: async (...a) => s.extend(...a),
+    complete: async (...a) => s.complete(...a),
+    retry: async (...a) => s.retry(...a),
+    release: async (...a) => s.release(...a),
+    count: async (...a) => s.count(...a),
+  };
+}

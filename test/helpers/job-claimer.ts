@@ -5,7 +5,7 @@
  * test can SIGKILL it mid-run.
  */
 import { openDatabase } from '../../server/store/db.ts';
-import { createJobStore } from '../../server/store/jobs.ts';
+import { sqliteJobQueue } from '../../server/store/jobs.ts';
 import { openPostgres } from '../../server/store/pg/db.ts';
 import { createPgJobStore } from '../../server/store/pg/jobs.ts';
 import { startJobRunner, type JobQueue } from '../../server/cluster/jobs.ts';
@@ -15,15 +15,7 @@ const [where, nodeId, claimMs] = process.argv.slice(2) as [string, string, strin
 async function queueAt(where: string): Promise<JobQueue> {
   if (!where.startsWith('sqlite:'))
     return createPgJobStore(await openPostgres(where, { max: 2, log: () => {} }));
-  const store = createJobStore(openDatabase(where.slice('sqlite:'.length), 'normal', () => {}).db);
-  return {
-    enqueue: async (...a) => store.enqueue(...a),
-    claim: async (...a) => store.claim(...a),
-    extend: async (...a) => store.extend(...a),
-    complete: async (...a) => store.complete(...a),
-    retry: async (...a) => store.retry(...a),
-    count: async (...a) => store.count(...a),
-  };
+  return sqliteJobQueue(openDatabase(where.slice('sqlite:'.length), 'normal', () => {}).db);
 }
 
 const queue = await queueAt(where);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '#schema/errors.ts';
 import { openDatabase } from '#server/store/db.ts';
 import { openPostgres } from '#server/store/pg/db.ts';
-import { createJobStore, JOB_CLAIM_MAX, JOB_PAYLOAD_MAX_BYTES } from '#server/store/jobs.ts';
+import { JOB_CLAIM_MAX, JOB_PAYLOAD_MAX_BYTES, sqliteJobQueue } from '#server/store/jobs.ts';
 import { createPgJobStore } from '#server/store/pg/jobs.ts';
 import {
   startJobRunner,
@@ -14,7 +14,7 @@ import {
   type JobRunnerOptions,
 } from '#server/cluster/jobs.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { asAsync, postgresPerFile } from '../helpers/both-dialects.ts';
+import { postgresPerFile } from '../helpers/both-dialects.ts';
 import { exited } from '../helpers/process.ts';
 import { tempDataDir } from '../helpers/server.ts';
 
@@ -39,8 +39,8 @@ const dialects: Record<'SQLite' | 'PostgreSQL', () => Promise<Dialect>> = {
       fs.rmSync(dir, { recursive: true, force: true });
     });
     return {
-      queue: asAsync(createJobStore(db)),
-      another: async () => asAsync(createJobStore(db)),
+      queue: sqliteJobQueue(db),
+      another: async () => sqliteJobQueue(db),
       where: `sqlite:${dir}`,
     };
   },
@@ -226,6 +226,35 @@ for (const [name, open] of Object.entries(dialects)) {
       expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(60);
     });
 
+    it('PG-85: a handler may name its own retry time ({ retryAt }); it still counts against maxAttempts', async () => {
+      const d = await open();
+      await d.queue.enqueue('own', 'p1', null, Date.now());
+      const at: [number, number][] = [];
+      const dropped = deferred<string>();
+      runner({
+        queue: d.queue,
+        nodeId: 'n1',
+        handlers: {
+          own: {
+            maxAttempts: 3,
+            run: async (job) => {
+              at.push([job.attempts, Date.now()]);
+              return { retryAt: Date.now() + 60 };
+            },
+          },
+        },
+        log: (msg) => {
+          if (msg.includes('dropped')) dropped.resolve(msg);
+        },
+      });
+      expect(await dropped.promise).toMatch(
+        /own p1 .* dropped after 3 attempts: its own retries ran out/,
+      );
+      expect(at.map(([n]) => n)).toEqual([1, 2, 3]);
+      expect(at[1]![1] - at[0]![1]).toBeGreaterThanOrEqual(55);
+      expect(await d.queue.count('own')).toBe(0);
+    });
+
     it('PG-85: a job whose claimers keep dying (claimed, never settled) is dropped and logged without another run', async () => {
       const d = await open();
       await d.queue.enqueue('crashy', 'p1', null, Date.now());
@@ -293,6 +322,34 @@ for (const [name, open] of Object.entries(dialects)) {
       expect(runs).toHaveLength(1);
     });
 
+    it('PG-88: a stopped runner claims nothing more, aborts its handlers and gives their jobs back due now, the interrupted run not counted', async () => {
+      const d = await open();
+      await d.queue.enqueue('work', 'a', null, Date.now());
+      const started = deferred();
+      const a = runner({
+        queue: d.queue,
+        nodeId: 'a',
+        handlers: {
+          work: {
+            run: (_job, signal) =>
+              new Promise<void>((_, reject) => {
+                started.resolve();
+                signal.addEventListener('abort', () => reject(signal.reason as Error));
+              }),
+          },
+        },
+      });
+      await started.promise;
+      await a.stop();
+      await d.queue.enqueue('work', 'b', null, Date.now());
+      a.wake();
+      const back = await d.queue.claim('b', ['work'], 10, 60_000);
+      expect(back.map((j) => [j.key, j.attempts]).sort()).toEqual([
+        ['a', 1],
+        ['b', 1],
+      ]);
+    });
+
     it('PG-82: a claimer killed (SIGKILL) mid-run — the job runs again elsewhere after the claim expiry; its late complete changes nothing', async () => {
       const d = await open();
       await d.queue.enqueue('slow', 'p1', { n: 1 }, Date.now());
@@ -349,13 +406,13 @@ describe('jobs on SQLite across a restart', () => {
     const dir = tempDataDir();
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const before = openDatabase(dir, 'normal', () => {});
-    const queue = asAsync(createJobStore(before.db));
+    const queue = sqliteJobQueue(before.db);
     for (const key of ['a', 'b', 'c']) await queue.enqueue('work', key, { key }, Date.now());
     await before.close();
 
     const after = openDatabase(dir, 'normal', () => {});
     cleanup.push(() => after.close());
-    const again = asAsync(createJobStore(after.db));
+    const again = sqliteJobQueue(after.db);
     const ran: string[] = [];
     runner({
       queue: again,

@@ -37,6 +37,8 @@ export function createPgJobStore(pgx: Postgres, now: () => number = Date.now) {
           runAt: sql`least(${jobs.runAt}, excluded.run_at)`,
           attempts: sql`greatest(${jobs.attempts}, excluded.attempts)`,
         },
+        // A coalesced enqueue that moves nothing writes nothing (no new row version on PostgreSQL).
+        setWhere: sql`excluded.run_at < ${jobs.runAt} or excluded.attempts > ${jobs.attempts}`,
       });
   }
 
@@ -112,6 +114,19 @@ export function createPgJobStore(pgx: Postgres, now: () => number = Date.now) {
           .returning();
         if (!r) return false;
         await upsert({ ...r, runAt });
+        return true;
+      });
+    },
+
+    async release(id: string, claimToken: string) {
+      return pgx.atomically(async () => {
+        const [r] = await pgx
+          .db()
+          .delete(jobs)
+          .where(and(eq(jobs.id, id), eq(jobs.claimToken, claimToken)))
+          .returning();
+        if (!r) return false;
+        await upsert({ ...r, attempts: r.attempts - 1 });
         return true;
       });
     },
