@@ -756,7 +756,7 @@ export const webhookDeliveries = pgTable(
 );
 
 /**
- * Work that must run once, whichever process runs it (PG-80 … PG-87; server/cluster/jobs.ts): a
+ * Work that must run once, whichever process runs it (PG-80 … PG-88; server/cluster/jobs.ts): a
  * row waits until `run_at`, a runner claims it (`claimed_by`, a fresh `claim_token`, until
  * `claim_expires_at`, on PostgreSQL's clock), and deletes it when done. A claim whose holder died
  * expires and the row is claimed again. Among waiting rows (unclaimed) `(kind, key)` is unique, so

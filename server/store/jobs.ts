@@ -57,7 +57,7 @@ export function claimedJob(
 }
 
 /**
- * The job table on SQLite (PG-80 … PG-87), one process; durable across restarts. Each method is
+ * The job table on SQLite (PG-80 … PG-88), one process; durable across restarts. Each method is
  * one synchronous transaction. The PostgreSQL twin is server/store/pg/jobs.ts; the runner is
  * server/cluster/jobs.ts.
  */
@@ -95,7 +95,10 @@ export function createJobStore(db: Db, now: () => number = Date.now) {
       });
     },
 
-    /** Claims up to `limit` due jobs of `kinds` (waiting ones, or ones whose claim expired). */
+    /**
+     * Claims up to `limit` due jobs of `kinds` (waiting ones, or ones whose claim expired), none
+     * of a kind and key another live claim holds (PG-81).
+     */
     claim(nodeId: string, kinds: readonly string[], limit: number, claimMs: number): ClaimedJob[] {
       const n = Math.min(Math.max(Math.floor(limit), 0), JOB_CLAIM_MAX);
       if (n === 0 || kinds.length === 0) return [];
@@ -109,6 +112,9 @@ export function createJobStore(db: Db, now: () => number = Date.now) {
               inArray(jobs.kind, [...kinds]),
               lte(jobs.runAt, t),
               or(isNull(jobs.claimExpiresAt), lte(jobs.claimExpiresAt, t)),
+              // One run of a kind and key at a time: not while another row of it holds a live claim.
+              sql`not exists (select 1 from jobs r where r.kind = ${jobs.kind}
+                and r.key = ${jobs.key} and r.claim_expires_at > ${t})`,
             ),
           )
           .orderBy(asc(jobs.runAt), asc(jobs.id))

@@ -19,7 +19,7 @@ import type { Postgres } from './db.ts';
 const dbNow = sql`(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
 /**
- * The job table on PostgreSQL (PG-80 … PG-87): store/jobs.ts's calls for several processes. A
+ * The job table on PostgreSQL (PG-80 … PG-88): store/jobs.ts's calls for several processes. A
  * claim is one statement that locks due rows with FOR UPDATE SKIP LOCKED, so concurrent claimers
  * each take different rows and none waits on another (PG-83).
  */
@@ -60,12 +60,17 @@ export function createPgJobStore(pgx: Postgres, now: () => number = Date.now) {
       if (n === 0 || kinds.length === 0) return [];
       const r = await pgx.db().execute<Record<string, unknown>>(sql`
         with due as (
-          select id from jobs
-          where kind in ${[...kinds]} and run_at <= ${dbNow}
-            and (claim_expires_at is null or claim_expires_at <= ${dbNow})
-          order by run_at, id
+          select j.id from jobs j
+          where j.kind in ${[...kinds]} and j.run_at <= ${dbNow}
+            and (j.claim_expires_at is null or j.claim_expires_at <= ${dbNow})
+            -- One run of a kind and key at a time (PG-81). No race: a waiting row of a key
+            -- appears only once the running row's claim committed (its insert waits on the
+            -- unique index entry the claim is removing).
+            and not exists (select 1 from jobs r where r.kind = j.kind and r.key = j.key
+              and r.claim_expires_at > ${dbNow})
+          order by j.run_at, j.id
           limit ${n}
-          for update skip locked
+          for update of j skip locked
         )
         update jobs set claimed_by = ${nodeId}, claim_token = ${newClaimToken()},
           claim_expires_at = ${dbNow} + ${claimMs}, attempts = jobs.attempts + 1
