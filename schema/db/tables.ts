@@ -757,5 +757,7 @@ export const jobs = sqliteTable(
       .on(t.kind, t.key)
       .where(sql`${t.claimedBy} IS NULL`),
     index('jobs_due').on(t.kind, t.runAt),
+    // A claim skips keys with a live claim (PG-81): found by key among claimed rows too.
+    index('jobs_key').on(t.kind, t.key),
   ],
 );

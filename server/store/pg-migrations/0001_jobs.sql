@@ -12,4 +12,5 @@ CREATE TABLE "jobs" (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX "jobs_waiting" ON "jobs" USING btree ("kind","key") WHERE "jobs"."claimed_by" IS NULL;--> statement-breakpoint
-CREATE INDEX "jobs_due" ON "jobs" USING btree ("kind","run_at");
+CREATE INDEX "jobs_due" ON "jobs" USING btree ("kind","run_at");--> statement-breakpoint
+CREATE INDEX "jobs_key" ON "jobs" USING btree ("kind","key");
