@@ -65,7 +65,8 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
 export function startJobRunner(o: JobRunnerOptions): JobRunner {
   const concurrency = Math.min(Math.max(Math.floor(o.concurrency ?? 4), 1), JOB_CONCURRENCY_MAX);
   const claimMs = o.claimMs ?? 30_000;
-  const pollMs = o.pollMs ?? 1000;
+  // Never a hot loop, whatever it is given.
+  const pollMs = Math.max(o.pollMs ?? 1000, 10);
   const retryBaseMs = o.retryBaseMs ?? 1000;
   const kinds = Object.keys(o.handlers);
   const inFlight = new Map<string, { settled: Promise<void>; abort: AbortController }>();
@@ -118,13 +119,15 @@ export function startJobRunner(o: JobRunnerOptions): JobRunner {
 
   function start(job: ClaimedJob): void {
     const abort = new AbortController();
+    // By claim, not job: a job whose claim ran out under this runner may be claimed here again.
+    const claim = `${job.id} ${job.claimToken}`;
     const settled = runOne(job, abort)
       .catch((err: unknown) => o.log(`jobs: settling ${job.kind} ${job.id} failed`, err))
       .finally(() => {
-        inFlight.delete(job.id);
+        inFlight.delete(claim);
         wake();
       });
-    inFlight.set(job.id, { settled, abort });
+    inFlight.set(claim, { settled, abort });
   }
 
   async function runOne(job: ClaimedJob, abort: AbortController): Promise<void> {
