@@ -771,3 +771,35 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_created').on(t.createdAt),
   ],
 );
+
+/**
+ * Work that must run once, whichever process runs it (PG-80 … PG-88; server/cluster/jobs.ts): a
+ * row waits until `run_at`, a runner claims it (`claimed_by`, a fresh `claim_token`, until
+ * `claim_expires_at`, on PostgreSQL's clock), and deletes it when done. A claim whose holder died
+ * expires and the row is claimed again. Among waiting rows (unclaimed) `(kind, key)` is unique, so
+ * a burst of enqueues of one piece of work coalesces into one row (PG-81). `payload`: JSON text,
+ * at most 64 KiB.
+ */
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    kind: text('kind').notNull(),
+    key: text('key').notNull(),
+    payload: text('payload').notNull(),
+    runAt: bigint('run_at', { mode: 'number' }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    claimedBy: text('claimed_by'),
+    claimToken: text('claim_token'),
+    claimExpiresAt: bigint('claim_expires_at', { mode: 'number' }),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('jobs_waiting')
+      .on(t.kind, t.key)
+      .where(sql`${t.claimedBy} IS NULL`),
+    index('jobs_due').on(t.kind, t.runAt),
+    // A claim skips keys with a live claim (PG-81): found by key among claimed rows too.
+    index('jobs_key').on(t.kind, t.key),
+  ],
+);
