@@ -8,7 +8,6 @@ import * as tables from '#schema/db/pg-tables.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { pgMigrationCount } from '../helpers/pg-db.ts';
 import { startPostgres } from '../helpers/postgres.ts';
-import { pgMigrationCount } from '../helpers/pg-db.ts';
 
 const cleanup = cleanupAfterEach();
 const migrationsFolder = 'server/store/pg-migrations';
