@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, onTestFailed } from 'vitest';
 import { freePort } from './postgres.ts';
 import { exited } from './process.ts';
 
@@ -186,6 +186,19 @@ export async function startCluster(
     nodes,
     output: () => nodes.map((n) => `--- ${n.id} (${n.url})\n${n.output()}`).join('\n'),
   };
+  printOnFailure(cluster);
   await Promise.all(readies);
   return cluster;
+}
+
+/**
+ * Prints every node's output when the running test fails. startCluster calls it; a cluster started
+ * in beforeAll (no test running) needs it called from a beforeEach.
+ */
+export function printOnFailure(cluster: Cluster): void {
+  try {
+    onTestFailed(() => console.error(`cluster output:\n${cluster.output()}`));
+  } catch {
+    // Not inside a test (beforeAll, or outside Vitest): nothing to attach to.
+  }
 }

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { addItem } from '#schema/content/ydoc.ts';
 import { startBalancer, type Balancer } from '../helpers/balancer.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
-import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import { printOnFailure, startCluster, type Cluster } from '../helpers/cluster.ts';
 import { newProject, overTheWire } from '../helpers/fixture.ts';
 import { setupAdmin } from '../helpers/server.ts';
 
@@ -21,6 +21,7 @@ afterAll(async () => {
   for (const f of shared.splice(0).reverse()) await f();
 });
 const cleanup = cleanupAfterEach();
+beforeEach(() => printOnFailure(cluster));
 
 const servedSince = (from: number, kind: 'http' | 'upgrade') =>
   lb.served.slice(from).filter((s) => s.kind === kind);
