@@ -59,10 +59,14 @@ export async function startBalancer(
   const server = http.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) return void res.writeHead(413).end();
-      chunks.push(chunk);
+    try {
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) return void res.writeHead(413).end();
+        chunks.push(chunk);
+      }
+    } catch {
+      return void res.destroy(); // the client went away mid-body
     }
     const body = Buffer.concat(chunks);
     const candidates = roundRobin();
@@ -78,7 +82,7 @@ export async function startBalancer(
         agent: false,
         method: req.method,
         path: req.url,
-        headers: { ...req.headers, 'x-forwarded-for': forwarded.join(', ') },
+        headers: { ...req.headers, connection: 'close', 'x-forwarded-for': forwarded.join(', ') },
       });
       up.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ECONNREFUSED') attempt(i + 1);
