@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { openPostgres, TransactionConflict, type Postgres } from '#server/store/pg/db.ts';
+import { TransactionConflict, type Postgres } from '#server/store/pg/db.ts';
 import { createPgRetentionStore } from '#server/store/pg/retention.ts';
 import { createPgSnapshotStore } from '#server/store/pg/snapshots.ts';
 import type { SnapshotRow } from '#server/store/snapshots.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { migratedPostgres } from '../helpers/pg-db.ts';
-import { pgStores, seed, T0 } from '../helpers/store-twins.ts';
+import { postgresPerFile } from '../helpers/pg-per-file.ts';
+import { pgStores, seedProject, T0 } from '../helpers/dialects.ts';
 
 const cleanup = cleanupAfterEach();
+const pg = postgresPerFile(cleanup);
 
 /** A snapshot of p1 whose tree names one blob. */
 const snapshotNaming = (blobId: string): SnapshotRow => ({
@@ -24,12 +25,11 @@ const snapshotNaming = (blobId: string): SnapshotRow => ({
 
 /** One database with project p1 and a blob no snapshot names (what retention deletes). */
 async function setUp(): Promise<{ pgx: Postgres; other: Postgres }> {
-  const { server, pgx } = await migratedPostgres(cleanup);
-  await seed(pgStores(pgx), 'p1');
+  const pgx = pg.pgx;
+  await seedProject(pgStores(pgx), 'p1');
   await createPgSnapshotStore(pgx).putBlobs([{ id: 'b-old', json: '{"old":true}' }]);
   // The retention sweep runs in another process.
-  const other = await openPostgres(server.url, { max: 2, log: () => {} });
-  cleanup.push(() => other.close());
+  const other = await pg.otherProcess();
   return { pgx, other };
 }
 

@@ -3,9 +3,9 @@ import { eq, sql } from 'drizzle-orm';
 import { users } from '#schema/db/pg-tables.ts';
 import { TRANSACTION_ATTEMPTS } from '#server/store/pg/db.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { migratedPostgres } from '../helpers/pg-db.ts';
+import { postgresPerFile } from '../helpers/pg-per-file.ts';
 
-const cleanup = cleanupAfterEach();
+const pg = postgresPerFile(cleanupAfterEach());
 
 const user = (id: string) => ({
   id,
@@ -27,7 +27,7 @@ function signal(): { promise: Promise<void>; fire: () => void } {
 
 describe('PG-15: atomically runs a transaction again after a deadlock or serialization failure', () => {
   it('two transactions locking two rows in opposite orders really deadlock, and both commit', async () => {
-    const { pgx } = await migratedPostgres(cleanup);
+    const pgx = pg.pgx;
     await pgx
       .db()
       .insert(users)
@@ -63,7 +63,7 @@ describe('PG-15: atomically runs a transaction again after a deadlock or seriali
   }, 30_000);
 
   it('a nested call rethrows; the outermost runs the whole function again', async () => {
-    const { pgx } = await migratedPostgres(cleanup);
+    const pgx = pg.pgx;
     let outer = 0;
     let inner = 0;
     const answer = await pgx.atomically(async () => {
@@ -84,7 +84,7 @@ describe('PG-15: atomically runs a transaction again after a deadlock or seriali
   });
 
   it('gives up after a few attempts, and never retries another error', async () => {
-    const { pgx } = await migratedPostgres(cleanup);
+    const pgx = pg.pgx;
     let runs = 0;
     const failing = pgx.atomically(async () => {
       runs++;
