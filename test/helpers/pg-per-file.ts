@@ -59,16 +59,25 @@ export function postgresPerFile(cleanup: (() => unknown)[]): PostgresPerFile {
     async waitForLockWaiters(waiters) {
       const deadline = Date.now() + 5000;
       for (;;) {
-        const { rows } = await pgx!.pool.query<{ n: number }>(
-          `select count(*)::int as n from pg_locks where not granted`,
-        );
-        if (rows[0]!.n >= waiters) return;
+        if ((await lockWaiters(pgx!)) >= waiters) return;
         if (Date.now() > deadline) throw new Error(`no ${waiters} lock waiters after 5 s`);
         await new Promise((r) => setImmediate(r));
       }
     },
   };
 }
+
+/** How many sessions of the server wait for a lock (advisory, a table's or a row's). */
+export async function lockWaiters(pgx: Postgres): Promise<number> {
+  const { rows } = await pgx.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`,
+  );
+  return rows[0]!.n;
+}
+
+/** Starts every call at once, each on its own pooled connection as far as the pool allows. */
+export const race = <T>(n: number, f: (i: number) => Promise<T>) =>
+  Promise.all(Array.from({ length: n }, (_, i) => f(i)));
 
 /** A promise and the function that resolves it (to hold a transaction open until a test says). */
 export function opened<T>(): { promise: Promise<T>; open: (v: T) => void } {

@@ -4,7 +4,7 @@ import { createPgRetentionStore } from '#server/store/pg/retention.ts';
 import { createPgSnapshotStore } from '#server/store/pg/snapshots.ts';
 import type { SnapshotRow } from '#server/store/snapshots.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { postgresPerFile } from '../helpers/pg-per-file.ts';
+import { lockWaiters, opened, postgresPerFile } from '../helpers/pg-per-file.ts';
 import { pgStores, seedProject, T0 } from '../helpers/dialects.ts';
 
 const cleanup = cleanupAfterEach();
@@ -42,14 +42,13 @@ async function retentionDeletes(
   id: string,
   holdOpen: Promise<void> = Promise.resolve(),
 ): Promise<{ committed: Promise<void> }> {
-  let deleted!: () => void;
-  const ran = new Promise<void>((r) => (deleted = r));
+  const deleted = opened<void>();
   const committed = other.atomically(async () => {
     await createPgRetentionStore(other).deleteBlob(id);
-    deleted();
+    deleted.open();
     await holdOpen;
   });
-  await Promise.race([ran, committed]);
+  await Promise.race([deleted.promise, committed]);
   return { committed };
 }
 
@@ -76,29 +75,15 @@ describe('PG-16: a retention commit between a freeze looking at blobs and writin
     const { pgx, other } = await setUp();
     const snapshots = createPgSnapshotStore(pgx);
     expect([...(await snapshots.knownBlobIds(['b-old']))]).toEqual(['b-old']);
-    let commitRetention!: () => void;
-    const retention = await retentionDeletes(
-      other,
-      'b-old',
-      new Promise((r) => (commitRetention = r)),
-    );
+    const commit = opened<void>();
+    const retention = await retentionDeletes(other, 'b-old', commit.promise);
     let settled = false;
     const write = snapshots
       .putSnapshot(snapshotNaming('b-old'), [])
       .finally(() => (settled = true));
-    await expect
-      .poll(
-        async () =>
-          (
-            await pgx.pool.query<{ n: number }>(
-              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`,
-            )
-          ).rows[0]!.n,
-        { timeout: 10_000 },
-      )
-      .toBe(1);
+    await expect.poll(() => lockWaiters(pgx), { timeout: 10_000 }).toBe(1);
     expect(settled).toBe(false);
-    commitRetention();
+    commit.open();
     await retention.committed;
     await expect(write).rejects.toBeInstanceOf(TransactionConflict);
     expect(await snapshots.getSnapshot('p1', 'snap-old-content')).toBeUndefined();

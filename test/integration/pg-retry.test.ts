@@ -3,7 +3,7 @@ import { eq, sql } from 'drizzle-orm';
 import { users } from '#schema/db/pg-tables.ts';
 import { TRANSACTION_ATTEMPTS } from '#server/store/pg/db.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { postgresPerFile } from '../helpers/pg-per-file.ts';
+import { opened, postgresPerFile } from '../helpers/pg-per-file.ts';
 
 const pg = postgresPerFile(cleanupAfterEach());
 
@@ -18,13 +18,6 @@ const user = (id: string) => ({
 /** A statement failing with a serialization failure (SQLSTATE 40001), as PostgreSQL raises it. */
 const serializationFailure = sql`DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$`;
 
-/** A promise and the function that settles it. */
-function signal(): { promise: Promise<void>; fire: () => void } {
-  let fire!: () => void;
-  const promise = new Promise<void>((r) => (fire = r));
-  return { promise, fire };
-}
-
 describe('PG-15: atomically runs a transaction again after a deadlock or serialization failure', () => {
   it('two transactions locking two rows in opposite orders really deadlock, and both commit', async () => {
     const pgx = pg.pgx;
@@ -33,7 +26,7 @@ describe('PG-15: atomically runs a transaction again after a deadlock or seriali
       .insert(users)
       .values([user('a'), user('b')]);
     const runs = { ab: 0, ba: 0 };
-    const first = { ab: signal(), ba: signal() };
+    const first = { ab: opened<void>(), ba: opened<void>() };
     const transfer = (name: 'ab' | 'ba', one: string, other: string) =>
       pgx.atomically(async () => {
         runs[name]++;
@@ -44,7 +37,7 @@ describe('PG-15: atomically runs a transaction again after a deadlock or seriali
           .where(eq(users.id, one));
         if (runs[name] === 1) {
           // Both hold their first row before either asks for its second: a real deadlock.
-          first[name].fire();
+          first[name].open();
           await first[name === 'ab' ? 'ba' : 'ab'].promise;
         }
         await pgx

@@ -23,7 +23,7 @@ import { createPgShareStore } from '#server/store/pg/shares.ts';
 import { createPgAudienceStore } from '#server/store/pg/audiences.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { asAsync, freshSqlite, labelled, sameOnBoth } from '../helpers/dialects.ts';
-import { postgresPerFile } from '../helpers/pg-per-file.ts';
+import { postgresPerFile, race } from '../helpers/pg-per-file.ts';
 
 const cleanup = cleanupAfterEach();
 const postgres = postgresPerFile(cleanup);
@@ -124,10 +124,6 @@ const same = (
 
 /** Answers in no promised order (RETURNING of several rows): compared as sets. */
 const sorted = <T>(xs: T[]) => [...xs].sort();
-
-/** Starts every call at once, each on its own pooled connection, and waits for all. */
-const race = <T>(n: number, f: (i: number) => Promise<T>) =>
-  Promise.all(Array.from({ length: n }, (_, i) => f(i)));
 
 /**
  * `n` transactions, each on its own connection, that all have begun before any runs `f` (a

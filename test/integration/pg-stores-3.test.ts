@@ -16,6 +16,7 @@ import { createPgReplicationStore } from '../../server/store/pg/replication.ts';
 import { createPgScheduleStore } from '../../server/store/pg/schedule.ts';
 import { createPgWebhookStore } from '../../server/store/pg/webhooks.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { lockWaiters, race } from '../helpers/pg-per-file.ts';
 import {
   sameOn,
   sameRows,
@@ -38,10 +39,6 @@ async function project(d: TwoDatabases, p: string): Promise<void> {
     { id: `${p}-draft`, projectId: p, environmentId: `${p}-env`, kind: 'main', createdAt: T0 },
   ]);
 }
-
-/** Every call of `n` at once, each on its own pooled connection as far as the pool allows. */
-const race = <T>(n: number, f: (i: number) => Promise<T>) =>
-  Promise.all(Array.from({ length: n }, (_, i) => f(i)));
 
 describe('PG-40: the local store answers on PostgreSQL as on SQLite', () => {
   it('overrides, secrets, settings and runtime keys, with the overlay revision bumped alike', async () => {
@@ -592,13 +589,6 @@ describe('PG-44: the retention store answers on PostgreSQL as on SQLite', () => 
 
 describe('PG-45: the retention commit on PostgreSQL is serialised with every writer it re-checks', () => {
   const MAX = Number.MAX_SAFE_INTEGER;
-  /** Sessions of this database waiting for a lock. */
-  const waiting = async (d: TwoDatabases) =>
-    (
-      await d.pgx.pool.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`,
-      )
-    ).rows[0]!.n;
 
   it('waits for a freeze under way and answers it, then holds pointer moves until it ends', async () => {
     const d = dbs();
@@ -622,11 +612,11 @@ describe('PG-45: the retention commit on PostgreSQL is serialised with every wri
         const move = d.pgx.pool
           .query(`UPDATE environments SET snapshot_id = 'c1-frozen' WHERE id = 'c1-prod'`)
           .then(() => (pointerMoved = true));
-        await expect.poll(() => waiting(d), { timeout: 10_000 }).toBe(1);
+        await expect.poll(() => lockWaiters(d.pgx), { timeout: 10_000 }).toBe(1);
         expect(pointerMoved).toBe(false);
         return { found, move };
       });
-      await expect.poll(() => waiting(d), { timeout: 10_000 }).toBe(1);
+      await expect.poll(() => lockWaiters(d.pgx), { timeout: 10_000 }).toBe(1);
       await freezer.query('COMMIT');
       const { found, move } = await commit;
       expect(found.map((r) => r.id)).toContain('c1-frozen');
