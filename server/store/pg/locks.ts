@@ -12,6 +12,10 @@ interface Connection {
  *
  * Why locks at all: SQLite's single writer made a read-then-write safe; under READ COMMITTED two
  * transactions can both read the same "none yet" (or the same head of a log) and both write.
+ *
+ * Table locks are not advisory and stay with what they guard: the retention commit's (retention.ts,
+ * PG-45) and the snapshot write's row-exclusive lock on `blobs` that waits for it (snapshots.ts,
+ * PG-16).
  */
 export const LOCK = {
   /**
