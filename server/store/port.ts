@@ -19,6 +19,8 @@ export interface Transactor {
   /**
    * Runs `fn` in one transaction; a call inside another `atomically` joins it. `fn` awaits only
    * store calls (no network, no timers): the SQLite adapter holds its one connection meanwhile.
+   * On PostgreSQL `fn` may run again, whole, after a deadlock or serialization failure (PG-15):
+   * it must be retry-safe, with no side effect outside the database before it returns.
    */
   atomically<T>(fn: () => Promise<T>): Promise<T>;
 }

@@ -12,7 +12,7 @@ import { createPgReleaseStore } from '#server/store/pg/releases.ts';
 import { createPgSnapshotStore } from '#server/store/pg/snapshots.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { opened, postgresPerFile } from '../helpers/pg-per-file.ts';
-import { T0, attempt, draft, move, pgStores, request, seed } from '../helpers/store-twins.ts';
+import { T0, attempt, draft, move, pgStores, request, seedProject } from '../helpers/dialects.ts';
 
 /**
  * The read-then-write spots of the PostgreSQL stores (PG-22 … PG-29) when several processes (each
@@ -45,7 +45,7 @@ describe('PG-22: overlapping blob writers', () => {
 describe('PG-23: one open hotfix per environment', () => {
   it('of hotfixes started at once in one environment from four processes, exactly one opens', async () => {
     const stores = pgStores(pg.pgx);
-    await seed(stores, 'p1');
+    await seedProject(stores, 'p1');
     const others = await Promise.all([1, 2, 3, 4].map(() => otherProcess()));
     const results = await Promise.all(
       others.map((o, i) =>
@@ -71,7 +71,7 @@ describe('PG-23: one open hotfix per environment', () => {
 describe('PG-26: voiding and closing at once', () => {
   it('a request closed while a void is under way stays closed and is not answered as voided', async () => {
     const stores = pgStores(pg.pgx);
-    await seed(stores, 'p1');
+    await seedProject(stores, 'p1');
     for (const id of ['r1', 'r2']) await stores.gates.insertRequest(request(id, 'p1', 'snapA'));
     const [a, b] = [await otherProcess(), await otherProcess()];
     const go = opened<void>();
@@ -98,7 +98,7 @@ describe('PG-26: voiding and closing at once', () => {
 describe('PG-27: compare-and-swap holds when processes race', () => {
   it('of the same move sent by four processes at once, exactly one wins each round', async () => {
     const stores = pgStores(pg.pgx);
-    await seed(stores, 'p1');
+    await seedProject(stores, 'p1');
     const racers = await Promise.all(
       [1, 2, 3, 4].map(async () => createPgReleaseStore(await otherProcess())),
     );
@@ -135,7 +135,7 @@ describe('PG-27: compare-and-swap holds when processes race', () => {
 
   it('of one flow-rules change sent by four processes at once, exactly one wins', async () => {
     const stores = pgStores(pg.pgx);
-    await seed(stores, 'p1');
+    await seedProject(stores, 'p1');
     const racers = await Promise.all(
       [1, 2, 3, 4].map(async () => createPgProjectStore(await otherProcess())),
     );
@@ -170,8 +170,8 @@ describe('PG-27: compare-and-swap holds when processes race', () => {
 describe('PG-28: hash chains stay whole when processes append at once', () => {
   it('release records of two projects and audit events from four processes: every chain verifies', async () => {
     const stores = pgStores(pg.pgx);
-    await seed(stores, 'p1');
-    await seed(stores, 'p2');
+    await seedProject(stores, 'p1');
+    await seedProject(stores, 'p2');
     const racers = await Promise.all([1, 2, 3, 4].map(async () => pgStores(await otherProcess())));
     await Promise.all(
       racers.map(async (r, i) => {
@@ -230,7 +230,7 @@ describe('PG-28: hash chains stay whole when processes append at once', () => {
 describe('PG-28: one ledger lock, so appends in any order never deadlock', () => {
   it('a transaction that audits then emits and one that emits then audits both commit', async () => {
     const stores = pgStores(pg.pgx);
-    await seed(stores, 'p1');
+    await seedProject(stores, 'p1');
     const [a, b] = [await otherProcess(), await otherProcess()];
     const go = opened<void>();
     const audited = opened<void>();
@@ -266,8 +266,8 @@ describe('PG-28: one ledger lock, so appends in any order never deadlock', () =>
 describe('PG-29: a reader paging project events by seq skips none', () => {
   it('an event not yet committed holds back later ones, so no cursor passes it', async () => {
     const stores = pgStores(pg.pgx);
-    await seed(stores, 'p1');
-    await seed(stores, 'p2');
+    await seedProject(stores, 'p1');
+    await seedProject(stores, 'p2');
     const [a, b] = [await otherProcess(), await otherProcess()];
     const commit = opened<void>();
     const inserted = opened<void>();
@@ -293,8 +293,8 @@ describe('PG-29: a reader paging project events by seq skips none', () => {
 
   it('a reader following a project while four processes write sees every one of its events', async () => {
     const stores = pgStores(pg.pgx);
-    await seed(stores, 'p1');
-    await seed(stores, 'p2');
+    await seedProject(stores, 'p1');
+    await seedProject(stores, 'p2');
     const writers = await Promise.all([1, 2, 3, 4].map(() => otherProcess()));
     let writing = true;
     const seen: number[] = [];

@@ -4,7 +4,19 @@ import { verifyChain } from '#schema/release-chain.ts';
 import { sha256 } from '#server/lib/hash.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { postgresPerFile } from '../helpers/pg-per-file.ts';
-import { T0, asSet, attempt, both, draft, move, request, seed } from '../helpers/store-twins.ts';
+import {
+  T0,
+  asSet,
+  attempt,
+  draft,
+  move,
+  pgStores,
+  request,
+  sameOnBoth,
+  seedProject,
+  sqliteStores,
+  type Stores,
+} from '../helpers/dialects.ts';
 
 /**
  * The PostgreSQL twins of the project, release, snapshot, hotfix, audit, gate and event stores
@@ -15,11 +27,19 @@ import { T0, asSet, attempt, both, draft, move, request, seed } from '../helpers
 const cleanup = cleanupAfterEach();
 const pg = postgresPerFile(cleanup);
 
+/** The scenario on new SQLite stores and on PostgreSQL's (this test's database): the same answer. */
+const both = <T>(scenario: (s: Stores) => Promise<T>) =>
+  sameOnBoth(
+    () => sqliteStores(cleanup),
+    () => pgStores(pg.pgx),
+    scenario,
+  );
+
 describe('PG-21: the PostgreSQL project store answers as the SQLite one', () => {
   it('inserts, lists, reads, changes flow rules (compare-and-swap) and environments', async () => {
-    const out = await both(pg.pgx, cleanup, async (s) => {
-      await seed(s, 'p1');
-      await seed(s, 'p2', T0 + 1);
+    const out = await both(async (s) => {
+      await seedProject(s, 'p1');
+      await seedProject(s, 'p2', T0 + 1);
       const listed = await s.projects.listProjects();
       const changed = await attempt(
         s.projects.changeFlowRules(
@@ -89,9 +109,9 @@ describe('PG-21: the PostgreSQL project store answers as the SQLite one', () => 
 describe('PG-22: the PostgreSQL snapshot store answers as the SQLite one', () => {
   it('writes content-addressed blobs and snapshots once, reads them in batches', async () => {
     const many = Array.from({ length: 1100 }, (_, i) => ({ id: `b${i}`, json: `{"i":${i}}` }));
-    const out = await both(pg.pgx, cleanup, async (s) => {
-      await seed(s, 'p1');
-      await seed(s, 'p2');
+    const out = await both(async (s) => {
+      await seedProject(s, 'p1');
+      await seedProject(s, 'p2');
       const snap = (pid: string) => ({
         projectId: pid,
         id: 'snap1',
@@ -127,8 +147,8 @@ describe('PG-22: the PostgreSQL snapshot store answers as the SQLite one', () =>
 
 describe('PG-20: the PostgreSQL release store answers as the SQLite one', () => {
   it('moves pointers with their checks, records replications, pages and queries the chain', async () => {
-    const out = await both(pg.pgx, cleanup, async (s) => {
-      await seed(s, 'p1');
+    const out = await both(async (s) => {
+      await seedProject(s, 'p1');
       await s.gates.insertRequest(request('r1', 'p1', 'snapA'));
       const moves = [
         // The first sync into dev; closing the request it satisfied stands or falls with it.
@@ -274,8 +294,8 @@ describe('PG-20: the PostgreSQL release store answers as the SQLite one', () => 
 
 describe('PG-23: the PostgreSQL hotfix store answers as the SQLite one', () => {
   it('opens, rebases and closes hotfix drafts and tracks published hotfixes', async () => {
-    await both(pg.pgx, cleanup, async (s) => {
-      await seed(s, 'p1');
+    await both(async (s) => {
+      await seedProject(s, 'p1');
       const before = await s.hotfixes.openDraft('p1-prod');
       await s.hotfixes.insertDraft(
         { ...draft('p1', 'h1', 'p1-prod', 'hotfix', T0 + 1), baseSnapshotId: 'snapA' },
@@ -315,7 +335,7 @@ describe('PG-23: the PostgreSQL hotfix store answers as the SQLite one', () => {
 
 describe('PG-24: the PostgreSQL audit store answers as the SQLite one', () => {
   it('appends to the instance chain and reads events by environment, project and time', async () => {
-    const out = await both(pg.pgx, cleanup, async (s) => {
+    const out = await both(async (s) => {
       const rows = [];
       for (let i = 0; i < 6; i++)
         rows.push(
@@ -346,8 +366,8 @@ describe('PG-24: the PostgreSQL audit store answers as the SQLite one', () => {
 
 describe('PG-26: the PostgreSQL gate store answers as the SQLite one', () => {
   it('keeps gate policies, checks, requests and approvals, and voids requests whose source moved', async () => {
-    const out = await both(pg.pgx, cleanup, async (s) => {
-      await seed(s, 'p1');
+    const out = await both(async (s) => {
+      await seedProject(s, 'p1');
       const noGate = await s.gates.gate('p1-staging');
       const policy = {
         environmentId: 'p1-staging',
@@ -445,8 +465,8 @@ describe('PG-26: the PostgreSQL gate store answers as the SQLite one', () => {
 
 describe('PG-25: the PostgreSQL event store answers as the SQLite one', () => {
   it('appends, pages a project after a seq, knows the first and last seq, prunes by age', async () => {
-    const out = await both(pg.pgx, cleanup, async (s) => {
-      await seed(s, 'p1');
+    const out = await both(async (s) => {
+      await seedProject(s, 'p1');
       const empty = { last: await s.events.lastSeq(), first: await s.events.firstSeq() };
       const inserted = [];
       for (let i = 0; i < 6; i++)

@@ -22,7 +22,8 @@ import { createPgNotificationStore } from '#server/store/pg/notifications.ts';
 import { createPgShareStore } from '#server/store/pg/shares.ts';
 import { createPgAudienceStore } from '#server/store/pg/audiences.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { asAsync, freshSqlite, postgresPerFile, sameOnBoth } from '../helpers/both-dialects.ts';
+import { asAsync, freshSqlite, labelled, sameOnBoth } from '../helpers/dialects.ts';
+import { postgresPerFile, race } from '../helpers/pg-per-file.ts';
 
 const cleanup = cleanupAfterEach();
 const postgres = postgresPerFile(cleanup);
@@ -100,8 +101,8 @@ function pgStores(pgx: Postgres): Stores {
   };
 }
 
-async function seededPostgres(opts: { seeded?: boolean; max?: number } = {}) {
-  const pgx = await postgres.fresh({ max: opts.max });
+async function seededPostgres(opts: { seeded?: boolean } = {}) {
+  const pgx = postgres.pgx;
   if (opts.seeded ?? true) {
     await pgx.db().insert(pgt.users).values(seed.users);
     await pgx.db().insert(pgt.projects).values(seed.projects);
@@ -118,15 +119,11 @@ const same = (
   sameOnBoth(
     () => onSqlite(seeded),
     async () => (await seededPostgres({ seeded })).stores,
-    scenario,
-  );
+    labelled(scenario),
+  ).then((answers) => new Map(answers));
 
 /** Answers in no promised order (RETURNING of several rows): compared as sets. */
 const sorted = <T>(xs: T[]) => [...xs].sort();
-
-/** Starts every call at once, each on its own pooled connection, and waits for all. */
-const race = <T>(n: number, f: (i: number) => Promise<T>) =>
-  Promise.all(Array.from({ length: n }, (_, i) => f(i)));
 
 /**
  * `n` transactions, each on its own connection, that all have begun before any runs `f` (a
@@ -214,14 +211,14 @@ describe('PG-30: accounts on PostgreSQL', () => {
   });
 
   it('makes exactly one first account when eight set-ups race', async () => {
-    const { pgx, stores } = await seededPostgres({ seeded: false, max: 8 });
+    const { pgx, stores } = await seededPostgres({ seeded: false });
     const won = await together(pgx, 8, (i) => stores.accounts.insertFirstUser(user(`racer${i}`)));
     expect(won.filter(Boolean)).toHaveLength(1);
     expect(await stores.accounts.countUsers()).toBe(1);
   });
 
   it('keeps the session bound when sign-ins of one person race (trim, then insert, in one transaction)', async () => {
-    const { pgx, stores } = await seededPostgres({ max: 8 });
+    const { pgx, stores } = await seededPostgres();
     await together(pgx, 8, async (i) => {
       await stores.accounts.trimSessions('u1', 2);
       await stores.accounts.insertSession({
@@ -328,7 +325,7 @@ describe('PG-32: invitations on PostgreSQL', () => {
   });
 
   it('is single use when accepts, revocations and new links race', async () => {
-    const { pgx, stores } = await seededPostgres({ max: 8 });
+    const { pgx, stores } = await seededPostgres();
     const s = stores.invitations;
     for (let round = 0; round < 10; round++) {
       const id = `r${round}`;
@@ -389,7 +386,7 @@ describe('PG-33: password-reset links on PostgreSQL', () => {
   });
 
   it('leaves one working link when issues race, and one redemption wins', async () => {
-    const { pgx, stores } = await seededPostgres({ max: 8 });
+    const { pgx, stores } = await seededPostgres();
     await together(pgx, 8, (i) => stores.resets.issue(link(`race${i}`, 10 + i)));
     const unused = await pgx
       .db()
@@ -435,7 +432,7 @@ describe('PG-34: idempotency keys on PostgreSQL', () => {
   });
 
   it('stores one row when two first answers of one key race', async () => {
-    const { pgx, stores } = await seededPostgres({ max: 8 });
+    const { pgx, stores } = await seededPostgres();
     await together(pgx, 8, (i) => stores.idempotency.save(answer('same', 10 + i, `b${i}`)));
     expect(await stores.idempotency.countSince('u1', 0)).toBe(1);
   });
@@ -511,7 +508,7 @@ describe('PG-35: notifications on PostgreSQL', () => {
   });
 
   it('never trims below the bound when deliveries to one person race, and the next trim restores it', async () => {
-    const { pgx, stores } = await seededPostgres({ max: 8 });
+    const { pgx, stores } = await seededPostgres();
     const s = stores.notifications;
     for (let t = 1; t <= 5; t++) await s.insert(notice('u1', 'p1', t, { readAt: 100 }));
     await together(pgx, 6, async (i) => {
@@ -632,7 +629,7 @@ describe('PG-36: share links and feedback on PostgreSQL', () => {
   });
 
   it('revokes a link once when revocations race, and counts feedback from one snapshot', async () => {
-    const { pgx, stores } = await seededPostgres({ max: 8 });
+    const { pgx, stores } = await seededPostgres();
     const s = stores.shares;
     await s.insertShareLink(shareLink('l1', 'e1', 1));
     const revoked = await together(pgx, 8, (i) => s.revokeShareLink('l1', 10 + i));
@@ -688,7 +685,7 @@ describe('PG-37: audiences on PostgreSQL', () => {
   });
 
   it('counts every bump when writes race, and one of racing deletes', async () => {
-    const { pgx, stores } = await seededPostgres({ max: 8 });
+    const { pgx, stores } = await seededPostgres();
     const s = stores.audiences;
     await together(pgx, 8, (i) => s.put(audience(`a${i}`, 'e1', `Name ${i}`, i)));
     expect(await stores.revision('e1')).toBe(8);

@@ -15,33 +15,37 @@ import { createPgRetentionStore } from '../../server/store/pg/retention.ts';
 import { createPgReplicationStore } from '../../server/store/pg/replication.ts';
 import { createPgScheduleStore } from '../../server/store/pg/schedule.ts';
 import { createPgWebhookStore } from '../../server/store/pg/webhooks.ts';
-import { sameOn, sameRows, seed, twoDialects, type TwoDialects } from '../helpers/two-dialects.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { lockWaiters, race } from '../helpers/pg-per-file.ts';
+import {
+  sameOn,
+  sameRows,
+  seedRows,
+  twoDatabasesPerTest,
+  type TwoDatabases,
+} from '../helpers/dialects.ts';
 
-const dbs = twoDialects();
+const dbs = twoDatabasesPerTest(cleanupAfterEach());
 const T0 = 1_700_000_000_000;
 
 /** A project `p`, its environment `p-env` and draft `p-draft`, in both databases. */
-async function project(d: TwoDialects, p: string): Promise<void> {
-  await seed(d, 'projects', [{ id: p, name: p, preset: 'x', createdBy: 'u', createdAt: T0 }]);
-  await seed(d, 'environments', [
+async function project(d: TwoDatabases, p: string): Promise<void> {
+  await seedRows(d, 'projects', [{ id: p, name: p, preset: 'x', createdBy: 'u', createdAt: T0 }]);
+  await seedRows(d, 'environments', [
     { id: `${p}-env`, projectId: p, name: 'Dev', kind: 'dev', position: 0, color: 'blue' },
     { id: `${p}-prod`, projectId: p, name: 'Prod', kind: 'prod', position: 1, color: 'red' },
   ]);
-  await seed(d, 'drafts', [
+  await seedRows(d, 'drafts', [
     { id: `${p}-draft`, projectId: p, environmentId: `${p}-env`, kind: 'main', createdAt: T0 },
   ]);
 }
-
-/** Every call of `n` at once, each on its own pooled connection as far as the pool allows. */
-const race = <T>(n: number, f: (i: number) => Promise<T>) =>
-  Promise.all(Array.from({ length: n }, (_, i) => f(i)));
 
 describe('PG-40: the local store answers on PostgreSQL as on SQLite', () => {
   it('overrides, secrets, settings and runtime keys, with the overlay revision bumped alike', async () => {
     const d = dbs();
     await project(d, 'l1');
     const env = 'l1-env';
-    const same = sameOn(createLocalStore(d.lite.db), createPgLocalStore(d.pgx));
+    const same = sameOn(createLocalStore(d.lite), createPgLocalStore(d.pgx));
     const by = { updatedBy: 'u', updatedAt: T0 };
 
     await same((s) => s.overrides(env));
@@ -152,7 +156,7 @@ describe('PG-41: the replication store answers on PostgreSQL as on SQLite', () =
     const d = dbs();
     await project(d, 'r1');
     const draft = 'r1-draft';
-    const same = sameOn(createReplicationStore(d.lite.db), createPgReplicationStore(d.pgx));
+    const same = sameOn(createReplicationStore(d.lite), createPgReplicationStore(d.pgx));
     await same((s) => s.bases(draft, 'prompts'));
     await same((s) => s.conflictCounts(draft));
     await same((s) => s.put([]));
@@ -221,7 +225,7 @@ describe('PG-42: the schedule store answers on PostgreSQL as on SQLite', () => {
     const d = dbs();
     await project(d, 's1');
     const env = 's1-prod';
-    const same = sameOn(createScheduleStore(d.lite.db), createPgScheduleStore(d.pgx));
+    const same = sameOn(createScheduleStore(d.lite), createPgScheduleStore(d.pgx));
     await same((s) => s.nextAt());
     await same((s) => s.pendingCount(env));
     await same((s) => s.get('s1-a'));
@@ -322,7 +326,7 @@ describe('PG-43: the webhook store answers on PostgreSQL as on SQLite', () => {
     const d = dbs();
     await project(d, 'w1');
     await project(d, 'w1b');
-    const same = sameOn(createWebhookStore(d.lite.db), createPgWebhookStore(d.pgx));
+    const same = sameOn(createWebhookStore(d.lite), createPgWebhookStore(d.pgx));
     await same((s) => s.ofProject('w1'));
     await same((s) => s.count('w1'));
     await same((s) => s.nextDueAt());
@@ -418,7 +422,7 @@ describe('PG-43: the webhook store answers on PostgreSQL as on SQLite', () => {
       prevHash: 'p',
       hash: `h-${seq}`,
     });
-    await seed(d, 'releases', [
+    await seedRows(d, 'releases', [
       rel(901, 'w1-prod', null),
       rel(902, 'w1-env', '{"section":"a"}'),
       rel(903, 'w1-prod', '{"scheduledId":"s"}'),
@@ -484,17 +488,17 @@ describe('PG-44: the retention store answers on PostgreSQL as on SQLite', () => 
     const d = dbs();
     const p = 'k1';
     await project(d, p);
-    const lite = createRetentionStore(d.lite.db);
+    const lite = createRetentionStore(d.lite);
     const pg = createPgRetentionStore(d.pgx);
     const same = sameOn(lite, pg);
     const cutoff = T0 + 10 * DAY;
-    await seed(
+    await seedRows(
       d,
       'blobs',
       ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'].map((id) => ({ id, json: id })),
     );
     // Three in one millisecond: a page boundary must not split them.
-    await seed(d, 'snapshots', [
+    await seedRows(d, 'snapshots', [
       snapshot(p, 's-void', T0, 'b1', 'b2'),
       snapshot(p, 's-rej', T0, 'b6'),
       snapshot(p, 's-open', T0, 'b5'),
@@ -503,18 +507,18 @@ describe('PG-44: the retention store answers on PostgreSQL as on SQLite', () => 
       snapshot(p, 's-done', T0 + 3),
       snapshot(p, 's-recent', T0 + 4),
     ]);
-    await seed(d, 'promotionRequests', [
+    await seedRows(d, 'promotionRequests', [
       request('k1-void', p, 's-void', 'voided', T0),
       request('k1-rej', p, 's-rej', 'rejected', T0 + 1),
       request('k1-open', p, 's-open', 'open', T0 + 2),
       request('k1-done', p, 's-done', 'done', T0 + 3),
       request('k1-recent', p, 's-recent', 'voided', cutoff + DAY),
     ]);
-    d.lite.db.run(sql`UPDATE environments SET snapshot_id = 's-env' WHERE id = 'k1-prod'`);
+    d.lite.run(sql`UPDATE environments SET snapshot_id = 's-env' WHERE id = 'k1-prod'`);
     await d.pgx
       .db()
       .execute(sql`UPDATE environments SET snapshot_id = 's-env' WHERE id = 'k1-prod'`);
-    await seed(d, 'shareLinks', [
+    await seedRows(d, 'shareLinks', [
       {
         id: 'k1-link',
         environmentId: 'k1-prod',
@@ -527,7 +531,7 @@ describe('PG-44: the retention store answers on PostgreSQL as on SQLite', () => 
         expiresAt: T0 + DAY,
       },
     ]);
-    await seed(d, 'replicationBases', [
+    await seedRows(d, 'replicationBases', [
       {
         draftId: 'k1-draft',
         section: 'prompts',
@@ -564,7 +568,7 @@ describe('PG-44: the retention store answers on PostgreSQL as on SQLite', () => 
 
     // Frozen during the scan, one stamped before the mark (another process's slower clock):
     // the commit's re-check answers both, as SQLite's rowids do.
-    await seed(d, 'snapshots', [
+    await seedRows(d, 'snapshots', [
       snapshot(p, 's-late', T0 + 100, 'b1'),
       snapshot(p, 's-skewed', T0 - 100, 'b2'),
     ]);
@@ -585,13 +589,6 @@ describe('PG-44: the retention store answers on PostgreSQL as on SQLite', () => 
 
 describe('PG-45: the retention commit on PostgreSQL is serialised with every writer it re-checks', () => {
   const MAX = Number.MAX_SAFE_INTEGER;
-  /** Sessions of this database waiting for a lock. */
-  const waiting = async (d: TwoDialects) =>
-    (
-      await d.pgx.pool.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'`,
-      )
-    ).rows[0]!.n;
 
   it('waits for a freeze under way and answers it, then holds pointer moves until it ends', async () => {
     const d = dbs();
@@ -615,11 +612,11 @@ describe('PG-45: the retention commit on PostgreSQL is serialised with every wri
         const move = d.pgx.pool
           .query(`UPDATE environments SET snapshot_id = 'c1-frozen' WHERE id = 'c1-prod'`)
           .then(() => (pointerMoved = true));
-        await expect.poll(() => waiting(d), { timeout: 10_000 }).toBe(1);
+        await expect.poll(() => lockWaiters(d.pgx), { timeout: 10_000 }).toBe(1);
         expect(pointerMoved).toBe(false);
         return { found, move };
       });
-      await expect.poll(() => waiting(d), { timeout: 10_000 }).toBe(1);
+      await expect.poll(() => lockWaiters(d.pgx), { timeout: 10_000 }).toBe(1);
       await freezer.query('COMMIT');
       const { found, move } = await commit;
       expect(found.map((r) => r.id)).toContain('c1-frozen');

@@ -3,7 +3,7 @@ import { users, sessions, apiTokens } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { createAccountStore, UserRow } from '../accounts.ts';
 import type { Postgres } from './db.ts';
-import { lockForTransaction } from './lock.ts';
+import { LOCK, lockForTransaction } from './locks.ts';
 
 /** Accounts, sessions and API tokens on PostgreSQL (PG-30): store/accounts.ts's answers. */
 export function createPgAccountStore(pgx: Postgres) {
@@ -17,7 +17,7 @@ export function createPgAccountStore(pgx: Postgres) {
      */
     insertFirstUser(row: UserRow) {
       return pgx.atomically(async () => {
-        await lockForTransaction(pgx, 'users:first');
+        await lockForTransaction(pgx, LOCK.firstUser);
         const n = (await pgx.db().select({ n: count() }).from(users))[0]?.n ?? 0;
         if (n > 0) return false;
         await pgx.db().insert(users).values(row);
@@ -60,7 +60,7 @@ export function createPgAccountStore(pgx: Postgres) {
      */
     trimSessions(userId: string, keep: number) {
       return pgx.atomically(async () => {
-        await lockForTransaction(pgx, `sessions:${userId}`);
+        await lockForTransaction(pgx, LOCK.sessions(userId));
         const newest = pgx
           .db()
           .select({ tokenHash: sessions.tokenHash })

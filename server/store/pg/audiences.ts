@@ -3,7 +3,7 @@ import { audiences } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { AudienceRow, createAudienceStore } from '../audiences.ts';
 import type { Postgres } from './db.ts';
-import { bumpOverlay } from './overlay.ts';
+import { deleteAndBump, writeAndBump } from './overlay.ts';
 
 /** Environment-local audiences on PostgreSQL (PG-37): store/audiences.ts's answers; every write bumps the overlay revision in its transaction. */
 export function createPgAudienceStore(pgx: Postgres) {
@@ -39,8 +39,8 @@ export function createPgAudienceStore(pgx: Postgres) {
       return rows[0];
     },
     put(row: AudienceRow) {
-      return pgx.atomically(async () => {
-        await pgx
+      return writeAndBump(pgx, row.environmentId, () =>
+        pgx
           .db()
           .insert(audiences)
           .values(row)
@@ -54,18 +54,14 @@ export function createPgAudienceStore(pgx: Postgres) {
               updatedBy: row.updatedBy,
               updatedAt: row.updatedAt,
             },
-          });
-        await bumpOverlay(pgx.db(), row.environmentId);
-      });
+          }),
+      );
     },
     /** Of racing deletes of one audience, the one whose DELETE removed the row bumps the revision. */
     delete(environmentId: string, id: string) {
-      return pgx.atomically(async () => {
-        const r = await pgx.db().delete(audiences).where(one(environmentId, id));
-        const deleted = (r.rowCount ?? 0) > 0;
-        if (deleted) await bumpOverlay(pgx.db(), environmentId);
-        return deleted;
-      });
+      return deleteAndBump(pgx, environmentId, () =>
+        pgx.db().delete(audiences).where(one(environmentId, id)),
+      );
     },
   } satisfies Async<ReturnType<typeof createAudienceStore>>;
 }

@@ -4,7 +4,7 @@ import type { createAuditStore } from '../audit.ts';
 import { auditRecord, type AuditInput } from '../audit-records.ts';
 import type { Async } from '../port.ts';
 import type { Postgres } from './db.ts';
-import { lockLedger } from './locks.ts';
+import { LOCK, lockForTransaction } from './locks.ts';
 
 /** The audit log on PostgreSQL (PG-24): one hash chain for the whole instance. */
 export function createPgAuditStore(pgx: Postgres) {
@@ -12,7 +12,7 @@ export function createPgAuditStore(pgx: Postgres) {
     audit(e: AuditInput, now: number) {
       return pgx.atomically(async () => {
         // Before the head is read: two appends would otherwise read the same head (locks.ts).
-        await lockLedger(pgx);
+        await lockForTransaction(pgx, LOCK.ledger);
         const [last] = await pgx
           .db()
           .select({ hash: auditEvents.hash })

@@ -8,6 +8,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
 import * as tables from '#schema/db/pg-tables.ts';
 import type { Transactor } from '../port.ts';
+import { LOCK } from './locks.ts';
 
 /** A drizzle PostgreSQL database or a transaction on it (every query a store runs goes to one). */
 export type PgDb = PgDatabase<NodePgQueryResultHKT, typeof tables>;
@@ -29,31 +30,62 @@ export const pgMigrationsFolder = [
   path.join(here, '..', 'server', 'store', 'pg-migrations'),
 ].find((p) => fs.existsSync(p))!;
 
-/**
- * The advisory lock key migrations run under (PG-12): drizzle's `migrate()` takes no lock, and
- * several processes start at once. Any 64-bit number; this one spells "stagecoa" in ASCII.
- */
-const MIGRATION_LOCK = 0x73746167_65636f61n;
-
 /** Applies server/store/pg-migrations once, whoever else starts at the same moment (PG-12). */
 export async function migratePostgres(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
+    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [LOCK.migrations]);
     try {
       await migrate(drizzle({ client }), { migrationsFolder: pgMigrationsFolder });
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
+      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [LOCK.migrations]);
     }
   } finally {
     client.release();
   }
 }
 
+/** How many times `atomically` runs a transaction that keeps failing with a retryable error (PG-15). */
+export const TRANSACTION_ATTEMPTS = 5;
+
+/**
+ * SQLSTATEs after which the whole transaction may simply run again (PG-15): PostgreSQL rolled
+ * it back whole, and another run, later, usually succeeds.
+ */
+const RETRYABLE = new Set([
+  '40P01', // deadlock_detected: PostgreSQL ended one of the transactions waiting for each other
+  '40001', // serialization_failure
+]);
+
+/**
+ * A conflict a store found itself, after which the whole transaction should run again, as after
+ * a serialization failure (PG-15, PG-16): it carries that SQLSTATE.
+ */
+export class TransactionConflict extends Error {
+  readonly code = '40001';
+}
+
+/** Whether `err` (or an error it wraps: drizzle wraps the driver's) carries a retryable SQLSTATE. */
+function retryable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if (RETRYABLE.has((e as { code?: unknown }).code as string)) return true;
+  return false;
+}
+
+/** A few ms, growing with the attempt, jittered so two transactions that collided part ways. */
+const backoffMs = (attempt: number) => (2 + Math.random() * 8) * 2 ** (attempt - 1);
+
 /**
  * Connects to `url`, migrates under the lock, and gives the stores their connection: the pool,
  * or inside `atomically` the one transaction (found through AsyncLocalStorage, so store methods
  * called inside a domain transaction join it without passing it along).
+ *
+ * `atomically` runs its function again, whole, when the transaction failed with a deadlock or a
+ * serialization failure (PG-15): a few times, after a short jittered wait, at the outermost call
+ * only. So a transaction function must be retry-safe: it may touch nothing but the database
+ * through the stores until it has returned (no messages sent, no caches filled, no events
+ * published, no in-memory state changed before the commit), since a run that failed is undone
+ * only in the database.
  */
 export async function openPostgres(
   url: string,
@@ -70,9 +102,17 @@ export async function openPostgres(
     pool,
     db: () => scope.getStore() ?? root,
     inTransaction: () => scope.getStore() !== undefined,
-    atomically<T>(fn: () => Promise<T>): Promise<T> {
+    async atomically<T>(fn: () => Promise<T>): Promise<T> {
+      // A nested call joins the outer transaction; a failure reaches the outermost call, which alone retries.
       if (scope.getStore()) return fn();
-      return root.transaction((tx) => scope.run(tx, fn));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await root.transaction((tx) => scope.run(tx, fn));
+        } catch (err) {
+          if (attempt >= TRANSACTION_ATTEMPTS || !retryable(err)) throw err;
+          await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+        }
+      }
     },
     close: () => pool.end(),
   };

@@ -3,7 +3,7 @@ import { projectEvents } from '#schema/db/pg-tables.ts';
 import type { createEventStore, ProjectEventRow } from '../events.ts';
 import type { Async } from '../port.ts';
 import type { Postgres } from './db.ts';
-import { lockLedger } from './locks.ts';
+import { LOCK, lockForTransaction } from './locks.ts';
 
 /**
  * The project event log on PostgreSQL (PG-25). Readers page by seq (`after`, from `lastSeq`);
@@ -14,7 +14,7 @@ export function createPgEventStore(pgx: Postgres) {
   return {
     insert(row: Omit<ProjectEventRow, 'seq'>) {
       return pgx.atomically(async () => {
-        await lockLedger(pgx);
+        await lockForTransaction(pgx, LOCK.ledger);
         const [inserted] = await pgx.db().insert(projectEvents).values(row).returning();
         return inserted!;
       });

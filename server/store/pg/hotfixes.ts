@@ -5,7 +5,7 @@ import type { createHotfixStore, DraftRow, HotfixRow } from '../hotfixes.ts';
 import { firstDraftState } from '../project-records.ts';
 import type { Async } from '../port.ts';
 import type { Postgres } from './db.ts';
-import { lockLedger } from './locks.ts';
+import { LOCK, lockForTransaction } from './locks.ts';
 
 /** The hotfix store on PostgreSQL (PG-23). */
 export function createPgHotfixStore(pgx: Postgres) {
@@ -52,7 +52,7 @@ export function createPgHotfixStore(pgx: Postgres) {
     insertDraft(row: DraftRow, state: Uint8Array) {
       return pgx.atomically(async () => {
         if (row.kind === 'hotfix') {
-          await lockLedger(pgx);
+          await lockForTransaction(pgx, LOCK.ledger);
           if (await openDraft(row.environmentId)) throw new AppError('hotfix_open');
         }
         await pgx.db().insert(drafts).values(row);

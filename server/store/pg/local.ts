@@ -1,7 +1,6 @@
-import { and, asc, count, eq, sql } from 'drizzle-orm';
+import { and, asc, count, eq } from 'drizzle-orm';
 import {
   environmentSettings,
-  environments,
   runtimeKeys,
   secrets,
   variableOverrides,
@@ -9,38 +8,11 @@ import {
 import type { Async } from '../port.ts';
 import type { createLocalStore } from '../local.ts';
 import { bytewise } from './bytewise.ts';
-import type { PgDb, Postgres } from './db.ts';
-
-/**
- * Bumps an environment's overlay revision (the delivery ETag), in the caller's transaction.
- * `overlay_revision + 1` is read and written by one UPDATE, which under READ COMMITTED waits for
- * a concurrent bump's row lock and then adds to its result: no bump is lost (PG-40).
- */
-export const pgBumpOverlay = (db: PgDb, environmentId: string) =>
-  db
-    .update(environments)
-    .set({ overlayRevision: sql`${environments.overlayRevision} + 1` })
-    .where(eq(environments.id, environmentId));
+import type { Postgres } from './db.ts';
+import { deleteAndBump, writeAndBump } from './overlay.ts';
 
 /** Environment-local data on PostgreSQL (PG-40); every write bumps the overlay revision with it. */
 export function createPgLocalStore(pgx: Postgres) {
-  /** An upsert and its bump, one transaction. */
-  const writeAndBump = (environmentId: string, write: () => Promise<unknown>) =>
-    pgx.atomically(async () => {
-      await write();
-      await pgBumpOverlay(pgx.db(), environmentId);
-    });
-  /** A delete and, when it removed a row, its bump: of two racing deletes only one bumps (PG-40). */
-  const deleteAndBump = (
-    environmentId: string,
-    remove: () => Promise<{ rowCount: number | null }>,
-  ) =>
-    pgx.atomically(async () => {
-      const gone = ((await remove()).rowCount ?? 0) > 0;
-      if (gone) await pgBumpOverlay(pgx.db(), environmentId);
-      return gone;
-    });
-
   return {
     // Sorted as SQLite answers them (its primary-key index walks the names in order).
     overrides: async (environmentId: string) =>
@@ -51,7 +23,7 @@ export function createPgLocalStore(pgx: Postgres) {
         .where(eq(variableOverrides.environmentId, environmentId))
         .orderBy(bytewise(variableOverrides.name)),
     setOverride: (row: typeof variableOverrides.$inferInsert) =>
-      writeAndBump(row.environmentId, () =>
+      writeAndBump(pgx, row.environmentId, () =>
         pgx
           .db()
           .insert(variableOverrides)
@@ -62,7 +34,7 @@ export function createPgLocalStore(pgx: Postgres) {
           }),
       ),
     deleteOverride: (environmentId: string, name: string) =>
-      deleteAndBump(environmentId, () =>
+      deleteAndBump(pgx, environmentId, () =>
         pgx
           .db()
           .delete(variableOverrides)
@@ -98,7 +70,7 @@ export function createPgLocalStore(pgx: Postgres) {
       return rows.length > 0;
     },
     setSecret: (row: typeof secrets.$inferInsert) =>
-      writeAndBump(row.environmentId, () =>
+      writeAndBump(pgx, row.environmentId, () =>
         pgx
           .db()
           .insert(secrets)
@@ -109,7 +81,7 @@ export function createPgLocalStore(pgx: Postgres) {
           }),
       ),
     deleteSecret: (environmentId: string, name: string) =>
-      deleteAndBump(environmentId, () =>
+      deleteAndBump(pgx, environmentId, () =>
         pgx
           .db()
           .delete(secrets)
@@ -124,7 +96,7 @@ export function createPgLocalStore(pgx: Postgres) {
       return r;
     },
     setSettings: (row: typeof environmentSettings.$inferInsert) =>
-      writeAndBump(row.environmentId, () =>
+      writeAndBump(pgx, row.environmentId, () =>
         pgx
           .db()
           .insert(environmentSettings)

@@ -3,7 +3,7 @@ import { passwordResets, sessions, users } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { createPasswordResetStore, PasswordResetRow } from '../password-resets.ts';
 import type { Postgres } from './db.ts';
-import { lockForTransaction } from './lock.ts';
+import { LOCK, lockForTransaction } from './locks.ts';
 
 /** Password-reset links on PostgreSQL (PG-33): store/password-resets.ts's answers. */
 export function createPgPasswordResetStore(pgx: Postgres) {
@@ -15,7 +15,7 @@ export function createPgPasswordResetStore(pgx: Postgres) {
      */
     issue(row: PasswordResetRow) {
       return pgx.atomically(async () => {
-        await lockForTransaction(pgx, `password-reset:${row.userId}`);
+        await lockForTransaction(pgx, LOCK.passwordReset(row.userId));
         await pgx
           .db()
           .update(passwordResets)

@@ -5,7 +5,7 @@ import type { createReleaseStore, Move, Pointer, ReleaseRow } from '../releases.
 import { checkMove, pointerColumn, releaseRecord, type Appended } from '../release-records.ts';
 import type { Async } from '../port.ts';
 import type { Postgres } from './db.ts';
-import { lockLedger } from './locks.ts';
+import { LOCK, lockForTransaction } from './locks.ts';
 
 /** Whatever must stand or fall with a record, written in its transaction (it may be async here). */
 type Alongside = (row: ReleaseRow) => void | Promise<void>;
@@ -53,7 +53,7 @@ export function createPgReleaseStore(pgx: Postgres) {
      */
     commitMove(m: Move, now: number, alongside?: Alongside) {
       return pgx.atomically(async () => {
-        await lockLedger(pgx);
+        await lockForTransaction(pgx, LOCK.ledger);
         const byId = async (id: string) =>
           (await pgx.db().select().from(environments).where(eq(environments.id, id)))[0];
         const env = await byId(m.environmentId);
@@ -89,7 +89,7 @@ export function createPgReleaseStore(pgx: Postgres) {
       alongside?: Alongside,
     ) {
       return pgx.atomically(async () => {
-        await lockLedger(pgx);
+        await lockForTransaction(pgx, LOCK.ledger);
         const row = await appendTo(
           {
             ...m,
