@@ -4,7 +4,6 @@ import readline from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '#schema/errors.ts';
 import { openDatabase } from '#server/store/db.ts';
-import { openPostgres } from '#server/store/pg/db.ts';
 import { JOB_CLAIM_MAX, JOB_PAYLOAD_MAX_BYTES, sqliteJobQueue } from '#server/store/jobs.ts';
 import { createPgJobStore } from '#server/store/pg/jobs.ts';
 import {
@@ -14,7 +13,7 @@ import {
   type JobRunnerOptions,
 } from '#server/cluster/jobs.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { postgresPerFile } from '../helpers/both-dialects.ts';
+import { postgresPerFile } from '../helpers/pg-per-file.ts';
 import { exited } from '../helpers/process.ts';
 import { tempDataDir } from '../helpers/server.ts';
 
@@ -45,16 +44,11 @@ const dialects: Record<'SQLite' | 'PostgreSQL', () => Promise<Dialect>> = {
     };
   },
   async PostgreSQL() {
-    const pgx = await postgres.fresh();
-    const url = pgx.pool.options.connectionString!;
+    const pgx = postgres.pgx;
     return {
       queue: createPgJobStore(pgx),
-      where: url,
-      async another() {
-        const other = await openPostgres(url, { max: 2, log: () => {} });
-        cleanup.push(() => other.close());
-        return createPgJobStore(other);
-      },
+      where: pgx.pool.options.connectionString!,
+      another: async () => createPgJobStore(await postgres.otherProcess()),
     };
   },
 };
