@@ -50,8 +50,8 @@ export function createFlowRuleChanges(deps: {
   contentWith(envId: string, snapshotId: string | null): Promise<WorkspaceContent>;
   openHotfix(envId: string): Promise<boolean>;
   replication: {
-    forget(draftIds: readonly string[], sections: readonly Section[]): void;
-    settle(projectId: string): void;
+    forget(draftIds: readonly string[], sections: readonly Section[]): Promise<void>;
+    settle(projectId: string): Promise<void>;
     schedule(projectId: string): void;
   };
   sourceMoved(envId: string, snapshotId: string): Promise<void>;
@@ -233,7 +233,7 @@ export function createFlowRuleChanges(deps: {
           if (m.pointer === 'current') await deps.sourceMoved(m.env.id, toSnapshotId);
         }
         // Old merge bases no longer hold.
-        deps.replication.forget(touched, changed);
+        await deps.replication.forget(touched, changed);
         await deps.audit(
           {
             projectId,
@@ -255,7 +255,7 @@ export function createFlowRuleChanges(deps: {
       for (const id of touched) deps.drafts.close(id, 'rights_changed');
       // What neighbouring stages were seeded with alike is their new merge base (no phantom
       // conflict on the first edit).
-      deps.replication.settle(projectId);
+      await deps.replication.settle(projectId);
       deps.onChanged(projectId);
       deps.replication.schedule(projectId);
       return projectView((await deps.projects.getProject(projectId))!);

@@ -89,7 +89,7 @@ export const chainRecord = (r: ReleaseRow): ChainRecord => ({
 
 /** What a promotion needs from audiences: the target must have every audience the snapshot refers to. */
 export interface AudienceGuard {
-  requireFor(targetEnvId: string, projectId: string, snapshotId: string): void;
+  requireFor(targetEnvId: string, projectId: string, snapshotId: string): Promise<void>;
   noteSnapshot(snapshotId: string, content: WorkspaceContent): void;
 }
 
@@ -338,7 +338,7 @@ export function createReleases(deps: {
       }
       if (target.snapshotId === snapshotId)
         return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
-      deps.audiences.requireFor(target.id, env.projectId, snapshotId);
+      await deps.audiences.requireFor(target.id, env.projectId, snapshotId);
       const intoProduction = isProduction(target, { environments: all });
       const undone = intoProduction
         ? await guardHotfix(
@@ -420,7 +420,7 @@ export function createReleases(deps: {
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
       // What goes live is what the caller reviewed: a Sync into production meanwhile refuses it.
       requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
-      deps.audiences.requireFor(env.id, env.projectId, env.snapshotId);
+      await deps.audiences.requireFor(env.id, env.projectId, env.snapshotId);
       const undone = await guardHotfix(
         env.projectId,
         async () => await snapshots.content(env.projectId, env.snapshotId!),
@@ -486,7 +486,7 @@ export function createReleases(deps: {
       if (pointer === 'live' && !production) throw new AppError('not_production');
       if (!(await store.wasEverAt(env.id, pointer, opts.snapshotId)))
         throw new AppError('not_in_history');
-      deps.audiences.requireFor(env.id, env.projectId, opts.snapshotId);
+      await deps.audiences.requireFor(env.id, env.projectId, opts.snapshotId);
       const undone =
         pointer === 'live'
           ? await guardHotfix(

@@ -25,7 +25,7 @@ describe('PG-11: store calls inside atomically join one PostgreSQL transaction',
       await pgx.atomically(() => pgx.db().insert(users).values(user('u2')));
     });
     await expect(
-      await pgx.atomically(async () => {
+      pgx.atomically(async () => {
         await pgx.db().insert(users).values(user('u3'));
         throw new Error('refused');
       }),
