@@ -54,6 +54,8 @@ export class Rooms {
     const readOnlySections = await asking;
     let room = this.rooms.get(draftId);
     if (!room) {
+      // Shut down meanwhile: no room is loaded that closeAll would not flush.
+      if (this.closing) throw new Error('the server is shutting down');
       room = new Room(draftId, this.store, this.opts, readOnlySections);
       this.rooms.set(draftId, room);
     }
