@@ -43,6 +43,21 @@ export default tseslint.config(
     },
   },
   {
+    // PG-14: a store call is async on every dialect; a missed await would run it outside its
+    // transaction or drop its error. Typed rules (Svelte files are left out: they reach the
+    // server over HTTP only).
+    files: ['server/**/*.ts', 'scripts/**/*.ts', 'cli/**/*.ts', 'runtime/**/*.ts', 'test/**/*.ts'],
+    ignores: ['**/*.svelte.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
     files: ['**/*.svelte', '**/*.svelte.ts'],
     languageOptions: {
       parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] },

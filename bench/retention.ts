@@ -11,7 +11,7 @@ import { tempDataDir } from '../test/helpers/server.ts';
 const SNAPSHOTS = Number(process.env.SNAPSHOTS ?? 500);
 const ITEMS = Number(process.env.ITEMS ?? 2000);
 
-const { db, sqlite, close } = openDatabase(tempDataDir(), 'normal', () => {});
+const { db, sqlite, close, transactions } = openDatabase(tempDataDir(), 'normal', () => {});
 const now = Date.now();
 seedAbandonedSnapshots(sqlite, SNAPSHOTS, ITEMS, now);
 
@@ -19,9 +19,10 @@ const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 const started = performance.now();
 const result = await createRetention({
-  store: createRetentionStore(db),
+  store: transactions.port(createRetentionStore(db)),
   retentionDays: 30,
-  expired: () => {},
+  expired: async () => {},
+  atomically: transactions.atomically,
 }).sweep(now);
 const ms = performance.now() - started;
 loop.disable();

@@ -126,30 +126,34 @@ export function createServices(config: Readonly<Config>) {
   const credentials = new OpenCredentials();
   // Stores: each built once, here, over the one SQLite connection (so one store's writes can join
   // another's transaction).
-  const accountStore = createAccountStore(database.db);
-  const projectStore = createProjectStore(database.db);
-  const releaseStore = createReleaseStore(database.db);
-  const snapshotStore = createSnapshotStore(database.db);
-  const hotfixStore = createHotfixStore(database.db);
-  const auditStore = createAuditStore(database.db);
-  const gateStore = createGateStore(database.db);
-  const scheduleStore = createScheduleStore(database.db);
+  const port = database.transactions.port;
+  // Changes and their events in one transaction (every store shares the one connection).
+  const atomically = database.transactions.atomically;
+  const accountStore = port(createAccountStore(database.db));
+  const projectStore = port(createProjectStore(database.db));
+  const releaseStore = port(createReleaseStore(database.db));
+  const snapshotStore = port(createSnapshotStore(database.db));
+  const hotfixStore = port(createHotfixStore(database.db));
+  const auditStore = port(createAuditStore(database.db));
+  const gateStore = port(createGateStore(database.db));
+  const scheduleStore = port(createScheduleStore(database.db));
   const freeze = createFreeze(scheduleStore);
-  const memberStore = createMemberStore(database.db);
-  const invitationStore = createInvitationStore(database.db);
-  const shareStore = createShareStore(database.db);
-  const draftStore = createDraftStore(database.sqlite);
-  const replicationStore = createReplicationStore(database.db);
-  const audienceStore = createAudienceStore(database.db);
-  const localStore = createLocalStore(database.db);
-  const retentionStore = createRetentionStore(database.db);
-  const passwordResetStore = createPasswordResetStore(database.db);
+  const memberStore = port(createMemberStore(database.db));
+  const invitationStore = port(createInvitationStore(database.db));
+  const shareStore = port(createShareStore(database.db));
+  const draftStore = createDraftStore(database.sqlite, database.transactions.heldByOther);
+  const replicationStore = port(createReplicationStore(database.db));
+  const audienceStore = port(createAudienceStore(database.db));
+  const localStore = port(createLocalStore(database.db));
+  const retentionStore = port(createRetentionStore(database.db));
+  const passwordResetStore = port(createPasswordResetStore(database.db));
   // What changed in each project, for the event stream and notifications (emitted inside each change's transaction).
-  const events = createProjectEvents(createEventStore(database.db));
+  const events = createProjectEvents(port(createEventStore(database.db)));
   // People are told: a reactor on the event log writes each recipient's notification in the change's transaction.
   const notifications = createNotifications({
+    atomically,
     events,
-    store: createNotificationStore(database.db),
+    store: port(createNotificationStore(database.db)),
     projects: projectStore,
     members: memberStore,
     accounts: accountStore,
@@ -163,9 +167,9 @@ export function createServices(config: Readonly<Config>) {
     sessionTtlMs: config.sessionTtlMs,
     onEnded: (e) => credentials.closeFor(e),
     // The projects a removed account leaves announce it, in the removal's transaction.
-    onRemoving: (userId) => {
-      for (const m of memberStore.memberships(userId))
-        events.emit({
+    onRemoving: async (userId) => {
+      for (const m of await memberStore.memberships(userId))
+        await events.emit({
           projectId: m.projectId,
           environmentId: null,
           kind: 'members',
@@ -173,27 +177,26 @@ export function createServices(config: Readonly<Config>) {
           subject: { userId },
         });
     },
-    atomically: (fn) => projectStore.atomically(fn),
+    atomically,
   });
-  const projects = createProjects(projectStore, { emit: events.emit });
-  // Changes and their events in one transaction (every store shares the one connection).
-  const atomically = <T>(fn: () => T): T => projectStore.atomically(fn);
+  const projects = createProjects(projectStore, { emit: events.emit, atomically });
   const snapshots = createSnapshots(snapshotStore);
   // Live drafts as the domain reaches them: through the Rooms registry below (asked only once
   // requests and replication run).
   const drafts = {
-    read: (id: string) => rooms.content(id),
-    edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
-      rooms.edit(id, reason, change),
+    read: async (id: string) => await rooms.content(id),
+    edit: async (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
+      await rooms.edit(id, reason, change),
     close: (id: string, reason?: Parameters<Rooms['close']>[1]) => rooms.close(id, reason),
   };
   // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
   const durableDrafts = {
     ...drafts,
-    edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
-      rooms.edit(id, reason, change, true),
+    edit: async (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
+      await rooms.edit(id, reason, change, true),
   };
   const replication = createReplication({
+    atomically,
     projects: projectStore,
     releases: { ...releaseStore, ...snapshotStore },
     snapshots,
@@ -204,7 +207,7 @@ export function createServices(config: Readonly<Config>) {
     emit: events.emit,
   });
   // Flow rules decide which sections a draft's peers may write and what follows a durable change (replication).
-  const draftPolicy = createDraftPolicy({ projects: projectStore, replication });
+  const draftPolicy = createDraftPolicy({ projects: projectStore, replication, log });
   const rooms = new Rooms(draftStore, {
     compactAfterUpdates: config.compactAfterUpdates,
     log,
@@ -224,12 +227,13 @@ export function createServices(config: Readonly<Config>) {
     projects: projectStore,
     snapshots,
     drafts,
-    hotfixDraft: (envId) => hotfixStore.openDraft(envId),
+    hotfixDraft: async (envId) => await hotfixStore.openDraft(envId),
     composition,
     emit: events.emit,
     atomically,
   });
   const hotfixes = createHotfixes({
+    atomically,
     projects: projectStore,
     store: hotfixStore,
     releases: releaseStore,
@@ -237,7 +241,7 @@ export function createServices(config: Readonly<Config>) {
     drafts: durableDrafts,
     gates: approvals,
     freeze,
-    audit: (e, now) => auditStore.audit(e, now),
+    audit: async (e, now) => await auditStore.audit(e, now),
     emit: events.emit,
   });
   // Deleting an audience looks at what its environment holds.
@@ -245,12 +249,13 @@ export function createServices(config: Readonly<Config>) {
     store: audienceStore,
     projects: projectStore,
     snapshots,
-    contents: (envId) => composition.pointedContents(envId),
+    contents: async (envId) => await composition.pointedContents(envId),
     emit: events.emit,
     atomically,
   });
   // Secrets: localData is created below; asked only when a move is made.
   const releases = createReleases({
+    atomically,
     projects: projectStore,
     store: releaseStore,
     snapshots,
@@ -258,7 +263,10 @@ export function createServices(config: Readonly<Config>) {
     gates: approvals,
     audiences,
     composition,
-    secrets: { missingFor: (envId, snapshotId) => localData.missingSecretsWith(envId, snapshotId) },
+    secrets: {
+      missingFor: async (envId, snapshotId) =>
+        await localData.missingSecretsWith(envId, snapshotId),
+    },
     freeze,
     emit: events.emit,
   });
@@ -274,20 +282,21 @@ export function createServices(config: Readonly<Config>) {
   });
   const sealer = createSealer(keyOfSecrets);
   // Signed webhooks (WH): a reactor on the event log writes the outbox in each change's transaction.
-  const webhookStore = createWebhookStore(database.db);
+  const webhookStore = port(createWebhookStore(database.db));
   const webhooks = createWebhooks({
+    atomically,
     store: webhookStore,
     projects: projectStore,
     events,
     sealer,
-    requireProjectAdmin: (p, projectId) => access.requireProjectAdmin(p, projectId),
-    userName: (id) => accountStore.findUserById(id)?.name ?? null,
-    release: (seq) => webhookStore.release(seq),
-    requiredChecks: (envId) =>
-      JSON.parse(gateStore.gate(envId)?.requiredChecks ?? '[]') as string[],
+    requireProjectAdmin: async (p, projectId) => await access.requireProjectAdmin(p, projectId),
+    userName: async (id) => (await accountStore.findUserById(id))?.name ?? null,
+    release: async (seq) => await webhookStore.release(seq),
+    requiredChecks: async (envId) =>
+      JSON.parse((await gateStore.gate(envId))?.requiredChecks ?? '[]') as string[],
     absoluteUrl: (p: string) => absoluteUrl(publicUrl(), p),
     config,
-    audit: (e, now) => auditStore.audit(e, now),
+    audit: async (e, now) => await auditStore.audit(e, now),
     log,
   });
   const localData = createLocalData({
@@ -302,10 +311,11 @@ export function createServices(config: Readonly<Config>) {
     atomically,
   });
   const retention = createRetention({
+    atomically,
     store: retentionStore,
     retentionDays: config.approvalSnapshotRetentionDays,
-    expired: (r, now) =>
-      auditStore.audit(
+    expired: async (r, now) =>
+      await auditStore.audit(
         {
           projectId: r.projectId,
           environmentId: r.targetEnvironmentId,
@@ -327,7 +337,7 @@ export function createServices(config: Readonly<Config>) {
     snapshots,
     local: localData,
     limits: config,
-    names: (ids) => accounts.names(ids),
+    names: async (ids) => await accounts.names(ids),
     emit: events.emit,
     atomically,
   });
@@ -335,11 +345,11 @@ export function createServices(config: Readonly<Config>) {
     access,
     projects: projectStore,
     releases: { ...releaseStore, ...snapshotStore },
-    openRequests: (projectId) => gateStore.openRequests(projectId),
+    openRequests: async (projectId) => await gateStore.openRequests(projectId),
   });
   // Idempotency-Key: first answers kept 24 h; request hashes keyed so a body's secret cannot be guessed from them.
   const idempotency = createIdempotency({
-    store: createIdempotencyStore(database.db),
+    store: port(createIdempotencyStore(database.db)),
     hashKey: createHmac('sha256', keyOfSecrets).update('stagecoach idempotency requests').digest(),
   });
   // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
@@ -352,8 +362,8 @@ export function createServices(config: Readonly<Config>) {
     releases,
     atomically,
     emit: events.emit,
-    principalOf: (userId) => {
-      const u = accountStore.findUserById(userId);
+    principalOf: async (userId) => {
+      const u = await accountStore.findUserById(userId);
       return u
         ? {
             user: { id: u.id, email: u.email, name: u.name },
@@ -363,8 +373,8 @@ export function createServices(config: Readonly<Config>) {
           }
         : null;
     },
-    authorize: (p, kind, envId) =>
-      void access.authorize(p, kind === 'publish' ? 'env.publish' : 'env.sync', envId),
+    authorize: async (p, kind, envId) =>
+      void (await access.authorize(p, kind === 'publish' ? 'env.publish' : 'env.sync', envId)),
     log,
   });
   const app = createApp({
@@ -400,6 +410,7 @@ export function createServices(config: Readonly<Config>) {
     audiences,
     replication,
     pulls: createPulls({
+      atomically,
       projects: projectStore,
       releases: releaseStore,
       snapshots,
@@ -413,13 +424,13 @@ export function createServices(config: Readonly<Config>) {
       snapshots,
       drafts: durableDrafts,
       contentWith: composition.contentWith,
-      openHotfix: (envId) => hotfixStore.openDraft(envId) !== undefined,
+      openHotfix: async (envId) => (await hotfixStore.openDraft(envId)) !== undefined,
       replication,
-      sourceMoved: (envId, snapshotId) => approvals.sourceMoved(envId, snapshotId),
-      audit: (e, now) => auditStore.audit(e, now),
+      sourceMoved: async (envId, snapshotId) => await approvals.sourceMoved(envId, snapshotId),
+      audit: async (e, now) => await auditStore.audit(e, now),
       onChanged: () => draftPolicy.rulesChanged(),
       emit: events.emit,
-      atomically: (fn) => projectStore.atomically(fn),
+      atomically,
     }),
     passwordResets: createPasswordResets({ store: passwordResetStore, accounts: accountStore }),
     allowedOrigins,
@@ -520,7 +531,7 @@ export async function start(
     }
     web(req, res, () => res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found'));
   });
-  server.on('upgrade', (req, socket, head) => collab.handleUpgrade(req, socket, head));
+  server.on('upgrade', (req, socket, head) => void collab.handleUpgrade(req, socket, head));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -529,23 +540,23 @@ export async function start(
   const { port } = server.address() as AddressInfo;
   boundTo(port);
   // Flow rules: a change stored just before the last stop replicates now (a project in sync is left as it is).
-  for (const p of projects.list())
+  for (const p of await projects.list())
     if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
   // Snapshots of abandoned approval requests and old project events: swept at start, then daily.
   let sweeping: Promise<unknown> = Promise.resolve();
-  const sweep = () => {
+  const sweep = async () => {
     try {
-      events.prune();
+      await events.prune();
     } catch (err) {
       log('pruning old project events failed; it runs again tomorrow', err);
     }
     try {
-      webhooks.prune();
+      await webhooks.prune();
     } catch (err) {
       log('pruning old webhook deliveries failed; it runs again tomorrow', err);
     }
     try {
-      idempotency.sweep();
+      await idempotency.sweep();
     } catch (err) {
       log('sweeping expired idempotency keys failed; it runs again tomorrow', err);
     }
@@ -555,11 +566,11 @@ export async function start(
         log('the approval snapshot retention sweep failed; it runs again tomorrow', err),
       );
   };
-  sweep();
-  const daily = setInterval(sweep, 86_400_000);
+  await sweep();
+  const daily = setInterval(() => void sweep(), 86_400_000);
   daily.unref();
   // Scheduled releases: every one due (missed while stopped too) runs now, then each at its time.
-  schedule.start();
+  await schedule.start();
   // Webhook deliveries: everything due (left over from before a stop or a crash) goes now.
   webhooks.start();
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

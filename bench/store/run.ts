@@ -25,10 +25,14 @@ const by: Principal = {
   credential: { kind: 'token', id: 'tok_bench', expiresAt: null },
 };
 
-function services() {
+async function services() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stagecoach-bench-'));
   const s = createServices(loadConfig({ DATA_DIR: dir }, process.cwd()));
-  const project = s.projects.create(by, { name: 'Bench', preset: 'five-stage', sample: false });
+  const project = await s.projects.create(by, {
+    name: 'Bench',
+    preset: 'five-stage',
+    sample: false,
+  });
   return {
     s,
     project,
@@ -40,9 +44,9 @@ function services() {
   };
 }
 
-function time(f: () => void): number {
+async function time(f: () => unknown): Promise<number> {
   const t = performance.now();
-  f();
+  await f();
   return performance.now() - t;
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -53,7 +57,7 @@ if (only.includes('S4')) {
     '## S4-append — the durable append alone: 200 loaded drafts × 1 writer × 10 updates/s for 20 s through Room (target: ≥ 2,000 durable updates/s, append p99 ≤ 5 ms)',
   );
   report.say();
-  const { s, done } = services();
+  const { s, done } = await services();
   const drafts = createDraftStore(s.database.sqlite);
   const times: number[] = [];
   const timed = {
@@ -116,7 +120,7 @@ if (only.includes('S5')) {
     '| draft in storage | load ms (median of 3; includes the compaction a long log triggers) | doc bytes |',
   );
   report.say('|---|---|---|');
-  const { s, project, done } = services();
+  const { s, project, done } = await services();
   const store = createDraftStore(s.database.sqlite);
   const opts = {
     compactAfterUpdates: 1000,
@@ -143,7 +147,7 @@ if (only.includes('S5')) {
     for (let i = 0; i < updates.length; i += 5000)
       store.append(draftId, updates.slice(i, i + 5000));
     let room!: Room;
-    loads.push(time(() => (room = new Room(draftId, store, opts))));
+    loads.push(await time(() => (room = new Room(draftId, store, opts))));
     loadedBytes = Y.encodeStateAsUpdate(room.doc).length;
     room.unload();
   }
@@ -166,7 +170,9 @@ if (only.includes('S5')) {
     store.append(draftId, tail);
     let room!: Room;
     tailed.push(
-      time(() => (room = new Room(draftId, store, { ...opts, compactAfterUpdates: 100_000 }))),
+      await time(
+        () => (room = new Room(draftId, store, { ...opts, compactAfterUpdates: 100_000 })),
+      ),
     );
     loadedBytes = Y.encodeStateAsUpdate(room.doc).length;
     room.unload();
@@ -192,30 +198,32 @@ if (only.includes('S11')) {
     edited: [] as number[],
   };
   for (let round = 0; round < 5; round++) {
-    const { s, project, done } = services();
+    const { s, project, done } = await services();
     const [dev] = project.environments;
     const draftId = dev!.draftId!;
-    s.rooms.edit(draftId, 'bench', (doc) => applyContent(doc, bigWorkspace(2000)));
+    await s.rooms.edit(draftId, 'bench', (doc) => applyContent(doc, bigWorkspace(2000)));
     s.rooms.closeAll();
     const reopen = () =>
       createServices(loadConfig({ DATA_DIR: path.dirname(s.database.sqlite.name) }, process.cwd()));
     const cold = reopen();
-    rows.cold.push(time(() => cold.releases.sync(by, dev!.id, {})));
+    rows.cold.push(await time(async () => await cold.releases.sync(by, dev!.id, {})));
     cold.rooms.closeAll();
     await cold.database.close();
     const again = reopen();
     // Loaded by an edit, as when people are editing it; never read as JSON before this freeze.
-    again.rooms.edit(draftId, 'bench', (doc) => sectionMap(doc, 'knowledge').delete('kb_00001'));
-    rows.first.push(time(() => again.releases.sync(by, dev!.id, {})));
-    rows.unchanged.push(time(() => again.releases.sync(by, dev!.id, {})));
-    again.rooms.edit(draftId, 'bench', (doc) => {
+    await again.rooms.edit(draftId, 'bench', (doc) =>
+      sectionMap(doc, 'knowledge').delete('kb_00001'),
+    );
+    rows.first.push(await time(async () => await again.releases.sync(by, dev!.id, {})));
+    rows.unchanged.push(await time(async () => await again.releases.sync(by, dev!.id, {})));
+    await again.rooms.edit(draftId, 'bench', (doc) => {
       for (let i = 0; i < 10; i++)
         itemText(
           sectionMap(doc, 'knowledge').get(`kb_${String(100 + i * 7).padStart(5, '0')}`),
           'body',
         )!.insert(0, `Edit ${round}. `);
     });
-    rows.edited.push(time(() => again.releases.sync(by, dev!.id, {})));
+    rows.edited.push(await time(async () => await again.releases.sync(by, dev!.id, {})));
     again.rooms.closeAll();
     await again.database.close();
     await s.database.close();
@@ -238,24 +246,27 @@ if (only.includes('P1')) {
   report.say('| items | Sync TEST→UAT ms | rollback TEST ms |');
   report.say('|---|---|---|');
   for (const articles of [10, 10_000]) {
-    const { s, project, done } = services();
+    const { s, project, done } = await services();
     const [dev, test] = project.environments;
-    s.rooms.edit(dev!.draftId!, 'bench', (doc) => applyContent(doc, bigWorkspace(articles)));
-    s.releases.sync(by, dev!.id, {});
-    s.rooms.edit(dev!.draftId!, 'bench', (doc) => sectionMap(doc, 'knowledge').delete('kb_00000'));
-    s.releases.sync(by, dev!.id, {});
-    const [newer, older] = s.releases.history(test!.id).map((h) => h.toSnapshotId);
+    await s.rooms.edit(dev!.draftId!, 'bench', (doc) => applyContent(doc, bigWorkspace(articles)));
+    await s.releases.sync(by, dev!.id, {});
+    await s.rooms.edit(dev!.draftId!, 'bench', (doc) =>
+      sectionMap(doc, 'knowledge').delete('kb_00000'),
+    );
+    await s.releases.sync(by, dev!.id, {});
+    const [newer, older] = (await s.releases.history(test!.id)).map((h) => h.toSnapshotId);
     const syncs: number[] = [];
     const rollbacks: number[] = [];
     for (let i = 0; i < 200; i++) {
       rollbacks.push(
-        time(() =>
-          s.releases.rollback(by, test!.id, { snapshotId: i % 2 === 0 ? older! : newer! }),
+        await time(
+          async () =>
+            await s.releases.rollback(by, test!.id, { snapshotId: i % 2 === 0 ? older! : newer! }),
         ),
       );
-      syncs.push(time(() => s.releases.sync(by, test!.id, {})));
+      syncs.push(await time(async () => await s.releases.sync(by, test!.id, {})));
     }
-    const items = Object.values(s.snapshots.tree(project.id, newer!)).reduce(
+    const items = Object.values(await s.snapshots.tree(project.id, newer!)).reduce(
       (n, sec) => n + Object.keys(sec).length,
       0,
     );

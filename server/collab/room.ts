@@ -49,8 +49,8 @@ export interface DraftPolicy {
    * Top-level types (sections) a peer may not change in this draft (`down` sections below their
    * source); asked when the room loads.
    */
-  readOnlySections(draftId: string): ReadonlySet<string>;
-  /** Called after changes to the draft are in the log (replication follows). */
+  readOnlySections(draftId: string): Promise<ReadonlySet<string>>;
+  /** Called after changes to the draft are in the log (replication follows); never waited for. */
   onDurable(draftId: string): void;
 }
 
@@ -152,11 +152,17 @@ export class Room {
    */
   private deleted: DeleteSet | null = null;
 
-  constructor(draftId: string, store: DraftStore, opts: RoomOptions) {
+  /** `readOnlySections`: what `opts.policy` answered for this draft (Rooms asks before loading). */
+  constructor(
+    draftId: string,
+    store: DraftStore,
+    opts: RoomOptions,
+    readOnlySections: ReadonlySet<string> = new Set(),
+  ) {
     this.draftId = draftId;
     this.store = store;
     this.opts = opts;
-    this.readOnlySections = opts.policy?.readOnlySections(draftId) ?? new Set();
+    this.readOnlySections = readOnlySections;
     this.doc = new Y.Doc({ gc: true });
     const stored = store.load(draftId);
     const loadOrigin: Origin = { kind: 'load' };

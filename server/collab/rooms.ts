@@ -8,8 +8,9 @@ import { GroupCommit } from './group-commit.ts';
 const IDLE_MS = 30_000;
 
 /**
- * The loaded drafts. Loading and unloading are synchronous (better-sqlite3), so no await
- * can interleave between "is it loaded?" and "load it": one Room per draft, always.
+ * The loaded drafts. Loading asks the flow-rule policy first (a store read, async); the room
+ * itself is built synchronously after it, re-checking "is it loaded?" in the same turn, so one
+ * Room per draft, always. Unloading is synchronous (better-sqlite3).
  * A room unloads when its last peer leaves; if its final write fails it stays loaded and retries.
  * A room loaded for an HTTP read or edit stays for IDLE_MS, so repeated reads (problems,
  * diffs, freezing a large draft) reuse its incrementally kept JSON instead of reloading.
@@ -21,6 +22,8 @@ export class Rooms {
   private readonly opts: RoomOptions;
   private closing = false;
   private readonly idle = new Map<string, NodeJS.Timeout>();
+  /** Drafts whose policy is being asked, so concurrent openers ask once. */
+  private readonly opening = new Map<string, Promise<ReadonlySet<string>>>();
 
   constructor(store: DraftStore, opts: RoomOptions) {
     this.store = store;
@@ -36,18 +39,32 @@ export class Rooms {
     return this.closing;
   }
 
-  private room(draftId: string): Room {
+  private async room(draftId: string): Promise<Room> {
+    const loaded = this.rooms.get(draftId);
+    if (loaded) return loaded;
+    let asking = this.opening.get(draftId);
+    if (!asking) {
+      asking = this.opts.policy?.readOnlySections(draftId) ?? Promise.resolve(new Set<string>());
+      this.opening.set(draftId, asking);
+      const forget = () => {
+        if (this.opening.get(draftId) === asking) this.opening.delete(draftId);
+      };
+      asking.then(forget, forget);
+    }
+    const readOnlySections = await asking;
     let room = this.rooms.get(draftId);
     if (!room) {
-      room = new Room(draftId, this.store, this.opts);
+      // Shut down meanwhile: no room is loaded that closeAll would not flush.
+      if (this.closing) throw new Error('the server is shutting down');
+      room = new Room(draftId, this.store, this.opts, readOnlySections);
       this.rooms.set(draftId, room);
     }
     return room;
   }
 
   /** Loads the draft for a server-side read or edit; unloaded after IDLE_MS unless someone connects. */
-  private visit(draftId: string): Room {
-    const room = this.room(draftId);
+  private async visit(draftId: string): Promise<Room> {
+    const room = await this.room(draftId);
     clearTimeout(this.idle.get(draftId));
     if (room.size === 0) {
       this.idle.set(
@@ -61,10 +78,10 @@ export class Rooms {
     return room;
   }
 
-  connect(draftId: string, peer: Peer): Room {
+  async connect(draftId: string, peer: Peer): Promise<Room> {
+    const room = await this.room(draftId);
     clearTimeout(this.idle.get(draftId));
     this.idle.delete(draftId);
-    const room = this.room(draftId);
     room.join(peer);
     return room;
   }
@@ -85,8 +102,8 @@ export class Rooms {
   }
 
   /** The draft's content now (unchanged items are the same frozen objects as in the last read). */
-  content(draftId: string): WorkspaceContent {
-    return this.visit(draftId).content();
+  async content(draftId: string): Promise<WorkspaceContent> {
+    return (await this.visit(draftId)).content();
   }
 
   /**
@@ -94,8 +111,13 @@ export class Rooms {
    * if `change` throws (Room.edit). It reaches connected peers live, after it is stored.
    * `durable`: stored before anyone sees it; false = the log could not be written, nothing changed.
    */
-  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void, durable = false): boolean {
-    const room = this.visit(draftId);
+  async edit(
+    draftId: string,
+    reason: string,
+    change: (doc: Y.Doc) => void,
+    durable = false,
+  ): Promise<boolean> {
+    const room = await this.visit(draftId);
     return (
       room.edit({ kind: 'server', reason } satisfies Origin, change, durable) &&
       (durable || room.flush())

@@ -11,7 +11,7 @@ import { sendWithin } from './backpressure.ts';
 import { ConnectionLimits } from './connection-limits.ts';
 import { UnfinishedFrames } from './unfinished-frames.ts';
 import { hopOf, requestScheme } from '../request/client.ts';
-import type { Peer } from './room.ts';
+import type { Peer, Room } from './room.ts';
 import type { Rooms } from './rooms.ts';
 import type { OpenCredentials } from './credentials.ts';
 
@@ -140,7 +140,23 @@ export function createCollabUpgrade(deps: CollabDeps) {
           ws.close(CLOSE[reason], (detail ?? reason).slice(0, 120));
       },
     };
-    const room = deps.rooms.connect(draftId, peer);
+    // Opening the room asks the flow-rule policy (a store read): frames that arrive meanwhile
+    // wait in order (one store read's time).
+    let room: Room | null = null;
+    let early: Uint8Array[] | null = [];
+    let gone = false;
+    deps.rooms.connect(draftId, peer).then(
+      (opened) => {
+        if (gone) return deps.rooms.disconnect(opened, peer);
+        room = opened;
+        for (const frame of early ?? []) opened.receive(peer, frame);
+        early = null;
+      },
+      (err: unknown) => {
+        deps.log(`collab ${draftId}: could not open the draft`, err);
+        peer.close('shutting_down', 'could not open the draft; reconnect');
+      },
+    );
     const forget = deps.credentials.open(credential, user.id, () => peer.close('session_ended'));
     const ping = setInterval(
       () =>
@@ -173,7 +189,9 @@ export function createCollabUpgrade(deps: CollabDeps) {
         : Buffer.isBuffer(data)
           ? data
           : Buffer.from(data);
-      room.receive(peer, new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength));
+      const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+      if (room) room.receive(peer, bytes);
+      else early?.push(bytes);
     });
     // ws closes oversized frames itself (1009) and reports it here; nothing of the frame was read.
     ws.on('error', (err) => deps.log(`collab ${draftId}: ${err.message}`));
@@ -181,12 +199,13 @@ export function createCollabUpgrade(deps: CollabDeps) {
       inFlight.finished();
       clearInterval(ping);
       forget();
-      deps.rooms.disconnect(room, peer);
+      gone = true;
+      if (room) deps.rooms.disconnect(room, peer);
     });
   }
 
   return {
-    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
       socket.on('error', () => socket.destroy());
       try {
         const url = new URL(req.url ?? '/', 'http://localhost');
@@ -194,7 +213,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
         if (!match) throw new AppError('not_found');
         if (deps.rooms.isClosing)
           throw new AppError('internal', 'The server is shutting down; reconnect shortly.');
-        const principal = authenticate(
+        const principal = await authenticate(
           deps.accounts,
           {
             authorization: req.headers.authorization,
@@ -209,10 +228,10 @@ export function createCollabUpgrade(deps: CollabDeps) {
           deps.allowedOrigins,
         );
         const draftId = match[1]!;
-        const { environment } = deps.projects.draft(draftId);
+        const { environment } = await deps.projects.draft(draftId);
         // Read-only is decided here, once, from the one matrix: a viewer gets content, never a write path.
-        const roles = deps.access.rolesIn(principal, environment);
-        if (!deps.access.isMember(principal, environment.projectId))
+        const roles = await deps.access.rolesIn(principal, environment);
+        if (!(await deps.access.isMember(principal, environment.projectId)))
           throw new AppError('draft_not_found');
         if (!can(roles, 'content.read', { hasDraft: true }))
           throw new AppError('forbidden', `You have no role in ${environment.name}.`);

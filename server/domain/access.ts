@@ -27,6 +27,7 @@ import { LIMITS, requireBelow, requireRate } from './limits.ts';
 import { DAY } from '../lib/time.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
 import { requireEnvironment } from './require.ts';
+import { mapInOrder, filterInOrder } from '../lib/in-order.ts';
 
 export type RoleMap = Record<string, Role[]>;
 
@@ -67,14 +68,14 @@ export function createAccess(deps: {
   });
 
   /** Says what happened to an invitation into a project (one without a project is the instance's). */
-  function invitationEvent(
+  async function invitationEvent(
     grant: { projectId: string } | null,
     actorId: string,
     invitationId: string,
     action: 'created' | 'accepted' | 'revoked' | 'link',
-  ): void {
+  ): Promise<void> {
     if (!grant) return;
-    deps.emit({
+    await deps.emit({
       projectId: grant.projectId,
       environmentId: null,
       kind: 'invitation',
@@ -84,47 +85,47 @@ export function createAccess(deps: {
   }
 
   /** The person's roles in one environment (see rolesOfMember). */
-  function rolesIn(p: Principal, env: EnvironmentRow): Role[] {
+  async function rolesIn(p: Principal, env: EnvironmentRow): Promise<Role[]> {
     if (p.isInstanceAdmin) return [...ALL_ROLES];
-    const m = store.member(env.projectId, p.user.id);
+    const m = await store.member(env.projectId, p.user.id);
     if (!m) return [];
     return rolesOfMember({ isInstanceAdmin: false, roles: m.roles }, env.id);
   }
 
-  function environment(envId: string): EnvironmentRow {
-    return requireEnvironment(projects, envId).environment;
+  async function environment(envId: string): Promise<EnvironmentRow> {
+    return (await requireEnvironment(projects, envId)).environment;
   }
 
   /**
    * Drafts: the authoring environment's always; a `section` draft where a `down` section is edited
    * (flow rules); production's while a hotfix is open.
    */
-  function hasDraft(env: EnvironmentRow): boolean {
+  async function hasDraft(env: EnvironmentRow): Promise<boolean> {
     return (
       isAuthoring(env) ||
-      deps.projects.getEnvironment(env.id)?.draft !== undefined ||
-      deps.hotfixes.openDraft(env.id) !== undefined
+      (await deps.projects.getEnvironment(env.id))?.draft !== undefined ||
+      (await deps.hotfixes.openDraft(env.id)) !== undefined
     );
   }
 
-  function isMember(p: Principal, projectId: string): boolean {
-    return p.isInstanceAdmin || store.member(projectId, p.user.id) !== undefined;
+  async function isMember(p: Principal, projectId: string): Promise<boolean> {
+    return p.isInstanceAdmin || (await store.member(projectId, p.user.id)) !== undefined;
   }
 
-  function isProjectAdmin(p: Principal, projectId: string): boolean {
+  async function isProjectAdmin(p: Principal, projectId: string): Promise<boolean> {
     if (p.isInstanceAdmin) return true;
-    const m = store.member(projectId, p.user.id);
+    const m = await store.member(projectId, p.user.id);
     return !!m && Object.values(m.roles).some((roles) => roles.includes('project_admin'));
   }
 
   /** The names of the project's admins, who grant roles (said in refusals instead of a permission id). */
-  function adminNames(projectId: string): string[] {
+  async function adminNames(projectId: string): Promise<string[]> {
     const ids = projectAdminIds(
-      store.members(projectId).map((m) => ({ userId: m.userId, roles: m.roles })),
+      (await store.members(projectId)).map((m) => ({ userId: m.userId, roles: m.roles })),
     );
-    return ids
-      .map((id) => deps.accounts.findUserById(id)?.name)
-      .filter((n): n is string => n !== undefined);
+    return (
+      await mapInOrder(ids, async (id) => (await deps.accounts.findUserById(id))?.name)
+    ).filter((n): n is string => n !== undefined);
   }
 
   /**
@@ -136,13 +137,12 @@ export function createAccess(deps: {
    * (each is a link someone can use, and a row written), together at most
    * INVITATIONS_PER_PROJECT_PER_DAY.
    */
-  function requireInvitationRate(projectId: string, now: number): void {
+  async function requireInvitationRate(projectId: string, now: number): Promise<void> {
     const perDay = LIMITS.INVITATIONS_PER_PROJECT_PER_DAY;
-    const created = store
-      .invitationsSince(now - DAY)
+    const created = (await store.invitationsSince(now - DAY))
       .filter((i) => i.grant?.projectId === projectId)
       .map((i) => i.createdAt);
-    const relinked = store.auditTimesSince(projectId, 'invitation.link_replaced', now - DAY);
+    const relinked = await store.auditTimesSince(projectId, 'invitation.link_replaced', now - DAY);
     requireRate(
       'INVITATIONS_PER_PROJECT_PER_DAY',
       perDay,
@@ -153,19 +153,19 @@ export function createAccess(deps: {
     );
   }
 
-  function managedInvitation(p: Principal, id: string) {
-    const inv = store.invitationById(id);
+  async function managedInvitation(p: Principal, id: string) {
+    const inv = await store.invitationById(id);
     const missing = new AppError('not_found', 'No such pending invitation.');
     if (!inv || inv.usedAt !== null || inv.expiresAt <= Date.now()) throw missing;
     if (p.isInstanceAdmin) return inv;
-    if (!inv.grant || !isMember(p, inv.grant.projectId)) throw missing;
-    if (!isProjectAdmin(p, inv.grant.projectId))
+    if (!inv.grant || !(await isMember(p, inv.grant.projectId))) throw missing;
+    if (!(await isProjectAdmin(p, inv.grant.projectId)))
       throw new AppError('forbidden', 'Only a project admin may manage invitations.');
     return inv;
   }
 
-  function validateRoles(projectId: string, roles: RoleMap): RoleMap {
-    const envIds = new Set(projects.getProject(projectId)!.environments.map((e) => e.id));
+  async function validateRoles(projectId: string, roles: RoleMap): Promise<RoleMap> {
+    const envIds = new Set((await projects.getProject(projectId))!.environments.map((e) => e.id));
     const clean: RoleMap = {};
     for (const [envId, list] of Object.entries(roles)) {
       if (envId !== '*' && !envIds.has(envId))
@@ -183,19 +183,19 @@ export function createAccess(deps: {
     isProjectAdmin,
 
     /** Throws forbidden unless `p` may do `action` in the environment; returns the environment. */
-    authorize(p: Principal, action: Action, envId: string): EnvironmentRow {
-      const env = environment(envId);
-      if (!isMember(p, env.projectId)) throw new AppError('environment_not_found');
+    async authorize(p: Principal, action: Action, envId: string): Promise<EnvironmentRow> {
+      const env = await environment(envId);
+      if (!(await isMember(p, env.projectId))) throw new AppError('environment_not_found');
       if (
-        !can(rolesIn(p, env), action, {
-          hasDraft: action === 'content.edit' ? hasDraft(env) : true,
+        !can(await rolesIn(p, env), action, {
+          hasDraft: action === 'content.edit' ? await hasDraft(env) : true,
         })
       ) {
         // In words, naming who grants it: the message reaches people (the web shows it as is).
         const ask =
           action === 'content.read'
-            ? askForAccess(adminNames(env.projectId), env.name)
-            : `Ask ${projectAdminsInWords(adminNames(env.projectId))} for the role.`;
+            ? askForAccess(await adminNames(env.projectId), env.name)
+            : `Ask ${projectAdminsInWords(await adminNames(env.projectId))} for the role.`;
         throw new AppError('forbidden', `You may not ${ACTION_WORDS[action]} ${env.name}. ${ask}`);
       }
       return env;
@@ -207,28 +207,29 @@ export function createAccess(deps: {
      * read it; other members are refused with `chain_not_readable`, naming what they lack;
      * outsiders are told the project does not exist.
      */
-    authorizeChain(p: Principal, projectId: string): void {
-      if (!isMember(p, projectId)) throw new AppError('not_a_member');
-      const project = projects.getProject(projectId);
+    async authorizeChain(p: Principal, projectId: string): Promise<void> {
+      if (!(await isMember(p, projectId))) throw new AppError('not_a_member');
+      const project = await projects.getProject(projectId);
       if (!project) throw new AppError('not_a_member');
-      const unreadable = project.environments.filter(
-        (e) => !can(rolesIn(p, e), 'content.read', { hasDraft: true }),
+      const unreadable = await filterInOrder(
+        project.environments,
+        async (e) => !can(await rolesIn(p, e), 'content.read', { hasDraft: true }),
       );
       if (unreadable.length === 0) return;
       const names = unreadable.map((e) => e.name);
       throw new AppError(
         'chain_not_readable',
-        `The release history names what moved in every environment, and you may not read ${names.join(', ')}. ${askForAccess(adminNames(projectId), names.join(', '))}`,
+        `The release history names what moved in every environment, and you may not read ${names.join(', ')}. ${askForAccess(await adminNames(projectId), names.join(', '))}`,
       );
     },
 
     /** Any member may see the project; outsiders are told it does not exist. */
-    requireMember(p: Principal, projectId: string): void {
-      if (!isMember(p, projectId)) throw new AppError('not_a_member');
+    async requireMember(p: Principal, projectId: string): Promise<void> {
+      if (!(await isMember(p, projectId))) throw new AppError('not_a_member');
     },
-    requireProjectAdmin(p: Principal, projectId: string): void {
-      if (!isMember(p, projectId)) throw new AppError('not_a_member');
-      if (!isProjectAdmin(p, projectId))
+    async requireProjectAdmin(p: Principal, projectId: string): Promise<void> {
+      if (!(await isMember(p, projectId))) throw new AppError('not_a_member');
+      if (!(await isProjectAdmin(p, projectId)))
         throw new AppError(
           'forbidden',
           'Only a project admin may change members, roles and gates.',
@@ -240,22 +241,28 @@ export function createAccess(deps: {
     },
 
     /** The signed-in person's roles in each environment of a project (for what the UI offers). */
-    myRoles(p: Principal, projectId: string): Record<string, Role[]> {
-      const project = requireProject(projects, projectId);
-      return Object.fromEntries(project.environments.map((e) => [e.id, rolesIn(p, e)]));
+    async myRoles(p: Principal, projectId: string): Promise<Record<string, Role[]>> {
+      const project = await requireProject(projects, projectId);
+      return Object.fromEntries(
+        await mapInOrder(project.environments, async (e) => [e.id, await rolesIn(p, e)]),
+      );
     },
 
-    visibleProjectIds(p: Principal): Set<string> | 'all' {
+    async visibleProjectIds(p: Principal): Promise<Set<string> | 'all'> {
       if (p.isInstanceAdmin) return 'all';
-      return new Set(store.memberships(p.user.id).map((m) => m.projectId));
+      return new Set((await store.memberships(p.user.id)).map((m) => m.projectId));
     },
 
     /**
      * Audit events of one environment (approvals, share links …), newest first: `limit` of them
      * (default 200) before the event `before` (a seq; VH-4).
      */
-    auditFor(envId: string, limit = 200, before: number | null = null): AuditEventView[] {
-      return store.auditFor(envId, limit, before).map((e) => ({
+    async auditFor(
+      envId: string,
+      limit = 200,
+      before: number | null = null,
+    ): Promise<AuditEventView[]> {
+      return (await store.auditFor(envId, limit, before)).map((e) => ({
         seq: e.seq,
         kind: e.kind,
         actorId: e.actorId,
@@ -265,9 +272,9 @@ export function createAccess(deps: {
       }));
     },
 
-    members(projectId: string): MemberView[] {
-      return store.members(projectId).map((m) => {
-        const u = deps.accounts.findUserById(m.userId);
+    async members(projectId: string): Promise<MemberView[]> {
+      return await mapInOrder(await store.members(projectId), async (m) => {
+        const u = await deps.accounts.findUserById(m.userId);
         return {
           user: u ? userView(u) : { id: m.userId, email: '', name: 'a removed user' },
           roles: m.roles,
@@ -281,20 +288,20 @@ export function createAccess(deps: {
      * Sets a member's roles (adding them if new). Their open connections close so they reconnect
      * with the new rights.
      */
-    setMember(by: Principal, projectId: string, userId: string, roles: RoleMap) {
-      if (!deps.accounts.findUserById(userId)) throw new AppError('user_not_found');
-      const clean = validateRoles(projectId, roles);
+    async setMember(by: Principal, projectId: string, userId: string, roles: RoleMap) {
+      if (!(await deps.accounts.findUserById(userId))) throw new AppError('user_not_found');
+      const clean = await validateRoles(projectId, roles);
       const now = Date.now();
-      announce(
-        () => {
-          store.putMember({
+      await announce(
+        async () => {
+          await store.putMember({
             projectId,
             userId,
             roles: clean,
             updatedBy: by.user.id,
             updatedAt: now,
           });
-          store.audit(
+          await store.audit(
             {
               projectId,
               environmentId: null,
@@ -311,12 +318,12 @@ export function createAccess(deps: {
       return clean;
     },
 
-    removeMember(by: Principal, projectId: string, userId: string): void {
-      announce(
-        () => {
-          if (!store.deleteMember(projectId, userId))
+    async removeMember(by: Principal, projectId: string, userId: string): Promise<void> {
+      await announce(
+        async () => {
+          if (!(await store.deleteMember(projectId, userId)))
             throw new AppError('user_not_found', 'This person is not a member of the project.');
-          store.audit(
+          await store.audit(
             {
               projectId,
               environmentId: null,
@@ -333,8 +340,8 @@ export function createAccess(deps: {
     },
 
     /** The project's creator becomes its project admin with every role everywhere. */
-    addCreator(by: Principal, projectId: string): void {
-      store.putMember({
+    async addCreator(by: Principal, projectId: string): Promise<void> {
+      await store.putMember({
         projectId,
         userId: by.user.id,
         roles: { '*': [...ALL_ROLES] },
@@ -347,10 +354,10 @@ export function createAccess(deps: {
       by: Principal,
       input: { email: string; name: string; password: string },
     ): Promise<UserView> {
-      if (deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
+      if (await deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
       const row = await newUser(input, false);
-      deps.accounts.insertUser(row);
-      store.audit(
+      await deps.accounts.insertUser(row);
+      await store.audit(
         {
           projectId: null,
           environmentId: null,
@@ -364,18 +371,18 @@ export function createAccess(deps: {
     },
 
     /** One account (instance admins manage accounts: unlock, reset links). */
-    user(id: string): UserView {
-      const u = deps.accounts.findUserById(id);
+    async user(id: string): Promise<UserView> {
+      const u = await deps.accounts.findUserById(id);
       if (!u) throw new AppError('user_not_found');
       return userView(u);
     },
 
-    listUsers(): UserView[] {
-      return deps.accounts.listUsers().map(userView);
+    async listUsers(): Promise<UserView[]> {
+      return (await deps.accounts.listUsers()).map(userView);
     },
 
     /** An expiring, single-use invitation; optionally with a membership (a template or explicit roles). */
-    invite(
+    async invite(
       by: Principal,
       input: {
         email: string;
@@ -386,15 +393,15 @@ export function createAccess(deps: {
         expiresInDays: number;
       },
     ) {
-      if (deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
+      if (await deps.accounts.findUserByEmail(input.email)) throw new AppError('email_taken');
       let grant: { projectId: string; roles: RoleMap } | null = null;
       if (input.projectId) {
-        const project = projects.getProject(input.projectId);
+        const project = await projects.getProject(input.projectId);
         if (!project) throw new AppError('project_not_found');
         const roles =
           input.roles ??
           (input.template ? applyTemplate(input.template, project.environments) : {});
-        grant = { projectId: input.projectId, roles: validateRoles(input.projectId, roles) };
+        grant = { projectId: input.projectId, roles: await validateRoles(input.projectId, roles) };
       }
       const now = Date.now();
       if (grant) {
@@ -405,15 +412,15 @@ export function createAccess(deps: {
         requireBelow(
           'MAX_PENDING_INVITATIONS_PER_PROJECT',
           max,
-          into(store.pendingInvitations(now)).length,
+          into(await store.pendingInvitations(now)).length,
           `This project already has ${max} open invitations: wait for them to be used or to expire.`,
         );
-        requireInvitationRate(projectId, now);
+        await requireInvitationRate(projectId, now);
       }
       const token = newSecretToken('sci');
       const id = newId('inv');
-      projects.atomically(() => {
-        store.insertInvitation({
+      await deps.atomically(async () => {
+        await store.insertInvitation({
           id,
           tokenHash: hashToken(token),
           email: input.email,
@@ -424,7 +431,7 @@ export function createAccess(deps: {
           expiresAt: now + input.expiresInDays * DAY,
           usedAt: null,
         });
-        store.audit(
+        await store.audit(
           {
             projectId: grant?.projectId ?? null,
             environmentId: null,
@@ -434,7 +441,7 @@ export function createAccess(deps: {
           },
           now,
         );
-        invitationEvent(grant, by.user.id, id, 'created');
+        await invitationEvent(grant, by.user.id, id, 'created');
       });
       return {
         id,
@@ -445,28 +452,29 @@ export function createAccess(deps: {
     },
 
     /** The project's pending invitations (bounded: at most the open-invitations limit). */
-    pendingInvitations(projectId: string): PendingInvitationView[] {
-      return store
-        .pendingInto(projectId, Date.now(), LIMITS.MAX_PENDING_INVITATIONS_PER_PROJECT)
-        .map((i) => ({
+    async pendingInvitations(projectId: string): Promise<PendingInvitationView[]> {
+      return await mapInOrder(
+        await store.pendingInto(projectId, Date.now(), LIMITS.MAX_PENDING_INVITATIONS_PER_PROJECT),
+        async (i) => ({
           id: i.id,
           email: i.email,
           name: i.name,
           roles: i.grant?.roles ?? {},
-          createdBy: deps.accounts.findUserById(i.createdBy)?.name ?? 'a removed user',
+          createdBy: (await deps.accounts.findUserById(i.createdBy))?.name ?? 'a removed user',
           createdAt: new Date(i.createdAt).toISOString(),
           expiresAt: new Date(i.expiresAt).toISOString(),
-        }));
+        }),
+      );
     },
 
     /** Revokes a pending invitation: its link then answers `invitation_invalid`. */
-    revokeInvitation(by: Principal, id: string): void {
-      const inv = managedInvitation(by, id);
+    async revokeInvitation(by: Principal, id: string): Promise<void> {
+      const inv = await managedInvitation(by, id);
       const now = Date.now();
-      if (!store.endInvitation(inv.id, now))
+      if (!(await store.endInvitation(inv.id, now)))
         throw new AppError('not_found', 'No such pending invitation.');
-      projects.atomically(() => {
-        store.audit(
+      await deps.atomically(async () => {
+        await store.audit(
           {
             projectId: inv.grant?.projectId ?? null,
             environmentId: null,
@@ -476,7 +484,7 @@ export function createAccess(deps: {
           },
           now,
         );
-        invitationEvent(inv.grant, by.user.id, inv.id, 'revoked');
+        await invitationEvent(inv.grant, by.user.id, inv.id, 'revoked');
       });
     },
 
@@ -484,14 +492,14 @@ export function createAccess(deps: {
      * A new link for a pending invitation (only the token's hash is kept, so the old link cannot
      * be shown again): the old link stops working; the expiry stays.
      */
-    newInvitationLink(by: Principal, id: string) {
-      const inv = managedInvitation(by, id);
+    async newInvitationLink(by: Principal, id: string) {
+      const inv = await managedInvitation(by, id);
       const token = newSecretToken('sci');
       const now = Date.now();
-      if (inv.grant) requireInvitationRate(inv.grant.projectId, now);
-      if (!store.replaceToken(inv.id, hashToken(token), now))
+      if (inv.grant) await requireInvitationRate(inv.grant.projectId, now);
+      if (!(await store.replaceToken(inv.id, hashToken(token), now)))
         throw new AppError('not_found', 'No such pending invitation.');
-      store.audit(
+      await store.audit(
         {
           projectId: inv.grant?.projectId ?? null,
           environmentId: null,
@@ -501,12 +509,12 @@ export function createAccess(deps: {
         },
         now,
       );
-      invitationEvent(inv.grant, by.user.id, inv.id, 'link');
+      await invitationEvent(inv.grant, by.user.id, inv.id, 'link');
       return { path: `/invite/${token}`, expiresAt: new Date(inv.expiresAt).toISOString() };
     },
 
-    invitation(token: string) {
-      const inv = store.invitation(hashToken(token));
+    async invitation(token: string) {
+      const inv = await store.invitation(hashToken(token));
       if (!inv || inv.usedAt !== null || inv.expiresAt <= Date.now())
         throw new AppError('invitation_invalid');
       return { email: inv.email, name: inv.name, expiresAt: new Date(inv.expiresAt).toISOString() };
@@ -514,20 +522,20 @@ export function createAccess(deps: {
 
     /** Creates the account with the person's password and grants the invitation's roles. */
     async accept(token: string, password: string): Promise<{ email: string }> {
-      const inv = store.invitation(hashToken(token));
+      const inv = await store.invitation(hashToken(token));
       if (!inv || inv.usedAt !== null || inv.expiresAt <= Date.now())
         throw new AppError('invitation_invalid');
       const user = await newUser({ email: inv.email, name: inv.name, password }, false);
       // Checked again when marked used: a revocation or a new link during the hashing wins.
-      if (!store.useInvitation(inv.id, inv.tokenHash, Date.now()))
+      if (!(await store.useInvitation(inv.id, inv.tokenHash, Date.now())))
         throw new AppError('invitation_invalid');
-      if (deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');
+      if (await deps.accounts.findUserByEmail(inv.email)) throw new AppError('email_taken');
       const userId = user.id;
-      projects.atomically(() => {
-        deps.accounts.insertUser(user);
+      await deps.atomically(async () => {
+        await deps.accounts.insertUser(user);
         if (inv.grant) {
           const grant = inv.grant;
-          store.putMember({
+          await store.putMember({
             projectId: grant.projectId,
             userId,
             roles: grant.roles,
@@ -535,7 +543,7 @@ export function createAccess(deps: {
             updatedAt: Date.now(),
           });
         }
-        store.audit(
+        await store.audit(
           {
             projectId: null,
             environmentId: null,
@@ -545,7 +553,7 @@ export function createAccess(deps: {
           },
           Date.now(),
         );
-        invitationEvent(inv.grant, userId, inv.id, 'accepted');
+        await invitationEvent(inv.grant, userId, inv.id, 'accepted');
       });
       return { email: inv.email };
     },

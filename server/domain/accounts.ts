@@ -76,22 +76,22 @@ export function createAccounts(
      * Runs in the removal's transaction, before the account (and with it its memberships) goes:
      * the projects it leaves announce it (`members` events).
      */
-    onRemoving?: (userId: string) => void;
-    atomically?: <T>(fn: () => T) => T;
+    onRemoving?: (userId: string) => Promise<void>;
+    atomically?: <T>(fn: () => Promise<T>) => Promise<T>;
   },
 ) {
   const ended = (e: Ended) => opts.onEnded?.(e);
   return {
-    setupNeeded(): boolean {
-      return store.countUsers() === 0;
+    async setupNeeded(): Promise<boolean> {
+      return (await store.countUsers()) === 0;
     },
 
     /** Creates the first (instance admin) account; refused once any account exists. */
     async setup(input: SetupInput): Promise<UserView> {
-      if (store.countUsers() > 0) throw new AppError('setup_done');
+      if ((await store.countUsers()) > 0) throw new AppError('setup_done');
       const row = await newUser(input, true);
       // Re-checked inside the transaction: two set-ups racing through the hash both pass the first check.
-      if (!store.insertFirstUser(row)) throw new AppError('setup_done');
+      if (!(await store.insertFirstUser(row))) throw new AppError('setup_done');
       return userView(row);
     },
 
@@ -100,18 +100,18 @@ export function createAccounts(
       email: string,
       password: string,
     ): Promise<{ sessionToken: string; user: UserView; expiresAt: number }> {
-      const user = store.findUserByEmail(email);
+      const user = await store.findUserByEmail(email);
       const ok = await verifyPassword(password, user?.passwordHash ?? (await DUMMY_HASH));
       if (!user || !ok) throw new AppError('invalid_credentials');
       const sessionToken = newSecretToken('scs');
       const now = Date.now();
       const expiresAt = now + opts.sessionTtlMs;
-      store.deleteExpiredSessions(now);
+      await store.deleteExpiredSessions(now);
       // Bounded per user: the oldest sign-ins end, with their sockets (a stolen password cannot
       // lock the owner out with a refusal).
-      for (const id of store.trimSessions(user.id, LIMITS.MAX_SESSIONS_PER_USER - 1))
+      for (const id of await store.trimSessions(user.id, LIMITS.MAX_SESSIONS_PER_USER - 1))
         ended({ kind: 'session', id });
-      store.insertSession({
+      await store.insertSession({
         tokenHash: hashToken(sessionToken),
         userId: user.id,
         createdAt: now,
@@ -121,26 +121,26 @@ export function createAccounts(
     },
 
     /** Ends the session; the sockets it opened close too. */
-    signOut(sessionToken: string): void {
+    async signOut(sessionToken: string): Promise<void> {
       const id = hashToken(sessionToken);
-      store.deleteSession(id);
+      await store.deleteSession(id);
       ended({ kind: 'session', id });
     },
 
-    fromSession(sessionToken: string): Principal | null {
+    async fromSession(sessionToken: string): Promise<Principal | null> {
       const id = hashToken(sessionToken);
-      const s = store.findSession(id, Date.now());
+      const s = await store.findSession(id, Date.now());
       return s ? principal(s.user, { kind: 'session', id, expiresAt: s.expiresAt }) : null;
     },
 
-    fromApiToken(token: string, now = Date.now()): Principal | null {
-      const t = store.findToken(hashToken(token), now);
+    async fromApiToken(token: string, now = Date.now()): Promise<Principal | null> {
+      const t = await store.findToken(hashToken(token), now);
       if (!t) return null;
       // lastUsedAt is a hint for the owner, so a read must never depend on writing it: it is
       // written at most once a minute, and a locked or full database only skips it.
       if (t.lastUsedAt === null || now - t.lastUsedAt >= TOKEN_TOUCH_MS) {
         try {
-          store.touchToken(t.tokenId, now);
+          await store.touchToken(t.tokenId, now);
         } catch {
           // Storage is failing; the request goes on, the next one tries again.
         }
@@ -153,23 +153,23 @@ export function createAccounts(
      * Without `expiresInDays` it lasts until revoked: scripts and CI break silently on expiry,
      * so a limit is the creator's choice (the UI offers 90 days first).
      */
-    createToken(
+    async createToken(
       userId: string,
       name: string,
       expiresInDays?: number,
-    ): { id: string; name: string; token: string; expiresAt: string | null } {
+    ): Promise<{ id: string; name: string; token: string; expiresAt: string | null }> {
       const max = LIMITS.MAX_API_TOKENS_PER_USER;
       requireBelow(
         'MAX_API_TOKENS_PER_USER',
         max,
-        store.countTokens(userId),
+        await store.countTokens(userId),
         `You already have ${max} API tokens: revoke one first.`,
       );
       const token = newSecretToken('sct');
       const id = newId('tok');
       const now = Date.now();
       const expiresAt = expiresInDays === undefined ? null : now + expiresInDays * DAY;
-      store.insertToken({
+      await store.insertToken({
         id,
         userId,
         name,
@@ -181,8 +181,8 @@ export function createAccounts(
     },
 
     /** Revokes one of the user's own tokens (another's, or unknown: not_found); its sockets close. */
-    revokeToken(userId: string, id: string): void {
-      if (!store.deleteToken(userId, id))
+    async revokeToken(userId: string, id: string): Promise<void> {
+      if (!(await store.deleteToken(userId, id)))
         throw new AppError('not_found', 'You have no API token with this id.');
       ended({ kind: 'token', id });
     },
@@ -191,31 +191,32 @@ export function createAccounts(
      * Instance admin: removes another account; its sessions, tokens and memberships go with it, and
      * so do its sockets.
      */
-    removeUser(by: Principal, id: string): void {
+    async removeUser(by: Principal, id: string): Promise<void> {
       if (!by.isInstanceAdmin)
         throw new AppError('forbidden', 'Only the instance admin removes accounts.');
       if (id === by.user.id) throw new AppError('forbidden', 'You cannot remove your own account.');
-      const atomically = opts.atomically ?? (<T>(fn: () => T): T => fn());
-      atomically(() => {
-        opts.onRemoving?.(id);
-        if (!store.deleteUser(id)) throw new AppError('user_not_found');
+      const atomically =
+        opts.atomically ?? (async <T>(fn: () => Promise<T>): Promise<T> => await fn());
+      await atomically(async () => {
+        await opts.onRemoving?.(id);
+        if (!(await store.deleteUser(id))) throw new AppError('user_not_found');
       });
       ended({ kind: 'user', id });
     },
 
     /** Display names for user ids (who moved what, on the board and in history). */
-    names(ids: Iterable<string>): Record<string, string> {
+    async names(ids: Iterable<string>): Promise<Record<string, string>> {
       const out: Record<string, string> = {};
       for (const id of new Set(ids))
         out[id] =
           id === 'system'
             ? 'Stagecoach (replication)'
-            : (store.findUserById(id)?.name ?? 'a removed user');
+            : ((await store.findUserById(id))?.name ?? 'a removed user');
       return out;
     },
 
-    listTokens(userId: string): TokenView[] {
-      return store.listTokens(userId).map((t) => ({
+    async listTokens(userId: string): Promise<TokenView[]> {
+      return (await store.listTokens(userId)).map((t) => ({
         id: t.id,
         name: t.name,
         createdAt: new Date(t.createdAt).toISOString(),

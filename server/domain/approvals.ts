@@ -14,6 +14,7 @@ import { LIMITS, requireBelow, requireRate } from './limits.ts';
 import { HOUR, MINUTE } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
+import { mapInOrder } from '../lib/in-order.ts';
 
 const DEFAULT_GATE: GateView = {
   requiredApprovals: 0,
@@ -42,7 +43,7 @@ export function createApprovals(deps: {
   projects: ProjectStore;
   snapshots: Snapshots;
   drafts: Pick<Drafts, 'read'>;
-  hotfixDraft: (envId: string) => DraftRow | undefined;
+  hotfixDraft: (envId: string) => Promise<DraftRow | undefined>;
   composition: Pick<Composition, 'candidate' | 'candidateId'>;
   /** The project event log: `gates`, `request` and `request.decided` events, in each change's transaction. */
   emit: Emit;
@@ -52,22 +53,22 @@ export function createApprovals(deps: {
   const announce = announcer(deps.atomically, deps.emit);
 
   /** Closes an open request and says so (`request.decided`). */
-  function close(
+  async function close(
     r: RequestRow,
     state: 'done' | 'rejected' | 'voided',
     reason: string,
     now: number,
     actorId: string | null = null,
-  ): void {
-    store.closeRequest(r.id, state, reason, now);
-    decided(r, state, actorId);
+  ): Promise<void> {
+    await store.closeRequest(r.id, state, reason, now);
+    await decided(r, state, actorId);
   }
-  function decided(
+  async function decided(
     r: RequestRow,
     decision: 'approved' | 'rejected' | 'voided' | 'done',
     actorId: string | null,
-  ): void {
-    deps.emit({
+  ): Promise<void> {
+    await deps.emit({
       projectId: r.projectId,
       environmentId: r.targetEnvironmentId,
       kind: 'request.decided',
@@ -76,15 +77,15 @@ export function createApprovals(deps: {
     });
   }
   /** Voids requests out of `envId` for another snapshot than `except`, saying so for each. */
-  function voidFrom(envId: string, except: string | null, now: number): void {
-    for (const id of store.voidRequestsFrom(envId, except, now)) {
-      const r = store.request(id);
-      if (r) decided(r, 'voided', null);
+  async function voidFrom(envId: string, except: string | null, now: number): Promise<void> {
+    for (const id of await store.voidRequestsFrom(envId, except, now)) {
+      const r = await store.request(id);
+      if (r) await decided(r, 'voided', null);
     }
   }
 
-  const gate = (envId: string): GateView => {
-    const g = store.gate(envId);
+  const gate = async (envId: string): Promise<GateView> => {
+    const g = await store.gate(envId);
     return g
       ? {
           requiredApprovals: g.requiredApprovals,
@@ -98,43 +99,46 @@ export function createApprovals(deps: {
    * A snapshot checks may be reported for on `e`: one the project stores, or what the stage before
    * would move now (the authoring stage's candidate is frozen only by the Sync); else `snapshot_not_found`.
    */
-  function requireKnown(e: EnvironmentRow, snapshotId: string): void {
-    if (snapshots.exists(e.projectId, snapshotId)) return;
-    const before = projects
-      .getProject(e.projectId)!
-      .environments.find((x) => x.position === e.position - 1);
-    if (before && deps.composition.candidateId(before.id) === snapshotId) return;
+  async function requireKnown(e: EnvironmentRow, snapshotId: string): Promise<void> {
+    if (await snapshots.exists(e.projectId, snapshotId)) return;
+    const before = (await projects.getProject(e.projectId))!.environments.find(
+      (x) => x.position === e.position - 1,
+    );
+    if (before && (await deps.composition.candidateId(before.id)) === snapshotId) return;
     throw new AppError('snapshot_not_found');
   }
 
   /** Check reports per environment in the last minute (in memory, like the sign-in counters). */
   const reportTimes = new Map<string, number[]>();
 
-  function env(id: string): EnvironmentRow {
-    return requireEnvironment(projects, id).environment;
+  async function env(id: string): Promise<EnvironmentRow> {
+    return (await requireEnvironment(projects, id)).environment;
   }
 
   /**
    * What the source would move now: the stage's candidate (composition.ts: what a Sync or Publish
    * out of it moves); for a hotfix request, production's open hotfix as it would freeze.
    */
-  function sourceSnapshot(source: EnvironmentRow, kind: RequestKind): string | null {
+  async function sourceSnapshot(source: EnvironmentRow, kind: RequestKind): Promise<string | null> {
     if (kind === 'hotfix') {
-      const hotfix = deps.hotfixDraft(source.id);
-      return hotfix ? snapshots.idOf(deps.drafts.read(hotfix.id)) : null;
+      const hotfix = await deps.hotfixDraft(source.id);
+      return hotfix ? snapshots.idOf(await deps.drafts.read(hotfix.id)) : null;
     }
-    return deps.composition.candidateId(source.id);
+    return await deps.composition.candidateId(source.id);
   }
 
-  function view(r: RequestRow, currentOfSource: () => string | null): RequestView {
-    const required = gate(r.targetEnvironmentId).requiredApprovals;
-    const approvals = store.approvals([r.id]).map((a) => ({
+  async function view(
+    r: RequestRow,
+    currentOfSource: () => Promise<string | null>,
+  ): Promise<RequestView> {
+    const required = (await gate(r.targetEnvironmentId)).requiredApprovals;
+    const approvals = (await store.approvals([r.id])).map((a) => ({
       userId: a.userId,
       decision: a.decision as 'approve' | 'reject',
       comment: a.comment,
       createdAt: new Date(a.createdAt).toISOString(),
     }));
-    const valid = r.state === 'open' && currentOfSource() === r.snapshotId;
+    const valid = r.state === 'open' && (await currentOfSource()) === r.snapshotId;
     return {
       id: r.id,
       kind: r.kind as RequestKind,
@@ -152,8 +156,10 @@ export function createApprovals(deps: {
     };
   }
 
-  function target(source: EnvironmentRow): { target: EnvironmentRow; kind: RequestKind } {
-    const all = projects.getProject(source.projectId)!.environments;
+  async function target(
+    source: EnvironmentRow,
+  ): Promise<{ target: EnvironmentRow; kind: RequestKind }> {
+    const all = (await projects.getProject(source.projectId))!.environments;
     const next = all.find((e) => e.position === source.position + 1);
     return next ? { target: next, kind: 'sync' } : { target: source, kind: 'publish' };
   }
@@ -161,11 +167,11 @@ export function createApprovals(deps: {
   return {
     gate,
 
-    setGate(by: Principal, envId: string, policy: GateView): GateView {
-      const e = env(envId);
-      announce(
-        () => {
-          store.putGate({
+    async setGate(by: Principal, envId: string, policy: GateView): Promise<GateView> {
+      const e = await env(envId);
+      await announce(
+        async () => {
+          await store.putGate({
             environmentId: envId,
             requiredApprovals: policy.requiredApprovals,
             allowSelfApproval: policy.allowSelfApproval,
@@ -173,7 +179,7 @@ export function createApprovals(deps: {
             updatedBy: by.user.id,
             updatedAt: Date.now(),
           });
-          store.audit(
+          await store.audit(
             {
               projectId: e.projectId,
               environmentId: envId,
@@ -200,7 +206,7 @@ export function createApprovals(deps: {
      * stored, or what the stage before would move now (the authoring stage's candidate is frozen
      * only by the Sync). Bounded: names per snapshot, reports per minute per environment.
      */
-    reportCheck(
+    async reportCheck(
       by: Principal,
       envId: string,
       report: {
@@ -210,9 +216,9 @@ export function createApprovals(deps: {
         url?: string;
         summary?: string;
       },
-    ): CheckView {
-      const e = env(envId);
-      requireKnown(e, report.snapshotId);
+    ): Promise<CheckView> {
+      const e = await env(envId);
+      await requireKnown(e, report.snapshotId);
       const now = Date.now();
       const times = (reportTimes.get(e.id) ?? []).filter((t) => now - t < MINUTE);
       const perMinute = LIMITS.CHECK_REPORTS_PER_ENVIRONMENT_PER_MINUTE;
@@ -224,7 +230,7 @@ export function createApprovals(deps: {
         now,
         `At most ${perMinute} check reports a minute on ${e.name}: wait, then report again.`,
       );
-      const existing = store.checks(e.id, report.snapshotId);
+      const existing = await store.checks(e.id, report.snapshotId);
       if (!existing.some((c) => c.name === report.name)) {
         const max = LIMITS.MAX_CHECKS_PER_SNAPSHOT;
         requireBelow(
@@ -246,7 +252,7 @@ export function createApprovals(deps: {
         reportedBy: by.user.id,
         reportedAt: now,
       };
-      store.putCheck(row);
+      await store.putCheck(row);
       return checkView(row);
     },
 
@@ -254,26 +260,30 @@ export function createApprovals(deps: {
      * Whether `snapshotId` is what the stage before `envId` would move now, that stage being one
      * of `readable` (its candidate is stored only at the Sync, so the snapshot store cannot say).
      */
-    isCandidateInto(envId: string, snapshotId: string, readable: ReadonlySet<string>): boolean {
-      const e = env(envId);
-      const before = projects
-        .getProject(e.projectId)!
-        .environments.find((x) => x.position === e.position - 1);
+    async isCandidateInto(
+      envId: string,
+      snapshotId: string,
+      readable: ReadonlySet<string>,
+    ): Promise<boolean> {
+      const e = await env(envId);
+      const before = (await projects.getProject(e.projectId))!.environments.find(
+        (x) => x.position === e.position - 1,
+      );
       return (
         !!before &&
         readable.has(before.id) &&
-        deps.composition.candidateId(before.id) === snapshotId
+        (await deps.composition.candidateId(before.id)) === snapshotId
       );
     },
 
     /** The checks reported on an environment for one snapshot, and what its gate requires. */
-    checks(envId: string, snapshotId: string): ChecksView {
-      const e = env(envId);
-      requireKnown(e, snapshotId);
+    async checks(envId: string, snapshotId: string): Promise<ChecksView> {
+      const e = await env(envId);
+      await requireKnown(e, snapshotId);
       return {
         snapshotId,
-        required: gate(e.id).requiredChecks,
-        checks: store.checks(e.id, snapshotId).map(checkView),
+        required: (await gate(e.id)).requiredChecks,
+        checks: (await store.checks(e.id, snapshotId)).map(checkView),
       };
     },
 
@@ -283,14 +293,16 @@ export function createApprovals(deps: {
      * exactly this snapshot; returns what allowed the move (checks, and the approvals of
      * `requestId`), or undefined when the target has no gate.
      */
-    evidence(
+    async evidence(
       targetEnvId: string,
       snapshotId: string,
       requestId: string | null,
-    ): ReleaseEvidence | undefined {
-      const g = gate(targetEnvId);
+    ): Promise<ReleaseEvidence | undefined> {
+      const g = await gate(targetEnvId);
       if (g.requiredApprovals === 0 && g.requiredChecks.length === 0) return undefined;
-      const reported = new Map(store.checks(targetEnvId, snapshotId).map((c) => [c.name, c]));
+      const reported = new Map(
+        (await store.checks(targetEnvId, snapshotId)).map((c) => [c.name, c]),
+      );
       const states = g.requiredChecks.map((name) => ({
         name,
         state: reported.get(name)?.state ?? 'missing',
@@ -310,8 +322,7 @@ export function createApprovals(deps: {
           };
         }),
         approvals: requestId
-          ? store
-              .approvals([requestId])
+          ? (await store.approvals([requestId]))
               .filter((a) => a.decision === 'approve')
               .map((a) => ({ userId: a.userId, approvedAt: new Date(a.createdAt).toISOString() }))
           : [],
@@ -322,16 +333,16 @@ export function createApprovals(deps: {
      * Asks for the move out of `sourceEnvId` (a Sync; from production, a Publish) of exactly what
      * it holds now; with `hotfix`, for publishing production's open hotfix as it is now.
      */
-    request(
+    async request(
       by: Principal,
       sourceEnvId: string,
       message: string | null,
       opts: { hotfix?: boolean; expectedSourceSnapshotId?: string } = {},
-    ): RequestView {
-      const source = env(sourceEnvId);
-      const { target: t, kind: moveKind } = target(source);
+    ): Promise<RequestView> {
+      const source = await env(sourceEnvId);
+      const { target: t, kind: moveKind } = await target(source);
       if (opts.hotfix && moveKind !== 'publish') throw new AppError('not_production');
-      const hotfix = opts.hotfix ? deps.hotfixDraft(source.id) : undefined;
+      const hotfix = opts.hotfix ? await deps.hotfixDraft(source.id) : undefined;
       if (opts.hotfix && !hotfix) throw new AppError('no_hotfix');
       const kind: RequestKind = hotfix ? 'hotfix' : moveKind;
       // Each request may freeze a snapshot: bounded before anything is frozen.
@@ -340,22 +351,22 @@ export function createApprovals(deps: {
       requireRate(
         'APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR',
         perHour,
-        store.requestTimesFrom(source.id, now - HOUR),
+        await store.requestTimesFrom(source.id, now - HOUR),
         HOUR,
         now,
         `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`,
       );
       // Bound to what a Sync out of the source would move (from the authoring stage: its draft as a
       // Sync freezes it, `up` sections only), so the approval matches that Sync.
-      const candidate = hotfix ? null : deps.composition.candidate(source.id);
+      const candidate = hotfix ? null : await deps.composition.candidate(source.id);
       // Checked before anything is frozen: a request from a stale board asks for nothing.
       if (candidate) requireSourceSeen(source, opts.expectedSourceSnapshotId, candidate.snapshotId);
       const draftId = isAuthoring(source)
-        ? (projects.getEnvironment(source.id)?.draft?.id ?? null)
+        ? ((await projects.getEnvironment(source.id))?.draft?.id ?? null)
         : null;
       // A request freezes what it names as the move would (kind, parent), so approvers can read exactly it.
       const snapshotId = hotfix
-        ? snapshots.freeze(source.projectId, deps.drafts.read(hotfix.id), {
+        ? await snapshots.freeze(source.projectId, await deps.drafts.read(hotfix.id), {
             kind: 'hotfix',
             parentId: hotfix.baseSnapshotId,
             sourceDraftId: hotfix.id,
@@ -363,7 +374,7 @@ export function createApprovals(deps: {
             createdBy: by.user.id,
           })
         : candidate?.content
-          ? snapshots.freeze(source.projectId, candidate.content, {
+          ? await snapshots.freeze(source.projectId, candidate.content, {
               kind: 'freeze',
               parentId: t.snapshotId,
               sourceDraftId: draftId,
@@ -387,18 +398,18 @@ export function createApprovals(deps: {
         closedAt: null,
         closedReason: null,
       };
-      projects.atomically(() => {
+      await deps.atomically(async () => {
         // A new request replaces any older open one for the same move.
-        for (const r of store.openRequests(source.projectId)) {
+        for (const r of await store.openRequests(source.projectId)) {
           if (
             r.sourceEnvironmentId === source.id &&
             r.targetEnvironmentId === t.id &&
             r.kind === kind
           )
-            close(r, 'voided', 'replaced by a newer request', now, by.user.id);
+            await close(r, 'voided', 'replaced by a newer request', now, by.user.id);
         }
-        store.insertRequest(row);
-        store.audit(
+        await store.insertRequest(row);
+        await store.audit(
           {
             projectId: source.projectId,
             environmentId: t.id,
@@ -408,7 +419,7 @@ export function createApprovals(deps: {
           },
           now,
         );
-        deps.emit({
+        await deps.emit({
           projectId: source.projectId,
           environmentId: t.id,
           kind: 'request',
@@ -416,23 +427,25 @@ export function createApprovals(deps: {
           subject: { requestId: row.id },
         });
       });
-      return view(row, () => snapshotId);
+      return await view(row, async () => snapshotId);
     },
 
-    requests(projectId: string): RequestView[] {
+    async requests(projectId: string): Promise<RequestView[]> {
       const cache = new Map<string, string | null>();
-      const current = (envId: string, kind: RequestKind) => {
+      const current = async (envId: string, kind: RequestKind) => {
         const key = `${kind}:${envId}`;
-        if (!cache.has(key)) cache.set(key, sourceSnapshot(env(envId), kind));
+        if (!cache.has(key)) cache.set(key, await sourceSnapshot(await env(envId), kind));
         return cache.get(key)!;
       };
-      return store
-        .openRequests(projectId)
-        .map((r) => view(r, () => current(r.sourceEnvironmentId, r.kind as RequestKind)));
+      return await mapInOrder(
+        await store.openRequests(projectId),
+        async (r) =>
+          await view(r, async () => await current(r.sourceEnvironmentId, r.kind as RequestKind)),
+      );
     },
 
-    requestTarget(requestId: string): string {
-      const r = store.request(requestId);
+    async requestTarget(requestId: string): Promise<string> {
+      const r = await store.request(requestId);
       if (!r) throw new AppError('not_found', 'No such request.');
       return r.targetEnvironmentId;
     },
@@ -441,36 +454,40 @@ export function createApprovals(deps: {
      * Approve or reject, bound to the request's snapshot; a requester may not approve their own
      * unless the gate allows.
      */
-    decide(
+    async decide(
       by: Principal,
       requestId: string,
       decision: 'approve' | 'reject',
       comment: string | null,
-    ): RequestView {
-      const r = store.request(requestId);
+    ): Promise<RequestView> {
+      const r = await store.request(requestId);
       if (!r) throw new AppError('not_found', 'No such request.');
       if (r.state !== 'open') throw new AppError('request_closed');
       const now = Date.now();
-      if (sourceSnapshot(env(r.sourceEnvironmentId), r.kind as RequestKind) !== r.snapshotId) {
-        close(r, 'voided', 'the source moved', now);
+      if (
+        (await sourceSnapshot(await env(r.sourceEnvironmentId), r.kind as RequestKind)) !==
+        r.snapshotId
+      ) {
+        await close(r, 'voided', 'the source moved', now);
         throw new AppError('approval_voided');
       }
       if (
         decision === 'approve' &&
         r.requestedBy === by.user.id &&
-        !gate(r.targetEnvironmentId).allowSelfApproval
+        !(await gate(r.targetEnvironmentId)).allowSelfApproval
       )
         throw new AppError('self_approval');
-      projects.atomically(() => {
-        store.putApproval({
+      await deps.atomically(async () => {
+        await store.putApproval({
           requestId: r.id,
           userId: by.user.id,
           decision,
           comment,
           createdAt: now,
         });
-        if (decision === 'reject') store.closeRequest(r.id, 'rejected', comment ?? 'rejected', now);
-        store.audit(
+        if (decision === 'reject')
+          await store.closeRequest(r.id, 'rejected', comment ?? 'rejected', now);
+        await store.audit(
           {
             projectId: r.projectId,
             environmentId: r.targetEnvironmentId,
@@ -480,9 +497,9 @@ export function createApprovals(deps: {
           },
           now,
         );
-        decided(r, decision === 'approve' ? 'approved' : 'rejected', by.user.id);
+        await decided(r, decision === 'approve' ? 'approved' : 'rejected', by.user.id);
       });
-      return view(store.request(r.id)!, () => r.snapshotId);
+      return await view((await store.request(r.id))!, async () => r.snapshotId);
     },
 
     /**
@@ -490,27 +507,25 @@ export function createApprovals(deps: {
      * an approved request for exactly this snapshot from this source (a hotfix publish: a hotfix
      * request, so a Publish and a hotfix never void each other's requests). Returns the request to close.
      */
-    check(
+    async check(
       sourceEnvId: string,
       targetEnvId: string,
       snapshotId: string,
       opts: { hotfix?: boolean } = {},
-    ): string | null {
-      const g = gate(targetEnvId);
+    ): Promise<string | null> {
+      const g = await gate(targetEnvId);
       if (g.requiredApprovals === 0) return null;
-      const t = env(targetEnvId);
-      const open = store
-        .openRequests(t.projectId)
-        .filter(
-          (r) =>
-            r.sourceEnvironmentId === sourceEnvId &&
-            r.targetEnvironmentId === targetEnvId &&
-            (r.kind === 'hotfix') === (opts.hotfix === true),
-        );
+      const t = await env(targetEnvId);
+      const open = (await store.openRequests(t.projectId)).filter(
+        (r) =>
+          r.sourceEnvironmentId === sourceEnvId &&
+          r.targetEnvironmentId === targetEnvId &&
+          (r.kind === 'hotfix') === (opts.hotfix === true),
+      );
       const match = open.find((r) => r.snapshotId === snapshotId);
       if (!match) {
         if (open.length > 0) {
-          for (const r of open) close(r, 'voided', 'the source moved', Date.now());
+          for (const r of open) await close(r, 'voided', 'the source moved', Date.now());
           throw new AppError('approval_voided');
         }
         throw new AppError(
@@ -518,7 +533,7 @@ export function createApprovals(deps: {
           `${t.name} needs ${g.requiredApprovals} approval${g.requiredApprovals === 1 ? '' : 's'} of this exact snapshot first: request it, and have an approver approve it.`,
         );
       }
-      const approvals = store.approvals([match.id]).filter((a) => a.decision === 'approve');
+      const approvals = (await store.approvals([match.id])).filter((a) => a.decision === 'approve');
       if (approvals.length < g.requiredApprovals) {
         throw new AppError(
           'approval_required',
@@ -533,33 +548,33 @@ export function createApprovals(deps: {
      * open requests for the same move are voided (their move happened or can no longer happen as
      * asked), and requests out of the moved environment for another snapshot no longer hold.
      */
-    settle(move: {
+    async settle(move: {
       requestId: string | null;
       sourceEnvId: string;
       targetEnvId: string;
       hotfix?: boolean;
       movedTo?: string;
-    }): void {
+    }): Promise<void> {
       const now = Date.now();
-      const done = move.requestId ? store.request(move.requestId) : undefined;
-      if (done) close(done, 'done', 'promoted', now);
-      const t = env(move.targetEnvId);
-      for (const r of store.openRequests(t.projectId)) {
+      const done = move.requestId ? await store.request(move.requestId) : undefined;
+      if (done) await close(done, 'done', 'promoted', now);
+      const t = await env(move.targetEnvId);
+      for (const r of await store.openRequests(t.projectId)) {
         if (
           r.id !== move.requestId &&
           r.sourceEnvironmentId === move.sourceEnvId &&
           r.targetEnvironmentId === move.targetEnvId &&
           (r.kind === 'hotfix') === (move.hotfix === true)
         ) {
-          close(r, 'voided', 'the move was made', now);
+          await close(r, 'voided', 'the move was made', now);
         }
       }
-      if (move.movedTo !== undefined) voidFrom(move.targetEnvId, move.movedTo, now);
+      if (move.movedTo !== undefined) await voidFrom(move.targetEnvId, move.movedTo, now);
     },
 
     /** A pointer moved: requests out of that environment for another snapshot no longer hold. */
-    sourceMoved(envId: string, now: string | null): void {
-      voidFrom(envId, now, Date.now());
+    async sourceMoved(envId: string, now: string | null): Promise<void> {
+      await voidFrom(envId, now, Date.now());
     },
   };
 }

@@ -89,14 +89,16 @@ export function createAudiences(deps: {
   projects: ProjectStore;
   snapshots: Snapshots;
   /** What an environment's pointers hold: current (and live, in production, where it differs). */
-  contents: (envId: string) => { pointer: AudienceUse['pointer']; content: WorkspaceContent }[];
+  contents: (
+    envId: string,
+  ) => Promise<{ pointer: AudienceUse['pointer']; content: WorkspaceContent }[]>;
   /** The project event log: a `local` event of the stage, in each change's transaction. */
   emit: Emit;
   atomically: Atomically;
 }) {
   const announce = announcer(deps.atomically, deps.emit);
-  const changed = (envId: string, by: Principal | null) => (): NewProjectEvent => ({
-    projectId: environment(envId).projectId,
+  const changed = (envId: string, by: Principal | null) => async (): Promise<NewProjectEvent> => ({
+    projectId: (await environment(envId)).projectId,
     environmentId: envId,
     kind: 'local',
     actorId: by?.user.id ?? null,
@@ -106,14 +108,14 @@ export function createAudiences(deps: {
   /** Snapshots never change, so the names a snapshot refers to are computed once. */
   const namesBySnapshot = new Map<string, string[]>();
 
-  function environment(envId: string) {
-    return requireEnvironment(deps.projects, envId).environment;
+  async function environment(envId: string) {
+    return (await requireEnvironment(deps.projects, envId)).environment;
   }
 
-  function namesOf(projectId: string, snapshotId: string): string[] {
+  async function namesOf(projectId: string, snapshotId: string): Promise<string[]> {
     let names = namesBySnapshot.get(snapshotId);
     if (!names) {
-      names = referencedAudiences(deps.snapshots.content(projectId, snapshotId));
+      names = referencedAudiences(await deps.snapshots.content(projectId, snapshotId));
       if (namesBySnapshot.size > 10_000) namesBySnapshot.clear();
       namesBySnapshot.set(snapshotId, names);
     }
@@ -125,10 +127,10 @@ export function createAudiences(deps: {
    * content of the environment refers to: a delivery would then lack it, and promotions into
    * the environment would answer audience_missing for content that is already there.
    */
-  function requireUnused(envId: string, row: AudienceRow): void {
-    const uses = deps
-      .contents(envId)
-      .flatMap(({ pointer, content }) => audienceUses(content, row.nameKey, pointer));
+  async function requireUnused(envId: string, row: AudienceRow): Promise<void> {
+    const uses = (await deps.contents(envId)).flatMap(({ pointer, content }) =>
+      audienceUses(content, row.nameKey, pointer),
+    );
     if (uses.length === 0) return;
     const names = [...new Set(uses.map((u) => `“${u.name}”`))];
     const shown =
@@ -137,18 +139,23 @@ export function createAudiences(deps: {
         : names.join(', ');
     throw new AppError(
       'audience_in_use',
-      `The audience “${row.name}” is named by ${shown} in ${environment(envId).name}: take it out of ${uses.length === 1 ? 'that item' : 'those items'} first.`,
+      `The audience “${row.name}” is named by ${shown} in ${(await environment(envId)).name}: take it out of ${uses.length === 1 ? 'that item' : 'those items'} first.`,
       { audience: row.name, uses },
     );
   }
 
-  function save(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {
+  async function save(
+    by: Principal,
+    envId: string,
+    id: string,
+    body: AudienceBody,
+  ): Promise<AudienceView> {
     const key = audienceKey(body.name);
-    const clash = store.byName(envId, key);
+    const clash = await store.byName(envId, key);
     if (clash && clash.id !== id)
       throw new AppError(
         'audience_exists',
-        `${environment(envId).name} already has an audience named “${clash.name}”.`,
+        `${(await environment(envId)).name} already has an audience named “${clash.name}”.`,
       );
     const row: AudienceRow = {
       id,
@@ -160,43 +167,48 @@ export function createAudiences(deps: {
       updatedBy: by.user.id,
       updatedAt: Date.now(),
     };
-    store.put(row);
+    await store.put(row);
     return view(row);
   }
 
   return {
-    list(envId: string): AudienceView[] {
-      environment(envId);
-      return store
-        .list(envId)
-        .map(view)
-        .sort((a, b) => a.name.localeCompare(b.name));
+    async list(envId: string): Promise<AudienceView[]> {
+      await environment(envId);
+      return (await store.list(envId)).map(view).sort((a, b) => a.name.localeCompare(b.name));
     },
-    create(by: Principal, envId: string, body: AudienceBody): AudienceView {
-      const env = environment(envId);
+    async create(by: Principal, envId: string, body: AudienceBody): Promise<AudienceView> {
+      const env = await environment(envId);
       const max = LIMITS.MAX_AUDIENCES_PER_ENVIRONMENT;
       requireBelow(
         'MAX_AUDIENCES_PER_ENVIRONMENT',
         max,
-        store.count(envId),
+        await store.count(envId),
         `${env.name} already has ${max} audiences: delete one first.`,
       );
-      return announce(() => save(by, envId, newId('aud'), body), changed(envId, by));
+      return await announce(
+        async () => await save(by, envId, newId('aud'), body),
+        changed(envId, by),
+      );
     },
-    update(by: Principal, envId: string, id: string, body: AudienceBody): AudienceView {
-      const row = store.get(envId, id);
+    async update(
+      by: Principal,
+      envId: string,
+      id: string,
+      body: AudienceBody,
+    ): Promise<AudienceView> {
+      const row = await store.get(envId, id);
       if (!row) throw new AppError('audience_not_found');
       // A rename takes the old name away just as a delete does (a change of case does not).
-      if (audienceKey(body.name) !== row.nameKey) requireUnused(envId, row);
-      return announce(() => save(by, envId, id, body), changed(envId, by));
+      if (audienceKey(body.name) !== row.nameKey) await requireUnused(envId, row);
+      return await announce(async () => await save(by, envId, id, body), changed(envId, by));
     },
-    delete(envId: string, id: string, by: Principal | null = null): void {
-      const row = store.get(envId, id);
+    async delete(envId: string, id: string, by: Principal | null = null): Promise<void> {
+      const row = await store.get(envId, id);
       if (!row) throw new AppError('audience_not_found');
-      requireUnused(envId, row);
-      announce(
-        () => {
-          if (!store.delete(envId, id)) throw new AppError('audience_not_found');
+      await requireUnused(envId, row);
+      await announce(
+        async () => {
+          if (!(await store.delete(envId, id))) throw new AppError('audience_not_found');
         },
         changed(envId, by),
       );
@@ -212,13 +224,13 @@ export function createAudiences(deps: {
      * Refuses (409 audience_missing, with the names) to put a snapshot into an environment that
      * lacks audiences it refers to.
      */
-    requireFor(targetEnvId: string, projectId: string, snapshotId: string): void {
-      const names = namesOf(projectId, snapshotId);
+    async requireFor(targetEnvId: string, projectId: string, snapshotId: string): Promise<void> {
+      const names = await namesOf(projectId, snapshotId);
       if (names.length === 0) return;
-      const have = new Set(store.list(targetEnvId).map((a) => a.nameKey));
+      const have = new Set((await store.list(targetEnvId)).map((a) => a.nameKey));
       const missing = names.filter((n) => !have.has(audienceKey(n)));
       if (missing.length > 0) {
-        const env = environment(targetEnvId);
+        const env = await environment(targetEnvId);
         throw new AppError(
           'audience_missing',
           `${env.name} has no audience${missing.length === 1 ? '' : 's'} named ${missing.map((n) => `“${n}”`).join(', ')}: create ${missing.length === 1 ? 'it' : 'them'} there, then try again.`,
@@ -228,13 +240,14 @@ export function createAudiences(deps: {
     },
 
     /** For the delivery API: name → this environment's audience. */
-    resolved(
+    async resolved(
       envId: string,
-    ): Record<string, { id: string; description: string; rules: AudienceRule[] }> {
+    ): Promise<Record<string, { id: string; description: string; rules: AudienceRule[] }>> {
       return Object.fromEntries(
-        store
-          .list(envId)
-          .map((r) => [r.name, { id: r.id, description: r.description, rules: r.rules }]),
+        (await store.list(envId)).map((r) => [
+          r.name,
+          { id: r.id, description: r.description, rules: r.rules },
+        ]),
       );
     },
   };

@@ -13,6 +13,7 @@ import type { Releases } from './releases.ts';
 import type { Replication } from './replication.ts';
 import type { Snapshots } from './snapshots.ts';
 import type { Visibility } from './visibility.ts';
+import { mapInOrder } from '../lib/in-order.ts';
 
 /** How many of those who may approve into a gated stage the board names. */
 const MAX_NAMED_APPROVERS = 5;
@@ -37,7 +38,7 @@ export function createBoard(deps: {
   localData: LocalData;
   visibility: Visibility;
   /** Open (unresolved) stakeholder feedback per environment id. */
-  openFeedback: (envIds: string[]) => Record<string, number>;
+  openFeedback: (envIds: string[]) => Promise<Record<string, number>>;
   replication: Pick<Replication, 'received'>;
 }) {
   const {
@@ -55,25 +56,34 @@ export function createBoard(deps: {
   } = deps;
 
   return {
-    read(p: Principal, projectId: string): BoardView {
-      access.requireMember(p, projectId);
-      const project = projects.get(projectId);
+    async read(p: Principal, projectId: string): Promise<BoardView> {
+      await access.requireMember(p, projectId);
+      const project = await projects.get(projectId);
       const envs = project.environments;
-      const readable = visibility.readable(p, project.id);
-      const lastMove = (envId: string, pointer: 'current' | 'live') =>
-        releases.history(envId).find((r) => r.pointer === pointer) ?? null;
-      const meta = (id: string | null | undefined) => (id ? snapshots.meta(project.id, id) : null);
-      const pointer = (envId: string, id: string | null | undefined, which: 'current' | 'live') =>
-        readable.has(envId) ? { snapshot: meta(id), lastMove: lastMove(envId, which) } : null;
-      const openFeedback = deps.openFeedback(
+      const readable = await visibility.readable(p, project.id);
+      const lastMove = async (envId: string, pointer: 'current' | 'live') =>
+        (await releases.history(envId)).find((r) => r.pointer === pointer) ?? null;
+      const meta = async (id: string | null | undefined) =>
+        id ? await snapshots.meta(project.id, id) : null;
+      const pointer = async (
+        envId: string,
+        id: string | null | undefined,
+        which: 'current' | 'live',
+      ) =>
+        readable.has(envId)
+          ? { snapshot: await meta(id), lastMove: await lastMove(envId, which) }
+          : null;
+      const openFeedback = await deps.openFeedback(
         envs.filter((e) => readable.has(e.id)).map((e) => e.id),
       );
       const prod = productionOf(envs)!;
       // Flowing sections and the open hotfix: only for stages the caller may read.
-      const received = replication.received(project.id, (id) => readable.has(id));
-      const hotfix = readable.has(prod.id) ? hotfixes.openDraft(prod.id) : null;
-      const gates = Object.fromEntries(envs.map((e) => [e.id, approvals.gate(e.id)]));
-      const members = access.members(project.id);
+      const received = await replication.received(project.id, (id) => readable.has(id));
+      const hotfix = readable.has(prod.id) ? await hotfixes.openDraft(prod.id) : null;
+      const gates = Object.fromEntries(
+        await mapInOrder(envs, async (e) => [e.id, await approvals.gate(e.id)]),
+      );
+      const members = await access.members(project.id);
       const eligibleIn = (envId: string) =>
         members.filter((m) => can(rolesOfMember(m, envId), 'env.approve', { hasDraft: true }));
       const mayApproveInto = (envId: string) => eligibleIn(envId).map((m) => m.user.id);
@@ -89,8 +99,8 @@ export function createBoard(deps: {
       };
       // RTC-9: the slowest pickup is counted from the live pointer's last move (the Publish or
       // rollback that put the live snapshot there).
-      const runtimesOn = (envId: string, live: string | null) => {
-        const move = lastMove(envId, 'live');
+      const runtimesOn = async (envId: string, live: string | null) => {
+        const move = await lastMove(envId, 'live');
         const publishedAt =
           move && live !== null && move.toSnapshotId === live ? Date.parse(move.createdAt) : null;
         const { total, onIt, oldestPickupMs } = localData.runtimes.summary(
@@ -100,19 +110,21 @@ export function createBoard(deps: {
         );
         return { total, onLive: onIt, oldestPickupMs };
       };
-      const stages = envs.map((e) => ({
+      const stages = await mapInOrder(envs, async (e) => ({
         environmentId: e.id,
         readable: readable.has(e.id),
-        current: isAuthoring(e) ? null : pointer(e.id, e.snapshotId, 'current'),
-        ...(isProduction(e, project) ? { live: pointer(e.id, e.liveSnapshotId, 'live') } : {}),
+        current: isAuthoring(e) ? null : await pointer(e.id, e.snapshotId, 'current'),
+        ...(isProduction(e, project)
+          ? { live: await pointer(e.id, e.liveSnapshotId, 'live') }
+          : {}),
         ...(isAuthoring(e) && readable.has(e.id)
-          ? { problems: localData.problems(e.id).length }
+          ? { problems: (await localData.problems(e.id)).length }
           : {}),
         // Variable names only (never values): overrides a Sync left behind a type change.
-        invalidOverrides: readable.has(e.id) ? localData.invalidOverrides(e.id) : [],
+        invalidOverrides: readable.has(e.id) ? await localData.invalidOverrides(e.id) : [],
         // Names only, to readers of the stage: its integrations name them in content they can read;
         // values never leave the secrets store.
-        missingSecrets: readable.has(e.id) ? localData.missingSecretNames(e.id) : [],
+        missingSecrets: readable.has(e.id) ? await localData.missingSecretNames(e.id) : [],
         // Stakeholders' comments nobody resolved yet, to readers of the stage.
         openFeedback: readable.has(e.id) ? (openFeedback[e.id] ?? 0) : 0,
         replication: received.get(e.id) ?? [],
@@ -120,7 +132,7 @@ export function createBoard(deps: {
           ? { mayApprove: gateApprovers(e.id) }
           : {}),
         ...(e.id === prod.id && readable.has(e.id)
-          ? { runtimes: runtimesOn(e.id, e.liveSnapshotId ?? null) }
+          ? { runtimes: await runtimesOn(e.id, e.liveSnapshotId ?? null) }
           : {}),
         ...(e.id === prod.id
           ? {
@@ -135,17 +147,17 @@ export function createBoard(deps: {
       }));
       // Flow rules: a Sync carries only the `up` sections; the others flow by replication.
       const carried = upSections(project.flowRules);
-      const pending = envs.slice(0, -1).map((e, i) => {
+      const pending = await mapInOrder(envs.slice(0, -1), async (e, i) => {
         const target = envs[i + 1]!;
         // What the next Sync moves is the change from the target's content to the source's; counted
         // from trees, never line-diffed.
         const d =
           readable.has(e.id) && readable.has(target.id)
-            ? diffs.counts(`env:${target.id}`, `env:${e.id}`, project.id, carried)
+            ? await diffs.counts(`env:${target.id}`, `env:${e.id}`, project.id, carried)
             : { counts: null, total: null };
         // The ids the caller saw, sent back with the action (a stale board is refused); a stage's
         // ids only to its readers.
-        const fromSnapshotId = readable.has(e.id) ? releases.candidate(e.id) : null;
+        const fromSnapshotId = readable.has(e.id) ? await releases.candidate(e.id) : null;
         const toSnapshotId = readable.has(target.id) ? target.snapshotId : null;
         return {
           fromEnvironmentId: e.id,
@@ -157,10 +169,10 @@ export function createBoard(deps: {
           canSync: i === 0 ? true : e.snapshotId !== null,
         };
       });
-      const divergence = visibility.canSeeDivergence(p, project.id)
-        ? hotfixes.divergence(project.id)
+      const divergence = (await visibility.canSeeDivergence(p, project.id))
+        ? await hotfixes.divergence(project.id)
         : [];
-      const users = accounts.names(
+      const users = await accounts.names(
         stages
           .flatMap((s) =>
             [
@@ -174,14 +186,14 @@ export function createBoard(deps: {
           .concat(divergence.map((d) => d.publishedBy)),
       );
       // A request (its message, its snapshot) is shown to readers of its source or target.
-      const requests = approvals
-        .requests(project.id)
-        .filter((r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId));
+      const requests = (await approvals.requests(project.id)).filter(
+        (r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId),
+      );
       // Who may still approve each request: those the permission matrix lets approve into its
       // target, who have not decided (and are not the requester unless allowed).
       const approvers = Object.fromEntries(
-        requests.map((r) => {
-          const target = projects.environment(r.targetEnvironmentId).environment;
+        await mapInOrder(requests, async (r) => {
+          const target = (await projects.environment(r.targetEnvironmentId)).environment;
           const eligible = mayApproveInto(target.id).filter(
             (id) =>
               !r.approvals.some((a) => a.userId === id) &&
@@ -190,26 +202,26 @@ export function createBoard(deps: {
           return [r.id, eligible];
         }),
       );
-      const names = accounts.names([
+      const names = await accounts.names([
         ...Object.keys(users),
         ...requests.flatMap((r) => [r.requestedBy, ...r.approvals.map((a) => a.userId)]),
         ...Object.values(approvers).flat(),
         ...stages.flatMap((s) => s.mayApprove?.userIds ?? []),
       ]);
       return {
-        project: visibility.projectFor(p, project),
+        project: await visibility.projectFor(p, project),
         stages,
         pending,
         divergence,
-        sharedCredentials: visibility.canSeeSharedCredentials(p, project.id)
-          ? localData.sharedWithProduction(project.id)
+        sharedCredentials: (await visibility.canSeeSharedCredentials(p, project.id))
+          ? await localData.sharedWithProduction(project.id)
           : [],
         hotfixDraftId: hotfix?.id ?? null,
         requests,
         gates,
         approvers,
-        myRoles: access.myRoles(p, project.id),
-        isProjectAdmin: access.isProjectAdmin(p, project.id),
+        myRoles: await access.myRoles(p, project.id),
+        isProjectAdmin: await access.isProjectAdmin(p, project.id),
         users: { ...users, ...names },
       };
     },

@@ -34,32 +34,35 @@ export function createComposition(deps: {
    * An environment's content with `snapshotId` in place (its held sections live from its draft;
    * empty where it has none).
    */
-  function composeAt(
+  async function composeAt(
     env: EnvironmentRow,
     draft: DraftRow | undefined,
     snapshotId: string | null,
-  ): WorkspaceContent {
-    const rules = projects.flowRules(env.projectId);
+  ): Promise<WorkspaceContent> {
+    const rules = await projects.flowRules(env.projectId);
     const fromSnapshot = snapshotId
-      ? snapshots.content(env.projectId, snapshotId, upSections(rules))
+      ? await snapshots.content(env.projectId, snapshotId, upSections(rules))
       : emptyContent();
-    const own = draft && heldSections(rules).length > 0 ? drafts.read(draft.id) : null;
+    const own = draft && heldSections(rules).length > 0 ? await drafts.read(draft.id) : null;
     return composeShown(rules, fromSnapshot, own, emptySection);
   }
 
   /** What this environment holds now: the whole draft (authoring), else its current snapshot composed as above. */
-  function content(envId: string): WorkspaceContent {
-    const { environment: env, draft } = requireEnvironment(projects, envId);
-    if (isAuthoring(env) && draft) return drafts.read(draft.id);
-    return composeAt(env, draft, env.snapshotId);
+  async function content(envId: string): Promise<WorkspaceContent> {
+    const { environment: env, draft } = await requireEnvironment(projects, envId);
+    if (isAuthoring(env) && draft) return await drafts.read(draft.id);
+    return await composeAt(env, draft, env.snapshotId);
   }
 
-  function candidate(envId: string): Candidate {
-    const { environment: env, draft } = requireEnvironment(projects, envId);
+  async function candidate(envId: string): Promise<Candidate> {
+    const { environment: env, draft } = await requireEnvironment(projects, envId);
     if (!isAuthoring(env)) return { snapshotId: env.snapshotId, content: null };
     if (!draft) return { snapshotId: null, content: null };
     // Read once: what is checked is exactly what freezes, even while editors type.
-    const frozen = carriedBySync(drafts.read(draft.id), projects.flowRules(env.projectId));
+    const frozen = carriedBySync(
+      await drafts.read(draft.id),
+      await projects.flowRules(env.projectId),
+    );
     return { snapshotId: snapshots.idOf(frozen), content: frozen };
   }
 
@@ -67,38 +70,40 @@ export function createComposition(deps: {
     composeAt,
     content,
     /** This environment's content with another of its snapshots in place (a pinned share link, a flow-rule change). */
-    contentWith(envId: string, snapshotId: string | null): WorkspaceContent {
-      const { environment: env, draft } = requireEnvironment(projects, envId);
-      return composeAt(env, draft, snapshotId);
+    async contentWith(envId: string, snapshotId: string | null): Promise<WorkspaceContent> {
+      const { environment: env, draft } = await requireEnvironment(projects, envId);
+      return await composeAt(env, draft, snapshotId);
     },
     /** What the environment's pointers hold: current, and (production) live where it is another snapshot. */
-    pointedContents(envId: string): { pointer: 'current' | 'live'; content: WorkspaceContent }[] {
-      const { environment: env, draft } = requireEnvironment(projects, envId);
+    async pointedContents(
+      envId: string,
+    ): Promise<{ pointer: 'current' | 'live'; content: WorkspaceContent }[]> {
+      const { environment: env, draft } = await requireEnvironment(projects, envId);
       const out: { pointer: 'current' | 'live'; content: WorkspaceContent }[] = [
-        { pointer: 'current', content: content(envId) },
+        { pointer: 'current', content: await content(envId) },
       ];
       if (env.liveSnapshotId && env.liveSnapshotId !== env.snapshotId)
-        out.push({ pointer: 'live', content: composeAt(env, draft, env.liveSnapshotId) });
+        out.push({ pointer: 'live', content: await composeAt(env, draft, env.liveSnapshotId) });
       return out;
     },
     /**
      * The problems of what this environment holds now; before its first Sync, references into what
      * only a Sync brings wait for it.
      */
-    problems(envId: string): Problem[] {
-      const { environment: env } = requireEnvironment(projects, envId);
-      return validateContent(content(envId), {
+    async problems(envId: string): Promise<Problem[]> {
+      const { environment: env } = await requireEnvironment(projects, envId);
+      return validateContent(await content(envId), {
         notArrived: sectionsNotArrived(
-          projects.flowRules(env.projectId),
+          await projects.flowRules(env.projectId),
           env.position,
           env.snapshotId,
         ),
       });
     },
     /** The sections an environment of this project holds itself, and (where it has a draft) their live content. */
-    ownSections(env: EnvironmentRow, draft: DraftRow | undefined) {
-      const held = draft ? heldSections(projects.flowRules(env.projectId)) : [];
-      return { held, live: held.length > 0 ? drafts.read(draft!.id) : null };
+    async ownSections(env: EnvironmentRow, draft: DraftRow | undefined) {
+      const held = draft ? heldSections(await projects.flowRules(env.projectId)) : [];
+      return { held, live: held.length > 0 ? await drafts.read(draft!.id) : null };
     },
     /**
      * What a Sync or Publish out of the stage would move: the authoring stage's draft as a Sync
@@ -106,7 +111,8 @@ export function createComposition(deps: {
      */
     candidate,
     /** Just the candidate's id (content addressing: nothing stored). */
-    candidateId: (envId: string): string | null => candidate(envId).snapshotId,
+    candidateId: async (envId: string): Promise<string | null> =>
+      (await candidate(envId)).snapshotId,
   };
 }
 

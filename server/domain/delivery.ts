@@ -32,7 +32,7 @@ export function createDelivery(deps: {
   audiences: {
     resolved(
       envId: string,
-    ): Record<string, { id: string; description: string; rules: AudienceRule[] }>;
+    ): Promise<Record<string, { id: string; description: string; rules: AudienceRule[] }>>;
   };
 }) {
   const { projects, composition } = deps;
@@ -46,21 +46,21 @@ export function createDelivery(deps: {
    * or was served here (production: its live pointer's history; other stages: their current
    * pointer's), with today's overlay; any other id is `404 snapshot_not_found`, unknown or not.
    */
-  return function delivery(envId: string, runtimeKey: string | undefined, pinned?: string) {
-    const keyEnv = runtimeKey ? deps.runtimeKeys.environmentOf(runtimeKey) : undefined;
+  return async function delivery(envId: string, runtimeKey: string | undefined, pinned?: string) {
+    const keyEnv = runtimeKey ? await deps.runtimeKeys.environmentOf(runtimeKey) : undefined;
     if (!keyEnv || keyEnv !== envId)
       throw new AppError(
         'unauthenticated',
         'Send a runtime key of this environment as "Authorization: Bearer <key>".',
       );
-    const { environment: env, draft } = requireEnvironment(projects, envId);
-    const production = isProduction(env, projects.getProject(env.projectId)!);
+    const { environment: env, draft } = await requireEnvironment(projects, envId);
+    const production = isProduction(env, (await projects.getProject(env.projectId))!);
     const pointer = production ? 'live' : 'current';
     const servedId = production ? env.liveSnapshotId : env.snapshotId;
     if (
       pinned !== undefined &&
       pinned !== servedId &&
-      (pinned.length > 200 || !deps.releases.wasEverAt(env.id, pointer, pinned))
+      (pinned.length > 200 || !(await deps.releases.wasEverAt(env.id, pointer, pinned)))
     )
       throw new AppError('snapshot_not_found', `That snapshot was never served by ${env.name}.`);
     const snapshotId = pinned ?? servedId;
@@ -71,14 +71,14 @@ export function createDelivery(deps: {
       );
     // Flow rules: the sections it holds itself are served live from its draft, and their
     // content address joins the ETag (addresses are memoized per unchanged draft item).
-    const { held, live } = composition.ownSections(env, draft);
+    const { held, live } = await composition.ownSections(env, draft);
     const ownTag = live
       ? `.${sha256(canonicalJson(Object.fromEntries(held.map((s) => [s, Object.fromEntries(Object.entries(live[s]).map(([id, item]) => [id, addressOf(s, item)]))])))).slice(0, 16)}`
       : '';
     const etag = `"${snapshotId}.${env.overlayRevision}${ownTag}"`;
-    const build = () => {
-      const c = composition.composeAt(env, draft, snapshotId);
-      const vars = deps.variables.variables(envId, c).filter((v) => !v.orphaned);
+    const build = async () => {
+      const c = await composition.composeAt(env, draft, snapshotId);
+      const vars = (await deps.variables.variables(envId, c)).filter((v) => !v.orphaned);
       return {
         environment: { id: env.id, name: env.name, kind: env.kind },
         snapshotId,
@@ -103,8 +103,8 @@ export function createDelivery(deps: {
         invalidOverrides: vars.flatMap((v) =>
           v.invalidOverride ? [{ key: v.name, reason: v.invalidOverride }] : [],
         ),
-        audiences: deps.audiences.resolved(envId),
-        settings: deps.settings.stored(envId),
+        audiences: await deps.audiences.resolved(envId),
+        settings: await deps.settings.stored(envId),
         content: Object.fromEntries(
           SECTIONS.map((s) => [s, canonicalContent(c)[s]]),
         ) as WorkspaceContent,
@@ -117,15 +117,15 @@ export function createDelivery(deps: {
       snapshotId,
       overlayRevision: env.overlayRevision,
       /** When the snapshot served now arrived (the newest move of the pointer; null: no record). */
-      publishedAt: (): number | null => {
-        const move = deps.releases.lastMove(env.id, pointer);
+      publishedAt: async (): Promise<number | null> => {
+        const move = await deps.releases.lastMove(env.id, pointer);
         return move?.toSnapshotId === servedId ? move.createdAt : null;
       },
       /** The serialized answer; built once per ETag (snapshot + overlay revision), then served from memory. */
-      body: (): Uint8Array<ArrayBuffer> => {
+      body: async (): Promise<Uint8Array<ArrayBuffer>> => {
         const cached = cache.get(envId);
         if (cached?.etag === etag) return cached.body;
-        const body = new TextEncoder().encode(JSON.stringify(build()));
+        const body = new TextEncoder().encode(JSON.stringify(await build()));
         cache.set(envId, { etag, body });
         return body;
       },

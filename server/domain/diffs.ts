@@ -35,7 +35,7 @@ interface Side {
   tree: Tree;
   /** The tree's address when known without hashing (a plain snapshot side: its id). */
   treeId: string | null;
-  read(section: Section, id: string): ItemJson;
+  read(section: Section, id: string): Promise<ItemJson>;
 }
 
 const EMPTY_TREE: Tree = {
@@ -58,13 +58,13 @@ export function createDiffs(deps: {
 }) {
   const { projects, snapshots } = deps;
 
-  function snapshotSide(
+  async function snapshotSide(
     ref: string,
     projectId: string,
     snapshotId: string | null,
     label: string,
     environment: string | null = null,
-  ): Side {
+  ): Promise<Side> {
     if (!snapshotId)
       return {
         ref,
@@ -74,9 +74,9 @@ export function createDiffs(deps: {
         environment,
         tree: EMPTY_TREE,
         treeId: 'empty',
-        read: () => ({}),
+        read: async () => ({}),
       };
-    const tree = snapshots.tree(projectId, snapshotId);
+    const tree = await snapshots.tree(projectId, snapshotId);
     let cache: Map<string, ItemJson> | null = null;
     return {
       ref,
@@ -87,23 +87,24 @@ export function createDiffs(deps: {
       tree,
       treeId: snapshotId,
       // Only the blobs that differ are ever read (buildDiff asks for exactly those).
-      read: (section, id) => {
+      read: async (section, id) => {
         cache ??= new Map();
         const blobId = tree[section][id]!;
-        if (!cache.has(blobId)) for (const [k, v] of snapshots.readItems([blobId])) cache.set(k, v);
+        if (!cache.has(blobId))
+          for (const [k, v] of await snapshots.readItems([blobId])) cache.set(k, v);
         return cache.get(blobId)!;
       },
     };
   }
 
-  function draftSide(
+  async function draftSide(
     ref: string,
     projectId: string,
     draftId: string,
     label: string,
     environment: string,
-  ): Side {
-    const content = deps.drafts.read(draftId);
+  ): Promise<Side> {
+    const content = await deps.drafts.read(draftId);
     return {
       ref,
       projectId,
@@ -112,29 +113,29 @@ export function createDiffs(deps: {
       environment,
       tree: snapshots.treeOfContent(content),
       treeId: null,
-      read: (s, id) => content[s][id]!,
+      read: async (s, id) => content[s][id]!,
     };
   }
 
   /** An environment's side: what it shows (schema/composition.ts), as a tree of item addresses. */
-  function environmentSide(
+  async function environmentSide(
     ref: string,
     env: EnvironmentRow,
     draft: DraftRow | undefined,
     snapshotId: string | null,
     label: string,
-  ): Side {
-    const side = snapshotSide(ref, env.projectId, snapshotId, label, env.name);
-    const rules = projects.flowRules(env.projectId);
+  ): Promise<Side> {
+    const side = await snapshotSide(ref, env.projectId, snapshotId, label, env.name);
+    const rules = await projects.flowRules(env.projectId);
     const held = heldSections(rules);
     if (held.length === 0) return side;
-    const own = draft ? draftSide(ref, env.projectId, draft.id, label, env.name) : null;
+    const own = draft ? await draftSide(ref, env.projectId, draft.id, label, env.name) : null;
     const tree = composeShown(rules, side.tree, own?.tree ?? null, () => ({}));
     return {
       ...side,
       tree,
       treeId: null,
-      read: (s, id) => (held.includes(s) ? own!.read(s, id) : side.read(s, id)),
+      read: async (s, id) => (held.includes(s) ? await own!.read(s, id) : await side.read(s, id)),
     };
   }
 
@@ -149,22 +150,23 @@ export function createDiffs(deps: {
   }
 
   /** A side's project; a snapshot id alone does not say (equal content has one id in every project). */
-  function projectOf(ref: string): string | null {
+  async function projectOf(ref: string): Promise<string | null> {
     const [kind, id] = parse(ref);
     if (kind === 'snapshot') return null;
-    if (kind === 'draft') return projects.getDraft(id)?.draft.projectId ?? null;
-    return projects.getEnvironment(id)?.environment.projectId ?? null;
+    if (kind === 'draft') return (await projects.getDraft(id))?.draft.projectId ?? null;
+    return (await projects.getEnvironment(id))?.environment.projectId ?? null;
   }
 
-  function resolve(ref: string, projectId: string): Side {
+  async function resolve(ref: string, projectId: string): Promise<Side> {
     const [kind, id] = parse(ref);
     if (kind === 'snapshot') {
-      if (!deps.releases.getSnapshot(projectId, id)) throw new AppError('snapshot_not_found');
-      return snapshotSide(ref, projectId, id, `snapshot ${id.slice(0, 8)}`);
+      if (!(await deps.releases.getSnapshot(projectId, id)))
+        throw new AppError('snapshot_not_found');
+      return await snapshotSide(ref, projectId, id, `snapshot ${id.slice(0, 8)}`);
     }
     if (kind === 'draft') {
-      const d = requireDraft(projects, id);
-      return draftSide(
+      const d = await requireDraft(projects, id);
+      return await draftSide(
         ref,
         d.draft.projectId,
         id,
@@ -172,14 +174,14 @@ export function createDiffs(deps: {
         d.environment.name,
       );
     }
-    const { environment: env, draft } = requireEnvironment(projects, id);
+    const { environment: env, draft } = await requireEnvironment(projects, id);
     if (kind === 'env') {
       if (isAuthoring(env) && draft)
-        return draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`, env.name);
-      return environmentSide(ref, env, draft, env.snapshotId, env.name);
+        return await draftSide(ref, env.projectId, draft.id, `${env.name} (draft)`, env.name);
+      return await environmentSide(ref, env, draft, env.snapshotId, env.name);
     }
     if (kind === 'live')
-      return environmentSide(ref, env, draft, env.liveSnapshotId, `${env.name} (live)`);
+      return await environmentSide(ref, env, draft, env.liveSnapshotId, `${env.name} (live)`);
     throw new AppError('invalid_body', `Unknown diff side “${kind}”.`);
   }
 
@@ -197,14 +199,14 @@ export function createDiffs(deps: {
      * addresses are compared and no blob is read or line-diffed, so the board costs the same for
      * two 16,000-line texts as for two words. Cached per (from, to) tree pair.
      */
-    counts(
+    async counts(
       fromRef: string,
       toRef: string,
       projectId: string,
       sections: readonly Section[] = SECTIONS,
-    ): { counts: Record<Section, number>; total: number } {
-      const from = resolve(fromRef, projectId);
-      const to = resolve(toRef, projectId);
+    ): Promise<{ counts: Record<Section, number>; total: number }> {
+      const from = await resolve(fromRef, projectId);
+      const to = await resolve(toRef, projectId);
       if (from.projectId !== to.projectId)
         throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
       const key = `${addressOfTree(from)}>${addressOfTree(to)}`;
@@ -231,24 +233,32 @@ export function createDiffs(deps: {
      * each looked up on the side the value belongs to (an id found on neither is dangling): only
      * ids the diff's own fields hold, from sides the caller may already read.
      */
-    diff(
+    async diff(
       fromRef: string,
       toRef: string,
       projectId: string,
       sections?: readonly Section[],
-    ): {
+    ): Promise<{
       from: Omit<Side, 'tree' | 'read' | 'treeId'>;
       to: Omit<Side, 'tree' | 'read' | 'treeId'>;
       diff: ContentDiff;
       names: { before: Names; after: Names };
-    } {
-      const from = resolve(fromRef, projectId);
-      const to = resolve(toRef, projectId);
+    }> {
+      const from = await resolve(fromRef, projectId);
+      const to = await resolve(toRef, projectId);
       if (from.projectId !== to.projectId)
         throw new AppError('invalid_body', 'Both sides of a diff must be in the same project.');
-      const whole = buildDiff(diffTrees(from.tree, to.tree), (side, s, id) =>
-        (side === 'before' ? from : to).read(s, id),
-      );
+      // The items that differ, read before the (synchronous) diff is built from them.
+      const delta = diffTrees(from.tree, to.tree);
+      const items = { before: new Map<string, ItemJson>(), after: new Map<string, ItemJson>() };
+      for (const s of SECTIONS) {
+        const d = delta[s];
+        for (const id of [...d.removed, ...d.changed])
+          items.before.set(`${s}/${id}`, await from.read(s, id));
+        for (const id of [...d.added, ...d.changed])
+          items.after.set(`${s}/${id}`, await to.read(s, id));
+      }
+      const whole = buildDiff(delta, (side, s, id) => items[side].get(`${s}/${id}`)!);
       const diff = sections ? onlySections(whole, sections) : whole;
       const strip = ({ ref, projectId, snapshotId, label, environment }: Side) => ({
         ref,
@@ -257,13 +267,17 @@ export function createDiffs(deps: {
         label,
         environment,
       });
-      return { from: strip(from), to: strip(to), diff, names: namesOf(diff, from, to) };
+      return { from: strip(from), to: strip(to), diff, names: await namesOf(diff, from, to) };
     },
   };
 }
 
 /** The names of the items a diff's fields reference, per side (see `diff`). */
-function namesOf(diff: ContentDiff, from: Side, to: Side): { before: Names; after: Names } {
+async function namesOf(
+  diff: ContentDiff,
+  from: Side,
+  to: Side,
+): Promise<{ before: Names; after: Names }> {
   const before = new Map<Section, Set<string>>();
   const after = new Map<Section, Set<string>>();
   for (const s of SECTIONS)
@@ -273,18 +287,18 @@ function namesOf(diff: ContentDiff, from: Side, to: Side): { before: Names; afte
         referencedIds(spec, f.before, before);
         referencedIds(spec, f.after, after);
       }
-  const look = (side: Side, ids: Map<Section, Set<string>>): Names => {
+  const look = async (side: Side, ids: Map<Section, Set<string>>): Promise<Names> => {
     const out: Names = {};
     for (const [s, set] of ids) {
       const names: Record<string, string> = {};
       for (const id of set)
         if (Object.hasOwn(side.tree[s], id))
-          names[id] = String(side.read(s, id)[SPECS[s].nameField] ?? '') || '(untitled)';
+          names[id] = String((await side.read(s, id))[SPECS[s].nameField] ?? '') || '(untitled)';
       out[s] = names;
     }
     return out;
   };
-  return { before: look(from, before), after: look(to, after) };
+  return { before: await look(from, before), after: await look(to, after) };
 }
 
 export type Diffs = ReturnType<typeof createDiffs>;

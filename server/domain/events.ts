@@ -1,5 +1,6 @@
 import type { ProjectEventKind, ProjectEventView } from '#schema/api.ts';
 import type { EventStore, ProjectEventRow } from '../store/events.ts';
+import type { Transactor } from '../store/port.ts';
 
 /** What a change announces. `subject`: ids for reactors (never content or secrets). */
 export interface NewProjectEvent {
@@ -13,26 +14,29 @@ export interface NewProjectEvent {
 }
 
 /** Records an event; the domain modules receive it as a dependency and call it inside the change's transaction. */
-export type Emit = (e: NewProjectEvent) => unknown;
+export type Emit = (e: NewProjectEvent) => Promise<unknown>;
 
-/** Runs `fn` in one synchronous SQLite transaction. */
-export type Atomically = <T>(fn: () => T) => T;
+/** Runs `fn` in one transaction (PG-11): every store call inside it commits, or none. */
+export type Atomically = Transactor['atomically'];
 
 /**
  * A change and its event in one transaction: `fn` writes, then `event` (from its result) is
  * emitted; a refusal thrown by `fn` writes neither.
  */
 export function announcer(atomically: Atomically, emit: Emit) {
-  return <R>(fn: () => R, event: (result: R) => NewProjectEvent): R =>
-    atomically(() => {
-      const result = fn();
-      emit(event(result));
+  return async <R>(
+    fn: () => Promise<R>,
+    event: (result: R) => NewProjectEvent | Promise<NewProjectEvent>,
+  ): Promise<R> =>
+    await atomically(async () => {
+      const result = await fn();
+      await emit(await event(result));
       return result;
     });
 }
 
 /** Runs inside `emit`, in the caller's transaction: what it writes commits or rolls back with the change. */
-export type Reactor = (event: ProjectEventRow) => void;
+export type Reactor = (event: ProjectEventRow) => Promise<void>;
 
 /** Wake-ups of one project's readers: a burst of WAKE_BURST at once, then at most one per WAKE_GAP_MS (SEC-27). */
 export const WAKE_BURST = 20;
@@ -79,8 +83,8 @@ export function createProjectEvents(store: EventStore, now: () => number = Date.
 
   return {
     /** Records an event; call it inside the change's transaction. */
-    emit(e: NewProjectEvent): ProjectEventRow {
-      const row = store.insert({
+    async emit(e: NewProjectEvent): Promise<ProjectEventRow> {
+      const row = await store.insert({
         projectId: e.projectId,
         environmentId: e.environmentId,
         kind: e.kind,
@@ -89,7 +93,7 @@ export function createProjectEvents(store: EventStore, now: () => number = Date.
         subject: e.subject ?? {},
         createdAt: now(),
       });
-      for (const react of reactors) react(row);
+      for (const react of reactors) await react(row);
       wake(e.projectId);
       return row;
     },
@@ -111,8 +115,8 @@ export function createProjectEvents(store: EventStore, now: () => number = Date.
     lastSeq: store.lastSeq,
     firstSeq: store.firstSeq,
     /** Drops events past EVENT_RETENTION_MS (called by the retention sweep). */
-    prune(): number {
-      return store.prune(now() - EVENT_RETENTION_MS);
+    async prune(): Promise<number> {
+      return await store.prune(now() - EVENT_RETENTION_MS);
     },
   };
 }

@@ -18,7 +18,7 @@ import {
   type WorkspaceContent,
 } from '#schema/content/ydoc.ts';
 import type { DraftRow, ProjectStore } from '../store/projects.ts';
-import type { Emit } from './events.ts';
+import type { Atomically, Emit } from './events.ts';
 import type { ReleaseStore, Pointer } from '../store/releases.ts';
 import type { Principal } from './accounts.ts';
 import type { Replication } from './replication.ts';
@@ -28,6 +28,7 @@ import { newId } from './ids.ts';
 import { flowRulesVersion, projectView } from './projects.ts';
 import { authoringOf, openDraftOf, productionOf } from '#schema/pipeline.ts';
 import { requireProject } from './require.ts';
+import { mapInOrder } from '../lib/in-order.ts';
 
 const isHeld = (t: Partial<Record<Section, FlowTemplate>>, s: Section) =>
   (t[s]?.direction ?? 'up') !== 'up';
@@ -46,32 +47,32 @@ export function createFlowRuleChanges(deps: {
   snapshots: Snapshots;
   drafts: Drafts;
   /** An environment's content now, with a snapshot in place (composed under the current rules). */
-  contentWith(envId: string, snapshotId: string | null): WorkspaceContent;
-  openHotfix(envId: string): boolean;
+  contentWith(envId: string, snapshotId: string | null): Promise<WorkspaceContent>;
+  openHotfix(envId: string): Promise<boolean>;
   replication: {
-    forget(draftIds: readonly string[], sections: readonly Section[]): void;
-    settle(projectId: string): void;
+    forget(draftIds: readonly string[], sections: readonly Section[]): Promise<void>;
+    settle(projectId: string): Promise<void>;
     schedule(projectId: string): void;
   };
-  sourceMoved(envId: string, snapshotId: string): void;
+  sourceMoved(envId: string, snapshotId: string): Promise<void>;
   audit(
     e: { projectId: string; environmentId: null; kind: string; actorId: string; subject: unknown },
     now: number,
-  ): void;
+  ): Promise<unknown>;
   onChanged(projectId: string): void;
   /** The project event log: a `flow-rules` event, in the change's transaction. */
   emit: Emit;
-  /** Runs the writes of a change in one synchronous SQLite transaction. */
-  atomically<T>(fn: () => T): T;
+  /** Runs the writes of a change in one transaction (PG-11). */
+  atomically: Atomically;
 }) {
   return {
-    change(
+    async change(
       by: Principal,
       projectId: string,
       input: Partial<Record<Section, FlowRuleInput>>,
       expectedVersion?: string,
-    ): ProjectView {
-      const record = requireProject(deps.projects, projectId);
+    ): Promise<ProjectView> {
+      const record = await requireProject(deps.projects, projectId);
       if (
         expectedVersion !== undefined &&
         expectedVersion !== flowRulesVersion(record.project.flowRules)
@@ -81,7 +82,7 @@ export function createFlowRuleChanges(deps: {
       const { templates: next, problems } = flowTemplatesOf(envs, input);
       if (problems.length > 0) throw new AppError('invalid_body', problems.join(' '), problems);
       const production = productionOf(envs)!;
-      if (deps.openHotfix(production.id))
+      if (await deps.openHotfix(production.id))
         throw new AppError(
           'hotfix_open',
           'A hotfix is open in production: publish or discard it before changing how sections move.',
@@ -100,16 +101,20 @@ export function createFlowRuleChanges(deps: {
 
       // What every later environment shows now (per pointer), before anything changes.
       const openDraft = (envId: string) => openDraftOf(record.drafts, envId);
-      const later = envs.slice(1).map((env) => {
-        const pointers = (['current', 'live'] as Pointer[]).flatMap((p) => {
-          const id = p === 'live' ? env.liveSnapshotId : env.snapshotId;
-          return id ? [{ pointer: p, snapshotId: id, content: deps.contentWith(env.id, id) }] : [];
-        });
+      const later = await mapInOrder(envs.slice(1), async (env) => {
+        const pointers = (
+          await mapInOrder(['current', 'live'] as Pointer[], async (p) => {
+            const id = p === 'live' ? env.liveSnapshotId : env.snapshotId;
+            return id
+              ? [{ pointer: p, snapshotId: id, content: await deps.contentWith(env.id, id) }]
+              : [];
+          })
+        ).flat();
         return {
           env,
           draft: openDraft(env.id),
           pointers,
-          shown: pointers.at(-1)?.content ?? deps.contentWith(env.id, null),
+          shown: pointers.at(-1)?.content ?? (await deps.contentWith(env.id, null)),
         };
       });
 
@@ -155,17 +160,21 @@ export function createFlowRuleChanges(deps: {
 
       // Pointers whose snapshot lacks a section that now moves up: the same content, as a new
       // snapshot (frozen in the transaction).
-      const moves = later.flatMap(({ env, pointers }) =>
-        nowUp.length === 0
-          ? []
-          : pointers.flatMap(({ pointer, snapshotId, content }) => {
-              const kept = deps.snapshots.content(projectId, snapshotId);
-              for (const s of nowUp) kept[s] = content[s];
-              return deps.snapshots.idOf(kept) === snapshotId
-                ? []
-                : [{ env, pointer, from: snapshotId, content: kept }];
-            }),
-      );
+      const moves = (
+        await mapInOrder(later, async ({ env, pointers }) =>
+          nowUp.length === 0
+            ? []
+            : (
+                await mapInOrder(pointers, async ({ pointer, snapshotId, content }) => {
+                  const kept = await deps.snapshots.content(projectId, snapshotId);
+                  for (const s of nowUp) kept[s] = content[s];
+                  return deps.snapshots.idOf(kept) === snapshotId
+                    ? []
+                    : [{ env, pointer, from: snapshotId, content: kept }];
+                })
+              ).flat(),
+        )
+      ).flat();
       const stored = rulesFromTemplates(
         next,
         envs.map((e) => e.id),
@@ -180,14 +189,14 @@ export function createFlowRuleChanges(deps: {
       // seeded drafts hold an unowned copy of what their stage already shows, which nothing reads
       // and the next change that holds the section overwrites.
       for (const { draftId, content } of seeds) {
-        if (!deps.drafts.edit(draftId, 'flow_rules', (doc) => applyContent(doc, content)))
+        if (!(await deps.drafts.edit(draftId, 'flow_rules', (doc) => applyContent(doc, content))))
           throw new AppError('storage_unavailable');
       }
       // Everything else in ONE transaction: the rules (compare-and-swap on what the plan read),
       // the drafts, the composed snapshots and the pointer moves (each re-checked), voided
       // requests, replication bases and the audit record. A failure anywhere leaves none of it.
-      deps.atomically(() => {
-        deps.projects.changeFlowRules(
+      await deps.atomically(async () => {
+        await deps.projects.changeFlowRules(
           projectId,
           record.project.flowRules,
           JSON.stringify(stored),
@@ -195,7 +204,7 @@ export function createFlowRuleChanges(deps: {
           now,
         );
         for (const m of moves) {
-          const toSnapshotId = deps.snapshots.freeze(
+          const toSnapshotId = await deps.snapshots.freeze(
             projectId,
             m.content,
             {
@@ -207,7 +216,7 @@ export function createFlowRuleChanges(deps: {
             },
             { validate: false },
           );
-          deps.releases.commitMove(
+          await deps.releases.commitMove(
             {
               projectId,
               environmentId: m.env.id,
@@ -221,11 +230,11 @@ export function createFlowRuleChanges(deps: {
             },
             now,
           );
-          if (m.pointer === 'current') deps.sourceMoved(m.env.id, toSnapshotId);
+          if (m.pointer === 'current') await deps.sourceMoved(m.env.id, toSnapshotId);
         }
         // Old merge bases no longer hold.
-        deps.replication.forget(touched, changed);
-        deps.audit(
+        await deps.replication.forget(touched, changed);
+        await deps.audit(
           {
             projectId,
             environmentId: null,
@@ -235,16 +244,21 @@ export function createFlowRuleChanges(deps: {
           },
           now,
         );
-        deps.emit({ projectId, environmentId: null, kind: 'flow-rules', actorId: by.user.id });
+        await deps.emit({
+          projectId,
+          environmentId: null,
+          kind: 'flow-rules',
+          actorId: by.user.id,
+        });
       });
       // After the commit: everyone editing reconnects to drafts scoped by the new rules.
       for (const id of touched) deps.drafts.close(id, 'rights_changed');
       // What neighbouring stages were seeded with alike is their new merge base (no phantom
       // conflict on the first edit).
-      deps.replication.settle(projectId);
+      await deps.replication.settle(projectId);
       deps.onChanged(projectId);
       deps.replication.schedule(projectId);
-      return projectView(deps.projects.getProject(projectId)!);
+      return projectView((await deps.projects.getProject(projectId))!);
     },
   };
 }
@@ -259,31 +273,47 @@ export type FlowRuleChanges = ReturnType<typeof createFlowRuleChanges>;
 export function createDraftPolicy(deps: {
   projects: ProjectStore;
   replication: Pick<Replication, 'schedule'>;
+  log?: (msg: string, err?: unknown) => void;
 }) {
   // Draft id → the project its changes replicate in (null: none), asked once per draft until the rules change.
   const replicatedProject = new Map<string, string | null>();
+  // Bumped by rulesChanged, so an answer asked under the old rules is not kept.
+  let rulesVersion = 0;
+  async function replicatedIn(draftId: string): Promise<string | null> {
+    const project = await deps.projects.getProject(
+      (await deps.projects.getDraft(draftId))?.draft.projectId ?? '',
+    );
+    const rules = project ? parseFlowRules(project.project.flowRules) : null;
+    return rules && SECTIONS.some((s) => rules[s].direction === 'down')
+      ? project!.project.id
+      : null;
+  }
   return {
-    readOnlySections(draftId: string): ReadonlySet<string> {
-      const draft = deps.projects.getDraft(draftId)?.draft;
+    async readOnlySections(draftId: string): Promise<ReadonlySet<string>> {
+      const draft = (await deps.projects.getDraft(draftId))?.draft;
       if (!draft?.sections) return new Set<string>();
       const owned = draftSections(draft);
       return new Set<string>(SECTIONS.filter((s) => !owned.includes(s)));
     },
-    onDurable(draftId: string): void {
-      let projectId = replicatedProject.get(draftId);
-      if (projectId === undefined) {
-        const project = deps.projects.getProject(
-          deps.projects.getDraft(draftId)?.draft.projectId ?? '',
-        );
-        const rules = project ? parseFlowRules(project.project.flowRules) : null;
-        projectId =
-          rules && SECTIONS.some((s) => rules[s].direction === 'down') ? project!.project.id : null;
-        replicatedProject.set(draftId, projectId);
+    /** On the hot path of every flush: synchronous once the draft's project is known. */
+    async onDurable(draftId: string): Promise<void> {
+      const projectId = replicatedProject.get(draftId);
+      if (projectId !== undefined) {
+        if (projectId) deps.replication.schedule(projectId);
+        return;
       }
-      if (projectId) deps.replication.schedule(projectId);
+      const version = rulesVersion;
+      replicatedIn(draftId).then(
+        (id) => {
+          if (version === rulesVersion) replicatedProject.set(draftId, id);
+          if (id) deps.replication.schedule(id);
+        },
+        (err: unknown) => deps.log?.(`draft ${draftId}: could not read its flow rules`, err),
+      );
     },
     /** A project's flow rules changed: which drafts replicate is asked again. */
     rulesChanged(): void {
+      rulesVersion++;
       replicatedProject.clear();
     },
   };

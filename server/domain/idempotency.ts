@@ -48,9 +48,9 @@ export interface Claim {
    * used for another request (422), one whose answer is not kept (409), and a new key past the
    * daily bound (409 limit_reached).
    */
-  check(request: KeyedRequest): { kind: 'replay'; answer: StoredAnswer } | { kind: 'run' };
+  check(request: KeyedRequest): Promise<{ kind: 'replay'; answer: StoredAnswer } | { kind: 'run' }>;
   /** Keeps the answer (not 5xx or 429), then frees the key. */
-  finish(answer: FinalAnswer): void;
+  finish(answer: FinalAnswer): Promise<void>;
   /** Frees the key without keeping anything (a replay, a refusal, a request that failed). */
   abandon(): void;
 }
@@ -113,11 +113,11 @@ export function createIdempotency(deps: {
         return true;
       };
       return {
-        check(r) {
+        async check(r) {
           if (done) throw new Error('idempotency claim already released');
           hash = hashOf(r);
           const t = now();
-          const stored = store.find(who.userId, credential, who.key, t - IDEMPOTENCY_TTL_MS);
+          const stored = await store.find(who.userId, credential, who.key, t - IDEMPOTENCY_TTL_MS);
           if (stored) {
             if (stored.requestHash !== hash) throw new AppError('idempotency_key_reused');
             if (stored.body === null) throw new AppError('idempotency_unavailable');
@@ -129,19 +129,19 @@ export function createIdempotency(deps: {
           requireBelow(
             'IDEMPOTENCY_KEYS_PER_USER_PER_DAY',
             maxKeys,
-            store.countSince(who.userId, t - IDEMPOTENCY_TTL_MS),
+            await store.countSince(who.userId, t - IDEMPOTENCY_TTL_MS),
             `At most ${maxKeys} idempotency keys per person in 24 hours: send this without an Idempotency-Key, or wait.`,
           );
           return { kind: 'run' };
         },
-        finish(answer) {
+        async finish(answer) {
           if (!release() || hash === null) return;
           // A server failure or a rate limit says nothing final: a retry may run again.
           if (answer.status >= 500 || answer.status === 429) return;
           const kept =
             !(answer.holdsSecret && answer.status < 300) &&
             Buffer.byteLength(answer.body) <= maxAnswerBytes;
-          store.save({
+          await store.save({
             userId: who.userId,
             credential,
             key: who.key,
@@ -159,8 +159,8 @@ export function createIdempotency(deps: {
     },
 
     /** Deletes keys older than 24 hours; answers how many. */
-    sweep(at = now()): number {
-      return store.deleteBefore(at - IDEMPOTENCY_TTL_MS);
+    async sweep(at = now()): Promise<number> {
+      return await store.deleteBefore(at - IDEMPOTENCY_TTL_MS);
     },
   };
 }

@@ -58,14 +58,14 @@ export function createLocalData(deps: {
   const runtimes = createRuntimeReports({
     maxPerEnvironment: deps.limits.deliveryRuntimesPerEnvironment,
     // Production's runtimes are on the board: a `runtimes` event makes open boards refetch.
-    changed: (envId) => {
+    changed: async (envId) => {
       try {
-        const found = projects.getEnvironment(envId);
+        const found = await projects.getEnvironment(envId);
         if (!found) return;
         const { environment: env } = found;
-        const project = projects.getProject(env.projectId);
+        const project = await projects.getProject(env.projectId);
         if (!project || !isProduction(env, project)) return;
-        deps.emit({
+        await deps.emit({
           projectId: env.projectId,
           environmentId: envId,
           kind: 'runtimes',
@@ -79,13 +79,14 @@ export function createLocalData(deps: {
 
   const announce = announcer(deps.atomically, deps.emit);
   /** The `local` event of a change in `envId` (the area only: no names, no values). */
-  const local = (envId: string, by: Principal | null, area: string) => (): NewProjectEvent => ({
-    projectId: projects.getEnvironment(envId)!.environment.projectId,
-    environmentId: envId,
-    kind: 'local',
-    actorId: by?.user.id ?? null,
-    subject: { area },
-  });
+  const local =
+    (envId: string, by: Principal | null, area: string) => async (): Promise<NewProjectEvent> => ({
+      projectId: (await projects.getEnvironment(envId))!.environment.projectId,
+      environmentId: envId,
+      kind: 'local',
+      actorId: by?.user.id ?? null,
+      subject: { area },
+    });
 
   return {
     content: composition.content,
@@ -95,44 +96,63 @@ export function createLocalData(deps: {
 
     variables: variables.variables,
     invalidOverrides: variables.invalidOverrides,
-    setOverride: (by: Principal, envId: string, name: string, value: string) =>
-      announce(() => variables.setOverride(by, envId, name, value), local(envId, by, 'variables')),
-    deleteOverride: (envId: string, name: string, by: Principal | null = null) =>
-      announce(() => variables.deleteOverride(envId, name), local(envId, by, 'variables')),
+    setOverride: async (by: Principal, envId: string, name: string, value: string) =>
+      await announce(
+        async () => await variables.setOverride(by, envId, name, value),
+        local(envId, by, 'variables'),
+      ),
+    deleteOverride: async (envId: string, name: string, by: Principal | null = null) =>
+      await announce(
+        async () => await variables.deleteOverride(envId, name),
+        local(envId, by, 'variables'),
+      ),
 
     sharedWithProduction: secrets.sharedWithProduction,
     missingSecretsWith: secrets.missingSecretsWith,
     missingSecretNames: secrets.missingSecretNames,
     secrets: secrets.secrets,
-    setSecret: (by: Principal, envId: string, name: string, value: string) =>
-      announce(() => secrets.setSecret(by, envId, name, value), local(envId, by, 'secrets')),
-    deleteSecret: (envId: string, name: string, by: Principal | null = null) =>
-      announce(() => secrets.deleteSecret(envId, name), local(envId, by, 'secrets')),
+    setSecret: async (by: Principal, envId: string, name: string, value: string) =>
+      await announce(
+        async () => await secrets.setSecret(by, envId, name, value),
+        local(envId, by, 'secrets'),
+      ),
+    deleteSecret: async (envId: string, name: string, by: Principal | null = null) =>
+      await announce(
+        async () => await secrets.deleteSecret(envId, name),
+        local(envId, by, 'secrets'),
+      ),
     revealSecret: secrets.revealSecret,
 
     settings: settings.settings,
-    setSettings: (
+    setSettings: async (
       by: Principal,
       envId: string,
       value: Parameters<typeof settings.setSettings>[2],
-    ) => announce(() => settings.setSettings(by, envId, value), local(envId, by, 'settings')),
+    ) =>
+      await announce(
+        async () => await settings.setSettings(by, envId, value),
+        local(envId, by, 'settings'),
+      ),
 
-    createRuntimeKey: (by: Principal, envId: string, name: string) =>
-      announce(
-        () => runtimeKeys.createRuntimeKey(by, envId, name),
+    createRuntimeKey: async (by: Principal, envId: string, name: string) =>
+      await announce(
+        async () => await runtimeKeys.createRuntimeKey(by, envId, name),
         local(envId, by, 'runtime-keys'),
       ),
     runtimeKeys: runtimeKeys.runtimeKeys,
-    deleteRuntimeKey: (envId: string, id: string, by: Principal | null = null) =>
-      announce(() => runtimeKeys.deleteRuntimeKey(envId, id), local(envId, by, 'runtime-keys')),
+    deleteRuntimeKey: async (envId: string, id: string, by: Principal | null = null) =>
+      await announce(
+        async () => await runtimeKeys.deleteRuntimeKey(envId, id),
+        local(envId, by, 'runtime-keys'),
+      ),
 
     delivery,
     /** What the environment's runtime instances report they serve (RTC-8). */
-    runtimesServing(envId: string): RuntimesView {
-      const { environment: env } = requireEnvironment(projects, envId);
-      const production = isProduction(env, projects.getProject(env.projectId)!);
+    async runtimesServing(envId: string): Promise<RuntimesView> {
+      const { environment: env } = await requireEnvironment(projects, envId);
+      const production = isProduction(env, (await projects.getProject(env.projectId))!);
       const served = (production ? env.liveSnapshotId : env.snapshotId) ?? null;
-      const move = deps.releases.lastMove(env.id, production ? 'live' : 'current');
+      const move = await deps.releases.lastMove(env.id, production ? 'live' : 'current');
       const publishedAt = move && move.toSnapshotId === served ? move.createdAt : null;
       const iso = (ms: number) => new Date(ms).toISOString();
       return {

@@ -16,9 +16,10 @@ import type { GateStore } from '../store/gates.ts';
 import type { InvitationStore } from '../store/invitations.ts';
 import type { ShareStore } from '../store/shares.ts';
 import type { ProjectEventRow } from '../store/events.ts';
-import type { ProjectEvents } from './events.ts';
+import type { Atomically, ProjectEvents } from './events.ts';
 import type { Principal } from './accounts.ts';
 import { rolesOfMember } from './access.ts';
+import { filterInOrder } from '../lib/in-order.ts';
 
 /**
  * How many notifications each person keeps: older ones are deleted as new ones arrive. A member
@@ -52,7 +53,7 @@ export interface Notice {
  * webhook or mail sink would write an outbox row here and send it after commit.
  */
 export interface NotificationSink {
-  deliver(notice: Notice): void;
+  deliver(notice: Notice): Promise<void>;
 }
 
 /** Kinds of notice anyone may multiply: one unread of each per person and stage (REV-80). */
@@ -86,39 +87,41 @@ export function createNotifications(deps: {
   /** More sinks after the inbox (webhook, mail). */
   sinks?: NotificationSink[];
   log: (msg: string, err?: unknown) => void;
+  /** Several store calls as one transaction (PG-11). */
+  atomically: Atomically;
 }) {
   const { store } = deps;
 
-  const nameOf = (userId: string | null) =>
-    (userId && deps.accounts.findUserById(userId)?.name) || 'Someone';
+  const nameOf = async (userId: string | null) =>
+    (userId && (await deps.accounts.findUserById(userId))?.name) || 'Someone';
 
   /** Members who may do `action` in the environment (an instance admin only if a member). */
-  function holders(projectId: string, envId: string, action: Action): string[] {
-    return deps.members
-      .members(projectId)
-      .filter((m) => {
-        const u = deps.accounts.findUserById(m.userId);
+  async function holders(projectId: string, envId: string, action: Action): Promise<string[]> {
+    return (
+      await filterInOrder(await deps.members.members(projectId), async (m) => {
+        const u = await deps.accounts.findUserById(m.userId);
         if (!u) return false;
         const roles = rolesOfMember({ isInstanceAdmin: u.isInstanceAdmin, roles: m.roles }, envId);
         return can(roles, action, { hasDraft: true });
       })
-      .map((m) => m.userId);
+    ).map((m) => m.userId);
   }
 
-  function isMember(projectId: string, userId: string): boolean {
-    return deps.members.members(projectId).some((m) => m.userId === userId);
+  async function isMember(projectId: string, userId: string): Promise<boolean> {
+    return (await deps.members.members(projectId)).some((m) => m.userId === userId);
   }
 
   /** The inbox: one row per recipient, the oldest beyond the bound deleted, a `notification` event to their stream. */
   const inbox: NotificationSink = {
-    deliver(n) {
+    async deliver(n) {
       for (const userId of n.recipients) {
         // Anyone holding a share link posts feedback, and an editor of two stages makes conflicts
         // at will; each notice is one of the 500 a person keeps: while one of these kinds about
         // this stage is unread, more add none (the Feedback tab and the editor list them all), so
         // nobody can push a person's other notices out.
-        if (COALESCED.has(n.kind) && store.hasUnread(userId, n.kind, n.environmentId)) continue;
-        store.insert({
+        if (COALESCED.has(n.kind) && (await store.hasUnread(userId, n.kind, n.environmentId)))
+          continue;
+        await store.insert({
           userId,
           projectId: n.projectId,
           environmentId: n.environmentId,
@@ -130,8 +133,8 @@ export function createNotifications(deps: {
           createdAt: n.createdAt,
           readAt: null,
         });
-        store.trim(userId, NOTIFICATIONS_KEPT_PER_PERSON);
-        deps.events.emit({
+        await store.trim(userId, NOTIFICATIONS_KEPT_PER_PERSON);
+        await deps.events.emit({
           projectId: n.projectId,
           environmentId: n.environmentId,
           kind: 'notification',
@@ -150,8 +153,10 @@ export function createNotifications(deps: {
   }
 
   /** What an event tells whom; null: nothing to tell. */
-  function noticeOf(e: ProjectEventRow): Omit<Notice, 'eventSeq' | 'createdAt'> | null {
-    const project = deps.projects.getProject(e.projectId);
+  async function noticeOf(
+    e: ProjectEventRow,
+  ): Promise<Omit<Notice, 'eventSeq' | 'createdAt'> | null> {
+    const project = await deps.projects.getProject(e.projectId);
     if (!project) return null;
     const envs = project.environments;
     const env = (id: string | null) => envs.find((x) => x.id === id);
@@ -162,7 +167,7 @@ export function createNotifications(deps: {
 
     switch (e.kind) {
       case 'request': {
-        const r = deps.requests.request(str(s.requestId) ?? '');
+        const r = await deps.requests.request(str(s.requestId) ?? '');
         const source = env(r?.sourceEnvironmentId ?? null);
         const target = env(r?.targetEnvironmentId ?? null);
         if (!r || !source || !target || r.state !== 'open') return null;
@@ -171,24 +176,24 @@ export function createNotifications(deps: {
           kind: 'approval_requested',
           environmentId: target.id,
           requestId: r.id,
-          title: `${nameOf(r.requestedBy)} asks for your approval: ${move(r.kind, source, target)}`,
+          title: `${await nameOf(r.requestedBy)} asks for your approval: ${move(r.kind, source, target)}`,
           href: `${board}#request-${r.id}`,
           // The requester is the actor: never told of their own request.
-          recipients: holders(e.projectId, target.id, 'env.approve'),
+          recipients: await holders(e.projectId, target.id, 'env.approve'),
         };
       }
       case 'request.decided': {
         const decision = str(s.decision);
         if (decision !== 'approved' && decision !== 'rejected') return null;
-        const r = deps.requests.request(str(s.requestId) ?? '');
+        const r = await deps.requests.request(str(s.requestId) ?? '');
         const source = env(r?.sourceEnvironmentId ?? null);
         const target = env(r?.targetEnvironmentId ?? null);
-        if (!r || !source || !target || !isMember(e.projectId, r.requestedBy)) return null;
+        if (!r || !source || !target || !(await isMember(e.projectId, r.requestedBy))) return null;
         return {
           ...base,
           kind: 'request_decided',
           environmentId: target.id,
-          title: `${nameOf(e.actorId)} ${decision} your request: ${move(r.kind, source, target)}`,
+          title: `${await nameOf(e.actorId)} ${decision} your request: ${move(r.kind, source, target)}`,
           href: r.state === 'open' ? `${board}#request-${r.id}` : board,
           recipients: [r.requestedBy],
         };
@@ -201,14 +206,14 @@ export function createNotifications(deps: {
         return {
           ...base,
           kind: 'hotfix_to_port',
-          title: `${nameOf(e.actorId)} published a hotfix in ${prod.name}: bring it to ${authoring.name}`,
+          title: `${await nameOf(e.actorId)} published a hotfix in ${prod.name}: bring it to ${authoring.name}`,
           href: `${board}#divergence`,
-          recipients: holders(e.projectId, authoring.id, 'content.edit'),
+          recipients: await holders(e.projectId, authoring.id, 'content.edit'),
         };
       }
       case 'feedback': {
         const stage = env(e.environmentId);
-        const f = deps.feedback.feedbackById(str(s.feedbackId) ?? '');
+        const f = await deps.feedback.feedbackById(str(s.feedbackId) ?? '');
         if (!stage || !f || s.action !== 'posted') return null;
         const section = f.section as Section;
         const noun = SECTIONS.includes(section) ? SPECS[section].noun : 'item';
@@ -217,7 +222,7 @@ export function createNotifications(deps: {
           kind: 'feedback',
           title: `Feedback on ${stage.name} from “${clip(f.author, 60)}” about ${f.itemName ? `the ${noun} “${clip(f.itemName, 60)}”` : an(noun)}`,
           href: envPage(stage.id, 'feedback'),
-          recipients: holders(e.projectId, stage.id, 'env.admin'),
+          recipients: await holders(e.projectId, stage.id, 'env.admin'),
         };
       }
       case 'conflict': {
@@ -231,13 +236,13 @@ export function createNotifications(deps: {
           kind: 'conflict',
           title: `Replication conflict in ${stage.name}: ${an(noun)} changed both here${above ? ` and in ${above.name}` : ''}`,
           href: envPage(stage.id, 'editor'),
-          recipients: holders(e.projectId, stage.id, 'content.edit'),
+          recipients: await holders(e.projectId, stage.id, 'content.edit'),
         };
       }
       case 'invitation': {
         if (s.action !== 'accepted') return null;
-        const inv = deps.invitations.invitationById(str(s.invitationId) ?? '');
-        if (!inv || !isMember(e.projectId, inv.createdBy)) return null;
+        const inv = await deps.invitations.invitationById(str(s.invitationId) ?? '');
+        if (!inv || !(await isMember(e.projectId, inv.createdBy))) return null;
         return {
           ...base,
           kind: 'invitation_accepted',
@@ -252,12 +257,12 @@ export function createNotifications(deps: {
   }
 
   /** A request closed: its approvers' "approval requested" no longer waits (read, and their badge told). */
-  function settled(e: ProjectEventRow): void {
+  async function settled(e: ProjectEventRow): Promise<void> {
     const requestId = str(e.subject.requestId);
     if (e.kind !== 'request.decided' || !requestId) return;
     if (!['done', 'voided', 'rejected'].includes(str(e.subject.decision) ?? '')) return;
-    for (const userId of new Set(store.settleRequest(requestId, e.createdAt)))
-      deps.events.emit({
+    for (const userId of new Set(await store.settleRequest(requestId, e.createdAt)))
+      await deps.events.emit({
         projectId: e.projectId,
         environmentId: e.environmentId,
         kind: 'notification',
@@ -266,33 +271,33 @@ export function createNotifications(deps: {
       });
   }
 
-  function react(e: ProjectEventRow): void {
-    settled(e);
-    const n = noticeOf(e);
+  async function react(e: ProjectEventRow): Promise<void> {
+    await settled(e);
+    const n = await noticeOf(e);
     if (!n) return;
     // Never the actor of their own action.
     const recipients = [...new Set(n.recipients)].filter((id) => id !== e.actorId);
     if (recipients.length === 0) return;
     const notice: Notice = { ...n, recipients, eventSeq: e.seq, createdAt: e.createdAt };
-    for (const sink of sinks) sink.deliver(notice);
+    for (const sink of sinks) await sink.deliver(notice);
   }
 
-  deps.events.onEmit((e) => {
+  deps.events.onEmit(async (e) => {
     // A person's own events (their notifications) tell no one.
     if (e.kind === 'notification' || e.recipientId) return;
     // A savepoint of the change's transaction: a notice that fails is undone alone and logged,
     // the change itself (a request, an approval …) still commits.
     try {
-      deps.projects.atomically(() => react(e));
+      await deps.atomically(async () => await react(e));
     } catch (err) {
       deps.log(`notifying of a ${e.kind} event failed; the change stands, nobody was told`, err);
     }
   });
 
   /** The projects whose notifications the person may still read. */
-  function readableProjects(p: Principal): string[] | 'all' {
+  async function readableProjects(p: Principal): Promise<string[] | 'all'> {
     if (p.isInstanceAdmin) return 'all';
-    return deps.members.memberships(p.user.id).map((m) => m.projectId);
+    return (await deps.members.memberships(p.user.id)).map((m) => m.projectId);
   }
 
   function view(r: NotificationRow): NotificationView {
@@ -311,17 +316,19 @@ export function createNotifications(deps: {
 
   return {
     /** The person's notifications, newest first, one page (older than `before` when given). */
-    list(p: Principal, before: number | null): NotificationsView {
-      const projects = readableProjects(p);
+    async list(p: Principal, before: number | null): Promise<NotificationsView> {
+      const projects = await readableProjects(p);
       return {
-        notifications: store.list(p.user.id, projects, before, NOTIFICATIONS_PAGE).map(view),
-        unread: store.unread(p.user.id, projects),
+        notifications: (await store.list(p.user.id, projects, before, NOTIFICATIONS_PAGE)).map(
+          view,
+        ),
+        unread: await store.unread(p.user.id, projects),
       };
     },
     /** Marks the person's own (others' ids are ignored alike, unknown or not theirs); answers the unread count. */
-    markRead(p: Principal, which: { ids: number[] } | { all: true }): number {
-      store.markRead(p.user.id, 'all' in which ? 'all' : which.ids, Date.now());
-      return store.unread(p.user.id, readableProjects(p));
+    async markRead(p: Principal, which: { ids: number[] } | { all: true }): Promise<number> {
+      await store.markRead(p.user.id, 'all' in which ? 'all' : which.ids, Date.now());
+      return await store.unread(p.user.id, await readableProjects(p));
     },
   };
 }

@@ -16,13 +16,17 @@ export const RESET_LINK_TTL_MS = 24 * 3600_000;
  */
 export function createPasswordResets(deps: { store: PasswordResetStore; accounts: AccountStore }) {
   return {
-    issue(by: Principal, userId: string, now = Date.now()): { path: string; expiresAt: string } {
+    async issue(
+      by: Principal,
+      userId: string,
+      now = Date.now(),
+    ): Promise<{ path: string; expiresAt: string }> {
       if (!by.isInstanceAdmin)
         throw new AppError('forbidden', 'Only an instance admin can issue password-reset links.');
-      if (!deps.accounts.findUserById(userId)) throw new AppError('user_not_found');
+      if (!(await deps.accounts.findUserById(userId))) throw new AppError('user_not_found');
       const token = newSecretToken('scr');
       const expiresAt = now + RESET_LINK_TTL_MS;
-      deps.store.issue({
+      await deps.store.issue({
         tokenHash: hashToken(token),
         userId,
         createdBy: by.user.id,
@@ -34,8 +38,8 @@ export function createPasswordResets(deps: { store: PasswordResetStore; accounts
     },
 
     /** Whose link this is (the page shows the email), or `reset_link_invalid`. */
-    check(token: string): { email: string } {
-      const user = deps.store.findValid(hashToken(token), Date.now());
+    async check(token: string): Promise<{ email: string }> {
+      const user = await deps.store.findValid(hashToken(token), Date.now());
       if (!user) throw new AppError('reset_link_invalid');
       return { email: user.email };
     },
@@ -43,12 +47,12 @@ export function createPasswordResets(deps: { store: PasswordResetStore; accounts
     /** Sets the new password; the link is dead afterwards and every other session of the user has ended. */
     async complete(token: string, password: string): Promise<{ email: string }> {
       const tokenHash = hashToken(token);
-      const user = deps.store.findValid(tokenHash, Date.now());
+      const user = await deps.store.findValid(tokenHash, Date.now());
       if (!user) throw new AppError('reset_link_invalid');
       await assertStrongPassword(password, [user.email, user.name]);
       const passwordHash = await hashPassword(password);
       // Re-checked in the transaction: another use of the link may have won during the hash.
-      if (!deps.store.redeem(tokenHash, user.id, passwordHash, Date.now()))
+      if (!(await deps.store.redeem(tokenHash, user.id, passwordHash, Date.now())))
         throw new AppError('reset_link_invalid');
       return { email: user.email };
     },

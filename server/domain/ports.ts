@@ -8,12 +8,12 @@ import type { WorkspaceContent } from '#schema/content/ydoc.ts';
  */
 export interface Drafts {
   /** The draft's content now, as connected editors see it. */
-  read(draftId: string): WorkspaceContent;
+  read(draftId: string): Promise<WorkspaceContent>;
   /**
    * Changes a draft server-side in one transaction that connected editors see live; false when it
    * could not be stored.
    */
-  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): boolean;
+  edit(draftId: string, reason: string, change: (doc: Y.Doc) => void): Promise<boolean>;
   /** Disconnects everyone from the draft: it closed (default), or what they may do in it changed. */
   close(draftId: string, reason?: 'draft_closed' | 'rights_changed'): void;
 }

@@ -20,7 +20,7 @@ import {
 import { nameKey, sameNameMessage } from '#schema/names.ts';
 import type { ProjectRecord, ProjectStore } from '../store/projects.ts';
 import type { Principal } from './accounts.ts';
-import type { Emit } from './events.ts';
+import type { Atomically, Emit } from './events.ts';
 import { newId } from './ids.ts';
 import { sha256 } from '../lib/hash.ts';
 import { requireDraft, requireEnvironment, requireProject } from './require.ts';
@@ -75,14 +75,14 @@ function sampleState(sections: readonly Section[]): Uint8Array {
 export function createProjects(
   store: ProjectStore,
   /** The project event log: a `stages` event (rename, recolor, kind) in the change's transaction. */
-  opts: { emit?: Emit } = {},
+  opts: { emit?: Emit; atomically?: Atomically } = {},
 ) {
   return {
     /**
      * A project from a preset (or custom stages): its environments in order, and one draft for the
      * authoring (first) one.
      */
-    create(by: Principal, input: CreateProjectInput): ProjectView {
+    async create(by: Principal, input: CreateProjectInput): Promise<ProjectView> {
       const now = Date.now();
       const projectId = newId('prj');
       const stages = input.preset === 'custom' ? input.stages! : PRESETS[input.preset].stages;
@@ -155,31 +155,31 @@ export function createProjects(
       const states = input.sample
         ? drafts.map((d) => ({ draftId: d.id, state: sampleState(draftSections(d)) }))
         : [];
-      store.insertProject(record, states, sampleAudiences);
+      await store.insertProject(record, states, sampleAudiences);
       return projectView(record);
     },
 
-    list(): ProjectView[] {
-      return store.listProjects().map(projectView);
+    async list(): Promise<ProjectView[]> {
+      return (await store.listProjects()).map(projectView);
     },
 
-    get(id: string): ProjectView {
-      return projectView(requireProject(store, id));
+    async get(id: string): Promise<ProjectView> {
+      return projectView(await requireProject(store, id));
     },
 
-    environment: (id: string) => requireEnvironment(store, id),
+    environment: async (id: string) => await requireEnvironment(store, id),
 
     /** A draft, open or closed. */
-    draftRecord: (id: string) => requireDraft(store, id),
+    draftRecord: async (id: string) => await requireDraft(store, id),
 
     /** Renames, recolors or re-kinds a stage; names stay distinct within the project. */
-    updateStage(
+    async updateStage(
       envId: string,
       patch: { name?: string; kind?: string; color?: string },
       by?: Principal,
-    ): ProjectView {
-      const found = requireEnvironment(store, envId);
-      const project = store.getProject(found.environment.projectId)!;
+    ): Promise<ProjectView> {
+      const found = await requireEnvironment(store, envId);
+      const project = (await store.getProject(found.environment.projectId))!;
       if (
         patch.name &&
         project.environments.some((e) => e.id !== envId && nameKey(e.name) === nameKey(patch.name!))
@@ -187,21 +187,21 @@ export function createProjects(
         const message = sameNameMessage(patch.name);
         throw new AppError('invalid_body', message, [{ path: 'name', message }]);
       }
-      store.atomically(() => {
-        store.updateEnvironment(envId, patch);
-        opts.emit?.({
+      await (opts.atomically ?? (async (fn) => await fn()))(async () => {
+        await store.updateEnvironment(envId, patch);
+        await opts.emit?.({
           projectId: project.project.id,
           environmentId: envId,
           kind: 'stages',
           actorId: by?.user.id ?? null,
         });
       });
-      return projectView(store.getProject(project.project.id)!);
+      return projectView((await store.getProject(project.project.id))!);
     },
 
     /** A draft that takes connections: it exists and is not closed. */
-    draft(id: string) {
-      const r = requireDraft(store, id);
+    async draft(id: string) {
+      const r = await requireDraft(store, id);
       if (r.draft.closedAt !== null) throw new AppError('draft_closed');
       return r;
     },

@@ -6,8 +6,8 @@ import { canonicalJson } from '#schema/content/canonical.ts';
 import { setItemJson, type ItemJson } from '#schema/content/ydoc.ts';
 import { own } from '#schema/content/ids.ts';
 import type { DraftRow, EnvironmentRow, ProjectStore } from '../store/projects.ts';
-import type { Emit } from './events.ts';
-import type { ReleaseStore } from '../store/releases.ts';
+import type { Atomically, Emit } from './events.ts';
+import type { ReleaseRow, ReleaseStore } from '../store/releases.ts';
 import type { Replication } from './replication.ts';
 import type { Drafts } from './ports.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
@@ -27,16 +27,18 @@ export function createPulls(deps: {
   replication: Pick<Replication, 'agreed' | 'unseenBelow'>;
   /** The project event log: a `pull` event of the stage that received, in the record's transaction. */
   emit: Emit;
+  /** A move and what stands or falls with it, as one transaction (PG-11). */
+  atomically: Atomically;
 }) {
-  function sides(envId: string, fromEnvId: string, section: Section) {
-    const to = requireEnvironment(deps.projects, envId);
-    const from = requireEnvironment(deps.projects, fromEnvId);
+  async function sides(envId: string, fromEnvId: string, section: Section) {
+    const to = await requireEnvironment(deps.projects, envId);
+    const from = await requireEnvironment(deps.projects, fromEnvId);
     if (to.environment.projectId !== from.environment.projectId)
       throw new AppError(
         'invalid_body',
         'Pulls never cross projects: export a snapshot and import it instead.',
       );
-    const project = deps.projects.getProject(to.environment.projectId)!;
+    const project = (await deps.projects.getProject(to.environment.projectId))!;
     const rule = parseFlowRules(project.project.flowRules)[section];
     const edits = (e: { environment: EnvironmentRow; draft: DraftRow | undefined }) =>
       !!e.draft &&
@@ -65,19 +67,19 @@ export function createPulls(deps: {
 
   return {
     /** What taking each item (default: every one that differs) would change here. */
-    preview(
+    async preview(
       envId: string,
       fromEnvId: string,
       section: Section,
       itemIds?: readonly string[],
-    ): PullItem[] {
-      const { target, source } = sides(envId, fromEnvId, section);
-      const mine = deps.drafts.read(target.draft.id)[section];
-      const theirs = deps.drafts.read(source.draft.id)[section];
+    ): Promise<PullItem[]> {
+      const { target, source } = await sides(envId, fromEnvId, section);
+      const mine = (await deps.drafts.read(target.draft.id))[section];
+      const theirs = (await deps.drafts.read(source.draft.id))[section];
       const ids = itemIds ?? Object.keys(theirs).filter((id) => differs(section, mine, theirs, id));
       // One time budget for all the items' line diffs, as for any diff.
       const budget = diffBudget();
-      const newer = new Set(deps.replication.unseenBelow(target.env.id, section, ids));
+      const newer = new Set(await deps.replication.unseenBelow(target.env.id, section, ids));
       return ids.map((itemId) => {
         const after = own(theirs, itemId);
         if (!after)
@@ -101,16 +103,16 @@ export function createPulls(deps: {
     },
 
     /** Takes exactly the chosen items; nothing else moves. Recorded in this environment's history as `pull`. */
-    pull(
+    async pull(
       actorId: string,
       envId: string,
       fromEnvId: string,
       section: Section,
       itemIds: readonly string[],
       { message, confirmOverwrite }: { message: string | null; confirmOverwrite: boolean },
-    ): { pulled: number } {
-      const { target, source } = sides(envId, fromEnvId, section);
-      const theirs = deps.drafts.read(source.draft.id)[section];
+    ): Promise<{ pulled: number }> {
+      const { target, source } = await sides(envId, fromEnvId, section);
+      const theirs = (await deps.drafts.read(source.draft.id))[section];
       const missing = itemIds.filter((id) => !own(theirs, id));
       if (missing.length > 0)
         throw new AppError(
@@ -119,9 +121,9 @@ export function createPulls(deps: {
         );
       if (!confirmOverwrite) {
         // Taking a version alike to this one overwrites nothing, however the merge base stands.
-        const mine = deps.drafts.read(target.draft.id)[section];
+        const mine = (await deps.drafts.read(target.draft.id))[section];
         const differ = itemIds.filter((id) => differs(section, mine, theirs, id));
-        const newer = deps.replication.unseenBelow(target.env.id, section, differ);
+        const newer = await deps.replication.unseenBelow(target.env.id, section, differ);
         if (newer.length > 0) {
           const names = newer
             .map((id) => `“${String(own(mine, id)?.[SPECS[section].nameField] ?? id)}”`)
@@ -135,54 +137,58 @@ export function createPulls(deps: {
       }
       const meta = { kind: 'pull', sourceDraftId: source.draft.id, message, createdBy: actorId };
       // The section here before and after, as snapshots: the history shows the pull as a diff.
-      const fromSnapshotId = deps.snapshots.freezeSection(
+      const fromSnapshotId = await deps.snapshots.freezeSection(
         target.env.projectId,
         section,
-        deps.drafts.read(target.draft.id)[section],
+        (await deps.drafts.read(target.draft.id))[section],
         meta,
       );
       if (
-        !deps.drafts.edit(target.draft.id, 'pull', (doc) =>
+        !(await deps.drafts.edit(target.draft.id, 'pull', (doc) =>
           itemIds.forEach((id) => setItemJson(doc, section, id, theirs[id]!)),
-        )
+        ))
       )
         throw new AppError('storage_unavailable');
       // The environment pulled from replicates from this one: both now hold these versions.
       if (source.env.position + 1 === target.env.position)
-        deps.replication.agreed(
+        await deps.replication.agreed(
           source.draft,
           section,
           Object.fromEntries(itemIds.map((id) => [id, theirs[id]!])),
         );
-      const toSnapshotId = deps.snapshots.freezeSection(
+      const toSnapshotId = await deps.snapshots.freezeSection(
         target.env.projectId,
         section,
-        deps.drafts.read(target.draft.id)[section],
+        (await deps.drafts.read(target.draft.id))[section],
         meta,
       );
       const noun = `${itemIds.length} ${SPECS[section].noun}${itemIds.length === 1 ? '' : 's'}`;
-      deps.releases.recordReplication(
-        {
-          projectId: target.env.projectId,
-          environmentId: target.env.id,
-          kind: 'pull',
-          toSnapshotId,
-          fromSnapshotId,
-          sourceEnvironmentId: source.env.id,
-          actorId,
-          message: message ?? `Pulled ${noun} from ${source.env.name}`,
-          detail: { section, itemIds },
-        },
-        Date.now(),
-        (row) =>
-          deps.emit({
+      await deps.atomically(async () => {
+        const alongside = async (row: ReleaseRow) =>
+          await deps.emit({
             projectId: target.env.projectId,
             environmentId: target.env.id,
             kind: 'pull',
             actorId,
             subject: { releaseId: row.seq, section },
-          }),
-      );
+          });
+        const row = await deps.releases.recordReplication(
+          {
+            projectId: target.env.projectId,
+            environmentId: target.env.id,
+            kind: 'pull',
+            toSnapshotId,
+            fromSnapshotId,
+            sourceEnvironmentId: source.env.id,
+            actorId,
+            message: message ?? `Pulled ${noun} from ${source.env.name}`,
+            detail: { section, itemIds },
+          },
+          Date.now(),
+        );
+        await alongside(row);
+        return row;
+      });
       return { pulled: itemIds.length };
     },
   };

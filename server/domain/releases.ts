@@ -10,16 +10,16 @@ import { requireEnvironment } from './require.ts';
 import { isAuthoring, isProduction } from '#schema/pipeline.ts';
 import type { ReleaseChainPage, ReleaseEvidence, ReleaseView, SyncResult } from '#schema/api.ts';
 import { chainFields, type ChainRecord } from '#schema/release-chain.ts';
-import type { Emit } from './events.ts';
+import type { Atomically, Emit } from './events.ts';
 
 /** What a promotion asks of hotfix tracking (see hotfixes.ts). */
 export interface HotfixGuard {
   /** Hotfix changes live in production that the content would undo (read only if a hotfix is open). */
   undoneBy(
     projectId: string,
-    content: () => WorkspaceContent,
-  ): { hotfixId: string; changes: HotfixChange[] }[];
-  markOverridden(hotfixIds: readonly string[]): void;
+    content: () => Promise<WorkspaceContent>,
+  ): Promise<{ hotfixId: string; changes: HotfixChange[] }[]>;
+  markOverridden(hotfixIds: readonly string[]): Promise<void>;
 }
 
 /** The four-eyes gate (see approvals.ts), asked before a move commits. */
@@ -30,7 +30,7 @@ export interface GateCheck {
     targetEnvId: string,
     snapshotId: string,
     opts?: { hotfix?: boolean },
-  ): string | null;
+  ): Promise<string | null>;
   /**
    * Run inside the move's transaction: the satisfied request closes, the other open requests for
    * this move are voided, and requests out of the moved environment for other snapshots no longer hold.
@@ -41,7 +41,7 @@ export interface GateCheck {
     targetEnvId: string;
     hotfix?: boolean;
     movedTo?: string;
-  }): void;
+  }): Promise<void>;
   /**
    * Throws `checks_failed`/`checks_pending` unless the target's required checks passed for this
    * snapshot; returns what allowed a gated move (stored as the record's `detail.evidence`).
@@ -50,19 +50,19 @@ export interface GateCheck {
     targetEnvId: string,
     snapshotId: string,
     requestId: string | null,
-  ): ReleaseEvidence | undefined;
+  ): Promise<ReleaseEvidence | undefined>;
   /** An environment's pointer moved: requests out of it for other snapshots no longer hold. */
-  sourceMoved(envId: string, snapshotId: string | null): void;
+  sourceMoved(envId: string, snapshotId: string | null): Promise<void>;
 }
 
 /** Freeze windows (see schedule.ts): throws `409 frozen` when the environment is in one now. */
 export interface FreezeGuard {
-  requireOpen(env: { id: string; name: string }): void;
+  requireOpen(env: { id: string; name: string }): Promise<void>;
 }
 
 /** Which secrets a snapshot's integrations name that an environment does not have (see local.ts). */
 export interface SecretsGuard {
-  missingFor(envId: string, snapshotId: string): string[];
+  missingFor(envId: string, snapshotId: string): Promise<string[]>;
 }
 
 export const releaseView = (r: ReleaseRow): ReleaseView => ({
@@ -89,7 +89,7 @@ export const chainRecord = (r: ReleaseRow): ChainRecord => ({
 
 /** What a promotion needs from audiences: the target must have every audience the snapshot refers to. */
 export interface AudienceGuard {
-  requireFor(targetEnvId: string, projectId: string, snapshotId: string): void;
+  requireFor(targetEnvId: string, projectId: string, snapshotId: string): Promise<void>;
   noteSnapshot(snapshotId: string, content: WorkspaceContent): void;
 }
 
@@ -141,11 +141,13 @@ export function createReleases(deps: {
   freeze: FreezeGuard;
   /** The project event log (inside each move's transaction). */
   emit: Emit;
+  /** A move and what stands or falls with it, as one transaction (PG-11). */
+  atomically: Atomically;
 }) {
   const { projects, store, snapshots } = deps;
   /** The event of a move, inside its transaction: the stage whose pointer moved. */
-  const moved = (kind: 'sync' | 'publish' | 'rollback', by: Principal, row: ReleaseRow) =>
-    deps.emit({
+  const moved = async (kind: 'sync' | 'publish' | 'rollback', by: Principal, row: ReleaseRow) =>
+    await deps.emit({
       projectId: row.projectId,
       environmentId: row.environmentId,
       kind,
@@ -154,17 +156,21 @@ export function createReleases(deps: {
     });
 
   /** Refuses (`checks_failed`/`checks_pending`) a move whose target requires checks that did not pass. */
-  function requireChecks(targetEnvId: string, snapshotId: string): void {
-    deps.gates.evidence(targetEnvId, snapshotId, null);
+  async function requireChecks(targetEnvId: string, snapshotId: string): Promise<void> {
+    await deps.gates.evidence(targetEnvId, snapshotId, null);
   }
 
-  function pipeline(env: EnvironmentRow): EnvironmentRow[] {
-    return projects.getProject(env.projectId)!.environments;
+  async function pipeline(env: EnvironmentRow): Promise<EnvironmentRow[]> {
+    return (await projects.getProject(env.projectId))!.environments;
   }
 
   /** Refuses a move into production that would undo a live hotfix, unless confirmed. */
-  function guardHotfix(projectId: string, content: () => WorkspaceContent, confirmed: boolean) {
-    const undone = deps.hotfixes.undoneBy(projectId, content);
+  async function guardHotfix(
+    projectId: string,
+    content: () => Promise<WorkspaceContent>,
+    confirmed: boolean,
+  ) {
+    const undone = await deps.hotfixes.undoneBy(projectId, content);
     if (undone.length > 0 && !confirmed) {
       const changes = undone.flatMap((u) => u.changes);
       throw new AppError(
@@ -180,8 +186,12 @@ export function createReleases(deps: {
    * Refuses to put content into production (its current, or live) that names secrets production
    * lacks, unless confirmed: its integrations would fail on the first call. Names only, never values.
    */
-  function guardSecrets(target: EnvironmentRow, snapshotId: string, confirmed: boolean): string[] {
-    const missing = deps.secrets.missingFor(target.id, snapshotId);
+  async function guardSecrets(
+    target: EnvironmentRow,
+    snapshotId: string,
+    confirmed: boolean,
+  ): Promise<string[]> {
+    const missing = await deps.secrets.missingFor(target.id, snapshotId);
     if (missing.length > 0 && !confirmed) {
       throw new AppError(
         'secrets_missing',
@@ -198,7 +208,7 @@ export function createReleases(deps: {
      * authoring stage frozen now, so it is exactly what was reviewed) and what the target holds.
      * Nothing is checked that its time re-checks; a stale caller or nothing to move is refused now.
      */
-    planSync(
+    async planSync(
       by: Principal,
       envId: string,
       opts: {
@@ -206,12 +216,12 @@ export function createReleases(deps: {
         expectedTargetSnapshotId?: string | null;
         message?: string;
       },
-    ): { projectId: string; snapshotId: string; targetSnapshotId: string | null } {
-      const { environment: env, draft } = requireEnvironment(projects, envId);
-      const target = pipeline(env).find((e) => e.position === env.position + 1);
+    ): Promise<{ projectId: string; snapshotId: string; targetSnapshotId: string | null }> {
+      const { environment: env, draft } = await requireEnvironment(projects, envId);
+      const target = (await pipeline(env)).find((e) => e.position === env.position + 1);
       if (!target) throw new AppError('no_next_environment');
       if (isAuthoring(env) && !draft) throw new AppError('draft_not_found');
-      const { snapshotId: candidate, content } = deps.composition.candidate(env.id);
+      const { snapshotId: candidate, content } = await deps.composition.candidate(env.id);
       if (!candidate) throw new AppError('nothing_to_sync');
       requireSourceSeen(env, opts.expectedSourceSnapshotId, candidate);
       if (
@@ -225,7 +235,7 @@ export function createReleases(deps: {
       }
       let snapshotId = candidate;
       if (content && draft) {
-        snapshotId = snapshots.freeze(env.projectId, content, {
+        snapshotId = await snapshots.freeze(env.projectId, content, {
           kind: 'freeze',
           parentId: target.snapshotId,
           sourceDraftId: draft.id,
@@ -239,12 +249,13 @@ export function createReleases(deps: {
     },
 
     /** What a scheduled Publish binds to (SCHED-1): production's synced snapshot and its live one. */
-    planPublish(
+    async planPublish(
       envId: string,
       opts: { expectedSourceSnapshotId?: string; expectedLiveSnapshotId?: string | null },
-    ): { projectId: string; snapshotId: string; targetSnapshotId: string | null } {
-      const env = requireEnvironment(projects, envId).environment;
-      if (!isProduction(env, { environments: pipeline(env) })) throw new AppError('not_production');
+    ): Promise<{ projectId: string; snapshotId: string; targetSnapshotId: string | null }> {
+      const env = (await requireEnvironment(projects, envId)).environment;
+      if (!isProduction(env, { environments: await pipeline(env) }))
+        throw new AppError('not_production');
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
       requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
       if (
@@ -264,14 +275,15 @@ export function createReleases(deps: {
     },
 
     /** The snapshot a Sync out of the environment would move (see composition.ts; nothing stored). */
-    candidate: (envId: string): string | null => deps.composition.candidateId(envId),
+    candidate: async (envId: string): Promise<string | null> =>
+      await deps.composition.candidateId(envId),
 
     /**
      * Sync: promotes to the next environment. Plan (freeze or pick the current snapshot,
      * check hotfixes) happens first; the commit re-checks and writes pointer + record in one
      * synchronous transaction.
      */
-    sync(
+    async sync(
       by: Principal,
       envId: string,
       opts: {
@@ -285,14 +297,14 @@ export function createReleases(deps: {
         /** A scheduled release running: recorded as `detail.scheduledId`. */
         scheduledId?: string;
       },
-    ): SyncResult {
-      const { environment: env, draft } = requireEnvironment(projects, envId);
-      const all = pipeline(env);
+    ): Promise<SyncResult> {
+      const { environment: env, draft } = await requireEnvironment(projects, envId);
+      const all = await pipeline(env);
       const target = all.find((e) => e.position === env.position + 1);
       if (!target) throw new AppError('no_next_environment');
       const authoring = isAuthoring(env);
       // Inside a freeze window of the target nothing moves in (SCHED-5).
-      deps.freeze.requireOpen(target);
+      await deps.freeze.requireOpen(target);
 
       if (authoring && !draft) throw new AppError('draft_not_found');
       // What moves is what requests were made for and approvals bound to: the one candidate
@@ -300,7 +312,7 @@ export function createReleases(deps: {
       const { snapshotId: candidate, content } =
         opts.pinnedSnapshotId !== undefined && authoring
           ? { snapshotId: opts.pinnedSnapshotId, content: null }
-          : deps.composition.candidate(env.id);
+          : await deps.composition.candidate(env.id);
       if (!candidate) throw new AppError('nothing_to_sync');
       let snapshotId = candidate;
       // Checked before anything is frozen: a stale caller moves nothing.
@@ -315,7 +327,7 @@ export function createReleases(deps: {
         });
       }
       if (content && draft) {
-        snapshotId = snapshots.freeze(env.projectId, content, {
+        snapshotId = await snapshots.freeze(env.projectId, content, {
           kind: 'freeze',
           parentId: target.snapshotId,
           sourceDraftId: draft.id,
@@ -326,53 +338,59 @@ export function createReleases(deps: {
       }
       if (target.snapshotId === snapshotId)
         return { snapshotId, targetEnvironmentId: target.id, unchanged: true, release: null };
-      deps.audiences.requireFor(target.id, env.projectId, snapshotId);
+      await deps.audiences.requireFor(target.id, env.projectId, snapshotId);
       const intoProduction = isProduction(target, { environments: all });
       const undone = intoProduction
-        ? guardHotfix(
+        ? await guardHotfix(
             env.projectId,
-            () => snapshots.content(env.projectId, snapshotId),
+            async () => await snapshots.content(env.projectId, snapshotId),
             opts.confirmUndoHotfix === true,
           )
         : [];
       const missing = intoProduction
-        ? guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true)
+        ? await guardSecrets(target, snapshotId, opts.confirmMissingSecrets === true)
         : [];
       // The gate last: a refusal above leaves the approved request as it is, for the confirmed retry.
       // Required checks first (they say whether the content is good), then the approvals.
-      requireChecks(target.id, snapshotId);
-      const requestId = deps.gates.check(env.id, target.id, snapshotId);
-      const evidence = deps.gates.evidence(target.id, snapshotId, requestId);
+      await requireChecks(target.id, snapshotId);
+      const requestId = await deps.gates.check(env.id, target.id, snapshotId);
+      const evidence = await deps.gates.evidence(target.id, snapshotId, requestId);
 
-      const release = store.commitMove(
-        {
-          projectId: env.projectId,
-          environmentId: target.id,
-          pointer: 'current',
-          kind: 'sync',
-          toSnapshotId: snapshotId,
-          ...(opts.expectedTargetSnapshotId !== undefined
-            ? { expectedFrom: opts.expectedTargetSnapshotId }
-            : {}),
-          ...(authoring ? {} : { source: { environmentId: env.id, pointer: 'current' as const } }),
-          actorId: by.user.id,
-          message: opts.message ?? null,
-          detail: {
-            ...confirmed(undone, missing, requestId, evidence),
-            ...(opts.scheduledId ? { scheduledId: opts.scheduledId } : {}),
-          },
-        },
-        Date.now(),
-        (row) => {
-          deps.gates.settle({
+      const release = await deps.atomically(async () => {
+        const alongside = async (row: ReleaseRow) => {
+          await deps.gates.settle({
             requestId,
             sourceEnvId: env.id,
             targetEnvId: target.id,
             movedTo: snapshotId,
           });
-          moved('sync', by, row);
-        },
-      );
+          await moved('sync', by, row);
+        };
+        const row = await store.commitMove(
+          {
+            projectId: env.projectId,
+            environmentId: target.id,
+            pointer: 'current',
+            kind: 'sync',
+            toSnapshotId: snapshotId,
+            ...(opts.expectedTargetSnapshotId !== undefined
+              ? { expectedFrom: opts.expectedTargetSnapshotId }
+              : {}),
+            ...(authoring
+              ? {}
+              : { source: { environmentId: env.id, pointer: 'current' as const } }),
+            actorId: by.user.id,
+            message: opts.message ?? null,
+            detail: {
+              ...confirmed(undone, missing, requestId, evidence),
+              ...(opts.scheduledId ? { scheduledId: opts.scheduledId } : {}),
+            },
+          },
+          Date.now(),
+        );
+        await alongside(row);
+        return row;
+      });
       return {
         snapshotId,
         targetEnvironmentId: target.id,
@@ -382,7 +400,7 @@ export function createReleases(deps: {
     },
 
     /** Publish (go-live): production's live pointer takes its synced snapshot. */
-    publish(
+    async publish(
       by: Principal,
       envId: string,
       opts: {
@@ -394,55 +412,59 @@ export function createReleases(deps: {
         /** A scheduled release running: recorded as `detail.scheduledId`. */
         scheduledId?: string;
       },
-    ): ReleaseView {
-      const env = requireEnvironment(projects, envId).environment;
-      const all = pipeline(env);
+    ): Promise<ReleaseView> {
+      const env = (await requireEnvironment(projects, envId)).environment;
+      const all = await pipeline(env);
       if (!isProduction(env, { environments: all })) throw new AppError('not_production');
-      deps.freeze.requireOpen(env);
+      await deps.freeze.requireOpen(env);
       if (!env.snapshotId) throw new AppError('nothing_to_publish');
       // What goes live is what the caller reviewed: a Sync into production meanwhile refuses it.
       requireSourceSeen(env, opts.expectedSourceSnapshotId, env.snapshotId);
-      deps.audiences.requireFor(env.id, env.projectId, env.snapshotId);
-      const undone = guardHotfix(
+      await deps.audiences.requireFor(env.id, env.projectId, env.snapshotId);
+      const undone = await guardHotfix(
         env.projectId,
-        () => snapshots.content(env.projectId, env.snapshotId!),
+        async () => await snapshots.content(env.projectId, env.snapshotId!),
         opts.confirmUndoHotfix === true,
       );
-      const missing = guardSecrets(env, env.snapshotId, opts.confirmMissingSecrets === true);
-      requireChecks(env.id, env.snapshotId);
-      const requestId = deps.gates.check(env.id, env.id, env.snapshotId);
-      const evidence = deps.gates.evidence(env.id, env.snapshotId, requestId);
-      const release = store.commitMove(
-        {
-          projectId: env.projectId,
-          environmentId: env.id,
-          pointer: 'live',
-          kind: 'publish',
-          toSnapshotId: env.snapshotId,
-          ...(opts.expectedLiveSnapshotId !== undefined
-            ? { expectedFrom: opts.expectedLiveSnapshotId }
-            : {}),
-          source: { environmentId: env.id, pointer: 'current' },
-          actorId: by.user.id,
-          message: opts.message ?? null,
-          detail: {
-            ...confirmed(undone, missing, requestId, evidence),
-            ...(opts.scheduledId ? { scheduledId: opts.scheduledId } : {}),
-          },
-        },
-        Date.now(),
+      const missing = await guardSecrets(env, env.snapshotId, opts.confirmMissingSecrets === true);
+      await requireChecks(env.id, env.snapshotId);
+      const requestId = await deps.gates.check(env.id, env.id, env.snapshotId);
+      const evidence = await deps.gates.evidence(env.id, env.snapshotId, requestId);
+      const release = await deps.atomically(async () => {
         // The live pointer moved, not production's current: no request out of production loses its snapshot.
-        (row) => {
-          deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: env.id });
-          moved('publish', by, row);
-        },
-      );
-      deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
+        const alongside = async (row: ReleaseRow) => {
+          await deps.gates.settle({ requestId, sourceEnvId: env.id, targetEnvId: env.id });
+          await moved('publish', by, row);
+        };
+        const row = await store.commitMove(
+          {
+            projectId: env.projectId,
+            environmentId: env.id,
+            pointer: 'live',
+            kind: 'publish',
+            toSnapshotId: env.snapshotId!,
+            ...(opts.expectedLiveSnapshotId !== undefined
+              ? { expectedFrom: opts.expectedLiveSnapshotId }
+              : {}),
+            source: { environmentId: env.id, pointer: 'current' },
+            actorId: by.user.id,
+            message: opts.message ?? null,
+            detail: {
+              ...confirmed(undone, missing, requestId, evidence),
+              ...(opts.scheduledId ? { scheduledId: opts.scheduledId } : {}),
+            },
+          },
+          Date.now(),
+        );
+        await alongside(row);
+        return row;
+      });
+      await deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
       return releaseView(release);
     },
 
     /** Points an environment (production: its live pointer by default) back at a snapshot from its own history. */
-    rollback(
+    async rollback(
       by: Principal,
       envId: string,
       opts: {
@@ -451,9 +473,9 @@ export function createReleases(deps: {
         message?: string;
         confirmUndoHotfix?: boolean;
       },
-    ): ReleaseView {
-      const env = requireEnvironment(projects, envId).environment;
-      const all = pipeline(env);
+    ): Promise<ReleaseView> {
+      const env = (await requireEnvironment(projects, envId)).environment;
+      const all = await pipeline(env);
       const production = isProduction(env, { environments: all });
       if (isAuthoring(env))
         throw new AppError(
@@ -462,53 +484,58 @@ export function createReleases(deps: {
         );
       const pointer: Pointer = opts.pointer ?? (production ? 'live' : 'current');
       if (pointer === 'live' && !production) throw new AppError('not_production');
-      if (!store.wasEverAt(env.id, pointer, opts.snapshotId)) throw new AppError('not_in_history');
-      deps.audiences.requireFor(env.id, env.projectId, opts.snapshotId);
+      if (!(await store.wasEverAt(env.id, pointer, opts.snapshotId)))
+        throw new AppError('not_in_history');
+      await deps.audiences.requireFor(env.id, env.projectId, opts.snapshotId);
       const undone =
         pointer === 'live'
-          ? guardHotfix(
+          ? await guardHotfix(
               env.projectId,
-              () => snapshots.content(env.projectId, opts.snapshotId),
+              async () => await snapshots.content(env.projectId, opts.snapshotId),
               opts.confirmUndoHotfix === true,
             )
           : [];
-      const release = store.commitMove(
-        {
-          projectId: env.projectId,
-          environmentId: env.id,
-          pointer,
-          kind: 'rollback',
-          toSnapshotId: opts.snapshotId,
-          actorId: by.user.id,
-          message: opts.message ?? null,
-          detail: undone.length > 0 ? { confirmedHotfixUndo: undone } : undefined,
-        },
-        Date.now(),
-        (row) => {
-          if (pointer === 'current') deps.gates.sourceMoved(env.id, opts.snapshotId);
-          moved('rollback', by, row);
-        },
-      );
-      deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
+      const release = await deps.atomically(async () => {
+        const alongside = async (row: ReleaseRow) => {
+          if (pointer === 'current') await deps.gates.sourceMoved(env.id, opts.snapshotId);
+          await moved('rollback', by, row);
+        };
+        const row = await store.commitMove(
+          {
+            projectId: env.projectId,
+            environmentId: env.id,
+            pointer,
+            kind: 'rollback',
+            toSnapshotId: opts.snapshotId,
+            actorId: by.user.id,
+            message: opts.message ?? null,
+            detail: undone.length > 0 ? { confirmedHotfixUndo: undone } : undefined,
+          },
+          Date.now(),
+        );
+        await alongside(row);
+        return row;
+      });
+      await deps.hotfixes.markOverridden(undone.map((u) => u.hotfixId));
       return releaseView(release);
     },
 
     /** A page of the project's release chain after `after`, oldest first (VH-1); the caller authorized it. */
-    chain(projectId: string, after: number, limit: number): ReleaseChainPage {
-      const rows = store.chain(projectId, after, limit + 1);
+    async chain(projectId: string, after: number, limit: number): Promise<ReleaseChainPage> {
+      const rows = await store.chain(projectId, after, limit + 1);
       const records = rows.slice(0, limit).map(chainRecord);
       return { records, next: rows.length > limit ? records.at(-1)!.seq : null };
     },
 
-    history(envId: string): ReleaseView[] {
-      requireEnvironment(projects, envId);
-      return store.history(envId).map(releaseView);
+    async history(envId: string): Promise<ReleaseView[]> {
+      await requireEnvironment(projects, envId);
+      return (await store.history(envId)).map(releaseView);
     },
 
     /** `limit` of an environment's records before the record `before` (a seq; null: the newest), newest first (VH-4). */
-    historyPage(envId: string, before: number | null, limit: number): ReleaseView[] {
-      requireEnvironment(projects, envId);
-      return store.historyPage(envId, before, limit).map(releaseView);
+    async historyPage(envId: string, before: number | null, limit: number): Promise<ReleaseView[]> {
+      await requireEnvironment(projects, envId);
+      return (await store.historyPage(envId, before, limit)).map(releaseView);
     },
   };
 }

@@ -1,12 +1,12 @@
 import type * as Y from 'yjs';
-import type { Emit } from './events.ts';
+import type { Atomically, Emit } from './events.ts';
 import { AppError } from '#schema/errors.ts';
 import { SECTIONS, SPECS, type Section } from '#schema/content/spec.ts';
 import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
 import { setItemJson, type ItemJson } from '#schema/content/ydoc.ts';
 import { own } from '#schema/content/ids.ts';
 import type { ProjectStore, DraftRow, EnvironmentRow } from '../store/projects.ts';
-import type { ReleaseStore } from '../store/releases.ts';
+import type { ReleaseRow, ReleaseStore } from '../store/releases.ts';
 import type { SnapshotStore } from '../store/snapshots.ts';
 import type { BaseRow, ReplicationStore } from '../store/replication.ts';
 import { itemBlob, type Snapshots } from './snapshots.ts';
@@ -36,6 +36,8 @@ export function createReplication(deps: {
   log: (msg: string, err?: unknown) => void;
   /** The project event log: `replication` (the stage that received) and `conflict` events, in the record's transaction. */
   emit: Emit;
+  /** Several store calls as one transaction (PG-11). */
+  atomically: Atomically;
 }) {
   const timers = new Map<string, NodeJS.Timeout>();
   let stopped = false;
@@ -78,14 +80,14 @@ export function createReplication(deps: {
     };
   }
 
-  function conflict(
+  async function conflict(
     draft: DraftRow,
     section: Section,
     itemId: string,
     action: 'detected' | 'resolved',
     actorId: string | null,
-  ): void {
-    deps.emit({
+  ): Promise<void> {
+    await deps.emit({
       projectId: draft.projectId,
       environmentId: draft.environmentId,
       kind: 'conflict',
@@ -95,15 +97,15 @@ export function createReplication(deps: {
   }
 
   /** Makes `draft`'s `section` follow `upstream`; returns how many items changed, and the section before. */
-  function receive(
+  async function receive(
     draft: DraftRow,
     section: Section,
     upstream: Record<string, ItemJson>,
     editsHere: boolean,
     now: number,
-  ): { changed: number; before: Record<string, ItemJson> } {
-    const local = deps.drafts.read(draft.id)[section];
-    const bases = new Map(deps.store.bases(draft.id, section).map((b) => [b.itemId, b]));
+  ): Promise<{ changed: number; before: Record<string, ItemJson> }> {
+    const local = (await deps.drafts.read(draft.id))[section];
+    const bases = new Map((await deps.store.bases(draft.id, section)).map((b) => [b.itemId, b]));
     const take = new Map<string, ItemJson | null>();
     const rows: BaseRow[] = [];
     const newBlobs: { id: string; json: string }[] = [];
@@ -146,14 +148,14 @@ export function createReplication(deps: {
       if (!base?.conflictBlobId) detected.push(itemId);
     }
     if (take.size > 0) {
-      deps.drafts.edit(draft.id, 'replicate', (doc: Y.Doc) => {
+      await deps.drafts.edit(draft.id, 'replicate', (doc: Y.Doc) => {
         for (const [itemId, json] of take) setItemJson(doc, section, itemId, json);
       });
     }
-    deps.projects.atomically(() => {
-      deps.releases.putBlobs(newBlobs);
-      deps.store.put(rows);
-      for (const itemId of detected) conflict(draft, section, itemId, 'detected', null);
+    await deps.atomically(async () => {
+      await deps.releases.putBlobs(newBlobs);
+      await deps.store.put(rows);
+      for (const itemId of detected) await conflict(draft, section, itemId, 'detected', null);
     });
     return { changed: take.size, before: local };
   }
@@ -162,7 +164,7 @@ export function createReplication(deps: {
    * The environment's history gets a `replicate` record: the section there before and after, as
    * snapshots (a diff shows what flowed).
    */
-  function record(
+  async function record(
     projectId: string,
     env: EnvironmentRow,
     from: EnvironmentRow,
@@ -170,61 +172,66 @@ export function createReplication(deps: {
     section: Section,
     before: Record<string, ItemJson>,
     items: number,
-  ): void {
+  ): Promise<void> {
     const meta = { kind: 'replicate', sourceDraftId: draft.id, message: null, createdBy: 'system' };
-    const fromSnapshotId = deps.snapshots.freezeSection(projectId, section, before, meta);
-    const toSnapshotId = deps.snapshots.freezeSection(
+    const fromSnapshotId = await deps.snapshots.freezeSection(projectId, section, before, meta);
+    const toSnapshotId = await deps.snapshots.freezeSection(
       projectId,
       section,
-      deps.drafts.read(draft.id)[section],
+      (await deps.drafts.read(draft.id))[section],
       meta,
     );
-    deps.releases.recordReplication(
-      {
-        projectId,
-        environmentId: env.id,
-        kind: 'replicate',
-        toSnapshotId,
-        fromSnapshotId,
-        sourceEnvironmentId: from.id,
-        actorId: 'system',
-        message: `${items} ${SPECS[section].noun}${items === 1 ? '' : 's'} from ${from.name}`,
-        detail: { section, items },
-      },
-      Date.now(),
-      (row) =>
-        deps.emit({
+    await deps.atomically(async () => {
+      const alongside = async (row: ReleaseRow) =>
+        await deps.emit({
           projectId,
           environmentId: env.id,
           kind: 'replication',
           actorId: null,
           subject: { releaseId: row.seq, section },
-        }),
-    );
+        });
+      const row = await deps.releases.recordReplication(
+        {
+          projectId,
+          environmentId: env.id,
+          kind: 'replicate',
+          toSnapshotId,
+          fromSnapshotId,
+          sourceEnvironmentId: from.id,
+          actorId: 'system',
+          message: `${items} ${SPECS[section].noun}${items === 1 ? '' : 's'} from ${from.name}`,
+          detail: { section, items },
+        },
+        Date.now(),
+      );
+      await alongside(row);
+      return row;
+    });
   }
 
   type Step = { env: EnvironmentRow; draft: DraftRow };
   /** Visits each receiving stage of each `down` section, from the source down, with the stage just above it. */
-  function eachStep(
+  async function eachStep(
     projectId: string,
-    visit: (section: Section, from: Step, to: Step, editsHere: boolean) => void,
-  ): void {
-    const project = deps.projects.getProject(projectId);
+    visit: (section: Section, from: Step, to: Step, editsHere: boolean) => Promise<void>,
+  ): Promise<void> {
+    const project = await deps.projects.getProject(projectId);
     if (!project) return;
     const rules = parseFlowRules(project.project.flowRules);
     for (const section of SECTIONS) {
       const steps = chain(rules, section, project.environments, project.drafts);
       const editable = new Set(rules[section].editableEnvIds ?? []);
       for (let i = 1; i < steps.length; i++)
-        visit(section, steps[i - 1]!, steps[i]!, editable.has(steps[i]!.env.id));
+        await visit(section, steps[i - 1]!, steps[i]!, editable.has(steps[i]!.env.id));
     }
   }
 
-  function replicateNow(projectId: string): void {
-    eachStep(projectId, (section, from, to, editsHere) => {
-      const upstream = deps.drafts.read(from.draft.id)[section];
-      const { changed, before } = receive(to.draft, section, upstream, editsHere, Date.now());
-      if (changed > 0) record(projectId, to.env, from.env, to.draft, section, before, changed);
+  async function replicateNow(projectId: string): Promise<void> {
+    await eachStep(projectId, async (section, from, to, editsHere) => {
+      const upstream = (await deps.drafts.read(from.draft.id))[section];
+      const { changed, before } = await receive(to.draft, section, upstream, editsHere, Date.now());
+      if (changed > 0)
+        await record(projectId, to.env, from.env, to.draft, section, before, changed);
     });
   }
 
@@ -236,11 +243,9 @@ export function createReplication(deps: {
         projectId,
         setTimeout(() => {
           timers.delete(projectId);
-          try {
-            replicateNow(projectId);
-          } catch (err) {
-            deps.log(`replication of ${projectId} failed; it is retried on the next change`, err);
-          }
+          replicateNow(projectId).catch((err: unknown) =>
+            deps.log(`replication of ${projectId} failed; it is retried on the next change`, err),
+          );
         }, deps.delayMs).unref(),
       );
     },
@@ -252,12 +257,14 @@ export function createReplication(deps: {
      * and the stage above it already hold alike become merge bases now, so a change on one side
      * before the next replication flows instead of looking changed on both. Takes nothing.
      */
-    settle(projectId: string): void {
+    async settle(projectId: string): Promise<void> {
       const now = Date.now();
-      eachStep(projectId, (section, from, to) => {
-        const upstream = deps.drafts.read(from.draft.id)[section];
-        const local = deps.drafts.read(to.draft.id)[section];
-        const bases = new Map(deps.store.bases(to.draft.id, section).map((b) => [b.itemId, b]));
+      await eachStep(projectId, async (section, from, to) => {
+        const upstream = (await deps.drafts.read(from.draft.id))[section];
+        const local = (await deps.drafts.read(to.draft.id))[section];
+        const bases = new Map(
+          (await deps.store.bases(to.draft.id, section)).map((b) => [b.itemId, b]),
+        );
         const rows: BaseRow[] = [];
         for (const [itemId, item] of Object.entries(upstream)) {
           const mine = own(local, itemId);
@@ -268,7 +275,7 @@ export function createReplication(deps: {
               : null;
           if (agreed) rows.push(agreed);
         }
-        deps.store.put(rows);
+        await deps.store.put(rows);
       });
     },
 
@@ -286,9 +293,13 @@ export function createReplication(deps: {
      * `draft` and the environment just above it now agree on these items (a pull took them up
      * as they are): they become the merge base, so the next change above flows down cleanly.
      */
-    agreed(draft: DraftRow, section: Section, items: Record<string, ItemJson>): void {
+    async agreed(
+      draft: DraftRow,
+      section: Section,
+      items: Record<string, ItemJson>,
+    ): Promise<void> {
       const now = Date.now();
-      deps.store.put(
+      await deps.store.put(
         Object.entries(items).map(([itemId, item]) => ({
           draftId: draft.id,
           section,
@@ -306,9 +317,13 @@ export function createReplication(deps: {
      * a change down within its delay, so an edit below made after one here is made on top of it
      * (the merge base moves to it); one of these is therefore newer here than anything below it.
      */
-    unseenBelow(envId: string, section: Section, itemIds: readonly string[]): string[] {
-      const found = deps.projects.getEnvironment(envId);
-      const project = found && deps.projects.getProject(found.environment.projectId);
+    async unseenBelow(
+      envId: string,
+      section: Section,
+      itemIds: readonly string[],
+    ): Promise<string[]> {
+      const found = await deps.projects.getEnvironment(envId);
+      const project = found && (await deps.projects.getProject(found.environment.projectId));
       if (!found?.draft || !project) return [];
       const steps = chain(
         parseFlowRules(project.project.flowRules),
@@ -321,9 +336,9 @@ export function createReplication(deps: {
       // Not in the chain, or its last stage: nothing below takes from it.
       if (!below) return [];
       const bases = new Map(
-        deps.store.bases(below.draft.id, section).map((b) => [b.itemId, b.baseBlobId]),
+        (await deps.store.bases(below.draft.id, section)).map((b) => [b.itemId, b.baseBlobId]),
       );
-      const local = deps.drafts.read(found.draft.id)[section];
+      const local = (await deps.drafts.read(found.draft.id))[section];
       return itemIds.filter((id) => {
         const mine = own(local, id);
         return (mine ? blobOf(section, mine).id : null) !== (bases.get(id) ?? null);
@@ -331,8 +346,8 @@ export function createReplication(deps: {
     },
 
     /** A section's rule changed: its merge bases and conflicts in these drafts no longer hold. */
-    forget(draftIds: readonly string[], sections: readonly Section[]): void {
-      for (const d of draftIds) for (const s of sections) deps.store.forget(d, s);
+    async forget(draftIds: readonly string[], sections: readonly Section[]): Promise<void> {
+      for (const d of draftIds) for (const s of sections) await deps.store.forget(d, s);
     },
 
     /**
@@ -341,18 +356,18 @@ export function createReplication(deps: {
      * Cheap enough for every board read: one grouped count per draft on its primary key and one
      * newest-first lookup per (stage, section) on the releases' (environment, seq) index.
      */
-    received(
+    async received(
       projectId: string,
       wanted: (envId: string) => boolean,
-    ): Map<string, StageReplication[]> {
+    ): Promise<Map<string, StageReplication[]>> {
       const out = new Map<string, StageReplication[]>();
       const counts = new Map<string, Record<string, number>>();
-      eachStep(projectId, (section, from, to) => {
+      await eachStep(projectId, async (section, from, to) => {
         if (!wanted(to.env.id)) return;
         let conflicts = counts.get(to.draft.id);
         if (!conflicts)
-          counts.set(to.draft.id, (conflicts = deps.store.conflictCounts(to.draft.id)));
-        const at = deps.releases.lastReplicated(to.env.id, section);
+          counts.set(to.draft.id, (conflicts = await deps.store.conflictCounts(to.draft.id)));
+        const at = await deps.releases.lastReplicated(to.env.id, section);
         const list = out.get(to.env.id) ?? [];
         list.push({
           section,
@@ -366,14 +381,14 @@ export function createReplication(deps: {
     },
 
     /** Items changed both upstream and in this environment since the last replication. */
-    conflicts(envId: string): ConflictView[] {
-      const found = requireEnvironment(deps.projects, envId);
+    async conflicts(envId: string): Promise<ConflictView[]> {
+      const found = await requireEnvironment(deps.projects, envId);
       if (!found.draft) return [];
-      const rows = deps.store.conflicts(found.draft.id);
-      const blobs = deps.releases.getBlobs(
+      const rows = await deps.store.conflicts(found.draft.id);
+      const blobs = await deps.releases.getBlobs(
         rows.map((r) => r.conflictBlobId!).filter((id) => id !== DELETED),
       );
-      const local = deps.drafts.read(found.draft.id);
+      const local = await deps.drafts.read(found.draft.id);
       return rows.map((r) => {
         const section = r.section as Section;
         const upstream =
@@ -393,36 +408,36 @@ export function createReplication(deps: {
     },
 
     /** Resolves a conflict: take the upstream version, or keep this environment's. */
-    resolve(
+    async resolve(
       envId: string,
       section: Section,
       itemId: string,
       take: 'upstream' | 'local',
       actorId: string | null = null,
-    ): void {
-      const found = deps.projects.getEnvironment(envId);
+    ): Promise<void> {
+      const found = await deps.projects.getEnvironment(envId);
       const row = found?.draft
-        ? deps.store
-            .conflicts(found.draft.id)
-            .find((r) => r.section === section && r.itemId === itemId)
+        ? (await deps.store.conflicts(found.draft.id)).find(
+            (r) => r.section === section && r.itemId === itemId,
+          )
         : undefined;
       if (!found?.draft || !row) throw new AppError('not_found', 'There is no such conflict here.');
       const upstreamId = row.conflictBlobId === DELETED ? null : row.conflictBlobId;
       if (take === 'upstream') {
         const json = upstreamId
-          ? (JSON.parse(deps.releases.getBlobs([upstreamId]).get(upstreamId)!) as ItemJson)
+          ? (JSON.parse((await deps.releases.getBlobs([upstreamId])).get(upstreamId)!) as ItemJson)
           : null;
-        deps.drafts.edit(found.draft.id, 'replicate', (doc: Y.Doc) =>
+        await deps.drafts.edit(found.draft.id, 'replicate', (doc: Y.Doc) =>
           setItemJson(doc, section, itemId, json),
         );
       }
       // Either way the upstream version is now the base: later upstream changes merge again.
       const draft = found.draft;
-      deps.projects.atomically(() => {
-        deps.store.put([
+      await deps.atomically(async () => {
+        await deps.store.put([
           { ...row, baseBlobId: upstreamId, conflictBlobId: null, updatedAt: Date.now() },
         ]);
-        conflict(draft, section, itemId, 'resolved', actorId);
+        await conflict(draft, section, itemId, 'resolved', actorId);
       });
     },
   };

@@ -7,22 +7,28 @@ import type { ProjectStore } from '../store/projects.ts';
  */
 
 /** The environment and its open draft (authoring or section), or `environment_not_found`. */
-export function requireEnvironment(projects: Pick<ProjectStore, 'getEnvironment'>, envId: string) {
-  const found = projects.getEnvironment(envId);
+export async function requireEnvironment(
+  projects: Pick<ProjectStore, 'getEnvironment'>,
+  envId: string,
+) {
+  const found = await projects.getEnvironment(envId);
   if (!found) throw new AppError('environment_not_found');
   return found;
 }
 
 /** The project with its environments (in stage order) and drafts, or `project_not_found`. */
-export function requireProject(projects: Pick<ProjectStore, 'getProject'>, projectId: string) {
-  const found = projects.getProject(projectId);
+export async function requireProject(
+  projects: Pick<ProjectStore, 'getProject'>,
+  projectId: string,
+) {
+  const found = await projects.getProject(projectId);
   if (!found) throw new AppError('project_not_found');
   return found;
 }
 
 /** A draft (open or closed) with its environment, or `draft_not_found`. */
-export function requireDraft(projects: Pick<ProjectStore, 'getDraft'>, draftId: string) {
-  const found = projects.getDraft(draftId);
+export async function requireDraft(projects: Pick<ProjectStore, 'getDraft'>, draftId: string) {
+  const found = await projects.getDraft(draftId);
   if (!found) throw new AppError('draft_not_found');
   return found;
 }

@@ -1,3 +1,4 @@
+import type { Atomically } from './events.ts';
 import { SECTIONS } from '#schema/content/spec.ts';
 import type { Tree } from '#schema/content/diff.ts';
 import type { AbandonedRequest, RetentionStore } from '../store/retention.ts';
@@ -35,8 +36,10 @@ export function createRetention(deps: {
   store: RetentionStore;
   retentionDays: number;
   /** Audit of a request deleted while still open (voided and rejected ones already have their event). */
-  expired: (r: AbandonedRequest, now: number) => void;
+  expired: (r: AbandonedRequest, now: number) => Promise<unknown>;
   pause?: () => Promise<void>;
+  /** Several store calls as one transaction (PG-11). */
+  atomically: Atomically;
 }) {
   const { store } = deps;
   const pause = deps.pause ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
@@ -44,14 +47,14 @@ export function createRetention(deps: {
 
   async function sweep(now = Date.now()): Promise<SweepResult> {
     const cutoff = now - deps.retentionDays * DAY;
-    const abandoned = store.abandonedRequests(cutoff);
+    const abandoned = await store.abandonedRequests(cutoff);
     if (abandoned.length === 0) return { requests: 0, snapshots: 0, blobs: 0 };
 
     const key = (projectId: string, id: string) => `${projectId}\0${id}`;
-    const unreferenced = (): Map<string, { projectId: string; id: string }> => {
+    const unreferenced = async (): Promise<Map<string, { projectId: string; id: string }>> => {
       const out = new Map<string, { projectId: string; id: string }>();
       for (const projectId of new Set(abandoned.map((r) => r.projectId))) {
-        const held = store.referencedSnapshotIds(projectId, cutoff);
+        const held = await store.referencedSnapshotIds(projectId, cutoff);
         for (const r of abandoned)
           if (r.projectId === projectId && !held.has(r.snapshotId))
             out.set(key(projectId, r.snapshotId), { projectId, id: r.snapshotId });
@@ -60,17 +63,17 @@ export function createRetention(deps: {
     };
 
     // Plan: the candidate snapshots, and the blobs no other snapshot names.
-    const candidates = unreferenced();
+    const candidates = await unreferenced();
     const blobs = new Set<string>();
     let read = 0;
     for (const s of candidates.values()) {
-      for (const b of blobIdsOf(store.tree(s.projectId, s.id) ?? '{}')) blobs.add(b);
+      for (const b of blobIdsOf((await store.tree(s.projectId, s.id)) ?? '{}')) blobs.add(b);
       if (++read % SCAN_PAGE === 0) await pause();
       if (stopped) return { requests: 0, snapshots: 0, blobs: 0 };
     }
-    const mark = store.lastSnapshotRow();
+    const mark = await store.lastSnapshotRow();
     for (let after = 0; after < mark && blobs.size > 0;) {
-      const page = store.treesAfter(after, mark, SCAN_PAGE);
+      const page = await store.treesAfter(after, mark, SCAN_PAGE);
       if (page.length === 0) break;
       for (const row of page)
         if (!candidates.has(key(row.projectId, row.id)))
@@ -81,26 +84,30 @@ export function createRetention(deps: {
     }
 
     // Commit, re-checked: what is held now stays, with its blobs; so do blobs of snapshots frozen during the scan.
-    const result = store.atomically((): SweepResult => {
-      const doomed = unreferenced();
+    const result = await deps.atomically(async (): Promise<SweepResult> => {
+      const doomed = await unreferenced();
       for (const [k, s] of candidates) {
         if (!doomed.has(k))
-          for (const b of blobIdsOf(store.tree(s.projectId, s.id) ?? '{}')) blobs.delete(b);
+          for (const b of blobIdsOf((await store.tree(s.projectId, s.id)) ?? '{}')) blobs.delete(b);
       }
-      for (const row of store.treesAfter(mark, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))
+      for (const row of await store.treesAfter(
+        mark,
+        Number.MAX_SAFE_INTEGER,
+        Number.MAX_SAFE_INTEGER,
+      ))
         for (const b of blobIdsOf(row.tree)) blobs.delete(b);
-      for (const b of store.blobsNamedByReplication([...blobs])) blobs.delete(b);
+      for (const b of await store.blobsNamedByReplication([...blobs])) blobs.delete(b);
       let deletedSnapshots = 0;
       for (const [k, s] of doomed) {
         if (!candidates.has(k)) continue; // became unreferenced during the scan: its blobs were not checked; the next sweep takes it
-        store.deleteSnapshot(s.projectId, s.id);
+        await store.deleteSnapshot(s.projectId, s.id);
         deletedSnapshots++;
       }
-      for (const r of abandoned) store.deleteRequest(r.id);
-      for (const b of blobs) store.deleteBlob(b);
+      for (const r of abandoned) await store.deleteRequest(r.id);
+      for (const b of blobs) await store.deleteBlob(b);
       return { requests: abandoned.length, snapshots: deletedSnapshots, blobs: blobs.size };
     });
-    for (const r of abandoned) if (r.state === 'open') deps.expired(r, now);
+    for (const r of abandoned) if (r.state === 'open') await deps.expired(r, now);
     return result;
   }
 

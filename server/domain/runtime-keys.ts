@@ -11,18 +11,18 @@ import type { RuntimeKeyView } from '#schema/api.ts';
 export function createRuntimeKeys(deps: { projects: ProjectStore; store: LocalStore }) {
   const { projects, store } = deps;
   return {
-    createRuntimeKey(by: Principal, envId: string, name: string) {
-      const { environment: env } = requireEnvironment(projects, envId);
+    async createRuntimeKey(by: Principal, envId: string, name: string) {
+      const { environment: env } = await requireEnvironment(projects, envId);
       const max = LIMITS.MAX_RUNTIME_KEYS_PER_ENVIRONMENT;
       requireBelow(
         'MAX_RUNTIME_KEYS_PER_ENVIRONMENT',
         max,
-        store.runtimeKeyCount(envId),
+        await store.runtimeKeyCount(envId),
         `${env.name} already has ${max} runtime keys: delete one first.`,
       );
       const key = newSecretToken('scr');
       const id = newId('rtk');
-      store.insertRuntimeKey({
+      await store.insertRuntimeKey({
         id,
         environmentId: envId,
         name,
@@ -32,19 +32,21 @@ export function createRuntimeKeys(deps: { projects: ProjectStore; store: LocalSt
       });
       return { id, name, key };
     },
-    runtimeKeys(envId: string): RuntimeKeyView[] {
-      requireEnvironment(projects, envId);
-      return store
-        .runtimeKeys(envId)
-        .map((k) => ({ id: k.id, name: k.name, createdAt: new Date(k.createdAt).toISOString() }));
+    async runtimeKeys(envId: string): Promise<RuntimeKeyView[]> {
+      await requireEnvironment(projects, envId);
+      return (await store.runtimeKeys(envId)).map((k) => ({
+        id: k.id,
+        name: k.name,
+        createdAt: new Date(k.createdAt).toISOString(),
+      }));
     },
-    deleteRuntimeKey(envId: string, id: string): void {
-      if (!store.deleteRuntimeKey(envId, id))
+    async deleteRuntimeKey(envId: string, id: string): Promise<void> {
+      if (!(await store.deleteRuntimeKey(envId, id)))
         throw new AppError('not_found', 'No such runtime key here.');
     },
     /** The environment a runtime key opens (undefined: no such key). */
-    environmentOf: (runtimeKey: string): string | undefined =>
-      store.runtimeKeyEnvironment(hashToken(runtimeKey)),
+    environmentOf: async (runtimeKey: string): Promise<string | undefined> =>
+      await store.runtimeKeyEnvironment(hashToken(runtimeKey)),
   };
 }
 

@@ -37,7 +37,7 @@ export function createRuntimeReports(opts: {
    * Told when an instance appears or reports another snapshot; at most once per environment per
    * RUNTIMES_CHANGED_MS (the board refetches on it).
    */
-  changed?: (envId: string) => void;
+  changed?: (envId: string) => Promise<void>;
 }) {
   const now = opts.now ?? Date.now;
   const byEnv = new Map<string, Map<string, Instance>>();
@@ -57,7 +57,7 @@ export function createRuntimeReports(opts: {
     const delay = Math.max(RUNTIMES_CHANGED_MS, Math.ceil(-b.tokens * RUNTIMES_REFILL_MS));
     setTimeout(() => {
       pending.delete(envId);
-      opts.changed!(envId);
+      void opts.changed!(envId);
     }, delay).unref();
   }
 

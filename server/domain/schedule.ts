@@ -40,9 +40,9 @@ export function scheduleTime(at: string, now: number): number {
 /** Freeze windows (SCHED-5): `requireOpen` throws `409 frozen` inside one. */
 export function createFreeze(store: ScheduleStore, now: () => number = Date.now) {
   const guard: FreezeGuard = {
-    requireOpen(env) {
+    async requireOpen(env) {
       const t = now();
-      const w = store.freeze(env.id).find((x) => x.from <= t && t < x.to);
+      const w = (await store.freeze(env.id)).find((x) => x.from <= t && t < x.to);
       if (!w) return;
       throw new AppError(
         'frozen',
@@ -53,25 +53,25 @@ export function createFreeze(store: ScheduleStore, now: () => number = Date.now)
   };
   return {
     ...guard,
-    get(envId: string): FreezeView {
+    async get(envId: string): Promise<FreezeView> {
       return {
-        windows: store.freeze(envId).map((w) => ({
+        windows: (await store.freeze(envId)).map((w) => ({
           from: new Date(w.from).toISOString(),
           to: new Date(w.to).toISOString(),
           reason: w.reason,
         })),
       };
     },
-    put(
+    async put(
       by: Principal,
       envId: string,
       windows: readonly { from: string; to: string; reason?: string | undefined }[],
-    ): FreezeView {
+    ): Promise<FreezeView> {
       const rows = windows
         .map((w) => ({ from: Date.parse(w.from), to: Date.parse(w.to), reason: w.reason || null }))
         .sort((a, b) => a.from - b.from);
-      store.putFreeze(envId, rows, by.user.id, now());
-      return this.get(envId);
+      await store.putFreeze(envId, rows, by.user.id, now());
+      return await this.get(envId);
     },
   };
 }
@@ -88,9 +88,9 @@ export function createSchedule(deps: {
   atomically: Atomically;
   emit: Emit;
   /** The scheduler's user as a principal at its time; null when the account is gone. */
-  principalOf: (userId: string) => Principal | null;
+  principalOf: (userId: string) => Promise<Principal | null>;
   /** Re-checks the scheduler may still make the move (throws like the route would). */
-  authorize: (p: Principal, kind: 'sync' | 'publish', envId: string) => void;
+  authorize: (p: Principal, kind: 'sync' | 'publish', envId: string) => Promise<void>;
   log: (msg: string, err?: unknown) => void;
   now?: () => number;
 }) {
@@ -99,8 +99,8 @@ export function createSchedule(deps: {
   let timer: NodeJS.Timeout | null = null;
   let running = false;
 
-  const announce = (r: ScheduledRow, state: string, errorId?: string) =>
-    deps.emit({
+  const announce = async (r: ScheduledRow, state: string, errorId?: string) =>
+    await deps.emit({
       projectId: r.projectId,
       environmentId: r.environmentId,
       kind: 'schedule',
@@ -109,14 +109,14 @@ export function createSchedule(deps: {
     });
 
   /** Runs one due release: moves and marks it done in one transaction, or marks it failed. */
-  function run(r: ScheduledRow): void {
+  async function run(r: ScheduledRow): Promise<void> {
     try {
-      deps.atomically(() => {
+      await deps.atomically(async () => {
         // The claim first: if another process (or an earlier run) finished it, nothing happens.
-        if (!store.finish(r.id, { state: 'done' }, now())) return;
-        const by = deps.principalOf(r.createdBy);
+        if (!(await store.finish(r.id, { state: 'done' }, now()))) return;
+        const by = await deps.principalOf(r.createdBy);
         if (!by) throw new AppError('forbidden', 'The person who scheduled it no longer exists.');
-        deps.authorize(by, r.kind, r.environmentId);
+        await deps.authorize(by, r.kind, r.environmentId);
         const common = {
           scheduledId: r.id,
           expectedSourceSnapshotId: r.snapshotId,
@@ -126,16 +126,18 @@ export function createSchedule(deps: {
         };
         const release =
           r.kind === 'publish'
-            ? deps.releases.publish(by, r.environmentId, {
+            ? await deps.releases.publish(by, r.environmentId, {
                 ...common,
                 expectedLiveSnapshotId: r.expectedTargetSnapshotId,
               })
-            : deps.releases.sync(by, r.environmentId, {
-                ...common,
-                expectedTargetSnapshotId: r.expectedTargetSnapshotId,
-                pinnedSnapshotId: r.snapshotId,
-              }).release;
-        store.setReleaseSeq(r.id, release?.seq ?? null);
+            : (
+                await deps.releases.sync(by, r.environmentId, {
+                  ...common,
+                  expectedTargetSnapshotId: r.expectedTargetSnapshotId,
+                  pinnedSnapshotId: r.snapshotId,
+                })
+              ).release;
+        await store.setReleaseSeq(r.id, release?.seq ?? null);
       });
     } catch (err) {
       const e =
@@ -143,15 +145,21 @@ export function createSchedule(deps: {
           ? err
           : new AppError('internal', 'The scheduled release failed unexpectedly.');
       if (!(err instanceof AppError)) deps.log(`scheduled release ${r.id} failed`, err);
-      deps.atomically(() => {
-        if (store.finish(r.id, { state: 'failed', errorId: e.id, errorMessage: e.message }, now()))
-          announce(r, 'failed', e.id);
+      await deps.atomically(async () => {
+        if (
+          await store.finish(
+            r.id,
+            { state: 'failed', errorId: e.id, errorMessage: e.message },
+            now(),
+          )
+        )
+          await announce(r, 'failed', e.id);
       });
     }
   }
 
   /** Runs every due one, then sets the timer for the next (or a poll for other processes' ones). */
-  function tick(): void {
+  async function tick(): Promise<void> {
     if (timer) clearTimeout(timer);
     timer = null;
     // Stopped (the database may be closing): a poke queued before it does nothing.
@@ -159,8 +167,8 @@ export function createSchedule(deps: {
     running = true;
     try {
       for (;;) {
-        const due = store.due(now(), 20);
-        for (const r of due) run(r);
+        const due = await store.due(now(), 20);
+        for (const r of due) await run(r);
         if (due.length < 20) break;
       }
     } catch (err) {
@@ -169,18 +177,18 @@ export function createSchedule(deps: {
       running = false;
     }
     if (!started) return;
-    const next = store.nextAt();
+    const next = await store.nextAt();
     const wait = next === null ? POLL_MS : Math.min(POLL_MS, Math.max(0, next - now()));
-    timer = setTimeout(tick, wait);
+    timer = setTimeout(() => void tick(), wait);
     timer.unref();
   }
   let started = false;
 
   return {
     /** Starts the timer: every due one runs now (those missed while stopped too). */
-    start(): void {
+    async start(): Promise<void> {
       started = true;
-      tick();
+      await tick();
     },
     stop(): void {
       started = false;
@@ -189,11 +197,11 @@ export function createSchedule(deps: {
     },
     /** Re-arms the timer after a change (a new or cancelled one). */
     poke(): void {
-      if (started) setImmediate(tick);
+      if (started) setImmediate(() => void tick());
     },
 
     /** Stores a pending release bound to what would move now (SCHED-1). */
-    schedule(
+    async schedule(
       by: Principal,
       envId: string,
       kind: 'sync' | 'publish',
@@ -206,14 +214,14 @@ export function createSchedule(deps: {
         confirmMissingSecrets?: boolean;
         confirmUndoHotfix?: boolean;
       },
-    ): ScheduledView {
+    ): Promise<ScheduledView> {
       const at = scheduleTime(body.at, now());
-      const row = deps.atomically(() => {
-        if (store.pendingCount(envId) >= SCHEDULED_PER_ENVIRONMENT)
+      const row = await deps.atomically(async () => {
+        if ((await store.pendingCount(envId)) >= SCHEDULED_PER_ENVIRONMENT)
           throw new AppError('too_many_scheduled');
         const plan =
           kind === 'publish'
-            ? deps.releases.planPublish(envId, {
+            ? await deps.releases.planPublish(envId, {
                 ...(body.expectedSourceSnapshotId !== undefined
                   ? { expectedSourceSnapshotId: body.expectedSourceSnapshotId }
                   : {}),
@@ -221,7 +229,7 @@ export function createSchedule(deps: {
                   ? { expectedLiveSnapshotId: body.expectedLiveSnapshotId }
                   : {}),
               })
-            : deps.releases.planSync(by, envId, {
+            : await deps.releases.planSync(by, envId, {
                 ...(body.expectedSourceSnapshotId !== undefined
                   ? { expectedSourceSnapshotId: body.expectedSourceSnapshotId }
                   : {}),
@@ -249,32 +257,32 @@ export function createSchedule(deps: {
           createdAt: now(),
           finishedAt: null,
         };
-        store.insert(r);
-        announce(r, 'pending');
+        await store.insert(r);
+        await announce(r, 'pending');
         return r;
       });
       this.poke();
       return scheduledView(row);
     },
 
-    pending(envId: string): ScheduledView[] {
-      return store.pending(envId).map(scheduledView);
+    async pending(envId: string): Promise<ScheduledView[]> {
+      return (await store.pending(envId)).map(scheduledView);
     },
 
     /** The row of a scheduled release (any state), or `scheduled_not_found`. */
-    get(id: string): ScheduledRow {
-      const r = store.get(id);
+    async get(id: string): Promise<ScheduledRow> {
+      const r = await store.get(id);
       if (!r) throw new AppError('scheduled_not_found');
       return r;
     },
 
     /** Cancels a pending one; one that already ran or was cancelled is not found. */
-    cancel(id: string): void {
-      deps.atomically(() => {
-        const r = this.get(id);
-        if (!store.finish(id, { state: 'cancelled' }, now()))
+    async cancel(id: string): Promise<void> {
+      await deps.atomically(async () => {
+        const r = await this.get(id);
+        if (!(await store.finish(id, { state: 'cancelled' }, now())))
           throw new AppError('scheduled_not_found');
-        announce(r, 'cancelled');
+        await announce(r, 'cancelled');
       });
       this.poke();
     },

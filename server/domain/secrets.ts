@@ -11,6 +11,7 @@ import { requireEnvironment } from './require.ts';
 import type { Sealer } from './sealer.ts';
 import { requireBelow } from './limits.ts';
 import type { SecretsView } from '#schema/api.ts';
+import { mapInOrder } from '../lib/in-order.ts';
 
 /**
  * An environment's secrets: sealed at rest, named by the content's integrations, never returned
@@ -26,11 +27,11 @@ export function createSecrets(deps: {
   const { projects, store, composition, sealer } = deps;
 
   /** Secrets the content's integrations use by name, and which are not set here. */
-  function missingSecrets(
+  async function missingSecrets(
     envId: string,
     from: WorkspaceContent,
-  ): { name: string; usedBy: { itemId: string; name: string }[] }[] {
-    const set = new Set(store.secrets(envId).map((s) => s.name));
+  ): Promise<{ name: string; usedBy: { itemId: string; name: string }[] }[]> {
+    const set = new Set((await store.secrets(envId)).map((s) => s.name));
     const used = new Map<string, { itemId: string; name: string }[]>();
     for (const [itemId, i] of Object.entries(canonicalContent(from).integrations)) {
       if (i.authType === 'none' || !i.authSecret) continue;
@@ -47,14 +48,14 @@ export function createSecrets(deps: {
      * hash in memory; no value or hash leaves the server): a test bot must not hold production
      * credentials.
      */
-    sharedWithProduction(
+    async sharedWithProduction(
       projectId: string,
-    ): { environmentId: string; name: string; productionName: string }[] {
-      const envs = projects.getProject(projectId)?.environments ?? [];
+    ): Promise<{ environmentId: string; name: string; productionName: string }[]> {
+      const envs = (await projects.getProject(projectId))?.environments ?? [];
       const prod = productionOf(envs);
       if (!prod) return [];
-      const prints = (envId: string) =>
-        store.secrets(envId).flatMap((s) => {
+      const prints = async (envId: string) =>
+        (await store.secrets(envId)).flatMap((s) => {
           try {
             return [
               {
@@ -66,56 +67,57 @@ export function createSecrets(deps: {
             return []; // a row that does not open is reported by the secrets view, not here
           }
         });
-      const production = new Map(prints(prod.id).map((p) => [p.print, p.name]));
+      const production = new Map((await prints(prod.id)).map((p) => [p.print, p.name]));
       if (production.size === 0) return [];
-      return envs
-        .slice(0, -1)
-        .flatMap((e) =>
-          prints(e.id).flatMap((p) =>
+      return (
+        await mapInOrder(envs.slice(0, -1), async (e) =>
+          (await prints(e.id)).flatMap((p) =>
             production.has(p.print)
               ? [{ environmentId: e.id, name: p.name, productionName: production.get(p.print)! }]
               : [],
           ),
-        );
+        )
+      ).flat();
     },
 
     /**
      * Secret names the environment's content (with `snapshotId` in place) uses and it lacks: names
      * only, never values.
      */
-    missingSecretsWith(envId: string, snapshotId: string): string[] {
-      return missingSecrets(envId, composition.contentWith(envId, snapshotId))
+    async missingSecretsWith(envId: string, snapshotId: string): Promise<string[]> {
+      return (await missingSecrets(envId, await composition.contentWith(envId, snapshotId)))
         .map((m) => m.name)
         .sort();
     },
     /** The same for what the environment holds now (production: its current and live content). */
-    missingSecretNames(envId: string): string[] {
+    async missingSecretNames(envId: string): Promise<string[]> {
       const names = new Set(
-        composition
-          .pointedContents(envId)
-          .flatMap((p) => missingSecrets(envId, p.content).map((m) => m.name)),
+        (
+          await mapInOrder(await composition.pointedContents(envId), async (p) =>
+            (await missingSecrets(envId, p.content)).map((m) => m.name),
+          )
+        ).flat(),
       );
       return [...names].sort();
     },
 
     /** Names and dates only: a value is never returned once saved. */
-    secrets(envId: string): SecretsView {
-      requireEnvironment(projects, envId);
+    async secrets(envId: string): Promise<SecretsView> {
+      await requireEnvironment(projects, envId);
       return {
-        secrets: store
-          .secrets(envId)
+        secrets: (await store.secrets(envId))
           .map((s) => ({
             name: s.name,
             updatedBy: s.updatedBy,
             updatedAt: new Date(s.updatedAt).toISOString(),
           }))
           .sort((a, b) => a.name.localeCompare(b.name)),
-        missing: missingSecrets(envId, composition.content(envId)),
+        missing: await missingSecrets(envId, await composition.content(envId)),
       };
     },
 
-    setSecret(by: Principal, envId: string, name: string, value: string) {
-      const { environment: env } = requireEnvironment(projects, envId);
+    async setSecret(by: Principal, envId: string, name: string, value: string) {
+      const { environment: env } = await requireEnvironment(projects, envId);
       if (!SECRET_NAME.test(name))
         throw new AppError(
           'invalid_body',
@@ -123,15 +125,15 @@ export function createSecrets(deps: {
         );
       // Replacing a value is always allowed; only a new name counts against the limit.
       const max = deps.limits.maxSecretsPerEnvironment;
-      if (!store.hasSecret(envId, name))
+      if (!(await store.hasSecret(envId, name)))
         requireBelow(
           'MAX_SECRETS_PER_ENVIRONMENT',
           max,
-          store.secretCount(envId),
+          await store.secretCount(envId),
           `${env.name} already has ${max} secrets: delete one first.`,
         );
       const now = Date.now();
-      store.setSecret({
+      await store.setSecret({
         environmentId: envId,
         name,
         sealed: sealer.seal(value, `${envId}/${name}`),
@@ -141,15 +143,15 @@ export function createSecrets(deps: {
       return { name, updatedBy: by.user.id, updatedAt: new Date(now).toISOString() };
     },
 
-    deleteSecret(envId: string, name: string): void {
-      requireEnvironment(projects, envId);
-      if (!store.deleteSecret(envId, name))
+    async deleteSecret(envId: string, name: string): Promise<void> {
+      await requireEnvironment(projects, envId);
+      if (!(await store.deleteSecret(envId, name)))
         throw new AppError('not_found', 'No secret with this name here.');
     },
 
     /** For the runtime's integration calls later; never sent through the HTTP API. */
-    revealSecret(envId: string, name: string): string | null {
-      const row = store.secrets(envId).find((s) => s.name === name);
+    async revealSecret(envId: string, name: string): Promise<string | null> {
+      const row = (await store.secrets(envId)).find((s) => s.name === name);
       return row ? sealer.open(row.sealed, `${envId}/${name}`) : null;
     },
   };

@@ -8,21 +8,25 @@ import { requireEnvironment } from './require.ts';
 export function createSettings(deps: { projects: ProjectStore; store: LocalStore }) {
   const { projects, store } = deps;
   return {
-    settings(envId: string): EnvironmentSettings {
-      requireEnvironment(projects, envId);
-      const row = store.settings(envId);
+    async settings(envId: string): Promise<EnvironmentSettings> {
+      await requireEnvironment(projects, envId);
+      const row = await store.settings(envId);
       return row ? EnvironmentSettings.parse(row.json) : DEFAULT_SETTINGS;
     },
 
     /** As stored (validated when it was set), for the delivery answer. */
-    stored(envId: string): EnvironmentSettings {
-      const row = store.settings(envId);
+    async stored(envId: string): Promise<EnvironmentSettings> {
+      const row = await store.settings(envId);
       return row ? row.json : DEFAULT_SETTINGS;
     },
 
-    setSettings(by: Principal, envId: string, settings: EnvironmentSettings): EnvironmentSettings {
-      requireEnvironment(projects, envId);
-      store.setSettings({
+    async setSettings(
+      by: Principal,
+      envId: string,
+      settings: EnvironmentSettings,
+    ): Promise<EnvironmentSettings> {
+      await requireEnvironment(projects, envId);
+      await store.setSettings({
         environmentId: envId,
         json: settings,
         updatedBy: by.user.id,

@@ -17,6 +17,7 @@ import { DAY, MINUTE } from '../lib/time.ts';
 import { requireEnvironment } from './require.ts';
 import { shownSnapshotId } from '#schema/composition.ts';
 import { isAuthoring } from '#schema/pipeline.ts';
+import { mapInOrder } from '../lib/in-order.ts';
 
 export const shareLinkView = (l: ShareLinkRow): ShareLinkView => ({
   id: l.id,
@@ -43,7 +44,7 @@ export function createShares(deps: {
   local: LocalData;
   limits: { maxShareLinksPerEnvironment: number; feedbackPerLinkPerMinute: number };
   /** Names of people by user id. */
-  names: (ids: Iterable<string>) => Record<string, string>;
+  names: (ids: Iterable<string>) => Promise<Record<string, string>>;
   /** The project event log: `shares` and `feedback` events of the stage, in each change's transaction. */
   emit: Emit;
   atomically: Atomically;
@@ -57,8 +58,8 @@ export function createShares(deps: {
     actorId: by.user.id,
   });
 
-  function resolve(token: string): ShareLinkRow {
-    const link = store.shareLinkByToken(hashToken(token));
+  async function resolve(token: string): Promise<ShareLinkRow> {
+    const link = await store.shareLinkByToken(hashToken(token));
     if (!link)
       throw new AppError('not_found', 'This link does not exist. Check that it was copied whole.');
     if (link.revokedAt !== null) throw new AppError('share_link_revoked');
@@ -67,11 +68,11 @@ export function createShares(deps: {
   }
 
   /** What a link shows now: its pinned snapshot, or whatever its environment shows. */
-  function shownContent(link: ShareLinkRow): WorkspaceContent | null {
-    const { environment: env } = projects.getEnvironment(link.environmentId)!;
-    const project = projects.getProject(env.projectId)!;
+  async function shownContent(link: ShareLinkRow): Promise<WorkspaceContent | null> {
+    const { environment: env } = (await projects.getEnvironment(link.environmentId))!;
+    const project = (await projects.getProject(env.projectId))!;
     const snapshotId = link.snapshotId ?? shownSnapshotId(env, project);
-    return snapshotId ? canonicalContent(deps.local.contentWith(env.id, snapshotId)) : null;
+    return snapshotId ? canonicalContent(await deps.local.contentWith(env.id, snapshotId)) : null;
   }
 
   const itemNameIn = (content: WorkspaceContent | null, section: Section, itemId: string) => {
@@ -79,9 +80,9 @@ export function createShares(deps: {
     return item ? String(item[SPECS[section].nameField] ?? '') : '';
   };
 
-  const repliesByFeedback = (rows: FeedbackRow[]) => {
+  const repliesByFeedback = async (rows: FeedbackRow[]) => {
     const by = new Map<string, { author: string; text: string; createdAt: string }[]>();
-    for (const r of store.repliesOf(rows.map((f) => f.id))) {
+    for (const r of await store.repliesOf(rows.map((f) => f.id))) {
       const list = by.get(r.feedbackId) ?? [];
       list.push({
         author: r.authorName,
@@ -94,31 +95,34 @@ export function createShares(deps: {
   };
 
   /** The team's view of feedback rows of one environment. */
-  function teamViews(envId: string, rows: FeedbackRow[]): FeedbackView[] {
+  async function teamViews(envId: string, rows: FeedbackRow[]): Promise<FeedbackView[]> {
     // Only the links these comments came through (at most one per comment listed).
     const links = new Map(
-      store.shareLinksByIds([...new Set(rows.map((f) => f.shareLinkId))]).map((l) => [l.id, l]),
+      (await store.shareLinksByIds([...new Set(rows.map((f) => f.shareLinkId))])).map((l) => [
+        l.id,
+        l,
+      ]),
     );
-    const replies = repliesByFeedback(rows);
-    const names = deps.names(rows.flatMap((f) => (f.resolvedBy ? [f.resolvedBy] : [])));
+    const replies = await repliesByFeedback(rows);
+    const names = await deps.names(rows.flatMap((f) => (f.resolvedBy ? [f.resolvedBy] : [])));
     // Older comments have no stored name: the item's name in what the environment shows now.
     let current: WorkspaceContent | null | undefined;
-    const nameOf = (f: FeedbackRow) => {
+    const nameOf = async (f: FeedbackRow) => {
       if (f.itemName) return f.itemName;
       if (current === undefined) {
-        const { environment: env } = projects.getEnvironment(envId)!;
-        const snap = shownSnapshotId(env, projects.getProject(env.projectId)!);
-        current = snap ? canonicalContent(deps.local.contentWith(env.id, snap)) : null;
+        const { environment: env } = (await projects.getEnvironment(envId))!;
+        const snap = shownSnapshotId(env, (await projects.getProject(env.projectId))!);
+        current = snap ? canonicalContent(await deps.local.contentWith(env.id, snap)) : null;
       }
       return itemNameIn(current, f.section as Section, f.itemId);
     };
-    return rows.map((f) => {
+    return await mapInOrder(rows, async (f) => {
       const link = links.get(f.shareLinkId);
       return {
         id: f.id,
         section: f.section,
         itemId: f.itemId,
-        itemName: nameOf(f),
+        itemName: await nameOf(f),
         author: f.author,
         text: f.text,
         shareLinkId: f.shareLinkId,
@@ -136,16 +140,16 @@ export function createShares(deps: {
     });
   }
 
-  function requireFeedback(id: string): FeedbackRow {
-    const f = store.feedbackById(id);
+  async function requireFeedback(id: string): Promise<FeedbackRow> {
+    const f = await store.feedbackById(id);
     if (!f) throw new AppError('not_found', 'No such feedback.');
     return f;
   }
 
   /** One link's feedback with the team's replies: what that link's holders read. */
-  function sharedFeedback(envId: string, linkId: string): SharedFeedback[] {
-    const rows = store.feedbackOfLink(envId, linkId, LIMITS.FEEDBACK_LISTED_PER_LINK);
-    const replies = repliesByFeedback(rows);
+  async function sharedFeedback(envId: string, linkId: string): Promise<SharedFeedback[]> {
+    const rows = await store.feedbackOfLink(envId, linkId, LIMITS.FEEDBACK_LISTED_PER_LINK);
+    const replies = await repliesByFeedback(rows);
     return rows.map((f) => ({
       id: f.id,
       section: f.section,
@@ -159,12 +163,12 @@ export function createShares(deps: {
   }
 
   return {
-    create(
+    async create(
       by: Principal,
       envId: string,
       input: { label: string; expiresInDays: number; snapshotId?: string; allowFeedback: boolean },
     ) {
-      const env = requireEnvironment(projects, envId).environment;
+      const env = (await requireEnvironment(projects, envId)).environment;
       // A link shows a snapshot (and the sections the stage holds); the authoring stage has only
       // its live draft, which nobody reviewed: stakeholders get a stage after it.
       if (isAuthoring(env)) throw new AppError('authoring_not_shareable');
@@ -172,8 +176,8 @@ export function createShares(deps: {
       if (
         input.snapshotId &&
         !(
-          deps.releases.wasEverAt(env.id, 'current', input.snapshotId) ||
-          deps.releases.wasEverAt(env.id, 'live', input.snapshotId)
+          (await deps.releases.wasEverAt(env.id, 'current', input.snapshotId)) ||
+          (await deps.releases.wasEverAt(env.id, 'live', input.snapshotId))
         )
       ) {
         throw new AppError(
@@ -186,7 +190,7 @@ export function createShares(deps: {
       requireBelow(
         'MAX_SHARE_LINKS_PER_ENVIRONMENT',
         max,
-        store.activeShareLinkCount(env.id, now),
+        await store.activeShareLinkCount(env.id, now),
         `${env.name} already has ${max} active share links: revoke one first.`,
       );
       const token = newSecretToken('scl');
@@ -202,10 +206,10 @@ export function createShares(deps: {
         expiresAt: now + input.expiresInDays * DAY,
         revokedAt: null,
       };
-      announce(
-        () => {
-          store.insertShareLink(row);
-          store.audit(
+      await announce(
+        async () => {
+          await store.insertShareLink(row);
+          await store.audit(
             {
               projectId: env.projectId,
               environmentId: env.id,
@@ -226,24 +230,24 @@ export function createShares(deps: {
       return { ...shareLinkView(row), token, path: `/share/${token}` };
     },
 
-    list(envId: string) {
-      return store.shareLinks(envId).map(shareLinkView);
+    async list(envId: string) {
+      return (await store.shareLinks(envId)).map(shareLinkView);
     },
 
-    environmentOf(linkId: string): string {
-      const l = store.shareLink(linkId);
+    async environmentOf(linkId: string): Promise<string> {
+      const l = await store.shareLink(linkId);
       if (!l) throw new AppError('not_found', 'No such share link.');
       return l.environmentId;
     },
 
-    revoke(by: Principal, linkId: string): void {
-      const l = store.shareLink(linkId);
+    async revoke(by: Principal, linkId: string): Promise<void> {
+      const l = await store.shareLink(linkId);
       if (!l) throw new AppError('not_found', 'No such share link.');
-      const env = projects.getEnvironment(l.environmentId)!.environment;
-      announce(
-        () => {
-          store.revokeShareLink(linkId, Date.now());
-          store.audit(
+      const env = (await projects.getEnvironment(l.environmentId))!.environment;
+      await announce(
+        async () => {
+          await store.revokeShareLink(linkId, Date.now());
+          await store.audit(
             {
               projectId: env.projectId,
               environmentId: env.id,
@@ -259,14 +263,14 @@ export function createShares(deps: {
     },
 
     /** What a stakeholder sees: the content, variables at their effective values, never a secret value. */
-    view(token: string) {
-      const link = resolve(token);
-      const { environment: env } = projects.getEnvironment(link.environmentId)!;
-      const project = projects.getProject(env.projectId)!;
+    async view(token: string) {
+      const link = await resolve(token);
+      const { environment: env } = (await projects.getEnvironment(link.environmentId))!;
+      const project = (await projects.getProject(env.projectId))!;
       const snapshotId = link.snapshotId ?? shownSnapshotId(env, project);
       // Flow rules: what a Sync moved is pinned; the sections the environment holds itself are shown as they are now.
       const content = snapshotId
-        ? canonicalContent(deps.local.contentWith(env.id, snapshotId))
+        ? canonicalContent(await deps.local.contentWith(env.id, snapshotId))
         : null;
       return {
         label: link.label,
@@ -275,11 +279,10 @@ export function createShares(deps: {
         pinned: link.snapshotId !== null,
         project: { name: project.project.name },
         environment: { name: env.name, kind: env.kind, color: env.color },
-        snapshot: snapshotId ? deps.snapshots.meta(env.projectId, snapshotId) : null,
+        snapshot: snapshotId ? await deps.snapshots.meta(env.projectId, snapshotId) : null,
         content,
         variables: content
-          ? deps.local
-              .variables(env.id, content)
+          ? (await deps.local.variables(env.id, content))
               .filter((v) => !v.orphaned)
               .map((v) => ({
                 name: v.name,
@@ -288,16 +291,16 @@ export function createShares(deps: {
                 value: v.effectiveValue,
               }))
           : [],
-        feedback: link.allowFeedback ? sharedFeedback(env.id, link.id) : [],
+        feedback: link.allowFeedback ? await sharedFeedback(env.id, link.id) : [],
       };
     },
 
     /** Stakeholder feedback on an item: environment-local, never promoted. */
-    addFeedback(
+    async addFeedback(
       token: string,
       input: { section: Section; itemId: string; author: string; text: string },
     ) {
-      const link = resolve(token);
+      const link = await resolve(token);
       if (!link.allowFeedback) throw new AppError('forbidden', 'This link does not take feedback.');
       // The poster is anonymous: the link itself is what is limited, in rate and in what it keeps.
       // Counted and stored in one synchronous step, so parallel posts cannot slip past the count.
@@ -306,7 +309,7 @@ export function createShares(deps: {
       requireRate(
         'FEEDBACK_PER_LINK_PER_MINUTE',
         perMinute,
-        store.feedbackTimesOfLink(link.environmentId, link.id, now - MINUTE),
+        await store.feedbackTimesOfLink(link.environmentId, link.id, now - MINUTE),
         MINUTE,
         now,
         `This link takes at most ${perMinute} feedback posts a minute: wait a moment and send it again.`,
@@ -315,7 +318,7 @@ export function createShares(deps: {
       requireBelow(
         'MAX_FEEDBACK_PER_LINK',
         kept,
-        store.feedbackCountOfLink(link.environmentId, link.id),
+        await store.feedbackCountOfLink(link.environmentId, link.id),
         `This link already holds ${kept} feedback posts: ask the team for a new link.`,
       );
       const row = {
@@ -328,14 +331,14 @@ export function createShares(deps: {
         text: input.text,
         createdAt: now,
         // The name the stakeholder read, so the team's view names the item even after it changes.
-        itemName: itemNameIn(shownContent(link), input.section, input.itemId),
+        itemName: itemNameIn(await shownContent(link), input.section, input.itemId),
         resolvedAt: null,
         resolvedBy: null,
       };
-      const { environment } = requireEnvironment(projects, link.environmentId);
-      projects.atomically(() => {
-        store.insertFeedback(row);
-        deps.emit({
+      const { environment } = await requireEnvironment(projects, link.environmentId);
+      await deps.atomically(async () => {
+        await store.insertFeedback(row);
+        await deps.emit({
           projectId: environment.projectId,
           environmentId: environment.id,
           kind: 'feedback',
@@ -356,36 +359,36 @@ export function createShares(deps: {
     },
 
     /** The team's view: newest first, bounded, narrowed to open or resolved. */
-    feedback(envId: string, status: 'open' | 'resolved' | 'all' = 'all') {
+    async feedback(envId: string, status: 'open' | 'resolved' | 'all' = 'all') {
       const max = LIMITS.FEEDBACK_LISTED;
-      const rows = store.feedback(envId, status, max + 1);
+      const rows = await store.feedback(envId, status, max + 1);
       return {
-        feedback: teamViews(envId, rows.slice(0, max)),
-        counts: store.feedbackCounts(envId),
+        feedback: await teamViews(envId, rows.slice(0, max)),
+        counts: await store.feedbackCounts(envId),
         truncated: rows.length > max,
       };
     },
 
     /** The environment a feedback post belongs to (404 when there is none). */
-    environmentOfFeedback(id: string): string {
-      return requireFeedback(id).environmentId;
+    async environmentOfFeedback(id: string): Promise<string> {
+      return (await requireFeedback(id)).environmentId;
     },
 
     /** A team member answers a stakeholder; the link's holders read it under the item. */
-    reply(by: Principal, id: string, text: string): FeedbackView {
-      const f = requireFeedback(id);
+    async reply(by: Principal, id: string, text: string): Promise<FeedbackView> {
+      const f = await requireFeedback(id);
       const max = LIMITS.MAX_REPLIES_PER_FEEDBACK;
       requireBelow(
         'MAX_REPLIES_PER_FEEDBACK',
         max,
-        store.replyCount(f.id),
+        await store.replyCount(f.id),
         `This comment already has ${max} replies: resolve it, or ask for a new comment.`,
       );
       const now = Date.now();
       const replyId = newId('fbr');
-      const env = projects.getEnvironment(f.environmentId)!.environment;
-      projects.atomically(() => {
-        store.insertReply({
+      const env = (await projects.getEnvironment(f.environmentId))!.environment;
+      await deps.atomically(async () => {
+        await store.insertReply({
           id: replyId,
           feedbackId: f.id,
           createdBy: by.user.id,
@@ -393,7 +396,7 @@ export function createShares(deps: {
           text,
           createdAt: now,
         });
-        deps.emit({
+        await deps.emit({
           projectId: env.projectId,
           environmentId: env.id,
           kind: 'feedback',
@@ -401,7 +404,7 @@ export function createShares(deps: {
           subject: { feedbackId: f.id, action: 'replied' },
         });
       });
-      store.audit(
+      await store.audit(
         {
           projectId: env.projectId,
           environmentId: env.id,
@@ -417,18 +420,22 @@ export function createShares(deps: {
         },
         now,
       );
-      return teamViews(env.id, [f])[0]!;
+      return (await teamViews(env.id, [f]))[0]!;
     },
 
     /** Marks feedback resolved (or open again); saying what it already is changes nothing. */
-    setResolved(by: Principal, id: string, resolved: boolean): FeedbackView {
-      const f = requireFeedback(id);
+    async setResolved(by: Principal, id: string, resolved: boolean): Promise<FeedbackView> {
+      const f = await requireFeedback(id);
       if (resolved !== (f.resolvedAt !== null)) {
         const now = Date.now();
-        const env = projects.getEnvironment(f.environmentId)!.environment;
-        projects.atomically(() => {
-          store.setFeedbackResolved(f.id, resolved ? by.user.id : null, resolved ? now : null);
-          deps.emit({
+        const env = (await projects.getEnvironment(f.environmentId))!.environment;
+        await deps.atomically(async () => {
+          await store.setFeedbackResolved(
+            f.id,
+            resolved ? by.user.id : null,
+            resolved ? now : null,
+          );
+          await deps.emit({
             projectId: env.projectId,
             environmentId: env.id,
             kind: 'feedback',
@@ -436,7 +443,7 @@ export function createShares(deps: {
             subject: { feedbackId: f.id, action: resolved ? 'resolved' : 'reopened' },
           });
         });
-        store.audit(
+        await store.audit(
           {
             projectId: env.projectId,
             environmentId: env.id,
@@ -452,12 +459,12 @@ export function createShares(deps: {
           now,
         );
       }
-      return teamViews(f.environmentId, [requireFeedback(id)])[0]!;
+      return (await teamViews(f.environmentId, [await requireFeedback(id)]))[0]!;
     },
 
     /** Open (unresolved) feedback per environment. */
-    openCounts(envIds: string[]): Record<string, number> {
-      return store.openFeedbackCounts(envIds);
+    async openCounts(envIds: string[]): Promise<Record<string, number>> {
+      return await store.openFeedbackCounts(envIds);
     },
   };
 }

@@ -38,22 +38,22 @@ export const itemBlob = (section: Section, item: ItemJson): { id: string; json: 
 };
 
 export function createSnapshots(store: SnapshotStore) {
-  function loadRow(projectId: string, id: string): SnapshotRow {
-    const row = store.getSnapshot(projectId, id);
+  async function loadRow(projectId: string, id: string): Promise<SnapshotRow> {
+    const row = await store.getSnapshot(projectId, id);
     if (!row) throw new AppError('snapshot_not_found');
     return row;
   }
 
   /** The snapshot's tree, after checking that it hashes to the snapshot's id. */
-  function tree(projectId: string, id: string): Tree {
-    const row = loadRow(projectId, id);
+  async function tree(projectId: string, id: string): Promise<Tree> {
+    const row = await loadRow(projectId, id);
     if (hashTree(row.tree) !== row.id) throw new AppError('snapshot_corrupt');
     return JSON.parse(row.tree) as Tree;
   }
 
   /** Reads blobs by id, checking each against its address. */
-  function readItems(ids: readonly string[]): Map<string, ItemJson> {
-    const raw = store.getBlobs([...new Set(ids)]);
+  async function readItems(ids: readonly string[]): Promise<Map<string, ItemJson>> {
+    const raw = await store.getBlobs([...new Set(ids)]);
     const out = new Map<string, ItemJson>();
     for (const id of new Set(ids)) {
       const json = raw.get(id);
@@ -71,7 +71,7 @@ export function createSnapshots(store: SnapshotStore) {
      * Freezes content: validate (problems block) → canonical form → one blob per item, stored
      * only if new → a tree whose hash is the snapshot id. Equal content gives the same id.
      */
-    freeze(
+    async freeze(
       projectId: string,
       content: WorkspaceContent,
       meta: {
@@ -82,7 +82,7 @@ export function createSnapshots(store: SnapshotStore) {
         createdBy: string;
       },
       opts: { validate?: boolean } = {},
-    ): string {
+    ): Promise<string> {
       const problems = opts.validate === false ? [] : validateContent(content);
       if (problems.length > 0)
         throw new AppError(
@@ -103,9 +103,9 @@ export function createSnapshots(store: SnapshotStore) {
       }
       const treeJson = canonicalJson(t);
       const id = hashTree(treeJson);
-      if (!store.getSnapshot(projectId, id)) {
-        const known = store.knownBlobIds([...blobs.keys()]);
-        store.putSnapshot(
+      if (!(await store.getSnapshot(projectId, id))) {
+        const known = await store.knownBlobIds([...blobs.keys()]);
+        await store.putSnapshot(
           {
             projectId,
             id,
@@ -127,7 +127,7 @@ export function createSnapshots(store: SnapshotStore) {
      * One section's items as a snapshot of their own (history records of replications and pulls:
      * the section before and after). Not validated: a half-written article still flows.
      */
-    freezeSection(
+    async freezeSection(
       projectId: string,
       section: Section,
       items: Record<string, ItemJson>,
@@ -137,10 +137,15 @@ export function createSnapshots(store: SnapshotStore) {
         message: string | null;
         createdBy: string;
       },
-    ): string {
+    ): Promise<string> {
       const content = emptyContent();
       content[section] = items;
-      return this.freeze(projectId, content, { ...meta, parentId: null }, { validate: false });
+      return await this.freeze(
+        projectId,
+        content,
+        { ...meta, parentId: null },
+        { validate: false },
+      );
     },
 
     /** The id this content would freeze to, without storing anything. */
@@ -156,22 +161,22 @@ export function createSnapshots(store: SnapshotStore) {
     },
 
     /** Whether the project stores this snapshot. */
-    exists(projectId: string, id: string): boolean {
-      return store.getSnapshot(projectId, id) !== undefined;
+    async exists(projectId: string, id: string): Promise<boolean> {
+      return (await store.getSnapshot(projectId, id)) !== undefined;
     },
 
-    meta(projectId: string, id: string): SnapshotMeta {
-      return metaOf(loadRow(projectId, id));
+    async meta(projectId: string, id: string): Promise<SnapshotMeta> {
+      return metaOf(await loadRow(projectId, id));
     },
 
     /** The content of a snapshot (only `sections`, if given: only their blobs are read), verified. */
-    content(
+    async content(
       projectId: string,
       id: string,
       sections: readonly Section[] = SECTIONS,
-    ): WorkspaceContent {
-      const t = tree(projectId, id);
-      const items = readItems(sections.flatMap((s) => Object.values(t[s] ?? {})));
+    ): Promise<WorkspaceContent> {
+      const t = await tree(projectId, id);
+      const items = await readItems(sections.flatMap((s) => Object.values(t[s] ?? {})));
       const out = emptyContent();
       for (const s of sections)
         for (const [itemId, blobId] of Object.entries(t[s] ?? {}))

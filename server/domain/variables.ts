@@ -8,6 +8,7 @@ import type { Principal } from './accounts.ts';
 import type { Composition } from './composition.ts';
 import { requireEnvironment } from './require.ts';
 import type { VariableView } from '#schema/api.ts';
+import { mapInOrder } from '../lib/in-order.ts';
 
 /**
  * Variable overrides: an environment's own values for the content's variables. Environment-local:
@@ -21,11 +22,9 @@ export function createVariables(deps: {
   const { store, composition } = deps;
 
   /** Variables with their values here; `from` = another content of this environment (a pinned snapshot). */
-  function variables(
-    envId: string,
-    from: WorkspaceContent = composition.content(envId),
-  ): VariableView[] {
-    const overrides = new Map(store.overrides(envId).map((o) => [o.name, o]));
+  async function variables(envId: string, given?: WorkspaceContent): Promise<VariableView[]> {
+    const from = given ?? (await composition.content(envId));
+    const overrides = new Map((await store.overrides(envId)).map((o) => [o.name, o]));
     const out: VariableView[] = Object.values(canonicalContent(from).variables).map((v) => {
       const o = overrides.get(v.name as string);
       overrides.delete(v.name as string);
@@ -68,40 +67,45 @@ export function createVariables(deps: {
   }
 
   return {
-    variables: (envId: string, from?: WorkspaceContent) => variables(envId, from),
+    variables: async (envId: string, from?: WorkspaceContent) => await variables(envId, from),
 
     /**
      * The variables whose override here no longer fits their type, in what the environment's
      * pointers hold (production: current and live). Names only: for the board.
      */
-    invalidOverrides(envId: string): string[] {
-      if (store.overrides(envId).length === 0) return [];
-      const keys = composition.pointedContents(envId).flatMap(({ content: c }) =>
-        variables(envId, c)
-          .filter((v) => v.invalidOverride)
-          .map((v) => v.name),
-      );
+    async invalidOverrides(envId: string): Promise<string[]> {
+      if ((await store.overrides(envId)).length === 0) return [];
+      const keys = (
+        await mapInOrder(await composition.pointedContents(envId), async ({ content: c }) =>
+          (await variables(envId, c)).filter((v) => v.invalidOverride).map((v) => v.name),
+        )
+      ).flat();
       return [...new Set(keys)].sort();
     },
 
-    setOverride(by: Principal, envId: string, name: string, value: string): VariableView {
-      const v = variables(envId).find((x) => x.name === name && !x.orphaned);
+    async setOverride(
+      by: Principal,
+      envId: string,
+      name: string,
+      value: string,
+    ): Promise<VariableView> {
+      const v = (await variables(envId)).find((x) => x.name === name && !x.orphaned);
       if (!v) throw new AppError('variable_not_found');
       if (value !== '' && !valueFitsType(v.type, value))
         throw new AppError('invalid_value', `“${value.slice(0, 40)}” is not a valid ${v.type}.`);
-      store.setOverride({
+      await store.setOverride({
         environmentId: envId,
         name,
         value,
         updatedBy: by.user.id,
         updatedAt: Date.now(),
       });
-      return variables(envId).find((x) => x.name === name)!;
+      return (await variables(envId)).find((x) => x.name === name)!;
     },
 
-    deleteOverride(envId: string, name: string): void {
-      requireEnvironment(deps.projects, envId);
-      if (!store.deleteOverride(envId, name))
+    async deleteOverride(envId: string, name: string): Promise<void> {
+      await requireEnvironment(deps.projects, envId);
+      if (!(await store.deleteOverride(envId, name)))
         throw new AppError('variable_not_found', 'This variable has no override here.');
     },
   };

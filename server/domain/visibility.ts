@@ -7,6 +7,7 @@ import type { SnapshotStore } from '../store/snapshots.ts';
 import type { Access } from './access.ts';
 import type { Principal } from './accounts.ts';
 import { authoringOf, productionOf } from '#schema/pipeline.ts';
+import { filterInOrder } from '../lib/in-order.ts';
 
 /**
  * What a member may read across a project, where one environment's role is not enough to
@@ -21,24 +22,26 @@ export function createVisibility(deps: {
   /** Open promotion requests: their approvers judge a snapshot before the target holds it. */
   openRequests(
     projectId: string,
-  ): readonly { snapshotId: string; sourceEnvironmentId: string; targetEnvironmentId: string }[];
+  ): Promise<
+    readonly { snapshotId: string; sourceEnvironmentId: string; targetEnvironmentId: string }[]
+  >;
 }) {
   const { access, projects, releases } = deps;
 
-  function environments(projectId: string) {
-    return projects.getProject(projectId)?.environments ?? [];
+  async function environments(projectId: string) {
+    return (await projects.getProject(projectId))?.environments ?? [];
   }
 
   /** The environments of the project where `p` may do `action` (content.edit counts only where a draft can exist). */
-  function where(p: Principal, projectId: string, action: Action): Set<string> {
+  async function where(p: Principal, projectId: string, action: Action): Promise<Set<string>> {
     return new Set(
-      environments(projectId)
-        .filter((e) =>
-          can(access.rolesIn(p, e), action, {
-            hasDraft: action === 'content.edit' ? access.hasDraft(e) : true,
+      (
+        await filterInOrder(await environments(projectId), async (e) =>
+          can(await access.rolesIn(p, e), action, {
+            hasDraft: action === 'content.edit' ? await access.hasDraft(e) : true,
           }),
         )
-        .map((e) => e.id),
+      ).map((e) => e.id),
     );
   }
 
@@ -48,40 +51,43 @@ export function createVisibility(deps: {
    * it, or its release records (to or from: replications and pulls included; asked last, through
    * the per-environment index, only for the environments the caller may read).
    */
-  function heldByAny(projectId: string, envIds: Set<string>, snapshotId: string): boolean {
-    const row = releases.getSnapshot(projectId, snapshotId);
+  async function heldByAny(
+    projectId: string,
+    envIds: Set<string>,
+    snapshotId: string,
+  ): Promise<boolean> {
+    const row = await releases.getSnapshot(projectId, snapshotId);
     if (!row || envIds.size === 0) return false;
     if (
-      environments(projectId).some(
+      (await environments(projectId)).some(
         (e) => envIds.has(e.id) && (e.snapshotId === snapshotId || e.liveSnapshotId === snapshotId),
       )
     )
       return true;
-    const source = row.sourceDraftId ? projects.getDraft(row.sourceDraftId) : undefined;
+    const source = row.sourceDraftId ? await projects.getDraft(row.sourceDraftId) : undefined;
     if (source && envIds.has(source.environment.id)) return true;
     if (
-      deps
-        .openRequests(projectId)
-        .some(
-          (r) =>
-            r.snapshotId === snapshotId &&
-            (envIds.has(r.sourceEnvironmentId) || envIds.has(r.targetEnvironmentId)),
-        )
+      (await deps.openRequests(projectId)).some(
+        (r) =>
+          r.snapshotId === snapshotId &&
+          (envIds.has(r.sourceEnvironmentId) || envIds.has(r.targetEnvironmentId)),
+      )
     )
       return true;
-    return releases.heldByAny([...envIds], snapshotId);
+    return await releases.heldByAny([...envIds], snapshotId);
   }
 
   return {
     /** Environments whose content `p` may read. */
-    readable: (p: Principal, projectId: string): Set<string> => where(p, projectId, 'content.read'),
+    readable: async (p: Principal, projectId: string): Promise<Set<string>> =>
+      await where(p, projectId, 'content.read'),
 
     /**
      * A snapshot is readable only by someone who may read content in an environment that holds
      * or held it. Callers answer `snapshot_not_found` otherwise, as for an unknown id.
      */
-    canReadSnapshot(p: Principal, projectId: string, snapshotId: string): boolean {
-      return heldByAny(projectId, where(p, projectId, 'content.read'), snapshotId);
+    async canReadSnapshot(p: Principal, projectId: string, snapshotId: string): Promise<boolean> {
+      return await heldByAny(projectId, await where(p, projectId, 'content.read'), snapshotId);
     },
 
     /**
@@ -89,16 +95,14 @@ export function createVisibility(deps: {
      * the first project holding it where `p` may read it (equal content in two projects has one
      * id and a row in each). A snapshot they may not read is answered like an unknown id.
      */
-    snapshotProject(p: Principal, snapshotId: string, hint?: string): string {
-      const row = releases
-        .findSnapshots(snapshotId)
-        .find(
-          (r) =>
-            (hint === undefined || r.projectId === hint) &&
-            this.canReadSnapshot(p, r.projectId, snapshotId),
-        );
-      if (!row) throw new AppError('snapshot_not_found');
-      return row.projectId;
+    async snapshotProject(p: Principal, snapshotId: string, hint?: string): Promise<string> {
+      for (const r of await releases.findSnapshots(snapshotId))
+        if (
+          (hint === undefined || r.projectId === hint) &&
+          (await this.canReadSnapshot(p, r.projectId, snapshotId))
+        )
+          return r.projectId;
+      throw new AppError('snapshot_not_found');
     },
 
     /**
@@ -107,8 +111,8 @@ export function createVisibility(deps: {
      * confirm guesses offline (the rest of a hotfixed production is DEV's content: a 4-digit
      * code in 10,000 hashes).
      */
-    projectFor(p: Principal, view: ProjectView): ProjectView {
-      const readable = where(p, view.id, 'content.read');
+    async projectFor(p: Principal, view: ProjectView): Promise<ProjectView> {
+      const readable = await where(p, view.id, 'content.read');
       return {
         ...view,
         environments: view.environments.map((e) =>
@@ -124,13 +128,13 @@ export function createVisibility(deps: {
     },
 
     /** The hotfix divergence: production readers, and those who must port it (editors of the authoring draft). */
-    canSeeDivergence(p: Principal, projectId: string): boolean {
-      const envs = environments(projectId);
+    async canSeeDivergence(p: Principal, projectId: string): Promise<boolean> {
+      const envs = await environments(projectId);
       const [first, prod] = [authoringOf(envs), productionOf(envs)];
       if (!first || !prod) return false;
       return (
-        where(p, projectId, 'content.read').has(prod.id) ||
-        where(p, projectId, 'content.edit').has(first.id)
+        (await where(p, projectId, 'content.read')).has(prod.id) ||
+        (await where(p, projectId, 'content.edit')).has(first.id)
       );
     },
 
@@ -139,10 +143,10 @@ export function createVisibility(deps: {
      * could set guesses and read the answer (a 4-digit PIN in 10,000 tries). Only production's
      * secrets managers are told.
      */
-    canSeeSharedCredentials(p: Principal, projectId: string): boolean {
-      const envs = environments(projectId);
+    async canSeeSharedCredentials(p: Principal, projectId: string): Promise<boolean> {
+      const envs = await environments(projectId);
       const prod = productionOf(envs);
-      return !!prod && where(p, projectId, 'env.admin').has(prod.id);
+      return !!prod && (await where(p, projectId, 'env.admin')).has(prod.id);
     },
   };
 }

@@ -18,10 +18,11 @@ import type { DeliveryRow, WebhookRow, WebhookStore } from '../store/webhooks.ts
 import type { ProjectStore } from '../store/projects.ts';
 import type { ProjectEventRow } from '../store/events.ts';
 import type { Principal } from './accounts.ts';
-import type { ProjectEvents } from './events.ts';
+import type { Atomically, ProjectEvents } from './events.ts';
 import type { Sealer } from './sealer.ts';
 import { newId } from './ids.ts';
 import { TokenBucket } from '../lib/rates.ts';
+import { mapInOrder } from '../lib/in-order.ts';
 
 /** Endpoints one project may have (WH-13). */
 export const WEBHOOKS_PER_PROJECT = 20;
@@ -306,10 +307,10 @@ export function createWebhooks(deps: {
   events: Pick<ProjectEvents, 'onEmit'>;
   sealer: Sealer;
   /** Throws not_a_member (404) or forbidden (403). */
-  requireProjectAdmin: (p: Principal, projectId: string) => void;
-  userName: (id: string) => string | null;
-  release: (seq: number) => ReleaseFacts | undefined;
-  requiredChecks: (envId: string) => string[];
+  requireProjectAdmin: (p: Principal, projectId: string) => Promise<void>;
+  userName: (id: string) => Promise<string | null>;
+  release: (seq: number) => Promise<ReleaseFacts | undefined>;
+  requiredChecks: (envId: string) => Promise<string[]>;
   absoluteUrl: (path: string) => string;
   config: WebhookConfig;
   /** The instance's audit log (server/store/audit.ts), inside each change's transaction. */
@@ -322,9 +323,11 @@ export function createWebhooks(deps: {
       subject: Record<string, unknown>;
     },
     now: number,
-  ) => unknown;
+  ) => Promise<unknown>;
   log: (msg: string, err?: unknown) => void;
   now?: () => number;
+  /** Several store calls as one transaction (PG-11). */
+  atomically: Atomically;
 }) {
   const { store, config } = deps;
   const now = deps.now ?? Date.now;
@@ -333,8 +336,8 @@ export function createWebhooks(deps: {
    * An audit record of a change to an endpoint (WH-1): the receiver's origin only (a path or query
    * may hold the receiver's own token), never the secret.
    */
-  const audited = (p: Principal, hook: WebhookRow, kind: string, extra = {}) =>
-    deps.audit(
+  const audited = async (p: Principal, hook: WebhookRow, kind: string, extra = {}) =>
+    await deps.audit(
       {
         projectId: hook.projectId,
         environmentId: null,
@@ -378,17 +381,17 @@ export function createWebhooks(deps: {
   }
 
   /** A project admin of an existing project (the instance admin passes for any id: it must exist). */
-  function requireAdmin(p: Principal, projectId: string): void {
-    deps.requireProjectAdmin(p, projectId);
-    if (!deps.projects.getProject(projectId)) throw new AppError('project_not_found');
+  async function requireAdmin(p: Principal, projectId: string): Promise<void> {
+    await deps.requireProjectAdmin(p, projectId);
+    if (!(await deps.projects.getProject(projectId))) throw new AppError('project_not_found');
   }
 
   /** The endpoint, for a project admin of its project; anyone else: not found (WH-2). */
-  function requireWebhook(p: Principal, id: string): WebhookRow {
-    const row = store.get(id);
+  async function requireWebhook(p: Principal, id: string): Promise<WebhookRow> {
+    const row = await store.get(id);
     if (!row) throw new AppError('webhook_not_found');
     try {
-      deps.requireProjectAdmin(p, row.projectId);
+      await deps.requireProjectAdmin(p, row.projectId);
     } catch (err) {
       if (err instanceof AppError && err.id === 'not_a_member')
         throw new AppError('webhook_not_found');
@@ -453,12 +456,12 @@ export function createWebhooks(deps: {
   const queuedHere = new Map<string, number>();
 
   /** Queues one delivery (inside the caller's transaction). */
-  function enqueue(
+  async function enqueue(
     hook: WebhookRow,
     payload: WebhookPayload,
     messageId = newId('msg'),
-  ): DeliveryRow | null {
-    if (store.pendingCount(hook.id) >= PENDING_PER_WEBHOOK) {
+  ): Promise<DeliveryRow | null> {
+    if ((await store.pendingCount(hook.id)) >= PENDING_PER_WEBHOOK) {
       deps.log(
         `webhook ${hook.id} has ${PENDING_PER_WEBHOOK} deliveries waiting: a ${payload.type} was not queued`,
       );
@@ -478,11 +481,11 @@ export function createWebhooks(deps: {
       leaseUntil: null,
       createdAt: t,
     };
-    store.insertDelivery(row);
+    await store.insertDelivery(row);
     const n = (queuedHere.get(hook.id) ?? 0) + 1;
     if (queuedHere.size >= 10_000) queuedHere.clear();
     queuedHere.set(hook.id, n % TRIM_EVERY);
-    if (n % TRIM_EVERY === 1) store.trim(hook.id, DELIVERIES_KEPT_PER_WEBHOOK);
+    if (n % TRIM_EVERY === 1) await store.trim(hook.id, DELIVERIES_KEPT_PER_WEBHOOK);
     return row;
   }
 
@@ -495,8 +498,8 @@ export function createWebhooks(deps: {
   };
 
   /** The webhook events a project event stands for (none for most). */
-  function itemsOf(e: ProjectEventRow): Item[] {
-    const project = deps.projects.getProject(e.projectId);
+  async function itemsOf(e: ProjectEventRow): Promise<Item[]> {
+    const project = await deps.projects.getProject(e.projectId);
     if (!project) return [];
     const envs = project.environments;
     const envOf = (id: string | null | undefined) => envs.find((x) => x.id === id);
@@ -504,15 +507,17 @@ export function createWebhooks(deps: {
     const envPath = (id: string, tab?: string) =>
       `${board}/environments/${id}${tab ? `?tab=${tab}` : ''}`;
     const s = e.subject;
-    const actor = e.actorId ? { id: e.actorId, name: deps.userName(e.actorId) ?? 'Someone' } : null;
+    const actor = e.actorId
+      ? { id: e.actorId, name: (await deps.userName(e.actorId)) ?? 'Someone' }
+      : null;
     const stage = (id: string | null | undefined) => {
       const env = envOf(id);
       return env ? { environmentId: env.id, environmentName: env.name } : {};
     };
     const out: Item[] = [];
 
-    const moved = (type: WebhookEventType) => {
-      const rec = typeof s.releaseId === 'number' ? deps.release(s.releaseId) : undefined;
+    const moved = async (type: WebhookEventType) => {
+      const rec = typeof s.releaseId === 'number' ? await deps.release(s.releaseId) : undefined;
       if (!rec) return null;
       const data = {
         ...stage(rec.environmentId),
@@ -527,11 +532,11 @@ export function createWebhooks(deps: {
       return rec;
     };
     /** A stage's current pointer moved: the stage above, if its gate requires checks, has a new candidate (WH-5). */
-    const candidateMoved = (envId: string, by: WebhookData['actor']) => {
+    const candidateMoved = async (envId: string, by: WebhookData['actor']) => {
       const env = envOf(envId);
       const above = env && envs.find((x) => x.position === env.position + 1);
       if (!env || !above || !env.snapshotId) return;
-      const checkNames = deps.requiredChecks(above.id);
+      const checkNames = await deps.requiredChecks(above.id);
       if (checkNames.length === 0) return;
       out.push({
         type: 'check.requested',
@@ -542,7 +547,7 @@ export function createWebhooks(deps: {
 
     switch (e.kind) {
       case 'sync': {
-        const rec = moved('environment.synced');
+        const rec = await moved('environment.synced');
         if (!rec) break;
         // Out of the authoring stage a Sync freezes the draft into a snapshot.
         if (rec.sourceEnvironmentId === null)
@@ -556,15 +561,15 @@ export function createWebhooks(deps: {
             },
             path: envPath(rec.environmentId),
           });
-        candidateMoved(rec.environmentId, rec.scheduled ? null : actor);
+        await candidateMoved(rec.environmentId, rec.scheduled ? null : actor);
         break;
       }
       case 'publish':
-        moved('environment.published');
+        await moved('environment.published');
         break;
       case 'rollback': {
-        const rec = moved('environment.rolled_back');
-        if (rec?.pointer === 'current') candidateMoved(rec.environmentId, actor);
+        const rec = await moved('environment.rolled_back');
+        if (rec?.pointer === 'current') await candidateMoved(rec.environmentId, actor);
         break;
       }
       case 'request': {
@@ -602,7 +607,7 @@ export function createWebhooks(deps: {
             applied: 'hotfix.applied_to_dev',
           } as const
         )[str(s.action) as 'started' | 'published' | 'applied'];
-        if (type === 'hotfix.published' && typeof s.releaseId === 'number') moved(type);
+        if (type === 'hotfix.published' && typeof s.releaseId === 'number') await moved(type);
         else if (type)
           out.push({
             type,
@@ -652,10 +657,10 @@ export function createWebhooks(deps: {
     return out;
   }
 
-  function react(e: ProjectEventRow, hooks: WebhookRow[]): number {
-    const items = itemsOf(e);
+  async function react(e: ProjectEventRow, hooks: WebhookRow[]): Promise<number> {
+    const items = await itemsOf(e);
     if (items.length === 0) return 0;
-    const project = deps.projects.getProject(e.projectId)!;
+    const project = (await deps.projects.getProject(e.projectId))!;
     let queued = 0;
     for (const item of items) {
       const payload: WebhookPayload = {
@@ -668,19 +673,20 @@ export function createWebhooks(deps: {
           url: deps.absoluteUrl(item.path),
         },
       };
-      for (const hook of hooks) if (subscribed(hook, item.type) && enqueue(hook, payload)) queued++;
+      for (const hook of hooks)
+        if (subscribed(hook, item.type) && (await enqueue(hook, payload))) queued++;
     }
     return queued;
   }
 
-  deps.events.onEmit((e) => {
+  deps.events.onEmit(async (e) => {
     if (e.kind === 'notification' || e.recipientId) return;
-    const hooks = store.enabledOf(e.projectId);
+    const hooks = await store.enabledOf(e.projectId);
     if (hooks.length === 0) return;
     // A savepoint of the change's transaction: the outbox rows commit with the change, or (the
     // change rolling back) never exist; a failure here is undone alone and logged.
     try {
-      if (deps.projects.atomically(() => react(e, hooks)) > 0) setImmediate(wake);
+      if ((await deps.atomically(async () => await react(e, hooks))) > 0) setImmediate(wake);
     } catch (err) {
       deps.log(`queuing webhooks for a ${e.kind} event failed; the change stands`, err);
     }
@@ -702,11 +708,11 @@ export function createWebhooks(deps: {
     wakeQueued = true;
     setImmediate(() => {
       wakeQueued = false;
-      tick();
+      void tick();
     });
   }
 
-  function tick(): void {
+  async function tick(): Promise<void> {
     if (!started) return;
     const t = now();
     try {
@@ -715,12 +721,12 @@ export function createWebhooks(deps: {
         const busyProjects = [...perProject]
           .filter(([, n]) => n >= SENDS_PER_PROJECT)
           .map(([id]) => id);
-        for (const d of store.due(t, busy, SENDS_PER_PROCESS * 4, busyProjects)) {
+        for (const d of await store.due(t, busy, SENDS_PER_PROCESS * 4, busyProjects)) {
           if (running >= SENDS_PER_PROCESS) break;
           if ((perHook.get(d.webhookId) ?? 0) >= SENDS_PER_WEBHOOK) continue;
           if ((perProject.get(d.projectId) ?? 0) >= SENDS_PER_PROJECT) continue;
           const lease = t + leaseMs;
-          if (!store.claim(d.id, t, lease)) continue;
+          if (!(await store.claim(d.id, t, lease))) continue;
           running++;
           const up = (m: Map<string, number>, k: string, by: number) => {
             const n = (m.get(k) ?? 0) + by;
@@ -741,7 +747,7 @@ export function createWebhooks(deps: {
           inFlight.add(p);
         }
       }
-      arm();
+      await arm();
     } catch (err) {
       deps.log('the webhook worker could not read its outbox; it tries again in a minute', err);
       rearm(60_000);
@@ -750,13 +756,13 @@ export function createWebhooks(deps: {
 
   function rearm(ms: number): void {
     if (timer) clearTimeout(timer);
-    timer = setTimeout(tick, Math.min(Math.max(ms, 0), 2_147_483_647));
+    timer = setTimeout(() => void tick(), Math.min(Math.max(ms, 0), 2_147_483_647));
     timer.unref();
   }
 
   /** One timer for the next due retry or lease end; rows due now wait for a running send to end. */
-  function arm(): void {
-    const at = store.nextDueAt();
+  async function arm(): Promise<void> {
+    const at = await store.nextDueAt();
     if (at === null) {
       if (timer) clearTimeout(timer);
       timer = null;
@@ -779,10 +785,10 @@ export function createWebhooks(deps: {
   const jitter = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
 
   async function attempt(d: DeliveryRow, lease: number): Promise<void> {
-    const hook = store.get(d.webhookId);
+    const hook = await store.get(d.webhookId);
     if (!hook || !hook.enabled) {
       // Paused meanwhile: the lease is given back, the delivery waits for re-enabling.
-      store.settle(d.id, lease, {
+      await store.settle(d.id, lease, {
         state: d.state,
         attempts: d.attempts,
         nextAttemptAt: d.nextAttemptAt,
@@ -819,23 +825,23 @@ export function createWebhooks(deps: {
     const attempts = [...(d.attempts as WebhookAttemptView[]), a];
     const ok = r.status !== null && r.status >= 200 && r.status < 300;
     const schedule = config.webhookRetryScheduleMs;
-    deps.projects.atomically(() => {
+    await deps.atomically(async () => {
       if (ok) {
-        store.settle(d.id, lease, { state: 'succeeded', attempts, nextAttemptAt: null });
+        await store.settle(d.id, lease, { state: 'succeeded', attempts, nextAttemptAt: null });
       } else if (r.status === 410) {
         // The receiver says it is gone for good: the endpoint stops (WH-9).
-        if (store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null }))
-          store.update(hook.id, { enabled: false, disabledReason: 'gone' });
+        if (await store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null }))
+          await store.update(hook.id, { enabled: false, disabledReason: 'gone' });
       } else if (attempts.length > schedule.length) {
         // Failing for the whole schedule (about three days) with nothing delivered since: the
         // endpoint stops until an admin re-enables it (WH-9).
         if (
-          store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null }) &&
-          !store.succeededSince(hook.id, d.createdAt)
+          (await store.settle(d.id, lease, { state: 'failed', attempts, nextAttemptAt: null })) &&
+          !(await store.succeededSince(hook.id, d.createdAt))
         )
-          store.update(hook.id, { enabled: false, disabledReason: 'failing' });
+          await store.update(hook.id, { enabled: false, disabledReason: 'failing' });
       } else {
-        store.settle(d.id, lease, {
+        await store.settle(d.id, lease, {
           state: 'pending',
           attempts,
           nextAttemptAt: now() + jitter(schedule[attempts.length - 1]!),
@@ -848,12 +854,12 @@ export function createWebhooks(deps: {
     view,
     deliveryView,
 
-    list(p: Principal, projectId: string): WebhookView[] {
-      requireAdmin(p, projectId);
+    async list(p: Principal, projectId: string): Promise<WebhookView[]> {
+      await requireAdmin(p, projectId);
       // Each with its newest delivery: one indexed read per endpoint (at most WEBHOOKS_PER_PROJECT),
       // so the page needs no request per endpoint.
-      return store.ofProject(projectId).map((r) => {
-        const [last] = store.deliveries(r.id, null, 1);
+      return await mapInOrder(await store.ofProject(projectId), async (r) => {
+        const [last] = await store.deliveries(r.id, null, 1);
         return { ...view(r), lastDelivery: last ? deliveryView(last) : null };
       });
     },
@@ -863,12 +869,13 @@ export function createWebhooks(deps: {
       projectId: string,
       body: { url: string; events: string[]; description?: string | undefined },
     ): Promise<WebhookCreated> {
-      requireAdmin(p, projectId);
+      await requireAdmin(p, projectId);
       await requireAllowedUrl(body.url);
       const secret = newWebhookSecret();
       const id = newId('wh');
-      const row = deps.projects.atomically(() => {
-        if (store.count(projectId) >= WEBHOOKS_PER_PROJECT) throw new AppError('too_many_webhooks');
+      const row = await deps.atomically(async () => {
+        if ((await store.count(projectId)) >= WEBHOOKS_PER_PROJECT)
+          throw new AppError('too_many_webhooks');
         const r: WebhookRow = {
           id,
           projectId,
@@ -883,8 +890,8 @@ export function createWebhooks(deps: {
           createdBy: p.user.id,
           createdAt: now(),
         };
-        store.insert(r);
-        audited(p, r, 'webhook.created', { events: r.events });
+        await store.insert(r);
+        await audited(p, r, 'webhook.created', { events: r.events });
         return r;
       });
       return { webhook: view(row), secret };
@@ -900,7 +907,7 @@ export function createWebhooks(deps: {
         enabled?: boolean | undefined;
       },
     ): Promise<WebhookView> {
-      requireWebhook(p, id);
+      await requireWebhook(p, id);
       if (body.url !== undefined) await requireAllowedUrl(body.url);
       const set: Partial<WebhookRow> = {};
       if (body.url !== undefined) set.url = shownUrl(body.url);
@@ -909,74 +916,75 @@ export function createWebhooks(deps: {
       if (body.enabled === true) Object.assign(set, { enabled: true, disabledReason: null });
       if (body.enabled === false) Object.assign(set, { enabled: false, disabledReason: 'manual' });
       if (Object.keys(set).length > 0)
-        deps.projects.atomically(() => {
-          store.update(id, set);
-          audited(p, store.get(id)!, 'webhook.changed', { fields: Object.keys(set) });
+        await deps.atomically(async () => {
+          await store.update(id, set);
+          await audited(p, (await store.get(id))!, 'webhook.changed', { fields: Object.keys(set) });
         });
       if (body.enabled === true) wake();
-      return view(store.get(id)!);
+      return view((await store.get(id))!);
     },
 
-    remove(p: Principal, id: string): void {
-      const hook = requireWebhook(p, id);
-      deps.projects.atomically(() => {
-        store.remove(id);
-        audited(p, hook, 'webhook.deleted');
+    async remove(p: Principal, id: string): Promise<void> {
+      const hook = await requireWebhook(p, id);
+      await deps.atomically(async () => {
+        await store.remove(id);
+        await audited(p, hook, 'webhook.deleted');
       });
     },
 
     /** A new secret, shown once; the previous one keeps signing for ROTATION_OVERLAP_MS (WH-6). */
-    rotate(p: Principal, id: string): WebhookCreated {
-      const hook = requireWebhook(p, id);
+    async rotate(p: Principal, id: string): Promise<WebhookCreated> {
+      const hook = await requireWebhook(p, id);
       const secret = newWebhookSecret();
-      deps.projects.atomically(() => {
-        store.update(id, {
+      await deps.atomically(async () => {
+        await store.update(id, {
           sealedSecret: deps.sealer.seal(secret, slot(id)),
           previousSealedSecret: hook.sealedSecret,
           previousSecretValidUntil: now() + ROTATION_OVERLAP_MS,
         });
-        audited(p, hook, 'webhook.secret_rotated');
+        await audited(p, hook, 'webhook.secret_rotated');
       });
-      return { webhook: view(store.get(id)!), secret };
+      return { webhook: view((await store.get(id))!), secret };
     },
 
     /** A `webhook.test` delivery to this endpoint (sent even when it subscribes to nothing else). */
-    test(p: Principal, id: string): WebhookDeliveryView {
-      const hook = requireWebhook(p, id);
+    async test(p: Principal, id: string): Promise<WebhookDeliveryView> {
+      const hook = await requireWebhook(p, id);
       takeManualSend(hook.id);
-      const project = deps.projects.getProject(hook.projectId)!;
-      const row = deps.projects.atomically(() =>
-        enqueue(hook, {
-          type: 'webhook.test',
-          timestamp: iso(now()),
-          data: {
-            projectId: hook.projectId,
-            projectName: project.project.name,
-            actor: { id: p.user.id, name: p.user.name },
-            url: deps.absoluteUrl(`/projects/${hook.projectId}`),
-          },
-        }),
+      const project = (await deps.projects.getProject(hook.projectId))!;
+      const row = await deps.atomically(
+        async () =>
+          await enqueue(hook, {
+            type: 'webhook.test',
+            timestamp: iso(now()),
+            data: {
+              projectId: hook.projectId,
+              projectName: project.project.name,
+              actor: { id: p.user.id, name: p.user.name },
+              url: deps.absoluteUrl(`/projects/${hook.projectId}`),
+            },
+          }),
       );
       if (!row) throw new AppError('too_many_webhook_deliveries');
       wake();
       return deliveryView(row);
     },
 
-    deliveries(
+    async deliveries(
       p: Principal,
       id: string,
       before: string | undefined,
       limit: number,
-    ): { deliveries: WebhookDeliveryView[]; next: string | null } {
-      requireWebhook(p, id);
+    ): Promise<{ deliveries: WebhookDeliveryView[]; next: string | null }> {
+      await requireWebhook(p, id);
       let cursor: DeliveryRow | null = null;
       if (before) {
-        const d = store.delivery(before);
+        const d = await store.delivery(before);
         if (!d || d.webhookId !== id)
           throw new AppError('invalid_body', '“before” is a delivery of this webhook.');
         cursor = d;
       }
-      const rows = store.deliveries(id, cursor, limit + 1);
+      const rows = await store.deliveries(id, cursor, limit + 1);
       const page = rows.slice(0, limit);
       return {
         deliveries: page.map(deliveryView),
@@ -985,13 +993,13 @@ export function createWebhooks(deps: {
     },
 
     /** The same payload and `webhook-id` again, as a new delivery with its own attempts (WH-12). */
-    redeliver(p: Principal, id: string, deliveryId: string): WebhookDeliveryView {
-      const hook = requireWebhook(p, id);
-      const d = store.delivery(deliveryId);
+    async redeliver(p: Principal, id: string, deliveryId: string): Promise<WebhookDeliveryView> {
+      const hook = await requireWebhook(p, id);
+      const d = await store.delivery(deliveryId);
       if (!d || d.webhookId !== id) throw new AppError('webhook_delivery_not_found');
       takeManualSend(hook.id);
-      const row = deps.projects.atomically(() =>
-        enqueue(hook, JSON.parse(d.payload) as WebhookPayload, d.messageId),
+      const row = await deps.atomically(
+        async () => await enqueue(hook, JSON.parse(d.payload) as WebhookPayload, d.messageId),
       );
       if (!row) throw new AppError('too_many_webhook_deliveries');
       wake();
@@ -999,8 +1007,8 @@ export function createWebhooks(deps: {
     },
 
     /** Deletes deliveries past DELIVERY_RETENTION_MS (the daily sweep). */
-    prune(): number {
-      return store.prune(now() - DELIVERY_RETENTION_MS);
+    async prune(): Promise<number> {
+      return await store.prune(now() - DELIVERY_RETENTION_MS);
     },
 
     /** Starts sending: everything due (left from before a stop or crash) goes now. */

@@ -29,8 +29,8 @@ const ANONYMOUS_BODY_BYTES = 64 * 1024;
 
 /** Builds the HTTP API without listening; `server/main.ts` serves it, tests call `app.request()`. */
 export function createApp(deps: AppDeps) {
-  const principalOf = (c: Context<AppEnv>) =>
-    authenticate(
+  const principalOf = async (c: Context<AppEnv>) =>
+    await authenticate(
       deps.accounts,
       {
         authorization: c.req.header('authorization'),
@@ -44,7 +44,7 @@ export function createApp(deps: AppDeps) {
       deps.allowedOrigins,
     );
   const requireAuth = async function requireAuth(c: Context<AppEnv>, next: () => Promise<void>) {
-    c.set('principal', principalOf(c));
+    c.set('principal', await principalOf(c));
     await next();
   };
   /**
@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps) {
     let signedIn = false;
     if (c.req.header('authorization') !== undefined || c.req.header('cookie') !== undefined) {
       try {
-        principalOf(c);
+        await principalOf(c);
         signedIn = true;
       } catch {
         // anonymous (or refused later by requireAuth)
@@ -171,9 +171,9 @@ export function createApp(deps: AppDeps) {
           'Takes a session cookie or an API token if sent; without one it answers `user: null`.',
         answers: { 200: 'WhoAmI' },
       }),
-      (c) => {
+      async (c) => {
         try {
-          const p = principalOf(c);
+          const p = await principalOf(c);
           return c.json({
             user: p.user,
             isInstanceAdmin: p.isInstanceAdmin,

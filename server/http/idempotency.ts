@@ -45,7 +45,7 @@ export function idempotentWrites(deps: Pick<AppDeps, 'idempotency'>) {
     });
     let finished = false;
     try {
-      const outcome = claim.check({
+      const outcome = await claim.check({
         method: c.req.method,
         path: url.pathname + url.search,
         // Cached by Hono: the route reads the same text.
@@ -59,7 +59,7 @@ export function idempotentWrites(deps: Pick<AppDeps, 'idempotency'>) {
       }
       await next();
       const res = c.res;
-      claim.finish({
+      await claim.finish({
         status: res.status,
         contentType: res.headers.get('content-type'),
         body: NULL_BODY.has(res.status) ? '' : await res.clone().text(),

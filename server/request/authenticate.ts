@@ -46,23 +46,23 @@ export function originAllowed(
  * Who is calling: a bearer token, a `?token=` (websocket), or the session cookie. Used by the
  * HTTP API and the websocket upgrade alike, so both refuse the same things the same way.
  */
-export function authenticate(
+export async function authenticate(
   accounts: Accounts,
   c: Credentials,
   allowedOrigins: readonly string[],
-): Principal {
+): Promise<Principal> {
   const bearer = /^Bearer\s+(\S+)$/i.exec(c.authorization ?? '')?.[1];
   if (c.authorization !== undefined && !bearer)
     throw new AppError('unauthenticated', 'Malformed Authorization header: use "Bearer <token>".');
   const token = bearer ?? c.queryToken;
   if (token !== undefined) {
-    const p = accounts.fromApiToken(token);
+    const p = await accounts.fromApiToken(token);
     if (!p) throw new AppError('unauthenticated', 'Unknown or revoked API token.');
     return p;
   }
   const session = c.cookie ? parseCookies(c.cookie, SESSION_COOKIE)[SESSION_COOKIE] : undefined;
   if (!session) throw new AppError('unauthenticated');
-  const p = accounts.fromSession(session);
+  const p = await accounts.fromSession(session);
   if (!p) throw new AppError('unauthenticated', 'Your session has ended: sign in again.');
   if (c.needsOriginCheck && !originAllowed(c.origin, c.host, c.scheme, allowedOrigins))
     throw new AppError('bad_origin');

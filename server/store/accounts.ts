@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, eq, gt, lt, count, desc, isNull, notInArray, or } from 'drizzle-orm';
 import { users, sessions, apiTokens } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -137,4 +138,5 @@ export function createAccountStore(db: Db) {
   };
 }
 
-export type AccountStore = ReturnType<typeof createAccountStore>;
+/** The port the domain sees (PG-10). */
+export type AccountStore = Async<ReturnType<typeof createAccountStore>>;

@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, count, eq } from 'drizzle-orm';
 import { audiences } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -68,4 +69,5 @@ export function createAudienceStore(db: Db) {
   };
 }
 
-export type AudienceStore = ReturnType<typeof createAudienceStore>;
+/** The port the domain sees (PG-10). */
+export type AudienceStore = Async<ReturnType<typeof createAudienceStore>>;

@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, desc, eq, gt, lt } from 'drizzle-orm';
 import { auditEvents } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -65,4 +66,5 @@ export function createAuditStore(db: Db) {
   };
 }
 
-export type AuditStore = ReturnType<typeof createAuditStore>;
+/** The port the domain sees (PG-10). */
+export type AuditStore = Async<ReturnType<typeof createAuditStore>>;

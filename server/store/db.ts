@@ -7,12 +7,15 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as tables from '#schema/db/tables.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { privateDir, privateFile, tightenFile } from './private-files.ts';
+import { createSqliteTransactions, type SqliteTransactions } from './sqlite-port.ts';
 
 export type Db = BetterSQLite3Database<typeof tables>;
 
 export interface OpenDatabase {
   db: Db;
   sqlite: Database.Database;
+  /** Transactions spanning several store calls, and each store's port (PG-10, PG-13). */
+  transactions: SqliteTransactions;
   close(): Promise<void>;
 }
 
@@ -79,6 +82,7 @@ export function openDatabase(
   return {
     db,
     sqlite,
+    transactions: createSqliteTransactions(sqlite),
     async close() {
       await checkpointer.stop();
       // The last connection to close checkpoints the WAL into the database.

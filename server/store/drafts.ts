@@ -12,7 +12,23 @@ export interface StoredDraft {
   lastSeq: number;
 }
 
-export function createDraftStore(sqlite: Database.Database) {
+/**
+ * The draft log never joins a domain transaction it is not part of (PG-13): rolled back with it,
+ * updates peers had seen would be lost. It refuses as a busy database would; Room.flush keeps
+ * the updates and retries.
+ */
+function refuseWhileHeld(heldByOther: () => boolean): void {
+  if (heldByOther())
+    throw Object.assign(new Error('database is busy with another transaction'), {
+      code: 'SQLITE_BUSY',
+    });
+}
+
+/** `heldByOther`: a transaction is open that this call is not part of (default: any open one). */
+export function createDraftStore(
+  sqlite: Database.Database,
+  heldByOther: () => boolean = () => sqlite.inTransaction,
+) {
   const insertUpdate = sqlite.prepare(
     'INSERT INTO draft_updates (draft_id, "update", created_at) VALUES (?, ?, ?)',
   );
@@ -60,10 +76,12 @@ export function createDraftStore(sqlite: Database.Database) {
   return {
     /** Appends updates in one transaction; returns the last sequence number written. */
     append(draftId: string, updates: readonly Uint8Array[]): number {
+      refuseWhileHeld(heldByOther);
       return append(draftId, updates, Date.now());
     },
     /** Appends several drafts' updates in ONE transaction (group commit); returns each draft's last sequence number. */
     appendMany(batches: readonly { draftId: string; updates: readonly Uint8Array[] }[]): number[] {
+      refuseWhileHeld(heldByOther);
       return appendMany(batches, Date.now());
     },
     load(draftId: string): StoredDraft {

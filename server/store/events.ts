@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, asc, eq, gt, lt, max, min } from 'drizzle-orm';
 import { projectEvents } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -44,4 +45,5 @@ export function createEventStore(db: Db) {
     },
   };
 }
-export type EventStore = ReturnType<typeof createEventStore>;
+/** The port the domain sees (PG-10). */
+export type EventStore = Async<ReturnType<typeof createEventStore>>;

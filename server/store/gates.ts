@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, eq, gt, inArray, sql } from 'drizzle-orm';
 import {
   approvals,
@@ -15,8 +16,8 @@ export type CheckRow = typeof environmentChecks.$inferSelect;
 /**
  * Gates: each environment's approval policy, the promotion requests into it and their approvals.
  * A request a move satisfies is closed inside the move's transaction: domain/approvals.ts `settle`
- * runs as ReleaseStore.commitMove's `alongside` (store/releases.ts); one SQLite connection, so
- * these writes join that transaction.
+ * runs beside ReleaseStore.commitMove in the domain's `atomically` (PG-11), so these writes
+ * commit or roll back with the move.
  */
 export function createGateStore(db: Db) {
   return {
@@ -163,4 +164,5 @@ export function createGateStore(db: Db) {
   };
 }
 
-export type GateStore = ReturnType<typeof createGateStore>;
+/** The port the domain sees (PG-10). */
+export type GateStore = Async<ReturnType<typeof createGateStore>>;

@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import { drafts, draftStates, hotfixes } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -68,4 +69,5 @@ export function createHotfixStore(db: Db) {
   };
 }
 
-export type HotfixStore = ReturnType<typeof createHotfixStore>;
+/** The port the domain sees (PG-10). */
+export type HotfixStore = Async<ReturnType<typeof createHotfixStore>>;

@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, count, eq, gt, lt } from 'drizzle-orm';
 import { idempotencyKeys } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -63,4 +64,5 @@ export function createIdempotencyStore(db: Db) {
   };
 }
 
-export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;
+/** The port the domain sees (PG-10). */
+export type IdempotencyStore = Async<ReturnType<typeof createIdempotencyStore>>;

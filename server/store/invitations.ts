@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import { invitations } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -92,4 +93,5 @@ export function createInvitationStore(db: Db) {
   };
 }
 
-export type InvitationStore = ReturnType<typeof createInvitationStore>;
+/** The port the domain sees (PG-10). */
+export type InvitationStore = Async<ReturnType<typeof createInvitationStore>>;

@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, count, eq, sql } from 'drizzle-orm';
 import {
   environmentSettings,
@@ -157,4 +158,5 @@ export function createLocalStore(db: Db) {
   };
 }
 
-export type LocalStore = ReturnType<typeof createLocalStore>;
+/** The port the domain sees (PG-10). */
+export type LocalStore = Async<ReturnType<typeof createLocalStore>>;

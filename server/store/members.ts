@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, eq } from 'drizzle-orm';
 import { projectMembers } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -40,4 +41,5 @@ export function createMemberStore(db: Db) {
   };
 }
 
-export type MemberStore = ReturnType<typeof createMemberStore>;
+/** The port the domain sees (PG-10). */
+export type MemberStore = Async<ReturnType<typeof createMemberStore>>;

@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, asc, count, desc, eq, inArray, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
 import { notifications } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -121,4 +122,5 @@ export function createNotificationStore(db: Db) {
     },
   };
 }
-export type NotificationStore = ReturnType<typeof createNotificationStore>;
+/** The port the domain sees (PG-10). */
+export type NotificationStore = Async<ReturnType<typeof createNotificationStore>>;

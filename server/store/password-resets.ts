@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import { passwordResets, sessions, users } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -59,4 +60,5 @@ export function createPasswordResetStore(db: Db) {
   };
 }
 
-export type PasswordResetStore = ReturnType<typeof createPasswordResetStore>;
+/** The port the domain sees (PG-10). */
+export type PasswordResetStore = Async<ReturnType<typeof createPasswordResetStore>>;

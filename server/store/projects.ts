@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, asc, eq, inArray, isNull, desc, ne } from 'drizzle-orm';
 import { projects, environments, drafts, draftStates, audiences } from '#schema/db/tables.ts';
 import { parseFlowRules, type FlowRules } from '#schema/flow.ts';
@@ -91,13 +92,6 @@ export function createProjectStore(db: Db) {
           tx.update(drafts).set({ closedAt: now }).where(inArray(drafts.id, change.closed)).run();
       });
     },
-    /**
-     * Runs `fn` in one synchronous transaction: the stores' own transactions inside it become
-     * savepoints, all committed or none.
-     */
-    atomically<T>(fn: () => T): T {
-      return db.transaction(() => fn());
-    },
     /** A project's flow rules, without loading its environments. */
     flowRules(id: string): FlowRules {
       return parseFlowRules(
@@ -135,4 +129,5 @@ export function createProjectStore(db: Db) {
   };
 }
 
-export type ProjectStore = ReturnType<typeof createProjectStore>;
+/** The port the domain sees (PG-10). */
+export type ProjectStore = Async<ReturnType<typeof createProjectStore>>;

@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, asc, desc, eq, gt, inArray, lt, or, sql } from 'drizzle-orm';
 import { environments, releases } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -48,13 +49,12 @@ export function createReleaseStore(db: Db) {
 
   return {
     /**
-     * Moves one pointer and appends its release record in ONE synchronous transaction, after
-     * re-checking (inside it) that nothing moved since the plan was made. `alongside` writes
-     * what must stand or fall with the move (closing the request it satisfied: domain/approvals.ts
-     * `settle`, through store/gates.ts) in that same transaction: one SQLite connection, so the
-     * other stores' writes join it.
+     * Moves one pointer and appends its release record in ONE transaction, after re-checking
+     * (inside it) that nothing moved since the plan was made. What must stand or fall with the
+     * move (closing the request it satisfied: domain/approvals.ts `settle`) runs beside it in the
+     * domain's `atomically` (PG-11).
      */
-    commitMove(m: Move, now: number, alongside?: (row: ReleaseRow) => void): ReleaseRow {
+    commitMove(m: Move, now: number): ReleaseRow {
       return db.transaction((tx) => {
         const byId = (id: string) =>
           tx.select().from(environments).where(eq(environments.id, id)).get();
@@ -64,9 +64,7 @@ export function createReleaseStore(db: Db) {
           .set({ [pointerColumn(m.pointer)]: m.toSnapshotId })
           .where(eq(environments.id, m.environmentId))
           .run();
-        const row = appendTo(tx, { ...m, fromSnapshotId: from }, now);
-        alongside?.(row);
-        return row;
+        return appendTo(tx, { ...m, fromSnapshotId: from }, now);
       });
     },
 
@@ -80,10 +78,9 @@ export function createReleaseStore(db: Db) {
         sourceEnvironmentId: string;
       },
       now: number,
-      alongside?: (row: ReleaseRow) => void,
     ): ReleaseRow {
       return db.transaction((tx) => {
-        const row = appendTo(
+        return appendTo(
           tx,
           {
             ...m,
@@ -92,8 +89,6 @@ export function createReleaseStore(db: Db) {
           },
           now,
         );
-        alongside?.(row);
-        return row;
       });
     },
 
@@ -187,4 +182,5 @@ export function createReleaseStore(db: Db) {
   };
 }
 
-export type ReleaseStore = ReturnType<typeof createReleaseStore>;
+/** The port the domain sees (PG-10). */
+export type ReleaseStore = Async<ReturnType<typeof createReleaseStore>>;

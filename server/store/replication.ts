@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, count, eq, isNotNull } from 'drizzle-orm';
 import { replicationBases } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -63,4 +64,5 @@ export function createReplicationStore(db: Db) {
   };
 }
 
-export type ReplicationStore = ReturnType<typeof createReplicationStore>;
+/** The port the domain sees (PG-10). */
+export type ReplicationStore = Async<ReturnType<typeof createReplicationStore>>;

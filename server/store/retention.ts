@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { sql } from 'drizzle-orm';
 import type { Db } from './db.ts';
 import {
@@ -71,11 +72,6 @@ export function createRetentionStore(db: Db) {
       return out;
     },
 
-    /** Runs `fn` in one synchronous transaction (the re-check and the deletes see one state). */
-    atomically<T>(fn: () => T): T {
-      return db.transaction(() => fn());
-    },
-
     deleteRequest(id: string): void {
       db.run(sql`DELETE FROM promotion_requests WHERE id = ${id}`);
     },
@@ -88,4 +84,5 @@ export function createRetentionStore(db: Db) {
   };
 }
 
-export type RetentionStore = ReturnType<typeof createRetentionStore>;
+/** The port the domain sees (PG-10). */
+export type RetentionStore = Async<ReturnType<typeof createRetentionStore>>;

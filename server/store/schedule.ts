@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import { freezeWindows, scheduledReleases } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -105,4 +106,5 @@ export function createScheduleStore(db: Db) {
     },
   };
 }
-export type ScheduleStore = ReturnType<typeof createScheduleStore>;
+/** The port the domain sees (PG-10). */
+export type ScheduleStore = Async<ReturnType<typeof createScheduleStore>>;

@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull } from 'drizzle-orm';
 import { feedback, feedbackReplies, shareLinks } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -187,4 +188,5 @@ export function createShareStore(db: Db) {
   };
 }
 
-export type ShareStore = ReturnType<typeof createShareStore>;
+/** The port the domain sees (PG-10). */
+export type ShareStore = Async<ReturnType<typeof createShareStore>>;

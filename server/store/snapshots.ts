@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, eq, inArray } from 'drizzle-orm';
 import { blobs, snapshots } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -59,4 +60,5 @@ export function createSnapshotStore(db: Db) {
   };
 }
 
-export type SnapshotStore = ReturnType<typeof createSnapshotStore>;
+/** The port the domain sees (PG-10). */
+export type SnapshotStore = Async<ReturnType<typeof createSnapshotStore>>;

@@ -1,3 +1,4 @@
+import type { Async } from './port.ts';
 import { and, asc, desc, eq, gte, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import { releases, webhookDeliveries, webhooks } from '#schema/db/tables.ts';
 import type { Db } from './db.ts';
@@ -202,4 +203,5 @@ export function createWebhookStore(db: Db) {
   };
 }
 
-export type WebhookStore = ReturnType<typeof createWebhookStore>;
+/** The port the domain sees (PG-10). */
+export type WebhookStore = Async<ReturnType<typeof createWebhookStore>>;

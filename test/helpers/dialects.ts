@@ -5,8 +5,8 @@ import type { PgTable } from 'drizzle-orm/pg-core';
 import * as liteTables from '#schema/db/tables.ts';
 import * as pgTables from '#schema/db/pg-tables.ts';
 import { AppError } from '#schema/errors.ts';
-import { openDatabase, type Db } from '#server/store/db.ts';
-import type { Async } from '#server/store/port.ts';
+import { openDatabase, type Db, type OpenDatabase } from '#server/store/db.ts';
+import type { Async, Transactor } from '#server/store/port.ts';
 import type { Postgres } from '#server/store/pg/db.ts';
 import { createProjectStore, type ProjectRecord } from '#server/store/projects.ts';
 import { createReleaseStore, type Move } from '#server/store/releases.ts';
@@ -32,25 +32,15 @@ import { tempDataDir } from './server.ts';
  * seqs and hashes agree).
  */
 
-/** A synchronous SQLite store seen through its port: each method answering a promise. */
-export function asAsync<S extends object>(store: S): Async<S> {
-  return Object.fromEntries(
-    Object.entries(store).map(([k, v]) => [
-      k,
-      typeof v === 'function' ? async (...args: unknown[]) => v(...args) : v,
-    ]),
-  ) as Async<S>;
-}
-
 /** A new SQLite database in a temp folder, closed and removed by cleanup. */
-export function freshSqlite(cleanup: (() => unknown)[]): Db {
+export function freshSqlite(cleanup: (() => unknown)[]): OpenDatabase {
   const dir = tempDataDir();
   const open = openDatabase(dir, 'normal', () => {});
   cleanup.push(async () => {
     await open.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  return open.db;
+  return open;
 }
 
 /** A new SQLite file and a new PostgreSQL database, for one test. */
@@ -64,7 +54,7 @@ export function twoDatabasesPerTest(cleanup: (() => unknown)[]): () => TwoDataba
   const postgres = postgresPerFile(cleanup);
   let lite: Db | undefined;
   beforeEach(() => {
-    lite = freshSqlite(cleanup);
+    lite = freshSqlite(cleanup).db;
   });
   return () => ({ lite: lite!, pgx: postgres.pgx });
 }
@@ -163,6 +153,8 @@ export const asSet = <T>(rows: T[]): T[] =>
 type Sqlite<F extends (...a: never[]) => object> = Async<ReturnType<F>>;
 /** The release-side stores (PG-20 … PG-29) through their ports. */
 export interface Stores {
+  /** Several calls as one transaction, as the domain runs a move and what stands or falls with it. */
+  atomically: Transactor['atomically'];
   projects: Omit<Sqlite<typeof createProjectStore>, 'atomically'>;
   releases: Sqlite<typeof createReleaseStore>;
   snapshots: Sqlite<typeof createSnapshotStore>;
@@ -174,8 +166,10 @@ export interface Stores {
 
 /** The SQLite stores on a new database (closed by cleanup). */
 export function sqliteStores(cleanup: (() => unknown)[]): Stores {
-  const db = freshSqlite(cleanup);
+  const { db, transactions } = freshSqlite(cleanup);
+  const asAsync = transactions.port;
   return {
+    atomically: transactions.atomically,
     projects: asAsync(createProjectStore(db)),
     releases: asAsync(createReleaseStore(db)),
     snapshots: asAsync(createSnapshotStore(db)),
@@ -187,6 +181,7 @@ export function sqliteStores(cleanup: (() => unknown)[]): Stores {
 }
 
 export const pgStores = (pgx: Postgres): Stores => ({
+  atomically: pgx.atomically,
   projects: createPgProjectStore(pgx),
   releases: createPgReleaseStore(pgx),
   snapshots: createPgSnapshotStore(pgx),

@@ -438,7 +438,7 @@ describe('CLI release commands', () => {
 async function proxy(mode: 'dropFirstWrite' | 'fail500' | 'busyFirstWrite') {
   const keys: string[] = [];
   let dropped = false;
-  const s = http.createServer(async (req, res) => {
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (mode === 'fail500') {
       res.writeHead(500, { 'content-type': 'application/json' });
       res.end(
@@ -477,7 +477,8 @@ async function proxy(mode: 'dropFirstWrite' | 'fail500' | 'busyFirstWrite') {
       ...(answer.headers.get('idempotent-replayed') ? { 'idempotent-replayed': 'true' } : {}),
     });
     res.end(body);
-  });
+  };
+  const s = http.createServer((req, res) => void handle(req, res));
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,

@@ -14,7 +14,7 @@ import { cookieOf, signIn } from '../helpers/users.ts';
 
 const cleanup = cleanupAfterEach();
 
-const setup = (env: Record<string, string> = {}) => serverWithProject(cleanup, env);
+const setup = async (env: Record<string, string> = {}) => await serverWithProject(cleanup, env);
 
 function client(server: TestServer, draftId: string, token: string): Client {
   const c = connect(server.url, draftId, { token });

@@ -170,7 +170,7 @@ describe('flow rules', () => {
     const { server, api, project, client } = await setup('three-stage', true);
     const [staging, uat] = project.environments;
     // Knowledge that reached Staging's draft from elsewhere (as replication will put it there).
-    server.rooms.edit(staging!.draftId!, 'test', (doc) =>
+    await server.rooms.edit(staging!.draftId!, 'test', (doc) =>
       addItem(doc, 'knowledge', { title: 'Only in Staging', body: 'Should not move up.' }),
     );
     // The board counts only what the Sync carries.
@@ -760,7 +760,7 @@ describe('flow rules', () => {
     ]);
 
     // Knowledge edited in UAT reaches QA and DEV (read-only there); PROD, above the source, holds none.
-    server.rooms.edit(uat!.draftId!, 'test', (doc) =>
+    await server.rooms.edit(uat!.draftId!, 'test', (doc) =>
       addItem(doc, 'knowledge', { title: 'Set up in UAT', body: 'Flows down.' }),
     );
     type Content = {
@@ -778,10 +778,10 @@ describe('flow rules', () => {
 
     // A local channel changed in PROD stays there; a Sync moves none of DEV's channels.
     const prodChannel = Object.keys((await content(prod!.id)).channels)[0]!;
-    server.rooms.edit(prod!.draftId!, 'test', (doc) =>
+    await server.rooms.edit(prod!.draftId!, 'test', (doc) =>
       sectionMap(doc, 'channels').get(prodChannel)!.set('name', 'Production widget'),
     );
-    server.rooms.edit(dev!.draftId!, 'test', (doc) =>
+    await server.rooms.edit(dev!.draftId!, 'test', (doc) =>
       addItem(doc, 'channels', { name: 'DEV only', type: 'web_widget', title: 'Try me' }),
     );
     for (const env of [dev, qa, uat])
@@ -864,7 +864,7 @@ describe('flow rules', () => {
     );
     const [, uat, production] = project.environments;
     expect(
-      first.rooms.edit(production!.draftId!, 'test', (doc) =>
+      await first.rooms.edit(production!.draftId!, 'test', (doc) =>
         addItem(doc, 'knowledge', { title: 'Written before the stop', body: 'Must reach UAT.' }),
       ),
     ).toBe(true);

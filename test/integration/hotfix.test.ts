@@ -45,7 +45,7 @@ async function publishHotfix(p: Awaited<ReturnType<typeof live>>) {
     `/api/environments/${p.prod.id}/hotfix`,
   );
   // The hotfix is co-edited like DEV; here one server-side edit stands for the release manager's typing.
-  api.services.rooms.edit(draftId, 'test', (doc) => {
+  await api.services.rooms.edit(draftId, 'test', (doc) => {
     itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(
       0,
       'URGENT: store closed today. ',

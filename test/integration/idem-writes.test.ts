@@ -22,15 +22,15 @@ async function pipeline(server?: TestServer) {
   const [dev, test] = project.environments.map((e) => e.id) as [string, string];
   const draftId = project.environments[0]!.draftId!;
   let n = 0;
-  const edit = () =>
-    server.rooms.edit(draftId, 'test', (doc) =>
+  const edit = async () =>
+    await server.rooms.edit(draftId, 'test', (doc) =>
       addItem(doc, 'agents', {
         name: `Agent ${++n}`,
         instructions: `Help ${n}.`,
         fallbackMessage: 'Sorry.',
       }),
     );
-  edit();
+  await edit();
   const snapshotOf = async (envId: string) =>
     (await admin.ok<ProjectView>('GET', `/api/projects/${project.id}`)).environments.find(
       (e) => e.id === envId,
@@ -68,7 +68,7 @@ describe('IDEM idempotent writes', () => {
     const records = (await p.history(p.test)).length;
 
     // DEV changes again: a Sync that ran now would move TEST; the retried step must not.
-    p.edit();
+    await p.edit();
     const again = await send(p.admin, 'POST', `/api/environments/${p.dev}/sync`, {}, key);
     expect(again.status).toBe(200);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
@@ -103,7 +103,7 @@ describe('IDEM idempotent writes', () => {
     const k = keyed('deploy-7');
     expect((await p.admin.call('POST', `/api/environments/${p.dev}/sync`, {}, k)).status).toBe(200);
     const moved = await p.snapshotOf(p.test);
-    p.edit();
+    await p.edit();
     for (const [method, path, body] of [
       ['POST', `/api/environments/${p.dev}/sync`, { message: 'other body' }],
       ['POST', `/api/environments/${p.test}/sync`, {}],
@@ -141,7 +141,7 @@ describe('IDEM idempotent writes', () => {
     expect(refused.headers.get('idempotent-replayed')).toBeNull();
 
     // The same user with another credential (a session) is another scope: the Sync runs again.
-    p.edit();
+    await p.edit();
     const before = await p.snapshotOf(p.test);
     const signIn = await p.admin.raw('/api/session', {
       method: 'POST',
@@ -325,7 +325,7 @@ describe('IDEM idempotent writes', () => {
     await first.close();
     server = await startTestServer(first.dataDir);
     expect(count(server)).toBe(0);
-    server.rooms.edit(p.project.environments[0]!.draftId!, 'test', (doc) =>
+    await server.rooms.edit(p.project.environments[0]!.draftId!, 'test', (doc) =>
       addItem(doc, 'agents', { name: 'Later', instructions: 'Later.', fallbackMessage: 'Sorry.' }),
     );
     const api = overTheWire(server.url, p.admin.token);

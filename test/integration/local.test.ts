@@ -167,7 +167,7 @@ describe('secrets', () => {
     expect(
       (await api.call('PUT', `/api/environments/${p.prod.id}/secrets/EMPTY`, { value: '' })).status,
     ).toBe(400);
-    expect(api.services.localData.revealSecret(p.prod.id, 'ORDERS_API_TOKEN')).toBe(SECRET);
+    expect(await api.services.localData.revealSecret(p.prod.id, 'ORDERS_API_TOKEN')).toBe(SECRET);
 
     const key = (
       await api.ok<{ key: string }>('POST', `/api/environments/${p.prod.id}/runtime-keys`, {

@@ -37,6 +37,32 @@ describe('PG-11: store calls inside atomically join one PostgreSQL transaction',
   });
 });
 
+describe('PG-11: a nested atomically is a savepoint; a late callback of a finished transaction uses the pool', () => {
+  it('a nested function that throws undoes only its own writes, and the outer one commits', async () => {
+    const { pgx } = await migratedPostgres(cleanup);
+    let late: Promise<unknown> | undefined;
+    await pgx.atomically(async () => {
+      await pgx.db().insert(users).values(user('kept'));
+      await expect(
+        pgx.atomically(async () => {
+          await pgx.db().insert(users).values(user('undone'));
+          throw new Error('nested refusal');
+        }),
+      ).rejects.toThrow('nested refusal');
+      // Started inside, run after the commit: it must not reach for the finished transaction.
+      late = new Promise((resolve, reject) =>
+        setImmediate(() => {
+          expect(pgx.inTransaction()).toBe(false);
+          pgx.db().insert(users).values(user('late')).then(resolve, reject);
+        }),
+      );
+    });
+    await late;
+    const ids = (await pgx.db().select({ id: users.id }).from(users)).map((r) => r.id).sort();
+    expect(ids).toEqual(['kept', 'late']);
+  });
+});
+
 describe('PG-12: several processes starting at once migrate the database once', () => {
   it('four connections opening the same empty database at the same moment all come up', async () => {
     const { server } = await migratedPostgres(cleanup).then(async (m) => {

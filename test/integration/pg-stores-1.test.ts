@@ -153,11 +153,14 @@ describe('PG-20: the PostgreSQL release store answers as the SQLite one', () => 
       const moves = [
         // The first sync into dev; closing the request it satisfied stands or falls with it.
         await attempt(
-          s.releases.commitMove(
-            move('p1', { environmentId: 'p1-dev', toSnapshotId: 'snapA', expectedFrom: null }),
-            T0 + 1,
-            (row) => s.gates.closeRequest('r1', 'done', `release ${row.seq}`, T0 + 1),
-          ),
+          s.atomically(async () => {
+            const row = await s.releases.commitMove(
+              move('p1', { environmentId: 'p1-dev', toSnapshotId: 'snapA', expectedFrom: null }),
+              T0 + 1,
+            );
+            await s.gates.closeRequest('r1', 'done', `release ${row.seq}`, T0 + 1);
+            return row;
+          }),
         ),
         await attempt(
           s.releases.commitMove(
@@ -240,13 +243,13 @@ describe('PG-20: the PostgreSQL release store answers as the SQLite one', () => 
       ];
       // What fails alongside takes the move with it.
       const rolledBack = await attempt(
-        s.releases.commitMove(
-          move('p1', { environmentId: 'p1-dev', toSnapshotId: 'snapC' }),
-          T0 + 9,
-          () => {
-            throw new AppError('source_moved');
-          },
-        ),
+        s.atomically(async () => {
+          await s.releases.commitMove(
+            move('p1', { environmentId: 'p1-dev', toSnapshotId: 'snapC' }),
+            T0 + 9,
+          );
+          throw new AppError('source_moved');
+        }),
       );
       return {
         moves,

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import * as lite from '#schema/db/tables.ts';
 import * as pgt from '#schema/db/pg-tables.ts';
-import type { Db } from '#server/store/db.ts';
 import type { Postgres } from '#server/store/pg/db.ts';
 import type { Async } from '#server/store/port.ts';
 import { createAccountStore, type UserRow } from '#server/store/accounts.ts';
@@ -22,7 +21,7 @@ import { createPgNotificationStore } from '#server/store/pg/notifications.ts';
 import { createPgShareStore } from '#server/store/pg/shares.ts';
 import { createPgAudienceStore } from '#server/store/pg/audiences.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { asAsync, freshSqlite, labelled, sameOnBoth } from '../helpers/dialects.ts';
+import { freshSqlite, labelled, sameOnBoth } from '../helpers/dialects.ts';
 import { postgresPerFile, race } from '../helpers/pg-per-file.ts';
 
 const cleanup = cleanupAfterEach();
@@ -64,7 +63,8 @@ const seed = {
 };
 
 async function onSqlite(seeded: boolean): Promise<Stores> {
-  const db: Db = freshSqlite(cleanup);
+  const { db, transactions } = freshSqlite(cleanup);
+  const asAsync = transactions.port;
   if (seeded) {
     db.insert(lite.users).values(seed.users).run();
     db.insert(lite.projects).values(seed.projects).run();

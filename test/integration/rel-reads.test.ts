@@ -60,7 +60,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
       'POST',
       `/api/environments/${prod.id}/hotfix`,
     );
-    api.services.rooms.edit(draftId, 'test', (doc) =>
+    await api.services.rooms.edit(draftId, 'test', (doc) =>
       itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(0, 'URGENT: '),
     );
     await api.ok('POST', `/api/environments/${prod.id}/hotfix/publish`, { message: 'urgent' });
@@ -123,7 +123,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
     // Knowledge edited in production: moving it up again composes new snapshots for production's pointers.
     const prodDraft = down.environments.find((e) => e.id === prod.id)!.draftId!;
     expect(
-      api.services.rooms.edit(prodDraft, 'test', (doc) =>
+      await api.services.rooms.edit(prodDraft, 'test', (doc) =>
         addItem(doc, 'knowledge', { title: 'Set up in production', body: 'Only here.' }),
       ),
     ).toBe(true);

@@ -30,7 +30,7 @@ async function threeStage() {
   const [staging, uat, production] = [p.environments[0]!, p.environments[1]!, p.environments[2]!];
   const put = (envId: string, knowledge: Record<string, ReturnType<typeof article>>) =>
     api.ok('PUT', `/api/environments/${envId}/content`, { knowledge });
-  const replicate = () => api.services.replication.replicateNow(p.id);
+  const replicate = async () => await api.services.replication.replicateNow(p.id);
   const board = (as: Client = api) => as.ok<BoardView>('GET', `/api/projects/${p.id}/board`);
   const stage = (b: BoardView, env: Env) => b.stages.find((s) => s.environmentId === env.id)!;
   return { p, staging, uat, production, put, replicate, board, stage };
@@ -56,7 +56,7 @@ describe('REV-30 the board shows replication per stage', () => {
 
     const before = Date.now();
     await put(production.id, { kb_refunds: article('Refunds', 'Within 30 days.') });
-    replicate();
+    await replicate();
     b = await board();
     for (const env of [uat, staging]) {
       const [r] = stage(b, env).replication;
@@ -67,7 +67,7 @@ describe('REV-30 the board shows replication per stage', () => {
     // UAT (which edits knowledge too) and Production both change the article: a conflict in UAT.
     await put(uat.id, { kb_refunds: article('Refunds', 'Within 30 days, UAT wording.') });
     await put(production.id, { kb_refunds: article('Refunds', 'Within 45 days.') });
-    replicate();
+    await replicate();
     b = await board();
     expect(stage(b, uat).replication[0]!.conflicts).toBe(1);
     expect(stage(b, staging).replication[0]!.conflicts).toBe(0);
@@ -91,10 +91,10 @@ describe('REV-30 the board shows replication per stage', () => {
   it('REV-30 a member who may not read a stage gets nothing of its replication (no source, time or conflicts)', async () => {
     const { p, staging, uat, production, put, replicate, board, stage } = await threeStage();
     await put(production.id, { kb_refunds: article('Refunds', 'Within 30 days.') });
-    replicate();
+    await replicate();
     await put(uat.id, { kb_refunds: article('Refunds', 'UAT wording.') });
     await put(production.id, { kb_refunds: article('Refunds', 'Within 45 days.') });
-    replicate();
+    await replicate();
     const viewer = await newUser(api, 'staging@example.com', 'Sam Staging');
     await api.ok('PUT', `/api/projects/${p.id}/members/${viewer.id}`, {
       roles: { [staging.id]: ['viewer'] },

@@ -436,9 +436,9 @@ describe('REV-76 reading the inbox', () => {
     const req = await requester.ok<{ id: string }>('POST', `/api/environments/${dev}/requests`, {});
     // Many more requests than are kept (the request route itself is rate limited per stage).
     const { events, database } = inst.services;
-    database.db.transaction(() => {
+    await database.transactions.atomically(async () => {
       for (let i = 0; i < NOTIFICATIONS_KEPT_PER_PERSON + 20; i++)
-        events.emit({
+        await events.emit({
           projectId: project.id,
           environmentId: test,
           kind: 'request',
@@ -463,28 +463,26 @@ describe('REV-77 a notice that fails', () => {
   it('[REV-77] is undone alone and logged: the change that emitted it still commits', async () => {
     const database = openDatabase(tempDataDir(), 'normal');
     cleanup.push(() => database.close());
-    const events = createProjectEvents(createEventStore(database.db));
+    const events = createProjectEvents(database.transactions.port(createEventStore(database.db)));
     const logged: string[] = [];
     createNotifications({
       events,
-      store: createNotificationStore(database.db),
+      store: database.transactions.port(createNotificationStore(database.db)),
       projects: {
-        getProject: () => {
-          throw new Error('the project store failed');
-        },
-        atomically: <T>(fn: () => T): T => database.db.transaction(fn),
+        getProject: () => Promise.reject(new Error('the project store failed')),
       } as unknown as Parameters<typeof createNotifications>[0]['projects'],
-      members: { members: () => [], memberships: () => [] },
-      accounts: { findUserById: () => undefined },
-      requests: { request: () => undefined },
-      invitations: { invitationById: () => undefined },
-      feedback: { feedbackById: () => undefined },
+      members: { members: async () => [], memberships: async () => [] },
+      accounts: { findUserById: async () => undefined },
+      requests: { request: async () => undefined },
+      invitations: { invitationById: async () => undefined },
+      feedback: { feedbackById: async () => undefined },
       log: (msg) => logged.push(msg),
+      atomically: database.transactions.atomically,
     });
-    database.db.transaction(() => {
-      events.emit({ projectId: 'p1', environmentId: 'e1', kind: 'request', actorId: 'u1' });
+    await database.transactions.atomically(async () => {
+      await events.emit({ projectId: 'p1', environmentId: 'e1', kind: 'request', actorId: 'u1' });
     });
-    expect(events.after('p1', 0, 10).map((e) => e.kind)).toEqual(['request']);
+    expect((await events.after('p1', 0, 10)).map((e) => e.kind)).toEqual(['request']);
     expect(logged).toEqual([
       'notifying of a request event failed; the change stands, nobody was told',
     ]);

@@ -85,9 +85,9 @@ describe('REV-80 … red team of the reviews', () => {
     const [, test, uat] = project.environments.map((e) => e.id) as [string, string, string];
     const { events, database } = inst.services;
     const conflicts = (envId: string, n: number) =>
-      database.db.transaction(() => {
+      database.transactions.atomically(async () => {
         for (let i = 0; i < n; i++)
-          events.emit({
+          await events.emit({
             projectId: project.id,
             environmentId: envId,
             kind: 'conflict',
@@ -95,8 +95,8 @@ describe('REV-80 … red team of the reviews', () => {
             subject: { section: 'knowledge', itemId: `kn_${i}`, action: 'detected' },
           });
       });
-    conflicts(test, 40);
-    conflicts(uat, 3);
+    await conflicts(test, 40);
+    await conflicts(uat, 3);
     const kinds = async () =>
       (await inbox(inst)).notifications.map((n) => [n.kind, n.environmentId, n.read]);
     expect(await kinds()).toEqual([
@@ -104,7 +104,7 @@ describe('REV-80 … red team of the reviews', () => {
       ['conflict', test, false],
     ]);
     await inst.ok('POST', '/api/notifications/read', { all: true });
-    conflicts(test, 40);
+    await conflicts(test, 40);
     expect(await kinds()).toEqual([
       ['conflict', test, false],
       ['conflict', uat, true],
@@ -130,8 +130,8 @@ describe('REV-80 … red team of the reviews', () => {
     });
     const req = await requester.ok<{ id: string }>('POST', `/api/environments/${dev}/requests`, {});
     const { events, database } = inst.services;
-    const emit = (kind: 'conflict' | 'request' | 'request.decided', subject: object) =>
-      events.emit({
+    const emit = async (kind: 'conflict' | 'request' | 'request.decided', subject: object) =>
+      await events.emit({
         projectId: project.id,
         environmentId: test,
         kind,
@@ -140,11 +140,11 @@ describe('REV-80 … red team of the reviews', () => {
       });
     // Something to act on, then a promoter asking again and again (each new request voids the
     // one before, whose notice is marked read).
-    emit('conflict', { section: 'knowledge', itemId: 'kn_1', action: 'detected' });
-    database.db.transaction(() => {
+    await emit('conflict', { section: 'knowledge', itemId: 'kn_1', action: 'detected' });
+    await database.transactions.atomically(async () => {
       for (let i = 0; i < NOTIFICATIONS_KEPT_PER_PERSON + 50; i++) {
-        emit('request', { requestId: req.id });
-        emit('request.decided', { requestId: req.id, decision: 'voided' });
+        await emit('request', { requestId: req.id });
+        await emit('request.decided', { requestId: req.id, decision: 'voided' });
       }
     });
     const unread = (await inbox(inst)).unread;

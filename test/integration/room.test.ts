@@ -27,11 +27,11 @@ afterEach(async () => {
   for (const db of open.splice(0)) await db.close();
 });
 
-function fixture() {
+async function fixture() {
   const database = openDatabase(tempDataDir(), 'normal');
   open.push(database);
-  const projects = createProjects(createProjectStore(database.db));
-  const project = projects.create(
+  const projects = createProjects(database.transactions.port(createProjectStore(database.db)));
+  const project = await projects.create(
     {
       user: { id: 'usr_1', email: 'a@b.c', name: 'A' },
       isInstanceAdmin: true,
@@ -142,7 +142,7 @@ async function settle(room: Room, clients: MemoryClient[]): Promise<void> {
 describe('[R6] seeded random edits, disconnects and delivery orders converge (in memory, through a real Room)', () => {
   for (const seed of [1, 2, 3, 42, 1337, 2024, 77, 9001]) {
     it(`[R6] all replicas end equal and well-formed, and the stored log reloads the same (seed ${seed})`, async () => {
-      const { store, draftId } = fixture();
+      const { store, draftId } = await fixture();
       const rnd = prng(seed);
       const room = new Room(draftId, store, opts(60));
       const clients = [new MemoryClient(room), new MemoryClient(room), new MemoryClient(room)];
@@ -179,8 +179,8 @@ describe('[R6] seeded random edits, disconnects and delivery orders converge (in
 });
 
 describe('Room persistence', () => {
-  it('[R6] appends before it broadcasts: another peer gets nothing until the batch is stored', () => {
-    const { store, draftId } = fixture();
+  it('[R6] appends before it broadcasts: another peer gets nothing until the batch is stored', async () => {
+    const { store, draftId } = await fixture();
     const room = new Room(draftId, store, opts());
     const [a, b] = twoSyncedPeers(room);
     addItem(a.doc, 'agents', { name: 'X' });
@@ -194,7 +194,7 @@ describe('Room persistence', () => {
   });
 
   it('[R6] compacts the log into the state row in the background, without losing anything', async () => {
-    const { store, draftId, database } = fixture();
+    const { store, draftId, database } = await fixture();
     const room = new Room(draftId, store, opts(20));
     const a = new MemoryClient(room);
     const id = addItem(a.doc, 'agents', { name: 'Compact me' });
@@ -217,8 +217,8 @@ describe('Room persistence', () => {
     reloaded.unload();
   });
 
-  it('[R6] keeps updates pending, sends nothing, and retries when the store fails', () => {
-    const { store, draftId } = fixture();
+  it('[R6] keeps updates pending, sends nothing, and retries when the store fails', async () => {
+    const { store, draftId } = await fixture();
     let failing = true;
     const flaky: DraftStore = {
       ...store,
@@ -241,8 +241,8 @@ describe('Room persistence', () => {
     expect(logged.some((m) => m.includes('could not append'))).toBe(true);
   });
 
-  it('[R1] a read-only peer syncs, but a change from it is refused whole', () => {
-    const { store, draftId } = fixture();
+  it('[R1] a read-only peer syncs, but a change from it is refused whole', async () => {
+    const { store, draftId } = await fixture();
     const room = new Room(draftId, store, opts());
     const writer = new MemoryClient(room);
     addItem(writer.doc, 'agents', { name: 'Existing' });
@@ -266,8 +266,8 @@ describe('Room persistence', () => {
 describe('[R7] hostile updates never corrupt the draft', () => {
   it.each([7, 8, 9])(
     '[R7] a mutated update is applied whole or refused (4400, 4422, 4424) with the document unchanged (seed %i)',
-    (seed) => {
-      const { store, draftId } = fixture();
+    async (seed) => {
+      const { store, draftId } = await fixture();
       const room = new Room(draftId, store, opts());
       const rnd = prng(seed);
       const source = new Y.Doc();

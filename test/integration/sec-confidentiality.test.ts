@@ -142,7 +142,7 @@ describe('SEC-9 SEC-10 confidentiality', () => {
     const { body: hotfix } = await p
       .call(p.admin)
       .call<{ draftId: string }>('POST', `/api/environments/${prod.id}/hotfix`);
-    server!.rooms.edit(hotfix.draftId, 'test', (doc) =>
+    await server!.rooms.edit(hotfix.draftId, 'test', (doc) =>
       itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(
         0,
         'URGENT: store closed today. ',

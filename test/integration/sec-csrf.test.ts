@@ -5,7 +5,7 @@ import { cookieOf, createToken, PASSPHRASE, signIn } from '../helpers/users.ts';
 
 /** SEC-18: no login CSRF. Real server on port 0, requests shaped as a browser would send them. */
 const cleanup = cleanupAfterEach();
-const server = (env: Record<string, string> = {}) => testServer(cleanup, env);
+const server = async (env: Record<string, string> = {}) => await testServer(cleanup, env);
 
 const errorId = async (res: Response) => ((await res.json()) as { error: { id: string } }).error.id;
 

@@ -680,9 +680,12 @@ describe('SEC-8 retention of snapshots from abandoned approval requests', () => 
       ) as { knowledge: Record<string, string> };
       let paused = 0;
       const retention = createRetention({
-        store: createRetentionStore(api.services.database.db),
+        store: api.services.database.transactions.port(
+          createRetentionStore(api.services.database.db),
+        ),
         retentionDays: 30,
-        expired: () => {},
+        expired: async () => {},
+        atomically: api.services.database.transactions.atomically,
         pause: async () => {
           if (paused++ === 0) await during(api, dev);
         },

@@ -61,7 +61,7 @@ describe('red team: confidentiality', () => {
       'POST',
       `/api/environments/${prod.id}/hotfix`,
     );
-    server.rooms.edit(hotfix.draftId, 'test', (doc) =>
+    await server.rooms.edit(hotfix.draftId, 'test', (doc) =>
       itemText(sectionMap(doc, 'channels').get('ch_widget'), 'greeting')!.insert(
         0,
         'Door code 4821. ',

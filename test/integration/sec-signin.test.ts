@@ -6,7 +6,7 @@ import { PASSPHRASE, postJson, signIn } from '../helpers/users.ts';
 
 /** SEC-19: the sign-in limit holds under concurrency; nobody can lock the owner out; unlock and reset links. */
 const cleanup = cleanupAfterEach();
-const server = (env: Record<string, string> = {}) => testServer(cleanup, env);
+const server = async (env: Record<string, string> = {}) => await testServer(cleanup, env);
 
 const from = (address: string) => ({ 'x-forwarded-for': address });
 

@@ -272,8 +272,8 @@ describe('SEC-7 a server-side change is one change or nothing', () => {
   it('SEC-7 a change that throws halfway (after adding and deleting items) leaves the draft and its log as they were', async () => {
     const database = openDatabase(tempDataDir(), 'normal');
     cleanup.push(() => database.close());
-    const projects = createProjects(createProjectStore(database.db));
-    const project = projects.create(
+    const projects = createProjects(database.transactions.port(createProjectStore(database.db)));
+    const project = await projects.create(
       {
         user: { id: 'usr_1', email: 'a@b.c', name: 'A' },
         isInstanceAdmin: true,

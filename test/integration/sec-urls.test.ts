@@ -11,8 +11,8 @@ import { setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers
  * Host header a client chooses; the data folder and the database files are the owner's alone.
  */
 const cleanup = cleanupAfterEach();
-const serve = (env: Record<string, string> = {}, dataDir = tempDataDir()) =>
-  testServer(cleanup, env, dataDir);
+const serve = async (env: Record<string, string> = {}, dataDir = tempDataDir()) =>
+  await testServer(cleanup, env, dataDir);
 
 /** A JSON POST with a Host header of our choosing (fetch never lets a caller set Host). */
 function post(

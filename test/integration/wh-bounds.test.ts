@@ -50,7 +50,7 @@ describe('WH-13 bounds', () => {
     sqlite
       .prepare('UPDATE webhook_deliveries SET created_at = ? WHERE id = ?')
       .run(Date.now() - 31 * 86_400_000, older!.id);
-    expect(api.services.webhooks.prune()).toBe(1);
+    expect(await api.services.webhooks.prune()).toBe(1);
     const left = (
       await api.ok<WebhookDeliveriesView>('GET', `/api/webhooks/${webhook.id}/deliveries`)
     ).deliveries;

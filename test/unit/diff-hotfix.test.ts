@@ -33,12 +33,12 @@ function memoryStore() {
 const meta = { kind: 'freeze', parentId: null, sourceDraftId: null, message: null, createdBy: 'u' };
 
 describe('[R5] canonicalization and hashing', () => {
-  it('[R5] gives the same id for the same content and a new id for any change', () => {
+  it('[R5] gives the same id for the same content and a new id for any change', async () => {
     const { store, blobs } = memoryStore();
     const snapshots = createSnapshots(store);
-    const a = snapshots.freeze('p', sampleContent(), meta);
+    const a = await snapshots.freeze('p', sampleContent(), meta);
     expect(a).toMatch(/^[0-9a-f]{64}$/);
-    expect(snapshots.freeze('p', sampleContent(), meta)).toBe(a);
+    expect(await snapshots.freeze('p', sampleContent(), meta)).toBe(a);
     const n = blobs.size;
     for (const change of [
       (c: ReturnType<typeof sampleContent>) => void (c.agents.agt_support!.tone = 'formal'),
@@ -50,11 +50,13 @@ describe('[R5] canonicalization and hashing', () => {
     ]) {
       const c = sampleContent();
       change(c);
-      expect(snapshots.freeze('p', c, meta)).not.toBe(a);
+      expect(await snapshots.freeze('p', c, meta)).not.toBe(a);
     }
     // Three changed items plus one removed: three new blobs, the rest shared.
     expect(blobs.size).toBe(n + 3);
-    expect(canonicalContent(snapshots.content('p', a))).toEqual(canonicalContent(sampleContent()));
+    expect(canonicalContent(await snapshots.content('p', a))).toEqual(
+      canonicalContent(sampleContent()),
+    );
   });
 
   it('[R5] separates item and tree addresses by a type prefix', () => {

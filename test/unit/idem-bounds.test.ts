@@ -22,7 +22,7 @@ function setup(opts: { maxKeysPerUserPerDay?: number; maxAnswerBytes?: number } 
       .run(id, `${id}@example.com`, id, 'x');
   let t = 1_000_000;
   const idem = createIdempotency({
-    store: createIdempotencyStore(open.db),
+    store: open.transactions.port(createIdempotencyStore(open.db)),
     hashKey: Buffer.alloc(32, 7),
     now: () => t,
     ...opts,
@@ -39,9 +39,9 @@ function setup(opts: { maxKeysPerUserPerDay?: number; maxAnswerBytes?: number } 
     body,
     holdsSecret: false,
   });
-  const errorOf = (fn: () => unknown) => {
+  const errorOf = async (fn: () => unknown) => {
     try {
-      fn();
+      await fn();
     } catch (err) {
       if (err instanceof AppError) return err.id;
       throw err;
@@ -61,25 +61,25 @@ function setup(opts: { maxKeysPerUserPerDay?: number; maxAnswerBytes?: number } 
 }
 
 /** Checks a claim; a replay frees it, as the middleware does. */
-const run = (c: Claim, r: Parameters<Claim['check']>[0]) => {
-  const kind = c.check(r).kind;
+const run = async (c: Claim, r: Parameters<Claim['check']>[0]) => {
+  const kind = (await c.check(r)).kind;
   if (kind === 'replay') c.abandon();
   return kind;
 };
 
 describe('IDEM bounds', () => {
-  it('IDEM-8 5xx and 429 answers are not kept (a retry runs again); 4xx are; an answer over the size bound is not kept and its key answers 409 idempotency_unavailable', () => {
+  it('IDEM-8 5xx and 429 answers are not kept (a retry runs again); 4xx are; an answer over the size bound is not kept and its key answers 409 idempotency_unavailable', async () => {
     const s = setup({ maxAnswerBytes: 100 });
     for (const status of [500, 503, 429]) {
       const c = s.idem.begin(s.who(`k${status}`));
-      expect(run(c, s.req)).toBe('run');
-      c.finish(s.answer(status));
-      expect(run(s.idem.begin(s.who(`k${status}`)), s.req)).toBe('run');
+      expect(await run(c, s.req)).toBe('run');
+      await c.finish(s.answer(status));
+      expect(await run(s.idem.begin(s.who(`k${status}`)), s.req)).toBe('run');
     }
     const refused = s.idem.begin(s.who('k409'));
-    run(refused, s.req);
-    refused.finish(s.answer(409, '{"error":{"id":"target_moved"}}'));
-    expect(s.idem.begin(s.who('k409')).check(s.req)).toEqual({
+    await run(refused, s.req);
+    await refused.finish(s.answer(409, '{"error":{"id":"target_moved"}}'));
+    expect(await s.idem.begin(s.who('k409')).check(s.req)).toEqual({
       kind: 'replay',
       answer: {
         status: 409,
@@ -88,55 +88,55 @@ describe('IDEM bounds', () => {
       },
     });
     const big = s.idem.begin(s.who('big'));
-    run(big, s.req);
-    big.finish(s.answer(200, JSON.stringify({ text: 'x'.repeat(200) })));
-    expect(s.errorOf(() => s.idem.begin(s.who('big')).check(s.req))).toBe(
+    await run(big, s.req);
+    await big.finish(s.answer(200, JSON.stringify({ text: 'x'.repeat(200) })));
+    expect(await s.errorOf(async () => await s.idem.begin(s.who('big')).check(s.req))).toBe(
       'idempotency_unavailable',
     );
   });
 
-  it('IDEM-8 keys per person per 24 hours are bounded (409 limit_reached, nothing runs); repeats of kept keys still replay; other people are not counted; the count frees as keys expire', () => {
+  it('IDEM-8 keys per person per 24 hours are bounded (409 limit_reached, nothing runs); repeats of kept keys still replay; other people are not counted; the count frees as keys expire', async () => {
     const s = setup({ maxKeysPerUserPerDay: 3 });
     for (const k of ['a', 'b', 'c']) {
       const c = s.idem.begin(s.who(k));
-      expect(run(c, s.req)).toBe('run');
-      c.finish(s.answer(200));
+      expect(await run(c, s.req)).toBe('run');
+      await c.finish(s.answer(200));
     }
     const over = s.idem.begin(s.who('d'));
-    expect(s.errorOf(() => over.check(s.req))).toBe('limit_reached');
+    expect(await s.errorOf(async () => await over.check(s.req))).toBe('limit_reached');
     over.abandon();
-    expect(run(s.idem.begin(s.who('a')), s.req)).toBe('replay');
+    expect(await run(s.idem.begin(s.who('a')), s.req)).toBe('replay');
     const theirs = s.idem.begin(s.who('d', 'u2'));
-    expect(run(theirs, s.req)).toBe('run');
-    theirs.finish(s.answer(200));
+    expect(await run(theirs, s.req)).toBe('run');
+    await theirs.finish(s.answer(200));
 
     s.advance(24 * 3600 * 1000 + 1);
     const later = s.idem.begin(s.who('d'));
-    expect(run(later, s.req)).toBe('run');
-    later.finish(s.answer(200));
+    expect(await run(later, s.req)).toBe('run');
+    await later.finish(s.answer(200));
     // An expired key is not replayed: it runs, and its row is replaced.
     const expired = s.idem.begin(s.who('a'));
-    expect(run(expired, s.req)).toBe('run');
-    expired.finish(s.answer(200));
+    expect(await run(expired, s.req)).toBe('run');
+    await expired.finish(s.answer(200));
     expect(s.rows()).toBe(5);
     // The sweep deletes the three rows older than 24 hours (b, c, and u2's d).
-    expect(s.idem.sweep()).toBe(3);
+    expect(await s.idem.sweep()).toBe(3);
     expect(s.rows()).toBe(2);
   });
 
-  it('IDEM-8 a claim is released by a refusal or a failure: the key is free again, never stuck in progress', () => {
+  it('IDEM-8 a claim is released by a refusal or a failure: the key is free again, never stuck in progress', async () => {
     const s = setup();
     const c = s.idem.begin(s.who('k'));
-    expect(s.errorOf(() => s.idem.begin(s.who('k')))).toBe('idempotency_in_progress');
+    expect(await s.errorOf(() => s.idem.begin(s.who('k')))).toBe('idempotency_in_progress');
     c.abandon();
     const again = s.idem.begin(s.who('k'));
-    expect(run(again, s.req)).toBe('run');
-    again.finish(s.answer(200));
+    expect(await run(again, s.req)).toBe('run');
+    await again.finish(s.answer(200));
     const other = s.idem.begin(s.who('k'));
-    expect(s.errorOf(() => other.check({ ...s.req, body: '{"x":1}' }))).toBe(
+    expect(await s.errorOf(async () => await other.check({ ...s.req, body: '{"x":1}' }))).toBe(
       'idempotency_key_reused',
     );
     other.abandon();
-    expect(run(s.idem.begin(s.who('k')), s.req)).toBe('replay');
+    expect(await run(s.idem.begin(s.who('k')), s.req)).toBe('replay');
   });
 });

@@ -11,7 +11,7 @@ import { tempDataDir } from '../helpers/server.ts';
  * replicated rarely (or never) must not walk all of them on every board read.
  */
 describe('REV-83 board read cost', () => {
-  it('[REV-83] the last replication of a section is found without walking the others', () => {
+  it('[REV-83] the last replication of a section is found without walking the others', async () => {
     const database = openDatabase(tempDataDir(), 'normal');
     try {
       const { sqlite } = database;
@@ -38,11 +38,11 @@ describe('REV-83 board read cost', () => {
       expect(store.lastReplicated('env', 'knowledge')).toBe(299_999);
       expect(performance.now() - started).toBeLessThan(20);
     } finally {
-      database.close();
+      await database.close();
     }
   });
 
-  it('[REV-84] open feedback per stage is counted from an index, however many comments it keeps', () => {
+  it('[REV-84] open feedback per stage is counted from an index, however many comments it keeps', async () => {
     const database = openDatabase(tempDataDir(), 'normal');
     try {
       const { sqlite } = database;
@@ -67,7 +67,7 @@ describe('REV-83 board read cost', () => {
       expect(store.feedbackCounts('env')).toEqual({ open: 10_000, resolved: 90_000 });
       expect(performance.now() - started).toBeLessThan(30);
     } finally {
-      database.close();
+      await database.close();
     }
   });
 });

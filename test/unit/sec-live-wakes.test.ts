@@ -6,17 +6,17 @@ import type { EventStore, ProjectEventRow } from '#server/store/events.ts';
 function memoryStore(): EventStore {
   const rows: ProjectEventRow[] = [];
   return {
-    insert(row) {
+    insert: async (row) => {
       const r = { ...row, seq: rows.length + 1 } as ProjectEventRow;
       rows.push(r);
       return r;
     },
-    after: (projectId, seq, limit) =>
+    after: async (projectId, seq, limit) =>
       rows.filter((r) => r.projectId === projectId && r.seq > seq).slice(0, limit),
-    lastSeq: () => rows.length,
-    firstSeq: () => (rows.length ? 1 : 0),
-    prune: () => 0,
-  } as EventStore;
+    lastSeq: async () => rows.length,
+    firstSeq: async () => (rows.length ? 1 : 0),
+    prune: async () => 0,
+  } satisfies EventStore;
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -28,7 +28,7 @@ describe('SEC live red team: wake-ups', () => {
     const stop = events.subscribe('p', () => wakes++);
     const started = performance.now();
     for (let i = 0; i < 300; i++) {
-      events.emit({ projectId: 'p', environmentId: null, kind: 'local', actorId: 'u' });
+      await events.emit({ projectId: 'p', environmentId: null, kind: 'local', actorId: 'u' });
       await turn();
       await turn();
     }
@@ -37,7 +37,7 @@ describe('SEC live red team: wake-ups', () => {
     expect(wakes).toBeLessThanOrEqual(20 + Math.ceil(elapsed / 100) + 2);
     // The trailing one comes: nothing emitted is left unannounced.
     const before = wakes;
-    events.emit({ projectId: 'p', environmentId: null, kind: 'local', actorId: 'u' });
+    await events.emit({ projectId: 'p', environmentId: null, kind: 'local', actorId: 'u' });
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(wakes).toBeGreaterThan(before);
     stop();

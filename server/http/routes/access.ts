@@ -50,9 +50,9 @@ export function accessRoutes(deps: AppDeps) {
         summary: 'Every user (instance admin)',
         answers: { 200: 'UsersView' },
       }),
-      (c) => {
+      async (c) => {
         access.requireInstanceAdmin(c.get('principal'));
-        return c.json({ users: access.listUsers() } satisfies UsersView);
+        return c.json({ users: await access.listUsers() } satisfies UsersView);
       },
     )
     .delete(
@@ -64,8 +64,8 @@ export function accessRoutes(deps: AppDeps) {
         answers: { 204: null },
         errors: ['user_not_found'],
       }),
-      (c) => {
-        deps.accounts.removeUser(c.get('principal'), c.req.param('id'));
+      async (c) => {
+        await deps.accounts.removeUser(c.get('principal'), c.req.param('id'));
         return c.body(null, 204);
       },
     )
@@ -94,9 +94,9 @@ export function accessRoutes(deps: AppDeps) {
         answers: { 200: 'MembersView' },
         errors: ['project_not_found'],
       }),
-      (c) => {
-        access.requireMember(c.get('principal'), c.req.param('id'));
-        return c.json({ members: access.members(c.req.param('id')) } satisfies MembersView);
+      async (c) => {
+        await access.requireMember(c.get('principal'), c.req.param('id'));
+        return c.json({ members: await access.members(c.req.param('id')) } satisfies MembersView);
       },
     )
     .put(
@@ -110,11 +110,11 @@ export function accessRoutes(deps: AppDeps) {
         errors: ['project_not_found', 'user_not_found'],
       }),
       async (c) => {
-        access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
+        await access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
         const { roles } = await readJson(c, MemberBody);
         return c.json({
           userId: c.req.param('userId'),
-          roles: access.setMember(
+          roles: await access.setMember(
             c.get('principal'),
             c.req.param('id'),
             c.req.param('userId'),
@@ -132,9 +132,9 @@ export function accessRoutes(deps: AppDeps) {
         answers: { 204: null },
         errors: ['project_not_found', 'not_a_member', 'user_not_found'],
       }),
-      (c) => {
-        access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
-        access.removeMember(c.get('principal'), c.req.param('id'), c.req.param('userId'));
+      async (c) => {
+        await access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
+        await access.removeMember(c.get('principal'), c.req.param('id'), c.req.param('userId'));
         return c.body(null, 204);
       },
     )
@@ -147,10 +147,10 @@ export function accessRoutes(deps: AppDeps) {
         answers: { 200: 'PendingInvitationsView' },
         errors: ['project_not_found'],
       }),
-      (c) => {
-        access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
+      async (c) => {
+        await access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
         return c.json({
-          invitations: access.pendingInvitations(c.req.param('id')),
+          invitations: await access.pendingInvitations(c.req.param('id')),
         } satisfies PendingInvitationsView);
       },
     )
@@ -163,8 +163,8 @@ export function accessRoutes(deps: AppDeps) {
         answers: { 204: null },
         errors: ['invitation_invalid', 'not_found'],
       }),
-      (c) => {
-        access.revokeInvitation(c.get('principal'), c.req.param('id'));
+      async (c) => {
+        await access.revokeInvitation(c.get('principal'), c.req.param('id'));
         return c.body(null, 204);
       },
     )
@@ -177,8 +177,8 @@ export function accessRoutes(deps: AppDeps) {
         answers: { 200: 'InvitationLink' },
         errors: ['invitation_invalid', 'not_found', 'rate_limited'],
       }),
-      (c) => {
-        const link = access.newInvitationLink(c.get('principal'), c.req.param('id'));
+      async (c) => {
+        const link = await access.newInvitationLink(c.get('principal'), c.req.param('id'));
         return c.json({
           url: deps.absoluteUrl(link.path),
           path: link.path,
@@ -198,9 +198,9 @@ export function accessRoutes(deps: AppDeps) {
       }),
       async (c) => {
         const body = await readJson(c, InvitationBody);
-        if (body.projectId) access.requireProjectAdmin(c.get('principal'), body.projectId);
+        if (body.projectId) await access.requireProjectAdmin(c.get('principal'), body.projectId);
         else access.requireInstanceAdmin(c.get('principal'));
-        const inv = access.invite(c.get('principal'), body);
+        const inv = await access.invite(c.get('principal'), body);
         return c.json(
           {
             id: inv.id,

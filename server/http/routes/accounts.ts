@@ -65,7 +65,7 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         summary: 'Whether the first administrator is still to be set up',
         answers: { 200: 'SetupState' },
       }),
-      (c) => c.json({ needed: deps.accounts.setupNeeded() } satisfies SetupState),
+      async (c) => c.json({ needed: await deps.accounts.setupNeeded() } satisfies SetupState),
     )
     .post(
       '/setup',
@@ -115,7 +115,8 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         answers: { 200: 'InvitationView' },
         errors: ['invitation_invalid'],
       }),
-      (c) => c.json(deps.access.invitation(c.req.param('token')) satisfies InvitationView),
+      async (c) =>
+        c.json((await deps.access.invitation(c.req.param('token'))) satisfies InvitationView),
     )
     .post(
       '/invitations/:token/accept',
@@ -146,7 +147,10 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         answers: { 200: 'PasswordResetCheck' },
         errors: ['reset_link_invalid'],
       }),
-      (c) => c.json(deps.passwordResets.check(c.req.param('token')) satisfies PasswordResetCheck),
+      async (c) =>
+        c.json(
+          (await deps.passwordResets.check(c.req.param('token'))) satisfies PasswordResetCheck,
+        ),
     )
     .post(
       '/password-reset/:token',
@@ -180,9 +184,9 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         errors: ['bad_origin'],
       }),
       origin,
-      (c) => {
+      async (c) => {
         const token = getCookie(c, SESSION_COOKIE);
-        if (token) deps.accounts.signOut(token);
+        if (token) await deps.accounts.signOut(token);
         deleteCookie(c, SESSION_COOKIE, { path: '/' });
         return c.body(null, 204);
       },
@@ -221,7 +225,7 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
       }),
       async (c) => {
         const body = await readJson(c, TokenBody);
-        const t = deps.accounts.createToken(
+        const t = await deps.accounts.createToken(
           c.get('principal').user.id,
           body.name,
           body.expiresInDays,
@@ -237,9 +241,9 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         summary: 'Your API tokens (never their values)',
         answers: { 200: 'TokensView' },
       }),
-      (c) =>
+      async (c) =>
         c.json({
-          tokens: deps.accounts.listTokens(c.get('principal').user.id),
+          tokens: await deps.accounts.listTokens(c.get('principal').user.id),
         } satisfies TokensView),
     )
     .delete(
@@ -251,8 +255,8 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         answers: { 204: null },
         errors: ['not_found'],
       }),
-      (c) => {
-        deps.accounts.revokeToken(c.get('principal').user.id, c.req.param('id'));
+      async (c) => {
+        await deps.accounts.revokeToken(c.get('principal').user.id, c.req.param('id'));
         return c.body(null, 204);
       },
     )
@@ -265,11 +269,13 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         answers: { 200: 'LockedMembersView' },
         errors: ['project_not_found'],
       }),
-      (c) => {
+      async (c) => {
         deps.access.requireInstanceAdmin(c.get('principal'));
-        deps.projects.get(c.req.param('id')); // 404 project_not_found, as for every project route
+        await deps.projects.get(c.req.param('id')); // 404 project_not_found, as for every project route
         // Bounded by the project's members; removed users (no email) are never locked.
-        const members = deps.access.members(c.req.param('id')).filter((m) => m.user.email !== '');
+        const members = (await deps.access.members(c.req.param('id'))).filter(
+          (m) => m.user.email !== '',
+        );
         const locked = signIns.locked(members.map((m) => m.user.email));
         return c.json({
           userIds: members.filter((m) => locked.has(m.user.email)).map((m) => m.user.id),
@@ -285,9 +291,9 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         answers: { 204: null },
         errors: ['user_not_found'],
       }),
-      (c) => {
+      async (c) => {
         deps.access.requireInstanceAdmin(c.get('principal'));
-        signIns.unlock(deps.access.user(c.req.param('id')).email);
+        signIns.unlock((await deps.access.user(c.req.param('id'))).email);
         return c.body(null, 204);
       },
     )
@@ -300,9 +306,9 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         answers: { 201: 'PasswordResetLink' },
         errors: ['user_not_found', 'rate_limited'],
       }),
-      (c) => {
+      async (c) => {
         deps.access.requireInstanceAdmin(c.get('principal'));
-        const link = deps.passwordResets.issue(c.get('principal'), c.req.param('id'));
+        const link = await deps.passwordResets.issue(c.get('principal'), c.req.param('id'));
         return c.json(
           {
             url: deps.absoluteUrl(link.path),

@@ -28,12 +28,12 @@ export function approvalRoutes(deps: AppDeps) {
    * promoter of the stage before (Sync), or in production also a publisher (Publish). A CI job
    * uses such a member's API token.
    */
-  function mayReport(p: Principal, envId: string) {
-    const env = access.authorize(p, 'content.read', envId);
-    const project = projects.get(env.projectId);
+  async function mayReport(p: Principal, envId: string) {
+    const env = await access.authorize(p, 'content.read', envId);
+    const project = await projects.get(env.projectId);
     if (isProduction(env, project)) {
       try {
-        return access.authorize(p, 'env.publish', env.id);
+        return await access.authorize(p, 'env.publish', env.id);
       } catch (e) {
         if (!(e instanceof AppError && e.id === 'forbidden')) throw e;
       }
@@ -41,7 +41,7 @@ export function approvalRoutes(deps: AppDeps) {
     const before = project.environments.find((x) => x.position === env.position - 1);
     if (!before)
       throw new AppError('forbidden', `Nothing moves into ${env.name}: it takes no checks.`);
-    access.authorize(p, 'env.sync', before.id);
+    await access.authorize(p, 'env.sync', before.id);
     return env;
   }
 
@@ -50,9 +50,12 @@ export function approvalRoutes(deps: AppDeps) {
    * stages they cannot read) are answered like an unknown id, or they would confirm a guess of
    * that content (SEC-24).
    */
-  function requireReadable(p: Principal, env: { id: string; projectId: string }, id: string) {
-    if (deps.visibility.canReadSnapshot(p, env.projectId, id)) return;
-    if (approvals.isCandidateInto(env.id, id, deps.visibility.readable(p, env.projectId))) return;
+  async function requireReadable(p: Principal, env: { id: string; projectId: string }, id: string) {
+    if (await deps.visibility.canReadSnapshot(p, env.projectId, id)) return;
+    if (
+      await approvals.isCandidateInto(env.id, id, await deps.visibility.readable(p, env.projectId))
+    )
+      return;
     throw new AppError('snapshot_not_found');
   }
   return new Hono<AppEnv>()
@@ -65,9 +68,9 @@ export function approvalRoutes(deps: AppDeps) {
         answers: { 200: 'GateView' },
         errors: ['environment_not_found'],
       }),
-      (c) => {
-        access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        return c.json(approvals.gate(c.req.param('envId')) satisfies GateView);
+      async (c) => {
+        await access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+        return c.json((await approvals.gate(c.req.param('envId'))) satisfies GateView);
       },
     )
     .put(
@@ -81,14 +84,18 @@ export function approvalRoutes(deps: AppDeps) {
         errors: ['environment_not_found'],
       }),
       async (c) => {
-        const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        access.requireProjectAdmin(c.get('principal'), env.projectId);
+        const env = await access.authorize(
+          c.get('principal'),
+          'content.read',
+          c.req.param('envId'),
+        );
+        await access.requireProjectAdmin(c.get('principal'), env.projectId);
         return c.json(
-          approvals.setGate(
+          (await approvals.setGate(
             c.get('principal'),
             env.id,
             await readJson(c, GateBody),
-          ) satisfies GateView,
+          )) satisfies GateView,
         );
       },
     )
@@ -103,11 +110,11 @@ export function approvalRoutes(deps: AppDeps) {
         errors: ['environment_not_found', 'snapshot_not_found', 'rate_limited', 'limit_reached'],
       }),
       async (c) => {
-        const env = mayReport(c.get('principal'), c.req.param('envId'));
+        const env = await mayReport(c.get('principal'), c.req.param('envId'));
         const report = await readJson(c, CheckReportBody);
-        requireReadable(c.get('principal'), env, report.snapshotId);
+        await requireReadable(c.get('principal'), env, report.snapshotId);
         return c.json(
-          approvals.reportCheck(c.get('principal'), env.id, report) satisfies CheckView,
+          (await approvals.reportCheck(c.get('principal'), env.id, report)) satisfies CheckView,
           201,
         );
       },
@@ -122,15 +129,19 @@ export function approvalRoutes(deps: AppDeps) {
         answers: { 200: 'ChecksView' },
         errors: ['environment_not_found', 'snapshot_not_found'],
       }),
-      (c) => {
-        const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      async (c) => {
+        const env = await access.authorize(
+          c.get('principal'),
+          'content.read',
+          c.req.param('envId'),
+        );
         const snapshotId = c.req.query('snapshotId') ?? '';
         if (!SNAPSHOT_ID.test(snapshotId))
           throw new AppError('invalid_body', 'snapshotId: a snapshot id is 64 hex characters.', [
             { path: 'snapshotId', message: 'A snapshot id is 64 hex characters.' },
           ]);
-        requireReadable(c.get('principal'), env, snapshotId);
-        return c.json(approvals.checks(env.id, snapshotId) satisfies ChecksView);
+        await requireReadable(c.get('principal'), env, snapshotId);
+        return c.json((await approvals.checks(env.id, snapshotId)) satisfies ChecksView);
       },
     )
     .post(
@@ -152,15 +163,19 @@ export function approvalRoutes(deps: AppDeps) {
         ],
       }),
       async (c) => {
-        const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        const production = isProduction(env, projects.get(env.projectId));
-        access.authorize(c.get('principal'), production ? 'env.publish' : 'env.sync', env.id);
+        const env = await access.authorize(
+          c.get('principal'),
+          'content.read',
+          c.req.param('envId'),
+        );
+        const production = isProduction(env, await projects.get(env.projectId));
+        await access.authorize(c.get('principal'), production ? 'env.publish' : 'env.sync', env.id);
         const { message, hotfix, expectedSourceSnapshotId } = await readJson(c, RequestBody);
         return c.json(
-          approvals.request(c.get('principal'), env.id, message ?? null, {
+          (await approvals.request(c.get('principal'), env.id, message ?? null, {
             hotfix: hotfix === true,
             expectedSourceSnapshotId,
-          }) satisfies RequestView,
+          })) satisfies RequestView,
           201,
         );
       },
@@ -174,16 +189,14 @@ export function approvalRoutes(deps: AppDeps) {
         answers: { 200: 'RequestsView' },
         errors: ['project_not_found'],
       }),
-      (c) => {
-        access.requireMember(c.get('principal'), c.req.param('id'));
+      async (c) => {
+        await access.requireMember(c.get('principal'), c.req.param('id'));
         // A request (its message and snapshot) is shown to readers of its source or target.
-        const readable = deps.visibility.readable(c.get('principal'), c.req.param('id'));
+        const readable = await deps.visibility.readable(c.get('principal'), c.req.param('id'));
         return c.json({
-          requests: approvals
-            .requests(c.req.param('id'))
-            .filter(
-              (r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId),
-            ),
+          requests: (await approvals.requests(c.req.param('id'))).filter(
+            (r) => readable.has(r.sourceEnvironmentId) || readable.has(r.targetEnvironmentId),
+          ),
         } satisfies RequestsView);
       },
     )
@@ -198,19 +211,19 @@ export function approvalRoutes(deps: AppDeps) {
         errors: ['not_found', 'request_closed', 'self_approval', 'approval_voided'],
       }),
       async (c) => {
-        access.authorize(
+        await access.authorize(
           c.get('principal'),
           'env.approve',
-          approvals.requestTarget(c.req.param('id')),
+          await approvals.requestTarget(c.req.param('id')),
         );
         const { comment } = await readJson(c, DecisionBody);
         return c.json(
-          approvals.decide(
+          (await approvals.decide(
             c.get('principal'),
             c.req.param('id'),
             'approve',
             comment ?? null,
-          ) satisfies RequestView,
+          )) satisfies RequestView,
         );
       },
     )
@@ -225,19 +238,19 @@ export function approvalRoutes(deps: AppDeps) {
         errors: ['not_found', 'request_closed'],
       }),
       async (c) => {
-        access.authorize(
+        await access.authorize(
           c.get('principal'),
           'env.approve',
-          approvals.requestTarget(c.req.param('id')),
+          await approvals.requestTarget(c.req.param('id')),
         );
         const { comment } = await readJson(c, DecisionBody);
         return c.json(
-          approvals.decide(
+          (await approvals.decide(
             c.get('principal'),
             c.req.param('id'),
             'reject',
             comment ?? null,
-          ) satisfies RequestView,
+          )) satisfies RequestView,
         );
       },
     );

@@ -14,7 +14,7 @@ const RETRY_MS = 3000;
 /** Message ids remembered per environment (id → the ETag sent with it), for `Last-Event-ID` resumes. */
 const REMEMBERED_IDS = 64;
 
-type Answer = ReturnType<AppDeps['localData']['delivery']>;
+type Answer = Awaited<ReturnType<AppDeps['localData']['delivery']>>;
 
 /** `?wait=`: whole seconds, 1–60; absent: answer at once. */
 function waitParam(v: string | undefined): number | null {
@@ -80,24 +80,19 @@ export function deliveryRoutes(deps: AppDeps) {
 
   /**
    * One wake-up calls every waiter of the project in one synchronous loop: waiters of the same key,
-   * environment and pin share one computation (the log cannot change during the loop; the memo is
-   * dropped right after it).
+   * environment and pin share one computation (each asks before its first await; the memo is
+   * dropped right after the loop).
    */
-  const wakeMemo = new Map<string, { answer: Answer } | { error: unknown }>();
-  const readOnWake = (envId: string, key: string | undefined, pinned?: string): Answer => {
+  const wakeMemo = new Map<string, Promise<Answer>>();
+  const readOnWake = (envId: string, key: string | undefined, pinned?: string): Promise<Answer> => {
     const id = `${envId}\n${pinned ?? ''}\n${key ?? ''}`;
     let hit = wakeMemo.get(id);
     if (!hit) {
       if (wakeMemo.size === 0) queueMicrotask(() => wakeMemo.clear());
-      try {
-        hit = { answer: deps.localData.delivery(envId, key, pinned) };
-      } catch (error) {
-        hit = { error };
-      }
+      hit = deps.localData.delivery(envId, key, pinned);
       wakeMemo.set(id, hit);
     }
-    if ('error' in hit) throw hit.error;
-    return hit.answer;
+    return hit;
   };
 
   return new Hono<AppEnv>()
@@ -139,8 +134,8 @@ export function deliveryRoutes(deps: AppDeps) {
         const envId = c.req.param('envId');
         const pinned = c.req.query('snapshot');
         const wait = waitParam(c.req.query('wait'));
-        const read = () => deps.localData.delivery(envId, key, pinned);
-        let answer = read();
+        const read = async () => await deps.localData.delivery(envId, key, pinned);
+        let answer = await read();
         const match = c.req.header('if-none-match');
         const matches = (etag: string) =>
           !!match && match.split(',').some((t) => t.trim() === etag);
@@ -166,9 +161,9 @@ export function deliveryRoutes(deps: AppDeps) {
                 fn();
               };
               /** Recomputes the ETag only; settles when it changed (or the answer became an error). */
-              const check = (always: boolean) => {
+              const check = async (always: boolean) => {
                 try {
-                  const next = always ? read() : readOnWake(envId, key, pinned);
+                  const next = always ? await read() : await readOnWake(envId, key, pinned);
                   if (always || !matches(next.etag)) finish(() => resolve(next));
                 } catch (err) {
                   finish(() => reject(err as Error));
@@ -176,8 +171,8 @@ export function deliveryRoutes(deps: AppDeps) {
               };
               // The client went away: its place is freed at once (nothing is sent).
               const gone = () => finish(() => resolve(first));
-              const timer = setTimeout(() => check(true), wait * 1000);
-              const unsubscribe = deps.events.subscribe(first.projectId, () => check(false));
+              const timer = setTimeout(() => void check(true), wait * 1000);
+              const unsubscribe = deps.events.subscribe(first.projectId, () => void check(false));
               signal.addEventListener('abort', gone);
               if (signal.aborted) gone();
             });
@@ -189,7 +184,7 @@ export function deliveryRoutes(deps: AppDeps) {
         report(answer);
         const headers = headersOf(answer);
         if (matches(answer.etag)) return c.body(null, 304, headers);
-        return c.body(answer.body(), 200, { ...headers, 'Content-Type': 'application/json' });
+        return c.body(await answer.body(), 200, { ...headers, 'Content-Type': 'application/json' });
       },
     )
     .get(
@@ -215,17 +210,17 @@ export function deliveryRoutes(deps: AppDeps) {
         answers: { 200: 'DeliveryEvent' },
         errors: ['environment_not_found', 'too_many_connections'],
       }),
-      (c) => {
+      async (c) => {
         const key = bearer(c);
         const envId = c.req.param('envId');
-        const read = () => deps.localData.delivery(envId, key);
-        const opened = read();
+        const read = async () => await deps.localData.delivery(envId, key);
+        const opened = await read();
         const name = runtimeName(c);
         const release = waits.take([hashToken(key!), opened.projectId, '']);
         const lastEventId = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '';
         // An id past the log's end was never sent: treated like no id (ids stay the log's seqs).
         const given = /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : null;
-        const resumedFrom = given !== null && given <= deps.events.lastSeq() ? given : null;
+        const resumedFrom = given !== null && given <= (await deps.events.lastSeq()) ? given : null;
         /** The ETag this client has (from its Last-Event-ID, when this process sent that id). */
         let seen = resumedFrom === null ? null : sentIds.get(envId)?.get(resumedFrom) || null;
         let lastId = resumedFrom ?? 0;
@@ -257,24 +252,24 @@ export function deliveryRoutes(deps: AppDeps) {
         }
 
         /** Sends what is delivered now when it differs from what the client has; ends on a refusal. */
-        function update(answer?: Answer): void {
+        async function update(answer?: Answer): Promise<void> {
           if (closed) return;
           let a: Answer;
           try {
-            a = answer ?? readOnWake(envId, key);
+            a = answer ?? (await readOnWake(envId, key));
           } catch {
             // The key was deleted, the environment removed, or nothing is served any more.
             return end(false);
           }
           if (a.etag === seen) return;
           seen = a.etag;
-          lastId = Math.max(lastId, deps.events.lastSeq());
+          lastId = Math.max(lastId, await deps.events.lastSeq());
           remember(envId, lastId, a.etag);
           const data: DeliveryEvent = {
             etag: a.etag,
             snapshotId: a.snapshotId,
             overlayRevision: a.overlayRevision,
-            publishedAt: a.publishedAt(),
+            publishedAt: await a.publishedAt(),
           };
           send(`id: ${lastId}\ndata: ${JSON.stringify(data)}\n\n`);
         }
@@ -297,12 +292,12 @@ export function deliveryRoutes(deps: AppDeps) {
           const gone = () => end(false);
           signal.addEventListener('abort', gone);
           cleanups.push(() => signal.removeEventListener('abort', gone));
-          cleanups.push(deps.events.subscribe(opened.projectId, () => update()));
+          cleanups.push(deps.events.subscribe(opened.projectId, () => void update()));
           const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
           heartbeat.unref();
           cleanups.push(() => clearInterval(heartbeat));
           send(`retry: ${RETRY_MS}\n\n: live\n\n`);
-          update(opened);
+          await update(opened);
         } catch (err) {
           end(false);
           throw err;

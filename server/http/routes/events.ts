@@ -25,18 +25,18 @@ const RETRY_MS = 3000;
  * something that is not an id starts at the newest with a `reset`:
  * the page refetches everything.
  */
-function startOf(
+async function startOf(
   given: string | undefined,
   events: AppDeps['events'],
   projectId: string,
-): { cursor: number; reset: boolean } {
-  const last = events.lastSeq();
+): Promise<{ cursor: number; reset: boolean }> {
+  const last = await events.lastSeq();
   if (given === undefined || given === '') return { cursor: last, reset: false };
   if (!/^\d{1,15}$/.test(given)) return { cursor: last, reset: true };
   const id = Number(given);
-  const first = events.firstSeq();
+  const first = await events.firstSeq();
   if (id > last || (first > 0 && id < first - 1)) return { cursor: last, reset: true };
-  if (events.after(projectId, id, MAX_RESUME_EVENTS + 1).length > MAX_RESUME_EVENTS)
+  if ((await events.after(projectId, id, MAX_RESUME_EVENTS + 1)).length > MAX_RESUME_EVENTS)
     return { cursor: last, reset: true };
   return { cursor: id, reset: false };
 }
@@ -78,12 +78,12 @@ export function eventRoutes(deps: AppDeps) {
       answers: { 200: 'ProjectEventView' },
       errors: ['project_not_found', 'too_many_connections'],
     }),
-    (c) => {
+    async (c) => {
       const p: Principal = c.get('principal');
       const projectId = c.req.param('id');
-      deps.access.requireMember(p, projectId);
+      await deps.access.requireMember(p, projectId);
       const release = open.take([p.user.id, projectId, '']);
-      const start = startOf(
+      const start = await startOf(
         c.req.header('last-event-id') ?? c.req.query('lastEventId'),
         deps.events,
         projectId,
@@ -128,9 +128,9 @@ export function eventRoutes(deps: AppDeps) {
       }
 
       /** Still a member? (removed, or the project gone: the stream ends). */
-      function allowed(): boolean {
+      async function allowed(): Promise<boolean> {
         try {
-          deps.access.requireMember(p, projectId);
+          await deps.access.requireMember(p, projectId);
           return true;
         } catch {
           return false;
@@ -138,7 +138,7 @@ export function eventRoutes(deps: AppDeps) {
       }
 
       /** A project admin? (the invitations' events are theirs only). */
-      const isAdmin = (): boolean => deps.access.isProjectAdmin(p, projectId);
+      const isAdmin = async (): Promise<boolean> => await deps.access.isProjectAdmin(p, projectId);
 
       /** Sends every event after the cursor the person may see, reading the log (never memory). */
       async function pump(): Promise<void> {
@@ -152,11 +152,11 @@ export function eventRoutes(deps: AppDeps) {
             again = false;
             for (;;) {
               if (closed) return;
-              if (!allowed()) return end(false);
-              const readable = deps.visibility.readable(p, projectId);
+              if (!(await allowed())) return end(false);
+              const readable = await deps.visibility.readable(p, projectId);
               // Invitations are listed to project admins only: so are their events (SEC-31).
-              const admin = isAdmin();
-              const rows = deps.events.after(projectId, cursor, BATCH);
+              const admin = await isAdmin();
+              const rows = await deps.events.after(projectId, cursor, BATCH);
               let frames = '';
               for (const row of rows) {
                 cursor = row.seq;

@@ -24,15 +24,15 @@ import { op } from '../describe.ts';
 /** Environment-local data: variable overrides, secrets, guardrails/evaluators, runtime keys, audiences. */
 export function localRoutes(deps: AppDeps) {
   const local = deps.localData;
-  const read = (c: Context<AppEnv>) =>
-    deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId')!);
-  const admin = (c: Context<AppEnv>) =>
-    deps.access.authorize(c.get('principal'), 'env.admin', c.req.param('envId')!);
+  const read = async (c: Context<AppEnv>) =>
+    await deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId')!);
+  const admin = async (c: Context<AppEnv>) =>
+    await deps.access.authorize(c.get('principal'), 'env.admin', c.req.param('envId')!);
   /** Readers may read; changes (and secrets, keys, whatever their method) need the environment admin. */
   const guard = (mode: 'read' | 'read-on-get' | 'admin') =>
     async function authorizeLocal(c: Context<AppEnv>, next: () => Promise<void>) {
-      if (mode === 'read' || (mode === 'read-on-get' && c.req.method === 'GET')) read(c);
-      else admin(c);
+      if (mode === 'read' || (mode === 'read-on-get' && c.req.method === 'GET')) await read(c);
+      else await admin(c);
       await next();
     };
   return (
@@ -55,8 +55,10 @@ export function localRoutes(deps: AppDeps) {
           answers: { 200: 'AudiencesView' },
           errors: ['environment_not_found'],
         }),
-        (c) =>
-          c.json({ audiences: deps.audiences.list(c.req.param('envId')) } satisfies AudiencesView),
+        async (c) =>
+          c.json({
+            audiences: await deps.audiences.list(c.req.param('envId')),
+          } satisfies AudiencesView),
       )
       .post(
         '/environments/:envId/audiences',
@@ -70,11 +72,11 @@ export function localRoutes(deps: AppDeps) {
         }),
         async (c) =>
           c.json(
-            deps.audiences.create(
+            (await deps.audiences.create(
               c.get('principal'),
               c.req.param('envId'),
               await readJson(c, AudienceBody),
-            ) satisfies AudienceView,
+            )) satisfies AudienceView,
             201,
           ),
       )
@@ -90,12 +92,12 @@ export function localRoutes(deps: AppDeps) {
         }),
         async (c) =>
           c.json(
-            deps.audiences.update(
+            (await deps.audiences.update(
               c.get('principal'),
               c.req.param('envId'),
               c.req.param('id'),
               await readJson(c, AudienceBody),
-            ) satisfies AudienceView,
+            )) satisfies AudienceView,
           ),
       )
       .delete(
@@ -107,8 +109,8 @@ export function localRoutes(deps: AppDeps) {
           answers: { 204: null },
           errors: ['environment_not_found', 'audience_not_found', 'audience_in_use'],
         }),
-        (c) => {
-          deps.audiences.delete(c.req.param('envId'), c.req.param('id'), c.get('principal'));
+        async (c) => {
+          await deps.audiences.delete(c.req.param('envId'), c.req.param('id'), c.get('principal'));
           return c.body(null, 204);
         },
       )
@@ -121,7 +123,10 @@ export function localRoutes(deps: AppDeps) {
           answers: { 200: 'VariablesView' },
           errors: ['environment_not_found'],
         }),
-        (c) => c.json({ variables: local.variables(c.req.param('envId')) } satisfies VariablesView),
+        async (c) =>
+          c.json({
+            variables: await local.variables(c.req.param('envId')),
+          } satisfies VariablesView),
       )
       .put(
         '/environments/:envId/variables/:name',
@@ -136,12 +141,12 @@ export function localRoutes(deps: AppDeps) {
         async (c) => {
           const { value } = await readJson(c, VariableOverrideBody);
           return c.json(
-            local.setOverride(
+            (await local.setOverride(
               c.get('principal'),
               c.req.param('envId'),
               c.req.param('name'),
               value,
-            ) satisfies VariableView,
+            )) satisfies VariableView,
           );
         },
       )
@@ -154,8 +159,8 @@ export function localRoutes(deps: AppDeps) {
           answers: { 204: null },
           errors: ['environment_not_found', 'variable_not_found'],
         }),
-        (c) => {
-          local.deleteOverride(c.req.param('envId'), c.req.param('name'), c.get('principal'));
+        async (c) => {
+          await local.deleteOverride(c.req.param('envId'), c.req.param('name'), c.get('principal'));
           return c.body(null, 204);
         },
       )
@@ -168,7 +173,7 @@ export function localRoutes(deps: AppDeps) {
           answers: { 200: 'SecretsView' },
           errors: ['environment_not_found'],
         }),
-        (c) => c.json(local.secrets(c.req.param('envId')) satisfies SecretsView),
+        async (c) => c.json((await local.secrets(c.req.param('envId'))) satisfies SecretsView),
       )
       .put(
         '/environments/:envId/secrets/:name',
@@ -183,12 +188,12 @@ export function localRoutes(deps: AppDeps) {
         async (c) => {
           const { value } = await readJson(c, SecretBody);
           return c.json(
-            local.setSecret(
+            (await local.setSecret(
               c.get('principal'),
               c.req.param('envId'),
               c.req.param('name'),
               value,
-            ) satisfies SecretView,
+            )) satisfies SecretView,
           );
         },
       )
@@ -201,8 +206,8 @@ export function localRoutes(deps: AppDeps) {
           answers: { 204: null },
           errors: ['environment_not_found', 'not_found'],
         }),
-        (c) => {
-          local.deleteSecret(c.req.param('envId'), c.req.param('name'), c.get('principal'));
+        async (c) => {
+          await local.deleteSecret(c.req.param('envId'), c.req.param('name'), c.get('principal'));
           return c.body(null, 204);
         },
       )
@@ -215,7 +220,7 @@ export function localRoutes(deps: AppDeps) {
           answers: { 200: EnvironmentSettings },
           errors: ['environment_not_found'],
         }),
-        (c) => c.json(local.settings(c.req.param('envId'))),
+        async (c) => c.json(await local.settings(c.req.param('envId'))),
       )
       .put(
         '/environments/:envId/settings',
@@ -229,7 +234,7 @@ export function localRoutes(deps: AppDeps) {
         }),
         async (c) =>
           c.json(
-            local.setSettings(
+            await local.setSettings(
               c.get('principal'),
               c.req.param('envId'),
               await readJson(c, EnvironmentSettings),
@@ -249,11 +254,11 @@ export function localRoutes(deps: AppDeps) {
         async (c) => {
           const { name } = await readJson(c, RuntimeKeyBody);
           return c.json(
-            local.createRuntimeKey(
+            (await local.createRuntimeKey(
               c.get('principal'),
               c.req.param('envId'),
               name,
-            ) satisfies RuntimeKeyCreated,
+            )) satisfies RuntimeKeyCreated,
             201,
           );
         },
@@ -269,9 +274,9 @@ export function localRoutes(deps: AppDeps) {
           answers: { 200: 'RuntimesView' },
           errors: ['environment_not_found'],
         }),
-        (c) => {
-          read(c);
-          return c.json(local.runtimesServing(c.req.param('envId')) satisfies RuntimesView);
+        async (c) => {
+          await read(c);
+          return c.json((await local.runtimesServing(c.req.param('envId'))) satisfies RuntimesView);
         },
       )
       .get(
@@ -283,7 +288,8 @@ export function localRoutes(deps: AppDeps) {
           answers: { 200: 'RuntimeKeysView' },
           errors: ['environment_not_found'],
         }),
-        (c) => c.json({ keys: local.runtimeKeys(c.req.param('envId')) } satisfies RuntimeKeysView),
+        async (c) =>
+          c.json({ keys: await local.runtimeKeys(c.req.param('envId')) } satisfies RuntimeKeysView),
       )
       .delete(
         '/environments/:envId/runtime-keys/:id',
@@ -294,8 +300,8 @@ export function localRoutes(deps: AppDeps) {
           answers: { 204: null },
           errors: ['environment_not_found', 'not_found'],
         }),
-        (c) => {
-          local.deleteRuntimeKey(c.req.param('envId'), c.req.param('id'), c.get('principal'));
+        async (c) => {
+          await local.deleteRuntimeKey(c.req.param('envId'), c.req.param('id'), c.get('principal'));
           return c.body(null, 204);
         },
       )

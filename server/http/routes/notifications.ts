@@ -22,12 +22,12 @@ export function notificationRoutes(deps: AppDeps) {
         query: { before: { description: 'Page: only notifications before this cursor.' } },
         answers: { 200: 'NotificationsView' },
       }),
-      (c) =>
+      async (c) =>
         c.json(
-          notifications.list(
+          (await notifications.list(
             c.get('principal'),
             beforeParam(c.req.query('before')),
-          ) satisfies NotificationsView,
+          )) satisfies NotificationsView,
         ),
     )
     .post(
@@ -42,7 +42,7 @@ export function notificationRoutes(deps: AppDeps) {
       async (c) => {
         const body = await readJson(c, NotificationsReadBody);
         return c.json({
-          unread: notifications.markRead(c.get('principal'), body),
+          unread: await notifications.markRead(c.get('principal'), body),
         } satisfies NotificationsRead);
       },
     );

@@ -27,6 +27,7 @@ import { SECTIONS, type Section } from '#schema/content/spec.ts';
 import { draftSections } from '#schema/flow.ts';
 import { readJson } from '../validate.ts';
 import { op } from '../describe.ts';
+import { mapInOrder } from '../../lib/in-order.ts';
 
 export function projectRoutes(deps: AppDeps) {
   const routes = new Hono<AppEnv>()
@@ -42,11 +43,11 @@ export function projectRoutes(deps: AppDeps) {
       async (c) => {
         deps.access.requireInstanceAdmin(c.get('principal'));
         const body = await readJson(c, CreateProjectBody);
-        const project = deps.projects.create(c.get('principal'), body);
-        deps.access.addCreator(c.get('principal'), project.id);
+        const project = await deps.projects.create(c.get('principal'), body);
+        await deps.access.addCreator(c.get('principal'), project.id);
         // Flow rules: the sample's items, alike in every stage that edits a `down` section, are its
         // merge bases from the start; lower environments take their `down` sections shortly.
-        deps.replication.settle(project.id);
+        await deps.replication.settle(project.id);
         deps.replication.schedule(project.id);
         return c.json(project satisfies ProjectView, 201);
       },
@@ -59,13 +60,13 @@ export function projectRoutes(deps: AppDeps) {
         summary: 'The projects you may see',
         answers: { 200: 'ProjectsView' },
       }),
-      (c) => {
-        const visible = deps.access.visibleProjectIds(c.get('principal'));
+      async (c) => {
+        const visible = await deps.access.visibleProjectIds(c.get('principal'));
         return c.json({
-          projects: deps.projects
-            .list()
-            .filter((p) => visible === 'all' || visible.has(p.id))
-            .map((p) => deps.visibility.projectFor(c.get('principal'), p)),
+          projects: await mapInOrder(
+            (await deps.projects.list()).filter((p) => visible === 'all' || visible.has(p.id)),
+            async (p) => await deps.visibility.projectFor(c.get('principal'), p),
+          ),
         } satisfies ProjectsView);
       },
     )
@@ -78,13 +79,13 @@ export function projectRoutes(deps: AppDeps) {
         answers: { 200: 'ProjectView' },
         errors: ['project_not_found'],
       }),
-      (c) => {
-        deps.access.requireMember(c.get('principal'), c.req.param('id'));
+      async (c) => {
+        await deps.access.requireMember(c.get('principal'), c.req.param('id'));
         return c.json(
-          deps.visibility.projectFor(
+          (await deps.visibility.projectFor(
             c.get('principal'),
-            deps.projects.get(c.req.param('id')),
-          ) satisfies ProjectView,
+            await deps.projects.get(c.req.param('id')),
+          )) satisfies ProjectView,
         );
       },
     )
@@ -97,11 +98,11 @@ export function projectRoutes(deps: AppDeps) {
         answers: { 200: 'MyRolesView' },
         errors: ['project_not_found'],
       }),
-      (c) => {
-        deps.access.requireMember(c.get('principal'), c.req.param('id'));
+      async (c) => {
+        await deps.access.requireMember(c.get('principal'), c.req.param('id'));
         return c.json({
-          roles: deps.access.myRoles(c.get('principal'), c.req.param('id')),
-          isProjectAdmin: deps.access.isProjectAdmin(c.get('principal'), c.req.param('id')),
+          roles: await deps.access.myRoles(c.get('principal'), c.req.param('id')),
+          isProjectAdmin: await deps.access.isProjectAdmin(c.get('principal'), c.req.param('id')),
         } satisfies MyRolesView);
       },
     )
@@ -116,15 +117,15 @@ export function projectRoutes(deps: AppDeps) {
         errors: ['project_not_found', 'rules_moved'],
       }),
       async (c) => {
-        deps.access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
+        await deps.access.requireProjectAdmin(c.get('principal'), c.req.param('id'));
         const body = await readJson(c, FlowRulesBody);
         return c.json(
-          deps.flowRules.change(
+          (await deps.flowRules.change(
             c.get('principal'),
             c.req.param('id'),
             body.flowRules,
             body.expectedVersion,
-          ) satisfies ProjectView,
+          )) satisfies ProjectView,
         );
       },
     )
@@ -139,10 +140,10 @@ export function projectRoutes(deps: AppDeps) {
         errors: ['environment_not_found'],
       }),
       async (c) => {
-        const { environment } = deps.projects.environment(c.req.param('envId'));
-        deps.access.requireProjectAdmin(c.get('principal'), environment.projectId);
+        const { environment } = await deps.projects.environment(c.req.param('envId'));
+        await deps.access.requireProjectAdmin(c.get('principal'), environment.projectId);
         return c.json(
-          deps.projects.updateStage(
+          await deps.projects.updateStage(
             environment.id,
             await readJson(c, StagePatchBody),
             c.get('principal'),
@@ -159,10 +160,10 @@ export function projectRoutes(deps: AppDeps) {
         answers: { 200: 'ConflictsView' },
         errors: ['environment_not_found'],
       }),
-      (c) => {
-        deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      async (c) => {
+        await deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
         return c.json({
-          conflicts: deps.replication.conflicts(c.req.param('envId')),
+          conflicts: await deps.replication.conflicts(c.req.param('envId')),
         } satisfies ConflictsView);
       },
     )
@@ -177,9 +178,9 @@ export function projectRoutes(deps: AppDeps) {
         errors: ['environment_not_found', 'not_found'],
       }),
       async (c) => {
-        deps.access.authorize(c.get('principal'), 'content.edit', c.req.param('envId'));
+        await deps.access.authorize(c.get('principal'), 'content.edit', c.req.param('envId'));
         const body = await readJson(c, ResolveConflictBody);
-        deps.replication.resolve(
+        await deps.replication.resolve(
           c.req.param('envId'),
           body.section,
           body.itemId,
@@ -187,7 +188,7 @@ export function projectRoutes(deps: AppDeps) {
           c.get('principal').user.id,
         );
         return c.json({
-          conflicts: deps.replication.conflicts(c.req.param('envId')),
+          conflicts: await deps.replication.conflicts(c.req.param('envId')),
         } satisfies ConflictsView);
       },
     )
@@ -205,17 +206,17 @@ export function projectRoutes(deps: AppDeps) {
         answers: { 200: 'PullPreview' },
         errors: ['environment_not_found'],
       }),
-      (c) => {
+      async (c) => {
         const envId = c.req.param('envId');
         const from = c.req.query('from') ?? '';
         const section = (c.req.query('section') ?? 'knowledge') as Section;
         if (!SECTIONS.includes(section))
           throw new AppError('invalid_body', `Unknown section “${section}”.`);
-        deps.access.authorize(c.get('principal'), 'content.read', envId);
-        deps.access.authorize(c.get('principal'), 'content.read', from);
+        await deps.access.authorize(c.get('principal'), 'content.read', envId);
+        await deps.access.authorize(c.get('principal'), 'content.read', from);
         const items = c.req.query('items')?.split(',').filter(Boolean);
         return c.json({
-          items: deps.pulls.preview(envId, from, section, items),
+          items: await deps.pulls.preview(envId, from, section, items),
         } satisfies PullPreview);
       },
     )
@@ -237,17 +238,17 @@ export function projectRoutes(deps: AppDeps) {
       async (c) => {
         const envId = c.req.param('envId');
         const body = await readJson(c, PullBody);
-        deps.access.authorize(c.get('principal'), 'content.edit', envId);
-        deps.access.authorize(c.get('principal'), 'content.read', body.fromEnvironmentId);
+        await deps.access.authorize(c.get('principal'), 'content.edit', envId);
+        await deps.access.authorize(c.get('principal'), 'content.read', body.fromEnvironmentId);
         return c.json(
-          deps.pulls.pull(
+          (await deps.pulls.pull(
             c.get('principal').user.id,
             envId,
             body.fromEnvironmentId,
             body.section,
             body.itemIds,
             { message: body.message ?? null, confirmOverwrite: body.confirmOverwrite ?? false },
-          ) satisfies PullResult,
+          )) satisfies PullResult,
         );
       },
     )
@@ -269,16 +270,16 @@ export function projectRoutes(deps: AppDeps) {
         answers: { 200: 'ContentView' },
         errors: ['environment_not_found', 'snapshot_not_found'],
       }),
-      (c) => {
+      async (c) => {
         // `?snapshot=<id>` (one of this project's) or `?pointer=live` (production): that snapshot in
         // place of the current one, with the sections the environment holds itself as they are now.
         const envId = c.req.param('envId');
         const snapshot = c.req.query('snapshot');
         const pointer = c.req.query('pointer');
         if (snapshot === undefined && pointer === undefined)
-          return c.json(readContent(c.get('principal'), envId) satisfies ContentView);
-        deps.access.authorize(c.get('principal'), 'content.read', envId);
-        const { environment } = deps.projects.environment(envId);
+          return c.json((await readContent(c.get('principal'), envId)) satisfies ContentView);
+        await deps.access.authorize(c.get('principal'), 'content.read', envId);
+        const { environment } = await deps.projects.environment(envId);
         if (pointer !== undefined && pointer !== 'live' && pointer !== 'current')
           throw new AppError('invalid_body', 'pointer is current or live.');
         const snapshotId =
@@ -286,10 +287,16 @@ export function projectRoutes(deps: AppDeps) {
         // Someone else's content (a production hotfix asked for through DEV) is answered like an unknown id.
         if (
           snapshot !== undefined &&
-          !deps.visibility.canReadSnapshot(c.get('principal'), environment.projectId, snapshot)
+          !(await deps.visibility.canReadSnapshot(
+            c.get('principal'),
+            environment.projectId,
+            snapshot,
+          ))
         )
           throw new AppError('snapshot_not_found');
-        return c.json(deps.localData.contentWith(envId, snapshotId ?? null) satisfies ContentView);
+        return c.json(
+          (await deps.localData.contentWith(envId, snapshotId ?? null)) satisfies ContentView,
+        );
       },
     )
     .get(
@@ -301,10 +308,10 @@ export function projectRoutes(deps: AppDeps) {
         answers: { 200: 'ProblemsView' },
         errors: ['environment_not_found'],
       }),
-      (c) => {
-        deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      async (c) => {
+        await deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
         return c.json(
-          problemsJson(deps.localData.problems(c.req.param('envId'))) satisfies ProblemsView,
+          problemsJson(await deps.localData.problems(c.req.param('envId'))) satisfies ProblemsView,
         );
       },
     )
@@ -330,10 +337,10 @@ export function projectRoutes(deps: AppDeps) {
         ],
       }),
       async (c) => {
-        deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        const { environment, draft } = deps.projects.environment(c.req.param('envId'));
+        await deps.access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+        const { environment, draft } = await deps.projects.environment(c.req.param('envId'));
         if (!draft) throw new AppError('read_only_environment');
-        deps.access.authorize(c.get('principal'), 'content.edit', environment.id);
+        await deps.access.authorize(c.get('principal'), 'content.edit', environment.id);
         let body: unknown;
         try {
           body = await c.req.json();
@@ -361,10 +368,17 @@ export function projectRoutes(deps: AppDeps) {
         for (const s of SECTIONS)
           if (!owned.includes(s)) delete (parsed.content as Partial<WorkspaceContent>)[s];
         // All or nothing: stored before anyone (a read, a peer) sees it; a failure changed nothing.
-        if (!deps.rooms.edit(draft.id, 'import', (doc) => applyContent(doc, parsed.content), true))
+        if (
+          !(await deps.rooms.edit(
+            draft.id,
+            'import',
+            (doc) => applyContent(doc, parsed.content),
+            true,
+          ))
+        )
           throw new AppError('storage_unavailable');
         // Imported items a neighbouring stage already holds alike get their merge base now (flow rules).
-        deps.replication.settle(environment.projectId);
+        await deps.replication.settle(environment.projectId);
         return c.json({ problems: problemsJson(parsed.problems) } satisfies ImportResult);
       },
     );
@@ -373,9 +387,9 @@ export function projectRoutes(deps: AppDeps) {
    * An environment's content: the live draft for the authoring one, else its current snapshot
    * (empty before the first Sync).
    */
-  function readContent(p: Principal, envId: string): WorkspaceContent {
-    deps.access.authorize(p, 'content.read', envId);
-    return deps.localData.content(envId);
+  async function readContent(p: Principal, envId: string): Promise<WorkspaceContent> {
+    await deps.access.authorize(p, 'content.read', envId);
+    return await deps.localData.content(envId);
   }
 
   return routes;

@@ -47,13 +47,13 @@ export function releaseRoutes(deps: AppDeps) {
   const { releases, snapshots, diffs, hotfixes, projects, accounts, access, visibility } = deps;
 
   /** A diff side names an environment (env:, live:), a draft or a snapshot: each needs read access. */
-  function authorizeSide(p: Principal, ref: string, projectId: string): void {
+  async function authorizeSide(p: Principal, ref: string, projectId: string): Promise<void> {
     const [kind, id = ''] = ref.split(':');
-    if (kind === 'env' || kind === 'live') access.authorize(p, 'content.read', id);
+    if (kind === 'env' || kind === 'live') await access.authorize(p, 'content.read', id);
     else if (kind === 'draft') {
-      const d = projects.draftRecord(id);
-      access.authorize(p, 'content.read', d.environment.id);
-    } else if (kind === 'snapshot' && !visibility.canReadSnapshot(p, projectId, id))
+      const d = await projects.draftRecord(id);
+      await access.authorize(p, 'content.read', d.environment.id);
+    } else if (kind === 'snapshot' && !(await visibility.canReadSnapshot(p, projectId, id)))
       throw new AppError('snapshot_not_found');
   }
 
@@ -86,21 +86,30 @@ export function releaseRoutes(deps: AppDeps) {
         ],
       }),
       async (c) => {
-        access.authorize(c.get('principal'), 'env.sync', c.req.param('envId'));
+        await access.authorize(c.get('principal'), 'env.sync', c.req.param('envId'));
         const { at, ...body } = await readJson(c, SyncBody);
         // With `at`: stored for its time, bound to what would move now (SCHED-1).
         if (at !== undefined)
           return c.json(
             {
-              scheduled: deps.schedule.schedule(c.get('principal'), c.req.param('envId'), 'sync', {
-                ...body,
-                at,
-              }),
+              scheduled: await deps.schedule.schedule(
+                c.get('principal'),
+                c.req.param('envId'),
+                'sync',
+                {
+                  ...body,
+                  at,
+                },
+              ),
             } satisfies ScheduledResult,
             202,
           );
         return c.json(
-          releases.sync(c.get('principal'), c.req.param('envId'), body) satisfies SyncResult,
+          (await releases.sync(
+            c.get('principal'),
+            c.req.param('envId'),
+            body,
+          )) satisfies SyncResult,
         );
       },
     )
@@ -128,12 +137,12 @@ export function releaseRoutes(deps: AppDeps) {
         ],
       }),
       async (c) => {
-        access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+        await access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
         const { at, ...body } = await readJson(c, PublishBody);
         if (at !== undefined)
           return c.json(
             {
-              scheduled: deps.schedule.schedule(
+              scheduled: await deps.schedule.schedule(
                 c.get('principal'),
                 c.req.param('envId'),
                 'publish',
@@ -146,7 +155,7 @@ export function releaseRoutes(deps: AppDeps) {
             202,
           );
         return c.json({
-          release: releases.publish(c.get('principal'), c.req.param('envId'), body),
+          release: await releases.publish(c.get('principal'), c.req.param('envId'), body),
         } satisfies ReleaseResult);
       },
     )
@@ -159,12 +168,12 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'ScheduledList' },
         errors: ['environment_not_found'],
       }),
-      (c) => {
-        access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        const scheduled = deps.schedule.pending(c.req.param('envId'));
+      async (c) => {
+        await access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+        const scheduled = await deps.schedule.pending(c.req.param('envId'));
         return c.json({
           scheduled,
-          users: accounts.names(scheduled.map((s) => s.createdBy)),
+          users: await accounts.names(scheduled.map((s) => s.createdBy)),
         } satisfies ScheduledList);
       },
     )
@@ -177,11 +186,11 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'ScheduledResult' },
         errors: ['scheduled_not_found'],
       }),
-      (c) => {
-        const r = deps.schedule.get(c.req.param('id'));
-        if (!access.isMember(c.get('principal'), r.projectId))
+      async (c) => {
+        const r = await deps.schedule.get(c.req.param('id'));
+        if (!(await access.isMember(c.get('principal'), r.projectId)))
           throw new AppError('scheduled_not_found');
-        access.authorize(c.get('principal'), 'content.read', r.environmentId);
+        await access.authorize(c.get('principal'), 'content.read', r.environmentId);
         return c.json({ scheduled: scheduledView(r) } satisfies ScheduledResult);
       },
     )
@@ -194,14 +203,18 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 204: null },
         errors: ['scheduled_not_found'],
       }),
-      (c) => {
+      async (c) => {
         const p = c.get('principal');
-        const r = deps.schedule.get(c.req.param('id'));
+        const r = await deps.schedule.get(c.req.param('id'));
         // Another project's: as if it did not exist.
-        if (!access.isMember(p, r.projectId)) throw new AppError('scheduled_not_found');
+        if (!(await access.isMember(p, r.projectId))) throw new AppError('scheduled_not_found');
         // Cancelling is for whoever may make the move now.
-        access.authorize(p, r.kind === 'publish' ? 'env.publish' : 'env.sync', r.environmentId);
-        deps.schedule.cancel(r.id);
+        await access.authorize(
+          p,
+          r.kind === 'publish' ? 'env.publish' : 'env.sync',
+          r.environmentId,
+        );
+        await deps.schedule.cancel(r.id);
         return c.body(null, 204);
       },
     )
@@ -214,9 +227,9 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'FreezeView' },
         errors: ['environment_not_found'],
       }),
-      (c) => {
-        access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        return c.json(deps.freeze.get(c.req.param('envId')) satisfies FreezeView);
+      async (c) => {
+        await access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+        return c.json((await deps.freeze.get(c.req.param('envId'))) satisfies FreezeView);
       },
     )
     .put(
@@ -230,10 +243,16 @@ export function releaseRoutes(deps: AppDeps) {
         errors: ['environment_not_found'],
       }),
       async (c) => {
-        const env = access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        access.requireProjectAdmin(c.get('principal'), env.projectId);
+        const env = await access.authorize(
+          c.get('principal'),
+          'content.read',
+          c.req.param('envId'),
+        );
+        await access.requireProjectAdmin(c.get('principal'), env.projectId);
         const { windows } = await readJson(c, FreezeBody);
-        return c.json(deps.freeze.put(c.get('principal'), env.id, windows) satisfies FreezeView);
+        return c.json(
+          (await deps.freeze.put(c.get('principal'), env.id, windows)) satisfies FreezeView,
+        );
       },
     )
     .post(
@@ -256,14 +275,18 @@ export function releaseRoutes(deps: AppDeps) {
         ],
       }),
       async (c) => {
-        const env = access.authorize(c.get('principal'), 'env.rollback', c.req.param('envId'));
+        const env = await access.authorize(
+          c.get('principal'),
+          'env.rollback',
+          c.req.param('envId'),
+        );
         const body = await readJson(c, RollbackBody);
         // Rolling back what is live for end users is a publisher's call.
-        const production = isProduction(env, projects.get(env.projectId));
+        const production = isProduction(env, await projects.get(env.projectId));
         if (production && (body.pointer ?? 'live') === 'live')
-          access.authorize(c.get('principal'), 'env.publish', env.id);
+          await access.authorize(c.get('principal'), 'env.publish', env.id);
         return c.json({
-          release: releases.rollback(c.get('principal'), env.id, body),
+          release: await releases.rollback(c.get('principal'), env.id, body),
         } satisfies ReleaseResult);
       },
     )
@@ -286,8 +309,8 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'HistoryView' },
         errors: ['environment_not_found'],
       }),
-      (c) => {
-        access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+      async (c) => {
+        await access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
         // Pageable back to the first entry, newest first (VH-4): one more than the page says if there are older ones.
         const before = historyCursorParam(c.req.query('before'));
         const limit = limitParam(c.req.query('limit'), HISTORY_PAGE, HISTORY_PAGE_MAX);
@@ -295,11 +318,11 @@ export function releaseRoutes(deps: AppDeps) {
         const moreHistory =
           before.releases === 0
             ? []
-            : releases.historyPage(c.req.param('envId'), before.releases, limit + 1);
+            : await releases.historyPage(c.req.param('envId'), before.releases, limit + 1);
         const moreEvents =
           before.events === 0
             ? []
-            : deps.access.auditFor(c.req.param('envId'), limit + 1, before.events);
+            : await deps.access.auditFor(c.req.param('envId'), limit + 1, before.events);
         const history = moreHistory.slice(0, limit);
         const events = moreEvents.slice(0, limit);
         return c.json({
@@ -309,7 +332,7 @@ export function releaseRoutes(deps: AppDeps) {
             { seqs: history.map((h) => h.seq), more: moreHistory.length > limit },
             { seqs: events.map((e) => e.seq), more: moreEvents.length > limit },
           ),
-          users: accounts.names(
+          users: await accounts.names(
             [
               ...history.map((h) => h.actorId),
               ...events.map((e) => e.actorId ?? ''),
@@ -340,18 +363,18 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'SnapshotView' },
         errors: ['snapshot_not_found', 'snapshot_corrupt'],
       }),
-      (c) => {
+      async (c) => {
         // `?project=<id>` says which project's snapshot (the same content has the same id in every project).
         const id = c.req.param('id');
-        const projectId = visibility.snapshotProject(
+        const projectId = await visibility.snapshotProject(
           c.get('principal'),
           id,
           c.req.query('project'),
         );
         return c.json({
-          ...snapshots.meta(projectId, id),
+          ...(await snapshots.meta(projectId, id)),
           projectId,
-          content: snapshots.content(projectId, id),
+          content: await snapshots.content(projectId, id),
         } satisfies SnapshotView);
       },
     )
@@ -373,7 +396,7 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'DiffResult' },
         errors: ['environment_not_found', 'draft_not_found', 'snapshot_not_found'],
       }),
-      (c) => {
+      async (c) => {
         const from = c.req.query('from');
         const to = c.req.query('to');
         if (!from || !to)
@@ -381,17 +404,17 @@ export function releaseRoutes(deps: AppDeps) {
         // The project: given (`project=`), else an environment's or draft's side's, else the snapshot's.
         const projectId =
           c.req.query('project') ??
-          diffs.projectOf(from) ??
-          diffs.projectOf(to) ??
-          visibility.snapshotProject(c.get('principal'), from.slice('snapshot:'.length));
-        authorizeSide(c.get('principal'), from, projectId);
-        authorizeSide(c.get('principal'), to, projectId);
+          (await diffs.projectOf(from)) ??
+          (await diffs.projectOf(to)) ??
+          (await visibility.snapshotProject(c.get('principal'), from.slice('snapshot:'.length)));
+        await authorizeSide(c.get('principal'), from, projectId);
+        await authorizeSide(c.get('principal'), to, projectId);
         // `sections=agents,workflows` limits it (the board asks for what a Sync carries).
         const only = c.req
           .query('sections')
           ?.split(',')
           .filter((s): s is Section => (SECTIONS as readonly string[]).includes(s));
-        return c.json(diffs.diff(from, to, projectId, only) satisfies DiffResult);
+        return c.json((await diffs.diff(from, to, projectId, only)) satisfies DiffResult);
       },
     )
     .get(
@@ -415,15 +438,15 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'ReleaseChainPage' },
         errors: ['project_not_found', 'not_a_member', 'chain_not_readable'],
       }),
-      (c) => {
+      async (c) => {
         // The whole chain names every environment's moves: readers of every environment only (VH-3).
-        access.authorizeChain(c.get('principal'), c.req.param('id'));
+        await access.authorizeChain(c.get('principal'), c.req.param('id'));
         return c.json(
-          releases.chain(
+          (await releases.chain(
             c.req.param('id'),
             seqParam('after', c.req.query('after'), 0),
             limitParam(c.req.query('limit'), CHAIN_PAGE, CHAIN_PAGE_MAX),
-          ) satisfies ReleaseChainPage,
+          )) satisfies ReleaseChainPage,
         );
       },
     )
@@ -436,7 +459,8 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'BoardView' },
         errors: ['project_not_found'],
       }),
-      (c) => c.json(deps.board.read(c.get('principal'), c.req.param('id')) satisfies BoardView),
+      async (c) =>
+        c.json((await deps.board.read(c.get('principal'), c.req.param('id'))) satisfies BoardView),
     )
     .post(
       '/environments/:envId/hotfix',
@@ -453,10 +477,10 @@ export function releaseRoutes(deps: AppDeps) {
           'rate_limited',
         ],
       }),
-      (c) => {
-        access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+      async (c) => {
+        await access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
         return c.json(
-          hotfixes.start(c.get('principal'), c.req.param('envId')) satisfies HotfixStarted,
+          (await hotfixes.start(c.get('principal'), c.req.param('envId'))) satisfies HotfixStarted,
           201,
         );
       },
@@ -470,9 +494,9 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'HotfixState' },
         errors: ['environment_not_found', 'not_production'],
       }),
-      (c) => {
-        access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
-        const d = hotfixes.openDraft(c.req.param('envId'));
+      async (c) => {
+        await access.authorize(c.get('principal'), 'content.read', c.req.param('envId'));
+        const d = await hotfixes.openDraft(c.req.param('envId'));
         return c.json({
           draftId: d?.id ?? null,
           baseSnapshotId: d?.baseSnapshotId ?? null,
@@ -502,9 +526,9 @@ export function releaseRoutes(deps: AppDeps) {
         ],
       }),
       async (c) => {
-        access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+        await access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
         return c.json({
-          release: hotfixes.publish(
+          release: await hotfixes.publish(
             c.get('principal'),
             c.req.param('envId'),
             await readJson(c, HotfixPublishBody),
@@ -521,9 +545,9 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'HotfixRebased' },
         errors: ['environment_not_found', 'not_production', 'no_hotfix'],
       }),
-      (c) => {
-        access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
-        return c.json(hotfixes.rebase(c.req.param('envId')) satisfies HotfixRebased);
+      async (c) => {
+        await access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+        return c.json((await hotfixes.rebase(c.req.param('envId'))) satisfies HotfixRebased);
       },
     )
     .delete(
@@ -538,10 +562,10 @@ export function releaseRoutes(deps: AppDeps) {
         errors: ['environment_not_found', 'not_production', 'no_hotfix'],
       }),
       async (c) => {
-        access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
+        await access.authorize(c.get('principal'), 'env.publish', c.req.param('envId'));
         // The body (the reason) is optional: a bare DELETE still discards.
         const body = (await c.req.text()).trim() ? await readJson(c, HotfixDiscardBody) : {};
-        hotfixes.discard(c.get('principal'), c.req.param('envId'), body);
+        await hotfixes.discard(c.get('principal'), c.req.param('envId'), body);
         return c.body(null, 204);
       },
     )
@@ -554,18 +578,20 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'DivergenceView' },
         errors: ['environment_not_found'],
       }),
-      (c) => {
+      async (c) => {
         // Hotfix values are production content: its readers, and the editors who must port it (who
         // may not read the rest of production), see them, whichever stage of the project is named.
-        const { environment: env } = projects.environment(c.req.param('envId'));
-        if (!access.isMember(c.get('principal'), env.projectId))
+        const { environment: env } = await projects.environment(c.req.param('envId'));
+        if (!(await access.isMember(c.get('principal'), env.projectId)))
           throw new AppError('environment_not_found');
-        if (!visibility.canSeeDivergence(c.get('principal'), env.projectId))
+        if (!(await visibility.canSeeDivergence(c.get('principal'), env.projectId)))
           throw new AppError(
             'forbidden',
             'Only readers of production and editors of the authoring draft see a hotfix’s changes.',
           );
-        return c.json({ divergence: hotfixes.divergence(env.projectId) } satisfies DivergenceView);
+        return c.json({
+          divergence: await hotfixes.divergence(env.projectId),
+        } satisfies DivergenceView);
       },
     )
     .post(
@@ -577,16 +603,16 @@ export function releaseRoutes(deps: AppDeps) {
         answers: { 200: 'AppliedToDev' },
         errors: ['environment_not_found', 'draft_closed'],
       }),
-      (c) => {
+      async (c) => {
         // It writes the hotfix's changes into the DEV draft: an editor of DEV may, without reading
         // the rest of production (the changes are the divergence, which DEV's editors see to port it).
-        const { environment: env } = projects.environment(c.req.param('envId'));
-        access.authorize(
+        const { environment: env } = await projects.environment(c.req.param('envId'));
+        await access.authorize(
           c.get('principal'),
           'content.edit',
-          authoringOf(projects.get(env.projectId).environments)!.id,
+          authoringOf((await projects.get(env.projectId)).environments)!.id,
         );
-        return c.json(hotfixes.applyToDev(env.id) satisfies AppliedToDev);
+        return c.json((await hotfixes.applyToDev(env.id)) satisfies AppliedToDev);
       },
     );
 }

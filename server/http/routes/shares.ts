@@ -34,8 +34,8 @@ export function shareRoutes(deps: AppDeps) {
           errors: ['environment_not_found', 'authoring_not_shareable', 'limit_reached'],
         }),
         async (c) => {
-          access.authorize(c.get('principal'), 'env.admin', c.req.param('envId'));
-          const link = shares.create(
+          await access.authorize(c.get('principal'), 'env.admin', c.req.param('envId'));
+          const link = await shares.create(
             c.get('principal'),
             c.req.param('envId'),
             await readJson(c, ShareLinkBody),
@@ -55,9 +55,11 @@ export function shareRoutes(deps: AppDeps) {
           answers: { 200: 'ShareLinksView' },
           errors: ['environment_not_found'],
         }),
-        (c) => {
-          access.authorize(c.get('principal'), 'env.admin', c.req.param('envId'));
-          return c.json({ links: shares.list(c.req.param('envId')) } satisfies ShareLinksView);
+        async (c) => {
+          await access.authorize(c.get('principal'), 'env.admin', c.req.param('envId'));
+          return c.json({
+            links: await shares.list(c.req.param('envId')),
+          } satisfies ShareLinksView);
         },
       )
       .delete(
@@ -69,13 +71,13 @@ export function shareRoutes(deps: AppDeps) {
           answers: { 204: null },
           errors: ['not_found'],
         }),
-        (c) => {
-          access.authorize(
+        async (c) => {
+          await access.authorize(
             c.get('principal'),
             'env.admin',
-            shares.environmentOf(c.req.param('id')),
+            await shares.environmentOf(c.req.param('id')),
           );
-          shares.revoke(c.get('principal'), c.req.param('id'));
+          await shares.revoke(c.get('principal'), c.req.param('id'));
           return c.body(null, 204);
         },
       )
@@ -94,14 +96,14 @@ export function shareRoutes(deps: AppDeps) {
           answers: { 200: 'FeedbackListView' },
           errors: ['environment_not_found'],
         }),
-        (c) => {
+        async (c) => {
           const p = c.get('principal');
-          const env = access.authorize(p, 'content.read', c.req.param('envId'));
+          const env = await access.authorize(p, 'content.read', c.req.param('envId'));
           const q = c.req.query('status');
           const status = q === 'open' || q === 'resolved' ? q : 'all';
           return c.json({
-            ...shares.feedback(env.id, status),
-            canRespond: can(access.rolesIn(p, env), 'env.admin', { hasDraft: true }),
+            ...(await shares.feedback(env.id, status)),
+            canRespond: can(await access.rolesIn(p, env), 'env.admin', { hasDraft: true }),
           } satisfies FeedbackListView);
         },
       )
@@ -119,10 +121,14 @@ export function shareRoutes(deps: AppDeps) {
         }),
         async (c) => {
           const p = c.get('principal');
-          access.authorize(p, 'env.admin', shares.environmentOfFeedback(c.req.param('id')));
+          await access.authorize(
+            p,
+            'env.admin',
+            await shares.environmentOfFeedback(c.req.param('id')),
+          );
           const { text } = await readJson(c, FeedbackReplyBody);
           return c.json(
-            { feedback: shares.reply(p, c.req.param('id'), text) } satisfies FeedbackChanged,
+            { feedback: await shares.reply(p, c.req.param('id'), text) } satisfies FeedbackChanged,
             201,
           );
         },
@@ -139,10 +145,14 @@ export function shareRoutes(deps: AppDeps) {
         }),
         async (c) => {
           const p = c.get('principal');
-          access.authorize(p, 'env.admin', shares.environmentOfFeedback(c.req.param('id')));
+          await access.authorize(
+            p,
+            'env.admin',
+            await shares.environmentOfFeedback(c.req.param('id')),
+          );
           const { resolved } = await readJson(c, FeedbackResolveBody);
           return c.json({
-            feedback: shares.setResolved(p, c.req.param('id'), resolved),
+            feedback: await shares.setResolved(p, c.req.param('id'), resolved),
           } satisfies FeedbackChanged);
         },
       )
@@ -162,8 +172,8 @@ export function publicShareRoutes(deps: AppDeps) {
         answers: { 200: 'SharedView' },
         errors: ['not_found', 'share_link_expired', 'share_link_revoked'],
       }),
-      (c) =>
-        c.json(deps.shares.view(c.req.param('token')) satisfies SharedView, 200, {
+      async (c) =>
+        c.json((await deps.shares.view(c.req.param('token'))) satisfies SharedView, 200, {
           'Cache-Control': 'no-store',
           'Referrer-Policy': 'no-referrer',
         }),
@@ -187,10 +197,10 @@ export function publicShareRoutes(deps: AppDeps) {
       }),
       async (c) =>
         c.json(
-          deps.shares.addFeedback(
+          (await deps.shares.addFeedback(
             c.req.param('token'),
             await readJson(c, FeedbackBody),
-          ) satisfies FeedbackPosted,
+          )) satisfies FeedbackPosted,
           201,
         ),
     );

@@ -30,9 +30,9 @@ export function webhookRoutes(deps: AppDeps) {
         answers: { 200: 'WebhooksView' },
         errors: ['project_not_found', 'not_a_member', 'forbidden'],
       }),
-      (c) =>
+      async (c) =>
         c.json({
-          webhooks: webhooks.list(c.get('principal'), c.req.param('id')),
+          webhooks: await webhooks.list(c.get('principal'), c.req.param('id')),
         } satisfies WebhooksView),
     )
     .post(
@@ -89,8 +89,8 @@ export function webhookRoutes(deps: AppDeps) {
         answers: { 204: null },
         errors: [...WEBHOOK_ERRORS],
       }),
-      (c) => {
-        webhooks.remove(c.get('principal'), c.req.param('id'));
+      async (c) => {
+        await webhooks.remove(c.get('principal'), c.req.param('id'));
         return c.body(null, 204);
       },
     )
@@ -103,8 +103,10 @@ export function webhookRoutes(deps: AppDeps) {
         answers: { 200: 'WebhookCreated' },
         errors: [...WEBHOOK_ERRORS],
       }),
-      (c) =>
-        c.json(webhooks.rotate(c.get('principal'), c.req.param('id')) satisfies WebhookCreated),
+      async (c) =>
+        c.json(
+          (await webhooks.rotate(c.get('principal'), c.req.param('id'))) satisfies WebhookCreated,
+        ),
     )
     .post(
       '/webhooks/:id/test',
@@ -115,10 +117,10 @@ export function webhookRoutes(deps: AppDeps) {
         answers: { 202: 'WebhookDeliveryResult' },
         errors: [...WEBHOOK_ERRORS, 'too_many_webhook_deliveries', 'rate_limited'],
       }),
-      (c) =>
+      async (c) =>
         c.json(
           {
-            delivery: webhooks.test(c.get('principal'), c.req.param('id')),
+            delivery: await webhooks.test(c.get('principal'), c.req.param('id')),
           } satisfies WebhookDeliveryResult,
           202,
         ),
@@ -139,14 +141,14 @@ export function webhookRoutes(deps: AppDeps) {
         answers: { 200: 'WebhookDeliveriesView' },
         errors: [...WEBHOOK_ERRORS],
       }),
-      (c) =>
+      async (c) =>
         c.json(
-          webhooks.deliveries(
+          (await webhooks.deliveries(
             c.get('principal'),
             c.req.param('id'),
             c.req.query('before') || undefined,
             limitParam(c.req.query('limit'), DELIVERIES_PAGE, DELIVERIES_PAGE_MAX),
-          ) satisfies WebhookDeliveriesView,
+          )) satisfies WebhookDeliveriesView,
         ),
     )
     .post(
@@ -163,10 +165,10 @@ export function webhookRoutes(deps: AppDeps) {
           'rate_limited',
         ],
       }),
-      (c) =>
+      async (c) =>
         c.json(
           {
-            delivery: webhooks.redeliver(
+            delivery: await webhooks.redeliver(
               c.get('principal'),
               c.req.param('id'),
               c.req.param('deliveryId'),

@@ -97,17 +97,33 @@ export async function openPostgres(
   pool.on('error', (err) => log(`postgres: idle connection failed: ${err.message}`));
   await migratePostgres(pool);
   const root: PgDb = drizzle({ client: pool, schema: tables });
-  const scope = new AsyncLocalStorage<PgDb>();
+  // The transaction a call runs in. A timer or callback started inside one inherits this scope
+  // after the transaction ended: `open` turns false at its end, and such late calls use the pool.
+  const scope = new AsyncLocalStorage<{ tx: PgDb; open: boolean }>();
+  const current = () => {
+    const s = scope.getStore();
+    return s?.open ? s : undefined;
+  };
+  const within = async <T>(tx: PgDb, fn: () => Promise<T>): Promise<T> => {
+    const entry = { tx, open: true };
+    try {
+      return await scope.run(entry, fn);
+    } finally {
+      entry.open = false;
+    }
+  };
   return {
     pool,
-    db: () => scope.getStore() ?? root,
-    inTransaction: () => scope.getStore() !== undefined,
+    db: () => current()?.tx ?? root,
+    inTransaction: () => current() !== undefined,
     async atomically<T>(fn: () => Promise<T>): Promise<T> {
-      // A nested call joins the outer transaction; a failure reaches the outermost call, which alone retries.
-      if (scope.getStore()) return fn();
+      // A nested call is a savepoint, as on SQLite: a nested function that throws undoes only its
+      // own writes, and the caller may catch and go on (REV-77). Only the outermost call retries.
+      const outer = current();
+      if (outer) return outer.tx.transaction((tx) => within(tx, fn));
       for (let attempt = 1; ; attempt++) {
         try {
-          return await root.transaction((tx) => scope.run(tx, fn));
+          return await root.transaction((tx) => within(tx, fn));
         } catch (err) {
           if (attempt >= TRANSACTION_ATTEMPTS || !retryable(err)) throw err;
           await new Promise((r) => setTimeout(r, backoffMs(attempt)));

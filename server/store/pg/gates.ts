@@ -12,7 +12,7 @@ import type { Postgres } from './db.ts';
 
 /**
  * Gates on PostgreSQL (PG-26). A request a move satisfies is closed inside the move's
- * transaction (ReleaseStore.commitMove's `alongside`): these queries find it through pgx.db().
+ * transaction (the domain's `atomically` around a move): these queries find it through pgx.db().
  */
 export function createPgGateStore(pgx: Postgres) {
   return {

@@ -8,7 +8,6 @@ import type { Postgres } from './db.ts';
 import { LOCK, lockForTransaction } from './locks.ts';
 
 /** Whatever must stand or fall with a record, written in its transaction (it may be async here). */
-type Alongside = (row: ReleaseRow) => void | Promise<void>;
 
 /** The release store on PostgreSQL (PG-20): pointer moves and one hash chain per project. */
 export function createPgReleaseStore(pgx: Postgres) {
@@ -51,7 +50,7 @@ export function createPgReleaseStore(pgx: Postgres) {
      * UPDATE is still conditional on the pointer it read, so a write that bypassed the lock would
      * fail this move (`target_moved`) rather than be overwritten.
      */
-    commitMove(m: Move, now: number, alongside?: Alongside) {
+    commitMove(m: Move, now: number) {
       return pgx.atomically(async () => {
         await lockForTransaction(pgx, LOCK.ledger);
         const byId = async (id: string) =>
@@ -74,9 +73,7 @@ export function createPgReleaseStore(pgx: Postgres) {
           const actual = (await byId(m.environmentId))?.[column] ?? null;
           throw new AppError('target_moved', undefined, { expected: from, actual });
         }
-        const row = await appendTo({ ...m, fromSnapshotId: from }, now);
-        await alongside?.(row);
-        return row;
+        return appendTo({ ...m, fromSnapshotId: from }, now);
       });
     },
 
@@ -86,11 +83,10 @@ export function createPgReleaseStore(pgx: Postgres) {
         sourceEnvironmentId: string;
       },
       now: number,
-      alongside?: Alongside,
     ) {
       return pgx.atomically(async () => {
         await lockForTransaction(pgx, LOCK.ledger);
-        const row = await appendTo(
+        return appendTo(
           {
             ...m,
             pointer: 'section',
@@ -98,8 +94,6 @@ export function createPgReleaseStore(pgx: Postgres) {
           },
           now,
         );
-        await alongside?.(row);
-        return row;
       });
     },
 
