@@ -16,7 +16,7 @@ export interface ClusterBus {
    * server re-validates its open connections then (PG-62). Returns the listener's removal.
    */
   onResynced(listener: () => void): () => void;
-  /** What happened so far (for tests and health): never decreasing. */
+  /** What happened so far (for tests and health): never decreasing, but for `sending`. */
   counts(): Readonly<BusCounts>;
   close(): Promise<void>;
 }
@@ -36,6 +36,8 @@ export interface BusCounts {
   listenerErrors: number;
   /** Times `onResynced` listeners were called. */
   resyncs: number;
+  /** Sends waiting for Redis's answer now (at most MAX_SENDS_IN_FLIGHT). */
+  sending: number;
 }
 
 /**
@@ -57,6 +59,7 @@ export class Listeners {
     droppedOversized: 0,
     listenerErrors: 0,
     resyncs: 0,
+    sending: 0,
   };
   private readonly byType = new Map<string, ((message: never) => void)[]>();
   private readonly log: Log;

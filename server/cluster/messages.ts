@@ -11,6 +11,15 @@ const Reason = z.string().max(200);
 export const ClusterMessage = z.discriminatedUnion('type', [
   /** A role change or removal: close this person's sockets and streams on every process. */
   z.strictObject({ type: z.literal('closeUser'), userId: Id, reason: Reason }),
+  /**
+   * A session or token ended (sign-out, revocation, expiry) or an account was removed: close what
+   * was opened with it (`OpenCredentials.closeFor`).
+   */
+  z.strictObject({
+    type: z.literal('credentialEnded'),
+    kind: z.enum(['session', 'token', 'user']),
+    id: Id,
+  }),
   /** Close every connection to a draft (deleted, or taken over by another owner). */
   z.strictObject({ type: z.literal('closeDraft'), draftId: Id, reason: Reason }),
   /** A project's flow rules changed: open drafts re-read their read-only sections. */

@@ -40,7 +40,6 @@ export function createRedisBus({
   const counts = listeners.counts;
   const publisher = redisClient(url, 'bus publisher', log);
   const subscriber = redisClient(url, 'bus subscriber', log);
-  let inFlight = 0;
 
   const receive = (raw: string) => {
     const read = readEnvelope(raw);
@@ -103,15 +102,15 @@ export function createRedisBus({
         log(`cluster bus: an invalid ${message.type} message was not sent`);
         return;
       }
-      if (!publisher.isReady || inFlight >= MAX_SENDS_IN_FLIGHT) {
+      if (!publisher.isReady || counts.sending >= MAX_SENDS_IN_FLIGHT) {
         counts.droppedUnavailable++;
         return;
       }
-      inFlight++;
+      counts.sending++;
       publisher
         .publish(channel, payload)
         .catch(() => counts.droppedUnavailable++)
-        .finally(() => inFlight--);
+        .finally(() => counts.sending--);
     },
     on: (type, listener) => listeners.on(type, listener),
     onResynced: (listener) => listeners.onResynced(listener),

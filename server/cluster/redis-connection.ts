@@ -64,3 +64,17 @@ export function connectInBackground(client: RedisClient): Promise<void> {
     () => {}, // rejects only when closed before it ever connected
   );
 }
+
+/**
+ * Rejects when `promise` has not settled within `ms`. node-redis's own command timeout stops
+ * counting once the command is written, so a Redis that hangs (paused, overloaded) would hold the
+ * caller; the command itself stays queued until Redis answers or the connection drops (bounded by
+ * MAX_QUEUED_COMMANDS, past which commands fail at once).
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

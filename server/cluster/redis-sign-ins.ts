@@ -6,7 +6,7 @@ import {
   type SignInLimiter,
 } from '../http/rate-limit.ts';
 import type { Log } from './bus.ts';
-import type { RedisClient } from './redis-connection.ts';
+import { withDeadline, type RedisClient } from './redis-connection.ts';
 import { BEGIN, LOCKED, SUCCEEDED, UNLOCK } from './sign-in-scripts.ts';
 
 export interface RedisSignInOptions {
@@ -55,7 +55,6 @@ export function createRedisSignInLimiter({
   log = () => {},
 }: RedisSignInOptions): RedisSignInLimiter {
   const local = createSignInLimiter(limits);
-  const timed = client.withCommandOptions({ timeout: timeoutMs });
   const counts = { shared: 0, local: 0 };
   let fallingBack = false;
 
@@ -71,10 +70,10 @@ export function createRedisSignInLimiter({
   const pairKey = (pair: string) => `${prefix}p:${pair}`;
 
   /** Runs against Redis; undefined when Redis did not answer in time (this process decides then). */
-  async function shared<T>(run: (redis: typeof timed) => Promise<T>): Promise<T | undefined> {
+  async function shared<T>(run: (redis: RedisClient) => Promise<T>): Promise<T | undefined> {
     if (client.isReady)
       try {
-        const answer = await run(timed);
+        const answer = await withDeadline(run(client), timeoutMs);
         counts.shared++;
         if (fallingBack) log('sign-in limits: shared through Redis again');
         fallingBack = false;

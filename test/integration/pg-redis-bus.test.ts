@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { startRedis } from '../helpers/redis.ts';
+import { pauseRedis } from '../helpers/redis-pause.ts';
 import { createLocalBus, MAX_LISTENERS_PER_TYPE, type ClusterBus } from '#server/cluster/bus.ts';
-import { createRedisBus, type RedisBus } from '#server/cluster/redis-bus.ts';
+import { createRedisBus, MAX_SENDS_IN_FLIGHT, type RedisBus } from '#server/cluster/redis-bus.ts';
 import type { ClusterMessage, ClusterMessageType } from '#server/cluster/messages.ts';
 
 const cleanup = cleanupAfterEach();
@@ -24,6 +25,7 @@ function heard(b: ClusterBus): ClusterMessage[] {
 
 const TYPES: ClusterMessageType[] = [
   'closeUser',
+  'credentialEnded',
   'closeDraft',
   'flowRulesChanged',
   'projectEvent',
@@ -31,6 +33,7 @@ const TYPES: ClusterMessageType[] = [
 ];
 const ONE_OF_EACH: ClusterMessage[] = [
   { type: 'closeUser', userId: 'usr_1', reason: 'removed from project' },
+  { type: 'credentialEnded', kind: 'session', id: 'ses_1' },
   { type: 'closeDraft', draftId: 'drf_1', reason: 'deleted' },
   { type: 'flowRulesChanged', projectId: 'prj_1' },
   { type: 'projectEvent', projectId: 'prj_1' },
@@ -66,7 +69,7 @@ describe('PG: the cluster bus', () => {
     const got = heard(b);
     for (const m of ONE_OF_EACH) b.publish(m);
     expect(got).toEqual(ONE_OF_EACH);
-    expect(b.counts()).toMatchObject({ published: 5, received: 0, resyncs: 0 });
+    expect(b.counts()).toMatchObject({ published: 6, received: 0, resyncs: 0 });
     await b.close();
   });
 
@@ -93,8 +96,8 @@ describe('PG: the cluster bus', () => {
       ...ONE_OF_EACH,
       { type: 'closeUser', userId: 'usr_2', reason: 'role changed' },
     ]);
-    expect(a.counts()).toMatchObject({ published: 5, received: 1, droppedUnavailable: 0 });
-    expect(b.counts()).toMatchObject({ published: 1, received: 5, droppedUnavailable: 0 });
+    expect(a.counts()).toMatchObject({ published: 6, received: 1, droppedUnavailable: 0 });
+    expect(b.counts()).toMatchObject({ published: 1, received: 6, droppedUnavailable: 0 });
   });
 
   it('PG-61 malformed, unknown and oversized messages published raw are dropped and counted, never thrown; a failing listener does not stop the others', async () => {
@@ -190,6 +193,31 @@ describe('PG: the cluster bus', () => {
     expect(atB.filter((m) => 'projectId' in m && m.projectId.startsWith('prj_down'))).toEqual([]);
     expect(logged.filter((l) => l.includes('unavailable')).length).toBeGreaterThanOrEqual(2);
     expect(logged.join('\n')).not.toContain(redis.url);
+  });
+
+  it('PG-62 Redis hangs (SIGSTOP): publish still returns at once, sends waiting for it are capped (the rest dropped, counted); resumed: the waiting ones are sent and messages flow', async () => {
+    const redis = await startRedis(cleanup);
+    const a = bus(redis.url);
+    const b = bus(redis.url);
+    await Promise.all([a.ready, b.ready]);
+    const resume = await pauseRedis(redis, cleanup);
+    const t0 = performance.now();
+    for (let i = 0; i < MAX_SENDS_IN_FLIGHT + 500; i++)
+      a.publish({ type: 'projectEvent', projectId: `prj_${i}` });
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(a.counts().droppedUnavailable).toBe(500);
+
+    expect(a.counts().sending).toBe(MAX_SENDS_IN_FLIGHT);
+
+    // Resumed: what was waiting is sent (in order), then new messages flow.
+    const atB = heard(b);
+    resume();
+    await expect.poll(() => a.counts().sending).toBe(0);
+    const arrived = next(b, 'closeUser');
+    a.publish({ type: 'closeUser', userId: 'usr_1', reason: 'removed' });
+    expect(await arrived).toEqual({ type: 'closeUser', userId: 'usr_1', reason: 'removed' });
+    expect(atB).toHaveLength(MAX_SENDS_IN_FLIGHT + 1);
+    expect(a.counts().droppedUnavailable).toBe(500);
   });
 
   it('PG-62 a process that starts while Redis is down works locally and resyncs once when Redis comes', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { startRedis } from '../helpers/redis.ts';
+import { pauseRedis } from '../helpers/redis-pause.ts';
 import { prng } from '../helpers/prng.ts';
 import { createSignInLimiter, type SignInBegun } from '#server/http/rate-limit.ts';
 import { connectInBackground, redisClient } from '#server/cluster/redis-connection.ts';
@@ -165,5 +166,27 @@ describe('PG: sign-in limits shared through Redis', () => {
     for (let i = 0; i < 5; i++)
       expect(waits(await a.begin('eve@example.com', '203.0.113.11'))).toBe(0);
     expect(waits(await b.begin('eve@example.com', '203.0.113.11'))).toBeGreaterThan(0);
+  });
+
+  it('PG-65 Redis hangs (SIGSTOP): an answer comes from this process’s counts within the timeout; resumed: shared again', async () => {
+    const redis = await startRedis(cleanup);
+    const a = await limiter(redis.url);
+    const b = await limiter(redis.url);
+    for (let i = 0; i < 4; i++)
+      expect(waits(await a.begin('fay@example.com', '203.0.113.5'))).toBe(0);
+    const resume = await pauseRedis(redis, cleanup);
+    const t0 = performance.now();
+    expect(waits(await a.begin('fay@example.com', '203.0.113.5'))).toBe(0);
+    expect(waits(await a.begin('fay@example.com', '203.0.113.5'))).toBeGreaterThan(0);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(a.counts().local).toBe(2);
+
+    resume();
+    await sharedAgain(a);
+    await sharedAgain(b);
+    // The two attempts decided here reach Redis too once it resumes (their scripts were sent):
+    // 6 counted there, so B waits.
+    expect(waits(await b.begin('fay@example.com', '203.0.113.5'))).toBeGreaterThan(0);
+    expect(waits(await b.begin('fay@example.com', '203.0.113.6'))).toBe(0);
   });
 });
