@@ -20,8 +20,15 @@ export const ClusterMessage = z.discriminatedUnion('type', [
     kind: z.enum(['session', 'token', 'user']),
     id: Id,
   }),
-  /** Close every connection to a draft (deleted, or taken over by another owner). */
-  z.strictObject({ type: z.literal('closeDraft'), draftId: Id, reason: Reason }),
+  /**
+   * Close every connection to a draft, with `Rooms.close`'s reasons: closed for good (hotfix
+   * published or discarded), or its sections changed (flow rules) and everyone reconnects.
+   */
+  z.strictObject({
+    type: z.literal('closeDraft'),
+    draftId: Id,
+    reason: z.enum(['draft_closed', 'rights_changed']),
+  }),
   /** A project's flow rules changed: open drafts re-read their read-only sections. */
   z.strictObject({ type: z.literal('flowRulesChanged'), projectId: Id }),
   /** A project event was stored: wake that project's event-stream subscribers. */

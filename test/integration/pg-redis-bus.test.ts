@@ -34,7 +34,7 @@ const TYPES: ClusterMessageType[] = [
 const ONE_OF_EACH: ClusterMessage[] = [
   { type: 'closeUser', userId: 'usr_1', reason: 'removed from project' },
   { type: 'credentialEnded', kind: 'session', id: 'ses_1' },
-  { type: 'closeDraft', draftId: 'drf_1', reason: 'deleted' },
+  { type: 'closeDraft', draftId: 'drf_1', reason: 'draft_closed' },
   { type: 'flowRulesChanged', projectId: 'prj_1' },
   { type: 'projectEvent', projectId: 'prj_1' },
   { type: 'deliveryEvent', projectId: 'prj_1', environmentId: 'env_1' },
@@ -120,7 +120,8 @@ describe('PG: the cluster bus', () => {
     await send(envelope({ type: 'closeUser', userId: 'usr_1' })); // no reason
     await send(envelope({ type: 'closeUser', userId: 42, reason: '' }));
     await send(envelope({ type: 'projectEvent', projectId: 'prj_1', extra: true }));
-    await send(envelope({ type: 'closeDraft', draftId: 'drf_1', reason: 'x'.repeat(201) }));
+    await send(envelope({ type: 'closeDraft', draftId: 'drf_1', reason: 'deleted' })); // not a reason
+    await send(envelope({ type: 'closeUser', userId: 'usr_1', reason: 'x'.repeat(201) }));
     await send(JSON.stringify({ message: { type: 'projectEvent', projectId: 'prj_1' } })); // no sender
     await send(envelope({ type: 'projectEvent', projectId: 'x'.repeat(3000) }));
     // A good one last: Redis delivers in order, so every message above was handled by then.
@@ -132,9 +133,24 @@ describe('PG: the cluster bus', () => {
     expect(broken).toBe(1);
     expect(b.counts()).toMatchObject({
       received: 1,
-      droppedMalformed: 8,
+      droppedMalformed: 9,
       droppedOversized: 1,
       listenerErrors: 1,
+    });
+
+    // What this process would send is checked the same way: kept here, not sent, counted.
+    const tooLong = { type: 'closeUser', userId: 'usr_1', reason: 'x'.repeat(300) } as const;
+    b.publish(tooLong);
+    b.publish({ type: 'flowRulesChanged', projectId: 'x'.repeat(3000) });
+    expect(got.slice(1)).toEqual([
+      tooLong,
+      { type: 'flowRulesChanged', projectId: 'x'.repeat(3000) },
+    ]);
+    expect(b.counts()).toMatchObject({
+      published: 2,
+      droppedMalformed: 10,
+      droppedOversized: 2,
+      sending: 0,
     });
   });
 
