@@ -27,8 +27,8 @@ export const MAX_SENDS_IN_FLIGHT = 1000;
  * connection. A message is delivered to this process's listeners inside `publish` and skipped when
  * it comes back from Redis (its envelope names this bus), so the publisher never waits on Redis.
  * Received payloads are size-checked and validated (zod) before any listener sees them; junk is
- * counted and dropped. While Redis is down `publish` drops and counts; each time the subscription
- * is back after an outage, `onResynced` listeners run once.
+ * counted and dropped. While Redis is down `publish` drops and counts; each time both connections
+ * are back after an outage, `onResynced` listeners run once.
  */
 export function createRedisBus({
   url,
