@@ -4,6 +4,9 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { pauseRedis } from '../helpers/redis-pause.ts';
 import { prng } from '../helpers/prng.ts';
+import { inProcess } from '../helpers/fixture.ts';
+import { ADMIN, tempDataDir, testConfig } from '../helpers/server.ts';
+import { createServices } from '#server/start.ts';
 import { createSignInLimiter, type SignInBegun } from '#server/http/rate-limit.ts';
 import { connectInBackground, redisClient } from '#server/cluster/redis-connection.ts';
 import {
@@ -64,6 +67,32 @@ describe('PG: sign-in limits shared through Redis', () => {
     expect(waits(await a.begin('new@example.com', '203.0.113.1'))).toBeGreaterThan(0);
     expect(waits(await b.begin('new@example.com', '203.0.113.3'))).toBe(0);
     expect(a.counts().local + b.counts().local).toBe(0);
+  });
+
+  it('PG-63 through the API: two instances sharing a Redis answer 429 with Retry-After on the sixth wrong password, sent to the other one, and the right password waits too', async () => {
+    const redis = await startRedis(cleanup);
+    const apps = [];
+    for (let i = 0; i < 2; i++) {
+      const services = createServices(testConfig(tempDataDir()), {
+        signIns: await limiter(redis.url),
+      });
+      cleanup.push(() => (services.replication.stop(), services.database.close()));
+      const api = inProcess(services.app, '');
+      expect((await api.raw('/api/setup', { method: 'POST', body: ADMIN })).status).toBe(201);
+      apps.push(api);
+    }
+    const [a, b] = apps as [ReturnType<typeof inProcess>, ReturnType<typeof inProcess>];
+    const signIn = (api: typeof a, password: string) =>
+      api.raw('/api/session', {
+        method: 'POST',
+        body: { email: ADMIN.email, password },
+        headers: { origin: api.origin },
+      });
+    for (let i = 0; i < 5; i++) expect((await signIn(a, `wrong guess ${i}`)).status).toBe(401);
+    const held = await signIn(b, 'wrong guess 5');
+    expect(held.status).toBe(429);
+    expect(Number(held.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await signIn(b, ADMIN.password)).status).toBe(429);
   });
 
   it('PG-63 60 parallel guesses through two processes: exactly 5 are let through (check and count are one step in Redis)', async () => {
