@@ -18,8 +18,13 @@ export async function pauseRedis(
   process.kill(pid, 'SIGSTOP');
   let paused = true;
   const resume = () => {
-    if (paused) process.kill(pid, 'SIGCONT');
+    if (!paused) return;
     paused = false;
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // Killed (or restarted) while paused: nothing left to resume.
+    }
   };
   cleanup.push(resume);
   return resume;
