@@ -180,7 +180,7 @@ describe('PG: the cluster bus', () => {
       const before = a.counts().droppedUnavailable;
       const t0 = performance.now();
       for (let i = 0; i < 50; i++) a.publish({ type: 'projectEvent', projectId: `prj_down_${i}` });
-      expect(performance.now() - t0).toBeLessThan(50);
+      expect(performance.now() - t0).toBeLessThan(250);
       expect(
         atA.filter((m) => 'projectId' in m && m.projectId.startsWith('prj_down')),
       ).toHaveLength(50 * round);
