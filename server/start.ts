@@ -20,6 +20,7 @@ import { createCollabUpgrade } from './collab/upgrade.ts';
 import { ReplyBudget } from './collab/reply-budget.ts';
 import { OpenCredentials } from './collab/credentials.ts';
 import { createApp } from './http/app.ts';
+import type { SignInLimiter } from './http/rate-limit.ts';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createReleaseStore } from './store/releases.ts';
 import { createSnapshotStore } from './store/snapshots.ts';
@@ -115,8 +116,11 @@ async function loadWebHandler(): Promise<NodeHandler | null> {
   return mod.handler;
 }
 
-/** The concrete pieces for one data folder, without listening (tests use `app.request()`). */
-export function createServices(config: Readonly<Config>) {
+/**
+ * The concrete pieces for one data folder, without listening (tests use `app.request()`).
+ * `shared`: what several processes share through Redis (PG-63); absent, it is kept in this process.
+ */
+export function createServices(config: Readonly<Config>, shared: { signIns?: SignInLimiter } = {}) {
   const database = openDatabase(config.dataDir, config.sqliteSynchronous, log);
   const keyOfSecrets = secretsKey(config);
   // Links people are sent: PUBLIC_URL, else this server's interface and the port it is bound to (known once listening).
@@ -438,6 +442,7 @@ export function createServices(config: Readonly<Config>) {
     maxBodyBytes: config.maxBodyBytes,
     sessionTtlMs: config.sessionTtlMs,
     secureCookies: config.secureCookies,
+    signIns: shared.signIns,
     log,
     absoluteUrl: (p: string) => absoluteUrl(publicUrl(), p),
     visibility,

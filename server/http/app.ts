@@ -115,7 +115,7 @@ export function createApp(deps: AppDeps) {
   let apiDocs: ReturnType<typeof renderApiDocs> | undefined;
 
   // One limiter for sign-ins and for the admin's unlock.
-  const signIns = createSignInLimiter();
+  const signIns = deps.signIns ?? createSignInLimiter();
   const api = new Hono<AppEnv>()
     .use(limitBodies)
     .use(jsonOnly())

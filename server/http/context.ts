@@ -21,6 +21,7 @@ import type { Notifications } from '../domain/notifications.ts';
 import type { Idempotency } from '../domain/idempotency.ts';
 import type { Freeze, Schedule } from '../domain/schedule.ts';
 import type { Webhooks } from '../domain/webhooks.ts';
+import type { SignInLimiter } from './rate-limit.ts';
 
 export interface EventStreamLimits {
   /** Open streams per user (429 too_many_connections past it). */
@@ -87,6 +88,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   sessionTtlMs: number;
   secureCookies: boolean;
+  /** Where sign-in attempts are counted (PG-63): shared through Redis, or (absent) in this process. */
+  signIns?: SignInLimiter;
   log: (msg: string, err?: unknown) => void;
   /** An absolute URL for a path of this server, from PUBLIC_URL (server/lib/urls.ts); never from the request. */
   absoluteUrl: (path: string) => string;

@@ -63,11 +63,30 @@ export const SIGN_IN_LIMITS = {
   knownAddressMs: 30 * 24 * 3600_000,
 } as const;
 
+type Awaitable<T> = T | Promise<T>;
+
 export interface Attempt {
   /** The password was right: the attempt is taken back and the address remembered for the account. */
-  succeeded(): void;
+  succeeded(): Awaitable<void>;
 }
 
+export type SignInBegun = { wait: number } | { attempt: Attempt };
+
+/**
+ * Where the sign-in limits count (PG-63): in this process (`createSignInLimiter`, the default), or
+ * shared by every process through Redis (server/cluster/redis-sign-ins.ts). Callers await each
+ * answer; the in-process counter answers synchronously.
+ */
+export interface SignInLimiter {
+  /** Counts one attempt, or answers how many seconds to wait; check and count are one step. */
+  begin(email: string, addr: string, now?: number): Awaitable<SignInBegun>;
+  /** Which of `emails` are locked now (see `createSignInLimiter`). */
+  locked(emails: readonly string[], now?: number): Awaitable<Set<string>>;
+  /** An instance admin lifts an account's lock. */
+  unlock(email: string): Awaitable<void>;
+}
+
+/** The limits counted in this process's memory. */
 export function createSignInLimiter(limits = SIGN_IN_LIMITS) {
   const pair = createAttemptCounter(limits.perAccountAddress);
   const address = createAttemptCounter(limits.perAddress);
@@ -85,7 +104,11 @@ export function createSignInLimiter(limits = SIGN_IN_LIMITS) {
      * Counts one attempt, or answers how many seconds to wait. Synchronous from check to count:
      * nothing can interleave, whatever runs in parallel.
      */
-    begin(email: string, addr: string, now = Date.now()): { wait: number } | { attempt: Attempt } {
+    begin(
+      email: string,
+      addr: string,
+      now = Date.now(),
+    ): { wait: number } | { attempt: { succeeded(): void } } {
       const key = pairKey(email, addr);
       const wait = Math.max(
         pair.retryAfter(key, now),
@@ -126,7 +149,7 @@ export function createSignInLimiter(limits = SIGN_IN_LIMITS) {
       account.reset(email);
       pair.resetWhere((k) => k.startsWith(`${email}\0`));
     },
-  };
+  } satisfies SignInLimiter;
 }
 
-export type SignInLimiter = ReturnType<typeof createSignInLimiter>;
+export type MemorySignInLimiter = ReturnType<typeof createSignInLimiter>;

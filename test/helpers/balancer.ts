@@ -56,7 +56,8 @@ export async function startBalancer(
   };
   const sockets = new Set<net.Socket>();
 
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => void forward(req, res));
+  async function forward(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     let size = 0;
     try {
@@ -97,7 +98,7 @@ export async function startBalancer(
       up.end(body);
     };
     attempt(0);
-  });
+  }
 
   server.on('upgrade', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     sockets.add(client);

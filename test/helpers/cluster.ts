@@ -8,7 +8,8 @@ import { exited } from './process.ts';
 
 /**
  * N real Stagecoach processes (`server/main.ts`) for cluster tests and benches (PG-90, PG-91): each
- * on its own port with its own DATA_DIR, NODE_ID=n1…, INTERNAL_URL=http://127.0.0.1:<port>. What
+ * on its own port with its own DATA_DIR (with DATABASE_URL in `env` also NODE_ID=n1… and
+ * INTERNAL_URL=http://127.0.0.1:<port>). What
  * else they get is the `env` parameter: nothing for SQLite, DATABASE_URL/REDIS_URL/… for PostgreSQL.
  */
 export interface ClusterNode {
@@ -83,8 +84,8 @@ function startNode(id: string, port: number, dataDir: string, env: Record<string
       PORT: String(port),
       HOST: '127.0.0.1',
       DATA_DIR: dataDir,
-      NODE_ID: id,
-      INTERNAL_URL: `http://127.0.0.1:${port}`,
+      // Several processes' keys only with PostgreSQL (the server refuses them on SQLite).
+      ...(env.DATABASE_URL ? { NODE_ID: id, INTERNAL_URL: `http://127.0.0.1:${port}` } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

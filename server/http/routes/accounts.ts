@@ -33,7 +33,7 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
 
   const startSession = async (c: Context, email: string, password: string) => {
     // Counted before the password is checked (signIn awaits argon2): parallel guesses all count.
-    const begun = signIns.begin(email, clientAddress(hopOfContext(c), deps.trustProxy));
+    const begun = await signIns.begin(email, clientAddress(hopOfContext(c), deps.trustProxy));
     // The error handler turns details.retryAfter into the Retry-After header, as for every 429.
     if ('wait' in begun)
       throw new AppError(
@@ -42,7 +42,7 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         { retryAfter: begun.wait },
       );
     const s = await deps.accounts.signIn(email, password);
-    begun.attempt.succeeded();
+    await begun.attempt.succeeded();
     // Secure behind https: configured, or the request came over https (directly, or via a trusted proxy).
     const https = deps.secureCookies || requestScheme(hopOfContext(c), deps.trustProxy) === 'https';
     setCookie(c, SESSION_COOKIE, s.sessionToken, {
@@ -168,7 +168,7 @@ export function publicAccountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         const { password } = await readJson(c, PasswordResetBody);
         const { email } = await deps.passwordResets.complete(c.req.param('token'), password);
         // A new password from an admin's link also lifts any sign-in lock on the account.
-        signIns.unlock(email);
+        await signIns.unlock(email);
         const user = await startSession(c, email, password);
         return c.json({ user } satisfies SignedIn);
       },
@@ -276,7 +276,7 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
         const members = (await deps.access.members(c.req.param('id'))).filter(
           (m) => m.user.email !== '',
         );
-        const locked = signIns.locked(members.map((m) => m.user.email));
+        const locked = await signIns.locked(members.map((m) => m.user.email));
         return c.json({
           userIds: members.filter((m) => locked.has(m.user.email)).map((m) => m.user.id),
         } satisfies LockedMembersView);
@@ -293,7 +293,7 @@ export function accountRoutes(deps: AppDeps, signIns: SignInLimiter) {
       }),
       async (c) => {
         deps.access.requireInstanceAdmin(c.get('principal'));
-        signIns.unlock((await deps.access.user(c.req.param('id'))).email);
+        await signIns.unlock((await deps.access.user(c.req.param('id'))).email);
         return c.body(null, 204);
       },
     )

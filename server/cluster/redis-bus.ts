@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { Listeners, type ClusterBus, type Log } from './bus.ts';
+import { ClusterMessage, MAX_MESSAGE_BYTES, readEnvelope, type Envelope } from './messages.ts';
+import { connectInBackground, redisClient } from './redis-connection.ts';
+
+export interface RedisBusOptions {
+  /** REDIS_URL. */
+  url: string;
+  /** The pub/sub channel; one per installation sharing a Redis. */
+  channel?: string;
+  log?: Log;
+}
+
+export interface RedisBus extends ClusterBus {
+  /** Settles once both connections were ready the first time (tests wait on it; a start never does). */
+  readonly ready: Promise<void>;
+}
+
+/**
+ * Sends still waiting for Redis's answer, at most (a Redis that hangs rather than refuses): beyond,
+ * `publish` drops, so callers never wait and memory stays bounded (PG-61).
+ */
+export const MAX_SENDS_IN_FLIGHT = 1000;
+
+/**
+ * The bus between processes over Redis pub/sub (PG-60 … PG-62): one publishing and one subscribed
+ * connection. A message is delivered to this process's listeners inside `publish` and skipped when
+ * it comes back from Redis (its envelope names this bus), so the publisher never waits on Redis.
+ * Received payloads are size-checked and validated (zod) before any listener sees them; junk is
+ * counted and dropped. While Redis is down `publish` drops and counts; each time both connections
+ * are back after an outage, `onResynced` listeners run once.
+ */
+export function createRedisBus({
+  url,
+  channel = 'stagecoach:cluster',
+  log = () => {},
+}: RedisBusOptions): RedisBus {
+  const self = randomUUID();
+  const listeners = new Listeners(log);
+  const counts = listeners.counts;
+  const publisher = redisClient(url, 'bus publisher', log);
+  const subscriber = redisClient(url, 'bus subscriber', log);
+
+  const receive = (raw: string) => {
+    const read = readEnvelope(raw);
+    if ('dropped' in read) {
+      if (read.dropped === 'oversized') counts.droppedOversized++;
+      else counts.droppedMalformed++;
+      return;
+    }
+    if (read.envelope.from === self) return; // delivered when it was published
+    counts.received++;
+    listeners.deliver(read.envelope.message);
+  };
+
+  // Messages can be lost whenever a connection is not up: after any error of either, and before
+  // both first come up when that did not happen at once. The resync runs when both are up again
+  // (so what it publishes is sent). node-redis subscribes again before it emits 'ready' (PG-3), so
+  // a sweep started then misses nothing published after it. The first subscription is made on the
+  // subscriber's first 'ready' (one made before would be dropped with the failed connection) and
+  // tried again on its next 'ready' when that connection fails first.
+  let everUp = false;
+  let missed = false;
+  let subscribed = false;
+  let firstUp!: () => void;
+  const ready = new Promise<void>((resolve) => (firstUp = resolve));
+  const up = () => {
+    if (!subscribed || !subscriber.isReady || !publisher.isReady) return;
+    const resync = everUp || missed;
+    everUp = true;
+    missed = false;
+    firstUp();
+    if (resync) listeners.resynced();
+  };
+  for (const client of [publisher, subscriber]) client.on('error', () => (missed = true));
+  publisher.on('ready', up);
+  subscriber.on('ready', () => {
+    if (subscribed) return up();
+    subscriber.subscribe(channel, receive).then(
+      () => ((subscribed = true), up()),
+      () => (missed = true),
+    );
+  });
+  void connectInBackground(publisher);
+  void connectInBackground(subscriber);
+
+  return {
+    ready,
+    publish(message) {
+      counts.published++;
+      listeners.deliver(message);
+      // Checked as the receivers will check it, so a bug here (a reason over 200 characters)
+      // shows in this process's counts and log, not as junk dropped by every other one.
+      const payload = JSON.stringify({ from: self, message } satisfies Envelope);
+      if (Buffer.byteLength(payload) > MAX_MESSAGE_BYTES) {
+        counts.droppedOversized++;
+        log(`cluster bus: a ${message.type} message over ${MAX_MESSAGE_BYTES} bytes was not sent`);
+        return;
+      }
+      if (!ClusterMessage.safeParse(message).success) {
+        counts.droppedMalformed++;
+        log(`cluster bus: an invalid ${message.type} message was not sent`);
+        return;
+      }
+      if (!publisher.isReady || counts.sending >= MAX_SENDS_IN_FLIGHT) {
+        counts.droppedUnavailable++;
+        return;
+      }
+      counts.sending++;
+      publisher
+        .publish(channel, payload)
+        .catch(() => counts.droppedUnavailable++)
+        .finally(() => counts.sending--);
+    },
+    on: (type, listener) => listeners.on(type, listener),
+    onResynced: (listener) => listeners.onResynced(listener),
+    counts: () => ({ ...counts }),
+    async close() {
+      for (const client of [subscriber, publisher]) if (client.isOpen) client.destroy();
+    },
+  };
+}
