@@ -48,10 +48,12 @@ describe('PG-15: atomically runs a transaction again after a deadlock or seriali
         return runs[name];
       });
     const [ab, ba] = await Promise.all([transfer('ab', 'a', 'b'), transfer('ba', 'b', 'a')]);
-    // PostgreSQL ended exactly one of them (40P01); it ran again and committed after the other.
-    expect([ab, ba].sort()).toEqual([1, 2]);
+    // PostgreSQL ended one of them (40P01; on a loaded machine, rarely, each in turn); what it
+    // ended ran again, whole, and both committed.
+    expect(Math.max(ab, ba)).toBeGreaterThan(1);
     const rows = await pgx.db().select({ id: users.id, name: users.name }).from(users);
-    const last = ab === 2 ? 'ab' : 'ba';
+    // Each transaction writes both rows: whichever committed last wrote both, none half.
+    const last = rows[0]!.name.slice(0, 2);
     expect(rows.map((r) => r.name).sort()).toEqual([`${last}1`, `${last}2`]);
   }, 30_000);
 
