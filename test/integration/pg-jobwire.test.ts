@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import readline from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
@@ -40,7 +41,7 @@ const jobsOf = (server: TestServer, kind: string) =>
     .all(kind) as { key: string; runAt: number }[];
 
 describe('jobs wired on SQLite, through the real server', () => {
-  it('PG-120 PG-122: a scheduled release is one job due at its time, enqueued with the row; a refused one enqueues nothing; a cancelled one runs as a job that moves nothing', async () => {
+  it('PG-120 PG-122: a scheduled release is one job due at its time, enqueued with the row (or by the migration for an older row); a refused one enqueues nothing; a cancelled one runs as a job that moves nothing', async () => {
     const server = await testServer(cleanup);
     const admin = await setupAdmin(server.url);
     const api = overTheWire(server.url, admin.token);
@@ -65,6 +66,12 @@ describe('jobs wired on SQLite, through the real server', () => {
       { at: new Date(at).toISOString() },
     );
     expect(status).toBe(202);
+    expect(jobsOf(server, SCHEDULED_JOB)).toEqual([{ key: body.scheduled.id, runAt: at }]);
+
+    // A row stored before the job table had none: the migration gives it its job (once).
+    server.sqlite.prepare('DELETE FROM jobs WHERE kind = ?').run(SCHEDULED_JOB);
+    const migration = fs.readFileSync('server/store/migrations/0019_scheduled_jobs.sql', 'utf8');
+    for (let i = 0; i < 2; i++) server.sqlite.exec(migration);
     expect(jobsOf(server, SCHEDULED_JOB)).toEqual([{ key: body.scheduled.id, runAt: at }]);
 
     // Due soon, then cancelled: its job runs and finds nothing to do; nothing moved.
@@ -285,5 +292,22 @@ describe('jobs wired on PostgreSQL', () => {
       state: 'failed',
       errorId: 'forbidden',
     });
+  });
+
+  it('PG-122: the migration gives each pending scheduled release stored before the job table its job (due at its time), and none to a finished one', async () => {
+    const pgx = postgres.pgx;
+    await seedProject(pgx);
+    const store = createPgScheduleStore(pgx);
+    const at = Date.now() + 60_000;
+    await store.insert(pending('sch_old', at));
+    await store.insert({ ...pending('sch_done', at), state: 'done' });
+    const sql = fs.readFileSync('server/store/pg-migrations/0003_scheduled_jobs.sql', 'utf8');
+    // Run twice: a second run adds nothing.
+    for (let i = 0; i < 2; i++) await pgx.pool.query(sql);
+    const { rows } = await pgx.pool.query<{ key: string; run_at: string }>(
+      'SELECT key, run_at FROM jobs WHERE kind = $1',
+      [SCHEDULED_JOB],
+    );
+    expect(rows.map((r) => [r.key, Number(r.run_at)])).toEqual([['sch_old', at]]);
   });
 });
