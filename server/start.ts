@@ -11,7 +11,7 @@ import { createProjectStore } from './store/projects.ts';
 import { createDraftStore } from './store/drafts.ts';
 import { createAccounts } from './domain/accounts.ts';
 import { createProjects } from './domain/projects.ts';
-import { createReplication } from './domain/replication.ts';
+import { createReplication, REPLICATE_JOB } from './domain/replication.ts';
 import { createPulls } from './domain/pull.ts';
 import { createDraftPolicy, createFlowRuleChanges } from './domain/flow-rules.ts';
 import { createReplicationStore } from './store/replication.ts';
@@ -54,13 +54,15 @@ import { createRetentionStore } from './store/retention.ts';
 import { createEventStore } from './store/events.ts';
 import { createProjectEvents } from './domain/events.ts';
 import { createScheduleStore } from './store/schedule.ts';
-import { createFreeze, createSchedule } from './domain/schedule.ts';
+import { createFreeze, createSchedule, SCHEDULED_JOB } from './domain/schedule.ts';
 import { createNotificationStore } from './store/notifications.ts';
 import { createNotifications } from './domain/notifications.ts';
 import { createIdempotency } from './domain/idempotency.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
 import { createWebhooks } from './domain/webhooks.ts';
 import { createWebhookStore } from './store/webhooks.ts';
+import { createJobStore } from './store/jobs.ts';
+import { startJobRunner, type JobRunner, type JobSink } from './cluster/jobs.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
 
@@ -81,6 +83,9 @@ function log(msg: string, err?: unknown): void {
   const detail = err instanceof Error ? `: ${err.message}` : '';
   console.error(`[stagecoach] ${msg}${detail}`);
 }
+
+/** How often this process's job runner looks for jobs due (or enqueued by another process). */
+const JOB_POLL_MS = 500;
 
 /** On every response; the page's CSP comes from SvelteKit (vite.config.ts), the API's is the strictest. */
 const SECURITY_HEADERS: [string, string][] = [
@@ -151,6 +156,11 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
   const localStore = port(createLocalStore(database.db));
   const retentionStore = port(createRetentionStore(database.db));
   const passwordResetStore = port(createPasswordResetStore(database.db));
+  // Work that must happen once (PG-120): the durable job table, asked in each change's
+  // transaction; the one runner of this process (startJobs, from start) runs it.
+  const jobQueue = port(createJobStore(database.db));
+  let jobRunner: JobRunner | null = null;
+  const jobs: JobSink = { enqueue: jobQueue.enqueue, wake: () => jobRunner?.wake() };
   // What changed in each project, for the event stream and notifications (emitted inside each change's transaction).
   const events = createProjectEvents(port(createEventStore(database.db)));
   // People are told: a reactor on the event log writes each recipient's notification in the change's transaction.
@@ -208,6 +218,7 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
     drafts,
     delayMs: config.replicationDelayMs,
     log,
+    jobs,
     emit: events.emit,
   });
   // Flow rules decide which sections a draft's peers may write and what follows a durable change (replication).
@@ -380,6 +391,7 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
     authorize: async (p, kind, envId) =>
       void (await access.authorize(p, kind === 'publish' ? 'env.publish' : 'env.sync', envId)),
     log,
+    jobs,
   });
   const app = createApp({
     webhooks,
@@ -496,6 +508,15 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
     schedule,
     webhooks,
     boundTo: (port: number) => void (boundPort = port),
+    /** Starts this process's one job runner (PG-120); stop it before the database closes. */
+    startJobs: (): JobRunner =>
+      (jobRunner = startJobRunner({
+        queue: jobQueue,
+        nodeId: config.cluster?.nodeId ?? 'local',
+        handlers: { [REPLICATE_JOB]: replication.job, [SCHEDULED_JOB]: schedule.job },
+        pollMs: JOB_POLL_MS,
+        log,
+      })),
   };
 }
 
@@ -514,9 +535,9 @@ export async function start(
     retention,
     events,
     idempotency,
-    schedule,
     webhooks,
     boundTo,
+    startJobs,
   } = createServices(config);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
@@ -544,9 +565,11 @@ export async function start(
   });
   const { port } = server.address() as AddressInfo;
   boundTo(port);
-  // Flow rules: a change stored just before the last stop replicates now (a project in sync is left as it is).
+  // Flow rules: a change stored before the last stop whose job was not (a flush's enqueue lost to
+  // a crash, rows from before the job table) replicates now; a burst of these is one job each.
   for (const p of await projects.list())
-    if (Object.values(p.flowRules).some((r) => r.direction === 'down')) replicator.schedule(p.id);
+    if (Object.values(p.flowRules).some((r) => r.direction === 'down'))
+      await replicator.schedule(p.id);
   // Snapshots of abandoned approval requests and old project events: swept at start, then daily.
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweep = async () => {
@@ -574,8 +597,8 @@ export async function start(
   await sweep();
   const daily = setInterval(() => void sweep(), 86_400_000);
   daily.unref();
-  // Scheduled releases: every one due (missed while stopped too) runs now, then each at its time.
-  await schedule.start();
+  // Replication and scheduled releases (missed while stopped too) run as jobs from now on.
+  const jobRunner = startJobs();
   // Webhook deliveries: everything due (left over from before a stop or a crash) goes now.
   webhooks.start();
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -589,8 +612,7 @@ export async function start(
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        replicator.stop();
-        schedule.stop();
+        await jobRunner.stop();
         await webhooks.stop();
         clearInterval(daily);
         retention.stop();

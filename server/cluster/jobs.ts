@@ -10,6 +10,15 @@ export type { ClaimedJob };
  */
 export type JobQueue = Async<JobStore>;
 
+/**
+ * How the domain asks for work (PG-120): `enqueue` inside the change's transaction, so a refused
+ * change asks for nothing; `wake` after it committed, so this process's runner looks at once.
+ */
+export interface JobSink {
+  enqueue: JobQueue['enqueue'];
+  wake(): void;
+}
+
 /** What a runner does with one kind of job. */
 export interface JobHandler {
   /**

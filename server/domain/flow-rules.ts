@@ -52,7 +52,7 @@ export function createFlowRuleChanges(deps: {
   replication: {
     forget(draftIds: readonly string[], sections: readonly Section[]): Promise<void>;
     settle(projectId: string): Promise<void>;
-    schedule(projectId: string): void;
+    schedule(projectId: string): Promise<void>;
   };
   sourceMoved(envId: string, snapshotId: string): Promise<void>;
   audit(
@@ -250,6 +250,8 @@ export function createFlowRuleChanges(deps: {
           kind: 'flow-rules',
           actorId: by.user.id,
         });
+        // Replication under the new rules, asked in the change's transaction (PG-121).
+        await deps.replication.schedule(projectId);
       });
       // After the commit: everyone editing reconnects to drafts scoped by the new rules.
       for (const id of touched) deps.drafts.close(id, 'rights_changed');
@@ -257,7 +259,6 @@ export function createFlowRuleChanges(deps: {
       // conflict on the first edit).
       await deps.replication.settle(projectId);
       deps.onChanged(projectId);
-      deps.replication.schedule(projectId);
       return projectView((await deps.projects.getProject(projectId))!);
     },
   };
@@ -295,21 +296,22 @@ export function createDraftPolicy(deps: {
       const owned = draftSections(draft);
       return new Set<string>(SECTIONS.filter((s) => !owned.includes(s)));
     },
-    /** On the hot path of every flush: synchronous once the draft's project is known. */
+    /**
+     * On the hot path of every flush: one coalescing enqueue once the draft's project is known.
+     * Never throws (the flush is durable already); a lost enqueue is made up at the next start.
+     */
     async onDurable(draftId: string): Promise<void> {
-      const projectId = replicatedProject.get(draftId);
-      if (projectId !== undefined) {
-        if (projectId) deps.replication.schedule(projectId);
-        return;
+      try {
+        let projectId = replicatedProject.get(draftId);
+        if (projectId === undefined) {
+          const version = rulesVersion;
+          projectId = await replicatedIn(draftId);
+          if (version === rulesVersion) replicatedProject.set(draftId, projectId);
+        }
+        if (projectId) await deps.replication.schedule(projectId);
+      } catch (err) {
+        deps.log?.(`draft ${draftId}: could not ask for its replication`, err);
       }
-      const version = rulesVersion;
-      replicatedIn(draftId).then(
-        (id) => {
-          if (version === rulesVersion) replicatedProject.set(draftId, id);
-          if (id) deps.replication.schedule(id);
-        },
-        (err: unknown) => deps.log?.(`draft ${draftId}: could not read its flow rules`, err),
-      );
     },
     /** A project's flow rules changed: which drafts replicate is asked again. */
     rulesChanged(): void {

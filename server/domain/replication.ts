@@ -13,7 +13,11 @@ import { itemBlob, type Snapshots } from './snapshots.ts';
 import { requireEnvironment } from './require.ts';
 import { openDraftOf } from '#schema/pipeline.ts';
 import type { Drafts } from './ports.ts';
+import type { JobHandler, JobSink } from '../cluster/jobs.ts';
 import type { ConflictView, StageReplication } from '#schema/api.ts';
+
+/** The job that replicates one project's `down` sections (PG-121); keyed by the project id. */
+export const REPLICATE_JOB = 'replicate';
 
 const DELETED = 'deleted';
 
@@ -34,14 +38,12 @@ export function createReplication(deps: {
   drafts: Pick<Drafts, 'read' | 'edit'>;
   delayMs: number;
   log: (msg: string, err?: unknown) => void;
+  jobs: JobSink;
   /** The project event log: `replication` (the stage that received) and `conflict` events, in the record's transaction. */
   emit: Emit;
   /** Several store calls as one transaction (PG-11). */
   atomically: Atomically;
 }) {
-  const timers = new Map<string, NodeJS.Timeout>();
-  let stopped = false;
-
   const blobOf = itemBlob;
 
   function chain(rules: FlowRules, section: Section, envs: EnvironmentRow[], drafts: DraftRow[]) {
@@ -236,19 +238,20 @@ export function createReplication(deps: {
   }
 
   return {
-    /** Replicates a project's `down` sections a little later, once for a burst of changes. */
-    schedule(projectId: string): void {
-      if (stopped || timers.has(projectId)) return;
-      timers.set(
-        projectId,
-        setTimeout(() => {
-          timers.delete(projectId);
-          replicateNow(projectId).catch((err: unknown) =>
-            deps.log(`replication of ${projectId} failed; it is retried on the next change`, err),
-          );
-        }, deps.delayMs).unref(),
-      );
+    /**
+     * Replicates a project's `down` sections a little later, once for a burst of changes (PG-121):
+     * a durable job, coalesced by project; called inside a change's transaction, it is part of it.
+     */
+    async schedule(projectId: string): Promise<void> {
+      await deps.jobs.enqueue(REPLICATE_JOB, projectId, null, Date.now() + deps.delayMs);
+      deps.jobs.wake();
     },
+
+    /**
+     * The replication job (PG-121): it recomputes from the drafts' current state, so a rerun after
+     * a crash changes nothing more; a failure is retried with the runner's backoff.
+     */
+    job: { run: async ({ key }) => await replicateNow(key) } satisfies JobHandler,
 
     replicateNow,
 
@@ -277,16 +280,6 @@ export function createReplication(deps: {
         }
         await deps.store.put(rows);
       });
-    },
-
-    /**
-     * Shutdown: pending replications are dropped (the next start schedules every project with
-     * `down` sections again).
-     */
-    stop(): void {
-      for (const t of timers.values()) clearTimeout(t);
-      timers.clear();
-      stopped = true;
     },
 
     /**

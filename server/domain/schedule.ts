@@ -5,13 +5,14 @@ import type { Principal } from './accounts.ts';
 import type { Releases, FreezeGuard } from './releases.ts';
 import type { Atomically, Emit } from './events.ts';
 import { newId } from './ids.ts';
+import type { JobHandler, JobSink } from '../cluster/jobs.ts';
 
 /** How far ahead a release may be scheduled (SCHED-1). */
 export const SCHEDULE_MAX_AHEAD_MS = 90 * 24 * 60 * 60 * 1000;
 /** Pending scheduled releases one environment may hold. */
 export const SCHEDULED_PER_ENVIRONMENT = 50;
-/** How often the timer looks for due ones written by another process (ms). */
-const POLL_MS = 30_000;
+/** The job that runs a scheduled release at its time (PG-122); keyed by the scheduled id. */
+export const SCHEDULED_JOB = 'release.scheduled';
 
 export const scheduledView = (r: ScheduledRow): ScheduledView => ({
   id: r.id,
@@ -80,7 +81,8 @@ export type Freeze = ReturnType<typeof createFreeze>;
 /**
  * Scheduled releases (SCHED): stored bound to a snapshot and to what the target held; at their
  * time run through the same code path as an interactive move, claimed in the move's transaction
- * (so once, across restarts and processes), or marked failed with a `schedule` event.
+ * (so once, across restarts and processes), or marked failed with a `schedule` event. Each one's
+ * time is a durable job (PG-122), enqueued with the row.
  */
 export function createSchedule(deps: {
   store: ScheduleStore;
@@ -92,12 +94,11 @@ export function createSchedule(deps: {
   /** Re-checks the scheduler may still make the move (throws like the route would). */
   authorize: (p: Principal, kind: 'sync' | 'publish', envId: string) => Promise<void>;
   log: (msg: string, err?: unknown) => void;
+  jobs: JobSink;
   now?: () => number;
 }) {
   const { store } = deps;
   const now = deps.now ?? Date.now;
-  let timer: NodeJS.Timeout | null = null;
-  let running = false;
 
   const announce = async (r: ScheduledRow, state: string, errorId?: string) =>
     await deps.emit({
@@ -158,47 +159,19 @@ export function createSchedule(deps: {
     }
   }
 
-  /** Runs every due one, then sets the timer for the next (or a poll for other processes' ones). */
-  async function tick(): Promise<void> {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    // Stopped (the database may be closing): a poke queued before it does nothing.
-    if (running || !started) return;
-    running = true;
-    try {
-      for (;;) {
-        const due = await store.due(now(), 20);
-        for (const r of due) await run(r);
-        if (due.length < 20) break;
-      }
-    } catch (err) {
-      deps.log('running scheduled releases failed; trying again shortly', err);
-    } finally {
-      running = false;
-    }
-    if (!started) return;
-    const next = await store.nextAt();
-    const wait = next === null ? POLL_MS : Math.min(POLL_MS, Math.max(0, next - now()));
-    timer = setTimeout(() => void tick(), wait);
-    timer.unref();
-  }
-  let started = false;
+  /**
+   * The job of one scheduled release (PG-122): a cancelled or finished one does nothing, and `run`
+   * claims the row in the move's transaction, so a rerun after a crash moves nothing twice.
+   */
+  const job: JobHandler = {
+    async run({ key }) {
+      const r = await store.get(key);
+      if (r?.state === 'pending') await run(r);
+    },
+  };
 
   return {
-    /** Starts the timer: every due one runs now (those missed while stopped too). */
-    async start(): Promise<void> {
-      started = true;
-      await tick();
-    },
-    stop(): void {
-      started = false;
-      if (timer) clearTimeout(timer);
-      timer = null;
-    },
-    /** Re-arms the timer after a change (a new or cancelled one). */
-    poke(): void {
-      if (started) setImmediate(() => void tick());
-    },
+    job,
 
     /** Stores a pending release bound to what would move now (SCHED-1). */
     async schedule(
@@ -258,10 +231,10 @@ export function createSchedule(deps: {
           finishedAt: null,
         };
         await store.insert(r);
+        await deps.jobs.enqueue(SCHEDULED_JOB, r.id, null, at);
         await announce(r, 'pending');
         return r;
       });
-      this.poke();
       return scheduledView(row);
     },
 
@@ -284,7 +257,6 @@ export function createSchedule(deps: {
           throw new AppError('scheduled_not_found');
         await announce(r, 'cancelled');
       });
-      this.poke();
     },
   };
 }

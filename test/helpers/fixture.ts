@@ -140,7 +140,6 @@ export async function inProcessInstance(env: Record<string, string> = {}) {
     services,
     dataDir,
     close() {
-      services.replication.stop();
       services.rooms.closeAll();
       return services.database.close();
     },

@@ -1,7 +1,7 @@
 /**
  * A separate process that claims jobs and dies holding them (PG-82): run as
- * `node test/helpers/job-claimer.ts <postgres url | sqlite:DATA_DIR> <node id> <claim ms>`. Its
- * handler of kind `slow` prints `{"started": id, "token": claimToken}` and never finishes, so the
+ * `node test/helpers/job-claimer.ts <postgres url | sqlite:DATA_DIR> <node id> <claim ms> [kind]`.
+ * Its handler of kind `kind` (default `slow`) prints `{"started": id, "token": claimToken}` and never finishes, so the
  * test can SIGKILL it mid-run.
  */
 import { openDatabase } from '../../server/store/db.ts';
@@ -10,7 +10,12 @@ import { openPostgres } from '../../server/store/pg/db.ts';
 import { createPgJobStore } from '../../server/store/pg/jobs.ts';
 import { startJobRunner, type JobQueue } from '../../server/cluster/jobs.ts';
 
-const [where, nodeId, claimMs] = process.argv.slice(2) as [string, string, string];
+const [where, nodeId, claimMs, kind = 'slow'] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string?,
+];
 
 async function queueAt(where: string): Promise<JobQueue> {
   if (!where.startsWith('sqlite:'))
@@ -27,7 +32,7 @@ startJobRunner({
   claimMs: Number(claimMs),
   pollMs: 20,
   handlers: {
-    slow: {
+    [kind]: {
       run: (job) => {
         process.stdout.write(JSON.stringify({ started: job.id, token: job.claimToken }) + '\n');
         return new Promise<void>(() => {});

@@ -14,7 +14,6 @@ beforeEach(() => {
   services = createServices(testConfig(tempDataDir(), { MAX_BODY_BYTES: '65536' }));
 });
 afterEach(async () => {
-  services.replication.stop();
   services.rooms.closeAll();
   await services.database.close();
 });

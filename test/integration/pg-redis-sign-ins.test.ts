@@ -76,7 +76,7 @@ describe('PG: sign-in limits shared through Redis', () => {
       const services = createServices(testConfig(tempDataDir()), {
         signIns: await limiter(redis.url),
       });
-      cleanup.push(() => (services.replication.stop(), services.database.close()));
+      cleanup.push(() => services.database.close());
       const api = inProcess(services.app, '');
       expect((await api.raw('/api/setup', { method: 'POST', body: ADMIN })).status).toBe(201);
       apps.push(api);

@@ -48,7 +48,7 @@ export function projectRoutes(deps: AppDeps) {
         // Flow rules: the sample's items, alike in every stage that edits a `down` section, are its
         // merge bases from the start; lower environments take their `down` sections shortly.
         await deps.replication.settle(project.id);
-        deps.replication.schedule(project.id);
+        await deps.replication.schedule(project.id);
         return c.json(project satisfies ProjectView, 201);
       },
     )
