@@ -548,12 +548,16 @@ export function createServices(
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */
 export async function start(
   config: Readonly<Config>,
-  opts: { web?: boolean } = {},
+  opts: {
+    web?: boolean;
+    /** A bus built by the caller (tests: two servers on one data folder and one Redis); closed by `close`. */
+    bus?: ClusterBus;
+  } = {},
 ): Promise<Running> {
   // Several processes (PG-110): control messages and sign-in counts through Redis. Nothing waits
   // for Redis here: both connect in the background (PG-62, PG-65).
   const redisUrl = config.cluster?.redisUrl;
-  const bus = redisUrl ? createRedisBus({ url: redisUrl, log }) : createLocalBus(log);
+  const bus = opts.bus ?? (redisUrl ? createRedisBus({ url: redisUrl, log }) : createLocalBus(log));
   const redis = redisUrl ? redisClient(redisUrl, 'sign-ins', log) : null;
   if (redis) void connectInBackground(redis);
   const signIns = redis
