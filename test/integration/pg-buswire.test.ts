@@ -117,10 +117,14 @@ describe('PG: control messages between processes over one Redis', () => {
     expect(a.server.url).not.toBe(b.server.url);
   });
 
-  it('PG-112: a removal made while Redis is down closes the person’s socket on the other process within a second of Redis returning (the resync sweep)', async () => {
+  it('PG-112: a removal made while Redis is down closes the person’s socket and event stream on the other process within a second of Redis returning (the resync sweep)', async () => {
     const redis = await startRedis(cleanup);
     const { a, b, admin, project, dev, bob } = await twoServers(redis);
     const onB = await socket(b.server.url, dev.draftId!, bob.token);
+    const stream = await openEvents(b.server.url, project.id, bob.token);
+    cleanup.push(() => stream.close());
+    let streamEnded = false;
+    void stream.ended.then(() => (streamEnded = true));
     const dropped = a.bus.counts().droppedUnavailable;
     const resyncs = b.bus.counts().resyncs;
 
@@ -129,12 +133,16 @@ describe('PG: control messages between processes over one Redis', () => {
     // The message did not travel: A dropped it (no Redis), and B's socket is still open.
     await eventually(() => a.bus.counts().droppedUnavailable > dropped);
     expect(onB.open()).toBe(true);
+    expect(streamEnded).toBe(false);
 
     await redis.restart();
     const back = performance.now();
     const closed = await onB.closed;
     expect(closed.code).toBe(CLOSE.rights_changed);
     expect(closed.at - back).toBeLessThan(1000);
+    // Bob's event stream on B ends too (the sweep re-checks streams as it does sockets).
+    await stream.ended;
+    expect(performance.now() - back).toBeLessThan(1000);
     expect(b.bus.counts().resyncs).toBeGreaterThan(resyncs);
   });
 });
