@@ -21,6 +21,12 @@ import { ReplyBudget } from './collab/reply-budget.ts';
 import { OpenCredentials } from './collab/credentials.ts';
 import { createApp } from './http/app.ts';
 import type { SignInLimiter } from './http/rate-limit.ts';
+import { createLocalBus, type ClusterBus } from './cluster/bus.ts';
+import { createRedisBus } from './cluster/redis-bus.ts';
+import { connectInBackground, redisClient } from './cluster/redis-connection.ts';
+import { createRedisSignInLimiter, signInHashKey } from './cluster/redis-sign-ins.ts';
+import type { ClusterMessage } from './cluster/messages.ts';
+import { withAfterCommit } from './store/after-commit.ts';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createReleaseStore } from './store/releases.ts';
 import { createSnapshotStore } from './store/snapshots.ts';
@@ -123,9 +129,13 @@ async function loadWebHandler(): Promise<NodeHandler | null> {
 
 /**
  * The concrete pieces for one data folder, without listening (tests use `app.request()`).
- * `shared`: what several processes share through Redis (PG-63); absent, it is kept in this process.
+ * `shared`: what several processes share through Redis (PG-63, PG-110); absent, it is kept in this
+ * process (the sign-in counts in memory, control messages on a local bus).
  */
-export function createServices(config: Readonly<Config>, shared: { signIns?: SignInLimiter } = {}) {
+export function createServices(
+  config: Readonly<Config>,
+  shared: { signIns?: SignInLimiter; bus?: ClusterBus } = {},
+) {
   const database = openDatabase(config.dataDir, config.sqliteSynchronous, log);
   const keyOfSecrets = secretsKey(config);
   // Links people are sent: PUBLIC_URL, else this server's interface and the port it is bound to (known once listening).
@@ -136,8 +146,13 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
   // Stores: each built once, here, over the one SQLite connection (so one store's writes can join
   // another's transaction).
   const port = database.transactions.port;
-  // Changes and their events in one transaction (every store shares the one connection).
-  const atomically = database.transactions.atomically;
+  // Changes and their events in one transaction (every store shares the one connection); what
+  // other processes are told waits for the commit (PG-111).
+  const { atomically, afterCommit } = withAfterCommit(database.transactions);
+  // Control messages (PG-110): what closes sockets or wakes readers is published, after the change
+  // commits, and a listener below does the local work on every process (this one at once).
+  const bus = shared.bus ?? createLocalBus(log);
+  const announce = (m: ClusterMessage) => afterCommit(JSON.stringify(m), () => bus.publish(m));
   const accountStore = port(createAccountStore(database.db));
   const projectStore = port(createProjectStore(database.db));
   const releaseStore = port(createReleaseStore(database.db));
@@ -162,7 +177,9 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
   let jobRunner: JobRunner | null = null;
   const jobs: JobSink = { enqueue: jobQueue.enqueue, wake: () => jobRunner?.wake() };
   // What changed in each project, for the event stream and notifications (emitted inside each change's transaction).
-  const events = createProjectEvents(port(createEventStore(database.db)));
+  const events = createProjectEvents(port(createEventStore(database.db)), Date.now, (projectId) =>
+    announce({ type: 'projectEvent', projectId }),
+  );
   // People are told: a reactor on the event log writes each recipient's notification in the change's transaction.
   const notifications = createNotifications({
     atomically,
@@ -179,7 +196,7 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
 
   const accounts = createAccounts(accountStore, {
     sessionTtlMs: config.sessionTtlMs,
-    onEnded: (e) => credentials.closeFor(e),
+    onEnded: (e) => announce({ type: 'credentialEnded', kind: e.kind, id: e.id }),
     // The projects a removed account leaves announce it, in the removal's transaction.
     onRemoving: async (userId) => {
       for (const m of await memberStore.memberships(userId))
@@ -201,7 +218,8 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
     read: async (id: string) => await rooms.content(id),
     edit: async (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
       await rooms.edit(id, reason, change),
-    close: (id: string, reason?: Parameters<Rooms['close']>[1]) => rooms.close(id, reason),
+    close: (id: string, reason: Parameters<Rooms['close']>[1] = 'draft_closed') =>
+      announce({ type: 'closeDraft', draftId: id, reason }),
   };
   // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
   const durableDrafts = {
@@ -291,7 +309,7 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
     accounts: accountStore,
     projects: projectStore,
     hotfixes: hotfixStore,
-    onRightsChanged: (userId) => rooms.closeUser(userId),
+    onRightsChanged: (userId) => announce({ type: 'closeUser', userId, reason: 'rights_changed' }),
     emit: events.emit,
     atomically,
   });
@@ -444,7 +462,7 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
       replication,
       sourceMoved: async (envId, snapshotId) => await approvals.sourceMoved(envId, snapshotId),
       audit: async (e, now) => await auditStore.audit(e, now),
-      onChanged: () => draftPolicy.rulesChanged(),
+      onChanged: (projectId) => announce({ type: 'flowRulesChanged', projectId }),
       emit: events.emit,
       atomically,
     }),
@@ -487,6 +505,30 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
     trustProxy: config.trustProxy,
     log,
   });
+  // What each control message does in this process, whichever process published it (PG-110).
+  bus.on('closeUser', (m) => rooms.closeUser(m.userId));
+  bus.on('credentialEnded', (m) => credentials.closeFor({ kind: m.kind, id: m.id }));
+  bus.on('closeDraft', (m) => rooms.close(m.draftId, m.reason));
+  bus.on('flowRulesChanged', () => draftPolicy.rulesChanged());
+  bus.on('projectEvent', (m) => events.wake(m.projectId));
+  // Delivery waits read project events: an environment's wake-up wakes its project's readers.
+  bus.on('deliveryEvent', (m) => events.wake(m.projectId));
+  // Messages may have been lost while Redis was away (PG-112): re-read every open socket's and
+  // stream's credential and rights, re-read flow rules, and wake every watched project once.
+  let sweeping: Promise<unknown> = Promise.resolve();
+  bus.onResynced(() => {
+    sweeping = sweeping
+      .then(async () => {
+        draftPolicy.rulesChanged();
+        for (const projectId of events.watched()) events.wake(projectId);
+        const closed = await credentials.revalidate(
+          async (c, userId) => await accounts.holds(c, userId),
+          log,
+        );
+        if (closed > 0) log(`resync: closed ${closed} connections whose rights changed meanwhile`);
+      })
+      .catch((err: unknown) => log('resync: the re-validation sweep failed', err));
+  });
   // boundTo: called once listening, for the port links name when PUBLIC_URL is unset.
   return {
     database,
@@ -507,6 +549,10 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
     idempotency,
     schedule,
     webhooks,
+    bus,
+    credentials,
+    /** The resync sweep in progress, if any (tests and shutdown wait on it). */
+    resyncing: () => sweeping,
     boundTo: (port: number) => void (boundPort = port),
     /** Starts this process's one job runner (PG-120); stop it before the database closes. */
     startJobs: (): JobRunner =>
@@ -523,8 +569,21 @@ export function createServices(config: Readonly<Config>, shared: { signIns?: Sig
 /** Wires the concrete pieces and listens: UI, API and sync on one port. */
 export async function start(
   config: Readonly<Config>,
-  opts: { web?: boolean } = {},
+  opts: {
+    web?: boolean;
+    /** A bus built by the caller (tests: two servers on one data folder and one Redis); closed by `close`. */
+    bus?: ClusterBus;
+  } = {},
 ): Promise<Running> {
+  // Several processes (PG-110): control messages and sign-in counts through Redis. Nothing waits
+  // for Redis here: both connect in the background (PG-62, PG-65).
+  const redisUrl = config.cluster?.redisUrl;
+  const bus = opts.bus ?? (redisUrl ? createRedisBus({ url: redisUrl, log }) : createLocalBus(log));
+  const redis = redisUrl ? redisClient(redisUrl, 'sign-ins', log) : null;
+  if (redis) void connectInBackground(redis);
+  const signIns = redis
+    ? createRedisSignInLimiter({ client: redis, hashKey: signInHashKey(secretsKey(config)), log })
+    : undefined;
   const {
     database,
     rooms,
@@ -538,7 +597,8 @@ export async function start(
     webhooks,
     boundTo,
     startJobs,
-  } = createServices(config);
+    resyncing,
+  } = createServices(config, { bus, ...(signIns ? { signIns } : {}) });
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web)
@@ -622,6 +682,9 @@ export async function start(
         collab.close();
         server.closeAllConnections();
         await stopped;
+        await bus.close();
+        redis?.destroy();
+        await resyncing();
         await database.close();
       })();
       return closing;

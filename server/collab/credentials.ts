@@ -6,7 +6,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 interface OpenSocket {
   credential: Credential;
   userId: string;
-  close(): void;
+  /** `rights`: the credential stands but the rights read at the open changed (the resync sweep). */
+  close(why: 'ended' | 'rights'): void;
+  /** Re-reads the rights it was opened with: false when they no longer hold (PG-112). */
+  recheck?: () => Promise<boolean>;
   timer?: NodeJS.Timeout;
 }
 
@@ -29,8 +32,13 @@ export class OpenCredentials {
    * Registers a socket; `close` is called once when its credential ends. Returns what to call when
    * the socket closes.
    */
-  open(credential: Credential, userId: string, close: () => void): () => void {
-    const socket: OpenSocket = { credential, userId, close };
+  open(
+    credential: Credential,
+    userId: string,
+    close: (why: 'ended' | 'rights') => void,
+    recheck?: () => Promise<boolean>,
+  ): () => void {
+    const socket: OpenSocket = { credential, userId, close, ...(recheck ? { recheck } : {}) };
     this.sockets.add(socket);
     this.arm(socket);
     return () => {
@@ -50,6 +58,38 @@ export class OpenCredentials {
     }
   }
 
+  /**
+   * The resync sweep (PG-112): after control messages may have been lost, re-reads each open
+   * socket's credential (`holds`, once per credential) and its rights (`recheck`) from the store,
+   * one socket at a time (bounded by the connection limits), and closes those that no longer hold.
+   * A read that fails keeps the socket (the store is down; the next resync or message decides).
+   * Answers how many were closed.
+   */
+  async revalidate(
+    holds: (credential: Credential, userId: string) => Promise<boolean>,
+    log: (msg: string, err?: unknown) => void,
+  ): Promise<number> {
+    const held = new Map<string, Promise<boolean>>();
+    let closed = 0;
+    for (const s of [...this.sockets]) {
+      const key = `${s.credential.kind}:${s.credential.id}`;
+      let valid = held.get(key);
+      if (!valid) held.set(key, (valid = holds(s.credential, s.userId)));
+      let why: 'ended' | 'rights';
+      try {
+        if (!(await valid)) why = 'ended';
+        else if (s.recheck && !(await s.recheck())) why = 'rights';
+        else continue;
+      } catch (err) {
+        log("resync: could not re-read a connection's rights; it stays open", err);
+        continue;
+      }
+      if (this.sockets.has(s)) closed++;
+      this.end(s, why);
+    }
+    return closed;
+  }
+
   private arm(socket: OpenSocket): void {
     const { expiresAt } = socket.credential;
     if (expiresAt === null) return;
@@ -61,8 +101,8 @@ export class OpenCredentials {
     socket.timer.unref();
   }
 
-  private end(socket: OpenSocket): void {
+  private end(socket: OpenSocket, why: 'ended' | 'rights' = 'ended'): void {
     clearTimeout(socket.timer);
-    if (this.sockets.delete(socket)) socket.close();
+    if (this.sockets.delete(socket)) socket.close(why);
   }
 }

@@ -96,6 +96,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
     user: { id: string; name: string },
     readOnly: boolean,
     credential: Credential,
+    recheck: () => Promise<boolean>,
   ): void {
     /** Pings sent since the last pong. */
     let unanswered = 0;
@@ -157,7 +158,12 @@ export function createCollabUpgrade(deps: CollabDeps) {
         peer.close('shutting_down', 'could not open the draft; reconnect');
       },
     );
-    const forget = deps.credentials.open(credential, user.id, () => peer.close('session_ended'));
+    const forget = deps.credentials.open(
+      credential,
+      user.id,
+      (why) => peer.close(why === 'rights' ? 'rights_changed' : 'session_ended'),
+      recheck,
+    );
     const ping = setInterval(
       () =>
         // Decided after the event loop's I/O phase: when the server was busy for longer than
@@ -228,22 +234,33 @@ export function createCollabUpgrade(deps: CollabDeps) {
           deps.allowedOrigins,
         );
         const draftId = match[1]!;
-        const { environment } = await deps.projects.draft(draftId);
+        const askedRead = url.searchParams.get('mode') === 'read';
         // Read-only is decided here, once, from the one matrix: a viewer gets content, never a write path.
-        const roles = await deps.access.rolesIn(principal, environment);
-        if (!(await deps.access.isMember(principal, environment.projectId)))
-          throw new AppError('draft_not_found');
-        if (!can(roles, 'content.read', { hasDraft: true }))
-          throw new AppError('forbidden', `You have no role in ${environment.name}.`);
-        const readOnly =
-          url.searchParams.get('mode') === 'read' ||
-          !can(roles, 'content.edit', { hasDraft: true });
+        const rightsNow = async (): Promise<boolean> => {
+          const { environment } = await deps.projects.draft(draftId);
+          const roles = await deps.access.rolesIn(principal, environment);
+          if (!(await deps.access.isMember(principal, environment.projectId)))
+            throw new AppError('draft_not_found');
+          if (!can(roles, 'content.read', { hasDraft: true }))
+            throw new AppError('forbidden', `You have no role in ${environment.name}.`);
+          return askedRead || !can(roles, 'content.edit', { hasDraft: true });
+        };
+        const readOnly = await rightsNow();
+        // The resync sweep (PG-112): the socket stands while its rights read the same.
+        const recheck = async (): Promise<boolean> => {
+          try {
+            return (await rightsNow()) === readOnly;
+          } catch (err) {
+            if (err instanceof AppError) return false;
+            throw err;
+          }
+        };
         // Counted from here, while still connecting, until the socket closes however it ends.
         const release = limits.acquire(principal.user.id);
         if (socket.closed) release();
         else socket.once('close', release);
         wss.handleUpgrade(req, socket, head, (ws) =>
-          accept(ws, socket, draftId, principal.user, readOnly, principal.credential),
+          accept(ws, socket, draftId, principal.user, readOnly, principal.credential, recheck),
         );
       } catch (err) {
         if (err instanceof AppError) refuse(socket, err);

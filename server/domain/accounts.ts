@@ -180,6 +180,15 @@ export function createAccounts(
       return { id, name, token, expiresAt: iso(expiresAt) };
     },
 
+    /** Whether a sign-in still stands (PG-112): its session or token unexpired, its account there. */
+    async holds(credential: Credential, userId: string, now = Date.now()): Promise<boolean> {
+      if (credential.kind === 'session')
+        return (await store.findSession(credential.id, now))?.user.id === userId;
+      return (await store.listTokens(userId)).some(
+        (t) => t.id === credential.id && (t.expiresAt === null || t.expiresAt > now),
+      );
+    },
+
     /** Revokes one of the user's own tokens (another's, or unknown: not_found); its sockets close. */
     async revokeToken(userId: string, id: string): Promise<void> {
       if (!(await store.deleteToken(userId, id)))

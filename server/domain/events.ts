@@ -52,7 +52,16 @@ export const EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
  * log. `subscribe` only wakes readers (after the current task, so the change has committed);
  * with several processes the wake-up travels by Redis (several processes, SCALE-OUT) and readers read the table.
  */
-export function createProjectEvents(store: EventStore, now: () => number = Date.now) {
+export function createProjectEvents(
+  store: EventStore,
+  now: () => number = Date.now,
+  /**
+   * Announces an emitted event instead of waking this process's readers directly (PG-111): the
+   * server publishes it on the bus after the change commits, and every process's listener calls
+   * `wake`. Absent, `emit` wakes this process's readers itself.
+   */
+  announce?: (projectId: string) => void,
+) {
   const reactors: Reactor[] = [];
   const listeners = new Map<string, Set<() => void>>();
   const woken = new Set<string>();
@@ -94,9 +103,13 @@ export function createProjectEvents(store: EventStore, now: () => number = Date.
         createdAt: now(),
       });
       for (const react of reactors) await react(row);
-      wake(e.projectId);
+      (announce ?? wake)(e.projectId);
       return row;
     },
+    /** Wakes this process's readers of the project (rate-limited, SEC-27): a peer's event, a resync. */
+    wake,
+    /** The projects someone in this process reads now (the resync wakes each once). */
+    watched: (): string[] => [...listeners.keys()],
     /** Adds a reactor: it sees every event, synchronously, inside the emitting transaction. */
     onEmit(reactor: Reactor): void {
       reactors.push(reactor);

@@ -64,7 +64,13 @@ export interface AppDeps {
   /** Live connections by the sign-in that opened them: an event stream ends with its session or token. */
   credentials: {
     /** Registers a live connection; `close` is called once when its credential ends. Returns its release. */
-    open(credential: Credential, userId: string, close: () => void): () => void;
+    /** `recheck`: re-reads the stream's rights in the resync sweep (PG-112). */
+    open(
+      credential: Credential,
+      userId: string,
+      close: () => void,
+      recheck?: () => Promise<boolean>,
+    ): () => void;
   };
   accounts: Accounts;
   projects: Projects;

@@ -193,7 +193,7 @@ export function eventRoutes(deps: AppDeps) {
 
       try {
         // Ends with the sign-in that opened it (sign-out, revocation, expiry, the account removed).
-        cleanups.push(deps.credentials.open(p.credential, p.user.id, () => end(false)));
+        cleanups.push(deps.credentials.open(p.credential, p.user.id, () => end(false), allowed));
         cleanups.push(deps.events.subscribe(projectId, () => void pump()));
         const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS);
         heartbeat.unref();
