@@ -3,7 +3,7 @@ import { users, sessions, apiTokens } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { createAccountStore, UserRow } from '../accounts.ts';
 import type { Postgres } from './db.ts';
-import { LOCK, lockForTransaction } from './locks.ts';
+import { LOCK, lockForCount, lockForTransaction } from './locks.ts';
 
 /** Accounts, sessions and API tokens on PostgreSQL (PG-30): store/accounts.ts's answers. */
 export function createPgAccountStore(pgx: Postgres) {
@@ -115,7 +115,9 @@ export function createPgAccountStore(pgx: Postgres) {
     async deleteUser(id: string) {
       return ((await pgx.db().delete(users).where(eq(users.id, id))).rowCount ?? 0) > 0;
     },
+    /** Inside a transaction, one count (and the caller's insert) per person at a time (PG-132). */
     async countTokens(userId: string) {
+      await lockForCount(pgx, LOCK.limit('tokens', userId));
       const rows = await pgx
         .db()
         .select({ n: count() })
