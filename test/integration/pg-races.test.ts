@@ -5,6 +5,9 @@ import { createAccounts } from '#server/domain/accounts.ts';
 import { createAudiences } from '#server/domain/audiences.ts';
 import { createProjectEvents } from '#server/domain/events.ts';
 import { LIMITS } from '#server/domain/limits.ts';
+import { createRuntimeKeys } from '#server/domain/runtime-keys.ts';
+import { createSealer } from '#server/domain/sealer.ts';
+import { createSecrets } from '#server/domain/secrets.ts';
 import { createShares } from '#server/domain/shares.ts';
 import { createSnapshots } from '#server/domain/snapshots.ts';
 import type { Postgres } from '#server/store/pg/db.ts';
@@ -14,6 +17,7 @@ import { createPgAuditStore } from '#server/store/pg/audit.ts';
 import { createPgEventStore } from '#server/store/pg/events.ts';
 import { createPgHotfixStore } from '#server/store/pg/hotfixes.ts';
 import { createPgInvitationStore } from '#server/store/pg/invitations.ts';
+import { createPgLocalStore } from '#server/store/pg/local.ts';
 import { createPgMemberStore } from '#server/store/pg/members.ts';
 import { createPgProjectStore } from '#server/store/pg/projects.ts';
 import { createPgReleaseStore } from '#server/store/pg/releases.ts';
@@ -127,25 +131,28 @@ describe('PG-132: API tokens per person', () => {
   });
 });
 
+/** A dependency the calls under test never reach: any use of it fails the test. */
+const notCalled = (what: string) =>
+  new Proxy(
+    {},
+    {
+      get: (_, k) => {
+        throw new Error(`${what}.${String(k)} called`);
+      },
+    },
+  );
+
 /** Share links of a stage whose pointer is empty: a feedback post's item name reads no content. */
 function sharesOf(
   pgx: Postgres,
   limits = { maxShareLinksPerEnvironment: 2, feedbackPerLinkPerMinute: 3 },
 ) {
-  const notCalled = new Proxy(
-    {},
-    {
-      get: (_, k) => {
-        throw new Error(`local.${String(k)} called`);
-      },
-    },
-  );
   return createShares({
     store: { ...createPgShareStore(pgx), ...createPgAuditStore(pgx) },
     projects: createPgProjectStore(pgx),
     releases: createPgReleaseStore(pgx),
     snapshots: createSnapshots(createPgSnapshotStore(pgx)),
-    local: notCalled as Parameters<typeof createShares>[0]['local'],
+    local: notCalled('local') as Parameters<typeof createShares>[0]['local'],
     limits,
     names: () => Promise.resolve({}),
     emit: createProjectEvents(createPgEventStore(pgx)).emit,
@@ -266,5 +273,52 @@ describe('PG-133: open invitations into a project', () => {
     expect(wins(results)).toHaveLength(1);
     expect(errors(results)).toEqual(Array(5).fill('limit_reached'));
     expect(await store.pendingInto('p1', Date.now(), 1000)).toHaveLength(max);
+  });
+});
+
+describe('PG-136: runtime keys and secrets per environment', () => {
+  it('of runtime keys racing for the last place from three processes, exactly one is made', async () => {
+    await seedUserAndProject();
+    const store = createPgLocalStore(pg.pgx);
+    const max = LIMITS.MAX_RUNTIME_KEYS_PER_ENVIRONMENT;
+    for (let i = 0; i < max - 1; i++)
+      await store.insertRuntimeKey({
+        id: `k${i}`,
+        environmentId: 'p1-prod',
+        name: `k${i}`,
+        keyHash: `h${i}`,
+        createdBy: 'u1',
+        createdAt: T0,
+      });
+    const procs = (await processes(3)).map((o) =>
+      createRuntimeKeys({
+        projects: createPgProjectStore(o),
+        store: createPgLocalStore(o),
+        atomically: o.atomically,
+      }),
+    );
+    const results = await race(procs, 6, (k, i) => k.createRuntimeKey(by, 'p1-prod', `last${i}`));
+    expect(wins(results)).toHaveLength(1);
+    expect(errors(results)).toEqual(Array(5).fill('limit_reached'));
+    expect(await store.runtimeKeyCount('p1-prod')).toBe(max);
+  });
+
+  it('of new secret names racing for the last place from three processes, exactly one is set', async () => {
+    await seedUserAndProject();
+    const procs = (await processes(3)).map((o) =>
+      createSecrets({
+        projects: createPgProjectStore(o),
+        store: createPgLocalStore(o),
+        composition: notCalled('composition') as Parameters<typeof createSecrets>[0]['composition'],
+        sealer: createSealer(Buffer.alloc(32, 7)),
+        limits: { maxSecretsPerEnvironment: 2 },
+        atomically: o.atomically,
+      }),
+    );
+    await procs[0]!.setSecret(by, 'p1-prod', 'FIRST', 'v');
+    const results = await race(procs, 6, (s, i) => s.setSecret(by, 'p1-prod', `NAME_${i}`, 'v'));
+    expect(wins(results)).toHaveLength(1);
+    expect(errors(results)).toEqual(Array(5).fill('limit_reached'));
+    expect(await createPgLocalStore(pg.pgx).secretCount('p1-prod')).toBe(2);
   });
 });
