@@ -15,6 +15,7 @@ import { createPgAccountStore } from '#server/store/pg/accounts.ts';
 import { createPgAudienceStore } from '#server/store/pg/audiences.ts';
 import { createPgAuditStore } from '#server/store/pg/audit.ts';
 import { createPgEventStore } from '#server/store/pg/events.ts';
+import { createPgGateStore } from '#server/store/pg/gates.ts';
 import { createPgHotfixStore } from '#server/store/pg/hotfixes.ts';
 import { createPgInvitationStore } from '#server/store/pg/invitations.ts';
 import { createPgLocalStore } from '#server/store/pg/local.ts';
@@ -24,8 +25,8 @@ import { createPgReleaseStore } from '#server/store/pg/releases.ts';
 import { createPgShareStore } from '#server/store/pg/shares.ts';
 import { createPgSnapshotStore } from '#server/store/pg/snapshots.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { postgresPerFile } from '../helpers/pg-per-file.ts';
-import { T0, attempt, pgStores, seedProject } from '../helpers/dialects.ts';
+import { lockWaiters, postgresPerFile } from '../helpers/pg-per-file.ts';
+import { T0, attempt, pgStores, request, seedProject } from '../helpers/dialects.ts';
 
 /**
  * The domain's read-then-write checks (PG-130 …) when several processes (each its own pool, its
@@ -320,5 +321,38 @@ describe('PG-136: runtime keys and secrets per environment', () => {
     expect(wins(results)).toHaveLength(1);
     expect(errors(results)).toEqual(Array(5).fill('limit_reached'));
     expect(await createPgLocalStore(pg.pgx).secretCount('p1-prod')).toBe(2);
+  });
+});
+
+describe('PG-137: a new request replaces the open one for its move', () => {
+  it('of requests for one move made at once from four processes, one stays open', async () => {
+    await seedUserAndProject();
+    const procs = await processes(4);
+    // Each goes on after its look once all four looked, or once the others wait for a lock:
+    // without the lock all four would look before any inserts.
+    let looked = 0;
+    const othersCaughtUp = async () => {
+      const deadline = Date.now() + 5000;
+      while (looked < 4 && (await lockWaiters(pg.pgx)) < 4 - looked) {
+        if (Date.now() > deadline) throw new Error('the others neither looked nor waited');
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    // The steps of the domain's request (approvals.ts): void the open ones of this move, insert.
+    await Promise.all(
+      procs.map((o, i) =>
+        o.atomically(async () => {
+          const gates = createPgGateStore(o);
+          const open = await gates.openRequests('p1');
+          looked++;
+          await othersCaughtUp();
+          for (const r of open)
+            if (r.sourceEnvironmentId === 'p1-dev' && r.targetEnvironmentId === 'p1-staging')
+              await gates.closeRequest(r.id, 'voided', 'replaced by a newer request', T0 + i);
+          await gates.insertRequest(request(`r${i}`, 'p1', 'snapA', { createdAt: T0 + i }));
+        }),
+      ),
+    );
+    expect(await createPgGateStore(pg.pgx).openRequests('p1')).toHaveLength(1);
   });
 });

@@ -3,7 +3,7 @@ import { users, sessions, apiTokens } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { createAccountStore, UserRow } from '../accounts.ts';
 import type { Postgres } from './db.ts';
-import { LOCK, lockForCount, lockForTransaction } from './locks.ts';
+import { LOCK, lockBeforeRead, lockForTransaction } from './locks.ts';
 
 /** Accounts, sessions and API tokens on PostgreSQL (PG-30): store/accounts.ts's answers. */
 export function createPgAccountStore(pgx: Postgres) {
@@ -117,7 +117,7 @@ export function createPgAccountStore(pgx: Postgres) {
     },
     /** Inside a transaction, one count (and the caller's insert) per person at a time (PG-132). */
     async countTokens(userId: string) {
-      await lockForCount(pgx, LOCK.limit('tokens', userId));
+      await lockBeforeRead(pgx, LOCK.limit('tokens', userId));
       const rows = await pgx
         .db()
         .select({ n: count() })

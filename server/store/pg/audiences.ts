@@ -4,7 +4,7 @@ import { audiences } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { AudienceRow, createAudienceStore } from '../audiences.ts';
 import type { Postgres } from './db.ts';
-import { LOCK, lockForCount } from './locks.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 import { deleteAndBump, writeAndBump } from './overlay.ts';
 import { uniqueViolation } from './unique.ts';
 
@@ -24,7 +24,7 @@ export function createPgAudienceStore(pgx: Postgres) {
     },
     /** Inside a transaction, one count (and the caller's insert) per environment at a time (PG-130). */
     async count(environmentId: string) {
-      await lockForCount(pgx, LOCK.limit('audiences', environmentId));
+      await lockBeforeRead(pgx, LOCK.limit('audiences', environmentId));
       const rows = await pgx
         .db()
         .select({ n: count() })

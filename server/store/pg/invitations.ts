@@ -3,7 +3,7 @@ import { invitations } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { createInvitationStore, InvitationRow } from '../invitations.ts';
 import type { Postgres } from './db.ts';
-import { LOCK, lockForCount } from './locks.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 
 /**
  * Invitations on PostgreSQL (PG-32): store/invitations.ts's answers. Every change is one
@@ -33,7 +33,7 @@ export function createPgInvitationStore(pgx: Postgres) {
      * wide as the read is (PG-133): invitations are few, a per-project key would need the caller's.
      */
     async pendingInvitations(now: number) {
-      await lockForCount(pgx, LOCK.limit('invitations', '*'));
+      await lockBeforeRead(pgx, LOCK.limit('invitations', '*'));
       return await pgx
         .db()
         .select()

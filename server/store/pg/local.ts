@@ -10,7 +10,7 @@ import type { createLocalStore } from '../local.ts';
 import { bytewise } from './bytewise.ts';
 import type { Postgres } from './db.ts';
 import { deleteAndBump, writeAndBump } from './overlay.ts';
-import { LOCK, lockForCount } from './locks.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 
 /** Environment-local data on PostgreSQL (PG-40); every write bumps the overlay revision with it. */
 export function createPgLocalStore(pgx: Postgres) {
@@ -55,7 +55,7 @@ export function createPgLocalStore(pgx: Postgres) {
         .orderBy(bytewise(secrets.name)),
     /** Inside a transaction, under the environment's limit lock (PG-130, PG-136). */
     async secretCount(environmentId: string): Promise<number> {
-      await lockForCount(pgx, LOCK.limit('secrets', environmentId));
+      await lockBeforeRead(pgx, LOCK.limit('secrets', environmentId));
       const [r] = await pgx
         .db()
         .select({ n: count() })
@@ -114,7 +114,7 @@ export function createPgLocalStore(pgx: Postgres) {
     },
     /** Inside a transaction, under the environment's limit lock (PG-130, PG-136). */
     async runtimeKeyCount(environmentId: string): Promise<number> {
-      await lockForCount(pgx, LOCK.limit('runtime-keys', environmentId));
+      await lockBeforeRead(pgx, LOCK.limit('runtime-keys', environmentId));
       const [r] = await pgx
         .db()
         .select({ n: count() })

@@ -66,10 +66,11 @@ export async function lockForTransaction(pgx: Connection, key: string): Promise<
 }
 
 /**
- * Before a count that decides a limit (PG-130): inside a transaction, takes `key`'s lock so the
- * count and the caller's insert are one step per scope; outside one, the count only informs and
- * there is nothing to hold.
+ * Before a read that decides a write — a count against a limit (PG-130), a look for an open
+ * request to replace (PG-137): inside a transaction, takes `key`'s lock so the read and the
+ * caller's write are one step per scope; outside one, the read only informs and there is nothing
+ * to hold.
  */
-export async function lockForCount(pgx: Connection, key: string): Promise<void> {
+export async function lockBeforeRead(pgx: Connection, key: string): Promise<void> {
   if (pgx.inTransaction()) await lockForTransaction(pgx, key);
 }

@@ -3,7 +3,7 @@ import { feedback, feedbackReplies, shareLinks } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { createShareStore, FeedbackReplyRow, FeedbackRow, ShareLinkRow } from '../shares.ts';
 import type { Postgres } from './db.ts';
-import { LOCK, lockForCount } from './locks.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 
 /** Share links and their feedback on PostgreSQL (PG-36): store/shares.ts's answers. */
 export function createPgShareStore(pgx: Postgres) {
@@ -41,7 +41,7 @@ export function createPgShareStore(pgx: Postgres) {
     },
     /** Inside a transaction, under the scope's limit lock (PG-130). */
     async activeShareLinkCount(environmentId: string, now: number) {
-      await lockForCount(pgx, LOCK.limit('share-links', environmentId));
+      await lockBeforeRead(pgx, LOCK.limit('share-links', environmentId));
       const rows = await pgx
         .db()
         .select({ n: count() })
@@ -130,7 +130,7 @@ export function createPgShareStore(pgx: Postgres) {
     },
     /** Inside a transaction, under the scope's limit lock (PG-130). */
     async replyCount(feedbackId: string) {
-      await lockForCount(pgx, LOCK.limit('replies', feedbackId));
+      await lockBeforeRead(pgx, LOCK.limit('replies', feedbackId));
       const rows = await pgx
         .db()
         .select({ n: count() })
@@ -162,7 +162,7 @@ export function createPgShareStore(pgx: Postgres) {
     },
     /** Inside a transaction, under the scope's limit lock (PG-130). */
     async feedbackCountOfLink(environmentId: string, shareLinkId: string) {
-      await lockForCount(pgx, LOCK.limit('feedback', shareLinkId));
+      await lockBeforeRead(pgx, LOCK.limit('feedback', shareLinkId));
       const rows = await pgx
         .db()
         .select({ n: count() })
@@ -172,7 +172,7 @@ export function createPgShareStore(pgx: Postgres) {
     },
     /** Inside a transaction, under the scope's limit lock (PG-130). */
     async feedbackTimesOfLink(environmentId: string, shareLinkId: string, since: number) {
-      await lockForCount(pgx, LOCK.limit('feedback', shareLinkId));
+      await lockBeforeRead(pgx, LOCK.limit('feedback', shareLinkId));
       const rows = await pgx
         .db()
         .select({ t: feedback.createdAt })
