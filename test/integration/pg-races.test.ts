@@ -356,3 +356,33 @@ describe('PG-137: a new request replaces the open one for its move', () => {
     expect(await createPgGateStore(pg.pgx).openRequests('p1')).toHaveLength(1);
   });
 });
+
+describe('PG-138: an email is taken once', () => {
+  it('of accounts made at once with one email from three processes, one is made and the others get email_taken', async () => {
+    await seedUserAndProject();
+    const procs = (await processes(3)).map((o) =>
+      createAccess({
+        store: {
+          ...createPgMemberStore(o),
+          ...createPgInvitationStore(o),
+          ...createPgAuditStore(o),
+        },
+        accounts: createPgAccountStore(o),
+        projects: createPgProjectStore(o),
+        hotfixes: createPgHotfixStore(o),
+        onRightsChanged: () => {},
+        emit: createProjectEvents(createPgEventStore(o)).emit,
+        atomically: o.atomically,
+      }),
+    );
+    const results = await race(procs, 3, (a, i) =>
+      a.createUser(by, {
+        email: 'same@example.com',
+        name: `S${i}`,
+        password: 'a long enough passphrase 42',
+      }),
+    );
+    expect(wins(results)).toHaveLength(1);
+    expect(errors(results)).toEqual(Array(2).fill('email_taken'));
+  });
+});
