@@ -9,6 +9,7 @@ import { createRuntimeKeys } from '#server/domain/runtime-keys.ts';
 import { createSealer } from '#server/domain/sealer.ts';
 import { createSecrets } from '#server/domain/secrets.ts';
 import { createShares } from '#server/domain/shares.ts';
+import { WEBHOOKS_PER_PROJECT, createWebhooks } from '#server/domain/webhooks.ts';
 import { createSnapshots } from '#server/domain/snapshots.ts';
 import type { Postgres } from '#server/store/pg/db.ts';
 import { createPgAccountStore } from '#server/store/pg/accounts.ts';
@@ -23,6 +24,7 @@ import { createPgMemberStore } from '#server/store/pg/members.ts';
 import { createPgProjectStore } from '#server/store/pg/projects.ts';
 import { createPgReleaseStore } from '#server/store/pg/releases.ts';
 import { createPgShareStore } from '#server/store/pg/shares.ts';
+import { createPgWebhookStore } from '#server/store/pg/webhooks.ts';
 import { createPgSnapshotStore } from '#server/store/pg/snapshots.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { lockWaiters, postgresPerFile } from '../helpers/pg-per-file.ts';
@@ -384,5 +386,38 @@ describe('PG-138: an email is taken once', () => {
     );
     expect(wins(results)).toHaveLength(1);
     expect(errors(results)).toEqual(Array(2).fill('email_taken'));
+  });
+});
+
+describe('PG-136: webhooks per project', () => {
+  it('of endpoints racing for the last place from three processes, exactly one is made', async () => {
+    await seedUserAndProject();
+    const webhooksOf = (o: Postgres) =>
+      createWebhooks({
+        store: createPgWebhookStore(o),
+        projects: createPgProjectStore(o),
+        events: createProjectEvents(createPgEventStore(o)),
+        sealer: createSealer(Buffer.alloc(32, 7)),
+        requireProjectAdmin: () => Promise.resolve(),
+        userName: () => Promise.resolve(null),
+        release: () => Promise.resolve(undefined),
+        requiredChecks: () => Promise.resolve([]),
+        absoluteUrl: (path) => `http://localhost${path}`,
+        // Private addresses allowed: the URL check resolves no name.
+        config: { webhookAllowPrivate: true, webhookTimeoutMs: 1000, webhookRetryScheduleMs: [] },
+        audit: (e, now) => createPgAuditStore(o).audit(e, now),
+        log: () => {},
+        atomically: o.atomically,
+      });
+    const first = webhooksOf(pg.pgx);
+    for (let i = 0; i < WEBHOOKS_PER_PROJECT - 1; i++)
+      await first.create(by, 'p1', { url: `http://127.0.0.1/${i}`, events: ['release'] });
+    const procs = (await processes(3)).map(webhooksOf);
+    const results = await race(procs, 6, (w, i) =>
+      w.create(by, 'p1', { url: `http://127.0.0.1/last${i}`, events: ['release'] }),
+    );
+    expect(wins(results)).toHaveLength(1);
+    expect(errors(results)).toEqual(Array(5).fill('too_many_webhooks'));
+    expect(await createPgWebhookStore(pg.pgx).count('p1')).toBe(WEBHOOKS_PER_PROJECT);
   });
 });
