@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Principal } from '#server/domain/accounts.ts';
 import { createAccess } from '#server/domain/access.ts';
 import { createAccounts } from '#server/domain/accounts.ts';
+import { createApprovals } from '#server/domain/approvals.ts';
 import { createAudiences } from '#server/domain/audiences.ts';
 import { createProjectEvents } from '#server/domain/events.ts';
 import { LIMITS } from '#server/domain/limits.ts';
@@ -419,5 +420,59 @@ describe('PG-136: webhooks per project', () => {
     expect(wins(results)).toHaveLength(1);
     expect(errors(results)).toEqual(Array(5).fill('too_many_webhooks'));
     expect(await createPgWebhookStore(pg.pgx).count('p1')).toBe(WEBHOOKS_PER_PROJECT);
+  });
+});
+
+describe('PG-136: check names per snapshot', () => {
+  it('of new check names racing for the last place from three processes, exactly one is kept', async () => {
+    await seedUserAndProject();
+    await createPgSnapshotStore(pg.pgx).putSnapshot(
+      {
+        projectId: 'p1',
+        id: 'snap1',
+        tree: '{"content":{}}',
+        kind: 'sync',
+        parentId: null,
+        sourceDraftId: 'p1-d1',
+        message: null,
+        createdBy: 'u1',
+        createdAt: T0,
+      },
+      [],
+    );
+    const gates = createPgGateStore(pg.pgx);
+    const max = LIMITS.MAX_CHECKS_PER_SNAPSHOT;
+    for (let i = 0; i < max - 1; i++)
+      await gates.putCheck({
+        environmentId: 'p1-prod',
+        snapshotId: 'snap1',
+        name: `c${i}`,
+        state: 'success',
+        url: null,
+        summary: null,
+        reportedBy: 'u1',
+        reportedAt: T0,
+      });
+    // A stored snapshot: the report reads no draft, candidate or hotfix.
+    const procs = (await processes(3)).map((o) =>
+      createApprovals({
+        store: { ...createPgGateStore(o), ...createPgAuditStore(o) },
+        projects: createPgProjectStore(o),
+        snapshots: createSnapshots(createPgSnapshotStore(o)),
+        drafts: notCalled('drafts') as Parameters<typeof createApprovals>[0]['drafts'],
+        hotfixDraft: () => Promise.reject(new Error('hotfixDraft called')),
+        composition: notCalled('composition') as Parameters<
+          typeof createApprovals
+        >[0]['composition'],
+        emit: createProjectEvents(createPgEventStore(o)).emit,
+        atomically: o.atomically,
+      }),
+    );
+    const results = await race(procs, 6, (a, i) =>
+      a.reportCheck(by, 'p1-prod', { snapshotId: 'snap1', name: `last${i}`, state: 'success' }),
+    );
+    expect(wins(results)).toHaveLength(1);
+    expect(errors(results)).toEqual(Array(5).fill('limit_reached'));
+    expect(await gates.checks('p1-prod', 'snap1')).toHaveLength(max);
   });
 });
