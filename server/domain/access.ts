@@ -404,22 +404,23 @@ export function createAccess(deps: {
         grant = { projectId: input.projectId, roles: await validateRoles(input.projectId, roles) };
       }
       const now = Date.now();
-      if (grant) {
-        const projectId = grant.projectId;
-        const into = <R extends { grant: { projectId: string } | null }>(rows: R[]) =>
-          rows.filter((i) => i.grant?.projectId === projectId);
-        const max = LIMITS.MAX_PENDING_INVITATIONS_PER_PROJECT;
-        requireBelow(
-          'MAX_PENDING_INVITATIONS_PER_PROJECT',
-          max,
-          into(await store.pendingInvitations(now)).length,
-          `This project already has ${max} open invitations: wait for them to be used or to expire.`,
-        );
-        await requireInvitationRate(projectId, now);
-      }
       const token = newSecretToken('sci');
       const id = newId('inv');
+      // The limits' counts and the insert are one transaction: concurrent invitations cannot pass them together (PG-133).
       await deps.atomically(async () => {
+        if (grant) {
+          const projectId = grant.projectId;
+          const into = <R extends { grant: { projectId: string } | null }>(rows: R[]) =>
+            rows.filter((i) => i.grant?.projectId === projectId);
+          const max = LIMITS.MAX_PENDING_INVITATIONS_PER_PROJECT;
+          requireBelow(
+            'MAX_PENDING_INVITATIONS_PER_PROJECT',
+            max,
+            into(await store.pendingInvitations(now)).length,
+            `This project already has ${max} open invitations: wait for them to be used or to expire.`,
+          );
+          await requireInvitationRate(projectId, now);
+        }
         await store.insertInvitation({
           id,
           tokenHash: hashToken(token),

@@ -81,6 +81,7 @@ export function createAccounts(
   },
 ) {
   const ended = (e: Ended) => opts.onEnded?.(e);
+  const atomically = opts.atomically ?? (async <T>(fn: () => Promise<T>): Promise<T> => await fn());
   return {
     async setupNeeded(): Promise<boolean> {
       return (await store.countUsers()) === 0;
@@ -159,23 +160,26 @@ export function createAccounts(
       expiresInDays?: number,
     ): Promise<{ id: string; name: string; token: string; expiresAt: string | null }> {
       const max = LIMITS.MAX_API_TOKENS_PER_USER;
-      requireBelow(
-        'MAX_API_TOKENS_PER_USER',
-        max,
-        await store.countTokens(userId),
-        `You already have ${max} API tokens: revoke one first.`,
-      );
       const token = newSecretToken('sct');
       const id = newId('tok');
       const now = Date.now();
       const expiresAt = expiresInDays === undefined ? null : now + expiresInDays * DAY;
-      await store.insertToken({
-        id,
-        userId,
-        name,
-        tokenHash: hashToken(token),
-        createdAt: now,
-        expiresAt,
+      // The count and the insert are one transaction: concurrent creates cannot pass it together (PG-132).
+      await atomically(async () => {
+        requireBelow(
+          'MAX_API_TOKENS_PER_USER',
+          max,
+          await store.countTokens(userId),
+          `You already have ${max} API tokens: revoke one first.`,
+        );
+        await store.insertToken({
+          id,
+          userId,
+          name,
+          tokenHash: hashToken(token),
+          createdAt: now,
+          expiresAt,
+        });
       });
       return { id, name, token, expiresAt: iso(expiresAt) };
     },
@@ -204,8 +208,6 @@ export function createAccounts(
       if (!by.isInstanceAdmin)
         throw new AppError('forbidden', 'Only the instance admin removes accounts.');
       if (id === by.user.id) throw new AppError('forbidden', 'You cannot remove your own account.');
-      const atomically =
-        opts.atomically ?? (async <T>(fn: () => Promise<T>): Promise<T> => await fn());
       await atomically(async () => {
         await opts.onRemoving?.(id);
         if (!(await store.deleteUser(id))) throw new AppError('user_not_found');

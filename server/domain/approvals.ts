@@ -230,16 +230,7 @@ export function createApprovals(deps: {
         now,
         `At most ${perMinute} check reports a minute on ${e.name}: wait, then report again.`,
       );
-      const existing = await store.checks(e.id, report.snapshotId);
-      if (!existing.some((c) => c.name === report.name)) {
-        const max = LIMITS.MAX_CHECKS_PER_SNAPSHOT;
-        requireBelow(
-          'MAX_CHECKS_PER_SNAPSHOT',
-          max,
-          existing.length,
-          `At most ${max} checks per snapshot on ${e.name}.`,
-        );
-      }
+      // Counted before any await: reports racing in this process cannot pass the rate together.
       times.push(now);
       reportTimes.set(e.id, times);
       const row: CheckRow = {
@@ -252,7 +243,20 @@ export function createApprovals(deps: {
         reportedBy: by.user.id,
         reportedAt: now,
       };
-      await store.putCheck(row);
+      // Counted in the write's transaction: racing new names cannot pass the bound together (PG-136).
+      await deps.atomically(async () => {
+        const existing = await store.checks(e.id, report.snapshotId);
+        if (!existing.some((c) => c.name === report.name)) {
+          const max = LIMITS.MAX_CHECKS_PER_SNAPSHOT;
+          requireBelow(
+            'MAX_CHECKS_PER_SNAPSHOT',
+            max,
+            existing.length,
+            `At most ${max} checks per snapshot on ${e.name}.`,
+          );
+        }
+        await store.putCheck(row);
+      });
       return checkView(row);
     },
 

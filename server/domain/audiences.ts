@@ -179,14 +179,17 @@ export function createAudiences(deps: {
     async create(by: Principal, envId: string, body: AudienceBody): Promise<AudienceView> {
       const env = await environment(envId);
       const max = LIMITS.MAX_AUDIENCES_PER_ENVIRONMENT;
-      requireBelow(
-        'MAX_AUDIENCES_PER_ENVIRONMENT',
-        max,
-        await store.count(envId),
-        `${env.name} already has ${max} audiences: delete one first.`,
-      );
+      // The count and the insert are one transaction: concurrent creates cannot pass it together (PG-130).
       return await announce(
-        async () => await save(by, envId, newId('aud'), body),
+        async () => {
+          requireBelow(
+            'MAX_AUDIENCES_PER_ENVIRONMENT',
+            max,
+            await store.count(envId),
+            `${env.name} already has ${max} audiences: delete one first.`,
+          );
+          return await save(by, envId, newId('aud'), body);
+        },
         changed(envId, by),
       );
     },

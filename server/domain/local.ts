@@ -42,9 +42,10 @@ export function createLocalData(deps: {
     composition,
     sealer: deps.sealer,
     limits: deps.limits,
+    atomically: deps.atomically,
   });
   const settings = createSettings({ projects, store });
-  const runtimeKeys = createRuntimeKeys({ projects, store });
+  const runtimeKeys = createRuntimeKeys({ projects, store, atomically: deps.atomically });
   const delivery = createDelivery({
     projects,
     composition,

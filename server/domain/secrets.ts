@@ -1,5 +1,6 @@
 import { AppError } from '#schema/errors.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
+import type { Atomically } from './events.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { SECRET_NAME } from '#schema/local.ts';
 import { productionOf } from '#schema/pipeline.ts';
@@ -23,6 +24,7 @@ export function createSecrets(deps: {
   composition: Composition;
   sealer: Sealer;
   limits: { maxSecretsPerEnvironment: number };
+  atomically: Atomically;
 }) {
   const { projects, store, composition, sealer } = deps;
 
@@ -125,20 +127,24 @@ export function createSecrets(deps: {
         );
       // Replacing a value is always allowed; only a new name counts against the limit.
       const max = deps.limits.maxSecretsPerEnvironment;
-      if (!(await store.hasSecret(envId, name)))
-        requireBelow(
-          'MAX_SECRETS_PER_ENVIRONMENT',
-          max,
-          await store.secretCount(envId),
-          `${env.name} already has ${max} secrets: delete one first.`,
-        );
       const now = Date.now();
-      await store.setSecret({
-        environmentId: envId,
-        name,
-        sealed: sealer.seal(value, `${envId}/${name}`),
-        updatedBy: by.user.id,
-        updatedAt: now,
+      const sealed = sealer.seal(value, `${envId}/${name}`);
+      // The count and the write are one transaction: racing new names cannot pass it together (PG-136).
+      await deps.atomically(async () => {
+        if (!(await store.hasSecret(envId, name)))
+          requireBelow(
+            'MAX_SECRETS_PER_ENVIRONMENT',
+            max,
+            await store.secretCount(envId),
+            `${env.name} already has ${max} secrets: delete one first.`,
+          );
+        await store.setSecret({
+          environmentId: envId,
+          name,
+          sealed,
+          updatedBy: by.user.id,
+          updatedAt: now,
+        });
       });
       return { name, updatedBy: by.user.id, updatedAt: new Date(now).toISOString() };
     },

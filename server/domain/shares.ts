@@ -187,12 +187,6 @@ export function createShares(deps: {
       }
       const now = Date.now();
       const max = deps.limits.maxShareLinksPerEnvironment;
-      requireBelow(
-        'MAX_SHARE_LINKS_PER_ENVIRONMENT',
-        max,
-        await store.activeShareLinkCount(env.id, now),
-        `${env.name} already has ${max} active share links: revoke one first.`,
-      );
       const token = newSecretToken('scl');
       const row: ShareLinkRow = {
         id: newId('shr'),
@@ -208,6 +202,13 @@ export function createShares(deps: {
       };
       await announce(
         async () => {
+          // Counted in the insert's transaction: racing creates cannot pass it together (PG-134).
+          requireBelow(
+            'MAX_SHARE_LINKS_PER_ENVIRONMENT',
+            max,
+            await store.activeShareLinkCount(env.id, now),
+            `${env.name} already has ${max} active share links: revoke one first.`,
+          );
           await store.insertShareLink(row);
           await store.audit(
             {
@@ -303,40 +304,41 @@ export function createShares(deps: {
       const link = await resolve(token);
       if (!link.allowFeedback) throw new AppError('forbidden', 'This link does not take feedback.');
       // The poster is anonymous: the link itself is what is limited, in rate and in what it keeps.
-      // Counted and stored in one synchronous step, so parallel posts cannot slip past the count.
       const now = Date.now();
       const perMinute = deps.limits.feedbackPerLinkPerMinute;
-      requireRate(
-        'FEEDBACK_PER_LINK_PER_MINUTE',
-        perMinute,
-        await store.feedbackTimesOfLink(link.environmentId, link.id, now - MINUTE),
-        MINUTE,
-        now,
-        `This link takes at most ${perMinute} feedback posts a minute: wait a moment and send it again.`,
-      );
       const kept = LIMITS.MAX_FEEDBACK_PER_LINK;
-      requireBelow(
-        'MAX_FEEDBACK_PER_LINK',
-        kept,
-        await store.feedbackCountOfLink(link.environmentId, link.id),
-        `This link already holds ${kept} feedback posts: ask the team for a new link.`,
-      );
-      const row = {
-        id: newId('fbk'),
-        environmentId: link.environmentId,
-        shareLinkId: link.id,
-        section: input.section,
-        itemId: input.itemId,
-        author: input.author,
-        text: input.text,
-        createdAt: now,
-        // The name the stakeholder read, so the team's view names the item even after it changes.
-        itemName: itemNameIn(await shownContent(link), input.section, input.itemId),
-        resolvedAt: null,
-        resolvedBy: null,
-      };
+      const id = newId('fbk');
       const { environment } = await requireEnvironment(projects, link.environmentId);
-      await deps.atomically(async () => {
+      // Counted and stored in one transaction: parallel posts cannot slip past the counts (PG-135).
+      const row = await deps.atomically(async () => {
+        requireRate(
+          'FEEDBACK_PER_LINK_PER_MINUTE',
+          perMinute,
+          await store.feedbackTimesOfLink(link.environmentId, link.id, now - MINUTE),
+          MINUTE,
+          now,
+          `This link takes at most ${perMinute} feedback posts a minute: wait a moment and send it again.`,
+        );
+        requireBelow(
+          'MAX_FEEDBACK_PER_LINK',
+          kept,
+          await store.feedbackCountOfLink(link.environmentId, link.id),
+          `This link already holds ${kept} feedback posts: ask the team for a new link.`,
+        );
+        const row = {
+          id,
+          environmentId: link.environmentId,
+          shareLinkId: link.id,
+          section: input.section,
+          itemId: input.itemId,
+          author: input.author,
+          text: input.text,
+          createdAt: now,
+          // The name the stakeholder read, so the team's view names the item even after it changes.
+          itemName: itemNameIn(await shownContent(link), input.section, input.itemId),
+          resolvedAt: null,
+          resolvedBy: null,
+        };
         await store.insertFeedback(row);
         await deps.emit({
           projectId: environment.projectId,
@@ -345,6 +347,7 @@ export function createShares(deps: {
           actorId: null,
           subject: { feedbackId: row.id, action: 'posted' },
         });
+        return row;
       });
       return {
         id: row.id,
@@ -378,16 +381,17 @@ export function createShares(deps: {
     async reply(by: Principal, id: string, text: string): Promise<FeedbackView> {
       const f = await requireFeedback(id);
       const max = LIMITS.MAX_REPLIES_PER_FEEDBACK;
-      requireBelow(
-        'MAX_REPLIES_PER_FEEDBACK',
-        max,
-        await store.replyCount(f.id),
-        `This comment already has ${max} replies: resolve it, or ask for a new comment.`,
-      );
       const now = Date.now();
       const replyId = newId('fbr');
       const env = (await projects.getEnvironment(f.environmentId))!.environment;
+      // Counted in the insert's transaction: racing replies cannot pass it together (PG-134).
       await deps.atomically(async () => {
+        requireBelow(
+          'MAX_REPLIES_PER_FEEDBACK',
+          max,
+          await store.replyCount(f.id),
+          `This comment already has ${max} replies: resolve it, or ask for a new comment.`,
+        );
         await store.insertReply({
           id: replyId,
           feedbackId: f.id,

@@ -1,9 +1,11 @@
 import { and, eq, gt, lt, count, desc, isNull, notInArray, or } from 'drizzle-orm';
 import { users, sessions, apiTokens } from '#schema/db/pg-tables.ts';
+import { AppError } from '#schema/errors.ts';
 import type { Async } from '../port.ts';
 import type { createAccountStore, UserRow } from '../accounts.ts';
 import type { Postgres } from './db.ts';
-import { LOCK, lockForTransaction } from './locks.ts';
+import { LOCK, lockBeforeRead, lockForTransaction } from './locks.ts';
+import { uniqueViolation } from './unique.ts';
 
 /** Accounts, sessions and API tokens on PostgreSQL (PG-30): store/accounts.ts's answers. */
 export function createPgAccountStore(pgx: Postgres) {
@@ -24,8 +26,14 @@ export function createPgAccountStore(pgx: Postgres) {
         return true;
       });
     },
+    /** An email taken meanwhile by another transaction is refused as `email_taken` (PG-138). */
     async insertUser(row: UserRow) {
-      await pgx.db().insert(users).values(row);
+      try {
+        await pgx.db().insert(users).values(row);
+      } catch (err) {
+        if (uniqueViolation(err, 'users_email')) throw new AppError('email_taken');
+        throw err;
+      }
     },
     /** SQLite answers in insertion order (a table scan); accounts are inserted as they are made. */
     async listUsers() {
@@ -115,7 +123,9 @@ export function createPgAccountStore(pgx: Postgres) {
     async deleteUser(id: string) {
       return ((await pgx.db().delete(users).where(eq(users.id, id))).rowCount ?? 0) > 0;
     },
+    /** Inside a transaction, one count (and the caller's insert) per person at a time (PG-132). */
     async countTokens(userId: string) {
+      await lockBeforeRead(pgx, LOCK.limit('tokens', userId));
       const rows = await pgx
         .db()
         .select({ n: count() })

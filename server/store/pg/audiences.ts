@@ -1,9 +1,12 @@
 import { and, count, eq } from 'drizzle-orm';
+import { AppError } from '#schema/errors.ts';
 import { audiences } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { AudienceRow, createAudienceStore } from '../audiences.ts';
 import type { Postgres } from './db.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 import { deleteAndBump, writeAndBump } from './overlay.ts';
+import { uniqueViolation } from './unique.ts';
 
 /** Environment-local audiences on PostgreSQL (PG-37): store/audiences.ts's answers; every write bumps the overlay revision in its transaction. */
 export function createPgAudienceStore(pgx: Postgres) {
@@ -19,7 +22,9 @@ export function createPgAudienceStore(pgx: Postgres) {
         .where(eq(audiences.environmentId, environmentId))
         .orderBy(audiences.nameKey);
     },
+    /** Inside a transaction, one count (and the caller's insert) per environment at a time (PG-130). */
     async count(environmentId: string) {
+      await lockBeforeRead(pgx, LOCK.limit('audiences', environmentId));
       const rows = await pgx
         .db()
         .select({ n: count() })
@@ -38,24 +43,15 @@ export function createPgAudienceStore(pgx: Postgres) {
         .where(and(eq(audiences.environmentId, environmentId), eq(audiences.nameKey, nameKey)));
       return rows[0];
     },
-    put(row: AudienceRow) {
-      return writeAndBump(pgx, row.environmentId, () =>
-        pgx
-          .db()
-          .insert(audiences)
-          .values(row)
-          .onConflictDoUpdate({
-            target: audiences.id,
-            set: {
-              name: row.name,
-              nameKey: row.nameKey,
-              description: row.description,
-              rules: row.rules,
-              updatedBy: row.updatedBy,
-              updatedAt: row.updatedAt,
-            },
-          }),
-      );
+    /** A name taken meanwhile by another transaction is refused as `audience_exists` (PG-131). */
+    async put(row: AudienceRow) {
+      try {
+        await putAndBump(row);
+      } catch (err) {
+        if (uniqueViolation(err, 'audiences_environment_name'))
+          throw new AppError('audience_exists');
+        throw err;
+      }
     },
     /** Of racing deletes of one audience, the one whose DELETE removed the row bumps the revision. */
     delete(environmentId: string, id: string) {
@@ -64,4 +60,24 @@ export function createPgAudienceStore(pgx: Postgres) {
       );
     },
   } satisfies Async<ReturnType<typeof createAudienceStore>>;
+
+  function putAndBump(row: AudienceRow) {
+    return writeAndBump(pgx, row.environmentId, () =>
+      pgx
+        .db()
+        .insert(audiences)
+        .values(row)
+        .onConflictDoUpdate({
+          target: audiences.id,
+          set: {
+            name: row.name,
+            nameKey: row.nameKey,
+            description: row.description,
+            rules: row.rules,
+            updatedBy: row.updatedBy,
+            updatedAt: row.updatedAt,
+          },
+        }),
+    );
+  }
 }

@@ -9,6 +9,7 @@ import type { ApprovalRow, CheckRow, createGateStore, RequestRow } from '../gate
 import { approvalUpdate, checkUpdate, gateUpdate, requestsToVoid } from '../gate-rules.ts';
 import type { Async } from '../port.ts';
 import type { Postgres } from './db.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 
 /**
  * Gates on PostgreSQL (PG-26). A request a move satisfies is closed inside the move's
@@ -45,21 +46,21 @@ export function createPgGateStore(pgx: Postgres) {
           set: checkUpdate(row),
         });
     },
-    checks(environmentId: string, snapshotId: string) {
-      return (
-        pgx
-          .db()
-          .select()
-          .from(environmentChecks)
-          .where(
-            and(
-              eq(environmentChecks.environmentId, environmentId),
-              eq(environmentChecks.snapshotId, snapshotId),
-            ),
-          )
-          // By code point, as SQLite compares text, whatever the database's collation.
-          .orderBy(sql`${environmentChecks.name} collate "C"`)
-      );
+    /** Inside a transaction, under the snapshot's limit lock in this environment (PG-130, PG-136). */
+    async checks(environmentId: string, snapshotId: string) {
+      await lockBeforeRead(pgx, LOCK.limit('checks', `${environmentId}/${snapshotId}`));
+      return await pgx
+        .db()
+        .select()
+        .from(environmentChecks)
+        .where(
+          and(
+            eq(environmentChecks.environmentId, environmentId),
+            eq(environmentChecks.snapshotId, snapshotId),
+          ),
+        )
+        // By code point, as SQLite compares text, whatever the database's collation.
+        .orderBy(sql`${environmentChecks.name} collate "C"`);
     },
     async checkCount(environmentId: string, snapshotId: string) {
       const [row] = await pgx
@@ -100,8 +101,14 @@ export function createPgGateStore(pgx: Postgres) {
         .orderBy(asc(promotionRequests.createdAt));
       return rows.map((r) => r.t);
     },
-    openRequests(projectId: string) {
-      return pgx
+    /**
+     * Inside a transaction, under the ledger lock (PG-137): a new request replaces the open one for
+     * its move, and two racing requests must not both find none. The ledger lock, not one of its
+     * own: the request's transaction audits (the ledger) next anyway.
+     */
+    async openRequests(projectId: string) {
+      await lockBeforeRead(pgx, LOCK.ledger);
+      return await pgx
         .db()
         .select()
         .from(promotionRequests)

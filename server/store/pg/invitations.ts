@@ -3,6 +3,7 @@ import { invitations } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { createInvitationStore, InvitationRow } from '../invitations.ts';
 import type { Postgres } from './db.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 
 /**
  * Invitations on PostgreSQL (PG-32): store/invitations.ts's answers. Every change is one
@@ -27,7 +28,12 @@ export function createPgInvitationStore(pgx: Postgres) {
         .where(eq(invitations.tokenHash, tokenHash));
       return rows[0];
     },
+    /**
+     * Inside a transaction, one such read (and the caller's checks and insert) at a time, instance
+     * wide as the read is (PG-133): invitations are few, a per-project key would need the caller's.
+     */
     async pendingInvitations(now: number) {
+      await lockBeforeRead(pgx, LOCK.limit('invitations', '*'));
       return await pgx
         .db()
         .select()

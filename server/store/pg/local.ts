@@ -10,6 +10,7 @@ import type { createLocalStore } from '../local.ts';
 import { bytewise } from './bytewise.ts';
 import type { Postgres } from './db.ts';
 import { deleteAndBump, writeAndBump } from './overlay.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 
 /** Environment-local data on PostgreSQL (PG-40); every write bumps the overlay revision with it. */
 export function createPgLocalStore(pgx: Postgres) {
@@ -52,7 +53,9 @@ export function createPgLocalStore(pgx: Postgres) {
         .from(secrets)
         .where(eq(secrets.environmentId, environmentId))
         .orderBy(bytewise(secrets.name)),
+    /** Inside a transaction, under the environment's limit lock (PG-130, PG-136). */
     async secretCount(environmentId: string): Promise<number> {
+      await lockBeforeRead(pgx, LOCK.limit('secrets', environmentId));
       const [r] = await pgx
         .db()
         .select({ n: count() })
@@ -109,7 +112,9 @@ export function createPgLocalStore(pgx: Postgres) {
     async insertRuntimeKey(row: typeof runtimeKeys.$inferInsert): Promise<void> {
       await pgx.db().insert(runtimeKeys).values(row);
     },
+    /** Inside a transaction, under the environment's limit lock (PG-130, PG-136). */
     async runtimeKeyCount(environmentId: string): Promise<number> {
+      await lockBeforeRead(pgx, LOCK.limit('runtime-keys', environmentId));
       const [r] = await pgx
         .db()
         .select({ n: count() })

@@ -47,6 +47,12 @@ export const LOCK = {
   sessions: (userId: string) => `sessions:${userId}`,
   /** A person's reset links (PG-33): ending the earlier links and issuing one, one issue at a time. */
   passwordReset: (userId: string) => `password-reset:${userId}`,
+  /**
+   * A count that decides a limit (PG-130): taken by the store's counting method when it runs
+   * inside a transaction, so the domain's count and its insert, in one `atomically`, run one
+   * transaction at a time per scope. Taken before any ledger work of the same transaction.
+   */
+  limit: (what: string, scope: string) => `limit:${what}:${scope}`,
 } as const;
 
 /**
@@ -57,4 +63,14 @@ export const LOCK = {
 export async function lockForTransaction(pgx: Connection, key: string): Promise<void> {
   if (!pgx.inTransaction()) throw new Error(`lockForTransaction(${key}) outside a transaction`);
   await pgx.db().execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+}
+
+/**
+ * Before a read that decides a write — a count against a limit (PG-130), a look for an open
+ * request to replace (PG-137): inside a transaction, takes `key`'s lock so the read and the
+ * caller's write are one step per scope; outside one, the read only informs and there is nothing
+ * to hold.
+ */
+export async function lockBeforeRead(pgx: Connection, key: string): Promise<void> {
+  if (pgx.inTransaction()) await lockForTransaction(pgx, key);
 }

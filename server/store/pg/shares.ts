@@ -3,6 +3,7 @@ import { feedback, feedbackReplies, shareLinks } from '#schema/db/pg-tables.ts';
 import type { Async } from '../port.ts';
 import type { createShareStore, FeedbackReplyRow, FeedbackRow, ShareLinkRow } from '../shares.ts';
 import type { Postgres } from './db.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 
 /** Share links and their feedback on PostgreSQL (PG-36): store/shares.ts's answers. */
 export function createPgShareStore(pgx: Postgres) {
@@ -38,7 +39,9 @@ export function createPgShareStore(pgx: Postgres) {
         .where(inArray(shareLinks.id, ids))
         .orderBy(shareLinks.id);
     },
+    /** Inside a transaction, under the scope's limit lock (PG-130). */
     async activeShareLinkCount(environmentId: string, now: number) {
+      await lockBeforeRead(pgx, LOCK.limit('share-links', environmentId));
       const rows = await pgx
         .db()
         .select({ n: count() })
@@ -125,7 +128,9 @@ export function createPgShareStore(pgx: Postgres) {
     async insertReply(row: FeedbackReplyRow) {
       await pgx.db().insert(feedbackReplies).values(row);
     },
+    /** Inside a transaction, under the scope's limit lock (PG-130). */
     async replyCount(feedbackId: string) {
+      await lockBeforeRead(pgx, LOCK.limit('replies', feedbackId));
       const rows = await pgx
         .db()
         .select({ n: count() })
@@ -155,7 +160,9 @@ export function createPgShareStore(pgx: Postgres) {
         .orderBy(desc(feedback.createdAt))
         .limit(limit);
     },
+    /** Inside a transaction, under the scope's limit lock (PG-130). */
     async feedbackCountOfLink(environmentId: string, shareLinkId: string) {
+      await lockBeforeRead(pgx, LOCK.limit('feedback', shareLinkId));
       const rows = await pgx
         .db()
         .select({ n: count() })
@@ -163,7 +170,9 @@ export function createPgShareStore(pgx: Postgres) {
         .where(ofLink(environmentId, shareLinkId));
       return rows[0]?.n ?? 0;
     },
+    /** Inside a transaction, under the scope's limit lock (PG-130). */
     async feedbackTimesOfLink(environmentId: string, shareLinkId: string, since: number) {
+      await lockBeforeRead(pgx, LOCK.limit('feedback', shareLinkId));
       const rows = await pgx
         .db()
         .select({ t: feedback.createdAt })

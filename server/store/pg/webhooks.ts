@@ -19,6 +19,7 @@ import { releaseFacts } from '../webhook-release.ts';
 import type { createWebhookStore, DeliveryRow, WebhookRow } from '../webhooks.ts';
 import { bytewise } from './bytewise.ts';
 import type { Postgres } from './db.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 
 const d = webhookDeliveries;
 
@@ -47,7 +48,9 @@ export function createPgWebhookStore(pgx: Postgres) {
         .from(webhooks)
         .where(eq(webhooks.projectId, projectId))
         .orderBy(asc(webhooks.createdAt), bytewise(webhooks.id)),
+    /** Inside a transaction, under the project's limit lock (PG-130, PG-136). */
     async count(projectId: string): Promise<number> {
+      await lockBeforeRead(pgx, LOCK.limit('webhooks', projectId));
       const [r] = await pgx
         .db()
         .select({ n: count() })
