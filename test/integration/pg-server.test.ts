@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { WebsocketProvider } from 'y-websocket';
 import type * as Y from 'yjs';
 import { addItem, itemText, sectionMap } from '#schema/content/ydoc.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -151,6 +152,43 @@ describe('PG-100 … PG-104: the server on PostgreSQL', () => {
     await synced(taken);
     expect(instructionsOf(taken.doc, agentId)).toBe('acknowledged. ');
     await n1!.restart();
+  }, 120_000);
+
+  it('PG-103: an owner paused past its lease loses the draft on resume: its peers get owner_moved, and what they typed meanwhile reaches the new owner when they reconnect there', async () => {
+    const [n1, n2] = cluster.nodes;
+    const { draftId } = await draftOn(n1!.url);
+    const a = client(n1!.url, draftId);
+    await synced(a);
+    const agentId = addItem(a.doc, 'agents', { name: 'Moved bot' });
+    const observer = client(n1!.url, draftId);
+    await until(observer.doc, (d) => instructionsOf(d, agentId) !== null);
+    observer.destroy();
+
+    await n1!.pause();
+    let resumed = false;
+    cleanup.push(() => (resumed ? undefined : n1!.resume()));
+    // Typed into the stopped owner: never stored there.
+    type(a.doc, agentId, 'typed while the owner slept. ');
+    const deadline = performance.now() + 30_000;
+    while ((await closeCode(n2!.url, draftId)) !== 0)
+      expect(performance.now()).toBeLessThan(deadline);
+    const moved = new Promise<number>((resolve) =>
+      a.provider.on('connection-close', (e) => e && resolve(e.code)),
+    );
+    await n1!.resume();
+    resumed = true;
+    expect(await moved).toBe(CLOSE.owner_moved);
+    a.provider.disconnect();
+
+    // The client still holds its edit: reconnected to the new owner, its handshake sends it.
+    const there = new WebsocketProvider(wsUrl(n2!.url), draftId, a.doc, {
+      params: { token: admin.token },
+      disableBc: true,
+      WebSocketPolyfill: WebSocket,
+    });
+    cleanup.push(() => there.destroy());
+    const reader = client(n2!.url, draftId);
+    await until(reader.doc, (d) => instructionsOf(d, agentId) === 'typed while the owner slept. ');
   }, 120_000);
 
   it('PG-104: PostgreSQL paused mid-edit: the editor is told it cannot save, nothing unstored is broadcast, and after resume it flushes and converges', async () => {
