@@ -5,16 +5,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { Config } from './config.ts';
-import { openDatabase, type OpenDatabase } from './store/db.ts';
-import { createAccountStore } from './store/accounts.ts';
-import { createProjectStore } from './store/projects.ts';
-import { createDraftStore } from './store/drafts.ts';
 import { createAccounts } from './domain/accounts.ts';
 import { createProjects } from './domain/projects.ts';
 import { createReplication, REPLICATE_JOB } from './domain/replication.ts';
 import { createPulls } from './domain/pull.ts';
 import { createDraftPolicy, createFlowRuleChanges } from './domain/flow-rules.ts';
-import { createReplicationStore } from './store/replication.ts';
 import { Rooms } from './collab/rooms.ts';
 import { createCollabUpgrade } from './collab/upgrade.ts';
 import { ReplyBudget } from './collab/reply-budget.ts';
@@ -28,10 +23,6 @@ import { createRedisSignInLimiter, signInHashKey } from './cluster/redis-sign-in
 import type { ClusterMessage } from './cluster/messages.ts';
 import { withAfterCommit } from './store/after-commit.ts';
 import { createHmac, randomBytes } from 'node:crypto';
-import { createReleaseStore } from './store/releases.ts';
-import { createSnapshotStore } from './store/snapshots.ts';
-import { createHotfixStore } from './store/hotfixes.ts';
-import { createLocalStore } from './store/local.ts';
 import { createSnapshots } from './domain/snapshots.ts';
 import { createReleases } from './domain/releases.ts';
 import { createComposition } from './domain/composition.ts';
@@ -40,34 +31,22 @@ import { createDiffs } from './domain/diffs.ts';
 import { createLocalData } from './domain/local.ts';
 import { createSealer } from './domain/sealer.ts';
 import { createAccess } from './domain/access.ts';
-import { createMemberStore } from './store/members.ts';
-import { createInvitationStore } from './store/invitations.ts';
-import { createAuditStore } from './store/audit.ts';
-import { createGateStore } from './store/gates.ts';
-import { createShareStore } from './store/shares.ts';
 import { createApprovals } from './domain/approvals.ts';
 import { createShares } from './domain/shares.ts';
 import { createAudiences } from './domain/audiences.ts';
-import { createAudienceStore } from './store/audiences.ts';
 import { privateDir, tightenFile } from './store/private-files.ts';
+import type { OpenDatabase } from './store/db.ts';
+import { postgresBacking, sqliteBacking, type Backing } from './backing.ts';
 import { absoluteUrl, defaultPublicUrl } from './lib/urls.ts';
 import { createVisibility } from './domain/visibility.ts';
 import { createBoard } from './domain/board.ts';
 import { createPasswordResets } from './domain/password-resets.ts';
-import { createPasswordResetStore } from './store/password-resets.ts';
 import { createRetention } from './domain/retention.ts';
-import { createRetentionStore } from './store/retention.ts';
-import { createEventStore } from './store/events.ts';
 import { createProjectEvents } from './domain/events.ts';
-import { createScheduleStore } from './store/schedule.ts';
 import { createFreeze, createSchedule, SCHEDULED_JOB } from './domain/schedule.ts';
-import { createNotificationStore } from './store/notifications.ts';
 import { createNotifications } from './domain/notifications.ts';
 import { createIdempotency } from './domain/idempotency.ts';
-import { createIdempotencyStore } from './store/idempotency.ts';
 import { createWebhooks } from './domain/webhooks.ts';
-import { createWebhookStore } from './store/webhooks.ts';
-import { createJobStore } from './store/jobs.ts';
 import { startJobRunner, type JobRunner, type JobSink } from './cluster/jobs.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
@@ -76,8 +55,8 @@ export interface Running {
   url: string;
   port: number;
   rooms: Rooms;
-  /** The SQLite connection (operations and fault tests: pragmas, checkpoints). */
-  sqlite: OpenDatabase['sqlite'];
+  /** The SQLite connection (operations and fault tests: pragmas, checkpoints); throws on PostgreSQL. */
+  readonly sqlite: OpenDatabase['sqlite'];
   /** Stops accepting, tells peers to reconnect, flushes every draft and closes the database. */
   close(): Promise<void>;
 }
@@ -135,56 +114,56 @@ async function loadWebHandler(): Promise<NodeHandler | null> {
 export function createServices(
   config: Readonly<Config>,
   shared: { signIns?: SignInLimiter; bus?: ClusterBus } = {},
+  backing: Backing = sqliteBacking(config, log),
 ) {
-  const database = openDatabase(config.dataDir, config.sqliteSynchronous, log);
   const keyOfSecrets = secretsKey(config);
   // Links people are sent: PUBLIC_URL, else this server's interface and the port it is bound to (known once listening).
   let boundPort = config.port;
   const publicUrl = () => config.publicUrl ?? defaultPublicUrl(config.host, boundPort);
   // Sync sockets by the sign-in that opened them: they close when it ends (sign-out, revocation, expiry, removal).
   const credentials = new OpenCredentials();
-  // Stores: each built once, here, over the one SQLite connection (so one store's writes can join
-  // another's transaction).
-  const port = database.transactions.port;
-  // Changes and their events in one transaction (every store shares the one connection); what
-  // other processes are told waits for the commit (PG-111).
-  const { atomically, afterCommit } = withAfterCommit(database.transactions);
+  // Stores: built once by the backing (SQLite or PostgreSQL, PG-100), so one store's writes can
+  // join another's transaction.
+  const s = backing.stores;
+  // Changes and their events in one transaction; what other processes are told waits for the
+  // commit (PG-111).
+  const { atomically, afterCommit } = withAfterCommit(backing);
   // Control messages (PG-110): what closes sockets or wakes readers is published, after the change
   // commits, and a listener below does the local work on every process (this one at once).
   const bus = shared.bus ?? createLocalBus(log);
   const announce = (m: ClusterMessage) => afterCommit(JSON.stringify(m), () => bus.publish(m));
-  const accountStore = port(createAccountStore(database.db));
-  const projectStore = port(createProjectStore(database.db));
-  const releaseStore = port(createReleaseStore(database.db));
-  const snapshotStore = port(createSnapshotStore(database.db));
-  const hotfixStore = port(createHotfixStore(database.db));
-  const auditStore = port(createAuditStore(database.db));
-  const gateStore = port(createGateStore(database.db));
-  const scheduleStore = port(createScheduleStore(database.db));
+  const accountStore = s.accounts;
+  const projectStore = s.projects;
+  const releaseStore = s.releases;
+  const snapshotStore = s.snapshots;
+  const hotfixStore = s.hotfixes;
+  const auditStore = s.audit;
+  const gateStore = s.gates;
+  const scheduleStore = s.schedule;
   const freeze = createFreeze(scheduleStore);
-  const memberStore = port(createMemberStore(database.db));
-  const invitationStore = port(createInvitationStore(database.db));
-  const shareStore = port(createShareStore(database.db));
-  const draftStore = createDraftStore(database.sqlite, database.transactions.heldByOther);
-  const replicationStore = port(createReplicationStore(database.db));
-  const audienceStore = port(createAudienceStore(database.db));
-  const localStore = port(createLocalStore(database.db));
-  const retentionStore = port(createRetentionStore(database.db));
-  const passwordResetStore = port(createPasswordResetStore(database.db));
+  const memberStore = s.members;
+  const invitationStore = s.invitations;
+  const shareStore = s.shares;
+  const draftStore = backing.drafts;
+  const replicationStore = s.replication;
+  const audienceStore = s.audiences;
+  const localStore = s.local;
+  const retentionStore = s.retention;
+  const passwordResetStore = s.passwordResets;
   // Work that must happen once (PG-120): the durable job table, asked in each change's
   // transaction; the one runner of this process (startJobs, from start) runs it.
-  const jobQueue = port(createJobStore(database.db));
+  const jobQueue = s.jobs;
   let jobRunner: JobRunner | null = null;
   const jobs: JobSink = { enqueue: jobQueue.enqueue, wake: () => jobRunner?.wake() };
   // What changed in each project, for the event stream and notifications (emitted inside each change's transaction).
-  const events = createProjectEvents(port(createEventStore(database.db)), Date.now, (projectId) =>
+  const events = createProjectEvents(s.events, Date.now, (projectId) =>
     announce({ type: 'projectEvent', projectId }),
   );
   // People are told: a reactor on the event log writes each recipient's notification in the change's transaction.
   const notifications = createNotifications({
     atomically,
     events,
-    store: port(createNotificationStore(database.db)),
+    store: s.notifications,
     projects: projectStore,
     members: memberStore,
     accounts: accountStore,
@@ -254,6 +233,8 @@ export function createServices(
     replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
     refusalBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
+  // A draft this process no longer provably owns stops being served here at once (PG-103).
+  backing.onLeaseLost((draftId) => rooms.lost(draftId));
   const composition = createComposition({ projects: projectStore, snapshots, drafts });
   const approvals = createApprovals({
     store: { ...gateStore, ...auditStore },
@@ -315,7 +296,7 @@ export function createServices(
   });
   const sealer = createSealer(keyOfSecrets);
   // Signed webhooks (WH): a reactor on the event log writes the outbox in each change's transaction.
-  const webhookStore = port(createWebhookStore(database.db));
+  const webhookStore = s.webhooks;
   const webhooks = createWebhooks({
     atomically,
     store: webhookStore,
@@ -382,7 +363,7 @@ export function createServices(
   });
   // Idempotency-Key: first answers kept 24 h; request hashes keyed so a body's secret cannot be guessed from them.
   const idempotency = createIdempotency({
-    store: port(createIdempotencyStore(database.db)),
+    store: s.idempotency,
     hashKey: createHmac('sha256', keyOfSecrets).update('stagecoach idempotency requests').digest(),
   });
   // PUBLIC_URL is where browsers reach us: its origin may write, like one in ALLOWED_ORIGINS.
@@ -531,7 +512,7 @@ export function createServices(
   });
   // boundTo: called once listening, for the port links name when PUBLIC_URL is unset.
   return {
-    database,
+    database: backing.database,
     accounts,
     projects,
     rooms,
@@ -598,7 +579,12 @@ export async function start(
     boundTo,
     startJobs,
     resyncing,
-  } = createServices(config, { bus, ...(signIns ? { signIns } : {}) });
+  } = createServices(
+    config,
+    { bus, ...(signIns ? { signIns } : {}) },
+    // One place decides the dialect (PG-100): DATABASE_URL and the cluster keys, else SQLite.
+    config.cluster ? await postgresBacking(config.cluster, log) : sqliteBacking(config, log),
+  );
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web)
@@ -668,7 +654,9 @@ export async function start(
     url: `http://${host}:${port}`,
     port,
     rooms,
-    sqlite: database.sqlite,
+    get sqlite() {
+      return database.sqlite;
+    },
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -677,7 +665,7 @@ export async function start(
         clearInterval(daily);
         retention.stop();
         await sweeping;
-        if (!rooms.closeAll())
+        if (!(await rooms.shutdown()))
           log('some drafts could not be compacted at shutdown; their update logs hold everything');
         collab.close();
         server.closeAllConnections();

@@ -1,5 +1,9 @@
-import type { DraftStore } from '../store/drafts.ts';
 import type { Room } from './room.ts';
+
+/** A log that appends several drafts' updates in one synchronous transaction (SQLite). */
+interface SyncAppender {
+  appendMany(batches: readonly { draftId: string; updates: readonly Uint8Array[] }[]): number[];
+}
 
 /**
  * Group commit: the updates of every room changed in one tick are appended in ONE SQLite
@@ -11,9 +15,9 @@ import type { Room } from './room.ts';
 export class GroupCommit {
   private readonly waiting = new Set<Room>();
   private scheduled = false;
-  private readonly store: DraftStore;
+  private readonly store: SyncAppender;
 
-  constructor(store: DraftStore) {
+  constructor(store: SyncAppender) {
     this.store = store;
   }
 

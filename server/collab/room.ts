@@ -4,7 +4,9 @@ import * as decoding from 'lib0/decoding';
 import type { CloseReason } from '#schema/errors.ts';
 import { LiveContent } from '#schema/content/live.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
-import type { DraftStore } from '../store/drafts.ts';
+import type { StoredDraft } from '../store/drafts.ts';
+import { FencedError } from '../store/pg/drafts.ts';
+import type { DraftLog } from './draft-log.ts';
 import { DraftBudget } from './draft-size.ts';
 import {
   decodeMessage,
@@ -73,6 +75,11 @@ export interface RoomOptions {
   groupCommit?: { enqueue(room: Room): void };
   log: (msg: string, err?: unknown) => void;
   /**
+   * This process may no longer write the draft (FencedError, PG-103): the registry stops serving
+   * it (Rooms.lost). Absent: the room stops itself.
+   */
+  onFenced?: (room: Room) => void;
+  /**
    * Largest a draft may grow (bytes of its encoded state); a peer update past it is refused whole
    * (draft_too_large).
    */
@@ -102,6 +109,11 @@ function clientsNamed(stateVector: Uint8Array): number {
 
 /** How long a failed append waits before it is tried again. */
 const RETRY_MS = 1000;
+/**
+ * An append to an async log (PostgreSQL) still unanswered after this long: peers are told the
+ * server cannot save (PG-104), as after a failed one — a stopped database hangs, it does not fail.
+ */
+const SLOW_APPEND_MS = 1000;
 
 /**
  * One loaded draft: the Y.Doc, its awareness, its peers, and durable persistence.
@@ -124,8 +136,14 @@ export class Room {
   private shadow: Y.Doc | null = null;
   /** Set while a server edit made on the shadow is applied to the document (the shadow has it already). */
   private fromShadow = false;
-  private readonly store: DraftStore;
+  /** Set while a change already in the log is applied (editStored): it is sent, not queued. */
+  private alreadyStored = false;
+  private readonly store: DraftLog;
   private readonly opts: RoomOptions;
+  /** An append to an async log is unanswered (PG-101: one in flight; later updates wait in `pending`). */
+  private inFlight: Promise<boolean> | null = null;
+  /** A compaction of an async log is unanswered (one at a time). */
+  private compacting: Promise<void> | null = null;
   private pending: { update: Uint8Array; origin: Origin | null }[] = [];
   private flushScheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -152,19 +170,24 @@ export class Room {
    */
   private deleted: DeleteSet | null = null;
 
-  /** `readOnlySections`: what `opts.policy` answered for this draft (Rooms asks before loading). */
+  /**
+   * `readOnlySections`: what `opts.policy` answered for this draft (Rooms asks before loading).
+   * `loaded`: what an async log answered (Rooms loads it first); absent, a synchronous log is read here.
+   */
   constructor(
     draftId: string,
-    store: DraftStore,
+    store: DraftLog,
     opts: RoomOptions,
     readOnlySections: ReadonlySet<string> = new Set(),
+    loaded?: StoredDraft,
   ) {
     this.draftId = draftId;
     this.store = store;
     this.opts = opts;
     this.readOnlySections = readOnlySections;
     this.doc = new Y.Doc({ gc: true });
-    const stored = store.load(draftId);
+    const stored = loaded ?? store.load(draftId);
+    if (stored instanceof Promise) throw new Error('an async draft log is loaded before the room');
     const loadOrigin: Origin = { kind: 'load' };
     // Never Y.mergeUpdates a long log (quadratic): apply to the doc in bounded batches.
     if (stored.state) Y.applyUpdate(this.doc, stored.state, loadOrigin);
@@ -237,6 +260,8 @@ export class Room {
 
   /** Handles one websocket frame from `peer`. Refusals close the peer; nothing of a refused frame is applied. */
   receive(peer: Peer, frame: Uint8Array): void {
+    // A frame that was on its way when the room stopped serving the draft (PG-103).
+    if (this.destroyed) return;
     let msg;
     try {
       msg = decodeMessage(frame);
@@ -395,25 +420,14 @@ export class Room {
    */
   edit(origin: Origin, change: (doc: Y.Doc) => void, durable = false): boolean {
     if (durable && !this.flush()) return false;
-    let updates: Uint8Array[];
-    let dismantled = 0;
-    try {
-      updates = this.onShadow((shadow) => shadow.transact(() => change(shadow)));
-    } catch (err) {
-      // A value nested too deep (from before updates were checked) overflows Yjs's recursive
-      // delete: take it apart bottom-up first, then try the change once more.
-      if (!(err instanceof RangeError)) throw err;
-      updates = this.onShadow((shadow) => {
-        dismantled = dismantleTooDeep(shadow);
-        if (dismantled === 0) throw err;
-        shadow.transact(() => change(shadow));
-      });
-    }
+    const { updates, dismantled } = this.changeOnShadow(change);
     if (updates.length === 0) return true;
     let lastSeq = 0;
     if (durable) {
       try {
-        lastSeq = this.store.append(this.draftId, updates);
+        const seq = this.store.append(this.draftId, updates);
+        if (typeof seq !== 'number') throw new Error('an async draft log edits through editStored');
+        lastSeq = seq;
       } catch (err) {
         this.opts.log(
           `draft ${this.draftId}: could not append a server change; refused, nothing changed`,
@@ -437,6 +451,85 @@ export class Room {
     // Replayed from the log in one load batch, the dismantling would recurse again: fold it into the state now.
     if (dismantled > 0) this.compact();
     return true;
+  }
+
+  /**
+   * `edit` over an async log (PostgreSQL, PG-101). Not durable: the change is made now and the
+   * answer says whether it reached the log. Durable: it waits for everything pending, then holds
+   * the room's one append slot for this change alone; the document and the peers see it only
+   * once it is stored, and false means nothing changed.
+   */
+  async editStored(
+    origin: Origin,
+    change: (doc: Y.Doc) => void,
+    durable = false,
+  ): Promise<boolean> {
+    if (!durable) return this.edit(origin, change) && (await this.settle());
+    while (this.inFlight || this.pending.length > 0) if (!(await this.settle())) return false;
+    if (this.destroyed) return false;
+    const { updates, dismantled } = this.changeOnShadow(change);
+    if (updates.length === 0) return true;
+    let free!: (stored: boolean) => void;
+    this.inFlight = new Promise<boolean>((resolve) => (free = resolve));
+    let lastSeq: number;
+    try {
+      lastSeq = await this.store.append(this.draftId, updates);
+    } catch (err) {
+      this.inFlight = null;
+      free(false);
+      this.shadow?.destroy();
+      this.shadow = null;
+      if (err instanceof FencedError) this.fenced();
+      else
+        this.opts.log(
+          `draft ${this.draftId}: could not append a server change; refused, nothing changed`,
+          err,
+        );
+      return false;
+    }
+    this.inFlight = null;
+    // Stored: whoever loads the draft next sees it, even if this room stopped meanwhile.
+    if (!this.destroyed) {
+      // Stored already: straight to the peers, not into `pending` (which holds peers' updates
+      // that arrived meanwhile and are not stored yet).
+      this.fromShadow = true;
+      this.alreadyStored = true;
+      try {
+        for (const update of updates) Y.applyUpdate(this.doc, update, origin);
+      } finally {
+        this.fromShadow = false;
+        this.alreadyStored = false;
+      }
+      this.lastSeq = Math.max(this.lastSeq, lastSeq);
+      this.loggedSinceCompaction += updates.length;
+      this.opts.policy?.onDurable(this.draftId);
+      if (dismantled > 0) this.compact();
+    }
+    free(true);
+    if (this.pending.length > 0) this.flush();
+    return true;
+  }
+
+  /** Runs a server change on the shadow: its updates (none if it changed nothing), and the dismantling it took. */
+  private changeOnShadow(change: (doc: Y.Doc) => void): {
+    updates: Uint8Array[];
+    dismantled: number;
+  } {
+    let updates: Uint8Array[];
+    let dismantled = 0;
+    try {
+      updates = this.onShadow((shadow) => shadow.transact(() => change(shadow)));
+    } catch (err) {
+      // A value nested too deep (from before updates were checked) overflows Yjs's recursive
+      // delete: take it apart bottom-up first, then try the change once more.
+      if (!(err instanceof RangeError)) throw err;
+      updates = this.onShadow((shadow) => {
+        dismantled = dismantleTooDeep(shadow);
+        if (dismantled === 0) throw err;
+        shadow.transact(() => change(shadow));
+      });
+    }
+    return { updates, dismantled };
   }
 
   /**
@@ -475,6 +568,11 @@ export class Room {
     this.replies.clear();
     this.deleted = null;
     this.budget.grew(update.byteLength);
+    if (this.alreadyStored) {
+      const frame = encodeUpdate(update);
+      for (const peer of this.peers.keys()) peer.send(frame);
+      return;
+    }
     this.pending.push({ update, origin: o });
     if (this.opts.groupCommit) return this.opts.groupCommit.enqueue(this);
     if (!this.flushScheduled) {
@@ -494,23 +592,102 @@ export class Room {
   /** Appends pending updates in one transaction, then broadcasts them. On failure nothing is sent and it retries. */
   flush(): boolean {
     if (this.pending.length === 0) return true;
-    let lastSeq: number;
+    // One append in flight (PG-101): what arrives meanwhile goes with the next one.
+    if (this.inFlight || this.destroyed) return false;
+    const count = this.pending.length;
+    let answer: number | Promise<number>;
     try {
-      lastSeq = this.store.append(this.draftId, this.pendingUpdates);
+      answer = this.store.append(this.draftId, this.pendingUpdates);
     } catch (err) {
-      this.opts.log(
-        `draft ${this.draftId}: could not append ${this.pending.length} update(s); keeping them in memory and retrying`,
-        err,
-      );
-      this.storageFailing(true);
-      this.retryTimer ??= setTimeout(() => {
-        this.retryTimer = null;
-        this.flush();
-      }, RETRY_MS);
+      this.appendFailed(err, count);
       return false;
     }
-    this.appended(this.pending.length, lastSeq);
-    return true;
+    if (typeof answer === 'number') {
+      this.appended(count, answer);
+      return true;
+    }
+    this.awaitAppend(answer, count);
+    return false;
+  }
+
+  /** True while the draft log answers promises (PostgreSQL). */
+  get async(): boolean {
+    return this.store.async === true;
+  }
+
+  /**
+   * Async log: the first `count` pending updates are being appended; broadcast once stored
+   * (nothing is sent that is not stored), then the next append takes what arrived meanwhile.
+   */
+  private awaitAppend(answer: Promise<number>, count: number): void {
+    const slow = setTimeout(() => this.storageFailing(true), SLOW_APPEND_MS);
+    this.inFlight = answer.then(
+      (lastSeq) => {
+        clearTimeout(slow);
+        this.inFlight = null;
+        if (this.destroyed) return false;
+        this.appended(count, lastSeq);
+        if (this.pending.length > 0) this.flush();
+        return true;
+      },
+      (err: unknown) => {
+        clearTimeout(slow);
+        this.inFlight = null;
+        if (!this.destroyed) this.appendFailed(err, count);
+        return false;
+      },
+    );
+  }
+
+  /**
+   * Async log: appends what is pending and waits until the log holds it; false when it cannot
+   * be written now (kept in memory and retried) or the room stopped.
+   */
+  async settle(): Promise<boolean> {
+    while (this.pending.length > 0) {
+      if (this.destroyed) return false;
+      if (!this.inFlight && this.flush()) return true;
+      const appending = this.inFlight;
+      if (!appending || !(await appending)) return false;
+    }
+    return !this.destroyed;
+  }
+
+  /** A failed append: a fenced one stops the room (PG-103); any other keeps the updates and retries. */
+  private appendFailed(err: unknown, count: number): void {
+    if (err instanceof FencedError) return this.fenced();
+    this.opts.log(
+      `draft ${this.draftId}: could not append ${count} update(s); keeping them in memory and retrying`,
+      err,
+    );
+    this.storageFailing(true);
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = null;
+      this.flush();
+    }, RETRY_MS);
+  }
+
+  private fenced(): void {
+    if (this.opts.onFenced) this.opts.onFenced(this);
+    else this.stopServing();
+  }
+
+  /**
+   * This process may no longer write the draft (lease lost, write fenced: PG-103): every peer is
+   * closed with owner_moved (they reconnect, to the new owner), updates not stored are dropped
+   * (the clients still hold them and send them again in their reconnect handshake), and the room
+   * unloads without compacting (that write would be fenced too).
+   */
+  stopServing(): void {
+    if (this.destroyed) return;
+    this.pending = [];
+    this.closeAll('owner_moved');
+    this.destroy();
+  }
+
+  /** Resolves once a compaction of an async log started by `unload` has ended (stored or not). */
+  get settled(): Promise<void> {
+    return this.compacting ?? Promise.resolve();
   }
 
   /** The first `count` pending updates are in the log (up to `lastSeq`): broadcast them, answer who waited. */
@@ -536,6 +713,7 @@ export class Room {
    * that changes are held in memory because the log cannot be written, and when that ends.
    */
   private storageFailing(failing: boolean): void {
+    if (this.destroyed) return;
     if (failing === (this.storageFailingSince !== null)) return;
     this.storageFailingSince = failing ? new Date().toISOString() : null;
     this.awareness.setLocalState(
@@ -552,9 +730,30 @@ export class Room {
   compact(): boolean {
     if (this.destroyed || !this.flush()) return false;
     if (this.loggedSinceCompaction === 0) return true;
+    if (this.compacting) return false;
     try {
       const state = Y.encodeStateAsUpdate(this.doc);
-      this.store.compact(this.draftId, state, this.lastSeq);
+      const done = this.store.compact(this.draftId, state, this.lastSeq);
+      if (done instanceof Promise) {
+        // Async log: the state is taken now; the log keeps everything until the write lands.
+        const counted = this.loggedSinceCompaction;
+        this.compacting = done.then(
+          () => {
+            this.compacting = null;
+            this.budget.measured(state.byteLength);
+            this.loggedSinceCompaction -= counted;
+          },
+          (err: unknown) => {
+            this.compacting = null;
+            if (err instanceof FencedError) return this.fenced();
+            this.opts.log(
+              `draft ${this.draftId}: compaction failed (the log still holds everything)`,
+              err,
+            );
+          },
+        );
+        return true;
+      }
       this.budget.measured(state.byteLength);
       this.loggedSinceCompaction = 0;
       return true;
@@ -606,6 +805,12 @@ export class Room {
   /** Flushes and compacts; returns false (keeping the room) when storage fails. */
   unload(): boolean {
     if (!this.compact()) return false;
+    this.destroy();
+    return true;
+  }
+
+  private destroy(): void {
+    if (this.destroyed) return;
     this.destroyed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.presenceTimer) clearTimeout(this.presenceTimer);
@@ -615,6 +820,5 @@ export class Room {
     this.live?.destroy();
     this.shadow?.destroy();
     this.doc.destroy();
-    return true;
   }
 }

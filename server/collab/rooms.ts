@@ -1,11 +1,36 @@
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
-import type { DraftStore } from '../store/drafts.ts';
+import type { StoredDraft } from '../store/drafts.ts';
+import { OwnedElsewhere, type DraftLog, type Maybe } from './draft-log.ts';
 import type * as Y from 'yjs';
 import { Room, type Origin, type Peer, type RoomOptions } from './room.ts';
 import { GroupCommit } from './group-commit.ts';
 
 /** How long a draft read or changed over HTTP (nobody connected) stays loaded for the next request. */
 const IDLE_MS = 30_000;
+/** Shutdown over an async log: how long each room's last append and compaction may take. */
+const SHUTDOWN_WAIT_MS = 5_000;
+
+/** A log answering synchronously (SQLite): its group commit appends in the same tick. */
+type SyncLog = DraftLog & {
+  appendMany(batches: readonly { draftId: string; updates: readonly Uint8Array[] }[]): number[];
+};
+const synchronous = (log: DraftLog): log is SyncLog => log.async !== true;
+
+/** `p`, or `fallback` after `ms` (the timer does not keep the process alive). */
+function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+interface Opening {
+  readOnlySections: ReadonlySet<string>;
+  /** What an async log held (loaded once this process owned the draft). */
+  loaded?: StoredDraft;
+}
 
 /**
  * The loaded drafts. Loading asks the flow-rule policy first (a store read, async); the room
@@ -18,17 +43,40 @@ const IDLE_MS = 30_000;
  */
 export class Rooms {
   private readonly rooms = new Map<string, Room>();
-  private readonly store: DraftStore;
+  private readonly store: DraftLog;
+  /** Drafts whose lease is being given up after their room unloaded: a new opening waits for it. */
+  private readonly releasing = new Map<string, Promise<void>>();
   private readonly opts: RoomOptions;
   private closing = false;
   private readonly idle = new Map<string, NodeJS.Timeout>();
   /** Drafts whose policy is being asked, so concurrent openers ask once. */
-  private readonly opening = new Map<string, Promise<ReadonlySet<string>>>();
+  private readonly opening = new Map<string, Promise<Opening>>();
 
-  constructor(store: DraftStore, opts: RoomOptions) {
+  constructor(store: DraftLog, opts: RoomOptions) {
     this.store = store;
-    // Every room of this registry appends through one group commit per tick.
-    this.opts = { groupCommit: new GroupCommit(store), ...opts };
+    // Every room of this registry appends through one group commit per tick (SQLite; an async
+    // log appends each room's updates itself, one append in flight per room).
+    this.opts = {
+      ...(synchronous(store) ? { groupCommit: new GroupCommit(store) } : {}),
+      onFenced: (room) => this.stopped(room),
+      ...opts,
+    };
+  }
+
+  /**
+   * Before a room is built: the flow-rule policy, and over an async log this process's ownership
+   * of the draft (PG-102), then its log, read only once owned (a takeover waits for the former
+   * owner's last append, so the load sees everything it stored).
+   */
+  private async prepare(draftId: string): Promise<Opening> {
+    const policy: Maybe<ReadonlySet<string>> =
+      this.opts.policy?.readOnlySections(draftId) ?? new Set<string>();
+    if (synchronous(this.store)) return { readOnlySections: await policy };
+    await this.releasing.get(draftId);
+    const readOnlySections = await policy;
+    const owner = (await this.store.claim?.(draftId)) ?? null;
+    if (owner) throw new OwnedElsewhere(draftId, owner);
+    return { readOnlySections, loaded: await this.store.load(draftId) };
   }
 
   get loaded(): number {
@@ -40,23 +88,23 @@ export class Rooms {
   }
 
   private async room(draftId: string): Promise<Room> {
-    const loaded = this.rooms.get(draftId);
-    if (loaded) return loaded;
+    const open = this.rooms.get(draftId);
+    if (open) return open;
     let asking = this.opening.get(draftId);
     if (!asking) {
-      asking = this.opts.policy?.readOnlySections(draftId) ?? Promise.resolve(new Set<string>());
+      asking = this.prepare(draftId);
       this.opening.set(draftId, asking);
       const forget = () => {
         if (this.opening.get(draftId) === asking) this.opening.delete(draftId);
       };
       asking.then(forget, forget);
     }
-    const readOnlySections = await asking;
+    const { readOnlySections, loaded } = await asking;
     let room = this.rooms.get(draftId);
     if (!room) {
       // Shut down meanwhile: no room is loaded that closeAll would not flush.
       if (this.closing) throw new Error('the server is shutting down');
-      room = new Room(draftId, this.store, this.opts, readOnlySections);
+      room = new Room(draftId, this.store, this.opts, readOnlySections, loaded);
       this.rooms.set(draftId, room);
     }
     return room;
@@ -93,12 +141,53 @@ export class Rooms {
 
   private release(room: Room): void {
     if (room.unload()) {
-      this.rooms.delete(room.draftId);
+      this.unloaded(room);
     } else {
       setTimeout(() => {
         if (room.size === 0 && this.rooms.get(room.draftId) === room) this.release(room);
       }, 1000).unref();
     }
+  }
+
+  /**
+   * A room unloaded normally: out of the registry, and over an async log its lease is given up
+   * once its compaction ended (another process need not wait for the lease to lapse).
+   */
+  private unloaded(room: Room): void {
+    const draftId = room.draftId;
+    if (this.rooms.get(draftId) === room) this.rooms.delete(draftId);
+    const release = this.store.release;
+    if (!release) return;
+    const done = room.settled
+      .then(() => release(draftId))
+      .catch((err: unknown) => this.opts.log(`draft ${draftId}: could not release its lease`, err))
+      .finally(() => {
+        if (this.releasing.get(draftId) === done) this.releasing.delete(draftId);
+      });
+    this.releasing.set(draftId, done);
+  }
+
+  /**
+   * This process no longer owns the draft (lease lost, PG-103): its room stops serving it at
+   * once — peers closed with owner_moved, unstored updates dropped, no compaction.
+   */
+  lost(draftId: string): void {
+    const room = this.rooms.get(draftId);
+    if (room) this.stopped(room);
+  }
+
+  /** A room that stopped serving its draft (lost lease or a fenced write). */
+  private stopped(room: Room): void {
+    const draftId = room.draftId;
+    if (this.rooms.get(draftId) === room) this.rooms.delete(draftId);
+    clearTimeout(this.idle.get(draftId));
+    this.idle.delete(draftId);
+    room.stopServing();
+    this.opts.log(`draft ${draftId}: no longer owned here; its peers reconnect to the new owner`);
+    // Forget the lease here (a no-op in the database unless it is still ours at our epoch).
+    void this.store
+      .release?.(draftId)
+      .catch((err: unknown) => this.opts.log(`draft ${draftId}: could not release its lease`, err));
   }
 
   /** The draft's content now (unchanged items are the same frozen objects as in the last read). */
@@ -118,6 +207,8 @@ export class Rooms {
     durable = false,
   ): Promise<boolean> {
     const room = await this.visit(draftId);
+    const origin = { kind: 'server', reason } satisfies Origin;
+    if (room.async) return await room.editStored(origin, change, durable);
     return (
       room.edit({ kind: 'server', reason } satisfies Origin, change, durable) &&
       (durable || room.flush())
@@ -140,7 +231,7 @@ export class Rooms {
     const room = this.rooms.get(draftId);
     if (!room) return;
     room.closeAll(reason);
-    if (room.unload()) this.rooms.delete(draftId);
+    if (room.unload()) this.unloaded(room);
   }
 
   /** Shutdown: peers are told to reconnect, every room is flushed and compacted. Returns false if a write failed. */
@@ -151,9 +242,31 @@ export class Rooms {
     let ok = true;
     for (const room of [...this.rooms.values()]) {
       room.closeAll('shutting_down');
-      if (room.unload()) this.rooms.delete(room.draftId);
+      if (room.unload()) this.unloaded(room);
       else ok = false;
     }
     return ok;
+  }
+
+  /**
+   * Shutdown, whatever the log: over an async one each room's last append and compaction are
+   * waited for (each at most SHUTDOWN_WAIT_MS), then its lease is given up. False if a write failed.
+   */
+  async shutdown(): Promise<boolean> {
+    if (synchronous(this.store)) return this.closeAll();
+    this.closing = true;
+    for (const timer of this.idle.values()) clearTimeout(timer);
+    this.idle.clear();
+    const rooms = [...this.rooms.values()];
+    for (const room of rooms) room.closeAll('shutting_down');
+    const stored = await Promise.all(
+      rooms.map(async (room) => {
+        if (!(await within(room.settle(), SHUTDOWN_WAIT_MS, false)) || !room.unload()) return false;
+        this.unloaded(room);
+        return true;
+      }),
+    );
+    await within(Promise.all(this.releasing.values()), SHUTDOWN_WAIT_MS, []);
+    return stored.every(Boolean);
   }
 }

@@ -1,3 +1,4 @@
+import { OwnedElsewhere } from './draft-log.ts';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -154,6 +155,10 @@ export function createCollabUpgrade(deps: CollabDeps) {
         early = null;
       },
       (err: unknown) => {
+        // Another live process owns the draft (PG-102): refused for now with a code that makes
+        // the client reconnect; relaying to the owner comes later (docs/scale/i17-pgserver.md).
+        if (err instanceof OwnedElsewhere)
+          return peer.close('owner_moved', 'another server holds this draft; reconnect');
         deps.log(`collab ${draftId}: could not open the draft`, err);
         peer.close('shutting_down', 'could not open the draft; reconnect');
       },

@@ -1,0 +1,37 @@
+import { drizzle } from 'drizzle-orm/node-postgres';
+import * as tables from '#schema/db/pg-tables.ts';
+import type { DraftLog } from '../collab/draft-log.ts';
+import type { Postgres } from '../store/pg/db.ts';
+import { createPgDraftStore, FencedError } from '../store/pg/drafts.ts';
+import type { Leases } from './leases.ts';
+
+/**
+ * The PostgreSQL draft log as a Room sees it (PG-101): every write carries the epoch of this
+ * process's lease on the draft (PG-73); a draft whose lease is not held (lost, lapsed) is refused
+ * with FencedError before any statement. The log never joins a domain transaction (PG-13): it
+ * runs on the pool even when called from inside `atomically`, since rolled back with it, updates
+ * peers had seen would be lost.
+ */
+export function ownedDraftLog(pgx: Postgres, leases: Leases): DraftLog {
+  const outside = drizzle({ client: pgx.pool, schema: tables });
+  const store = createPgDraftStore({ ...pgx, db: () => outside }, leases.nodeId);
+  const epoch = (draftId: string): number => {
+    const e = leases.epoch(draftId);
+    if (e === undefined) throw new FencedError([draftId]);
+    return e;
+  };
+  return {
+    async: true,
+    async claim(draftId) {
+      const r = await leases.acquire(draftId);
+      return 'owner' in r ? r.owner : null;
+    },
+    release: async (draftId) => await leases.release(draftId),
+    load: async (draftId) => await store.load(draftId),
+    append: async (draftId, updates) => await store.append(draftId, updates, epoch(draftId)),
+    appendMany: async (batches) =>
+      await store.appendMany(batches.map((b) => ({ ...b, epoch: epoch(b.draftId) }))),
+    compact: async (draftId, state, uptoSeq) =>
+      await store.compact(draftId, state, uptoSeq, epoch(draftId)),
+  };
+}
