@@ -101,6 +101,7 @@ export const ERROR_EXIT: Record<ErrorId, ExitCode> = {
   webhook_url_not_allowed: EXIT.usage,
   too_many_webhooks: EXIT.blocked,
   too_many_webhook_deliveries: EXIT.retryable,
+  draft_elsewhere: EXIT.retryable,
 };
 
 /**

@@ -240,6 +240,11 @@ export const ERRORS = {
     message:
       'This webhook already has as many deliveries waiting as it may hold: let them go out (or fix the receiver) first.',
   },
+  draft_elsewhere: {
+    status: 503,
+    message:
+      'Another server process holds this draft right now and this one cannot reach it yet. Nothing was changed: try again in a moment.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorId = keyof typeof ERRORS;

@@ -1,3 +1,5 @@
+import { AppError } from '#schema/errors.ts';
+import { OwnedElsewhere } from './collab/draft-log.ts';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -193,18 +195,28 @@ export function createServices(
   const snapshots = createSnapshots(snapshotStore);
   // Live drafts as the domain reaches them: through the Rooms registry below (asked only once
   // requests and replication run).
+  // A draft another live process owns cannot be reached from here yet (relaying is to come):
+  // the caller gets a retryable 503 that changed nothing, never a 500.
+  const elsewhere = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      if (err instanceof OwnedElsewhere) throw new AppError('draft_elsewhere');
+      throw err;
+    }
+  };
   const drafts = {
-    read: async (id: string) => await rooms.content(id),
-    edit: async (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
-      await rooms.edit(id, reason, change),
+    read: (id: string) => elsewhere(() => rooms.content(id)),
+    edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
+      elsewhere(() => rooms.edit(id, reason, change)),
     close: (id: string, reason: Parameters<Rooms['close']>[1] = 'draft_closed') =>
       announce({ type: 'closeDraft', draftId: id, reason }),
   };
   // Server edits that answer the caller (pull, hotfix port) are all or nothing: a 503 means nothing changed.
   const durableDrafts = {
     ...drafts,
-    edit: async (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
-      await rooms.edit(id, reason, change, true),
+    edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
+      elsewhere(() => rooms.edit(id, reason, change, true)),
   };
   const replication = createReplication({
     atomically,

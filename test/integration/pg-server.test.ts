@@ -211,4 +211,27 @@ describe('PG-100 … PG-104: the server on PostgreSQL', () => {
     await until(reader.doc, (d) => instructionsOf(d, agentId) === 'typed while paused. ');
     await presence(reader, (s) => s === undefined);
   }, 120_000);
+  it('PG-105: a Sync through a process that does not own the draft answers 503 draft_elsewhere and moves nothing; with PostgreSQL stopped a write answers 503 storage_unavailable', async () => {
+    const [n1, n2] = cluster.nodes;
+    const { project, draftId } = await draftOn(n1!.url);
+    const editor = client(n1!.url, draftId);
+    await synced(editor);
+    const dev = (project.environments as Env[])[0]!;
+    const via2 = overTheWire(n2!.url, admin.token);
+    const before = await via2.ok('GET', `/api/projects/${project.id}`);
+    const refused = await via2.call('POST', `/api/environments/${dev.id}/sync`, {
+      confirmMissingSecrets: true,
+    });
+    expect(refused.status).toBe(503);
+    expect((refused.body as { error: { id: string } }).error.id).toBe('draft_elsewhere');
+    expect(await via2.ok('GET', `/api/projects/${project.id}`)).toEqual(before);
+
+    await pg.stop();
+    cleanup.push(() => pg.restart());
+    const down = await overTheWire(n1!.url, admin.token).call('POST', '/api/projects', {
+      name: 'While the database is down',
+    });
+    expect(down.status).toBe(503);
+    expect((down.body as { error: { id: string } }).error.id).toBe('storage_unavailable');
+  }, 120_000);
 });

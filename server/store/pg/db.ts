@@ -92,7 +92,12 @@ export async function openPostgres(
   opts: { max?: number; log?: (msg: string) => void } = {},
 ): Promise<Postgres> {
   const log = opts.log ?? console.error;
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 });
+  // A connection that cannot be had within 5 s fails the request (503) instead of hanging it.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    connectionTimeoutMillis: 5000,
+  });
   // An idle client whose server went away emits 'error'; unhandled it would end the process.
   pool.on('error', (err) => log(`postgres: idle connection failed: ${err.message}`));
   await migratePostgres(pool);
