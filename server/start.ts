@@ -156,7 +156,11 @@ export function createServices(
   // transaction; the one runner of this process (startJobs, from start) runs it.
   const jobQueue = s.jobs;
   let jobRunner: JobRunner | null = null;
-  const jobs: JobSink = { enqueue: jobQueue.enqueue, wake: () => jobRunner?.wake() };
+  // Woken after the change commits (PG-106): inside the transaction the runner would claim in its scope.
+  const jobs: JobSink = {
+    enqueue: jobQueue.enqueue,
+    wake: () => afterCommit('jobs:wake', () => jobRunner?.wake()),
+  };
   // What changed in each project, for the event stream and notifications (emitted inside each change's transaction).
   const events = createProjectEvents(s.events, Date.now, (projectId) =>
     announce({ type: 'projectEvent', projectId }),
@@ -311,6 +315,7 @@ export function createServices(
   const webhookStore = s.webhooks;
   const webhooks = createWebhooks({
     atomically,
+    afterCommit,
     store: webhookStore,
     projects: projectStore,
     events,

@@ -302,6 +302,8 @@ export interface ReleaseFacts {
  * event log inside each change's transaction, and a worker that sends it after commit.
  */
 export function createWebhooks(deps: {
+  /** Runs `fn` once the surrounding transaction committed (at once outside one). */
+  afterCommit: (key: string, fn: () => void) => void;
   store: WebhookStore;
   projects: ProjectStore;
   events: Pick<ProjectEvents, 'onEmit'>;
@@ -686,7 +688,10 @@ export function createWebhooks(deps: {
     // A savepoint of the change's transaction: the outbox rows commit with the change, or (the
     // change rolling back) never exist; a failure here is undone alone and logged.
     try {
-      if ((await deps.atomically(async () => await react(e, hooks))) > 0) setImmediate(wake);
+      // The worker is woken once the change committed (PG-106): woken inside the transaction it
+      // could run in its scope and send what may still roll back.
+      if ((await deps.atomically(async () => await react(e, hooks))) > 0)
+        deps.afterCommit('webhooks:wake', () => setImmediate(wake));
     } catch (err) {
       deps.log(`queuing webhooks for a ${e.kind} event failed; the change stands`, err);
     }

@@ -395,6 +395,7 @@ describe('PG-136: webhooks per project', () => {
     await seedUserAndProject();
     const webhooksOf = (o: Postgres) =>
       createWebhooks({
+        afterCommit: (_key, fn) => fn(),
         store: createPgWebhookStore(o),
         projects: createPgProjectStore(o),
         events: createProjectEvents(createPgEventStore(o)),
