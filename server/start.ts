@@ -576,7 +576,11 @@ export async function start(
   // Several processes (PG-110): control messages and sign-in counts through Redis. Nothing waits
   // for Redis here: both connect in the background (PG-62, PG-65).
   const redisUrl = config.cluster?.redisUrl;
-  const bus = opts.bus ?? (redisUrl ? createRedisBus({ url: redisUrl, log }) : createLocalBus(log));
+  const bus =
+    opts.bus ??
+    (redisUrl
+      ? createRedisBus({ url: redisUrl, secret: config.cluster?.clusterSecret, log })
+      : createLocalBus(log));
   const redis = redisUrl ? redisClient(redisUrl, 'sign-ins', log) : null;
   if (redis) void connectInBackground(redis);
   const signIns = redis

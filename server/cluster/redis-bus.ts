@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Listeners, type ClusterBus, type Log } from './bus.ts';
 import { ClusterMessage, MAX_MESSAGE_BYTES, readEnvelope, type Envelope } from './messages.ts';
 import { connectInBackground, redisClient } from './redis-connection.ts';
@@ -8,6 +8,12 @@ export interface RedisBusOptions {
   url: string;
   /** The pub/sub channel; one per installation sharing a Redis. */
   channel?: string;
+  /**
+   * CLUSTER_SECRET (PG-66): each envelope is signed (HMAC-SHA256 under a key derived from it) and a
+   * received one whose signature does not verify is dropped, so whoever can write to Redis cannot
+   * close people's connections or wake every process. Absent (tests): unsigned envelopes.
+   */
+  secret?: string;
   log?: Log;
 }
 
@@ -33,8 +39,21 @@ export const MAX_SENDS_IN_FLIGHT = 1000;
 export function createRedisBus({
   url,
   channel = 'stagecoach:cluster',
+  secret,
   log = () => {},
 }: RedisBusOptions): RedisBus {
+  const key = secret ? createHmac('sha256', secret).update('stagecoach bus v1').digest() : null;
+  const sign = (json: string) => createHmac('sha256', key!).update(json).digest('hex');
+  /** The envelope's JSON when its signature verifies (or no secret is set), else null. */
+  const verified = (raw: string): string | null => {
+    if (!key) return raw;
+    const dot = raw.indexOf('.');
+    if (dot !== 64) return null;
+    const given = Buffer.from(raw.slice(0, 64), 'hex');
+    const json = raw.slice(65);
+    const wanted = Buffer.from(sign(json), 'hex');
+    return given.length === wanted.length && timingSafeEqual(given, wanted) ? json : null;
+  };
   const self = randomUUID();
   const listeners = new Listeners(log);
   const counts = listeners.counts;
@@ -42,7 +61,10 @@ export function createRedisBus({
   const subscriber = redisClient(url, 'bus subscriber', log);
 
   const receive = (raw: string) => {
-    const read = readEnvelope(raw);
+    if (raw.length > MAX_MESSAGE_BYTES + 65) return void counts.droppedOversized++;
+    const json = verified(raw);
+    if (json === null) return void counts.droppedMalformed++;
+    const read = readEnvelope(json);
     if ('dropped' in read) {
       if (read.dropped === 'oversized') counts.droppedOversized++;
       else counts.droppedMalformed++;
@@ -91,8 +113,9 @@ export function createRedisBus({
       listeners.deliver(message);
       // Checked as the receivers will check it, so a bug here (a reason over 200 characters)
       // shows in this process's counts and log, not as junk dropped by every other one.
-      const payload = JSON.stringify({ from: self, message } satisfies Envelope);
-      if (Buffer.byteLength(payload) > MAX_MESSAGE_BYTES) {
+      const json = JSON.stringify({ from: self, message } satisfies Envelope);
+      const payload = key ? `${sign(json)}.${json}` : json;
+      if (Buffer.byteLength(json) > MAX_MESSAGE_BYTES) {
         counts.droppedOversized++;
         log(`cluster bus: a ${message.type} message over ${MAX_MESSAGE_BYTES} bytes was not sent`);
         return;

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
@@ -10,8 +11,8 @@ import type { ClusterMessage, ClusterMessageType } from '#server/cluster/message
 const cleanup = cleanupAfterEach();
 
 /** A bus as one process would hold it; closed after the test. */
-function bus(url: string, logged: string[] = []): RedisBus {
-  const b = createRedisBus({ url, log: (msg) => logged.push(msg) });
+function bus(url: string, logged: string[] = [], secret?: string): RedisBus {
+  const b = createRedisBus({ url, secret, log: (msg) => logged.push(msg) });
   cleanup.push(() => b.close());
   return b;
 }
@@ -256,5 +257,31 @@ describe('PG: the cluster bus', () => {
     expect(await arrived).toEqual({ type: 'projectEvent', projectId: 'prj_2' });
     expect(a.counts().resyncs).toBe(1);
     expect(b.counts().resyncs).toBe(0);
+  });
+
+  it('PG-66 with CLUSTER_SECRET every envelope is signed: a bus with the same secret hears it; a forged, unsigned or differently keyed one is dropped and counted', async () => {
+    const redis = await startRedis(cleanup);
+    const secret = 's'.repeat(40);
+    const a = bus(redis.url, [], secret);
+    const b = bus(redis.url, [], secret);
+    await Promise.all([a.ready, b.ready]);
+    const got = heard(b);
+    const raw = await rawClient(redis.url);
+    const envelope = JSON.stringify({
+      from: 'a-redis-writer',
+      message: { type: 'closeUser', userId: 'usr_1', reason: 'forged' },
+    });
+    await raw.publish('stagecoach:cluster', envelope);
+    await raw.publish('stagecoach:cluster', `${'0'.repeat(64)}.${envelope}`);
+    // Signed as a bus of another installation (another secret) would sign it.
+    const otherKey = createHmac('sha256', 't'.repeat(40)).update('stagecoach bus v1').digest();
+    const otherSig = createHmac('sha256', otherKey).update(envelope).digest('hex');
+    await raw.publish('stagecoach:cluster', `${otherSig}.${envelope}`);
+    // Redis delivers in order: by the time the signed one arrives, the others were handled.
+    const good = next(b, 'projectEvent');
+    a.publish({ type: 'projectEvent', projectId: 'prj_signed' });
+    expect(await good).toEqual({ type: 'projectEvent', projectId: 'prj_signed' });
+    expect(got).toEqual([{ type: 'projectEvent', projectId: 'prj_signed' }]);
+    expect(b.counts().droppedMalformed).toBe(3);
   });
 });
