@@ -1,5 +1,5 @@
-import { AppError } from '#schema/errors.ts';
-import { OwnedElsewhere } from './collab/draft-log.ts';
+import { createTickets } from './cluster/tickets.ts';
+import { createDraftGateway } from './cluster/draft-gateway.ts';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -198,21 +198,22 @@ export function createServices(
   const projects = createProjects(projectStore, { emit: events.emit, atomically });
   const snapshots = createSnapshots(snapshotStore);
   // Live drafts as the domain reaches them: through the Rooms registry below (asked only once
-  // requests and replication run).
-  // A draft another live process owns cannot be reached from here yet (relaying is to come):
-  // the caller gets a retryable 503 that changed nothing, never a 500.
-  const elsewhere = async <T>(run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (err) {
-      if (err instanceof OwnedElsewhere) throw new AppError('draft_elsewhere');
-      throw err;
-    }
+  // requests and replication run). With several processes a change of a draft another process
+  // owns is made there (the draft gateway, PG-151); a 503 draft_elsewhere changed nothing.
+  const tickets = config.cluster ? createTickets(config.cluster.clusterSecret) : null;
+  const editDraft = async (
+    id: string,
+    reason: string,
+    change: Parameters<Rooms['edit']>[2],
+    durable: boolean,
+  ): Promise<boolean> => {
+    if (gateway) return await gateway.edit(id, reason, change, durable);
+    return await rooms.edit(id, reason, change, durable);
   };
   const drafts = {
-    read: (id: string) => elsewhere(() => rooms.content(id)),
+    read: (id: string) => rooms.content(id),
     edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
-      elsewhere(() => rooms.edit(id, reason, change)),
+      editDraft(id, reason, change, false),
     close: (id: string, reason: Parameters<Rooms['close']>[1] = 'draft_closed') =>
       announce({ type: 'closeDraft', draftId: id, reason }),
   };
@@ -220,7 +221,7 @@ export function createServices(
   const durableDrafts = {
     ...drafts,
     edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
-      elsewhere(() => rooms.edit(id, reason, change, true)),
+      editDraft(id, reason, change, true),
   };
   const replication = createReplication({
     atomically,
@@ -249,6 +250,14 @@ export function createServices(
     replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
     refusalBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
+  const gateway = tickets
+    ? createDraftGateway({
+        rooms,
+        tickets,
+        maxBodyBytes: Math.max(config.maxBodyBytes, config.collabMaxDraftBytes) + 64 * 1024,
+        log,
+      })
+    : null;
   // A draft this process no longer provably owns stops being served here at once (PG-103).
   backing.onLeaseLost((draftId) => rooms.lost(draftId));
   const composition = createComposition({ projects: projectStore, snapshots, drafts });
@@ -430,7 +439,7 @@ export function createServices(
     credentials,
     accounts,
     projects,
-    rooms,
+    drafts: durableDrafts,
     releases,
     snapshots,
     diffs,
@@ -502,6 +511,7 @@ export function createServices(
     allowedOrigins,
     trustProxy: config.trustProxy,
     log,
+    ...(tickets && config.cluster ? { relay: { tickets, nodeId: config.cluster.nodeId } } : {}),
   });
   // What each control message does in this process, whichever process published it (PG-110).
   bus.on('closeUser', (m) => rooms.closeUser(m.userId));
@@ -535,6 +545,8 @@ export function createServices(
     rooms,
     app,
     collab,
+    /** With several processes, the endpoint through which the others change drafts owned here. */
+    gateway,
     releases,
     hotfixes,
     localData,
@@ -600,6 +612,7 @@ export async function start(
     boundTo,
     startJobs,
     resyncing,
+    gateway,
   } = createServices(
     config,
     { bus, ...(signIns ? { signIns } : {}) },
@@ -614,6 +627,7 @@ export async function start(
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
     for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
+    if (gateway?.handles(url)) return void gateway.serve(req, res);
     if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?')) {
       res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
       return void api(req, res);
