@@ -181,7 +181,7 @@ describe('PG-190 … PG-192, PG-198: guarantees 4, 8 and 9 through three process
       wins[moved.node] = (wins[moved.node] ?? 0) + 1;
     }
     console.log(
-      `PG-190: 50 rounds of two racing Syncs each in ${Math.round(performance.now() - t0)} ms; TEST→STAGING won by ${JSON.stringify(wins)}`,
+      `PG-190: 50 rounds of two racing Syncs each in ${Math.round(performance.now() - t0)} ms; winners (dev: DEV→TEST, else TEST→STAGING) ${JSON.stringify(wins)}`,
     );
     // Every process reads the pointers the winners moved.
     for (const n of cluster.nodes) {
