@@ -31,6 +31,7 @@ const TYPES: ClusterMessageType[] = [
   'flowRulesChanged',
   'projectEvent',
   'deliveryEvent',
+  'webhooksDue',
 ];
 const ONE_OF_EACH: ClusterMessage[] = [
   { type: 'closeUser', userId: 'usr_1', reason: 'removed from project' },
@@ -39,6 +40,7 @@ const ONE_OF_EACH: ClusterMessage[] = [
   { type: 'flowRulesChanged', projectId: 'prj_1' },
   { type: 'projectEvent', projectId: 'prj_1' },
   { type: 'deliveryEvent', projectId: 'prj_1', environmentId: 'env_1' },
+  { type: 'webhooksDue' },
 ];
 
 /** Resolves with the next message of `type` the bus delivers. */
