@@ -87,7 +87,7 @@ const idOf = (r: Received) => r.headers['webhook-id'] as string;
 describe('PG-175, PG-176: webhook deliveries with several processes', () => {
   // PG-176 first, on processes that have sent nothing yet: none of them has a timer left from an
   // earlier delivery, so only polling or the bus can make another process send it.
-  it('PG-176 kill -9 of the process sending a delivery while the receiver holds the request open: another process sends it, with the same webhook-id, once the claim ran out', async () => {
+  it('PG-171 PG-176 kill -9 of the process sending a delivery while the receiver holds the request open: another process, which never saw it queued, sends it, with the same webhook-id, once the claim ran out', async () => {
     const receiver = await webhookReceiver(cleanup);
     const senders: string[] = [];
     receiver.answer((r, n) => {

@@ -440,7 +440,7 @@ describe('PG-43: the webhook store answers on PostgreSQL as on SQLite', () => {
     for (const seq of [901, 902, 903, 904]) await same((s) => s.release(seq));
   });
 
-  it('of processes racing to claim one delivery exactly one holds it; a lost lease settles nothing', async () => {
+  it('PG-170 of processes racing to claim one delivery exactly one holds it until it runs out by PostgreSQL’s clock; a lost lease settles nothing', async () => {
     const d = dbs();
     await project(d, 'w2');
     const store = createPgWebhookStore(d.pgx);
