@@ -16,6 +16,7 @@ import {
   type WebhookView,
 } from '#schema/api/webhooks.ts';
 import type { DeliveryRow, WebhookRow, WebhookStore } from '../store/webhooks.ts';
+import { retryable } from '../store/port.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { ProjectEventRow } from '../store/events.ts';
 import type { Principal } from './accounts.ts';
@@ -701,6 +702,9 @@ export function createWebhooks(deps: {
       if ((await deps.atomically(async () => await react(e, hooks))) > 0)
         deps.afterCommit('webhooks:wake', wakeAll);
     } catch (err) {
+      // A deadlock or serialization failure: the whole change runs again, its deliveries with it
+      // (PG-177); swallowed, the change would commit without them.
+      if (retryable(err)) throw err;
       deps.log(`queuing webhooks for a ${e.kind} event failed; the change stands`, err);
     }
   });

@@ -110,7 +110,7 @@ function processOn(o: Postgres, opts: { now?: () => number; timeoutMs?: number }
       actorId: null,
       subject: { feedbackId, action: 'posted' },
     });
-  return { webhooks, atomically, feedback, looked, pgx: o };
+  return { webhooks, atomically, feedback, looked, store, pgx: o };
 }
 
 const feedbackIdOf = (body: string) =>
@@ -204,5 +204,43 @@ describe('PG-170, PG-174: leases on PostgreSQL’s clock', () => {
     await a.webhooks.stop();
     expect(receiver.received).toHaveLength(1);
     expect((await committedDeliveries(b.pgx, row!.messageId))[0]!.attempts).toHaveLength(1);
+  });
+});
+
+describe('PG-177: a retryable failure while queuing runs the whole change again', () => {
+  it('PG-177 a deadlock reported by the outbox insert is not swallowed: the change runs again and commits with its delivery, sent once', async () => {
+    const receiver = await webhookReceiver(cleanup);
+    await seed(receiver.url);
+    const observer = await pg.otherProcess();
+    const a = processOn(pg.pgx);
+    // The first insert fails as drizzle reports PostgreSQL's deadlock (the driver's error as cause).
+    const insertDelivery = a.store.insertDelivery;
+    let failures = 0;
+    a.store.insertDelivery = async (row) => {
+      if (failures++ === 0)
+        throw new Error('Failed query', {
+          cause: Object.assign(new Error('deadlock detected'), { code: '40P01' }),
+        });
+      await insertDelivery(row);
+    };
+    let runs = 0;
+    await a.atomically(async () => {
+      runs++;
+      await a.feedback('f-retried');
+    });
+    expect(runs).toBe(2);
+    await a.atomically(async () => await a.feedback('f-after'));
+    await receiver.nth(2);
+    await a.webhooks.stop();
+    expect(receiver.received.map((r) => feedbackIdOf(r.body))).toEqual(['f-retried', 'f-after']);
+    expect(
+      (await committedDeliveries(observer)).map((d) => feedbackIdOf(d.payload)).sort(),
+    ).toEqual(['f-after', 'f-retried']);
+    const events = await observer
+      .db()
+      .execute<{ n: number }>(
+        sql`select count(*)::int as n from project_events where kind = 'feedback'`,
+      );
+    expect(events.rows[0]!.n).toBe(2);
   });
 });
