@@ -73,6 +73,8 @@ function log(msg: string, err?: unknown): void {
 
 /** How often this process's job runner looks for jobs due (or enqueued by another process). */
 const JOB_POLL_MS = 500;
+/** How often, with several processes, the webhook worker looks for deliveries others queued (PG-171). */
+const WEBHOOK_POLL_MS = 1000;
 
 /** On every response; the page's CSP comes from SvelteKit (vite.config.ts), the API's is the strictest. */
 const SECURITY_HEADERS: [string, string][] = [
@@ -338,6 +340,11 @@ export function createServices(
     config,
     audit: async (e, now) => await auditStore.audit(e, now),
     log,
+    // Several processes send from one outbox (PG-171): each polls it, and a queued delivery wakes
+    // them all (the bus message wakes this process too; a lost one waits for the next poll).
+    ...(config.cluster
+      ? { pollMs: WEBHOOK_POLL_MS, wakeOthers: () => bus.publish({ type: 'webhooksDue' }) }
+      : {}),
   });
   const localData = createLocalData({
     projects: projectStore,
@@ -521,6 +528,7 @@ export function createServices(
   bus.on('projectEvent', (m) => events.wake(m.projectId));
   // Delivery waits read project events: an environment's wake-up wakes its project's readers.
   bus.on('deliveryEvent', (m) => events.wake(m.projectId));
+  bus.on('webhooksDue', () => webhooks.wake());
   // Messages may have been lost while Redis was away (PG-112): re-read every open socket's and
   // stream's credential and rights, re-read flow rules, and wake every watched project once.
   let sweeping: Promise<unknown> = Promise.resolve();

@@ -35,6 +35,8 @@ export const ClusterMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('projectEvent'), projectId: Id }),
   /** A delivery changed: wake that environment's long-polls and delivery streams. */
   z.strictObject({ type: z.literal('deliveryEvent'), projectId: Id, environmentId: Id }),
+  /** A webhook delivery was queued: every process's worker looks for due ones (PG-171). */
+  z.strictObject({ type: z.literal('webhooksDue') }),
 ]);
 export type ClusterMessage = z.infer<typeof ClusterMessage>;
 export type ClusterMessageType = ClusterMessage['type'];
