@@ -201,8 +201,9 @@ export class Rooms {
    * was shown (stored before broadcast).
    */
   async content(draftId: string): Promise<WorkspaceContent> {
+    if (synchronous(this.store)) return (await this.visit(draftId)).content();
     const open = this.rooms.get(draftId);
-    if (open || synchronous(this.store)) return (open ?? (await this.visit(draftId))).content();
+    if (open) return open.content();
     const doc = await this.fromLog(draftId);
     try {
       return new LiveContent(doc).read();
