@@ -11,6 +11,7 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, instructionsOf, synced, until, type Client } from '../helpers/clients.ts';
 import { printOnFailure, startCluster, type Cluster } from '../helpers/cluster.ts';
 import { newProject, overTheWire, type Env } from '../helpers/fixture.ts';
+import { pgClusterEnv } from '../helpers/pg-cluster.ts';
 import { startPostgres, type ThrowawayPostgres } from '../helpers/postgres.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { setupAdmin, type Admin } from '../helpers/server.ts';
@@ -21,23 +22,16 @@ import { setupAdmin, type Admin } from '../helpers/server.ts';
  * to each process directly (as a balancer mid-rebalance, or one that does not hash, would send them).
  */
 const shared: (() => unknown)[] = [];
-const CLUSTER_SECRET = randomBytes(36).toString('base64');
+let CLUSTER_SECRET: string;
 let postgres: ThrowawayPostgres;
 let cluster: Cluster;
 let sql: pg.Pool;
 beforeAll(async () => {
   postgres = await startPostgres(shared);
   const redis = await startRedis(shared);
-  cluster = await startCluster(shared, {
-    nodes: 3,
-    env: {
-      DATABASE_URL: postgres.url,
-      REDIS_URL: redis.url,
-      SECRETS_KEY: randomBytes(32).toString('base64'),
-      PUBLIC_URL: 'http://stagecoach.test',
-      CLUSTER_SECRET,
-    },
-  });
+  const env = pgClusterEnv(postgres.url, redis.url);
+  CLUSTER_SECRET = env.CLUSTER_SECRET!;
+  cluster = await startCluster(shared, { nodes: 3, env });
   sql = new pg.Pool({ connectionString: postgres.url, max: 1 });
   shared.push(() => sql.end());
 }, 120_000);

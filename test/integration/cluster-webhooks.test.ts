@@ -10,6 +10,7 @@ import {
   type ClusterNode,
 } from '../helpers/cluster.ts';
 import { newProject, overTheWire } from '../helpers/fixture.ts';
+import { pgClusterEnv } from '../helpers/pg-cluster.ts';
 import { startPostgres } from '../helpers/postgres.ts';
 import { pidOwningPort } from '../helpers/process.ts';
 import { startRedis } from '../helpers/redis.ts';
@@ -30,11 +31,7 @@ beforeAll(async () => {
   cluster = await startCluster(shared, {
     nodes: 3,
     env: {
-      DATABASE_URL: pg.url,
-      REDIS_URL: redis.url,
-      SECRETS_KEY: randomBytes(32).toString('base64'),
-      PUBLIC_URL: 'http://stagecoach.test',
-      CLUSTER_SECRET: randomBytes(36).toString('base64'),
+      ...pgClusterEnv(pg.url, redis.url),
       WEBHOOK_ALLOW_PRIVATE: '1',
       WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
       WEBHOOK_RETRY_SCHEDULE_MS: '200',

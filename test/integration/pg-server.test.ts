@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { beforeAll, afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { WebsocketProvider } from 'y-websocket';
 import type * as Y from 'yjs';
@@ -11,6 +10,7 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, instructionsOf, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { printOnFailure, startCluster, type Cluster } from '../helpers/cluster.ts';
 import { newProject, overTheWire, type Env } from '../helpers/fixture.ts';
+import { pgClusterEnv } from '../helpers/pg-cluster.ts';
 import { startPostgres, type ThrowawayPostgres } from '../helpers/postgres.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { setupAdmin, type Admin } from '../helpers/server.ts';
@@ -27,13 +27,7 @@ beforeAll(async () => {
   const redis = await startRedis(shared);
   cluster = await startCluster(shared, {
     nodes: 2,
-    env: {
-      DATABASE_URL: pg.url,
-      REDIS_URL: redis.url,
-      SECRETS_KEY: randomBytes(32).toString('base64'),
-      PUBLIC_URL: 'http://stagecoach.test',
-      CLUSTER_SECRET: randomBytes(36).toString('base64'),
-    },
+    env: pgClusterEnv(pg.url, redis.url),
   });
 }, 120_000);
 afterAll(async () => {
