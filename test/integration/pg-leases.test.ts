@@ -286,6 +286,30 @@ describe('PG-73: writes to a draft are fenced by its lease', () => {
   });
 });
 
+describe('PG-76: renewals and appends do not wait for each other', () => {
+  it('PG-76 a renewal completes while an append of the same draft is in flight (its transaction open), and the append then commits', async () => {
+    const { pgx } = await postgresWithDrafts(['d']);
+    const a = leasesOf(pgx, 'a', { renewEveryMs: 60_000 });
+    const logA = createPgDraftStore(pgx, 'a');
+    const { epoch } = (await a.leases.acquire('d')) as { epoch: number };
+    let commit!: () => void;
+    let appended!: () => void;
+    const inFlight = new Promise<void>((r) => (appended = r));
+    const tx = pgx.atomically(async () => {
+      await logA.append('d', [bytes('a1')], epoch);
+      appended();
+      await new Promise<void>((r) => (commit = r));
+    });
+    await inFlight;
+    // The append holds the lease row: the renewal must not queue behind it.
+    const renewed = await createLeaseStore(pgx).renew('a', [{ draftId: 'd', epoch }], 5_000);
+    expect([...renewed]).toEqual(['d']);
+    commit();
+    await tx;
+    expect((await logA.load('d')).updates.map(text)).toEqual(['a1']);
+  });
+});
+
 describe('PG-74: a paused owner that resumes writes nothing', () => {
   it('a paused owner process (SIGSTOP past the TTL) that resumes is fenced: nothing forked', async () => {
     const { server, pgx } = await postgresWithDrafts(['d']);

@@ -28,9 +28,10 @@ export interface FencedBatch {
  * The draft update log on PostgreSQL (PG-72, PG-73): the SQLite store's calls (server/store/
  * drafts.ts) answering the same, made async, and FENCED — every append and compaction carries the
  * epoch of `node`'s lease and writes only if `draft_leases` still holds the draft for `node` at
- * that epoch, unexpired, checked in the same statement. The lease row is read FOR SHARE, so a
- * takeover (which updates the row) waits for a write in flight, and a write that comes after a
- * takeover sees the new epoch and writes nothing: a former owner cannot fork the log.
+ * that epoch, unexpired, checked in the same statement. The lease row is read FOR KEY SHARE, so a
+ * takeover (which locks the row FOR UPDATE first) waits for a write in flight, and a write that comes after a takeover sees the new epoch and writes nothing: a former
+ * owner cannot fork the log. Its owner's renewals (FOR NO KEY UPDATE, PG-76) do not wait for its
+ * writes, nor its writes for them.
  */
 export function createPgDraftStore(pgx: Postgres, node: string) {
   /** Sequence numbers come from the identity column in input order, like SQLite's autoincrement. */
@@ -50,7 +51,7 @@ export function createPgDraftStore(pgx: Postgres, node: string) {
         JOIN wanted w ON w.draft_id = l.draft_id AND w.epoch = l.epoch
         WHERE l.owner_node = ${node} AND l.expires_at > ${pgNowMs}
         ORDER BY l.draft_id
-        FOR SHARE OF l
+        FOR KEY SHARE OF l
       ),
       fenced AS (SELECT draft_id FROM wanted WHERE draft_id NOT IN (SELECT draft_id FROM lease)),
       ins AS (
@@ -118,7 +119,7 @@ export function createPgDraftStore(pgx: Postgres, node: string) {
           SELECT draft_id FROM draft_leases
           WHERE draft_id = ${draftId} AND owner_node = ${node} AND epoch = ${epoch}
             AND expires_at > ${pgNowMs}
-          FOR SHARE
+          FOR KEY SHARE
         ),
         st AS (
           INSERT INTO draft_states AS s (draft_id, state, upto_seq, updated_at)
