@@ -226,6 +226,19 @@ export function createApp(deps: AppDeps) {
         c.header('Retry-After', String(retryAfter));
       return c.json(body, err.status as 400);
     }
+    // A character PostgreSQL cannot store (NUL) in a field no schema checks as text (an id):
+    // the request is wrong, not the server (PG-182); the statement failed, nothing changed.
+    if (textRefused(err)) {
+      return c.json(
+        {
+          error: {
+            id: 'invalid_body',
+            message: 'The request holds a character that cannot be stored (a control character).',
+          },
+        } satisfies ErrorBody,
+        400,
+      );
+    }
     deps.log(`${c.req.method} ${c.req.path} failed`, err);
     // The database cannot take the write: the transaction rolled back, nothing changed.
     if (storageDown(err)) {
@@ -243,6 +256,18 @@ export function createApp(deps: AppDeps) {
   });
   return app;
 }
+
+/** The SQLSTATE codes of `err` and the errors it wraps (drizzle wraps the driver's), outermost first. */
+function codesOf(err: unknown): string[] {
+  const codes: string[] = [];
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    codes.push(String((e as { code?: unknown }).code ?? ''));
+  return codes;
+}
+
+/** PostgreSQL refused a character of the text (22021 NUL or a bad byte, 22P05 untranslatable). */
+const textRefused = (err: unknown): boolean =>
+  codesOf(err).some((code) => code === '22021' || code === '22P05');
 
 /**
  * Whether `err` (or an error it wraps: drizzle wraps the driver's) says the database cannot work

@@ -305,4 +305,38 @@ describe('PG-53 … PG-58: npm run migrate-to-postgres', { timeout: 90_000 }, ()
     expect((await exited(child)).code).toBe(0);
     expect((await migrate(['--from', dataDir], { DATABASE_URL: pg.url })).code).toBe(0);
   });
+
+  it('PG-183 a source holding NUL in text (a release message inside the chain, a person’s name) exits 7 naming each row by table, key and column, before writing anything', async () => {
+    const dataDir = tempDataDir();
+    const { child, url } = await spawnServer(dataDir);
+    cleanup.push(() => child.kill('SIGKILL'));
+    const admin = overTheWire(url, (await setupAdmin(url)).token);
+    const project = await admin.ok<ProjectView>('POST', '/api/projects', {
+      name: 'Support bots',
+      sample: true,
+    });
+    await admin.ok('POST', `/api/environments/${project.environments[0]!.id}/sync`, {});
+    child.kill('SIGTERM');
+    expect((await exited(child)).code).toBe(0);
+    // Written before PG-182 refused such text at the edge.
+    const sqlite = new Database(path.join(dataDir, 'stagecoach.sqlite'));
+    const release = sqlite.prepare('SELECT seq FROM releases LIMIT 1').get() as { seq: number };
+    sqlite
+      .prepare('UPDATE releases SET message = ? WHERE seq = ?')
+      .run('ship\u0000it', release.seq);
+    const user = sqlite.prepare('SELECT id FROM users LIMIT 1').get() as { id: string };
+    sqlite.prepare('UPDATE users SET name = ? WHERE id = ?').run('Ada\u0000', user.id);
+    sqlite.close();
+
+    const pg = await startPostgres(cleanup);
+    const run = await migrate(['--from', dataDir], { DATABASE_URL: pg.url });
+    expect(run.code).toBe(7);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('The source holds text PostgreSQL cannot store');
+    expect(run.stderr).toContain(
+      `table releases, row seq=${release.seq}, column message: holds U+0000 (NUL)`,
+    );
+    expect(run.stderr).toContain(`table users, row id=${user.id}, column name: holds U+0000`);
+    expect(await rowCount(await openTarget(pg.url))).toBe(0);
+  });
 });

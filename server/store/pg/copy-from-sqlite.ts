@@ -39,6 +39,8 @@ export const EXIT = {
   notVerified: 5,
   /** Another process (a server still running) has the source open. */
   sourceInUse: 6,
+  /** Rows hold text PostgreSQL cannot store (NUL), each named: nothing was written. */
+  unstorableText: 7,
 } as const;
 
 /** One table as both dialects name it. */
@@ -177,6 +179,44 @@ export function openSource(dataDir: string): Source {
       sqlite.close();
     },
   };
+}
+
+/** Rows named at most, per column, when text PostgreSQL cannot store is found. */
+const MAX_NAMED_ROWS = 20;
+
+/**
+ * Where the source holds text PostgreSQL cannot store (PG-183): U+0000 in any text column, which
+ * SQLite kept (written before PG-182 refused it at the edge). One line per row: table, column and
+ * the row's key, so the operator can find it; an empty list when there is none. Read in the
+ * source's read transaction, before anything is written.
+ */
+export function unstorableText(source: Source, tables: readonly TablePair[]): string[] {
+  const found: string[] = [];
+  for (const t of tables) {
+    const config = sqliteConfig(t.sqlite);
+    const keys =
+      config.primaryKeys[0]?.columns.map((c) => c.name) ??
+      config.columns.filter((c) => c.primary).map((c) => c.name);
+    const key = keys.length > 0 ? keys : ['rowid'];
+    for (const column of config.columns) {
+      if (column.getSQLType() !== 'text') continue;
+      const rows = source.sqlite
+        .prepare(
+          `SELECT ${key.map((k) => `"${k}"`).join(', ')} FROM "${t.name}" WHERE instr(CAST("${column.name}" AS BLOB), x'00') > 0 LIMIT ${MAX_NAMED_ROWS + 1}`,
+        )
+        .raw(true)
+        .all() as unknown[][];
+      for (const [i, row] of rows.entries()) {
+        if (i === MAX_NAMED_ROWS) {
+          found.push(`table ${t.name}, column ${column.name}: more rows than these`);
+          break;
+        }
+        const id = key.map((k, j) => `${k}=${String(row[j])}`).join(', ');
+        found.push(`table ${t.name}, row ${id}, column ${column.name}: holds U+0000 (NUL)`);
+      }
+    }
+  }
+  return found;
 }
 
 /** Tables of the target that hold rows (the copy refuses them, PG-54). */
