@@ -273,14 +273,15 @@ const textRefused = (err: unknown): boolean =>
  * Whether `err` (or an error it wraps: drizzle wraps the driver's) says the database cannot work
  * now: SQLite busy, locked, full or failing I/O; PostgreSQL unreachable (connection refused, reset,
  * timed out), a connection exception (SQLSTATE class 08), insufficient resources (53), the server
- * shutting down (57P01 … 57P03), a conflict still failing after the retries (40001, 40P01), or
- * no connection within the pool's 5 s.
+ * shutting down (57P01 … 57P03), a conflict still failing after the retries (40001, 40P01), a
+ * lock not had within the domain pool's `lock_timeout` (55P03, PG-184), or no connection within
+ * the pool's 5 s.
  */
 function storageDown(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = String((e as { code?: unknown }).code ?? '');
     if (/^SQLITE_(BUSY|LOCKED|FULL|IOERR)/.test(code)) return true;
-    if (/^(08|53|57P0[123]$|40001$|40P01$)/.test(code)) return true;
+    if (/^(08|53|57P0[123]$|40001$|40P01$|55P03$)/.test(code)) return true;
     if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(code)) return true;
     if (/^(Connection terminated|timeout exceeded when trying to connect)/.test(e.message))
       return true;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,4 +49,20 @@ export async function testServer(
   const server = await startTestServer(dataDir, env);
   cleanup.push(() => server.close());
   return server;
+}
+
+/**
+ * The settings of one in-process server on PostgreSQL and Redis (PG-50): `testServer(cleanup,
+ * onPostgres(pg.url, redis.url))`. Its INTERNAL_URL reaches nothing: no other process relays to it.
+ */
+export function onPostgres(databaseUrl: string, redisUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    SECRETS_KEY: randomBytes(32).toString('base64'),
+    PUBLIC_URL: 'http://stagecoach.test',
+    CLUSTER_SECRET: randomBytes(36).toString('base64'),
+    NODE_ID: 'n1',
+    INTERNAL_URL: 'http://127.0.0.1:1',
+  };
 }

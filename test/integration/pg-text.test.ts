@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { adminOf, newProject } from '../helpers/fixture.ts';
 import { startPostgres, type ThrowawayPostgres } from '../helpers/postgres.ts';
 import { startRedis, type ThrowawayRedis } from '../helpers/redis.ts';
-import { testServer } from '../helpers/server.ts';
+import { onPostgres, testServer } from '../helpers/server.ts';
 
 /**
  * Free text on both databases (PG-182): control characters other than tab and line breaks are
@@ -22,21 +21,11 @@ afterAll(async () => {
 });
 const cleanup = cleanupAfterEach();
 
-const onPostgres = () => ({
-  DATABASE_URL: pg.url,
-  REDIS_URL: redis.url,
-  SECRETS_KEY: randomBytes(32).toString('base64'),
-  PUBLIC_URL: 'http://stagecoach.test',
-  CLUSTER_SECRET: randomBytes(36).toString('base64'),
-  NODE_ID: 'n1',
-  INTERNAL_URL: 'http://127.0.0.1:1',
-});
-
 type Refusal = { error?: { id: string; message: string } };
 
 describe('PG: free text is the same on both databases', () => {
   it('PG-182 a NUL or another control character in a Sync message, a feedback post or its item id is refused 400 invalid_body naming the character, on SQLite and on PostgreSQL alike, and changes nothing; tabs and line breaks pass', async () => {
-    for (const env of [{}, onPostgres()]) {
+    for (const env of [{}, onPostgres(pg.url, redis.url)]) {
       const server = await testServer(cleanup, env);
       const admin = await adminOf(server.url);
       const p = await newProject(admin, { sample: true });
