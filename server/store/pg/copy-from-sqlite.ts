@@ -7,7 +7,7 @@ import { getTableConfig as sqliteConfig, SQLiteTable } from 'drizzle-orm/sqlite-
 import { getTableConfig as pgConfig, PgTable } from 'drizzle-orm/pg-core';
 import * as sqliteTables from '#schema/db/tables.ts';
 import * as pgTables from '#schema/db/pg-tables.ts';
-import type { PgDb } from './db.ts';
+import { SERVER_APPLICATION_NAME, type PgDb } from './db.ts';
 
 /**
  * Moving a SQLite installation into PostgreSQL (PG-53 … PG-58): the source read in one read
@@ -41,6 +41,8 @@ export const EXIT = {
   sourceInUse: 6,
   /** Rows hold text PostgreSQL cannot store (NUL), each named: nothing was written. */
   unstorableText: 7,
+  /** A server is connected to the target: nothing was written. */
+  targetInUse: 8,
 } as const;
 
 /** One table as both dialects name it. */
@@ -217,6 +219,33 @@ export function unstorableText(source: Source, tables: readonly TablePair[]): st
     }
   }
   return found;
+}
+
+/**
+ * Stops every server's writes to the target until the copy commits (PG-186): each table locked
+ * EXCLUSIVE in the copy's transaction (reads go on, writes wait), then the servers connected to it
+ * counted (their connections carry SERVER_APPLICATION_NAME). One connected: the copy stops, since
+ * whatever it wrote before would be beside the copy, and whatever it waits to write after. A
+ * server that connects later finds the tables locked and, once the copy committed, the data.
+ */
+export async function lockTarget(db: PgDb, tables: readonly TablePair[]): Promise<void> {
+  await db.execute(
+    sql`LOCK TABLE ${sql.join(
+      tables.map((t) => sql.identifier(t.name)),
+      sql`, `,
+    )} IN EXCLUSIVE MODE`,
+  );
+  const servers = await db.execute<{ n: string; addresses: string | null }>(sql`
+    SELECT count(*) AS n, string_agg(DISTINCT coalesce(host(client_addr), 'a local socket'), ', ') AS addresses
+    FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name = ${SERVER_APPLICATION_NAME}
+      AND pid <> pg_backend_pid()`);
+  const { n, addresses } = servers.rows[0]!;
+  if (Number(n) > 0)
+    throw new CopyStopped(
+      EXIT.targetInUse,
+      `A Stagecoach server is connected to the target (${n} connections, from ${addresses}): stop every server using DATABASE_URL, then copy. Nothing was written.`,
+    );
 }
 
 /** Tables of the target that hold rows (the copy refuses them, PG-54). */

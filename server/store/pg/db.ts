@@ -60,11 +60,24 @@ export const LOCK_TIMEOUT_MS = 5000;
 export const IDLE_IN_TRANSACTION_MS = 10_000;
 const DOMAIN_SESSION = `-c lock_timeout=${LOCK_TIMEOUT_MS} -c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_MS}`;
 
+/**
+ * The `application_name` of a server's connections (PG-186): `npm run migrate-to-postgres` refuses
+ * a target a server is connected to, since that server would write beside the copy.
+ */
+export const SERVER_APPLICATION_NAME = 'stagecoach';
+
 function newPool(
   url: string,
-  o: { max: number; connectionTimeoutMillis: number; options?: string; log: (m: string) => void },
+  o: {
+    name: string;
+    max: number;
+    connectionTimeoutMillis: number;
+    options?: string;
+    log: (m: string) => void;
+  },
 ): pg.Pool {
   const pool = new pg.Pool({
+    application_name: o.name,
     connectionString: url,
     max: o.max,
     connectionTimeoutMillis: o.connectionTimeoutMillis,
@@ -86,7 +99,12 @@ export const OWNER_POOL_SIZE = 3;
  * within 1 s fails, well inside a renewal period (TTL / 3), so the next renewal tries again.
  */
 export function openOwnerPool(url: string, log: (msg: string) => void): Postgres {
-  const pool = newPool(url, { max: OWNER_POOL_SIZE, connectionTimeoutMillis: 1000, log });
+  const pool = newPool(url, {
+    name: SERVER_APPLICATION_NAME,
+    max: OWNER_POOL_SIZE,
+    connectionTimeoutMillis: 1000,
+    log,
+  });
   const db: PgDb = drizzle({ client: pool, schema: tables });
   return {
     pool,
@@ -143,11 +161,12 @@ const backoffMs = (attempt: number) => (2 + Math.random() * 8) * 2 ** (attempt -
  */
 export async function openPostgres(
   url: string,
-  opts: { max?: number; log?: (msg: string) => void; bounded?: boolean } = {},
+  opts: { max?: number; log?: (msg: string) => void; bounded?: boolean; name?: string } = {},
 ): Promise<Postgres> {
   const log = opts.log ?? console.error;
   // A connection that cannot be had within 5 s fails the request (503) instead of hanging it.
   const pool = newPool(url, {
+    name: opts.name ?? SERVER_APPLICATION_NAME,
     max: opts.max ?? 10,
     connectionTimeoutMillis: 5000,
     ...(opts.bounded ? { options: DOMAIN_SESSION } : {}),
