@@ -69,7 +69,7 @@ export const SERVER_APPLICATION_NAME = 'stagecoach';
 function newPool(
   url: string,
   o: {
-    name: string;
+    name?: string;
     max: number;
     connectionTimeoutMillis: number;
     options?: string;
@@ -77,7 +77,7 @@ function newPool(
   },
 ): pg.Pool {
   const pool = new pg.Pool({
-    application_name: o.name,
+    ...(o.name ? { application_name: o.name } : {}),
     connectionString: url,
     max: o.max,
     connectionTimeoutMillis: o.connectionTimeoutMillis,
@@ -166,7 +166,7 @@ export async function openPostgres(
   const log = opts.log ?? console.error;
   // A connection that cannot be had within 5 s fails the request (503) instead of hanging it.
   const pool = newPool(url, {
-    name: opts.name ?? SERVER_APPLICATION_NAME,
+    ...(opts.name ? { name: opts.name } : {}),
     max: opts.max ?? 10,
     connectionTimeoutMillis: 5000,
     ...(opts.bounded ? { options: DOMAIN_SESSION } : {}),
