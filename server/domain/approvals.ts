@@ -487,6 +487,10 @@ export function createApprovals(deps: {
       )
         throw new AppError('self_approval');
       await deps.atomically(async () => {
+        // Read again inside the decision's transaction (PG-189): on PostgreSQL the look takes the
+        // ledger lock, so a Publish or Sync closing this request commits first or waits for us.
+        if (!(await store.openRequests(r.projectId)).some((o) => o.id === r.id))
+          throw new AppError('request_closed');
         await store.putApproval({
           requestId: r.id,
           userId: by.user.id,

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '#server/domain/accounts.ts';
 import { createAccess } from '#server/domain/access.ts';
@@ -632,5 +633,51 @@ describe('PG-187: the limits counted outside PG-130 before', () => {
     );
     expect(inserted).toBe(1);
     expect(await started(pg.pgx)).toHaveLength(2);
+  });
+});
+
+describe('PG-189: a decision on a request another process closes meanwhile', () => {
+  it('PG-189 a reject racing a Publish that closes the request done answers request_closed and writes no approval and no request.rejected audit', async () => {
+    await seedUserAndProject();
+    await createPgGateStore(pg.pgx).insertRequest(request('r1', 'p1', 'snapA'));
+    const [a, b] = (await processes(2)) as [Postgres, Postgres];
+    const approvals = createApprovals({
+      store: { ...createPgGateStore(a), ...createPgAuditStore(a) },
+      projects: createPgProjectStore(a),
+      snapshots: createSnapshots(createPgSnapshotStore(a)),
+      drafts: notCalled('drafts') as Parameters<typeof createApprovals>[0]['drafts'],
+      hotfixDraft: () => Promise.reject(new Error('hotfixDraft called')),
+      composition: { candidateId: () => Promise.resolve('snapA') } as unknown as Parameters<
+        typeof createApprovals
+      >[0]['composition'],
+      emit: createProjectEvents(createPgEventStore(a)).emit,
+      atomically: a.atomically,
+    });
+    // The Publish on B: under the ledger lock it closes the request done, and commits only once
+    // the reject waits for a lock.
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    const publish = b.atomically(async () => {
+      await createPgGateStore(b).openRequests('p1');
+      await createPgGateStore(b).closeRequest('r1', 'done', 'published', T0 + 1);
+      locked();
+      await committing;
+    });
+    await holding;
+    const decision = attempt(approvals.decide(by, 'r1', 'reject', 'not this one'));
+    await pg.waitForLockWaiters(1);
+    commit();
+    await publish;
+    expect(await decision).toMatchObject({ error: 'request_closed' });
+    expect(await createPgGateStore(pg.pgx).approvals(['r1'])).toEqual([]);
+    expect((await createPgGateStore(pg.pgx).request('r1'))!.state).toBe('done');
+    const rejected = await pg.pgx
+      .db()
+      .execute<{ n: string }>(
+        sql`SELECT count(*) AS n FROM audit_events WHERE kind = 'request.rejected'`,
+      );
+    expect(Number(rejected.rows[0]!.n)).toBe(0);
   });
 });
