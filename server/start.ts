@@ -1,5 +1,5 @@
-import { AppError } from '#schema/errors.ts';
-import { OwnedElsewhere } from './collab/draft-log.ts';
+import { createTickets } from './cluster/tickets.ts';
+import { createDraftGateway } from './cluster/draft-gateway.ts';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -73,6 +73,8 @@ function log(msg: string, err?: unknown): void {
 
 /** How often this process's job runner looks for jobs due (or enqueued by another process). */
 const JOB_POLL_MS = 500;
+/** How often, with several processes, the webhook worker looks for deliveries others queued (PG-171). */
+const WEBHOOK_POLL_MS = 1000;
 
 /** On every response; the page's CSP comes from SvelteKit (vite.config.ts), the API's is the strictest. */
 const SECURITY_HEADERS: [string, string][] = [
@@ -198,21 +200,22 @@ export function createServices(
   const projects = createProjects(projectStore, { emit: events.emit, atomically });
   const snapshots = createSnapshots(snapshotStore);
   // Live drafts as the domain reaches them: through the Rooms registry below (asked only once
-  // requests and replication run).
-  // A draft another live process owns cannot be reached from here yet (relaying is to come):
-  // the caller gets a retryable 503 that changed nothing, never a 500.
-  const elsewhere = async <T>(run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (err) {
-      if (err instanceof OwnedElsewhere) throw new AppError('draft_elsewhere');
-      throw err;
-    }
+  // requests and replication run). With several processes a change of a draft another process
+  // owns is made there (the draft gateway, PG-151); a 503 draft_elsewhere changed nothing.
+  const tickets = config.cluster ? createTickets(config.cluster.clusterSecret) : null;
+  const editDraft = async (
+    id: string,
+    reason: string,
+    change: Parameters<Rooms['edit']>[2],
+    durable: boolean,
+  ): Promise<boolean> => {
+    if (gateway) return await gateway.edit(id, reason, change, durable);
+    return await rooms.edit(id, reason, change, durable);
   };
   const drafts = {
-    read: (id: string) => elsewhere(() => rooms.content(id)),
+    read: (id: string) => rooms.content(id),
     edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
-      elsewhere(() => rooms.edit(id, reason, change)),
+      editDraft(id, reason, change, false),
     close: (id: string, reason: Parameters<Rooms['close']>[1] = 'draft_closed') =>
       announce({ type: 'closeDraft', draftId: id, reason }),
   };
@@ -220,7 +223,7 @@ export function createServices(
   const durableDrafts = {
     ...drafts,
     edit: (id: string, reason: string, change: Parameters<Rooms['edit']>[2]) =>
-      elsewhere(() => rooms.edit(id, reason, change, true)),
+      editDraft(id, reason, change, true),
   };
   const replication = createReplication({
     atomically,
@@ -249,6 +252,14 @@ export function createServices(
     replyBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
     refusalBudget: new ReplyBudget(config.collabFullStateBytesPerSecond),
   });
+  const gateway = tickets
+    ? createDraftGateway({
+        rooms,
+        tickets,
+        maxBodyBytes: Math.max(config.maxBodyBytes, config.collabMaxDraftBytes) + 64 * 1024,
+        log,
+      })
+    : null;
   // A draft this process no longer provably owns stops being served here at once (PG-103).
   backing.onLeaseLost((draftId) => rooms.lost(draftId));
   const composition = createComposition({ projects: projectStore, snapshots, drafts });
@@ -329,6 +340,11 @@ export function createServices(
     config,
     audit: async (e, now) => await auditStore.audit(e, now),
     log,
+    // Several processes send from one outbox (PG-171): each polls it, and a queued delivery wakes
+    // them all (the bus message wakes this process too; a lost one waits for the next poll).
+    ...(config.cluster
+      ? { pollMs: WEBHOOK_POLL_MS, wakeOthers: () => bus.publish({ type: 'webhooksDue' }) }
+      : {}),
   });
   const localData = createLocalData({
     projects: projectStore,
@@ -430,7 +446,7 @@ export function createServices(
     credentials,
     accounts,
     projects,
-    rooms,
+    drafts: durableDrafts,
     releases,
     snapshots,
     diffs,
@@ -502,6 +518,7 @@ export function createServices(
     allowedOrigins,
     trustProxy: config.trustProxy,
     log,
+    ...(tickets && config.cluster ? { relay: { tickets, nodeId: config.cluster.nodeId } } : {}),
   });
   // What each control message does in this process, whichever process published it (PG-110).
   bus.on('closeUser', (m) => rooms.closeUser(m.userId));
@@ -511,6 +528,7 @@ export function createServices(
   bus.on('projectEvent', (m) => events.wake(m.projectId));
   // Delivery waits read project events: an environment's wake-up wakes its project's readers.
   bus.on('deliveryEvent', (m) => events.wake(m.projectId));
+  bus.on('webhooksDue', () => webhooks.wake());
   // Messages may have been lost while Redis was away (PG-112): re-read every open socket's and
   // stream's credential and rights, re-read flow rules, and wake every watched project once.
   let sweeping: Promise<unknown> = Promise.resolve();
@@ -535,6 +553,8 @@ export function createServices(
     rooms,
     app,
     collab,
+    /** With several processes, the endpoint through which the others change drafts owned here. */
+    gateway,
     releases,
     hotfixes,
     localData,
@@ -600,6 +620,7 @@ export async function start(
     boundTo,
     startJobs,
     resyncing,
+    gateway,
   } = createServices(
     config,
     { bus, ...(signIns ? { signIns } : {}) },
@@ -614,6 +635,7 @@ export async function start(
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
     for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
+    if (gateway?.handles(url)) return void gateway.serve(req, res);
     if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?')) {
       res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
       return void api(req, res);

@@ -40,6 +40,8 @@ export const ClusterMessage = z.discriminatedUnion('type', [
    * its re-validation sweep (`onResynced`), as after its own outage. The bus handles it itself.
    */
   z.strictObject({ type: z.literal('resync') }),
+  /** A webhook delivery was queued: every process's worker looks for due ones (PG-171). */
+  z.strictObject({ type: z.literal('webhooksDue') }),
 ]);
 export type ClusterMessage = z.infer<typeof ClusterMessage>;
 export type ClusterMessageType = ClusterMessage['type'];

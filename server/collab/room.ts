@@ -3,6 +3,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
 import type { CloseReason } from '#schema/errors.ts';
 import { LiveContent } from '#schema/content/live.ts';
+import { replayLog } from './stored-doc.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { StoredDraft } from '../store/drafts.ts';
 import { FencedError } from '../store/pg/drafts.ts';
@@ -86,8 +87,6 @@ export interface RoomOptions {
   maxDraftBytes?: number;
 }
 
-/** Updates applied to a doc per transaction while loading a long log (bounded memory and time per step). */
-const LOAD_BATCH = 500;
 /** Sync step 2 answers kept per document version (by the asking state vector). */
 const MAX_CACHED_REPLIES = 8;
 /** Presence (awareness) changes are gathered for this long and sent to everyone as one frame. */
@@ -188,24 +187,10 @@ export class Room {
     this.doc = new Y.Doc({ gc: true });
     const stored = loaded ?? store.load(draftId);
     if (stored instanceof Promise) throw new Error('an async draft log is loaded before the room');
-    const loadOrigin: Origin = { kind: 'load' };
-    // Never Y.mergeUpdates a long log (quadratic): apply to the doc in bounded batches.
-    if (stored.state) Y.applyUpdate(this.doc, stored.state, loadOrigin);
-    for (let i = 0; i < stored.updates.length; i += LOAD_BATCH) {
-      const batch = stored.updates.slice(i, i + LOAD_BATCH);
-      this.doc.transact(() => {
-        for (const u of batch) Y.applyUpdate(this.doc, u, loadOrigin);
-      }, loadOrigin);
-    }
-    // Pending structs or deletes in the log (accepted before updates were checked) would apply
-    // later, inside someone else's change, and delete what they type: they are dropped.
-    if (this.doc.store.pendingStructs || this.doc.store.pendingDs) {
+    if (replayLog(this.doc, stored, { kind: 'load' } satisfies Origin).droppedPending)
       opts.log(
         `draft ${draftId}: dropped pending changes that depend on updates the server never had`,
       );
-      this.doc.store.pendingStructs = null;
-      this.doc.store.pendingDs = null;
-    }
     this.lastSeq = stored.lastSeq;
     this.loggedSinceCompaction = stored.updates.length;
     this.budget = new DraftBudget(

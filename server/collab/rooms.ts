@@ -1,7 +1,9 @@
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import type { StoredDraft } from '../store/drafts.ts';
 import { OwnedElsewhere, type DraftLog, type Maybe } from './draft-log.ts';
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
+import { LiveContent } from '#schema/content/live.ts';
+import { replayLog } from './stored-doc.ts';
 import { Room, type Origin, type Peer, type RoomOptions } from './room.ts';
 import { GroupCommit } from './group-commit.ts';
 
@@ -51,6 +53,8 @@ export class Rooms {
   private readonly idle = new Map<string, NodeJS.Timeout>();
   /** Drafts whose policy is being asked, so concurrent openers ask once. */
   private readonly opening = new Map<string, Promise<Opening>>();
+  /** Sockets of this process relayed to a draft's owner elsewhere (PG-140), by draft. */
+  private readonly relayed = new Map<string, Set<Peer>>();
 
   constructor(store: DraftLog, opts: RoomOptions) {
     this.store = store;
@@ -193,9 +197,44 @@ export class Rooms {
       .catch((err: unknown) => this.opts.log(`draft ${draftId}: could not release its lease`, err));
   }
 
-  /** The draft's content now (unchanged items are the same frozen objects as in the last read). */
+  /**
+   * The draft's content now (unchanged items are the same frozen objects as in the last read).
+   * Over an async log a draft not loaded here is read from its log (PG-150): a read never takes
+   * a draft's ownership away from where its editors are, and the log holds everything anyone
+   * was shown (stored before broadcast).
+   */
   async content(draftId: string): Promise<WorkspaceContent> {
-    return (await this.visit(draftId)).content();
+    if (synchronous(this.store)) return (await this.visit(draftId)).content();
+    const open = this.rooms.get(draftId);
+    if (open) return open.content();
+    const doc = await this.fromLog(draftId);
+    try {
+      return new LiveContent(doc).read();
+    } finally {
+      doc.destroy();
+    }
+  }
+
+  /**
+   * The updates `change` makes to the draft as its log holds it, for a draft owned elsewhere
+   * (PG-151: the owner applies them); none when it changes nothing; throws what `change` throws.
+   */
+  async changeFromLog(draftId: string, change: (doc: Y.Doc) => void): Promise<Uint8Array[]> {
+    const doc = await this.fromLog(draftId);
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => void updates.push(u));
+    try {
+      doc.transact(() => change(doc));
+      return updates;
+    } finally {
+      doc.destroy();
+    }
+  }
+
+  private async fromLog(draftId: string): Promise<Y.Doc> {
+    const doc = new Y.Doc({ gc: true });
+    replayLog(doc, await this.store.load(draftId), null);
+    return doc;
   }
 
   /**
@@ -218,12 +257,28 @@ export class Rooms {
     );
   }
 
+  /**
+   * A socket of this process relayed to the draft's owner (PG-140): closed here too when its
+   * person or its draft is closed, so that needs no message to reach the owner. Returns `forget`.
+   */
+  relaying(draftId: string, peer: Peer): () => void {
+    let peers = this.relayed.get(draftId);
+    if (!peers) this.relayed.set(draftId, (peers = new Set()));
+    peers.add(peer);
+    return () => {
+      peers.delete(peer);
+      if (peers.size === 0 && this.relayed.get(draftId) === peers) this.relayed.delete(draftId);
+    };
+  }
+
   /** Closes every connection of a person, so they reconnect with their new rights. */
   closeUser(userId: string): void {
     for (const room of [...this.rooms.values()]) {
       for (const peer of [...room.peers.keys()])
         if (peer.userId === userId) peer.close('rights_changed');
     }
+    for (const peers of [...this.relayed.values()])
+      for (const peer of [...peers]) if (peer.userId === userId) peer.close('rights_changed');
   }
 
   /**
@@ -231,6 +286,7 @@ export class Rooms {
    * `rights_changed`: the draft's sections changed (flow rules); everyone reconnects to a room built anew.
    */
   close(draftId: string, reason: 'draft_closed' | 'rights_changed' = 'draft_closed'): void {
+    for (const peer of [...(this.relayed.get(draftId) ?? [])]) peer.close(reason);
     const room = this.rooms.get(draftId);
     if (!room) return;
     room.closeAll(reason);
@@ -262,6 +318,8 @@ export class Rooms {
     this.idle.clear();
     const rooms = [...this.rooms.values()];
     for (const room of rooms) room.closeAll('shutting_down');
+    for (const peers of [...this.relayed.values()])
+      for (const peer of [...peers]) peer.close('shutting_down');
     const stored = await Promise.all(
       rooms.map(async (room) => {
         if (!(await within(room.settle(), SHUTDOWN_WAIT_MS, false)) || !room.unload()) return false;

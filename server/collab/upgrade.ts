@@ -15,6 +15,8 @@ import { hopOf, requestScheme } from '../request/client.ts';
 import type { Peer, Room } from './room.ts';
 import type { Rooms } from './rooms.ts';
 import type { OpenCredentials } from './credentials.ts';
+import type { Tickets } from '../cluster/tickets.ts';
+import { relayToOwner, RELAY_HEADER, RELAY_PATH, type Upstream } from './relay.ts';
 
 export interface CollabDeps {
   accounts: Accounts;
@@ -31,6 +33,11 @@ export interface CollabDeps {
   /** TRUST_PROXY: the scheme the browser used comes from X-Forwarded-Proto (the Origin check compares it). */
   trustProxy?: boolean;
   log: (msg: string, err?: unknown) => void;
+  /**
+   * Several processes (PG-140): a socket of a draft another process owns is relayed to it, and
+   * sockets relayed here by the others are accepted on a signed ticket. Absent: one process.
+   */
+  relay?: { tickets: Tickets; nodeId: string };
 }
 
 const PATH = /^\/collab\/([A-Za-z0-9_-]{1,64})$/;
@@ -96,8 +103,8 @@ export function createCollabUpgrade(deps: CollabDeps) {
     draftId: string,
     user: { id: string; name: string },
     readOnly: boolean,
-    credential: Credential,
-    recheck: () => Promise<boolean>,
+    /** Absent for a socket another process relayed here: that process tracks its credential. */
+    signedIn: { credential: Credential; recheck: () => Promise<boolean> } | null,
   ): void {
     /** Pings sent since the last pong. */
     let unanswered = 0;
@@ -145,6 +152,9 @@ export function createCollabUpgrade(deps: CollabDeps) {
     // Opening the room asks the flow-rule policy (a store read): frames that arrive meanwhile
     // wait in order (one store read's time).
     let room: Room | null = null;
+    // Or, when another process owns the draft, the relay to it (PG-140).
+    let upstream: Upstream | null = null;
+    let forgetRelayed = () => {};
     let early: Uint8Array[] | null = [];
     let gone = false;
     deps.rooms.connect(draftId, peer).then(
@@ -155,20 +165,40 @@ export function createCollabUpgrade(deps: CollabDeps) {
         early = null;
       },
       (err: unknown) => {
-        // Another live process owns the draft (PG-102): refused for now with a code that makes
-        // the client reconnect; relaying to the owner comes later (docs/scale/i17-pgserver.md).
-        if (err instanceof OwnedElsewhere)
-          return peer.close('owner_moved', 'another server holds this draft; reconnect');
+        if (gone) return;
+        // Another live process owns the draft (PG-102): relayed to it, unless this socket is
+        // itself relayed (never twice: the client reconnects and finds the owner anew).
+        if (err instanceof OwnedElsewhere) {
+          if (!deps.relay || !signedIn)
+            return peer.close('owner_moved', 'another server holds this draft; reconnect');
+          upstream = relayToOwner(
+            {
+              ...deps.relay,
+              maxBufferedBytes: deps.maxBufferedBytes,
+              pingMs: PING_MS,
+              log: deps.log,
+            },
+            err.owner.url,
+            draftId,
+            peer,
+          );
+          forgetRelayed = deps.rooms.relaying(draftId, peer);
+          for (const frame of early ?? []) upstream.send(frame);
+          early = null;
+          return;
+        }
         deps.log(`collab ${draftId}: could not open the draft`, err);
         peer.close('shutting_down', 'could not open the draft; reconnect');
       },
     );
-    const forget = deps.credentials.open(
-      credential,
-      user.id,
-      (why) => peer.close(why === 'rights' ? 'rights_changed' : 'session_ended'),
-      recheck,
-    );
+    const forget = signedIn
+      ? deps.credentials.open(
+          signedIn.credential,
+          user.id,
+          (why) => peer.close(why === 'rights' ? 'rights_changed' : 'session_ended'),
+          signedIn.recheck,
+        )
+      : () => {};
     const ping = setInterval(
       () =>
         // Decided after the event loop's I/O phase: when the server was busy for longer than
@@ -202,6 +232,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
           : Buffer.from(data);
       const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
       if (room) room.receive(peer, bytes);
+      else if (upstream) upstream.send(bytes);
       else early?.push(bytes);
     });
     // ws closes oversized frames itself (1009) and reports it here; nothing of the frame was read.
@@ -212,7 +243,32 @@ export function createCollabUpgrade(deps: CollabDeps) {
       forget();
       gone = true;
       if (room) deps.rooms.disconnect(room, peer);
+      upstream?.close();
+      forgetRelayed();
     });
+  }
+
+  /**
+   * A socket another process relayed here (PG-141): who and what it may do were decided there and
+   * signed with CLUSTER_SECRET; it counts toward the person's connections here as well.
+   */
+  function acceptRelayed(req: IncomingMessage, socket: Duplex, head: Buffer, draftId: string) {
+    const claims = deps.relay?.tickets.verify('relay', req.headers[RELAY_HEADER] as string);
+    if (
+      !claims ||
+      claims.draftId !== draftId ||
+      typeof claims.userId !== 'string' ||
+      typeof claims.userName !== 'string' ||
+      typeof claims.readOnly !== 'boolean'
+    )
+      throw new AppError('unauthenticated', 'This endpoint is for the other Stagecoach processes.');
+    const user = { id: claims.userId, name: claims.userName };
+    const release = limits.acquire(user.id);
+    if (socket.closed) release();
+    else socket.once('close', release);
+    wss.handleUpgrade(req, socket, head, (ws) =>
+      accept(ws, socket, draftId, user, claims.readOnly as boolean, null),
+    );
   }
 
   return {
@@ -220,10 +276,12 @@ export function createCollabUpgrade(deps: CollabDeps) {
       socket.on('error', () => socket.destroy());
       try {
         const url = new URL(req.url ?? '/', 'http://localhost');
-        const match = PATH.exec(url.pathname);
-        if (!match) throw new AppError('not_found');
         if (deps.rooms.isClosing)
           throw new AppError('internal', 'The server is shutting down; reconnect shortly.');
+        const relayed = RELAY_PATH.exec(url.pathname);
+        if (relayed) return acceptRelayed(req, socket, head, relayed[1]!);
+        const match = PATH.exec(url.pathname);
+        if (!match) throw new AppError('not_found');
         const principal = await authenticate(
           deps.accounts,
           {
@@ -265,7 +323,10 @@ export function createCollabUpgrade(deps: CollabDeps) {
         if (socket.closed) release();
         else socket.once('close', release);
         wss.handleUpgrade(req, socket, head, (ws) =>
-          accept(ws, socket, draftId, principal.user, readOnly, principal.credential, recheck),
+          accept(ws, socket, draftId, principal.user, readOnly, {
+            credential: principal.credential,
+            recheck,
+          }),
         );
       } catch (err) {
         if (err instanceof AppError) refuse(socket, err);

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { createHmac, randomBytes } from 'node:crypto';
 import dns from 'node:dns';
 import http from 'node:http';
@@ -15,6 +16,7 @@ import {
   type WebhookView,
 } from '#schema/api/webhooks.ts';
 import type { DeliveryRow, WebhookRow, WebhookStore } from '../store/webhooks.ts';
+import { retryable } from '../store/port.ts';
 import type { ProjectStore } from '../store/projects.ts';
 import type { ProjectEventRow } from '../store/events.ts';
 import type { Principal } from './accounts.ts';
@@ -330,6 +332,13 @@ export function createWebhooks(deps: {
   now?: () => number;
   /** Several store calls as one transaction (PG-11). */
   atomically: Atomically;
+  /**
+   * Several processes (PG-171): how often the worker looks for deliveries other processes queued
+   * (or whose lease ran out), whatever its own timer says; and how the others are woken once a
+   * delivery this process queued committed. Unset on one process: its own wake-ups suffice.
+   */
+  pollMs?: number;
+  wakeOthers?: () => void;
 }) {
   const { store, config } = deps;
   const now = deps.now ?? Date.now;
@@ -691,8 +700,11 @@ export function createWebhooks(deps: {
       // The worker is woken once the change committed (PG-106): woken inside the transaction it
       // could run in its scope and send what may still roll back.
       if ((await deps.atomically(async () => await react(e, hooks))) > 0)
-        deps.afterCommit('webhooks:wake', () => setImmediate(wake));
+        deps.afterCommit('webhooks:wake', wakeAll);
     } catch (err) {
+      // A deadlock or serialization failure: the whole change runs again, its deliveries with it
+      // (PG-177); swallowed, the change would commit without them.
+      if (retryable(err)) throw err;
       deps.log(`queuing webhooks for a ${e.kind} event failed; the change stands`, err);
     }
   });
@@ -707,14 +719,26 @@ export function createWebhooks(deps: {
   let timer: NodeJS.Timeout | null = null;
   let wakeQueued = false;
   const inFlight = new Set<Promise<void>>();
+  // The worker runs in the async context it was made in, never a caller's (PG-172): woken from
+  // inside a change's transaction, its queries would otherwise join that open transaction on
+  // PostgreSQL and could send what then rolls back (red team #1; afterCommit is the first guard).
+  const worker = new AsyncResource('webhooks.worker');
 
   function wake(): void {
     if (!started || wakeQueued) return;
     wakeQueued = true;
-    setImmediate(() => {
-      wakeQueued = false;
-      void tick();
-    });
+    worker.runInAsyncScope(() =>
+      setImmediate(() => {
+        wakeQueued = false;
+        void tick();
+      }),
+    );
+  }
+
+  /** This process's worker, and (several processes) every other one: a delivery was queued. */
+  function wakeAll(): void {
+    wake();
+    deps.wakeOthers?.();
   }
 
   async function tick(): Promise<void> {
@@ -730,8 +754,9 @@ export function createWebhooks(deps: {
           if (running >= SENDS_PER_PROCESS) break;
           if ((perHook.get(d.webhookId) ?? 0) >= SENDS_PER_WEBHOOK) continue;
           if ((perProject.get(d.projectId) ?? 0) >= SENDS_PER_PROJECT) continue;
-          const lease = t + leaseMs;
-          if (!(await store.claim(d.id, t, lease))) continue;
+          // The lease's end is the store's (PostgreSQL's clock on PostgreSQL, PG-170).
+          const lease = await store.claim(d.id, t, leaseMs);
+          if (lease === null) continue;
           running++;
           const up = (m: Map<string, number>, k: string, by: number) => {
             const n = (m.get(k) ?? 0) + by;
@@ -754,26 +779,30 @@ export function createWebhooks(deps: {
       }
       await arm();
     } catch (err) {
-      deps.log('the webhook worker could not read its outbox; it tries again in a minute', err);
+      deps.log('the webhook worker could not read its outbox; it tries again later', err);
       rearm(60_000);
     }
   }
 
   function rearm(ms: number): void {
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => void tick(), Math.min(Math.max(ms, 0), 2_147_483_647));
+    const wait = Math.min(Math.max(ms, 0), deps.pollMs ?? 2_147_483_647);
+    timer = worker.runInAsyncScope(() => setTimeout(() => void tick(), wait));
     timer.unref();
   }
 
-  /** One timer for the next due retry or lease end; rows due now wait for a running send to end. */
+  /**
+   * One timer for the next due retry or lease end; rows due now wait for a running send to end.
+   * With several processes never longer than `pollMs`: another process may queue one meanwhile.
+   */
   async function arm(): Promise<void> {
     const at = await store.nextDueAt();
-    if (at === null) {
+    if (at === null && deps.pollMs === undefined) {
       if (timer) clearTimeout(timer);
       timer = null;
       return;
     }
-    rearm(Math.max(at - now(), running > 0 ? 1000 : 50));
+    rearm(at === null ? Infinity : Math.max(at - now(), running > 0 ? 1000 : 50));
   }
 
   function secretsOf(hook: WebhookRow, t: number): string[] {
@@ -925,7 +954,7 @@ export function createWebhooks(deps: {
           await store.update(id, set);
           await audited(p, (await store.get(id))!, 'webhook.changed', { fields: Object.keys(set) });
         });
-      if (body.enabled === true) wake();
+      if (body.enabled === true) wakeAll();
       return view((await store.get(id))!);
     },
 
@@ -971,7 +1000,7 @@ export function createWebhooks(deps: {
           }),
       );
       if (!row) throw new AppError('too_many_webhook_deliveries');
-      wake();
+      wakeAll();
       return deliveryView(row);
     },
 
@@ -1007,7 +1036,7 @@ export function createWebhooks(deps: {
         async () => await enqueue(hook, JSON.parse(d.payload) as WebhookPayload, d.messageId),
       );
       if (!row) throw new AppError('too_many_webhook_deliveries');
-      wake();
+      wakeAll();
       return deliveryView(row);
     },
 
@@ -1016,6 +1045,8 @@ export function createWebhooks(deps: {
       return await store.prune(now() - DELIVERY_RETENTION_MS);
     },
 
+    /** Looks for due deliveries now (another process queued one: PG-171). */
+    wake,
     /** Starts sending: everything due (left from before a stop or crash) goes now. */
     start(): void {
       if (started) return;

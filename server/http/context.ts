@@ -1,6 +1,6 @@
 import type { Principal, Accounts, Credential } from '../domain/accounts.ts';
 import type { Projects } from '../domain/projects.ts';
-import type { Rooms } from '../collab/rooms.ts';
+import type { Drafts } from '../domain/ports.ts';
 import type { Releases } from '../domain/releases.ts';
 import type { Snapshots } from '../domain/snapshots.ts';
 import type { Diffs } from '../domain/diffs.ts';
@@ -74,7 +74,8 @@ export interface AppDeps {
   };
   accounts: Accounts;
   projects: Projects;
-  rooms: Rooms;
+  /** Server-side changes of live drafts, all or nothing, wherever the draft is served (PG-151). */
+  drafts: Pick<Drafts, 'edit'>;
   releases: Releases;
   snapshots: Snapshots;
   diffs: Diffs;

@@ -24,3 +24,23 @@ export interface Transactor {
    */
   atomically<T>(fn: () => Promise<T>): Promise<T>;
 }
+
+/**
+ * SQLSTATEs after which the whole transaction may simply run again (PG-15): PostgreSQL rolled
+ * it back whole, and another run, later, usually succeeds.
+ */
+const RETRYABLE = new Set([
+  '40P01', // deadlock_detected: PostgreSQL ended one of the transactions waiting for each other
+  '40001', // serialization_failure
+]);
+
+/**
+ * Whether `err` (or an error it wraps: drizzle wraps the driver's) carries a retryable SQLSTATE:
+ * `atomically` runs the whole transaction again, so code that catches errors inside one must let
+ * these through (PG-15, PG-177).
+ */
+export function retryable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    if (RETRYABLE.has((e as { code?: unknown }).code as string)) return true;
+  return false;
+}

@@ -121,23 +121,24 @@ export function createWebhookStore(db: Db) {
       );
     },
     /**
-     * Takes a delivery for one send until `leaseUntil`; false when another process (or an
-     * earlier run) holds it or it is no longer pending.
+     * Takes a delivery for one send for `leaseMs` from `now` and answers the lease's end (what
+     * `settle` names it by); null when another process (or an earlier run) holds it or it is no
+     * longer pending. One process on SQLite: its own clock. PostgreSQL's store uses its own (PG-170).
      */
-    claim(id: string, now: number, leaseUntil: number): boolean {
-      return (
-        db
-          .update(webhookDeliveries)
-          .set({ leaseUntil })
-          .where(
-            and(
-              eq(webhookDeliveries.id, id),
-              eq(webhookDeliveries.state, 'pending'),
-              or(isNull(webhookDeliveries.leaseUntil), lte(webhookDeliveries.leaseUntil, now)),
-            ),
-          )
-          .run().changes === 1
-      );
+    claim(id: string, now: number, leaseMs: number): number | null {
+      const leaseUntil = now + leaseMs;
+      const changed = db
+        .update(webhookDeliveries)
+        .set({ leaseUntil })
+        .where(
+          and(
+            eq(webhookDeliveries.id, id),
+            eq(webhookDeliveries.state, 'pending'),
+            or(isNull(webhookDeliveries.leaseUntil), lte(webhookDeliveries.leaseUntil, now)),
+          ),
+        )
+        .run().changes;
+      return changed === 1 ? leaseUntil : null;
     },
     /** Records a send's outcome; false when the lease was lost meanwhile (another process took it). */
     settle(

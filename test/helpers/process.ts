@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 
 /** Starts `server/main.ts` as a separate process (so it can be killed for real) and waits for its URL. */
 export function spawnServer(
@@ -29,4 +30,35 @@ export function exited(
   if (child.exitCode !== null || child.signalCode !== null)
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/**
+ * Which of `pids` owns the TCP socket whose local port is `port` (e.g. the sender of a request a
+ * test server is still reading), from /proc: the socket's inode in /proc/net/tcp{,6}, then the
+ * process whose fd links to it. Undefined when none does (the socket closed meanwhile).
+ */
+export function pidOwningPort(port: number, pids: readonly number[]): number | undefined {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6'])
+    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[1]?.endsWith(hex) && cols[9]) inodes.add(`socket:[${cols[9]}]`);
+    }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (inodes.has(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))) return pid;
+      } catch {
+        // Closed while we looked.
+      }
+    }
+  }
+  return undefined;
 }

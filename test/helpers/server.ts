@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '#server/config.ts';
 import { start, type Running } from '#server/start.ts';
+import { pgClusterEnv } from './pg-cluster.ts';
 import { cookieOf, createToken, PASSPHRASE, postJson } from './users.ts';
 
 export function tempDataDir(): string {
@@ -52,16 +52,12 @@ export async function testServer(
 }
 
 /**
- * The settings of one in-process server on PostgreSQL and Redis (PG-50): `testServer(cleanup,
- * onPostgres(pg.url, redis.url))`. Its INTERNAL_URL reaches nothing: no other process relays to it.
+ * The settings of one server on PostgreSQL and Redis (PG-50), as `pgClusterEnv` gives every node,
+ * with a NODE_ID and an INTERNAL_URL that reaches nothing: no other process relays to it.
  */
 export function onPostgres(databaseUrl: string, redisUrl: string): Record<string, string> {
   return {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
-    SECRETS_KEY: randomBytes(32).toString('base64'),
-    PUBLIC_URL: 'http://stagecoach.test',
-    CLUSTER_SECRET: randomBytes(36).toString('base64'),
+    ...pgClusterEnv(databaseUrl, redisUrl),
     NODE_ID: 'n1',
     INTERNAL_URL: 'http://127.0.0.1:1',
   };

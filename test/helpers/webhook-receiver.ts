@@ -7,6 +7,8 @@ export interface Received {
   url: string;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** The sender's port: which process sent it (cluster tests look it up in /proc). */
+  remotePort: number;
 }
 
 /** How the receiver answers one request: a status (and body), or hold it open until `release`. */
@@ -30,6 +32,7 @@ export async function webhookReceiver(cleanup: (() => unknown)[]) {
         url: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
+        remotePort: req.socket.remotePort ?? 0,
       };
       received.push(r);
       const a = answer(r, received.length);

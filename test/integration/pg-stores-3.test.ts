@@ -347,19 +347,24 @@ describe('PG-43: the webhook store answers on PostgreSQL as on SQLite', () => {
     );
     await same((s) => s.enabledOf('w1'));
 
-    // The outbox: ids that sort differently in a language collation, some at one time.
+    // The outbox: ids that sort differently in a language collation, some at one time. Due times
+    // and leases are hours from now: PostgreSQL compares them with its own clock (PG-170), SQLite
+    // with the `now` it is given, and both are this machine's clock.
+    const H = 3_600_000;
+    const R = Date.now() - 10 * H;
     const rows = [
-      delivery('d-B', 'w1-b', 'w1', T0 + 10),
-      delivery('d-b', 'w1-b', 'w1', T0 + 10),
-      delivery('d-a', 'w1-b', 'w1', T0 + 10, { state: 'succeeded', nextAttemptAt: null }),
-      delivery('d-c', 'w1-b', 'w1', T0 + 20, {
-        nextAttemptAt: T0 + 40,
+      delivery('d-B', 'w1-b', 'w1', R + 10),
+      delivery('d-b', 'w1-b', 'w1', R + 10),
+      delivery('d-a', 'w1-b', 'w1', R + 10, { state: 'succeeded', nextAttemptAt: null }),
+      delivery('d-c', 'w1-b', 'w1', R + 20, {
+        nextAttemptAt: R + 20 * H,
         attempts: [{ status: 500 }],
       }),
-      delivery('d-d', 'w1-A', 'w1', T0 + 30, { leaseUntil: T0 + 100 }),
-      delivery('d-e', 'w1-c', 'w1', T0 + 5),
-      delivery('d-f', 'w1-o', 'w1b', T0 + 15),
-      delivery('d-g', 'w1-b', 'w1', T0 + 25, { state: 'failed', nextAttemptAt: null }),
+      delivery('d-d', 'w1-A', 'w1', R + 30, { leaseUntil: R + 11 * H }),
+      delivery('d-D', 'w1-A', 'w1', R + 30, { leaseUntil: R + 100 }),
+      delivery('d-e', 'w1-c', 'w1', R + 5),
+      delivery('d-f', 'w1-o', 'w1b', R + 15),
+      delivery('d-g', 'w1-b', 'w1', R + 25, { state: 'failed', nextAttemptAt: null }),
     ];
     for (const r of rows) await same((s) => s.insertDelivery(r));
     await same((s) => s.delivery('d-c'));
@@ -370,36 +375,41 @@ describe('PG-43: the webhook store answers on PostgreSQL as on SQLite', () => {
       if (page.length === 0) break;
       before = page[page.length - 1]!;
     }
-    for (const now of [T0, T0 + 10, T0 + 50, T0 + 200]) {
-      await same((s) => s.due(now, [], 10));
-      await same((s) => s.due(now, ['w1-A'], 10, ['w1b']));
+    await same((s) => s.due(Date.now(), [], 10));
+    await same((s) => s.due(Date.now(), ['w1-A'], 10, ['w1b']));
+    await same((s) => s.due(Date.now(), [], 2));
+    await same((s) => s.nextDueAt());
+    // A lease's end is each store's own (its clock plus the lease), so each is checked alone.
+    const lite = createWebhookStore(d.lite);
+    const pgStore = createPgWebhookStore(d.pgx);
+    for (const s of [lite, pgStore]) {
+      const t = Date.now();
+      const lease = (await s.claim('d-b', t, 30_000))!;
+      expect(lease).toBeGreaterThanOrEqual(t + 30_000);
+      expect(lease).toBeLessThan(Date.now() + 30_000 + 1000);
+      expect(await s.claim('d-b', Date.now(), 30_000)).toBeNull();
+      expect(await s.claim('d-a', Date.now(), 30_000)).toBeNull();
+      // A live lease is not taken; one that ran out is.
+      expect(await s.claim('d-d', Date.now(), 30_000)).toBeNull();
+      const expired = (await s.claim('d-D', Date.now(), 30_000))!;
+      expect(expired).toBeGreaterThan(R + 100);
+      const settled = { state: 'pending' as const, attempts: [], nextAttemptAt: R + 30 };
+      expect(await s.settle('d-D', expired, settled)).toBe(true);
+      expect(await s.settle('d-b', lease - 1, settled)).toBe(false);
+      expect(
+        await s.settle('d-b', lease, { state: 'succeeded', attempts: [], nextAttemptAt: null }),
+      ).toBe(true);
+      expect(
+        await s.settle('d-b', lease, { state: 'failed', attempts: [], nextAttemptAt: null }),
+      ).toBe(false);
     }
-    await same((s) => s.due(T0 + 200, [], 2));
     await same((s) => s.nextDueAt());
-    await same((s) => s.claim('d-b', T0 + 50, T0 + 80));
-    await same((s) => s.claim('d-b', T0 + 60, T0 + 90));
-    await same((s) => s.claim('d-a', T0 + 60, T0 + 90));
-    await same((s) => s.claim('d-b', T0 + 80, T0 + 95));
-    await same((s) => s.nextDueAt());
-    await same((s) =>
-      s.settle('d-b', T0 + 80, {
-        state: 'pending',
-        attempts: [{ status: 502 }],
-        nextAttemptAt: T0 + 300,
-      }),
-    );
-    await same((s) =>
-      s.settle('d-b', T0 + 95, { state: 'succeeded', attempts: [], nextAttemptAt: null }),
-    );
-    await same((s) =>
-      s.settle('d-b', T0 + 95, { state: 'failed', attempts: [], nextAttemptAt: null }),
-    );
     await same((s) => s.delivery('d-b'));
-    await same((s) => s.succeededSince('w1-b', T0 + 10));
-    await same((s) => s.succeededSince('w1-b', T0 + 11));
+    await same((s) => s.succeededSince('w1-b', R + 10));
+    await same((s) => s.succeededSince('w1-b', R + 11));
     await same((s) => s.trim('w1-b', 1));
     await same((s) => s.trim('w1-b', 1));
-    await same((s) => s.prune(T0 + 10));
+    await same((s) => s.prune(R + 10));
     await sameRows(d, 'webhookDeliveries', (r) => String(r.id));
     await same((s) => s.remove('w1-A'));
     await same((s) => s.ofProject('w1'));
@@ -430,7 +440,7 @@ describe('PG-43: the webhook store answers on PostgreSQL as on SQLite', () => {
     for (const seq of [901, 902, 903, 904]) await same((s) => s.release(seq));
   });
 
-  it('of processes racing to claim one delivery exactly one holds it; a lost lease settles nothing', async () => {
+  it('PG-170 of processes racing to claim one delivery exactly one holds it until it runs out by PostgreSQL’s clock; a lost lease settles nothing', async () => {
     const d = dbs();
     await project(d, 'w2');
     const store = createPgWebhookStore(d.pgx);
@@ -438,13 +448,20 @@ describe('PG-43: the webhook store answers on PostgreSQL as on SQLite', () => {
     for (let round = 0; round < 10; round++) {
       const id = `w2-d${round}`;
       await store.insertDelivery(delivery(id, 'w2-h', 'w2', T0));
-      const claimed = await race(6, (i) => store.claim(id, T0 + 10, T0 + 100 + i));
-      expect(claimed.filter(Boolean)).toHaveLength(1);
-      const lease = T0 + 100 + claimed.indexOf(true);
-      // The lease ran out and another process took it: the first one's outcome is not recorded.
-      expect(await store.claim(id, lease, lease + 500)).toBe(true);
+      const claimed = await race(6, (i) => store.claim(id, T0, 200 + i));
+      expect(claimed.filter((c) => c !== null)).toHaveLength(1);
+      const lease = claimed.find((c) => c !== null)!;
+      expect(await store.claim(id, T0, 60_000)).toBeNull();
+      // The lease ran out (by PostgreSQL's clock) and another process took it: the first one's
+      // outcome is not recorded. Polled: nothing announces a lease's end.
+      let second: number | null = null;
+      const deadline = Date.now() + 10_000;
+      while ((second = await store.claim(id, T0, 60_000)) === null) {
+        if (Date.now() > deadline) throw new Error('the lease never ran out');
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const settled = await race(2, (i) =>
-        store.settle(id, i === 0 ? lease : lease + 500, {
+        store.settle(id, i === 0 ? lease : second, {
           state: 'succeeded',
           attempts: [i],
           nextAttemptAt: null,

@@ -369,12 +369,7 @@ export function projectRoutes(deps: AppDeps) {
           if (!owned.includes(s)) delete (parsed.content as Partial<WorkspaceContent>)[s];
         // All or nothing: stored before anyone (a read, a peer) sees it; a failure changed nothing.
         if (
-          !(await deps.rooms.edit(
-            draft.id,
-            'import',
-            (doc) => applyContent(doc, parsed.content),
-            true,
-          ))
+          !(await deps.drafts.edit(draft.id, 'import', (doc) => applyContent(doc, parsed.content)))
         )
           throw new AppError('storage_unavailable');
         // Imported items a neighbouring stage already holds alike get their merge base now (flow rules).

@@ -7,7 +7,7 @@ import { drizzle, type NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
 import * as tables from '#schema/db/pg-tables.ts';
-import type { Transactor } from '../port.ts';
+import { retryable, type Transactor } from '../port.ts';
 import { LOCK } from './locks.ts';
 
 /** A drizzle PostgreSQL database or a transaction on it (every query a store runs goes to one). */
@@ -121,27 +121,11 @@ export function openOwnerPool(url: string, log: (msg: string) => void): Postgres
 export const TRANSACTION_ATTEMPTS = 5;
 
 /**
- * SQLSTATEs after which the whole transaction may simply run again (PG-15): PostgreSQL rolled
- * it back whole, and another run, later, usually succeeds.
- */
-const RETRYABLE = new Set([
-  '40P01', // deadlock_detected: PostgreSQL ended one of the transactions waiting for each other
-  '40001', // serialization_failure
-]);
-
-/**
  * A conflict a store found itself, after which the whole transaction should run again, as after
  * a serialization failure (PG-15, PG-16): it carries that SQLSTATE.
  */
 export class TransactionConflict extends Error {
   readonly code = '40001';
-}
-
-/** Whether `err` (or an error it wraps: drizzle wraps the driver's) carries a retryable SQLSTATE. */
-function retryable(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
-    if (RETRYABLE.has((e as { code?: unknown }).code as string)) return true;
-  return false;
 }
 
 /** A few ms, growing with the attempt, jittered so two transactions that collided part ways. */

@@ -11,12 +11,13 @@ import {
   type JobRow,
 } from '../jobs.ts';
 import type { Postgres } from './db.ts';
+import { pgNowMs } from './leases.ts';
 
 /**
  * PostgreSQL's clock in epoch ms: every process compares due times and claim expiries against the
  * one clock (PG-82). clock_timestamp(), not now(): a long transaction must not see time stand still.
  */
-const dbNow = sql`(extract(epoch from clock_timestamp()) * 1000)::bigint`;
+const dbNow = pgNowMs;
 
 /**
  * The job table on PostgreSQL (PG-80 … PG-88): store/jobs.ts's calls for several processes. A

@@ -100,6 +100,21 @@ export async function verifyCopy(
     after = [last.projectId, last.id];
   }
 
+  const chains = await verifyChains(db, problem);
+
+  if (more > 0) problems.push(`… and ${more} more`);
+  return { verified: { rows, blobs: blobCount, snapshots: snapshotCount, ...chains }, problems };
+}
+
+/**
+ * Every project's release chain and the instance's audit chain, read back in seq order: each
+ * failure is passed to `problem` (a chain is reported once, where it first breaks). Used by the
+ * copy's verification and by the cluster tests (PG-190, PG-191).
+ */
+export async function verifyChains(
+  db: PgDb,
+  problem: (p: string) => void,
+): Promise<Pick<Verified, 'releaseChains' | 'releases' | 'auditEvents'>> {
   // Releases in seq order; each project's chain goes on from its last verified record.
   const heads = new Map<string, { seq: number; hash: string } | null>();
   let releaseCount = 0;
@@ -151,17 +166,6 @@ export async function verifyCopy(
     after = page[page.length - 1]!.seq;
   }
 
-  if (more > 0) problems.push(`… and ${more} more`);
-  const chains = [...heads.values()].filter((h) => h !== null).length;
-  return {
-    verified: {
-      rows,
-      blobs: blobCount,
-      snapshots: snapshotCount,
-      releaseChains: chains,
-      releases: releaseCount,
-      auditEvents: auditCount,
-    },
-    problems,
-  };
+  const releaseChains = [...heads.values()].filter((h) => h !== null).length;
+  return { releaseChains, releases: releaseCount, auditEvents: auditCount };
 }

@@ -19,18 +19,21 @@ import { releaseFacts } from '../webhook-release.ts';
 import type { createWebhookStore, DeliveryRow, WebhookRow } from '../webhooks.ts';
 import { bytewise } from './bytewise.ts';
 import type { Postgres } from './db.ts';
+import { pgNowMs } from './leases.ts';
 import { LOCK, lockBeforeRead } from './locks.ts';
 
 const d = webhookDeliveries;
 
-/** A delivery's lease ran out (or it never had one) at `now`. */
-const leaseFree = (now: number) => or(isNull(d.leaseUntil), lte(d.leaseUntil, now));
+/** A delivery's lease ran out (or it never had one) by PostgreSQL's clock (PG-170). */
+const leaseFree = or(isNull(d.leaseUntil), lte(d.leaseUntil, pgNowMs));
 
 /**
  * Webhook endpoints and their outbox on PostgreSQL (PG-43); see server/domain/webhooks.ts. Several
  * processes send from one outbox: a send is taken by the conditional UPDATE of `claim` and recorded
  * by the lease-checked UPDATE of `settle`, so under READ COMMITTED exactly one process holds a
- * delivery at a time and a process whose lease was taken over records nothing.
+ * delivery at a time and a process whose lease was taken over records nothing. Due times and
+ * lease ends are compared with PostgreSQL's clock, never a process's (PG-170): the `now` the
+ * domain passes is its own clock, which may be off; a node running ahead cannot take a live lease.
  */
 export function createPgWebhookStore(pgx: Postgres) {
   return {
@@ -105,7 +108,7 @@ export function createPgWebhookStore(pgx: Postgres) {
         .orderBy(desc(d.createdAt), sql`${bytewise(d.id)} desc`)
         .limit(limit),
     async due(
-      now: number,
+      _now: number,
       busy: string[],
       limit: number,
       busyProjects: string[] = [],
@@ -118,8 +121,8 @@ export function createPgWebhookStore(pgx: Postgres) {
         .where(
           and(
             eq(d.state, 'pending'),
-            lte(d.nextAttemptAt, now),
-            leaseFree(now),
+            lte(d.nextAttemptAt, pgNowMs),
+            leaseFree,
             eq(webhooks.enabled, true),
             busy.length > 0 ? notInArray(d.webhookId, busy) : undefined,
             busyProjects.length > 0 ? notInArray(d.projectId, busyProjects) : undefined,
@@ -145,16 +148,18 @@ export function createPgWebhookStore(pgx: Postgres) {
       return r?.at ?? null;
     },
     /**
-     * Takes a delivery until `leaseUntil`. One conditional UPDATE: a racing process waits for the
-     * row lock, re-reads the row under READ COMMITTED, finds the lease taken and changes nothing.
+     * Takes a delivery for `leaseMs` from PostgreSQL's clock and answers the lease's end (what
+     * `settle` names it by), or null. One conditional UPDATE: a racing process waits for the row
+     * lock, re-reads the row under READ COMMITTED, finds the lease taken and changes nothing.
      */
-    async claim(id: string, now: number, leaseUntil: number): Promise<boolean> {
-      const r = await pgx
+    async claim(id: string, _now: number, leaseMs: number): Promise<number | null> {
+      const [r] = await pgx
         .db()
         .update(d)
-        .set({ leaseUntil })
-        .where(and(eq(d.id, id), eq(d.state, 'pending'), leaseFree(now)));
-      return r.rowCount === 1;
+        .set({ leaseUntil: sql`${pgNowMs} + ${Math.max(1, Math.round(leaseMs))}::bigint` })
+        .where(and(eq(d.id, id), eq(d.state, 'pending'), leaseFree))
+        .returning({ leaseUntil: d.leaseUntil });
+      return r?.leaseUntil ?? null;
     },
     async settle(
       id: string,
