@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { plainText } from './text.ts';
 import { PRESET_IDS, DEFAULT_PRESET, ENVIRONMENT_KINDS } from './presets.ts';
 import { ROLES, TEMPLATES, type TemplateId } from './permissions.ts';
 import { SECTIONS, type Section } from './content/spec.ts';
@@ -50,9 +51,9 @@ export const FlowRuleBody = z.discriminatedUnion('direction', [
   z.strictObject({
     direction: z.literal('down'),
     /** The stage whose version wins and flows down into every stage below it. */
-    source: z.string().trim().min(1).max(40),
+    source: plainText().trim().min(1).max(40),
     /** Stages that edit it too (at or below the source); the source always does. */
-    editableIn: z.array(z.string().trim().min(1).max(40)).max(8).optional(),
+    editableIn: z.array(plainText().trim().min(1).max(40)).max(8).optional(),
   }),
 ]);
 
@@ -62,7 +63,7 @@ export type FlowRuleInput = z.infer<typeof FlowRuleBody>;
 export const FlowRulesBody = z.strictObject({
   flowRules: z.partialRecord(z.enum(SECTIONS), FlowRuleBody),
   /** The `flowRulesVersion` the caller saw: a change made since answers 409 rules_moved. */
-  expectedVersion: z.string().max(64).optional(),
+  expectedVersion: plainText().max(64).optional(),
 });
 
 /**
@@ -143,7 +144,7 @@ export const CreateProjectBody = z
 
 export const ResolveConflictBody = z.strictObject({
   section: z.enum(SECTIONS),
-  itemId: z.string().min(1).max(100),
+  itemId: plainText().min(1).max(100),
   /** `upstream`: take the version that flowed down; `local`: keep this environment's. */
   take: z.enum(['upstream', 'local']),
 });
@@ -154,10 +155,10 @@ const ItemId = z
   .refine(isItemId, 'An item id is 1–64 letters, digits, _ or -, and not a reserved name.');
 
 export const PullBody = z.strictObject({
-  fromEnvironmentId: z.string().min(1).max(64),
+  fromEnvironmentId: plainText().min(1).max(64),
   section: z.enum(SECTIONS),
   itemIds: z.array(ItemId).min(1, 'Choose at least one item.').max(500),
-  message: z.string().trim().max(500).optional(),
+  message: plainText().trim().max(500).optional(),
   /** Take items this environment changed after the source did (the preview's `newerHere`) all the same. */
   confirmOverwrite: z.boolean().optional(),
 });
@@ -175,7 +176,7 @@ const scheduleAt = z.iso.datetime({ offset: true }).optional();
 export const SyncBody = z.strictObject({
   expectedSourceSnapshotId: expectedSource,
   expectedTargetSnapshotId: z.string().nullable().optional(),
-  message: z.string().trim().max(500).optional(),
+  message: plainText().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),
   /** Into production: go ahead although its integrations name secrets production lacks (else 409 secrets_missing). */
   confirmMissingSecrets: z.boolean().optional(),
@@ -186,7 +187,7 @@ export const PublishBody = z.strictObject({
   /** The synced snapshot the caller saw (what would go live); absent: not checked. */
   expectedSourceSnapshotId: expectedSource,
   expectedLiveSnapshotId: z.string().nullable().optional(),
-  message: z.string().trim().max(500).optional(),
+  message: plainText().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),
   confirmMissingSecrets: z.boolean().optional(),
   /** Schedule it instead (202): an ISO time up to 90 days ahead. */
@@ -195,16 +196,18 @@ export const PublishBody = z.strictObject({
 export const RollbackBody = z.strictObject({
   snapshotId: z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.'),
   pointer: z.enum(['current', 'live']).optional(),
-  message: z.string().trim().max(500).optional(),
+  message: plainText().trim().max(500).optional(),
   confirmUndoHotfix: z.boolean().optional(),
 });
 export const HotfixPublishBody = z.strictObject({
-  message: z.string().trim().max(500).optional(),
+  message: plainText().trim().max(500).optional(),
   /** Publish inside a freeze window of production (else 409 frozen); recorded in the release. */
   overrideFreeze: z.boolean().optional(),
 });
 /** Discarding the open hotfix: `message` is the reason, kept in the environment's history. */
-export const HotfixDiscardBody = z.strictObject({ message: z.string().trim().max(500).optional() });
+export const HotfixDiscardBody = z.strictObject({
+  message: plainText().trim().max(500).optional(),
+});
 
 /** Freeze windows of an environment (SCHED): at most 50, each ending after it starts. */
 export const FreezeBody = z.strictObject({
@@ -214,7 +217,7 @@ export const FreezeBody = z.strictObject({
         .strictObject({
           from: z.iso.datetime({ offset: true }),
           to: z.iso.datetime({ offset: true }),
-          reason: z.string().trim().max(200).optional(),
+          reason: plainText().trim().max(200).optional(),
         })
         .refine((w) => Date.parse(w.to) > Date.parse(w.from), 'A window ends after it starts.'),
     )
@@ -246,21 +249,20 @@ export const CheckReportBody = z.strictObject({
   snapshotId: z.string().regex(/^[0-9a-f]{64}$/, 'A snapshot id is 64 hex characters.'),
   name: CheckName,
   state: z.enum(['pending', 'success', 'failure']),
-  url: z
-    .string()
+  url: plainText()
     .max(2000)
     .url()
     .refine((u) => /^https?:\/\//i.test(u), 'Only http and https links.')
     .optional(),
-  summary: z.string().trim().max(1000).optional(),
+  summary: plainText().trim().max(1000).optional(),
 });
 /** `hotfix: true` (production): the request is for the open hotfix, bound to what its draft would freeze to. */
 export const RequestBody = z.strictObject({
   expectedSourceSnapshotId: expectedSource,
-  message: z.string().trim().max(500).optional(),
+  message: plainText().trim().max(500).optional(),
   hotfix: z.boolean().optional(),
 });
-export const DecisionBody = z.strictObject({ comment: z.string().trim().max(2000).optional() });
+export const DecisionBody = z.strictObject({ comment: plainText().trim().max(2000).optional() });
 
 export const CreateUserBody = z.strictObject({ email, name, password });
 const roleList = z.array(z.enum(ROLES)).max(ROLES.length);

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { plainText } from './text.ts';
 import { displayName } from './names.ts';
 
 /** Environment-local data: never promoted, never overwritten by a promotion. */
 export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,99}$/;
 
-export const VariableOverrideBody = z.strictObject({ value: z.string().max(10_000) });
+export const VariableOverrideBody = z.strictObject({ value: plainText().max(10_000) });
 export const SecretBody = z.strictObject({
   value: z.string().min(1, 'A secret cannot be empty.').max(65_536),
 });
@@ -12,7 +13,7 @@ export const RuntimeKeyBody = z.strictObject({ name: displayName(100) });
 
 export const EnvironmentSettings = z.strictObject({
   guardrails: z.strictObject({
-    blockedTopics: z.array(z.string().trim().min(1).max(100)).max(100),
+    blockedTopics: z.array(plainText().trim().min(1).max(100)).max(100),
     maxResponseChars: z.number().int().min(50).max(20_000),
     redactPii: z.boolean(),
     escalateBelowConfidence: z.number().min(0).max(1),
@@ -22,7 +23,7 @@ export const EnvironmentSettings = z.strictObject({
       z.strictObject({
         name: displayName(100),
         kind: z.enum(['llm_judge', 'keyword', 'regex']),
-        criterion: z.string().max(2000),
+        criterion: plainText().max(2000),
         threshold: z.number().min(0).max(1),
         enabled: z.boolean(),
       }),
@@ -52,13 +53,13 @@ export const ShareLinkBody = z.strictObject({
 });
 export const FeedbackBody = z.strictObject({
   section: z.enum(['agents', 'workflows', 'knowledge', 'integrations', 'channels', 'variables']),
-  itemId: z.string().min(1).max(64),
+  itemId: plainText().min(1).max(64),
   author: displayName(100),
-  text: z.string().trim().min(1).max(2000),
+  text: plainText().trim().min(1).max(2000),
 });
 /** A team member's reply to feedback. */
 export const FeedbackReplyBody = z.strictObject({
-  text: z.string().trim().min(1, 'Write a reply first.').max(2000),
+  text: plainText().trim().min(1, 'Write a reply first.').max(2000),
 });
 export const FeedbackResolveBody = z.strictObject({ resolved: z.boolean() });
 
@@ -73,13 +74,13 @@ export const AUDIENCE_ATTRIBUTES = [
 export const AudienceRule = z.strictObject({
   attribute: z.enum(AUDIENCE_ATTRIBUTES),
   operator: z.enum(['is', 'is_not']),
-  values: z.array(z.string().trim().min(1).max(100)).min(1).max(100),
+  values: z.array(plainText().trim().min(1).max(100)).min(1).max(100),
 });
 export type AudienceRule = z.infer<typeof AudienceRule>;
 /** A user is in the audience when every rule holds (no rules: everyone). */
 export const AudienceBody = z.strictObject({
-  name: z.string().trim().min(1, 'An audience needs a name.').max(80),
-  description: z.string().trim().max(300).default(''),
+  name: plainText().trim().min(1, 'An audience needs a name.').max(80),
+  description: plainText().trim().max(300).default(''),
   rules: z.array(AudienceRule).max(20).default([]),
 });
 export type AudienceBody = z.infer<typeof AudienceBody>;

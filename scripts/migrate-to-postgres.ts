@@ -2,7 +2,8 @@
  * `npm run migrate-to-postgres -- --from DATA_DIR`: copies a SQLite installation into the
  * PostgreSQL database of DATABASE_URL and verifies the copy before it commits (PG-53 … PG-58).
  * Exit codes: EXIT in server/store/pg/copy-from-sqlite.ts (0 copied and verified; 2 usage;
- * 3 no usable source; 4 target not empty; 5 not verified; 6 source in use; 1 anything else).
+ * 3 no usable source; 4 target not empty; 5 not verified; 6 source in use; 7 text PostgreSQL
+ * cannot store; 8 a server connected to the target; 1 anything else).
  * Unless it exits 0, nothing was written but the schema (the migrations openPostgres applies).
  */
 import fs from 'node:fs';
@@ -16,9 +17,11 @@ import {
   copyTable,
   CopyStopped,
   EXIT,
+  lockTarget,
   nonEmptyTables,
   openSource,
   tablesInForeignKeyOrder,
+  unstorableText,
   type Source,
 } from '../server/store/pg/copy-from-sqlite.ts';
 import { verifyCopy, type Verified } from '../server/store/pg/verify-copy.ts';
@@ -64,6 +67,7 @@ async function copy(source: Source, pgx: Postgres): Promise<Verified> {
   const tables = tablesInForeignKeyOrder();
   return await pgx.atomically(async () => {
     await pgx.db().execute(sql`SELECT pg_advisory_xact_lock(${COPY_LOCK.toString()})`);
+    await lockTarget(pgx.db(), tables);
     const full = await nonEmptyTables(pgx.db(), tables);
     if (full.length > 0)
       throw new CopyStopped(
@@ -98,7 +102,17 @@ async function main(): Promise<number> {
   let pgx: Postgres | null = null;
   try {
     source = openSource(path.resolve(from));
-    pgx = await openPostgres(url, { max: 2, log: (m) => console.error(m) });
+    const unstorable = unstorableText(source, tablesInForeignKeyOrder());
+    if (unstorable.length > 0)
+      throw new CopyStopped(
+        EXIT.unstorableText,
+        `The source holds text PostgreSQL cannot store, so nothing was written. Change or remove these rows (a stopped server's database, with the sqlite3 shell), then copy again:\n${unstorable.map((p) => `  - ${p}`).join('\n')}`,
+      );
+    pgx = await openPostgres(url, {
+      max: 2,
+      log: (m) => console.error(m),
+      name: 'stagecoach-migrate',
+    });
     console.log(report(source, target, await copy(source, pgx)));
     console.log(secretsKeyNote(path.resolve(from), process.env));
     return EXIT.ok;

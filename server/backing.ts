@@ -26,7 +26,12 @@ import { createNotificationStore } from './store/notifications.ts';
 import { createIdempotencyStore } from './store/idempotency.ts';
 import { createWebhookStore } from './store/webhooks.ts';
 import { createJobStore } from './store/jobs.ts';
-import { openPostgres, type Postgres } from './store/pg/db.ts';
+import {
+  openOwnerPool,
+  openPostgres,
+  SERVER_APPLICATION_NAME,
+  type Postgres,
+} from './store/pg/db.ts';
 import { createLeaseStore } from './store/pg/leases.ts';
 import { createPgAccountStore } from './store/pg/accounts.ts';
 import { createPgProjectStore } from './store/pg/projects.ts';
@@ -146,10 +151,16 @@ export async function postgresBacking(
   cluster: NonNullable<Config['cluster']>,
   log: (msg: string) => void,
 ): Promise<Backing> {
-  const pgx = await openPostgres(cluster.databaseUrl, { log });
+  const pgx = await openPostgres(cluster.databaseUrl, {
+    log,
+    bounded: true,
+    name: SERVER_APPLICATION_NAME,
+  });
+  // Leases and the draft log on their own connections (PG-184): domain work cannot starve them.
+  const owner = openOwnerPool(cluster.databaseUrl, log);
   let lost: (draftId: string) => void = () => {};
   const leases = new Leases({
-    store: createLeaseStore(pgx),
+    store: createLeaseStore(owner),
     nodeId: cluster.nodeId,
     url: cluster.internalUrl,
     onLost: (draftId) => lost(draftId),
@@ -157,12 +168,13 @@ export async function postgresBacking(
   });
   const close = async () => {
     await leases.close();
+    await owner.close();
     await pgx.close();
   };
   return {
     stores: pgStores(pgx),
     atomically: (fn) => pgx.atomically(fn),
-    drafts: ownedDraftLog(pgx, leases),
+    drafts: ownedDraftLog(owner, leases),
     database: noSqlite(close),
     leases,
     onLeaseLost: (fn) => void (lost = fn),

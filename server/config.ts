@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -212,11 +213,16 @@ export function loadDatabaseUrl(env: Env): string {
   return url;
 }
 
-/** The default NODE_ID: `<hostname>-<pid>`, shaped to the NODE_ID rule (a dotted host name keeps its first label). */
+/**
+ * The default NODE_ID: `<hostname>-<pid>-<8 random hex digits>`, shaped to the NODE_ID rule (a
+ * dotted host name keeps its first label). The random part (PG-188): in containers every replica
+ * may be PID 1 with one host name, and two live processes with one NODE_ID would take each
+ * other's draft leases on every open; a restarted process then waits out its former leases (TTL).
+ */
 function defaultNodeId(host: { hostname: string; pid: number }): string {
   const name = (host.hostname.split('.')[0] ?? '').replace(/[^A-Za-z0-9_-]/g, '-') || 'node';
-  const pid = String(host.pid);
-  return `${name.slice(0, 63 - pid.length)}-${pid}`;
+  const tail = `${host.pid}-${randomBytes(4).toString('hex')}`;
+  return `${name.slice(0, 63 - tail.length)}-${tail}`;
 }
 
 export function loadConfig(

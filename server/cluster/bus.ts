@@ -26,6 +26,8 @@ export interface BusCounts {
   published: number;
   /** Received from other processes and delivered to this process's listeners. */
   received: number;
+  /** Dropped sends of a kept type (PG-180), sent again once Redis took sends again. */
+  resent: number;
   /** Not sent: no connection to Redis, or too many sends still waiting for an answer. */
   droppedUnavailable: number;
   /** Received and dropped: not JSON or not a known message (zod). */
@@ -54,6 +56,7 @@ export class Listeners {
   readonly counts: BusCounts = {
     published: 0,
     received: 0,
+    resent: 0,
     droppedUnavailable: 0,
     droppedMalformed: 0,
     droppedOversized: 0,

@@ -35,6 +35,11 @@ export const ClusterMessage = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('projectEvent'), projectId: Id }),
   /** A delivery changed: wake that environment's long-polls and delivery streams. */
   z.strictObject({ type: z.literal('deliveryEvent'), projectId: Id, environmentId: Id }),
+  /**
+   * The sender lost control messages it could not keep for resending (PG-180): every process runs
+   * its re-validation sweep (`onResynced`), as after its own outage. The bus handles it itself.
+   */
+  z.strictObject({ type: z.literal('resync') }),
   /** A webhook delivery was queued: every process's worker looks for due ones (PG-171). */
   z.strictObject({ type: z.literal('webhooksDue') }),
 ]);

@@ -1,5 +1,3 @@
-import { drizzle } from 'drizzle-orm/node-postgres';
-import * as tables from '#schema/db/pg-tables.ts';
 import type { DraftLog } from '../collab/draft-log.ts';
 import type { Postgres } from '../store/pg/db.ts';
 import { createPgDraftStore, FencedError } from '../store/pg/drafts.ts';
@@ -9,12 +7,12 @@ import type { Leases } from './leases.ts';
  * The PostgreSQL draft log as a Room sees it (PG-101): every write carries the epoch of this
  * process's lease on the draft (PG-73); a draft whose lease is not held (lost, lapsed) is refused
  * with FencedError before any statement. The log never joins a domain transaction (PG-13): it
- * runs on the pool even when called from inside `atomically`, since rolled back with it, updates
- * peers had seen would be lost.
+ * runs on the owner pool (`openOwnerPool`, PG-184) even when called from inside `atomically`,
+ * since rolled back with it, updates peers had seen would be lost, and so that domain transactions
+ * waiting for connections or locks cannot hold up a live draft's appends.
  */
-export function ownedDraftLog(pgx: Postgres, leases: Leases): DraftLog {
-  const outside = drizzle({ client: pgx.pool, schema: tables });
-  const store = createPgDraftStore({ ...pgx, db: () => outside }, leases.nodeId);
+export function ownedDraftLog(owner: Postgres, leases: Leases): DraftLog {
+  const store = createPgDraftStore(owner, leases.nodeId);
   const epoch = (draftId: string): number => {
     const e = leases.epoch(draftId);
     if (e === undefined) throw new FencedError([draftId]);

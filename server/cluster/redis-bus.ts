@@ -1,6 +1,12 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Listeners, type ClusterBus, type Log } from './bus.ts';
-import { ClusterMessage, MAX_MESSAGE_BYTES, readEnvelope, type Envelope } from './messages.ts';
+import {
+  ClusterMessage,
+  MAX_MESSAGE_BYTES,
+  readEnvelope,
+  type ClusterMessageType,
+  type Envelope,
+} from './messages.ts';
 import { connectInBackground, redisClient } from './redis-connection.ts';
 
 export interface RedisBusOptions {
@@ -27,6 +33,30 @@ export interface RedisBus extends ClusterBus {
  * `publish` drops, so callers never wait and memory stays bounded (PG-61).
  */
 export const MAX_SENDS_IN_FLIGHT = 1000;
+
+/**
+ * Messages whose loss would leave a connection open or a rule stale on another process (PG-180):
+ * when their send is dropped or fails, the sender keeps them and sends them again once Redis takes
+ * sends again. Only the sender can know a send was lost: the receivers' connections may never have
+ * failed, so their own resync would not run. Wake-ups (project and delivery events) are not kept:
+ * a late one wakes nothing a reader would not read anyway.
+ */
+const KEPT: ReadonlySet<ClusterMessageType> = new Set([
+  'closeUser',
+  'credentialEnded',
+  'closeDraft',
+  'flowRulesChanged',
+]);
+
+/**
+ * Kept messages waiting to be sent again, at most (one each: a repeat of one waiting is not kept
+ * twice). Past it the sender forgets them and, once it can send, asks every process to run its
+ * re-validation sweep instead (a `resync` message), which re-reads what they would have said.
+ */
+export const MAX_OWED = 1000;
+
+/** How often a bus that owes messages tries to send them while nothing else prompts it. */
+export const OWED_RETRY_MS = 200;
 
 /**
  * The bus between processes over Redis pub/sub (PG-60 … PG-62): one publishing and one subscribed
@@ -72,7 +102,57 @@ export function createRedisBus({
     }
     if (read.envelope.from === self) return; // delivered when it was published
     counts.received++;
-    listeners.deliver(read.envelope.message);
+    const message = read.envelope.message;
+    if (message.type === 'resync') listeners.resynced();
+    else listeners.deliver(message);
+  };
+
+  // What this process could not send and must (PG-180), keyed by its JSON so a repeat waits once.
+  const owed = new Map<string, ClusterMessage>();
+  let owedResync = false;
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
+  const owe = (message: ClusterMessage, json: string) => {
+    if (closed) return;
+    if (message.type === 'resync') owedResync = true;
+    else if (!KEPT.has(message.type)) return;
+    else if (owed.size < MAX_OWED || owed.has(json)) owed.set(json, message);
+    else owedResync = true;
+    retry ??= setTimeout(() => ((retry = undefined), settleOwed()), OWED_RETRY_MS).unref();
+  };
+  /** Sends what is owed while Redis takes sends; what fails is owed again (and retried). */
+  const settleOwed = () => {
+    if (!publisher.isReady) return; // its 'ready' calls again
+    for (const [json, message] of owed) {
+      if (counts.sending >= MAX_SENDS_IN_FLIGHT) break; // a send's end calls again
+      owed.delete(json);
+      counts.resent++;
+      send(message, json);
+    }
+    if (owedResync && owed.size === 0 && counts.sending < MAX_SENDS_IN_FLIGHT) {
+      owedResync = false;
+      const resync: ClusterMessage = { type: 'resync' };
+      send(resync, envelope(resync));
+    }
+  };
+  const envelope = (message: ClusterMessage) =>
+    JSON.stringify({ from: self, message } satisfies Envelope);
+  const send = (message: ClusterMessage, json: string) => {
+    if (!publisher.isReady || counts.sending >= MAX_SENDS_IN_FLIGHT) {
+      counts.droppedUnavailable++;
+      return owe(message, json);
+    }
+    counts.sending++;
+    publisher
+      .publish(channel, key ? `${sign(json)}.${json}` : json)
+      .then(
+        () => {},
+        () => (counts.droppedUnavailable++, owe(message, json)),
+      )
+      .finally(() => {
+        counts.sending--;
+        if (owed.size > 0 || owedResync) settleOwed();
+      });
   };
 
   // Messages can be lost whenever a connection is not up: after any error of either, and before
@@ -95,7 +175,7 @@ export function createRedisBus({
     if (resync) listeners.resynced();
   };
   for (const client of [publisher, subscriber]) client.on('error', () => (missed = true));
-  publisher.on('ready', up);
+  publisher.on('ready', () => (up(), settleOwed()));
   subscriber.on('ready', () => {
     if (subscribed) return up();
     subscriber.subscribe(channel, receive).then(
@@ -113,8 +193,7 @@ export function createRedisBus({
       listeners.deliver(message);
       // Checked as the receivers will check it, so a bug here (a reason over 200 characters)
       // shows in this process's counts and log, not as junk dropped by every other one.
-      const json = JSON.stringify({ from: self, message } satisfies Envelope);
-      const payload = key ? `${sign(json)}.${json}` : json;
+      const json = envelope(message);
       if (Buffer.byteLength(json) > MAX_MESSAGE_BYTES) {
         counts.droppedOversized++;
         log(`cluster bus: a ${message.type} message over ${MAX_MESSAGE_BYTES} bytes was not sent`);
@@ -125,20 +204,16 @@ export function createRedisBus({
         log(`cluster bus: an invalid ${message.type} message was not sent`);
         return;
       }
-      if (!publisher.isReady || counts.sending >= MAX_SENDS_IN_FLIGHT) {
-        counts.droppedUnavailable++;
-        return;
-      }
-      counts.sending++;
-      publisher
-        .publish(channel, payload)
-        .catch(() => counts.droppedUnavailable++)
-        .finally(() => counts.sending--);
+      send(message, json);
     },
     on: (type, listener) => listeners.on(type, listener),
     onResynced: (listener) => listeners.onResynced(listener),
     counts: () => ({ ...counts }),
     async close() {
+      closed = true;
+      clearTimeout(retry);
+      owed.clear();
+      owedResync = false;
       for (const client of [subscriber, publisher]) if (client.isOpen) client.destroy();
     },
   };

@@ -183,7 +183,10 @@ export class Rooms {
   /** A room that stopped serving its draft (lost lease or a fenced write). */
   private stopped(room: Room): void {
     const draftId = room.draftId;
-    if (this.rooms.get(draftId) === room) this.rooms.delete(draftId);
+    // A room stopped before (a write of it fenced late, PG-185): the lease and the idle timer
+    // belong to the room serving the draft now, if any; only its own peers are closed.
+    if (this.rooms.get(draftId) !== room) return room.stopServing();
+    this.rooms.delete(draftId);
     clearTimeout(this.idle.get(draftId));
     this.idle.delete(draftId);
     room.stopServing();

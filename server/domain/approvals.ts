@@ -352,14 +352,16 @@ export function createApprovals(deps: {
       // Each request may freeze a snapshot: bounded before anything is frozen.
       const now = Date.now();
       const perHour = LIMITS.APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR;
-      requireRate(
-        'APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR',
-        perHour,
-        await store.requestTimesFrom(source.id, now - HOUR),
-        HOUR,
-        now,
-        `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`,
-      );
+      const withinRate = async () =>
+        requireRate(
+          'APPROVAL_REQUESTS_PER_ENVIRONMENT_PER_HOUR',
+          perHour,
+          await store.requestTimesFrom(source.id, now - HOUR),
+          HOUR,
+          now,
+          `At most ${perHour} requests an hour leave ${source.name}: wait, then request again.`,
+        );
+      await withinRate();
       // Bound to what a Sync out of the source would move (from the authoring stage: its draft as a
       // Sync freezes it, `up` sections only), so the approval matches that Sync.
       const candidate = hotfix ? null : await deps.composition.candidate(source.id);
@@ -403,6 +405,9 @@ export function createApprovals(deps: {
         closedReason: null,
       };
       await deps.atomically(async () => {
+        // Counted again with the insert, first (PG-187): requests racing past the check above
+        // are counted one at a time here.
+        await withinRate();
         // A new request replaces any older open one for the same move.
         for (const r of await store.openRequests(source.projectId)) {
           if (
@@ -482,6 +487,10 @@ export function createApprovals(deps: {
       )
         throw new AppError('self_approval');
       await deps.atomically(async () => {
+        // Read again inside the decision's transaction (PG-189): on PostgreSQL the look takes the
+        // ledger lock, so a Publish or Sync closing this request commits first or waits for us.
+        if (!(await store.openRequests(r.projectId)).some((o) => o.id === r.id))
+          throw new AppError('request_closed');
         await store.putApproval({
           requestId: r.id,
           userId: by.user.id,

@@ -197,19 +197,25 @@ export function createHotfixes(deps: {
       // Each start copies the live content into a new draft (kept after a discard): bounded per day.
       const now = Date.now();
       const perDay = LIMITS.HOTFIXES_PER_ENVIRONMENT_PER_DAY;
-      requireRate(
-        'HOTFIXES_PER_ENVIRONMENT_PER_DAY',
-        perDay,
-        await store.startedSince(env.id, now - DAY),
-        DAY,
-        now,
-        `At most ${perDay} hotfixes a day start in ${env.name}: finish this one with what it needs, or try again tomorrow.`,
-      );
+      const withinRate = async () =>
+        requireRate(
+          'HOTFIXES_PER_ENVIRONMENT_PER_DAY',
+          perDay,
+          await store.startedSince(env.id, now - DAY),
+          DAY,
+          now,
+          `At most ${perDay} hotfixes a day start in ${env.name}: finish this one with what it needs, or try again tomorrow.`,
+        );
+      await withinRate();
       const draftId = newId('dft');
       // Flow rules: a hotfix changes the sections that are promoted; `down` ones are edited in their own drafts.
       const rules = await deps.projects.flowRules(env.projectId);
       const owned = upSections(rules);
       await deps.atomically(async () => {
+        // Counted again with the insert, first (PG-187): starts racing past the checks above are
+        // counted one at a time here (and the second finds the first's draft open).
+        await withinRate();
+        if (await store.openDraft(env.id)) throw new AppError('hotfix_open');
         await store.insertDraft(
           {
             id: draftId,

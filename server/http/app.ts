@@ -226,6 +226,19 @@ export function createApp(deps: AppDeps) {
         c.header('Retry-After', String(retryAfter));
       return c.json(body, err.status as 400);
     }
+    // A character PostgreSQL cannot store (NUL) in a field no schema checks as text (an id):
+    // the request is wrong, not the server (PG-182); the statement failed, nothing changed.
+    if (textRefused(err)) {
+      return c.json(
+        {
+          error: {
+            id: 'invalid_body',
+            message: 'The request holds a character that cannot be stored (a control character).',
+          },
+        } satisfies ErrorBody,
+        400,
+      );
+    }
     deps.log(`${c.req.method} ${c.req.path} failed`, err);
     // The database cannot take the write: the transaction rolled back, nothing changed.
     if (storageDown(err)) {
@@ -244,18 +257,31 @@ export function createApp(deps: AppDeps) {
   return app;
 }
 
+/** The SQLSTATE codes of `err` and the errors it wraps (drizzle wraps the driver's), outermost first. */
+function codesOf(err: unknown): string[] {
+  const codes: string[] = [];
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++)
+    codes.push(String((e as { code?: unknown }).code ?? ''));
+  return codes;
+}
+
+/** PostgreSQL refused a character of the text (22021 NUL or a bad byte, 22P05 untranslatable). */
+const textRefused = (err: unknown): boolean =>
+  codesOf(err).some((code) => code === '22021' || code === '22P05');
+
 /**
  * Whether `err` (or an error it wraps: drizzle wraps the driver's) says the database cannot work
  * now: SQLite busy, locked, full or failing I/O; PostgreSQL unreachable (connection refused, reset,
  * timed out), a connection exception (SQLSTATE class 08), insufficient resources (53), the server
- * shutting down (57P01 … 57P03), a conflict still failing after the retries (40001, 40P01), or
- * no connection within the pool's 5 s.
+ * shutting down (57P01 … 57P03), a conflict still failing after the retries (40001, 40P01), a
+ * lock not had within the domain pool's `lock_timeout` (55P03, PG-184), or no connection within
+ * the pool's 5 s.
  */
 function storageDown(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = String((e as { code?: unknown }).code ?? '');
     if (/^SQLITE_(BUSY|LOCKED|FULL|IOERR)/.test(code)) return true;
-    if (/^(08|53|57P0[123]$|40001$|40P01$)/.test(code)) return true;
+    if (/^(08|53|57P0[123]$|40001$|40P01$|55P03$)/.test(code)) return true;
     if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)$/.test(code)) return true;
     if (/^(Connection terminated|timeout exceeded when trying to connect)/.test(e.message))
       return true;

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '#server/config.ts';
 import { start, type Running } from '#server/start.ts';
+import { pgClusterEnv } from './pg-cluster.ts';
 import { cookieOf, createToken, PASSPHRASE, postJson } from './users.ts';
 
 export function tempDataDir(): string {
@@ -48,4 +49,16 @@ export async function testServer(
   const server = await startTestServer(dataDir, env);
   cleanup.push(() => server.close());
   return server;
+}
+
+/**
+ * The settings of one server on PostgreSQL and Redis (PG-50), as `pgClusterEnv` gives every node,
+ * with a NODE_ID and an INTERNAL_URL that reaches nothing: no other process relays to it.
+ */
+export function onPostgres(databaseUrl: string, redisUrl: string): Record<string, string> {
+  return {
+    ...pgClusterEnv(databaseUrl, redisUrl),
+    NODE_ID: 'n1',
+    INTERNAL_URL: 'http://127.0.0.1:1',
+  };
 }

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CLOSE } from '#schema/errors.ts';
-import { createRedisBus } from '#server/cluster/redis-bus.ts';
+import { createClient } from 'redis';
+import { createRedisBus, MAX_SENDS_IN_FLIGHT } from '#server/cluster/redis-bus.ts';
 import { start } from '#server/start.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, type Client as SyncClient } from '../helpers/clients.ts';
 import { newProject, newUser, overTheWire } from '../helpers/fixture.ts';
 import { startRedis, type ThrowawayRedis } from '../helpers/redis.ts';
+import { pauseRedis } from '../helpers/redis-pause.ts';
 import { setupAdmin, tempDataDir, testConfig } from '../helpers/server.ts';
 import { openEvents } from '../helpers/sse.ts';
 
@@ -58,6 +60,15 @@ async function eventually(check: () => boolean, ms = 5000): Promise<void> {
     if (performance.now() > deadline) throw new Error('condition not reached in time');
     await new Promise((r) => setImmediate(r));
   }
+}
+
+/** `promise`, or a rejection naming `what` once `ms` passed (a close that never comes fails fast). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 describe('PG: control messages between processes over one Redis', () => {
@@ -144,5 +155,59 @@ describe('PG: control messages between processes over one Redis', () => {
     await stream.ended;
     expect(performance.now() - back).toBeLessThan(1000);
     expect(b.bus.counts().resyncs).toBeGreaterThan(resyncs);
+  });
+
+  it('PG-180: a removal whose message the sender could not send (its sends to a hung Redis at the cap) still closes the person’s socket on the other process within a second of Redis answering, without a resync there', async () => {
+    const redis = await startRedis(cleanup);
+    const { a, b, admin, project, dev, bob } = await twoServers(redis);
+    const onB = await socket(b.server.url, dev.draftId!, bob.token);
+    const resyncs = b.bus.counts().resyncs;
+    const resume = await pauseRedis(redis, cleanup);
+    for (let i = 0; i < MAX_SENDS_IN_FLIGHT; i++)
+      a.bus.publish({ type: 'projectEvent', projectId: `prj_${i}` });
+    const dropped = a.bus.counts().droppedUnavailable;
+
+    await admin.ok('DELETE', `/api/projects/${project.id}/members/${bob.id}`);
+    expect(a.bus.counts().droppedUnavailable).toBeGreaterThan(dropped);
+    expect(onB.open()).toBe(true);
+
+    resume();
+    const back = performance.now();
+    const closed = await within(onB.closed, 3000, 'bob’s socket on B closed');
+    expect(closed.code).toBe(CLOSE.rights_changed);
+    expect(closed.at - back).toBeLessThan(1000);
+    // B's own connections never failed: the message itself came, late, not a sweep.
+    expect(b.bus.counts().resyncs).toBe(resyncs);
+  });
+
+  it('PG-180: a removal made while only the sender’s publishing connection is down (killed, and kept out) closes the person’s socket on the other process within a second of that connection returning', async () => {
+    const redis = await startRedis(cleanup);
+    const { a, b, admin, project, dev, bob } = await twoServers(redis);
+    const onB = await socket(b.server.url, dev.draftId!, bob.token);
+    const resyncs = b.bus.counts().resyncs;
+    const raw = createClient({ url: redis.url });
+    raw.on('error', () => {});
+    cleanup.push(() => raw.destroy());
+    await raw.connect();
+    // A's publisher is the one connection that ever published (every change went through A).
+    const list = await raw.sendCommand<string>(['CLIENT', 'LIST']);
+    const publishers = list.split('\n').filter((l) => / cmd=publish /.test(l));
+    expect(publishers).toHaveLength(1);
+    const id = /\bid=(\d+)/.exec(publishers[0]!)![1]!;
+    // Connections already open stay signed in; a new one (A's publisher reconnecting) is refused.
+    await raw.sendCommand(['CONFIG', 'SET', 'requirepass', 'kept-out']);
+    await raw.sendCommand(['CLIENT', 'KILL', 'ID', id]);
+    const dropped = a.bus.counts().droppedUnavailable;
+
+    await admin.ok('DELETE', `/api/projects/${project.id}/members/${bob.id}`);
+    await eventually(() => a.bus.counts().droppedUnavailable > dropped);
+    expect(onB.open()).toBe(true);
+
+    await raw.sendCommand(['CONFIG', 'SET', 'requirepass', '']);
+    const back = performance.now();
+    const closed = await within(onB.closed, 3000, 'bob’s socket on B closed');
+    expect(closed.code).toBe(CLOSE.rights_changed);
+    expect(closed.at - back).toBeLessThan(1000);
+    expect(b.bus.counts().resyncs).toBe(resyncs);
   });
 });

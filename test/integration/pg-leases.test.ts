@@ -4,7 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import * as pgTables from '#schema/db/pg-tables.ts';
 import * as liteTables from '#schema/db/tables.ts';
+import * as Y from 'yjs';
 import { Leases, type AcquireResult } from '../../server/cluster/leases.ts';
+import { ownedDraftLog } from '../../server/cluster/owned-drafts.ts';
+import type { DraftLog } from '../../server/collab/draft-log.ts';
+import { Rooms } from '../../server/collab/rooms.ts';
 import { openDatabase } from '../../server/store/db.ts';
 import { createDraftStore } from '../../server/store/drafts.ts';
 import type { Postgres } from '../../server/store/pg/db.ts';
@@ -453,5 +457,79 @@ describe('PG-75: the PostgreSQL draft log answers as the SQLite one', () => {
         answer: expected,
       });
     }
+  });
+});
+
+describe('PG-185: a stopped room cannot give up the lease of the room after it', () => {
+  it("PG-185 a room's compaction fenced late, after its lease was lost and a new room took the draft at the next epoch, leaves the new room's lease held and its appends stored", async () => {
+    const { pgx } = await postgresWithDrafts(['d']);
+    const wired: { rooms?: Rooms } = {};
+    const leases = new Leases({
+      store: createLeaseStore(pgx),
+      nodeId: 'a',
+      url: 'http://a.internal:4000',
+      onLost: (id) => wired.rooms?.lost(id),
+      log: () => {},
+    });
+    cleanup.push(() => leases.close());
+    const real = ownedDraftLog(pgx, leases);
+    // One update in the log, so the first room has something to compact.
+    await leases.acquire('d');
+    await real.append('d', [Y.encodeStateAsUpdate(new Y.Doc())]);
+    await leases.release('d');
+
+    // The first room's compaction is held in flight, then fails fenced, as a write sent before a
+    // pause would once the lease moved on.
+    let letCompactionFail!: () => void;
+    const held = new Promise<void>((resolve) => (letCompactionFail = resolve));
+    let compactions = 0;
+    const log: DraftLog = {
+      ...real,
+      compact: async (draftId, state, uptoSeq) => {
+        if (++compactions > 1) return await real.compact(draftId, state, uptoSeq);
+        await held;
+        throw new FencedError([draftId]);
+      },
+    };
+    const stops: string[] = [];
+    const rooms = new Rooms(log, {
+      compactAfterUpdates: 1000,
+      presence: { maxStateBytes: 10_000, perSecond: 100, idsPerUser: 10 },
+      log: (msg) => void (msg.includes('no longer owned here') && stops.push(msg)),
+    });
+    const peer = () => ({
+      userId: 'usr_1',
+      userName: 'Ann',
+      readOnly: false,
+      send: () => {},
+      close: () => {},
+    });
+    wired.rooms = rooms;
+    const first = await rooms.connect('d', peer());
+    expect(leases.epoch('d')).toBe(2);
+    expect(first.compact()).toBe(true);
+
+    // The lease is lost (its local deadline passed); the editors reconnect and a new room takes
+    // the draft at the next epoch.
+    rooms.lost('d');
+    expect(stops).toHaveLength(1);
+    const second = await rooms.connect('d', peer());
+    expect(second).not.toBe(first);
+    expect(leases.epoch('d')).toBe(3);
+
+    const fenced = first.settled; // once the failed compaction was handled
+    letCompactionFail();
+    await fenced;
+    expect(compactions).toBe(1);
+    expect(leases.epoch('d')).toBe(3);
+    const row = await pgx
+      .db()
+      .select()
+      .from(pgTables.draftLeases)
+      .where(eq(pgTables.draftLeases.draftId, 'd'));
+    expect(row[0]).toMatchObject({ ownerNode: 'a', epoch: 3 });
+    expect(row[0]!.expiresAt).toBeGreaterThan(row[0]!.updatedAt);
+    // The new room still writes.
+    expect(await log.append('d', [Y.encodeStateAsUpdate(new Y.Doc())])).toBeGreaterThan(0);
   });
 });

@@ -16,7 +16,8 @@ import { hashItem } from '../../server/lib/hash.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { startPostgres } from '../helpers/postgres.ts';
 import { exited, spawnServer } from '../helpers/process.ts';
-import { setupAdmin, tempDataDir } from '../helpers/server.ts';
+import { onPostgres, setupAdmin, tempDataDir } from '../helpers/server.ts';
+import { startRedis } from '../helpers/redis.ts';
 import { newUser, overTheWire } from '../helpers/fixture.ts';
 
 /**
@@ -77,6 +78,22 @@ async function installation(stop: 'crashed' | 'stopped'): Promise<string> {
   await edit('Edited last');
   child.kill(stop === 'crashed' ? 'SIGKILL' : 'SIGTERM');
   expect((await exited(child)).code).toBe(stop === 'crashed' ? null : 0);
+  return dataDir;
+}
+
+/** A stopped installation with one account, the sample project and one Sync (quicker to make). */
+async function smallInstallation(): Promise<string> {
+  const dataDir = tempDataDir();
+  const { child, url } = await spawnServer(dataDir);
+  cleanup.push(() => child.kill('SIGKILL'));
+  const admin = overTheWire(url, (await setupAdmin(url)).token);
+  const project = await admin.ok<ProjectView>('POST', '/api/projects', {
+    name: 'Support bots',
+    sample: true,
+  });
+  await admin.ok('POST', `/api/environments/${project.environments[0]!.id}/sync`, {});
+  child.kill('SIGTERM');
+  expect((await exited(child)).code).toBe(0);
   return dataDir;
 }
 
@@ -304,5 +321,80 @@ describe('PG-53 … PG-58: npm run migrate-to-postgres', { timeout: 90_000 }, ()
     child.kill('SIGTERM');
     expect((await exited(child)).code).toBe(0);
     expect((await migrate(['--from', dataDir], { DATABASE_URL: pg.url })).code).toBe(0);
+  });
+
+  it('PG-183 a source holding NUL in text (a release message inside the chain, a person’s name) exits 7 naming each row by table, key and column, before writing anything', async () => {
+    const dataDir = await smallInstallation();
+    // Written before PG-182 refused such text at the edge.
+    const sqlite = new Database(path.join(dataDir, 'stagecoach.sqlite'));
+    const release = sqlite.prepare('SELECT seq FROM releases LIMIT 1').get() as { seq: number };
+    sqlite
+      .prepare('UPDATE releases SET message = ? WHERE seq = ?')
+      .run('ship\u0000it', release.seq);
+    const user = sqlite.prepare('SELECT id FROM users LIMIT 1').get() as { id: string };
+    sqlite.prepare('UPDATE users SET name = ? WHERE id = ?').run('Ada\u0000', user.id);
+    sqlite.close();
+
+    const pg = await startPostgres(cleanup);
+    const run = await migrate(['--from', dataDir], { DATABASE_URL: pg.url });
+    expect(run.code).toBe(7);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('The source holds text PostgreSQL cannot store');
+    expect(run.stderr).toContain(
+      `table releases, row seq=${release.seq}, column message: holds U+0000 (NUL)`,
+    );
+    expect(run.stderr).toContain(`table users, row id=${user.id}, column name: holds U+0000`);
+    expect(await rowCount(await openTarget(pg.url))).toBe(0);
+  });
+
+  it('PG-186 a server connected to the target stops the copy (exit 8, nothing written); a server started while the copy runs cannot make a first account beside it: never both a committed copy and a sign-up', async () => {
+    const dataDir = await smallInstallation();
+    const redis = await startRedis(cleanup);
+    const users = async (url: string) =>
+      Number(
+        (
+          await (
+            await openTarget(url)
+          )
+            .db()
+            .execute<{ n: string }>(sql`SELECT count(*) AS n FROM users`)
+        ).rows[0]!.n,
+      );
+
+    const pg = await startPostgres(cleanup);
+    const running = await spawnServer(tempDataDir(), onPostgres(pg.url, redis.url));
+    cleanup.push(() => running.child.kill('SIGKILL'));
+    const refused = await migrate(['--from', dataDir], { DATABASE_URL: pg.url });
+    expect(refused.code).toBe(8);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain('A Stagecoach server is connected to the target');
+    expect(await users(pg.url)).toBe(0);
+    running.child.kill('SIGTERM');
+    await exited(running.child);
+
+    // The race: the copy starts, a server starts on the same target and signs up at once.
+    const other = await startPostgres(cleanup);
+    const copying = migrate(['--from', dataDir], { DATABASE_URL: other.url });
+    const late = await spawnServer(tempDataDir(), onPostgres(other.url, redis.url));
+    cleanup.push(() => late.child.kill('SIGKILL'));
+    const signUp = await fetch(`${late.url}/api/setup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: late.url },
+      body: JSON.stringify({
+        email: 'eve@example.com',
+        password: 'a long passphrase',
+        name: 'Eve',
+      }),
+    });
+    const copy = await copying;
+    console.info(`PG-186 race: copy exited ${copy.code}, sign-up answered ${signUp.status}`);
+    expect([0, 8]).toContain(copy.code);
+    if (copy.code === 0) {
+      expect(signUp.status).toBe(409);
+      expect(await users(other.url)).toBe(1);
+    } else {
+      expect(copy.stdout).toBe('');
+    }
+    expect(copy.code === 0 && signUp.status === 201).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '#server/domain/accounts.ts';
 import { createAccess } from '#server/domain/access.ts';
@@ -26,6 +27,7 @@ import { createPgProjectStore } from '#server/store/pg/projects.ts';
 import { createPgReleaseStore } from '#server/store/pg/releases.ts';
 import { createPgShareStore } from '#server/store/pg/shares.ts';
 import { createPgWebhookStore } from '#server/store/pg/webhooks.ts';
+import { createPgScheduleStore } from '#server/store/pg/schedule.ts';
 import { createPgSnapshotStore } from '#server/store/pg/snapshots.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { lockWaiters, postgresPerFile } from '../helpers/pg-per-file.ts';
@@ -475,5 +477,207 @@ describe('PG-136: check names per snapshot', () => {
     expect(wins(results)).toHaveLength(1);
     expect(errors(results)).toEqual(Array(5).fill('limit_reached'));
     expect(await gates.checks('p1-prod', 'snap1')).toHaveLength(max);
+  });
+});
+
+/**
+ * `n` transactions, one per process, each counting then inserting when under `max` (the domain's
+ * steps): each goes on after its count once all counted or the others wait for a lock, so without
+ * the count's lock all would count before any inserts. Answers how many inserted.
+ */
+async function countThenInsert(
+  n: number,
+  max: number,
+  count: (o: Postgres) => Promise<number>,
+  insert: (o: Postgres, i: number) => Promise<void>,
+): Promise<number> {
+  const procs = await processes(n);
+  let counted = 0;
+  let inserted = 0;
+  const othersCaughtUp = async () => {
+    const deadline = Date.now() + 5000;
+    while (counted < n && (await lockWaiters(pg.pgx)) < n - counted) {
+      if (Date.now() > deadline) throw new Error('the others neither counted nor waited');
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  await Promise.all(
+    procs.map((o, i) =>
+      o.atomically(async () => {
+        const now = await count(o);
+        counted++;
+        await othersCaughtUp();
+        if (now >= max) return;
+        await insert(o, i);
+        inserted++;
+      }),
+    ),
+  );
+  return inserted;
+}
+
+describe('PG-187: the limits counted outside PG-130 before', () => {
+  it('PG-187 scheduled moves per environment: of counts racing for the last place from four processes, exactly one inserts', async () => {
+    await seedUserAndProject();
+    const scheduled = (id: string) => ({
+      id,
+      projectId: 'p1',
+      environmentId: 'p1-staging',
+      kind: 'sync' as const,
+      snapshotId: 'snapA',
+      expectedTargetSnapshotId: null,
+      at: T0 + 60_000,
+      createdBy: 'u1',
+      message: null,
+      confirmMissingSecrets: false,
+      confirmUndoHotfix: false,
+      state: 'pending' as const,
+      errorId: null,
+      errorMessage: null,
+      releaseSeq: null,
+      createdAt: T0,
+      finishedAt: null,
+    });
+    await createPgScheduleStore(pg.pgx).insert(scheduled('s0'));
+    const inserted = await countThenInsert(
+      4,
+      2,
+      (o) => createPgScheduleStore(o).pendingCount('p1-staging'),
+      (o, i) => createPgScheduleStore(o).insert(scheduled(`s${i + 1}`)),
+    );
+    expect(inserted).toBe(1);
+    expect(await createPgScheduleStore(pg.pgx).pendingCount('p1-staging')).toBe(2);
+  });
+
+  it('PG-187 pending deliveries per webhook: of counts racing for the last place from four processes, exactly one queues', async () => {
+    await seedUserAndProject();
+    const hooks = createPgWebhookStore(pg.pgx);
+    await hooks.insert({
+      id: 'wh1',
+      projectId: 'p1',
+      url: 'http://127.0.0.1/hook',
+      description: '',
+      events: ['*'],
+      enabled: true,
+      disabledReason: null,
+      sealedSecret: Buffer.from('sealed'),
+      previousSealedSecret: null,
+      previousSecretValidUntil: null,
+      createdBy: 'u1',
+      createdAt: T0,
+    } as Parameters<typeof hooks.insert>[0]);
+    const delivery = (id: string) => ({
+      id,
+      webhookId: 'wh1',
+      projectId: 'p1',
+      messageId: `msg_${id}`,
+      event: 'release',
+      payload: '{}',
+      state: 'pending' as const,
+      attempts: [],
+      nextAttemptAt: T0,
+      leaseUntil: null,
+      createdAt: T0,
+    });
+    await hooks.insertDelivery(delivery('d0') as Parameters<typeof hooks.insertDelivery>[0]);
+    const inserted = await countThenInsert(
+      4,
+      2,
+      (o) => createPgWebhookStore(o).pendingCount('wh1'),
+      (o, i) =>
+        createPgWebhookStore(o).insertDelivery(
+          delivery(`d${i + 1}`) as Parameters<typeof hooks.insertDelivery>[0],
+        ),
+    );
+    expect(inserted).toBe(1);
+    expect(await hooks.pendingCount('wh1')).toBe(2);
+  });
+
+  it('PG-187 approval requests per environment and hour: of counts racing for the last place from four processes, exactly one requests', async () => {
+    await seedUserAndProject();
+    await createPgGateStore(pg.pgx).insertRequest(request('r0', 'p1', 'snapA'));
+    const inserted = await countThenInsert(
+      4,
+      2,
+      async (o) => (await createPgGateStore(o).requestTimesFrom('p1-dev', T0 - 1)).length,
+      (o, i) =>
+        createPgGateStore(o).insertRequest(
+          request(`r${i + 1}`, 'p1', 'snapA', { createdAt: T0 + i, state: 'voided' }),
+        ),
+    );
+    expect(inserted).toBe(1);
+    expect(await createPgGateStore(pg.pgx).requestTimesFrom('p1-dev', T0 - 1)).toHaveLength(2);
+  });
+
+  it('PG-187 hotfixes started per environment and day: of counts racing for the last place from four processes, exactly one starts', async () => {
+    await seedUserAndProject();
+    const started = (o: Postgres) => createPgHotfixStore(o).startedSince('p1-prod', T0 - 1);
+    const draft = (i: number) => ({
+      id: `hf${i}`,
+      projectId: 'p1',
+      environmentId: 'p1-prod',
+      kind: 'hotfix',
+      createdAt: T0 + i,
+      createdBy: 'u1',
+      baseSnapshotId: null,
+      closedAt: T0 + i,
+      sections: null,
+    });
+    type DraftArg = Parameters<ReturnType<typeof createPgHotfixStore>['insertDraft']>[0];
+    await createPgHotfixStore(pg.pgx).insertDraft(draft(0) as DraftArg, new Uint8Array([1]));
+    const inserted = await countThenInsert(
+      4,
+      2,
+      async (o) => (await started(o)).length,
+      (o, i) => createPgHotfixStore(o).insertDraft(draft(i + 1) as DraftArg, new Uint8Array([1])),
+    );
+    expect(inserted).toBe(1);
+    expect(await started(pg.pgx)).toHaveLength(2);
+  });
+});
+
+describe('PG-189: a decision on a request another process closes meanwhile', () => {
+  it('PG-189 a reject racing a Publish that closes the request done answers request_closed and writes no approval and no request.rejected audit', async () => {
+    await seedUserAndProject();
+    await createPgGateStore(pg.pgx).insertRequest(request('r1', 'p1', 'snapA'));
+    const [a, b] = (await processes(2)) as [Postgres, Postgres];
+    const approvals = createApprovals({
+      store: { ...createPgGateStore(a), ...createPgAuditStore(a) },
+      projects: createPgProjectStore(a),
+      snapshots: createSnapshots(createPgSnapshotStore(a)),
+      drafts: notCalled('drafts') as Parameters<typeof createApprovals>[0]['drafts'],
+      hotfixDraft: () => Promise.reject(new Error('hotfixDraft called')),
+      composition: { candidateId: () => Promise.resolve('snapA') } as unknown as Parameters<
+        typeof createApprovals
+      >[0]['composition'],
+      emit: createProjectEvents(createPgEventStore(a)).emit,
+      atomically: a.atomically,
+    });
+    // The Publish on B: under the ledger lock it closes the request done, and commits only once
+    // the reject waits for a lock.
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    let commit!: () => void;
+    const committing = new Promise<void>((resolve) => (commit = resolve));
+    const publish = b.atomically(async () => {
+      await createPgGateStore(b).openRequests('p1');
+      await createPgGateStore(b).closeRequest('r1', 'done', 'published', T0 + 1);
+      locked();
+      await committing;
+    });
+    await holding;
+    const decision = attempt(approvals.decide(by, 'r1', 'reject', 'not this one'));
+    await pg.waitForLockWaiters(1);
+    commit();
+    await publish;
+    expect(await decision).toMatchObject({ error: 'request_closed' });
+    expect(await createPgGateStore(pg.pgx).approvals(['r1'])).toEqual([]);
+    expect((await createPgGateStore(pg.pgx).request('r1'))!.state).toBe('done');
+    const rejected = await pg.pgx
+      .db()
+      .execute<{ n: string }>(
+        sql`SELECT count(*) AS n FROM audit_events WHERE kind = 'request.rejected'`,
+      );
+    expect(Number(rejected.rows[0]!.n)).toBe(0);
   });
 });

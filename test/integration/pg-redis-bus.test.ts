@@ -5,7 +5,12 @@ import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { startRedis } from '../helpers/redis.ts';
 import { pauseRedis } from '../helpers/redis-pause.ts';
 import { createLocalBus, MAX_LISTENERS_PER_TYPE, type ClusterBus } from '#server/cluster/bus.ts';
-import { createRedisBus, MAX_SENDS_IN_FLIGHT, type RedisBus } from '#server/cluster/redis-bus.ts';
+import {
+  createRedisBus,
+  MAX_OWED,
+  MAX_SENDS_IN_FLIGHT,
+  type RedisBus,
+} from '#server/cluster/redis-bus.ts';
 import type { ClusterMessage, ClusterMessageType } from '#server/cluster/messages.ts';
 
 const cleanup = cleanupAfterEach();
@@ -293,5 +298,49 @@ describe('PG: the cluster bus', () => {
     expect(await good).toEqual({ type: 'projectEvent', projectId: 'prj_signed' });
     expect(got).toEqual([{ type: 'projectEvent', projectId: 'prj_signed' }]);
     expect(b.counts().droppedMalformed).toBe(3);
+  });
+
+  it('PG-181 a sender keeps the closes and rule changes it could not send (once each, wake-ups not) and sends them when Redis answers; past MAX_OWED the rest are forgotten and every process is asked to resync instead, once', async () => {
+    const redis = await startRedis(cleanup);
+    const a = bus(redis.url);
+    const b = bus(redis.url);
+    const c = bus(redis.url);
+    await Promise.all([a.ready, b.ready, c.ready]);
+    const resume = await pauseRedis(redis, cleanup);
+    for (let i = 0; i < MAX_SENDS_IN_FLIGHT; i++)
+      a.publish({ type: 'projectEvent', projectId: `prj_${i}` });
+    // Over the cap: a wake-up is dropped for good, a close is kept, and its repeat is kept once.
+    a.publish({ type: 'projectEvent', projectId: 'prj_late' });
+    a.publish({ type: 'closeUser', userId: 'usr_1', reason: 'removed' });
+    a.publish({ type: 'closeUser', userId: 'usr_1', reason: 'removed' });
+    a.publish({ type: 'credentialEnded', kind: 'token', id: 'tok_1' });
+    const atB = heard(b);
+    resume();
+    await expect.poll(() => a.counts().resent).toBe(2);
+    await expect
+      .poll(() => atB.filter((m) => m.type !== 'projectEvent'))
+      .toEqual([
+        { type: 'closeUser', userId: 'usr_1', reason: 'removed' },
+        { type: 'credentialEnded', kind: 'token', id: 'tok_1' },
+      ]);
+    expect(atB.filter((m) => m.type === 'projectEvent')).toHaveLength(MAX_SENDS_IN_FLIGHT);
+    expect(b.counts().resyncs).toBe(0);
+
+    // More kept messages than MAX_OWED while Redis hangs: they are forgotten, and the others
+    // resync once (their sweep re-reads what the messages would have said).
+    const resumeAgain = await pauseRedis(redis, cleanup);
+    for (let i = 0; i < MAX_SENDS_IN_FLIGHT + MAX_OWED + 10; i++)
+      a.publish({ type: 'closeUser', userId: `usr_${i}`, reason: 'removed' });
+    const resyncedB = resynced(b);
+    const resyncedC = resynced(c);
+    resumeAgain();
+    await Promise.all([resyncedB, resyncedC]);
+    await expect.poll(() => a.counts().sending).toBe(0);
+    expect(b.counts().resyncs).toBe(1);
+    expect(c.counts().resyncs).toBe(1);
+    expect(a.counts().resyncs).toBe(0);
+    expect(atB.filter((m) => m.type === 'closeUser')).toHaveLength(
+      1 + MAX_SENDS_IN_FLIGHT + MAX_OWED,
+    );
   });
 });

@@ -45,11 +45,20 @@ describe('PG-50: the several-process settings', () => {
     expect(Object.isFrozen(c.cluster)).toBe(true);
   });
 
-  it('NODE_ID defaults to hostname-pid, shaped to its rule', () => {
-    expect(loadConfig(cluster(), '/', HOST).cluster!.nodeId).toBe('web-3-4242');
+  it('NODE_ID defaults to hostname-pid-random, shaped to its rule', () => {
+    expect(loadConfig(cluster(), '/', HOST).cluster!.nodeId).toMatch(/^web-3-4242-[0-9a-f]{8}$/);
     const odd = loadConfig(cluster(), '/', { hostname: 'ünï cödé'.repeat(20), pid: 7 });
     expect(odd.cluster!.nodeId).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
-    expect(odd.cluster!.nodeId.endsWith('-7')).toBe(true);
+    expect(odd.cluster!.nodeId).toMatch(/-7-[0-9a-f]{8}$/);
+  });
+
+  it('PG-188 two processes of one host name and one PID (containers: PID 1, a fixed hostname) get different default NODE_IDs; a NODE_ID set is kept as it is', () => {
+    const replica = { hostname: 'stagecoach', pid: 1 };
+    const ids = new Set(
+      Array.from({ length: 20 }, () => loadConfig(cluster(), '/', replica).cluster!.nodeId),
+    );
+    expect(ids.size).toBe(20);
+    expect(loadConfig(cluster({ NODE_ID: 'n1' }), '/', replica).cluster!.nodeId).toBe('n1');
   });
 
   it('takes every URL form the clients take', () => {

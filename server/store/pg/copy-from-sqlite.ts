@@ -7,7 +7,7 @@ import { getTableConfig as sqliteConfig, SQLiteTable } from 'drizzle-orm/sqlite-
 import { getTableConfig as pgConfig, PgTable } from 'drizzle-orm/pg-core';
 import * as sqliteTables from '#schema/db/tables.ts';
 import * as pgTables from '#schema/db/pg-tables.ts';
-import type { PgDb } from './db.ts';
+import { SERVER_APPLICATION_NAME, type PgDb } from './db.ts';
 
 /**
  * Moving a SQLite installation into PostgreSQL (PG-53 … PG-58): the source read in one read
@@ -39,6 +39,10 @@ export const EXIT = {
   notVerified: 5,
   /** Another process (a server still running) has the source open. */
   sourceInUse: 6,
+  /** Rows hold text PostgreSQL cannot store (NUL), each named: nothing was written. */
+  unstorableText: 7,
+  /** A server is connected to the target: nothing was written. */
+  targetInUse: 8,
 } as const;
 
 /** One table as both dialects name it. */
@@ -177,6 +181,71 @@ export function openSource(dataDir: string): Source {
       sqlite.close();
     },
   };
+}
+
+/** Rows named at most, per column, when text PostgreSQL cannot store is found. */
+const MAX_NAMED_ROWS = 20;
+
+/**
+ * Where the source holds text PostgreSQL cannot store (PG-183): U+0000 in any text column, which
+ * SQLite kept (written before PG-182 refused it at the edge). One line per row: table, column and
+ * the row's key, so the operator can find it; an empty list when there is none. Read in the
+ * source's read transaction, before anything is written.
+ */
+export function unstorableText(source: Source, tables: readonly TablePair[]): string[] {
+  const found: string[] = [];
+  for (const t of tables) {
+    const config = sqliteConfig(t.sqlite);
+    const keys =
+      config.primaryKeys[0]?.columns.map((c) => c.name) ??
+      config.columns.filter((c) => c.primary).map((c) => c.name);
+    const key = keys.length > 0 ? keys : ['rowid'];
+    for (const column of config.columns) {
+      if (column.getSQLType() !== 'text') continue;
+      const rows = source.sqlite
+        .prepare(
+          `SELECT ${key.map((k) => `"${k}"`).join(', ')} FROM "${t.name}" WHERE instr(CAST("${column.name}" AS BLOB), x'00') > 0 LIMIT ${MAX_NAMED_ROWS + 1}`,
+        )
+        .raw(true)
+        .all() as unknown[][];
+      for (const [i, row] of rows.entries()) {
+        if (i === MAX_NAMED_ROWS) {
+          found.push(`table ${t.name}, column ${column.name}: more rows than these`);
+          break;
+        }
+        const id = key.map((k, j) => `${k}=${String(row[j])}`).join(', ');
+        found.push(`table ${t.name}, row ${id}, column ${column.name}: holds U+0000 (NUL)`);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Stops every server's writes to the target until the copy commits (PG-186): each table locked
+ * EXCLUSIVE in the copy's transaction (reads go on, writes wait), then the servers connected to it
+ * counted (their connections carry SERVER_APPLICATION_NAME). One connected: the copy stops, since
+ * whatever it wrote before would be beside the copy, and whatever it waits to write after. A
+ * server that connects later finds the tables locked and, once the copy committed, the data.
+ */
+export async function lockTarget(db: PgDb, tables: readonly TablePair[]): Promise<void> {
+  await db.execute(
+    sql`LOCK TABLE ${sql.join(
+      tables.map((t) => sql.identifier(t.name)),
+      sql`, `,
+    )} IN EXCLUSIVE MODE`,
+  );
+  const servers = await db.execute<{ n: string; addresses: string | null }>(sql`
+    SELECT count(*) AS n, string_agg(DISTINCT coalesce(host(client_addr), 'a local socket'), ', ') AS addresses
+    FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name = ${SERVER_APPLICATION_NAME}
+      AND pid <> pg_backend_pid()`);
+  const { n, addresses } = servers.rows[0]!;
+  if (Number(n) > 0)
+    throw new CopyStopped(
+      EXIT.targetInUse,
+      `A Stagecoach server is connected to the target (${n} connections, from ${addresses}): stop every server using DATABASE_URL, then copy. Nothing was written.`,
+    );
 }
 
 /** Tables of the target that hold rows (the copy refuses them, PG-54). */

@@ -88,6 +88,7 @@ export function createPgGateStore(pgx: Postgres) {
       return row;
     },
     async requestTimesFrom(sourceEnvironmentId: string, since: number) {
+      await lockBeforeRead(pgx, LOCK.limit('approval-requests', sourceEnvironmentId));
       const rows = await pgx
         .db()
         .select({ t: promotionRequests.createdAt })

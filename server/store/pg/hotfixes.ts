@@ -5,7 +5,7 @@ import type { createHotfixStore, DraftRow, HotfixRow } from '../hotfixes.ts';
 import { firstDraftState } from '../project-records.ts';
 import type { Async } from '../port.ts';
 import type { Postgres } from './db.ts';
-import { LOCK, lockForTransaction } from './locks.ts';
+import { LOCK, lockBeforeRead, lockForTransaction } from './locks.ts';
 
 /** The hotfix store on PostgreSQL (PG-23). */
 export function createPgHotfixStore(pgx: Postgres) {
@@ -29,6 +29,7 @@ export function createPgHotfixStore(pgx: Postgres) {
   return {
     openDraft,
     async startedSince(environmentId: string, since: number) {
+      await lockBeforeRead(pgx, LOCK.limit('hotfixes', environmentId));
       const rows = await pgx
         .db()
         .select({ t: drafts.createdAt })

@@ -4,6 +4,7 @@ import type { Async } from '../port.ts';
 import type { createScheduleStore, FreezeWindowRow, ScheduledRow } from '../schedule.ts';
 import { bytewise } from './bytewise.ts';
 import type { Postgres } from './db.ts';
+import { LOCK, lockBeforeRead } from './locks.ts';
 
 /** Scheduled releases and freeze windows on PostgreSQL (PG-42); see server/domain/schedule.ts. */
 export function createPgScheduleStore(pgx: Postgres) {
@@ -34,6 +35,7 @@ export function createPgScheduleStore(pgx: Postgres) {
           bytewise(scheduledReleases.id),
         ),
     async pendingCount(environmentId: string): Promise<number> {
+      await lockBeforeRead(pgx, LOCK.limit('scheduled', environmentId));
       const [r] = await pgx
         .db()
         .select({ n: count() })

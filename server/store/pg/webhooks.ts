@@ -76,6 +76,8 @@ export function createPgWebhookStore(pgx: Postgres) {
       return r;
     },
     async pendingCount(webhookId: string): Promise<number> {
+      // After the ledger lock when an event queues it (the reactor), alone otherwise: one order.
+      await lockBeforeRead(pgx, LOCK.limit('deliveries', webhookId));
       const [r] = await pgx
         .db()
         .select({ n: count() })
