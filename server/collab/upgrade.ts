@@ -132,6 +132,8 @@ export function createCollabUpgrade(deps: CollabDeps) {
         ws.terminate();
       });
     });
+    // When another process owns the draft, the relay to it (PG-140).
+    let upstream: Upstream | null = null;
     const peer: Peer = {
       userId: user.id,
       userName: user.name,
@@ -147,13 +149,14 @@ export function createCollabUpgrade(deps: CollabDeps) {
       close(reason: CloseReason, detail?: string) {
         if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)
           ws.close(CLOSE[reason], (detail ?? reason).slice(0, 120));
+        // Closed here (rights, session, draft): the owner's side goes now, not when the client
+        // answers the close frame, which a hostile one never does (PG-200).
+        upstream?.close();
       },
     };
     // Opening the room asks the flow-rule policy (a store read): frames that arrive meanwhile
     // wait in order (one store read's time).
     let room: Room | null = null;
-    // Or, when another process owns the draft, the relay to it (PG-140).
-    let upstream: Upstream | null = null;
     let forgetRelayed = () => {};
     let early: Uint8Array[] | null = [];
     let gone = false;
@@ -224,6 +227,9 @@ export function createCollabUpgrade(deps: CollabDeps) {
     ws.on('message', (data, isBinary) => {
       completed = true;
       inFlight.finished();
+      // A socket the server closed writes nothing more, though its client may go on sending
+      // until it answers the close frame (up to ws's 30 s close timeout) (PG-200).
+      if (ws.readyState !== ws.OPEN) return;
       if (!isBinary) return peer.close('malformed_message', 'frames must be binary');
       const frame = Array.isArray(data)
         ? Buffer.concat(data)

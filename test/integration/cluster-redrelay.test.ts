@@ -1,0 +1,133 @@
+import * as encoding from 'lib0/encoding';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import * as syncProtocol from 'y-protocols/sync';
+import { addItem, sectionMap } from '#schema/content/ydoc.ts';
+import { CLOSE } from '#schema/errors.ts';
+import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { connect, synced, until, type Client } from '../helpers/clients.ts';
+import { printOnFailure, startCluster, type Cluster } from '../helpers/cluster.ts';
+import { openDeaf } from '../helpers/deaf-socket.ts';
+import { newProject, newUser, overTheWire } from '../helpers/fixture.ts';
+import { pgClusterEnv } from '../helpers/pg-cluster.ts';
+import { startPostgres } from '../helpers/postgres.ts';
+import { startRedis } from '../helpers/redis.ts';
+import { setupAdmin, type Admin } from '../helpers/server.ts';
+
+/**
+ * Red team of the socket relay (PG-200 …): two real processes on a throwaway PostgreSQL 15 and
+ * Redis; hostile clients speak the websocket protocol by hand where a stock client would be polite.
+ */
+const shared: (() => unknown)[] = [];
+let cluster: Cluster;
+let admin: Admin;
+beforeAll(async () => {
+  const db = await startPostgres(shared);
+  const redis = await startRedis(shared);
+  cluster = await startCluster(shared, { nodes: 2, env: pgClusterEnv(db.url, redis.url) });
+  admin = await setupAdmin(cluster.nodes[0]!.url);
+}, 120_000);
+afterAll(async () => {
+  for (const f of shared.splice(0).reverse()) await f();
+});
+const cleanup = cleanupAfterEach();
+beforeEach(() => printOnFailure(cluster));
+
+const node = (i: number) => cluster.nodes[i]!;
+const api = (i: number, token = admin.token) => overTheWire(node(i).url, token);
+
+function client(i: number, draftId: string, token = admin.token): Client {
+  const c = connect(node(i).url, draftId, { token });
+  cleanup.push(() => c.destroy());
+  return c;
+}
+
+/** A y-websocket frame carrying `update`. */
+function updateFrame(update: Uint8Array): Uint8Array {
+  const enc = encoding.createEncoder();
+  encoding.writeVarUint(enc, 0);
+  syncProtocol.writeUpdate(enc, update);
+  return encoding.toUint8Array(enc);
+}
+
+/** A y-websocket frame announcing a presence whose `user.color` is `label`. */
+function presenceFrame(label: string): Uint8Array {
+  const doc = new Y.Doc();
+  const aw = new awarenessProtocol.Awareness(doc);
+  aw.setLocalStateField('user', { color: label });
+  const enc = encoding.createEncoder();
+  encoding.writeVarUint(enc, 1);
+  encoding.writeVarUint8Array(enc, awarenessProtocol.encodeAwarenessUpdate(aw, [doc.clientID]));
+  aw.destroy();
+  doc.destroy();
+  return encoding.toUint8Array(enc);
+}
+
+const labelsSeen = (c: Client) =>
+  [...c.provider.awareness.getStates().entries()]
+    .filter(([id]) => id !== c.doc.clientID)
+    .map(([, s]) => (s as { user?: { color?: string } }).user?.color ?? '');
+
+function presenceUntil(c: Client, wanted: (labels: string[]) => boolean): Promise<void> {
+  if (wanted(labelsSeen(c))) return Promise.resolve();
+  return new Promise((resolve) => {
+    const on = () => {
+      if (!wanted(labelsSeen(c))) return;
+      c.provider.awareness.off('change', on);
+      resolve();
+    };
+    c.provider.awareness.on('change', on);
+  });
+}
+
+/** The Yjs update that adds an agent named `name` to the draft as `c` holds it. */
+function agentUpdate(c: Client, name: string): Uint8Array {
+  const copy = new Y.Doc();
+  Y.applyUpdate(copy, Y.encodeStateAsUpdate(c.doc));
+  const before = Y.encodeStateVector(copy);
+  addItem(copy, 'agents', { name });
+  const update = Y.encodeStateAsUpdate(copy, before);
+  copy.destroy();
+  return update;
+}
+
+const agentNames = (d: Y.Doc) =>
+  [...sectionMap(d, 'agents').values()].map((a) => (a as Y.Map<unknown>).get('name'));
+
+describe('PG-200 …: the relay under attack', () => {
+  it('PG-200: a relayed socket closed by the relaying process (its token revoked) writes nothing more, even when its client never answers the close frame', async () => {
+    const project = await newProject(api(0), { name: 'Relay red team' });
+    const dev = project.environments[0]!;
+    const draftId = dev.draftId!;
+    const mallory = await newUser(api(0), 'mallory@example.com');
+    await api(0).ok('PUT', `/api/projects/${project.id}/members/${mallory.id}`, {
+      roles: { [dev.id]: ['editor'] },
+    });
+    // n1 owns the draft; mallory reaches it through n2 (relayed).
+    const owner = client(0, draftId);
+    await synced(owner);
+    const deaf = await openDeaf(node(1).url, `/collab/${draftId}?token=${mallory.token}`);
+    cleanup.push(() => deaf.destroy());
+    deaf.send(presenceFrame('mallory'));
+    await presenceUntil(owner, (l) => l.includes('mallory'));
+
+    // Her token is revoked: n2, where she signed in, closes her socket (n1 never knew the token).
+    const { tokens } = await mallory.ok<{ tokens: { id: string }[] }>('GET', '/api/tokens');
+    for (const t of tokens) await mallory.ok('DELETE', `/api/tokens/${t.id}`);
+    const close = await deaf.next(8);
+    expect(close.payload.readUInt16BE(0)).toBe(CLOSE.session_ended);
+    // She does not answer the close frame and keeps writing.
+    deaf.send(updateFrame(agentUpdate(owner, 'Written after revocation')));
+    deaf.closeReply();
+    await deaf.ended;
+    // Her presence leaves the owner (everything she sent before was handled there) …
+    await presenceUntil(owner, (l) => !l.includes('mallory'));
+    // … and after a change stored after that, a new reader sees no trace of her write.
+    addItem(owner.doc, 'agents', { name: 'Marker' });
+    const reader = client(0, draftId);
+    await until(reader.doc, (d) => agentNames(d).includes('Marker'));
+    expect(agentNames(reader.doc)).not.toContain('Written after revocation');
+    expect(agentNames(owner.doc)).not.toContain('Written after revocation');
+  }, 60_000);
+});
