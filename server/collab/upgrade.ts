@@ -259,7 +259,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
    * signed with CLUSTER_SECRET; it counts toward the person's connections here as well.
    */
   function acceptRelayed(req: IncomingMessage, socket: Duplex, head: Buffer, draftId: string) {
-    const claims = deps.relay?.tickets.verify('relay', req.headers[RELAY_HEADER] as string);
+    const claims = deps.relay?.tickets.verifyOnce('relay', req.headers[RELAY_HEADER] as string);
     if (
       !claims ||
       claims.draftId !== draftId ||

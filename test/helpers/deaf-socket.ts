@@ -45,8 +45,12 @@ function frame(opcode: number, payload: Uint8Array): Buffer {
   return Buffer.concat([head, mask, body]);
 }
 
-/** Opens `path` on `httpUrl` as a websocket with a raw TCP socket. */
-export function openDeaf(httpUrl: string, path: string): Promise<DeafSocket> {
+/** Opens `path` on `httpUrl` as a websocket with a raw TCP socket; rejects when not upgraded. */
+export function openDeaf(
+  httpUrl: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<DeafSocket> {
   return new Promise((resolve, reject) => {
     const req = request(new URL(path, httpUrl), {
       headers: {
@@ -54,10 +58,14 @@ export function openDeaf(httpUrl: string, path: string): Promise<DeafSocket> {
         upgrade: 'websocket',
         'sec-websocket-version': '13',
         'sec-websocket-key': randomBytes(16).toString('base64'),
+        ...headers,
       },
     });
     req.on('error', reject);
-    req.on('response', (res) => reject(new Error(`not upgraded: ${res.statusCode}`)));
+    req.on('response', (res) => {
+      res.resume();
+      reject(new Error(`not upgraded: ${res.statusCode}`));
+    });
     req.on('upgrade', (_res, socket: Duplex, head: Buffer) => {
       const frames: RawFrame[] = [];
       const waiting: { opcode: number; resolve: (f: RawFrame) => void }[] = [];

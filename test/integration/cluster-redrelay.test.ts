@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as encoding from 'lib0/encoding';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -5,6 +6,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import { addItem, sectionMap } from '#schema/content/ydoc.ts';
 import { CLOSE } from '#schema/errors.ts';
+import { createTickets } from '#server/cluster/tickets.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, synced, until, type Client } from '../helpers/clients.ts';
 import { printOnFailure, startCluster, type Cluster } from '../helpers/cluster.ts';
@@ -20,12 +22,16 @@ import { setupAdmin, type Admin } from '../helpers/server.ts';
  * Redis; hostile clients speak the websocket protocol by hand where a stock client would be polite.
  */
 const shared: (() => unknown)[] = [];
+const CLUSTER_SECRET = randomBytes(36).toString('base64');
 let cluster: Cluster;
 let admin: Admin;
 beforeAll(async () => {
   const db = await startPostgres(shared);
   const redis = await startRedis(shared);
-  cluster = await startCluster(shared, { nodes: 2, env: pgClusterEnv(db.url, redis.url) });
+  cluster = await startCluster(shared, {
+    nodes: 2,
+    env: { ...pgClusterEnv(db.url, redis.url), CLUSTER_SECRET },
+  });
   admin = await setupAdmin(cluster.nodes[0]!.url);
 }, 120_000);
 afterAll(async () => {
@@ -129,5 +135,35 @@ describe('PG-200 …: the relay under attack', () => {
     await until(reader.doc, (d) => agentNames(d).includes('Marker'));
     expect(agentNames(reader.doc)).not.toContain('Written after revocation');
     expect(agentNames(owner.doc)).not.toContain('Written after revocation');
+  }, 60_000);
+
+  it('PG-201: a relay ticket opens one socket: the same ticket presented again (replayed by someone who saw it on the internal network) is refused before the upgrade', async () => {
+    const project = await newProject(api(0), { name: 'Replayed ticket' });
+    const draftId = project.environments[0]!.draftId!;
+    const owner = client(0, draftId);
+    await synced(owner);
+    const ticket = createTickets(CLUSTER_SECRET).sign('relay', {
+      draftId,
+      userId: 'u',
+      userName: 'Relayed',
+      readOnly: false,
+    });
+    const path = `/internal/collab/${draftId}`;
+    const first = await openDeaf(node(0).url, path, { 'x-stagecoach-relay': ticket });
+    cleanup.push(() => first.destroy());
+    await first.next(2);
+    await expect(openDeaf(node(0).url, path, { 'x-stagecoach-relay': ticket })).rejects.toThrow(
+      'not upgraded: 401',
+    );
+    // Another ticket for the same socket is served.
+    const fresh = createTickets(CLUSTER_SECRET).sign('relay', {
+      draftId,
+      userId: 'u',
+      userName: 'Relayed',
+      readOnly: false,
+    });
+    const second = await openDeaf(node(0).url, path, { 'x-stagecoach-relay': fresh });
+    cleanup.push(() => second.destroy());
+    await second.next(2);
   }, 60_000);
 });
