@@ -166,4 +166,32 @@ describe('PG-200 …: the relay under attack', () => {
     cleanup.push(() => second.destroy());
     await second.next(2);
   }, 60_000);
+
+  it("PG-202: read-only is decided where the person signed in and held by the owner: a viewer's relayed socket, and an editor's asking ?mode=read, are closed read_only by the owner when they write, and nothing of it is applied", async () => {
+    const project = await newProject(api(0), { name: 'Relayed viewer' });
+    const dev = project.environments[0]!;
+    const draftId = dev.draftId!;
+    const victor = await newUser(api(0), 'victor@example.com');
+    await api(0).ok('PUT', `/api/projects/${project.id}/members/${victor.id}`, {
+      roles: { [dev.id]: ['viewer'] },
+    });
+    const owner = client(0, draftId);
+    await synced(owner);
+    for (const [who, path] of [
+      ['viewer', `/collab/${draftId}?token=${victor.token}`],
+      ['reader', `/collab/${draftId}?token=${admin.token}&mode=read`],
+    ] as const) {
+      const hostile = await openDeaf(node(1).url, path);
+      cleanup.push(() => hostile.destroy());
+      // Served through the relay: the owner's sync step 1 arrives.
+      await hostile.next(2);
+      hostile.send(updateFrame(agentUpdate(owner, `Written by the ${who}`)));
+      const close = await hostile.next(8);
+      expect(close.payload.readUInt16BE(0)).toBe(CLOSE.read_only);
+    }
+    addItem(owner.doc, 'agents', { name: 'Marker' });
+    const reader = client(1, draftId);
+    await until(reader.doc, (d) => agentNames(d).includes('Marker'));
+    expect(agentNames(reader.doc).filter((n) => String(n).startsWith('Written'))).toEqual([]);
+  }, 60_000);
 });
