@@ -159,6 +159,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
     let room: Room | null = null;
     let forgetRelayed = () => {};
     let early: Uint8Array[] | null = [];
+    let earlyBytes = 0;
     let gone = false;
     deps.rooms.connect(draftId, peer).then(
       (opened) => {
@@ -168,7 +169,8 @@ export function createCollabUpgrade(deps: CollabDeps) {
         early = null;
       },
       (err: unknown) => {
-        if (gone) return;
+        // Closed meanwhile (its client may not have answered yet): nothing to relay.
+        if (gone || ws.readyState !== ws.OPEN) return;
         // Another live process owns the draft (PG-102): relayed to it, unless this socket is
         // itself relayed (never twice: the client reconnects and finds the owner anew).
         if (err instanceof OwnedElsewhere) {
@@ -239,7 +241,15 @@ export function createCollabUpgrade(deps: CollabDeps) {
       const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
       if (room) room.receive(peer, bytes);
       else if (upstream) upstream.send(bytes);
-      else early?.push(bytes);
+      else if (early) {
+        // Opening may wait for PostgreSQL (the lease): what waits meanwhile is bounded (PG-203).
+        earlyBytes += bytes.byteLength;
+        if (earlyBytes > deps.maxBufferedBytes) {
+          early = null;
+          return peer.close('too_slow', 'too many bytes before the draft opened');
+        }
+        early.push(bytes);
+      }
     });
     // ws closes oversized frames itself (1009) and reports it here; nothing of the frame was read.
     ws.on('error', (err) => deps.log(`collab ${draftId}: ${err.message}`));

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as encoding from 'lib0/encoding';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
@@ -23,16 +24,25 @@ import { setupAdmin, type Admin } from '../helpers/server.ts';
  */
 const shared: (() => unknown)[] = [];
 const CLUSTER_SECRET = randomBytes(36).toString('base64');
+/** Small, so that a test fills it with a few frames. */
+const MAX_BUFFERED = 256 * 1024;
 let cluster: Cluster;
 let admin: Admin;
+let sql: pg.Pool;
 beforeAll(async () => {
   const db = await startPostgres(shared);
   const redis = await startRedis(shared);
   cluster = await startCluster(shared, {
     nodes: 2,
-    env: { ...pgClusterEnv(db.url, redis.url), CLUSTER_SECRET },
+    env: {
+      ...pgClusterEnv(db.url, redis.url),
+      CLUSTER_SECRET,
+      COLLAB_MAX_BUFFERED_BYTES: String(MAX_BUFFERED),
+    },
   });
   admin = await setupAdmin(cluster.nodes[0]!.url);
+  sql = new pg.Pool({ connectionString: db.url, max: 1 });
+  shared.push(() => sql.end());
 }, 120_000);
 afterAll(async () => {
   for (const f of shared.splice(0).reverse()) await f();
@@ -193,5 +203,32 @@ describe('PG-200 …: the relay under attack', () => {
     const reader = client(1, draftId);
     await until(reader.doc, (d) => agentNames(d).includes('Marker'));
     expect(agentNames(reader.doc).filter((n) => String(n).startsWith('Written'))).toEqual([]);
+  }, 60_000);
+
+  it('PG-203: frames a client sends while its draft is still being opened (the lease asked of PostgreSQL) are held up to COLLAB_MAX_BUFFERED_BYTES; past that the socket is closed too_slow', async () => {
+    const project = await newProject(api(0), { name: 'Early frames' });
+    const draftId = project.environments[0]!.draftId!;
+    // Every lease question waits while the test holds the table: n2 cannot open the draft.
+    const lock = await sql.connect();
+    await lock.query('begin');
+    try {
+      await lock.query('lock table draft_leases in access exclusive mode');
+      const hostile = await openDeaf(node(1).url, `/collab/${draftId}?token=${admin.token}`);
+      cleanup.push(() => hostile.destroy());
+      const frame = new Uint8Array(64 * 1024).fill(7);
+      for (let sent = 0; sent <= 4 * MAX_BUFFERED; sent += frame.byteLength) hostile.send(frame);
+      // A generous bound: the close comes as soon as the bytes are read.
+      const close = await Promise.race([
+        hostile.next(8),
+        new Promise<null>((r) => setTimeout(() => r(null), 15_000).unref()),
+      ]);
+      expect(close?.payload.readUInt16BE(0)).toBe(CLOSE.too_slow);
+    } finally {
+      await lock.query('rollback');
+      lock.release();
+    }
+    // The draft opens normally afterwards.
+    const c = client(1, draftId);
+    await synced(c);
   }, 60_000);
 });
