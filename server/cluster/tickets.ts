@@ -5,7 +5,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * this draft" and "apply this change to this draft". Signed with HMAC-SHA256 under a key derived
  * from CLUSTER_SECRET (a different derivation than the bus's, so a bus signature is never a
  * ticket); each names its purpose and expires. A ticket is a bearer token on the internal
- * network: one seen there can be replayed until it expires (TICKET_TTL_MS), so keep the processes'
+ * network: a relay ticket opens one socket (`verifyOnce`, PG-201); an edit ticket may be replayed
+ * until it expires (TICKET_TTL_MS) but applies only its own body (PG-152). Keep the processes'
  * ports reachable only from the balancer and from each other (README, "Running several processes").
  */
 export interface Tickets {
