@@ -239,4 +239,53 @@ describe('PG-200 …: the relay under attack', () => {
     const c = client(1, draftId);
     await synced(c);
   }, 60_000);
+
+  it('PG-204: a process shut down (SIGTERM) closes the sockets it relays, and the owner the sockets relayed to it, with shutting_down; presence leaves with them and every change they had seen is served afterwards', async () => {
+    const project = await newProject(api(0), { name: 'Graceful shutdowns' });
+    const draftId = project.environments[0]!.draftId!;
+    const owner = client(0, draftId);
+    await synced(owner);
+    const relayed = client(1, draftId);
+    await synced(relayed);
+    const closeOf = (c: Client) =>
+      new Promise<number>((resolve) =>
+        c.provider.once('connection-close', (e) => resolve(e?.code ?? 0)),
+      );
+    relayed.provider.awareness.setLocalStateField('user', { color: 'relayed via n2' });
+    await presenceUntil(owner, (l) => l.includes('relayed via n2'));
+    addItem(relayed.doc, 'agents', { name: 'Typed through n2' });
+    await until(owner.doc, (d) => agentNames(d).includes('Typed through n2'));
+
+    // The relaying process stops: its client is told to reconnect, its presence leaves the owner.
+    let closed = closeOf(relayed);
+    process.kill(node(1).pid(), 'SIGTERM');
+    const down1 = { yes: true };
+    cleanup.push(() => (down1.yes ? node(1).restart() : undefined));
+    expect(await closed).toBe(CLOSE.shutting_down);
+    relayed.provider.disconnect();
+    await presenceUntil(owner, (l) => !l.includes('relayed via n2'));
+    await node(1).restart();
+    down1.yes = false;
+
+    // The owner stops: the socket relayed to it is closed with its code, and the client, back
+    // through n2, is served everything by the next owner.
+    relayed.provider.connect();
+    await synced(relayed);
+    await until(relayed.doc, (d) => agentNames(d).includes('Typed through n2'));
+    addItem(owner.doc, 'agents', { name: 'Typed on the owner' });
+    await until(relayed.doc, (d) => agentNames(d).includes('Typed on the owner'));
+    closed = closeOf(relayed);
+    process.kill(node(0).pid(), 'SIGTERM');
+    const down0 = { yes: true };
+    cleanup.push(() => (down0.yes ? node(0).restart() : undefined));
+    expect(await closed).toBe(CLOSE.shutting_down);
+    const reader = client(1, draftId);
+    await until(
+      reader.doc,
+      (d) =>
+        agentNames(d).includes('Typed through n2') && agentNames(d).includes('Typed on the owner'),
+    );
+    await node(0).restart();
+    down0.yes = false;
+  }, 120_000);
 });
