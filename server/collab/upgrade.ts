@@ -132,6 +132,8 @@ export function createCollabUpgrade(deps: CollabDeps) {
         ws.terminate();
       });
     });
+    // When another process owns the draft, the relay to it (PG-140).
+    let upstream: Upstream | null = null;
     const peer: Peer = {
       userId: user.id,
       userName: user.name,
@@ -147,15 +149,17 @@ export function createCollabUpgrade(deps: CollabDeps) {
       close(reason: CloseReason, detail?: string) {
         if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING)
           ws.close(CLOSE[reason], (detail ?? reason).slice(0, 120));
+        // Closed here (rights, session, draft): the owner's side goes now, not when the client
+        // answers the close frame, which a hostile one never does (PG-200).
+        upstream?.close();
       },
     };
     // Opening the room asks the flow-rule policy (a store read): frames that arrive meanwhile
     // wait in order (one store read's time).
     let room: Room | null = null;
-    // Or, when another process owns the draft, the relay to it (PG-140).
-    let upstream: Upstream | null = null;
     let forgetRelayed = () => {};
     let early: Uint8Array[] | null = [];
+    let earlyBytes = 0;
     let gone = false;
     deps.rooms.connect(draftId, peer).then(
       (opened) => {
@@ -165,7 +169,8 @@ export function createCollabUpgrade(deps: CollabDeps) {
         early = null;
       },
       (err: unknown) => {
-        if (gone) return;
+        // Closed meanwhile (its client may not have answered yet): nothing to relay.
+        if (gone || ws.readyState !== ws.OPEN) return;
         // Another live process owns the draft (PG-102): relayed to it, unless this socket is
         // itself relayed (never twice: the client reconnects and finds the owner anew).
         if (err instanceof OwnedElsewhere) {
@@ -224,6 +229,9 @@ export function createCollabUpgrade(deps: CollabDeps) {
     ws.on('message', (data, isBinary) => {
       completed = true;
       inFlight.finished();
+      // A socket the server closed writes nothing more, though its client may go on sending
+      // until it answers the close frame (up to ws's 30 s close timeout) (PG-200).
+      if (ws.readyState !== ws.OPEN) return;
       if (!isBinary) return peer.close('malformed_message', 'frames must be binary');
       const frame = Array.isArray(data)
         ? Buffer.concat(data)
@@ -233,7 +241,15 @@ export function createCollabUpgrade(deps: CollabDeps) {
       const bytes = new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
       if (room) room.receive(peer, bytes);
       else if (upstream) upstream.send(bytes);
-      else early?.push(bytes);
+      else if (early) {
+        // Opening may wait for PostgreSQL (the lease): what waits meanwhile is bounded (PG-203).
+        earlyBytes += bytes.byteLength;
+        if (earlyBytes > deps.maxBufferedBytes) {
+          early = null;
+          return peer.close('too_slow', 'too many bytes before the draft opened');
+        }
+        early.push(bytes);
+      }
     });
     // ws closes oversized frames itself (1009) and reports it here; nothing of the frame was read.
     ws.on('error', (err) => deps.log(`collab ${draftId}: ${err.message}`));
@@ -253,7 +269,7 @@ export function createCollabUpgrade(deps: CollabDeps) {
    * signed with CLUSTER_SECRET; it counts toward the person's connections here as well.
    */
   function acceptRelayed(req: IncomingMessage, socket: Duplex, head: Buffer, draftId: string) {
-    const claims = deps.relay?.tickets.verify('relay', req.headers[RELAY_HEADER] as string);
+    const claims = deps.relay?.tickets.verifyOnce('relay', req.headers[RELAY_HEADER] as string);
     if (
       !claims ||
       claims.draftId !== draftId ||
