@@ -14,6 +14,10 @@ import { manyDocuments } from '../sync/workloads.ts';
 import { Report, fmt as f } from '../results.ts';
 import { postgresSetup, sqliteSetup, type Setup, type Spread } from './setups.ts';
 
+// Stopped from outside (Ctrl-C, `timeout`): exit, so that the helpers' exit handlers kill the
+// processes and PostgreSQL they started and delete their data.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(1));
+
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const only = (process.env.BENCH_ONLY ?? 'S1,S3,S4').split(',');
 const s4Rate = Number(process.env.BENCH_S4_RATE ?? 10);

@@ -129,7 +129,7 @@ async function balancerProcess(
   const child = spawn(
     process.execPath,
     ['bench/cluster/balancer.ts', ...nodes.map((n) => `${n.id}:${n.port}`)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   cleanup.push(async () => {
     child.kill('SIGKILL');

@@ -24,31 +24,32 @@ export function processesOf(server: {
   name: string;
   pid: number;
   processes?: () => { name: string; pid: number }[];
-}): { name: string; pid: number }[] {
-  return server.processes?.() ?? [{ name: server.name, pid: server.pid }];
+}): () => { name: string; pid: number }[] {
+  return () => server.processes?.() ?? [{ name: server.name, pid: server.pid }];
 }
 
 /**
- * Starts measuring the CPU of `procs`; the function it returns gives each one's CPU since then, in
- * % of one core. A process gone meanwhile (a database backend that ended) counts what it used
- * until the last reading that saw it.
+ * Starts measuring the CPU of the processes `list` names; the function it returns gives each one's
+ * CPU since then, in % of one core. `list` is read again at the end: a process started meanwhile (a
+ * database backend the pool opened) counts all its CPU; one gone meanwhile counts nothing.
  */
-export function cpuMeter(procs: { name: string; pid: number }[]): () => CpuShare[] {
-  const read = (pid: number, fallback: number) => {
+export function cpuMeter(list: () => { name: string; pid: number }[]): () => CpuShare[] {
+  const read = (pid: number) => {
     try {
       return cpuSeconds(pid);
     } catch {
-      return fallback;
+      return null;
     }
   };
   const t0 = performance.now();
-  const start = procs.map((p) => read(p.pid, 0));
+  const start = new Map(list().map((p) => [p.pid, read(p.pid) ?? 0]));
   return () => {
     const wall = (performance.now() - t0) / 1000;
-    return procs.map((p, i) => ({
-      name: p.name,
-      pct: ((read(p.pid, start[i]!) - start[i]!) / wall) * 100,
-    }));
+    return list().map((p) => {
+      const now = read(p.pid);
+      const used = now === null ? 0 : now - (start.get(p.pid) ?? 0);
+      return { name: p.name, pct: (used / wall) * 100 };
+    });
   };
 }
 
