@@ -6,6 +6,7 @@
 // SQLite (as `npm run bench` runs it), 1 process on PostgreSQL, 3 processes on PostgreSQL behind
 // the test balancer. Every setup is fresh per workload. Tables merge into bench/RESULTS.md as
 // S1-cluster, S3-cluster, S4-cluster.
+import os from 'node:os';
 import path from 'node:path';
 import { postgresBinDir } from '../../test/helpers/postgres.ts';
 import { fanout } from '../sync/fanout.ts';
@@ -92,7 +93,7 @@ const WORKLOADS: Workload[] = [
 
 const report = new Report('Several processes');
 report.say(
-  `Each workload against today's single process on SQLite (dist/server.js, as \`npm run bench\`), 1 process on PostgreSQL ${path.basename(path.dirname(postgresBinDir()))} and 3 processes on it, all with Redis; the processes run dist/server.js on this machine, PostgreSQL durable (on disk, fsync on). Clients: ${spread === 'balancer' ? "through the test balancer (a draft's sockets hashed to one process; HTTP round-robin)" : 'round-robin straight to the processes (--spread direct)'}. CPU in % of one core per process (n1, n2, n3), then PostgreSQL's backends together and the balancer (a process of its own, in front of both PostgreSQL set-ups). The load clients run in this process on the same 2 cores.`,
+  `Each workload against today's single process on SQLite (dist/server.js, as \`npm run bench\`), 1 process on PostgreSQL ${path.basename(path.dirname(postgresBinDir()))} and 3 processes on it, all with Redis; the processes run dist/server.js on this machine, PostgreSQL durable (on disk, fsync on). Clients: ${spread === 'balancer' ? "through the test balancer (a draft's sockets hashed to one process; HTTP round-robin)" : 'round-robin straight to the processes (--spread direct)'}. CPU in % of one core per process (n1, n2, n3), then PostgreSQL's backends together and the balancer (a process of its own, in front of both PostgreSQL set-ups). The load clients run in this process on the same cores. Load average at the start: ${os.loadavg()[0]!.toFixed(1)} (other work on this machine skews every figure).`,
 );
 
 /** Runs `w` once on a fresh `setup`; null with the reason when it could not. */
