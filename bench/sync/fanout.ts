@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { cpuMeter, memoryMb, percentile, processesOf, type CpuShare } from './stats.ts';
+import { cpuMeter, memoryMb, percentile, processesOf, until, type CpuShare } from './stats.ts';
 import type { RunningServer } from './servers.ts';
 import { hello, numbersOf, updateFrame, updateOf } from './wire.ts';
 import { numberAt, setNumber } from './content.ts';
@@ -108,9 +108,7 @@ export async function fanout(
   // Writers take turns on one timeline: tick k sends writer k % writers' next update.
   const interval = 1000 / (opts.rate * writers);
   for (let k = 0; k < perWriter * writers; k++) {
-    const due = t0 + k * interval;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    await until(t0 + k * interval, k);
     const w = k % writers;
     const seq = Math.floor(k / writers);
     sent.set(w * W + seq, performance.now());

@@ -58,3 +58,15 @@ export interface CpuShare {
   /** % of one core. */
   pct: number;
 }
+
+/**
+ * Waits until `due` (performance.now() time). A sender behind its schedule yields to the event
+ * loop every `every` sends (`k`) instead of sending its whole backlog in one go: otherwise, on a
+ * busy machine, the receipts it times wait behind the burst and latency measures the load
+ * generator's stall.
+ */
+export async function until(due: number, k: number, every = 20): Promise<void> {
+  const wait = due - performance.now();
+  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  else if (k % every === 0) await new Promise((r) => setImmediate(r));
+}

@@ -3,7 +3,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as encoding from 'lib0/encoding';
 import { bigWorkspaceUpdate } from '../store/workspace.ts';
 import { open } from './fanout.ts';
-import { cpuMeter, cpuSeconds, memoryMb, percentile, processesOf } from './stats.ts';
+import { cpuMeter, cpuSeconds, memoryMb, percentile, processesOf, until } from './stats.ts';
 import { liveHeapMb, type RunningServer } from './servers.ts';
 import { frame, hello, numbersOf, updateFrame, updateOf } from './wire.ts';
 import { setNumber, setTitle } from './content.ts';
@@ -41,8 +41,7 @@ export async function manyDocuments(
   const total = opts.docs * opts.rate * opts.seconds;
   const interval = 1000 / (opts.docs * opts.rate);
   for (let k = 0; k < total; k++) {
-    const wait = t0 + k * interval - performance.now();
-    if (wait > 1) await sleep(wait);
+    await until(t0 + k * interval, k);
     const w = writers[k % opts.docs]!;
     const seq = Math.floor(k / opts.docs);
     w.sent.set(seq, performance.now());
