@@ -36,7 +36,7 @@ export class Report {
     const previous = fs.existsSync(FILE) ? fs.readFileSync(FILE, 'utf8') : '';
     const before = sections(previous);
     const now = sections(text);
-    const header = `# Benchmark results\n\nEach section says when and on what it was measured. \`npm run bench\` (sync: S1–S4, S7–S10), \`npm run bench:store\` (S5, S11, P1), \`npm run bench:delivery\` (D1, D2), \`npm run bench:events\` (E1).`;
+    const header = `# Benchmark results\n\nEach section says when and on what it was measured. \`npm run bench\` (sync: S1–S4, S7–S10), \`npm run bench:cluster\` (S1-, S3-, S4-cluster: several processes on PostgreSQL), \`npm run bench:store\` (S5, S11, P1), \`npm run bench:delivery\` (D1, D2), \`npm run bench:events\` (E1).`;
     // S…, then P…, then E…, then D…; by number within a letter; S4 before S4-append.
     const order = (id: string) => [id[0]!, Number(/\d+/.exec(id)?.[0] ?? 0)] as const;
     const ids = [...new Set([...before.keys(), ...now.keys()])].sort((a, b) => {

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { cpuSeconds, memoryMb, percentile } from './stats.ts';
+import { cpuMeter, memoryMb, percentile, processesOf, until, type CpuShare } from './stats.ts';
 import type { RunningServer } from './servers.ts';
 import { hello, numbersOf, updateFrame, updateOf } from './wire.ts';
 import { numberAt, setNumber } from './content.ts';
@@ -15,6 +15,8 @@ export interface FanoutResult {
   p99: number;
   max: number;
   cpuPct: number;
+  /** Each process's CPU (one server: the same as cpuPct). */
+  cpu: CpuShare[];
   peakRssMb: number;
   converged: boolean;
   note: string;
@@ -100,15 +102,13 @@ export async function fanout(
     writerSockets.push(ws);
   }
 
-  const cpu0 = cpuSeconds(server.pid);
+  const cpuSince = cpuMeter(processesOf(server));
   const t0 = performance.now();
   const perWriter = Math.round(opts.rate * opts.seconds);
   // Writers take turns on one timeline: tick k sends writer k % writers' next update.
   const interval = 1000 / (opts.rate * writers);
   for (let k = 0; k < perWriter * writers; k++) {
-    const due = t0 + k * interval;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    await until(t0 + k * interval, k);
     const w = k % writers;
     const seq = Math.floor(k / writers);
     sent.set(w * W + seq, performance.now());
@@ -118,8 +118,8 @@ export async function fanout(
   const done = () => lastSeen.every((seen) => seen.every((s) => s >= perWriter - 1));
   const deadline = performance.now() + 10_000;
   while (performance.now() < deadline && !done()) await new Promise((r) => setTimeout(r, 20));
-  const wall = (performance.now() - t0) / 1000;
-  const cpuPct = ((cpuSeconds(server.pid) - cpu0) / wall) * 100;
+  const cpu = cpuSince();
+  const cpuPct = cpu[0]!.pct;
   const peakRssMb = memoryMb(server.pid).peak;
   const last = (doc: Y.Doc) =>
     docs.every((_, w) => numberAt(doc, `bench_w${w}`) === w * W + perWriter - 1);
@@ -140,6 +140,7 @@ export async function fanout(
     p99: percentile(latencies, 99),
     max: latencies[latencies.length - 1] ?? Number.NaN,
     cpuPct,
+    cpu,
     peakRssMb,
     converged,
     note: missing > 0 ? `${missing} observers missed the end` : '',

@@ -21,6 +21,11 @@ export interface RunningServer {
   /** Stops the process and starts it again on the same data (null for the memory-only servers). */
   restart: (() => Promise<RunningServer>) | null;
   stop(): Promise<void>;
+  /**
+   * Every process whose CPU the workloads report, by name (several processes: each node, then the
+   * database). Absent: the one process `pid`.
+   */
+  processes?: () => { name: string; pid: number }[];
 }
 
 export const SERVERS = [
@@ -109,7 +114,19 @@ interface Ours {
   room: string;
 }
 
-async function ourProject(http: string, token: string): Promise<string> {
+/**
+ * Limits our server runs with in benches: one bench user opens hundreds of sockets (S9, S10), above
+ * the default per-user limit, which is not what is measured.
+ */
+export const BENCH_LIMITS = {
+  COLLAB_MAX_CONNECTIONS_PER_USER: '100000',
+  COLLAB_MAX_PRESENCE_IDS_PER_USER: '100000',
+  EVENT_STREAMS_PER_USER: '10000',
+  EVENT_STREAMS_PER_PROJECT: '10000',
+};
+
+/** A new project on our server at `http`; its DEV draft's id (a room). */
+export async function ourProject(http: string, token: string): Promise<string> {
   const res = await fetch(`${http}/api/projects`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -117,6 +134,29 @@ async function ourProject(http: string, token: string): Promise<string> {
   });
   const project = (await res.json()) as { environments: { draftId?: string }[] };
   return project.environments[0]!.draftId!;
+}
+
+/** The first user of a fresh server of ours at `http`, and an API token of theirs. */
+export async function benchToken(http: string): Promise<string> {
+  const json = { 'content-type': 'application/json' };
+  const setup = await fetch(`${http}/api/setup`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({
+      email: 'bench@example.com',
+      password: 'bench quartz meadow lantern',
+      name: 'Bench',
+    }),
+  });
+  const cookie = setup.headers.get('set-cookie')!.split(';')[0]!;
+  const { token } = (await (
+    await fetch(`${http}/api/tokens`, {
+      method: 'POST',
+      headers: { ...json, cookie, origin: http },
+      body: JSON.stringify({ name: 'bench' }),
+    })
+  ).json()) as { token: string };
+  return token;
 }
 
 export async function startServer(
@@ -132,37 +172,15 @@ export async function startServer(
     const profile = process.env.BENCH_PROFILE
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
       : [];
-    // One bench user opens hundreds of sockets (S9, S10): above the default per-user limit, which
-    // is not what is measured.
     const child = await launch([...profile, 'dist/server.js'], {
       PORT: String(port),
       HOST: '127.0.0.1',
       DATA_DIR: dir,
-      COLLAB_MAX_CONNECTIONS_PER_USER: '100000',
-      COLLAB_MAX_PRESENCE_IDS_PER_USER: '100000',
-      EVENT_STREAMS_PER_USER: '10000',
-      EVENT_STREAMS_PER_PROJECT: '10000',
+      ...BENCH_LIMITS,
     });
     const http = `http://127.0.0.1:${port}`;
     if (!ours) {
-      const json = { 'content-type': 'application/json' };
-      const setup = await fetch(`${http}/api/setup`, {
-        method: 'POST',
-        headers: json,
-        body: JSON.stringify({
-          email: 'bench@example.com',
-          password: 'bench quartz meadow lantern',
-          name: 'Bench',
-        }),
-      });
-      const cookie = setup.headers.get('set-cookie')!.split(';')[0]!;
-      const { token } = (await (
-        await fetch(`${http}/api/tokens`, {
-          method: 'POST',
-          headers: { ...json, cookie, origin: http },
-          body: JSON.stringify({ name: 'bench' }),
-        })
-      ).json()) as { token: string };
+      const token = await benchToken(http);
       ours = { token, room: await ourProject(http, token) };
     }
     const { token, room } = ours;

@@ -3,7 +3,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as encoding from 'lib0/encoding';
 import { bigWorkspaceUpdate } from '../store/workspace.ts';
 import { open } from './fanout.ts';
-import { cpuSeconds, memoryMb, percentile } from './stats.ts';
+import { cpuMeter, cpuSeconds, memoryMb, percentile, processesOf, until } from './stats.ts';
 import { liveHeapMb, type RunningServer } from './servers.ts';
 import { frame, hello, numbersOf, updateFrame, updateOf } from './wire.ts';
 import { setNumber, setTitle } from './content.ts';
@@ -36,13 +36,12 @@ export async function manyDocuments(
     writers.push({ doc, sent });
     sockets.push(observer, ws);
   }
-  const cpu0 = cpuSeconds(server.pid);
+  const cpuSince = cpuMeter(processesOf(server));
   const t0 = performance.now();
   const total = opts.docs * opts.rate * opts.seconds;
   const interval = 1000 / (opts.docs * opts.rate);
   for (let k = 0; k < total; k++) {
-    const wait = t0 + k * interval - performance.now();
-    if (wait > 1) await sleep(wait);
+    await until(t0 + k * interval, k);
     const w = writers[k % opts.docs]!;
     const seq = Math.floor(k / opts.docs);
     w.sent.set(seq, performance.now());
@@ -51,7 +50,7 @@ export async function manyDocuments(
   const deadline = performance.now() + 10_000;
   while (latencies.length < total && performance.now() < deadline) await sleep(20);
   const wall = (performance.now() - t0) / 1000;
-  const cpuPct = ((cpuSeconds(server.pid) - cpu0) / wall) * 100;
+  const cpu = cpuSince();
   for (const s of sockets) s.close();
   const l = sorted(latencies);
   return {
@@ -61,7 +60,8 @@ export async function manyDocuments(
     p50: percentile(l, 50),
     p99: percentile(l, 99),
     max: l[l.length - 1] ?? NaN,
-    cpuPct,
+    cpuPct: cpu[0]!.pct,
+    cpu,
     peakRssMb: memoryMb(server.pid).peak,
   };
 }

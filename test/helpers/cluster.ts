@@ -75,8 +75,14 @@ async function waitForState(pid: number, wanted: (state: string) => boolean): Pr
   }
 }
 
-function startNode(id: string, port: number, dataDir: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['server/main.ts'], {
+function startNode(
+  id: string,
+  port: number,
+  dataDir: string,
+  env: Record<string, string>,
+  entry: string,
+) {
+  const child = spawn(process.execPath, [entry], {
     cwd: process.cwd(),
     env: {
       ...process.env,
@@ -130,10 +136,15 @@ function startNode(id: string, port: number, dataDir: string, env: Record<string
 /**
  * Starts `nodes` processes at once and waits until every one answers `/api/health`. Cleanup
  * (test/helpers/cleanup.ts) kills them all and deletes their DATA_DIRs, also after a failed test.
+ * `entry`: the server file each runs (benches run the bundle, `dist/server.js`, as `npm start` does).
  */
 export async function startCluster(
   cleanup: (() => unknown)[],
-  { nodes: count, env = {} }: { nodes: number; env?: NodeEnv },
+  {
+    nodes: count,
+    env = {},
+    entry = 'server/main.ts',
+  }: { nodes: number; env?: NodeEnv; entry?: string },
 ): Promise<Cluster> {
   const nodes: ClusterNode[] = [];
   const stops: (() => Promise<void>)[] = [];
@@ -146,7 +157,7 @@ export async function startCluster(
     const port = await freePort();
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `stagecoach-${id}-`));
     const nodeEnv = typeof env === 'function' ? env(id) : env;
-    let run = startNode(id, port, dataDir, nodeEnv);
+    let run = startNode(id, port, dataDir, nodeEnv, entry);
     let lastOutput = '';
     const kill = async () => {
       const { child } = run;
@@ -176,7 +187,7 @@ export async function startCluster(
       async restart() {
         await kill();
         lastOutput = run.output();
-        run = startNode(id, port, dataDir, nodeEnv);
+        run = startNode(id, port, dataDir, nodeEnv, entry);
         await run.ready;
       },
       cpuMs: () => (procStat(run.child.pid!).cpuTicks * 1000) / TICKS_PER_SECOND,

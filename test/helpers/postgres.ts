@@ -32,6 +32,8 @@ export interface ThrowawayPostgres {
   resume(): void;
   /** Starts it again (stopping it first if it runs) on the same port and data. */
   restart(): Promise<void>;
+  /** The postmaster's pid and its children's (backends, writers), read from /proc now. */
+  pids(): number[];
 }
 
 const ROOT = '/usr/lib/postgresql';
@@ -203,8 +205,8 @@ function postgresUser(): Promise<[number, number]> {
   return uidGid;
 }
 
-async function tempDir(prefix: string): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(tempRoot(), prefix));
+async function tempDir(prefix: string, root = tempRoot()): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(root, prefix));
   if (asRoot) {
     const [uid, gid] = await postgresUser();
     fs.chownSync(dir, uid, gid);
@@ -248,13 +250,18 @@ function initdbOnce(bin: string): Promise<number> {
 /**
  * Starts a throwaway PostgreSQL (the highest version under /usr/lib/postgresql) and pushes its
  * removal onto cleanup (test/helpers/cleanup.ts): the server stopped at once, its folder deleted.
+ * `durable` (benches): its data on the disk (the usual temp folder) with PostgreSQL's default
+ * fsync and full-page writes, as a production server runs, instead of fsync=off in memory.
  */
-export async function startPostgres(cleanup: (() => unknown)[]): Promise<ThrowawayPostgres> {
+export async function startPostgres(
+  cleanup: (() => unknown)[],
+  { durable = false } = {},
+): Promise<ThrowawayPostgres> {
   const bin = postgresBinDir();
   const first = !template;
   const t0 = performance.now();
   const initdbMs = await initdbOnce(bin);
-  const dir = await tempDir('stagecoach-pg-');
+  const dir = await tempDir('stagecoach-pg-', durable ? os.tmpdir() : tempRoot());
   live.add(dir);
   const dataDir = path.join(dir, 'data');
   let paused: number[] = [];
@@ -283,8 +290,7 @@ export async function startPostgres(cleanup: (() => unknown)[]): Promise<Throwaw
     `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
     `-c unix_socket_directories=${dir}`,
-    '-c fsync=off',
-    '-c full_page_writes=off',
+    ...(durable ? [] : ['-c fsync=off', '-c full_page_writes=off']),
     // Dynamic shared memory as files in the data folder (memory too, under /dev/shm), so a killed
     // server leaves none behind: the default (posix) leaves /dev/shm/PostgreSQL.* after a SIGKILL.
     '-c dynamic_shared_memory_type=mmap',
@@ -337,6 +343,7 @@ export async function startPostgres(cleanup: (() => unknown)[]): Promise<Throwaw
       await stop();
       await start();
     },
+    pids: () => serverPids(dataDir),
   };
   return api;
 }
