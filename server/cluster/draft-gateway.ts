@@ -28,6 +28,11 @@ export interface DraftGatewayDeps {
 
 type Forwarded = 'stored' | 'not_stored' | 'moved';
 
+/** A change that applies updates made elsewhere (applying one twice changes nothing). */
+const applyAll = (updates: readonly Uint8Array[]) => (doc: Y.Doc) => {
+  for (const u of updates) Y.applyUpdate(doc, u);
+};
+
 /**
  * Server-side changes of drafts, wherever their owner is (PG-151): made in the room here when
  * this process owns the draft (or takes it: nobody did); for a draft another process owns, the
@@ -86,13 +91,17 @@ export function createDraftGateway(deps: DraftGatewayDeps) {
       change: (doc: Y.Doc) => void,
       durable = false,
     ): Promise<boolean> {
+      // Made once: every later try sends these same updates (to whoever owns the draft then, or
+      // applies them here), so a try whose answer was lost (a timeout after the owner stored
+      // it) cannot apply the change twice — Yjs skips updates it has.
+      let updates: Uint8Array[] | null = null;
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, BACKOFF_MS[attempt - 1]));
         try {
-          return await rooms.edit(draftId, reason, change, durable);
+          return await rooms.edit(draftId, reason, updates ? applyAll(updates) : change, durable);
         } catch (err) {
           if (!(err instanceof OwnedElsewhere)) throw err;
-          const updates = await rooms.changeFromLog(draftId, change);
+          updates ??= await rooms.changeFromLog(draftId, change);
           if (updates.length === 0) return true;
           const answer = await forward(err.owner.url, draftId, reason, updates, durable);
           if (answer !== 'moved') return answer === 'stored';
@@ -143,14 +152,7 @@ export function createDraftGateway(deps: DraftGatewayDeps) {
         return answer(400, { error: { id: 'invalid_body' } });
       }
       try {
-        const stored = await rooms.edit(
-          draftId,
-          reason,
-          (doc) => {
-            for (const u of updates) Y.applyUpdate(doc, u);
-          },
-          durable,
-        );
+        const stored = await rooms.edit(draftId, reason, applyAll(updates), durable);
         answer(200, { stored });
       } catch (err) {
         // Not the owner (any more): the sender finds the owner anew. Never relayed on.
