@@ -2,6 +2,7 @@ import type { DraftLog } from '../collab/draft-log.ts';
 import type { Postgres } from '../store/pg/db.ts';
 import { createPgDraftStore, FencedError } from '../store/pg/drafts.ts';
 import type { Leases } from './leases.ts';
+import { AppendBatcher } from './append-batcher.ts';
 
 /**
  * The PostgreSQL draft log as a Room sees it (PG-101): every write carries the epoch of this
@@ -18,6 +19,8 @@ export function ownedDraftLog(owner: Postgres, leases: Leases): DraftLog {
     if (e === undefined) throw new FencedError([draftId]);
     return e;
   };
+  // A room's appends go out with other rooms' in one statement when they meet (PG-155).
+  const batcher = new AppendBatcher((batches) => store.appendMany(batches), epoch);
   return {
     async: true,
     async claim(draftId) {
@@ -26,7 +29,7 @@ export function ownedDraftLog(owner: Postgres, leases: Leases): DraftLog {
     },
     release: async (draftId) => await leases.release(draftId),
     load: async (draftId) => await store.load(draftId),
-    append: async (draftId, updates) => await store.append(draftId, updates, epoch(draftId)),
+    append: async (draftId, updates) => await batcher.append(draftId, updates),
     appendMany: async (batches) =>
       await store.appendMany(batches.map((b) => ({ ...b, epoch: epoch(b.draftId) }))),
     compact: async (draftId, state, uptoSeq) =>

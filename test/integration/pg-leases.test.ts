@@ -7,6 +7,7 @@ import * as liteTables from '#schema/db/tables.ts';
 import * as Y from 'yjs';
 import { Leases, type AcquireResult } from '../../server/cluster/leases.ts';
 import { ownedDraftLog } from '../../server/cluster/owned-drafts.ts';
+import { AppendBatcher } from '../../server/cluster/append-batcher.ts';
 import type { DraftLog } from '../../server/collab/draft-log.ts';
 import { Rooms } from '../../server/collab/rooms.ts';
 import { openDatabase } from '../../server/store/db.ts';
@@ -311,6 +312,42 @@ describe('PG-76: renewals and appends do not wait for each other', () => {
     commit();
     await tx;
     expect((await logA.load('d')).updates.map(text)).toEqual(['a1']);
+  });
+});
+
+describe('PG-155: group commit of many drafts on PostgreSQL', () => {
+  it('PG-155 appends of 100 drafts made at once go out in a few statements, each answered with its own seq; a draft fenced in a group is refused alone and the others are written', async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `d${String(i).padStart(3, '0')}`);
+    const { pgx } = await postgresWithDrafts(ids);
+    const a = leasesOf(pgx, 'a', { renewEveryMs: 60_000 });
+    for (const id of ids) await a.leases.acquire(id);
+    const store = createPgDraftStore(pgx, 'a');
+    let statements = 0;
+    const epochOf = (id: string) => a.leases.epoch(id)!;
+    const batcher = new AppendBatcher(async (batches) => {
+      statements++;
+      return await store.appendMany(batches);
+    }, epochOf);
+    const seqs = await Promise.all(ids.map((id) => batcher.append(id, [bytes(`${id}-1`)])));
+    // The first two go alone (nothing was in flight); the 98 that came meanwhile travel together.
+    expect(statements).toBeLessThanOrEqual(4);
+    expect(new Set(seqs).size).toBe(100);
+    for (const [i, id] of ids.entries()) {
+      const stored = await store.load(id);
+      expect(stored.updates.map(text)).toEqual([`${id}-1`]);
+      expect(stored.lastSeq).toBe(seqs[i]);
+    }
+
+    // d000 taken over by b (its lease expired by PostgreSQL's clock): fenced in the database.
+    await pgx.pool.query(
+      `UPDATE draft_leases SET owner_node = 'b', epoch = epoch + 1 WHERE draft_id = 'd000'`,
+    );
+    const again = await Promise.allSettled(ids.map((id) => batcher.append(id, [bytes(`${id}-2`)])));
+    expect(again[0]!.status).toBe('rejected');
+    expect((again[0] as PromiseRejectedResult).reason).toBeInstanceOf(FencedError);
+    expect(again.slice(1).every((r) => r.status === 'fulfilled')).toBe(true);
+    expect((await store.load('d000')).updates.map(text)).toEqual(['d000-1']);
+    expect((await store.load('d099')).updates.map(text)).toEqual(['d099-1', 'd099-2']);
   });
 });
 
