@@ -177,7 +177,9 @@ function removeAll(): void {
   template = undefined;
 }
 // Vitest ends its workers with SIGTERM, so no 'exit' event there: its file's afterAll does it.
-if (process.env.VITEST) afterAll(removeAll);
+// (Only in a test worker: the postgres project's globalSetup, test/helpers/pg-global-setup.ts, runs
+// in Vitest's main process, where it stops its servers itself.)
+if (process.env.VITEST_WORKER_ID) afterAll(removeAll);
 process.once('exit', removeAll);
 
 /**
@@ -248,8 +250,12 @@ function initdbOnce(bin: string): Promise<number> {
 /**
  * Starts a throwaway PostgreSQL (the highest version under /usr/lib/postgresql) and pushes its
  * removal onto cleanup (test/helpers/cleanup.ts): the server stopped at once, its folder deleted.
+ * `maxConnections`: PostgreSQL's default 100, more for a whole test run's servers (PG-160).
  */
-export async function startPostgres(cleanup: (() => unknown)[]): Promise<ThrowawayPostgres> {
+export async function startPostgres(
+  cleanup: (() => unknown)[],
+  { maxConnections = 100 } = {},
+): Promise<ThrowawayPostgres> {
   const bin = postgresBinDir();
   const first = !template;
   const t0 = performance.now();
@@ -283,6 +289,7 @@ export async function startPostgres(cleanup: (() => unknown)[]): Promise<Throwaw
     `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
     `-c unix_socket_directories=${dir}`,
+    `-c max_connections=${maxConnections}`,
     '-c fsync=off',
     '-c full_page_writes=off',
     // Dynamic shared memory as files in the data folder (memory too, under /dev/shm), so a killed

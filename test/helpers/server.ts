@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '#server/config.ts';
 import { start, type Running } from '#server/start.ts';
+import { dialectEnv } from './dialect.ts';
 import { cookieOf, createToken, PASSPHRASE, postJson } from './users.ts';
 
 export function tempDataDir(): string {
@@ -35,7 +36,8 @@ export async function startTestServer(
   dataDir = tempDataDir(),
   env: Record<string, string> = {},
 ): Promise<TestServer> {
-  const running = await start(testConfig(dataDir, env), { web: false });
+  // On the postgres project (PG-160) the server gets this folder's PostgreSQL database.
+  const running = await start(testConfig(dataDir, await dialectEnv(dataDir, env)), { web: false });
   return Object.assign(running, { dataDir });
 }
 
