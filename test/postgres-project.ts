@@ -12,6 +12,8 @@ const integration = (names: string[]) => names.map((n) => `test/integration/${n}
 
 /** The files that run on both dialects: the domain rules, the API, access, events, webhooks. */
 export const onPostgres: readonly string[] = integration([
+  // The rule that this list is whole, and that a helper-started server is on the dialect.
+  'dialect-suite',
   // Releases and the pipeline.
   'rel-flow',
   'rel-gates',
@@ -69,7 +71,6 @@ export const onPostgres: readonly string[] = integration([
   'sec-collab',
   'sec-confidentiality',
   'sec-csrf',
-  'sec-limits',
   'sec-live-aborts',
   'sec-live-checks',
   'sec-live-events',
@@ -95,6 +96,7 @@ export const sqliteOnly: Readonly<Record<string, readonly string[]>> = {
   // Already dialect tests: they start their own PostgreSQL and Redis, or compare both dialects.
   'dialect tests of their own': integration([
     'pg-jobwire',
+    'pg-migrate',
     'pg-redis-sign-ins',
     'pg-server',
     'cluster-balancers',
@@ -105,7 +107,15 @@ export const sqliteOnly: Readonly<Record<string, readonly string[]>> = {
   'crash tests of the SQLite file': integration(['crash', 'wh-crash']),
   // Faults injected into the SQLite file itself (a full disk through max_page_count, a second
   // connection holding the write lock, the file read directly).
-  'faults of the SQLite file': integration(['storage-faults', 'sec-storage-truth', 'dos-retention']),
+  'faults of the SQLite file': integration([
+    'storage-faults',
+    'sec-storage-truth',
+    'dos-retention',
+  ]),
+  // Not yet converted: it fills each limit by writing hundreds of rows straight into the SQLite
+  // file in one transaction (about 30 places); moving those to stored() (test/helpers/dialect.ts)
+  // is left for the next session. The limits' counts are store queries the pg-stores twins cover.
+  'direct SQLite writes, not yet converted': integration(['sec-limits']),
   // The sync socket's frame, presence and backpressure limits: per process and in memory, the
   // same code on both dialects, and the heaviest files of the suite (CPU-bound fuzzing and
   // large documents), which the PostgreSQL run's time budget (CI under 15 minutes) leaves out.

@@ -140,8 +140,14 @@ export async function testServices(dataDir: string, env: Record<string, string> 
       return services.database.sqlite;
     },
   };
-  /** Its rows, read and written directly on either dialect. */
-  return Object.assign(services, { dataDir, stored: stored(target) });
+  return Object.assign(services, {
+    dataDir,
+    /** Its rows, read and written directly on either dialect. */
+    stored: stored(target),
+    /** A transaction over its stores, on either dialect (as the domain runs one). */
+    atomically: <T>(fn: () => Promise<T>): Promise<T> =>
+      backing ? backing.atomically(fn) : services.database.transactions.atomically(fn),
+  });
 }
 
 /**
