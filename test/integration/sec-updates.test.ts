@@ -160,41 +160,46 @@ describe('SEC-7 poison documents are refused', () => {
     expect([syncStatus, syncBody]).toEqual([200, expect.anything()]);
   });
 
-  it('SEC-7 everything the spec allows passes the check: every section, every channel type, every step type, headers, steps moved and retyped, from one raw update', async () => {
-    const { server, token, api, project } = await setup('five-stage');
-    const dev = project.environments[0]!;
-    const doc = new Y.Doc();
-    const content = sampleContent();
-    content.channels.ch_slack = {
-      name: 'Slack',
-      type: 'slack',
-      workspace: 'acme',
-      channel: '#help',
-      botName: 'Bot',
-    };
-    content.channels.ch_teams = { name: 'Teams', type: 'teams', tenant: 'acme', botName: 'Bot' };
-    content.workflows.wf_order_status!.steps = [
-      ...(content.workflows.wf_order_status!.steps as object[]),
-      { id: 'st_set', type: 'set_variable', variable: 'var_company', value: 'Acme' },
-    ];
-    applyContent(doc, content);
-    doc.transact(() => {
-      const channel = sectionMap(doc, 'channels').get('ch_slack')!;
-      setVariant(doc, 'channels', channel, 'email');
-      const steps = sectionMap(doc, 'workflows').get('wf_order_status')!.get('steps') as Y.Array<
-        Y.Map<unknown>
-      >;
-      moveStep(doc, steps, 0, 3);
-    });
-    expect(
-      await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(Y.encodeStateAsUpdate(doc))]),
-    ).toBe(0);
-    const { body: stored } = await api.call<WorkspaceContent>(
-      'GET',
-      `/api/environments/${dev.id}/content`,
-    );
-    expect(stored).toEqual(JSON.parse(JSON.stringify(draftContent(doc))));
-  });
+  onlySqlite(
+    'SEC-7 everything the spec allows passes the check: every section, every channel type, every step type, headers, steps moved and retyped, from one raw update',
+    async () => {
+      const { server, token, api, project } = await setup('five-stage');
+      const dev = project.environments[0]!;
+      const doc = new Y.Doc();
+      const content = sampleContent();
+      content.channels.ch_slack = {
+        name: 'Slack',
+        type: 'slack',
+        workspace: 'acme',
+        channel: '#help',
+        botName: 'Bot',
+      };
+      content.channels.ch_teams = { name: 'Teams', type: 'teams', tenant: 'acme', botName: 'Bot' };
+      content.workflows.wf_order_status!.steps = [
+        ...(content.workflows.wf_order_status!.steps as object[]),
+        { id: 'st_set', type: 'set_variable', variable: 'var_company', value: 'Acme' },
+      ];
+      applyContent(doc, content);
+      doc.transact(() => {
+        const channel = sectionMap(doc, 'channels').get('ch_slack')!;
+        setVariant(doc, 'channels', channel, 'email');
+        const steps = sectionMap(doc, 'workflows').get('wf_order_status')!.get('steps') as Y.Array<
+          Y.Map<unknown>
+        >;
+        moveStep(doc, steps, 0, 3);
+      });
+      expect(
+        await sendFrames(server.url, dev.draftId!, token, [
+          encodeUpdate(Y.encodeStateAsUpdate(doc)),
+        ]),
+      ).toBe(0);
+      const { body: stored } = await api.call<WorkspaceContent>(
+        'GET',
+        `/api/environments/${dev.id}/content`,
+      );
+      expect(stored).toEqual(JSON.parse(JSON.stringify(draftContent(doc))));
+    },
+  );
 
   onlySqlite(
     'SEC-7 a draft poisoned before the check (20,000 maps deep, written into the log) still reads, reports the field, and a repair import is one change or nothing',
@@ -440,33 +445,37 @@ describe('SEC-11 section ownership cannot be bypassed with pending deletes', () 
     },
   );
 
-  it('SEC-11 an update with a struct whose origin the server does not have (pending structs) is refused whole (4424)', async () => {
-    const { server, token, api, project } = await setup('five-stage');
-    const dev = project.environments[0]!;
-    // Another replica made an agent the server never got; this one types into it.
-    const elsewhere = new Y.Doc();
-    const agentId = addItem(elsewhere, 'agents', { name: 'Never sent', instructions: 'Hello' });
-    const mine = new Y.Doc();
-    Y.applyUpdate(mine, Y.encodeStateAsUpdate(elsewhere));
-    const before = Y.encodeStateVector(mine);
-    itemText(sectionMap(mine, 'agents').get(agentId), 'instructions')!.insert(5, ' world');
-    const onlyMine = Y.encodeStateAsUpdate(mine, before);
-    expect(await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(onlyMine)])).toBe(
-      CLOSE.incomplete_update,
-    );
-    expect(
-      (await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body.agents,
-    ).toEqual({});
-    // With what it depends on, the same change is fine.
-    expect(
-      await sendFrames(server.url, dev.draftId!, token, [
-        encodeUpdate(Y.encodeStateAsUpdate(mine)),
-      ]),
-    ).toBe(0);
-    const { body: content } = await api.call<WorkspaceContent>(
-      'GET',
-      `/api/environments/${dev.id}/content`,
-    );
-    expect(content.agents[agentId]!.instructions).toBe('Hello world');
-  });
+  onlySqlite(
+    'SEC-11 an update with a struct whose origin the server does not have (pending structs) is refused whole (4424)',
+    async () => {
+      const { server, token, api, project } = await setup('five-stage');
+      const dev = project.environments[0]!;
+      // Another replica made an agent the server never got; this one types into it.
+      const elsewhere = new Y.Doc();
+      const agentId = addItem(elsewhere, 'agents', { name: 'Never sent', instructions: 'Hello' });
+      const mine = new Y.Doc();
+      Y.applyUpdate(mine, Y.encodeStateAsUpdate(elsewhere));
+      const before = Y.encodeStateVector(mine);
+      itemText(sectionMap(mine, 'agents').get(agentId), 'instructions')!.insert(5, ' world');
+      const onlyMine = Y.encodeStateAsUpdate(mine, before);
+      expect(await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(onlyMine)])).toBe(
+        CLOSE.incomplete_update,
+      );
+      expect(
+        (await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body
+          .agents,
+      ).toEqual({});
+      // With what it depends on, the same change is fine.
+      expect(
+        await sendFrames(server.url, dev.draftId!, token, [
+          encodeUpdate(Y.encodeStateAsUpdate(mine)),
+        ]),
+      ).toBe(0);
+      const { body: content } = await api.call<WorkspaceContent>(
+        'GET',
+        `/api/environments/${dev.id}/content`,
+      );
+      expect(content.agents[agentId]!.instructions).toBe('Hello world');
+    },
+  );
 });
