@@ -5,7 +5,7 @@
  * database of its own (test/helpers/dialect.ts). Every file that starts a server is in
  * `onPostgres` or in `sqliteOnly` with its reason: test/integration/pg-dialect-suite.test.ts
  * holds the config to that, so a new file cannot skip PostgreSQL silently. Single tests that
- * assert what only SQLite has are `onlySqlite` (test/helpers/dialect.ts) inside these files.
+ * assert what only SQLite has start with `skip(onPostgres, reason)` (the test context's skip).
  */
 
 const integration = (names: string[]) => names.map((n) => `test/integration/${n}.test.ts`);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, inject, it } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { freePort } from './postgres.ts';
@@ -11,9 +11,6 @@ import { freePort } from './postgres.ts';
  * PostgreSQL, and the run's one Redis (test/helpers/pg-global-setup.ts).
  */
 export const onPostgres = process.env.TEST_DIALECT === 'postgres';
-
-/** A test of behaviour only SQLite has (its file, its pragmas): skipped on PostgreSQL. */
-export const onlySqlite = it.skipIf(onPostgres);
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -19,7 +19,7 @@ import { moveStep } from '#schema/content/steps.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { WebsocketProvider } from 'y-websocket';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { onlySqlite } from '../helpers/dialect.ts';
+import { onPostgres } from '../helpers/dialect.ts';
 import { connect, synced, until, wsUrl, type Client } from '../helpers/clients.ts';
 import { sendFrames } from '../helpers/raw-socket.ts';
 import { overTheWire, type Client as ApiClient } from '../helpers/fixture.ts';
@@ -160,164 +160,162 @@ describe('SEC-7 poison documents are refused', () => {
     expect([syncStatus, syncBody]).toEqual([200, expect.anything()]);
   });
 
-  onlySqlite(
-    'SEC-7 everything the spec allows passes the check: every section, every channel type, every step type, headers, steps moved and retyped, from one raw update',
-    async () => {
-      const { server, token, api, project } = await setup('five-stage');
-      const dev = project.environments[0]!;
-      const doc = new Y.Doc();
-      const content = sampleContent();
-      content.channels.ch_slack = {
-        name: 'Slack',
-        type: 'slack',
-        workspace: 'acme',
-        channel: '#help',
-        botName: 'Bot',
-      };
-      content.channels.ch_teams = { name: 'Teams', type: 'teams', tenant: 'acme', botName: 'Bot' };
-      content.workflows.wf_order_status!.steps = [
-        ...(content.workflows.wf_order_status!.steps as object[]),
-        { id: 'st_set', type: 'set_variable', variable: 'var_company', value: 'Acme' },
-      ];
-      applyContent(doc, content);
-      doc.transact(() => {
-        const channel = sectionMap(doc, 'channels').get('ch_slack')!;
-        setVariant(doc, 'channels', channel, 'email');
-        const steps = sectionMap(doc, 'workflows').get('wf_order_status')!.get('steps') as Y.Array<
-          Y.Map<unknown>
-        >;
-        moveStep(doc, steps, 0, 3);
-      });
-      expect(
-        await sendFrames(server.url, dev.draftId!, token, [
-          encodeUpdate(Y.encodeStateAsUpdate(doc)),
-        ]),
-      ).toBe(0);
-      const { body: stored } = await api.call<WorkspaceContent>(
-        'GET',
-        `/api/environments/${dev.id}/content`,
-      );
-      expect(stored).toEqual(JSON.parse(JSON.stringify(draftContent(doc))));
-    },
-  );
+  it('SEC-7 everything the spec allows passes the check: every section, every channel type, every step type, headers, steps moved and retyped, from one raw update', async ({
+    skip,
+  }) => {
+    skip(onPostgres, "the raw socket's handled() needs a room loaded synchronously (SQLite)");
+    const { server, token, api, project } = await setup('five-stage');
+    const dev = project.environments[0]!;
+    const doc = new Y.Doc();
+    const content = sampleContent();
+    content.channels.ch_slack = {
+      name: 'Slack',
+      type: 'slack',
+      workspace: 'acme',
+      channel: '#help',
+      botName: 'Bot',
+    };
+    content.channels.ch_teams = { name: 'Teams', type: 'teams', tenant: 'acme', botName: 'Bot' };
+    content.workflows.wf_order_status!.steps = [
+      ...(content.workflows.wf_order_status!.steps as object[]),
+      { id: 'st_set', type: 'set_variable', variable: 'var_company', value: 'Acme' },
+    ];
+    applyContent(doc, content);
+    doc.transact(() => {
+      const channel = sectionMap(doc, 'channels').get('ch_slack')!;
+      setVariant(doc, 'channels', channel, 'email');
+      const steps = sectionMap(doc, 'workflows').get('wf_order_status')!.get('steps') as Y.Array<
+        Y.Map<unknown>
+      >;
+      moveStep(doc, steps, 0, 3);
+    });
+    expect(
+      await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(Y.encodeStateAsUpdate(doc))]),
+    ).toBe(0);
+    const { body: stored } = await api.call<WorkspaceContent>(
+      'GET',
+      `/api/environments/${dev.id}/content`,
+    );
+    expect(stored).toEqual(JSON.parse(JSON.stringify(draftContent(doc))));
+  });
 
-  onlySqlite(
-    'SEC-7 a draft poisoned before the check (20,000 maps deep, written into the log) still reads, reports the field, and a repair import is one change or nothing',
-    async () => {
-      const first = await setup('five-stage', {}, true);
-      const dev = first.project.environments[0]!;
-      const editor = client(first.server, dev.draftId!, first.token);
-      await synced(editor);
-      const poison = changed(editor.doc, (d) =>
-        nest(d, sectionMap(d, 'agents').get('agt_support')!, 'behavior', 20_000),
-      );
-      const dataDir = first.server.dataDir;
-      await cleanup.pop()!(); // the client
-      await cleanup.pop()!(); // the server: it flushes and compacts the draft
+  it('SEC-7 a draft poisoned before the check (20,000 maps deep, written into the log) still reads, reports the field, and a repair import is one change or nothing', async ({
+    skip,
+  }) => {
+    skip(onPostgres, "writes into a stopped server's SQLite update log");
+    const first = await setup('five-stage', {}, true);
+    const dev = first.project.environments[0]!;
+    const editor = client(first.server, dev.draftId!, first.token);
+    await synced(editor);
+    const poison = changed(editor.doc, (d) =>
+      nest(d, sectionMap(d, 'agents').get('agt_support')!, 'behavior', 20_000),
+    );
+    const dataDir = first.server.dataDir;
+    await cleanup.pop()!(); // the client
+    await cleanup.pop()!(); // the server: it flushes and compacts the draft
 
-      // Straight into the update log, as if an older server had accepted it.
-      const db = new Database(path.join(dataDir, 'stagecoach.sqlite'));
-      db.prepare('INSERT INTO draft_updates (draft_id, "update", created_at) VALUES (?, ?, ?)').run(
-        dev.draftId!,
-        Buffer.from(poison),
-        Date.now(),
-      );
-      db.close();
+    // Straight into the update log, as if an older server had accepted it.
+    const db = new Database(path.join(dataDir, 'stagecoach.sqlite'));
+    db.prepare('INSERT INTO draft_updates (draft_id, "update", created_at) VALUES (?, ?, ?)').run(
+      dev.draftId!,
+      Buffer.from(poison),
+      Date.now(),
+    );
+    db.close();
 
-      const server = await testServer(cleanup, {}, dataDir);
-      const api = apiOf(server, first.token);
-      expect(await everyReadAnswers(api, first.project)).toEqual([200, 200, 200, 200]);
-      const { body: problems } = await api.call<{ itemId: string; field: string; code: string }[]>(
-        'GET',
-        `/api/environments/${dev.id}/problems`,
-      );
-      expect(problems).toContainEqual(
-        expect.objectContaining({ itemId: 'agt_support', field: 'behavior', code: 'type' }),
-      );
+    const server = await testServer(cleanup, {}, dataDir);
+    const api = apiOf(server, first.token);
+    expect(await everyReadAnswers(api, first.project)).toEqual([200, 200, 200, 200]);
+    const { body: problems } = await api.call<{ itemId: string; field: string; code: string }[]>(
+      'GET',
+      `/api/environments/${dev.id}/problems`,
+    );
+    expect(problems).toContainEqual(
+      expect.objectContaining({ itemId: 'agt_support', field: 'behavior', code: 'type' }),
+    );
 
-      // The repair: remove the poisoned agent and change another item, in one import.
-      const { body: current } = await api.call<WorkspaceContent>(
-        'GET',
-        `/api/environments/${dev.id}/content`,
-      );
-      const repaired = sampleContent();
-      delete repaired.agents.agt_support;
-      repaired.knowledge = Object.fromEntries(
-        Object.entries(repaired.knowledge).map(([k, v]) => [
-          k,
-          { ...v, title: `${String(v.title)} (revised)` },
-        ]),
-      );
-      const t0 = performance.now();
-      const { status } = await api.call('PUT', `/api/environments/${dev.id}/content`, repaired);
-      console.log(
-        `SEC-7: the repair import of a 20,000-deep poisoned item answered ${status} in ${(performance.now() - t0).toFixed(0)} ms`,
-      );
-      const { body: after } = await api.call<WorkspaceContent>(
-        'GET',
-        `/api/environments/${dev.id}/content`,
-      );
-      // One change or nothing: never the poisoned item gone and the rest not applied (before: exactly that).
-      if (status !== 200) expect(after).toEqual(current);
-      expect([status, after]).toEqual([200, JSON.parse(JSON.stringify(repaired))]);
-      expect(await everyReadAnswers(api, first.project)).toEqual([200, 200, 200, 200]);
+    // The repair: remove the poisoned agent and change another item, in one import.
+    const { body: current } = await api.call<WorkspaceContent>(
+      'GET',
+      `/api/environments/${dev.id}/content`,
+    );
+    const repaired = sampleContent();
+    delete repaired.agents.agt_support;
+    repaired.knowledge = Object.fromEntries(
+      Object.entries(repaired.knowledge).map(([k, v]) => [
+        k,
+        { ...v, title: `${String(v.title)} (revised)` },
+      ]),
+    );
+    const t0 = performance.now();
+    const { status } = await api.call('PUT', `/api/environments/${dev.id}/content`, repaired);
+    console.log(
+      `SEC-7: the repair import of a 20,000-deep poisoned item answered ${status} in ${(performance.now() - t0).toFixed(0)} ms`,
+    );
+    const { body: after } = await api.call<WorkspaceContent>(
+      'GET',
+      `/api/environments/${dev.id}/content`,
+    );
+    // One change or nothing: never the poisoned item gone and the rest not applied (before: exactly that).
+    if (status !== 200) expect(after).toEqual(current);
+    expect([status, after]).toEqual([200, JSON.parse(JSON.stringify(repaired))]);
+    expect(await everyReadAnswers(api, first.project)).toEqual([200, 200, 200, 200]);
 
-      // The repaired draft loads again after a restart (the bottom-up removal was folded into its state).
-      await cleanup.pop()!();
-      const again = await testServer(cleanup, {}, dataDir);
-      expect(
-        (
-          await apiOf(again, first.token).call<WorkspaceContent>(
-            'GET',
-            `/api/environments/${dev.id}/content`,
-          )
-        ).body,
-      ).toEqual(after);
-    },
-  );
+    // The repaired draft loads again after a restart (the bottom-up removal was folded into its state).
+    await cleanup.pop()!();
+    const again = await testServer(cleanup, {}, dataDir);
+    expect(
+      (
+        await apiOf(again, first.token).call<WorkspaceContent>(
+          'GET',
+          `/api/environments/${dev.id}/content`,
+        )
+      ).body,
+    ).toEqual(after);
+  });
 });
 
 describe('SEC-7 a server-side change is one change or nothing', () => {
-  onlySqlite(
-    'SEC-7 a change that throws halfway (after adding and deleting items) leaves the draft and its log as they were',
-    async () => {
-      const database = openDatabase(tempDataDir(), 'normal');
-      cleanup.push(() => database.close());
-      const projects = createProjects(database.transactions.port(createProjectStore(database.db)));
-      const project = await projects.create(
-        {
-          user: { id: 'usr_1', email: 'a@b.c', name: 'A' },
-          isInstanceAdmin: true,
-          via: 'token',
-          credential: { kind: 'token', id: 'tok_1', expiresAt: null },
-        },
-        { name: 'P', preset: 'five-stage', sample: true },
-      );
-      const store = createDraftStore(database.sqlite);
-      const room = new Room(project.environments[0]!.draftId!, store, {
-        compactAfterUpdates: 1000,
-        log: () => undefined,
-        presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 },
-      });
-      const before = Y.encodeStateAsUpdate(room.doc);
-      expect(() =>
-        room.edit({ kind: 'server', reason: 'import' }, (doc) => {
-          sectionMap(doc, 'agents').delete('agt_support');
-          addItem(doc, 'knowledge', { title: 'Half' });
-          throw new Error('the change failed halfway');
-        }),
-      ).toThrow('halfway');
-      expect(room.flush()).toBe(true);
-      expect(Y.encodeStateAsUpdate(room.doc)).toEqual(before);
-      expect(store.load(room.draftId).updates).toEqual([]);
-      // The next change goes through whole.
-      room.edit({ kind: 'server', reason: 'import' }, (doc) =>
-        addItem(doc, 'knowledge', { title: 'Whole' }),
-      );
-      expect(Object.values(room.content().knowledge).map((a) => a.title)).toContain('Whole');
-      room.unload();
-    },
-  );
+  it('SEC-7 a change that throws halfway (after adding and deleting items) leaves the draft and its log as they were', async ({
+    skip,
+  }) => {
+    skip(onPostgres, "store-level, on openDatabase (SQLite's stores)");
+    const database = openDatabase(tempDataDir(), 'normal');
+    cleanup.push(() => database.close());
+    const projects = createProjects(database.transactions.port(createProjectStore(database.db)));
+    const project = await projects.create(
+      {
+        user: { id: 'usr_1', email: 'a@b.c', name: 'A' },
+        isInstanceAdmin: true,
+        via: 'token',
+        credential: { kind: 'token', id: 'tok_1', expiresAt: null },
+      },
+      { name: 'P', preset: 'five-stage', sample: true },
+    );
+    const store = createDraftStore(database.sqlite);
+    const room = new Room(project.environments[0]!.draftId!, store, {
+      compactAfterUpdates: 1000,
+      log: () => undefined,
+      presence: { maxStateBytes: 8192, perSecond: 30, idsPerUser: 16 },
+    });
+    const before = Y.encodeStateAsUpdate(room.doc);
+    expect(() =>
+      room.edit({ kind: 'server', reason: 'import' }, (doc) => {
+        sectionMap(doc, 'agents').delete('agt_support');
+        addItem(doc, 'knowledge', { title: 'Half' });
+        throw new Error('the change failed halfway');
+      }),
+    ).toThrow('halfway');
+    expect(room.flush()).toBe(true);
+    expect(Y.encodeStateAsUpdate(room.doc)).toEqual(before);
+    expect(store.load(room.draftId).updates).toEqual([]);
+    // The next change goes through whole.
+    room.edit({ kind: 'server', reason: 'import' }, (doc) =>
+      addItem(doc, 'knowledge', { title: 'Whole' }),
+    );
+    expect(Object.values(room.content().knowledge).map((a) => a.title)).toContain('Whole');
+    room.unload();
+  });
 });
 
 describe('SEC-11 section ownership cannot be bypassed with pending deletes', () => {
@@ -385,97 +383,96 @@ describe('SEC-11 section ownership cannot be bypassed with pending deletes', () 
     ]);
   });
 
-  onlySqlite(
-    'SEC-11 a pending delete set already in the log (accepted before the check) is dropped at load: what an editor types afterwards stays',
-    async () => {
-      const first = await setup('five-stage');
-      const dev = first.project.environments[0]!;
-      const editor = client(first.server, dev.draftId!, first.token);
-      await synced(editor);
-      const agentId = addItem(editor.doc, 'agents', { name: 'Greeter', instructions: 'Hello' });
-      await expect
-        .poll(async () =>
-          Object.keys(
-            (await first.api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`))
-              .body.agents,
-          ),
-        )
-        .toEqual([agentId]);
-      // A delete set for the editor's next clocks, as an older server would have stored it.
-      const e = encoding.createEncoder();
-      encoding.writeVarUint(e, 0);
-      encoding.writeVarUint(e, 1);
-      encoding.writeVarUint(e, editor.doc.clientID);
-      encoding.writeVarUint(e, 1);
-      encoding.writeVarUint(e, Y.getState(editor.doc.store, editor.doc.clientID));
-      encoding.writeVarUint(e, 1000);
-      editor.provider.destroy();
-      const dataDir = first.server.dataDir;
-      await cleanup.pop()!(); // the client
-      await cleanup.pop()!(); // the server
-      const db = new Database(path.join(dataDir, 'stagecoach.sqlite'));
-      db.prepare('INSERT INTO draft_updates (draft_id, "update", created_at) VALUES (?, ?, ?)').run(
-        dev.draftId!,
-        Buffer.from(encoding.toUint8Array(e)),
-        Date.now(),
-      );
-      db.close();
+  it('SEC-11 a pending delete set already in the log (accepted before the check) is dropped at load: what an editor types afterwards stays', async ({
+    skip,
+  }) => {
+    skip(onPostgres, "writes into a stopped server's SQLite update log");
+    const first = await setup('five-stage');
+    const dev = first.project.environments[0]!;
+    const editor = client(first.server, dev.draftId!, first.token);
+    await synced(editor);
+    const agentId = addItem(editor.doc, 'agents', { name: 'Greeter', instructions: 'Hello' });
+    await expect
+      .poll(async () =>
+        Object.keys(
+          (await first.api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`))
+            .body.agents,
+        ),
+      )
+      .toEqual([agentId]);
+    // A delete set for the editor's next clocks, as an older server would have stored it.
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarUint(e, editor.doc.clientID);
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarUint(e, Y.getState(editor.doc.store, editor.doc.clientID));
+    encoding.writeVarUint(e, 1000);
+    editor.provider.destroy();
+    const dataDir = first.server.dataDir;
+    await cleanup.pop()!(); // the client
+    await cleanup.pop()!(); // the server
+    const db = new Database(path.join(dataDir, 'stagecoach.sqlite'));
+    db.prepare('INSERT INTO draft_updates (draft_id, "update", created_at) VALUES (?, ?, ?)').run(
+      dev.draftId!,
+      Buffer.from(encoding.toUint8Array(e)),
+      Date.now(),
+    );
+    db.close();
 
-      // The same editor (same document, same client id) comes back and types.
-      const server = await testServer(cleanup, {}, dataDir);
-      const provider = new WebsocketProvider(wsUrl(server.url), dev.draftId!, editor.doc, {
-        params: { token: first.token },
-        disableBc: true,
-        WebSocketPolyfill: WebSocket,
-      });
-      cleanup.push(() => provider.destroy());
-      await synced({ doc: editor.doc, provider, destroy: () => provider.destroy() });
-      itemText(sectionMap(editor.doc, 'agents').get(agentId), 'instructions')!.insert(5, ' world');
-      const api = apiOf(server, first.token);
-      await expect
-        .poll(
-          async () =>
-            (await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body
-              .agents[agentId]?.instructions,
-        )
-        .toBe('Hello world');
-      expect(
-        itemText(sectionMap(editor.doc, 'agents').get(agentId), 'instructions')!.toString(),
-      ).toBe('Hello world');
-    },
-  );
+    // The same editor (same document, same client id) comes back and types.
+    const server = await testServer(cleanup, {}, dataDir);
+    const provider = new WebsocketProvider(wsUrl(server.url), dev.draftId!, editor.doc, {
+      params: { token: first.token },
+      disableBc: true,
+      WebSocketPolyfill: WebSocket,
+    });
+    cleanup.push(() => provider.destroy());
+    await synced({ doc: editor.doc, provider, destroy: () => provider.destroy() });
+    itemText(sectionMap(editor.doc, 'agents').get(agentId), 'instructions')!.insert(5, ' world');
+    const api = apiOf(server, first.token);
+    await expect
+      .poll(
+        async () =>
+          (await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body
+            .agents[agentId]?.instructions,
+      )
+      .toBe('Hello world');
+    expect(
+      itemText(sectionMap(editor.doc, 'agents').get(agentId), 'instructions')!.toString(),
+    ).toBe('Hello world');
+  });
 
-  onlySqlite(
-    'SEC-11 an update with a struct whose origin the server does not have (pending structs) is refused whole (4424)',
-    async () => {
-      const { server, token, api, project } = await setup('five-stage');
-      const dev = project.environments[0]!;
-      // Another replica made an agent the server never got; this one types into it.
-      const elsewhere = new Y.Doc();
-      const agentId = addItem(elsewhere, 'agents', { name: 'Never sent', instructions: 'Hello' });
-      const mine = new Y.Doc();
-      Y.applyUpdate(mine, Y.encodeStateAsUpdate(elsewhere));
-      const before = Y.encodeStateVector(mine);
-      itemText(sectionMap(mine, 'agents').get(agentId), 'instructions')!.insert(5, ' world');
-      const onlyMine = Y.encodeStateAsUpdate(mine, before);
-      expect(await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(onlyMine)])).toBe(
-        CLOSE.incomplete_update,
-      );
-      expect(
-        (await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body
-          .agents,
-      ).toEqual({});
-      // With what it depends on, the same change is fine.
-      expect(
-        await sendFrames(server.url, dev.draftId!, token, [
-          encodeUpdate(Y.encodeStateAsUpdate(mine)),
-        ]),
-      ).toBe(0);
-      const { body: content } = await api.call<WorkspaceContent>(
-        'GET',
-        `/api/environments/${dev.id}/content`,
-      );
-      expect(content.agents[agentId]!.instructions).toBe('Hello world');
-    },
-  );
+  it('SEC-11 an update with a struct whose origin the server does not have (pending structs) is refused whole (4424)', async ({
+    skip,
+  }) => {
+    skip(onPostgres, "the raw socket's handled() needs a room loaded synchronously (SQLite)");
+    const { server, token, api, project } = await setup('five-stage');
+    const dev = project.environments[0]!;
+    // Another replica made an agent the server never got; this one types into it.
+    const elsewhere = new Y.Doc();
+    const agentId = addItem(elsewhere, 'agents', { name: 'Never sent', instructions: 'Hello' });
+    const mine = new Y.Doc();
+    Y.applyUpdate(mine, Y.encodeStateAsUpdate(elsewhere));
+    const before = Y.encodeStateVector(mine);
+    itemText(sectionMap(mine, 'agents').get(agentId), 'instructions')!.insert(5, ' world');
+    const onlyMine = Y.encodeStateAsUpdate(mine, before);
+    expect(await sendFrames(server.url, dev.draftId!, token, [encodeUpdate(onlyMine)])).toBe(
+      CLOSE.incomplete_update,
+    );
+    expect(
+      (await api.call<WorkspaceContent>('GET', `/api/environments/${dev.id}/content`)).body.agents,
+    ).toEqual({});
+    // With what it depends on, the same change is fine.
+    expect(
+      await sendFrames(server.url, dev.draftId!, token, [
+        encodeUpdate(Y.encodeStateAsUpdate(mine)),
+      ]),
+    ).toBe(0);
+    const { body: content } = await api.call<WorkspaceContent>(
+      'GET',
+      `/api/environments/${dev.id}/content`,
+    );
+    expect(content.agents[agentId]!.instructions).toBe('Hello world');
+  });
 });

@@ -3,7 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { newProject, overTheWire } from '../helpers/fixture.ts';
-import { onlySqlite } from '../helpers/dialect.ts';
+import { onPostgres } from '../helpers/dialect.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers/server.ts';
 
@@ -96,41 +96,40 @@ describe('SEC-22 URLs come from PUBLIC_URL, files are private', () => {
     expect(new URL(invite).origin).toBe(server.url);
   });
 
-  onlySqlite(
-    'SEC-22 DATA_DIR is created 0700 (and tightened if it exists); the database files and secrets.key are 0600',
-    async () => {
-      const parent = tempDataDir();
-      const fresh = path.join(parent, 'fresh', 'data');
-      const server = await serve({}, fresh);
-      // Something written, so the WAL and shared-memory files exist.
-      await setupAdmin(server.url);
-      expect(mode(fresh)).toBe(0o700);
-      for (const f of [
-        'stagecoach.sqlite',
-        'stagecoach.sqlite-wal',
-        'stagecoach.sqlite-shm',
-        'secrets.key',
-      ]) {
-        expect(fs.existsSync(path.join(fresh, f)), f).toBe(true);
-        expect(mode(path.join(fresh, f)), f).toBe(0o600);
-      }
-      await server.close();
-      cleanup.length = 0; // closed already
+  it('SEC-22 DATA_DIR is created 0700 (and tightened if it exists); the database files and secrets.key are 0600', async ({
+    skip,
+  }) => {
+    skip(onPostgres, 'the modes of the SQLite files and secrets.key');
+    const parent = tempDataDir();
+    const fresh = path.join(parent, 'fresh', 'data');
+    const server = await serve({}, fresh);
+    // Something written, so the WAL and shared-memory files exist.
+    await setupAdmin(server.url);
+    expect(mode(fresh)).toBe(0o700);
+    for (const f of [
+      'stagecoach.sqlite',
+      'stagecoach.sqlite-wal',
+      'stagecoach.sqlite-shm',
+      'secrets.key',
+    ]) {
+      expect(fs.existsSync(path.join(fresh, f)), f).toBe(true);
+      expect(mode(path.join(fresh, f)), f).toBe(0o600);
+    }
+    await server.close();
+    cleanup.length = 0; // closed already
 
-      // An existing folder (and database) left open to others by an earlier version or a careless copy.
-      fs.chmodSync(fresh, 0o755);
-      for (const f of ['stagecoach.sqlite', 'secrets.key'])
-        fs.chmodSync(path.join(fresh, f), 0o644);
-      const again = await serve({}, fresh);
-      expect((await fetch(`${again.url}/api/health`)).status).toBe(200);
-      expect(mode(fresh)).toBe(0o700);
-      for (const f of [
-        'stagecoach.sqlite',
-        'stagecoach.sqlite-wal',
-        'stagecoach.sqlite-shm',
-        'secrets.key',
-      ])
-        expect(mode(path.join(fresh, f)), f).toBe(0o600);
-    },
-  );
+    // An existing folder (and database) left open to others by an earlier version or a careless copy.
+    fs.chmodSync(fresh, 0o755);
+    for (const f of ['stagecoach.sqlite', 'secrets.key']) fs.chmodSync(path.join(fresh, f), 0o644);
+    const again = await serve({}, fresh);
+    expect((await fetch(`${again.url}/api/health`)).status).toBe(200);
+    expect(mode(fresh)).toBe(0o700);
+    for (const f of [
+      'stagecoach.sqlite',
+      'stagecoach.sqlite-wal',
+      'stagecoach.sqlite-shm',
+      'secrets.key',
+    ])
+      expect(mode(path.join(fresh, f)), f).toBe(0o600);
+  });
 });
