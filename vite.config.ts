@@ -1,6 +1,7 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import adapter from '@sveltejs/adapter-node';
 import { defineConfig } from 'vitest/config';
+import { onPostgres as postgresFiles } from './test/postgres-project.ts';
 
 // The Hono server (server/main.ts) serves /api and /collab; in `npm run dev` Vite proxies them.
 const apiTarget = `http://127.0.0.1:${process.env.API_PORT ?? '3001'}`;
@@ -36,8 +37,21 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['test/{unit,integration}/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    // One project per dialect (PG-160): everything on SQLite, and the files that start a server
+    // again on PostgreSQL and Redis (the list and the reasons: test/postgres-project.ts).
+    projects: [
+      { extends: true, test: { name: 'sqlite', include: ['test/{unit,integration}/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: [...postgresFiles],
+          env: { TEST_DIALECT: 'postgres' },
+          globalSetup: ['test/helpers/pg-global-setup.ts'],
+        },
+      },
+    ],
   },
 });

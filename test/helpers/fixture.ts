@@ -1,5 +1,7 @@
 import type { ProjectView } from '#schema/api.ts';
 import { createServices } from '#server/start.ts';
+import { postgresBacking } from '#server/backing.ts';
+import { dialectEnv, stored } from './dialect.ts';
 import { ADMIN, setupAdmin, tempDataDir, testConfig, testServer } from './server.ts';
 import { cookieOf, PASSPHRASE } from './users.ts';
 
@@ -122,10 +124,39 @@ export function inProcess(
   );
 }
 
-/** A fresh instance (real SQLite file) in this process, set up, with a client as its admin. */
+/**
+ * The services for a data folder in this process, not listening (`app.request()`): on SQLite,
+ * or on the postgres project on this folder's PostgreSQL database (PG-160).
+ */
+export async function testServices(dataDir: string, env: Record<string, string> = {}) {
+  const config = testConfig(dataDir, await dialectEnv(dataDir, env));
+  const backing = config.cluster
+    ? await postgresBacking(config.cluster, (m) => console.error(`[stagecoach] ${m}`))
+    : undefined;
+  const services = createServices(config, {}, backing);
+  const target = {
+    dataDir,
+    get sqlite() {
+      return services.database.sqlite;
+    },
+  };
+  return Object.assign(services, {
+    dataDir,
+    /** Its rows, read and written directly on either dialect. */
+    stored: stored(target),
+    /** A transaction over its stores, on either dialect (as the domain runs one). */
+    atomically: <T>(fn: () => Promise<T>): Promise<T> =>
+      backing ? backing.atomically(fn) : services.database.transactions.atomically(fn),
+  });
+}
+
+/**
+ * A fresh instance in this process (a real SQLite file; on the postgres project its own
+ * PostgreSQL database, PG-160), set up, with a client as its admin.
+ */
 export async function inProcessInstance(env: Record<string, string> = {}) {
   const dataDir = tempDataDir();
-  const services = createServices(testConfig(dataDir, env));
+  const services = await testServices(dataDir, env);
   const anonymous = inProcess(services.app, '');
   const setup = await anonymous.raw('/api/setup', { method: 'POST', body: ADMIN });
   const cookie = cookieOf(setup)!;

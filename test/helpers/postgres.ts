@@ -179,7 +179,9 @@ function removeAll(): void {
   template = undefined;
 }
 // Vitest ends its workers with SIGTERM, so no 'exit' event there: its file's afterAll does it.
-if (process.env.VITEST) afterAll(removeAll);
+// (Only in a test worker: the postgres project's globalSetup, test/helpers/pg-global-setup.ts, runs
+// in Vitest's main process, where it stops its servers itself.)
+if (process.env.VITEST_WORKER_ID) afterAll(removeAll);
 process.once('exit', removeAll);
 
 /**
@@ -252,10 +254,11 @@ function initdbOnce(bin: string): Promise<number> {
  * removal onto cleanup (test/helpers/cleanup.ts): the server stopped at once, its folder deleted.
  * `durable` (benches): its data on the disk (the usual temp folder) with PostgreSQL's default
  * fsync and full-page writes, as a production server runs, instead of fsync=off in memory.
+ * `maxConnections`: PostgreSQL's default 100, more for a whole test run's servers (PG-160).
  */
 export async function startPostgres(
   cleanup: (() => unknown)[],
-  { durable = false } = {},
+  { durable = false, maxConnections = 100 } = {},
 ): Promise<ThrowawayPostgres> {
   const bin = postgresBinDir();
   const first = !template;
@@ -290,6 +293,7 @@ export async function startPostgres(
     `-p ${port}`,
     '-c listen_addresses=127.0.0.1',
     `-c unix_socket_directories=${dir}`,
+    `-c max_connections=${maxConnections}`,
     ...(durable ? [] : ['-c fsync=off', '-c full_page_writes=off']),
     // Dynamic shared memory as files in the data folder (memory too, under /dev/shm), so a killed
     // server leaves none behind: the default (posix) leaves /dev/shm/PostgreSQL.* after a SIGKILL.

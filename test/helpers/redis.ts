@@ -38,7 +38,9 @@ function killAll(): void {
   for (const child of live) child.kill('SIGKILL');
 }
 // Vitest ends its workers with SIGTERM, so no 'exit' event there: its file's afterAll does it.
-if (process.env.VITEST) afterAll(killAll);
+// (Only in a test worker: the postgres project's globalSetup, test/helpers/pg-global-setup.ts, runs
+// in Vitest's main process, where it stops its servers itself.)
+if (process.env.VITEST_WORKER_ID) afterAll(killAll);
 process.once('exit', killAll);
 
 function spawnRedis(

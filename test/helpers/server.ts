@@ -4,6 +4,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '#server/config.ts';
 import { start, type Running } from '#server/start.ts';
 import { pgClusterEnv } from './pg-cluster.ts';
+import { dialectEnv } from './dialect.ts';
 import { cookieOf, createToken, PASSPHRASE, postJson } from './users.ts';
 
 export function tempDataDir(): string {
@@ -36,7 +37,8 @@ export async function startTestServer(
   dataDir = tempDataDir(),
   env: Record<string, string> = {},
 ): Promise<TestServer> {
-  const running = await start(testConfig(dataDir, env), { web: false });
+  // On the postgres project (PG-160) the server gets this folder's PostgreSQL database.
+  const running = await start(testConfig(dataDir, await dialectEnv(dataDir, env)), { web: false });
   return Object.assign(running, { dataDir });
 }
 

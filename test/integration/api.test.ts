@@ -1,17 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createServices } from '#server/start.ts';
 import { canonicalContent } from '#schema/content/canonical.ts';
 import { toWorkspaceFile } from '#schema/content/file.ts';
 import { sampleContent } from '#schema/content/sample.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { PRESETS } from '#schema/presets.ts';
-import { ADMIN, tempDataDir, testConfig } from '../helpers/server.ts';
+import { testServices } from '../helpers/fixture.ts';
+import { ADMIN, tempDataDir } from '../helpers/server.ts';
 
-let services: ReturnType<typeof createServices>;
+let services: Awaited<ReturnType<typeof testServices>>;
 const ORIGIN = 'http://stagecoach.test';
 
-beforeEach(() => {
-  services = createServices(testConfig(tempDataDir(), { MAX_BODY_BYTES: '65536' }));
+beforeEach(async () => {
+  services = await testServices(tempDataDir(), { MAX_BODY_BYTES: '65536' });
 });
 afterEach(async () => {
   services.rooms.closeAll();
@@ -141,9 +141,9 @@ describe('sessions and tokens', () => {
     };
     expect(list.tokens).toHaveLength(1);
     expect(JSON.stringify(list)).not.toContain(auth.authorization!.slice(7));
-    const stored = services.database.sqlite.prepare('SELECT token_hash FROM api_tokens').all() as {
-      token_hash: string;
-    }[];
+    const stored = await services.stored.all<{ token_hash: string }>(
+      'SELECT token_hash FROM api_tokens',
+    );
     expect(stored[0]!.token_hash).toMatch(/^[0-9a-f]{64}$/);
   });
 

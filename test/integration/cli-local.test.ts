@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ProjectView } from '#schema/api.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { adminOf, newProject, type Client } from '../helpers/fixture.ts';
+import { stored } from '../helpers/dialect.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { cli, resultOf, type CliEnv } from '../helpers/cli.ts';
 
@@ -225,15 +225,10 @@ describe('CLI content and environment-local commands', () => {
       environmentRecords: 3,
     });
 
-    const db = new Database(path.join(server.dataDir, 'stagecoach.sqlite'));
-    try {
-      db.pragma('busy_timeout = 5000');
-      db.prepare("UPDATE releases SET message = 'not what happened' WHERE seq = ?").run(
-        page.history[1]!.seq,
-      );
-    } finally {
-      db.close();
-    }
+    await stored(server).run(
+      "UPDATE releases SET message = 'not what happened' WHERE seq = ?",
+      page.history[1]!.seq,
+    );
     const broken = await cli(p.target, ['history', 'test', '--verify', '--json']);
     expect(broken.code).toBe(6);
     expect(broken.json).toMatchObject({

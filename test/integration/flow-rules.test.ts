@@ -237,8 +237,15 @@ describe('flow rules', () => {
     await synced(inProduction);
     addItem(inProduction.doc, 'knowledge', { title: 'Opening hours', body: 'Nine to five.' });
 
-    await expect.poll(() => titles(uat!.id)).toEqual(['Being tested in UAT', 'Opening hours']);
-    await expect.poll(() => titles(staging!.id)).toEqual(['Being tested in UAT', 'Opening hours']);
+    // Replication runs as a job after the drafts are stored: on PostgreSQL each append is a round
+    // trip, so the default 1 s poll is too short on a busy machine.
+    const replicated = { timeout: 10_000 };
+    await expect
+      .poll(() => titles(uat!.id), replicated)
+      .toEqual(['Being tested in UAT', 'Opening hours']);
+    await expect
+      .poll(() => titles(staging!.id), replicated)
+      .toEqual(['Being tested in UAT', 'Opening hours']);
     expect(await titles(production!.id)).toEqual(['Opening hours']);
     // Recorded in each receiving environment's history as `replicate`, moving no pointer.
     type History = {
@@ -254,15 +261,17 @@ describe('flow rules', () => {
       sourceEnvironmentId: production!.id,
       message: '1 article from Production',
     });
-    const { body: stagingHistory } = await api.call<History>(
-      'GET',
-      `/api/environments/${staging!.id}/history`,
-    );
-    expect(
-      stagingHistory.history.some(
-        (h) => h.kind === 'replicate' && h.sourceEnvironmentId === uat!.id,
-      ),
-    ).toBe(true);
+    // Staging's record comes with the second hop's job (UAT → Staging), which may commit after
+    // Staging already shows the article: polled, as the titles are.
+    await expect
+      .poll(
+        async () =>
+          (
+            await api.call<History>('GET', `/api/environments/${staging!.id}/history`)
+          ).body.history.some((h) => h.kind === 'replicate' && h.sourceEnvironmentId === uat!.id),
+        replicated,
+      )
+      .toBe(true);
     const { body: after } = await api.call<ProjectView>('GET', `/api/projects/${project.id}`);
     expect(after.environments.map((e) => e.snapshotId)).toEqual([null, null, null]);
 

@@ -5,6 +5,7 @@ import type { ProjectView } from '#schema/api.ts';
 import { adminOf, newProject, newUser, overTheWire, type Client } from '../helpers/fixture.ts';
 import { startTestServer, testServer, type TestServer } from '../helpers/server.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { stored } from '../helpers/dialect.ts';
 import { cookieOf, PASSPHRASE } from '../helpers/users.ts';
 
 /** Issue 16, CLI bullet: mutating calls carry an Idempotency-Key, so a retried CI step never moves twice. */
@@ -242,9 +243,9 @@ describe('IDEM idempotent writes', () => {
     const tokens = await p.admin.ok<{ tokens: { name: string }[] }>('GET', '/api/tokens');
     expect(tokens.tokens.filter((t) => t.name === 'ci')).toHaveLength(1);
     // Nothing of the secret is stored.
-    const rows = p.server.sqlite
-      .prepare('SELECT body, request_hash AS hash FROM idempotency_keys')
-      .all() as { body: string | null; hash: string }[];
+    const rows = await stored(p.server).all<{ body: string | null; hash: string }>(
+      'SELECT body, request_hash AS hash FROM idempotency_keys',
+    );
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) expect(r.body ?? '').not.toContain(token);
 
@@ -316,15 +317,16 @@ describe('IDEM idempotent writes', () => {
     const p = await pipeline(first);
     const k = keyed('old-step');
     expect((await p.admin.call('POST', `/api/environments/${p.dev}/sync`, {}, k)).status).toBe(200);
-    const count = (s: TestServer) =>
-      (s.sqlite.prepare('SELECT count(*) AS n FROM idempotency_keys').get() as { n: number }).n;
-    expect(count(first)).toBe(1);
-    first.sqlite
-      .prepare('UPDATE idempotency_keys SET created_at = created_at - ?')
-      .run(25 * 3600 * 1000);
+    const count = async (s: TestServer) =>
+      (await stored(s).get<{ n: number }>('SELECT count(*) AS n FROM idempotency_keys'))!.n;
+    expect(await count(first)).toBe(1);
+    await stored(first).run(
+      'UPDATE idempotency_keys SET created_at = created_at - ?',
+      25 * 3600 * 1000,
+    );
     await first.close();
     server = await startTestServer(first.dataDir);
-    expect(count(server)).toBe(0);
+    expect(await count(server)).toBe(0);
     await server.rooms.edit(p.project.environments[0]!.draftId!, 'test', (doc) =>
       addItem(doc, 'agents', { name: 'Later', instructions: 'Later.', fallbackMessage: 'Sorry.' }),
     );

@@ -59,9 +59,10 @@ describe('[R3] promotion never touches environment-local data of the target', ()
           secrets: await api.ok(`GET`, `/api/environments/${env.id}/secrets`),
           settings: await api.ok(`GET`, `/api/environments/${env.id}/settings`),
           keys: await api.ok(`GET`, `/api/environments/${env.id}/runtime-keys`),
-          sealed: api.services.database.sqlite
-            .prepare('SELECT name, sealed FROM secrets WHERE environment_id = ?')
-            .all(env.id),
+          sealed: await api.services.stored.all(
+            'SELECT name, sealed FROM secrets WHERE environment_id = ? ORDER BY name',
+            env.id,
+          ),
         })),
       );
     const before = await snapshot();
@@ -192,14 +193,16 @@ describe('secrets', () => {
         ).text())(),
     ]);
     for (const body of responses) expect(body).not.toContain(SECRET);
-    const db = api.services.database.sqlite;
     for (const table of ['blobs', 'snapshots', 'releases', 'draft_updates', 'draft_states']) {
-      const rows = JSON.stringify(db.prepare(`SELECT * FROM ${table}`).all(), (_k, v: unknown) =>
-        Buffer.isBuffer(v) ? v.toString('latin1') : v,
+      const rows = JSON.stringify(
+        await api.services.stored.all(`SELECT * FROM ${table}`),
+        (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v),
       );
       expect(rows, table).not.toContain(SECRET);
     }
-    const sealed = db.prepare('SELECT sealed FROM secrets').get() as { sealed: Buffer };
+    const sealed = (await api.services.stored.get<{ sealed: Buffer }>(
+      'SELECT sealed FROM secrets',
+    ))!;
     expect(sealed.sealed.toString('latin1')).not.toContain(SECRET);
   });
 });

@@ -3,6 +3,7 @@ import type { ProjectView } from '#schema/api.ts';
 import { setupAdmin, startTestServer } from '../helpers/server.ts';
 import { newUser, overTheWire } from '../helpers/fixture.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { stored } from '../helpers/dialect.ts';
 
 /**
  * Issue 13 point 2: in projects with `down` or `local` sections a request froze the whole
@@ -198,8 +199,13 @@ describe('REL-2 gates pass in projects with down or local sections', () => {
       (await g.api(g.approver).call('POST', `/api/requests/${req.id}/approve`, {})).status,
     ).toBe(200);
     // Storage refuses to mark the request done (as a full disk would, midway).
-    g.server.sqlite.exec(
-      `CREATE TRIGGER refuse_done BEFORE UPDATE OF state ON promotion_requests WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+    const allow = await stored(g.server).refuse(
+      'refuse_done',
+      'promotion_requests',
+      'UPDATE OF state',
+      {
+        when: "NEW.state = 'done'",
+      },
     );
     const { status: failed } = await g
       .api(g.admin)
@@ -226,7 +232,7 @@ describe('REL-2 gates pass in projects with down or local sections', () => {
       expect.objectContaining({ id: req.id, valid: true, approved: true }),
     ]);
 
-    g.server.sqlite.exec('DROP TRIGGER refuse_done');
+    await allow();
     expect(
       (await g.api(g.admin).call('POST', `/api/environments/${staging!.id}/sync`, {})).status,
     ).toBe(200);

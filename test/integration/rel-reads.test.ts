@@ -24,12 +24,9 @@ const TABLES = [
   'promotion_requests',
   'approvals',
 ];
-const dump = () =>
+const dump = async () =>
   Object.fromEntries(
-    TABLES.map((t) => [
-      t,
-      api.services.database.sqlite.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all(),
-    ]),
+    await Promise.all(TABLES.map(async (t) => [t, await api.services.stored.dump(t)] as const)),
   );
 
 /** A five-stage sample project with its release synced through and live in production. */
@@ -69,7 +66,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
     fixed.channels.ch_widget!.greeting = `URGENT: ${fixed.channels.ch_widget!.greeting as string}`;
     await api.ok('PUT', `/api/environments/${dev.id}/content`, fixed);
 
-    const before = dump();
+    const before = await dump();
     for (let i = 0; i < 2; i++) {
       expect(
         (await api.ok<{ divergence: unknown[] }>('GET', `/api/environments/${prod.id}/divergence`))
@@ -79,7 +76,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
         (await api.ok<{ divergence: unknown[] }>('GET', `/api/projects/${p.id}/board`)).divergence,
       ).toEqual([]);
     }
-    expect(dump()).toEqual(before);
+    expect(await dump()).toEqual(before);
   });
 
   it('REL-14 [FLOW-8] (b) two flow-rule changes made from the same version: one 200, the other 409 rules_moved, and the loser changes no stage', async () => {
@@ -94,7 +91,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
     expect(first.status).toBe(200);
     expect(first.body.flowRulesVersion).not.toBe(seen.flowRulesVersion);
     const after = await shown(p.environments);
-    const rows = dump();
+    const rows = await dump();
 
     const { status, body } = await api.call<{ error: { id: string } }>(
       'PUT',
@@ -104,7 +101,7 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
     expect(status).toBe(409);
     expect(body.error.id).toBe('rules_moved');
     expect(await shown(p.environments)).toEqual(after);
-    expect(dump()).toEqual(rows);
+    expect(await dump()).toEqual(rows);
     expect(
       (await api.ok<ProjectView>('GET', `/api/projects/${p.id}`)).flowRules.knowledge.direction,
     ).toBe('down');
@@ -128,22 +125,21 @@ describe('REL-14 reads are pure; flow-rule changes are planned, then committed o
       ),
     ).toBe(true);
     const shownBefore = await shown(p.environments);
-    const rows = dump();
+    const rows = await dump();
 
     // The disk fails on the first release record, after the rules and drafts were written in the old code.
-    const sqlite = api.services.database.sqlite;
-    sqlite.exec(
-      `CREATE TRIGGER fail_releases BEFORE INSERT ON releases BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`,
-    );
+    const mend = await api.services.stored.refuse('fail_releases', 'releases', 'INSERT', {
+      message: 'disk I/O error',
+    });
     const { status } = await api.call('PUT', `/api/projects/${p.id}/flow-rules`, { flowRules: {} });
     expect(status).toBeGreaterThanOrEqual(500);
-    expect(dump()).toEqual(rows);
+    expect(await dump()).toEqual(rows);
     expect(await shown(p.environments)).toEqual(shownBefore);
     expect(
       (await api.ok<ProjectView>('GET', `/api/projects/${p.id}`)).flowRules.knowledge.direction,
     ).toBe('down');
 
-    sqlite.exec('DROP TRIGGER fail_releases');
+    await mend();
     const up = await api.ok<ProjectView>('PUT', `/api/projects/${p.id}/flow-rules`, {
       flowRules: {},
     });

@@ -18,9 +18,8 @@ const envs = async (projectId: string) =>
   (await api.ok<{ environments: Env[] }>('GET', `/api/projects/${projectId}`)).environments;
 const setDraft = (envId: string, content: WorkspaceContent) =>
   api.ok('PUT', `/api/environments/${envId}/content`, content);
-const blobCount = () =>
-  (api.services.database.sqlite.prepare('SELECT count(*) AS n FROM blobs').get() as { n: number })
-    .n;
+const blobCount = async () =>
+  (await api.services.stored.get<{ n: number }>('SELECT count(*) AS n FROM blobs'))!.n;
 
 describe('content-addressed snapshots and Sync through every stage', () => {
   it('moves the same snapshot id DEV → TEST → UAT → STAGING → PRODUCTION, then Publish makes it live', async () => {
@@ -82,7 +81,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
       `/api/environments/${p.dev.id}/sync`,
       {},
     );
-    const blobs = blobCount();
+    const blobs = await blobCount();
     const again = await api.ok<{ snapshotId: string; unchanged: boolean; release: unknown }>(
       'POST',
       `/api/environments/${p.dev.id}/sync`,
@@ -106,7 +105,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
       {},
     );
     expect(b.snapshotId).not.toBe(a.snapshotId);
-    expect(blobCount()).toBe(blobs + 1);
+    expect(await blobCount()).toBe(blobs + 1);
   });
 
   it('[R5] a snapshot altered in the database is detected when read', async () => {
@@ -117,9 +116,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
       `/api/environments/${p.dev.id}/sync`,
       {},
     );
-    api.services.database.sqlite
-      .prepare("UPDATE blobs SET json = replace(json, 'Shipping', 'Sh1pping')")
-      .run();
+    await api.services.stored.run("UPDATE blobs SET json = replace(json, 'Shipping', 'Sh1pping')");
     const { status, body } = await api.call<{ error: { id: string } }>(
       'GET',
       `/api/snapshots/${snapshotId}`,
@@ -141,7 +138,7 @@ describe('content-addressed snapshots and Sync through every stage', () => {
     expect(body.error.id).toBe('draft_has_problems');
     expect(body.error.details).toMatchObject([{ itemId: 'agt_support', field: 'instructions' }]);
     expect((await envs(p.id))[1]!.snapshotId).toBeNull();
-    expect(blobCount()).toBe(0);
+    expect(await blobCount()).toBe(0);
   });
 
   it('only the current snapshot of stage n moves to n+1; the last stage has no Sync; empty stages have nothing to sync', async () => {
@@ -223,9 +220,11 @@ describe('[R2] promotions are atomic and never lose one', () => {
       }),
     ]);
     expect([r1.status, r2.status]).toEqual([200, 200]);
-    const rows = api.services.database.sqlite
-      .prepare('SELECT seq, prev_hash, hash, environment_id FROM releases ORDER BY seq')
-      .all() as { prev_hash: string; hash: string; environment_id: string }[];
+    const rows = await api.services.stored.all<{
+      prev_hash: string;
+      hash: string;
+      environment_id: string;
+    }>('SELECT seq, prev_hash, hash, environment_id FROM releases ORDER BY seq');
     expect(rows).toHaveLength(3);
     rows.forEach((r, i) => expect(r.prev_hash).toBe(i === 0 ? '0'.repeat(64) : rows[i - 1]!.hash));
     expect((await envs(p.id))[2]!.snapshotId).toBe(r1.body.snapshotId);

@@ -8,6 +8,7 @@ import type {
 } from '#schema/api.ts';
 import { LIMITS } from '#server/domain/limits.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { stored } from '../helpers/dialect.ts';
 import { adminOf, newProject, newUser, overTheWire, type Client } from '../helpers/fixture.ts';
 import { testServer } from '../helpers/server.ts';
 
@@ -113,11 +114,13 @@ describe('REV-20..29 stakeholders’ feedback is a conversation', () => {
 
   it('REV-20 comments made before names were kept are named from what the environment shows now; a name never becomes an id', async () => {
     const r = await reviewRound();
-    const insert = r.server.sqlite.prepare(
-      'INSERT INTO feedback (id, environment_id, share_link_id, section, item_id, author, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    insert.run('fbk_old', r.uat.id, r.board.id, 'workflows', 'wf_ticket', 'Olga', 'old', 1);
-    insert.run('fbk_gone', r.uat.id, r.board.id, 'agents', 'agt_gone', 'Olga', 'gone', 2);
+    const insert = (...row: unknown[]) =>
+      stored(r.server).run(
+        'INSERT INTO feedback (id, environment_id, share_link_id, section, item_id, author, text, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        ...row,
+      );
+    await insert('fbk_old', r.uat.id, r.board.id, 'workflows', 'wf_ticket', 'Olga', 'old', 1);
+    await insert('fbk_gone', r.uat.id, r.board.id, 'agents', 'agt_gone', 'Olga', 'gone', 2);
     const { body } = await r.list(r.admin);
     expect(body.feedback.map((f) => [f.id, f.itemName])).toEqual([
       ['fbk_gone', ''],

@@ -83,9 +83,9 @@ describe('REV-80 … red team of the reviews', () => {
       sample: true,
     });
     const [, test, uat] = project.environments.map((e) => e.id) as [string, string, string];
-    const { events, database } = inst.services;
+    const { events, atomically } = inst.services;
     const conflicts = (envId: string, n: number) =>
-      database.transactions.atomically(async () => {
+      atomically(async () => {
         for (let i = 0; i < n; i++)
           await events.emit({
             projectId: project.id,
@@ -129,7 +129,7 @@ describe('REV-80 … red team of the reviews', () => {
       roles: { [dev]: ['viewer', 'promoter'] },
     });
     const req = await requester.ok<{ id: string }>('POST', `/api/environments/${dev}/requests`, {});
-    const { events, database } = inst.services;
+    const { events, atomically } = inst.services;
     const emit = async (kind: 'conflict' | 'request' | 'request.decided', subject: object) =>
       await events.emit({
         projectId: project.id,
@@ -141,7 +141,7 @@ describe('REV-80 … red team of the reviews', () => {
     // Something to act on, then a promoter asking again and again (each new request voids the
     // one before, whose notice is marked read).
     await emit('conflict', { section: 'knowledge', itemId: 'kn_1', action: 'detected' });
-    await database.transactions.atomically(async () => {
+    await atomically(async () => {
       for (let i = 0; i < NOTIFICATIONS_KEPT_PER_PERSON + 50; i++) {
         await emit('request', { requestId: req.id });
         await emit('request.decided', { requestId: req.id, decision: 'voided' });

@@ -5,6 +5,7 @@ import type { FreezeView, ProjectView, ScheduledList, ScheduledResult } from '#s
 import { adminOf, newProject, newUser, overTheWire, type Client } from '../helpers/fixture.ts';
 import { testServer } from '../helpers/server.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { stored } from '../helpers/dialect.ts';
 
 /** Issue 16, "Scheduled releases and freeze windows", through the real server. */
 const cleanup = cleanupAfterEach();
@@ -196,9 +197,9 @@ describe('SCHED scheduled releases', () => {
     expect((await scheduled(p.admin, body.scheduled.id)).error?.id).toBe('checks_failed');
     expect((await p.envOf(p.admin, p.prod)).liveSnapshotId ?? null).toBeNull();
     // The project event webhooks will hang on (release.schedule_failed).
-    const events = p.server.sqlite
-      .prepare(`SELECT subject FROM project_events WHERE kind = 'schedule' ORDER BY seq`)
-      .all() as { subject: string }[];
+    const events = await stored(p.server).all<{ subject: string }>(
+      `SELECT subject FROM project_events WHERE kind = 'schedule' ORDER BY seq`,
+    );
     expect(events.map((e) => JSON.parse(e.subject) as unknown)).toEqual([
       { scheduledId: body.scheduled.id, state: 'pending' },
       { scheduledId: body.scheduled.id, state: 'failed', errorId: 'checks_failed' },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { stored } from '../helpers/dialect.ts';
 import { testServer } from '../helpers/server.ts';
 import { adminOf, newProject, newUser } from '../helpers/fixture.ts';
 import { openEvents } from '../helpers/sse.ts';
@@ -12,14 +13,20 @@ describe('SEC live red team: project event stream', () => {
     const server = await testServer(cleanup);
     const admin = await adminOf(server.url);
     const project = await newProject(admin, { name: 'Busy' });
-    const insert = server.sqlite.prepare(
-      `INSERT INTO project_events (project_id, environment_id, kind, actor_id, recipient_id, subject, created_at)
-       VALUES (?, NULL, 'members', NULL, NULL, '{}', ?)`,
-    );
-    const first = Number(insert.run(project.id, Date.now()).lastInsertRowid);
-    server.sqlite.transaction(() => {
-      for (let i = 0; i < 2500; i++) insert.run(project.id, Date.now());
-    })();
+    const db = stored(server);
+    const insert = (n: number) =>
+      db.run(
+        `INSERT INTO project_events (project_id, environment_id, kind, actor_id, recipient_id, subject, created_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER))
+         SELECT CAST(? AS TEXT), NULL, 'members', NULL, NULL, '{}', CAST(? AS BIGINT) FROM n`,
+        n,
+        project.id,
+        Date.now(),
+      );
+    await insert(1);
+    const first = (await db.get<{ seq: number }>('SELECT max(seq) AS seq FROM project_events'))!
+      .seq;
+    await insert(2500);
     const s = await openEvents(server.url, project.id, admin.token, {
       lastEventId: String(first),
     });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adminOf, type Client } from '../helpers/fixture.ts';
+import { stored } from '../helpers/dialect.ts';
 import { testServer } from '../helpers/server.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 
@@ -25,9 +26,9 @@ describe('SEC live red team: idempotency', () => {
     const again = await send(admin, '/api/%74okens', { name: 'ci' }, 'spelled');
     expect(again.status).toBe(409);
     expect(again.text).not.toContain(token);
-    const rows = server.sqlite.prepare('SELECT body FROM idempotency_keys').all() as {
-      body: string | null;
-    }[];
+    const rows = await stored(server).all<{ body: string | null }>(
+      'SELECT body FROM idempotency_keys',
+    );
     for (const r of rows) expect(r.body ?? '').not.toContain(token);
   });
 });

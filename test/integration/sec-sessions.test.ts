@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLOSE } from '#schema/errors.ts';
 import { wsUrl } from '../helpers/clients.ts';
+import { stored } from '../helpers/dialect.ts';
 import { openRawSocket, upgradeStatus } from '../helpers/raw-socket.ts';
 import { setupAdmin, startTestServer, type TestServer } from '../helpers/server.ts';
 import { newProject, overTheWire } from '../helpers/fixture.ts';
@@ -171,9 +172,11 @@ describe('SEC-16 API tokens can be revoked and expire', () => {
     const token = t!.token as string;
     expect((await call('GET', '/session', { authorization: `Bearer ${token}` })).status).toBe(200);
     // A day is too long to wait: move the expiry close (as if the day had passed but a moment).
-    server.sqlite
-      .prepare('UPDATE api_tokens SET expires_at = ? WHERE id = ?')
-      .run(Date.now() + 400, t!.id);
+    await stored(server).run(
+      'UPDATE api_tokens SET expires_at = ? WHERE id = ?',
+      Date.now() + 400,
+      t!.id,
+    );
     const socket = await open({ token });
     expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect((await call('GET', '/session', { authorization: `Bearer ${token}` })).status).toBe(401);
@@ -204,9 +207,11 @@ describe('SEC-17 sign-out ends live access', () => {
   it('SEC-17 a socket closes (4401) when the session behind it expires', async () => {
     const dave = await member('dave@example.com', projectId);
     // SESSION_TTL_DAYS is at least a day: move this session's end close instead of waiting.
-    server.sqlite
-      .prepare('UPDATE sessions SET expires_at = ? WHERE user_id = ?')
-      .run(Date.now() + 400, dave.id);
+    await stored(server).run(
+      'UPDATE sessions SET expires_at = ? WHERE user_id = ?',
+      Date.now() + 400,
+      dave.id,
+    );
     const socket = await open({ cookie: dave.cookie });
     expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect(await status({ cookie: dave.cookie })).toBe(401);
@@ -216,11 +221,14 @@ describe('SEC-17 sign-out ends live access', () => {
     const fay = await member('fay@example.com', projectId);
     const socket = await open({ cookie: fay.cookie });
     // Fill the other 49 places with newer sessions, so the next sign-in ends the socket's one.
-    const insert = server.sqlite.prepare(
-      'INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
-    );
     for (let i = 0; i < 49; i++)
-      insert.run(`newer_${i}`, fay.id, Date.now() + 1000 + i, Date.now() + 86_400_000);
+      await stored(server).run(
+        'INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
+        `newer_${i}`,
+        fay.id,
+        Date.now() + 1000 + i,
+        Date.now() + 86_400_000,
+      );
     await sessionOf('fay@example.com');
     expect(await socket.closedWith).toEqual({ code: CLOSE.session_ended, reason: 'session_ended' });
     expect(await status({ cookie: fay.cookie })).toBe(401);

@@ -3,6 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { newProject, overTheWire } from '../helpers/fixture.ts';
+import { onPostgres } from '../helpers/dialect.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { setupAdmin, tempDataDir, testServer, type TestServer } from '../helpers/server.ts';
 
@@ -95,7 +96,10 @@ describe('SEC-22 URLs come from PUBLIC_URL, files are private', () => {
     expect(new URL(invite).origin).toBe(server.url);
   });
 
-  it('SEC-22 DATA_DIR is created 0700 (and tightened if it exists); the database files and secrets.key are 0600', async () => {
+  it('SEC-22 DATA_DIR is created 0700 (and tightened if it exists); the database files and secrets.key are 0600', async ({
+    skip,
+  }) => {
+    skip(onPostgres, 'the modes of the SQLite files and secrets.key');
     const parent = tempDataDir();
     const fresh = path.join(parent, 'fresh', 'data');
     const server = await serve({}, fresh);

@@ -298,40 +298,34 @@ describe('SEC-39 … SEC-45 webhooks red team', () => {
       `/api/projects/${project.id}/webhooks`,
       { url: 'http://127.0.0.1:9/hook', events: ['*'] },
     );
-    const sqlite = api.services.database.sqlite;
+    const db = api.services.stored;
     // Months of a busy project's deliveries, all sent (and a few still waiting).
     const extra = 300;
-    sqlite
-      .prepare(
-        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-         INSERT INTO webhook_deliveries
-           SELECT 'whd_old_' || i, ?, ?, 'msg_old_' || i, 'webhook.test', '{}',
-                  CASE WHEN i <= 3 THEN 'pending' ELSE 'succeeded' END, '[]',
-                  CASE WHEN i <= 3 THEN 9e15 ELSE NULL END, NULL, ? + i FROM n`,
-      )
-      .run(
-        DELIVERIES_KEPT_PER_WEBHOOK + extra + 3,
-        webhook.id,
-        project.id,
-        Date.now() - 86_400_000,
-      );
+    await db.run(
+      `INSERT INTO webhook_deliveries
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER))
+         SELECT 'whd_old_' || i, CAST(? AS TEXT), CAST(? AS TEXT), 'msg_old_' || i, 'webhook.test', '{}',
+                CASE WHEN i <= 3 THEN 'pending' ELSE 'succeeded' END, '[]',
+                CASE WHEN i <= 3 THEN CAST(9e15 AS BIGINT) ELSE NULL END, NULL, CAST(? AS BIGINT) + i FROM n`,
+      DELIVERIES_KEPT_PER_WEBHOOK + extra + 3,
+      webhook.id,
+      project.id,
+      Date.now() - 86_400_000,
+    );
     await api.ok('POST', `/api/webhooks/${webhook.id}/test`);
-    const count = (state: string) =>
-      (
-        sqlite
-          .prepare(
-            `SELECT count(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND state = ?`,
-          )
-          .get(webhook.id, state) as { n: number }
-      ).n;
-    expect(count('succeeded')).toBe(DELIVERIES_KEPT_PER_WEBHOOK);
-    expect(count('pending')).toBe(4);
+    const count = async (state: string) =>
+      (await db.get<{ n: number }>(
+        `SELECT count(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND state = ?`,
+        webhook.id,
+        state,
+      ))!.n;
+    expect(await count('succeeded')).toBe(DELIVERIES_KEPT_PER_WEBHOOK);
+    expect(await count('pending')).toBe(4);
     // The newest stayed.
-    const oldest = sqlite
-      .prepare(
-        `SELECT min(CAST(substr(id, 9) AS INTEGER)) AS i FROM webhook_deliveries WHERE webhook_id = ? AND state = 'succeeded'`,
-      )
-      .get(webhook.id) as { i: number };
+    const oldest = (await db.get<{ i: number }>(
+      `SELECT min(CAST(substr(id, 9) AS INTEGER)) AS i FROM webhook_deliveries WHERE webhook_id = ? AND state = 'succeeded'`,
+      webhook.id,
+    ))!;
     expect(oldest.i).toBe(extra + 4);
   });
 });

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import path from 'node:path';
 import { createHash } from 'node:crypto';
-import Database from 'better-sqlite3';
 import WebSocket from 'ws';
 import { startTestServer } from '../helpers/server.ts';
+import { stored } from '../helpers/dialect.ts';
 import { adminOf, overTheWire } from '../helpers/fixture.ts';
 import { wsUrl } from '../helpers/clients.ts';
 
@@ -73,11 +72,9 @@ describe('share links for stakeholders', () => {
       `/api/environments/${uat.id}/share-links`,
     );
     expect(JSON.stringify(list.body)).not.toContain(link.token);
-    const db = new Database(path.join(server.dataDir, 'stagecoach.sqlite'), { readonly: true });
-    const stored = JSON.stringify(db.prepare('SELECT * FROM share_links').all());
-    db.close();
-    expect(stored).not.toContain(link.token);
-    expect(stored).toContain(createHash('sha256').update(link.token).digest('hex'));
+    const rows = JSON.stringify(await stored(server).all('SELECT * FROM share_links'));
+    expect(rows).not.toContain(link.token);
+    expect(rows).toContain(createHash('sha256').update(link.token).digest('hex'));
     expect((await admin.call('DELETE', `/api/share-links/${link.id}`)).status).toBe(204);
     const revoked = await open(link.token);
     expect(revoked.status).toBe(410);

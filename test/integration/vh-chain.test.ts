@@ -1,6 +1,4 @@
-import path from 'node:path';
 import { createHash } from 'node:crypto';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { ProjectView, ReleaseChainPage } from '#schema/api.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
@@ -11,6 +9,7 @@ import {
   type ChainRecord,
 } from '#schema/release-chain.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { stored } from '../helpers/dialect.ts';
 import { testServer } from '../helpers/server.ts';
 import { adminOf, newProject, newUser, type Client } from '../helpers/fixture.ts';
 
@@ -39,12 +38,7 @@ async function setup(syncs: number) {
     // Records of another project interleave: one sequence numbers every project's records.
     await admin.ok('POST', `/api/environments/${other.environments[0]!.id}/sync`, {});
   }
-  const db = () => {
-    const d = new Database(path.join(server.dataDir, 'stagecoach.sqlite'));
-    d.pragma('busy_timeout = 5000');
-    cleanup.push(() => d.close());
-    return d;
-  };
+  const db = () => stored(server);
   return { server, admin, project, other, dev: dev!, test: test!, db };
 }
 
@@ -85,11 +79,10 @@ describe('VH the release chain, pageable and verifiable', () => {
       headSeq: records[3]!.seq,
     });
     // The rows as stored, in the same order: nothing left out.
-    const stored = s
+    const rows = await s
       .db()
-      .prepare('SELECT seq, hash FROM releases WHERE project_id = ? ORDER BY seq')
-      .all(s.project.id);
-    expect(stored).toEqual(records.map((r) => ({ seq: r.seq, hash: r.hash })));
+      .all('SELECT seq, hash FROM releases WHERE project_id = ? ORDER BY seq', s.project.id);
+    expect(rows).toEqual(records.map((r) => ({ seq: r.seq, hash: r.hash })));
     // The default page holds them all; a cursor past the end is an empty last page.
     const all = await s.admin.ok<ReleaseChainPage>('GET', `/api/projects/${s.project.id}/releases`);
     expect(all).toEqual({ records, next: null });
@@ -102,9 +95,7 @@ describe('VH the release chain, pageable and verifiable', () => {
     const s = await setup(4);
     const before = (await readChain(s.admin, s.project.id, 3)).records;
     const db = s.db();
-    db.prepare("UPDATE releases SET message = 'not what happened' WHERE seq = ?").run(
-      before[1]!.seq,
-    );
+    await db.run("UPDATE releases SET message = 'not what happened' WHERE seq = ?", before[1]!.seq);
     const altered = (await readChain(s.admin, s.project.id, 3)).records;
     expect(verifyChain(altered, sha256)).toMatchObject({
       ok: false,
@@ -112,12 +103,13 @@ describe('VH the release chain, pageable and verifiable', () => {
       reason: 'hash_mismatch',
     });
 
-    db.prepare('UPDATE releases SET message = ? WHERE seq = ?').run(
+    await db.run(
+      'UPDATE releases SET message = ? WHERE seq = ?',
       before[1]!.message,
       before[1]!.seq,
     );
     expect(verifyChain((await readChain(s.admin, s.project.id, 3)).records, sha256).ok).toBe(true);
-    db.prepare('DELETE FROM releases WHERE seq = ?').run(before[2]!.seq);
+    await db.run('DELETE FROM releases WHERE seq = ?', before[2]!.seq);
     const removed = (await readChain(s.admin, s.project.id, 3)).records;
     expect(removed.length).toBe(3);
     expect(verifyChain(removed, sha256)).toMatchObject({

@@ -1,9 +1,8 @@
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { HistoryView, ProjectView, ReleaseChainPage } from '#schema/api.ts';
 import type { WorkspaceContent } from '#schema/content/ydoc.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { stored } from '../helpers/dialect.ts';
 import { testServer } from '../helpers/server.ts';
 import { adminOf, newProject, newUser } from '../helpers/fixture.ts';
 
@@ -85,17 +84,17 @@ describe('VH an environment’s history, pageable', () => {
   it('VH-4 a page is 200 of each list unless asked (as before paging); the next page goes on where it stopped', async () => {
     const s = await setup(1, 0);
     // 205 older audit events for TEST, written straight into the file (only their order matters here).
-    const db = new Database(path.join(s.server.dataDir, 'stagecoach.sqlite'));
-    db.pragma('busy_timeout = 5000');
-    cleanup.push(() => db.close());
-    const insert = db.prepare(
-      `INSERT INTO audit_events (project_id, environment_id, kind, actor_id, subject, created_at, prev_hash, hash)
-       VALUES (?, ?, 'gate.changed', NULL, '{"requiredApprovals":0}', ?, ?, ?)`,
-    );
-    db.transaction(() => {
-      for (let i = 0; i < 205; i++)
-        insert.run(s.project.id, s.test, Date.now(), '0'.repeat(64), String(i).padStart(64, '0'));
-    })();
+    const db = stored(s.server);
+    for (let i = 0; i < 205; i++)
+      await db.run(
+        `INSERT INTO audit_events (project_id, environment_id, kind, actor_id, subject, created_at, prev_hash, hash)
+         VALUES (?, ?, 'gate.changed', NULL, '{"requiredApprovals":0}', ?, ?, ?)`,
+        s.project.id,
+        s.test,
+        Date.now(),
+        '0'.repeat(64),
+        String(i).padStart(64, '0'),
+      );
     const first = await s.admin.ok<HistoryView>('GET', `/api/environments/${s.test}/history`);
     expect([first.history.length, first.events.length]).toEqual([1, 200]);
     expect(first.next).not.toBeNull();

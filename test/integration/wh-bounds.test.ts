@@ -18,38 +18,40 @@ async function instance() {
     url: 'http://127.0.0.1:9/hook',
     events: ['*'],
   });
-  return { api, project, webhook, sqlite: api.services.database.sqlite };
+  return { api, project, webhook, db: api.services.stored };
 }
 
 describe('WH-13 bounds', () => {
   it('WH-13 an endpoint holds at most PENDING_PER_WEBHOOK deliveries waiting; past it nothing more is queued', async () => {
-    const { api, webhook, sqlite } = await instance();
+    const { api, webhook, db } = await instance();
     await api.ok('POST', `/api/webhooks/${webhook.id}/test`);
     // Copies of the queued one fill the outbox up to its bound.
-    sqlite
-      .prepare(
-        `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-         INSERT INTO webhook_deliveries
-           SELECT id || '_' || i, webhook_id, project_id, message_id, event, payload, state,
-                  attempts, next_attempt_at, lease_until, created_at
-           FROM webhook_deliveries, n`,
-      )
-      .run(PENDING_PER_WEBHOOK - 1);
+    await db.run(
+      `INSERT INTO webhook_deliveries
+         (id, webhook_id, project_id, message_id, event, payload, state, attempts, next_attempt_at, lease_until, created_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < CAST(? AS INTEGER))
+         SELECT id || '_' || i, webhook_id, project_id, message_id, event, payload, state,
+                attempts, next_attempt_at, lease_until, created_at
+         FROM webhook_deliveries, n`,
+      PENDING_PER_WEBHOOK - 1,
+    );
     const r = await api.call<Err>('POST', `/api/webhooks/${webhook.id}/test`);
     expect([r.status, r.body.error.id]).toEqual([409, 'too_many_webhook_deliveries']);
-    const n = sqlite.prepare('SELECT count(*) AS n FROM webhook_deliveries').get() as { n: number };
+    const n = (await db.get<{ n: number }>('SELECT count(*) AS n FROM webhook_deliveries'))!;
     expect(n.n).toBe(PENDING_PER_WEBHOOK);
   });
 
   it('WH-13 deliveries older than 30 days are deleted by the retention sweep; newer ones stay', async () => {
-    const { api, webhook, sqlite } = await instance();
+    const { api, webhook, db } = await instance();
     for (let i = 0; i < 2; i++) await api.ok('POST', `/api/webhooks/${webhook.id}/test`);
     const [newer, older] = (
       await api.ok<WebhookDeliveriesView>('GET', `/api/webhooks/${webhook.id}/deliveries`)
     ).deliveries;
-    sqlite
-      .prepare('UPDATE webhook_deliveries SET created_at = ? WHERE id = ?')
-      .run(Date.now() - 31 * 86_400_000, older!.id);
+    await db.run(
+      'UPDATE webhook_deliveries SET created_at = ? WHERE id = ?',
+      Date.now() - 31 * 86_400_000,
+      older!.id,
+    );
     expect(await api.services.webhooks.prune()).toBe(1);
     const left = (
       await api.ok<WebhookDeliveriesView>('GET', `/api/webhooks/${webhook.id}/deliveries`)
@@ -66,7 +68,7 @@ describe('WH-13 bounds', () => {
       `/api/projects/${project.id}/webhooks`,
       { url: 'http://127.0.0.1:9/hook', events: ['*'] },
     );
-    const rows = api.services.database.sqlite.prepare('SELECT * FROM webhooks').all();
+    const rows = await api.services.stored.all('SELECT * FROM webhooks');
     const dump = JSON.stringify(rows, (_, v: unknown) =>
       Buffer.isBuffer(v) ? v.toString('latin1') : v,
     );
@@ -91,9 +93,9 @@ describe('WH-13 bounds', () => {
     );
     await api.ok('PATCH', `/api/webhooks/${webhook.id}`, { enabled: false });
     await api.call('DELETE', `/api/webhooks/${webhook.id}`);
-    const rows = api.services.database.sqlite
-      .prepare("SELECT kind, subject FROM audit_events WHERE kind LIKE 'webhook.%' ORDER BY seq")
-      .all() as { kind: string; subject: string }[];
+    const rows = await api.services.stored.all<{ kind: string; subject: string }>(
+      "SELECT kind, subject FROM audit_events WHERE kind LIKE 'webhook.%' ORDER BY seq",
+    );
     expect(rows.map((r) => r.kind)).toEqual([
       'webhook.created',
       'webhook.secret_rotated',

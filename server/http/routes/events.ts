@@ -152,11 +152,15 @@ export function eventRoutes(deps: AppDeps) {
             again = false;
             for (;;) {
               if (closed) return;
+              // The rows first, then the rights: a change of rights commits with its event, so
+              // rights read after the rows are at least as new as every row read. Read the other
+              // way round (a PostgreSQL pool, where a removal can commit between two reads), a
+              // removed member was sent the event of their own removal (REV-63).
+              const rows = await deps.events.after(projectId, cursor, BATCH);
               if (!(await allowed())) return end(false);
               const readable = await deps.visibility.readable(p, projectId);
               // Invitations are listed to project admins only: so are their events (SEC-31).
               const admin = await isAdmin();
-              const rows = await deps.events.after(projectId, cursor, BATCH);
               let frames = '';
               for (const row of rows) {
                 cursor = row.seq;
