@@ -42,7 +42,10 @@ export default defineConfig({
     // One project per dialect (PG-160): everything on SQLite, and the files that start a server
     // again on PostgreSQL and Redis (the list and the reasons: test/postgres-project.ts).
     projects: [
-      { extends: true, test: { name: 'sqlite', include: ['test/{unit,integration}/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: { name: 'sqlite', include: ['test/{unit,integration}/**/*.test.ts'] },
+      },
       {
         extends: true,
         test: {
