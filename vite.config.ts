@@ -1,7 +1,10 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import adapter from '@sveltejs/adapter-node';
 import { defineConfig } from 'vitest/config';
-import { onPostgres as postgresFiles } from './test/postgres-project.ts';
+import { coreOnPostgres, onPostgres } from './test/postgres-project.ts';
+
+/** `PG_SUITE=core` (npm test, CI): the PostgreSQL project runs its core files only (PG-160). */
+const postgresFiles = process.env.PG_SUITE === 'core' ? coreOnPostgres : onPostgres;
 
 // The Hono server (server/main.ts) serves /api and /collab; in `npm run dev` Vite proxies them.
 const apiTarget = `http://127.0.0.1:${process.env.API_PORT ?? '3001'}`;
@@ -38,6 +41,9 @@ export default defineConfig({
   },
   test: {
     testTimeout: 20_000,
+    // Two files at a time on CI's 2 cores (Vitest's default there is one): most of a file's time
+    // is spent waiting on servers, child processes and sockets, and one worker used ~1 core.
+    maxWorkers: 2,
     hookTimeout: 20_000,
     // One project per dialect (PG-160): everything on SQLite, and the files that start a server
     // again on PostgreSQL and Redis (the list and the reasons: test/postgres-project.ts).

@@ -87,6 +87,25 @@ export const onPostgres: readonly string[] = integration([
   'sec-webhooks-rt3',
 ]);
 
+/**
+ * What `npm test` (CI) runs on PostgreSQL: the release desk's domain rules — promotions, gates,
+ * approvals, hotfixes, flow rules, pulls, the hash chains — within CI's 15 minutes on 2 cores
+ * (the whole list took 305 s of test time on top of SQLite's 560 s). `npm run test:postgres`
+ * runs every file of `onPostgres`; `PG_SUITE=core` (set by `npm run test:unit`) keeps these.
+ */
+export const coreOnPostgres: readonly string[] = integration([
+  'dialect-suite',
+  'rel-flow',
+  'rel-gates',
+  'rel-hotfix',
+  'rel-pull',
+  'releases',
+  'approvals',
+  'hotfix',
+  'flow-rules',
+  'vh-chain',
+]);
+
 /** Files that start a server but run on SQLite only, each group with its reason. */
 export const sqliteOnly: Readonly<Record<string, readonly string[]>> = {
   // Already dialect tests: they start their own PostgreSQL and Redis, or compare both dialects.

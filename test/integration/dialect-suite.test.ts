@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { onPostgres as thisRunOnPostgres, stored } from '../helpers/dialect.ts';
 import { testServer } from '../helpers/server.ts';
-import { onPostgres, sqliteOnly } from '../postgres-project.ts';
+import { coreOnPostgres, onPostgres, sqliteOnly } from '../postgres-project.ts';
 import config from '../../vite.config.ts';
 
 const cleanup = cleanupAfterEach();
@@ -45,7 +45,10 @@ describe('PG-160 the suite runs on both dialects', () => {
     expect(Object.keys(byName).sort()).toEqual(['postgres', 'sqlite']);
     expect(byName.sqlite!.include).toEqual(['test/{unit,integration}/**/*.test.ts']);
     expect(byName.sqlite!.env?.TEST_DIALECT).toBeUndefined();
-    expect(byName.postgres!.include).toEqual(onPostgres);
+    expect(byName.postgres!.include).toEqual(
+      process.env.PG_SUITE === 'core' ? coreOnPostgres : onPostgres,
+    );
+    for (const f of coreOnPostgres) expect(onPostgres).toContain(f);
     expect(byName.postgres!.env?.TEST_DIALECT).toBe('postgres');
   });
 

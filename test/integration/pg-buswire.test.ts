@@ -209,5 +209,5 @@ describe('PG: control messages between processes over one Redis', () => {
     expect(closed.code).toBe(CLOSE.rights_changed);
     expect(closed.at - back).toBeLessThan(1000);
     expect(b.bus.counts().resyncs).toBe(resyncs);
-  });
+  }, 60_000);
 });
