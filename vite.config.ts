@@ -3,7 +3,7 @@ import adapter from '@sveltejs/adapter-node';
 import { defineConfig } from 'vitest/config';
 import { coreOnPostgres, onPostgres } from './test/postgres-project.ts';
 
-/** `PG_SUITE=core` (npm test, CI): the PostgreSQL project runs its core files only (PG-160). */
+/** `PG_SUITE=core`: the PostgreSQL project runs its core domain files only (PG-160). */
 const postgresFiles = process.env.PG_SUITE === 'core' ? coreOnPostgres : onPostgres;
 
 // The Hono server (server/main.ts) serves /api and /collab; in `npm run dev` Vite proxies them.

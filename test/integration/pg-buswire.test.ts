@@ -178,7 +178,7 @@ describe('PG: control messages between processes over one Redis', () => {
     expect(closed.at - back).toBeLessThan(1000);
     // B's own connections never failed: the message itself came, late, not a sweep.
     expect(b.bus.counts().resyncs).toBe(resyncs);
-  });
+  }, 60_000);
 
   it('PG-180: a removal made while only the sender’s publishing connection is down (killed, and kept out) closes the person’s socket on the other process within a second of that connection returning', async () => {
     const redis = await startRedis(cleanup);
