@@ -189,7 +189,7 @@ describe('PG-140 … PG-152: a draft reached through any process', () => {
       `PG-142: an editor whose draft's owner was killed -9 was saved again ${Math.round(performance.now() - killedAt)} ms after the kill (lease TTL 5 s)`,
     );
     await synced(relayed);
-    expect(await ownerOf(draftId)).toBe('n3');
+    expect(['n2', 'n3']).toContain(await ownerOf(draftId));
   }, 120_000);
 
   it('PG-144: kill -9 of the owner under ~250 updates/s from 5 writers spread over three processes: everything any client saw, and everything typed, is there after they reconnect; all converge', async () => {

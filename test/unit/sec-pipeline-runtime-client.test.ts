@@ -305,12 +305,13 @@ describe('SEC pipeline red team: the runtime client as a victim', () => {
       { maxRetryMs: 60_000 },
     );
     await rt.ready();
-    // Long-polls answered at once begin at least a second apart (stream retries back off between
-    // them): six more requests take seconds, where a storm makes thousands a second.
+    // Long-polls answered at once begin about a second apart (stream retries back off between
+    // them): six more requests take seconds, where a storm makes thousands a second (six in a
+    // few milliseconds). The bound is low: timers held back by a busy machine fire together.
     const before = seen.length;
     const start = performance.now();
     await until(() => seen.length - before >= 6, 20_000);
-    expect(performance.now() - start).toBeGreaterThan(1500);
+    expect(performance.now() - start).toBeGreaterThan(300);
     expect(rt.status().state).toBe('fresh');
   });
 
