@@ -33,10 +33,15 @@ export class DeliveryLog {
   #page = (query: string) =>
     api<WebhookDeliveriesView>(`/webhooks/${encodeURIComponent(this.#id)}/deliveries?${query}`);
 
+  /** Reads started: an answer to an older one than the last (two in flight) is dropped. */
+  #reads = 0;
+
   refresh = (): Promise<void> =>
     this.pending.load(async () => {
+      const read = ++this.#reads;
       const shown = Math.min(Math.max(this.items?.length ?? 0, PAGE), 100);
       const page = await this.#page(`limit=${shown}`);
+      if (read !== this.#reads) return;
       this.items = page.deliveries;
       this.next = page.next;
       this.pending.error = null;
@@ -153,6 +158,12 @@ export class WebhooksState {
       const { webhooks } = await api<WebhooksView>(
         `/projects/${encodeURIComponent(projectId)}/webhooks`,
       );
+      // An endpoint that stopped since the last read (a 410, days of failures) was stopped by a
+      // delivery its open log may still show as pending: read that log again, or it would say
+      // "waiting until the endpoint is resumed" of a delivery already answered.
+      const receiving = (this.list ?? []).filter((w) => w.enabled).map((w) => w.id);
+      for (const w of webhooks)
+        if (!w.enabled && receiving.includes(w.id)) void this.logs[w.id]?.refresh();
       this.list = webhooks;
       // Each endpoint's newest delivery comes with the list.
       this.last = Object.fromEntries(webhooks.map((w) => [w.id, w.lastDelivery ?? null]));
