@@ -1,4 +1,10 @@
-import { expect, type APIRequestContext, type Page, type WebSocketRoute } from '@playwright/test';
+import {
+  expect,
+  test,
+  type APIRequestContext,
+  type Page,
+  type WebSocketRoute,
+} from '@playwright/test';
 
 export const admin = {
   name: 'Ada Admin',
@@ -104,4 +110,14 @@ export async function collabSwitch(
       offline = false;
     },
   };
+}
+
+/**
+ * A screenshot for a person to look at, `<name>.png` in this test's folder under test-results/:
+ * taken with E2E_SCREENSHOTS=1 (`npm run test:e2e:shots`), skipped otherwise (they assert nothing
+ * and cost CI's two cores; the tests' own checks, e.g. nothing wider than a phone, always run).
+ */
+export async function shot(page: Page, name: string, options: { fullPage?: boolean } = {}) {
+  if (process.env.E2E_SCREENSHOTS !== '1') return;
+  await page.screenshot({ path: test.info().outputPath(`${name}.png`), ...options });
 }

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /**
  * SEC-19: an instance admin issues a password-reset link from the members page; the person sets a
@@ -45,7 +45,7 @@ test('SEC-19 an instance admin issues a reset link on the members page; the link
   await page.getByRole('dialog').getByRole('button', { name: 'Create a reset link' }).click();
   const url = (await page.getByTestId('reset-url').textContent())!;
   expect(url).toMatch(/\/reset\/scr_/);
-  await page.screenshot({ path: 'test-results/password-reset-admin-1366.png', fullPage: true });
+  await shot(page, 'password-reset-admin-1366', { fullPage: true });
 
   // Rita, in her own browser, on a phone.
   const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
@@ -56,7 +56,7 @@ test('SEC-19 an instance admin issues a reset link on the members page; the link
   await phone.getByLabel('New password').fill('password1');
   await phone.getByRole('button', { name: 'Set password and sign in' }).click();
   await expect(phone.getByRole('alert')).toContainText('too easy to guess');
-  await phone.screenshot({ path: 'test-results/password-reset-390.png', fullPage: true });
+  await shot(phone, 'password-reset-390', { fullPage: true });
   await phone.getByLabel('New password').fill('lantern quartz pepper meadow');
   await phone.getByRole('button', { name: 'Set password and sign in' }).click();
   await expect(phone.getByRole('heading', { name: 'Projects' })).toBeVisible();

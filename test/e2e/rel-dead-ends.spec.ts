@@ -1,5 +1,5 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { admin, ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { admin, ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
@@ -51,9 +51,9 @@ async function noDeadEnd(page: Page, where: string): Promise<void> {
 
 async function shoot(page: Page, name: string): Promise<void> {
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.screenshot({ path: test.info().outputPath(`${name}-desktop.png`), fullPage: true });
+  await shot(page, `${name}-desktop`, { fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: test.info().outputPath(`${name}-phone.png`), fullPage: true });
+  await shot(page, `${name}-phone`, { fullPage: true });
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 

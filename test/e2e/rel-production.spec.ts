@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { ensureAdmin, hydrated, openItem, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, openItem, signIn, shot } from './helpers.ts';
 
 test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
@@ -51,9 +51,9 @@ async function syncedProject(page: Page, baseURL: string, name: string) {
 }
 
 async function shoot(page: Page, name: string) {
-  await page.screenshot({ path: test.info().outputPath(`${name}-desktop.png`), fullPage: true });
+  await shot(page, `${name}-desktop`, { fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: test.info().outputPath(`${name}-390.png`), fullPage: true });
+  await shot(page, `${name}-390`, { fullPage: true });
   await page.setViewportSize({ width: 1366, height: 900 });
 }
 

@@ -1,5 +1,5 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { ensureAdmin, signIn } from './helpers.ts';
+import { ensureAdmin, signIn, shot } from './helpers.ts';
 
 test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
@@ -48,9 +48,9 @@ async function markInView(box: Locator) {
 }
 
 async function shoot(page: Page, name: string) {
-  await page.screenshot({ path: test.info().outputPath(`${name}-desktop.png`), fullPage: true });
+  await shot(page, `${name}-desktop`, { fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: test.info().outputPath(`${name}-phone.png`), fullPage: true });
+  await shot(page, `${name}-phone`, { fullPage: true });
   await page.setViewportSize({ width: 1280, height: 720 });
 }
 

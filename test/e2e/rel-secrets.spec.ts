@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
@@ -52,13 +52,10 @@ test('REL-12 the board names the secrets production lacks, refuses the Sync unti
   await expect(columns.nth(4).getByTestId('pointer-synced')).toContainText(
     'Nothing synced here yet.',
   );
-  await page.screenshot({
-    path: test.info().outputPath('rel-12-secrets-1366.png'),
-    fullPage: true,
-  });
+  await shot(page, 'rel-12-secrets-1366', { fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await refusal.scrollIntoViewIfNeeded();
-  await page.screenshot({ path: test.info().outputPath('rel-12-secrets-390.png') });
+  await shot(page, 'rel-12-secrets-390');
 
   await refusal.getByTestId('go-ahead-without-secrets').click();
   await expect(columns.nth(4).getByTestId('pointer-synced')).toContainText('#');
@@ -66,5 +63,5 @@ test('REL-12 the board names the secrets production lacks, refuses the Sync unti
   await expect(columns.nth(4).getByTestId('missing-secrets')).toHaveText(
     /1 secret missing: HELPDESK_API_KEY\.\s+Add it/,
   );
-  await page.screenshot({ path: test.info().outputPath('rel-12-after-390.png'), fullPage: true });
+  await shot(page, 'rel-12-after-390', { fullPage: true });
 });

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
@@ -60,7 +60,7 @@ test('REL-1 a stale board refuses to Sync what nobody reviewed, says which stage
   await expect(columns.nth(2).getByTestId('pointer-current')).toContainText(
     'Nothing synced here yet.',
   );
-  await page.screenshot({ path: test.info().outputPath('rel-1-stale-board.png'), fullPage: true });
+  await shot(page, 'rel-1-stale-board', { fullPage: true });
 
   // Reload shows what TEST holds now; the Sync then moves exactly that.
   await refusal.getByTestId('reload-board').click();

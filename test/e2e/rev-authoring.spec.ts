@@ -7,9 +7,8 @@ import {
   openNewProjectDraft,
   signIn,
   textbox,
+  shot,
 } from './helpers.ts';
-
-const SHOTS = '/tmp/i15-authoring';
 
 /** Puts the cursor at the end of a CodeMirror field. */
 async function toEnd(page: Page, label: string) {
@@ -37,7 +36,7 @@ test('[REV-40] [REV-41] [REV-42] [REV-43] authoring aids: {{ completion, broken 
   await expect(list.getByRole('option', { name: 'company' })).toBeVisible();
   await page.keyboard.type('sup');
   await expect(list.getByRole('option')).toHaveText(['support_email']);
-  await page.screenshot({ path: `${SHOTS}/completion-1366.png`, fullPage: true });
+  await shot(page, 'completion-1366', { fullPage: true });
   await page.keyboard.press('Enter');
   await expect(list).toHaveCount(0);
   await page.keyboard.type('.');
@@ -81,7 +80,7 @@ test('[REV-40] [REV-41] [REV-42] [REV-43] authoring aids: {{ completion, broken 
   await page.keyboard.type('}}');
   const field = page.locator('[data-field="fallbackMessage"]');
   await expect(field.locator('.cm-broken-ref')).toHaveText('{{hotline_number}}');
-  await page.screenshot({ path: `${SHOTS}/broken-ref-1366.png` });
+  await shot(page, 'broken-ref-1366');
   await field.getByRole('button', { name: 'Create variable hotline_number' }).click();
   await expect(field.locator('.cm-broken-ref')).toHaveCount(0);
   await expect(field.getByTestId('broken-references')).toHaveCount(0);
@@ -115,7 +114,7 @@ test('[REV-40] [REV-41] [REV-42] [REV-43] authoring aids: {{ completion, broken 
   await expect(preview.locator('strong')).toHaveText('30 days');
   await expect(preview.locator('li')).toHaveText(['first', 'second', 'third']);
   await expect(preview.locator('p').last()).toHaveText('After the list.');
-  await page.screenshot({ path: `${SHOTS}/preview-1366.png` });
+  await shot(page, 'preview-1366');
   await page.getByRole('button', { name: 'Write' }).click();
   await expect(textbox(page, 'Body')).toBeVisible();
 
@@ -136,7 +135,7 @@ test('[REV-40] [REV-41] [REV-42] [REV-43] authoring aids: {{ completion, broken 
   const box = (await list.boundingBox())!;
   expect(box.x).toBeGreaterThanOrEqual(0);
   expect(box.x + box.width).toBeLessThanOrEqual(390);
-  await page.screenshot({ path: `${SHOTS}/editor-390.png`, fullPage: true });
+  await shot(page, 'editor-390', { fullPage: true });
   await page.keyboard.press('Escape');
 });
 
@@ -187,7 +186,7 @@ test('[REV-44] a read-only stage shows no inputs: plain text, no × on tags, no 
   await openItem(qa, 'agents', 'Support agent');
   await expect(qa.locator('[data-field="tone"]')).toContainText(/friendly/i);
   await expect(qa.locator('[data-field="fallbackMessage"]')).toContainText('{{support_email}}');
-  await qa.screenshot({ path: `${SHOTS}/read-only-1366.png`, fullPage: true });
+  await shot(qa, 'read-only-1366', { fullPage: true });
   await qa.setViewportSize({ width: 390, height: 844 });
-  await qa.screenshot({ path: `${SHOTS}/read-only-390.png`, fullPage: true });
+  await shot(qa, 'read-only-390', { fullPage: true });
 });

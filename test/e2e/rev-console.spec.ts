@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import type { ProjectView } from '#schema/api.ts';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /** Console errors and uncaught exceptions of a page, to assert there are none. */
 function watchErrors(page: Page): string[] {
@@ -51,7 +51,7 @@ test('[REV-3] no console errors signed out (sign-in page) or signed in (projects
     ['tokens', '/tokens'],
   ] as const) {
     await visit(page, path);
-    await page.screenshot({ path: test.info().outputPath(`rev-2-${name}.png`), fullPage: true });
+    await shot(page, `rev-2-${name}`, { fullPage: true });
   }
   await expect(page.getByRole('heading', { name: /tokens/i }).first()).toBeVisible();
   expect(errors).toEqual([]);
@@ -70,7 +70,7 @@ test('[REV-3] "Skip to content" is the first focusable element, shows on focus a
     const skip = page.getByRole('link', { name: 'Skip to content' });
     await expect(skip).toBeFocused();
     await expect(skip).toBeInViewport();
-    await page.screenshot({ path: test.info().outputPath(`rev-skip-link-${width}.png`) });
+    await shot(page, `rev-skip-link-${width}`);
     await page.keyboard.press('Enter');
     await expect(page.locator('#content')).toBeFocused();
     // The next Tab lands inside the content, past the top bar's links.

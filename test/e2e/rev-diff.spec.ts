@@ -1,18 +1,15 @@
-import fs from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
 });
 
-/** Screenshots to look at, outside the repository, at a desktop and a phone width. */
+/** Screenshots to look at (E2E_SCREENSHOTS=1), at a desktop and a phone width. */
 async function shoot(page: Page, name: string) {
-  const dir = '/tmp/i15-diff';
-  fs.mkdirSync(dir, { recursive: true });
   for (const width of [1366, 390]) {
     await page.setViewportSize({ width, height: 900 });
-    await page.screenshot({ path: `${dir}/${name}-${width}.png`, fullPage: true });
+    await shot(page, `${name}-${width}`, { fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 720 });
 }

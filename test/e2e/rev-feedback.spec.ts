@@ -1,10 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
-
-/** Screenshots to look at, outside the repository. */
-const SHOTS = '/tmp/i15-feedback';
-mkdirSync(SHOTS, { recursive: true });
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /**
  * REV-20, REV-21, REV-24: a share link for a later stage takes feedback; the stakeholder comments
@@ -56,13 +51,13 @@ test('[REV-20] a stakeholder comments on one item and sees the team’s reply', 
   await expect(
     stakeholder.locator('[data-testid="item-feedback"][data-item="wf_ticket"]'),
   ).not.toContainText('warmer');
-  await stakeholder.screenshot({ path: `${SHOTS}/share-commented-1366.png`, fullPage: true });
+  await shot(stakeholder, 'share-commented-1366', { fullPage: true });
 
   // The board counts it on the stage and links to the Feedback tab.
   await page.goto(`/projects/${project.id}`);
   await hydrated(page);
   await expect(page.getByTestId('open-feedback')).toHaveText('1 open comment from stakeholders');
-  await page.screenshot({ path: `${SHOTS}/board-1366.png` });
+  await shot(page, 'board-1366');
   await page.getByTestId('open-feedback').click();
 
   // The team: the comment under the item's name (a link to it), a reply, then Resolve.
@@ -74,9 +69,9 @@ test('[REV-20] a stakeholder comments on one item and sees the team’s reply', 
   await group.getByLabel('Reply to Olga Owner').fill('Agreed: warmer from the next release.');
   await group.getByRole('button', { name: 'Reply' }).click();
   await expect(group.locator('.reply')).toContainText('Agreed: warmer from the next release.');
-  await page.screenshot({ path: `${SHOTS}/feedback-tab-1366.png`, fullPage: true });
+  await shot(page, 'feedback-tab-1366', { fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${SHOTS}/feedback-tab-390.png`, fullPage: true });
+  await shot(page, 'feedback-tab-390', { fullPage: true });
   await page.setViewportSize({ width: 1366, height: 900 });
   await group.getByRole('button', { name: 'Resolve' }).click();
   await expect(panel.getByText('No open feedback')).toBeVisible();
@@ -94,10 +89,10 @@ test('[REV-20] a stakeholder comments on one item and sees the team’s reply', 
   await expect(support.getByTestId('resolved')).toBeVisible();
   await comment('workflow “Open a ticket”').click();
   await expect(stakeholder.getByLabel('Your name')).toHaveValue('Olga Owner');
-  await stakeholder.screenshot({ path: `${SHOTS}/share-reply-1366.png`, fullPage: true });
+  await shot(stakeholder, 'share-reply-1366', { fullPage: true });
   await stakeholder.setViewportSize({ width: 390, height: 844 });
   await support.scrollIntoViewIfNeeded();
-  await stakeholder.screenshot({ path: `${SHOTS}/share-reply-390.png` });
-  await stakeholder.screenshot({ path: `${SHOTS}/share-reply-390-full.png`, fullPage: true });
+  await shot(stakeholder, 'share-reply-390');
+  await shot(stakeholder, 'share-reply-390-full', { fullPage: true });
   await stakeholder.context().close();
 });

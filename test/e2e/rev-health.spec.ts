@@ -1,20 +1,16 @@
-import { mkdirSync } from 'node:fs';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /** REV-30, REV-32: every board column shows its stage's health, in words, at 1366 and 390 px. */
 test.beforeEach(async ({ request }) => {
   await ensureAdmin(request);
 });
 
-const SHOTS = '/tmp/i15-health';
-mkdirSync(SHOTS, { recursive: true });
-
 async function shoot(page: Page, name: string) {
   await page.setViewportSize({ width: 1366, height: 900 });
-  await page.screenshot({ path: `${SHOTS}/${name}-1366.png`, fullPage: true });
+  await shot(page, `${name}-1366`, { fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${SHOTS}/${name}-390.png`, fullPage: true });
+  await shot(page, `${name}-390`, { fullPage: true });
   // Nothing runs wider than the phone.
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await page.setViewportSize({ width: 1366, height: 900 });

@@ -1,5 +1,5 @@
 import { expect, test, type Browser, type Page } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /**
  * Ada (signed in, inbox read) with a sample project whose TEST needs one approval, and a second
@@ -88,7 +88,7 @@ test('[REV-78] an approver sees the request in the inbox and approves from there
   const item = page.getByTestId('notification').first();
   await expect(item).toContainText('Dana Dev asks for your approval: a Sync DEV → TEST');
   await expect(item).toContainText('just now');
-  await page.screenshot({ path: test.info().outputPath('inbox-1366.png') });
+  await shot(page, 'inbox-1366');
 
   await item.getByTestId('inbox-approve').click();
   await expect(item.getByRole('status')).toHaveText('Approved: it may move now.');
@@ -104,7 +104,7 @@ test('[REV-78] an approver sees the request in the inbox and approves from there
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByTestId('inbox-button').click();
   await expect(page.getByRole('region', { name: 'Notifications' })).toBeVisible();
-  await page.screenshot({ path: test.info().outputPath('inbox-390.png') });
+  await shot(page, 'inbox-390');
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   expect(width).toBeLessThanOrEqual(390);
   await expect(page.getByRole('button', { name: 'Mark all read' })).toHaveCount(0);

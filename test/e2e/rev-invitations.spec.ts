@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /**
  * REV-1: the members page lists pending invitations; "Copy a new link" replaces the link (the old
@@ -43,7 +43,7 @@ test('[REV-1] a project admin sees pending invitations, copies a new link and re
   await expect(quinn.getByRole('status')).toContainText('earlier link');
   const fresh = (await quinn.getByTestId('new-invite-url').textContent())!.trim();
   expect(fresh).not.toBe(first);
-  await page.screenshot({ path: test.info().outputPath('invitations-1366.png'), fullPage: true });
+  await shot(page, 'invitations-1366', { fullPage: true });
 
   const other = await (await browser.newContext()).newPage();
   await other.goto(new URL(first).pathname);
@@ -59,10 +59,10 @@ test('[REV-1] a project admin sees pending invitations, copies a new link and re
   await bo.getByRole('button', { name: 'Revoke the invitation for Bo Owner' }).click();
   const dialog = page.getByRole('dialog');
   await expect(dialog).toContainText('bo@example.com');
-  await page.screenshot({ path: test.info().outputPath('invitations-revoke-390.png') });
+  await shot(page, 'invitations-revoke-390');
   await dialog.getByRole('button', { name: 'Revoke invitation' }).click();
   await expect(list.getByRole('status')).toContainText('Invitation for Bo Owner revoked');
   await expect(list.getByTestId('pending-invitation')).toHaveCount(1);
-  await page.screenshot({ path: test.info().outputPath('invitations-390.png'), fullPage: true });
+  await shot(page, 'invitations-390', { fullPage: true });
   await other.context().close();
 });

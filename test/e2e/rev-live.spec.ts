@@ -1,9 +1,5 @@
-import fs from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
-
-/** Screenshots to look at, outside the repository. */
-const SHOTS = '/tmp/i15-events';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /**
  * REV-60: a reviewer's board follows the project's event stream: when another person syncs, the
@@ -14,7 +10,6 @@ test('[REV-60] a reviewer’s board updates when another person syncs (no reload
   browser,
   baseURL,
 }) => {
-  fs.mkdirSync(SHOTS, { recursive: true });
   await ensureAdmin(page.request);
   await signIn(page);
   const headers = { origin: baseURL! };
@@ -86,7 +81,7 @@ test('[REV-60] a reviewer’s board updates when another person syncs (no reload
   expect(
     await reviewer.evaluate(() => (window as unknown as { projectEvents: string[] }).projectEvents),
   ).toContain('sync');
-  await reviewer.screenshot({ path: `${SHOTS}/rev-live-board-1366.png`, fullPage: true });
+  await shot(reviewer, 'rev-live-board-1366', { fullPage: true });
 
   // On a phone: the next Sync (TEST into UAT) shows too.
   await reviewer.setViewportSize({ width: 390, height: 844 });
@@ -95,7 +90,7 @@ test('[REV-60] a reviewer’s board updates when another person syncs (no reload
   ).toBe(200);
   await expect(columns.nth(2).getByTestId('pointer-current').locator('.snap')).toContainText('#');
   await expect(reviewer.getByTestId('live-indicator')).toHaveText('Live');
-  await reviewer.screenshot({ path: `${SHOTS}/rev-live-board-390.png`, fullPage: true });
+  await shot(reviewer, 'rev-live-board-390', { fullPage: true });
 
   // An environment page's history follows too.
   await reviewer.setViewportSize({ width: 1366, height: 900 });
@@ -117,7 +112,7 @@ test('[REV-60] a reviewer’s board updates when another person syncs (no reload
     (await page.request.post(`/api/environments/${dev}/sync`, { data: {}, headers })).status(),
   ).toBe(200);
   await expect.poll(() => rows.count()).toBeGreaterThan(before);
-  await reviewer.screenshot({ path: `${SHOTS}/rev-live-history-1366.png`, fullPage: true });
+  await shot(reviewer, 'rev-live-history-1366', { fullPage: true });
   expect(errors).toEqual([]);
   await context.close();
 });

@@ -1,12 +1,11 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { admin, ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { admin, ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /**
  * REV-50: a project's team in three parts (People, Stages, Rules), each form saved by its own
  * button with the outcome next to it; others read the same parts without a save button.
  * REV-52: an instance admin unlocks a locked account and hands over a password-reset link.
  */
-const shots = '/tmp/i15-team';
 
 async function newProject(page: Page, baseURL: string, name: string) {
   return (await (
@@ -102,7 +101,7 @@ test('[REV-50] People, Stages and Rules each save on their own, with the outcome
   await expect(
     page.getByTestId('pending-invitation').filter({ hasText: 'Ivo Invited' }),
   ).toBeVisible();
-  await page.screenshot({ path: `${shots}/people-1366.png`, fullPage: true });
+  await shot(page, 'people-1366', { fullPage: true });
 
   // Stages: a new name, kind and color for one stage, one save for all.
   await tabs.getByRole('link', { name: 'Stages' }).click();
@@ -113,7 +112,7 @@ test('[REV-50] People, Stages and Rules each save on their own, with the outcome
   await besideButton(page.getByTestId('stages-save'), 'Stage saved.');
   await expect(page.getByLabel('Name of QA')).toHaveValue('QA');
   await expect(page.getByLabel('Kind of QA')).toHaveValue('staging');
-  await page.screenshot({ path: `${shots}/stages-1366.png`, fullPage: true });
+  await shot(page, 'stages-1366', { fullPage: true });
   // A name another stage has is refused, said by the same button.
   await page.getByLabel('Name of QA').fill(dev!.name);
   await page.getByRole('button', { name: 'Save stages' }).click();
@@ -129,7 +128,7 @@ test('[REV-50] People, Stages and Rules each save on their own, with the outcome
   await flow.getByLabel('How channels moves').selectOption('local');
   await flow.getByRole('button', { name: 'Save flow rules' }).click();
   await besideButton(page.getByTestId('flow-save'), 'Flow rules saved.');
-  await page.screenshot({ path: `${shots}/rules-1366.png`, fullPage: true });
+  await shot(page, 'rules-1366', { fullPage: true });
 
   // Saved for real: a reload shows what was saved.
   await page.reload();
@@ -149,7 +148,7 @@ test('[REV-50] People, Stages and Rules each save on their own, with the outcome
     await expect(page.getByRole('heading', { name: /Team of/ })).toBeVisible();
     await expect(page.locator('[aria-busy="true"]')).toHaveCount(0);
     await noSidewaysScroll(page);
-    await page.screenshot({ path: `${shots}/${part}-390.png`, fullPage: true });
+    await shot(page, `${part}-390`, { fullPage: true });
   }
 });
 
@@ -196,7 +195,7 @@ test('[REV-50] someone who is not a project admin reads People, Stages and Rules
     await expect(main.getByRole('button')).toHaveCount(0);
     await expect(main.locator('input, select, textarea')).toHaveCount(0);
     await noSidewaysScroll(reader);
-    await reader.screenshot({ path: `${shots}/read-only-${part}-390.png`, fullPage: true });
+    await shot(reader, `read-only-${part}-390`, { fullPage: true });
   }
   // What is read: the stages with their kinds, the gates and the flow rules in words.
   await reader.goto(`${base}/stages`);
@@ -260,7 +259,7 @@ test('[REV-52] an instance admin unlocks a locked account and hands over a reset
       .filter({ hasText: 'Pia' })
       .getByRole('button', { name: /Unlock/ }),
   ).toHaveCount(0);
-  await page.screenshot({ path: `${shots}/locked-1366.png`, fullPage: true });
+  await shot(page, 'locked-1366', { fullPage: true });
   await page.getByRole('button', { name: 'Unlock Lou Locked' }).click();
   await expect(page.getByTestId('member-feedback').getByRole('status')).toContainText(
     'Lou Locked can sign in again',
@@ -280,7 +279,7 @@ test('[REV-52] an instance admin unlocks a locked account and hands over a reset
   await dialog.getByRole('button', { name: 'Create a reset link' }).click();
   const link = page.getByTestId('reset-url');
   await expect(link).toContainText('/reset/');
-  await page.screenshot({ path: `${shots}/reset-link-1366.png`, fullPage: true });
+  await shot(page, 'reset-link-1366', { fullPage: true });
   const url = (await link.textContent())!.trim();
   // On a phone the link stays on Lou's row, within the width.
   await page.setViewportSize({ width: 390, height: 844 });
@@ -289,7 +288,7 @@ test('[REV-52] an instance admin unlocks a locked account and hands over a reset
   expect(box.x).toBeGreaterThanOrEqual(0);
   expect(box.x + box.width).toBeLessThanOrEqual(390);
   await noSidewaysScroll(page);
-  await page.screenshot({ path: `${shots}/reset-link-390.png`, fullPage: true });
+  await shot(page, 'reset-link-390', { fullPage: true });
 
   // The link sets a new password; the old one no longer signs in.
   const other = await browser.newContext({ viewport: { width: 390, height: 844 } });

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /**
  * REV-51: "Your API tokens" from the header, on a phone: a token is created with a name and an
@@ -30,7 +30,7 @@ test('[REV-51] a token is created and revoked in the UI; the revoked token gets 
   await fresh.getByRole('button', { name: 'Copy' }).click();
   await expect(fresh.getByRole('button', { name: 'Copied' })).toBeVisible();
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(token);
-  await page.screenshot({ path: '/tmp/i15-team/tokens-created-390.png', fullPage: true });
+  await shot(page, 'tokens-created-390', { fullPage: true });
 
   // Listed with its expiry; once used, with when it was last used. The secret is not shown again.
   const row = page.getByTestId('token-row').filter({ hasText: name });
@@ -48,13 +48,13 @@ test('[REV-51] a token is created and revoked in the UI; the revoked token gets 
   await expect(row).toContainText('last used just now');
   await expect(page.getByTestId('fresh-token')).toHaveCount(0);
   await page.setViewportSize({ width: 1366, height: 900 });
-  await page.screenshot({ path: '/tmp/i15-team/tokens-list-1366.png', fullPage: true });
+  await shot(page, 'tokens-list-1366', { fullPage: true });
 
   // Revoking asks first; confirmed, the row goes and the API refuses the token.
   await row.getByRole('button', { name: `Revoke the token ${name}` }).click();
   const dialog = page.getByRole('dialog');
   await expect(dialog).toContainText('cannot be undone');
-  await page.screenshot({ path: '/tmp/i15-team/tokens-confirm-1366.png' });
+  await shot(page, 'tokens-confirm-1366');
   await dialog.getByRole('button', { name: 'Revoke token' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'is revoked' })).toBeVisible();
   await expect(row).toHaveCount(0);

@@ -1,10 +1,10 @@
 import { expect, test } from '@playwright/test';
-import { ensureAdmin, hydrated, openNewProjectDraft, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, openNewProjectDraft, signIn, shot } from './helpers.ts';
 
 test('SEC-16 API tokens: created with an expiry and shown once, listed, revoked after a confirmation; the revoked token answers 401', async ({
   page,
   request,
-}, testInfo) => {
+}) => {
   await ensureAdmin(request);
   await page.setViewportSize({ width: 1366, height: 900 });
   await signIn(page);
@@ -25,16 +25,16 @@ test('SEC-16 API tokens: created with an expiry and shown once, listed, revoked 
   await expect(row).toContainText('never used');
   const bearer = { authorization: `Bearer ${token}` };
   expect((await request.get('/api/session', { headers: bearer })).status()).toBe(200);
-  await page.screenshot({ path: testInfo.outputPath('tokens-1366.png'), fullPage: true });
+  await shot(page, 'tokens-1366', { fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: testInfo.outputPath('tokens-390.png'), fullPage: true });
+  await shot(page, 'tokens-390', { fullPage: true });
   await page.setViewportSize({ width: 1366, height: 900 });
 
   // Revoking asks first: cancelling keeps the token.
   const dialog = page.getByRole('dialog');
   await row.getByRole('button', { name: 'Revoke' }).click();
   await expect(dialog).toContainText('cannot be undone');
-  await page.screenshot({ path: testInfo.outputPath('tokens-confirm-1366.png'), fullPage: true });
+  await shot(page, 'tokens-confirm-1366', { fullPage: true });
   await dialog.getByRole('button', { name: 'Cancel' }).click();
   expect((await request.get('/api/session', { headers: bearer })).status()).toBe(200);
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { expect, test } from '@playwright/test';
 import { GENESIS_HASH, recordHash, verifyChain, type ChainRecord } from '#schema/release-chain.ts';
-import { ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 /** The data folder playwright.config.ts gives the server. */
@@ -30,7 +30,7 @@ test('VH-6 the History tab loads older records below what it shows, and says whe
     ] as const) {
       await page.setViewportSize({ width, height });
       await page.getByTestId(testid).scrollIntoViewIfNeeded();
-      await page.screenshot({ path: test.info().outputPath(`${name}-${width}.png`) });
+      await shot(page, `${name}-${width}`);
     }
     await page.setViewportSize({ width: 1366, height: 900 });
   };

@@ -2,13 +2,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect, test, type Page } from '@playwright/test';
 import { Webhook } from 'standardwebhooks';
-import { admin, ensureAdmin, hydrated, signIn } from './helpers.ts';
+import { admin, ensureAdmin, hydrated, signIn, shot } from './helpers.ts';
 
 /**
  * WH-20 … WH-24: the webhooks page. A receiver on 127.0.0.1 (node:http, port 0) stands for CI; the
  * browser tests' server allows private receivers (WEBHOOK_ALLOW_PRIVATE in playwright.config.ts).
  */
-const shots = '/tmp/i16-webhooks-ui';
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -86,7 +85,7 @@ test('[WH-20] [WH-21] [WH-22] [WH-23] [WH-24] an admin adds an endpoint, sees it
     await form.getByRole('checkbox', { name: /All events/ }).uncheck();
     await form.getByRole('checkbox', { name: /snapshot\.created/ }).check();
     await form.getByRole('checkbox', { name: /environment\.published/ }).check();
-    await page.screenshot({ path: `${shots}/form-1366.png`, fullPage: true });
+    await shot(page, 'form-1366', { fullPage: true });
     await form.getByRole('button', { name: 'Add endpoint' }).click();
 
     // The secret, once, with a copy button and the words that it will not be shown again.
@@ -103,7 +102,7 @@ test('[WH-20] [WH-21] [WH-22] [WH-23] [WH-24] an admin adds an endpoint, sees it
     await expect(row).toContainText('Events: snapshot.created, environment.published');
     await expect(row.getByTestId('webhook-status')).toHaveText('Receiving');
     await expect(row.getByTestId('webhook-last')).toHaveText('Nothing delivered yet');
-    await page.screenshot({ path: `${shots}/created-1366.png`, fullPage: true });
+    await shot(page, 'created-1366', { fullPage: true });
 
     // A test event: the receiver gets it, signed; the page shows it succeeded without a reload.
     await row.getByRole('button', { name: 'Send test event' }).click();
@@ -126,7 +125,7 @@ test('[WH-20] [WH-21] [WH-22] [WH-23] [WH-24] an admin adds an endpoint, sees it
     await delivery.locator('summary').click();
     await expect(delivery).toContainText(`webhook-id ${String(first.headers['webhook-id'])}`);
     await expect(delivery).toContainText(/Attempt 1, .*answered 204 in \d/);
-    await page.screenshot({ path: `${shots}/delivered-1366.png`, fullPage: true });
+    await shot(page, 'delivered-1366', { fullPage: true });
 
     // Redeliver sends the same message again (same webhook-id).
     await delivery.getByRole('button', { name: /Redeliver/ }).click();
@@ -196,7 +195,7 @@ test('[WH-20] [WH-21] [WH-22] [WH-23] [WH-24] an admin adds an endpoint, sees it
     await expect(edit.getByRole('checkbox', { name: /snapshot\.created/ })).toBeChecked();
     await edit.getByLabel('Description').fill('Evals and the regression suite');
     await edit.getByRole('checkbox', { name: /All events/ }).check();
-    await page.screenshot({ path: `${shots}/edit-1366.png`, fullPage: true });
+    await shot(page, 'edit-1366', { fullPage: true });
     await edit.getByRole('button', { name: 'Save endpoint' }).click();
     await expect(row.getByRole('status')).toContainText('Saved');
     await expect(row).toContainText('Evals and the regression suite');
@@ -223,18 +222,18 @@ test('[WH-20] [WH-21] [WH-22] [WH-23] [WH-24] an admin adds an endpoint, sees it
     );
     // (Sending opened its deliveries.)
     await expect(row.getByTestId('delivery-row').first()).toContainText('answered 410');
-    await page.screenshot({ path: `${shots}/gone-1366.png`, fullPage: true });
+    await shot(page, 'gone-1366', { fullPage: true });
 
     // On a phone: nothing wider than the screen.
     await page.setViewportSize({ width: 390, height: 844 });
     await row.getByTestId('delivery-row').first().locator('summary').click();
     await noSidewaysScroll(page);
-    await page.screenshot({ path: `${shots}/webhooks-390.png`, fullPage: true });
+    await shot(page, 'webhooks-390', { fullPage: true });
 
     // Deleting asks first, says it cannot be undone, then the row is gone.
     await row.getByRole('button', { name: `Delete the endpoint ${hook.url}` }).click();
     await expect(dialog).toContainText('cannot be undone');
-    await page.screenshot({ path: `${shots}/delete-390.png` });
+    await shot(page, 'delete-390');
     await dialog.getByRole('button', { name: 'Delete endpoint' }).click();
     await expect(page.getByRole('status').filter({ hasText: 'is deleted' })).toBeVisible();
     await expect(row).toHaveCount(0);
@@ -293,7 +292,7 @@ test('[WH-20] a member who is not a project admin sees no Webhooks link; a direc
   );
   await expect(other.locator('main').getByRole('button')).toHaveCount(0);
   await noSidewaysScroll(other);
-  await other.screenshot({ path: `${shots}/not-admin-390.png`, fullPage: true });
+  await shot(other, 'not-admin-390', { fullPage: true });
   // Nothing about webhooks was asked of the server (it would refuse).
   expect(asked.filter((u) => u.includes('/api/'))).toEqual([]);
   await context.close();
