@@ -49,6 +49,8 @@ export default defineConfig({
     // the run (368 s → 292 s without). Every test starts its own servers, data folders and
     // databases, so nothing a file relies on is a module's state left by another.
     isolate: false,
+    // The processes tests start run bundles made once per run (test/helpers/bundle-global-setup.ts).
+    globalSetup: ['test/helpers/bundle-global-setup.ts'],
     hookTimeout: 20_000,
     // One project per dialect (PG-160): everything on SQLite, and the files that start a server
     // again on PostgreSQL and Redis (the list and the reasons: test/postgres-project.ts).

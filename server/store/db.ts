@@ -21,7 +21,7 @@ export interface OpenDatabase {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // From source this file is server/store/; in the bundle (dist/server.js) the repository root is one up.
-const migrationsFolder = [
+export const sqliteMigrationsFolder = [
   path.join(here, 'migrations'),
   path.join(here, '..', 'server', 'store', 'migrations'),
 ].find((p) => fs.existsSync(p))!;
@@ -77,7 +77,7 @@ export function openDatabase(
   sqlite.pragma('busy_timeout = 200');
   cacheStatements(sqlite);
   const db = drizzle({ client: sqlite, schema: tables });
-  migrate(db, { migrationsFolder });
+  migrate(db, { migrationsFolder: sqliteMigrationsFolder });
   const checkpointer = startCheckpointer(file, CHECKPOINT_EVERY_MS, log);
   return {
     db,

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { bundled } from './bundles.ts';
 
-/** One run of the CLI as CI runs it: a separate process (node on cli/main.ts), env vars, no TTY. */
+/** One run of the CLI as CI runs it: a separate process (node on its bundle), env vars, no TTY. */
 export interface CliRun {
   code: number | null;
   stdout: string;
@@ -26,7 +27,7 @@ export interface CliEnv {
 }
 
 /**
- * Spawns `node cli/main.ts …args` (or `$CLI_ENTRY`) with STAGECOACH_* from `target`; `input` is piped to stdin (stdin
+ * Spawns `node <this run's bundle of cli/main.ts> …args` (or `$CLI_ENTRY`) with STAGECOACH_* from `target`; `input` is piped to stdin (stdin
  * is a pipe either way: never a terminal). Polls and retries are made fast for tests.
  * `whenSaid: [text, run]` runs `run` once stderr first says `text` (e.g. "waiting": the CLI is
  * waiting, now make what it waits for happen); the run ends after both.
@@ -41,7 +42,7 @@ export function cli(
   } = {},
 ): Promise<CliRun> {
   // CLI_ENTRY=dist/cli.js runs the built bundle instead (after `npm run build`).
-  const child = spawn(process.execPath, [process.env.CLI_ENTRY ?? 'cli/main.ts', ...args], {
+  const child = spawn(process.execPath, [process.env.CLI_ENTRY ?? bundled('cli'), ...args], {
     cwd: process.cwd(),
     env: {
       PATH: process.env.PATH ?? '',
@@ -102,7 +103,7 @@ export async function cliOnTerminal(
   input: string,
 ): Promise<{ code: number | null; output: string } | null> {
   if (!fs.existsSync('/usr/bin/script')) return null;
-  const command = [process.execPath, process.env.CLI_ENTRY ?? 'cli/main.ts', ...args]
+  const command = [process.execPath, process.env.CLI_ENTRY ?? bundled('cli'), ...args]
     .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
     .join(' ');
   const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], {

@@ -4,10 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, onTestFailed } from 'vitest';
 import { freePort } from './postgres.ts';
+import { bundled } from './bundles.ts';
 import { exited } from './process.ts';
 
 /**
- * N real Stagecoach processes (`server/main.ts`) for cluster tests and benches (PG-90, PG-91): each
+ * N real Stagecoach processes (the server's bundle) for cluster tests and benches (PG-90, PG-91): each
  * on its own port with its own DATA_DIR (with DATABASE_URL in `env` also NODE_ID=n1… and
  * INTERNAL_URL=http://127.0.0.1:<port>). What
  * else they get is the `env` parameter: nothing for SQLite, DATABASE_URL/REDIS_URL/… for PostgreSQL.
@@ -136,14 +137,15 @@ function startNode(
 /**
  * Starts `nodes` processes at once and waits until every one answers `/api/health`. Cleanup
  * (test/helpers/cleanup.ts) kills them all and deletes their DATA_DIRs, also after a failed test.
- * `entry`: the server file each runs (benches run the bundle, `dist/server.js`, as `npm start` does).
+ * `entry`: the server file each runs: by default this test run's bundle (benches give `dist/server.js`,
+ * which `npm start` runs).
  */
 export async function startCluster(
   cleanup: (() => unknown)[],
   {
     nodes: count,
     env = {},
-    entry = 'server/main.ts',
+    entry = bundled('server'),
   }: { nodes: number; env?: NodeEnv; entry?: string },
 ): Promise<Cluster> {
   const nodes: ClusterNode[] = [];

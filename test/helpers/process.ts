@@ -1,12 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { bundled } from './bundles.ts';
 
-/** Starts `server/main.ts` as a separate process (so it can be killed for real) and waits for its URL. */
+/**
+ * Starts the server (this run's bundle of `server/main.ts`) as a separate process, so it can be
+ * killed for real, and waits for its URL.
+ */
 export function spawnServer(
   dataDir: string,
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['server/main.ts'], {
+  const child = spawn(process.execPath, [bundled('server')], {
     cwd: process.cwd(),
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -14,6 +14,7 @@ import * as pgTables from '#schema/db/pg-tables.ts';
 import { openPostgres, type Postgres } from '../../server/store/pg/db.ts';
 import { hashItem } from '../../server/lib/hash.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
+import { bundled } from '../helpers/bundles.ts';
 import { startPostgres } from '../helpers/postgres.ts';
 import { exited, spawnServer } from '../helpers/process.ts';
 import { onPostgres, setupAdmin, tempDataDir } from '../helpers/server.ts';
@@ -99,7 +100,7 @@ async function smallInstallation(): Promise<string> {
 
 /** Runs the script as a child process, as `npm run migrate-to-postgres` does. */
 function migrate(args: string[], env: Record<string, string | undefined>) {
-  const child = spawn(process.execPath, ['scripts/migrate-to-postgres.ts', ...args], {
+  const child = spawn(process.execPath, [bundled('migrate-to-postgres'), ...args], {
     cwd: process.cwd(),
     env: { ...process.env, DATABASE_URL: undefined, SECRETS_KEY: undefined, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -170,7 +171,7 @@ async function rowCount(pgx: Postgres): Promise<number> {
   return n;
 }
 
-// Each run is a Node process loading drizzle and pg: about 2 s on the shared 2-core machine.
+// Each run is a Node process on the bundled script (this run's, test/helpers/bundles.ts).
 describe('PG-53 … PG-58: npm run migrate-to-postgres', { timeout: 90_000 }, () => {
   it('PG-53 PG-55 copies every row, keeps identity values and moves the sequences past them, verifies, reports; PG-54 a second run refuses and changes nothing', async () => {
     const dataDir = await installation('crashed');

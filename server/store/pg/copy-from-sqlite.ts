@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { getTableName, is, sql, type SQL } from 'drizzle-orm';
 import { getTableConfig as sqliteConfig, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { getTableConfig as pgConfig, PgTable } from 'drizzle-orm/pg-core';
 import * as sqliteTables from '#schema/db/tables.ts';
 import * as pgTables from '#schema/db/pg-tables.ts';
+import { sqliteMigrationsFolder } from '../db.ts';
 import { SERVER_APPLICATION_NAME, type PgDb } from './db.ts';
 
 /**
@@ -81,8 +81,7 @@ export function tablesInForeignKeyOrder(): TablePair[] {
   return ordered;
 }
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const sqliteJournal = path.join(here, '..', 'migrations', 'meta', '_journal.json');
+const sqliteJournal = path.join(sqliteMigrationsFolder, 'meta', '_journal.json');
 
 /** The source: DATA_DIR/stagecoach.sqlite opened read-only, inside one read transaction. */
 export interface Source {
