@@ -1,6 +1,14 @@
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { cpuMeter, memoryMb, percentile, processesOf, until, type CpuShare } from './stats.ts';
+import {
+  WARMUP_SECONDS,
+  cpuMeter,
+  memoryMb,
+  percentile,
+  processesOf,
+  until,
+  type CpuShare,
+} from './stats.ts';
 import type { RunningServer } from './servers.ts';
 import { hello, numbersOf, updateFrame, updateOf } from './wire.ts';
 import { numberAt, setNumber } from './content.ts';
@@ -102,19 +110,26 @@ export async function fanout(
     writerSockets.push(ws);
   }
 
-  const cpuSince = cpuMeter(processesOf(server));
   const t0 = performance.now();
-  const perWriter = Math.round(opts.rate * opts.seconds);
+  // The first WARMUP_SECONDS of updates are sent but not timed, nor their CPU counted.
+  const warm = Math.round(opts.rate * WARMUP_SECONDS);
+  const perWriter = warm + Math.round(opts.rate * opts.seconds);
+  let cpuSince = cpuMeter(processesOf(server));
+  let measuredFrom = t0;
   // Writers take turns on one timeline: tick k sends writer k % writers' next update.
   const interval = 1000 / (opts.rate * writers);
   for (let k = 0; k < perWriter * writers; k++) {
     await until(t0 + k * interval, k);
     const w = k % writers;
     const seq = Math.floor(k / writers);
-    sent.set(w * W + seq, performance.now());
+    if (k === warm * writers) {
+      cpuSince = cpuMeter(processesOf(server));
+      measuredFrom = performance.now();
+    }
+    if (seq >= warm) sent.set(w * W + seq, performance.now());
     setNumber(docs[w]!, `bench_w${w}`, w * W + seq);
   }
-  const sendWall = (performance.now() - t0) / 1000;
+  const sendWall = (performance.now() - measuredFrom) / 1000;
   const done = () => lastSeen.every((seen) => seen.every((s) => s >= perWriter - 1));
   const deadline = performance.now() + 10_000;
   while (performance.now() < deadline && !done()) await new Promise((r) => setTimeout(r, 20));
@@ -133,7 +148,7 @@ export async function fanout(
   latencies.sort((a, b) => a - b);
   return {
     server: server.name,
-    throughput: (perWriter * writers) / sendWall,
+    throughput: ((perWriter - warm) * writers) / sendWall,
     samples: latencies.length,
     p50: percentile(latencies, 50),
     p95: percentile(latencies, 95),

@@ -14,6 +14,7 @@ import {
   thunderingHerd,
 } from './workloads.ts';
 import { Report, fmt as f } from '../results.ts';
+import { WARMUP_SECONDS } from './stats.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
 const only = (process.env.BENCH_ONLY ?? 'S1,S2,S3,S4,S7,S8,S9,S10').split(',');
@@ -22,7 +23,7 @@ const servers = SERVERS.filter(
 );
 const report = new Report('Sync benchmark');
 report.say(
-  `Servers: stagecoach (this repo; update log appended in SQLite before broadcast, auth, read-only checks), @y/websocket-server 0.1.1 (memory; and with its leveldb persistence), @hocuspocus/server 4.7.0 (memory; and with @hocuspocus/extension-database storing into SQLite). Latency = time from the writer's send to an observer's receipt.`,
+  `Servers: stagecoach (this repo; update log appended in SQLite before broadcast, auth, read-only checks), @y/websocket-server 0.1.1 (memory; and with its leveldb persistence), @hocuspocus/server 4.7.0 (memory; and with @hocuspocus/extension-database storing into SQLite), and in S1–S4 the floor: bench/sync/peers/relay.ts, no Yjs and no storage, each frame passed as it is to the room's other clients (what any server does above it is its overhead). Latency = time from the writer's send to an observer's receipt. S1–S4 send ${WARMUP_SECONDS} s of load before they time anything (BENCH_WARMUP).`,
 );
 
 /** Runs `measure` against every server, each in a fresh process; prints one row each, then our ratios. */
@@ -33,6 +34,8 @@ async function table<R extends object>(
   measure: (s: RunningServer) => Promise<R>,
   row: (r: R) => string[],
   ratio?: (ours: R, peer: R) => string,
+  // The floor (bench/sync/peers/relay.ts) only relays updates: it takes part in S1–S4.
+  floor = false,
 ) {
   report.say();
   report.say(`## ${id} — ${title}`);
@@ -40,7 +43,7 @@ async function table<R extends object>(
   report.say(`| server | ${columns.join(' | ')} |`);
   report.say(`|---|${columns.map(() => '---').join('|')}|`);
   const results = new Map<ServerName, R>();
-  for (const name of servers) {
+  for (const name of servers.filter((s) => floor || s !== 'floor')) {
     const server = await startServer(name);
     let current = server;
     try {
@@ -118,6 +121,7 @@ for (const w of FANOUT.filter((x) => only.includes(x.id))) {
       r.converged ? 'yes' : `NO — failed run ${r.note}`,
     ],
     (o, p) => `p99 ${f(o.p99 / p.p99)} · p50 ${f(o.p50 / p.p50)} · CPU ${f(o.cpuPct / p.cpuPct)}`,
+    true,
   );
 }
 
@@ -138,6 +142,7 @@ if (only.includes('S4')) {
       f(r.peakRssMb, 0),
     ],
     (o, p) => `p99 ${f(o.p99 / p.p99)} · CPU ${f(o.cpuPct / p.cpuPct)}`,
+    true,
   );
 }
 

@@ -34,6 +34,7 @@ export const SERVERS = [
   'y-websocket-server+leveldb',
   'hocuspocus',
   'hocuspocus+sqlite',
+  'floor',
 ] as const;
 export type ServerName = (typeof SERVERS)[number];
 
@@ -223,6 +224,21 @@ export async function startServer(
       params: {},
       newRooms: named,
       restart: persistent ? restart : null,
+      stop: stopper(child, dir),
+    };
+  }
+  if (name === 'floor') {
+    const child = await launch(['bench/sync/peers/relay.ts', String(port)], {});
+    return {
+      name,
+      wire: 'y-websocket',
+      pid: child.pid!,
+      room: 'bench',
+      url: (r) => `${ws}/${r}`,
+      providerBase: ws,
+      params: {},
+      newRooms: named,
+      restart: null,
       stop: stopper(child, dir),
     };
   }

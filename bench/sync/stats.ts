@@ -5,6 +5,14 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/**
+ * Seconds of load a timed workload (S1–S4) sends before it measures anything (BENCH_WARMUP,
+ * default 3), the same for every server: the first seconds measured the server's JIT warming up
+ * and the collection of what setting the workload up left behind (200 projects made over HTTP: a
+ * 42 ms mark-sweep), and swung S4's p99 between 6 and 86 ms from run to run.
+ */
+export const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 3);
+
 /** CPU time (user + system, in seconds) of a process, from /proc. */
 export function cpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

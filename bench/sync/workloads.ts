@@ -3,7 +3,15 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as encoding from 'lib0/encoding';
 import { bigWorkspaceUpdate } from '../store/workspace.ts';
 import { open } from './fanout.ts';
-import { cpuMeter, cpuSeconds, memoryMb, percentile, processesOf, until } from './stats.ts';
+import {
+  WARMUP_SECONDS,
+  cpuMeter,
+  cpuSeconds,
+  memoryMb,
+  percentile,
+  processesOf,
+  until,
+} from './stats.ts';
 import { liveHeapMb, type RunningServer } from './servers.ts';
 import { frame, hello, numbersOf, updateFrame, updateOf } from './wire.ts';
 import { setNumber, setTitle } from './content.ts';
@@ -36,20 +44,27 @@ export async function manyDocuments(
     writers.push({ doc, sent });
     sockets.push(observer, ws);
   }
-  const cpuSince = cpuMeter(processesOf(server));
   const t0 = performance.now();
+  // The first WARMUP_SECONDS of updates are sent but not timed, nor their CPU counted.
+  const warm = opts.docs * opts.rate * WARMUP_SECONDS;
   const total = opts.docs * opts.rate * opts.seconds;
+  let cpuSince = cpuMeter(processesOf(server));
+  let measuredFrom = t0;
   const interval = 1000 / (opts.docs * opts.rate);
-  for (let k = 0; k < total; k++) {
+  for (let k = 0; k < warm + total; k++) {
     await until(t0 + k * interval, k);
     const w = writers[k % opts.docs]!;
     const seq = Math.floor(k / opts.docs);
-    w.sent.set(seq, performance.now());
+    if (k === warm) {
+      cpuSince = cpuMeter(processesOf(server));
+      measuredFrom = performance.now();
+    }
+    if (k >= warm) w.sent.set(seq, performance.now());
     setNumber(w.doc, 'bench', seq);
   }
   const deadline = performance.now() + 10_000;
   while (latencies.length < total && performance.now() < deadline) await sleep(20);
-  const wall = (performance.now() - t0) / 1000;
+  const wall = (performance.now() - measuredFrom) / 1000;
   const cpu = cpuSince();
   for (const s of sockets) s.close();
   const l = sorted(latencies);
