@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { start } from './start.ts';
+import { enableWritePathTiming } from './collab/write-path-timing.ts';
 
 let config;
 try {
@@ -12,6 +13,8 @@ try {
   throw err;
 }
 
+// A diagnostic for benchmarks (server/collab/write-path-timing.ts), off unless asked for.
+if (process.env.WRITE_PATH_TIMING === '1') enableWritePathTiming(config.dataDir);
 const running = await start(config);
 console.log(
   `Stagecoach is running at http://localhost:${running.port} (data in ${config.dataDir})`,

@@ -15,6 +15,7 @@ import {
 } from './workloads.ts';
 import { Report, fmt as f } from '../results.ts';
 import { WARMUP_SECONDS } from './stats.ts';
+import { STAGES } from '../../server/collab/write-path-timing.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
 const only = (process.env.BENCH_ONLY ?? 'S1,S2,S3,S4,S7,S8,S9,S10').split(',');
@@ -65,6 +66,26 @@ async function table<R extends object>(
   }
   // Written after every workload: a run stopped halfway keeps what it measured.
   report.write();
+  return results;
+}
+
+/** BENCH_BREAKDOWN=1: where an update's time went in our server during S4, per update. */
+function writePathTable(totals: Record<string, { ms: number; count: number }>, updates: number) {
+  const all = Object.values(totals).reduce((a, t) => a + t.ms, 0);
+  report.say();
+  report.say(
+    `Our write path in S4, per update (${updates} updates; WRITE_PATH_TIMING, server/collab/write-path-timing.ts; the event loop's other work — websocket reads and parsing, timers — is not in it):`,
+  );
+  report.say();
+  report.say('| stage | what | µs per update | share | times |');
+  report.say('|---|---|---|---|---|');
+  for (const [stage, what] of Object.entries(STAGES)) {
+    const t = totals[stage] ?? { ms: 0, count: 0 };
+    report.say(
+      `| ${stage} | ${what} | ${f((t.ms * 1000) / updates, 1)} | ${f((100 * t.ms) / all, 0)} % | ${t.count} |`,
+    );
+  }
+  report.say(`| all | | ${f((all * 1000) / updates, 1)} | 100 % | |`);
 }
 
 const FANOUT = [
@@ -127,7 +148,7 @@ for (const w of FANOUT.filter((x) => only.includes(x.id))) {
 
 if (only.includes('S4')) {
   const s4 = Math.min(seconds, 30);
-  await table(
+  const s4Results = await table(
     'S4',
     `200 documents × 1 writer × 10 updates/s, one observer each, ${s4} s (target: ≥ 2,000 durable updates/s, append p99 ≤ 5 ms; latency includes the append)`,
     ['delivered updates/s', 'of', 'p50 ms', 'p99 ms', 'max ms', 'server CPU %', 'peak RSS MB'],
@@ -144,6 +165,8 @@ if (only.includes('S4')) {
     (o, p) => `p99 ${f(o.p99 / p.p99)} · CPU ${f(o.cpuPct / p.cpuPct)}`,
     true,
   );
+  const writePath = s4Results.get('stagecoach')?.writePath;
+  if (writePath) writePathTable(writePath, s4Results.get('stagecoach')!.total);
 }
 
 if (only.includes('S7')) {

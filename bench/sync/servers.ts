@@ -5,6 +5,18 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Wire } from './wire.ts';
 
+/** Asks a server of ours for its write-path totals (SIGUSR1) and reads them from its DATA_DIR. */
+async function writePathTotals(
+  pid: number,
+  dir: string,
+): Promise<Record<string, { ms: number; count: number }>> {
+  const file = path.join(dir, 'write-path-timing.json');
+  fs.rmSync(file, { force: true });
+  process.kill(pid, 'SIGUSR1');
+  for (let i = 0; i < 500 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, { ms: number; count: number }>;
+}
+
 /** A sync server under test, running in its own process on loopback. */
 export interface RunningServer {
   name: string;
@@ -26,6 +38,11 @@ export interface RunningServer {
    * database). Absent: the one process `pid`.
    */
   processes?: () => { name: string; pid: number }[];
+  /**
+   * Ours with BENCH_BREAKDOWN=1: the write path's stage totals since the last call
+   * (server/collab/write-path-timing.ts), in ms and counts.
+   */
+  writePath?: () => Promise<Record<string, { ms: number; count: number }>>;
 }
 
 export const SERVERS = [
@@ -173,11 +190,13 @@ export async function startServer(
     const profile = process.env.BENCH_PROFILE
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
       : [];
+    const breakdown = process.env.BENCH_BREAKDOWN === '1';
     const child = await launch([...profile, 'dist/server.js'], {
       PORT: String(port),
       HOST: '127.0.0.1',
       DATA_DIR: dir,
       ...BENCH_LIMITS,
+      ...(breakdown ? { WRITE_PATH_TIMING: '1' } : {}),
     });
     const http = `http://127.0.0.1:${port}`;
     if (!ours) {
@@ -203,6 +222,7 @@ export async function startServer(
         return startServer(name, dir, ours);
       },
       stop: stopper(child, dir),
+      ...(breakdown ? { writePath: () => writePathTotals(child.pid!, dir) } : {}),
     };
   }
   if (name.startsWith('y-websocket-server')) {

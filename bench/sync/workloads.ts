@@ -50,6 +50,7 @@ export async function manyDocuments(
   const total = opts.docs * opts.rate * opts.seconds;
   let cpuSince = cpuMeter(processesOf(server));
   let measuredFrom = t0;
+  let resetting: Promise<unknown> | undefined;
   const interval = 1000 / (opts.docs * opts.rate);
   for (let k = 0; k < warm + total; k++) {
     await until(t0 + k * interval, k);
@@ -58,6 +59,8 @@ export async function manyDocuments(
     if (k === warm) {
       cpuSince = cpuMeter(processesOf(server));
       measuredFrom = performance.now();
+      // The write path's totals start here too (read, not awaited: the sends keep their pace).
+      resetting = server.writePath?.();
     }
     if (k >= warm) w.sent.set(seq, performance.now());
     setNumber(w.doc, 'bench', seq);
@@ -66,6 +69,8 @@ export async function manyDocuments(
   while (latencies.length < total && performance.now() < deadline) await sleep(20);
   const wall = (performance.now() - measuredFrom) / 1000;
   const cpu = cpuSince();
+  await resetting;
+  const writePath = await server.writePath?.();
   for (const s of sockets) s.close();
   const l = sorted(latencies);
   return {
@@ -78,6 +83,7 @@ export async function manyDocuments(
     cpuPct: cpu[0]!.pct,
     cpu,
     peakRssMb: memoryMb(server.pid).peak,
+    writePath,
   };
 }
 

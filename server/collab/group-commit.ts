@@ -1,3 +1,4 @@
+import { clock, lap } from './write-path-timing.ts';
 import type { Room } from './room.ts';
 
 /** A log that appends several drafts' updates in one synchronous transaction (SQLite). */
@@ -36,7 +37,9 @@ export class GroupCommit {
     const batches = rooms.map((room) => ({ draftId: room.draftId, updates: room.pendingUpdates }));
     let lastSeqs: number[];
     try {
+      const t = clock();
       lastSeqs = this.store.appendMany(batches);
+      lap('append', t);
     } catch {
       for (const room of rooms) room.flush();
       return;

@@ -18,6 +18,7 @@ import {
 } from './protocol.ts';
 import { PresenceGate, type PresenceLimits } from './presence.ts';
 import { SyncReplies } from './sync-replies.ts';
+import { clock, lap } from './write-path-timing.ts';
 import type { ReplyBudget } from './reply-budget.ts';
 import {
   checkTransaction,
@@ -248,6 +249,7 @@ export class Room {
     // A frame that was on its way when the room stopped serving the draft (PG-103).
     if (this.destroyed) return;
     let msg;
+    const t = clock();
     try {
       msg = decodeMessage(frame);
     } catch (err) {
@@ -270,7 +272,7 @@ export class Room {
         this.syncReplies.request(peer, msg.stateVector);
         return;
       case 'update':
-        this.applyFrom(peer, msg.update);
+        this.applyFrom(peer, msg.update, lap('decode', t));
         return;
       case 'awareness':
         this.presenceGate.receive(peer, msg.update);
@@ -322,7 +324,8 @@ export class Room {
     return 0;
   }
 
-  private applyFrom(peer: Peer, update: Uint8Array): void {
+  /** `t`: when the checks start (write-path-timing.ts). */
+  private applyFrom(peer: Peer, update: Uint8Array, t: number): void {
     if (peer.readOnly) {
       // A read-only client still answers sync step 1; that is fine as long as it changes nothing.
       // Checked without decoding the update (a decoded struct is an object; a frame holds millions).
@@ -368,6 +371,7 @@ export class Room {
       peer.close('draft_too_large', `this draft may not grow past ${this.budget.max} bytes`);
       return;
     }
+    t = lap('checks', t);
     this.shadow ??= this.replica();
     const shadow = this.shadow;
     let refusal: Refusal | null = null;
@@ -382,6 +386,7 @@ export class Room {
     } finally {
       shadow.off('afterTransaction', onTransaction);
     }
+    t = lap('shadow', t);
     if (refusal) {
       // Refused whole: the shadow took it (or part of it), so drop the shadow; the next write
       // rebuilds it from the document, which never saw the update.
@@ -393,6 +398,7 @@ export class Room {
       return;
     }
     Y.applyUpdate(this.doc, update, { kind: 'connection', peer } satisfies Origin);
+    lap('apply', t);
   }
 
   /**
@@ -682,11 +688,13 @@ export class Room {
     this.lastSeq = lastSeq;
     if (this.storageFailingSince) this.storageFailing(false);
     this.loggedSinceCompaction += batch.length;
+    const t = clock();
     for (const { update, origin } of batch) {
       const frame = encodeUpdate(update);
       const from = origin?.kind === 'connection' ? origin.peer : null;
       for (const peer of this.peers.keys()) if (peer !== from) peer.send(frame);
     }
+    lap('broadcast', t);
     if (this.loggedSinceCompaction >= this.opts.compactAfterUpdates)
       setImmediate(() => this.compact());
     this.opts.policy?.onDurable(this.draftId);
