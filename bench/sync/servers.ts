@@ -225,11 +225,17 @@ export async function startServer(
       ...(breakdown ? { writePath: () => writePathTotals(child.pid!, dir) } : {}),
     };
   }
-  if (name.startsWith('y-websocket-server')) {
+  // The y-websocket servers, and the floor (bench/sync/peers/relay.ts) speaking the same wire.
+  if (name.startsWith('y-websocket-server') || name === 'floor') {
     const env: Record<string, string> = { PORT: String(port), HOST: '127.0.0.1' };
     const persistent = name.endsWith('leveldb');
     if (persistent) env.YPERSISTENCE = dir;
-    const child = await launch(['node_modules/@y/websocket-server/src/server.js'], env);
+    const child = await launch(
+      name === 'floor'
+        ? ['bench/sync/peers/relay.ts', String(port)]
+        : ['node_modules/@y/websocket-server/src/server.js'],
+      env,
+    );
     const restart = async () => {
       await stopper(child, dir, true)();
       return startServer(name, dir);
@@ -244,21 +250,6 @@ export async function startServer(
       params: {},
       newRooms: named,
       restart: persistent ? restart : null,
-      stop: stopper(child, dir),
-    };
-  }
-  if (name === 'floor') {
-    const child = await launch(['bench/sync/peers/relay.ts', String(port)], {});
-    return {
-      name,
-      wire: 'y-websocket',
-      pid: child.pid!,
-      room: 'bench',
-      url: (r) => `${ws}/${r}`,
-      providerBase: ws,
-      params: {},
-      newRooms: named,
-      restart: null,
       stop: stopper(child, dir),
     };
   }
