@@ -161,7 +161,7 @@ describe('PG: control messages between processes over one Redis', () => {
   // every step is bounded and named so the next one says where it waited; one retry meanwhile.
   it(
     'PG-180: a removal whose message the sender could not send (its sends to a hung Redis at the cap) still closes the person’s socket on the other process within a second of Redis answering, without a resync there',
-    { retry: 1 },
+    { retry: 1, timeout: 60_000 },
     async () => {
       const step = <T>(what: string, p: Promise<T>) => within(p, 15_000, what);
       const redis = await step('starting Redis', startRedis(cleanup));
@@ -188,7 +188,6 @@ describe('PG: control messages between processes over one Redis', () => {
       // B's own connections never failed: the message itself came, late, not a sweep.
       expect(b.bus.counts().resyncs).toBe(resyncs);
     },
-    60_000,
   );
 
   it('PG-180: a removal made while only the sender’s publishing connection is down (killed, and kept out) closes the person’s socket on the other process within a second of that connection returning', async () => {
