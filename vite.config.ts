@@ -51,6 +51,7 @@ export default defineConfig({
     isolate: false,
     // The processes tests start run bundles made once per run (test/helpers/bundle-global-setup.ts).
     globalSetup: ['test/helpers/bundle-global-setup.ts'],
+    setupFiles: ['test/helpers/each-file.ts'],
     hookTimeout: 20_000,
     // One project per dialect (PG-160): everything on SQLite, and the files that start a server
     // again on PostgreSQL and Redis (the list and the reasons: test/postgres-project.ts).

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, onTestFailed } from 'vitest';
+import { onTestFailed } from 'vitest';
 import { freePort } from './postgres.ts';
 import { bundled } from './bundles.ts';
 import { exited } from './process.ts';
@@ -53,12 +53,12 @@ const TICKS_PER_SECOND = 100;
 
 /** Children of this test process still running: killed when its file ends without their cleanup. */
 const live = new Set<ChildProcess>();
-function killAll(): void {
+export function killClusterNodes(): void {
   for (const child of live) child.kill('SIGKILL');
 }
-// Vitest ends its workers with SIGTERM, so no 'exit' event there: its file's afterAll does it.
-if (process.env.VITEST) afterAll(killAll);
-process.once('exit', killAll);
+// Vitest ends its workers with SIGTERM, so no 'exit' event there: after each file,
+// test/helpers/each-file.ts does it.
+process.once('exit', killClusterNodes);
 
 function procStat(pid: number): { state: string; cpuTicks: number } {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

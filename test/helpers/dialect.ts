@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
 import type Database from 'better-sqlite3';
 import pg from 'pg';
 import { freePort } from './postgres.ts';
@@ -34,22 +34,25 @@ function adminPool(): pg.Pool {
   return admin;
 }
 
-// This file's databases are dropped when it ends (the server holds every file's: memory, /dev/shm).
-if (process.env.VITEST_WORKER_ID && onPostgres)
-  afterAll(async () => {
-    const names = [...databases.values()];
-    databases.clear();
-    for (const p of pools.values()) await p.end();
-    pools.clear();
-    const pool = admin;
-    admin = undefined;
-    if (!pool) return;
-    for (const d of names) {
-      const name = new URL((await d).url).pathname.slice(1);
-      await pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    }
-    await pool.end();
-  });
+/**
+ * Drops the databases this test file made and ends their pools (the server holds every file's:
+ * memory, /dev/shm); test/helpers/each-file.ts calls it when a file ends.
+ */
+export async function dropFileDatabases(): Promise<void> {
+  if (!onPostgres) return;
+  const names = [...databases.values()];
+  databases.clear();
+  for (const p of pools.values()) await p.end();
+  pools.clear();
+  const pool = admin;
+  admin = undefined;
+  if (!pool) return;
+  for (const d of names) {
+    const name = new URL((await d).url).pathname.slice(1);
+    await pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+  await pool.end();
+}
 
 function databaseFor(dataDir: string) {
   let d = databases.get(dataDir);

@@ -4,7 +4,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll } from 'vitest';
 
 const run = promisify(execFile);
 
@@ -169,7 +168,7 @@ function killNow(dataDir: string): number[] {
 
 /** Servers of this test process still running: killed when it ends without their cleanup. */
 const live = new Set<string>();
-function removeAll(): void {
+export function removeThrowawayPostgres(): void {
   for (const dir of live) {
     killNow(path.join(dir, 'data'));
     fs.rmSync(dir, { recursive: true, force: true });
@@ -178,11 +177,10 @@ function removeAll(): void {
   if (template) fs.rmSync(template.dir, { recursive: true, force: true });
   template = undefined;
 }
-// Vitest ends its workers with SIGTERM, so no 'exit' event there: its file's afterAll does it.
-// (Only in a test worker: the postgres project's globalSetup, test/helpers/pg-global-setup.ts, runs
-// in Vitest's main process, where it stops its servers itself.)
-if (process.env.VITEST_WORKER_ID) afterAll(removeAll);
-process.once('exit', removeAll);
+// Vitest ends its workers with SIGTERM, so no 'exit' event there: after each file,
+// test/helpers/each-file.ts does it. (The postgres project's globalSetup,
+// test/helpers/pg-global-setup.ts, runs in Vitest's main process and stops its servers itself.)
+process.once('exit', removeThrowawayPostgres);
 
 /**
  * Where the throwaway clusters go: /dev/shm (memory) when there is one — a 28 MB cluster copies

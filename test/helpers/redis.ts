@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
 import { freePort } from './postgres.ts';
 import { exited } from './process.ts';
 
@@ -34,14 +33,12 @@ const MISSING =
 
 /** Children of this test process still running: killed when it ends without their cleanup. */
 const live = new Set<ChildProcess>();
-function killAll(): void {
+export function killThrowawayRedis(): void {
   for (const child of live) child.kill('SIGKILL');
 }
-// Vitest ends its workers with SIGTERM, so no 'exit' event there: its file's afterAll does it.
-// (Only in a test worker: the postgres project's globalSetup, test/helpers/pg-global-setup.ts, runs
-// in Vitest's main process, where it stops its servers itself.)
-if (process.env.VITEST_WORKER_ID) afterAll(killAll);
-process.once('exit', killAll);
+// Vitest ends its workers with SIGTERM, so no 'exit' event there: after each file,
+// test/helpers/each-file.ts does it.
+process.once('exit', killThrowawayRedis);
 
 function spawnRedis(
   command: string,
