@@ -37,14 +37,24 @@ describe('PG-160 the suite runs on both dialects', () => {
     }
   });
 
-  it('PG-160 the Vitest config has a sqlite project of every file and a postgres project of the listed ones, on TEST_DIALECT=postgres', () => {
+  it('PG-160 the Vitest config runs every file on SQLite (the sqlite project, and the alone project after it, one file at a time) and the listed ones on TEST_DIALECT=postgres', () => {
     const projects = (config.test?.projects ?? []) as {
-      test: { name: string; include: string[]; env?: Record<string, string> };
+      test: {
+        name: string;
+        include: string[];
+        exclude?: string[];
+        env?: Record<string, string>;
+        maxWorkers?: number;
+        sequence?: { groupOrder?: number };
+      };
     }[];
     const byName = Object.fromEntries(projects.map((p) => [p.test.name, p.test]));
-    expect(Object.keys(byName).sort()).toEqual(['postgres', 'sqlite']);
+    expect(Object.keys(byName).sort()).toEqual(['alone', 'postgres', 'sqlite']);
     expect(byName.sqlite!.include).toEqual(['test/{unit,integration}/**/*.test.ts']);
-    expect(byName.sqlite!.env?.TEST_DIALECT).toBeUndefined();
+    expect(byName.sqlite!.exclude).toEqual(byName.alone!.include);
+    expect(byName.alone!.maxWorkers).toBe(1);
+    expect(byName.alone!.sequence?.groupOrder).toBeGreaterThan(0);
+    for (const name of ['sqlite', 'alone']) expect(byName[name]!.env?.TEST_DIALECT).toBeUndefined();
     expect(byName.postgres!.include).toEqual(
       process.env.PG_SUITE === 'core' ? coreOnPostgres : onPostgres,
     );
