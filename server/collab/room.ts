@@ -107,6 +107,10 @@ function clientsNamed(stateVector: Uint8Array): number {
   }
 }
 
+/** Accepted peer updates (or bytes of them) the document may lag the shadow by (Room.lag). */
+const LAG_MAX = 64;
+const LAG_MAX_BYTES = 1 << 20;
+
 /** How long a failed append waits before it is tried again. */
 const RETRY_MS = 1000;
 /**
@@ -121,7 +125,11 @@ const SLOW_APPEND_MS = 1000;
  */
 export class Room {
   readonly draftId: string;
-  readonly doc: Y.Doc;
+  /**
+   * The document, which may lag the shadow by the peer updates in `lag` (read it through `doc`,
+   * which catches it up first).
+   */
+  private readonly ydoc: Y.Doc;
   readonly awareness: awarenessProtocol.Awareness;
   readonly peers = new Set<Peer>();
   /** Every presence message passes it: sizes, owned client ids, rate, the authenticated name. */
@@ -134,6 +142,16 @@ export class Room {
    * Made on the first write (a draft only read needs none).
    */
   private shadow: Y.Doc | null = null;
+  /**
+   * Peer updates the shadow accepted that the document has not taken yet, oldest first. A peer
+   * update is integrated once on the hot path (on the shadow, which is then current); the
+   * document takes the accepted ones in one transaction when it is next read, or once LAG_MAX
+   * of them (or LAG_MAX_BYTES) have queued: one transaction per keystroke cost 25 µs a keystroke.
+   */
+  private lag: Uint8Array[] = [];
+  private lagBytes = 0;
+  /** Set while the document catches up with `lag` (already pending or stored, already on the shadow). */
+  private catchingUp = false;
   /** Set while a server edit made on the shadow is applied to the document (the shadow has it already). */
   private fromShadow = false;
   /** Set while a change already in the log is applied (editStored): it is sent, not queued. */
@@ -185,10 +203,10 @@ export class Room {
     this.store = store;
     this.opts = opts;
     this.readOnlySections = readOnlySections;
-    this.doc = new Y.Doc({ gc: true });
+    this.ydoc = new Y.Doc({ gc: true });
     const stored = loaded ?? store.load(draftId);
     if (stored instanceof Promise) throw new Error('an async draft log is loaded before the room');
-    if (replayLog(this.doc, stored, { kind: 'load' } satisfies Origin).droppedPending)
+    if (replayLog(this.ydoc, stored, { kind: 'load' } satisfies Origin).droppedPending)
       opts.log(
         `draft ${draftId}: dropped pending changes that depend on updates the server never had`,
       );
@@ -199,8 +217,8 @@ export class Room {
       (stored.state?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.byteLength, 0),
     );
 
-    this.doc.on('update', this.onDocUpdate);
-    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this.ydoc.on('update', this.onDocUpdate);
+    this.awareness = new awarenessProtocol.Awareness(this.ydoc);
     this.awareness.setLocalState(null);
     this.awareness.on('update', this.onAwarenessUpdate);
     this.presenceGate = new PresenceGate(this.awareness, opts.presence);
@@ -217,9 +235,33 @@ export class Room {
     return this.peers.size;
   }
 
+  /** The document with every accepted change (it takes what `lag` holds first). */
+  get doc(): Y.Doc {
+    if (this.lag.length > 0) this.catchUp();
+    return this.ydoc;
+  }
+
+  /** The document takes the peer updates the shadow accepted since it was last read, in one transaction. */
+  private catchUp(): void {
+    const lag = this.lag;
+    this.lag = [];
+    this.lagBytes = 0;
+    const t = clock();
+    this.catchingUp = true;
+    try {
+      this.ydoc.transact(() => {
+        for (const update of lag) Y.applyUpdate(this.ydoc, update);
+      });
+    } finally {
+      this.catchingUp = false;
+    }
+    lap('apply', t);
+  }
+
   /** The draft as JSON; unchanged items are the same frozen objects as in the previous read. */
   content(): WorkspaceContent {
-    this.live ??= new LiveContent(this.doc);
+    const doc = this.doc;
+    this.live ??= new LiveContent(doc);
     return this.live.read();
   }
 
@@ -378,15 +420,20 @@ export class Room {
     const onTransaction = (tr: Y.Transaction) => {
       refusal ??= checkTransaction(shadow, tr, this.readOnlySections);
     };
+    // What the update changed, as Yjs encodes a transaction (nothing when it held only known changes).
+    const changes: Uint8Array[] = [];
+    const collect = (u: Uint8Array) => void changes.push(u);
     shadow.on('afterTransaction', onTransaction);
+    shadow.on('update', collect);
     try {
       Y.applyUpdate(shadow, update);
     } catch {
       refusal = { reason: 'malformed_message', detail: 'the update could not be applied' };
     } finally {
       shadow.off('afterTransaction', onTransaction);
+      shadow.off('update', collect);
     }
-    t = lap('shadow', t);
+    lap('shadow', t);
     if (refusal) {
       // Refused whole: the shadow took it (or part of it), so drop the shadow; the next write
       // rebuilds it from the document, which never saw the update.
@@ -397,8 +444,13 @@ export class Room {
       peer.close(reason, detail);
       return;
     }
-    Y.applyUpdate(this.doc, update, { kind: 'connection', peer } satisfies Origin);
-    lap('apply', t);
+    const origin: Origin = { kind: 'connection', peer };
+    for (const change of changes) {
+      this.lag.push(change);
+      this.lagBytes += change.byteLength;
+      this.accepted(change, origin);
+    }
+    if (this.lag.length >= LAG_MAX || this.lagBytes >= LAG_MAX_BYTES) this.catchUp();
   }
 
   /**
@@ -552,10 +604,16 @@ export class Room {
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    // Peer updates the shadow accepted: already counted, queued or stored.
+    if (this.catchingUp) return;
     const o = (origin as Origin | null) ?? null;
-    // Peer updates and server edits reached the shadow first; anything else joins it here.
-    if (o?.kind !== 'connection' && !this.fromShadow && this.shadow)
-      Y.applyUpdate(this.shadow, update);
+    // Server edits reached the shadow first; anything else joins it here.
+    if (!this.fromShadow && this.shadow) Y.applyUpdate(this.shadow, update);
+    this.accepted(update, o);
+  };
+
+  /** A change to the draft (a peer's, accepted; a server edit): queued for the log, or sent if stored already. */
+  private accepted(update: Uint8Array, o: Origin | null): void {
     this.replies.clear();
     this.deleted = null;
     this.budget.grew(update.byteLength);
@@ -573,7 +631,7 @@ export class Room {
         this.flush();
       });
     }
-  };
+  }
 
   /** The updates not yet in the log, oldest first (a group commit appends them for several rooms at once). */
   get pendingUpdates(): Uint8Array[] {
@@ -812,6 +870,6 @@ export class Room {
     this.awareness.destroy();
     this.live?.destroy();
     this.shadow?.destroy();
-    this.doc.destroy();
+    this.ydoc.destroy();
   }
 }

@@ -263,6 +263,69 @@ describe('Room persistence', () => {
   });
 });
 
+describe('WP: one integration of a peer update on the write path', () => {
+  it('WP-1 accepted updates the document has not taken yet reach every read, and a refused update after them takes none of them with it', async () => {
+    const { store, draftId } = await fixture();
+    const room = new Room(draftId, store, opts());
+    const [a, b] = twoSyncedPeers(room);
+    // Joined now: joining reads the document, which then takes whatever it lags by.
+    const refused = new MemoryClient(room);
+    refused.deliverUp();
+    const id = addItem(a.doc, 'agents', { name: 'Lagging' });
+    const text = itemText(sectionMap(a.doc, 'agents').get(id), 'instructions')!;
+    for (let i = 0; i < 10; i++) text.insert(text.length, `${i}`);
+    a.deliverUp();
+    room.flush();
+    // Stored and sent in the order they came, each once.
+    expect(store.load(draftId).updates).toHaveLength(11);
+    expect(b.toClient).toHaveLength(11);
+    // A refused update (a field the spec does not have) drops the shadow, which is rebuilt from
+    // the document and the updates it had not taken yet.
+    const hostile = new Y.Doc();
+    Y.applyUpdate(hostile, Y.encodeStateAsUpdate(a.doc));
+    sectionMap(hostile, 'agents').get(id)!.set('no such field', 'x');
+    room.receive(
+      refused.peer,
+      encodeUpdate(Y.encodeStateAsUpdate(hostile, Y.encodeStateVector(a.doc))),
+    );
+    expect(refused.closed).toBe('invalid_shape');
+    text.insert(text.length, '!');
+    a.deliverUp();
+    room.flush();
+    b.deliverDown();
+    // Had the rebuilt shadow missed them, the '!' would depend on changes it lacks (4424).
+    expect(a.closed).toBeNull();
+    expect(sectionMap(room.doc, 'agents').get(id)!.has('no such field')).toBe(false);
+    expect(draftContent(room.doc)).toEqual(draftContent(a.doc));
+    expect(draftContent(b.doc)).toEqual(draftContent(a.doc));
+    // A client joining now is sent all of it, and so is the log after a reload.
+    const c = new MemoryClient(room);
+    c.deliverUp();
+    c.deliverDown();
+    expect(draftContent(c.doc)).toEqual(draftContent(a.doc));
+    room.unload();
+    const reloaded = new Room(draftId, store, opts());
+    expect(draftContent(reloaded.doc)).toEqual(draftContent(a.doc));
+    reloaded.unload();
+  });
+
+  it('WP-2 an update holding only what the draft has already is neither logged nor sent', async () => {
+    const { store, draftId } = await fixture();
+    const room = new Room(draftId, store, opts());
+    const [a, b] = twoSyncedPeers(room);
+    addItem(a.doc, 'agents', { name: 'Once' });
+    a.deliverUp();
+    room.flush();
+    b.toClient.length = 0;
+    room.receive(a.peer, encodeUpdate(Y.encodeStateAsUpdate(a.doc)));
+    room.flush();
+    expect(a.closed).toBeNull();
+    expect(store.load(draftId).updates).toHaveLength(1);
+    expect(b.toClient).toHaveLength(0);
+    room.unload();
+  });
+});
+
 describe('[R7] hostile updates never corrupt the draft', () => {
   it.each([7, 8, 9])(
     '[R7] a mutated update is applied whole or refused (4400, 4422, 4424) with the document unchanged (seed %i)',
