@@ -21,8 +21,10 @@ import { SyncReplies } from './sync-replies.ts';
 import { clock, lap } from './write-path-timing.ts';
 import type { ReplyBudget } from './reply-budget.ts';
 import {
+  changedAnything,
   checkTransaction,
   disorderedDeletes,
+  newAsSent,
   MAX_STRUCTS_PER_UPDATE,
   readOnlyWouldChange,
   tooManyStructs,
@@ -417,14 +419,18 @@ export class Room {
     this.shadow ??= this.replica();
     const shadow = this.shadow;
     let refusal: Refusal | null = null;
+    let changed = false;
     const onTransaction = (tr: Y.Transaction) => {
       refusal ??= checkTransaction(shadow, tr, this.readOnlySections);
+      changed ||= changedAnything(tr);
     };
-    // What the update changed, as Yjs encodes a transaction (nothing when it held only known changes).
-    const changes: Uint8Array[] = [];
-    const collect = (u: Uint8Array) => void changes.push(u);
+    // What the update changed: the update itself when it holds only what is new (`newAsSent`),
+    // else as Yjs encodes the transaction (nothing when it held only known changes).
+    const asSent = newAsSent(decoded, shadow);
+    const encoded: Uint8Array[] = [];
+    const collect = (u: Uint8Array) => void encoded.push(u);
     shadow.on('afterTransaction', onTransaction);
-    shadow.on('update', collect);
+    if (!asSent) shadow.on('update', collect);
     try {
       Y.applyUpdate(shadow, update);
     } catch {
@@ -445,6 +451,8 @@ export class Room {
       return;
     }
     const origin: Origin = { kind: 'connection', peer };
+    // A copy: the update is a view into the frame, and the frame into a socket read of many.
+    const changes = asSent ? (changed ? [update.slice()] : []) : encoded;
     for (const change of changes) {
       this.lag.push(change);
       this.lagBytes += change.byteLength;

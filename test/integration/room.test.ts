@@ -18,6 +18,7 @@ import { createDraftStore, type DraftStore } from '#server/store/drafts.ts';
 import { createProjectStore } from '#server/store/projects.ts';
 import { createProjects } from '#server/domain/projects.ts';
 import { Room } from '#server/collab/room.ts';
+import { AS_SENT_DELETE_RANGES } from '#server/collab/update-guard.ts';
 import { MemoryClient } from '../helpers/memory-peer.ts';
 import { tempDataDir } from '../helpers/server.ts';
 import { prng } from '../helpers/prng.ts';
@@ -309,7 +310,7 @@ describe('WP: one integration of a peer update on the write path', () => {
     reloaded.unload();
   });
 
-  it('WP-2 an update holding only what the draft has already is neither logged nor sent', async () => {
+  it('WP-2 what an update holds that the draft has already is neither logged nor sent', async () => {
     const { store, draftId } = await fixture();
     const room = new Room(draftId, store, opts());
     const [a, b] = twoSyncedPeers(room);
@@ -322,6 +323,58 @@ describe('WP: one integration of a peer update on the write path', () => {
     expect(a.closed).toBeNull();
     expect(store.load(draftId).updates).toHaveLength(1);
     expect(b.toClient).toHaveLength(0);
+    // All of it again with one change more: only the change is logged and sent.
+    a.doc.on('update', () => (a.toServer.length = 0));
+    const one = sectionMap(a.doc, 'agents').values().next().value!;
+    one.set('name', 'Twice');
+    const full = Y.encodeStateAsUpdate(a.doc);
+    room.receive(a.peer, encodeUpdate(full));
+    room.flush();
+    const logged = store.load(draftId).updates;
+    expect(logged).toHaveLength(2);
+    expect(logged[1]!.byteLength).toBeLessThan(full.byteLength / 2);
+    expect(b.toClient).toEqual([encodeUpdate(logged[1]!)]);
+    room.unload();
+  });
+});
+
+describe('WP: updates stored as sent', () => {
+  it(`WP-3 a keystroke is stored and sent byte for byte as its peer sent it; an update with more than ${AS_SENT_DELETE_RANGES} delete ranges (a reconnect's sync step 2) is stored as only what it changed`, async () => {
+    const { store, draftId } = await fixture();
+    const room = new Room(draftId, store, opts());
+    const [a, b] = twoSyncedPeers(room);
+    const id = addItem(a.doc, 'agents', { name: 'Typed' });
+    const text = itemText(sectionMap(a.doc, 'agents').get(id), 'instructions')!;
+    text.insert(0, 'x'.repeat(80));
+    for (let i = 0; i < 40; i++) text.delete(i, 1); // 40 ranges: every other character
+    a.deliverUp();
+    room.flush();
+    b.deliverDown();
+    const before = store.load(draftId).updates.length;
+    // A keystroke: what is logged and what b receives are the very bytes a sent.
+    text.insert(0, 'k');
+    const sent = a.toServer.at(-1)!;
+    a.deliverUp();
+    room.flush();
+    const logged = store.load(draftId).updates;
+    expect(logged).toHaveLength(before + 1);
+    expect(encodeUpdate(logged.at(-1)!)).toEqual(sent);
+    expect(b.toClient.at(-1)).toEqual(sent);
+    // b goes offline, types, and reconnects: its sync step 2 carries its whole delete set, all of
+    // it known here, and the one new character.
+    b.disconnect();
+    itemText(sectionMap(b.doc, 'agents').get(id), 'instructions')!.insert(0, 'o');
+    b.connect();
+    b.deliverUp(); // its sync step 1
+    b.deliverDown(); // the server's sync step 1 (and step 2): b answers with its step 2
+    b.deliverUp();
+    room.flush();
+    const stored = store.load(draftId).updates.at(-1)!;
+    const offline = Y.encodeStateAsUpdate(b.doc, Y.encodeStateVector(a.doc));
+    expect(Y.decodeUpdate(offline).ds.clients.get(a.doc.clientID)).toHaveLength(40);
+    expect(Y.decodeUpdate(stored).ds.clients.size).toBe(0);
+    expect(stored.byteLength).toBeLessThan(offline.byteLength / 4);
+    expect(draftContent(room.doc)).toEqual(draftContent(b.doc));
     room.unload();
   });
 });
