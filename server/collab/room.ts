@@ -111,7 +111,7 @@ function clientsNamed(stateVector: Uint8Array): number {
 
 /** Accepted peer updates (or bytes of them) the document may lag the shadow by (Room.lag). */
 const LAG_MAX = 64;
-const LAG_MAX_BYTES = 1 << 20;
+const LAG_MAX_BYTES = 256 * 1024;
 
 /** How long a failed append waits before it is tried again. */
 const RETRY_MS = 1000;
