@@ -4,7 +4,8 @@
 // S4's 200 writers (raise it to find where one process saturates).
 // Workloads S1, S3 and S4 of `npm run bench` (bench/sync), each against: today's single process on
 // SQLite (as `npm run bench` runs it), 1 process on PostgreSQL, 3 processes on PostgreSQL behind
-// the test balancer. Every setup is fresh per workload. Tables merge into bench/RESULTS.md as
+// the test balancer, and the peers of BENCH_PEERS (default: y-websocket-server in memory and with
+// leveldb; `none` for none), with our set-ups' ratios to the best of them. Every setup is fresh per workload. Tables merge into bench/RESULTS.md as
 // S1-cluster, S3-cluster, S4-cluster.
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +14,8 @@ import { fanout } from '../sync/fanout.ts';
 import type { CpuShare } from '../sync/stats.ts';
 import { manyDocuments } from '../sync/workloads.ts';
 import { Report, fmt as f } from '../results.ts';
-import { postgresSetup, sqliteSetup, type Setup, type Spread } from './setups.ts';
+import { SERVERS, type ServerName } from '../sync/servers.ts';
+import { oneProcess, postgresSetup, sqliteSetup, type Setup, type Spread } from './setups.ts';
 
 // Stopped from outside (Ctrl-C, `timeout`): exit, so that the helpers' exit handlers kill the
 // processes and PostgreSQL they started and delete their data.
@@ -29,10 +31,24 @@ if (spread !== 'balancer' && spread !== 'direct') {
   process.exit(2);
 }
 
+/**
+ * The peers each workload also runs against (BENCH_PEERS, comma-separated; `none` for none): the
+ * targets of issue 18 are relative to them, and they are one process each.
+ */
+const PEERS = (process.env.BENCH_PEERS ?? 'y-websocket-server,y-websocket-server+leveldb')
+  .split(',')
+  .filter((p) => p !== 'none' && p !== '') as ServerName[];
+for (const peer of PEERS)
+  if (!(SERVERS as readonly string[]).includes(peer) || peer === 'stagecoach') {
+    console.error(`BENCH_PEERS: ${peer} is not one of ${SERVERS.slice(1).join(', ')}`);
+    process.exit(2);
+  }
+
 const SETUPS: { label: string; start: () => Promise<Setup> }[] = [
   { label: 'SQLite, 1 process', start: sqliteSetup },
   { label: 'PostgreSQL, 1 process', start: () => postgresSetup(1, spread) },
   { label: `PostgreSQL, 3 processes (${spread})`, start: () => postgresSetup(3, spread) },
+  ...PEERS.map((peer) => ({ label: `${peer} (peer)`, start: () => oneProcess(peer) })),
 ];
 
 /** What every workload reports, in the shape of the table's columns. */
@@ -93,7 +109,7 @@ const WORKLOADS: Workload[] = [
 
 const report = new Report('Several processes');
 report.say(
-  `Each workload against today's single process on SQLite (dist/server.js, as \`npm run bench\`), 1 process on PostgreSQL ${path.basename(path.dirname(postgresBinDir()))} and 3 processes on it, all with Redis; the processes run dist/server.js on this machine, PostgreSQL durable (on disk, fsync on). Clients: ${spread === 'balancer' ? "through the test balancer (a draft's sockets hashed to one process; HTTP round-robin)" : 'round-robin straight to the processes (--spread direct)'}. CPU in % of one core per process (n1, n2, n3), then PostgreSQL's backends together and the balancer (a process of its own, in front of both PostgreSQL set-ups). The load clients run in this process on the same cores. Load average at the start: ${os.loadavg()[0]!.toFixed(1)} (other work on this machine skews every figure).`,
+  `Each workload against today's single process on SQLite (dist/server.js, as \`npm run bench\`), 1 process on PostgreSQL ${path.basename(path.dirname(postgresBinDir()))} and 3 processes on it, all with Redis, then ${PEERS.length > 0 ? PEERS.join(' and ') : 'no peer'} (one process each, as \`npm run bench\` starts them); the processes run dist/server.js on this machine, PostgreSQL durable (on disk, fsync on). Clients: ${spread === 'balancer' ? "through the test balancer (a draft's sockets hashed to one process; HTTP round-robin)" : 'round-robin straight to the processes (--spread direct)'}. CPU in % of one core per process (n1, n2, n3), then PostgreSQL's backends together and the balancer (a process of its own, in front of both PostgreSQL set-ups). The load clients run in this process on the same cores. Load average at the start: ${os.loadavg()[0]!.toFixed(1)} (other work on this machine skews every figure).`,
 );
 
 /** Runs `w` once on a fresh `setup`; null with the reason when it could not. */
@@ -177,17 +193,30 @@ for (const w of WORKLOADS.filter((x) => only.includes(x.id))) {
       await setup?.server.stop();
     }
   }
+  const notes: string[] = [];
   const one = results.get(SETUPS[1]!.label);
   const three = results.get(SETUPS[2]!.label);
   if (one && three) {
     // Updates/s per core of the busiest process: the rate at which that process would be full, if
     // its cost per update stays the same (an extrapolation, on a machine with 2 cores in all).
     const capacity = (r: Figures) => (r.perSecond / busiest(r.cpu)) * 100;
-    report.say();
-    report.say(
-      `- 1 → 3 processes: ${w.perSecondColumn} ×${f(three.perSecond / one.perSecond)}; busiest process ${f(busiest(one.cpu), 1)} % → ${f(busiest(three.cpu), 1)} % of a core; updates/s until the busiest process is full (extrapolated) ${f(capacity(one), 0)} → ${f(capacity(three), 0)} (×${f(capacity(three) / capacity(one))})`,
+    notes.push(
+      `1 → 3 processes: ${w.perSecondColumn} ×${f(three.perSecond / one.perSecond)}; busiest process ${f(busiest(one.cpu), 1)} % → ${f(busiest(three.cpu), 1)} % of a core; updates/s until the busiest process is full (extrapolated) ${f(capacity(one), 0)} → ${f(capacity(three), 0)} (×${f(capacity(three) / capacity(one))})`,
     );
   }
+  // Issue 18's targets are ratios to the best peer (by p99): each of our set-ups against it.
+  const total = (r: Figures) => ours(r.cpu).reduce((n, c) => n + c.pct, 0);
+  const best = [...results]
+    .filter(([label]) => label.endsWith('(peer)'))
+    .sort(([, a], [, b]) => a.p99 - b.p99)[0];
+  if (best)
+    for (const [label, r] of results)
+      if (!label.endsWith('(peer)'))
+        notes.push(
+          `${label} / ${best[0]}: p50 ×${f(r.p50 / best[1].p50)} · p99 ×${f(r.p99 / best[1].p99)} · CPU of our processes ×${f(total(r) / total(best[1]))}`,
+        );
+  if (notes.length > 0) report.say();
+  for (const note of notes) report.say(`- ${note}`);
   // Written after every workload: a run stopped halfway keeps what it measured.
   report.write();
 }

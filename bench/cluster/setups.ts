@@ -11,6 +11,7 @@ import {
   ourProject,
   startServer,
   type RunningServer,
+  type ServerName,
 } from '../sync/servers.ts';
 import { hello, updateOf } from '../sync/wire.ts';
 
@@ -39,7 +40,12 @@ export interface Setup {
 
 /** Today's single process on SQLite, started exactly as `npm run bench` starts it. */
 export async function sqliteSetup(): Promise<Setup> {
-  const server = await startServer('stagecoach');
+  return await oneProcess('stagecoach');
+}
+
+/** One process of `name` (ours on SQLite, or a peer), started exactly as `npm run bench` starts it. */
+export async function oneProcess(name: ServerName): Promise<Setup> {
+  const server = await startServer(name);
   return { server, nodes: 1, refused: () => Promise.resolve(null), leasesLost: () => 0 };
 }
 

@@ -15,7 +15,7 @@ import {
 } from './workloads.ts';
 import { Report, fmt as f } from '../results.ts';
 import { WARMUP_SECONDS } from './stats.ts';
-import { STAGES } from '../../server/collab/write-path-timing.ts';
+import { STAGES, type WritePathReport } from '../../server/collab/write-path-timing.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
 const only = (process.env.BENCH_ONLY ?? 'S1,S2,S3,S4,S7,S8,S9,S10').split(',');
@@ -70,8 +70,8 @@ async function table<R extends object>(
 }
 
 /** BENCH_BREAKDOWN=1: where an update's time went in our server during S4, per update. */
-function writePathTable(totals: Record<string, { ms: number; count: number }>, updates: number) {
-  const all = Object.values(totals).reduce((a, t) => a + t.ms, 0);
+function writePathTable({ stages, loop, gc }: WritePathReport, updates: number) {
+  const all = Object.values(stages).reduce((a, t) => a + t.ms, 0);
   report.say();
   report.say(
     `Our write path in S4, per update (${updates} updates; WRITE_PATH_TIMING, server/collab/write-path-timing.ts; the event loop's other work — websocket reads and parsing, timers — is not in it):`,
@@ -80,12 +80,16 @@ function writePathTable(totals: Record<string, { ms: number; count: number }>, u
   report.say('| stage | what | µs per update | share | times |');
   report.say('|---|---|---|---|---|');
   for (const [stage, what] of Object.entries(STAGES)) {
-    const t = totals[stage] ?? { ms: 0, count: 0 };
+    const t = stages[stage as keyof typeof STAGES] ?? { ms: 0, count: 0 };
     report.say(
       `| ${stage} | ${what} | ${f((t.ms * 1000) / updates, 1)} | ${f((100 * t.ms) / all, 0)} % | ${t.count} |`,
     );
   }
   report.say(`| all | | ${f((all * 1000) / updates, 1)} | 100 % | |`);
+  report.say();
+  report.say(
+    `Meanwhile the event loop was busy ${f(100 * loop.busy, 1)} % of the time, its timers fired late by p50 ${f(loop.delayMs.p50)} / p99 ${f(loop.delayMs.p99)} / max ${f(loop.delayMs.max)} ms, and GC paused it ${gc.count} times for ${f(gc.ms, 0)} ms in all (longest ${f(gc.maxMs, 1)} ms).`,
+  );
 }
 
 const FANOUT = [

@@ -3,18 +3,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { WritePathReport } from '../../server/collab/write-path-timing.ts';
 import type { Wire } from './wire.ts';
 
 /** Asks a server of ours for its write-path totals (SIGUSR1) and reads them from its DATA_DIR. */
-async function writePathTotals(
-  pid: number,
-  dir: string,
-): Promise<Record<string, { ms: number; count: number }>> {
+async function writePathTotals(pid: number, dir: string): Promise<WritePathReport> {
   const file = path.join(dir, 'write-path-timing.json');
   fs.rmSync(file, { force: true });
   process.kill(pid, 'SIGUSR1');
   for (let i = 0; i < 500 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, { ms: number; count: number }>;
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as WritePathReport;
 }
 
 /** A sync server under test, running in its own process on loopback. */
@@ -40,9 +38,9 @@ export interface RunningServer {
   processes?: () => { name: string; pid: number }[];
   /**
    * Ours with BENCH_BREAKDOWN=1: the write path's stage totals since the last call
-   * (server/collab/write-path-timing.ts), in ms and counts.
+   * (server/collab/write-path-timing.ts), in ms and counts, with the event loop and GC.
    */
-  writePath?: () => Promise<Record<string, { ms: number; count: number }>>;
+  writePath?: () => Promise<WritePathReport>;
 }
 
 export const SERVERS = [

@@ -1,17 +1,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import {
+  monitorEventLoopDelay,
+  performance,
+  PerformanceObserver,
+  type ELDHistogram,
+} from 'node:perf_hooks';
 
 /**
  * Where an update's time goes on its way through the server (issue 18). With
  * WRITE_PATH_TIMING=1 each stage's time is added up; SIGUSR1 writes the totals since the last
- * signal to `<DATA_DIR>/write-path-timing.json` and starts again. Off (the default) a stage costs
+ * signal to `<DATA_DIR>/write-path-timing.json` (with the event loop's busy share and delay, and
+ * GC pauses, over the same time) and starts again. Off (the default) a stage costs
  * one boolean check. `BENCH_BREAKDOWN=1 npm run bench` prints the breakdown under S4.
  */
 export const STAGES = {
   decode: 'the frame decoded (y-websocket message)',
   checks: 'structure checks: struct count, a decode, delete order, the size budget',
   shadow: 'applied to the shadow replica, every item and section checked',
-  apply: 'applied to the document (its update event queues the append)',
+  apply: 'the document takes the accepted updates it lags by (WP-1), one transaction per catch-up',
   append: 'appended to the SQLite log, one transaction per group commit',
   broadcast: 'framed and written to every other peer',
 } as const;
@@ -22,8 +29,20 @@ export interface StageTotal {
   count: number;
 }
 
+/** What SIGUSR1 writes: the stages' totals, and the event loop and GC over the same time. */
+export interface WritePathReport {
+  stages: Record<Stage, StageTotal>;
+  /** Share of the time the event loop ran (0–1), and how late its timers fired (ms). */
+  loop: { busy: number; delayMs: { p50: number; p99: number; max: number } };
+  /** Garbage collection: pauses of the main thread. */
+  gc: { count: number; ms: number; maxMs: number };
+}
+
 let on = false;
 let totals = fresh();
+let delay: ELDHistogram | null = null;
+let busySince = performance.eventLoopUtilization();
+let gc = { count: 0, ms: 0, maxMs: 0 };
 
 function fresh(): Record<Stage, StageTotal> {
   const out = {} as Record<Stage, StageTotal>;
@@ -31,14 +50,43 @@ function fresh(): Record<Stage, StageTotal> {
   return out;
 }
 
+function report(): WritePathReport {
+  const ms = (ns: number) => ns / 1e6;
+  return {
+    stages: totals,
+    loop: {
+      busy: performance.eventLoopUtilization(busySince).utilization,
+      delayMs: {
+        p50: ms(delay!.percentile(50)),
+        p99: ms(delay!.percentile(99)),
+        max: ms(delay!.max),
+      },
+    },
+    gc,
+  };
+}
+
 /** Turns timing on and answers SIGUSR1 with the totals in `dataDir`. */
 export function enableWritePathTiming(dataDir: string): void {
   on = true;
+  delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  busySince = performance.eventLoopUtilization();
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.ms += e.duration;
+      gc.maxMs = Math.max(gc.maxMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.on('SIGUSR1', () => {
     const file = path.join(dataDir, 'write-path-timing.json');
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(totals));
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(report()));
     fs.renameSync(`${file}.tmp`, file);
     totals = fresh();
+    delay!.reset();
+    busySince = performance.eventLoopUtilization();
+    gc = { count: 0, ms: 0, maxMs: 0 };
   });
 }
 
