@@ -15,7 +15,7 @@ import {
 } from './workloads.ts';
 import { Report, fmt as f } from '../results.ts';
 import { WARMUP_SECONDS } from './stats.ts';
-import { STAGES, type WritePathReport } from '../../server/collab/write-path-timing.ts';
+import { STAGES, type Pause, type WritePathReport } from '../../server/collab/write-path-timing.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 60);
 const only = (process.env.BENCH_ONLY ?? 'S1,S2,S3,S4,S7,S8,S9,S10').split(',');
@@ -70,7 +70,7 @@ async function table<R extends object>(
 }
 
 /** BENCH_BREAKDOWN=1: where an update's time went in our server during S4, per update. */
-function writePathTable({ stages, loop, gc }: WritePathReport, updates: number) {
+function writePathTable({ stages, loop, gc, stalls }: WritePathReport, updates: number) {
   const all = Object.values(stages).reduce((a, t) => a + t.ms, 0);
   report.say();
   report.say(
@@ -89,6 +89,15 @@ function writePathTable({ stages, loop, gc }: WritePathReport, updates: number) 
   report.say();
   report.say(
     `Meanwhile the event loop was busy ${f(100 * loop.busy, 1)} % of the time, its timers fired late by p50 ${f(loop.delayMs.p50)} / p99 ${f(loop.delayMs.p99)} / max ${f(loop.delayMs.max)} ms, and GC paused it ${gc.count} times for ${f(gc.ms, 0)} ms in all (longest ${f(gc.maxMs, 1)} ms).`,
+  );
+  const at = (p: Pause) =>
+    `${f(p.ms, 1)} ms${p.kind ? ` ${p.kind}` : ''} at ${f(p.atMs / 1000, 1)} s`;
+  report.say(
+    `Longest stalls (a 5 ms timer late by more than 10 ms): ${stalls.map(at).join(', ') || 'none'}. Longest GC pauses: ${gc.longest.map(at).join(', ') || 'none'}. Longest single stage: ${Object.entries(
+      stages,
+    )
+      .map(([stage, t]) => `${stage} ${f(t.maxMs, 1)} ms`)
+      .join(', ')}.`,
   );
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  constants,
   monitorEventLoopDelay,
   performance,
   PerformanceObserver,
@@ -27,6 +28,16 @@ export type Stage = keyof typeof STAGES;
 export interface StageTotal {
   ms: number;
   count: number;
+  /** The longest single time in this stage. */
+  maxMs: number;
+}
+
+/** Something that held the event loop: when (ms since the window began) and for how long. */
+export interface Pause {
+  atMs: number;
+  ms: number;
+  /** For GC: minor, major, incremental or weak callbacks. */
+  kind?: string;
 }
 
 /** What SIGUSR1 writes: the stages' totals, and the event loop and GC over the same time. */
@@ -34,19 +45,43 @@ export interface WritePathReport {
   stages: Record<Stage, StageTotal>;
   /** Share of the time the event loop ran (0–1), and how late its timers fired (ms). */
   loop: { busy: number; delayMs: { p50: number; p99: number; max: number } };
-  /** Garbage collection: pauses of the main thread. */
-  gc: { count: number; ms: number; maxMs: number };
+  /** Garbage collection: pauses of the main thread, the longest few of them. */
+  gc: { count: number; ms: number; maxMs: number; longest: Pause[] };
+  /** The longest few times a 5 ms timer fired more than 10 ms late (the loop was held). */
+  stalls: Pause[];
+}
+
+/** How many of the longest pauses a report keeps. */
+const KEEP = 5;
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
+
+/** Keeps the KEEP longest of `list` and `pause`. */
+function keep(list: Pause[], pause: Pause): void {
+  list.push(pause);
+  list.sort((a, b) => b.ms - a.ms);
+  list.length = Math.min(list.length, KEEP);
 }
 
 let on = false;
 let totals = fresh();
 let delay: ELDHistogram | null = null;
 let busySince = performance.eventLoopUtilization();
-let gc = { count: 0, ms: 0, maxMs: 0 };
+let gc = freshGc();
+let stalls: Pause[] = [];
+let since = performance.now();
+
+function freshGc(): WritePathReport['gc'] {
+  return { count: 0, ms: 0, maxMs: 0, longest: [] };
+}
 
 function fresh(): Record<Stage, StageTotal> {
   const out = {} as Record<Stage, StageTotal>;
-  for (const s of Object.keys(STAGES) as Stage[]) out[s] = { ms: 0, count: 0 };
+  for (const s of Object.keys(STAGES) as Stage[]) out[s] = { ms: 0, count: 0, maxMs: 0 };
   return out;
 }
 
@@ -63,6 +98,7 @@ function report(): WritePathReport {
       },
     },
     gc,
+    stalls,
   };
 }
 
@@ -77,8 +113,21 @@ export function enableWritePathTiming(dataDir: string): void {
       gc.count++;
       gc.ms += e.duration;
       gc.maxMs = Math.max(gc.maxMs, e.duration);
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      keep(gc.longest, {
+        atMs: e.startTime - since,
+        ms: e.duration,
+        kind: GC_KINDS[kind ?? -1] ?? String(kind),
+      });
     }
   }).observe({ entryTypes: ['gc'] });
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    const late = now - last - 5;
+    last = now;
+    if (late > 10) keep(stalls, { atMs: now - late - since, ms: late });
+  }, 5).unref();
   process.on('SIGUSR1', () => {
     const file = path.join(dataDir, 'write-path-timing.json');
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(report()));
@@ -86,7 +135,9 @@ export function enableWritePathTiming(dataDir: string): void {
     totals = fresh();
     delay!.reset();
     busySince = performance.eventLoopUtilization();
-    gc = { count: 0, ms: 0, maxMs: 0 };
+    gc = freshGc();
+    stalls = [];
+    since = performance.now();
   });
 }
 
@@ -97,7 +148,9 @@ export const clock = (): number => (on ? performance.now() : 0);
 export function lap(stage: Stage, since: number): number {
   if (!on) return 0;
   const now = performance.now();
-  totals[stage].ms += now - since;
-  totals[stage].count++;
+  const total = totals[stage];
+  total.ms += now - since;
+  total.count++;
+  total.maxMs = Math.max(total.maxMs, now - since);
   return now;
 }
