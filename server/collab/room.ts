@@ -23,11 +23,10 @@ import type { ReplyBudget } from './reply-budget.ts';
 import {
   changedAnything,
   checkTransaction,
-  disorderedDeletes,
   newAsSent,
   MAX_STRUCTS_PER_UPDATE,
   readOnlyWouldChange,
-  tooManyStructs,
+  readShape,
   type DeleteSet,
   type Refusal,
 } from './update-guard.ts';
@@ -387,23 +386,20 @@ export class Room {
       if (changes) peer.close('read_only', 'this connection may not change the draft');
       return;
     }
-    let decoded;
+    let shape;
     try {
-      if (tooManyStructs(update)) {
-        peer.close(
-          'malformed_message',
-          `an update holds at most ${MAX_STRUCTS_PER_UPDATE} structs`,
-        );
-        return;
-      }
-      // Decoding first proves the update is well-formed before it touches the document, and
+      // Read by hand first: proves the update well-formed before it touches the document, and
       // turns most malformed frames away in O(update) instead of an O(document) shadow rebuild.
-      decoded = Y.decodeUpdate(update);
+      shape = readShape(update);
     } catch {
       peer.close('malformed_message', 'invalid Yjs update');
       return;
     }
-    if (disorderedDeletes(decoded)) {
+    if (shape.tooMany) {
+      peer.close('malformed_message', `an update holds at most ${MAX_STRUCTS_PER_UPDATE} structs`);
+      return;
+    }
+    if (shape.disorderedDeletes) {
       peer.close('malformed_message', 'delete ranges out of order or overlapping');
       return;
     }
@@ -426,7 +422,7 @@ export class Room {
     };
     // What the update changed: the update itself when it holds only what is new (`newAsSent`),
     // else as Yjs encodes the transaction (nothing when it held only known changes).
-    const asSent = newAsSent(decoded, shadow);
+    const asSent = newAsSent(shape, shadow);
     const encoded: Uint8Array[] = [];
     const collect = (u: Uint8Array) => void encoded.push(u);
     shadow.on('afterTransaction', onTransaction);

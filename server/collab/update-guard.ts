@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import * as Y from 'yjs';
 import * as decoding from 'lib0/decoding';
 import type { CloseReason } from '#schema/errors.ts';
@@ -23,7 +24,6 @@ export interface Refusal {
   detail: string;
 }
 
-type Decoded = ReturnType<typeof Y.decodeUpdate>;
 /** A document's delete set (yjs does not export the class's type). */
 export type DeleteSet = ReturnType<typeof Y.createDeleteSetFromStructStore>;
 
@@ -86,52 +86,6 @@ function coveredBy(
   return false;
 }
 
-/**
- * Whether the update's delete ranges are out of order or overlap for some client. Yjs walks
- * every struct a range covers, once per range: one range repeated a thousand times over many
- * deleted items costs a thousand walks of them (seconds, for 8 KB). No Yjs encoder writes such
- * a delete set (every one is sorted and merged first), so it is refused in O(update) instead.
- */
-export function disorderedDeletes(update: Decoded): boolean {
-  for (const ranges of update.ds.clients.values()) {
-    let end = 0;
-    for (const { clock, len } of ranges) {
-      if (clock < end) return true;
-      end = clock + len;
-    }
-  }
-  return false;
-}
-
-/** Delete ranges an update stored and sent as its peer sent it may hold (see `newAsSent`). */
-export const AS_SENT_DELETE_RANGES = 16;
-
-/**
- * Whether a peer's update, once applied, can be stored and sent as the peer sent it rather than
- * as Yjs re-encodes the transaction (6 µs a keystroke): each client's structs start exactly
- * where `doc` stops (nothing in them it has already, no gap), and it holds at most
- * AS_SENT_DELETE_RANGES delete ranges (ranges deleted already cost a few bytes each then; a
- * reconnecting client's whole delete set is re-encoded down to what is new). Every keystroke
- * and paste an editor sends passes. O(update).
- */
-export function newAsSent(update: Decoded, doc: Y.Doc): boolean {
-  let ranges = 0;
-  for (const r of update.ds.clients.values()) ranges += r.length;
-  if (ranges > AS_SENT_DELETE_RANGES) return false;
-  let client = -1;
-  let next = 0;
-  for (const struct of update.structs) {
-    if (struct instanceof Y.Skip) return false;
-    if (struct.id.client !== client) {
-      client = struct.id.client;
-      next = Y.getState(doc.store, client);
-    }
-    if (struct.id.clock !== next) return false;
-    next += struct.length;
-  }
-  return true;
-}
-
 /** Whether a transaction changed anything: what Yjs asks before it emits an update. */
 export function changedAnything(tr: Y.Transaction): boolean {
   if (tr.deleteSet.clients.size > 0) return true;
@@ -148,9 +102,11 @@ export function changedAnything(tr: Y.Transaction): boolean {
  */
 export const MAX_STRUCTS_PER_UPDATE = 250_000;
 
-const skipString = (d: decoding.Decoder): void => {
+/** Skips a string (or, `utf8` false, bytes) without making it; throws where Yjs's fatal UTF-8 decoding would. */
+const skipString = (d: decoding.Decoder, utf8 = true): void => {
   const len = decoding.readVarUint(d);
   if (len > d.arr.length - d.pos) throw new Error('truncated update');
+  if (utf8 && !isUtf8(d.arr.subarray(d.pos, d.pos + len))) throw new Error('a string is not UTF-8');
   d.pos += len;
 };
 
@@ -159,24 +115,73 @@ const skipId = (d: decoding.Decoder): void => {
   decoding.readVarUint(d); // clock
 };
 
+/** What a peer's update is made of, read by hand before it touches the shadow (`readShape`). */
+export interface UpdateShape {
+  /** More than the bound of structs (the rest was not read, nor anything below). */
+  tooMany: boolean;
+  /** Each block of structs: its client and first clock, in order. */
+  blocks: { client: number; clock: number }[];
+  /** A Skip struct (a gap in a client's clocks) or a client with two blocks. */
+  irregular: boolean;
+  /** Delete ranges in all. */
+  deleteRanges: number;
+  /**
+   * A client's delete ranges out of order or overlapping (over all its sections). Yjs walks every
+   * struct a range covers, once per range: one range repeated a thousand times over many deleted
+   * items costs a thousand walks of them (seconds, for 8 KB). No Yjs encoder writes such a delete
+   * set (every one is sorted and merged first), so it is refused in O(update) instead.
+   */
+  disorderedDeletes: boolean;
+}
+
+/** The shared types Yjs reads by number (readContentType): YArray … YXmlText. */
+const TYPE_REFS = 7;
+
 /**
- * Whether `update` (Yjs v1) holds more than `max` structs, read without decoding them (the
- * layout of yjs's readClientsStructRefs and readItemContent). Throws on a malformed update.
+ * Reads a JSON value as Yjs does (it parses these when it decodes): throws on bad JSON. Only a
+ * JSON content's values may be the word `undefined`.
  */
-export function tooManyStructs(update: Uint8Array, max = MAX_STRUCTS_PER_UPDATE): boolean {
+const readJson = (d: decoding.Decoder, undefinedToo = false): void => {
+  const text = decoding.readVarString(d);
+  if (!(undefinedToo && text === 'undefined')) JSON.parse(text);
+};
+
+/**
+ * Reads `update` (Yjs v1) by hand, the layout of yjs's readClientsStructRefs, readItemContent and
+ * readDeleteSet, allocating nothing per struct (decoding a 16 MB frame of 8 million one-clock GC
+ * structs took 2 s and 1 GB; `Y.decodeUpdate` of a keystroke allocates ~2 KB). What Yjs would
+ * throw on while decoding, this throws on too (truncation, unknown content, bad JSON, an unknown
+ * shared type), so a malformed update is refused in O(update) before the shadow sees it. Stops
+ * past `max` structs.
+ */
+export function readShape(update: Uint8Array, max = MAX_STRUCTS_PER_UPDATE): UpdateShape {
   const d = decoding.createDecoder(update);
+  const out: UpdateShape = {
+    tooMany: false,
+    blocks: [],
+    irregular: false,
+    deleteRanges: 0,
+    disorderedDeletes: false,
+  };
   let seen = 0;
   const blocks = decoding.readVarUint(d);
+  const clients = new Set<number>();
   for (let b = 0; b < blocks; b++) {
     const count = decoding.readVarUint(d);
     seen += count;
-    if (seen > max) return true;
-    decoding.readVarUint(d); // client
-    decoding.readVarUint(d); // clock
+    if (seen > max) {
+      out.tooMany = true;
+      return out;
+    }
+    const client = decoding.readVarUint(d);
+    out.blocks.push({ client, clock: decoding.readVarUint(d) });
+    if (clients.has(client)) out.irregular = true;
+    clients.add(client);
     for (let i = 0; i < count; i++) {
       const info = decoding.readUint8(d);
       const ref = info & 31;
       if (ref === 0 || ref === 10) {
+        if (ref === 10) out.irregular = true;
         decoding.readVarUint(d); // GC or Skip: a length
         continue;
       }
@@ -193,36 +198,78 @@ export function tooManyStructs(update: Uint8Array, max = MAX_STRUCTS_PER_UPDATE)
           decoding.readVarUint(d);
           break;
         case 2: // JSON: strings
-          for (let n = decoding.readVarUint(d); n > 0; n--) skipString(d);
+          for (let n = decoding.readVarUint(d); n > 0; n--) readJson(d, true);
           break;
         case 3: // binary
+          skipString(d, false);
+          break;
         case 4: // string
-        case 5: // embed (JSON text)
           skipString(d);
+          break;
+        case 5: // embed (JSON text)
+          readJson(d);
           break;
         case 6: // format: key, JSON text
           skipString(d);
-          skipString(d);
+          readJson(d);
           break;
         case 7: {
           // type: its ref, and a node name for XmlElement (3) and XmlHook (5)
           const typeRef = decoding.readVarUint(d);
+          if (typeRef >= TYPE_REFS) throw new Error(`unknown shared type ${typeRef}`);
           if (typeRef === 3 || typeRef === 5) skipString(d);
           break;
         }
         case 8: // any: values
           for (let n = decoding.readVarUint(d); n > 0; n--) decoding.readAny(d);
           break;
-        case 9: // doc: guid, options
+        case 9: {
+          // doc: guid, options (Yjs reads them as an object)
           skipString(d);
-          decoding.readAny(d);
+          const options: unknown = decoding.readAny(d);
+          if (options === null || options === undefined)
+            throw new Error('subdocument without options');
           break;
+        }
         default:
           throw new Error(`unknown content ${ref}`);
       }
     }
   }
-  return false;
+  const ends = new Map<number, number>();
+  for (let c = decoding.readVarUint(d); c > 0; c--) {
+    const client = decoding.readVarUint(d);
+    let end = ends.get(client) ?? 0;
+    for (let r = decoding.readVarUint(d); r > 0; r--) {
+      const clock = decoding.readVarUint(d);
+      const len = decoding.readVarUint(d);
+      out.deleteRanges++;
+      if (clock < end) out.disorderedDeletes = true;
+      end = clock + len;
+    }
+    ends.set(client, end);
+  }
+  return out;
+}
+
+/** Whether `update` holds more than `max` structs (see `readShape`). Throws on a malformed update. */
+export const tooManyStructs = (update: Uint8Array, max = MAX_STRUCTS_PER_UPDATE): boolean =>
+  readShape(update, max).tooMany;
+
+/** Delete ranges an update logged and sent as its peer sent it may hold (see `newAsSent`). */
+export const AS_SENT_DELETE_RANGES = 16;
+
+/**
+ * Whether a peer's update, once applied, can be logged and sent as the peer sent it rather than
+ * as Yjs re-encodes the transaction (6 µs a keystroke): each client's structs start exactly where
+ * `doc` stops (nothing in them it has already, no gap, one block per client), and it holds at
+ * most AS_SENT_DELETE_RANGES delete ranges (ranges deleted already cost a few bytes each then; a
+ * reconnecting client's whole delete set is re-encoded down to what is new). Every keystroke and
+ * paste an editor sends passes. O(update).
+ */
+export function newAsSent(shape: UpdateShape, doc: Y.Doc): boolean {
+  if (shape.irregular || shape.deleteRanges > AS_SENT_DELETE_RANGES) return false;
+  return shape.blocks.every(({ client, clock }) => clock === Y.getState(doc.store, client));
 }
 
 const shape = (detail: string): Refusal => ({ reason: 'invalid_shape', detail });

@@ -1,8 +1,11 @@
 import { expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { tooManyStructs } from '#server/collab/update-guard.ts';
+import * as encoding from 'lib0/encoding';
+import { readShape, tooManyStructs, type UpdateShape } from '#server/collab/update-guard.ts';
+import { prng } from '../helpers/prng.ts';
 
-it('SEC-4 tooManyStructs counts the structs of an update without decoding it, like Y.decodeUpdate (every content type, GC, Skip)', () => {
+/** An update of every content type, GC and a delete set (the first), and one with Skip structs (the second). */
+function richUpdates(): [Uint8Array, Uint8Array] {
   const a = new Y.Doc();
   const m = a.getMap('agents');
   const t = new Y.Text();
@@ -23,14 +26,90 @@ it('SEC-4 tooManyStructs counts the structs of an update without decoding it, li
   m.delete('bin');
   a.getArray('arr2').insert(0, ['q', 2, true, null]);
   const u = Y.encodeStateAsUpdate(a);
-  const n = Y.decodeUpdate(u).structs.length;
-  expect(tooManyStructs(u, n)).toBe(false);
-  expect(tooManyStructs(u, n - 1)).toBe(true);
   const b = new Y.Doc({ gc: false });
   Y.applyUpdate(b, u);
   b.getText('t').insert(0, 'zz');
-  const u2 = Y.mergeUpdates([u, Y.encodeStateAsUpdate(b)]);
-  const n2 = Y.decodeUpdate(u2).structs.length;
-  expect(tooManyStructs(u2, n2)).toBe(false);
-  expect(tooManyStructs(u2, n2 - 1)).toBe(true);
+  return [u, Y.mergeUpdates([u, Y.encodeStateAsUpdate(b)])];
+}
+
+/** What readShape should find, from Yjs's own decoding. */
+function fromYjs(update: Uint8Array): Omit<UpdateShape, 'tooMany'> {
+  const decoded = Y.decodeUpdate(update);
+  const blocks: UpdateShape['blocks'] = [];
+  let irregular = false;
+  for (const s of decoded.structs) {
+    if (s instanceof Y.Skip) irregular = true;
+    const last = blocks.at(-1);
+    if (!last || last.client !== s.id.client)
+      blocks.push({ client: s.id.client, clock: s.id.clock });
+  }
+  let deleteRanges = 0;
+  let disorderedDeletes = false;
+  for (const ranges of decoded.ds.clients.values()) {
+    let end = 0;
+    for (const { clock, len } of ranges) {
+      deleteRanges++;
+      if (clock < end) disorderedDeletes = true;
+      end = clock + len;
+    }
+  }
+  return { blocks, irregular, deleteRanges, disorderedDeletes };
+}
+
+it('SEC-4 readShape counts the structs of an update without decoding them, like Y.decodeUpdate (every content type, GC, Skip)', () => {
+  for (const u of richUpdates()) {
+    const n = Y.decodeUpdate(u).structs.length;
+    expect(tooManyStructs(u, n)).toBe(false);
+    expect(tooManyStructs(u, n - 1)).toBe(true);
+    const { tooMany, ...shape } = readShape(u);
+    expect(tooMany).toBe(false);
+    expect(shape).toEqual(fromYjs(u));
+  }
+});
+
+it('SEC-4 readShape refuses what Y.decodeUpdate refuses and reads the rest as it does: 4,000 byte-mutated updates (seeded)', () => {
+  const rnd = prng(18);
+  let refused = 0;
+  for (const valid of richUpdates())
+    for (let i = 0; i < 2000; i++) {
+      const bytes = valid.slice();
+      for (let m = 0; m < 1 + Math.floor(rnd() * 3); m++)
+        bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256);
+      let yjs: Omit<UpdateShape, 'tooMany'> | null = null;
+      try {
+        yjs = fromYjs(bytes);
+      } catch {
+        // Yjs refuses it.
+      }
+      let ours: UpdateShape | null = null;
+      try {
+        ours = readShape(bytes);
+      } catch {
+        // Refused here.
+      }
+      if (yjs === null) {
+        refused++;
+        // Refused, or stopped by the struct bound before reaching what Yjs choked on.
+        expect(ours === null || ours.tooMany).toBe(true);
+      } else if (ours && !ours.tooMany) {
+        const { tooMany: _, ...shape } = ours;
+        expect(shape).toEqual(yjs);
+      } else expect(ours?.tooMany ?? 'refused').toBe(true);
+    }
+  expect(refused).toBeGreaterThan(100);
+});
+
+it('SEC-4 a client whose delete ranges come in two sections is read as one list: the same range twice is out of order', () => {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 0); // no structs
+  encoding.writeVarUint(e, 2); // two delete sections ...
+  for (let i = 0; i < 2; i++) {
+    encoding.writeVarUint(e, 7); // ... of the same client
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarUint(e, 0); // clock
+    encoding.writeVarUint(e, 5); // len
+  }
+  const update = encoding.toUint8Array(e);
+  expect(fromYjs(update).disorderedDeletes).toBe(true);
+  expect(readShape(update)).toMatchObject({ disorderedDeletes: true, deleteRanges: 2 });
 });
