@@ -17,7 +17,7 @@ import {
  */
 export const STAGES = {
   decode: 'the frame decoded (y-websocket message)',
-  checks: 'structure checks: struct count, a decode, delete order, the size budget',
+  checks: 'structure read by hand (readShape: structs, delete order, well-formed), the size budget',
   shadow: 'applied to the shadow replica, every item and section checked',
   apply: 'the document takes the accepted updates it lags by (WP-1), one transaction per catch-up',
   append: 'appended to the SQLite log, one transaction per group commit',
