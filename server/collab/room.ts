@@ -21,6 +21,7 @@ import { SyncReplies } from './sync-replies.ts';
 import { clock, lap } from './write-path-timing.ts';
 import type { ReplyBudget } from './reply-budget.ts';
 import {
+  addedDeleted,
   changedAnything,
   checkTransaction,
   newAsSent,
@@ -403,6 +404,10 @@ export class Room {
       peer.close('malformed_message', 'delete ranges out of order or overlapping');
       return;
     }
+    if (shape.unknownRoot !== null) {
+      peer.close('invalid_shape', `unknown top-level type "${shape.unknownRoot}"`);
+      return;
+    }
     if ((this.opts.refusalBudget?.wait(peer.userId) ?? 0) > 0) {
       peer.close('too_many_messages', 'too many refused updates: wait a moment, then reconnect');
       return;
@@ -416,15 +421,20 @@ export class Room {
     const shadow = this.shadow;
     let refusal: Refusal | null = null;
     let changed = false;
+    // What the update changed: the update itself when it holds only what is new (`newAsSent`)
+    // and hid nothing from the checks (`addedDeleted`), else as Yjs encodes the transaction
+    // (nothing when it held only known changes). Yjs emits the update after afterTransaction.
+    let asSent = newAsSent(shape, shadow);
+    const encoded: Uint8Array[] = [];
+    const collect = (u: Uint8Array) => void encoded.push(u);
     const onTransaction = (tr: Y.Transaction) => {
       refusal ??= checkTransaction(shadow, tr, this.readOnlySections);
       changed ||= changedAnything(tr);
+      if (asSent && addedDeleted(shadow, tr)) {
+        asSent = false;
+        shadow.on('update', collect);
+      }
     };
-    // What the update changed: the update itself when it holds only what is new (`newAsSent`),
-    // else as Yjs encodes the transaction (nothing when it held only known changes).
-    const asSent = newAsSent(shape, shadow);
-    const encoded: Uint8Array[] = [];
-    const collect = (u: Uint8Array) => void encoded.push(u);
     shadow.on('afterTransaction', onTransaction);
     if (!asSent) shadow.on('update', collect);
     try {

@@ -379,6 +379,53 @@ describe('WP: updates stored as sent', () => {
   });
 });
 
+describe('WP-4: nothing unchecked is passed on as sent', () => {
+  it('WP-4 bytes after a keystroke and content an update deletes at once are neither logged nor sent; an update naming a top-level type that is not a section is refused 4422 even when its items are known', async () => {
+    const { store, draftId } = await fixture();
+    const room = new Room(draftId, store, opts());
+    const [a, b] = twoSyncedPeers(room);
+    const id = addItem(a.doc, 'agents', { name: 'Checked' });
+    a.deliverUp();
+    room.flush();
+    b.toClient.length = 0;
+    const sent = () => store.load(draftId).updates.at(-1)!;
+    const junk = Buffer.from('SMUGGLED-'.repeat(100));
+    // Bytes after the update: Yjs ignores them; passed on as sent they would be stored.
+    a.doc.on('update', () => (a.toServer.length = 0));
+    const sv = Y.encodeStateVector(a.doc);
+    sectionMap(a.doc, 'agents').get(id)!.set('name', 'Typed');
+    const keystroke = Y.encodeStateAsUpdate(a.doc, sv);
+    room.receive(a.peer, encodeUpdate(new Uint8Array([...keystroke, ...junk])));
+    room.flush();
+    expect(a.closed).toBeNull();
+    expect(Buffer.from(sent()).includes(junk)).toBe(false);
+    // A field the spec does not have, set and deleted in one update: the checks skip deleted items.
+    const hostile = new Y.Doc({ gc: false });
+    Y.applyUpdate(hostile, Y.encodeStateAsUpdate(a.doc));
+    const before = Y.encodeStateVector(hostile);
+    hostile.transact(() => {
+      const item = sectionMap(hostile, 'agents').get(id)!;
+      item.set('no such field', new Uint8Array(junk));
+      item.delete('no such field');
+    });
+    room.receive(a.peer, encodeUpdate(Y.encodeStateAsUpdate(hostile, before)));
+    room.flush();
+    expect(a.closed).toBeNull();
+    expect(Buffer.from(sent()).includes(junk)).toBe(false);
+    for (const frame of b.toClient) expect(Buffer.from(frame).includes(junk)).toBe(false);
+    // Known items, naming a top-level type of their own: refused before Yjs makes that type.
+    const known = Y.encodeStateAsUpdate(a.doc);
+    const renamed = Buffer.from(known).toString('latin1').replace('agents', 'zgents');
+    expect(renamed).not.toBe(Buffer.from(known).toString('latin1'));
+    const c = new MemoryClient(room);
+    c.deliverUp();
+    room.receive(c.peer, encodeUpdate(new Uint8Array(Buffer.from(renamed, 'latin1'))));
+    expect(c.closed).toBe('invalid_shape');
+    expect(room.doc.share.has('zgents')).toBe(false);
+    room.unload();
+  });
+});
+
 describe('[R7] hostile updates never corrupt the draft', () => {
   it.each([7, 8, 9])(
     '[R7] a mutated update is applied whole or refused (4400, 4422, 4424) with the document unchanged (seed %i)',
