@@ -93,16 +93,18 @@ function coveredBy(
  * would reach the log and every peer; re-encoded by Yjs (the shadow collects it), it is gone.
  */
 export function addedDeleted(doc: Y.Doc, tr: Y.Transaction): boolean {
+  for (const struct of added(doc, tr)) if (struct instanceof Y.Item && struct.deleted) return true;
+  return false;
+}
+
+/** The structs a transaction on `doc` added, client by client. */
+function* added(doc: Y.Doc, tr: Y.Transaction): Generator<Y.Item | Y.GC> {
   for (const [client, after] of tr.afterState) {
     const before = tr.beforeState.get(client) ?? 0;
     if (after <= before) continue;
     const structs = doc.store.clients.get(client)!;
-    for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
-      const struct = structs[i]!;
-      if (struct instanceof Y.Item && struct.deleted) return true;
-    }
+    for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) yield structs[i]!;
   }
-  return false;
 }
 
 /** Whether a transaction changed anything: what Yjs asks before it emits an update. */
@@ -432,16 +434,10 @@ export function checkTransaction(
 ): Refusal | null {
   const names = new Map<YType, string>();
   for (const [name, type] of doc.share) names.set(type, name);
-  for (const [client, after] of tr.afterState) {
-    const before = tr.beforeState.get(client) ?? 0;
-    if (after <= before) continue;
-    const structs = doc.store.clients.get(client)!;
-    for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
-      const struct = structs[i]!;
-      if (!(struct instanceof Y.Item) || struct.deleted) continue;
-      const refusal = checkItem(struct, names);
-      if (refusal) return refusal;
-    }
+  for (const struct of added(doc, tr)) {
+    if (!(struct instanceof Y.Item) || struct.deleted) continue;
+    const refusal = checkItem(struct, names);
+    if (refusal) return refusal;
   }
   // What the transaction changed (items added, changed or deleted), by section: ownership is
   // checked on what happened, whatever the update claimed.
