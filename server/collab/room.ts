@@ -578,8 +578,9 @@ export class Room {
       updates = this.onShadow((shadow) => shadow.transact(() => change(shadow)));
     } catch (err) {
       // A value nested too deep (from before updates were checked) overflows Yjs's recursive
-      // delete: take it apart bottom-up first, then try the change once more.
-      if (!(err instanceof RangeError)) throw err;
+      // delete or garbage collection: take it apart bottom-up first, then try the change once
+      // more on a new shadow. Any error: where the stack runs out decides what is thrown (a
+      // RangeError, or whatever Yjs's clean-up of the half-done transaction then throws).
       updates = this.onShadow((shadow) => {
         dismantled = dismantleTooDeep(shadow);
         if (dismantled === 0) throw err;

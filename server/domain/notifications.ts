@@ -16,6 +16,7 @@ import type { GateStore } from '../store/gates.ts';
 import type { InvitationStore } from '../store/invitations.ts';
 import type { ShareStore } from '../store/shares.ts';
 import type { ProjectEventRow } from '../store/events.ts';
+import { retryable } from '../store/port.ts';
 import type { Atomically, ProjectEvents } from './events.ts';
 import type { Principal } from './accounts.ts';
 import { rolesOfMember } from './access.ts';
@@ -290,6 +291,9 @@ export function createNotifications(deps: {
     try {
       await deps.atomically(async () => await react(e));
     } catch (err) {
+      // A deadlock or serialization failure: the whole change runs again, its notices with it
+      // (PG-178); swallowed, the change would commit and nobody be told.
+      if (retryable(err)) throw err;
       deps.log(`notifying of a ${e.kind} event failed; the change stands, nobody was told`, err);
     }
   });

@@ -426,6 +426,55 @@ describe('WP-4: nothing unchecked is passed on as sent', () => {
   });
 });
 
+describe('SEC-7 a value nested too deep from before the checks', () => {
+  it('SEC-7 a server change that fails on a draft holding one (whatever the failure throws) takes it apart bottom-up and runs once more', async () => {
+    const { store, draftId } = await fixture();
+    // Written into the log as an older server would have accepted it: 50 maps deep.
+    const poisoned = new Y.Doc();
+    Y.applyUpdate(poisoned, store.load(draftId).state ?? new Uint8Array([0, 0]));
+    const before = Y.encodeStateVector(poisoned);
+    let map = new Y.Map<unknown>();
+    sectionMap(poisoned, 'agents').set('agt_deep', map);
+    for (let i = 0; i < 50; i++) map = map.set('behavior', new Y.Map<unknown>());
+    store.append(draftId, [Y.encodeStateAsUpdate(poisoned, before)]);
+
+    const room = new Room(draftId, store, opts());
+    let runs = 0;
+    const stored = room.edit(
+      { kind: 'server', reason: 'import' },
+      (doc) => {
+        // Where the stack runs out decides what Yjs throws: not always a RangeError.
+        if (runs++ === 0) throw new TypeError("Cannot read properties of null (reading 'right')");
+        sectionMap(doc, 'agents').delete('agt_deep');
+        addItem(doc, 'agents', { name: 'Repaired' });
+      },
+      true,
+    );
+    expect([stored, runs]).toEqual([true, 2]);
+    const names = (d: Y.Doc) =>
+      Object.values(draftContent(d).agents).map((a) => (a as { name: string }).name);
+    expect(names(room.doc)).toEqual(['Repaired']);
+    room.unload();
+    const reloaded = new Room(draftId, store, opts());
+    expect(names(reloaded.doc)).toEqual(['Repaired']);
+    reloaded.unload();
+
+    // Nothing too deep: the failure is the change's own, thrown as it is and nothing changed.
+    const clean = new Room(draftId, store, opts());
+    expect(() =>
+      clean.edit(
+        { kind: 'server', reason: 'import' },
+        () => {
+          throw new TypeError('a bug');
+        },
+        true,
+      ),
+    ).toThrow('a bug');
+    expect(names(clean.doc)).toEqual(['Repaired']);
+    clean.unload();
+  });
+});
+
 describe('[R7] hostile updates never corrupt the draft', () => {
   it.each([7, 8, 9])(
     '[R7] a mutated update is applied whole or refused (4400, 4422, 4424) with the document unchanged (seed %i)',
