@@ -49,6 +49,7 @@ import { createFreeze, createSchedule, SCHEDULED_JOB } from './domain/schedule.t
 import { createNotifications } from './domain/notifications.ts';
 import { createIdempotency } from './domain/idempotency.ts';
 import { createWebhooks } from './domain/webhooks.ts';
+import { coalesced } from './lib/coalesce.ts';
 import { startJobRunner, type JobRunner, type JobSink } from './cluster/jobs.ts';
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => void;
@@ -75,6 +76,8 @@ function log(msg: string, err?: unknown): void {
 const JOB_POLL_MS = 500;
 /** How often, with several processes, the webhook worker looks for deliveries others queued (PG-171). */
 const WEBHOOK_POLL_MS = 1000;
+/** Resync sweeps asked for while one runs make one more, this long after it ended (red team #16). */
+const RESYNC_GAP_MS = 1000;
 
 /** On every response; the page's CSP comes from SvelteKit (vite.config.ts), the API's is the strictest. */
 const SECURITY_HEADERS: [string, string][] = [
@@ -531,20 +534,22 @@ export function createServices(
   bus.on('webhooksDue', () => webhooks.wake());
   // Messages may have been lost while Redis was away (PG-112): re-read every open socket's and
   // stream's credential and rights, re-read flow rules, and wake every watched project once.
-  let sweeping: Promise<unknown> = Promise.resolve();
-  bus.onResynced(() => {
-    sweeping = sweeping
-      .then(async () => {
-        draftPolicy.rulesChanged();
-        for (const projectId of events.watched()) events.wake(projectId);
-        const closed = await credentials.revalidate(
-          async (c, userId) => await accounts.holds(c, userId),
-          log,
-        );
-        if (closed > 0) log(`resync: closed ${closed} connections whose rights changed meanwhile`);
-      })
-      .catch((err: unknown) => log('resync: the re-validation sweep failed', err));
-  });
+  // One sweep at a time, and any number of resyncs meanwhile make one more (red team #16: a
+  // flapping Redis chained a full sweep per reconnect, without end).
+  const sweeps = coalesced(async () => {
+    try {
+      draftPolicy.rulesChanged();
+      for (const projectId of events.watched()) events.wake(projectId);
+      const closed = await credentials.revalidate(
+        async (c, userId) => await accounts.holds(c, userId),
+        log,
+      );
+      if (closed > 0) log(`resync: closed ${closed} connections whose rights changed meanwhile`);
+    } catch (err) {
+      log('resync: the re-validation sweep failed', err);
+    }
+  }, RESYNC_GAP_MS);
+  bus.onResynced(() => sweeps.ask());
   // boundTo: called once listening, for the port links name when PUBLIC_URL is unset.
   return {
     database: backing.database,
@@ -570,7 +575,7 @@ export function createServices(
     bus,
     credentials,
     /** The resync sweep in progress, if any (tests and shutdown wait on it). */
-    resyncing: () => sweeping,
+    resyncing: () => sweeps.idle(),
     boundTo: (port: number) => void (boundPort = port),
     /** Starts this process's one job runner (PG-120); stop it before the database closes. */
     startJobs: (): JobRunner =>

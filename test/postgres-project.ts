@@ -159,4 +159,6 @@ export const sqliteOnly: Readonly<Record<string, readonly string[]>> = {
     'dos-readonly',
     'dos-redteam',
   ]),
+  // The bus's resyncs and the process's sweep over its own sockets: no store query of its own.
+  'one process and its bus': integration(['resync-sweeps']),
 };
