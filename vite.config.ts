@@ -44,6 +44,9 @@ export default defineConfig({
   },
   test: {
     testTimeout: 20_000,
+    // expect.poll waits on a state; its default 1 s failed FLOW-8 once on a loaded 2-core machine
+    // (a replication job that commits later there, not never). A wrong state still fails, later.
+    expect: { poll: { timeout: 10_000 } },
     // Three files at a time on CI's 2 cores (Vitest's default there is one): most of a file's
     // time is spent waiting on servers, child processes, sockets and timers; one worker used ~1
     // core for 20 minutes, two kept the whole CI run at 132 % of a core.
