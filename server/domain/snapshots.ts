@@ -104,7 +104,9 @@ export function createSnapshots(store: SnapshotStore) {
       const treeJson = canonicalJson(t);
       const id = hashTree(treeJson);
       if (!(await store.getSnapshot(projectId, id))) {
-        const known = await store.knownBlobIds([...blobs.keys()]);
+        // Every blob of the tree: the store looks which are there inside its own transaction
+        // (PG-19), so a retention commit since any earlier look cannot leave one out, even when
+        // this freeze runs outside `atomically` and nothing would run it again.
         await store.putSnapshot(
           {
             projectId,
@@ -117,7 +119,7 @@ export function createSnapshots(store: SnapshotStore) {
             createdBy: meta.createdBy,
             createdAt: Date.now(),
           },
-          [...blobs].filter(([b]) => !known.has(b)).map(([b, json]) => ({ id: b, json })),
+          [...blobs].map(([b, json]) => ({ id: b, json })),
         );
       }
       return id;

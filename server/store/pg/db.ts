@@ -120,14 +120,6 @@ export function openOwnerPool(url: string, log: (msg: string) => void): Postgres
 /** How many times `atomically` runs a transaction that keeps failing with a retryable error (PG-15). */
 export const TRANSACTION_ATTEMPTS = 5;
 
-/**
- * A conflict a store found itself, after which the whole transaction should run again, as after
- * a serialization failure (PG-15, PG-16): it carries that SQLSTATE.
- */
-export class TransactionConflict extends Error {
-  readonly code = '40001';
-}
-
 /** A few ms, growing with the attempt, jittered so two transactions that collided part ways. */
 const backoffMs = (attempt: number) => (2 + Math.random() * 8) * 2 ** (attempt - 1);
 
