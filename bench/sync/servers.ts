@@ -189,7 +189,9 @@ export async function startServer(
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
       : [];
     const breakdown = process.env.BENCH_BREAKDOWN === '1';
-    const child = await launch([...profile, 'dist/server.js'], {
+    // BENCH_NODE_ARGS: V8 and Node flags for our server (e.g. --max-semi-space-size=4 --trace-gc).
+    const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = await launch([...profile, ...nodeArgs, 'dist/server.js'], {
       PORT: String(port),
       HOST: '127.0.0.1',
       DATA_DIR: dir,
