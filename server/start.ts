@@ -536,8 +536,8 @@ export function createServices(
   // stream's credential and rights, re-read flow rules, and wake every watched project once.
   // One sweep at a time, and any number of resyncs meanwhile make one more (red team #16: a
   // flapping Redis chained a full sweep per reconnect, without end).
-  const sweeps = coalesced(async () => {
-    try {
+  const sweeps = coalesced(
+    async () => {
       draftPolicy.rulesChanged();
       for (const projectId of events.watched()) events.wake(projectId);
       const closed = await credentials.revalidate(
@@ -545,10 +545,12 @@ export function createServices(
         log,
       );
       if (closed > 0) log(`resync: closed ${closed} connections whose rights changed meanwhile`);
-    } catch (err) {
-      log('resync: the re-validation sweep failed', err);
-    }
-  }, RESYNC_GAP_MS);
+    },
+    {
+      gapMs: RESYNC_GAP_MS,
+      onError: (err) => log('resync: the re-validation sweep failed', err),
+    },
+  );
   bus.onResynced(() => sweeps.ask());
   // boundTo: called once listening, for the port links name when PUBLIC_URL is unset.
   return {
@@ -575,6 +577,8 @@ export function createServices(
     bus,
     credentials,
     /** The resync sweep in progress, if any (tests and shutdown wait on it). */
+    /** Ends resync sweeps (shutdown): the one under way finishes, none starts after it. */
+    stopResyncs: () => sweeps.stop(),
     resyncing: () => sweeps.idle(),
     boundTo: (port: number) => void (boundPort = port),
     /** Starts this process's one job runner (PG-120); stop it before the database closes. */
@@ -624,6 +628,7 @@ export async function start(
     webhooks,
     boundTo,
     startJobs,
+    stopResyncs,
     resyncing,
     gateway,
   } = createServices(
@@ -720,6 +725,7 @@ export async function start(
         await stopped;
         await bus.close();
         redis?.destroy();
+        stopResyncs();
         await resyncing();
         await database.close();
       })();

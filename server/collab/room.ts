@@ -189,6 +189,8 @@ export class Room {
    * demand, dropped on every change.
    */
   private deleted: DeleteSet | null = null;
+  /** False once a walk found no value nested deeper than the layout (`changeOnShadow`, SEC-7). */
+  private mayHoldTooDeep = true;
 
   /**
    * `readOnlySections`: what `opts.policy` answered for this draft (Rooms asks before loading).
@@ -449,8 +451,7 @@ export class Room {
     if (refusal) {
       // Refused whole: the shadow took it (or part of it), so drop the shadow; the next write
       // rebuilds it from the document, which never saw the update.
-      shadow.destroy();
-      this.shadow = null;
+      this.dropShadow();
       this.opts.refusalBudget?.charge(peer.userId, this.budget.size);
       const { reason, detail } = refusal as Refusal;
       peer.close(reason, detail);
@@ -491,8 +492,7 @@ export class Room {
           err,
         );
         // The shadow took the change the document never will: rebuild it on the next write.
-        this.shadow?.destroy();
-        this.shadow = null;
+        this.dropShadow();
         return false;
       }
     }
@@ -500,6 +500,9 @@ export class Room {
     try {
       // One by one: merged, the dismantling steps would be one (recursing) transaction again.
       for (const update of updates) Y.applyUpdate(this.doc, update, origin);
+    } catch (err) {
+      this.dropShadow();
+      throw err;
     } finally {
       this.fromShadow = false;
     }
@@ -534,8 +537,7 @@ export class Room {
     } catch (err) {
       this.inFlight = null;
       free(false);
-      this.shadow?.destroy();
-      this.shadow = null;
+      this.dropShadow();
       if (err instanceof FencedError) this.fenced();
       else
         this.opts.log(
@@ -553,6 +555,9 @@ export class Room {
       this.alreadyStored = true;
       try {
         for (const update of updates) Y.applyUpdate(this.doc, update, origin);
+      } catch (err) {
+        this.dropShadow();
+        throw err;
       } finally {
         this.fromShadow = false;
         this.alreadyStored = false;
@@ -581,9 +586,16 @@ export class Room {
       // delete or garbage collection: take it apart bottom-up first, then try the change once
       // more on a new shadow. Any error: where the stack runs out decides what is thrown (a
       // RangeError, or whatever Yjs's clean-up of the half-done transaction then throws).
+      // Once a walk found none, the draft cannot get one (update-guard.ts refuses them, and
+      // server changes write checked content): later failures are the change's own, thrown as
+      // they are without walking the document again.
+      if (!this.mayHoldTooDeep) throw err;
       updates = this.onShadow((shadow) => {
         dismantled = dismantleTooDeep(shadow);
-        if (dismantled === 0) throw err;
+        if (dismantled === 0) {
+          this.mayHoldTooDeep = false;
+          throw err;
+        }
         shadow.transact(() => change(shadow));
       });
     }
@@ -603,13 +615,18 @@ export class Room {
     try {
       work(shadow);
     } catch (err) {
-      shadow.destroy();
-      this.shadow = null;
+      this.dropShadow();
       throw err;
     } finally {
       shadow.off('update', collect);
     }
     return updates;
+  }
+
+  /** The shadow took what the document never will: dropped, and rebuilt from the document on the next write. */
+  private dropShadow(): void {
+    this.shadow?.destroy();
+    this.shadow = null;
   }
 
   private replica(): Y.Doc {

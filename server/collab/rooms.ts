@@ -4,6 +4,7 @@ import { OwnedElsewhere, type DraftLog, type Maybe } from './draft-log.ts';
 import * as Y from 'yjs';
 import { LiveContent } from '#schema/content/live.ts';
 import { replayLog } from './stored-doc.ts';
+import { dismantleTooDeep } from './dismantle.ts';
 import { Room, type Origin, type Peer, type RoomOptions } from './room.ts';
 import { GroupCommit } from './group-commit.ts';
 
@@ -220,14 +221,27 @@ export class Rooms {
    * (PG-151: the owner applies them); none when it changes nothing; throws what `change` throws.
    */
   async changeFromLog(draftId: string, change: (doc: Y.Doc) => void): Promise<Uint8Array[]> {
-    const doc = await this.fromLog(draftId);
-    const updates: Uint8Array[] = [];
-    doc.on('update', (u: Uint8Array) => void updates.push(u));
+    const attempt = async (dismantle: (doc: Y.Doc) => void): Promise<Uint8Array[]> => {
+      const doc = await this.fromLog(draftId);
+      const updates: Uint8Array[] = [];
+      doc.on('update', (u: Uint8Array) => void updates.push(u));
+      try {
+        dismantle(doc);
+        doc.transact(() => change(doc));
+        return updates;
+      } finally {
+        doc.destroy();
+      }
+    };
     try {
-      doc.transact(() => change(doc));
-      return updates;
-    } finally {
-      doc.destroy();
+      return await attempt(() => {});
+    } catch (err) {
+      // As Room.changeOnShadow (SEC-7): a value nested too deep from before the checks is taken
+      // apart bottom-up on a fresh copy, and the change tried once more; the owner applies the
+      // dismantling's updates one by one.
+      return await attempt((doc) => {
+        if (dismantleTooDeep(doc) === 0) throw err;
+      });
     }
   }
 

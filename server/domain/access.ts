@@ -472,9 +472,10 @@ export function createAccess(deps: {
     async revokeInvitation(by: Principal, id: string): Promise<void> {
       const inv = await managedInvitation(by, id);
       const now = Date.now();
-      if (!(await store.endInvitation(inv.id, now)))
-        throw new AppError('not_found', 'No such pending invitation.');
+      // The revocation, its audit row and event in one transaction (as a new link's).
       await deps.atomically(async () => {
+        if (!(await store.endInvitation(inv.id, now)))
+          throw new AppError('not_found', 'No such pending invitation.');
         await store.audit(
           {
             projectId: inv.grant?.projectId ?? null,
@@ -497,20 +498,25 @@ export function createAccess(deps: {
       const inv = await managedInvitation(by, id);
       const token = newSecretToken('sci');
       const now = Date.now();
-      if (inv.grant) await requireInvitationRate(inv.grant.projectId, now);
-      if (!(await store.replaceToken(inv.id, hashToken(token), now)))
-        throw new AppError('not_found', 'No such pending invitation.');
-      await store.audit(
-        {
-          projectId: inv.grant?.projectId ?? null,
-          environmentId: null,
-          kind: 'invitation.link_replaced',
-          actorId: by.user.id,
-          subject: { invitationId: inv.id, email: inv.email },
-        },
-        now,
-      );
-      await invitationEvent(inv.grant, by.user.id, inv.id, 'link');
+      // One transaction: the rate's count, the new link, its audit row and event stand or fall
+      // together (PG-133); a reactor's retryable failure runs it all again, never a dead old link
+      // and a 500.
+      await deps.atomically(async () => {
+        if (inv.grant) await requireInvitationRate(inv.grant.projectId, now);
+        if (!(await store.replaceToken(inv.id, hashToken(token), now)))
+          throw new AppError('not_found', 'No such pending invitation.');
+        await store.audit(
+          {
+            projectId: inv.grant?.projectId ?? null,
+            environmentId: null,
+            kind: 'invitation.link_replaced',
+            actorId: by.user.id,
+            subject: { invitationId: inv.id, email: inv.email },
+          },
+          now,
+        );
+        await invitationEvent(inv.grant, by.user.id, inv.id, 'link');
+      });
       return { path: `/invite/${token}`, expiresAt: new Date(inv.expiresAt).toISOString() };
     },
 

@@ -18,6 +18,7 @@ import { createDraftStore, type DraftStore } from '#server/store/drafts.ts';
 import { createProjectStore } from '#server/store/projects.ts';
 import { createProjects } from '#server/domain/projects.ts';
 import { Room } from '#server/collab/room.ts';
+import { Rooms } from '#server/collab/rooms.ts';
 import { AS_SENT_DELETE_RANGES } from '#server/collab/update-guard.ts';
 import { MemoryClient } from '../helpers/memory-peer.ts';
 import { tempDataDir } from '../helpers/server.ts';
@@ -427,7 +428,7 @@ describe('WP-4: nothing unchecked is passed on as sent', () => {
 });
 
 describe('SEC-7 a value nested too deep from before the checks', () => {
-  it('SEC-7 a server change that fails on a draft holding one (whatever the failure throws) takes it apart bottom-up and runs once more', async () => {
+  it('SEC-7 a server change that fails on a draft holding one (whatever the failure throws) takes it apart bottom-up and runs once more, in the room and on the log for another process', async () => {
     const { store, draftId } = await fixture();
     // Written into the log as an older server would have accepted it: 50 maps deep.
     const poisoned = new Y.Doc();
@@ -437,6 +438,17 @@ describe('SEC-7 a value nested too deep from before the checks', () => {
     sectionMap(poisoned, 'agents').set('agt_deep', map);
     for (let i = 0; i < 50; i++) map = map.set('behavior', new Y.Map<unknown>());
     store.append(draftId, [Y.encodeStateAsUpdate(poisoned, before)]);
+
+    // For a draft owned by another process (PG-151) the change is made on the log's copy, alike.
+    let fromLogRuns = 0;
+    const forwarded = await new Rooms(store, opts()).changeFromLog(draftId, (doc) => {
+      if (fromLogRuns++ === 0) throw new TypeError('as Yjs may throw');
+      sectionMap(doc, 'agents').delete('agt_deep');
+    });
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(poisoned));
+    for (const u of forwarded) Y.applyUpdate(copy, u);
+    expect([fromLogRuns, sectionMap(copy, 'agents').has('agt_deep')]).toEqual([2, false]);
 
     const room = new Room(draftId, store, opts());
     let runs = 0;
