@@ -371,23 +371,26 @@ export function createApprovals(deps: {
         ? ((await projects.getEnvironment(source.id))?.draft?.id ?? null)
         : null;
       // A request freezes what it names as the move would (kind, parent), so approvers can read exactly it.
-      const snapshotId = hotfix
-        ? await snapshots.freeze(source.projectId, await deps.drafts.read(hotfix.id), {
-            kind: 'hotfix',
-            parentId: hotfix.baseSnapshotId,
-            sourceDraftId: hotfix.id,
-            message,
-            createdBy: by.user.id,
-          })
-        : candidate?.content
-          ? await snapshots.freeze(source.projectId, candidate.content, {
-              kind: 'freeze',
-              parentId: t.snapshotId,
-              sourceDraftId: draftId,
+      const hotfixContent = hotfix ? await deps.drafts.read(hotfix.id) : null;
+      const freeze = async (): Promise<string | null> =>
+        hotfix && hotfixContent
+          ? await snapshots.freeze(source.projectId, hotfixContent, {
+              kind: 'hotfix',
+              parentId: hotfix.baseSnapshotId,
+              sourceDraftId: hotfix.id,
               message,
               createdBy: by.user.id,
             })
-          : (candidate?.snapshotId ?? null);
+          : candidate?.content
+            ? await snapshots.freeze(source.projectId, candidate.content, {
+                kind: 'freeze',
+                parentId: t.snapshotId,
+                sourceDraftId: draftId,
+                message,
+                createdBy: by.user.id,
+              })
+            : (candidate?.snapshotId ?? null);
+      const snapshotId = await freeze();
       if (!snapshotId)
         throw new AppError(kind === 'publish' ? 'nothing_to_publish' : 'nothing_to_sync');
       const row: RequestRow = {
@@ -418,6 +421,15 @@ export function createApprovals(deps: {
             await close(r, 'voided', 'replaced by a newer request', now, by.user.id);
         }
         await store.insertRequest(row);
+        // The freeze above may have found the snapshot held only by a request abandoned past
+        // retention, and a retention commit deleted it since. From the insert on, the request
+        // holds it (on PostgreSQL the retention commit's lock waits for this transaction; on
+        // SQLite it cannot run inside it): look again, and freeze it anew if it went (SEC-8).
+        if (
+          !(await snapshots.exists(source.projectId, snapshotId)) &&
+          (await freeze()) !== snapshotId
+        )
+          throw new AppError('snapshot_not_found');
         await store.audit(
           {
             projectId: source.projectId,

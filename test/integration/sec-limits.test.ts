@@ -727,4 +727,60 @@ describe('SEC-8 retention of snapshots from abandoned approval requests', () => 
     expect({ snapshotKept, blobKept }).toEqual({ snapshotKept: false, blobKept: true });
     expect(result.snapshots).toBe(1);
   });
+
+  it('SEC-8 a request whose freeze found the snapshot an abandoned request held, deleted by a sweep right after, freezes it anew in its own transaction: it never names a missing snapshot', async () => {
+    const api = await inProcessInstance();
+    try {
+      const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', {
+        name: 'Race',
+        sample: true,
+      });
+      const dev = p.environments[0]!.id;
+      const abandoned = await api.ok<{ id: string; snapshotId: string }>(
+        'POST',
+        `/api/environments/${dev}/requests`,
+        {},
+      );
+      const sqlite = api.services.database.sqlite;
+      sqlite
+        .prepare("UPDATE promotion_requests SET state = 'voided', closed_at = ? WHERE id = ?")
+        .run(Date.now() - 31 * 86_400_000, abandoned.id);
+      // The same content asked for again; the sweep commits between its freeze and its insert.
+      const { snapshots, retention } = api.services;
+      const freeze = snapshots.freeze;
+      let swept: Awaited<ReturnType<typeof retention.sweep>> | null = null;
+      snapshots.freeze = async (...args) => {
+        const id = await freeze(...args);
+        swept ??= await retention.sweep();
+        return id;
+      };
+      const again = await api.ok<{ id: string; snapshotId: string }>(
+        'POST',
+        `/api/environments/${dev}/requests`,
+        {},
+      );
+      snapshots.freeze = freeze;
+      expect(swept).toMatchObject({ snapshots: 1 });
+      expect(again.snapshotId).toBe(abandoned.snapshotId);
+      const row = sqlite
+        .prepare('SELECT tree FROM snapshots WHERE id = ?')
+        .get(again.snapshotId) as { tree: string } | undefined;
+      expect(row).toBeDefined();
+      for (const section of Object.values(
+        JSON.parse(row!.tree) as Record<string, Record<string, string>>,
+      ))
+        for (const blob of Object.values(section))
+          expect(sqlite.prepare('SELECT 1 FROM blobs WHERE id = ?').get(blob)).toBeDefined();
+      const project = (
+        sqlite.prepare('SELECT project_id AS id FROM environments WHERE id = ?').get(dev) as {
+          id: string;
+        }
+      ).id;
+      expect(
+        (await api.call('GET', `/api/snapshots/${again.snapshotId}?project=${project}`)).status,
+      ).toBe(200);
+    } finally {
+      await api.close();
+    }
+  });
 });
