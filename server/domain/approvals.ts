@@ -424,7 +424,9 @@ export function createApprovals(deps: {
         // The freeze above may have found the snapshot held only by a request abandoned past
         // retention, and a retention commit deleted it since. From the insert on, the request
         // holds it (on PostgreSQL the retention commit's lock waits for this transaction; on
-        // SQLite it cannot run inside it): look again, and freeze it anew if it went (SEC-8).
+        // SQLite it cannot run inside it): look again, and freeze it anew if it went (SEC-8). A
+        // freeze here takes the blobs lock after the insert, the other order from a retention
+        // commit's: should the two meet, PostgreSQL's deadlock error reruns this whole (PG-15).
         if (
           !(await snapshots.exists(source.projectId, snapshotId)) &&
           (await freeze()) !== snapshotId
