@@ -271,15 +271,20 @@ export type FlowRuleChanges = ReturnType<typeof createFlowRuleChanges>;
  * (collab/room.ts). A draft that owns only some sections refuses changes to the others, and a
  * change to a draft of a project with `down` sections, once durable, schedules its replication.
  */
+/** How long a draft whose replication could not be asked about waits before it is asked again. */
+const ASK_AGAIN_MS = 5000;
+
 export function createDraftPolicy(deps: {
   projects: ProjectStore;
   replication: Pick<Replication, 'schedule'>;
   log?: (msg: string, err?: unknown) => void;
 }) {
-  // Draft id → the project its changes replicate in (null: none), asked once per draft until the rules change.
-  const replicatedProject = new Map<string, string | null>();
-  // Bumped by rulesChanged, so an answer asked under the old rules is not kept.
-  let rulesVersion = 0;
+  // Draft id → the project its changes replicate in (null: none), asked once per draft until the
+  // rules change: the question itself, so appends arriving while it is asked wait for the same
+  // answer. A question that failed is forgotten only ASK_AGAIN_MS later: on PostgreSQL under load
+  // (a full pool), asking again at every append of every draft — 2,000 a second in bench S4 —
+  // kept the pool full, and every answer failed (a process at 100 % of a core, p50 0.1 s).
+  const replicatedProject = new Map<string, Promise<string | null>>();
   async function replicatedIn(draftId: string): Promise<string | null> {
     const project = await deps.projects.getProject(
       (await deps.projects.getDraft(draftId))?.draft.projectId ?? '',
@@ -288,6 +293,20 @@ export function createDraftPolicy(deps: {
     return rules && SECTIONS.some((s) => rules[s].direction === 'down')
       ? project!.project.id
       : null;
+  }
+  function asked(draftId: string): Promise<string | null> {
+    let answer = replicatedProject.get(draftId);
+    if (answer) return answer;
+    answer = replicatedIn(draftId);
+    const question = answer;
+    replicatedProject.set(draftId, question);
+    question.catch((err: unknown) => {
+      deps.log?.(`draft ${draftId}: could not ask for its replication`, err);
+      setTimeout(() => {
+        if (replicatedProject.get(draftId) === question) replicatedProject.delete(draftId);
+      }, ASK_AGAIN_MS).unref();
+    });
+    return question;
   }
   return {
     async readOnlySections(draftId: string): Promise<ReadonlySet<string>> {
@@ -301,13 +320,13 @@ export function createDraftPolicy(deps: {
      * Never throws (the flush is durable already); a lost enqueue is made up at the next start.
      */
     async onDurable(draftId: string): Promise<void> {
+      let projectId: string | null;
       try {
-        let projectId = replicatedProject.get(draftId);
-        if (projectId === undefined) {
-          const version = rulesVersion;
-          projectId = await replicatedIn(draftId);
-          if (version === rulesVersion) replicatedProject.set(draftId, projectId);
-        }
+        projectId = await asked(draftId);
+      } catch {
+        return; // logged once, where it was asked
+      }
+      try {
         if (projectId) await deps.replication.schedule(projectId);
       } catch (err) {
         deps.log?.(`draft ${draftId}: could not ask for its replication`, err);
@@ -315,7 +334,6 @@ export function createDraftPolicy(deps: {
     },
     /** A project's flow rules changed: which drafts replicate is asked again. */
     rulesChanged(): void {
-      rulesVersion++;
       replicatedProject.clear();
     },
   };
