@@ -84,6 +84,26 @@ export function createAccess(deps: {
     });
   }
 
+  /** A managed invitation revoked or given a new link: its audit row and its event. */
+  async function changedInvitation(
+    inv: { id: string; email: string; grant: { projectId: string } | null },
+    by: Principal,
+    action: 'revoked' | 'link',
+    now: number,
+  ): Promise<void> {
+    await store.audit(
+      {
+        projectId: inv.grant?.projectId ?? null,
+        environmentId: null,
+        kind: action === 'link' ? 'invitation.link_replaced' : 'invitation.revoked',
+        actorId: by.user.id,
+        subject: { invitationId: inv.id, email: inv.email },
+      },
+      now,
+    );
+    await invitationEvent(inv.grant, by.user.id, inv.id, action);
+  }
+
   /** The person's roles in one environment (see rolesOfMember). */
   async function rolesIn(p: Principal, env: EnvironmentRow): Promise<Role[]> {
     if (p.isInstanceAdmin) return [...ALL_ROLES];
@@ -476,17 +496,7 @@ export function createAccess(deps: {
       await deps.atomically(async () => {
         if (!(await store.endInvitation(inv.id, now)))
           throw new AppError('not_found', 'No such pending invitation.');
-        await store.audit(
-          {
-            projectId: inv.grant?.projectId ?? null,
-            environmentId: null,
-            kind: 'invitation.revoked',
-            actorId: by.user.id,
-            subject: { invitationId: inv.id, email: inv.email },
-          },
-          now,
-        );
-        await invitationEvent(inv.grant, by.user.id, inv.id, 'revoked');
+        await changedInvitation(inv, by, 'revoked', now);
       });
     },
 
@@ -505,17 +515,7 @@ export function createAccess(deps: {
         if (inv.grant) await requireInvitationRate(inv.grant.projectId, now);
         if (!(await store.replaceToken(inv.id, hashToken(token), now)))
           throw new AppError('not_found', 'No such pending invitation.');
-        await store.audit(
-          {
-            projectId: inv.grant?.projectId ?? null,
-            environmentId: null,
-            kind: 'invitation.link_replaced',
-            actorId: by.user.id,
-            subject: { invitationId: inv.id, email: inv.email },
-          },
-          now,
-        );
-        await invitationEvent(inv.grant, by.user.id, inv.id, 'link');
+        await changedInvitation(inv, by, 'link', now);
       });
       return { path: `/invite/${token}`, expiresAt: new Date(inv.expiresAt).toISOString() };
     },

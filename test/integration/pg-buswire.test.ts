@@ -71,6 +71,9 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
+/** One step of a test, bounded and named: a hang says where it waited. */
+const step = <T>(what: string, p: Promise<T>) => within(p, 15_000, what);
+
 describe('PG: control messages between processes over one Redis', () => {
   it('PG-110: a person removed from a project through one process has their sockets on both processes closed (4401) within a second', async () => {
     const redis = await startRedis(cleanup);
@@ -163,7 +166,6 @@ describe('PG: control messages between processes over one Redis', () => {
     'PG-180: a removal whose message the sender could not send (its sends to a hung Redis at the cap) still closes the person’s socket on the other process within a second of Redis answering, without a resync there',
     { retry: 1, timeout: 60_000 },
     async () => {
-      const step = <T>(what: string, p: Promise<T>) => within(p, 15_000, what);
       const redis = await step('starting Redis', startRedis(cleanup));
       const { a, b, admin, project, dev, bob } = await step('two servers', twoServers(redis));
       const onB = await step('bob’s socket on B', socket(b.server.url, dev.draftId!, bob.token));
@@ -195,7 +197,6 @@ describe('PG: control messages between processes over one Redis', () => {
     'PG-180: a removal made while only the sender’s publishing connection is down (killed, and kept out) closes the person’s socket on the other process within a second of that connection returning',
     { timeout: 60_000 },
     async () => {
-      const step = <T>(what: string, p: Promise<T>) => within(p, 15_000, what);
       const redis = await step('starting Redis', startRedis(cleanup));
       const { a, b, admin, project, dev, bob } = await step('two servers', twoServers(redis));
       const onB = await step('bob’s socket on B', socket(b.server.url, dev.draftId!, bob.token));
