@@ -266,14 +266,14 @@ export function createFlowRuleChanges(deps: {
 
 export type FlowRuleChanges = ReturnType<typeof createFlowRuleChanges>;
 
+/** How long a draft whose replication could not be asked about waits before it is asked again. */
+const ASK_AGAIN_MS = 5000;
+
 /**
  * What flow rules decide about live drafts; the Rooms registry takes it as its DraftPolicy
  * (collab/room.ts). A draft that owns only some sections refuses changes to the others, and a
  * change to a draft of a project with `down` sections, once durable, schedules its replication.
  */
-/** How long a draft whose replication could not be asked about waits before it is asked again. */
-const ASK_AGAIN_MS = 5000;
-
 export function createDraftPolicy(deps: {
   projects: ProjectStore;
   replication: Pick<Replication, 'schedule'>;
@@ -302,11 +302,28 @@ export function createDraftPolicy(deps: {
     replicatedProject.set(draftId, question);
     question.catch((err: unknown) => {
       deps.log?.(`draft ${draftId}: could not ask for its replication`, err);
+      // Asked again once, later, for the change that asked (and any since): not at each append.
       setTimeout(() => {
-        if (replicatedProject.get(draftId) === question) replicatedProject.delete(draftId);
+        if (replicatedProject.get(draftId) !== question) return;
+        replicatedProject.delete(draftId);
+        void durable(draftId);
       }, ASK_AGAIN_MS).unref();
     });
     return question;
+  }
+  /** A change to the draft is durable: its replication is scheduled once its project is known. */
+  async function durable(draftId: string): Promise<void> {
+    let projectId: string | null;
+    try {
+      projectId = await asked(draftId);
+    } catch {
+      return; // logged once where it was asked, and asked again ASK_AGAIN_MS later
+    }
+    try {
+      if (projectId) await deps.replication.schedule(projectId);
+    } catch (err) {
+      deps.log?.(`draft ${draftId}: could not ask for its replication`, err);
+    }
   }
   return {
     async readOnlySections(draftId: string): Promise<ReadonlySet<string>> {
@@ -319,19 +336,7 @@ export function createDraftPolicy(deps: {
      * On the hot path of every flush: one coalescing enqueue once the draft's project is known.
      * Never throws (the flush is durable already); a lost enqueue is made up at the next start.
      */
-    async onDurable(draftId: string): Promise<void> {
-      let projectId: string | null;
-      try {
-        projectId = await asked(draftId);
-      } catch {
-        return; // logged once, where it was asked
-      }
-      try {
-        if (projectId) await deps.replication.schedule(projectId);
-      } catch (err) {
-        deps.log?.(`draft ${draftId}: could not ask for its replication`, err);
-      }
-    },
+    onDurable: durable,
     /** A project's flow rules changed: which drafts replicate is asked again. */
     rulesChanged(): void {
       replicatedProject.clear();
