@@ -2,6 +2,7 @@ import type { Config } from './config.ts';
 import type { DraftLog } from './collab/draft-log.ts';
 import { Leases } from './cluster/leases.ts';
 import { ownedDraftLog } from './cluster/owned-drafts.ts';
+import { holdNodeId } from './store/pg/node-lock.ts';
 import type { Transactor } from './store/port.ts';
 import { openDatabase, type OpenDatabase } from './store/db.ts';
 import { createAccountStore } from './store/accounts.ts';
@@ -151,10 +152,15 @@ export async function postgresBacking(
   cluster: NonNullable<Config['cluster']>,
   log: (msg: string) => void,
 ): Promise<Backing> {
+  // One running process per NODE_ID, before anything else (PG-59).
+  const nodeLock = await holdNodeId(cluster.databaseUrl, cluster.nodeId, cluster.nodeIdWaitMs, log);
   const pgx = await openPostgres(cluster.databaseUrl, {
     log,
     bounded: true,
     name: SERVER_APPLICATION_NAME,
+  }).catch(async (err: unknown) => {
+    await nodeLock.release();
+    throw err;
   });
   // Leases and the draft log on their own connections (PG-184): domain work cannot starve them.
   const owner = openOwnerPool(cluster.databaseUrl, log);
@@ -170,6 +176,7 @@ export async function postgresBacking(
     await leases.close();
     await owner.close();
     await pgx.close();
+    await nodeLock.release();
   };
   return {
     stores: pgStores(pgx),

@@ -112,6 +112,12 @@ export interface ClusterConfig {
   internalUrl: string;
   /** Authenticates the processes to each other. Never logged, never echoed in an error. */
   clusterSecret: string;
+  /**
+   * NODE_ID_WAIT_MS: how long a starting process waits for its NODE_ID to be free (PG-59): a
+   * process killed a moment ago frees it within milliseconds; one still running never does, and
+   * the start is refused.
+   */
+  nodeIdWaitMs: number;
 }
 
 export class ConfigError extends Error {
@@ -295,7 +301,7 @@ export function loadConfig(
     }
   }
 
-  const cluster = clusterOf(env, host, problems);
+  const cluster = clusterOf(env, host, problems, int('NODE_ID_WAIT_MS', 10_000, 0, 60_000));
 
   // Default: about three days of retries (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 20 h).
   let webhookRetryScheduleMs: readonly number[] = [
@@ -382,7 +388,13 @@ export function loadConfig(
 }
 
 /** Keys that only mean something with several processes (PG-52). */
-const CLUSTER_ONLY = ['REDIS_URL', 'NODE_ID', 'INTERNAL_URL', 'CLUSTER_SECRET'] as const;
+const CLUSTER_ONLY = [
+  'REDIS_URL',
+  'NODE_ID',
+  'INTERNAL_URL',
+  'CLUSTER_SECRET',
+  'NODE_ID_WAIT_MS',
+] as const;
 
 /**
  * The several-process settings (PG-50 … PG-52). Pushes a problem for every bad or missing key;
@@ -392,6 +404,7 @@ function clusterOf(
   env: Env,
   host: { hostname: string; pid: number },
   problems: string[],
+  nodeIdWaitMs: number,
 ): Readonly<ClusterConfig> | null {
   if (!env.DATABASE_URL) {
     for (const key of CLUSTER_ONLY)
@@ -449,5 +462,12 @@ function clusterOf(
     );
 
   if (!databaseUrl || !redisUrl || !nodeId || !internalUrl || !clusterSecret) return null;
-  return Object.freeze({ databaseUrl, redisUrl, nodeId, internalUrl, clusterSecret });
+  return Object.freeze({
+    databaseUrl,
+    redisUrl,
+    nodeId,
+    internalUrl,
+    clusterSecret,
+    nodeIdWaitMs,
+  });
 }

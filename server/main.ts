@@ -15,7 +15,17 @@ try {
 
 // A diagnostic for benchmarks (server/collab/write-path-timing.ts), off unless asked for.
 if (process.env.WRITE_PATH_TIMING === '1') enableWritePathTiming(config.dataDir);
-const running = await start(config);
+let running;
+try {
+  running = await start(config);
+} catch (err) {
+  // What only shows at start (PG-59: a NODE_ID another running process has) stops it as a bad key does.
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
 console.log(
   `Stagecoach is running at http://localhost:${running.port} (data in ${config.dataDir})`,
 );

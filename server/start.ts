@@ -602,6 +602,11 @@ export async function start(
     bus?: ClusterBus;
   } = {},
 ): Promise<Running> {
+  // One place decides the dialect (PG-100): DATABASE_URL and the cluster keys, else SQLite. First:
+  // a process refused here (PG-59: its NODE_ID taken) has opened nothing else.
+  const backing = config.cluster
+    ? await postgresBacking(config.cluster, log)
+    : sqliteBacking(config, log);
   // Several processes (PG-110): control messages and sign-in counts through Redis. Nothing waits
   // for Redis here: both connect in the background (PG-62, PG-65).
   const redisUrl = config.cluster?.redisUrl;
@@ -631,12 +636,7 @@ export async function start(
     stopResyncs,
     resyncing,
     gateway,
-  } = createServices(
-    config,
-    { bus, ...(signIns ? { signIns } : {}) },
-    // One place decides the dialect (PG-100): DATABASE_URL and the cluster keys, else SQLite.
-    config.cluster ? await postgresBacking(config.cluster, log) : sqliteBacking(config, log),
-  );
+  } = createServices(config, { bus, ...(signIns ? { signIns } : {}) }, backing);
   const api = getRequestListener(app.fetch);
   const web = opts.web === false ? null : await loadWebHandler();
   if (opts.web !== false && !web)

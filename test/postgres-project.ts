@@ -114,6 +114,7 @@ export const sqliteOnly: Readonly<Record<string, readonly string[]>> = {
     'pg-redis-sign-ins',
     'pg-server',
     'pg-owner-pool',
+    'pg-node-id',
     'pg-text',
     'cluster-balancers',
     'cluster-harness',

@@ -5,7 +5,7 @@ import type { FreezeView, ProjectView, ScheduledList, ScheduledResult } from '#s
 import { adminOf, newProject, newUser, overTheWire, type Client } from '../helpers/fixture.ts';
 import { testServer } from '../helpers/server.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { stored } from '../helpers/dialect.ts';
+import { onPostgres, stored } from '../helpers/dialect.ts';
 
 /** Issue 16, "Scheduled releases and freeze windows", through the real server. */
 const cleanup = cleanupAfterEach();
@@ -160,7 +160,12 @@ describe('SCHED scheduled releases', () => {
       { at: inMs(1500), confirmMissingSecrets: true },
     );
     // A second process on the same data folder: at start its timer is armed for the same time.
-    const other = await testServer(cleanup, {}, p.server.dataDir);
+    // On PostgreSQL it is a process of its own, so it has a NODE_ID of its own (PG-59).
+    const other = await testServer(
+      cleanup,
+      onPostgres ? { NODE_ID: 'n-second' } : {},
+      p.server.dataDir,
+    );
     const otherAdmin = overTheWire(other.url, p.admin.token);
     await expect
       .poll(async () => (await scheduled(p.admin, body.scheduled.id)).state, { timeout: 10_000 })

@@ -41,8 +41,20 @@ describe('PG-50: the several-process settings', () => {
       nodeId: 'node_a-1',
       internalUrl: 'http://10.0.0.5:3000',
       clusterSecret: SECRET,
+      nodeIdWaitMs: 10_000,
     });
     expect(Object.isFrozen(c.cluster)).toBe(true);
+  });
+
+  it('PG-59 NODE_ID_WAIT_MS: how long a start waits for its NODE_ID, 0 to 60,000 ms (default 10 s)', () => {
+    const c = loadConfig(cluster({ NODE_ID_WAIT_MS: '250' }), '/', HOST);
+    expect(c.cluster!.nodeIdWaitMs).toBe(250);
+    expect(problemsOf(cluster({ NODE_ID_WAIT_MS: '-1' }))).toContain(
+      'NODE_ID_WAIT_MS="-1": expected an integer from 0 to 60000',
+    );
+    expect(problemsOf({ NODE_ID_WAIT_MS: '250' })).toContain(
+      'NODE_ID_WAIT_MS: only used with several processes; set DATABASE_URL',
+    );
   });
 
   it('NODE_ID defaults to hostname-pid-random, shaped to its rule', () => {
