@@ -1,26 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '#server/config.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
-import { startPostgres, type ThrowawayPostgres } from '../helpers/postgres.ts';
-import { startRedis, type ThrowawayRedis } from '../helpers/redis.ts';
+import { postgresAndRedisPerFile } from '../helpers/pg-redis-per-file.ts';
 import { onPostgres, startTestServer, tempDataDir, testServer } from '../helpers/server.ts';
 
-const shared: (() => unknown)[] = [];
-let postgres: ThrowawayPostgres;
-let redis: ThrowawayRedis;
-beforeAll(async () => {
-  postgres = await startPostgres(shared);
-  redis = await startRedis(shared);
-}, 60_000);
-afterAll(async () => {
-  for (const f of shared.splice(0).reverse()) await f();
-});
+const services = postgresAndRedisPerFile();
 const cleanup = cleanupAfterEach();
 
 describe('PG-59: one running process per NODE_ID', () => {
   it('PG-59 a second process given a NODE_ID a running one has is refused at start, naming the key; another NODE_ID starts beside it; once the first stopped, the NODE_ID starts again', async () => {
     const env = (nodeId: string, extra: Record<string, string> = {}) => ({
-      ...onPostgres(postgres.url, redis.url),
+      ...onPostgres(services.postgres.url, services.redis.url),
       NODE_ID: nodeId,
       ...extra,
     });

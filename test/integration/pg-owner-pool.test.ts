@@ -1,29 +1,19 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sectionMap, itemText } from '#schema/content/ydoc.ts';
 import { LOCK } from '#server/store/pg/locks.ts';
 import { LOCK_TIMEOUT_MS } from '#server/store/pg/db.ts';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { connect, instructionsOf, synced, until, type Client } from '../helpers/clients.ts';
 import { adminOf, newProject, newUser } from '../helpers/fixture.ts';
-import { startPostgres, type ThrowawayPostgres } from '../helpers/postgres.ts';
-import { startRedis, type ThrowawayRedis } from '../helpers/redis.ts';
+import { postgresAndRedisPerFile } from '../helpers/pg-redis-per-file.ts';
 import { onPostgres, testServer } from '../helpers/server.ts';
 
 /**
  * The draft owner's own pool (PG-184): leases and appends do not share connections with domain
  * transactions, which wait at most `lock_timeout` for a lock.
  */
-const shared: (() => unknown)[] = [];
-let postgres: ThrowawayPostgres;
-let redis: ThrowawayRedis;
-beforeAll(async () => {
-  postgres = await startPostgres(shared);
-  redis = await startRedis(shared);
-}, 60_000);
-afterAll(async () => {
-  for (const f of shared.splice(0).reverse()) await f();
-});
+const services = postgresAndRedisPerFile();
 const cleanup = cleanupAfterEach();
 
 /** The lease TTL (server/cluster/leases.ts): the convoy must outlast it. */
@@ -31,7 +21,7 @@ const TTL_MS = 5000;
 
 describe('PG: leases and appends beside a ledger-lock convoy', () => {
   it('PG-184 the ledger lock held from a side connection and every domain connection waiting behind it for twice the lease TTL: the editor keeps its socket, each edit is stored and reaches the other editor, the waiting requests answer 503 storage_unavailable, and after the lock is freed a change goes through', async () => {
-    const server = await testServer(cleanup, onPostgres(postgres.url, redis.url));
+    const server = await testServer(cleanup, onPostgres(services.postgres.url, services.redis.url));
     const admin = await adminOf(server.url);
     const p = await newProject(admin, { sample: true });
     const dev = p.environments[0]!;
@@ -47,7 +37,7 @@ describe('PG: leases and appends beside a ledger-lock convoy', () => {
     for (const c of [a, b]) c.provider.on('connection-close', (e) => closes.push(e?.code ?? 0));
     const agentId = [...sectionMap(a.doc, 'agents').keys()][0]!;
 
-    const side = new pg.Client({ connectionString: postgres.url });
+    const side = new pg.Client({ connectionString: services.postgres.url });
     await side.connect();
     cleanup.push(() => side.end());
     await side.query('BEGIN');

@@ -1,31 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../helpers/cleanup.ts';
 import { adminOf, newProject } from '../helpers/fixture.ts';
-import { startPostgres, type ThrowawayPostgres } from '../helpers/postgres.ts';
-import { startRedis, type ThrowawayRedis } from '../helpers/redis.ts';
+import { postgresAndRedisPerFile } from '../helpers/pg-redis-per-file.ts';
 import { onPostgres, testServer } from '../helpers/server.ts';
 
 /**
  * Free text on both databases (PG-182): control characters other than tab and line breaks are
  * refused at the edge, so nothing SQLite would store and PostgreSQL refuse gets in.
  */
-const shared: (() => unknown)[] = [];
-let pg: ThrowawayPostgres;
-let redis: ThrowawayRedis;
-beforeAll(async () => {
-  pg = await startPostgres(shared);
-  redis = await startRedis(shared);
-}, 60_000);
-afterAll(async () => {
-  for (const f of shared.splice(0).reverse()) await f();
-});
+const services = postgresAndRedisPerFile();
 const cleanup = cleanupAfterEach();
 
 type Refusal = { error?: { id: string; message: string } };
 
 describe('PG: free text is the same on both databases', () => {
   it('PG-182 a NUL or another control character in a Sync message, a feedback post or its item id is refused 400 invalid_body naming the character, on SQLite and on PostgreSQL alike, and changes nothing; tabs and line breaks pass', async () => {
-    for (const env of [{}, onPostgres(pg.url, redis.url)]) {
+    for (const env of [{}, onPostgres(services.postgres.url, services.redis.url)]) {
       const server = await testServer(cleanup, env);
       const admin = await adminOf(server.url);
       const p = await newProject(admin, { sample: true });

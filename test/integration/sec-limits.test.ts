@@ -650,27 +650,36 @@ describe('SEC-8 retention of snapshots from abandoned approval requests', () => 
     expect(count('audit_events', "kind = 'request.expired'")).toBe(1);
   });
 
+  /**
+   * A project whose DEV asked for approval of `content` (else the sample) and gave up 31 days ago:
+   * past retention, its snapshot held by nothing else.
+   */
+  async function abandonedRequest(api: Instance, content?: ReturnType<typeof sampleContent>) {
+    const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', {
+      name: 'Race',
+      sample: true,
+    });
+    const dev = p.environments[0]!.id;
+    if (content) await api.ok('PUT', `/api/environments/${dev}/content`, content);
+    const abandoned = await api.ok<{ id: string; snapshotId: string }>(
+      'POST',
+      `/api/environments/${dev}/requests`,
+      {},
+    );
+    api.services.database.sqlite
+      .prepare("UPDATE promotion_requests SET state = 'voided', closed_at = ? WHERE id = ?")
+      .run(Date.now() - 31 * 86_400_000, abandoned.id);
+    return { dev, abandoned };
+  }
+
   /** An abandoned request's snapshot in a services fixture, and a sweep whose scan runs `during` at its first pause. */
   async function sweepWith(during: (api: Instance, dev: string) => Promise<void>) {
     const api = await inProcessInstance();
     try {
-      const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', {
-        name: 'Race',
-        sample: true,
-      });
-      const dev = p.environments[0]!.id;
       const content = sampleContent();
       content.knowledge.kb_sizes!.title = 'Sizes abandoned';
-      await api.ok('PUT', `/api/environments/${dev}/content`, content);
-      const abandoned = await api.ok<{ id: string; snapshotId: string }>(
-        'POST',
-        `/api/environments/${dev}/requests`,
-        {},
-      );
+      const { dev, abandoned } = await abandonedRequest(api, content);
       const sqlite = api.services.database.sqlite;
-      sqlite
-        .prepare("UPDATE promotion_requests SET state = 'voided', closed_at = ? WHERE id = ?")
-        .run(Date.now() - 31 * 86_400_000, abandoned.id);
       const tree = JSON.parse(
         (
           sqlite.prepare('SELECT tree FROM snapshots WHERE id = ?').get(abandoned.snapshotId) as {
@@ -731,20 +740,8 @@ describe('SEC-8 retention of snapshots from abandoned approval requests', () => 
   it('SEC-8 a request whose freeze found the snapshot an abandoned request held, deleted by a sweep right after, freezes it anew in its own transaction: it never names a missing snapshot', async () => {
     const api = await inProcessInstance();
     try {
-      const p = await api.ok<{ environments: Env[] }>('POST', '/api/projects', {
-        name: 'Race',
-        sample: true,
-      });
-      const dev = p.environments[0]!.id;
-      const abandoned = await api.ok<{ id: string; snapshotId: string }>(
-        'POST',
-        `/api/environments/${dev}/requests`,
-        {},
-      );
+      const { dev, abandoned } = await abandonedRequest(api);
       const sqlite = api.services.database.sqlite;
-      sqlite
-        .prepare("UPDATE promotion_requests SET state = 'voided', closed_at = ? WHERE id = ?")
-        .run(Date.now() - 31 * 86_400_000, abandoned.id);
       // The same content asked for again; the sweep commits between its freeze and its insert.
       const { snapshots, retention } = api.services;
       const freeze = snapshots.freeze;
