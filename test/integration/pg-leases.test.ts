@@ -388,14 +388,19 @@ describe('PG-74: a paused owner that resumes writes nothing', () => {
     const logB = createPgDraftStore(pgx, 'b');
     const epoch = await acquireWhenFree(b.leases, 'd');
     expect(epoch).toBe(2);
-    for (let n = 0; n < 3; n++) await logB.append('d', [bytes(`b:${n}`)], epoch);
+    const seqsOfB: number[] = [];
+    for (let n = 0; n < 3; n++) seqsOfB.push(await logB.append('d', [bytes(`b:${n}`)], epoch));
 
     child.kill('SIGCONT');
     await until(
       () => lines.slice(seen).some((l) => 'fenced' in l) && lines.some((l) => 'lost' in l),
     );
     const afterResume = lines.slice(seen);
-    expect(afterResume.filter((l) => 'appended' in l)).toEqual([]);
+    // An append a stored before it stopped may be reported after (stopped between its commit and
+    // its line, or the line still in the pipe): at most one, and stored before b's first.
+    const lateAcks = afterResume.filter((l) => 'appended' in l);
+    expect(lateAcks.length).toBeLessThanOrEqual(1);
+    for (const l of lateAcks) expect(l.seq as number).toBeLessThan(seqsOfB[0]!);
     expect(afterResume.filter((l) => 'failed' in l)).toEqual([]);
 
     const log = (await logB.load('d')).updates.map(text);
