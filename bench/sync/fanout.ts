@@ -9,6 +9,7 @@ import {
   until,
   type CpuShare,
 } from './stats.ts';
+import type { WritePathReport } from '../../server/collab/write-path-timing.ts';
 import type { RunningServer } from './servers.ts';
 import { hello, numbersOf, updateFrame, updateOf } from './wire.ts';
 import { numberAt, setNumber } from './content.ts';
@@ -28,6 +29,10 @@ export interface FanoutResult {
   peakRssMb: number;
   converged: boolean;
   note: string;
+  /** Ours with BENCH_BREAKDOWN=1: the write path's stage totals over the measured window. */
+  writePath?: WritePathReport;
+  /** Updates sent in the measured window. */
+  updates: number;
 }
 
 export const open = (url: string): Promise<WebSocket> =>
@@ -116,6 +121,7 @@ export async function fanout(
   const perWriter = warm + Math.round(opts.rate * opts.seconds);
   let cpuSince = cpuMeter(processesOf(server));
   let measuredFrom = t0;
+  let resetting: Promise<unknown> | undefined;
   // Writers take turns on one timeline: tick k sends writer k % writers' next update.
   const interval = 1000 / (opts.rate * writers);
   for (let k = 0; k < perWriter * writers; k++) {
@@ -125,6 +131,8 @@ export async function fanout(
     if (k === warm * writers) {
       cpuSince = cpuMeter(processesOf(server));
       measuredFrom = performance.now();
+      // The write path's totals start here too (read, not awaited: the sends keep their pace).
+      resetting = server.writePath?.();
     }
     if (seq >= warm) sent.set(w * W + seq, performance.now());
     setNumber(docs[w]!, `bench_w${w}`, w * W + seq);
@@ -135,6 +143,8 @@ export async function fanout(
   while (performance.now() < deadline && !done()) await new Promise((r) => setTimeout(r, 20));
   const cpu = cpuSince();
   const cpuPct = cpu[0]!.pct;
+  await resetting;
+  const writePath = await server.writePath?.();
   const peakRssMb = memoryMb(server.pid).peak;
   const last = (doc: Y.Doc) =>
     docs.every((_, w) => numberAt(doc, `bench_w${w}`) === w * W + perWriter - 1);
@@ -159,5 +169,7 @@ export async function fanout(
     peakRssMb,
     converged,
     note: missing > 0 ? `${missing} observers missed the end` : '',
+    updates: (perWriter - warm) * writers,
+    ...(writePath ? { writePath } : {}),
   };
 }

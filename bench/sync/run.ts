@@ -69,12 +69,16 @@ async function table<R extends object>(
   return results;
 }
 
-/** BENCH_BREAKDOWN=1: where an update's time went in our server during S4, per update. */
-function writePathTable({ stages, loop, gc, stalls }: WritePathReport, updates: number) {
+/** BENCH_BREAKDOWN=1: where an update's time went in our server during workload `id`, per update. */
+function writePathTable(
+  id: string,
+  { stages, loop, gc, stalls }: WritePathReport,
+  updates: number,
+) {
   const all = Object.values(stages).reduce((a, t) => a + t.ms, 0);
   report.say();
   report.say(
-    `Our write path in S4, per update (${updates} updates; WRITE_PATH_TIMING, server/collab/write-path-timing.ts; the event loop's other work — websocket reads and parsing, timers — is not in it):`,
+    `Our write path in ${id}, per update (${updates} updates; WRITE_PATH_TIMING, server/collab/write-path-timing.ts; the event loop's other work — websocket reads and parsing, timers — is not in it):`,
   );
   report.say();
   report.say('| stage | what | µs per update | share | times |');
@@ -128,7 +132,7 @@ const FANOUT = [
   },
 ];
 for (const w of FANOUT.filter((x) => only.includes(x.id))) {
-  await table<FanoutResult>(
+  const results = await table<FanoutResult>(
     w.id,
     `${w.title}, ${seconds} s (target: ${w.target})`,
     [
@@ -157,6 +161,8 @@ for (const w of FANOUT.filter((x) => only.includes(x.id))) {
     (o, p) => `p99 ${f(o.p99 / p.p99)} · p50 ${f(o.p50 / p.p50)} · CPU ${f(o.cpuPct / p.cpuPct)}`,
     true,
   );
+  const ours = results.get('stagecoach');
+  if (ours?.writePath) writePathTable(w.id, ours.writePath, ours.updates);
 }
 
 if (only.includes('S4')) {
@@ -179,7 +185,7 @@ if (only.includes('S4')) {
     true,
   );
   const writePath = s4Results.get('stagecoach')?.writePath;
-  if (writePath) writePathTable(writePath, s4Results.get('stagecoach')!.total);
+  if (writePath) writePathTable('S4', writePath, s4Results.get('stagecoach')!.total);
 }
 
 if (only.includes('S7')) {

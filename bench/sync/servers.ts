@@ -91,8 +91,32 @@ export function liveHeapMb(server: RunningServer): Promise<number> {
 
 const children = new Map<number, ChildProcess>();
 
-function launch(args: string[], env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [...PROBE_ARGS, ...args], {
+/**
+ * BENCH_PROFILE=dir: a CPU profile of every server under test, ours and the peers alike, in
+ * dir/<server> (open it in Chrome DevTools), sampled every BENCH_PROFILE_INTERVAL µs (default
+ * 1000). The peers have no SIGTERM handler: they are made to exit normally on it, or Node would
+ * write no profile.
+ */
+function profileArgs(name: ServerName): string[] {
+  const dir = process.env.BENCH_PROFILE;
+  if (!dir) return [];
+  const args = [
+    '--cpu-prof',
+    `--cpu-prof-dir=${path.join(dir, name)}`,
+    `--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL ?? 1000}`,
+  ];
+  if (name !== 'stagecoach')
+    args.push('--import', `data:text/javascript,${encodeURIComponent(EXIT_ON_SIGTERM)}`);
+  return args;
+}
+const EXIT_ON_SIGTERM = `process.on('SIGTERM', () => process.exit(0));`;
+
+function launch(
+  name: ServerName,
+  args: string[],
+  env: Record<string, string>,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...PROBE_ARGS, ...profileArgs(name), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -184,14 +208,10 @@ export async function startServer(
   const ws = `ws://127.0.0.1:${port}`;
   const named = (n: number) => Promise.resolve(Array.from({ length: n }, (_, i) => `bench-${i}`));
   if (name === 'stagecoach') {
-    // BENCH_PROFILE=dir writes a CPU profile of our server per run (open it in Chrome DevTools).
-    const profile = process.env.BENCH_PROFILE
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
-      : [];
     const breakdown = process.env.BENCH_BREAKDOWN === '1';
     // BENCH_NODE_ARGS: V8 and Node flags for our server (e.g. --max-semi-space-size=4 --trace-gc).
     const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const child = await launch([...profile, ...nodeArgs, 'dist/server.js'], {
+    const child = await launch(name, [...nodeArgs, 'dist/server.js'], {
       PORT: String(port),
       HOST: '127.0.0.1',
       DATA_DIR: dir,
@@ -231,6 +251,7 @@ export async function startServer(
     const persistent = name.endsWith('leveldb');
     if (persistent) env.YPERSISTENCE = dir;
     const child = await launch(
+      name,
       name === 'floor'
         ? ['bench/sync/peers/relay.ts', String(port)]
         : ['node_modules/@y/websocket-server/src/server.js'],
@@ -256,7 +277,7 @@ export async function startServer(
   const args = ['bench/sync/peers/hocuspocus.ts', String(port)];
   const persistent = name.endsWith('sqlite');
   if (persistent) args.push(path.join(dir, 'hocuspocus.sqlite'));
-  const child = await launch(args, {});
+  const child = await launch(name, args, {});
   const restart = async () => {
     await stopper(child, dir, true)();
     return startServer(name, dir);
