@@ -1,5 +1,5 @@
-// Storage-side benchmarks, in process (no network): `npm run bench:store` (BENCH_ONLY=S5,S11,P1).
-// S5 cold load of a draft, S11 freezing a 5 MB workspace, P1 Sync and rollback by workspace size.
+// Storage-side benchmarks, in process (no network): `npm run bench:store` (BENCH_ONLY=S5,S11,P1,J1).
+// S5 cold load of a draft, S11 freezing a 5 MB workspace, P1 Sync and rollback by workspace size, J1 the replication job a change enqueues.
 // Prints tables and merges them into bench/RESULTS.md; asserts nothing.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,11 +12,13 @@ import type { Principal } from '#server/domain/accounts.ts';
 import { Room } from '#server/collab/room.ts';
 import { encodeUpdate } from '#server/collab/protocol.ts';
 import { createDraftStore } from '#server/store/drafts.ts';
+import { createJobStore } from '#server/store/jobs.ts';
+import { REPLICATE_JOB } from '#server/domain/replication.ts';
 import { Report, fmt } from '../results.ts';
 import { bigWorkspace, bigWorkspaceUpdate } from './workspace.ts';
 import { setNumber } from '../sync/content.ts';
 
-const only = (process.env.BENCH_ONLY ?? 'S4,S5,S11,P1').split(',');
+const only = (process.env.BENCH_ONLY ?? 'S4,S5,S11,P1,J1').split(',');
 const report = new Report('Storage benchmarks');
 const by: Principal = {
   user: { id: 'usr_bench', email: 'b@example.com', name: 'Bench' },
@@ -275,6 +277,27 @@ if (only.includes('P1')) {
     );
     await done();
   }
+}
+
+if (only.includes('J1')) {
+  report.say();
+  report.say(
+    '## J1 — what a durable change to a draft with `down` sections adds: enqueueing its replication job (coalesced: the job already waits), SQLite, in process',
+  );
+  report.say();
+  const { s, done } = await services();
+  const jobs = createJobStore(s.database.db);
+  const enqueue = (i: number) =>
+    jobs.enqueue(REPLICATE_JOB, `prj_bench_${i % 50}`, null, Date.now() + 2000);
+  for (let i = 0; i < 2000; i++) enqueue(i);
+  const n = 20_000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) enqueue(i);
+  const us = ((performance.now() - t0) * 1000) / n;
+  report.say('| enqueues | projects | µs per enqueue |');
+  report.say('|---|---|---|');
+  report.say(`| ${n.toLocaleString('en')} | 50 | ${fmt(us, 1)} |`);
+  await done();
 }
 
 report.write();

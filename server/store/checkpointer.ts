@@ -38,6 +38,9 @@ export function startCheckpointer(
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   return {
     stop() {
+      // Held while it stops: an unreferenced worker would let a process with nothing else to do
+      // exit before the worker closed its connection, and before the caller's own close ran.
+      worker.ref();
       worker.postMessage('stop');
       return exited;
     },

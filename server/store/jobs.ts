@@ -65,21 +65,36 @@ export function createJobStore(db: Db, now: () => number = Date.now) {
   /**
    * Adds a waiting job, or (one of this kind and key waits already) keeps that one and moves its
    * `run_at` only earlier (PG-81): a burst of changes is one run, never postponed by the burst.
+   * Prepared once: every durable change to a draft with `down` sections enqueues, and building
+   * the statement anew cost ~80 µs a keystroke; running it costs ~5.
    */
+  const upsertStatement = db
+    .insert(jobs)
+    .values({
+      id: sql.placeholder('id'),
+      kind: sql.placeholder('kind'),
+      key: sql.placeholder('key'),
+      payload: sql.placeholder('payload'),
+      runAt: sql.placeholder('runAt'),
+      attempts: sql.placeholder('attempts'),
+      createdAt: sql.placeholder('createdAt'),
+      claimedBy: null,
+      claimToken: null,
+      claimExpiresAt: null,
+    })
+    .onConflictDoUpdate({
+      target: [jobs.kind, jobs.key],
+      targetWhere: sql`${jobs.claimedBy} IS NULL`,
+      set: {
+        runAt: sql`min(${jobs.runAt}, excluded.run_at)`,
+        attempts: sql`max(${jobs.attempts}, excluded.attempts)`,
+      },
+      // A coalesced enqueue that moves nothing writes nothing (no new row version on PostgreSQL).
+      setWhere: sql`excluded.run_at < ${jobs.runAt} or excluded.attempts > ${jobs.attempts}`,
+    })
+    .prepare();
   function upsert(row: Omit<JobRow, 'claimedBy' | 'claimToken' | 'claimExpiresAt'>): void {
-    db.insert(jobs)
-      .values({ ...row, claimedBy: null, claimToken: null, claimExpiresAt: null })
-      .onConflictDoUpdate({
-        target: [jobs.kind, jobs.key],
-        targetWhere: sql`${jobs.claimedBy} IS NULL`,
-        set: {
-          runAt: sql`min(${jobs.runAt}, excluded.run_at)`,
-          attempts: sql`max(${jobs.attempts}, excluded.attempts)`,
-        },
-        // A coalesced enqueue that moves nothing writes nothing (no new row version on PostgreSQL).
-        setWhere: sql`excluded.run_at < ${jobs.runAt} or excluded.attempts > ${jobs.attempts}`,
-      })
-      .run();
+    upsertStatement.run(row);
   }
 
   return {

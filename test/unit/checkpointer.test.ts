@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
 import { startCheckpointer } from '#server/store/checkpointer.ts';
@@ -28,4 +30,26 @@ it('the WAL checkpoint worker copies committed pages into the database file from
   await checkpointer.stop();
   db.close();
   expect(logged).toEqual([]);
+});
+
+it('stopping the worker keeps a process that has nothing else to do alive until it ended: the close after it runs', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'checkpointer-'));
+  dirs.push(dir);
+  const file = path.join(dir, 'db.sqlite');
+  const module = pathToFileURL(path.resolve('server/store/checkpointer.ts')).href;
+  // Nothing but the stop holds this process once the worker runs (its connection made the file):
+  // an unreferenced worker let it exit in the middle of the await, before anything after it.
+  const script = path.join(dir, 'stop.mjs');
+  fs.writeFileSync(
+    script,
+    `import fs from 'node:fs';
+    import { startCheckpointer } from ${JSON.stringify(module)};
+    const file = ${JSON.stringify(file)};
+    const checkpointer = startCheckpointer(file, 60000, console.error);
+    while (!fs.existsSync(file)) await new Promise((r) => setTimeout(r, 5));
+    await checkpointer.stop();
+    console.log('stopped');`,
+  );
+  const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
+  expect(out.trim()).toBe('stopped');
 });
