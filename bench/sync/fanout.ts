@@ -132,7 +132,11 @@ export async function fanout(
       cpuSince = cpuMeter(processesOf(server));
       measuredFrom = performance.now();
       // The write path's totals start here too (read, not awaited: the sends keep their pace).
-      resetting = server.writePath?.();
+      // A failed read is kept for the await below (unhandled, it would stop the whole bench).
+      resetting = server.writePath?.().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     }
     if (seq >= warm) sent.set(w * W + seq, performance.now());
     setNumber(docs[w]!, `bench_w${w}`, w * W + seq);
@@ -143,7 +147,8 @@ export async function fanout(
   while (performance.now() < deadline && !done()) await new Promise((r) => setTimeout(r, 20));
   const cpu = cpuSince();
   const cpuPct = cpu[0]!.pct;
-  await resetting;
+  const failed = await resetting;
+  if (failed) throw failed;
   const writePath = await server.writePath?.();
   const peakRssMb = memoryMb(server.pid).peak;
   const last = (doc: Y.Doc) =>

@@ -1,7 +1,9 @@
 // Summarizes a CPU profile written by BENCH_PROFILE (`node bench/sync/profile-summary.ts FILE
-// [--from SECONDS] [--top N]`): where the busy time went, by function (self), by package or file
-// (self), and by function including what it called. `--from` skips the first seconds (start-up,
-// set-up), so the summary reads the measured window; profiles of two servers compare row by row.
+// [--from SECONDS] [--to SECONDS] [--top N]`): where the busy time went, by function (self), by
+// package or file (self), and by function including what it called. `--from` and `--to` bound the
+// seconds read (after start-up and set-up, before shutdown), so the summary reads the measured
+// window. Our server runs as one bundle (dist/server.js holds Yjs, ws and drizzle too): compare it
+// with a peer by function, not by package.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 
@@ -18,14 +20,21 @@ interface Profile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { from: { type: 'string', default: '0' }, top: { type: 'string', default: '30' } },
+  options: {
+    from: { type: 'string', default: '0' },
+    to: { type: 'string', default: 'Infinity' },
+    top: { type: 'string', default: '30' },
+  },
 });
 if (positionals.length !== 1) {
-  console.error('usage: node bench/sync/profile-summary.ts FILE [--from SECONDS] [--top N]');
+  console.error(
+    'usage: node bench/sync/profile-summary.ts FILE [--from SECONDS] [--to SECONDS] [--top N]',
+  );
   process.exit(2);
 }
 const profile = JSON.parse(fs.readFileSync(positionals[0]!, 'utf8')) as Profile;
 const fromUs = Number(values.from) * 1e6;
+const toUs = Number(values.to) * 1e6;
 const top = Number(values.top);
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -55,7 +64,7 @@ let idle = 0;
 for (const [i, id] of profile.samples.entries()) {
   const us = profile.timeDeltas[i] ?? 0;
   at += us;
-  if (at < fromUs) continue;
+  if (at < fromUs || at > toUs) continue;
   const node = byId.get(id)!;
   total += us;
   if (node.callFrame.functionName === '(idle)') {
@@ -75,7 +84,7 @@ for (const [i, id] of profile.samples.entries()) {
 const busy = total - idle;
 const ms = (us: number) => (us / 1000).toFixed(0).padStart(7);
 console.log(
-  `${positionals[0]}: ${ms(total)} ms sampled from ${values.from} s, busy ${ms(busy)} ms (${((100 * busy) / total).toFixed(1)} %)`,
+  `${positionals[0]}: ${ms(total)} ms sampled from ${values.from} s to ${values.to} s, busy ${ms(busy)} ms (${((100 * busy) / total).toFixed(1)} %)`,
 );
 for (const [title, m] of [
   ['self, by function', self],

@@ -94,8 +94,8 @@ const children = new Map<number, ChildProcess>();
 /**
  * BENCH_PROFILE=dir: a CPU profile of every server under test, ours and the peers alike, in
  * dir/<server> (open it in Chrome DevTools), sampled every BENCH_PROFILE_INTERVAL µs (default
- * 1000). The peers have no SIGTERM handler: they are made to exit normally on it, or Node would
- * write no profile.
+ * 1000). y-websocket-server and the floor have no SIGTERM handler: they are made to exit normally
+ * on it, or Node would write no profile (Hocuspocus has one of its own, which saves its documents).
  */
 function profileArgs(name: ServerName): string[] {
   const dir = process.env.BENCH_PROFILE;
@@ -105,7 +105,7 @@ function profileArgs(name: ServerName): string[] {
     `--cpu-prof-dir=${path.join(dir, name)}`,
     `--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL ?? 1000}`,
   ];
-  if (name !== 'stagecoach')
+  if (name.startsWith('y-websocket-server') || name === 'floor')
     args.push('--import', `data:text/javascript,${encodeURIComponent(EXIT_ON_SIGTERM)}`);
   return args;
 }

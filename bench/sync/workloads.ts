@@ -60,7 +60,11 @@ export async function manyDocuments(
       cpuSince = cpuMeter(processesOf(server));
       measuredFrom = performance.now();
       // The write path's totals start here too (read, not awaited: the sends keep their pace).
-      resetting = server.writePath?.();
+      // A failed read is kept for the await below (unhandled, it would stop the whole bench).
+      resetting = server.writePath?.().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     }
     if (k >= warm) w.sent.set(seq, performance.now());
     setNumber(w.doc, 'bench', seq);
@@ -69,7 +73,8 @@ export async function manyDocuments(
   while (latencies.length < total && performance.now() < deadline) await sleep(20);
   const wall = (performance.now() - measuredFrom) / 1000;
   const cpu = cpuSince();
-  await resetting;
+  const failed = await resetting;
+  if (failed) throw failed;
   const writePath = await server.writePath?.();
   for (const s of sockets) s.close();
   const l = sorted(latencies);

@@ -50,6 +50,6 @@ it('stopping the worker keeps a process that has nothing else to do alive until 
     await checkpointer.stop();
     console.log('stopped');`,
   );
-  const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 30_000 });
+  const out = execFileSync(process.execPath, [script], { encoding: 'utf8', timeout: 15_000 });
   expect(out.trim()).toBe('stopped');
 });
