@@ -23,6 +23,12 @@ export const bumpOverlay = (tx: Pick<Db, 'update'>, environmentId: string) =>
 /** Environment-local data. Every write bumps the environment's overlay revision (the delivery ETag). */
 export function createLocalStore(db: Db) {
   const bump = bumpOverlay;
+  // Read by every delivery request: prepared once.
+  const environmentOfKey = db
+    .select({ environmentId: runtimeKeys.environmentId })
+    .from(runtimeKeys)
+    .where(eq(runtimeKeys.keyHash, sql.placeholder('keyHash')))
+    .prepare();
 
   return {
     overrides(environmentId: string) {
@@ -149,11 +155,7 @@ export function createLocalStore(db: Db) {
       );
     },
     runtimeKeyEnvironment(keyHash: string): string | undefined {
-      return db
-        .select({ environmentId: runtimeKeys.environmentId })
-        .from(runtimeKeys)
-        .where(eq(runtimeKeys.keyHash, keyHash))
-        .get()?.environmentId;
+      return environmentOfKey.get({ keyHash })?.environmentId;
     },
   };
 }
