@@ -32,7 +32,11 @@ export const sqliteMigrationsFolder = [
  * instead. Re-measured 2026-11-30 (`npm run bench:delivery`, same busy 2-core machine, back to
  * back): with the cache 2,074 req/s (304) and 1,288 (200); without it 1,413 and 872 — it stays. Drizzle switches a statement to raw (array) mode when it wants arrays and assumes
  * object mode otherwise, so a reused reader is switched back to object mode; a statement
- * still iterating is never handed out twice.
+ * still iterating is never handed out twice. The hottest reads are drizzle queries prepared once
+ * (accounts, projects, local, jobs): they hold their statement for the store's life, so one may
+ * be shared with a per-call query of the same SQL. That is safe because drizzle sets raw mode
+ * before every select it runs and nothing here iterates, plucks or expands a drizzle statement
+ * (test/integration/db.test.ts).
  */
 function cacheStatements(sqlite: Database.Database): void {
   const prepare = sqlite.prepare.bind(sqlite);
